@@ -1,0 +1,242 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * corun's command line: parse options, load the job, run it on the default
+ * libuv loop with signal handling, write the reports and map the outcome to
+ * the exit status. No task logic lives here.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "corun.h"
+#include "options.h"
+
+struct cli {
+  struct options opt;
+  struct corun_run *run;
+  uv_signal_t sigint, sigterm, sigusr1;
+  uv_timer_t deadline;
+  int have_deadline;
+};
+
+static void print_line(const char *line, void *arg)
+{
+  (void)arg;
+  fputs(line, stdout);
+  fputc('\n', stdout);
+}
+
+static void log_line(const char *line, void *arg)
+{
+  (void)arg;
+  fputs(line, stderr);
+  fputc('\n', stderr);
+}
+
+static void dump(struct cli *c)
+{
+  struct corun_buf b = CORUN_BUF_INIT;
+
+  corun_run_dump(c->run, &b);
+  fputs(corun_buf_str(&b), stderr);
+  corun_buf_free(&b);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+  struct cli *c = h->data;
+
+  if (signum == SIGUSR1) {
+    dump(c);
+    return;
+  }
+  corun_run_interrupt(c->run, signum);
+  if (c->opt.debug && !corun_run_done(c->run))
+    dump(c);
+}
+
+static void on_deadline(uv_timer_t *h)
+{
+  struct cli *c = h->data;
+
+  corun_run_expire(c->run);
+}
+
+static int wants_colour(void)
+{
+  const char *nc = getenv("NO_COLOR"), *term = getenv("TERM");
+
+  if (nc && *nc)
+    return 0;
+  if (term && strcmp(term, "dumb") == 0)
+    return 0;
+  return isatty(STDERR_FILENO);
+}
+
+static int env_debug(void)
+{
+  const char *d = getenv("CORUN_DEBUG");
+
+  return d && *d && strcmp(d, "0") != 0;
+}
+
+static int write_report(struct cli *c)
+{
+  struct corun_buf b = CORUN_BUF_INIT;
+  struct corun_error err = {0};
+  int rc = 0;
+
+  corun_report_json(c->run, &b);
+  if (b.oom) {
+    fprintf(stderr, "corun: out of memory writing the report\n");
+    rc = -1;
+  } else if (strcmp(c->opt.report, "-") == 0) {
+    fwrite(b.p, 1, b.len, stdout);
+    fflush(stdout);
+  } else if (corun_write_atomic(c->opt.report, b.p, b.len, &err) !=
+             CORUN_OK) {
+    fprintf(stderr, "corun: %s\n", err.msg);
+    rc = -1;
+  }
+  corun_buf_free(&b);
+  return rc;
+}
+
+static void start_signals(struct cli *c, uv_loop_t *loop)
+{
+  uv_signal_t *hs[] = {&c->sigint, &c->sigterm, &c->sigusr1};
+  int sigs[] = {SIGINT, SIGTERM, SIGUSR1};
+  size_t i;
+
+  for (i = 0; i < 3; i++) {
+    uv_signal_init(loop, hs[i]);
+    hs[i]->data = c;
+    uv_signal_start(hs[i], on_signal, sigs[i]);
+    /* Signals alone must not keep the loop running once tasks are done. */
+    uv_unref((uv_handle_t *)hs[i]);
+  }
+}
+
+static void close_handles(struct cli *c, uv_loop_t *loop)
+{
+  uv_close((uv_handle_t *)&c->sigint, NULL);
+  uv_close((uv_handle_t *)&c->sigterm, NULL);
+  uv_close((uv_handle_t *)&c->sigusr1, NULL);
+  if (c->have_deadline)
+    uv_close((uv_handle_t *)&c->deadline, NULL);
+  uv_run(loop, UV_RUN_DEFAULT);
+}
+
+static int load(struct cli *c, struct corun_job **job)
+{
+  struct corun_load_opts lo = {0};
+  struct corun_buf diag = CORUN_BUF_INIT;
+  struct corun_error err = {0};
+  enum corun_code code;
+
+  lo.vars = c->opt.vars;
+  lo.nvars = c->opt.nvars;
+  lo.jobs = c->opt.jobs;
+  code = corun_job_load(job, c->opt.file, &lo, &diag, &err);
+  if (code == CORUN_EINVAL && diag.len) {
+    fputs(corun_buf_str(&diag), stderr);
+  } else if (code != CORUN_OK) {
+    if (code == CORUN_EUSAGE)
+      fprintf(stderr, "corun: %s (try 'corun --help')\n", err.msg);
+    else
+      fprintf(stderr, "%s%s\n", strstr(err.msg, "error:") ? "" : "corun: ",
+              err.msg);
+  }
+  corun_buf_free(&diag);
+  return code == CORUN_OK ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+  struct cli c;
+  struct corun_job *job = NULL;
+  struct corun_run_opts ro = {0};
+  struct corun_error err = {0};
+  uv_loop_t *loop;
+  int rc;
+
+  memset(&c, 0, sizeof(c));
+  if (options_parse(&c.opt, argc, argv) < 0) {
+    options_free(&c.opt);
+    return CORUN_EXIT_USAGE;
+  }
+  if (c.opt.help || c.opt.version) {
+    if (c.opt.help)
+      options_help(stdout);
+    else
+      printf("corun %s (libuv %s)\n", CORUN_VERSION, uv_version_string());
+    options_free(&c.opt);
+    return 0;
+  }
+  if (load(&c, &job) < 0) {
+    options_free(&c.opt);
+    return CORUN_EXIT_USAGE;
+  }
+  if (c.opt.check) {
+    struct corun_buf b = CORUN_BUF_INIT;
+
+    corun_job_describe(job, &b);
+    fputs(corun_buf_str(&b), stdout);
+    corun_buf_free(&b);
+    corun_job_free(job);
+    options_free(&c.opt);
+    return 0;
+  }
+
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  loop = uv_default_loop();
+  ro.debug = c.opt.debug || env_debug();
+  c.opt.debug = ro.debug;
+  ro.output = print_line;
+  ro.log = log_line;
+  if (corun_run_new(&c.run, job, loop, &ro, &err) != CORUN_OK) {
+    fprintf(stderr, "corun: %s\n", err.msg);
+    corun_job_free(job);
+    options_free(&c.opt);
+    return CORUN_EXIT_FAILED;
+  }
+  start_signals(&c, loop);
+  if (c.opt.timeout >= 0) {
+    uv_timer_init(loop, &c.deadline);
+    c.deadline.data = &c;
+    c.have_deadline = 1;
+    uv_timer_start(&c.deadline, on_deadline,
+                   (uint64_t)(c.opt.timeout * 1000.0 + 0.5), 0);
+    uv_unref((uv_handle_t *)&c.deadline);
+  }
+  corun_run_start(c.run);
+  uv_run(loop, UV_RUN_DEFAULT);
+
+  if (!corun_run_done(c.run)) {
+    /* Nothing left to wake a task: a bug, but say which tasks hang. */
+    fprintf(stderr, "corun: internal error: the run stalled\n");
+    dump(&c);
+    corun_run_interrupt(c.run, SIGTERM);
+    corun_run_interrupt(c.run, SIGTERM);
+  }
+  if (c.opt.debug)
+    dump(&c);
+  rc = corun_run_exit_code(c.run);
+  if (c.opt.report && write_report(&c) < 0 && rc == 0)
+    rc = CORUN_EXIT_FAILED;
+  if (!c.opt.quiet) {
+    struct corun_buf b = CORUN_BUF_INIT;
+
+    corun_report_text(c.run, wants_colour(), &b);
+    fputs(corun_buf_str(&b), stderr);
+    corun_buf_free(&b);
+  }
+  close_handles(&c, loop);
+  corun_run_free(c.run);
+  uv_loop_close(loop);
+  corun_job_free(job);
+  options_free(&c.opt);
+  return rc;
+}

@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Option parsing for corun. The table below is the one list of options:
+ * getopt_long's table, --help and the man page test all come from it.
+ */
+#include "options.h"
+
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "corun.h"
+
+const struct opt_row corun_options[] = {
+    {OPT_REPORT, "report", 0, "FILE",
+     "write the JSON report to FILE ('-' for stdout)"},
+    {OPT_QUIET, "quiet", 'q', NULL, "no summary table on stderr"},
+    {OPT_JOBS, "jobs", 'j', "N",
+     "run at most N fetch/exec tasks at once (overrides \"concurrency\")"},
+    {OPT_VAR, "var", 0, "NAME=VALUE", "set the job variable NAME (repeatable)"},
+    {OPT_TIMEOUT, "timeout", 0, "DURATION",
+     "cancel everything after DURATION and exit 124"},
+    {OPT_CHECK, "check", 0, NULL,
+     "validate the job and print its task tree; run nothing"},
+    {OPT_DEBUG, "debug", 0, NULL,
+     "trace task state changes, dump tasks, warn on slow callbacks"},
+    {OPT_VERSION, "version", 'V', NULL, "print the version and exit"},
+    {OPT_HELP, "help", 'h', NULL, "print this help and exit"},
+    {0, NULL, 0, NULL, NULL},
+};
+
+__attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt,
+                                                              ...)
+{
+  va_list ap;
+
+  fputs("corun: ", stderr);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputs(" (try 'corun --help')\n", stderr);
+  return -1;
+}
+
+static int add_var(struct options *o, const char *v)
+{
+  const char **nv = realloc(o->vars, (o->nvars + 1) * sizeof(*nv));
+
+  if (nv == NULL)
+    return usage_error("out of memory");
+  o->vars = nv;
+  o->vars[o->nvars++] = v;
+  return 0;
+}
+
+static int bad_option(const char *arg)
+{
+  const char *names[32];
+  size_t n = 0, i;
+  char *word;
+  const char *hint;
+
+  if (strncmp(arg, "--", 2) != 0)
+    return usage_error("unknown option '%s'", arg);
+  word = strndup(arg + 2, strcspn(arg + 2, "="));
+  for (i = 0; corun_options[i].lng && n < 31; i++)
+    names[n++] = corun_options[i].lng;
+  names[n] = NULL;
+  hint = word ? corun_suggest(word, names, n) : NULL;
+  free(word);
+  if (hint) {
+    fprintf(stderr,
+            "corun: unknown option '%s' (did you mean '--%s'?) (try 'corun "
+            "--help')\n",
+            arg, hint);
+    return -1;
+  }
+  return usage_error("unknown option '%s'", arg);
+}
+
+int options_parse(struct options *o, int argc, char **argv)
+{
+  struct option longs[32];
+  char shorts[64];
+  size_t i, ns = 0;
+  int c;
+
+  memset(o, 0, sizeof(*o));
+  o->timeout = -1;
+  shorts[ns++] = ':'; /* report a missing argument as ':' */
+  for (i = 0; corun_options[i].lng; i++) {
+    const struct opt_row *r = &corun_options[i];
+
+    longs[i].name = r->lng;
+    longs[i].has_arg = r->arg ? required_argument : no_argument;
+    longs[i].flag = NULL;
+    longs[i].val = r->shrt ? r->shrt : 256 + (int)r->id;
+    if (r->shrt) {
+      shorts[ns++] = r->shrt;
+      if (r->arg)
+        shorts[ns++] = ':';
+    }
+  }
+  memset(&longs[i], 0, sizeof(longs[i]));
+  shorts[ns] = '\0';
+  opterr = 0;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
+    enum opt_id id = 0;
+    char *end;
+    const char *why;
+
+    if (c == '?') {
+      if (optopt && optopt < 256) {
+        char s[3] = {'-', (char)optopt, '\0'};
+
+        return usage_error("unknown option '%s'", s);
+      }
+      return bad_option(argv[optind - 1]);
+    }
+    if (c == ':')
+      return usage_error("option '%s' needs an argument", argv[optind - 1]);
+    for (i = 0; corun_options[i].lng; i++)
+      if (c == corun_options[i].shrt || c == 256 + (int)corun_options[i].id)
+        id = corun_options[i].id;
+    switch (id) {
+    case OPT_REPORT:
+      o->report = optarg;
+      break;
+    case OPT_QUIET:
+      o->quiet = 1;
+      break;
+    case OPT_JOBS: {
+      unsigned long j = strtoul(optarg, &end, 10);
+
+      if (*optarg < '0' || *optarg > '9' || *end || j == 0 || j > 1000000)
+        return usage_error("-j/--jobs needs a positive integer (at most "
+                           "1000000), not '%s'",
+                           optarg);
+      o->jobs = (unsigned)j;
+      break;
+    }
+    case OPT_VAR:
+      if (strchr(optarg, '=') == NULL || optarg[0] == '=')
+        return usage_error("--var needs NAME=VALUE, not '%s'", optarg);
+      if (add_var(o, optarg) < 0)
+        return -1;
+      break;
+    case OPT_TIMEOUT:
+      if (corun_duration_parse(optarg, &o->timeout, &why) < 0)
+        return usage_error("--timeout '%s' %s", optarg, why);
+      break;
+    case OPT_CHECK:
+      o->check = 1;
+      break;
+    case OPT_DEBUG:
+      o->debug = 1;
+      break;
+    case OPT_VERSION:
+      o->version = 1;
+      break;
+    case OPT_HELP:
+      o->help = 1;
+      break;
+    }
+  }
+  if (o->help || o->version)
+    return 0;
+  if (optind >= argc)
+    return usage_error("no job file given");
+  if (optind + 1 < argc)
+    return usage_error("one job file at a time; extra argument '%s'",
+                       argv[optind + 1]);
+  o->file = argv[optind];
+  return 0;
+}
+
+void options_free(struct options *o)
+{
+  free(o->vars);
+}
+
+void options_help(FILE *out)
+{
+  size_t i;
+
+  fputs("Usage: corun [OPTIONS] FILE|-\n"
+        "Run the JSON job graph in FILE ('-' reads stdin) on one event loop.\n"
+        "\nOptions:\n",
+        out);
+  for (i = 0; corun_options[i].lng; i++) {
+    const struct opt_row *r = &corun_options[i];
+    char left[64];
+
+    if (r->shrt)
+      snprintf(left, sizeof(left), "-%c, --%s%s%s", r->shrt, r->lng,
+               r->arg ? " " : "", r->arg ? r->arg : "");
+    else
+      snprintf(left, sizeof(left), "    --%s%s%s", r->lng, r->arg ? " " : "",
+               r->arg ? r->arg : "");
+    fprintf(out, "  %-26s %s\n", left, r->help);
+  }
+  fputs("\nExit status: 0 all root tasks ok, 1 some did not, 2 invalid job or "
+        "usage,\n124 --timeout expired, 130 SIGINT, 143 SIGTERM.\n"
+        "Environment: CORUN_DEBUG=1 is --debug; NO_COLOR turns colour off.\n"
+        "See corun(1) for the job file format.\n",
+        out);
+}

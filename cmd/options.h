@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+/* The command line: one table row per option, parsed GNU style. */
+#ifndef CORUN_CMD_OPTIONS_H
+#define CORUN_CMD_OPTIONS_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+enum opt_id {
+  OPT_REPORT = 1,
+  OPT_QUIET,
+  OPT_JOBS,
+  OPT_VAR,
+  OPT_TIMEOUT,
+  OPT_CHECK,
+  OPT_DEBUG,
+  OPT_VERSION,
+  OPT_HELP
+};
+
+struct opt_row {
+  enum opt_id id;
+  const char *lng;
+  char shrt;        /* 0: none */
+  const char *arg;  /* NULL: takes no argument */
+  const char *help;
+};
+
+/* The option table; ends with a row whose lng is NULL. */
+extern const struct opt_row corun_options[];
+
+struct options {
+  const char *file;
+  const char *report;
+  int quiet;
+  unsigned jobs;
+  const char **vars;
+  size_t nvars;
+  double timeout; /* seconds; < 0 means none */
+  int check;
+  int debug;
+  int version;
+  int help;
+};
+
+/*
+ * Parse argv into o. Returns 0, or -1 after printing "corun: ..." and a
+ * hint to stderr (a usage error: exit 2).
+ */
+int options_parse(struct options *o, int argc, char **argv);
+void options_free(struct options *o);
+/* The --help text, from the table. */
+void options_help(FILE *out);
+
+#endif

@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: MIT */
+#include "buf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int grow(struct corun_buf *b, size_t extra)
+{
+  size_t want;
+  char *np;
+
+  if (b->oom)
+    return -1;
+  if (b->len + extra + 1 <= b->cap)
+    return 0;
+  want = b->cap ? b->cap : 64;
+  while (want < b->len + extra + 1) {
+    if (want > ((size_t)-1) / 2) {
+      b->oom = 1;
+      return -1;
+    }
+    want *= 2;
+  }
+  np = realloc(b->p, want);
+  if (np == NULL) {
+    b->oom = 1;
+    return -1;
+  }
+  b->p = np;
+  b->cap = want;
+  return 0;
+}
+
+void corun_buf_add(struct corun_buf *b, const void *data, size_t n)
+{
+  if (grow(b, n) < 0)
+    return;
+  memcpy(b->p + b->len, data, n);
+  b->len += n;
+  b->p[b->len] = '\0';
+}
+
+void corun_buf_puts(struct corun_buf *b, const char *s)
+{
+  corun_buf_add(b, s, strlen(s));
+}
+
+void corun_buf_putc(struct corun_buf *b, char c)
+{
+  corun_buf_add(b, &c, 1);
+}
+
+void corun_buf_vprintf(struct corun_buf *b, const char *fmt, va_list ap)
+{
+  va_list ap2;
+  int n;
+
+  va_copy(ap2, ap);
+  n = vsnprintf(NULL, 0, fmt, ap2);
+  va_end(ap2);
+  if (n < 0 || grow(b, (size_t)n) < 0)
+    return;
+  vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+  b->len += (size_t)n;
+}
+
+void corun_buf_printf(struct corun_buf *b, const char *fmt, ...)
+{
+  va_list ap;
+
+  va_start(ap, fmt);
+  corun_buf_vprintf(b, fmt, ap);
+  va_end(ap);
+}
+
+const char *corun_buf_str(const struct corun_buf *b)
+{
+  return b->p ? b->p : "";
+}
+
+char *corun_buf_detach(struct corun_buf *b)
+{
+  char *s = b->p;
+
+  if (b->oom) {
+    free(b->p);
+    s = NULL;
+  } else if (s == NULL) {
+    s = calloc(1, 1);
+  }
+  b->p = NULL;
+  b->len = b->cap = 0;
+  b->oom = 0;
+  return s;
+}
+
+void corun_buf_reset(struct corun_buf *b)
+{
+  b->len = 0;
+  if (b->p)
+    b->p[0] = '\0';
+}
+
+void corun_buf_free(struct corun_buf *b)
+{
+  free(b->p);
+  b->p = NULL;
+  b->len = b->cap = 0;
+  b->oom = 0;
+}
+
+void corun_buf_json_str(struct corun_buf *b, const char *s, size_t n)
+{
+  static const char hex[] = "0123456789abcdef";
+  size_t i, run = 0;
+
+  corun_buf_putc(b, '"');
+  for (i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    char esc[7];
+
+    if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f)
+      continue;
+    corun_buf_add(b, s + run, i - run);
+    run = i + 1;
+    switch (c) {
+    case '"':
+      corun_buf_puts(b, "\\\"");
+      break;
+    case '\\':
+      corun_buf_puts(b, "\\\\");
+      break;
+    case '\n':
+      corun_buf_puts(b, "\\n");
+      break;
+    case '\r':
+      corun_buf_puts(b, "\\r");
+      break;
+    case '\t':
+      corun_buf_puts(b, "\\t");
+      break;
+    default:
+      memcpy(esc, "\\u00", 4);
+      esc[4] = hex[c >> 4];
+      esc[5] = hex[c & 15];
+      corun_buf_add(b, esc, 6);
+    }
+  }
+  corun_buf_add(b, s + run, n - run);
+  corun_buf_putc(b, '"');
+}

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A growable byte buffer, always NUL-terminated once anything was added.
+ * Allocation failure is sticky: the buffer remembers it in "oom" and further
+ * appends do nothing, so callers check once at the end instead of after
+ * every append.
+ */
+#ifndef CORUN_BUF_H
+#define CORUN_BUF_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+struct corun_buf {
+  char *p;
+  size_t len;
+  size_t cap;
+  int oom;
+};
+
+#define CORUN_BUF_INIT {NULL, 0, 0, 0}
+
+void corun_buf_add(struct corun_buf *b, const void *data, size_t n);
+void corun_buf_puts(struct corun_buf *b, const char *s);
+void corun_buf_putc(struct corun_buf *b, char c);
+void corun_buf_printf(struct corun_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void corun_buf_vprintf(struct corun_buf *b, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+/* Returns the string ("" when empty); valid until the next append. */
+const char *corun_buf_str(const struct corun_buf *b);
+/* Hands the string to the caller (malloc'd, may be NULL on oom). */
+char *corun_buf_detach(struct corun_buf *b);
+void corun_buf_reset(struct corun_buf *b);
+void corun_buf_free(struct corun_buf *b);
+
+/* Append s as a JSON string literal, quotes included. */
+void corun_buf_json_str(struct corun_buf *b, const char *s, size_t n);
+
+#endif

@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * corun: run a JSON job graph of async tasks on a libuv loop.
+ *
+ * The only header the command-line tool includes. A job is loaded and fully
+ * validated first (corun_job_load); a run then executes it on a caller's
+ * loop (corun_run_new, corun_run_start, uv_run); reporters read the finished
+ * run. The library never prints and never exits: text for people reaches
+ * the caller through the callbacks in struct corun_run_opts or the buffers
+ * it passes in.
+ */
+#ifndef CORUN_H
+#define CORUN_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include <uv.h>
+
+#include "buf.h"
+#include "error.h"
+
+struct corun_job;
+struct corun_run;
+
+#define CORUN_EXIT_OK 0
+#define CORUN_EXIT_FAILED 1
+#define CORUN_EXIT_USAGE 2
+#define CORUN_EXIT_TIMEOUT 124
+#define CORUN_EXIT_SIGINT 130
+#define CORUN_EXIT_SIGTERM 143
+
+struct corun_load_opts {
+  const char *const *vars; /* "name=value" overrides of the job's vars */
+  size_t nvars;
+  unsigned jobs; /* overrides "concurrency" when non-zero (-j) */
+};
+
+/*
+ * Load and validate the job file at path ("-" reads stdin). On CORUN_EINVAL
+ * every problem found is appended to diag as "FILE:LINE:COL: error: MSG"
+ * lines and *out is NULL; on other errors err says why. The caller frees
+ * the job with corun_job_free().
+ */
+enum corun_code corun_job_load(struct corun_job **out, const char *path,
+                               const struct corun_load_opts *opts,
+                               struct corun_buf *diag, struct corun_error *err);
+/*
+ * Same from memory. display names the input in messages, dir is where
+ * relative paths resolve. text need not be NUL-terminated and is not kept.
+ */
+enum corun_code corun_job_load_text(struct corun_job **out, const char *text,
+                                    size_t len, const char *display,
+                                    const char *dir,
+                                    const struct corun_load_opts *opts,
+                                    struct corun_buf *diag,
+                                    struct corun_error *err);
+void corun_job_free(struct corun_job *job);
+
+/* The task tree as --check prints it, one task per line. */
+void corun_job_describe(const struct corun_job *job, struct corun_buf *out);
+size_t corun_job_task_count(const struct corun_job *job);
+
+typedef void (*corun_line_cb)(const char *line, void *arg);
+
+struct corun_run_opts {
+  int debug;              /* trace state changes, warn on slow callbacks */
+  unsigned slow_ms;       /* slow-callback threshold; 0 means 100 */
+  corun_line_cb output;   /* task output (sleep messages): stdout */
+  corun_line_cb log;      /* debug lines and warnings: stderr */
+  corun_line_cb finished; /* called once, with NULL, when every task ended */
+  void *arg;
+};
+
+/*
+ * Prepare a run of job on loop. The job must outlive the run and is run at
+ * most once. Nothing happens until corun_run_start().
+ */
+enum corun_code corun_run_new(struct corun_run **out, struct corun_job *job,
+                              uv_loop_t *loop,
+                              const struct corun_run_opts *opts,
+                              struct corun_error *err);
+/* Schedule the root tasks; the caller then runs the loop. */
+void corun_run_start(struct corun_run *run);
+/* Whether every task has ended. */
+int corun_run_done(const struct corun_run *run);
+/*
+ * A signal arrived. The first cancels every task (shielded ones finish);
+ * the next one stops everything at once, shielded tasks included.
+ */
+void corun_run_interrupt(struct corun_run *run, int signum);
+/* The whole-run --timeout expired: cancel everything, exit code 124. */
+void corun_run_expire(struct corun_run *run);
+/* The process exit code the contract asks for. Valid once done. */
+int corun_run_exit_code(const struct corun_run *run);
+/* Close the run's handles (spinning loop until they are closed) and free. */
+void corun_run_free(struct corun_run *run);
+
+/* The task dump: tree, state, elapsed, what each task waits on. */
+void corun_run_dump(const struct corun_run *run, struct corun_buf *out);
+
+/* The JSON report of a finished run. */
+void corun_report_json(const struct corun_run *run, struct corun_buf *out);
+/* The human summary table; colour adds ANSI colours. */
+void corun_report_text(const struct corun_run *run, int colour,
+                       struct corun_buf *out);
+
+/*
+ * Write data to path atomically: a temporary file beside it, fsync, rename.
+ * On failure nothing is left behind and an existing file is untouched.
+ */
+enum corun_code corun_write_atomic(const char *path, const char *data,
+                                   size_t len, struct corun_error *err);
+
+/*
+ * Parse a duration as the job file writes it ("250ms", "1.5s", "2m", "1h"
+ * or plain seconds). Returns 0, or -1 with a static reason in *why.
+ */
+int corun_duration_parse(const char *s, double *out, const char **why);
+
+/* The candidate nearest to word, if it looks like a typo of it, or NULL. */
+const char *corun_suggest(const char *word, const char *const *cands,
+                          size_t n);
+
+/* Redact the job's secrets from s (appending to out). */
+void corun_job_redact(const struct corun_job *job, const char *s,
+                      struct corun_buf *out);
+
+#endif

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Durations ("250ms", "1.5s", "2m", "1h" or a number of seconds) and rates
+ * ("20/s", "5/m", "100/h"), as the job file writes them.
+ */
+#ifndef CORUN_DURATION_H
+#define CORUN_DURATION_H
+
+#include <cjson/cJSON.h>
+
+/*
+ * Parse a duration string into seconds. Returns 0, or -1 with a reason in
+ * why (a static string) for empty, negative, NaN, infinite, unitless-but-
+ * not-a-number or unknown-unit input.
+ */
+int corun_duration_parse(const char *s, double *out, const char **why);
+/* Same for a JSON value: a number of seconds or a duration string. */
+int corun_duration_json(const cJSON *v, double *out, const char **why);
+/* Whole milliseconds, rounded up so a non-zero duration never becomes 0. */
+unsigned long long corun_duration_ms(double seconds);
+
+/* Parse "N/s", "N/m", "N/h" (N > 0) into events per second. */
+int corun_rate_parse(const char *s, double *per_second, const char **why);
+
+#endif

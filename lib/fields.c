@@ -1,0 +1,237 @@
+/* SPDX-License-Identifier: MIT */
+#include "fields.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "duration.h"
+
+/* Enough to show the problems; past it one more error adds nothing. */
+#define CORUN_DIAGS_MAX 1000
+
+void corun__diag_add(struct corun_diags *d, size_t off, long task,
+                     const char *fmt, ...)
+{
+  struct corun_buf b = CORUN_BUF_INIT;
+  va_list ap;
+
+  if (d->n == d->cap) {
+    size_t ncap = d->cap ? d->cap * 2 : 16;
+    struct corun_diag *nv;
+
+    if (d->n >= CORUN_DIAGS_MAX)
+      return;
+    nv = realloc(d->v, ncap * sizeof(*nv));
+    if (nv == NULL)
+      return;
+    d->v = nv;
+    d->cap = ncap;
+  }
+  va_start(ap, fmt);
+  corun_buf_vprintf(&b, fmt, ap);
+  va_end(ap);
+  d->v[d->n].off = off;
+  d->v[d->n].task = task;
+  d->v[d->n].msg = corun_buf_detach(&b);
+  if (d->v[d->n].msg)
+    d->n++;
+}
+
+void corun__diags_free(struct corun_diags *d)
+{
+  size_t i;
+
+  for (i = 0; i < d->n; i++)
+    free(d->v[i].msg);
+  free(d->v);
+  memset(d, 0, sizeof(*d));
+}
+
+const char *corun__json_type(const cJSON *v)
+{
+  if (cJSON_IsString(v))
+    return "a string";
+  if (cJSON_IsNumber(v))
+    return "a number";
+  if (cJSON_IsBool(v))
+    return "a boolean";
+  if (cJSON_IsNull(v))
+    return "null";
+  if (cJSON_IsArray(v))
+    return "an array";
+  if (cJSON_IsObject(v))
+    return "an object";
+  return "invalid";
+}
+
+int corun__json_int(const cJSON *v, long long min, long long max,
+                    long long *out)
+{
+  double d;
+
+  if (!cJSON_IsNumber(v))
+    return 0;
+  /* cJSON's valueint saturates; judge the double itself. */
+  d = v->valuedouble;
+  if (d != floor(d) || d < (double)min || d > (double)max)
+    return 0;
+  *out = (long long)d;
+  return 1;
+}
+
+static int from_defaults(struct corun_fields *f, const cJSON *v)
+{
+  return v && f->defaults && v->string &&
+         cJSON_GetObjectItemCaseSensitive(f->defaults, v->string) == v;
+}
+
+const cJSON *corun_field(struct corun_fields *f, const char *name)
+{
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(f->obj, name);
+  size_t i;
+
+  for (i = 0; i < f->nused; i++)
+    if (strcmp(f->used[i], name) == 0)
+      break;
+  if (i == f->nused && f->nused < CORUN_FIELDS_MAX)
+    f->used[f->nused++] = name;
+  if (v == NULL && f->defaults)
+    v = cJSON_GetObjectItemCaseSensitive(f->defaults, name);
+  return v;
+}
+
+void corun_field_fail(struct corun_fields *f, const char *name,
+                      const cJSON *v, const char *fmt, ...)
+{
+  struct corun_buf b = CORUN_BUF_INIT;
+  va_list ap;
+  size_t off = v ? corun_json_where(f->json, v) : f->obj_off;
+
+  f->failed = 1;
+  va_start(ap, fmt);
+  corun_buf_vprintf(&b, fmt, ap);
+  va_end(ap);
+  if (from_defaults(f, v))
+    corun__diag_add(f->diags, off, -1, "\"defaults\": \"%s\" %s", name,
+                    corun_buf_str(&b));
+  else
+    corun__diag_add(f->diags, off, f->task, "\"%s\" %s", name,
+                    corun_buf_str(&b));
+  corun_buf_free(&b);
+}
+
+void corun_field_missing(struct corun_fields *f, const char *name)
+{
+  f->failed = 1;
+  corun__diag_add(f->diags, f->obj_off, f->task,
+                  "missing required field \"%s\"", name);
+}
+
+int corun_field_duration(struct corun_fields *f, const char *name,
+                         double *out)
+{
+  const cJSON *v = corun_field(f, name);
+  const char *why;
+
+  if (v == NULL)
+    return 0;
+  if (corun_duration_json(v, out, &why) < 0) {
+    corun_field_fail(f, name, v, "%s", why);
+    return -1;
+  }
+  return 1;
+}
+
+int corun_field_bool(struct corun_fields *f, const char *name, int *out)
+{
+  const cJSON *v = corun_field(f, name);
+
+  if (v == NULL)
+    return 0;
+  if (!cJSON_IsBool(v)) {
+    corun_field_fail(f, name, v, "must be true or false, not %s",
+                     corun__json_type(v));
+    return -1;
+  }
+  *out = cJSON_IsTrue(v);
+  return 1;
+}
+
+int corun_field_string(struct corun_fields *f, const char *name, char **out)
+{
+  const cJSON *v = corun_field(f, name);
+
+  if (v == NULL)
+    return 0;
+  if (!cJSON_IsString(v)) {
+    corun_field_fail(f, name, v, "must be a string, not %s",
+                     corun__json_type(v));
+    return -1;
+  }
+  *out = strdup(v->valuestring);
+  if (*out == NULL) {
+    corun_field_fail(f, name, v, "could not be copied: out of memory");
+    return -1;
+  }
+  return 1;
+}
+
+int corun_field_int(struct corun_fields *f, const char *name, long long min,
+                    long long max, long long *out)
+{
+  const cJSON *v = corun_field(f, name);
+
+  if (v == NULL)
+    return 0;
+  if (!corun__json_int(v, min, max, out)) {
+    if (!cJSON_IsNumber(v))
+      corun_field_fail(f, name, v, "must be an integer, not %s",
+                       corun__json_type(v));
+    else
+      corun_field_fail(f, name, v, "must be an integer from %lld to %lld",
+                       min, max);
+    return -1;
+  }
+  return 1;
+}
+
+int corun_field_enum(struct corun_fields *f, const char *name,
+                     const char *const *choices, int *out)
+{
+  const cJSON *v = corun_field(f, name);
+  struct corun_buf list = CORUN_BUF_INIT;
+  int i;
+
+  if (v == NULL)
+    return 0;
+  if (cJSON_IsString(v)) {
+    for (i = 0; choices[i]; i++) {
+      if (strcmp(choices[i], v->valuestring) == 0) {
+        *out = i;
+        return 1;
+      }
+    }
+  }
+  for (i = 0; choices[i]; i++)
+    corun_buf_printf(&list, "%s\"%s\"", i ? ", " : "", choices[i]);
+  corun_field_fail(f, name, v, "must be one of %s", corun_buf_str(&list));
+  corun_buf_free(&list);
+  return -1;
+}
+
+int corun_field_json(struct corun_fields *f, const char *name, cJSON **out)
+{
+  const cJSON *v = corun_field(f, name);
+
+  if (v == NULL)
+    return 0;
+  *out = cJSON_Duplicate(v, 1);
+  if (*out == NULL) {
+    corun_field_fail(f, name, v, "could not be copied: out of memory");
+    return -1;
+  }
+  return 1;
+}

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Reading a task's fields at load time, for the kinds' parse functions.
+ *
+ * Each getter returns 1 when the field is present and valid (out set), 0
+ * when absent (out untouched) and -1 when invalid (an error naming the
+ * task, the field and the value's line and column was recorded). A field
+ * the task does not set comes from the job's "defaults" when it has it.
+ * Every field a kind reads is marked used; the loader reports the rest as
+ * unknown.
+ */
+#ifndef CORUN_FIELDS_H
+#define CORUN_FIELDS_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "json.h"
+#include "template.h"
+
+struct corun_task;
+
+/* One diagnostic; rendered by the loader once task ids are known. */
+struct corun_diag {
+  size_t off;
+  long task; /* index of the task it is about, or -1 */
+  char *msg;
+};
+
+struct corun_diags {
+  struct corun_diag *v;
+  size_t n;
+  size_t cap;
+};
+
+void corun__diag_add(struct corun_diags *d, size_t off, long task,
+                     const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void corun__diags_free(struct corun_diags *d);
+
+#define CORUN_FIELDS_MAX 48
+
+struct corun_fields {
+  cJSON *obj;            /* the task's own fields ("tasks" excluded) */
+  const cJSON *defaults; /* the job's "defaults", or NULL */
+  const struct corun_json *json;
+  struct corun_diags *diags;
+  long task;            /* index of the task, for messages */
+  size_t obj_off;       /* where the task's object begins */
+  uint32_t nchildren;   /* elements of "tasks", when present */
+  int has_tasks;        /* "tasks" was given */
+  size_t tasks_off;
+  const char *used[CORUN_FIELDS_MAX];
+  size_t nused;
+  int failed;
+};
+
+/* The field's value (the task's own or the default), or NULL. */
+const cJSON *corun_field(struct corun_fields *f, const char *name);
+/* Record an error about field name whose value is v (may be NULL). */
+void corun_field_fail(struct corun_fields *f, const char *name,
+                      const cJSON *v, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+int corun_field_duration(struct corun_fields *f, const char *name,
+                         double *out);
+int corun_field_bool(struct corun_fields *f, const char *name, int *out);
+/* *out is a malloc'd copy. */
+int corun_field_string(struct corun_fields *f, const char *name, char **out);
+/* An integer in [min, max]. */
+int corun_field_int(struct corun_fields *f, const char *name, long long min,
+                    long long max, long long *out);
+/* One of choices (NULL-terminated); *out is its index. */
+int corun_field_enum(struct corun_fields *f, const char *name,
+                     const char *const *choices, int *out);
+/* Any JSON value; *out is a deep copy. */
+int corun_field_json(struct corun_fields *f, const char *name, cJSON **out);
+/* Record that a required field is missing. */
+void corun_field_missing(struct corun_fields *f, const char *name);
+
+/* Whether v holds an integer value exactly, within [min, max]. */
+int corun__json_int(const cJSON *v, long long min, long long max,
+                    long long *out);
+/* The name of v's JSON type, for messages. */
+const char *corun__json_type(const cJSON *v);
+
+#endif

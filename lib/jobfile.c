@@ -1,0 +1,1476 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Loading a job file: read, parse with positions, expand templates, apply
+ * defaults, build the task tree through each kind's parse(), then check the
+ * tree as a whole (ids, "after", cycles). Every problem is collected with
+ * its place; nothing runs unless there are none.
+ *
+ * Memory: the top-level fields are read first (vars, defaults and limits
+ * must be known before any task), skipping "tasks"; then "tasks" is read
+ * one task object at a time, and each task's JSON is freed as soon as its
+ * kind has copied what it keeps. A million-task file never exists as a
+ * cJSON tree.
+ */
+#include "jobfile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "duration.h"
+#include "fields.h"
+#include "json.h"
+#include "kind.h"
+#include "suggest.h"
+
+#define MAX_FILE_BYTES (1024UL * 1024 * 1024)
+#define MAX_TASKS 50000000UL
+
+static const char *const top_fields[] = {
+    "corun", "name", "vars", "defaults", "limits", "concurrency", "tasks",
+    NULL};
+static const char *const common_fields[] = {"id",      "kind",  "after",
+                                            "timeout", "limit", "shield",
+                                            NULL};
+
+struct after_list {
+  uint32_t n;
+  char **ids;
+  uint32_t *offs;
+};
+
+/* Load-time facts about a task that the run does not need. */
+struct ldrec {
+  uint32_t obj_off;
+  uint32_t id_off; /* 0: generated id */
+  struct after_list *after;
+};
+
+struct loader {
+  struct corun_json p;
+  struct corun_diags diags;
+  struct corun_job *job;
+  cJSON *vars;
+  cJSON *defaults;
+  struct corun_template_ctx tctx;
+  struct ldrec *recs;
+  size_t cap;
+  int has_tasks;
+  size_t tasks_off;
+};
+
+static void diag(struct loader *ld, size_t off, long task, const char *fmt,
+                 ...) __attribute__((format(printf, 4, 5)));
+
+static void diag(struct loader *ld, size_t off, long task, const char *fmt,
+                 ...)
+{
+  struct corun_buf b = CORUN_BUF_INIT;
+  va_list ap;
+
+  va_start(ap, fmt);
+  corun_buf_vprintf(&b, fmt, ap);
+  va_end(ap);
+  corun__diag_add(&ld->diags, off, task, "%s", corun_buf_str(&b));
+  corun_buf_free(&b);
+}
+
+static size_t where(struct loader *ld, const cJSON *v)
+{
+  return corun_json_where(&ld->p, v);
+}
+
+/* ---- templates ---- */
+
+static void expand_tree(struct loader *ld, cJSON *v, const char *field,
+                        long task, const struct corun_template_ctx *ctx)
+{
+  cJSON *it;
+
+  if (cJSON_IsString(v)) {
+    char *out, *err;
+
+    if (!corun_template_has(v->valuestring))
+      return;
+    if (corun_template_expand(ctx, v->valuestring, &out, &err) < 0) {
+      if (task >= 0 || field)
+        diag(ld, where(ld, v), task, "\"%s\": %s", field,
+             err ? err : "out of memory");
+      else
+        diag(ld, where(ld, v), task, "%s", err ? err : "out of memory");
+      free(err);
+      return;
+    }
+    /* cJSON frees valuestring with free() under its default hooks. */
+    free(v->valuestring);
+    v->valuestring = out;
+    return;
+  }
+  for (it = v->child; it; it = it->next)
+    expand_tree(ld, it, field ? field : it->string, task, ctx);
+}
+
+/* ---- top level ---- */
+
+static void read_vars(struct loader *ld, cJSON *v, size_t key_off)
+{
+  cJSON *it;
+
+  (void)key_off;
+  if (!cJSON_IsObject(v)) {
+    diag(ld, where(ld, v), -1, "\"vars\" must be an object of strings, not %s",
+         corun__json_type(v));
+    return;
+  }
+  for (it = v->child; it; it = it->next)
+    if (!cJSON_IsString(it))
+      diag(ld, where(ld, it), -1, "\"vars\": \"%s\" must be a string, not %s",
+           it->string, corun__json_type(it));
+  ld->vars = v;
+}
+
+static void read_limit(struct loader *ld, cJSON *v)
+{
+  struct corun_job *job = ld->job;
+  struct corun_sem *s, **nl;
+  long long n;
+
+  s = calloc(1, sizeof(*s));
+  nl = realloc(job->limits, (job->nlimits + 1) * sizeof(*nl));
+  if (s == NULL || nl == NULL || (s->name = strdup(v->string)) == NULL) {
+    free(s);
+    if (nl)
+      job->limits = nl;
+    diag(ld, where(ld, v), -1, "out of memory");
+    return;
+  }
+  job->limits = nl;
+  job->limits[job->nlimits++] = s;
+  s->hold_flag = CORUN_TF_HOLD_LIMIT;
+  if (cJSON_IsNumber(v)) {
+    if (!corun__json_int(v, 1, 1000000, &n))
+      diag(ld, where(ld, v), -1,
+           "\"limits\": \"%s\" must be a positive integer (at most 1000000) "
+           "or {\"concurrency\": N, \"rate\": \"R/s\"}",
+           v->string);
+    s->cap = (uint32_t)n;
+  } else if (cJSON_IsObject(v)) {
+    cJSON *it;
+    int seen = 0;
+
+    for (it = v->child; it; it = it->next) {
+      const char *why;
+      double per_s;
+
+      if (strcmp(it->string, "concurrency") == 0) {
+        seen = 1;
+        if (!corun__json_int(it, 1, 1000000, &n))
+          diag(ld, where(ld, it), -1,
+               "\"limits\": \"%s\": \"concurrency\" must be a positive "
+               "integer (at most 1000000)",
+               v->string);
+        else
+          s->cap = (uint32_t)n;
+      } else if (strcmp(it->string, "rate") == 0) {
+        seen = 1;
+        if (!cJSON_IsString(it) ||
+            corun_rate_parse(it->valuestring, &per_s, &why) < 0)
+          diag(ld, where(ld, it), -1, "\"limits\": \"%s\": \"rate\" %s",
+               v->string,
+               cJSON_IsString(it) ? why : "must be a string like \"20/s\"");
+        else
+          s->interval_ms = 1000.0 / per_s;
+      } else {
+        static const char *const keys[] = {"concurrency", "rate", NULL};
+        const char *hint = corun_suggest(it->string, keys, (size_t)-1);
+
+        diag(ld, where(ld, it) ? where(ld, it) : where(ld, v), -1,
+             "\"limits\": \"%s\": unknown field \"%s\"%s%s%s", v->string,
+             it->string, hint ? " (did you mean \"" : "", hint ? hint : "",
+             hint ? "\"?)" : "");
+      }
+    }
+    if (!seen)
+      diag(ld, where(ld, v), -1,
+           "\"limits\": \"%s\" needs \"concurrency\", \"rate\" or both",
+           v->string);
+  } else {
+    diag(ld, where(ld, v), -1,
+         "\"limits\": \"%s\" must be a positive integer or an object, not %s",
+         v->string, corun__json_type(v));
+  }
+}
+
+static void read_defaults(struct loader *ld, cJSON *v)
+{
+  static const char *const not_defaults[] = {"id", "kind", "after", "tasks",
+                                             NULL};
+  cJSON *it;
+  size_t i;
+
+  if (!cJSON_IsObject(v)) {
+    diag(ld, where(ld, v), -1, "\"defaults\" must be an object, not %s",
+         corun__json_type(v));
+    return;
+  }
+  for (it = v->child; it; it = it->next) {
+    int known = 0;
+
+    for (i = 0; not_defaults[i]; i++)
+      if (strcmp(it->string, not_defaults[i]) == 0)
+        break;
+    if (not_defaults[i]) {
+      diag(ld, where(ld, it), -1,
+           "\"defaults\": \"%s\" cannot have a default (it is per task)",
+           it->string);
+      continue;
+    }
+    for (i = 0; common_fields[i]; i++)
+      if (strcmp(it->string, common_fields[i]) == 0)
+        known = 1;
+    if (!known && !corun__kind_any_has_field(it->string)) {
+      const char *cands[64];
+      size_t n = 0;
+
+      for (i = 0; common_fields[i]; i++)
+        cands[n++] = common_fields[i];
+      cands[n++] = "seconds";
+      cands[n++] = "message";
+      cands[n++] = "return_exceptions";
+      cands[n++] = "return_when";
+      cands[n++] = "cancel_pending";
+      cands[n] = NULL;
+      {
+        const char *hint = corun_suggest(it->string, cands, n);
+
+        diag(ld, where(ld, it), -1,
+             "\"defaults\": unknown field \"%s\"%s%s%s", it->string,
+             hint ? " (did you mean \"" : "", hint ? hint : "",
+             hint ? "\"?)" : "");
+      }
+    }
+  }
+  ld->defaults = v;
+}
+
+static void unknown_field(struct loader *ld, size_t off, long task,
+                          const char *what, const char *key,
+                          const char *const *cands, size_t n)
+{
+  const char *hint = corun_suggest(key, cands, n);
+
+  if (hint)
+    diag(ld, off, task, "unknown field \"%s\"%s (did you mean \"%s\"?)", key,
+         what, hint);
+  else
+    diag(ld, off, task, "unknown field \"%s\"%s", key, what);
+}
+
+/*
+ * First pass over the top-level object: everything but "tasks", whose
+ * place is remembered for the second pass.
+ */
+static int read_top(struct loader *ld, cJSON **owned)
+{
+  struct corun_json *p = &ld->p;
+  struct corun_job *job = ld->job;
+  int n = 0, r;
+  char *key;
+  size_t key_off;
+  unsigned seen = 0;
+
+  if (corun_json_peek(p) == 0 && !p->failed) {
+    return corun_json_fail(p, corun_json_offset(p),
+                           "empty file: expected a JSON object");
+  }
+  if (corun_json_peek(p) != '{' && !p->failed) {
+    cJSON *v = NULL;
+    size_t off = corun_json_offset(p);
+
+    if (corun_json_value(p, &v) < 0)
+      return -1;
+    diag(ld, off, -1, "a job file must be a JSON object, not %s",
+         corun__json_type(v));
+    cJSON_Delete(v);
+    return -1;
+  }
+  if (corun_json_object_begin(p) < 0)
+    return -1;
+  while ((r = corun_json_object_next(p, &n, &key, &key_off)) > 0) {
+    size_t i;
+    cJSON *v = NULL;
+
+    for (i = 0; top_fields[i]; i++)
+      if (strcmp(key, top_fields[i]) == 0)
+        break;
+    if (top_fields[i] && (seen & (1u << i))) {
+      diag(ld, key_off, -1, "duplicate key \"%s\"", key);
+      free(key);
+      if (corun_json_skip(p) < 0)
+        return -1;
+      continue;
+    }
+    if (top_fields[i])
+      seen |= 1u << i;
+    if (top_fields[i] && strcmp(key, "tasks") == 0) {
+      ld->has_tasks = 1;
+      ld->tasks_off = corun_json_offset(p);
+      free(key);
+      if (corun_json_skip(p) < 0)
+        return -1;
+      continue;
+    }
+    if (corun_json_value(p, &v) < 0) {
+      free(key);
+      return -1;
+    }
+    if (top_fields[i] == NULL) {
+      unknown_field(ld, key_off, -1, "", key, top_fields, (size_t)-1);
+      cJSON_Delete(v);
+    } else if (strcmp(key, "corun") == 0) {
+      long long ver;
+
+      if (!corun__json_int(v, 1, 1, &ver)) {
+        if (cJSON_IsNumber(v))
+          diag(ld, where(ld, v), -1,
+               "unsupported format version %g (\"corun\" must be 1)",
+               v->valuedouble);
+        else
+          diag(ld, where(ld, v), -1,
+               "\"corun\" must be the format version 1, not %s",
+               corun__json_type(v));
+      }
+      cJSON_Delete(v);
+    } else if (strcmp(key, "name") == 0) {
+      if (!cJSON_IsString(v))
+        diag(ld, where(ld, v), -1, "\"name\" must be a string, not %s",
+             corun__json_type(v));
+      owned[0] = v;
+    } else if (strcmp(key, "vars") == 0) {
+      read_vars(ld, v, key_off);
+      owned[1] = v;
+    } else if (strcmp(key, "defaults") == 0) {
+      read_defaults(ld, v);
+      owned[2] = v;
+    } else if (strcmp(key, "limits") == 0) {
+      cJSON *it;
+
+      if (!cJSON_IsObject(v))
+        diag(ld, where(ld, v), -1, "\"limits\" must be an object, not %s",
+             corun__json_type(v));
+      else
+        for (it = v->child; it; it = it->next)
+          read_limit(ld, it);
+      cJSON_Delete(v);
+    } else if (strcmp(key, "concurrency") == 0) {
+      long long c;
+
+      if (!corun__json_int(v, 1, 1000000, &c))
+        diag(ld, where(ld, v), -1,
+             "\"concurrency\" must be a positive integer (at most 1000000)");
+      else
+        job->concurrency = (unsigned)c;
+      cJSON_Delete(v);
+    }
+    free(key);
+  }
+  if (r < 0)
+    return -1;
+  return corun_json_end(p);
+}
+
+/* ---- tasks ---- */
+
+static long push_rec(struct loader *ld, size_t off)
+{
+  struct corun_job *job = ld->job;
+
+  if (job->ntasks == ld->cap) {
+    size_t ncap = ld->cap ? ld->cap * 2 : 64;
+    struct ldrec *nr;
+    struct corun_task **nt;
+
+    if (job->ntasks >= MAX_TASKS)
+      return -1;
+    nr = realloc(ld->recs, ncap * sizeof(*nr));
+    if (nr == NULL)
+      return -1;
+    ld->recs = nr;
+    nt = realloc(job->tasks, ncap * sizeof(*nt));
+    if (nt == NULL)
+      return -1;
+    job->tasks = nt;
+    ld->cap = ncap;
+  }
+  memset(&ld->recs[job->ntasks], 0, sizeof(ld->recs[0]));
+  ld->recs[job->ntasks].obj_off = (uint32_t)off;
+  job->tasks[job->ntasks] = NULL;
+  return (long)job->ntasks++;
+}
+
+static int valid_id(const char *s)
+{
+  size_t n = 0;
+
+  for (; *s; s++, n++) {
+    char c = *s;
+
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+          (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'))
+      return 0;
+  }
+  return n >= 1 && n <= 64;
+}
+
+static void read_after(struct loader *ld, struct corun_fields *f, long idx)
+{
+  const cJSON *v = corun_field(f, "after"), *it;
+  struct after_list *al;
+  uint32_t n = 0;
+
+  if (v == NULL)
+    return;
+  if (!cJSON_IsArray(v)) {
+    corun_field_fail(f, "after", v, "must be an array of task ids, not %s",
+                     corun__json_type(v));
+    return;
+  }
+  for (it = v->child; it; it = it->next) {
+    if (!cJSON_IsString(it)) {
+      corun_field_fail(f, "after", it, "must hold task ids (strings), not %s",
+                       corun__json_type(it));
+      return;
+    }
+    n++;
+  }
+  if (n == 0)
+    return;
+  al = calloc(1, sizeof(*al));
+  if (al == NULL || (al->ids = calloc(n, sizeof(char *))) == NULL ||
+      (al->offs = calloc(n, sizeof(uint32_t))) == NULL) {
+    if (al)
+      free(al->ids);
+    free(al);
+    corun_field_fail(f, "after", v, "could not be read: out of memory");
+    return;
+  }
+  for (it = v->child; it; it = it->next) {
+    al->ids[al->n] = strdup(it->valuestring);
+    al->offs[al->n] = (uint32_t)where(ld, it);
+    if (al->ids[al->n])
+      al->n++;
+  }
+  ld->recs[idx].after = al;
+}
+
+static void read_common(struct loader *ld, struct corun_task *t,
+                        struct corun_fields *f, long idx)
+{
+  struct corun_job *job = ld->job;
+  const cJSON *v;
+  double secs;
+  int shield = 0;
+  size_t i;
+
+  v = corun_field(f, "id");
+  if (v) {
+    if (!cJSON_IsString(v) || !valid_id(v->valuestring)) {
+      if (cJSON_IsString(v))
+        corun_field_fail(f, "id", v,
+                         "\"%s\" is not a valid id (1 to 64 of A-Z a-z 0-9 "
+                         "_ . -)",
+                         v->valuestring);
+      else
+        corun_field_fail(f, "id", v, "must be a string, not %s",
+                         corun__json_type(v));
+    } else {
+      t->id = strdup(v->valuestring);
+      ld->recs[idx].id_off = (uint32_t)where(ld, v);
+    }
+  }
+  read_after(ld, f, idx);
+  if (corun_field_duration(f, "timeout", &secs) > 0) {
+    t->flags |= CORUN_TF_HAS_TIMEOUT;
+    t->timeout_ms = corun_duration_ms(secs);
+  }
+  if (corun_field_bool(f, "shield", &shield) > 0 && shield)
+    t->flags |= CORUN_TF_SHIELD;
+  v = corun_field(f, "limit");
+  if (v) {
+    if (!cJSON_IsString(v)) {
+      corun_field_fail(f, "limit", v, "must be a string, not %s",
+                       corun__json_type(v));
+      return;
+    }
+    for (i = 0; i < job->nlimits; i++)
+      if (strcmp(job->limits[i]->name, v->valuestring) == 0)
+        t->limit = job->limits[i];
+    if (t->limit == NULL) {
+      const char *cands[64];
+      size_t n = 0;
+      const char *hint;
+
+      for (i = 0; i < job->nlimits && n < 64; i++)
+        cands[n++] = job->limits[i]->name;
+      hint = corun_suggest(v->valuestring, cands, n);
+      if (hint)
+        corun_field_fail(f, "limit", v,
+                         "names unknown limit \"%s\" (did you mean \"%s\"?)",
+                         v->valuestring, hint);
+      else
+        corun_field_fail(f, "limit", v,
+                         "names unknown limit \"%s\" (define it in the "
+                         "top-level \"limits\")",
+                         v->valuestring);
+    }
+  }
+}
+
+static const struct corun_kind *read_kind(struct loader *ld,
+                                          struct corun_fields *f, long idx)
+{
+  const cJSON *v = corun_field(f, "kind");
+  const struct corun_kind *k;
+  const char *hint;
+
+  if (v == NULL) {
+    diag(ld, f->obj_off, idx, "missing required field \"kind\"");
+    return NULL;
+  }
+  if (!cJSON_IsString(v)) {
+    corun_field_fail(f, "kind", v, "must be a string, not %s",
+                     corun__json_type(v));
+    return NULL;
+  }
+  k = corun__kind_find(v->valuestring);
+  if (k)
+    return k;
+  hint = corun_suggest(v->valuestring, corun__kind_names(), (size_t)-1);
+  if (hint)
+    corun_field_fail(f, "kind", v,
+                     "names unknown kind \"%s\" (did you mean \"%s\"?)",
+                     v->valuestring, hint);
+  else
+    corun_field_fail(f, "kind", v,
+                     "names unknown kind \"%s\" (kinds: sleep, gather, wait)",
+                     v->valuestring);
+  return NULL;
+}
+
+static void check_unknown(struct loader *ld, struct corun_fields *f,
+                          const struct corun_kind *k, long idx)
+{
+  const char *cands[CORUN_FIELDS_MAX + 1];
+  size_t n = 0, i;
+  cJSON *it;
+
+  for (i = 0; common_fields[i]; i++)
+    cands[n++] = common_fields[i];
+  for (i = 0; k->fields && k->fields[i] && n < CORUN_FIELDS_MAX; i++)
+    cands[n++] = k->fields[i];
+  cands[n] = NULL;
+  for (it = f->obj->child; it; it = it->next) {
+    for (i = 0; i < f->nused; i++)
+      if (strcmp(f->used[i], it->string) == 0)
+        break;
+    if (i < f->nused)
+      continue;
+    if (corun__kind_any_has_field(it->string))
+      diag(ld, where(ld, it), idx, "field \"%s\" does not apply to kind \"%s\"",
+           it->string, k->name);
+    else
+      unknown_field(ld, where(ld, it), idx, "", it->string, cands, n);
+  }
+  if (f->has_tasks && !k->parent)
+    diag(ld, f->tasks_off, idx,
+         "field \"tasks\" does not apply to kind \"%s\" (only gather and "
+         "wait have child tasks)",
+         k->name);
+}
+
+struct childvec {
+  struct corun_task **v;
+  uint32_t n;
+  uint32_t cap;
+};
+
+static int childvec_push(struct childvec *cv, struct corun_task *t)
+{
+  if (cv->n == cv->cap) {
+    uint32_t ncap = cv->cap ? cv->cap * 2 : 8;
+    struct corun_task **nv = realloc(cv->v, ncap * sizeof(*nv));
+
+    if (nv == NULL)
+      return -1;
+    cv->v = nv;
+    cv->cap = ncap;
+  }
+  cv->v[cv->n++] = t;
+  return 0;
+}
+
+static struct corun_task *load_task(struct loader *ld);
+
+/* Reads "tasks": [ ... ] of a parent task into cv. */
+static int read_children(struct loader *ld, struct childvec *cv, long idx)
+{
+  struct corun_json *p = &ld->p;
+  int n = 0, r;
+
+  if (corun_json_peek(p) != '[') {
+    cJSON *v = NULL;
+    size_t off = corun_json_offset(p);
+
+    if (corun_json_value(p, &v) < 0)
+      return -1;
+    diag(ld, off, idx, "\"tasks\" must be an array of tasks, not %s",
+         corun__json_type(v));
+    cJSON_Delete(v);
+    return 0;
+  }
+  if (corun_json_array_begin(p) < 0)
+    return -1;
+  while ((r = corun_json_array_next(p, &n)) > 0) {
+    struct corun_task *c = load_task(ld);
+
+    if (p->failed)
+      return -1;
+    if (c && childvec_push(cv, c) < 0)
+      return corun_json_fail(p, corun_json_offset(p), "out of memory");
+  }
+  return r;
+}
+
+static struct corun_task *new_task(const struct corun_kind *k, long idx)
+{
+  struct corun_task *t = calloc(1, k ? k->size : sizeof(*t));
+
+  if (t == NULL)
+    return NULL;
+  t->kind = k;
+  t->index = (uint32_t)idx;
+  t->t_ready = t->t_start = t->t_end = CORUN_NO_TIME;
+  return t;
+}
+
+static struct corun_task *load_task(struct loader *ld)
+{
+  struct corun_json *p = &ld->p;
+  struct corun_fields f;
+  struct childvec cv = {0};
+  const struct corun_kind *k;
+  struct corun_task *t = NULL;
+  cJSON *obj;
+  size_t off = corun_json_offset(p), key_off;
+  long idx;
+  int n = 0, r;
+  char *key;
+
+  if (corun_json_peek(p) != '{') {
+    cJSON *v = NULL;
+
+    if (corun_json_value(p, &v) == 0)
+      diag(ld, off, -1, "a task must be an object, not %s",
+           corun__json_type(v));
+    cJSON_Delete(v);
+    return NULL;
+  }
+  idx = push_rec(ld, off);
+  if (idx < 0) {
+    corun_json_fail(p, off, "too many tasks or out of memory");
+    return NULL;
+  }
+  obj = cJSON_CreateObject();
+  memset(&f, 0, sizeof(f));
+  f.obj = obj;
+  f.defaults = ld->defaults;
+  f.json = p;
+  f.diags = &ld->diags;
+  f.task = idx;
+  f.obj_off = off;
+  if (obj == NULL || corun_json_object_begin(p) < 0) {
+    cJSON_Delete(obj);
+    corun_json_fail(p, off, "out of memory");
+    return NULL;
+  }
+  while ((r = corun_json_object_next(p, &n, &key, &key_off)) > 0) {
+    int dup = cJSON_GetObjectItemCaseSensitive(obj, key) != NULL ||
+              (strcmp(key, "tasks") == 0 && f.has_tasks);
+    cJSON *v = NULL;
+
+    if (dup) {
+      diag(ld, key_off, idx, "duplicate key \"%s\"", key);
+      r = corun_json_skip(p);
+    } else if (strcmp(key, "tasks") == 0) {
+      f.has_tasks = 1;
+      f.tasks_off = corun_json_offset(p);
+      r = read_children(ld, &cv, idx);
+    } else {
+      r = corun_json_value(p, &v);
+      if (r == 0)
+        cJSON_AddItemToObject(obj, key, v);
+    }
+    free(key);
+    if (r < 0)
+      break;
+  }
+  if (r < 0 || p->failed)
+    goto out;
+  f.nchildren = cv.n;
+
+  expand_tree(ld, obj, NULL, idx, &ld->tctx);
+  k = read_kind(ld, &f, idx);
+  t = new_task(k, idx);
+  if (t == NULL) {
+    corun_json_fail(p, off, "out of memory");
+    goto out;
+  }
+  read_common(ld, t, &f, idx);
+  if (k) {
+    k->parse(t, &f);
+    check_unknown(ld, &f, k, idx);
+  }
+  t->children = cv.v;
+  t->nchildren = cv.n;
+  cv.v = NULL;
+  for (uint32_t i = 0; i < t->nchildren; i++)
+    t->children[i]->parent = t;
+  ld->job->tasks[idx] = t;
+out:
+  free(cv.v);
+  cJSON_Delete(obj);
+  return p->failed ? NULL : t;
+}
+
+static int read_tasks(struct loader *ld)
+{
+  struct corun_json *p = &ld->p;
+  struct corun_job *job = ld->job;
+  struct childvec roots = {0};
+  int n = 0, r;
+
+  p->pos = ld->tasks_off;
+  p->depth = 1;
+  if (corun_json_peek(p) != '[') {
+    cJSON *v = NULL;
+    size_t off = corun_json_offset(p);
+
+    if (corun_json_value(p, &v) < 0)
+      return -1;
+    diag(ld, off, -1, "\"tasks\" must be an array of tasks, not %s",
+         corun__json_type(v));
+    cJSON_Delete(v);
+    return 0;
+  }
+  if (corun_json_array_begin(p) < 0)
+    return -1;
+  while ((r = corun_json_array_next(p, &n)) > 0) {
+    struct corun_task *t = load_task(ld);
+
+    if (p->failed) {
+      free(roots.v);
+      return -1;
+    }
+    if (t && childvec_push(&roots, t) < 0) {
+      free(roots.v);
+      return corun_json_fail(p, corun_json_offset(p), "out of memory");
+    }
+  }
+  job->roots = roots.v;
+  job->nroots = roots.n;
+  return r;
+}
+
+/* ---- whole-tree checks ---- */
+
+static int assign_ids(struct loader *ld)
+{
+  struct corun_job *job = ld->job;
+  size_t i;
+  uint32_t c;
+  char buf[64];
+
+  for (i = 0; i < job->nroots; i++) {
+    if (job->roots[i]->id)
+      continue;
+    snprintf(buf, sizeof(buf), "task%zu", i + 1);
+    if ((job->roots[i]->id = strdup(buf)) == NULL)
+      return -1;
+  }
+  for (i = 0; i < job->ntasks; i++) {
+    struct corun_task *t = job->tasks[i];
+
+    for (c = 0; t && c < t->nchildren; c++) {
+      struct corun_task *ch = t->children[c];
+      size_t len;
+
+      if (ch->id)
+        continue;
+      len = strlen(t->id) + 12;
+      if ((ch->id = malloc(len)) == NULL)
+        return -1;
+      snprintf(ch->id, len, "%s.%u", t->id, c + 1);
+    }
+  }
+  return 0;
+}
+
+static void check_ids(struct loader *ld)
+{
+  struct corun_job *job = ld->job;
+  size_t i;
+
+  for (i = 0; i < job->ntasks; i++) {
+    struct corun_task *t = job->tasks[i];
+    void *old = NULL;
+    int r;
+
+    if (t == NULL || t->id == NULL)
+      continue;
+    r = corun_strmap_put(&job->ids, t->id, t, &old);
+    if (r == 0) {
+      struct corun_task *first = old;
+      unsigned line, col;
+      struct ldrec *rec = &ld->recs[i];
+
+      corun_json_line_col(ld->p.text, ld->p.len,
+                          ld->recs[first->index].id_off
+                              ? ld->recs[first->index].id_off
+                              : ld->recs[first->index].obj_off,
+                          &line, &col);
+      diag(ld, rec->id_off ? rec->id_off : rec->obj_off, -1,
+           "duplicate task id \"%s\"%s (first used at line %u)", t->id,
+           rec->id_off ? "" : " (generated for a task without \"id\")", line);
+    } else if (r < 0) {
+      diag(ld, 0, -1, "out of memory");
+      return;
+    }
+  }
+}
+
+static int is_ancestor(const struct corun_task *a, const struct corun_task *t)
+{
+  for (t = t->parent; t; t = t->parent)
+    if (t == a)
+      return 1;
+  return 0;
+}
+
+static void resolve_after(struct loader *ld)
+{
+  struct corun_job *job = ld->job;
+  size_t i;
+  uint32_t j, k;
+  uint32_t *ndep;
+
+  for (i = 0; i < job->ntasks; i++) {
+    struct corun_task *t = job->tasks[i];
+    struct after_list *al = ld->recs[i].after;
+
+    if (t == NULL || al == NULL)
+      continue;
+    t->after = calloc(al->n, sizeof(*t->after));
+    if (t->after == NULL) {
+      diag(ld, al->offs[0], (long)i, "out of memory");
+      return;
+    }
+    for (j = 0; j < al->n; j++) {
+      struct corun_task *d = corun_strmap_get(&job->ids, al->ids[j]);
+
+      if (d == NULL) {
+        const char *hint = NULL;
+
+        /* Suggesting from a huge job would cost more than it helps. */
+        if (job->ntasks <= 20000) {
+          const char **cands = malloc(job->ntasks * sizeof(*cands));
+          size_t n = 0, m;
+
+          for (m = 0; cands && m < job->ntasks; m++)
+            if (job->tasks[m] && job->tasks[m]->id)
+              cands[n++] = job->tasks[m]->id;
+          hint = cands ? corun_suggest(al->ids[j], cands, n) : NULL;
+          free(cands);
+        }
+        if (hint)
+          diag(ld, al->offs[j], (long)i,
+               "\"after\" names unknown task \"%s\" (did you mean \"%s\"?)",
+               al->ids[j], hint);
+        else
+          diag(ld, al->offs[j], (long)i,
+               "\"after\" names unknown task \"%s\"", al->ids[j]);
+        continue;
+      }
+      if (d == t) {
+        diag(ld, al->offs[j], (long)i, "\"after\" names the task itself");
+        continue;
+      }
+      if (is_ancestor(d, t)) {
+        diag(ld, al->offs[j], (long)i,
+             "\"after\" names \"%s\", an ancestor of this task (it cannot "
+             "end before its children)",
+             d->id);
+        continue;
+      }
+      if (is_ancestor(t, d)) {
+        diag(ld, al->offs[j], (long)i,
+             "\"after\" names \"%s\", a descendant of this task (it cannot "
+             "start before its parent)",
+             d->id);
+        continue;
+      }
+      for (k = 0; k < t->nafter; k++)
+        if (t->after[k] == d)
+          break;
+      if (k < t->nafter)
+        continue; /* named twice: once is what it means */
+      t->after[t->nafter++] = d;
+      job->nedges++;
+    }
+    t->deps_left = t->nafter;
+  }
+  if (job->nedges == 0)
+    return;
+  ndep = calloc(job->ntasks, sizeof(*ndep));
+  if (ndep == NULL) {
+    diag(ld, 0, -1, "out of memory");
+    return;
+  }
+  for (i = 0; i < job->ntasks; i++)
+    for (j = 0; job->tasks[i] && j < job->tasks[i]->nafter; j++)
+      ndep[job->tasks[i]->after[j]->index]++;
+  for (i = 0; i < job->ntasks; i++) {
+    if (ndep[i] && job->tasks[i] &&
+        (job->tasks[i]->dependents =
+             calloc(ndep[i], sizeof(struct corun_task *))) == NULL) {
+      diag(ld, 0, -1, "out of memory");
+      free(ndep);
+      return;
+    }
+  }
+  for (i = 0; i < job->ntasks; i++)
+    for (j = 0; job->tasks[i] && j < job->tasks[i]->nafter; j++) {
+      struct corun_task *d = job->tasks[i]->after[j];
+
+      d->dependents[d->ndependents++] = job->tasks[i];
+    }
+  free(ndep);
+}
+
+/*
+ * Deadlock check. Each task is two events, its start S and its end E, with
+ * "must come first" edges: S(t)->E(t), S(parent)->S(child),
+ * E(child)->E(parent) and E(dep)->S(t) for each "after". Any cycle means
+ * the job can never finish. Kahn's algorithm finds whether one exists;
+ * walking back along unfinished predecessors then finds one to show.
+ */
+#define NODE_S(i) (2 * (i))
+#define NODE_E(i) (2 * (i) + 1)
+
+static void find_cycle(struct loader *ld, const uint32_t *indeg)
+{
+  struct corun_job *job = ld->job;
+  size_t n = 2 * job->ntasks, x = n, i, steps;
+  uint32_t *mark = calloc(n, sizeof(*mark)), *path;
+  size_t plen = 0, start;
+  struct corun_buf msg = CORUN_BUF_INIT;
+  long blame = -1;
+  size_t blame_off = 0;
+
+  path = calloc(n + 1, sizeof(*path));
+  if (mark == NULL || path == NULL)
+    goto out;
+  for (i = 0; i < n; i++)
+    if (indeg[i]) {
+      x = i;
+      break;
+    }
+  /* Walk predecessors that are still blocked until one repeats. */
+  while (!mark[x]) {
+    struct corun_task *t = job->tasks[x / 2];
+    size_t prev = n;
+
+    mark[x] = (uint32_t)(++plen);
+    path[plen - 1] = (uint32_t)x;
+    if (x % 2 == 0) { /* S(t): preds are S(parent) and E(dep) */
+      if (t->parent && indeg[NODE_S(t->parent->index)])
+        prev = NODE_S(t->parent->index);
+      for (i = 0; prev == n && i < t->nafter; i++)
+        if (indeg[NODE_E(t->after[i]->index)])
+          prev = NODE_E(t->after[i]->index);
+    } else { /* E(t): preds are S(t) and E(child) */
+      if (indeg[NODE_S(t->index)])
+        prev = NODE_S(t->index);
+      for (i = 0; prev == n && i < t->nchildren; i++)
+        if (indeg[NODE_E(t->children[i]->index)])
+          prev = NODE_E(t->children[i]->index);
+    }
+    if (prev == n)
+      goto out;
+    x = prev;
+  }
+  /*
+   * path[start..plen) is the cycle, path[k + 1] before path[k] and
+   * path[start] before path[plen - 1]: read it from the top down.
+   */
+  start = mark[x] - 1;
+  for (steps = plen; steps > start; steps--) {
+    size_t k = steps - 1;
+    size_t a = path[k];
+    size_t b = k > start ? path[k - 1] : path[plen - 1];
+    struct corun_task *ta = job->tasks[a / 2], *tb = job->tasks[b / 2];
+
+    /* Edge a -> b ("a must happen before b"). */
+    if (a % 2 == 1 && b % 2 == 0) {
+      if (msg.len)
+        corun_buf_puts(&msg, ", ");
+      corun_buf_printf(&msg, "\"%s\" runs after \"%s\"", tb->id, ta->id);
+      if (blame < 0) {
+        struct after_list *al = ld->recs[tb->index].after;
+
+        blame = (long)tb->index;
+        blame_off = ld->recs[tb->index].obj_off;
+        for (i = 0; al && i < al->n; i++)
+          if (strcmp(al->ids[i], ta->id) == 0)
+            blame_off = al->offs[i];
+      }
+    } else if (a % 2 == 1 && b % 2 == 1) {
+      if (msg.len)
+        corun_buf_puts(&msg, ", ");
+      corun_buf_printf(&msg, "\"%s\" waits for its child \"%s\"", tb->id,
+                       ta->id);
+    } else if (a % 2 == 0 && b % 2 == 0) {
+      if (msg.len)
+        corun_buf_puts(&msg, ", ");
+      corun_buf_printf(&msg, "\"%s\" starts inside \"%s\"", tb->id, ta->id);
+    }
+  }
+  diag(ld, blame_off, blame, "\"after\" forms a cycle: %s",
+       corun_buf_str(&msg));
+out:
+  if (blame < 0 && (mark == NULL || path == NULL))
+    diag(ld, 0, -1, "\"after\" forms a cycle (out of memory describing it)");
+  corun_buf_free(&msg);
+  free(mark);
+  free(path);
+}
+
+static void check_cycles(struct loader *ld)
+{
+  struct corun_job *job = ld->job;
+  size_t n = 2 * job->ntasks, head = 0, tail = 0, i, done = 0;
+  uint32_t *indeg = calloc(n, sizeof(*indeg));
+  uint32_t *queue = calloc(n, sizeof(*queue));
+
+  if (indeg == NULL || queue == NULL) {
+    diag(ld, 0, -1, "out of memory checking for cycles");
+    goto out;
+  }
+  for (i = 0; i < job->ntasks; i++) {
+    struct corun_task *t = job->tasks[i];
+
+    indeg[NODE_S(i)] = (t->parent ? 1 : 0) + t->nafter;
+    indeg[NODE_E(i)] = 1 + t->nchildren;
+  }
+  for (i = 0; i < n; i++)
+    if (indeg[i] == 0)
+      queue[tail++] = (uint32_t)i;
+  while (head < tail) {
+    size_t x = queue[head++];
+    struct corun_task *t = job->tasks[x / 2];
+    uint32_t j;
+
+    done++;
+#define RELEASE(node)                                                          \
+  do {                                                                         \
+    if (--indeg[(node)] == 0)                                                  \
+      queue[tail++] = (uint32_t)(node);                                        \
+  } while (0)
+    if (x % 2 == 0) {
+      RELEASE(NODE_E(t->index));
+      for (j = 0; j < t->nchildren; j++)
+        RELEASE(NODE_S(t->children[j]->index));
+    } else {
+      if (t->parent)
+        RELEASE(NODE_E(t->parent->index));
+      for (j = 0; j < t->ndependents; j++)
+        RELEASE(NODE_S(t->dependents[j]->index));
+    }
+#undef RELEASE
+  }
+  if (done < n)
+    find_cycle(ld, indeg);
+out:
+  free(indeg);
+  free(queue);
+}
+
+/* ---- rendering diagnostics ---- */
+
+static int diag_cmp(const void *a, const void *b)
+{
+  const struct corun_diag *x = a, *y = b;
+
+  if (x->off != y->off)
+    return x->off < y->off ? -1 : 1;
+  return x < y ? -1 : x > y;
+}
+
+static void render(struct loader *ld, const char *display,
+                   struct corun_buf *out)
+{
+  struct corun_diags *d = &ld->diags;
+  size_t *lines = NULL, nlines = 0, cap = 0, i;
+  struct corun_buf prev = CORUN_BUF_INIT, cur = CORUN_BUF_INIT;
+
+  /* Line starts once, so many errors in a big file stay cheap. */
+  for (i = 0; i <= ld->p.len; i++) {
+    if (i == 0 || ld->p.text[i - 1] == '\n') {
+      if (nlines == cap) {
+        size_t *nl;
+
+        cap = cap ? cap * 2 : 256;
+        nl = realloc(lines, cap * sizeof(*nl));
+        if (nl == NULL)
+          break;
+        lines = nl;
+      }
+      lines[nlines++] = i;
+    }
+  }
+  /* Stable by offset: qsort is not stable, the address tiebreak is. */
+  qsort(d->v, d->n, sizeof(*d->v), diag_cmp);
+  for (i = 0; i < d->n; i++) {
+    size_t lo = 0, hi = nlines, off = d->v[i].off;
+    const struct corun_task *t = NULL;
+
+    while (hi - lo > 1) {
+      size_t mid = (lo + hi) / 2;
+
+      if (lines[mid] <= off)
+        lo = mid;
+      else
+        hi = mid;
+    }
+    if (d->v[i].task >= 0 && (size_t)d->v[i].task < ld->job->ntasks)
+      t = ld->job->tasks[d->v[i].task];
+    corun_buf_reset(&cur);
+    corun_buf_printf(&cur, "%s:%zu:%zu: error: ", display, lo + 1,
+                     lines ? off - lines[lo] + 1 : off + 1);
+    if (t && t->id)
+      corun_buf_printf(&cur, "task \"%s\": ", t->id);
+    else if (d->v[i].task >= 0)
+      corun_buf_printf(&cur, "task #%ld: ", d->v[i].task + 1);
+    corun_buf_printf(&cur, "%s\n", d->v[i].msg);
+    if (prev.len == cur.len && memcmp(prev.p, cur.p, cur.len) == 0)
+      continue;
+    corun_secrets_redact(&ld->job->secrets, cur.p, cur.len, out);
+    corun_buf_reset(&prev);
+    corun_buf_add(&prev, cur.p, cur.len);
+  }
+  corun_buf_free(&prev);
+  corun_buf_free(&cur);
+  free(lines);
+}
+
+/* ---- job ---- */
+
+static void free_task(struct corun_task *t)
+{
+  if (t == NULL)
+    return;
+  if (t->kind && t->kind->free)
+    t->kind->free(t);
+  free(t->id);
+  free(t->children);
+  free(t->after);
+  free(t->dependents);
+  free(t->err_msg);
+  cJSON_Delete(t->result);
+  free(t);
+}
+
+void corun_job_free(struct corun_job *job)
+{
+  size_t i;
+
+  if (job == NULL)
+    return;
+  for (i = 0; i < job->ntasks; i++)
+    free_task(job->tasks[i]);
+  free(job->tasks);
+  free(job->roots);
+  for (i = 0; i < job->nlimits; i++) {
+    free(job->limits[i]->name);
+    free(job->limits[i]);
+  }
+  free(job->limits);
+  corun_secrets_free(&job->secrets);
+  corun_strmap_free(&job->ids);
+  free(job->display);
+  free(job->dir);
+  free(job->name);
+  free(job);
+}
+
+size_t corun_job_task_count(const struct corun_job *job)
+{
+  return job->ntasks;
+}
+
+void corun_job_redact(const struct corun_job *job, const char *s,
+                      struct corun_buf *out)
+{
+  corun_secrets_redact(&job->secrets, s, strlen(s), out);
+}
+
+static char *base_name(const char *display)
+{
+  const char *b = strrchr(display, '/');
+  size_t n;
+
+  b = b ? b + 1 : display;
+  n = strlen(b);
+  if (n > 5 && strcmp(b + n - 5, ".json") == 0)
+    n -= 5;
+  return strndup(b, n);
+}
+
+/* Apply --var name=value over the file's vars. */
+static int apply_var_overrides(struct loader *ld,
+                               const struct corun_load_opts *opts,
+                               struct corun_error *err)
+{
+  size_t i;
+
+  for (i = 0; opts && i < opts->nvars; i++) {
+    const char *eq = strchr(opts->vars[i], '=');
+    char *name;
+    cJSON *v;
+
+    if (eq == NULL || eq == opts->vars[i])
+      return corun_failf(err, CORUN_EUSAGE,
+                         "--var '%s': expected NAME=VALUE", opts->vars[i]);
+    if (ld->vars == NULL) {
+      ld->vars = cJSON_CreateObject();
+      if (ld->vars == NULL)
+        return corun_failf(err, CORUN_ENOMEM, "out of memory");
+    }
+    name = strndup(opts->vars[i], (size_t)(eq - opts->vars[i]));
+    v = cJSON_CreateString(eq + 1);
+    if (name == NULL || v == NULL) {
+      free(name);
+      cJSON_Delete(v);
+      return corun_failf(err, CORUN_ENOMEM, "out of memory");
+    }
+    if (cJSON_GetObjectItemCaseSensitive(ld->vars, name))
+      cJSON_ReplaceItemInObjectCaseSensitive(ld->vars, name, v);
+    else
+      cJSON_AddItemToObject(ld->vars, name, v);
+    free(name);
+  }
+  return CORUN_OK;
+}
+
+enum corun_code corun_job_load_text(struct corun_job **out, const char *text,
+                                    size_t len, const char *display,
+                                    const char *dir,
+                                    const struct corun_load_opts *opts,
+                                    struct corun_buf *diagbuf,
+                                    struct corun_error *err)
+{
+  struct loader ld;
+  struct corun_job *job;
+  cJSON *owned[3] = {NULL, NULL, NULL};
+  struct corun_template_ctx vctx;
+  enum corun_code code = CORUN_OK;
+  size_t i;
+
+  *out = NULL;
+  memset(&ld, 0, sizeof(ld));
+  job = calloc(1, sizeof(*job));
+  if (job == NULL)
+    return corun_failf(err, CORUN_ENOMEM, "out of memory");
+  job->display = strdup(display);
+  job->dir = strdup(dir ? dir : ".");
+  job->concurrency = CORUN_DEFAULT_CONCURRENCY;
+  ld.job = job;
+  corun_json_init(&ld.p, text, len);
+
+  if (len > MAX_FILE_BYTES) {
+    corun_json_fail(&ld.p, 0, "file too large (over 1 GiB)");
+    goto diags;
+  }
+  if (read_top(&ld, owned) < 0 && ld.p.failed)
+    goto diags;
+  if (ld.diags.n == 0 && !ld.has_tasks)
+    diag(&ld, 0, -1, "missing required field \"tasks\"");
+
+  ld.vars = owned[1] && cJSON_IsObject(owned[1]) ? owned[1] : NULL;
+  code = apply_var_overrides(&ld, opts, err);
+  if (code != CORUN_OK)
+    goto fail;
+  if (owned[1] == NULL)
+    owned[1] = ld.vars;
+  memset(&vctx, 0, sizeof(vctx));
+  vctx.env_only = 1;
+  vctx.secrets = &job->secrets;
+  if (ld.vars)
+    expand_tree(&ld, ld.vars, NULL, -1, &vctx);
+  ld.tctx.vars = ld.vars;
+  ld.tctx.secrets = &job->secrets;
+  if (ld.defaults)
+    expand_tree(&ld, ld.defaults, NULL, -1, &ld.tctx);
+  if (owned[0] && cJSON_IsString(owned[0])) {
+    expand_tree(&ld, owned[0], NULL, -1, &ld.tctx);
+    job->name = strdup(owned[0]->valuestring);
+  } else {
+    job->name = base_name(display);
+  }
+  if (opts && opts->jobs)
+    job->concurrency = opts->jobs;
+
+  if (ld.has_tasks && read_tasks(&ld) < 0 && ld.p.failed)
+    goto diags;
+  if (assign_ids(&ld) < 0) {
+    code = corun_failf(err, CORUN_ENOMEM, "out of memory");
+    goto fail;
+  }
+  check_ids(&ld);
+  resolve_after(&ld);
+  /* A tree with other errors may be half built; cycles would mislead. */
+  if (ld.diags.n == 0 && job->nedges > 0)
+    check_cycles(&ld);
+
+diags:
+  if (ld.p.failed)
+    corun__diag_add(&ld.diags, ld.p.err_off, -1, "%s", ld.p.err_msg);
+  if (ld.diags.n > 0) {
+    if (diagbuf)
+      render(&ld, display, diagbuf);
+    code = corun_failf(err, CORUN_EINVAL, "%zu error%s in %s", ld.diags.n,
+                       ld.diags.n == 1 ? "" : "s", display);
+  }
+fail:
+  for (i = 0; i < job->ntasks && ld.recs; i++) {
+    struct after_list *al = ld.recs[i].after;
+    uint32_t j;
+
+    if (al == NULL)
+      continue;
+    for (j = 0; j < al->n; j++)
+      free(al->ids[j]);
+    free(al->ids);
+    free(al->offs);
+    free(al);
+  }
+  free(ld.recs);
+  for (i = 0; i < 3; i++)
+    cJSON_Delete(owned[i]);
+  corun__diags_free(&ld.diags);
+  corun_json_free(&ld.p);
+  if (code != CORUN_OK) {
+    corun_job_free(job);
+    return code;
+  }
+  /* Ids are looked up only while loading; the run holds pointers. */
+  corun_strmap_free(&job->ids);
+  *out = job;
+  return CORUN_OK;
+}
+
+static enum corun_code read_all(int fd, const char *display, char **out,
+                                size_t *len, struct corun_error *err)
+{
+  size_t cap = 65536, n = 0;
+  char *buf = malloc(cap);
+
+  if (buf == NULL)
+    return corun_failf(err, CORUN_ENOMEM, "out of memory");
+  for (;;) {
+    ssize_t r;
+
+    if (n == cap) {
+      char *nb;
+
+      if (cap > MAX_FILE_BYTES) {
+        free(buf);
+        return corun_failf(err, CORUN_EINVAL,
+                           "%s: error: file too large (over 1 GiB)", display);
+      }
+      nb = realloc(buf, cap * 2);
+      if (nb == NULL) {
+        free(buf);
+        return corun_failf(err, CORUN_ENOMEM, "out of memory");
+      }
+      buf = nb;
+      cap *= 2;
+    }
+    r = read(fd, buf + n, cap - n);
+    if (r == 0)
+      break;
+    if (r < 0) {
+      if (errno == EINTR)
+        continue;
+      corun_failf(err, CORUN_EIO, "%s: error: cannot read: %s", display,
+                  strerror(errno));
+      free(buf);
+      return CORUN_EIO;
+    }
+    n += (size_t)r;
+  }
+  *out = buf;
+  *len = n;
+  return CORUN_OK;
+}
+
+enum corun_code corun_job_load(struct corun_job **out, const char *path,
+                               const struct corun_load_opts *opts,
+                               struct corun_buf *diagbuf,
+                               struct corun_error *err)
+{
+  enum corun_code code;
+  char *text = NULL, *dir = NULL, *slash;
+  size_t len = 0;
+  int fd;
+
+  *out = NULL;
+  if (strcmp(path, "-") == 0) {
+    code = read_all(STDIN_FILENO, "<stdin>", &text, &len, err);
+    if (code != CORUN_OK)
+      return code;
+    code = corun_job_load_text(out, text, len, "<stdin>", ".", opts, diagbuf,
+                               err);
+    free(text);
+    return code;
+  }
+  fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return corun_failf(err, CORUN_EIO, "%s: error: cannot open: %s", path,
+                       strerror(errno));
+  code = read_all(fd, path, &text, &len, err);
+  close(fd);
+  if (code != CORUN_OK)
+    return code;
+  dir = strdup(path);
+  if (dir == NULL) {
+    free(text);
+    return corun_failf(err, CORUN_ENOMEM, "out of memory");
+  }
+  slash = strrchr(dir, '/');
+  if (slash == NULL)
+    strcpy(dir, ".");
+  else if (slash == dir)
+    dir[1] = '\0';
+  else
+    *slash = '\0';
+  code = corun_job_load_text(out, text, len, path, dir, opts, diagbuf, err);
+  free(text);
+  free(dir);
+  return code;
+}

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The loaded job: what corun_job_load() builds from a job file, fully
+ * validated. The loader (jobfile.c) reads the file with the positional
+ * parser in json.c, expands templates, applies defaults, hands each task's
+ * fields to its kind's parse(), then checks ids, "after" references and
+ * cycles across the whole tree. Nothing of the JSON text or tree is kept.
+ */
+#ifndef CORUN_JOBFILE_H
+#define CORUN_JOBFILE_H
+
+#include <stddef.h>
+
+#include "corun.h"
+#include "hash.h"
+#include "sem.h"
+#include "task.h"
+#include "template.h"
+
+#define CORUN_DEFAULT_CONCURRENCY 64
+
+struct corun_job {
+  char *display; /* the file as named in messages ("<stdin>" for -) */
+  char *dir;     /* where relative paths resolve */
+  char *name;    /* "name", or the file's base name */
+  struct corun_task **tasks; /* every task in file order, parents first */
+  size_t ntasks;
+  struct corun_task **roots;
+  size_t nroots;
+  struct corun_sem **limits;
+  size_t nlimits;
+  unsigned concurrency;
+  size_t nedges; /* "after" edges over all tasks */
+  struct corun_secrets secrets;
+  struct corun_strmap ids;
+  int ran; /* a job runs once */
+};
+
+#endif

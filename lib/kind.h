@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The table of functions behind each task kind.
+ *
+ * A kind is one file in kinds/ exporting one const struct corun_kind, and
+ * one row in kind.c. The core owns the task's life (states, timeout, limits,
+ * cancellation order, completion); the kind owns what "running" means.
+ */
+#ifndef CORUN_KIND_H
+#define CORUN_KIND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "template.h"
+
+struct corun_task;
+struct corun_fields;
+
+struct corun_kind {
+  const char *name; /* the job file's "kind" string */
+  size_t size;      /* bytes of the kind's task struct (base first) */
+  /* The kind's own fields besides the common ones; NULL-terminated. */
+  const char *const *fields;
+  /* Holds one of the run's "concurrency" slots while running. */
+  unsigned leaf : 1;
+  /* Takes child tasks in "tasks". */
+  unsigned parent : 1;
+  /*
+   * Validate and copy the kind's fields with the corun_field_*() helpers.
+   * Called once at load time, before anything runs; errors go to the
+   * fields' diagnostics. Returns 0, or -1 if anything was wrong.
+   */
+  int (*parse)(struct corun_task *t, struct corun_fields *f);
+  /*
+   * The task holds its slots and starts running. The kind must eventually
+   * call corun__task_finish() exactly once, possibly from within start.
+   */
+  void (*start)(struct corun_task *t);
+  /*
+   * Stop the running task's work. The kind must then finish the task (now
+   * or later); the core turns the status into the cancel reason. May be
+   * NULL for kinds whose work holds nothing: the core finishes them.
+   */
+  void (*cancel)(struct corun_task *t);
+  /* An attached child ended while t runs. Optional. */
+  void (*child_done)(struct corun_task *t, struct corun_task *child);
+  /* What a running task waits on, for the task dump. Optional. */
+  void (*describe)(const struct corun_task *t, uint64_t now_ms,
+                   struct corun_buf *out);
+  /*
+   * Write the result as JSON for the report, redacting secrets. Optional:
+   * the default writes t->result, or null.
+   */
+  void (*result)(const struct corun_task *t, const struct corun_secrets *sec,
+                 struct corun_buf *out);
+  /* Free what parse allocated. Optional. Not the struct itself. */
+  void (*free)(struct corun_task *t);
+};
+
+/* The kind named name, or NULL. */
+const struct corun_kind *corun__kind_find(const char *name);
+/* NULL-terminated list of every kind's name, for suggestions. */
+const char *const *corun__kind_names(void);
+/* Whether any kind takes field name (besides the common ones). */
+int corun__kind_any_has_field(const char *name);
+/* Whether kind k takes field name (besides the common ones). */
+int corun__kind_has_field(const struct corun_kind *k, const char *name);
+
+#endif

@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * gather: run children together. Fail-fast like asyncio.TaskGroup (the
+ * first failure cancels the rest), or with return_exceptions wait for all
+ * and report each outcome, like asyncio.gather(..., return_exceptions=True).
+ */
+#include <stdlib.h>
+
+#include "../fields.h"
+#include "../kind.h"
+#include "../report.h"
+#include "../run.h"
+#include "../task.h"
+
+struct gather_task {
+  struct corun_task base;
+  int return_exceptions;
+  uint32_t pending; /* attached children not yet ended */
+  struct corun_task *first_failed;
+};
+
+static const char *const fields[] = {"tasks", "return_exceptions", NULL};
+
+static int parse(struct corun_task *t, struct corun_fields *f)
+{
+  struct gather_task *g = (struct gather_task *)t;
+
+  corun_field(f, "tasks");
+  if (!f->has_tasks)
+    corun_field_missing(f, "tasks");
+  corun_field_bool(f, "return_exceptions", &g->return_exceptions);
+  return f->failed ? -1 : 0;
+}
+
+static void complete(struct gather_task *g)
+{
+  struct corun_task *t = &g->base, *c = g->first_failed;
+
+  if (t->state != CORUN_STATE_RUNNING || g->pending > 0)
+    return;
+  if (c)
+    corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_CHILD,
+                       "child \"%s\" %s: %s", c->id,
+                       corun__task_status_name(c->status),
+                       c->err_msg ? c->err_msg : "");
+  else
+    corun__task_finish(t, CORUN_STATUS_OK, CORUN_ERR_NONE, NULL);
+}
+
+/* Cancel every attached child; shielded ones detach and are not awaited. */
+static void cancel_children(struct gather_task *g)
+{
+  struct corun_task *t = &g->base;
+  uint32_t i;
+
+  for (i = 0; i < t->nchildren && t->state == CORUN_STATE_RUNNING; i++) {
+    struct corun_task *c = t->children[i];
+
+    if (c->state == CORUN_STATE_DONE || (c->flags & CORUN_TF_DETACHED))
+      continue;
+    if (corun__task_cancel(c, CORUN_STATUS_CANCELLED, CORUN_CANCEL_OUTSIDE))
+      g->pending--;
+  }
+}
+
+static void start(struct corun_task *t)
+{
+  struct gather_task *g = (struct gather_task *)t;
+  uint32_t i;
+
+  g->pending = 0;
+  for (i = 0; i < t->nchildren; i++)
+    if (t->children[i]->state != CORUN_STATE_DONE)
+      g->pending++;
+  for (i = 0; i < t->nchildren; i++)
+    corun__task_activate(t->children[i]);
+  complete(g);
+}
+
+static void child_done(struct corun_task *t, struct corun_task *c)
+{
+  struct gather_task *g = (struct gather_task *)t;
+
+  g->pending--;
+  if (!g->return_exceptions && g->first_failed == NULL &&
+      (c->status == CORUN_STATUS_FAILED || c->status == CORUN_STATUS_TIMEOUT ||
+       c->status == CORUN_STATUS_CANCELLED)) {
+    g->first_failed = c;
+    cancel_children(g);
+  }
+  complete(g);
+}
+
+static void cancel(struct corun_task *t)
+{
+  struct gather_task *g = (struct gather_task *)t;
+
+  cancel_children(g);
+  complete(g);
+}
+
+static void describe(const struct corun_task *t, uint64_t now_ms,
+                     struct corun_buf *out)
+{
+  const struct gather_task *g = (const struct gather_task *)t;
+
+  (void)now_ms;
+  corun_buf_printf(out, "%u of %u children pending", g->pending,
+                   t->nchildren);
+}
+
+static void result(const struct corun_task *t, const struct corun_secrets *sec,
+                   struct corun_buf *out)
+{
+  const struct gather_task *g = (const struct gather_task *)t;
+  uint32_t i;
+
+  if (t->status != CORUN_STATUS_OK) {
+    corun_buf_puts(out, "null");
+    return;
+  }
+  corun_buf_putc(out, '[');
+  for (i = 0; i < t->nchildren; i++) {
+    const struct corun_task *c = t->children[i];
+
+    if (i)
+      corun_buf_puts(out, ", ");
+    if (!g->return_exceptions) {
+      corun__task_write_result(c, sec, out);
+      continue;
+    }
+    corun_buf_printf(out, "{\"status\": \"%s\", ",
+                     corun__task_status_name(c->status));
+    if (c->status == CORUN_STATUS_OK) {
+      corun_buf_puts(out, "\"result\": ");
+      corun__task_write_result(c, sec, out);
+    } else {
+      corun_buf_puts(out, "\"error\": ");
+      corun__task_write_error(c, sec, out);
+    }
+    corun_buf_putc(out, '}');
+  }
+  corun_buf_putc(out, ']');
+}
+
+const struct corun_kind corun_kind_gather = {
+    .name = "gather",
+    .size = sizeof(struct gather_task),
+    .fields = fields,
+    .parent = 1,
+    .parse = parse,
+    .start = start,
+    .cancel = cancel,
+    .child_done = child_done,
+    .describe = describe,
+    .result = result,
+};

@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * wait: asyncio.wait() as a task. Ends ok once its return_when condition
+ * holds, whatever the children's own statuses; children still running then
+ * are cancelled, or with cancel_pending false left to run on detached.
+ */
+#include <stdlib.h>
+
+#include "../fields.h"
+#include "../kind.h"
+#include "../run.h"
+#include "../task.h"
+
+enum { ALL_COMPLETED, FIRST_COMPLETED, FIRST_EXCEPTION };
+
+static const char *const when_names[] = {"all_completed", "first_completed",
+                                         "first_exception", NULL};
+
+struct wait_task {
+  struct corun_task base;
+  int return_when;
+  int cancel_pending;
+  int met;
+  uint32_t pending;
+};
+
+static const char *const fields[] = {"tasks", "return_when", "cancel_pending",
+                                     NULL};
+
+static int parse(struct corun_task *t, struct corun_fields *f)
+{
+  struct wait_task *w = (struct wait_task *)t;
+
+  w->cancel_pending = 1;
+  corun_field(f, "tasks");
+  if (!f->has_tasks)
+    corun_field_missing(f, "tasks");
+  corun_field_enum(f, "return_when", when_names, &w->return_when);
+  corun_field_bool(f, "cancel_pending", &w->cancel_pending);
+  return f->failed ? -1 : 0;
+}
+
+static void finish_if_settled(struct wait_task *w)
+{
+  if (w->base.state == CORUN_STATE_RUNNING && w->pending == 0)
+    corun__task_finish(&w->base, CORUN_STATUS_OK, CORUN_ERR_NONE, NULL);
+}
+
+/* Snapshot done/pending ids, then deal with the children still running. */
+static void condition_met(struct wait_task *w)
+{
+  struct corun_task *t = &w->base;
+  cJSON *res = cJSON_CreateObject();
+  cJSON *done = cJSON_AddArrayToObject(res, "done");
+  cJSON *pend = cJSON_AddArrayToObject(res, "pending");
+  uint32_t i;
+
+  w->met = 1;
+  for (i = 0; i < t->nchildren; i++) {
+    struct corun_task *c = t->children[i];
+
+    cJSON_AddItemToArray(c->state == CORUN_STATE_DONE ? done : pend,
+                         cJSON_CreateString(c->id));
+  }
+  corun__task_set_result(t, res);
+  for (i = 0; i < t->nchildren && t->state == CORUN_STATE_RUNNING; i++) {
+    struct corun_task *c = t->children[i];
+
+    if (c->state == CORUN_STATE_DONE || (c->flags & CORUN_TF_DETACHED))
+      continue;
+    if (!w->cancel_pending) {
+      c->flags |= CORUN_TF_DETACHED;
+      w->pending--;
+    } else if (corun__task_cancel(c, CORUN_STATUS_CANCELLED,
+                                  CORUN_CANCEL_OUTSIDE)) {
+      w->pending--;
+    }
+  }
+  finish_if_settled(w);
+}
+
+static void start(struct corun_task *t)
+{
+  struct wait_task *w = (struct wait_task *)t;
+  uint32_t i;
+
+  w->pending = 0;
+  for (i = 0; i < t->nchildren; i++)
+    if (t->children[i]->state != CORUN_STATE_DONE)
+      w->pending++;
+  for (i = 0; i < t->nchildren; i++)
+    corun__task_activate(t->children[i]);
+  if (w->pending == 0 ||
+      (w->return_when == FIRST_COMPLETED && w->pending < t->nchildren))
+    condition_met(w);
+}
+
+static void child_done(struct corun_task *t, struct corun_task *c)
+{
+  struct wait_task *w = (struct wait_task *)t;
+
+  w->pending--;
+  if (w->met) {
+    finish_if_settled(w);
+    return;
+  }
+  if (w->pending == 0 || w->return_when == FIRST_COMPLETED ||
+      (w->return_when == FIRST_EXCEPTION &&
+       (c->status == CORUN_STATUS_FAILED || c->status == CORUN_STATUS_TIMEOUT)))
+    condition_met(w);
+}
+
+static void cancel(struct corun_task *t)
+{
+  struct wait_task *w = (struct wait_task *)t;
+  uint32_t i;
+
+  for (i = 0; i < t->nchildren && t->state == CORUN_STATE_RUNNING; i++) {
+    struct corun_task *c = t->children[i];
+
+    if (c->state == CORUN_STATE_DONE || (c->flags & CORUN_TF_DETACHED))
+      continue;
+    if (corun__task_cancel(c, CORUN_STATUS_CANCELLED, CORUN_CANCEL_OUTSIDE))
+      w->pending--;
+  }
+  finish_if_settled(w);
+}
+
+static void describe(const struct corun_task *t, uint64_t now_ms,
+                     struct corun_buf *out)
+{
+  const struct wait_task *w = (const struct wait_task *)t;
+
+  (void)now_ms;
+  corun_buf_printf(out, "%s: %u of %u children pending",
+                   when_names[w->return_when], w->pending, t->nchildren);
+}
+
+const struct corun_kind corun_kind_wait = {
+    .name = "wait",
+    .size = sizeof(struct wait_task),
+    .fields = fields,
+    .parent = 1,
+    .parse = parse,
+    .start = start,
+    .cancel = cancel,
+    .child_done = child_done,
+    .describe = describe,
+};

@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Views of the tree while it is alive: the task dump (SIGUSR1, --debug at
+ * interruption and exit) and the --check listing of a loaded job.
+ */
+#include <string.h>
+
+#include "../corun.h"
+#include "../report.h"
+#include "../run.h"
+#include "../sem.h"
+#include "../task.h"
+
+static void indent(struct corun_buf *out, const struct corun_task *t)
+{
+  for (t = t->parent; t; t = t->parent)
+    corun_buf_puts(out, "  ");
+}
+
+static void waiting_on(const struct corun_run *run,
+                       const struct corun_task *t, uint64_t now_ms,
+                       struct corun_buf *out)
+{
+  uint32_t i, n = 0;
+
+  switch (t->state) {
+  case CORUN_STATE_PENDING:
+    corun_buf_puts(out, "not started (its parent has not started)");
+    break;
+  case CORUN_STATE_BLOCKED:
+    corun_buf_puts(out, "after ");
+    for (i = 0; i < t->nafter; i++) {
+      if (t->after[i]->state == CORUN_STATE_DONE)
+        continue;
+      corun_buf_printf(out, "%s\"%s\"", n++ ? ", " : "", t->after[i]->id);
+    }
+    break;
+  case CORUN_STATE_QUEUED:
+    if (t->inq && t->inq != &run->ready && t->limit &&
+        t->inq == &t->limit->waiters)
+      corun_buf_printf(out, "limit \"%s\" (%u waiting)", t->limit->name,
+                       t->limit->waiters.len);
+    else if (t->inq == &run->global.waiters)
+      corun_buf_printf(out, "a concurrency slot (%u waiting)",
+                       run->global.waiters.len);
+    else
+      corun_buf_puts(out, "ready to start");
+    break;
+  case CORUN_STATE_RUNNING:
+    if (t->cancel_status != CORUN_STATUS_NONE)
+      corun_buf_puts(out, "cancelling; ");
+    if (t->kind->describe)
+      t->kind->describe(t, now_ms, out);
+    if (t->flags & CORUN_TF_HAS_TIMEOUT)
+      corun_buf_printf(out, "%stimeout in %.3fs", out->len ? "; " : "",
+                       t->deadline.due > now_ms
+                           ? (double)(t->deadline.due - now_ms) / 1000.0
+                           : 0.0);
+    break;
+  case CORUN_STATE_DONE:
+    if (t->status != CORUN_STATUS_OK)
+      corun_buf_printf(out, "%s: %s",
+                       corun_errtype_name((enum corun_errtype)t->err_type),
+                       t->err_msg ? t->err_msg : "");
+    break;
+  }
+}
+
+void corun_run_dump(const struct corun_run *run, struct corun_buf *out)
+{
+  const struct corun_job *job = run->job;
+  uint64_t now_ns = run->started ? corun__now_ns(run) : 0;
+  uint64_t now_ms = now_ns / 1000000;
+  unsigned by_state[CORUN_STATE_DONE + 1] = {0};
+  struct corun_buf line = CORUN_BUF_INIT, why = CORUN_BUF_INIT;
+  size_t i;
+
+  for (i = 0; i < job->ntasks; i++)
+    by_state[job->tasks[i]->state]++;
+  corun_buf_printf(&line,
+                   "corun: task dump at %.3fs: %u running, %u queued, %u "
+                   "blocked, %u pending, %u done of %zu\n",
+                   corun__secs(now_ns), by_state[CORUN_STATE_RUNNING],
+                   by_state[CORUN_STATE_QUEUED], by_state[CORUN_STATE_BLOCKED],
+                   by_state[CORUN_STATE_PENDING], by_state[CORUN_STATE_DONE],
+                   job->ntasks);
+  for (i = 0; i < job->ntasks; i++) {
+    const struct corun_task *t = job->tasks[i];
+    uint64_t from = t->t_start != CORUN_NO_TIME   ? t->t_start
+                    : t->t_ready != CORUN_NO_TIME ? t->t_ready
+                                                  : CORUN_NO_TIME;
+    uint64_t to = t->state == CORUN_STATE_DONE ? t->t_end : now_ns;
+
+    corun_buf_puts(&line, "  ");
+    indent(&line, t);
+    corun_buf_printf(&line, "%s %s ", t->id, t->kind->name);
+    if (t->state == CORUN_STATE_DONE)
+      corun_buf_printf(&line, "done(%s)",
+                       corun__task_status_name((enum corun_status)t->status));
+    else
+      corun_buf_puts(&line,
+                     corun__task_state_name((enum corun_state)t->state));
+    if (from != CORUN_NO_TIME && to != CORUN_NO_TIME && to >= from)
+      corun_buf_printf(&line, " %.3fs", corun__secs(to - from));
+    if (t->flags & CORUN_TF_SHIELD)
+      corun_buf_puts(&line, " shielded");
+    if (t->flags & CORUN_TF_DETACHED)
+      corun_buf_puts(&line, " detached");
+    corun_buf_reset(&why);
+    waiting_on(run, t, now_ms, &why);
+    if (why.len)
+      corun_buf_printf(&line, ": %s", corun_buf_str(&why));
+    corun_buf_putc(&line, '\n');
+  }
+  corun_job_redact(job, corun_buf_str(&line), out);
+  corun_buf_free(&line);
+  corun_buf_free(&why);
+}
+
+void corun_job_describe(const struct corun_job *job, struct corun_buf *out)
+{
+  struct corun_buf b = CORUN_BUF_INIT;
+  size_t i;
+  uint32_t j;
+
+  corun_buf_printf(&b, "job \"%s\": %zu task%s, concurrency %u\n", job->name,
+                   job->ntasks, job->ntasks == 1 ? "" : "s", job->concurrency);
+  for (i = 0; i < job->nlimits; i++) {
+    const struct corun_sem *s = job->limits[i];
+
+    corun_buf_printf(&b, "limit \"%s\":", s->name);
+    if (s->cap)
+      corun_buf_printf(&b, " %u at once", s->cap);
+    if (s->interval_ms > 0)
+      corun_buf_printf(&b, " %.3g/s", 1000.0 / s->interval_ms);
+    corun_buf_putc(&b, '\n');
+  }
+  for (i = 0; i < job->ntasks; i++) {
+    const struct corun_task *t = job->tasks[i];
+
+    corun_buf_puts(&b, "  ");
+    indent(&b, t);
+    corun_buf_printf(&b, "%s (%s)", t->id, t->kind->name);
+    if (t->nafter) {
+      corun_buf_puts(&b, " after ");
+      for (j = 0; j < t->nafter; j++)
+        corun_buf_printf(&b, "%s%s", j ? "," : "", t->after[j]->id);
+    }
+    if (t->flags & CORUN_TF_HAS_TIMEOUT)
+      corun_buf_printf(&b, " timeout %.3gs", (double)t->timeout_ms / 1000.0);
+    if (t->limit)
+      corun_buf_printf(&b, " limit %s", t->limit->name);
+    if (t->flags & CORUN_TF_SHIELD)
+      corun_buf_puts(&b, " shield");
+    corun_buf_putc(&b, '\n');
+  }
+  corun_job_redact(job, corun_buf_str(&b), out);
+  corun_buf_free(&b);
+}

@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The JSON report of JOBFILE.md: written by hand, task by task, so a job of
+ * a million tasks needs no million-node cJSON tree to describe it.
+ */
+#include <stdio.h>
+#include <time.h>
+
+#include "../corun.h"
+#include "../report.h"
+#include "../run.h"
+#include "../task.h"
+
+static void put_time(struct corun_buf *out, uint64_t ns)
+{
+  if (ns == CORUN_NO_TIME)
+    corun_buf_puts(out, "null");
+  else
+    corun_buf_printf(out, "%.3f", corun__secs(ns));
+}
+
+static void put_task(struct corun_buf *out, const struct corun_task *t,
+                     const struct corun_secrets *sec)
+{
+  int started = t->t_start != CORUN_NO_TIME;
+  uint64_t until = started ? t->t_start : t->t_end;
+
+  corun_buf_puts(out, "{\"id\": ");
+  corun__json_write_str(out, t->id, sec);
+  corun_buf_printf(out, ", \"kind\": \"%s\", \"parent\": ", t->kind->name);
+  if (t->parent)
+    corun__json_write_str(out, t->parent->id, sec);
+  else
+    corun_buf_puts(out, "null");
+  corun_buf_printf(out, ", \"status\": \"%s\", \"queued\": ",
+                   corun__task_status_name((enum corun_status)t->status));
+  if (t->t_ready == CORUN_NO_TIME || until == CORUN_NO_TIME)
+    corun_buf_puts(out, "null");
+  else
+    put_time(out, until - t->t_ready);
+  corun_buf_puts(out, ", \"start\": ");
+  put_time(out, started ? t->t_start : CORUN_NO_TIME);
+  corun_buf_puts(out, ", \"end\": ");
+  put_time(out, started ? t->t_end : CORUN_NO_TIME);
+  corun_buf_puts(out, ", \"duration\": ");
+  put_time(out, started && t->t_end != CORUN_NO_TIME ? t->t_end - t->t_start
+                                                     : CORUN_NO_TIME);
+  corun_buf_printf(out, ", \"attempts\": %u, \"result\": ", t->attempts);
+  if (t->status == CORUN_STATUS_OK)
+    corun__task_write_result(t, sec, out);
+  else
+    corun_buf_puts(out, "null");
+  corun_buf_puts(out, ", \"error\": ");
+  corun__task_write_error(t, sec, out);
+  corun_buf_putc(out, '}');
+}
+
+void corun_report_json(const struct corun_run *run, struct corun_buf *out)
+{
+  const struct corun_job *job = run->job;
+  const struct corun_secrets *sec = &job->secrets;
+  unsigned counts[CORUN_STATUS_SKIPPED + 1] = {0};
+  int code = corun_run_exit_code(run);
+  time_t secs = (time_t)run->started_wall;
+  struct tm tm;
+  char stamp[32];
+  size_t i;
+
+  for (i = 0; i < job->ntasks; i++)
+    counts[job->tasks[i]->status]++;
+  gmtime_r(&secs, &tm);
+  strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+  corun_buf_puts(out, "{\"corun\": 1, \"job\": ");
+  corun__json_write_str(out, job->name, sec);
+  corun_buf_printf(
+      out,
+      ", \"status\": \"%s\", \"exit_code\": %d,\n \"started_at\": "
+      "\"%s.%03dZ\", \"duration\": %.3f,\n \"summary\": {\"ok\": %u, "
+      "\"failed\": %u, \"timeout\": %u, \"cancelled\": %u, \"skipped\": %u},\n"
+      " \"tasks\": [",
+      run->end != CORUN_END_NORMAL ? "cancelled"
+      : code == 0                  ? "ok"
+                                   : "failed",
+      code, stamp,
+      (int)((run->started_wall - (double)secs) * 1000.0) % 1000,
+      corun__secs(run->finished ? run->end_ns : corun__now_ns(run)),
+      counts[CORUN_STATUS_OK], counts[CORUN_STATUS_FAILED],
+      counts[CORUN_STATUS_TIMEOUT], counts[CORUN_STATUS_CANCELLED],
+      counts[CORUN_STATUS_SKIPPED]);
+  for (i = 0; i < job->ntasks; i++) {
+    corun_buf_puts(out, i ? ",\n  " : "\n  ");
+    put_task(out, job->tasks[i], sec);
+  }
+  corun_buf_puts(out, job->ntasks ? "\n ]}\n" : "]}\n");
+}

@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The human summary: one aligned row per task (id indented by depth, kind,
+ * status, duration, detail), then a totals line. Colour only when asked
+ * (the CLI asks on a terminal without NO_COLOR). Control characters in
+ * details are escaped so no task text can drive the terminal.
+ */
+#include <string.h>
+
+#include "../corun.h"
+#include "../report.h"
+#include "../run.h"
+#include "../task.h"
+
+#define DETAIL_MAX 72
+#define ID_COL_MAX 40
+
+static unsigned depth_of(const struct corun_task *t)
+{
+  unsigned d = 0;
+
+  for (t = t->parent; t; t = t->parent)
+    d++;
+  return d;
+}
+
+static const char *colour_of(enum corun_status s)
+{
+  switch (s) {
+  case CORUN_STATUS_OK:
+    return "\033[32m";
+  case CORUN_STATUS_FAILED:
+  case CORUN_STATUS_TIMEOUT:
+    return "\033[31m";
+  case CORUN_STATUS_CANCELLED:
+    return "\033[33m";
+  default:
+    return "\033[2m";
+  }
+}
+
+/* Appends s with control characters escaped, cut to max display bytes. */
+static void put_clean(struct corun_buf *out, const char *s, size_t max)
+{
+  size_t n = 0;
+
+  for (; *s && n < max; s++) {
+    unsigned char c = (unsigned char)*s;
+
+    if (c == '\n') {
+      corun_buf_puts(out, "\\n");
+      n += 2;
+    } else if (c < 0x20 || c == 0x7f) {
+      corun_buf_printf(out, "\\x%02x", c);
+      n += 4;
+    } else {
+      corun_buf_putc(out, (char)c);
+      n++;
+    }
+  }
+  if (*s)
+    corun_buf_puts(out, "...");
+}
+
+static void detail(const struct corun_task *t, const struct corun_secrets *sec,
+                   struct corun_buf *out)
+{
+  struct corun_buf raw = CORUN_BUF_INIT, red = CORUN_BUF_INIT;
+
+  if (t->status != CORUN_STATUS_OK) {
+    corun_buf_printf(&raw, "%s: %s",
+                     corun_errtype_name((enum corun_errtype)t->err_type),
+                     t->err_msg ? t->err_msg : "");
+  } else if (t->result && cJSON_IsString(t->result)) {
+    corun_buf_puts(&raw, t->result->valuestring);
+  } else if (t->nchildren) {
+    uint32_t i, ok = 0;
+
+    for (i = 0; i < t->nchildren; i++)
+      ok += t->children[i]->status == CORUN_STATUS_OK;
+    corun_buf_printf(&raw, "%u of %u children ok", ok, t->nchildren);
+  }
+  corun_secrets_redact(sec, corun_buf_str(&raw), raw.len, &red);
+  put_clean(out, corun_buf_str(&red), DETAIL_MAX);
+  corun_buf_free(&raw);
+  corun_buf_free(&red);
+}
+
+void corun_report_text(const struct corun_run *run, int colour,
+                       struct corun_buf *out)
+{
+  const struct corun_job *job = run->job;
+  const struct corun_secrets *sec = &job->secrets;
+  unsigned counts[CORUN_STATUS_SKIPPED + 1] = {0};
+  size_t i, idw = 2, w;
+  struct corun_buf id = CORUN_BUF_INIT;
+  char dur[32];
+
+  for (i = 0; i < job->ntasks; i++) {
+    const struct corun_task *t = job->tasks[i];
+
+    w = 2 * depth_of(t) + strlen(t->id);
+    if (w > idw)
+      idw = w;
+    counts[t->status]++;
+  }
+  if (idw > ID_COL_MAX)
+    idw = ID_COL_MAX;
+  if (job->ntasks)
+    corun_buf_printf(out, "%-*s  %-6s  %-9s  %8s  %s\n", (int)idw, "ID",
+                     "KIND", "STATUS", "DURATION", "DETAIL");
+  for (i = 0; i < job->ntasks; i++) {
+    const struct corun_task *t = job->tasks[i];
+    const char *st = corun__task_status_name((enum corun_status)t->status);
+
+    corun_buf_reset(&id);
+    for (w = depth_of(t); w > 0; w--)
+      corun_buf_puts(&id, "  ");
+    corun_secrets_redact(sec, t->id, strlen(t->id), &id);
+    if (t->t_start != CORUN_NO_TIME && t->t_end != CORUN_NO_TIME)
+      corun__fmt_duration(corun__secs(t->t_end - t->t_start), dur,
+                          sizeof(dur));
+    else
+      strcpy(dur, "-");
+    corun_buf_printf(out, "%-*s  %-6s  ", (int)idw, corun_buf_str(&id),
+                     t->kind->name);
+    if (colour)
+      corun_buf_printf(out, "%s%-9s\033[0m", colour_of(t->status), st);
+    else
+      corun_buf_printf(out, "%-9s", st);
+    corun_buf_printf(out, "  %8s  ", dur);
+    detail(t, sec, out);
+    /* Trailing spaces from an empty detail help nobody. */
+    while (out->len && out->p[out->len - 1] == ' ')
+      out->p[--out->len] = '\0';
+    corun_buf_putc(out, '\n');
+  }
+  corun__fmt_duration(
+      corun__secs(run->finished ? run->end_ns : corun__now_ns(run)), dur,
+      sizeof(dur));
+  corun_buf_printf(out,
+                   "%zu task%s: %u ok, %u failed, %u timeout, %u cancelled, "
+                   "%u skipped in %s (exit %d)\n",
+                   job->ntasks, job->ntasks == 1 ? "" : "s",
+                   counts[CORUN_STATUS_OK], counts[CORUN_STATUS_FAILED],
+                   counts[CORUN_STATUS_TIMEOUT],
+                   counts[CORUN_STATUS_CANCELLED],
+                   counts[CORUN_STATUS_SKIPPED], dur,
+                   corun_run_exit_code(run));
+  corun_buf_free(&id);
+}

@@ -1,0 +1,242 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A run: executes a loaded job on the caller's libuv loop and records how
+ * it ended. See run.h for the ready queue.
+ */
+#include "run.h"
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "task.h"
+
+static void drain(uv_idle_t *idle);
+
+void corun__run_ready(struct corun_run *run, struct corun_task *t)
+{
+  if (run->ready.head == NULL && !run->finished)
+    uv_idle_start(&run->idle, drain);
+  corun__tq_push(&run->ready, t);
+}
+
+static void drain(uv_idle_t *idle)
+{
+  struct corun_run *run = idle->data;
+  struct corun_task *t;
+
+  /* Work queued while draining runs in this same pass. */
+  while ((t = corun__tq_pop(&run->ready)) != NULL) {
+    uint64_t began = run->opts.debug ? uv_hrtime() : 0;
+
+    corun__task_dispatch(t);
+    if (run->opts.debug)
+      corun__run_check_slow(run, began, t, "start");
+  }
+  uv_idle_stop(&run->idle);
+}
+
+void corun__run_task_ended(struct corun_run *run, struct corun_task *t)
+{
+  (void)t;
+  if (--run->active > 0 || run->finished)
+    return;
+  run->finished = 1;
+  run->end_ns = corun__now_ns(run);
+  uv_idle_stop(&run->idle);
+  uv_timer_stop(&run->timers.uv);
+  if (run->opts.finished)
+    run->opts.finished(NULL, run->opts.arg);
+}
+
+static void emit(const struct corun_run *run, corun_line_cb cb,
+                 const char *line)
+{
+  struct corun_buf b = CORUN_BUF_INIT;
+
+  if (cb == NULL)
+    return;
+  corun_secrets_redact(&run->job->secrets, line, strlen(line), &b);
+  cb(corun_buf_str(&b), run->opts.arg);
+  corun_buf_free(&b);
+}
+
+void corun__run_logf(const struct corun_run *run, const char *fmt, ...)
+{
+  struct corun_buf b = CORUN_BUF_INIT;
+  va_list ap;
+  uint64_t ns = run->started ? corun__now_ns(run) : 0;
+
+  corun_buf_printf(&b, "corun: [%9.3fs] ", (double)ns / 1e9);
+  va_start(ap, fmt);
+  corun_buf_vprintf(&b, fmt, ap);
+  va_end(ap);
+  emit(run, run->opts.log, corun_buf_str(&b));
+  corun_buf_free(&b);
+}
+
+void corun__run_output(const struct corun_run *run, const char *line)
+{
+  emit(run, run->opts.output, line);
+}
+
+void corun__run_check_slow(const struct corun_run *run, uint64_t began_ns,
+                           const struct corun_task *t, const char *what)
+{
+  uint64_t ms = (uv_hrtime() - began_ns) / 1000000;
+
+  if (ms >= run->opts.slow_ms)
+    corun__run_logf(run,
+                    "warning: a %s callback of task \"%s\" blocked the event "
+                    "loop for %llu ms",
+                    what, t ? t->id : "(none)", (unsigned long long)ms);
+}
+
+enum corun_code corun_run_new(struct corun_run **out, struct corun_job *job,
+                              uv_loop_t *loop,
+                              const struct corun_run_opts *opts,
+                              struct corun_error *err)
+{
+  struct corun_run *run;
+  size_t i;
+
+  *out = NULL;
+  if (job->ran)
+    return corun_failf(err, CORUN_EUSAGE, "a job can be run only once");
+  run = calloc(1, sizeof(*run));
+  if (run == NULL)
+    return corun_failf(err, CORUN_ENOMEM, "out of memory");
+  run->loop = loop;
+  run->job = job;
+  if (opts)
+    run->opts = *opts;
+  if (run->opts.slow_ms == 0)
+    run->opts.slow_ms = 100;
+  if (corun__timers_init(run) < 0 || uv_idle_init(loop, &run->idle) != 0) {
+    free(run);
+    return corun_failf(err, CORUN_ELOOP, "cannot set up the event loop");
+  }
+  run->idle.data = run;
+  run->global.cap = job->concurrency;
+  run->global.run = run;
+  run->global.hold_flag = CORUN_TF_HOLD_GLOBAL;
+  for (i = 0; i < job->nlimits; i++)
+    job->limits[i]->run = run;
+  for (i = 0; i < job->ntasks; i++)
+    job->tasks[i]->run = run;
+  run->active = job->ntasks;
+  job->ran = 1;
+  *out = run;
+  return CORUN_OK;
+}
+
+void corun_run_start(struct corun_run *run)
+{
+  struct corun_job *job = run->job;
+  struct timeval tv;
+  size_t i;
+
+  gettimeofday(&tv, NULL);
+  run->started_wall = (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+  run->t0_ns = uv_hrtime();
+  run->started = 1;
+  if (run->active == 0) {
+    run->active = 1;
+    corun__run_task_ended(run, NULL);
+    return;
+  }
+  for (i = 0; i < job->nroots; i++)
+    corun__task_activate(job->roots[i]);
+}
+
+int corun_run_done(const struct corun_run *run)
+{
+  return run->finished;
+}
+
+static void cancel_all(struct corun_run *run, enum corun_cancel_how how)
+{
+  struct corun_job *job = run->job;
+  size_t i;
+
+  /*
+   * Roots first, so each subtree is cancelled from its top; then whatever
+   * is still alive (shielded or detached tasks) when forcing.
+   */
+  for (i = 0; i < job->nroots && !run->finished; i++)
+    corun__task_cancel(job->roots[i], CORUN_STATUS_CANCELLED, how);
+  if (how != CORUN_CANCEL_FORCE)
+    return;
+  for (i = 0; i < job->ntasks && !run->finished; i++)
+    corun__task_cancel(job->tasks[i], CORUN_STATUS_CANCELLED, how);
+}
+
+void corun_run_interrupt(struct corun_run *run, int signum)
+{
+  if (!run->started || run->finished)
+    return;
+  run->interrupts++;
+  if (run->end == CORUN_END_NORMAL)
+    run->end = signum == SIGTERM ? CORUN_END_SIGTERM : CORUN_END_SIGINT;
+  if (run->opts.debug)
+    corun__run_logf(run, "%s: %s", signum == SIGTERM ? "SIGTERM" : "SIGINT",
+                    run->interrupts == 1
+                        ? "cancelling all tasks (shielded ones finish)"
+                        : "stopping now");
+  cancel_all(run, run->interrupts == 1 ? CORUN_CANCEL_OUTSIDE
+                                       : CORUN_CANCEL_FORCE);
+}
+
+void corun_run_expire(struct corun_run *run)
+{
+  if (!run->started || run->finished)
+    return;
+  if (run->end == CORUN_END_NORMAL)
+    run->end = CORUN_END_TIMEOUT;
+  if (run->opts.debug)
+    corun__run_logf(run, "--timeout expired: cancelling all tasks");
+  cancel_all(run, CORUN_CANCEL_FORCE);
+}
+
+int corun_run_exit_code(const struct corun_run *run)
+{
+  const struct corun_job *job = run->job;
+  size_t i;
+
+  switch (run->end) {
+  case CORUN_END_SIGINT:
+    return CORUN_EXIT_SIGINT;
+  case CORUN_END_SIGTERM:
+    return CORUN_EXIT_SIGTERM;
+  case CORUN_END_TIMEOUT:
+    return CORUN_EXIT_TIMEOUT;
+  case CORUN_END_NORMAL:
+    break;
+  }
+  for (i = 0; i < job->nroots; i++)
+    if (job->roots[i]->status != CORUN_STATUS_OK)
+      return CORUN_EXIT_FAILED;
+  return CORUN_EXIT_OK;
+}
+
+static void closed(uv_handle_t *h)
+{
+  struct corun_run *run = h->data;
+
+  run->closing--;
+}
+
+void corun_run_free(struct corun_run *run)
+{
+  if (run == NULL)
+    return;
+  run->closing = 2;
+  uv_close((uv_handle_t *)&run->timers.uv, closed);
+  uv_close((uv_handle_t *)&run->idle, closed);
+  while (run->closing > 0)
+    uv_run(run->loop, UV_RUN_ONCE);
+  free(run->timers.heap);
+  free(run);
+}

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One execution of a job on a libuv loop: the clock, the timer heap, the
+ * ready queue, the concurrency pool and how the run ended.
+ *
+ * The ready queue holds tasks whose next step needs no waiting (admission
+ * after their container started, a skip to deliver). It is drained by one
+ * idle callback until empty, so a gather of a million children starts them
+ * all in one loop iteration without recursion.
+ */
+#ifndef CORUN_RUN_H
+#define CORUN_RUN_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "corun.h"
+#include "jobfile.h"
+#include "sem.h"
+#include "timer.h"
+
+enum corun_run_end {
+  CORUN_END_NORMAL,
+  CORUN_END_SIGINT,
+  CORUN_END_SIGTERM,
+  CORUN_END_TIMEOUT
+};
+
+struct corun_run {
+  uv_loop_t *loop;
+  struct corun_job *job;
+  struct corun_run_opts opts;
+  uint64_t t0_ns;      /* uv_hrtime() at start */
+  double started_wall; /* seconds since the epoch at start */
+  struct corun_timers timers;
+  struct corun_tq ready;
+  uv_idle_t idle;
+  struct corun_sem global; /* the "concurrency" pool for leaf kinds */
+  size_t active;           /* tasks not yet ended */
+  int started;
+  int finished;
+  int interrupts;
+  enum corun_run_end end;
+  int closing; /* handles whose close callback is pending */
+  uint64_t end_ns;
+};
+
+/* Put t in the ready queue (it must not be in another queue). */
+void corun__run_ready(struct corun_run *run, struct corun_task *t);
+/* A task ended; the run counts it and notices when all have. */
+void corun__run_task_ended(struct corun_run *run, struct corun_task *t);
+/* Log a line through opts.log (debug output), secrets redacted. */
+void corun__run_logf(const struct corun_run *run, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Task output through opts.output, secrets redacted. */
+void corun__run_output(const struct corun_run *run, const char *line);
+/* Warn (under --debug) when a callback for task took too long. */
+void corun__run_check_slow(const struct corun_run *run, uint64_t began_ns,
+                           const struct corun_task *t, const char *what);
+
+#endif

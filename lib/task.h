@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The task: one node of the job tree, with its state, outcome and timings.
+ *
+ * A task goes PENDING (loaded) -> BLOCKED (its container started, waiting
+ * for "after" tasks) -> QUEUED (ready, waiting for limit/concurrency slots)
+ * -> RUNNING -> DONE, or straight to DONE from any state when it is
+ * skipped or cancelled. Every change goes through set_state() in task.c,
+ * which traces it under --debug. A task ends exactly once, through
+ * corun__task_finish(); its end is delivered to its parent (the kind's
+ * child_done) and to the tasks that are "after" it.
+ *
+ * Tasks live as long as their job: the run never frees one, so callbacks
+ * may hold task pointers without reference counts.
+ */
+#ifndef CORUN_TASK_H
+#define CORUN_TASK_H
+
+#include <cjson/cJSON.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "kind.h"
+#include "timer.h"
+
+#define CORUN_NO_TIME UINT64_MAX
+
+enum corun_state {
+  CORUN_STATE_PENDING,
+  CORUN_STATE_BLOCKED,
+  CORUN_STATE_QUEUED,
+  CORUN_STATE_RUNNING,
+  CORUN_STATE_DONE
+};
+
+enum corun_status {
+  CORUN_STATUS_NONE,
+  CORUN_STATUS_OK,
+  CORUN_STATUS_FAILED,
+  CORUN_STATUS_TIMEOUT,
+  CORUN_STATUS_CANCELLED,
+  CORUN_STATUS_SKIPPED
+};
+
+enum corun_task_flag {
+  CORUN_TF_SHIELD = 1 << 0,
+  CORUN_TF_DETACHED = 1 << 1,    /* its parent stopped waiting for it */
+  CORUN_TF_HAS_TIMEOUT = 1 << 2,
+  CORUN_TF_HOLD_LIMIT = 1 << 3,
+  CORUN_TF_HOLD_GLOBAL = 1 << 4,
+  CORUN_TF_ACTIVATED = 1 << 5,   /* its container started */
+  CORUN_TF_SKIP_QUEUED = 1 << 6, /* in the ready queue to be skipped */
+  CORUN_TF_ID_SECRET = 1 << 7
+};
+
+struct corun_run;
+struct corun_tq;
+struct corun_sem;
+
+struct corun_task {
+  const struct corun_kind *kind;
+  struct corun_run *run;
+  char *id;
+  struct corun_task *parent;
+  struct corun_task **children;
+  struct corun_task **after;      /* tasks this one runs after */
+  struct corun_task **dependents; /* tasks that run after this one */
+  char *err_msg;
+  cJSON *result;
+  struct corun_sem *limit;
+  struct corun_tq *inq; /* the queue qprev/qnext link it into, or NULL */
+  struct corun_task *qprev;
+  struct corun_task *qnext;
+  struct corun_timer deadline;
+  uint64_t timeout_ms;
+  uint64_t t_ready; /* ns since the run began; CORUN_NO_TIME if not yet */
+  uint64_t t_start;
+  uint64_t t_end;
+  uint32_t nchildren;
+  uint32_t nafter;
+  uint32_t ndependents;
+  uint32_t deps_left;
+  uint32_t index; /* position in file order */
+  uint32_t attempts;
+  uint8_t state;
+  uint8_t status;
+  uint8_t err_type;
+  uint8_t cancel_status; /* why it is being cancelled, or NONE */
+  uint16_t flags;
+};
+
+enum corun_cancel_how {
+  CORUN_CANCEL_OUTSIDE, /* parent, race or interruption: shield applies */
+  CORUN_CANCEL_OWN,     /* its own timeout: shield does not apply */
+  CORUN_CANCEL_FORCE    /* second signal, whole-run timeout: nothing stops it */
+};
+
+/* The task's container started: it may run once its "after" tasks end. */
+void corun__task_activate(struct corun_task *t);
+/*
+ * End t. For a task being cancelled the status given is replaced by the
+ * cancel reason. msg may be NULL; it is formatted and copied.
+ */
+void corun__task_finish(struct corun_task *t, enum corun_status status,
+                        enum corun_errtype type, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Set the result (taking ownership) before finishing. */
+void corun__task_set_result(struct corun_task *t, cJSON *result);
+/*
+ * Cancel t with reason (CANCELLED or TIMEOUT). Returns 1 when t did not
+ * take the cancel because it is shielded: it was detached instead, and the
+ * caller must stop waiting for it.
+ */
+int corun__task_cancel(struct corun_task *t, enum corun_status reason,
+                       enum corun_cancel_how how);
+/* Continue admission of a task the ready queue handed back. */
+void corun__task_dispatch(struct corun_task *t);
+/* The task's id as reports may show it (redacted if it holds a secret). */
+const char *corun__task_state_name(enum corun_state s);
+const char *corun__task_status_name(enum corun_status s);
+/* Milliseconds on the run clock now. */
+uint64_t corun__now_ms(const struct corun_run *run);
+uint64_t corun__now_ns(const struct corun_run *run);
+
+#endif

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ${name} templates in job-file strings, and the secrets they bring in.
+ *
+ * ${name} is a job variable, ${env:NAME} an environment variable (an error
+ * when unset), ${env:NAME:-fallback} one with a fallback, $${ a literal
+ * "${". Every value taken from the environment is a secret: the caller
+ * keeps a struct corun_secrets and passes all output through
+ * corun_secrets_redact(), which shows secrets as "***".
+ */
+#ifndef CORUN_TEMPLATE_H
+#define CORUN_TEMPLATE_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+
+#include "buf.h"
+
+struct corun_secrets {
+  char **v; /* longest first, so a secret inside another is not half-hidden */
+  size_t n;
+  size_t cap;
+};
+
+/* Takes a copy of s; empty strings are not secrets. Returns 0 or -1 (oom). */
+int corun_secrets_add(struct corun_secrets *sec, const char *s);
+/* Appends s to out with every secret replaced by "***". */
+void corun_secrets_redact(const struct corun_secrets *sec, const char *s,
+                          size_t n, struct corun_buf *out);
+void corun_secrets_free(struct corun_secrets *sec);
+
+/* Template names the caller resolves itself; NULL vars means none. */
+struct corun_template_ctx {
+  const cJSON *vars; /* object of strings, or NULL */
+  int env_only;      /* vars' own values may only use ${env:...} */
+  struct corun_secrets *secrets;
+};
+
+/*
+ * Expand in into *out (malloc'd). Returns 0; or -1 with *err (malloc'd
+ * message naming the bad template) and *out NULL. Out of memory is -1 with
+ * *err NULL.
+ */
+int corun_template_expand(const struct corun_template_ctx *ctx, const char *in,
+                          char **out, char **err);
+
+/* Whether s contains a template at all, to skip the copy in the common case. */
+int corun_template_has(const char *s);
+
+#endif

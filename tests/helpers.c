@@ -1,0 +1,295 @@
+/* SPDX-License-Identifier: MIT */
+#include "helpers.h"
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "report.h"
+
+double time_scale(void)
+{
+  const char *s = getenv("CORUN_TEST_TIME_SCALE");
+  double v = s ? atof(s) : 1.0;
+
+  return v > 0 ? v : 1.0;
+}
+
+static double now_s(void)
+{
+  struct timespec ts;
+
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+struct corun_job *load_ok(const char *text)
+{
+  struct corun_job *job = NULL;
+  struct corun_buf diag = CORUN_BUF_INIT;
+  struct corun_error err = {0};
+  enum corun_code code;
+
+  code = corun_job_load_text(&job, text, strlen(text), "test.json", ".", NULL,
+                             &diag, &err);
+  cr_assert_eq(code, CORUN_OK, "load failed: %s\n%s", err.msg,
+               corun_buf_str(&diag));
+  corun_buf_free(&diag);
+  return job;
+}
+
+char *load_err(const char *text)
+{
+  struct corun_job *job = NULL;
+  struct corun_buf diag = CORUN_BUF_INIT;
+  struct corun_error err = {0};
+  enum corun_code code;
+
+  code = corun_job_load_text(&job, text, strlen(text), "test.json", ".", NULL,
+                             &diag, &err);
+  cr_assert_eq(code, CORUN_EINVAL, "expected the job to be invalid");
+  cr_assert_null(job);
+  return corun_buf_detach(&diag);
+}
+
+static void out_line(const char *line, void *arg)
+{
+  struct result *r = arg;
+
+  corun_buf_puts(&r->out, line);
+  corun_buf_putc(&r->out, '\n');
+}
+
+static void log_line(const char *line, void *arg)
+{
+  struct result *r = arg;
+
+  corun_buf_puts(&r->log, line);
+  corun_buf_putc(&r->log, '\n');
+}
+
+struct poke {
+  uv_timer_t timer;
+  struct result *r;
+  int what; /* 0 interrupt, 1 expire */
+  int signum;
+};
+
+static void poke_cb(uv_timer_t *t)
+{
+  struct poke *p = t->data;
+
+  if (p->what == 0)
+    corun_run_interrupt(p->r->run, p->signum);
+  else
+    corun_run_expire(p->r->run);
+}
+
+static void add_poke(struct result *r, struct poke *p, double after, int what,
+                     int signum)
+{
+  p->r = r;
+  p->what = what;
+  p->signum = signum;
+  uv_timer_init(&r->loop, &p->timer);
+  p->timer.data = p;
+  uv_timer_start(&p->timer, poke_cb, (uint64_t)(after * 1000), 0);
+  uv_unref((uv_handle_t *)&p->timer);
+}
+
+struct result *run_job(const char *text, const struct run_opts *o)
+{
+  struct result *r = calloc(1, sizeof(*r));
+  struct corun_run_opts ro = {0};
+  struct corun_error err = {0};
+  struct poke pokes[3];
+  int npokes = 0, i;
+  double t0;
+
+  cr_assert_not_null(r);
+  r->job = load_ok(text);
+  cr_assert_eq(uv_loop_init(&r->loop), 0);
+  ro.output = out_line;
+  ro.log = log_line;
+  ro.arg = r;
+  if (o) {
+    ro.debug = o->debug;
+    ro.slow_ms = o->slow_ms;
+  }
+  cr_assert_eq(corun_run_new(&r->run, r->job, &r->loop, &ro, &err), CORUN_OK,
+               "%s", err.msg);
+  if (o && o->interrupt_after > 0)
+    add_poke(r, &pokes[npokes++], o->interrupt_after, 0,
+             o->signum ? o->signum : SIGINT);
+  if (o && o->interrupt2_after > 0)
+    add_poke(r, &pokes[npokes++], o->interrupt2_after, 0,
+             o->signum ? o->signum : SIGINT);
+  if (o && o->expire_after > 0)
+    add_poke(r, &pokes[npokes++], o->expire_after, 1, 0);
+  t0 = now_s();
+  corun_run_start(r->run);
+  uv_run(&r->loop, UV_RUN_DEFAULT);
+  r->wall = now_s() - t0;
+  cr_assert(corun_run_done(r->run), "the run did not finish");
+  r->exit_code = corun_run_exit_code(r->run);
+  for (i = 0; i < npokes; i++)
+    uv_close((uv_handle_t *)&pokes[i].timer, NULL);
+  uv_run(&r->loop, UV_RUN_DEFAULT);
+  return r;
+}
+
+void result_free(struct result *r)
+{
+  corun_run_free(r->run);
+  cr_assert_eq(uv_loop_close(&r->loop), 0, "handles left open");
+  corun_job_free(r->job);
+  corun_buf_free(&r->out);
+  corun_buf_free(&r->log);
+  free(r);
+}
+
+struct corun_task *task_by_id(struct result *r, const char *id)
+{
+  size_t i;
+
+  for (i = 0; i < r->job->ntasks; i++)
+    if (strcmp(r->job->tasks[i]->id, id) == 0)
+      return r->job->tasks[i];
+  cr_assert_fail("no task \"%s\"", id);
+  return NULL;
+}
+
+const char *status_of(struct result *r, const char *id)
+{
+  return corun__task_status_name(
+      (enum corun_status)task_by_id(r, id)->status);
+}
+
+double start_of(struct result *r, const char *id)
+{
+  struct corun_task *t = task_by_id(r, id);
+
+  return t->t_start == CORUN_NO_TIME ? -1 : corun__secs(t->t_start);
+}
+
+double end_of(struct result *r, const char *id)
+{
+  struct corun_task *t = task_by_id(r, id);
+
+  return t->t_end == CORUN_NO_TIME ? -1 : corun__secs(t->t_end);
+}
+
+const char *result_json(struct result *r, const char *id)
+{
+  static char buf[8192];
+  struct corun_buf b = CORUN_BUF_INIT;
+
+  corun__task_write_result(task_by_id(r, id), &r->job->secrets, &b);
+  snprintf(buf, sizeof(buf), "%s", corun_buf_str(&b));
+  corun_buf_free(&b);
+  return buf;
+}
+
+static char *slurp_fd(int fd)
+{
+  struct corun_buf b = CORUN_BUF_INIT;
+  char tmp[4096];
+  ssize_t n;
+
+  while ((n = read(fd, tmp, sizeof(tmp))) > 0)
+    corun_buf_add(&b, tmp, (size_t)n);
+  return corun_buf_detach(&b);
+}
+
+struct proc *run_cli(const char *stdin_text, const char *const *args)
+{
+  struct proc *p = calloc(1, sizeof(*p));
+  char outp[] = "/tmp/corun-test-out.XXXXXX";
+  char errp[] = "/tmp/corun-test-err.XXXXXX";
+  int in[2], ofd, efd, st;
+  const char *argv[64];
+  size_t n = 0;
+  pid_t pid;
+  double t0 = now_s();
+
+  cr_assert_not_null(p);
+  argv[n++] = CORUN_BIN;
+  while (args && args[n - 1] && n < 63) {
+    argv[n] = args[n - 1];
+    n++;
+  }
+  argv[n] = NULL;
+  ofd = mkstemp(outp);
+  efd = mkstemp(errp);
+  cr_assert(ofd >= 0 && efd >= 0);
+  cr_assert_eq(pipe(in), 0);
+  pid = fork();
+  cr_assert(pid >= 0);
+  if (pid == 0) {
+    dup2(in[0], 0);
+    dup2(ofd, 1);
+    dup2(efd, 2);
+    close(in[0]);
+    close(in[1]);
+    execv(CORUN_BIN, (char *const *)argv);
+    _exit(127);
+  }
+  close(in[0]);
+  if (stdin_text) {
+    size_t len = strlen(stdin_text), off = 0;
+
+    while (off < len) {
+      ssize_t w = write(in[1], stdin_text + off, len - off);
+
+      if (w <= 0)
+        break;
+      off += (size_t)w;
+    }
+  }
+  close(in[1]);
+  while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+    ;
+  p->wall = now_s() - t0;
+  p->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  lseek(ofd, 0, SEEK_SET);
+  lseek(efd, 0, SEEK_SET);
+  p->out = slurp_fd(ofd);
+  p->err = slurp_fd(efd);
+  close(ofd);
+  close(efd);
+  unlink(outp);
+  unlink(errp);
+  return p;
+}
+
+void proc_free(struct proc *p)
+{
+  free(p->out);
+  free(p->err);
+  free(p);
+}
+
+char *write_temp(const char *name, const char *text)
+{
+  char dir[] = "/tmp/corun-test.XXXXXX";
+  char *path;
+  FILE *f;
+
+  cr_assert_not_null(mkdtemp(dir));
+  path = malloc(strlen(dir) + strlen(name) + 2);
+  cr_assert_not_null(path);
+  sprintf(path, "%s/%s", dir, name);
+  f = fopen(path, "w");
+  cr_assert_not_null(f);
+  fputs(text, f);
+  fclose(f);
+  return path;
+}

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Shared test helpers: load a job from a string, run it to the end on a
+ * private loop, find tasks, capture output, and run the corun binary.
+ */
+#ifndef CORUN_TEST_HELPERS_H
+#define CORUN_TEST_HELPERS_H
+
+#include <stddef.h>
+
+#include "buf.h"
+#include "corun.h"
+#include "jobfile.h"
+#include "run.h"
+#include "task.h"
+
+/* Multiplier for time windows: CORUN_TEST_TIME_SCALE (default 1). */
+double time_scale(void);
+
+/* Load text as a job; fails the test with the diagnostics if invalid. */
+struct corun_job *load_ok(const char *text);
+/* Load text expecting CORUN_EINVAL; returns the diagnostics (free them). */
+char *load_err(const char *text);
+
+struct result {
+  struct corun_job *job;
+  struct corun_run *run;
+  uv_loop_t loop;
+  struct corun_buf out; /* task output lines, '\n'-terminated */
+  struct corun_buf log; /* debug lines */
+  double wall;          /* seconds the run took */
+  int exit_code;
+};
+
+struct run_opts {
+  int debug;
+  unsigned slow_ms;
+  double interrupt_after; /* > 0: SIGINT-interrupt after this many seconds */
+  double interrupt2_after; /* > 0: a second interrupt */
+  double expire_after;     /* > 0: whole-run timeout */
+  int signum;              /* for the interrupts; default SIGINT */
+};
+
+/* Run text to the end; the caller frees with result_free(). */
+struct result *run_job(const char *text, const struct run_opts *o);
+void result_free(struct result *r);
+
+struct corun_task *task_by_id(struct result *r, const char *id);
+const char *status_of(struct result *r, const char *id);
+/* Seconds from the run's start to the task's start/end (-1 if none). */
+double start_of(struct result *r, const char *id);
+double end_of(struct result *r, const char *id);
+/* The task's result written as JSON (static buffer). */
+const char *result_json(struct result *r, const char *id);
+
+/* Run the corun binary with args (NULL-terminated), capturing everything. */
+struct proc {
+  int status; /* exit code, or 128 + signal */
+  char *out;
+  char *err;
+  double wall;
+};
+struct proc *run_cli(const char *stdin_text, const char *const *args);
+void proc_free(struct proc *p);
+
+/* Write text to a fresh temporary file; returns its path (free it). */
+char *write_temp(const char *name, const char *text);
+
+#endif
