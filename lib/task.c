@@ -231,17 +231,18 @@ static char *cancel_message(struct corun_task *t)
   }
   switch (t->run->end) {
   case CORUN_END_SIGINT:
-    return strdup("cancelled: interrupted (SIGINT)");
+    return strdup("interrupted (SIGINT)");
   case CORUN_END_SIGTERM:
-    return strdup("cancelled: terminated (SIGTERM)");
+    return strdup("terminated (SIGTERM)");
   case CORUN_END_TIMEOUT:
-    return strdup("cancelled: the run's --timeout expired");
+    return strdup("the run's --timeout expired");
   default:
     break;
   }
-  if (t->parent && t->parent->cancel_status != CORUN_STATUS_NONE)
-    corun_buf_printf(&m, "cancelled: parent \"%s\" was cancelled",
-                     t->parent->id);
+  if (t->parent && t->parent->cancel_status == CORUN_STATUS_TIMEOUT)
+    corun_buf_printf(&m, "parent \"%s\" timed out", t->parent->id);
+  else if (t->parent && t->parent->cancel_status != CORUN_STATUS_NONE)
+    corun_buf_printf(&m, "parent \"%s\" was cancelled", t->parent->id);
   else if (t->parent)
     corun_buf_printf(&m, "cancelled by parent \"%s\"", t->parent->id);
   else

@@ -11,6 +11,7 @@
 #include "buf.h"
 #include "corun.h"
 #include "jobfile.h"
+#include "report.h"
 #include "run.h"
 #include "task.h"
 

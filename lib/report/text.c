@@ -68,9 +68,16 @@ static void detail(const struct corun_task *t, const struct corun_secrets *sec,
   struct corun_buf raw = CORUN_BUF_INIT, red = CORUN_BUF_INIT;
 
   if (t->status != CORUN_STATUS_OK) {
-    corun_buf_printf(&raw, "%s: %s",
-                     corun_errtype_name((enum corun_errtype)t->err_type),
-                     t->err_msg ? t->err_msg : "");
+    /*
+     * The status column already says timeout, cancelled or skipped, and a
+     * rehearsed or child failure explains itself; name the type only for
+     * failures where it adds something (connect, dns, exit_status ...).
+     */
+    if (t->status == CORUN_STATUS_FAILED && t->err_type != CORUN_ERR_FAIL &&
+        t->err_type != CORUN_ERR_CHILD)
+      corun_buf_printf(&raw, "%s: ",
+                       corun_errtype_name((enum corun_errtype)t->err_type));
+    corun_buf_puts(&raw, t->err_msg ? t->err_msg : "");
   } else if (t->result && cJSON_IsString(t->result)) {
     corun_buf_puts(&raw, t->result->valuestring);
   } else if (t->nchildren) {

@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Every example in jobs/ loads, and each behaves as its comment-free name
+ * promises: hello mirrors asyncio's say_after program, the others show
+ * fail-fast, timeout, first_completed, shield and after.
+ */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "helpers.h"
+
+TestSuite(jobs, .timeout = 60);
+
+static char *slurp(const char *path)
+{
+  FILE *f = fopen(path, "rb");
+  long n;
+  char *s;
+
+  cr_assert_not_null(f, "cannot open %s", path);
+  fseek(f, 0, SEEK_END);
+  n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  s = malloc((size_t)n + 1);
+  cr_assert_not_null(s);
+  cr_assert_eq(fread(s, 1, (size_t)n, f), (size_t)n);
+  s[n] = '\0';
+  fclose(f);
+  return s;
+}
+
+static struct result *run_example(const char *name)
+{
+  char path[512];
+  char *text;
+  struct result *r;
+
+  snprintf(path, sizeof(path), "%s/jobs/%s", CORUN_SRC_DIR, name);
+  text = slurp(path);
+  r = run_job(text, NULL);
+  free(text);
+  return r;
+}
+
+Test(jobs, every_example_loads)
+{
+  char dirpath[512];
+  DIR *d;
+  struct dirent *e;
+  int n = 0;
+
+  snprintf(dirpath, sizeof(dirpath), "%s/jobs", CORUN_SRC_DIR);
+  d = opendir(dirpath);
+  cr_assert_not_null(d);
+  while ((e = readdir(d)) != NULL) {
+    size_t len = strlen(e->d_name);
+    struct corun_job *job = NULL;
+    struct corun_buf diag = CORUN_BUF_INIT;
+    char path[1024];
+
+    if (len < 6 || strcmp(e->d_name + len - 5, ".json") != 0)
+      continue;
+    snprintf(path, sizeof(path), "%s/%s", dirpath, e->d_name);
+    cr_expect_eq(corun_job_load(&job, path, NULL, &diag, NULL), CORUN_OK,
+                 "%s:\n%s", path, corun_buf_str(&diag));
+    corun_job_free(job);
+    corun_buf_free(&diag);
+    n++;
+  }
+  closedir(d);
+  cr_assert(n >= 6, "only %d examples", n);
+}
+
+Test(jobs, hello_mirrors_say_after)
+{
+  struct result *r = run_example("hello.json");
+
+  cr_assert_str_eq(corun_buf_str(&r->out),
+                   "Started tasks\nHello\nWorld\nAll tasks completed\n");
+  /* About 2 s in all: the two sleeps overlap. */
+  cr_assert(r->wall >= 1.95 && r->wall < 2.0 + 0.5 * time_scale(), "%f",
+            r->wall);
+  cr_assert(end_of(r, "task1") >= 0.99 && end_of(r, "task1") < 1.4);
+  cr_assert_eq(r->exit_code, 0);
+  result_free(r);
+}
+
+Test(jobs, fail_fast_example)
+{
+  struct result *r = run_example("fail-fast.json");
+
+  cr_assert_str_eq(status_of(r, "group"), "failed");
+  cr_assert_str_eq(status_of(r, "quick"), "ok");
+  cr_assert_str_eq(status_of(r, "broken"), "failed");
+  cr_assert_str_eq(status_of(r, "slow"), "cancelled");
+  cr_assert(r->wall < 0.5 + 0.5 * time_scale());
+  cr_assert_eq(r->exit_code, 1);
+  result_free(r);
+}
+
+Test(jobs, timeout_example)
+{
+  struct result *r = run_example("timeout.json");
+
+  cr_assert_str_eq(status_of(r, "too-slow"), "timeout");
+  cr_assert_str_eq(status_of(r, "bounded-group"), "timeout");
+  cr_assert_str_eq(status_of(r, "fits"), "ok");
+  cr_assert_str_eq(status_of(r, "does-not"), "cancelled");
+  result_free(r);
+}
+
+Test(jobs, first_completed_example)
+{
+  struct result *r = run_example("first-completed.json");
+
+  cr_assert_str_eq(status_of(r, "race"), "ok");
+  cr_assert_str_eq(status_of(r, "mirror-b"), "ok");
+  cr_assert_str_eq(status_of(r, "mirror-a"), "cancelled");
+  cr_assert_str_eq(result_json(r, "race"),
+                   "{\"done\": [\"mirror-b\"], \"pending\": [\"mirror-a\", "
+                   "\"mirror-c\"]}");
+  cr_assert_eq(r->exit_code, 0);
+  result_free(r);
+}
+
+Test(jobs, shield_example)
+{
+  struct result *r = run_example("shield.json");
+
+  cr_assert_str_eq(status_of(r, "deploy"), "failed");
+  cr_assert_str_eq(status_of(r, "write-audit-log"), "ok");
+  cr_assert_str_eq(status_of(r, "upload"), "cancelled");
+  cr_assert(end_of(r, "deploy") < end_of(r, "write-audit-log"));
+  result_free(r);
+}
+
+Test(jobs, after_example)
+{
+  struct result *r = run_example("after.json");
+
+  cr_assert_str_eq(status_of(r, "announce"), "skipped");
+  cr_assert_str_eq(status_of(r, "smoke-test"), "failed");
+  /* The db limit of 1 runs migrate and seed one after the other. */
+  cr_assert(start_of(r, "seed") >= end_of(r, "migrate") ||
+            start_of(r, "migrate") >= end_of(r, "seed"));
+  cr_assert(strstr(corun_buf_str(&r->out), "built for staging\n"));
+  result_free(r);
+}

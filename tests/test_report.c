@@ -1,0 +1,303 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The reports: the JSON report's exact shape (parsed back with cJSON), the
+ * human table, the task dump and --check listing, and secret redaction in
+ * all of them.
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "helpers.h"
+
+TestSuite(report, .timeout = 30);
+
+static cJSON *report_of(struct result *r)
+{
+  struct corun_buf b = CORUN_BUF_INIT;
+  cJSON *j;
+
+  corun_report_json(r->run, &b);
+  j = cJSON_Parse(corun_buf_str(&b));
+  cr_assert_not_null(j, "report is not JSON:\n%s", corun_buf_str(&b));
+  corun_buf_free(&b);
+  return j;
+}
+
+static cJSON *get(const cJSON *o, const char *k)
+{
+  cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+
+  cr_assert_not_null(v, "missing \"%s\"", k);
+  return v;
+}
+
+static cJSON *task_in(cJSON *rep, const char *id)
+{
+  cJSON *t;
+
+  cJSON_ArrayForEach(t, get(rep, "tasks"))
+  {
+    if (strcmp(get(t, "id")->valuestring, id) == 0)
+      return t;
+  }
+  cr_assert_fail("no task %s in report", id);
+  return NULL;
+}
+
+Test(report, json_shape_and_order)
+{
+  struct result *r = run_job(
+      "{\"name\": \"demo\", \"limits\": {\"one\": 1}, \"tasks\": ["
+      "{\"id\": \"g\", \"kind\": \"gather\", \"tasks\": ["
+      "  {\"id\": \"a\", \"kind\": \"sleep\", \"seconds\": 0.1, \"message\": "
+      "\"A\", \"limit\": \"one\"},"
+      "  {\"id\": \"b\", \"kind\": \"sleep\", \"seconds\": 0.1, \"limit\": "
+      "\"one\", \"result\": [1]}]},"
+      "{\"id\": \"f\", \"kind\": \"sleep\", \"seconds\": 0, \"fail\": "
+      "\"nope\"},"
+      "{\"id\": \"s\", \"kind\": \"sleep\", \"seconds\": 0, \"after\": "
+      "[\"f\"]}]}",
+      NULL);
+  cJSON *rep = report_of(r), *t, *a, *b, *s, *f;
+  const char *order[] = {"g", "a", "b", "f", "s"};
+  const char *keys[] = {"id",  "kind",     "parent",   "status",
+                        "queued", "start", "end",      "duration",
+                        "attempts", "result", "error"};
+  const char *top[] = {"corun",    "job",     "status", "exit_code",
+                       "started_at", "duration", "summary", "tasks"};
+  int i = 0;
+  size_t k;
+
+  for (k = 0, t = rep->child; t; t = t->next, k++)
+    cr_assert_str_eq(t->string, top[k]);
+  cr_assert_eq(get(rep, "corun")->valueint, 1);
+  cr_assert_str_eq(get(rep, "job")->valuestring, "demo");
+  cr_assert_str_eq(get(rep, "status")->valuestring, "failed");
+  cr_assert_eq(get(rep, "exit_code")->valueint, 1);
+  cr_assert_eq(strlen(get(rep, "started_at")->valuestring), 24);
+  cr_assert_eq(get(rep, "started_at")->valuestring[23], 'Z');
+  cr_assert_eq(get(get(rep, "summary"), "ok")->valueint, 3);
+  cr_assert_eq(get(get(rep, "summary"), "failed")->valueint, 1);
+  cr_assert_eq(get(get(rep, "summary"), "skipped")->valueint, 1);
+  cJSON_ArrayForEach(t, get(rep, "tasks"))
+  {
+    cJSON *field;
+
+    cr_assert_str_eq(get(t, "id")->valuestring, order[i++]);
+    for (k = 0, field = t->child; field; field = field->next, k++)
+      cr_assert_str_eq(field->string, keys[k]);
+    cr_assert_eq(k, sizeof(keys) / sizeof(keys[0]));
+  }
+  cr_assert_eq(i, 5);
+  a = task_in(rep, "a");
+  b = task_in(rep, "b");
+  cr_assert_str_eq(get(a, "parent")->valuestring, "g");
+  cr_assert(cJSON_IsNull(get(task_in(rep, "g"), "parent")));
+  cr_assert_str_eq(get(a, "result")->valuestring, "A");
+  cr_assert(cJSON_IsNull(get(a, "error")));
+  cr_assert_eq(get(a, "attempts")->valueint, 1);
+  /* b waited for the limit: queued is separate from start..end. */
+  cr_assert(get(b, "queued")->valuedouble >= 0.09, "%f",
+            get(b, "queued")->valuedouble);
+  cr_assert(get(b, "start")->valuedouble >= 0.09);
+  cr_assert(get(b, "duration")->valuedouble >= 0.09 &&
+            get(b, "duration")->valuedouble < 0.3);
+  cr_assert(fabs(get(b, "end")->valuedouble - get(b, "start")->valuedouble -
+                 get(b, "duration")->valuedouble) < 0.0015);
+  f = task_in(rep, "f");
+  cr_assert_str_eq(get(get(f, "error"), "type")->valuestring, "fail");
+  cr_assert_str_eq(get(get(f, "error"), "message")->valuestring, "nope");
+  cr_assert(cJSON_IsNull(get(f, "result")));
+  s = task_in(rep, "s");
+  cr_assert_str_eq(get(s, "status")->valuestring, "skipped");
+  cr_assert_str_eq(get(get(s, "error"), "type")->valuestring, "skipped");
+  cr_assert(cJSON_IsNull(get(s, "start")));
+  cr_assert(cJSON_IsNull(get(s, "end")));
+  cr_assert(cJSON_IsNull(get(s, "duration")));
+  cr_assert_eq(get(s, "attempts")->valueint, 0);
+  cr_assert(cJSON_IsArray(get(task_in(rep, "g"), "result")));
+  cJSON_Delete(rep);
+  result_free(r);
+}
+
+Test(report, json_status_cancelled_when_interrupted)
+{
+  struct run_opts o = {0};
+  struct result *r;
+  cJSON *rep;
+
+  o.interrupt_after = 0.05;
+  r = run_job("{\"tasks\": [{\"id\": \"a\", \"kind\": \"sleep\", "
+              "\"seconds\": 5}]}",
+              &o);
+  rep = report_of(r);
+  cr_assert_str_eq(get(rep, "status")->valuestring, "cancelled");
+  cr_assert_eq(get(rep, "exit_code")->valueint, 130);
+  cr_assert_str_eq(get(get(task_in(rep, "a"), "error"), "type")->valuestring,
+                   "cancelled");
+  cJSON_Delete(rep);
+  result_free(r);
+}
+
+Test(report, json_default_name_and_ok_status)
+{
+  struct result *r = run_job("{\"tasks\": [{\"kind\": \"sleep\", "
+                             "\"seconds\": 0}]}",
+                             NULL);
+  cJSON *rep = report_of(r);
+
+  /* load_ok names the input "test.json": the job is its base name. */
+  cr_assert_str_eq(get(rep, "job")->valuestring, "test");
+  cr_assert_str_eq(get(rep, "status")->valuestring, "ok");
+  cr_assert_str_eq(get(task_in(rep, "task1"), "kind")->valuestring, "sleep");
+  cJSON_Delete(rep);
+  result_free(r);
+}
+
+Test(report, secrets_never_printed)
+{
+  struct result *r;
+  struct corun_buf b = CORUN_BUF_INIT;
+
+  setenv("CORUN_TEST_SECRET", "hunter2-xyz", 1);
+  r = run_job("{\"vars\": {\"tok\": \"${env:CORUN_TEST_SECRET}\"}, "
+              "\"tasks\": ["
+              "{\"id\": \"a\", \"kind\": \"sleep\", \"seconds\": 0, "
+              "\"message\": \"token=${tok}\"},"
+              "{\"id\": \"b\", \"kind\": \"sleep\", \"seconds\": 0, "
+              "\"fail\": \"bad ${env:CORUN_TEST_SECRET}!\"}]}",
+              NULL);
+  cr_assert_str_eq(corun_buf_str(&r->out), "token=***\n");
+  corun_report_json(r->run, &b);
+  corun_report_text(r->run, 0, &b);
+  corun_run_dump(r->run, &b);
+  cr_assert_null(strstr(corun_buf_str(&b), "hunter2"), "%s",
+                 corun_buf_str(&b));
+  cr_assert(strstr(corun_buf_str(&b), "token=***"));
+  cr_assert(strstr(corun_buf_str(&b), "bad ***!"));
+  corun_buf_free(&b);
+  result_free(r);
+  unsetenv("CORUN_TEST_SECRET");
+}
+
+Test(report, text_table_rows_alignment_and_durations)
+{
+  struct result *r = run_job(
+      "{\"tasks\": [{\"id\": \"group\", \"kind\": \"gather\", \"tasks\": ["
+      "{\"id\": \"x\", \"kind\": \"sleep\", \"seconds\": 0.05, \"message\": "
+      "\"line\\nbreak\\u001b[31m\"},"
+      "{\"id\": \"longer-id\", \"kind\": \"sleep\", \"seconds\": 0}]}]}",
+      NULL);
+  struct corun_buf b = CORUN_BUF_INIT;
+  const char *s;
+  const char *status_col;
+
+  corun_report_text(r->run, 0, &b);
+  s = corun_buf_str(&b);
+  cr_assert(strncmp(s, "ID ", 3) == 0, "%s", s);
+  cr_assert(strstr(s, "\n  x "), "children are indented:\n%s", s);
+  cr_assert(strstr(s, "ms "), "short durations in ms:\n%s", s);
+  /* Control characters from task text are escaped, never raw. */
+  cr_assert_null(strchr(s, '\033'));
+  cr_assert(strstr(s, "line\\nbreak\\x1b[31m"), "%s", s);
+  /* Every row puts STATUS in the same column. */
+  status_col = strstr(s, "STATUS");
+  {
+    size_t col = (size_t)(status_col - s);
+    const char *line = strchr(s, '\n') + 1;
+    int rows = 0;
+
+    while (*line && strncmp(line, "3 tasks", 7) != 0) {
+      cr_assert(strncmp(line + col, "ok", 2) == 0, "misaligned:\n%s", s);
+      line = strchr(line, '\n') + 1;
+      rows++;
+    }
+    cr_assert_eq(rows, 3);
+  }
+  cr_assert(strstr(s, "3 tasks: 3 ok, 0 failed"), "%s", s);
+  corun_buf_reset(&b);
+  corun_report_text(r->run, 1, &b);
+  cr_assert(strstr(corun_buf_str(&b), "\033[32m"), "colour when asked");
+  corun_buf_free(&b);
+  result_free(r);
+}
+
+Test(report, duration_formatting)
+{
+  char buf[32];
+
+  corun__fmt_duration(0.25, buf, sizeof(buf));
+  cr_assert_str_eq(buf, "250ms");
+  corun__fmt_duration(1.5, buf, sizeof(buf));
+  cr_assert_str_eq(buf, "1.50s");
+  corun__fmt_duration(123, buf, sizeof(buf));
+  cr_assert_str_eq(buf, "2m03s");
+  corun__fmt_duration(7322, buf, sizeof(buf));
+  cr_assert_str_eq(buf, "2h02m");
+}
+
+Test(report, dump_shows_tree_state_and_waits)
+{
+  struct corun_job *job = load_ok(
+      "{\"limits\": {\"one\": 1}, \"tasks\": ["
+      "{\"id\": \"g\", \"kind\": \"gather\", \"tasks\": ["
+      "  {\"id\": \"s1\", \"kind\": \"sleep\", \"seconds\": 5, \"limit\": "
+      "\"one\", \"timeout\": 9},"
+      "  {\"id\": \"s2\", \"kind\": \"sleep\", \"seconds\": 5, \"limit\": "
+      "\"one\"}]},"
+      "{\"id\": \"later\", \"kind\": \"sleep\", \"seconds\": 1, \"after\": "
+      "[\"g\"]}]}");
+  struct corun_run *run;
+  uv_loop_t loop;
+  struct corun_buf b = CORUN_BUF_INIT;
+  const char *s;
+
+  cr_assert_eq(uv_loop_init(&loop), 0);
+  cr_assert_eq(corun_run_new(&run, job, &loop, NULL, NULL), CORUN_OK);
+  corun_run_start(run);
+  uv_run(&loop, UV_RUN_NOWAIT);
+  corun_run_dump(run, &b);
+  s = corun_buf_str(&b);
+  cr_assert(strstr(s, "task dump"), "%s", s);
+  cr_assert(strstr(s, "  g gather running"), "%s", s);
+  cr_assert(strstr(s, "2 of 2 children pending"), "%s", s);
+  cr_assert(strstr(s, "    s1 sleep running"), "%s", s);
+  cr_assert(strstr(s, "s left"), "timer remaining:\n%s", s);
+  cr_assert(strstr(s, "timeout in"), "%s", s);
+  cr_assert(strstr(s, "s2 sleep queued") && strstr(s, "limit \"one\""),
+            "%s", s);
+  cr_assert(strstr(s, "later sleep blocked") && strstr(s, "after \"g\""),
+            "%s", s);
+  corun_run_interrupt(run, 2);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  cr_assert(corun_run_done(run));
+  corun_run_free(run);
+  cr_assert_eq(uv_loop_close(&loop), 0);
+  corun_job_free(job);
+  corun_buf_free(&b);
+}
+
+Test(report, check_listing)
+{
+  struct corun_job *job = load_ok(
+      "{\"name\": \"n\", \"limits\": {\"api\": {\"concurrency\": 2, \"rate\": "
+      "\"5/s\"}}, \"tasks\": ["
+      "{\"id\": \"g\", \"kind\": \"gather\", \"tasks\": ["
+      "  {\"kind\": \"sleep\", \"seconds\": 1, \"limit\": \"api\", "
+      "\"shield\": true}]},"
+      "{\"id\": \"z\", \"kind\": \"sleep\", \"seconds\": 1, \"after\": "
+      "[\"g\"], \"timeout\": \"1.5s\"}]}");
+  struct corun_buf b = CORUN_BUF_INIT;
+  const char *s;
+
+  corun_job_describe(job, &b);
+  s = corun_buf_str(&b);
+  cr_assert(strstr(s, "job \"n\": 3 tasks"), "%s", s);
+  cr_assert(strstr(s, "limit \"api\": 2 at once 5/s"), "%s", s);
+  cr_assert(strstr(s, "    g.1 (sleep) limit api shield"), "%s", s);
+  cr_assert(strstr(s, "  z (sleep) after g timeout 1.5s"), "%s", s);
+  corun_buf_free(&b);
+  corun_job_free(job);
+}
