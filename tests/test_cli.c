@@ -1,0 +1,1096 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The corun binary end to end: exit codes, usage errors, the option
+ * spellings GNU users expect, --check/--timeout/--version/--help, the JSON
+ * report as JOBFILE.md shows it, the summary table, secrets and --debug.
+ * Each test runs the built binary, so these catch what the library tests
+ * cannot: the mapping to exit codes and what lands on which stream.
+ */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "helpers.h"
+
+#define FX(name) CORUN_FIXTURES "/cli/" name
+#define CLI(in, ...) cli((in), (const char *const[]){__VA_ARGS__, NULL})
+
+/* A value no fixture or message could contain by chance. */
+#define SECRET "s3cr3t-Zq8xV-71"
+
+static void setup(void)
+{
+  /* The caller's environment must not change what corun prints. */
+  unsetenv("NO_COLOR");
+  unsetenv("CORUN_DEBUG");
+  unsetenv("SECRET_X");
+}
+
+TestSuite(cli, .init = setup, .timeout = 60);
+
+/* --- small helpers ----------------------------------------------------- */
+
+/*
+ * run_cli(), and a sanitizer report fails the test even when the exit code
+ * happens to be the expected one (ASan exits 1, like a failed run).
+ */
+static struct proc *cli(const char *in, const char *const *args)
+{
+  struct proc *p = run_cli(in, args);
+
+  cr_assert_null(strstr(p->err, "Sanitizer"), "%s", p->err);
+  cr_assert_null(strstr(p->err, "runtime error:"), "%s", p->err);
+  return p;
+}
+
+static char *tmp_dir(void)
+{
+  char tmpl[] = "/tmp/corun-cli.XXXXXX";
+
+  cr_assert_not_null(mkdtemp(tmpl));
+  return strdup(tmpl);
+}
+
+static char *path_in(const char *dir, const char *name)
+{
+  size_t n = strlen(dir) + strlen(name) + 2;
+  char *p = malloc(n);
+
+  cr_assert_not_null(p);
+  snprintf(p, n, "%s/%s", dir, name);
+  return p;
+}
+
+/* Removes dir and the plain files in it (all a test ever puts there). */
+static void rm_dir(const char *dir)
+{
+  DIR *d = opendir(dir);
+  struct dirent *e;
+
+  if (d == NULL)
+    return;
+  while ((e = readdir(d)) != NULL) {
+    char *p;
+
+    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+      continue;
+    p = path_in(dir, e->d_name);
+    unlink(p);
+    free(p);
+  }
+  closedir(d);
+  rmdir(dir);
+}
+
+static size_t count_entries(const char *dir)
+{
+  DIR *d = opendir(dir);
+  struct dirent *e;
+  size_t n = 0;
+
+  cr_assert_not_null(d);
+  while ((e = readdir(d)) != NULL)
+    if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+      n++;
+  closedir(d);
+  return n;
+}
+
+static char *slurp(const char *path)
+{
+  FILE *f = fopen(path, "rb");
+  char *s;
+  long n;
+
+  cr_assert_not_null(f, "cannot open %s: %s", path, strerror(errno));
+  fseek(f, 0, SEEK_END);
+  n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  s = malloc((size_t)n + 1);
+  cr_assert_not_null(s);
+  cr_assert_eq(fread(s, 1, (size_t)n, f), (size_t)n);
+  s[n] = '\0';
+  fclose(f);
+  return s;
+}
+
+/* Parses text as exactly one JSON value: trailing junk fails the test. */
+static cJSON *parse_json(const char *text)
+{
+  const char *end = NULL;
+  cJSON *j = cJSON_ParseWithOpts(text, &end, 1);
+
+  cr_assert_not_null(j, "not JSON near: %.60s\n--- text:\n%s", end ? end : "?",
+                     text);
+  return j;
+}
+
+static cJSON *parse_report_file(const char *path)
+{
+  char *text = slurp(path);
+  cJSON *j = parse_json(text);
+
+  free(text);
+  return j;
+}
+
+static cJSON *get(const cJSON *obj, const char *key)
+{
+  cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+  cr_assert_not_null(v, "no key \"%s\"", key);
+  return v;
+}
+
+static const char *get_str(const cJSON *obj, const char *key)
+{
+  cJSON *v = get(obj, key);
+
+  cr_assert(cJSON_IsString(v), "\"%s\" is not a string", key);
+  return v->valuestring;
+}
+
+static double get_num(const cJSON *obj, const char *key)
+{
+  cJSON *v = get(obj, key);
+
+  cr_assert(cJSON_IsNumber(v), "\"%s\" is not a number", key);
+  return v->valuedouble;
+}
+
+static cJSON *task_in(const cJSON *rep, const char *id)
+{
+  cJSON *t;
+
+  cJSON_ArrayForEach(t, get(rep, "tasks"))
+  {
+    if (strcmp(get_str(t, "id"), id) == 0)
+      return t;
+  }
+  cr_assert_fail("no task \"%s\" in the report", id);
+  return NULL;
+}
+
+/* The object's keys must be exactly these, in this order. */
+static void assert_keys(const cJSON *obj, const char *const *keys)
+{
+  const cJSON *it;
+  size_t i = 0;
+
+  cr_assert(cJSON_IsObject(obj));
+  for (it = obj->child; it; it = it->next, i++) {
+    cr_assert_not_null(keys[i], "unexpected key \"%s\"", it->string);
+    cr_assert_str_eq(it->string, keys[i], "key %zu", i);
+  }
+  cr_assert_null(keys[i], "missing key \"%s\"", keys[i]);
+}
+
+static size_t count_lines(const char *s)
+{
+  size_t n = 0;
+
+  for (; *s; s++)
+    n += *s == '\n';
+  return n;
+}
+
+/* Runs any program (not only corun) with stdin from /dev/null. */
+static struct proc *run_prog(const char *const *argv)
+{
+  struct proc *p = calloc(1, sizeof(*p));
+  char outp[] = "/tmp/corun-cli-out.XXXXXX";
+  char errp[] = "/tmp/corun-cli-err.XXXXXX";
+  int ofd, efd, st;
+  pid_t pid;
+
+  cr_assert_not_null(p);
+  ofd = mkstemp(outp);
+  efd = mkstemp(errp);
+  cr_assert(ofd >= 0 && efd >= 0);
+  pid = fork();
+  cr_assert(pid >= 0);
+  if (pid == 0) {
+    int in = open("/dev/null", O_RDONLY);
+
+    dup2(in, 0);
+    dup2(ofd, 1);
+    dup2(efd, 2);
+    execv(argv[0], (char *const *)argv);
+    _exit(127);
+  }
+  while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+    ;
+  p->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  close(ofd);
+  close(efd);
+  p->out = slurp(outp);
+  p->err = slurp(errp);
+  unlink(outp);
+  unlink(errp);
+  return p;
+}
+
+/* A usage error: exit 2, nothing on stdout, one line with the hint. */
+static void assert_usage_error(struct proc *p, const char *mentions)
+{
+  cr_assert_eq(p->status, 2, "exit %d, stderr: %s", p->status, p->err);
+  cr_assert_str_empty(p->out);
+  cr_assert_eq(count_lines(p->err), 1, "not one line: %s", p->err);
+  cr_assert(strncmp(p->err, "corun: ", 7) == 0, "%s", p->err);
+  cr_assert_not_null(strstr(p->err, "--help"), "no hint: %s", p->err);
+  if (mentions)
+    cr_assert_not_null(strstr(p->err, mentions), "%s", p->err);
+}
+
+/* --- exit codes -------------------------------------------------------- */
+
+Test(cli, exit_0_when_every_root_is_ok)
+{
+  struct proc *p = CLI(NULL, FX("ok.json"));
+
+  cr_assert_eq(p->status, 0, "stderr: %s", p->err);
+  /* Message lines, in completion order, and nothing else on stdout. */
+  cr_assert_str_eq(p->out, "World\nHello\n");
+  proc_free(p);
+}
+
+Test(cli, exit_1_when_a_root_fails)
+{
+  struct proc *p = CLI(NULL, FX("fail.json"));
+
+  cr_assert_eq(p->status, 1, "stderr: %s", p->err);
+  /* A failing root does not stop its siblings. */
+  cr_assert_str_eq(p->out, "other ran\n");
+  cr_assert_not_null(strstr(p->err, "boom"));
+  proc_free(p);
+}
+
+Test(cli, exit_2_on_an_invalid_job_and_nothing_runs)
+{
+  struct proc *p = CLI(NULL, FX("invalid.json"));
+  const char *at;
+  unsigned line, col;
+
+  cr_assert_eq(p->status, 2, "stderr: %s", p->err);
+  /* The valid first task prints a message at 0 s: it must not have run. */
+  cr_assert_str_empty(p->out);
+  at = strstr(p->err, "invalid.json:");
+  cr_assert_not_null(at, "%s", p->err);
+  cr_assert_eq(sscanf(at, "invalid.json:%u:%u: error: ", &line, &col), 2,
+               "not FILE:LINE:COL: %s", p->err);
+  cr_assert_eq(line, 4);
+  cr_assert_not_null(strstr(p->err, "second"), "names the task: %s", p->err);
+  cr_assert_not_null(strstr(p->err, "secnds"), "names the field: %s", p->err);
+  /* No summary table: nothing ran, so there is nothing to summarise. */
+  cr_assert_null(strstr(p->err, "STATUS"), "%s", p->err);
+  proc_free(p);
+}
+
+Test(cli, exit_2_on_an_invalid_job_from_stdin)
+{
+  struct proc *p = CLI("{\"tasks\": [{\"kind\": \"sleep\", \"seconds\": 0, "
+                       "\"message\": \"no\"}, {\"kind\": \"nap\"}]}",
+                       "-");
+
+  cr_assert_eq(p->status, 2, "stderr: %s", p->err);
+  cr_assert_str_empty(p->out);
+  cr_assert_not_null(strstr(p->err, "error:"), "%s", p->err);
+  proc_free(p);
+}
+
+Test(cli, dash_reads_the_job_from_stdin)
+{
+  struct proc *p = CLI("{\"tasks\": [{\"kind\": \"sleep\", \"seconds\": 0, "
+                       "\"message\": \"from stdin\"}]}",
+                       "-q", "-");
+
+  cr_assert_eq(p->status, 0, "stderr: %s", p->err);
+  cr_assert_str_eq(p->out, "from stdin\n");
+  proc_free(p);
+}
+
+Test(cli, missing_file_exits_2_naming_it)
+{
+  struct proc *p = CLI(NULL, "/nonexistent/corun-no-such-job.json");
+
+  cr_assert_eq(p->status, 2);
+  cr_assert_str_empty(p->out);
+  cr_assert_not_null(strstr(p->err, "/nonexistent/corun-no-such-job.json"),
+                     "%s", p->err);
+  proc_free(p);
+}
+
+Test(cli, unreadable_file_exits_2_naming_it)
+{
+  char *dir = tmp_dir();
+  struct proc *p;
+
+  /* A directory cannot be read as a file, even by root. */
+  p = CLI(NULL, dir);
+  cr_assert_eq(p->status, 2);
+  cr_assert_str_empty(p->out);
+  cr_assert_not_null(strstr(p->err, dir), "%s", p->err);
+  proc_free(p);
+  /* Permission bits only stop non-root users. */
+  if (geteuid() != 0) {
+    char *f = path_in(dir, "locked.json");
+    FILE *fp = fopen(f, "w");
+
+    cr_assert_not_null(fp);
+    fputs("{\"tasks\": []}", fp);
+    fclose(fp);
+    chmod(f, 0);
+    p = CLI(NULL, f);
+    cr_assert_eq(p->status, 2);
+    cr_assert_not_null(strstr(p->err, f), "%s", p->err);
+    proc_free(p);
+    free(f);
+  }
+  rm_dir(dir);
+  free(dir);
+}
+
+/* --- usage errors ------------------------------------------------------ */
+
+Test(cli, unknown_option_gives_a_one_line_hint)
+{
+  struct proc *p = CLI(NULL, "--bogus", FX("ok.json"));
+
+  assert_usage_error(p, "--bogus");
+  proc_free(p);
+  p = CLI(NULL, "-x", FX("ok.json"));
+  assert_usage_error(p, "-x");
+  proc_free(p);
+}
+
+Test(cli, misspelt_long_option_suggests_the_right_one)
+{
+  struct proc *p = CLI(NULL, "--reprot=r.json", FX("ok.json"));
+
+  assert_usage_error(p, "did you mean");
+  cr_assert_not_null(strstr(p->err, "--report"), "%s", p->err);
+  proc_free(p);
+  p = CLI(NULL, "--tiemout", "1", FX("ok.json"));
+  assert_usage_error(p, "--timeout");
+  proc_free(p);
+}
+
+Test(cli, missing_file_argument)
+{
+  struct proc *p = CLI(NULL, "-q");
+
+  assert_usage_error(p, NULL);
+  proc_free(p);
+}
+
+Test(cli, second_file_argument)
+{
+  struct proc *p = CLI(NULL, FX("ok.json"), FX("fail.json"));
+
+  assert_usage_error(p, NULL);
+  proc_free(p);
+}
+
+Test(cli, option_without_its_argument)
+{
+  struct proc *p = CLI(NULL, FX("ok.json"), "--report");
+
+  assert_usage_error(p, "--report");
+  proc_free(p);
+}
+
+Test(cli, bad_jobs_values)
+{
+  const char *bad[] = {"0", "-1", "abc", "4x", "", "99999999999999999999"};
+  size_t i;
+
+  for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    struct proc *p = CLI(NULL, "-j", bad[i], FX("ok.json"));
+
+    assert_usage_error(p, NULL);
+    proc_free(p);
+  }
+}
+
+Test(cli, bad_timeout_values)
+{
+  const char *bad[] = {"abc", "-1", "1x", "nan", "inf", "", "1e20"};
+  size_t i;
+
+  for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    struct proc *p = CLI(NULL, "--timeout", bad[i], FX("ok.json"));
+
+    assert_usage_error(p, "--timeout");
+    proc_free(p);
+  }
+}
+
+Test(cli, var_needs_an_equals_sign)
+{
+  struct proc *p = CLI(NULL, "--var", "who", FX("vars.json"));
+
+  assert_usage_error(p, "--var");
+  proc_free(p);
+  p = CLI(NULL, "--var", "=x", FX("vars.json"));
+  assert_usage_error(p, "--var");
+  proc_free(p);
+}
+
+/* --- options ----------------------------------------------------------- */
+
+Test(cli, var_overrides_the_file)
+{
+  struct proc *p = CLI(NULL, "-q", "--var", "who=cli", FX("vars.json"));
+
+  cr_assert_eq(p->status, 0, "stderr: %s", p->err);
+  cr_assert_str_eq(p->out, "hi cli\n");
+  proc_free(p);
+  /* Repeatable, GNU '=' form, and only the first '=' splits. */
+  p = CLI(NULL, "-q", "--var=who=a=b", "--var", "greeting=yo", FX("vars.json"));
+  cr_assert_eq(p->status, 0, "stderr: %s", p->err);
+  cr_assert_str_eq(p->out, "yo a=b\n");
+  proc_free(p);
+}
+
+Test(cli, version)
+{
+  const char *forms[] = {"--version", "-V"};
+  size_t i;
+
+  for (i = 0; i < 2; i++) {
+    struct proc *p = CLI(NULL, forms[i]);
+
+    cr_assert_eq(p->status, 0);
+    cr_assert(strncmp(p->out, "corun ", 6) == 0, "%s", p->out);
+    cr_assert_not_null(strstr(p->out, CORUN_VERSION), "%s", p->out);
+    cr_assert_str_empty(p->err);
+    proc_free(p);
+  }
+}
+
+Test(cli, help_lists_every_option)
+{
+  /* Every option of issue 2, item 6, with its short form where it has one. */
+  const char *want[] = {"--report", "-q, --quiet", "-j, --jobs",
+                        "--var",    "--timeout",   "--check",
+                        "--debug",  "--version",   "--help"};
+  const char *forms[] = {"--help", "-h"};
+  size_t i, k;
+
+  for (k = 0; k < 2; k++) {
+    struct proc *p = CLI(NULL, forms[k]);
+
+    cr_assert_eq(p->status, 0);
+    cr_assert_str_empty(p->err);
+    cr_assert(strncmp(p->out, "Usage: corun", 12) == 0, "%s", p->out);
+    for (i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+      cr_assert_not_null(strstr(p->out, want[i]), "no %s in:\n%s", want[i],
+                         p->out);
+    proc_free(p);
+  }
+}
+
+Test(cli, check_prints_the_tree_and_runs_nothing)
+{
+  struct proc *p = CLI(NULL, "--check", FX("long.json"));
+
+  cr_assert_eq(p->status, 0, "stderr: %s", p->err);
+  /* The tasks sleep 30 s; --check must not wait for them. */
+  cr_assert_lt(p->wall, 5.0 * time_scale());
+  cr_assert_null(strstr(p->out, "never"), "a task ran: %s", p->out);
+  cr_assert_not_null(strstr(p->out, "slow"), "%s", p->out);
+  cr_assert_not_null(strstr(p->out, "outer"), "%s", p->out);
+  cr_assert_not_null(strstr(p->out, "inner"), "%s", p->out);
+  /* A tree: the child sits deeper than its parent. */
+  {
+    const char *o = strstr(p->out, "outer"), *in = strstr(p->out, "inner");
+    const char *ol = o, *il = in;
+
+    while (ol > p->out && ol[-1] != '\n')
+      ol--;
+    while (il > p->out && il[-1] != '\n')
+      il--;
+    cr_assert_gt(in - il, o - ol, "child not indented:\n%s", p->out);
+  }
+  proc_free(p);
+}
+
+Test(cli, check_on_an_invalid_job_exits_2)
+{
+  struct proc *p = CLI(NULL, "--check", FX("invalid.json"));
+
+  cr_assert_eq(p->status, 2);
+  cr_assert_not_null(strstr(p->err, "invalid.json:"), "%s", p->err);
+  proc_free(p);
+}
+
+Test(cli, jobs_spellings_all_apply)
+{
+  const char *forms[][2] = {
+      {"-j4", NULL}, {"-j", "4"}, {"--jobs=4", NULL}, {"--jobs", "4"}};
+  size_t i;
+
+  /* --check shows the job's concurrency: that is where -j lands. */
+  for (i = 0; i < 4; i++) {
+    struct proc *p =
+        forms[i][1]
+            ? CLI(NULL, "--check", forms[i][0], forms[i][1], FX("ok.json"))
+            : CLI(NULL, "--check", forms[i][0], FX("ok.json"));
+
+    cr_assert_eq(p->status, 0, "%s: %s", forms[i][0], p->err);
+    cr_assert_not_null(strstr(p->out, "concurrency 4"), "%s: %s", forms[i][0],
+                       p->out);
+    proc_free(p);
+  }
+}
+
+Test(cli, report_spellings_and_options_after_the_file)
+{
+  char *dir = tmp_dir();
+  char *r1 = path_in(dir, "eq.json"), *r2 = path_in(dir, "sp.json");
+  char *eq = malloc(strlen(r1) + 10);
+  struct proc *p;
+  cJSON *rep;
+
+  cr_assert_not_null(eq);
+  sprintf(eq, "--report=%s", r1);
+  p = CLI(NULL, FX("ok.json"), eq, "-q");
+  cr_assert_eq(p->status, 0, "stderr: %s", p->err);
+  cr_assert_str_empty(p->err);
+  proc_free(p);
+  rep = parse_report_file(r1);
+  cr_assert_str_eq(get_str(rep, "status"), "ok");
+  cJSON_Delete(rep);
+
+  p = CLI(NULL, FX("ok.json"), "--report", r2, "--quiet");
+  cr_assert_eq(p->status, 0, "stderr: %s", p->err);
+  cr_assert_str_empty(p->err);
+  proc_free(p);
+  rep = parse_report_file(r2);
+  cr_assert_str_eq(get_str(rep, "status"), "ok");
+  cJSON_Delete(rep);
+
+  free(eq);
+  free(r1);
+  free(r2);
+  rm_dir(dir);
+  free(dir);
+}
+
+Test(cli, double_dash_ends_the_options)
+{
+  struct proc *p = CLI("{\"tasks\": [{\"kind\": \"sleep\", \"seconds\": 0, "
+                       "\"message\": \"x\"}]}",
+                       "-q", "--", "-");
+
+  cr_assert_eq(p->status, 0, "stderr: %s", p->err);
+  cr_assert_str_eq(p->out, "x\n");
+  proc_free(p);
+}
+
+/* --- --timeout --------------------------------------------------------- */
+
+Test(cli, whole_run_timeout_exits_124_and_cancels)
+{
+  struct proc *p =
+      CLI(NULL, "--timeout", "200ms", "--report", "-", "-q", FX("long.json"));
+  cJSON *rep, *t;
+
+  cr_assert_eq(p->status, 124, "stderr: %s", p->err);
+  cr_assert_lt(p->wall, 0.2 + 3.0 * time_scale(), "took %.2fs", p->wall);
+  rep = parse_json(p->out);
+  cr_assert_str_eq(get_str(rep, "status"), "cancelled");
+  cr_assert_eq(get_num(rep, "exit_code"), 124);
+  cr_assert_eq(get_num(get(rep, "summary"), "cancelled"), 3);
+  cJSON_ArrayForEach(t, get(rep, "tasks"))
+  {
+    cr_assert_str_eq(get_str(t, "status"), "cancelled", "%s", get_str(t, "id"));
+    cr_assert_str_eq(get_str(get(t, "error"), "type"), "cancelled");
+    cr_assert_geq(get_num(t, "end"), 0.15);
+  }
+  cJSON_Delete(rep);
+  proc_free(p);
+}
+
+Test(cli, whole_run_timeout_does_not_hold_a_finished_run)
+{
+  struct proc *p = CLI(NULL, "--timeout=30s", "-q", FX("ok.json"));
+
+  cr_assert_eq(p->status, 0, "stderr: %s", p->err);
+  cr_assert_lt(p->wall, 5.0 * time_scale(), "waited for --timeout");
+  proc_free(p);
+}
+
+/* --- the JSON report --------------------------------------------------- */
+
+static void assert_iso_utc(const char *s, time_t lo, time_t hi)
+{
+  static const char shape[] = "dddd-dd-ddTdd:dd:dd.dddZ";
+  struct tm tm = {0};
+  int ms = -1, i;
+  time_t t;
+
+  cr_assert_eq(strlen(s), strlen(shape), "not %s: %s", shape, s);
+  for (i = 0; shape[i]; i++) {
+    if (shape[i] == 'd')
+      cr_assert(s[i] >= '0' && s[i] <= '9', "not %s: %s", shape, s);
+    else
+      cr_assert_eq(s[i], shape[i], "not %s: %s", shape, s);
+  }
+  cr_assert_eq(sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year,
+                      &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+                      &tm.tm_sec, &ms),
+               7);
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  t = timegm(&tm);
+  /* UTC: a local time would be off by the zone's offset (5:30 here). */
+  cr_assert(t >= lo - 1 && t <= hi + 1, "%s is not the UTC start time", s);
+}
+
+Test(cli, report_has_the_documented_shape)
+{
+  static const char *const top[] = {"corun",     "job",        "status",
+                                    "exit_code", "started_at", "duration",
+                                    "summary",   "tasks",      NULL};
+  static const char *const sum[] = {"ok",        "failed",  "timeout",
+                                    "cancelled", "skipped", NULL};
+  static const char *const tk[] = {"id",       "kind",   "parent", "status",
+                                   "queued",   "start",  "end",    "duration",
+                                   "attempts", "result", "error",  NULL};
+  static const char *const err_keys[] = {"type", "message", NULL};
+  /* File order, parents before children. */
+  static const char *const ids[] = {"hello", "group", "group.1", "inner",
+                                    "bad",   "dep",   "slow",    "stuck",
+                                    "q1",    "q2",    NULL};
+  char *dir = tmp_dir(), *rp = path_in(dir, "report.json");
+  time_t before, after;
+  struct proc *p;
+  cJSON *rep, *t, *s;
+  size_t i = 0;
+
+  /* A zone far from UTC so a local-time started_at shows. */
+  setenv("TZ", "XST-5:30", 1);
+  before = time(NULL);
+  p = CLI(NULL, "-q", "--report", rp, FX("report.json"));
+  after = time(NULL);
+  cr_assert_eq(p->status, 1, "stderr: %s", p->err);
+  rep = parse_report_file(rp);
+
+  assert_keys(rep, top);
+  cr_assert_eq(get_num(rep, "corun"), 1);
+  cr_assert_str_eq(get_str(rep, "job"), "shape");
+  cr_assert_str_eq(get_str(rep, "status"), "failed");
+  cr_assert_eq(get_num(rep, "exit_code"), 1);
+  assert_iso_utc(get_str(rep, "started_at"), before, after);
+  cr_assert(get_num(rep, "duration") >= 0.19 &&
+                get_num(rep, "duration") <= p->wall + 0.01,
+            "duration %f", get_num(rep, "duration"));
+
+  s = get(rep, "summary");
+  assert_keys(s, sum);
+  cr_assert_eq(get_num(s, "ok"), 6);
+  cr_assert_eq(get_num(s, "failed"), 1);
+  cr_assert_eq(get_num(s, "timeout"), 1);
+  cr_assert_eq(get_num(s, "cancelled"), 1);
+  cr_assert_eq(get_num(s, "skipped"), 1);
+
+  cr_assert(cJSON_IsArray(get(rep, "tasks")));
+  cJSON_ArrayForEach(t, get(rep, "tasks"))
+  {
+    cJSON *e = get(t, "error");
+
+    assert_keys(t, tk);
+    cr_assert_not_null(ids[i], "extra task %s", get_str(t, "id"));
+    cr_assert_str_eq(get_str(t, "id"), ids[i]);
+    i++;
+    if (cJSON_IsNull(e))
+      cr_assert_str_eq(get_str(t, "status"), "ok");
+    else
+      assert_keys(e, err_keys);
+    if (cJSON_IsNumber(get(t, "start"))) {
+      double st = get_num(t, "start"), en = get_num(t, "end");
+
+      cr_assert_geq(en, st);
+      cr_assert_leq(fabs(get_num(t, "duration") - (en - st)), 0.0015,
+                    "%s: duration is not end - start", get_str(t, "id"));
+      cr_assert_geq(get_num(t, "queued"), 0);
+    }
+  }
+  cr_assert_null(ids[i], "missing task %s", ids[i]);
+
+  /* Roots have a null parent; children name theirs. */
+  cr_assert(cJSON_IsNull(get(task_in(rep, "hello"), "parent")));
+  cr_assert_str_eq(get_str(task_in(rep, "group.1"), "parent"), "group");
+  cr_assert_str_eq(get_str(task_in(rep, "stuck"), "parent"), "slow");
+
+  t = task_in(rep, "hello");
+  cr_assert_str_eq(get_str(t, "kind"), "sleep");
+  cr_assert_str_eq(get_str(t, "result"), "Hello");
+  cr_assert_eq(get_num(t, "attempts"), 1);
+  cr_assert(get_num(t, "end") >= 0.045 && get_num(t, "end") < 1.0);
+
+  t = task_in(rep, "group");
+  cr_assert_str_eq(get_str(t, "kind"), "gather");
+  cr_assert(cJSON_IsArray(get(t, "result")));
+  cr_assert_eq(cJSON_GetArraySize(get(t, "result")), 2);
+  cr_assert_eq(get_num(get(task_in(rep, "group.1"), "result"), "n"), 1);
+
+  t = task_in(rep, "bad");
+  cr_assert_str_eq(get_str(t, "status"), "failed");
+  cr_assert_str_eq(get_str(get(t, "error"), "type"), "fail");
+  cr_assert_not_null(strstr(get_str(get(t, "error"), "message"), "boom"));
+
+  /* Never started: no times at all. */
+  t = task_in(rep, "dep");
+  cr_assert_str_eq(get_str(t, "status"), "skipped");
+  cr_assert_str_eq(get_str(get(t, "error"), "type"), "skipped");
+  cr_assert(cJSON_IsNull(get(t, "start")));
+  cr_assert(cJSON_IsNull(get(t, "end")));
+
+  t = task_in(rep, "slow");
+  cr_assert_str_eq(get_str(t, "status"), "timeout");
+  cr_assert_str_eq(get_str(get(t, "error"), "type"), "timeout");
+  cr_assert(get_num(t, "end") >= 0.095 && get_num(t, "end") < 2.0);
+  t = task_in(rep, "stuck");
+  cr_assert_str_eq(get_str(t, "status"), "cancelled");
+  cr_assert_str_eq(get_str(get(t, "error"), "type"), "cancelled");
+
+  /* q2 waits for q1's slot: queued, and starts only once it has it. */
+  t = task_in(rep, "q2");
+  cr_assert_geq(get_num(t, "queued"), 0.09);
+  cr_assert_geq(get_num(t, "start"), 0.09);
+  cr_assert(get_num(t, "duration") >= 0.09 && get_num(t, "duration") < 1.0,
+            "queued time counted in the duration");
+
+  cJSON_Delete(rep);
+  proc_free(p);
+  free(rp);
+  rm_dir(dir);
+  free(dir);
+}
+
+Test(cli, report_dash_goes_to_stdout)
+{
+  struct proc *p = CLI(
+      "{\"name\": \"quiet\", \"tasks\": [{\"id\": \"a\", \"kind\": \"sleep\", "
+      "\"seconds\": 0}]}",
+      "--report", "-", "-");
+  cJSON *rep;
+
+  cr_assert_eq(p->status, 0, "stderr: %s", p->err);
+  /* Only the report on stdout; the table stays on stderr. */
+  rep = parse_json(p->out);
+  cr_assert_str_eq(get_str(rep, "job"), "quiet");
+  cr_assert_str_eq(get_str(task_in(rep, "a"), "status"), "ok");
+  cr_assert_not_null(strstr(p->err, "STATUS"), "%s", p->err);
+  cJSON_Delete(rep);
+  proc_free(p);
+}
+
+Test(cli, report_is_written_atomically)
+{
+  char *dir = tmp_dir(), *rp = path_in(dir, "r.json");
+  FILE *f = fopen(rp, "w");
+  struct proc *p;
+  cJSON *rep;
+
+  /* An old report is replaced whole, and no temporary file is left. */
+  cr_assert_not_null(f);
+  fputs("old contents", f);
+  fclose(f);
+  p = CLI(NULL, "-q", "--report", rp, FX("ok.json"));
+  cr_assert_eq(p->status, 0, "stderr: %s", p->err);
+  cr_assert_eq(count_entries(dir), 1, "files left beside the report");
+  rep = parse_report_file(rp);
+  cr_assert_str_eq(get_str(rep, "job"), "ok");
+  cJSON_Delete(rep);
+  proc_free(p);
+
+  /* Also when the run fails or times out. */
+  p = CLI(NULL, "-q", "--timeout", "50ms", "--report", rp, FX("long.json"));
+  cr_assert_eq(p->status, 124);
+  cr_assert_eq(count_entries(dir), 1, "files left beside the report");
+  rep = parse_report_file(rp);
+  cr_assert_str_eq(get_str(rep, "status"), "cancelled");
+  cJSON_Delete(rep);
+  proc_free(p);
+  free(rp);
+  rm_dir(dir);
+  free(dir);
+}
+
+Test(cli, unwritable_report_dir_is_an_error)
+{
+  char *dir = tmp_dir(), *file = path_in(dir, "plain");
+  char *rp = path_in(file, "r.json");
+  FILE *f = fopen(file, "w");
+  struct proc *p;
+
+  /* A regular file as the directory fails even for root. */
+  cr_assert_not_null(f);
+  fclose(f);
+  p = CLI(NULL, "-q", "--report", rp, FX("ok.json"));
+  cr_assert_neq(p->status, 0);
+  cr_assert(strncmp(p->err, "corun: ", 7) == 0, "%s", p->err);
+  cr_assert_not_null(strstr(p->err, rp), "names the path: %s", p->err);
+  proc_free(p);
+
+  p = CLI(NULL, "-q", "--report", "/nonexistent/corun-dir/r.json",
+          FX("ok.json"));
+  cr_assert_neq(p->status, 0);
+  cr_assert_not_null(strstr(p->err, "/nonexistent/corun-dir/r.json"), "%s",
+                     p->err);
+  proc_free(p);
+  cr_assert_eq(count_entries(dir), 1);
+  free(rp);
+  free(file);
+  rm_dir(dir);
+  free(dir);
+}
+
+/* --- the summary table ------------------------------------------------- */
+
+/* Column of word in the header line, or -1. */
+static long col_of(const char *line, const char *word)
+{
+  const char *at = strstr(line, word);
+
+  return at ? at - line : -1;
+}
+
+Test(cli, summary_table_has_aligned_rows_on_stderr)
+{
+  static const char *const ids[] = {"hello", "a-longer-group-id", "w",
+                                    "a-longer-group-id.2"};
+  struct proc *p = CLI(NULL, FX("ok.json"));
+  char *copy, *line, *save = NULL;
+  long kind = -1, status = -1, dur_end = -1;
+  size_t rows = 0, i;
+  int seen[4] = {0};
+
+  cr_assert_eq(p->status, 0);
+  cr_assert_null(strstr(p->out, "STATUS"), "table on stdout");
+  copy = strdup(p->err);
+  for (line = strtok_r(copy, "\n", &save); line;
+       line = strtok_r(NULL, "\n", &save)) {
+    const char *id = line + strspn(line, " ");
+    size_t idlen = strcspn(id, " ");
+
+    if (kind < 0 && strncmp(line, "ID", 2) == 0) {
+      kind = col_of(line, "KIND");
+      status = col_of(line, "STATUS");
+      dur_end = col_of(line, "DURATION") + 8;
+      continue;
+    }
+    for (i = 0; i < 4; i++)
+      if (strlen(ids[i]) == idlen && strncmp(id, ids[i], idlen) == 0)
+        break;
+    if (kind < 0 || i == 4)
+      continue;
+    seen[i]++;
+    rows++;
+    cr_assert_gt(kind, 0, "no KIND header");
+    cr_assert(strncmp(line + kind, i == 1 ? "gather" : "sleep",
+                      i == 1 ? 6 : 5) == 0 &&
+                  line[kind - 1] == ' ',
+              "kind column not aligned: '%s'", line);
+    cr_assert(strncmp(line + status, "ok", 2) == 0 && line[status - 1] == ' ',
+              "status column not aligned: '%s'", line);
+    /* Durations are right-aligned under their header. */
+    cr_assert(line[dur_end - 1] == 's' &&
+                  (line[dur_end] == ' ' || line[dur_end] == '\0'),
+              "duration column not aligned: '%s'", line);
+  }
+  cr_assert_eq(rows, 4, "one row per task:\n%s", p->err);
+  for (i = 0; i < 4; i++)
+    cr_assert_eq(seen[i], 1, "%s", ids[i]);
+  free(copy);
+  proc_free(p);
+}
+
+Test(cli, quiet_ok_run_prints_nothing_on_stderr)
+{
+  struct proc *p = CLI(NULL, "-q", FX("ok.json"));
+
+  cr_assert_eq(p->status, 0);
+  cr_assert_str_empty(p->err);
+  proc_free(p);
+}
+
+Test(cli, no_colour_when_stderr_is_not_a_terminal)
+{
+  struct proc *p;
+
+  setenv("TERM", "xterm-256color", 1);
+  p = CLI(NULL, FX("fail.json"));
+  cr_assert_eq(p->status, 1);
+  cr_assert_not_null(strstr(p->err, "STATUS"));
+  cr_assert_null(strchr(p->err, '\033'), "escape codes in:\n%s", p->err);
+  cr_assert_null(strchr(p->out, '\033'));
+  proc_free(p);
+}
+
+/* script(1) gives corun a terminal; skip where util-linux is missing. */
+static struct proc *on_a_terminal(const char *cmd)
+{
+  const char *argv[] = {"/usr/bin/script", "-qec", cmd, "/dev/null", NULL};
+
+  if (access(argv[0], X_OK) != 0)
+    cr_skip_test("no /usr/bin/script");
+  return run_prog(argv);
+}
+
+Test(cli, colour_on_a_terminal_unless_no_color)
+{
+  const char *cmd = CORUN_BIN " " FX("fail.json");
+  struct proc *p;
+
+  setenv("TERM", "xterm-256color", 1);
+  p = on_a_terminal(cmd);
+  cr_assert_eq(p->status, 1, "%s%s", p->out, p->err);
+  cr_assert_not_null(strstr(p->out, "STATUS"), "%s", p->out);
+  cr_assert_not_null(strstr(p->out, "\033["), "no colour on a terminal");
+  proc_free(p);
+
+  setenv("NO_COLOR", "1", 1);
+  p = on_a_terminal(cmd);
+  cr_assert_eq(p->status, 1);
+  cr_assert_not_null(strstr(p->out, "STATUS"), "%s", p->out);
+  cr_assert_null(strchr(p->out, '\033'), "NO_COLOR ignored");
+  proc_free(p);
+}
+
+/* --- secrets ----------------------------------------------------------- */
+
+Test(cli, env_secrets_never_leave_corun)
+{
+  char *dir = tmp_dir(), *rp = path_in(dir, "r.json");
+  char *report;
+  struct proc *p;
+
+  setenv("SECRET_X", SECRET, 1);
+  /* Every output at once: messages, table, --debug, both reports. */
+  p = CLI(NULL, "--debug", "--report", rp, FX("secret.json"));
+  cr_assert_eq(p->status, 1, "stderr: %s", p->err);
+  report = slurp(rp);
+  cr_assert_null(strstr(p->out, SECRET), "stdout: %s", p->out);
+  cr_assert_null(strstr(p->err, SECRET), "stderr: %s", p->err);
+  cr_assert_null(strstr(report, SECRET), "report: %s", report);
+  cr_assert_not_null(strstr(p->out, "***"), "%s", p->out);
+  cr_assert_not_null(strstr(p->err, "***"), "%s", p->err);
+  cr_assert_not_null(strstr(report, "rejected ***"), "%s", report);
+  cr_assert_not_null(strstr(report, "secret-***"), "%s", report);
+  free(report);
+  proc_free(p);
+
+  p = CLI(NULL, "--report", "-", FX("secret.json"));
+  cr_assert_null(strstr(p->out, SECRET), "stdout: %s", p->out);
+  cr_assert_null(strstr(p->err, SECRET), "stderr: %s", p->err);
+  proc_free(p);
+
+  p = CLI(NULL, "--check", FX("secret.json"));
+  cr_assert_eq(p->status, 0, "stderr: %s", p->err);
+  cr_assert_null(strstr(p->out, SECRET), "--check: %s", p->out);
+  proc_free(p);
+  free(rp);
+  rm_dir(dir);
+  free(dir);
+}
+
+/* --- --debug ----------------------------------------------------------- */
+
+/* Indentation of the first line after from that mentions word as a token. */
+static long indent_of(const char *from, const char *word)
+{
+  const char *at = from;
+  size_t n = strlen(word);
+
+  while ((at = strstr(at, word)) != NULL) {
+    const char *ls = at;
+
+    if ((at == from || at[-1] == ' ') && (at[n] == ' ' || at[n] == '\n')) {
+      while (ls > from && ls[-1] != '\n')
+        ls--;
+      if (at - ls == (long)strspn(ls, " "))
+        return at - ls;
+    }
+    at += n;
+  }
+  return -1;
+}
+
+static void assert_debug_output(const struct proc *p)
+{
+  static const char *const ids[] = {"hello", "a-longer-group-id", "w",
+                                    "a-longer-group-id.2"};
+  const char *dump;
+  size_t i;
+
+  cr_assert_eq(p->status, 0, "stderr: %s", p->err);
+  /* Debug lines never pollute stdout. */
+  cr_assert_str_eq(p->out, "World\nHello\n");
+  /* A state-change line per transition: at least start and end per task. */
+  for (i = 0; i < 4; i++) {
+    const char *at = p->err;
+    size_t n = 0;
+    char key[64];
+
+    snprintf(key, sizeof(key), " %s: ", ids[i]);
+    while ((at = strstr(at, key)) != NULL) {
+      const char *eol = strchr(at, '\n');
+
+      if (eol && memchr(at, '>', (size_t)(eol - at)))
+        n++;
+      at += strlen(key);
+    }
+    cr_assert_geq(n, 2, "no state changes for %s:\n%s", ids[i], p->err);
+  }
+  /* The dump at exit lists the tree, children deeper than parents. */
+  dump = strstr(p->err, "task dump");
+  cr_assert_not_null(dump, "no task dump:\n%s", p->err);
+  dump = strchr(dump, '\n');
+  cr_assert_not_null(dump);
+  for (i = 0; i < 4; i++)
+    cr_assert_geq(indent_of(dump, ids[i]), 0, "%s not in the dump:\n%s", ids[i],
+                  dump);
+  cr_assert_gt(indent_of(dump, "w"), indent_of(dump, "a-longer-group-id"),
+               "dump is not a tree:\n%s", dump);
+  cr_assert_eq(indent_of(dump, "hello"), indent_of(dump, "a-longer-group-id"));
+}
+
+Test(cli, debug_flag_traces_and_dumps)
+{
+  struct proc *p = CLI(NULL, "--debug", "-q", FX("ok.json"));
+
+  assert_debug_output(p);
+  proc_free(p);
+}
+
+Test(cli, corun_debug_env_is_debug)
+{
+  struct proc *p;
+
+  setenv("CORUN_DEBUG", "1", 1);
+  p = CLI(NULL, "-q", FX("ok.json"));
+  assert_debug_output(p);
+  proc_free(p);
+
+  /* And off means off: a quiet ok run is silent. */
+  setenv("CORUN_DEBUG", "0", 1);
+  p = CLI(NULL, "-q", FX("ok.json"));
+  cr_assert_eq(p->status, 0);
+  cr_assert_str_empty(p->err);
+  proc_free(p);
+}

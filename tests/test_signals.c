@@ -1,0 +1,447 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Signals sent to the corun binary: the first SIGINT/SIGTERM cancels the
+ * run (shielded tasks finish, the report is still written, exit 130/143),
+ * a second one stops at once, SIGUSR1 dumps the tasks and the run goes on.
+ * run_cli() waits for its child, so this suite has its own spawn helper.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "helpers.h"
+
+#define FX(name) CORUN_FIXTURES "/cli/" name
+
+struct child {
+  pid_t pid;
+  char out[40];
+  char err[40];
+  char report[40];
+  double t0;   /* when it was spawned */
+  double tend; /* when it was reaped */
+  int status;  /* exit code; -1 while running; 1000 + signal if killed */
+};
+
+/* The one child of the running test, for teardown to clean up. */
+static struct child kid;
+
+static double now_s(void)
+{
+  struct timespec ts;
+
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void teardown(void)
+{
+  /* Never leave a corun running, whatever the test did. */
+  if (kid.pid > 0 && kid.status == -1) {
+    kill(kid.pid, SIGKILL);
+    while (waitpid(kid.pid, NULL, 0) < 0 && errno == EINTR)
+      ;
+  }
+  if (kid.out[0])
+    unlink(kid.out);
+  if (kid.err[0])
+    unlink(kid.err);
+  if (kid.report[0])
+    unlink(kid.report);
+}
+
+TestSuite(signals, .fini = teardown, .timeout = 60);
+
+static int temp_file(char *path, size_t size, const char *what)
+{
+  int fd;
+
+  snprintf(path, size, "/tmp/corun-sig-%s.XXXXXX", what);
+  fd = mkstemp(path);
+  cr_assert(fd >= 0);
+  return fd;
+}
+
+/* Starts corun FILE --report TMP -q? ARGS..., stdout and stderr to files. */
+static void spawn(const char *file, const char *const *extra)
+{
+  const char *argv[16];
+  size_t n = 0;
+  pid_t parent = getpid();
+  int ofd, efd, rfd;
+
+  memset(&kid, 0, sizeof(kid));
+  kid.status = -1;
+  ofd = temp_file(kid.out, sizeof(kid.out), "out");
+  efd = temp_file(kid.err, sizeof(kid.err), "err");
+  rfd = temp_file(kid.report, sizeof(kid.report), "report");
+  close(rfd);
+  argv[n++] = CORUN_BIN;
+  argv[n++] = "--report";
+  argv[n++] = kid.report;
+  while (extra && *extra && n < 14)
+    argv[n++] = *extra++;
+  argv[n++] = file;
+  argv[n] = NULL;
+  kid.t0 = now_s();
+  kid.pid = fork();
+  cr_assert(kid.pid >= 0);
+  if (kid.pid == 0) {
+    int in = open("/dev/null", O_RDONLY);
+    sigset_t none;
+
+    /* If the test process dies (a Criterion timeout), so does corun. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent)
+      _exit(127);
+    /* Inherited masks or ignored signals would hide what corun does. */
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGUSR1, SIG_DFL);
+    dup2(in, 0);
+    dup2(ofd, 1);
+    dup2(efd, 2);
+    execv(CORUN_BIN, (char *const *)argv);
+    _exit(127);
+  }
+  close(ofd);
+  close(efd);
+}
+
+static char *slurp(const char *path)
+{
+  FILE *f = fopen(path, "rb");
+  char *s;
+  long n;
+
+  cr_assert_not_null(f, "cannot open %s", path);
+  fseek(f, 0, SEEK_END);
+  n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  s = malloc((size_t)n + 1);
+  cr_assert_not_null(s);
+  n = (long)fread(s, 1, (size_t)n, f);
+  s[n] = '\0';
+  fclose(f);
+  return s;
+}
+
+/* Polls waitpid for up to secs; returns 1 once the child has exited. */
+static int wait_exit(double secs)
+{
+  double until = now_s() + secs;
+  int st;
+
+  if (kid.status != -1)
+    return 1;
+  for (;;) {
+    pid_t r = waitpid(kid.pid, &st, WNOHANG);
+
+    if (r == kid.pid) {
+      kid.tend = now_s();
+      kid.status = WIFEXITED(st) ? WEXITSTATUS(st) : 1000 + WTERMSIG(st);
+      return 1;
+    }
+    if (now_s() >= until)
+      return 0;
+    usleep(10 * 1000);
+  }
+}
+
+/*
+ * Waits until the "ready" task has printed: then corun's loop runs and its
+ * signal handlers are installed (a signal before that would kill it with
+ * the default action, which would look like the right exit code).
+ */
+static void wait_ready(void)
+{
+  double until = now_s() + 10.0 * time_scale();
+
+  for (;;) {
+    char *out = slurp(kid.out);
+    int ready = strstr(out, "ready\n") != NULL;
+
+    free(out);
+    if (ready)
+      return;
+    cr_assert(!wait_exit(0), "corun exited early (%d): %s", kid.status,
+              slurp(kid.err));
+    cr_assert_lt(now_s(), until, "corun never got ready");
+    usleep(10 * 1000);
+  }
+}
+
+/* Waits for the exit, failing the test if it takes longer than secs. */
+static void reap(double secs)
+{
+  double from = now_s();
+  char *err;
+
+  cr_assert(wait_exit(secs), "corun still running %.1fs later", now_s() - from);
+  cr_assert_lt(kid.status, 1000, "corun died of signal %d", kid.status - 1000);
+  err = slurp(kid.err);
+  cr_assert_null(strstr(err, "Sanitizer"), "%s", err);
+  cr_assert_null(strstr(err, "runtime error:"), "%s", err);
+  free(err);
+}
+
+static cJSON *report(void)
+{
+  char *text = slurp(kid.report);
+  cJSON *j = cJSON_ParseWithOpts(text, NULL, 1);
+
+  cr_assert_not_null(j, "the report is not JSON: '%s'", text);
+  free(text);
+  return j;
+}
+
+static const char *str_of(const cJSON *obj, const char *key)
+{
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+  cr_assert(cJSON_IsString(v), "\"%s\" is not a string", key);
+  return v->valuestring;
+}
+
+static const cJSON *task_in(const cJSON *rep, const char *id)
+{
+  const cJSON *t;
+
+  cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(rep, "tasks"))
+  {
+    if (strcmp(str_of(t, "id"), id) == 0)
+      return t;
+  }
+  cr_assert_fail("no task \"%s\" in the report", id);
+  return NULL;
+}
+
+static void assert_task(const cJSON *rep, const char *id, const char *status)
+{
+  const cJSON *t = task_in(rep, id);
+
+  cr_assert_str_eq(str_of(t, "status"), status, "task %s", id);
+  if (strcmp(status, "cancelled") == 0)
+    cr_assert_str_eq(
+        str_of(cJSON_GetObjectItemCaseSensitive(t, "error"), "type"),
+        "cancelled", "task %s", id);
+}
+
+static double num_of(const cJSON *obj, const char *key)
+{
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+  cr_assert(cJSON_IsNumber(v), "\"%s\" is not a number", key);
+  return v->valuedouble;
+}
+
+/* The first SIGINT or SIGTERM cancels everything and exits promptly. */
+static void interrupt_once(int sig, int code)
+{
+  double sent;
+  cJSON *rep;
+  char *out;
+
+  spawn(FX("sig-cancel.json"), (const char *const[]){"-q", NULL});
+  wait_ready();
+  sent = now_s();
+  kill(kid.pid, sig);
+  reap(3.0 * time_scale());
+  cr_assert_eq(kid.status, code);
+  cr_assert_lt(kid.tend - sent, 2.0 * time_scale(), "slow to stop");
+  out = slurp(kid.out);
+  cr_assert_str_eq(out, "ready\n", "a cancelled task printed");
+  free(out);
+
+  rep = report();
+  cr_assert_str_eq(str_of(rep, "status"), "cancelled");
+  cr_assert_eq(num_of(rep, "exit_code"), code);
+  assert_task(rep, "ready", "ok");
+  assert_task(rep, "slow", "cancelled");
+  assert_task(rep, "outer", "cancelled");
+  assert_task(rep, "inner", "cancelled");
+  cJSON_Delete(rep);
+}
+
+Test(signals, sigint_cancels_writes_the_report_and_exits_130)
+{
+  interrupt_once(SIGINT, 130);
+}
+
+Test(signals, sigterm_cancels_writes_the_report_and_exits_143)
+{
+  interrupt_once(SIGTERM, 143);
+}
+
+Test(signals, summary_table_still_printed_after_sigint)
+{
+  char *err;
+
+  spawn(FX("sig-cancel.json"), NULL);
+  wait_ready();
+  kill(kid.pid, SIGINT);
+  reap(3.0 * time_scale());
+  cr_assert_eq(kid.status, 130);
+  err = slurp(kid.err);
+  cr_assert_not_null(strstr(err, "cancelled"), "%s", err);
+  cr_assert_not_null(strstr(err, "inner"), "%s", err);
+  free(err);
+}
+
+Test(signals, shielded_tasks_finish_after_the_first_sigint)
+{
+  double sent;
+  cJSON *rep;
+  char *out;
+
+  spawn(FX("sig-shield.json"), (const char *const[]){"-q", NULL});
+  wait_ready();
+  sent = now_s();
+  kill(kid.pid, SIGINT);
+  /* The 1.5 s shielded sleeps hold the run open... */
+  cr_assert(!wait_exit(0.6), "exited (%d) before the shielded tasks ended",
+            kid.status);
+  /* ...and it ends when they do, not after the 30 s siblings. */
+  reap(1.5 + 3.0 * time_scale());
+  cr_assert_eq(kid.status, 130);
+  cr_assert_geq(kid.tend - kid.t0, 1.4, "shielded sleep cut short");
+  cr_assert_lt(kid.tend - sent, 1.5 + 2.0 * time_scale());
+  out = slurp(kid.out);
+  cr_assert_not_null(strstr(out, "guard done\n"), "%s", out);
+  cr_assert_not_null(strstr(out, "kid done\n"), "%s", out);
+  cr_assert_null(strstr(out, "never"), "%s", out);
+  free(out);
+
+  rep = report();
+  cr_assert_str_eq(str_of(rep, "status"), "cancelled");
+  assert_task(rep, "guard", "ok");
+  assert_task(rep, "kid", "ok");
+  assert_task(rep, "plain", "cancelled");
+  assert_task(rep, "other", "cancelled");
+  /* The gather stops waiting for its shielded child. */
+  assert_task(rep, "group", "cancelled");
+  cr_assert_lt(num_of(task_in(rep, "plain"), "end"), 1.0 * time_scale());
+  cr_assert_geq(num_of(task_in(rep, "guard"), "end"), 1.45);
+  cJSON_Delete(rep);
+}
+
+Test(signals, second_sigint_stops_at_once)
+{
+  double sent;
+  cJSON *rep;
+  char *out;
+
+  spawn(FX("sig-shield-long.json"), (const char *const[]){"-q", NULL});
+  wait_ready();
+  kill(kid.pid, SIGINT);
+  cr_assert(!wait_exit(0.3), "the shielded 30 s sleep did not hold the run");
+  sent = now_s();
+  kill(kid.pid, SIGINT);
+  reap(3.0 * time_scale());
+  cr_assert_eq(kid.status, 130);
+  cr_assert_lt(kid.tend - sent, 2.0 * time_scale(), "slow to stop");
+  out = slurp(kid.out);
+  cr_assert_str_eq(out, "ready\n");
+  free(out);
+  rep = report();
+  cr_assert_str_eq(str_of(rep, "status"), "cancelled");
+  assert_task(rep, "guard", "cancelled");
+  assert_task(rep, "plain", "cancelled");
+  cJSON_Delete(rep);
+}
+
+Test(signals, sigterm_then_sigint_keeps_143)
+{
+  spawn(FX("sig-shield-long.json"), (const char *const[]){"-q", NULL});
+  wait_ready();
+  kill(kid.pid, SIGTERM);
+  cr_assert(!wait_exit(0.3), "the shielded sleep did not hold the run");
+  kill(kid.pid, SIGINT);
+  reap(3.0 * time_scale());
+  /* The first signal is the reason the run stopped. */
+  cr_assert_eq(kid.status, 143);
+}
+
+Test(signals, sigusr1_dumps_tasks_and_the_run_goes_on)
+{
+  char *out, *err, *dump;
+  cJSON *rep;
+
+  spawn(FX("sig-usr1.json"), (const char *const[]){"-q", NULL});
+  wait_ready();
+  kill(kid.pid, SIGUSR1);
+  /* The dump arrives while the 1 s sleeps still run. */
+  {
+    double until = now_s() + 0.8;
+    int seen = 0;
+
+    while (!seen && now_s() < until) {
+      err = slurp(kid.err);
+      seen = strstr(err, "leaf") != NULL;
+      free(err);
+      if (!seen)
+        usleep(10 * 1000);
+    }
+    cr_assert(seen, "no dump on SIGUSR1");
+  }
+  cr_assert(!wait_exit(0), "SIGUSR1 ended the run");
+  reap(1.0 + 3.0 * time_scale());
+  cr_assert_eq(kid.status, 0);
+  cr_assert_geq(kid.tend - kid.t0, 0.95, "sleeps cut short");
+  out = slurp(kid.out);
+  cr_assert_str_eq(out, "ready\nwork done\n");
+  free(out);
+
+  err = slurp(kid.err);
+  dump = strstr(err, "task dump");
+  cr_assert_not_null(dump, "%s", err);
+  /* The tree, with what is still running. */
+  cr_assert_not_null(strstr(dump, "work"), "%s", err);
+  cr_assert_not_null(strstr(dump, "outer"), "%s", err);
+  cr_assert_not_null(strstr(dump, "running"), "%s", err);
+  free(err);
+  rep = report();
+  cr_assert_str_eq(str_of(rep, "status"), "ok");
+  cJSON_Delete(rep);
+}
+
+Test(signals, debug_dumps_on_interruption)
+{
+  char *err, *first, *second;
+
+  spawn(FX("sig-shield.json"), (const char *const[]){"-q", "--debug", NULL});
+  wait_ready();
+  kill(kid.pid, SIGINT);
+  reap(1.5 + 3.0 * time_scale());
+  cr_assert_eq(kid.status, 130);
+  err = slurp(kid.err);
+  /* One dump at the interruption, showing the shielded task running... */
+  first = strstr(err, "task dump");
+  cr_assert_not_null(first, "%s", err);
+  second = strstr(first + 1, "task dump");
+  cr_assert_not_null(second, "no dump at interruption and at exit:\n%s", err);
+  {
+    const char *guard = strstr(first, " guard ");
+    const char *eol = guard ? strchr(guard, '\n') : NULL;
+    char line[256];
+
+    cr_assert(guard && eol && guard < second, "%s", err);
+    snprintf(line, sizeof(line), "%.*s", (int)(eol - guard), guard);
+    cr_assert_not_null(strstr(line, "running"), "%s", err);
+  }
+  /* ...and one at exit. */
+  cr_assert_not_null(strstr(second, "guard"), "%s", err);
+  free(err);
+}
