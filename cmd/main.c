@@ -4,6 +4,7 @@
  * libuv loop with signal handling, write the reports and map the outcome to
  * the exit status. No task logic lives here.
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,6 +105,36 @@ static int write_report(struct cli *c)
   return rc;
 }
 
+/*
+ * Find out before running whether the report can be written where asked:
+ * an hour-long run should not end in "cannot write". The probe is the same
+ * temporary file beside the target that the atomic write will use.
+ */
+static int probe_report(const char *path)
+{
+  size_t n = strlen(path);
+  char *tmp;
+  int fd;
+
+  if (strcmp(path, "-") == 0)
+    return 0;
+  tmp = malloc(n + 16);
+  if (tmp == NULL)
+    return -1;
+  snprintf(tmp, n + 16, "%s.tmp.XXXXXX", path);
+  fd = mkstemp(tmp);
+  if (fd < 0) {
+    fprintf(stderr, "corun: cannot write the report %s: %s\n", path,
+            strerror(errno));
+    free(tmp);
+    return -1;
+  }
+  close(fd);
+  unlink(tmp);
+  free(tmp);
+  return 0;
+}
+
 static void start_signals(struct cli *c, uv_loop_t *loop)
 {
   uv_signal_t *hs[] = {&c->sigint, &c->sigterm, &c->sigusr1};
@@ -176,6 +207,11 @@ int main(int argc, char **argv)
     return 0;
   }
   if (load(&c, &job) < 0) {
+    options_free(&c.opt);
+    return CORUN_EXIT_USAGE;
+  }
+  if (c.opt.report && !c.opt.check && probe_report(c.opt.report) < 0) {
+    corun_job_free(job);
     options_free(&c.opt);
     return CORUN_EXIT_USAGE;
   }

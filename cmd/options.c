@@ -126,6 +126,8 @@ int options_parse(struct options *o, int argc, char **argv)
         id = corun_options[i].id;
     switch (id) {
     case OPT_REPORT:
+      if (*optarg == '\0')
+        return usage_error("--report needs a file name ('-' for stdout)");
       o->report = optarg;
       break;
     case OPT_QUIET:

@@ -90,15 +90,13 @@ static int from_defaults(struct corun_fields *f, const cJSON *v)
 
 const cJSON *corun_field(struct corun_fields *f, const char *name)
 {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(f->obj, name);
-  size_t i;
+  cJSON *v = cJSON_GetObjectItemCaseSensitive(f->obj, name);
 
-  for (i = 0; i < f->nused; i++)
-    if (strcmp(f->used[i], name) == 0)
-      break;
-  if (i == f->nused && f->nused < CORUN_FIELDS_MAX)
-    f->used[f->nused++] = name;
-  if (v == NULL && f->defaults)
+  if (v) {
+    v->type |= CORUN_FIELD_USED;
+    return v;
+  }
+  if (f->defaults)
     v = cJSON_GetObjectItemCaseSensitive(f->defaults, name);
   return v;
 }
@@ -138,6 +136,10 @@ int corun_field_duration(struct corun_fields *f, const char *name,
 
   if (v == NULL)
     return 0;
+  if (v->type & CORUN_FIELD_BAD) {
+    f->failed = 1;
+    return -1;
+  }
   if (corun_duration_json(v, out, &why) < 0) {
     corun_field_fail(f, name, v, "%s", why);
     return -1;
@@ -151,6 +153,10 @@ int corun_field_bool(struct corun_fields *f, const char *name, int *out)
 
   if (v == NULL)
     return 0;
+  if (v->type & CORUN_FIELD_BAD) {
+    f->failed = 1;
+    return -1;
+  }
   if (!cJSON_IsBool(v)) {
     corun_field_fail(f, name, v, "must be true or false, not %s",
                      corun__json_type(v));
@@ -166,6 +172,10 @@ int corun_field_string(struct corun_fields *f, const char *name, char **out)
 
   if (v == NULL)
     return 0;
+  if (v->type & CORUN_FIELD_BAD) {
+    f->failed = 1;
+    return -1;
+  }
   if (!cJSON_IsString(v)) {
     corun_field_fail(f, name, v, "must be a string, not %s",
                      corun__json_type(v));
@@ -186,6 +196,10 @@ int corun_field_int(struct corun_fields *f, const char *name, long long min,
 
   if (v == NULL)
     return 0;
+  if (v->type & CORUN_FIELD_BAD) {
+    f->failed = 1;
+    return -1;
+  }
   if (!corun__json_int(v, min, max, out)) {
     if (!cJSON_IsNumber(v))
       corun_field_fail(f, name, v, "must be an integer, not %s",
@@ -207,6 +221,10 @@ int corun_field_enum(struct corun_fields *f, const char *name,
 
   if (v == NULL)
     return 0;
+  if (v->type & CORUN_FIELD_BAD) {
+    f->failed = 1;
+    return -1;
+  }
   if (cJSON_IsString(v)) {
     for (i = 0; choices[i]; i++) {
       if (strcmp(choices[i], v->valuestring) == 0) {
@@ -228,6 +246,10 @@ int corun_field_json(struct corun_fields *f, const char *name, cJSON **out)
 
   if (v == NULL)
     return 0;
+  if (v->type & CORUN_FIELD_BAD) {
+    f->failed = 1;
+    return -1;
+  }
   *out = cJSON_Duplicate(v, 1);
   if (*out == NULL) {
     corun_field_fail(f, name, v, "could not be copied: out of memory");

@@ -41,6 +41,11 @@ void corun__diags_free(struct corun_diags *d);
 
 #define CORUN_FIELDS_MAX 48
 
+/* Set in a field's cJSON type once a kind or the loader has read it. */
+#define CORUN_FIELD_USED (1 << 24)
+/* Set when the value's template failed: its error is already reported. */
+#define CORUN_FIELD_BAD (1 << 25)
+
 struct corun_fields {
   cJSON *obj;            /* the task's own fields ("tasks" excluded) */
   const cJSON *defaults; /* the job's "defaults", or NULL */
@@ -51,12 +56,13 @@ struct corun_fields {
   uint32_t nchildren;   /* elements of "tasks", when present */
   int has_tasks;        /* "tasks" was given */
   size_t tasks_off;
-  const char *used[CORUN_FIELDS_MAX];
-  size_t nused;
   int failed;
 };
 
-/* The field's value (the task's own or the default), or NULL. */
+/*
+ * The field's value (the task's own or the default), or NULL. A value
+ * whose template failed is returned too; getters then fail quietly.
+ */
 const cJSON *corun_field(struct corun_fields *f, const char *name);
 /* Record an error about field name whose value is v (may be NULL). */
 void corun_field_fail(struct corun_fields *f, const char *name,

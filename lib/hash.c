@@ -38,7 +38,7 @@ static int strmap_grow(struct corun_strmap *m)
 
     if (m->slots[i].key == NULL)
       continue;
-    j = hash_str(m->slots[i].key) & (ncap - 1);
+    j = m->slots[i].hash & (ncap - 1);
     while (ns[j].key)
       j = (j + 1) & (ncap - 1);
     ns[j] = m->slots[i];
@@ -52,13 +52,13 @@ static int strmap_grow(struct corun_strmap *m)
 int corun_strmap_put(struct corun_strmap *m, const char *key, void *val,
                      void **old)
 {
-  size_t j;
+  size_t j, h = hash_str(key);
 
   if ((m->len + 1) * 4 > m->cap * 3 && strmap_grow(m) < 0)
     return -1;
-  j = hash_str(key) & (m->cap - 1);
+  j = h & (m->cap - 1);
   while (m->slots[j].key) {
-    if (strcmp(m->slots[j].key, key) == 0) {
+    if (m->slots[j].hash == h && strcmp(m->slots[j].key, key) == 0) {
       if (old)
         *old = m->slots[j].val;
       return 0;
@@ -67,19 +67,21 @@ int corun_strmap_put(struct corun_strmap *m, const char *key, void *val,
   }
   m->slots[j].key = key;
   m->slots[j].val = val;
+  m->slots[j].hash = h;
   m->len++;
   return 1;
 }
 
 void *corun_strmap_get(const struct corun_strmap *m, const char *key)
 {
-  size_t j;
+  size_t j, h;
 
   if (m->cap == 0)
     return NULL;
-  j = hash_str(key) & (m->cap - 1);
+  h = hash_str(key);
+  j = h & (m->cap - 1);
   while (m->slots[j].key) {
-    if (strcmp(m->slots[j].key, key) == 0)
+    if (m->slots[j].hash == h && strcmp(m->slots[j].key, key) == 0)
       return m->slots[j].val;
     j = (j + 1) & (m->cap - 1);
   }

@@ -15,6 +15,7 @@ struct corun_strmap {
   struct corun_strmap_slot {
     const char *key;
     void *val;
+    size_t hash; /* compared first: most probes then skip strcmp */
   } *slots;
   size_t cap; /* power of two, or 0 */
   size_t len;

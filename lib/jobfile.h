@@ -19,6 +19,9 @@
 
 #define CORUN_DEFAULT_CONCURRENCY 64
 
+struct corun_idchunk;
+struct corun_slab;
+
 struct corun_job {
   char *display; /* the file as named in messages ("<stdin>" for -) */
   char *dir;     /* where relative paths resolve */
@@ -33,6 +36,8 @@ struct corun_job {
   size_t nedges; /* "after" edges over all tasks */
   struct corun_secrets secrets;
   struct corun_strmap ids;
+  struct corun_idchunk *idpool; /* generated ids, no malloc each */
+  struct corun_slab *slabs;      /* the task structs themselves */
   int ran; /* a job runs once */
 };
 

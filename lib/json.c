@@ -25,7 +25,8 @@ void corun_json_init(struct corun_json *p, const char *text, size_t len)
 
 void corun_json_free(struct corun_json *p)
 {
-  corun_ptrmap_free(&p->where);
+  corun_buf_free(&p->scratch);
+  corun_buf_free(&p->keybuf);
 }
 
 int corun_json_fail(struct corun_json *p, size_t off, const char *fmt, ...)
@@ -200,33 +201,40 @@ static size_t utf8_len(const unsigned char *s, size_t n)
   return len;
 }
 
-/* Reads a string literal; *out is malloc'd. */
-static int read_string(struct corun_json *p, char **out)
+/*
+ * Reads a string literal into b (reset first). Most strings in a job file
+ * are plain ASCII without escapes: copy those in one go.
+ */
+static int read_string(struct corun_json *p, struct corun_buf *b)
 {
-  struct corun_buf b = CORUN_BUF_INIT;
-  size_t start;
+  size_t start, i;
 
   if (expect(p, '"', "a string") < 0)
     return -1;
+  corun_buf_reset(b);
   start = p->pos;
+  for (i = start; i < p->len; i++) {
+    unsigned char c = (unsigned char)p->text[i];
+
+    if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80)
+      break;
+  }
+  corun_buf_add(b, p->text + start, i - start);
+  p->pos = i;
   for (;;) {
     unsigned char c;
 
-    if (p->pos >= p->len) {
-      corun_buf_free(&b);
+    if (p->pos >= p->len)
       return corun_json_fail(p, start - 1, "unterminated string");
-    }
     c = (unsigned char)p->text[p->pos];
     if (c == '"') {
       p->pos++;
       break;
     }
-    if (c < 0x20) {
-      corun_buf_free(&b);
+    if (c < 0x20)
       return corun_json_fail(p, p->pos,
                              "control character 0x%02x in string (escape it)",
                              c);
-    }
     if (c == '\\') {
       unsigned cp;
       size_t esc_at = p->pos;
@@ -239,55 +247,52 @@ static int read_string(struct corun_json *p, char **out)
       case '"':
       case '\\':
       case '/':
-        corun_buf_putc(&b, (char)c);
+        corun_buf_putc(b, (char)c);
         break;
       case 'b':
-        corun_buf_putc(&b, '\b');
+        corun_buf_putc(b, '\b');
         break;
       case 'f':
-        corun_buf_putc(&b, '\f');
+        corun_buf_putc(b, '\f');
         break;
       case 'n':
-        corun_buf_putc(&b, '\n');
+        corun_buf_putc(b, '\n');
         break;
       case 'r':
-        corun_buf_putc(&b, '\r');
+        corun_buf_putc(b, '\r');
         break;
       case 't':
-        corun_buf_putc(&b, '\t');
+        corun_buf_putc(b, '\t');
         break;
       case 'u':
         if (read_u4(p, &cp) < 0)
-          goto fail;
+          return -1;
         if (cp >= 0xd800 && cp <= 0xdbff) {
           unsigned lo;
 
           if (p->pos + 2 > p->len || p->text[p->pos] != '\\' ||
-              p->text[p->pos + 1] != 'u') {
-            corun_json_fail(p, esc_at, "unpaired surrogate in \\u escape");
-            goto fail;
-          }
+              p->text[p->pos + 1] != 'u')
+            return corun_json_fail(p, esc_at,
+                                   "unpaired surrogate in \\u escape");
           p->pos += 2;
           if (read_u4(p, &lo) < 0)
-            goto fail;
-          if (lo < 0xdc00 || lo > 0xdfff) {
-            corun_json_fail(p, esc_at, "unpaired surrogate in \\u escape");
-            goto fail;
-          }
+            return -1;
+          if (lo < 0xdc00 || lo > 0xdfff)
+            return corun_json_fail(p, esc_at,
+                                   "unpaired surrogate in \\u escape");
           cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
         } else if (cp >= 0xdc00 && cp <= 0xdfff) {
-          corun_json_fail(p, esc_at, "unpaired surrogate in \\u escape");
-          goto fail;
+          return corun_json_fail(p, esc_at,
+                                 "unpaired surrogate in \\u escape");
         } else if (cp == 0) {
-          corun_json_fail(p, esc_at, "\\u0000 is not allowed in strings");
-          goto fail;
+          return corun_json_fail(p, esc_at,
+                                 "\\u0000 is not allowed in strings");
         }
-        put_utf8(&b, cp);
+        put_utf8(b, cp);
         break;
       default:
-        corun_json_fail(p, esc_at, "invalid escape '\\%c'",
-                        c >= 0x21 && c < 0x7f ? c : '?');
-        goto fail;
+        return corun_json_fail(p, esc_at, "invalid escape '\\%c'",
+                               c >= 0x21 && c < 0x7f ? c : '?');
       }
       continue;
     }
@@ -295,25 +300,21 @@ static int read_string(struct corun_json *p, char **out)
       size_t n = utf8_len((const unsigned char *)p->text + p->pos,
                           p->len - p->pos);
 
-      if (n == 0) {
-        corun_json_fail(p, p->pos, "invalid UTF-8 in string");
-        goto fail;
-      }
-      corun_buf_add(&b, p->text + p->pos, n);
+      if (n == 0)
+        return corun_json_fail(p, p->pos, "invalid UTF-8 in string");
+      corun_buf_add(b, p->text + p->pos, n);
       p->pos += n;
     }
   }
-  *out = corun_buf_detach(&b);
-  if (*out == NULL)
+  if (b->oom)
     return corun_json_fail(p, start, "out of memory");
+  corun_buf_putc(b, '\0');
+  b->len--; /* keep the terminator; an empty string still has one */
   return 0;
-fail:
-  corun_buf_free(&b);
-  return -1;
 }
 
-int corun_json_object_next(struct corun_json *p, int *count, char **key,
-                           size_t *key_off)
+int corun_json_object_next(struct corun_json *p, int *count,
+                           const char **key, size_t *key_off)
 {
   int c = corun_json_peek(p);
 
@@ -338,13 +339,11 @@ int corun_json_object_next(struct corun_json *p, int *count, char **key,
                            describe(p));
   }
   *key_off = p->pos;
-  if (read_string(p, key) < 0)
+  if (read_string(p, &p->keybuf) < 0)
     return -1;
-  if (expect(p, ':', "':'") < 0) {
-    free(*key);
-    *key = NULL;
+  *key = corun_buf_str(&p->keybuf);
+  if (expect(p, ':', "':'") < 0)
     return -1;
-  }
   (*count)++;
   return 1;
 }
@@ -438,10 +437,7 @@ static int note(struct corun_json *p, cJSON *node, size_t off)
 {
   if (node == NULL)
     return corun_json_fail(p, off, "out of memory");
-  if (corun_ptrmap_set(&p->where, node, off) < 0) {
-    cJSON_Delete(node);
-    return corun_json_fail(p, off, "out of memory");
-  }
+  node->valueint = (int)off;
   return 0;
 }
 
@@ -478,20 +474,24 @@ static int parse_object(struct corun_json *p, cJSON **out)
   if (note(p, obj, off) < 0)
     return -1;
   for (;;) {
-    char *key = NULL;
+    const char *k = NULL;
+    char *key;
     size_t key_off;
     cJSON *val = NULL;
 
-    r = corun_json_object_next(p, &n, &key, &key_off);
+    r = corun_json_object_next(p, &n, &k, &key_off);
     if (r <= 0)
       break;
-    if (has_key(obj, key, n - 1, &seen)) {
-      corun_json_fail(p, key_off, "duplicate key \"%s\"", key);
-      free(key);
+    if (has_key(obj, k, n - 1, &seen)) {
+      corun_json_fail(p, key_off, "duplicate key \"%s\"", k);
       r = -1;
       break;
     }
-    if (parse_value(p, &val) < 0) {
+    /* The borrowed name dies when the value's own members are read. */
+    key = strdup(k);
+    if (key == NULL || parse_value(p, &val) < 0) {
+      if (key == NULL)
+        corun_json_fail(p, key_off, "out of memory");
       free(key);
       r = -1;
       break;
@@ -543,7 +543,6 @@ static int parse_value(struct corun_json *p, cJSON **out)
 {
   int c = corun_json_peek(p);
   size_t off = p->pos;
-  char *s;
   double d;
 
   *out = NULL;
@@ -555,10 +554,9 @@ static int parse_value(struct corun_json *p, cJSON **out)
   case '[':
     return parse_array(p, out);
   case '"':
-    if (read_string(p, &s) < 0)
+    if (read_string(p, &p->scratch) < 0)
       return -1;
-    *out = cJSON_CreateString(s);
-    free(s);
+    *out = cJSON_CreateString(corun_buf_str(&p->scratch));
     return note(p, *out, off);
   case 't':
     if (read_literal(p, "true") < 0)
@@ -596,7 +594,7 @@ int corun_json_value(struct corun_json *p, cJSON **out)
 int corun_json_skip(struct corun_json *p)
 {
   int c = corun_json_peek(p), n = 0, r;
-  char *key;
+  const char *key;
   size_t key_off;
   double d;
 
@@ -604,11 +602,9 @@ int corun_json_skip(struct corun_json *p)
   case '{':
     if (corun_json_object_begin(p) < 0)
       return -1;
-    while ((r = corun_json_object_next(p, &n, &key, &key_off)) > 0) {
-      free(key);
+    while ((r = corun_json_object_next(p, &n, &key, &key_off)) > 0)
       if (corun_json_skip(p) < 0)
         return -1;
-    }
     return r;
   case '[':
     if (corun_json_array_begin(p) < 0)
@@ -618,10 +614,7 @@ int corun_json_skip(struct corun_json *p)
         return -1;
     return r;
   case '"':
-    if (read_string(p, &key) < 0)
-      return -1;
-    free(key);
-    return 0;
+    return read_string(p, &p->scratch);
   case 't':
     return read_literal(p, "true");
   case 'f':
@@ -650,10 +643,8 @@ int corun_json_end(struct corun_json *p)
 
 size_t corun_json_where(const struct corun_json *p, const cJSON *node)
 {
-  size_t off = 0;
-
-  corun_ptrmap_get(&p->where, node, &off);
-  return off;
+  (void)p;
+  return node->valueint > 0 ? (size_t)node->valueint : 0;
 }
 
 void corun_json_line_col(const char *text, size_t len, size_t off,

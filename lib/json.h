@@ -10,6 +10,12 @@
  * cJSON values only for the small leaves (a field's value), recording each
  * built node's offset so errors can point at it.
  *
+ * The offset is kept in the node's valueint. cJSON leaves that field unused
+ * for everything but numbers, and for numbers it only holds a saturated
+ * copy of valuedouble, which corun never reads (it range-checks the
+ * double). A side table would cost a hash insert per node; a million-task
+ * job makes several million nodes.
+ *
  * Every function returning int returns -1 on a syntax error; the first error
  * is kept in the parser (err_off, err_msg) and later calls fail at once.
  */
@@ -19,6 +25,7 @@
 #include <cjson/cJSON.h>
 #include <stddef.h>
 
+#include "buf.h"
 #include "hash.h"
 
 /* Deepest nesting accepted, counted over objects and arrays. */
@@ -32,8 +39,9 @@ struct corun_json {
   int failed;
   size_t err_off;
   char err_msg[200];
-  /* Offsets of the nodes built by corun_json_value(), until cleared. */
-  struct corun_ptrmap where;
+  /* Decoded strings land here, so reading one allocates nothing. */
+  struct corun_buf scratch;
+  struct corun_buf keybuf;
 };
 
 void corun_json_init(struct corun_json *p, const char *text, size_t len);
@@ -50,11 +58,12 @@ size_t corun_json_offset(struct corun_json *p);
 int corun_json_object_begin(struct corun_json *p);
 /*
  * Advance to the next member of the object begun last. *count is the
- * caller's member counter (start at 0). Returns 1 with *key (malloc'd,
- * caller frees) and *key_off set, the ':' consumed; 0 when the object ended.
+ * caller's member counter (start at 0). Returns 1 with *key and *key_off
+ * set, the ':' consumed; 0 when the object ended. *key is borrowed: it
+ * stays valid until the next call of corun_json_object_next().
  */
-int corun_json_object_next(struct corun_json *p, int *count, char **key,
-                           size_t *key_off);
+int corun_json_object_next(struct corun_json *p, int *count,
+                           const char **key, size_t *key_off);
 int corun_json_array_begin(struct corun_json *p);
 /* Returns 1 if another element follows, 0 when the array ended. */
 int corun_json_array_next(struct corun_json *p, int *count);
@@ -66,8 +75,10 @@ int corun_json_skip(struct corun_json *p);
 /* Only white space may follow. */
 int corun_json_end(struct corun_json *p);
 
-/* Where a node built by corun_json_value() began; 0 when unknown. */
+/* Where a node built by corun_json_value() began; 0 for other nodes. */
 size_t corun_json_where(const struct corun_json *p, const cJSON *node);
+/* Largest input whose offsets fit in a node's valueint. */
+#define CORUN_JSON_MAX_BYTES ((size_t)1 << 30)
 /* Record an error at off (first error wins) and return -1. */
 int corun_json_fail(struct corun_json *p, size_t off, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

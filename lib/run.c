@@ -51,35 +51,55 @@ void corun__run_task_ended(struct corun_run *run, struct corun_task *t)
     run->opts.finished(NULL, run->opts.arg);
 }
 
-static void emit(const struct corun_run *run, corun_line_cb cb,
-                 const char *line)
-{
-  struct corun_buf b = CORUN_BUF_INIT;
-
-  if (cb == NULL)
-    return;
-  corun_secrets_redact(&run->job->secrets, line, strlen(line), &b);
-  cb(corun_buf_str(&b), run->opts.arg);
-  corun_buf_free(&b);
-}
-
 void corun__run_logf(const struct corun_run *run, const char *fmt, ...)
 {
-  struct corun_buf b = CORUN_BUF_INIT;
+  struct corun_buf msg = CORUN_BUF_INIT, b = CORUN_BUF_INIT;
   va_list ap;
   uint64_t ns = run->started ? corun__now_ns(run) : 0;
 
-  corun_buf_printf(&b, "corun: [%9.3fs] ", (double)ns / 1e9);
+  if (run->opts.log == NULL)
+    return;
   va_start(ap, fmt);
-  corun_buf_vprintf(&b, fmt, ap);
+  corun_buf_vprintf(&msg, fmt, ap);
   va_end(ap);
-  emit(run, run->opts.log, corun_buf_str(&b));
+  /*
+   * Redact what the message carries (ids, task text), not our own
+   * timestamp: a short secret such as "0.5" would otherwise eat digits.
+   */
+  corun_buf_printf(&b, "corun: [%9.3fs] ", (double)ns / 1e9);
+  corun_secrets_redact(&run->job->secrets, corun_buf_str(&msg), msg.len, &b);
+  run->opts.log(corun_buf_str(&b), run->opts.arg);
+  corun_buf_free(&msg);
   corun_buf_free(&b);
 }
 
 void corun__run_output(const struct corun_run *run, const char *line)
 {
-  emit(run, run->opts.output, line);
+  struct corun_buf red = CORUN_BUF_INIT, b = CORUN_BUF_INIT;
+  const char *s;
+
+  if (run->opts.output == NULL)
+    return;
+  corun_secrets_redact(&run->job->secrets, line, strlen(line), &red);
+  /*
+   * A message is one line of output (JOBFILE.md), and task text must not
+   * drive the terminal: escape newlines and other control characters.
+   */
+  for (s = corun_buf_str(&red); *s; s++) {
+    unsigned char c = (unsigned char)*s;
+
+    if (c == '\n')
+      corun_buf_puts(&b, "\\n");
+    else if (c == '\r')
+      corun_buf_puts(&b, "\\r");
+    else if ((c < 0x20 && c != '\t') || c == 0x7f)
+      corun_buf_printf(&b, "\\x%02x", c);
+    else
+      corun_buf_putc(&b, (char)c);
+  }
+  run->opts.output(corun_buf_str(&b), run->opts.arg);
+  corun_buf_free(&red);
+  corun_buf_free(&b);
 }
 
 void corun__run_check_slow(const struct corun_run *run, uint64_t began_ns,
@@ -237,6 +257,6 @@ void corun_run_free(struct corun_run *run)
   uv_close((uv_handle_t *)&run->idle, closed);
   while (run->closing > 0)
     uv_run(run->loop, UV_RUN_ONCE);
-  free(run->timers.heap);
+  corun__timers_free(run);
   free(run);
 }

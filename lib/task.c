@@ -69,7 +69,7 @@ void corun__task_activate(struct corun_task *t)
   if (t->state != CORUN_STATE_PENDING || (t->flags & CORUN_TF_SKIP_QUEUED))
     return;
   t->flags |= CORUN_TF_ACTIVATED;
-  if (t->deps_left > 0) {
+  if (t->deps && t->deps->left > 0) {
     set_state(t, CORUN_STATE_BLOCKED);
     return;
   }
@@ -88,9 +88,9 @@ static void run_task(struct corun_task *t)
   t->t_start = corun__now_ns(run);
   t->attempts = 1;
   set_state(t, CORUN_STATE_RUNNING);
-  if ((t->flags & CORUN_TF_HAS_TIMEOUT) &&
-      corun__timer_start(run, &t->deadline,
-                         corun__now_ms(run) + t->timeout_ms, on_timeout,
+  if (t->timeout &&
+      corun__timer_start(run, &t->timeout->timer,
+                         corun__now_ms(run) + t->timeout->ms, on_timeout,
                          t) < 0) {
     corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO,
                        "out of memory arming the timeout");
@@ -153,8 +153,8 @@ static void dependency_ended(struct corun_task *d, struct corun_task *dep)
   if (d->state == CORUN_STATE_DONE)
     return;
   if (dep->status == CORUN_STATUS_OK) {
-    assert(d->deps_left > 0);
-    if (--d->deps_left == 0 && d->state == CORUN_STATE_BLOCKED)
+    assert(d->deps->left > 0);
+    if (--d->deps->left == 0 && d->state == CORUN_STATE_BLOCKED)
       make_ready(d);
     return;
   }
@@ -181,7 +181,8 @@ static void end(struct corun_task *t, enum corun_status status,
   uint32_t i;
 
   assert(t->state != CORUN_STATE_DONE);
-  corun__timer_stop(run, &t->deadline);
+  if (t->timeout)
+    corun__timer_stop(run, &t->timeout->timer);
   leave_queue(t);
   if (t->flags & CORUN_TF_HOLD_LIMIT)
     corun__sem_release(t->limit, t);
@@ -215,8 +216,8 @@ static void end(struct corun_task *t, enum corun_status status,
   if (parent && parent->state == CORUN_STATE_RUNNING &&
       !(t->flags & CORUN_TF_DETACHED) && parent->kind->child_done)
     parent->kind->child_done(parent, t);
-  for (i = 0; i < t->ndependents; i++)
-    dependency_ended(t->dependents[i], t);
+  for (i = 0; t->deps && i < t->deps->ndependents; i++)
+    dependency_ended(t->deps->dependents[i], t);
   corun__run_task_ended(run, t);
 }
 
@@ -226,7 +227,7 @@ static char *cancel_message(struct corun_task *t)
 
   if (t->cancel_status == CORUN_STATUS_TIMEOUT) {
     corun_buf_printf(&m, "timed out after %.3gs",
-                     (double)t->timeout_ms / 1000.0);
+                     (double)t->timeout->ms / 1000.0);
     return corun_buf_detach(&m);
   }
   switch (t->run->end) {

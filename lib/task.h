@@ -45,41 +45,54 @@ enum corun_status {
 enum corun_task_flag {
   CORUN_TF_SHIELD = 1 << 0,
   CORUN_TF_DETACHED = 1 << 1,    /* its parent stopped waiting for it */
-  CORUN_TF_HAS_TIMEOUT = 1 << 2,
+  CORUN_TF_ID_POOLED = 1 << 2, /* id lives in the job's pool, not malloc */
   CORUN_TF_HOLD_LIMIT = 1 << 3,
   CORUN_TF_HOLD_GLOBAL = 1 << 4,
   CORUN_TF_ACTIVATED = 1 << 5,   /* its container started */
-  CORUN_TF_SKIP_QUEUED = 1 << 6, /* in the ready queue to be skipped */
-  CORUN_TF_ID_SECRET = 1 << 7
+  CORUN_TF_SKIP_QUEUED = 1 << 6 /* in the ready queue to be skipped */
 };
 
 struct corun_run;
 struct corun_tq;
 struct corun_sem;
 
+/* "after" edges; only tasks that have some carry this. */
+struct corun_deps {
+  struct corun_task **after;      /* tasks this one runs after */
+  struct corun_task **dependents; /* tasks that run after this one */
+  uint32_t nafter;
+  uint32_t ndependents;
+  uint32_t left; /* "after" tasks not yet ended ok */
+};
+
+/* A task's own "timeout"; only tasks that have one carry this. */
+struct corun_timeout {
+  struct corun_timer timer;
+  uint64_t ms;
+};
+
+/*
+ * Kept small on purpose: a job may hold a million of these. What only some
+ * tasks need (after edges, a timeout) hangs off a pointer.
+ */
 struct corun_task {
   const struct corun_kind *kind;
   struct corun_run *run;
   char *id;
   struct corun_task *parent;
   struct corun_task **children;
-  struct corun_task **after;      /* tasks this one runs after */
-  struct corun_task **dependents; /* tasks that run after this one */
+  struct corun_deps *deps;       /* NULL: no "after" either way */
+  struct corun_timeout *timeout; /* NULL: no "timeout" */
   char *err_msg;
   cJSON *result;
   struct corun_sem *limit;
   struct corun_tq *inq; /* the queue qprev/qnext link it into, or NULL */
   struct corun_task *qprev;
   struct corun_task *qnext;
-  struct corun_timer deadline;
-  uint64_t timeout_ms;
   uint64_t t_ready; /* ns since the run began; CORUN_NO_TIME if not yet */
   uint64_t t_start;
   uint64_t t_end;
   uint32_t nchildren;
-  uint32_t nafter;
-  uint32_t ndependents;
-  uint32_t deps_left;
   uint32_t index; /* position in file order */
   uint32_t attempts;
   uint8_t state;

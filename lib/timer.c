@@ -1,43 +1,52 @@
 /* SPDX-License-Identifier: MIT */
 #include "timer.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 
 #include "run.h"
 #include "task.h"
 
-static int before(const struct corun_timer *a, const struct corun_timer *b)
+struct corun_tbucket {
+  struct corun_tlink list; /* circular, with this as the sentinel */
+  uint64_t due;
+  uint32_t seq;
+  uint32_t slot; /* heap index */
+  struct corun_tbucket *next_spare;
+};
+
+static int before(const struct corun_tbucket *a, const struct corun_tbucket *b)
 {
   if (a->due != b->due)
     return a->due < b->due;
-  /* Sequence numbers wrap after 4e9 starts; compare as a window. */
+  /* Creation numbers wrap after 4e9 buckets; compare as a window. */
   return (int32_t)(a->seq - b->seq) < 0;
 }
 
-static void place(struct corun_timers *h, uint32_t i, struct corun_timer *t)
+static void place(struct corun_timers *h, uint32_t i, struct corun_tbucket *b)
 {
-  h->heap[i] = t;
-  t->slot = i + 1;
+  h->heap[i] = b;
+  b->slot = i;
 }
 
 static void sift_up(struct corun_timers *h, uint32_t i)
 {
-  struct corun_timer *t = h->heap[i];
+  struct corun_tbucket *b = h->heap[i];
 
   while (i > 0) {
     uint32_t up = (i - 1) / 2;
 
-    if (!before(t, h->heap[up]))
+    if (!before(b, h->heap[up]))
       break;
     place(h, i, h->heap[up]);
     i = up;
   }
-  place(h, i, t);
+  place(h, i, b);
 }
 
 static void sift_down(struct corun_timers *h, uint32_t i)
 {
-  struct corun_timer *t = h->heap[i];
+  struct corun_tbucket *b = h->heap[i];
 
   for (;;) {
     uint32_t c = 2 * i + 1;
@@ -46,27 +55,74 @@ static void sift_down(struct corun_timers *h, uint32_t i)
       break;
     if (c + 1 < h->n && before(h->heap[c + 1], h->heap[c]))
       c++;
-    if (!before(h->heap[c], t))
+    if (!before(h->heap[c], b))
       break;
     place(h, i, h->heap[c]);
     i = c;
   }
-  place(h, i, t);
+  place(h, i, b);
 }
 
-static void heap_remove(struct corun_timers *h, struct corun_timer *t)
+static void bucket_drop(struct corun_timers *h, struct corun_tbucket *b)
 {
-  uint32_t i = t->slot - 1;
-  struct corun_timer *last = h->heap[--h->n];
+  uint32_t i = b->slot;
+  struct corun_tbucket *last = h->heap[--h->n];
 
-  t->slot = 0;
-  if (i == h->n)
-    return;
-  place(h, i, last);
-  if (i > 0 && before(last, h->heap[(i - 1) / 2]))
-    sift_up(h, i);
-  else
-    sift_down(h, i);
+  if (i != h->n) {
+    place(h, i, last);
+    if (i > 0 && before(last, h->heap[(i - 1) / 2]))
+      sift_up(h, i);
+    else
+      sift_down(h, i);
+  }
+  if (h->last == b)
+    h->last = NULL;
+  b->next_spare = h->spare;
+  h->spare = b;
+}
+
+static struct corun_tbucket *bucket_for(struct corun_timers *h, uint64_t due)
+{
+  struct corun_tbucket *b = h->last;
+
+  /* Appending to the newest bucket keeps start order among equal dues. */
+  if (b && b->due == due)
+    return b;
+  if (h->n == h->cap) {
+    uint32_t ncap = h->cap ? h->cap * 2 : 64;
+    struct corun_tbucket **nh = realloc(h->heap, ncap * sizeof(*nh));
+
+    if (nh == NULL)
+      return NULL;
+    h->heap = nh;
+    h->cap = ncap;
+  }
+  if (h->spare) {
+    b = h->spare;
+    h->spare = b->next_spare;
+  } else if ((b = malloc(sizeof(*b))) == NULL) {
+    return NULL;
+  }
+  b->list.prev = b->list.next = &b->list;
+  b->due = due;
+  b->seq = h->seq++;
+  h->heap[h->n] = b;
+  b->slot = h->n++;
+  sift_up(h, b->slot);
+  h->last = b;
+  return b;
+}
+
+/* Unlinks t; returns its bucket if that emptied (caller drops it). */
+static struct corun_tbucket *unlink_timer(struct corun_timer *t)
+{
+  struct corun_tlink *p = t->link.prev, *n = t->link.next;
+
+  p->next = n;
+  n->prev = p;
+  t->link.prev = t->link.next = NULL;
+  /* Only the sentinel is left when both neighbours are the same link. */
+  return p == n ? (struct corun_tbucket *)p : NULL;
 }
 
 static void fire(uv_timer_t *uvt);
@@ -100,11 +156,14 @@ static void fire(uv_timer_t *uvt)
   uint64_t now = corun__now_ms(run);
 
   h->armed = UINT64_MAX;
+  /* One timer at a time: a callback may stop or start any other timer. */
   while (h->n > 0 && h->heap[0]->due <= now) {
-    struct corun_timer *t = h->heap[0];
+    struct corun_tbucket *b = h->heap[0];
+    struct corun_timer *t = (struct corun_timer *)b->list.next;
     uint64_t began = run->opts.debug ? uv_hrtime() : 0;
 
-    heap_remove(h, t);
+    if (unlink_timer(t))
+      bucket_drop(h, b);
     t->cb(t);
     if (run->opts.debug)
       corun__run_check_slow(run, began, t->task, "timer");
@@ -123,43 +182,62 @@ int corun__timers_init(struct corun_run *run)
   return 0;
 }
 
+void corun__timers_free(struct corun_run *run)
+{
+  struct corun_timers *h = &run->timers;
+  struct corun_tbucket *b;
+  uint32_t i;
+
+  for (i = 0; i < h->n; i++)
+    free(h->heap[i]);
+  while ((b = h->spare) != NULL) {
+    h->spare = b->next_spare;
+    free(b);
+  }
+  free(h->heap);
+  h->heap = NULL;
+  h->n = h->cap = 0;
+}
+
 int corun__timer_start(struct corun_run *run, struct corun_timer *t,
                        uint64_t due, corun_timer_cb cb,
                        struct corun_task *task)
 {
   struct corun_timers *h = &run->timers;
+  struct corun_tbucket *b;
 
-  if (t->slot)
-    heap_remove(h, t);
-  if (h->n == h->cap) {
-    uint32_t ncap = h->cap ? h->cap * 2 : 64;
-    struct corun_timer **nh = realloc(h->heap, ncap * sizeof(*nh));
-
-    if (nh == NULL)
-      return -1;
-    h->heap = nh;
-    h->cap = ncap;
+  if (t->link.next) {
+    b = unlink_timer(t);
+    if (b)
+      bucket_drop(h, b);
   }
+  b = bucket_for(h, due);
+  if (b == NULL)
+    return -1;
   t->due = due;
   t->cb = cb;
   t->task = task;
-  t->seq = h->seq++;
-  h->heap[h->n] = t;
-  t->slot = ++h->n;
-  sift_up(h, h->n - 1);
+  t->link.prev = b->list.prev;
+  t->link.next = &b->list;
+  b->list.prev->next = &t->link;
+  b->list.prev = &t->link;
   rearm(run);
   return 0;
 }
 
 void corun__timer_stop(struct corun_run *run, struct corun_timer *t)
 {
-  if (t->slot == 0)
+  struct corun_tbucket *b;
+
+  if (t->link.next == NULL)
     return;
-  heap_remove(&run->timers, t);
+  b = unlink_timer(t);
+  if (b)
+    bucket_drop(&run->timers, b);
   rearm(run);
 }
 
 int corun__timer_armed(const struct corun_timer *t)
 {
-  return t->slot != 0;
+  return t->link.next != NULL;
 }

@@ -1094,3 +1094,66 @@ Test(cli, corun_debug_env_is_debug)
   cr_assert_str_empty(p->err);
   proc_free(p);
 }
+
+/* --- regressions ---------------------------------------------------------- */
+
+Test(cli, unwritable_report_is_found_before_anything_runs)
+{
+  char *job = write_temp("j.json", "{\"tasks\": [{\"kind\": \"sleep\", "
+                                   "\"seconds\": 0, \"message\": \"ran\"}]}");
+  struct proc *p =
+      CLI(NULL, "-q", "--report", "/nonexistent/corun-dir/r.json", job);
+
+  cr_assert_eq(p->status, 2, "%s", p->err);
+  cr_assert_str_eq(p->out, "", "the job must not run: %s", p->out);
+  proc_free(p);
+  p = CLI(NULL, "-q", "--report=", job);
+  cr_assert_eq(p->status, 2);
+  cr_assert_str_eq(p->out, "");
+  cr_assert_not_null(strstr(p->err, "--help"));
+  proc_free(p);
+  free(job);
+}
+
+Test(cli, message_stays_one_line_with_control_characters_escaped)
+{
+  struct proc *p = CLI("{\"tasks\": [{\"kind\": \"sleep\", \"seconds\": 0, "
+                       "\"message\": \"two\\nlines\\u001b[2J\"}]}",
+                       "-q", "-");
+
+  cr_assert_eq(p->status, 0);
+  cr_assert_str_eq(p->out, "two\\nlines\\x1b[2J\n");
+  proc_free(p);
+}
+
+Test(cli, short_secret_does_not_eat_debug_timestamps)
+{
+  char *job = write_temp("j.json", "{\"tasks\": [{\"id\": \"f\", \"kind\": "
+                                   "\"sleep\", \"seconds\": "
+                                   "\"${env:CORUN_SHORT_SECRET}\"}]}");
+  struct proc *p;
+
+  setenv("CORUN_SHORT_SECRET", "0.01", 1);
+  p = CLI(NULL, "--debug", "-q", job);
+  unsetenv("CORUN_SHORT_SECRET");
+  cr_assert_eq(p->status, 0);
+  cr_assert_null(strstr(p->err, "[    ***"), "%s", p->err);
+  cr_assert_not_null(strstr(p->err, "task dump at 0."), "%s", p->err);
+  proc_free(p);
+  free(job);
+}
+
+Test(cli, failed_template_is_reported_once)
+{
+  struct proc *p = CLI("{\"tasks\": [{\"id\": \"f\", \"kind\": \"sleep\", "
+                       "\"seconds\": \"${env:CORUN_SURELY_UNSET_X}\", "
+                       "\"limit\": \"${nope}\"}]}",
+                       "-");
+
+  cr_assert_eq(p->status, 2);
+  cr_assert_eq(count_lines(p->err), 2, "one error per bad template:\n%s",
+               p->err);
+  cr_assert_not_null(strstr(p->err, "CORUN_SURELY_UNSET_X is not set"));
+  cr_assert_not_null(strstr(p->err, "unknown variable \"${nope}\""));
+  proc_free(p);
+}

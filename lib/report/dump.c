@@ -11,6 +11,13 @@
 #include "../sem.h"
 #include "../task.h"
 
+/* Task text is redacted piece by piece; our own numbers never are. */
+static void put_text(struct corun_buf *out, const struct corun_job *job,
+                     const char *s)
+{
+  corun_job_redact(job, s, out);
+}
+
 static void indent(struct corun_buf *out, const struct corun_task *t)
 {
   for (t = t->parent; t; t = t->parent)
@@ -29,10 +36,12 @@ static void waiting_on(const struct corun_run *run,
     break;
   case CORUN_STATE_BLOCKED:
     corun_buf_puts(out, "after ");
-    for (i = 0; i < t->nafter; i++) {
-      if (t->after[i]->state == CORUN_STATE_DONE)
+    for (i = 0; t->deps && i < t->deps->nafter; i++) {
+      const struct corun_task *d = t->deps->after[i];
+
+      if (d->state == CORUN_STATE_DONE)
         continue;
-      corun_buf_printf(out, "%s\"%s\"", n++ ? ", " : "", t->after[i]->id);
+      corun_buf_printf(out, "%s\"%s\"", n++ ? ", " : "", d->id);
     }
     break;
   case CORUN_STATE_QUEUED:
@@ -51,10 +60,10 @@ static void waiting_on(const struct corun_run *run,
       corun_buf_puts(out, "cancelling; ");
     if (t->kind->describe)
       t->kind->describe(t, now_ms, out);
-    if (t->flags & CORUN_TF_HAS_TIMEOUT)
+    if (t->timeout)
       corun_buf_printf(out, "%stimeout in %.3fs", out->len ? "; " : "",
-                       t->deadline.due > now_ms
-                           ? (double)(t->deadline.due - now_ms) / 1000.0
+                       t->timeout->timer.due > now_ms
+                           ? (double)(t->timeout->timer.due - now_ms) / 1000.0
                            : 0.0);
     break;
   case CORUN_STATE_DONE:
@@ -93,7 +102,8 @@ void corun_run_dump(const struct corun_run *run, struct corun_buf *out)
 
     corun_buf_puts(&line, "  ");
     indent(&line, t);
-    corun_buf_printf(&line, "%s %s ", t->id, t->kind->name);
+    put_text(&line, job, t->id);
+    corun_buf_printf(&line, " %s ", t->kind->name);
     if (t->state == CORUN_STATE_DONE)
       corun_buf_printf(&line, "done(%s)",
                        corun__task_status_name((enum corun_status)t->status));
@@ -108,11 +118,13 @@ void corun_run_dump(const struct corun_run *run, struct corun_buf *out)
       corun_buf_puts(&line, " detached");
     corun_buf_reset(&why);
     waiting_on(run, t, now_ms, &why);
-    if (why.len)
-      corun_buf_printf(&line, ": %s", corun_buf_str(&why));
+    if (why.len) {
+      corun_buf_puts(&line, ": ");
+      put_text(&line, job, corun_buf_str(&why));
+    }
     corun_buf_putc(&line, '\n');
   }
-  corun_job_redact(job, corun_buf_str(&line), out);
+  corun_buf_add(out, line.p ? line.p : "", line.len);
   corun_buf_free(&line);
   corun_buf_free(&why);
 }
@@ -123,12 +135,17 @@ void corun_job_describe(const struct corun_job *job, struct corun_buf *out)
   size_t i;
   uint32_t j;
 
-  corun_buf_printf(&b, "job \"%s\": %zu task%s, concurrency %u\n", job->name,
-                   job->ntasks, job->ntasks == 1 ? "" : "s", job->concurrency);
+  corun_buf_puts(&b, "job \"");
+  put_text(&b, job, job->name);
+  corun_buf_printf(&b, "\": %zu task%s, concurrency %u\n", job->ntasks,
+                   job->ntasks == 1 ? "" : "s", job->concurrency);
   for (i = 0; i < job->nlimits; i++) {
     const struct corun_sem *s = job->limits[i];
 
-    corun_buf_printf(&b, "limit \"%s\":", s->name);
+    corun_buf_puts(&b, "limit \"");
+    put_text(&b, job, s->name);
+    corun_buf_putc(&b, '"');
+    corun_buf_putc(&b, ':');
     if (s->cap)
       corun_buf_printf(&b, " %u at once", s->cap);
     if (s->interval_ms > 0)
@@ -140,20 +157,26 @@ void corun_job_describe(const struct corun_job *job, struct corun_buf *out)
 
     corun_buf_puts(&b, "  ");
     indent(&b, t);
-    corun_buf_printf(&b, "%s (%s)", t->id, t->kind->name);
-    if (t->nafter) {
+    put_text(&b, job, t->id);
+    corun_buf_printf(&b, " (%s)", t->kind->name);
+    if (t->deps && t->deps->nafter) {
       corun_buf_puts(&b, " after ");
-      for (j = 0; j < t->nafter; j++)
-        corun_buf_printf(&b, "%s%s", j ? "," : "", t->after[j]->id);
+      for (j = 0; j < t->deps->nafter; j++) {
+        if (j)
+          corun_buf_putc(&b, ',');
+        put_text(&b, job, t->deps->after[j]->id);
+      }
     }
-    if (t->flags & CORUN_TF_HAS_TIMEOUT)
-      corun_buf_printf(&b, " timeout %.3gs", (double)t->timeout_ms / 1000.0);
-    if (t->limit)
-      corun_buf_printf(&b, " limit %s", t->limit->name);
+    if (t->timeout)
+      corun_buf_printf(&b, " timeout %.3gs", (double)t->timeout->ms / 1000.0);
+    if (t->limit) {
+      corun_buf_puts(&b, " limit ");
+      put_text(&b, job, t->limit->name);
+    }
     if (t->flags & CORUN_TF_SHIELD)
       corun_buf_puts(&b, " shield");
     corun_buf_putc(&b, '\n');
   }
-  corun_job_redact(job, corun_buf_str(&b), out);
+  corun_buf_add(out, b.p ? b.p : "", b.len);
   corun_buf_free(&b);
 }
