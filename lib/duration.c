@@ -73,7 +73,9 @@ int corun_duration_parse(const char *s, double *out, const char **why)
   else if (strcmp(unit, "h") == 0)
     scale = 3600;
   else {
-    *why = "has an unknown unit (use ms, s, m or h)";
+    *why = strchr(unit, ' ')
+               ? "is not a duration (no space before the unit: \"5s\")"
+               : "has an unknown unit (use ms, s, m or h)";
     return -1;
   }
   return check_seconds(v * scale, out, why);
@@ -91,7 +93,10 @@ int corun_duration_json(const cJSON *v, double *out, const char **why)
 
 unsigned long long corun_duration_ms(double seconds)
 {
-  return (unsigned long long)ceil(seconds * 1000.0 - 1e-6);
+  /* The epsilon keeps 0.3 s (300.00000000000006 ms) from becoming 301. */
+  unsigned long long ms = (unsigned long long)ceil(seconds * 1000.0 - 1e-6);
+
+  return ms == 0 && seconds > 0 ? 1 : ms;
 }
 
 int corun_rate_parse(const char *s, double *per_second, const char **why)

@@ -89,8 +89,14 @@ static size_t where(struct loader *ld, const cJSON *v)
 
 /* ---- templates ---- */
 
+/*
+ * Expand templates in every string under v. field names the field for
+ * messages (the member of v's parent object when NULL); section, when not
+ * NULL, is the top-level field it sits in ("vars", "defaults").
+ */
 static void expand_tree(struct loader *ld, cJSON *v, const char *field,
-                        long task, const struct corun_template_ctx *ctx)
+                        long task, const struct corun_template_ctx *ctx,
+                        const char *section)
 {
   cJSON *it;
 
@@ -101,11 +107,12 @@ static void expand_tree(struct loader *ld, cJSON *v, const char *field,
       return;
     if (corun_template_expand(ctx, v->valuestring, &out, &err) < 0) {
       v->type |= CORUN_FIELD_BAD;
-      if (task >= 0 || field)
-        diag(ld, where(ld, v), task, "\"%s\": %s", field,
+      if (section && field)
+        diag(ld, where(ld, v), task, "\"%s\": \"%s\": %s", section, field,
              err ? err : "out of memory");
       else
-        diag(ld, where(ld, v), task, "%s", err ? err : "out of memory");
+        diag(ld, where(ld, v), task, "\"%s\": %s", field ? field : section,
+             err ? err : "out of memory");
       free(err);
       return;
     }
@@ -115,7 +122,7 @@ static void expand_tree(struct loader *ld, cJSON *v, const char *field,
     return;
   }
   for (it = v->child; it; it = it->next)
-    expand_tree(ld, it, field ? field : it->string, task, ctx);
+    expand_tree(ld, it, field ? field : it->string, task, ctx, section);
 }
 
 /* ---- top level ---- */
@@ -274,6 +281,58 @@ static void unknown_field(struct loader *ld, size_t off, long task,
     diag(ld, off, task, "unknown field \"%s\"%s", key, what);
 }
 
+static struct corun_sem *resolve_limit(struct loader *ld,
+                                       struct corun_fields *f,
+                                       const cJSON *v);
+
+/*
+ * A bad default is an error in the file whether or not a task takes it:
+ * run every kind's parse over the defaults alone and keep what it says
+ * about them (not the "missing field" noise of an empty task).
+ */
+static void check_defaults(struct loader *ld)
+{
+  struct corun_diags scratch = {0};
+  const struct corun_kind *k;
+  struct corun_fields f;
+  struct corun_task *t;
+  const cJSON *v;
+  double secs;
+  int b;
+  size_t i;
+
+  memset(&f, 0, sizeof(f));
+  f.defaults = ld->defaults;
+  f.json = &ld->p;
+  f.diags = &scratch;
+  f.task = -1;
+  f.has_tasks = 1;
+  f.obj = cJSON_CreateObject();
+  if (f.obj == NULL)
+    return;
+  corun_field_duration(&f, "timeout", &secs);
+  corun_field_bool(&f, "shield", &b);
+  v = corun_field(&f, "limit");
+  if (v && !(v->type & CORUN_FIELD_BAD))
+    resolve_limit(ld, &f, v);
+  for (i = 0; (k = corun__kind_at(i)) != NULL; i++) {
+    t = calloc(1, k->size);
+    if (t == NULL)
+      break;
+    t->kind = k;
+    k->parse(t, &f);
+    if (k->free)
+      k->free(t);
+    free(t);
+  }
+  for (i = 0; i < scratch.n; i++)
+    if (strncmp(scratch.v[i].msg, "\"defaults\"", 10) == 0)
+      corun__diag_add(&ld->diags, scratch.v[i].off, -1, "%s",
+                      scratch.v[i].msg);
+  corun__diags_free(&scratch);
+  cJSON_Delete(f.obj);
+}
+
 /*
  * First pass over the top-level object: everything but "tasks", whose
  * place is remembered for the second pass.
@@ -288,8 +347,7 @@ static int read_top(struct loader *ld, cJSON **owned)
   unsigned seen = 0;
 
   if (corun_json_peek(p) == 0 && !p->failed) {
-    return corun_json_fail(p, corun_json_offset(p),
-                           "empty file: expected a JSON object");
+    return corun_json_fail(p, 0, "empty file: expected a JSON object");
   }
   if (corun_json_peek(p) != '{' && !p->failed) {
     cJSON *v = NULL;
@@ -345,7 +403,7 @@ static int read_top(struct loader *ld, cJSON **owned)
       if (!corun__json_int(v, 1, 1, &ver)) {
         if (cJSON_IsNumber(v))
           diag(ld, where(ld, v), -1,
-               "unsupported format version %g (\"corun\" must be 1)",
+               "unsupported format version %.15g (\"corun\" must be 1)",
                v->valuedouble);
         else
           diag(ld, where(ld, v), -1,
@@ -475,14 +533,45 @@ static void read_after(struct loader *ld, struct corun_fields *f, long idx)
   ld->recs[idx].after = al;
 }
 
+/* The limit that v (a "limit" value) names, or NULL after an error. */
+static struct corun_sem *resolve_limit(struct loader *ld,
+                                       struct corun_fields *f,
+                                       const cJSON *v)
+{
+  struct corun_job *job = ld->job;
+  const char *cands[64];
+  const char *hint;
+  size_t i, n = 0;
+
+  if (!cJSON_IsString(v)) {
+    corun_field_fail(f, "limit", v, "must be a string, not %s",
+                     corun__json_type(v));
+    return NULL;
+  }
+  for (i = 0; i < job->nlimits; i++)
+    if (strcmp(job->limits[i]->name, v->valuestring) == 0)
+      return job->limits[i];
+  for (i = 0; i < job->nlimits && n < 64; i++)
+    cands[n++] = job->limits[i]->name;
+  hint = corun_suggest(v->valuestring, cands, n);
+  if (hint)
+    corun_field_fail(f, "limit", v,
+                     "names unknown limit \"%s\" (did you mean \"%s\"?)",
+                     v->valuestring, hint);
+  else
+    corun_field_fail(f, "limit", v,
+                     "names unknown limit \"%s\" (define it in the "
+                     "top-level \"limits\")",
+                     v->valuestring);
+  return NULL;
+}
+
 static void read_common(struct loader *ld, struct corun_task *t,
                         struct corun_fields *f, long idx)
 {
-  struct corun_job *job = ld->job;
   const cJSON *v;
   double secs;
   int shield = 0;
-  size_t i;
 
   v = corun_field(f, "id");
   if (v && !(v->type & CORUN_FIELD_BAD)) {
@@ -511,34 +600,8 @@ static void read_common(struct loader *ld, struct corun_task *t,
   if (corun_field_bool(f, "shield", &shield) > 0 && shield)
     t->flags |= CORUN_TF_SHIELD;
   v = corun_field(f, "limit");
-  if (v && !(v->type & CORUN_FIELD_BAD)) {
-    if (!cJSON_IsString(v)) {
-      corun_field_fail(f, "limit", v, "must be a string, not %s",
-                       corun__json_type(v));
-      return;
-    }
-    for (i = 0; i < job->nlimits; i++)
-      if (strcmp(job->limits[i]->name, v->valuestring) == 0)
-        t->limit = job->limits[i];
-    if (t->limit == NULL) {
-      const char *cands[64];
-      size_t n = 0;
-      const char *hint;
-
-      for (i = 0; i < job->nlimits && n < 64; i++)
-        cands[n++] = job->limits[i]->name;
-      hint = corun_suggest(v->valuestring, cands, n);
-      if (hint)
-        corun_field_fail(f, "limit", v,
-                         "names unknown limit \"%s\" (did you mean \"%s\"?)",
-                         v->valuestring, hint);
-      else
-        corun_field_fail(f, "limit", v,
-                         "names unknown limit \"%s\" (define it in the "
-                         "top-level \"limits\")",
-                         v->valuestring);
-    }
-  }
+  if (v && !(v->type & CORUN_FIELD_BAD))
+    t->limit = resolve_limit(ld, f, v);
 }
 
 static const struct corun_kind *read_kind(struct loader *ld,
@@ -600,6 +663,28 @@ static void check_unknown(struct loader *ld, struct corun_fields *f,
          "field \"tasks\" does not apply to kind \"%s\" (only gather and "
          "wait have child tasks)",
          k->name);
+}
+
+/* Without a valid kind, still flag fields that no kind has. */
+static void check_unknown_any(struct loader *ld, struct corun_fields *f,
+                              long idx)
+{
+  const char *cands[CORUN_FIELDS_MAX * 2 + 1];
+  const struct corun_kind *k;
+  size_t n = 0, i, j;
+  cJSON *it;
+
+  for (i = 0; common_fields[i]; i++)
+    cands[n++] = common_fields[i];
+  for (i = 0; (k = corun__kind_at(i)) != NULL; i++)
+    for (j = 0; k->fields && k->fields[j] && n < CORUN_FIELDS_MAX * 2; j++)
+      cands[n++] = k->fields[j];
+  cands[n] = NULL;
+  for (it = f->obj->child; it; it = it->next) {
+    if ((it->type & CORUN_FIELD_USED) || corun__kind_any_has_field(it->string))
+      continue;
+    unknown_field(ld, where(ld, it), idx, "", it->string, cands, n);
+  }
 }
 
 struct childvec {
@@ -790,7 +875,7 @@ static struct corun_task *load_task(struct loader *ld)
     goto out;
   f.nchildren = cv.n;
 
-  expand_tree(ld, obj, NULL, idx, &ld->tctx);
+  expand_tree(ld, obj, NULL, idx, &ld->tctx, NULL);
   k = read_kind(ld, &f, idx);
   t = new_task(ld->job, k, idx);
   if (t == NULL) {
@@ -801,6 +886,8 @@ static struct corun_task *load_task(struct loader *ld)
   if (k) {
     k->parse(t, &f);
     check_unknown(ld, &f, k, idx);
+  } else {
+    check_unknown_any(ld, &f, idx);
   }
   t->children = cv.v;
   t->nchildren = cv.n;
@@ -927,10 +1014,20 @@ static int assign_ids(struct loader *ld)
   return 0;
 }
 
-static void dup_id(struct loader *ld, size_t i, const struct corun_task *first)
+static void dup_id(struct loader *ld, size_t i, const struct corun_task *other)
 {
-  struct ldrec *rec = &ld->recs[i];
-  const struct ldrec *frec = &ld->recs[first->index];
+  struct ldrec *rec;
+  const struct ldrec *frec;
+
+  /* Report the later of the two, pointing back at the first. */
+  if (other->index > i) {
+    size_t later = other->index;
+
+    other = ld->job->tasks[i];
+    i = later;
+  }
+  rec = &ld->recs[i];
+  frec = &ld->recs[other->index];
   unsigned line, col;
 
   corun_json_line_col(ld->p.text, ld->p.len,
@@ -956,6 +1053,20 @@ static void check_ids(struct loader *ld)
 
   for (i = 0; i < job->ntasks && !all; i++)
     all = ld->recs[i].after != NULL;
+  /* Explicit ids first, so a generated id meets them wherever they are. */
+  for (i = 0; !all && i < job->ntasks; i++) {
+    struct corun_task *t = job->tasks[i];
+    void *old = NULL;
+    int r;
+
+    if (t == NULL || t->id == NULL || !ld->recs[i].id_off)
+      continue;
+    r = corun_strmap_put(&job->ids, t->id, t, &old);
+    if (r == 0)
+      dup_id(ld, i, old);
+    else if (r < 0)
+      diag(ld, 0, -1, "out of memory");
+  }
   for (i = 0; i < job->ntasks; i++) {
     struct corun_task *t = job->tasks[i];
     void *old = NULL;
@@ -963,9 +1074,8 @@ static void check_ids(struct loader *ld)
 
     if (t == NULL || t->id == NULL)
       continue;
-    if (!all && !ld->recs[i].id_off) {
-      old = corun_strmap_get(&job->ids, t->id);
-      if (old)
+    if (!all) {
+      if (!ld->recs[i].id_off && (old = corun_strmap_get(&job->ids, t->id)))
         dup_id(ld, i, old);
       continue;
     }
@@ -1249,12 +1359,22 @@ out:
 
 /* ---- rendering diagnostics ---- */
 
+/*
+ * By place, then task and text so identical reports (a bad default met by
+ * many tasks) sit together and print once.
+ */
 static int diag_cmp(const void *a, const void *b)
 {
   const struct corun_diag *x = a, *y = b;
+  int c;
 
   if (x->off != y->off)
     return x->off < y->off ? -1 : 1;
+  if (x->task != y->task)
+    return x->task < y->task ? -1 : 1;
+  c = strcmp(x->msg, y->msg);
+  if (c)
+    return c;
   return x < y ? -1 : x > y;
 }
 
@@ -1474,13 +1594,15 @@ enum corun_code corun_job_load_text(struct corun_job **out, const char *text,
   vctx.env_only = 1;
   vctx.secrets = &job->secrets;
   if (ld.vars)
-    expand_tree(&ld, ld.vars, NULL, -1, &vctx);
+    expand_tree(&ld, ld.vars, NULL, -1, &vctx, "vars");
   ld.tctx.vars = ld.vars;
   ld.tctx.secrets = &job->secrets;
-  if (ld.defaults)
-    expand_tree(&ld, ld.defaults, NULL, -1, &ld.tctx);
+  if (ld.defaults) {
+    expand_tree(&ld, ld.defaults, NULL, -1, &ld.tctx, "defaults");
+    check_defaults(&ld);
+  }
   if (owned[0] && cJSON_IsString(owned[0])) {
-    expand_tree(&ld, owned[0], NULL, -1, &ld.tctx);
+    expand_tree(&ld, owned[0], "name", -1, &ld.tctx, NULL);
     job->name = strdup(owned[0]->valuestring);
   } else {
     job->name = base_name(display);

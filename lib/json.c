@@ -98,8 +98,9 @@ static int expect(struct corun_json *p, char c, const char *what)
 
 static int enter(struct corun_json *p)
 {
+  /* Called just past the bracket; the error points at the bracket. */
   if (++p->depth > CORUN_JSON_MAX_DEPTH)
-    return corun_json_fail(p, p->pos, "nesting deeper than %d levels",
+    return corun_json_fail(p, p->pos - 1, "nesting deeper than %d levels",
                            CORUN_JSON_MAX_DEPTH);
   return 0;
 }
@@ -393,6 +394,9 @@ static int read_number(struct corun_json *p, double *out)
     i++;
   if (i < p->len && t[i] == '0') {
     i++;
+    if (i < p->len && t[i] >= '0' && t[i] <= '9')
+      return corun_json_fail(p, start, "invalid number: leading zeros are "
+                                       "not allowed");
   } else if (i < p->len && t[i] >= '1' && t[i] <= '9') {
     while (i < p->len && t[i] >= '0' && t[i] <= '9')
       i++;

@@ -29,6 +29,11 @@ const struct corun_kind *corun__kind_find(const char *name)
   return NULL;
 }
 
+const struct corun_kind *corun__kind_at(size_t i)
+{
+  return i < NKINDS ? kinds[i] : NULL;
+}
+
 const char *const *corun__kind_names(void)
 {
   return names;

@@ -61,6 +61,8 @@ struct corun_kind {
 
 /* The kind named name, or NULL. */
 const struct corun_kind *corun__kind_find(const char *name);
+/* The i-th kind, or NULL past the last: for checks over every kind. */
+const struct corun_kind *corun__kind_at(size_t i);
 /* NULL-terminated list of every kind's name, for suggestions. */
 const char *const *corun__kind_names(void);
 /* Whether any kind takes field name (besides the common ones). */
