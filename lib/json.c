@@ -206,13 +206,26 @@ static size_t utf8_len(const unsigned char *s, size_t n)
  * Reads a string literal into b (reset first). Most strings in a job file
  * are plain ASCII without escapes: copy those in one go.
  */
+static void put_c(struct corun_buf *b, char c)
+{
+  if (b)
+    corun_buf_putc(b, c);
+}
+
+/*
+ * Reads a string literal into b (reset first), or only checks it when b is
+ * NULL: skipping a value must find the same errors without the copying.
+ * Most strings in a job file are plain ASCII without escapes: those are
+ * taken in one go.
+ */
 static int read_string(struct corun_json *p, struct corun_buf *b)
 {
   size_t start, i;
 
   if (expect(p, '"', "a string") < 0)
     return -1;
-  corun_buf_reset(b);
+  if (b)
+    corun_buf_reset(b);
   start = p->pos;
   for (i = start; i < p->len; i++) {
     unsigned char c = (unsigned char)p->text[i];
@@ -220,7 +233,8 @@ static int read_string(struct corun_json *p, struct corun_buf *b)
     if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80)
       break;
   }
-  corun_buf_add(b, p->text + start, i - start);
+  if (b)
+    corun_buf_add(b, p->text + start, i - start);
   p->pos = i;
   for (;;) {
     unsigned char c;
@@ -248,22 +262,22 @@ static int read_string(struct corun_json *p, struct corun_buf *b)
       case '"':
       case '\\':
       case '/':
-        corun_buf_putc(b, (char)c);
+        put_c(b, (char)c);
         break;
       case 'b':
-        corun_buf_putc(b, '\b');
+        put_c(b, '\b');
         break;
       case 'f':
-        corun_buf_putc(b, '\f');
+        put_c(b, '\f');
         break;
       case 'n':
-        corun_buf_putc(b, '\n');
+        put_c(b, '\n');
         break;
       case 'r':
-        corun_buf_putc(b, '\r');
+        put_c(b, '\r');
         break;
       case 't':
-        corun_buf_putc(b, '\t');
+        put_c(b, '\t');
         break;
       case 'u':
         if (read_u4(p, &cp) < 0)
@@ -289,7 +303,8 @@ static int read_string(struct corun_json *p, struct corun_buf *b)
           return corun_json_fail(p, esc_at,
                                  "\\u0000 is not allowed in strings");
         }
-        put_utf8(b, cp);
+        if (b)
+          put_utf8(b, cp);
         break;
       default:
         return corun_json_fail(p, esc_at, "invalid escape '\\%c'",
@@ -303,10 +318,13 @@ static int read_string(struct corun_json *p, struct corun_buf *b)
 
       if (n == 0)
         return corun_json_fail(p, p->pos, "invalid UTF-8 in string");
-      corun_buf_add(b, p->text + p->pos, n);
+      if (b)
+        corun_buf_add(b, p->text + p->pos, n);
       p->pos += n;
     }
   }
+  if (b == NULL)
+    return 0;
   if (b->oom)
     return corun_json_fail(p, start, "out of memory");
   corun_buf_putc(b, '\0');
@@ -420,6 +438,19 @@ static int read_number(struct corun_json *p, double *out)
       i++;
   }
   n = i - start;
+  /* Plain integers (ids, counts, whole seconds) need no strtod. */
+  if (n <= 15) {
+    size_t k = start + (t[start] == '-');
+    double v = 0;
+
+    while (k < i && t[k] >= '0' && t[k] <= '9')
+      v = v * 10 + (t[k++] - '0');
+    if (k == i) {
+      *out = t[start] == '-' ? -v : v;
+      p->pos = i;
+      return 0;
+    }
+  }
   if (n >= sizeof(tmp)) {
     copy = malloc(n + 1);
     if (copy == NULL)
@@ -618,7 +649,7 @@ int corun_json_skip(struct corun_json *p)
         return -1;
     return r;
   case '"':
-    return read_string(p, &p->scratch);
+    return read_string(p, NULL);
   case 't':
     return read_literal(p, "true");
   case 'f':

@@ -26,15 +26,18 @@ static void drain(uv_idle_t *idle)
 {
   struct corun_run *run = idle->data;
   struct corun_task *t;
+  unsigned n = 0;
 
   /* Work queued while draining runs in this same pass. */
   while ((t = corun__tq_pop(&run->ready)) != NULL) {
     uint64_t began = run->opts.debug ? uv_hrtime() : 0;
 
+    corun__run_batch_tick(run, &n);
     corun__task_dispatch(t);
     if (run->opts.debug)
       corun__run_check_slow(run, began, t, "start");
   }
+  run->batch_now = 0;
   uv_idle_stop(&run->idle);
 }
 

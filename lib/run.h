@@ -43,7 +43,18 @@ struct corun_run {
   enum corun_run_end end;
   int closing; /* handles whose close callback is pending */
   uint64_t end_ns;
+  uint64_t batch_now; /* uv_hrtime() cached during a batch, or 0 */
 };
+
+/* How many items a batch handles per reading of the clock. */
+#define CORUN_CLOCK_BATCH 64
+
+/* Refresh the batch clock every CORUN_CLOCK_BATCH calls (n counts). */
+static inline void corun__run_batch_tick(struct corun_run *run, unsigned *n)
+{
+  if ((*n)++ % CORUN_CLOCK_BATCH == 0)
+    run->batch_now = uv_hrtime();
+}
 
 /* Put t in the ready queue (it must not be in another queue). */
 void corun__run_ready(struct corun_run *run, struct corun_task *t);

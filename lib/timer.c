@@ -154,6 +154,7 @@ static void fire(uv_timer_t *uvt)
   struct corun_run *run = uvt->data;
   struct corun_timers *h = &run->timers;
   uint64_t now = corun__now_ms(run);
+  unsigned n = 0;
 
   h->armed = UINT64_MAX;
   /* One timer at a time: a callback may stop or start any other timer. */
@@ -162,12 +163,14 @@ static void fire(uv_timer_t *uvt)
     struct corun_timer *t = (struct corun_timer *)b->list.next;
     uint64_t began = run->opts.debug ? uv_hrtime() : 0;
 
+    corun__run_batch_tick(run, &n);
     if (unlink_timer(t))
       bucket_drop(h, b);
     t->cb(t);
     if (run->opts.debug)
       corun__run_check_slow(run, began, t->task, "timer");
   }
+  run->batch_now = 0;
   rearm(run);
 }
 

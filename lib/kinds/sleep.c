@@ -11,12 +11,17 @@
 #include "../run.h"
 #include "../task.h"
 
-struct sleep_task {
-  struct corun_task base;
-  uint64_t ms;
+/* Most sleeps in a big job have none of these: keep them out of line. */
+struct sleep_extra {
   char *message;
   char *fail;
   cJSON *result;
+};
+
+struct sleep_task {
+  struct corun_task base;
+  struct sleep_extra *x;
+  /* Until the sleep starts, timer.due holds its length in ms. */
   struct corun_timer timer;
 };
 
@@ -26,16 +31,28 @@ static const char *const fields[] = {"seconds", "message", "fail", "result",
 static int parse(struct corun_task *t, struct corun_fields *f)
 {
   struct sleep_task *s = (struct sleep_task *)t;
+  struct sleep_extra x = {NULL, NULL, NULL};
   double secs = 0;
   int r;
 
   r = corun_field_duration(f, "seconds", &secs);
   if (r == 0)
     corun_field_missing(f, "seconds");
-  s->ms = corun_duration_ms(secs);
-  corun_field_string(f, "message", &s->message);
-  corun_field_string(f, "fail", &s->fail);
-  corun_field_json(f, "result", &s->result);
+  s->timer.due = corun_duration_ms(secs);
+  corun_field_string(f, "message", &x.message);
+  corun_field_string(f, "fail", &x.fail);
+  corun_field_json(f, "result", &x.result);
+  if (x.message || x.fail || x.result) {
+    s->x = malloc(sizeof(*s->x));
+    if (s->x == NULL) {
+      corun_field_fail(f, "message", NULL, "could not be kept: out of memory");
+      free(x.message);
+      free(x.fail);
+      cJSON_Delete(x.result);
+      return -1;
+    }
+    *s->x = x;
+  }
   return f->failed ? -1 : 0;
 }
 
@@ -43,19 +60,20 @@ static void wake(struct corun_timer *timer)
 {
   struct sleep_task *s = (struct sleep_task *)timer->task;
   struct corun_task *t = &s->base;
+  struct sleep_extra *x = s->x;
 
-  if (s->message)
-    corun__run_output(t->run, s->message);
-  if (s->fail) {
+  if (x && x->message)
+    corun__run_output(t->run, x->message);
+  if (x && x->fail) {
     corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_FAIL, "%s",
-                       s->fail);
+                       x->fail);
     return;
   }
-  if (s->result) {
-    corun__task_set_result(t, s->result);
-    s->result = NULL;
-  } else if (s->message) {
-    corun__task_set_result(t, cJSON_CreateString(s->message));
+  if (x && x->result) {
+    corun__task_set_result(t, x->result);
+    x->result = NULL;
+  } else if (x && x->message) {
+    corun__task_set_result(t, cJSON_CreateString(x->message));
   }
   corun__task_finish(t, CORUN_STATUS_OK, CORUN_ERR_NONE, NULL);
 }
@@ -64,8 +82,8 @@ static void start(struct corun_task *t)
 {
   struct sleep_task *s = (struct sleep_task *)t;
 
-  if (corun__timer_start(t->run, &s->timer, corun__now_ms(t->run) + s->ms,
-                         wake, t) < 0)
+  if (corun__timer_start(t->run, &s->timer,
+                         corun__now_ms(t->run) + s->timer.due, wake, t) < 0)
     corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO,
                        "out of memory arming the timer");
 }
@@ -94,9 +112,12 @@ static void release(struct corun_task *t)
 {
   struct sleep_task *s = (struct sleep_task *)t;
 
-  free(s->message);
-  free(s->fail);
-  cJSON_Delete(s->result);
+  if (s->x == NULL)
+    return;
+  free(s->x->message);
+  free(s->x->fail);
+  cJSON_Delete(s->x->result);
+  free(s->x);
 }
 
 const struct corun_kind corun_kind_sleep = {
