@@ -112,26 +112,14 @@ static int write_report(struct cli *c)
  */
 static int probe_report(const char *path)
 {
-  size_t n = strlen(path);
-  char *tmp;
-  int fd;
+  struct corun_error err = {0};
 
   if (strcmp(path, "-") == 0)
     return 0;
-  tmp = malloc(n + 16);
-  if (tmp == NULL)
-    return -1;
-  snprintf(tmp, n + 16, "%s.tmp.XXXXXX", path);
-  fd = mkstemp(tmp);
-  if (fd < 0) {
-    fprintf(stderr, "corun: cannot write the report %s: %s\n", path,
-            strerror(errno));
-    free(tmp);
+  if (corun_probe_writable(path, &err) != CORUN_OK) {
+    fprintf(stderr, "corun: cannot write the report: %s\n", err.msg);
     return -1;
   }
-  close(fd);
-  unlink(tmp);
-  free(tmp);
   return 0;
 }
 
@@ -251,11 +239,14 @@ int main(int argc, char **argv)
   uv_run(loop, UV_RUN_DEFAULT);
 
   if (!corun_run_done(c.run)) {
-    /* Nothing left to wake a task: a bug, but say which tasks hang. */
-    fprintf(stderr, "corun: internal error: the run stalled\n");
+    /*
+     * Nothing left to wake a task: they hold limit slots each other needs
+     * (e.g. through "after"). Say which, and end them.
+     */
+    fprintf(stderr, "corun: the run stalled: these tasks wait on each "
+                    "other's limit slots and none can go on\n");
     dump(&c);
-    corun_run_interrupt(c.run, SIGTERM);
-    corun_run_interrupt(c.run, SIGTERM);
+    corun_run_stalled(c.run);
   }
   if (c.opt.debug)
     dump(&c);

@@ -90,6 +90,11 @@ int corun_run_done(const struct corun_run *run);
 void corun_run_interrupt(struct corun_run *run, int signum);
 /* The whole-run --timeout expired: cancel everything, exit code 124. */
 void corun_run_expire(struct corun_run *run);
+/*
+ * The loop ran dry with tasks unfinished (they wait on each other's limit
+ * slots). Ends them all cancelled; the run then fails (exit code 1).
+ */
+void corun_run_stalled(struct corun_run *run);
 /* The process exit code the contract asks for. Valid once done. */
 int corun_run_exit_code(const struct corun_run *run);
 /* Close the run's handles (spinning loop until they are closed) and free. */
@@ -106,10 +111,19 @@ void corun_report_text(const struct corun_run *run, int colour,
 
 /*
  * Write data to path atomically: a temporary file beside it, fsync, rename.
- * On failure nothing is left behind and an existing file is untouched.
+ * On failure nothing is left behind and an existing file is untouched. A
+ * symbolic link is followed (the file it names is replaced, the link
+ * stays); an existing target that is not a regular file (a FIFO, a device,
+ * /dev/stdout) is written directly.
  */
 enum corun_code corun_write_atomic(const char *path, const char *data,
                                    size_t len, struct corun_error *err);
+/*
+ * Check now that corun_write_atomic(path) could create its file, so a long
+ * run does not end in "cannot write". Creates and removes a temporary file.
+ */
+enum corun_code corun_probe_writable(const char *path,
+                                     struct corun_error *err);
 
 /*
  * Parse a duration as the job file writes it ("250ms", "1.5s", "2m", "1h"

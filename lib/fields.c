@@ -82,7 +82,7 @@ int corun__json_int(const cJSON *v, long long min, long long max,
   return 1;
 }
 
-static int from_defaults(struct corun_fields *f, const cJSON *v)
+int corun_field_from_defaults(const struct corun_fields *f, const cJSON *v)
 {
   return v && f->defaults && v->string &&
          cJSON_GetObjectItemCaseSensitive(f->defaults, v->string) == v;
@@ -112,7 +112,7 @@ void corun_field_fail(struct corun_fields *f, const char *name,
   va_start(ap, fmt);
   corun_buf_vprintf(&b, fmt, ap);
   va_end(ap);
-  if (from_defaults(f, v))
+  if (corun_field_from_defaults(f, v))
     corun__diag_add(f->diags, off, -1, "\"defaults\": \"%s\" %s", name,
                     corun_buf_str(&b));
   else

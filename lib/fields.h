@@ -64,6 +64,8 @@ struct corun_fields {
  * whose template failed is returned too; getters then fail quietly.
  */
 const cJSON *corun_field(struct corun_fields *f, const char *name);
+/* Whether v, returned by corun_field(), came from the job's defaults. */
+int corun_field_from_defaults(const struct corun_fields *f, const cJSON *v);
 /* Record an error about field name whose value is v (may be NULL). */
 void corun_field_fail(struct corun_fields *f, const char *name,
                       const cJSON *v, const char *fmt, ...)

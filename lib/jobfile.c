@@ -49,7 +49,8 @@ struct after_list {
 /* Load-time facts about a task that the run does not need. */
 struct ldrec {
   uint32_t obj_off;
-  uint32_t id_off; /* 0: generated id */
+  uint32_t id_off;    /* 0: generated id */
+  uint32_t limit_off; /* where its "limit" stands, if it has one */
   struct after_list *after;
 };
 
@@ -64,6 +65,7 @@ struct loader {
   size_t cap;
   int has_tasks;
   size_t tasks_off;
+  unsigned suggested; /* "did you mean" searches over all ids so far */
 };
 
 static void diag(struct loader *ld, size_t off, long task, const char *fmt,
@@ -193,6 +195,11 @@ static void read_limit(struct loader *ld, cJSON *v)
           diag(ld, where(ld, it), -1, "\"limits\": \"%s\": \"rate\" %s",
                v->string,
                cJSON_IsString(it) ? why : "must be a string like \"20/s\"");
+        else if (1.0 / per_s > 1e9)
+          diag(ld, where(ld, it), -1,
+               "\"limits\": \"%s\": \"rate\" is too slow (at least one "
+               "start per 1e9 seconds)",
+               v->string);
         else
           s->interval_ms = 1000.0 / per_s;
       } else {
@@ -423,15 +430,8 @@ static int read_top(struct loader *ld, cJSON **owned)
       read_defaults(ld, v);
       owned[2] = v;
     } else if (strcmp(key, "limits") == 0) {
-      cJSON *it;
-
-      if (!cJSON_IsObject(v))
-        diag(ld, where(ld, v), -1, "\"limits\" must be an object, not %s",
-             corun__json_type(v));
-      else
-        for (it = v->child; it; it = it->next)
-          read_limit(ld, it);
-      cJSON_Delete(v);
+      /* Read once "vars" is known: a rate may be a template. */
+      owned[3] = v;
     } else if (strcmp(key, "concurrency") == 0) {
       long long c;
 
@@ -600,8 +600,17 @@ static void read_common(struct loader *ld, struct corun_task *t,
   if (corun_field_bool(f, "shield", &shield) > 0 && shield)
     t->flags |= CORUN_TF_SHIELD;
   v = corun_field(f, "limit");
-  if (v && !(v->type & CORUN_FIELD_BAD))
+  /*
+   * A default limit is for the work itself, not for the gathers and waits
+   * around it: a container holding a slot its children need next would
+   * wait on itself.
+   */
+  if (v && corun_field_from_defaults(f, v) && t->kind && t->kind->parent)
+    v = NULL;
+  if (v && !(v->type & CORUN_FIELD_BAD)) {
     t->limit = resolve_limit(ld, f, v);
+    ld->recs[idx].limit_off = (uint32_t)where(ld, v);
+  }
 }
 
 static const struct corun_kind *read_kind(struct loader *ld,
@@ -811,6 +820,7 @@ static struct corun_task *load_task(struct loader *ld)
   int n = 0, r;
   const char *name;
   char kbuf[64];
+  struct corun_strmap seen = {0};
 
   if (corun_json_peek(p) != '{') {
     cJSON *v = NULL;
@@ -851,7 +861,15 @@ static struct corun_task *load_task(struct loader *ld)
       corun_json_fail(p, key_off, "out of memory");
       break;
     }
-    dup = cJSON_GetObjectItemCaseSensitive(obj, key) != NULL ||
+    if (n > 16 && seen.len == 0) {
+      /* A task with many keys is odd, but must not cost n^2 to reject. */
+      cJSON *it;
+
+      for (it = obj->child; it; it = it->next)
+        corun_strmap_put(&seen, it->string, it, NULL);
+    }
+    dup = (seen.len ? corun_strmap_get(&seen, key) != NULL
+                    : cJSON_GetObjectItemCaseSensitive(obj, key) != NULL) ||
           (strcmp(key, "tasks") == 0 && f.has_tasks);
 
     if (dup) {
@@ -863,8 +881,11 @@ static struct corun_task *load_task(struct loader *ld)
       r = read_children(ld, &cv, idx);
     } else {
       r = corun_json_value(p, &v);
-      if (r == 0)
+      if (r == 0) {
         cJSON_AddItemToObject(obj, key, v);
+        if (seen.len)
+          corun_strmap_put(&seen, obj->child->prev->string, v, NULL);
+      }
     }
     if (key != kbuf)
       free(key);
@@ -896,6 +917,7 @@ static struct corun_task *load_task(struct loader *ld)
     t->children[i]->parent = t;
   ld->job->tasks[idx] = t;
 out:
+  corun_strmap_free(&seen);
   free(cv.v);
   cJSON_Delete(obj);
   return p->failed ? NULL : t;
@@ -1089,6 +1111,32 @@ static void check_ids(struct loader *ld)
   }
 }
 
+/*
+ * A task that needs a slot of a limit its ancestor already holds can wait
+ * for ever: the ancestor keeps its slot until the task ends.
+ */
+static void check_nested_limits(struct loader *ld)
+{
+  struct corun_job *job = ld->job;
+  size_t i;
+
+  for (i = 0; i < job->ntasks; i++) {
+    struct corun_task *t = job->tasks[i], *a;
+
+    if (t == NULL || t->limit == NULL)
+      continue;
+    for (a = t->parent; a; a = a->parent) {
+      if (a->limit != t->limit)
+        continue;
+      diag(ld, ld->recs[i].limit_off, (long)i,
+           "\"limit\" \"%s\" is already held by its ancestor \"%s\": "
+           "waiting for another slot inside it could wait for ever",
+           t->limit->name, a->id);
+      break;
+    }
+  }
+}
+
 static uint32_t nafter_of(const struct corun_task *t)
 {
   return t && t->deps ? t->deps->nafter : 0;
@@ -1127,8 +1175,11 @@ static void resolve_after(struct loader *ld)
       if (d == NULL) {
         const char *hint = NULL;
 
-        /* Suggesting from a huge job would cost more than it helps. */
-        if (job->ntasks <= 20000) {
+        /*
+         * Suggesting from a huge job, or for thousands of bad names,
+         * would cost more than it helps.
+         */
+        if (job->ntasks <= 20000 && ld->suggested++ < 50) {
           const char **cands = malloc(job->ntasks * sizeof(*cands));
           size_t n = 0, m;
 
@@ -1559,7 +1610,8 @@ enum corun_code corun_job_load_text(struct corun_job **out, const char *text,
 {
   struct loader ld;
   struct corun_job *job;
-  cJSON *owned[3] = {NULL, NULL, NULL};
+  /* name, vars, defaults, limits, and vars made by --var alone */
+  cJSON *owned[5] = {NULL, NULL, NULL, NULL, NULL};
   struct corun_template_ctx vctx;
   enum corun_code code = CORUN_OK;
   size_t i;
@@ -1588,8 +1640,8 @@ enum corun_code corun_job_load_text(struct corun_job **out, const char *text,
   code = apply_var_overrides(&ld, opts, err);
   if (code != CORUN_OK)
     goto fail;
-  if (owned[1] == NULL)
-    owned[1] = ld.vars;
+  if (ld.vars != owned[1])
+    owned[4] = ld.vars;
   memset(&vctx, 0, sizeof(vctx));
   vctx.env_only = 1;
   vctx.secrets = &job->secrets;
@@ -1597,6 +1649,16 @@ enum corun_code corun_job_load_text(struct corun_job **out, const char *text,
     expand_tree(&ld, ld.vars, NULL, -1, &vctx, "vars");
   ld.tctx.vars = ld.vars;
   ld.tctx.secrets = &job->secrets;
+  if (owned[3] && !cJSON_IsObject(owned[3])) {
+    diag(&ld, where(&ld, owned[3]), -1, "\"limits\" must be an object, not %s",
+         corun__json_type(owned[3]));
+  } else if (owned[3]) {
+    cJSON *it;
+
+    expand_tree(&ld, owned[3], NULL, -1, &ld.tctx, "limits");
+    for (it = owned[3]->child; it; it = it->next)
+      read_limit(&ld, it);
+  }
   if (ld.defaults) {
     expand_tree(&ld, ld.defaults, NULL, -1, &ld.tctx, "defaults");
     check_defaults(&ld);
@@ -1617,6 +1679,7 @@ enum corun_code corun_job_load_text(struct corun_job **out, const char *text,
     goto fail;
   }
   check_ids(&ld);
+  check_nested_limits(&ld);
   resolve_after(&ld);
   /* A tree with other errors may be half built; cycles would mislead. */
   if (ld.diags.n == 0 && job->nedges > 0)
@@ -1645,7 +1708,7 @@ fail:
     free(al);
   }
   free(ld.recs);
-  for (i = 0; i < 3; i++)
+  for (i = 0; i < 5; i++)
     cJSON_Delete(owned[i]);
   corun__diags_free(&ld.diags);
   corun_json_free(&ld.p);

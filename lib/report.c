@@ -121,33 +121,139 @@ double corun__secs(uint64_t ns)
   return (double)ns / 1e9;
 }
 
-enum corun_code corun_write_atomic(const char *path, const char *data,
-                                   size_t len, struct corun_error *err)
+static int write_all(int fd, const char *data, size_t len)
 {
-  size_t plen = strlen(path);
-  char *tmp = malloc(plen + 16);
-  int fd, saved;
   size_t off = 0;
 
-  if (tmp == NULL)
-    return corun_failf(err, CORUN_ENOMEM, "out of memory");
-  snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
-  fd = mkstemp(tmp);
-  if (fd < 0) {
-    saved = errno;
-    free(tmp);
-    return corun_failf(err, CORUN_EIO, "cannot create a file beside %s: %s",
-                       path, strerror(saved));
-  }
   while (off < len) {
     ssize_t w = write(fd, data + off, len - off);
 
     if (w < 0 && errno == EINTR)
       continue;
     if (w < 0)
-      goto fail;
+      return -1;
     off += (size_t)w;
   }
+  return 0;
+}
+
+/*
+ * Where an atomic write to path really goes: NULL with *direct set when
+ * path exists and is not a regular file; else the path itself, or the file
+ * a symbolic link names (malloc'd either way).
+ */
+static char *write_target(const char *path, int *direct)
+{
+  struct stat st, lst;
+
+  *direct = 0;
+  if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+    *direct = 1;
+    return NULL;
+  }
+  if (lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode)) {
+    char *real = realpath(path, NULL), link[4096];
+    const char *slash;
+    ssize_t n;
+
+    if (real)
+      return real;
+    /* A link to a file not written yet: follow its text. */
+    n = readlink(path, link, sizeof(link) - 1);
+    if (n > 0) {
+      link[n] = '\0';
+      slash = strrchr(path, '/');
+      if (link[0] != '/' && slash) {
+        size_t dl = (size_t)(slash - path) + 1;
+        char *joined = malloc(dl + (size_t)n + 1);
+
+        if (joined) {
+          memcpy(joined, path, dl);
+          memcpy(joined + dl, link, (size_t)n + 1);
+        }
+        return joined;
+      }
+      return strdup(link);
+    }
+  }
+  return strdup(path);
+}
+
+enum corun_code corun_probe_writable(const char *path, struct corun_error *err)
+{
+  int direct, fd, saved;
+  char *target = write_target(path, &direct), *tmp;
+  size_t n;
+
+  if (direct) {
+    if (access(path, W_OK) == 0)
+      return CORUN_OK;
+    return corun_failf(err, CORUN_EIO, "%s: %s", path, strerror(errno));
+  }
+  if (target == NULL)
+    return corun_failf(err, CORUN_ENOMEM, "out of memory");
+  n = strlen(target) + 16;
+  tmp = malloc(n);
+  if (tmp == NULL) {
+    free(target);
+    return corun_failf(err, CORUN_ENOMEM, "out of memory");
+  }
+  snprintf(tmp, n, "%s.tmp.XXXXXX", target);
+  fd = mkstemp(tmp);
+  saved = errno;
+  if (fd >= 0) {
+    close(fd);
+    unlink(tmp);
+  }
+  free(tmp);
+  free(target);
+  if (fd < 0)
+    return corun_failf(err, CORUN_EIO, "%s: %s", path, strerror(saved));
+  return CORUN_OK;
+}
+
+enum corun_code corun_write_atomic(const char *path, const char *data,
+                                   size_t len, struct corun_error *err)
+{
+  int direct, fd, saved;
+  char *target = write_target(path, &direct), *tmp;
+  size_t plen;
+
+  if (direct) {
+    fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write_all(fd, data, len) < 0) {
+      saved = errno;
+      if (fd >= 0)
+        close(fd);
+      return corun_failf(err, CORUN_EIO, "cannot write %s: %s", path,
+                         strerror(saved));
+    }
+    if (close(fd) < 0)
+      return corun_failf(err, CORUN_EIO, "cannot write %s: %s", path,
+                         strerror(errno));
+    return CORUN_OK;
+  }
+  if (target == NULL)
+    return corun_failf(err, CORUN_ENOMEM, "out of memory");
+  path = target;
+  plen = strlen(path);
+  tmp = malloc(plen + 16);
+  if (tmp == NULL) {
+    free(target);
+    return corun_failf(err, CORUN_ENOMEM, "out of memory");
+  }
+  snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
+  fd = mkstemp(tmp);
+  if (fd < 0) {
+    saved = errno;
+    free(tmp);
+    corun_failf(err, CORUN_EIO, "cannot create a file beside %s: %s", path,
+                strerror(saved));
+    free(target);
+    return CORUN_EIO;
+  }
+  if (write_all(fd, data, len) < 0)
+    goto fail;
   if (fchmod(fd, 0644) < 0 || fsync(fd) < 0)
     goto fail;
   if (close(fd) < 0) {
@@ -158,6 +264,7 @@ enum corun_code corun_write_atomic(const char *path, const char *data,
   if (rename(tmp, path) < 0)
     goto fail;
   free(tmp);
+  free(target);
   return CORUN_OK;
 fail:
   saved = errno;
@@ -165,6 +272,7 @@ fail:
     close(fd);
   unlink(tmp);
   free(tmp);
-  return corun_failf(err, CORUN_EIO, "cannot write %s: %s", path,
-                     strerror(saved));
+  corun_failf(err, CORUN_EIO, "cannot write %s: %s", path, strerror(saved));
+  free(target);
+  return CORUN_EIO;
 }

@@ -179,21 +179,44 @@ int corun_run_done(const struct corun_run *run)
   return run->finished;
 }
 
+static void run_cancel(struct corun_task *t, enum corun_cancel_how how)
+{
+  if (t->state == CORUN_STATE_DONE)
+    return;
+  t->flags |= CORUN_TF_RUN_CANCEL;
+  corun__task_cancel(t, CORUN_STATUS_CANCELLED, how);
+}
+
+/* Whether a shielded task still running encloses t. */
+static int under_live_shield(const struct corun_task *t)
+{
+  for (t = t->parent; t; t = t->parent)
+    if ((t->flags & CORUN_TF_SHIELD) && t->state != CORUN_STATE_DONE)
+      return 1;
+  return 0;
+}
+
 static void cancel_all(struct corun_run *run, enum corun_cancel_how how)
 {
   struct corun_job *job = run->job;
   size_t i;
 
   /*
-   * Roots first, so each subtree is cancelled from its top; then whatever
-   * is still alive (shielded or detached tasks) when forcing.
+   * Roots first, so each subtree is cancelled from its top. Then the tasks
+   * no parent waits for any more: children a wait left running
+   * (cancel_pending false) are cancelled like everything else, unless a
+   * shield covers them; when forcing, shielded tasks go too.
    */
   for (i = 0; i < job->nroots && !run->finished; i++)
-    corun__task_cancel(job->roots[i], CORUN_STATUS_CANCELLED, how);
-  if (how != CORUN_CANCEL_FORCE)
-    return;
-  for (i = 0; i < job->ntasks && !run->finished; i++)
-    corun__task_cancel(job->tasks[i], CORUN_STATUS_CANCELLED, how);
+    run_cancel(job->roots[i], how);
+  for (i = 0; i < job->ntasks && !run->finished; i++) {
+    struct corun_task *t = job->tasks[i];
+
+    if (how == CORUN_CANCEL_FORCE ||
+        ((t->flags & CORUN_TF_DETACHED) && !(t->flags & CORUN_TF_SHIELD) &&
+         !under_live_shield(t)))
+      run_cancel(t, how);
+  }
 }
 
 void corun_run_interrupt(struct corun_run *run, int signum)
@@ -223,6 +246,15 @@ void corun_run_expire(struct corun_run *run)
   cancel_all(run, CORUN_CANCEL_FORCE);
 }
 
+void corun_run_stalled(struct corun_run *run)
+{
+  if (!run->started || run->finished)
+    return;
+  if (run->end == CORUN_END_NORMAL)
+    run->end = CORUN_END_STALLED;
+  cancel_all(run, CORUN_CANCEL_FORCE);
+}
+
 int corun_run_exit_code(const struct corun_run *run)
 {
   const struct corun_job *job = run->job;
@@ -235,6 +267,8 @@ int corun_run_exit_code(const struct corun_run *run)
     return CORUN_EXIT_SIGTERM;
   case CORUN_END_TIMEOUT:
     return CORUN_EXIT_TIMEOUT;
+  case CORUN_END_STALLED:
+    return CORUN_EXIT_FAILED;
   case CORUN_END_NORMAL:
     break;
   }

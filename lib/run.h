@@ -23,7 +23,8 @@ enum corun_run_end {
   CORUN_END_NORMAL,
   CORUN_END_SIGINT,
   CORUN_END_SIGTERM,
-  CORUN_END_TIMEOUT
+  CORUN_END_TIMEOUT,
+  CORUN_END_STALLED
 };
 
 struct corun_run {

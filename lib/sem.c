@@ -49,22 +49,31 @@ struct corun_task *corun__tq_pop(struct corun_tq *q)
 
 /*
  * Token bucket holding at most one token: a start is allowed once
- * next_token has passed. Continuing from next_token (not from now) keeps a
- * steady rate when the timer fires a little late; restarting from now after
- * an idle spell keeps the bucket from saving up a burst.
+ * next_token has passed. When the token timer fires (catch_up), counting
+ * on from next_token keeps the rate steady despite a late timer, and lets
+ * rates finer than the timer's millisecond take several tokens a tick.
+ * Any other time the bucket was idle: it holds one token, no more, so the
+ * next one is a whole interval after now.
  */
-static int take_token(struct corun_sem *s, uint64_t now)
+static int take_token(struct corun_sem *s, uint64_t now, int catch_up)
 {
-  uint64_t step, base;
+  double step = s->interval_ms, base;
 
-  if (s->interval_ms <= 0)
+  if (step <= 0)
     return 1;
-  if (now < s->next_token)
+  if ((double)now < s->next_token)
     return 0;
-  step = (uint64_t)ceil(s->interval_ms);
-  base = now - s->next_token < step ? s->next_token : now;
+  if (catch_up && (double)now - s->next_token < (step > 1.0 ? step : 1.0))
+    base = s->next_token;
+  else
+    base = (double)now;
   s->next_token = base + step;
   return 1;
+}
+
+static uint64_t token_due_ms(const struct corun_sem *s)
+{
+  return (uint64_t)ceil(s->next_token);
 }
 
 static int has_room(const struct corun_sem *s)
@@ -72,15 +81,15 @@ static int has_room(const struct corun_sem *s)
   return s->cap == 0 || s->in_use < s->cap;
 }
 
-static void grant(struct corun_sem *s);
+static void grant(struct corun_sem *s, int catch_up);
 
 static void token_due(struct corun_timer *timer)
 {
-  grant((struct corun_sem *)((char *)timer -
-                             offsetof(struct corun_sem, timer)));
+  grant((struct corun_sem *)((char *)timer - offsetof(struct corun_sem, timer)),
+        1);
 }
 
-static void grant(struct corun_sem *s)
+static void grant(struct corun_sem *s, int catch_up)
 {
   struct corun_run *run = s->run;
 
@@ -88,8 +97,8 @@ static void grant(struct corun_sem *s)
     struct corun_task *t;
     uint64_t now = corun__now_ms(run);
 
-    if (!take_token(s, now)) {
-      corun__timer_start(run, &s->timer, s->next_token, token_due,
+    if (!take_token(s, now, catch_up)) {
+      corun__timer_start(run, &s->timer, token_due_ms(s), token_due,
                          s->waiters.head);
       return;
     }
@@ -104,7 +113,7 @@ int corun__sem_try(struct corun_sem *s, struct corun_task *t)
 {
   if (s->waiters.head || !has_room(s))
     return 0;
-  if (!take_token(s, corun__now_ms(s->run)))
+  if (!take_token(s, corun__now_ms(s->run), 0))
     return 0;
   s->in_use++;
   t->flags |= s->hold_flag;
@@ -115,7 +124,7 @@ void corun__sem_wait(struct corun_sem *s, struct corun_task *t)
 {
   corun__tq_push(&s->waiters, t);
   if (s->waiters.head == t && has_room(s) && !corun__timer_armed(&s->timer))
-    corun__timer_start(s->run, &s->timer, s->next_token, token_due, t);
+    corun__timer_start(s->run, &s->timer, token_due_ms(s), token_due, t);
 }
 
 void corun__sem_unwait(struct corun_sem *s, struct corun_task *t)
@@ -130,5 +139,5 @@ void corun__sem_release(struct corun_sem *s, struct corun_task *t)
   assert(s->in_use > 0);
   t->flags &= ~s->hold_flag;
   s->in_use--;
-  grant(s);
+  grant(s, 0);
 }

@@ -34,7 +34,7 @@ struct corun_sem {
   uint32_t in_use;
   uint32_t hold_flag; /* task flag marking a slot of this sem as held */
   double interval_ms; /* 0: no rate; else ms between two starts */
-  uint64_t next_token; /* run-clock ms when the next start is allowed */
+  double next_token;  /* run-clock ms when the next start is allowed */
   struct corun_tq waiters;
   struct corun_timer timer;
   struct corun_run *run;

@@ -221,12 +221,27 @@ static void end(struct corun_task *t, enum corun_status status,
           corun_buf_detach(&m));
     }
   }
+  /*
+   * Dependents first: they only queue (a start or a skip), and a sibling
+   * skipped because t failed must be known as skipped before a fail-fast
+   * parent cancels the rest.
+   */
+  for (i = 0; t->deps && i < t->deps->ndependents; i++)
+    dependency_ended(t->deps->dependents[i], t);
   if (parent && parent->state == CORUN_STATE_RUNNING &&
       !(t->flags & CORUN_TF_DETACHED) && parent->kind->child_done)
     parent->kind->child_done(parent, t);
-  for (i = 0; t->deps && i < t->deps->ndependents; i++)
-    dependency_ended(t->deps->dependents[i], t);
   corun__run_task_ended(run, t);
+}
+
+/* Whether t's cancellation started with the run (a signal, --timeout). */
+static int cancelled_by_run(const struct corun_task *t)
+{
+  for (; t; t = t->parent)
+    if ((t->flags & CORUN_TF_RUN_CANCEL) &&
+        t->cancel_status == CORUN_STATUS_CANCELLED)
+      return 1;
+  return 0;
 }
 
 static char *cancel_message(struct corun_task *t)
@@ -238,13 +253,15 @@ static char *cancel_message(struct corun_task *t)
                      (double)t->timeout->ms / 1000.0);
     return corun_buf_detach(&m);
   }
-  switch (t->run->end) {
+  switch (cancelled_by_run(t) ? t->run->end : CORUN_END_NORMAL) {
   case CORUN_END_SIGINT:
     return strdup("interrupted (SIGINT)");
   case CORUN_END_SIGTERM:
     return strdup("terminated (SIGTERM)");
   case CORUN_END_TIMEOUT:
     return strdup("the run's --timeout expired");
+  case CORUN_END_STALLED:
+    return strdup("the run stalled: tasks waited on each other's limits");
   default:
     break;
   }
@@ -308,6 +325,14 @@ int corun__task_cancel(struct corun_task *t, enum corun_status reason,
   }
   if (t->cancel_status != CORUN_STATUS_NONE)
     return 0; /* already on its way out */
+  if (t->flags & CORUN_TF_SKIP_QUEUED) {
+    /* Its "after" task already failed: it was never going to run. */
+    char *msg = t->err_msg;
+
+    t->err_msg = NULL;
+    end(t, CORUN_STATUS_SKIPPED, CORUN_ERR_SKIPPED, msg);
+    return 0;
+  }
   t->cancel_status = (uint8_t)reason;
   if (t->state != CORUN_STATE_RUNNING) {
     end(t, reason,

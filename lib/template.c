@@ -172,6 +172,8 @@ static int expand_var(const struct corun_template_ctx *ctx, const char *name,
     return fail(err, "unknown variable \"${%s}\"%s", name,
                 ctx->vars ? "" : " (the job has no \"vars\")");
   }
+  if (!cJSON_IsString(v))
+    return fail(err, "variable \"%s\" is not a string", name);
   corun_buf_puts(b, v->valuestring);
   return 0;
 }

@@ -1157,3 +1157,67 @@ Test(cli, failed_template_is_reported_once)
   cr_assert_not_null(strstr(p->err, "unknown variable \"${nope}\""));
   proc_free(p);
 }
+
+Test(cli, report_through_a_symlink_and_into_a_fifo)
+{
+  char *dir = tmp_dir(), *link = path_in(dir, "link.json");
+  char *target = path_in(dir, "target.json"), *fifo = path_in(dir, "ff");
+  char *job = write_temp("j.json", "{\"tasks\": [{\"kind\": \"sleep\", "
+                                   "\"seconds\": 0}]}");
+  struct proc *p;
+  struct stat st;
+  cJSON *rep;
+  pid_t reader;
+  int status;
+
+  /* A link to a file not yet there: the file is written, the link stays. */
+  cr_assert_eq(symlink("target.json", link), 0);
+  p = CLI(NULL, "-q", "--report", link, job);
+  cr_assert_eq(p->status, 0, "%s", p->err);
+  proc_free(p);
+  cr_assert_eq(lstat(link, &st), 0);
+  cr_assert(S_ISLNK(st.st_mode), "the link was replaced");
+  rep = parse_report_file(target);
+  cJSON_Delete(rep);
+  /* A FIFO is written directly, not replaced. */
+  cr_assert_eq(mkfifo(fifo, 0600), 0);
+  reader = fork();
+  cr_assert(reader >= 0);
+  if (reader == 0) {
+    char buf[4096];
+    int fd = open(fifo, O_RDONLY);
+    ssize_t n = read(fd, buf, sizeof(buf));
+
+    _exit(n > 0 && buf[0] == '{' ? 0 : 1);
+  }
+  p = CLI(NULL, "-q", "--report", fifo, job);
+  cr_assert_eq(p->status, 0, "%s", p->err);
+  proc_free(p);
+  cr_assert_eq(waitpid(reader, &status, 0), reader);
+  cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "reader got no JSON");
+  cr_assert_eq(lstat(fifo, &st), 0);
+  cr_assert(S_ISFIFO(st.st_mode));
+  free(job);
+  free(link);
+  free(target);
+  free(fifo);
+  rm_dir(dir);
+  free(dir);
+}
+
+Test(cli, a_limit_deadlock_is_reported_as_a_stall)
+{
+  struct proc *p = CLI("{\"limits\": {\"L\": 1}, \"tasks\": ["
+                       "{\"id\": \"g\", \"kind\": \"gather\", \"limit\": "
+                       "\"L\", \"tasks\": [{\"id\": \"c\", \"kind\": "
+                       "\"sleep\", \"seconds\": 0, \"after\": [\"x\"]}]},"
+                       "{\"id\": \"x\", \"kind\": \"sleep\", \"seconds\": 0, "
+                       "\"limit\": \"L\"}]}",
+                       "-q", "--report", "-", "-");
+
+  cr_assert_eq(p->status, 1, "%s", p->err);
+  cr_assert_not_null(strstr(p->err, "stalled"), "%s", p->err);
+  cr_assert_null(strstr(p->err, "SIGTERM"), "%s", p->err);
+  cr_assert_not_null(strstr(p->out, "\"status\": \"failed\""), "%s", p->out);
+  proc_free(p);
+}

@@ -1225,3 +1225,55 @@ Test(jobfile, cycle_message_lists_the_cycle)
   cr_assert_eq(count_lines(diag), 1, "%s", diag);
   free(diag);
 }
+
+/* ---- regressions from review ---- */
+
+Test(jobfile, nested_use_of_one_limit_is_an_error)
+{
+  expect_invalid("{\"limits\": {\"L\": 1}, \"tasks\": [{\"id\": \"g\", "
+                 "\"kind\": \"gather\", \"limit\": \"L\", \"tasks\": [{\"id\": "
+                 "\"c\", \"kind\": \"sleep\", \"seconds\": 0, \"limit\": "
+                 "\"L\"}]}]}",
+                 "test.json:1:138: error: task \"c\": \"limit\" \"L\" is "
+                 "already held by its ancestor \"g\"",
+                 NULL);
+}
+
+Test(jobfile, non_string_var_is_an_error_not_a_crash)
+{
+  expect_invalid("{\"vars\": {\"x\": 1}, \"tasks\": [{\"kind\": \"sleep\", "
+                 "\"seconds\": 0, \"message\": \"${x}\"}]}",
+                 "variable \"x\" is not a string", NULL);
+  expect_invalid("{\"vars\": {\"x\": null}, \"tasks\": [{\"kind\": \"sleep\", "
+                 "\"seconds\": 0, \"message\": \"${x}\"}]}",
+                 "\"vars\": \"x\" must be a string", NULL);
+}
+
+Test(jobfile, var_option_with_a_bad_vars_field_frees_everything)
+{
+  /* Under LeakSanitizer this failed: the --var object was never freed. */
+  const char *vars[] = {"a=b"};
+  struct corun_load_opts o = {.vars = vars, .nvars = 1};
+  struct corun_job *job = NULL;
+  char *diag = NULL;
+
+  cr_assert_eq(load_with("{\"vars\": [], \"tasks\": []}", &o, &job, &diag),
+               CORUN_EINVAL);
+  cr_assert_not_null(strstr(diag, "\"vars\" must be an object"));
+  free(diag);
+}
+
+Test(jobfile, limit_rate_may_be_a_template)
+{
+  struct corun_job *job =
+      load_opts_ok("{\"vars\": {\"r\": \"5/s\"}, \"limits\": {\"L\": "
+                   "{\"rate\": \"${r}\"}}, \"tasks\": []}",
+                   NULL);
+
+  cr_assert_eq(job->nlimits, 1);
+  cr_assert_float_eq(job->limits[0]->interval_ms, 200.0, 1e-9);
+  corun_job_free(job);
+  expect_invalid("{\"limits\": {\"L\": {\"rate\": \"1e-12/s\"}}, "
+                 "\"tasks\": []}",
+                 "\"rate\" is too slow", NULL);
+}

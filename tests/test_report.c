@@ -301,3 +301,28 @@ Test(report, check_listing)
   corun_buf_free(&b);
   corun_job_free(job);
 }
+
+Test(report, duration_is_exactly_end_minus_start)
+{
+  struct result *r = run_job(
+      "{\"limits\": {\"one\": 1}, \"tasks\": ["
+      "{\"kind\": \"sleep\", \"seconds\": 0.0004, \"limit\": \"one\"},"
+      "{\"kind\": \"sleep\", \"seconds\": 0.0013, \"limit\": \"one\"},"
+      "{\"kind\": \"sleep\", \"seconds\": 0.0026, \"limit\": \"one\"},"
+      "{\"kind\": \"sleep\", \"seconds\": 0.0007, \"limit\": \"one\"},"
+      "{\"kind\": \"sleep\", \"seconds\": 0.0019, \"limit\": \"one\"}]}",
+      NULL);
+  cJSON *rep = report_of(r), *t;
+
+  cJSON_ArrayForEach(t, get(rep, "tasks"))
+  {
+    double s = get(t, "start")->valuedouble, e = get(t, "end")->valuedouble;
+    double d = get(t, "duration")->valuedouble;
+
+    /* Printed with 3 decimals: equal to the last digit. */
+    cr_assert(fabs((e - s) - d) < 0.0005, "start %.3f end %.3f duration %.3f",
+              s, e, d);
+  }
+  cJSON_Delete(rep);
+  result_free(r);
+}

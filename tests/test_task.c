@@ -508,7 +508,8 @@ Test(task, whole_run_timeout_is_a_hard_bound)
               &o);
   cr_assert_eq(r->exit_code, 124);
   cr_assert_str_eq(status_of(r, "keep"), "cancelled");
-  cr_assert_str_eq(status_of(r, "b"), "cancelled");
+  /* keep ended cancelled first, so b never could run: skipped. */
+  cr_assert_str_eq(status_of(r, "b"), "skipped");
   near(r->wall, 0.15, "wall");
   result_free(r);
 }
@@ -610,4 +611,171 @@ Test(task, large_gather_runs_in_one_sleep)
   cr_assert(r->wall < 0.3 + 1.5 * time_scale(), "%f", r->wall);
   free(text);
   result_free(r);
+}
+
+/* ---- regressions from review ---- */
+
+Test(task, cancelled_wait_cancels_every_child_even_without_cancel_pending)
+{
+  struct result *r = run_job(
+      "{\"tasks\": [{\"id\": \"w\", \"kind\": \"wait\", \"return_when\": "
+      "\"first_completed\", \"cancel_pending\": false, \"timeout\": 0.1, "
+      "\"tasks\": ["
+      "{\"id\": \"a\", \"kind\": \"sleep\", \"seconds\": 1},"
+      "{\"id\": \"b\", \"kind\": \"sleep\", \"seconds\": 1, \"message\": "
+      "\"b ran\"}]}]}",
+      NULL);
+
+  cr_assert_str_eq(status_of(r, "w"), "timeout");
+  cr_assert_str_eq(status_of(r, "a"), "cancelled");
+  cr_assert_str_eq(status_of(r, "b"), "cancelled");
+  cr_assert_str_eq(corun_buf_str(&r->out), "");
+  near(r->wall, 0.1, "wall");
+  result_free(r);
+}
+
+Test(task, interrupt_cancels_children_a_wait_left_running)
+{
+  struct run_opts o = {0};
+  struct result *r;
+
+  o.interrupt_after = 0.3;
+  r = run_job("{\"tasks\": [{\"id\": \"w\", \"kind\": \"wait\", "
+              "\"return_when\": \"first_completed\", \"cancel_pending\": "
+              "false, \"tasks\": ["
+              "{\"id\": \"a\", \"kind\": \"sleep\", \"seconds\": 0.1},"
+              "{\"id\": \"b\", \"kind\": \"sleep\", \"seconds\": 3}]}]}",
+              &o);
+  cr_assert_eq(r->exit_code, 130);
+  cr_assert_str_eq(status_of(r, "w"), "ok");
+  cr_assert_str_eq(status_of(r, "b"), "cancelled");
+  cr_assert(strstr(task_by_id(r, "b")->err_msg, "SIGINT"), "%s",
+            task_by_id(r, "b")->err_msg);
+  near(r->wall, 0.3, "wall");
+  result_free(r);
+}
+
+Test(task, sibling_after_a_failed_child_is_skipped_not_cancelled)
+{
+  struct result *r = run_job(
+      "{\"tasks\": [{\"id\": \"g\", \"kind\": \"gather\", \"tasks\": ["
+      "{\"id\": \"a\", \"kind\": \"sleep\", \"seconds\": 0.05, \"fail\": "
+      "\"boom\"},"
+      "{\"id\": \"b\", \"kind\": \"sleep\", \"seconds\": 0.1, \"after\": "
+      "[\"a\"]}]}]}",
+      NULL);
+
+  cr_assert_str_eq(status_of(r, "g"), "failed");
+  cr_assert_str_eq(status_of(r, "b"), "skipped");
+  result_free(r);
+}
+
+Test(task, gather_with_a_skipped_child_fails_once_all_have_ended)
+{
+  struct result *r = run_job(
+      "{\"tasks\": ["
+      "{\"id\": \"bad\", \"kind\": \"sleep\", \"seconds\": 0.05, \"fail\": "
+      "\"x\"},"
+      "{\"id\": \"g\", \"kind\": \"gather\", \"tasks\": ["
+      "  {\"id\": \"c1\", \"kind\": \"sleep\", \"seconds\": 0.1, \"after\": "
+      "[\"bad\"]},"
+      "  {\"id\": \"c2\", \"kind\": \"sleep\", \"seconds\": 0.3}]}]}",
+      NULL);
+  struct corun_task *g = task_by_id(r, "g");
+
+  cr_assert_str_eq(status_of(r, "c1"), "skipped");
+  /* Not cut short: c2 still runs to its end. */
+  cr_assert_str_eq(status_of(r, "c2"), "ok");
+  cr_assert_str_eq(status_of(r, "g"), "failed");
+  cr_assert_eq(g->err_type, CORUN_ERR_CHILD);
+  cr_assert(strstr(g->err_msg, "c1") && strstr(g->err_msg, "skipped"), "%s",
+            g->err_msg);
+  near(end_of(r, "g"), 0.3, "gather end");
+  result_free(r);
+}
+
+Test(task, rate_after_an_idle_spell_allows_no_burst)
+{
+  struct result *r = run_job(
+      "{\"limits\": {\"R\": {\"rate\": \"5/s\"}}, \"tasks\": ["
+      "{\"id\": \"a\", \"kind\": \"sleep\", \"seconds\": 0, \"limit\": "
+      "\"R\"},"
+      "{\"id\": \"x\", \"kind\": \"sleep\", \"seconds\": 0.35},"
+      "{\"id\": \"y\", \"kind\": \"sleep\", \"seconds\": 0.39},"
+      "{\"id\": \"b\", \"kind\": \"sleep\", \"seconds\": 0, \"limit\": \"R\", "
+      "\"after\": [\"x\"]},"
+      "{\"id\": \"c\", \"kind\": \"sleep\", \"seconds\": 0, \"limit\": \"R\", "
+      "\"after\": [\"y\"]}]}",
+      NULL);
+
+  near(start_of(r, "b"), 0.35, "b start");
+  /* One token in the bucket: c waits a whole interval after b. */
+  cr_assert(start_of(r, "c") - start_of(r, "b") >= 0.19, "b %.3f c %.3f",
+            start_of(r, "b"), start_of(r, "c"));
+  result_free(r);
+}
+
+Test(task, rates_finer_than_a_millisecond)
+{
+  enum { N = 1000 };
+  size_t cap = (size_t)N * 64 + 256, len = 0, i;
+  char *text = malloc(cap);
+  struct result *r;
+
+  cr_assert_not_null(text);
+  len += (size_t)sprintf(text + len,
+                         "{\"limits\": {\"R\": {\"rate\": \"10000/s\"}}, "
+                         "\"tasks\": [");
+  for (i = 0; i < N; i++)
+    len += (size_t)sprintf(text + len,
+                           "%s{\"kind\": \"sleep\", \"seconds\": 0, "
+                           "\"limit\": \"R\"}",
+                           i ? "," : "");
+  strcpy(text + len, "]}");
+  r = run_job(text, NULL);
+  /* 1000 starts at 10000/s is 0.1 s, not one a millisecond (1 s). */
+  cr_assert(r->wall >= 0.09 && r->wall < 0.1 + 0.4 * time_scale(), "%f",
+            r->wall);
+  free(text);
+  result_free(r);
+}
+
+Test(task, default_limit_is_not_held_by_containers)
+{
+  struct result *r = run_job(
+      "{\"limits\": {\"api\": 1}, \"defaults\": {\"limit\": \"api\"}, "
+      "\"tasks\": [{\"id\": \"g\", \"kind\": \"gather\", \"tasks\": ["
+      "{\"id\": \"a\", \"kind\": \"sleep\", \"seconds\": 0.1},"
+      "{\"id\": \"b\", \"kind\": \"sleep\", \"seconds\": 0.1}]}]}",
+      NULL);
+
+  cr_assert_null(task_by_id(r, "g")->limit);
+  cr_assert_str_eq(status_of(r, "g"), "ok");
+  near(start_of(r, "b"), 0.1, "b waits for a's slot");
+  result_free(r);
+}
+
+Test(task, limit_deadlock_through_after_ends_as_a_stall)
+{
+  struct corun_job *job = load_ok(
+      "{\"limits\": {\"L\": 1}, \"tasks\": ["
+      "{\"id\": \"g\", \"kind\": \"gather\", \"limit\": \"L\", \"tasks\": "
+      "[{\"id\": \"c\", \"kind\": \"sleep\", \"seconds\": 0, \"after\": "
+      "[\"x\"]}]},"
+      "{\"id\": \"x\", \"kind\": \"sleep\", \"seconds\": 0, \"limit\": "
+      "\"L\"}]}");
+  struct corun_run *run;
+  uv_loop_t loop;
+
+  cr_assert_eq(uv_loop_init(&loop), 0);
+  cr_assert_eq(corun_run_new(&run, job, &loop, NULL, NULL), CORUN_OK);
+  corun_run_start(run);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  cr_assert_not(corun_run_done(run), "g holds L, x waits for L, c for x");
+  corun_run_stalled(run);
+  cr_assert(corun_run_done(run));
+  cr_assert_eq(corun_run_exit_code(run), 1);
+  corun_run_free(run);
+  cr_assert_eq(uv_loop_close(&loop), 0);
+  corun_job_free(job);
 }

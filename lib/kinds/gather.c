@@ -35,9 +35,17 @@ static int parse(struct corun_task *t, struct corun_fields *f)
 static void complete(struct gather_task *g)
 {
   struct corun_task *t = &g->base, *c = g->first_failed;
+  uint32_t i;
 
   if (t->state != CORUN_STATE_RUNNING || g->pending > 0)
     return;
+  /*
+   * A skipped child does not cut the gather short (it is no failure of its
+   * own), but the gather's promise, every child ok, is then not kept.
+   */
+  for (i = 0; c == NULL && !g->return_exceptions && i < t->nchildren; i++)
+    if (t->children[i]->status == CORUN_STATUS_SKIPPED)
+      c = t->children[i];
   if (c)
     corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_CHILD,
                        "child \"%s\" %s: %s", c->id,

@@ -100,7 +100,12 @@ static void child_done(struct corun_task *t, struct corun_task *c)
   struct wait_task *w = (struct wait_task *)t;
 
   w->pending--;
-  if (w->met) {
+  /*
+   * Once met, or while the wait itself is being cancelled, a child's end
+   * only counts down: a cancelled child must not look like a first
+   * completion that detaches its siblings instead of cancelling them.
+   */
+  if (w->met || t->cancel_status != CORUN_STATUS_NONE) {
     finish_if_settled(w);
     return;
   }

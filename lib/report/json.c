@@ -11,12 +11,33 @@
 #include "../run.h"
 #include "../task.h"
 
+/* Whole milliseconds, so that printed differences add up exactly. */
+static uint64_t ms_of(uint64_t ns)
+{
+  return (ns + 500000) / 1000000;
+}
+
+static void put_ms(struct corun_buf *out, uint64_t ms)
+{
+  corun_buf_printf(out, "%llu.%03llu", (unsigned long long)(ms / 1000),
+                   (unsigned long long)(ms % 1000));
+}
+
 static void put_time(struct corun_buf *out, uint64_t ns)
 {
   if (ns == CORUN_NO_TIME)
     corun_buf_puts(out, "null");
   else
-    corun_buf_printf(out, "%.3f", corun__secs(ns));
+    put_ms(out, ms_of(ns));
+}
+
+/* b - a, both rounded to ms first: "duration" is exactly "end - start". */
+static void put_span(struct corun_buf *out, uint64_t a, uint64_t b)
+{
+  if (a == CORUN_NO_TIME || b == CORUN_NO_TIME || b < a)
+    corun_buf_puts(out, "null");
+  else
+    put_ms(out, ms_of(b) - ms_of(a));
 }
 
 static void put_task(struct corun_buf *out, const struct corun_task *t,
@@ -34,17 +55,13 @@ static void put_task(struct corun_buf *out, const struct corun_task *t,
     corun_buf_puts(out, "null");
   corun_buf_printf(out, ", \"status\": \"%s\", \"queued\": ",
                    corun__task_status_name((enum corun_status)t->status));
-  if (t->t_ready == CORUN_NO_TIME || until == CORUN_NO_TIME)
-    corun_buf_puts(out, "null");
-  else
-    put_time(out, until - t->t_ready);
+  put_span(out, t->t_ready, until);
   corun_buf_puts(out, ", \"start\": ");
   put_time(out, started ? t->t_start : CORUN_NO_TIME);
   corun_buf_puts(out, ", \"end\": ");
   put_time(out, started ? t->t_end : CORUN_NO_TIME);
   corun_buf_puts(out, ", \"duration\": ");
-  put_time(out, started && t->t_end != CORUN_NO_TIME ? t->t_end - t->t_start
-                                                     : CORUN_NO_TIME);
+  put_span(out, started ? t->t_start : CORUN_NO_TIME, t->t_end);
   corun_buf_printf(out, ", \"attempts\": %u, \"result\": ", t->attempts);
   if (t->status == CORUN_STATUS_OK)
     corun__task_write_result(t, sec, out);
@@ -78,9 +95,10 @@ void corun_report_json(const struct corun_run *run, struct corun_buf *out)
       "\"%s.%03dZ\", \"duration\": %.3f,\n \"summary\": {\"ok\": %u, "
       "\"failed\": %u, \"timeout\": %u, \"cancelled\": %u, \"skipped\": %u},\n"
       " \"tasks\": [",
-      run->end != CORUN_END_NORMAL ? "cancelled"
-      : code == 0                  ? "ok"
-                                   : "failed",
+      run->end == CORUN_END_STALLED  ? "failed"
+      : run->end != CORUN_END_NORMAL ? "cancelled"
+      : code == 0                    ? "ok"
+                                     : "failed",
       code, stamp,
       (int)((run->started_wall - (double)secs) * 1000.0) % 1000,
       corun__secs(run->finished ? run->end_ns : corun__now_ns(run)),
