@@ -89,6 +89,22 @@ static size_t where(struct loader *ld, const cJSON *v)
   return corun_json_where(&ld->p, v);
 }
 
+/*
+ * The next value is not the object or array wanted: read past it and say
+ * so ("WHAT, not a number"). Returns -1 only on a syntax error.
+ */
+static int reject_value(struct loader *ld, long task, const char *what)
+{
+  size_t off = corun_json_offset(&ld->p);
+  cJSON *v = NULL;
+
+  if (corun_json_value(&ld->p, &v) < 0)
+    return -1;
+  diag(ld, off, task, "%s, not %s", what, corun__json_type(v));
+  cJSON_Delete(v);
+  return 0;
+}
+
 /* ---- templates ---- */
 
 /*
@@ -357,14 +373,7 @@ static int read_top(struct loader *ld, cJSON **owned)
     return corun_json_fail(p, 0, "empty file: expected a JSON object");
   }
   if (corun_json_peek(p) != '{' && !p->failed) {
-    cJSON *v = NULL;
-    size_t off = corun_json_offset(p);
-
-    if (corun_json_value(p, &v) < 0)
-      return -1;
-    diag(ld, off, -1, "a job file must be a JSON object, not %s",
-         corun__json_type(v));
-    cJSON_Delete(v);
+    reject_value(ld, -1, "a job file must be a JSON object");
     return -1;
   }
   if (corun_json_object_begin(p) < 0)
@@ -725,17 +734,8 @@ static int read_children(struct loader *ld, struct childvec *cv, long idx)
   struct corun_json *p = &ld->p;
   int n = 0, r;
 
-  if (corun_json_peek(p) != '[') {
-    cJSON *v = NULL;
-    size_t off = corun_json_offset(p);
-
-    if (corun_json_value(p, &v) < 0)
-      return -1;
-    diag(ld, off, idx, "\"tasks\" must be an array of tasks, not %s",
-         corun__json_type(v));
-    cJSON_Delete(v);
-    return 0;
-  }
+  if (corun_json_peek(p) != '[')
+    return reject_value(ld, idx, "\"tasks\" must be an array of tasks");
   if (corun_json_array_begin(p) < 0)
     return -1;
   while ((r = corun_json_array_next(p, &n)) > 0) {
@@ -823,12 +823,7 @@ static struct corun_task *load_task(struct loader *ld)
   struct corun_strmap seen = {0};
 
   if (corun_json_peek(p) != '{') {
-    cJSON *v = NULL;
-
-    if (corun_json_value(p, &v) == 0)
-      diag(ld, off, -1, "a task must be an object, not %s",
-           corun__json_type(v));
-    cJSON_Delete(v);
+    reject_value(ld, -1, "a task must be an object");
     return NULL;
   }
   idx = push_rec(ld, off);
@@ -932,17 +927,8 @@ static int read_tasks(struct loader *ld)
 
   p->pos = ld->tasks_off;
   p->depth = 1;
-  if (corun_json_peek(p) != '[') {
-    cJSON *v = NULL;
-    size_t off = corun_json_offset(p);
-
-    if (corun_json_value(p, &v) < 0)
-      return -1;
-    diag(ld, off, -1, "\"tasks\" must be an array of tasks, not %s",
-         corun__json_type(v));
-    cJSON_Delete(v);
-    return 0;
-  }
+  if (corun_json_peek(p) != '[')
+    return reject_value(ld, -1, "\"tasks\" must be an array of tasks");
   if (corun_json_array_begin(p) < 0)
     return -1;
   while ((r = corun_json_array_next(p, &n)) > 0) {

@@ -312,6 +312,33 @@ void corun__task_set_result(struct corun_task *t, cJSON *result)
   t->result = result;
 }
 
+uint32_t corun__task_start_children(struct corun_task *t)
+{
+  uint32_t i, pending = 0;
+
+  /* Count first: a child skipped before t started has already ended. */
+  for (i = 0; i < t->nchildren; i++)
+    if (t->children[i]->state != CORUN_STATE_DONE)
+      pending++;
+  for (i = 0; i < t->nchildren; i++)
+    corun__task_activate(t->children[i]);
+  return pending;
+}
+
+void corun__task_cancel_children(struct corun_task *t, uint32_t *pending)
+{
+  uint32_t i;
+
+  for (i = 0; i < t->nchildren && t->state == CORUN_STATE_RUNNING; i++) {
+    struct corun_task *c = t->children[i];
+
+    if (c->state == CORUN_STATE_DONE || (c->flags & CORUN_TF_DETACHED))
+      continue;
+    if (corun__task_cancel(c, CORUN_STATUS_CANCELLED, CORUN_CANCEL_OUTSIDE))
+      (*pending)--;
+  }
+}
+
 int corun__task_cancel(struct corun_task *t, enum corun_status reason,
                        enum corun_cancel_how how)
 {

@@ -127,6 +127,17 @@ void corun__task_set_result(struct corun_task *t, cJSON *result);
  */
 int corun__task_cancel(struct corun_task *t, enum corun_status reason,
                        enum corun_cancel_how how);
+/*
+ * For parent kinds: start t's children (t just began running). Returns how
+ * many of them have not ended, the count the parent waits for.
+ */
+uint32_t corun__task_start_children(struct corun_task *t);
+/*
+ * For parent kinds: cancel the children t still waits for. A shielded child
+ * detaches instead, and *pending is decremented for it (its end will not
+ * be delivered). Stops early if t itself ends meanwhile.
+ */
+void corun__task_cancel_children(struct corun_task *t, uint32_t *pending);
 /* Continue admission of a task the ready queue handed back. */
 void corun__task_dispatch(struct corun_task *t);
 /* The task's id as reports may show it (redacted if it holds a secret). */

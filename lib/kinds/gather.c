@@ -55,33 +55,11 @@ static void complete(struct gather_task *g)
     corun__task_finish(t, CORUN_STATUS_OK, CORUN_ERR_NONE, NULL);
 }
 
-/* Cancel every attached child; shielded ones detach and are not awaited. */
-static void cancel_children(struct gather_task *g)
-{
-  struct corun_task *t = &g->base;
-  uint32_t i;
-
-  for (i = 0; i < t->nchildren && t->state == CORUN_STATE_RUNNING; i++) {
-    struct corun_task *c = t->children[i];
-
-    if (c->state == CORUN_STATE_DONE || (c->flags & CORUN_TF_DETACHED))
-      continue;
-    if (corun__task_cancel(c, CORUN_STATUS_CANCELLED, CORUN_CANCEL_OUTSIDE))
-      g->pending--;
-  }
-}
-
 static void start(struct corun_task *t)
 {
   struct gather_task *g = (struct gather_task *)t;
-  uint32_t i;
 
-  g->pending = 0;
-  for (i = 0; i < t->nchildren; i++)
-    if (t->children[i]->state != CORUN_STATE_DONE)
-      g->pending++;
-  for (i = 0; i < t->nchildren; i++)
-    corun__task_activate(t->children[i]);
+  g->pending = corun__task_start_children(t);
   complete(g);
 }
 
@@ -94,7 +72,7 @@ static void child_done(struct corun_task *t, struct corun_task *c)
       (c->status == CORUN_STATUS_FAILED || c->status == CORUN_STATUS_TIMEOUT ||
        c->status == CORUN_STATUS_CANCELLED)) {
     g->first_failed = c;
-    cancel_children(g);
+    corun__task_cancel_children(t, &g->pending);
   }
   complete(g);
 }
@@ -103,7 +81,7 @@ static void cancel(struct corun_task *t)
 {
   struct gather_task *g = (struct gather_task *)t;
 
-  cancel_children(g);
+  corun__task_cancel_children(t, &g->pending);
   complete(g);
 }
 

@@ -63,17 +63,17 @@ static void condition_met(struct wait_task *w)
                          cJSON_CreateString(c->id));
   }
   corun__task_set_result(t, res);
-  for (i = 0; i < t->nchildren && t->state == CORUN_STATE_RUNNING; i++) {
-    struct corun_task *c = t->children[i];
+  if (w->cancel_pending) {
+    corun__task_cancel_children(t, &w->pending);
+  } else {
+    /* Left to run on: the wait stops waiting, the run does not. */
+    for (i = 0; i < t->nchildren; i++) {
+      struct corun_task *c = t->children[i];
 
-    if (c->state == CORUN_STATE_DONE || (c->flags & CORUN_TF_DETACHED))
-      continue;
-    if (!w->cancel_pending) {
-      c->flags |= CORUN_TF_DETACHED;
-      w->pending--;
-    } else if (corun__task_cancel(c, CORUN_STATUS_CANCELLED,
-                                  CORUN_CANCEL_OUTSIDE)) {
-      w->pending--;
+      if (c->state != CORUN_STATE_DONE && !(c->flags & CORUN_TF_DETACHED)) {
+        c->flags |= CORUN_TF_DETACHED;
+        w->pending--;
+      }
     }
   }
   finish_if_settled(w);
@@ -82,14 +82,8 @@ static void condition_met(struct wait_task *w)
 static void start(struct corun_task *t)
 {
   struct wait_task *w = (struct wait_task *)t;
-  uint32_t i;
 
-  w->pending = 0;
-  for (i = 0; i < t->nchildren; i++)
-    if (t->children[i]->state != CORUN_STATE_DONE)
-      w->pending++;
-  for (i = 0; i < t->nchildren; i++)
-    corun__task_activate(t->children[i]);
+  w->pending = corun__task_start_children(t);
   if (w->pending == 0 ||
       (w->return_when == FIRST_COMPLETED && w->pending < t->nchildren))
     condition_met(w);
@@ -118,16 +112,8 @@ static void child_done(struct corun_task *t, struct corun_task *c)
 static void cancel(struct corun_task *t)
 {
   struct wait_task *w = (struct wait_task *)t;
-  uint32_t i;
 
-  for (i = 0; i < t->nchildren && t->state == CORUN_STATE_RUNNING; i++) {
-    struct corun_task *c = t->children[i];
-
-    if (c->state == CORUN_STATE_DONE || (c->flags & CORUN_TF_DETACHED))
-      continue;
-    if (corun__task_cancel(c, CORUN_STATUS_CANCELLED, CORUN_CANCEL_OUTSIDE))
-      w->pending--;
-  }
+  corun__task_cancel_children(t, &w->pending);
   finish_if_settled(w);
 }
 
