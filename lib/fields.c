@@ -128,6 +128,24 @@ void corun_field_missing(struct corun_fields *f, const char *name)
                   "missing required field \"%s\"", name);
 }
 
+/*
+ * The field's value when there is one to check. Otherwise NULL, with *r
+ * what the getter returns: 0 when absent, -1 when its template already
+ * failed (that error is reported; a second one would only confuse).
+ */
+static const cJSON *lookup(struct corun_fields *f, const char *name, int *r)
+{
+  const cJSON *v = corun_field(f, name);
+
+  *r = 0;
+  if (v && (v->type & CORUN_FIELD_BAD)) {
+    f->failed = 1;
+    *r = -1;
+    return NULL;
+  }
+  return v;
+}
+
 int corun_field_duration(struct corun_fields *f, const char *name,
                          double *out)
 {
@@ -149,14 +167,11 @@ int corun_field_duration(struct corun_fields *f, const char *name,
 
 int corun_field_bool(struct corun_fields *f, const char *name, int *out)
 {
-  const cJSON *v = corun_field(f, name);
+  int r;
+  const cJSON *v = lookup(f, name, &r);
 
   if (v == NULL)
-    return 0;
-  if (v->type & CORUN_FIELD_BAD) {
-    f->failed = 1;
-    return -1;
-  }
+    return r;
   if (!cJSON_IsBool(v)) {
     corun_field_fail(f, name, v, "must be true or false, not %s",
                      corun__json_type(v));
@@ -168,14 +183,11 @@ int corun_field_bool(struct corun_fields *f, const char *name, int *out)
 
 int corun_field_string(struct corun_fields *f, const char *name, char **out)
 {
-  const cJSON *v = corun_field(f, name);
+  int r;
+  const cJSON *v = lookup(f, name, &r);
 
   if (v == NULL)
-    return 0;
-  if (v->type & CORUN_FIELD_BAD) {
-    f->failed = 1;
-    return -1;
-  }
+    return r;
   if (!cJSON_IsString(v)) {
     corun_field_fail(f, name, v, "must be a string, not %s",
                      corun__json_type(v));
@@ -192,14 +204,11 @@ int corun_field_string(struct corun_fields *f, const char *name, char **out)
 int corun_field_int(struct corun_fields *f, const char *name, long long min,
                     long long max, long long *out)
 {
-  const cJSON *v = corun_field(f, name);
+  int r;
+  const cJSON *v = lookup(f, name, &r);
 
   if (v == NULL)
-    return 0;
-  if (v->type & CORUN_FIELD_BAD) {
-    f->failed = 1;
-    return -1;
-  }
+    return r;
   if (!corun__json_int(v, min, max, out)) {
     if (!cJSON_IsNumber(v))
       corun_field_fail(f, name, v, "must be an integer, not %s",
@@ -215,16 +224,12 @@ int corun_field_int(struct corun_fields *f, const char *name, long long min,
 int corun_field_enum(struct corun_fields *f, const char *name,
                      const char *const *choices, int *out)
 {
-  const cJSON *v = corun_field(f, name);
   struct corun_buf list = CORUN_BUF_INIT;
-  int i;
+  int i, r;
+  const cJSON *v = lookup(f, name, &r);
 
   if (v == NULL)
-    return 0;
-  if (v->type & CORUN_FIELD_BAD) {
-    f->failed = 1;
-    return -1;
-  }
+    return r;
   if (cJSON_IsString(v)) {
     for (i = 0; choices[i]; i++) {
       if (strcmp(choices[i], v->valuestring) == 0) {
@@ -242,14 +247,11 @@ int corun_field_enum(struct corun_fields *f, const char *name,
 
 int corun_field_json(struct corun_fields *f, const char *name, cJSON **out)
 {
-  const cJSON *v = corun_field(f, name);
+  int r;
+  const cJSON *v = lookup(f, name, &r);
 
   if (v == NULL)
-    return 0;
-  if (v->type & CORUN_FIELD_BAD) {
-    f->failed = 1;
-    return -1;
-  }
+    return r;
   *out = cJSON_Duplicate(v, 1);
   if (*out == NULL) {
     corun_field_fail(f, name, v, "could not be copied: out of memory");
