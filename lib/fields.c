@@ -149,15 +149,12 @@ static const cJSON *lookup(struct corun_fields *f, const char *name, int *r)
 int corun_field_duration(struct corun_fields *f, const char *name,
                          double *out)
 {
-  const cJSON *v = corun_field(f, name);
   const char *why;
+  int r;
+  const cJSON *v = lookup(f, name, &r);
 
   if (v == NULL)
-    return 0;
-  if (v->type & CORUN_FIELD_BAD) {
-    f->failed = 1;
-    return -1;
-  }
+    return r;
   if (corun_duration_json(v, out, &why) < 0) {
     corun_field_fail(f, name, v, "%s", why);
     return -1;
