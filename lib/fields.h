@@ -56,6 +56,7 @@ struct corun_fields {
   uint32_t nchildren;   /* elements of "tasks", when present */
   int has_tasks;        /* "tasks" was given */
   size_t tasks_off;
+  const char *dir; /* the job file's directory, for relative paths */
   int failed;
 };
 

@@ -648,10 +648,17 @@ static const struct corun_kind *read_kind(struct loader *ld,
     corun_field_fail(f, "kind", v,
                      "names unknown kind \"%s\" (did you mean \"%s\"?)",
                      v->valuestring, hint);
-  else
-    corun_field_fail(f, "kind", v,
-                     "names unknown kind \"%s\" (kinds: sleep, gather, wait)",
-                     v->valuestring);
+  else {
+    const char *const *names = corun__kind_names();
+    struct corun_buf list = CORUN_BUF_INIT;
+    size_t i;
+
+    for (i = 0; names[i]; i++)
+      corun_buf_printf(&list, "%s%s", i ? ", " : "", names[i]);
+    corun_field_fail(f, "kind", v, "names unknown kind \"%s\" (kinds: %s)",
+                     v->valuestring, corun_buf_str(&list));
+    corun_buf_free(&list);
+  }
   return NULL;
 }
 
@@ -839,6 +846,7 @@ static struct corun_task *load_task(struct loader *ld)
   f.diags = &ld->diags;
   f.task = idx;
   f.obj_off = off;
+  f.dir = ld->job->dir;
   if (obj == NULL || corun_json_object_begin(p) < 0) {
     cJSON_Delete(obj);
     corun_json_fail(p, off, "out of memory");

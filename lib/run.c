@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include "http.h"
 #include "task.h"
 
 static void drain(uv_idle_t *idle);
@@ -50,6 +51,9 @@ void corun__run_task_ended(struct corun_run *run, struct corun_task *t)
   run->end_ns = corun__now_ns(run);
   uv_idle_stop(&run->idle);
   uv_timer_stop(&run->timers.uv);
+  /* Idle kept-alive connections must not keep the loop running. */
+  if (run->http)
+    corun__http_quiesce(run->http);
   if (run->opts.finished)
     run->opts.finished(NULL, run->opts.arg);
 }
@@ -292,8 +296,11 @@ void corun_run_free(struct corun_run *run)
   run->closing = 2;
   uv_close((uv_handle_t *)&run->timers.uv, closed);
   uv_close((uv_handle_t *)&run->idle, closed);
-  while (run->closing > 0)
+  if (run->http)
+    corun__http_close(run->http);
+  while (run->closing > 0 || (run->http && corun__http_closing(run->http)))
     uv_run(run->loop, UV_RUN_ONCE);
+  corun__http_free(run->http);
   corun__timers_free(run);
   free(run);
 }

@@ -45,6 +45,7 @@ struct corun_run {
   int closing; /* handles whose close callback is pending */
   uint64_t end_ns;
   uint64_t batch_now; /* uv_hrtime() cached during a batch, or 0 */
+  struct corun_http *http; /* made by the first fetch (http.c) */
 };
 
 /* How many items a batch handles per reading of the clock. */

@@ -1,0 +1,286 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The glue between curl's multi_socket API and libuv, after the pattern of
+ * curl's docs/examples/multi-uv.c: curl says which sockets to watch
+ * (socket callback) and when to call it back (timer callback); libuv tells
+ * us when a socket is ready, and we hand that to curl_multi_socket_action,
+ * then collect finished transfers with curl_multi_info_read.
+ *
+ * A socket's watcher memory is freed only in its uv_close callback. curl
+ * may close a socket and get the same descriptor back for a new one before
+ * that callback has run, so a socket's context is detached from curl
+ * (curl_multi_assign(NULL)) the moment curl removes it, and a new socket
+ * always gets a new context.
+ */
+#include "http.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "run.h"
+
+struct corun_http {
+  struct corun_run *run;
+  CURLM *multi;
+  uv_timer_t timer;
+  int closing;      /* handles whose close callback is pending */
+  int timer_closed; /* the timer is being or has been closed */
+  int quiet;        /* the run ended: sockets are no longer watched */
+  struct sockctx *socks; /* every live watcher, for quiesce and close */
+};
+
+struct sockctx {
+  uv_poll_t poll;
+  curl_socket_t fd;
+  struct corun_http *h;
+  struct sockctx *prev;
+  struct sockctx *next;
+};
+
+struct xfer {
+  corun_http_done_cb done;
+  void *arg;
+};
+
+static int global_ready;
+
+static void sock_closed(uv_handle_t *handle)
+{
+  struct sockctx *c = handle->data;
+
+  c->h->closing--;
+  free(c);
+}
+
+static void sock_drop(struct sockctx *c)
+{
+  struct corun_http *h = c->h;
+
+  if (c->prev)
+    c->prev->next = c->next;
+  else
+    h->socks = c->next;
+  if (c->next)
+    c->next->prev = c->prev;
+  h->closing++;
+  uv_close((uv_handle_t *)&c->poll, sock_closed);
+}
+
+static void check_done(struct corun_http *h)
+{
+  CURLMsg *msg;
+  int left;
+
+  while ((msg = curl_multi_info_read(h->multi, &left)) != NULL) {
+    CURL *easy = msg->easy_handle;
+    CURLcode code = msg->data.result;
+    struct xfer *x = NULL;
+
+    if (msg->msg != CURLMSG_DONE)
+      continue;
+    curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x);
+    curl_multi_remove_handle(h->multi, easy);
+    curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
+    if (x) {
+      corun_http_done_cb done = x->done;
+      void *arg = x->arg;
+
+      free(x);
+      done(easy, code, arg);
+    }
+  }
+}
+
+static void on_poll(uv_poll_t *poll, int status, int events)
+{
+  struct sockctx *c = poll->data;
+  struct corun_http *h = c->h;
+  int flags = 0, running;
+
+  if (status < 0)
+    flags = CURL_CSELECT_ERR;
+  if (events & UV_READABLE)
+    flags |= CURL_CSELECT_IN;
+  if (events & UV_WRITABLE)
+    flags |= CURL_CSELECT_OUT;
+  curl_multi_socket_action(h->multi, c->fd, flags, &running);
+  check_done(h);
+}
+
+static void on_timer(uv_timer_t *timer)
+{
+  struct corun_http *h = timer->data;
+  int running;
+
+  curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+  check_done(h);
+}
+
+static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp,
+                     void *socketp)
+{
+  struct corun_http *h = userp;
+  struct sockctx *c = socketp;
+  int events = 0;
+
+  (void)easy;
+  if (what == CURL_POLL_REMOVE) {
+    if (c) {
+      curl_multi_assign(h->multi, s, NULL);
+      sock_drop(c);
+    }
+    return 0;
+  }
+  if (c == NULL) {
+    c = calloc(1, sizeof(*c));
+    if (c == NULL)
+      return -1;
+    c->fd = s;
+    c->h = h;
+    if (uv_poll_init_socket(h->run->loop, &c->poll, s) != 0) {
+      free(c);
+      return -1;
+    }
+    c->poll.data = c;
+    c->next = h->socks;
+    if (h->socks)
+      h->socks->prev = c;
+    h->socks = c;
+    curl_multi_assign(h->multi, s, c);
+  }
+  if (what & CURL_POLL_IN)
+    events |= UV_READABLE;
+  if (what & CURL_POLL_OUT)
+    events |= UV_WRITABLE;
+  if (!h->quiet)
+    uv_poll_start(&c->poll, events, on_poll);
+  return 0;
+}
+
+static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+  struct corun_http *h = userp;
+
+  (void)multi;
+  if (h->timer_closed)
+    return 0;
+  if (timeout_ms < 0) {
+    uv_timer_stop(&h->timer);
+    return 0;
+  }
+  /*
+   * Even a 0 ms timeout goes through the loop: curl does not allow
+   * curl_multi_socket_action to be called from inside this callback.
+   */
+  uv_timer_start(&h->timer, on_timer, (uint64_t)timeout_ms, 0);
+  return 0;
+}
+
+struct corun_http *corun__http_get(struct corun_run *run, const char **err)
+{
+  struct corun_http *h = run->http;
+
+  if (h)
+    return h;
+  if (!global_ready) {
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+      *err = "libcurl failed to initialise";
+      return NULL;
+    }
+    global_ready = 1;
+  }
+  h = calloc(1, sizeof(*h));
+  if (h == NULL || (h->multi = curl_multi_init()) == NULL) {
+    free(h);
+    *err = "out of memory creating the HTTP client";
+    return NULL;
+  }
+  h->run = run;
+  uv_timer_init(run->loop, &h->timer);
+  h->timer.data = h;
+  curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+  curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
+  curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+  curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
+  /* Keep idle connections for reuse across the job's many fetches. */
+  curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, 1024L);
+  run->http = h;
+  return h;
+}
+
+int corun__http_add(struct corun_http *h, CURL *easy, corun_http_done_cb done,
+                    void *arg)
+{
+  struct xfer *x = malloc(sizeof(*x));
+
+  if (x == NULL)
+    return -1;
+  x->done = done;
+  x->arg = arg;
+  curl_easy_setopt(easy, CURLOPT_PRIVATE, (char *)x);
+  if (curl_multi_add_handle(h->multi, easy) != CURLM_OK) {
+    curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
+    free(x);
+    return -1;
+  }
+  return 0;
+}
+
+void corun__http_remove(struct corun_http *h, CURL *easy)
+{
+  struct xfer *x = NULL;
+
+  curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x);
+  curl_multi_remove_handle(h->multi, easy);
+  curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
+  free(x);
+}
+
+void corun__http_per_host(struct corun_http *h, long max)
+{
+  curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, max);
+}
+
+void corun__http_quiesce(struct corun_http *h)
+{
+  struct sockctx *c;
+
+  h->quiet = 1;
+  uv_timer_stop(&h->timer);
+  for (c = h->socks; c; c = c->next)
+    uv_poll_stop(&c->poll);
+}
+
+static void timer_closed(uv_handle_t *handle)
+{
+  struct corun_http *h = handle->data;
+
+  h->closing--;
+}
+
+void corun__http_close(struct corun_http *h)
+{
+  corun__http_quiesce(h);
+  /*
+   * Cleaning up the multi handle closes its cached connections, which
+   * calls back with CURL_POLL_REMOVE: do it while our watchers exist.
+   */
+  curl_multi_cleanup(h->multi);
+  h->multi = NULL;
+  while (h->socks)
+    sock_drop(h->socks);
+  h->timer_closed = 1;
+  h->closing++;
+  uv_close((uv_handle_t *)&h->timer, timer_closed);
+}
+
+int corun__http_closing(const struct corun_http *h)
+{
+  return h->closing;
+}
+
+void corun__http_free(struct corun_http *h)
+{
+  free(h);
+}

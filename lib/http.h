@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libcurl's multi interface driven by the run's libuv loop: one multi
+ * handle per run (one connection cache and DNS cache for all fetches),
+ * a uv_poll per socket curl asks to watch and one uv_timer for curl's
+ * timeouts. No threads, no polling loops.
+ *
+ * Created the first time a fetch starts, so a job without fetches never
+ * initialises libcurl or TLS.
+ */
+#ifndef CORUN_HTTP_H
+#define CORUN_HTTP_H
+
+#include <curl/curl.h>
+
+struct corun_run;
+struct corun_http;
+
+/* Called when a transfer ends (added with corun__http_add). */
+typedef void (*corun_http_done_cb)(CURL *easy, CURLcode code, void *arg);
+
+/* The run's multi handle, made on first use; NULL (with err) on failure. */
+struct corun_http *corun__http_get(struct corun_run *run, const char **err);
+/*
+ * Start a transfer. done runs once it ends, from the loop, never from
+ * inside this call. Returns 0, or -1 if curl refused the handle.
+ */
+int corun__http_add(struct corun_http *h, CURL *easy, corun_http_done_cb done,
+                    void *arg);
+/* Stop a transfer at once; done is not called. The caller frees easy. */
+void corun__http_remove(struct corun_http *h, CURL *easy);
+/* Apply the job's per-host connection cap (0: none). */
+void corun__http_per_host(struct corun_http *h, long max);
+/* The run ended: stop watching sockets so the loop can end. */
+void corun__http_quiesce(struct corun_http *h);
+/*
+ * Close every handle and free h; the caller spins the loop until
+ * corun__http_closing() is 0, then calls corun__http_free().
+ */
+void corun__http_close(struct corun_http *h);
+int corun__http_closing(const struct corun_http *h);
+void corun__http_free(struct corun_http *h);
+
+#endif

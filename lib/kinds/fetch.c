@@ -1,0 +1,830 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fetch: one HTTP(S) request on the run's curl multi handle (http.c).
+ *
+ * Redirects are followed here, hop by hop, not by curl: every hop's scheme
+ * is checked (http and https only, so a redirect to file:// reads
+ * nothing), and custom headers such as Authorization are dropped when a
+ * hop leaves the host they were meant for. Saved bodies stream to a
+ * temporary file beside the target and are renamed into place only on
+ * success. max_bytes is enforced in the write callback, on the bytes after
+ * decoding, as they arrive.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../duration.h"
+#include "../fields.h"
+#include "../http.h"
+#include "../kind.h"
+#include "../report.h"
+#include "../run.h"
+#include "../task.h"
+
+#define BODY_KEEP 4096
+#define DEFAULT_MAX_BYTES (64LL << 20)
+#define MAX_REDIRECTS 10
+#define BACKOFF_CAP_MS 30000
+
+struct fetch_conf {
+  char *url;
+  char *method;
+  struct curl_slist *headers;
+  char *body;
+  size_t body_len;
+  char *save; /* absolute or relative to the job's directory, resolved */
+  long long max_bytes;
+  long long connect_ms;
+  long long attempt_ms;
+  long long backoff_ms;
+  int retries;
+  int follow;
+  int insecure;
+  int retry_unsafe;
+  int nexpect;
+  int expect[32]; /* a code, or -N for the class Nxx */
+};
+
+struct fetch_task {
+  struct corun_task base;
+  struct fetch_conf *c;
+  CURL *easy;
+  struct curl_slist *hop_headers; /* what this hop sends */
+  char *url;                      /* this hop's URL */
+  char *method;                   /* this hop's method */
+  int send_body;
+  int redirects;
+  int fd;       /* save: the file being written, or -1 */
+  char *tmp;    /* save: the temporary file's path, or NULL */
+  int direct;   /* save: writing the target itself (not a regular file) */
+  long long bytes;
+  struct corun_buf body;
+  int body_overflow;
+  int too_large;
+  int write_errno;
+  struct corun_timer retry;
+  char errbuf[CURL_ERROR_SIZE];
+};
+
+static const char *const fields[] = {
+    "url",       "method",         "headers",         "body",
+    "json",      "expect",         "save",            "max_bytes",
+    "follow_redirects", "connect_timeout", "insecure", "retries",
+    "backoff",   "attempt_timeout", "retry_unsafe",    NULL};
+
+/* ---- parse ---- */
+
+static int http_url(const char *u)
+{
+  return strncasecmp(u, "http://", 7) == 0 ||
+         strncasecmp(u, "https://", 8) == 0;
+}
+
+static int token_char(char ch)
+{
+  return isalnum((unsigned char)ch) || strchr("!#$%&'*+-.^_`|~", ch);
+}
+
+static void parse_headers(struct corun_fields *f, struct fetch_conf *c)
+{
+  const cJSON *v = corun_field(f, "headers"), *it;
+
+  if (v == NULL || (v->type & CORUN_FIELD_BAD))
+    return;
+  if (!cJSON_IsObject(v)) {
+    corun_field_fail(f, "headers", v, "must be an object of strings, not %s",
+                     corun__json_type(v));
+    return;
+  }
+  for (it = v->child; it; it = it->next) {
+    struct corun_buf line = CORUN_BUF_INIT;
+    const char *k;
+
+    if (!cJSON_IsString(it)) {
+      corun_field_fail(f, "headers", it, "\"%s\" must be a string, not %s",
+                       it->string, corun__json_type(it));
+      continue;
+    }
+    for (k = it->string; *k && token_char(*k); k++)
+      ;
+    if (*k || !*it->string) {
+      corun_field_fail(f, "headers", it,
+                       "name \"%s\" is not a valid header name%s", it->string,
+                       strpbrk(it->string, "\r\n") ? " (CR or LF in it)"
+                                                   : "");
+      continue;
+    }
+    if (strpbrk(it->valuestring, "\r\n")) {
+      corun_field_fail(f, "headers", it,
+                       "\"%s\" has a CR or LF in its value", it->string);
+      continue;
+    }
+    /* "Name;" is curl's way of sending a header with an empty value. */
+    if (*it->valuestring)
+      corun_buf_printf(&line, "%s: %s", it->string, it->valuestring);
+    else
+      corun_buf_printf(&line, "%s;", it->string);
+    c->headers = curl_slist_append(c->headers, corun_buf_str(&line));
+    corun_buf_free(&line);
+  }
+}
+
+static void parse_expect(struct corun_fields *f, struct fetch_conf *c)
+{
+  const cJSON *v = corun_field(f, "expect"), *it, *st;
+  long long code;
+
+  if (v == NULL || (v->type & CORUN_FIELD_BAD))
+    return;
+  if (!cJSON_IsObject(v)) {
+    corun_field_fail(f, "expect", v, "must be an object like {\"status\": "
+                                     "[200, \"2xx\"]}");
+    return;
+  }
+  for (it = v->child; it; it = it->next)
+    if (strcmp(it->string, "status") != 0)
+      corun_field_fail(f, "expect", it, "has unknown field \"%s\" (only "
+                                        "\"status\")",
+                       it->string);
+  st = cJSON_GetObjectItemCaseSensitive(v, "status");
+  if (st == NULL)
+    return;
+  if (!cJSON_IsArray(st) || cJSON_GetArraySize(st) == 0) {
+    corun_field_fail(f, "expect", st, "\"status\" must be a non-empty array "
+                                      "of codes or classes like \"2xx\"");
+    return;
+  }
+  for (it = st->child; it; it = it->next) {
+    if (c->nexpect == 32) {
+      corun_field_fail(f, "expect", it, "\"status\" has over 32 entries");
+      return;
+    }
+    if (corun__json_int(it, 100, 599, &code)) {
+      c->expect[c->nexpect++] = (int)code;
+    } else if (cJSON_IsString(it) && strlen(it->valuestring) == 3 &&
+               it->valuestring[0] >= '1' && it->valuestring[0] <= '5' &&
+               tolower((unsigned char)it->valuestring[1]) == 'x' &&
+               tolower((unsigned char)it->valuestring[2]) == 'x') {
+      c->expect[c->nexpect++] = -(it->valuestring[0] - '0');
+    } else {
+      corun_field_fail(f, "expect", it,
+                       "\"status\" entries must be codes (100-599) or "
+                       "classes like \"2xx\"");
+    }
+  }
+}
+
+static char *resolve_path(const char *dir, const char *p)
+{
+  struct corun_buf b = CORUN_BUF_INIT;
+
+  if (p[0] == '/' || dir == NULL)
+    return strdup(p);
+  corun_buf_printf(&b, "%s/%s", dir, p);
+  return corun_buf_detach(&b);
+}
+
+static int parse(struct corun_task *t, struct corun_fields *f)
+{
+  struct fetch_task *ft = (struct fetch_task *)t;
+  struct fetch_conf *c = calloc(1, sizeof(*c));
+  const cJSON *json;
+  char *save = NULL;
+  double d;
+  long long n;
+  const char *m;
+
+  ft->fd = -1;
+  if (c == NULL) {
+    corun_field_fail(f, "url", NULL, "could not be kept: out of memory");
+    return -1;
+  }
+  ft->c = c;
+  c->max_bytes = DEFAULT_MAX_BYTES;
+  c->backoff_ms = 500;
+  c->follow = 1;
+  if (corun_field_string(f, "url", &c->url) == 0)
+    corun_field_missing(f, "url");
+  else if (c->url && !http_url(c->url))
+    corun_field_fail(f, "url", corun_field(f, "url"),
+                     "must be an http:// or https:// URL, not \"%s\"",
+                     c->url);
+  if (corun_field_string(f, "method", &c->method) > 0) {
+    for (m = c->method; *m && token_char(*m); m++)
+      ;
+    if (*m || !*c->method)
+      corun_field_fail(f, "method", corun_field(f, "method"),
+                       "\"%s\" is not an HTTP method", c->method);
+  }
+  parse_headers(f, c);
+  if (corun_field_string(f, "body", &c->body) > 0)
+    c->body_len = strlen(c->body);
+  json = corun_field(f, "json");
+  if (json && !(json->type & CORUN_FIELD_BAD)) {
+    if (c->body) {
+      corun_field_fail(f, "json", json, "and \"body\" cannot both be set");
+    } else {
+      c->body = cJSON_PrintUnformatted(json);
+      c->body_len = c->body ? strlen(c->body) : 0;
+      c->headers =
+          curl_slist_append(c->headers, "Content-Type: application/json");
+    }
+  }
+  parse_expect(f, c);
+  if (corun_field_string(f, "save", &save) > 0) {
+    c->save = resolve_path(f->dir, save);
+    free(save);
+  }
+  if (corun_field_int(f, "max_bytes", 0, (1LL << 53), &n) > 0)
+    c->max_bytes = n;
+  corun_field_bool(f, "follow_redirects", &c->follow);
+  corun_field_bool(f, "insecure", &c->insecure);
+  corun_field_bool(f, "retry_unsafe", &c->retry_unsafe);
+  if (corun_field_duration(f, "connect_timeout", &d) > 0)
+    c->connect_ms = (long long)corun_duration_ms(d);
+  if (corun_field_duration(f, "attempt_timeout", &d) > 0)
+    c->attempt_ms = (long long)corun_duration_ms(d);
+  if (corun_field_duration(f, "backoff", &d) > 0)
+    c->backoff_ms = (long long)corun_duration_ms(d);
+  if (corun_field_int(f, "retries", 0, 1000, &n) > 0)
+    c->retries = (int)n;
+  if (c->method == NULL)
+    c->method = strdup(c->body ? "POST" : "GET");
+  return f->failed ? -1 : 0;
+}
+
+/* ---- the transfer ---- */
+
+static size_t on_data(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+  struct fetch_task *ft = arg;
+  size_t n = size * nmemb, off = 0;
+
+  if (ft->bytes + (long long)n > ft->c->max_bytes) {
+    ft->too_large = 1;
+    return 0; /* abort the transfer before keeping a byte too many */
+  }
+  ft->bytes += (long long)n;
+  if (ft->fd >= 0) {
+    while (off < n) {
+      ssize_t w = write(ft->fd, ptr + off, n - off);
+
+      if (w < 0 && errno == EINTR)
+        continue;
+      if (w < 0) {
+        ft->write_errno = errno;
+        return 0;
+      }
+      off += (size_t)w;
+    }
+    return n;
+  }
+  if (!ft->body_overflow && ft->body.len + n <= BODY_KEEP)
+    corun_buf_add(&ft->body, ptr, n);
+  else
+    ft->body_overflow = 1;
+  return n;
+}
+
+static void drop_temp(struct fetch_task *ft)
+{
+  if (ft->fd >= 0)
+    close(ft->fd);
+  ft->fd = -1;
+  if (ft->tmp) {
+    unlink(ft->tmp);
+    free(ft->tmp);
+    ft->tmp = NULL;
+  }
+}
+
+/* Open where this attempt's body goes. Returns 0, or an errno. */
+static int open_sink(struct fetch_task *ft)
+{
+  const char *target = ft->c->save;
+  struct stat st;
+  size_t n;
+
+  ft->direct = 0;
+  if (target == NULL)
+    return 0;
+  if (stat(target, &st) == 0 && !S_ISREG(st.st_mode)) {
+    /* /dev/null, a FIFO: nothing to replace, write it as it is. */
+    ft->direct = 1;
+    ft->fd = open(target, O_WRONLY | O_CLOEXEC);
+    return ft->fd < 0 ? errno : 0;
+  }
+  n = strlen(target) + 16;
+  ft->tmp = malloc(n);
+  if (ft->tmp == NULL)
+    return ENOMEM;
+  snprintf(ft->tmp, n, "%s.corun-XXXXXX", target);
+  ft->fd = mkstemp(ft->tmp);
+  if (ft->fd < 0) {
+    int e = errno;
+
+    free(ft->tmp);
+    ft->tmp = NULL;
+    return e;
+  }
+  return 0;
+}
+
+/* Put the saved body in place. Returns 0, or an errno. */
+static int commit_sink(struct fetch_task *ft)
+{
+  int e = 0;
+
+  if (ft->fd < 0)
+    return 0;
+  if (!ft->direct && (fchmod(ft->fd, 0644) < 0 || fsync(ft->fd) < 0))
+    e = errno;
+  if (close(ft->fd) < 0 && e == 0)
+    e = errno;
+  ft->fd = -1;
+  if (e == 0 && ft->tmp && rename(ft->tmp, ft->c->save) < 0)
+    e = errno;
+  if (e && ft->tmp)
+    unlink(ft->tmp);
+  free(ft->tmp);
+  ft->tmp = NULL;
+  return e;
+}
+
+static void done(CURL *easy, CURLcode code, void *arg);
+
+static int same_origin(const char *a, const char *b)
+{
+  CURLU *ua = curl_url(), *ub = curl_url();
+  char *ha = NULL, *hb = NULL, *pa = NULL, *pb = NULL, *sa = NULL, *sb = NULL;
+  int same = 0;
+
+  if (ua && ub && curl_url_set(ua, CURLUPART_URL, a, 0) == CURLUE_OK &&
+      curl_url_set(ub, CURLUPART_URL, b, 0) == CURLUE_OK &&
+      curl_url_get(ua, CURLUPART_HOST, &ha, 0) == CURLUE_OK &&
+      curl_url_get(ub, CURLUPART_HOST, &hb, 0) == CURLUE_OK &&
+      curl_url_get(ua, CURLUPART_PORT, &pa, CURLU_DEFAULT_PORT) ==
+          CURLUE_OK &&
+      curl_url_get(ub, CURLUPART_PORT, &pb, CURLU_DEFAULT_PORT) ==
+          CURLUE_OK &&
+      curl_url_get(ua, CURLUPART_SCHEME, &sa, 0) == CURLUE_OK &&
+      curl_url_get(ub, CURLUPART_SCHEME, &sb, 0) == CURLUE_OK)
+    same = strcasecmp(ha, hb) == 0 && strcmp(pa, pb) == 0 &&
+           strcasecmp(sa, sb) == 0;
+  curl_free(ha);
+  curl_free(hb);
+  curl_free(pa);
+  curl_free(pb);
+  curl_free(sa);
+  curl_free(sb);
+  curl_url_cleanup(ua);
+  curl_url_cleanup(ub);
+  return same;
+}
+
+static void setup_easy(struct fetch_task *ft)
+{
+  struct fetch_conf *c = ft->c;
+  CURL *e = ft->easy;
+
+  curl_easy_reset(e);
+  curl_easy_setopt(e, CURLOPT_URL, ft->url);
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+  curl_easy_setopt(e, CURLOPT_USERAGENT, "corun/" CORUN_VERSION);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, ft);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, ft->errbuf);
+  curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_bytes);
+  if (ft->hop_headers)
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, ft->hop_headers);
+  if (strcmp(ft->method, "GET") != 0)
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, ft->method);
+  if (strcmp(ft->method, "HEAD") == 0)
+    curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+  if (ft->send_body && c->body) {
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)c->body_len);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, c->body);
+  }
+  if (c->connect_ms)
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)c->connect_ms);
+  if (c->attempt_ms)
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)c->attempt_ms);
+  if (c->insecure) {
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
+  ft->errbuf[0] = '\0';
+}
+
+/* Start one attempt (or one redirect hop of it). */
+static void launch(struct fetch_task *ft)
+{
+  struct corun_task *t = &ft->base;
+  struct corun_http *h;
+  const char *why = NULL;
+  int e;
+
+  h = corun__http_get(t->run, &why);
+  if (h == NULL) {
+    corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO, "%s", why);
+    return;
+  }
+  if (ft->easy == NULL && (ft->easy = curl_easy_init()) == NULL) {
+    corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO,
+                       "cannot create a transfer: out of memory");
+    return;
+  }
+  ft->bytes = 0;
+  ft->too_large = 0;
+  ft->write_errno = 0;
+  ft->body_overflow = 0;
+  corun_buf_reset(&ft->body);
+  e = open_sink(ft);
+  if (e) {
+    corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO,
+                       "cannot write beside %s: %s", ft->c->save,
+                       strerror(e));
+    return;
+  }
+  setup_easy(ft);
+  if (corun__http_add(h, ft->easy, done, ft) < 0) {
+    drop_temp(ft);
+    corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO,
+                       "libcurl refused the transfer");
+  }
+}
+
+static void begin_attempt(struct fetch_task *ft)
+{
+  free(ft->url);
+  free(ft->method);
+  ft->url = strdup(ft->c->url);
+  ft->method = strdup(ft->c->method);
+  ft->send_body = 1;
+  ft->redirects = 0;
+  ft->hop_headers = ft->c->headers;
+  if (ft->url == NULL || ft->method == NULL) {
+    corun__task_finish(&ft->base, CORUN_STATUS_FAILED, CORUN_ERR_IO,
+                       "out of memory");
+    return;
+  }
+  launch(ft);
+}
+
+static void retry_due(struct corun_timer *timer)
+{
+  struct fetch_task *ft = (struct fetch_task *)timer->task;
+
+  ft->base.attempts++;
+  begin_attempt(ft);
+}
+
+static void start(struct corun_task *t)
+{
+  struct fetch_task *ft = (struct fetch_task *)t;
+
+  begin_attempt(ft);
+}
+
+static int expected(const struct fetch_conf *c, long status)
+{
+  int i;
+
+  if (c->nexpect == 0)
+    return status < 400;
+  for (i = 0; i < c->nexpect; i++)
+    if (c->expect[i] == status ||
+        (c->expect[i] < 0 && status / 100 == -c->expect[i]))
+      return 1;
+  return 0;
+}
+
+static enum corun_errtype curl_type(CURLcode code)
+{
+  switch (code) {
+  case CURLE_COULDNT_RESOLVE_HOST:
+  case CURLE_COULDNT_RESOLVE_PROXY:
+    return CORUN_ERR_DNS;
+  case CURLE_OPERATION_TIMEDOUT:
+    return CORUN_ERR_TIMEOUT;
+  case CURLE_SSL_CONNECT_ERROR:
+  case CURLE_PEER_FAILED_VERIFICATION:
+  case CURLE_SSL_CERTPROBLEM:
+  case CURLE_SSL_CIPHER:
+  case CURLE_SSL_CACERT_BADFILE:
+  case CURLE_SSL_ISSUER_ERROR:
+  case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+  case CURLE_SSL_INVALIDCERTSTATUS:
+  case CURLE_SSL_CRL_BADFILE:
+  case CURLE_SSL_SHUTDOWN_FAILED:
+  case CURLE_SSL_ENGINE_NOTFOUND:
+  case CURLE_SSL_ENGINE_SETFAILED:
+  case CURLE_SSL_ENGINE_INITFAILED:
+  case CURLE_USE_SSL_FAILED:
+    return CORUN_ERR_TLS;
+  case CURLE_FILESIZE_EXCEEDED:
+    return CORUN_ERR_TOO_LARGE;
+  case CURLE_UNSUPPORTED_PROTOCOL:
+  case CURLE_URL_MALFORMAT:
+  case CURLE_TOO_MANY_REDIRECTS:
+  case CURLE_WEIRD_SERVER_REPLY:
+  case CURLE_HTTP2:
+  case CURLE_HTTP2_STREAM:
+  case CURLE_BAD_CONTENT_ENCODING:
+    return CORUN_ERR_PROTOCOL;
+  case CURLE_WRITE_ERROR:
+    return CORUN_ERR_IO;
+  default:
+    /* Refused, reset, dropped mid-body, nothing received: the network. */
+    return CORUN_ERR_CONNECT;
+  }
+}
+
+/*
+ * Whether an attempt that failed this way may be tried again. never_sent:
+ * the name did not resolve or the connection was refused, so even a POST
+ * is safe to repeat.
+ */
+static int retryable(const struct fetch_task *ft, enum corun_errtype type,
+                     long status, int never_sent)
+{
+  const struct fetch_conf *c = ft->c;
+  int unsafe = strcmp(c->method, "POST") == 0 || strcmp(c->method, "PATCH") == 0;
+
+  if (ft->base.attempts > (uint32_t)c->retries)
+    return 0;
+  if (never_sent)
+    return 1;
+  if (unsafe && !c->retry_unsafe)
+    return 0;
+  if (type == CORUN_ERR_CONNECT || type == CORUN_ERR_TIMEOUT)
+    return 1;
+  if (type == CORUN_ERR_HTTP_STATUS)
+    return status == 408 || status == 429 || status >= 500;
+  return 0;
+}
+
+static long long backoff_ms(const struct fetch_task *ft, long status)
+{
+  long long ms = ft->c->backoff_ms;
+  uint32_t i;
+  curl_off_t after = 0;
+
+  for (i = 1; i < ft->base.attempts && ms < BACKOFF_CAP_MS; i++)
+    ms *= 2;
+  if (ms > BACKOFF_CAP_MS)
+    ms = BACKOFF_CAP_MS;
+  if ((status == 429 || status == 503) &&
+      curl_easy_getinfo(ft->easy, CURLINFO_RETRY_AFTER, &after) == CURLE_OK &&
+      after > 0)
+    ms = after * 1000 > BACKOFF_CAP_MS ? BACKOFF_CAP_MS : after * 1000;
+  return ms;
+}
+
+static double secs_of(CURL *e, CURLINFO what)
+{
+  curl_off_t us = 0;
+
+  curl_easy_getinfo(e, what, &us);
+  return (double)us / 1e6;
+}
+
+static int utf8_text(const char *s, size_t n)
+{
+  size_t i = 0;
+
+  while (i < n) {
+    unsigned char ch = (unsigned char)s[i];
+    size_t len, k;
+
+    if (ch == 0)
+      return 0;
+    if (ch < 0x80) {
+      i++;
+      continue;
+    }
+    len = ch >= 0xf0 ? 4 : ch >= 0xe0 ? 3 : ch >= 0xc2 ? 2 : 0;
+    if (len == 0 || ch > 0xf4 || i + len > n)
+      return 0;
+    for (k = 1; k < len; k++)
+      if (((unsigned char)s[i + k] & 0xc0) != 0x80)
+        return 0;
+    i += len;
+  }
+  return 1;
+}
+
+static cJSON *make_result(struct fetch_task *ft, long status)
+{
+  cJSON *r = cJSON_CreateObject(), *tm;
+  char *ct = NULL, *eff = NULL;
+
+  curl_easy_getinfo(ft->easy, CURLINFO_CONTENT_TYPE, &ct);
+  curl_easy_getinfo(ft->easy, CURLINFO_EFFECTIVE_URL, &eff);
+  cJSON_AddNumberToObject(r, "status", (double)status);
+  cJSON_AddNumberToObject(r, "bytes", (double)ft->bytes);
+  if (ct)
+    cJSON_AddStringToObject(r, "content_type", ct);
+  else
+    cJSON_AddNullToObject(r, "content_type");
+  cJSON_AddStringToObject(r, "url", eff ? eff : ft->url);
+  tm = cJSON_AddObjectToObject(r, "timings");
+  cJSON_AddNumberToObject(tm, "dns", secs_of(ft->easy,
+                                             CURLINFO_NAMELOOKUP_TIME_T));
+  cJSON_AddNumberToObject(tm, "connect",
+                          secs_of(ft->easy, CURLINFO_CONNECT_TIME_T));
+  cJSON_AddNumberToObject(tm, "tls",
+                          secs_of(ft->easy, CURLINFO_APPCONNECT_TIME_T));
+  cJSON_AddNumberToObject(tm, "ttfb",
+                          secs_of(ft->easy, CURLINFO_STARTTRANSFER_TIME_T));
+  cJSON_AddNumberToObject(tm, "total",
+                          secs_of(ft->easy, CURLINFO_TOTAL_TIME_T));
+  if (!ft->c->save && !ft->body_overflow &&
+      utf8_text(corun_buf_str(&ft->body), ft->body.len))
+    cJSON_AddStringToObject(r, "body", corun_buf_str(&ft->body));
+  return r;
+}
+
+/* A 3xx we follow ourselves. Returns 1 if a new hop was launched. */
+static int follow(struct fetch_task *ft, long status)
+{
+  char *loc = NULL, *next;
+
+  if (!ft->c->follow || status < 300 || status > 399 || status == 304)
+    return 0;
+  curl_easy_getinfo(ft->easy, CURLINFO_REDIRECT_URL, &loc);
+  if (loc == NULL)
+    return 0;
+  if (ft->redirects >= MAX_REDIRECTS) {
+    drop_temp(ft);
+    corun__task_finish(&ft->base, CORUN_STATUS_FAILED, CORUN_ERR_PROTOCOL,
+                       "more than %d redirects (last to %s)", MAX_REDIRECTS,
+                       loc);
+    return 1;
+  }
+  if (!http_url(loc)) {
+    drop_temp(ft);
+    corun__task_finish(&ft->base, CORUN_STATUS_FAILED, CORUN_ERR_PROTOCOL,
+                       "redirect to %s refused: only http and https", loc);
+    return 1;
+  }
+  next = strdup(loc);
+  if (next == NULL)
+    return 0;
+  /* Credentials were meant for the first origin, not wherever it sends. */
+  if (ft->hop_headers && !same_origin(ft->url, next))
+    ft->hop_headers = NULL;
+  free(ft->url);
+  ft->url = next;
+  /* 301/302/303 turn a POST into a GET, as browsers and curl do. */
+  if (status == 303 ||
+      ((status == 301 || status == 302) && strcmp(ft->method, "POST") == 0)) {
+    free(ft->method);
+    ft->method = strdup("GET");
+    ft->send_body = 0;
+  }
+  ft->redirects++;
+  drop_temp(ft);
+  launch(ft);
+  return 1;
+}
+
+static void done(CURL *easy, CURLcode code, void *arg)
+{
+  struct fetch_task *ft = arg;
+  struct corun_task *t = &ft->base;
+  enum corun_errtype type = CORUN_ERR_NONE;
+  struct corun_buf msg = CORUN_BUF_INIT;
+  long status = 0;
+  int e;
+
+  curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+  if (code == CURLE_OK && follow(ft, status))
+    return;
+  if (code == CURLE_OK && expected(ft->c, status)) {
+    e = commit_sink(ft);
+    if (e) {
+      corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO,
+                         "cannot save %s: %s", ft->c->save, strerror(e));
+      return;
+    }
+    corun__task_set_result(t, make_result(ft, status));
+    corun__task_finish(t, CORUN_STATUS_OK, CORUN_ERR_NONE, NULL);
+    return;
+  }
+  drop_temp(ft);
+  if (ft->too_large) {
+    type = CORUN_ERR_TOO_LARGE;
+    corun_buf_printf(&msg, "body over max_bytes (%lld)", ft->c->max_bytes);
+  } else if (ft->write_errno) {
+    type = CORUN_ERR_IO;
+    corun_buf_printf(&msg, "cannot write %s: %s", ft->c->save,
+                     strerror(ft->write_errno));
+  } else if (code == CURLE_OK) {
+    type = CORUN_ERR_HTTP_STATUS;
+    corun_buf_printf(&msg, "HTTP %ld from %s", status, ft->url);
+  } else {
+    type = curl_type(code);
+    corun_buf_printf(&msg, "%s", ft->errbuf[0] ? ft->errbuf
+                                               : curl_easy_strerror(code));
+  }
+  if (retryable(ft, type, status,
+                code == CURLE_COULDNT_RESOLVE_HOST ||
+                    code == CURLE_COULDNT_RESOLVE_PROXY ||
+                    code == CURLE_COULDNT_CONNECT)) {
+    long long ms = backoff_ms(ft, status);
+
+    if (t->run->opts.debug)
+      corun__run_logf(t->run, "%s: attempt %u failed (%s), retrying in %lld ms",
+                      t->id, t->attempts, corun_buf_str(&msg), ms);
+    corun_buf_free(&msg);
+    corun__timer_start(t->run, &ft->retry,
+                       corun__now_ms(t->run) + (uint64_t)ms, retry_due, t);
+    return;
+  }
+  corun__task_finish(t, CORUN_STATUS_FAILED, type, "%s", corun_buf_str(&msg));
+  corun_buf_free(&msg);
+}
+
+static void cancel(struct corun_task *t)
+{
+  struct fetch_task *ft = (struct fetch_task *)t;
+
+  corun__timer_stop(t->run, &ft->retry);
+  if (ft->easy && t->run->http) {
+    corun__http_remove(t->run->http, ft->easy);
+    curl_easy_cleanup(ft->easy);
+    ft->easy = NULL;
+  }
+  drop_temp(ft);
+  corun__task_finish(t, CORUN_STATUS_CANCELLED, CORUN_ERR_CANCELLED, NULL);
+}
+
+static void describe(const struct corun_task *t, uint64_t now_ms,
+                     struct corun_buf *out)
+{
+  const struct fetch_task *ft = (const struct fetch_task *)t;
+  curl_off_t dns = 0, conn = 0, ttfb = 0;
+  const char *phase = "queued";
+
+  if (corun__timer_armed(&ft->retry)) {
+    corun_buf_printf(out, "retrying in %.3fs (attempt %u failed)",
+                     ft->retry.due > now_ms
+                         ? (double)(ft->retry.due - now_ms) / 1000.0
+                         : 0.0,
+                     t->attempts);
+    return;
+  }
+  if (ft->easy) {
+    curl_easy_getinfo(ft->easy, CURLINFO_NAMELOOKUP_TIME_T, &dns);
+    curl_easy_getinfo(ft->easy, CURLINFO_CONNECT_TIME_T, &conn);
+    curl_easy_getinfo(ft->easy, CURLINFO_STARTTRANSFER_TIME_T, &ttfb);
+    phase = ttfb ? "receiving"
+            : conn ? "waiting"
+            : dns  ? "connecting"
+                   : "resolving";
+  }
+  corun_buf_printf(out, "%s %s, %s, %lld bytes", ft->method ? ft->method : "",
+                   ft->url ? ft->url : ft->c->url, phase, ft->bytes);
+}
+
+static void release(struct corun_task *t)
+{
+  struct fetch_task *ft = (struct fetch_task *)t;
+
+  if (ft->easy)
+    curl_easy_cleanup(ft->easy);
+  drop_temp(ft);
+  free(ft->url);
+  free(ft->method);
+  corun_buf_free(&ft->body);
+  if (ft->c) {
+    free(ft->c->url);
+    free(ft->c->method);
+    curl_slist_free_all(ft->c->headers);
+    free(ft->c->body);
+    free(ft->c->save);
+    free(ft->c);
+  }
+}
+
+const struct corun_kind corun_kind_fetch = {
+    .name = "fetch",
+    .size = sizeof(struct fetch_task),
+    .fields = fields,
+    .leaf = 1,
+    .parse = parse,
+    .start = start,
+    .cancel = cancel,
+    .describe = describe,
+    .free = release,
+};
