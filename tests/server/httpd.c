@@ -584,7 +584,7 @@ static int param_u64(const struct req *r, const char *name, uint64_t def,
   return 0;
 }
 
-/* A value that is about to become a header value: no CR, LF or NUL. */
+/* About to become a header value: no CR or LF (a %00 already ends it). */
 static int header_safe(const char *s)
 {
   return s && strpbrk(s, "\r\n") == NULL;
