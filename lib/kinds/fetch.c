@@ -734,6 +734,8 @@ static void done(CURL *easy, CURLcode code, void *arg)
     corun_buf_printf(&msg, "HTTP %ld from %s", status, ft->url);
   } else {
     type = curl_type(code);
+    if (type == CORUN_ERR_TOO_LARGE)
+      corun_buf_printf(&msg, "body over max_bytes (%lld): ", ft->c->max_bytes);
     corun_buf_printf(&msg, "%s", ft->errbuf[0] ? ft->errbuf
                                                : curl_easy_strerror(code));
   }

@@ -1,0 +1,549 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The fetch kind against the local test server (tests/server/httpd.c on
+ * 127.0.0.1, a port the OS picks): results, expect, save, max_bytes,
+ * redirects and their safety, retries, timeouts, cancellation and the
+ * concurrency cap. No traffic leaves the machine.
+ */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "helpers.h"
+#include "server.h"
+
+static struct test_server srv, srv2;
+
+static void setup(void)
+{
+  cr_assert_eq(test_server_start(&srv), 0, "cannot start the test server");
+  srv2.pid = -1;
+}
+
+static void teardown(void)
+{
+  test_server_stop(&srv);
+  test_server_stop(&srv2);
+}
+
+TestSuite(fetch, .init = setup, .fini = teardown, .timeout = 60);
+
+#define SLACK (0.3 * time_scale())
+
+/* printf into a static job buffer; %1$d style is not needed: BASE is %s. */
+static char *job(const char *fmt, ...)
+{
+  static char buf[1 << 16];
+  va_list ap;
+
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof(buf), fmt, ap);
+  va_end(ap);
+  return buf;
+}
+
+static const char *base(void)
+{
+  static char b[64];
+
+  snprintf(b, sizeof(b), "http://127.0.0.1:%d", srv.port);
+  return b;
+}
+
+static cJSON *result_of(struct result *r, const char *id)
+{
+  cJSON *j = cJSON_Parse(result_json(r, id));
+
+  cr_assert_not_null(j, "result of %s is not JSON", id);
+  return j;
+}
+
+static double num(const cJSON *o, const char *k)
+{
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+
+  cr_assert(cJSON_IsNumber(v), "no number \"%s\"", k);
+  return v->valuedouble;
+}
+
+static int server_count(const char *id)
+{
+  char path[128], *url;
+  struct result *r;
+  cJSON *res;
+  int n;
+
+  snprintf(path, sizeof(path), "/count?id=%s", id);
+  url = test_server_url(&srv, path);
+  r = run_job(job("{\"tasks\": [{\"id\": \"c\", \"kind\": \"fetch\", "
+                  "\"url\": \"%s\"}]}",
+                  url),
+              NULL);
+  free(url);
+  res = result_of(r, "c");
+  n = atoi(cJSON_GetObjectItem(res, "body")->valuestring);
+  cJSON_Delete(res);
+  result_free(r);
+  return n;
+}
+
+Test(fetch, get_result_has_status_bytes_type_url_timings_body)
+{
+  struct result *r = run_job(
+      job("{\"tasks\": [{\"id\": \"a\", \"kind\": \"fetch\", \"url\": "
+          "\"%s/bytes?n=100&type=text/plain\"}, {\"id\": \"b\", \"kind\": "
+          "\"fetch\", \"url\": \"%s/binary\"}, {\"id\": \"c\", \"kind\": "
+          "\"fetch\", \"url\": \"%s/bytes?n=5000&type=text/plain\"}]}",
+          base(), base(), base()),
+      NULL);
+  cJSON *a = result_of(r, "a"), *b = result_of(r, "b"), *c = result_of(r, "c");
+  const cJSON *tm = cJSON_GetObjectItem(a, "timings");
+
+  cr_assert_str_eq(status_of(r, "a"), "ok");
+  cr_assert_eq(num(a, "status"), 200);
+  cr_assert_eq(num(a, "bytes"), 100);
+  cr_assert_str_eq(cJSON_GetObjectItem(a, "content_type")->valuestring,
+                   "text/plain");
+  cr_assert(strstr(cJSON_GetObjectItem(a, "url")->valuestring, "/bytes?n=100"));
+  cr_assert(num(tm, "total") > 0 && num(tm, "total") >= num(tm, "ttfb"));
+  cr_assert(num(tm, "connect") >= num(tm, "dns"));
+  cr_assert_eq(strlen(cJSON_GetObjectItem(a, "body")->valuestring), 100);
+  cr_assert_eq(strncmp(cJSON_GetObjectItem(a, "body")->valuestring,
+                       TEST_SERVER_PATTERN, 10),
+               0);
+  /* Binary or over 4 KiB: no body in the result. */
+  cr_assert_null(cJSON_GetObjectItem(b, "body"));
+  cr_assert_null(cJSON_GetObjectItem(c, "body"));
+  cr_assert_eq(num(c, "bytes"), 5000);
+  cJSON_Delete(a);
+  cJSON_Delete(b);
+  cJSON_Delete(c);
+  result_free(r);
+}
+
+Test(fetch, expect_status_codes_and_classes)
+{
+  struct result *r = run_job(
+      job("{\"tasks\": ["
+          "{\"id\": \"nf\", \"kind\": \"fetch\", \"url\": "
+          "\"%s/status?code=404\"},"
+          "{\"id\": \"nf-ok\", \"kind\": \"fetch\", \"url\": "
+          "\"%s/status?code=404\", \"expect\": {\"status\": [404]}},"
+          "{\"id\": \"class\", \"kind\": \"fetch\", \"url\": "
+          "\"%s/status?code=204\", \"expect\": {\"status\": [\"2xx\"]}},"
+          "{\"id\": \"not-class\", \"kind\": \"fetch\", \"url\": "
+          "\"%s/status?code=302\", \"follow_redirects\": false, \"expect\": "
+          "{\"status\": [\"2xx\", 201]}}]}",
+          base(), base(), base(), base()),
+      NULL);
+  struct corun_task *nf = task_by_id(r, "nf");
+
+  cr_assert_str_eq(status_of(r, "nf"), "failed");
+  cr_assert_eq(nf->err_type, CORUN_ERR_HTTP_STATUS);
+  cr_assert(strstr(nf->err_msg, "404"), "%s", nf->err_msg);
+  cr_assert_str_eq(status_of(r, "nf-ok"), "ok");
+  cr_assert_str_eq(status_of(r, "class"), "ok");
+  cr_assert_str_eq(status_of(r, "not-class"), "failed");
+  result_free(r);
+}
+
+static char *tmp_dir(void)
+{
+  char tmpl[] = "/tmp/corun-fetch.XXXXXX";
+
+  cr_assert_not_null(mkdtemp(tmpl));
+  return strdup(tmpl);
+}
+
+static size_t entries(const char *dir)
+{
+  DIR *d = opendir(dir);
+  struct dirent *e;
+  size_t n = 0;
+
+  cr_assert_not_null(d);
+  while ((e = readdir(d)) != NULL)
+    if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+      n++;
+  closedir(d);
+  return n;
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+  FILE *f = fopen(path, "rb");
+  char *s;
+  long n;
+
+  if (f == NULL)
+    return NULL;
+  fseek(f, 0, SEEK_END);
+  n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  s = malloc((size_t)n + 1);
+  cr_assert_eq(fread(s, 1, (size_t)n, f), (size_t)n);
+  s[n] = '\0';
+  fclose(f);
+  *len = (size_t)n;
+  return s;
+}
+
+Test(fetch, save_streams_the_body_to_the_file)
+{
+  char *dir = tmp_dir(), path[256];
+  struct result *r;
+  size_t len, i;
+  char *data;
+
+  snprintf(path, sizeof(path), "%s/out.bin", dir);
+  r = run_job(job("{\"tasks\": [{\"id\": \"s\", \"kind\": \"fetch\", "
+                  "\"url\": \"%s/bytes?n=3000000\", \"save\": \"%s\"}]}",
+                  base(), path),
+              NULL);
+  cr_assert_str_eq(status_of(r, "s"), "ok");
+  data = slurp(path, &len);
+  cr_assert_not_null(data);
+  cr_assert_eq(len, 3000000);
+  for (i = 0; i < len; i += 4999)
+    cr_assert_eq(data[i], TEST_SERVER_BYTE(i));
+  cr_assert_eq(entries(dir), 1, "no temporary file left");
+  free(data);
+  unlink(path);
+  rmdir(dir);
+  free(dir);
+  result_free(r);
+}
+
+Test(fetch, failed_save_leaves_no_file_and_keeps_the_old_one)
+{
+  char *dir = tmp_dir(), path[256], fresh[256];
+  struct result *r;
+  size_t len;
+  char *data;
+  FILE *f;
+
+  snprintf(path, sizeof(path), "%s/keep.txt", dir);
+  snprintf(fresh, sizeof(fresh), "%s/new.txt", dir);
+  f = fopen(path, "w");
+  fputs("old content", f);
+  fclose(f);
+  r = run_job(job("{\"tasks\": ["
+                  "{\"id\": \"drop\", \"kind\": \"fetch\", \"url\": "
+                  "\"%s/drop?n=50000\", \"save\": \"%s\"},"
+                  "{\"id\": \"drop2\", \"kind\": \"fetch\", \"url\": "
+                  "\"%s/drop?n=50000\", \"save\": \"%s\"},"
+                  "{\"id\": \"status\", \"kind\": \"fetch\", \"url\": "
+                  "\"%s/status?code=500&body=oops\", \"save\": \"%s\"}]}",
+                  base(), path, base(), fresh, base(), path),
+              NULL);
+  cr_assert_str_eq(status_of(r, "drop"), "failed");
+  cr_assert_eq(task_by_id(r, "drop")->err_type, CORUN_ERR_CONNECT);
+  cr_assert_str_eq(status_of(r, "status"), "failed");
+  data = slurp(path, &len);
+  cr_assert_str_eq(data, "old content");
+  cr_assert_eq(access(fresh, F_OK), -1, "no partial new file");
+  cr_assert_eq(entries(dir), 1, "no temporary files left");
+  free(data);
+  unlink(path);
+  rmdir(dir);
+  free(dir);
+  result_free(r);
+}
+
+Test(fetch, save_to_dev_null_writes_it_directly)
+{
+  struct result *r = run_job(
+      job("{\"tasks\": [{\"id\": \"n\", \"kind\": \"fetch\", \"url\": "
+          "\"%s/bytes?n=10000\", \"save\": \"/dev/null\"}]}",
+          base()),
+      NULL);
+  struct stat st;
+
+  cr_assert_str_eq(status_of(r, "n"), "ok");
+  cr_assert_eq(stat("/dev/null", &st), 0);
+  cr_assert(S_ISCHR(st.st_mode), "/dev/null is still a device");
+  result_free(r);
+}
+
+Test(fetch, max_bytes_stops_while_streaming)
+{
+  struct result *r = run_job(
+      job("{\"tasks\": ["
+          "{\"id\": \"big\", \"kind\": \"fetch\", \"url\": "
+          "\"%s/bytes?n=10000000\", \"max_bytes\": 1000000},"
+          "{\"id\": \"gz\", \"kind\": \"fetch\", \"url\": "
+          "\"%s/bytes?n=300000&gzip=1\", \"max_bytes\": 200000},"
+          "{\"id\": \"fits\", \"kind\": \"fetch\", \"url\": "
+          "\"%s/bytes?n=1000\", \"max_bytes\": 1000}]}",
+          base(), base(), base()),
+      NULL);
+
+  cr_assert_str_eq(status_of(r, "big"), "failed");
+  cr_assert_eq(task_by_id(r, "big")->err_type, CORUN_ERR_TOO_LARGE);
+  /* Counted on decoded bytes, not just the declared length. */
+  cr_assert_str_eq(status_of(r, "gz"), "failed");
+  cr_assert_eq(task_by_id(r, "gz")->err_type, CORUN_ERR_TOO_LARGE);
+  cr_assert_str_eq(status_of(r, "fits"), "ok");
+  result_free(r);
+}
+
+Test(fetch, redirects_followed_capped_and_only_http)
+{
+  struct result *r = run_job(
+      job("{\"tasks\": ["
+          "{\"id\": \"three\", \"kind\": \"fetch\", \"url\": "
+          "\"%s/redirect?n=3\"},"
+          "{\"id\": \"eleven\", \"kind\": \"fetch\", \"url\": "
+          "\"%s/redirect?n=11\"},"
+          "{\"id\": \"file\", \"kind\": \"fetch\", \"url\": "
+          "\"%s/redirect-to?url=file:///etc/passwd\"},"
+          "{\"id\": \"nofollow\", \"kind\": \"fetch\", \"url\": "
+          "\"%s/redirect?n=1\", \"follow_redirects\": false}]}",
+          base(), base(), base(), base()),
+      NULL);
+  cJSON *three = result_of(r, "three"), *nf = result_of(r, "nofollow");
+  struct corun_task *file = task_by_id(r, "file");
+
+  cr_assert_str_eq(status_of(r, "three"), "ok");
+  cr_assert_str_eq(cJSON_GetObjectItem(three, "body")->valuestring, "done");
+  cr_assert(strstr(cJSON_GetObjectItem(three, "url")->valuestring, "n=0"));
+  cr_assert_str_eq(status_of(r, "eleven"), "failed");
+  cr_assert_eq(task_by_id(r, "eleven")->err_type, CORUN_ERR_PROTOCOL);
+  cr_assert_str_eq(status_of(r, "file"), "failed");
+  cr_assert_eq(file->err_type, CORUN_ERR_PROTOCOL);
+  cr_assert(strstr(file->err_msg, "file:"), "%s", file->err_msg);
+  cr_assert_eq(num(nf, "status"), 302);
+  cJSON_Delete(three);
+  cJSON_Delete(nf);
+  result_free(r);
+}
+
+Test(fetch, custom_headers_not_sent_to_another_host)
+{
+  char *to, *from;
+  struct result *r;
+  cJSON *same, *other, *h, *ro, *rs;
+
+  cr_assert_eq(test_server_start(&srv2), 0);
+  to = test_server_url(&srv2, "/echo");
+  from = test_server_url(&srv, "/echo");
+  r = run_job(job("{\"tasks\": ["
+                  "{\"id\": \"other\", \"kind\": \"fetch\", \"url\": "
+                  "\"%s/headers-on-redirect?to=%s\", \"headers\": "
+                  "{\"Authorization\": \"Bearer s3cret\", \"X-Api-Key\": "
+                  "\"k\"}},"
+                  "{\"id\": \"same\", \"kind\": \"fetch\", \"url\": "
+                  "\"%s/headers-on-redirect?to=%s\", \"headers\": "
+                  "{\"X-Api-Key\": \"k\"}}]}",
+                  base(), to, base(), from),
+              NULL);
+  ro = result_of(r, "other");
+  rs = result_of(r, "same");
+  other = cJSON_Parse(cJSON_GetObjectItem(ro, "body")->valuestring);
+  same = cJSON_Parse(cJSON_GetObjectItem(rs, "body")->valuestring);
+  cJSON_Delete(ro);
+  cJSON_Delete(rs);
+  cr_assert_not_null(other);
+  h = cJSON_GetObjectItem(other, "headers");
+  cr_assert_null(cJSON_GetObjectItem(h, "authorization"));
+  cr_assert_null(cJSON_GetObjectItem(h, "x-api-key"));
+  cr_assert_not_null(
+      cJSON_GetObjectItem(cJSON_GetObjectItem(same, "headers"), "x-api-key"),
+      "same origin keeps its headers");
+  cJSON_Delete(other);
+  cJSON_Delete(same);
+  free(to);
+  free(from);
+  result_free(r);
+}
+
+Test(fetch, method_headers_and_json_body_are_sent)
+{
+  struct result *r = run_job(
+      job("{\"tasks\": [{\"id\": \"p\", \"kind\": \"fetch\", \"url\": "
+          "\"%s/echo\", \"method\": \"PUT\", \"headers\": {\"X-One\": "
+          "\"1\"}, \"json\": {\"a\": [1, \"b\"]}}]}",
+          base()),
+      NULL);
+  cJSON *res = result_of(r, "p");
+  cJSON *echo = cJSON_Parse(cJSON_GetObjectItem(res, "body")->valuestring);
+  cJSON *h = cJSON_GetObjectItem(echo, "headers");
+
+  cr_assert_str_eq(cJSON_GetObjectItem(echo, "method")->valuestring, "PUT");
+  cr_assert_str_eq(cJSON_GetObjectItem(h, "x-one")->valuestring, "1");
+  cr_assert_str_eq(cJSON_GetObjectItem(h, "content-type")->valuestring,
+                   "application/json");
+  cr_assert_str_eq(cJSON_GetObjectItem(echo, "body")->valuestring,
+                   "{\"a\":[1,\"b\"]}");
+  cJSON_Delete(echo);
+  cJSON_Delete(res);
+  result_free(r);
+}
+
+Test(fetch, retries_then_succeeds_and_counts_attempts)
+{
+  struct result *r = run_job(
+      job("{\"tasks\": ["
+          "{\"id\": \"ok3\", \"kind\": \"fetch\", \"url\": "
+          "\"%s/flaky?id=r1&fail=2\", \"retries\": 2, \"backoff\": "
+          "\"20ms\"},"
+          "{\"id\": \"short\", \"kind\": \"fetch\", \"url\": "
+          "\"%s/flaky?id=r2&fail=2\", \"retries\": 1, \"backoff\": "
+          "\"20ms\"},"
+          "{\"id\": \"nf\", \"kind\": \"fetch\", \"url\": "
+          "\"%s/flaky?id=r3&fail=5&code=404\", \"retries\": 3, \"backoff\": "
+          "\"20ms\"}]}",
+          base(), base(), base()),
+      NULL);
+
+  cr_assert_str_eq(status_of(r, "ok3"), "ok");
+  cr_assert_eq(task_by_id(r, "ok3")->attempts, 3);
+  cr_assert_str_eq(status_of(r, "short"), "failed");
+  cr_assert_eq(task_by_id(r, "short")->attempts, 2);
+  /* 4xx other than 408/429 is not retried. */
+  cr_assert_str_eq(status_of(r, "nf"), "failed");
+  cr_assert_eq(task_by_id(r, "nf")->attempts, 1);
+  result_free(r);
+  cr_assert_eq(server_count("r1"), 3);
+  cr_assert_eq(server_count("r3"), 1);
+}
+
+Test(fetch, post_is_not_retried_unless_retry_unsafe)
+{
+  struct result *r = run_job(
+      job("{\"tasks\": ["
+          "{\"id\": \"post\", \"kind\": \"fetch\", \"url\": "
+          "\"%s/flaky?id=p1&fail=1\", \"method\": \"POST\", \"body\": \"x\", "
+          "\"retries\": 3, \"backoff\": \"20ms\"},"
+          "{\"id\": \"unsafe\", \"kind\": \"fetch\", \"url\": "
+          "\"%s/flaky?id=p2&fail=1\", \"method\": \"POST\", \"body\": \"x\", "
+          "\"retries\": 3, \"backoff\": \"20ms\", \"retry_unsafe\": true},"
+          "{\"id\": \"refused\", \"kind\": \"fetch\", \"url\": "
+          "\"http://127.0.0.1:1/\", \"method\": \"POST\", \"retries\": 2, "
+          "\"backoff\": \"20ms\"}]}",
+          base(), base()),
+      NULL);
+
+  cr_assert_str_eq(status_of(r, "post"), "failed");
+  cr_assert_eq(task_by_id(r, "post")->attempts, 1);
+  cr_assert_str_eq(status_of(r, "unsafe"), "ok");
+  cr_assert_eq(task_by_id(r, "unsafe")->attempts, 2);
+  /* A refused connection never sent the POST: retried. */
+  cr_assert_eq(task_by_id(r, "refused")->err_type, CORUN_ERR_CONNECT);
+  cr_assert_eq(task_by_id(r, "refused")->attempts, 3);
+  result_free(r);
+}
+
+Test(fetch, retry_after_is_honoured)
+{
+  struct result *r = run_job(
+      job("{\"tasks\": [{\"id\": \"ra\", \"kind\": \"fetch\", \"url\": "
+          "\"%s/retry-after?id=ra&fail=1&after=1\", \"retries\": 1, "
+          "\"backoff\": \"10ms\"}]}",
+          base()),
+      NULL);
+
+  cr_assert_str_eq(status_of(r, "ra"), "ok");
+  cr_assert(r->wall >= 0.95, "waited %.3f s, Retry-After says 1 s", r->wall);
+  result_free(r);
+}
+
+Test(fetch, attempt_timeout_and_task_timeout)
+{
+  struct result *r = run_job(
+      job("{\"tasks\": ["
+          "{\"id\": \"att\", \"kind\": \"fetch\", \"url\": "
+          "\"%s/delay?ms=3000\", \"attempt_timeout\": \"200ms\"},"
+          "{\"id\": \"tot\", \"kind\": \"fetch\", \"url\": "
+          "\"%s/delay?ms=3000\", \"timeout\": 0.3}]}",
+          base(), base()),
+      NULL);
+
+  cr_assert_str_eq(status_of(r, "att"), "failed");
+  cr_assert_eq(task_by_id(r, "att")->err_type, CORUN_ERR_TIMEOUT);
+  cr_assert(end_of(r, "att") < 0.2 + SLACK);
+  cr_assert_str_eq(status_of(r, "tot"), "timeout");
+  cr_assert(end_of(r, "tot") >= 0.29 && end_of(r, "tot") < 0.3 + SLACK);
+  cr_assert(r->wall < 0.3 + SLACK);
+  result_free(r);
+}
+
+Test(fetch, many_transfers_cancelled_mid_flight_end_promptly)
+{
+  enum { N = 200 };
+  static char text[N * 160 + 512];
+  char *dir = tmp_dir();
+  size_t len = 0, i;
+  struct result *r;
+
+  len += (size_t)snprintf(text + len, sizeof(text) - len,
+                          "{\"concurrency\": 256, \"tasks\": [{\"id\": \"g\", "
+                          "\"kind\": \"gather\", \"tasks\": [{\"id\": "
+                          "\"boom\", \"kind\": \"sleep\", \"seconds\": 0.4, "
+                          "\"fail\": \"x\"}");
+  for (i = 0; i < N; i++)
+    len += (size_t)snprintf(text + len, sizeof(text) - len,
+                            ",{\"kind\": \"fetch\", \"url\": "
+                            "\"%s/slow-body?n=100&ms=100\", \"save\": "
+                            "\"%s/f%zu\"}",
+                            base(), dir, i);
+  snprintf(text + len, sizeof(text) - len, "]}]}");
+  r = run_job(text, NULL);
+  cr_assert_str_eq(status_of(r, "g"), "failed");
+  cr_assert_str_eq(status_of(r, "g.2"), "cancelled");
+  /* The whole run ends within a second of the failure. */
+  cr_assert(r->wall < 0.4 + 1.0 * time_scale(), "%f", r->wall);
+  cr_assert_eq(entries(dir), 0, "cancelled saves leave no files");
+  rmdir(dir);
+  free(dir);
+  result_free(r);
+}
+
+Test(fetch, concurrency_caps_simultaneous_transfers)
+{
+  struct result *r = run_job(
+      job("{\"concurrency\": 2, \"tasks\": ["
+          "{\"id\": \"a\", \"kind\": \"fetch\", \"url\": \"%s/delay?ms=200\"},"
+          "{\"id\": \"b\", \"kind\": \"fetch\", \"url\": \"%s/delay?ms=200\"},"
+          "{\"id\": \"c\", \"kind\": \"fetch\", \"url\": \"%s/delay?ms=200\"},"
+          "{\"id\": \"d\", \"kind\": \"fetch\", \"url\": "
+          "\"%s/delay?ms=200\"}]}",
+          base(), base(), base(), base()),
+      NULL);
+  struct corun_task *c = task_by_id(r, "c");
+
+  cr_assert(r->wall >= 0.39 && r->wall < 0.4 + SLACK, "%f", r->wall);
+  cr_assert(corun__secs(c->t_start - c->t_ready) >= 0.15,
+            "c was queued for a slot");
+  result_free(r);
+}
+
+Test(fetch, load_time_checks)
+{
+  char *d;
+
+  d = load_err("{\"tasks\": [{\"kind\": \"fetch\", \"url\": "
+               "\"file:///etc/passwd\"}]}");
+  cr_assert(strstr(d, "\"url\" must be an http:// or https:// URL"), "%s", d);
+  free(d);
+  d = load_err("{\"tasks\": [{\"kind\": \"fetch\", \"url\": \"http://x/\", "
+               "\"headers\": {\"X-A\": \"a\\r\\nInjected: 1\"}}]}");
+  cr_assert(strstr(d, "CR or LF"), "%s", d);
+  free(d);
+  d = load_err("{\"tasks\": [{\"kind\": \"fetch\"}]}");
+  cr_assert(strstr(d, "missing required field \"url\""), "%s", d);
+  free(d);
+  d = load_err("{\"tasks\": [{\"kind\": \"fetch\", \"url\": \"http://x/\", "
+               "\"body\": \"a\", \"json\": 1}]}");
+  cr_assert(strstr(d, "cannot both be set"), "%s", d);
+  free(d);
+  d = load_err("{\"tasks\": [{\"kind\": \"fetch\", \"url\": \"http://x/\", "
+               "\"expect\": {\"status\": [\"6xx\"]}}]}");
+  cr_assert(strstr(d, "\"expect\""), "%s", d);
+  free(d);
+}
