@@ -158,6 +158,7 @@ static int load(struct cli *c, struct corun_job **job)
   lo.vars = c->opt.vars;
   lo.nvars = c->opt.nvars;
   lo.jobs = c->opt.jobs;
+  lo.root = c->opt.root;
   code = corun_job_load(job, c->opt.file, &lo, &diag, &err);
   if (code == CORUN_EINVAL && diag.len) {
     fputs(corun_buf_str(&diag), stderr);

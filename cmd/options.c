@@ -19,6 +19,8 @@ const struct opt_row corun_options[] = {
     {OPT_JOBS, "jobs", 'j', "N",
      "run at most N fetch/exec tasks at once (overrides \"concurrency\")"},
     {OPT_VAR, "var", 0, "NAME=VALUE", "set the job variable NAME (repeatable)"},
+    {OPT_ROOT, "root", 0, "DIR",
+     "confine every path the job reads or writes to DIR"},
     {OPT_TIMEOUT, "timeout", 0, "DURATION",
      "cancel everything after DURATION and exit 124"},
     {OPT_CHECK, "check", 0, NULL,
@@ -148,6 +150,9 @@ int options_parse(struct options *o, int argc, char **argv)
         return usage_error("--var needs NAME=VALUE, not '%s'", optarg);
       if (add_var(o, optarg) < 0)
         return -1;
+      break;
+    case OPT_ROOT:
+      o->root = optarg;
       break;
     case OPT_TIMEOUT:
       if (corun_duration_parse(optarg, &o->timeout, &why) < 0)

@@ -11,6 +11,7 @@ enum opt_id {
   OPT_QUIET,
   OPT_JOBS,
   OPT_VAR,
+  OPT_ROOT,
   OPT_TIMEOUT,
   OPT_CHECK,
   OPT_DEBUG,
@@ -34,6 +35,7 @@ struct options {
   const char *report;
   int quiet;
   unsigned jobs;
+  const char *root;
   const char **vars;
   size_t nvars;
   double timeout; /* seconds; < 0 means none */

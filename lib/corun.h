@@ -33,6 +33,11 @@ struct corun_load_opts {
   const char *const *vars; /* "name=value" overrides of the job's vars */
   size_t nvars;
   unsigned jobs; /* overrides "concurrency" when non-zero (-j) */
+  /*
+   * --root: every path the job reads or writes must resolve (after ".."
+   * and symbolic links) inside this directory, or loading fails.
+   */
+  const char *root;
 };
 
 /*

@@ -242,6 +242,95 @@ int corun_field_enum(struct corun_fields *f, const char *name,
   return -1;
 }
 
+/*
+ * Resolve path as far as it exists (realpath of the longest existing
+ * prefix), then add the rest with "." and ".." folded. A path that does
+ * not exist yet (a file to save) can still be checked against the root.
+ */
+static char *resolve_all(const char *path)
+{
+  struct corun_buf b = CORUN_BUF_INIT;
+  char *copy = strdup(path), *cut, *real = NULL, *tok, *save = NULL;
+  size_t keep;
+
+  if (copy == NULL)
+    return NULL;
+  cut = copy + strlen(copy);
+  for (;;) {
+    char c = *cut;
+
+    *cut = '\0';
+    real = realpath(*copy ? copy : "/", NULL);
+    *cut = c;
+    if (real || cut == copy)
+      break;
+    while (cut > copy && *--cut != '/')
+      ;
+  }
+  corun_buf_puts(&b, real ? real : "/");
+  free(real);
+  for (tok = strtok_r(cut, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
+    if (strcmp(tok, ".") == 0)
+      continue;
+    if (strcmp(tok, "..") == 0) {
+      char *slash = strrchr(corun_buf_str(&b), '/');
+
+      keep = slash ? (size_t)(slash - b.p) : 0;
+      b.len = keep ? keep : 1;
+      b.p[b.len] = '\0';
+      continue;
+    }
+    if (b.len > 1)
+      corun_buf_putc(&b, '/');
+    corun_buf_puts(&b, tok);
+  }
+  free(copy);
+  return corun_buf_detach(&b);
+}
+
+int corun_field_path(struct corun_fields *f, const char *name, char **out)
+{
+  char *p = NULL, *full, *real;
+  size_t rl;
+  int r = corun_field_string(f, name, &p);
+
+  if (r <= 0)
+    return r;
+  if (*p == '\0') {
+    corun_field_fail(f, name, corun_field(f, name), "must not be empty");
+    free(p);
+    return -1;
+  }
+  if (p[0] == '/' || f->dir == NULL) {
+    full = p;
+  } else {
+    struct corun_buf b = CORUN_BUF_INIT;
+
+    corun_buf_printf(&b, "%s/%s", f->dir, p);
+    full = corun_buf_detach(&b);
+    free(p);
+  }
+  if (full && f->root) {
+    real = resolve_all(full);
+    rl = strlen(f->root);
+    if (real == NULL || strncmp(real, f->root, rl) != 0 ||
+        (real[rl] != '/' && real[rl] != '\0' && strcmp(f->root, "/") != 0)) {
+      corun_field_fail(f, name, corun_field(f, name),
+                       "\"%s\" is outside --root %s", full, f->root);
+      free(real);
+      free(full);
+      return -1;
+    }
+    free(real);
+  }
+  if (full == NULL) {
+    corun_field_fail(f, name, NULL, "could not be kept: out of memory");
+    return -1;
+  }
+  *out = full;
+  return 1;
+}
+
 int corun_field_json(struct corun_fields *f, const char *name, cJSON **out)
 {
   int r;

@@ -56,7 +56,8 @@ struct corun_fields {
   uint32_t nchildren;   /* elements of "tasks", when present */
   int has_tasks;        /* "tasks" was given */
   size_t tasks_off;
-  const char *dir; /* the job file's directory, for relative paths */
+  const char *dir;  /* the job file's directory, for relative paths */
+  const char *root; /* --root, resolved, or NULL */
   int failed;
 };
 
@@ -83,6 +84,12 @@ int corun_field_int(struct corun_fields *f, const char *name, long long min,
 /* One of choices (NULL-terminated); *out is its index. */
 int corun_field_enum(struct corun_fields *f, const char *name,
                      const char *const *choices, int *out);
+/*
+ * A path: relative ones resolve against the job file's directory, and with
+ * --root the result must lie inside the root after ".." and symbolic links
+ * are resolved. *out is malloc'd (the path to use, not the resolved one).
+ */
+int corun_field_path(struct corun_fields *f, const char *name, char **out);
 /* Any JSON value; *out is a deep copy. */
 int corun_field_json(struct corun_fields *f, const char *name, cJSON **out);
 /* Record that a required field is missing. */

@@ -28,6 +28,8 @@ struct corun_http {
   int timer_closed; /* the timer is being or has been closed */
   int quiet;        /* the run ended: sockets are no longer watched */
   struct sockctx *socks; /* every live watcher, for quiesce and close */
+  CURL *pool[256];       /* finished easy handles, for reuse */
+  size_t npool;
 };
 
 struct sockctx {
@@ -205,6 +207,9 @@ struct corun_http *corun__http_get(struct corun_run *run, const char **err)
   curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
   /* Keep idle connections for reuse across the job's many fetches. */
   curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, 1024L);
+  if (run->job->per_host)
+    curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
+                      (long)run->job->per_host);
   run->http = h;
   return h;
 }
@@ -237,9 +242,28 @@ void corun__http_remove(struct corun_http *h, CURL *easy)
   free(x);
 }
 
-void corun__http_per_host(struct corun_http *h, long max)
+CURL *corun__http_easy_get(struct corun_http *h)
 {
-  curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, max);
+  CURL *e;
+
+  if (h->npool == 0)
+    return curl_easy_init();
+  e = h->pool[--h->npool];
+  curl_easy_reset(e);
+  return e;
+}
+
+void corun__http_easy_put(struct corun_http *h, CURL *easy)
+{
+  /*
+   * Reusing handles saves an init and a cleanup (buffers, a DNS and
+   * connection view) per request; a bounded pool keeps a burst from
+   * holding them all afterwards.
+   */
+  if (h->npool < sizeof(h->pool) / sizeof(h->pool[0]))
+    h->pool[h->npool++] = easy;
+  else
+    curl_easy_cleanup(easy);
 }
 
 void corun__http_quiesce(struct corun_http *h)
@@ -268,6 +292,8 @@ void corun__http_close(struct corun_http *h)
    */
   curl_multi_cleanup(h->multi);
   h->multi = NULL;
+  while (h->npool > 0)
+    curl_easy_cleanup(h->pool[--h->npool]);
   while (h->socks)
     sock_drop(h->socks);
   h->timer_closed = 1;

@@ -29,8 +29,13 @@ int corun__http_add(struct corun_http *h, CURL *easy, corun_http_done_cb done,
                     void *arg);
 /* Stop a transfer at once; done is not called. The caller frees easy. */
 void corun__http_remove(struct corun_http *h, CURL *easy);
-/* Apply the job's per-host connection cap (0: none). */
-void corun__http_per_host(struct corun_http *h, long max);
+/*
+ * An easy handle to use, from the pool of finished ones (options reset) or
+ * new; NULL on oom. Give it back with corun__http_easy_put() once its
+ * transfer is over (removed or done) and its results are read.
+ */
+CURL *corun__http_easy_get(struct corun_http *h);
+void corun__http_easy_put(struct corun_http *h, CURL *easy);
 /* The run ended: stop watching sockets so the loop can end. */
 void corun__http_quiesce(struct corun_http *h);
 /*

@@ -34,8 +34,8 @@
 #define MAX_TASKS 50000000UL
 
 static const char *const top_fields[] = {
-    "corun", "name", "vars", "defaults", "limits", "concurrency", "tasks",
-    NULL};
+    "corun", "name",        "vars",     "defaults", "limits",
+    "concurrency", "per_host", "tasks",    NULL};
 static const char *const common_fields[] = {"id",      "kind",  "after",
                                             "timeout", "limit", "shield",
                                             NULL};
@@ -441,6 +441,15 @@ static int read_top(struct loader *ld, cJSON **owned)
     } else if (strcmp(key, "limits") == 0) {
       /* Read once "vars" is known: a rate may be a template. */
       owned[3] = v;
+    } else if (strcmp(key, "per_host") == 0) {
+      long long c;
+
+      if (!corun__json_int(v, 1, 100000, &c))
+        diag(ld, where(ld, v), -1,
+             "\"per_host\" must be a positive integer (at most 100000)");
+      else
+        job->per_host = (unsigned)c;
+      cJSON_Delete(v);
     } else if (strcmp(key, "concurrency") == 0) {
       long long c;
 
@@ -847,6 +856,7 @@ static struct corun_task *load_task(struct loader *ld)
   f.task = idx;
   f.obj_off = off;
   f.dir = ld->job->dir;
+  f.root = ld->job->root;
   if (obj == NULL || corun_json_object_begin(p) < 0) {
     cJSON_Delete(obj);
     corun_json_fail(p, off, "out of memory");
@@ -1531,6 +1541,7 @@ void corun_job_free(struct corun_job *job)
     free(c);
   }
   free(job->display);
+  free(job->root);
   free(job->dir);
   free(job->name);
   free(job);
@@ -1616,6 +1627,16 @@ enum corun_code corun_job_load_text(struct corun_job **out, const char *text,
   if (job == NULL)
     return corun_failf(err, CORUN_ENOMEM, "out of memory");
   job->display = strdup(display);
+  if (opts && opts->root) {
+    job->root = realpath(opts->root, NULL);
+    if (job->root == NULL) {
+      int e = errno;
+
+      corun_job_free(job);
+      return corun_failf(err, CORUN_EUSAGE, "--root %s: %s", opts->root,
+                         strerror(e));
+    }
+  }
   job->dir = strdup(dir ? dir : ".");
   job->concurrency = CORUN_DEFAULT_CONCURRENCY;
   ld.job = job;

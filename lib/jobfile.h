@@ -33,6 +33,8 @@ struct corun_job {
   struct corun_sem **limits;
   size_t nlimits;
   unsigned concurrency;
+  unsigned per_host; /* connections per host for fetch; 0: no cap */
+  char *root;        /* --root, resolved; NULL: paths are not confined */
   size_t nedges; /* "after" edges over all tasks */
   struct corun_secrets secrets;
   struct corun_strmap ids;

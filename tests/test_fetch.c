@@ -547,3 +547,77 @@ Test(fetch, load_time_checks)
   cr_assert(strstr(d, "\"expect\""), "%s", d);
   free(d);
 }
+
+Test(fetch, per_host_caps_connections_to_one_host)
+{
+  struct result *r = run_job(
+      job("{\"per_host\": 1, \"tasks\": ["
+          "{\"id\": \"a\", \"kind\": \"fetch\", \"url\": \"%s/delay?ms=200\"},"
+          "{\"id\": \"b\", \"kind\": \"fetch\", \"url\": \"%s/delay?ms=200\"},"
+          "{\"id\": \"c\", \"kind\": \"fetch\", \"url\": "
+          "\"%s/delay?ms=200\"}]}",
+          base(), base(), base()),
+      NULL);
+
+  /* One connection: the three requests go one after another. */
+  cr_assert(r->wall >= 0.58 && r->wall < 0.6 + SLACK, "%f", r->wall);
+  cr_assert_str_eq(status_of(r, "c"), "ok");
+  result_free(r);
+}
+
+static enum corun_code load_rooted(const char *text, const char *root,
+                                   char **diag)
+{
+  struct corun_load_opts o = {0};
+  struct corun_job *job = NULL;
+  struct corun_buf d = CORUN_BUF_INIT;
+  enum corun_code code;
+
+  o.root = root;
+  code = corun_job_load_text(&job, text, strlen(text), "r.json", root, &o,
+                             &d, NULL);
+  corun_job_free(job);
+  *diag = corun_buf_detach(&d);
+  return code;
+}
+
+Test(fetch, root_confines_save_paths)
+{
+  char *root = tmp_dir(), *outside = tmp_dir(), link[512], *d;
+
+  snprintf(link, sizeof(link), "%s/escape", root);
+  cr_assert_eq(symlink(outside, link), 0);
+  /* Inside, relative to the job's directory: fine. */
+  cr_assert_eq(load_rooted("{\"tasks\": [{\"kind\": \"fetch\", \"url\": "
+                           "\"http://127.0.0.1:1/\", \"save\": "
+                           "\"sub/../ok.bin\"}]}",
+                           root, &d),
+               CORUN_OK, "%s", d);
+  free(d);
+  cr_assert_eq(load_rooted("{\"tasks\": [{\"kind\": \"fetch\", \"url\": "
+                           "\"http://127.0.0.1:1/\", \"save\": "
+                           "\"../x.bin\"}]}",
+                           root, &d),
+               CORUN_EINVAL);
+  cr_assert(strstr(d, "is outside --root"), "%s", d);
+  free(d);
+  cr_assert_eq(load_rooted("{\"tasks\": [{\"kind\": \"fetch\", \"url\": "
+                           "\"http://127.0.0.1:1/\", \"save\": "
+                           "\"/etc/x.bin\"}]}",
+                           root, &d),
+               CORUN_EINVAL);
+  free(d);
+  /* A symbolic link out of the root does not make a way out. */
+  cr_assert_eq(load_rooted("{\"tasks\": [{\"kind\": \"fetch\", \"url\": "
+                           "\"http://127.0.0.1:1/\", \"save\": "
+                           "\"escape/x.bin\"}]}",
+                           root, &d),
+               CORUN_EINVAL);
+  cr_assert(strstr(d, "is outside --root"), "%s", d);
+  free(d);
+  unlink(link);
+  rmdir(root);
+  rmdir(outside);
+  free(root);
+  free(outside);
+}

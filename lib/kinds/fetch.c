@@ -180,16 +180,6 @@ static void parse_expect(struct corun_fields *f, struct fetch_conf *c)
   }
 }
 
-static char *resolve_path(const char *dir, const char *p)
-{
-  struct corun_buf b = CORUN_BUF_INIT;
-
-  if (p[0] == '/' || dir == NULL)
-    return strdup(p);
-  corun_buf_printf(&b, "%s/%s", dir, p);
-  return corun_buf_detach(&b);
-}
-
 static int parse(struct corun_task *t, struct corun_fields *f)
 {
   struct fetch_task *ft = (struct fetch_task *)t;
@@ -237,10 +227,8 @@ static int parse(struct corun_task *t, struct corun_fields *f)
     }
   }
   parse_expect(f, c);
-  if (corun_field_string(f, "save", &save) > 0) {
-    c->save = resolve_path(f->dir, save);
-    free(save);
-  }
+  if (corun_field_path(f, "save", &save) > 0)
+    c->save = save;
   if (corun_field_int(f, "max_bytes", 0, (1LL << 53), &n) > 0)
     c->max_bytes = n;
   corun_field_bool(f, "follow_redirects", &c->follow);
@@ -359,6 +347,16 @@ static int commit_sink(struct fetch_task *ft)
 
 static void done(CURL *easy, CURLcode code, void *arg);
 
+/* The transfer is over for good: its handle goes back to the pool. */
+static void put_easy(struct fetch_task *ft)
+{
+  if (ft->easy && ft->base.run->http)
+    corun__http_easy_put(ft->base.run->http, ft->easy);
+  else if (ft->easy)
+    curl_easy_cleanup(ft->easy);
+  ft->easy = NULL;
+}
+
 static int same_origin(const char *a, const char *b)
 {
   CURLU *ua = curl_url(), *ub = curl_url();
@@ -438,7 +436,7 @@ static void launch(struct fetch_task *ft)
     corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO, "%s", why);
     return;
   }
-  if (ft->easy == NULL && (ft->easy = curl_easy_init()) == NULL) {
+  if (ft->easy == NULL && (ft->easy = corun__http_easy_get(h)) == NULL) {
     corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO,
                        "cannot create a transfer: out of memory");
     return;
@@ -713,11 +711,13 @@ static void done(CURL *easy, CURLcode code, void *arg)
   if (code == CURLE_OK && expected(ft->c, status)) {
     e = commit_sink(ft);
     if (e) {
+      put_easy(ft);
       corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO,
                          "cannot save %s: %s", ft->c->save, strerror(e));
       return;
     }
     corun__task_set_result(t, make_result(ft, status));
+    put_easy(ft);
     corun__task_finish(t, CORUN_STATUS_OK, CORUN_ERR_NONE, NULL);
     return;
   }
@@ -753,6 +753,7 @@ static void done(CURL *easy, CURLcode code, void *arg)
                        corun__now_ms(t->run) + (uint64_t)ms, retry_due, t);
     return;
   }
+  put_easy(ft);
   corun__task_finish(t, CORUN_STATUS_FAILED, type, "%s", corun_buf_str(&msg));
   corun_buf_free(&msg);
 }
@@ -762,11 +763,9 @@ static void cancel(struct corun_task *t)
   struct fetch_task *ft = (struct fetch_task *)t;
 
   corun__timer_stop(t->run, &ft->retry);
-  if (ft->easy && t->run->http) {
+  if (ft->easy && t->run->http && !corun__timer_armed(&ft->retry))
     corun__http_remove(t->run->http, ft->easy);
-    curl_easy_cleanup(ft->easy);
-    ft->easy = NULL;
-  }
+  put_easy(ft);
   drop_temp(ft);
   corun__task_finish(t, CORUN_STATUS_CANCELLED, CORUN_ERR_CANCELLED, NULL);
 }
