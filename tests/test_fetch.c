@@ -621,3 +621,55 @@ Test(fetch, root_confines_save_paths)
   free(root);
   free(outside);
 }
+
+struct dump_at {
+  uv_timer_t timer;
+  struct corun_run *run;
+  struct corun_buf text;
+};
+
+static void take_dump(uv_timer_t *t)
+{
+  struct dump_at *d = t->data;
+
+  corun_run_dump(d->run, &d->text);
+}
+
+Test(fetch, dump_shows_each_fetch_phase_and_bytes)
+{
+  struct corun_job *jb = load_ok(
+      job("{\"concurrency\": 2, \"tasks\": ["
+          "{\"id\": \"wait\", \"kind\": \"fetch\", \"url\": "
+          "\"%s/delay?ms=800\"},"
+          "{\"id\": \"recv\", \"kind\": \"fetch\", \"url\": "
+          "\"%s/slow-body?n=20&ms=50\"},"
+          "{\"id\": \"q\", \"kind\": \"fetch\", \"url\": \"%s/text\"}]}",
+          base(), base(), base()));
+  struct corun_run *run;
+  struct dump_at d;
+  uv_loop_t loop;
+  const char *s;
+
+  memset(&d, 0, sizeof(d));
+  cr_assert_eq(uv_loop_init(&loop), 0);
+  cr_assert_eq(corun_run_new(&run, jb, &loop, NULL, NULL), CORUN_OK);
+  d.run = run;
+  uv_timer_init(&loop, &d.timer);
+  d.timer.data = &d;
+  uv_timer_start(&d.timer, take_dump, 400, 0);
+  corun_run_start(run);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  s = corun_buf_str(&d.text);
+  cr_assert(strstr(s, "wait fetch running") && strstr(s, "waiting, 0 bytes"),
+            "%s", s);
+  cr_assert(strstr(s, "recv fetch running") && strstr(s, "receiving,"), "%s",
+            s);
+  cr_assert(strstr(s, "q fetch queued") &&
+                strstr(s, "a concurrency slot"),
+            "%s", s);
+  uv_close((uv_handle_t *)&d.timer, NULL);
+  corun_run_free(run);
+  cr_assert_eq(uv_loop_close(&loop), 0);
+  corun_job_free(jb);
+  corun_buf_free(&d.text);
+}

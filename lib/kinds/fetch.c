@@ -786,13 +786,25 @@ static void describe(const struct corun_task *t, uint64_t now_ms,
     return;
   }
   if (ft->easy) {
+    curl_off_t pre = 0, up = 0;
+
     curl_easy_getinfo(ft->easy, CURLINFO_NAMELOOKUP_TIME_T, &dns);
     curl_easy_getinfo(ft->easy, CURLINFO_CONNECT_TIME_T, &conn);
+    curl_easy_getinfo(ft->easy, CURLINFO_PRETRANSFER_TIME_T, &pre);
     curl_easy_getinfo(ft->easy, CURLINFO_STARTTRANSFER_TIME_T, &ttfb);
-    phase = ttfb ? "receiving"
-            : conn ? "waiting"
-            : dns  ? "connecting"
-                   : "resolving";
+    curl_easy_getinfo(ft->easy, CURLINFO_SIZE_UPLOAD_T, &up);
+    /* curl's timings say which steps are done; the upload count says
+     * whether the body is all out yet. */
+    if (ttfb)
+      phase = "receiving";
+    else if (pre && (!ft->send_body || up >= (curl_off_t)ft->c->body_len))
+      phase = "waiting";
+    else if (conn)
+      phase = "sending";
+    else if (dns)
+      phase = "connecting";
+    else
+      phase = "resolving";
   }
   corun_buf_printf(out, "%s %s, %s, %lld bytes", ft->method ? ft->method : "",
                    ft->url ? ft->url : ft->c->url, phase, ft->bytes);
