@@ -110,6 +110,28 @@ void corun_buf_free(struct corun_buf *b)
   b->oom = 0;
 }
 
+void corun_buf_escaped(struct corun_buf *b, const char *s, size_t max)
+{
+  size_t start = b->len;
+
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+
+    if (max && b->len - start >= max) {
+      corun_buf_puts(b, "...");
+      return;
+    }
+    if (c == '\n')
+      corun_buf_puts(b, "\\n");
+    else if (c == '\r')
+      corun_buf_puts(b, "\\r");
+    else if ((c < 0x20 && c != '\t') || c == 0x7f)
+      corun_buf_printf(b, "\\x%02x", c);
+    else
+      corun_buf_putc(b, (char)c);
+  }
+}
+
 void corun_buf_json_str(struct corun_buf *b, const char *s, size_t n)
 {
   static const char hex[] = "0123456789abcdef";

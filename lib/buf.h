@@ -34,6 +34,14 @@ char *corun_buf_detach(struct corun_buf *b);
 void corun_buf_reset(struct corun_buf *b);
 void corun_buf_free(struct corun_buf *b);
 
+/*
+ * Append s for a terminal: newline as \n, carriage return as \r, other
+ * control characters (tab aside) as \xNN, so text from tasks and servers
+ * can neither break lines nor drive the terminal. At most max bytes of
+ * output ("..." marks a cut); max 0 means no limit.
+ */
+void corun_buf_escaped(struct corun_buf *b, const char *s, size_t max);
+
 /* Append s as a JSON string literal, quotes included. */
 void corun_buf_json_str(struct corun_buf *b, const char *s, size_t n);
 

@@ -61,6 +61,7 @@ void corun__run_task_ended(struct corun_run *run, struct corun_task *t)
 void corun__run_logf(const struct corun_run *run, const char *fmt, ...)
 {
   struct corun_buf msg = CORUN_BUF_INIT, b = CORUN_BUF_INIT;
+  struct corun_buf red = CORUN_BUF_INIT;
   va_list ap;
   uint64_t ns = run->started ? corun__now_ns(run) : 0;
 
@@ -74,8 +75,10 @@ void corun__run_logf(const struct corun_run *run, const char *fmt, ...)
    * timestamp: a short secret such as "0.5" would otherwise eat digits.
    */
   corun_buf_printf(&b, "corun: [%9.3fs] ", (double)ns / 1e9);
-  corun_secrets_redact(&run->job->secrets, corun_buf_str(&msg), msg.len, &b);
+  corun_secrets_redact(&run->job->secrets, corun_buf_str(&msg), msg.len, &red);
+  corun_buf_escaped(&b, corun_buf_str(&red), 0);
   run->opts.log(corun_buf_str(&b), run->opts.arg);
+  corun_buf_free(&red);
   corun_buf_free(&msg);
   corun_buf_free(&b);
 }
@@ -83,27 +86,12 @@ void corun__run_logf(const struct corun_run *run, const char *fmt, ...)
 void corun__run_output(const struct corun_run *run, const char *line)
 {
   struct corun_buf red = CORUN_BUF_INIT, b = CORUN_BUF_INIT;
-  const char *s;
 
   if (run->opts.output == NULL)
     return;
   corun_secrets_redact(&run->job->secrets, line, strlen(line), &red);
-  /*
-   * A message is one line of output (JOBFILE.md), and task text must not
-   * drive the terminal: escape newlines and other control characters.
-   */
-  for (s = corun_buf_str(&red); *s; s++) {
-    unsigned char c = (unsigned char)*s;
-
-    if (c == '\n')
-      corun_buf_puts(&b, "\\n");
-    else if (c == '\r')
-      corun_buf_puts(&b, "\\r");
-    else if ((c < 0x20 && c != '\t') || c == 0x7f)
-      corun_buf_printf(&b, "\\x%02x", c);
-    else
-      corun_buf_putc(&b, (char)c);
-  }
+  /* A message is one line of output (JOBFILE.md). */
+  corun_buf_escaped(&b, corun_buf_str(&red), 0);
   run->opts.output(corun_buf_str(&b), run->opts.arg);
   corun_buf_free(&red);
   corun_buf_free(&b);

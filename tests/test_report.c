@@ -326,3 +326,22 @@ Test(report, duration_is_exactly_end_minus_start)
   cJSON_Delete(rep);
   result_free(r);
 }
+
+Test(report, dump_and_debug_lines_escape_control_characters)
+{
+  struct run_opts o = {0};
+  struct result *r;
+  struct corun_buf b = CORUN_BUF_INIT;
+
+  o.debug = 1;
+  r = run_job("{\"tasks\": [{\"id\": \"x\", \"kind\": \"sleep\", \"seconds\": "
+              "0, \"fail\": \"\\u001b]0;pwned\\u0007 bad\\nline\"}]}",
+              &o);
+  corun_run_dump(r->run, &b);
+  cr_assert_null(strchr(corun_buf_str(&b), '\033'), "%s", corun_buf_str(&b));
+  cr_assert(strstr(corun_buf_str(&b), "\\x1b]0;pwned\\x07 bad\\nline"), "%s",
+            corun_buf_str(&b));
+  cr_assert_null(strchr(corun_buf_str(&r->log), '\033'));
+  corun_buf_free(&b);
+  result_free(r);
+}

@@ -15,7 +15,12 @@
 static void put_text(struct corun_buf *out, const struct corun_job *job,
                      const char *s)
 {
-  corun_job_redact(job, s, out);
+  struct corun_buf red = CORUN_BUF_INIT;
+
+  /* Redacted, and escaped: URLs and messages may come from a server. */
+  corun_job_redact(job, s, &red);
+  corun_buf_escaped(out, corun_buf_str(&red), 0);
+  corun_buf_free(&red);
 }
 
 static void indent(struct corun_buf *out, const struct corun_task *t)

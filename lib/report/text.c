@@ -39,29 +39,6 @@ static const char *colour_of(enum corun_status s)
   }
 }
 
-/* Appends s with control characters escaped, cut to max display bytes. */
-static void put_clean(struct corun_buf *out, const char *s, size_t max)
-{
-  size_t n = 0;
-
-  for (; *s && n < max; s++) {
-    unsigned char c = (unsigned char)*s;
-
-    if (c == '\n') {
-      corun_buf_puts(out, "\\n");
-      n += 2;
-    } else if (c < 0x20 || c == 0x7f) {
-      corun_buf_printf(out, "\\x%02x", c);
-      n += 4;
-    } else {
-      corun_buf_putc(out, (char)c);
-      n++;
-    }
-  }
-  if (*s)
-    corun_buf_puts(out, "...");
-}
-
 static void detail(const struct corun_task *t, const struct corun_secrets *sec,
                    struct corun_buf *out)
 {
@@ -96,7 +73,7 @@ static void detail(const struct corun_task *t, const struct corun_secrets *sec,
     corun_buf_printf(&raw, "%u of %u children ok", ok, t->nchildren);
   }
   corun_secrets_redact(sec, corun_buf_str(&raw), raw.len, &red);
-  put_clean(out, corun_buf_str(&red), DETAIL_MAX);
+  corun_buf_escaped(out, corun_buf_str(&red), DETAIL_MAX);
   corun_buf_free(&raw);
   corun_buf_free(&red);
 }
