@@ -673,3 +673,34 @@ Test(fetch, dump_shows_each_fetch_phase_and_bytes)
   corun_job_free(jb);
   corun_buf_free(&d.text);
 }
+
+Test(fetch, connections_are_reused_across_tasks)
+{
+  enum { N = 30 };
+  static char text[N * 128 + 256];
+  size_t len = 0, i;
+  struct result *r;
+  cJSON *res;
+
+  /* One at a time, after one another: all on one kept-alive connection. */
+  len += (size_t)snprintf(text + len, sizeof(text) - len,
+                          "{\"concurrency\": 1, \"tasks\": [{\"id\": \"t0\", "
+                          "\"kind\": \"fetch\", \"url\": \"%s/text\"}",
+                          base());
+  for (i = 1; i < N; i++)
+    len += (size_t)snprintf(text + len, sizeof(text) - len,
+                            ",{\"id\": \"t%zu\", \"kind\": \"fetch\", "
+                            "\"url\": \"%s/text\"}",
+                            i, base());
+  snprintf(text + len, sizeof(text) - len,
+           ",{\"id\": \"conns\", \"kind\": \"fetch\", \"url\": \"%s/conns\", "
+           "\"after\": [\"t%d\"]}]}",
+           base(), N - 1);
+  r = run_job(text, NULL);
+  res = result_of(r, "conns");
+  cr_assert(atoi(cJSON_GetObjectItem(res, "body")->valuestring) <= 2,
+            "%s connections for %d requests",
+            cJSON_GetObjectItem(res, "body")->valuestring, N + 1);
+  cJSON_Delete(res);
+  result_free(r);
+}

@@ -37,6 +37,7 @@
  *        503), later ones 200 "ok".
  *   /retry-after?id=ID&fail=K[&after=S][&code=C]  like /flaky with C
  *        default 429 and "Retry-After: S" (default 1) on the failures.
+ *   /conns                         200, how many connections were accepted
  *   /count?id=ID                   200, how many /flaky and /retry-after
  *        requests ID got, as decimal text without a newline (0 if none).
  *   /echo                          200 application/json: {"method", "path",
@@ -370,6 +371,7 @@ struct conn {
   int peer_eof;   /* the client has shut down its side */
 };
 
+static unsigned long g_accepted; /* connections accepted so far */
 static struct conn **g_conns;
 static size_t g_nconns, g_capconns;
 
@@ -1025,6 +1027,12 @@ static void route(struct conn *c, const struct req *r, int64_t now)
     route_flaky(c, r, 0);
   } else if (strcmp(p, "/retry-after") == 0) {
     route_flaky(c, r, 1);
+  } else if (strcmp(p, "/conns") == 0) {
+    char body[32];
+
+    /* How many connections were ever accepted: shows keep-alive reuse. */
+    snprintf(body, sizeof body, "%lu", g_accepted);
+    reply_text(c, r, 200, body);
   } else if (strcmp(p, "/count") == 0) {
     const char *id = param(r, "id");
     char body[32];
@@ -1263,6 +1271,7 @@ static void accept_all(int lfd)
         continue;
       return; /* EAGAIN, or EMFILE and the like: try again later */
     }
+    g_accepted++;
     set_nonblock(fd);
     fcntl(fd, F_SETFD, FD_CLOEXEC);
     /* Slow bodies send one byte at a time; Nagle would batch them. */
