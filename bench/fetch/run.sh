@@ -1,0 +1,551 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# Fetch benchmark (issue 3, "Benchmark"): corun's fetch kind against
+# curl --parallel, Python asyncio + aiohttp, and wrk as the ceiling, all
+# on one local nginx, in one run, side by side.
+#
+# Scenarios (GETs, concurrency):
+#   a  20,000 x 1 KiB file at 64
+#   b   2,000 x 100 KiB file at 16
+#   c     640 x a URL that answers after 100 ms, at 64 (ideal: 1.0 s)
+# Reported per scenario and tool: requests/s of the whole process (N over
+# wall clock, from start to exit), wall time, CPU (user + system) and peak
+# RSS (GNU time), medians over -r repetitions. The tools take turns, and
+# the order rotates each repetition, so drift on a shared machine hits all
+# of them alike. wrk is time-based (-d): its own requests/s is reported.
+#
+# Usage: bench/fetch/run.sh [-r REPEATS] [--only "a b c"] [--wrk-seconds S]
+#          [--payload text|binary] [--profile] [--no-build] [--no-install]
+#          [--keep]
+#   --payload     text (default): the files are ASCII text, so corun keeps
+#                 each body (at most 4 KiB of text) in its result, as the
+#                 spec says; binary: random bytes, so it keeps none
+#   --profile     instead of the benchmark, profile corun on scenario a:
+#                 syscalls and page faults per request beside curl's
+#                 (perf stat), and where its CPU time goes (perf record,
+#                 split by bench/fetch/perf_split.py); needs linux-perf
+#   --no-install  never call apt-get (fail if something is missing)
+#   --keep        keep the work directory (jobs, configs, raw samples)
+# Env: CORUN=path (default build-rel/corun), PYTHON=interpreter with
+# aiohttp (default /usr/bin/python3, where Debian's python3-aiohttp is).
+# Needs root to install what is missing (Debian 12): nginx-light (or
+# nginx), wrk, python3-aiohttp, curl, time, gcc, cmake, corun's build deps.
+# Traffic goes to 127.0.0.1 only; every server started here is stopped by
+# pid on exit.
+set -euo pipefail
+
+repeats=5
+only="a b c"
+wrk_secs=3
+build=1
+install=1
+keep=0
+payload=text
+profile=0
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+  -r) repeats="$2"; shift 2 ;;
+  --only) only="$2"; shift 2 ;;
+  --wrk-seconds) wrk_secs="$2"; shift 2 ;;
+  --no-build) build=0; shift ;;
+  --no-install) install=0; shift ;;
+  --keep) keep=1; shift ;;
+  --payload) payload="$2"; shift 2 ;;
+  --profile) profile=1; shift ;;
+  -h | --help) sed -n '4,36p' "$0"; exit 0 ;;
+  *) echo "run.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
+  esac
+done
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+# Debian's python3-aiohttp is for Debian's python3; a pyenv or venv
+# python3 earlier on PATH would not see it.
+PYTHON=${PYTHON:-/usr/bin/python3}
+GNU_TIME=/usr/bin/time
+
+# ---- what the benchmark needs, from Debian's packages ----
+
+missing=()
+have() { command -v "$1" >/dev/null 2>&1; }
+have nginx || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+have wrk || missing+=(wrk)
+have curl || missing+=(curl)
+[ -x "$GNU_TIME" ] || missing+=(time)
+have gcc || missing+=(gcc)
+if [ "$profile" = 1 ]; then
+  have perf || missing+=(linux-perf)
+  have cmake || missing+=(cmake)
+fi
+"$PYTHON" -c 'import aiohttp' >/dev/null 2>&1 || missing+=(python3-aiohttp)
+if [ "$build" = 1 ]; then
+  have cmake || missing+=(cmake)
+  have pkg-config || missing+=(pkg-config)
+  pkg-config --exists libuv 2>/dev/null || missing+=(libuv1-dev)
+  pkg-config --exists libcjson 2>/dev/null || missing+=(libcjson-dev)
+  pkg-config --exists libcurl 2>/dev/null || missing+=(libcurl4-openssl-dev)
+fi
+
+made_policy=0
+restore_policy() {
+  if [ "$made_policy" = 1 ]; then
+    rm -f /usr/sbin/policy-rc.d
+    made_policy=0
+  fi
+}
+
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$install" = 0 ] || [ "$(id -u)" != 0 ]; then
+    echo "run.sh: missing: ${missing[*]}" >&2
+    echo "  as root: apt-get update && apt-get install -y ${missing[*]}" >&2
+    exit 2
+  fi
+  echo "installing: ${missing[*]}" >&2
+  # Installing nginx would start the system's nginx on port 80 where a
+  # service manager runs. policy-rc.d exiting 101 tells invoke-rc.d not
+  # to start anything; one made here is removed right after.
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    trap restore_policy EXIT
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    made_policy=1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  if ! apt-get install -y -qq --no-install-recommends "${missing[@]}" \
+    >/dev/null; then
+    # nginx-light is gone from newer Debian releases: plain nginx then.
+    missing=("${missing[@]/nginx-light/nginx}")
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+  restore_policy
+  trap - EXIT
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+
+# ---- corun, Release ----
+
+if [ "$build" = 1 ]; then
+  cmake -S "$root" -B "$root/build-rel" -DCMAKE_BUILD_TYPE=Release \
+    -DCORUN_TESTS=OFF >/dev/null
+  cmake --build "$root/build-rel" -j2 >/dev/null
+fi
+CORUN=${CORUN:-$root/build-rel/corun}
+[ -x "$CORUN" ] || { echo "run.sh: no corun at $CORUN" >&2; exit 2; }
+
+# ---- servers ----
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/corun-fetch-bench.XXXXXX")
+# nginx's workers run as nobody when started by root: they must be able to
+# reach the files it serves.
+chmod 755 "$WORK"
+nginx_pid=
+httpd_pid=
+
+cleanup() {
+  local rc=$?
+  # By pid only: nothing else of the same name on the machine is touched.
+  if [ -n "$nginx_pid" ]; then
+    kill -TERM "$nginx_pid" 2>/dev/null || true
+    wait "$nginx_pid" 2>/dev/null || true
+  fi
+  if [ -n "$httpd_pid" ]; then
+    kill -TERM "$httpd_pid" 2>/dev/null || true
+    wait "$httpd_pid" 2>/dev/null || true
+  fi
+  if [ "$keep" = 1 ]; then
+    echo "work directory kept: $WORK" >&2
+  else
+    rm -rf "$WORK"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# The delayed URL. nginx cannot sleep (echo_sleep is not in Debian's
+# nginx builds), so nginx proxies /delay to the test suite's own HTTP
+# server, which answers /delay?ms=N after N ms without holding anything
+# else up. It is built here by hand so the benchmark needs no Criterion.
+cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
+  -I"$root/tests/server" -o "$WORK/httpd" "$root/tests/server/httpd.c"
+# --ignore-stdin: its stdin here is /dev/null, which would end it at once.
+"$WORK/httpd" --port 0 --ignore-stdin </dev/null >"$WORK/httpd.out" \
+  2>"$WORK/httpd.err" &
+httpd_pid=$!
+for _ in $(seq 100); do
+  grep -q '^PORT ' "$WORK/httpd.out" 2>/dev/null && break
+  sleep 0.05
+done
+delay_port=$(awk '/^PORT / {print $2; exit}' "$WORK/httpd.out")
+[ -n "$delay_port" ] || { echo "run.sh: delay server did not start" >&2; cat "$WORK/httpd.err" >&2; exit 1; }
+
+# Payloads: text by default, as the pages and JSON a CI job fetches are.
+# corun keeps a body of at most 4 KiB of text in its result, as the spec
+# says: that is part of what it costs, so the 1 KiB case measures it;
+# --payload binary shows the cost without it.
+mkdir -p "$WORK/www" "$WORK/nginx/logs"
+line='corun fetch benchmark: the quick brown fox jumps over the lazy dog.'
+text_file() { # bytes: lines of $line, cut to exactly that size
+  awk -v n="$1" -v l="$line" 'BEGIN {
+    while (length(s) < n) s = s l "\n"
+    printf "%s", substr(s, 1, n)
+  }'
+}
+case "$payload" in
+text)
+  text_file 1024 >"$WORK/www/1k.txt"
+  text_file 102400 >"$WORK/www/100k.txt"
+  ;;
+binary)
+  head -c 1024 /dev/urandom >"$WORK/www/1k.txt"
+  head -c 102400 /dev/urandom >"$WORK/www/100k.txt"
+  ;;
+*) echo "run.sh: --payload is text or binary" >&2; exit 2 ;;
+esac
+
+free_port() {
+  "$PYTHON" -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
+}
+
+# worker_processes 1: the machine this is written for has 2 cores, and each
+# client measured here is single-threaded (wrk aside), so one core serves
+# and one runs the client; two workers would only make them fight.
+# keepalive_requests is raised so no client is made to reconnect midway
+# (nginx's default is 1000 per connection; wrk would pass that).
+write_conf() {
+  cat >"$WORK/nginx/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  default_type text/plain;
+  sendfile on;
+  tcp_nopush on;
+  tcp_nodelay on;
+  keepalive_timeout 65;
+  keepalive_requests 1000000;
+  gzip off;
+  client_body_temp_path $WORK/nginx/body;
+  proxy_temp_path $WORK/nginx/proxy;
+  fastcgi_temp_path $WORK/nginx/fastcgi;
+  uwsgi_temp_path $WORK/nginx/uwsgi;
+  scgi_temp_path $WORK/nginx/scgi;
+  upstream delay {
+    server 127.0.0.1:$delay_port;
+    keepalive 256;
+  }
+  server {
+    listen 127.0.0.1:$1 backlog=4096;
+    root $WORK/www;
+    location = /delay {
+      proxy_pass http://delay;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+    }
+  }
+}
+EOF
+}
+
+# A free port can be taken between asking and binding: try a few.
+port=
+for _ in 1 2 3 4 5; do
+  p=$(free_port)
+  write_conf "$p"
+  "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" </dev/null \
+    >"$WORK/nginx/logs/stdout" 2>&1 &
+  nginx_pid=$!
+  for _ in $(seq 50); do
+    if curl -sf -o /dev/null "http://127.0.0.1:$p/1k.txt"; then
+      port=$p
+      break
+    fi
+    kill -0 "$nginx_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  [ -n "$port" ] && break
+  kill -TERM "$nginx_pid" 2>/dev/null || true
+  wait "$nginx_pid" 2>/dev/null || true
+  nginx_pid=
+done
+if [ -z "$port" ]; then
+  echo "run.sh: nginx did not start:" >&2
+  cat "$WORK/nginx/logs/stdout" "$WORK/nginx/logs/error.log" >&2 || true
+  exit 1
+fi
+base="http://127.0.0.1:$port"
+for u in /1k.txt /100k.txt "/delay?ms=100"; do
+  curl -sf -o /dev/null "$base$u" || { echo "run.sh: $base$u fails" >&2; exit 1; }
+done
+echo "nginx on $base (pid $nginx_pid), delay server pid $httpd_pid" >&2
+
+# ---- inputs ----
+
+# scenario -> "url_path requests concurrency"
+declare -A spec=(
+  [a]="/1k.txt 20000 64"
+  [b]="/100k.txt 2000 16"
+  [c]="/delay?ms=100 640 64"
+)
+declare -A title=(
+  [a]="a: 20,000 GETs of 1 KiB at 64"
+  [b]="b: 2,000 GETs of 100 KiB at 16"
+  [c]="c: 640 GETs of a 100 ms URL at 64"
+)
+
+# corun: one gather of N fetches, no save, so every result (status, bytes,
+# timings, and a small text body) stays in memory until the run ends, as
+# it would for a user; -q drops the summary table, so nothing is printed.
+gen_job() { # scenario url n c
+  awk -v url="$2" -v n="$3" -v c="$4" -v s="$1" 'BEGIN {
+    printf "{\"corun\": 1, \"name\": \"fetch-bench-%s\", \"concurrency\": %d,\n", s, c
+    printf "\"tasks\": [{\"id\": \"all\", \"kind\": \"gather\", \"tasks\": [\n"
+    for (i = 1; i <= n; i++)
+      printf "{\"kind\": \"fetch\", \"url\": \"%s\"}%s\n", url, i < n ? "," : ""
+    printf "]}]}\n"
+  }'
+}
+# curl: the same N URLs in a config file, each with its own output, since
+# -o applies to one URL only.
+gen_curl() { # url n
+  awk -v url="$1" -v n="$2" 'BEGIN {
+    for (i = 1; i <= n; i++) printf "url = \"%s\"\noutput = \"/dev/null\"\n", url
+  }'
+}
+
+[ "$profile" = 1 ] && only=a
+for s in $only; do
+  [ -n "${spec[$s]:-}" ] || { echo "run.sh: no scenario '$s'" >&2; exit 2; }
+  read -r path n c <<<"${spec[$s]}"
+  gen_job "$s" "$base$path" "$n" "$c" >"$WORK/job-$s.json"
+  gen_curl "$base$path" "$n" >"$WORK/curl-$s.cfg"
+done
+
+# ---- measuring ----
+
+# measure OUTFILE CMD...: appends "wall_s peak_rss_kb cpu_s" to OUTFILE;
+# the command's stdout is left in $WORK/stdout. Wall time from bash's
+# clock around the process (GNU time's %e has only centiseconds); peak RSS
+# from GNU time's %M (KiB). A failing command stops the benchmark: a run
+# that did not fetch everything must not be reported as a fast one.
+measure() {
+  local out=$1 t0 t1
+  shift
+  t0=$EPOCHREALTIME
+  if ! "$GNU_TIME" -f "%M %U %S" -o "$WORK/rss" "$@" >"$WORK/stdout" \
+    2>"$WORK/err"; then
+    echo "run.sh: failed: $*" >&2
+    head -c 2000 "$WORK/err" >&2
+    exit 1
+  fi
+  t1=$EPOCHREALTIME
+  echo "$t0 $t1 $(tail -n 1 "$WORK/rss")" |
+    awk '{printf "%.4f %d %.3f\n", $2 - $1, $3, $4 + $5}' >>"$out"
+}
+
+run_tool() { # tool scenario
+  local tool=$1 s=$2 path n c rps
+  read -r path n c <<<"${spec[$s]}"
+  case "$tool" in
+  corun) measure "$WORK/$s-corun.txt" "$CORUN" -q "$WORK/job-$s.json" ;;
+  curl)
+    # -s alone leaves curl 7.88's parallel progress meter on (on stderr):
+    # --no-progress-meter turns it off, so curl does no work it need not.
+    measure "$WORK/$s-curl.txt" curl --parallel --parallel-max "$c" -s \
+      --no-progress-meter -f -K "$WORK/curl-$s.cfg"
+    ;;
+  aiohttp)
+    measure "$WORK/$s-aiohttp.txt" "$PYTHON" "$here/aiohttp_get.py" \
+      "$base$path" "$n" "$c"
+    ;;
+  wrk)
+    # Two threads, C connections in all; its own count of requests/s.
+    measure "$WORK/$s-wrk-raw.txt" wrk -c "$c" -t 2 -d "${wrk_secs}s" \
+      "$base$path"
+    if grep -qE 'Non-2xx|Socket errors' "$WORK/stdout"; then
+      echo "run.sh: wrk saw errors:" >&2
+      cat "$WORK/stdout" >&2
+      exit 1
+    fi
+    rps=$(awk '/^Requests\/sec:/ {print $2}' "$WORK/stdout")
+    # The wall and RSS of the process, with wrk's own rate in column 4.
+    tail -n 1 "$WORK/$s-wrk-raw.txt" | awk -v r="$rps" '{print $0, r}' \
+      >>"$WORK/$s-wrk.txt"
+    ;;
+  esac
+}
+
+# median FILE COLUMN
+median() {
+  [ -s "$1" ] || { echo nan; return; }
+  sort -g -k"$2","$2" "$1" | awk -v c="$2" '{v[NR] = $c}
+    END {if (NR % 2) print v[(NR + 1) / 2];
+         else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'
+}
+
+# ---- --profile: where corun's time goes on scenario a ----
+
+profile_a() {
+  local path n c prof="$WORK/build-prof" hz=2000 ev t f
+  read -r path n c <<<"${spec[a]}"
+  # The Release build as benchmarked, plus debug info and frame pointers,
+  # so perf can name corun's own (often inlined) functions. It is built
+  # in the work directory: build-rel stays as the benchmark left it.
+  cmake -S "$root" -B "$prof" -DCMAKE_BUILD_TYPE=Release -DCORUN_TESTS=OFF \
+    -DCMAKE_C_FLAGS="-g -fno-omit-frame-pointer" >/dev/null
+  cmake --build "$prof" -j2 --target corun >/dev/null
+  "$prof/corun" -q "$WORK/job-a.json" # warm-up
+  # Syscalls and page faults per request, corun beside curl --parallel:
+  # each is a kernel entry, and a page fault costs microseconds on a VM.
+  ev=page-faults
+  for t in epoll_ctl epoll_wait poll ioctl sendto recvfrom rt_sigaction \
+    openat write; do
+    ev+=",syscalls:sys_enter_$t"
+  done
+  if ! perf stat -x, -e "$ev" -o /dev/null true 2>/dev/null; then
+    ev=page-faults,task-clock # no tracepoints here: faults and CPU only
+  fi
+  perf stat -x, -e "$ev,task-clock" -o "$WORK/stat-corun.csv" \
+    "$prof/corun" -q "$WORK/job-a.json"
+  perf stat -x, -e "$ev,task-clock" -o "$WORK/stat-curl.csv" \
+    curl --parallel --parallel-max "$c" -s --no-progress-meter -f \
+    -K "$WORK/curl-a.cfg"
+  echo "## corun profile, scenario ${title[a]}"
+  echo
+  echo "- $(date -u +%Y-%m-%dT%H:%MZ); $(nproc) CPUs, $(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'); corun $(git -C "$root" describe --always --dirty 2>/dev/null), Release + -g -fno-omit-frame-pointer; $payload payload"
+  echo
+  echo "Per request (perf stat; task-clock = CPU time):"
+  echo
+  echo "| event | corun | curl --parallel |"
+  echo "|---|---:|---:|"
+  join -t, <(awk -F, -v n="$n" '$3 != "" {print $3 "," $1 / n}' \
+    "$WORK/stat-corun.csv" | sort) \
+    <(awk -F, -v n="$n" '$3 != "" {print $3 "," $1 / n}' \
+      "$WORK/stat-curl.csv" | sort) |
+    awk -F, '{
+      e = $1; sub(/^syscalls:sys_enter_/, "", e)
+      if (e == "task-clock") printf "| CPU (us) | %.1f | %.1f |\n", $2 * 1e3, $3 * 1e3
+      else printf "| %s | %.2f | %.2f |\n", e, $2, $3
+    }'
+  echo
+  # DWARF unwinding: the Debian libraries have no frame pointers.
+  perf record -q -o "$WORK/perf.data" --call-graph dwarf,16384 -F "$hz" \
+    -- "$prof/corun" -q "$WORK/job-a.json" 2>/dev/null
+  echo "Where corun's CPU time goes (perf record -F $hz, each sample put"
+  echo "in the innermost bucket on its stack; see bench/fetch/perf_split.py):"
+  echo
+  perf script -i "$WORK/perf.data" -F ip,sym,dso 2>/dev/null |
+    "$PYTHON" "$here/perf_split.py" "$hz" "$n"
+  echo
+  echo "Hottest functions, self time:"
+  echo
+  echo '```'
+  perf report -i "$WORK/perf.data" --no-children --sort dso,sym -g none \
+    --stdio 2>/dev/null | awk '!/^#/ && NF && ++k <= 25' # no head: pipefail
+  echo '```'
+}
+
+if [ "$profile" = 1 ]; then
+  profile_a
+  exit 0
+fi
+
+tools=(corun curl aiohttp wrk)
+echo "corun fetch benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $repeats repetitions" >&2
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# One untimed round first: nginx's page cache, curl's and Python's shared
+# libraries and the kernel's socket state are then warm for every tool.
+for s in $only; do
+  for t in corun curl aiohttp; do
+    run_tool "$t" "$s"
+  done
+  rm -f "$WORK/$s-"*.txt
+done
+
+for ((i = 0; i < repeats; i++)); do
+  for s in $only; do
+    for ((k = 0; k < ${#tools[@]}; k++)); do
+      t=${tools[(k + i) % ${#tools[@]}]}
+      echo "rep $((i + 1))/$repeats scenario $s: $t" >&2
+      run_tool "$t" "$s"
+    done
+  done
+done
+
+# ---- report ----
+
+fmt() { # awk format, value
+  [ "$2" = nan ] && { echo "-"; return; }
+  awk -v v="$2" -v f="$1" 'BEGIN {printf f, v}'
+}
+
+rows=()
+ratio_rows=()
+verdicts=()
+for s in $only; do
+  read -r path n c <<<"${spec[$s]}"
+  declare -A rps=() wall=() rss=()
+  for t in "${tools[@]}"; do
+    f="$WORK/$s-$t.txt"
+    wall[$t]=$(median "$f" 1)
+    rss[$t]=$(median "$f" 2)
+    cpu=$(median "$f" 3)
+    if [ "$t" = wrk ]; then
+      rps[$t]=$(median "$f" 4)
+      w="($(fmt '%.1f' "${wall[$t]}") s run)"
+    else
+      rps[$t]=$(awk -v n="$n" -v w="${wall[$t]}" 'BEGIN {print (w == "nan") ? "nan" : n / w}')
+      w="$(fmt '%.3f' "${wall[$t]}") s"
+    fi
+    rows+=("| ${title[$s]} | $t | $(fmt '%.0f' "${rps[$t]}") | $w | $(fmt '%.2f' "$cpu") s | $(fmt '%.1f' "$(awk -v k="${rss[$t]}" 'BEGIN {print k / 1024}')") MiB |")
+  done
+  rr=$(awk -v a="${rps[corun]}" -v b="${rps[curl]}" 'BEGIN {printf "%.2f", a / b}')
+  mr=$(awk -v a="${rss[corun]}" -v b="${rss[curl]}" 'BEGIN {printf "%.2f", a / b}')
+  ar=$(awk -v a="${rps[corun]}" -v b="${rps[aiohttp]}" 'BEGIN {printf "%.2f", a / b}')
+  wr=$(awk -v a="${rps[corun]}" -v b="${rps[wrk]}" 'BEGIN {printf "%.2f", a / b}')
+  ratio_rows+=("| ${title[$s]} | $rr | $mr | $ar | $wr |")
+  rss_ok=$(awk -v r="$mr" 'BEGIN {print (r <= 2.0) ? "met" : "MISSED"}')
+  case "$s" in
+  a) verdicts+=("1 KiB: corun/curl req/s $rr (target >= 1.2): $(awk -v r="$rr" 'BEGIN {print (r >= 1.2) ? "met" : "MISSED"}')") ;;
+  b) verdicts+=("100 KiB: corun/curl req/s $rr (target >= 1.0): $(awk -v r="$rr" 'BEGIN {print (r >= 1.0) ? "met" : "MISSED"}')") ;;
+  c) verdicts+=("delayed: corun wall $(fmt '%.3f' "${wall[corun]}") s (target <= 1.1 s): $(awk -v w="${wall[corun]}" 'BEGIN {print (w <= 1.1) ? "met" : "MISSED"}')") ;;
+  esac
+  verdicts+=("${title[$s]%%:*} peak RSS: corun/curl $mr (target <= 2.0): $rss_ok")
+  unset rps wall rss
+done
+
+cpu_model=$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
+cat <<EOF
+## corun fetch benchmark
+
+- date: $(date -u +%Y-%m-%dT%H:%MZ); host: $(nproc) CPUs, ${cpu_model:-unknown CPU}; $(uname -sr)
+- corun: $("$CORUN" --version) (Release build of $(git -C "$root" describe --always --dirty 2>/dev/null || echo "an unknown tree")); $(curl --version | head -n 1 | cut -d' ' -f1-4); $("$NGINX" -v 2>&1 | sed 's/.*: //'); Python $("$PYTHON" -c 'import sys, aiohttp; print(sys.version.split()[0], "aiohttp", aiohttp.__version__)'); $(wrk -v 2>&1 | head -n 1 | cut -d' ' -f1-2)
+- server: nginx on 127.0.0.1, worker_processes 1, keep-alive on (keepalive_requests 1000000), access_log off, sendfile; $payload files of 1024 and 102400 bytes; the 100 ms URL is nginx proxying (upstream keep-alive) to corun's test server's /delay?ms=100
+- load average before the runs: $load_before; after: $(cut -d' ' -f1-3 /proc/loadavg)
+- medians of $repeats repetitions, tools interleaved (order rotated each repetition), after one untimed warm-up round
+- req/s = requests / wall time of the whole process (start to exit); wrk: its own Requests/sec over a ${wrk_secs} s run (-t 2 -c C), the ceiling; CPU = user + system; peak RSS = GNU time's maximum resident set
+- corun: \`corun -q JOB\`, one gather of N fetch tasks, "concurrency": C, no save: results (with bodies of at most 4 KiB of text) stay in memory until exit; curl: \`curl --parallel --parallel-max C -s --no-progress-meter -f -K CFG\` (N url/output=/dev/null pairs); aiohttp: bench/fetch/aiohttp_get.py (one ClientSession, TCPConnector(limit=C), gather of N gets, bodies read)
+
+| scenario | tool | req/s | wall | CPU | peak RSS |
+|---|---|---:|---:|---:|---:|
+$(printf '%s\n' "${rows[@]}")
+
+| scenario | corun/curl req/s | corun/curl peak RSS | corun/aiohttp req/s | corun/wrk req/s |
+|---|---:|---:|---:|---:|
+$(printf '%s\n' "${ratio_rows[@]}")
+
+Targets (issue 3):
+$(printf -- '- %s\n' "${verdicts[@]}")
+EOF
