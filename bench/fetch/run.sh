@@ -25,6 +25,10 @@
 #                 syscalls and page faults per request beside curl's
 #                 (perf stat), and where its CPU time goes (perf record,
 #                 split by bench/fetch/perf_split.py); needs linux-perf
+#   --busy PCT    before each timed run, wait (up to 60 s) until the
+#                 machine's CPUs are at most PCT% busy (default 15), so
+#                 other work (a build, a test suite) does not skew a run;
+#                 the report says how many runs started busier than that
 #   --no-install  never call apt-get (fail if something is missing)
 #   --keep        keep the work directory (jobs, configs, raw samples)
 # Env: CORUN=path (default build-rel/corun), PYTHON=interpreter with
@@ -35,7 +39,7 @@
 # pid on exit.
 set -euo pipefail
 
-repeats=5
+repeats=7
 only="a b c"
 wrk_secs=3
 build=1
@@ -43,6 +47,7 @@ install=1
 keep=0
 payload=text
 profile=0
+busy_max=15
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -54,7 +59,8 @@ while [ $# -gt 0 ]; do
   --keep) keep=1; shift ;;
   --payload) payload="$2"; shift 2 ;;
   --profile) profile=1; shift ;;
-  -h | --help) sed -n '4,36p' "$0"; exit 0 ;;
+  --busy) busy_max="$2"; shift 2 ;;
+  -h | --help) sed -n '4,40p' "$0"; exit 0 ;;
   *) echo "run.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -386,6 +392,13 @@ run_tool() { # tool scenario
   esac
 }
 
+# range FILE COLUMN: "min max"
+range() {
+  [ -s "$1" ] || { echo "nan nan"; return; }
+  sort -g -k"$2","$2" "$1" | awk -v c="$2" 'NR == 1 {lo = $c} {hi = $c}
+    END {print lo, hi}'
+}
+
 # median FILE COLUMN
 median() {
   [ -s "$1" ] || { echo nan; return; }
@@ -474,11 +487,35 @@ for s in $only; do
   rm -f "$WORK/$s-"*.txt
 done
 
+# Percent of all CPUs busy over the next half second, from /proc/stat.
+cpu_busy() {
+  local a b
+  a=$(awk '/^cpu / {print $2 + $3 + $4 + $6 + $7 + $8, $5}' /proc/stat)
+  sleep 0.5
+  b=$(awk '/^cpu / {print $2 + $3 + $4 + $6 + $7 + $8, $5}' /proc/stat)
+  echo "$a $b" | awk '{busy = $3 - $1; idle = $4 - $2
+    print (busy + idle > 0) ? int(100 * busy / (busy + idle)) : 0}'
+}
+# The machine is shared (builds, test suites): wait for it to be quiet.
+busy_runs=0
+runs=0
+wait_quiet() {
+  local k b
+  for ((k = 0; k < 120; k++)); do
+    b=$(cpu_busy)
+    [ "$b" -le "$busy_max" ] && return 0
+    [ "$k" = 0 ] && echo "  waiting: CPUs ${b}% busy" >&2
+  done
+  busy_runs=$((busy_runs + 1))
+}
+
 for ((i = 0; i < repeats; i++)); do
   for s in $only; do
     for ((k = 0; k < ${#tools[@]}; k++)); do
       t=${tools[(k + i) % ${#tools[@]}]}
       echo "rep $((i + 1))/$repeats scenario $s: $t" >&2
+      wait_quiet
+      runs=$((runs + 1))
       run_tool "$t" "$s"
     done
   done
@@ -504,12 +541,15 @@ for s in $only; do
     cpu=$(median "$f" 3)
     if [ "$t" = wrk ]; then
       rps[$t]=$(median "$f" 4)
+      read -r lo hi < <(range "$f" 4)
       w="($(fmt '%.1f' "${wall[$t]}") s run)"
     else
       rps[$t]=$(awk -v n="$n" -v w="${wall[$t]}" 'BEGIN {print (w == "nan") ? "nan" : n / w}')
+      # The slowest run gives the lowest rate.
+      read -r hi lo < <(range "$f" 1 | awk -v n="$n" '{print n / $1, n / $2}')
       w="$(fmt '%.3f' "${wall[$t]}") s"
     fi
-    rows+=("| ${title[$s]} | $t | $(fmt '%.0f' "${rps[$t]}") | $w | $(fmt '%.2f' "$cpu") s | $(fmt '%.1f' "$(awk -v k="${rss[$t]}" 'BEGIN {print k / 1024}')") MiB |")
+    rows+=("| ${title[$s]} | $t | $(fmt '%.0f' "${rps[$t]}") | $(fmt '%.0f' "$lo")-$(fmt '%.0f' "$hi") | $w | $(fmt '%.2f' "$cpu") s | $(fmt '%.1f' "$(awk -v k="${rss[$t]}" 'BEGIN {print k / 1024}')") MiB |")
   done
   rr=$(awk -v a="${rps[corun]}" -v b="${rps[curl]}" 'BEGIN {printf "%.2f", a / b}')
   mr=$(awk -v a="${rss[corun]}" -v b="${rss[curl]}" 'BEGIN {printf "%.2f", a / b}')
@@ -534,12 +574,12 @@ cat <<EOF
 - corun: $("$CORUN" --version) (Release build of $(git -C "$root" describe --always --dirty 2>/dev/null || echo "an unknown tree")); $(curl --version | head -n 1 | cut -d' ' -f1-4); $("$NGINX" -v 2>&1 | sed 's/.*: //'); Python $("$PYTHON" -c 'import sys, aiohttp; print(sys.version.split()[0], "aiohttp", aiohttp.__version__)'); $(wrk -v 2>&1 | head -n 1 | cut -d' ' -f1-2)
 - server: nginx on 127.0.0.1, worker_processes 1, keep-alive on (keepalive_requests 1000000), access_log off, sendfile; $payload files of 1024 and 102400 bytes; the 100 ms URL is nginx proxying (upstream keep-alive) to corun's test server's /delay?ms=100
 - load average before the runs: $load_before; after: $(cut -d' ' -f1-3 /proc/loadavg)
-- medians of $repeats repetitions, tools interleaved (order rotated each repetition), after one untimed warm-up round
+- medians of $repeats repetitions (range: slowest to fastest), tools interleaved (order rotated each repetition), after one untimed warm-up round; each run started once the CPUs were at most ${busy_max}% busy (waiting up to 60 s): $busy_runs of $runs runs started busier
 - req/s = requests / wall time of the whole process (start to exit); wrk: its own Requests/sec over a ${wrk_secs} s run (-t 2 -c C), the ceiling; CPU = user + system; peak RSS = GNU time's maximum resident set
 - corun: \`corun -q JOB\`, one gather of N fetch tasks, "concurrency": C, no save: results (with bodies of at most 4 KiB of text) stay in memory until exit; curl: \`curl --parallel --parallel-max C -s --no-progress-meter -f -K CFG\` (N url/output=/dev/null pairs); aiohttp: bench/fetch/aiohttp_get.py (one ClientSession, TCPConnector(limit=C), gather of N gets, bodies read)
 
-| scenario | tool | req/s | wall | CPU | peak RSS |
-|---|---|---:|---:|---:|---:|
+| scenario | tool | req/s | req/s range | wall | CPU | peak RSS |
+|---|---|---:|---:|---:|---:|---:|
 $(printf '%s\n' "${rows[@]}")
 
 | scenario | corun/curl req/s | corun/curl peak RSS | corun/aiohttp req/s | corun/wrk req/s |
