@@ -407,10 +407,32 @@ median() {
          else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'
 }
 
+# Percent of all CPUs busy over the next half second, from /proc/stat.
+cpu_busy() {
+  local a b
+  a=$(awk '/^cpu / {print $2 + $3 + $4 + $6 + $7 + $8, $5}' /proc/stat)
+  sleep 0.5
+  b=$(awk '/^cpu / {print $2 + $3 + $4 + $6 + $7 + $8, $5}' /proc/stat)
+  echo "$a $b" | awk '{busy = $3 - $1; idle = $4 - $2
+    print (busy + idle > 0) ? int(100 * busy / (busy + idle)) : 0}'
+}
+# The machine is shared (builds, test suites): wait for it to be quiet.
+busy_runs=0
+runs=0
+wait_quiet() {
+  local k b
+  for ((k = 0; k < 120; k++)); do
+    b=$(cpu_busy)
+    [ "$b" -le "$busy_max" ] && return 0
+    [ "$k" = 0 ] && echo "  waiting: CPUs ${b}% busy" >&2
+  done
+  busy_runs=$((busy_runs + 1))
+}
+
 # ---- --profile: where corun's time goes on scenario a ----
 
 profile_a() {
-  local path n c prof="$WORK/build-prof" hz=2000 ev t f
+  local path n c prof="$WORK/build-prof" hz=2000 ev t us
   read -r path n c <<<"${spec[a]}"
   # The Release build as benchmarked, plus debug info and frame pointers,
   # so perf can name corun's own (often inlined) functions. It is built
@@ -429,8 +451,10 @@ profile_a() {
   if ! perf stat -x, -e "$ev" -o /dev/null true 2>/dev/null; then
     ev=page-faults,task-clock # no tracepoints here: faults and CPU only
   fi
+  wait_quiet
   perf stat -x, -e "$ev,task-clock" -o "$WORK/stat-corun.csv" \
     "$prof/corun" -q "$WORK/job-a.json"
+  wait_quiet
   perf stat -x, -e "$ev,task-clock" -o "$WORK/stat-curl.csv" \
     curl --parallel --parallel-max "$c" -s --no-progress-meter -f \
     -K "$WORK/curl-a.cfg"
@@ -453,13 +477,19 @@ profile_a() {
     }'
   echo
   # DWARF unwinding: the Debian libraries have no frame pointers.
+  wait_quiet
   perf record -q -o "$WORK/perf.data" --call-graph dwarf,16384 -F "$hz" \
     -- "$prof/corun" -q "$WORK/job-a.json" 2>/dev/null
+  # Shares from perf record, microseconds from perf stat's CPU time: the
+  # recording itself slows corun down.
+  us=$(awk -F, -v n="$n" '$3 == "task-clock" {print $1 * 1e3 / n}' \
+    "$WORK/stat-corun.csv")
   echo "Where corun's CPU time goes (perf record -F $hz, each sample put"
-  echo "in the innermost bucket on its stack; see bench/fetch/perf_split.py):"
+  echo "in the innermost bucket on its stack, see bench/fetch/perf_split.py;"
+  echo "us/request = share x perf stat's CPU per request):"
   echo
   perf script -i "$WORK/perf.data" -F ip,sym,dso 2>/dev/null |
-    "$PYTHON" "$here/perf_split.py" "$hz" "$n"
+    "$PYTHON" "$here/perf_split.py" "$hz" "$n" ${us:+"$us"}
   echo
   echo "Hottest functions, self time:"
   echo
@@ -486,28 +516,6 @@ for s in $only; do
   done
   rm -f "$WORK/$s-"*.txt
 done
-
-# Percent of all CPUs busy over the next half second, from /proc/stat.
-cpu_busy() {
-  local a b
-  a=$(awk '/^cpu / {print $2 + $3 + $4 + $6 + $7 + $8, $5}' /proc/stat)
-  sleep 0.5
-  b=$(awk '/^cpu / {print $2 + $3 + $4 + $6 + $7 + $8, $5}' /proc/stat)
-  echo "$a $b" | awk '{busy = $3 - $1; idle = $4 - $2
-    print (busy + idle > 0) ? int(100 * busy / (busy + idle)) : 0}'
-}
-# The machine is shared (builds, test suites): wait for it to be quiet.
-busy_runs=0
-runs=0
-wait_quiet() {
-  local k b
-  for ((k = 0; k < 120; k++)); do
-    b=$(cpu_busy)
-    [ "$b" -le "$busy_max" ] && return 0
-    [ "$k" = 0 ] && echo "  waiting: CPUs ${b}% busy" >&2
-  done
-  busy_runs=$((busy_runs + 1))
-}
 
 for ((i = 0; i < repeats; i++)); do
   for s in $only; do
