@@ -212,6 +212,7 @@ binary)
   ;;
 *) echo "run.sh: --payload is text or binary" >&2; exit 2 ;;
 esac
+chmod -R a+rX "$WORK/www" # readable by nginx's workers whatever the umask
 
 free_port() {
   "$PYTHON" -c 'import socket
