@@ -7,17 +7,21 @@
  */
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "helpers.h"
 #include "server.h"
 
 static struct test_server srv, srv2;
+static pid_t tls_pid = -1;
 
 static void setup(void)
 {
@@ -29,6 +33,13 @@ static void teardown(void)
 {
   test_server_stop(&srv);
   test_server_stop(&srv2);
+  if (tls_pid > 0) {
+    int st;
+
+    kill(tls_pid, SIGTERM);
+    waitpid(tls_pid, &st, 0);
+    tls_pid = -1;
+  }
 }
 
 TestSuite(fetch, .init = setup, .fini = teardown, .timeout = 60);
@@ -703,4 +714,93 @@ Test(fetch, connections_are_reused_across_tasks)
             cJSON_GetObjectItem(res, "body")->valuestring, N + 1);
   cJSON_Delete(res);
   result_free(r);
+}
+
+/*
+ * TLS: openssl s_server with a throwaway self-signed certificate on
+ * 127.0.0.1 (port from the OS, read from its "ACCEPT" line), stopped by
+ * pid. Skipped when the openssl command is missing.
+ */
+static pid_t start_tls_server(const char *dir, int *port)
+{
+  char cmd[1024], line[256];
+  int out[2];
+  pid_t pid;
+  FILE *f;
+
+  snprintf(cmd, sizeof(cmd),
+           "openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 "
+           "-days 1 -keyout %s/k.pem -out %s/c.pem >/dev/null 2>&1",
+           dir, dir);
+  if (system(cmd) != 0)
+    return -1;
+  cr_assert_eq(pipe(out), 0);
+  pid = fork();
+  cr_assert(pid >= 0);
+  if (pid == 0) {
+    char cert[512], key[512];
+
+    snprintf(cert, sizeof(cert), "%s/c.pem", dir);
+    snprintf(key, sizeof(key), "%s/k.pem", dir);
+    int null = open("/dev/null", O_WRONLY);
+
+    dup2(out[1], 1);
+    if (null >= 0)
+      dup2(null, 2);
+    close(out[0]);
+    execlp("openssl", "openssl", "s_server", "-accept",
+           "127.0.0.1:0", "-cert", cert, "-key", key, "-www", (char *)NULL);
+    _exit(127);
+  }
+  close(out[1]);
+  f = fdopen(out[0], "r");
+  *port = 0;
+  while (f && fgets(line, sizeof(line), f))
+    if (sscanf(line, "ACCEPT 127.0.0.1:%d", port) == 1)
+      break;
+  /* Keep the pipe open in a detached stream: s_server may write more. */
+  return *port ? pid : -1;
+}
+
+Test(fetch, tls_verified_unless_insecure)
+{
+  char *dir = tmp_dir(), cmd[600];
+  struct result *r;
+  int port = 0, st;
+  pid_t pid;
+
+  if (system("command -v openssl >/dev/null 2>&1") != 0)
+    cr_skip_test("no openssl command");
+  tls_pid = pid = start_tls_server(dir, &port);
+  cr_assert(pid > 0, "could not start openssl s_server");
+  r = run_job(job("{\"tasks\": [{\"id\": \"strict\", \"kind\": "
+                  "\"fetch\", \"url\": \"https://127.0.0.1:%d/\", "
+                  "\"attempt_timeout\": \"5s\"}]}",
+                  port),
+              NULL);
+  kill(pid, SIGTERM);
+  waitpid(pid, &st, 0);
+  tls_pid = -1;
+  cr_assert_str_eq(status_of(r, "strict"), "failed");
+  cr_assert_eq(task_by_id(r, "strict")->err_type, CORUN_ERR_TLS, "%s",
+               task_by_id(r, "strict")->err_msg);
+  result_free(r);
+  tls_pid = pid = start_tls_server(dir, &port);
+  cr_assert(pid > 0);
+  r = run_job(job("{\"tasks\": [{\"id\": \"lax\", \"kind\": \"fetch\", "
+                  "\"url\": \"https://127.0.0.1:%d/\", \"insecure\": "
+                  "true, \"attempt_timeout\": \"5s\"}]}",
+                  port),
+              NULL);
+  kill(pid, SIGTERM);
+  waitpid(pid, &st, 0);
+  tls_pid = -1;
+  cr_assert_str_eq(status_of(r, "lax"), "ok", "%s",
+                   task_by_id(r, "lax")->err_msg ? task_by_id(r, "lax")->err_msg
+                                                 : "");
+  cr_assert(result_json(r, "lax")[0] == '{');
+  result_free(r);
+  snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+  cr_assert_eq(system(cmd), 0);
+  free(dir);
 }
