@@ -6,16 +6,20 @@
  * us when a socket is ready, and we hand that to curl_multi_socket_action,
  * then collect finished transfers with curl_multi_info_read.
  *
- * A socket's watcher memory is freed only in its uv_close callback. curl
- * may close a socket and get the same descriptor back for a new one before
- * that callback has run, so a socket's context is detached from curl
- * (curl_multi_assign(NULL)) the moment curl removes it, and a new socket
- * always gets a new context.
+ * A socket's watcher lives as long as the socket, not as long as one
+ * transfer: a kept-alive connection goes from transfer to transfer, and
+ * curl forgets it (CURL_POLL_REMOVE) after each. Rebuilding the watcher
+ * every time cost a tenth of a small request's time, so watchers are kept
+ * by descriptor, an idle one is stopped only if it fires, and it is closed
+ * from curl's close-socket callback, just before the descriptor is closed.
+ * Its memory is freed in its uv_close callback; by then the descriptor may
+ * already be in use again, with a new watcher of its own.
  */
 #include "http.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "run.h"
@@ -28,6 +32,8 @@ struct corun_http {
   int timer_closed; /* the timer is being or has been closed */
   int quiet;        /* the run ended: sockets are no longer watched */
   struct sockctx *socks; /* every live watcher, for quiesce and close */
+  struct sockctx **byfd; /* watcher of each open descriptor, or NULL */
+  size_t nbyfd;
   CURL *pool[256];       /* finished easy handles, for reuse */
   size_t npool;
 };
@@ -35,6 +41,7 @@ struct corun_http {
 struct sockctx {
   uv_poll_t poll;
   curl_socket_t fd;
+  int idle; /* curl has no transfer on it now */
   struct corun_http *h;
   struct sockctx *prev;
   struct sockctx *next;
@@ -43,6 +50,7 @@ struct sockctx {
 struct xfer {
   corun_http_done_cb done;
   void *arg;
+  char errbuf[CURL_ERROR_SIZE];
 };
 
 static int global_ready;
@@ -59,6 +67,8 @@ static void sock_drop(struct sockctx *c)
 {
   struct corun_http *h = c->h;
 
+  if ((size_t)c->fd < h->nbyfd && h->byfd[c->fd] == c)
+    h->byfd[c->fd] = NULL;
   if (c->prev)
     c->prev->next = c->next;
   else
@@ -84,12 +94,10 @@ static void check_done(struct corun_http *h)
     curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x);
     curl_multi_remove_handle(h->multi, easy);
     curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
+    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, NULL);
     if (x) {
-      corun_http_done_cb done = x->done;
-      void *arg = x->arg;
-
+      x->done(easy, code, x->errbuf, x->arg);
       free(x);
-      done(easy, code, arg);
     }
   }
 }
@@ -100,6 +108,11 @@ static void on_poll(uv_poll_t *poll, int status, int events)
   struct corun_http *h = c->h;
   int flags = 0, running;
 
+  if (c->idle) {
+    /* A kept-alive connection curl is not using: wait until it is. */
+    uv_poll_stop(poll);
+    return;
+  }
   if (status < 0)
     flags = CURL_CSELECT_ERR;
   if (events & UV_READABLE)
@@ -127,30 +140,40 @@ static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp,
   int events = 0;
 
   (void)easy;
+  if (c == NULL && s >= 0 && (size_t)s < h->nbyfd)
+    c = h->byfd[s];
   if (what == CURL_POLL_REMOVE) {
-    if (c) {
-      curl_multi_assign(h->multi, s, NULL);
-      sock_drop(c);
-    }
+    if (c)
+      c->idle = 1;
     return 0;
   }
   if (c == NULL) {
     c = calloc(1, sizeof(*c));
-    if (c == NULL)
-      return -1;
+    if (c == NULL || s < 0)
+      goto fail;
+    if ((size_t)s >= h->nbyfd) {
+      size_t n = (size_t)s * 2 + 16;
+      struct sockctx **nb = realloc(h->byfd, n * sizeof(*nb));
+
+      if (nb == NULL)
+        goto fail;
+      memset(nb + h->nbyfd, 0, (n - h->nbyfd) * sizeof(*nb));
+      h->byfd = nb;
+      h->nbyfd = n;
+    }
     c->fd = s;
     c->h = h;
-    if (uv_poll_init_socket(h->run->loop, &c->poll, s) != 0) {
-      free(c);
-      return -1;
-    }
+    if (uv_poll_init_socket(h->run->loop, &c->poll, s) != 0)
+      goto fail;
     c->poll.data = c;
     c->next = h->socks;
     if (h->socks)
       h->socks->prev = c;
     h->socks = c;
-    curl_multi_assign(h->multi, s, c);
+    h->byfd[s] = c;
   }
+  c->idle = 0;
+  curl_multi_assign(h->multi, s, c);
   if (what & CURL_POLL_IN)
     events |= UV_READABLE;
   if (what & CURL_POLL_OUT)
@@ -158,6 +181,19 @@ static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp,
   if (!h->quiet)
     uv_poll_start(&c->poll, events, on_poll);
   return 0;
+fail:
+  free(c);
+  return -1;
+}
+
+/* curl is about to close a socket: its watcher goes first. */
+static int close_socket(void *clientp, curl_socket_t s)
+{
+  struct corun_http *h = clientp;
+
+  if (s >= 0 && (size_t)s < h->nbyfd && h->byfd[s])
+    sock_drop(h->byfd[s]);
+  return close(s);
 }
 
 static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
@@ -223,7 +259,12 @@ int corun__http_add(struct corun_http *h, CURL *easy, corun_http_done_cb done,
     return -1;
   x->done = done;
   x->arg = arg;
+  x->errbuf[0] = '\0';
   curl_easy_setopt(easy, CURLOPT_PRIVATE, (char *)x);
+  curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, x->errbuf);
+  /* Copied into each connection: its watcher closes with it. */
+  curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, close_socket);
+  curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, h);
   if (curl_multi_add_handle(h->multi, easy) != CURLM_OK) {
     curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
     free(x);
@@ -239,6 +280,7 @@ void corun__http_remove(struct corun_http *h, CURL *easy)
   curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x);
   curl_multi_remove_handle(h->multi, easy);
   curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
+  curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, NULL);
   free(x);
 }
 
@@ -308,5 +350,7 @@ int corun__http_closing(const struct corun_http *h)
 
 void corun__http_free(struct corun_http *h)
 {
+  if (h)
+    free(h->byfd);
   free(h);
 }

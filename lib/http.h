@@ -16,8 +16,12 @@
 struct corun_run;
 struct corun_http;
 
-/* Called when a transfer ends (added with corun__http_add). */
-typedef void (*corun_http_done_cb)(CURL *easy, CURLcode code, void *arg);
+/*
+ * Called when a transfer ends (added with corun__http_add). errmsg is
+ * curl's detailed message for code ("" if none), valid during the call.
+ */
+typedef void (*corun_http_done_cb)(CURL *easy, CURLcode code,
+                                   const char *errmsg, void *arg);
 
 /* The run's multi handle, made on first use; NULL (with err) on failure. */
 struct corun_http *corun__http_get(struct corun_run *run, const char **err);

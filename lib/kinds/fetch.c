@@ -69,7 +69,6 @@ struct fetch_task {
   int too_large;
   int write_errno;
   struct corun_timer retry;
-  char errbuf[CURL_ERROR_SIZE];
 };
 
 static const char *const fields[] = {
@@ -345,11 +344,15 @@ static int commit_sink(struct fetch_task *ft)
   return e;
 }
 
-static void done(CURL *easy, CURLcode code, void *arg);
+static void done(CURL *easy, CURLcode code, const char *errmsg, void *arg);
 
-/* The transfer is over for good: its handle goes back to the pool. */
+/*
+ * The transfer is over for good: its handle goes back to the pool, and
+ * the body buffer (copied into the result if kept at all) is let go.
+ */
 static void put_easy(struct fetch_task *ft)
 {
+  corun_buf_free(&ft->body);
   if (ft->easy && ft->base.run->http)
     corun__http_easy_put(ft->base.run->http, ft->easy);
   else if (ft->easy)
@@ -400,7 +403,6 @@ static void setup_easy(struct fetch_task *ft)
   curl_easy_setopt(e, CURLOPT_USERAGENT, "corun/" CORUN_VERSION);
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, ft);
-  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, ft->errbuf);
   curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_bytes);
   if (ft->hop_headers)
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, ft->hop_headers);
@@ -420,7 +422,6 @@ static void setup_easy(struct fetch_task *ft)
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
   }
-  ft->errbuf[0] = '\0';
 }
 
 /* Start one attempt (or one redirect hop of it). */
@@ -696,7 +697,7 @@ static int follow(struct fetch_task *ft, long status)
   return 1;
 }
 
-static void done(CURL *easy, CURLcode code, void *arg)
+static void done(CURL *easy, CURLcode code, const char *errmsg, void *arg)
 {
   struct fetch_task *ft = arg;
   struct corun_task *t = &ft->base;
@@ -736,8 +737,7 @@ static void done(CURL *easy, CURLcode code, void *arg)
     type = curl_type(code);
     if (type == CORUN_ERR_TOO_LARGE)
       corun_buf_printf(&msg, "body over max_bytes (%lld): ", ft->c->max_bytes);
-    corun_buf_printf(&msg, "%s", ft->errbuf[0] ? ft->errbuf
-                                               : curl_easy_strerror(code));
+    corun_buf_printf(&msg, "%s", *errmsg ? errmsg : curl_easy_strerror(code));
   }
   if (retryable(ft, type, status,
                 code == CURLE_COULDNT_RESOLVE_HOST ||
