@@ -219,6 +219,8 @@ int main(int argc, char **argv)
   loop = uv_default_loop();
   ro.debug = c.opt.debug || env_debug();
   c.opt.debug = ro.debug;
+  /* Without --report nothing shows response bodies: do not keep them. */
+  ro.skip_bodies = c.opt.report == NULL;
   ro.output = print_line;
   ro.log = log_line;
   if (corun_run_new(&c.run, job, loop, &ro, &err) != CORUN_OK) {

@@ -70,6 +70,12 @@ typedef void (*corun_line_cb)(const char *line, void *arg);
 struct corun_run_opts {
   int debug;              /* trace state changes, warn on slow callbacks */
   unsigned slow_ms;       /* slow-callback threshold; 0 means 100 */
+  /*
+   * Nothing will read the JSON report: fetch results then leave out the
+   * response "body" (the one part of a result only the report shows), so
+   * a big batch of fetches does not keep every small body in memory.
+   */
+  int skip_bodies;
   corun_line_cb output;   /* task output (sleep messages): stdout */
   corun_line_cb log;      /* debug lines and warnings: stderr */
   corun_line_cb finished; /* called once, with NULL, when every task ended */

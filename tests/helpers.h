@@ -40,6 +40,7 @@ struct run_opts {
   double interrupt2_after; /* > 0: a second interrupt */
   double expire_after;     /* > 0: whole-run timeout */
   int signum;              /* for the interrupts; default SIGINT */
+  int skip_bodies;
 };
 
 /* Run text to the end; the caller frees with result_free(). */

@@ -804,3 +804,21 @@ Test(fetch, tls_verified_unless_insecure)
   cr_assert_eq(system(cmd), 0);
   free(dir);
 }
+
+Test(fetch, bodies_are_not_kept_when_nothing_will_show_them)
+{
+  struct run_opts o = {0};
+  struct result *r;
+  cJSON *res;
+
+  o.skip_bodies = 1;
+  r = run_job(job("{\"tasks\": [{\"id\": \"a\", \"kind\": \"fetch\", "
+                  "\"url\": \"%s/text\"}]}",
+                  base()),
+              &o);
+  res = result_of(r, "a");
+  cr_assert_null(cJSON_GetObjectItem(res, "body"));
+  cr_assert(num(res, "bytes") > 0);
+  cJSON_Delete(res);
+  result_free(r);
+}

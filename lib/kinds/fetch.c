@@ -272,6 +272,8 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *arg)
     }
     return n;
   }
+  if (ft->base.run->opts.skip_bodies)
+    return n;
   if (!ft->body_overflow && ft->body.len + n <= BODY_KEEP)
     corun_buf_add(&ft->body, ptr, n);
   else
@@ -648,6 +650,7 @@ static cJSON *make_result(struct fetch_task *ft, long status)
   cJSON_AddNumberToObject(tm, "total",
                           secs_of(ft->easy, CURLINFO_TOTAL_TIME_T));
   if (!ft->c->save && !ft->body_overflow &&
+      !ft->base.run->opts.skip_bodies &&
       utf8_text(corun_buf_str(&ft->body), ft->body.len))
     cJSON_AddStringToObject(r, "body", corun_buf_str(&ft->body));
   return r;
