@@ -55,6 +55,11 @@ struct corun_kind {
    */
   void (*result)(const struct corun_task *t, const struct corun_secrets *sec,
                  struct corun_buf *out);
+  /*
+   * One short line about an ok task's result for the summary table's
+   * detail column. Optional: the default shows a string result.
+   */
+  void (*summary)(const struct corun_task *t, struct corun_buf *out);
   /* Free what parse allocated. Optional. Not the struct itself. */
   void (*free)(struct corun_task *t);
 };

@@ -51,9 +51,19 @@ struct fetch_conf {
   int expect[32]; /* a code, or -N for the class Nxx */
 };
 
+struct fetch_result {
+  long status;
+  long long bytes;
+  char *content_type;
+  char *url;
+  char *body;  /* small UTF-8 text bodies only, else NULL */
+  double t[5]; /* dns, connect, tls, ttfb, total */
+};
+
 struct fetch_task {
   struct corun_task base;
   struct fetch_conf *c;
+  struct fetch_result *res;
   CURL *easy;
   struct curl_slist *hop_headers; /* what this hop sends */
   char *url;                      /* this hop's URL */
@@ -624,36 +634,83 @@ static int utf8_text(const char *s, size_t n)
   return 1;
 }
 
-static cJSON *make_result(struct fetch_task *ft, long status)
+/*
+ * Kept as plain fields and written as JSON only if a report asks: a cJSON
+ * tree per result cost over a kilobyte a fetch in big batches.
+ */
+static struct fetch_result *make_result(struct fetch_task *ft, long status)
 {
-  cJSON *r = cJSON_CreateObject(), *tm;
+  struct fetch_result *r = calloc(1, sizeof(*r));
   char *ct = NULL, *eff = NULL;
 
+  if (r == NULL)
+    return NULL;
   curl_easy_getinfo(ft->easy, CURLINFO_CONTENT_TYPE, &ct);
   curl_easy_getinfo(ft->easy, CURLINFO_EFFECTIVE_URL, &eff);
-  cJSON_AddNumberToObject(r, "status", (double)status);
-  cJSON_AddNumberToObject(r, "bytes", (double)ft->bytes);
-  if (ct)
-    cJSON_AddStringToObject(r, "content_type", ct);
-  else
-    cJSON_AddNullToObject(r, "content_type");
-  cJSON_AddStringToObject(r, "url", eff ? eff : ft->url);
-  tm = cJSON_AddObjectToObject(r, "timings");
-  cJSON_AddNumberToObject(tm, "dns", secs_of(ft->easy,
-                                             CURLINFO_NAMELOOKUP_TIME_T));
-  cJSON_AddNumberToObject(tm, "connect",
-                          secs_of(ft->easy, CURLINFO_CONNECT_TIME_T));
-  cJSON_AddNumberToObject(tm, "tls",
-                          secs_of(ft->easy, CURLINFO_APPCONNECT_TIME_T));
-  cJSON_AddNumberToObject(tm, "ttfb",
-                          secs_of(ft->easy, CURLINFO_STARTTRANSFER_TIME_T));
-  cJSON_AddNumberToObject(tm, "total",
-                          secs_of(ft->easy, CURLINFO_TOTAL_TIME_T));
+  r->status = status;
+  r->bytes = ft->bytes;
+  r->content_type = ct ? strdup(ct) : NULL;
+  r->url = strdup(eff ? eff : ft->url);
+  r->t[0] = secs_of(ft->easy, CURLINFO_NAMELOOKUP_TIME_T);
+  r->t[1] = secs_of(ft->easy, CURLINFO_CONNECT_TIME_T);
+  r->t[2] = secs_of(ft->easy, CURLINFO_APPCONNECT_TIME_T);
+  r->t[3] = secs_of(ft->easy, CURLINFO_STARTTRANSFER_TIME_T);
+  r->t[4] = secs_of(ft->easy, CURLINFO_TOTAL_TIME_T);
   if (!ft->c->save && !ft->body_overflow &&
       !ft->base.run->opts.skip_bodies &&
       utf8_text(corun_buf_str(&ft->body), ft->body.len))
-    cJSON_AddStringToObject(r, "body", corun_buf_str(&ft->body));
+    r->body = strdup(corun_buf_str(&ft->body));
   return r;
+}
+
+static void write_result(const struct corun_task *t,
+                         const struct corun_secrets *sec, struct corun_buf *out)
+{
+  const struct fetch_result *r = ((const struct fetch_task *)t)->res;
+  static const char *const names[] = {"dns", "connect", "tls", "ttfb",
+                                      "total"};
+  int i;
+
+  if (r == NULL || t->status != CORUN_STATUS_OK) {
+    corun_buf_puts(out, "null");
+    return;
+  }
+  corun_buf_printf(out, "{\"status\": %ld, \"bytes\": %lld, "
+                        "\"content_type\": ",
+                   r->status, r->bytes);
+  if (r->content_type)
+    corun__json_write_str(out, r->content_type, sec);
+  else
+    corun_buf_puts(out, "null");
+  corun_buf_puts(out, ", \"url\": ");
+  corun__json_write_str(out, r->url ? r->url : "", sec);
+  corun_buf_puts(out, ", \"timings\": {");
+  for (i = 0; i < 5; i++)
+    corun_buf_printf(out, "%s\"%s\": %.6f", i ? ", " : "", names[i], r->t[i]);
+  corun_buf_putc(out, '}');
+  if (r->body) {
+    corun_buf_puts(out, ", \"body\": ");
+    corun__json_write_str(out, r->body, sec);
+  }
+  corun_buf_putc(out, '}');
+}
+
+static void summary(const struct corun_task *t, struct corun_buf *out)
+{
+  const struct fetch_result *r = ((const struct fetch_task *)t)->res;
+
+  if (r)
+    corun_buf_printf(out, "HTTP %ld, %lld bytes", r->status, r->bytes);
+}
+
+static void free_result(struct fetch_result *r)
+{
+  if (r == NULL)
+    return;
+  free(r->content_type);
+  free(r->url);
+  free(r->body);
+  free(r);
 }
 
 /* A 3xx we follow ourselves. Returns 1 if a new hop was launched. */
@@ -720,7 +777,7 @@ static void done(CURL *easy, CURLcode code, const char *errmsg, void *arg)
                          "cannot save %s: %s", ft->c->save, strerror(e));
       return;
     }
-    corun__task_set_result(t, make_result(ft, status));
+    ft->res = make_result(ft, status);
     put_easy(ft);
     corun__task_finish(t, CORUN_STATUS_OK, CORUN_ERR_NONE, NULL);
     return;
@@ -823,6 +880,7 @@ static void release(struct corun_task *t)
   free(ft->url);
   free(ft->method);
   corun_buf_free(&ft->body);
+  free_result(ft->res);
   if (ft->c) {
     free(ft->c->url);
     free(ft->c->method);
@@ -842,5 +900,7 @@ const struct corun_kind corun_kind_fetch = {
     .start = start,
     .cancel = cancel,
     .describe = describe,
+    .result = write_result,
+    .summary = summary,
     .free = release,
 };

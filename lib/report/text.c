@@ -55,16 +55,10 @@ static void detail(const struct corun_task *t, const struct corun_secrets *sec,
       corun_buf_printf(&raw, "%s: ",
                        corun_errtype_name((enum corun_errtype)t->err_type));
     corun_buf_puts(&raw, t->err_msg ? t->err_msg : "");
+  } else if (t->kind->summary) {
+    t->kind->summary(t, &raw);
   } else if (t->result && cJSON_IsString(t->result)) {
     corun_buf_puts(&raw, t->result->valuestring);
-  } else if (t->result &&
-             cJSON_IsNumber(cJSON_GetObjectItem(t->result, "status")) &&
-             cJSON_IsNumber(cJSON_GetObjectItem(t->result, "bytes"))) {
-    /* A fetch: what a person looks for first. */
-    corun_buf_printf(
-        &raw, "HTTP %.0f, %.0f bytes",
-        cJSON_GetObjectItem(t->result, "status")->valuedouble,
-        cJSON_GetObjectItem(t->result, "bytes")->valuedouble);
   } else if (t->nchildren) {
     uint32_t i, ok = 0;
 
