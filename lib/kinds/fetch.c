@@ -365,6 +365,10 @@ static void done(CURL *easy, CURLcode code, const char *errmsg, void *arg);
 static void put_easy(struct fetch_task *ft)
 {
   corun_buf_free(&ft->body);
+  /* The result keeps the effective URL; the hop's copies can go. */
+  free(ft->url);
+  free(ft->method);
+  ft->url = ft->method = NULL;
   if (ft->easy && ft->base.run->http)
     corun__http_easy_put(ft->base.run->http, ft->easy);
   else if (ft->easy)
