@@ -13,6 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -821,4 +824,97 @@ Test(fetch, bodies_are_not_kept_when_nothing_will_show_them)
   cr_assert(num(res, "bytes") > 0);
   cJSON_Delete(res);
   result_free(r);
+}
+
+/* A port free right now on 127.0.0.1, for servers that cannot take 0. */
+static int free_port(void)
+{
+  struct sockaddr_in a;
+  socklen_t len = sizeof(a);
+  int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+  memset(&a, 0, sizeof(a));
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+  cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+  port = ntohs(a.sin_port);
+  close(fd);
+  return port;
+}
+
+Test(fetch, http2_multiplexes_on_one_connection)
+{
+  char *dir = tmp_dir(), cmd[1024], log[512], line[512];
+  int port = free_port(), st, conns = 0, streams = 0, i;
+  static char text[4096];
+  size_t len = 0;
+  struct result *r;
+  FILE *f;
+  pid_t pid;
+
+  if (system("command -v nghttpd >/dev/null 2>&1 && command -v openssl "
+             ">/dev/null 2>&1") != 0)
+    cr_skip_test("nghttpd (Debian's nghttp2-server) or openssl missing");
+  snprintf(cmd, sizeof(cmd),
+           "openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 "
+           "-days 1 -keyout %s/k.pem -out %s/c.pem >/dev/null 2>&1 && echo "
+           "hi > %s/index.html",
+           dir, dir, dir);
+  cr_assert_eq(system(cmd), 0);
+  snprintf(log, sizeof(log), "%s/h2.log", dir);
+  pid = fork();
+  cr_assert(pid >= 0);
+  if (pid == 0) {
+    char p[16], key[512], cert[512], docs[512];
+    int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+    snprintf(p, sizeof(p), "%d", port);
+    snprintf(key, sizeof(key), "%s/k.pem", dir);
+    snprintf(cert, sizeof(cert), "%s/c.pem", dir);
+    snprintf(docs, sizeof(docs), "--htdocs=%s", dir);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    execlp("nghttpd", "nghttpd", "-v", "--address=127.0.0.1", docs, p, key,
+           cert, (char *)NULL);
+    _exit(127);
+  }
+  tls_pid = pid;
+  usleep(300000); /* nghttpd says nothing when it is ready */
+  len += (size_t)snprintf(text + len, sizeof(text) - len,
+                          "{\"tasks\": [{\"id\": \"g\", "
+                          "\"kind\": \"gather\", \"tasks\": [");
+  for (i = 0; i < 8; i++)
+    len += (size_t)snprintf(text + len, sizeof(text) - len,
+                            "%s{\"kind\": \"fetch\", \"url\": "
+                            "\"https://127.0.0.1:%d/index.html\", "
+                            "\"insecure\": true}",
+                            i ? "," : "", port);
+  snprintf(text + len, sizeof(text) - len, "]}]}");
+  r = run_job(text, NULL);
+  cr_assert_str_eq(status_of(r, "g"), "ok", "%s",
+                   task_by_id(r, "g")->err_msg ? task_by_id(r, "g")->err_msg
+                                               : "");
+  result_free(r);
+  kill(pid, SIGTERM);
+  waitpid(pid, &st, 0);
+  tls_pid = -1;
+  /* nghttpd speaks only HTTP/2; its log numbers connections "[id=N]". */
+  f = fopen(log, "r");
+  cr_assert_not_null(f);
+  while (fgets(line, sizeof(line), f)) {
+    int id;
+
+    if (sscanf(line, "[id=%d]", &id) == 1 && id > conns)
+      conns = id;
+    if (strstr(line, "recv HEADERS frame"))
+      streams++;
+  }
+  fclose(f);
+  /* Eight at once over one connection: multiplexed, not queued. */
+  cr_assert_eq(conns, 1, "%d connections for 8 concurrent requests", conns);
+  cr_assert(streams >= 8, "%d streams", streams);
+  snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+  cr_assert_eq(system(cmd), 0);
+  free(dir);
 }

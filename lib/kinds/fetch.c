@@ -416,6 +416,11 @@ static void setup_easy(struct fetch_task *ft)
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+  /*
+   * Wait for a connection being set up to the same host rather than open
+   * another: if it turns out to speak HTTP/2, the transfers share it.
+   */
+  curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
   curl_easy_setopt(e, CURLOPT_USERAGENT, "corun/" CORUN_VERSION);
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, ft);
