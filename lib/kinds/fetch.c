@@ -417,10 +417,13 @@ static void setup_easy(struct fetch_task *ft)
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
   /*
-   * Wait for a connection being set up to the same host rather than open
-   * another: if it turns out to speak HTTP/2, the transfers share it.
+   * Over TLS, wait for a connection being set up to the same host rather
+   * than open another: if ALPN says HTTP/2, the transfers share it. Plain
+   * http never gets HTTP/2 here, and waiting there would serialise
+   * transfers behind the first response.
    */
-  curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+  if (strncasecmp(ft->url, "https://", 8) == 0)
+    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
   curl_easy_setopt(e, CURLOPT_USERAGENT, "corun/" CORUN_VERSION);
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, ft);
