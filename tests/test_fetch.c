@@ -918,3 +918,34 @@ Test(fetch, http2_multiplexes_on_one_connection)
   cr_assert_eq(system(cmd), 0);
   free(dir);
 }
+
+Test(fetch, dns_failure_and_dropped_connections_are_retried)
+{
+  char label[80];
+  struct result *r;
+
+  /*
+   * A label over 63 characters cannot be put in a DNS query, so the
+   * resolver fails it without sending anything: a dns error that never
+   * leaves the machine.
+   */
+  memset(label, 'a', 70);
+  label[70] = '\0';
+  r = run_job(job("{\"tasks\": ["
+                  "{\"id\": \"dns\", \"kind\": \"fetch\", \"url\": "
+                  "\"http://%s.invalid/\", \"retries\": 1, \"backoff\": "
+                  "\"10ms\"},"
+                  "{\"id\": \"drop\", \"kind\": \"fetch\", \"url\": "
+                  "\"%s/drop?n=1000\", \"retries\": 2, \"backoff\": "
+                  "\"10ms\"}]}",
+                  label, base()),
+              NULL);
+  cr_assert_str_eq(status_of(r, "dns"), "failed");
+  cr_assert_eq(task_by_id(r, "dns")->err_type, CORUN_ERR_DNS, "%s",
+               task_by_id(r, "dns")->err_msg);
+  cr_assert_eq(task_by_id(r, "dns")->attempts, 2);
+  cr_assert_str_eq(status_of(r, "drop"), "failed");
+  cr_assert_eq(task_by_id(r, "drop")->err_type, CORUN_ERR_CONNECT);
+  cr_assert_eq(task_by_id(r, "drop")->attempts, 3);
+  result_free(r);
+}
