@@ -222,6 +222,7 @@ int main(int argc, char **argv)
   /* Without --report nothing shows response bodies: do not keep them. */
   ro.skip_bodies = c.opt.report == NULL;
   ro.output = print_line;
+  ro.output_err = log_line;
   ro.log = log_line;
   if (corun_run_new(&c.run, job, loop, &ro, &err) != CORUN_OK) {
     fprintf(stderr, "corun: %s\n", err.msg);

@@ -77,6 +77,7 @@ struct corun_run_opts {
    */
   int skip_bodies;
   corun_line_cb output;   /* task output (sleep messages): stdout */
+  corun_line_cb output_err; /* streamed stderr lines of exec tasks */
   corun_line_cb log;      /* debug lines and warnings: stderr */
   corun_line_cb finished; /* called once, with NULL, when every task ended */
   void *arg;

@@ -8,19 +8,21 @@ extern const struct corun_kind corun_kind_sleep;
 extern const struct corun_kind corun_kind_gather;
 extern const struct corun_kind corun_kind_wait;
 extern const struct corun_kind corun_kind_fetch;
+extern const struct corun_kind corun_kind_exec;
 
 static const struct corun_kind *const kinds[] = {
     &corun_kind_sleep,
     &corun_kind_gather,
     &corun_kind_wait,
     &corun_kind_fetch,
+    &corun_kind_exec,
 };
 
 #define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
 
 /* Kept beside kinds[] for suggestions, which want a plain string list. */
 static const char *const names[] = {"sleep", "gather", "wait", "fetch",
-                                    NULL};
+                                    "exec",  NULL};
 
 const struct corun_kind *corun__kind_find(const char *name)
 {

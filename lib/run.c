@@ -97,6 +97,25 @@ void corun__run_output(const struct corun_run *run, const char *line)
   corun_buf_free(&b);
 }
 
+void corun__run_stream(const struct corun_run *run, const struct corun_task *t,
+                       int to_err, const char *line)
+{
+  corun_line_cb cb = to_err ? run->opts.output_err : run->opts.output;
+  struct corun_buf raw = CORUN_BUF_INIT, red = CORUN_BUF_INIT;
+  struct corun_buf b = CORUN_BUF_INIT;
+
+  if (cb == NULL)
+    return;
+  corun_buf_printf(&raw, "[%s] %s", t->id, line);
+  corun_secrets_redact(&run->job->secrets, corun_buf_str(&raw), raw.len,
+                       &red);
+  corun_buf_escaped(&b, corun_buf_str(&red), 0);
+  cb(corun_buf_str(&b), run->opts.arg);
+  corun_buf_free(&raw);
+  corun_buf_free(&red);
+  corun_buf_free(&b);
+}
+
 void corun__run_check_slow(const struct corun_run *run, uint64_t began_ns,
                            const struct corun_task *t, const char *what)
 {

@@ -65,6 +65,12 @@ void corun__run_task_ended(struct corun_run *run, struct corun_task *t);
 /* Log a line through opts.log (debug output), secrets redacted. */
 void corun__run_logf(const struct corun_run *run, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/*
+ * One whole line a streaming task printed, as "[ID] line", to opts.output
+ * or (to_err) opts.output_err; redacted and escaped.
+ */
+void corun__run_stream(const struct corun_run *run, const struct corun_task *t,
+                       int to_err, const char *line);
 /* Task output through opts.output, secrets redacted. */
 void corun__run_output(const struct corun_run *run, const char *line);
 /* Warn (under --debug) when a callback for task took too long. */

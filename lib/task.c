@@ -350,8 +350,15 @@ int corun__task_cancel(struct corun_task *t, enum corun_status reason,
     t->flags |= CORUN_TF_DETACHED;
     return 1;
   }
-  if (t->cancel_status != CORUN_STATUS_NONE)
-    return 0; /* already on its way out */
+  if (how == CORUN_CANCEL_FORCE)
+    t->flags |= CORUN_TF_FORCE;
+  if (t->cancel_status != CORUN_STATUS_NONE) {
+    /* On its way out; a forced cancel may still hurry a kind along. */
+    if (how == CORUN_CANCEL_FORCE && t->state == CORUN_STATE_RUNNING &&
+        t->kind->cancel)
+      t->kind->cancel(t);
+    return 0;
+  }
   if (t->flags & CORUN_TF_SKIP_QUEUED) {
     /* Its "after" task already failed: it was never going to run. */
     char *msg = t->err_msg;

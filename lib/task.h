@@ -50,7 +50,8 @@ enum corun_task_flag {
   CORUN_TF_HOLD_GLOBAL = 1 << 4,
   CORUN_TF_ACTIVATED = 1 << 5,   /* its container started */
   CORUN_TF_SKIP_QUEUED = 1 << 6, /* in the ready queue to be skipped */
-  CORUN_TF_RUN_CANCEL = 1 << 7   /* cancelled by the run (signal, --timeout) */
+  CORUN_TF_RUN_CANCEL = 1 << 7,  /* cancelled by the run (signal, --timeout) */
+  CORUN_TF_FORCE = 1 << 8        /* cancelled by force: no grace left */
 };
 
 struct corun_run;

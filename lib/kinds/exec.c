@@ -1,0 +1,550 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * exec: run a process (argv directly, or a shell command) in its own
+ * process group, capture the last 64 KiB of its stdout and stderr, and end
+ * failed on a non-zero exit status or a signal. On cancel the whole group
+ * gets SIGTERM, then SIGKILL after kill_grace.
+ *
+ * A task ends only once the process has exited and both pipes have hit
+ * end of file (so no output is lost) and every handle is closed (their
+ * memory is in the task, and libuv may touch it until the close callback).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../buf.h"
+#include "../duration.h"
+#include "../fields.h"
+#include "../kind.h"
+#include "../report.h"
+#include "../run.h"
+#include "../task.h"
+
+#define KEEP_BYTES (64 * 1024)
+
+extern char **environ;
+
+struct tail {
+  struct corun_buf buf; /* at most KEEP_BYTES, the latest output */
+  int truncated;
+  struct corun_buf line; /* stream: the line being assembled */
+};
+
+struct exec_conf {
+  char **argv; /* NULL-terminated */
+  char *cwd;
+  char **env; /* "NAME=value" additions, NULL-terminated, or NULL */
+  char *stdin_text;
+  unsigned long long grace_ms;
+  long long backoff_ms;
+  int retries;
+  int stream;
+};
+
+struct exec_task {
+  struct corun_task base;
+  struct exec_conf *c;
+  uv_process_t proc;
+  uv_pipe_t in, out, err;
+  uv_write_t write_req;
+  struct tail tout, terr;
+  struct corun_timer grace; /* SIGKILL after kill_grace */
+  struct corun_timer retry;
+  int open_handles; /* handles not yet closed */
+  int pipes_open;   /* stdout/stderr not yet at end of file */
+  int exited;
+  int64_t exit_code;
+  int term_signal;
+  int spawned;
+  int killed; /* SIGTERM sent */
+  int error;  /* spawn failed: errno-like uv code */
+};
+
+static const char *const fields[] = {"argv",       "shell",   "cwd",
+                                     "env",        "stdin",   "kill_grace",
+                                     "stream",     "retries", "backoff",
+                                     NULL};
+
+/* ---- parse ---- */
+
+static char **string_array(struct corun_fields *f, const char *name,
+                           const cJSON *v)
+{
+  const cJSON *it;
+  char **out;
+  size_t n = 0, i = 0;
+
+  if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) == 0) {
+    corun_field_fail(f, name, v, "must be a non-empty array of strings");
+    return NULL;
+  }
+  for (it = v->child; it; it = it->next) {
+    if (!cJSON_IsString(it)) {
+      corun_field_fail(f, name, it, "must hold strings, not %s",
+                       corun__json_type(it));
+      return NULL;
+    }
+    n++;
+  }
+  out = calloc(n + 1, sizeof(*out));
+  for (it = v->child; out && it; it = it->next)
+    out[i++] = strdup(it->valuestring);
+  return out;
+}
+
+static void free_strings(char **v)
+{
+  size_t i;
+
+  for (i = 0; v && v[i]; i++)
+    free(v[i]);
+  free(v);
+}
+
+static int parse(struct corun_task *t, struct corun_fields *f)
+{
+  struct exec_task *x = (struct exec_task *)t;
+  struct exec_conf *c = calloc(1, sizeof(*c));
+  const cJSON *argv = corun_field(f, "argv"), *env, *it;
+  char *shell = NULL;
+  double d;
+  long long n;
+  size_t i = 0;
+
+  if (c == NULL) {
+    corun_field_fail(f, "argv", NULL, "could not be kept: out of memory");
+    return -1;
+  }
+  x->c = c;
+  c->grace_ms = 5000;
+  c->backoff_ms = 500;
+  if (corun_field_string(f, "shell", &shell) > 0 && argv) {
+    corun_field_fail(f, "shell", corun_field(f, "shell"),
+                     "and \"argv\" cannot both be set");
+  } else if (shell) {
+    c->argv = calloc(4, sizeof(char *));
+    if (c->argv) {
+      c->argv[0] = strdup("/bin/sh");
+      c->argv[1] = strdup("-c");
+      c->argv[2] = strdup(shell);
+    }
+  } else if (argv && !(argv->type & CORUN_FIELD_BAD)) {
+    c->argv = string_array(f, "argv", argv);
+  } else if (argv == NULL && !f->failed) {
+    corun_field_missing(f, "argv\" or \"shell");
+  }
+  free(shell);
+  if (corun_field_path(f, "cwd", &c->cwd) == 0 && f->dir)
+    c->cwd = strdup(f->dir);
+  env = corun_field(f, "env");
+  if (env && !(env->type & CORUN_FIELD_BAD)) {
+    if (!cJSON_IsObject(env)) {
+      corun_field_fail(f, "env", env, "must be an object of strings");
+    } else {
+      c->env = calloc((size_t)cJSON_GetArraySize(env) + 1, sizeof(char *));
+      for (it = env->child; c->env && it; it = it->next) {
+        struct corun_buf b = CORUN_BUF_INIT;
+
+        if (!cJSON_IsString(it) || strchr(it->string, '=') ||
+            !*it->string) {
+          corun_field_fail(f, "env", it,
+                           "\"%s\" must be a name without '=' and a string "
+                           "value",
+                           it->string);
+          continue;
+        }
+        corun_buf_printf(&b, "%s=%s", it->string, it->valuestring);
+        c->env[i++] = corun_buf_detach(&b);
+      }
+    }
+  }
+  corun_field_string(f, "stdin", &c->stdin_text);
+  if (corun_field_duration(f, "kill_grace", &d) > 0)
+    c->grace_ms = corun_duration_ms(d);
+  corun_field_bool(f, "stream", &c->stream);
+  if (corun_field_int(f, "retries", 0, 1000, &n) > 0)
+    c->retries = (int)n;
+  if (corun_field_duration(f, "backoff", &d) > 0)
+    c->backoff_ms = (long long)corun_duration_ms(d);
+  return f->failed ? -1 : 0;
+}
+
+/* ---- output ---- */
+
+static void keep_tail(struct tail *tl, const char *p, size_t n)
+{
+  if (n >= KEEP_BYTES) {
+    corun_buf_reset(&tl->buf);
+    corun_buf_add(&tl->buf, p + n - KEEP_BYTES, KEEP_BYTES);
+    tl->truncated = 1;
+    return;
+  }
+  if (tl->buf.len + n > KEEP_BYTES) {
+    size_t drop = tl->buf.len + n - KEEP_BYTES;
+
+    memmove(tl->buf.p, tl->buf.p + drop, tl->buf.len - drop);
+    tl->buf.len -= drop;
+    tl->truncated = 1;
+  }
+  corun_buf_add(&tl->buf, p, n);
+}
+
+/* stream: whole lines only, each prefixed with the task id. */
+static void stream_lines(struct exec_task *x, struct tail *tl, int to_err,
+                         const char *p, size_t n, int flush)
+{
+  struct corun_run *run = x->base.run;
+  size_t i, start = 0;
+
+  for (i = 0; i < n; i++) {
+    if (p[i] != '\n')
+      continue;
+    corun_buf_add(&tl->line, p + start, i - start);
+    corun__run_stream(run, &x->base, to_err, corun_buf_str(&tl->line));
+    corun_buf_reset(&tl->line);
+    start = i + 1;
+  }
+  corun_buf_add(&tl->line, p + start, n - start);
+  if (flush && tl->line.len) {
+    corun__run_stream(run, &x->base, to_err, corun_buf_str(&tl->line));
+    corun_buf_reset(&tl->line);
+  }
+}
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+  (void)h;
+  buf->base = malloc(suggested);
+  buf->len = buf->base ? suggested : 0;
+}
+
+static void maybe_done(struct exec_task *x);
+
+static void closed(uv_handle_t *h)
+{
+  struct exec_task *x = h->data;
+
+  x->open_handles--;
+  maybe_done(x);
+}
+
+static void close_handle(struct exec_task *x, uv_handle_t *h)
+{
+  if (!uv_is_closing(h))
+    uv_close(h, closed);
+  (void)x;
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+  struct exec_task *x = s->data;
+  int is_err = s == (uv_stream_t *)&x->err;
+  struct tail *tl = is_err ? &x->terr : &x->tout;
+
+  if (nread > 0) {
+    keep_tail(tl, buf->base, (size_t)nread);
+    if (x->c->stream)
+      stream_lines(x, tl, is_err, buf->base, (size_t)nread, 0);
+  }
+  free(buf->base);
+  if (nread < 0) {
+    if (x->c->stream)
+      stream_lines(x, tl, is_err, "", 0, 1);
+    x->pipes_open--;
+    close_handle(x, (uv_handle_t *)s);
+  }
+}
+
+static void process_exited(uv_process_t *p, int64_t status, int sig)
+{
+  struct exec_task *x = p->data;
+
+  x->exited = 1;
+  x->exit_code = status;
+  x->term_signal = sig;
+  corun__timer_stop(x->base.run, &x->grace);
+  close_handle(x, (uv_handle_t *)p);
+}
+
+static void on_written(uv_write_t *req, int status)
+{
+  struct exec_task *x = req->data;
+
+  (void)status; /* a process that does not read its stdin is its business */
+  close_handle(x, (uv_handle_t *)&x->in);
+}
+
+static cJSON *make_result(struct exec_task *x)
+{
+  cJSON *r = cJSON_CreateObject();
+
+  cJSON_AddNumberToObject(r, "exit_code",
+                          x->term_signal ? -1 : (double)x->exit_code);
+  if (x->term_signal)
+    cJSON_AddNumberToObject(r, "signal", x->term_signal);
+  else
+    cJSON_AddNullToObject(r, "signal");
+  cJSON_AddStringToObject(r, "stdout", corun_buf_str(&x->tout.buf));
+  cJSON_AddStringToObject(r, "stderr", corun_buf_str(&x->terr.buf));
+  cJSON_AddBoolToObject(r, "truncated",
+                        x->tout.truncated || x->terr.truncated);
+  return r;
+}
+
+static void launch(struct exec_task *x);
+
+static void retry_due(struct corun_timer *timer)
+{
+  struct exec_task *x = (struct exec_task *)timer->task;
+
+  x->base.attempts++;
+  launch(x);
+}
+
+/*
+ * The last non-empty line of stderr, for the error message: what a person
+ * reading a failed command's report needs first. Points into the buffer.
+ */
+static const char *last_line(struct exec_task *x)
+{
+  struct corun_buf *b = &x->terr.buf;
+  char *end, *nl;
+
+  while (b->len && (b->p[b->len - 1] == '\n' || b->p[b->len - 1] == '\r'))
+    b->p[--b->len] = '\0';
+  if (b->len == 0)
+    return NULL;
+  end = b->p + b->len;
+  for (nl = end; nl > b->p && nl[-1] != '\n'; nl--)
+    ;
+  return nl;
+}
+
+/* Once the process has exited, its pipes drained and handles closed. */
+static void maybe_done(struct exec_task *x)
+{
+  struct corun_task *t = &x->base;
+  uint32_t tries = (uint32_t)x->c->retries;
+
+  if (x->open_handles > 0 || t->state != CORUN_STATE_RUNNING)
+    return;
+  if (x->error) {
+    corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO,
+                       "cannot run %s: %s", x->c->argv[0],
+                       uv_strerror(x->error));
+    return;
+  }
+  if (x->term_signal == 0 && x->exit_code == 0) {
+    corun__task_set_result(t, make_result(x));
+    corun__task_finish(t, CORUN_STATUS_OK, CORUN_ERR_NONE, NULL);
+    return;
+  }
+  if (t->cancel_status == CORUN_STATUS_NONE && t->attempts <= tries) {
+    long long ms = x->c->backoff_ms;
+    uint32_t i;
+
+    for (i = 1; i < t->attempts && ms < 30000; i++)
+      ms *= 2;
+    if (ms > 30000)
+      ms = 30000;
+    corun__timer_start(t->run, &x->retry, corun__now_ms(t->run) + (uint64_t)ms,
+                       retry_due, t);
+    return;
+  }
+  if (x->term_signal)
+    corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_SIGNAL,
+                       "killed by signal %d (%s)%s%s", x->term_signal,
+                       strsignal(x->term_signal), last_line(x) ? ": " : "",
+                       last_line(x) ? last_line(x) : "");
+  else
+    corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_EXIT_STATUS,
+                       "exit status %lld%s%s", (long long)x->exit_code,
+                       last_line(x) ? ": " : "",
+                       last_line(x) ? last_line(x) : "");
+}
+
+static char **merged_env(char **add)
+{
+  size_t n = 0, k = 0, i, j;
+  char **env;
+
+  if (add == NULL)
+    return NULL;
+  while (environ[n])
+    n++;
+  while (add[k])
+    k++;
+  env = calloc(n + k + 1, sizeof(*env));
+  if (env == NULL)
+    return NULL;
+  for (i = 0, j = 0; i < n; i++) {
+    size_t m, len = strcspn(environ[i], "=");
+
+    for (m = 0; m < k; m++)
+      if (strncmp(add[m], environ[i], len) == 0 && add[m][len] == '=')
+        break;
+    if (m == k)
+      env[j++] = environ[i];
+  }
+  for (i = 0; i < k; i++)
+    env[j++] = add[i];
+  return env;
+}
+
+static void launch(struct exec_task *x)
+{
+  struct corun_task *t = &x->base;
+  uv_loop_t *loop = t->run->loop;
+  uv_process_options_t o;
+  uv_stdio_container_t io[3];
+  char **env = merged_env(x->c->env);
+  int r;
+
+  corun_buf_reset(&x->tout.buf);
+  corun_buf_reset(&x->terr.buf);
+  x->tout.truncated = x->terr.truncated = 0;
+  x->exited = x->killed = x->error = 0;
+  x->exit_code = 0;
+  x->term_signal = 0;
+  memset(&o, 0, sizeof(o));
+  uv_pipe_init(loop, &x->out, 0);
+  uv_pipe_init(loop, &x->err, 0);
+  x->out.data = x->err.data = x->proc.data = x->in.data = x;
+  x->open_handles = 2;
+  io[0].flags = UV_IGNORE;
+  if (x->c->stdin_text) {
+    uv_pipe_init(loop, &x->in, 0);
+    x->open_handles++;
+    io[0].flags = UV_CREATE_PIPE | UV_READABLE_PIPE;
+    io[0].data.stream = (uv_stream_t *)&x->in;
+  }
+  io[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+  io[1].data.stream = (uv_stream_t *)&x->out;
+  io[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+  io[2].data.stream = (uv_stream_t *)&x->err;
+  o.file = x->c->argv[0];
+  o.args = x->c->argv;
+  o.env = env;
+  o.cwd = x->c->cwd;
+  o.stdio = io;
+  o.stdio_count = 3;
+  o.exit_cb = process_exited;
+  /* Its own session and process group: a cancel reaches its children. */
+  o.flags = UV_PROCESS_DETACHED;
+  r = uv_spawn(loop, &x->proc, &o);
+  free(env);
+  if (r != 0) {
+    /* Even a failed spawn leaves the process handle to close. */
+    x->error = r;
+    x->open_handles++;
+    close_handle(x, (uv_handle_t *)&x->proc);
+    close_handle(x, (uv_handle_t *)&x->out);
+    close_handle(x, (uv_handle_t *)&x->err);
+    if (x->c->stdin_text)
+      close_handle(x, (uv_handle_t *)&x->in);
+    return;
+  }
+  x->spawned = 1;
+  x->open_handles++;
+  x->pipes_open = 2;
+  uv_read_start((uv_stream_t *)&x->out, alloc_cb, on_read);
+  uv_read_start((uv_stream_t *)&x->err, alloc_cb, on_read);
+  if (x->c->stdin_text) {
+    uv_buf_t b = uv_buf_init(x->c->stdin_text,
+                             (unsigned)strlen(x->c->stdin_text));
+
+    x->write_req.data = x;
+    if (uv_write(&x->write_req, (uv_stream_t *)&x->in, &b, 1, on_written) !=
+        0)
+      close_handle(x, (uv_handle_t *)&x->in);
+  }
+}
+
+static void start(struct corun_task *t)
+{
+  launch((struct exec_task *)t);
+}
+
+static void grace_over(struct corun_timer *timer)
+{
+  struct exec_task *x = (struct exec_task *)timer->task;
+
+  if (!x->exited)
+    kill(-x->proc.pid, SIGKILL);
+}
+
+static void cancel(struct corun_task *t)
+{
+  struct exec_task *x = (struct exec_task *)t;
+
+  if (corun__timer_armed(&x->retry)) {
+    corun__timer_stop(t->run, &x->retry);
+    corun__task_finish(t, CORUN_STATUS_CANCELLED, CORUN_ERR_CANCELLED, NULL);
+    return;
+  }
+  if (x->exited || !x->spawned)
+    return; /* ends by itself once its handles close */
+  if (x->killed) {
+    /* Cancelled again by force (a second signal): no more grace. */
+    if (t->flags & CORUN_TF_FORCE)
+      kill(-x->proc.pid, SIGKILL);
+    return;
+  }
+  x->killed = 1;
+  kill(-x->proc.pid, SIGTERM);
+  corun__timer_start(t->run, &x->grace,
+                     corun__now_ms(t->run) + x->c->grace_ms, grace_over, t);
+}
+
+static void describe(const struct corun_task *t, uint64_t now_ms,
+                     struct corun_buf *out)
+{
+  const struct exec_task *x = (const struct exec_task *)t;
+
+  (void)now_ms;
+  if (corun__timer_armed(&x->retry))
+    corun_buf_printf(out, "retrying (attempt %u failed)", t->attempts);
+  else if (x->spawned && !x->exited)
+    corun_buf_printf(out, "process %d%s", (int)x->proc.pid,
+                     x->killed ? ", sent SIGTERM" : "");
+}
+
+static void summary(const struct corun_task *t, struct corun_buf *out)
+{
+  const struct exec_task *x = (const struct exec_task *)t;
+
+  corun_buf_printf(out, "exit 0, %zu bytes out", x->tout.buf.len);
+}
+
+static void release(struct corun_task *t)
+{
+  struct exec_task *x = (struct exec_task *)t;
+
+  corun_buf_free(&x->tout.buf);
+  corun_buf_free(&x->tout.line);
+  corun_buf_free(&x->terr.buf);
+  corun_buf_free(&x->terr.line);
+  if (x->c) {
+    free_strings(x->c->argv);
+    free_strings(x->c->env);
+    free(x->c->cwd);
+    free(x->c->stdin_text);
+    free(x->c);
+  }
+}
+
+const struct corun_kind corun_kind_exec = {
+    .name = "exec",
+    .size = sizeof(struct exec_task),
+    .fields = fields,
+    .leaf = 1,
+    .parse = parse,
+    .start = start,
+    .cancel = cancel,
+    .describe = describe,
+    .summary = summary,
+    .free = release,
+};
