@@ -216,6 +216,11 @@ int main(int argc, char **argv)
   }
 
   setvbuf(stdout, NULL, _IOLBF, 0);
+  /*
+   * A reader of our output that goes away (corun ... | head) must not kill
+   * the run with its tasks half done: writes then just fail.
+   */
+  signal(SIGPIPE, SIG_IGN);
   loop = uv_default_loop();
   ro.debug = c.opt.debug || env_debug();
   c.opt.debug = ro.debug;

@@ -17,6 +17,7 @@
  */
 #include "http.h"
 
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -33,6 +34,7 @@ struct corun_http {
   int quiet;        /* the run ended: sockets are no longer watched */
   struct sockctx *socks; /* every live watcher, for quiesce and close */
   struct sockctx **byfd; /* watcher of each open descriptor, or NULL */
+  unsigned char *owned;  /* fd opened by open_socket and not closed yet */
   size_t nbyfd;
   CURL *pool[256];       /* finished easy handles, for reuse */
   size_t npool;
@@ -41,7 +43,8 @@ struct corun_http {
 struct sockctx {
   uv_poll_t poll;
   curl_socket_t fd;
-  int idle; /* curl has no transfer on it now */
+  int idle;  /* curl has no transfer on it now */
+  int owned; /* a connection socket: opened and closed through our hooks */
   struct corun_http *h;
   struct sockctx *prev;
   struct sockctx *next;
@@ -132,6 +135,31 @@ static void on_timer(uv_timer_t *timer)
   check_done(h);
 }
 
+/* Make room in the per-descriptor tables for s. */
+static int grow_fds(struct corun_http *h, curl_socket_t s)
+{
+  size_t n = (size_t)s * 2 + 16;
+  struct sockctx **nb;
+  unsigned char *no;
+
+  if (s < 0)
+    return -1;
+  if ((size_t)s < h->nbyfd)
+    return 0;
+  nb = realloc(h->byfd, n * sizeof(*nb));
+  if (nb == NULL)
+    return -1;
+  h->byfd = nb;
+  no = realloc(h->owned, n);
+  if (no == NULL)
+    return -1;
+  h->owned = no;
+  memset(nb + h->nbyfd, 0, (n - h->nbyfd) * sizeof(*nb));
+  memset(no + h->nbyfd, 0, n - h->nbyfd);
+  h->nbyfd = n;
+  return 0;
+}
+
 static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp,
                      void *socketp)
 {
@@ -140,28 +168,30 @@ static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp,
   int events = 0;
 
   (void)easy;
-  if (c == NULL && s >= 0 && (size_t)s < h->nbyfd)
+  if (c == NULL && s >= 0 && (size_t)s < h->nbyfd && h->owned[s])
     c = h->byfd[s];
   if (what == CURL_POLL_REMOVE) {
-    if (c)
+    /*
+     * Only a connection socket outlives this: others (the threaded
+     * resolver's socketpair) are closed by curl without telling us, and a
+     * kept watcher would then meet a stranger on the same descriptor.
+     */
+    if (c && c->owned)
       c->idle = 1;
+    else if (c) {
+      curl_multi_assign(h->multi, s, NULL);
+      sock_drop(c);
+    }
     return 0;
   }
   if (c == NULL) {
     c = calloc(1, sizeof(*c));
     if (c == NULL || s < 0)
       goto fail;
-    if ((size_t)s >= h->nbyfd) {
-      size_t n = (size_t)s * 2 + 16;
-      struct sockctx **nb = realloc(h->byfd, n * sizeof(*nb));
-
-      if (nb == NULL)
-        goto fail;
-      memset(nb + h->nbyfd, 0, (n - h->nbyfd) * sizeof(*nb));
-      h->byfd = nb;
-      h->nbyfd = n;
-    }
+    if (grow_fds(h, s) < 0)
+      goto fail;
     c->fd = s;
+    c->owned = h->owned[s];
     c->h = h;
     if (uv_poll_init_socket(h->run->loop, &c->poll, s) != 0)
       goto fail;
@@ -186,13 +216,29 @@ fail:
   return -1;
 }
 
+/* curl opens a connection's socket: remember it is one we will hear of. */
+static curl_socket_t open_socket(void *clientp, curlsocktype purpose,
+                                 struct curl_sockaddr *a)
+{
+  struct corun_http *h = clientp;
+  curl_socket_t s = socket(a->family, a->socktype, a->protocol);
+
+  (void)purpose;
+  if (s >= 0 && grow_fds(h, s) == 0)
+    h->owned[s] = 1;
+  return s;
+}
+
 /* curl is about to close a socket: its watcher goes first. */
 static int close_socket(void *clientp, curl_socket_t s)
 {
   struct corun_http *h = clientp;
 
-  if (s >= 0 && (size_t)s < h->nbyfd && h->byfd[s])
-    sock_drop(h->byfd[s]);
+  if (s >= 0 && (size_t)s < h->nbyfd) {
+    if (h->byfd[s])
+      sock_drop(h->byfd[s]);
+    h->owned[s] = 0;
+  }
   return close(s);
 }
 
@@ -222,6 +268,16 @@ struct corun_http *corun__http_get(struct corun_run *run, const char **err)
   if (h)
     return h;
   if (!global_ready) {
+    struct sigaction sa;
+
+    /*
+     * With CURLOPT_NOSIGNAL (required in an event loop) libcurl leaves
+     * SIGPIPE to the application, and a write to a connection the server
+     * dropped (TLS writes included) raises it. Ignore it, unless the
+     * application has its own handler.
+     */
+    if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL)
+      signal(SIGPIPE, SIG_IGN);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
       *err = "libcurl failed to initialise";
       return NULL;
@@ -263,6 +319,8 @@ int corun__http_add(struct corun_http *h, CURL *easy, corun_http_done_cb done,
   curl_easy_setopt(easy, CURLOPT_PRIVATE, (char *)x);
   curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, x->errbuf);
   /* Copied into each connection: its watcher closes with it. */
+  curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+  curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, h);
   curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, close_socket);
   curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, h);
   if (curl_multi_add_handle(h->multi, easy) != CURLM_OK) {
@@ -350,7 +408,9 @@ int corun__http_closing(const struct corun_http *h)
 
 void corun__http_free(struct corun_http *h)
 {
-  if (h)
+  if (h) {
     free(h->byfd);
+    free(h->owned);
+  }
   free(h);
 }

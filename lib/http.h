@@ -6,7 +6,8 @@
  * timeouts. No threads, no polling loops.
  *
  * Created the first time a fetch starts, so a job without fetches never
- * initialises libcurl or TLS.
+ * initialises libcurl or TLS. That first fetch also sets SIGPIPE to be
+ * ignored if it was at its default (see http.c).
  */
 #ifndef CORUN_HTTP_H
 #define CORUN_HTTP_H
