@@ -312,6 +312,16 @@ void corun__task_set_result(struct corun_task *t, cJSON *result)
   t->result = result;
 }
 
+long long corun__backoff_ms(long long base_ms, uint32_t attempts)
+{
+  long long ms = base_ms;
+  uint32_t i;
+
+  for (i = 1; i < attempts && ms < CORUN_BACKOFF_CAP_MS; i++)
+    ms *= 2;
+  return ms > CORUN_BACKOFF_CAP_MS ? CORUN_BACKOFF_CAP_MS : ms;
+}
+
 uint32_t corun__task_start_children(struct corun_task *t)
 {
   uint32_t i, pending = 0;

@@ -139,6 +139,13 @@ uint32_t corun__task_start_children(struct corun_task *t);
  * be delivered). Stops early if t itself ends meanwhile.
  */
 void corun__task_cancel_children(struct corun_task *t, uint32_t *pending);
+/* The contract's cap on the wait between two attempts. */
+#define CORUN_BACKOFF_CAP_MS 30000
+/*
+ * For leaf kinds with retries: how long to wait after the failed attempt
+ * number attempts (1-based): base_ms * 2^(attempts-1), capped at 30 s.
+ */
+long long corun__backoff_ms(long long base_ms, uint32_t attempts);
 /* Continue admission of a task the ready queue handed back. */
 void corun__task_dispatch(struct corun_task *t);
 /* The task's id as reports may show it (redacted if it holds a secret). */

@@ -779,3 +779,13 @@ Test(task, limit_deadlock_through_after_ends_as_a_stall)
   cr_assert_eq(uv_loop_close(&loop), 0);
   corun_job_free(job);
 }
+
+Test(task, backoff_doubles_per_attempt_capped_at_30s)
+{
+  cr_assert_eq(corun__backoff_ms(500, 1), 500);
+  cr_assert_eq(corun__backoff_ms(500, 2), 1000);
+  cr_assert_eq(corun__backoff_ms(500, 4), 4000);
+  cr_assert_eq(corun__backoff_ms(500, 12), 30000);
+  cr_assert_eq(corun__backoff_ms(40000, 1), 30000);
+  cr_assert_eq(corun__backoff_ms(0, 5), 0);
+}

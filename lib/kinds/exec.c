@@ -343,13 +343,8 @@ static void maybe_done(struct exec_task *x)
     return;
   }
   if (t->cancel_status == CORUN_STATUS_NONE && t->attempts <= tries) {
-    long long ms = x->c->backoff_ms;
-    uint32_t i;
+    long long ms = corun__backoff_ms(x->c->backoff_ms, t->attempts);
 
-    for (i = 1; i < t->attempts && ms < 30000; i++)
-      ms *= 2;
-    if (ms > 30000)
-      ms = 30000;
     corun__timer_start(t->run, &x->retry, corun__now_ms(t->run) + (uint64_t)ms,
                        retry_due, t);
     return;

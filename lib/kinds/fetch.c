@@ -30,7 +30,6 @@
 #define BODY_KEEP 4096
 #define DEFAULT_MAX_BYTES (64LL << 20)
 #define MAX_REDIRECTS 10
-#define BACKOFF_CAP_MS 30000
 
 struct fetch_conf {
   char *url;
@@ -598,18 +597,14 @@ static int retryable(const struct fetch_task *ft, enum corun_errtype type,
 
 static long long backoff_ms(const struct fetch_task *ft, long status)
 {
-  long long ms = ft->c->backoff_ms;
-  uint32_t i;
+  long long ms = corun__backoff_ms(ft->c->backoff_ms, ft->base.attempts);
   curl_off_t after = 0;
 
-  for (i = 1; i < ft->base.attempts && ms < BACKOFF_CAP_MS; i++)
-    ms *= 2;
-  if (ms > BACKOFF_CAP_MS)
-    ms = BACKOFF_CAP_MS;
   if ((status == 429 || status == 503) &&
       curl_easy_getinfo(ft->easy, CURLINFO_RETRY_AFTER, &after) == CURLE_OK &&
       after > 0)
-    ms = after * 1000 > BACKOFF_CAP_MS ? BACKOFF_CAP_MS : after * 1000;
+    ms = after * 1000 > CORUN_BACKOFF_CAP_MS ? CORUN_BACKOFF_CAP_MS
+                                             : after * 1000;
   return ms;
 }
 
