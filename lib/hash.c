@@ -16,16 +16,6 @@ static size_t hash_str(const char *s)
   return h;
 }
 
-static size_t hash_ptr(const void *p)
-{
-  uint64_t x = (uint64_t)(uintptr_t)p;
-
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdULL;
-  x ^= x >> 33;
-  return (size_t)x;
-}
-
 static int strmap_grow(struct corun_strmap *m)
 {
   size_t ncap = m->cap ? m->cap * 2 : 16, i;
@@ -89,88 +79,6 @@ void *corun_strmap_get(const struct corun_strmap *m, const char *key)
 }
 
 void corun_strmap_free(struct corun_strmap *m)
-{
-  free(m->slots);
-  memset(m, 0, sizeof(*m));
-}
-
-static int ptrmap_grow(struct corun_ptrmap *m)
-{
-  size_t ncap = m->cap ? m->cap * 2 : 64, i;
-  struct corun_ptrmap_slot *ns = calloc(ncap, sizeof(*ns));
-
-  if (ns == NULL)
-    return -1;
-  for (i = 0; i < m->cap; i++) {
-    size_t j;
-
-    if (m->slots[i].key == NULL)
-      continue;
-    j = hash_ptr(m->slots[i].key) & (ncap - 1);
-    while (ns[j].key)
-      j = (j + 1) & (ncap - 1);
-    ns[j] = m->slots[i];
-  }
-  free(m->slots);
-  m->slots = ns;
-  m->cap = ncap;
-  return 0;
-}
-
-int corun_ptrmap_set(struct corun_ptrmap *m, const void *key, size_t val)
-{
-  size_t j;
-
-  if ((m->len + 1) * 4 > m->cap * 3 && ptrmap_grow(m) < 0)
-    return -1;
-  j = hash_ptr(key) & (m->cap - 1);
-  while (m->slots[j].key) {
-    if (m->slots[j].key == key) {
-      m->slots[j].val = val;
-      return 0;
-    }
-    j = (j + 1) & (m->cap - 1);
-  }
-  m->slots[j].key = key;
-  m->slots[j].val = val;
-  m->len++;
-  return 0;
-}
-
-int corun_ptrmap_get(const struct corun_ptrmap *m, const void *key,
-                     size_t *val)
-{
-  size_t j;
-
-  if (m->cap == 0)
-    return 0;
-  j = hash_ptr(key) & (m->cap - 1);
-  while (m->slots[j].key) {
-    if (m->slots[j].key == key) {
-      *val = m->slots[j].val;
-      return 1;
-    }
-    j = (j + 1) & (m->cap - 1);
-  }
-  return 0;
-}
-
-void corun_ptrmap_clear(struct corun_ptrmap *m)
-{
-  if (m->len == 0)
-    return;
-  /* Tiny per-task maps would pay for a full memset of a grown table. */
-  if (m->cap > 1024) {
-    free(m->slots);
-    m->slots = NULL;
-    m->cap = 0;
-  } else {
-    memset(m->slots, 0, m->cap * sizeof(*m->slots));
-  }
-  m->len = 0;
-}
-
-void corun_ptrmap_free(struct corun_ptrmap *m)
 {
   free(m->slots);
   memset(m, 0, sizeof(*m));

@@ -145,11 +145,10 @@ static void expand_tree(struct loader *ld, cJSON *v, const char *field,
 
 /* ---- top level ---- */
 
-static void read_vars(struct loader *ld, cJSON *v, size_t key_off)
+static void read_vars(struct loader *ld, cJSON *v)
 {
   cJSON *it;
 
-  (void)key_off;
   if (!cJSON_IsObject(v)) {
     diag(ld, where(ld, v), -1, "\"vars\" must be an object of strings, not %s",
          corun__json_type(v));
@@ -239,6 +238,24 @@ static void read_limit(struct loader *ld, cJSON *v)
   }
 }
 
+/*
+ * Every field name some task may have (common fields, then each kind's),
+ * for "did you mean" where the kind is not known. cands holds max + 1.
+ */
+static size_t all_field_names(const char **cands, size_t max)
+{
+  const struct corun_kind *k;
+  size_t n = 0, i, j;
+
+  for (i = 0; common_fields[i] && n < max; i++)
+    cands[n++] = common_fields[i];
+  for (i = 0; (k = corun__kind_at(i)) != NULL; i++)
+    for (j = 0; k->fields && k->fields[j] && n < max; j++)
+      cands[n++] = k->fields[j];
+  cands[n] = NULL;
+  return n;
+}
+
 static void read_defaults(struct loader *ld, cJSON *v)
 {
   static const char *const not_defaults[] = {"id", "kind", "after", "tasks",
@@ -267,25 +284,13 @@ static void read_defaults(struct loader *ld, cJSON *v)
       if (strcmp(it->string, common_fields[i]) == 0)
         known = 1;
     if (!known && !corun__kind_any_has_field(it->string)) {
-      const char *cands[64];
-      size_t n = 0;
+      const char *cands[CORUN_FIELDS_MAX * 2 + 1];
+      size_t n = all_field_names(cands, CORUN_FIELDS_MAX * 2);
+      const char *hint = corun_suggest(it->string, cands, n);
 
-      for (i = 0; common_fields[i]; i++)
-        cands[n++] = common_fields[i];
-      cands[n++] = "seconds";
-      cands[n++] = "message";
-      cands[n++] = "return_exceptions";
-      cands[n++] = "return_when";
-      cands[n++] = "cancel_pending";
-      cands[n] = NULL;
-      {
-        const char *hint = corun_suggest(it->string, cands, n);
-
-        diag(ld, where(ld, it), -1,
-             "\"defaults\": unknown field \"%s\"%s%s%s", it->string,
-             hint ? " (did you mean \"" : "", hint ? hint : "",
-             hint ? "\"?)" : "");
-      }
+      diag(ld, where(ld, it), -1, "\"defaults\": unknown field \"%s\"%s%s%s",
+           it->string, hint ? " (did you mean \"" : "", hint ? hint : "",
+           hint ? "\"?)" : "");
     }
   }
   ld->defaults = v;
@@ -433,7 +438,7 @@ static int read_top(struct loader *ld, cJSON **owned)
              corun__json_type(v));
       owned[0] = v;
     } else if (strcmp(key, "vars") == 0) {
-      read_vars(ld, v, key_off);
+      read_vars(ld, v);
       owned[1] = v;
     } else if (strcmp(key, "defaults") == 0) {
       read_defaults(ld, v);
@@ -704,16 +709,9 @@ static void check_unknown_any(struct loader *ld, struct corun_fields *f,
                               long idx)
 {
   const char *cands[CORUN_FIELDS_MAX * 2 + 1];
-  const struct corun_kind *k;
-  size_t n = 0, i, j;
+  size_t n = all_field_names(cands, CORUN_FIELDS_MAX * 2);
   cJSON *it;
 
-  for (i = 0; common_fields[i]; i++)
-    cands[n++] = common_fields[i];
-  for (i = 0; (k = corun__kind_at(i)) != NULL; i++)
-    for (j = 0; k->fields && k->fields[j] && n < CORUN_FIELDS_MAX * 2; j++)
-      cands[n++] = k->fields[j];
-  cands[n] = NULL;
   for (it = f->obj->child; it; it = it->next) {
     if ((it->type & CORUN_FIELD_USED) || corun__kind_any_has_field(it->string))
       continue;

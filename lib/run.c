@@ -42,9 +42,8 @@ static void drain(uv_idle_t *idle)
   uv_idle_stop(&run->idle);
 }
 
-void corun__run_task_ended(struct corun_run *run, struct corun_task *t)
+void corun__run_task_ended(struct corun_run *run)
 {
-  (void)t;
   if (--run->active > 0 || run->finished)
     return;
   run->finished = 1;
@@ -178,7 +177,7 @@ void corun_run_start(struct corun_run *run)
   run->started = 1;
   if (run->active == 0) {
     run->active = 1;
-    corun__run_task_ended(run, NULL);
+    corun__run_task_ended(run);
     return;
   }
   for (i = 0; i < job->nroots; i++)

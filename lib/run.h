@@ -61,7 +61,7 @@ static inline void corun__run_batch_tick(struct corun_run *run, unsigned *n)
 /* Put t in the ready queue (it must not be in another queue). */
 void corun__run_ready(struct corun_run *run, struct corun_task *t);
 /* A task ended; the run counts it and notices when all have. */
-void corun__run_task_ended(struct corun_run *run, struct corun_task *t);
+void corun__run_task_ended(struct corun_run *run);
 /* Log a line through opts.log (debug output), secrets redacted. */
 void corun__run_logf(const struct corun_run *run, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

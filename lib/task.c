@@ -231,7 +231,7 @@ static void end(struct corun_task *t, enum corun_status status,
   if (parent && parent->state == CORUN_STATE_RUNNING &&
       !(t->flags & CORUN_TF_DETACHED) && parent->kind->child_done)
     parent->kind->child_done(parent, t);
-  corun__run_task_ended(run, t);
+  corun__run_task_ended(run);
 }
 
 /* Whether t's cancellation started with the run (a signal, --timeout). */

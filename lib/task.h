@@ -148,7 +148,7 @@ void corun__task_cancel_children(struct corun_task *t, uint32_t *pending);
 long long corun__backoff_ms(long long base_ms, uint32_t attempts);
 /* Continue admission of a task the ready queue handed back. */
 void corun__task_dispatch(struct corun_task *t);
-/* The task's id as reports may show it (redacted if it holds a secret). */
+/* The contract's names of states and statuses ("running", "ok", ...). */
 const char *corun__task_state_name(enum corun_state s);
 const char *corun__task_status_name(enum corun_status s);
 /* Milliseconds on the run clock now. */

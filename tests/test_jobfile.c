@@ -1277,3 +1277,14 @@ Test(jobfile, limit_rate_may_be_a_template)
                  "\"tasks\": []}",
                  "\"rate\" is too slow", NULL);
 }
+
+Test(jobfile, defaults_suggest_fields_of_every_kind)
+{
+  /* The candidates come from the kind table, fetch and exec included. */
+  expect_invalid("{\"defaults\": {\"retires\": 2}, \"tasks\": []}",
+                 "\"defaults\": unknown field \"retires\" (did you mean "
+                 "\"retries\"?)",
+                 NULL);
+  expect_invalid("{\"defaults\": {\"kil_grace\": 1}, \"tasks\": []}",
+                 "(did you mean \"kill_grace\"?)", NULL);
+}
