@@ -205,3 +205,53 @@ Test(exec, load_time_checks)
   cr_assert(strstr(d, "\"env\""), "%s", d);
   free(d);
 }
+
+Test(exec, cwd_defaults_to_the_job_directory_and_obeys_root)
+{
+  char dir[] = "/tmp/corun-exec-cwd.XXXXXX", rm[128], *real;
+  const char *text = "{\"tasks\": [{\"id\": \"p\", \"kind\": \"exec\", "
+                     "\"argv\": [\"pwd\"]}]}";
+  const char *out_of_root = "{\"tasks\": [{\"kind\": \"exec\", \"argv\": "
+                            "[\"pwd\"], \"cwd\": \"..\"}]}";
+  struct corun_load_opts o = {0};
+  struct corun_buf d = CORUN_BUF_INIT;
+  struct corun_job *job = NULL;
+  struct corun_run *run;
+  uv_loop_t loop;
+  cJSON *res;
+  struct corun_buf b = CORUN_BUF_INIT;
+
+  cr_assert_not_null(mkdtemp(dir));
+  real = realpath(dir, NULL);
+  /* Loaded as if the file were in dir: pwd runs there, not in ours. */
+  cr_assert_eq(corun_job_load_text(&job, text, strlen(text), "j.json", dir,
+                                   NULL, &d, NULL),
+               CORUN_OK, "%s", corun_buf_str(&d));
+  cr_assert_eq(uv_loop_init(&loop), 0);
+  cr_assert_eq(corun_run_new(&run, job, &loop, NULL, NULL), CORUN_OK);
+  corun_run_start(run);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  corun__task_write_result(job->tasks[0], &job->secrets, &b);
+  res = cJSON_Parse(corun_buf_str(&b));
+  cr_assert_not_null(res);
+  cr_assert_eq(strncmp(cJSON_GetObjectItem(res, "stdout")->valuestring, real,
+                       strlen(real)),
+               0, "%s", cJSON_GetObjectItem(res, "stdout")->valuestring);
+  cJSON_Delete(res);
+  corun_buf_free(&b);
+  corun_run_free(run);
+  cr_assert_eq(uv_loop_close(&loop), 0);
+  corun_job_free(job);
+  /* With --root the job's directory, ".." is outside it. */
+  o.root = dir;
+  cr_assert_eq(corun_job_load_text(&job, out_of_root, strlen(out_of_root),
+                                   "j.json", dir, &o, &d, NULL),
+               CORUN_EINVAL);
+  cr_assert(strstr(corun_buf_str(&d), "\"cwd\""), "%s", corun_buf_str(&d));
+  cr_assert(strstr(corun_buf_str(&d), "is outside --root"), "%s",
+            corun_buf_str(&d));
+  corun_buf_free(&d);
+  free(real);
+  snprintf(rm, sizeof(rm), "rm -rf %s", dir);
+  cr_assert_eq(system(rm), 0);
+}
