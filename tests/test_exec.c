@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The exec kind: argv and shell, output capture, stdin, env, cwd, exit
- * status and signals, cancellation of the whole process group with
- * SIGTERM then SIGKILL after kill_grace, streaming with [ID] prefixes,
- * retries, and load-time checks.
+ * status and signals, commands that cannot be run, cancellation of the
+ * whole process group with SIGTERM then SIGKILL after kill_grace,
+ * streaming with [ID] prefixes, retries, attempt_timeout, the task dump's
+ * line, and load-time checks.
  */
 #include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "helpers.h"
 
@@ -80,6 +84,28 @@ Test(exec, stdin_env_cwd)
   cr_assert(strstr(str(env, "stdout"), "\n/tmp\n"), "%s", str(env, "stdout"));
   cJSON_Delete(in);
   cJSON_Delete(env);
+  result_free(r);
+}
+
+Test(exec, unread_stdin_is_the_command_s_business)
+{
+  enum { BIG = 256 * 1024 };
+  static char text[BIG + 256];
+  struct result *r;
+  size_t n;
+
+  /*
+   * More than a pipe holds, to a command that never reads it: the write
+   * fails when it exits. That must not raise SIGPIPE in the application
+   * (this test process has no handler for it).
+   */
+  n = (size_t)snprintf(text, sizeof(text),
+                       "{\"tasks\": [{\"id\": \"t\", \"kind\": \"exec\", "
+                       "\"argv\": [\"true\"], \"stdin\": \"");
+  memset(text + n, 'a', BIG);
+  snprintf(text + n + BIG, sizeof(text) - n - BIG, "\"}]}");
+  r = run_job(text, NULL);
+  cr_assert_str_eq(status_of(r, "t"), "ok");
   result_free(r);
 }
 
@@ -254,4 +280,344 @@ Test(exec, cwd_defaults_to_the_job_directory_and_obeys_root)
   free(real);
   snprintf(rm, sizeof(rm), "rm -rf %s", dir);
   cr_assert_eq(system(rm), 0);
+}
+
+static void rm_rf(const char *dir)
+{
+  char cmd[256];
+
+  snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+  cr_assert_eq(system(cmd), 0);
+}
+
+Test(exec, output_tail_is_exactly_the_last_64k)
+{
+  char dir[] = "/tmp/corun-exec-tail.XXXXXX", job[512];
+  struct corun_buf want = CORUN_BUF_INIT;
+  struct result *r;
+  cJSON *seq, *exact;
+  int i;
+
+  cr_assert_not_null(mkdtemp(dir));
+  /*
+   * Numbered lines, so a tail that lost or repeated bytes where reads
+   * joined cannot pass for the right one; and exactly 64 KiB, which cat
+   * hands over in one read (a pipe's capacity): nothing was cut.
+   */
+  snprintf(job, sizeof(job),
+           "{\"tasks\": ["
+           "{\"id\": \"seq\", \"kind\": \"exec\", \"shell\": \"seq 1 30000; "
+           "seq 1 20000 >&2\"},"
+           "{\"id\": \"exact\", \"kind\": \"exec\", \"shell\": \"head -c "
+           "65536 /dev/zero | tr '\\\\0' y > %s/f; cat %s/f\"}]}",
+           dir, dir);
+  r = run_job(job, NULL);
+  seq = res(r, "seq");
+  exact = res(r, "exact");
+  for (i = 1; i <= 30000; i++)
+    corun_buf_printf(&want, "%d\n", i);
+  cr_assert_gt(want.len, 64 * 1024);
+  cr_assert_str_eq(str(seq, "stdout"), want.p + want.len - 64 * 1024);
+  corun_buf_reset(&want);
+  for (i = 1; i <= 20000; i++)
+    corun_buf_printf(&want, "%d\n", i);
+  cr_assert_gt(want.len, 64 * 1024);
+  cr_assert_str_eq(str(seq, "stderr"), want.p + want.len - 64 * 1024);
+  cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(seq, "truncated")));
+  cr_assert_eq(strlen(str(exact, "stdout")), 64 * 1024);
+  cr_assert(cJSON_IsFalse(cJSON_GetObjectItem(exact, "truncated")),
+            "64 KiB exactly was kept whole");
+  corun_buf_free(&want);
+  cJSON_Delete(seq);
+  cJSON_Delete(exact);
+  result_free(r);
+  rm_rf(dir);
+}
+
+Test(exec, env_replaces_an_inherited_variable)
+{
+  struct result *r = run_job(
+      "{\"tasks\": [{\"id\": \"e\", \"kind\": \"exec\", \"shell\": \"echo "
+      "$HOME; env | grep -c '^HOME='\", \"env\": {\"HOME\": "
+      "\"/corun-home\"}}]}",
+      NULL);
+  cJSON *e = res(r, "e");
+
+  /* One HOME, ours: a duplicate would leave which one wins to libc. */
+  cr_assert_str_eq(str(e, "stdout"), "/corun-home\n1\n");
+  cJSON_Delete(e);
+  result_free(r);
+}
+
+Test(exec, a_command_that_cannot_run_fails_naming_it)
+{
+  char *script = write_temp("script.sh", "#!/bin/sh\necho hi\n");
+  char job[1024], *dir;
+  struct result *r;
+  struct corun_task *t;
+
+  /* write_temp leaves the file without execute permission. */
+  snprintf(job, sizeof(job),
+           "{\"tasks\": ["
+           "{\"id\": \"abs\", \"kind\": \"exec\", \"argv\": "
+           "[\"/nonexistent-corun/no-such-cmd\"], \"retries\": 2, "
+           "\"backoff\": \"10ms\"},"
+           "{\"id\": \"path\", \"kind\": \"exec\", \"argv\": "
+           "[\"corun-no-such-cmd\", \"x\"]},"
+           "{\"id\": \"noexec\", \"kind\": \"exec\", \"argv\": [\"%s\"]}]}",
+           script);
+  r = run_job(job, NULL);
+  t = task_by_id(r, "abs");
+  cr_assert_str_eq(status_of(r, "abs"), "failed");
+  cr_assert_eq(t->err_type, CORUN_ERR_IO);
+  cr_assert_str_eq(t->err_msg, "cannot run /nonexistent-corun/no-such-cmd: "
+                               "no such file or directory");
+  /* It will not appear by waiting: not retried. */
+  cr_assert_eq(t->attempts, 1);
+  t = task_by_id(r, "path");
+  cr_assert_str_eq(status_of(r, "path"), "failed");
+  cr_assert_str_eq(t->err_msg,
+                   "cannot run corun-no-such-cmd: no such file or directory");
+  t = task_by_id(r, "noexec");
+  cr_assert_str_eq(status_of(r, "noexec"), "failed");
+  cr_assert_eq(t->err_type, CORUN_ERR_IO);
+  cr_assert(strstr(t->err_msg, script) && strstr(t->err_msg, "permission"),
+            "%s", t->err_msg);
+  result_free(r);
+  unlink(script);
+  dir = strrchr(script, '/');
+  *dir = '\0';
+  rmdir(script);
+  free(script);
+}
+
+Test(exec, attempt_timeout_fails_with_type_timeout_when_retries_run_out)
+{
+  struct result *r = run_job(
+      "{\"tasks\": [{\"id\": \"a\", \"kind\": \"exec\", \"shell\": \"echo "
+      "started >&2; sleep 10\", \"attempt_timeout\": 0.3, \"retries\": 1, "
+      "\"backoff\": 0.1}]}",
+      NULL);
+  struct corun_task *a = task_by_id(r, "a");
+
+  /* An attempt's timeout is a failure, not the task's own "timeout". */
+  cr_assert_str_eq(status_of(r, "a"), "failed");
+  cr_assert_eq(a->err_type, CORUN_ERR_TIMEOUT);
+  cr_assert_eq(a->attempts, 2);
+  cr_assert_str_eq(a->err_msg, "attempt 2 timed out after 0.3s: started");
+  /* Two attempts of 0.3 s and a 0.1 s back-off, not ten seconds. */
+  cr_assert(r->wall >= 0.65 && r->wall < 0.7 + 2 * SLACK, "%f", r->wall);
+  result_free(r);
+}
+
+Test(exec, attempt_timeout_then_success)
+{
+  char dir[] = "/tmp/corun-exec-att.XXXXXX", job[1024];
+  struct result *r;
+  cJSON *o;
+
+  cr_assert_not_null(mkdtemp(dir));
+  /* The first attempt hangs; the second finds its marker and succeeds. */
+  snprintf(job, sizeof(job),
+           "{\"tasks\": [{\"id\": \"o\", \"kind\": \"exec\", \"shell\": "
+           "\"test -f %s/m && echo second && exit 0; touch %s/m; sleep 10\", "
+           "\"attempt_timeout\": \"300ms\", \"retries\": 2, \"backoff\": "
+           "\"50ms\"}]}",
+           dir, dir);
+  r = run_job(job, NULL);
+  cr_assert_str_eq(status_of(r, "o"), "ok");
+  cr_assert_eq(task_by_id(r, "o")->attempts, 2);
+  o = res(r, "o");
+  cr_assert_str_eq(str(o, "stdout"), "second\n");
+  cr_assert(r->wall >= 0.3 && r->wall < 0.35 + 2 * SLACK, "%f", r->wall);
+  cJSON_Delete(o);
+  result_free(r);
+  rm_rf(dir);
+}
+
+Test(exec, attempt_timeout_escalates_and_ignores_the_exit_status)
+{
+  struct result *r = run_job(
+      "{\"tasks\": ["
+      "{\"id\": \"deaf\", \"kind\": \"exec\", \"shell\": \"trap '' TERM; "
+      "sleep 10\", \"attempt_timeout\": 0.2, \"kill_grace\": \"400ms\"},"
+      "{\"id\": \"polite\", \"kind\": \"exec\", \"shell\": \"trap 'exit 0' "
+      "TERM; sleep 10 & wait\", \"attempt_timeout\": 0.2}]}",
+      NULL);
+  struct corun_task *deaf = task_by_id(r, "deaf");
+  struct corun_task *polite = task_by_id(r, "polite");
+
+  /* SIGTERM ignored: SIGKILL after kill_grace. */
+  cr_assert_str_eq(status_of(r, "deaf"), "failed");
+  cr_assert_eq(deaf->err_type, CORUN_ERR_TIMEOUT);
+  cr_assert_str_eq(deaf->err_msg, "attempt 1 timed out after 0.2s");
+  cr_assert(end_of(r, "deaf") >= 0.58 && end_of(r, "deaf") < 0.6 + SLACK,
+            "%f", end_of(r, "deaf"));
+  /* Exiting 0 on SIGTERM does not make a timed-out attempt a success. */
+  cr_assert_str_eq(status_of(r, "polite"), "failed");
+  cr_assert_eq(polite->err_type, CORUN_ERR_TIMEOUT);
+  cr_assert(end_of(r, "polite") < 0.2 + SLACK, "%f", end_of(r, "polite"));
+  result_free(r);
+}
+
+Test(exec, own_timeout_wins_over_an_attempt_timeout_in_its_grace)
+{
+  struct result *r = run_job(
+      "{\"tasks\": [{\"id\": \"t\", \"kind\": \"exec\", \"shell\": \"trap '' "
+      "TERM; sleep 10\", \"attempt_timeout\": 0.2, \"kill_grace\": 0.6, "
+      "\"retries\": 3, \"backoff\": \"10ms\", \"timeout\": 0.4}]}",
+      NULL);
+  struct corun_task *t = task_by_id(r, "t");
+
+  /*
+   * The task's timeout came while the timed-out attempt was in its grace:
+   * that grace runs out (no second one), and nothing is retried.
+   */
+  cr_assert_str_eq(status_of(r, "t"), "timeout");
+  cr_assert_eq(t->err_type, CORUN_ERR_TIMEOUT);
+  cr_assert_str_eq(t->err_msg, "timed out after 0.4s");
+  cr_assert_eq(t->attempts, 1);
+  cr_assert(end_of(r, "t") >= 0.78 && end_of(r, "t") < 0.8 + SLACK, "%f",
+            end_of(r, "t"));
+  result_free(r);
+}
+
+Test(exec, interruption_wins_over_an_attempt_timeout_in_its_grace)
+{
+  struct run_opts o = {0};
+  struct result *r;
+
+  o.interrupt_after = 0.4;
+  r = run_job("{\"tasks\": [{\"id\": \"t\", \"kind\": \"exec\", \"shell\": "
+              "\"trap '' TERM; sleep 10\", \"attempt_timeout\": 0.2, "
+              "\"kill_grace\": 0.6, \"retries\": 3, \"backoff\": \"10ms\"}]}",
+              &o);
+  cr_assert_eq(r->exit_code, 130);
+  cr_assert_str_eq(status_of(r, "t"), "cancelled");
+  cr_assert_eq(task_by_id(r, "t")->attempts, 1);
+  cr_assert(r->wall >= 0.78 && r->wall < 0.8 + SLACK, "%f", r->wall);
+  result_free(r);
+}
+
+Test(exec, timeouts_reach_what_outlives_the_shell)
+{
+  struct result *r = run_job(
+      "{\"tasks\": ["
+      "{\"id\": \"own\", \"kind\": \"exec\", \"shell\": \"sleep 10 & exit "
+      "0\", \"timeout\": 0.3},"
+      "{\"id\": \"att\", \"kind\": \"exec\", \"shell\": \"sleep 10 & exit "
+      "0\", \"attempt_timeout\": 0.3}]}",
+      NULL);
+
+  /*
+   * The shell exits at once but its background sleep holds the output
+   * pipes, so the task is not over: the timeouts must still signal the
+   * group rather than wait ten seconds for the sleep.
+   */
+  cr_assert_str_eq(status_of(r, "own"), "timeout");
+  cr_assert_str_eq(status_of(r, "att"), "failed");
+  cr_assert_eq(task_by_id(r, "att")->err_type, CORUN_ERR_TIMEOUT);
+  cr_assert(r->wall < 0.3 + SLACK, "%f", r->wall);
+  result_free(r);
+}
+
+struct probe {
+  uv_timer_t timer;
+  struct corun_run *run;
+  struct corun_buf before; /* dump while the attempt runs */
+  struct corun_buf after;  /* dump once it was sent SIGTERM */
+};
+
+static void dump_and_interrupt(uv_timer_t *h)
+{
+  struct probe *p = h->data;
+
+  corun_run_dump(p->run, &p->before);
+  corun_run_interrupt(p->run, SIGINT);
+  corun_run_dump(p->run, &p->after);
+}
+
+Test(exec, task_dump_shows_the_process_and_its_attempt)
+{
+  char dir[] = "/tmp/corun-exec-dump.XXXXXX", text[1024], path[128];
+  char want[128];
+  struct corun_job *job;
+  struct corun_run *run;
+  struct probe p = {0};
+  uv_loop_t loop;
+  const char *line;
+  double task_s, attempt_s;
+  FILE *f;
+  int pid = 0;
+
+  cr_assert_not_null(mkdtemp(dir));
+  /*
+   * The first attempt fails at once and the second starts 0.2 s later:
+   * the dump must time the attempt, not the task.
+   */
+  snprintf(text, sizeof(text),
+           "{\"tasks\": [{\"id\": \"t\", \"kind\": \"exec\", \"shell\": "
+           "\"test -f %s/m || { touch %s/m; exit 1; }; echo $$ > %s/pid; "
+           "sleep 10\", \"retries\": 1, \"backoff\": 0.2, "
+           "\"attempt_timeout\": \"20s\"}]}",
+           dir, dir, dir);
+  job = load_ok(text);
+  cr_assert_eq(uv_loop_init(&loop), 0);
+  cr_assert_eq(corun_run_new(&run, job, &loop, NULL, NULL), CORUN_OK);
+  p.run = run;
+  uv_timer_init(&loop, &p.timer);
+  p.timer.data = &p;
+  uv_timer_start(&p.timer, dump_and_interrupt, 800, 0);
+  corun_run_start(run);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  cr_assert(corun_run_done(run));
+  cr_assert_str_eq(corun__task_status_name(
+                       (enum corun_status)job->tasks[0]->status),
+                   "cancelled");
+  snprintf(path, sizeof(path), "%s/pid", dir);
+  f = fopen(path, "r");
+  cr_assert_not_null(f, "the second attempt never ran");
+  cr_assert_eq(fscanf(f, "%d", &pid), 1);
+  fclose(f);
+
+  line = strstr(corun_buf_str(&p.before), "  t exec running ");
+  cr_assert_not_null(line, "%s", corun_buf_str(&p.before));
+  cr_assert_eq(sscanf(line, "  t exec running %lfs", &task_s), 1);
+  snprintf(want, sizeof(want), "process %d, attempt 2, running ", pid);
+  line = strstr(corun_buf_str(&p.before), want);
+  cr_assert_not_null(line, "%s", corun_buf_str(&p.before));
+  cr_assert_eq(sscanf(line + strlen(want), "%lfs", &attempt_s), 1);
+  cr_assert(attempt_s > 0.05 && attempt_s <= task_s - 0.19,
+            "attempt %.3fs of the task's %.3fs", attempt_s, task_s);
+  cr_assert(strstr(line, ", attempt timeout in 19.") ||
+                strstr(line, ", attempt timeout in 18."),
+            "%s", line);
+  cr_assert_null(strstr(corun_buf_str(&p.before), "SIGTERM"));
+  cr_assert(strstr(corun_buf_str(&p.after), "cancelling; process") &&
+                strstr(corun_buf_str(&p.after), ", sent SIGTERM"),
+            "%s", corun_buf_str(&p.after));
+
+  uv_close((uv_handle_t *)&p.timer, NULL);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  corun_run_free(run);
+  cr_assert_eq(uv_loop_close(&loop), 0);
+  corun_job_free(job);
+  corun_buf_free(&p.before);
+  corun_buf_free(&p.after);
+  rm_rf(dir);
+}
+
+Test(exec, attempt_timeout_load_checks)
+{
+  char *d;
+  struct corun_job *job;
+
+  d = load_err("{\"tasks\": [{\"kind\": \"exec\", \"argv\": [\"true\"], "
+               "\"attempt_timeout\": -1}]}");
+  cr_assert(strstr(d, "\"attempt_timeout\""), "%s", d);
+  free(d);
+  /* Taken as a default too, as for fetch. */
+  job = load_ok("{\"defaults\": {\"attempt_timeout\": \"1s\"}, \"tasks\": "
+                "[{\"kind\": \"exec\", \"argv\": [\"true\"]}]}");
+  corun_job_free(job);
 }

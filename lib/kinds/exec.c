@@ -2,12 +2,19 @@
 /*
  * exec: run a process (argv directly, or a shell command) in its own
  * process group, capture the last 64 KiB of its stdout and stderr, and end
- * failed on a non-zero exit status or a signal. On cancel the whole group
- * gets SIGTERM, then SIGKILL after kill_grace.
+ * failed on a non-zero exit status or a signal. On cancel, or when an
+ * attempt outlives attempt_timeout, the whole group gets SIGTERM, then
+ * SIGKILL after kill_grace.
  *
  * A task ends only once the process has exited and both pipes have hit
  * end of file (so no output is lost) and every handle is closed (their
  * memory is in the task, and libuv may touch it until the close callback).
+ * Until the pipes close, cancels and attempt timeouts still signal the
+ * group: what a command left running in the background must not hold its
+ * task past a timeout.
+ *
+ * The first exec with stdin sets SIGPIPE to be ignored if it was at its
+ * default, as the first fetch does (see http.h).
  */
 #include <errno.h>
 #include <signal.h>
@@ -39,6 +46,7 @@ struct exec_conf {
   char **env; /* "NAME=value" additions, NULL-terminated, or NULL */
   char *stdin_text;
   unsigned long long grace_ms;
+  unsigned long long attempt_ms; /* 0: attempts are not bounded */
   long long backoff_ms;
   int retries;
   int stream;
@@ -51,22 +59,26 @@ struct exec_task {
   uv_pipe_t in, out, err;
   uv_write_t write_req;
   struct tail tout, terr;
-  struct corun_timer grace; /* SIGKILL after kill_grace */
+  struct corun_timer grace;   /* SIGKILL after kill_grace */
+  struct corun_timer attempt; /* attempt_timeout */
   struct corun_timer retry;
+  uint64_t attempt_start; /* run-clock ms when this attempt was spawned */
+  int pgid; /* the attempt's process group; outlives its leader's handle */
   int open_handles; /* handles not yet closed */
   int pipes_open;   /* stdout/stderr not yet at end of file */
   int exited;
   int64_t exit_code;
   int term_signal;
-  int spawned;
-  int killed; /* SIGTERM sent */
-  int error;  /* spawn failed: errno-like uv code */
+  int spawned;   /* this attempt's process started */
+  int killed;    /* SIGTERM sent */
+  int timed_out; /* this attempt outlived attempt_timeout */
+  int error;     /* spawn failed: errno-like uv code */
 };
 
-static const char *const fields[] = {"argv",       "shell",   "cwd",
-                                     "env",        "stdin",   "kill_grace",
-                                     "stream",     "retries", "backoff",
-                                     NULL};
+static const char *const fields[] = {
+    "argv",    "shell",           "cwd",    "env",
+    "stdin",   "kill_grace",      "stream", "retries",
+    "backoff", "attempt_timeout", NULL};
 
 /* ---- parse ---- */
 
@@ -169,6 +181,9 @@ static int parse(struct corun_task *t, struct corun_fields *f)
     c->retries = (int)n;
   if (corun_field_duration(f, "backoff", &d) > 0)
     c->backoff_ms = (long long)corun_duration_ms(d);
+  /* As in fetch, where curl reads 0 as "no limit". */
+  if (corun_field_duration(f, "attempt_timeout", &d) > 0)
+    c->attempt_ms = corun_duration_ms(d);
   return f->failed ? -1 : 0;
 }
 
@@ -177,9 +192,11 @@ static int parse(struct corun_task *t, struct corun_fields *f)
 static void keep_tail(struct tail *tl, const char *p, size_t n)
 {
   if (n >= KEEP_BYTES) {
+    /* Exactly 64 KiB in one read (a pipe's capacity) loses nothing. */
+    if (n > KEEP_BYTES || tl->buf.len > 0)
+      tl->truncated = 1;
     corun_buf_reset(&tl->buf);
     corun_buf_add(&tl->buf, p + n - KEEP_BYTES, KEEP_BYTES);
-    tl->truncated = 1;
     return;
   }
   if (tl->buf.len + n > KEEP_BYTES) {
@@ -223,6 +240,26 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 
 static void maybe_done(struct exec_task *x);
 
+/*
+ * Whether the attempt's process group may still be at work: its leader has
+ * not exited, or something it left behind (a command started with '&')
+ * still holds the output pipes. While it is, a cancel or an attempt
+ * timeout has a group to signal; the attempt is not over before.
+ */
+static int attempt_live(const struct exec_task *x)
+{
+  return x->spawned && (!x->exited || x->pipes_open > 0);
+}
+
+/* With nobody left to signal, the attempt's clocks must not fire. */
+static void attempt_settled(struct exec_task *x)
+{
+  if (attempt_live(x))
+    return;
+  corun__timer_stop(x->base.run, &x->grace);
+  corun__timer_stop(x->base.run, &x->attempt);
+}
+
 static void closed(uv_handle_t *h)
 {
   struct exec_task *x = h->data;
@@ -254,6 +291,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     if (x->c->stream)
       stream_lines(x, tl, is_err, "", 0, 1);
     x->pipes_open--;
+    attempt_settled(x);
     close_handle(x, (uv_handle_t *)s);
   }
 }
@@ -265,7 +303,7 @@ static void process_exited(uv_process_t *p, int64_t status, int sig)
   x->exited = 1;
   x->exit_code = status;
   x->term_signal = sig;
-  corun__timer_stop(x->base.run, &x->grace);
+  attempt_settled(x);
   close_handle(x, (uv_handle_t *)p);
 }
 
@@ -327,7 +365,9 @@ static const char *last_line(struct exec_task *x)
 static void maybe_done(struct exec_task *x)
 {
   struct corun_task *t = &x->base;
-  uint32_t tries = (uint32_t)x->c->retries;
+  struct corun_buf msg = CORUN_BUF_INIT;
+  enum corun_errtype type;
+  const char *line;
 
   if (x->open_handles > 0 || t->state != CORUN_STATE_RUNNING)
     return;
@@ -337,28 +377,41 @@ static void maybe_done(struct exec_task *x)
                        uv_strerror(x->error));
     return;
   }
-  if (x->term_signal == 0 && x->exit_code == 0) {
+  if (!x->timed_out && x->term_signal == 0 && x->exit_code == 0) {
     corun__task_set_result(t, make_result(x));
     corun__task_finish(t, CORUN_STATUS_OK, CORUN_ERR_NONE, NULL);
     return;
   }
-  if (t->cancel_status == CORUN_STATUS_NONE && t->attempts <= tries) {
+  line = last_line(x);
+  if (x->timed_out) {
+    /* Whatever SIGTERM made it exit with, the attempt ran out of time. */
+    type = CORUN_ERR_TIMEOUT;
+    corun_buf_printf(&msg, "attempt %u timed out after %.3gs", t->attempts,
+                     (double)x->c->attempt_ms / 1000.0);
+  } else if (x->term_signal) {
+    type = CORUN_ERR_SIGNAL;
+    corun_buf_printf(&msg, "killed by signal %d (%s)", x->term_signal,
+                     strsignal(x->term_signal));
+  } else {
+    type = CORUN_ERR_EXIT_STATUS;
+    corun_buf_printf(&msg, "exit status %lld", (long long)x->exit_code);
+  }
+  if (line)
+    corun_buf_printf(&msg, ": %s", line);
+  if (t->cancel_status == CORUN_STATUS_NONE &&
+      t->attempts <= (uint32_t)x->c->retries) {
     long long ms = corun__backoff_ms(x->c->backoff_ms, t->attempts);
 
+    if (t->run->opts.debug)
+      corun__run_logf(t->run, "%s: attempt %u failed (%s), retrying in %lld ms",
+                      t->id, t->attempts, corun_buf_str(&msg), ms);
     corun__timer_start(t->run, &x->retry, corun__now_ms(t->run) + (uint64_t)ms,
                        retry_due, t);
-    return;
+  } else {
+    corun__task_finish(t, CORUN_STATUS_FAILED, type, "%s",
+                       corun_buf_str(&msg));
   }
-  if (x->term_signal)
-    corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_SIGNAL,
-                       "killed by signal %d (%s)%s%s", x->term_signal,
-                       strsignal(x->term_signal), last_line(x) ? ": " : "",
-                       last_line(x) ? last_line(x) : "");
-  else
-    corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_EXIT_STATUS,
-                       "exit status %lld%s%s", (long long)x->exit_code,
-                       last_line(x) ? ": " : "",
-                       last_line(x) ? last_line(x) : "");
+  corun_buf_free(&msg);
 }
 
 static char **merged_env(char **add)
@@ -389,6 +442,61 @@ static char **merged_env(char **add)
   return env;
 }
 
+static void grace_over(struct corun_timer *timer)
+{
+  struct exec_task *x = (struct exec_task *)timer->task;
+
+  if (attempt_live(x))
+    kill(-x->pgid, SIGKILL);
+}
+
+/* SIGTERM to the whole group now, SIGKILL after kill_grace. */
+static void terminate(struct exec_task *x)
+{
+  struct corun_task *t = &x->base;
+
+  x->killed = 1;
+  kill(-x->pgid, SIGTERM);
+  corun__timer_start(t->run, &x->grace, corun__now_ms(t->run) + x->c->grace_ms,
+                     grace_over, t);
+}
+
+static void attempt_expired(struct corun_timer *timer)
+{
+  struct exec_task *x = (struct exec_task *)timer->task;
+  struct corun_task *t = &x->base;
+
+  /* A cancel already under way has the group in hand, and its reason wins. */
+  if (x->killed || !attempt_live(x))
+    return;
+  x->timed_out = 1;
+  if (t->run->opts.debug)
+    corun__run_logf(t->run,
+                    "%s: attempt %u timed out after %.3gs, sending SIGTERM "
+                    "to process group %d",
+                    t->id, t->attempts, (double)x->c->attempt_ms / 1000.0,
+                    x->pgid);
+  terminate(x);
+}
+
+/*
+ * A command that exits without reading all of its stdin makes our next
+ * write to the pipe raise SIGPIPE, which would kill the application, not
+ * fail the write. Ignore it unless the application has its own handler.
+ * Commands do not inherit this: libuv resets every signal in the child.
+ */
+static void ignore_sigpipe(void)
+{
+  static int done;
+  struct sigaction sa;
+
+  if (done)
+    return;
+  done = 1;
+  if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL)
+    signal(SIGPIPE, SIG_IGN);
+}
+
 static void launch(struct exec_task *x)
 {
   struct corun_task *t = &x->base;
@@ -401,7 +509,8 @@ static void launch(struct exec_task *x)
   corun_buf_reset(&x->tout.buf);
   corun_buf_reset(&x->terr.buf);
   x->tout.truncated = x->terr.truncated = 0;
-  x->exited = x->killed = x->error = 0;
+  x->exited = x->killed = x->error = x->timed_out = x->spawned = 0;
+  x->pipes_open = 0;
   x->exit_code = 0;
   x->term_signal = 0;
   memset(&o, 0, sizeof(o));
@@ -443,14 +552,20 @@ static void launch(struct exec_task *x)
     return;
   }
   x->spawned = 1;
+  x->pgid = x->proc.pid;
+  x->attempt_start = corun__now_ms(t->run);
   x->open_handles++;
   x->pipes_open = 2;
+  if (x->c->attempt_ms)
+    corun__timer_start(t->run, &x->attempt, x->attempt_start + x->c->attempt_ms,
+                       attempt_expired, t);
   uv_read_start((uv_stream_t *)&x->out, alloc_cb, on_read);
   uv_read_start((uv_stream_t *)&x->err, alloc_cb, on_read);
   if (x->c->stdin_text) {
     uv_buf_t b = uv_buf_init(x->c->stdin_text,
                              (unsigned)strlen(x->c->stdin_text));
 
+    ignore_sigpipe();
     x->write_req.data = x;
     if (uv_write(&x->write_req, (uv_stream_t *)&x->in, &b, 1, on_written) !=
         0)
@@ -463,35 +578,30 @@ static void start(struct corun_task *t)
   launch((struct exec_task *)t);
 }
 
-static void grace_over(struct corun_timer *timer)
-{
-  struct exec_task *x = (struct exec_task *)timer->task;
-
-  if (!x->exited)
-    kill(-x->proc.pid, SIGKILL);
-}
-
 static void cancel(struct corun_task *t)
 {
   struct exec_task *x = (struct exec_task *)t;
 
+  /* The task's own end is never an attempt's: no retry may follow it. */
+  corun__timer_stop(t->run, &x->attempt);
   if (corun__timer_armed(&x->retry)) {
     corun__timer_stop(t->run, &x->retry);
     corun__task_finish(t, CORUN_STATUS_CANCELLED, CORUN_ERR_CANCELLED, NULL);
     return;
   }
-  if (x->exited || !x->spawned)
+  if (!attempt_live(x))
     return; /* ends by itself once its handles close */
   if (x->killed) {
-    /* Cancelled again by force (a second signal): no more grace. */
+    /*
+     * Already going (cancelled before, or its attempt timed out): the
+     * grace under way stands, unless this is a cancel by force (a second
+     * signal), which has no grace left.
+     */
     if (t->flags & CORUN_TF_FORCE)
-      kill(-x->proc.pid, SIGKILL);
+      kill(-x->pgid, SIGKILL);
     return;
   }
-  x->killed = 1;
-  kill(-x->proc.pid, SIGTERM);
-  corun__timer_start(t->run, &x->grace,
-                     corun__now_ms(t->run) + x->c->grace_ms, grace_over, t);
+  terminate(x);
 }
 
 static void describe(const struct corun_task *t, uint64_t now_ms,
@@ -499,12 +609,34 @@ static void describe(const struct corun_task *t, uint64_t now_ms,
 {
   const struct exec_task *x = (const struct exec_task *)t;
 
-  (void)now_ms;
-  if (corun__timer_armed(&x->retry))
-    corun_buf_printf(out, "retrying (attempt %u failed)", t->attempts);
-  else if (x->spawned && !x->exited)
-    corun_buf_printf(out, "process %d%s", (int)x->proc.pid,
-                     x->killed ? ", sent SIGTERM" : "");
+  if (corun__timer_armed(&x->retry)) {
+    corun_buf_printf(out, "retrying in %.3fs (attempt %u failed)",
+                     x->retry.due > now_ms
+                         ? (double)(x->retry.due - now_ms) / 1000.0
+                         : 0.0,
+                     t->attempts);
+    return;
+  }
+  if (!attempt_live(x))
+    return;
+  corun_buf_printf(out, "process %d", x->pgid);
+  if (t->attempts > 1)
+    corun_buf_printf(out, ", attempt %u", t->attempts);
+  corun_buf_printf(out, ", running %.3fs",
+                   now_ms > x->attempt_start
+                       ? (double)(now_ms - x->attempt_start) / 1000.0
+                       : 0.0);
+  /* Why a task whose process is gone has not ended: the usual hang. */
+  if (x->exited)
+    corun_buf_puts(out, ", exited, its output still open");
+  if (corun__timer_armed(&x->attempt))
+    corun_buf_printf(out, ", attempt timeout in %.3fs",
+                     x->attempt.due > now_ms
+                         ? (double)(x->attempt.due - now_ms) / 1000.0
+                         : 0.0);
+  if (x->killed)
+    corun_buf_puts(out, x->timed_out ? ", attempt timed out, sent SIGTERM"
+                                     : ", sent SIGTERM");
 }
 
 static void summary(const struct corun_task *t, struct corun_buf *out)
