@@ -59,6 +59,16 @@ struct corun_fields {
   const char *dir;  /* the job file's directory, for relative paths */
   const char *root; /* --root, resolved, or NULL */
   int failed;
+  /*
+   * Set by the loader for kinds that hold task templates (a pipeline
+   * stage's "task"): validate obj, which the caller owns, as a task that
+   * runs once per item, merge the job's defaults into it, and return its
+   * prototype (a task of its own, freed with corun__task_free_parts() and
+   * free()), or NULL after recording errors. label prefixes messages.
+   */
+  struct corun_task *(*load_template)(struct corun_fields *f, cJSON *obj,
+                                      const char *label);
+  void *loader;
 };
 
 /*

@@ -61,6 +61,7 @@ struct loader {
   cJSON *vars;
   cJSON *defaults;
   struct corun_template_ctx tctx;
+  struct corun_template_ctx dctx; /* tctx keeping item names for the run */
   struct ldrec *recs;
   size_t cap;
   int has_tasks;
@@ -141,6 +142,37 @@ static void expand_tree(struct loader *ld, cJSON *v, const char *field,
   }
   for (it = v->child; it; it = it->next)
     expand_tree(ld, it, field ? field : it->string, task, ctx, section);
+}
+
+/*
+ * Expand a task's fields. A pipeline stage's "task" keeps its item names
+ * (${item}, ${index}) for the run, which fills them in per item.
+ */
+static void expand_task_fields(struct loader *ld, cJSON *obj, long task)
+{
+  const cJSON *kind = cJSON_GetObjectItemCaseSensitive(obj, "kind");
+  cJSON *it, *st, *m;
+
+  if (!cJSON_IsString(kind) || strcmp(kind->valuestring, "pipeline") != 0) {
+    expand_tree(ld, obj, NULL, task, &ld->tctx, NULL);
+    return;
+  }
+  for (it = obj->child; it; it = it->next) {
+    if (strcmp(it->string, "stages") != 0 || !cJSON_IsArray(it)) {
+      expand_tree(ld, it, it->string, task, &ld->tctx, NULL);
+      continue;
+    }
+    for (st = it->child; st; st = st->next) {
+      if (!cJSON_IsObject(st)) {
+        expand_tree(ld, st, "stages", task, &ld->tctx, NULL);
+        continue;
+      }
+      for (m = st->child; m; m = m->next)
+        expand_tree(ld, m, "stages", task,
+                    strcmp(m->string, "task") == 0 ? &ld->dctx : &ld->tctx,
+                    NULL);
+    }
+  }
 }
 
 /* ---- top level ---- */
@@ -821,6 +853,136 @@ static struct corun_task *new_task(struct corun_job *job,
   return t;
 }
 
+struct offsets {
+  size_t *v;
+  size_t n;
+  size_t cap;
+};
+
+/* Where the strings naming the item are: their checks wait for the item. */
+static void item_offsets(struct loader *ld, const cJSON *v, struct offsets *o)
+{
+  const cJSON *it;
+
+  if (cJSON_IsString(v) &&
+      corun_template_item_refs(v->valuestring, NULL, NULL) > 0) {
+    if (o->n == o->cap) {
+      size_t ncap = o->cap ? o->cap * 2 : 8;
+      size_t *nv = realloc(o->v, ncap * sizeof(*nv));
+
+      if (nv == NULL)
+        return;
+      o->v = nv;
+      o->cap = ncap;
+    }
+    o->v[o->n++] = where(ld, v);
+  }
+  for (it = v->child; it; it = it->next)
+    item_offsets(ld, it, o);
+}
+
+static struct corun_task *load_template(struct corun_fields *pf, cJSON *obj,
+                                        const char *label)
+{
+  static const char *const per_task[] = {"id", "after", "shield", NULL};
+  struct loader *ld = pf->loader;
+  struct corun_diags scratch = {0};
+  struct offsets io = {0};
+  struct corun_fields f;
+  const struct corun_kind *k;
+  struct corun_task *t;
+  const cJSON *v;
+  size_t i, j, before = ld->diags.n;
+  double secs;
+
+  if (!cJSON_IsObject(obj)) {
+    corun_field_fail(pf, "stages", obj, "%s must be a task object, not %s",
+                     label, corun__json_type(obj));
+    return NULL;
+  }
+  memset(&f, 0, sizeof(f));
+  f.obj = obj;
+  f.defaults = ld->defaults;
+  f.json = &ld->p;
+  f.diags = &scratch;
+  f.task = pf->task;
+  f.obj_off = where(ld, obj);
+  f.dir = pf->dir;
+  f.root = pf->root;
+  k = read_kind(ld, &f, pf->task);
+  if (k && (k->parent || strcmp(k->name, "pipeline") == 0)) {
+    corun_field_fail(&f, "kind", corun_field(&f, "kind"),
+                     "\"%s\" cannot be a stage's task (a stage runs one "
+                     "sleep, fetch or exec per item)",
+                     k->name);
+    k = NULL;
+  }
+  for (i = 0; per_task[i]; i++) {
+    v = corun_field(&f, per_task[i]);
+    if (v && !corun_field_from_defaults(&f, v))
+      corun_field_fail(&f, per_task[i], v,
+                       "cannot be set on a stage's task: it runs once per "
+                       "item");
+  }
+  t = calloc(1, k ? k->size : sizeof(*t));
+  if (t == NULL) {
+    corun_field_fail(pf, "stages", obj, "could not be kept: out of memory");
+    corun__diags_free(&scratch);
+    return NULL;
+  }
+  t->kind = k;
+  t->t_ready = t->t_start = t->t_end = CORUN_NO_TIME;
+  if (corun_field_duration(&f, "timeout", &secs) > 0 &&
+      (t->timeout = calloc(1, sizeof(*t->timeout))) != NULL)
+    t->timeout->ms = corun_duration_ms(secs);
+  v = corun_field(&f, "limit");
+  if (v && cJSON_IsString(v) &&
+      corun_template_item_refs(v->valuestring, NULL, NULL) > 0)
+    corun_field_fail(&f, "limit", v, "cannot depend on the item");
+  else if (v && !(v->type & CORUN_FIELD_BAD))
+    t->limit = resolve_limit(ld, &f, v);
+  if (k) {
+    k->parse(t, &f);
+    check_unknown(ld, &f, k, pf->task);
+  } else {
+    check_unknown_any(ld, &f, pf->task);
+  }
+  /*
+   * A value naming the item is checked per item at run time: what the
+   * placeholder text made of it here says nothing. Problems with the
+   * defaults were reported once already.
+   */
+  item_offsets(ld, obj, &io);
+  for (i = 0; i < scratch.n; i++) {
+    for (j = 0; j < io.n && io.v[j] != scratch.v[i].off; j++)
+      ;
+    if (j < io.n || strncmp(scratch.v[i].msg, "\"defaults\"", 10) == 0)
+      continue;
+    diag(ld, scratch.v[i].off, pf->task, "%s: %s", label, scratch.v[i].msg);
+  }
+  free(io.v);
+  corun__diags_free(&scratch);
+  for (i = before; i < ld->diags.n; i++)
+    if (ld->diags.v[i].task == pf->task)
+      break;
+  if (i < ld->diags.n || k == NULL) {
+    pf->failed = 1;
+    corun__task_free_parts(t);
+    free(t);
+    return NULL;
+  }
+  /* The run has no "defaults": what applies is copied in now. */
+  for (v = ld->defaults ? ld->defaults->child : NULL; v; v = v->next) {
+    if (cJSON_GetObjectItemCaseSensitive(obj, v->string) ||
+        !(strcmp(v->string, "timeout") == 0 ||
+          strcmp(v->string, "limit") == 0 ||
+          corun__kind_has_field(k, v->string)))
+      continue;
+    cJSON_AddItemToObject(obj, v->string, cJSON_Duplicate(v, 1));
+  }
+  return t;
+}
+
 static struct corun_task *load_task(struct loader *ld)
 {
   struct corun_json *p = &ld->p;
@@ -855,6 +1017,8 @@ static struct corun_task *load_task(struct loader *ld)
   f.obj_off = off;
   f.dir = ld->job->dir;
   f.root = ld->job->root;
+  f.load_template = load_template;
+  f.loader = ld;
   if (obj == NULL || corun_json_object_begin(p) < 0) {
     cJSON_Delete(obj);
     corun_json_fail(p, off, "out of memory");
@@ -907,7 +1071,7 @@ static struct corun_task *load_task(struct loader *ld)
     goto out;
   f.nchildren = cv.n;
 
-  expand_tree(ld, obj, NULL, idx, &ld->tctx, NULL);
+  expand_task_fields(ld, obj, idx);
   k = read_kind(ld, &f, idx);
   t = new_task(ld->job, k, idx);
   if (t == NULL) {
@@ -1490,25 +1654,6 @@ static void render(struct loader *ld, const char *display,
 
 /* ---- job ---- */
 
-static void free_task(struct corun_task *t)
-{
-  if (t == NULL)
-    return;
-  if (t->kind && t->kind->free)
-    t->kind->free(t);
-  if (!(t->flags & CORUN_TF_ID_POOLED))
-    free(t->id);
-  free(t->children);
-  if (t->deps) {
-    free(t->deps->after);
-    free(t->deps->dependents);
-    free(t->deps);
-  }
-  free(t->timeout);
-  free(t->err_msg);
-  cJSON_Delete(t->result);
-}
-
 void corun_job_free(struct corun_job *job)
 {
   size_t i;
@@ -1516,7 +1661,8 @@ void corun_job_free(struct corun_job *job)
   if (job == NULL)
     return;
   for (i = 0; i < job->ntasks; i++)
-    free_task(job->tasks[i]);
+    if (job->tasks[i])
+      corun__task_free_parts(job->tasks[i]);
   free(job->tasks);
   free(job->roots);
   for (i = 0; i < job->nlimits; i++) {
@@ -1662,6 +1808,8 @@ enum corun_code corun_job_load_text(struct corun_job **out, const char *text,
     expand_tree(&ld, ld.vars, NULL, -1, &vctx, "vars");
   ld.tctx.vars = ld.vars;
   ld.tctx.secrets = &job->secrets;
+  ld.dctx = ld.tctx;
+  ld.dctx.defer_item = 1;
   if (owned[3] && !cJSON_IsObject(owned[3])) {
     diag(&ld, where(&ld, owned[3]), -1, "\"limits\" must be an object, not %s",
          corun__json_type(owned[3]));

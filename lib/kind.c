@@ -9,6 +9,7 @@ extern const struct corun_kind corun_kind_gather;
 extern const struct corun_kind corun_kind_wait;
 extern const struct corun_kind corun_kind_fetch;
 extern const struct corun_kind corun_kind_exec;
+extern const struct corun_kind corun_kind_pipeline;
 
 static const struct corun_kind *const kinds[] = {
     &corun_kind_sleep,
@@ -16,13 +17,14 @@ static const struct corun_kind *const kinds[] = {
     &corun_kind_wait,
     &corun_kind_fetch,
     &corun_kind_exec,
+    &corun_kind_pipeline,
 };
 
 #define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
 
 /* Kept beside kinds[] for suggestions, which want a plain string list. */
-static const char *const names[] = {"sleep", "gather", "wait", "fetch",
-                                    "exec",  NULL};
+static const char *const names[] = {"sleep", "gather", "wait",    "fetch",
+                                    "exec",  "pipeline", NULL};
 
 const struct corun_kind *corun__kind_find(const char *name)
 {

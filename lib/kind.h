@@ -28,6 +28,11 @@ struct corun_kind {
   /* Takes child tasks in "tasks". */
   unsigned parent : 1;
   /*
+   * The fields of an ok result object, NULL-terminated, for checking a
+   * pipeline's ${item.FIELD} at load time; NULL when not fixed.
+   */
+  const char *const *result_fields;
+  /*
    * Validate and copy the kind's fields with the corun_field_*() helpers.
    * Called once at load time, before anything runs; errors go to the
    * fields' diagnostics. Returns 0, or -1 if anything was wrong.
@@ -44,6 +49,18 @@ struct corun_kind {
    * NULL for kinds whose work holds nothing: the core finishes them.
    */
   void (*cancel)(struct corun_task *t);
+  /*
+   * Continue a task that called corun__task_yield(): the ready queue
+   * handed it back. Required of kinds that yield.
+   */
+  void (*resume)(struct corun_task *t);
+  /*
+   * Make dst, a byte copy of src (a pipeline stage's prototype task), a
+   * task of its own by deep-copying what src's parse allocated. Returns 0,
+   * or -1 (out of memory). Optional: without it, a stage's task is parsed
+   * anew from its template for every item.
+   */
+  int (*clone)(struct corun_task *dst, const struct corun_task *src);
   /* An attached child ended while t runs. Optional. */
   void (*child_done)(struct corun_task *t, struct corun_task *child);
   /* What a running task waits on, for the task dump. Optional. */

@@ -23,13 +23,21 @@ void corun__run_ready(struct corun_run *run, struct corun_task *t)
   corun__tq_push(&run->ready, t);
 }
 
+/*
+ * How long one pass of the ready queue may run before the loop gets a turn:
+ * a pipeline of zero-delay tasks keeps the queue full for as long as it
+ * runs, and signals, timers and I/O must still be served.
+ */
+#define DRAIN_SLICE_NS (10 * 1000 * 1000)
+
 static void drain(uv_idle_t *idle)
 {
   struct corun_run *run = idle->data;
   struct corun_task *t;
+  uint64_t pass_began = uv_hrtime();
   unsigned n = 0;
 
-  /* Work queued while draining runs in this same pass. */
+  /* Work queued while draining runs in this same pass, up to the slice. */
   while ((t = corun__tq_pop(&run->ready)) != NULL) {
     uint64_t began = run->opts.debug ? uv_hrtime() : 0;
 
@@ -37,6 +45,12 @@ static void drain(uv_idle_t *idle)
     corun__task_dispatch(t);
     if (run->opts.debug)
       corun__run_check_slow(run, began, t, "start");
+    if (n % CORUN_CLOCK_BATCH == 0 && run->ready.head &&
+        run->batch_now - pass_began > DRAIN_SLICE_NS) {
+      /* The idle handle stays on: the next pass comes after a poll. */
+      run->batch_now = 0;
+      return;
+    }
   }
   run->batch_now = 0;
   uv_idle_stop(&run->idle);

@@ -116,6 +116,11 @@ void corun__task_dispatch(struct corun_task *t)
 
   if (t->state == CORUN_STATE_DONE)
     return;
+  if (t->flags & CORUN_TF_YIELD) {
+    t->flags &= ~CORUN_TF_YIELD;
+    t->kind->resume(t);
+    return;
+  }
   if (t->flags & CORUN_TF_SKIP_QUEUED) {
     char *msg = t->err_msg;
 
@@ -201,7 +206,7 @@ static void end(struct corun_task *t, enum corun_status status,
   free(t->err_msg);
   t->err_msg = msg;
   t->t_end = corun__now_ns(run);
-  t->flags &= ~CORUN_TF_SKIP_QUEUED;
+  t->flags &= ~(CORUN_TF_SKIP_QUEUED | CORUN_TF_YIELD);
   set_state(t, CORUN_STATE_DONE);
 
   /* Children of a task that never ran never run either. */
@@ -310,6 +315,29 @@ void corun__task_set_result(struct corun_task *t, cJSON *result)
 {
   cJSON_Delete(t->result);
   t->result = result;
+}
+
+void corun__task_yield(struct corun_task *t)
+{
+  t->flags |= CORUN_TF_YIELD;
+  corun__run_ready(t->run, t);
+}
+
+void corun__task_free_parts(struct corun_task *t)
+{
+  if (t->kind && t->kind->free)
+    t->kind->free(t);
+  if (!(t->flags & CORUN_TF_ID_POOLED))
+    free(t->id);
+  free(t->children);
+  if (t->deps) {
+    free(t->deps->after);
+    free(t->deps->dependents);
+    free(t->deps);
+  }
+  free(t->timeout);
+  free(t->err_msg);
+  cJSON_Delete(t->result);
 }
 
 long long corun__backoff_ms(long long base_ms, uint32_t attempts)

@@ -51,7 +51,9 @@ enum corun_task_flag {
   CORUN_TF_ACTIVATED = 1 << 5,   /* its container started */
   CORUN_TF_SKIP_QUEUED = 1 << 6, /* in the ready queue to be skipped */
   CORUN_TF_RUN_CANCEL = 1 << 7,  /* cancelled by the run (signal, --timeout) */
-  CORUN_TF_FORCE = 1 << 8        /* cancelled by force: no grace left */
+  CORUN_TF_FORCE = 1 << 8,       /* cancelled by force: no grace left */
+  CORUN_TF_YIELD = 1 << 9,       /* in the ready queue to be resumed */
+  CORUN_TF_INSTANCE = 1 << 10    /* made at run time (pipeline item) */
 };
 
 struct corun_run;
@@ -146,6 +148,14 @@ void corun__task_cancel_children(struct corun_task *t, uint32_t *pending);
  * number attempts (1-based): base_ms * 2^(attempts-1), capped at 30 s.
  */
 long long corun__backoff_ms(long long base_ms, uint32_t attempts);
+/*
+ * A running task gives way: it goes to the back of the ready queue and its
+ * kind's resume() runs when its turn comes (asyncio's sleep(0)). No timer,
+ * no loop iteration.
+ */
+void corun__task_yield(struct corun_task *t);
+/* Free what a task owns (not the struct itself). */
+void corun__task_free_parts(struct corun_task *t);
 /* Continue admission of a task the ready queue handed back. */
 void corun__task_dispatch(struct corun_task *t);
 /* The contract's names of states and statuses ("running", "ok", ...). */

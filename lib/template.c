@@ -83,6 +83,66 @@ int corun_template_has(const char *s)
   return strstr(s, "${") != NULL;
 }
 
+static int field_char(char c)
+{
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+         (c >= '0' && c <= '9') || c == '_' || c == '-';
+}
+
+int corun_template_is_item_name(const char *name)
+{
+  const char *p;
+
+  if (strcmp(name, "index") == 0 || strcmp(name, "item") == 0)
+    return 1;
+  if (strncmp(name, "item.", 5) != 0)
+    return 0;
+  /* Dot-separated non-empty field names: item.a, item.a.b. */
+  for (p = name + 5; *p; p++) {
+    if (*p == '.') {
+      if (p[-1] == '.' || p[1] == '\0')
+        return 0;
+    } else if (!field_char(*p)) {
+      return 0;
+    }
+  }
+  return p > name + 5;
+}
+
+size_t corun_template_item_refs(const char *s,
+                                void (*cb)(void *arg, const char *name),
+                                void *arg)
+{
+  size_t n = 0;
+  char name[256];
+
+  while ((s = strchr(s, '$')) != NULL) {
+    const char *close;
+    size_t len;
+
+    if (s[1] == '$' && s[2] == '{') {
+      s += 3;
+      continue;
+    }
+    if (s[1] != '{' || (close = strchr(s + 2, '}')) == NULL) {
+      s++;
+      continue;
+    }
+    len = (size_t)(close - s - 2);
+    if (len < sizeof(name)) {
+      memcpy(name, s + 2, len);
+      name[len] = '\0';
+      if (corun_template_is_item_name(name)) {
+        n++;
+        if (cb)
+          cb(arg, name);
+      }
+    }
+    s = close + 1;
+  }
+  return n;
+}
+
 __attribute__((format(printf, 2, 3))) static int fail(char **err,
                                                        const char *fmt, ...)
 {
@@ -178,6 +238,27 @@ static int expand_var(const struct corun_template_ctx *ctx, const char *name,
   return 0;
 }
 
+/* A value going into a deferred template: its "${" must stay literal. */
+static void put_escaped(struct corun_buf *b, size_t at)
+{
+  const char *s = b->p ? b->p + at : NULL, *hit;
+  struct corun_buf esc = CORUN_BUF_INIT;
+
+  if (s == NULL || strstr(s, "${") == NULL)
+    return;
+  while ((hit = strstr(s, "${")) != NULL) {
+    corun_buf_add(&esc, s, (size_t)(hit - s));
+    corun_buf_puts(&esc, "$${");
+    s = hit + 2;
+  }
+  corun_buf_puts(&esc, s);
+  b->len = at;
+  corun_buf_add(b, corun_buf_str(&esc), esc.len);
+  if (esc.oom)
+    b->oom = 1;
+  corun_buf_free(&esc);
+}
+
 int corun_template_expand(const struct corun_template_ctx *ctx, const char *in,
                           char **out, char **err)
 {
@@ -190,9 +271,10 @@ int corun_template_expand(const struct corun_template_ctx *ctx, const char *in,
   while (*p) {
     const char *close;
     char *body;
+    size_t at;
 
     if (p[0] == '$' && p[1] == '$' && p[2] == '{') {
-      corun_buf_puts(&b, "${");
+      corun_buf_puts(&b, ctx->defer_item ? "$${" : "${");
       p += 3;
       continue;
     }
@@ -215,13 +297,36 @@ int corun_template_expand(const struct corun_template_ctx *ctx, const char *in,
       b.oom = 1;
       break;
     }
+    at = b.len;
+    if ((ctx->defer_item || ctx->item) && corun_template_is_item_name(body)) {
+      if (ctx->item)
+        r = ctx->item(ctx->item_arg, body, &b, err);
+      else
+        corun_buf_printf(&b, "${%s}", body);
+      free(body);
+      if (r < 0)
+        break;
+      p = close + 1;
+      continue;
+    }
     if (strncmp(body, "env:", 4) == 0)
       r = expand_env(ctx, body + 4, &b, err);
     else if (body[0] == '\0')
       r = fail(err, "empty template \"${}\"");
+    else if (strcmp(body, "item") == 0 || strcmp(body, "index") == 0 ||
+             strncmp(body, "item.", 5) == 0)
+      r = strncmp(body, "item.", 5) == 0
+              ? fail(err, "\"${%s}\" is not a valid item field (write "
+                          "${item.NAME} with NAME of A-Z a-z 0-9 _ -)",
+                     body)
+              : fail(err, "\"${%s}\" is only known inside a pipeline "
+                          "stage's task",
+                     body);
     else
       r = expand_var(ctx, body, &b, err);
     free(body);
+    if (r == 0 && ctx->defer_item)
+      put_escaped(&b, at);
     if (r < 0)
       break;
     p = close + 1;

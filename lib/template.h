@@ -29,11 +29,21 @@ void corun_secrets_redact(const struct corun_secrets *sec, const char *s,
                           size_t n, struct corun_buf *out);
 void corun_secrets_free(struct corun_secrets *sec);
 
-/* Template names the caller resolves itself; NULL vars means none. */
+/*
+ * A pipeline stage's task is expanded twice: at load time with defer_item
+ * set, which resolves vars and the environment but keeps ${item},
+ * ${item.FIELD} and ${index} (and $${) for later, escaping any "${" that a
+ * value brings in; then per item at run time with item set, which resolves
+ * the item names and turns $${ into "${".
+ */
 struct corun_template_ctx {
   const cJSON *vars; /* object of strings, or NULL */
   int env_only;      /* vars' own values may only use ${env:...} */
   struct corun_secrets *secrets;
+  int defer_item;
+  /* Resolves an item name ("item", "item.a.b", "index"): 0 or -1, *err. */
+  int (*item)(void *arg, const char *name, struct corun_buf *b, char **err);
+  void *item_arg;
 };
 
 /*
@@ -46,5 +56,16 @@ int corun_template_expand(const struct corun_template_ctx *ctx, const char *in,
 
 /* Whether s contains a template at all, to skip the copy in the common case. */
 int corun_template_has(const char *s);
+
+/* Whether name is one of the item names: item, item.FIELD[.FIELD...], index. */
+int corun_template_is_item_name(const char *name);
+
+/*
+ * Call cb for each item name s uses (s as kept by a defer_item expansion).
+ * Returns how many there were.
+ */
+size_t corun_template_item_refs(const char *s,
+                                void (*cb)(void *arg, const char *name),
+                                void *arg);
 
 #endif

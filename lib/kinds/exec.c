@@ -663,11 +663,15 @@ static void release(struct corun_task *t)
   }
 }
 
+static const char *const result_fields[] = {"exit_code", "signal", "stdout",
+                                            "stderr", "truncated", NULL};
+
 const struct corun_kind corun_kind_exec = {
     .name = "exec",
     .size = sizeof(struct exec_task),
     .fields = fields,
     .leaf = 1,
+    .result_fields = result_fields,
     .parse = parse,
     .start = start,
     .cancel = cancel,

@@ -281,7 +281,8 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *arg)
     }
     return n;
   }
-  if (ft->base.run->opts.skip_bodies)
+  /* A pipeline's next stage may want the body though no report does. */
+  if (ft->base.run->opts.skip_bodies && !(ft->base.flags & CORUN_TF_INSTANCE))
     return n;
   if (!ft->body_overflow && ft->body.len + n <= BODY_KEEP)
     corun_buf_add(&ft->body, ptr, n);
@@ -664,7 +665,8 @@ static struct fetch_result *make_result(struct fetch_task *ft, long status)
   r->t[3] = secs_of(ft->easy, CURLINFO_STARTTRANSFER_TIME_T);
   r->t[4] = secs_of(ft->easy, CURLINFO_TOTAL_TIME_T);
   if (!ft->c->save && !ft->body_overflow &&
-      !ft->base.run->opts.skip_bodies &&
+      (!ft->base.run->opts.skip_bodies ||
+       (ft->base.flags & CORUN_TF_INSTANCE)) &&
       utf8_text(corun_buf_str(&ft->body), ft->body.len))
     r->body = strdup(corun_buf_str(&ft->body));
   return r;
@@ -898,11 +900,15 @@ static void release(struct corun_task *t)
   }
 }
 
+static const char *const result_fields[] = {
+    "status", "bytes", "content_type", "url", "timings", "body", NULL};
+
 const struct corun_kind corun_kind_fetch = {
     .name = "fetch",
     .size = sizeof(struct fetch_task),
     .fields = fields,
     .leaf = 1,
+    .result_fields = result_fields,
     .parse = parse,
     .start = start,
     .cancel = cancel,

@@ -4,6 +4,7 @@
  * purpose. The job-file form of asyncio.sleep() plus the say_after idiom.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "../duration.h"
 #include "../fields.h"
@@ -56,10 +57,9 @@ static int parse(struct corun_task *t, struct corun_fields *f)
   return f->failed ? -1 : 0;
 }
 
-static void wake(struct corun_timer *timer)
+static void wake_task(struct corun_task *t)
 {
-  struct sleep_task *s = (struct sleep_task *)timer->task;
-  struct corun_task *t = &s->base;
+  struct sleep_task *s = (struct sleep_task *)t;
   struct sleep_extra *x = s->x;
 
   if (x && x->message)
@@ -78,10 +78,20 @@ static void wake(struct corun_timer *timer)
   corun__task_finish(t, CORUN_STATUS_OK, CORUN_ERR_NONE, NULL);
 }
 
+static void wake(struct corun_timer *timer)
+{
+  wake_task(timer->task);
+}
+
 static void start(struct corun_task *t)
 {
   struct sleep_task *s = (struct sleep_task *)t;
 
+  /* A zero sleep is a yield, as asyncio.sleep(0): no timer, no loop turn. */
+  if (s->timer.due == 0) {
+    corun__task_yield(t);
+    return;
+  }
   if (corun__timer_start(t->run, &s->timer,
                          corun__now_ms(t->run) + s->timer.due, wake, t) < 0)
     corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO,
@@ -108,6 +118,23 @@ static void describe(const struct corun_task *t, uint64_t now_ms,
                          : 0.0);
 }
 
+static int clone(struct corun_task *dst, const struct corun_task *src)
+{
+  struct sleep_task *d = (struct sleep_task *)dst;
+  const struct sleep_extra *x = ((const struct sleep_task *)src)->x;
+
+  if (x == NULL)
+    return 0;
+  d->x = calloc(1, sizeof(*d->x));
+  if (d->x == NULL)
+    return -1;
+  if ((x->message && (d->x->message = strdup(x->message)) == NULL) ||
+      (x->fail && (d->x->fail = strdup(x->fail)) == NULL) ||
+      (x->result && (d->x->result = cJSON_Duplicate(x->result, 1)) == NULL))
+    return -1;
+  return 0;
+}
+
 static void release(struct corun_task *t)
 {
   struct sleep_task *s = (struct sleep_task *)t;
@@ -126,7 +153,9 @@ const struct corun_kind corun_kind_sleep = {
     .fields = fields,
     .parse = parse,
     .start = start,
+    .resume = wake_task,
     .cancel = cancel,
+    .clone = clone,
     .describe = describe,
     .free = release,
 };

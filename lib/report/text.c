@@ -93,7 +93,7 @@ void corun_report_text(const struct corun_run *run, int colour,
   if (idw > ID_COL_MAX)
     idw = ID_COL_MAX;
   if (job->ntasks)
-    corun_buf_printf(out, "%-*s  %-6s  %-9s  %8s  %s\n", (int)idw, "ID",
+    corun_buf_printf(out, "%-*s  %-8s  %-9s  %8s  %s\n", (int)idw, "ID",
                      "KIND", "STATUS", "DURATION", "DETAIL");
   for (i = 0; i < job->ntasks; i++) {
     const struct corun_task *t = job->tasks[i];
@@ -108,7 +108,7 @@ void corun_report_text(const struct corun_run *run, int colour,
                           sizeof(dur));
     else
       strcpy(dur, "-");
-    corun_buf_printf(out, "%-*s  %-6s  ", (int)idw, corun_buf_str(&id),
+    corun_buf_printf(out, "%-*s  %-8s  ", (int)idw, corun_buf_str(&id),
                      t->kind->name);
     if (colour)
       corun_buf_printf(out, "%s%-9s\033[0m", colour_of(t->status), st);
