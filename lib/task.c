@@ -304,7 +304,11 @@ void corun__task_finish(struct corun_task *t, enum corun_status status,
     va_end(ap);
     msg = corun_buf_detach(&m);
   }
-  if (status != CORUN_STATUS_OK && t->result) {
+  /*
+   * A result set before a failure is kept (an exec's exit status); one
+   * from before a cancel is not what the task came to.
+   */
+  if (t->cancel_status != CORUN_STATUS_NONE && t->result) {
     cJSON_Delete(t->result);
     t->result = NULL;
   }

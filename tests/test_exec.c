@@ -62,6 +62,12 @@ Test(exec, argv_shell_output_and_exit_status)
   cr_assert_eq(s->err_type, CORUN_ERR_EXIT_STATUS);
   cr_assert_str_eq(s->err_msg, "exit status 3: oops");
   cJSON_Delete(a);
+  /* A failed command still shows what it came to: status and output. */
+  a = res(r, "s");
+  cr_assert_eq(cJSON_GetObjectItem(a, "exit_code")->valueint, 3);
+  cr_assert_str_eq(str(a, "stdout"), "out\n");
+  cr_assert_str_eq(str(a, "stderr"), "oops\n");
+  cJSON_Delete(a);
   result_free(r);
 }
 
@@ -118,6 +124,10 @@ Test(exec, signal_ends_failed_with_type_signal)
   cr_assert_str_eq(status_of(r, "k"), "failed");
   cr_assert_eq(task_by_id(r, "k")->err_type, CORUN_ERR_SIGNAL);
   cr_assert(strstr(task_by_id(r, "k")->err_msg, "signal 9"));
+  cr_assert(strstr(result_json(r, "k"), "\"signal\": 9"), "%s",
+            result_json(r, "k"));
+  cr_assert(strstr(result_json(r, "k"), "\"exit_code\": -1"), "%s",
+            result_json(r, "k"));
   result_free(r);
 }
 

@@ -9,8 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "helpers.h"
+#include "server.h"
 
 TestSuite(jobs, .timeout = 60);
 
@@ -148,4 +150,96 @@ Test(jobs, after_example)
             start_of(r, "migrate") >= end_of(r, "seed"));
   cr_assert(strstr(corun_buf_str(&r->out), "built for staging\n"));
   result_free(r);
+}
+
+/*
+ * The seed's bounded producer/consumer: 3 producers of 10 items, 2
+ * consumers, a queue of 5. Every item is consumed once, the queue never
+ * holds more than 5, and "All done!" comes after the last consumer line.
+ */
+Test(jobs, pipeline_mirrors_producer_consumer, .timeout = 60)
+{
+  struct result *r = run_example("pipeline.json");
+  const char *out = corun_buf_str(&r->out), *res;
+  char want[64];
+  int p, i, lines = 0;
+  const char *s;
+
+  cr_assert_eq(r->exit_code, 0);
+  for (p = 0; p < 3; p++)
+    for (i = 0; i < 10; i++) {
+      snprintf(want, sizeof(want), "Consumer got: Producer %d: Item %d\n", p,
+               i);
+      cr_assert(strstr(out, want), "missing line: %s", want);
+    }
+  for (s = out; (s = strstr(s, "Consumer got: ")) != NULL; s++)
+    lines++;
+  cr_assert_eq(lines, 30);
+  s = strstr(out, "All done!\n");
+  cr_assert(s && s[10] == '\0', "All done! must be the last line:\n%s", out);
+  res = result_json(r, "produce_consume");
+  cr_assert(strstr(res, "\"items\": 30, \"ok\": 30, \"failed\": 0, "
+                        "\"cancelled\": 0"),
+            "%s", res);
+  {
+    const char *q = strstr(res, "\"queue_max\": ");
+
+    cr_assert(q && atoi(q + 13) <= 5 && atoi(q + 13) >= 1, "%s", res);
+  }
+  /* Two consumers share about 13.5 s of work: well over 5 s together. */
+  cr_assert(r->wall > 5.0, "took %.2fs", r->wall);
+  result_free(r);
+}
+
+/*
+ * The fetch pipeline example, offline against the test server: every URL
+ * of urls.txt fetched, one results line each, written atomically.
+ */
+Test(jobs, fetch_pipeline_example, .timeout = 60)
+{
+  struct test_server srv;
+  char job[512], var[300], out_var[700], dir[] = "/tmp/corun-jobs-XXXXXX";
+  char results[600];
+  const char *args[9];
+  struct proc *pr;
+  FILE *f;
+  char line[8192];
+  int n = 0, urls = 0;
+
+  cr_assert_eq(test_server_start(&srv), 0);
+  cr_assert_not_null(mkdtemp(dir));
+  snprintf(job, sizeof(job), "%s/jobs/fetch-pipeline.json", CORUN_SRC_DIR);
+  snprintf(var, sizeof(var), "base=http://127.0.0.1:%d", srv.port);
+  snprintf(results, sizeof(results), "%s/results.jsonl", dir);
+  snprintf(out_var, sizeof(out_var), "results=%s", results);
+  args[0] = "--var";
+  args[1] = var;
+  args[2] = "--var";
+  args[3] = out_var;
+  args[4] = "-q";
+  args[5] = job;
+  args[6] = NULL;
+  pr = run_cli(NULL, args);
+  test_server_stop(&srv);
+  cr_assert_eq(pr->status, 0, "stderr: %s", pr->err);
+  snprintf(line, sizeof(line), "%s/jobs/urls.txt", CORUN_SRC_DIR);
+  f = fopen(line, "r");
+  cr_assert_not_null(f);
+  while (fgets(line, sizeof(line), f))
+    if (line[0] != '\n')
+      urls++;
+  fclose(f);
+  f = fopen(results, "r");
+  cr_assert_not_null(f, "no results file");
+  while (fgets(line, sizeof(line), f)) {
+    cr_assert(strstr(line, "\"status\": \"ok\""), "%s", line);
+    cr_assert(strstr(line, "\"result\": {\"status\": 200"), "%s", line);
+    n++;
+  }
+  fclose(f);
+  cr_assert_eq(n, urls);
+  cr_assert(urls >= 50);
+  unlink(results);
+  cr_assert_eq(rmdir(dir), 0, "a temporary file was left in %s", dir);
+  proc_free(pr);
 }

@@ -368,6 +368,7 @@ static void maybe_done(struct exec_task *x)
   struct corun_buf msg = CORUN_BUF_INIT;
   enum corun_errtype type;
   const char *line;
+  cJSON *res;
 
   if (x->open_handles > 0 || t->state != CORUN_STATE_RUNNING)
     return;
@@ -382,6 +383,8 @@ static void maybe_done(struct exec_task *x)
     corun__task_finish(t, CORUN_STATUS_OK, CORUN_ERR_NONE, NULL);
     return;
   }
+  /* Before last_line(), which trims the kept stderr. */
+  res = make_result(x);
   line = last_line(x);
   if (x->timed_out) {
     /* Whatever SIGTERM made it exit with, the attempt ran out of time. */
@@ -408,9 +411,15 @@ static void maybe_done(struct exec_task *x)
     corun__timer_start(t->run, &x->retry, corun__now_ms(t->run) + (uint64_t)ms,
                        retry_due, t);
   } else {
+    /* The exit status and signal are what a failed command's user needs. */
+    if (t->cancel_status == CORUN_STATUS_NONE) {
+      corun__task_set_result(t, res);
+      res = NULL;
+    }
     corun__task_finish(t, CORUN_STATUS_FAILED, type, "%s",
                        corun_buf_str(&msg));
   }
+  cJSON_Delete(res);
   corun_buf_free(&msg);
 }
 

@@ -96,6 +96,7 @@ struct producer {
   struct pl *pl;
   enum { P_IDLE, P_DELAY, P_RATE, P_SOURCE, P_PUTTING, P_DONE } state;
   int delayed; /* this item's delay is over */
+  int token;   /* the rate's timer got this producer a token */
   struct corun_timer timer;
   struct corun_qwaiter w;
   struct producer *next_waiting; /* for the lines source */
@@ -1263,11 +1264,7 @@ static void rate_due(struct corun_timer *t)
 {
   struct producer *pr = producer_of_timer(t);
 
-  if (take_token(pr->pl, 1)) {
-    pr->state = P_IDLE;
-    produce(pr);
-    return;
-  }
+  pr->token = take_token(pr->pl, 1);
   produce(pr);
 }
 
@@ -1298,7 +1295,6 @@ static void produce(struct producer *pr)
   struct pl *p = pr->pl;
   struct pl_run *r = p->r;
   struct corun_run *run = p->base.run;
-  int has_token = 0;
 
   for (;;) {
     struct corun_qitem it;
@@ -1318,7 +1314,7 @@ static void produce(struct producer *pr)
       return;
     }
     /* A lines source may need a read before an item can leave it. */
-    if (p->c->src == SRC_LINES && !has_token) {
+    if (p->c->src == SRC_LINES) {
       struct lines_src *ls = &r->lines;
       size_t avail = ls->buf.len - ls->pos;
 
@@ -1342,13 +1338,13 @@ static void produce(struct producer *pr)
         }
       }
     }
-    if (!has_token && !take_token(p, 0)) {
+    if (!pr->token && !take_token(p, 0)) {
       pr->state = P_RATE;
       corun__timer_start(run, &pr->timer, (uint64_t)ceil(r->next_token),
                          rate_due, &p->base);
       return;
     }
-    has_token = 0;
+    pr->token = 0;
     got = source_next(p, &it);
     if (got == SRC_DRY) {
       producer_done(pr);

@@ -63,10 +63,8 @@ static void put_task(struct corun_buf *out, const struct corun_task *t,
   corun_buf_puts(out, ", \"duration\": ");
   put_span(out, started ? t->t_start : CORUN_NO_TIME, t->t_end);
   corun_buf_printf(out, ", \"attempts\": %u, \"result\": ", t->attempts);
-  if (t->status == CORUN_STATUS_OK)
-    corun__task_write_result(t, sec, out);
-  else
-    corun_buf_puts(out, "null");
+  /* Kinds decide what a task that did not end ok shows (most: null). */
+  corun__task_write_result(t, sec, out);
   corun_buf_puts(out, ", \"error\": ");
   corun__task_write_error(t, sec, out);
   corun_buf_putc(out, '}');
