@@ -214,6 +214,11 @@ static int expand_var(const struct corun_template_ctx *ctx, const char *name,
                 "\"${%s}\": a variable's value may only use ${env:...}, not "
                 "other variables",
                 name);
+  /* Inside a stage's task a misspelt item name is the likelier slip. */
+  if (ctx->defer_item) {
+    cands[n++] = "item";
+    cands[n++] = "index";
+  }
   if (ctx->vars) {
     for (it = ctx->vars->child; it; it = it->next) {
       if (strcmp(it->string, name) == 0) {

@@ -138,6 +138,7 @@ struct pl_run {
   uint64_t entered, ok, failed, cancelled;
   uint32_t running; /* item tasks not yet ended */
   int stopping;
+  int in_stop; /* stop() is at work: the end waits for it */
   int started;
   enum corun_errtype fail_type;
   char *fail_msg; /* why the pipeline fails on its own */
@@ -777,6 +778,8 @@ static void worker_leave(struct worker *w)
   struct pl *p = w->pl;
   struct stage_run *st = &p->r->st[w->stage];
 
+  if (w->state == W_DONE)
+    return;
   w->state = W_DONE;
   if (--st->live > 0)
     return;
@@ -1411,8 +1414,8 @@ static void maybe_end(struct pl *p)
   uint32_t i;
   int e;
 
-  if (!r->started || t->state != CORUN_STATE_RUNNING || r->running > 0 ||
-      r->prod_live > 0 || r->lines.busy)
+  if (!r->started || r->in_stop || t->state != CORUN_STATE_RUNNING ||
+      r->running > 0 || r->prod_live > 0 || r->lines.busy)
     return;
   for (i = 0; i < p->c->nstages; i++)
     if (r->st[i].live > 0)
@@ -1458,6 +1461,7 @@ static void stop(struct pl *p, enum corun_cancel_how how)
     return;
   }
   r->stopping = 1;
+  r->in_stop = 1;
   for (i = 0; i < p->c->producers; i++) {
     struct producer *pr = &r->prod[i];
 
@@ -1472,20 +1476,10 @@ static void stop(struct pl *p, enum corun_cancel_how how)
     }
   }
   r->lines.waiting = NULL;
-  for (i = 0; i < r->nworkers; i++) {
-    struct worker *w = &r->workers[i];
-
-    if (w->state == W_PUTTING && corun_queue_waiting(&w->w)) {
-      corun_queue_unwait(&w->w);
-      item_cancelled(p, &w->w.item);
-      worker_leave(w);
-    } else if (w->state == W_GETTING && corun_queue_waiting(&w->w)) {
-      corun_queue_unwait(&w->w);
-      worker_leave(w);
-    } else if (w->state == W_IDLE) {
-      worker_leave(w);
-    }
-  }
+  /*
+   * Closing a queue sends its waiting workers away (putters with their
+   * item cancelled); what is left inside is cancelled here.
+   */
   for (i = 0; i < p->c->nstages; i++) {
     struct corun_qitem it;
 
@@ -1494,8 +1488,12 @@ static void stop(struct pl *p, enum corun_cancel_how how)
       item_cancelled(p, &it);
   }
   for (i = 0; i < r->nworkers; i++)
+    if (r->workers[i].state == W_IDLE)
+      worker_leave(&r->workers[i]);
+  for (i = 0; i < r->nworkers; i++)
     if (r->workers[i].task)
       corun__task_cancel(r->workers[i].task, CORUN_STATUS_CANCELLED, how);
+  r->in_stop = 0;
   maybe_end(p);
 }
 
