@@ -53,8 +53,10 @@ struct corun_task *corun__instance_new(const struct corun_tmpl *tp,
                                        const char *id,
                                        const struct corun_item_ctx *ic,
                                        char **err);
-/* Free an ended instance. */
+/* Free an ended instance and its children. */
 void corun__instance_free(struct corun_task *t);
+/* Free a prototype tree (the loader's template tasks). */
+void corun__template_free(struct corun_task *proto);
 
 /*
  * The task's result as a JSON value of its own (NULL for null), for

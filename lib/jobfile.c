@@ -26,6 +26,7 @@
 
 #include "duration.h"
 #include "fields.h"
+#include "instance.h"
 #include "json.h"
 #include "kind.h"
 #include "suggest.h"
@@ -892,6 +893,7 @@ static struct corun_task *load_template(struct corun_fields *pf, cJSON *obj,
   const struct corun_kind *k;
   struct corun_task *t;
   const cJSON *v;
+  cJSON *tasks, *c;
   size_t i, j, before = ld->diags.n;
   double secs;
 
@@ -910,13 +912,30 @@ static struct corun_task *load_template(struct corun_fields *pf, cJSON *obj,
   f.dir = pf->dir;
   f.root = pf->root;
   k = read_kind(ld, &f, pf->task);
-  if (k && (k->parent || strcmp(k->name, "pipeline") == 0)) {
+  if (k && strcmp(k->name, "pipeline") == 0) {
     corun_field_fail(&f, "kind", corun_field(&f, "kind"),
-                     "\"%s\" cannot be a stage's task (a stage runs one "
-                     "sleep, fetch or exec per item)",
-                     k->name);
+                     "\"pipeline\" cannot be a stage's task (a pipeline "
+                     "inside a pipeline: use more stages)");
     k = NULL;
   }
+  tasks = cJSON_GetObjectItemCaseSensitive(obj, "tasks");
+  if (k && k->parent && tasks) {
+    f.has_tasks = 1;
+    f.tasks_off = where(ld, tasks);
+    f.nchildren = (uint32_t)cJSON_GetArraySize(tasks);
+    if (!cJSON_IsArray(tasks))
+      corun_field_fail(&f, "tasks", tasks, "must be an array of tasks, not %s",
+                       corun__json_type(tasks));
+  }
+  /*
+   * Children a wait leaves running would outlive the item's task, which
+   * is freed once it ends.
+   */
+  v = cJSON_GetObjectItemCaseSensitive(obj, "cancel_pending");
+  if (k && cJSON_IsFalse(v))
+    corun_field_fail(&f, "cancel_pending", v,
+                     "cannot be false in a stage's task: its children "
+                     "would outlive the item");
   for (i = 0; per_task[i]; i++) {
     v = corun_field(&f, per_task[i]);
     if (v && !corun_field_from_defaults(&f, v))
@@ -936,6 +955,9 @@ static struct corun_task *load_template(struct corun_fields *pf, cJSON *obj,
       (t->timeout = calloc(1, sizeof(*t->timeout))) != NULL)
     t->timeout->ms = corun_duration_ms(secs);
   v = corun_field(&f, "limit");
+  /* As for any task: a default limit is for the work, not its container. */
+  if (v && corun_field_from_defaults(&f, v) && k && k->parent)
+    v = NULL;
   if (v && cJSON_IsString(v) &&
       corun_template_item_refs(v->valuestring, NULL, NULL) > 0)
     corun_field_fail(&f, "limit", v, "cannot depend on the item");
@@ -946,6 +968,29 @@ static struct corun_task *load_template(struct corun_fields *pf, cJSON *obj,
     check_unknown(ld, &f, k, pf->task);
   } else {
     check_unknown_any(ld, &f, pf->task);
+  }
+  if (k && k->parent && f.has_tasks && cJSON_IsArray(tasks) &&
+      f.nchildren > 0) {
+    struct corun_buf cl = CORUN_BUF_INIT;
+
+    t->children = calloc(f.nchildren, sizeof(*t->children));
+    for (c = tasks->child, i = 0; c && t->children; c = c->next, i++) {
+      corun_buf_reset(&cl);
+      corun_buf_printf(&cl, "%s, child %zu", label, i + 1);
+      t->children[i] = load_template(pf, c, corun_buf_str(&cl));
+      if (t->children[i] == NULL)
+        break;
+      t->children[i]->parent = t;
+      t->nchildren++;
+    }
+    corun_buf_free(&cl);
+    if (t->nchildren < f.nchildren) {
+      pf->failed = 1;
+      corun__template_free(t);
+      free(io.v);
+      corun__diags_free(&scratch);
+      return NULL;
+    }
   }
   /*
    * A value naming the item is checked per item at run time: what the
@@ -967,15 +1012,14 @@ static struct corun_task *load_template(struct corun_fields *pf, cJSON *obj,
       break;
   if (i < ld->diags.n || k == NULL) {
     pf->failed = 1;
-    corun__task_free_parts(t);
-    free(t);
+    corun__template_free(t);
     return NULL;
   }
   /* The run has no "defaults": what applies is copied in now. */
   for (v = ld->defaults ? ld->defaults->child : NULL; v; v = v->next) {
     if (cJSON_GetObjectItemCaseSensitive(obj, v->string) ||
         !(strcmp(v->string, "timeout") == 0 ||
-          strcmp(v->string, "limit") == 0 ||
+          (strcmp(v->string, "limit") == 0 && !k->parent) ||
           corun__kind_has_field(k, v->string)))
       continue;
     cJSON_AddItemToObject(obj, v->string, cJSON_Duplicate(v, 1));

@@ -108,6 +108,8 @@ struct stage_run {
   uint32_t busy;
   uint64_t processed;
   uint64_t failed;
+  uint64_t first_start; /* run-clock ns of the stage's first task start */
+  uint64_t last_end;    /* and of its last task end; 0: none yet */
   struct hist hist;
   char *id_prefix; /* "<pipeline>.<stage>." */
   size_t id_len;
@@ -1023,6 +1025,12 @@ static void child_done(struct corun_task *t, struct corun_task *c)
   }
   st->processed++;
   hist_add(&st->hist, dur);
+  if (c->t_start != CORUN_NO_TIME) {
+    if (st->last_end == 0 || c->t_start < st->first_start)
+      st->first_start = c->t_start;
+    if (c->t_end > st->last_end)
+      st->last_end = c->t_end;
+  }
   if (c->status != CORUN_STATUS_OK) {
     st->failed++;
     r->failed++;
@@ -1627,7 +1635,7 @@ static void result(const struct corun_task *t, const struct corun_secrets *sec,
 {
   const struct pl *p = (const struct pl *)t;
   struct pl_run *r = p->r;
-  double secs;
+  double secs, span;
   uint32_t i;
 
   (void)sec;
@@ -1660,8 +1668,12 @@ static void result(const struct corun_task *t, const struct corun_secrets *sec,
     write_pct(out, &st->hist, 90);
     corun_buf_puts(out, ", \"p99\": ");
     write_pct(out, &st->hist, 99);
+    /* Over the time the stage's tasks ran, else the pipeline's. */
+    span = st->last_end > st->first_start
+               ? (double)(st->last_end - st->first_start) / 1e9
+               : secs;
     corun_buf_printf(out, ", \"items_per_s\": %.3f}",
-                     (double)st->processed / secs);
+                     (double)st->processed / (span < 1e-6 ? 1e-6 : span));
   }
   corun_buf_puts(out, "]}");
 }
