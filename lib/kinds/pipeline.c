@@ -871,10 +871,11 @@ static int start_item(struct worker *w)
   struct stage_run *st = &p->r->st[w->stage];
   struct lookup_arg la;
   struct corun_item_ctx ic = {lookup, &la};
-  char *id, *err = NULL;
+  char buf[160], *id, *err = NULL;
   struct corun_task *t;
 
-  id = malloc(st->id_len + 24);
+  /* Ids are at most 64 bytes, so the stack almost always does. */
+  id = st->id_len + 24 <= sizeof(buf) ? buf : malloc(st->id_len + 24);
   if (id == NULL) {
     t = NULL;
   } else {
@@ -883,7 +884,8 @@ static int start_item(struct worker *w)
     la.it = &w->cur;
     t = corun__instance_new(&p->c->stages[w->stage].tmpl, &p->base, id, &ic,
                             &err);
-    free(id);
+    if (id != buf)
+      free(id);
   }
   if (t == NULL) {
     const char *msg = err ? err : "out of memory making its task";
