@@ -23,6 +23,7 @@
 #include "../fields.h"
 #include "../http.h"
 #include "../kind.h"
+#include "../outfile.h"
 #include "../report.h"
 #include "../run.h"
 #include "../task.h"
@@ -69,9 +70,7 @@ struct fetch_task {
   char *method;                   /* this hop's method */
   int send_body;
   int redirects;
-  int fd;       /* save: the file being written, or -1 */
-  char *tmp;    /* save: the temporary file's path, or NULL */
-  int direct;   /* save: writing the target itself (not a regular file) */
+  struct corun_outfile out; /* save: the file being written */
   long long bytes;
   struct corun_buf body;
   int body_overflow;
@@ -198,7 +197,7 @@ static int parse(struct corun_task *t, struct corun_fields *f)
   long long n;
   const char *m;
 
-  ft->fd = -1;
+  ft->out.fd = -1;
   if (c == NULL) {
     corun_field_fail(f, "url", NULL, "could not be kept: out of memory");
     return -1;
@@ -260,26 +259,16 @@ static int parse(struct corun_task *t, struct corun_fields *f)
 static size_t on_data(char *ptr, size_t size, size_t nmemb, void *arg)
 {
   struct fetch_task *ft = arg;
-  size_t n = size * nmemb, off = 0;
+  size_t n = size * nmemb;
 
   if (ft->bytes + (long long)n > ft->c->max_bytes) {
     ft->too_large = 1;
     return 0; /* abort the transfer before keeping a byte too many */
   }
   ft->bytes += (long long)n;
-  if (ft->fd >= 0) {
-    while (off < n) {
-      ssize_t w = write(ft->fd, ptr + off, n - off);
-
-      if (w < 0 && errno == EINTR)
-        continue;
-      if (w < 0) {
-        ft->write_errno = errno;
-        return 0;
-      }
-      off += (size_t)w;
-    }
-    return n;
+  if (ft->out.fd >= 0) {
+    ft->write_errno = corun__outfile_write(&ft->out, ptr, n);
+    return ft->write_errno ? 0 : n;
   }
   /* A pipeline's next stage may want the body though no report does. */
   if (ft->base.run->opts.skip_bodies && !(ft->base.flags & CORUN_TF_INSTANCE))
@@ -293,67 +282,19 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *arg)
 
 static void drop_temp(struct fetch_task *ft)
 {
-  if (ft->fd >= 0)
-    close(ft->fd);
-  ft->fd = -1;
-  if (ft->tmp) {
-    unlink(ft->tmp);
-    free(ft->tmp);
-    ft->tmp = NULL;
-  }
+  corun__outfile_abort(&ft->out);
 }
 
 /* Open where this attempt's body goes. Returns 0, or an errno. */
 static int open_sink(struct fetch_task *ft)
 {
-  const char *target = ft->c->save;
-  struct stat st;
-  size_t n;
-
-  ft->direct = 0;
-  if (target == NULL)
-    return 0;
-  if (stat(target, &st) == 0 && !S_ISREG(st.st_mode)) {
-    /* /dev/null, a FIFO: nothing to replace, write it as it is. */
-    ft->direct = 1;
-    ft->fd = open(target, O_WRONLY | O_CLOEXEC);
-    return ft->fd < 0 ? errno : 0;
-  }
-  n = strlen(target) + 16;
-  ft->tmp = malloc(n);
-  if (ft->tmp == NULL)
-    return ENOMEM;
-  snprintf(ft->tmp, n, "%s.corun-XXXXXX", target);
-  ft->fd = mkstemp(ft->tmp);
-  if (ft->fd < 0) {
-    int e = errno;
-
-    free(ft->tmp);
-    ft->tmp = NULL;
-    return e;
-  }
-  return 0;
+  return ft->c->save ? corun__outfile_open(&ft->out, ft->c->save) : 0;
 }
 
 /* Put the saved body in place. Returns 0, or an errno. */
 static int commit_sink(struct fetch_task *ft)
 {
-  int e = 0;
-
-  if (ft->fd < 0)
-    return 0;
-  if (!ft->direct && (fchmod(ft->fd, 0644) < 0 || fsync(ft->fd) < 0))
-    e = errno;
-  if (close(ft->fd) < 0 && e == 0)
-    e = errno;
-  ft->fd = -1;
-  if (e == 0 && ft->tmp && rename(ft->tmp, ft->c->save) < 0)
-    e = errno;
-  if (e && ft->tmp)
-    unlink(ft->tmp);
-  free(ft->tmp);
-  ft->tmp = NULL;
-  return e;
+  return corun__outfile_commit(&ft->out, ft->c->save);
 }
 
 static void done(CURL *easy, CURLcode code, const char *errmsg, void *arg);

@@ -26,14 +26,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "../duration.h"
 #include "../fields.h"
 #include "../instance.h"
 #include "../jobfile.h"
 #include "../kind.h"
+#include "../outfile.h"
 #include "../queue.h"
 #include "../report.h"
 #include "../run.h"
@@ -147,9 +146,7 @@ struct pl_run {
   double next_token;
   uint64_t rng;
   /* results */
-  int fd;
-  int direct;
-  char *tmp;
+  struct corun_outfile file;
   struct corun_buf out;
   int werr;
 };
@@ -616,74 +613,29 @@ static double key_of(const struct pl *p, void *v, uint64_t index)
 
 static void results_flush(struct pl_run *r)
 {
-  size_t off = 0;
-
-  while (off < r->out.len && !r->werr) {
-    ssize_t w = write(r->fd, r->out.p + off, r->out.len - off);
-
-    if (w < 0 && errno == EINTR)
-      continue;
-    if (w < 0)
-      r->werr = errno;
-    else
-      off += (size_t)w;
-  }
+  if (!r->werr)
+    r->werr = corun__outfile_write(&r->file, r->out.p, r->out.len);
   corun_buf_reset(&r->out);
 }
 
 static int results_open(struct pl *p)
 {
-  struct pl_run *r = p->r;
-  const char *target = p->c->results;
-  struct stat st;
-  size_t n;
-
-  r->fd = -1;
-  if (target == NULL)
-    return 0;
-  if (stat(target, &st) == 0 && !S_ISREG(st.st_mode)) {
-    r->direct = 1;
-    r->fd = open(target, O_WRONLY | O_CLOEXEC);
-    return r->fd < 0 ? errno : 0;
-  }
-  n = strlen(target) + 16;
-  r->tmp = malloc(n);
-  if (r->tmp == NULL)
-    return ENOMEM;
-  snprintf(r->tmp, n, "%s.corun-XXXXXX", target);
-  r->fd = mkstemp(r->tmp);
-  if (r->fd < 0) {
-    int e = errno;
-
-    free(r->tmp);
-    r->tmp = NULL;
-    return e;
-  }
-  return 0;
+  return p->c->results ? corun__outfile_open(&p->r->file, p->c->results) : 0;
 }
 
 /* Put the results in place. Returns 0 or an errno. */
 static int results_commit(struct pl *p)
 {
   struct pl_run *r = p->r;
-  int e;
 
-  if (r->fd < 0)
+  if (r->file.fd < 0)
     return 0;
   results_flush(r);
-  e = r->werr;
-  if (!e && !r->direct && (fchmod(r->fd, 0644) < 0 || fsync(r->fd) < 0))
-    e = errno;
-  if (close(r->fd) < 0 && !e)
-    e = errno;
-  r->fd = -1;
-  if (!e && r->tmp && rename(r->tmp, p->c->results) < 0)
-    e = errno;
-  if (r->tmp && e)
-    unlink(r->tmp);
-  free(r->tmp);
-  r->tmp = NULL;
-  return e;
+  if (r->werr) {
+    corun__outfile_abort(&r->file);
+    return r->werr;
+  }
+  return corun__outfile_commit(&r->file, p->c->results);
 }
 
 /*
@@ -701,7 +653,7 @@ static void results_line(struct pl *p, const struct corun_qitem *it,
   cJSON scratch;
   void *origin = it->origin ? it->origin : it->value;
 
-  if (r->fd < 0)
+  if (r->file.fd < 0)
     return;
   corun_buf_printf(o, "{\"index\": %llu, \"item\": ",
                    (unsigned long long)it->index);
@@ -975,7 +927,7 @@ static void pass_on(struct worker *w, struct corun_task *t)
   enum corun_qresult r;
 
   /* The results file shows the source item, so that is kept. */
-  if (p->r->fd >= 0 && w->cur.origin == NULL)
+  if (p->r->file.fd >= 0 && w->cur.origin == NULL)
     w->cur.origin = w->cur.value;
   else
     drop_value(w->cur.value);
@@ -1565,7 +1517,7 @@ static void start(struct corun_task *t)
     corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO, "out of memory");
     return;
   }
-  p->r->fd = -1;
+  p->r->file.fd = -1;
   e = setup(p);
   if (e) {
     if (p->c->results && e != ENOMEM)
@@ -1709,12 +1661,7 @@ static void release(struct corun_task *t)
       free(r->st[i].hist.bucket);
       free(r->st[i].id_prefix);
     }
-    if (r->fd >= 0)
-      close(r->fd);
-    if (r->tmp) {
-      unlink(r->tmp);
-      free(r->tmp);
-    }
+    corun__outfile_abort(&r->file);
     corun_buf_free(&r->out);
     corun_buf_free(&r->lines.buf);
     free(r->lines.chunk);

@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: MIT */
+#include "outfile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int corun__outfile_open(struct corun_outfile *o, const char *target)
+{
+  struct stat st;
+  size_t n;
+
+  o->direct = 0;
+  if (stat(target, &st) == 0 && !S_ISREG(st.st_mode)) {
+    o->direct = 1;
+    o->fd = open(target, O_WRONLY | O_CLOEXEC);
+    return o->fd < 0 ? errno : 0;
+  }
+  n = strlen(target) + 16;
+  o->tmp = malloc(n);
+  if (o->tmp == NULL)
+    return ENOMEM;
+  snprintf(o->tmp, n, "%s.corun-XXXXXX", target);
+  o->fd = mkstemp(o->tmp);
+  if (o->fd < 0) {
+    int e = errno;
+
+    free(o->tmp);
+    o->tmp = NULL;
+    return e;
+  }
+  return 0;
+}
+
+int corun__outfile_write(struct corun_outfile *o, const void *data, size_t n)
+{
+  const char *p = data;
+
+  while (n > 0) {
+    ssize_t w = write(o->fd, p, n);
+
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w < 0)
+      return errno;
+    p += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+int corun__outfile_commit(struct corun_outfile *o, const char *target)
+{
+  int e = 0;
+
+  if (o->fd < 0)
+    return 0;
+  if (!o->direct && (fchmod(o->fd, 0644) < 0 || fsync(o->fd) < 0))
+    e = errno;
+  if (close(o->fd) < 0 && e == 0)
+    e = errno;
+  o->fd = -1;
+  if (e == 0 && o->tmp && rename(o->tmp, target) < 0)
+    e = errno;
+  if (e && o->tmp)
+    unlink(o->tmp);
+  free(o->tmp);
+  o->tmp = NULL;
+  return e;
+}
+
+void corun__outfile_abort(struct corun_outfile *o)
+{
+  if (o->fd >= 0)
+    close(o->fd);
+  o->fd = -1;
+  if (o->tmp) {
+    unlink(o->tmp);
+    free(o->tmp);
+    o->tmp = NULL;
+  }
+}

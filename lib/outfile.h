@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A file a task writes as it goes and that must appear only complete: a
+ * fetch's "save", a pipeline's "results". The data goes to a temporary
+ * file beside the target ("<target>.corun-XXXXXX"), which is synced and
+ * renamed into place on commit and removed on abort, so the target is
+ * either untouched or whole. A target that exists and is not a regular
+ * file (/dev/null, a FIFO) has nothing to replace: it is written directly.
+ */
+#ifndef CORUN_OUTFILE_H
+#define CORUN_OUTFILE_H
+
+#include <stddef.h>
+
+struct corun_outfile {
+  int fd; /* -1 when not open */
+  int direct;
+  char *tmp; /* the temporary file's path, or NULL */
+};
+
+#define CORUN_OUTFILE_INIT {-1, 0, NULL}
+
+/* Open for target. Returns 0, or an errno. */
+int corun__outfile_open(struct corun_outfile *o, const char *target);
+/* Write all of data. Returns 0, or an errno. */
+int corun__outfile_write(struct corun_outfile *o, const void *data, size_t n);
+/* Put it in place (nothing if never opened). Returns 0, or an errno. */
+int corun__outfile_commit(struct corun_outfile *o, const char *target);
+/* Close and remove the temporary file, if any. */
+void corun__outfile_abort(struct corun_outfile *o);
+
+#endif
