@@ -50,6 +50,8 @@ enum src_type { SRC_ITEMS, SRC_RANGE, SRC_LINES };
 /* Histogram: 32 linear steps per power of two, about 3% wide. */
 #define HIST_SUB 32
 #define HIST_N (64 * HIST_SUB)
+/* Item tasks the task dump names, at most. */
+#define DUMP_ITEMS 8
 
 struct stage_conf {
   struct corun_tmpl tmpl;
@@ -1553,9 +1555,8 @@ static void describe(const struct corun_task *t, uint64_t now_ms,
 {
   const struct pl *p = (const struct pl *)t;
   const struct pl_run *r = p->r;
-  uint32_t i;
+  uint32_t i, shown;
 
-  (void)now_ms;
   if (r == NULL)
     return;
   corun_buf_printf(out, "%llu items in, %llu ok, %llu failed",
@@ -1573,6 +1574,27 @@ static void describe(const struct corun_task *t, uint64_t now_ms,
     corun_buf_printf(out, ", %u/%u workers busy, %llu done", st->busy,
                      p->c->stages[i].workers,
                      (unsigned long long)st->processed);
+  }
+  /* The item tasks are in no tree the dump walks: name a few here. */
+  for (i = 0, shown = 0; i < r->nworkers; i++) {
+    const struct corun_task *it = r->workers[i].task;
+
+    if (it == NULL)
+      continue;
+    if (shown++ == DUMP_ITEMS) {
+      corun_buf_puts(out, "; ...");
+      break;
+    }
+    corun_buf_printf(out, "; %s %s", it->id,
+                     corun__task_state_name((enum corun_state)it->state));
+    if (it->state == CORUN_STATE_RUNNING && it->kind->describe) {
+      size_t at = out->len;
+
+      corun_buf_puts(out, ": ");
+      it->kind->describe(it, now_ms, out);
+      if (out->len == at + 2)
+        out->len = at;
+    }
   }
 }
 
