@@ -76,6 +76,11 @@ struct corun_run_opts {
    * a big batch of fetches does not keep every small body in memory.
    */
   int skip_bodies;
+  /*
+   * A trace will be written: kinds keep what only the trace shows (a
+   * pipeline samples its queue lengths every 10 ms).
+   */
+  int trace;
   corun_line_cb output;   /* task output (sleep messages): stdout */
   corun_line_cb output_err; /* streamed stderr lines of exec tasks */
   corun_line_cb log;      /* debug lines and warnings: stderr */
@@ -117,6 +122,11 @@ void corun_run_dump(const struct corun_run *run, struct corun_buf *out);
 
 /* The JSON report of a finished run. */
 void corun_report_json(const struct corun_run *run, struct corun_buf *out);
+/*
+ * Chrome Trace Event JSON of a finished run (Perfetto, chrome://tracing):
+ * a complete event per task that ran, a lane per root subtree.
+ */
+void corun_report_trace(const struct corun_run *run, struct corun_buf *out);
 /* The human summary table; colour adds ANSI colours. */
 void corun_report_text(const struct corun_run *run, int colour,
                        struct corun_buf *out);

@@ -77,6 +77,13 @@ struct corun_kind {
    * detail column. Optional: the default shows a string result.
    */
   void (*summary)(const struct corun_task *t, struct corun_buf *out);
+  /*
+   * Extra Chrome trace events for a task that ran, each written as
+   * ",{...}" on thread tid of process 1, ts in microseconds on the run
+   * clock: a fetch's phases, a pipeline's queue lengths. Optional.
+   */
+  void (*trace)(const struct corun_task *t, int tid,
+                const struct corun_secrets *sec, struct corun_buf *out);
   /* Free what parse allocated. Optional. Not the struct itself. */
   void (*free)(struct corun_task *t);
 };

@@ -124,6 +124,7 @@ struct result *run_job(const char *text, const struct run_opts *o)
     ro.debug = o->debug;
     ro.slow_ms = o->slow_ms;
     ro.skip_bodies = o->skip_bodies;
+    ro.trace = o->trace;
   }
   cr_assert_eq(corun_run_new(&r->run, r->job, &r->loop, &ro, &err), CORUN_OK,
                "%s", err.msg);

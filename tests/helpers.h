@@ -41,6 +41,7 @@ struct run_opts {
   double expire_after;     /* > 0: whole-run timeout */
   int signum;              /* for the interrupts; default SIGINT */
   int skip_bodies;
+  int trace; /* keep what only a trace shows */
 };
 
 /* Run text to the end; the caller frees with result_free(). */

@@ -645,6 +645,48 @@ static void write_result(const struct corun_task *t,
   corun_buf_putc(out, '}');
 }
 
+/* The last attempt's phases from curl's timings, nested in the task. */
+static void trace(const struct corun_task *t, int tid,
+                  const struct corun_secrets *sec, struct corun_buf *out)
+{
+  const struct fetch_result *r = ((const struct fetch_task *)t)->res;
+  static const char *const names[] = {"dns", "connect", "tls", "wait",
+                                      "receive"};
+  double end = (double)t->t_end / 1000.0, begin, from[5], to[5];
+  int i;
+
+  (void)sec;
+  if (r == NULL)
+    return;
+  /* curl's times are cumulative from the start of the transfer. */
+  begin = end - r->t[4] * 1e6;
+  if (begin < (double)t->t_start / 1000.0)
+    begin = (double)t->t_start / 1000.0;
+  from[0] = 0;
+  to[0] = r->t[0];
+  from[1] = r->t[0];
+  to[1] = r->t[1];
+  from[2] = r->t[1];
+  to[2] = r->t[2] > r->t[1] ? r->t[2] : r->t[1];
+  from[3] = to[2];
+  to[3] = r->t[3];
+  from[4] = r->t[3];
+  to[4] = r->t[4];
+  for (i = 0; i < 5; i++) {
+    double ts = begin + from[i] * 1e6, dur = (to[i] - from[i]) * 1e6;
+
+    if (dur <= 0)
+      continue;
+    if (ts + dur > end)
+      dur = end - ts;
+    corun_buf_printf(out,
+                     ",\n{\"name\": \"%s\", \"cat\": \"fetch\", \"ph\": "
+                     "\"X\", \"ts\": %.3f, \"dur\": %.3f, \"pid\": 1, "
+                     "\"tid\": %d}",
+                     names[i], ts, dur > 0 ? dur : 0, tid);
+  }
+}
+
 static void summary(const struct corun_task *t, struct corun_buf *out)
 {
   const struct fetch_result *r = ((const struct fetch_task *)t)->res;
@@ -856,5 +898,6 @@ const struct corun_kind corun_kind_fetch = {
     .describe = describe,
     .result = write_result,
     .summary = summary,
+    .trace = trace,
     .free = release,
 };

@@ -50,6 +50,9 @@ enum src_type { SRC_ITEMS, SRC_RANGE, SRC_LINES };
 /* Histogram: 32 linear steps per power of two, about 3% wide. */
 #define HIST_SUB 32
 #define HIST_N (64 * HIST_SUB)
+/* Queue-length samples for --trace: every 10 ms, thinned past the cap. */
+#define SAMPLE_MS 10
+#define SAMPLES_MAX 16384
 /* Item tasks the task dump names, at most. */
 #define DUMP_ITEMS 8
 
@@ -147,6 +150,11 @@ struct pl_run {
   char *fail_msg; /* why the pipeline fails on its own */
   double next_token;
   uint64_t rng;
+  /* --trace: rows of (ms, then each stage's queue length) */
+  struct corun_timer sampler;
+  uint32_t *samples;
+  size_t nsamples;
+  uint64_t sample_ms;
   /* results */
   struct corun_outfile file;
   struct corun_buf out;
@@ -1347,6 +1355,70 @@ static void produce(struct producer *pr)
   }
 }
 
+/* ---- trace samples ---- */
+
+static void take_sample(struct pl *p)
+{
+  struct pl_run *r = p->r;
+  size_t row = 1 + p->c->nstages, i;
+  uint32_t *v;
+
+  if (r->samples == NULL) {
+    r->samples = malloc(SAMPLES_MAX * row * sizeof(*r->samples));
+    if (r->samples == NULL)
+      return;
+  }
+  if (r->nsamples == SAMPLES_MAX) {
+    /* Keep every other row and sample half as often from now on. */
+    for (i = 0; i < SAMPLES_MAX / 2; i++)
+      memcpy(&r->samples[i * row], &r->samples[2 * i * row],
+             row * sizeof(*r->samples));
+    r->nsamples = SAMPLES_MAX / 2;
+    r->sample_ms *= 2;
+  }
+  v = &r->samples[r->nsamples++ * row];
+  v[0] = (uint32_t)corun__now_ms(p->base.run);
+  for (i = 0; i < p->c->nstages; i++)
+    v[1 + i] = (uint32_t)corun_queue_len(&r->st[i].q);
+}
+
+static void sample_due(struct corun_timer *tm)
+{
+  struct pl *p = (struct pl *)tm->task;
+
+  take_sample(p);
+  corun__timer_start(p->base.run, &p->r->sampler,
+                     corun__now_ms(p->base.run) + p->r->sample_ms, sample_due,
+                     &p->base);
+}
+
+static void trace(const struct corun_task *t, int tid,
+                  const struct corun_secrets *sec, struct corun_buf *out)
+{
+  const struct pl *p = (const struct pl *)t;
+  const struct pl_run *r = p->r;
+  size_t row, i, s;
+
+  (void)tid;
+  if (r == NULL || r->samples == NULL)
+    return;
+  row = 1 + p->c->nstages;
+  for (i = 0; i < r->nsamples; i++)
+    for (s = 0; s < p->c->nstages; s++) {
+      struct corun_buf name = CORUN_BUF_INIT;
+
+      corun_buf_printf(&name, "%s stage %zu queue", t->id, s + 1);
+      corun_buf_puts(out, ",\n{\"name\": ");
+      corun__json_write_str(out, corun_buf_str(&name), sec);
+      corun_buf_printf(out,
+                       ", \"ph\": \"C\", \"ts\": %llu, \"pid\": 1, "
+                       "\"args\": {\"length\": %u}}",
+                       (unsigned long long)r->samples[i * row] * 1000ULL,
+                       r->samples[i * row + 1 + s]);
+      corun_buf_free(&name);
+    }
+}
+
 /* ---- start, stop, end ---- */
 
 static uint64_t range_count(const struct pl_conf *c)
@@ -1385,6 +1457,10 @@ static void maybe_end(struct pl *p)
     if (r->st[i].live > 0)
       return;
   r->started = 0; /* ends once */
+  if (t->run->opts.trace) {
+    corun__timer_stop(t->run, &r->sampler);
+    take_sample(p);
+  }
   if (r->lines.fd >= 0) {
     uv_fs_t req;
 
@@ -1531,6 +1607,11 @@ static void start(struct corun_task *t)
     return;
   }
   p->r->started = 1;
+  if (t->run->opts.trace) {
+    p->r->sample_ms = SAMPLE_MS;
+    p->r->sampler.task = t;
+    sample_due(&p->r->sampler);
+  }
   /* Workers first, so the first items go straight to them. */
   for (i = 0; i < p->r->nworkers && t->state == CORUN_STATE_RUNNING; i++)
     worker_loop(&p->r->workers[i]);
@@ -1688,6 +1769,7 @@ static void release(struct corun_task *t)
     corun_buf_free(&r->lines.buf);
     free(r->lines.chunk);
     free(r->fail_msg);
+    free(r->samples);
     free(r->st);
     free(r->workers);
     free(r->prod);
@@ -1715,5 +1797,6 @@ const struct corun_kind corun_kind_pipeline = {
     .describe = describe,
     .result = result,
     .summary = summary,
+    .trace = trace,
     .free = release,
 };
