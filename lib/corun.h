@@ -63,6 +63,8 @@ void corun_job_free(struct corun_job *job);
 
 /* The task tree as --check prints it, one task per line. */
 void corun_job_describe(const struct corun_job *job, struct corun_buf *out);
+/* The task tree and "after" edges as a Graphviz digraph (corun graph). */
+void corun_job_graph(const struct corun_job *job, struct corun_buf *out);
 size_t corun_job_task_count(const struct corun_job *job);
 
 typedef void (*corun_line_cb)(const char *line, void *arg);
