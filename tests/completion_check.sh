@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Checks the shell completions in completions/ against the corun binary:
+# every option --help lists is offered by both, nothing else is, and the
+# bash completion completes options, option values and *.json job files.
+# Usage: completion_check.sh CORUN SRC_DIR
+set -u
+corun=$1
+src=$(cd "$2" && pwd)
+bad=0
+fail() { echo "FAIL: $*"; bad=1; }
+
+opts=$("$corun" --help | grep -oE -- '--[a-z][a-z-]*' | sort -u)
+[ -n "$opts" ] || fail "no options in corun --help"
+for f in "$src/completions/corun.bash" "$src/completions/_corun"; do
+  for o in $opts; do
+    grep -q -- "$o\b" "$f" || fail "$f does not offer $o"
+  done
+  for o in $(grep -oE -- "--[a-z][a-z-]+" "$f" | sort -u); do
+    echo "$opts" | grep -qx -- "$o" || fail "$f offers $o, which corun --help does not list"
+  done
+done
+
+# bash: complete in a scratch directory holding one job file and one other.
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+touch "$dir/deploy.json" "$dir/notes.txt"
+mkdir "$dir/jobs"
+complete_words() {
+  (cd "$dir" && bash -c '
+    source "$1"; shift
+    COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1))
+    _corun
+    printf "%s\n" "${COMPREPLY[@]}"' _ "$src/completions/corun.bash" "$@")
+}
+got=$(complete_words corun --rep)
+[ "$got" = "--report" ] || fail "'corun --rep' gave: $got"
+got=$(complete_words corun --progress "")
+[ "$(echo $got)" = "auto always never" ] || fail "--progress values: $got"
+got=$(complete_words corun "")
+echo "$got" | grep -qx deploy.json || fail "'corun ' does not offer deploy.json: $got"
+echo "$got" | grep -qx notes.txt && fail "'corun ' offers notes.txt"
+echo "$got" | grep -qx graph || fail "'corun ' does not offer the graph command"
+echo "$got" | grep -qx jobs || fail "'corun ' does not offer directories"
+got=$(complete_words corun --root "")
+[ "$got" = "jobs" ] || fail "--root offers: $got"
+
+# zsh: the function must at least parse (zsh is installed by .ci/run).
+if command -v zsh >/dev/null; then
+  zsh -n "$src/completions/_corun" || fail "_corun does not parse"
+else
+  fail "zsh is not installed (apt-get install zsh; .ci/run does)"
+fi
+[ $bad = 0 ] && echo "completions: ok"
+exit $bad
