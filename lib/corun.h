@@ -119,6 +119,14 @@ int corun_run_exit_code(const struct corun_run *run);
 /* Close the run's handles (spinning loop until they are closed) and free. */
 void corun_run_free(struct corun_run *run);
 
+/*
+ * The one-line progress of a run for a terminal's status line: tasks done,
+ * running, failed and waiting, time so far, and each running pipeline's
+ * items, rate and ETA. At most width columns (0: no limit), no newline.
+ */
+void corun_run_progress(const struct corun_run *run, unsigned width,
+                        struct corun_buf *out);
+
 /* The task dump: tree, state, elapsed, what each task waits on. */
 void corun_run_dump(const struct corun_run *run, struct corun_buf *out);
 

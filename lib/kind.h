@@ -84,6 +84,12 @@ struct corun_kind {
    */
   void (*trace)(const struct corun_task *t, int tid,
                 const struct corun_secrets *sec, struct corun_buf *out);
+  /*
+   * A running task's part of the progress line ("crawl 1200/50000 items,
+   * 180/s, ETA 4m30s"); elapsed is seconds since it started. Optional.
+   */
+  void (*progress)(const struct corun_task *t, double elapsed,
+                   struct corun_buf *out);
   /* Free what parse allocated. Optional. Not the struct itself. */
   void (*free)(struct corun_task *t);
 };

@@ -38,6 +38,10 @@ struct corun_run {
   uv_idle_t idle;
   struct corun_sem global; /* the "concurrency" pool for leaf kinds */
   size_t active;           /* tasks not yet ended */
+  /* For the progress line; the job's own tasks only, not pipeline items. */
+  size_t nrunning;
+  size_t ndone;
+  size_t nfailed; /* ended other than ok */
   int started;
   int finished;
   int interrupts;

@@ -95,6 +95,8 @@ static void run_task(struct corun_task *t)
 
   t->t_start = corun__now_ns(run);
   t->attempts = 1;
+  if (!(t->flags & CORUN_TF_INSTANCE))
+    run->nrunning++;
   set_state(t, CORUN_STATE_RUNNING);
   if (t->timeout &&
       corun__timer_start(run, &t->timeout->timer,
@@ -207,6 +209,13 @@ static void end(struct corun_task *t, enum corun_status status,
   t->err_msg = msg;
   t->t_end = corun__now_ns(run);
   t->flags &= ~(CORUN_TF_SKIP_QUEUED | CORUN_TF_YIELD);
+  if (!(t->flags & CORUN_TF_INSTANCE)) {
+    if (t->state == CORUN_STATE_RUNNING)
+      run->nrunning--;
+    run->ndone++;
+    if (status != CORUN_STATUS_OK)
+      run->nfailed++;
+  }
   set_state(t, CORUN_STATE_DONE);
 
   /* Children of a task that never ran never run either. */

@@ -345,3 +345,64 @@ Test(report, dump_and_debug_lines_escape_control_characters)
   corun_buf_free(&b);
   result_free(r);
 }
+
+struct snap {
+  struct corun_run *run;
+  struct corun_buf line;
+  unsigned width;
+};
+
+static void take_snapshot(uv_timer_t *tm)
+{
+  struct snap *s = tm->data;
+
+  corun_run_progress(s->run, s->width, &s->line);
+}
+
+/* The progress line mid-run: counts, time, and a pipeline's items. */
+Test(report, progress_line_mid_run)
+{
+  struct corun_job *job = load_ok(
+      "{\"tasks\": ["
+      "{\"id\": \"fast\", \"kind\": \"sleep\", \"seconds\": 0.05},"
+      "{\"id\": \"bad\", \"kind\": \"sleep\", \"seconds\": 0.05, \"fail\": "
+      "\"no\"},"
+      "{\"id\": \"slow\", \"kind\": \"sleep\", \"seconds\": 0.6},"
+      "{\"id\": \"later\", \"kind\": \"sleep\", \"seconds\": 0, \"after\": "
+      "[\"slow\"]},"
+      "{\"id\": \"crawl\", \"kind\": \"pipeline\", \"source\": {\"range\": "
+      "[0, 40]}, \"stages\": [{\"task\": {\"kind\": \"sleep\", \"seconds\": "
+      "0.02}}]}]}");
+  struct corun_error err = {0};
+  struct snap s = {0};
+  uv_loop_t loop;
+  uv_timer_t tm;
+  const char *l;
+
+  cr_assert_eq(uv_loop_init(&loop), 0);
+  cr_assert_eq(corun_run_new(&s.run, job, &loop, NULL, &err), CORUN_OK);
+  uv_timer_init(&loop, &tm);
+  tm.data = &s;
+  uv_timer_start(&tm, take_snapshot, 300, 0);
+  corun_run_start(s.run);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  l = corun_buf_str(&s.line);
+  /* At 0.3 s: fast and bad ended, slow and crawl run, later waits. */
+  cr_assert(strncmp(l, "2/5 done, 2 running, 1 failed, 1 waiting, ", 42) == 0,
+            "%s", l);
+  cr_assert(strstr(l, " | crawl "), "%s", l);
+  cr_assert(strstr(l, "/40 items, "), "%s", l);
+  cr_assert(strstr(l, "/s, ETA "), "%s", l);
+  cr_assert_null(strchr(l, '\n'));
+  /* Cut to the terminal's width. */
+  corun_buf_reset(&s.line);
+  s.width = 20;
+  take_snapshot(&tm);
+  cr_assert_eq(s.line.len, 20);
+  cr_assert_str_eq(corun_buf_str(&s.line), "5/5 done, 0 running,");
+  uv_close((uv_handle_t *)&tm, NULL);
+  corun_run_free(s.run);
+  cr_assert_eq(uv_loop_close(&loop), 0);
+  corun_job_free(job);
+  corun_buf_free(&s.line);
+}

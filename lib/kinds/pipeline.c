@@ -1747,6 +1747,33 @@ static void summary(const struct corun_task *t, struct corun_buf *out)
                      (unsigned long long)p->r->cancelled);
 }
 
+static void progress(const struct corun_task *t, double elapsed,
+                     struct corun_buf *out)
+{
+  const struct pl *p = (const struct pl *)t;
+  const struct pl_run *r = p->r;
+  uint64_t done, total = 0;
+  double rate;
+  char eta[32];
+
+  if (r == NULL)
+    return;
+  done = r->ok + r->failed + r->cancelled;
+  if (p->c->src != SRC_LINES)
+    total = r->total;
+  rate = elapsed > 0.05 ? (double)done / elapsed : 0;
+  corun_buf_printf(out, "%s %llu", t->id, (unsigned long long)done);
+  if (total)
+    corun_buf_printf(out, "/%llu", (unsigned long long)total);
+  corun_buf_printf(out, " items, %.0f/s", rate);
+  if (r->failed)
+    corun_buf_printf(out, ", %llu failed", (unsigned long long)r->failed);
+  if (total && rate > 0 && done < total) {
+    corun__fmt_duration((double)(total - done) / rate, eta, sizeof(eta));
+    corun_buf_printf(out, ", ETA %s", eta);
+  }
+}
+
 static void release(struct corun_task *t)
 {
   struct pl *p = (struct pl *)t;
@@ -1798,5 +1825,6 @@ const struct corun_kind corun_kind_pipeline = {
     .result = result,
     .summary = summary,
     .trace = trace,
+    .progress = progress,
     .free = release,
 };
