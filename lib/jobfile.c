@@ -882,6 +882,20 @@ static void item_offsets(struct loader *ld, const cJSON *v, struct offsets *o)
     item_offsets(ld, it, o);
 }
 
+/* Whether a diagnostic is about a field that gives a task its shape. */
+static int structural(const char *msg)
+{
+  static const char *const names[] = {"\"kind\"",   "\"limit\"", "\"tasks\"",
+                                      "\"id\"",     "\"after\"", "\"shield\"",
+                                      "\"cancel_pending\"", NULL};
+  size_t i;
+
+  for (i = 0; names[i]; i++)
+    if (strncmp(msg, names[i], strlen(names[i])) == 0)
+      return 1;
+  return 0;
+}
+
 static struct corun_task *load_template(struct corun_fields *pf, cJSON *obj,
                                         const char *label)
 {
@@ -911,7 +925,14 @@ static struct corun_task *load_template(struct corun_fields *pf, cJSON *obj,
   f.obj_off = where(ld, obj);
   f.dir = pf->dir;
   f.root = pf->root;
-  k = read_kind(ld, &f, pf->task);
+  v = corun_field(&f, "kind");
+  if (cJSON_IsString(v) &&
+      corun_template_item_refs(v->valuestring, NULL, NULL) > 0) {
+    corun_field_fail(&f, "kind", v, "cannot depend on the item");
+    k = NULL;
+  } else {
+    k = read_kind(ld, &f, pf->task);
+  }
   if (k && strcmp(k->name, "pipeline") == 0) {
     corun_field_fail(&f, "kind", corun_field(&f, "kind"),
                      "\"pipeline\" cannot be a stage's task (a pipeline "
@@ -1001,7 +1022,10 @@ static struct corun_task *load_template(struct corun_fields *pf, cJSON *obj,
   for (i = 0; i < scratch.n; i++) {
     for (j = 0; j < io.n && io.v[j] != scratch.v[i].off; j++)
       ;
-    if (j < io.n || strncmp(scratch.v[i].msg, "\"defaults\"", 10) == 0)
+    /* What shapes the task itself is never the item's to decide. */
+    if (j < io.n && !structural(scratch.v[i].msg))
+      continue;
+    if (strncmp(scratch.v[i].msg, "\"defaults\"", 10) == 0)
       continue;
     diag(ld, scratch.v[i].off, pf->task, "%s: %s", label, scratch.v[i].msg);
   }
@@ -1011,6 +1035,9 @@ static struct corun_task *load_template(struct corun_fields *pf, cJSON *obj,
     if (ld->diags.v[i].task == pf->task)
       break;
   if (i < ld->diags.n || k == NULL) {
+    /* Never fail without saying why: the job would run half-checked. */
+    if (i == ld->diags.n)
+      diag(ld, where(ld, obj), pf->task, "%s: not a valid task", label);
     pf->failed = 1;
     corun__template_free(t);
     return NULL;

@@ -516,21 +516,7 @@ CASES = [
 # Cases where the schema follows the documented behaviour (man/corun.1) and
 # the loader does not (yet). With --corun a disagreement here is reported,
 # not counted as a mismatch; agreement is reported too, so the entry can go.
-KNOWN_LOADER_GAPS = {
-    "stage task limit from the item":
-        "the man page says a stage task's limit cannot depend on the item; "
-        "load_template() records that error at the item-reference string, "
-        "and errors there are dropped as per-item checks, so --check passes "
-        "and the limit is silently ignored",
-    "stage task kind from the item":
-        "read_kind()'s error sits at the item-reference string and is "
-        "dropped the same way; --check passes and running the job crashes "
-        "(SIGSEGV)",
-    "stage task children from the item":
-        "a template gather's \"tasks\" given as \"${item}\" passes --check "
-        "(the \"must be an array\" error is dropped as a per-item check); "
-        "nothing documents children taken from the item",
-}
+KNOWN_LOADER_GAPS = {}
 
 
 # ---- checking ----
