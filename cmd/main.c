@@ -83,21 +83,23 @@ static int env_debug(void)
   return d && *d && strcmp(d, "0") != 0;
 }
 
-static int write_report(struct cli *c)
+/* Write a report made by fn to path ('-': stdout), atomically. */
+static int write_report(struct cli *c, const char *path,
+                        void (*fn)(const struct corun_run *,
+                                   struct corun_buf *))
 {
   struct corun_buf b = CORUN_BUF_INIT;
   struct corun_error err = {0};
   int rc = 0;
 
-  corun_report_json(c->run, &b);
+  fn(c->run, &b);
   if (b.oom) {
     fprintf(stderr, "corun: out of memory writing the report\n");
     rc = -1;
-  } else if (strcmp(c->opt.report, "-") == 0) {
+  } else if (strcmp(path, "-") == 0) {
     fwrite(b.p, 1, b.len, stdout);
     fflush(stdout);
-  } else if (corun_write_atomic(c->opt.report, b.p, b.len, &err) !=
-             CORUN_OK) {
+  } else if (corun_write_atomic(path, b.p, b.len, &err) != CORUN_OK) {
     fprintf(stderr, "corun: %s\n", err.msg);
     rc = -1;
   }
@@ -110,14 +112,14 @@ static int write_report(struct cli *c)
  * an hour-long run should not end in "cannot write". The probe is the same
  * temporary file beside the target that the atomic write will use.
  */
-static int probe_report(const char *path)
+static int probe_report(const char *path, const char *what)
 {
   struct corun_error err = {0};
 
   if (strcmp(path, "-") == 0)
     return 0;
   if (corun_probe_writable(path, &err) != CORUN_OK) {
-    fprintf(stderr, "corun: cannot write the report: %s\n", err.msg);
+    fprintf(stderr, "corun: cannot write the %s: %s\n", what, err.msg);
     return -1;
   }
   return 0;
@@ -199,7 +201,9 @@ int main(int argc, char **argv)
     options_free(&c.opt);
     return CORUN_EXIT_USAGE;
   }
-  if (c.opt.report && !c.opt.check && probe_report(c.opt.report) < 0) {
+  if (!c.opt.check &&
+      ((c.opt.report && probe_report(c.opt.report, "report") < 0) ||
+       (c.opt.junit && probe_report(c.opt.junit, "JUnit report") < 0))) {
     corun_job_free(job);
     options_free(&c.opt);
     return CORUN_EXIT_USAGE;
@@ -260,7 +264,11 @@ int main(int argc, char **argv)
   if (c.opt.debug)
     dump(&c);
   rc = corun_run_exit_code(c.run);
-  if (c.opt.report && write_report(&c) < 0 && rc == 0)
+  if (c.opt.report && write_report(&c, c.opt.report, corun_report_json) < 0 &&
+      rc == 0)
+    rc = CORUN_EXIT_FAILED;
+  if (c.opt.junit && write_report(&c, c.opt.junit, corun_report_junit) < 0 &&
+      rc == 0)
     rc = CORUN_EXIT_FAILED;
   if (!c.opt.quiet) {
     struct corun_buf b = CORUN_BUF_INIT;

@@ -15,6 +15,8 @@
 const struct opt_row corun_options[] = {
     {OPT_REPORT, "report", 0, "FILE",
      "write the JSON report to FILE ('-' for stdout)"},
+    {OPT_JUNIT, "junit", 0, "FILE",
+     "write a JUnit XML report to FILE ('-' for stdout)"},
     {OPT_QUIET, "quiet", 'q', NULL, "no summary table on stderr"},
     {OPT_JOBS, "jobs", 'j', "N",
      "run at most N fetch/exec tasks at once (overrides \"concurrency\")"},
@@ -132,6 +134,11 @@ int options_parse(struct options *o, int argc, char **argv)
         return usage_error("--report needs a file name ('-' for stdout)");
       o->report = optarg;
       break;
+    case OPT_JUNIT:
+      if (*optarg == '\0')
+        return usage_error("--junit needs a file name ('-' for stdout)");
+      o->junit = optarg;
+      break;
     case OPT_QUIET:
       o->quiet = 1;
       break;
@@ -174,6 +181,12 @@ int options_parse(struct options *o, int argc, char **argv)
   }
   if (o->help || o->version)
     return 0;
+  /* Two reports in one stream or file would be neither JSON nor XML. */
+  if (o->report && o->junit && strcmp(o->report, o->junit) == 0)
+    return usage_error("--report and --junit cannot both write to %s%s%s",
+                       strcmp(o->junit, "-") ? "'" : "",
+                       strcmp(o->junit, "-") ? o->junit : "standard output",
+                       strcmp(o->junit, "-") ? "'" : "");
   if (optind >= argc)
     return usage_error("no job file given");
   if (optind + 1 < argc)

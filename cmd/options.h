@@ -8,6 +8,7 @@
 
 enum opt_id {
   OPT_REPORT = 1,
+  OPT_JUNIT,
   OPT_QUIET,
   OPT_JOBS,
   OPT_VAR,
@@ -33,6 +34,7 @@ extern const struct opt_row corun_options[];
 struct options {
   const char *file;
   const char *report;
+  const char *junit;
   int quiet;
   unsigned jobs;
   const char *root;

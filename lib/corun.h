@@ -133,6 +133,11 @@ void corun_run_dump(const struct corun_run *run, struct corun_buf *out);
 /* The JSON report of a finished run. */
 void corun_report_json(const struct corun_run *run, struct corun_buf *out);
 /*
+ * The JUnit XML report of a finished run: one <testsuite> for the job, one
+ * <testcase> per task in the JSON report's order.
+ */
+void corun_report_junit(const struct corun_run *run, struct corun_buf *out);
+/*
  * Chrome Trace Event JSON of a finished run (Perfetto, chrome://tracing):
  * a complete event per task that ran, a lane per root subtree.
  */
