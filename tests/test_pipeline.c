@@ -1919,6 +1919,53 @@ Test(pipeline, a_quiet_fifo_does_not_hold_up_cancellation, .disabled = true)
   cr_assert_lt(num(task_in(o.rep, "p"), "duration"), 0.5 + 1.5 * SC);
 }
 
+/*
+ * BUG: a default "limit" applies to the pipeline itself as well as to its
+ * item tasks (the exemption in lib/jobfile.c, "a default limit is for the
+ * work itself, not for the gathers and waits around it", tests
+ * kind->parent, which a pipeline does not set): with a limit of 1 the
+ * pipeline holds the slot its items wait for, and the run stalls ("the
+ * run stalled: these tasks wait on each other's limit slots"), exit 1.
+ * Expected as for a gather: the items take the default, the pipeline not.
+ */
+Test(pipeline, a_default_limit_is_for_the_items_not_the_pipeline,
+     .disabled = true)
+{
+  const char *const extra[] = {"--timeout", "10s", NULL};
+  struct outcome o =
+      run(J("{'limits': {'one': 1}, 'defaults': {'limit': 'one'}, 'tasks': "
+            "[{'id': 'p', 'kind': 'pipeline', 'source': {'range': [0, 3]}, "
+            "'stages': [{'workers': 3, 'task': {'kind': 'sleep', 'seconds': "
+            "0.1}}]}]}"),
+          extra, NULL, 0);
+
+  cr_assert_eq(o.code, 0, "%s", o.err);
+  assert_counts(get(task_in(o.rep, "p"), "result"), 3, 3, 0, 0);
+  /* One at a time: the items share the one slot. */
+  cr_assert_geq(num(task_in(o.rep, "p"), "duration"), 0.299);
+}
+
+/*
+ * BUG: a stage's task naming the limit its pipeline holds is not caught
+ * when the job is loaded (a gather's child doing the same is: '"limit"
+ * "one" is already held by its ancestor "g": waiting for another slot
+ * inside it could wait for ever'); it runs, stalls at once and exits 1.
+ */
+Test(pipeline, a_stage_task_cannot_take_the_limit_its_pipeline_holds,
+     .disabled = true)
+{
+  const char *const extra[] = {"--timeout", "10s", NULL};
+  struct outcome o =
+      run(J("{'limits': {'one': 1}, 'tasks': [{'id': 'p', 'kind': 'pipeline', "
+            "'limit': 'one', 'source': {'range': [0, 3]}, 'stages': [{'task': "
+            "{'kind': 'sleep', 'seconds': 0, 'limit': 'one'}}]}]}"),
+          extra, NULL, 0);
+
+  cr_assert_eq(o.code, 2, "%s", o.err);
+  cr_assert_not_null(strstr(o.err, "already held by its ancestor \"p\""), "%s",
+                     o.err);
+}
+
 /* ==== scale ==== */
 
 Test(pipeline, a_million_items_in_flat_memory)
