@@ -61,6 +61,11 @@ static int put_item(void *arg, const char *name, struct corun_buf *b,
     corun_buf_puts(b, v->valuestring);
     return 0;
   }
+  /* Numbers as the report writes them: integers stay integers. */
+  if (!cJSON_IsArray(v) && !cJSON_IsObject(v)) {
+    corun__json_write(b, v, NULL);
+    return 0;
+  }
   text = cJSON_PrintUnformatted(v);
   if (text == NULL) {
     b->oom = 1;
@@ -135,7 +140,14 @@ static int expand(cJSON *parent, cJSON *v, const struct expand_ctx *ec,
       if (copy == NULL)
         return -1;
       copy->valueint = v->valueint; /* keeps the place for messages */
-      /* Replacing by pointer keeps no key; an object member needs it. */
+      /*
+       * The copy has the value's own key, if any; it takes the place's:
+       * replacing by pointer keeps none, and an object member needs one.
+       */
+      if (!(copy->type & cJSON_StringIsConst))
+        free(copy->string);
+      copy->type &= ~cJSON_StringIsConst;
+      copy->string = NULL;
       if (v->string && (copy->string = strdup(v->string)) == NULL) {
         cJSON_Delete(copy);
         return -1;

@@ -68,6 +68,13 @@ struct loader {
   int has_tasks;
   size_t tasks_off;
   unsigned suggested; /* "did you mean" searches over all ids so far */
+  /* Limits of pipeline stage tasks, checked against their pipeline's. */
+  struct tmpl_limit {
+    long task;
+    size_t off;
+    struct corun_sem *limit;
+  } *tlimits;
+  size_t ntlimits;
 };
 
 static void diag(struct loader *ld, size_t off, long task, const char *fmt,
@@ -168,10 +175,12 @@ static void expand_task_fields(struct loader *ld, cJSON *obj, long task)
         expand_tree(ld, st, "stages", task, &ld->tctx, NULL);
         continue;
       }
+      /* A stage's task names its own fields in messages. */
       for (m = st->child; m; m = m->next)
-        expand_tree(ld, m, "stages", task,
-                    strcmp(m->string, "task") == 0 ? &ld->dctx : &ld->tctx,
-                    NULL);
+        if (strcmp(m->string, "task") == 0)
+          expand_tree(ld, m, NULL, task, &ld->dctx, NULL);
+        else
+          expand_tree(ld, m, "stages", task, &ld->tctx, NULL);
     }
   }
 }
@@ -661,7 +670,8 @@ static void read_common(struct loader *ld, struct corun_task *t,
    * around it: a container holding a slot its children need next would
    * wait on itself.
    */
-  if (v && corun_field_from_defaults(f, v) && t->kind && t->kind->parent)
+  if (v && corun_field_from_defaults(f, v) && t->kind &&
+      corun__kind_is_container(t->kind))
     v = NULL;
   if (v && !(v->type & CORUN_FIELD_BAD)) {
     t->limit = resolve_limit(ld, f, v);
@@ -977,13 +987,25 @@ static struct corun_task *load_template(struct corun_fields *pf, cJSON *obj,
     t->timeout->ms = corun_duration_ms(secs);
   v = corun_field(&f, "limit");
   /* As for any task: a default limit is for the work, not its container. */
-  if (v && corun_field_from_defaults(&f, v) && k && k->parent)
+  if (v && corun_field_from_defaults(&f, v) && k &&
+      corun__kind_is_container(k))
     v = NULL;
   if (v && cJSON_IsString(v) &&
       corun_template_item_refs(v->valuestring, NULL, NULL) > 0)
     corun_field_fail(&f, "limit", v, "cannot depend on the item");
   else if (v && !(v->type & CORUN_FIELD_BAD))
     t->limit = resolve_limit(ld, &f, v);
+  if (t->limit) {
+    struct tmpl_limit *nl =
+        realloc(ld->tlimits, (ld->ntlimits + 1) * sizeof(*nl));
+
+    if (nl) {
+      ld->tlimits = nl;
+      nl[ld->ntlimits].task = pf->task;
+      nl[ld->ntlimits].off = where(ld, v);
+      nl[ld->ntlimits++].limit = t->limit;
+    }
+  }
   if (k) {
     k->parse(t, &f);
     check_unknown(ld, &f, k, pf->task);
@@ -1046,7 +1068,7 @@ static struct corun_task *load_template(struct corun_fields *pf, cJSON *obj,
   for (v = ld->defaults ? ld->defaults->child : NULL; v; v = v->next) {
     if (cJSON_GetObjectItemCaseSensitive(obj, v->string) ||
         !(strcmp(v->string, "timeout") == 0 ||
-          (strcmp(v->string, "limit") == 0 && !k->parent) ||
+          (strcmp(v->string, "limit") == 0 && !corun__kind_is_container(k)) ||
           corun__kind_has_field(k, v->string)))
       continue;
     cJSON_AddItemToObject(obj, v->string, cJSON_Duplicate(v, 1));
@@ -1356,6 +1378,24 @@ static void check_nested_limits(struct loader *ld)
 {
   struct corun_job *job = ld->job;
   size_t i;
+
+  /* A pipeline's items wait for slots while it holds its own. */
+  for (i = 0; i < ld->ntlimits; i++) {
+    const struct tmpl_limit *tl = &ld->tlimits[i];
+    struct corun_task *a;
+
+    if (tl->task < 0 || (size_t)tl->task >= job->ntasks)
+      continue;
+    for (a = job->tasks[tl->task]; a; a = a->parent)
+      if (a->limit == tl->limit) {
+        diag(ld, tl->off, tl->task,
+             "a stage's task: \"limit\" \"%s\" is already held by its "
+             "ancestor \"%s\": waiting for another slot inside it could "
+             "wait for ever",
+             tl->limit->name, a->id);
+        break;
+      }
+  }
 
   for (i = 0; i < job->ntasks; i++) {
     struct corun_task *t = job->tasks[i], *a;
@@ -1940,6 +1980,7 @@ fail:
     free(al);
   }
   free(ld.recs);
+  free(ld.tlimits);
   for (i = 0; i < 5; i++)
     cJSON_Delete(owned[i]);
   corun__diags_free(&ld.diags);

@@ -94,6 +94,15 @@ struct corun_kind {
   void (*free)(struct corun_task *t);
 };
 
+/*
+ * Whether tasks of kind k run other tasks (gather, wait: children; a
+ * pipeline: its items). A default "limit" is for the work, not for them.
+ */
+static inline int corun__kind_is_container(const struct corun_kind *k)
+{
+  return k->parent || k->child_done;
+}
+
 /* The kind named name, or NULL. */
 const struct corun_kind *corun__kind_find(const char *name);
 /* The i-th kind, or NULL past the last: for checks over every kind. */

@@ -31,7 +31,8 @@ static void write_number(struct corun_buf *out, double d)
 {
   char tmp[32];
 
-  if (d == floor(d) && fabs(d) < 1e15) {
+  /* Any integral double below 2^63 prints exactly as an integer. */
+  if (d == floor(d) && fabs(d) < 9.2e18) {
     corun_buf_printf(out, "%.0f", d);
     return;
   }

@@ -1494,7 +1494,7 @@ Test(pipeline, template_item_fields_index_and_typed_whole_references)
             "{'whole': '${item}', 'c': '${item.a.b.c}', 'b': '${item.a.b}', "
             "'i': '${index}', 'text': 'i${index}', 'list': ['${item.s}', "
             "'${item.n}']}}}], 'results': 'r.jsonl'}]}"),
-          NULL, "ASAN_OPTIONS=detect_leaks=0", 0);
+          NULL, NULL, 0);
   cr_assert_eq(o.code, 0, "%s", o.err);
   cr_assert_str_eq(lines_with(o.out, "m "),
                    "1 y 7 {\"b\":{\"c\":7}}|0 x deep {\"b\":{\"c\":\"deep\"}}");
@@ -1516,7 +1516,7 @@ Test(pipeline, template_item_fields_index_and_typed_whole_references)
 }
 
 /*
- * BUG: a whole reference to a value that has a key leaks the key once per
+ * Regression: a whole reference to a value that has a key leaked the key once per
  * item: expand() in lib/instance.c duplicates the value with
  * cJSON_Duplicate(), which copies its key, then overwrites copy->string
  * with strdup(v->string) without freeing the copied key. Values with a
@@ -1524,7 +1524,7 @@ Test(pipeline, template_item_fields_index_and_typed_whole_references)
  * a sleep's result (its "result" member). Memory grows with the number of
  * items (LeakSanitizer reports it under ASan).
  */
-Test(pipeline, template_field_references_do_not_leak, .disabled = true)
+Test(pipeline, template_field_references_do_not_leak)
 {
   const char *key = "a_field_with_a_rather_long_name_so_that_a_leak_of_it_"
                     "shows_in_the_peak_rss_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
@@ -1569,12 +1569,12 @@ Test(pipeline, template_whole_reference_in_a_string_field_is_text)
 }
 
 /*
- * BUG: integers of 1e15 and more come out in exponent form in templates
+ * Regression: integers of 1e15 and more came out in exponent form in templates
  * (cJSON_PrintUnformatted in put_item(), lib/instance.c): a range item
  * 1000000000000000 becomes "1e+15" in "id=${item}", and -9007199254740992
  * becomes "-9.00719925474099e+15", which is not even the same number.
  */
-Test(pipeline, template_large_integers_stay_integers, .disabled = true)
+Test(pipeline, template_large_integers_stay_integers)
 {
   struct outcome o = run(
       J("{'tasks': [{'id': 'p', 'kind': 'pipeline', 'source': {'range': "
@@ -1871,7 +1871,7 @@ Test(pipeline, lines_from_a_fifo_go_through_as_they_come)
 }
 
 /*
- * BUG: while the lines source waits on a read that does not return (a
+ * Regression: while the lines source waited on a read that does not return (a
  * FIFO or pipe whose writer is quiet), nothing stops the pipeline:
  * maybe_end() waits for the uv_fs_read in flight (lines.busy), which the
  * thread pool cannot cancel. SIGINT, a second SIGINT, the pipeline's
@@ -1879,7 +1879,7 @@ Test(pipeline, lines_from_a_fifo_go_through_as_they_come)
  * closes (never, if it does not): a pipeline with "timeout": "0.5s" ends
  * "timeout" after the writer's 6 s.
  */
-Test(pipeline, a_quiet_fifo_does_not_hold_up_cancellation, .disabled = true)
+Test(pipeline, a_quiet_fifo_does_not_hold_up_cancellation)
 {
   const char *job =
       J("{'tasks': [{'id': 'p', 'kind': 'pipeline', 'source': {'lines': "
@@ -1920,7 +1920,7 @@ Test(pipeline, a_quiet_fifo_does_not_hold_up_cancellation, .disabled = true)
 }
 
 /*
- * BUG: a default "limit" applies to the pipeline itself as well as to its
+ * Regression: a default "limit" applied to the pipeline itself as well as to its
  * item tasks (the exemption in lib/jobfile.c, "a default limit is for the
  * work itself, not for the gathers and waits around it", tests
  * kind->parent, which a pipeline does not set): with a limit of 1 the
@@ -1928,8 +1928,7 @@ Test(pipeline, a_quiet_fifo_does_not_hold_up_cancellation, .disabled = true)
  * run stalled: these tasks wait on each other's limit slots"), exit 1.
  * Expected as for a gather: the items take the default, the pipeline not.
  */
-Test(pipeline, a_default_limit_is_for_the_items_not_the_pipeline,
-     .disabled = true)
+Test(pipeline, a_default_limit_is_for_the_items_not_the_pipeline)
 {
   const char *const extra[] = {"--timeout", "10s", NULL};
   struct outcome o =
@@ -1946,13 +1945,12 @@ Test(pipeline, a_default_limit_is_for_the_items_not_the_pipeline,
 }
 
 /*
- * BUG: a stage's task naming the limit its pipeline holds is not caught
+ * Regression: a stage's task naming the limit its pipeline holds was not caught
  * when the job is loaded (a gather's child doing the same is: '"limit"
  * "one" is already held by its ancestor "g": waiting for another slot
  * inside it could wait for ever'); it runs, stalls at once and exits 1.
  */
-Test(pipeline, a_stage_task_cannot_take_the_limit_its_pipeline_holds,
-     .disabled = true)
+Test(pipeline, a_stage_task_cannot_take_the_limit_its_pipeline_holds)
 {
   const char *const extra[] = {"--timeout", "10s", NULL};
   struct outcome o =
@@ -2112,7 +2110,8 @@ static const struct bad bad[] = {
      "  'source': {'range': [0, 3]},\n"
      "  'stages': [{'task': {'kind': 'sleep', 'seconds': 0,\n"
      "                      'message': '${itme}'}}]}]}",
-     "4:34: error: task \"p\": \"stages\": unknown variable \"${itme}\""},
+     "4:34: error: task \"p\": \"message\": unknown variable \"${itme}\" "
+     "(did you mean \"${item}\"?)"},
     {"{'tasks': [{'id': 'p', 'kind': 'pipeline',\n"
      "  'source': {'range': [0, 3]},\n"
      "  'stages': []}]}",
@@ -2225,7 +2224,7 @@ Test(pipeline, load_error_misspelt_item_suggests_item)
   cr_assert_eq(o.code, 2);
   cr_assert_str_eq(o.out, "");
   cr_assert_not_null(strstr(o.err, "job.json:1:136: error: task \"p\": "
-                                   "\"stages\": unknown variable "
+                                   "\"message\": unknown variable "
                                    "\"${itme}\" (did you mean \"${item}\"?)"),
                      "%s", o.err);
   cr_assert_not_null(strstr(o.err, "unknown variable \"${indx}\" (did you "

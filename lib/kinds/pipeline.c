@@ -26,6 +26,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "../duration.h"
 #include "../fields.h"
@@ -119,11 +121,17 @@ struct stage_run {
   size_t id_len;
 };
 
-/* The lines source, read in chunks on libuv's thread pool. */
+/*
+ * The lines source, read a chunk at a time as producers need lines: a
+ * regular file on libuv's thread pool, a pipe or FIFO through a uv_pipe
+ * (a read there may wait for ever, and only a handle can be stopped).
+ */
 struct lines_src {
   uv_fs_t req;
-  uv_file fd;
-  int busy; /* a request is in flight */
+  uv_pipe_t pipe;
+  int fd;
+  int is_pipe;
+  int busy; /* a read is in flight */
   int eof;
   int err;
   struct corun_buf buf;
@@ -1026,21 +1034,16 @@ enum { SRC_GOT, SRC_DRY, SRC_WAIT, SRC_ERR };
 
 static void lines_read(struct pl *p);
 
-static void lines_done(uv_fs_t *req)
+/* A chunk (n > 0), the end (0) or an error (< 0, a libuv code) arrived. */
+static void lines_arrived(struct pl *p, ssize_t n)
 {
-  struct pl *p = req->data;
   struct lines_src *ls = &p->r->lines;
-  ssize_t res = req->result;
-  int opening = req->fs_type == UV_FS_OPEN;
   struct producer *pr;
 
-  uv_fs_req_cleanup(req);
   ls->busy = 0;
-  if (res < 0) {
-    ls->err = (int)-res;
-  } else if (opening) {
-    ls->fd = (uv_file)res;
-  } else if (res == 0) {
+  if (n < 0 && n != UV_EOF) {
+    ls->err = (int)-n;
+  } else if (n <= 0) {
     ls->eof = 1;
   } else {
     /* Keep the unread tail at the front, then add the chunk. */
@@ -1049,11 +1052,7 @@ static void lines_done(uv_fs_t *req)
       ls->buf.len -= ls->pos;
       ls->pos = 0;
     }
-    corun_buf_add(&ls->buf, ls->chunk, (size_t)res);
-  }
-  if (opening && res >= 0 && !p->r->stopping) {
-    lines_read(p);
-    return;
+    corun_buf_add(&ls->buf, ls->chunk, (size_t)n);
   }
   /* Wake the producers that waited, in the order they came. */
   pr = ls->waiting;
@@ -1069,27 +1068,94 @@ static void lines_done(uv_fs_t *req)
   maybe_end(p);
 }
 
+static void file_read_done(uv_fs_t *req)
+{
+  ssize_t n = req->result;
+
+  uv_fs_req_cleanup(req);
+  lines_arrived(req->data, n);
+}
+
+static void pipe_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+  struct pl *p = h->data;
+
+  (void)suggested;
+  *buf = uv_buf_init(p->r->lines.chunk, READ_CHUNK);
+}
+
+static void pipe_read_done(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+{
+  (void)buf;
+  if (n == 0)
+    return; /* nothing this time (EAGAIN) */
+  /* One chunk per request, as from a file: producers ask for more. */
+  uv_read_stop(st);
+  lines_arrived(st->data, n);
+}
+
+static int lines_open(struct pl *p)
+{
+  struct lines_src *ls = &p->r->lines;
+  struct stat st;
+
+  /* Not blocking: opening a FIFO would otherwise wait for its writer. */
+  ls->fd = open(p->c->lines, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (ls->fd < 0 || fstat(ls->fd, &st) < 0)
+    return errno;
+  if (S_ISREG(st.st_mode))
+    return 0;
+  if (uv_pipe_init(p->base.run->loop, &ls->pipe, 0) < 0)
+    return ENOMEM;
+  ls->pipe.data = p;
+  if (uv_pipe_open(&ls->pipe, ls->fd) < 0) {
+    uv_close((uv_handle_t *)&ls->pipe, NULL);
+    return EINVAL;
+  }
+  ls->is_pipe = 1;
+  return 0;
+}
+
 static void lines_read(struct pl *p)
 {
   struct lines_src *ls = &p->r->lines;
-  uv_loop_t *loop = p->base.run->loop;
   int e;
 
   if (ls->busy || ls->eof || ls->err)
     return;
-  ls->req.data = p;
-  if (ls->fd < 0) {
-    e = uv_fs_open(loop, &ls->req, p->c->lines, O_RDONLY | O_CLOEXEC, 0,
-                   lines_done);
+  if (ls->fd < 0 && (e = lines_open(p)) != 0) {
+    ls->err = e;
+    return;
+  }
+  if (ls->is_pipe) {
+    e = uv_read_start((uv_stream_t *)&ls->pipe, pipe_alloc, pipe_read_done);
   } else {
     uv_buf_t b = uv_buf_init(ls->chunk, READ_CHUNK);
 
-    e = uv_fs_read(loop, &ls->req, ls->fd, &b, 1, -1, lines_done);
+    ls->req.data = p;
+    e = uv_fs_read(p->base.run->loop, &ls->req, ls->fd, &b, 1, -1,
+                   file_read_done);
   }
   if (e < 0)
     ls->err = -e;
   else
     ls->busy = 1;
+}
+
+/* Stop reading and let go of the file. */
+static void lines_close(struct pl *p)
+{
+  struct lines_src *ls = &p->r->lines;
+
+  if (ls->fd < 0)
+    return;
+  if (ls->is_pipe) {
+    /* The handle owns the descriptor; its memory is the pipeline's. */
+    uv_close((uv_handle_t *)&ls->pipe, NULL);
+  } else {
+    close(ls->fd);
+  }
+  ls->fd = -1;
 }
 
 /* The next non-empty line as a JSON string, if one is in the buffer. */
@@ -1265,6 +1331,25 @@ static void produced(struct corun_qwaiter *qw, enum corun_qresult res)
   produce(pr);
 }
 
+/*
+ * The source just ran dry: producers waiting out a delay or a rate token
+ * will find nothing, so they are done now, not a delay later.
+ */
+static void release_idle_producers(struct pl *p, struct producer *self)
+{
+  struct pl_run *r = p->r;
+  uint32_t i;
+
+  for (i = 0; i < p->c->producers; i++) {
+    struct producer *pr = &r->prod[i];
+
+    if (pr == self || (pr->state != P_DELAY && pr->state != P_RATE))
+      continue;
+    corun__timer_stop(p->base.run, &pr->timer);
+    producer_done(pr);
+  }
+}
+
 static void produce(struct producer *pr)
 {
   struct pl *p = pr->pl;
@@ -1341,6 +1426,8 @@ static void produce(struct producer *pr)
     pr->delayed = 0;
     pr->state = P_IDLE;
     r->entered++;
+    if (source_dry(p))
+      release_idle_producers(p, pr);
     res = corun_queue_put(&r->st[0].q, &it);
     if (res == CORUN_Q_OK)
       continue;
@@ -1461,13 +1548,7 @@ static void maybe_end(struct pl *p)
     corun__timer_stop(t->run, &r->sampler);
     take_sample(p);
   }
-  if (r->lines.fd >= 0) {
-    uv_fs_t req;
-
-    uv_fs_close(t->run->loop, &req, r->lines.fd, NULL);
-    uv_fs_req_cleanup(&req);
-    r->lines.fd = -1;
-  }
+  lines_close(p);
   e = results_commit(p);
   free_run_buffers(p);
   if (r->fail_msg)
@@ -1516,6 +1597,11 @@ static void stop(struct pl *p, enum corun_cancel_how how)
     }
   }
   r->lines.waiting = NULL;
+  /* A pipe may never say more: stop waiting for it (a file read ends). */
+  if (r->lines.is_pipe && r->lines.busy) {
+    uv_read_stop((uv_stream_t *)&r->lines.pipe);
+    r->lines.busy = 0;
+  }
   /*
    * Closing a queue sends its waiting workers away (putters with their
    * item cancelled); what is left inside is cancelled here.
@@ -1740,8 +1826,9 @@ static void summary(const struct corun_task *t, struct corun_buf *out)
   const struct pl *p = (const struct pl *)t;
 
   if (p->r)
-    corun_buf_printf(out, "%llu items: %llu ok, %llu failed, %llu cancelled",
+    corun_buf_printf(out, "%llu item%s: %llu ok, %llu failed, %llu cancelled",
                      (unsigned long long)p->r->entered,
+                     p->r->entered == 1 ? "" : "s",
                      (unsigned long long)p->r->ok,
                      (unsigned long long)p->r->failed,
                      (unsigned long long)p->r->cancelled);
