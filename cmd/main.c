@@ -4,15 +4,21 @@
  * libuv loop with signal handling, write the reports and map the outcome to
  * the exit status. No task logic lives here.
  */
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "corun.h"
 #include "options.h"
+
+/* The status line is redrawn at most this often. */
+#define PROGRESS_MS 100
 
 struct cli {
   struct options opt;
@@ -20,11 +26,27 @@ struct cli {
   uv_signal_t sigint, sigterm, sigusr1;
   uv_timer_t deadline;
   int have_deadline;
+  uv_timer_t progress;
+  int have_progress;
+  int drawn; /* the status line is on the screen */
 };
+
+static struct cli *the_cli; /* for the line callbacks' erasing */
+
+/* Take the status line off the screen before anything else is printed. */
+static void erase_progress(struct cli *c)
+{
+  if (c && c->drawn) {
+    fputs("\r\033[K", stderr);
+    fflush(stderr);
+    c->drawn = 0;
+  }
+}
 
 static void print_line(const char *line, void *arg)
 {
   (void)arg;
+  erase_progress(the_cli);
   fputs(line, stdout);
   fputc('\n', stdout);
 }
@@ -32,14 +54,53 @@ static void print_line(const char *line, void *arg)
 static void log_line(const char *line, void *arg)
 {
   (void)arg;
+  erase_progress(the_cli);
   fputs(line, stderr);
   fputc('\n', stderr);
+}
+
+static unsigned term_width(void)
+{
+  struct winsize ws;
+
+  if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1)
+    return ws.ws_col;
+  return 80;
+}
+
+static void draw_progress(uv_timer_t *h)
+{
+  struct cli *c = h->data;
+  struct corun_buf b = CORUN_BUF_INIT;
+
+  /* One column short: a full row would wrap on some terminals. */
+  corun_run_progress(c->run, term_width() - 1, &b);
+  if (!b.oom) {
+    fputs("\r", stderr);
+    fputs(corun_buf_str(&b), stderr);
+    fputs("\033[K", stderr);
+    fflush(stderr);
+    c->drawn = 1;
+  }
+  corun_buf_free(&b);
+}
+
+static int wants_progress(const struct cli *c)
+{
+  const char *term = getenv("TERM");
+
+  if (c->opt.progress == PROGRESS_ALWAYS)
+    return 1;
+  if (c->opt.progress == PROGRESS_NEVER)
+    return 0;
+  return isatty(STDERR_FILENO) && !(term && strcmp(term, "dumb") == 0);
 }
 
 static void dump(struct cli *c)
 {
   struct corun_buf b = CORUN_BUF_INIT;
 
+  erase_progress(c);
   corun_run_dump(c->run, &b);
   fputs(corun_buf_str(&b), stderr);
   corun_buf_free(&b);
@@ -147,6 +208,8 @@ static void close_handles(struct cli *c, uv_loop_t *loop)
   uv_close((uv_handle_t *)&c->sigusr1, NULL);
   if (c->have_deadline)
     uv_close((uv_handle_t *)&c->deadline, NULL);
+  if (c->have_progress)
+    uv_close((uv_handle_t *)&c->progress, NULL);
   uv_run(loop, UV_RUN_DEFAULT);
 }
 
@@ -193,7 +256,9 @@ int main(int argc, char **argv)
     if (c.opt.help)
       options_help(stdout);
     else
-      printf("corun %s (libuv %s)\n", CORUN_VERSION, uv_version_string());
+      printf("corun %s (libuv %s, libcurl %s, cJSON %s)\n", CORUN_VERSION,
+             uv_version_string(), curl_version_info(CURLVERSION_NOW)->version,
+             cJSON_Version());
     options_free(&c.opt);
     return 0;
   }
@@ -201,9 +266,20 @@ int main(int argc, char **argv)
     options_free(&c.opt);
     return CORUN_EXIT_USAGE;
   }
+  if (c.opt.graph) {
+    struct corun_buf b = CORUN_BUF_INIT;
+
+    corun_job_graph(job, &b);
+    fputs(corun_buf_str(&b), stdout);
+    corun_buf_free(&b);
+    corun_job_free(job);
+    options_free(&c.opt);
+    return 0;
+  }
   if (!c.opt.check &&
       ((c.opt.report && probe_report(c.opt.report, "report") < 0) ||
-       (c.opt.junit && probe_report(c.opt.junit, "JUnit report") < 0))) {
+       (c.opt.junit && probe_report(c.opt.junit, "JUnit report") < 0) ||
+       (c.opt.trace && probe_report(c.opt.trace, "trace") < 0))) {
     corun_job_free(job);
     options_free(&c.opt);
     return CORUN_EXIT_USAGE;
@@ -230,6 +306,7 @@ int main(int argc, char **argv)
   c.opt.debug = ro.debug;
   /* Without --report nothing shows response bodies: do not keep them. */
   ro.skip_bodies = c.opt.report == NULL;
+  ro.trace = c.opt.trace != NULL;
   ro.output = print_line;
   ro.output_err = log_line;
   ro.log = log_line;
@@ -248,8 +325,19 @@ int main(int argc, char **argv)
                    (uint64_t)(c.opt.timeout * 1000.0 + 0.5), 0);
     uv_unref((uv_handle_t *)&c.deadline);
   }
+  the_cli = &c;
+  if (wants_progress(&c)) {
+    uv_timer_init(loop, &c.progress);
+    c.progress.data = &c;
+    c.have_progress = 1;
+    uv_timer_start(&c.progress, draw_progress, PROGRESS_MS, PROGRESS_MS);
+    uv_unref((uv_handle_t *)&c.progress);
+  }
   corun_run_start(c.run);
   uv_run(loop, UV_RUN_DEFAULT);
+  if (c.have_progress)
+    uv_timer_stop(&c.progress);
+  erase_progress(&c);
 
   if (!corun_run_done(c.run)) {
     /*
@@ -268,6 +356,9 @@ int main(int argc, char **argv)
       rc == 0)
     rc = CORUN_EXIT_FAILED;
   if (c.opt.junit && write_report(&c, c.opt.junit, corun_report_junit) < 0 &&
+      rc == 0)
+    rc = CORUN_EXIT_FAILED;
+  if (c.opt.trace && write_report(&c, c.opt.trace, corun_report_trace) < 0 &&
       rc == 0)
     rc = CORUN_EXIT_FAILED;
   if (!c.opt.quiet) {

@@ -17,6 +17,10 @@ const struct opt_row corun_options[] = {
      "write the JSON report to FILE ('-' for stdout)"},
     {OPT_JUNIT, "junit", 0, "FILE",
      "write a JUnit XML report to FILE ('-' for stdout)"},
+    {OPT_TRACE, "trace", 0, "FILE",
+     "write a Chrome trace (Perfetto, chrome://tracing) to FILE"},
+    {OPT_PROGRESS, "progress", 0, "WHEN",
+     "status line on stderr: auto (a terminal), always, never"},
     {OPT_QUIET, "quiet", 'q', NULL, "no summary table on stderr"},
     {OPT_JOBS, "jobs", 'j', "N",
      "run at most N fetch/exec tasks at once (overrides \"concurrency\")"},
@@ -139,6 +143,22 @@ int options_parse(struct options *o, int argc, char **argv)
         return usage_error("--junit needs a file name ('-' for stdout)");
       o->junit = optarg;
       break;
+    case OPT_TRACE:
+      if (*optarg == '\0')
+        return usage_error("--trace needs a file name ('-' for stdout)");
+      o->trace = optarg;
+      break;
+    case OPT_PROGRESS:
+      if (strcmp(optarg, "auto") == 0)
+        o->progress = PROGRESS_AUTO;
+      else if (strcmp(optarg, "always") == 0)
+        o->progress = PROGRESS_ALWAYS;
+      else if (strcmp(optarg, "never") == 0)
+        o->progress = PROGRESS_NEVER;
+      else
+        return usage_error("--progress takes auto, always or never, not '%s'",
+                           optarg);
+      break;
     case OPT_QUIET:
       o->quiet = 1;
       break;
@@ -182,11 +202,26 @@ int options_parse(struct options *o, int argc, char **argv)
   if (o->help || o->version)
     return 0;
   /* Two reports in one stream or file would be neither JSON nor XML. */
-  if (o->report && o->junit && strcmp(o->report, o->junit) == 0)
-    return usage_error("--report and --junit cannot both write to %s%s%s",
-                       strcmp(o->junit, "-") ? "'" : "",
-                       strcmp(o->junit, "-") ? o->junit : "standard output",
-                       strcmp(o->junit, "-") ? "'" : "");
+  {
+    const char *outs[3] = {o->report, o->junit, o->trace};
+    static const char *const names[3] = {"--report", "--junit", "--trace"};
+    int a, b;
+
+    for (a = 0; a < 3; a++)
+      for (b = a + 1; b < 3; b++)
+        if (outs[a] && outs[b] && strcmp(outs[a], outs[b]) == 0)
+          return usage_error("%s and %s cannot both write to %s%s%s",
+                             names[a], names[b],
+                             strcmp(outs[b], "-") ? "'" : "",
+                             strcmp(outs[b], "-") ? outs[b] : "standard output",
+                             strcmp(outs[b], "-") ? "'" : "");
+  }
+  /* "corun graph FILE": a command word before the job file. */
+  if (optind < argc && strcmp(argv[optind], "graph") == 0 &&
+      optind + 1 < argc) {
+    o->graph = 1;
+    optind++;
+  }
   if (optind >= argc)
     return usage_error("no job file given");
   if (optind + 1 < argc)
@@ -206,7 +241,9 @@ void options_help(FILE *out)
   size_t i;
 
   fputs("Usage: corun [OPTIONS] FILE|-\n"
-        "Run the JSON job graph in FILE ('-' reads stdin) on one event loop.\n"
+        "       corun graph FILE|-\n"
+        "Run the JSON job graph in FILE ('-' reads stdin) on one event loop;\n"
+        "'graph' prints its task tree as Graphviz DOT instead.\n"
         "\nOptions:\n",
         out);
   for (i = 0; corun_options[i].lng; i++) {

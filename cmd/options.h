@@ -9,6 +9,8 @@
 enum opt_id {
   OPT_REPORT = 1,
   OPT_JUNIT,
+  OPT_TRACE,
+  OPT_PROGRESS,
   OPT_QUIET,
   OPT_JOBS,
   OPT_VAR,
@@ -31,10 +33,15 @@ struct opt_row {
 /* The option table; ends with a row whose lng is NULL. */
 extern const struct opt_row corun_options[];
 
+enum { PROGRESS_AUTO, PROGRESS_ALWAYS, PROGRESS_NEVER };
+
 struct options {
   const char *file;
   const char *report;
   const char *junit;
+  const char *trace;
+  int progress; /* PROGRESS_AUTO, _ALWAYS or _NEVER */
+  int graph;    /* "corun graph FILE": print DOT, run nothing */
   int quiet;
   unsigned jobs;
   const char *root;

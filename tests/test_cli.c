@@ -474,6 +474,10 @@ Test(cli, version)
     cr_assert_eq(p->status, 0);
     cr_assert(strncmp(p->out, "corun ", 6) == 0, "%s", p->out);
     cr_assert_not_null(strstr(p->out, CORUN_VERSION), "%s", p->out);
+    /* The libraries it runs on, as bug reports want them. */
+    cr_assert_not_null(strstr(p->out, "libuv 1."), "%s", p->out);
+    cr_assert_not_null(strstr(p->out, "libcurl "), "%s", p->out);
+    cr_assert_not_null(strstr(p->out, "cJSON "), "%s", p->out);
     cr_assert_str_empty(p->err);
     proc_free(p);
   }
@@ -969,6 +973,126 @@ Test(cli, colour_on_a_terminal_unless_no_color)
   cr_assert_eq(p->status, 1);
   cr_assert_not_null(strstr(p->out, "STATUS"), "%s", p->out);
   cr_assert_null(strchr(p->out, '\033'), "NO_COLOR ignored");
+  proc_free(p);
+}
+
+/* --- progress line ------------------------------------------------------ */
+
+/* A job that runs long enough for a few redraws (100 ms apart). */
+static const char *progress_job =
+    "{\"tasks\": [{\"id\": \"p\", \"kind\": \"pipeline\", \"source\": "
+    "{\"range\": [0, 6]}, \"stages\": [{\"task\": {\"kind\": \"sleep\", "
+    "\"seconds\": 0.1, \"message\": \"item ${item}\"}}]}]}";
+
+Test(cli, progress_line_on_a_terminal_is_erased_before_the_summary)
+{
+  char *dir = tmp_dir(), *job = path_in(dir, "p.json");
+  char cmd[2048];
+  FILE *f;
+  struct proc *p;
+  const char *last, *sum;
+
+  f = fopen(job, "w");
+  cr_assert_not_null(f);
+  fputs(progress_job, f);
+  fclose(f);
+  unsetenv("NO_COLOR");
+  setenv("TERM", "xterm-256color", 1);
+  snprintf(cmd, sizeof(cmd), "%s %s", CORUN_BIN, job);
+  p = on_a_terminal(cmd);
+  cr_assert_eq(p->status, 0, "%s%s", p->out, p->err);
+  /* Drawn: carriage return, the counts, the pipeline's items, erase. */
+  cr_assert_not_null(strstr(p->out, "\r0/1 done, 1 running"), "%s", p->out);
+  cr_assert_not_null(strstr(p->out, "| p "), "%s", p->out);
+  cr_assert_not_null(strstr(p->out, "/6 items"), "%s", p->out);
+  cr_assert_not_null(strstr(p->out, "\033[K"), "%s", p->out);
+  /* Task output never shares a row with it: erased first, then printed. */
+  cr_assert_not_null(strstr(p->out, "\r\033[Kitem 3"), "%s", p->out);
+  /* The last drawing is erased before the summary table. */
+  last = strstr(p->out, "done, ");
+  while (last && strstr(last + 1, "done, "))
+    last = strstr(last + 1, "done, ");
+  sum = strstr(p->out, "ID ");
+  cr_assert(last && sum && last < sum, "%s", p->out);
+  cr_assert_not_null(strstr(last, "\r\033[K"), "not erased:\n%s", p->out);
+  proc_free(p);
+
+  snprintf(cmd, sizeof(cmd), "%s --progress=never %s", CORUN_BIN, job);
+  p = on_a_terminal(cmd);
+  cr_assert_eq(p->status, 0);
+  cr_assert_null(strstr(p->out, "done, "), "%s", p->out);
+  proc_free(p);
+  rm_dir(dir);
+  free(dir);
+  free(job);
+}
+
+Test(cli, no_progress_line_when_stderr_is_a_file_unless_always)
+{
+  char *dir = tmp_dir(), *job = path_in(dir, "p.json");
+  struct proc *p;
+  FILE *f = fopen(job, "w");
+
+  cr_assert_not_null(f);
+  fputs(progress_job, f);
+  fclose(f);
+  p = CLI(NULL, job);
+  cr_assert_eq(p->status, 0);
+  cr_assert_null(strchr(p->err, '\r'), "%s", p->err);
+  cr_assert_null(strstr(p->err, "done, "), "%s", p->err);
+  proc_free(p);
+  p = CLI(NULL, "--progress", "always", job);
+  cr_assert_eq(p->status, 0);
+  cr_assert_not_null(strstr(p->err, "\r0/1 done"), "%s", p->err);
+  proc_free(p);
+  p = CLI(NULL, "--progress=sometimes", job);
+  cr_assert_eq(p->status, 2);
+  cr_assert_not_null(strstr(p->err, "auto, always or never"), "%s", p->err);
+  proc_free(p);
+  rm_dir(dir);
+  free(dir);
+  free(job);
+}
+
+/* --- trace and graph ----------------------------------------------------- */
+
+Test(cli, trace_file_is_chrome_trace_json)
+{
+  char *dir = tmp_dir(), *tp = path_in(dir, "t.json");
+  char *text;
+  cJSON *j;
+  struct proc *p = CLI(NULL, "--trace", tp, "-q", FX("ok.json"));
+
+  cr_assert_eq(p->status, 0, "%s", p->err);
+  text = slurp(tp);
+  j = cJSON_Parse(text);
+  cr_assert_not_null(j, "%s", text);
+  cr_assert(cJSON_IsArray(cJSON_GetObjectItem(j, "traceEvents")));
+  cr_assert_not_null(strstr(text, "\"ph\": \"X\""), "%s", text);
+  cJSON_Delete(j);
+  free(text);
+  proc_free(p);
+  p = CLI(NULL, "--trace", "-", "--report", "-", FX("ok.json"));
+  cr_assert_eq(p->status, 2);
+  cr_assert_not_null(strstr(p->err, "--report and --trace cannot both write "
+                                    "to standard output"),
+                     "%s", p->err);
+  proc_free(p);
+  rm_dir(dir);
+  free(dir);
+  free(tp);
+}
+
+Test(cli, graph_prints_dot_and_runs_nothing)
+{
+  struct proc *p = CLI(NULL, "graph", FX("ok.json"));
+
+  cr_assert_eq(p->status, 0, "%s", p->err);
+  cr_assert(strncmp(p->out, "digraph ", 8) == 0, "%s", p->out);
+  cr_assert_str_empty(p->err);
+  proc_free(p);
+  p = CLI(NULL, "graph", FX("invalid.json"));
+  cr_assert_eq(p->status, 2);
   proc_free(p);
 }
 
