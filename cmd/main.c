@@ -242,6 +242,7 @@ int main(int argc, char **argv)
 {
   struct cli c;
   struct corun_job *job = NULL;
+  struct corun_journal *journal = NULL;
   struct corun_run_opts ro = {0};
   struct corun_error err = {0};
   uv_loop_t *loop;
@@ -307,11 +308,25 @@ int main(int argc, char **argv)
   /* Without --report nothing shows response bodies: do not keep them. */
   ro.skip_bodies = c.opt.report == NULL;
   ro.trace = c.opt.trace != NULL;
+  if (c.opt.journal) {
+    if (corun_journal_open(&journal, c.opt.journal, job, &err) != CORUN_OK) {
+      fprintf(stderr, "corun: %s\n", err.msg);
+      corun_job_free(job);
+      options_free(&c.opt);
+      return CORUN_EXIT_USAGE;
+    }
+    ro.journal = journal;
+    if (ro.debug)
+      fprintf(stderr, "corun: journal %s: %zu task%s ended ok before\n",
+              c.opt.journal, corun_journal_resumable(journal),
+              corun_journal_resumable(journal) == 1 ? "" : "s");
+  }
   ro.output = print_line;
   ro.output_err = log_line;
   ro.log = log_line;
   if (corun_run_new(&c.run, job, loop, &ro, &err) != CORUN_OK) {
     fprintf(stderr, "corun: %s\n", err.msg);
+    corun_journal_close(journal);
     corun_job_free(job);
     options_free(&c.opt);
     return CORUN_EXIT_FAILED;
@@ -371,6 +386,7 @@ int main(int argc, char **argv)
   close_handles(&c, loop);
   corun_run_free(c.run);
   uv_loop_close(loop);
+  corun_journal_close(journal);
   corun_job_free(job);
   options_free(&c.opt);
   return rc;

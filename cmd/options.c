@@ -19,6 +19,8 @@ const struct opt_row corun_options[] = {
      "write a JUnit XML report to FILE ('-' for stdout)"},
     {OPT_TRACE, "trace", 0, "FILE",
      "write a Chrome trace (Perfetto, chrome://tracing) to FILE"},
+    {OPT_JOURNAL, "journal", 0, "FILE",
+     "record ended tasks in FILE; a rerun skips those that ended ok"},
     {OPT_PROGRESS, "progress", 0, "WHEN",
      "status line on stderr: auto (a terminal), always, never"},
     {OPT_QUIET, "quiet", 'q', NULL, "no summary table on stderr"},
@@ -147,6 +149,11 @@ int options_parse(struct options *o, int argc, char **argv)
       if (*optarg == '\0')
         return usage_error("--trace needs a file name ('-' for stdout)");
       o->trace = optarg;
+      break;
+    case OPT_JOURNAL:
+      if (*optarg == '\0')
+        return usage_error("--journal needs a file name");
+      o->journal = optarg;
       break;
     case OPT_PROGRESS:
       if (strcmp(optarg, "auto") == 0)

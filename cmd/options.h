@@ -10,6 +10,7 @@ enum opt_id {
   OPT_REPORT = 1,
   OPT_JUNIT,
   OPT_TRACE,
+  OPT_JOURNAL,
   OPT_PROGRESS,
   OPT_QUIET,
   OPT_JOBS,
@@ -40,6 +41,7 @@ struct options {
   const char *report;
   const char *junit;
   const char *trace;
+  const char *journal;
   int progress; /* PROGRESS_AUTO, _ALWAYS or _NEVER */
   int graph;    /* "corun graph FILE": print DOT, run nothing */
   int quiet;

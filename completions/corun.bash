@@ -8,7 +8,7 @@ _corun()
     prev=${COMP_WORDS[COMP_CWORD-1]}
 
     case $prev in
-        --report|--junit|--trace)
+        --report|--junit|--trace|--journal)
             # A file to write, or '-' for standard output.
             COMPREPLY=($(compgen -f -- "$cur"))
             return
@@ -29,7 +29,7 @@ _corun()
     esac
 
     if [[ $cur == -* ]]; then
-        COMPREPLY=($(compgen -W "--report --junit --trace --progress
+        COMPREPLY=($(compgen -W "--report --junit --trace --journal --progress
             --quiet -q --jobs -j --var --root --timeout --check --debug
             --version -V --help -h" -- "$cur"))
         return

@@ -21,6 +21,7 @@
 
 struct corun_job;
 struct corun_run;
+struct corun_journal;
 
 #define CORUN_EXIT_OK 0
 #define CORUN_EXIT_FAILED 1
@@ -83,12 +84,28 @@ struct corun_run_opts {
    * pipeline samples its queue lengths every 10 ms).
    */
   int trace;
+  /* --journal: take what earlier runs finished, record what this one does. */
+  struct corun_journal *journal;
   corun_line_cb output;   /* task output (sleep messages): stdout */
   corun_line_cb output_err; /* streamed stderr lines of exec tasks */
   corun_line_cb log;      /* debug lines and warnings: stderr */
   corun_line_cb finished; /* called once, with NULL, when every task ended */
   void *arg;
 };
+
+/*
+ * Open (or create) the journal at path for job: the tasks an earlier run
+ * with the same job file and --var values ended ok are taken from it, and
+ * every task that ends is appended. A journal of another job is refused
+ * (CORUN_EUSAGE, err says why). Close it after the run is freed.
+ */
+enum corun_code corun_journal_open(struct corun_journal **out,
+                                   const char *path,
+                                   const struct corun_job *job,
+                                   struct corun_error *err);
+/* How many tasks the journal holds as ended ok. */
+size_t corun_journal_resumable(const struct corun_journal *j);
+void corun_journal_close(struct corun_journal *j);
 
 /*
  * Prepare a run of job on loop. The job must outlive the run and is run at

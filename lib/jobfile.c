@@ -1825,6 +1825,28 @@ static char *base_name(const char *display)
   return strndup(b, n);
 }
 
+/*
+ * FNV-1a over the file and the --var values: what names a job for its
+ * journal. Not cryptographic; it tells jobs apart, it does not guard them.
+ */
+static uint64_t job_hash(const char *text, size_t len,
+                         const struct corun_load_opts *opts)
+{
+  uint64_t h = 0xcbf29ce484222325ULL;
+  size_t i, k;
+
+  for (i = 0; i < len; i++)
+    h = (h ^ (unsigned char)text[i]) * 0x100000001b3ULL;
+  for (k = 0; opts && k < opts->nvars; k++) {
+    const char *v = opts->vars[k];
+
+    h = (h ^ 0xff) * 0x100000001b3ULL; /* a separator no text byte equals */
+    for (i = 0; v[i]; i++)
+      h = (h ^ (unsigned char)v[i]) * 0x100000001b3ULL;
+  }
+  return h;
+}
+
 /* Apply --var name=value over the file's vars. */
 static int apply_var_overrides(struct loader *ld,
                                const struct corun_load_opts *opts,
@@ -1894,6 +1916,7 @@ enum corun_code corun_job_load_text(struct corun_job **out, const char *text,
   }
   job->dir = strdup(dir ? dir : ".");
   job->concurrency = CORUN_DEFAULT_CONCURRENCY;
+  job->hash = job_hash(text, len, opts);
   ld.job = job;
   corun_json_init(&ld.p, text, len);
 

@@ -41,6 +41,7 @@ struct corun_job {
   struct corun_idchunk *idpool; /* generated ids, no malloc each */
   struct corun_slab *slabs;      /* the task structs themselves */
   int ran; /* a job runs once */
+  uint64_t hash; /* of the file and --var values: which job a journal is */
 };
 
 #endif

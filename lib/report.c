@@ -85,7 +85,8 @@ void corun__task_write_result(const struct corun_task *t,
                               const struct corun_secrets *sec,
                               struct corun_buf *out)
 {
-  if (t->kind && t->kind->result)
+  /* A resumed task's result is the journal's, whatever its kind. */
+  if (t->kind && t->kind->result && !(t->flags & CORUN_TF_RESUMED))
     t->kind->result(t, sec, out);
   else
     corun__json_write(out, t->result, sec);

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "journal.h"
 #include "run.h"
 #include "sem.h"
 
@@ -112,6 +113,28 @@ static void run_task(struct corun_task *t)
 static void end(struct corun_task *t, enum corun_status status,
                 enum corun_errtype type, char *msg);
 
+/*
+ * A leaf task an earlier run ended ok (the journal says) ends ok now with
+ * that result, taking no slot. Containers run: their children resume.
+ */
+static int resume(struct corun_task *t)
+{
+  const cJSON *rec, *res;
+
+  if (t->nchildren || (t->flags & (CORUN_TF_INSTANCE | CORUN_TF_RESUMED)) ||
+      (rec = corun__journal_find(t->run->opts.journal, t->id)) == NULL)
+    return 0;
+  res = cJSON_GetObjectItemCaseSensitive(rec, "result");
+  t->result = res && !cJSON_IsNull(res) ? cJSON_Duplicate(res, 1) : NULL;
+  t->flags |= CORUN_TF_RESUMED;
+  t->t_start = corun__now_ns(t->run);
+  t->attempts = 0;
+  if (t->run->opts.debug)
+    corun__run_logf(t->run, "%s: resumed from the journal", t->id);
+  end(t, CORUN_STATUS_OK, CORUN_ERR_NONE, NULL);
+  return 1;
+}
+
 void corun__task_dispatch(struct corun_task *t)
 {
   struct corun_run *run = t->run;
@@ -131,6 +154,8 @@ void corun__task_dispatch(struct corun_task *t)
     return;
   }
   assert(t->state == CORUN_STATE_QUEUED);
+  if (run->opts.journal && resume(t))
+    return;
   if (t->limit && !(t->flags & CORUN_TF_HOLD_LIMIT)) {
     if (!corun__sem_try(t->limit, t)) {
       corun__sem_wait(t->limit, t);
@@ -215,6 +240,8 @@ static void end(struct corun_task *t, enum corun_status status,
     run->ndone++;
     if (status != CORUN_STATUS_OK)
       run->nfailed++;
+    if (run->opts.journal && !(t->flags & CORUN_TF_RESUMED))
+      corun__journal_record(run->opts.journal, t, &run->job->secrets);
   }
   set_state(t, CORUN_STATE_DONE);
 

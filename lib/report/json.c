@@ -67,6 +67,9 @@ static void put_task(struct corun_buf *out, const struct corun_task *t,
   corun__task_write_result(t, sec, out);
   corun_buf_puts(out, ", \"error\": ");
   corun__task_write_error(t, sec, out);
+  /* Only with --journal: the result came from an earlier run. */
+  if (t->flags & CORUN_TF_RESUMED)
+    corun_buf_puts(out, ", \"resumed\": true");
   corun_buf_putc(out, '}');
 }
 

@@ -55,6 +55,9 @@ static void detail(const struct corun_task *t, const struct corun_secrets *sec,
       corun_buf_printf(&raw, "%s: ",
                        corun_errtype_name((enum corun_errtype)t->err_type));
     corun_buf_puts(&raw, t->err_msg ? t->err_msg : "");
+  } else if (t->flags & CORUN_TF_RESUMED) {
+    /* Its own struct holds nothing: the journal gave the result. */
+    corun_buf_puts(&raw, "resumed from the journal");
   } else if (t->kind->summary) {
     t->kind->summary(t, &raw);
   } else if (t->result && cJSON_IsString(t->result)) {

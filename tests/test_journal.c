@@ -1,0 +1,257 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * --journal: a rerun takes the tasks an earlier run ended ok from the
+ * journal (results reused, "resumed" in the report) and runs the rest,
+ * also after the first run was killed with SIGKILL; a journal of another
+ * job is refused.
+ */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "helpers.h"
+
+TestSuite(journal, .timeout = 60);
+
+/* The directory of a path from write_temp(), as a new string. */
+static char *dir_of(const char *path)
+{
+  char *d = strdup(path), *slash = strrchr(d, '/');
+
+  *slash = '\0';
+  return d;
+}
+
+static char *in_dir(const char *dir, const char *name)
+{
+  struct corun_buf b = CORUN_BUF_INIT;
+
+  corun_buf_printf(&b, "%s/%s", dir, name);
+  return corun_buf_detach(&b);
+}
+
+/* How many lines the file holds (0 when it does not exist). */
+static int lines_in(const char *path)
+{
+  FILE *f = fopen(path, "r");
+  int n = 0, c;
+
+  if (f == NULL)
+    return 0;
+  while ((c = fgetc(f)) != EOF)
+    n += c == '\n';
+  fclose(f);
+  return n;
+}
+
+static cJSON *task_of(cJSON *rep, const char *id)
+{
+  cJSON *t;
+
+  cJSON_ArrayForEach(t, cJSON_GetObjectItem(rep, "tasks"))
+  {
+    if (strcmp(cJSON_GetObjectItem(t, "id")->valuestring, id) == 0)
+      return t;
+  }
+  cr_assert_fail("no task %s", id);
+  return NULL;
+}
+
+/*
+ * Each exec appends a line to its own file in the job's directory, so the
+ * test can count how often each really ran. "b" fails until flag exists.
+ */
+static const char *job_text =
+    "{\"tasks\": ["
+    "{\"id\": \"a\", \"kind\": \"exec\", \"shell\": \"echo run >> a.runs; "
+    "echo result-a\"},"
+    "{\"id\": \"b\", \"kind\": \"exec\", \"shell\": \"echo run >> b.runs; "
+    "test -f flag\", \"after\": [\"a\"]},"
+    "{\"id\": \"g\", \"kind\": \"gather\", \"tasks\": ["
+    "  {\"id\": \"c\", \"kind\": \"exec\", \"shell\": \"echo run >> c.runs\"},"
+    "  {\"id\": \"d\", \"kind\": \"sleep\", \"seconds\": 0, \"result\": "
+    "{\"n\": 4}}]}]}";
+
+Test(journal, rerun_skips_what_ended_ok_and_runs_the_rest)
+{
+  char *job = write_temp("job.json", job_text), *dir = dir_of(job);
+  char *jnl = in_dir(dir, "run.journal"), *flag = in_dir(dir, "flag");
+  char *ra = in_dir(dir, "a.runs"), *rb = in_dir(dir, "b.runs");
+  char *rc = in_dir(dir, "c.runs");
+  struct proc *p;
+  cJSON *rep, *t;
+
+  p = run_cli(NULL, (const char *const[]){"--journal", jnl, "-q", job, NULL});
+  cr_assert_eq(p->status, 1, "%s", p->err);
+  proc_free(p);
+  cr_assert_eq(lines_in(ra), 1);
+  cr_assert_eq(lines_in(rb), 1);
+  /* A header and a line per task that ended (a, b, c, d, g). */
+  cr_assert_eq(lines_in(jnl), 6);
+
+  fclose(fopen(flag, "w"));
+  p = run_cli(NULL, (const char *const[]){"--journal", jnl, "--report", "-",
+                                          "-q", job, NULL});
+  cr_assert_eq(p->status, 0, "%s", p->err);
+  /* a and c ended ok before: not run again; b failed: run again. */
+  cr_assert_eq(lines_in(ra), 1);
+  cr_assert_eq(lines_in(rc), 1);
+  cr_assert_eq(lines_in(rb), 2);
+  rep = cJSON_Parse(p->out);
+  cr_assert_not_null(rep, "%s", p->out);
+  t = task_of(rep, "a");
+  cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(t, "resumed")));
+  cr_assert_str_eq(cJSON_GetObjectItem(t, "status")->valuestring, "ok");
+  cr_assert_str_eq(
+      cJSON_GetObjectItem(cJSON_GetObjectItem(t, "result"), "stdout")
+          ->valuestring,
+      "result-a\n");
+  cr_assert_eq(cJSON_GetObjectItem(t, "attempts")->valueint, 0);
+  cr_assert_null(cJSON_GetObjectItem(task_of(rep, "b"), "resumed"));
+  cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(task_of(rep, "d"), "resumed")));
+  /* The gather runs again over its resumed children, with their results. */
+  t = task_of(rep, "g");
+  cr_assert_null(cJSON_GetObjectItem(t, "resumed"));
+  cr_assert_eq(
+      cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(t, "result"),
+                                             1),
+                          "n")
+          ->valueint,
+      4);
+  cJSON_Delete(rep);
+  proc_free(p);
+  /* Appended: b's new end and the gather's; resumed tasks add nothing. */
+  cr_assert_eq(lines_in(jnl), 8);
+  free(job);
+  free(dir);
+  free(jnl);
+  free(flag);
+  free(ra);
+  free(rb);
+  free(rc);
+}
+
+Test(journal, another_job_or_other_vars_are_refused)
+{
+  char *job = write_temp("job.json", job_text), *dir = dir_of(job);
+  char *jnl = in_dir(dir, "run.journal"), *other = in_dir(dir, "other.json");
+  FILE *f;
+  struct proc *p;
+
+  p = run_cli(NULL, (const char *const[]){"--journal", jnl, "-q", job, NULL});
+  proc_free(p);
+  f = fopen(other, "w");
+  fputs("{\"tasks\": [{\"id\": \"a\", \"kind\": \"sleep\", \"seconds\": 0}]}",
+        f);
+  fclose(f);
+  p = run_cli(NULL,
+              (const char *const[]){"--journal", jnl, "-q", other, NULL});
+  cr_assert_eq(p->status, 2);
+  cr_assert_not_null(strstr(p->err, "written for a different job"), "%s",
+                     p->err);
+  proc_free(p);
+  p = run_cli(NULL, (const char *const[]){"--journal", jnl, "--var", "x=1",
+                                          "-q", job, NULL});
+  cr_assert_eq(p->status, 2, "--var values are part of the job");
+  proc_free(p);
+  /* Not a journal at all. */
+  p = run_cli(NULL,
+              (const char *const[]){"--journal", other, "-q", job, NULL});
+  cr_assert_eq(p->status, 2);
+  cr_assert_not_null(strstr(p->err, "not a corun journal"), "%s", p->err);
+  proc_free(p);
+  /* And it was left as it was: nothing appended to someone's file. */
+  cr_assert_eq(lines_in(other), 0);
+  free(job);
+  free(dir);
+  free(jnl);
+  free(other);
+}
+
+/*
+ * A run killed with SIGKILL part way: the rerun does only what had not
+ * ended ok, even with the journal's last line cut short.
+ */
+Test(journal, resumes_after_sigkill_at_any_point)
+{
+  struct corun_buf text = CORUN_BUF_INIT;
+  char *job, *dir, *jnl;
+  struct proc *p;
+  int i, k;
+
+  /* Twenty tasks one after the other, 50 ms each. */
+  corun_buf_puts(&text, "{\"tasks\": [");
+  for (i = 0; i < 20; i++) {
+    corun_buf_printf(&text,
+                     "%s{\"id\": \"t%d\", \"kind\": \"exec\", \"shell\": "
+                     "\"echo run >> t%d.runs; sleep 0.05\"",
+                     i ? "," : "", i, i);
+    if (i)
+      corun_buf_printf(&text, ", \"after\": [\"t%d\"]", i - 1);
+    corun_buf_putc(&text, '}');
+  }
+  corun_buf_puts(&text, "]}");
+  job = write_temp("job.json", corun_buf_str(&text));
+  dir = dir_of(job);
+  jnl = in_dir(dir, "run.journal");
+  for (k = 0; k < 3; k++) {
+    /* Kill at a different point each time; the last run completes. */
+    pid_t pid = fork();
+    int st;
+
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+      int null = open("/dev/null", O_WRONLY);
+
+      dup2(null, 1);
+      dup2(null, 2);
+      execl(CORUN_BIN, CORUN_BIN, "--journal", jnl, "-q", job, (char *)NULL);
+      _exit(127);
+    }
+    usleep((useconds_t)(150000 + 170000 * k));
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+    cr_assert(WIFSIGNALED(st), "corun ended before the kill");
+    if (k == 1) {
+      /* Cut the last line short, as a crash in mid-write would. */
+      struct stat sb;
+
+      cr_assert_eq(stat(jnl, &sb), 0);
+      cr_assert_eq(truncate(jnl, sb.st_size - 5), 0);
+    }
+  }
+  p = run_cli(NULL, (const char *const[]){"--journal", jnl, "-q", job, NULL});
+  cr_assert_eq(p->status, 0, "%s", p->err);
+  proc_free(p);
+  /*
+   * Every task ran to its end exactly once, except one the kill caught
+   * running (it ran again) and the one whose journal line was cut.
+   */
+  {
+    int twice = 0;
+
+    for (i = 0; i < 20; i++) {
+      char name[32], *path;
+      int n;
+
+      snprintf(name, sizeof(name), "t%d.runs", i);
+      path = in_dir(dir, name);
+      n = lines_in(path);
+      cr_assert(n >= 1 && n <= 2, "t%d ran %d times", i, n);
+      twice += n == 2;
+      free(path);
+    }
+    cr_assert_leq(twice, 4, "%d tasks ran twice: the journal was not used",
+                  twice);
+  }
+  corun_buf_free(&text);
+  free(job);
+  free(dir);
+  free(jnl);
+}
