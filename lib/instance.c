@@ -302,13 +302,18 @@ struct corun_task *corun__instance_new(const struct corun_tmpl *tp,
    */
   for (tries = 0; t == NULL && diags.n > 0 && tp->expand && tries < 16;
        tries++) {
-    size_t before = typed.n;
+    size_t before = typed.n, k;
 
-    for (i = 0; i < diags.n; i++)
-      corun__diag_add(&typed, diags.v[i].off, -1, "%s", diags.v[i].msg);
-    corun__diags_free(&diags);
+    /* Only places not tried as text yet can make a difference. */
+    for (i = 0; i < diags.n; i++) {
+      for (k = 0; k < typed.n && typed.v[k].off != diags.v[i].off; k++)
+        ;
+      if (k == typed.n)
+        corun__diag_add(&typed, diags.v[i].off, -1, "%s", diags.v[i].msg);
+    }
     if (typed.n == before)
       break;
+    corun__diags_free(&diags);
     t = make_for_item(tp, parent, id, &ec, &diags, &made, err);
   }
   if (t == NULL && diags.n == 0 && typed.n > 0 && *err == NULL)

@@ -892,6 +892,26 @@ static void item_offsets(struct loader *ld, const cJSON *v, struct offsets *o)
     item_offsets(ld, it, o);
 }
 
+/* A template task (and its children) taking a limit a template parent holds. */
+static void check_template_limits(struct loader *ld, long task,
+                                  const struct corun_task *t)
+{
+  const struct corun_task *a;
+  uint32_t i;
+
+  for (a = t->parent; t->limit && a; a = a->parent)
+    if (a->limit == t->limit) {
+      diag(ld, ld->recs[task].obj_off, task,
+           "a stage's task: \"limit\" \"%s\" is taken inside a task that "
+           "already holds it: waiting for another slot there could wait for "
+           "ever",
+           t->limit->name);
+      break;
+    }
+  for (i = 0; i < t->nchildren; i++)
+    check_template_limits(ld, task, t->children[i]);
+}
+
 /* Whether a diagnostic is about a field that gives a task its shape. */
 static int structural(const char *msg)
 {
@@ -962,8 +982,15 @@ static struct corun_task *load_template(struct corun_fields *pf, cJSON *obj,
    * Children a wait leaves running would outlive the item's task, which
    * is freed once it ends.
    */
-  v = cJSON_GetObjectItemCaseSensitive(obj, "cancel_pending");
-  if (k && cJSON_IsFalse(v))
+  /* From the task or from "defaults": either way its children outlive. */
+  v = k && k->parent ? corun_field(&f, "cancel_pending") : NULL;
+  if (k && cJSON_IsFalse(v) && corun_field_from_defaults(&f, v))
+    diag(ld, where(ld, obj), pf->task,
+         "%s: \"cancel_pending\" false (from \"defaults\") cannot apply to "
+         "a stage's task: its children would outlive the item; set it to "
+         "true here",
+         label);
+  else if (k && cJSON_IsFalse(v))
     corun_field_fail(&f, "cancel_pending", v,
                      "cannot be false in a stage's task: its children "
                      "would outlive the item");
@@ -1064,6 +1091,9 @@ static struct corun_task *load_template(struct corun_fields *pf, cJSON *obj,
     corun__template_free(t);
     return NULL;
   }
+  /* Inside the template too, a limit held above cannot be taken below. */
+  for (i = 0; i < t->nchildren; i++)
+    check_template_limits(ld, pf->task, t->children[i]);
   /* The run has no "defaults": what applies is copied in now. */
   for (v = ld->defaults ? ld->defaults->child : NULL; v; v = v->next) {
     if (cJSON_GetObjectItemCaseSensitive(obj, v->string) ||

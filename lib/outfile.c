@@ -13,13 +13,28 @@ int corun__outfile_open(struct corun_outfile *o, const char *target)
 {
   struct stat st;
   size_t n;
+  int fl;
 
   o->direct = 0;
   if (stat(target, &st) == 0 && !S_ISREG(st.st_mode)) {
+    /*
+     * Not blocking: a FIFO nobody reads would hold the whole event loop
+     * in open(). With no reader it fails now (ENXIO); once open, writes
+     * wait for the reader, as a pipe's writer does.
+     */
     o->direct = 1;
-    o->fd = open(target, O_WRONLY | O_CLOEXEC);
-    return o->fd < 0 ? errno : 0;
+    o->fd = open(target, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (o->fd < 0)
+      return errno;
+    fl = fcntl(o->fd, F_GETFL);
+    if (fl >= 0)
+      fcntl(o->fd, F_SETFL, fl & ~O_NONBLOCK);
+    return 0;
   }
+  /* A symbolic link stays one: the file it points to is replaced. */
+  if (lstat(target, &st) == 0 && S_ISLNK(st.st_mode) &&
+      (o->path = realpath(target, NULL)) != NULL)
+    target = o->path;
   n = strlen(target) + 16;
   o->tmp = malloc(n);
   if (o->tmp == NULL)
@@ -34,6 +49,15 @@ int corun__outfile_open(struct corun_outfile *o, const char *target)
     return e;
   }
   return 0;
+}
+
+/* The process's umask: mkstemp makes 0600, a new file should get 0666&~. */
+static mode_t umask_now(void)
+{
+  mode_t m = umask(0);
+
+  umask(m);
+  return m;
 }
 
 int corun__outfile_write(struct corun_outfile *o, const void *data, size_t n)
@@ -59,17 +83,22 @@ int corun__outfile_commit(struct corun_outfile *o, const char *target)
 
   if (o->fd < 0)
     return 0;
-  if (!o->direct && (fchmod(o->fd, 0644) < 0 || fsync(o->fd) < 0))
+  if (!o->direct && (fchmod(o->fd, 0666 & ~umask_now()) < 0 ||
+                     fsync(o->fd) < 0))
     e = errno;
   if (close(o->fd) < 0 && e == 0)
     e = errno;
   o->fd = -1;
+  if (o->path)
+    target = o->path;
   if (e == 0 && o->tmp && rename(o->tmp, target) < 0)
     e = errno;
   if (e && o->tmp)
     unlink(o->tmp);
   free(o->tmp);
   o->tmp = NULL;
+  free(o->path);
+  o->path = NULL;
   return e;
 }
 
@@ -83,4 +112,6 @@ void corun__outfile_abort(struct corun_outfile *o)
     free(o->tmp);
     o->tmp = NULL;
   }
+  free(o->path);
+  o->path = NULL;
 }

@@ -5,7 +5,9 @@
  * file beside the target ("<target>.corun-XXXXXX"), which is synced and
  * renamed into place on commit and removed on abort, so the target is
  * either untouched or whole. A target that exists and is not a regular
- * file (/dev/null, a FIFO) has nothing to replace: it is written directly.
+ * file (/dev/null, a FIFO) has nothing to replace: it is written directly
+ * (a FIFO without a reader is an error, not a wait). Through a symbolic
+ * link, the file it points to is replaced and the link kept.
  */
 #ifndef CORUN_OUTFILE_H
 #define CORUN_OUTFILE_H
@@ -15,10 +17,11 @@
 struct corun_outfile {
   int fd; /* -1 when not open */
   int direct;
-  char *tmp; /* the temporary file's path, or NULL */
+  char *tmp;  /* the temporary file's path, or NULL */
+  char *path; /* where a symbolic link target pointed, or NULL */
 };
 
-#define CORUN_OUTFILE_INIT {-1, 0, NULL}
+#define CORUN_OUTFILE_INIT {-1, 0, NULL, NULL}
 
 /* Open for target. Returns 0, or an errno. */
 int corun__outfile_open(struct corun_outfile *o, const char *target);

@@ -41,7 +41,7 @@ struct corun_run {
   /* For the progress line; the job's own tasks only, not pipeline items. */
   size_t nrunning;
   size_t ndone;
-  size_t nfailed; /* ended other than ok */
+  size_t nfailed; /* ended failed or timeout */
   int started;
   int finished;
   int interrupts;

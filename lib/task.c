@@ -238,7 +238,7 @@ static void end(struct corun_task *t, enum corun_status status,
     if (t->state == CORUN_STATE_RUNNING)
       run->nrunning--;
     run->ndone++;
-    if (status != CORUN_STATUS_OK)
+    if (status == CORUN_STATUS_FAILED || status == CORUN_STATUS_TIMEOUT)
       run->nfailed++;
     if (run->opts.journal && !(t->flags & CORUN_TF_RESUMED))
       corun__journal_record(run->opts.journal, t, &run->job->secrets);

@@ -2452,3 +2452,120 @@ Test(pipeline, percentiles_of_many_items)
   cr_assert_lt(num(s, "p99"), 0.08 + 0.5 * SC);
   cr_assert_eq(num(s, "processed"), 5000);
 }
+
+/* ==== review findings (each failed before its fix) ==== */
+
+/* "cancel_pending": false from "defaults" let a wait item outlive itself. */
+Test(pipeline, default_cancel_pending_false_is_refused_for_stage_tasks)
+{
+  struct outcome o = run(
+      J("{'defaults': {'cancel_pending': false}, 'tasks': [{'id': 'p', "
+        "'kind': 'pipeline', 'source': {'range': [0, 6]}, 'stages': [{'task': "
+        "{'kind': 'wait', 'return_when': 'first_completed', 'tasks': [{'kind': "
+        "'sleep', 'seconds': 0.01}, {'kind': 'sleep', 'seconds': 0.2}]}}]}]}"),
+      NULL, NULL, 0);
+
+  cr_assert_eq(o.code, 2, "%s", o.err);
+  cr_assert_not_null(strstr(o.err, "\"cancel_pending\" false (from "
+                                   "\"defaults\")"),
+                     "%s", o.err);
+}
+
+/* A FIFO nobody reads as the results file held the whole loop in open(). */
+Test(pipeline, results_fifo_without_a_reader_fails_the_pipeline_not_the_run)
+{
+  struct outcome o;
+
+  cr_assert_eq(mkfifo(P("fifo"), 0600), 0);
+  o = run(J("{'tasks': [{'id': 'p', 'kind': 'pipeline', 'results': '%s', "
+            "'source': {'range': [0, 3]}, 'stages': [{'task': {'kind': "
+            "'sleep', 'seconds': 0}}]}, {'id': 's', 'kind': 'sleep', "
+            "'seconds': 0.05, 'message': 'other ran'}]}",
+            P("fifo")),
+          NULL, NULL, 10 * SC);
+  cr_assert_eq(o.code, 1);
+  cr_assert_str_eq(str(task_in(o.rep, "p"), "status"), "failed");
+  cr_assert_not_null(strstr(o.out, "other ran"));
+}
+
+/* Items failing before they are tasks never gave the loop a turn. */
+Test(pipeline, failing_items_do_not_starve_signals_and_timers)
+{
+  const char *const extra[] = {"--timeout", "1", NULL};
+  struct outcome o = run(
+      J("{'tasks': [{'id': 'p', 'kind': 'pipeline', 'source': {'range': "
+        "[-1000000, 0]}, 'stages': [{'workers': 4, 'task': {'kind': "
+        "'sleep', 'seconds': '${item}'}}]}]}"),
+      extra, NULL, 30 * SC);
+
+  cr_assert_eq(o.code, 124, "%s", o.err);
+  cr_assert_lt(o.wall, 1.0 + 2.0 * SC, "took %.2fs", o.wall);
+}
+
+/* A limit taken inside a stage's own template tree, where it is held. */
+Test(pipeline, nested_limit_inside_a_stage_template_is_a_load_error)
+{
+  struct outcome o = run(
+      J("{'limits': {'x': 1}, 'tasks': [{'id': 'p', 'kind': 'pipeline', "
+        "'source': {'range': [0, 2]}, 'stages': [{'task': {'kind': 'gather', "
+        "'limit': 'x', 'tasks': [{'kind': 'sleep', 'seconds': 0.1, "
+        "'limit': 'x'}]}}]}]}"),
+      NULL, NULL, 0);
+
+  cr_assert_eq(o.code, 2, "%s", o.err);
+  cr_assert_not_null(strstr(o.err, "already holds it"), "%s", o.err);
+}
+
+/* An items source walked its list from the start for every item. */
+Test(pipeline, a_long_items_source_is_linear)
+{
+  struct corun_buf b = CORUN_BUF_INIT;
+  struct outcome o;
+  int i;
+
+  corun_buf_puts(&b, "{\"tasks\": [{\"id\": \"p\", \"kind\": \"pipeline\", "
+                     "\"source\": {\"items\": [");
+  for (i = 0; i < 100000; i++)
+    corun_buf_printf(&b, "%s%d", i ? "," : "", i);
+  corun_buf_puts(&b, "]}, \"stages\": [{\"workers\": 4, \"task\": {\"kind\": "
+                     "\"sleep\", \"seconds\": 0}}]}]}");
+  o = run(corun_buf_str(&b), NULL, NULL, 0);
+  corun_buf_free(&b);
+  cr_assert_eq(o.code, 0, "%s", o.err);
+  assert_counts(get(task_in(o.rep, "p"), "result"), 100000, 100000, 0, 0);
+  /* Quadratic, this took minutes. */
+  cr_assert_lt(o.wall, 10 * SC, "took %.1fs", o.wall);
+}
+
+/* Rates finer than the timer's millisecond were not reached. */
+Test(pipeline, a_fast_rate_is_reached)
+{
+  struct outcome o = run(
+      J("{'tasks': [{'id': 'p', 'kind': 'pipeline', 'rate': '2000/s', "
+        "'producers': 2, 'source': {'range': [0, 2000]}, 'stages': "
+        "[{'workers': 4, 'task': {'kind': 'sleep', 'seconds': 0}}]}]}"),
+      NULL, NULL, 0);
+
+  cr_assert_eq(o.code, 0, "%s", o.err);
+  /* 2000 items at 2000/s: about a second, not several. */
+  cr_assert_gt(num(task_in(o.rep, "p"), "duration"), 0.9);
+  cr_assert_lt(num(task_in(o.rep, "p"), "duration"), 1.25 + 0.5 * SC);
+}
+
+/* A results file reached through a symbolic link keeps the link. */
+Test(pipeline, results_through_a_symlink_keeps_the_link)
+{
+  struct outcome o;
+  struct stat st;
+
+  put_file("real.jsonl", "old\n", 4);
+  cr_assert_eq(symlink(P("real.jsonl"), P("link.jsonl")), 0);
+  o = run(J("{'tasks': [{'id': 'p', 'kind': 'pipeline', 'results': "
+            "'link.jsonl', 'source': {'range': [0, 2]}, 'stages': [{'task': "
+            "{'kind': 'sleep', 'seconds': 0}}]}]}"),
+          NULL, NULL, 0);
+  cr_assert_eq(o.code, 0, "%s", o.err);
+  cr_assert_eq(lstat(P("link.jsonl"), &st), 0);
+  cr_assert(S_ISLNK(st.st_mode), "the link was replaced by a file");
+  cr_assert_not_null(strstr(slurp(P("real.jsonl")), "\"index\": 1"));
+}

@@ -55,6 +55,14 @@ enum src_type { SRC_ITEMS, SRC_RANGE, SRC_LINES };
 /* Queue-length samples for --trace: every 10 ms, thinned past the cap. */
 #define SAMPLE_MS 10
 #define SAMPLES_MAX 16384
+/*
+ * Items a producer puts, or a worker fails to make tasks for, in one go
+ * before the pipeline gives way to the rest of the run (the ready queue):
+ * those never pass through it on their own.
+ */
+#define BATCH_ITEMS 256
+/* Workers over all stages, at most: each costs memory up front. */
+#define MAX_WORKERS 1000000
 /* Item tasks the task dump names, at most. */
 #define DUMP_ITEMS 8
 
@@ -82,7 +90,7 @@ struct pl_conf {
 struct hist {
   uint64_t n;
   uint64_t *exact; /* the first EXACT_MAX samples, ns */
-  uint32_t *bucket;
+  uint64_t *bucket;
 };
 
 struct pl;
@@ -91,7 +99,7 @@ struct worker {
   struct pl *pl;
   uint32_t stage;
   uint32_t no; /* number over all stages: an instance's index */
-  enum { W_IDLE, W_GETTING, W_RUNNING, W_PUTTING, W_DONE } state;
+  enum { W_IDLE, W_GETTING, W_RUNNING, W_PUTTING, W_YIELD, W_DONE } state;
   struct corun_qwaiter w;
   struct corun_qitem cur;
   struct corun_task *task; /* running, or NULL */
@@ -100,9 +108,10 @@ struct worker {
 
 struct producer {
   struct pl *pl;
-  enum { P_IDLE, P_DELAY, P_RATE, P_SOURCE, P_PUTTING, P_DONE } state;
-  int delayed; /* this item's delay is over */
-  int token;   /* the rate's timer got this producer a token */
+  enum { P_IDLE, P_DELAY, P_RATE, P_SOURCE, P_PUTTING, P_YIELD, P_DONE } state;
+  int delayed;  /* this item's delay is over */
+  int token;    /* the rate's timer got this producer a token */
+  int catch_up; /* woken by the rate's timer: take the tokens due since */
   struct corun_timer timer;
   struct corun_qwaiter w;
   struct producer *next_waiting; /* for the lines source */
@@ -147,6 +156,7 @@ struct pl_run {
   struct producer *prod;
   uint32_t prod_live;
   uint64_t next; /* the next index the source gives */
+  const cJSON *cursor; /* items: the next one (a list, not an array) */
   uint64_t total; /* items and range: how many there are */
   struct lines_src lines;
   uint64_t entered, ok, failed, cancelled;
@@ -508,9 +518,17 @@ static int parse(struct corun_task *t, struct corun_fields *f)
       if (c->stages == NULL) {
         corun_field_fail(f, "stages", stages, "out of memory");
       } else {
+        uint64_t total = 0;
+
         c->nstages = (uint32_t)ns;
-        for (sv = stages->child, i = 0; sv; sv = sv->next, i++)
+        for (sv = stages->child, i = 0; sv; sv = sv->next, i++) {
           parse_stage(c, f, sv, i);
+          total += c->stages[i].workers;
+        }
+        if (total > MAX_WORKERS)
+          corun_field_fail(f, "stages", stages,
+                           "ask for %llu workers in all; at most %u",
+                           (unsigned long long)total, MAX_WORKERS);
       }
     }
   }
@@ -545,9 +563,11 @@ static double hist_value(size_t i)
 
 static void hist_add(struct hist *h, uint64_t ns)
 {
-  if (h->bucket == NULL) {
-    h->bucket = calloc(HIST_N, sizeof(*h->bucket));
-    h->exact = malloc(EXACT_MAX * sizeof(*h->exact));
+  if (h->bucket == NULL || h->exact == NULL) {
+    if (h->bucket == NULL)
+      h->bucket = calloc(HIST_N, sizeof(*h->bucket));
+    if (h->exact == NULL)
+      h->exact = malloc(EXACT_MAX * sizeof(*h->exact));
     if (h->bucket == NULL || h->exact == NULL)
       return;
   }
@@ -708,7 +728,7 @@ static void item_cancelled(struct pl *p, struct corun_qitem *it)
 {
   p->r->cancelled++;
   results_line(p, it, CORUN_STATUS_CANCELLED, NULL, CORUN_ERR_CANCELLED,
-               "the pipeline stopped before this item's turn");
+               "the pipeline stopped while this item waited for a worker");
   item_free(it);
 }
 
@@ -880,6 +900,13 @@ static int start_item(struct worker *w)
   return 0;
 }
 
+/* Let the rest of the run go; resume() picks the pipeline up after. */
+static void give_way(struct pl *p)
+{
+  if (!(p->base.flags & CORUN_TF_YIELD))
+    corun__task_yield(&p->base);
+}
+
 static void got_item(struct corun_qwaiter *qw, enum corun_qresult res)
 {
   struct worker *w = qw->data;
@@ -903,6 +930,7 @@ static void worker_loop(struct worker *w)
 {
   struct pl *p = w->pl;
   struct corun_queue *q = &p->r->st[w->stage].q;
+  int failed = 0;
 
   for (;;) {
     enum corun_qresult res;
@@ -924,6 +952,12 @@ static void worker_loop(struct worker *w)
     }
     if (start_item(w) == 0)
       return;
+    if (++failed == BATCH_ITEMS) {
+      /* Items failing before they are tasks never yield on their own. */
+      w->state = W_YIELD;
+      give_way(p);
+      return;
+    }
   }
 }
 
@@ -1223,9 +1257,12 @@ static int source_next(struct pl *p, struct corun_qitem *it)
   case SRC_ITEMS:
     if (r->next >= r->total)
       return SRC_DRY;
-    v = cJSON_Duplicate(cJSON_GetArrayItem(p->c->items, (int)r->next), 1);
+    if (r->next == 0)
+      r->cursor = p->c->items->child;
+    v = cJSON_Duplicate(r->cursor, 1);
     if (v == NULL)
       return SRC_ERR;
+    r->cursor = r->cursor->next;
     it->value = cJSON_IsNull(v) ? V_NULL : v;
     if (it->value == V_NULL)
       cJSON_Delete(v);
@@ -1280,7 +1317,11 @@ static int take_token(struct pl *p, int catch_up)
   now = (double)corun__now_ns(p->base.run) / 1e6;
   if (now < r->next_token)
     return 0;
-  if (catch_up && now - r->next_token < step)
+  /*
+   * Timers tick in whole milliseconds: a rate finer than that takes the
+   * tokens due within a few ticks together, or it would never be reached.
+   */
+  if (catch_up && now - r->next_token < (step > 5.0 ? step : 5.0))
     base = r->next_token;
   else
     base = now;
@@ -1305,6 +1346,7 @@ static void rate_due(struct corun_timer *t)
 {
   struct producer *pr = producer_of_timer(t);
 
+  pr->catch_up = 1;
   pr->token = take_token(pr->pl, 1);
   produce(pr);
 }
@@ -1355,6 +1397,7 @@ static void produce(struct producer *pr)
   struct pl *p = pr->pl;
   struct pl_run *r = p->r;
   struct corun_run *run = p->base.run;
+  int batch = 0;
 
   for (;;) {
     struct corun_qitem it;
@@ -1367,6 +1410,7 @@ static void produce(struct producer *pr)
     }
     if (p->c->delay_max_ms > 0 && !pr->delayed) {
       pr->state = P_DELAY;
+      pr->catch_up = 0;
       corun__timer_start(run, &pr->timer,
                          corun__now_ms(run) +
                              (uint64_t)llround(pick_delay(p)),
@@ -1398,7 +1442,7 @@ static void produce(struct producer *pr)
         }
       }
     }
-    if (!pr->token && !take_token(p, 0)) {
+    if (!pr->token && !take_token(p, pr->catch_up)) {
       pr->state = P_RATE;
       corun__timer_start(run, &pr->timer, (uint64_t)ceil(r->next_token),
                          rate_due, &p->base);
@@ -1428,9 +1472,20 @@ static void produce(struct producer *pr)
     r->entered++;
     if (source_dry(p))
       release_idle_producers(p, pr);
+    if (++batch == BATCH_ITEMS) {
+      /* Put this one, then give way; resume() carries on. */
+      batch = -1;
+    }
     res = corun_queue_put(&r->st[0].q, &it);
+    if (res == CORUN_Q_OK && batch < 0) {
+      pr->state = P_YIELD;
+      pr->catch_up = 0;
+      give_way(p);
+      return;
+    }
     if (res == CORUN_Q_OK)
       continue;
+    pr->catch_up = 0;
     if (res == CORUN_Q_FULL) {
       pr->state = P_PUTTING;
       pr->w.item = it;
@@ -1614,7 +1669,7 @@ static void stop(struct pl *p, enum corun_cancel_how how)
       item_cancelled(p, &it);
   }
   for (i = 0; i < r->nworkers; i++)
-    if (r->workers[i].state == W_IDLE)
+    if (r->workers[i].state == W_IDLE || r->workers[i].state == W_YIELD)
       worker_leave(&r->workers[i]);
   for (i = 0; i < r->nworkers; i++)
     if (r->workers[i].task)
@@ -1707,6 +1762,24 @@ static void start(struct corun_task *t)
     maybe_end(p);
 }
 
+static void resume(struct corun_task *t)
+{
+  struct pl *p = (struct pl *)t;
+  struct pl_run *r = p->r;
+  uint32_t i;
+
+  for (i = 0; i < r->nworkers && t->state == CORUN_STATE_RUNNING; i++)
+    if (r->workers[i].state == W_YIELD) {
+      r->workers[i].state = W_IDLE;
+      worker_loop(&r->workers[i]);
+    }
+  for (i = 0; i < p->c->producers && t->state == CORUN_STATE_RUNNING; i++)
+    if (r->prod[i].state == P_YIELD) {
+      r->prod[i].state = P_IDLE;
+      produce(&r->prod[i]);
+    }
+}
+
 static void cancel(struct corun_task *t)
 {
   struct pl *p = (struct pl *)t;
@@ -1790,8 +1863,8 @@ static void result(const struct corun_task *t, const struct corun_secrets *sec,
                                              : corun__now_ns(t->run)) -
                   t->t_start) /
          1e9;
-  if (secs < 1e-6)
-    secs = 1e-6;
+  if (secs < 1e-3)
+    secs = 1e-3;
   corun_buf_printf(out,
                    "{\"items\": %llu, \"ok\": %llu, \"failed\": %llu, "
                    "\"cancelled\": %llu, \"stages\": [",
@@ -1812,11 +1885,18 @@ static void result(const struct corun_task *t, const struct corun_secrets *sec,
     corun_buf_puts(out, ", \"p99\": ");
     write_pct(out, &st->hist, 99);
     /* Over the time the stage's tasks ran, else the pipeline's. */
+    /*
+     * The clock is read once per batch of tasks: a stage that ran within
+     * one batch shows no span of its own, so the pipeline's is used, and
+     * nothing is taken as faster than its count per millisecond.
+     */
     span = st->last_end > st->first_start
                ? (double)(st->last_end - st->first_start) / 1e9
-               : secs;
+               : 0;
+    if (span < 1e-3)
+      span = secs;
     corun_buf_printf(out, ", \"items_per_s\": %.3f}",
-                     (double)st->processed / (span < 1e-6 ? 1e-6 : span));
+                     (double)st->processed / (span < 1e-3 ? 1e-3 : span));
   }
   corun_buf_puts(out, "]}");
 }
@@ -1906,6 +1986,7 @@ const struct corun_kind corun_kind_pipeline = {
     .fields = fields,
     .parse = parse,
     .start = start,
+    .resume = resume,
     .cancel = cancel,
     .child_done = child_done,
     .describe = describe,
