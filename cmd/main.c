@@ -385,7 +385,10 @@ int main(int argc, char **argv)
   }
   close_handles(&c, loop);
   corun_run_free(c.run);
-  uv_loop_close(loop);
+  /* Every handle must be closed by now; if not, it is our bug: say so. */
+  if (uv_loop_close(loop) != 0)
+    fprintf(stderr, "corun: internal error: libuv handles left open at "
+                    "exit\n");
   corun_journal_close(journal);
   corun_job_free(job);
   options_free(&c.opt);

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Valgrind memcheck over a representative set of runs of the corun binary:
+# examples, a fetch pipeline against the test server, exec, cancellation by
+# SIGINT, a journal rerun. Any invalid access or leak fails (exit 99 from
+# valgrind), and so does a libuv handle left open at exit.
+# Usage: valgrind_check.sh CORUN HTTPD SRC_DIR
+set -u
+corun=$(realpath "$1")
+httpd=$(realpath "$2")
+src=$(realpath "$3")
+work=$(mktemp -d)
+trap 'kill $srv 2>/dev/null; rm -rf "$work"' EXIT
+bad=0
+vg=(valgrind -q --error-exitcode=99 --leak-check=full
+    --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect)
+
+"$httpd" --ignore-stdin > "$work/port" &
+srv=$!
+for _ in $(seq 50); do grep -q PORT "$work/port" && break; sleep 0.1; done
+base="http://127.0.0.1:$(awk '/PORT/ {print $2}' "$work/port")"
+
+cat > "$work/pipe.json" <<'J'
+{"tasks": [
+ {"id": "p", "kind": "pipeline", "source": {"range": [0, 300]}, "results": "r.jsonl",
+  "stages": [{"workers": 3, "task": {"kind": "sleep", "seconds": 0, "result": {"v": "${item}"}}},
+             {"workers": 2, "task": {"kind": "gather", "tasks": [
+                {"kind": "exec", "argv": ["true"]},
+                {"kind": "sleep", "seconds": 0.001, "result": "${item.v}"}]}}]},
+ {"id": "f", "kind": "pipeline", "source": {"lines": "urls.txt"},
+  "stages": [{"workers": 4, "task": {"kind": "fetch", "url": "${base}${item}"}}]},
+ {"id": "x", "kind": "exec", "shell": "echo out; echo err >&2; exit 3"},
+ {"id": "t", "kind": "sleep", "seconds": 5, "timeout": "0.2s"}]}
+J
+cp "$src/jobs/urls.txt" "$work/urls.txt"
+
+# name expected-exit args...
+check() {
+  local name=$1 want=$2
+  shift 2
+  (cd "$work" && "${vg[@]}" "$corun" -q "$@") > "$work/out" 2> "$work/err"
+  local got=$?
+  if [ "$got" != "$want" ] || grep -q "handles left open" "$work/err"; then
+    echo "FAIL: $name: exit $got (want $want)"; sed 's/^/  /' "$work/err" | head -40
+    bad=1
+  else
+    echo "ok: $name"
+  fi
+}
+check hello 0 "$src/jobs/hello.json"
+check after 1 "$src/jobs/after.json"
+check fail-fast 1 "$src/jobs/fail-fast.json"
+check first-completed 0 "$src/jobs/first-completed.json"
+check pipelines 1 --var "base=$base" --report r.json --junit j.xml --trace t.json pipe.json
+check journal-1 1 --var "base=$base" --journal run.journal pipe.json
+check journal-2 1 --var "base=$base" --journal run.journal pipe.json
+check fetch 0 --var "base=$base" "$src/jobs/fetch.json"
+check graph 0 graph "$src/jobs/after.json"
+
+# Interrupted: SIGINT while execs and a pipeline run.
+(cd "$work" && "${vg[@]}" "$corun" -q --var "base=$base" pipe.json) \
+  > "$work/out" 2> "$work/err" &
+pid=$!
+sleep 2
+kill -INT $pid
+wait $pid
+got=$?
+if [ "$got" != 130 ] || grep -q "handles left open" "$work/err"; then
+  echo "FAIL: sigint: exit $got (want 130)"; sed 's/^/  /' "$work/err" | head -40
+  bad=1
+else
+  echo "ok: sigint"
+fi
+[ $bad = 0 ] && echo "valgrind: clean"
+exit $bad
