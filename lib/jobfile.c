@@ -1742,6 +1742,7 @@ static void render(struct loader *ld, const char *display,
   struct corun_diags *d = &ld->diags;
   size_t *lines = NULL, nlines = 0, cap = 0, i;
   struct corun_buf prev = CORUN_BUF_INIT, cur = CORUN_BUF_INIT;
+  struct corun_buf red = CORUN_BUF_INIT;
 
   /* Line starts once, so many errors in a big file stay cheap. */
   for (i = 0; i <= ld->p.len; i++) {
@@ -1784,12 +1785,20 @@ static void render(struct loader *ld, const char *display,
     corun_buf_printf(&cur, "%s\n", d->v[i].msg);
     if (prev.len == cur.len && memcmp(prev.p, cur.p, cur.len) == 0)
       continue;
-    corun_secrets_redact(&ld->job->secrets, cur.p, cur.len, out);
+    /*
+     * Messages quote the file's own strings (keys, values): a key holding
+     * a newline or an escape sequence must not reach a terminal as such.
+     */
+    corun_buf_reset(&red);
+    corun_secrets_redact(&ld->job->secrets, cur.p, cur.len - 1, &red);
+    corun_buf_escaped(out, corun_buf_str(&red), 0);
+    corun_buf_putc(out, '\n');
     corun_buf_reset(&prev);
     corun_buf_add(&prev, cur.p, cur.len);
   }
   corun_buf_free(&prev);
   corun_buf_free(&cur);
+  corun_buf_free(&red);
   free(lines);
 }
 
