@@ -12,6 +12,7 @@
 
 #include "buf.h"
 #include "jobfile.h"
+#include "outfile.h"
 #include "report.h"
 #include "task.h"
 
@@ -30,21 +31,6 @@ static void remember(struct corun_journal *j, cJSON *rec)
     return;
   }
   j->resumable++;
-}
-
-static int write_all(int fd, const char *p, size_t n)
-{
-  while (n > 0) {
-    ssize_t w = write(fd, p, n);
-
-    if (w < 0 && errno == EINTR)
-      continue;
-    if (w < 0)
-      return errno;
-    p += w;
-    n -= (size_t)w;
-  }
-  return 0;
 }
 
 /* Read what earlier runs wrote; check it is this job's. */
@@ -153,7 +139,7 @@ enum corun_code corun_journal_open(struct corun_journal **out,
     code = read_back(j, path, text, len, job->hash, err);
     /* Appending after a cut-short line must not glue onto it. */
     if (code == CORUN_OK && text[len - 1] != '\n')
-      j->werr = write_all(j->fd, "\n", 1);
+      j->werr = corun__write_all(j->fd, "\n", 1);
     free(text);
   } else {
     struct corun_buf h = CORUN_BUF_INIT;
@@ -163,7 +149,7 @@ enum corun_code corun_journal_open(struct corun_journal **out,
                      JOURNAL_FORMAT, (unsigned long long)job->hash);
     corun__json_write_str(&h, job->name, &job->secrets);
     corun_buf_puts(&h, "}\n");
-    j->werr = h.oom ? ENOMEM : write_all(j->fd, h.p, h.len);
+    j->werr = h.oom ? ENOMEM : corun__write_all(j->fd, h.p, h.len);
     corun_buf_free(&h);
   }
   if (code == CORUN_OK && j->werr)
@@ -226,6 +212,6 @@ void corun__journal_record(struct corun_journal *j, const struct corun_task *t,
   corun__task_write_error(t, sec, &b);
   corun_buf_puts(&b, "}\n");
   /* One write per line: a crash leaves whole lines and at most one cut. */
-  j->werr = b.oom ? ENOMEM : write_all(j->fd, b.p, b.len);
+  j->werr = b.oom ? ENOMEM : corun__write_all(j->fd, b.p, b.len);
   corun_buf_free(&b);
 }

@@ -60,12 +60,12 @@ static mode_t umask_now(void)
   return m;
 }
 
-int corun__outfile_write(struct corun_outfile *o, const void *data, size_t n)
+int corun__write_all(int fd, const void *data, size_t n)
 {
   const char *p = data;
 
   while (n > 0) {
-    ssize_t w = write(o->fd, p, n);
+    ssize_t w = write(fd, p, n);
 
     if (w < 0 && errno == EINTR)
       continue;
@@ -75,6 +75,11 @@ int corun__outfile_write(struct corun_outfile *o, const void *data, size_t n)
     n -= (size_t)w;
   }
   return 0;
+}
+
+int corun__outfile_write(struct corun_outfile *o, const void *data, size_t n)
+{
+  return corun__write_all(o->fd, data, n);
 }
 
 int corun__outfile_commit(struct corun_outfile *o, const char *target)

@@ -25,6 +25,8 @@ struct corun_outfile {
 
 /* Open for target. Returns 0, or an errno. */
 int corun__outfile_open(struct corun_outfile *o, const char *target);
+/* Write all of n bytes to fd, through EINTR and short writes: 0 or errno. */
+int corun__write_all(int fd, const void *data, size_t n);
 /* Write all of data. Returns 0, or an errno. */
 int corun__outfile_write(struct corun_outfile *o, const void *data, size_t n);
 /* Put it in place (nothing if never opened). Returns 0, or an errno. */
