@@ -119,6 +119,15 @@ int corun_rate_parse(const char *s, double *per_second, const char **why)
     *why = "must be a positive rate";
     return -1;
   }
+  /*
+   * At most one interval of 1e9 s, the longest duration (found by fuzzing:
+   * "9e-324/m" came out as 0 per second, and a pipeline's "1e-300/s" made
+   * an interval no timer's integer milliseconds can hold).
+   */
+  if (div / n > 1e9) {
+    *why = "is too slow (at least one per 1e9 seconds)";
+    return -1;
+  }
   *per_second = n / div;
   return 0;
 }

@@ -114,7 +114,7 @@ size_t corun_template_item_refs(const char *s,
                                 void *arg)
 {
   size_t n = 0;
-  char name[256];
+  char name[256], *nm;
 
   while ((s = strchr(s, '$')) != NULL) {
     const char *close;
@@ -129,14 +129,21 @@ size_t corun_template_item_refs(const char *s,
       continue;
     }
     len = (size_t)(close - s - 2);
-    if (len < sizeof(name)) {
-      memcpy(name, s + 2, len);
-      name[len] = '\0';
-      if (corun_template_is_item_name(name)) {
+    /*
+     * A name of any length: the run pass resolves long ones too, so
+     * skipping them would hide them from the load-time checks (fuzzing).
+     */
+    nm = len < sizeof(name) ? name : malloc(len + 1);
+    if (nm) {
+      memcpy(nm, s + 2, len);
+      nm[len] = '\0';
+      if (corun_template_is_item_name(nm)) {
         n++;
         if (cb)
-          cb(arg, name);
+          cb(arg, nm);
       }
+      if (nm != name)
+        free(nm);
     }
     s = close + 1;
   }
@@ -243,14 +250,21 @@ static int expand_var(const struct corun_template_ctx *ctx, const char *name,
   return 0;
 }
 
-/* A value going into a deferred template: its "${" must stay literal. */
-static void put_escaped(struct corun_buf *b, size_t at)
+/*
+ * A value going into a deferred template: its "${" must stay literal.
+ * after_dollar: the text before it ends in a '$' from another value, and a
+ * '{' starting this one would join that '$' into a "${" of its own.
+ */
+static void put_escaped(struct corun_buf *b, size_t at, int after_dollar)
 {
   const char *s = b->p ? b->p + at : NULL, *hit;
   struct corun_buf esc = CORUN_BUF_INIT;
+  int brace = after_dollar && s && *s == '{';
 
-  if (s == NULL || strstr(s, "${") == NULL)
+  if (s == NULL || (!brace && strstr(s, "${") == NULL))
     return;
+  if (brace)
+    corun_buf_putc(&esc, '$'); /* "$" "$" "{": the run reads "${" literal */
   while ((hit = strstr(s, "${")) != NULL) {
     corun_buf_add(&esc, s, (size_t)(hit - s));
     corun_buf_puts(&esc, "$${");
@@ -270,6 +284,12 @@ int corun_template_expand(const struct corun_template_ctx *ctx, const char *in,
   struct corun_buf b = CORUN_BUF_INIT;
   const char *p = in;
   int r = 0;
+  /*
+   * defer_item: the output ends in a '$' that a value brought in. Next to
+   * a '{' or a kept "${item}" it would form a "${" or "$${" the run pass
+   * reads differently from what the value meant (found by fuzzing).
+   */
+  int dollar = 0;
 
   *out = NULL;
   *err = NULL;
@@ -280,6 +300,7 @@ int corun_template_expand(const struct corun_template_ctx *ctx, const char *in,
 
     if (p[0] == '$' && p[1] == '$' && p[2] == '{') {
       corun_buf_puts(&b, ctx->defer_item ? "$${" : "${");
+      dollar = 0;
       p += 3;
       continue;
     }
@@ -287,6 +308,9 @@ int corun_template_expand(const struct corun_template_ctx *ctx, const char *in,
       const char *next = strchr(p + 1, '$');
       size_t n = next ? (size_t)(next - p) : strlen(p);
 
+      if (dollar && *p == '{')
+        corun_buf_putc(&b, '$'); /* as in put_escaped() */
+      dollar = 0;
       corun_buf_add(&b, p, n);
       p += n;
       continue;
@@ -306,8 +330,15 @@ int corun_template_expand(const struct corun_template_ctx *ctx, const char *in,
     if ((ctx->defer_item || ctx->item) && corun_template_is_item_name(body)) {
       if (ctx->item)
         r = ctx->item(ctx->item_arg, body, &b, err);
+      else if (dollar)
+        /* No spelling of "$" then "${item}" survives the run pass. */
+        r = fail(err, "\"${%s}\" follows a value that ends in \"$\", "
+                      "which would make it a literal \"${\" when the "
+                      "item is filled in",
+                 body);
       else
         corun_buf_printf(&b, "${%s}", body);
+      dollar = 0;
       free(body);
       if (r < 0)
         break;
@@ -330,8 +361,11 @@ int corun_template_expand(const struct corun_template_ctx *ctx, const char *in,
     else
       r = expand_var(ctx, body, &b, err);
     free(body);
-    if (r == 0 && ctx->defer_item)
-      put_escaped(&b, at);
+    if (r == 0 && ctx->defer_item) {
+      put_escaped(&b, at, dollar);
+      if (b.len > at) /* an empty value leaves the '$' before it last */
+        dollar = b.p[b.len - 1] == '$';
+    }
     if (r < 0)
       break;
     p = close + 1;
