@@ -189,7 +189,7 @@ Test(fuzz_regress, pipeline_rate_too_slow_refused)
 }
 
 /*
- * BUG: lib/jobfile.c render() puts each message in the diagnostics as it
+ * Regression (fixed): lib/jobfile.c render() put each message in the diagnostics as it
  * is, and messages quote decoded JSON strings: the key "a\nb\u001b[31mX"
  * gives 'fuzz.json:1:15: error: unknown field "a' + newline + 'b' + ESC
  * '[31mX"', two lines and a colour change on a terminal. Expected: the
@@ -197,7 +197,7 @@ Test(fuzz_regress, pipeline_rate_too_slow_refused)
  * redaction. Enable, and set CORUN_FUZZ_KNOWN_BUGS to 0 in
  * fuzz/fuzz_entry.h, once fixed.
  */
-Test(fuzz_regress, bug_diag_control_chars, .disabled = true)
+Test(fuzz_regress, bug_diag_control_chars)
 {
   replay_file("jobfile/bug-diag-control-chars.json", corun_fuzz_jobfile_mode);
 }

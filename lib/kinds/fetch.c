@@ -652,38 +652,40 @@ static void trace(const struct corun_task *t, int tid,
   const struct fetch_result *r = ((const struct fetch_task *)t)->res;
   static const char *const names[] = {"dns", "connect", "tls", "wait",
                                       "receive"};
-  double end = (double)t->t_end / 1000.0, begin, from[5], to[5];
+  /* Whole nanoseconds, so printed edges meet the task's exactly. */
+  int64_t end = (int64_t)t->t_end, begin, from[5], to[5];
   int i;
 
   (void)sec;
   if (r == NULL)
     return;
   /* curl's times are cumulative from the start of the transfer. */
-  begin = end - r->t[4] * 1e6;
-  if (begin < (double)t->t_start / 1000.0)
-    begin = (double)t->t_start / 1000.0;
+  begin = end - llround(r->t[4] * 1e9);
+  if (begin < (int64_t)t->t_start)
+    begin = (int64_t)t->t_start;
   from[0] = 0;
-  to[0] = r->t[0];
-  from[1] = r->t[0];
-  to[1] = r->t[1];
-  from[2] = r->t[1];
-  to[2] = r->t[2] > r->t[1] ? r->t[2] : r->t[1];
+  to[0] = llround(r->t[0] * 1e9);
+  from[1] = to[0];
+  to[1] = llround(r->t[1] * 1e9);
+  from[2] = to[1];
+  to[2] = r->t[2] > r->t[1] ? llround(r->t[2] * 1e9) : to[1];
   from[3] = to[2];
-  to[3] = r->t[3];
-  from[4] = r->t[3];
-  to[4] = r->t[4];
+  to[3] = llround(r->t[3] * 1e9);
+  from[4] = to[3];
+  to[4] = llround(r->t[4] * 1e9);
   for (i = 0; i < 5; i++) {
-    double ts = begin + from[i] * 1e6, dur = (to[i] - from[i]) * 1e6;
+    int64_t a = begin + from[i], b = begin + to[i];
 
-    if (dur <= 0)
+    if (b > end)
+      b = end;
+    if (b <= a)
       continue;
-    if (ts + dur > end)
-      dur = end - ts;
     corun_buf_printf(out,
                      ",\n{\"name\": \"%s\", \"cat\": \"fetch\", \"ph\": "
                      "\"X\", \"ts\": %.3f, \"dur\": %.3f, \"pid\": 1, "
                      "\"tid\": %d}",
-                     names[i], ts, dur > 0 ? dur : 0, tid);
+                     names[i], (double)a / 1000.0, (double)(b - a) / 1000.0,
+                     tid);
   }
 }
 
