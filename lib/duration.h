@@ -19,7 +19,10 @@ int corun_duration_json(const cJSON *v, double *out, const char **why);
 /* Whole milliseconds, rounded up so a non-zero duration never becomes 0. */
 unsigned long long corun_duration_ms(double seconds);
 
-/* Parse "N/s", "N/m", "N/h" (N > 0) into events per second. */
+/*
+ * Parse "N/s", "N/m", "N/h" (N > 0) into events per second; slower than
+ * one per 1e9 seconds is refused, as any longer duration is.
+ */
 int corun_rate_parse(const char *s, double *per_second, const char **why);
 
 #endif
