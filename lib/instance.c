@@ -42,7 +42,7 @@ int corun__tmpl_init(struct corun_tmpl *tp, struct corun_task *proto,
 
 void corun__tmpl_free(struct corun_tmpl *tp)
 {
-  corun__template_free(tp->proto);
+  corun__instance_free(tp->proto);
   cJSON_Delete(tp->json);
   memset(tp, 0, sizeof(*tp));
 }
@@ -331,23 +331,14 @@ void corun__instance_free(struct corun_task *t)
 {
   uint32_t i;
 
+  if (t == NULL)
+    return;
   for (i = 0; i < t->nchildren; i++)
     corun__instance_free(t->children[i]);
   corun__task_free_parts(t);
   free(t);
 }
 
-void corun__template_free(struct corun_task *proto)
-{
-  uint32_t i;
-
-  if (proto == NULL)
-    return;
-  for (i = 0; i < proto->nchildren; i++)
-    corun__template_free(proto->children[i]);
-  corun__task_free_parts(proto);
-  free(proto);
-}
 
 static int clonable(const struct corun_task *proto)
 {

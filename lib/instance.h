@@ -53,10 +53,11 @@ struct corun_task *corun__instance_new(const struct corun_tmpl *tp,
                                        const char *id,
                                        const struct corun_item_ctx *ic,
                                        char **err);
-/* Free an ended instance and its children. */
+/*
+ * Free a task made with malloc and its children: an ended instance, or a
+ * prototype tree from the loader's template check. NULL is fine.
+ */
 void corun__instance_free(struct corun_task *t);
-/* Free a prototype tree (the loader's template tasks). */
-void corun__template_free(struct corun_task *proto);
 
 /*
  * The task's result as a JSON value of its own (NULL for null), for

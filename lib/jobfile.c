@@ -1056,7 +1056,7 @@ static struct corun_task *load_template(struct corun_fields *pf, cJSON *obj,
     corun_buf_free(&cl);
     if (t->nchildren < f.nchildren) {
       pf->failed = 1;
-      corun__template_free(t);
+      corun__instance_free(t);
       free(io.v);
       corun__diags_free(&scratch);
       return NULL;
@@ -1088,7 +1088,7 @@ static struct corun_task *load_template(struct corun_fields *pf, cJSON *obj,
     if (i == ld->diags.n)
       diag(ld, where(ld, obj), pf->task, "%s: not a valid task", label);
     pf->failed = 1;
-    corun__template_free(t);
+    corun__instance_free(t);
     return NULL;
   }
   /* Inside the template too, a limit held above cannot be taken below. */

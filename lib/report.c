@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "corun.h"
+#include "outfile.h"
 
 void corun__json_write_str(struct corun_buf *out, const char *s,
                            const struct corun_secrets *sec)
@@ -123,22 +124,6 @@ double corun__secs(uint64_t ns)
   return (double)ns / 1e9;
 }
 
-static int write_all(int fd, const char *data, size_t len)
-{
-  size_t off = 0;
-
-  while (off < len) {
-    ssize_t w = write(fd, data + off, len - off);
-
-    if (w < 0 && errno == EINTR)
-      continue;
-    if (w < 0)
-      return -1;
-    off += (size_t)w;
-  }
-  return 0;
-}
-
 /*
  * Where an atomic write to path really goes: NULL with *direct set when
  * path exists and is not a regular file; else the path itself, or the file
@@ -223,7 +208,7 @@ enum corun_code corun_write_atomic(const char *path, const char *data,
 
   if (direct) {
     fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0 || write_all(fd, data, len) < 0) {
+    if (fd < 0 || corun__write_all(fd, data, len) != 0) {
       saved = errno;
       if (fd >= 0)
         close(fd);
@@ -254,7 +239,7 @@ enum corun_code corun_write_atomic(const char *path, const char *data,
     free(target);
     return CORUN_EIO;
   }
-  if (write_all(fd, data, len) < 0)
+  if (corun__write_all(fd, data, len) != 0)
     goto fail;
   if (fchmod(fd, 0644) < 0 || fsync(fd) < 0)
     goto fail;
