@@ -7,11 +7,13 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "corun.h"
@@ -24,6 +26,7 @@ struct cli {
   struct options opt;
   struct corun_run *run;
   uv_signal_t sigint, sigterm, sigusr1;
+  int nsignals; /* of those, how many are initialised */
   uv_timer_t deadline;
   int have_deadline;
   uv_timer_t progress;
@@ -32,6 +35,12 @@ struct cli {
 };
 
 static struct cli *the_cli; /* for the line callbacks' erasing */
+
+/* SIGINT or SIGTERM that came before the loop could take it, or 0. */
+static volatile sig_atomic_t early_signal;
+
+/* Descriptors the loop and its signal pipes need before any task runs. */
+#define LOOP_FDS 8
 
 /* Take the status line off the screen before anything else is printed. */
 static void erase_progress(struct cli *c)
@@ -186,26 +195,102 @@ static int probe_report(const char *path, const char *what)
   return 0;
 }
 
-static void start_signals(struct cli *c, uv_loop_t *loop)
+/*
+ * While the job loads, a SIGINT or SIGTERM is only noted: the run then
+ * starts already interrupted, so its tasks end cancelled, the reports are
+ * written and the exit is 130 or 143, as for a signal a moment later. A
+ * second one, as during a run, stops at once.
+ */
+static void on_early_signal(int signum)
+{
+  if (early_signal) {
+    signal(signum, SIG_DFL);
+    raise(signum);
+    return;
+  }
+  early_signal = signum;
+}
+
+static void catch_early_signals(void)
+{
+  struct sigaction sa;
+
+  memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = on_early_signal;
+  /* A job read from a pipe goes on being read. */
+  sa.sa_flags = SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+}
+
+/*
+ * Use the hard limit on open files: a job of many fetches needs a socket
+ * each, and the soft limit (often 1024) is a default, not a choice. A
+ * limit the user set with "ulimit -n" sets both, and is kept.
+ */
+static void raise_file_limit(void)
+{
+  struct rlimit rl;
+
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
+/*
+ * libuv aborts if it cannot make its signal pipes, so make sure a few
+ * descriptors are free before it starts. Returns 0 or an errno.
+ */
+static int spare_fds(void)
+{
+  int fds[LOOP_FDS], n, e = 0;
+
+  for (n = 0; n < LOOP_FDS; n++) {
+    fds[n] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (fds[n] < 0) {
+      e = errno;
+      break;
+    }
+  }
+  while (n-- > 0)
+    close(fds[n]);
+  return e;
+}
+
+static int start_signals(struct cli *c, uv_loop_t *loop)
 {
   uv_signal_t *hs[] = {&c->sigint, &c->sigterm, &c->sigusr1};
   int sigs[] = {SIGINT, SIGTERM, SIGUSR1};
   size_t i;
+  int e;
 
   for (i = 0; i < 3; i++) {
-    uv_signal_init(loop, hs[i]);
+    e = uv_signal_init(loop, hs[i]);
+    if (e == 0) {
+      c->nsignals++;
+      e = uv_signal_start(hs[i], on_signal, sigs[i]);
+    }
+    if (e) {
+      fprintf(stderr, "corun: cannot watch for signals: %s\n",
+              uv_strerror(e));
+      return -1;
+    }
     hs[i]->data = c;
-    uv_signal_start(hs[i], on_signal, sigs[i]);
     /* Signals alone must not keep the loop running once tasks are done. */
     uv_unref((uv_handle_t *)hs[i]);
   }
+  return 0;
 }
 
 static void close_handles(struct cli *c, uv_loop_t *loop)
 {
-  uv_close((uv_handle_t *)&c->sigint, NULL);
-  uv_close((uv_handle_t *)&c->sigterm, NULL);
-  uv_close((uv_handle_t *)&c->sigusr1, NULL);
+  uv_signal_t *hs[] = {&c->sigint, &c->sigterm, &c->sigusr1};
+  int i;
+
+  for (i = 0; i < c->nsignals; i++)
+    uv_close((uv_handle_t *)hs[i], NULL);
   if (c->have_deadline)
     uv_close((uv_handle_t *)&c->deadline, NULL);
   if (c->have_progress)
@@ -245,8 +330,8 @@ int main(int argc, char **argv)
   struct corun_journal *journal = NULL;
   struct corun_run_opts ro = {0};
   struct corun_error err = {0};
-  uv_loop_t *loop;
-  int rc;
+  uv_loop_t loop_s, *loop;
+  int rc, e;
 
   memset(&c, 0, sizeof(c));
   if (options_parse(&c.opt, argc, argv) < 0) {
@@ -263,9 +348,16 @@ int main(int argc, char **argv)
     options_free(&c.opt);
     return 0;
   }
+  catch_early_signals();
+  raise_file_limit();
   if (load(&c, &job) < 0) {
     options_free(&c.opt);
     return CORUN_EXIT_USAGE;
+  }
+  if (early_signal && (c.opt.graph || c.opt.check)) {
+    corun_job_free(job);
+    options_free(&c.opt);
+    return 128 + early_signal;
   }
   if (c.opt.graph) {
     struct corun_buf b = CORUN_BUF_INIT;
@@ -302,7 +394,6 @@ int main(int argc, char **argv)
    * the run with its tasks half done: writes then just fail.
    */
   signal(SIGPIPE, SIG_IGN);
-  loop = uv_default_loop();
   ro.debug = c.opt.debug || env_debug();
   c.opt.debug = ro.debug;
   /* Without --report nothing shows response bodies: do not keep them. */
@@ -324,14 +415,37 @@ int main(int argc, char **argv)
   ro.output = print_line;
   ro.output_err = log_line;
   ro.log = log_line;
-  if (corun_run_new(&c.run, job, loop, &ro, &err) != CORUN_OK) {
-    fprintf(stderr, "corun: %s\n", err.msg);
+  e = spare_fds();
+  if (e == 0)
+    e = -uv_loop_init(&loop_s);
+  if (e) {
+    fprintf(stderr, "corun: cannot start the event loop: %s%s\n",
+            strerror(e),
+            e == EMFILE ? " (raise \"ulimit -n\": corun needs a few to start)"
+                        : "");
     corun_journal_close(journal);
     corun_job_free(job);
     options_free(&c.opt);
     return CORUN_EXIT_FAILED;
   }
-  start_signals(&c, loop);
+  loop = &loop_s;
+  if (corun_run_new(&c.run, job, loop, &ro, &err) != CORUN_OK) {
+    fprintf(stderr, "corun: %s\n", err.msg);
+    uv_loop_close(loop);
+    corun_journal_close(journal);
+    corun_job_free(job);
+    options_free(&c.opt);
+    return CORUN_EXIT_FAILED;
+  }
+  if (start_signals(&c, loop) < 0) {
+    close_handles(&c, loop);
+    corun_run_free(c.run);
+    uv_loop_close(loop);
+    corun_journal_close(journal);
+    corun_job_free(job);
+    options_free(&c.opt);
+    return CORUN_EXIT_FAILED;
+  }
   if (c.opt.timeout >= 0) {
     uv_timer_init(loop, &c.deadline);
     c.deadline.data = &c;
@@ -349,6 +463,8 @@ int main(int argc, char **argv)
     uv_unref((uv_handle_t *)&c.progress);
   }
   corun_run_start(c.run);
+  if (early_signal)
+    corun_run_interrupt(c.run, early_signal);
   uv_run(loop, UV_RUN_DEFAULT);
   if (c.have_progress)
     uv_timer_stop(&c.progress);

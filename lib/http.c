@@ -17,13 +17,19 @@
  */
 #include "http.h"
 
+#include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <uv.h>
 
+#include "fdlimit.h"
 #include "run.h"
+
+#define FD_RESERVE 16 /* descriptors kept for what is not a connection */
+#define MAX_IDLE 1024L /* kept-alive connections at most */
 
 struct corun_http {
   struct corun_run *run;
@@ -53,6 +59,8 @@ struct sockctx {
 struct xfer {
   corun_http_done_cb done;
   void *arg;
+  struct corun_http *h;
+  int sock_errno; /* why open_socket last failed for this transfer */
   char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -82,6 +90,19 @@ static void sock_drop(struct sockctx *c)
   uv_close((uv_handle_t *)&c->poll, sock_closed);
 }
 
+/*
+ * curl words a socket() failure as "Couldn't connect to server", which
+ * sends the user after the server; say it was us, and what to change.
+ */
+static void socket_failed(struct xfer *x)
+{
+  char hint[160];
+
+  snprintf(x->errbuf, sizeof(x->errbuf), "cannot open a socket: %s%s",
+           strerror(x->sock_errno),
+           corun__fd_hint(x->sock_errno, hint, sizeof(hint)));
+}
+
 static void check_done(struct corun_http *h)
 {
   CURLMsg *msg;
@@ -99,6 +120,8 @@ static void check_done(struct corun_http *h)
     curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
     curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, NULL);
     if (x) {
+      if (code == CURLE_COULDNT_CONNECT && x->sock_errno)
+        socket_failed(x);
       x->done(easy, code, x->errbuf, x->arg);
       free(x);
     }
@@ -216,15 +239,21 @@ fail:
   return -1;
 }
 
-/* curl opens a connection's socket: remember it is one we will hear of. */
+/*
+ * curl opens a connection's socket, always for the transfer whose data this
+ * is: remember it is one we will hear of, or why it could not be had.
+ */
 static curl_socket_t open_socket(void *clientp, curlsocktype purpose,
                                  struct curl_sockaddr *a)
 {
-  struct corun_http *h = clientp;
+  struct xfer *x = clientp;
+  struct corun_http *h = x->h;
   curl_socket_t s = socket(a->family, a->socktype, a->protocol);
 
   (void)purpose;
-  if (s >= 0 && grow_fds(h, s) == 0)
+  if (s < 0)
+    x->sock_errno = errno;
+  else if (grow_fds(h, s) == 0)
     h->owned[s] = 1;
   return s;
 }
@@ -264,6 +293,7 @@ static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
 struct corun_http *corun__http_get(struct corun_run *run, const char **err)
 {
   struct corun_http *h = run->http;
+  long room, conns;
 
   if (h)
     return h;
@@ -297,8 +327,19 @@ struct corun_http *corun__http_get(struct corun_run *run, const char **err)
   curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
   curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
   curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
+  /*
+   * Connections, open or kept idle, are capped by the descriptors left:
+   * past the cap, transfers wait for a connection (as they wait for a
+   * "concurrency" slot) instead of failing to open a socket. Half of what
+   * is left, less a reserve for reports and journals: a fetch that saves
+   * holds a file as well, and a name being resolved a socket pair.
+   */
+  room = corun__fd_room();
+  conns = room > FD_RESERVE + 2 ? (room - FD_RESERVE) / 2 : 1;
+  curl_multi_setopt(h->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, conns);
   /* Keep idle connections for reuse across the job's many fetches. */
-  curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, 1024L);
+  curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS,
+                    conns < MAX_IDLE ? conns : MAX_IDLE);
   if (run->job->per_host)
     curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
                       (long)run->job->per_host);
@@ -315,12 +356,14 @@ int corun__http_add(struct corun_http *h, CURL *easy, corun_http_done_cb done,
     return -1;
   x->done = done;
   x->arg = arg;
+  x->h = h;
+  x->sock_errno = 0;
   x->errbuf[0] = '\0';
   curl_easy_setopt(easy, CURLOPT_PRIVATE, (char *)x);
   curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, x->errbuf);
-  /* Copied into each connection: its watcher closes with it. */
   curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, open_socket);
-  curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, h);
+  curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, x);
+  /* Copied into each connection: its watcher closes with it. */
   curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, close_socket);
   curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, h);
   if (curl_multi_add_handle(h->multi, easy) != CURLM_OK) {

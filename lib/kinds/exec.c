@@ -24,6 +24,7 @@
 
 #include "../buf.h"
 #include "../duration.h"
+#include "../fdlimit.h"
 #include "../fields.h"
 #include "../kind.h"
 #include "../report.h"
@@ -361,6 +362,17 @@ static const char *last_line(struct exec_task *x)
   return nl;
 }
 
+/*
+ * A command that could not be started is tried again only if what it
+ * lacked may come back (descriptors, processes, memory); a missing or
+ * non-executable program will not appear by waiting.
+ */
+static int transient(int uv_error)
+{
+  return uv_error == UV_EMFILE || uv_error == UV_ENFILE ||
+         uv_error == UV_EAGAIN || uv_error == UV_ENOMEM;
+}
+
 /* Once the process has exited, its pipes drained and handles closed. */
 static void maybe_done(struct exec_task *x)
 {
@@ -372,21 +384,23 @@ static void maybe_done(struct exec_task *x)
 
   if (x->open_handles > 0 || t->state != CORUN_STATE_RUNNING)
     return;
-  if (x->error) {
-    corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO,
-                       "cannot run %s: %s", x->c->argv[0],
-                       uv_strerror(x->error));
-    return;
-  }
-  if (!x->timed_out && x->term_signal == 0 && x->exit_code == 0) {
+  if (!x->error && !x->timed_out && x->term_signal == 0 &&
+      x->exit_code == 0) {
     corun__task_set_result(t, make_result(x));
     corun__task_finish(t, CORUN_STATUS_OK, CORUN_ERR_NONE, NULL);
     return;
   }
   /* Before last_line(), which trims the kept stderr. */
-  res = make_result(x);
-  line = last_line(x);
-  if (x->timed_out) {
+  res = x->error ? NULL : make_result(x);
+  line = x->error ? NULL : last_line(x);
+  if (x->error) {
+    char hint[160];
+
+    type = CORUN_ERR_IO;
+    corun_buf_printf(&msg, "cannot run %s: %s%s", x->c->argv[0],
+                     uv_strerror(x->error),
+                     corun__fd_hint(-x->error, hint, sizeof(hint)));
+  } else if (x->timed_out) {
     /* Whatever SIGTERM made it exit with, the attempt ran out of time. */
     type = CORUN_ERR_TIMEOUT;
     corun_buf_printf(&msg, "attempt %u timed out after %.3gs", t->attempts,
@@ -402,7 +416,8 @@ static void maybe_done(struct exec_task *x)
   if (line)
     corun_buf_printf(&msg, ": %s", line);
   if (t->cancel_status == CORUN_STATUS_NONE &&
-      t->attempts <= (uint32_t)x->c->retries) {
+      t->attempts <= (uint32_t)x->c->retries &&
+      (!x->error || transient(x->error))) {
     long long ms = corun__backoff_ms(x->c->backoff_ms, t->attempts);
 
     if (t->run->opts.debug)

@@ -14,12 +14,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "../duration.h"
+#include "../fdlimit.h"
 #include "../fields.h"
 #include "../http.h"
 #include "../kind.h"
@@ -389,6 +391,33 @@ static void setup_easy(struct fetch_task *ft)
   }
 }
 
+/*
+ * RFC 6761: names under .invalid never resolve, and resolver libraries
+ * should say so at once. Answering here keeps such a lookup off the
+ * network (and off a slow or absent DNS server).
+ */
+static int invalid_host(const char *url)
+{
+  CURLU *u = curl_url();
+  char *host = NULL;
+  size_t n;
+  int bad = 0;
+
+  if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+      curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+    n = strlen(host);
+    if (n && host[n - 1] == '.')
+      host[--n] = '\0';
+    bad = strcasecmp(host, "invalid") == 0 ||
+          (n > 8 && strcasecmp(host + n - 8, ".invalid") == 0);
+  }
+  curl_free(host);
+  curl_url_cleanup(u);
+  return bad;
+}
+
+static void done(CURL *easy, CURLcode code, const char *errmsg, void *arg);
+
 /* Start one attempt (or one redirect hop of it). */
 static void launch(struct fetch_task *ft)
 {
@@ -414,12 +443,25 @@ static void launch(struct fetch_task *ft)
   corun_buf_reset(&ft->body);
   e = open_sink(ft);
   if (e) {
+    char hint[160];
+
     corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO,
-                       "cannot write beside %s: %s", ft->c->save,
-                       strerror(e));
+                       "cannot write beside %s: %s%s", ft->c->save,
+                       strerror(e), corun__fd_hint(e, hint, sizeof(hint)));
     return;
   }
   setup_easy(ft);
+  if (invalid_host(ft->url)) {
+    char msg[CURL_ERROR_SIZE];
+
+    /* As if curl's resolver had failed: the same retries and report. */
+    snprintf(msg, sizeof(msg),
+             "could not resolve host of %s: names under .invalid never "
+             "resolve (RFC 6761)",
+             ft->url);
+    done(ft->easy, CURLE_COULDNT_RESOLVE_HOST, msg, ft);
+    return;
+  }
   if (corun__http_add(h, ft->easy, done, ft) < 0) {
     drop_temp(ft);
     corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO,
