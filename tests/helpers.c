@@ -8,7 +8,10 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <grp.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -277,6 +280,104 @@ void proc_free(struct proc *p)
   free(p->out);
   free(p->err);
   free(p);
+}
+
+static void redirect(int fd, const char *path, int flags)
+{
+  int f = open(path ? path : "/dev/null", flags, 0644);
+
+  if (f < 0)
+    _exit(126);
+  dup2(f, fd);
+  close(f);
+}
+
+/* In the child: only async-signal-safe calls, and _exit on any failure. */
+static void child_setup(const struct spawn_opts *o, pid_t parent)
+{
+  sigset_t none;
+
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != parent)
+    _exit(125);
+  /* An inherited mask or ignored signal would hide what corun does. */
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  signal(SIGINT, SIG_DFL);
+  signal(SIGTERM, SIG_DFL);
+  signal(SIGUSR1, SIG_DFL);
+  redirect(0, o->in, O_RDONLY);
+  redirect(1, o->out, O_WRONLY | O_CREAT | O_TRUNC);
+  redirect(2, o->err, O_WRONLY | O_CREAT | O_TRUNC);
+  if (o->cwd && chdir(o->cwd) != 0)
+    _exit(124);
+  if (o->unprivileged && geteuid() == 0 &&
+      (setgroups(0, NULL) != 0 || setgid(SPAWN_NOBODY) != 0 ||
+       setuid(SPAWN_NOBODY) != 0))
+    _exit(123);
+  if (o->nofile > 0) {
+    struct rlimit rl = {(rlim_t)o->nofile, (rlim_t)o->nofile};
+    int fd, last = -1;
+
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+      _exit(122);
+    if (o->free_fds >= 0) {
+      /* Inherited, not close-on-exec: corun starts with them taken. */
+      while ((fd = open("/dev/null", O_RDONLY)) >= 0)
+        last = fd;
+      for (int i = 0; i < o->free_fds && last > 2; i++)
+        close(last--);
+    }
+  }
+}
+
+pid_t spawn_cli(const char *const *args, const struct spawn_opts *o)
+{
+  static const struct spawn_opts plain = {.free_fds = -1};
+  const char *argv[64];
+  size_t n = 0;
+  pid_t parent = getpid(), pid;
+
+  if (o == NULL)
+    o = &plain;
+  argv[n++] = CORUN_BIN;
+  while (args && *args && n < 63)
+    argv[n++] = *args++;
+  argv[n] = NULL;
+  pid = fork();
+  cr_assert(pid >= 0);
+  if (pid == 0) {
+    child_setup(o, parent);
+    execv(CORUN_BIN, (char *const *)argv);
+    _exit(127);
+  }
+  return pid;
+}
+
+int reap_cli(pid_t pid, double timeout, long *max_rss_kb)
+{
+  double until = now_s() + timeout;
+  struct rusage ru;
+  int st;
+  pid_t got;
+
+  for (;;) {
+    got = wait4(pid, &st, WNOHANG, &ru);
+    if (got == pid)
+      break;
+    if (got < 0 && errno != EINTR)
+      return -1;
+    if (now_s() > until) {
+      kill(pid, SIGKILL);
+      while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+      return -1;
+    }
+    usleep(2000);
+  }
+  if (max_rss_kb)
+    *max_rss_kb = ru.ru_maxrss;
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 1000 + WTERMSIG(st);
 }
 
 char *write_temp(const char *name, const char *text)

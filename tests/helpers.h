@@ -7,6 +7,7 @@
 #define CORUN_TEST_HELPERS_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "buf.h"
 #include "corun.h"
@@ -65,6 +66,32 @@ struct proc {
 };
 struct proc *run_cli(const char *stdin_text, const char *const *args);
 void proc_free(struct proc *p);
+
+/*
+ * Start the corun binary without waiting for it: spawn_cli() forks and
+ * execs it with args (NULL-terminated, without the program name), and it
+ * dies with the test (PR_SET_PDEATHSIG). reap_cli() waits for it.
+ */
+struct spawn_opts {
+  const char *cwd;     /* run there; NULL: here */
+  const char *in;      /* file for stdin; NULL: /dev/null */
+  const char *out;     /* files for stdout and stderr; NULL: /dev/null */
+  const char *err;
+  long nofile;         /* > 0: the RLIMIT_NOFILE (soft and hard) */
+  int free_fds;        /* with nofile: open files until only this many
+                          descriptors are left free (-1: do not) */
+  int unprivileged;    /* run as nobody when the test runs as root, so
+                          permissions apply */
+};
+pid_t spawn_cli(const char *const *args, const struct spawn_opts *o);
+/*
+ * Wait up to timeout seconds. Returns the exit code, 1000 + the signal if
+ * a signal killed it, or -1 if it was still running (it is then killed).
+ * max_rss_kb (may be NULL) gets its peak resident size.
+ */
+int reap_cli(pid_t pid, double timeout, long *max_rss_kb);
+/* The uid and gid spawn_cli uses with unprivileged when root: nobody. */
+#define SPAWN_NOBODY 65534
 
 /* Write text to a fresh temporary file; returns its path (free it). */
 char *write_temp(const char *name, const char *text);

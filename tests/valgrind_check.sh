@@ -56,6 +56,26 @@ check journal-2 1 --var "base=$base" --journal run.journal pipe.json
 check fetch 0 --var "base=$base" "$src/jobs/fetch.json"
 check graph 0 graph "$src/jobs/after.json"
 
+# Faults: refused, dropped, never answered, a gzip bomb, .invalid, /dev/full,
+# a missing program, and fetches that wait for descriptors under ulimit -n.
+python3 - "$base" > "$work/faults.json" <<'P'
+import json, socket, sys
+base = sys.argv[1]
+s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
+t = [{"id": "refused", "kind": "fetch", "url": "http://127.0.0.1:%d/" % port},
+     {"id": "drop", "kind": "fetch", "url": base + "/drop?n=100000", "save": "d.bin"},
+     {"id": "slow", "kind": "fetch", "url": base + "/slow-body?n=100&ms=20", "timeout": "300ms"},
+     {"id": "bomb", "kind": "fetch", "url": base + "/gzip-bomb?n=1000000000", "max_bytes": 1000000},
+     {"id": "invalid", "kind": "fetch", "url": "http://x.invalid/"},
+     {"id": "full", "kind": "fetch", "url": base + "/bytes?n=100000", "save": "/dev/full"},
+     {"id": "missing", "kind": "exec", "argv": ["no-such-program-here"]},
+     {"id": "many", "kind": "gather", "tasks": [
+         {"kind": "fetch", "url": base + "/delay?ms=10"} for _ in range(150)]}]
+print(json.dumps({"concurrency": 150, "tasks": t}))
+P
+check faults 1 --report f.json faults.json
+(ulimit -n 64; check faults-ulimit-64 1 --report f.json faults.json)
+
 # Interrupted: SIGINT while execs and a pipeline run.
 (cd "$work" && "${vg[@]}" "$corun" -q --var "base=$base" pipe.json) \
   > "$work/out" 2> "$work/err" &

@@ -25,6 +25,9 @@
  *        Content-Type CT (default application/octet-stream). gzip=1 sends
  *        them gzip-encoded (stored deflate blocks) with Content-Encoding:
  *        gzip. Streamed in 64 KiB pieces whatever N is.
+ *   /gzip-bomb?n=N                 200, Content-Encoding: gzip, a body that
+ *        inflates to N zero bytes (rounded up to 1 + 258 k) from about
+ *        N / 160 bytes on the wire, produced as it is sent.
  *   /status?code=N[&body=TEXT]     status N (200-599), text/plain body.
  *   /delay?ms=N[&n=BYTES]          after N ms, 200 "ok" or BYTES pattern bytes.
  *   /redirect?n=K[&code=C]         K > 0: C (default 302) to
@@ -201,7 +204,7 @@ static uint64_t gzip_size(uint64_t n)
  * A response body produced piece by piece, so large and slow bodies never
  * sit whole in memory.
  */
-enum gen_kind { GEN_NONE, GEN_BYTES, GEN_GZIP, GEN_SLOW };
+enum gen_kind { GEN_NONE, GEN_BYTES, GEN_GZIP, GEN_SLOW, GEN_BOMB };
 
 struct gen {
   enum gen_kind kind;
@@ -211,6 +214,8 @@ struct gen {
   int stage;       /* gzip: 0 header, 1 blocks, 2 trailer, 3 done */
   int64_t step_ms; /* slow: pause before each byte */
   int64_t next_at; /* slow: when the next byte is due */
+  uint64_t bits;   /* bomb: bits not yet written out, lowest first */
+  int nbits;       /* bomb: how many */
 };
 
 static void put_pattern(struct sbuf *b, struct gen *g, size_t n)
@@ -232,6 +237,115 @@ static void put_le32(struct sbuf *b, uint32_t v)
 }
 
 enum { FILL_MORE = 1, FILL_WAIT = 0, FILL_DONE = -1 };
+
+/*
+ * The gzip bomb: n zero bytes (n = 1 + 258 k) as one fixed-Huffman deflate
+ * block: a literal 0, then k copies of "258 bytes from distance 1", 13 bits
+ * each, so the body inflates about 160 times. The trailer's CRC of n zeros
+ * is computed by raising the one-zero-byte CRC operator (a 32x32 matrix
+ * over GF(2)) to the n-th power, not by running n bytes through.
+ */
+#define BOMB_RUN 258
+
+static uint64_t bomb_runs(uint64_t n)
+{
+  return n > 1 ? (n - 1 + BOMB_RUN - 1) / BOMB_RUN : 0;
+}
+
+static uint64_t bomb_size(uint64_t runs)
+{
+  uint64_t bits = 3 + 8 + 13 * runs + 7;
+
+  return 10 + (bits + 7) / 8 + 8;
+}
+
+static uint32_t gf2_times(const uint32_t *mat, uint32_t vec)
+{
+  uint32_t sum = 0;
+
+  for (int i = 0; vec; i++, vec >>= 1)
+    if (vec & 1)
+      sum ^= mat[i];
+  return sum;
+}
+
+static void gf2_square(uint32_t *sq, const uint32_t *mat)
+{
+  for (int i = 0; i < 32; i++)
+    sq[i] = gf2_times(mat, mat[i]);
+}
+
+static uint32_t crc_of_zeros(uint64_t n)
+{
+  uint32_t op[32], tmp[32], reg = 0xffffffffu;
+
+  /* One zero bit: the reflected register shifts, folding in the poly. */
+  op[0] = 0xedb88320u;
+  for (int i = 1; i < 32; i++)
+    op[i] = 1u << (i - 1);
+  gf2_square(tmp, op); /* two bits */
+  gf2_square(op, tmp); /* four */
+  gf2_square(tmp, op); /* a byte */
+  memcpy(op, tmp, sizeof op);
+  for (; n; n >>= 1) {
+    if (n & 1)
+      reg = gf2_times(op, reg);
+    gf2_square(tmp, op);
+    memcpy(op, tmp, sizeof op);
+  }
+  return ~reg;
+}
+
+/* Huffman codes go out most significant bit first, all else lowest first. */
+static void bomb_code(struct gen *g, uint32_t code, int len)
+{
+  for (int i = len - 1; i >= 0; i--)
+    g->bits |= (uint64_t)((code >> i) & 1) << g->nbits++;
+}
+
+static void bomb_flush(struct gen *g, struct sbuf *b, int all)
+{
+  while (g->nbits >= 8 || (all && g->nbits > 0)) {
+    unsigned char byte = (unsigned char)(g->bits & 0xff);
+
+    sb_add(b, &byte, 1);
+    g->bits >>= 8;
+    g->nbits = g->nbits >= 8 ? g->nbits - 8 : 0;
+  }
+}
+
+static int bomb_fill(struct gen *g, struct sbuf *b)
+{
+  size_t start = b->len;
+
+  if (g->stage == 0) {
+    static const unsigned char hdr[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255};
+
+    sb_add(b, hdr, sizeof hdr);
+    g->bits = 1 | 1 << 1; /* BFINAL, then BTYPE 01: fixed codes */
+    g->nbits = 3;
+    bomb_code(g, 0x30, 8); /* literal 0 */
+    g->stage = 1;
+  }
+  if (g->stage == 1) {
+    while (g->left > 0 && b->len - start < CHUNK) {
+      bomb_code(g, 0xc5, 8); /* length 258 (code 285) */
+      bomb_code(g, 0, 5);    /* distance 1 (code 0) */
+      g->left--;
+      bomb_flush(g, b, 0);
+    }
+    if (g->left > 0)
+      return FILL_MORE;
+    bomb_code(g, 0, 7); /* end of block */
+    bomb_flush(g, b, 1);
+    put_le32(b, crc_of_zeros(g->off));
+    put_le32(b, (uint32_t)g->off);
+    g->stage = 2;
+    return FILL_MORE;
+  }
+  return FILL_DONE;
+}
+
 
 /*
  * Appends the next piece of g to b. FILL_WAIT: nothing is due before *wake
@@ -257,6 +371,8 @@ static int gen_fill(struct gen *g, struct sbuf *b, int64_t now, int64_t *wake)
     put_pattern(b, g, 1);
     g->next_at = now + g->step_ms;
     return FILL_MORE;
+  case GEN_BOMB:
+    return bomb_fill(g, b);
   case GEN_GZIP:
     break;
   }
@@ -983,6 +1099,17 @@ static void route(struct conn *c, const struct req *r, int64_t now)
     } else {
       reply_pattern(c, r, 200, type, GEN_BYTES, n, n, NULL);
     }
+  } else if (strcmp(p, "/gzip-bomb") == 0) {
+    uint64_t runs;
+
+    if (param_u64(r, "n", REQUIRED, (uint64_t)1 << 44, &n) < 0) {
+      reply_text(c, r, 400, "need n=BYTES, at most 2^44\n");
+      return;
+    }
+    runs = bomb_runs(n);
+    reply_pattern(c, r, 200, "application/octet-stream", GEN_BOMB, runs,
+                  bomb_size(runs), "Content-Encoding: gzip\r\n");
+    c->gen.off = 1 + runs * BOMB_RUN; /* the bytes it inflates to */
   } else if (strcmp(p, "/status") == 0) {
     const char *body = param(r, "body");
 
