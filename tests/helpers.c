@@ -2,6 +2,7 @@
 #include "helpers.h"
 
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -378,6 +379,39 @@ int reap_cli(pid_t pid, double timeout, long *max_rss_kb)
   if (max_rss_kb)
     *max_rss_kb = ru.ru_maxrss;
   return WIFEXITED(st) ? WEXITSTATUS(st) : 1000 + WTERMSIG(st);
+}
+
+char *read_file(const char *path, size_t *len)
+{
+  int fd = open(path, O_RDONLY);
+  struct corun_buf b = CORUN_BUF_INIT;
+  char tmp[65536];
+  ssize_t n;
+
+  if (fd < 0)
+    return NULL;
+  while ((n = read(fd, tmp, sizeof(tmp))) > 0)
+    corun_buf_add(&b, tmp, (size_t)n);
+  close(fd);
+  cr_assert(n == 0 && !b.oom, "reading %s failed", path);
+  if (len)
+    *len = b.len;
+  corun_buf_putc(&b, '\0');
+  return corun_buf_detach(&b);
+}
+
+size_t dir_entries(const char *path)
+{
+  DIR *d = opendir(path);
+  struct dirent *e;
+  size_t n = 0;
+
+  cr_assert_not_null(d, "cannot open %s: %s", path, strerror(errno));
+  while ((e = readdir(d)) != NULL)
+    if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+      n++;
+  closedir(d);
+  return n;
 }
 
 char *write_temp(const char *name, const char *text)

@@ -93,6 +93,14 @@ int reap_cli(pid_t pid, double timeout, long *max_rss_kb);
 /* The uid and gid spawn_cli uses with unprivileged when root: nobody. */
 #define SPAWN_NOBODY 65534
 
+/*
+ * The whole file, NUL-terminated (free it), its length in *len if len is
+ * not NULL; NULL if it cannot be read.
+ */
+char *read_file(const char *path, size_t *len);
+/* Entries in a directory, "." and ".." aside; fails the test if absent. */
+size_t dir_entries(const char *path);
+
 /* Write text to a fresh temporary file; returns its path (free it). */
 char *write_temp(const char *name, const char *text);
 

@@ -109,19 +109,9 @@ static size_t count_entries(const char *dir)
 
 static char *slurp(const char *path)
 {
-  FILE *f = fopen(path, "rb");
-  char *s;
-  long n;
+  char *s = read_file(path, NULL);
 
-  cr_assert_not_null(f, "cannot open %s: %s", path, strerror(errno));
-  fseek(f, 0, SEEK_END);
-  n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  s = malloc((size_t)n + 1);
-  cr_assert_not_null(s);
-  cr_assert_eq(fread(s, 1, (size_t)n, f), (size_t)n);
-  s[n] = '\0';
-  fclose(f);
+  cr_assert_not_null(s, "cannot read %s: %s", path, strerror(errno));
   return s;
 }
 

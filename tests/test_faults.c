@@ -141,20 +141,10 @@ static void put_file(const char *name, const char *text)
 /* The file's contents (freed by teardown), or NULL if it cannot be read. */
 static char *slurp(const char *path)
 {
-  FILE *f = fopen(path, "rb");
-  char *s;
-  long n;
+  char *s = read_file(path, NULL);
 
-  if (f == NULL)
+  if (s == NULL)
     return NULL;
-  fseek(f, 0, SEEK_END);
-  n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  s = malloc((size_t)n + 1);
-  cr_assert_not_null(s);
-  cr_assert_eq(fread(s, 1, (size_t)n, f), (size_t)n);
-  s[n] = '\0';
-  fclose(f);
   if (ntexts == 64) {
     free(texts[0]);
     memmove(texts, texts + 1, sizeof(texts[0]) * 63);
@@ -278,19 +268,6 @@ static int temp_files(const char *d)
   return n;
 }
 
-static int entries(const char *d)
-{
-  DIR *dp = opendir(d);
-  struct dirent *e;
-  int n = 0;
-
-  cr_assert_not_null(dp);
-  while ((e = readdir(dp)) != NULL)
-    if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-      n++;
-  closedir(dp);
-  return n;
-}
 
 /* A directory the run (as nobody when we are root) cannot write into. */
 static void read_only_dir(const char *name)
@@ -586,7 +563,7 @@ Test(faults, save_into_a_read_only_directory_fails_io)
   cr_assert(strstr(emsg(rep, "ro"), "ro/out.bin"), "%s", emsg(rep, "ro"));
   cr_assert(strstr(emsg(rep, "ro"), "Permission denied"), "%s",
             emsg(rep, "ro"));
-  cr_assert_eq(entries(P("ro")), 0, "something was written in ro/");
+  cr_assert_eq(dir_entries(P("ro")), 0, "something was written in ro/");
   cr_assert_str_eq(status(rep, "fine"), "ok");
   cr_assert_eq(temp_files(dir), 0);
 }
@@ -642,7 +619,7 @@ Test(faults, results_and_reports_that_cannot_be_written)
   cr_assert(strstr(emsg(rep, "full"), "No space left on device"), "%s",
             emsg(rep, "full"));
   cr_assert_str_eq(status(rep, "fine"), "ok");
-  cr_assert_eq(entries(P("ro")), 0);
+  cr_assert_eq(dir_entries(P("ro")), 0);
 
   /* A report that cannot be written at the end: exit 1, said on stderr. */
   o = (struct spawn_opts){.free_fds = -1};

@@ -174,36 +174,12 @@ static char *tmp_dir(void)
   return strdup(tmpl);
 }
 
-static size_t entries(const char *dir)
-{
-  DIR *d = opendir(dir);
-  struct dirent *e;
-  size_t n = 0;
-
-  cr_assert_not_null(d);
-  while ((e = readdir(d)) != NULL)
-    if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-      n++;
-  closedir(d);
-  return n;
-}
 
 static char *slurp(const char *path, size_t *len)
 {
-  FILE *f = fopen(path, "rb");
-  char *s;
-  long n;
+  char *s = read_file(path, len);
 
-  if (f == NULL)
-    return NULL;
-  fseek(f, 0, SEEK_END);
-  n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  s = malloc((size_t)n + 1);
-  cr_assert_eq(fread(s, 1, (size_t)n, f), (size_t)n);
-  s[n] = '\0';
-  fclose(f);
-  *len = (size_t)n;
+  cr_assert_not_null(s, "cannot open %s", path);
   return s;
 }
 
@@ -225,7 +201,7 @@ Test(fetch, save_streams_the_body_to_the_file)
   cr_assert_eq(len, 3000000);
   for (i = 0; i < len; i += 4999)
     cr_assert_eq(data[i], TEST_SERVER_BYTE(i));
-  cr_assert_eq(entries(dir), 1, "no temporary file left");
+  cr_assert_eq(dir_entries(dir), 1, "no temporary file left");
   free(data);
   unlink(path);
   rmdir(dir);
@@ -261,7 +237,7 @@ Test(fetch, failed_save_leaves_no_file_and_keeps_the_old_one)
   data = slurp(path, &len);
   cr_assert_str_eq(data, "old content");
   cr_assert_eq(access(fresh, F_OK), -1, "no partial new file");
-  cr_assert_eq(entries(dir), 1, "no temporary files left");
+  cr_assert_eq(dir_entries(dir), 1, "no temporary files left");
   free(data);
   unlink(path);
   rmdir(dir);
@@ -512,7 +488,7 @@ Test(fetch, many_transfers_cancelled_mid_flight_end_promptly)
   cr_assert_str_eq(status_of(r, "g.2"), "cancelled");
   /* The whole run ends within a second of the failure. */
   cr_assert(r->wall < 0.4 + 1.0 * time_scale(), "%f", r->wall);
-  cr_assert_eq(entries(dir), 0, "cancelled saves leave no files");
+  cr_assert_eq(dir_entries(dir), 0, "cancelled saves leave no files");
   rmdir(dir);
   free(dir);
   result_free(r);

@@ -42,26 +42,6 @@ TestSuite(jobfile, .init = setup, .timeout = 60);
 
 /* ---- helpers ---- */
 
-static char *read_file(const char *path, size_t *len)
-{
-  FILE *f = fopen(path, "rb");
-  struct corun_buf b = CORUN_BUF_INIT;
-  char tmp[4096];
-  size_t n;
-
-  if (f == NULL)
-    return NULL;
-  while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
-    corun_buf_add(&b, tmp, n);
-  fclose(f);
-  if (len)
-    *len = b.len;
-  /* An empty file is a valid fixture: hand back "" rather than NULL. */
-  if (b.p == NULL)
-    return strdup("");
-  return corun_buf_detach(&b);
-}
-
 static int cmp_str(const void *a, const void *b)
 {
   return strcmp(*(char *const *)a, *(char *const *)b);

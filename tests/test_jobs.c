@@ -18,19 +18,9 @@ TestSuite(jobs, .timeout = 60);
 
 static char *slurp(const char *path)
 {
-  FILE *f = fopen(path, "rb");
-  long n;
-  char *s;
+  char *s = read_file(path, NULL);
 
-  cr_assert_not_null(f, "cannot open %s", path);
-  fseek(f, 0, SEEK_END);
-  n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  s = malloc((size_t)n + 1);
-  cr_assert_not_null(s);
-  cr_assert_eq(fread(s, 1, (size_t)n, f), (size_t)n);
-  s[n] = '\0';
-  fclose(f);
+  cr_assert_not_null(s, "cannot open %s", path);
   return s;
 }
 

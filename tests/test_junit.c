@@ -52,21 +52,9 @@ static struct proc *cli(const char *in, const char *const *args)
 
 static char *slurp_file(const char *path, size_t *len)
 {
-  FILE *f = fopen(path, "rb");
-  char *s;
-  long n;
+  char *s = read_file(path, len);
 
-  cr_assert_not_null(f, "cannot open %s: %s", path, strerror(errno));
-  fseek(f, 0, SEEK_END);
-  n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  s = malloc((size_t)n + 1);
-  cr_assert_not_null(s);
-  cr_assert_eq(fread(s, 1, (size_t)n, f), (size_t)n);
-  s[n] = '\0';
-  fclose(f);
-  if (len)
-    *len = (size_t)n;
+  cr_assert_not_null(s, "cannot open %s: %s", path, strerror(errno));
   return s;
 }
 

@@ -185,18 +185,9 @@ static void put_file(const char *name, const char *text, size_t len)
 /* The file's content (kept until teardown), or NULL when it is absent. */
 static char *slurp(const char *path)
 {
-  FILE *f = fopen(path, "rb");
-  struct corun_buf b = CORUN_BUF_INIT;
-  char tmp[65536];
-  size_t n;
+  char *s = read_file(path, NULL);
 
-  if (f == NULL)
-    return NULL;
-  while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
-    corun_buf_add(&b, tmp, n);
-  fclose(f);
-  corun_buf_putc(&b, '\0');
-  return gc(corun_buf_detach(&b));
+  return s ? gc(s) : NULL;
 }
 
 /* Names in the test directory containing part (a static count). */

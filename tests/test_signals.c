@@ -122,19 +122,9 @@ static void spawn(const char *file, const char *const *extra)
 
 static char *slurp(const char *path)
 {
-  FILE *f = fopen(path, "rb");
-  char *s;
-  long n;
+  char *s = read_file(path, NULL);
 
-  cr_assert_not_null(f, "cannot open %s", path);
-  fseek(f, 0, SEEK_END);
-  n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  s = malloc((size_t)n + 1);
-  cr_assert_not_null(s);
-  n = (long)fread(s, 1, (size_t)n, f);
-  s[n] = '\0';
-  fclose(f);
+  cr_assert_not_null(s, "cannot open %s", path);
   return s;
 }
 
