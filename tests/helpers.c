@@ -312,6 +312,14 @@ static void child_setup(const struct spawn_opts *o, pid_t parent)
   redirect(2, o->err, O_WRONLY | O_CREAT | O_TRUNC);
   if (o->cwd && chdir(o->cwd) != 0)
     _exit(124);
+  if (o->env) {
+    char *e = strdup(o->env), *eq = e ? strchr(e, '=') : NULL;
+
+    if (eq == NULL)
+      _exit(121);
+    *eq = '\0';
+    setenv(e, eq + 1, 1);
+  }
   if (o->unprivileged && geteuid() == 0 &&
       (setgroups(0, NULL) != 0 || setgid(SPAWN_NOBODY) != 0 ||
        setuid(SPAWN_NOBODY) != 0))

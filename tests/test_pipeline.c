@@ -217,50 +217,14 @@ static int count_files(const char *part, char *first, size_t n)
  */
 static void start_corun(const char *const *args, const char *env)
 {
-  const char *argv[48];
-  size_t n = 0;
-  pid_t parent = getpid();
-  int ofd, efd;
+  struct spawn_opts o = {.free_fds = -1, .env = env};
 
   memset(&kid, 0, sizeof(kid));
   kid.status = -1;
-  argv[n++] = CORUN_BIN;
-  while (args && *args && n < 47)
-    argv[n++] = *args++;
-  argv[n] = NULL;
-  ofd = open(P("out"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  efd = open(P("err"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  cr_assert(ofd >= 0 && efd >= 0);
+  o.out = P("out");
+  o.err = P("err");
   kid.t0 = now_s();
-  kid.pid = fork();
-  cr_assert(kid.pid >= 0);
-  if (kid.pid == 0) {
-    int in = open("/dev/null", O_RDONLY);
-    sigset_t none;
-
-    /* If the test process dies (a Criterion timeout), so does corun. */
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent)
-      _exit(127);
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
-    signal(SIGUSR1, SIG_DFL);
-    if (env) {
-      char *e = strdup(env), *eq = strchr(e, '=');
-
-      *eq = '\0';
-      setenv(e, eq + 1, 1);
-    }
-    dup2(in, 0);
-    dup2(ofd, 1);
-    dup2(efd, 2);
-    execv(CORUN_BIN, (char *const *)argv);
-    _exit(127);
-  }
-  close(ofd);
-  close(efd);
+  kid.pid = spawn_cli(args, &o);
 }
 
 /* Whether corun has exited (waiting up to secs). */

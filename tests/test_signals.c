@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -75,49 +74,25 @@ static int temp_file(char *path, size_t size, const char *what)
 /* Starts corun FILE --report TMP -q? ARGS..., stdout and stderr to files. */
 static void spawn(const char *file, const char *const *extra)
 {
-  const char *argv[16];
+  const char *args[16];
+  struct spawn_opts o = {.free_fds = -1};
   size_t n = 0;
-  pid_t parent = getpid();
-  int ofd, efd, rfd;
 
   memset(&kid, 0, sizeof(kid));
   kid.status = -1;
-  ofd = temp_file(kid.out, sizeof(kid.out), "out");
-  efd = temp_file(kid.err, sizeof(kid.err), "err");
-  rfd = temp_file(kid.report, sizeof(kid.report), "report");
-  close(rfd);
-  argv[n++] = CORUN_BIN;
-  argv[n++] = "--report";
-  argv[n++] = kid.report;
+  close(temp_file(kid.out, sizeof(kid.out), "out"));
+  close(temp_file(kid.err, sizeof(kid.err), "err"));
+  close(temp_file(kid.report, sizeof(kid.report), "report"));
+  args[n++] = "--report";
+  args[n++] = kid.report;
   while (extra && *extra && n < 14)
-    argv[n++] = *extra++;
-  argv[n++] = file;
-  argv[n] = NULL;
+    args[n++] = *extra++;
+  args[n++] = file;
+  args[n] = NULL;
+  o.out = kid.out;
+  o.err = kid.err;
   kid.t0 = now_s();
-  kid.pid = fork();
-  cr_assert(kid.pid >= 0);
-  if (kid.pid == 0) {
-    int in = open("/dev/null", O_RDONLY);
-    sigset_t none;
-
-    /* If the test process dies (a Criterion timeout), so does corun. */
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent)
-      _exit(127);
-    /* Inherited masks or ignored signals would hide what corun does. */
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
-    signal(SIGUSR1, SIG_DFL);
-    dup2(in, 0);
-    dup2(ofd, 1);
-    dup2(efd, 2);
-    execv(CORUN_BIN, (char *const *)argv);
-    _exit(127);
-  }
-  close(ofd);
-  close(efd);
+  kid.pid = spawn_cli(args, &o);
 }
 
 static char *slurp(const char *path)
