@@ -66,6 +66,8 @@ while [ $# -gt 0 ]; do
 done
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=../lib.sh
+. "$here/../lib.sh"
 root=$(cd "$here/../.." && pwd)
 # Debian's python3-aiohttp is for Debian's python3; a pyenv or venv
 # python3 earlier on PATH would not see it.
@@ -400,23 +402,7 @@ range() {
     END {print lo, hi}'
 }
 
-# median FILE COLUMN
-median() {
-  [ -s "$1" ] || { echo nan; return; }
-  sort -g -k"$2","$2" "$1" | awk -v c="$2" '{v[NR] = $c}
-    END {if (NR % 2) print v[(NR + 1) / 2];
-         else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'
-}
 
-# Percent of all CPUs busy over the next half second, from /proc/stat.
-cpu_busy() {
-  local a b
-  a=$(awk '/^cpu / {print $2 + $3 + $4 + $6 + $7 + $8, $5}' /proc/stat)
-  sleep 0.5
-  b=$(awk '/^cpu / {print $2 + $3 + $4 + $6 + $7 + $8, $5}' /proc/stat)
-  echo "$a $b" | awk '{busy = $3 - $1; idle = $4 - $2
-    print (busy + idle > 0) ? int(100 * busy / (busy + idle)) : 0}'
-}
 # The machine is shared (builds, test suites): wait for it to be quiet.
 busy_runs=0
 runs=0

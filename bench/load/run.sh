@@ -71,6 +71,8 @@ for n in $task_sizes; do
 done
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=../lib.sh
+. "$here/../lib.sh"
 root=$(cd "$here/../.." && pwd)
 GNU_TIME=/usr/bin/time
 
@@ -272,23 +274,7 @@ run_one() {
   measure "$WORK/$s-q.txt" "$CORUN" -q --timeout 300 "$WORK/$s.json"
 }
 
-# median FILE COLUMN
-median() {
-  [ -s "$1" ] || { echo nan; return; }
-  sort -g -k"$2","$2" "$1" | awk -v c="$2" '{v[NR] = $c}
-    END {if (NR % 2) print v[(NR + 1) / 2];
-         else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'
-}
 
-# Percent of all CPUs busy over the next half second, from /proc/stat.
-cpu_busy() {
-  local a b
-  a=$(awk '/^cpu / {print $2 + $3 + $4 + $6 + $7 + $8, $5}' /proc/stat)
-  sleep 0.5
-  b=$(awk '/^cpu / {print $2 + $3 + $4 + $6 + $7 + $8, $5}' /proc/stat)
-  echo "$a $b" | awk '{busy = $3 - $1; idle = $4 - $2
-    print (busy + idle > 0) ? int(100 * busy / (busy + idle)) : 0}'
-}
 # The machine is shared (builds, test suites): wait for it to be quiet.
 busy_runs=0
 runs=0

@@ -46,6 +46,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=../lib.sh
+. "$here/../lib.sh"
 root=$(cd "$here/../.." && pwd)
 CORUN=${CORUN:-$here/../../build/corun}
 N=${N:-1000000}
@@ -196,15 +198,6 @@ assert all(s["processed"] == n for s in res["stages"]), res["stages"]
 print(res["stages"][0]["items_per_s"])' "$1" "$2"
 }
 
-# Percent of all CPUs busy over the next half second, from /proc/stat.
-cpu_busy() {
-  local a b
-  a=$(awk '/^cpu / {print $2 + $3 + $4 + $6 + $7 + $8, $5}' /proc/stat)
-  sleep 0.5
-  b=$(awk '/^cpu / {print $2 + $3 + $4 + $6 + $7 + $8, $5}' /proc/stat)
-  echo "$a $b" | awk '{busy = $3 - $1; idle = $4 - $2
-    print (busy + idle > 0) ? int(100 * busy / (busy + idle)) : 0}'
-}
 # The machine is shared: wait for it to be quiet, up to BUSY_WAIT s.
 busy_runs=0
 all_runs=0
@@ -286,13 +279,6 @@ rounds() {
 
 # ---- statistics and formatting ----
 
-# median FILE COLUMN
-median() {
-  [ -s "$1" ] || { echo nan; return; }
-  sort -g -k"$2","$2" "$1" | awk -v c="$2" '{v[NR] = $c}
-    END {if (NR % 2) print v[(NR + 1) / 2];
-         else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'
-}
 # range FILE COLUMN: "min-max"
 range() {
   [ -s "$1" ] || { echo "-"; return; }

@@ -38,6 +38,8 @@ while [ $# -gt 0 ]; do
 done
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=../lib.sh
+. "$here/../lib.sh"
 root=$(cd "$here/../.." && pwd)
 PYTHON=${PYTHON:-python3}
 GNU_TIME=/usr/bin/time
@@ -86,12 +88,6 @@ measure() {
     awk '{printf "%.4f %d %.2f\n", $2 - $1, $3, $4 + $5}' >>"$out"
 }
 
-# median FILE COLUMN
-median() {
-  sort -g -k"$2","$2" "$1" | awk -v c="$2" '{v[NR] = $c}
-    END {if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2];
-         else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'
-}
 
 fmt_beyond() { # seconds of wall minus the 1 s sleep
   [ "$1" = nan ] && { echo "-"; return; }

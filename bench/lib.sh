@@ -1,0 +1,21 @@
+# SPDX-License-Identifier: MIT
+#
+# Helpers the benchmark scripts share; each run.sh sources this file.
+
+# median FILE COLUMN: the median of a column of numbers ("nan" if none).
+median() {
+  [ -s "$1" ] || { echo nan; return; }
+  sort -g -k"$2","$2" "$1" | awk -v c="$2" '{v[NR] = $c}
+    END {if (NR % 2) print v[(NR + 1) / 2];
+         else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'
+}
+
+# Percent of all CPUs busy over the next half second, from /proc/stat.
+cpu_busy() {
+  local a b
+  a=$(awk '/^cpu / {print $2 + $3 + $4 + $6 + $7 + $8, $5}' /proc/stat)
+  sleep 0.5
+  b=$(awk '/^cpu / {print $2 + $3 + $4 + $6 + $7 + $8, $5}' /proc/stat)
+  echo "$a $b" | awk '{busy = $3 - $1; idle = $4 - $2
+    print (busy + idle > 0) ? int(100 * busy / (busy + idle)) : 0}'
+}
