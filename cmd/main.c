@@ -154,27 +154,45 @@ static int env_debug(void)
 }
 
 /* Write a report made by fn to path ('-': stdout), atomically. */
-static int write_report(struct cli *c, const char *path,
-                        void (*fn)(const struct corun_run *,
-                                   struct corun_buf *))
+static int to_stdout(void *arg, const char *data, size_t n)
 {
-  struct corun_buf b = CORUN_BUF_INIT;
-  struct corun_error err = {0};
-  int rc = 0;
+  (void)arg;
+  errno = 0;
+  if (fwrite(data, 1, n, stdout) == n)
+    return 0;
+  return errno ? errno : EIO;
+}
 
-  fn(c->run, &b);
-  if (b.oom) {
-    fprintf(stderr, "corun: out of memory writing the report\n");
-    rc = -1;
-  } else if (strcmp(path, "-") == 0) {
-    fwrite(b.p, 1, b.len, stdout);
-    fflush(stdout);
-  } else if (corun_write_atomic(path, b.p, b.len, &err) != CORUN_OK) {
+/* Streamed as it is made, so a large report never sits whole in memory. */
+static int write_report(struct cli *c, const char *path, corun_report_fn fn)
+{
+  struct corun_error err = {0};
+  struct corun_buf b = CORUN_BUF_INIT;
+  int e;
+
+  if (strcmp(path, "-") != 0) {
+    if (corun_report_write(path, fn, c->run, &err) == CORUN_OK)
+      return 0;
     fprintf(stderr, "corun: %s\n", err.msg);
-    rc = -1;
+    return -1;
   }
+  /* A first append sizes the buffer; from then on it is flushed when full. */
+  corun_buf_printf(&b, "%*s", 65535, "");
+  b.len = 0;
+  if (b.p)
+    b.p[0] = '\0';
+  b.sink = to_stdout;
+  fn(c->run, &b);
+  e = corun_buf_flush(&b);
+  if (fflush(stdout) != 0 && e == 0)
+    e = errno;
+  if (b.oom)
+    e = ENOMEM;
   corun_buf_free(&b);
-  return rc;
+  if (e)
+    fprintf(stderr, "corun: cannot write the report to stdout: %s\n",
+            strerror(e));
+  return e ? -1 : 0;
 }
 
 /*

@@ -5,6 +5,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+int corun_buf_flush(struct corun_buf *b)
+{
+  if (b->sink && b->len) {
+    if (b->sink_err == 0)
+      b->sink_err = b->sink(b->sink_arg, b->p, b->len);
+    b->len = 0;
+    b->p[0] = '\0';
+  }
+  return b->sink_err;
+}
+
 static int grow(struct corun_buf *b, size_t extra)
 {
   size_t want;
@@ -14,6 +25,11 @@ static int grow(struct corun_buf *b, size_t extra)
     return -1;
   if (b->len + extra + 1 <= b->cap)
     return 0;
+  if (b->sink && b->len) {
+    corun_buf_flush(b);
+    if (extra + 1 <= b->cap)
+      return 0;
+  }
   want = b->cap ? b->cap : 64;
   while (want < b->len + extra + 1) {
     if (want > ((size_t)-1) / 2) {
@@ -112,23 +128,25 @@ void corun_buf_free(struct corun_buf *b)
 
 void corun_buf_escaped(struct corun_buf *b, const char *s, size_t max)
 {
-  size_t start = b->len;
+  size_t wrote = 0; /* not b->len's growth: a sink may empty b meanwhile */
 
   for (; *s; s++) {
     unsigned char c = (unsigned char)*s;
 
-    if (max && b->len - start >= max) {
+    if (max && wrote >= max) {
       corun_buf_puts(b, "...");
       return;
     }
-    if (c == '\n')
-      corun_buf_puts(b, "\\n");
-    else if (c == '\r')
-      corun_buf_puts(b, "\\r");
-    else if ((c < 0x20 && c != '\t') || c == 0x7f)
+    if (c == '\n' || c == '\r') {
+      corun_buf_puts(b, c == '\n' ? "\\n" : "\\r");
+      wrote += 2;
+    } else if ((c < 0x20 && c != '\t') || c == 0x7f) {
       corun_buf_printf(b, "\\x%02x", c);
-    else
+      wrote += 4;
+    } else {
       corun_buf_putc(b, (char)c);
+      wrote++;
+    }
   }
 }
 

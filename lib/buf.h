@@ -16,9 +16,19 @@ struct corun_buf {
   size_t len;
   size_t cap;
   int oom;
+  /*
+   * Optional: when set, a full buffer is handed to sink and emptied
+   * instead of grown, so output of any size streams through a fixed
+   * buffer. sink returns 0 or an errno; the first error is kept in
+   * sink_err and later output is dropped. Flush the rest with
+   * corun_buf_flush().
+   */
+  int (*sink)(void *arg, const char *data, size_t n);
+  void *sink_arg;
+  int sink_err;
 };
 
-#define CORUN_BUF_INIT {NULL, 0, 0, 0}
+#define CORUN_BUF_INIT {NULL, 0, 0, 0, NULL, NULL, 0}
 
 void corun_buf_add(struct corun_buf *b, const void *data, size_t n);
 void corun_buf_puts(struct corun_buf *b, const char *s);
@@ -32,6 +42,8 @@ const char *corun_buf_str(const struct corun_buf *b);
 /* Hands the string to the caller (malloc'd, may be NULL on oom). */
 char *corun_buf_detach(struct corun_buf *b);
 void corun_buf_reset(struct corun_buf *b);
+/* With a sink: hand it what the buffer holds. Returns sink_err. */
+int corun_buf_flush(struct corun_buf *b);
 void corun_buf_free(struct corun_buf *b);
 
 /*

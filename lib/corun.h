@@ -172,6 +172,16 @@ void corun_report_text(const struct corun_run *run, int colour,
  */
 enum corun_code corun_write_atomic(const char *path, const char *data,
                                    size_t len, struct corun_error *err);
+/* One of the report writers above. */
+typedef void (*corun_report_fn)(const struct corun_run *run,
+                                struct corun_buf *out);
+/*
+ * fn's report written to path as corun_write_atomic() does, but in pieces
+ * as it is made: a report of a million tasks never sits whole in memory.
+ */
+enum corun_code corun_report_write(const char *path, corun_report_fn fn,
+                                   const struct corun_run *run,
+                                   struct corun_error *err);
 /*
  * Check now that corun_write_atomic(path) could create its file, so a long
  * run does not end in "cannot write". Creates and removes a temporary file.

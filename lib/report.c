@@ -119,6 +119,9 @@ void corun__fmt_duration(double s, char *buf, size_t n)
     snprintf(buf, n, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60.0));
 }
 
+/* How much of a report is held before it goes to the file. */
+#define REPORT_CHUNK (256 * 1024)
+
 double corun__secs(uint64_t ns)
 {
   return (double)ns / 1e9;
@@ -199,67 +202,122 @@ enum corun_code corun_probe_writable(const char *path, struct corun_error *err)
   return CORUN_OK;
 }
 
-enum corun_code corun_write_atomic(const char *path, const char *data,
-                                   size_t len, struct corun_error *err)
-{
-  int direct, fd, saved;
-  char *target = write_target(path, &direct), *tmp;
-  size_t plen;
+/*
+ * An atomic write in progress: straight into a target that is not a
+ * regular file, else into a temporary file beside the real target.
+ */
+struct atomic_out {
+  const char *path; /* as given, for messages */
+  char *target;     /* where the rename goes (NULL when direct) */
+  char *tmp;
+  int fd;
+};
 
+static enum corun_code out_open(struct atomic_out *o, const char *path,
+                                struct corun_error *err)
+{
+  int direct, saved;
+  size_t n;
+
+  memset(o, 0, sizeof(*o));
+  o->path = path;
+  o->target = write_target(path, &direct);
   if (direct) {
-    fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0 || corun__write_all(fd, data, len) != 0) {
-      saved = errno;
-      if (fd >= 0)
-        close(fd);
-      return corun_failf(err, CORUN_EIO, "cannot write %s: %s", path,
-                         strerror(saved));
-    }
-    if (close(fd) < 0)
+    o->fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (o->fd < 0)
       return corun_failf(err, CORUN_EIO, "cannot write %s: %s", path,
                          strerror(errno));
     return CORUN_OK;
   }
-  if (target == NULL)
+  if (o->target == NULL)
     return corun_failf(err, CORUN_ENOMEM, "out of memory");
-  path = target;
-  plen = strlen(path);
-  tmp = malloc(plen + 16);
-  if (tmp == NULL) {
-    free(target);
+  n = strlen(o->target) + 16;
+  o->tmp = malloc(n);
+  if (o->tmp == NULL) {
+    free(o->target);
     return corun_failf(err, CORUN_ENOMEM, "out of memory");
   }
-  snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
-  fd = mkstemp(tmp);
-  if (fd < 0) {
+  snprintf(o->tmp, n, "%s.tmp.XXXXXX", o->target);
+  o->fd = mkstemp(o->tmp);
+  if (o->fd < 0) {
     saved = errno;
-    free(tmp);
-    corun_failf(err, CORUN_EIO, "cannot create a file beside %s: %s", path,
-                strerror(saved));
-    free(target);
+    corun_failf(err, CORUN_EIO, "cannot create a file beside %s: %s",
+                o->target, strerror(saved));
+    free(o->tmp);
+    free(o->target);
     return CORUN_EIO;
   }
-  if (corun__write_all(fd, data, len) != 0)
-    goto fail;
-  if (fchmod(fd, 0644) < 0 || fsync(fd) < 0)
-    goto fail;
-  if (close(fd) < 0) {
-    fd = -1;
-    goto fail;
-  }
-  fd = -1;
-  if (rename(tmp, path) < 0)
-    goto fail;
-  free(tmp);
-  free(target);
   return CORUN_OK;
-fail:
-  saved = errno;
-  if (fd >= 0)
-    close(fd);
-  unlink(tmp);
-  free(tmp);
-  corun_failf(err, CORUN_EIO, "cannot write %s: %s", path, strerror(saved));
-  free(target);
-  return CORUN_EIO;
+}
+
+static int out_sink(void *arg, const char *data, size_t n)
+{
+  struct atomic_out *o = arg;
+
+  return corun__write_all(o->fd, data, n);
+}
+
+/*
+ * Close, and put the temporary file in place; werr (an errno from the
+ * writes, or 0) makes it a failure that leaves nothing behind.
+ */
+static enum corun_code out_finish(struct atomic_out *o, int werr,
+                                  struct corun_error *err)
+{
+  int e = werr;
+
+  if (o->tmp && e == 0 && (fchmod(o->fd, 0644) < 0 || fsync(o->fd) < 0))
+    e = errno;
+  if (close(o->fd) < 0 && e == 0)
+    e = errno;
+  if (o->tmp && e == 0 && rename(o->tmp, o->target) < 0)
+    e = errno;
+  if (o->tmp && e)
+    unlink(o->tmp);
+  free(o->tmp);
+  if (e)
+    corun_failf(err, CORUN_EIO, "cannot write %s: %s",
+                o->target ? o->target : o->path, strerror(e));
+  free(o->target);
+  return e ? CORUN_EIO : CORUN_OK;
+}
+
+enum corun_code corun_write_atomic(const char *path, const char *data,
+                                   size_t len, struct corun_error *err)
+{
+  struct atomic_out o;
+  enum corun_code code = out_open(&o, path, err);
+
+  if (code != CORUN_OK)
+    return code;
+  return out_finish(&o, corun__write_all(o.fd, data, len), err);
+}
+
+enum corun_code corun_report_write(const char *path, corun_report_fn fn,
+                                   const struct corun_run *run,
+                                   struct corun_error *err)
+{
+  struct corun_buf b = CORUN_BUF_INIT;
+  struct atomic_out o;
+  enum corun_code code;
+  int e;
+
+  b.p = malloc(REPORT_CHUNK);
+  if (b.p == NULL)
+    return corun_failf(err, CORUN_ENOMEM, "out of memory");
+  b.p[0] = '\0';
+  b.cap = REPORT_CHUNK;
+  code = out_open(&o, path, err);
+  if (code != CORUN_OK) {
+    corun_buf_free(&b);
+    return code;
+  }
+  b.sink = out_sink;
+  b.sink_arg = &o;
+  fn(run, &b);
+  e = corun_buf_flush(&b);
+  if (e == 0 && b.oom)
+    e = ENOMEM;
+  corun_buf_free(&b);
+  return out_finish(&o, e, err);
 }

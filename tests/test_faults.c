@@ -631,6 +631,19 @@ Test(faults, results_and_reports_that_cannot_be_written)
   cr_assert(strstr(err, "/dev/full") && strstr(err, "No space left"), "%s",
             err);
   cr_assert_str_eq(status(report(), "fine"), "ok");
+  /* Nor on standard output. */
+  o = (struct spawn_opts){.free_fds = -1, .out = "/dev/full"};
+  {
+    static const char *const to_stdout[] = {"-q", "--report", "-",
+                                            "job.json", NULL};
+
+    o.cwd = dir;
+    o.err = P("stderr.txt");
+    cr_assert_eq(reap_cli(spawn_cli(to_stdout, &o), 30 * SC, NULL), 1);
+    err = slurp(P("stderr.txt"));
+    cr_assert(strstr(err, "cannot write the report to stdout: No space left"),
+              "%s", err);
+  }
   /* One that cannot even be created: exit 2 before anything runs. */
   o = (struct spawn_opts){.free_fds = -1, .unprivileged = 1};
   cr_assert_eq(corun_with(J("{'tasks': [{'id': 'x', 'kind': 'exec', "

@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "helpers.h"
 
@@ -405,4 +406,122 @@ Test(report, progress_line_mid_run)
   cr_assert_eq(uv_loop_close(&loop), 0);
   corun_job_free(job);
   corun_buf_free(&s.line);
+}
+
+/* A sink that collects what it is handed, failing once asked to. */
+struct collect {
+  struct corun_buf all;
+  size_t calls;
+  size_t fail_at; /* 0: never */
+};
+
+static int collect(void *arg, const char *data, size_t n)
+{
+  struct collect *c = arg;
+
+  if (++c->calls == c->fail_at)
+    return 28; /* ENOSPC */
+  corun_buf_add(&c->all, data, n);
+  return 0;
+}
+
+Test(report, buffer_with_a_sink_streams_through_a_fixed_size)
+{
+  struct corun_buf b = CORUN_BUF_INIT, want = CORUN_BUF_INIT;
+  struct collect c = {CORUN_BUF_INIT, 0, 0};
+  int i;
+
+  /* Size it once (64 bytes), then it must never grow. */
+  corun_buf_add(&b, "", 0);
+  corun_buf_printf(&b, "%63s", "");
+  b.len = 0;
+  b.sink = collect;
+  b.sink_arg = &c;
+  for (i = 0; i < 2000; i++) {
+    corun_buf_printf(&b, "line %d\n", i);
+    corun_buf_printf(&want, "line %d\n", i);
+    /* Escaping counts what it wrote, not how the buffer grew. */
+    corun_buf_escaped(&b, "ab\ncd\x01" "efghijklmnop", 10);
+    corun_buf_escaped(&want, "ab\ncd\x01" "efghijklmnop", 10);
+    corun_buf_json_str(&b, "q\"x", 3);
+    corun_buf_json_str(&want, "q\"x", 3);
+  }
+  cr_assert_eq(corun_buf_flush(&b), 0);
+  cr_assert_eq(b.cap, 64, "the buffer grew to %zu", b.cap);
+  cr_assert_gt(c.calls, 100);
+  cr_assert_eq(c.all.len, want.len);
+  cr_assert_eq(memcmp(c.all.p, want.p, want.len), 0);
+  corun_buf_free(&b);
+  corun_buf_free(&want);
+  corun_buf_free(&c.all);
+}
+
+Test(report, buffer_sink_error_is_kept_and_later_output_dropped)
+{
+  struct corun_buf b = CORUN_BUF_INIT;
+  struct collect c = {CORUN_BUF_INIT, 0, 2};
+  int i;
+
+  corun_buf_printf(&b, "%63s", "");
+  b.len = 0;
+  b.sink = collect;
+  b.sink_arg = &c;
+  for (i = 0; i < 100; i++)
+    corun_buf_puts(&b, "0123456789");
+  cr_assert_eq(corun_buf_flush(&b), 28);
+  /* Only what the first call took reached the sink. */
+  cr_assert_eq(b.cap, 64);
+  cr_assert_lt(c.all.len, 64);
+  corun_buf_free(&b);
+  corun_buf_free(&c.all);
+}
+
+/* The streamed report (in 256 KiB pieces) is the report made in memory. */
+Test(report, report_written_in_pieces_equals_the_one_in_memory)
+{
+  struct corun_buf job = CORUN_BUF_INIT, mem = CORUN_BUF_INIT;
+  corun_report_fn fns[] = {corun_report_json, corun_report_junit,
+                           corun_report_trace};
+  char *dir = write_temp("x", ""), path[512], *slash;
+  struct corun_error err = {0};
+  struct result *r;
+  size_t i, len;
+  char *text;
+
+  corun_buf_puts(&job, "{\"tasks\": [");
+  for (i = 0; i < 8000; i++)
+    corun_buf_printf(&job,
+                     "%s{\"id\": \"t%zu\", \"kind\": \"sleep\", \"seconds\": "
+                     "0, \"result\": \"%0200zu\"}",
+                     i ? "," : "", i, i);
+  corun_buf_puts(&job, "]}");
+  r = run_job(corun_buf_str(&job), NULL);
+  slash = strrchr(dir, '/');
+  *slash = '\0';
+  snprintf(path, sizeof(path), "%s/report", dir);
+  for (i = 0; i < 3; i++) {
+    corun_buf_reset(&mem);
+    fns[i](r->run, &mem);
+    cr_assert_gt(mem.len, 300 * 1024,
+                 "report %zu: %zu bytes, too small to need pieces", i, mem.len);
+    cr_assert_eq(corun_report_write(path, fns[i], r->run, &err), CORUN_OK,
+                 "%s", err.msg);
+    text = read_file(path, &len);
+    cr_assert_not_null(text);
+    cr_assert_eq(len, mem.len);
+    cr_assert_eq(memcmp(text, mem.p, len), 0, "report %zu differs", i);
+    free(text);
+  }
+  /* A write that fails part way says why. */
+  cr_assert_eq(corun_report_write("/dev/full", fns[0], r->run, &err),
+               CORUN_EIO);
+  cr_assert(strstr(err.msg, "No space left on device"), "%s", err.msg);
+  unlink(path);
+  snprintf(path, sizeof(path), "%s/x", dir);
+  unlink(path);
+  rmdir(dir);
+  free(dir);
+  corun_buf_free(&mem);
+  corun_buf_free(&job);
+  result_free(r);
 }
