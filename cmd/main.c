@@ -36,8 +36,9 @@ struct cli {
 
 static struct cli *the_cli; /* for the line callbacks' erasing */
 
-/* SIGINT or SIGTERM that came before the loop could take it, or 0. */
+/* The first SIGINT or SIGTERM that came before the loop could take it. */
 static volatile sig_atomic_t early_signal;
+static volatile sig_atomic_t early_count; /* how many, up to 2 */
 
 /* Descriptors the loop and its signal pipes need before any task runs. */
 #define LOOP_FDS 8
@@ -214,19 +215,18 @@ static int probe_report(const char *path, const char *what)
 }
 
 /*
- * While the job loads, a SIGINT or SIGTERM is only noted: the run then
- * starts already interrupted, so its tasks end cancelled, the reports are
- * written and the exit is 130 or 143, as for a signal a moment later. A
- * second one, as during a run, stops at once.
+ * While the job loads, a SIGINT or SIGTERM is noted, and the run then
+ * starts already interrupted (once or twice, as they came): its tasks end
+ * cancelled, the reports are written and the exit is 130 or 143, as for a
+ * signal a moment later. Not restarting system calls lets the signal end
+ * a load that waits for input from a pipe: nothing has run then.
  */
 static void on_early_signal(int signum)
 {
-  if (early_signal) {
-    signal(signum, SIG_DFL);
-    raise(signum);
-    return;
-  }
-  early_signal = signum;
+  if (early_signal == 0)
+    early_signal = signum;
+  if (early_count < 2)
+    early_count++;
 }
 
 static void catch_early_signals(void)
@@ -235,24 +235,30 @@ static void catch_early_signals(void)
 
   memset(&sa, 0, sizeof(sa));
   sa.sa_handler = on_early_signal;
-  /* A job read from a pipe goes on being read. */
-  sa.sa_flags = SA_RESTART;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
 }
 
 /*
- * Use the hard limit on open files: a job of many fetches needs a socket
- * each, and the soft limit (often 1024) is a default, not a choice. A
- * limit the user set with "ulimit -n" sets both, and is kept.
+ * Raise the soft limit on open files towards the hard one: a job of many
+ * fetches needs a socket each, and the soft limit (often 1024) is a
+ * default, not a choice. Not past FILE_LIMIT, though: commands inherit it,
+ * and some close every descriptor up to it before they start. A plain
+ * "ulimit -n" sets the hard limit too, and so is kept.
  */
+#define FILE_LIMIT 65536
+
 static void raise_file_limit(void)
 {
   struct rlimit rl;
+  rlim_t want;
 
-  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-    rl.rlim_cur = rl.rlim_max;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+    return;
+  want = rl.rlim_max < FILE_LIMIT ? rl.rlim_max : FILE_LIMIT;
+  if (rl.rlim_cur < want) {
+    rl.rlim_cur = want;
     setrlimit(RLIMIT_NOFILE, &rl);
   }
 }
@@ -327,8 +333,15 @@ static int load(struct cli *c, struct corun_job **job)
   lo.nvars = c->opt.nvars;
   lo.jobs = c->opt.jobs;
   lo.root = c->opt.root;
+  lo.stop = &early_signal;
   code = corun_job_load(job, c->opt.file, &lo, &diag, &err);
-  if (code == CORUN_EINVAL && diag.len) {
+  if (code != CORUN_OK && early_signal) {
+    /* Not the file's fault: it was still coming when the signal came. */
+    fprintf(stderr, "corun: %s while reading %s: nothing ran\n",
+            early_signal == SIGTERM ? "SIGTERM" : "SIGINT",
+            strcmp(c->opt.file, "-") == 0 ? "the job from stdin"
+                                          : c->opt.file);
+  } else if (code == CORUN_EINVAL && diag.len) {
     fputs(corun_buf_str(&diag), stderr);
   } else if (code != CORUN_OK) {
     if (code == CORUN_EUSAGE)
@@ -370,7 +383,7 @@ int main(int argc, char **argv)
   raise_file_limit();
   if (load(&c, &job) < 0) {
     options_free(&c.opt);
-    return CORUN_EXIT_USAGE;
+    return early_signal ? 128 + early_signal : CORUN_EXIT_USAGE;
   }
   if (early_signal && (c.opt.graph || c.opt.check)) {
     corun_job_free(job);
@@ -481,7 +494,7 @@ int main(int argc, char **argv)
     uv_unref((uv_handle_t *)&c.progress);
   }
   corun_run_start(c.run);
-  if (early_signal)
+  for (e = 0; e < early_count; e++)
     corun_run_interrupt(c.run, early_signal);
   uv_run(loop, UV_RUN_DEFAULT);
   if (c.have_progress)

@@ -12,6 +12,7 @@
 #ifndef CORUN_H
 #define CORUN_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <uv.h>
@@ -39,6 +40,12 @@ struct corun_load_opts {
    * and symbolic links) inside this directory, or loading fails.
    */
   const char *root;
+  /*
+   * When not NULL: a read of the job file (from a pipe, FIFO or terminal)
+   * that a signal interrupts gives up with CORUN_EIO if *stop is then
+   * non-zero, so a signal handler can end a load that waits for input.
+   */
+  const volatile sig_atomic_t *stop;
 };
 
 /*

@@ -28,7 +28,6 @@
 #include "fdlimit.h"
 #include "run.h"
 
-#define FD_RESERVE 16 /* descriptors kept for what is not a connection */
 #define MAX_IDLE 1024L /* kept-alive connections at most */
 
 struct corun_http {
@@ -251,9 +250,8 @@ static curl_socket_t open_socket(void *clientp, curlsocktype purpose,
   curl_socket_t s = socket(a->family, a->socktype, a->protocol);
 
   (void)purpose;
-  if (s < 0)
-    x->sock_errno = errno;
-  else if (grow_fds(h, s) == 0)
+  x->sock_errno = s < 0 ? errno : 0;
+  if (s >= 0 && grow_fds(h, s) == 0)
     h->owned[s] = 1;
   return s;
 }
@@ -293,7 +291,7 @@ static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
 struct corun_http *corun__http_get(struct corun_run *run, const char **err)
 {
   struct corun_http *h = run->http;
-  long room, conns;
+  long conns;
 
   if (h)
     return h;
@@ -328,18 +326,16 @@ struct corun_http *corun__http_get(struct corun_run *run, const char **err)
   curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
   curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
   /*
-   * Connections, open or kept idle, are capped by the descriptors left:
-   * past the cap, transfers wait for a connection (as they wait for a
-   * "concurrency" slot) instead of failing to open a socket. Half of what
-   * is left, less a reserve for reports and journals: a fetch that saves
-   * holds a file as well, and a name being resolved a socket pair.
+   * Connections, open or kept idle, are capped as running fetches are (by
+   * the descriptors left, see run.h), so curl never holds a transfer back
+   * while its timeout runs: past the cap it closes an idle connection.
    */
-  room = corun__fd_room();
-  conns = room > FD_RESERVE + 2 ? (room - FD_RESERVE) / 2 : 1;
-  curl_multi_setopt(h->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, conns);
+  conns = (long)run->fds.cap;
+  if (conns > 0)
+    curl_multi_setopt(h->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, conns);
   /* Keep idle connections for reuse across the job's many fetches. */
   curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS,
-                    conns < MAX_IDLE ? conns : MAX_IDLE);
+                    conns > 0 && conns < MAX_IDLE ? conns : MAX_IDLE);
   if (run->job->per_host)
     curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
                       (long)run->job->per_host);

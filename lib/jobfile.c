@@ -14,6 +14,7 @@
 #include "jobfile.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -2057,7 +2058,27 @@ fail:
   return CORUN_OK;
 }
 
-static enum corun_code read_all(int fd, const char *display, char **out,
+/*
+ * Wait until fd has input, or *stop is set (then 0). Checked a few times a
+ * second, since a signal that came just before read() would not interrupt
+ * it, and a pipe may stay silent for ever.
+ */
+static int ready_or_stopped(int fd, const volatile sig_atomic_t *stop)
+{
+  struct pollfd p = {.fd = fd, .events = POLLIN};
+
+  while (!*stop) {
+    int r = poll(&p, 1, 100);
+
+    /* Input, end of file, or an error that read() will report. */
+    if (r > 0 || (r < 0 && errno != EINTR))
+      return 1;
+  }
+  return 0;
+}
+
+static enum corun_code read_all(int fd, const char *display,
+                                const struct corun_load_opts *opts, char **out,
                                 size_t *len, struct corun_error *err)
 {
   size_t cap = 65536, n = 0;
@@ -2084,11 +2105,16 @@ static enum corun_code read_all(int fd, const char *display, char **out,
       buf = nb;
       cap *= 2;
     }
-    r = read(fd, buf + n, cap - n);
+    if (opts && opts->stop && !ready_or_stopped(fd, opts->stop)) {
+      errno = EINTR;
+      r = -1;
+    } else {
+      r = read(fd, buf + n, cap - n);
+    }
     if (r == 0)
       break;
     if (r < 0) {
-      if (errno == EINTR)
+      if (errno == EINTR && !(opts && opts->stop && *opts->stop))
         continue;
       corun_failf(err, CORUN_EIO, "%s: error: cannot read: %s", display,
                   strerror(errno));
@@ -2116,7 +2142,7 @@ enum corun_code corun_job_load(struct corun_job **out, const char *path,
 
   *out = NULL;
   if (strcmp(path, "-") == 0) {
-    code = read_all(STDIN_FILENO, "<stdin>", &text, &len, err);
+    code = read_all(STDIN_FILENO, "<stdin>", opts, &text, &len, err);
     if (code != CORUN_OK)
       return code;
     code = corun_job_load_text(out, text, len, "<stdin>", ".", opts, diagbuf,
@@ -2141,7 +2167,7 @@ enum corun_code corun_job_load(struct corun_job **out, const char *path,
     }
   }
   if (mapped == NULL)
-    code = read_all(fd, path, &text, &len, err);
+    code = read_all(fd, path, opts, &text, &len, err);
   close(fd);
   if (code != CORUN_OK)
     return code;

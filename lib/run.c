@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include "fdlimit.h"
 #include "http.h"
 #include "task.h"
 
@@ -141,6 +142,26 @@ void corun__run_check_slow(const struct corun_run *run, uint64_t began_ns,
                     what, t ? t->id : "(none)", (unsigned long long)ms);
 }
 
+/*
+ * Leaf tasks that may run at once for the descriptors left: each holds up
+ * to FD_PER_TASK (a fetch's socket pair while resolving, or its socket and
+ * save file; a command's three pipes), and FD_RESERVE stay free for
+ * results files, FIFO sources and spawning. 0: no cap worth having.
+ */
+#define FD_PER_TASK 3
+#define FD_RESERVE 16
+
+static uint32_t fd_slots(void)
+{
+  long room = corun__fd_room();
+
+  if (room >= (long)UINT32_MAX)
+    return 0;
+  return room > FD_RESERVE + FD_PER_TASK
+             ? (uint32_t)((room - FD_RESERVE) / FD_PER_TASK)
+             : 1;
+}
+
 enum corun_code corun_run_new(struct corun_run **out, struct corun_job *job,
                               uv_loop_t *loop,
                               const struct corun_run_opts *opts,
@@ -169,6 +190,9 @@ enum corun_code corun_run_new(struct corun_run **out, struct corun_job *job,
   run->global.cap = job->concurrency;
   run->global.run = run;
   run->global.hold_flag = CORUN_TF_HOLD_GLOBAL;
+  run->fds.cap = fd_slots();
+  run->fds.run = run;
+  run->fds.hold_flag = CORUN_TF_HOLD_FDS;
   for (i = 0; i < job->nlimits; i++)
     job->limits[i]->run = run;
   for (i = 0; i < job->ntasks; i++)

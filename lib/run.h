@@ -37,6 +37,12 @@ struct corun_run {
   struct corun_tq ready;
   uv_idle_t idle;
   struct corun_sem global; /* the "concurrency" pool for leaf kinds */
+  /*
+   * Leaf tasks hold descriptors while they run (a fetch a socket and the
+   * file it saves to, a command three pipes): this pool, sized from what
+   * "ulimit -n" leaves, makes them wait for some instead of failing.
+   */
+  struct corun_sem fds;
   size_t active;           /* tasks not yet ended */
   /* For the progress line; the job's own tasks only, not pipeline items. */
   size_t nrunning;

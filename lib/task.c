@@ -168,6 +168,12 @@ void corun__task_dispatch(struct corun_task *t)
       return;
     }
   }
+  if (t->kind->leaf && !(t->flags & CORUN_TF_HOLD_FDS)) {
+    if (!corun__sem_try(&run->fds, t)) {
+      corun__sem_wait(&run->fds, t);
+      return;
+    }
+  }
   run_task(t);
 }
 
@@ -228,6 +234,8 @@ static void end(struct corun_task *t, enum corun_status status,
     corun__sem_release(t->limit, t);
   if (t->flags & CORUN_TF_HOLD_GLOBAL)
     corun__sem_release(&run->global, t);
+  if (t->flags & CORUN_TF_HOLD_FDS)
+    corun__sem_release(&run->fds, t);
   t->status = (uint8_t)status;
   t->err_type = (uint8_t)type;
   free(t->err_msg);

@@ -54,7 +54,8 @@ enum corun_task_flag {
   CORUN_TF_FORCE = 1 << 8,       /* cancelled by force: no grace left */
   CORUN_TF_YIELD = 1 << 9,       /* in the ready queue to be resumed */
   CORUN_TF_INSTANCE = 1 << 10,   /* made at run time (pipeline item) */
-  CORUN_TF_RESUMED = 1 << 11     /* taken from the journal, not run */
+  CORUN_TF_RESUMED = 1 << 11,    /* taken from the journal, not run */
+  CORUN_TF_HOLD_FDS = 1 << 12
 };
 
 struct corun_run;

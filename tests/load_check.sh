@@ -2,7 +2,7 @@
 # Load check (issue 6): the CI-size version of bench/load/run.sh. Against
 # corun-test-httpd on 127.0.0.1:
 #   - one gather of 2,000 fetches at "concurrency": 200: the first 200 are
-#     /delay?ms=100, so all 200 must be in flight at once (the server must
+#     /delay?ms=1000, so all 200 must be in flight at once (the server must
 #     have accepted at least 200 connections), then 1 KiB bodies with every
 #     10th a /delay?ms=20;
 #   - one gather of 20 gathers of 1,000 sleeps (every 5th of 1-4 ms, the
@@ -87,7 +87,7 @@ awk -v base="$base" -v n=$fetches -v c=$conc 'BEGIN {
   printf "{\"corun\": 1, \"name\": \"load-fetch\", \"concurrency\": %d,\n", c
   printf "\"tasks\": [{\"id\": \"all\", \"kind\": \"gather\", \"tasks\": [\n"
   for (i = 1; i <= n; i++) {
-    u = (i <= c) ? "/delay?ms=100" : (i % 10 == 0) ? "/delay?ms=20" : "/bytes?n=1024"
+    u = (i <= c) ? "/delay?ms=1000" : (i % 10 == 0) ? "/delay?ms=20" : "/bytes?n=1024"
     printf "{\"kind\": \"fetch\", \"url\": \"%s%s\"}%s\n", base, u, i < n ? "," : ""
   }
   printf "]}]}\n"

@@ -73,8 +73,21 @@ t = [{"id": "refused", "kind": "fetch", "url": "http://127.0.0.1:%d/" % port},
          {"kind": "fetch", "url": base + "/delay?ms=10"} for _ in range(150)]}]
 print(json.dumps({"concurrency": 150, "tasks": t}))
 P
+# The faults fail as they should; the 150 fetches all get through.
+many_ok() {
+  python3 - "$work/f.json" <<'P' || { echo "FAIL: $1: not every fetch in 'many' ok"; bad=1; }
+import json, sys
+r = json.load(open(sys.argv[1]))
+kids = [t for t in r["tasks"] if t["parent"] == "many"]
+sys.exit(0 if len(kids) == 150 and all(t["status"] == "ok" for t in kids) else 1)
+P
+}
 check faults 1 --report f.json faults.json
-(ulimit -n 64; check faults-ulimit-64 1 --report f.json faults.json)
+many_ok faults
+(ulimit -n 64
+ check faults-ulimit-64 1 --report f.json faults.json
+ many_ok faults-ulimit-64
+ exit $bad) || bad=1
 
 # Interrupted: SIGINT while execs and a pipeline run.
 (cd "$work" && "${vg[@]}" "$corun" -q --var "base=$base" pipe.json) \

@@ -364,13 +364,15 @@ static const char *last_line(struct exec_task *x)
 
 /*
  * A command that could not be started is tried again only if what it
- * lacked may come back (descriptors, processes, memory); a missing or
- * non-executable program will not appear by waiting.
+ * lacked may come back (descriptors, processes, memory, a program file
+ * still being written); a missing or non-executable program will not
+ * appear by waiting.
  */
 static int transient(int uv_error)
 {
   return uv_error == UV_EMFILE || uv_error == UV_ENFILE ||
-         uv_error == UV_EAGAIN || uv_error == UV_ENOMEM;
+         uv_error == UV_EAGAIN || uv_error == UV_ENOMEM ||
+         uv_error == UV_ETXTBSY;
 }
 
 /* Once the process has exited, its pipes drained and handles closed. */

@@ -416,8 +416,6 @@ static int invalid_host(const char *url)
   return bad;
 }
 
-static void done(CURL *easy, CURLcode code, const char *errmsg, void *arg);
-
 /* Start one attempt (or one redirect hop of it). */
 static void launch(struct fetch_task *ft)
 {
@@ -441,15 +439,6 @@ static void launch(struct fetch_task *ft)
   ft->write_errno = 0;
   ft->body_overflow = 0;
   corun_buf_reset(&ft->body);
-  e = open_sink(ft);
-  if (e) {
-    char hint[160];
-
-    corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO,
-                       "cannot write beside %s: %s%s", ft->c->save,
-                       strerror(e), corun__fd_hint(e, hint, sizeof(hint)));
-    return;
-  }
   setup_easy(ft);
   if (invalid_host(ft->url)) {
     char msg[CURL_ERROR_SIZE];
@@ -460,6 +449,15 @@ static void launch(struct fetch_task *ft)
              "resolve (RFC 6761)",
              ft->url);
     done(ft->easy, CURLE_COULDNT_RESOLVE_HOST, msg, ft);
+    return;
+  }
+  e = open_sink(ft);
+  if (e) {
+    char hint[160];
+
+    corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO,
+                       "cannot write beside %s: %s%s", ft->c->save,
+                       strerror(e), corun__fd_hint(e, hint, sizeof(hint)));
     return;
   }
   if (corun__http_add(h, ft->easy, done, ft) < 0) {

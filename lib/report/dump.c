@@ -57,6 +57,11 @@ static void waiting_on(const struct corun_run *run,
     else if (t->inq == &run->global.waiters)
       corun_buf_printf(out, "a concurrency slot (%u waiting)",
                        run->global.waiters.len);
+    else if (t->inq == &run->fds.waiters)
+      corun_buf_printf(out,
+                       "file descriptors: %u tasks hold all that ulimit -n "
+                       "leaves (%u waiting)",
+                       run->fds.in_use, run->fds.waiters.len);
     else
       corun_buf_puts(out, "ready to start");
     break;
