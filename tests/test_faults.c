@@ -981,6 +981,39 @@ Test(faults, ulimit_64_with_many_commands_waits_for_descriptors)
   all_gone("pids");
 }
 
+Test(faults, the_dump_says_a_task_waits_for_descriptors)
+{
+  static const char *const args[] = {"-q", "job.json", NULL};
+  struct spawn_opts o = {.nofile = 64, .free_fds = -1};
+  struct corun_buf job = CORUN_BUF_INIT;
+  const char *err;
+  pid_t pid;
+  int i;
+
+  corun_buf_puts(&job, "{\"tasks\": [");
+  for (i = 0; i < 40; i++)
+    corun_buf_printf(&job,
+                     "%s{\"id\": \"x%d\", \"kind\": \"exec\", \"argv\": "
+                     "[\"sleep\", \"5\"]}",
+                     i ? "," : "", i);
+  corun_buf_puts(&job, "]}");
+  put_file("job.json", corun_buf_str(&job));
+  corun_buf_free(&job);
+  o.cwd = dir;
+  o.err = P("stderr.txt");
+  pid = spawn_cli(args, &o);
+  wait_caught(pid);
+  usleep(300 * 1000);
+  kill(pid, SIGUSR1);
+  usleep(300 * 1000);
+  kill(pid, SIGINT);
+  cr_assert_eq(reap_cli(pid, 20 * SC, NULL), 130);
+  err = slurp(P("stderr.txt"));
+  cr_assert(strstr(err, "file descriptors: ") &&
+                strstr(err, "tasks hold all that ulimit -n leaves"),
+            "%s", err);
+}
+
 Test(faults, a_program_still_open_for_writing_is_retried)
 {
   static const char *const args[] = {"-q", "--report", "report.json",
