@@ -229,13 +229,21 @@ static void on_early_signal(int signum)
     early_count++;
 }
 
-static void catch_early_signals(void)
+/*
+ * While loading, signals are noted and interrupt a read that waits for
+ * input; after it, with restart, so no write of --check output (or
+ * anything else) fails half way for them.
+ */
+static void catch_early_signals(int restart)
 {
   struct sigaction sa;
 
   memset(&sa, 0, sizeof(sa));
   sa.sa_handler = on_early_signal;
+  sa.sa_flags = restart ? SA_RESTART : 0;
   sigemptyset(&sa.sa_mask);
+  sigaddset(&sa.sa_mask, SIGINT);
+  sigaddset(&sa.sa_mask, SIGTERM);
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
 }
@@ -335,7 +343,7 @@ static int load(struct cli *c, struct corun_job **job)
   lo.root = c->opt.root;
   lo.stop = &early_signal;
   code = corun_job_load(job, c->opt.file, &lo, &diag, &err);
-  if (code != CORUN_OK && early_signal) {
+  if (code == CORUN_EIO && early_signal) {
     /* Not the file's fault: it was still coming when the signal came. */
     fprintf(stderr, "corun: %s while reading %s: nothing ran\n",
             early_signal == SIGTERM ? "SIGTERM" : "SIGINT",
@@ -379,7 +387,7 @@ int main(int argc, char **argv)
     options_free(&c.opt);
     return 0;
   }
-  catch_early_signals();
+  catch_early_signals(0);
   raise_file_limit();
   if (load(&c, &job) < 0) {
     options_free(&c.opt);
@@ -389,6 +397,13 @@ int main(int argc, char **argv)
     corun_job_free(job);
     options_free(&c.opt);
     return 128 + early_signal;
+  }
+  if (c.opt.graph || c.opt.check) {
+    /* Printing the job, corun stops on a signal like any command. */
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+  } else {
+    catch_early_signals(1);
   }
   if (c.opt.graph) {
     struct corun_buf b = CORUN_BUF_INIT;

@@ -2083,6 +2083,10 @@ static enum corun_code read_all(int fd, const char *display,
 {
   size_t cap = 65536, n = 0;
   char *buf = malloc(cap);
+  struct stat st;
+  /* Only input that can keep one waiting: a regular file always ends. */
+  int stoppable = opts && opts->stop && fstat(fd, &st) == 0 &&
+                  !S_ISREG(st.st_mode);
 
   if (buf == NULL)
     return corun_failf(err, CORUN_ENOMEM, "out of memory");
@@ -2105,7 +2109,7 @@ static enum corun_code read_all(int fd, const char *display,
       buf = nb;
       cap *= 2;
     }
-    if (opts && opts->stop && !ready_or_stopped(fd, opts->stop)) {
+    if (stoppable && !ready_or_stopped(fd, opts->stop)) {
       errno = EINTR;
       r = -1;
     } else {
@@ -2114,7 +2118,7 @@ static enum corun_code read_all(int fd, const char *display,
     if (r == 0)
       break;
     if (r < 0) {
-      if (errno == EINTR && !(opts && opts->stop && *opts->stop))
+      if (errno == EINTR && !(stoppable && *opts->stop))
         continue;
       corun_failf(err, CORUN_EIO, "%s: error: cannot read: %s", display,
                   strerror(errno));

@@ -144,18 +144,20 @@ void corun__run_check_slow(const struct corun_run *run, uint64_t began_ns,
 
 /*
  * Leaf tasks that may run at once for the descriptors left: each holds up
- * to FD_PER_TASK (a fetch's socket pair while resolving, or its socket and
- * save file; a command's three pipes), and FD_RESERVE stay free for
- * results files, FIFO sources and spawning. 0: no cap worth having.
+ * to three (a fetch's socket pair while resolving, or its socket and save
+ * file; a command's three pipes), and may leave one more behind, an idle
+ * kept-alive connection (http.c keeps at most as many as there are
+ * slots). FD_RESERVE stay free for results files, FIFO sources and
+ * spawning. 0: no cap worth having.
  */
-#define FD_PER_TASK 3
+#define FD_PER_TASK 4
 #define FD_RESERVE 16
 
 static uint32_t fd_slots(void)
 {
   long room = corun__fd_room();
 
-  if (room >= (long)UINT32_MAX)
+  if ((unsigned long)room >= UINT32_MAX)
     return 0;
   return room > FD_RESERVE + FD_PER_TASK
              ? (uint32_t)((room - FD_RESERVE) / FD_PER_TASK)

@@ -869,8 +869,8 @@ Test(faults, two_signals_while_a_big_job_loads_still_write_the_report)
 {
   struct corun_buf job = CORUN_BUF_INIT;
   struct spawn_opts o = {.free_fds = -1};
-  static const char *const args[] = {"-q", "--report", "report.json",
-                                     "job.json", NULL};
+  static const char *const args[] = {"-q", "--report", "report.json", "-",
+                                     NULL};
   int i, n = 200000, code;
   pid_t pid;
   cJSON *rep;
@@ -887,7 +887,9 @@ Test(faults, two_signals_while_a_big_job_loads_still_write_the_report)
                        "\"seconds\": 30}]}");
   put_file("job.json", corun_buf_str(&job));
   corun_buf_free(&job);
+  /* Standard input that is a file is read to its end whatever comes. */
   o.cwd = dir;
+  o.in = P("job.json");
   o.err = P("stderr.txt");
   pid = spawn_cli(args, &o);
   wait_caught(pid);
@@ -979,6 +981,29 @@ Test(faults, ulimit_64_with_many_commands_waits_for_descriptors)
     waited += num(t, "queued") > 0.1;
   cr_assert_gt(waited, 0, "no command had to wait for descriptors");
   all_gone("pids");
+
+  /*
+   * Fetches leave idle connections behind; commands after them, holding
+   * their pipes for a while (a large stdin), must still fit.
+   */
+  corun_buf_puts(&job, "{\"tasks\": [{\"id\": \"F\", \"kind\": \"gather\", "
+                       "\"tasks\": [");
+  for (i = 0; i < 30; i++)
+    corun_buf_printf(&job, "%s{\"kind\": \"fetch\", \"url\": \"%s\"}",
+                     i ? "," : "", url("/delay?ms=50"));
+  corun_buf_puts(&job, "]}, {\"id\": \"X\", \"kind\": \"gather\", "
+                       "\"after\": [\"F\"], \"tasks\": [");
+  for (i = 0; i < 30; i++)
+    corun_buf_printf(&job,
+                     "%s{\"kind\": \"exec\", \"argv\": [\"sleep\", "
+                     "\"0.3\"], \"stdin\": \"%0200000d\"}",
+                     i ? "," : "", 0);
+  corun_buf_puts(&job, "]}]}");
+  o = (struct spawn_opts){.nofile = 64, .free_fds = -1};
+  cr_assert_eq(corun_with(corun_buf_str(&job), quiet, &o, NULL), 0, "%s",
+               slurp(P("stderr.txt")));
+  corun_buf_free(&job);
+  cr_assert_eq(num(cJSON_GetObjectItem(report(), "summary"), "ok"), 62);
 }
 
 Test(faults, the_dump_says_a_task_waits_for_descriptors)
