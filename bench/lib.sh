@@ -19,3 +19,20 @@ cpu_busy() {
   echo "$a $b" | awk '{busy = $3 - $1; idle = $4 - $2
     print (busy + idle > 0) ? int(100 * busy / (busy + idle)) : 0}'
 }
+
+# stop_pid PID: SIGTERM a process this script started, and reap it. By pid
+# only: nothing else of the same name on the machine is touched.
+stop_pid() {
+  [ -n "$1" ] || return 0
+  kill -TERM "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+
+# drop_work KEEP: remove $WORK, unless KEEP is 1 (then say where it is).
+drop_work() {
+  if [ "$1" = 1 ]; then
+    echo "work directory kept: $WORK" >&2
+  else
+    rm -rf "$WORK"
+  fi
+}

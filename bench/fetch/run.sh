@@ -154,20 +154,9 @@ httpd_pid=
 
 cleanup() {
   local rc=$?
-  # By pid only: nothing else of the same name on the machine is touched.
-  if [ -n "$nginx_pid" ]; then
-    kill -TERM "$nginx_pid" 2>/dev/null || true
-    wait "$nginx_pid" 2>/dev/null || true
-  fi
-  if [ -n "$httpd_pid" ]; then
-    kill -TERM "$httpd_pid" 2>/dev/null || true
-    wait "$httpd_pid" 2>/dev/null || true
-  fi
-  if [ "$keep" = 1 ]; then
-    echo "work directory kept: $WORK" >&2
-  else
-    rm -rf "$WORK"
-  fi
+  stop_pid "$nginx_pid"
+  stop_pid "$httpd_pid"
+  drop_work "$keep"
   exit "$rc"
 }
 trap cleanup EXIT

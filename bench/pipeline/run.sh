@@ -118,11 +118,7 @@ fi
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/corun-pipeline-bench.XXXXXX")
 cleanup() {
   local rc=$?
-  if [ "$KEEP" = 1 ]; then
-    echo "work directory kept: $WORK" >&2
-  else
-    rm -rf "$WORK"
-  fi
+  drop_work "$KEEP"
   exit "$rc"
 }
 trap cleanup EXIT
