@@ -36,3 +36,24 @@ drop_work() {
     rm -rf "$WORK"
   fi
 }
+
+# measure OUTFILE CMD...: run CMD (GNU time as $GNU_TIME, files in $WORK)
+# and append "wall_s peak_rss_kb cpu_s" to OUTFILE; the command's stdout is
+# left in $WORK/stdout. Wall time from bash's clock around the process (GNU
+# time's %e has only centiseconds); peak RSS from GNU time's %M (KiB). A
+# failing command stops the benchmark: it must not be reported as a fast
+# one.
+measure() {
+  local out=$1 t0 t1
+  shift
+  t0=$EPOCHREALTIME
+  if ! "$GNU_TIME" -f "%M %U %S" -o "$WORK/rss" "$@" >"$WORK/stdout" \
+    2>"$WORK/err"; then
+    echo "run.sh: failed: $*" >&2
+    head -c 2000 "$WORK/err" >&2
+    exit 1
+  fi
+  t1=$EPOCHREALTIME
+  echo "$t0 $t1 $(tail -n 1 "$WORK/rss")" |
+    awk '{printf "%.4f %d %.3f\n", $2 - $1, $3, $4 + $5}' >>"$out"
+}

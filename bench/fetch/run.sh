@@ -332,26 +332,6 @@ done
 
 # ---- measuring ----
 
-# measure OUTFILE CMD...: appends "wall_s peak_rss_kb cpu_s" to OUTFILE;
-# the command's stdout is left in $WORK/stdout. Wall time from bash's
-# clock around the process (GNU time's %e has only centiseconds); peak RSS
-# from GNU time's %M (KiB). A failing command stops the benchmark: a run
-# that did not fetch everything must not be reported as a fast one.
-measure() {
-  local out=$1 t0 t1
-  shift
-  t0=$EPOCHREALTIME
-  if ! "$GNU_TIME" -f "%M %U %S" -o "$WORK/rss" "$@" >"$WORK/stdout" \
-    2>"$WORK/err"; then
-    echo "run.sh: failed: $*" >&2
-    head -c 2000 "$WORK/err" >&2
-    exit 1
-  fi
-  t1=$EPOCHREALTIME
-  echo "$t0 $t1 $(tail -n 1 "$WORK/rss")" |
-    awk '{printf "%.4f %d %.3f\n", $2 - $1, $3, $4 + $5}' >>"$out"
-}
-
 run_tool() { # tool scenario
   local tool=$1 s=$2 path n c rps
   read -r path n c <<<"${spec[$s]}"
@@ -390,7 +370,6 @@ range() {
   sort -g -k"$2","$2" "$1" | awk -v c="$2" 'NR == 1 {lo = $c} {hi = $c}
     END {print lo, hi}'
 }
-
 
 # The machine is shared (builds, test suites): wait for it to be quiet.
 busy_runs=0

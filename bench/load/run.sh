@@ -229,25 +229,6 @@ check_report() {
   fi
 }
 
-# measure OUTFILE CMD...: appends "wall_s peak_rss_kb cpu_s" to OUTFILE.
-# Wall time from bash's clock around the process (GNU time's %e has only
-# centiseconds); peak RSS from GNU time's %M (KiB). A run that fails stops
-# the benchmark: it must not be reported as a fast one.
-measure() {
-  local out=$1 t0 t1
-  shift
-  t0=$EPOCHREALTIME
-  if ! "$GNU_TIME" -f "%M %U %S" -o "$WORK/rss" "$@" >"$WORK/stdout" \
-    2>"$WORK/err"; then
-    echo "run.sh: failed: $*" >&2
-    head -c 2000 "$WORK/err" >&2
-    exit 1
-  fi
-  t1=$EPOCHREALTIME
-  echo "$t0 $t1 $(tail -n 1 "$WORK/rss")" |
-    awk '{printf "%.4f %d %.3f\n", $2 - $1, $3, $4 + $5}' >>"$out"
-}
-
 # run_one SCENARIO: the checked run with --report, then the -q one. A
 # whole-run --timeout keeps a hang from stalling the benchmark (exit 124).
 run_one() {
@@ -265,7 +246,6 @@ run_one() {
   runs=$((runs + 1))
   measure "$WORK/$s-q.txt" "$CORUN" -q --timeout 300 "$WORK/$s.json"
 }
-
 
 # The machine is shared (builds, test suites): wait for it to be quiet.
 busy_runs=0
