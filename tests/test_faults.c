@@ -504,7 +504,7 @@ Test(faults, gzip_bomb_stops_at_max_bytes_in_bounded_memory)
   struct stat st;
   cJSON *rep;
 
-  /* 10 GB of zeros from about 63 MB on the wire, three ways. */
+  /* 10 GB of zeros from about 63 MB on the wire, and a small one. */
   cr_assert_eq(
       corun_with(J("{'tasks': ["
                    "{'id': 'capped', 'kind': 'fetch', 'url': '%s', "
