@@ -408,6 +408,19 @@ char *read_file(const char *path, size_t *len)
   return corun_buf_detach(&b);
 }
 
+char *read_stream(FILE *f)
+{
+  struct corun_buf b = CORUN_BUF_INIT;
+  char tmp[8192];
+  size_t n;
+
+  while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
+    corun_buf_add(&b, tmp, n);
+  corun_buf_putc(&b, '\0');
+  cr_assert(!b.oom, "out of memory");
+  return corun_buf_detach(&b);
+}
+
 size_t dir_entries(const char *path)
 {
   DIR *d = opendir(path);

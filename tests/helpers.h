@@ -7,6 +7,7 @@
 #define CORUN_TEST_HELPERS_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "buf.h"
@@ -99,6 +100,8 @@ int reap_cli(pid_t pid, double timeout, long *max_rss_kb);
  * not NULL; NULL if it cannot be read.
  */
 char *read_file(const char *path, size_t *len);
+/* All that is left to read of f (a file or a popen() pipe); free it. */
+char *read_stream(FILE *f);
 /* Entries in a directory, "." and ".." aside; fails the test if absent. */
 size_t dir_entries(const char *path);
 

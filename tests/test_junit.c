@@ -58,24 +58,6 @@ static char *slurp_file(const char *path, size_t *len)
   return s;
 }
 
-static char *slurp_stream(FILE *f)
-{
-  size_t cap = 4096, len = 0, n;
-  char *s = malloc(cap);
-
-  cr_assert_not_null(s);
-  while ((n = fread(s + len, 1, cap - len - 1, f)) > 0) {
-    len += n;
-    if (cap - len < 2) {
-      cap *= 2;
-      s = realloc(s, cap);
-      cr_assert_not_null(s);
-    }
-  }
-  s[len] = '\0';
-  return s;
-}
-
 /* Runs cmd through the shell; returns its output (stdout and stderr). */
 static char *sh(const char *cmd, int *status)
 {
@@ -84,7 +66,7 @@ static char *sh(const char *cmd, int *status)
   int st;
 
   cr_assert_not_null(p, "popen(%s) failed", cmd);
-  out = slurp_stream(p);
+  out = read_stream(p);
   st = pclose(p);
   *status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
   return out;

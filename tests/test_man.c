@@ -12,29 +12,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "helpers.h"
 #include "kind.h"
 
 TestSuite(man, .timeout = 30);
 
 #define PAGE CORUN_SRC_DIR "/man/corun.1"
-
-static char *slurp(FILE *f)
-{
-  size_t cap = 8192, len = 0, n;
-  char *s = malloc(cap);
-
-  cr_assert_not_null(s);
-  while ((n = fread(s + len, 1, cap - len - 1, f)) > 0) {
-    len += n;
-    if (cap - len < 2) {
-      cap *= 2;
-      s = realloc(s, cap);
-      cr_assert_not_null(s);
-    }
-  }
-  s[len] = '\0';
-  return s;
-}
 
 static char *read_page(void)
 {
@@ -42,7 +25,7 @@ static char *read_page(void)
   char *s;
 
   cr_assert_not_null(f, "cannot open %s", PAGE);
-  s = slurp(f);
+  s = read_stream(f);
   fclose(f);
   return s;
 }
@@ -55,7 +38,7 @@ static char *run(const char *cmd, int *status)
   int st;
 
   cr_assert_not_null(p, "popen(%s) failed", cmd);
-  out = slurp(p);
+  out = read_stream(p);
   st = pclose(p);
   *status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
   return out;
