@@ -57,3 +57,23 @@ measure() {
   echo "$t0 $t1 $(tail -n 1 "$WORK/rss")" |
     awk '{printf "%.4f %d %.3f\n", $2 - $1, $3, $4 + $5}' >>"$out"
 }
+
+# start_httpd BIN: start corun's test server (tests/server/httpd.c, built
+# as BIN) on 127.0.0.1 and a free port; sets httpd_pid and httpd_port, or
+# exits. Stop it with stop_pid "$httpd_pid".
+start_httpd() {
+  # --ignore-stdin: its stdin here is /dev/null, which would end it at once.
+  "$1" --port 0 --ignore-stdin </dev/null >"$WORK/httpd.out" \
+    2>"$WORK/httpd.err" &
+  httpd_pid=$!
+  for _ in $(seq 100); do
+    grep -q '^PORT ' "$WORK/httpd.out" 2>/dev/null && break
+    sleep 0.05
+  done
+  httpd_port=$(awk '/^PORT / {print $2; exit}' "$WORK/httpd.out")
+  if [ -z "$httpd_port" ]; then
+    echo "run.sh: the test server did not start" >&2
+    cat "$WORK/httpd.err" >&2
+    exit 1
+  fi
+}

@@ -169,16 +169,8 @@ trap 'exit 143' TERM
 # else up. It is built here by hand so the benchmark needs no Criterion.
 cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
   -I"$root/tests/server" -o "$WORK/httpd" "$root/tests/server/httpd.c"
-# --ignore-stdin: its stdin here is /dev/null, which would end it at once.
-"$WORK/httpd" --port 0 --ignore-stdin </dev/null >"$WORK/httpd.out" \
-  2>"$WORK/httpd.err" &
-httpd_pid=$!
-for _ in $(seq 100); do
-  grep -q '^PORT ' "$WORK/httpd.out" 2>/dev/null && break
-  sleep 0.05
-done
-delay_port=$(awk '/^PORT / {print $2; exit}' "$WORK/httpd.out")
-[ -n "$delay_port" ] || { echo "run.sh: delay server did not start" >&2; cat "$WORK/httpd.err" >&2; exit 1; }
+start_httpd "$WORK/httpd"
+delay_port=$httpd_port
 
 # Payloads: text by default, as the pages and JSON a CI job fetches are.
 # corun keeps a body of at most 4 KiB of text in its result, as the spec

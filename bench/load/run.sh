@@ -147,17 +147,8 @@ if [ -z "${HTTPD:-}" ]; then
     -I"$src/tests/server" -o "$HTTPD" "$src/tests/server/httpd.c"
 fi
 [ -x "$HTTPD" ] || { echo "run.sh: no test server at $HTTPD" >&2; exit 2; }
-# --ignore-stdin: its stdin here is /dev/null, which would end it at once.
-"$HTTPD" --port 0 --ignore-stdin </dev/null >"$WORK/httpd.out" \
-  2>"$WORK/httpd.err" &
-httpd_pid=$!
-for _ in $(seq 100); do
-  grep -q '^PORT ' "$WORK/httpd.out" 2>/dev/null && break
-  sleep 0.05
-done
-port=$(awk '/^PORT / {print $2; exit}' "$WORK/httpd.out")
-[ -n "$port" ] || { echo "run.sh: test server did not start" >&2; cat "$WORK/httpd.err" >&2; exit 1; }
-base="http://127.0.0.1:$port"
+start_httpd "$HTTPD"
+base="http://127.0.0.1:$httpd_port"
 
 # The server's count of accepted connections, asked through corun itself
 # (no curl needed); the asking adds one.
