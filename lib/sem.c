@@ -81,30 +81,34 @@ static int has_room(const struct corun_sem *s)
   return s->cap == 0 || s->in_use < s->cap;
 }
 
-static void grant(struct corun_sem *s, int catch_up);
+/* Slots are given in arrival order whenever one is free. */
+static void grant(struct corun_sem *s)
+{
+  while (s->waiters.head && has_room(s)) {
+    struct corun_task *t = corun__tq_pop(&s->waiters);
+
+    s->in_use++;
+    t->flags |= s->hold_flag;
+    corun__run_ready(s->run, t);
+  }
+}
 
 static void token_due(struct corun_timer *timer)
 {
-  grant((struct corun_sem *)((char *)timer - offsetof(struct corun_sem, timer)),
-        1);
-}
-
-static void grant(struct corun_sem *s, int catch_up)
-{
+  struct corun_sem *s =
+      (struct corun_sem *)((char *)timer - offsetof(struct corun_sem, timer));
   struct corun_run *run = s->run;
 
-  while (s->waiters.head && has_room(s)) {
+  while (s->token_waiters.head) {
     struct corun_task *t;
-    uint64_t now = corun__now_ms(run);
 
-    if (!take_token(s, now, catch_up)) {
+    if (!take_token(s, corun__now_ms(run), 1)) {
       corun__timer_start(run, &s->timer, token_due_ms(s), token_due,
-                         s->waiters.head);
+                         s->token_waiters.head);
       return;
     }
-    t = corun__tq_pop(&s->waiters);
-    s->in_use++;
-    t->flags |= s->hold_flag;
+    t = corun__tq_pop(&s->token_waiters);
+    t->flags |= CORUN_TF_TOKEN;
     corun__run_ready(run, t);
   }
 }
@@ -112,8 +116,6 @@ static void grant(struct corun_sem *s, int catch_up)
 int corun__sem_try(struct corun_sem *s, struct corun_task *t)
 {
   if (s->waiters.head || !has_room(s))
-    return 0;
-  if (!take_token(s, corun__now_ms(s->run), 0))
     return 0;
   s->in_use++;
   t->flags |= s->hold_flag;
@@ -123,14 +125,30 @@ int corun__sem_try(struct corun_sem *s, struct corun_task *t)
 void corun__sem_wait(struct corun_sem *s, struct corun_task *t)
 {
   corun__tq_push(&s->waiters, t);
-  if (s->waiters.head == t && has_room(s) && !corun__timer_armed(&s->timer))
-    corun__timer_start(s->run, &s->timer, token_due_ms(s), token_due, t);
 }
 
 void corun__sem_unwait(struct corun_sem *s, struct corun_task *t)
 {
   corun__tq_remove(&s->waiters, t);
-  if (s->waiters.head == NULL)
+}
+
+int corun__sem_token(struct corun_sem *s, struct corun_task *t)
+{
+  if (s->interval_ms <= 0 || (t->flags & CORUN_TF_TOKEN))
+    return 1;
+  if (s->token_waiters.head == NULL &&
+      take_token(s, corun__now_ms(s->run), 0))
+    return 1;
+  corun__tq_push(&s->token_waiters, t);
+  if (!corun__timer_armed(&s->timer))
+    corun__timer_start(s->run, &s->timer, token_due_ms(s), token_due, t);
+  return 0;
+}
+
+void corun__sem_token_unwait(struct corun_sem *s, struct corun_task *t)
+{
+  corun__tq_remove(&s->token_waiters, t);
+  if (s->token_waiters.head == NULL)
     corun__timer_stop(s->run, &s->timer);
 }
 
@@ -139,5 +157,5 @@ void corun__sem_release(struct corun_sem *s, struct corun_task *t)
   assert(s->in_use > 0);
   t->flags &= ~s->hold_flag;
   s->in_use--;
-  grant(s, 0);
+  grant(s);
 }

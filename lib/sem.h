@@ -6,6 +6,11 @@
  * Waiters are served strictly first come, first served: a task that asks
  * while others wait joins the back of the queue even if a slot is free, so
  * a steady stream of newcomers cannot starve an early waiter.
+ *
+ * A rate is a separate, last step: a task takes its token only once it
+ * holds every slot it needs (limit, concurrency, descriptors), right
+ * before it starts, so tasks held up elsewhere cannot gather tokens and
+ * then start in a burst.
  */
 #ifndef CORUN_SEM_H
 #define CORUN_SEM_H
@@ -36,7 +41,8 @@ struct corun_sem {
   double interval_ms; /* 0: no rate; else ms between two starts */
   double next_token;  /* run-clock ms when the next start is allowed */
   struct corun_tq waiters;
-  struct corun_timer timer;
+  struct corun_tq token_waiters; /* hold their slots, wait for the rate */
+  struct corun_timer timer;      /* the next token, for token_waiters */
   struct corun_run *run;
 };
 
@@ -48,5 +54,13 @@ void corun__sem_wait(struct corun_sem *s, struct corun_task *t);
 void corun__sem_unwait(struct corun_sem *s, struct corun_task *t);
 /* Give back the slot t held. */
 void corun__sem_release(struct corun_sem *s, struct corun_task *t);
+/*
+ * The rate step: take a token now if one is due and nobody waits for one
+ * (1), else queue t, to be made ready with CORUN_TF_TOKEN set once its
+ * token is due (0). Always 1 without a rate.
+ */
+int corun__sem_token(struct corun_sem *s, struct corun_task *t);
+/* Take t out of the token queue. */
+void corun__sem_token_unwait(struct corun_sem *s, struct corun_task *t);
 
 #endif

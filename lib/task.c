@@ -174,6 +174,8 @@ void corun__task_dispatch(struct corun_task *t)
       return;
     }
   }
+  if (t->limit && !corun__sem_token(t->limit, t))
+    return;
   run_task(t);
 }
 
@@ -188,6 +190,8 @@ static void leave_queue(struct corun_task *t)
     return;
   if (t->inq == &t->run->ready)
     corun__tq_remove(t->inq, t);
+  else if (t->limit && t->inq == &t->limit->token_waiters)
+    corun__sem_token_unwait(t->limit, t);
   else
     corun__sem_unwait(sem_of_queue(t->inq), t);
 }
@@ -241,7 +245,7 @@ static void end(struct corun_task *t, enum corun_status status,
   free(t->err_msg);
   t->err_msg = msg;
   t->t_end = corun__now_ns(run);
-  t->flags &= ~(CORUN_TF_SKIP_QUEUED | CORUN_TF_YIELD);
+  t->flags &= ~(CORUN_TF_SKIP_QUEUED | CORUN_TF_YIELD | CORUN_TF_TOKEN);
   if (!(t->flags & CORUN_TF_INSTANCE)) {
     if (t->state == CORUN_STATE_RUNNING)
       run->nrunning--;

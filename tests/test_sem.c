@@ -122,16 +122,19 @@ Test(sem, token_bucket_allows_no_burst)
   setup_fx(&fx);
   s = make_sem(&fx, 0, 200.0); /* 5/s, no cap on how many at once */
   t = fx.tasks;
-  cr_assert(corun__sem_try(&s, &t[0]), "the bucket starts with one token");
-  cr_assert_not(corun__sem_try(&s, &t[1]), "but not two");
+  /* The rate rations starts, not slots: a token is the last step. */
+  cr_assert(corun__sem_try(&s, &t[0]));
+  cr_assert(corun__sem_try(&s, &t[1]));
+  cr_assert(corun__sem_token(&s, &t[0]), "the bucket starts with one token");
+  cr_assert_not(corun__sem_token(&s, &t[1]), "but not two");
   now = corun__now_ms(fx.run);
   cr_assert(s.next_token >= now + 190 && s.next_token <= now + 200,
             "next token in 200 ms, not %llu",
             (unsigned long long)(s.next_token - now));
-  corun__sem_wait(&s, &t[1]);
+  cr_assert_eq(s.token_waiters.len, 1);
   cr_assert(corun__timer_armed(&s.timer), "a timer waits for the token");
   /* Let the token arrive. */
-  while (!(t[1].flags & CORUN_TF_HOLD_LIMIT))
+  while (!(t[1].flags & CORUN_TF_TOKEN))
     uv_run(&fx.loop, UV_RUN_ONCE);
   cr_assert(corun__now_ms(fx.run) >= now + 190);
   teardown_fx(&fx);

@@ -715,6 +715,42 @@ Test(task, rate_after_an_idle_spell_allows_no_burst)
   result_free(r);
 }
 
+Test(task, rate_tokens_are_taken_last_so_a_wait_elsewhere_is_no_burst)
+{
+  /*
+   * Two commands take both concurrency slots for 0.5 s; the rated tasks
+   * wait for them. Had they taken tokens while waiting, five would start
+   * together at 0.5 s.
+   */
+  struct result *r = run_job(
+      "{\"concurrency\": 2, \"limits\": {\"R\": {\"rate\": \"10/s\"}}, "
+      "\"tasks\": ["
+      "{\"id\": \"hold1\", \"kind\": \"exec\", \"argv\": [\"sleep\", "
+      "\"0.5\"]},"
+      "{\"id\": \"hold2\", \"kind\": \"exec\", \"argv\": [\"sleep\", "
+      "\"0.5\"]},"
+      "{\"id\": \"r0\", \"kind\": \"exec\", \"argv\": [\"true\"], "
+      "\"limit\": \"R\"},"
+      "{\"id\": \"r1\", \"kind\": \"exec\", \"argv\": [\"true\"], "
+      "\"limit\": \"R\"},"
+      "{\"id\": \"r2\", \"kind\": \"exec\", \"argv\": [\"true\"], "
+      "\"limit\": \"R\"},"
+      "{\"id\": \"r3\", \"kind\": \"exec\", \"argv\": [\"true\"], "
+      "\"limit\": \"R\"},"
+      "{\"id\": \"r4\", \"kind\": \"exec\", \"argv\": [\"true\"], "
+      "\"limit\": \"R\"}]}",
+      NULL);
+  const char *ids[] = {"r0", "r1", "r2", "r3", "r4"};
+  int i;
+
+  cr_assert_geq(start_of(r, "r0"), 0.45);
+  for (i = 1; i < 5; i++)
+    cr_assert_geq(start_of(r, ids[i]) - start_of(r, ids[i - 1]), 0.09,
+                  "%s started %.3f s after %s", ids[i],
+                  start_of(r, ids[i]) - start_of(r, ids[i - 1]), ids[i - 1]);
+  result_free(r);
+}
+
 Test(task, rates_finer_than_a_millisecond)
 {
   enum { N = 1000 };

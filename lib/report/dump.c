@@ -54,6 +54,9 @@ static void waiting_on(const struct corun_run *run,
         t->inq == &t->limit->waiters)
       corun_buf_printf(out, "limit \"%s\" (%u waiting)", t->limit->name,
                        t->limit->waiters.len);
+    else if (t->limit && t->inq == &t->limit->token_waiters)
+      corun_buf_printf(out, "limit \"%s\" rate (%u waiting)", t->limit->name,
+                       t->limit->token_waiters.len);
     else if (t->inq == &run->global.waiters)
       corun_buf_printf(out, "a concurrency slot (%u waiting)",
                        run->global.waiters.len);
