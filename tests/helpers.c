@@ -421,6 +421,37 @@ char *read_stream(FILE *f)
   return corun_buf_detach(&b);
 }
 
+char *run_shell(const char *cmd, int *status)
+{
+  FILE *p = popen(cmd, "r");
+  char *out;
+  int st;
+
+  cr_assert_not_null(p, "popen(%s) failed", cmd);
+  out = read_stream(p);
+  st = pclose(p);
+  *status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  return out;
+}
+
+char *tmp_dir(const char *what)
+{
+  char tmpl[128];
+
+  snprintf(tmpl, sizeof(tmpl), "/tmp/corun-%s.XXXXXX", what);
+  cr_assert_not_null(mkdtemp(tmpl));
+  return strdup(tmpl);
+}
+
+char *path_join(const char *dir, const char *name)
+{
+  struct corun_buf b = CORUN_BUF_INIT;
+
+  corun_buf_printf(&b, "%s/%s", dir, name);
+  cr_assert(!b.oom);
+  return corun_buf_detach(&b);
+}
+
 size_t dir_entries(const char *path)
 {
   DIR *d = opendir(path);

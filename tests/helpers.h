@@ -100,6 +100,12 @@ int reap_cli(pid_t pid, double timeout, long *max_rss_kb);
  * not NULL; NULL if it cannot be read.
  */
 char *read_file(const char *path, size_t *len);
+/* Runs cmd through the shell; its output, and *status (128 + signal). */
+char *run_shell(const char *cmd, int *status);
+/* A fresh directory /tmp/corun-<what>.XXXXXX (free the path). */
+char *tmp_dir(const char *what);
+/* "dir/name", malloc'd. */
+char *path_join(const char *dir, const char *name);
 /* All that is left to read of f (a file or a popen() pipe); free it. */
 char *read_stream(FILE *f);
 /* Entries in a directory, "." and ".." aside; fails the test if absent. */

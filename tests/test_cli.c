@@ -54,24 +54,6 @@ static struct proc *cli(const char *in, const char *const *args)
   return p;
 }
 
-static char *tmp_dir(void)
-{
-  char tmpl[] = "/tmp/corun-cli.XXXXXX";
-
-  cr_assert_not_null(mkdtemp(tmpl));
-  return strdup(tmpl);
-}
-
-static char *path_in(const char *dir, const char *name)
-{
-  size_t n = strlen(dir) + strlen(name) + 2;
-  char *p = malloc(n);
-
-  cr_assert_not_null(p);
-  snprintf(p, n, "%s/%s", dir, name);
-  return p;
-}
-
 /* Removes dir and the plain files in it (all a test ever puts there). */
 static void rm_dir(const char *dir)
 {
@@ -85,7 +67,7 @@ static void rm_dir(const char *dir)
 
     if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
       continue;
-    p = path_in(dir, e->d_name);
+    p = path_join(dir, e->d_name);
     unlink(p);
     free(p);
   }
@@ -323,7 +305,7 @@ Test(cli, missing_file_exits_2_naming_it)
 
 Test(cli, unreadable_file_exits_2_naming_it)
 {
-  char *dir = tmp_dir();
+  char *dir = tmp_dir("cli");
   struct proc *p;
 
   /* A directory cannot be read as a file, even by root. */
@@ -334,7 +316,7 @@ Test(cli, unreadable_file_exits_2_naming_it)
   proc_free(p);
   /* Permission bits only stop non-root users. */
   if (geteuid() != 0) {
-    char *f = path_in(dir, "locked.json");
+    char *f = path_join(dir, "locked.json");
     FILE *fp = fopen(f, "w");
 
     cr_assert_not_null(fp);
@@ -551,8 +533,8 @@ Test(cli, jobs_spellings_all_apply)
 
 Test(cli, report_spellings_and_options_after_the_file)
 {
-  char *dir = tmp_dir();
-  char *r1 = path_in(dir, "eq.json"), *r2 = path_in(dir, "sp.json");
+  char *dir = tmp_dir("cli");
+  char *r1 = path_join(dir, "eq.json"), *r2 = path_join(dir, "sp.json");
   char *eq = malloc(strlen(r1) + 10);
   struct proc *p;
   cJSON *rep;
@@ -668,7 +650,7 @@ Test(cli, report_has_the_documented_shape)
   static const char *const ids[] = {"hello", "group", "group.1", "inner",
                                     "bad",   "dep",   "slow",    "stuck",
                                     "q1",    "q2",    NULL};
-  char *dir = tmp_dir(), *rp = path_in(dir, "report.json");
+  char *dir = tmp_dir("cli"), *rp = path_join(dir, "report.json");
   time_t before, after;
   struct proc *p;
   cJSON *rep, *t, *s;
@@ -795,7 +777,7 @@ Test(cli, report_dash_goes_to_stdout)
 
 Test(cli, report_is_written_atomically)
 {
-  char *dir = tmp_dir(), *rp = path_in(dir, "r.json");
+  char *dir = tmp_dir("cli"), *rp = path_join(dir, "r.json");
   FILE *f = fopen(rp, "w");
   struct proc *p;
   cJSON *rep;
@@ -827,8 +809,8 @@ Test(cli, report_is_written_atomically)
 
 Test(cli, unwritable_report_dir_is_an_error)
 {
-  char *dir = tmp_dir(), *file = path_in(dir, "plain");
-  char *rp = path_in(file, "r.json");
+  char *dir = tmp_dir("cli"), *file = path_join(dir, "plain");
+  char *rp = path_join(file, "r.json");
   FILE *f = fopen(file, "w");
   struct proc *p;
 
@@ -976,7 +958,7 @@ static const char *progress_job =
 
 Test(cli, progress_line_on_a_terminal_is_erased_before_the_summary)
 {
-  char *dir = tmp_dir(), *job = path_in(dir, "p.json");
+  char *dir = tmp_dir("cli"), *job = path_join(dir, "p.json");
   char cmd[2048];
   FILE *f;
   struct proc *p;
@@ -1019,7 +1001,7 @@ Test(cli, progress_line_on_a_terminal_is_erased_before_the_summary)
 
 Test(cli, no_progress_line_when_stderr_is_a_file_unless_always)
 {
-  char *dir = tmp_dir(), *job = path_in(dir, "p.json");
+  char *dir = tmp_dir("cli"), *job = path_join(dir, "p.json");
   struct proc *p;
   FILE *f = fopen(job, "w");
 
@@ -1048,7 +1030,7 @@ Test(cli, no_progress_line_when_stderr_is_a_file_unless_always)
 
 Test(cli, trace_file_is_chrome_trace_json)
 {
-  char *dir = tmp_dir(), *tp = path_in(dir, "t.json");
+  char *dir = tmp_dir("cli"), *tp = path_join(dir, "t.json");
   char *text;
   cJSON *j;
   struct proc *p = CLI(NULL, "--trace", tp, "-q", FX("ok.json"));
@@ -1090,7 +1072,7 @@ Test(cli, graph_prints_dot_and_runs_nothing)
 
 Test(cli, env_secrets_never_leave_corun)
 {
-  char *dir = tmp_dir(), *rp = path_in(dir, "r.json");
+  char *dir = tmp_dir("cli"), *rp = path_join(dir, "r.json");
   char *report;
   struct proc *p;
 
@@ -1274,8 +1256,8 @@ Test(cli, failed_template_is_reported_once)
 
 Test(cli, report_through_a_symlink_and_into_a_fifo)
 {
-  char *dir = tmp_dir(), *link = path_in(dir, "link.json");
-  char *target = path_in(dir, "target.json"), *fifo = path_in(dir, "ff");
+  char *dir = tmp_dir("cli"), *link = path_join(dir, "link.json");
+  char *target = path_join(dir, "target.json"), *fifo = path_join(dir, "ff");
   char *job = write_temp("j.json", "{\"tasks\": [{\"kind\": \"sleep\", "
                                    "\"seconds\": 0}]}");
   struct proc *p;

@@ -166,15 +166,6 @@ Test(fetch, expect_status_codes_and_classes)
   result_free(r);
 }
 
-static char *tmp_dir(void)
-{
-  char tmpl[] = "/tmp/corun-fetch.XXXXXX";
-
-  cr_assert_not_null(mkdtemp(tmpl));
-  return strdup(tmpl);
-}
-
-
 static char *slurp(const char *path, size_t *len)
 {
   char *s = read_file(path, len);
@@ -185,7 +176,7 @@ static char *slurp(const char *path, size_t *len)
 
 Test(fetch, save_streams_the_body_to_the_file)
 {
-  char *dir = tmp_dir(), path[256];
+  char *dir = tmp_dir("fetch"), path[256];
   struct result *r;
   size_t len, i;
   char *data;
@@ -211,7 +202,7 @@ Test(fetch, save_streams_the_body_to_the_file)
 
 Test(fetch, failed_save_leaves_no_file_and_keeps_the_old_one)
 {
-  char *dir = tmp_dir(), path[256], fresh[256];
+  char *dir = tmp_dir("fetch"), path[256], fresh[256];
   struct result *r;
   size_t len;
   char *data;
@@ -467,7 +458,7 @@ Test(fetch, many_transfers_cancelled_mid_flight_end_promptly)
 {
   enum { N = 200 };
   static char text[N * 160 + 512];
-  char *dir = tmp_dir();
+  char *dir = tmp_dir("fetch");
   size_t len = 0, i;
   struct result *r;
 
@@ -573,7 +564,7 @@ static enum corun_code load_rooted(const char *text, const char *root,
 
 Test(fetch, root_confines_save_paths)
 {
-  char *root = tmp_dir(), *outside = tmp_dir(), link[512], *d;
+  char *root = tmp_dir("fetch"), *outside = tmp_dir("fetch"), link[512], *d;
 
   snprintf(link, sizeof(link), "%s/escape", root);
   cr_assert_eq(symlink(outside, link), 0);
@@ -743,7 +734,7 @@ static pid_t start_tls_server(const char *dir, int *port)
 
 Test(fetch, tls_verified_unless_insecure)
 {
-  char *dir = tmp_dir(), cmd[600];
+  char *dir = tmp_dir("fetch"), cmd[600];
   struct result *r;
   int port = 0, st;
   pid_t pid;
@@ -821,7 +812,7 @@ static int free_port(void)
 
 Test(fetch, http2_multiplexes_on_one_connection)
 {
-  char *dir = tmp_dir(), cmd[1024], log[512], line[512];
+  char *dir = tmp_dir("fetch"), cmd[1024], log[512], line[512];
   int port = free_port(), st, conns = 0, streams = 0, i;
   static char text[4096];
   size_t len = 0;

@@ -28,14 +28,6 @@ static char *dir_of(const char *path)
   return d;
 }
 
-static char *in_dir(const char *dir, const char *name)
-{
-  struct corun_buf b = CORUN_BUF_INIT;
-
-  corun_buf_printf(&b, "%s/%s", dir, name);
-  return corun_buf_detach(&b);
-}
-
 /* How many lines the file holds (0 when it does not exist). */
 static int lines_in(const char *path)
 {
@@ -81,9 +73,9 @@ static const char *job_text =
 Test(journal, rerun_skips_what_ended_ok_and_runs_the_rest)
 {
   char *job = write_temp("job.json", job_text), *dir = dir_of(job);
-  char *jnl = in_dir(dir, "run.journal"), *flag = in_dir(dir, "flag");
-  char *ra = in_dir(dir, "a.runs"), *rb = in_dir(dir, "b.runs");
-  char *rc = in_dir(dir, "c.runs");
+  char *jnl = path_join(dir, "run.journal"), *flag = path_join(dir, "flag");
+  char *ra = path_join(dir, "a.runs"), *rb = path_join(dir, "b.runs");
+  char *rc = path_join(dir, "c.runs");
   struct proc *p;
   cJSON *rep, *t;
 
@@ -140,7 +132,7 @@ Test(journal, rerun_skips_what_ended_ok_and_runs_the_rest)
 Test(journal, another_job_or_other_vars_are_refused)
 {
   char *job = write_temp("job.json", job_text), *dir = dir_of(job);
-  char *jnl = in_dir(dir, "run.journal"), *other = in_dir(dir, "other.json");
+  char *jnl = path_join(dir, "run.journal"), *other = path_join(dir, "other.json");
   FILE *f;
   struct proc *p;
 
@@ -199,7 +191,7 @@ Test(journal, resumes_after_sigkill_at_any_point)
   corun_buf_puts(&text, "]}");
   job = write_temp("job.json", corun_buf_str(&text));
   dir = dir_of(job);
-  jnl = in_dir(dir, "run.journal");
+  jnl = path_join(dir, "run.journal");
   for (k = 0; k < 3; k++) {
     /* Kill at a different point each time; the last run completes. */
     pid_t pid = fork();
@@ -241,7 +233,7 @@ Test(journal, resumes_after_sigkill_at_any_point)
       int n;
 
       snprintf(name, sizeof(name), "t%d.runs", i);
-      path = in_dir(dir, name);
+      path = path_join(dir, name);
       n = lines_in(path);
       cr_assert(n >= 1 && n <= 2, "t%d ran %d times", i, n);
       twice += n == 2;

@@ -58,24 +58,10 @@ static char *slurp_file(const char *path, size_t *len)
   return s;
 }
 
-/* Runs cmd through the shell; returns its output (stdout and stderr). */
-static char *sh(const char *cmd, int *status)
-{
-  FILE *p = popen(cmd, "r");
-  char *out;
-  int st;
-
-  cr_assert_not_null(p, "popen(%s) failed", cmd);
-  out = read_stream(p);
-  st = pclose(p);
-  *status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-  return out;
-}
-
 static void require_xmllint(void)
 {
   int status;
-  char *out = sh("command -v xmllint 2>&1", &status);
+  char *out = run_shell("command -v xmllint 2>&1", &status);
 
   cr_assert_eq(status, 0,
                "xmllint is not installed: the JUnit output cannot be checked "
@@ -93,7 +79,7 @@ static int xmllint(const char *path, char **out)
   require_xmllint();
   snprintf(cmd, sizeof(cmd), "xmllint --noout --schema '%s' '%s' 2>&1", XSD,
            path);
-  *out = sh(cmd, &status);
+  *out = run_shell(cmd, &status);
   return status;
 }
 
@@ -136,28 +122,9 @@ static void assert_no_forbidden_bytes(const char *doc, size_t len)
   cr_assert_null(strstr(doc, "&#x"), "hex references in the document");
 }
 
-/* A scratch directory for one test's files; rm_scratch() empties it. */
-static char *scratch(void)
-{
-  char tmpl[] = "/tmp/corun-junit.XXXXXX";
-
-  cr_assert_not_null(mkdtemp(tmpl));
-  return strdup(tmpl);
-}
-
-static char *in_dir(const char *dir, const char *name)
-{
-  size_t n = strlen(dir) + strlen(name) + 2;
-  char *p = malloc(n);
-
-  cr_assert_not_null(p);
-  snprintf(p, n, "%s/%s", dir, name);
-  return p;
-}
-
 static char *put_file(const char *dir, const char *name, const char *text)
 {
-  char *path = in_dir(dir, name);
+  char *path = path_join(dir, name);
   FILE *f = fopen(path, "w");
 
   cr_assert_not_null(f, "%s: %s", path, strerror(errno));
@@ -169,7 +136,7 @@ static char *put_file(const char *dir, const char *name, const char *text)
 static void rm_scratch(char *dir, const char *const *names)
 {
   for (; *names; names++) {
-    char *p = in_dir(dir, *names);
+    char *p = path_join(dir, *names);
 
     unlink(p);
     free(p);
@@ -260,9 +227,9 @@ static const char statuses_job[] =
 
 Test(junit, statuses_map_to_failure_error_and_skipped)
 {
-  char *dir = scratch();
+  char *dir = tmp_dir("junit");
   char *job = put_file(dir, "job.json", statuses_job);
-  char *xml = in_dir(dir, "out.xml"), *rep = in_dir(dir, "r.json");
+  char *xml = path_join(dir, "out.xml"), *rep = path_join(dir, "r.json");
   char *doc, *c, *order;
   struct corun_buf want = CORUN_BUF_INIT;
   struct proc *p;
@@ -396,9 +363,9 @@ static const char exec_job[] =
 
 Test(junit, exec_output_is_escaped_and_redacted)
 {
-  char *dir = scratch();
+  char *dir = tmp_dir("junit");
   char *job = put_file(dir, "job.json", exec_job);
-  char *xml = in_dir(dir, "out.xml");
+  char *xml = path_join(dir, "out.xml");
   char *doc, *c;
   struct proc *p;
   size_t len;
@@ -459,7 +426,7 @@ Test(junit, exec_output_is_escaped_and_redacted)
 
 Test(junit, dash_writes_to_stdout)
 {
-  char *dir = scratch();
+  char *dir = tmp_dir("junit");
   char *job = put_file(dir, "job.json", statuses_job);
   char *xml;
   struct proc *p;
@@ -474,7 +441,7 @@ Test(junit, dash_writes_to_stdout)
 
   /* With --report to a file both are written. */
   free(xml);
-  xml = in_dir(dir, "r.json");
+  xml = path_join(dir, "r.json");
   p = CLI(NULL, "-q", "--report", xml, "--junit=-", job);
   cr_assert_eq(p->status, 1, "stderr: %s", p->err);
   assert_has(p->out, "</testsuites>\n");
@@ -496,11 +463,11 @@ static void assert_usage_error(struct proc *p, const char *mentions)
 
 Test(junit, usage_errors_before_anything_runs)
 {
-  char *dir = scratch();
+  char *dir = tmp_dir("junit");
   char *job = put_file(dir, "job.json",
                        "{\"tasks\": [{\"id\": \"a\", \"kind\": \"sleep\", "
                        "\"seconds\": 0, \"message\": \"ran\"}]}");
-  char *same = in_dir(dir, "same.out");
+  char *same = path_join(dir, "same.out");
   struct proc *p;
 
   p = CLI(NULL, "--report", "-", "--junit", "-", job);
@@ -551,9 +518,9 @@ static const char long_job[] =
 
 Test(junit, written_when_the_whole_run_times_out)
 {
-  char *dir = scratch();
+  char *dir = tmp_dir("junit");
   char *job = put_file(dir, "job.json", long_job);
-  char *xml = in_dir(dir, "out.xml");
+  char *xml = path_join(dir, "out.xml");
   char *doc, *c;
   struct proc *p;
   size_t len;
@@ -582,9 +549,9 @@ Test(junit, written_when_the_whole_run_times_out)
 
 Test(junit, written_when_interrupted)
 {
-  char *dir = scratch();
+  char *dir = tmp_dir("junit");
   char *job = put_file(dir, "job.json", long_job);
-  char *xml = in_dir(dir, "out.xml");
+  char *xml = path_join(dir, "out.xml");
   char *doc, *c;
   struct proc *p;
 

@@ -30,20 +30,6 @@ static char *read_page(void)
   return s;
 }
 
-/* Runs cmd through the shell; returns its output and sets *status. */
-static char *run(const char *cmd, int *status)
-{
-  FILE *p = popen(cmd, "r");
-  char *out;
-  int st;
-
-  cr_assert_not_null(p, "popen(%s) failed", cmd);
-  out = read_stream(p);
-  st = pclose(p);
-  *status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-  return out;
-}
-
 static int name_char(char c)
 {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
@@ -83,7 +69,7 @@ Test(man, documents_every_option_of_help)
 {
   char *page = read_page();
   int status;
-  char *help = run(CORUN_BIN " --help", &status);
+  char *help = run_shell(CORUN_BIN " --help", &status);
   char *opts = section(page, "OPTIONS");
   const char *p, *nl;
   int nlong = 0;
@@ -199,7 +185,7 @@ Test(man, has_the_sections_the_issue_asks_for)
 static int have_groff(void)
 {
   int status;
-  char *out = run("command -v groff >/dev/null 2>&1", &status);
+  char *out = run_shell("command -v groff >/dev/null 2>&1", &status);
 
   free(out);
   return status == 0;
@@ -213,7 +199,7 @@ Test(man, groff_renders_without_warnings)
   if (!have_groff())
     cr_skip_test("groff is not installed (apt-get install groff-base)");
   /* -ww: every warning; -z: format but discard, so only warnings print. */
-  out = run("groff -ww -man -z '" PAGE "' 2>&1", &status);
+  out = run_shell("groff -ww -man -z '" PAGE "' 2>&1", &status);
   cr_expect_eq(status, 0, "groff exited %d", status);
   cr_expect_str_empty(out, "groff -ww -man -z man/corun.1 says:\n%s", out);
   free(out);
