@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * What each fuzz target does with one input, shared by the libFuzzer
- * targets (fuzz/fuzz_*.c) and the regression suite
+ * targets (fuzz/fuzz_target.c) and the regression suite
  * (tests/test_fuzz_regress.c), so a fixture replays exactly what found it.
  *
  * Besides crashes, leaks and undefined behaviour (the sanitizers), each
