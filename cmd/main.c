@@ -154,7 +154,6 @@ static int env_debug(void)
   return d && *d && strcmp(d, "0") != 0;
 }
 
-/* Write a report made by fn to path ('-': stdout), atomically. */
 static int to_stdout(void *arg, const char *data, size_t n)
 {
   (void)arg;
@@ -164,7 +163,10 @@ static int to_stdout(void *arg, const char *data, size_t n)
   return errno ? errno : EIO;
 }
 
-/* Streamed as it is made, so a large report never sits whole in memory. */
+/*
+ * Write a report made by fn to path, atomically, or to stdout for "-";
+ * streamed as it is made, so a large report never sits whole in memory.
+ */
 static int write_report(struct cli *c, const char *path, corun_report_fn fn)
 {
   struct corun_error err = {0};
@@ -177,12 +179,7 @@ static int write_report(struct cli *c, const char *path, corun_report_fn fn)
     fprintf(stderr, "corun: %s\n", err.msg);
     return -1;
   }
-  /* A first append sizes the buffer; from then on it is flushed when full. */
-  corun_buf_printf(&b, "%*s", 65535, "");
-  b.len = 0;
-  if (b.p)
-    b.p[0] = '\0';
-  b.sink = to_stdout;
+  corun_buf_stream(&b, CORUN_REPORT_CHUNK, to_stdout, NULL);
   fn(c->run, &b);
   e = corun_buf_flush(&b);
   if (fflush(stdout) != 0 && e == 0)

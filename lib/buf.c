@@ -5,6 +5,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+void corun_buf_stream(struct corun_buf *b, size_t size,
+                      int (*sink)(void *arg, const char *data, size_t n),
+                      void *arg)
+{
+  b->p = malloc(size);
+  b->len = 0;
+  b->cap = b->p ? size : 0;
+  b->oom = b->p == NULL;
+  if (b->p)
+    b->p[0] = '\0';
+  b->sink = sink;
+  b->sink_arg = arg;
+  b->sink_err = 0;
+}
+
 int corun_buf_flush(struct corun_buf *b)
 {
   if (b->sink && b->len) {

@@ -42,6 +42,13 @@ const char *corun_buf_str(const struct corun_buf *b);
 /* Hands the string to the caller (malloc'd, may be NULL on oom). */
 char *corun_buf_detach(struct corun_buf *b);
 void corun_buf_reset(struct corun_buf *b);
+/*
+ * Start b (empty) as a stream: a buffer of size bytes, never grown, that
+ * goes to sink(arg, ...) whenever it fills. Out of memory sets b->oom.
+ */
+void corun_buf_stream(struct corun_buf *b, size_t size,
+                      int (*sink)(void *arg, const char *data, size_t n),
+                      void *arg);
 /* With a sink: hand it what the buffer holds. Returns sink_err. */
 int corun_buf_flush(struct corun_buf *b);
 void corun_buf_free(struct corun_buf *b);

@@ -179,6 +179,8 @@ void corun_report_text(const struct corun_run *run, int colour,
  */
 enum corun_code corun_write_atomic(const char *path, const char *data,
                                    size_t len, struct corun_error *err);
+/* How much of a report corun_report_write() holds before writing it. */
+#define CORUN_REPORT_CHUNK (256 * 1024)
 /* One of the report writers above. */
 typedef void (*corun_report_fn)(const struct corun_run *run,
                                 struct corun_buf *out);

@@ -119,9 +119,6 @@ void corun__fmt_duration(double s, char *buf, size_t n)
     snprintf(buf, n, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60.0));
 }
 
-/* How much of a report is held before it goes to the file. */
-#define REPORT_CHUNK (256 * 1024)
-
 double corun__secs(uint64_t ns)
 {
   return (double)ns / 1e9;
@@ -302,18 +299,10 @@ enum corun_code corun_report_write(const char *path, corun_report_fn fn,
   enum corun_code code;
   int e;
 
-  b.p = malloc(REPORT_CHUNK);
-  if (b.p == NULL)
-    return corun_failf(err, CORUN_ENOMEM, "out of memory");
-  b.p[0] = '\0';
-  b.cap = REPORT_CHUNK;
   code = out_open(&o, path, err);
-  if (code != CORUN_OK) {
-    corun_buf_free(&b);
+  if (code != CORUN_OK)
     return code;
-  }
-  b.sink = out_sink;
-  b.sink_arg = &o;
+  corun_buf_stream(&b, CORUN_REPORT_CHUNK, out_sink, &o);
   fn(run, &b);
   e = corun_buf_flush(&b);
   if (e == 0 && b.oom)

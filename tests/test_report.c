@@ -431,12 +431,8 @@ Test(report, buffer_with_a_sink_streams_through_a_fixed_size)
   struct collect c = {CORUN_BUF_INIT, 0, 0};
   int i;
 
-  /* Size it once (64 bytes), then it must never grow. */
-  corun_buf_add(&b, "", 0);
-  corun_buf_printf(&b, "%63s", "");
-  b.len = 0;
-  b.sink = collect;
-  b.sink_arg = &c;
+  /* 64 bytes, and it must never grow. */
+  corun_buf_stream(&b, 64, collect, &c);
   for (i = 0; i < 2000; i++) {
     corun_buf_printf(&b, "line %d\n", i);
     corun_buf_printf(&want, "line %d\n", i);
@@ -462,10 +458,7 @@ Test(report, buffer_sink_error_is_kept_and_later_output_dropped)
   struct collect c = {CORUN_BUF_INIT, 0, 2};
   int i;
 
-  corun_buf_printf(&b, "%63s", "");
-  b.len = 0;
-  b.sink = collect;
-  b.sink_arg = &c;
+  corun_buf_stream(&b, 64, collect, &c);
   for (i = 0; i < 100; i++)
     corun_buf_puts(&b, "0123456789");
   cr_assert_eq(corun_buf_flush(&b), 28);
