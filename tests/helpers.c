@@ -421,6 +421,22 @@ char *read_stream(FILE *f)
   return corun_buf_detach(&b);
 }
 
+cJSON *report_task(const cJSON *rep, const char *id)
+{
+  cJSON *t;
+
+  cr_assert_not_null(rep, "no report");
+  cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(rep, "tasks"))
+  {
+    const cJSON *tid = cJSON_GetObjectItemCaseSensitive(t, "id");
+
+    if (cJSON_IsString(tid) && strcmp(tid->valuestring, id) == 0)
+      return t;
+  }
+  cr_assert_fail("no task \"%s\" in the report", id);
+  return NULL;
+}
+
 char *run_shell(const char *cmd, int *status)
 {
   FILE *p = popen(cmd, "r");

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include <cjson/cJSON.h>
+
 #include "buf.h"
 #include "corun.h"
 #include "jobfile.h"
@@ -100,6 +102,8 @@ int reap_cli(pid_t pid, double timeout, long *max_rss_kb);
  * not NULL; NULL if it cannot be read.
  */
 char *read_file(const char *path, size_t *len);
+/* The task with this id in a parsed JSON report; fails the test if none. */
+cJSON *report_task(const cJSON *rep, const char *id);
 /* Runs cmd through the shell; its output, and *status (128 + signal). */
 char *run_shell(const char *cmd, int *status);
 /* A fresh directory /tmp/corun-<what>.XXXXXX (free the path). */

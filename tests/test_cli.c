@@ -141,19 +141,6 @@ static double get_num(const cJSON *obj, const char *key)
   return v->valuedouble;
 }
 
-static cJSON *task_in(const cJSON *rep, const char *id)
-{
-  cJSON *t;
-
-  cJSON_ArrayForEach(t, get(rep, "tasks"))
-  {
-    if (strcmp(get_str(t, "id"), id) == 0)
-      return t;
-  }
-  cr_assert_fail("no task \"%s\" in the report", id);
-  return NULL;
-}
-
 /* The object's keys must be exactly these, in this order. */
 static void assert_keys(const cJSON *obj, const char *const *keys)
 {
@@ -707,44 +694,44 @@ Test(cli, report_has_the_documented_shape)
   cr_assert_null(ids[i], "missing task %s", ids[i]);
 
   /* Roots have a null parent; children name theirs. */
-  cr_assert(cJSON_IsNull(get(task_in(rep, "hello"), "parent")));
-  cr_assert_str_eq(get_str(task_in(rep, "group.1"), "parent"), "group");
-  cr_assert_str_eq(get_str(task_in(rep, "stuck"), "parent"), "slow");
+  cr_assert(cJSON_IsNull(get(report_task(rep, "hello"), "parent")));
+  cr_assert_str_eq(get_str(report_task(rep, "group.1"), "parent"), "group");
+  cr_assert_str_eq(get_str(report_task(rep, "stuck"), "parent"), "slow");
 
-  t = task_in(rep, "hello");
+  t = report_task(rep, "hello");
   cr_assert_str_eq(get_str(t, "kind"), "sleep");
   cr_assert_str_eq(get_str(t, "result"), "Hello");
   cr_assert_eq(get_num(t, "attempts"), 1);
   cr_assert(get_num(t, "end") >= 0.045 && get_num(t, "end") < 1.0);
 
-  t = task_in(rep, "group");
+  t = report_task(rep, "group");
   cr_assert_str_eq(get_str(t, "kind"), "gather");
   cr_assert(cJSON_IsArray(get(t, "result")));
   cr_assert_eq(cJSON_GetArraySize(get(t, "result")), 2);
-  cr_assert_eq(get_num(get(task_in(rep, "group.1"), "result"), "n"), 1);
+  cr_assert_eq(get_num(get(report_task(rep, "group.1"), "result"), "n"), 1);
 
-  t = task_in(rep, "bad");
+  t = report_task(rep, "bad");
   cr_assert_str_eq(get_str(t, "status"), "failed");
   cr_assert_str_eq(get_str(get(t, "error"), "type"), "fail");
   cr_assert_not_null(strstr(get_str(get(t, "error"), "message"), "boom"));
 
   /* Never started: no times at all. */
-  t = task_in(rep, "dep");
+  t = report_task(rep, "dep");
   cr_assert_str_eq(get_str(t, "status"), "skipped");
   cr_assert_str_eq(get_str(get(t, "error"), "type"), "skipped");
   cr_assert(cJSON_IsNull(get(t, "start")));
   cr_assert(cJSON_IsNull(get(t, "end")));
 
-  t = task_in(rep, "slow");
+  t = report_task(rep, "slow");
   cr_assert_str_eq(get_str(t, "status"), "timeout");
   cr_assert_str_eq(get_str(get(t, "error"), "type"), "timeout");
   cr_assert(get_num(t, "end") >= 0.095 && get_num(t, "end") < 2.0);
-  t = task_in(rep, "stuck");
+  t = report_task(rep, "stuck");
   cr_assert_str_eq(get_str(t, "status"), "cancelled");
   cr_assert_str_eq(get_str(get(t, "error"), "type"), "cancelled");
 
   /* q2 waits for q1's slot: queued, and starts only once it has it. */
-  t = task_in(rep, "q2");
+  t = report_task(rep, "q2");
   cr_assert_geq(get_num(t, "queued"), 0.09);
   cr_assert_geq(get_num(t, "start"), 0.09);
   cr_assert(get_num(t, "duration") >= 0.09 && get_num(t, "duration") < 1.0,
@@ -769,7 +756,7 @@ Test(cli, report_dash_goes_to_stdout)
   /* Only the report on stdout; the table stays on stderr. */
   rep = parse_json(p->out);
   cr_assert_str_eq(get_str(rep, "job"), "quiet");
-  cr_assert_str_eq(get_str(task_in(rep, "a"), "status"), "ok");
+  cr_assert_str_eq(get_str(report_task(rep, "a"), "status"), "ok");
   cr_assert_not_null(strstr(p->err, "STATUS"), "%s", p->err);
   cJSON_Delete(rep);
   proc_free(p);

@@ -201,20 +201,6 @@ static cJSON *report(void)
   return j;
 }
 
-static cJSON *task(cJSON *rep, const char *id)
-{
-  cJSON *t;
-
-  cJSON_ArrayForEach(t, cJSON_GetObjectItem(rep, "tasks")) {
-    const cJSON *tid = cJSON_GetObjectItem(t, "id");
-
-    if (cJSON_IsString(tid) && strcmp(tid->valuestring, id) == 0)
-      return t;
-  }
-  cr_assert_fail("no task %s in the report", id);
-  return NULL;
-}
-
 static const char *str(const cJSON *o, const char *k)
 {
   const cJSON *v = cJSON_GetObjectItem(o, k);
@@ -233,22 +219,22 @@ static double num(const cJSON *o, const char *k)
 
 static const char *status(cJSON *rep, const char *id)
 {
-  return str(task(rep, id), "status");
+  return str(report_task(rep, id), "status");
 }
 
 static const char *etype(cJSON *rep, const char *id)
 {
-  return str(cJSON_GetObjectItem(task(rep, id), "error"), "type");
+  return str(cJSON_GetObjectItem(report_task(rep, id), "error"), "type");
 }
 
 static const char *emsg(cJSON *rep, const char *id)
 {
-  return str(cJSON_GetObjectItem(task(rep, id), "error"), "message");
+  return str(cJSON_GetObjectItem(report_task(rep, id), "error"), "message");
 }
 
 static double took(cJSON *rep, const char *id)
 {
-  cJSON *t = task(rep, id);
+  cJSON *t = report_task(rep, id);
 
   return num(t, "end") - num(t, "start");
 }
@@ -359,7 +345,7 @@ Test(faults, connection_refused_fails_connect_after_its_retries)
   cr_assert_str_eq(status(rep, "r"), "failed");
   cr_assert_str_eq(etype(rep, "r"), "connect");
   cr_assert(strstr(emsg(rep, "r"), "127.0.0.1"), "%s", emsg(rep, "r"));
-  cr_assert_eq(num(task(rep, "r"), "attempts"), 3);
+  cr_assert_eq(num(report_task(rep, "r"), "attempts"), 3);
   cr_assert_eq(access(P("out.bin"), F_OK), -1, "a file was left");
   cr_assert_eq(temp_files(dir), 0);
 }
@@ -384,7 +370,7 @@ Test(faults, invalid_host_fails_dns_at_once_without_a_lookup)
   /* Said by corun (no resolver was asked), and still retried as dns. */
   cr_assert(strstr(emsg(rep, "direct"), "RFC 6761"), "%s",
             emsg(rep, "direct"));
-  cr_assert_eq(num(task(rep, "direct"), "attempts"), 2);
+  cr_assert_eq(num(report_task(rep, "direct"), "attempts"), 2);
   cr_assert_str_eq(etype(rep, "dot"), "dns");
   cr_assert(strstr(emsg(rep, "dot"), "RFC 6761"), "%s", emsg(rep, "dot"));
   /* A redirect there is answered the same way. */
@@ -420,7 +406,7 @@ Test(faults, server_that_never_answers_times_out)
   /* Attempts that each run out: a failed task of type timeout. */
   cr_assert_str_eq(status(rep, "each"), "failed");
   cr_assert_str_eq(etype(rep, "each"), "timeout");
-  cr_assert_eq(num(task(rep, "each"), "attempts"), 2);
+  cr_assert_eq(num(report_task(rep, "each"), "attempts"), 2);
   cr_assert_geq(took(rep, "each"), 0.38);
   cr_assert_eq(access(P("a.bin"), F_OK), -1);
   cr_assert_eq(temp_files(dir), 0);
@@ -445,7 +431,7 @@ Test(faults, server_that_drops_mid_body_loses_nothing_saved_before)
   cr_assert_str_eq(status(rep, "over"), "failed");
   cr_assert_str_eq(etype(rep, "over"), "connect");
   cr_assert_str_eq(etype(rep, "new"), "connect");
-  cr_assert_eq(num(task(rep, "new"), "attempts"), 2);
+  cr_assert_eq(num(report_task(rep, "new"), "attempts"), 2);
   cr_assert_str_eq(etype(rep, "mem"), "connect");
   cr_assert_str_eq(slurp(P("keep.bin")), "the old content");
   cr_assert_eq(access(P("new.bin"), F_OK), -1, "a partial file was left");
@@ -531,7 +517,7 @@ Test(faults, gzip_bomb_stops_at_max_bytes_in_bounded_memory)
             emsg(rep, "default"));
   /* Below the limit the same body is fine: it inflates, CRC and all. */
   cr_assert_str_eq(status(rep, "whole"), "ok");
-  cr_assert_eq(num(cJSON_GetObjectItem(task(rep, "whole"), "result"), "bytes"),
+  cr_assert_eq(num(cJSON_GetObjectItem(report_task(rep, "whole"), "result"), "bytes"),
                3000025); /* 1 + 258 k */
   cr_assert_eq(stat(P("whole.bin"), &st), 0);
   cr_assert_eq(st.st_size, 3000025);
@@ -678,7 +664,7 @@ Test(faults, exec_of_a_missing_binary_fails_naming_it)
   cr_assert(strstr(emsg(rep, "name"), "no-such-program-on-path"), "%s",
             emsg(rep, "name"));
   /* It will not appear by waiting: not retried. */
-  cr_assert_eq(num(task(rep, "name"), "attempts"), 1);
+  cr_assert_eq(num(report_task(rep, "name"), "attempts"), 1);
   /* Through a shell, it is the shell's exit status 127. */
   cr_assert_str_eq(etype(rep, "shell"), "exit_status");
   cr_assert(strstr(emsg(rep, "shell"), "127"), "%s", emsg(rep, "shell"));
@@ -951,7 +937,7 @@ Test(faults, ulimit_64_with_500_fetches_waits_for_descriptors)
   }
   cr_assert_eq(temp_files(dir), 0);
   /* The last ones waited longer than their timeout before they started. */
-  t = task(rep, "f499");
+  t = report_task(rep, "f499");
   cr_assert_gt(num(t, "queued"), 0.5, "f499 was queued %.3f s",
                num(t, "queued"));
 }
@@ -1066,10 +1052,10 @@ Test(faults, a_program_still_open_for_writing_is_retried)
   cr_assert_eq(reap_cli(pid, 30 * SC, NULL), 1);
   rep = report();
   cr_assert_str_eq(status(rep, "p"), "ok");
-  cr_assert_gt(num(task(rep, "p"), "attempts"), 1);
+  cr_assert_gt(num(report_task(rep, "p"), "attempts"), 1);
   /* A program that is not there is not waited for. */
   cr_assert_str_eq(status(rep, "gone"), "failed");
-  cr_assert_eq(num(task(rep, "gone"), "attempts"), 1);
+  cr_assert_eq(num(report_task(rep, "gone"), "attempts"), 1);
 }
 
 /* Sweeps free descriptors from none to enough over one job. */

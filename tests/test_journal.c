@@ -42,19 +42,6 @@ static int lines_in(const char *path)
   return n;
 }
 
-static cJSON *task_of(cJSON *rep, const char *id)
-{
-  cJSON *t;
-
-  cJSON_ArrayForEach(t, cJSON_GetObjectItem(rep, "tasks"))
-  {
-    if (strcmp(cJSON_GetObjectItem(t, "id")->valuestring, id) == 0)
-      return t;
-  }
-  cr_assert_fail("no task %s", id);
-  return NULL;
-}
-
 /*
  * Each exec appends a line to its own file in the job's directory, so the
  * test can count how often each really ran. "b" fails until flag exists.
@@ -97,7 +84,7 @@ Test(journal, rerun_skips_what_ended_ok_and_runs_the_rest)
   cr_assert_eq(lines_in(rb), 2);
   rep = cJSON_Parse(p->out);
   cr_assert_not_null(rep, "%s", p->out);
-  t = task_of(rep, "a");
+  t = report_task(rep, "a");
   cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(t, "resumed")));
   cr_assert_str_eq(cJSON_GetObjectItem(t, "status")->valuestring, "ok");
   cr_assert_str_eq(
@@ -105,10 +92,10 @@ Test(journal, rerun_skips_what_ended_ok_and_runs_the_rest)
           ->valuestring,
       "result-a\n");
   cr_assert_eq(cJSON_GetObjectItem(t, "attempts")->valueint, 0);
-  cr_assert_null(cJSON_GetObjectItem(task_of(rep, "b"), "resumed"));
-  cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(task_of(rep, "d"), "resumed")));
+  cr_assert_null(cJSON_GetObjectItem(report_task(rep, "b"), "resumed"));
+  cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(report_task(rep, "d"), "resumed")));
   /* The gather runs again over its resumed children, with their results. */
-  t = task_of(rep, "g");
+  t = report_task(rep, "g");
   cr_assert_null(cJSON_GetObjectItem(t, "resumed"));
   cr_assert_eq(
       cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(t, "result"),

@@ -334,20 +334,6 @@ static const char *str(const cJSON *o, const char *k)
   return v->valuestring;
 }
 
-static const cJSON *task_in(const cJSON *rep, const char *id)
-{
-  const cJSON *t;
-
-  cr_assert_not_null(rep, "no report");
-  cJSON_ArrayForEach(t, get(rep, "tasks"))
-  {
-    if (strcmp(str(t, "id"), id) == 0)
-      return t;
-  }
-  cr_assert_fail("no task \"%s\" in the report", id);
-  return NULL;
-}
-
 static const cJSON *stage(const cJSON *res, int i)
 {
   const cJSON *s = cJSON_GetArrayItem(get(res, "stages"), i);
@@ -562,7 +548,7 @@ Test(pipeline, counts_range_with_steps_and_negative_steps)
   corun_buf_free(&b);
   cr_assert_eq(o.code, 0, "%s", o.err);
   for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
-    const cJSON *t = task_in(o.rep, c[i].id), *res = get(t, "result");
+    const cJSON *t = report_task(o.rep, c[i].id), *res = get(t, "result");
     char prefix[8];
 
     snprintf(prefix, sizeof(prefix), "%s ", c[i].id);
@@ -588,7 +574,7 @@ Test(pipeline, counts_items_source_keeps_each_item_and_its_type)
             items),
           NULL, NULL, 0);
   cr_assert_eq(o.code, 0, "%s", o.err);
-  assert_counts(get(task_in(o.rep, "p"), "result"), 8, 8, 0, 0);
+  assert_counts(get(report_task(o.rep, "p"), "result"), 8, 8, 0, 0);
   src = gcj(cJSON_Parse(J("%s]", items)));
   v = results("r.jsonl", &n);
   cr_assert_eq(n, 8);
@@ -624,7 +610,7 @@ Test(pipeline, counts_lines_skip_blank_lines_and_strip_cr)
   cr_assert_eq(o.code, 0, "%s", o.err);
   cr_assert_str_eq(lines_with(o.out, "m "),
                    "0:a.|1:b.|2:  .|3:sp ace.|4:last.");
-  assert_counts(get(task_in(o.rep, "p"), "result"), 5, 5, 0, 0);
+  assert_counts(get(report_task(o.rep, "p"), "result"), 5, 5, 0, 0);
   v = results("r.jsonl", &n);
   cr_assert_eq(n, 5);
   cr_assert_str_eq(str(line_of(v, n, 0), "item"), "a");
@@ -668,7 +654,7 @@ Test(pipeline, counts_lines_across_read_chunks_with_several_producers)
             "'r.jsonl'}]}"),
           NULL, NULL, 0);
   cr_assert_eq(o.code, 0, "%s", o.err);
-  assert_counts(get(task_in(o.rep, "p"), "result"), want, want, 0, 0);
+  assert_counts(get(report_task(o.rep, "p"), "result"), want, want, 0, 0);
   v = results("r.jsonl", &n);
   cr_assert_eq(n, want);
   for (i = 0; i < n; i++) {
@@ -702,7 +688,7 @@ Test(pipeline, counts_empty_sources)
           NULL, NULL, 0);
   cr_assert_eq(o.code, 0, "%s", o.err);
   for (i = 0; i < 4; i++) {
-    const cJSON *res = get(task_in(o.rep, names[i]), "result");
+    const cJSON *res = get(report_task(o.rep, names[i]), "result");
     char f[16];
 
     assert_counts(res, 0, 0, 0, 0);
@@ -717,7 +703,7 @@ Test(pipeline, counts_empty_sources)
     cr_assert_eq(n, 0);
   }
   cr_assert_eq(
-      cJSON_GetArraySize(get(get(task_in(o.rep, "a"), "result"), "stages")), 2);
+      cJSON_GetArraySize(get(get(report_task(o.rep, "a"), "result"), "stages")), 2);
   cr_assert_eq(count_files(".corun-", NULL, 0), 0);
 }
 
@@ -797,7 +783,7 @@ Test(pipeline, queue_max_reaches_the_maxsize_and_never_more)
   corun_buf_free(&b);
   cr_assert_eq(o.code, 0, "%s", o.err);
   for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
-    const cJSON *res = get(task_in(o.rep, c[i].id), "result");
+    const cJSON *res = get(report_task(o.rep, c[i].id), "result");
 
     assert_counts(res, 16, 16, 0, 0);
     cr_assert_eq(num(stage(res, 0), "queue_max"), c[i].maxsize, "%s: %s",
@@ -818,7 +804,7 @@ Test(pipeline, queue_zero_is_unbounded)
             "'seconds': 0.001}}]}]}"),
           NULL, NULL, 0);
   cr_assert_eq(o.code, 0, "%s", o.err);
-  res = get(task_in(o.rep, "p"), "result");
+  res = get(report_task(o.rep, "p"), "result");
   assert_counts(res, 40, 40, 0, 0);
   cr_assert_eq(num(stage(res, 0), "queue_max"), 39);
 }
@@ -1009,8 +995,8 @@ Test(pipeline, rate_spaces_items_evenly_without_a_burst)
           extra, NULL, 0);
   cr_assert_eq(o.code, 0, "%s", o.err);
   /* 40 items at 20/s: the first at once, the last 39 intervals later. */
-  cr_assert_geq(num(task_in(o.rep, "p"), "duration"), 1.95 * 0.9);
-  cr_assert_leq(num(task_in(o.rep, "p"), "duration"), 1.95 * 1.1 + 0.2 * SC);
+  cr_assert_geq(num(report_task(o.rep, "p"), "duration"), 1.95 * 0.9);
+  cr_assert_leq(num(report_task(o.rep, "p"), "duration"), 1.95 * 1.1 + 0.2 * SC);
   cr_assert_eq(start_times(o.err, "p.1.", t, 40), 40, "%s", o.err);
   /* No burst at the start: one token, then one per 50 ms. */
   cr_assert_lt(t[0], 0.05 * SC);
@@ -1038,7 +1024,7 @@ Test(pipeline, produce_delay_fixed_comes_before_each_item)
       cr_assert_geq(t[i] - t[i - 1], 0.095, "item %d", i);
   }
   cr_assert_lt(t[4], 0.5 + 0.3 * SC);
-  cr_assert_geq(num(task_in(o.rep, "p"), "duration"), 0.498);
+  cr_assert_geq(num(report_task(o.rep, "p"), "duration"), 0.498);
 }
 
 Test(pipeline, produce_delay_range_is_uniform_between_min_and_max)
@@ -1081,7 +1067,7 @@ Test(pipeline, on_error_continue_records_the_failure_and_goes_on)
         "'r.jsonl'}, {'id': 'after', 'kind': 'sleep', 'seconds': 0, "
         "'message': 'after ran'}]}");
   struct outcome o = run(job, NULL, NULL, 0);
-  const cJSON *t = task_in(o.rep, "p"), *l;
+  const cJSON *t = report_task(o.rep, "p"), *l;
   struct result *r;
   cJSON **v, *res;
   int n, i;
@@ -1119,7 +1105,7 @@ Test(pipeline, on_error_cancel_stops_at_the_first_failure)
         "'shell': 'test ${item} -ne 3'}}, {'task': {'kind': 'sleep', "
         "'seconds': 0}}], 'results': 'r.jsonl'}]}");
   struct outcome o = run(job, NULL, NULL, 0);
-  const cJSON *t = task_in(o.rep, "p");
+  const cJSON *t = report_task(o.rep, "p");
   struct result *r;
   cJSON **v, *res;
   int n, i, items;
@@ -1215,7 +1201,7 @@ Test(pipeline, item_whose_task_cannot_be_made_fails_with_type_fail)
   int n, i;
 
   cr_assert_eq(o.code, 1, "%s", o.err);
-  cr_assert_str_eq(str(task_in(o.rep, "p"), "status"), "failed");
+  cr_assert_str_eq(str(report_task(o.rep, "p"), "status"), "failed");
   v = results("r.jsonl", &n);
   cr_assert_eq(n, 5);
   for (i = 0; i < 5; i++) {
@@ -1290,14 +1276,14 @@ Test(pipeline, report_keeps_the_result_of_a_failed_pipeline)
   const cJSON *res;
 
   cr_assert_eq(o.code, 1, "%s", o.err);
-  cr_assert_str_eq(str(task_in(o.rep, "p"), "status"), "failed");
-  res = get(task_in(o.rep, "p"), "result");
+  cr_assert_str_eq(str(report_task(o.rep, "p"), "status"), "failed");
+  res = get(report_task(o.rep, "p"), "result");
   cr_assert(cJSON_IsObject(res), "result is %s",
             (char *)gc(cJSON_PrintUnformatted(res)));
   assert_counts(res, 4, 3, 1, 0);
   assert_stage(res, 0, 4, 1);
-  cr_assert_str_eq(str(task_in(o.rep, "q"), "status"), "timeout");
-  res = get(task_in(o.rep, "q"), "result");
+  cr_assert_str_eq(str(report_task(o.rep, "q"), "status"), "timeout");
+  res = get(report_task(o.rep, "q"), "result");
   cr_assert(cJSON_IsObject(res));
   assert_counts(res, (int)num(res, "items"), 0, 0, (int)num(res, "items"));
 }
@@ -1318,9 +1304,9 @@ Test(pipeline, results_file_one_valid_line_per_item_in_completion_order)
 
   /* The path is relative to the job file; a missing directory fails. */
   cr_assert_eq(o.code, 1, "%s", o.err);
-  cr_assert_str_eq(str(get(task_in(o.rep, "p"), "error"), "type"), "io");
+  cr_assert_str_eq(str(get(report_task(o.rep, "p"), "error"), "type"), "io");
   cr_assert_not_null(
-      strstr(str(get(task_in(o.rep, "p"), "error"), "message"), "r.jsonl"));
+      strstr(str(get(report_task(o.rep, "p"), "error"), "message"), "r.jsonl"));
 
   cr_assert_eq(mkdir(P("res"), 0755), 0);
   o = run(job, NULL, NULL, 0);
@@ -1493,7 +1479,7 @@ Test(pipeline, template_field_references_do_not_leak)
             items, key, key),
           NULL, "ASAN_OPTIONS=quarantine_size_mb=0:detect_leaks=1", 120 * SC);
   cr_assert_eq(o.code, 0, "%s", o.err);
-  assert_counts(get(task_in(o.rep, "p"), "result"), items, items, 0, 0);
+  assert_counts(get(report_task(o.rep, "p"), "result"), items, items, 0, 0);
   cr_assert_lt(kid.maxrss_kb, 60 * 1024, "peak RSS %ld KB", kid.maxrss_kb);
   /* "${item}" of a sleep's result: LeakSanitizer sees it (reap() fails). */
   o = run(J("{'tasks': [{'id': 'p', 'kind': 'pipeline', 'source': {'range': "
@@ -1568,7 +1554,7 @@ Test(pipeline, stage_two_sees_stage_one_result)
   cr_assert_eq(n, 2);
   cr_assert_str_eq(str(line_of(v, n, 1), "item"), "hello");
   cr_assert_str_eq(str(line_of(v, n, 1), "result"), "got OLLEH");
-  assert_stage(get(task_in(o.rep, "p"), "result"), 2, 2, 0);
+  assert_stage(get(report_task(o.rep, "p"), "result"), 2, 2, 0);
 }
 
 Test(pipeline, fetch_stage_against_the_test_server)
@@ -1618,7 +1604,7 @@ Test(pipeline, fetch_stage_against_the_test_server)
   cr_assert_eq(strlen(str(get(line_of(v, n, 1), "result"), "body")), 2500);
   cr_assert_null(cJSON_GetObjectItem(get(line_of(v, n, 2), "result"), "body"));
   cr_assert_eq(num(get(line_of(v, n, 3), "result"), "bytes"), 7500);
-  assert_counts(get(task_in(o.rep, "p"), "result"), 4, 4, 0, 0);
+  assert_counts(get(report_task(o.rep, "p"), "result"), 4, 4, 0, 0);
 }
 
 /* ==== interruption and timeouts ==== */
@@ -1667,7 +1653,7 @@ Test(pipeline, sigint_mid_run_exits_130_writes_results_and_kills_processes)
   cr_assert_lt(kid.tend - sent, 3 * SC, "slow to stop");
   rep = gcj(cJSON_Parse(slurp(P("report.json"))));
   cr_assert_str_eq(str(rep, "status"), "cancelled");
-  cr_assert_str_eq(str(task_in(rep, "p"), "status"), "cancelled");
+  cr_assert_str_eq(str(report_task(rep, "p"), "status"), "cancelled");
   cr_assert_eq(cJSON_GetArraySize(get(rep, "tasks")), 1);
   v = results("r.jsonl", &n);
   assert_indexes_dense(v, n);
@@ -1733,7 +1719,7 @@ Test(pipeline, pipeline_timeout_ends_timeout)
             "'r.jsonl'}, {'id': 'next', 'kind': 'sleep', 'seconds': 0, "
             "'after': ['p'], 'message': 'never'}]}"),
           NULL, NULL, 0);
-  const cJSON *t = task_in(o.rep, "p");
+  const cJSON *t = report_task(o.rep, "p");
   cJSON **v;
   int n;
 
@@ -1742,7 +1728,7 @@ Test(pipeline, pipeline_timeout_ends_timeout)
   cr_assert_str_eq(str(get(t, "error"), "type"), "timeout");
   cr_assert_geq(num(t, "duration"), 0.299);
   cr_assert_lt(num(t, "duration"), 0.3 + 1.0 * SC);
-  cr_assert_str_eq(str(task_in(o.rep, "next"), "status"), "skipped");
+  cr_assert_str_eq(str(report_task(o.rep, "next"), "status"), "skipped");
   cr_assert_str_eq(o.out, "");
   v = results("r.jsonl", &n);
   assert_indexes_dense(v, n);
@@ -1764,7 +1750,7 @@ Test(pipeline, whole_run_timeout_exits_124)
   cr_assert_eq(o.code, 124, "%s", o.err);
   cr_assert_lt(o.wall, 0.3 + 1.5 * SC);
   cr_assert_str_eq(str(o.rep, "status"), "cancelled");
-  cr_assert_str_eq(str(task_in(o.rep, "p"), "status"), "cancelled");
+  cr_assert_str_eq(str(report_task(o.rep, "p"), "status"), "cancelled");
   v = results("r.jsonl", &n);
   assert_indexes_dense(v, n);
   cr_assert_geq(count_status(v, n, "ok"), 1, "%s", slurp(P("r.jsonl")));
@@ -1822,7 +1808,7 @@ Test(pipeline, lines_from_a_fifo_go_through_as_they_come)
   cr_assert_eq(start_times(o.err, "p.1.", t, 3), 3, "%s", o.err);
   cr_assert_geq(t[1] - t[0], 0.25, "%s", o.err);
   cr_assert_geq(t[2] - t[1], 0.25, "%s", o.err);
-  assert_counts(get(task_in(o.rep, "p"), "result"), 3, 3, 0, 0);
+  assert_counts(get(report_task(o.rep, "p"), "result"), 3, 3, 0, 0);
 }
 
 /*
@@ -1870,8 +1856,8 @@ Test(pipeline, a_quiet_fifo_does_not_hold_up_cancellation)
             "{'kind': 'sleep', 'seconds': 0}}]}]}"),
           NULL, NULL, 10 * SC);
   cr_assert_eq(o.code, 1);
-  cr_assert_str_eq(str(task_in(o.rep, "p"), "status"), "timeout");
-  cr_assert_lt(num(task_in(o.rep, "p"), "duration"), 0.5 + 1.5 * SC);
+  cr_assert_str_eq(str(report_task(o.rep, "p"), "status"), "timeout");
+  cr_assert_lt(num(report_task(o.rep, "p"), "duration"), 0.5 + 1.5 * SC);
 }
 
 /*
@@ -1894,9 +1880,9 @@ Test(pipeline, a_default_limit_is_for_the_items_not_the_pipeline)
           extra, NULL, 0);
 
   cr_assert_eq(o.code, 0, "%s", o.err);
-  assert_counts(get(task_in(o.rep, "p"), "result"), 3, 3, 0, 0);
+  assert_counts(get(report_task(o.rep, "p"), "result"), 3, 3, 0, 0);
   /* One at a time: the items share the one slot. */
-  cr_assert_geq(num(task_in(o.rep, "p"), "duration"), 0.299);
+  cr_assert_geq(num(report_task(o.rep, "p"), "duration"), 0.299);
 }
 
 /*
@@ -1935,7 +1921,7 @@ Test(pipeline, a_million_items_in_flat_memory)
           NULL, "ASAN_OPTIONS=quarantine_size_mb=0:detect_leaks=1", 60 * SC);
   cr_assert_eq(o.code, 0, "%s", o.err);
   cr_assert_lt(o.wall, 30 * SC, "took %.1fs", o.wall);
-  res = get(task_in(o.rep, "p"), "result");
+  res = get(report_task(o.rep, "p"), "result");
   assert_counts(res, items, items, 0, 0);
   assert_stage(res, 1, items, 0);
   cr_assert_lt(kid.maxrss_kb, 60 * 1024, "peak RSS %ld KB", kid.maxrss_kb);
@@ -2270,7 +2256,7 @@ Test(pipeline, item_task_ids_in_debug_lines_and_stream_prefixes)
   }
   cr_assert_null(strstr(o.err, "pl-1.1.3"), "%s", o.err);
   cr_assert_eq(cJSON_GetArraySize(get(o.rep, "tasks")), 1);
-  cr_assert_str_eq(str(task_in(o.rep, "pl-1"), "status"), "ok");
+  cr_assert_str_eq(str(report_task(o.rep, "pl-1"), "status"), "ok");
 }
 
 /* ==== statistics ==== */
@@ -2283,7 +2269,7 @@ Test(pipeline, percentiles_are_nearest_rank_and_items_per_s)
             "'stages': [{'workers': 10, 'task': {'kind': 'sleep', 'seconds': "
             "'${item}'}}, {'task': {'kind': 'sleep', 'seconds': 0}}]}]}"),
           NULL, NULL, 0);
-  const cJSON *t = task_in(o.rep, "p"), *s, *res = get(t, "result");
+  const cJSON *t = report_task(o.rep, "p"), *s, *res = get(t, "result");
   double p90;
 
   cr_assert_eq(o.code, 0, "%s", o.err);
@@ -2314,7 +2300,7 @@ Test(pipeline, items_per_s_is_over_the_time_each_stage_ran)
         "'seconds': 0.05}}, {'workers': 10, 'task': {'kind': 'sleep', "
         "'seconds': 0.5}}]}]}"),
       NULL, NULL, 0);
-  const cJSON *t = task_in(o.rep, "p"), *res = get(t, "result");
+  const cJSON *t = report_task(o.rep, "p"), *res = get(t, "result");
   double r1 = num(stage(res, 0), "items_per_s");
   double r2 = num(stage(res, 1), "items_per_s");
 
@@ -2349,8 +2335,8 @@ Test(pipeline, gather_and_wait_as_stage_tasks)
 
   cr_assert_eq(o.code, 1, "%s", o.err);
   cr_assert_lt(o.wall, 10, "a pending child held the run");
-  cr_assert_str_eq(str(get(task_in(o.rep, "p"), "error"), "type"), "child");
-  assert_counts(get(task_in(o.rep, "p"), "result"), 4, 3, 1, 0);
+  cr_assert_str_eq(str(get(report_task(o.rep, "p"), "error"), "type"), "child");
+  assert_counts(get(report_task(o.rep, "p"), "result"), 4, 3, 1, 0);
   v = results("r.jsonl", &n);
   cr_assert_eq(n, 4);
   l = line_of(v, n, 2);
@@ -2395,7 +2381,7 @@ Test(pipeline, percentiles_of_many_items)
           NULL, NULL, 0);
   corun_buf_free(&b);
   cr_assert_eq(o.code, 0, "%s", o.err);
-  s = stage(get(task_in(o.rep, "p"), "result"), 0);
+  s = stage(get(report_task(o.rep, "p"), "result"), 0);
   /*
    * 4000 yields and 1000 of 0.08 s: p50 a yield (one turn of a busy
    * loop), p90 and p99 0.08 s.
@@ -2439,7 +2425,7 @@ Test(pipeline, results_fifo_without_a_reader_fails_the_pipeline_not_the_run)
             P("fifo")),
           NULL, NULL, 10 * SC);
   cr_assert_eq(o.code, 1);
-  cr_assert_str_eq(str(task_in(o.rep, "p"), "status"), "failed");
+  cr_assert_str_eq(str(report_task(o.rep, "p"), "status"), "failed");
   cr_assert_not_null(strstr(o.out, "other ran"));
 }
 
@@ -2487,7 +2473,7 @@ Test(pipeline, a_long_items_source_is_linear)
   o = run(corun_buf_str(&b), NULL, NULL, 0);
   corun_buf_free(&b);
   cr_assert_eq(o.code, 0, "%s", o.err);
-  assert_counts(get(task_in(o.rep, "p"), "result"), 100000, 100000, 0, 0);
+  assert_counts(get(report_task(o.rep, "p"), "result"), 100000, 100000, 0, 0);
   /* Quadratic, this took minutes. */
   cr_assert_lt(o.wall, 10 * SC, "took %.1fs", o.wall);
 }
@@ -2503,8 +2489,8 @@ Test(pipeline, a_fast_rate_is_reached)
 
   cr_assert_eq(o.code, 0, "%s", o.err);
   /* 2000 items at 2000/s: about a second, not several. */
-  cr_assert_gt(num(task_in(o.rep, "p"), "duration"), 0.9);
-  cr_assert_lt(num(task_in(o.rep, "p"), "duration"), 1.25 + 0.5 * SC);
+  cr_assert_gt(num(report_task(o.rep, "p"), "duration"), 0.9);
+  cr_assert_lt(num(report_task(o.rep, "p"), "duration"), 1.25 + 0.5 * SC);
 }
 
 /* A results file reached through a symbolic link keeps the link. */

@@ -34,19 +34,6 @@ static cJSON *get(const cJSON *o, const char *k)
   return v;
 }
 
-static cJSON *task_in(cJSON *rep, const char *id)
-{
-  cJSON *t;
-
-  cJSON_ArrayForEach(t, get(rep, "tasks"))
-  {
-    if (strcmp(get(t, "id")->valuestring, id) == 0)
-      return t;
-  }
-  cr_assert_fail("no task %s in report", id);
-  return NULL;
-}
-
 Test(report, json_shape_and_order)
 {
   struct result *r = run_job(
@@ -92,10 +79,10 @@ Test(report, json_shape_and_order)
     cr_assert_eq(k, sizeof(keys) / sizeof(keys[0]));
   }
   cr_assert_eq(i, 5);
-  a = task_in(rep, "a");
-  b = task_in(rep, "b");
+  a = report_task(rep, "a");
+  b = report_task(rep, "b");
   cr_assert_str_eq(get(a, "parent")->valuestring, "g");
-  cr_assert(cJSON_IsNull(get(task_in(rep, "g"), "parent")));
+  cr_assert(cJSON_IsNull(get(report_task(rep, "g"), "parent")));
   cr_assert_str_eq(get(a, "result")->valuestring, "A");
   cr_assert(cJSON_IsNull(get(a, "error")));
   cr_assert_eq(get(a, "attempts")->valueint, 1);
@@ -107,18 +94,18 @@ Test(report, json_shape_and_order)
             get(b, "duration")->valuedouble < 0.3);
   cr_assert(fabs(get(b, "end")->valuedouble - get(b, "start")->valuedouble -
                  get(b, "duration")->valuedouble) < 0.0015);
-  f = task_in(rep, "f");
+  f = report_task(rep, "f");
   cr_assert_str_eq(get(get(f, "error"), "type")->valuestring, "fail");
   cr_assert_str_eq(get(get(f, "error"), "message")->valuestring, "nope");
   cr_assert(cJSON_IsNull(get(f, "result")));
-  s = task_in(rep, "s");
+  s = report_task(rep, "s");
   cr_assert_str_eq(get(s, "status")->valuestring, "skipped");
   cr_assert_str_eq(get(get(s, "error"), "type")->valuestring, "skipped");
   cr_assert(cJSON_IsNull(get(s, "start")));
   cr_assert(cJSON_IsNull(get(s, "end")));
   cr_assert(cJSON_IsNull(get(s, "duration")));
   cr_assert_eq(get(s, "attempts")->valueint, 0);
-  cr_assert(cJSON_IsArray(get(task_in(rep, "g"), "result")));
+  cr_assert(cJSON_IsArray(get(report_task(rep, "g"), "result")));
   cJSON_Delete(rep);
   result_free(r);
 }
@@ -136,7 +123,7 @@ Test(report, json_status_cancelled_when_interrupted)
   rep = report_of(r);
   cr_assert_str_eq(get(rep, "status")->valuestring, "cancelled");
   cr_assert_eq(get(rep, "exit_code")->valueint, 130);
-  cr_assert_str_eq(get(get(task_in(rep, "a"), "error"), "type")->valuestring,
+  cr_assert_str_eq(get(get(report_task(rep, "a"), "error"), "type")->valuestring,
                    "cancelled");
   cJSON_Delete(rep);
   result_free(r);
@@ -152,7 +139,7 @@ Test(report, json_default_name_and_ok_status)
   /* load_ok names the input "test.json": the job is its base name. */
   cr_assert_str_eq(get(rep, "job")->valuestring, "test");
   cr_assert_str_eq(get(rep, "status")->valuestring, "ok");
-  cr_assert_str_eq(get(task_in(rep, "task1"), "kind")->valuestring, "sleep");
+  cr_assert_str_eq(get(report_task(rep, "task1"), "kind")->valuestring, "sleep");
   cJSON_Delete(rep);
   result_free(r);
 }

@@ -180,22 +180,9 @@ static const char *str_of(const cJSON *obj, const char *key)
   return v->valuestring;
 }
 
-static const cJSON *task_in(const cJSON *rep, const char *id)
-{
-  const cJSON *t;
-
-  cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(rep, "tasks"))
-  {
-    if (strcmp(str_of(t, "id"), id) == 0)
-      return t;
-  }
-  cr_assert_fail("no task \"%s\" in the report", id);
-  return NULL;
-}
-
 static void assert_task(const cJSON *rep, const char *id, const char *status)
 {
-  const cJSON *t = task_in(rep, id);
+  const cJSON *t = report_task(rep, id);
 
   cr_assert_str_eq(str_of(t, "status"), status, "task %s", id);
   if (strcmp(status, "cancelled") == 0)
@@ -297,8 +284,8 @@ Test(signals, shielded_tasks_finish_after_the_first_sigint)
   assert_task(rep, "other", "cancelled");
   /* The gather stops waiting for its shielded child. */
   assert_task(rep, "group", "cancelled");
-  cr_assert_lt(num_of(task_in(rep, "plain"), "end"), 1.0 * time_scale());
-  cr_assert_geq(num_of(task_in(rep, "guard"), "end"), 1.45);
+  cr_assert_lt(num_of(report_task(rep, "plain"), "end"), 1.0 * time_scale());
+  cr_assert_geq(num_of(report_task(rep, "guard"), "end"), 1.45);
   cJSON_Delete(rep);
 }
 
