@@ -359,6 +359,30 @@ static int load(struct cli *c, struct corun_job **job)
   return code == CORUN_OK ? 0 : -1;
 }
 
+/*
+ * cron, daemons and some CI runners start corun with stdin, stdout or
+ * stderr closed. The first descriptors that libuv or a report then opens
+ * would take those numbers, and a later write "to stderr" would land in
+ * the loop's own pipe or a report file. /dev/null holds each closed one.
+ */
+static void hold_standard_descriptors(void)
+{
+  int fd;
+
+  for (fd = 0; fd <= 2; fd++) {
+    int got;
+
+    if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
+      continue;
+    got = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+    /* open() returns the lowest free number, which is fd itself. */
+    if (got >= 0 && got != fd) {
+      dup2(got, fd);
+      close(got);
+    }
+  }
+}
+
 int main(int argc, char **argv)
 {
   struct cli c;
@@ -369,6 +393,7 @@ int main(int argc, char **argv)
   uv_loop_t loop_s, *loop;
   int rc, e;
 
+  hold_standard_descriptors();
   memset(&c, 0, sizeof(c));
   if (options_parse(&c.opt, argc, argv) < 0) {
     options_free(&c.opt);

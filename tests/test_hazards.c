@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Faults that come from the process's surroundings rather than from a
+ * server or a command: standard descriptors closed by whoever started
+ * corun (cron, daemons, CI runners). Each case runs the corun binary and
+ * asserts the exact exit status and what was written.
+ */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "helpers.h"
+
+TestSuite(hazards, .timeout = 60);
+
+static const char job_text[] =
+    "{\"tasks\": [\n"
+    "  {\"id\": \"say\", \"kind\": \"sleep\", \"seconds\": 0.05, "
+    "\"message\": \"hello from say\"},\n"
+    "  {\"id\": \"cmd\", \"kind\": \"exec\", \"shell\": \"echo out; echo err "
+    ">&2\"}\n"
+    "]}\n";
+
+/*
+ * Run corun with the standard descriptors in `closed` (a bit per fd)
+ * closed, and extra arguments; returns its exit status (1000 + signal),
+ * or -1 if it had not ended after 20 s (it is killed then).
+ */
+static int run_closed(unsigned closed, const char *const *args)
+{
+  const char *argv[16];
+  size_t n = 0;
+  pid_t pid;
+  int status = 0, i;
+
+  argv[n++] = CORUN_BIN;
+  while (*args && n < 15)
+    argv[n++] = *args++;
+  argv[n] = NULL;
+  pid = fork();
+  cr_assert_geq(pid, 0);
+  if (pid == 0) {
+    for (i = 0; i <= 2; i++)
+      if (closed & (1u << i))
+        close(i);
+    execv(CORUN_BIN, (char *const *)argv);
+    _exit(127);
+  }
+  for (i = 0; i < 2000; i++) {
+    pid_t w = waitpid(pid, &status, WNOHANG);
+
+    if (w == pid)
+      return WIFEXITED(status) ? WEXITSTATUS(status)
+                               : 1000 + WTERMSIG(status);
+    usleep(10000);
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, &status, 0);
+  return -1;
+}
+
+/* Every combination of closed standard descriptors, with a report file. */
+Test(hazards, closed_standard_descriptors_neither_abort_nor_mix_outputs)
+{
+  char *dir = tmp_dir("hazards");
+  char *job = path_join(dir, "job.json");
+  char *rep = path_join(dir, "report.json");
+  FILE *f = fopen(job, "w");
+  unsigned closed;
+
+  cr_assert_not_null(f);
+  fputs(job_text, f);
+  fclose(f);
+  for (closed = 1; closed < 8; closed++) {
+    const char *args[] = {"--report", rep, job, NULL};
+    char *text;
+    cJSON *r;
+    int rc;
+
+    unlink(rep);
+    rc = run_closed(closed, args);
+    cr_expect_eq(rc, 0, "closed mask %u: exit %d (134 is libuv's abort)",
+                 closed, rc);
+    /* The report file must hold the report alone, not task output that
+       went to a descriptor number the report took. */
+    text = read_file(rep, NULL);
+    cr_assert_not_null(text, "closed mask %u: no report", closed);
+    r = cJSON_Parse(text);
+    cr_expect_not_null(r, "closed mask %u: report is not JSON:\n%s", closed,
+                       text);
+    cr_expect_null(strstr(text, "hello from say\n"));
+    cJSON_Delete(r);
+    free(text);
+  }
+  unlink(rep);
+  unlink(job);
+  rmdir(dir);
+  free(rep);
+  free(job);
+  free(dir);
+}
+
+/* --debug writes to stderr all along; with it closed that must not block. */
+Test(hazards, debug_with_every_standard_descriptor_closed_ends)
+{
+  char *dir = tmp_dir("hazards");
+  char *job = path_join(dir, "job.json");
+  FILE *f = fopen(job, "w");
+  const char *args[] = {"--debug", job, NULL};
+  int rc;
+
+  cr_assert_not_null(f);
+  fputs(job_text, f);
+  fclose(f);
+  rc = run_closed(7, args);
+  cr_expect_eq(rc, 0, "corun --debug with 0-2 closed: %d (-1: it hung)", rc);
+  unlink(job);
+  rmdir(dir);
+  free(job);
+  free(dir);
+}
