@@ -462,6 +462,14 @@ int main(int argc, char **argv)
    * the run with its tasks half done: writes then just fail.
    */
   signal(SIGPIPE, SIG_IGN);
+  /*
+   * Under "ulimit -f", a write past the limit would kill corun with
+   * SIGXFSZ, leaving a temporary file and no report. Ignored, the write
+   * fails with EFBIG instead, and that is an io error like a full disk.
+   * Commands do not inherit this: libuv resets signal dispositions in the
+   * child.
+   */
+  signal(SIGXFSZ, SIG_IGN);
   ro.debug = c.opt.debug || env_debug();
   c.opt.debug = ro.debug;
   /* Without --report nothing shows response bodies: do not keep them. */

@@ -2,7 +2,8 @@
 /*
  * Faults that come from the process's surroundings rather than from a
  * server or a command: standard descriptors closed by whoever started
- * corun (cron, daemons, CI runners). Each case runs the corun binary and
+ * corun (cron, daemons, CI runners), and resource limits ("ulimit -f").
+ * Each case runs the corun binary and
  * asserts the exact exit status and what was written.
  */
 #include <criterion/criterion.h>
@@ -10,10 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "helpers.h"
+#include "server.h"
 
 TestSuite(hazards, .timeout = 60);
 
@@ -27,10 +30,10 @@ static const char job_text[] =
 
 /*
  * Run corun with the standard descriptors in `closed` (a bit per fd)
- * closed, and extra arguments; returns its exit status (1000 + signal),
+ * closed, files limited to fsize bytes (if > 0), and extra arguments; returns its exit status (1000 + signal),
  * or -1 if it had not ended after 20 s (it is killed then).
  */
-static int run_closed(unsigned closed, const char *const *args)
+static int run_limited(unsigned closed, long fsize, const char *const *args)
 {
   const char *argv[16];
   size_t n = 0;
@@ -47,6 +50,11 @@ static int run_closed(unsigned closed, const char *const *args)
     for (i = 0; i <= 2; i++)
       if (closed & (1u << i))
         close(i);
+    if (fsize > 0) {
+      struct rlimit rl = {(rlim_t)fsize, (rlim_t)fsize};
+
+      setrlimit(RLIMIT_FSIZE, &rl);
+    }
     execv(CORUN_BIN, (char *const *)argv);
     _exit(127);
   }
@@ -82,7 +90,7 @@ Test(hazards, closed_standard_descriptors_neither_abort_nor_mix_outputs)
     int rc;
 
     unlink(rep);
-    rc = run_closed(closed, args);
+    rc = run_limited(closed, 0, args);
     cr_expect_eq(rc, 0, "closed mask %u: exit %d (134 is libuv's abort)",
                  closed, rc);
     /* The report file must hold the report alone, not task output that
@@ -116,10 +124,65 @@ Test(hazards, debug_with_every_standard_descriptor_closed_ends)
   cr_assert_not_null(f);
   fputs(job_text, f);
   fclose(f);
-  rc = run_closed(7, args);
+  rc = run_limited(7, 0, args);
   cr_expect_eq(rc, 0, "corun --debug with 0-2 closed: %d (-1: it hung)", rc);
   unlink(job);
   rmdir(dir);
+  free(job);
+  free(dir);
+}
+
+/*
+ * "ulimit -f": a save that outgrows the limit fails io ("File too large")
+ * instead of corun dying of SIGXFSZ; no temporary file stays, and the
+ * report (small enough) is written whole.
+ */
+Test(hazards, file_size_limit_fails_the_save_io_and_reports)
+{
+  struct test_server srv;
+  char *dir = tmp_dir("hazards");
+  char *job = path_join(dir, "job.json");
+  char *rep = path_join(dir, "report.json");
+  char *url;
+  FILE *f;
+  char *text;
+  cJSON *r, *t, *err;
+  const char *args[] = {"--report", rep, job, NULL};
+  int rc;
+
+  cr_assert_eq(test_server_start(&srv), 0, "cannot start the test server");
+  url = test_server_url(&srv, "/bytes?n=2000000");
+  f = fopen(job, "w");
+  cr_assert_not_null(f);
+  fprintf(f,
+          "{\"tasks\": [{\"id\": \"big\", \"kind\": \"fetch\", "
+          "\"url\": \"%s\", \"save\": \"big.bin\"}]}\n",
+          url);
+  fclose(f);
+  rc = run_limited(0, 512 * 1024, args);
+  test_server_stop(&srv);
+  cr_expect_eq(rc, 1, "exit %d (1025 is death by SIGXFSZ)", rc);
+  text = read_file(rep, NULL);
+  cr_assert_not_null(text, "no report");
+  r = cJSON_Parse(text);
+  cr_assert_not_null(r, "report is not JSON:\n%s", text);
+  t = report_task(r, "big");
+  cr_expect_str_eq(cJSON_GetObjectItem(t, "status")->valuestring, "failed");
+  err = cJSON_GetObjectItem(t, "error");
+  cr_assert(cJSON_IsObject(err));
+  cr_expect_str_eq(cJSON_GetObjectItem(err, "type")->valuestring, "io");
+  cr_expect_not_null(
+      strstr(cJSON_GetObjectItem(err, "message")->valuestring, "too large"),
+      "message: %s", cJSON_GetObjectItem(err, "message")->valuestring);
+  /* Only the job and the report: no big.bin, no temporary file. */
+  cr_expect_eq(dir_entries(dir), 2, "files left in %s", dir);
+  cJSON_Delete(r);
+  free(text);
+  unlink(rep);
+  unlink(job);
+  rmdir(dir);
+  free(url);
+  free(rep);
   free(job);
   free(dir);
 }
