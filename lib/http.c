@@ -50,6 +50,7 @@ struct sockctx {
   curl_socket_t fd;
   int idle;  /* curl has no transfer on it now */
   int owned; /* a connection socket: opened and closed through our hooks */
+  int events; /* what curl last asked to wait for (UV_READABLE, ...) */
   struct corun_http *h;
   struct sockctx *prev;
   struct sockctx *next;
@@ -138,8 +139,19 @@ static void on_poll(uv_poll_t *poll, int status, int events)
     uv_poll_stop(poll);
     return;
   }
-  if (status < 0)
-    flags = CURL_CSELECT_ERR;
+  if (status < 0) {
+    /*
+     * An error or reset on the socket (libuv says so and stops the
+     * watcher). CURL_CSELECT_ERR would make curl fail the transfer with
+     * "select/poll returned error". Told the socket is ready instead, curl
+     * reads it, meets the reset itself and, on a reused keep-alive
+     * connection the server had closed, sends the request again on a new
+     * one, as the curl command does. The watcher is armed again in case
+     * curl keeps the socket.
+     */
+    uv_poll_start(poll, c->events, on_poll);
+    flags = CURL_CSELECT_IN | CURL_CSELECT_OUT;
+  }
   if (events & UV_READABLE)
     flags |= CURL_CSELECT_IN;
   if (events & UV_WRITABLE)
@@ -230,6 +242,7 @@ static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp,
     events |= UV_READABLE;
   if (what & CURL_POLL_OUT)
     events |= UV_WRITABLE;
+  c->events = events;
   if (!h->quiet)
     uv_poll_start(&c->poll, events, on_poll);
   return 0;

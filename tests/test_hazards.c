@@ -186,3 +186,140 @@ Test(hazards, file_size_limit_fails_the_save_io_and_reports)
   free(job);
   free(dir);
 }
+
+/* text with each "@1" replaced by u1 and each "@2" by u2 (a copy). */
+static char *with_urls(const char *text, const char *u1, const char *u2)
+{
+  struct corun_buf b = {0};
+  const char *p;
+
+  for (p = text; *p; p++) {
+    if (p[0] == '@' && (p[1] == '1' || p[1] == '2')) {
+      corun_buf_puts(&b, p[1] == '1' ? u1 : u2);
+      p++;
+    } else {
+      corun_buf_putc(&b, *p);
+    }
+  }
+  return corun_buf_detach(&b);
+}
+
+/* Run the job (with its URLs put in) under -q --report; the report. */
+static cJSON *run_report(const char *dir, const char *job_tmpl,
+                         const char *url, const char *url2, int want_exit)
+{
+  char *job = path_join(dir, "job.json");
+  char *rep = path_join(dir, "report.json");
+  const char *args[] = {"-q", "--report", rep, job, NULL};
+  FILE *f = fopen(job, "w");
+  char *text;
+  cJSON *r;
+  int rc;
+
+  cr_assert_not_null(f);
+  text = with_urls(job_tmpl, url, url2 ? url2 : "");
+  fputs(text, f);
+  free(text);
+  fclose(f);
+  rc = run_limited(0, 0, args);
+  text = read_file(rep, NULL);
+  cr_assert_not_null(text, "no report (exit %d)", rc);
+  cr_expect_eq(rc, want_exit, "exit %d:\n%s", rc, text);
+  r = cJSON_Parse(text);
+  cr_assert_not_null(r, "report is not JSON:\n%s", text);
+  free(text);
+  unlink(rep);
+  unlink(job);
+  free(rep);
+  free(job);
+  return r;
+}
+
+/*
+ * A server that resets an idle keep-alive connection just as corun reuses
+ * it: curl sends the request again on a new connection, as the curl
+ * command does, and the fetch is ok on its first attempt. Each fetch runs
+ * after the one before, so each reuses the connection the server resets.
+ */
+Test(hazards, a_reset_reused_connection_is_not_a_failed_attempt)
+{
+  struct test_server srv;
+  char *dir = tmp_dir("hazards");
+  char *url, *conns;
+  struct corun_buf job = {0};
+  cJSON *r, *t;
+  int i;
+
+  cr_assert_eq(test_server_start(&srv), 0, "cannot start the test server");
+  url = test_server_url(&srv, "/reset-next");
+  corun_buf_puts(&job, "{\"tasks\": [");
+  for (i = 0; i < 20; i++) {
+    corun_buf_printf(&job, "%s{\"id\": \"r%d\", \"kind\": \"fetch\", "
+                           "\"url\": \"@1\"",
+                     i ? ",\n" : "", i);
+    if (i)
+      corun_buf_printf(&job, ", \"after\": [\"r%d\"]", i - 1);
+    if (i % 2)
+      corun_buf_puts(&job, ", \"method\": \"POST\", \"body\": \"x\"");
+    corun_buf_puts(&job, "}");
+  }
+  /* The server's count of accepted connections, once all have run. */
+  corun_buf_puts(&job, ",\n{\"id\": \"conns\", \"kind\": \"fetch\", "
+                       "\"url\": \"@2\", \"after\": [\"r19\"]}]}\n");
+  conns = test_server_url(&srv, "/conns");
+  r = run_report(dir, corun_buf_str(&job), url, conns, 0);
+  free(conns);
+  for (i = 0; i < 20; i++) {
+    char id[16];
+
+    snprintf(id, sizeof(id), "r%d", i);
+    t = report_task(r, id);
+    cr_expect_str_eq(cJSON_GetObjectItem(t, "status")->valuestring, "ok",
+                     "%s is not ok", id);
+    cr_expect_eq(cJSON_GetObjectItem(t, "attempts")->valueint, 1,
+                 "%s took more than one attempt", id);
+  }
+  /*
+   * Each fetch after the first met a reset and went on a new connection,
+   * the count's own fetch too: 21 connections. Had curl reused one
+   * without the reset, there would be fewer.
+   */
+  t = cJSON_GetObjectItem(report_task(r, "conns"), "result");
+  t = cJSON_GetObjectItem(t, "body");
+  cr_assert(cJSON_IsString(t), "the connection count did not come back");
+  cr_expect_str_eq(t->valuestring, "21");
+  test_server_stop(&srv);
+  cJSON_Delete(r);
+  corun_buf_free(&job);
+  rmdir(dir);
+  free(url);
+  free(dir);
+}
+
+/* A reset on a fresh connection fails the fetch connect, and says so. */
+Test(hazards, a_reset_reads_connection_reset_by_peer)
+{
+  struct test_server srv;
+  char *dir = tmp_dir("hazards");
+  char *url;
+  cJSON *r, *err;
+
+  cr_assert_eq(test_server_start(&srv), 0, "cannot start the test server");
+  url = test_server_url(&srv, "/reset");
+  r = run_report(dir,
+                 "{\"tasks\": [{\"id\": \"x\", \"kind\": \"fetch\", "
+                 "\"url\": \"@1\"}]}\n",
+                 url, NULL, 1);
+  test_server_stop(&srv);
+  err = cJSON_GetObjectItem(report_task(r, "x"), "error");
+  cr_assert(cJSON_IsObject(err));
+  cr_expect_str_eq(cJSON_GetObjectItem(err, "type")->valuestring, "connect");
+  cr_expect_not_null(
+      strstr(cJSON_GetObjectItem(err, "message")->valuestring,
+             "onnection reset by peer"),
+      "message: %s", cJSON_GetObjectItem(err, "message")->valuestring);
+  cJSON_Delete(r);
+  rmdir(dir);
+  free(url);
+  free(dir);
+}

@@ -52,6 +52,11 @@
  *        sequences and other control characters.
  *   /slow-body?n=N&ms=M            headers at once, then one pattern byte
  *        every M ms.
+ *   /reset-next                    200 "ok", keep-alive; the next request
+ *        on the same connection gets a TCP reset instead of an answer (a
+ *        server that dropped an idle keep-alive connection as the client
+ *        reused it).
+ *   /reset                         a TCP reset instead of an answer.
  *   anything else                  404.
  * A malformed or out-of-range parameter gets 400 with the reason as body.
  */
@@ -78,6 +83,7 @@
 #define MAX_HEAD (64 * 1024)                /* request line + headers */
 #define MAX_BODY ((size_t)64 * 1024 * 1024) /* request body */
 #define MAX_HEADERS 128
+#define RESET_DELAY_MS 30 /* /reset, /reset-next: reset after this long */
 #define MAX_CONNS 8192
 #define CHUNK 65536      /* bytes generated per refill of a stream */
 #define STORED_MAX 65535 /* largest deflate stored block */
@@ -485,6 +491,8 @@ struct conn {
   int drop;       /* close as soon as the body generator ends */
   int no_body;    /* HEAD or a bodiless status: headers only */
   int peer_eof;   /* the client has shut down its side */
+  int reset_next; /* answer the next request with a TCP reset */
+  int reset_now;  /* reset once wake_at has come */
 };
 
 static unsigned long g_accepted; /* connections accepted so far */
@@ -1191,6 +1199,9 @@ static void route(struct conn *c, const struct req *r, int64_t now)
     reply_pattern(c, r, 200, "application/octet-stream", GEN_SLOW, n, n, NULL);
     c->gen.step_ms = (int64_t)ms;
     c->gen.next_at = now + (int64_t)ms;
+  } else if (strcmp(p, "/reset-next") == 0) {
+    reply_text(c, r, 200, "ok\n");
+    c->reset_next = 1;
   } else {
     reply_text(c, r, 404, "not found\n");
   }
@@ -1254,7 +1265,16 @@ static int take_request(struct conn *c, int64_t now)
   if (c->in.len < c->head_len + c->req->body_len)
     return 0;
   c->req->body = c->in.p + c->head_len;
-  route(c, c->req, now);
+  if (c->reset_next || strcmp(c->req->path, "/reset") == 0) {
+    /*
+     * A little later, so that the client is already waiting for the
+     * answer when the reset comes, as with a real server's idle timeout.
+     */
+    c->reset_now = 1;
+    c->wake_at = now + RESET_DELAY_MS;
+  } else {
+    route(c, c->req, now);
+  }
   in_consume(c, c->head_len + c->req->body_len);
   req_free(c->req);
   c->req = NULL;
@@ -1305,6 +1325,13 @@ static int conn_advance(struct conn *c, int64_t now)
     case ST_WAIT:
       if (now < c->wake_at)
         return 0;
+      if (c->reset_now) {
+        struct linger hard = {1, 0};
+
+        /* Closing with linger 0 sends RST rather than FIN. */
+        setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
+        return -1;
+      }
       c->state = ST_WRITE;
       break;
     case ST_WRITE:
