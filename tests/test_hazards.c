@@ -323,3 +323,54 @@ Test(hazards, a_reset_reads_connection_reset_by_peer)
   free(url);
   free(dir);
 }
+
+/*
+ * Response headers too large, one line or all together: the server's
+ * fault, type protocol, and not retried (a retry would meet the same).
+ */
+Test(hazards, oversized_response_headers_are_protocol_and_not_retried)
+{
+  static const char *const paths[] = {"/big-header?n=200000",
+                                      "/many-headers?n=100000"};
+  struct test_server srv;
+  char *dir = tmp_dir("hazards");
+  size_t i;
+
+  cr_assert_eq(test_server_start(&srv), 0, "cannot start the test server");
+  for (i = 0; i < 2; i++) {
+    char *url = test_server_url(&srv, paths[i]);
+    cJSON *r = run_report(dir,
+                          "{\"tasks\": [{\"id\": \"x\", \"kind\": \"fetch\", "
+                          "\"url\": \"@1\", \"retries\": 2, "
+                          "\"backoff\": \"10ms\"}]}\n",
+                          url, NULL, 1);
+    cJSON *t = report_task(r, "x");
+    cJSON *err = cJSON_GetObjectItem(t, "error");
+
+    cr_assert(cJSON_IsObject(err), "%s: no error", paths[i]);
+    cr_expect_str_eq(cJSON_GetObjectItem(err, "type")->valuestring,
+                     "protocol", "%s", paths[i]);
+    cr_expect_not_null(
+        strstr(cJSON_GetObjectItem(err, "message")->valuestring,
+               "headers too large"),
+        "%s: %s", paths[i], cJSON_GetObjectItem(err, "message")->valuestring);
+    cr_expect_eq(cJSON_GetObjectItem(t, "attempts")->valueint, 1, "%s",
+                 paths[i]);
+    cJSON_Delete(r);
+    free(url);
+  }
+  /* Many headers that fit are fine. */
+  {
+    char *url = test_server_url(&srv, "/many-headers?n=2000");
+    cJSON *r = run_report(dir,
+                          "{\"tasks\": [{\"id\": \"x\", \"kind\": \"fetch\", "
+                          "\"url\": \"@1\"}]}\n",
+                          url, NULL, 0);
+
+    cJSON_Delete(r);
+    free(url);
+  }
+  test_server_stop(&srv);
+  rmdir(dir);
+  free(dir);
+}

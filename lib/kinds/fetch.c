@@ -561,6 +561,22 @@ static enum corun_errtype curl_type(CURLcode code)
 }
 
 /*
+ * Whether curl gave up on the response's headers for their size: a
+ * server's fault (protocol, never retried), not the network's. curl 7.88
+ * says "Out of memory" when one header line outgrows its 100 KiB buffer,
+ * and "Too large response headers" for all of them together; neither
+ * code tells by itself (a reset is a receive error too), so the first is
+ * told by its message and the second by no body byte having come yet.
+ */
+static int headers_too_large(const struct fetch_task *ft, CURLcode code,
+                             const char *errmsg)
+{
+  if (code == CURLE_RECV_ERROR)
+    return strncmp(errmsg, "Too large response headers", 26) == 0;
+  return code == CURLE_OUT_OF_MEMORY && ft->bytes == 0;
+}
+
+/*
  * Whether an attempt that failed this way may be tried again. never_sent:
  * the name did not resolve or the connection was refused, so even a POST
  * is safe to repeat.
@@ -834,6 +850,13 @@ static void done(CURL *easy, CURLcode code, const char *errmsg, void *arg)
   } else if (code == CURLE_OK) {
     type = CORUN_ERR_HTTP_STATUS;
     corun_buf_printf(&msg, "HTTP %ld from %s", status, ft->url);
+  } else if (headers_too_large(ft, code, errmsg)) {
+    type = CORUN_ERR_PROTOCOL;
+    corun_buf_printf(&msg, "response headers too large (%s)",
+                     code == CURLE_OUT_OF_MEMORY
+                         ? "a header line over 100 KiB, or curl is out of "
+                           "memory"
+                         : errmsg);
   } else {
     type = curl_type(code);
     if (type == CORUN_ERR_TOO_LARGE)

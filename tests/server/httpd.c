@@ -57,6 +57,10 @@
  *        server that dropped an idle keep-alive connection as the client
  *        reused it).
  *   /reset                         a TCP reset instead of an answer.
+ *   /big-header?n=N                200 "ok" with one header "X-Big" of N
+ *        bytes (at most 4 MiB).
+ *   /many-headers?n=N              200 "ok" with N headers "X-H<i>: <i>"
+ *        (at most 1,000,000).
  *   anything else                  404.
  * A malformed or out-of-range parameter gets 400 with the reason as body.
  */
@@ -1199,6 +1203,32 @@ static void route(struct conn *c, const struct req *r, int64_t now)
     reply_pattern(c, r, 200, "application/octet-stream", GEN_SLOW, n, n, NULL);
     c->gen.step_ms = (int64_t)ms;
     c->gen.next_at = now + (int64_t)ms;
+  } else if (strcmp(p, "/big-header") == 0 ||
+             strcmp(p, "/many-headers") == 0) {
+    int many = p[1] == 'm';
+    struct sbuf extra = {0};
+
+    if (param_u64(r, "n", REQUIRED, many ? 1000000 : 4 << 20, &n) < 0) {
+      reply_text(c, r, 400, "need n=0..4194304 (headers: 0..1000000)\n");
+      return;
+    }
+    if (many) {
+      for (uint64_t i = 0; i < n; i++) {
+        char line[64];
+        int len = snprintf(line, sizeof line, "X-H%llu: %llu\r\n",
+                           (unsigned long long)i, (unsigned long long)i);
+
+        sb_add(&extra, line, (size_t)len);
+      }
+    } else {
+      sb_add(&extra, "X-Big: ", 7);
+      for (uint64_t i = 0; i < n; i++)
+        sb_add(&extra, "b", 1);
+      sb_add(&extra, "\r\n", 2);
+    }
+    sb_add(&extra, "", 1); /* NUL-terminated for head() */
+    reply(c, r, 200, "text/plain", "ok\n", 3, extra.p);
+    sb_free(&extra);
   } else if (strcmp(p, "/reset-next") == 0) {
     reply_text(c, r, 200, "ok\n");
     c->reset_next = 1;
