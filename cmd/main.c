@@ -568,6 +568,9 @@ int main(int argc, char **argv)
   if (c.opt.trace && write_report(&c, c.opt.trace, corun_report_trace) < 0 &&
       rc == 0)
     rc = CORUN_EXIT_FAILED;
+  /* A journal that lost lines cannot resume this run: not a success. */
+  if (corun_journal_error(journal) && rc == 0)
+    rc = CORUN_EXIT_FAILED;
   if (!c.opt.quiet) {
     struct corun_buf b = CORUN_BUF_INIT;
 

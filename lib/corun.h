@@ -104,7 +104,8 @@ struct corun_run_opts {
  * Open (or create) the journal at path for job: the tasks an earlier run
  * with the same job file and --var values ended ok are taken from it, and
  * every task that ends is appended. A journal of another job is refused
- * (CORUN_EUSAGE, err says why). Close it after the run is freed.
+ * (CORUN_EUSAGE, err says why), and so is a journal another process holds
+ * open for a run. Close it after the run is freed.
  */
 enum corun_code corun_journal_open(struct corun_journal **out,
                                    const char *path,
@@ -112,6 +113,12 @@ enum corun_code corun_journal_open(struct corun_journal **out,
                                    struct corun_error *err);
 /* How many tasks the journal holds as ended ok. */
 size_t corun_journal_resumable(const struct corun_journal *j);
+/*
+ * 0, or the errno of the first write to the journal that failed: the
+ * journal then lacks the tasks that ended after it, and a rerun would do
+ * them again.
+ */
+int corun_journal_error(const struct corun_journal *j);
 void corun_journal_close(struct corun_journal *j);
 
 /*

@@ -3,6 +3,7 @@
 #include "journal.h"
 
 #include <errno.h>
+#include <sys/file.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,6 +118,23 @@ enum corun_code corun_journal_open(struct corun_journal **out,
     return corun_failf(err, CORUN_EUSAGE,
                        "--journal %s: not a regular file", path);
   }
+  /*
+   * Two runs on one journal would each run everything and interleave
+   * their lines. The lock goes with the descriptor, so a run that dies,
+   * even by SIGKILL, frees it at once; commands never inherit it
+   * (O_CLOEXEC).
+   */
+  if (flock(j->fd, LOCK_EX | LOCK_NB) < 0) {
+    e = errno;
+    corun_journal_close(j);
+    if (e == EWOULDBLOCK)
+      return corun_failf(err, CORUN_EUSAGE,
+                         "--journal %s: another corun is using this journal "
+                         "(wait for it to end, or give another file)",
+                         path);
+    return corun_failf(err, CORUN_EUSAGE, "--journal %s: cannot lock it: %s",
+                       path, strerror(e));
+  }
   if (st.st_size > 0) {
     size_t len = (size_t)st.st_size, got = 0;
 
@@ -189,14 +207,19 @@ const cJSON *corun__journal_find(const struct corun_journal *j,
   return corun_strmap_get(&j->done, id);
 }
 
-void corun__journal_record(struct corun_journal *j, const struct corun_task *t,
-                           const struct corun_secrets *sec)
+int corun_journal_error(const struct corun_journal *j)
+{
+  return j ? j->werr : 0;
+}
+
+int corun__journal_record(struct corun_journal *j, const struct corun_task *t,
+                          const struct corun_secrets *sec)
 {
   struct corun_buf b = CORUN_BUF_INIT;
   uint64_t dur = t->t_start != CORUN_NO_TIME ? t->t_end - t->t_start : 0;
 
   if (j->werr)
-    return;
+    return 0;
   /*
    * Secrets are kept out of the file like everywhere else: a resumed
    * result shows "***" where the value was.
@@ -214,4 +237,5 @@ void corun__journal_record(struct corun_journal *j, const struct corun_task *t,
   /* One write per line: a crash leaves whole lines and at most one cut. */
   j->werr = b.oom ? ENOMEM : corun__write_all(j->fd, b.p, b.len);
   corun_buf_free(&b);
+  return j->werr;
 }

@@ -10,7 +10,9 @@
  * The first line names the job by a hash of its file and --var values; a
  * journal of another job is refused. A last line cut short by a crash is
  * ignored. Lines reach the kernel with each write(), so only a crash of
- * the machine itself can lose one; they are not fsync'd one by one.
+ * the machine itself can lose one; they are not fsync'd one by one. One
+ * run at a time holds a journal (an exclusive lock); a write that fails
+ * is said at once and the run exits 1, as when a report cannot be written.
  */
 #ifndef CORUN_JOURNAL_H
 #define CORUN_JOURNAL_H
@@ -31,9 +33,13 @@ struct corun_journal {
   int werr; /* first write error, an errno */
 };
 
-/* Record t's end (not for pipeline items or resumed tasks). */
-void corun__journal_record(struct corun_journal *j, const struct corun_task *t,
-                           const struct corun_secrets *sec);
+/*
+ * Record t's end (not for pipeline items or resumed tasks). Returns 0, or
+ * the errno of the write that failed; after a failure nothing more is
+ * written (a later line could not be trusted to follow a whole one).
+ */
+int corun__journal_record(struct corun_journal *j, const struct corun_task *t,
+                          const struct corun_secrets *sec);
 /*
  * The record of id if it ended ok in an earlier run, or NULL. Its
  * "result" member is what the task came to.

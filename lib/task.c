@@ -252,8 +252,16 @@ static void end(struct corun_task *t, enum corun_status status,
     run->ndone++;
     if (status == CORUN_STATUS_FAILED || status == CORUN_STATUS_TIMEOUT)
       run->nfailed++;
-    if (run->opts.journal && !(t->flags & CORUN_TF_RESUMED))
-      corun__journal_record(run->opts.journal, t, &run->job->secrets);
+    if (run->opts.journal && !(t->flags & CORUN_TF_RESUMED)) {
+      int e = corun__journal_record(run->opts.journal, t, &run->job->secrets);
+
+      /* Said when it happens: the run goes on, but cannot be resumed. */
+      if (e)
+        corun__run_logf(run, "error: --journal: cannot write the end of "
+                             "\"%s\": %s; tasks that end from now on are not "
+                             "recorded",
+                        t->id, strerror(e));
+    }
   }
   set_state(t, CORUN_STATE_DONE);
 

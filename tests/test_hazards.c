@@ -30,10 +30,12 @@ static const char job_text[] =
 
 /*
  * Run corun with the standard descriptors in `closed` (a bit per fd)
- * closed, files limited to fsize bytes (if > 0), and extra arguments; returns its exit status (1000 + signal),
+ * closed, files limited to fsize bytes (if > 0), stderr to err_path (if
+ * not NULL), and extra arguments; returns its exit status (1000 + signal),
  * or -1 if it had not ended after 20 s (it is killed then).
  */
-static int run_limited(unsigned closed, long fsize, const char *const *args)
+static int run_limited(unsigned closed, long fsize, const char *err_path,
+                       const char *const *args)
 {
   const char *argv[16];
   size_t n = 0;
@@ -50,6 +52,14 @@ static int run_limited(unsigned closed, long fsize, const char *const *args)
     for (i = 0; i <= 2; i++)
       if (closed & (1u << i))
         close(i);
+    if (err_path && !(closed & 4u)) {
+      int fd = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+      if (fd >= 0 && fd != 2) {
+        dup2(fd, 2);
+        close(fd);
+      }
+    }
     if (fsize > 0) {
       struct rlimit rl = {(rlim_t)fsize, (rlim_t)fsize};
 
@@ -90,7 +100,7 @@ Test(hazards, closed_standard_descriptors_neither_abort_nor_mix_outputs)
     int rc;
 
     unlink(rep);
-    rc = run_limited(closed, 0, args);
+    rc = run_limited(closed, 0, NULL, args);
     cr_expect_eq(rc, 0, "closed mask %u: exit %d (134 is libuv's abort)",
                  closed, rc);
     /* The report file must hold the report alone, not task output that
@@ -124,7 +134,7 @@ Test(hazards, debug_with_every_standard_descriptor_closed_ends)
   cr_assert_not_null(f);
   fputs(job_text, f);
   fclose(f);
-  rc = run_limited(7, 0, args);
+  rc = run_limited(7, 0, NULL, args);
   cr_expect_eq(rc, 0, "corun --debug with 0-2 closed: %d (-1: it hung)", rc);
   unlink(job);
   rmdir(dir);
@@ -159,7 +169,7 @@ Test(hazards, file_size_limit_fails_the_save_io_and_reports)
           "\"url\": \"%s\", \"save\": \"big.bin\"}]}\n",
           url);
   fclose(f);
-  rc = run_limited(0, 512 * 1024, args);
+  rc = run_limited(0, 512 * 1024, NULL, args);
   test_server_stop(&srv);
   cr_expect_eq(rc, 1, "exit %d (1025 is death by SIGXFSZ)", rc);
   text = read_file(rep, NULL);
@@ -221,7 +231,7 @@ static cJSON *run_report(const char *dir, const char *job_tmpl,
   fputs(text, f);
   free(text);
   fclose(f);
-  rc = run_limited(0, 0, args);
+  rc = run_limited(0, 0, NULL, args);
   text = read_file(rep, NULL);
   cr_assert_not_null(text, "no report (exit %d)", rc);
   cr_expect_eq(rc, want_exit, "exit %d:\n%s", rc, text);
@@ -372,5 +382,51 @@ Test(hazards, oversized_response_headers_are_protocol_and_not_retried)
   }
   test_server_stop(&srv);
   rmdir(dir);
+  free(dir);
+}
+
+/*
+ * A journal write that fails (here the file-size limit; a full disk is
+ * the same to corun) is said on stderr when it happens, and the run exits
+ * 1 although every task ended ok: the journal cannot resume it.
+ */
+Test(hazards, a_journal_write_that_fails_is_said_at_once_and_exits_1)
+{
+  char *dir = tmp_dir("hazards");
+  char *job = path_join(dir, "job.json");
+  char *jnl = path_join(dir, "run.journal");
+  char *errf = path_join(dir, "stderr.txt");
+  const char *args[] = {"-q", "--journal", jnl, job, NULL};
+  FILE *f = fopen(job, "w");
+  char *err;
+  const char *said;
+  int i, rc;
+
+  cr_assert_not_null(f);
+  /* 300 tasks: their journal lines outgrow 8 KiB. */
+  fputs("{\"tasks\": [", f);
+  for (i = 0; i < 300; i++)
+    fprintf(f, "%s{\"id\": \"t%d\", \"kind\": \"sleep\", \"seconds\": 0}",
+            i ? ",\n" : "", i);
+  fputs("]}\n", f);
+  fclose(f);
+  rc = run_limited(0, 8192, errf, args);
+  err = read_file(errf, NULL);
+  cr_assert_not_null(err);
+  cr_expect_eq(rc, 1, "exit %d:\n%s", rc, err);
+  said = strstr(err, "--journal: cannot write");
+  cr_assert_not_null(said, "stderr:\n%s", err);
+  cr_expect_not_null(strstr(err, "File too large"), "stderr:\n%s", err);
+  /* Said once, not once per task. */
+  cr_expect_null(strstr(said + 1, "--journal: cannot write"), "stderr:\n%s",
+                 err);
+  free(err);
+  unlink(errf);
+  unlink(jnl);
+  unlink(job);
+  rmdir(dir);
+  free(errf);
+  free(jnl);
+  free(job);
   free(dir);
 }

@@ -234,3 +234,42 @@ Test(journal, resumes_after_sigkill_at_any_point)
   free(dir);
   free(jnl);
 }
+
+/*
+ * Two coruns on one journal would both run everything: the second is
+ * refused (exit 2, saying why) while the first holds it, and the journal
+ * is free again once the first has ended, even by SIGKILL.
+ */
+Test(journal, a_second_run_on_a_journal_in_use_is_refused)
+{
+  char *job = write_temp("job.json",
+                         "{\"tasks\": [{\"id\": \"s\", \"kind\": \"sleep\", "
+                         "\"seconds\": 30}]}");
+  char *dir = dir_of(job), *jnl = path_join(dir, "run.journal");
+  const char *args[] = {"--journal", jnl, "-q", job, NULL};
+  pid_t first = spawn_cli(args, &(struct spawn_opts){0});
+  struct proc *p = NULL;
+  int i;
+
+  /* The first has the journal once it has written its header. */
+  for (i = 0; i < 500 && lines_in(jnl) < 1; i++)
+    usleep(10000);
+  cr_assert_eq(lines_in(jnl), 1, "the first run never opened the journal");
+  p = run_cli(NULL, args);
+  cr_expect_eq(p->status, 2, "second run: exit %d", p->status);
+  cr_expect_not_null(strstr(p->err, "another corun is using this journal"),
+                     "%s", p->err);
+  proc_free(p);
+  /* Only the first's header: the second wrote nothing. */
+  cr_expect_eq(lines_in(jnl), 1);
+  kill(first, SIGKILL);
+  reap_cli(first, 10, NULL);
+  p = run_cli(NULL, (const char *const[]){"--journal", jnl, "-q", "--timeout",
+                                          "100ms", job, NULL});
+  cr_expect_eq(p->status, 124, "after the first died: exit %d: %s",
+               p->status, p->err);
+  proc_free(p);
+  free(jnl);
+  free(dir);
+  free(job);
+}
