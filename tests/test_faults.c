@@ -429,10 +429,10 @@ Test(faults, server_that_drops_mid_body_loses_nothing_saved_before)
       1);
   rep = report();
   cr_assert_str_eq(status(rep, "over"), "failed");
-  cr_assert_str_eq(etype(rep, "over"), "connect");
-  cr_assert_str_eq(etype(rep, "new"), "connect");
+  cr_assert_str_eq(etype(rep, "over"), "protocol");
+  cr_assert_str_eq(etype(rep, "new"), "protocol");
   cr_assert_eq(num(report_task(rep, "new"), "attempts"), 2);
-  cr_assert_str_eq(etype(rep, "mem"), "connect");
+  cr_assert_str_eq(etype(rep, "mem"), "protocol");
   cr_assert_str_eq(slurp(P("keep.bin")), "the old content");
   cr_assert_eq(access(P("new.bin"), F_OK), -1, "a partial file was left");
   cr_assert_eq(temp_files(dir), 0);

@@ -223,7 +223,7 @@ Test(fetch, failed_save_leaves_no_file_and_keeps_the_old_one)
                   base(), path, base(), fresh, base(), path),
               NULL);
   cr_assert_str_eq(status_of(r, "drop"), "failed");
-  cr_assert_eq(task_by_id(r, "drop")->err_type, CORUN_ERR_CONNECT);
+  cr_assert_eq(task_by_id(r, "drop")->err_type, CORUN_ERR_PROTOCOL);
   cr_assert_str_eq(status_of(r, "status"), "failed");
   data = slurp(path, &len);
   cr_assert_str_eq(data, "old content");
@@ -912,7 +912,7 @@ Test(fetch, dns_failure_and_dropped_connections_are_retried)
                task_by_id(r, "dns")->err_msg);
   cr_assert_eq(task_by_id(r, "dns")->attempts, 2);
   cr_assert_str_eq(status_of(r, "drop"), "failed");
-  cr_assert_eq(task_by_id(r, "drop")->err_type, CORUN_ERR_CONNECT);
+  cr_assert_eq(task_by_id(r, "drop")->err_type, CORUN_ERR_PROTOCOL);
   cr_assert_eq(task_by_id(r, "drop")->attempts, 3);
   result_free(r);
 }

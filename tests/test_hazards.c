@@ -430,3 +430,64 @@ Test(hazards, a_journal_write_that_fails_is_said_at_once_and_exits_1)
   free(job);
   free(dir);
 }
+
+/*
+ * A chunked body without its last chunk, and a body shorter than its
+ * Content-Length: protocol ("body ended early"), nothing saved, no
+ * temporary file; a whole chunked body saves as usual.
+ */
+Test(hazards, a_body_that_ends_early_is_protocol_and_saves_nothing)
+{
+  struct test_server srv;
+  char *dir = tmp_dir("hazards");
+  char *cut, *whole, *saved;
+  cJSON *r;
+  size_t len = 0;
+  int i;
+
+  cr_assert_eq(test_server_start(&srv), 0, "cannot start the test server");
+  cut = test_server_url(&srv, "/chunked?n=100000&cut=1");
+  whole = test_server_url(&srv, "/chunked?n=100000");
+  r = run_report(dir,
+                 "{\"tasks\": [{\"id\": \"cut\", \"kind\": \"fetch\", "
+                 "\"url\": \"@1\", \"save\": \"cut.bin\"},"
+                 "{\"id\": \"whole\", \"kind\": \"fetch\", \"url\": \"@2\", "
+                 "\"save\": \"whole.bin\"}]}\n",
+                 cut, whole, 1);
+  test_server_stop(&srv);
+  {
+    cJSON *err = cJSON_GetObjectItem(report_task(r, "cut"), "error");
+
+    cr_assert(cJSON_IsObject(err));
+    cr_expect_str_eq(cJSON_GetObjectItem(err, "type")->valuestring,
+                     "protocol");
+    cr_expect_not_null(
+        strstr(cJSON_GetObjectItem(err, "message")->valuestring,
+               "body ended early"),
+        "%s", cJSON_GetObjectItem(err, "message")->valuestring);
+  }
+  cr_expect_str_eq(
+      cJSON_GetObjectItem(report_task(r, "whole"), "status")->valuestring,
+      "ok");
+  saved = path_join(dir, "whole.bin");
+  {
+    char *data = read_file(saved, &len);
+
+    cr_assert_not_null(data);
+    cr_expect_eq(len, 100000);
+    for (i = 0; i < 100000 && (size_t)i < len; i++)
+      if (data[i] != TEST_SERVER_BYTE(i))
+        break;
+    cr_expect_eq(i, 100000, "whole.bin differs at byte %d", i);
+    free(data);
+  }
+  /* whole.bin alone: no cut.bin, no temporary file. */
+  cr_expect_eq(dir_entries(dir), 1);
+  unlink(saved);
+  cJSON_Delete(r);
+  rmdir(dir);
+  free(saved);
+  free(cut);
+  free(whole);
+  free(dir);
+}

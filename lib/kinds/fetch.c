@@ -551,6 +551,7 @@ static enum corun_errtype curl_type(CURLcode code)
   case CURLE_HTTP2:
   case CURLE_HTTP2_STREAM:
   case CURLE_BAD_CONTENT_ENCODING:
+  case CURLE_PARTIAL_FILE: /* shorter than its Content-Length or chunks */
     return CORUN_ERR_PROTOCOL;
   case CURLE_WRITE_ERROR:
     return CORUN_ERR_IO;
@@ -577,15 +578,20 @@ static int headers_too_large(const struct fetch_task *ft, CURLcode code,
 }
 
 /*
- * Whether an attempt that failed this way may be tried again. never_sent:
- * the name did not resolve or the connection was refused, so even a POST
- * is safe to repeat.
+ * Whether an attempt that failed this way may be tried again. When the
+ * name did not resolve or the connection was refused the request was
+ * never sent, so even a POST is safe to repeat. A body cut short is a
+ * protocol error (the response is not what the server meant to send) but
+ * most often a dropped connection, so it is retried like one.
  */
 static int retryable(const struct fetch_task *ft, enum corun_errtype type,
-                     long status, int never_sent)
+                     long status, CURLcode code)
 {
   const struct fetch_conf *c = ft->c;
   int unsafe = strcmp(c->method, "POST") == 0 || strcmp(c->method, "PATCH") == 0;
+  int never_sent = code == CURLE_COULDNT_RESOLVE_HOST ||
+                   code == CURLE_COULDNT_RESOLVE_PROXY ||
+                   code == CURLE_COULDNT_CONNECT;
 
   if (ft->base.attempts > (uint32_t)c->retries)
     return 0;
@@ -593,7 +599,8 @@ static int retryable(const struct fetch_task *ft, enum corun_errtype type,
     return 1;
   if (unsafe && !c->retry_unsafe)
     return 0;
-  if (type == CORUN_ERR_CONNECT || type == CORUN_ERR_TIMEOUT)
+  if (type == CORUN_ERR_CONNECT || type == CORUN_ERR_TIMEOUT ||
+      code == CURLE_PARTIAL_FILE)
     return 1;
   if (type == CORUN_ERR_HTTP_STATUS)
     return status == 408 || status == 429 || status >= 500;
@@ -861,12 +868,11 @@ static void done(CURL *easy, CURLcode code, const char *errmsg, void *arg)
     type = curl_type(code);
     if (type == CORUN_ERR_TOO_LARGE)
       corun_buf_printf(&msg, "body over max_bytes (%lld): ", ft->c->max_bytes);
+    else if (code == CURLE_PARTIAL_FILE)
+      corun_buf_puts(&msg, "body ended early: ");
     corun_buf_printf(&msg, "%s", *errmsg ? errmsg : curl_easy_strerror(code));
   }
-  if (retryable(ft, type, status,
-                code == CURLE_COULDNT_RESOLVE_HOST ||
-                    code == CURLE_COULDNT_RESOLVE_PROXY ||
-                    code == CURLE_COULDNT_CONNECT)) {
+  if (retryable(ft, type, status, code)) {
     long long ms = backoff_ms(ft, status);
 
     if (t->run->opts.debug)

@@ -24,7 +24,12 @@
  *   /bytes?n=N[&type=CT][&gzip=1]  200, N pattern bytes (see server.h),
  *        Content-Type CT (default application/octet-stream). gzip=1 sends
  *        them gzip-encoded (stored deflate blocks) with Content-Encoding:
- *        gzip. Streamed in 64 KiB pieces whatever N is.
+ *        gzip; gzip=cut sends that stream without its final block flag
+ *        and its trailer (a Content-Length that matches: only the gzip
+ *        stream is cut short). Streamed in 64 KiB pieces whatever N is.
+ *   /chunked?n=N[&cut=1]           200, N pattern bytes in chunks of at
+ *        most 4 KiB (Transfer-Encoding: chunked); cut=1 closes the
+ *        connection instead of sending the last, empty chunk.
  *   /gzip-bomb?n=N                 200, Content-Encoding: gzip, a body that
  *        inflates to N zero bytes (rounded up to 1 + 258 k) from about
  *        N / 160 bytes on the wire, produced as it is sent.
@@ -222,6 +227,7 @@ struct gen {
   uint64_t left;   /* pattern bytes still to produce */
   uint32_t crc;    /* gzip: CRC of the bytes produced so far */
   int stage;       /* gzip: 0 header, 1 blocks, 2 trailer, 3 done */
+  int cut;         /* gzip: end without the final block and the trailer */
   int64_t step_ms; /* slow: pause before each byte */
   int64_t next_at; /* slow: when the next byte is due */
   uint64_t bits;   /* bomb: bits not yet written out, lowest first */
@@ -395,7 +401,7 @@ static int gen_fill(struct gen *g, struct sbuf *b, int64_t now, int64_t *wake)
   }
   if (g->stage == 1) {
     size_t n = g->left < STORED_MAX ? (size_t)g->left : STORED_MAX;
-    int final = n == g->left;
+    int last = n == g->left, final = last && !g->cut;
     unsigned char bh[5] = {final ? 1 : 0, n & 0xff, (n >> 8) & 0xff, ~n & 0xff,
                            (~n >> 8) & 0xff};
     size_t at;
@@ -405,8 +411,8 @@ static int gen_fill(struct gen *g, struct sbuf *b, int64_t now, int64_t *wake)
     at = b->len;
     put_pattern(b, g, n);
     g->crc = crc_update(g->crc, (unsigned char *)b->p + at, n);
-    if (final)
-      g->stage = 2;
+    if (last)
+      g->stage = g->cut ? 3 : 2;
     return FILL_MORE;
   }
   if (g->stage == 2) {
@@ -1108,6 +1114,11 @@ static void route(struct conn *c, const struct req *r, int64_t now)
     } else if (gz && strcmp(gz, "1") == 0) {
       reply_pattern(c, r, 200, type, GEN_GZIP, n, gzip_size(n),
                     "Content-Encoding: gzip\r\n");
+    } else if (gz && strcmp(gz, "cut") == 0) {
+      /* Content-Length matches what is sent: only the stream is short. */
+      reply_pattern(c, r, 200, type, GEN_GZIP, n, gzip_size(n) - 8,
+                    "Content-Encoding: gzip\r\n");
+      c->gen.cut = 1;
     } else {
       reply_pattern(c, r, 200, type, GEN_BYTES, n, n, NULL);
     }
@@ -1229,6 +1240,31 @@ static void route(struct conn *c, const struct req *r, int64_t now)
     sb_add(&extra, "", 1); /* NUL-terminated for head() */
     reply(c, r, 200, "text/plain", "ok\n", 3, extra.p);
     sb_free(&extra);
+  } else if (strcmp(p, "/chunked") == 0) {
+    const char *cut = param(r, "cut");
+    struct sbuf *o = &c->out;
+    uint64_t i;
+
+    if (param_u64(r, "n", REQUIRED, 1 << 24, &n) < 0) {
+      reply_text(c, r, 400, "need n=0..16777216\n");
+      return;
+    }
+    sb_printf(o, "HTTP/1.1 200 OK\r\nServer: corun-test-httpd\r\n"
+                 "Content-Type: application/octet-stream\r\n"
+                 "Transfer-Encoding: chunked\r\nConnection: %s\r\n\r\n",
+              c->keep_alive ? "keep-alive" : "close");
+    for (i = 0; i < n; i += 4096) {
+      uint64_t k = n - i < 4096 ? n - i : 4096;
+
+      sb_printf(o, "%llx\r\n", (unsigned long long)k);
+      for (uint64_t j = 0; j < k; j++)
+        sb_add(o, &TEST_SERVER_PATTERN[(i + j) % 64], 1);
+      sb_add(o, "\r\n", 2);
+    }
+    if (cut && strcmp(cut, "1") == 0)
+      c->drop = 1;
+    else
+      sb_add(o, "0\r\n\r\n", 5);
   } else if (strcmp(p, "/reset-next") == 0) {
     reply_text(c, r, 200, "ok\n");
     c->reset_next = 1;
