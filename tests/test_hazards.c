@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "helpers.h"
@@ -489,5 +490,84 @@ Test(hazards, a_body_that_ends_early_is_protocol_and_saves_nothing)
   free(saved);
   free(cut);
   free(whole);
+  free(dir);
+}
+
+/* Seconds on the monotonic clock. */
+static double now_s(void)
+{
+  struct timespec ts;
+
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * A command that starts a daemon (a child that calls setsid() and keeps
+ * stdout open) must not hold its task past a timeout, nor the run past
+ * --timeout: once the group is killed, the task ends with what it read.
+ * The daemons sleep 30 s; the run must end long before.
+ */
+Test(hazards, a_daemon_holding_the_pipes_cannot_hold_the_task, .timeout = 60)
+{
+  char *dir = tmp_dir("hazards");
+  char *job = path_join(dir, "job.json");
+  char *rep = path_join(dir, "report.json");
+  const char *args[] = {"-q", "--timeout", "1500ms", "--report", rep, job,
+                        NULL};
+  FILE *f = fopen(job, "w");
+  double t0, took;
+  char *text;
+  cJSON *r;
+  int rc, st;
+
+  cr_assert_not_null(f);
+  /* Each daemon is "sleep 29.NNN", a number that names it for pkill. */
+  fputs("{\"tasks\": [\n"
+        "{\"id\": \"own\", \"kind\": \"exec\", \"shell\": \"setsid sh -c "
+        "'exec sleep 29.911' & echo started; sleep 30\", \"timeout\": "
+        "\"300ms\", \"kill_grace\": \"200ms\"},\n"
+        "{\"id\": \"gone\", \"kind\": \"exec\", \"shell\": \"setsid sh -c "
+        "'exec sleep 29.912' & echo started\", \"timeout\": \"300ms\", "
+        "\"kill_grace\": \"10s\"},\n"
+        "{\"id\": \"run\", \"kind\": \"exec\", \"shell\": \"setsid sh -c "
+        "'exec sleep 29.913' & sleep 30\", \"kill_grace\": \"200ms\"}\n"
+        "]}\n",
+        f);
+  fclose(f);
+  t0 = now_s();
+  rc = run_limited(0, 0, NULL, args);
+  took = now_s() - t0;
+  free(run_shell("pkill -f 'sleep 29.91[123]'", &st));
+  cr_expect_eq(rc, 124, "exit %d", rc);
+  /* 1.5 s of --timeout and 0.2 s of grace; far from the daemons' 30 s. */
+  cr_expect_lt(took, 10.0, "the run took %.1f s", took);
+  text = read_file(rep, NULL);
+  cr_assert_not_null(text, "no report");
+  r = cJSON_Parse(text);
+  cr_assert_not_null(r);
+  cr_expect_str_eq(
+      cJSON_GetObjectItem(report_task(r, "own"), "status")->valuestring,
+      "timeout");
+  /*
+   * "gone": its shell exited at once, so nobody is left in the group
+   * when the timeout comes; it ends then, not after its 10 s grace.
+   */
+  cr_expect_str_eq(
+      cJSON_GetObjectItem(report_task(r, "gone"), "status")->valuestring,
+      "timeout");
+  cr_expect_lt(
+      cJSON_GetObjectItem(report_task(r, "gone"), "duration")->valuedouble,
+      5.0);
+  cr_expect_str_eq(
+      cJSON_GetObjectItem(report_task(r, "run"), "status")->valuestring,
+      "cancelled");
+  cJSON_Delete(r);
+  free(text);
+  unlink(rep);
+  unlink(job);
+  rmdir(dir);
+  free(rep);
+  free(job);
   free(dir);
 }

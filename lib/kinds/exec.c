@@ -11,7 +11,9 @@
  * memory is in the task, and libuv may touch it until the close callback).
  * Until the pipes close, cancels and attempt timeouts still signal the
  * group: what a command left running in the background must not hold its
- * task past a timeout.
+ * task past a timeout. Once the group has been killed (after kill_grace),
+ * the pipes are read one last time and closed, so that a process that
+ * left the group (a daemon) and keeps them open cannot hold the task.
  *
  * The first exec with stdin sets SIGPIPE to be ignored if it was at its
  * default, as the first fetch does (see http.h).
@@ -73,6 +75,7 @@ struct exec_task {
   int spawned;   /* this attempt's process started */
   int killed;    /* SIGTERM sent */
   int timed_out; /* this attempt outlived attempt_timeout */
+  int abandon;   /* group killed: stop waiting for the pipes' end */
   int error;     /* spawn failed: errno-like uv code */
 };
 
@@ -297,6 +300,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
   }
 }
 
+static void abandon_pipes(struct exec_task *x);
+
 static void process_exited(uv_process_t *p, int64_t status, int sig)
 {
   struct exec_task *x = p->data;
@@ -306,6 +311,7 @@ static void process_exited(uv_process_t *p, int64_t status, int sig)
   x->term_signal = sig;
   attempt_settled(x);
   close_handle(x, (uv_handle_t *)p);
+  abandon_pipes(x);
 }
 
 static void on_written(uv_write_t *req, int status)
@@ -468,12 +474,58 @@ static char **merged_env(char **add)
   return env;
 }
 
+/*
+ * What is in a pipe now, read without waiting, then the pipe closed: the
+ * end of output from a group that was killed.
+ */
+static void drain_and_close(struct exec_task *x, uv_pipe_t *p)
+{
+  struct tail *tl = p == &x->err ? &x->terr : &x->tout;
+  uv_os_fd_t fd;
+  char buf[16384];
+  ssize_t n;
+
+  if (uv_is_closing((uv_handle_t *)p))
+    return;
+  if (uv_fileno((uv_handle_t *)p, &fd) == 0) {
+    /* libuv's pipes are non-blocking: this stops at an empty pipe. */
+    while ((n = read(fd, buf, sizeof(buf))) > 0) {
+      keep_tail(tl, buf, (size_t)n);
+      if (x->c->stream)
+        stream_lines(x, tl, p == &x->err, buf, (size_t)n, 0);
+    }
+  }
+  if (x->c->stream)
+    stream_lines(x, tl, p == &x->err, "", 0, 1);
+  uv_read_stop((uv_stream_t *)p);
+  x->pipes_open--;
+  close_handle(x, (uv_handle_t *)p);
+}
+
+/*
+ * The group was killed and its leader has exited. A process that left
+ * the group (setsid(), as daemons do) may still hold the output pipes,
+ * and waiting for their end would wait for that process: forever, for a
+ * real daemon. The task ends with the output read so far instead.
+ */
+static void abandon_pipes(struct exec_task *x)
+{
+  if (!x->abandon || !x->exited)
+    return;
+  drain_and_close(x, &x->out);
+  drain_and_close(x, &x->err);
+  attempt_settled(x);
+}
+
 static void grace_over(struct corun_timer *timer)
 {
   struct exec_task *x = (struct exec_task *)timer->task;
 
-  if (attempt_live(x))
+  if (attempt_live(x)) {
     kill(-x->pgid, SIGKILL);
+    x->abandon = 1;
+    abandon_pipes(x);
+  }
 }
 
 /* SIGTERM to the whole group now, SIGKILL after kill_grace. */
@@ -482,7 +534,12 @@ static void terminate(struct exec_task *x)
   struct corun_task *t = &x->base;
 
   x->killed = 1;
-  kill(-x->pgid, SIGTERM);
+  if (kill(-x->pgid, SIGTERM) < 0 && errno == ESRCH && x->exited) {
+    /* Nobody is left in the group: only escaped processes hold the pipes. */
+    x->abandon = 1;
+    abandon_pipes(x);
+    return;
+  }
   corun__timer_start(t->run, &x->grace, corun__now_ms(t->run) + x->c->grace_ms,
                      grace_over, t);
 }
@@ -536,6 +593,7 @@ static void launch(struct exec_task *x)
   corun_buf_reset(&x->terr.buf);
   x->tout.truncated = x->terr.truncated = 0;
   x->exited = x->killed = x->error = x->timed_out = x->spawned = 0;
+  x->abandon = 0;
   x->pipes_open = 0;
   x->exit_code = 0;
   x->term_signal = 0;
@@ -623,8 +681,11 @@ static void cancel(struct corun_task *t)
      * grace under way stands, unless this is a cancel by force (a second
      * signal), which has no grace left.
      */
-    if (t->flags & CORUN_TF_FORCE)
+    if (t->flags & CORUN_TF_FORCE) {
       kill(-x->pgid, SIGKILL);
+      x->abandon = 1;
+      abandon_pipes(x);
+    }
     return;
   }
   terminate(x);
