@@ -25,7 +25,7 @@
 struct cli {
   struct options opt;
   struct corun_run *run;
-  uv_signal_t sigint, sigterm, sigusr1;
+  uv_signal_t sigint, sigterm, sighup, sigusr1;
   int nsignals; /* of those, how many are initialised */
   uv_timer_t deadline;
   int have_deadline;
@@ -36,7 +36,7 @@ struct cli {
 
 static struct cli *the_cli; /* for the line callbacks' erasing */
 
-/* The first SIGINT or SIGTERM that came before the loop could take it. */
+/* The first SIGINT, SIGTERM or SIGHUP that came before the loop took it. */
 static volatile sig_atomic_t early_signal;
 static volatile sig_atomic_t early_count; /* how many, up to 2 */
 
@@ -241,8 +241,10 @@ static void catch_early_signals(int restart)
   sigemptyset(&sa.sa_mask);
   sigaddset(&sa.sa_mask, SIGINT);
   sigaddset(&sa.sa_mask, SIGTERM);
+  sigaddset(&sa.sa_mask, SIGHUP);
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGHUP, &sa, NULL);
 }
 
 /*
@@ -290,12 +292,13 @@ static int spare_fds(void)
 
 static int start_signals(struct cli *c, uv_loop_t *loop)
 {
-  uv_signal_t *hs[] = {&c->sigint, &c->sigterm, &c->sigusr1};
-  int sigs[] = {SIGINT, SIGTERM, SIGUSR1};
+  /* SIGHUP (a closed terminal, a CI runner going away) is a SIGTERM. */
+  uv_signal_t *hs[] = {&c->sigint, &c->sigterm, &c->sighup, &c->sigusr1};
+  int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGUSR1};
   size_t i;
   int e;
 
-  for (i = 0; i < 3; i++) {
+  for (i = 0; i < 4; i++) {
     e = uv_signal_init(loop, hs[i]);
     if (e == 0) {
       c->nsignals++;
@@ -315,7 +318,7 @@ static int start_signals(struct cli *c, uv_loop_t *loop)
 
 static void close_handles(struct cli *c, uv_loop_t *loop)
 {
-  uv_signal_t *hs[] = {&c->sigint, &c->sigterm, &c->sigusr1};
+  uv_signal_t *hs[] = {&c->sigint, &c->sigterm, &c->sighup, &c->sigusr1};
   int i;
 
   for (i = 0; i < c->nsignals; i++)
@@ -343,7 +346,9 @@ static int load(struct cli *c, struct corun_job **job)
   if (code == CORUN_EIO && early_signal) {
     /* Not the file's fault: it was still coming when the signal came. */
     fprintf(stderr, "corun: %s while reading %s: nothing ran\n",
-            early_signal == SIGTERM ? "SIGTERM" : "SIGINT",
+            early_signal == SIGTERM  ? "SIGTERM"
+            : early_signal == SIGHUP ? "SIGHUP"
+                                     : "SIGINT",
             strcmp(c->opt.file, "-") == 0 ? "the job from stdin"
                                           : c->opt.file);
   } else if (code == CORUN_EINVAL && diag.len) {
@@ -424,6 +429,7 @@ int main(int argc, char **argv)
     /* Printing the job, corun stops on a signal like any command. */
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
+    signal(SIGHUP, SIG_DFL);
   } else {
     catch_early_signals(1);
   }

@@ -266,7 +266,7 @@ void options_help(FILE *out)
     fprintf(out, "  %-26s %s\n", left, r->help);
   }
   fputs("\nExit status: 0 all root tasks ok, 1 some did not, 2 invalid job or "
-        "usage,\n124 --timeout expired, 130 SIGINT, 143 SIGTERM.\n"
+        "usage,\n124 --timeout expired, 130 SIGINT, 143 SIGTERM, 129 SIGHUP.\n"
         "Environment: CORUN_DEBUG=1 is --debug; NO_COLOR turns colour off.\n"
         "See corun(1) for the job file format.\n",
         out);

@@ -30,6 +30,7 @@ struct corun_journal;
 #define CORUN_EXIT_TIMEOUT 124
 #define CORUN_EXIT_SIGINT 130
 #define CORUN_EXIT_SIGTERM 143
+#define CORUN_EXIT_SIGHUP 129
 
 struct corun_load_opts {
   const char *const *vars; /* "name=value" overrides of the job's vars */

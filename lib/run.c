@@ -275,9 +275,14 @@ void corun_run_interrupt(struct corun_run *run, int signum)
     return;
   run->interrupts++;
   if (run->end == CORUN_END_NORMAL)
-    run->end = signum == SIGTERM ? CORUN_END_SIGTERM : CORUN_END_SIGINT;
+    run->end = signum == SIGTERM  ? CORUN_END_SIGTERM
+               : signum == SIGHUP ? CORUN_END_SIGHUP
+                                  : CORUN_END_SIGINT;
   if (run->opts.debug)
-    corun__run_logf(run, "%s: %s", signum == SIGTERM ? "SIGTERM" : "SIGINT",
+    corun__run_logf(run, "%s: %s",
+                    signum == SIGTERM  ? "SIGTERM"
+                    : signum == SIGHUP ? "SIGHUP"
+                                       : "SIGINT",
                     run->interrupts == 1
                         ? "cancelling all tasks (shielded ones finish)"
                         : "stopping now");
@@ -315,6 +320,8 @@ int corun_run_exit_code(const struct corun_run *run)
     return CORUN_EXIT_SIGINT;
   case CORUN_END_SIGTERM:
     return CORUN_EXIT_SIGTERM;
+  case CORUN_END_SIGHUP:
+    return CORUN_EXIT_SIGHUP;
   case CORUN_END_TIMEOUT:
     return CORUN_EXIT_TIMEOUT;
   case CORUN_END_STALLED:

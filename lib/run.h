@@ -23,6 +23,7 @@ enum corun_run_end {
   CORUN_END_NORMAL,
   CORUN_END_SIGINT,
   CORUN_END_SIGTERM,
+  CORUN_END_SIGHUP, /* handled as SIGTERM; exits 129 */
   CORUN_END_TIMEOUT,
   CORUN_END_STALLED
 };

@@ -319,6 +319,8 @@ static char *cancel_message(struct corun_task *t)
     return strdup("interrupted (SIGINT)");
   case CORUN_END_SIGTERM:
     return strdup("terminated (SIGTERM)");
+  case CORUN_END_SIGHUP:
+    return strdup("hung up (SIGHUP)");
   case CORUN_END_TIMEOUT:
     return strdup("the run's --timeout expired");
   case CORUN_END_STALLED:

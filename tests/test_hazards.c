@@ -571,3 +571,71 @@ Test(hazards, a_daemon_holding_the_pipes_cannot_hold_the_task, .timeout = 60)
   free(job);
   free(dir);
 }
+
+/*
+ * SIGHUP (a terminal closed, a CI runner going away) is handled as
+ * SIGTERM: tasks cancelled, the command's group signalled, the report
+ * written (status cancelled), no temporary file left; exit 129.
+ */
+Test(hazards, sighup_is_handled_as_sigterm_and_exits_129)
+{
+  struct test_server srv;
+  char *dir = tmp_dir("hazards");
+  char *job = path_join(dir, "job.json");
+  char *rep = path_join(dir, "report.json");
+  char *mark = path_join(dir, "started");
+  char *url, *text;
+  const char *args[] = {"-q", "--report", rep, job, NULL};
+  FILE *f;
+  pid_t pid;
+  cJSON *r;
+  int i, rc;
+
+  cr_assert_eq(test_server_start(&srv), 0, "cannot start the test server");
+  url = test_server_url(&srv, "/slow-body?n=100000&ms=20");
+  f = fopen(job, "w");
+  cr_assert_not_null(f);
+  fprintf(f,
+          "{\"tasks\": [\n"
+          "{\"id\": \"cmd\", \"kind\": \"exec\", \"shell\": \"touch started; "
+          "exec sleep 30\"},\n"
+          "{\"id\": \"get\", \"kind\": \"fetch\", \"url\": \"%s\", \"save\": "
+          "\"slow.bin\"}]}\n",
+          url);
+  fclose(f);
+  pid = spawn_cli(args, &(struct spawn_opts){.cwd = dir});
+  for (i = 0; i < 500 && access(mark, F_OK) != 0; i++)
+    usleep(10000);
+  cr_assert_eq(access(mark, F_OK), 0, "the command never started");
+  usleep(100000); /* the fetch has its temporary file by now */
+  kill(pid, SIGHUP);
+  rc = reap_cli(pid, 20, NULL);
+  test_server_stop(&srv);
+  cr_expect_eq(rc, 129, "exit %d", rc);
+  text = read_file(rep, NULL);
+  cr_assert_not_null(text, "no report");
+  r = cJSON_Parse(text);
+  cr_assert_not_null(r);
+  cr_expect_str_eq(cJSON_GetObjectItem(r, "status")->valuestring,
+                   "cancelled");
+  cr_expect_eq(cJSON_GetObjectItem(r, "exit_code")->valueint, 129);
+  cr_expect_str_eq(
+      cJSON_GetObjectItem(report_task(r, "cmd"), "status")->valuestring,
+      "cancelled");
+  cr_expect_str_eq(
+      cJSON_GetObjectItem(report_task(r, "get"), "status")->valuestring,
+      "cancelled");
+  /* The job, the mark and the report: no slow.bin, no temporary file. */
+  cr_expect_eq(dir_entries(dir), 3);
+  cJSON_Delete(r);
+  free(text);
+  unlink(mark);
+  unlink(rep);
+  unlink(job);
+  rmdir(dir);
+  free(url);
+  free(mark);
+  free(rep);
+  free(job);
+  free(dir);
+}

@@ -142,7 +142,7 @@ Test(man, documents_every_kind)
 
 Test(man, lists_every_exit_status)
 {
-  static const char *const codes[] = {"0", "1", "2", "124", "130", "143"};
+  static const char *const codes[] = {"0", "1", "2", "124", "129", "130", "143"};
   char *page = read_page();
   char *sec = section(page, "EXIT STATUS");
   size_t i;
