@@ -18,6 +18,7 @@
 
 #include "corun.h"
 #include "options.h"
+#include "watchdog.h"
 
 /* The status line is redrawn at most this often. */
 #define PROGRESS_MS 100
@@ -32,6 +33,7 @@ struct cli {
   uv_timer_t progress;
   int have_progress;
   int drawn; /* the status line is on the screen */
+  int watchdog; /* pipe to the watchdog (watchdog.c), or -1 */
 };
 
 static struct cli *the_cli; /* for the line callbacks' erasing */
@@ -59,6 +61,13 @@ static void print_line(const char *line, void *arg)
   erase_progress(the_cli);
   fputs(line, stdout);
   fputc('\n', stdout);
+}
+
+static void on_group(int pgid, int alive, void *arg)
+{
+  (void)arg;
+  if (the_cli)
+    watchdog_group(the_cli->watchdog, pgid, alive);
 }
 
 static void log_line(const char *line, void *arg)
@@ -414,6 +423,11 @@ int main(int argc, char **argv)
     options_free(&c.opt);
     return 0;
   }
+  /*
+   * Forked now, while corun is small: a run's commands are stopped even
+   * if corun is killed with SIGKILL. Printing a job runs no command.
+   */
+  c.watchdog = c.opt.graph || c.opt.check ? -1 : watchdog_start();
   catch_early_signals(0);
   raise_file_limit();
   if (load(&c, &job) < 0) {
@@ -497,6 +511,7 @@ int main(int argc, char **argv)
   ro.output = print_line;
   ro.output_err = log_line;
   ro.log = log_line;
+  ro.group = on_group;
   e = spare_fds();
   if (e == 0)
     e = -uv_loop_init(&loop_s);

@@ -98,6 +98,12 @@ struct corun_run_opts {
   corun_line_cb output_err; /* streamed stderr lines of exec tasks */
   corun_line_cb log;      /* debug lines and warnings: stderr */
   corun_line_cb finished; /* called once, with NULL, when every task ended */
+  /*
+   * Optional: a command's process group started (alive 1), or the run is
+   * done with it (alive 0). An application can hand these to a process
+   * that outlives it, to stop the commands should it die first.
+   */
+  void (*group)(int pgid, int alive, void *arg);
   void *arg;
 };
 

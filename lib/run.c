@@ -111,6 +111,12 @@ void corun__run_output(const struct corun_run *run, const char *line)
   corun_buf_free(&b);
 }
 
+void corun__run_group(const struct corun_run *run, int pgid, int alive)
+{
+  if (run->opts.group)
+    run->opts.group(pgid, alive, run->opts.arg);
+}
+
 void corun__run_stream(const struct corun_run *run, const struct corun_task *t,
                        int to_err, const char *line)
 {

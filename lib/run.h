@@ -84,6 +84,8 @@ void corun__run_stream(const struct corun_run *run, const struct corun_task *t,
                        int to_err, const char *line);
 /* Task output through opts.output, secrets redacted. */
 void corun__run_output(const struct corun_run *run, const char *line);
+/* Tell opts.group, if set, that a command's process group began or ended. */
+void corun__run_group(const struct corun_run *run, int pgid, int alive);
 /* Warn (under --debug) when a callback for task took too long. */
 void corun__run_check_slow(const struct corun_run *run, uint64_t began_ns,
                            const struct corun_task *t, const char *what);

@@ -714,6 +714,35 @@ static void wait_caught(pid_t pid)
   }
 }
 
+/*
+ * Wait until no SIGINT is pending for pid: a second one sent while the
+ * first still waits to be delivered would merge with it, and a busy
+ * machine can leave a process unscheduled for many milliseconds.
+ */
+static void wait_delivered(pid_t pid)
+{
+  char path[64], line[256];
+  double until = now_s() + 10 * SC;
+  const unsigned long long bit = 1ULL << (SIGINT - 1);
+
+  snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+  for (;;) {
+    FILE *f = fopen(path, "r");
+    unsigned long long pend = 0, m;
+
+    if (f == NULL)
+      return; /* gone: nothing is pending */
+    while (fgets(line, sizeof(line), f))
+      if (sscanf(line, "SigPnd: %llx", &m) == 1 ||
+          sscanf(line, "ShdPnd: %llx", &m) == 1)
+        pend |= m;
+    fclose(f);
+    if (!(pend & bit) || now_s() > until)
+      return;
+    usleep(200);
+  }
+}
+
 static const char *const busy_args[] = {
     "-q", "--report", "report.json", "--junit", "junit.xml", "--trace",
     "trace.json", "--journal", "journal.jsonl", "job.json", NULL};
@@ -880,7 +909,7 @@ Test(faults, two_signals_while_a_big_job_loads_still_write_the_report)
   pid = spawn_cli(args, &o);
   wait_caught(pid);
   kill(pid, SIGINT);
-  usleep(1000);
+  wait_delivered(pid);
   kill(pid, SIGINT);
   code = reap_cli(pid, 60 * SC, NULL);
   cr_assert_eq(code, 130, "exit %d: %s", code, slurp(P("stderr.txt")));

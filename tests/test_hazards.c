@@ -639,3 +639,76 @@ Test(hazards, sighup_is_handled_as_sigterm_and_exits_129)
   free(job);
   free(dir);
 }
+
+/* Whether pid is gone: no such process, or a zombie nobody reaped yet. */
+static int gone(pid_t pid)
+{
+  char path[64], *stat, *rp;
+  int dead;
+
+  snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+  stat = read_file(path, NULL);
+  if (stat == NULL)
+    return 1;
+  rp = strrchr(stat, ')');
+  dead = rp && (rp[2] == 'Z' || rp[2] == 'X');
+  free(stat);
+  return dead;
+}
+
+/*
+ * corun killed with SIGKILL cannot stop its commands itself: its
+ * watchdog does (SIGTERM, then SIGKILL), so they do not run on. One of
+ * them ignores SIGTERM and needs the SIGKILL.
+ */
+Test(hazards, commands_do_not_outlive_a_corun_killed_by_sigkill,
+     .timeout = 60)
+{
+  char *dir = tmp_dir("hazards");
+  char *job = path_join(dir, "job.json");
+  char *p1 = path_join(dir, "one.pid"), *p2 = path_join(dir, "two.pid");
+  const char *args[] = {"-q", job, NULL};
+  FILE *f = fopen(job, "w");
+  char *t1 = NULL, *t2 = NULL;
+  pid_t corun, c1, c2;
+  int i;
+
+  cr_assert_not_null(f);
+  fputs("{\"tasks\": [\n"
+        "{\"id\": \"one\", \"kind\": \"exec\", \"shell\": \"echo $$ > "
+        "one.pid.tmp && mv one.pid.tmp one.pid && exec sleep 120\"},\n"
+        "{\"id\": \"two\", \"kind\": \"exec\", \"shell\": \"trap '' TERM; "
+        "echo $$ > two.pid.tmp && mv two.pid.tmp two.pid; while :; do "
+        "sleep 1; done\"}]}\n",
+        f);
+  fclose(f);
+  corun = spawn_cli(args, &(struct spawn_opts){.cwd = dir});
+  for (i = 0; i < 1000 && (access(p1, F_OK) || access(p2, F_OK)); i++)
+    usleep(10000);
+  t1 = read_file(p1, NULL);
+  t2 = read_file(p2, NULL);
+  cr_assert(t1 && t2, "the commands never started");
+  c1 = (pid_t)atoi(t1);
+  c2 = (pid_t)atoi(t2);
+  cr_assert(c1 > 1 && c2 > 1);
+  kill(corun, SIGKILL);
+  reap_cli(corun, 10, NULL);
+  /* SIGTERM at once; SIGKILL two seconds later for the one that traps it. */
+  for (i = 0; i < 800 && !(gone(c1) && gone(c2)); i++)
+    usleep(10000);
+  cr_expect(gone(c1), "\"one\" (pid %d) outlived corun", (int)c1);
+  cr_expect(gone(c2), "\"two\" (pid %d) outlived corun", (int)c2);
+  /* Clean up whatever the assertion found alive. */
+  kill(-c1, SIGKILL);
+  kill(-c2, SIGKILL);
+  free(t1);
+  free(t2);
+  unlink(p1);
+  unlink(p2);
+  unlink(job);
+  rmdir(dir);
+  free(p1);
+  free(p2);
+  free(job);
+  free(dir);
+}

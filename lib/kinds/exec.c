@@ -76,6 +76,7 @@ struct exec_task {
   int killed;    /* SIGTERM sent */
   int timed_out; /* this attempt outlived attempt_timeout */
   int abandon;   /* group killed: stop waiting for the pipes' end */
+  int group_told; /* opts.group knows of this attempt's group */
   int error;     /* spawn failed: errno-like uv code */
 };
 
@@ -260,6 +261,10 @@ static void attempt_settled(struct exec_task *x)
 {
   if (attempt_live(x))
     return;
+  if (x->group_told) {
+    x->group_told = 0;
+    corun__run_group(x->base.run, x->pgid, 0);
+  }
   corun__timer_stop(x->base.run, &x->grace);
   corun__timer_stop(x->base.run, &x->attempt);
 }
@@ -637,6 +642,8 @@ static void launch(struct exec_task *x)
   }
   x->spawned = 1;
   x->pgid = x->proc.pid;
+  x->group_told = 1;
+  corun__run_group(t->run, x->pgid, 1);
   x->attempt_start = corun__now_ms(t->run);
   x->open_handles++;
   x->pipes_open = 2;
