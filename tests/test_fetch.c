@@ -273,6 +273,39 @@ Test(fetch, max_bytes_stops_while_streaming)
   result_free(r);
 }
 
+/* 64 MiB bounds a body kept in memory; a saved one is the disk's business. */
+Test(fetch, saved_body_has_no_default_bound)
+{
+  char *dir = tmp_dir("fetch"), *path = path_join(dir, "big.bin");
+  struct result *r;
+  struct stat st;
+
+  r = run_job(job("{\"tasks\": ["
+                  "{\"id\": \"saved\", \"kind\": \"fetch\", \"url\": "
+                  "\"%s/bytes?n=70000000\", \"save\": \"%s\"},"
+                  "{\"id\": \"kept\", \"kind\": \"fetch\", \"url\": "
+                  "\"%s/bytes?n=70000000\"},"
+                  "{\"id\": \"bounded\", \"kind\": \"fetch\", \"url\": "
+                  "\"%s/bytes?n=70000000\", \"save\": \"%s.2\", "
+                  "\"max_bytes\": 67108864}]}",
+                  base(), path, base(), base(), path),
+              NULL);
+  cr_assert_str_eq(status_of(r, "saved"), "ok", "%s",
+                   task_by_id(r, "saved")->err_msg);
+  cr_assert_eq(stat(path, &st), 0);
+  cr_assert_eq(st.st_size, 70000000);
+  cr_assert_str_eq(status_of(r, "kept"), "failed");
+  cr_assert_eq(task_by_id(r, "kept")->err_type, CORUN_ERR_TOO_LARGE);
+  cr_assert_str_eq(status_of(r, "bounded"), "failed");
+  cr_assert_eq(task_by_id(r, "bounded")->err_type, CORUN_ERR_TOO_LARGE);
+  cr_assert_eq(dir_entries(dir), 1, "only the saved file");
+  unlink(path);
+  rmdir(dir);
+  free(path);
+  free(dir);
+  result_free(r);
+}
+
 Test(fetch, redirects_followed_capped_and_only_http)
 {
   struct result *r = run_job(
