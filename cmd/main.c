@@ -535,10 +535,14 @@ int main(int argc, char **argv)
   if (c.opt.trace && write_report(&c, c.opt.trace, corun_report_trace) < 0 &&
       rc == 0)
     rc = CORUN_EXIT_FAILED;
-  if (!c.opt.quiet) {
+  /* -q: only what went wrong (curl's -sS); -qq: nothing. */
+  if (c.opt.quiet < 2) {
     struct corun_buf b = CORUN_BUF_INIT;
 
-    corun_report_text(c.run, wants_colour(), &b);
+    if (c.opt.quiet)
+      corun_report_text_failures(c.run, wants_colour(), &b);
+    else
+      corun_report_text(c.run, wants_colour(), &b);
     fputs(corun_buf_str(&b), stderr);
     corun_buf_free(&b);
   }

@@ -166,6 +166,7 @@ struct pl_run {
   int started;
   enum corun_errtype fail_type;
   char *fail_msg; /* why the pipeline fails on its own */
+  char *first_fail; /* the first failed item and why, for the message */
   double next_token;
   uint64_t rng;
   /* --trace: rows of (ms, then each stage's queue length) */
@@ -855,6 +856,19 @@ static void item_id(const struct stage_run *st, uint64_t index, char *buf)
  * Make and start the task for the worker's item. Returns 0, or -1 when
  * the item failed without a task (it is accounted for).
  */
+/* Keep the first failed item's story: the pipeline's message ends with it. */
+static void note_failure(struct pl *p, uint64_t index, uint32_t stage,
+                         const char *msg)
+{
+  struct corun_buf b = CORUN_BUF_INIT;
+
+  if (p->r->first_fail)
+    return;
+  corun_buf_printf(&b, "item %llu at stage %u: %s", (unsigned long long)index,
+                   stage + 1, msg ? msg : "");
+  p->r->first_fail = corun_buf_detach(&b);
+}
+
 static int start_item(struct worker *w)
 {
   struct pl *p = w->pl;
@@ -884,6 +898,7 @@ static int start_item(struct worker *w)
     st->failed++;
     p->r->failed++;
     results_line(p, &w->cur, CORUN_STATUS_FAILED, NULL, CORUN_ERR_FAIL, msg);
+    note_failure(p, w->cur.index, w->stage, msg);
     if (p->c->cancel_on_error)
       fail_pipeline(p, CORUN_ERR_CHILD, "item %llu failed at stage %u: %s",
                     (unsigned long long)w->cur.index, w->stage + 1, msg);
@@ -1042,6 +1057,7 @@ static void child_done(struct corun_task *t, struct corun_task *c)
     r->failed++;
     results_line(p, &w->cur, (enum corun_status)c->status, c, CORUN_ERR_NONE,
                  NULL);
+    note_failure(p, w->cur.index, w->stage, c->err_msg);
     item_free(&w->cur);
     if (p->c->cancel_on_error && !r->stopping)
       fail_pipeline(p, CORUN_ERR_CHILD, "item %llu failed at stage %u: %s",
@@ -1616,9 +1632,11 @@ static void maybe_end(struct pl *p)
                        "cannot write %s: %s", p->c->results, strerror(e));
   else if (r->failed)
     corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_CHILD,
-                       "%llu of %llu items failed",
+                       "%llu of %llu items failed%s%s",
                        (unsigned long long)r->failed,
-                       (unsigned long long)r->entered);
+                       (unsigned long long)r->entered,
+                       r->first_fail ? "; the first: " : "",
+                       r->first_fail ? r->first_fail : "");
   else
     corun__task_finish(t, CORUN_STATUS_OK, CORUN_ERR_NONE, NULL);
 }
@@ -1963,6 +1981,7 @@ static void release(struct corun_task *t)
     corun_buf_free(&r->lines.buf);
     free(r->lines.chunk);
     free(r->fail_msg);
+    free(r->first_fail);
     free(r->samples);
     free(r->st);
     free(r->workers);
