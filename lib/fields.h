@@ -41,6 +41,8 @@ void corun__diags_free(struct corun_diags *d);
 
 #define CORUN_FIELDS_MAX 48
 
+enum { CORUN_STDIN_FREE, CORUN_STDIN_JOB, CORUN_STDIN_LINES };
+
 /* Set in a field's cJSON type once a kind or the loader has read it. */
 #define CORUN_FIELD_USED (1 << 24)
 /* Set when the value's template failed: its error is already reported. */
@@ -58,6 +60,11 @@ struct corun_fields {
   size_t tasks_off;
   const char *dir;  /* the job file's directory, for relative paths */
   const char *root; /* --root, resolved, or NULL */
+  /*
+   * Who reads corun's standard input (CORUN_STDIN_*), shared by the job's
+   * tasks; NULL where no task may (a stage's task runs once per item).
+   */
+  int *stdin_use;
   int failed;
   /*
    * Set by the loader for kinds that hold task templates (a pipeline

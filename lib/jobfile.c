@@ -69,6 +69,7 @@ struct loader {
   int has_tasks;
   size_t tasks_off;
   unsigned suggested; /* "did you mean" searches over all ids so far */
+  int stdin_use;      /* CORUN_STDIN_*: who reads standard input */
   /* Limits of pipeline stage tasks, checked against their pipeline's. */
   struct tmpl_limit {
     long task;
@@ -1141,6 +1142,7 @@ static struct corun_task *load_task(struct loader *ld)
   f.obj_off = off;
   f.dir = ld->job->dir;
   f.root = ld->job->root;
+  f.stdin_use = &ld->stdin_use;
   f.load_template = load_template;
   f.loader = ld;
   if (obj == NULL || corun_json_object_begin(p) < 0) {
@@ -1923,12 +1925,30 @@ static int apply_var_overrides(struct loader *ld,
   return CORUN_OK;
 }
 
+static enum corun_code load_text(struct corun_job **out, const char *text,
+                                 size_t len, const char *display,
+                                 const char *dir,
+                                 const struct corun_load_opts *opts,
+                                 int stdin_use, struct corun_buf *diagbuf,
+                                 struct corun_error *err);
+
 enum corun_code corun_job_load_text(struct corun_job **out, const char *text,
                                     size_t len, const char *display,
                                     const char *dir,
                                     const struct corun_load_opts *opts,
                                     struct corun_buf *diagbuf,
                                     struct corun_error *err)
+{
+  return load_text(out, text, len, display, dir, opts, CORUN_STDIN_FREE,
+                   diagbuf, err);
+}
+
+static enum corun_code load_text(struct corun_job **out, const char *text,
+                                 size_t len, const char *display,
+                                 const char *dir,
+                                 const struct corun_load_opts *opts,
+                                 int stdin_use, struct corun_buf *diagbuf,
+                                 struct corun_error *err)
 {
   struct loader ld;
   struct corun_job *job;
@@ -1958,6 +1978,7 @@ enum corun_code corun_job_load_text(struct corun_job **out, const char *text,
   job->concurrency = CORUN_DEFAULT_CONCURRENCY;
   job->hash = job_hash(text, len, opts);
   ld.job = job;
+  ld.stdin_use = stdin_use;
   corun_json_init(&ld.p, text, len);
 
   if (len > MAX_FILE_BYTES) {
@@ -2149,8 +2170,8 @@ enum corun_code corun_job_load(struct corun_job **out, const char *path,
     code = read_all(STDIN_FILENO, "<stdin>", opts, &text, &len, err);
     if (code != CORUN_OK)
       return code;
-    code = corun_job_load_text(out, text, len, "<stdin>", ".", opts, diagbuf,
-                               err);
+    code = load_text(out, text, len, "<stdin>", ".", opts, CORUN_STDIN_JOB,
+                     diagbuf, err);
     free(text);
     return code;
   }

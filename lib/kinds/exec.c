@@ -20,6 +20,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../buf.h"
@@ -397,11 +398,23 @@ static void maybe_done(struct exec_task *x)
   line = x->error ? NULL : last_line(x);
   if (x->error) {
     char hint[160];
+    struct stat st;
 
     type = CORUN_ERR_IO;
-    corun_buf_printf(&msg, "cannot run %s: %s%s", x->c->argv[0],
-                     uv_strerror(x->error),
-                     corun__fd_hint(-x->error, hint, sizeof(hint)));
+    /*
+     * The spawn cannot tell a missing directory from a missing program:
+     * name the directory when it is the one that is not there.
+     */
+    if ((x->error == UV_ENOENT || x->error == UV_ENOTDIR) && x->c->cwd &&
+        stat(x->c->cwd, &st) < 0)
+      corun_buf_printf(&msg, "cwd \"%s\": no such directory", x->c->cwd);
+    else if ((x->error == UV_ENOENT || x->error == UV_ENOTDIR) &&
+             x->c->cwd && !S_ISDIR(st.st_mode))
+      corun_buf_printf(&msg, "cwd \"%s\": not a directory", x->c->cwd);
+    else
+      corun_buf_printf(&msg, "cannot run %s: %s%s", x->c->argv[0],
+                       uv_strerror(x->error),
+                       corun__fd_hint(-x->error, hint, sizeof(hint)));
   } else if (x->timed_out) {
     /* Whatever SIGTERM made it exit with, the attempt ran out of time. */
     type = CORUN_ERR_TIMEOUT;

@@ -78,6 +78,7 @@ struct pl_conf {
   cJSON *items;
   long long start, stop, step;
   char *lines;
+  int lines_stdin; /* "lines": "-": corun's standard input */
   uint32_t producers;
   double delay_min_ms, delay_max_ms;
   double interval_ms; /* rate: ms between two items; 0 for none */
@@ -143,6 +144,7 @@ struct lines_src {
   int busy; /* a read is in flight */
   int eof;
   int err;
+  int bom_done; /* a UTF-8 byte order mark at the start was looked for */
   struct corun_buf buf;
   size_t pos;
   char *chunk;
@@ -250,7 +252,27 @@ static void parse_source(struct pl_conf *c, struct corun_fields *f)
       c->src = SRC_LINES;
       sf.obj = (cJSON *)src;
       sf.defaults = NULL;
-      corun_field_path(&sf, "lines", &c->lines);
+      if (cJSON_IsString(it) && strcmp(it->valuestring, "-") == 0) {
+        /* Standard input has one reader; the job file may be it already. */
+        if (f->stdin_use == NULL)
+          corun_field_fail(f, "source", it,
+                           "has \"lines\": \"-\" (standard input), which "
+                           "cannot be read here");
+        else if (*f->stdin_use == CORUN_STDIN_JOB)
+          corun_field_fail(f, "source", it,
+                           "has \"lines\": \"-\" (standard input), but the "
+                           "job file itself came from standard input");
+        else if (*f->stdin_use == CORUN_STDIN_LINES)
+          corun_field_fail(f, "source", it,
+                           "has \"lines\": \"-\", but another pipeline "
+                           "already reads standard input (only one can)");
+        else
+          *f->stdin_use = CORUN_STDIN_LINES;
+        c->lines = strdup("-");
+        c->lines_stdin = 1;
+      } else {
+        corun_field_path(&sf, "lines", &c->lines);
+      }
       if (sf.failed)
         f->failed = 1;
     } else {
@@ -1144,13 +1166,37 @@ static void pipe_read_done(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
   lines_arrived(st->data, n);
 }
 
+/*
+ * A descriptor of corun's standard input to read lines from. A file is
+ * shared (dup: it reads on from where stdin stands); a pipe or terminal is
+ * opened anew through /dev/stdin where that works, so making it
+ * non-blocking for the loop does not change the descriptor the shell
+ * shares with us. -1 with errno when there is none.
+ */
+static int open_stdin(void)
+{
+  struct stat st;
+  int fd;
+
+  if (fstat(STDIN_FILENO, &st) < 0)
+    return -1;
+  if (!S_ISREG(st.st_mode)) {
+    fd = open("/dev/stdin", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd >= 0)
+      return fd;
+  }
+  return fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 0);
+}
+
 static int lines_open(struct pl *p)
 {
   struct lines_src *ls = &p->r->lines;
   struct stat st;
 
-  /* Not blocking: opening a FIFO would otherwise wait for its writer. */
-  ls->fd = open(p->c->lines, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (p->c->lines_stdin)
+    ls->fd = open_stdin();
+  else /* Not blocking: opening a FIFO would otherwise wait for its writer. */
+    ls->fd = open(p->c->lines, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (ls->fd < 0 || fstat(ls->fd, &st) < 0)
     return errno;
   if (S_ISREG(st.st_mode))
@@ -1213,6 +1259,24 @@ static int lines_next(struct pl *p, cJSON **out)
 {
   struct lines_src *ls = &p->r->lines;
 
+  /* Editors on some systems start a file with a BOM: it is no item. */
+  while (!ls->bom_done) {
+    static const char bom[] = "\xef\xbb\xbf";
+    size_t have = ls->buf.len - ls->pos;
+    size_t k = have < 3 ? have : 3;
+
+    if (ls->buf.p && memcmp(ls->buf.p + ls->pos, bom, k) != 0) {
+      ls->bom_done = 1;
+    } else if (k == 3) {
+      ls->pos += 3;
+      ls->bom_done = 1;
+    } else if (ls->eof || ls->err) {
+      ls->bom_done = 1;
+    } else {
+      lines_read(p);
+      return ls->err ? SRC_ERR : SRC_WAIT;
+    }
+  }
   for (;;) {
     char *s = ls->buf.p ? ls->buf.p + ls->pos : NULL;
     size_t avail = ls->buf.len - ls->pos, n;
@@ -1476,7 +1540,8 @@ static void produce(struct producer *pr)
     }
     if (got == SRC_ERR) {
       if (p->c->src == SRC_LINES && r->lines.err)
-        fail_pipeline(p, CORUN_ERR_IO, "cannot read %s: %s", p->c->lines,
+        fail_pipeline(p, CORUN_ERR_IO, "cannot read %s: %s",
+                      p->c->lines_stdin ? "standard input" : p->c->lines,
                       r->lines.err == E2BIG ? "a line is over 64 MiB"
                                             : strerror(r->lines.err));
       else
