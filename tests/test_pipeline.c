@@ -695,6 +695,25 @@ Test(pipeline, lines_dash_has_one_reader_and_not_a_job_from_stdin)
             "%s", out);
 }
 
+Test(pipeline, results_creates_missing_parent_directories)
+{
+  struct outcome o;
+  cJSON **v;
+  int n;
+
+  o = run(J("{'tasks': [{'id': 'p', 'kind': 'pipeline', 'source': "
+            "{'range': [0, 3]}, 'stages': [{'task': {'kind': 'sleep', "
+            "'seconds': 0}}], 'results': 'res/deep/r.jsonl'}]}"),
+          NULL, NULL, 0);
+  cr_assert_eq(o.code, 0, "%s", o.err);
+  v = results("res/deep/r.jsonl", &n);
+  cr_assert_not_null(v);
+  cr_assert_eq(n, 3);
+  unlink(P("res/deep/r.jsonl"));
+  rmdir(P("res/deep"));
+  rmdir(P("res"));
+}
+
 Test(pipeline, counts_lines_across_read_chunks_with_several_producers)
 {
   struct corun_buf b = CORUN_BUF_INIT;

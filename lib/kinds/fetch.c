@@ -464,6 +464,16 @@ static void launch(struct fetch_task *ft)
     done(ft->easy, CURLE_COULDNT_RESOLVE_HOST, msg, ft);
     return;
   }
+  if (ft->c->save) {
+    struct corun_buf mk = CORUN_BUF_INIT;
+
+    if (corun__outfile_mkdirs(ft->c->save, t->run->job->root, &mk) < 0) {
+      corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO, "%s",
+                         corun_buf_str(&mk));
+      corun_buf_free(&mk);
+      return;
+    }
+  }
   e = open_sink(ft);
   if (e) {
     char hint[160];

@@ -1820,6 +1820,17 @@ static void start(struct corun_task *t)
     return;
   }
   p->r->file.fd = -1;
+  if (p->c->results) {
+    struct corun_buf why = CORUN_BUF_INIT;
+
+    /* As a fetch's "save": the results file's directory is made. */
+    if (corun__outfile_mkdirs(p->c->results, t->run->job->root, &why) < 0) {
+      corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO, "%s",
+                         corun_buf_str(&why));
+      corun_buf_free(&why);
+      return;
+    }
+  }
   e = setup(p);
   if (e) {
     if (p->c->results && e != ENOMEM)
