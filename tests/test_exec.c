@@ -388,15 +388,20 @@ Test(exec, a_command_that_cannot_run_fails_naming_it)
   struct result *r;
   struct corun_task *t;
 
-  /* write_temp leaves the file without execute permission. */
+  /*
+   * write_temp leaves the file without execute permission. After another
+   * task, so the checks before the run leave them to the run.
+   */
   snprintf(job, sizeof(job),
-           "{\"tasks\": ["
+           "{\"tasks\": [{\"id\": \"first\", \"kind\": \"sleep\", "
+           "\"seconds\": 0},"
            "{\"id\": \"abs\", \"kind\": \"exec\", \"argv\": "
            "[\"/nonexistent-corun/no-such-cmd\"], \"retries\": 2, "
-           "\"backoff\": \"10ms\"},"
+           "\"backoff\": \"10ms\", \"after\": [\"first\"]},"
            "{\"id\": \"path\", \"kind\": \"exec\", \"argv\": "
-           "[\"corun-no-such-cmd\", \"x\"]},"
-           "{\"id\": \"noexec\", \"kind\": \"exec\", \"argv\": [\"%s\"]}]}",
+           "[\"corun-no-such-cmd\", \"x\"], \"after\": [\"first\"]},"
+           "{\"id\": \"noexec\", \"kind\": \"exec\", \"argv\": [\"%s\"], "
+           "\"after\": [\"first\"]}]}",
            script);
   r = run_job(job, NULL);
   t = task_by_id(r, "abs");

@@ -186,6 +186,22 @@ static int parse(struct corun_task *t, struct corun_fields *f)
   /* As in fetch, where curl reads 0 as "no limit". */
   if (corun_field_duration(f, "attempt_timeout", &d) > 0)
     c->attempt_ms = corun_duration_ms(d);
+  if (!f->failed) {
+    const char *path = NULL;
+
+    /* The job file's own directory exists: only a given cwd is checked. */
+    if (corun_field(f, "cwd"))
+      corun_field_precheck(f, "cwd", corun_field(f, "cwd"), CORUN_PRE_DIR,
+                           c->cwd, NULL, NULL);
+    /* A shell command is the shell's to look up. */
+    if (argv && c->argv && c->argv[0]) {
+      for (i = 0; c->env && c->env[i]; i++)
+        if (strncmp(c->env[i], "PATH=", 5) == 0)
+          path = c->env[i] + 5;
+      corun_field_precheck(f, "argv", argv->child, CORUN_PRE_PROGRAM,
+                           c->argv[0], path, c->cwd);
+    }
+  }
   return f->failed ? -1 : 0;
 }
 

@@ -239,8 +239,11 @@ static int parse(struct corun_task *t, struct corun_fields *f)
     }
   }
   parse_expect(f, c);
-  if (corun_field_path(f, "save", &save) > 0)
+  if (corun_field_path(f, "save", &save) > 0) {
     c->save = save;
+    corun_field_precheck(f, "save", corun_field(f, "save"), CORUN_PRE_OUTPUT,
+                         save, NULL, NULL);
+  }
   if (corun_field_int(f, "max_bytes", 0, (1LL << 53), &n) > 0)
     c->max_bytes = n;
   corun_field_bool(f, "follow_redirects", &c->follow);

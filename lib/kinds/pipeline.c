@@ -270,8 +270,9 @@ static void parse_source(struct pl_conf *c, struct corun_fields *f)
           *f->stdin_use = CORUN_STDIN_LINES;
         c->lines = strdup("-");
         c->lines_stdin = 1;
-      } else {
-        corun_field_path(&sf, "lines", &c->lines);
+      } else if (corun_field_path(&sf, "lines", &c->lines) > 0) {
+        corun_field_precheck(f, "source", it, CORUN_PRE_FILE, c->lines, NULL,
+                             NULL);
       }
       if (sf.failed)
         f->failed = 1;
@@ -526,7 +527,9 @@ static int parse(struct corun_task *t, struct corun_fields *f)
   }
   if (corun_field_enum(f, "on_error", on_error, &k) > 0)
     c->cancel_on_error = k == 1;
-  corun_field_path(f, "results", &c->results);
+  if (corun_field_path(f, "results", &c->results) > 0)
+    corun_field_precheck(f, "results", corun_field(f, "results"),
+                         CORUN_PRE_OUTPUT, c->results, NULL, NULL);
   stages = corun_field(f, "stages");
   if (stages == NULL) {
     corun_field_missing(f, "stages");
