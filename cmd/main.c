@@ -103,6 +103,9 @@ static int wants_progress(const struct cli *c)
     return 1;
   if (c->opt.progress == PROGRESS_NEVER)
     return 0;
+  /* -q is quiet while all goes well, as curl -s hides its meter. */
+  if (c->opt.quiet)
+    return 0;
   return isatty(STDERR_FILENO) && !(term && strcmp(term, "dumb") == 0);
 }
 

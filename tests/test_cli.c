@@ -1043,6 +1043,17 @@ Test(cli, progress_line_on_a_terminal_is_erased_before_the_summary)
   cr_assert_eq(p->status, 0);
   cr_assert_null(strstr(p->out, "done, "), "%s", p->out);
   proc_free(p);
+  /* -q hides it too (curl -s hides its meter), unless asked for. */
+  snprintf(cmd, sizeof(cmd), "%s -q %s", CORUN_BIN, job);
+  p = on_a_terminal(cmd);
+  cr_assert_eq(p->status, 0);
+  cr_assert_null(strstr(p->out, "done, "), "%s", p->out);
+  proc_free(p);
+  snprintf(cmd, sizeof(cmd), "%s -q --progress=always %s", CORUN_BIN, job);
+  p = on_a_terminal(cmd);
+  cr_assert_eq(p->status, 0);
+  cr_assert_not_null(strstr(p->out, "done, "), "%s", p->out);
+  proc_free(p);
   rm_dir(dir);
   free(dir);
   free(job);
