@@ -6,9 +6,10 @@
 # with a trailing '/'; $3, when set, goes before each (an OPTION= prefix).
 _corun_paths()
 {
-    local what=$1 cur=$2 prefix=${3-} IFS=$'\n' p
+    local what=$1 cur=$2 prefix=${3-} p
     local -a found
-    found=($(compgen "$what" -- "$cur"))
+    # Read whole lines: a name is neither split nor taken as a pattern.
+    mapfile -t found < <(compgen "$what" -- "$cur")
     for p in "${found[@]}"; do
         [[ -d $p && $p != */ ]] && p+=/
         COMPREPLY+=("$prefix$p")
@@ -64,8 +65,9 @@ _corun()
             if [[ $COMP_CWORD -eq 1 ]]; then
                 COMPREPLY=($(compgen -W "graph" -- "$cur"))
             fi
-            local IFS=$'\n'
-            COMPREPLY+=($(compgen -f -X '!*.json' -- "$cur"))
+            local -a files
+            mapfile -t files < <(compgen -f -X '!*.json' -- "$cur")
+            COMPREPLY+=("${files[@]}")
             _corun_paths -d "$cur"
             ;;
     esac

@@ -25,7 +25,7 @@ dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 touch "$dir/deploy.json" "$dir/notes.txt"
 mkdir "$dir/jobs" "$dir/my jobs" "$dir/my jobs/inner dir"
-touch "$dir/my jobs/nightly run.json"
+touch "$dir/my jobs/nightly run.json" "$dir/[ab]*.json" "$dir/a.json"
 complete_words() {
   (cd "$dir" && bash -c '
     source "$1"; shift
@@ -55,6 +55,9 @@ got=$(complete_words corun --root "my")
 [ "$got" = "my jobs/" ] || fail "'--root my' gave: $got"
 got=$(complete_words corun --report "my jobs/n")
 [ "$got" = "my jobs/nightly run.json" ] || fail "'--report my jobs/n' gave: $got"
+# A name that looks like a pattern is a name, not a pattern.
+got=$(complete_words corun "[")
+[ "$got" = "[ab]*.json" ] || fail "'corun [' gave: $got"
 # OPTION=ARG, as bash splits it at '=' and as one word (COMP_WORDBREAKS
 # without '=').
 got=$(complete_words corun --report = "dep")
