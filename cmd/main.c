@@ -362,6 +362,20 @@ static int load(struct cli *c, struct corun_job **job)
   return code == CORUN_OK ? 0 : -1;
 }
 
+/*
+ * A descriptor 0-2 started closed is opened on /dev/null: otherwise the
+ * next file corun opens would become "standard input" or "output".
+ */
+static void keep_std_fds(void)
+{
+  int fd;
+
+  for (fd = 0; fd <= 2; fd++)
+    if (fcntl(fd, F_GETFD) < 0 && errno == EBADF &&
+        open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) != fd)
+      break;
+}
+
 int main(int argc, char **argv)
 {
   struct cli c;
@@ -372,6 +386,7 @@ int main(int argc, char **argv)
   uv_loop_t loop_s, *loop;
   int rc, e;
 
+  keep_std_fds();
   memset(&c, 0, sizeof(c));
   if (options_parse(&c.opt, argc, argv) < 0) {
     options_free(&c.opt);

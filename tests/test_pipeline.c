@@ -666,6 +666,29 @@ Test(pipeline, lines_dash_reads_standard_input)
   out = gc(run_shell(cmd, &status));
   cr_assert_eq(status, 0, "%s", out);
   cr_assert_str_eq(out, "m 0:x.\nm 1:y.\n");
+  /*
+   * /dev/null (as under cron or CI) cannot be polled: read as a file, it
+   * is an empty source, as is a closed standard input.
+   */
+  o = run(job, NULL, NULL, 0);
+  cr_assert_eq(o.code, 0, "%s", o.err);
+  assert_counts(get(report_task(o.rep, "p"), "result"), 0, 0, 0, 0);
+  snprintf(cmd, sizeof(cmd), "%s -q %s <&- 2>&1", CORUN_BIN, P("job.json"));
+  out = gc(run_shell(cmd, &status));
+  cr_assert_eq(status, 0, "%s", out);
+  cr_assert_str_empty(out);
+}
+
+Test(pipeline, lines_from_a_device_are_read_like_a_file)
+{
+  struct outcome o = run(
+      J("{'tasks': [{'id': 'p', 'kind': 'pipeline', 'source': {'lines': "
+        "'/dev/null'}, 'stages': [{'task': {'kind': 'sleep', 'seconds': "
+        "0}}]}]}"),
+      NULL, NULL, 0);
+
+  cr_assert_eq(o.code, 0, "%s", o.err);
+  assert_counts(get(report_task(o.rep, "p"), "result"), 0, 0, 0, 0);
 }
 
 Test(pipeline, lines_dash_has_one_reader_and_not_a_job_from_stdin)

@@ -133,7 +133,8 @@ struct stage_run {
 
 /*
  * The lines source, read a chunk at a time as producers need lines: a
- * regular file on libuv's thread pool, a pipe or FIFO through a uv_pipe
+ * regular file or a device on libuv's thread pool, a pipe, FIFO, socket or
+ * terminal through a uv_pipe
  * (a read there may wait for ever, and only a handle can be stopped).
  */
 struct lines_src {
@@ -1179,16 +1180,20 @@ static void pipe_read_done(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 static int open_stdin(void)
 {
   struct stat st;
-  int fd;
+  int fd = -1, hi;
 
   if (fstat(STDIN_FILENO, &st) < 0)
     return -1;
-  if (!S_ISREG(st.st_mode)) {
+  if (!S_ISREG(st.st_mode))
     fd = open("/dev/stdin", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd >= 0)
-      return fd;
-  }
-  return fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 0);
+  if (fd < 0)
+    return fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3);
+  /* Never one of 0-2 (free when closed): libuv will not close those. */
+  if (fd > STDERR_FILENO)
+    return fd;
+  hi = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  close(fd);
+  return hi;
 }
 
 static int lines_open(struct pl *p)
@@ -1202,7 +1207,12 @@ static int lines_open(struct pl *p)
     ls->fd = open(p->c->lines, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (ls->fd < 0 || fstat(ls->fd, &st) < 0)
     return errno;
-  if (S_ISREG(st.st_mode))
+  /*
+   * Only what the loop can poll goes through a handle: a device such as
+   * /dev/null (often standard input under cron or CI) cannot be polled,
+   * and is read like a file.
+   */
+  if (!S_ISFIFO(st.st_mode) && !S_ISSOCK(st.st_mode) && !isatty(ls->fd))
     return 0;
   if (uv_pipe_init(p->base.run->loop, &ls->pipe, 0) < 0)
     return ENOMEM;
