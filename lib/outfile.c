@@ -64,8 +64,17 @@ int corun__outfile_mkdirs(const char *target, const char *root,
     *p = '\0';
     if (stat(dir, &st) == 0) {
       if (!S_ISDIR(st.st_mode)) {
-        e = ENOTDIR;
-        break;
+        /* Name both: the directory wanted and what stands in its way. */
+        char *in_way = strdup(dir);
+
+        if (!last)
+          *p = '/';
+        corun_buf_printf(why, "cannot create directory %s: %s is not a "
+                              "directory",
+                         dir, in_way ? in_way : "a part of it");
+        free(in_way);
+        free(dir);
+        return -1;
       }
     } else if (errno != ENOENT) {
       e = errno;

@@ -231,7 +231,10 @@ Test(fetch, save_creates_missing_parent_directories)
   cr_assert_str_eq(status_of(r, "x"), "failed");
   cr_assert_eq(task_by_id(r, "x")->err_type, CORUN_ERR_IO);
   cr_assert(strstr(task_by_id(r, "x")->err_msg, "cannot create directory ") &&
-                strstr(task_by_id(r, "x")->err_msg, "/file"),
+                strstr(task_by_id(r, "x")->err_msg,
+                       "/file/sub: ") &&
+                strstr(task_by_id(r, "x")->err_msg,
+                       "/file is not a directory"),
             "%s", task_by_id(r, "x")->err_msg);
   result_free(r);
   unlink(path);
