@@ -35,6 +35,19 @@ _corun()
         opt=$prev
     fi
 
+    # An abbreviation getopt takes (a unique prefix) names its option too.
+    if [[ $opt == --?* ]]; then
+        local o full= n=0
+        for o in --report --junit --trace --journal --progress --jobs --var \
+                 --root --timeout; do
+            if [[ $o == "$opt"* ]]; then
+                full=$o
+                n=$((n + 1))
+            fi
+        done
+        [[ $n == 1 ]] && opt=$full
+    fi
+
     case $opt in
         --report|--junit|--trace|--journal)
             # A file to write, or '-' for standard output.

@@ -71,6 +71,14 @@ got=$(complete_words corun "--report=dep")
 [ "$got" = "--report=deploy.json" ] || fail "'--report=dep' as one word: $got"
 got=$(complete_words corun "--progress=n")
 [ "$got" = "--progress=never" ] || fail "'--progress=n' as one word: $got"
+# Abbreviations getopt accepts: the option they stand for.
+got=$(complete_words corun --ro "" | sort)
+[ "$got" = "jobs/
+my jobs/" ] || fail "'--ro ' gave: $got"
+got=$(complete_words corun "--prog=al")
+[ "$got" = "--prog=always" ] || fail "'--prog=al' gave: $got"
+got=$(complete_words corun --j "dep")
+[ "$got" = "deploy.json" ] || fail "'--j dep' (ambiguous) gave: $got"
 got=$(complete_words corun --var = "")
 [ -z "$got" ] || fail "'--var=' offers: $got"
 
