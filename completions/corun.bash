@@ -18,7 +18,7 @@ _corun_paths()
 
 _corun()
 {
-    local cur prev opt prefix=
+    local cur prev opt prefix=''
     cur=${COMP_WORDS[COMP_CWORD]}
     prev=${COMP_WORDS[COMP_CWORD-1]}
     COMPREPLY=()
@@ -37,7 +37,7 @@ _corun()
 
     # An abbreviation getopt takes (a unique prefix) names its option too.
     if [[ $opt == --?* ]]; then
-        local o full= n=0
+        local o full='' n=0
         for o in --report --junit --trace --journal --progress --jobs --var \
                  --root --timeout; do
             if [[ $o == "$opt"* ]]; then
