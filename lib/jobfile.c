@@ -2020,11 +2020,12 @@ static int on_path(const char *name, const char *search, const char *cwd)
     if (e == NULL)
       e = p + strlen(p);
     corun_buf_reset(&b);
-    /* An empty entry is the directory the program starts in. */
-    if (e == p)
+    /* Empty and relative entries are looked up where the program starts. */
+    if (*p != '/')
       corun_buf_puts(&b, cwd ? cwd : ".");
-    else
-      corun_buf_add(&b, p, (size_t)(e - p));
+    if (e > p && *p != '/')
+      corun_buf_putc(&b, '/');
+    corun_buf_add(&b, p, (size_t)(e - p));
     corun_buf_printf(&b, "/%s", name);
     found = !b.oom && executable(corun_buf_str(&b));
     if (*e == '\0')

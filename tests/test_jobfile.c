@@ -1360,3 +1360,32 @@ Test(jobfile, checks_before_the_run_leave_what_the_job_may_make)
   job = load_ok(text);
   corun_job_free(job);
 }
+
+/* A relative PATH entry is where the program starts: its cwd. */
+Test(jobfile, program_found_through_a_relative_path_entry_of_env)
+{
+  char *dir = tmp_dir("jobfile"), *bin = path_join(dir, "bin");
+  char *prog = path_join(bin, "corun-test-prog"), text[2048];
+  struct corun_job *job;
+  FILE *f;
+
+  cr_assert_eq(mkdir(bin, 0755), 0);
+  f = fopen(prog, "w");
+  cr_assert_not_null(f);
+  fputs("#!/bin/sh\n", f);
+  fclose(f);
+  cr_assert_eq(chmod(prog, 0755), 0);
+  snprintf(text, sizeof(text),
+           "{\"tasks\": [{\"kind\": \"exec\", \"argv\": "
+           "[\"corun-test-prog\"], \"cwd\": \"%s\", \"env\": {\"PATH\": "
+           "\"/nonexistent-corun:bin\"}}]}",
+           dir);
+  job = load_ok(text);
+  corun_job_free(job);
+  unlink(prog);
+  rmdir(bin);
+  rmdir(dir);
+  free(prog);
+  free(bin);
+  free(dir);
+}
