@@ -223,7 +223,10 @@ Test(report, text_root_causes_are_the_tasks_that_failed_on_their_own)
       " \"timeout\": 0.05},"
       "{\"id\": \"next\", \"kind\": \"sleep\", \"seconds\": 0,"
       " \"after\": [\"slow\"]},"
-      "{\"id\": \"fine\", \"kind\": \"sleep\", \"seconds\": 0}]}",
+      "{\"id\": \"fine\", \"kind\": \"sleep\", \"seconds\": 0},"
+      "{\"id\": \"grp\", \"kind\": \"gather\", \"tasks\": ["
+      "{\"id\": \"late\", \"kind\": \"sleep\", \"seconds\": 0, "
+      "\"after\": [\"slow\"]}]}]}",
       NULL);
   struct corun_buf b = CORUN_BUF_INIT;
   const char *s, *rc;
@@ -238,6 +241,9 @@ Test(report, text_root_causes_are_the_tasks_that_failed_on_their_own)
   cr_assert(strstr(rc, "\n  slow (sleep): timeout: "), "%s", s);
   cr_assert_null(strstr(rc, "next"), "skipped is no root cause:\n%s", s);
   cr_assert_null(strstr(rc, "fine"), "%s", s);
+  /* Its child was skipped because of slow, which is the cause. */
+  cr_assert_str_eq(status_of(r, "grp"), "failed");
+  cr_assert_null(strstr(rc, "grp"), "%s", s);
   /* -q's text: the same causes, and only the rows that are not ok. */
   corun_buf_reset(&b);
   corun_report_text_failures(r->run, 0, &b);
