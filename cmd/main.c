@@ -112,6 +112,9 @@ static int wants_progress(const struct cli *c)
     return 1;
   if (c->opt.progress == PROGRESS_NEVER)
     return 0;
+  /* -q is quiet while all goes well, as curl -s hides its meter. */
+  if (c->opt.quiet)
+    return 0;
   return isatty(STDERR_FILENO) && !(term && strcmp(term, "dumb") == 0);
 }
 
@@ -592,10 +595,14 @@ int main(int argc, char **argv)
   /* A journal that lost lines cannot resume this run: not a success. */
   if (corun_journal_error(journal) && rc == 0)
     rc = CORUN_EXIT_FAILED;
-  if (!c.opt.quiet) {
+  /* -q: only what went wrong (curl's -sS); -qq: nothing. */
+  if (c.opt.quiet < 2) {
     struct corun_buf b = CORUN_BUF_INIT;
 
-    corun_report_text(c.run, wants_colour(), &b);
+    if (c.opt.quiet)
+      corun_report_text_failures(c.run, wants_colour(), &b);
+    else
+      corun_report_text(c.run, wants_colour(), &b);
     fputs(corun_buf_str(&b), stderr);
     corun_buf_free(&b);
   }

@@ -23,7 +23,8 @@ const struct opt_row corun_options[] = {
      "record ended tasks in FILE; a rerun skips those that ended ok"},
     {OPT_PROGRESS, "progress", 0, "WHEN",
      "status line on stderr: auto (a terminal), always, never"},
-    {OPT_QUIET, "quiet", 'q', NULL, "no summary table on stderr"},
+    {OPT_QUIET, "quiet", 'q', NULL,
+     "print only failed tasks and root causes; twice: nothing"},
     {OPT_JOBS, "jobs", 'j', "N",
      "run at most N fetch/exec tasks at once (overrides \"concurrency\")"},
     {OPT_VAR, "var", 0, "NAME=VALUE", "set the job variable NAME (repeatable)"},
@@ -167,7 +168,8 @@ int options_parse(struct options *o, int argc, char **argv)
                            optarg);
       break;
     case OPT_QUIET:
-      o->quiet = 1;
+      if (o->quiet < 2)
+        o->quiet++;
       break;
     case OPT_JOBS: {
       unsigned long j = strtoul(optarg, &end, 10);

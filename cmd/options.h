@@ -44,7 +44,7 @@ struct options {
   const char *journal;
   int progress; /* PROGRESS_AUTO, _ALWAYS or _NEVER */
   int graph;    /* "corun graph FILE": print DOT, run nothing */
-  int quiet;
+  int quiet;    /* -q given this many times (at most 2) */
   unsigned jobs;
   const char *root;
   const char **vars;

@@ -180,9 +180,20 @@ void corun_report_junit(const struct corun_run *run, struct corun_buf *out);
  * a complete event per task that ran, a lane per root subtree.
  */
 void corun_report_trace(const struct corun_run *run, struct corun_buf *out);
-/* The human summary table; colour adds ANSI colours. */
+/*
+ * The human summary: a table (one row per task), a totals line, then the
+ * root causes (the tasks that failed on their own, each with its whole
+ * message); colour adds ANSI colours.
+ */
 void corun_report_text(const struct corun_run *run, int colour,
                        struct corun_buf *out);
+/*
+ * What -q prints: nothing when every task ended ok and the exit status is
+ * 0; otherwise the rows of the tasks that did not end ok, the totals line
+ * and the root causes.
+ */
+void corun_report_text_failures(const struct corun_run *run, int colour,
+                                struct corun_buf *out);
 
 /*
  * Write data to path atomically: a temporary file beside it, fsync, rename.

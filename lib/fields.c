@@ -345,3 +345,56 @@ int corun_field_json(struct corun_fields *f, const char *name, cJSON **out)
   }
   return 1;
 }
+
+void corun_field_precheck(struct corun_fields *f, const char *field,
+                          const cJSON *v, enum corun_pre_what what,
+                          const char *path, const char *search,
+                          const char *cwd)
+{
+  struct corun_prechecks *pc = f->pre;
+  struct corun_precheck *e;
+
+  if (pc == NULL || path == NULL)
+    return;
+  if (pc->n == pc->cap) {
+    size_t ncap = pc->cap ? pc->cap * 2 : 16;
+    struct corun_precheck *nv = realloc(pc->v, ncap * sizeof(*nv));
+
+    if (nv == NULL)
+      return; /* a check less: the run still says what is missing */
+    pc->v = nv;
+    pc->cap = ncap;
+  }
+  e = &pc->v[pc->n];
+  memset(e, 0, sizeof(*e));
+  e->task = f->task;
+  e->off = v ? corun_json_where(f->json, v) : f->obj_off;
+  e->what = what;
+  e->field = strdup(field);
+  e->path = strdup(path);
+  e->search = search ? strdup(search) : NULL;
+  e->cwd = cwd ? strdup(cwd) : NULL;
+  if (e->field == NULL || e->path == NULL || (search && !e->search) ||
+      (cwd && !e->cwd)) {
+    free(e->field);
+    free(e->path);
+    free(e->search);
+    free(e->cwd);
+    return;
+  }
+  pc->n++;
+}
+
+void corun__prechecks_free(struct corun_prechecks *pc)
+{
+  size_t i;
+
+  for (i = 0; i < pc->n; i++) {
+    free(pc->v[i].field);
+    free(pc->v[i].path);
+    free(pc->v[i].search);
+    free(pc->v[i].cwd);
+  }
+  free(pc->v);
+  memset(pc, 0, sizeof(*pc));
+}

@@ -41,6 +41,48 @@ void corun__diags_free(struct corun_diags *d);
 
 #define CORUN_FIELDS_MAX 48
 
+enum { CORUN_STDIN_FREE, CORUN_STDIN_JOB, CORUN_STDIN_LINES };
+
+/*
+ * What a task needs on disk before it runs, checked once the whole job is
+ * loaded (whether another task could make it first is known only then),
+ * and what it writes, which makes such a check moot.
+ */
+enum corun_pre_what {
+  CORUN_PRE_FILE,    /* a file to read ("lines") */
+  CORUN_PRE_DIR,     /* a directory to run in ("cwd") */
+  CORUN_PRE_PROGRAM, /* argv[0]: on PATH, or with a slash a file */
+  CORUN_PRE_OUTPUT   /* a file the task writes ("save", "results") */
+};
+
+struct corun_precheck {
+  long task;
+  size_t off;   /* where the value stands */
+  char *field;  /* for the message */
+  enum corun_pre_what what;
+  char *path;   /* the resolved path, or the program name */
+  char *search; /* PROGRAM: the task's own PATH, or NULL for corun's */
+  char *cwd;    /* PROGRAM: where the program starts, for relative names */
+};
+
+struct corun_prechecks {
+  struct corun_precheck *v;
+  size_t n, cap;
+};
+
+struct corun_fields;
+
+/*
+ * Note a check for the loader (field names the field, v its value for the
+ * position). Nothing where f->pre is NULL: a stage's task is made per
+ * item, when its fields are known.
+ */
+void corun_field_precheck(struct corun_fields *f, const char *field,
+                          const cJSON *v, enum corun_pre_what what,
+                          const char *path, const char *search,
+                          const char *cwd);
+void corun__prechecks_free(struct corun_prechecks *pc);
+
 /* Set in a field's cJSON type once a kind or the loader has read it. */
 #define CORUN_FIELD_USED (1 << 24)
 /* Set when the value's template failed: its error is already reported. */
@@ -58,6 +100,12 @@ struct corun_fields {
   size_t tasks_off;
   const char *dir;  /* the job file's directory, for relative paths */
   const char *root; /* --root, resolved, or NULL */
+  /*
+   * Who reads corun's standard input (CORUN_STDIN_*), shared by the job's
+   * tasks; NULL where no task may (a stage's task runs once per item).
+   */
+  int *stdin_use;
+  struct corun_prechecks *pre; /* NULL: no checks before the run here */
   int failed;
   /*
    * Set by the loader for kinds that hold task templates (a pipeline

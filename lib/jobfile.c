@@ -69,6 +69,8 @@ struct loader {
   int has_tasks;
   size_t tasks_off;
   unsigned suggested; /* "did you mean" searches over all ids so far */
+  int stdin_use;      /* CORUN_STDIN_*: who reads standard input */
+  struct corun_prechecks pre; /* files, directories, programs to look at */
   /* Limits of pipeline stage tasks, checked against their pipeline's. */
   struct tmpl_limit {
     long task;
@@ -1141,6 +1143,8 @@ static struct corun_task *load_task(struct loader *ld)
   f.obj_off = off;
   f.dir = ld->job->dir;
   f.root = ld->job->root;
+  f.stdin_use = &ld->stdin_use;
+  f.pre = &ld->pre;
   f.load_template = load_template;
   f.loader = ld;
   if (obj == NULL || corun_json_object_begin(p) < 0) {
@@ -1923,12 +1927,239 @@ static int apply_var_overrides(struct loader *ld,
   return CORUN_OK;
 }
 
+/* ---- checks before the run ---- */
+
+/* path with "//", "." and ".." folded, without looking at the disk. */
+static char *fold_path(const char *path)
+{
+  struct corun_buf b = CORUN_BUF_INIT;
+  const char *p = path, *e;
+  int abs = *path == '/';
+
+  if (abs)
+    corun_buf_putc(&b, '/');
+  for (; *p; p = *e ? e + 1 : e) {
+    size_t n;
+
+    e = strchr(p, '/');
+    if (e == NULL)
+      e = p + strlen(p);
+    n = (size_t)(e - p);
+    if (n == 0 || (n == 1 && p[0] == '.'))
+      continue;
+    if (n == 2 && p[0] == '.' && p[1] == '.' && b.len > (size_t)abs) {
+      char *slash;
+
+      b.p[b.len] = '\0';
+      slash = strrchr(b.p + abs, '/');
+      b.len = slash ? (size_t)(slash - b.p) : (size_t)abs;
+      b.p[b.len] = '\0';
+      continue;
+    }
+    if (b.len > (size_t)abs)
+      corun_buf_putc(&b, '/');
+    corun_buf_add(&b, p, n);
+  }
+  return corun_buf_detach(&b);
+}
+
+/* Whether t starts with the run: neither it nor a container has "after". */
+static int starts_with_run(const struct corun_task *t)
+{
+  for (; t; t = t->parent)
+    if (t->deps && t->deps->nafter)
+      return 0;
+  return 1;
+}
+
+/*
+ * Whether a task of the job writes path ("save", "results"), or, with
+ * below, a file under it (whose directories that task creates).
+ */
+static int written_by_job(const struct loader *ld, const char *path,
+                          int below)
+{
+  char *want = fold_path(path), *got;
+  size_t i, wl;
+  int hit = 0;
+
+  if (want == NULL)
+    return 1; /* cannot tell: do not refuse the job */
+  wl = strlen(want);
+  for (i = 0; i < ld->pre.n && !hit; i++) {
+    if (ld->pre.v[i].what != CORUN_PRE_OUTPUT)
+      continue;
+    got = fold_path(ld->pre.v[i].path);
+    hit = got == NULL || strcmp(got, want) == 0 ||
+          (below && strncmp(got, want, wl) == 0 &&
+           (got[wl] == '/' || strcmp(want, "/") == 0));
+    free(got);
+  }
+  free(want);
+  return hit;
+}
+
+/* Whether path is a file the process may execute. */
+static int executable(const char *path)
+{
+  struct stat st;
+
+  return stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+         access(path, X_OK) == 0;
+}
+
+/* Whether name (no slash) is found in search, as execvp would look. */
+static int on_path(const char *name, const char *search, const char *cwd)
+{
+  struct corun_buf b = CORUN_BUF_INIT;
+  const char *p = search, *e;
+  int found = 0;
+
+  for (; !found; p = e + 1) {
+    e = strchr(p, ':');
+    if (e == NULL)
+      e = p + strlen(p);
+    corun_buf_reset(&b);
+    /* Empty and relative entries are looked up where the program starts. */
+    if (*p != '/')
+      corun_buf_puts(&b, cwd ? cwd : ".");
+    if (e > p && *p != '/')
+      corun_buf_putc(&b, '/');
+    corun_buf_add(&b, p, (size_t)(e - p));
+    corun_buf_printf(&b, "/%s", name);
+    found = !b.oom && executable(corun_buf_str(&b));
+    if (*e == '\0')
+      break;
+  }
+  corun_buf_free(&b);
+  return found;
+}
+
+static void check_program(struct loader *ld, const struct corun_precheck *c)
+{
+  const char *name = c->path;
+  struct corun_buf b = CORUN_BUF_INIT;
+  struct stat st;
+
+  if (*name == '\0') {
+    diag(ld, c->off, c->task, "\"%s\" has an empty program name", c->field);
+    return;
+  }
+  if (strchr(name, '/') == NULL) {
+    const char *search = c->search ? c->search : getenv("PATH");
+
+    if (search == NULL)
+      search = "/bin:/usr/bin";
+    if (!on_path(name, search, c->cwd))
+      diag(ld, c->off, c->task,
+           "\"%s\": program \"%s\" is not found in %s", c->field, name,
+           c->search ? "the PATH set by \"env\"" : "PATH");
+    return;
+  }
+  if (name[0] == '/' || c->cwd == NULL)
+    corun_buf_puts(&b, name);
+  else
+    corun_buf_printf(&b, "%s/%s", c->cwd, name);
+  /* Relative to a cwd that another task builds: that task's business. */
+  if (!b.oom && name[0] != '/' && c->cwd && written_by_job(ld, c->cwd, 1)) {
+    corun_buf_free(&b);
+    return;
+  }
+  if (!b.oom && written_by_job(ld, corun_buf_str(&b), 0)) {
+    corun_buf_free(&b);
+    return;
+  }
+  if (b.oom)
+    ;
+  else if (stat(corun_buf_str(&b), &st) < 0)
+    diag(ld, c->off, c->task, "\"%s\": program \"%s\" does not exist",
+         c->field, corun_buf_str(&b));
+  else if (!executable(corun_buf_str(&b)))
+    diag(ld, c->off, c->task,
+         "\"%s\": program \"%s\" is not an executable file", c->field,
+         corun_buf_str(&b));
+  corun_buf_free(&b);
+}
+
+/*
+ * What a task needs and cannot do without is looked at now, so a typo in
+ * a path fails in --check, not an hour into the run. Never where another
+ * task could make it first: a task that waits for others ("after", its own
+ * or a container's), or a path another task writes.
+ */
+static void run_prechecks(struct loader *ld)
+{
+  size_t i;
+
+  for (i = 0; i < ld->pre.n; i++) {
+    const struct corun_precheck *c = &ld->pre.v[i];
+    const struct corun_task *t;
+    struct stat st;
+
+    if (c->what == CORUN_PRE_OUTPUT || c->task < 0 ||
+        (size_t)c->task >= ld->job->ntasks)
+      continue;
+    t = ld->job->tasks[c->task];
+    if (t == NULL || !starts_with_run(t))
+      continue;
+    switch (c->what) {
+    case CORUN_PRE_FILE:
+      if (written_by_job(ld, c->path, 0))
+        break;
+      if (stat(c->path, &st) < 0)
+        diag(ld, c->off, c->task, "\"%s\": lines file \"%s\": %s", c->field,
+             c->path,
+             errno == ENOENT ? "no such file" : strerror(errno));
+      else if (S_ISDIR(st.st_mode))
+        diag(ld, c->off, c->task, "\"%s\": lines file \"%s\" is a directory",
+             c->field, c->path);
+      break;
+    case CORUN_PRE_DIR:
+      if (written_by_job(ld, c->path, 1))
+        break;
+      if (stat(c->path, &st) < 0)
+        diag(ld, c->off, c->task, "\"%s\" \"%s\": %s", c->field, c->path,
+             errno == ENOENT ? "no such directory" : strerror(errno));
+      else if (!S_ISDIR(st.st_mode))
+        diag(ld, c->off, c->task, "\"%s\" \"%s\" is not a directory",
+             c->field, c->path);
+      break;
+    case CORUN_PRE_PROGRAM:
+      /* A missing cwd is said once, by its own check. */
+      if (c->cwd && (stat(c->cwd, &st) < 0 || !S_ISDIR(st.st_mode)))
+        break;
+      check_program(ld, c);
+      break;
+    default:
+      break;
+    }
+  }
+}
+
+static enum corun_code load_text(struct corun_job **out, const char *text,
+                                 size_t len, const char *display,
+                                 const char *dir,
+                                 const struct corun_load_opts *opts,
+                                 int stdin_use, struct corun_buf *diagbuf,
+                                 struct corun_error *err);
+
 enum corun_code corun_job_load_text(struct corun_job **out, const char *text,
                                     size_t len, const char *display,
                                     const char *dir,
                                     const struct corun_load_opts *opts,
                                     struct corun_buf *diagbuf,
                                     struct corun_error *err)
+{
+  return load_text(out, text, len, display, dir, opts, CORUN_STDIN_FREE,
+                   diagbuf, err);
+}
+
+static enum corun_code load_text(struct corun_job **out, const char *text,
+                                 size_t len, const char *display,
+                                 const char *dir,
+                                 const struct corun_load_opts *opts,
+                                 int stdin_use, struct corun_buf *diagbuf,
+                                 struct corun_error *err)
 {
   struct loader ld;
   struct corun_job *job;
@@ -1958,6 +2189,7 @@ enum corun_code corun_job_load_text(struct corun_job **out, const char *text,
   job->concurrency = CORUN_DEFAULT_CONCURRENCY;
   job->hash = job_hash(text, len, opts);
   ld.job = job;
+  ld.stdin_use = stdin_use;
   corun_json_init(&ld.p, text, len);
 
   if (len > MAX_FILE_BYTES) {
@@ -2019,6 +2251,8 @@ enum corun_code corun_job_load_text(struct corun_job **out, const char *text,
   /* A tree with other errors may be half built; cycles would mislead. */
   if (ld.diags.n == 0 && job->nedges > 0)
     check_cycles(&ld);
+  if (ld.diags.n == 0)
+    run_prechecks(&ld);
 
 diags:
   if (ld.p.failed)
@@ -2044,6 +2278,7 @@ fail:
   }
   free(ld.recs);
   free(ld.tlimits);
+  corun__prechecks_free(&ld.pre);
   for (i = 0; i < 5; i++)
     cJSON_Delete(owned[i]);
   corun__diags_free(&ld.diags);
@@ -2149,8 +2384,8 @@ enum corun_code corun_job_load(struct corun_job **out, const char *path,
     code = read_all(STDIN_FILENO, "<stdin>", opts, &text, &len, err);
     if (code != CORUN_OK)
       return code;
-    code = corun_job_load_text(out, text, len, "<stdin>", ".", opts, diagbuf,
-                               err);
+    code = load_text(out, text, len, "<stdin>", ".", opts, CORUN_STDIN_JOB,
+                     diagbuf, err);
     free(text);
     return code;
   }

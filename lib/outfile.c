@@ -9,6 +9,114 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "buf.h"
+
+/* Whether the resolved path real lies in the resolved root. */
+static int inside(const char *real, const char *root)
+{
+  size_t rl = strlen(root);
+
+  if (strcmp(root, "/") == 0)
+    return 1;
+  return strncmp(real, root, rl) == 0 && (real[rl] == '/' || real[rl] == 0);
+}
+
+/* Whether dir, which exists, resolves inside root. */
+static int dir_inside(const char *dir, const char *root)
+{
+  char *real;
+  int ok;
+
+  if (root == NULL)
+    return 1;
+  real = realpath(*dir ? dir : "/", NULL);
+  ok = real && inside(real, root);
+  free(real);
+  return ok;
+}
+
+int corun__outfile_mkdirs(const char *target, const char *root,
+                          struct corun_buf *why)
+{
+  struct stat st;
+  char *dir = strdup(target), *slash, *p;
+  int e = 0;
+
+  if (dir == NULL) {
+    corun_buf_puts(why, "out of memory");
+    return -1;
+  }
+  slash = strrchr(dir, '/');
+  if (slash == NULL || slash == dir || stat((*slash = '\0', dir), &st) == 0) {
+    /* Nothing to make: the directory is there (or it is "/" or "."). */
+    free(dir);
+    return 0;
+  }
+  /*
+   * Walk down from the top: each missing directory is made only once the
+   * one it goes into is known to lie inside the root.
+   */
+  for (p = dir + 1;; p++) {
+    int last = *p == '\0';
+
+    if (*p != '/' && !last)
+      continue;
+    *p = '\0';
+    if (stat(dir, &st) == 0) {
+      if (!S_ISDIR(st.st_mode)) {
+        /* Name both: the directory wanted and what stands in its way. */
+        char *in_way = strdup(dir);
+
+        if (!last)
+          *p = '/';
+        corun_buf_printf(why, "cannot create directory %s: %s is not a "
+                              "directory",
+                         dir, in_way ? in_way : "a part of it");
+        free(in_way);
+        free(dir);
+        return -1;
+      }
+    } else if (errno != ENOENT) {
+      e = errno;
+      break;
+    } else {
+      char *up = strrchr(dir, '/');
+      int ok;
+
+      if (up == NULL) {
+        ok = dir_inside(".", root);
+      } else {
+        *up = '\0';
+        ok = dir_inside(up == dir ? "/" : dir, root);
+        *up = '/';
+      }
+      if (!ok) {
+        corun_buf_printf(why, "cannot create directory %s: outside --root %s",
+                         dir, root);
+        free(dir);
+        return -1;
+      }
+      if (mkdir(dir, 0777) < 0 && errno != EEXIST) {
+        e = errno;
+        break;
+      }
+    }
+    if (last)
+      break;
+    *p = '/';
+  }
+  if (e == 0 && !dir_inside(dir, root)) {
+    corun_buf_printf(why, "cannot create directory %s: outside --root %s", dir,
+                     root);
+    free(dir);
+    return -1;
+  }
+  if (e)
+    corun_buf_printf(why, "cannot create directory %s: %s", dir, strerror(e));
+  free(dir);
+  return e ? -1 : 0;
+}
+
 int corun__outfile_open(struct corun_outfile *o, const char *target)
 {
   struct stat st;

@@ -23,6 +23,17 @@ struct corun_outfile {
 
 #define CORUN_OUTFILE_INIT {-1, 0, NULL, NULL}
 
+struct corun_buf;
+
+/*
+ * Create the missing directories above target, as "mkdir -p" does (mode
+ * 0777 less the umask). With root (--root, resolved; NULL for none) no
+ * directory is made outside it: the part that exists is resolved, symbolic
+ * links and all, and checked before each directory is made under it.
+ * Returns 0, or -1 with why ("cannot create directory D: reason") in why.
+ */
+int corun__outfile_mkdirs(const char *target, const char *root,
+                          struct corun_buf *why);
 /* Open for target. Returns 0, or an errno. */
 int corun__outfile_open(struct corun_outfile *o, const char *target);
 /* Write all of n bytes to fd, through EINTR and short writes: 0 or errno. */

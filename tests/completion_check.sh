@@ -24,7 +24,8 @@ done
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 touch "$dir/deploy.json" "$dir/notes.txt"
-mkdir "$dir/jobs"
+mkdir "$dir/jobs" "$dir/my jobs" "$dir/my jobs/inner dir"
+touch "$dir/my jobs/nightly run.json" "$dir/[ab]*.json" "$dir/a.json"
 complete_words() {
   (cd "$dir" && bash -c '
     source "$1"; shift
@@ -40,9 +41,46 @@ got=$(complete_words corun "")
 echo "$got" | grep -qx deploy.json || fail "'corun ' does not offer deploy.json: $got"
 echo "$got" | grep -qx notes.txt && fail "'corun ' offers notes.txt"
 echo "$got" | grep -qx graph || fail "'corun ' does not offer the graph command"
-echo "$got" | grep -qx jobs || fail "'corun ' does not offer directories"
-got=$(complete_words corun --root "")
-[ "$got" = "jobs" ] || fail "--root offers: $got"
+echo "$got" | grep -qx jobs/ || fail "'corun ' does not offer directories: $got"
+got=$(complete_words corun --root "" | sort)
+[ "$got" = "jobs/
+my jobs/" ] || fail "--root offers: $got"
+# A name with spaces is one word; a directory ends in '/' (no space after).
+got=$(complete_words corun "my")
+[ "$got" = "my jobs/" ] || fail "'corun my' gave: $got"
+got=$(complete_words corun "my jobs/" | sort)
+[ "$got" = "my jobs/inner dir/
+my jobs/nightly run.json" ] || fail "'corun my jobs/' gave: $got"
+got=$(complete_words corun --root "my")
+[ "$got" = "my jobs/" ] || fail "'--root my' gave: $got"
+got=$(complete_words corun --report "my jobs/n")
+[ "$got" = "my jobs/nightly run.json" ] || fail "'--report my jobs/n' gave: $got"
+# A name that looks like a pattern is a name, not a pattern.
+got=$(complete_words corun "[")
+[ "$got" = "[ab]*.json" ] || fail "'corun [' gave: $got"
+# OPTION=ARG, as bash splits it at '=' and as one word (COMP_WORDBREAKS
+# without '=').
+got=$(complete_words corun --report = "dep")
+[ "$got" = "deploy.json" ] || fail "'--report=dep' gave: $got"
+got=$(complete_words corun --root = | sort)
+[ "$got" = "jobs/
+my jobs/" ] || fail "'--root=' gave: $got"
+got=$(complete_words corun --progress = "al")
+[ "$got" = "always" ] || fail "'--progress=al' gave: $got"
+got=$(complete_words corun "--report=dep")
+[ "$got" = "--report=deploy.json" ] || fail "'--report=dep' as one word: $got"
+got=$(complete_words corun "--progress=n")
+[ "$got" = "--progress=never" ] || fail "'--progress=n' as one word: $got"
+# Abbreviations getopt accepts: the option they stand for.
+got=$(complete_words corun --ro "" | sort)
+[ "$got" = "jobs/
+my jobs/" ] || fail "'--ro ' gave: $got"
+got=$(complete_words corun "--prog=al")
+[ "$got" = "--prog=always" ] || fail "'--prog=al' gave: $got"
+got=$(complete_words corun --j "dep")
+[ "$got" = "deploy.json" ] || fail "'--j dep' (ambiguous) gave: $got"
+got=$(complete_words corun --var = "")
+[ -z "$got" ] || fail "'--var=' offers: $got"
 
 # zsh: the function must at least parse (zsh is installed by .ci/run).
 if command -v zsh >/dev/null; then

@@ -430,8 +430,14 @@ CASES = [
             {"task": {"kind": "wait", "return_when": "first_completed",
                       "tasks": [{"kind": "sleep", "seconds": "${index}"}]}},
         ]})),
+    # After another task: a file that is not there yet is not an error.
     ("pipeline source lines", "valid",
-     job({"kind": "pipeline", "source": {"lines": "urls.txt"},
+     job(sleep(id="first"),
+         {"kind": "pipeline", "source": {"lines": "urls.txt"},
+          "after": ["first"],
+          "stages": [{"task": {"kind": "fetch", "url": "${item}"}}]})),
+    ("pipeline source lines from stdin", "valid",
+     job({"kind": "pipeline", "source": {"lines": "-"},
           "stages": [{"task": {"kind": "fetch", "url": "${item}"}}]})),
     ("pipeline item references for non-strings", "valid", job(pipe(
         {"kind": "exec", "argv": "${item.args}", "stream": "${item.ok}",

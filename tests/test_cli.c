@@ -892,6 +892,68 @@ Test(cli, quiet_ok_run_prints_nothing_on_stderr)
   proc_free(p);
 }
 
+/* A job where a gather fails because of one child, and the rest is fine. */
+static char *mixed_job(void)
+{
+  return write_temp("mixed.json",
+                    "{\"tasks\": ["
+                    "{\"id\": \"fine\", \"kind\": \"sleep\", \"seconds\": 0},"
+                    "{\"id\": \"grp\", \"kind\": \"gather\", \"tasks\": ["
+                    "{\"id\": \"bad\", \"kind\": \"sleep\", \"seconds\": 0,"
+                    " \"fail\": \"first line\\nsecond line\"},"
+                    "{\"id\": \"good\", \"kind\": \"sleep\", \"seconds\": 0}"
+                    "]}]}");
+}
+
+Test(cli, summary_ends_with_the_root_causes)
+{
+  char *f = mixed_job();
+  struct proc *p = CLI(NULL, f);
+  const char *rc;
+
+  cr_assert_eq(p->status, 1, "stderr: %s", p->err);
+  cr_assert(strstr(p->err, "\nfine "), "every row without -q:\n%s", p->err);
+  rc = strstr(p->err, "Root causes:\n");
+  cr_assert_not_null(rc, "%s", p->err);
+  /* The failing leaf, whole, after the table; not the gather above it. */
+  cr_assert_str_eq(rc, "Root causes:\n"
+                       "  bad (sleep): fail: first line\n"
+                       "    second line\n");
+  unlink(f);
+  free(f);
+  proc_free(p);
+}
+
+Test(cli, quiet_prints_only_what_failed_and_twice_nothing)
+{
+  char *f = mixed_job();
+  struct proc *p = CLI(NULL, "-q", f);
+  static const char *const twice[][3] = {
+      {"-qq", NULL}, {"-q", "-q"}, {"--quiet", "--quiet"}};
+  size_t i;
+
+  cr_assert_eq(p->status, 1, "stderr: %s", p->err);
+  cr_assert(strstr(p->err, "\nbad "), "the failed task's row:\n%s", p->err);
+  cr_assert(strstr(p->err, "\ngrp "), "%s", p->err);
+  cr_assert_null(strstr(p->err, "fine"), "no row of a task ok:\n%s", p->err);
+  /* Cancelled because of bad: not ok, so shown, but not a root cause. */
+  cr_assert(strstr(p->err, "\ngood "), "%s", p->err);
+  cr_assert_null(strstr(p->err, "  good ("), "%s", p->err);
+  cr_assert(strstr(p->err, "Root causes:\n  bad (sleep): fail: first line"),
+            "%s", p->err);
+  proc_free(p);
+  for (i = 0; i < 3; i++) {
+    p = twice[i][1] ? CLI(NULL, twice[i][0], twice[i][1], f)
+                    : CLI(NULL, twice[i][0], f);
+    cr_assert_eq(p->status, 1, "%s", twice[i][0]);
+    cr_assert_str_empty(p->err, "%s %s: %s", twice[i][0],
+                        twice[i][1] ? twice[i][1] : "", p->err);
+    proc_free(p);
+  }
+  unlink(f);
+  free(f);
+}
+
 Test(cli, no_colour_when_stderr_is_not_a_terminal)
 {
   struct proc *p;
@@ -980,6 +1042,17 @@ Test(cli, progress_line_on_a_terminal_is_erased_before_the_summary)
   p = on_a_terminal(cmd);
   cr_assert_eq(p->status, 0);
   cr_assert_null(strstr(p->out, "done, "), "%s", p->out);
+  proc_free(p);
+  /* -q hides it too (curl -s hides its meter), unless asked for. */
+  snprintf(cmd, sizeof(cmd), "%s -q %s", CORUN_BIN, job);
+  p = on_a_terminal(cmd);
+  cr_assert_eq(p->status, 0);
+  cr_assert_null(strstr(p->out, "done, "), "%s", p->out);
+  proc_free(p);
+  snprintf(cmd, sizeof(cmd), "%s -q --progress=always %s", CORUN_BIN, job);
+  p = on_a_terminal(cmd);
+  cr_assert_eq(p->status, 0);
+  cr_assert_not_null(strstr(p->out, "done, "), "%s", p->out);
   proc_free(p);
   rm_dir(dir);
   free(dir);

@@ -242,6 +242,28 @@ Test(exec, load_time_checks)
   free(d);
 }
 
+/* Run after another task, so no check before the run can catch it. */
+Test(exec, missing_cwd_is_named_not_the_program)
+{
+  struct result *r = run_job(
+      "{\"tasks\": [{\"id\": \"first\", \"kind\": \"sleep\", \"seconds\": 0},"
+      "{\"id\": \"gone\", \"kind\": \"exec\", \"argv\": [\"true\"], "
+      "\"cwd\": \"/nonexistent-corun-dir/sub\", \"after\": [\"first\"]},"
+      "{\"id\": \"file\", \"kind\": \"exec\", \"argv\": [\"true\"], "
+      "\"cwd\": \"/etc/passwd\", \"after\": [\"first\"]}]}",
+      NULL);
+  struct corun_task *t = task_by_id(r, "gone");
+
+  cr_assert_str_eq(status_of(r, "gone"), "failed");
+  cr_assert_eq(t->err_type, CORUN_ERR_IO);
+  cr_assert_str_eq(t->err_msg,
+                   "cwd \"/nonexistent-corun-dir/sub\": no such directory");
+  t = task_by_id(r, "file");
+  cr_assert_eq(t->err_type, CORUN_ERR_IO);
+  cr_assert_str_eq(t->err_msg, "cwd \"/etc/passwd\": not a directory");
+  result_free(r);
+}
+
 Test(exec, cwd_defaults_to_the_job_directory_and_obeys_root)
 {
   char dir[] = "/tmp/corun-exec-cwd.XXXXXX", rm[128], *real;
@@ -366,15 +388,20 @@ Test(exec, a_command_that_cannot_run_fails_naming_it)
   struct result *r;
   struct corun_task *t;
 
-  /* write_temp leaves the file without execute permission. */
+  /*
+   * write_temp leaves the file without execute permission. After another
+   * task, so the checks before the run leave them to the run.
+   */
   snprintf(job, sizeof(job),
-           "{\"tasks\": ["
+           "{\"tasks\": [{\"id\": \"first\", \"kind\": \"sleep\", "
+           "\"seconds\": 0},"
            "{\"id\": \"abs\", \"kind\": \"exec\", \"argv\": "
            "[\"/nonexistent-corun/no-such-cmd\"], \"retries\": 2, "
-           "\"backoff\": \"10ms\"},"
+           "\"backoff\": \"10ms\", \"after\": [\"first\"]},"
            "{\"id\": \"path\", \"kind\": \"exec\", \"argv\": "
-           "[\"corun-no-such-cmd\", \"x\"]},"
-           "{\"id\": \"noexec\", \"kind\": \"exec\", \"argv\": [\"%s\"]}]}",
+           "[\"corun-no-such-cmd\", \"x\"], \"after\": [\"first\"]},"
+           "{\"id\": \"noexec\", \"kind\": \"exec\", \"argv\": [\"%s\"], "
+           "\"after\": [\"first\"]}]}",
            script);
   r = run_job(job, NULL);
   t = task_by_id(r, "abs");

@@ -648,11 +648,13 @@ Test(faults, exec_of_a_missing_binary_fails_naming_it)
   cJSON *rep;
 
   cr_assert_eq(
-      corun(J("{'tasks': ["
-              "{'id': 'path', 'kind': 'exec', 'argv': ['./no-such-program']},"
+      /* After another task: no check before the run refuses them. */
+      corun(J("{'tasks': [{'id': 'first', 'kind': 'sleep', 'seconds': 0},"
+              "{'id': 'path', 'kind': 'exec', 'argv': ['./no-such-program'],"
+              " 'after': ['first']},"
               "{'id': 'name', 'kind': 'exec', 'argv': "
               "['no-such-program-on-path', '-x'], 'retries': 1, 'backoff': "
-              "'10ms'},"
+              "'10ms', 'after': ['first']},"
               "{'id': 'shell', 'kind': 'exec', 'shell': "
               "'no-such-program-on-path'}]}")),
       1);
@@ -1071,8 +1073,9 @@ Test(faults, a_program_still_open_for_writing_is_retried)
   put_file("job.json",
            J("{'tasks': [{'id': 'p', 'kind': 'exec', 'argv': ['./prog'], "
              "'retries': 6, 'backoff': '100ms'},"
+             "{'id': 'first', 'kind': 'sleep', 'seconds': 0},"
              "{'id': 'gone', 'kind': 'exec', 'argv': ['./no-such-prog'], "
-             "'retries': 6, 'backoff': '100ms'}]}"));
+             "'retries': 6, 'backoff': '100ms', 'after': ['first']}]}"));
   o.cwd = dir;
   o.err = P("stderr.txt");
   pid = spawn_cli(args, &o);

@@ -200,6 +200,101 @@ Test(fetch, save_streams_the_body_to_the_file)
   result_free(r);
 }
 
+Test(fetch, save_creates_missing_parent_directories)
+{
+  char *dir = tmp_dir("fetch"), path[256], blocked[256], made[256];
+  struct result *r;
+  struct stat st;
+  mode_t mask = umask(022);
+  FILE *f;
+
+  snprintf(path, sizeof(path), "%s/a/b c/out.bin", dir);
+  snprintf(blocked, sizeof(blocked), "%s/file/sub/out.bin", dir);
+  snprintf(made, sizeof(made), "%s/file", dir);
+  f = fopen(made, "w");
+  fclose(f);
+  r = run_job(job("{\"tasks\": [{\"id\": \"s\", \"kind\": \"fetch\", "
+                  "\"url\": \"%s/bytes?n=1000\", \"save\": \"%s\"},"
+                  "{\"id\": \"x\", \"kind\": \"fetch\", "
+                  "\"url\": \"%s/bytes?n=1000\", \"save\": \"%s\"}]}",
+                  base(), path, base(), blocked),
+              NULL);
+  umask(mask);
+  cr_assert_str_eq(status_of(r, "s"), "ok", "%s", task_by_id(r, "s")->err_msg);
+  cr_assert_eq(stat(path, &st), 0);
+  cr_assert_eq(st.st_size, 1000);
+  snprintf(made, sizeof(made), "%s/a/b c", dir);
+  cr_assert_eq(stat(made, &st), 0);
+  cr_assert_eq(st.st_mode & 0777, 0755, "mkdir -p's mode: %o",
+               (unsigned)(st.st_mode & 0777));
+  /* A file in the way: the task fails io, naming the directory. */
+  cr_assert_str_eq(status_of(r, "x"), "failed");
+  cr_assert_eq(task_by_id(r, "x")->err_type, CORUN_ERR_IO);
+  cr_assert(strstr(task_by_id(r, "x")->err_msg, "cannot create directory ") &&
+                strstr(task_by_id(r, "x")->err_msg,
+                       "/file/sub: ") &&
+                strstr(task_by_id(r, "x")->err_msg,
+                       "/file is not a directory"),
+            "%s", task_by_id(r, "x")->err_msg);
+  result_free(r);
+  unlink(path);
+  rmdir(made);
+  snprintf(made, sizeof(made), "%s/a", dir);
+  rmdir(made);
+  snprintf(made, sizeof(made), "%s/file", dir);
+  unlink(made);
+  rmdir(dir);
+  free(dir);
+}
+
+/* A link out of the root that appears during the run makes no way out. */
+Test(fetch, save_makes_no_directory_outside_the_root)
+{
+  char *root = tmp_dir("fetch"), *outside = tmp_dir("fetch");
+  char *jpath = path_join(root, "job.json"), *made, *link;
+  struct proc *p;
+  FILE *f = fopen(jpath, "w");
+
+  cr_assert_not_null(f);
+  fprintf(f,
+          "{\"tasks\": [{\"id\": \"swap\", \"kind\": \"exec\", \"argv\": "
+          "[\"ln\", \"-s\", \"%s\", \"esc\"]},"
+          "{\"id\": \"get\", \"kind\": \"fetch\", \"url\": "
+          "\"%s/bytes?n=10\", \"save\": \"esc/new/out.bin\", "
+          "\"after\": [\"swap\"]},"
+          "{\"id\": \"fine\", \"kind\": \"fetch\", \"url\": "
+          "\"%s/bytes?n=10\", \"save\": \"in/side/out.bin\"}]}",
+          outside, base(), base());
+  fclose(f);
+  p = run_cli(NULL, (const char *const[]){"--root", root, "--report", "-",
+                                          "-qq", jpath, NULL});
+  cr_assert_eq(p->status, 1, "%s%s", p->out, p->err);
+  cr_assert(strstr(p->out, "outside --root"), "%s", p->out);
+  made = path_join(outside, "new");
+  cr_assert_eq(access(made, F_OK), -1, "a directory was made outside");
+  free(made);
+  made = path_join(root, "in/side/out.bin");
+  cr_assert_eq(access(made, F_OK), 0, "inside the root, made as usual");
+  unlink(made);
+  free(made);
+  made = path_join(root, "in/side");
+  rmdir(made);
+  free(made);
+  made = path_join(root, "in");
+  rmdir(made);
+  free(made);
+  link = path_join(root, "esc");
+  unlink(link);
+  free(link);
+  unlink(jpath);
+  free(jpath);
+  rmdir(root);
+  rmdir(outside);
+  free(root);
+  free(outside);
+  proc_free(p);
+}
+
 Test(fetch, failed_save_leaves_no_file_and_keeps_the_old_one)
 {
   char *dir = tmp_dir("fetch"), path[256], fresh[256];
@@ -270,6 +365,39 @@ Test(fetch, max_bytes_stops_while_streaming)
   cr_assert_str_eq(status_of(r, "gz"), "failed");
   cr_assert_eq(task_by_id(r, "gz")->err_type, CORUN_ERR_TOO_LARGE);
   cr_assert_str_eq(status_of(r, "fits"), "ok");
+  result_free(r);
+}
+
+/* 64 MiB bounds a body kept in memory; a saved one is the disk's business. */
+Test(fetch, saved_body_has_no_default_bound)
+{
+  char *dir = tmp_dir("fetch"), *path = path_join(dir, "big.bin");
+  struct result *r;
+  struct stat st;
+
+  r = run_job(job("{\"tasks\": ["
+                  "{\"id\": \"saved\", \"kind\": \"fetch\", \"url\": "
+                  "\"%s/bytes?n=70000000\", \"save\": \"%s\"},"
+                  "{\"id\": \"kept\", \"kind\": \"fetch\", \"url\": "
+                  "\"%s/bytes?n=70000000\"},"
+                  "{\"id\": \"bounded\", \"kind\": \"fetch\", \"url\": "
+                  "\"%s/bytes?n=70000000\", \"save\": \"%s.2\", "
+                  "\"max_bytes\": 67108864}]}",
+                  base(), path, base(), base(), path),
+              NULL);
+  cr_assert_str_eq(status_of(r, "saved"), "ok", "%s",
+                   task_by_id(r, "saved")->err_msg);
+  cr_assert_eq(stat(path, &st), 0);
+  cr_assert_eq(st.st_size, 70000000);
+  cr_assert_str_eq(status_of(r, "kept"), "failed");
+  cr_assert_eq(task_by_id(r, "kept")->err_type, CORUN_ERR_TOO_LARGE);
+  cr_assert_str_eq(status_of(r, "bounded"), "failed");
+  cr_assert_eq(task_by_id(r, "bounded")->err_type, CORUN_ERR_TOO_LARGE);
+  cr_assert_eq(dir_entries(dir), 1, "only the saved file");
+  unlink(path);
+  rmdir(dir);
+  free(path);
+  free(dir);
   result_free(r);
 }
 

@@ -1268,3 +1268,124 @@ Test(jobfile, defaults_suggest_fields_of_every_kind)
   expect_invalid("{\"defaults\": {\"kil_grace\": 1}, \"tasks\": []}",
                  "(did you mean \"kill_grace\"?)", NULL);
 }
+
+/* ---- what can be checked before the run ---- */
+
+Test(jobfile, missing_cwd_lines_and_program_are_load_errors)
+{
+  char *dir = tmp_dir("jobfile"), *script = path_join(dir, "script.sh");
+  char text[4096], *diag;
+  FILE *f = fopen(script, "w");
+
+  cr_assert_not_null(f);
+  fputs("#!/bin/sh\n", f);
+  fclose(f); /* not executable */
+  snprintf(text, sizeof(text),
+           "{\"tasks\": [\n"
+           "{\"id\": \"c\", \"kind\": \"exec\", \"argv\": [\"true\"], "
+           "\"cwd\": \"%s/nope\"},\n"
+           "{\"id\": \"l\", \"kind\": \"pipeline\", \"source\": {\"lines\": "
+           "\"%s/nope.txt\"}, \"stages\": [{\"task\": {\"kind\": \"sleep\", "
+           "\"seconds\": 0}}]},\n"
+           "{\"id\": \"p\", \"kind\": \"exec\", \"argv\": "
+           "[\"corun-no-such-program\"]},\n"
+           "{\"id\": \"e\", \"kind\": \"exec\", \"argv\": [\"true\"], "
+           "\"env\": {\"PATH\": \"%s\"}},\n"
+           "{\"id\": \"x\", \"kind\": \"exec\", \"argv\": [\"%s\"]},\n"
+           "{\"id\": \"f\", \"kind\": \"exec\", \"argv\": [\"true\"], "
+           "\"cwd\": \"%s\"}]}",
+           dir, dir, dir, script, script);
+  diag = load_err(text);
+  cr_assert(strstr(diag, "test.json:2:"), "%s", diag);
+  cr_assert(strstr(diag, "task \"c\": \"cwd\" \"") &&
+                strstr(diag, "/nope\": no such directory"),
+            "%s", diag);
+  cr_assert(strstr(diag, "test.json:3:"), "%s", diag);
+  cr_assert(strstr(diag, "task \"l\": \"source\": lines file \"") &&
+                strstr(diag, "/nope.txt\": no such file"),
+            "%s", diag);
+  cr_assert(strstr(diag, "test.json:4:") &&
+                strstr(diag, "task \"p\": \"argv\": program "
+                             "\"corun-no-such-program\" is not found in PATH"),
+            "%s", diag);
+  /* The task's own PATH is where it is looked up. */
+  cr_assert(strstr(diag, "task \"e\": \"argv\": program \"true\" is not "
+                         "found in the PATH set by \"env\""),
+            "%s", diag);
+  cr_assert(strstr(diag, "task \"x\": \"argv\": program \"") &&
+                strstr(diag, "\" is not an executable file"),
+            "%s", diag);
+  cr_assert(strstr(diag, "task \"f\": \"cwd\" \"") &&
+                strstr(diag, "\" is not a directory"),
+            "%s", diag);
+  free(diag);
+  unlink(script);
+  rmdir(dir);
+  free(script);
+  free(dir);
+}
+
+/* Never refuse a job where something that runs first could make the thing. */
+Test(jobfile, checks_before_the_run_leave_what_the_job_may_make)
+{
+  char text[4096];
+  struct corun_job *job;
+
+  snprintf(text, sizeof(text),
+           "{\"tasks\": ["
+           "{\"id\": \"mk\", \"kind\": \"exec\", \"shell\": "
+           "\"corun-no-such-program\"},"
+           /* after another task, itself or through its container */
+           "{\"id\": \"a\", \"kind\": \"exec\", \"argv\": "
+           "[\"corun-no-such-program\"], \"cwd\": \"/nonexistent-corun\", "
+           "\"after\": [\"mk\"]},"
+           "{\"id\": \"g\", \"kind\": \"gather\", \"after\": [\"mk\"], "
+           "\"tasks\": [{\"kind\": \"pipeline\", \"source\": {\"lines\": "
+           "\"/nonexistent-corun/in.txt\"}, \"stages\": [{\"task\": "
+           "{\"kind\": \"sleep\", \"seconds\": 0}}]}]},"
+           /* written by another task: a save makes its directories */
+           "{\"id\": \"dl\", \"kind\": \"fetch\", \"url\": "
+           "\"http://127.0.0.1:1/\", \"save\": "
+           "\"/nonexistent-corun/made/./list.txt\"},"
+           "{\"id\": \"l\", \"kind\": \"pipeline\", \"source\": {\"lines\": "
+           "\"/nonexistent-corun/made/list.txt\"}, \"stages\": [{\"task\": "
+           "{\"kind\": \"sleep\", \"seconds\": 0}}]},"
+           "{\"id\": \"c\", \"kind\": \"exec\", \"argv\": [\"./run.sh\"], "
+           "\"cwd\": \"/nonexistent-corun/made\"},"
+           /* per item, so not known before the run */
+           "{\"id\": \"s\", \"kind\": \"pipeline\", \"source\": {\"items\": "
+           "[1]}, \"stages\": [{\"task\": {\"kind\": \"exec\", \"argv\": "
+           "[\"corun-no-such-${item}\"], \"cwd\": "
+           "\"/nonexistent-corun/${item}\"}}]}]}");
+  job = load_ok(text);
+  corun_job_free(job);
+}
+
+/* A relative PATH entry is where the program starts: its cwd. */
+Test(jobfile, program_found_through_a_relative_path_entry_of_env)
+{
+  char *dir = tmp_dir("jobfile"), *bin = path_join(dir, "bin");
+  char *prog = path_join(bin, "corun-test-prog"), text[2048];
+  struct corun_job *job;
+  FILE *f;
+
+  cr_assert_eq(mkdir(bin, 0755), 0);
+  f = fopen(prog, "w");
+  cr_assert_not_null(f);
+  fputs("#!/bin/sh\n", f);
+  fclose(f);
+  cr_assert_eq(chmod(prog, 0755), 0);
+  snprintf(text, sizeof(text),
+           "{\"tasks\": [{\"kind\": \"exec\", \"argv\": "
+           "[\"corun-test-prog\"], \"cwd\": \"%s\", \"env\": {\"PATH\": "
+           "\"/nonexistent-corun:bin\"}}]}",
+           dir);
+  job = load_ok(text);
+  corun_job_free(job);
+  unlink(prog);
+  rmdir(bin);
+  rmdir(dir);
+  free(prog);
+  free(bin);
+  free(dir);
+}

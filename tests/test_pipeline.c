@@ -215,9 +215,12 @@ static int count_files(const char *part, char *first, size_t n)
  * Start corun ARGS (NULL-terminated) with stdout and stderr going to
  * dir/out and dir/err; env ("NAME=VALUE") is added to its environment.
  */
+/* A file for corun's standard input in the next start_corun(); NULL: none. */
+static const char *kid_in;
+
 static void start_corun(const char *const *args, const char *env)
 {
-  struct spawn_opts o = {.free_fds = -1, .env = env};
+  struct spawn_opts o = {.free_fds = -1, .env = env, .in = kid_in};
 
   memset(&kid, 0, sizeof(kid));
   kid.status = -1;
@@ -616,6 +619,122 @@ Test(pipeline, counts_lines_skip_blank_lines_and_strip_cr)
   cr_assert_str_eq(str(line_of(v, n, 0), "item"), "a");
   cr_assert_str_eq(str(line_of(v, n, 3), "item"), "sp ace");
   cr_assert_str_eq(str(line_of(v, n, 4), "item"), "last");
+}
+
+/* Some editors start a file with a UTF-8 byte order mark: it is no item. */
+Test(pipeline, lines_skip_a_bom_at_the_start_only)
+{
+  static const char text[] = "\xef\xbb\xbf" "a\n\xef\xbb\xbf" "b\n";
+  struct outcome o;
+
+  put_file("in.txt", text, sizeof(text) - 1);
+  put_file("bom.txt", "\xef\xbb\xbf", 3);
+  o = run(J("{'tasks': [{'id': 'p', 'kind': 'pipeline', 'source': "
+            "{'lines': 'in.txt'}, 'stages': [{'task': {'kind': 'sleep', "
+            "'seconds': 0, 'message': 'm ${index}:${item}.'}}]},"
+            "{'id': 'q', 'kind': 'pipeline', 'source': {'lines': 'bom.txt'}, "
+            "'stages': [{'task': {'kind': 'sleep', 'seconds': 0}}]}]}"),
+          NULL, NULL, 0);
+  cr_assert_eq(o.code, 0, "%s", o.err);
+  /* Only the first: one inside the file is part of its line. */
+  cr_assert_str_eq(lines_with(o.out, "m "), "0:a.|1:\xef\xbb\xbf" "b.");
+  assert_counts(get(report_task(o.rep, "q"), "result"), 0, 0, 0, 0);
+}
+
+Test(pipeline, lines_dash_reads_standard_input)
+{
+  static const char text[] = "\xef\xbb\xbf" "one\n\ntwo\r\nthree";
+  const char *job = J("{'tasks': [{'id': 'p', 'kind': 'pipeline', "
+                      "'source': {'lines': '-'}, 'stages': [{'task': "
+                      "{'kind': 'sleep', 'seconds': 0, 'message': "
+                      "'m ${index}:${item}.'}}]}]}");
+  struct outcome o;
+  char cmd[1024], *out;
+  int status;
+
+  /* From a file... */
+  put_file("in.txt", text, sizeof(text) - 1);
+  kid_in = P("in.txt");
+  o = run(job, NULL, NULL, 0);
+  kid_in = NULL;
+  cr_assert_eq(o.code, 0, "%s", o.err);
+  cr_assert_str_eq(lines_with(o.out, "m "), "0:one.|1:two.|2:three.");
+  /* ... and from a pipe, which may wait: the loop goes on meanwhile. */
+  snprintf(cmd, sizeof(cmd),
+           "(printf 'x\\n'; sleep 0.3; printf 'y\\n') | %s -q %s", CORUN_BIN,
+           P("job.json"));
+  out = gc(run_shell(cmd, &status));
+  cr_assert_eq(status, 0, "%s", out);
+  cr_assert_str_eq(out, "m 0:x.\nm 1:y.\n");
+  /*
+   * /dev/null (as under cron or CI) cannot be polled: read as a file, it
+   * is an empty source, as is a closed standard input.
+   */
+  o = run(job, NULL, NULL, 0);
+  cr_assert_eq(o.code, 0, "%s", o.err);
+  assert_counts(get(report_task(o.rep, "p"), "result"), 0, 0, 0, 0);
+  snprintf(cmd, sizeof(cmd), "%s -q %s <&- 2>&1", CORUN_BIN, P("job.json"));
+  out = gc(run_shell(cmd, &status));
+  cr_assert_eq(status, 0, "%s", out);
+  cr_assert_str_empty(out);
+}
+
+Test(pipeline, lines_from_a_device_are_read_like_a_file)
+{
+  struct outcome o = run(
+      J("{'tasks': [{'id': 'p', 'kind': 'pipeline', 'source': {'lines': "
+        "'/dev/null'}, 'stages': [{'task': {'kind': 'sleep', 'seconds': "
+        "0}}]}]}"),
+      NULL, NULL, 0);
+
+  cr_assert_eq(o.code, 0, "%s", o.err);
+  assert_counts(get(report_task(o.rep, "p"), "result"), 0, 0, 0, 0);
+}
+
+Test(pipeline, lines_dash_has_one_reader_and_not_a_job_from_stdin)
+{
+  const char *job = J("{'tasks': [{'id': 'p', 'kind': 'pipeline', "
+                      "'source': {'lines': '-'}, 'stages': [{'task': "
+                      "{'kind': 'sleep', 'seconds': 0}}]}]}");
+  char cmd[1024], *out;
+  int status;
+
+  put_file("job.json", job, strlen(job));
+  snprintf(cmd, sizeof(cmd), "%s --check - < %s 2>&1", CORUN_BIN,
+           P("job.json"));
+  out = gc(run_shell(cmd, &status));
+  cr_assert_eq(status, 2, "%s", out);
+  cr_assert(strstr(out, "<stdin>:1:"), "%s", out);
+  cr_assert(strstr(out, "job file itself came from standard input"), "%s",
+            out);
+  out = load_err(J("{'tasks': [{'id': 'a', 'kind': 'pipeline', 'source': "
+                   "{'lines': '-'}, 'stages': [{'task': {'kind': 'sleep', "
+                   "'seconds': 0}}]}, {'id': 'b', 'kind': 'pipeline', "
+                   "'source': {'lines': '-'}, 'stages': [{'task': {'kind': "
+                   "'sleep', 'seconds': 0}}]}]}"));
+  gc(out);
+  cr_assert(strstr(out, "task \"b\": \"source\" has \"lines\": \"-\", but "
+                        "another pipeline already reads standard input"),
+            "%s", out);
+}
+
+Test(pipeline, results_creates_missing_parent_directories)
+{
+  struct outcome o;
+  cJSON **v;
+  int n;
+
+  o = run(J("{'tasks': [{'id': 'p', 'kind': 'pipeline', 'source': "
+            "{'range': [0, 3]}, 'stages': [{'task': {'kind': 'sleep', "
+            "'seconds': 0}}], 'results': 'res/deep/r.jsonl'}]}"),
+          NULL, NULL, 0);
+  cr_assert_eq(o.code, 0, "%s", o.err);
+  v = results("res/deep/r.jsonl", &n);
+  cr_assert_not_null(v);
+  cr_assert_eq(n, 3);
+  unlink(P("res/deep/r.jsonl"));
+  rmdir(P("res/deep"));
+  rmdir(P("res"));
 }
 
 Test(pipeline, counts_lines_across_read_chunks_with_several_producers)
@@ -1302,14 +1421,7 @@ Test(pipeline, results_file_one_valid_line_per_item_in_completion_order)
   cJSON **v;
   int n;
 
-  /* The path is relative to the job file; a missing directory fails. */
-  cr_assert_eq(o.code, 1, "%s", o.err);
-  cr_assert_str_eq(str(get(report_task(o.rep, "p"), "error"), "type"), "io");
-  cr_assert_not_null(
-      strstr(str(get(report_task(o.rep, "p"), "error"), "message"), "r.jsonl"));
-
-  cr_assert_eq(mkdir(P("res"), 0755), 0);
-  o = run(job, NULL, NULL, 0);
+  /* The path is relative to the job file; its directory is made. */
   cr_assert_eq(o.code, 0, "%s", o.err);
   v = results("res/r.jsonl", &n);
   cr_assert_eq(n, 4);

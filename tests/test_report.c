@@ -212,6 +212,60 @@ Test(report, text_table_rows_alignment_and_durations)
   result_free(r);
 }
 
+Test(report, text_root_causes_are_the_tasks_that_failed_on_their_own)
+{
+  struct result *r = run_job(
+      "{\"tasks\": ["
+      "{\"id\": \"pl\", \"kind\": \"pipeline\", \"source\": {\"items\": [1]},"
+      " \"stages\": [{\"task\": {\"kind\": \"sleep\", \"seconds\": 0,"
+      " \"fail\": \"item ${item} broke\"}}]},"
+      "{\"id\": \"slow\", \"kind\": \"sleep\", \"seconds\": 5,"
+      " \"timeout\": 0.05},"
+      "{\"id\": \"next\", \"kind\": \"sleep\", \"seconds\": 0,"
+      " \"after\": [\"slow\"]},"
+      "{\"id\": \"fine\", \"kind\": \"sleep\", \"seconds\": 0},"
+      "{\"id\": \"grp\", \"kind\": \"gather\", \"tasks\": ["
+      "{\"id\": \"late\", \"kind\": \"sleep\", \"seconds\": 0, "
+      "\"after\": [\"slow\"]}]}]}",
+      NULL);
+  struct corun_buf b = CORUN_BUF_INIT;
+  const char *s, *rc;
+
+  corun_report_text(r->run, 0, &b);
+  s = corun_buf_str(&b);
+  rc = strstr(s, "Root causes:\n");
+  cr_assert_not_null(rc, "%s", s);
+  /* Its items are no tasks of the job: the pipeline itself says why. */
+  cr_assert(strstr(rc, "\n  pl (pipeline): child: "), "%s", s);
+  cr_assert(strstr(rc, "item 1 broke"), "%s", s);
+  cr_assert(strstr(rc, "\n  slow (sleep): timeout: "), "%s", s);
+  cr_assert_null(strstr(rc, "next"), "skipped is no root cause:\n%s", s);
+  cr_assert_null(strstr(rc, "fine"), "%s", s);
+  /* Its child was skipped because of slow, which is the cause. */
+  cr_assert_str_eq(status_of(r, "grp"), "failed");
+  cr_assert_null(strstr(rc, "grp"), "%s", s);
+  /* -q's text: the same causes, and only the rows that are not ok. */
+  corun_buf_reset(&b);
+  corun_report_text_failures(r->run, 0, &b);
+  s = corun_buf_str(&b);
+  cr_assert(strstr(s, "\nnext "), "%s", s);
+  cr_assert_null(strstr(s, "fine"), "%s", s);
+  cr_assert(strstr(s, "Root causes:\n  pl (pipeline)"), "%s", s);
+  corun_buf_free(&b);
+  result_free(r);
+  /* All ok: no root causes, and -q says nothing at all. */
+  r = run_job("{\"tasks\": [{\"id\": \"a\", \"kind\": \"sleep\", "
+              "\"seconds\": 0}]}",
+              NULL);
+  corun_report_text(r->run, 0, &b);
+  cr_assert_null(strstr(corun_buf_str(&b), "Root causes"));
+  corun_buf_reset(&b);
+  corun_report_text_failures(r->run, 0, &b);
+  cr_assert_eq(b.len, 0, "%s", corun_buf_str(&b));
+  corun_buf_free(&b);
+  result_free(r);
+}
+
 Test(report, duration_formatting)
 {
   char buf[32];

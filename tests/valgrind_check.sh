@@ -57,7 +57,8 @@ check fetch 0 --var "base=$base" "$src/jobs/fetch.json"
 check graph 0 graph "$src/jobs/after.json"
 
 # Faults: refused, dropped, never answered, a gzip bomb, .invalid, /dev/full,
-# a missing program, and fetches that wait for descriptors under ulimit -n.
+# a missing program (after another task, or the check before the run
+# would refuse the job), and fetches that wait for descriptors under ulimit -n.
 python3 - "$base" > "$work/faults.json" <<'P'
 import json, socket, sys
 base = sys.argv[1]
@@ -68,7 +69,9 @@ t = [{"id": "refused", "kind": "fetch", "url": "http://127.0.0.1:%d/" % port},
      {"id": "bomb", "kind": "fetch", "url": base + "/gzip-bomb?n=1000000000", "max_bytes": 1000000},
      {"id": "invalid", "kind": "fetch", "url": "http://x.invalid/"},
      {"id": "full", "kind": "fetch", "url": base + "/bytes?n=100000", "save": "/dev/full"},
-     {"id": "missing", "kind": "exec", "argv": ["no-such-program-here"]},
+     {"id": "first", "kind": "sleep", "seconds": 0},
+     {"id": "missing", "kind": "exec", "argv": ["no-such-program-here"],
+      "after": ["first"]},
      {"id": "many", "kind": "gather", "tasks": [
          {"kind": "fetch", "url": base + "/delay?ms=10"} for _ in range(150)]}]
 print(json.dumps({"concurrency": 150, "tasks": t}))

@@ -22,6 +22,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../buf.h"
@@ -189,6 +190,22 @@ static int parse(struct corun_task *t, struct corun_fields *f)
   /* As in fetch, where curl reads 0 as "no limit". */
   if (corun_field_duration(f, "attempt_timeout", &d) > 0)
     c->attempt_ms = corun_duration_ms(d);
+  if (!f->failed) {
+    const char *path = NULL;
+
+    /* The job file's own directory exists: only a given cwd is checked. */
+    if (corun_field(f, "cwd"))
+      corun_field_precheck(f, "cwd", corun_field(f, "cwd"), CORUN_PRE_DIR,
+                           c->cwd, NULL, NULL);
+    /* A shell command is the shell's to look up. */
+    if (argv && c->argv && c->argv[0]) {
+      for (i = 0; c->env && c->env[i]; i++)
+        if (strncmp(c->env[i], "PATH=", 5) == 0)
+          path = c->env[i] + 5;
+      corun_field_precheck(f, "argv", argv->child, CORUN_PRE_PROGRAM,
+                           c->argv[0], path, c->cwd);
+    }
+  }
   return f->failed ? -1 : 0;
 }
 
@@ -408,11 +425,23 @@ static void maybe_done(struct exec_task *x)
   line = x->error ? NULL : last_line(x);
   if (x->error) {
     char hint[160];
+    struct stat st;
 
     type = CORUN_ERR_IO;
-    corun_buf_printf(&msg, "cannot run %s: %s%s", x->c->argv[0],
-                     uv_strerror(x->error),
-                     corun__fd_hint(-x->error, hint, sizeof(hint)));
+    /*
+     * The spawn cannot tell a missing directory from a missing program:
+     * name the directory when it is the one that is not there.
+     */
+    if ((x->error == UV_ENOENT || x->error == UV_ENOTDIR) && x->c->cwd &&
+        stat(x->c->cwd, &st) < 0)
+      corun_buf_printf(&msg, "cwd \"%s\": no such directory", x->c->cwd);
+    else if ((x->error == UV_ENOENT || x->error == UV_ENOTDIR) &&
+             x->c->cwd && !S_ISDIR(st.st_mode))
+      corun_buf_printf(&msg, "cwd \"%s\": not a directory", x->c->cwd);
+    else
+      corun_buf_printf(&msg, "cannot run %s: %s%s", x->c->argv[0],
+                       uv_strerror(x->error),
+                       corun__fd_hint(-x->error, hint, sizeof(hint)));
   } else if (x->timed_out) {
     /* Whatever SIGTERM made it exit with, the attempt ran out of time. */
     type = CORUN_ERR_TIMEOUT;

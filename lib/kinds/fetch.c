@@ -13,6 +13,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,8 @@
 
 #define BODY_KEEP 4096
 #define DEFAULT_MAX_BYTES (64LL << 20)
+/* max_bytes of a saved body the job did not bound: a disk holds more. */
+#define NO_MAX_BYTES LLONG_MAX
 #define MAX_REDIRECTS 10
 
 struct fetch_conf {
@@ -205,7 +208,7 @@ static int parse(struct corun_task *t, struct corun_fields *f)
     return -1;
   }
   ft->c = c;
-  c->max_bytes = DEFAULT_MAX_BYTES;
+  c->max_bytes = -1; /* not given: the default depends on "save" */
   c->backoff_ms = 500;
   c->follow = 1;
   if (corun_field_string(f, "url", &c->url) == 0)
@@ -236,8 +239,11 @@ static int parse(struct corun_task *t, struct corun_fields *f)
     }
   }
   parse_expect(f, c);
-  if (corun_field_path(f, "save", &save) > 0)
+  if (corun_field_path(f, "save", &save) > 0) {
     c->save = save;
+    corun_field_precheck(f, "save", corun_field(f, "save"), CORUN_PRE_OUTPUT,
+                         save, NULL, NULL);
+  }
   if (corun_field_int(f, "max_bytes", 0, (1LL << 53), &n) > 0)
     c->max_bytes = n;
   corun_field_bool(f, "follow_redirects", &c->follow);
@@ -251,6 +257,8 @@ static int parse(struct corun_task *t, struct corun_fields *f)
     c->backoff_ms = (long long)corun_duration_ms(d);
   if (corun_field_int(f, "retries", 0, 1000, &n) > 0)
     c->retries = (int)n;
+  if (c->max_bytes < 0)
+    c->max_bytes = c->save ? NO_MAX_BYTES : DEFAULT_MAX_BYTES;
   if (c->method == NULL)
     c->method = strdup(c->body ? "POST" : "GET");
   return f->failed ? -1 : 0;
@@ -263,7 +271,7 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *arg)
   struct fetch_task *ft = arg;
   size_t n = size * nmemb;
 
-  if (ft->bytes + (long long)n > ft->c->max_bytes) {
+  if ((long long)n > ft->c->max_bytes - ft->bytes) {
     ft->too_large = 1;
     return 0; /* abort the transfer before keeping a byte too many */
   }
@@ -370,7 +378,8 @@ static void setup_easy(struct fetch_task *ft)
   curl_easy_setopt(e, CURLOPT_USERAGENT, "corun/" CORUN_VERSION);
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, ft);
-  curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_bytes);
+  if (c->max_bytes != NO_MAX_BYTES)
+    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_bytes);
   if (ft->hop_headers)
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, ft->hop_headers);
   if (strcmp(ft->method, "GET") != 0)
@@ -457,6 +466,16 @@ static void launch(struct fetch_task *ft)
              ft->url);
     done(ft->easy, CURLE_COULDNT_RESOLVE_HOST, msg, ft);
     return;
+  }
+  if (ft->c->save) {
+    struct corun_buf mk = CORUN_BUF_INIT;
+
+    if (corun__outfile_mkdirs(ft->c->save, t->run->job->root, &mk) < 0) {
+      corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO, "%s",
+                         corun_buf_str(&mk));
+      corun_buf_free(&mk);
+      return;
+    }
   }
   e = open_sink(ft);
   if (e) {

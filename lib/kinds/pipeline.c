@@ -78,6 +78,7 @@ struct pl_conf {
   cJSON *items;
   long long start, stop, step;
   char *lines;
+  int lines_stdin; /* "lines": "-": corun's standard input */
   uint32_t producers;
   double delay_min_ms, delay_max_ms;
   double interval_ms; /* rate: ms between two items; 0 for none */
@@ -132,7 +133,8 @@ struct stage_run {
 
 /*
  * The lines source, read a chunk at a time as producers need lines: a
- * regular file on libuv's thread pool, a pipe or FIFO through a uv_pipe
+ * regular file or a device on libuv's thread pool, a pipe, FIFO, socket or
+ * terminal through a uv_pipe
  * (a read there may wait for ever, and only a handle can be stopped).
  */
 struct lines_src {
@@ -143,6 +145,7 @@ struct lines_src {
   int busy; /* a read is in flight */
   int eof;
   int err;
+  int bom_done; /* a UTF-8 byte order mark at the start was looked for */
   struct corun_buf buf;
   size_t pos;
   char *chunk;
@@ -166,6 +169,7 @@ struct pl_run {
   int started;
   enum corun_errtype fail_type;
   char *fail_msg; /* why the pipeline fails on its own */
+  char *first_fail; /* the first failed item and why, for the message */
   double next_token;
   uint64_t rng;
   /* --trace: rows of (ms, then each stage's queue length) */
@@ -249,7 +253,28 @@ static void parse_source(struct pl_conf *c, struct corun_fields *f)
       c->src = SRC_LINES;
       sf.obj = (cJSON *)src;
       sf.defaults = NULL;
-      corun_field_path(&sf, "lines", &c->lines);
+      if (cJSON_IsString(it) && strcmp(it->valuestring, "-") == 0) {
+        /* Standard input has one reader; the job file may be it already. */
+        if (f->stdin_use == NULL)
+          corun_field_fail(f, "source", it,
+                           "has \"lines\": \"-\" (standard input), which "
+                           "cannot be read here");
+        else if (*f->stdin_use == CORUN_STDIN_JOB)
+          corun_field_fail(f, "source", it,
+                           "has \"lines\": \"-\" (standard input), but the "
+                           "job file itself came from standard input");
+        else if (*f->stdin_use == CORUN_STDIN_LINES)
+          corun_field_fail(f, "source", it,
+                           "has \"lines\": \"-\", but another pipeline "
+                           "already reads standard input (only one can)");
+        else
+          *f->stdin_use = CORUN_STDIN_LINES;
+        c->lines = strdup("-");
+        c->lines_stdin = 1;
+      } else if (corun_field_path(&sf, "lines", &c->lines) > 0) {
+        corun_field_precheck(f, "source", it, CORUN_PRE_FILE, c->lines, NULL,
+                             NULL);
+      }
       if (sf.failed)
         f->failed = 1;
     } else {
@@ -503,7 +528,9 @@ static int parse(struct corun_task *t, struct corun_fields *f)
   }
   if (corun_field_enum(f, "on_error", on_error, &k) > 0)
     c->cancel_on_error = k == 1;
-  corun_field_path(f, "results", &c->results);
+  if (corun_field_path(f, "results", &c->results) > 0)
+    corun_field_precheck(f, "results", corun_field(f, "results"),
+                         CORUN_PRE_OUTPUT, c->results, NULL, NULL);
   stages = corun_field(f, "stages");
   if (stages == NULL) {
     corun_field_missing(f, "stages");
@@ -855,6 +882,19 @@ static void item_id(const struct stage_run *st, uint64_t index, char *buf)
  * Make and start the task for the worker's item. Returns 0, or -1 when
  * the item failed without a task (it is accounted for).
  */
+/* Keep the first failed item's story: the pipeline's message ends with it. */
+static void note_failure(struct pl *p, uint64_t index, uint32_t stage,
+                         const char *msg)
+{
+  struct corun_buf b = CORUN_BUF_INIT;
+
+  if (p->r->first_fail)
+    return;
+  corun_buf_printf(&b, "item %llu at stage %u: %s", (unsigned long long)index,
+                   stage + 1, msg ? msg : "");
+  p->r->first_fail = corun_buf_detach(&b);
+}
+
 static int start_item(struct worker *w)
 {
   struct pl *p = w->pl;
@@ -884,6 +924,7 @@ static int start_item(struct worker *w)
     st->failed++;
     p->r->failed++;
     results_line(p, &w->cur, CORUN_STATUS_FAILED, NULL, CORUN_ERR_FAIL, msg);
+    note_failure(p, w->cur.index, w->stage, msg);
     if (p->c->cancel_on_error)
       fail_pipeline(p, CORUN_ERR_CHILD, "item %llu failed at stage %u: %s",
                     (unsigned long long)w->cur.index, w->stage + 1, msg);
@@ -1042,6 +1083,7 @@ static void child_done(struct corun_task *t, struct corun_task *c)
     r->failed++;
     results_line(p, &w->cur, (enum corun_status)c->status, c, CORUN_ERR_NONE,
                  NULL);
+    note_failure(p, w->cur.index, w->stage, c->err_msg);
     item_free(&w->cur);
     if (p->c->cancel_on_error && !r->stopping)
       fail_pipeline(p, CORUN_ERR_CHILD, "item %llu failed at stage %u: %s",
@@ -1128,16 +1170,49 @@ static void pipe_read_done(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
   lines_arrived(st->data, n);
 }
 
+/*
+ * A descriptor of corun's standard input to read lines from. A file is
+ * shared (dup: it reads on from where stdin stands); a pipe or terminal is
+ * opened anew through /dev/stdin where that works, so making it
+ * non-blocking for the loop does not change the descriptor the shell
+ * shares with us. -1 with errno when there is none.
+ */
+static int open_stdin(void)
+{
+  struct stat st;
+  int fd = -1, hi;
+
+  if (fstat(STDIN_FILENO, &st) < 0)
+    return -1;
+  if (!S_ISREG(st.st_mode))
+    fd = open("/dev/stdin", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0)
+    return fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3);
+  /* Never one of 0-2 (free when closed): libuv will not close those. */
+  if (fd > STDERR_FILENO)
+    return fd;
+  hi = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  close(fd);
+  return hi;
+}
+
 static int lines_open(struct pl *p)
 {
   struct lines_src *ls = &p->r->lines;
   struct stat st;
 
-  /* Not blocking: opening a FIFO would otherwise wait for its writer. */
-  ls->fd = open(p->c->lines, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (p->c->lines_stdin)
+    ls->fd = open_stdin();
+  else /* Not blocking: opening a FIFO would otherwise wait for its writer. */
+    ls->fd = open(p->c->lines, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (ls->fd < 0 || fstat(ls->fd, &st) < 0)
     return errno;
-  if (S_ISREG(st.st_mode))
+  /*
+   * Only what the loop can poll goes through a handle: a device such as
+   * /dev/null (often standard input under cron or CI) cannot be polled,
+   * and is read like a file.
+   */
+  if (!S_ISFIFO(st.st_mode) && !S_ISSOCK(st.st_mode) && !isatty(ls->fd))
     return 0;
   if (uv_pipe_init(p->base.run->loop, &ls->pipe, 0) < 0)
     return ENOMEM;
@@ -1197,6 +1272,24 @@ static int lines_next(struct pl *p, cJSON **out)
 {
   struct lines_src *ls = &p->r->lines;
 
+  /* Editors on some systems start a file with a BOM: it is no item. */
+  while (!ls->bom_done) {
+    static const char bom[] = "\xef\xbb\xbf";
+    size_t have = ls->buf.len - ls->pos;
+    size_t k = have < 3 ? have : 3;
+
+    if (ls->buf.p && memcmp(ls->buf.p + ls->pos, bom, k) != 0) {
+      ls->bom_done = 1;
+    } else if (k == 3) {
+      ls->pos += 3;
+      ls->bom_done = 1;
+    } else if (ls->eof || ls->err) {
+      ls->bom_done = 1;
+    } else {
+      lines_read(p);
+      return ls->err ? SRC_ERR : SRC_WAIT;
+    }
+  }
   for (;;) {
     char *s = ls->buf.p ? ls->buf.p + ls->pos : NULL;
     size_t avail = ls->buf.len - ls->pos, n;
@@ -1460,7 +1553,8 @@ static void produce(struct producer *pr)
     }
     if (got == SRC_ERR) {
       if (p->c->src == SRC_LINES && r->lines.err)
-        fail_pipeline(p, CORUN_ERR_IO, "cannot read %s: %s", p->c->lines,
+        fail_pipeline(p, CORUN_ERR_IO, "cannot read %s: %s",
+                      p->c->lines_stdin ? "standard input" : p->c->lines,
                       r->lines.err == E2BIG ? "a line is over 64 MiB"
                                             : strerror(r->lines.err));
       else
@@ -1616,9 +1710,11 @@ static void maybe_end(struct pl *p)
                        "cannot write %s: %s", p->c->results, strerror(e));
   else if (r->failed)
     corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_CHILD,
-                       "%llu of %llu items failed",
+                       "%llu of %llu items failed%s%s",
                        (unsigned long long)r->failed,
-                       (unsigned long long)r->entered);
+                       (unsigned long long)r->entered,
+                       r->first_fail ? "; the first: " : "",
+                       r->first_fail ? r->first_fail : "");
   else
     corun__task_finish(t, CORUN_STATUS_OK, CORUN_ERR_NONE, NULL);
 }
@@ -1737,6 +1833,17 @@ static void start(struct corun_task *t)
     return;
   }
   p->r->file.fd = -1;
+  if (p->c->results) {
+    struct corun_buf why = CORUN_BUF_INIT;
+
+    /* As a fetch's "save": the results file's directory is made. */
+    if (corun__outfile_mkdirs(p->c->results, t->run->job->root, &why) < 0) {
+      corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO, "%s",
+                         corun_buf_str(&why));
+      corun_buf_free(&why);
+      return;
+    }
+  }
   e = setup(p);
   if (e) {
     if (p->c->results && e != ENOMEM)
@@ -1963,6 +2070,7 @@ static void release(struct corun_task *t)
     corun_buf_free(&r->lines.buf);
     free(r->lines.chunk);
     free(r->fail_msg);
+    free(r->first_fail);
     free(r->samples);
     free(r->st);
     free(r->workers);

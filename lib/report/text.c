@@ -75,8 +75,67 @@ static void detail(const struct corun_task *t, const struct corun_secrets *sec,
   corun_buf_free(&red);
 }
 
-void corun_report_text(const struct corun_run *run, int colour,
-                       struct corun_buf *out)
+/*
+ * Whether t failed on its own: not because a child failed, nor cancelled
+ * or skipped because of another task. A container that fails "because of
+ * a child" that is not a task of the job (a pipeline's items) is the root
+ * cause itself: nothing else in the table would say why.
+ */
+static int root_cause(const struct corun_task *t)
+{
+  if (t->status != CORUN_STATUS_FAILED && t->status != CORUN_STATUS_TIMEOUT)
+    return 0;
+  if (t->err_type == CORUN_ERR_CANCELLED || t->err_type == CORUN_ERR_SKIPPED)
+    return 0;
+  /* Children in the table explain it (a skipped one by its "after"). */
+  return t->err_type != CORUN_ERR_CHILD || t->nchildren == 0;
+}
+
+/* "Root causes:", then each with its whole message, line by line. */
+static void root_causes(const struct corun_job *job, struct corun_buf *out)
+{
+  const struct corun_secrets *sec = &job->secrets;
+  struct corun_buf red = CORUN_BUF_INIT, line = CORUN_BUF_INIT;
+  size_t i, n = 0;
+
+  for (i = 0; i < job->ntasks; i++) {
+    const struct corun_task *t = job->tasks[i];
+    const char *m, *nl;
+
+    if (!root_cause(t))
+      continue;
+    if (n++ == 0)
+      corun_buf_puts(out, "Root causes:\n");
+    corun_buf_reset(&red);
+    corun_secrets_redact(sec, t->id, strlen(t->id), &red);
+    corun_buf_puts(out, "  ");
+    corun_buf_escaped(out, corun_buf_str(&red), 0);
+    corun_buf_printf(out, " (%s): %s: ", t->kind->name,
+                     corun_errtype_name((enum corun_errtype)t->err_type));
+    corun_buf_reset(&red);
+    m = t->err_msg ? t->err_msg : "";
+    corun_secrets_redact(sec, m, strlen(m), &red);
+    /* A message of several lines keeps them, indented under the task. */
+    for (m = corun_buf_str(&red); m; m = nl ? nl + 1 : NULL) {
+      nl = strchr(m, '\n');
+      corun_buf_reset(&line);
+      corun_buf_add(&line, m, nl ? (size_t)(nl - m) : strlen(m));
+      if (m != corun_buf_str(&red))
+        corun_buf_puts(out, "    ");
+      corun_buf_escaped(out, corun_buf_str(&line), 0);
+      corun_buf_putc(out, '\n');
+    }
+  }
+  corun_buf_free(&red);
+  corun_buf_free(&line);
+}
+
+/*
+ * The table; failures_only keeps the rows of tasks that did not end ok,
+ * without indentation (their containers are not shown).
+ */
+static void table(const struct corun_run *run, int colour, int failures_only,
+                  struct corun_buf *out)
 {
   const struct corun_job *job = run->job;
   const struct corun_secrets *sec = &job->secrets;
@@ -88,22 +147,26 @@ void corun_report_text(const struct corun_run *run, int colour,
   for (i = 0; i < job->ntasks; i++) {
     const struct corun_task *t = job->tasks[i];
 
-    w = 2 * depth_of(t) + strlen(t->id);
+    counts[t->status]++;
+    if (failures_only && t->status == CORUN_STATUS_OK)
+      continue;
+    w = (failures_only ? 0 : 2 * depth_of(t)) + strlen(t->id);
     if (w > idw)
       idw = w;
-    counts[t->status]++;
   }
   if (idw > ID_COL_MAX)
     idw = ID_COL_MAX;
-  if (job->ntasks)
+  if (job->ntasks && !(failures_only && counts[CORUN_STATUS_OK] == job->ntasks))
     corun_buf_printf(out, "%-*s  %-8s  %-9s  %8s  %s\n", (int)idw, "ID",
                      "KIND", "STATUS", "DURATION", "DETAIL");
   for (i = 0; i < job->ntasks; i++) {
     const struct corun_task *t = job->tasks[i];
     const char *st = corun__task_status_name((enum corun_status)t->status);
 
+    if (failures_only && t->status == CORUN_STATUS_OK)
+      continue;
     corun_buf_reset(&id);
-    for (w = depth_of(t); w > 0; w--)
+    for (w = failures_only ? 0 : depth_of(t); w > 0; w--)
       corun_buf_puts(&id, "  ");
     corun_secrets_redact(sec, t->id, strlen(t->id), &id);
     if (t->t_start != CORUN_NO_TIME && t->t_end != CORUN_NO_TIME)
@@ -137,4 +200,27 @@ void corun_report_text(const struct corun_run *run, int colour,
                    counts[CORUN_STATUS_SKIPPED], dur,
                    corun_run_exit_code(run));
   corun_buf_free(&id);
+}
+
+void corun_report_text(const struct corun_run *run, int colour,
+                       struct corun_buf *out)
+{
+  table(run, colour, 0, out);
+  root_causes(run->job, out);
+}
+
+void corun_report_text_failures(const struct corun_run *run, int colour,
+                                struct corun_buf *out)
+{
+  const struct corun_job *job = run->job;
+  size_t i;
+  int bad = corun_run_exit_code(run) != 0;
+
+  for (i = 0; i < job->ntasks && !bad; i++)
+    bad = job->tasks[i]->status == CORUN_STATUS_FAILED ||
+          job->tasks[i]->status == CORUN_STATUS_TIMEOUT;
+  if (!bad)
+    return;
+  table(run, colour, 1, out);
+  root_causes(job, out);
 }
