@@ -345,6 +345,11 @@ static void close_handles(struct cli *c, uv_loop_t *loop)
 static int load(struct cli *c, struct corun_job **job)
 {
   struct corun_load_opts lo = {0};
+  /* What corun writes itself: no task may write over it. */
+  struct corun_output_path outs[] = {{"--report", c->opt.report},
+                                     {"--junit", c->opt.junit},
+                                     {"--trace", c->opt.trace},
+                                     {"--journal", c->opt.journal}};
   struct corun_buf diag = CORUN_BUF_INIT;
   struct corun_error err = {0};
   enum corun_code code;
@@ -354,6 +359,8 @@ static int load(struct cli *c, struct corun_job **job)
   lo.jobs = c->opt.jobs;
   lo.root = c->opt.root;
   lo.stop = &early_signal;
+  lo.outputs = outs;
+  lo.noutputs = sizeof(outs) / sizeof(outs[0]);
   code = corun_job_load(job, c->opt.file, &lo, &diag, &err);
   if (code == CORUN_EIO && early_signal) {
     /* Not the file's fault: it was still coming when the signal came. */

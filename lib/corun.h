@@ -32,6 +32,12 @@ struct corun_journal;
 #define CORUN_EXIT_SIGTERM 143
 #define CORUN_EXIT_SIGHUP 129
 
+/* A file the application itself writes during a run, for load checks. */
+struct corun_output_path {
+  const char *what; /* for messages: "--report", "--journal", ... */
+  const char *path; /* as given; "-" (standard output) is no file */
+};
+
 struct corun_load_opts {
   const char *const *vars; /* "name=value" overrides of the job's vars */
   size_t nvars;
@@ -47,6 +53,13 @@ struct corun_load_opts {
    * non-zero, so a signal handler can end a load that waits for input.
    */
   const volatile sig_atomic_t *stop;
+  /*
+   * Files the application will write (reports, a journal): a task that
+   * writes one of them, or the job file, or what another task writes, is
+   * a load error, since one writer would destroy the other's data.
+   */
+  const struct corun_output_path *outputs;
+  size_t noutputs;
 };
 
 /*

@@ -71,6 +71,8 @@ struct loader {
   unsigned suggested; /* "did you mean" searches over all ids so far */
   int stdin_use;      /* CORUN_STDIN_*: who reads standard input */
   struct corun_prechecks pre; /* files, directories, programs to look at */
+  const char *job_path;       /* the job file, when it is one */
+  const struct corun_load_opts *opts;
   /* Limits of pipeline stage tasks, checked against their pipeline's. */
   struct tmpl_limit {
     long task;
@@ -2136,11 +2138,158 @@ static void run_prechecks(struct loader *ld)
   }
 }
 
+/*
+ * path as one canonical absolute name: relative to the current directory
+ * if it is relative, "." and ".." folded, and the longest part that exists
+ * resolved through its symbolic links, so two spellings of one file match
+ * even before the file exists. NULL when out of memory.
+ */
+static char *canonical(const char *path)
+{
+  struct corun_buf b = CORUN_BUF_INIT;
+  char *folded, *cut, *real = NULL;
+  char cwd[4096];
+
+  if (*path != '/') {
+    if (getcwd(cwd, sizeof(cwd)) == NULL)
+      return NULL;
+    corun_buf_printf(&b, "%s/%s", cwd, path);
+  } else {
+    corun_buf_puts(&b, path);
+  }
+  folded = fold_path(corun_buf_str(&b));
+  corun_buf_free(&b);
+  if (folded == NULL)
+    return NULL;
+  /* Find the longest prefix that exists, resolve it, put the rest back. */
+  for (cut = folded + strlen(folded); cut > folded; cut--) {
+    char keep;
+
+    if (*cut != '/' && *cut != '\0')
+      continue;
+    keep = *cut;
+    *cut = '\0';
+    real = realpath(*folded ? folded : "/", NULL);
+    *cut = keep;
+    if (real)
+      break;
+  }
+  if (real == NULL)
+    return folded;
+  corun_buf_printf(&b, "%s%s", strcmp(real, "/") == 0 ? "" : real, cut);
+  free(real);
+  free(folded);
+  return corun_buf_detach(&b);
+}
+
+/*
+ * Whether writing path would overwrite something: a regular file, or
+ * nothing yet. Devices, FIFOs and the like (/dev/null) are written in
+ * place, and two writers of /dev/null do not collide.
+ */
+static int collides(const char *path)
+{
+  struct stat st;
+
+  return stat(path, &st) < 0 || S_ISREG(st.st_mode);
+}
+
+/*
+ * Whether tasks a and b meet in a race (their nearest common container's
+ * children race, so only one of them gets to its end).
+ */
+static int in_one_race(const struct corun_task *a, const struct corun_task *b)
+{
+  const struct corun_task *x, *y;
+
+  for (x = a->parent; x; x = x->parent)
+    for (y = b->parent; y; y = y->parent)
+      if (x == y)
+        return x->kind->races && x->kind->races(x);
+  return 0;
+}
+
+/*
+ * Two writers of one file lose data: a task's "save" or "results" that is
+ * the job file itself, a file the application writes (the report, the
+ * journal), or what another task writes, is refused before the run,
+ * unless the two race (only the winner saves). Paths made from a
+ * pipeline's items are known only as items come, and are not looked at.
+ */
+static void check_outputs(struct loader *ld)
+{
+  char **canon;
+  size_t i, j, n = ld->pre.n;
+  char *job = ld->job_path ? canonical(ld->job_path) : NULL;
+
+  canon = calloc(n ? n : 1, sizeof(*canon));
+  if (canon == NULL) {
+    free(job);
+    return;
+  }
+  for (i = 0; i < n; i++) {
+    const struct corun_precheck *c = &ld->pre.v[i];
+
+    if (c->what != CORUN_PRE_OUTPUT || !collides(c->path))
+      continue;
+    canon[i] = canonical(c->path);
+    if (canon[i] == NULL)
+      continue;
+    if (job && strcmp(canon[i], job) == 0) {
+      diag(ld, c->off, c->task, "\"%s\": \"%s\" is the job file itself",
+           c->field, c->path);
+      continue;
+    }
+    for (j = 0; ld->opts && j < ld->opts->noutputs; j++) {
+      const struct corun_output_path *o = &ld->opts->outputs[j];
+      char *other;
+
+      if (o->path == NULL || strcmp(o->path, "-") == 0)
+        continue;
+      other = canonical(o->path);
+      if (other && strcmp(other, canon[i]) == 0)
+        diag(ld, c->off, c->task, "\"%s\": \"%s\" is also the %s file",
+             c->field, c->path, o->what);
+      free(other);
+    }
+    for (j = 0; j < i; j++) {
+      const struct corun_precheck *d = &ld->pre.v[j];
+
+      if (canon[j] == NULL || strcmp(canon[j], canon[i]) != 0)
+        continue;
+      if (d->task != c->task && d->task >= 0 && c->task >= 0 &&
+          (size_t)d->task < ld->job->ntasks &&
+          (size_t)c->task < ld->job->ntasks && ld->job->tasks[d->task] &&
+          ld->job->tasks[c->task] &&
+          in_one_race(ld->job->tasks[d->task], ld->job->tasks[c->task]))
+        continue;
+      if (d->task == c->task)
+        diag(ld, c->off, c->task, "\"%s\": \"%s\" is also its \"%s\"",
+             c->field, c->path, d->field);
+      else
+        diag(ld, c->off, c->task,
+             "\"%s\": \"%s\" is also written by task \"%s\" (\"%s\")",
+             c->field, c->path,
+             d->task >= 0 && (size_t)d->task < ld->job->ntasks &&
+                     ld->job->tasks[d->task]
+                 ? ld->job->tasks[d->task]->id
+                 : "?",
+             d->field);
+      break;
+    }
+  }
+  for (i = 0; i < n; i++)
+    free(canon[i]);
+  free(canon);
+  free(job);
+}
+
 static enum corun_code load_text(struct corun_job **out, const char *text,
                                  size_t len, const char *display,
                                  const char *dir,
                                  const struct corun_load_opts *opts,
-                                 int stdin_use, struct corun_buf *diagbuf,
+                                 int stdin_use, const char *job_path,
+                                 struct corun_buf *diagbuf,
                                  struct corun_error *err);
 
 enum corun_code corun_job_load_text(struct corun_job **out, const char *text,
@@ -2150,7 +2299,7 @@ enum corun_code corun_job_load_text(struct corun_job **out, const char *text,
                                     struct corun_buf *diagbuf,
                                     struct corun_error *err)
 {
-  return load_text(out, text, len, display, dir, opts, CORUN_STDIN_FREE,
+  return load_text(out, text, len, display, dir, opts, CORUN_STDIN_FREE, NULL,
                    diagbuf, err);
 }
 
@@ -2158,7 +2307,8 @@ static enum corun_code load_text(struct corun_job **out, const char *text,
                                  size_t len, const char *display,
                                  const char *dir,
                                  const struct corun_load_opts *opts,
-                                 int stdin_use, struct corun_buf *diagbuf,
+                                 int stdin_use, const char *job_path,
+                                 struct corun_buf *diagbuf,
                                  struct corun_error *err)
 {
   struct loader ld;
@@ -2171,6 +2321,8 @@ static enum corun_code load_text(struct corun_job **out, const char *text,
 
   *out = NULL;
   memset(&ld, 0, sizeof(ld));
+  ld.job_path = job_path;
+  ld.opts = opts;
   job = calloc(1, sizeof(*job));
   if (job == NULL)
     return corun_failf(err, CORUN_ENOMEM, "out of memory");
@@ -2253,6 +2405,8 @@ static enum corun_code load_text(struct corun_job **out, const char *text,
     check_cycles(&ld);
   if (ld.diags.n == 0)
     run_prechecks(&ld);
+  if (ld.diags.n == 0)
+    check_outputs(&ld);
 
 diags:
   if (ld.p.failed)
@@ -2385,7 +2539,7 @@ enum corun_code corun_job_load(struct corun_job **out, const char *path,
     if (code != CORUN_OK)
       return code;
     code = load_text(out, text, len, "<stdin>", ".", opts, CORUN_STDIN_JOB,
-                     diagbuf, err);
+                     NULL, diagbuf, err);
     free(text);
     return code;
   }
@@ -2425,7 +2579,8 @@ enum corun_code corun_job_load(struct corun_job **out, const char *path,
     dir[1] = '\0';
   else
     *slash = '\0';
-  code = corun_job_load_text(out, text, len, path, dir, opts, diagbuf, err);
+  code = load_text(out, text, len, path, dir, opts, CORUN_STDIN_FREE, path,
+                   diagbuf, err);
   if (mapped)
     munmap(mapped, len);
   else

@@ -61,6 +61,12 @@ struct corun_kind {
    * anew from its template for every item.
    */
   int (*clone)(struct corun_task *dst, const struct corun_task *src);
+  /*
+   * Whether t's children race: the first to end wins and the others are
+   * cancelled (a wait for first_completed). Two children that save to one
+   * file do not then collide. Optional: no race.
+   */
+  int (*races)(const struct corun_task *t);
   /* An attached child ended while t runs. Optional. */
   void (*child_done)(struct corun_task *t, struct corun_task *child);
   /* What a running task waits on, for the task dump. Optional. */

@@ -712,3 +712,82 @@ Test(hazards, commands_do_not_outlive_a_corun_killed_by_sigkill,
   free(job);
   free(dir);
 }
+
+/*
+ * Two writers of one file lose data: a task that saves over the job file,
+ * over a report or the journal, or over what another task writes, is a
+ * load error (exit 2, nothing runs). Devices such as /dev/null may be
+ * written by many; children of a race may save to one file (only the
+ * winner gets to rename its file into place).
+ */
+Test(hazards, a_task_writing_over_another_output_is_a_load_error)
+{
+  static const char text[] =
+      "{\"tasks\": [\n"
+      " {\"id\": \"a\", \"kind\": \"fetch\", \"url\": \"http://127.0.0.1:1/\", "
+      "\"save\": \"job.json\"},\n"
+      " {\"id\": \"b\", \"kind\": \"fetch\", \"url\": \"http://127.0.0.1:1/\", "
+      "\"save\": \"out/r.bin\"},\n"
+      " {\"id\": \"c\", \"kind\": \"fetch\", \"url\": \"http://127.0.0.1:1/\", "
+      "\"save\": \"out/../out/r.bin\"},\n"
+      " {\"id\": \"d\", \"kind\": \"fetch\", \"url\": \"http://127.0.0.1:1/\", "
+      "\"save\": \"rep.json\"},\n"
+      " {\"id\": \"e\", \"kind\": \"fetch\", \"url\": \"http://127.0.0.1:1/\", "
+      "\"save\": \"/dev/null\"},\n"
+      " {\"id\": \"f\", \"kind\": \"fetch\", \"url\": \"http://127.0.0.1:1/\", "
+      "\"save\": \"/dev/null\"},\n"
+      " {\"id\": \"race\", \"kind\": \"wait\", \"return_when\": "
+      "\"first_completed\", \"tasks\": [\n"
+      "   {\"kind\": \"fetch\", \"url\": \"http://127.0.0.1:1/\", \"save\": "
+      "\"pkg\"},\n"
+      "   {\"kind\": \"gather\", \"tasks\": [{\"kind\": \"fetch\", \"url\": "
+      "\"http://127.0.0.1:1/\", \"save\": \"pkg\"}]}]},\n"
+      " {\"id\": \"p\", \"kind\": \"pipeline\", \"source\": {\"items\": [1]}, "
+      "\"stages\": [{\"task\": {\"kind\": \"sleep\", \"seconds\": 0}}], "
+      "\"results\": \"j.jsonl\"}\n"
+      "]}\n";
+  char *dir = tmp_dir("hazards");
+  char *job = path_join(dir, "job.json");
+  char *errf = path_join(dir, "stderr.txt");
+  const char *args[] = {"--report", "rep.json", "--journal", "j.jsonl", "job.json",
+                        NULL};
+  FILE *f = fopen(job, "w");
+  char *err;
+  pid_t pid;
+  int rc;
+
+  cr_assert_not_null(f);
+  fputs(text, f);
+  fclose(f);
+  pid = spawn_cli(args, &(struct spawn_opts){.cwd = dir, .err = errf});
+  rc = reap_cli(pid, 20, NULL);
+  err = read_file(errf, NULL);
+  cr_assert_not_null(err);
+  cr_expect_eq(rc, 2, "exit %d:\n%s", rc, err);
+  cr_expect_not_null(strstr(err, "job.json:2:"), "%s", err);
+  cr_expect_not_null(strstr(err, "task \"a\": \"save\": \"./job.json\" is the "
+                                 "job file itself"),
+                     "%s", err);
+  cr_expect_not_null(strstr(err, "task \"c\": \"save\": "
+                                 "\"./out/../out/r.bin\" is also written by "
+                                 "task \"b\" (\"save\")"),
+                     "%s", err);
+  cr_expect_not_null(strstr(err, "task \"d\": \"save\": \"./rep.json\" is "
+                                 "also the --report file"),
+                     "%s", err);
+  cr_expect_not_null(strstr(err, "task \"p\": \"results\": \"./j.jsonl\" is "
+                                 "also the --journal file"),
+                     "%s", err);
+  /* /dev/null twice, and the race's two saves of pkg, are fine. */
+  cr_expect_null(strstr(err, "task \"f\""), "%s", err);
+  cr_expect_null(strstr(err, "pkg"), "%s", err);
+  /* Nothing ran: no report, no journal, the job file untouched. */
+  cr_expect_eq(dir_entries(dir), 2, "files in %s", dir);
+  free(err);
+  unlink(errf);
+  unlink(job);
+  rmdir(dir);
+  free(errf);
+  free(job);
+  free(dir);
+}

@@ -40,6 +40,13 @@ static int parse(struct corun_task *t, struct corun_fields *f)
   return f->failed ? -1 : 0;
 }
 
+static int races(const struct corun_task *t)
+{
+  const struct wait_task *w = (const struct wait_task *)t;
+
+  return w->return_when == FIRST_COMPLETED && w->cancel_pending;
+}
+
 static void finish_if_settled(struct wait_task *w)
 {
   if (w->base.state == CORUN_STATE_RUNNING && w->pending == 0)
@@ -145,5 +152,6 @@ const struct corun_kind corun_kind_wait = {
     .start = start,
     .cancel = cancel,
     .child_done = child_done,
+    .races = races,
     .describe = describe,
 };
