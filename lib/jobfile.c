@@ -76,6 +76,12 @@ struct loader {
     struct corun_sem *limit;
   } *tlimits;
   size_t ntlimits;
+  /* Tasks whose "id" is not valid: their errors go under it as written. */
+  struct bad_id {
+    long task;
+    char *id;
+  } *bad_ids;
+  size_t nbad_ids;
 };
 
 static void diag(struct loader *ld, size_t off, long task, const char *fmt,
@@ -339,9 +345,10 @@ static void read_defaults(struct loader *ld, cJSON *v)
   ld->defaults = v;
 }
 
-static void unknown_field(struct loader *ld, size_t off, long task,
-                          const char *what, const char *key,
-                          const char *const *cands, size_t n)
+/* Returns the suggested name, or NULL. */
+static const char *unknown_field(struct loader *ld, size_t off, long task,
+                                 const char *what, const char *key,
+                                 const char *const *cands, size_t n)
 {
   const char *hint = corun_suggest(key, cands, n);
 
@@ -350,6 +357,40 @@ static void unknown_field(struct loader *ld, size_t off, long task,
          what, hint);
   else
     diag(ld, off, task, "unknown field \"%s\"%s", key, what);
+  return hint;
+}
+
+/*
+ * A misspelt required field is one mistake, not two: once "did you mean"
+ * names the field, its "missing required field" line (recorded for task
+ * at index from or later) only repeats it.
+ */
+static void drop_missing(struct corun_diags *d, size_t from, long task,
+                         const char *field)
+{
+  char want[96];
+  size_t i;
+
+  snprintf(want, sizeof(want), "missing required field \"%s\"", field);
+  for (i = from; i < d->n; i++) {
+    if (d->v[i].task != task || strcmp(d->v[i].msg, want) != 0)
+      continue;
+    free(d->v[i].msg);
+    memmove(&d->v[i], &d->v[i + 1], (d->n - i - 1) * sizeof(d->v[0]));
+    d->n--;
+    i--;
+  }
+}
+
+/* The task's misspelt field was suggested as hint: see drop_missing(). */
+static void typo_of(struct loader *ld, struct corun_fields *f, size_t mark,
+                    long idx, const char *hint)
+{
+  if (hint == NULL)
+    return;
+  drop_missing(&ld->diags, mark, idx, hint);
+  if (f->diags != &ld->diags)
+    drop_missing(f->diags, 0, idx, hint);
 }
 
 static struct corun_sem *resolve_limit(struct loader *ld,
@@ -381,7 +422,7 @@ static void check_defaults(struct loader *ld)
   f.obj = cJSON_CreateObject();
   if (f.obj == NULL)
     return;
-  corun_field_duration(&f, "timeout", &secs);
+  corun_field_timeout(&f, "timeout", "end the task", &secs);
   corun_field_bool(&f, "shield", &b);
   v = corun_field(&f, "limit");
   if (v && !(v->type & CORUN_FIELD_BAD))
@@ -632,6 +673,41 @@ static struct corun_sem *resolve_limit(struct loader *ld,
   return NULL;
 }
 
+/*
+ * The user knows the task by the id they wrote, not by the generated one
+ * ("task3") it falls back to. Kept cut short: an id is at most 64 bytes,
+ * so a longer one is a mistake, not a name.
+ */
+static void keep_bad_id(struct loader *ld, long idx, const char *id)
+{
+  struct bad_id *nb = realloc(ld->bad_ids, (ld->nbad_ids + 1) * sizeof(*nb));
+  size_t n = strlen(id);
+
+  if (nb == NULL)
+    return;
+  ld->bad_ids = nb;
+  if (n > 64) {
+    n = 64;
+    /* Not inside a UTF-8 sequence. */
+    while (n > 0 && ((unsigned char)id[n] & 0xc0) == 0x80)
+      n--;
+  }
+  nb[ld->nbad_ids].task = idx;
+  nb[ld->nbad_ids].id = malloc(n + 4);
+  if (nb[ld->nbad_ids].id == NULL)
+    return;
+  memcpy(nb[ld->nbad_ids].id, id, n);
+  strcpy(nb[ld->nbad_ids].id + n, id[n] ? "..." : "");
+  ld->nbad_ids++;
+}
+
+static int bad_id_cmp(const void *a, const void *b)
+{
+  const struct bad_id *x = a, *y = b;
+
+  return (x->task > y->task) - (x->task < y->task);
+}
+
 static void read_common(struct loader *ld, struct corun_task *t,
                         struct corun_fields *f, long idx)
 {
@@ -642,12 +718,14 @@ static void read_common(struct loader *ld, struct corun_task *t,
   v = corun_field(f, "id");
   if (v && !(v->type & CORUN_FIELD_BAD)) {
     if (!cJSON_IsString(v) || !valid_id(v->valuestring)) {
-      if (cJSON_IsString(v))
+      if (cJSON_IsString(v)) {
         corun_field_fail(f, "id", v,
                          "\"%s\" is not a valid id (1 to 64 of A-Z a-z 0-9 "
                          "_ . -)",
                          v->valuestring);
-      else
+        if (*v->valuestring)
+          keep_bad_id(ld, idx, v->valuestring);
+      } else
         corun_field_fail(f, "id", v, "must be a string, not %s",
                          corun__json_type(v));
     } else {
@@ -656,7 +734,7 @@ static void read_common(struct loader *ld, struct corun_task *t,
     }
   }
   read_after(ld, f, idx);
-  if (corun_field_duration(f, "timeout", &secs) > 0) {
+  if (corun_field_timeout(f, "timeout", "end the task", &secs) > 0) {
     t->timeout = calloc(1, sizeof(*t->timeout));
     if (t->timeout == NULL)
       corun_field_fail(f, "timeout", NULL, "could not be kept: out of memory");
@@ -721,7 +799,7 @@ static const struct corun_kind *read_kind(struct loader *ld,
 }
 
 static void check_unknown(struct loader *ld, struct corun_fields *f,
-                          const struct corun_kind *k, long idx)
+                          const struct corun_kind *k, long idx, size_t mark)
 {
   const char *cands[CORUN_FIELDS_MAX + 1];
   size_t n = 0, i;
@@ -739,7 +817,9 @@ static void check_unknown(struct loader *ld, struct corun_fields *f,
       diag(ld, where(ld, it), idx, "field \"%s\" does not apply to kind \"%s\"",
            it->string, k->name);
     else
-      unknown_field(ld, where(ld, it), idx, "", it->string, cands, n);
+      typo_of(ld, f, mark, idx,
+              unknown_field(ld, where(ld, it), idx, "", it->string, cands,
+                            n));
   }
   if (f->has_tasks && !k->parent)
     diag(ld, f->tasks_off, idx,
@@ -750,7 +830,7 @@ static void check_unknown(struct loader *ld, struct corun_fields *f,
 
 /* Without a valid kind, still flag fields that no kind has. */
 static void check_unknown_any(struct loader *ld, struct corun_fields *f,
-                              long idx)
+                              long idx, size_t mark)
 {
   const char *cands[CORUN_FIELDS_MAX * 2 + 1];
   size_t n = all_field_names(cands, CORUN_FIELDS_MAX * 2);
@@ -759,7 +839,8 @@ static void check_unknown_any(struct loader *ld, struct corun_fields *f,
   for (it = f->obj->child; it; it = it->next) {
     if ((it->type & CORUN_FIELD_USED) || corun__kind_any_has_field(it->string))
       continue;
-    unknown_field(ld, where(ld, it), idx, "", it->string, cands, n);
+    typo_of(ld, f, mark, idx,
+            unknown_field(ld, where(ld, it), idx, "", it->string, cands, n));
   }
 }
 
@@ -939,7 +1020,7 @@ static struct corun_task *load_template(struct corun_fields *pf, cJSON *obj,
   struct corun_task *t;
   const cJSON *v;
   cJSON *tasks, *c;
-  size_t i, j, before = ld->diags.n;
+  size_t i, j, before = ld->diags.n, mark;
   double secs;
 
   if (!cJSON_IsObject(obj)) {
@@ -956,6 +1037,7 @@ static struct corun_task *load_template(struct corun_fields *pf, cJSON *obj,
   f.obj_off = where(ld, obj);
   f.dir = pf->dir;
   f.root = pf->root;
+  mark = ld->diags.n;
   v = corun_field(&f, "kind");
   if (cJSON_IsString(v) &&
       corun_template_item_refs(v->valuestring, NULL, NULL) > 0) {
@@ -1010,7 +1092,7 @@ static struct corun_task *load_template(struct corun_fields *pf, cJSON *obj,
   }
   t->kind = k;
   t->t_ready = t->t_start = t->t_end = CORUN_NO_TIME;
-  if (corun_field_duration(&f, "timeout", &secs) > 0 &&
+  if (corun_field_timeout(&f, "timeout", "end the task", &secs) > 0 &&
       (t->timeout = calloc(1, sizeof(*t->timeout))) != NULL)
     t->timeout->ms = corun_duration_ms(secs);
   v = corun_field(&f, "limit");
@@ -1036,9 +1118,9 @@ static struct corun_task *load_template(struct corun_fields *pf, cJSON *obj,
   }
   if (k) {
     k->parse(t, &f);
-    check_unknown(ld, &f, k, pf->task);
+    check_unknown(ld, &f, k, pf->task, mark);
   } else {
-    check_unknown_any(ld, &f, pf->task);
+    check_unknown_any(ld, &f, pf->task, mark);
   }
   if (k && k->parent && f.has_tasks && cJSON_IsArray(tasks) &&
       f.nchildren > 0) {
@@ -1115,7 +1197,7 @@ static struct corun_task *load_task(struct loader *ld)
   const struct corun_kind *k;
   struct corun_task *t = NULL;
   cJSON *obj;
-  size_t off = corun_json_offset(p), key_off;
+  size_t off = corun_json_offset(p), key_off, mark;
   long idx;
   int n = 0, r;
   const char *name;
@@ -1195,6 +1277,7 @@ static struct corun_task *load_task(struct loader *ld)
     goto out;
   f.nchildren = cv.n;
 
+  mark = ld->diags.n;
   expand_task_fields(ld, obj, idx);
   k = read_kind(ld, &f, idx);
   t = new_task(ld->job, k, idx);
@@ -1205,9 +1288,9 @@ static struct corun_task *load_task(struct loader *ld)
   read_common(ld, t, &f, idx);
   if (k) {
     k->parse(t, &f);
-    check_unknown(ld, &f, k, idx);
+    check_unknown(ld, &f, k, idx, mark);
   } else {
-    check_unknown_any(ld, &f, idx);
+    check_unknown_any(ld, &f, idx, mark);
   }
   t->children = cv.v;
   t->nchildren = cv.n;
@@ -1762,9 +1845,12 @@ static void render(struct loader *ld, const char *display,
   }
   /* Stable by offset: qsort is not stable, the address tiebreak is. */
   qsort(d->v, d->n, sizeof(*d->v), diag_cmp);
+  if (ld->nbad_ids > 1)
+    qsort(ld->bad_ids, ld->nbad_ids, sizeof(*ld->bad_ids), bad_id_cmp);
   for (i = 0; i < d->n; i++) {
-    size_t lo = 0, hi = nlines, off = d->v[i].off;
+    size_t lo = 0, hi = nlines, off = d->v[i].off, bol;
     const struct corun_task *t = NULL;
+    const struct bad_id *bad;
 
     while (hi - lo > 1) {
       size_t mid = (lo + hi) / 2;
@@ -1777,9 +1863,22 @@ static void render(struct loader *ld, const char *display,
     if (d->v[i].task >= 0 && (size_t)d->v[i].task < ld->job->ntasks)
       t = ld->job->tasks[d->v[i].task];
     corun_buf_reset(&cur);
+    /* A leading BOM is skipped by the reader and unseen in an editor. */
+    bol = lines ? lines[lo] : 0;
+    if (bol == 0 && off >= 3 && ld->p.len >= 3 &&
+        memcmp(ld->p.text, "\xef\xbb\xbf", 3) == 0)
+      bol = 3;
     corun_buf_printf(&cur, "%s:%zu:%zu: error: ", display, lo + 1,
-                     lines ? off - lines[lo] + 1 : off + 1);
-    if (t && t->id)
+                     off - bol + 1);
+    bad = NULL;
+    if (ld->nbad_ids > 0 && d->v[i].task >= 0) {
+      struct bad_id key = {d->v[i].task, NULL};
+
+      bad = bsearch(&key, ld->bad_ids, ld->nbad_ids, sizeof(key), bad_id_cmp);
+    }
+    if (bad)
+      corun_buf_printf(&cur, "task \"%s\": ", bad->id);
+    else if (t && t->id)
       corun_buf_printf(&cur, "task \"%s\": ", t->id);
     else if (d->v[i].task >= 0)
       corun_buf_printf(&cur, "task #%ld: ", d->v[i].task + 1);
@@ -2044,6 +2143,9 @@ fail:
   }
   free(ld.recs);
   free(ld.tlimits);
+  for (i = 0; i < ld.nbad_ids; i++)
+    free(ld.bad_ids[i].id);
+  free(ld.bad_ids);
   for (i = 0; i < 5; i++)
     cJSON_Delete(owned[i]);
   corun__diags_free(&ld.diags);

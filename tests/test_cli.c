@@ -345,6 +345,49 @@ Test(cli, misspelt_long_option_suggests_the_right_one)
   proc_free(p);
 }
 
+Test(cli, flag_given_an_argument_says_so)
+{
+  /* Not "unknown option '-V'": the option is known, the '=1' is wrong. */
+  struct proc *p = CLI(NULL, "--version=1", FX("ok.json"));
+
+  assert_usage_error(p, "option '--version' takes no argument");
+  proc_free(p);
+  p = CLI(NULL, "--check=yes", FX("ok.json"));
+  assert_usage_error(p, "option '--check' takes no argument");
+  proc_free(p);
+  /* An abbreviation is named in full. */
+  p = CLI(NULL, "--vers=1", FX("ok.json"));
+  assert_usage_error(p, "option '--version' takes no argument");
+  proc_free(p);
+  p = CLI(NULL, "--quiet=2", FX("ok.json"));
+  assert_usage_error(p, "option '--quiet' takes no argument");
+  proc_free(p);
+}
+
+Test(cli, ambiguous_prefix_lists_the_candidates)
+{
+  struct proc *p = CLI(NULL, "--j", "4", FX("ok.json"));
+
+  assert_usage_error(p, "option '--j' is ambiguous: --jobs, --journal, "
+                        "--junit (try");
+  proc_free(p);
+  p = CLI(NULL, "--jo=4", FX("ok.json"));
+  assert_usage_error(p, "option '--jo' is ambiguous: --jobs, --journal (try");
+  proc_free(p);
+  /* A unique prefix still works. */
+  p = CLI(NULL, "--jobs", "2", "--qu", FX("ok.json"));
+  cr_assert_eq(p->status, 0, "%s", p->err);
+  proc_free(p);
+}
+
+Test(cli, graph_without_a_file)
+{
+  struct proc *p = CLI(NULL, "graph");
+
+  assert_usage_error(p, "graph needs a job file");
+  proc_free(p);
+}
+
 Test(cli, missing_file_argument)
 {
   struct proc *p = CLI(NULL, "-q");
@@ -365,7 +408,15 @@ Test(cli, option_without_its_argument)
 {
   struct proc *p = CLI(NULL, FX("ok.json"), "--report");
 
-  assert_usage_error(p, "--report");
+  assert_usage_error(p, "option '--report' needs an argument: --report FILE");
+  proc_free(p);
+  /* Abbreviated, it is named in full; a short one as written. */
+  p = CLI(NULL, FX("ok.json"), "--tim");
+  assert_usage_error(p, "option '--timeout' needs an argument: --timeout "
+                        "DURATION");
+  proc_free(p);
+  p = CLI(NULL, FX("ok.json"), "-j");
+  assert_usage_error(p, "option '-j' needs an argument: -j N");
   proc_free(p);
 }
 
@@ -393,6 +444,28 @@ Test(cli, bad_timeout_values)
     assert_usage_error(p, "--timeout");
     proc_free(p);
   }
+}
+
+Test(cli, timeout_zero_is_a_usage_error)
+{
+  const char *zero[] = {"0", "0s", "0ms", "0m0s", "0.0"};
+  size_t i;
+
+  for (i = 0; i < sizeof(zero) / sizeof(zero[0]); i++) {
+    struct proc *p = CLI(NULL, "--timeout", zero[i], FX("ok.json"));
+
+    assert_usage_error(p, "would end the run at once (leave --timeout out "
+                          "for no bound)");
+    proc_free(p);
+  }
+}
+
+Test(cli, timeout_takes_compound_durations)
+{
+  struct proc *p = CLI(NULL, "-q", "--timeout", "1m30s", FX("ok.json"));
+
+  cr_assert_eq(p->status, 0, "%s", p->err);
+  proc_free(p);
 }
 
 Test(cli, var_needs_an_equals_sign)
