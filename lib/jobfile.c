@@ -82,6 +82,18 @@ struct loader {
     char *id;
   } *bad_ids;
   size_t nbad_ids;
+  /*
+   * --var names the file's "vars" does not define: each must be used by
+   * some ${NAME}, or it is a typo. refs are the names the job uses, for
+   * "did you mean" (gathered only while cli_vars is not empty).
+   */
+  struct cli_var {
+    char *name;
+    int used;
+  } *cli_vars;
+  size_t ncli_vars;
+  char *refs[64];
+  size_t nrefs;
 };
 
 static void diag(struct loader *ld, size_t off, long task, const char *fmt,
@@ -128,6 +140,38 @@ static int reject_value(struct loader *ld, long task, const char *what)
  * messages (the member of v's parent object when NULL); section, when not
  * NULL, is the top-level field it sits in ("vars", "defaults").
  */
+/* Note the ${NAME} variables s uses, against the --var-only names. */
+static void note_var_refs(struct loader *ld, const char *s)
+{
+  const char *p, *end;
+  size_t i, n;
+
+  for (p = s; (p = strstr(p, "${")) != NULL; p = end) {
+    /* "$${" is a literal "${": nothing to look up. */
+    int literal = p > s && p[-1] == '$';
+
+    p += 2;
+    end = strchr(p, '}');
+    if (end == NULL)
+      return;
+    n = (size_t)(end - p);
+    if (literal || n == 0 || memchr(p, ':', n) || memchr(p, '.', n) ||
+        (n == 4 && memcmp(p, "item", 4) == 0) ||
+        (n == 5 && memcmp(p, "index", 5) == 0))
+      continue;
+    for (i = 0; i < ld->ncli_vars; i++)
+      if (strlen(ld->cli_vars[i].name) == n &&
+          memcmp(ld->cli_vars[i].name, p, n) == 0)
+        ld->cli_vars[i].used = 1;
+    for (i = 0; i < ld->nrefs; i++)
+      if (strlen(ld->refs[i]) == n && memcmp(ld->refs[i], p, n) == 0)
+        break;
+    if (i == ld->nrefs && ld->nrefs < sizeof(ld->refs) / sizeof(ld->refs[0]))
+      if ((ld->refs[ld->nrefs] = strndup(p, n)) != NULL)
+        ld->nrefs++;
+  }
+}
+
 static void expand_tree(struct loader *ld, cJSON *v, const char *field,
                         long task, const struct corun_template_ctx *ctx,
                         const char *section)
@@ -139,6 +183,8 @@ static void expand_tree(struct loader *ld, cJSON *v, const char *field,
 
     if (!corun_template_has(v->valuestring))
       return;
+    if (ld->ncli_vars > 0)
+      note_var_refs(ld, v->valuestring);
     if (corun_template_expand(ctx, v->valuestring, &out, &err) < 0) {
       v->type |= CORUN_FIELD_BAD;
       if (section && field)
@@ -1987,16 +2033,28 @@ static uint64_t job_hash(const char *text, size_t len,
 }
 
 /* Apply --var name=value over the file's vars. */
+static int cli_var_known(const struct loader *ld, const char *name)
+{
+  size_t i;
+
+  for (i = 0; i < ld->ncli_vars; i++)
+    if (strcmp(ld->cli_vars[i].name, name) == 0)
+      return 1;
+  return 0;
+}
+
 static int apply_var_overrides(struct loader *ld,
                                const struct corun_load_opts *opts,
                                struct corun_error *err)
 {
+  const cJSON *file_vars = ld->vars;
   size_t i;
 
   for (i = 0; opts && i < opts->nvars; i++) {
     const char *eq = strchr(opts->vars[i], '=');
     char *name;
     cJSON *v;
+    int in_file;
 
     if (eq == NULL || eq == opts->vars[i])
       return corun_failf(err, CORUN_EUSAGE,
@@ -2013,13 +2071,66 @@ static int apply_var_overrides(struct loader *ld,
       cJSON_Delete(v);
       return corun_failf(err, CORUN_ENOMEM, "out of memory");
     }
+    /* Overriding a variable the file defines is always meant. */
+    in_file = file_vars && cJSON_GetObjectItemCaseSensitive(file_vars, name);
     if (cJSON_GetObjectItemCaseSensitive(ld->vars, name))
       cJSON_ReplaceItemInObjectCaseSensitive(ld->vars, name, v);
     else
       cJSON_AddItemToObject(ld->vars, name, v);
+    if (!in_file && !cli_var_known(ld, name)) {
+      struct cli_var *nc =
+          realloc(ld->cli_vars, (ld->ncli_vars + 1) * sizeof(*nc));
+
+      if (nc == NULL) {
+        free(name);
+        return corun_failf(err, CORUN_ENOMEM, "out of memory");
+      }
+      ld->cli_vars = nc;
+      nc[ld->ncli_vars].name = name;
+      nc[ld->ncli_vars++].used = 0;
+      continue;
+    }
     free(name);
   }
   return CORUN_OK;
+}
+
+/*
+ * A --var the job never uses is a typo as much as a misspelt field: say so
+ * (a usage error), with the nearest name the job defines or uses.
+ */
+static enum corun_code unused_cli_var(struct loader *ld,
+                                      const cJSON *file_vars,
+                                      struct corun_error *err)
+{
+  const char *cands[64 + 64 + 1];
+  const cJSON *it;
+  const char *hint;
+  size_t i, n = 0;
+
+  for (i = 0; i < ld->ncli_vars && ld->cli_vars[i].used; i++)
+    ;
+  if (i == ld->ncli_vars)
+    return CORUN_OK;
+  /* ld->vars may be the file's own object, --var names added to it. */
+  for (it = cJSON_IsObject(file_vars) ? file_vars->child : NULL; it && n < 64;
+       it = it->next)
+    if (!cli_var_known(ld, it->string))
+      cands[n++] = it->string;
+  for (size_t j = 0; j < ld->nrefs; j++)
+    cands[n++] = ld->refs[j];
+  cands[n] = NULL;
+  hint = corun_suggest(ld->cli_vars[i].name, cands, n);
+  if (hint)
+    return corun_failf(err, CORUN_EUSAGE,
+                       "--var %s: the job has no variable %s (did you mean "
+                       "\"%s\"?)",
+                       ld->cli_vars[i].name, ld->cli_vars[i].name, hint);
+  return corun_failf(err, CORUN_EUSAGE,
+                     "--var %s: the job has no variable %s (it uses no "
+                     "${%s} and its \"vars\" do not define it)",
+                     ld->cli_vars[i].name, ld->cli_vars[i].name,
+                     ld->cli_vars[i].name);
 }
 
 enum corun_code corun_job_load_text(struct corun_job **out, const char *text,
@@ -2118,6 +2229,11 @@ enum corun_code corun_job_load_text(struct corun_job **out, const char *text,
   /* A tree with other errors may be half built; cycles would mislead. */
   if (ld.diags.n == 0 && job->nedges > 0)
     check_cycles(&ld);
+  if (ld.diags.n == 0 && ld.ncli_vars > 0) {
+    code = unused_cli_var(&ld, owned[1], err);
+    if (code != CORUN_OK)
+      goto fail;
+  }
 
 diags:
   if (ld.p.failed)
@@ -2146,6 +2262,11 @@ fail:
   for (i = 0; i < ld.nbad_ids; i++)
     free(ld.bad_ids[i].id);
   free(ld.bad_ids);
+  for (i = 0; i < ld.ncli_vars; i++)
+    free(ld.cli_vars[i].name);
+  free(ld.cli_vars);
+  for (i = 0; i < ld.nrefs; i++)
+    free(ld.refs[i]);
   for (i = 0; i < 5; i++)
     cJSON_Delete(owned[i]);
   corun__diags_free(&ld.diags);

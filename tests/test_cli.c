@@ -479,6 +479,48 @@ Test(cli, var_needs_an_equals_sign)
   proc_free(p);
 }
 
+Test(cli, var_the_job_never_uses_is_a_typo)
+{
+  struct proc *p = CLI(NULL, "-q", "--var", "whoo=x", FX("vars.json"));
+
+  assert_usage_error(p, "--var whoo: the job has no variable whoo (did you "
+                        "mean \"who\"?)");
+  proc_free(p);
+  /* Nothing close: say why instead. */
+  p = CLI(NULL, "-q", "--var", "zzz=1", FX("vars.json"));
+  assert_usage_error(p, "--var zzz: the job has no variable zzz");
+  proc_free(p);
+  /* Used only through ${NAME}, with no "vars" entry, it is wanted... */
+  p = CLI("{\"tasks\": [{\"kind\": \"sleep\", \"seconds\": 0, "
+          "\"message\": \"${a} $${b}\"}]}",
+          "-q", "--var", "a=1", "-");
+  cr_assert_eq(p->status, 0, "%s", p->err);
+  cr_assert_str_eq(p->out, "1 ${b}\n");
+  proc_free(p);
+  /* ...but "$${b}" is a literal, not a use of b. */
+  p = CLI("{\"tasks\": [{\"kind\": \"sleep\", \"seconds\": 0, "
+          "\"message\": \"${a} $${b}\"}]}",
+          "-q", "--var", "a=1", "--var", "b=2", "-");
+  assert_usage_error(p, "--var b: the job has no variable b");
+  proc_free(p);
+}
+
+Test(cli, bom_at_the_start_of_a_job_from_stdin)
+{
+  struct proc *p = CLI("\xef\xbb\xbf{\"tasks\": [{\"kind\": \"sleep\", "
+                       "\"seconds\": 0, \"message\": \"bom\"}]}",
+                       "-q", "-");
+
+  cr_assert_eq(p->status, 0, "%s", p->err);
+  cr_assert_str_eq(p->out, "bom\n");
+  proc_free(p);
+  /* Columns count from after the mark, as an editor shows them. */
+  p = CLI("\xef\xbb\xbf{\"tasks\": 1}", "-");
+  cr_assert_eq(p->status, 2);
+  cr_assert_not_null(strstr(p->err, "<stdin>:1:11: error:"), "%s", p->err);
+  proc_free(p);
+}
+
 /* --- options ----------------------------------------------------------- */
 
 Test(cli, var_overrides_the_file)
