@@ -186,9 +186,14 @@ static const struct {
   int exp10;    /* powers of 1000 as a power of ten, else 0 */
   double scale; /* powers of 1024: exact in a double */
 } size_units[] = {
-    {"B", 0, 1},           {"KB", 3, 0},          {"MB", 6, 0},
-    {"GB", 9, 0},          {"TB", 12, 0},         {"KiB", 0, 1024.0},
-    {"MiB", 0, 1048576.0}, {"GiB", 0, 1073741824.0},
+    {"B", 0, 1},
+    {"KB", 3, 0},
+    {"MB", 6, 0},
+    {"GB", 9, 0},
+    {"TB", 12, 0},
+    {"KiB", 0, 1024.0},
+    {"MiB", 0, 1048576.0},
+    {"GiB", 0, 1073741824.0},
     {"TiB", 0, 1099511627776.0},
 };
 
@@ -240,7 +245,7 @@ int corun_size_parse(const char *s, long long *out, const char **why)
                  size_units[i].exp10) < (int)sizeof(buf))
       return check_bytes(strtod(buf, NULL), CORUN_SIZE_MAX, out, why);
     return check_bytes(v * (size_units[i].exp10 ? pow(10, size_units[i].exp10)
-                                                 : size_units[i].scale),
+                                                : size_units[i].scale),
                        CORUN_SIZE_MAX, out, why);
   }
   /* "10mb" or "1gib": say which spelling is meant. */

@@ -332,8 +332,9 @@ void corun_run_waiting(const struct corun_run *run, struct corun_buf *out)
     struct corun_buf d = CORUN_BUF_INIT;
     int pid;
 
-    corun_buf_printf(out, "%s%zu command%s in %s kill grace (", ns ? " and " : "",
-                     ne, ne == 1 ? "" : "s", ne == 1 ? "its" : "their");
+    corun_buf_printf(out, "%s%zu command%s in %s kill grace (",
+                     ns ? " and " : "", ne, ne == 1 ? "" : "s",
+                     ne == 1 ? "its" : "their");
     id_list(out, ending, ne);
     /* One command: its process, from what the dump says of it. */
     if (ne == 1 && ending[0]->kind->describe) {

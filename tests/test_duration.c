@@ -284,8 +284,8 @@ static const char *size_bad(const char *s)
   const char *why = NULL;
   long long v = 12345;
 
-  cr_assert_eq(corun_size_parse(s, &v, &why), -1, "\"%s\" accepted as %lld",
-               s, v);
+  cr_assert_eq(corun_size_parse(s, &v, &why), -1, "\"%s\" accepted as %lld", s,
+               v);
   cr_assert_not_null(why, "\"%s\": no reason given", s);
   cr_assert_eq(v, 12345, "\"%s\": out changed on failure", s);
   return why;

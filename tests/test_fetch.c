@@ -260,8 +260,13 @@ Test(fetch, max_bytes_stops_while_streaming)
           "{\"id\": \"gz\", \"kind\": \"fetch\", \"url\": "
           "\"%s/bytes?n=300000&gzip=1\", \"max_bytes\": 200000},"
           "{\"id\": \"fits\", \"kind\": \"fetch\", \"url\": "
-          "\"%s/bytes?n=1000\", \"max_bytes\": 1000}]}",
-          base(), base(), base()),
+          "\"%s/bytes?n=1000\", \"max_bytes\": 1000},"
+          /* Sizes with units: 1KB is 1000 bytes, 1KiB 1024. */
+          "{\"id\": \"kb\", \"kind\": \"fetch\", \"url\": "
+          "\"%s/bytes?n=1001\", \"max_bytes\": \"1KB\"},"
+          "{\"id\": \"kib\", \"kind\": \"fetch\", \"url\": "
+          "\"%s/bytes?n=1024\", \"max_bytes\": \"1KiB\"}]}",
+          base(), base(), base(), base(), base()),
       NULL);
 
   cr_assert_str_eq(status_of(r, "big"), "failed");
@@ -270,6 +275,9 @@ Test(fetch, max_bytes_stops_while_streaming)
   cr_assert_str_eq(status_of(r, "gz"), "failed");
   cr_assert_eq(task_by_id(r, "gz")->err_type, CORUN_ERR_TOO_LARGE);
   cr_assert_str_eq(status_of(r, "fits"), "ok");
+  cr_assert_str_eq(status_of(r, "kb"), "failed");
+  cr_assert_eq(task_by_id(r, "kb")->err_type, CORUN_ERR_TOO_LARGE);
+  cr_assert_str_eq(status_of(r, "kib"), "ok");
   result_free(r);
 }
 
@@ -525,7 +533,8 @@ Test(fetch, load_time_checks)
   free(d);
   d = load_err("{\"tasks\": [{\"kind\": \"fetch\", \"url\": \"http://x/\", "
                "\"expect\": {\"status\": [\"6xx\"]}}]}");
-  cr_assert(strstr(d, "\"expect\""), "%s", d);
+  cr_assert(strstr(d, "\"expect.status[0]\" is \"6xx\", not a status code"),
+            "%s", d);
   free(d);
 }
 

@@ -752,10 +752,11 @@ Test(jobfile, unknown_fields_reported_even_without_kind)
   expect_invalid("{\"tasks\": [{\"kind\": \"sleep\", \"tiemout\": 1}]}",
                  "missing required field \"seconds\"", NULL);
   /* Nor does one task's typo hide another task's missing field. */
-  expect_invalid("{\"tasks\": [{\"kind\": \"sleep\", \"seconds\": 1},"
-                 " {\"kind\": \"sleep\"}, {\"kind\": \"sleep\", \"secnds\": 1}]}",
-                 "task \"task2\": missing required field \"seconds\"",
-                 "task \"task3\": missing");
+  expect_invalid(
+      "{\"tasks\": [{\"kind\": \"sleep\", \"seconds\": 1},"
+      " {\"kind\": \"sleep\"}, {\"kind\": \"sleep\", \"secnds\": 1}]}",
+      "task \"task2\": missing required field \"seconds\"",
+      "task \"task3\": missing");
   /* In a pipeline stage's task too. */
   expect_invalid("{\"tasks\": [{\"kind\": \"pipeline\", \"source\": "
                  "{\"range\": [0, 2]}, \"stages\": [{\"task\": "

@@ -336,8 +336,8 @@ Test(signals, first_sigint_on_a_terminal_says_what_corun_waits_for)
                     "(guard, kid) and 1 command in its kill grace (build, "
                     "pid ");
   cr_assert_not_null(hit, "%s", got);
-  cr_assert_not_null(strstr(hit, "); press Ctrl-C again to stop at once"),
-                     "%s", got);
+  cr_assert_not_null(strstr(hit, "); press Ctrl-C again to stop at once"), "%s",
+                     got);
   /* Once only. */
   cr_assert_null(strstr(hit + 1, "corun: interrupted"), "%s", got);
   free(got);
