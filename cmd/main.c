@@ -28,6 +28,7 @@ struct cli {
   struct corun_run *run;
   uv_signal_t sigint, sigterm, sighup, sigusr1;
   int nsignals; /* of those, how many are initialised */
+  int sigints;  /* SIGINTs the run has had, the one before it started too */
   uv_timer_t deadline;
   int have_deadline;
   uv_timer_t progress;
@@ -128,6 +129,29 @@ static void dump(struct cli *c)
   corun_buf_free(&b);
 }
 
+/*
+ * After the first Ctrl-C, a person at a terminal sees nothing happen
+ * while shielded tasks finish and commands use their kill grace: say what
+ * corun waits for and how to stop it now. Not for a file or a pipe, whose
+ * reader is a program.
+ */
+static void say_interrupted(struct cli *c)
+{
+  struct corun_buf b = CORUN_BUF_INIT;
+
+  if (!isatty(STDERR_FILENO) || corun_run_done(c->run))
+    return;
+  corun_run_waiting(c->run, &b);
+  if (b.len) {
+    erase_progress(c);
+    fprintf(stderr,
+            "corun: interrupted; waiting for %s; press Ctrl-C again to "
+            "stop at once\n",
+            corun_buf_str(&b));
+  }
+  corun_buf_free(&b);
+}
+
 static void on_signal(uv_signal_t *h, int signum)
 {
   struct cli *c = h->data;
@@ -137,6 +161,8 @@ static void on_signal(uv_signal_t *h, int signum)
     return;
   }
   corun_run_interrupt(c->run, signum);
+  if (signum == SIGINT && ++c->sigints == 1)
+    say_interrupted(c);
   if (c->opt.debug && !corun_run_done(c->run))
     dump(c);
 }
@@ -572,6 +598,8 @@ int main(int argc, char **argv)
   corun_run_start(c.run);
   for (e = 0; e < early_count; e++)
     corun_run_interrupt(c.run, early_signal);
+  if (early_signal == SIGINT && (c.sigints = early_count) == 1)
+    say_interrupted(&c);
   uv_run(loop, UV_RUN_DEFAULT);
   if (c.have_progress)
     uv_timer_stop(&c.progress);

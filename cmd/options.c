@@ -65,19 +65,67 @@ static int add_var(struct options *o, const char *v)
   return 0;
 }
 
-static int bad_option(const char *arg)
+/* The table row for getopt_long's return value or optopt, or NULL. */
+static const struct opt_row *row_of(int c)
 {
-  const char *names[32];
-  size_t n = 0, i;
+  size_t i;
+
+  for (i = 0; corun_options[i].lng; i++)
+    if (c == corun_options[i].shrt || c == 256 + (int)corun_options[i].id)
+      return &corun_options[i];
+  return NULL;
+}
+
+/*
+ * A long option getopt_long refused: arg is the word as written
+ * ("--vers=1", "--j", "--bogus"). Worked out again here because getopt's
+ * own messages are off and it says only "something was wrong".
+ */
+static int bad_long_option(const char *arg)
+{
+  const char *names[32], *eq = strchr(arg, '=');
+  const struct opt_row *match[32];
+  size_t n = 0, nm = 0, i;
+  size_t len = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
   char *word;
   const char *hint;
 
-  if (strncmp(arg, "--", 2) != 0)
-    return usage_error("unknown option '%s'", arg);
-  word = strndup(arg + 2, strcspn(arg + 2, "="));
-  for (i = 0; corun_options[i].lng && n < 31; i++)
-    names[n++] = corun_options[i].lng;
+  for (i = 0; corun_options[i].lng && n < 31; i++) {
+    const struct opt_row *r = &corun_options[i];
+
+    names[n++] = r->lng;
+    if (strncmp(r->lng, arg + 2, len) != 0)
+      continue;
+    if (strlen(r->lng) == len) { /* an exact name beats its prefixes */
+      match[0] = r;
+      nm = 1;
+      break;
+    }
+    match[nm++] = r;
+  }
   names[n] = NULL;
+  if (nm == 1 && eq && match[0]->arg == NULL)
+    return usage_error("option '--%s' takes no argument", match[0]->lng);
+  if (nm > 1) {
+    char list[256];
+    size_t used = 0, j;
+
+    /* Alphabetical, as the reader scans for the one meant. */
+    for (i = 1; i < nm; i++)
+      for (j = i; j > 0 && strcmp(match[j - 1]->lng, match[j]->lng) > 0; j--) {
+        const struct opt_row *t = match[j];
+
+        match[j] = match[j - 1];
+        match[j - 1] = t;
+      }
+    list[0] = '\0';
+    for (i = 0; i < nm && used < sizeof(list); i++)
+      used += (size_t)snprintf(list + used, sizeof(list) - used, "%s--%s",
+                               i ? ", " : "", match[i]->lng);
+    return usage_error("option '%.*s' is ambiguous: %s", (int)(len + 2), arg,
+                       list);
+  }
+  word = strndup(arg + 2, len);
   hint = word ? corun_suggest(word, names, n) : NULL;
   free(word);
   if (hint) {
@@ -123,18 +171,31 @@ int options_parse(struct options *o, int argc, char **argv)
     const char *why;
 
     if (c == '?') {
-      if (optopt && optopt < 256) {
+      /*
+       * optopt is 0 for an unknown or ambiguous long option and the
+       * option's value for one given an argument it does not take; a
+       * short option's letter is never both known and refused.
+       */
+      if (optopt && optopt < 256 && row_of(optopt) == NULL) {
         char s[3] = {'-', (char)optopt, '\0'};
 
         return usage_error("unknown option '%s'", s);
       }
-      return bad_option(argv[optind - 1]);
+      return bad_long_option(argv[optind - 1]);
     }
-    if (c == ':')
+    if (c == ':') {
+      const struct opt_row *r = row_of(optopt);
+
+      if (r && strncmp(argv[optind - 1], "--", 2) == 0)
+        return usage_error("option '--%s' needs an argument: --%s %s", r->lng,
+                           r->lng, r->arg);
+      if (r)
+        return usage_error("option '-%c' needs an argument: -%c %s", r->shrt,
+                           r->shrt, r->arg);
       return usage_error("option '%s' needs an argument", argv[optind - 1]);
-    for (i = 0; corun_options[i].lng; i++)
-      if (c == corun_options[i].shrt || c == 256 + (int)corun_options[i].id)
-        id = corun_options[i].id;
+    }
+    if (row_of(c))
+      id = row_of(c)->id;
     switch (id) {
     case OPT_REPORT:
       if (*optarg == '\0')
@@ -193,6 +254,10 @@ int options_parse(struct options *o, int argc, char **argv)
     case OPT_TIMEOUT:
       if (corun_duration_parse(optarg, &o->timeout, &why) < 0)
         return usage_error("--timeout '%s' %s", optarg, why);
+      if (o->timeout == 0)
+        return usage_error("--timeout %s would end the run at once (leave "
+                           "--timeout out for no bound)",
+                           optarg);
       break;
     case OPT_CHECK:
       o->check = 1;
@@ -225,9 +290,14 @@ int options_parse(struct options *o, int argc, char **argv)
                              strcmp(outs[b], "-") ? outs[b] : "standard output",
                              strcmp(outs[b], "-") ? "'" : "");
   }
-  /* "corun graph FILE": a command word before the job file. */
-  if (optind < argc && strcmp(argv[optind], "graph") == 0 &&
-      optind + 1 < argc) {
+  /*
+   * "corun graph FILE": a command word before the job file. A job file
+   * named "graph" is "./graph", as with any command word.
+   */
+  if (optind < argc && strcmp(argv[optind], "graph") == 0) {
+    if (optind + 1 >= argc)
+      return usage_error("graph needs a job file: corun graph FILE (or - "
+                         "for stdin)");
     o->graph = 1;
     optind++;
   }

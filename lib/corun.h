@@ -158,6 +158,12 @@ int corun_run_done(const struct corun_run *run);
  * the next one stops everything at once, shielded tasks included.
  */
 void corun_run_interrupt(struct corun_run *run, int signum);
+/*
+ * What the run still waits for after a first interrupt, for a line on a
+ * terminal: "2 shielded tasks (a, b) and 1 command in its kill grace
+ * (build, pid 123)". Appends nothing when it waits for none of those.
+ */
+void corun_run_waiting(const struct corun_run *run, struct corun_buf *out);
 /* The whole-run --timeout expired: cancel everything, exit code 124. */
 void corun_run_expire(struct corun_run *run);
 /*

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Durations ("250ms", "1.5s", "2m", "1h" or a number of seconds) and rates
- * ("20/s", "5/m", "100/h"), as the job file writes them.
+ * Durations ("250ms", "1.5s", "2m", "1h", "1m30s" or a number of seconds),
+ * rates ("20/s", "5/m", "100/h") and sizes ("10MB", "64KiB"), as the job
+ * file writes them.
  */
 #ifndef CORUN_DURATION_H
 #define CORUN_DURATION_H
@@ -24,5 +25,18 @@ unsigned long long corun_duration_ms(double seconds);
  * one per 1e9 seconds is refused, as any longer duration is.
  */
 int corun_rate_parse(const char *s, double *per_second, const char **why);
+
+/* The largest size: every byte count stays exact in a double. */
+#define CORUN_SIZE_MAX 9007199254740992.0 /* 2^53 */
+
+/*
+ * Parse a size: digits (a fraction too, when the result is whole) with no
+ * unit (bytes) or one of B, KB, MB, GB, TB (powers of 1000), KiB, MiB,
+ * GiB, TiB (powers of 1024), case as written. Returns 0, or -1 with a
+ * reason in why (a static string).
+ */
+int corun_size_parse(const char *s, long long *out, const char **why);
+/* Same for a JSON value: a whole number of bytes or a size string. */
+int corun_size_json(const cJSON *v, long long *out, const char **why);
 
 #endif

@@ -162,6 +162,38 @@ int corun_field_duration(struct corun_fields *f, const char *name,
   return 1;
 }
 
+int corun_field_timeout(struct corun_fields *f, const char *name,
+                        const char *what, double *out)
+{
+  int r = corun_field_duration(f, name, out);
+
+  /* 0 is not "no bound" (curl's reading): saying nothing is. */
+  if (r > 0 && *out == 0) {
+    corun_field_fail(f, name, corun_field(f, name),
+                     "is 0, which would %s at once (leave \"%s\" out for "
+                     "no bound)",
+                     what, name);
+    return -1;
+  }
+  return r;
+}
+
+int corun_field_size(struct corun_fields *f, const char *name,
+                     long long *out)
+{
+  const char *why;
+  int r;
+  const cJSON *v = lookup(f, name, &r);
+
+  if (v == NULL)
+    return r;
+  if (corun_size_json(v, out, &why) < 0) {
+    corun_field_fail(f, name, v, "%s", why);
+    return -1;
+  }
+  return 1;
+}
+
 int corun_field_bool(struct corun_fields *f, const char *name, int *out)
 {
   int r;

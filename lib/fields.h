@@ -133,6 +133,15 @@ void corun_field_fail(struct corun_fields *f, const char *name,
 
 int corun_field_duration(struct corun_fields *f, const char *name,
                          double *out);
+/*
+ * A bound ("timeout", "attempt_timeout", ...): a duration that may not be
+ * 0. what says what 0 would do, for the message ("end the task").
+ */
+int corun_field_timeout(struct corun_fields *f, const char *name,
+                        const char *what, double *out);
+/* A size in bytes: an integer, or a string like "10MB" or "64KiB". */
+int corun_field_size(struct corun_fields *f, const char *name,
+                     long long *out);
 int corun_field_bool(struct corun_fields *f, const char *name, int *out);
 /* *out is a malloc'd copy. */
 int corun_field_string(struct corun_fields *f, const char *name, char **out);

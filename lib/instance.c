@@ -185,7 +185,7 @@ static void parse_node(struct corun_task *t, cJSON *obj,
     f.nchildren = (uint32_t)cJSON_GetArraySize(tasks);
   }
   t->kind->parse(t, &f);
-  if (corun_field_duration(&f, "timeout", &secs) > 0) {
+  if (corun_field_timeout(&f, "timeout", "end the task", &secs) > 0) {
     t->timeout = calloc(1, sizeof(*t->timeout));
     if (t->timeout)
       t->timeout->ms = corun_duration_ms(secs);

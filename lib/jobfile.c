@@ -80,6 +80,24 @@ struct loader {
     struct corun_sem *limit;
   } *tlimits;
   size_t ntlimits;
+  /* Tasks whose "id" is not valid: their errors go under it as written. */
+  struct bad_id {
+    long task;
+    char *id;
+  } *bad_ids;
+  size_t nbad_ids;
+  /*
+   * --var names the file's "vars" does not define: each must be used by
+   * some ${NAME}, or it is a typo. refs are the names the job uses, for
+   * "did you mean" (gathered only while cli_vars is not empty).
+   */
+  struct cli_var {
+    char *name;
+    int used;
+  } *cli_vars;
+  size_t ncli_vars;
+  char *refs[64];
+  size_t nrefs;
 };
 
 static void diag(struct loader *ld, size_t off, long task, const char *fmt,
@@ -126,6 +144,38 @@ static int reject_value(struct loader *ld, long task, const char *what)
  * messages (the member of v's parent object when NULL); section, when not
  * NULL, is the top-level field it sits in ("vars", "defaults").
  */
+/* Note the ${NAME} variables s uses, against the --var-only names. */
+static void note_var_refs(struct loader *ld, const char *s)
+{
+  const char *p, *end;
+  size_t i, n;
+
+  for (p = s; (p = strstr(p, "${")) != NULL; p = end) {
+    /* "$${" is a literal "${": nothing to look up. */
+    int literal = p > s && p[-1] == '$';
+
+    p += 2;
+    end = strchr(p, '}');
+    if (end == NULL)
+      return;
+    n = (size_t)(end - p);
+    if (literal || n == 0 || memchr(p, ':', n) || memchr(p, '.', n) ||
+        (n == 4 && memcmp(p, "item", 4) == 0) ||
+        (n == 5 && memcmp(p, "index", 5) == 0))
+      continue;
+    for (i = 0; i < ld->ncli_vars; i++)
+      if (strlen(ld->cli_vars[i].name) == n &&
+          memcmp(ld->cli_vars[i].name, p, n) == 0)
+        ld->cli_vars[i].used = 1;
+    for (i = 0; i < ld->nrefs; i++)
+      if (strlen(ld->refs[i]) == n && memcmp(ld->refs[i], p, n) == 0)
+        break;
+    if (i == ld->nrefs && ld->nrefs < sizeof(ld->refs) / sizeof(ld->refs[0]))
+      if ((ld->refs[ld->nrefs] = strndup(p, n)) != NULL)
+        ld->nrefs++;
+  }
+}
+
 static void expand_tree(struct loader *ld, cJSON *v, const char *field,
                         long task, const struct corun_template_ctx *ctx,
                         const char *section)
@@ -137,6 +187,8 @@ static void expand_tree(struct loader *ld, cJSON *v, const char *field,
 
     if (!corun_template_has(v->valuestring))
       return;
+    if (ld->ncli_vars > 0)
+      note_var_refs(ld, v->valuestring);
     if (corun_template_expand(ctx, v->valuestring, &out, &err) < 0) {
       v->type |= CORUN_FIELD_BAD;
       if (section && field)
@@ -343,9 +395,10 @@ static void read_defaults(struct loader *ld, cJSON *v)
   ld->defaults = v;
 }
 
-static void unknown_field(struct loader *ld, size_t off, long task,
-                          const char *what, const char *key,
-                          const char *const *cands, size_t n)
+/* Returns the suggested name, or NULL. */
+static const char *unknown_field(struct loader *ld, size_t off, long task,
+                                 const char *what, const char *key,
+                                 const char *const *cands, size_t n)
 {
   const char *hint = corun_suggest(key, cands, n);
 
@@ -354,6 +407,40 @@ static void unknown_field(struct loader *ld, size_t off, long task,
          what, hint);
   else
     diag(ld, off, task, "unknown field \"%s\"%s", key, what);
+  return hint;
+}
+
+/*
+ * A misspelt required field is one mistake, not two: once "did you mean"
+ * names the field, its "missing required field" line (recorded for task
+ * at index from or later) only repeats it.
+ */
+static void drop_missing(struct corun_diags *d, size_t from, long task,
+                         const char *field)
+{
+  char want[96];
+  size_t i;
+
+  snprintf(want, sizeof(want), "missing required field \"%s\"", field);
+  for (i = from; i < d->n; i++) {
+    if (d->v[i].task != task || strcmp(d->v[i].msg, want) != 0)
+      continue;
+    free(d->v[i].msg);
+    memmove(&d->v[i], &d->v[i + 1], (d->n - i - 1) * sizeof(d->v[0]));
+    d->n--;
+    i--;
+  }
+}
+
+/* The task's misspelt field was suggested as hint: see drop_missing(). */
+static void typo_of(struct loader *ld, struct corun_fields *f, size_t mark,
+                    long idx, const char *hint)
+{
+  if (hint == NULL)
+    return;
+  drop_missing(&ld->diags, mark, idx, hint);
+  if (f->diags != &ld->diags)
+    drop_missing(f->diags, 0, idx, hint);
 }
 
 static struct corun_sem *resolve_limit(struct loader *ld,
@@ -385,7 +472,7 @@ static void check_defaults(struct loader *ld)
   f.obj = cJSON_CreateObject();
   if (f.obj == NULL)
     return;
-  corun_field_duration(&f, "timeout", &secs);
+  corun_field_timeout(&f, "timeout", "end the task", &secs);
   corun_field_bool(&f, "shield", &b);
   v = corun_field(&f, "limit");
   if (v && !(v->type & CORUN_FIELD_BAD))
@@ -636,6 +723,41 @@ static struct corun_sem *resolve_limit(struct loader *ld,
   return NULL;
 }
 
+/*
+ * The user knows the task by the id they wrote, not by the generated one
+ * ("task3") it falls back to. Kept cut short: an id is at most 64 bytes,
+ * so a longer one is a mistake, not a name.
+ */
+static void keep_bad_id(struct loader *ld, long idx, const char *id)
+{
+  struct bad_id *nb = realloc(ld->bad_ids, (ld->nbad_ids + 1) * sizeof(*nb));
+  size_t n = strlen(id);
+
+  if (nb == NULL)
+    return;
+  ld->bad_ids = nb;
+  if (n > 64) {
+    n = 64;
+    /* Not inside a UTF-8 sequence. */
+    while (n > 0 && ((unsigned char)id[n] & 0xc0) == 0x80)
+      n--;
+  }
+  nb[ld->nbad_ids].task = idx;
+  nb[ld->nbad_ids].id = malloc(n + 4);
+  if (nb[ld->nbad_ids].id == NULL)
+    return;
+  memcpy(nb[ld->nbad_ids].id, id, n);
+  strcpy(nb[ld->nbad_ids].id + n, id[n] ? "..." : "");
+  ld->nbad_ids++;
+}
+
+static int bad_id_cmp(const void *a, const void *b)
+{
+  const struct bad_id *x = a, *y = b;
+
+  return (x->task > y->task) - (x->task < y->task);
+}
+
 static void read_common(struct loader *ld, struct corun_task *t,
                         struct corun_fields *f, long idx)
 {
@@ -646,12 +768,14 @@ static void read_common(struct loader *ld, struct corun_task *t,
   v = corun_field(f, "id");
   if (v && !(v->type & CORUN_FIELD_BAD)) {
     if (!cJSON_IsString(v) || !valid_id(v->valuestring)) {
-      if (cJSON_IsString(v))
+      if (cJSON_IsString(v)) {
         corun_field_fail(f, "id", v,
                          "\"%s\" is not a valid id (1 to 64 of A-Z a-z 0-9 "
                          "_ . -)",
                          v->valuestring);
-      else
+        if (*v->valuestring)
+          keep_bad_id(ld, idx, v->valuestring);
+      } else
         corun_field_fail(f, "id", v, "must be a string, not %s",
                          corun__json_type(v));
     } else {
@@ -660,7 +784,7 @@ static void read_common(struct loader *ld, struct corun_task *t,
     }
   }
   read_after(ld, f, idx);
-  if (corun_field_duration(f, "timeout", &secs) > 0) {
+  if (corun_field_timeout(f, "timeout", "end the task", &secs) > 0) {
     t->timeout = calloc(1, sizeof(*t->timeout));
     if (t->timeout == NULL)
       corun_field_fail(f, "timeout", NULL, "could not be kept: out of memory");
@@ -725,7 +849,7 @@ static const struct corun_kind *read_kind(struct loader *ld,
 }
 
 static void check_unknown(struct loader *ld, struct corun_fields *f,
-                          const struct corun_kind *k, long idx)
+                          const struct corun_kind *k, long idx, size_t mark)
 {
   const char *cands[CORUN_FIELDS_MAX + 1];
   size_t n = 0, i;
@@ -743,7 +867,9 @@ static void check_unknown(struct loader *ld, struct corun_fields *f,
       diag(ld, where(ld, it), idx, "field \"%s\" does not apply to kind \"%s\"",
            it->string, k->name);
     else
-      unknown_field(ld, where(ld, it), idx, "", it->string, cands, n);
+      typo_of(ld, f, mark, idx,
+              unknown_field(ld, where(ld, it), idx, "", it->string, cands,
+                            n));
   }
   if (f->has_tasks && !k->parent)
     diag(ld, f->tasks_off, idx,
@@ -754,7 +880,7 @@ static void check_unknown(struct loader *ld, struct corun_fields *f,
 
 /* Without a valid kind, still flag fields that no kind has. */
 static void check_unknown_any(struct loader *ld, struct corun_fields *f,
-                              long idx)
+                              long idx, size_t mark)
 {
   const char *cands[CORUN_FIELDS_MAX * 2 + 1];
   size_t n = all_field_names(cands, CORUN_FIELDS_MAX * 2);
@@ -763,7 +889,8 @@ static void check_unknown_any(struct loader *ld, struct corun_fields *f,
   for (it = f->obj->child; it; it = it->next) {
     if ((it->type & CORUN_FIELD_USED) || corun__kind_any_has_field(it->string))
       continue;
-    unknown_field(ld, where(ld, it), idx, "", it->string, cands, n);
+    typo_of(ld, f, mark, idx,
+            unknown_field(ld, where(ld, it), idx, "", it->string, cands, n));
   }
 }
 
@@ -943,7 +1070,7 @@ static struct corun_task *load_template(struct corun_fields *pf, cJSON *obj,
   struct corun_task *t;
   const cJSON *v;
   cJSON *tasks, *c;
-  size_t i, j, before = ld->diags.n;
+  size_t i, j, before = ld->diags.n, mark;
   double secs;
 
   if (!cJSON_IsObject(obj)) {
@@ -960,6 +1087,7 @@ static struct corun_task *load_template(struct corun_fields *pf, cJSON *obj,
   f.obj_off = where(ld, obj);
   f.dir = pf->dir;
   f.root = pf->root;
+  mark = ld->diags.n;
   v = corun_field(&f, "kind");
   if (cJSON_IsString(v) &&
       corun_template_item_refs(v->valuestring, NULL, NULL) > 0) {
@@ -1014,7 +1142,7 @@ static struct corun_task *load_template(struct corun_fields *pf, cJSON *obj,
   }
   t->kind = k;
   t->t_ready = t->t_start = t->t_end = CORUN_NO_TIME;
-  if (corun_field_duration(&f, "timeout", &secs) > 0 &&
+  if (corun_field_timeout(&f, "timeout", "end the task", &secs) > 0 &&
       (t->timeout = calloc(1, sizeof(*t->timeout))) != NULL)
     t->timeout->ms = corun_duration_ms(secs);
   v = corun_field(&f, "limit");
@@ -1040,9 +1168,9 @@ static struct corun_task *load_template(struct corun_fields *pf, cJSON *obj,
   }
   if (k) {
     k->parse(t, &f);
-    check_unknown(ld, &f, k, pf->task);
+    check_unknown(ld, &f, k, pf->task, mark);
   } else {
-    check_unknown_any(ld, &f, pf->task);
+    check_unknown_any(ld, &f, pf->task, mark);
   }
   if (k && k->parent && f.has_tasks && cJSON_IsArray(tasks) &&
       f.nchildren > 0) {
@@ -1119,7 +1247,7 @@ static struct corun_task *load_task(struct loader *ld)
   const struct corun_kind *k;
   struct corun_task *t = NULL;
   cJSON *obj;
-  size_t off = corun_json_offset(p), key_off;
+  size_t off = corun_json_offset(p), key_off, mark;
   long idx;
   int n = 0, r;
   const char *name;
@@ -1201,6 +1329,7 @@ static struct corun_task *load_task(struct loader *ld)
     goto out;
   f.nchildren = cv.n;
 
+  mark = ld->diags.n;
   expand_task_fields(ld, obj, idx);
   k = read_kind(ld, &f, idx);
   t = new_task(ld->job, k, idx);
@@ -1211,9 +1340,9 @@ static struct corun_task *load_task(struct loader *ld)
   read_common(ld, t, &f, idx);
   if (k) {
     k->parse(t, &f);
-    check_unknown(ld, &f, k, idx);
+    check_unknown(ld, &f, k, idx, mark);
   } else {
-    check_unknown_any(ld, &f, idx);
+    check_unknown_any(ld, &f, idx, mark);
   }
   t->children = cv.v;
   t->nchildren = cv.n;
@@ -1768,9 +1897,12 @@ static void render(struct loader *ld, const char *display,
   }
   /* Stable by offset: qsort is not stable, the address tiebreak is. */
   qsort(d->v, d->n, sizeof(*d->v), diag_cmp);
+  if (ld->nbad_ids > 1)
+    qsort(ld->bad_ids, ld->nbad_ids, sizeof(*ld->bad_ids), bad_id_cmp);
   for (i = 0; i < d->n; i++) {
-    size_t lo = 0, hi = nlines, off = d->v[i].off;
+    size_t lo = 0, hi = nlines, off = d->v[i].off, bol;
     const struct corun_task *t = NULL;
+    const struct bad_id *bad;
 
     while (hi - lo > 1) {
       size_t mid = (lo + hi) / 2;
@@ -1783,9 +1915,22 @@ static void render(struct loader *ld, const char *display,
     if (d->v[i].task >= 0 && (size_t)d->v[i].task < ld->job->ntasks)
       t = ld->job->tasks[d->v[i].task];
     corun_buf_reset(&cur);
+    /* A leading BOM is skipped by the reader and unseen in an editor. */
+    bol = lines ? lines[lo] : 0;
+    if (bol == 0 && off >= 3 && ld->p.len >= 3 &&
+        memcmp(ld->p.text, "\xef\xbb\xbf", 3) == 0)
+      bol = 3;
     corun_buf_printf(&cur, "%s:%zu:%zu: error: ", display, lo + 1,
-                     lines ? off - lines[lo] + 1 : off + 1);
-    if (t && t->id)
+                     off - bol + 1);
+    bad = NULL;
+    if (ld->nbad_ids > 0 && d->v[i].task >= 0) {
+      struct bad_id key = {d->v[i].task, NULL};
+
+      bad = bsearch(&key, ld->bad_ids, ld->nbad_ids, sizeof(key), bad_id_cmp);
+    }
+    if (bad)
+      corun_buf_printf(&cur, "task \"%s\": ", bad->id);
+    else if (t && t->id)
       corun_buf_printf(&cur, "task \"%s\": ", t->id);
     else if (d->v[i].task >= 0)
       corun_buf_printf(&cur, "task #%ld: ", d->v[i].task + 1);
@@ -1894,16 +2039,28 @@ static uint64_t job_hash(const char *text, size_t len,
 }
 
 /* Apply --var name=value over the file's vars. */
+static int cli_var_known(const struct loader *ld, const char *name)
+{
+  size_t i;
+
+  for (i = 0; i < ld->ncli_vars; i++)
+    if (strcmp(ld->cli_vars[i].name, name) == 0)
+      return 1;
+  return 0;
+}
+
 static int apply_var_overrides(struct loader *ld,
                                const struct corun_load_opts *opts,
                                struct corun_error *err)
 {
+  const cJSON *file_vars = ld->vars;
   size_t i;
 
   for (i = 0; opts && i < opts->nvars; i++) {
     const char *eq = strchr(opts->vars[i], '=');
     char *name;
     cJSON *v;
+    int in_file;
 
     if (eq == NULL || eq == opts->vars[i])
       return corun_failf(err, CORUN_EUSAGE,
@@ -1920,10 +2077,25 @@ static int apply_var_overrides(struct loader *ld,
       cJSON_Delete(v);
       return corun_failf(err, CORUN_ENOMEM, "out of memory");
     }
+    /* Overriding a variable the file defines is always meant. */
+    in_file = file_vars && cJSON_GetObjectItemCaseSensitive(file_vars, name);
     if (cJSON_GetObjectItemCaseSensitive(ld->vars, name))
       cJSON_ReplaceItemInObjectCaseSensitive(ld->vars, name, v);
     else
       cJSON_AddItemToObject(ld->vars, name, v);
+    if (!in_file && !cli_var_known(ld, name)) {
+      struct cli_var *nc =
+          realloc(ld->cli_vars, (ld->ncli_vars + 1) * sizeof(*nc));
+
+      if (nc == NULL) {
+        free(name);
+        return corun_failf(err, CORUN_ENOMEM, "out of memory");
+      }
+      ld->cli_vars = nc;
+      nc[ld->ncli_vars].name = name;
+      nc[ld->ncli_vars++].used = 0;
+      continue;
+    }
     free(name);
   }
   return CORUN_OK;
@@ -2292,6 +2464,44 @@ static enum corun_code load_text(struct corun_job **out, const char *text,
                                  struct corun_buf *diagbuf,
                                  struct corun_error *err);
 
+/*
+ * A --var the job never uses is a typo as much as a misspelt field: say so
+ * (a usage error), with the nearest name the job defines or uses.
+ */
+static enum corun_code unused_cli_var(struct loader *ld,
+                                      const cJSON *file_vars,
+                                      struct corun_error *err)
+{
+  const char *cands[64 + 64 + 1];
+  const cJSON *it;
+  const char *hint;
+  size_t i, n = 0;
+
+  for (i = 0; i < ld->ncli_vars && ld->cli_vars[i].used; i++)
+    ;
+  if (i == ld->ncli_vars)
+    return CORUN_OK;
+  /* ld->vars may be the file's own object, --var names added to it. */
+  for (it = cJSON_IsObject(file_vars) ? file_vars->child : NULL; it && n < 64;
+       it = it->next)
+    if (!cli_var_known(ld, it->string))
+      cands[n++] = it->string;
+  for (size_t j = 0; j < ld->nrefs; j++)
+    cands[n++] = ld->refs[j];
+  cands[n] = NULL;
+  hint = corun_suggest(ld->cli_vars[i].name, cands, n);
+  if (hint)
+    return corun_failf(err, CORUN_EUSAGE,
+                       "--var %s: the job has no variable %s (did you mean "
+                       "\"%s\"?)",
+                       ld->cli_vars[i].name, ld->cli_vars[i].name, hint);
+  return corun_failf(err, CORUN_EUSAGE,
+                     "--var %s: the job has no variable %s (it uses no "
+                     "${%s} and its \"vars\" do not define it)",
+                     ld->cli_vars[i].name, ld->cli_vars[i].name,
+                     ld->cli_vars[i].name);
+}
+
 enum corun_code corun_job_load_text(struct corun_job **out, const char *text,
                                     size_t len, const char *display,
                                     const char *dir,
@@ -2407,6 +2617,11 @@ static enum corun_code load_text(struct corun_job **out, const char *text,
     run_prechecks(&ld);
   if (ld.diags.n == 0)
     check_outputs(&ld);
+  if (ld.diags.n == 0 && ld.ncli_vars > 0) {
+    code = unused_cli_var(&ld, owned[1], err);
+    if (code != CORUN_OK)
+      goto fail;
+  }
 
 diags:
   if (ld.p.failed)
@@ -2433,6 +2648,14 @@ fail:
   free(ld.recs);
   free(ld.tlimits);
   corun__prechecks_free(&ld.pre);
+  for (i = 0; i < ld.nbad_ids; i++)
+    free(ld.bad_ids[i].id);
+  free(ld.bad_ids);
+  for (i = 0; i < ld.ncli_vars; i++)
+    free(ld.cli_vars[i].name);
+  free(ld.cli_vars);
+  for (i = 0; i < ld.nrefs; i++)
+    free(ld.refs[i]);
   for (i = 0; i < 5; i++)
     cJSON_Delete(owned[i]);
   corun__diags_free(&ld.diags);

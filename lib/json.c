@@ -16,11 +16,25 @@
 
 #include "buf.h"
 
+/* The UTF-8 byte order mark some Windows editors put first. */
+static const char bom[3] = {'\xef', '\xbb', '\xbf'};
+
+static int starts_with_bom(const char *text, size_t len)
+{
+  return len >= 3 && memcmp(text, bom, 3) == 0;
+}
+
 void corun_json_init(struct corun_json *p, const char *text, size_t len)
 {
   memset(p, 0, sizeof(*p));
   p->text = text;
   p->len = len;
+  /*
+   * RFC 8259 lets a parser ignore a leading BOM; refusing a file for an
+   * invisible mark would help nobody. Anywhere else it is an error.
+   */
+  if (starts_with_bom(text, len))
+    p->pos = 3;
 }
 
 void corun_json_free(struct corun_json *p)
@@ -83,6 +97,20 @@ size_t corun_json_offset(struct corun_json *p)
   return p->pos;
 }
 
+/*
+ * "expected WHAT, found X" at the current position. A comment there gets
+ * its own message: JSON written by hand often has one, and "found '/'"
+ * would not say what is wrong.
+ */
+static int fail_found(struct corun_json *p, const char *what)
+{
+  if (p->pos + 1 < p->len && p->text[p->pos] == '/' &&
+      (p->text[p->pos + 1] == '/' || p->text[p->pos + 1] == '*'))
+    return corun_json_fail(p, p->pos, "JSON has no comments");
+  return corun_json_fail(p, p->pos, "expected %s, found %s", what,
+                         describe(p));
+}
+
 static int expect(struct corun_json *p, char c, const char *what)
 {
   if (p->failed)
@@ -92,8 +120,7 @@ static int expect(struct corun_json *p, char c, const char *what)
     p->pos++;
     return 0;
   }
-  return corun_json_fail(p, p->pos, "expected %s, found %s", what,
-                         describe(p));
+  return fail_found(p, what);
 }
 
 static int enter(struct corun_json *p)
@@ -346,16 +373,14 @@ int corun_json_object_next(struct corun_json *p, int *count,
   }
   if (*count > 0) {
     if (c != ',')
-      return corun_json_fail(p, p->pos, "expected ',' or '}', found %s",
-                             describe(p));
+      return fail_found(p, "',' or '}'");
     p->pos++;
     c = corun_json_peek(p);
   }
   if (c != '"') {
     if (c == '}' && *count > 0)
       return corun_json_fail(p, p->pos, "trailing comma before '}'");
-    return corun_json_fail(p, p->pos, "expected a member name, found %s",
-                           describe(p));
+    return fail_found(p, "a member name");
   }
   *key_off = p->pos;
   if (read_string(p, &p->keybuf) < 0)
@@ -380,8 +405,7 @@ int corun_json_array_next(struct corun_json *p, int *count)
   }
   if (*count > 0) {
     if (c != ',')
-      return corun_json_fail(p, p->pos, "expected ',' or ']', found %s",
-                             describe(p));
+      return fail_found(p, "',' or ']'");
     p->pos++;
     if (corun_json_peek(p) == ']')
       return corun_json_fail(p, p->pos, "trailing comma before ']'");
@@ -617,7 +641,7 @@ static int parse_value(struct corun_json *p, cJSON **out)
     }
     if (c == 0)
       return corun_json_fail(p, off, "expected a value, found end of input");
-    return corun_json_fail(p, off, "expected a value, found %s", describe(p));
+    return fail_found(p, "a value");
   }
 }
 
@@ -659,8 +683,7 @@ int corun_json_skip(struct corun_json *p)
   default:
     if (c == '-' || (c >= '0' && c <= '9'))
       return read_number(p, &d);
-    return corun_json_fail(p, p->pos, "expected a value, found %s",
-                           describe(p));
+    return fail_found(p, "a value");
   }
 }
 
@@ -669,6 +692,9 @@ int corun_json_end(struct corun_json *p)
   if (p->failed)
     return -1;
   skip_ws(p);
+  if (p->pos + 1 < p->len && p->text[p->pos] == '/' &&
+      (p->text[p->pos + 1] == '/' || p->text[p->pos + 1] == '*'))
+    return fail_found(p, "nothing");
   if (p->pos < p->len)
     return corun_json_fail(p, p->pos,
                            "unexpected %s after the end of the document",
@@ -690,6 +716,12 @@ void corun_json_line_col(const char *text, size_t len, size_t off,
 
   if (off > len)
     off = len;
+  /* The BOM is invisible in an editor: columns on line 1 start after it. */
+  if (starts_with_bom(text, len) && off >= 3) {
+    text += 3;
+    len -= 3;
+    off -= 3;
+  }
   for (i = 0; i < off; i++) {
     if (text[i] == '\n') {
       l++;

@@ -7,6 +7,7 @@
 
 #include <signal.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
@@ -294,6 +295,70 @@ void corun_run_interrupt(struct corun_run *run, int signum)
                         : "stopping now");
   cancel_all(run, run->interrupts == 1 ? CORUN_CANCEL_OUTSIDE
                                        : CORUN_CANCEL_FORCE);
+}
+
+/* "a, b, c" from the first ids, "..." after five. */
+static void id_list(struct corun_buf *out, const struct corun_task *const *v,
+                    size_t n)
+{
+  size_t i;
+
+  for (i = 0; i < n && i < 5; i++)
+    corun_buf_printf(out, "%s%s", i ? ", " : "", v[i]->id);
+  if (n > 5)
+    corun_buf_puts(out, ", ...");
+}
+
+void corun_run_waiting(const struct corun_run *run, struct corun_buf *out)
+{
+  const struct corun_job *job = run->job;
+  const struct corun_task **shielded = NULL, **ending = NULL;
+  size_t ns = 0, ne = 0, i;
+  uint64_t now_ms = run->started ? corun__now_ns(run) / 1000000 : 0;
+
+  if (!run->started || run->finished || job->ntasks == 0)
+    return;
+  shielded = malloc(job->ntasks * sizeof(*shielded));
+  ending = malloc(job->ntasks * sizeof(*ending));
+  if (shielded == NULL || ending == NULL)
+    goto out;
+  for (i = 0; i < job->ntasks; i++) {
+    const struct corun_task *t = job->tasks[i];
+
+    if (t->state != CORUN_STATE_RUNNING)
+      continue;
+    if ((t->flags & CORUN_TF_SHIELD) && t->cancel_status == CORUN_STATUS_NONE)
+      shielded[ns++] = t;
+    /* A command told to stop has its kill grace to exit. */
+    else if (t->cancel_status != CORUN_STATUS_NONE &&
+             strcmp(t->kind->name, "exec") == 0)
+      ending[ne++] = t;
+  }
+  if (ns) {
+    corun_buf_printf(out, "%zu shielded task%s (", ns, ns == 1 ? "" : "s");
+    id_list(out, shielded, ns);
+    corun_buf_putc(out, ')');
+  }
+  if (ne) {
+    struct corun_buf d = CORUN_BUF_INIT;
+    int pid;
+
+    corun_buf_printf(out, "%s%zu command%s in %s kill grace (",
+                     ns ? " and " : "", ne, ne == 1 ? "" : "s",
+                     ne == 1 ? "its" : "their");
+    id_list(out, ending, ne);
+    /* One command: its process, from what the dump says of it. */
+    if (ne == 1 && ending[0]->kind->describe) {
+      ending[0]->kind->describe(ending[0], now_ms, &d);
+      if (d.len && sscanf(corun_buf_str(&d), "process %d", &pid) == 1)
+        corun_buf_printf(out, ", pid %d", pid);
+    }
+    corun_buf_free(&d);
+    corun_buf_putc(out, ')');
+  }
+out:
+  free(shielded);
+  free(ending);
 }
 
 void corun_run_expire(struct corun_run *run)

@@ -345,6 +345,49 @@ Test(cli, misspelt_long_option_suggests_the_right_one)
   proc_free(p);
 }
 
+Test(cli, flag_given_an_argument_says_so)
+{
+  /* Not "unknown option '-V'": the option is known, the '=1' is wrong. */
+  struct proc *p = CLI(NULL, "--version=1", FX("ok.json"));
+
+  assert_usage_error(p, "option '--version' takes no argument");
+  proc_free(p);
+  p = CLI(NULL, "--check=yes", FX("ok.json"));
+  assert_usage_error(p, "option '--check' takes no argument");
+  proc_free(p);
+  /* An abbreviation is named in full. */
+  p = CLI(NULL, "--vers=1", FX("ok.json"));
+  assert_usage_error(p, "option '--version' takes no argument");
+  proc_free(p);
+  p = CLI(NULL, "--quiet=2", FX("ok.json"));
+  assert_usage_error(p, "option '--quiet' takes no argument");
+  proc_free(p);
+}
+
+Test(cli, ambiguous_prefix_lists_the_candidates)
+{
+  struct proc *p = CLI(NULL, "--j", "4", FX("ok.json"));
+
+  assert_usage_error(p, "option '--j' is ambiguous: --jobs, --journal, "
+                        "--junit (try");
+  proc_free(p);
+  p = CLI(NULL, "--jo=4", FX("ok.json"));
+  assert_usage_error(p, "option '--jo' is ambiguous: --jobs, --journal (try");
+  proc_free(p);
+  /* A unique prefix still works. */
+  p = CLI(NULL, "--jobs", "2", "--qu", FX("ok.json"));
+  cr_assert_eq(p->status, 0, "%s", p->err);
+  proc_free(p);
+}
+
+Test(cli, graph_without_a_file)
+{
+  struct proc *p = CLI(NULL, "graph");
+
+  assert_usage_error(p, "graph needs a job file");
+  proc_free(p);
+}
+
 Test(cli, missing_file_argument)
 {
   struct proc *p = CLI(NULL, "-q");
@@ -365,7 +408,15 @@ Test(cli, option_without_its_argument)
 {
   struct proc *p = CLI(NULL, FX("ok.json"), "--report");
 
-  assert_usage_error(p, "--report");
+  assert_usage_error(p, "option '--report' needs an argument: --report FILE");
+  proc_free(p);
+  /* Abbreviated, it is named in full; a short one as written. */
+  p = CLI(NULL, FX("ok.json"), "--tim");
+  assert_usage_error(p, "option '--timeout' needs an argument: --timeout "
+                        "DURATION");
+  proc_free(p);
+  p = CLI(NULL, FX("ok.json"), "-j");
+  assert_usage_error(p, "option '-j' needs an argument: -j N");
   proc_free(p);
 }
 
@@ -395,6 +446,28 @@ Test(cli, bad_timeout_values)
   }
 }
 
+Test(cli, timeout_zero_is_a_usage_error)
+{
+  const char *zero[] = {"0", "0s", "0ms", "0m0s", "0.0"};
+  size_t i;
+
+  for (i = 0; i < sizeof(zero) / sizeof(zero[0]); i++) {
+    struct proc *p = CLI(NULL, "--timeout", zero[i], FX("ok.json"));
+
+    assert_usage_error(p, "would end the run at once (leave --timeout out "
+                          "for no bound)");
+    proc_free(p);
+  }
+}
+
+Test(cli, timeout_takes_compound_durations)
+{
+  struct proc *p = CLI(NULL, "-q", "--timeout", "1m30s", FX("ok.json"));
+
+  cr_assert_eq(p->status, 0, "%s", p->err);
+  proc_free(p);
+}
+
 Test(cli, var_needs_an_equals_sign)
 {
   struct proc *p = CLI(NULL, "--var", "who", FX("vars.json"));
@@ -403,6 +476,48 @@ Test(cli, var_needs_an_equals_sign)
   proc_free(p);
   p = CLI(NULL, "--var", "=x", FX("vars.json"));
   assert_usage_error(p, "--var");
+  proc_free(p);
+}
+
+Test(cli, var_the_job_never_uses_is_a_typo)
+{
+  struct proc *p = CLI(NULL, "-q", "--var", "whoo=x", FX("vars.json"));
+
+  assert_usage_error(p, "--var whoo: the job has no variable whoo (did you "
+                        "mean \"who\"?)");
+  proc_free(p);
+  /* Nothing close: say why instead. */
+  p = CLI(NULL, "-q", "--var", "zzz=1", FX("vars.json"));
+  assert_usage_error(p, "--var zzz: the job has no variable zzz");
+  proc_free(p);
+  /* Used only through ${NAME}, with no "vars" entry, it is wanted... */
+  p = CLI("{\"tasks\": [{\"kind\": \"sleep\", \"seconds\": 0, "
+          "\"message\": \"${a} $${b}\"}]}",
+          "-q", "--var", "a=1", "-");
+  cr_assert_eq(p->status, 0, "%s", p->err);
+  cr_assert_str_eq(p->out, "1 ${b}\n");
+  proc_free(p);
+  /* ...but "$${b}" is a literal, not a use of b. */
+  p = CLI("{\"tasks\": [{\"kind\": \"sleep\", \"seconds\": 0, "
+          "\"message\": \"${a} $${b}\"}]}",
+          "-q", "--var", "a=1", "--var", "b=2", "-");
+  assert_usage_error(p, "--var b: the job has no variable b");
+  proc_free(p);
+}
+
+Test(cli, bom_at_the_start_of_a_job_from_stdin)
+{
+  struct proc *p = CLI("\xef\xbb\xbf{\"tasks\": [{\"kind\": \"sleep\", "
+                       "\"seconds\": 0, \"message\": \"bom\"}]}",
+                       "-q", "-");
+
+  cr_assert_eq(p->status, 0, "%s", p->err);
+  cr_assert_str_eq(p->out, "bom\n");
+  proc_free(p);
+  /* Columns count from after the mark, as an editor shows them. */
+  p = CLI("\xef\xbb\xbf{\"tasks\": 1}", "-");
+  cr_assert_eq(p->status, 2);
+  cr_assert_not_null(strstr(p->err, "<stdin>:1:11: error:"), "%s", p->err);
   proc_free(p);
 }
 

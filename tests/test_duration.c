@@ -97,7 +97,42 @@ Test(duration, rejects_unknown_or_spaced_units)
   dur_bad("5S");
   dur_bad("5sec");
   dur_bad("5us");
-  dur_bad("1m30s");
+}
+
+Test(duration, compound_in_decreasing_units)
+{
+  cr_assert_float_eq(dur_ok("1m30s"), 90, 1e-12);
+  cr_assert_float_eq(dur_ok("1h5m"), 3900, 1e-12);
+  cr_assert_float_eq(dur_ok("1h0m1s"), 3601, 1e-12);
+  cr_assert_float_eq(dur_ok("2s500ms"), 2.5, 1e-12);
+  cr_assert_float_eq(dur_ok("1h2m3s4ms"), 3723.004, 1e-9);
+  /* A fraction may stand in any part, as in Go's durations. */
+  cr_assert_float_eq(dur_ok("1m30.5s"), 90.5, 1e-12);
+  cr_assert_float_eq(dur_ok("1.5h30m"), 7200, 1e-12);
+}
+
+Test(duration, compound_rejects_disorder_and_repeats)
+{
+  const char *order = "has its units out of order (largest first, each "
+                      "once: \"1h5m\", \"1m30s\")";
+
+  cr_assert_str_eq(dur_bad("30s1m"), order);
+  cr_assert_str_eq(dur_bad("1m1m"), order);
+  cr_assert_str_eq(dur_bad("1s1s"), order);
+  cr_assert_str_eq(dur_bad("5ms1s"), order);
+  cr_assert_str_eq(dur_bad("1m30"),
+                   "needs a unit on every part (\"1m30s\", not \"1m30\")");
+  cr_assert_str_eq(dur_bad("1m30x"), "has an unknown unit (use ms, s, m or h)");
+  dur_bad("1m 30s");
+  dur_bad("1m-30s");
+  dur_bad("1m+30s");
+  dur_bad("1ms ");
+  dur_bad("m30s");
+  /* The sign of the first part would otherwise apply to it alone. */
+  cr_assert_str_eq(dur_bad("-1m30s"), "must not be negative");
+  cr_assert_str_eq(dur_bad("-0m5s"), "must not be negative");
+  cr_assert_str_eq(dur_bad("1e999h1s"), "must be a finite duration");
+  dur_bad("277777h60m");
 }
 
 Test(duration, rejects_absurdly_large)
@@ -230,4 +265,97 @@ Test(duration, rates_reject_garbage)
   rate_bad("5/sec");
   rate_bad("nan/s");
   rate_bad("inf/s");
+}
+
+/* ---- sizes ---- */
+
+static long long size_ok(const char *s)
+{
+  const char *why = NULL;
+  long long v = -1;
+
+  cr_assert_eq(corun_size_parse(s, &v, &why), 0, "\"%s\" rejected: %s", s,
+               why ? why : "(no reason)");
+  return v;
+}
+
+static const char *size_bad(const char *s)
+{
+  const char *why = NULL;
+  long long v = 12345;
+
+  cr_assert_eq(corun_size_parse(s, &v, &why), -1, "\"%s\" accepted as %lld", s,
+               v);
+  cr_assert_not_null(why, "\"%s\": no reason given", s);
+  cr_assert_eq(v, 12345, "\"%s\": out changed on failure", s);
+  return why;
+}
+
+Test(duration, size_units)
+{
+  cr_assert_eq(size_ok("0"), 0);
+  cr_assert_eq(size_ok("1024"), 1024);
+  cr_assert_eq(size_ok("7B"), 7);
+  cr_assert_eq(size_ok("512KB"), 512000);
+  cr_assert_eq(size_ok("10MB"), 10000000);
+  cr_assert_eq(size_ok("1GB"), 1000000000);
+  cr_assert_eq(size_ok("2TB"), 2000000000000LL);
+  cr_assert_eq(size_ok("64KiB"), 65536);
+  cr_assert_eq(size_ok("1MiB"), 1048576);
+  cr_assert_eq(size_ok("1GiB"), 1073741824LL);
+  cr_assert_eq(size_ok("1TiB"), 1099511627776LL);
+  cr_assert_eq(size_ok("8192TiB"), 9007199254740992LL);
+  /* A fraction is fine when the bytes come out whole, even where a
+   * double's 1.1 * 1e6 would not be. */
+  cr_assert_eq(size_ok("1.5KiB"), 1536);
+  cr_assert_eq(size_ok("1.1MB"), 1100000);
+  cr_assert_eq(size_ok("0.001GB"), 1000000);
+  cr_assert_eq(size_ok("2.5GB"), 2500000000LL);
+}
+
+Test(duration, size_rejects)
+{
+  cr_assert_str_eq(size_bad("1.1KiB"), "is not a whole number of bytes");
+  cr_assert_str_eq(size_bad("0.5B"), "is not a whole number of bytes");
+  cr_assert_str_eq(size_bad("-1"), "must not be negative");
+  cr_assert_str_eq(size_bad("-1KB"), "must not be negative");
+  cr_assert_str_eq(size_bad("8193TiB"),
+                   "is too large (at most 2^53 bytes, 8 PiB)");
+  cr_assert_str_eq(size_bad("10XB"), "has an unknown unit (use B, KB, MB, GB, "
+                                     "TB, KiB, MiB, GiB or TiB)");
+  cr_assert_not_null(strstr(size_bad("10mb"), "case-sensitive"));
+  cr_assert_not_null(strstr(size_bad("1kib"), "case-sensitive"));
+  cr_assert_not_null(strstr(size_bad("10 MB"), "no space"));
+  size_bad("");
+  size_bad("MB");
+  size_bad("1e6");
+  size_bad("1E3KB");
+  size_bad("0x10");
+  size_bad("10MB ");
+  size_bad("10MBB");
+  size_bad("inf");
+  size_bad("nan");
+}
+
+Test(duration, size_json)
+{
+  cJSON *n = cJSON_CreateNumber(4096), *s = cJSON_CreateString("2MiB");
+  cJSON *fr = cJSON_CreateNumber(1.5), *b = cJSON_CreateFalse();
+  cJSON *inf_v = cJSON_CreateNumber(INFINITY);
+  const char *why = NULL;
+  long long v = 0;
+
+  cr_assert_eq(corun_size_json(n, &v, &why), 0);
+  cr_assert_eq(v, 4096);
+  cr_assert_eq(corun_size_json(s, &v, &why), 0);
+  cr_assert_eq(v, 2097152);
+  cr_assert_eq(corun_size_json(fr, &v, &why), -1);
+  cr_assert_eq(corun_size_json(b, &v, &why), -1);
+  cr_assert_not_null(strstr(why, "must be a size"), "%s", why);
+  cr_assert_eq(corun_size_json(inf_v, &v, &why), -1);
+  cJSON_Delete(n);
+  cJSON_Delete(s);
+  cJSON_Delete(fr);
+  cJSON_Delete(b);
+  cJSON_Delete(inf_v);
 }

@@ -297,7 +297,7 @@ Test(fetch, save_makes_no_directory_outside_the_root)
 
 Test(fetch, failed_save_leaves_no_file_and_keeps_the_old_one)
 {
-  char *dir = tmp_dir("fetch"), path[256], fresh[256];
+  char *dir = tmp_dir("fetch"), path[256], fresh[256], other[256];
   struct result *r;
   size_t len;
   char *data;
@@ -305,7 +305,12 @@ Test(fetch, failed_save_leaves_no_file_and_keeps_the_old_one)
 
   snprintf(path, sizeof(path), "%s/keep.txt", dir);
   snprintf(fresh, sizeof(fresh), "%s/new.txt", dir);
+  snprintf(other, sizeof(other), "%s/keep2.txt", dir);
   f = fopen(path, "w");
+  fputs("old content", f);
+  fclose(f);
+  /* Two tasks may not save to one file: the second keeps its own. */
+  f = fopen(other, "w");
   fputs("old content", f);
   fclose(f);
   r = run_job(job("{\"tasks\": ["
@@ -315,16 +320,20 @@ Test(fetch, failed_save_leaves_no_file_and_keeps_the_old_one)
                   "\"%s/drop?n=50000\", \"save\": \"%s\"},"
                   "{\"id\": \"status\", \"kind\": \"fetch\", \"url\": "
                   "\"%s/status?code=500&body=oops\", \"save\": \"%s\"}]}",
-                  base(), path, base(), fresh, base(), path),
+                  base(), path, base(), fresh, base(), other),
               NULL);
   cr_assert_str_eq(status_of(r, "drop"), "failed");
   cr_assert_eq(task_by_id(r, "drop")->err_type, CORUN_ERR_PROTOCOL);
   cr_assert_str_eq(status_of(r, "status"), "failed");
   data = slurp(path, &len);
   cr_assert_str_eq(data, "old content");
-  cr_assert_eq(access(fresh, F_OK), -1, "no partial new file");
-  cr_assert_eq(dir_entries(dir), 1, "no temporary files left");
   free(data);
+  data = slurp(other, &len);
+  cr_assert_str_eq(data, "old content");
+  cr_assert_eq(access(fresh, F_OK), -1, "no partial new file");
+  cr_assert_eq(dir_entries(dir), 2, "no temporary files left");
+  free(data);
+  unlink(other);
   unlink(path);
   rmdir(dir);
   free(dir);
@@ -355,8 +364,13 @@ Test(fetch, max_bytes_stops_while_streaming)
           "{\"id\": \"gz\", \"kind\": \"fetch\", \"url\": "
           "\"%s/bytes?n=300000&gzip=1\", \"max_bytes\": 200000},"
           "{\"id\": \"fits\", \"kind\": \"fetch\", \"url\": "
-          "\"%s/bytes?n=1000\", \"max_bytes\": 1000}]}",
-          base(), base(), base()),
+          "\"%s/bytes?n=1000\", \"max_bytes\": 1000},"
+          /* Sizes with units: 1KB is 1000 bytes, 1KiB 1024. */
+          "{\"id\": \"kb\", \"kind\": \"fetch\", \"url\": "
+          "\"%s/bytes?n=1001\", \"max_bytes\": \"1KB\"},"
+          "{\"id\": \"kib\", \"kind\": \"fetch\", \"url\": "
+          "\"%s/bytes?n=1024\", \"max_bytes\": \"1KiB\"}]}",
+          base(), base(), base(), base(), base()),
       NULL);
 
   cr_assert_str_eq(status_of(r, "big"), "failed");
@@ -365,6 +379,9 @@ Test(fetch, max_bytes_stops_while_streaming)
   cr_assert_str_eq(status_of(r, "gz"), "failed");
   cr_assert_eq(task_by_id(r, "gz")->err_type, CORUN_ERR_TOO_LARGE);
   cr_assert_str_eq(status_of(r, "fits"), "ok");
+  cr_assert_str_eq(status_of(r, "kb"), "failed");
+  cr_assert_eq(task_by_id(r, "kb")->err_type, CORUN_ERR_TOO_LARGE);
+  cr_assert_str_eq(status_of(r, "kib"), "ok");
   result_free(r);
 }
 
@@ -653,7 +670,8 @@ Test(fetch, load_time_checks)
   free(d);
   d = load_err("{\"tasks\": [{\"kind\": \"fetch\", \"url\": \"http://x/\", "
                "\"expect\": {\"status\": [\"6xx\"]}}]}");
-  cr_assert(strstr(d, "\"expect\""), "%s", d);
+  cr_assert(strstr(d, "\"expect.status[0]\" is \"6xx\", not a status code"),
+            "%s", d);
   free(d);
 }
 

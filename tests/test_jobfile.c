@@ -741,12 +741,27 @@ Test(jobfile, unknown_fields_reported_even_without_kind)
   /*
    * Keys match case-sensitively, so "Kind" is not "kind". Saying only
    * "missing required field \"kind\"" hides why: the misspelt field must
-   * be reported too, with its suggestion, as everywhere else.
+   * be reported, with its suggestion, as everywhere else. The suggestion
+   * says the field is missing, so that line is not repeated.
    */
   const char *text = "{\"tasks\": [{\"Kind\": \"sleep\", \"seconds\": 0}]}";
 
-  expect_invalid(text, "missing required field \"kind\"", NULL);
-  expect_invalid(text, "unknown field \"Kind\" (did you mean \"kind\"?)", NULL);
+  expect_invalid(text, "unknown field \"Kind\" (did you mean \"kind\"?)",
+                 "missing required field");
+  /* A typo suggesting another field leaves the missing one reported. */
+  expect_invalid("{\"tasks\": [{\"kind\": \"sleep\", \"tiemout\": 1}]}",
+                 "missing required field \"seconds\"", NULL);
+  /* Nor does one task's typo hide another task's missing field. */
+  expect_invalid(
+      "{\"tasks\": [{\"kind\": \"sleep\", \"seconds\": 1},"
+      " {\"kind\": \"sleep\"}, {\"kind\": \"sleep\", \"secnds\": 1}]}",
+      "task \"task2\": missing required field \"seconds\"",
+      "task \"task3\": missing");
+  /* In a pipeline stage's task too. */
+  expect_invalid("{\"tasks\": [{\"kind\": \"pipeline\", \"source\": "
+                 "{\"range\": [0, 2]}, \"stages\": [{\"task\": "
+                 "{\"kind\": \"sleep\", \"secnds\": 1}}]}]}",
+                 "(did you mean \"seconds\"?)", "missing required field");
 }
 
 Test(jobfile, case_sensitive_keys_everywhere)

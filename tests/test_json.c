@@ -420,8 +420,50 @@ Test(json, structural_errors)
   assert_err("", 0, "expected a value, found end of input");
   assert_err("   ", 3, "expected a value, found end of input");
   assert_err("[1] [2]", 4, "unexpected '[' after the end of the document");
-  assert_err("// c\n[]", 0, "expected a value, found '/'");
   assert_err("[\x01]", 1, "expected a value, found byte 0x01");
+}
+
+Test(json, comments_are_named)
+{
+  /* Wherever a token is expected, a comment says what is wrong. */
+  assert_err("// c\n[]", 0, "JSON has no comments");
+  assert_err("/* c */ []", 0, "JSON has no comments");
+  assert_err("{\n  // c\n  \"a\": 1}", 4, "JSON has no comments");
+  assert_err("{\"a\": /* c */ 1}", 6, "JSON has no comments");
+  assert_err("{\"a\": 1 // c\n}", 8, "JSON has no comments");
+  assert_err("[1, /* c */ 2]", 4, "JSON has no comments");
+  assert_err("{\"a\" /* c */: 1}", 5, "JSON has no comments");
+  assert_err("[] // c", 3, "JSON has no comments");
+  /* A lone slash is no comment. */
+  assert_err("[1 / 2]", 3, "expected ',' or ']', found '/'");
+  assert_err("/", 0, "expected a value, found '/'");
+  assert_err("[]/", 2, "unexpected '/' after the end of the document");
+}
+
+Test(json, leading_bom_is_skipped)
+{
+  const char *t = "\xef\xbb\xbf{\"a\": [1]}";
+  struct doc *d = parse_ok(t);
+  const cJSON *a = cJSON_GetObjectItemCaseSensitive(d->root, "a");
+  unsigned line, col;
+
+  cr_assert(cJSON_IsArray(a));
+  /* Offsets stay in the text as given; columns start after the mark. */
+  cr_assert_eq(corun_json_where(&d->p, a), 9);
+  corun_json_line_col(t, strlen(t), 9, &line, &col);
+  cr_assert(line == 1 && col == 7, "%u:%u", line, col);
+  corun_json_line_col("\xef\xbb\xbf{\n x", 7, 6, &line, &col);
+  cr_assert(line == 2 && col == 2, "%u:%u", line, col);
+  doc_free(d);
+  /* Only at the very start: elsewhere it is a stray byte. */
+  assert_err(" \xef\xbb\xbf[]", 1, "expected a value, found byte 0xef");
+  assert_err("\xef\xbb\xbf\xef\xbb\xbf[]", 3,
+             "expected a value, found byte 0xef");
+  assert_err("[]\xef\xbb\xbf", 2,
+             "unexpected byte 0xef after the end of the document");
+  assert_err("\xef\xbb\xbf", 3, "expected a value, found end of input");
+  /* Part of a mark is not one. */
+  assert_err("\xef\xbb[]", 0, "expected a value, found byte 0xef");
 }
 
 Test(json, whitespace_is_only_the_four_json_ones)

@@ -275,6 +275,13 @@ Test(signals, shielded_tasks_finish_after_the_first_sigint)
   cr_assert_not_null(strstr(out, "kid done\n"), "%s", out);
   cr_assert_null(strstr(out, "never"), "%s", out);
   free(out);
+  /*
+   * Standard error is a file: no line for a person at a terminal (the
+   * summary of -q, which names the cancelled tasks, is there).
+   */
+  out = slurp(kid.err);
+  cr_assert_null(strstr(out, "Ctrl-C again"), "%s", out);
+  free(out);
 
   rep = report();
   cr_assert_str_eq(str_of(rep, "status"), "cancelled");
@@ -287,6 +294,64 @@ Test(signals, shielded_tasks_finish_after_the_first_sigint)
   cr_assert_lt(num_of(report_task(rep, "plain"), "end"), 1.0 * time_scale());
   cr_assert_geq(num_of(report_task(rep, "guard"), "end"), 1.45);
   cJSON_Delete(rep);
+}
+
+/*
+ * On a terminal the first Ctrl-C says what corun still waits for; the
+ * pseudo-terminal comes from script(1) (util-linux).
+ */
+Test(signals, first_sigint_on_a_terminal_says_what_corun_waits_for)
+{
+  const char *job_text =
+      "{\"tasks\": [\n"
+      "  {\"id\": \"ready\", \"kind\": \"sleep\", \"seconds\": 0, "
+      "\"message\": \"ready\"},\n"
+      "  {\"id\": \"guard\", \"kind\": \"sleep\", \"seconds\": 1, "
+      "\"shield\": true},\n"
+      "  {\"id\": \"kid\", \"kind\": \"sleep\", \"seconds\": 1, "
+      "\"shield\": true},\n"
+      "  {\"id\": \"build\", \"kind\": \"exec\", \"shell\": \"trap '' TERM; "
+      "echo go; sleep 5\", \"stream\": true, \"kill_grace\": \"1s\"},\n"
+      "  {\"id\": \"plain\", \"kind\": \"sleep\", \"seconds\": 30}\n"
+      "]}\n";
+  char *job = write_temp("job.json", job_text);
+  char *out = write_temp("out.txt", "");
+  struct corun_buf sh = CORUN_BUF_INIT, cmd = CORUN_BUF_INIT;
+  char *script, *got;
+  const char *hit;
+  int st;
+
+  if (access("/usr/bin/script", X_OK) != 0)
+    cr_skip_test("no /usr/bin/script");
+  /* Signal once both "ready" and the command's trap are in place. */
+  corun_buf_printf(&sh,
+                   "'%s' -q --progress never '%s' > '%s' & p=$!\n"
+                   "n=0; until grep -q go '%s' && grep -q ready '%s'; do\n"
+                   "  n=$((n+1)); [ $n -gt 500 ] && break; sleep 0.02\n"
+                   "done\n"
+                   "kill -INT $p; wait $p; echo \"exit=$?\"\n",
+                   CORUN_BIN, job, out, out, out);
+  script = write_temp("tty.sh", corun_buf_str(&sh));
+  corun_buf_printf(&cmd, "/usr/bin/script -qfec 'sh %s' /dev/null", script);
+  got = run_shell(corun_buf_str(&cmd), &st);
+  cr_assert_not_null(strstr(got, "exit=130"), "%s", got);
+  hit = strstr(got, "corun: interrupted; waiting for 2 shielded tasks "
+                    "(guard, kid) and 1 command in its kill grace (build, "
+                    "pid ");
+  cr_assert_not_null(hit, "%s", got);
+  cr_assert_not_null(strstr(hit, "); press Ctrl-C again to stop at once"), "%s",
+                     got);
+  /* Once only. */
+  cr_assert_null(strstr(hit + 1, "corun: interrupted"), "%s", got);
+  free(got);
+  unlink(job);
+  unlink(out);
+  unlink(script);
+  free(job);
+  free(out);
+  free(script);
+  corun_buf_free(&sh);
+  corun_buf_free(&cmd);
 }
 
 Test(signals, second_sigint_stops_at_once)

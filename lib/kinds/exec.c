@@ -187,8 +187,8 @@ static int parse(struct corun_task *t, struct corun_fields *f)
     c->retries = (int)n;
   if (corun_field_duration(f, "backoff", &d) > 0)
     c->backoff_ms = (long long)corun_duration_ms(d);
-  /* As in fetch, where curl reads 0 as "no limit". */
-  if (corun_field_duration(f, "attempt_timeout", &d) > 0)
+  if (corun_field_timeout(f, "attempt_timeout", "end every attempt", &d) >
+      0)
     c->attempt_ms = corun_duration_ms(d);
   if (!f->failed) {
     const char *path = NULL;

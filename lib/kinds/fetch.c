@@ -151,6 +151,7 @@ static void parse_expect(struct corun_fields *f, struct fetch_conf *c)
 {
   const cJSON *v = corun_field(f, "expect"), *it, *st;
   long long code;
+  int i;
 
   if (v == NULL || (v->type & CORUN_FIELD_BAD))
     return;
@@ -172,7 +173,7 @@ static void parse_expect(struct corun_fields *f, struct fetch_conf *c)
                                       "of codes or classes like \"2xx\"");
     return;
   }
-  for (it = st->child; it; it = it->next) {
+  for (it = st->child, i = 0; it; it = it->next, i++) {
     if (c->nexpect == 32) {
       corun_field_fail(f, "expect", it, "\"status\" has over 32 entries");
       return;
@@ -185,9 +186,21 @@ static void parse_expect(struct corun_fields *f, struct fetch_conf *c)
                tolower((unsigned char)it->valuestring[2]) == 'x') {
       c->expect[c->nexpect++] = -(it->valuestring[0] - '0');
     } else {
-      corun_field_fail(f, "expect", it,
-                       "\"status\" entries must be codes (100-599) or "
-                       "classes like \"2xx\"");
+      /* Name the entry: in a long list "which one" is the question. */
+      char name[40], val[48];
+
+      snprintf(name, sizeof(name), "expect.status[%d]", i);
+      if (cJSON_IsString(it))
+        snprintf(val, sizeof(val), "\"%.32s%s\"", it->valuestring,
+                 strlen(it->valuestring) > 32 ? "..." : "");
+      else if (cJSON_IsNumber(it))
+        snprintf(val, sizeof(val), "%.15g", it->valuedouble);
+      else
+        snprintf(val, sizeof(val), "%s", corun__json_type(it));
+      corun_field_fail(f, name, it,
+                       "is %s, not a status code (100-599) or a class like "
+                       "\"2xx\"",
+                       val);
     }
   }
 }
@@ -244,14 +257,16 @@ static int parse(struct corun_task *t, struct corun_fields *f)
     corun_field_precheck(f, "save", corun_field(f, "save"), CORUN_PRE_OUTPUT,
                          save, NULL, NULL);
   }
-  if (corun_field_int(f, "max_bytes", 0, (1LL << 53), &n) > 0)
+  if (corun_field_size(f, "max_bytes", &n) > 0)
     c->max_bytes = n;
   corun_field_bool(f, "follow_redirects", &c->follow);
   corun_field_bool(f, "insecure", &c->insecure);
   corun_field_bool(f, "retry_unsafe", &c->retry_unsafe);
-  if (corun_field_duration(f, "connect_timeout", &d) > 0)
+  if (corun_field_timeout(f, "connect_timeout", "fail every connection",
+                          &d) > 0)
     c->connect_ms = (long long)corun_duration_ms(d);
-  if (corun_field_duration(f, "attempt_timeout", &d) > 0)
+  if (corun_field_timeout(f, "attempt_timeout", "end every attempt", &d) >
+      0)
     c->attempt_ms = (long long)corun_duration_ms(d);
   if (corun_field_duration(f, "backoff", &d) > 0)
     c->backoff_ms = (long long)corun_duration_ms(d);
