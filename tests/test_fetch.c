@@ -916,3 +916,57 @@ Test(fetch, dns_failure_and_dropped_connections_are_retried)
   cr_assert_eq(task_by_id(r, "drop")->attempts, 3);
   result_free(r);
 }
+
+/*
+ * Every report is UTF-8 JSON whatever servers and commands send: a
+ * Content-Type header and command output that are not UTF-8 come out as
+ * U+FFFD, and python3's json.load reads the file (a byte it cannot decode
+ * would stop it). A command killed by a signal has "exit_code": null.
+ */
+Test(fetch, report_is_utf8_json_whatever_servers_and_commands_send)
+{
+  char *dir = tmp_dir("fetch"), *rp = path_join(dir, "r.json");
+  char *jp = path_join(dir, "j.json"), cmd[2048], *out;
+  FILE *f = fopen(jp, "w");
+  struct proc *p;
+  int st;
+
+  cr_assert_not_null(f);
+  fprintf(f,
+          "{\"tasks\": ["
+          "{\"id\": \"f\", \"kind\": \"fetch\", \"url\": "
+          "\"%s/bytes?n=3&type=text/x%%FF%%FE%%C3\"},"
+          "{\"id\": \"x\", \"kind\": \"exec\", \"shell\": \"printf "
+          "'\\\\377\\\\376 ok \\\\303'; printf 'bad \\\\355\\\\240\\\\200 "
+          "\\\\360\\\\237\\\\230\\\\200' >&2\"},"
+          "{\"id\": \"k\", \"kind\": \"exec\", \"shell\": \"kill -9 $$\"}]}",
+          base());
+  fclose(f);
+  p = run_cli(NULL, (const char *const[]){"-q", "--report", rp, jp, NULL});
+  cr_assert_eq(p->status, 1, "%s", p->err);
+  proc_free(p);
+  snprintf(cmd, sizeof(cmd),
+           "python3 -c 'import json,sys\n"
+           "d = json.load(open(sys.argv[1], encoding=\"utf-8\"))\n"
+           "t = {x[\"id\"]: x for x in d[\"tasks\"]}\n"
+           "print(ascii(t[\"f\"][\"result\"][\"content_type\"]))\n"
+           "print(ascii(t[\"x\"][\"result\"][\"stdout\"]))\n"
+           "print(ascii(t[\"x\"][\"result\"][\"stderr\"]))\n"
+           "print(t[\"k\"][\"result\"][\"exit_code\"], "
+           "t[\"k\"][\"result\"][\"signal\"])' '%s'",
+           rp);
+  out = run_shell(cmd, &st);
+  cr_assert_eq(st, 0, "%s", out);
+  /* One U+FFFD per maximal ill-formed part, as Python's decoder counts. */
+  cr_assert_str_eq(out, "'text/x\\ufffd\\ufffd\\ufffd'\n"
+                        "'\\ufffd\\ufffd ok \\ufffd'\n"
+                        "'bad \\ufffd\\ufffd\\ufffd \\U0001f600'\n"
+                        "None 9\n");
+  free(out);
+  unlink(rp);
+  unlink(jp);
+  rmdir(dir);
+  free(rp);
+  free(jp);
+  free(dir);
+}
