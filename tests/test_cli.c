@@ -1140,6 +1140,36 @@ Test(cli, env_secrets_never_leave_corun)
   free(dir);
 }
 
+/*
+ * API_TOKEN=0: the issue's own example. The token shows as *** where it was
+ * substituted (the message), and "HTTP 200" or a port in other output stays
+ * as it is.
+ */
+Test(cli, short_secret_hidden_where_substituted_not_everywhere)
+{
+  char *job = write_temp(
+      "j.json",
+      "{\"tasks\": [{\"id\": \"m\", \"kind\": \"sleep\", \"seconds\": 0, "
+      "\"message\": \"token ${env:API_TOKEN}\"}, {\"id\": \"x\", \"kind\": "
+      "\"exec\", \"shell\": \"echo HTTP 200 on port 38601\"}]}");
+  struct proc *p;
+  cJSON *rep;
+
+  setenv("API_TOKEN", "0", 1);
+  p = CLI(NULL, "--report", "-", job);
+  unsetenv("API_TOKEN");
+  cr_assert_eq(p->status, 0, "%s", p->err);
+  rep = parse_json(p->out);
+  cr_assert_str_eq(get_str(report_task(rep, "m"), "result"), "token ***");
+  cr_assert_str_eq(
+      get_str(cJSON_GetObjectItem(report_task(rep, "x"), "result"), "stdout"),
+      "HTTP 200 on port 38601\n");
+  cr_assert_not_null(strstr(p->err, "token ***\n"), "%s", p->err);
+  cJSON_Delete(rep);
+  proc_free(p);
+  free(job);
+}
+
 /* --- --debug ----------------------------------------------------------- */
 
 /* Indentation of the first line after from that mentions word as a token. */

@@ -1127,3 +1127,33 @@ Test(fetch, secrets_hidden_where_substituted_and_when_decoded)
   free(out);
   result_free(r);
 }
+
+/* In a pipeline stage's task a short secret stays hidden with each item. */
+Test(fetch, short_secret_in_a_stage_task_hidden_for_every_item)
+{
+  char *dir = tmp_dir("fetch"), *rp = path_join(dir, "items.jsonl"), *out;
+  struct result *r;
+
+  setenv("CORUN_TEST_SHORT", "9", 1);
+  r = run_job(job("{\"tasks\": [{\"id\": \"p\", \"kind\": \"pipeline\", "
+                  "\"results\": \"%s\", "
+                  "\"source\": {\"items\": [19, 29]}, \"stages\": [{\"task\": "
+                  "{\"kind\": \"fetch\", \"url\": "
+                  "\"%s/status?code=500&k=${env:CORUN_TEST_SHORT}&i=${item}\""
+                  "}}]}]}",
+                  rp, base()),
+              NULL);
+  unsetenv("CORUN_TEST_SHORT");
+  cr_assert_str_eq(status_of(r, "p"), "failed");
+  out = read_file(rp, NULL);
+  cr_assert_not_null(out);
+  cr_assert_not_null(strstr(out, "code=500&k=***&i=19\""), "%s", out);
+  cr_assert_not_null(strstr(out, "code=500&k=***&i=29\""), "%s", out);
+  cr_assert_null(strstr(out, "k=9"), "%s", out);
+  free(out);
+  result_free(r);
+  unlink(rp);
+  rmdir(dir);
+  free(rp);
+  free(dir);
+}
