@@ -56,7 +56,7 @@ struct piece {
 struct corun_secret_field {
   char *key;  /* the pattern written out, for finding it again */
   char *text; /* the pieces' bytes, in order */
-  struct piece pc[FIELD_PIECES];
+  struct piece *pc; /* npc of them */
   size_t npc;
   size_t fixed; /* bytes of text */
   size_t head;  /* bytes before the first hole */
@@ -125,6 +125,7 @@ static void field_free(struct corun_secret_field *f)
     return;
   free(f->key);
   free(f->text);
+  free(f->pc);
   free(f);
 }
 
@@ -216,10 +217,12 @@ static void note_field(struct corun_secrets *sec, const char *out,
 {
   struct corun_secret_field *f = calloc(1, sizeof(*f));
   struct corun_buf text = CORUN_BUF_INIT, key = CORUN_BUF_INIT;
+  struct piece *fit;
   size_t pos = 0, i;
   void *old = NULL;
 
-  if (f == NULL) {
+  if (f == NULL || (f->pc = malloc(FIELD_PIECES * sizeof(*f->pc))) == NULL) {
+    free(f);
     *oom = 1;
     return;
   }
@@ -249,9 +252,12 @@ static void note_field(struct corun_secrets *sec, const char *out,
     *oom = text.oom && f->npc < FIELD_PIECES;
     corun_buf_free(&text);
     corun_buf_free(&key);
-    free(f);
+    field_free(f);
     return;
   }
+  /* Kept for the whole run, maybe for thousands of fields: no slack. */
+  if ((fit = realloc(f->pc, f->npc * sizeof(*fit))) != NULL)
+    f->pc = fit;
   f->text = corun_buf_detach(&text);
   f->key = corun_buf_detach(&key);
   if (sec->nf == sec->capf) {
