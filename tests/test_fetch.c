@@ -1101,8 +1101,11 @@ Test(fetch, secrets_hidden_where_substituted_and_when_decoded)
                   "{\"id\": \"bad\", \"kind\": \"fetch\", \"url\": "
                   "\"%s/status?code=500&k=${env:CORUN_TEST_SHORT}\"},"
                   "{\"id\": \"dec\", \"kind\": \"fetch\", \"url\": "
-                  "\"%s/status?code=200&body=${env:CORUN_TEST_LONG}\"}]}",
-                  base(), base(), base()),
+                  "\"%s/status?code=200&body=${env:CORUN_TEST_LONG}\"},"
+                  "{\"id\": \"bare\", \"kind\": \"fetch\", \"url\": "
+                  "\"%s?k=${env:CORUN_TEST_SHORT}\", \"expect\": "
+                  "{\"status\": [404]}}]}",
+                  base(), base(), base(), base()),
               NULL);
   unsetenv("CORUN_TEST_SHORT");
   unsetenv("CORUN_TEST_LONG");
@@ -1120,6 +1123,9 @@ Test(fetch, secrets_hidden_where_substituted_and_when_decoded)
   cr_assert_not_null(
       strstr(out, job("HTTP 500 from %s/status?code=500&k=***", base())),
       "%s", out);
+  /* As written, though curl spells it "host/?k=0". */
+  cr_assert_not_null(strstr(out, job("\"url\": \"%s?k=***\"", base())),
+                     "%s", out);
   cr_assert_not_null(strstr(out, "\"status\": 200"), "%s", out);
   cr_assert_not_null(strstr(out, job("127.0.0.1:%d", srv.port)), "%s", out);
   cr_assert_null(strstr(out, "tokAen"), "%s", out);

@@ -685,7 +685,12 @@ static struct fetch_result *make_result(struct fetch_task *ft, long status)
   r->status = status;
   r->bytes = ft->bytes;
   r->content_type = ct ? strdup(ct) : NULL;
-  r->url = shown_url(eff ? eff : ft->url);
+  /*
+   * Without a redirect the response came from the task's own URL: shown as
+   * written, not as curl re-spells it ("host?q" as "host/?q"), so the
+   * places where secrets went into it are still known.
+   */
+  r->url = shown_url(ft->redirects == 0 || eff == NULL ? ft->c->url : eff);
   r->t[0] = secs_of(ft->easy, CURLINFO_NAMELOOKUP_TIME_T);
   r->t[1] = secs_of(ft->easy, CURLINFO_CONNECT_TIME_T);
   r->t[2] = secs_of(ft->easy, CURLINFO_APPCONNECT_TIME_T);
