@@ -230,7 +230,7 @@ static void note_field(struct corun_secrets *sec, const char *out,
     piece_add(f, &text, PC_LIT, out + pos, sp->v[i].start - pos, defer);
     piece_add(f, &text, sp->v[i].type, out + sp->v[i].start,
               sp->v[i].type == PC_HOLE ? 0 : sp->v[i].end - sp->v[i].start,
-              0);
+              defer);
     pos = sp->v[i].end;
   }
   piece_add(f, &text, PC_LIT, out + pos, strlen(out + pos), defer);

@@ -413,6 +413,10 @@ Test(template, short_secret_in_a_stage_task_with_any_item)
                  "HTTP 404 from http://h.test/***/42/end?${x}");
   assert_redacts(&sec, "http://h.test/7//end?${x} and 7",
                  "http://h.test/***//end?${x} and 7");
+  /* A secret holding "${" is kept escaped for the run, matched as it runs. */
+  setenv("CORUN_TT_SHORT", "${", 1);
+  expand_into(&sec, NULL, 1, "u/${env:CORUN_TT_SHORT}/${item}");
+  assert_redacts(&sec, "u/${/5", "u/***/5");
   /* A hole stays on one line. */
   assert_redacts(&sec, "http://h.test/7/4\n2/end?${x}",
                  "http://h.test/7/4\n2/end?${x}");
