@@ -42,7 +42,7 @@ enum { PC_LIT, PC_SECRET, PC_HOLE };
 
 /* A field's longest run of pieces, and an item hole's longest match. */
 #define FIELD_PIECES 64
-#define HOLE_MAX 4096
+#define HOLE_MAX 1024
 
 struct piece {
   unsigned char type;
