@@ -79,6 +79,13 @@ static void log_line(const char *line, void *arg)
   fputc('\n', stderr);
 }
 
+static int report_on_stdout(const struct options *o)
+{
+  return (o->report && strcmp(o->report, "-") == 0) ||
+         (o->junit && strcmp(o->junit, "-") == 0) ||
+         (o->trace && strcmp(o->trace, "-") == 0);
+}
+
 static unsigned term_width(void)
 {
   struct winsize ws;
@@ -544,7 +551,11 @@ int main(int argc, char **argv)
               c.opt.journal, corun_journal_resumable(journal),
               corun_journal_resumable(journal) == 1 ? "" : "s");
   }
-  ro.output = print_line;
+  /*
+   * With a report on stdout, stdout is that report alone ("corun --report
+   * - job.json | jq"): messages and streamed output go to stderr.
+   */
+  ro.output = report_on_stdout(&c.opt) ? log_line : print_line;
   ro.output_err = log_line;
   ro.log = log_line;
   ro.group = on_group;

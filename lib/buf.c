@@ -165,20 +165,79 @@ void corun_buf_escaped(struct corun_buf *b, const char *s, size_t max)
   }
 }
 
+/*
+ * The length of the well-formed UTF-8 sequence at s (at most n bytes), or
+ * 0 when it is not one; then *bad is how many bytes one U+FFFD stands
+ * for: the lead byte and the continuation bytes that fit it (the "maximal
+ * subpart" of Unicode's chapter 3, as Python and browsers count).
+ */
+static size_t utf8_seq(const unsigned char *s, size_t n, size_t *bad)
+{
+  unsigned char c = s[0], lo = 0x80, hi = 0xbf;
+  size_t len, k;
+
+  *bad = 1;
+  if (c < 0x80)
+    return 1;
+  if (c >= 0xc2 && c <= 0xdf)
+    len = 2;
+  else if (c >= 0xe0 && c <= 0xef)
+    len = 3;
+  else if (c >= 0xf0 && c <= 0xf4)
+    len = 4;
+  else
+    return 0;
+  /* No overlong forms, no surrogates, nothing past U+10FFFF. */
+  if (c == 0xe0)
+    lo = 0xa0;
+  else if (c == 0xed)
+    hi = 0x9f;
+  else if (c == 0xf0)
+    lo = 0x90;
+  else if (c == 0xf4)
+    hi = 0x8f;
+  for (k = 1; k < len; k++) {
+    unsigned char d;
+
+    if (k >= n)
+      return 0;
+    d = s[k];
+    if (d < (k == 1 ? lo : 0x80) || d > (k == 1 ? hi : 0xbf))
+      return 0;
+    *bad = k + 1;
+  }
+  return len;
+}
+
 void corun_buf_json_str(struct corun_buf *b, const char *s, size_t n)
 {
   static const char hex[] = "0123456789abcdef";
-  size_t i, run = 0;
+  size_t i = 0, run = 0, len, bad;
 
   corun_buf_putc(b, '"');
-  for (i = 0; i < n; i++) {
+  while (i < n) {
     unsigned char c = (unsigned char)s[i];
     char esc[7];
 
-    if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f)
+    if (c >= 0x80) {
+      /* JSON is UTF-8: bytes of anything else become U+FFFD. */
+      len = utf8_seq((const unsigned char *)s + i, n - i, &bad);
+      if (len) {
+        i += len;
+        continue;
+      }
+      corun_buf_add(b, s + run, i - run);
+      corun_buf_puts(b, "\xef\xbf\xbd"); /* U+FFFD */
+      i += bad;
+      run = i;
       continue;
+    }
+    if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f) {
+      i++;
+      continue;
+    }
     corun_buf_add(b, s + run, i - run);
-    run = i + 1;
+    run = ++i;
     switch (c) {
     case '"':
       corun_buf_puts(b, "\\\"");

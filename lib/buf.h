@@ -61,7 +61,11 @@ void corun_buf_free(struct corun_buf *b);
  */
 void corun_buf_escaped(struct corun_buf *b, const char *s, size_t max);
 
-/* Append s as a JSON string literal, quotes included. */
+/*
+ * Append s as a JSON string literal, quotes included. Bytes that are not
+ * well-formed UTF-8 come out as U+FFFD, so every JSON corun writes is
+ * UTF-8 whatever commands and servers print.
+ */
 void corun_buf_json_str(struct corun_buf *b, const char *s, size_t n);
 
 #endif

@@ -7,19 +7,56 @@
  * "${". Every value taken from the environment is a secret: the caller
  * keeps a struct corun_secrets and passes all output through
  * corun_secrets_redact(), which shows secrets as "***".
+ *
+ * Two ways to find a secret in output. Where one was substituted, the
+ * expansion remembers the field it went into (only fields that got a
+ * secret shorter than 4 characters need it): that field's text, wherever
+ * it is echoed, shows "***" in its place whatever the secret's length, and
+ * a field kept for a pipeline's items matches with any item filled in.
+ * Anywhere else a secret is found by its text, only when it is 4
+ * characters or longer: "0" must not turn "HTTP 200" into "HTTP 2***".
+ * That search also sees a secret percent-encoded or percent-decoded, as
+ * curl writes URLs and some of its messages.
  */
 #ifndef CORUN_TEMPLATE_H
 #define CORUN_TEMPLATE_H
 
 #include <cjson/cJSON.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "buf.h"
+#include "hash.h"
+
+/* A secret shorter than this is found only where it was substituted. */
+#define CORUN_SECRET_MIN 4
+
+struct corun_secret_field;
 
 struct corun_secrets {
   char **v; /* longest first, so a secret inside another is not half-hidden */
   size_t n;
   size_t cap;
+  /* Fields that a short secret went into (see above). */
+  struct corun_secret_field **f;
+  size_t nf;
+  size_t capf;
+  struct corun_strmap fkeys; /* pattern text -> field: each one once */
+  /*
+   * Where to try a field: a hash of its first 4 bytes -> 1 + the index of
+   * the first field with them (fields chain on), so output is not checked
+   * against every field at every byte. Fields whose text before an item
+   * hole is shorter are "loose": tried everywhere.
+   */
+  uint32_t *heads;
+  size_t nheads; /* a power of two, or 0 */
+  uint32_t *loose;
+  size_t nloose;
+  size_t caploose;
+  /* Of f, those that are variables' values, which fields take in. */
+  struct corun_secret_field **vf;
+  size_t nvf;
+  size_t capvf;
 };
 
 /* Takes a copy of s; empty strings are not secrets. Returns 0 or -1 (oom). */
@@ -27,6 +64,12 @@ int corun_secrets_add(struct corun_secrets *sec, const char *s);
 /* Appends s to out with every secret replaced by "***". */
 void corun_secrets_redact(const struct corun_secrets *sec, const char *s,
                           size_t n, struct corun_buf *out);
+/*
+ * As corun_secrets_redact() for text that was cut short (curl's 256-byte
+ * error buffer): a tail that could be the start of a secret is hidden too.
+ */
+void corun_secrets_redact_cut(const struct corun_secrets *sec, const char *s,
+                              size_t n, struct corun_buf *out);
 void corun_secrets_free(struct corun_secrets *sec);
 
 /*

@@ -877,6 +877,54 @@ Test(cli, report_dash_goes_to_stdout)
   proc_free(p);
 }
 
+/*
+ * "corun --report - job | jq" must always work: with a report on stdout,
+ * message lines and streamed command output go to stderr. Checked through
+ * a real pipe into python3's json.load, and for --junit - and --trace -.
+ */
+Test(cli, report_on_stdout_moves_task_output_to_stderr)
+{
+  char *job = write_temp(
+      "j.json",
+      "{\"tasks\": [{\"id\": \"m\", \"kind\": \"sleep\", \"seconds\": 0, "
+      "\"message\": \"hello-message\"}, {\"id\": \"s\", \"kind\": \"exec\", "
+      "\"stream\": true, \"shell\": \"echo streamed-out; echo streamed-err "
+      ">&2\"}]}");
+  static const char *const outs[] = {"--report", "--junit", "--trace"};
+  char cmd[1024], *out;
+  struct proc *p;
+  size_t i;
+  int st;
+
+  snprintf(cmd, sizeof(cmd),
+           "'%s' -q --report - '%s' 2>/dev/null | python3 -c 'import "
+           "json,sys; d = json.load(sys.stdin); print(d[\"job\"], "
+           "len(d[\"tasks\"]))'",
+           CORUN_BIN, job);
+  out = run_shell(cmd, &st);
+  cr_assert_eq(st, 0, "stdout is not the report alone: %s", out);
+  cr_assert_str_eq(out, "j 2\n");
+  free(out);
+  for (i = 0; i < 3; i++) {
+    p = CLI(NULL, "-q", outs[i], "-", job);
+    cr_assert_eq(p->status, 0, "%s: %s", outs[i], p->err);
+    cr_assert_null(strstr(p->out, "hello-message\n"), "%s: %s", outs[i],
+                   p->out);
+    cr_assert_null(strstr(p->out, "[s] "), "%s: %s", outs[i], p->out);
+    cr_assert_not_null(strstr(p->err, "hello-message\n"), "%s", p->err);
+    cr_assert_not_null(strstr(p->err, "[s] streamed-out\n"), "%s", p->err);
+    cr_assert_not_null(strstr(p->err, "[s] streamed-err\n"), "%s", p->err);
+    cr_assert(p->out[0] == '{' || p->out[0] == '<', "%s", p->out);
+    proc_free(p);
+  }
+  /* Without a report on stdout, task output stays there. */
+  p = CLI(NULL, "-q", job);
+  cr_assert_str_eq(p->out, "hello-message\n[s] streamed-out\n");
+  cr_assert_str_eq(p->err, "[s] streamed-err\n");
+  proc_free(p);
+  free(job);
+}
+
 Test(cli, report_is_written_atomically)
 {
   char *dir = tmp_dir("cli"), *rp = path_join(dir, "r.json");
@@ -1278,6 +1326,36 @@ Test(cli, env_secrets_never_leave_corun)
   free(rp);
   rm_dir(dir);
   free(dir);
+}
+
+/*
+ * API_TOKEN=0: the issue's own example. The token shows as *** where it was
+ * substituted (the message), and "HTTP 200" or a port in other output stays
+ * as it is.
+ */
+Test(cli, short_secret_hidden_where_substituted_not_everywhere)
+{
+  char *job = write_temp(
+      "j.json",
+      "{\"tasks\": [{\"id\": \"m\", \"kind\": \"sleep\", \"seconds\": 0, "
+      "\"message\": \"token ${env:API_TOKEN}\"}, {\"id\": \"x\", \"kind\": "
+      "\"exec\", \"shell\": \"echo HTTP 200 on port 38601\"}]}");
+  struct proc *p;
+  cJSON *rep;
+
+  setenv("API_TOKEN", "0", 1);
+  p = CLI(NULL, "--report", "-", job);
+  unsetenv("API_TOKEN");
+  cr_assert_eq(p->status, 0, "%s", p->err);
+  rep = parse_json(p->out);
+  cr_assert_str_eq(get_str(report_task(rep, "m"), "result"), "token ***");
+  cr_assert_str_eq(
+      get_str(cJSON_GetObjectItem(report_task(rep, "x"), "result"), "stdout"),
+      "HTTP 200 on port 38601\n");
+  cr_assert_not_null(strstr(p->err, "token ***\n"), "%s", p->err);
+  cJSON_Delete(rep);
+  proc_free(p);
+  free(job);
 }
 
 /* --- --debug ----------------------------------------------------------- */

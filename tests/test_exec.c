@@ -126,7 +126,7 @@ Test(exec, signal_ends_failed_with_type_signal)
   cr_assert(strstr(task_by_id(r, "k")->err_msg, "signal 9"));
   cr_assert(strstr(result_json(r, "k"), "\"signal\": 9"), "%s",
             result_json(r, "k"));
-  cr_assert(strstr(result_json(r, "k"), "\"exit_code\": -1"), "%s",
+  cr_assert(strstr(result_json(r, "k"), "\"exit_code\": null"), "%s",
             result_json(r, "k"));
   result_free(r);
 }

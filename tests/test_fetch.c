@@ -23,6 +23,8 @@
 #include "helpers.h"
 #include "server.h"
 
+#include <curl/curl.h>
+
 static struct test_server srv, srv2;
 static pid_t tls_pid = -1;
 
@@ -1061,4 +1063,249 @@ Test(fetch, dns_failure_and_dropped_connections_are_retried)
   cr_assert_eq(task_by_id(r, "drop")->err_type, CORUN_ERR_PROTOCOL);
   cr_assert_eq(task_by_id(r, "drop")->attempts, 3);
   result_free(r);
+}
+
+/*
+ * Every report is UTF-8 JSON whatever servers and commands send: a
+ * Content-Type header and command output that are not UTF-8 come out as
+ * U+FFFD, and python3's json.load reads the file (a byte it cannot decode
+ * would stop it). A command killed by a signal has "exit_code": null.
+ */
+Test(fetch, report_is_utf8_json_whatever_servers_and_commands_send)
+{
+  char *dir = tmp_dir("fetch"), *rp = path_join(dir, "r.json");
+  char *jp = path_join(dir, "j.json"), cmd[2048], *out;
+  FILE *f = fopen(jp, "w");
+  struct proc *p;
+  int st;
+
+  cr_assert_not_null(f);
+  fprintf(f,
+          "{\"tasks\": ["
+          "{\"id\": \"f\", \"kind\": \"fetch\", \"url\": "
+          "\"%s/bytes?n=3&type=text/x%%FF%%FE%%C3\"},"
+          "{\"id\": \"x\", \"kind\": \"exec\", \"shell\": \"printf "
+          "'\\\\377\\\\376 ok \\\\303'; printf 'bad \\\\355\\\\240\\\\200 "
+          "\\\\360\\\\237\\\\230\\\\200' >&2\"},"
+          "{\"id\": \"k\", \"kind\": \"exec\", \"shell\": \"kill -9 $$\"}]}",
+          base());
+  fclose(f);
+  p = run_cli(NULL, (const char *const[]){"-q", "--report", rp, jp, NULL});
+  cr_assert_eq(p->status, 1, "%s", p->err);
+  proc_free(p);
+  snprintf(cmd, sizeof(cmd),
+           "python3 -c 'import json,sys\n"
+           "d = json.load(open(sys.argv[1], encoding=\"utf-8\"))\n"
+           "t = {x[\"id\"]: x for x in d[\"tasks\"]}\n"
+           "print(ascii(t[\"f\"][\"result\"][\"content_type\"]))\n"
+           "print(ascii(t[\"x\"][\"result\"][\"stdout\"]))\n"
+           "print(ascii(t[\"x\"][\"result\"][\"stderr\"]))\n"
+           "print(t[\"k\"][\"result\"][\"exit_code\"], "
+           "t[\"k\"][\"result\"][\"signal\"])' '%s'",
+           rp);
+  out = run_shell(cmd, &st);
+  cr_assert_eq(st, 0, "%s", out);
+  /* One U+FFFD per maximal ill-formed part, as Python's decoder counts. */
+  cr_assert_str_eq(out, "'text/x\\ufffd\\ufffd\\ufffd'\n"
+                        "'\\ufffd\\ufffd ok \\ufffd'\n"
+                        "'bad \\ufffd\\ufffd\\ufffd \\U0001f600'\n"
+                        "None 9\n");
+  free(out);
+  unlink(rp);
+  unlink(jp);
+  rmdir(dir);
+  free(rp);
+  free(jp);
+  free(dir);
+}
+
+/* Everything a run writes about a task: report, summary, task dump. */
+static char *all_output(struct result *r)
+{
+  struct corun_buf b = CORUN_BUF_INIT;
+
+  corun_report_json(r->run, &b);
+  corun_report_text(r->run, 0, &b);
+  corun_run_dump(r->run, &b);
+  corun_buf_puts(&b, corun_buf_str(&r->log));
+  return corun_buf_detach(&b);
+}
+
+/* A port on 127.0.0.1 that nothing listens on (just closed). */
+static int closed_port(void)
+{
+  struct sockaddr_in a;
+  socklen_t len = sizeof(a);
+  int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+  memset(&a, 0, sizeof(a));
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+  cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+  port = ntohs(a.sin_port);
+  close(fd);
+  return port;
+}
+
+/*
+ * A long secret host name in a message that is cut short (curl's 256-byte
+ * error buffer) must not show its start: once where corun answers itself
+ * (.invalid), once where curl's message is cut (a *.localhost name, which
+ * curl resolves to 127.0.0.1 itself, on a closed port).
+ */
+Test(fetch, long_secret_host_never_shows_in_a_cut_message)
+{
+  char host[256], *out;
+  struct result *r;
+  int i;
+
+  for (i = 0; i < 4; i++)
+    memset(host + i * 61, "wxyz"[i], 60), host[i * 61 + 60] = '.';
+  host[243] = '\0';
+  setenv("CORUN_TEST_HOST", host, 1);
+  r = run_job(job("{\"tasks\": ["
+                  "{\"id\": \"inv\", \"kind\": \"fetch\", \"url\": "
+                  "\"http://${env:CORUN_TEST_HOST}.invalid/\"},"
+                  "{\"id\": \"cut\", \"kind\": \"fetch\", \"url\": "
+                  "\"http://${env:CORUN_TEST_HOST}.localhost:%d/\"}]}",
+                  closed_port()),
+              &(struct run_opts){.debug = 1});
+  unsetenv("CORUN_TEST_HOST");
+  cr_assert_str_eq(status_of(r, "inv"), "failed");
+  cr_assert_str_eq(status_of(r, "cut"), "failed");
+  cr_assert_eq(task_by_id(r, "cut")->err_type, CORUN_ERR_CONNECT, "%s",
+               task_by_id(r, "cut")->err_msg);
+  /* curl's message was cut inside the name: nothing after it is left. */
+  cr_assert_str_eq(task_by_id(r, "cut")->err_msg, "Failed to connect to ***");
+  out = all_output(r);
+  cr_assert_null(strstr(out, "wwwwwwwwww"), "%s", out);
+  cr_assert_not_null(strstr(out, "could not resolve host of http://***.invalid/"),
+                     "%s", out);
+  cr_assert_not_null(strstr(out, "Failed to connect to ***"), "%s", out);
+  free(out);
+  result_free(r);
+}
+
+/* Credentials in a redirect's URL never reach the report or messages. */
+Test(fetch, redirect_credentials_never_reach_the_report)
+{
+  char *out;
+  struct result *r = run_job(
+      job("{\"tasks\": ["
+          "{\"id\": \"ok\", \"kind\": \"fetch\", \"url\": "
+          "\"%s/redirect-to?url=http://alice:pw-OK-123@127.0.0.1:%d/text\"},"
+          "{\"id\": \"404\", \"kind\": \"fetch\", \"url\": "
+          "\"%s/redirect-to?url=http://bob:pw-404-45@127.0.0.1:%d/status"
+          "%%3Fcode=404\"},"
+          "{\"id\": \"ftp\", \"kind\": \"fetch\", \"url\": "
+          "\"%s/redirect-to?url=ftp://carol:pw-FTP-67@127.0.0.1/x\"},"
+          "{\"id\": \"own\", \"kind\": \"fetch\", \"url\": "
+          "\"http://dave:pw-OWN-89@127.0.0.1:%d/status?code=500\"}]}",
+          base(), srv.port, base(), srv.port, base(), srv.port),
+      &(struct run_opts){.debug = 1});
+  cJSON *ok = result_of(r, "ok");
+
+  cr_assert_str_eq(status_of(r, "ok"), "ok");
+  cr_assert_str_eq(cJSON_GetObjectItem(ok, "url")->valuestring,
+                   job("http://127.0.0.1:%d/text", srv.port));
+  cr_assert_str_eq(task_by_id(r, "404")->err_msg,
+                   job("HTTP 404 from http://127.0.0.1:%d/status?code=404",
+                       srv.port));
+  cr_assert_str_eq(task_by_id(r, "ftp")->err_msg,
+                   "redirect to ftp://127.0.0.1/x refused: only http and "
+                   "https");
+  cr_assert_str_eq(task_by_id(r, "own")->err_msg,
+                   job("HTTP 500 from http://127.0.0.1:%d/status?code=500",
+                       srv.port));
+  out = all_output(r);
+  cr_assert_null(strstr(out, "pw-"), "%s", out);
+  cr_assert_null(strstr(out, "alice"), "%s", out);
+  free(out);
+  cJSON_Delete(ok);
+  result_free(r);
+}
+
+/*
+ * A short secret shows as "***" where it was substituted (the URL, echoed
+ * in the result and in messages), and nowhere else: "0" leaves "HTTP 500"
+ * and the port alone. A long one is found percent-decoded too (the
+ * server's /status decodes its body= parameter).
+ */
+Test(fetch, secrets_hidden_where_substituted_and_when_decoded)
+{
+  struct corun_buf raw = CORUN_BUF_INIT;
+  char *out;
+  struct result *r;
+  cJSON *ok;
+
+  setenv("CORUN_TEST_SHORT", "0", 1);
+  setenv("CORUN_TEST_LONG", "tok%41en-xyz", 1);
+  r = run_job(job("{\"tasks\": ["
+                  "{\"id\": \"ok\", \"kind\": \"fetch\", \"url\": "
+                  "\"%s/status?code=200&k=${env:CORUN_TEST_SHORT}\"},"
+                  "{\"id\": \"bad\", \"kind\": \"fetch\", \"url\": "
+                  "\"%s/status?code=500&k=${env:CORUN_TEST_SHORT}\"},"
+                  "{\"id\": \"dec\", \"kind\": \"fetch\", \"url\": "
+                  "\"%s/status?code=200&body=${env:CORUN_TEST_LONG}\"},"
+                  "{\"id\": \"bare\", \"kind\": \"fetch\", \"url\": "
+                  "\"%s?k=${env:CORUN_TEST_SHORT}\", \"expect\": "
+                  "{\"status\": [404]}}]}",
+                  base(), base(), base(), base()),
+              NULL);
+  unsetenv("CORUN_TEST_SHORT");
+  unsetenv("CORUN_TEST_LONG");
+  /* The raw result (as a next stage sees it) holds the decoded secret. */
+  corun__task_write_result(task_by_id(r, "dec"), NULL, &raw);
+  ok = cJSON_Parse(corun_buf_str(&raw));
+  cr_assert_str_eq(cJSON_GetObjectItem(ok, "body")->valuestring,
+                   "tokAen-xyz");
+  cJSON_Delete(ok);
+  corun_buf_free(&raw);
+  out = all_output(r);
+  cr_assert_not_null(
+      strstr(out, job("\"url\": \"%s/status?code=200&k=***\"", base())),
+      "%s", out);
+  cr_assert_not_null(
+      strstr(out, job("HTTP 500 from %s/status?code=500&k=***", base())),
+      "%s", out);
+  /* As written, though curl spells it "host/?k=0". */
+  cr_assert_not_null(strstr(out, job("\"url\": \"%s?k=***\"", base())),
+                     "%s", out);
+  cr_assert_not_null(strstr(out, "\"status\": 200"), "%s", out);
+  cr_assert_not_null(strstr(out, job("127.0.0.1:%d", srv.port)), "%s", out);
+  cr_assert_null(strstr(out, "tokAen"), "%s", out);
+  cr_assert_not_null(strstr(out, "\"body\": \"***\""), "%s", out);
+  free(out);
+  result_free(r);
+}
+
+/* In a pipeline stage's task a short secret stays hidden with each item. */
+Test(fetch, short_secret_in_a_stage_task_hidden_for_every_item)
+{
+  char *dir = tmp_dir("fetch"), *rp = path_join(dir, "items.jsonl"), *out;
+  struct result *r;
+
+  setenv("CORUN_TEST_SHORT", "9", 1);
+  r = run_job(job("{\"tasks\": [{\"id\": \"p\", \"kind\": \"pipeline\", "
+                  "\"results\": \"%s\", "
+                  "\"source\": {\"items\": [19, 29]}, \"stages\": [{\"task\": "
+                  "{\"kind\": \"fetch\", \"url\": "
+                  "\"%s/status?code=500&k=${env:CORUN_TEST_SHORT}&i=${item}\""
+                  "}}]}]}",
+                  rp, base()),
+              NULL);
+  unsetenv("CORUN_TEST_SHORT");
+  cr_assert_str_eq(status_of(r, "p"), "failed");
+  out = read_file(rp, NULL);
+  cr_assert_not_null(out);
+  cr_assert_not_null(strstr(out, "code=500&k=***&i=19\""), "%s", out);
+  cr_assert_not_null(strstr(out, "code=500&k=***&i=29\""), "%s", out);
+  cr_assert_null(strstr(out, "k=9"), "%s", out);
+  free(out);
+  result_free(r);
+  unlink(rp);
+  rmdir(dir);
+  free(rp);
+  free(dir);
 }

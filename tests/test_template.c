@@ -344,3 +344,122 @@ Test(template, redact_respects_length)
   corun_buf_free(&b);
   corun_secrets_free(&sec);
 }
+
+/* --- where secrets went in, and what output shows ------------------------ */
+
+static void expand_into(struct corun_secrets *sec, const cJSON *vars,
+                        int defer, const char *in)
+{
+  struct corun_template_ctx ctx = {.secrets = sec, .vars = vars,
+                                   .defer_item = defer};
+
+  free(expand_ok(&ctx, in));
+}
+
+/*
+ * A secret of 1 to 3 characters is hidden where it was substituted (the
+ * field's text, wherever it is echoed), not wherever its text happens to
+ * be: "0" must not turn "HTTP 200" into "HTTP 2***" nor a port into
+ * "386***1".
+ */
+Test(template, short_secret_hidden_where_substituted_only)
+{
+  struct corun_secrets sec = {0};
+
+  setenv("CORUN_TT_SHORT", "0", 1);
+  expand_into(&sec, NULL, 0, "http://127.0.0.1:38601/?t=${env:CORUN_TT_SHORT}");
+  expand_into(&sec, NULL, 0, "${env:CORUN_TT_SHORT}");
+  assert_redacts(&sec, "HTTP 200 from http://127.0.0.1:38601/?t=0",
+                 "HTTP 200 from http://127.0.0.1:38601/?t=***");
+  assert_redacts(&sec, "port 38601, 100%", "port 38601, 100%");
+  /* A field made of the secret alone is hidden only as a whole string. */
+  assert_redacts(&sec, "0", "***");
+  assert_redacts(&sec, "10", "10");
+  assert_redacts(&sec, "0 ok", "0 ok");
+  corun_secrets_free(&sec);
+  unsetenv("CORUN_TT_SHORT");
+}
+
+Test(template, short_secret_through_a_variable)
+{
+  struct corun_secrets sec = {0};
+  cJSON *vars;
+  struct corun_template_ctx vctx = {.secrets = &sec, .env_only = 1};
+  char *v;
+
+  setenv("CORUN_TT_SHORT", "ab", 1);
+  v = expand_ok(&vctx, "${env:CORUN_TT_SHORT}");
+  vars = cJSON_CreateObject();
+  cJSON_AddStringToObject(vars, "k", v);
+  free(v);
+  expand_into(&sec, vars, 0, "https://host.test/x?key=${k}&page=2");
+  assert_redacts(&sec, "GET https://host.test/x?key=ab&page=2 failed",
+                 "GET https://host.test/x?key=***&page=2 failed");
+  assert_redacts(&sec, "tab stab", "tab stab");
+  cJSON_Delete(vars);
+  corun_secrets_free(&sec);
+  unsetenv("CORUN_TT_SHORT");
+}
+
+/* In a pipeline stage's task the item goes in later: any item matches. */
+Test(template, short_secret_in_a_stage_task_with_any_item)
+{
+  struct corun_secrets sec = {0};
+
+  setenv("CORUN_TT_SHORT", "7", 1);
+  expand_into(&sec, NULL, 1,
+              "http://h.test/${env:CORUN_TT_SHORT}/${item}/end?$${x}");
+  assert_redacts(&sec, "HTTP 404 from http://h.test/7/42/end?${x}",
+                 "HTTP 404 from http://h.test/***/42/end?${x}");
+  assert_redacts(&sec, "http://h.test/7//end?${x} and 7",
+                 "http://h.test/***//end?${x} and 7");
+  /* A secret holding "${" is kept escaped for the run, matched as it runs. */
+  setenv("CORUN_TT_SHORT", "${", 1);
+  expand_into(&sec, NULL, 1, "u/${env:CORUN_TT_SHORT}/${item}");
+  assert_redacts(&sec, "u/${/5", "u/***/5");
+  /* A hole stays on one line. */
+  assert_redacts(&sec, "http://h.test/7/4\n2/end?${x}",
+                 "http://h.test/7/4\n2/end?${x}");
+  corun_secrets_free(&sec);
+  unsetenv("CORUN_TT_SHORT");
+}
+
+/* curl writes URLs percent-encoded and some messages decoded. */
+Test(template, long_secret_found_encoded_and_decoded)
+{
+  struct corun_secrets sec = {0};
+
+  corun_secrets_add(&sec, "pa ss/w\xc3\xb6rd");
+  corun_secrets_add(&sec, "key%41b");
+  assert_redacts(&sec, "u=pa%20ss%2Fw%C3%B6rd&", "u=***&");
+  assert_redacts(&sec, "u=pa+ss/w%c3%b6rd&", "u=***&");
+  assert_redacts(&sec, "u=pa%20ss/w\xc3\xb6rd", "u=***");
+  assert_redacts(&sec, "k=keyAb k=key%41b k=key%2541b", "k=*** k=*** k=***");
+  assert_redacts(&sec, "pa ss/wo", "pa ss/wo");
+  corun_secrets_free(&sec);
+}
+
+/* Text cut short must not show the start of a secret. */
+Test(template, cut_text_hides_a_secret_s_start)
+{
+  struct corun_secrets sec = {0};
+  struct corun_buf b = CORUN_BUF_INIT;
+  const char *msg = "Failed to connect to very-secret-ho";
+
+  corun_secrets_add(&sec, "very-secret-host.example");
+  corun_secrets_redact_cut(&sec, msg, strlen(msg), &b);
+  cr_assert_str_eq(corun_buf_str(&b), "Failed to connect to ***");
+  corun_buf_reset(&b);
+  /* Cut inside a percent-escape of the secret's next byte ('-' is %2D). */
+  corun_secrets_redact_cut(&sec, "cut at very%2", 13, &b);
+  cr_assert_str_eq(corun_buf_str(&b), "cut at ***");
+  corun_buf_reset(&b);
+  corun_secrets_redact_cut(&sec, "very-secret-host.example%2", 26, &b);
+  cr_assert_str_eq(corun_buf_str(&b), "***%2");
+  corun_buf_reset(&b);
+  /* Not cut: a common start is just text. */
+  corun_secrets_redact(&sec, msg, strlen(msg), &b);
+  cr_assert_str_eq(corun_buf_str(&b), msg);
+  corun_buf_free(&b);
+  corun_secrets_free(&sec);
+}

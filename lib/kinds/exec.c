@@ -348,12 +348,14 @@ static cJSON *make_result(struct exec_task *x)
 {
   cJSON *r = cJSON_CreateObject();
 
-  cJSON_AddNumberToObject(r, "exit_code",
-                          x->term_signal ? -1 : (double)x->exit_code);
-  if (x->term_signal)
+  /* Killed by a signal, a process has no exit status: "signal" says why. */
+  if (x->term_signal) {
+    cJSON_AddNullToObject(r, "exit_code");
     cJSON_AddNumberToObject(r, "signal", x->term_signal);
-  else
+  } else {
+    cJSON_AddNumberToObject(r, "exit_code", (double)x->exit_code);
     cJSON_AddNullToObject(r, "signal");
+  }
   cJSON_AddStringToObject(r, "stdout", corun_buf_str(&x->tout.buf));
   cJSON_AddStringToObject(r, "stderr", corun_buf_str(&x->terr.buf));
   cJSON_AddBoolToObject(r, "truncated",

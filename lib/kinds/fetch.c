@@ -98,6 +98,41 @@ static int http_url(const char *u)
          strncasecmp(u, "https://", 8) == 0;
 }
 
+/*
+ * Append url without its userinfo ("user:pass@"): a redirect's Location,
+ * or the job's own URL, may carry credentials, and they must not reach
+ * reports, messages or --debug lines.
+ */
+static void put_url(struct corun_buf *b, const char *url)
+{
+  const char *auth = strstr(url, "://"), *end, *at = NULL, *p;
+
+  if (auth == NULL) {
+    corun_buf_puts(b, url);
+    return;
+  }
+  auth += 3;
+  end = auth + strcspn(auth, "/?#");
+  for (p = auth; p < end; p++)
+    if (*p == '@')
+      at = p;
+  if (at == NULL) {
+    corun_buf_puts(b, url);
+    return;
+  }
+  corun_buf_add(b, url, (size_t)(auth - url));
+  corun_buf_puts(b, at + 1);
+}
+
+/* url without its userinfo, malloc'd (NULL when out of memory). */
+static char *shown_url(const char *url)
+{
+  struct corun_buf b = CORUN_BUF_INIT;
+
+  put_url(&b, url);
+  return corun_buf_detach(&b);
+}
+
 static int token_char(char ch)
 {
   return isalnum((unsigned char)ch) || strchr("!#$%&'*+-.^_`|~", ch);
@@ -472,14 +507,18 @@ static void launch(struct fetch_task *ft)
   corun_buf_reset(&ft->body);
   setup_easy(ft);
   if (invalid_host(ft->url)) {
-    char msg[CURL_ERROR_SIZE];
+    struct corun_buf msg = CORUN_BUF_INIT;
 
-    /* As if curl's resolver had failed: the same retries and report. */
-    snprintf(msg, sizeof(msg),
-             "could not resolve host of %s: names under .invalid never "
-             "resolve (RFC 6761)",
-             ft->url);
-    done(ft->easy, CURLE_COULDNT_RESOLVE_HOST, msg, ft);
+    /*
+     * As if curl's resolver had failed: the same retries and report. The
+     * whole URL, never cut, so no part of a secret in it shows alone.
+     */
+    corun_buf_puts(&msg, "could not resolve host of ");
+    put_url(&msg, ft->url);
+    corun_buf_puts(&msg, ": names under .invalid never resolve (RFC 6761)");
+    done(ft->easy, CURLE_COULDNT_RESOLVE_HOST,
+         msg.oom ? "could not resolve host" : corun_buf_str(&msg), ft);
+    corun_buf_free(&msg);
     return;
   }
   if (ft->c->save) {
@@ -703,7 +742,12 @@ static struct fetch_result *make_result(struct fetch_task *ft, long status)
   r->status = status;
   r->bytes = ft->bytes;
   r->content_type = ct ? strdup(ct) : NULL;
-  r->url = strdup(eff ? eff : ft->url);
+  /*
+   * Without a redirect the response came from the task's own URL: shown as
+   * written, not as curl re-spells it ("host?q" as "host/?q"), so the
+   * places where secrets went into it are still known.
+   */
+  r->url = shown_url(ft->redirects == 0 || eff == NULL ? ft->c->url : eff);
   r->t[0] = secs_of(ft->easy, CURLINFO_NAMELOOKUP_TIME_T);
   r->t[1] = secs_of(ft->easy, CURLINFO_CONNECT_TIME_T);
   r->t[2] = secs_of(ft->easy, CURLINFO_APPCONNECT_TIME_T);
@@ -821,17 +865,19 @@ static int follow(struct fetch_task *ft, long status)
   curl_easy_getinfo(ft->easy, CURLINFO_REDIRECT_URL, &loc);
   if (loc == NULL)
     return 0;
-  if (ft->redirects >= MAX_REDIRECTS) {
+  if (ft->redirects >= MAX_REDIRECTS || !http_url(loc)) {
+    char *shown = shown_url(loc);
+
     drop_temp(ft);
-    corun__task_finish(&ft->base, CORUN_STATUS_FAILED, CORUN_ERR_PROTOCOL,
-                       "more than %d redirects (last to %s)", MAX_REDIRECTS,
-                       loc);
-    return 1;
-  }
-  if (!http_url(loc)) {
-    drop_temp(ft);
-    corun__task_finish(&ft->base, CORUN_STATUS_FAILED, CORUN_ERR_PROTOCOL,
-                       "redirect to %s refused: only http and https", loc);
+    if (ft->redirects >= MAX_REDIRECTS)
+      corun__task_finish(&ft->base, CORUN_STATUS_FAILED, CORUN_ERR_PROTOCOL,
+                         "more than %d redirects (last to %s)", MAX_REDIRECTS,
+                         shown ? shown : "?");
+    else
+      corun__task_finish(&ft->base, CORUN_STATUS_FAILED, CORUN_ERR_PROTOCOL,
+                         "redirect to %s refused: only http and https",
+                         shown ? shown : "?");
+    free(shown);
     return 1;
   }
   next = strdup(loc);
@@ -890,7 +936,8 @@ static void done(CURL *easy, CURLcode code, const char *errmsg, void *arg)
                      strerror(ft->write_errno));
   } else if (code == CURLE_OK) {
     type = CORUN_ERR_HTTP_STATUS;
-    corun_buf_printf(&msg, "HTTP %ld from %s", status, ft->url);
+    corun_buf_printf(&msg, "HTTP %ld from ", status);
+    put_url(&msg, ft->url);
   } else if (headers_too_large(ft, code, errmsg)) {
     type = CORUN_ERR_PROTOCOL;
     corun_buf_printf(&msg, "response headers too large (%s)",
@@ -904,7 +951,16 @@ static void done(CURL *easy, CURLcode code, const char *errmsg, void *arg)
       corun_buf_printf(&msg, "body over max_bytes (%lld): ", ft->c->max_bytes);
     else if (code == CURLE_PARTIAL_FILE)
       corun_buf_puts(&msg, "body ended early: ");
-    corun_buf_printf(&msg, "%s", *errmsg ? errmsg : curl_easy_strerror(code));
+    /*
+     * curl's message fills at most its 256-byte buffer: one that long may
+     * have been cut inside a secret (a long host name), whose start must
+     * not show on its own.
+     */
+    if (strlen(errmsg) >= CURL_ERROR_SIZE - 1)
+      corun_secrets_redact_cut(&t->run->job->secrets, errmsg, strlen(errmsg),
+                               &msg);
+    else
+      corun_buf_puts(&msg, *errmsg ? errmsg : curl_easy_strerror(code));
   }
   if (retryable(ft, type, status, code)) {
     long long ms = backoff_ms(ft, status);
@@ -970,8 +1026,9 @@ static void describe(const struct corun_task *t, uint64_t now_ms,
     else
       phase = "resolving";
   }
-  corun_buf_printf(out, "%s %s, %s, %lld bytes", ft->method ? ft->method : "",
-                   ft->url ? ft->url : ft->c->url, phase, ft->bytes);
+  corun_buf_printf(out, "%s ", ft->method ? ft->method : "");
+  put_url(out, ft->url ? ft->url : ft->c->url);
+  corun_buf_printf(out, ", %s, %lld bytes", phase, ft->bytes);
 }
 
 static void release(struct corun_task *t)
