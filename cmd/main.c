@@ -79,6 +79,53 @@ static void log_line(const char *line, void *arg)
   fputc('\n', stderr);
 }
 
+/*
+ * Under -qq corun's own standard error goes to /dev/null; what tasks
+ * write for standard error (streamed command output, and messages while
+ * a report has standard output) still reaches the real one, kept here.
+ */
+static FILE *task_err;
+
+static void task_err_line(const char *line, void *arg)
+{
+  FILE *f = task_err ? task_err : stderr;
+
+  (void)arg;
+  erase_progress(the_cli);
+  fputs(line, f);
+  fputc('\n', f);
+  fflush(f);
+}
+
+/*
+ * -qq: nothing at all from corun itself on standard error (no summary, no
+ * warnings, no diagnostics: the exit status says how it went), as curl -s
+ * without -S. --debug, asked for explicitly, wins.
+ */
+static void silence_stderr(void)
+{
+  int keep = dup(STDERR_FILENO);
+  int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+  if (keep < 0 || null < 0) {
+    if (keep >= 0)
+      close(keep);
+    if (null >= 0)
+      close(null);
+    return;
+  }
+  fcntl(keep, F_SETFD, FD_CLOEXEC);
+  task_err = fdopen(keep, "w");
+  if (task_err == NULL) {
+    close(keep);
+    close(null);
+    return;
+  }
+  fflush(stderr);
+  dup2(null, STDERR_FILENO);
+  close(null);
+}
+
 static int report_on_stdout(const struct options *o)
 {
   return (o->report && strcmp(o->report, "-") == 0) ||
@@ -470,6 +517,8 @@ int main(int argc, char **argv)
    * Forked now, while corun is small: a run's commands are stopped even
    * if corun is killed with SIGKILL. Printing a job runs no command.
    */
+  if (c.opt.quiet >= 2 && !c.opt.debug && !env_debug())
+    silence_stderr();
   c.watchdog = c.opt.graph || c.opt.check ? -1 : watchdog_start();
   catch_early_signals(0);
   raise_file_limit();
@@ -555,8 +604,8 @@ int main(int argc, char **argv)
    * With a report on stdout, stdout is that report alone ("corun --report
    * - job.json | jq"): messages and streamed output go to stderr.
    */
-  ro.output = report_on_stdout(&c.opt) ? log_line : print_line;
-  ro.output_err = log_line;
+  ro.output = report_on_stdout(&c.opt) ? task_err_line : print_line;
+  ro.output_err = task_err_line;
   ro.log = log_line;
   ro.group = on_group;
   e = spare_fds();

@@ -1117,6 +1117,45 @@ Test(cli, quiet_prints_only_what_failed_and_twice_nothing)
   free(f);
 }
 
+/*
+ * -qq is silent about everything corun itself would say, an invalid job
+ * file and a report it cannot write included (the exit status says it),
+ * while what the tasks write for standard error still comes through.
+ */
+Test(cli, quiet_twice_is_silent_but_task_output_still_flows)
+{
+  char *bad = write_temp("bad.json",
+                         "{\"tasks\": [{\"kind\": \"sleep\", \"secnds\": 1}]}");
+  char *st = write_temp("stream.json",
+                        "{\"tasks\": [{\"id\": \"x\", \"kind\": \"exec\", "
+                        "\"shell\": \"echo out; echo err >&2\", \"stream\": "
+                        "true}, {\"id\": \"f\", \"kind\": \"sleep\", "
+                        "\"seconds\": 0, \"fail\": \"boom\"}]}");
+  struct proc *p = CLI(NULL, "-qq", bad);
+
+  cr_assert_eq(p->status, 2);
+  cr_assert_str_empty(p->err, "%s", p->err);
+  proc_free(p);
+  p = CLI(NULL, "-qq", "--report", "/nonexistent-dir/r.json", st);
+  cr_assert_eq(p->status, 2);
+  cr_assert_str_empty(p->err, "%s", p->err);
+  proc_free(p);
+  p = CLI(NULL, "-qq", st);
+  cr_assert_eq(p->status, 1);
+  cr_assert_str_eq(p->err, "[x] err\n");
+  cr_assert_str_eq(p->out, "[x] out\n");
+  proc_free(p);
+  /* --debug, asked for, is not silenced. */
+  p = CLI(NULL, "-qq", "--debug", bad);
+  cr_assert_eq(p->status, 2);
+  cr_assert_not_null(strstr(p->err, "secnds"), "%s", p->err);
+  proc_free(p);
+  unlink(bad);
+  unlink(st);
+  free(bad);
+  free(st);
+}
+
 Test(cli, no_colour_when_stderr_is_not_a_terminal)
 {
   struct proc *p;
