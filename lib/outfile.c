@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: MIT */
+/* O_PATH: a directory to create files in, without reading it. */
+#define _GNU_SOURCE
 #include "outfile.h"
 
 #include <errno.h>
@@ -7,9 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
+#include "confine.h"
 
 /* Whether the resolved path real lies in the resolved root. */
 static int inside(const char *real, const char *root)
@@ -117,46 +121,100 @@ int corun__outfile_mkdirs(const char *target, const char *root,
   return e ? -1 : 0;
 }
 
-int corun__outfile_open(struct corun_outfile *o, const char *target)
+/* Where in dirfd a temporary name is free: base.corun-XXXXXX, created. */
+static int make_temp(struct corun_outfile *o, const char *base)
+{
+  static unsigned counter;
+  size_t n = strlen(base) + 16;
+  int tries;
+
+  o->tmp = malloc(n);
+  if (o->tmp == NULL)
+    return ENOMEM;
+  for (tries = 0; tries < 1000; tries++) {
+    unsigned long long x = (unsigned long long)getpid() * 2654435761u ^
+                           (unsigned long long)time(NULL) * 40503u ^
+                           (unsigned long long)++counter * 2246822519u;
+
+    snprintf(o->tmp, n, "%s.corun-%06llx", base, x & 0xffffff);
+    /* O_EXCL: never a file (or a link) that was already there. */
+    o->fd = openat(o->dirfd, o->tmp,
+                   O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (o->fd >= 0)
+      return 0;
+    if (errno != EEXIST)
+      break;
+  }
+  {
+    int e = o->fd < 0 ? errno : EEXIST;
+
+    free(o->tmp);
+    o->tmp = NULL;
+    return e;
+  }
+}
+
+int corun__outfile_open(struct corun_outfile *o, const char *target,
+                        const char *root)
 {
   struct stat st;
-  size_t n;
-  int fl;
+  char *real = NULL;
+  const char *base;
+  int fl, e;
 
   o->direct = 0;
-  if (stat(target, &st) == 0 && !S_ISREG(st.st_mode)) {
+  o->fd = -1;
+  /* A symbolic link stays one: the file it points to is replaced. */
+  if (lstat(target, &st) == 0 && S_ISLNK(st.st_mode) &&
+      (real = realpath(target, NULL)) != NULL)
+    target = real;
+  base = strrchr(target, '/');
+  base = base ? base + 1 : target;
+  o->name = strdup(base);
+  {
+    /* The directory, by its own path ("dir/." of "dir/name"). */
+    size_t dl = (size_t)(base - target);
+    char *dir = malloc(dl + 2);
+
+    if (dir && dl)
+      snprintf(dir, dl + 2, "%.*s.", (int)dl, target);
+    else if (dir)
+      strcpy(dir, ".");
+    o->dirfd = dir ? corun__open_confined(dir, root,
+                                          O_PATH | O_DIRECTORY | O_CLOEXEC, 0)
+                   : -1;
+    e = dir ? errno : ENOMEM;
+    free(dir);
+  }
+  free(real);
+  if (o->name == NULL || o->dirfd < 0) {
+    if (o->name == NULL)
+      e = ENOMEM;
+    corun__outfile_abort(o);
+    return e;
+  }
+  if (fstatat(o->dirfd, o->name, &st, 0) == 0 && !S_ISREG(st.st_mode)) {
     /*
      * Not blocking: a FIFO nobody reads would hold the whole event loop
      * in open(). With no reader it fails now (ENXIO); once open, writes
      * wait for the reader, as a pipe's writer does.
      */
     o->direct = 1;
-    o->fd = open(target, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-    if (o->fd < 0)
-      return errno;
+    o->fd = openat(o->dirfd, o->name, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (o->fd < 0) {
+      e = errno;
+      corun__outfile_abort(o);
+      return e;
+    }
     fl = fcntl(o->fd, F_GETFL);
     if (fl >= 0)
       fcntl(o->fd, F_SETFL, fl & ~O_NONBLOCK);
     return 0;
   }
-  /* A symbolic link stays one: the file it points to is replaced. */
-  if (lstat(target, &st) == 0 && S_ISLNK(st.st_mode) &&
-      (o->path = realpath(target, NULL)) != NULL)
-    target = o->path;
-  n = strlen(target) + 16;
-  o->tmp = malloc(n);
-  if (o->tmp == NULL)
-    return ENOMEM;
-  snprintf(o->tmp, n, "%s.corun-XXXXXX", target);
-  o->fd = mkstemp(o->tmp);
-  if (o->fd < 0) {
-    int e = errno;
-
-    free(o->tmp);
-    o->tmp = NULL;
-    return e;
-  }
-  return 0;
+  e = make_temp(o, o->name);
+  if (e)
+    corun__outfile_abort(o);
+  return e;
 }
 
 /* The process's umask: mkstemp makes 0600, a new file should get 0666&~. */
@@ -190,7 +248,7 @@ int corun__outfile_write(struct corun_outfile *o, const void *data, size_t n)
   return corun__write_all(o->fd, data, n);
 }
 
-int corun__outfile_commit(struct corun_outfile *o, const char *target)
+int corun__outfile_commit(struct corun_outfile *o)
 {
   int e = 0;
 
@@ -202,16 +260,14 @@ int corun__outfile_commit(struct corun_outfile *o, const char *target)
   if (close(o->fd) < 0 && e == 0)
     e = errno;
   o->fd = -1;
-  if (o->path)
-    target = o->path;
-  if (e == 0 && o->tmp && rename(o->tmp, target) < 0)
+  /* By name in the directory opened: the same place whatever changed. */
+  if (e == 0 && o->tmp && renameat(o->dirfd, o->tmp, o->dirfd, o->name) < 0)
     e = errno;
-  if (e && o->tmp)
-    unlink(o->tmp);
-  free(o->tmp);
-  o->tmp = NULL;
-  free(o->path);
-  o->path = NULL;
+  if (e == 0 && o->tmp) {
+    free(o->tmp);
+    o->tmp = NULL;
+  }
+  corun__outfile_abort(o);
   return e;
 }
 
@@ -221,10 +277,13 @@ void corun__outfile_abort(struct corun_outfile *o)
     close(o->fd);
   o->fd = -1;
   if (o->tmp) {
-    unlink(o->tmp);
+    unlinkat(o->dirfd, o->tmp, 0);
     free(o->tmp);
     o->tmp = NULL;
   }
-  free(o->path);
-  o->path = NULL;
+  if (o->dirfd >= 0)
+    close(o->dirfd);
+  o->dirfd = -1;
+  free(o->name);
+  o->name = NULL;
 }

@@ -17,11 +17,12 @@
 struct corun_outfile {
   int fd; /* -1 when not open */
   int direct;
-  char *tmp;  /* the temporary file's path, or NULL */
-  char *path; /* where a symbolic link target pointed, or NULL */
+  int dirfd;  /* the directory the file goes into, or -1 */
+  char *tmp;  /* the temporary file's name in dirfd, or NULL */
+  char *name; /* the target's name in dirfd, or NULL */
 };
 
-#define CORUN_OUTFILE_INIT {-1, 0, NULL, NULL}
+#define CORUN_OUTFILE_INIT {-1, 0, -1, NULL, NULL}
 
 struct corun_buf;
 
@@ -34,14 +35,21 @@ struct corun_buf;
  */
 int corun__outfile_mkdirs(const char *target, const char *root,
                           struct corun_buf *why);
-/* Open for target. Returns 0, or an errno. */
-int corun__outfile_open(struct corun_outfile *o, const char *target);
+/*
+ * Open for target. With root (--root, resolved; NULL for none) the
+ * directory it goes into must lie inside the root as it is opened (see
+ * confine.h; EXDEV otherwise), and the file is created and renamed there
+ * by name, so a link swapped in later leads nowhere else. Returns 0, or an
+ * errno (corun__confine_strerror() says it).
+ */
+int corun__outfile_open(struct corun_outfile *o, const char *target,
+                        const char *root);
 /* Write all of n bytes to fd, through EINTR and short writes: 0 or errno. */
 int corun__write_all(int fd, const void *data, size_t n);
 /* Write all of data. Returns 0, or an errno. */
 int corun__outfile_write(struct corun_outfile *o, const void *data, size_t n);
 /* Put it in place (nothing if never opened). Returns 0, or an errno. */
-int corun__outfile_commit(struct corun_outfile *o, const char *target);
+int corun__outfile_commit(struct corun_outfile *o);
 /* Close and remove the temporary file, if any. */
 void corun__outfile_abort(struct corun_outfile *o);
 

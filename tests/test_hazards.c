@@ -791,3 +791,87 @@ Test(hazards, a_task_writing_over_another_output_is_a_load_error)
   free(job);
   free(dir);
 }
+
+/*
+ * --root holds while the run runs: a command swaps symbolic links to a
+ * directory outside the root in for the directories that a save, a
+ * results file and a lines source go through. Each fails io when it is
+ * opened, and nothing outside the root is read or written.
+ */
+Test(hazards, root_holds_when_links_are_swapped_in_during_the_run)
+{
+  struct test_server srv;
+  char *root = tmp_dir("hazards"), *out = tmp_dir("hazards-outside");
+  char *job = path_join(root, "job.json"), *rep = path_join(root, "r.json");
+  char *url, *text, *cmd;
+  const char *args[] = {"-q", "--root", root, "--report", rep, job, NULL};
+  FILE *f;
+  cJSON *r;
+  int rc, st;
+  const char *ids[] = {"save", "results", "lines"};
+  size_t i;
+
+  cr_assert_eq(test_server_start(&srv), 0, "cannot start the test server");
+  url = test_server_url(&srv, "/text");
+  cmd = malloc(strlen(root) * 4 + strlen(out) * 2 + 200);
+  cr_assert_not_null(cmd);
+  /* Inside the root at load time: real directories and a lines file. */
+  sprintf(cmd, "mkdir -p '%s/d1' '%s/d2' '%s/d3' && echo a > '%s/d3/in.txt'"
+               " && echo secret-outside > '%s/in.txt'",
+          root, root, root, root, out);
+  free(run_shell(cmd, &st));
+  cr_assert_eq(st, 0);
+  f = fopen(job, "w");
+  cr_assert_not_null(f);
+  fprintf(f,
+          "{\"tasks\": [\n"
+          "{\"id\": \"swap\", \"kind\": \"exec\", \"shell\": \"rm -r d1 d2 d3 "
+          "&& ln -s '%s' d1 && ln -s '%s' d2 && ln -s '%s' d3\"},\n"
+          "{\"id\": \"save\", \"kind\": \"fetch\", \"url\": \"%s\", "
+          "\"save\": \"d1/f.txt\", \"after\": [\"swap\"]},\n"
+          "{\"id\": \"results\", \"kind\": \"pipeline\", \"after\": "
+          "[\"swap\"], \"source\": {\"items\": [1]}, \"stages\": [{\"task\": "
+          "{\"kind\": \"sleep\", \"seconds\": 0}}], \"results\": "
+          "\"d2/r.jsonl\"},\n"
+          "{\"id\": \"lines\", \"kind\": \"pipeline\", \"after\": [\"swap\"], "
+          "\"source\": {\"lines\": \"d3/in.txt\"}, \"stages\": [{\"task\": "
+          "{\"kind\": \"sleep\", \"seconds\": 0, \"result\": \"${item}\"}}]}\n"
+          "]}\n",
+          out, out, out, url);
+  fclose(f);
+  pid_t pid = spawn_cli(args, &(struct spawn_opts){.cwd = root});
+  rc = reap_cli(pid, 30, NULL);
+  test_server_stop(&srv);
+  cr_expect_eq(rc, 1, "exit %d", rc);
+  text = read_file(rep, NULL);
+  cr_assert_not_null(text, "no report");
+  r = cJSON_Parse(text);
+  cr_assert_not_null(r);
+  cr_expect_str_eq(
+      cJSON_GetObjectItem(report_task(r, "swap"), "status")->valuestring,
+      "ok");
+  for (i = 0; i < 3; i++) {
+    cJSON *err = cJSON_GetObjectItem(report_task(r, ids[i]), "error");
+
+    cr_assert(cJSON_IsObject(err), "%s has no error:\n%s", ids[i], text);
+    cr_expect_str_eq(cJSON_GetObjectItem(err, "type")->valuestring, "io",
+                     "%s", ids[i]);
+    cr_expect_not_null(
+        strstr(cJSON_GetObjectItem(err, "message")->valuestring,
+               "outside --root"),
+        "%s: %s", ids[i], cJSON_GetObjectItem(err, "message")->valuestring);
+  }
+  /* Outside: only the file put there; nothing written, nothing read. */
+  cr_expect_eq(dir_entries(out), 1, "files appeared outside the root");
+  cr_expect_null(strstr(text, "secret-outside"), "%s", text);
+  cJSON_Delete(r);
+  free(text);
+  sprintf(cmd, "rm -rf '%s' '%s'", root, out);
+  free(run_shell(cmd, &st));
+  free(cmd);
+  free(url);
+  free(rep);
+  free(job);
+  free(out);
+  free(root);
+}

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../confine.h"
 #include "../duration.h"
 #include "../fdlimit.h"
 #include "../fields.h"
@@ -251,6 +252,7 @@ static int parse(struct corun_task *t, struct corun_fields *f)
   const char *m;
 
   ft->out.fd = -1;
+  ft->out.dirfd = -1;
   if (c == NULL) {
     corun_field_fail(f, "url", NULL, "could not be kept: out of memory");
     return -1;
@@ -348,13 +350,15 @@ static void drop_temp(struct fetch_task *ft)
 /* Open where this attempt's body goes. Returns 0, or an errno. */
 static int open_sink(struct fetch_task *ft)
 {
-  return ft->c->save ? corun__outfile_open(&ft->out, ft->c->save) : 0;
+  return ft->c->save ? corun__outfile_open(&ft->out, ft->c->save,
+                                           ft->base.run->job->root)
+                     : 0;
 }
 
 /* Put the saved body in place. Returns 0, or an errno. */
 static int commit_sink(struct fetch_task *ft)
 {
-  return corun__outfile_commit(&ft->out, ft->c->save);
+  return corun__outfile_commit(&ft->out);
 }
 
 static void done(CURL *easy, CURLcode code, const char *errmsg, void *arg);
@@ -537,7 +541,8 @@ static void launch(struct fetch_task *ft)
 
     corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO,
                        "cannot write beside %s: %s%s", ft->c->save,
-                       strerror(e), corun__fd_hint(e, hint, sizeof(hint)));
+                       corun__confine_strerror(e),
+                       corun__fd_hint(e, hint, sizeof(hint)));
     return;
   }
   if (corun__http_add(h, ft->easy, done, ft) < 0) {

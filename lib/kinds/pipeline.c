@@ -29,6 +29,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../confine.h"
 #include "../duration.h"
 #include "../fields.h"
 #include "../instance.h"
@@ -685,7 +686,9 @@ static void results_flush(struct pl_run *r)
 
 static int results_open(struct pl *p)
 {
-  return p->c->results ? corun__outfile_open(&p->r->file, p->c->results) : 0;
+  return p->c->results ? corun__outfile_open(&p->r->file, p->c->results,
+                                             p->base.run->job->root)
+                       : 0;
 }
 
 /* Put the results in place. Returns 0 or an errno. */
@@ -700,7 +703,7 @@ static int results_commit(struct pl *p)
     corun__outfile_abort(&r->file);
     return r->werr;
   }
-  return corun__outfile_commit(&r->file, p->c->results);
+  return corun__outfile_commit(&r->file);
 }
 
 /*
@@ -1204,7 +1207,8 @@ static int lines_open(struct pl *p)
   if (p->c->lines_stdin)
     ls->fd = open_stdin();
   else /* Not blocking: opening a FIFO would otherwise wait for its writer. */
-    ls->fd = open(p->c->lines, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    ls->fd = corun__open_confined(p->c->lines, p->base.run->job->root,
+                                  O_RDONLY | O_NONBLOCK | O_CLOEXEC, 0);
   if (ls->fd < 0 || fstat(ls->fd, &st) < 0)
     return errno;
   /*
@@ -1556,7 +1560,7 @@ static void produce(struct producer *pr)
         fail_pipeline(p, CORUN_ERR_IO, "cannot read %s: %s",
                       p->c->lines_stdin ? "standard input" : p->c->lines,
                       r->lines.err == E2BIG ? "a line is over 64 MiB"
-                                            : strerror(r->lines.err));
+                                            : corun__confine_strerror(r->lines.err));
       else
         fail_pipeline(p, CORUN_ERR_IO, "out of memory reading the source");
       return;
@@ -1833,6 +1837,7 @@ static void start(struct corun_task *t)
     return;
   }
   p->r->file.fd = -1;
+  p->r->file.dirfd = -1;
   if (p->c->results) {
     struct corun_buf why = CORUN_BUF_INIT;
 
@@ -1848,7 +1853,8 @@ static void start(struct corun_task *t)
   if (e) {
     if (p->c->results && e != ENOMEM)
       corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO,
-                         "cannot write %s: %s", p->c->results, strerror(e));
+                         "cannot write %s: %s", p->c->results,
+                         corun__confine_strerror(e));
     else
       corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO,
                          "out of memory");

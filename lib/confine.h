@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Opening a file so that it lies inside --root at the moment it is
+ * opened, not only when the job was loaded: a symbolic link swapped in
+ * during the run must not lead a save, a results file or a lines source
+ * outside. The kernel resolves the path beneath the root (openat2's
+ * RESOLVE_BENEATH), so no component, ".." or link, can step out of it
+ * between our look and the open.
+ */
+#ifndef CORUN_CONFINE_H
+#define CORUN_CONFINE_H
+
+/*
+ * open(path, flags, mode), with root (resolved; NULL for none) holding
+ * every step of the resolution. Returns the descriptor, or -1 with errno
+ * set; EXDEV means the path leads outside the root.
+ */
+int corun__open_confined(const char *path, const char *root, int flags,
+                         int mode);
+/* strerror(e), but for EXDEV what it means here. */
+const char *corun__confine_strerror(int e);
+
+#endif
