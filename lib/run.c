@@ -105,7 +105,7 @@ void corun__run_output(const struct corun_run *run, const char *line)
   if (run->opts.output == NULL)
     return;
   corun_secrets_redact(&run->job->secrets, line, strlen(line), &red);
-  /* A message is one line of output (JOBFILE.md). */
+  /* A message is one line of output (corun(1), sleep). */
   corun_buf_escaped(&b, corun_buf_str(&red), 0);
   run->opts.output(corun_buf_str(&b), run->opts.arg);
   corun_buf_free(&red);

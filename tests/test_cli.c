@@ -2,7 +2,7 @@
 /*
  * The corun binary end to end: exit codes, usage errors, the option
  * spellings GNU users expect, --check/--timeout/--version/--help, the JSON
- * report as JOBFILE.md shows it, the summary table, secrets and --debug.
+ * report as the man page (REPORT) shows it, the summary table, secrets and --debug.
  * Each test runs the built binary, so these catch what the library tests
  * cannot: the mapping to exit codes and what lands on which stream.
  */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The JSON report of JOBFILE.md: written by hand, task by task, so a job of
+ * The JSON report (corun(1), REPORT): written by hand, task by task, so a job of
  * a million tasks needs no million-node cJSON tree to describe it.
  */
 #include <stdio.h>
