@@ -40,7 +40,7 @@ command -v "$cc" >/dev/null || { echo "$0: needs clang (libFuzzer)" >&2; exit 1;
 
 echo "== building fuzz targets in $build ($cc)"
 cmake -S "$src" -B "$build" -DCMAKE_C_COMPILER="$cc" -DCORUN_FUZZ=ON \
-  -DCORUN_TESTS=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  -DBUILD_TESTING=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" -j"$(nproc 2>/dev/null || echo 2)" \
   --target "${targets[@]/#/fuzz_}"
 

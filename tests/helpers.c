@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -340,15 +341,65 @@ static void child_setup(const struct spawn_opts *o, pid_t parent)
   }
 }
 
+/*
+ * nobody may be unable to reach the corun under test: a build under /root
+ * (mode 0700) is out of its reach. A run as nobody executes a copy in a
+ * fresh directory that anyone may enter, which the caller removes as soon
+ * as the copy is running. copy gets "<dir>/corun".
+ */
+static void copy_for_nobody(char *copy, size_t size)
+{
+  char dir[] = "/tmp/corun-bin.XXXXXX", buf[65536];
+  int in, out;
+  ssize_t n;
+
+  cr_assert_not_null(mkdtemp(dir), "mkdtemp: %s", strerror(errno));
+  cr_assert_eq(chmod(dir, 0755), 0);
+  snprintf(copy, size, "%s/corun", dir);
+  in = open(CORUN_BIN, O_RDONLY | O_CLOEXEC);
+  cr_assert(in >= 0, "%s: %s", CORUN_BIN, strerror(errno));
+  out = open(copy, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
+  cr_assert(out >= 0, "%s: %s", copy, strerror(errno));
+  while ((n = read(in, buf, sizeof(buf))) > 0)
+    cr_assert_eq(write(out, buf, (size_t)n), n, "%s: %s", copy,
+                 strerror(errno));
+  cr_assert_eq(n, 0, "%s: %s", CORUN_BIN, strerror(errno));
+  close(in);
+  /* Closed before any fork: a writer left open makes exec fail (ETXTBSY). */
+  cr_assert_eq(fchmod(out, 0755), 0);
+  cr_assert_eq(close(out), 0);
+}
+
+static void remove_copy(char *copy)
+{
+  char *slash = strrchr(copy, '/');
+
+  unlink(copy);
+  *slash = '\0';
+  rmdir(copy);
+}
+
 pid_t spawn_cli(const char *const *args, const struct spawn_opts *o)
 {
   static const struct spawn_opts plain = {.free_fds = -1};
   const char *argv[64];
+  const char *prog = CORUN_BIN;
+  char copy[64] = "";
   size_t n = 0;
   pid_t parent = getpid(), pid;
+  int execd[2] = {-1, -1};
+  char c;
 
   if (o == NULL)
     o = &plain;
+  if (o->unprivileged && geteuid() == 0) {
+    copy_for_nobody(copy, sizeof(copy));
+    prog = copy;
+    /* Closes on a successful exec: then the copy can go. */
+    cr_assert_eq(pipe(execd), 0);
+    cr_assert_eq(fcntl(execd[0], F_SETFD, FD_CLOEXEC), 0);
+    cr_assert_eq(fcntl(execd[1], F_SETFD, FD_CLOEXEC), 0);
+  }
   argv[n++] = CORUN_BIN;
   while (args && *args && n < 63)
     argv[n++] = *args++;
@@ -356,9 +407,18 @@ pid_t spawn_cli(const char *const *args, const struct spawn_opts *o)
   pid = fork();
   cr_assert(pid >= 0);
   if (pid == 0) {
+    if (execd[0] >= 0)
+      close(execd[0]);
     child_setup(o, parent);
-    execv(CORUN_BIN, (char *const *)argv);
+    execv(prog, (char *const *)argv);
     _exit(127);
+  }
+  if (copy[0]) {
+    close(execd[1]);
+    while (read(execd[0], &c, 1) < 0 && errno == EINTR)
+      ;
+    close(execd[0]);
+    remove_copy(copy);
   }
   return pid;
 }

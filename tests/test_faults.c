@@ -717,30 +717,30 @@ static void wait_caught(pid_t pid)
 }
 
 /*
- * Wait until no SIGINT is pending for pid: a second one sent while the
- * first still waits to be delivered would merge with it, and a busy
- * machine can leave a process unscheduled for many milliseconds.
+ * Waits until pid has taken sig: it is no longer pending. A second signal
+ * sent before that merges with the first (one delivery), which on a busy
+ * machine turned "two SIGINTs" into one.
  */
-static void wait_delivered(pid_t pid)
+static void wait_taken(pid_t pid, int sig)
 {
   char path[64], line[256];
   double until = now_s() + 10 * SC;
-  const unsigned long long bit = 1ULL << (SIGINT - 1);
+  const unsigned long long bit = 1ULL << (sig - 1);
 
   snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
   for (;;) {
+    unsigned long long mask, pending = 0;
     FILE *f = fopen(path, "r");
-    unsigned long long pend = 0, m;
 
-    if (f == NULL)
-      return; /* gone: nothing is pending */
+    cr_assert_not_null(f, "corun is gone");
     while (fgets(line, sizeof(line), f))
-      if (sscanf(line, "SigPnd: %llx", &m) == 1 ||
-          sscanf(line, "ShdPnd: %llx", &m) == 1)
-        pend |= m;
+      if (sscanf(line, "SigPnd: %llx", &mask) == 1 ||
+          sscanf(line, "ShdPnd: %llx", &mask) == 1)
+        pending |= mask;
     fclose(f);
-    if (!(pend & bit) || now_s() > until)
+    if (!(pending & bit))
       return;
+    cr_assert_lt(now_s(), until, "corun never took signal %d", sig);
     usleep(200);
   }
 }
@@ -911,7 +911,7 @@ Test(faults, two_signals_while_a_big_job_loads_still_write_the_report)
   pid = spawn_cli(args, &o);
   wait_caught(pid);
   kill(pid, SIGINT);
-  wait_delivered(pid);
+  wait_taken(pid, SIGINT);
   kill(pid, SIGINT);
   code = reap_cli(pid, 60 * SC, NULL);
   cr_assert_eq(code, 130, "exit %d: %s", code, slurp(P("stderr.txt")));

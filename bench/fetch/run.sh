@@ -137,7 +137,7 @@ NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
 if [ "$build" = 1 ]; then
   cmake -S "$root" -B "$root/build-rel" -DCMAKE_BUILD_TYPE=Release \
-    -DCORUN_TESTS=OFF >/dev/null
+    -DCORUN_TESTS=OFF -DBUILD_TESTING=OFF >/dev/null
   cmake --build "$root/build-rel" -j2 >/dev/null
 fi
 CORUN=${CORUN:-$root/build-rel/corun}
@@ -384,7 +384,7 @@ profile_a() {
   # The Release build as benchmarked, plus debug info and frame pointers,
   # so perf can name corun's own (often inlined) functions. It is built
   # in the work directory: build-rel stays as the benchmark left it.
-  cmake -S "$root" -B "$prof" -DCMAKE_BUILD_TYPE=Release -DCORUN_TESTS=OFF \
+  cmake -S "$root" -B "$prof" -DCMAKE_BUILD_TYPE=Release -DCORUN_TESTS=OFF -DBUILD_TESTING=OFF \
     -DCMAKE_C_FLAGS="-g -fno-omit-frame-pointer" >/dev/null
   cmake --build "$prof" -j2 --target corun >/dev/null
   "$prof/corun" -q "$WORK/job-a.json" # warm-up

@@ -121,7 +121,7 @@ if [ -n "$rev" ]; then
   git -C "$root" archive "$rev" | tar -x -C "$src"
   corun_what="Release build of $(git -C "$root" rev-parse --short "$rev")"
   cmake -S "$src" -B "$WORK/build-rel" -DCMAKE_BUILD_TYPE=Release \
-    -DCORUN_TESTS=OFF >/dev/null
+    -DCORUN_TESTS=OFF -DBUILD_TESTING=OFF >/dev/null
   cmake --build "$WORK/build-rel" -j2 --target corun >/dev/null
   CORUN=$WORK/build-rel/corun
 elif [ -n "${CORUN:-}" ]; then
@@ -129,7 +129,7 @@ elif [ -n "${CORUN:-}" ]; then
 else
   if [ "$build" = 1 ]; then
     cmake -S "$root" -B "$root/build-rel" -DCMAKE_BUILD_TYPE=Release \
-      -DCORUN_TESTS=OFF >/dev/null
+      -DCORUN_TESTS=OFF -DBUILD_TESTING=OFF >/dev/null
     cmake --build "$root/build-rel" -j2 --target corun >/dev/null
   fi
   CORUN=$root/build-rel/corun

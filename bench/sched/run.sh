@@ -59,7 +59,7 @@ PYTHON=$("$PYTHON" -c 'import sys; print(sys.executable)')
 # Release, and without the tests, so Criterion is not needed to benchmark.
 if [ "$build" = 1 ]; then
   cmake -S "$root" -B "$root/build-rel" -DCMAKE_BUILD_TYPE=Release \
-    -DCORUN_TESTS=OFF >/dev/null
+    -DCORUN_TESTS=OFF -DBUILD_TESTING=OFF >/dev/null
   cmake --build "$root/build-rel" -j2 --target corun >/dev/null
 fi
 CORUN=${CORUN:-$root/build-rel/corun}
