@@ -166,12 +166,10 @@ void corun_buf_escaped(struct corun_buf *b, const char *s, size_t max)
 }
 
 /*
- * The length of the well-formed UTF-8 sequence at s (at most n bytes), or
- * 0 when it is not one; then *bad is how many bytes one U+FFFD stands
- * for: the lead byte and the continuation bytes that fit it (the "maximal
- * subpart" of Unicode's chapter 3, as Python and browsers count).
+ * *bad counts the lead byte and the continuation bytes that fit it (the
+ * "maximal subpart" of Unicode's chapter 3, as Python and browsers count).
  */
-static size_t utf8_seq(const unsigned char *s, size_t n, size_t *bad)
+size_t corun__utf8_seq(const unsigned char *s, size_t n, size_t *bad)
 {
   unsigned char c = s[0], lo = 0x80, hi = 0xbf;
   size_t len, k;
@@ -221,7 +219,7 @@ void corun_buf_json_str(struct corun_buf *b, const char *s, size_t n)
 
     if (c >= 0x80) {
       /* JSON is UTF-8: bytes of anything else become U+FFFD. */
-      len = utf8_seq((const unsigned char *)s + i, n - i, &bad);
+      len = corun__utf8_seq((const unsigned char *)s + i, n - i, &bad);
       if (len) {
         i += len;
         continue;

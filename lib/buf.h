@@ -54,6 +54,13 @@ int corun_buf_flush(struct corun_buf *b);
 void corun_buf_free(struct corun_buf *b);
 
 /*
+ * Internal: the length of the well-formed UTF-8 sequence at s (at most n
+ * bytes), or 0 when there is none; *bad is then how many bytes one U+FFFD
+ * stands for. 1 for ASCII.
+ */
+size_t corun__utf8_seq(const unsigned char *s, size_t n, size_t *bad);
+
+/*
  * Append s for a terminal: newline as \n, carriage return as \r, other
  * control characters (tab aside) as \xNN, so text from tasks and servers
  * can neither break lines nor drive the terminal. At most max bytes of

@@ -13,8 +13,7 @@
 
 #include "buf.h"
 
-/* Whether the resolved path real lies in the resolved root. */
-static int inside(const char *real, const char *root)
+int corun__path_inside(const char *real, const char *root)
 {
   size_t rl = strlen(root);
 
@@ -69,7 +68,7 @@ int corun__open_confined(const char *path, const char *root, int flags,
     errno = e;
     return -1;
   }
-  if (!inside(real, root)) {
+  if (!corun__path_inside(real, root)) {
     free(real);
     errno = EXDEV;
     return -1;

@@ -17,6 +17,8 @@
  */
 int corun__open_confined(const char *path, const char *root, int flags,
                          int mode);
+/* Whether the resolved path real lies in the resolved root (or is it). */
+int corun__path_inside(const char *real, const char *root);
 /* strerror(e), but for EXDEV what it means here. */
 const char *corun__confine_strerror(int e);
 

@@ -15,16 +15,6 @@
 #include "buf.h"
 #include "confine.h"
 
-/* Whether the resolved path real lies in the resolved root. */
-static int inside(const char *real, const char *root)
-{
-  size_t rl = strlen(root);
-
-  if (strcmp(root, "/") == 0)
-    return 1;
-  return strncmp(real, root, rl) == 0 && (real[rl] == '/' || real[rl] == 0);
-}
-
 /* Whether dir, which exists, resolves inside root. */
 static int dir_inside(const char *dir, const char *root)
 {
@@ -34,7 +24,7 @@ static int dir_inside(const char *dir, const char *root)
   if (root == NULL)
     return 1;
   real = realpath(*dir ? dir : "/", NULL);
-  ok = real && inside(real, root);
+  ok = real && corun__path_inside(real, root);
   free(real);
   return ok;
 }

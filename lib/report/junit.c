@@ -36,32 +36,10 @@
  */
 static size_t xml_char_len(const unsigned char *s, size_t n)
 {
-  unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-  size_t len, i;
+  size_t bad, len = corun__utf8_seq(s, n, &bad);
 
-  if (c >= 0xc2 && c <= 0xdf)
-    len = 2;
-  else if (c >= 0xe0 && c <= 0xef)
-    len = 3;
-  else if (c >= 0xf0 && c <= 0xf4)
-    len = 4;
-  else
-    return 0;
-  if (c == 0xe0)
-    lo = 0xa0; /* overlong */
-  else if (c == 0xed)
-    hi = 0x9f; /* surrogates */
-  else if (c == 0xf0)
-    lo = 0x90; /* overlong */
-  else if (c == 0xf4)
-    hi = 0x8f; /* beyond U+10FFFF */
-  if (n < len || s[1] < lo || s[1] > hi)
-    return 0;
-  for (i = 2; i < len; i++)
-    if (s[i] < 0x80 || s[i] > 0xbf)
-      return 0;
   /* U+FFFE and U+FFFF are UTF-8 but not XML characters. */
-  if (c == 0xef && s[1] == 0xbf && s[2] >= 0xbe)
+  if (len == 3 && s[0] == 0xef && s[1] == 0xbf && s[2] >= 0xbe)
     return 0;
   return len;
 }
