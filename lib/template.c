@@ -166,7 +166,8 @@ static void span_add(struct spans *sp, size_t start, size_t end, int type)
 }
 
 static void piece_add(struct corun_secret_field *f, struct corun_buf *text,
-                      int type, const char *s, size_t n, int unescape)
+                      int type, const char *s, size_t n, int unescape,
+                      int *full)
 {
   struct piece *last = f->npc ? &f->pc[f->npc - 1] : NULL;
   size_t at = text->len;
@@ -198,7 +199,7 @@ static void piece_add(struct corun_secret_field *f, struct corun_buf *text,
     return;
   }
   if (f->npc == FIELD_PIECES) {
-    text->oom = 1; /* too many to match: the caller falls back */
+    *full = 1; /* too many to match: the caller falls back */
     return;
   }
   f->pc[f->npc].type = (unsigned char)type;
@@ -220,20 +221,22 @@ static void note_field(struct corun_secrets *sec, const char *out,
   struct piece *fit;
   size_t pos = 0, i;
   void *old = NULL;
+  int full = 0;
 
   if (f == NULL || (f->pc = malloc(FIELD_PIECES * sizeof(*f->pc))) == NULL) {
     free(f);
     *oom = 1;
     return;
   }
-  for (i = 0; i < sp->n; i++) {
-    piece_add(f, &text, PC_LIT, out + pos, sp->v[i].start - pos, defer);
+  for (i = 0; i < sp->n && !full; i++) {
+    piece_add(f, &text, PC_LIT, out + pos, sp->v[i].start - pos, defer, &full);
     piece_add(f, &text, sp->v[i].type, out + sp->v[i].start,
               sp->v[i].type == PC_HOLE ? 0 : sp->v[i].end - sp->v[i].start,
-              defer);
+              defer, &full);
     pos = sp->v[i].end;
   }
-  piece_add(f, &text, PC_LIT, out + pos, strlen(out + pos), defer);
+  if (!full)
+    piece_add(f, &text, PC_LIT, out + pos, strlen(out + pos), defer, &full);
   while (f->npc && f->pc[f->npc - 1].type == PC_HOLE)
     f->npc--;
   f->fixed = text.len;
@@ -247,9 +250,9 @@ static void note_field(struct corun_secrets *sec, const char *out,
   for (i = 0; i < f->npc; i++)
     corun_buf_printf(&key, "%c%zu:%.*s", "LSH"[f->pc[i].type], f->pc[i].len,
                      (int)f->pc[i].len, corun_buf_str(&text) + f->pc[i].off);
-  if (text.oom || key.oom || f->npc == 0) {
+  if (full || text.oom || key.oom || f->npc == 0) {
     /* Too many pieces to keep (or none): the text search still runs. */
-    *oom = text.oom && f->npc < FIELD_PIECES;
+    *oom = !full && (text.oom || key.oom);
     corun_buf_free(&text);
     corun_buf_free(&key);
     field_free(f);
