@@ -941,7 +941,10 @@ Test(fetch, bodies_are_not_kept_when_nothing_will_show_them)
   result_free(r);
 }
 
-/* A port free right now on 127.0.0.1, for servers that cannot take 0. */
+/*
+ * A port free right now on 127.0.0.1: for servers that cannot take 0, and
+ * as a port nothing listens on.
+ */
 static int free_port(void)
 {
   struct sockaddr_in a;
@@ -1131,23 +1134,6 @@ static char *all_output(struct result *r)
   return corun_buf_detach(&b);
 }
 
-/* A port on 127.0.0.1 that nothing listens on (just closed). */
-static int closed_port(void)
-{
-  struct sockaddr_in a;
-  socklen_t len = sizeof(a);
-  int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-  memset(&a, 0, sizeof(a));
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-  cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-  port = ntohs(a.sin_port);
-  close(fd);
-  return port;
-}
-
 /*
  * A long secret host name in a message that is cut short (curl's 256-byte
  * error buffer) must not show its start: once where corun answers itself
@@ -1169,7 +1155,7 @@ Test(fetch, long_secret_host_never_shows_in_a_cut_message)
                   "\"http://${env:CORUN_TEST_HOST}.invalid/\"},"
                   "{\"id\": \"cut\", \"kind\": \"fetch\", \"url\": "
                   "\"http://${env:CORUN_TEST_HOST}.localhost:%d/\"}]}",
-                  closed_port()),
+                  free_port()),
               &(struct run_opts){.debug = 1});
   unsetenv("CORUN_TEST_HOST");
   cr_assert_str_eq(status_of(r, "inv"), "failed");
