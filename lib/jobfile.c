@@ -71,6 +71,9 @@ struct loader {
   unsigned suggested; /* "did you mean" searches over all ids so far */
   int stdin_use;      /* CORUN_STDIN_*: who reads standard input */
   struct corun_prechecks pre; /* files, directories, programs to look at */
+  struct corun_strmap written;      /* what tasks write (run_prechecks) */
+  struct corun_strmap written_dirs; /* the directories above those */
+  struct corun_strmap programs;     /* on_path() answers, by name */
   const char *job_path;       /* the job file, when it is one */
   const struct corun_load_opts *opts;
   /* Limits of pipeline stage tasks, checked against their pipeline's. */
@@ -2148,29 +2151,73 @@ static int starts_with_run(const struct corun_task *t)
 
 /*
  * Whether a task of the job writes path ("save", "results"), or, with
- * below, a file under it (whose directories that task creates).
+ * below, a file under it (whose directories that task creates). Looked up
+ * in ld->written, made once by note_written(): a job of many commands
+ * asks this once per command.
  */
 static int written_by_job(const struct loader *ld, const char *path,
                           int below)
 {
-  char *want = fold_path(path), *got;
-  size_t i, wl;
-  int hit = 0;
+  char *want = fold_path(path);
+  int hit;
 
   if (want == NULL)
     return 1; /* cannot tell: do not refuse the job */
-  wl = strlen(want);
-  for (i = 0; i < ld->pre.n && !hit; i++) {
-    if (ld->pre.v[i].what != CORUN_PRE_OUTPUT)
-      continue;
-    got = fold_path(ld->pre.v[i].path);
-    hit = got == NULL || strcmp(got, want) == 0 ||
-          (below && strncmp(got, want, wl) == 0 &&
-           (got[wl] == '/' || strcmp(want, "/") == 0));
-    free(got);
-  }
+  hit = corun_strmap_get(&ld->written, want) != NULL;
+  if (!hit && below)
+    hit = corun_strmap_get(&ld->written_dirs, want) != NULL;
   free(want);
   return hit;
+}
+
+/*
+ * Every path a task writes goes in ld->written, and every directory above
+ * it in ld->written_dirs (the writer creates them). Keys are kept in
+ * ld->written_keys until the loader ends.
+ */
+static void note_written(struct loader *ld)
+{
+  size_t i;
+
+  for (i = 0; i < ld->pre.n; i++) {
+    char *got, *slash;
+
+    if (ld->pre.v[i].what != CORUN_PRE_OUTPUT ||
+        (got = fold_path(ld->pre.v[i].path)) == NULL)
+      continue;
+    if (corun_strmap_put(&ld->written, got, got, NULL) != 1) {
+      free(got);
+      continue;
+    }
+    /* Each parent: "/a/b/c" makes "/a/b", "/a" and "/". */
+    for (slash = strrchr(got, '/'); slash; slash = strrchr(got, '/')) {
+      char *dir = strndup(got, slash == got ? 1 : (size_t)(slash - got));
+
+      if (dir == NULL || corun_strmap_put(&ld->written_dirs, dir, dir, NULL) != 1) {
+        free(dir);
+        break; /* already there: so are the ones above it */
+      }
+      if (slash == got)
+        break;
+      got = dir;
+    }
+  }
+}
+
+/* Free what note_written() made. */
+static void written_free(struct loader *ld)
+{
+  size_t i;
+
+  for (i = 0; i < ld->written.cap; i++)
+    free((char *)ld->written.slots[i].key);
+  for (i = 0; i < ld->written_dirs.cap; i++)
+    free((char *)ld->written_dirs.slots[i].key);
+  for (i = 0; i < ld->programs.cap; i++)
+    free((char *)ld->programs.slots[i].key);
+  corun_strmap_free(&ld->programs);
+  corun_strmap_free(&ld->written);
+  corun_strmap_free(&ld->written_dirs);
 }
 
 /* Whether path is a file the process may execute. */
@@ -2209,6 +2256,37 @@ static int on_path(const char *name, const char *search, const char *cwd)
   return found;
 }
 
+/*
+ * on_path(), remembered: a job of many commands names the same few
+ * programs, and each look costs a stat() per PATH entry.
+ */
+static int found_on_path(struct loader *ld, const char *name,
+                         const char *search, const char *cwd)
+{
+  struct corun_buf key = CORUN_BUF_INIT;
+  void *got;
+  int found;
+  char *k;
+
+  corun_buf_printf(&key, "%s\n%s\n%s", name, search, cwd ? cwd : "");
+  if (key.oom) {
+    corun_buf_free(&key);
+    return on_path(name, search, cwd);
+  }
+  got = corun_strmap_get(&ld->programs, corun_buf_str(&key));
+  if (got) {
+    corun_buf_free(&key);
+    return got == (void *)&ld->programs;
+  }
+  found = on_path(name, search, cwd);
+  k = corun_buf_detach(&key);
+  /* The value says which: the map's own address for found. */
+  if (k && corun_strmap_put(&ld->programs, k,
+                            found ? (void *)&ld->programs : (void *)ld, NULL) != 1)
+    free(k);
+  return found;
+}
+
 static void check_program(struct loader *ld, const struct corun_precheck *c)
 {
   const char *name = c->path;
@@ -2224,7 +2302,7 @@ static void check_program(struct loader *ld, const struct corun_precheck *c)
 
     if (search == NULL)
       search = "/bin:/usr/bin";
-    if (!on_path(name, search, c->cwd))
+    if (!found_on_path(ld, name, search, c->cwd))
       diag(ld, c->off, c->task,
            "\"%s\": program \"%s\" is not found in %s", c->field, name,
            c->search ? "the PATH set by \"env\"" : "PATH");
@@ -2265,6 +2343,7 @@ static void run_prechecks(struct loader *ld)
 {
   size_t i;
 
+  note_written(ld);
   for (i = 0; i < ld->pre.n; i++) {
     const struct corun_precheck *c = &ld->pre.v[i];
     const struct corun_task *t;
@@ -2388,72 +2467,77 @@ static int in_one_race(const struct corun_task *a, const struct corun_task *b)
  * unless the two race (only the winner saves). Paths made from a
  * pipeline's items are known only as items come, and are not looked at.
  */
+/* The task of a precheck, or NULL. */
+static const struct corun_task *precheck_task(const struct loader *ld,
+                                              const struct corun_precheck *c)
+{
+  return c->task >= 0 && (size_t)c->task < ld->job->ntasks
+             ? ld->job->tasks[c->task]
+             : NULL;
+}
+
 static void check_outputs(struct loader *ld)
 {
+  /* What is not a task's: the job file and the application's outputs. */
+  struct {
+    char *canon;
+    const char *what;
+  } app[8];
+  struct corun_strmap seen = {0};
   char **canon;
-  size_t i, j, n = ld->pre.n;
-  char *job = ld->job_path ? canonical(ld->job_path) : NULL;
+  size_t i, j, n = ld->pre.n, napp = 0;
 
+  if (ld->job_path && (app[napp].canon = canonical(ld->job_path)) != NULL)
+    app[napp++].what = NULL;
+  for (j = 0; ld->opts && j < ld->opts->noutputs && napp < 8; j++) {
+    const struct corun_output_path *o = &ld->opts->outputs[j];
+
+    if (o->path && strcmp(o->path, "-") != 0 &&
+        (app[napp].canon = canonical(o->path)) != NULL)
+      app[napp++].what = o->what;
+  }
   canon = calloc(n ? n : 1, sizeof(*canon));
-  if (canon == NULL) {
-    free(job);
-    return;
-  }
-  for (i = 0; i < n; i++) {
-    const struct corun_precheck *c = &ld->pre.v[i];
+  for (i = 0; canon && i < n; i++) {
+    const struct corun_precheck *c = &ld->pre.v[i], *d;
+    const struct corun_task *t, *u;
+    void *old = NULL;
 
-    if (c->what != CORUN_PRE_OUTPUT || !collides(c->path))
+    if (c->what != CORUN_PRE_OUTPUT || !collides(c->path) ||
+        (canon[i] = canonical(c->path)) == NULL)
       continue;
-    canon[i] = canonical(c->path);
-    if (canon[i] == NULL)
-      continue;
-    if (job && strcmp(canon[i], job) == 0) {
-      diag(ld, c->off, c->task, "\"%s\": \"%s\" is the job file itself",
-           c->field, c->path);
-      continue;
-    }
-    for (j = 0; ld->opts && j < ld->opts->noutputs; j++) {
-      const struct corun_output_path *o = &ld->opts->outputs[j];
-      char *other;
-
-      if (o->path == NULL || strcmp(o->path, "-") == 0)
+    for (j = 0; j < napp; j++) {
+      if (strcmp(app[j].canon, canon[i]) != 0)
         continue;
-      other = canonical(o->path);
-      if (other && strcmp(other, canon[i]) == 0)
-        diag(ld, c->off, c->task, "\"%s\": \"%s\" is also the %s file",
-             c->field, c->path, o->what);
-      free(other);
-    }
-    for (j = 0; j < i; j++) {
-      const struct corun_precheck *d = &ld->pre.v[j];
-
-      if (canon[j] == NULL || strcmp(canon[j], canon[i]) != 0)
-        continue;
-      if (d->task != c->task && d->task >= 0 && c->task >= 0 &&
-          (size_t)d->task < ld->job->ntasks &&
-          (size_t)c->task < ld->job->ntasks && ld->job->tasks[d->task] &&
-          ld->job->tasks[c->task] &&
-          in_one_race(ld->job->tasks[d->task], ld->job->tasks[c->task]))
-        continue;
-      if (d->task == c->task)
-        diag(ld, c->off, c->task, "\"%s\": \"%s\" is also its \"%s\"",
-             c->field, c->path, d->field);
+      if (app[j].what == NULL)
+        diag(ld, c->off, c->task, "\"%s\": \"%s\" is the job file itself",
+             c->field, c->path);
       else
-        diag(ld, c->off, c->task,
-             "\"%s\": \"%s\" is also written by task \"%s\" (\"%s\")",
-             c->field, c->path,
-             d->task >= 0 && (size_t)d->task < ld->job->ntasks &&
-                     ld->job->tasks[d->task]
-                 ? ld->job->tasks[d->task]->id
-                 : "?",
-             d->field);
-      break;
+        diag(ld, c->off, c->task, "\"%s\": \"%s\" is also the %s file",
+             c->field, c->path, app[j].what);
     }
+    /* One look-up per output: a job may save a hundred thousand files. */
+    if (corun_strmap_put(&seen, canon[i], (void *)(uintptr_t)(i + 1), &old) !=
+        0)
+      continue;
+    d = &ld->pre.v[(uintptr_t)old - 1];
+    t = precheck_task(ld, c);
+    u = precheck_task(ld, d);
+    if (d->task != c->task && t && u && in_one_race(t, u))
+      continue;
+    if (d->task == c->task)
+      diag(ld, c->off, c->task, "\"%s\": \"%s\" is also its \"%s\"",
+           c->field, c->path, d->field);
+    else
+      diag(ld, c->off, c->task,
+           "\"%s\": \"%s\" is also written by task \"%s\" (\"%s\")",
+           c->field, c->path, u ? u->id : "?", d->field);
   }
-  for (i = 0; i < n; i++)
+  corun_strmap_free(&seen);
+  for (i = 0; canon && i < n; i++)
     free(canon[i]);
   free(canon);
-  free(job);
+  for (j = 0; j < napp; j++)
+    free(app[j].canon);
 }
 
 static enum corun_code load_text(struct corun_job **out, const char *text,
@@ -2648,6 +2732,7 @@ fail:
   free(ld.recs);
   free(ld.tlimits);
   corun__prechecks_free(&ld.pre);
+  written_free(&ld);
   for (i = 0; i < ld.nbad_ids; i++)
     free(ld.bad_ids[i].id);
   free(ld.bad_ids);
