@@ -166,6 +166,11 @@ int watchdog_start(void)
     watch(p[0]);
   }
   close(p[0]);
+  /*
+   * Never block the event loop on a watchdog that is stopped or slow: a
+   * message that finds the pipe full is dropped (one group unwatched).
+   */
+  fcntl(p[1], F_SETFL, fcntl(p[1], F_GETFL) | O_NONBLOCK);
   return p[1];
 }
 

@@ -149,7 +149,8 @@ static void on_poll(uv_poll_t *poll, int status, int events)
      * one, as the curl command does. The watcher is armed again in case
      * curl keeps the socket.
      */
-    uv_poll_start(poll, c->events, on_poll);
+    if (!h->quiet)
+      uv_poll_start(poll, c->events, on_poll);
     flags = CURL_CSELECT_IN | CURL_CSELECT_OUT;
   }
   if (events & UV_READABLE)

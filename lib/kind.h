@@ -69,6 +69,11 @@ struct corun_kind {
   int (*races)(const struct corun_task *t);
   /* An attached child ended while t runs. Optional. */
   void (*child_done)(struct corun_task *t, struct corun_task *child);
+  /*
+   * The process a running task waits for (a command in its kill grace),
+   * or 0. Optional: the kind runs no process.
+   */
+  int (*process)(const struct corun_task *t);
   /* What a running task waits on, for the task dump. Optional. */
   void (*describe)(const struct corun_task *t, uint64_t now_ms,
                    struct corun_buf *out);

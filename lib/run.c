@@ -297,68 +297,79 @@ void corun_run_interrupt(struct corun_run *run, int signum)
                                        : CORUN_CANCEL_FORCE);
 }
 
-/* "a, b, c" from the first ids, "..." after five. */
-static void id_list(struct corun_buf *out, const struct corun_task *const *v,
-                    size_t n)
+/* What corun_run_waiting() lists: 0 none, 1 shielded, 2 in its grace. */
+static int waiting_kind(const struct corun_task *t)
 {
-  size_t i;
+  if (t->state != CORUN_STATE_RUNNING)
+    return 0;
+  if ((t->flags & CORUN_TF_SHIELD) && t->cancel_status == CORUN_STATUS_NONE)
+    return 1;
+  /* Told to stop, its process has its kill grace to exit. */
+  if (t->cancel_status != CORUN_STATUS_NONE && t->kind->process &&
+      t->kind->process(t) > 0)
+    return 2;
+  return 0;
+}
 
-  for (i = 0; i < n && i < 5; i++)
-    corun_buf_printf(out, "%s%s", i ? ", " : "", v[i]->id);
-  if (n > 5)
-    corun_buf_puts(out, ", ...");
+/*
+ * "a, b, c" from the first ids of tasks of that waiting kind, "..." after
+ * five; ids shown as every output shows them (secrets, control bytes).
+ * The pid of the last one listed in *pid.
+ */
+static void id_list(const struct corun_run *run, int kind,
+                    struct corun_buf *out, int *pid)
+{
+  const struct corun_job *job = run->job;
+  size_t i, n = 0;
+
+  for (i = 0; i < job->ntasks; i++) {
+    const struct corun_task *t = job->tasks[i];
+    struct corun_buf red = CORUN_BUF_INIT;
+
+    if (waiting_kind(t) != kind)
+      continue;
+    if (n++ == 5) {
+      corun_buf_puts(out, ", ...");
+      break;
+    }
+    corun_secrets_redact(&job->secrets, t->id, strlen(t->id), &red);
+    if (n > 1)
+      corun_buf_puts(out, ", ");
+    corun_buf_escaped(out, corun_buf_str(&red), 0);
+    corun_buf_free(&red);
+    if (pid && t->kind->process)
+      *pid = t->kind->process(t);
+  }
 }
 
 void corun_run_waiting(const struct corun_run *run, struct corun_buf *out)
 {
   const struct corun_job *job = run->job;
-  const struct corun_task **shielded = NULL, **ending = NULL;
   size_t ns = 0, ne = 0, i;
-  uint64_t now_ms = run->started ? corun__now_ns(run) / 1000000 : 0;
+  int pid = 0;
 
-  if (!run->started || run->finished || job->ntasks == 0)
+  if (!run->started || run->finished)
     return;
-  shielded = malloc(job->ntasks * sizeof(*shielded));
-  ending = malloc(job->ntasks * sizeof(*ending));
-  if (shielded == NULL || ending == NULL)
-    goto out;
   for (i = 0; i < job->ntasks; i++) {
-    const struct corun_task *t = job->tasks[i];
+    int k = waiting_kind(job->tasks[i]);
 
-    if (t->state != CORUN_STATE_RUNNING)
-      continue;
-    if ((t->flags & CORUN_TF_SHIELD) && t->cancel_status == CORUN_STATUS_NONE)
-      shielded[ns++] = t;
-    /* A command told to stop has its kill grace to exit. */
-    else if (t->cancel_status != CORUN_STATUS_NONE &&
-             strcmp(t->kind->name, "exec") == 0)
-      ending[ne++] = t;
+    ns += k == 1;
+    ne += k == 2;
   }
   if (ns) {
     corun_buf_printf(out, "%zu shielded task%s (", ns, ns == 1 ? "" : "s");
-    id_list(out, shielded, ns);
+    id_list(run, 1, out, NULL);
     corun_buf_putc(out, ')');
   }
   if (ne) {
-    struct corun_buf d = CORUN_BUF_INIT;
-    int pid;
-
     corun_buf_printf(out, "%s%zu command%s in %s kill grace (",
                      ns ? " and " : "", ne, ne == 1 ? "" : "s",
                      ne == 1 ? "its" : "their");
-    id_list(out, ending, ne);
-    /* One command: its process, from what the dump says of it. */
-    if (ne == 1 && ending[0]->kind->describe) {
-      ending[0]->kind->describe(ending[0], now_ms, &d);
-      if (d.len && sscanf(corun_buf_str(&d), "process %d", &pid) == 1)
-        corun_buf_printf(out, ", pid %d", pid);
-    }
-    corun_buf_free(&d);
+    id_list(run, 2, out, &pid);
+    if (ne == 1 && pid > 0)
+      corun_buf_printf(out, ", pid %d", pid);
     corun_buf_putc(out, ')');
   }
-out:
-  free(shielded);
-  free(ending);
 }
 
 void corun_run_expire(struct corun_run *run)

@@ -301,25 +301,37 @@ static void close_handle(struct exec_task *x, uv_handle_t *h)
   (void)x;
 }
 
+/* Output that came on stdout or stderr (is_err). */
+static void take_output(struct exec_task *x, int is_err, const char *p,
+                        size_t n)
+{
+  struct tail *tl = is_err ? &x->terr : &x->tout;
+
+  keep_tail(tl, p, n);
+  if (x->c->stream)
+    stream_lines(x, tl, is_err, p, n, 0);
+}
+
+/* A pipe is done with: its last partial line out, the handle closed. */
+static void pipe_ended(struct exec_task *x, uv_stream_t *s, int is_err)
+{
+  if (x->c->stream)
+    stream_lines(x, is_err ? &x->terr : &x->tout, is_err, "", 0, 1);
+  x->pipes_open--;
+  attempt_settled(x);
+  close_handle(x, (uv_handle_t *)s);
+}
+
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
   struct exec_task *x = s->data;
   int is_err = s == (uv_stream_t *)&x->err;
-  struct tail *tl = is_err ? &x->terr : &x->tout;
 
-  if (nread > 0) {
-    keep_tail(tl, buf->base, (size_t)nread);
-    if (x->c->stream)
-      stream_lines(x, tl, is_err, buf->base, (size_t)nread, 0);
-  }
+  if (nread > 0)
+    take_output(x, is_err, buf->base, (size_t)nread);
   free(buf->base);
-  if (nread < 0) {
-    if (x->c->stream)
-      stream_lines(x, tl, is_err, "", 0, 1);
-    x->pipes_open--;
-    attempt_settled(x);
-    close_handle(x, (uv_handle_t *)s);
-  }
+  if (nread < 0)
+    pipe_ended(x, s, is_err);
 }
 
 static void abandon_pipes(struct exec_task *x);
@@ -516,26 +528,23 @@ static char **merged_env(char **add)
  */
 static void drain_and_close(struct exec_task *x, uv_pipe_t *p)
 {
-  struct tail *tl = p == &x->err ? &x->terr : &x->tout;
   uv_os_fd_t fd;
   char buf[16384];
   ssize_t n;
+  int k;
 
   if (uv_is_closing((uv_handle_t *)p))
     return;
-  if (uv_fileno((uv_handle_t *)p, &fd) == 0) {
-    /* libuv's pipes are non-blocking: this stops at an empty pipe. */
-    while ((n = read(fd, buf, sizeof(buf))) > 0) {
-      keep_tail(tl, buf, (size_t)n);
-      if (x->c->stream)
-        stream_lines(x, tl, p == &x->err, buf, (size_t)n, 0);
-    }
-  }
-  if (x->c->stream)
-    stream_lines(x, tl, p == &x->err, "", 0, 1);
+  /*
+   * libuv's pipes are non-blocking, so this stops at an empty pipe; and
+   * at one pipe's worth, since a daemon that keeps writing would never
+   * leave it empty.
+   */
+  if (uv_fileno((uv_handle_t *)p, &fd) == 0)
+    for (k = 0; k < 4 && (n = read(fd, buf, sizeof(buf))) > 0; k++)
+      take_output(x, p == &x->err, buf, (size_t)n);
   uv_read_stop((uv_stream_t *)p);
-  x->pipes_open--;
-  close_handle(x, (uv_handle_t *)p);
+  pipe_ended(x, (uv_stream_t *)p, p == &x->err);
 }
 
 /*
@@ -553,15 +562,20 @@ static void abandon_pipes(struct exec_task *x)
   attempt_settled(x);
 }
 
+/* SIGKILL to the group, and no more waiting for what escaped it. */
+static void kill_group(struct exec_task *x)
+{
+  kill(-x->pgid, SIGKILL);
+  x->abandon = 1;
+  abandon_pipes(x);
+}
+
 static void grace_over(struct corun_timer *timer)
 {
   struct exec_task *x = (struct exec_task *)timer->task;
 
-  if (attempt_live(x)) {
-    kill(-x->pgid, SIGKILL);
-    x->abandon = 1;
-    abandon_pipes(x);
-  }
+  if (attempt_live(x))
+    kill_group(x);
 }
 
 /* SIGTERM to the whole group now, SIGKILL after kill_grace. */
@@ -719,14 +733,18 @@ static void cancel(struct corun_task *t)
      * grace under way stands, unless this is a cancel by force (a second
      * signal), which has no grace left.
      */
-    if (t->flags & CORUN_TF_FORCE) {
-      kill(-x->pgid, SIGKILL);
-      x->abandon = 1;
-      abandon_pipes(x);
-    }
+    if (t->flags & CORUN_TF_FORCE)
+      kill_group(x);
     return;
   }
   terminate(x);
+}
+
+static int process(const struct corun_task *t)
+{
+  const struct exec_task *x = (const struct exec_task *)t;
+
+  return attempt_live(x) ? x->pgid : 0;
 }
 
 static void describe(const struct corun_task *t, uint64_t now_ms,
@@ -800,6 +818,7 @@ const struct corun_kind corun_kind_exec = {
     .parse = parse,
     .start = start,
     .cancel = cancel,
+    .process = process,
     .describe = describe,
     .summary = summary,
     .free = release,
