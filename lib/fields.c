@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "confine.h"
 #include "duration.h"
 
 /* Enough to show the problems; past it one more error adds nothing. */
@@ -323,7 +324,6 @@ static char *resolve_all(const char *path)
 int corun_field_path(struct corun_fields *f, const char *name, char **out)
 {
   char *p = NULL, *full, *real;
-  size_t rl;
   int r = corun_field_string(f, name, &p);
 
   if (r <= 0)
@@ -344,9 +344,7 @@ int corun_field_path(struct corun_fields *f, const char *name, char **out)
   }
   if (full && f->root) {
     real = resolve_all(full);
-    rl = strlen(f->root);
-    if (real == NULL || strncmp(real, f->root, rl) != 0 ||
-        (real[rl] != '/' && real[rl] != '\0' && strcmp(f->root, "/") != 0)) {
+    if (real == NULL || !corun__path_inside(real, f->root)) {
       corun_field_fail(f, name, corun_field(f, name),
                        "\"%s\" is outside --root %s", full, f->root);
       free(real);

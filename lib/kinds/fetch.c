@@ -251,8 +251,7 @@ static int parse(struct corun_task *t, struct corun_fields *f)
   long long n;
   const char *m;
 
-  ft->out.fd = -1;
-  ft->out.dirfd = -1;
+  ft->out = (struct corun_outfile)CORUN_OUTFILE_INIT;
   if (c == NULL) {
     corun_field_fail(f, "url", NULL, "could not be kept: out of memory");
     return -1;

@@ -272,6 +272,8 @@ static void parse_source(struct pl_conf *c, struct corun_fields *f)
           *f->stdin_use = CORUN_STDIN_LINES;
         c->lines = strdup("-");
         c->lines_stdin = 1;
+        if (c->lines == NULL)
+          corun_field_fail(f, "source", it, "could not be kept: out of memory");
       } else if (corun_field_path(&sf, "lines", &c->lines) > 0) {
         corun_field_precheck(f, "source", it, CORUN_PRE_FILE, c->lines, NULL,
                              NULL);
@@ -881,10 +883,6 @@ static void item_id(const struct stage_run *st, uint64_t index, char *buf)
   buf[st->id_len + n] = '\0';
 }
 
-/*
- * Make and start the task for the worker's item. Returns 0, or -1 when
- * the item failed without a task (it is accounted for).
- */
 /* Keep the first failed item's story: the pipeline's message ends with it. */
 static void note_failure(struct pl *p, uint64_t index, uint32_t stage,
                          const char *msg)
@@ -898,6 +896,10 @@ static void note_failure(struct pl *p, uint64_t index, uint32_t stage,
   p->r->first_fail = corun_buf_detach(&b);
 }
 
+/*
+ * Make and start the task for the worker's item. Returns 0, or -1 when
+ * the item failed without a task (it is accounted for).
+ */
 static int start_item(struct worker *w)
 {
   struct pl *p = w->pl;
@@ -1836,8 +1838,7 @@ static void start(struct corun_task *t)
     corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO, "out of memory");
     return;
   }
-  p->r->file.fd = -1;
-  p->r->file.dirfd = -1;
+  p->r->file = (struct corun_outfile)CORUN_OUTFILE_INIT;
   if (p->c->results) {
     struct corun_buf why = CORUN_BUF_INIT;
 
