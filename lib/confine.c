@@ -13,6 +13,52 @@
 
 #include "buf.h"
 
+/*
+ * Resolve path as far as it exists (realpath of the longest existing
+ * prefix), then add the rest with "." and ".." folded. A path that does
+ * not exist yet (a file to save) can still be checked against the root.
+ */
+char *corun__path_resolve(const char *path)
+{
+  struct corun_buf b = CORUN_BUF_INIT;
+  char *copy = strdup(path), *cut, *real = NULL, *tok, *save = NULL;
+  size_t keep;
+
+  if (copy == NULL)
+    return NULL;
+  cut = copy + strlen(copy);
+  for (;;) {
+    char c = *cut;
+
+    *cut = '\0';
+    real = realpath(*copy ? copy : "/", NULL);
+    *cut = c;
+    if (real || cut == copy)
+      break;
+    while (cut > copy && *--cut != '/')
+      ;
+  }
+  corun_buf_puts(&b, real ? real : "/");
+  free(real);
+  for (tok = strtok_r(cut, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
+    if (strcmp(tok, ".") == 0)
+      continue;
+    if (strcmp(tok, "..") == 0) {
+      char *slash = strrchr(corun_buf_str(&b), '/');
+
+      keep = slash ? (size_t)(slash - b.p) : 0;
+      b.len = keep ? keep : 1;
+      b.p[b.len] = '\0';
+      continue;
+    }
+    if (b.len > 1)
+      corun_buf_putc(&b, '/');
+    corun_buf_puts(&b, tok);
+  }
+  free(copy);
+  return corun_buf_detach(&b);
+}
+
 int corun__path_inside(const char *real, const char *root)
 {
   size_t rl = strlen(root);

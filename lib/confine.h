@@ -17,6 +17,13 @@
  */
 int corun__open_confined(const char *path, const char *root, int flags,
                          int mode);
+/*
+ * path (absolute) resolved as far as it exists (realpath of the longest
+ * existing prefix), the rest added with "." and ".." folded: a path that
+ * does not exist yet (a file to save) can still be compared. malloc'd;
+ * NULL when out of memory.
+ */
+char *corun__path_resolve(const char *path);
 /* Whether the resolved path real lies in the resolved root (or is it). */
 int corun__path_inside(const char *real, const char *root);
 /* strerror(e), but for EXDEV what it means here. */

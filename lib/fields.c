@@ -275,52 +275,6 @@ int corun_field_enum(struct corun_fields *f, const char *name,
   return -1;
 }
 
-/*
- * Resolve path as far as it exists (realpath of the longest existing
- * prefix), then add the rest with "." and ".." folded. A path that does
- * not exist yet (a file to save) can still be checked against the root.
- */
-static char *resolve_all(const char *path)
-{
-  struct corun_buf b = CORUN_BUF_INIT;
-  char *copy = strdup(path), *cut, *real = NULL, *tok, *save = NULL;
-  size_t keep;
-
-  if (copy == NULL)
-    return NULL;
-  cut = copy + strlen(copy);
-  for (;;) {
-    char c = *cut;
-
-    *cut = '\0';
-    real = realpath(*copy ? copy : "/", NULL);
-    *cut = c;
-    if (real || cut == copy)
-      break;
-    while (cut > copy && *--cut != '/')
-      ;
-  }
-  corun_buf_puts(&b, real ? real : "/");
-  free(real);
-  for (tok = strtok_r(cut, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
-    if (strcmp(tok, ".") == 0)
-      continue;
-    if (strcmp(tok, "..") == 0) {
-      char *slash = strrchr(corun_buf_str(&b), '/');
-
-      keep = slash ? (size_t)(slash - b.p) : 0;
-      b.len = keep ? keep : 1;
-      b.p[b.len] = '\0';
-      continue;
-    }
-    if (b.len > 1)
-      corun_buf_putc(&b, '/');
-    corun_buf_puts(&b, tok);
-  }
-  free(copy);
-  return corun_buf_detach(&b);
-}
-
 int corun_field_path(struct corun_fields *f, const char *name, char **out)
 {
   char *p = NULL, *full, *real;
@@ -343,7 +297,7 @@ int corun_field_path(struct corun_fields *f, const char *name, char **out)
     free(p);
   }
   if (full && f->root) {
-    real = resolve_all(full);
+    real = corun__path_resolve(full);
     if (real == NULL || !corun__path_inside(real, f->root)) {
       corun_field_fail(f, name, corun_field(f, name),
                        "\"%s\" is outside --root %s", full, f->root);

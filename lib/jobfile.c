@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "confine.h"
 #include "duration.h"
 #include "fields.h"
 #include "instance.h"
@@ -2398,39 +2399,17 @@ static void run_prechecks(struct loader *ld)
 static char *canonical(const char *path)
 {
   struct corun_buf b = CORUN_BUF_INIT;
-  char *folded, *cut, *real = NULL;
-  char cwd[4096];
+  char cwd[4096], *real;
 
   if (*path != '/') {
     if (getcwd(cwd, sizeof(cwd)) == NULL)
       return NULL;
     corun_buf_printf(&b, "%s/%s", cwd, path);
-  } else {
-    corun_buf_puts(&b, path);
+    path = corun_buf_str(&b);
   }
-  folded = fold_path(corun_buf_str(&b));
+  real = b.oom ? NULL : corun__path_resolve(path);
   corun_buf_free(&b);
-  if (folded == NULL)
-    return NULL;
-  /* Find the longest prefix that exists, resolve it, put the rest back. */
-  for (cut = folded + strlen(folded); cut > folded; cut--) {
-    char keep;
-
-    if (*cut != '/' && *cut != '\0')
-      continue;
-    keep = *cut;
-    *cut = '\0';
-    real = realpath(*folded ? folded : "/", NULL);
-    *cut = keep;
-    if (real)
-      break;
-  }
-  if (real == NULL)
-    return folded;
-  corun_buf_printf(&b, "%s%s", strcmp(real, "/") == 0 ? "" : real, cut);
-  free(real);
-  free(folded);
-  return corun_buf_detach(&b);
+  return real;
 }
 
 /*
