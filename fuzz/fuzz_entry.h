@@ -34,9 +34,9 @@
 #include <unistd.h>
 
 #include "corun.h"
-#include "duration.h"
-#include "jobfile.h"
-#include "template.h"
+#include "util/duration.h"
+#include "load/jobfile.h"
+#include "json/template.h"
 
 #define FUZZ_CHECK(cond, ...)                                                  \
   do {                                                                         \
@@ -102,7 +102,7 @@ static inline char *corun_fuzz_cstr(const uint8_t *data, size_t size)
  * the regression suite's disabled tests replay their fixtures strictly.
  * Set to 0 once they are fixed.
  *
- * BUG (lib/jobfile.c, render()): diagnostics quote JSON strings (keys,
+ * BUG (lib/load/jobfile.c, render()): diagnostics quote JSON strings (keys,
  * values) raw, so a "\n" or "\u001b" in a key breaks the one line per
  * error and reaches the terminal. Fixture:
  * tests/fixtures/fuzz/jobfile/bug-diag-control-chars.json

@@ -17,8 +17,8 @@
 #include <stdio.h>
 #include <uv.h>
 
-#include "buf.h"
-#include "error.h"
+#include "util/buf.h"
+#include "util/error.h"
 
 struct corun_job;
 struct corun_run;

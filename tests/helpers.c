@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "report.h"
+#include "report/report.h"
 
 double time_scale(void)
 {

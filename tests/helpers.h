@@ -12,12 +12,12 @@
 
 #include <cjson/cJSON.h>
 
-#include "buf.h"
+#include "util/buf.h"
 #include "corun.h"
-#include "jobfile.h"
-#include "report.h"
-#include "run.h"
-#include "task.h"
+#include "load/jobfile.h"
+#include "report/report.h"
+#include "core/run.h"
+#include "core/task.h"
 
 /* Multiplier for time windows: CORUN_TEST_TIME_SCALE (default 1). */
 double time_scale(void);

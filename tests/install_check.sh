@@ -16,7 +16,7 @@ fail() { echo "FAIL: $*"; bad=1; }
 cmake --install "$build" --prefix "$prefix" >/dev/null || { echo "FAIL: install"; exit 1; }
 libdir=$(cd "$prefix" && ls -d lib* | head -1)
 for f in bin/corun "$libdir/libcorun.a" include/corun/corun.h \
-         include/corun/buf.h include/corun/error.h \
+         include/corun/util/buf.h include/corun/util/error.h \
          "$libdir/pkgconfig/corun.pc" share/man/man1/corun.1 \
          share/bash-completion/completions/corun share/zsh/site-functions/_corun; do
   [ -e "$prefix/$f" ] || fail "missing $f"

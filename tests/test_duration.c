@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Durations and rates as the job file writes them (lib/duration.h). The
+ * Durations and rates as the job file writes them (lib/util/duration.h). The
  * loader turns every "timeout", "seconds" and limit "rate" through these,
  * so the accepted grammar is pinned here value by value.
  */
@@ -8,7 +8,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "duration.h"
+#include "util/duration.h"
 
 TestSuite(duration, .timeout = 10);
 

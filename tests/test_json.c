@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The positional JSON pull parser (lib/json.h). The loader's error
+ * The positional JSON pull parser (lib/json/json.h). The loader's error
  * positions, duplicate-key errors and stack safety all come from here, so
  * each is checked on the parser directly, away from job-file semantics.
  */
@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "json.h"
+#include "util/buf.h"
+#include "json/json.h"
 
 TestSuite(json, .timeout = 10);
 

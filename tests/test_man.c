@@ -2,7 +2,7 @@
 /*
  * The man page against the program it documents. The option list comes
  * from "corun --help", which prints cmd/options.c's table, and the kind
- * list from lib/kind.c, so a new option or kind without a man page entry
+ * list from lib/core/kind.c, so a new option or kind without a man page entry
  * fails here rather than in a user's terminal. groff checks the markup.
  */
 #include <criterion/criterion.h>
@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "helpers.h"
-#include "kind.h"
+#include "core/kind.h"
 
 TestSuite(man, .timeout = 30);
 

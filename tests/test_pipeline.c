@@ -1570,7 +1570,7 @@ Test(pipeline, template_item_fields_index_and_typed_whole_references)
 
 /*
  * Regression: a whole reference to a value that has a key leaked the key once per
- * item: expand() in lib/instance.c duplicates the value with
+ * item: expand() in lib/core/instance.c duplicates the value with
  * cJSON_Duplicate(), which copies its key, then overwrites copy->string
  * with strdup(v->string) without freeing the copied key. Values with a
  * key: "${item.FIELD}" (the field's name), and "${item}" when the item is
@@ -1623,7 +1623,7 @@ Test(pipeline, template_whole_reference_in_a_string_field_is_text)
 
 /*
  * Regression: integers of 1e15 and more came out in exponent form in templates
- * (cJSON_PrintUnformatted in put_item(), lib/instance.c): a range item
+ * (cJSON_PrintUnformatted in put_item(), lib/core/instance.c): a range item
  * 1000000000000000 becomes "1e+15" in "id=${item}", and -9007199254740992
  * becomes "-9.00719925474099e+15", which is not even the same number.
  */
@@ -1974,7 +1974,7 @@ Test(pipeline, a_quiet_fifo_does_not_hold_up_cancellation)
 
 /*
  * Regression: a default "limit" applied to the pipeline itself as well as to its
- * item tasks (the exemption in lib/jobfile.c, "a default limit is for the
+ * item tasks (the exemption in lib/load/jobfile.c, "a default limit is for the
  * work itself, not for the gathers and waits around it", tests
  * kind->parent, which a pipeline does not set): with a limit of 1 the
  * pipeline holds the slot its items wait for, and the run stalls ("the

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The async queue (lib/queue.h), driven directly: it is plain data
+ * The async queue (lib/sched/queue.h), driven directly: it is plain data
  * structure code with callbacks, so no loop is needed. Covers item order,
  * backpressure, the FIFO service of waiters, cancellation, close/drain,
  * callbacks that call back into the queue, and a randomized comparison
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "queue.h"
+#include "sched/queue.h"
 
 TestSuite(queue, .timeout = 20);
 

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "helpers.h"
-#include "sem.h"
+#include "sched/sem.h"
 
 TestSuite(sem, .timeout = 20);
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ${...} templates and secrets (lib/template.h), without a job around them:
+ * ${...} templates and secrets (lib/json/template.h), without a job around them:
  * what expands to what, which names are errors, and that every value taken
  * from the environment is redacted from output.
  */
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "template.h"
+#include "json/template.h"
 
 /* Chosen so no real environment has them; the tests set them themselves. */
 #define ENV_SET "CORUN_TT_SET_VAR"

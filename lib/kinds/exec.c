@@ -25,14 +25,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../buf.h"
-#include "../duration.h"
-#include "../fdlimit.h"
-#include "../fields.h"
-#include "../kind.h"
-#include "../report.h"
-#include "../run.h"
-#include "../task.h"
+#include "util/buf.h"
+#include "util/duration.h"
+#include "util/fdlimit.h"
+#include "core/fields.h"
+#include "core/kind.h"
+#include "report/report.h"
+#include "core/run.h"
+#include "core/task.h"
 
 #define KEEP_BYTES (64 * 1024)
 

@@ -21,16 +21,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../confine.h"
-#include "../duration.h"
-#include "../fdlimit.h"
-#include "../fields.h"
-#include "../http.h"
-#include "../kind.h"
-#include "../outfile.h"
-#include "../report.h"
-#include "../run.h"
-#include "../task.h"
+#include "util/confine.h"
+#include "util/duration.h"
+#include "util/fdlimit.h"
+#include "core/fields.h"
+#include "core/http.h"
+#include "core/kind.h"
+#include "util/outfile.h"
+#include "report/report.h"
+#include "core/run.h"
+#include "core/task.h"
 
 #define BODY_KEEP 4096
 #define DEFAULT_MAX_BYTES (64LL << 20)

@@ -6,11 +6,11 @@
  */
 #include <stdlib.h>
 
-#include "../fields.h"
-#include "../kind.h"
-#include "../report.h"
-#include "../run.h"
-#include "../task.h"
+#include "core/fields.h"
+#include "core/kind.h"
+#include "report/report.h"
+#include "core/run.h"
+#include "core/task.h"
 
 struct gather_task {
   struct corun_task base;

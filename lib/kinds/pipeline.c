@@ -29,18 +29,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../confine.h"
-#include "../duration.h"
-#include "../fields.h"
-#include "../instance.h"
-#include "../jobfile.h"
-#include "../kind.h"
-#include "../outfile.h"
-#include "../queue.h"
-#include "../report.h"
-#include "../run.h"
-#include "../suggest.h"
-#include "../task.h"
+#include "util/confine.h"
+#include "util/duration.h"
+#include "core/fields.h"
+#include "core/instance.h"
+#include "load/jobfile.h"
+#include "core/kind.h"
+#include "util/outfile.h"
+#include "sched/queue.h"
+#include "report/report.h"
+#include "core/run.h"
+#include "util/suggest.h"
+#include "core/task.h"
 
 enum src_type { SRC_ITEMS, SRC_RANGE, SRC_LINES };
 

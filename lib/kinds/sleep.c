@@ -6,11 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../duration.h"
-#include "../fields.h"
-#include "../kind.h"
-#include "../run.h"
-#include "../task.h"
+#include "util/duration.h"
+#include "core/fields.h"
+#include "core/kind.h"
+#include "core/run.h"
+#include "core/task.h"
 
 /* Most sleeps in a big job have none of these: keep them out of line. */
 struct sleep_extra {

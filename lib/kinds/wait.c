@@ -6,10 +6,10 @@
  */
 #include <stdlib.h>
 
-#include "../fields.h"
-#include "../kind.h"
-#include "../run.h"
-#include "../task.h"
+#include "core/fields.h"
+#include "core/kind.h"
+#include "core/run.h"
+#include "core/task.h"
 
 enum { ALL_COMPLETED, FIRST_COMPLETED, FIRST_EXCEPTION };
 

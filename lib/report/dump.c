@@ -5,11 +5,11 @@
  */
 #include <string.h>
 
-#include "../corun.h"
-#include "../report.h"
-#include "../run.h"
-#include "../sem.h"
-#include "../task.h"
+#include "corun.h"
+#include "report/report.h"
+#include "core/run.h"
+#include "sched/sem.h"
+#include "core/task.h"
 
 /* Task text is redacted piece by piece; our own numbers never are. */
 static void put_text(struct corun_buf *out, const struct corun_job *job,

@@ -6,10 +6,10 @@
  */
 #include <string.h>
 
-#include "../corun.h"
-#include "../jobfile.h"
-#include "../kind.h"
-#include "../task.h"
+#include "corun.h"
+#include "load/jobfile.h"
+#include "core/kind.h"
+#include "core/task.h"
 
 /* A DOT string literal: quotes and backslashes escaped, secrets hidden. */
 static void put_str(struct corun_buf *out, const struct corun_job *job,

@@ -6,10 +6,10 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "../corun.h"
-#include "../report.h"
-#include "../run.h"
-#include "../task.h"
+#include "corun.h"
+#include "report/report.h"
+#include "core/run.h"
+#include "core/task.h"
 
 /* Whole milliseconds, so that printed differences add up exactly. */
 static uint64_t ms_of(uint64_t ns)

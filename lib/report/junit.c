@@ -23,10 +23,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../corun.h"
-#include "../report.h"
-#include "../run.h"
-#include "../task.h"
+#include "corun.h"
+#include "report/report.h"
+#include "core/run.h"
+#include "core/task.h"
 
 /*
  * How many bytes at s[0..n) form one character XML 1.0 allows, or 0 when

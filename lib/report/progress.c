@@ -6,12 +6,12 @@
  */
 #include <string.h>
 
-#include "../corun.h"
-#include "../jobfile.h"
-#include "../kind.h"
-#include "../report.h"
-#include "../run.h"
-#include "../task.h"
+#include "corun.h"
+#include "load/jobfile.h"
+#include "core/kind.h"
+#include "report/report.h"
+#include "core/run.h"
+#include "core/task.h"
 
 /* Pipelines named on the line, at most: the line is one terminal row. */
 #define PROGRESS_KINDS 3

@@ -7,10 +7,10 @@
  */
 #include <string.h>
 
-#include "../corun.h"
-#include "../report.h"
-#include "../run.h"
-#include "../task.h"
+#include "corun.h"
+#include "report/report.h"
+#include "core/run.h"
+#include "core/task.h"
 
 #define DETAIL_MAX 72
 #define ID_COL_MAX 40

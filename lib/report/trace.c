@@ -13,12 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../corun.h"
-#include "../jobfile.h"
-#include "../kind.h"
-#include "../report.h"
-#include "../run.h"
-#include "../task.h"
+#include "corun.h"
+#include "load/jobfile.h"
+#include "core/kind.h"
+#include "report/report.h"
+#include "core/run.h"
+#include "core/task.h"
 
 /* One lane: the tasks open on it, innermost last. */
 struct lane {

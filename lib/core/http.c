@@ -1,0 +1,469 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The glue between curl's multi_socket API and libuv, after the pattern of
+ * curl's docs/examples/multi-uv.c: curl says which sockets to watch
+ * (socket callback) and when to call it back (timer callback); libuv tells
+ * us when a socket is ready, and we hand that to curl_multi_socket_action,
+ * then collect finished transfers with curl_multi_info_read.
+ *
+ * A socket's watcher lives as long as the socket, not as long as one
+ * transfer: a kept-alive connection goes from transfer to transfer, and
+ * curl forgets it (CURL_POLL_REMOVE) after each. Rebuilding the watcher
+ * every time cost a tenth of a small request's time, so watchers are kept
+ * by descriptor, an idle one is stopped only if it fires, and it is closed
+ * from curl's close-socket callback, just before the descriptor is closed.
+ * Its memory is freed in its uv_close callback; by then the descriptor may
+ * already be in use again, with a new watcher of its own.
+ */
+#include "core/http.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "util/fdlimit.h"
+#include "core/run.h"
+
+#define MAX_IDLE 1024L /* kept-alive connections at most */
+
+struct corun_http {
+  struct corun_run *run;
+  CURLM *multi;
+  uv_timer_t timer;
+  int closing;      /* handles whose close callback is pending */
+  int timer_closed; /* the timer is being or has been closed */
+  int quiet;        /* the run ended: sockets are no longer watched */
+  struct sockctx *socks; /* every live watcher, for quiesce and close */
+  struct sockctx **byfd; /* watcher of each open descriptor, or NULL */
+  unsigned char *owned;  /* fd opened by open_socket and not closed yet */
+  size_t nbyfd;
+  CURL *pool[256];       /* finished easy handles, for reuse */
+  size_t npool;
+};
+
+struct sockctx {
+  uv_poll_t poll;
+  curl_socket_t fd;
+  int idle;  /* curl has no transfer on it now */
+  int owned; /* a connection socket: opened and closed through our hooks */
+  int events; /* what curl last asked to wait for (UV_READABLE, ...) */
+  struct corun_http *h;
+  struct sockctx *prev;
+  struct sockctx *next;
+};
+
+struct xfer {
+  corun_http_done_cb done;
+  void *arg;
+  struct corun_http *h;
+  int sock_errno; /* why open_socket last failed for this transfer */
+  char errbuf[CURL_ERROR_SIZE];
+};
+
+static int global_ready;
+
+static void sock_closed(uv_handle_t *handle)
+{
+  struct sockctx *c = handle->data;
+
+  c->h->closing--;
+  free(c);
+}
+
+static void sock_drop(struct sockctx *c)
+{
+  struct corun_http *h = c->h;
+
+  if ((size_t)c->fd < h->nbyfd && h->byfd[c->fd] == c)
+    h->byfd[c->fd] = NULL;
+  if (c->prev)
+    c->prev->next = c->next;
+  else
+    h->socks = c->next;
+  if (c->next)
+    c->next->prev = c->prev;
+  h->closing++;
+  uv_close((uv_handle_t *)&c->poll, sock_closed);
+}
+
+/*
+ * curl words a socket() failure as "Couldn't connect to server", which
+ * sends the user after the server; say it was us, and what to change.
+ */
+static void socket_failed(struct xfer *x)
+{
+  char hint[160];
+
+  snprintf(x->errbuf, sizeof(x->errbuf), "cannot open a socket: %s%s",
+           strerror(x->sock_errno),
+           corun__fd_hint(x->sock_errno, hint, sizeof(hint)));
+}
+
+static void check_done(struct corun_http *h)
+{
+  CURLMsg *msg;
+  int left;
+
+  while ((msg = curl_multi_info_read(h->multi, &left)) != NULL) {
+    CURL *easy = msg->easy_handle;
+    CURLcode code = msg->data.result;
+    struct xfer *x = NULL;
+
+    if (msg->msg != CURLMSG_DONE)
+      continue;
+    curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x);
+    curl_multi_remove_handle(h->multi, easy);
+    curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
+    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, NULL);
+    if (x) {
+      if (code == CURLE_COULDNT_CONNECT && x->sock_errno)
+        socket_failed(x);
+      x->done(easy, code, x->errbuf, x->arg);
+      free(x);
+    }
+  }
+}
+
+static void on_poll(uv_poll_t *poll, int status, int events)
+{
+  struct sockctx *c = poll->data;
+  struct corun_http *h = c->h;
+  int flags = 0, running;
+
+  if (c->idle) {
+    /* A kept-alive connection curl is not using: wait until it is. */
+    uv_poll_stop(poll);
+    return;
+  }
+  if (status < 0) {
+    /*
+     * An error or reset on the socket (libuv says so and stops the
+     * watcher). CURL_CSELECT_ERR would make curl fail the transfer with
+     * "select/poll returned error". Told the socket is ready instead, curl
+     * reads it, meets the reset itself and, on a reused keep-alive
+     * connection the server had closed, sends the request again on a new
+     * one, as the curl command does. The watcher is armed again in case
+     * curl keeps the socket.
+     */
+    if (!h->quiet)
+      uv_poll_start(poll, c->events, on_poll);
+    flags = CURL_CSELECT_IN | CURL_CSELECT_OUT;
+  }
+  if (events & UV_READABLE)
+    flags |= CURL_CSELECT_IN;
+  if (events & UV_WRITABLE)
+    flags |= CURL_CSELECT_OUT;
+  curl_multi_socket_action(h->multi, c->fd, flags, &running);
+  check_done(h);
+}
+
+static void on_timer(uv_timer_t *timer)
+{
+  struct corun_http *h = timer->data;
+  int running;
+
+  curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+  check_done(h);
+}
+
+/* Make room in the per-descriptor tables for s. */
+static int grow_fds(struct corun_http *h, curl_socket_t s)
+{
+  size_t n = (size_t)s * 2 + 16;
+  struct sockctx **nb;
+  unsigned char *no;
+
+  if (s < 0)
+    return -1;
+  if ((size_t)s < h->nbyfd)
+    return 0;
+  nb = realloc(h->byfd, n * sizeof(*nb));
+  if (nb == NULL)
+    return -1;
+  h->byfd = nb;
+  no = realloc(h->owned, n);
+  if (no == NULL)
+    return -1;
+  h->owned = no;
+  memset(nb + h->nbyfd, 0, (n - h->nbyfd) * sizeof(*nb));
+  memset(no + h->nbyfd, 0, n - h->nbyfd);
+  h->nbyfd = n;
+  return 0;
+}
+
+static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp,
+                     void *socketp)
+{
+  struct corun_http *h = userp;
+  struct sockctx *c = socketp;
+  int events = 0;
+
+  (void)easy;
+  if (c == NULL && s >= 0 && (size_t)s < h->nbyfd && h->owned[s])
+    c = h->byfd[s];
+  if (what == CURL_POLL_REMOVE) {
+    /*
+     * Only a connection socket outlives this: others (the threaded
+     * resolver's socketpair) are closed by curl without telling us, and a
+     * kept watcher would then meet a stranger on the same descriptor.
+     */
+    if (c && c->owned)
+      c->idle = 1;
+    else if (c) {
+      curl_multi_assign(h->multi, s, NULL);
+      sock_drop(c);
+    }
+    return 0;
+  }
+  if (c == NULL) {
+    c = calloc(1, sizeof(*c));
+    if (c == NULL || s < 0)
+      goto fail;
+    if (grow_fds(h, s) < 0)
+      goto fail;
+    c->fd = s;
+    c->owned = h->owned[s];
+    c->h = h;
+    if (uv_poll_init_socket(h->run->loop, &c->poll, s) != 0)
+      goto fail;
+    c->poll.data = c;
+    c->next = h->socks;
+    if (h->socks)
+      h->socks->prev = c;
+    h->socks = c;
+    h->byfd[s] = c;
+  }
+  c->idle = 0;
+  curl_multi_assign(h->multi, s, c);
+  if (what & CURL_POLL_IN)
+    events |= UV_READABLE;
+  if (what & CURL_POLL_OUT)
+    events |= UV_WRITABLE;
+  c->events = events;
+  if (!h->quiet)
+    uv_poll_start(&c->poll, events, on_poll);
+  return 0;
+fail:
+  free(c);
+  return -1;
+}
+
+/*
+ * curl opens a connection's socket, always for the transfer whose data this
+ * is: remember it is one we will hear of, or why it could not be had.
+ */
+static curl_socket_t open_socket(void *clientp, curlsocktype purpose,
+                                 struct curl_sockaddr *a)
+{
+  struct xfer *x = clientp;
+  struct corun_http *h = x->h;
+  curl_socket_t s = socket(a->family, a->socktype, a->protocol);
+
+  (void)purpose;
+  x->sock_errno = s < 0 ? errno : 0;
+  if (s >= 0 && grow_fds(h, s) == 0)
+    h->owned[s] = 1;
+  return s;
+}
+
+/* curl is about to close a socket: its watcher goes first. */
+static int close_socket(void *clientp, curl_socket_t s)
+{
+  struct corun_http *h = clientp;
+
+  if (s >= 0 && (size_t)s < h->nbyfd) {
+    if (h->byfd[s])
+      sock_drop(h->byfd[s]);
+    h->owned[s] = 0;
+  }
+  return close(s);
+}
+
+static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+  struct corun_http *h = userp;
+
+  (void)multi;
+  if (h->timer_closed)
+    return 0;
+  if (timeout_ms < 0) {
+    uv_timer_stop(&h->timer);
+    return 0;
+  }
+  /*
+   * Even a 0 ms timeout goes through the loop: curl does not allow
+   * curl_multi_socket_action to be called from inside this callback.
+   */
+  uv_timer_start(&h->timer, on_timer, (uint64_t)timeout_ms, 0);
+  return 0;
+}
+
+struct corun_http *corun__http_get(struct corun_run *run, const char **err)
+{
+  struct corun_http *h = run->http;
+  long conns;
+
+  if (h)
+    return h;
+  if (!global_ready) {
+    struct sigaction sa;
+
+    /*
+     * With CURLOPT_NOSIGNAL (required in an event loop) libcurl leaves
+     * SIGPIPE to the application, and a write to a connection the server
+     * dropped (TLS writes included) raises it. Ignore it, unless the
+     * application has its own handler.
+     */
+    if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL)
+      signal(SIGPIPE, SIG_IGN);
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+      *err = "libcurl failed to initialise";
+      return NULL;
+    }
+    global_ready = 1;
+  }
+  h = calloc(1, sizeof(*h));
+  if (h == NULL || (h->multi = curl_multi_init()) == NULL) {
+    free(h);
+    *err = "out of memory creating the HTTP client";
+    return NULL;
+  }
+  h->run = run;
+  uv_timer_init(run->loop, &h->timer);
+  h->timer.data = h;
+  curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+  curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
+  curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+  curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
+  /*
+   * Connections, open or kept idle, are capped as running fetches are (by
+   * the descriptors left, see run.h), so curl never holds a transfer back
+   * while its timeout runs: past the cap it closes an idle connection.
+   */
+  conns = (long)run->fds.cap;
+  if (conns > 0)
+    curl_multi_setopt(h->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, conns);
+  /* Keep idle connections for reuse across the job's many fetches. */
+  curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS,
+                    conns > 0 && conns < MAX_IDLE ? conns : MAX_IDLE);
+  if (run->job->per_host)
+    curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
+                      (long)run->job->per_host);
+  run->http = h;
+  return h;
+}
+
+int corun__http_add(struct corun_http *h, CURL *easy, corun_http_done_cb done,
+                    void *arg)
+{
+  struct xfer *x = malloc(sizeof(*x));
+
+  if (x == NULL)
+    return -1;
+  x->done = done;
+  x->arg = arg;
+  x->h = h;
+  x->sock_errno = 0;
+  x->errbuf[0] = '\0';
+  curl_easy_setopt(easy, CURLOPT_PRIVATE, (char *)x);
+  curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, x->errbuf);
+  curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+  curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, x);
+  /* Copied into each connection: its watcher closes with it. */
+  curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, close_socket);
+  curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, h);
+  if (curl_multi_add_handle(h->multi, easy) != CURLM_OK) {
+    curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
+    free(x);
+    return -1;
+  }
+  return 0;
+}
+
+void corun__http_remove(struct corun_http *h, CURL *easy)
+{
+  struct xfer *x = NULL;
+
+  curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x);
+  curl_multi_remove_handle(h->multi, easy);
+  curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
+  curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, NULL);
+  free(x);
+}
+
+CURL *corun__http_easy_get(struct corun_http *h)
+{
+  CURL *e;
+
+  if (h->npool == 0)
+    return curl_easy_init();
+  e = h->pool[--h->npool];
+  curl_easy_reset(e);
+  return e;
+}
+
+void corun__http_easy_put(struct corun_http *h, CURL *easy)
+{
+  /*
+   * Reusing handles saves an init and a cleanup (buffers, a DNS and
+   * connection view) per request; a bounded pool keeps a burst from
+   * holding them all afterwards.
+   */
+  if (h->npool < sizeof(h->pool) / sizeof(h->pool[0]))
+    h->pool[h->npool++] = easy;
+  else
+    curl_easy_cleanup(easy);
+}
+
+void corun__http_quiesce(struct corun_http *h)
+{
+  struct sockctx *c;
+
+  h->quiet = 1;
+  uv_timer_stop(&h->timer);
+  for (c = h->socks; c; c = c->next)
+    uv_poll_stop(&c->poll);
+}
+
+static void timer_closed(uv_handle_t *handle)
+{
+  struct corun_http *h = handle->data;
+
+  h->closing--;
+}
+
+void corun__http_close(struct corun_http *h)
+{
+  corun__http_quiesce(h);
+  /*
+   * Cleaning up the multi handle closes its cached connections, which
+   * calls back with CURL_POLL_REMOVE: do it while our watchers exist.
+   */
+  curl_multi_cleanup(h->multi);
+  h->multi = NULL;
+  while (h->npool > 0)
+    curl_easy_cleanup(h->pool[--h->npool]);
+  while (h->socks)
+    sock_drop(h->socks);
+  h->timer_closed = 1;
+  h->closing++;
+  uv_close((uv_handle_t *)&h->timer, timer_closed);
+}
+
+int corun__http_closing(const struct corun_http *h)
+{
+  return h->closing;
+}
+
+void corun__http_free(struct corun_http *h)
+{
+  if (h) {
+    free(h->byfd);
+    free(h->owned);
+  }
+  free(h);
+}

@@ -1,0 +1,374 @@
+/* SPDX-License-Identifier: MIT */
+/* Tasks made at run time from templates; see instance.h. */
+#include "core/instance.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/duration.h"
+#include "core/fields.h"
+#include "core/kind.h"
+#include "report/report.h"
+#include "core/run.h"
+#include "json/template.h"
+
+static int has_templates(const cJSON *v)
+{
+  const cJSON *it;
+
+  if (cJSON_IsString(v))
+    return corun_template_has(v->valuestring);
+  for (it = v->child; it; it = it->next)
+    if (has_templates(it))
+      return 1;
+  return 0;
+}
+
+static int clonable(const struct corun_task *proto);
+
+int corun__tmpl_init(struct corun_tmpl *tp, struct corun_task *proto,
+                     cJSON *json)
+{
+  tp->proto = proto;
+  tp->json = json;
+  tp->expand = json && has_templates(json);
+  /* Without clone() every item is parsed from the JSON, so keep it. */
+  if (!tp->expand && clonable(proto) && json) {
+    cJSON_Delete(json);
+    tp->json = NULL;
+  }
+  return 0;
+}
+
+void corun__tmpl_free(struct corun_tmpl *tp)
+{
+  corun__instance_free(tp->proto);
+  cJSON_Delete(tp->json);
+  memset(tp, 0, sizeof(*tp));
+}
+
+/* ${...} inside a longer string: the value as text. */
+static int put_item(void *arg, const char *name, struct corun_buf *b,
+                    char **err)
+{
+  const struct corun_item_ctx *ic = arg;
+  const cJSON *v = ic->lookup(ic->arg, name, err);
+  char *text;
+
+  if (v == NULL)
+    return -1;
+  if (cJSON_IsString(v)) {
+    corun_buf_puts(b, v->valuestring);
+    return 0;
+  }
+  /* Numbers as the report writes them: integers stay integers. */
+  if (!cJSON_IsArray(v) && !cJSON_IsObject(v)) {
+    corun__json_write(b, v, NULL);
+    return 0;
+  }
+  text = cJSON_PrintUnformatted(v);
+  if (text == NULL) {
+    b->oom = 1;
+    return 0;
+  }
+  corun_buf_puts(b, text);
+  free(text);
+  return 0;
+}
+
+/* The item name a string is made of, whole ("${item}"), or NULL. */
+static const char *whole_ref(const char *s, char *name, size_t size)
+{
+  size_t n = strlen(s);
+
+  if (n < 4 || s[0] != '$' || s[1] != '{' || s[n - 1] != '}' ||
+      n - 3 >= size || memchr(s + 2, '$', n - 3) || memchr(s + 2, '}', n - 3))
+    return NULL;
+  memcpy(name, s + 2, n - 3);
+  name[n - 3] = '\0';
+  return corun_template_is_item_name(name) ? name : NULL;
+}
+
+struct expand_ctx {
+  const struct corun_item_ctx *ic;
+  const struct corun_diags *as_text; /* places where typing failed */
+};
+
+static int typed_here(const struct expand_ctx *ec, const cJSON *v)
+{
+  size_t i;
+
+  for (i = 0; ec->as_text && i < ec->as_text->n; i++)
+    if (ec->as_text->v[i].off == corun_json_where(NULL, v))
+      return 0;
+  return 1;
+}
+
+/*
+ * Fill the item into every string under v (a child of parent). A string
+ * that is one reference and nothing else takes the value with its JSON
+ * type, so "seconds": "${item}" gets a number and "json": "${item}" an
+ * object; where the kind then wants a string (an argv element, an env
+ * value), the second pass puts it as text.
+ */
+static int expand(cJSON *parent, cJSON *v, const struct expand_ctx *ec,
+                  char **err)
+{
+  struct corun_template_ctx ctx;
+  char name[256], *out;
+  cJSON *it, *next;
+
+  if (!cJSON_IsString(v)) {
+    for (it = v->child; it; it = next) {
+      next = it->next;
+      if (expand(v, it, ec, err) < 0)
+        return -1;
+    }
+    return 0;
+  }
+  if (!corun_template_has(v->valuestring))
+    return 0;
+  if (parent && whole_ref(v->valuestring, name, sizeof(name)) &&
+      typed_here(ec, v)) {
+    const cJSON *val = ec->ic->lookup(ec->ic->arg, name, err);
+    cJSON *copy;
+
+    if (val == NULL)
+      return -1;
+    if (!cJSON_IsString(val)) {
+      copy = cJSON_Duplicate(val, 1);
+      if (copy == NULL)
+        return -1;
+      copy->valueint = v->valueint; /* keeps the place for messages */
+      /*
+       * The copy has the value's own key, if any; it takes the place's:
+       * replacing by pointer keeps none, and an object member needs one.
+       */
+      if (!(copy->type & cJSON_StringIsConst))
+        free(copy->string);
+      copy->type &= ~cJSON_StringIsConst;
+      copy->string = NULL;
+      if (v->string && (copy->string = strdup(v->string)) == NULL) {
+        cJSON_Delete(copy);
+        return -1;
+      }
+      return cJSON_ReplaceItemViaPointer(parent, v, copy) ? 0 : -1;
+    }
+  }
+  memset(&ctx, 0, sizeof(ctx));
+  ctx.item = put_item;
+  ctx.item_arg = (void *)ec->ic;
+  if (corun_template_expand(&ctx, v->valuestring, &out, err) < 0)
+    return -1;
+  free(v->valuestring);
+  v->valuestring = out;
+  return 0;
+}
+
+/* Parse one node from its JSON for this item; problems go to diags. */
+static void parse_node(struct corun_task *t, cJSON *obj,
+                       struct corun_diags *diags)
+{
+  struct corun_job *job = t->run->job;
+  struct corun_fields f;
+  const cJSON *tasks = cJSON_GetObjectItemCaseSensitive(obj, "tasks");
+  double secs;
+
+  memset(&f, 0, sizeof(f));
+  f.obj = obj;
+  f.diags = diags;
+  f.task = -1;
+  f.dir = job->dir;
+  f.root = job->root;
+  if (t->kind->parent && cJSON_IsArray(tasks)) {
+    f.has_tasks = 1;
+    f.nchildren = (uint32_t)cJSON_GetArraySize(tasks);
+  }
+  t->kind->parse(t, &f);
+  if (corun_field_timeout(&f, "timeout", "end the task", &secs) > 0) {
+    t->timeout = calloc(1, sizeof(*t->timeout));
+    if (t->timeout)
+      t->timeout->ms = corun_duration_ms(secs);
+  }
+}
+
+/*
+ * One task of the item's tree from its prototype: cloned when json is
+ * NULL, else parsed from json (the expanded template of this node). Its
+ * children follow, named "<id>.<n>". *made counts the tasks made.
+ */
+static struct corun_task *make(const struct corun_task *proto, cJSON *json,
+                               struct corun_task *parent, const char *id,
+                               struct corun_diags *diags, size_t *made)
+{
+  const struct corun_kind *k = proto->kind;
+  size_t size = (k->size + 7) & ~(size_t)7, idlen = strlen(id) + 1;
+  struct corun_task *t = malloc(size + idlen);
+  const cJSON *kids = json ? cJSON_GetObjectItemCaseSensitive(json, "tasks")
+                           : NULL;
+  uint32_t i;
+
+  if (t == NULL)
+    return NULL;
+  if (json == NULL)
+    memcpy(t, proto, k->size);
+  memset(t, 0, json ? k->size : sizeof(*t));
+  /* The id lives after the kind's struct: one allocation per task. */
+  t->id = memcpy((char *)t + size, id, idlen);
+  t->flags = CORUN_TF_ID_POOLED | CORUN_TF_INSTANCE;
+  t->kind = k;
+  t->parent = parent;
+  t->run = parent->run;
+  t->index = parent->index;
+  t->limit = proto->limit;
+  t->t_ready = t->t_start = t->t_end = CORUN_NO_TIME;
+  if (json) {
+    parse_node(t, json, diags);
+  } else if (k->clone(t, proto) < 0) {
+    corun__task_free_parts(t);
+    free(t);
+    return NULL;
+  } else if (proto->timeout) {
+    t->timeout = calloc(1, sizeof(*t->timeout));
+    if (t->timeout)
+      t->timeout->ms = proto->timeout->ms;
+  }
+  (*made)++;
+  if (proto->nchildren &&
+      (t->children = calloc(proto->nchildren, sizeof(*t->children))) == NULL)
+    goto fail;
+  for (i = 0; i < proto->nchildren; i++) {
+    struct corun_buf cid = CORUN_BUF_INIT;
+
+    corun_buf_printf(&cid, "%s.%u", id, i + 1);
+    t->children[i] =
+        cid.oom ? NULL
+                : make(proto->children[i],
+                       kids ? cJSON_GetArrayItem(kids, (int)i) : NULL, t,
+                       corun_buf_str(&cid), diags, made);
+    corun_buf_free(&cid);
+    if (t->children[i] == NULL)
+      goto fail;
+    t->nchildren++;
+  }
+  return t;
+fail:
+  corun__instance_free(t);
+  return NULL;
+}
+
+static struct corun_task *make_for_item(const struct corun_tmpl *tp,
+                                        struct corun_task *parent,
+                                        const char *id,
+                                        const struct expand_ctx *ec,
+                                        struct corun_diags *diags,
+                                        size_t *made, char **err)
+{
+  cJSON *obj = tp->json ? cJSON_Duplicate(tp->json, 1) : NULL;
+  struct corun_task *t = NULL;
+
+  *made = 0;
+  if (tp->json && obj == NULL)
+    return NULL;
+  if (obj == NULL || !tp->expand || expand(NULL, obj, ec, err) == 0)
+    t = make(tp->proto, obj, parent, id, diags, made);
+  cJSON_Delete(obj);
+  if (t && diags->n > 0) {
+    corun__instance_free(t);
+    t = NULL;
+  }
+  return t;
+}
+
+struct corun_task *corun__instance_new(const struct corun_tmpl *tp,
+                                       struct corun_task *parent,
+                                       const char *id,
+                                       const struct corun_item_ctx *ic,
+                                       char **err)
+{
+  struct corun_diags diags = {0}, typed = {0};
+  struct expand_ctx ec = {ic, NULL};
+  struct corun_task *t;
+  size_t made;
+
+  size_t i, tries;
+
+  *err = NULL;
+  ec.as_text = &typed;
+  t = make_for_item(tp, parent, id, &ec, &diags, &made, err);
+  /*
+   * Where a typed value did not fit, try it as text. A kind may stop at
+   * the first misfit of an array, so this can take a few rounds.
+   */
+  for (tries = 0; t == NULL && diags.n > 0 && tp->expand && tries < 16;
+       tries++) {
+    size_t before = typed.n, k;
+
+    /* Only places not tried as text yet can make a difference. */
+    for (i = 0; i < diags.n; i++) {
+      for (k = 0; k < typed.n && typed.v[k].off != diags.v[i].off; k++)
+        ;
+      if (k == typed.n)
+        corun__diag_add(&typed, diags.v[i].off, -1, "%s", diags.v[i].msg);
+    }
+    if (typed.n == before)
+      break;
+    corun__diags_free(&diags);
+    t = make_for_item(tp, parent, id, &ec, &diags, &made, err);
+  }
+  if (t == NULL && diags.n == 0 && typed.n > 0 && *err == NULL)
+    *err = strdup(typed.v[typed.n - 1].msg);
+  if (t == NULL && *err == NULL && diags.n > 0)
+    *err = strdup(diags.v[0].msg);
+  corun__diags_free(&diags);
+  corun__diags_free(&typed);
+  if (t)
+    parent->run->active += made;
+  return t;
+}
+
+void corun__instance_free(struct corun_task *t)
+{
+  uint32_t i;
+
+  if (t == NULL)
+    return;
+  for (i = 0; i < t->nchildren; i++)
+    corun__instance_free(t->children[i]);
+  corun__task_free_parts(t);
+  free(t);
+}
+
+
+static int clonable(const struct corun_task *proto)
+{
+  uint32_t i;
+
+  if (proto->kind->clone == NULL)
+    return 0;
+  for (i = 0; i < proto->nchildren; i++)
+    if (!clonable(proto->children[i]))
+      return 0;
+  return 1;
+}
+
+cJSON *corun__task_take_result(struct corun_task *t)
+{
+  struct corun_buf b = CORUN_BUF_INIT;
+  cJSON *r;
+
+  if (t->kind->result == NULL) {
+    r = t->result;
+    t->result = NULL;
+    return r;
+  }
+  /* A kind that writes its own result keeps it in its own form. */
+  t->kind->result(t, NULL, &b);
+  r = b.oom ? NULL : cJSON_Parse(corun_buf_str(&b));
+  corun_buf_free(&b);
+  if (r && cJSON_IsNull(r)) {
+    cJSON_Delete(r);
+    r = NULL;
+  }
+  return r;
+}

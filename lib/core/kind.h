@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The table of functions behind each task kind.
+ *
+ * A kind is one file in kinds/ exporting one const struct corun_kind, and
+ * one row in kind.c. The core owns the task's life (states, timeout, limits,
+ * cancellation order, completion); the kind owns what "running" means.
+ */
+#ifndef CORUN_KIND_H
+#define CORUN_KIND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/buf.h"
+#include "json/template.h"
+
+struct corun_task;
+struct corun_fields;
+
+struct corun_kind {
+  const char *name; /* the job file's "kind" string */
+  size_t size;      /* bytes of the kind's task struct (base first) */
+  /* The kind's own fields besides the common ones; NULL-terminated. */
+  const char *const *fields;
+  /* Holds one of the run's "concurrency" slots while running. */
+  unsigned leaf : 1;
+  /* Takes child tasks in "tasks". */
+  unsigned parent : 1;
+  /*
+   * The fields of an ok result object, NULL-terminated, for checking a
+   * pipeline's ${item.FIELD} at load time; NULL when not fixed.
+   */
+  const char *const *result_fields;
+  /*
+   * Validate and copy the kind's fields with the corun_field_*() helpers.
+   * Called once at load time, before anything runs; errors go to the
+   * fields' diagnostics. Returns 0, or -1 if anything was wrong.
+   */
+  int (*parse)(struct corun_task *t, struct corun_fields *f);
+  /*
+   * The task holds its slots and starts running. The kind must eventually
+   * call corun__task_finish() exactly once, possibly from within start.
+   */
+  void (*start)(struct corun_task *t);
+  /*
+   * Stop the running task's work. The kind must then finish the task (now
+   * or later); the core turns the status into the cancel reason. May be
+   * NULL for kinds whose work holds nothing: the core finishes them.
+   */
+  void (*cancel)(struct corun_task *t);
+  /*
+   * Continue a task that called corun__task_yield(): the ready queue
+   * handed it back. Required of kinds that yield.
+   */
+  void (*resume)(struct corun_task *t);
+  /*
+   * Make dst, a byte copy of src (a pipeline stage's prototype task), a
+   * task of its own by deep-copying what src's parse allocated. Returns 0,
+   * or -1 (out of memory). Optional: without it, a stage's task is parsed
+   * anew from its template for every item.
+   */
+  int (*clone)(struct corun_task *dst, const struct corun_task *src);
+  /*
+   * Whether t's children race: the first to end wins and the others are
+   * cancelled (a wait for first_completed). Two children that save to one
+   * file do not then collide. Optional: no race.
+   */
+  int (*races)(const struct corun_task *t);
+  /* An attached child ended while t runs. Optional. */
+  void (*child_done)(struct corun_task *t, struct corun_task *child);
+  /*
+   * The process a running task waits for (a command in its kill grace),
+   * or 0. Optional: the kind runs no process.
+   */
+  int (*process)(const struct corun_task *t);
+  /* What a running task waits on, for the task dump. Optional. */
+  void (*describe)(const struct corun_task *t, uint64_t now_ms,
+                   struct corun_buf *out);
+  /*
+   * Write the result as JSON for the report, redacting secrets. Optional:
+   * the default writes t->result, or null.
+   */
+  void (*result)(const struct corun_task *t, const struct corun_secrets *sec,
+                 struct corun_buf *out);
+  /*
+   * One short line about an ok task's result for the summary table's
+   * detail column. Optional: the default shows a string result.
+   */
+  void (*summary)(const struct corun_task *t, struct corun_buf *out);
+  /*
+   * Extra Chrome trace events for a task that ran, each written as
+   * ",{...}" on thread tid of process 1, ts in microseconds on the run
+   * clock: a fetch's phases, a pipeline's queue lengths. Optional.
+   */
+  void (*trace)(const struct corun_task *t, int tid,
+                const struct corun_secrets *sec, struct corun_buf *out);
+  /*
+   * A running task's part of the progress line ("crawl 1200/50000 items,
+   * 180/s, ETA 4m30s"); elapsed is seconds since it started. Optional.
+   */
+  void (*progress)(const struct corun_task *t, double elapsed,
+                   struct corun_buf *out);
+  /* Free what parse allocated. Optional. Not the struct itself. */
+  void (*free)(struct corun_task *t);
+};
+
+/*
+ * Whether tasks of kind k run other tasks (gather, wait: children; a
+ * pipeline: its items). A default "limit" is for the work, not for them.
+ */
+static inline int corun__kind_is_container(const struct corun_kind *k)
+{
+  return k->parent || k->child_done;
+}
+
+/* The kind named name, or NULL. */
+const struct corun_kind *corun__kind_find(const char *name);
+/* The i-th kind, or NULL past the last: for checks over every kind. */
+const struct corun_kind *corun__kind_at(size_t i);
+/* NULL-terminated list of every kind's name, for suggestions. */
+const char *const *corun__kind_names(void);
+/* Whether any kind takes field name (besides the common ones). */
+int corun__kind_any_has_field(const char *name);
+/* Whether kind k takes field name (besides the common ones). */
+int corun__kind_has_field(const struct corun_kind *k, const char *name);
+
+#endif

@@ -1,0 +1,441 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A run: executes a loaded job on the caller's libuv loop and records how
+ * it ended. See run.h for the ready queue.
+ */
+#include "core/run.h"
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "util/fdlimit.h"
+#include "core/http.h"
+#include "core/task.h"
+
+static void drain(uv_idle_t *idle);
+
+void corun__run_ready(struct corun_run *run, struct corun_task *t)
+{
+  if (run->ready.head == NULL && !run->finished)
+    uv_idle_start(&run->idle, drain);
+  corun__tq_push(&run->ready, t);
+}
+
+/*
+ * How long one pass of the ready queue may run before the loop gets a turn:
+ * a pipeline of zero-delay tasks keeps the queue full for as long as it
+ * runs, and signals, timers and I/O must still be served.
+ */
+#define DRAIN_SLICE_NS (10 * 1000 * 1000)
+
+static void drain(uv_idle_t *idle)
+{
+  struct corun_run *run = idle->data;
+  struct corun_task *t;
+  uint64_t pass_began = uv_hrtime();
+  unsigned n = 0;
+
+  /* Work queued while draining runs in this same pass, up to the slice. */
+  while ((t = corun__tq_pop(&run->ready)) != NULL) {
+    uint64_t began = run->opts.debug ? uv_hrtime() : 0;
+
+    corun__run_batch_tick(run, &n);
+    corun__task_dispatch(t);
+    if (run->opts.debug)
+      corun__run_check_slow(run, began, t, "start");
+    if (n % CORUN_CLOCK_BATCH == 0 && run->ready.head &&
+        run->batch_now - pass_began > DRAIN_SLICE_NS) {
+      /* The idle handle stays on: the next pass comes after a poll. */
+      run->batch_now = 0;
+      return;
+    }
+  }
+  run->batch_now = 0;
+  uv_idle_stop(&run->idle);
+}
+
+void corun__run_task_ended(struct corun_run *run)
+{
+  if (--run->active > 0 || run->finished)
+    return;
+  run->finished = 1;
+  run->end_ns = corun__now_ns(run);
+  uv_idle_stop(&run->idle);
+  uv_timer_stop(&run->timers.uv);
+  /* Idle kept-alive connections must not keep the loop running. */
+  if (run->http)
+    corun__http_quiesce(run->http);
+  if (run->opts.finished)
+    run->opts.finished(NULL, run->opts.arg);
+}
+
+void corun__run_logf(const struct corun_run *run, const char *fmt, ...)
+{
+  struct corun_buf msg = CORUN_BUF_INIT, b = CORUN_BUF_INIT;
+  struct corun_buf red = CORUN_BUF_INIT;
+  va_list ap;
+  uint64_t ns = run->started ? corun__now_ns(run) : 0;
+
+  if (run->opts.log == NULL)
+    return;
+  va_start(ap, fmt);
+  corun_buf_vprintf(&msg, fmt, ap);
+  va_end(ap);
+  /*
+   * Redact what the message carries (ids, task text), not our own
+   * timestamp: a short secret such as "0.5" would otherwise eat digits.
+   */
+  corun_buf_printf(&b, "corun: [%9.3fs] ", (double)ns / 1e9);
+  corun_secrets_redact(&run->job->secrets, corun_buf_str(&msg), msg.len, &red);
+  corun_buf_escaped(&b, corun_buf_str(&red), 0);
+  run->opts.log(corun_buf_str(&b), run->opts.arg);
+  corun_buf_free(&red);
+  corun_buf_free(&msg);
+  corun_buf_free(&b);
+}
+
+void corun__run_output(const struct corun_run *run, const char *line)
+{
+  struct corun_buf red = CORUN_BUF_INIT, b = CORUN_BUF_INIT;
+
+  if (run->opts.output == NULL)
+    return;
+  corun_secrets_redact(&run->job->secrets, line, strlen(line), &red);
+  /* A message is one line of output (corun(1), sleep). */
+  corun_buf_escaped(&b, corun_buf_str(&red), 0);
+  run->opts.output(corun_buf_str(&b), run->opts.arg);
+  corun_buf_free(&red);
+  corun_buf_free(&b);
+}
+
+void corun__run_group(const struct corun_run *run, int pgid, int alive)
+{
+  if (run->opts.group)
+    run->opts.group(pgid, alive, run->opts.arg);
+}
+
+void corun__run_stream(const struct corun_run *run, const struct corun_task *t,
+                       int to_err, const char *line)
+{
+  corun_line_cb cb = to_err ? run->opts.output_err : run->opts.output;
+  struct corun_buf raw = CORUN_BUF_INIT, red = CORUN_BUF_INIT;
+  struct corun_buf b = CORUN_BUF_INIT;
+
+  if (cb == NULL)
+    return;
+  corun_buf_printf(&raw, "[%s] %s", t->id, line);
+  corun_secrets_redact(&run->job->secrets, corun_buf_str(&raw), raw.len,
+                       &red);
+  corun_buf_escaped(&b, corun_buf_str(&red), 0);
+  cb(corun_buf_str(&b), run->opts.arg);
+  corun_buf_free(&raw);
+  corun_buf_free(&red);
+  corun_buf_free(&b);
+}
+
+void corun__run_check_slow(const struct corun_run *run, uint64_t began_ns,
+                           const struct corun_task *t, const char *what)
+{
+  uint64_t ms = (uv_hrtime() - began_ns) / 1000000;
+
+  if (ms >= run->opts.slow_ms)
+    corun__run_logf(run,
+                    "warning: a %s callback of task \"%s\" blocked the event "
+                    "loop for %llu ms",
+                    what, t ? t->id : "(none)", (unsigned long long)ms);
+}
+
+/*
+ * Leaf tasks that may run at once for the descriptors left: each holds up
+ * to three (a fetch's socket pair while resolving, or its socket and save
+ * file; a command's three pipes), and may leave one more behind, an idle
+ * kept-alive connection (http.c keeps at most as many as there are
+ * slots). FD_RESERVE stay free for results files, FIFO sources and
+ * spawning. 0: no cap worth having.
+ */
+#define FD_PER_TASK 4
+#define FD_RESERVE 16
+
+static uint32_t fd_slots(void)
+{
+  long room = corun__fd_room();
+
+  if ((unsigned long)room >= UINT32_MAX)
+    return 0;
+  return room > FD_RESERVE + FD_PER_TASK
+             ? (uint32_t)((room - FD_RESERVE) / FD_PER_TASK)
+             : 1;
+}
+
+enum corun_code corun_run_new(struct corun_run **out, struct corun_job *job,
+                              uv_loop_t *loop,
+                              const struct corun_run_opts *opts,
+                              struct corun_error *err)
+{
+  struct corun_run *run;
+  size_t i;
+
+  *out = NULL;
+  if (job->ran)
+    return corun_failf(err, CORUN_EUSAGE, "a job can be run only once");
+  run = calloc(1, sizeof(*run));
+  if (run == NULL)
+    return corun_failf(err, CORUN_ENOMEM, "out of memory");
+  run->loop = loop;
+  run->job = job;
+  if (opts)
+    run->opts = *opts;
+  if (run->opts.slow_ms == 0)
+    run->opts.slow_ms = 100;
+  if (corun__timers_init(run) < 0 || uv_idle_init(loop, &run->idle) != 0) {
+    free(run);
+    return corun_failf(err, CORUN_ELOOP, "cannot set up the event loop");
+  }
+  run->idle.data = run;
+  run->global.cap = job->concurrency;
+  run->global.run = run;
+  run->global.hold_flag = CORUN_TF_HOLD_GLOBAL;
+  run->fds.cap = fd_slots();
+  run->fds.run = run;
+  run->fds.hold_flag = CORUN_TF_HOLD_FDS;
+  for (i = 0; i < job->nlimits; i++)
+    job->limits[i]->run = run;
+  for (i = 0; i < job->ntasks; i++)
+    job->tasks[i]->run = run;
+  run->active = job->ntasks;
+  job->ran = 1;
+  *out = run;
+  return CORUN_OK;
+}
+
+void corun_run_start(struct corun_run *run)
+{
+  struct corun_job *job = run->job;
+  struct timeval tv;
+  size_t i;
+
+  gettimeofday(&tv, NULL);
+  run->started_wall = (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+  run->t0_ns = uv_hrtime();
+  run->started = 1;
+  if (run->active == 0) {
+    run->active = 1;
+    corun__run_task_ended(run);
+    return;
+  }
+  for (i = 0; i < job->nroots; i++)
+    corun__task_activate(job->roots[i]);
+}
+
+int corun_run_done(const struct corun_run *run)
+{
+  return run->finished;
+}
+
+static void run_cancel(struct corun_task *t, enum corun_cancel_how how)
+{
+  if (t->state == CORUN_STATE_DONE)
+    return;
+  t->flags |= CORUN_TF_RUN_CANCEL;
+  corun__task_cancel(t, CORUN_STATUS_CANCELLED, how);
+}
+
+/* Whether a shielded task still running encloses t. */
+static int under_live_shield(const struct corun_task *t)
+{
+  for (t = t->parent; t; t = t->parent)
+    if ((t->flags & CORUN_TF_SHIELD) && t->state != CORUN_STATE_DONE)
+      return 1;
+  return 0;
+}
+
+static void cancel_all(struct corun_run *run, enum corun_cancel_how how)
+{
+  struct corun_job *job = run->job;
+  size_t i;
+
+  /*
+   * Roots first, so each subtree is cancelled from its top. Then the tasks
+   * no parent waits for any more: children a wait left running
+   * (cancel_pending false) are cancelled like everything else, unless a
+   * shield covers them; when forcing, shielded tasks go too.
+   */
+  for (i = 0; i < job->nroots && !run->finished; i++)
+    run_cancel(job->roots[i], how);
+  for (i = 0; i < job->ntasks && !run->finished; i++) {
+    struct corun_task *t = job->tasks[i];
+
+    if (how == CORUN_CANCEL_FORCE ||
+        ((t->flags & CORUN_TF_DETACHED) && !(t->flags & CORUN_TF_SHIELD) &&
+         !under_live_shield(t)))
+      run_cancel(t, how);
+  }
+}
+
+void corun_run_interrupt(struct corun_run *run, int signum)
+{
+  if (!run->started || run->finished)
+    return;
+  run->interrupts++;
+  if (run->end == CORUN_END_NORMAL)
+    run->end = signum == SIGTERM  ? CORUN_END_SIGTERM
+               : signum == SIGHUP ? CORUN_END_SIGHUP
+                                  : CORUN_END_SIGINT;
+  if (run->opts.debug)
+    corun__run_logf(run, "%s: %s",
+                    signum == SIGTERM  ? "SIGTERM"
+                    : signum == SIGHUP ? "SIGHUP"
+                                       : "SIGINT",
+                    run->interrupts == 1
+                        ? "cancelling all tasks (shielded ones finish)"
+                        : "stopping now");
+  cancel_all(run, run->interrupts == 1 ? CORUN_CANCEL_OUTSIDE
+                                       : CORUN_CANCEL_FORCE);
+}
+
+/* What corun_run_waiting() lists: 0 none, 1 shielded, 2 in its grace. */
+static int waiting_kind(const struct corun_task *t)
+{
+  if (t->state != CORUN_STATE_RUNNING)
+    return 0;
+  if ((t->flags & CORUN_TF_SHIELD) && t->cancel_status == CORUN_STATUS_NONE)
+    return 1;
+  /* Told to stop, its process has its kill grace to exit. */
+  if (t->cancel_status != CORUN_STATUS_NONE && t->kind->process &&
+      t->kind->process(t) > 0)
+    return 2;
+  return 0;
+}
+
+/*
+ * "a, b, c" from the first ids of tasks of that waiting kind, "..." after
+ * five; ids shown as every output shows them (secrets, control bytes).
+ * The pid of the last one listed in *pid.
+ */
+static void id_list(const struct corun_run *run, int kind,
+                    struct corun_buf *out, int *pid)
+{
+  const struct corun_job *job = run->job;
+  size_t i, n = 0;
+
+  for (i = 0; i < job->ntasks; i++) {
+    const struct corun_task *t = job->tasks[i];
+    struct corun_buf red = CORUN_BUF_INIT;
+
+    if (waiting_kind(t) != kind)
+      continue;
+    if (n++ == 5) {
+      corun_buf_puts(out, ", ...");
+      break;
+    }
+    corun_secrets_redact(&job->secrets, t->id, strlen(t->id), &red);
+    if (n > 1)
+      corun_buf_puts(out, ", ");
+    corun_buf_escaped(out, corun_buf_str(&red), 0);
+    corun_buf_free(&red);
+    if (pid && t->kind->process)
+      *pid = t->kind->process(t);
+  }
+}
+
+void corun_run_waiting(const struct corun_run *run, struct corun_buf *out)
+{
+  const struct corun_job *job = run->job;
+  size_t ns = 0, ne = 0, i;
+  int pid = 0;
+
+  if (!run->started || run->finished)
+    return;
+  for (i = 0; i < job->ntasks; i++) {
+    int k = waiting_kind(job->tasks[i]);
+
+    ns += k == 1;
+    ne += k == 2;
+  }
+  if (ns) {
+    corun_buf_printf(out, "%zu shielded task%s (", ns, ns == 1 ? "" : "s");
+    id_list(run, 1, out, NULL);
+    corun_buf_putc(out, ')');
+  }
+  if (ne) {
+    corun_buf_printf(out, "%s%zu command%s in %s kill grace (",
+                     ns ? " and " : "", ne, ne == 1 ? "" : "s",
+                     ne == 1 ? "its" : "their");
+    id_list(run, 2, out, &pid);
+    if (ne == 1 && pid > 0)
+      corun_buf_printf(out, ", pid %d", pid);
+    corun_buf_putc(out, ')');
+  }
+}
+
+void corun_run_expire(struct corun_run *run)
+{
+  if (!run->started || run->finished)
+    return;
+  if (run->end == CORUN_END_NORMAL)
+    run->end = CORUN_END_TIMEOUT;
+  if (run->opts.debug)
+    corun__run_logf(run, "--timeout expired: cancelling all tasks");
+  cancel_all(run, CORUN_CANCEL_FORCE);
+}
+
+void corun_run_stalled(struct corun_run *run)
+{
+  if (!run->started || run->finished)
+    return;
+  if (run->end == CORUN_END_NORMAL)
+    run->end = CORUN_END_STALLED;
+  cancel_all(run, CORUN_CANCEL_FORCE);
+}
+
+int corun_run_exit_code(const struct corun_run *run)
+{
+  const struct corun_job *job = run->job;
+  size_t i;
+
+  switch (run->end) {
+  case CORUN_END_SIGINT:
+    return CORUN_EXIT_SIGINT;
+  case CORUN_END_SIGTERM:
+    return CORUN_EXIT_SIGTERM;
+  case CORUN_END_SIGHUP:
+    return CORUN_EXIT_SIGHUP;
+  case CORUN_END_TIMEOUT:
+    return CORUN_EXIT_TIMEOUT;
+  case CORUN_END_STALLED:
+    return CORUN_EXIT_FAILED;
+  case CORUN_END_NORMAL:
+    break;
+  }
+  for (i = 0; i < job->nroots; i++)
+    if (job->roots[i]->status != CORUN_STATUS_OK)
+      return CORUN_EXIT_FAILED;
+  return CORUN_EXIT_OK;
+}
+
+static void closed(uv_handle_t *h)
+{
+  struct corun_run *run = h->data;
+
+  run->closing--;
+}
+
+void corun_run_free(struct corun_run *run)
+{
+  if (run == NULL)
+    return;
+  run->closing = 2;
+  uv_close((uv_handle_t *)&run->timers.uv, closed);
+  uv_close((uv_handle_t *)&run->idle, closed);
+  if (run->http)
+    corun__http_close(run->http);
+  while (run->closing > 0 || (run->http && corun__http_closing(run->http)))
+    uv_run(run->loop, UV_RUN_ONCE);
+  corun__http_free(run->http);
+  corun__timers_free(run);
+  free(run);
+}

@@ -1,0 +1,483 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The task core: admission (after, limit, concurrency), timeout,
+ * cancellation and completion. Kinds decide what running means; everything
+ * about when a task may run and how it ends is here, once for all kinds.
+ */
+#include "core/task.h"
+
+#include <assert.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/buf.h"
+#include "journal/journal.h"
+#include "core/run.h"
+#include "sched/sem.h"
+
+static const char *const state_names[] = {"pending", "blocked", "queued",
+                                          "running", "done"};
+static const char *const status_names[] = {"none",    "ok",        "failed",
+                                           "timeout", "cancelled", "skipped"};
+
+const char *corun__task_state_name(enum corun_state s)
+{
+  return state_names[s];
+}
+
+const char *corun__task_status_name(enum corun_status s)
+{
+  return status_names[s];
+}
+
+uint64_t corun__now_ns(const struct corun_run *run)
+{
+  /*
+   * Inside a batch (the ready queue's drain, the timer heap's fire) the
+   * clock is read once per CORUN_CLOCK_BATCH items: a million starts read
+   * it thousands of times, not millions, and no reading is staler than a
+   * few hundred cheap operations.
+   */
+  if (run->batch_now)
+    return run->batch_now - run->t0_ns;
+  return uv_hrtime() - run->t0_ns;
+}
+
+uint64_t corun__now_ms(const struct corun_run *run)
+{
+  return corun__now_ns(run) / 1000000;
+}
+
+static void set_state(struct corun_task *t, enum corun_state s)
+{
+  struct corun_run *run = t->run;
+
+  if (run->opts.debug) {
+    if (s == CORUN_STATE_DONE)
+      corun__run_logf(run, "%s: %s -> done (%s)", t->id,
+                      state_names[t->state], status_names[t->status]);
+    else
+      corun__run_logf(run, "%s: %s -> %s", t->id, state_names[t->state],
+                      state_names[s]);
+  }
+  t->state = (uint8_t)s;
+}
+
+static void make_ready(struct corun_task *t)
+{
+  t->t_ready = corun__now_ns(t->run);
+  set_state(t, CORUN_STATE_QUEUED);
+  corun__run_ready(t->run, t);
+}
+
+void corun__task_activate(struct corun_task *t)
+{
+  if (t->state != CORUN_STATE_PENDING || (t->flags & CORUN_TF_SKIP_QUEUED))
+    return;
+  t->flags |= CORUN_TF_ACTIVATED;
+  if (t->deps && t->deps->left > 0) {
+    set_state(t, CORUN_STATE_BLOCKED);
+    return;
+  }
+  make_ready(t);
+}
+
+static void on_timeout(struct corun_timer *timer)
+{
+  corun__task_cancel(timer->task, CORUN_STATUS_TIMEOUT, CORUN_CANCEL_OWN);
+}
+
+static void run_task(struct corun_task *t)
+{
+  struct corun_run *run = t->run;
+
+  t->t_start = corun__now_ns(run);
+  t->attempts = 1;
+  if (!(t->flags & CORUN_TF_INSTANCE))
+    run->nrunning++;
+  set_state(t, CORUN_STATE_RUNNING);
+  if (t->timeout &&
+      corun__timer_start(run, &t->timeout->timer,
+                         corun__now_ms(run) + t->timeout->ms, on_timeout,
+                         t) < 0) {
+    corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO,
+                       "out of memory arming the timeout");
+    return;
+  }
+  t->kind->start(t);
+}
+
+static void end(struct corun_task *t, enum corun_status status,
+                enum corun_errtype type, char *msg);
+
+/*
+ * A leaf task an earlier run ended ok (the journal says) ends ok now with
+ * that result, taking no slot. Containers run: their children resume.
+ */
+static int resume(struct corun_task *t)
+{
+  const cJSON *rec, *res;
+
+  if (t->nchildren || (t->flags & (CORUN_TF_INSTANCE | CORUN_TF_RESUMED)) ||
+      (rec = corun__journal_find(t->run->opts.journal, t->id)) == NULL)
+    return 0;
+  res = cJSON_GetObjectItemCaseSensitive(rec, "result");
+  t->result = res && !cJSON_IsNull(res) ? cJSON_Duplicate(res, 1) : NULL;
+  t->flags |= CORUN_TF_RESUMED;
+  t->t_start = corun__now_ns(t->run);
+  t->attempts = 0;
+  if (t->run->opts.debug)
+    corun__run_logf(t->run, "%s: resumed from the journal", t->id);
+  end(t, CORUN_STATUS_OK, CORUN_ERR_NONE, NULL);
+  return 1;
+}
+
+void corun__task_dispatch(struct corun_task *t)
+{
+  struct corun_run *run = t->run;
+
+  if (t->state == CORUN_STATE_DONE)
+    return;
+  if (t->flags & CORUN_TF_YIELD) {
+    t->flags &= ~CORUN_TF_YIELD;
+    t->kind->resume(t);
+    return;
+  }
+  if (t->flags & CORUN_TF_SKIP_QUEUED) {
+    char *msg = t->err_msg;
+
+    t->err_msg = NULL;
+    end(t, CORUN_STATUS_SKIPPED, CORUN_ERR_SKIPPED, msg);
+    return;
+  }
+  assert(t->state == CORUN_STATE_QUEUED);
+  if (run->opts.journal && resume(t))
+    return;
+  if (t->limit && !(t->flags & CORUN_TF_HOLD_LIMIT)) {
+    if (!corun__sem_try(t->limit, t)) {
+      corun__sem_wait(t->limit, t);
+      return;
+    }
+  }
+  if (t->kind->leaf && !(t->flags & CORUN_TF_HOLD_GLOBAL)) {
+    if (!corun__sem_try(&run->global, t)) {
+      corun__sem_wait(&run->global, t);
+      return;
+    }
+  }
+  if (t->kind->leaf && !(t->flags & CORUN_TF_HOLD_FDS)) {
+    if (!corun__sem_try(&run->fds, t)) {
+      corun__sem_wait(&run->fds, t);
+      return;
+    }
+  }
+  if (t->limit && !corun__sem_token(t->limit, t))
+    return;
+  run_task(t);
+}
+
+static struct corun_sem *sem_of_queue(struct corun_tq *q)
+{
+  return (struct corun_sem *)((char *)q - offsetof(struct corun_sem, waiters));
+}
+
+static void leave_queue(struct corun_task *t)
+{
+  if (t->inq == NULL)
+    return;
+  if (t->inq == &t->run->ready)
+    corun__tq_remove(t->inq, t);
+  else if (t->limit && t->inq == &t->limit->token_waiters)
+    corun__sem_token_unwait(t->limit, t);
+  else
+    corun__sem_unwait(sem_of_queue(t->inq), t);
+}
+
+static void dependency_ended(struct corun_task *d, struct corun_task *dep)
+{
+  struct corun_buf m = CORUN_BUF_INIT;
+
+  if (d->state == CORUN_STATE_DONE)
+    return;
+  if (dep->status == CORUN_STATUS_OK) {
+    assert(d->deps->left > 0);
+    if (--d->deps->left == 0 && d->state == CORUN_STATE_BLOCKED)
+      make_ready(d);
+    return;
+  }
+  if (d->flags & CORUN_TF_SKIP_QUEUED)
+    return;
+  /*
+   * Skip through the ready queue, not here: a long "after" chain would
+   * otherwise recurse once per link.
+   */
+  corun_buf_printf(&m, "\"%s\" ended %s", dep->id,
+                   status_names[dep->status]);
+  free(d->err_msg);
+  d->err_msg = corun_buf_detach(&m);
+  d->flags |= CORUN_TF_SKIP_QUEUED;
+  leave_queue(d);
+  corun__run_ready(d->run, d);
+}
+
+static void end(struct corun_task *t, enum corun_status status,
+                enum corun_errtype type, char *msg)
+{
+  struct corun_run *run = t->run;
+  struct corun_task *parent = t->parent;
+  uint32_t i;
+
+  assert(t->state != CORUN_STATE_DONE);
+  if (t->timeout)
+    corun__timer_stop(run, &t->timeout->timer);
+  leave_queue(t);
+  if (t->flags & CORUN_TF_HOLD_LIMIT)
+    corun__sem_release(t->limit, t);
+  if (t->flags & CORUN_TF_HOLD_GLOBAL)
+    corun__sem_release(&run->global, t);
+  if (t->flags & CORUN_TF_HOLD_FDS)
+    corun__sem_release(&run->fds, t);
+  t->status = (uint8_t)status;
+  t->err_type = (uint8_t)type;
+  free(t->err_msg);
+  t->err_msg = msg;
+  t->t_end = corun__now_ns(run);
+  t->flags &= ~(CORUN_TF_SKIP_QUEUED | CORUN_TF_YIELD | CORUN_TF_TOKEN);
+  if (!(t->flags & CORUN_TF_INSTANCE)) {
+    if (t->state == CORUN_STATE_RUNNING)
+      run->nrunning--;
+    run->ndone++;
+    if (status == CORUN_STATUS_FAILED || status == CORUN_STATUS_TIMEOUT)
+      run->nfailed++;
+    if (run->opts.journal && !(t->flags & CORUN_TF_RESUMED)) {
+      int e = corun__journal_record(run->opts.journal, t, &run->job->secrets);
+
+      /* Said when it happens: the run goes on, but cannot be resumed. */
+      if (e)
+        corun__run_logf(run, "error: --journal: cannot write the end of "
+                             "\"%s\": %s; tasks that end from now on are not "
+                             "recorded",
+                        t->id, strerror(e));
+    }
+  }
+  set_state(t, CORUN_STATE_DONE);
+
+  /* Children of a task that never ran never run either. */
+  if (t->t_start == CORUN_NO_TIME) {
+    for (i = 0; i < t->nchildren; i++) {
+      struct corun_task *c = t->children[i];
+      struct corun_buf m = CORUN_BUF_INIT;
+
+      if (c->state == CORUN_STATE_DONE)
+        continue;
+      corun_buf_printf(&m, "parent \"%s\" was %s", t->id,
+                       status_names[status]);
+      leave_queue(c);
+      end(c, status,
+          status == CORUN_STATUS_SKIPPED ? CORUN_ERR_SKIPPED
+                                         : CORUN_ERR_CANCELLED,
+          corun_buf_detach(&m));
+    }
+  }
+  /*
+   * Dependents first: they only queue (a start or a skip), and a sibling
+   * skipped because t failed must be known as skipped before a fail-fast
+   * parent cancels the rest.
+   */
+  for (i = 0; t->deps && i < t->deps->ndependents; i++)
+    dependency_ended(t->deps->dependents[i], t);
+  if (parent && parent->state == CORUN_STATE_RUNNING &&
+      !(t->flags & CORUN_TF_DETACHED) && parent->kind->child_done)
+    parent->kind->child_done(parent, t);
+  corun__run_task_ended(run);
+}
+
+/* Whether t's cancellation started with the run (a signal, --timeout). */
+static int cancelled_by_run(const struct corun_task *t)
+{
+  for (; t; t = t->parent)
+    if ((t->flags & CORUN_TF_RUN_CANCEL) &&
+        t->cancel_status == CORUN_STATUS_CANCELLED)
+      return 1;
+  return 0;
+}
+
+static char *cancel_message(struct corun_task *t)
+{
+  struct corun_buf m = CORUN_BUF_INIT;
+
+  if (t->cancel_status == CORUN_STATUS_TIMEOUT) {
+    corun_buf_printf(&m, "timed out after %.3gs",
+                     (double)t->timeout->ms / 1000.0);
+    return corun_buf_detach(&m);
+  }
+  switch (cancelled_by_run(t) ? t->run->end : CORUN_END_NORMAL) {
+  case CORUN_END_SIGINT:
+    return strdup("interrupted (SIGINT)");
+  case CORUN_END_SIGTERM:
+    return strdup("terminated (SIGTERM)");
+  case CORUN_END_SIGHUP:
+    return strdup("hung up (SIGHUP)");
+  case CORUN_END_TIMEOUT:
+    return strdup("the run's --timeout expired");
+  case CORUN_END_STALLED:
+    return strdup("the run stalled: tasks waited on each other's limits");
+  default:
+    break;
+  }
+  if (t->parent && t->parent->cancel_status == CORUN_STATUS_TIMEOUT)
+    corun_buf_printf(&m, "parent \"%s\" timed out", t->parent->id);
+  else if (t->parent && t->parent->cancel_status != CORUN_STATUS_NONE)
+    corun_buf_printf(&m, "parent \"%s\" was cancelled", t->parent->id);
+  else if (t->parent)
+    corun_buf_printf(&m, "cancelled by parent \"%s\"", t->parent->id);
+  else
+    corun_buf_puts(&m, "cancelled");
+  return corun_buf_detach(&m);
+}
+
+void corun__task_finish(struct corun_task *t, enum corun_status status,
+                        enum corun_errtype type, const char *fmt, ...)
+{
+  char *msg = NULL;
+
+  if (t->state == CORUN_STATE_DONE)
+    return;
+  if (t->cancel_status != CORUN_STATUS_NONE) {
+    status = (enum corun_status)t->cancel_status;
+    type = status == CORUN_STATUS_TIMEOUT ? CORUN_ERR_TIMEOUT
+                                          : CORUN_ERR_CANCELLED;
+    msg = cancel_message(t);
+  } else if (status == CORUN_STATUS_OK) {
+    type = CORUN_ERR_NONE;
+  } else if (fmt) {
+    struct corun_buf m = CORUN_BUF_INIT;
+    va_list ap;
+
+    va_start(ap, fmt);
+    corun_buf_vprintf(&m, fmt, ap);
+    va_end(ap);
+    msg = corun_buf_detach(&m);
+  }
+  /*
+   * A result set before a failure is kept (an exec's exit status); one
+   * from before a cancel is not what the task came to.
+   */
+  if (t->cancel_status != CORUN_STATUS_NONE && t->result) {
+    cJSON_Delete(t->result);
+    t->result = NULL;
+  }
+  end(t, status, type, msg);
+}
+
+void corun__task_set_result(struct corun_task *t, cJSON *result)
+{
+  cJSON_Delete(t->result);
+  t->result = result;
+}
+
+void corun__task_yield(struct corun_task *t)
+{
+  t->flags |= CORUN_TF_YIELD;
+  corun__run_ready(t->run, t);
+}
+
+void corun__task_free_parts(struct corun_task *t)
+{
+  if (t->kind && t->kind->free)
+    t->kind->free(t);
+  if (!(t->flags & CORUN_TF_ID_POOLED))
+    free(t->id);
+  free(t->children);
+  if (t->deps) {
+    free(t->deps->after);
+    free(t->deps->dependents);
+    free(t->deps);
+  }
+  free(t->timeout);
+  free(t->err_msg);
+  cJSON_Delete(t->result);
+}
+
+long long corun__backoff_ms(long long base_ms, uint32_t attempts)
+{
+  long long ms = base_ms;
+  uint32_t i;
+
+  for (i = 1; i < attempts && ms < CORUN_BACKOFF_CAP_MS; i++)
+    ms *= 2;
+  return ms > CORUN_BACKOFF_CAP_MS ? CORUN_BACKOFF_CAP_MS : ms;
+}
+
+uint32_t corun__task_start_children(struct corun_task *t)
+{
+  uint32_t i, pending = 0;
+
+  /* Count first: a child skipped before t started has already ended. */
+  for (i = 0; i < t->nchildren; i++)
+    if (t->children[i]->state != CORUN_STATE_DONE)
+      pending++;
+  for (i = 0; i < t->nchildren; i++)
+    corun__task_activate(t->children[i]);
+  return pending;
+}
+
+void corun__task_cancel_children(struct corun_task *t, uint32_t *pending)
+{
+  uint32_t i;
+
+  for (i = 0; i < t->nchildren && t->state == CORUN_STATE_RUNNING; i++) {
+    struct corun_task *c = t->children[i];
+
+    if (c->state == CORUN_STATE_DONE || (c->flags & CORUN_TF_DETACHED))
+      continue;
+    if (corun__task_cancel(c, CORUN_STATUS_CANCELLED, CORUN_CANCEL_OUTSIDE))
+      (*pending)--;
+  }
+}
+
+int corun__task_cancel(struct corun_task *t, enum corun_status reason,
+                       enum corun_cancel_how how)
+{
+  if (t->state == CORUN_STATE_DONE)
+    return 0;
+  if (how == CORUN_CANCEL_OUTSIDE && (t->flags & CORUN_TF_SHIELD)) {
+    if (!(t->flags & CORUN_TF_DETACHED) && t->run->opts.debug)
+      corun__run_logf(t->run, "%s: shielded, keeps running", t->id);
+    t->flags |= CORUN_TF_DETACHED;
+    return 1;
+  }
+  if (how == CORUN_CANCEL_FORCE)
+    t->flags |= CORUN_TF_FORCE;
+  if (t->cancel_status != CORUN_STATUS_NONE) {
+    /* On its way out; a forced cancel may still hurry a kind along. */
+    if (how == CORUN_CANCEL_FORCE && t->state == CORUN_STATE_RUNNING &&
+        t->kind->cancel)
+      t->kind->cancel(t);
+    return 0;
+  }
+  if (t->flags & CORUN_TF_SKIP_QUEUED) {
+    /* Its "after" task already failed: it was never going to run. */
+    char *msg = t->err_msg;
+
+    t->err_msg = NULL;
+    end(t, CORUN_STATUS_SKIPPED, CORUN_ERR_SKIPPED, msg);
+    return 0;
+  }
+  t->cancel_status = (uint8_t)reason;
+  if (t->state != CORUN_STATE_RUNNING) {
+    end(t, reason,
+        reason == CORUN_STATUS_TIMEOUT ? CORUN_ERR_TIMEOUT
+                                       : CORUN_ERR_CANCELLED,
+        cancel_message(t));
+    return 0;
+  }
+  if (t->kind->cancel)
+    t->kind->cancel(t);
+  else
+    corun__task_finish(t, reason, CORUN_ERR_CANCELLED, NULL);
+  return 0;
+}

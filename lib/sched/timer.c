@@ -1,0 +1,246 @@
+/* SPDX-License-Identifier: MIT */
+#include "sched/timer.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+
+#include "core/run.h"
+#include "core/task.h"
+
+struct corun_tbucket {
+  struct corun_tlink list; /* circular, with this as the sentinel */
+  uint64_t due;
+  uint32_t seq;
+  uint32_t slot; /* heap index */
+  struct corun_tbucket *next_spare;
+};
+
+static int before(const struct corun_tbucket *a, const struct corun_tbucket *b)
+{
+  if (a->due != b->due)
+    return a->due < b->due;
+  /* Creation numbers wrap after 4e9 buckets; compare as a window. */
+  return (int32_t)(a->seq - b->seq) < 0;
+}
+
+static void place(struct corun_timers *h, uint32_t i, struct corun_tbucket *b)
+{
+  h->heap[i] = b;
+  b->slot = i;
+}
+
+static void sift_up(struct corun_timers *h, uint32_t i)
+{
+  struct corun_tbucket *b = h->heap[i];
+
+  while (i > 0) {
+    uint32_t up = (i - 1) / 2;
+
+    if (!before(b, h->heap[up]))
+      break;
+    place(h, i, h->heap[up]);
+    i = up;
+  }
+  place(h, i, b);
+}
+
+static void sift_down(struct corun_timers *h, uint32_t i)
+{
+  struct corun_tbucket *b = h->heap[i];
+
+  for (;;) {
+    uint32_t c = 2 * i + 1;
+
+    if (c >= h->n)
+      break;
+    if (c + 1 < h->n && before(h->heap[c + 1], h->heap[c]))
+      c++;
+    if (!before(h->heap[c], b))
+      break;
+    place(h, i, h->heap[c]);
+    i = c;
+  }
+  place(h, i, b);
+}
+
+static void bucket_drop(struct corun_timers *h, struct corun_tbucket *b)
+{
+  uint32_t i = b->slot;
+  struct corun_tbucket *last = h->heap[--h->n];
+
+  if (i != h->n) {
+    place(h, i, last);
+    if (i > 0 && before(last, h->heap[(i - 1) / 2]))
+      sift_up(h, i);
+    else
+      sift_down(h, i);
+  }
+  if (h->last == b)
+    h->last = NULL;
+  b->next_spare = h->spare;
+  h->spare = b;
+}
+
+static struct corun_tbucket *bucket_for(struct corun_timers *h, uint64_t due)
+{
+  struct corun_tbucket *b = h->last;
+
+  /* Appending to the newest bucket keeps start order among equal dues. */
+  if (b && b->due == due)
+    return b;
+  if (h->n == h->cap) {
+    uint32_t ncap = h->cap ? h->cap * 2 : 64;
+    struct corun_tbucket **nh = realloc(h->heap, ncap * sizeof(*nh));
+
+    if (nh == NULL)
+      return NULL;
+    h->heap = nh;
+    h->cap = ncap;
+  }
+  if (h->spare) {
+    b = h->spare;
+    h->spare = b->next_spare;
+  } else if ((b = malloc(sizeof(*b))) == NULL) {
+    return NULL;
+  }
+  b->list.prev = b->list.next = &b->list;
+  b->due = due;
+  b->seq = h->seq++;
+  h->heap[h->n] = b;
+  b->slot = h->n++;
+  sift_up(h, b->slot);
+  h->last = b;
+  return b;
+}
+
+/* Unlinks t; returns its bucket if that emptied (caller drops it). */
+static struct corun_tbucket *unlink_timer(struct corun_timer *t)
+{
+  struct corun_tlink *p = t->link.prev, *n = t->link.next;
+
+  p->next = n;
+  n->prev = p;
+  t->link.prev = t->link.next = NULL;
+  /* Only the sentinel is left when both neighbours are the same link. */
+  return p == n ? (struct corun_tbucket *)p : NULL;
+}
+
+static void fire(uv_timer_t *uvt);
+
+/* Point the one uv timer at the earliest deadline, if it moved. */
+static void rearm(struct corun_run *run)
+{
+  struct corun_timers *h = &run->timers;
+  uint64_t due, now;
+
+  if (h->n == 0) {
+    if (h->armed != UINT64_MAX)
+      uv_timer_stop(&h->uv);
+    h->armed = UINT64_MAX;
+    return;
+  }
+  due = h->heap[0]->due;
+  if (due == h->armed)
+    return;
+  h->armed = due;
+  /* uv measures from its cached loop time; bring it up to date first. */
+  uv_update_time(run->loop);
+  now = corun__now_ms(run);
+  uv_timer_start(&h->uv, fire, due > now ? due - now : 0, 0);
+}
+
+static void fire(uv_timer_t *uvt)
+{
+  struct corun_run *run = uvt->data;
+  struct corun_timers *h = &run->timers;
+  uint64_t now = corun__now_ms(run);
+  unsigned n = 0;
+
+  h->armed = UINT64_MAX;
+  /* One timer at a time: a callback may stop or start any other timer. */
+  while (h->n > 0 && h->heap[0]->due <= now) {
+    struct corun_tbucket *b = h->heap[0];
+    struct corun_timer *t = (struct corun_timer *)b->list.next;
+    uint64_t began = run->opts.debug ? uv_hrtime() : 0;
+
+    corun__run_batch_tick(run, &n);
+    if (unlink_timer(t))
+      bucket_drop(h, b);
+    t->cb(t);
+    if (run->opts.debug)
+      corun__run_check_slow(run, began, t->task, "timer");
+  }
+  run->batch_now = 0;
+  rearm(run);
+}
+
+int corun__timers_init(struct corun_run *run)
+{
+  struct corun_timers *h = &run->timers;
+
+  h->armed = UINT64_MAX;
+  if (uv_timer_init(run->loop, &h->uv) != 0)
+    return -1;
+  h->uv.data = run;
+  return 0;
+}
+
+void corun__timers_free(struct corun_run *run)
+{
+  struct corun_timers *h = &run->timers;
+  struct corun_tbucket *b;
+  uint32_t i;
+
+  for (i = 0; i < h->n; i++)
+    free(h->heap[i]);
+  while ((b = h->spare) != NULL) {
+    h->spare = b->next_spare;
+    free(b);
+  }
+  free(h->heap);
+  h->heap = NULL;
+  h->n = h->cap = 0;
+}
+
+int corun__timer_start(struct corun_run *run, struct corun_timer *t,
+                       uint64_t due, corun_timer_cb cb,
+                       struct corun_task *task)
+{
+  struct corun_timers *h = &run->timers;
+  struct corun_tbucket *b;
+
+  if (t->link.next) {
+    b = unlink_timer(t);
+    if (b)
+      bucket_drop(h, b);
+  }
+  b = bucket_for(h, due);
+  if (b == NULL)
+    return -1;
+  t->due = due;
+  t->cb = cb;
+  t->task = task;
+  t->link.prev = b->list.prev;
+  t->link.next = &b->list;
+  b->list.prev->next = &t->link;
+  b->list.prev = &t->link;
+  rearm(run);
+  return 0;
+}
+
+void corun__timer_stop(struct corun_run *run, struct corun_timer *t)
+{
+  struct corun_tbucket *b;
+
+  if (t->link.next == NULL)
+    return;
+  b = unlink_timer(t);
+  if (b)
+    bucket_drop(&run->timers, b);
+  rearm(run);
+}
+
+int corun__timer_armed(const struct corun_timer *t)
+{
+  return t->link.next != NULL;
+}

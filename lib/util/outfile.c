@@ -1,0 +1,279 @@
+/* SPDX-License-Identifier: MIT */
+/* O_PATH: a directory to create files in, without reading it. */
+#define _GNU_SOURCE
+#include "util/outfile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/buf.h"
+#include "util/confine.h"
+
+/* Whether dir, which exists, resolves inside root. */
+static int dir_inside(const char *dir, const char *root)
+{
+  char *real;
+  int ok;
+
+  if (root == NULL)
+    return 1;
+  real = realpath(*dir ? dir : "/", NULL);
+  ok = real && corun__path_inside(real, root);
+  free(real);
+  return ok;
+}
+
+int corun__outfile_mkdirs(const char *target, const char *root,
+                          struct corun_buf *why)
+{
+  struct stat st;
+  char *dir = strdup(target), *slash, *p;
+  int e = 0;
+
+  if (dir == NULL) {
+    corun_buf_puts(why, "out of memory");
+    return -1;
+  }
+  slash = strrchr(dir, '/');
+  if (slash == NULL || slash == dir || stat((*slash = '\0', dir), &st) == 0) {
+    /* Nothing to make: the directory is there (or it is "/" or "."). */
+    free(dir);
+    return 0;
+  }
+  /*
+   * Walk down from the top: each missing directory is made only once the
+   * one it goes into is known to lie inside the root.
+   */
+  for (p = dir + 1;; p++) {
+    int last = *p == '\0';
+
+    if (*p != '/' && !last)
+      continue;
+    *p = '\0';
+    if (stat(dir, &st) == 0) {
+      if (!S_ISDIR(st.st_mode)) {
+        /* Name both: the directory wanted and what stands in its way. */
+        char *in_way = strdup(dir);
+
+        if (!last)
+          *p = '/';
+        corun_buf_printf(why, "cannot create directory %s: %s is not a "
+                              "directory",
+                         dir, in_way ? in_way : "a part of it");
+        free(in_way);
+        free(dir);
+        return -1;
+      }
+    } else if (errno != ENOENT) {
+      e = errno;
+      break;
+    } else {
+      char *up = strrchr(dir, '/');
+      int ok;
+
+      if (up == NULL) {
+        ok = dir_inside(".", root);
+      } else {
+        *up = '\0';
+        ok = dir_inside(up == dir ? "/" : dir, root);
+        *up = '/';
+      }
+      if (!ok) {
+        corun_buf_printf(why, "cannot create directory %s: outside --root %s",
+                         dir, root);
+        free(dir);
+        return -1;
+      }
+      if (mkdir(dir, 0777) < 0 && errno != EEXIST) {
+        e = errno;
+        break;
+      }
+    }
+    if (last)
+      break;
+    *p = '/';
+  }
+  if (e == 0 && !dir_inside(dir, root)) {
+    corun_buf_printf(why, "cannot create directory %s: outside --root %s", dir,
+                     root);
+    free(dir);
+    return -1;
+  }
+  if (e)
+    corun_buf_printf(why, "cannot create directory %s: %s", dir, strerror(e));
+  free(dir);
+  return e ? -1 : 0;
+}
+
+/* Where in dirfd a temporary name is free: base.corun-XXXXXX, created. */
+static int make_temp(struct corun_outfile *o, const char *base)
+{
+  static unsigned counter;
+  size_t n = strlen(base) + 16;
+  int tries;
+
+  o->tmp = malloc(n);
+  if (o->tmp == NULL)
+    return ENOMEM;
+  for (tries = 0; tries < 1000; tries++) {
+    unsigned long long x = (unsigned long long)getpid() * 2654435761u ^
+                           (unsigned long long)time(NULL) * 40503u ^
+                           (unsigned long long)++counter * 2246822519u;
+
+    snprintf(o->tmp, n, "%s.corun-%06llx", base, x & 0xffffff);
+    /* O_EXCL: never a file (or a link) that was already there. */
+    o->fd = openat(o->dirfd, o->tmp,
+                   O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (o->fd >= 0)
+      return 0;
+    if (errno != EEXIST)
+      break;
+  }
+  {
+    int e = o->fd < 0 ? errno : EEXIST;
+
+    free(o->tmp);
+    o->tmp = NULL;
+    return e;
+  }
+}
+
+int corun__outfile_open(struct corun_outfile *o, const char *target,
+                        const char *root)
+{
+  struct stat st;
+  char *real = NULL;
+  const char *base;
+  int fl, e;
+
+  o->direct = 0;
+  o->fd = -1;
+  /* A symbolic link stays one: the file it points to is replaced. */
+  if (lstat(target, &st) == 0 && S_ISLNK(st.st_mode) &&
+      (real = realpath(target, NULL)) != NULL)
+    target = real;
+  base = strrchr(target, '/');
+  base = base ? base + 1 : target;
+  o->name = strdup(base);
+  {
+    /* The directory, by its own path ("dir/." of "dir/name"). */
+    size_t dl = (size_t)(base - target);
+    char *dir = malloc(dl + 2);
+
+    if (dir && dl)
+      snprintf(dir, dl + 2, "%.*s.", (int)dl, target);
+    else if (dir)
+      strcpy(dir, ".");
+    o->dirfd = dir ? corun__open_confined(dir, root,
+                                          O_PATH | O_DIRECTORY | O_CLOEXEC, 0)
+                   : -1;
+    e = dir ? errno : ENOMEM;
+    free(dir);
+  }
+  free(real);
+  if (o->name == NULL || o->dirfd < 0) {
+    if (o->name == NULL)
+      e = ENOMEM;
+    corun__outfile_abort(o);
+    return e;
+  }
+  if (fstatat(o->dirfd, o->name, &st, 0) == 0 && !S_ISREG(st.st_mode)) {
+    /*
+     * Not blocking: a FIFO nobody reads would hold the whole event loop
+     * in open(). With no reader it fails now (ENXIO); once open, writes
+     * wait for the reader, as a pipe's writer does.
+     */
+    o->direct = 1;
+    o->fd = openat(o->dirfd, o->name, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (o->fd < 0) {
+      e = errno;
+      corun__outfile_abort(o);
+      return e;
+    }
+    fl = fcntl(o->fd, F_GETFL);
+    if (fl >= 0)
+      fcntl(o->fd, F_SETFL, fl & ~O_NONBLOCK);
+    return 0;
+  }
+  e = make_temp(o, o->name);
+  if (e)
+    corun__outfile_abort(o);
+  return e;
+}
+
+/* The process's umask: mkstemp makes 0600, a new file should get 0666&~. */
+static mode_t umask_now(void)
+{
+  mode_t m = umask(0);
+
+  umask(m);
+  return m;
+}
+
+int corun__write_all(int fd, const void *data, size_t n)
+{
+  const char *p = data;
+
+  while (n > 0) {
+    ssize_t w = write(fd, p, n);
+
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w < 0)
+      return errno;
+    p += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+int corun__outfile_write(struct corun_outfile *o, const void *data, size_t n)
+{
+  return corun__write_all(o->fd, data, n);
+}
+
+int corun__outfile_commit(struct corun_outfile *o)
+{
+  int e = 0;
+
+  if (o->fd < 0)
+    return 0;
+  if (!o->direct && (fchmod(o->fd, 0666 & ~umask_now()) < 0 ||
+                     fsync(o->fd) < 0))
+    e = errno;
+  if (close(o->fd) < 0 && e == 0)
+    e = errno;
+  o->fd = -1;
+  /* By name in the directory opened: the same place whatever changed. */
+  if (e == 0 && o->tmp && renameat(o->dirfd, o->tmp, o->dirfd, o->name) < 0)
+    e = errno;
+  if (e == 0 && o->tmp) {
+    free(o->tmp);
+    o->tmp = NULL;
+  }
+  corun__outfile_abort(o);
+  return e;
+}
+
+void corun__outfile_abort(struct corun_outfile *o)
+{
+  if (o->fd >= 0)
+    close(o->fd);
+  o->fd = -1;
+  if (o->tmp) {
+    unlinkat(o->dirfd, o->tmp, 0);
+    free(o->tmp);
+    o->tmp = NULL;
+  }
+  if (o->dirfd >= 0)
+    close(o->dirfd);
+  o->dirfd = -1;
+  free(o->name);
+  o->name = NULL;
+}
