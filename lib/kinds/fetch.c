@@ -27,6 +27,7 @@
 #include "core/fields.h"
 #include "core/http.h"
 #include "core/kind.h"
+#include "util/decode.h"
 #include "util/outfile.h"
 #include "report/report.h"
 #include "core/run.h"
@@ -52,6 +53,7 @@ struct fetch_conf {
   int retries;
   int follow;
   int insecure;
+  int compressed; /* ask for compressed bodies and decode them */
   int retry_unsafe;
   int nexpect;
   int expect[32]; /* a code, or -N for the class Nxx */
@@ -82,6 +84,10 @@ struct fetch_task {
   int body_overflow;
   int too_large;
   int write_errno;
+  struct corun_decoder *decoder; /* this hop's, made by its first byte */
+  int decode_checked;             /* its Content-Encoding was looked at */
+  char decode_err[200];           /* why the body did not decode */
+  int decode_cut;                 /* ... because a stream stopped short */
   struct corun_timer retry;
 };
 
@@ -89,7 +95,7 @@ static const char *const fields[] = {
     "url",       "method",         "headers",         "body",
     "json",      "expect",         "save",            "max_bytes",
     "follow_redirects", "connect_timeout", "insecure", "retries",
-    "backoff",   "attempt_timeout", "retry_unsafe",    NULL};
+    "backoff",   "attempt_timeout", "retry_unsafe",    "compressed", NULL};
 
 /* ---- parse ---- */
 
@@ -181,6 +187,18 @@ static void parse_headers(struct corun_fields *f, struct fetch_conf *c)
     c->headers = curl_slist_append(c->headers, corun_buf_str(&line));
     corun_buf_free(&line);
   }
+}
+
+/* Whether the request sets a header of this name (any case). */
+static int has_header(const struct curl_slist *h, const char *name)
+{
+  size_t n = strlen(name);
+
+  for (; h; h = h->next)
+    if (strncasecmp(h->data, name, n) == 0 &&
+        (h->data[n] == ':' || h->data[n] == ';'))
+      return 1;
+  return 0;
 }
 
 static void parse_expect(struct corun_fields *f, struct fetch_conf *c)
@@ -297,6 +315,16 @@ static int parse(struct corun_task *t, struct corun_fields *f)
     c->max_bytes = n;
   corun_field_bool(f, "follow_redirects", &c->follow);
   corun_field_bool(f, "insecure", &c->insecure);
+  c->compressed = 1;
+  corun_field_bool(f, "compressed", &c->compressed);
+  /*
+   * A request that asks for a range or an encoding itself gets the bytes
+   * as sent: a range of a compressed body does not decode on its own.
+   */
+  if (c->compressed && has_header(c->headers, "Range"))
+    c->compressed = 0;
+  if (c->compressed && has_header(c->headers, "Accept-Encoding"))
+    c->compressed = 0;
   corun_field_bool(f, "retry_unsafe", &c->retry_unsafe);
   if (corun_field_timeout(f, "connect_timeout", "fail every connection",
                           &d) > 0)
@@ -317,28 +345,92 @@ static int parse(struct corun_task *t, struct corun_fields *f)
 
 /* ---- the transfer ---- */
 
+/*
+ * Keeps n bytes of the (decoded) body. Returns 0, or -1 when the transfer
+ * must stop (over max_bytes, or the save file cannot be written).
+ */
+static int take_body(void *arg, const char *ptr, size_t n)
+{
+  struct fetch_task *ft = arg;
+
+  if ((long long)n > ft->c->max_bytes - ft->bytes) {
+    ft->too_large = 1;
+    return -1; /* abort the transfer before keeping a byte too many */
+  }
+  ft->bytes += (long long)n;
+  if (ft->out.fd >= 0) {
+    ft->write_errno = corun__outfile_write(&ft->out, ptr, n);
+    return ft->write_errno ? -1 : 0;
+  }
+  /* A pipeline's next stage may want the body though no report does. */
+  if (ft->base.run->opts.skip_bodies && !(ft->base.flags & CORUN_TF_INSTANCE))
+    return 0;
+  if (!ft->body_overflow && ft->body.len + n <= BODY_KEEP)
+    corun_buf_add(&ft->body, ptr, n);
+  else
+    ft->body_overflow = 1;
+  return 0;
+}
+
+/*
+ * The response's Content-Encoding, all of its headers joined, as curl
+ * keeps them for this hop. Returns 0 and a decoder (or none), or -1 with
+ * the reason in ft->decode_err.
+ */
+static int make_decoder(struct fetch_task *ft)
+{
+  struct corun_buf list = CORUN_BUF_INIT;
+  struct curl_header *h;
+  size_t i, amount = 1;
+  int r = 0;
+
+  ft->decode_checked = 1;
+  for (i = 0; i < amount; i++) {
+    if (curl_easy_header(ft->easy, "Content-Encoding", i, CURLH_HEADER, -1,
+                         &h) != CURLHE_OK)
+      break;
+    amount = h->amount;
+    if (list.len)
+      corun_buf_putc(&list, ',');
+    corun_buf_puts(&list, h->value);
+  }
+  if (list.oom) {
+    snprintf(ft->decode_err, sizeof(ft->decode_err), "out of memory");
+    r = -1;
+  } else if (list.len) {
+    r = corun__decoder_new(corun_buf_str(&list), take_body, ft, &ft->decoder,
+                           ft->decode_err, sizeof(ft->decode_err));
+  }
+  corun_buf_free(&list);
+  return r;
+}
+
 static size_t on_data(char *ptr, size_t size, size_t nmemb, void *arg)
 {
   struct fetch_task *ft = arg;
   size_t n = size * nmemb;
 
-  if ((long long)n > ft->c->max_bytes - ft->bytes) {
-    ft->too_large = 1;
-    return 0; /* abort the transfer before keeping a byte too many */
+  if (!ft->decode_checked && ft->c->compressed && make_decoder(ft) < 0)
+    return 0;
+  if (ft->decoder == NULL)
+    return take_body(ft, ptr, n) == 0 ? n : 0;
+  if (corun__decoder_write(ft->decoder, ptr, n) == -1 && !ft->too_large &&
+      !ft->write_errno) {
+    snprintf(ft->decode_err, sizeof(ft->decode_err), "%s",
+             corun__decoder_error(ft->decoder));
+    return 0;
   }
-  ft->bytes += (long long)n;
-  if (ft->out.fd >= 0) {
-    ft->write_errno = corun__outfile_write(&ft->out, ptr, n);
-    return ft->write_errno ? 0 : n;
-  }
-  /* A pipeline's next stage may want the body though no report does. */
-  if (ft->base.run->opts.skip_bodies && !(ft->base.flags & CORUN_TF_INSTANCE))
-    return n;
-  if (!ft->body_overflow && ft->body.len + n <= BODY_KEEP)
-    corun_buf_add(&ft->body, ptr, n);
-  else
-    ft->body_overflow = 1;
-  return n;
+  return ft->too_large || ft->write_errno || ft->decode_err[0] ? 0 : n;
+}
+
+/* This hop's decoder, if it made one, is done with. */
+static void drop_decoder(struct fetch_task *ft)
+{
+  corun__decoder_free(ft->decoder);
+  ft->decoder = NULL;
+  ft->decode_checked = 0;
+  ft->decode_err[0] = '\0';
+  ft->decode_cut = 0;
 }
 
 static void drop_temp(struct fetch_task *ft)
@@ -368,6 +460,7 @@ static void done(CURL *easy, CURLcode code, const char *errmsg, void *arg);
  */
 static void put_easy(struct fetch_task *ft)
 {
+  drop_decoder(ft);
   corun_buf_free(&ft->body);
   /* The result keeps the effective URL; the hop's copies can go. */
   free(ft->url);
@@ -419,7 +512,13 @@ static void setup_easy(struct fetch_task *ft)
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+  /*
+   * corun asks for compressed bodies and decodes them itself: libcurl's
+   * own decoder takes a stream cut short for a whole one.
+   */
+  curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING,
+                   c->compressed ? CORUN_ACCEPT_ENCODING : NULL);
+  curl_easy_setopt(e, CURLOPT_HTTP_CONTENT_DECODING, 0L);
   /*
    * Over TLS, wait for a connection being set up to the same host rather
    * than open another: if ALPN says HTTP/2, the transfers share it. Plain
@@ -507,6 +606,7 @@ static void launch(struct fetch_task *ft)
   ft->too_large = 0;
   ft->write_errno = 0;
   ft->body_overflow = 0;
+  drop_decoder(ft);
   corun_buf_reset(&ft->body);
   setup_easy(ft);
   if (invalid_host(ft->url)) {
@@ -917,7 +1017,13 @@ static void done(CURL *easy, CURLcode code, const char *errmsg, void *arg)
   curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
   if (code == CURLE_OK && follow(ft, status))
     return;
-  if (code == CURLE_OK && expected(ft->c, status)) {
+  /* A compressed body is whole only when each of its streams ended. */
+  if (code == CURLE_OK && ft->decoder && corun__decoder_finish(ft->decoder)) {
+    snprintf(ft->decode_err, sizeof(ft->decode_err), "%s",
+             corun__decoder_error(ft->decoder));
+    ft->decode_cut = 1;
+  }
+  if (code == CURLE_OK && !ft->decode_err[0] && expected(ft->c, status)) {
     e = commit_sink(ft);
     if (e) {
       put_easy(ft);
@@ -938,7 +1044,14 @@ static void done(CURL *easy, CURLcode code, const char *errmsg, void *arg)
     type = CORUN_ERR_IO;
     corun_buf_printf(&msg, "cannot write %s: %s", ft->c->save,
                      strerror(ft->write_errno));
-  } else if (code == CURLE_OK) {
+  } else if (ft->decode_err[0] && expected(ft->c, status)) {
+    type = CORUN_ERR_PROTOCOL;
+    corun_buf_printf(&msg, "%s: %s",
+                     ft->decode_cut ? "body ended early"
+                                    : "body does not decode",
+                     ft->decode_err);
+  } else if (code == CURLE_OK || ft->decode_err[0]) {
+    /* A status the job did not expect says more than its body's state. */
     type = CORUN_ERR_HTTP_STATUS;
     corun_buf_printf(&msg, "HTTP %ld from ", status);
     put_url(&msg, ft->url);
@@ -1042,6 +1155,7 @@ static void release(struct corun_task *t)
   if (ft->easy)
     curl_easy_cleanup(ft->easy);
   drop_temp(ft);
+  drop_decoder(ft);
   free(ft->url);
   free(ft->method);
   corun_buf_free(&ft->body);

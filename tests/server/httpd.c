@@ -52,6 +52,9 @@
  *        "query", "headers": {lower-case name: value, repeats joined with
  *        ", "}, "body", "bytes" (body length)}. Bytes that are not UTF-8
  *        come out as \u00XX.
+ *   /file?path=P[&enc=E][&cut=K]  200, the bytes of the file P (at most
+ *        16 MiB) with Content-Encoding: E when given; cut=K leaves out the
+ *        last K bytes, with a Content-Length that matches what is sent.
  *   /text   small text/plain body.  /binary  bytes 0x00-0xff,
  *        application/octet-stream.  /ctl  text/plain with ANSI escape
  *        sequences and other control characters.
@@ -1195,6 +1198,29 @@ static void route(struct conn *c, const struct req *r, int64_t now)
     reply_text(c, r, 200, body);
   } else if (strcmp(p, "/echo") == 0) {
     route_echo(c, r);
+  } else if (strcmp(p, "/file") == 0) {
+    const char *path = param(r, "path"), *enc = param(r, "enc");
+    char extra[128] = "";
+    uint64_t cut = 0;
+    size_t len = 0;
+    char *data = NULL;
+    FILE *f;
+
+    if (path && (f = fopen(path, "rb")) != NULL) {
+      data = malloc(16u << 20);
+      len = data ? fread(data, 1, 16u << 20, f) : 0;
+      fclose(f);
+    }
+    if (data == NULL || param_u64(r, "cut", 0, len, &cut) < 0 ||
+        (enc && (!header_safe(enc) || strlen(enc) > 80))) {
+      reply_text(c, r, 400, "need path=FILE, cut=BYTES and a plain enc\n");
+    } else {
+      if (enc)
+        snprintf(extra, sizeof extra, "Content-Encoding: %s\r\n", enc);
+      reply(c, r, 200, "application/octet-stream", data, len - (size_t)cut,
+            enc ? extra : NULL);
+    }
+    free(data);
   } else if (strcmp(p, "/text") == 0) {
     reply_text(c, r, 200, "Hello from corun-test-httpd.\n");
   } else if (strcmp(p, "/binary") == 0) {
