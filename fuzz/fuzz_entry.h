@@ -17,6 +17,9 @@
  *                                    and as a rate
  *   corun_fuzz_template(data, size)  byte 0 chooses the context, the rest
  *                                    (up to a NUL) is the template
+ *   corun_fuzz_decode(data, size)    byte 0 chooses a Content-Encoding
+ *                                    list, the rest is the body: decoded
+ *                                    whole and in two pieces, alike
  *
  * Call corun_fuzz_setup() once first: it sets the environment variables
  * the seeds and the dictionary name and makes the scratch directory that
@@ -37,6 +40,7 @@
 #include "util/duration.h"
 #include "load/jobfile.h"
 #include "json/template.h"
+#include "util/decode.h"
 
 #define FUZZ_CHECK(cond, ...)                                                  \
   do {                                                                         \
@@ -433,6 +437,83 @@ static inline int corun_fuzz_template(const uint8_t *data, size_t size)
   free(er);
   free(in);
   corun_secrets_free(&sec);
+  return 0;
+}
+
+/* ---- content decoding ---- */
+
+/* What a decoder gave, up to a bound: a small input may inflate a lot. */
+struct corun_fuzz_out {
+  unsigned char *p;
+  size_t len;
+};
+
+#define CORUN_FUZZ_DECODE_MAX ((size_t)256 << 10)
+#define CORUN_FUZZ_DECODE_STOP 2
+
+static inline int corun_fuzz_decode_sink(void *ctx, const char *p, size_t n)
+{
+  struct corun_fuzz_out *o = ctx;
+
+  if (n > CORUN_FUZZ_DECODE_MAX - o->len)
+    return CORUN_FUZZ_DECODE_STOP;
+  memcpy(o->p + o->len, p, n);
+  o->len += n;
+  return 0;
+}
+
+/* Decodes body in two writes cut at split; 0 whole, -1 bad, 2 stopped. */
+static inline int corun_fuzz_decode_once(const char *enc, const uint8_t *body,
+                                         size_t n, size_t split,
+                                         struct corun_fuzz_out *o)
+{
+  struct corun_decoder *d = NULL;
+  char err[200];
+  int r;
+
+  o->len = 0;
+  r = corun__decoder_new(enc, corun_fuzz_decode_sink, o, &d, err, sizeof(err));
+  FUZZ_CHECK(r == 0 && d != NULL, "no decoder for \"%s\": %s", enc, err);
+  r = corun__decoder_write(d, (const char *)body, split);
+  if (r == 0)
+    r = corun__decoder_write(d, (const char *)body + split, n - split);
+  if (r == 0)
+    r = corun__decoder_finish(d);
+  FUZZ_CHECK(r == 0 || r == -1 || r == CORUN_FUZZ_DECODE_STOP,
+             "decoder returned %d", r);
+  if (r == -1)
+    FUZZ_CHECK(strncmp(corun__decoder_error(d), "the ", 4) == 0,
+               "reason \"%s\"", corun__decoder_error(d));
+  corun__decoder_free(d);
+  return r;
+}
+
+static inline int corun_fuzz_decode(const uint8_t *data, size_t size)
+{
+  static const char *const lists[] = {"gzip",          "deflate", "br",
+                                      "zstd",          "gzip, br", "deflate, zstd",
+                                      "x-gzip, gzip", "br, identity"};
+  /* Kept from input to input: the fuzzer runs one at a time. */
+  static unsigned char bufa[CORUN_FUZZ_DECODE_MAX], bufb[CORUN_FUZZ_DECODE_MAX];
+  struct corun_fuzz_out a = {bufa, 0}, b = {bufb, 0};
+  const char *enc;
+  int ra, rb;
+
+  if (size == 0)
+    return 0;
+  enc = lists[data[0] % (sizeof(lists) / sizeof(lists[0]))];
+  data++;
+  size--;
+  ra = corun_fuzz_decode_once(enc, data, size, size, &a);
+  rb = corun_fuzz_decode_once(enc, data, size, size / 2, &b);
+  /* Where the body is cut into writes must not change what it decodes to. */
+  if (ra != CORUN_FUZZ_DECODE_STOP && rb != CORUN_FUZZ_DECODE_STOP) {
+    FUZZ_CHECK(ra == rb, "\"%s\": whole %d, in two pieces %d", enc, ra, rb);
+    if (ra == 0)
+      FUZZ_CHECK(a.len == b.len && memcmp(a.p, b.p, a.len) == 0,
+                 "\"%s\": %zu bytes whole, %zu in two pieces", enc, a.len,
+                 b.len);
+  }
   return 0;
 }
 

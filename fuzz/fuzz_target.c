@@ -7,6 +7,7 @@
  *   fuzz_jobfile   corun_fuzz_jobfile   a whole job file, loaded, never run
  *   fuzz_duration  corun_fuzz_duration  a duration and a rate
  *   fuzz_template  corun_fuzz_template  a template, in one pass and in two
+ *   fuzz_decode    corun_fuzz_decode    a compressed body, whole and split
  * Building and running: fuzz/README.md.
  */
 #include <stddef.h>

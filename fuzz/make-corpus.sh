@@ -5,13 +5,15 @@
 #   DIR/duration  handwritten durations and rates, and those the fixtures use
 #   DIR/template  handwritten templates, and the ${...} strings of the
 #                 fixtures (byte 0 of a template input is its flags byte)
+#   DIR/decode    gzip, zlib and raw deflate bodies, whole and cut (byte 0
+#                 picks the Content-Encoding list)
 # plus the regression inputs of tests/fixtures/fuzz/<target>/ for each.
 # Seeds are named by content hash, so running it twice adds nothing.
 set -euo pipefail
 [ $# -eq 1 ] || { echo "usage: $0 DIR" >&2; exit 2; }
 src=$(cd "$(dirname "$0")/.." && pwd)
 out=$1
-mkdir -p "$out/jobfile" "$out/duration" "$out/template"
+mkdir -p "$out/jobfile" "$out/duration" "$out/template" "$out/decode"
 
 # seed TARGET: stdin becomes one seed file of that target.
 seed() {
@@ -48,6 +50,24 @@ for t in "${templates[@]}"; do
   done
 done
 
+# Bodies for the decoder: byte 0 picks the list (0 gzip, 1 deflate, 5
+# "deflate, zstd" ...), whole, cut, and two gzip members.
+python3 - "$out/decode" <<'PY'
+import hashlib, os, sys, zlib
+out = sys.argv[1]
+text = b"".join(b"line %d of the body, with some repeats\n" % i for i in range(200))
+def pack(bits, data):
+    c = zlib.compressobj(6, zlib.DEFLATED, bits)
+    return c.compress(data) + c.flush()
+bodies = [b"\x00" + pack(31, text), b"\x00" + pack(31, text)[:-5],
+          b"\x00" + pack(31, text) + pack(31, b"more"),
+          b"\x01" + pack(15, text), b"\x01" + pack(-15, text),
+          b"\x01" + pack(15, text)[:40], b"\x00" + pack(31, b"")]
+for b in bodies:
+    with open(os.path.join(out, hashlib.sha1(b).hexdigest()), "wb") as f:
+        f.write(b)
+PY
+
 # What the fixtures write: every string with a template, every duration
 # and rate value.
 for f in "$src"/jobs/*.json "$src"/tests/fixtures/**/*.json; do
@@ -59,9 +79,9 @@ for f in "$src"/jobs/*.json "$src"/tests/fixtures/**/*.json; do
     while IFS= read -r d; do printf '%s' "$d" | seed duration; done
 done || true
 
-for t in jobfile duration template; do
+for t in jobfile duration template decode; do
   for f in "$src"/tests/fixtures/fuzz/$t/*; do seed "$t" <"$f"; done
 done
-for t in jobfile duration template; do
+for t in jobfile duration template decode; do
   echo "$t: $(find "$out/$t" -type f | wc -l) seeds"
 done

@@ -109,7 +109,12 @@ Test(fuzz_regress, template)
   cr_assert_gt(replay_dir("template", corun_fuzz_template), 0);
 }
 
-/* Nothing lies outside the three target folders, where no loop looks. */
+Test(fuzz_regress, decode)
+{
+  cr_assert_gt(replay_dir("decode", corun_fuzz_decode), 0);
+}
+
+/* Nothing lies outside the target folders, where no loop looks. */
 Test(fuzz_regress, layout)
 {
   DIR *d = opendir(FUZZ_FIXTURES);
@@ -121,7 +126,8 @@ Test(fuzz_regress, layout)
       continue;
     cr_expect(strcmp(de->d_name, "jobfile") == 0 ||
                   strcmp(de->d_name, "duration") == 0 ||
-                  strcmp(de->d_name, "template") == 0,
+                  strcmp(de->d_name, "template") == 0 ||
+                  strcmp(de->d_name, "decode") == 0,
               "%s/%s is not a target's folder", FUZZ_FIXTURES, de->d_name);
   }
   closedir(d);
