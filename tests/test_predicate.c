@@ -1,0 +1,291 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Predicates and JSON Pointers (lib/json/predicate.h) on their own: what
+ * compiles and what is refused with which reason, what each operator
+ * passes and fails, how a failure is shown, and RFC 6901's own examples.
+ */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "json/predicate.h"
+
+TestSuite(predicate);
+
+static struct corun_pred *compile_ok(const char *spec_text)
+{
+  cJSON *spec = cJSON_Parse(spec_text);
+  struct corun_pred *p = NULL;
+  struct corun_buf why = CORUN_BUF_INIT;
+  const cJSON *bad = NULL;
+
+  cr_assert_not_null(spec, "bad test JSON %s", spec_text);
+  cr_assert_eq(corun__pred_compile(spec, &p, &why, &bad), 0, "%s: %s",
+               spec_text, corun_buf_str(&why));
+  cJSON_Delete(spec); /* the predicate keeps copies */
+  corun_buf_free(&why);
+  return p;
+}
+
+/* The reason spec_text is refused, and the key of the node it names. */
+static void compile_err(const char *spec_text, const char *want,
+                        const char *want_key)
+{
+  cJSON *spec = cJSON_Parse(spec_text);
+  struct corun_pred *p = NULL;
+  struct corun_buf why = CORUN_BUF_INIT;
+  const cJSON *bad = NULL;
+
+  cr_assert_not_null(spec);
+  cr_assert_eq(corun__pred_compile(spec, &p, &why, &bad), -1, "%s compiled",
+               spec_text);
+  cr_expect_null(p);
+  cr_expect_str_eq(corun_buf_str(&why), want);
+  cr_assert_not_null(bad);
+  if (want_key)
+    cr_expect_str_eq(bad->string ? bad->string : "(none)", want_key);
+  cJSON_Delete(spec);
+  corun_buf_free(&why);
+}
+
+/* Whether the predicate passes value_text (NULL: an absent value). */
+static int passes(const char *spec_text, const char *value_text)
+{
+  struct corun_pred *p = compile_ok(spec_text);
+  cJSON *v = value_text ? cJSON_Parse(value_text) : NULL;
+  int r;
+
+  cr_assert(value_text == NULL || v != NULL, "bad value %s", value_text);
+  r = corun__pred_test(p, v);
+  cJSON_Delete(v);
+  corun__pred_free(p);
+  return r;
+}
+
+Test(predicate, bad_predicates_are_refused_with_a_reason)
+{
+  compile_err("[1, 2]",
+              "must be a JSON scalar or an object with one operator, not an "
+              "array",
+              NULL);
+  compile_err("{}",
+              "must have exactly one operator (equals, not_equals, contains, "
+              "not_contains, matches, exists, lt, le, gt, ge, type, count), "
+              "not 0",
+              NULL);
+  compile_err("{\"lt\": 1, \"gt\": 0}",
+              "must have exactly one operator (equals, not_equals, contains, "
+              "not_contains, matches, exists, lt, le, gt, ge, type, count), "
+              "not 2",
+              NULL);
+  compile_err("{\"eqals\": 1}",
+              "has unknown operator \"eqals\" (did you mean \"equals\"?)",
+              "eqals");
+  compile_err("{\"zzzzzz\": 1}", "has unknown operator \"zzzzzz\"", "zzzzzz");
+  compile_err("{\"matches\": 5}",
+              "\"matches\" needs a string (a POSIX extended regular "
+              "expression)",
+              "matches");
+  compile_err("{\"exists\": \"yes\"}", "\"exists\" needs true or false",
+              "exists");
+  compile_err("{\"ge\": \"3\"}", "\"ge\" needs a number", "ge");
+  compile_err("{\"type\": \"integer\"}",
+              "\"type\" needs one of \"string\", \"number\", \"boolean\", "
+              "\"null\", \"array\", \"object\"",
+              "type");
+  /* A count's own predicate is checked the same way, and named. */
+  compile_err("{\"count\": {\"lt\": \"x\"}}", "\"lt\" needs a number", "lt");
+}
+
+Test(predicate, an_invalid_regular_expression_is_refused)
+{
+  cJSON *spec = cJSON_Parse("{\"matches\": \"a(b\"}");
+  struct corun_pred *p = NULL;
+  struct corun_buf why = CORUN_BUF_INIT;
+  const cJSON *bad = NULL;
+
+  cr_assert_eq(corun__pred_compile(spec, &p, &why, &bad), -1);
+  cr_expect_eq(strncmp(corun_buf_str(&why),
+                       "\"matches\": invalid regular expression: ", 39),
+               0, "%s", corun_buf_str(&why));
+  cJSON_Delete(spec);
+  corun_buf_free(&why);
+}
+
+Test(predicate, scalars_and_equals_compare_numbers_as_numbers)
+{
+  cr_expect(passes("200", "200"));
+  cr_expect(passes("200", "200.0"));
+  cr_expect(passes("2e2", "200"));
+  cr_expect_not(passes("200", "\"200\""));
+  cr_expect(passes("\"ok\"", "\"ok\""));
+  cr_expect_not(passes("\"ok\"", "\"OK\""));
+  cr_expect(passes("true", "true"));
+  cr_expect_not(passes("true", "1"));
+  cr_expect(passes("{\"equals\": {\"a\": [1, 2]}}", "{\"a\": [1, 2.0]}"));
+  cr_expect(passes("{\"equals\": {\"a\": 1, \"b\": 2}}",
+                   "{\"b\": 2, \"a\": 1}"));
+  cr_expect_not(passes("{\"equals\": [1, 2]}", "[2, 1]"));
+  cr_expect(passes("{\"not_equals\": 3}", "4"));
+  cr_expect_not(passes("{\"not_equals\": 3}", "3"));
+}
+
+Test(predicate, an_absent_value_is_null)
+{
+  cr_expect(passes("null", NULL));
+  cr_expect(passes("{\"equals\": null}", NULL));
+  cr_expect(passes("{\"type\": \"null\"}", NULL));
+  cr_expect(passes("{\"exists\": false}", NULL));
+  cr_expect_not(passes("{\"exists\": true}", NULL));
+  cr_expect_not(passes("\"x\"", NULL));
+  cr_expect_not(passes("{\"contains\": \"x\"}", NULL));
+  cr_expect(passes("{\"not_contains\": \"x\"}", NULL));
+  cr_expect(passes("{\"not_equals\": \"x\"}", NULL));
+  cr_expect_not(passes("{\"matches\": \".*\"}", NULL));
+  cr_expect_not(passes("{\"count\": 0}", NULL));
+  cr_expect_not(passes("{\"lt\": 1}", NULL));
+  /* A null that is there exists. */
+  cr_expect(passes("{\"exists\": true}", "null"));
+}
+
+Test(predicate, contains_on_strings_and_arrays)
+{
+  cr_expect(passes("{\"contains\": \"json\"}",
+                   "\"application/json; charset=utf-8\""));
+  cr_expect_not(passes("{\"contains\": \"xml\"}", "\"application/json\""));
+  cr_expect(passes("{\"contains\": 2}", "[1, 2, 3]"));
+  cr_expect(passes("{\"contains\": {\"id\": 7}}", "[{\"id\": 6}, {\"id\": 7}]"));
+  cr_expect_not(passes("{\"contains\": \"2\"}", "[1, 2, 3]"));
+  cr_expect_not(passes("{\"contains\": \"a\"}", "{\"a\": 1}"));
+  cr_expect(passes("{\"not_contains\": \"error\"}", "\"all fine\""));
+  cr_expect_not(passes("{\"not_contains\": 1}", "[1]"));
+}
+
+Test(predicate, matches_is_a_posix_extended_search)
+{
+  cr_expect(passes("{\"matches\": \"^[0-9]+(\\\\.[0-9]+)?$\"}", "\"12.5\""));
+  cr_expect_not(passes("{\"matches\": \"^[0-9]+$\"}", "\"12.5\""));
+  cr_expect(passes("{\"matches\": \"wor\"}", "\"hello world\""));
+  cr_expect_not(passes("{\"matches\": \"1\"}", "1"));
+}
+
+Test(predicate, numbers_types_and_counts)
+{
+  cr_expect(passes("{\"lt\": 5}", "4.9"));
+  cr_expect_not(passes("{\"lt\": 5}", "5"));
+  cr_expect(passes("{\"le\": 5}", "5"));
+  cr_expect(passes("{\"gt\": -1}", "0"));
+  cr_expect(passes("{\"ge\": 0.5}", "0.5"));
+  cr_expect_not(passes("{\"ge\": 0}", "\"7\""));
+  cr_expect(passes("{\"type\": \"string\"}", "\"\""));
+  cr_expect(passes("{\"type\": \"number\"}", "1e3"));
+  cr_expect(passes("{\"type\": \"boolean\"}", "false"));
+  cr_expect(passes("{\"type\": \"boolean\"}", "true"));
+  cr_expect(passes("{\"type\": \"array\"}", "[]"));
+  cr_expect(passes("{\"type\": \"object\"}", "{}"));
+  cr_expect_not(passes("{\"type\": \"object\"}", "[]"));
+  cr_expect_not(passes("{\"type\": \"null\"}", "0"));
+  cr_expect(passes("{\"count\": 3}", "[1, [2], {}]"));
+  cr_expect(passes("{\"count\": 2}", "{\"a\": 1, \"b\": 2}"));
+  /* A string's length in characters, not bytes. */
+  cr_expect(passes("{\"count\": 5}", "\"h\\u00e9llo\""));
+  cr_expect(passes("{\"count\": {\"ge\": 1}}", "[0]"));
+  cr_expect_not(passes("{\"count\": {\"ge\": 1}}", "[]"));
+  cr_expect(passes("{\"count\": {\"count\": 1}}", "[]") == 0);
+  cr_expect_not(passes("{\"count\": 1}", "1"));
+}
+
+Test(predicate, describe_and_show_say_what_was_expected_and_what_came)
+{
+  static const char *const cases[][2] = {
+      {"3", "3"},
+      {"\"ok\"", "\"ok\""},
+      {"{\"equals\": [1, 2]}", "equals [1,2]"},
+      {"{\"contains\": \"a\\\"b\"}", "contains \"a\\\"b\""},
+      {"{\"exists\": false}", "exists false"},
+      {"{\"type\": \"array\"}", "type array"},
+      {"{\"count\": {\"lt\": 5}}", "count lt 5"},
+      {"{\"count\": 2}", "count 2"},
+      {"{\"matches\": \"^a\"}", "matches \"^a\""},
+  };
+  struct corun_buf out = CORUN_BUF_INIT;
+  size_t i;
+  cJSON *v;
+
+  for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    struct corun_pred *p = compile_ok(cases[i][0]);
+
+    corun_buf_reset(&out);
+    corun__pred_describe(p, &out);
+    cr_expect_str_eq(corun_buf_str(&out), cases[i][1]);
+    corun__pred_free(p);
+  }
+  corun_buf_reset(&out);
+  corun__pred_show(NULL, 200, &out);
+  cr_expect_str_eq(corun_buf_str(&out), "nothing");
+  /* Cut to the bound, never inside a character, with "..." after. */
+  v = cJSON_CreateString("ab\xc3\xa9" "cd\n");
+  corun_buf_reset(&out);
+  corun__pred_show(v, 3, &out);
+  cr_expect_str_eq(corun_buf_str(&out), "\"ab\"...");
+  corun_buf_reset(&out);
+  corun__pred_show(v, 200, &out);
+  cr_expect_str_eq(corun_buf_str(&out), "\"ab\xc3\xa9" "cd\\n\"");
+  cJSON_Delete(v);
+  v = cJSON_Parse("[1,2,3,4,5,6]");
+  corun_buf_reset(&out);
+  corun__pred_show(v, 5, &out);
+  cr_expect_str_eq(corun_buf_str(&out), "[1,2,...");
+  cJSON_Delete(v);
+  corun_buf_free(&out);
+}
+
+/* RFC 6901 section 5, every example; then what finds nothing. */
+Test(predicate, json_pointers_find_what_rfc_6901_says)
+{
+  cJSON *doc = cJSON_Parse(
+      "{\"foo\": [\"bar\", \"baz\"], \"\": 0, \"a/b\": 1, \"c%d\": 2, "
+      "\"e^f\": 3, \"g|h\": 4, \"i\\\\j\": 5, \"k\\\"l\": 6, \" \": 7, "
+      "\"m~n\": 8}");
+  static const struct {
+    const char *ptr;
+    double want;
+  } nums[] = {{"/", 0},    {"/a~1b", 1}, {"/c%d", 2}, {"/e^f", 3},
+              {"/g|h", 4}, {"/i\\j", 5}, {"/k\"l", 6}, {"/ ", 7},
+              {"/m~0n", 8}};
+  static const char *const none[] = {"/foo/2",   "/foo/01", "/foo/-",
+                                     "/x",       "/foo/0/x", "/foo/",
+                                     "/m~1n",    "/foo/1e0"};
+  struct corun_buf why = CORUN_BUF_INIT;
+  const cJSON *v;
+  size_t i;
+
+  cr_assert_not_null(doc);
+  cr_expect_eq(corun__pointer_get(doc, ""), doc);
+  v = corun__pointer_get(doc, "/foo");
+  cr_expect(cJSON_IsArray(v));
+  v = corun__pointer_get(doc, "/foo/0");
+  cr_expect(cJSON_IsString(v) && strcmp(v->valuestring, "bar") == 0);
+  v = corun__pointer_get(doc, "/foo/1");
+  cr_expect(cJSON_IsString(v) && strcmp(v->valuestring, "baz") == 0);
+  for (i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+    v = corun__pointer_get(doc, nums[i].ptr);
+    cr_expect(cJSON_IsNumber(v) && v->valuedouble == nums[i].want, "%s",
+              nums[i].ptr);
+  }
+  for (i = 0; i < sizeof(none) / sizeof(none[0]); i++)
+    cr_expect_null(corun__pointer_get(doc, none[i]), "%s found something",
+                   none[i]);
+  cr_expect(corun__pointer_valid("", &why));
+  cr_expect(corun__pointer_valid("/a~0~1", &why));
+  cr_expect_not(corun__pointer_valid("a/b", &why));
+  cr_expect_str_eq(corun_buf_str(&why),
+                   "\"a/b\" is not a JSON Pointer: it must be \"\" or start "
+                   "with \"/\"");
+  corun_buf_reset(&why);
+  cr_expect_not(corun__pointer_valid("/a~2", &why));
+  cr_expect_str_eq(corun_buf_str(&why),
+                   "\"/a~2\" is not a JSON Pointer: \"~\" must be followed "
+                   "by 0 or 1 (\"~0\" is \"~\", \"~1\" is \"/\")");
+  corun_buf_free(&why);
+  cJSON_Delete(doc);
+}
