@@ -289,3 +289,46 @@ Test(predicate, json_pointers_find_what_rfc_6901_says)
   corun_buf_free(&why);
   cJSON_Delete(doc);
 }
+
+/* ---- SHA-256, for the sha256 check ---- */
+
+#include "util/sha256.h"
+
+static void sha_of(const char *data, size_t n, size_t step, char hex[65])
+{
+  struct corun_sha256 s;
+  size_t i;
+
+  corun__sha256_init(&s);
+  for (i = 0; i < n; i += step)
+    corun__sha256_add(&s, data + i, n - i < step ? n - i : step);
+  corun__sha256_hex(&s, hex);
+}
+
+/* FIPS 180-4's examples and the million a's, in pieces of every kind. */
+Test(predicate, sha256_gives_the_published_digests)
+{
+  static const char two_blocks[] =
+      "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+  static const size_t steps[] = {1, 3, 63, 64, 65, 1000000};
+  char hex[65], *million = malloc(1000000);
+  size_t i;
+
+  cr_assert_not_null(million);
+  memset(million, 'a', 1000000);
+  for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+    sha_of("", 0, steps[i], hex);
+    cr_expect_str_eq(
+        hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    sha_of("abc", 3, steps[i], hex);
+    cr_expect_str_eq(
+        hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    sha_of(two_blocks, strlen(two_blocks), steps[i], hex);
+    cr_expect_str_eq(
+        hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+    sha_of(million, 1000000, steps[i] == 1 ? 4096 : steps[i], hex);
+    cr_expect_str_eq(
+        hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+  }
+  free(million);
+}
