@@ -6,6 +6,7 @@
  */
 #include <criterion/criterion.h>
 #include <string.h>
+#include <strings.h>
 
 #include "json/predicate.h"
 
@@ -82,18 +83,19 @@ Test(predicate, bad_predicates_are_refused_with_a_reason)
               "eqals");
   compile_err("{\"zzzzzz\": 1}", "has unknown operator \"zzzzzz\"", "zzzzzz");
   compile_err("{\"matches\": 5}",
-              "\"matches\" needs a string (a POSIX extended regular "
+              "has \"matches\" without a string (a POSIX extended regular "
               "expression)",
               "matches");
-  compile_err("{\"exists\": \"yes\"}", "\"exists\" needs true or false",
+  compile_err("{\"exists\": \"yes\"}", "has \"exists\" without true or false",
               "exists");
-  compile_err("{\"ge\": \"3\"}", "\"ge\" needs a number", "ge");
+  compile_err("{\"ge\": \"3\"}", "has \"ge\" without a number", "ge");
   compile_err("{\"type\": \"integer\"}",
-              "\"type\" needs one of \"string\", \"number\", \"boolean\", "
-              "\"null\", \"array\", \"object\"",
+              "has \"type\" without one of \"string\", \"number\", "
+              "\"boolean\", \"null\", \"array\", \"object\"",
               "type");
   /* A count's own predicate is checked the same way, and named. */
-  compile_err("{\"count\": {\"lt\": \"x\"}}", "\"lt\" needs a number", "lt");
+  compile_err("{\"count\": {\"lt\": \"x\"}}", "has \"lt\" without a number",
+              "lt");
 }
 
 Test(predicate, an_invalid_regular_expression_is_refused)
@@ -105,7 +107,8 @@ Test(predicate, an_invalid_regular_expression_is_refused)
 
   cr_assert_eq(corun__pred_compile(spec, &p, &why, &bad), -1);
   cr_expect_eq(strncmp(corun_buf_str(&why),
-                       "\"matches\": invalid regular expression: ", 39),
+                       "has \"matches\" with an invalid regular expression: ",
+                       50),
                0, "%s", corun_buf_str(&why));
   cJSON_Delete(spec);
   corun_buf_free(&why);
@@ -331,4 +334,152 @@ Test(predicate, sha256_gives_the_published_digests)
         hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
   }
   free(million);
+}
+
+/* ---- expect: reading and checking a response ---- */
+
+#include "json/expect.h"
+
+struct fails {
+  struct corun_buf all;
+};
+
+static void collect(void *ctx, const char *field, const cJSON *node,
+                    const char *msg)
+{
+  struct fails *f = ctx;
+
+  (void)node;
+  corun_buf_printf(&f->all, "[%s] %s\n", field, msg);
+}
+
+/* Reads expect_text; returns what was said ("" when it read clean). */
+static char *read_expect(const char *expect_text, struct corun_expect *e)
+{
+  cJSON *v = cJSON_Parse(expect_text);
+  struct fails f = {CORUN_BUF_INIT};
+  int r;
+
+  cr_assert_not_null(v, "bad test JSON %s", expect_text);
+  r = corun__expect_read(v, e, collect, &f);
+  cr_expect_eq(r == 0, f.all.len == 0, "%s", corun_buf_str(&f.all));
+  cJSON_Delete(v);
+  corun_buf_putc(&f.all, '\0');
+  return corun_buf_detach(&f.all);
+}
+
+Test(predicate, expect_says_what_is_wrong_with_each_part)
+{
+  struct corun_expect e = CORUN_EXPECT_INIT;
+  char *said = read_expect(
+      "{\"status\": [200, \"6xx\"], \"headers\": {\"bad name\": 1, "
+      "\"X-A\": {\"lt\": \"1\"}}, \"json\": {\"id\": 1, \"/ok\": {\"eqals\": "
+      "1}}, \"bytes\": {\"count\": []}, \"duration\": \"soon\", \"sha256\": "
+      "\"ABC\", \"bodi\": 1}",
+      &e);
+
+  cr_expect_str_eq(
+      said,
+      "[expect.status[1]] is \"6xx\", not a status code (100-599) or a class "
+      "like \"2xx\"\n"
+      "[expect.headers] \"bad name\" is not a header name\n"
+      "[expect.headers[X-A]] has \"lt\" without a number\n"
+      "[expect.json] \"id\" is not a JSON Pointer: it must be \"\" or start "
+      "with \"/\"\n"
+      "[expect.json[/ok]] has unknown operator \"eqals\" (did you mean "
+      "\"equals\"?)\n"
+      "[expect.bytes] must be a JSON scalar or an object with one operator, "
+      "not an array\n"
+      "[expect.duration] is not a duration (use seconds, or a string like "
+      "\"250ms\", \"1.5s\", \"2m\", \"1h\", \"1m30s\")\n"
+      "[expect.sha256] must be 64 lowercase hexadecimal digits (a SHA-256 "
+      "digest)\n"
+      "[expect] has unknown field \"bodi\" (did you mean \"body\"?) (one of "
+      "status, headers, body, json, bytes, duration, sha256)\n");
+  free(said);
+  corun__expect_free(&e);
+}
+
+static const char *hdr(void *ctx, const char *name)
+{
+  (void)ctx;
+  return strcasecmp(name, "content-type") == 0 ? "application/json" : NULL;
+}
+
+Test(predicate, every_failed_check_is_listed_in_one_message)
+{
+  struct corun_expect e = CORUN_EXPECT_INIT;
+  static const char body[] =
+      "{\"id\": 7, \"items\": [1, 2], \"name\": \"caf\xc3\xa9\"}";
+  struct corun_response r = {hdr, NULL, body, sizeof(body) - 1,
+                             sizeof(body) - 1, 0.75,
+                             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934c"
+                             "a495991b7852b855"};
+  struct corun_buf msg = CORUN_BUF_INIT;
+  char *said = read_expect(
+      "{\"status\": [\"2xx\"], \"headers\": {\"Content-Type\": {\"contains\": "
+      "\"json\"}, \"X-Missing\": {\"exists\": false}, \"ETag\": \"x\"}, "
+      "\"json\": {\"/id\": 7, \"/items\": {\"count\": 3}, \"/gone\": "
+      "{\"exists\": false}, \"/nope\": 1, \"/name\": {\"matches\": \"^caf\"}}, "
+      "\"body\": {\"contains\": \"items\"}, \"bytes\": {\"lt\": 10}, "
+      "\"duration\": \"500ms\", \"sha256\": "
+      "\"0000000000000000000000000000000000000000000000000000000000000000\"}",
+      &e);
+
+  cr_assert_str_eq(said, "");
+  free(said);
+  cr_expect(e.wants_body);
+  cr_expect(corun__expect_status(&e, 204));
+  cr_expect_not(corun__expect_status(&e, 301));
+  cr_expect_eq(corun__expect_check(&e, &r, &msg), 6);
+  cr_expect_str_eq(
+      corun_buf_str(&msg),
+      "headers \"ETag\": expected \"x\", got nothing; "
+      "json \"/items\": expected count 3, got [1,2]; "
+      "json \"/nope\": expected 1, found nothing; "
+      "bytes: expected lt 10, got 43; "
+      "duration: expected at most 0.5 s, took 0.75 s; "
+      "sha256: expected "
+      "0000000000000000000000000000000000000000000000000000000000000000, got "
+      "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  corun__expect_free(&e);
+  corun_buf_free(&msg);
+}
+
+Test(predicate, json_checks_on_a_body_that_is_not_json_say_so)
+{
+  struct corun_expect e = CORUN_EXPECT_INIT;
+  struct corun_response r = {NULL, NULL, "<html>", 6, 6, 0.1, NULL};
+  struct corun_buf msg = CORUN_BUF_INIT;
+  char *said = read_expect("{\"json\": {\"/a\": 1, \"\": {\"type\": "
+                           "\"object\"}}}",
+                           &e);
+
+  cr_assert_str_eq(said, "");
+  free(said);
+  cr_expect_eq(corun__expect_check(&e, &r, &msg), 2);
+  cr_expect_str_eq(corun_buf_str(&msg),
+                   "json \"/a\": the body is not JSON; json \"\": the body is "
+                   "not JSON");
+  corun__expect_free(&e);
+  corun_buf_free(&msg);
+}
+
+Test(predicate, a_response_that_meets_every_check_passes)
+{
+  struct corun_expect e = CORUN_EXPECT_INIT;
+  struct corun_response r = {hdr, NULL, "[1,2,3]", 7, 7, 0.01, NULL};
+  struct corun_buf msg = CORUN_BUF_INIT;
+  char *said = read_expect(
+      "{\"headers\": {\"content-type\": \"application/json\"}, \"json\": "
+      "{\"\": {\"count\": 3}, \"/0\": {\"le\": 1}}, \"body\": {\"matches\": "
+      "\"^\\\\[\"}, \"bytes\": 7, \"duration\": 1}",
+      &e);
+
+  cr_assert_str_eq(said, "");
+  free(said);
+  cr_expect_eq(corun__expect_check(&e, &r, &msg), 0, "%s",
+               corun_buf_str(&msg));
+  corun__expect_free(&e);
+  corun_buf_free(&msg);
 }

@@ -103,8 +103,8 @@ static int compile(const cJSON *spec, struct corun_pred *p,
     break;
   case OP_MATCHES:
     if (type_of(arg) != cJSON_String) {
-      corun_buf_puts(why, "\"matches\" needs a string (a POSIX extended "
-                          "regular expression)");
+      corun_buf_puts(why, "has \"matches\" without a string (a POSIX "
+                          "extended regular expression)");
       return -1;
     }
     {
@@ -113,7 +113,8 @@ static int compile(const cJSON *spec, struct corun_pred *p,
 
       if (rc != 0) {
         regerror(rc, &p->re, msg, sizeof(msg));
-        corun_buf_printf(why, "\"matches\": invalid regular expression: %s",
+        corun_buf_printf(why, "has \"matches\" with an invalid regular "
+                              "expression: %s",
                          msg);
         return -1;
       }
@@ -122,7 +123,7 @@ static int compile(const cJSON *spec, struct corun_pred *p,
     break;
   case OP_EXISTS:
     if (!cJSON_IsBool(arg)) {
-      corun_buf_puts(why, "\"exists\" needs true or false");
+      corun_buf_puts(why, "has \"exists\" without true or false");
       return -1;
     }
     break;
@@ -131,7 +132,7 @@ static int compile(const cJSON *spec, struct corun_pred *p,
   case OP_GT:
   case OP_GE:
     if (type_of(arg) != cJSON_Number) {
-      corun_buf_printf(why, "\"%s\" needs a number", op_names[p->op]);
+      corun_buf_printf(why, "has \"%s\" without a number", op_names[p->op]);
       return -1;
     }
     break;
@@ -141,8 +142,9 @@ static int compile(const cJSON *spec, struct corun_pred *p,
           strcmp(arg->valuestring, type_names[i].name) == 0)
         break;
     if (i == sizeof(type_names) / sizeof(type_names[0])) {
-      corun_buf_puts(why, "\"type\" needs one of \"string\", \"number\", "
-                          "\"boolean\", \"null\", \"array\", \"object\"");
+      corun_buf_puts(why, "has \"type\" without one of \"string\", "
+                          "\"number\", \"boolean\", \"null\", \"array\", "
+                          "\"object\"");
       return -1;
     }
     p->type = type_names[i].type;

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A fetch's "expect": what a correct response is. The status list decides
+ * between success and an http_status failure; the checks (headers, body,
+ * json, bytes, duration, sha256) are all evaluated on a response with an
+ * expected status, and every one that fails is listed in one message.
+ *
+ * Read from the job's JSON, evaluated on a response described by plain
+ * values: nothing here knows of curl or of tasks.
+ */
+#ifndef CORUN_EXPECT_H
+#define CORUN_EXPECT_H
+
+#include <cjson/cJSON.h>
+
+#include "json/predicate.h"
+#include "util/buf.h"
+
+enum corun_expect_on { CORUN_EXPECT_HEADER, CORUN_EXPECT_BODY,
+                       CORUN_EXPECT_JSON, CORUN_EXPECT_BYTES };
+
+struct corun_expect_check {
+  enum corun_expect_on on;
+  char *key; /* the header's name or the JSON Pointer, else NULL */
+  struct corun_pred *pred;
+};
+
+struct corun_expect {
+  int nstatus;
+  int status[32]; /* a code, or -N for the class Nxx; none: below 400 */
+  struct corun_expect_check *checks;
+  size_t nchecks;
+  double duration; /* > 0: the bound on the total time, in seconds */
+  char sha256[65]; /* "" or the lowercase hex digest */
+  int wants_body;  /* a body or json check: keep the whole body */
+};
+
+#define CORUN_EXPECT_INIT {0, {0}, NULL, 0, 0, "", 0}
+
+/*
+ * Called for each problem found while reading: field names the part
+ * ("expect.json", "expect.status[2]"), node the value it is about.
+ */
+typedef void (*corun_expect_fail)(void *ctx, const char *field,
+                                  const cJSON *node, const char *msg);
+
+/* Reads "expect" (v, an object). Returns 0, or -1 after calling fail. */
+int corun__expect_read(const cJSON *v, struct corun_expect *e,
+                       corun_expect_fail fail, void *ctx);
+
+void corun__expect_free(struct corun_expect *e);
+
+/* Whether status is one the job expects. */
+int corun__expect_status(const struct corun_expect *e, long status);
+
+/* The response as the checks see it. */
+struct corun_response {
+  /* The value of a header (the last one of that name), or NULL. */
+  const char *(*header)(void *ctx, const char *name);
+  void *ctx;
+  const char *body; /* NUL-terminated; NULL when it was not kept */
+  size_t body_len;
+  long long bytes; /* the decoded body's size */
+  double total;    /* seconds the request took */
+  const char *sha256; /* the decoded body's digest, when asked for */
+};
+
+/*
+ * Runs every check but the status on r. Returns how many failed, each
+ * described in msg ("; " between them).
+ */
+int corun__expect_check(const struct corun_expect *e,
+                        const struct corun_response *r, struct corun_buf *msg);
+
+#endif
