@@ -411,10 +411,13 @@ Test(predicate, every_failed_check_is_listed_in_one_message)
   struct corun_expect e = CORUN_EXPECT_INIT;
   static const char body[] =
       "{\"id\": 7, \"items\": [1, 2], \"name\": \"caf\xc3\xa9\"}";
-  struct corun_response r = {hdr, NULL, body, sizeof(body) - 1,
-                             sizeof(body) - 1, 0.75,
-                             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934c"
-                             "a495991b7852b855"};
+  struct corun_response r = {
+      .header = hdr,
+      .body = body,
+      .body_len = sizeof(body) - 1,
+      .bytes = sizeof(body) - 1,
+      .total = 0.75,
+      .sha256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"};
   struct corun_buf msg = CORUN_BUF_INIT;
   char *said = read_expect(
       "{\"status\": [\"2xx\"], \"headers\": {\"Content-Type\": {\"contains\": "
@@ -449,7 +452,8 @@ Test(predicate, every_failed_check_is_listed_in_one_message)
 Test(predicate, json_checks_on_a_body_that_is_not_json_say_so)
 {
   struct corun_expect e = CORUN_EXPECT_INIT;
-  struct corun_response r = {NULL, NULL, "<html>", 6, 6, 0.1, NULL};
+  struct corun_response r = {
+      .body = "<html>", .body_len = 6, .bytes = 6, .total = 0.1};
   struct corun_buf msg = CORUN_BUF_INIT;
   char *said = read_expect("{\"json\": {\"/a\": 1, \"\": {\"type\": "
                            "\"object\"}}}",
@@ -468,7 +472,11 @@ Test(predicate, json_checks_on_a_body_that_is_not_json_say_so)
 Test(predicate, a_response_that_meets_every_check_passes)
 {
   struct corun_expect e = CORUN_EXPECT_INIT;
-  struct corun_response r = {hdr, NULL, "[1,2,3]", 7, 7, 0.01, NULL};
+  struct corun_response r = {.header = hdr,
+                             .body = "[1,2,3]",
+                             .body_len = 7,
+                             .bytes = 7,
+                             .total = 0.01};
   struct corun_buf msg = CORUN_BUF_INIT;
   char *said = read_expect(
       "{\"headers\": {\"content-type\": \"application/json\"}, \"json\": "
@@ -482,4 +490,143 @@ Test(predicate, a_response_that_meets_every_check_passes)
                corun_buf_str(&msg));
   corun__expect_free(&e);
   corun_buf_free(&msg);
+}
+
+/* ---- captures ---- */
+
+#include "json/capture.h"
+
+static const char *cookie_of(void *ctx, const char *name)
+{
+  (void)ctx;
+  return strcmp(name, "sid") == 0 ? "abc123" : NULL;
+}
+
+static char *read_captures(const char *text, struct corun_captures *c)
+{
+  cJSON *v = cJSON_Parse(text);
+  struct fails f = {CORUN_BUF_INIT};
+
+  cr_assert_not_null(v, "bad test JSON %s", text);
+  corun__captures_read(v, c, collect, &f);
+  cJSON_Delete(v);
+  corun_buf_putc(&f.all, '\0');
+  return corun_buf_detach(&f.all);
+}
+
+Test(predicate, captures_take_typed_values_from_every_source)
+{
+  struct corun_captures c = CORUN_CAPTURES_INIT;
+  static const char body[] =
+      "{\"token\": \"t0k\", \"ids\": [3, 4], \"n\": 2.5, \"ok\": true}";
+  struct corun_response r = {.status = 201,
+                             .url = "http://127.0.0.1:1/login",
+                             .header = hdr,
+                             .cookie = cookie_of,
+                             .body = body,
+                             .body_len = sizeof(body) - 1};
+  struct corun_buf msg = CORUN_BUF_INIT;
+  char *said = read_captures(
+      "{\"st\": \"status\", \"where\": \"url\", \"all\": \"body\", "
+      "\"tok\": {\"json\": \"/token\", \"secret\": true}, \"ids\": {\"json\": "
+      "\"/ids\"}, \"n\": {\"json\": \"/n\"}, \"ok\": {\"json\": \"/ok\"}, "
+      "\"ct\": {\"header\": \"Content-Type\"}, \"sid\": {\"cookie\": \"sid\"}, "
+      "\"grp\": {\"regex\": \"\\\"token\\\": \\\"([a-z0-9]+)\\\"\"}, "
+      "\"whole\": {\"regex\": \"[0-9]\\\\.[0-9]\"}}",
+      &c);
+  cJSON *got;
+  char *text;
+
+  cr_assert_str_eq(said, "");
+  free(said);
+  cr_expect(c.wants_body);
+  cr_expect(c.secret);
+  got = corun__captures_take(&c, &r, &msg);
+  cr_assert_not_null(got, "%s", corun_buf_str(&msg));
+  text = cJSON_PrintUnformatted(got);
+  cr_expect_str_eq(text,
+                   "{\"st\":201,\"where\":\"http://127.0.0.1:1/login\","
+                   "\"all\":\"{\\\"token\\\": \\\"t0k\\\", \\\"ids\\\": [3, "
+                   "4], \\\"n\\\": 2.5, \\\"ok\\\": true}\",\"tok\":\"t0k\","
+                   "\"ids\":[3,4],\"n\":2.5,\"ok\":true,"
+                   "\"ct\":\"application/json\",\"sid\":\"abc123\","
+                   "\"grp\":\"t0k\",\"whole\":\"2.5\"}");
+  free(text);
+  cJSON_Delete(got);
+  corun__captures_free(&c);
+  corun_buf_free(&msg);
+}
+
+Test(predicate, a_capture_that_finds_nothing_is_named)
+{
+  struct corun_captures c = CORUN_CAPTURES_INIT;
+  struct corun_response r = {.status = 200, .header = hdr, .cookie = cookie_of,
+                             .body = "plain", .body_len = 5};
+  struct corun_buf msg = CORUN_BUF_INIT;
+  char *said = read_captures(
+      "{\"a\": {\"json\": \"/x\"}, \"b\": {\"header\": \"X-None\"}, \"c\": "
+      "{\"cookie\": \"other\"}, \"d\": {\"regex\": \"z+\"}, \"e\": \"status\"}",
+      &c);
+
+  cr_assert_str_eq(said, "");
+  free(said);
+  cr_expect_null(corun__captures_take(&c, &r, &msg));
+  cr_expect_str_eq(corun_buf_str(&msg),
+                   "capture \"a\": the body is not JSON; capture \"b\": no "
+                   "header \"X-None\"; capture \"c\": no cookie \"other\"; "
+                   "capture \"d\": \"z+\" does not match the body");
+  corun__captures_free(&c);
+  corun_buf_free(&msg);
+}
+
+Test(predicate, bad_captures_are_refused_at_load)
+{
+  struct corun_captures c = CORUN_CAPTURES_INIT;
+  char *said = read_captures(
+      "{\"1st\": \"status\", \"a\": \"stauts\", \"b\": {\"jsn\": \"/x\"}, "
+      "\"c\": {\"json\": \"x\"}, \"d\": {\"regex\": \"(\"}, \"e\": {\"json\": "
+      "\"/a\", \"header\": \"h\"}, \"f\": {\"secret\": true}, \"g\": 5, "
+      "\"h\": {\"header\": \"\"}, \"i\": {\"json\": \"/a\", \"secret\": 1}}",
+      &c);
+
+  cr_expect_eq(strncmp(said,
+                       "[capture] has \"1st\", not a name (letters, digits and "
+                       "_, not starting with a digit)\n"
+                       "[capture.a] is \"stauts\", not a source (\"status\", "
+                       "\"url\", \"body\", or an object with json, header, "
+                       "regex or cookie); did you mean \"status\"?\n"
+                       "[capture.b] has unknown field \"jsn\" (did you mean "
+                       "\"json\"?) (one of json, header, regex, cookie, and "
+                       "secret)\n"
+                       "[capture.c] \"x\" is not a JSON Pointer: it must be "
+                       "\"\" or start with \"/\"\n"
+                       "[capture.d] has an invalid regular expression: ",
+                       strlen("[capture] has \"1st\", not a name (letters, "
+                              "digits and _, not starting with a digit)\n"
+                              "[capture.a] is \"stauts\", not a source "
+                              "(\"status\", \"url\", \"body\", or an object "
+                              "with json, header, regex or cookie); did you "
+                              "mean \"status\"?\n"
+                              "[capture.b] has unknown field \"jsn\" (did you "
+                              "mean \"json\"?) (one of json, header, regex, "
+                              "cookie, and secret)\n"
+                              "[capture.c] \"x\" is not a JSON Pointer: it "
+                              "must be \"\" or start with \"/\"\n"
+                              "[capture.d] has an invalid regular "
+                              "expression: ")),
+               0, "%s", said);
+  cr_expect_not_null(strstr(said, "[capture.e] has both \"json\" and "
+                                  "\"header\": one source each\n"
+                                  "[capture.f] needs one of json, header, "
+                                  "regex or cookie\n"
+                                  "[capture.g] must be \"status\", \"url\", "
+                                  "\"body\" or an object like {\"json\": "
+                                  "\"/token\"}\n"
+                                  "[capture.h] has an empty header name\n"
+                                  "[capture.i] has \"secret\" that is not "
+                                  "true or false\n"),
+                     "%s", said);
+  cr_expect_eq(c.n, 0);
+  free(said);
+  corun__captures_free(&c);
 }

@@ -53,10 +53,14 @@ void corun__expect_free(struct corun_expect *e);
 /* Whether status is one the job expects. */
 int corun__expect_status(const struct corun_expect *e, long status);
 
-/* The response as the checks see it. */
+/* The response as the checks and captures see it. */
 struct corun_response {
+  long status;
+  const char *url; /* where it came from, after redirects */
   /* The value of a header (the last one of that name), or NULL. */
   const char *(*header)(void *ctx, const char *name);
+  /* The value of a cookie the response sets, or NULL. */
+  const char *(*cookie)(void *ctx, const char *name);
   void *ctx;
   const char *body; /* NUL-terminated; NULL when it was not kept */
   size_t body_len;
