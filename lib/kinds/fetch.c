@@ -27,7 +27,10 @@
 #include "core/fields.h"
 #include "core/http.h"
 #include "core/kind.h"
+#include "json/capture.h"
+#include "json/expect.h"
 #include "util/decode.h"
+#include "util/sha256.h"
 #include "util/outfile.h"
 #include "report/report.h"
 #include "core/run.h"
@@ -55,8 +58,8 @@ struct fetch_conf {
   int insecure;
   int compressed; /* ask for compressed bodies and decode them */
   int retry_unsafe;
-  int nexpect;
-  int expect[32]; /* a code, or -N for the class Nxx */
+  struct corun_expect expect;
+  struct corun_captures capture;
 };
 
 struct fetch_result {
@@ -66,6 +69,7 @@ struct fetch_result {
   char *url;
   char *body;  /* small UTF-8 text bodies only, else NULL */
   double t[5]; /* dns, connect, tls, ttfb, total */
+  cJSON *captures;
 };
 
 struct fetch_task {
@@ -81,6 +85,9 @@ struct fetch_task {
   struct corun_outfile out; /* save: the file being written */
   long long bytes;
   struct corun_buf body;
+  struct corun_buf whole; /* the whole body, when a check or capture needs it */
+  struct corun_sha256 sha; /* of the body, when expect.sha256 asks */
+  char *cookie;            /* the last cookie value looked up */
   int body_overflow;
   int too_large;
   int write_errno;
@@ -95,7 +102,8 @@ static const char *const fields[] = {
     "url",       "method",         "headers",         "body",
     "json",      "expect",         "save",            "max_bytes",
     "follow_redirects", "connect_timeout", "insecure", "retries",
-    "backoff",   "attempt_timeout", "retry_unsafe",    "compressed", NULL};
+    "backoff",   "attempt_timeout", "retry_unsafe",    "compressed",
+    "capture",   NULL};
 
 /* ---- parse ---- */
 
@@ -201,62 +209,22 @@ static int has_header(const struct curl_slist *h, const char *name)
   return 0;
 }
 
-static void parse_expect(struct corun_fields *f, struct fetch_conf *c)
+static void field_fail(void *ctx, const char *field, const cJSON *node,
+                       const char *msg)
 {
-  const cJSON *v = corun_field(f, "expect"), *it, *st;
-  long long code;
-  int i;
+  corun_field_fail(ctx, field, node, "%s", msg);
+}
 
-  if (v == NULL || (v->type & CORUN_FIELD_BAD))
-    return;
-  if (!cJSON_IsObject(v)) {
-    corun_field_fail(f, "expect", v, "must be an object like {\"status\": "
-                                     "[200, \"2xx\"]}");
-    return;
-  }
-  for (it = v->child; it; it = it->next)
-    if (strcmp(it->string, "status") != 0)
-      corun_field_fail(f, "expect", it, "has unknown field \"%s\" (only "
-                                        "\"status\")",
-                       it->string);
-  st = cJSON_GetObjectItemCaseSensitive(v, "status");
-  if (st == NULL)
-    return;
-  if (!cJSON_IsArray(st) || cJSON_GetArraySize(st) == 0) {
-    corun_field_fail(f, "expect", st, "\"status\" must be a non-empty array "
-                                      "of codes or classes like \"2xx\"");
-    return;
-  }
-  for (it = st->child, i = 0; it; it = it->next, i++) {
-    if (c->nexpect == 32) {
-      corun_field_fail(f, "expect", it, "\"status\" has over 32 entries");
-      return;
-    }
-    if (corun__json_int(it, 100, 599, &code)) {
-      c->expect[c->nexpect++] = (int)code;
-    } else if (cJSON_IsString(it) && strlen(it->valuestring) == 3 &&
-               it->valuestring[0] >= '1' && it->valuestring[0] <= '5' &&
-               tolower((unsigned char)it->valuestring[1]) == 'x' &&
-               tolower((unsigned char)it->valuestring[2]) == 'x') {
-      c->expect[c->nexpect++] = -(it->valuestring[0] - '0');
-    } else {
-      /* Name the entry: in a long list "which one" is the question. */
-      char name[40], val[48];
+/* "expect" and "capture": what a correct response is, what to keep of it. */
+static void parse_checks(struct corun_fields *f, struct fetch_conf *c)
+{
+  const cJSON *v = corun_field(f, "expect");
 
-      snprintf(name, sizeof(name), "expect.status[%d]", i);
-      if (cJSON_IsString(it))
-        snprintf(val, sizeof(val), "\"%.32s%s\"", it->valuestring,
-                 strlen(it->valuestring) > 32 ? "..." : "");
-      else if (cJSON_IsNumber(it))
-        snprintf(val, sizeof(val), "%.15g", it->valuedouble);
-      else
-        snprintf(val, sizeof(val), "%s", corun__json_type(it));
-      corun_field_fail(f, name, it,
-                       "is %s, not a status code (100-599) or a class like "
-                       "\"2xx\"",
-                       val);
-    }
-  }
+  if (v && !(v->type & CORUN_FIELD_BAD))
+    corun__expect_read(v, &c->expect, field_fail, f);
+  v = corun_field(f, "capture");
+  if (v && !(v->type & CORUN_FIELD_BAD))
+    corun__captures_read(v, &c->capture, field_fail, f);
 }
 
 static int parse(struct corun_task *t, struct corun_fields *f)
@@ -275,6 +243,8 @@ static int parse(struct corun_task *t, struct corun_fields *f)
     return -1;
   }
   ft->c = c;
+  c->expect = (struct corun_expect)CORUN_EXPECT_INIT;
+  c->capture = (struct corun_captures)CORUN_CAPTURES_INIT;
   c->max_bytes = -1; /* not given: the default depends on "save" */
   c->backoff_ms = 500;
   c->follow = 1;
@@ -305,7 +275,7 @@ static int parse(struct corun_task *t, struct corun_fields *f)
           curl_slist_append(c->headers, "Content-Type: application/json");
     }
   }
-  parse_expect(f, c);
+  parse_checks(f, c);
   if (corun_field_path(f, "save", &save) > 0) {
     c->save = save;
     corun_field_precheck(f, "save", corun_field(f, "save"), CORUN_PRE_OUTPUT,
@@ -336,8 +306,11 @@ static int parse(struct corun_task *t, struct corun_fields *f)
     c->backoff_ms = (long long)corun_duration_ms(d);
   if (corun_field_int(f, "retries", 0, 1000, &n) > 0)
     c->retries = (int)n;
+  /* A body a check or capture reads is kept in memory, saved or not. */
   if (c->max_bytes < 0)
-    c->max_bytes = c->save ? NO_MAX_BYTES : DEFAULT_MAX_BYTES;
+    c->max_bytes = c->save && !c->expect.wants_body && !c->capture.wants_body
+                       ? NO_MAX_BYTES
+                       : DEFAULT_MAX_BYTES;
   if (c->method == NULL)
     c->method = strdup(c->body ? "POST" : "GET");
   return f->failed ? -1 : 0;
@@ -358,6 +331,15 @@ static int take_body(void *arg, const char *ptr, size_t n)
     return -1; /* abort the transfer before keeping a byte too many */
   }
   ft->bytes += (long long)n;
+  if (ft->c->expect.sha256[0])
+    corun__sha256_add(&ft->sha, ptr, n);
+  if (ft->c->expect.wants_body || ft->c->capture.wants_body) {
+    corun_buf_add(&ft->whole, ptr, n);
+    if (ft->whole.oom) {
+      ft->write_errno = ENOMEM;
+      return -1;
+    }
+  }
   if (ft->out.fd >= 0) {
     ft->write_errno = corun__outfile_write(&ft->out, ptr, n);
     return ft->write_errno ? -1 : 0;
@@ -462,6 +444,9 @@ static void put_easy(struct fetch_task *ft)
 {
   drop_decoder(ft);
   corun_buf_free(&ft->body);
+  corun_buf_free(&ft->whole);
+  free(ft->cookie);
+  ft->cookie = NULL;
   /* The result keeps the effective URL; the hop's copies can go. */
   free(ft->url);
   free(ft->method);
@@ -608,6 +593,8 @@ static void launch(struct fetch_task *ft)
   ft->body_overflow = 0;
   drop_decoder(ft);
   corun_buf_reset(&ft->body);
+  corun_buf_reset(&ft->whole);
+  corun__sha256_init(&ft->sha);
   setup_easy(ft);
   if (invalid_host(ft->url)) {
     struct corun_buf msg = CORUN_BUF_INIT;
@@ -685,15 +672,7 @@ static void start(struct corun_task *t)
 
 static int expected(const struct fetch_conf *c, long status)
 {
-  int i;
-
-  if (c->nexpect == 0)
-    return status < 400;
-  for (i = 0; i < c->nexpect; i++)
-    if (c->expect[i] == status ||
-        (c->expect[i] < 0 && status / 100 == -c->expect[i]))
-      return 1;
-  return 0;
+  return corun__expect_status(&c->expect, status);
 }
 
 static enum corun_errtype curl_type(CURLcode code)
@@ -894,6 +873,10 @@ static void write_result(const struct corun_task *t,
     corun_buf_puts(out, ", \"body\": ");
     corun__json_write_str(out, r->body, sec);
   }
+  if (r->captures) {
+    corun_buf_puts(out, ", \"captures\": ");
+    corun__json_write(out, r->captures, sec);
+  }
   corun_buf_putc(out, '}');
 }
 
@@ -956,6 +939,7 @@ static void free_result(struct fetch_result *r)
   free(r->content_type);
   free(r->url);
   free(r->body);
+  cJSON_Delete(r->captures);
   free(r);
 }
 
@@ -1005,6 +989,115 @@ static int follow(struct fetch_task *ft, long status)
   return 1;
 }
 
+/* The last response header of this name, for the checks and captures. */
+static const char *header_of(void *ctx, const char *name)
+{
+  struct fetch_task *ft = ctx;
+  struct curl_header *h;
+
+  if (curl_easy_header(ft->easy, name, 0, CURLH_HEADER, -1, &h) != CURLHE_OK)
+    return NULL;
+  if (h->amount > 1 &&
+      curl_easy_header(ft->easy, name, h->amount - 1, CURLH_HEADER, -1, &h) !=
+          CURLHE_OK)
+    return NULL;
+  return h->value;
+}
+
+/* The value the response's last Set-Cookie of this name gives it. */
+static const char *cookie_of(void *ctx, const char *name)
+{
+  struct fetch_task *ft = ctx;
+  struct curl_header *h;
+  size_t i, amount = 1, n = strlen(name);
+  const char *found = NULL;
+  size_t len = 0;
+
+  for (i = 0; i < amount; i++) {
+    const char *v;
+
+    if (curl_easy_header(ft->easy, "Set-Cookie", i, CURLH_HEADER, -1, &h) !=
+        CURLHE_OK)
+      break;
+    amount = h->amount;
+    for (v = h->value; *v == ' '; v++)
+      ;
+    if (strncmp(v, name, n) == 0 && v[n] == '=') {
+      free(ft->cookie);
+      len = strcspn(v + n + 1, ";");
+      ft->cookie = strndup(v + n + 1, len);
+      found = ft->cookie;
+    }
+  }
+  return found;
+}
+
+/*
+ * Runs the checks and takes the captures of a response with an expected
+ * status. Returns 0, or -1 when the task was failed (assert) for it.
+ */
+static int check_response(struct fetch_task *ft, long status,
+                          cJSON **captures)
+{
+  struct corun_task *t = &ft->base;
+  const struct fetch_conf *c = ft->c;
+  struct corun_buf msg = CORUN_BUF_INIT;
+  struct corun_response r;
+  char hex[65];
+  char *eff = NULL;
+  int failed;
+
+  if (c->expect.nchecks == 0 && c->expect.duration <= 0 &&
+      !c->expect.sha256[0] && c->capture.n == 0)
+    return 0;
+  memset(&r, 0, sizeof(r));
+  r.status = status;
+  curl_easy_getinfo(ft->easy, CURLINFO_EFFECTIVE_URL, &eff);
+  r.url = ft->redirects == 0 || eff == NULL ? c->url : eff;
+  r.header = header_of;
+  r.cookie = cookie_of;
+  r.ctx = ft;
+  if (c->expect.wants_body || c->capture.wants_body) {
+    r.body = corun_buf_str(&ft->whole);
+    r.body_len = ft->whole.len;
+  }
+  r.bytes = ft->bytes;
+  r.total = secs_of(ft->easy, CURLINFO_TOTAL_TIME_T);
+  if (c->expect.sha256[0]) {
+    corun__sha256_hex(&ft->sha, hex);
+    r.sha256 = hex;
+  }
+  failed = corun__expect_check(&c->expect, &r, &msg);
+  if (!failed && c->capture.n) {
+    *captures = corun__captures_take(&c->capture, &r, &msg);
+    failed = *captures == NULL;
+  }
+  if (!failed && c->capture.secret) {
+    size_t i;
+
+    /* A secret capture is hidden wherever it shows, from now on. */
+    for (i = 0; i < c->capture.n; i++) {
+      cJSON *v = cJSON_GetObjectItemCaseSensitive(*captures,
+                                                  c->capture.v[i].name);
+      char *text = !c->capture.v[i].secret ? NULL
+                   : cJSON_IsString(v)     ? strdup(v->valuestring)
+                                           : cJSON_PrintUnformatted(v);
+
+      if (text)
+        corun_secrets_add(&t->run->job->secrets, text);
+      free(text);
+    }
+  }
+  if (failed) {
+    drop_temp(ft);
+    put_easy(ft);
+    corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_ASSERT, "%s",
+                       corun_buf_str(&msg));
+  }
+  corun_buf_free(&msg);
+  return failed ? -1 : 0;
+}
+
 static void done(CURL *easy, CURLcode code, const char *errmsg, void *arg)
 {
   struct fetch_task *ft = arg;
@@ -1024,6 +1117,10 @@ static void done(CURL *easy, CURLcode code, const char *errmsg, void *arg)
     ft->decode_cut = 1;
   }
   if (code == CURLE_OK && !ft->decode_err[0] && expected(ft->c, status)) {
+    cJSON *captures = NULL;
+
+    if (check_response(ft, status, &captures) < 0)
+      return;
     e = commit_sink(ft);
     if (e) {
       put_easy(ft);
@@ -1032,6 +1129,10 @@ static void done(CURL *easy, CURLcode code, const char *errmsg, void *arg)
       return;
     }
     ft->res = make_result(ft, status);
+    if (ft->res)
+      ft->res->captures = captures;
+    else
+      cJSON_Delete(captures);
     put_easy(ft);
     corun__task_finish(t, CORUN_STATUS_OK, CORUN_ERR_NONE, NULL);
     return;
@@ -1158,7 +1259,9 @@ static void release(struct corun_task *t)
   drop_decoder(ft);
   free(ft->url);
   free(ft->method);
+  free(ft->cookie);
   corun_buf_free(&ft->body);
+  corun_buf_free(&ft->whole);
   free_result(ft->res);
   if (ft->c) {
     free(ft->c->url);
@@ -1166,12 +1269,15 @@ static void release(struct corun_task *t)
     curl_slist_free_all(ft->c->headers);
     free(ft->c->body);
     free(ft->c->save);
+    corun__expect_free(&ft->c->expect);
+    corun__captures_free(&ft->c->capture);
     free(ft->c);
   }
 }
 
 static const char *const result_fields[] = {
-    "status", "bytes", "content_type", "url", "timings", "body", NULL};
+    "status", "bytes", "content_type", "url", "timings", "body", "captures",
+    NULL};
 
 const struct corun_kind corun_kind_fetch = {
     .name = "fetch",

@@ -43,7 +43,8 @@ enum corun_code {
   X(IO, "io")                                                                  \
   X(EXIT_STATUS, "exit_status")                                                \
   X(SIGNAL, "signal")                                                          \
-  X(FAIL, "fail")
+  X(FAIL, "fail")                                                              \
+  X(ASSERT, "assert")
 
 enum corun_errtype {
 #define X(name, str) CORUN_ERR_##name,

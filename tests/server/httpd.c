@@ -55,6 +55,8 @@
  *   /file?path=P[&enc=E][&cut=K]  200, the bytes of the file P (at most
  *        16 MiB) with Content-Encoding: E when given; cut=K leaves out the
  *        last K bytes, with a Content-Length that matches what is sent.
+ *   /cookie?name=N&value=V         200 "ok" with two Set-Cookie headers:
+ *        "seen=1; Path=/" and "N=V; Path=/; HttpOnly".
  *   /text   small text/plain body.  /binary  bytes 0x00-0xff,
  *        application/octet-stream.  /ctl  text/plain with ANSI escape
  *        sequences and other control characters.
@@ -1221,6 +1223,20 @@ static void route(struct conn *c, const struct req *r, int64_t now)
             enc ? extra : NULL);
     }
     free(data);
+  } else if (strcmp(p, "/cookie") == 0) {
+    const char *name = param(r, "name"), *value = param(r, "value");
+    char extra[1024];
+
+    if (name == NULL || value == NULL || !header_safe(name) ||
+        !header_safe(value) || strlen(name) + strlen(value) > 400) {
+      reply_text(c, r, 400, "need name=N and value=V\n");
+    } else {
+      snprintf(extra, sizeof extra,
+               "Set-Cookie: seen=1; Path=/\r\nSet-Cookie: %s=%s; Path=/; "
+               "HttpOnly\r\n",
+               name, value);
+      reply(c, r, 200, "text/plain", "ok\n", 3, extra);
+    }
   } else if (strcmp(p, "/text") == 0) {
     reply_text(c, r, 200, "Hello from corun-test-httpd.\n");
   } else if (strcmp(p, "/binary") == 0) {

@@ -1,0 +1,268 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A fetch's checks (expect) and captures against the test server: what
+ * passes, what fails with type assert and which message, what a saved
+ * body becomes when a check fails, sha256 over a streamed body, secret
+ * captures hidden in the report, and the load errors of bad checks.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "helpers.h"
+#include "server.h"
+#include "util/buf.h"
+#include "util/sha256.h"
+
+TestSuite(checks, .timeout = 120);
+
+static struct test_server srv;
+static char *dir;
+
+static void setup(void)
+{
+  cr_assert_eq(test_server_start(&srv), 0, "cannot start the test server");
+  dir = tmp_dir("checks");
+}
+
+static void teardown(void)
+{
+  test_server_stop(&srv);
+  rmdir(dir);
+  free(dir);
+}
+
+/*
+ * The job text with every "@/path" replaced by the server's URL for it;
+ * runs it with a report, and returns the report (exit status in *rc).
+ */
+static cJSON *run(const char *tmpl, int want_exit)
+{
+  struct corun_buf job = CORUN_BUF_INIT;
+  char *jpath = path_join(dir, "job.json");
+  char *rpath = path_join(dir, "report.json");
+  const char *args[] = {"-q", "--report", rpath, jpath, NULL};
+  const char *p;
+  struct proc *pr;
+  char *text;
+  cJSON *r;
+  FILE *f;
+
+  for (p = tmpl; *p; p++) {
+    if (p[0] == '@' && p[1] == '/') {
+      size_t n = strcspn(p + 1, "\"");
+      char *path = strndup(p + 1, n);
+      char *url = test_server_url(&srv, path);
+
+      corun_buf_puts(&job, url);
+      free(url);
+      free(path);
+      p += n;
+    } else {
+      corun_buf_putc(&job, *p);
+    }
+  }
+  f = fopen(jpath, "w");
+  cr_assert_not_null(f);
+  fputs(corun_buf_str(&job), f);
+  fclose(f);
+  pr = run_cli(NULL, args);
+  text = read_file(rpath, NULL);
+  cr_assert_not_null(text, "no report (exit %d): %s", pr->status, pr->err);
+  cr_expect_eq(pr->status, want_exit, "exit %d: %s\n%s", pr->status, pr->err,
+               text);
+  r = cJSON_Parse(text);
+  cr_assert_not_null(r);
+  free(text);
+  proc_free(pr);
+  unlink(rpath);
+  unlink(jpath);
+  free(rpath);
+  free(jpath);
+  corun_buf_free(&job);
+  return r;
+}
+
+static const char *str(const cJSON *t, const char *a, const char *b)
+{
+  const cJSON *v = cJSON_GetObjectItem(t, a);
+
+  if (b)
+    v = cJSON_GetObjectItem(v, b);
+  return cJSON_IsString(v) ? v->valuestring : "(none)";
+}
+
+Test(checks, passing_checks_and_typed_captures, .init = setup,
+     .fini = teardown)
+{
+  cJSON *r = run(
+      "{\"tasks\": [{\"id\": \"echo\", \"kind\": \"fetch\", \"url\": "
+      "\"@/echo?x=1\", \"method\": \"POST\", \"json\": {\"token\": "
+      "\"tok-1234\", \"ids\": [1, 2, 3]},"
+      " \"expect\": {\"status\": [\"2xx\"], \"headers\": {\"content-type\": "
+      "{\"contains\": \"json\"}, \"X-Nope\": {\"exists\": false}},"
+      " \"json\": {\"/method\": \"POST\", \"/path\": {\"matches\": "
+      "\"^/echo$\"}, \"/bytes\": {\"gt\": 10}, \"/headers\": {\"type\": "
+      "\"object\"}, \"/query\": {\"count\": {\"ge\": 1}}, \"/nothing\": "
+      "{\"exists\": false}},"
+      " \"body\": {\"contains\": \"tok-1234\"}, \"bytes\": {\"lt\": 100000}, "
+      "\"duration\": \"30s\"},"
+      " \"capture\": {\"st\": \"status\", \"method\": {\"json\": "
+      "\"/method\"}, \"n\": {\"json\": \"/bytes\"}, \"ct\": {\"header\": "
+      "\"Content-Type\"}, \"path\": {\"regex\": \"\\\"path\\\": "
+      "?\\\"([^\\\"]+)\\\"\"}}}]}\n",
+      0);
+  cJSON *t = report_task(r, "echo");
+  cJSON *caps = cJSON_GetObjectItem(cJSON_GetObjectItem(t, "result"),
+                                    "captures");
+
+  cr_expect_str_eq(str(t, "status", NULL), "ok", "%s",
+                   str(t, "error", "message"));
+  cr_assert(cJSON_IsObject(caps));
+  cr_expect_eq(cJSON_GetObjectItem(caps, "st")->valuedouble, 200);
+  cr_expect_str_eq(str(caps, "method", NULL), "POST");
+  cr_expect(cJSON_IsNumber(cJSON_GetObjectItem(caps, "n")));
+  cr_expect_str_eq(str(caps, "ct", NULL), "application/json");
+  cr_expect_str_eq(str(caps, "path", NULL), "/echo");
+  cJSON_Delete(r);
+}
+
+/*
+ * Every failed check in one message, in the order written; the saved body
+ * does not appear; checks are not retried.
+ */
+Test(checks, failed_checks_are_one_assert_error, .init = setup,
+     .fini = teardown)
+{
+  cJSON *r = run("{\"tasks\": [{\"id\": \"t\", \"kind\": \"fetch\", \"url\": "
+                 "\"@/status?code=200&body=hello\", \"save\": \"out.txt\", "
+                 "\"retries\": 2, \"backoff\": 0.01,"
+                 " \"expect\": {\"body\": \"bye\", \"headers\": "
+                 "{\"Content-Type\": {\"contains\": \"json\"}}, \"bytes\": "
+                 "{\"ge\": 6}, \"json\": {\"/a\": 1}}}]}\n",
+                 1);
+  cJSON *t = report_task(r, "t");
+
+  cr_expect_str_eq(str(t, "status", NULL), "failed");
+  cr_expect_str_eq(str(t, "error", "type"), "assert");
+  cr_expect_str_eq(str(t, "error", "message"),
+                   "body: expected \"bye\", got \"hello\"; headers "
+                   "\"Content-Type\": expected contains \"json\", got "
+                   "\"text/plain; charset=utf-8\"; bytes: expected ge 6, got 5; json "
+                   "\"/a\": the body is not JSON");
+  cr_expect_eq(cJSON_GetObjectItem(t, "attempts")->valuedouble, 1);
+  cr_expect_eq(dir_entries(dir), 0, "a file was left in %s", dir);
+  cJSON_Delete(r);
+}
+
+/* A status the job does not expect is http_status; its checks are moot. */
+Test(checks, an_unexpected_status_is_http_status_not_assert, .init = setup,
+     .fini = teardown)
+{
+  cJSON *r = run("{\"tasks\": [{\"id\": \"t\", \"kind\": \"fetch\", \"url\": "
+                 "\"@/status?code=404&body=gone\", \"expect\": {\"body\": "
+                 "\"x\"}, \"capture\": {\"b\": \"body\"}}]}\n",
+                 1);
+
+  cr_expect_str_eq(str(report_task(r, "t"), "error", "type"), "http_status");
+  cJSON_Delete(r);
+}
+
+/* sha256 and bytes over a saved 3 MB body, without keeping it. */
+Test(checks, sha256_of_a_streamed_body, .init = setup, .fini = teardown)
+{
+  struct corun_sha256 s;
+  char hex[65], job[1024], *out;
+  size_t i, n = 3000000;
+  cJSON *r;
+
+  corun__sha256_init(&s);
+  for (i = 0; i < n; i++) {
+    char b = TEST_SERVER_BYTE(i);
+
+    corun__sha256_add(&s, &b, 1);
+  }
+  corun__sha256_hex(&s, hex);
+  snprintf(job, sizeof(job),
+           "{\"tasks\": [{\"id\": \"ok\", \"kind\": \"fetch\", \"url\": "
+           "\"@/bytes?n=3000000&gzip=1\", \"save\": \"ok.bin\", \"expect\": "
+           "{\"sha256\": \"%s\", \"bytes\": 3000000}},"
+           " {\"id\": \"bad\", \"kind\": \"fetch\", \"url\": "
+           "\"@/bytes?n=2999999\", \"save\": \"bad.bin\", \"expect\": "
+           "{\"sha256\": \"%s\"}}]}\n",
+           hex, hex);
+  r = run(job, 1);
+  cr_expect_str_eq(str(report_task(r, "ok"), "status", NULL), "ok", "%s",
+                   str(report_task(r, "ok"), "error", "message"));
+  cr_expect_str_eq(str(report_task(r, "bad"), "error", "type"), "assert");
+  cr_expect_eq(strncmp(str(report_task(r, "bad"), "error", "message"),
+                       "sha256: expected ", 17),
+               0);
+  out = path_join(dir, "ok.bin");
+  cr_expect_eq(access(out, F_OK), 0);
+  unlink(out);
+  free(out);
+  cr_expect_eq(dir_entries(dir), 0);
+  cJSON_Delete(r);
+}
+
+/* A secret capture shows as *** in the report; cookies are captured. */
+Test(checks, secret_captures_are_hidden_and_cookies_found, .init = setup,
+     .fini = teardown)
+{
+  cJSON *r = run("{\"tasks\": [{\"id\": \"login\", \"kind\": \"fetch\", "
+                 "\"url\": \"@/cookie?name=sid&value=s3cr3t-v4lue\","
+                 " \"capture\": {\"sid\": {\"cookie\": \"sid\", \"secret\": "
+                 "true}, \"seen\": {\"cookie\": \"seen\"}, \"body\": "
+                 "\"body\"}}]}\n",
+                 0);
+  cJSON *caps = cJSON_GetObjectItem(
+      cJSON_GetObjectItem(report_task(r, "login"), "result"), "captures");
+  char *all = cJSON_PrintUnformatted(r);
+
+  cr_expect_str_eq(str(caps, "sid", NULL), "***");
+  cr_expect_str_eq(str(caps, "seen", NULL), "1");
+  cr_expect_str_eq(str(caps, "body", NULL), "ok\n");
+  cr_expect_null(strstr(all, "s3cr3t-v4lue"), "the secret shows: %s", all);
+  free(all);
+  cJSON_Delete(r);
+}
+
+Test(checks, a_capture_that_finds_nothing_fails_assert, .init = setup,
+     .fini = teardown)
+{
+  cJSON *r = run("{\"tasks\": [{\"id\": \"t\", \"kind\": \"fetch\", \"url\": "
+                 "\"@/echo\", \"capture\": {\"x\": {\"json\": \"/nope\"}, "
+                 "\"y\": {\"header\": \"X-Nope\"}}}]}\n",
+                 1);
+  cJSON *t = report_task(r, "t");
+
+  cr_expect_str_eq(str(t, "error", "type"), "assert");
+  cr_expect_str_eq(str(t, "error", "message"),
+                   "capture \"x\": nothing at \"/nope\"; capture \"y\": no "
+                   "header \"X-Nope\"");
+  cJSON_Delete(r);
+}
+
+/* Bad checks and captures are load errors that point at the value. */
+Test(checks, bad_checks_are_load_errors_with_positions)
+{
+  char *d = load_err(
+      "{\"tasks\": [\n"
+      "  {\"id\": \"t\", \"kind\": \"fetch\", \"url\": \"http://a/\",\n"
+      "   \"expect\": {\"json\": {\"/ok\": {\"eqals\": 1}}},\n"
+      "   \"capture\": {\"tok\": {\"jsn\": \"/a\"}}}\n"
+      "]}\n");
+
+  cr_expect_not_null(strstr(d, ":3:41: error: task \"t\": "
+                               "\"expect.json[/ok]\" has unknown operator "
+                               "\"eqals\" (did you mean \"equals\"?)"),
+                     "%s", d);
+  cr_expect_not_null(strstr(d, ":4:31: error: task \"t\": \"capture.tok\" has "
+                               "unknown field \"jsn\" (did you mean "
+                               "\"json\"?)"),
+                     "%s", d);
+  free(d);
+}
