@@ -60,6 +60,11 @@ struct fetch_conf {
   int retry_unsafe;
   struct corun_expect expect;
   struct corun_captures capture;
+  /* transport */
+  char *ca, *cert, *key; /* PEM files, checked at load */
+  char *proxy;           /* NULL: the environment's, "": none */
+  struct curl_slist *resolve;
+  long http_version;
 };
 
 struct fetch_result {
@@ -78,6 +83,7 @@ struct fetch_task {
   struct fetch_result *res;
   CURL *easy;
   struct curl_slist *hop_headers; /* what this hop sends */
+  struct curl_slist *own_headers; /* a hop's own copy, when it differs */
   char *url;                      /* this hop's URL */
   char *method;                   /* this hop's method */
   int send_body;
@@ -103,7 +109,8 @@ static const char *const fields[] = {
     "json",      "expect",         "save",            "max_bytes",
     "follow_redirects", "connect_timeout", "insecure", "retries",
     "backoff",   "attempt_timeout", "retry_unsafe",    "compressed",
-    "capture",   NULL};
+    "capture",   "ca",             "cert",            "key",
+    "proxy",     "resolve",        "http_version",    NULL};
 
 /* ---- parse ---- */
 
@@ -215,6 +222,99 @@ static void field_fail(void *ctx, const char *field, const cJSON *node,
   corun_field_fail(ctx, field, node, "%s", msg);
 }
 
+/*
+ * Whether the file holds at least one PEM block whose label ends with
+ * what ("CERTIFICATE", "PRIVATE KEY"). Returns 0, or an errno, or -1 when
+ * it reads but holds none.
+ */
+static int pem_check(const char *path, const char *what)
+{
+  FILE *f = fopen(path, "r");
+  char line[512];
+  int e, found = 0;
+
+  if (f == NULL)
+    return errno;
+  while (!found && fgets(line, sizeof(line), f)) {
+    size_t n = strcspn(line, "\r\n"), w = strlen(what);
+
+    line[n] = '\0';
+    found = strncmp(line, "-----BEGIN ", 11) == 0 && n >= 11 + w + 5 &&
+            strcmp(line + n - 5, "-----") == 0 &&
+            strncmp(line + n - 5 - w, what, w) == 0;
+  }
+  e = ferror(f) ? EIO : 0;
+  fclose(f);
+  return e ? e : found ? 0 : -1;
+}
+
+/* ca, cert, key: a path to a PEM file that exists and holds what it must. */
+static void parse_pem(struct corun_fields *f, const char *name,
+                      const char *what, const char *says, char **out)
+{
+  int e;
+
+  if (corun_field_path(f, name, out) <= 0)
+    return;
+  e = pem_check(*out, what);
+  if (e > 0)
+    corun_field_fail(f, name, corun_field(f, name), "cannot be read: %s (%s)",
+                     strerror(e), *out);
+  else if (e < 0)
+    corun_field_fail(f, name, corun_field(f, name),
+                     "is not a PEM file with %s (%s)", says, *out);
+}
+
+static void parse_transport(struct corun_fields *f, struct fetch_conf *c)
+{
+  static const char *const versions[] = {"1.1", "2", "2-prior-knowledge",
+                                         NULL};
+  static const long curl_versions[] = {CURL_HTTP_VERSION_1_1,
+                                       CURL_HTTP_VERSION_2TLS,
+                                       CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE};
+  const cJSON *v, *it;
+  int i = 1;
+
+  parse_pem(f, "ca", "CERTIFICATE", "certificates", &c->ca);
+  parse_pem(f, "cert", "CERTIFICATE", "a certificate", &c->cert);
+  parse_pem(f, "key", "PRIVATE KEY", "a private key", &c->key);
+  if (c->key && !c->cert)
+    corun_field_fail(f, "key", corun_field(f, "key"),
+                     "needs \"cert\", the certificate it goes with");
+  if (corun_field_string(f, "proxy", &c->proxy) > 0 && *c->proxy &&
+      !strstr(c->proxy, "://"))
+    corun_field_fail(f, "proxy", corun_field(f, "proxy"),
+                     "must be a URL like \"http://proxy:3128\" (or \"\" for "
+                     "none), not \"%s\"",
+                     c->proxy);
+  c->http_version = CURL_HTTP_VERSION_2TLS;
+  if (corun_field_enum(f, "http_version", versions, &i) > 0)
+    c->http_version = curl_versions[i];
+  v = corun_field(f, "resolve");
+  if (v == NULL || (v->type & CORUN_FIELD_BAD))
+    return;
+  if (!cJSON_IsArray(v)) {
+    corun_field_fail(f, "resolve", v,
+                     "must be an array of \"HOST:PORT:ADDRESS\" strings");
+    return;
+  }
+  for (it = v->child; it; it = it->next) {
+    const char *s = cJSON_IsString(it) ? it->valuestring : NULL;
+    const char *c1 = s ? strchr(s, ':') : NULL;
+    char *end = NULL;
+    long port = c1 ? strtol(c1 + 1, &end, 10) : 0;
+
+    if (s == NULL || c1 == s || end == c1 + 1 || !end || *end != ':' ||
+        port < 1 || port > 65535 || end[1] == '\0' || strpbrk(s, " \t")) {
+      corun_field_fail(f, "resolve", it,
+                       "entries must be \"HOST:PORT:ADDRESS\" (as curl's "
+                       "--resolve), like \"api.test:443:127.0.0.1\"");
+      return;
+    }
+    c->resolve = curl_slist_append(c->resolve, s);
+  }
+}
+
 /* "expect" and "capture": what a correct response is, what to keep of it. */
 static void parse_checks(struct corun_fields *f, struct fetch_conf *c)
 {
@@ -276,6 +376,7 @@ static int parse(struct corun_task *t, struct corun_fields *f)
     }
   }
   parse_checks(f, c);
+  parse_transport(f, c);
   if (corun_field_path(f, "save", &save) > 0) {
     c->save = save;
     corun_field_precheck(f, "save", corun_field(f, "save"), CORUN_PRE_OUTPUT,
@@ -487,6 +588,19 @@ static int same_origin(const char *a, const char *b)
   return same;
 }
 
+/*
+ * The CA bundle the environment names, as the curl command reads it:
+ * CURL_CA_BUNDLE, else SSL_CERT_FILE (OpenSSL's). NULL: the system's.
+ */
+static const char *ca_from_env(void)
+{
+  const char *p = getenv("CURL_CA_BUNDLE");
+
+  if (p == NULL || *p == '\0')
+    p = getenv("SSL_CERT_FILE");
+  return p && *p ? p : NULL;
+}
+
 static void setup_easy(struct fetch_task *ft)
 {
   struct fetch_conf *c = ft->c;
@@ -535,6 +649,22 @@ static void setup_easy(struct fetch_task *ft)
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
   }
+  curl_easy_setopt(e, CURLOPT_HTTP_VERSION, c->http_version);
+  if (c->ca) {
+    /* The job's CAs instead of the system's, not beside them. */
+    curl_easy_setopt(e, CURLOPT_CAINFO, c->ca);
+    curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
+  } else if (ca_from_env()) {
+    curl_easy_setopt(e, CURLOPT_CAINFO, ca_from_env());
+  }
+  if (c->cert)
+    curl_easy_setopt(e, CURLOPT_SSLCERT, c->cert);
+  if (c->key)
+    curl_easy_setopt(e, CURLOPT_SSLKEY, c->key);
+  if (c->proxy)
+    curl_easy_setopt(e, CURLOPT_PROXY, c->proxy);
+  if (c->resolve)
+    curl_easy_setopt(e, CURLOPT_RESOLVE, c->resolve);
 }
 
 /*
@@ -647,6 +777,8 @@ static void begin_attempt(struct fetch_task *ft)
   ft->send_body = 1;
   ft->redirects = 0;
   ft->hop_headers = ft->c->headers;
+  curl_slist_free_all(ft->own_headers);
+  ft->own_headers = NULL;
   if (ft->url == NULL || ft->method == NULL) {
     corun__task_finish(&ft->base, CORUN_STATUS_FAILED, CORUN_ERR_IO,
                        "out of memory");
@@ -943,6 +1075,21 @@ static void free_result(struct fetch_result *r)
   free(r);
 }
 
+/* The next hops send this hop's headers but the one named. */
+static void without_header(struct fetch_task *ft, const char *name)
+{
+  struct curl_slist *copy = NULL, *h;
+  size_t n = strlen(name);
+
+  for (h = ft->hop_headers; h; h = h->next)
+    if (!(strncasecmp(h->data, name, n) == 0 &&
+          (h->data[n] == ':' || h->data[n] == ';')))
+      copy = curl_slist_append(copy, h->data);
+  curl_slist_free_all(ft->own_headers);
+  ft->own_headers = copy;
+  ft->hop_headers = copy;
+}
+
 /* A 3xx we follow ourselves. Returns 1 if a new hop was launched. */
 static int follow(struct fetch_task *ft, long status)
 {
@@ -982,6 +1129,8 @@ static int follow(struct fetch_task *ft, long status)
     free(ft->method);
     ft->method = strdup("GET");
     ft->send_body = 0;
+    /* No body goes on, so neither does what described it. */
+    without_header(ft, "Content-Type");
   }
   ft->redirects++;
   drop_temp(ft);
@@ -1260,6 +1409,7 @@ static void release(struct corun_task *t)
   free(ft->url);
   free(ft->method);
   free(ft->cookie);
+  curl_slist_free_all(ft->own_headers);
   corun_buf_free(&ft->body);
   corun_buf_free(&ft->whole);
   free_result(ft->res);
@@ -1271,6 +1421,11 @@ static void release(struct corun_task *t)
     free(ft->c->save);
     corun__expect_free(&ft->c->expect);
     corun__captures_free(&ft->c->capture);
+    free(ft->c->ca);
+    free(ft->c->cert);
+    free(ft->c->key);
+    free(ft->c->proxy);
+    curl_slist_free_all(ft->c->resolve);
     free(ft->c);
   }
 }

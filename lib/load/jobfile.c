@@ -471,6 +471,9 @@ static void check_defaults(struct loader *ld)
   f.defaults = ld->defaults;
   f.json = &ld->p;
   f.diags = &scratch;
+  /* Paths in defaults resolve as they will in the tasks. */
+  f.dir = ld->job->dir;
+  f.root = ld->job->root;
   f.task = -1;
   f.has_tasks = 1;
   f.obj = cJSON_CreateObject();
