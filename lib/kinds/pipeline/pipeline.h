@@ -28,6 +28,7 @@
 #include "core/instance.h"
 #include "core/task.h"
 #include "sched/queue.h"
+#include "sched/rate.h"
 #include "sched/timer.h"
 #include "util/buf.h"
 #include "util/outfile.h"
@@ -170,7 +171,7 @@ struct pl_run {
   enum corun_errtype fail_type;
   char *fail_msg;   /* why the pipeline fails on its own */
   char *first_fail; /* the first failed item and why, for the message */
-  double next_token;
+  struct corun_rate rate; /* "rate"; ms of the run clock in ns / 1e6 */
   uint64_t rng;
   /* --trace: rows of (ms, then each stage's queue length) */
   struct corun_timer sampler;

@@ -43,32 +43,13 @@ static double pick_delay(struct pl *p)
   return c->delay_min_ms + u * (c->delay_max_ms - c->delay_min_ms);
 }
 
-/*
- * One token of the rate's bucket, which holds at most one. When the timer
- * brought us here (catch_up), counting on from the due time keeps the rate
- * steady though timers fire late; otherwise the bucket was idle and the
- * next token is one interval after now.
- */
+/* One token of the rate's bucket (rate.h), shared by all producers. */
 static int take_token(struct pl *p, int catch_up)
 {
-  struct pl_run *r = p->r;
-  double step = p->c->interval_ms, now, base;
-
-  if (step <= 0)
+  if (p->c->interval_ms <= 0)
     return 1;
-  now = (double)corun__now_ns(p->base.run) / 1e6;
-  if (now < r->next_token)
-    return 0;
-  /*
-   * Timers tick in whole milliseconds: a rate finer than that takes the
-   * tokens due within a few ticks together, or it would never be reached.
-   */
-  if (catch_up && now - r->next_token < (step > 5.0 ? step : 5.0))
-    base = r->next_token;
-  else
-    base = now;
-  r->next_token = base + step;
-  return 1;
+  return corun__rate_take(&p->r->rate,
+                          (double)corun__now_ns(p->base.run) / 1e6, catch_up);
 }
 
 static struct producer *producer_of_timer(struct corun_timer *t)
@@ -165,7 +146,7 @@ void corun__pl_produce(struct producer *pr)
     }
     if (!pr->token && !take_token(p, pr->catch_up)) {
       producer_set(pr, P_RATE);
-      corun__timer_start(run, &pr->timer, (uint64_t)ceil(r->next_token),
+      corun__timer_start(run, &pr->timer, corun__rate_due_ms(&r->rate),
                          rate_due, &p->base);
       return;
     }

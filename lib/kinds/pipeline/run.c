@@ -148,6 +148,7 @@ static int setup(struct pl *p)
     return ENOMEM;
   r->nworkers = n;
   r->rng = (uv_hrtime() ^ (uintptr_t)p) | 1;
+  r->rate.interval_ms = c->interval_ms;
   for (i = 0, n = 0; i < c->nstages; i++) {
     struct stage_run *st = &r->st[i];
     struct corun_buf b = CORUN_BUF_INIT;
