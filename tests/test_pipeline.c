@@ -2622,3 +2622,20 @@ Test(pipeline, results_through_a_symlink_keeps_the_link)
   cr_assert(S_ISLNK(st.st_mode), "the link was replaced by a file");
   cr_assert_not_null(strstr(slurp(P("real.jsonl")), "\"index\": 1"));
 }
+
+/* A link to a results file not there yet stays a link: the file is made. */
+Test(pipeline, results_through_a_dangling_symlink_keeps_the_link)
+{
+  struct outcome o;
+  struct stat st;
+
+  cr_assert_eq(symlink("later.jsonl", P("link.jsonl")), 0);
+  o = run(J("{'tasks': [{'id': 'p', 'kind': 'pipeline', 'results': "
+            "'link.jsonl', 'source': {'range': [0, 2]}, 'stages': [{'task': "
+            "{'kind': 'sleep', 'seconds': 0}}]}]}"),
+          NULL, NULL, 0);
+  cr_assert_eq(o.code, 0, "%s", o.err);
+  cr_assert_eq(lstat(P("link.jsonl"), &st), 0);
+  cr_assert(S_ISLNK(st.st_mode), "the link was replaced by a file");
+  cr_assert_not_null(strstr(slurp(P("later.jsonl")), "\"index\": 1"));
+}
