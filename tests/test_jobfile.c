@@ -1266,7 +1266,7 @@ Test(jobfile, limit_rate_may_be_a_template)
                    NULL);
 
   cr_assert_eq(job->nlimits, 1);
-  cr_assert_float_eq(job->limits[0]->interval_ms, 200.0, 1e-9);
+  cr_assert_float_eq(job->limits[0]->rate.interval_ms, 200.0, 1e-9);
   corun_job_free(job);
   expect_invalid("{\"limits\": {\"L\": {\"rate\": \"1e-12/s\"}}, "
                  "\"tasks\": []}",

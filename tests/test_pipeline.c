@@ -38,6 +38,7 @@
 
 #include "helpers.h"
 #include "server.h"
+#include "kinds/pipeline/pipeline.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define UNDER_ASAN 1
@@ -2621,4 +2622,53 @@ Test(pipeline, results_through_a_symlink_keeps_the_link)
   cr_assert_eq(lstat(P("link.jsonl"), &st), 0);
   cr_assert(S_ISLNK(st.st_mode), "the link was replaced by a file");
   cr_assert_not_null(strstr(slurp(P("real.jsonl")), "\"index\": 1"));
+}
+
+/* A link to a results file not there yet stays a link: the file is made. */
+Test(pipeline, results_through_a_dangling_symlink_keeps_the_link)
+{
+  struct outcome o;
+  struct stat st;
+
+  cr_assert_eq(symlink("later.jsonl", P("link.jsonl")), 0);
+  o = run(J("{'tasks': [{'id': 'p', 'kind': 'pipeline', 'results': "
+            "'link.jsonl', 'source': {'range': [0, 2]}, 'stages': [{'task': "
+            "{'kind': 'sleep', 'seconds': 0}}]}]}"),
+          NULL, NULL, 0);
+  cr_assert_eq(o.code, 0, "%s", o.err);
+  cr_assert_eq(lstat(P("link.jsonl"), &st), 0);
+  cr_assert(S_ISLNK(st.st_mode), "the link was replaced by a file");
+  cr_assert_not_null(strstr(slurp(P("later.jsonl")), "\"index\": 1"));
+}
+
+/* ==== the runtime's rooms, driven without a job ==== */
+
+/* Durations: exact percentiles up to EXACT_MAX samples, ~3% past it. */
+Test(pipeline, stats_histogram_percentiles)
+{
+  struct hist h;
+  uint64_t i;
+
+  memset(&h, 0, sizeof(h));
+  for (i = 100; i >= 1; i--)
+    corun__pl_hist_add(&h, i * 1000);
+  cr_assert_eq(h.n, 100);
+  cr_assert_float_eq(corun__pl_hist_pct(&h, 50), 50e-6, 1e-12);
+  cr_assert_float_eq(corun__pl_hist_pct(&h, 90), 90e-6, 1e-12);
+  cr_assert_float_eq(corun__pl_hist_pct(&h, 99), 99e-6, 1e-12);
+  cr_assert_float_eq(corun__pl_hist_pct(&h, 0), 1e-6, 1e-12, "nearest rank");
+  corun__pl_hist_free(&h);
+
+  memset(&h, 0, sizeof(h));
+  for (i = 1; i <= 4 * EXACT_MAX; i++)
+    corun__pl_hist_add(&h, i * 1000000);
+  cr_assert_eq(h.n, 4 * EXACT_MAX);
+  /* Past the exact samples: a bucket's middle, within its 3% width. */
+  cr_assert_float_eq(corun__pl_hist_pct(&h, 50), 2 * EXACT_MAX * 1e-3,
+                     0.032 * 2 * EXACT_MAX * 1e-3);
+  cr_assert_float_eq(corun__pl_hist_pct(&h, 99), 0.99 * 4 * EXACT_MAX * 1e-3,
+                     0.032 * 4 * EXACT_MAX * 1e-3);
+  corun__pl_hist_free(&h);
+  cr_assert_null(h.exact);
+  cr_assert_null(h.bucket);
 }

@@ -8,6 +8,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "helpers.h"
@@ -558,4 +560,55 @@ Test(report, report_written_in_pieces_equals_the_one_in_memory)
   corun_buf_free(&mem);
   corun_buf_free(&job);
   result_free(r);
+}
+
+/*
+ * A report file is made 0644 whatever the umask, as it always was, and
+ * through the one atomic writer (outfile.h): nothing but the file is left
+ * beside it, and a link to a file not there yet stays a link.
+ */
+Test(report, report_file_mode_is_0644_and_nothing_is_left_beside_it)
+{
+  static const mode_t masks[] = {022, 077, 0};
+  char *dir = tmp_dir("report-mode"), path[512], link[512];
+  struct corun_error err = {0};
+  struct stat st;
+  struct dirent *e;
+  size_t i;
+  DIR *d;
+
+  snprintf(path, sizeof(path), "%s/r.json", dir);
+  for (i = 0; i < sizeof(masks) / sizeof(*masks); i++) {
+    mode_t old = umask(masks[i]);
+    enum corun_code code = corun_write_atomic(path, "{}\n", 3, &err);
+
+    umask(old);
+    cr_assert_eq(code, CORUN_OK, "%s", err.msg);
+    cr_assert_eq(stat(path, &st), 0);
+    cr_assert_eq(st.st_mode & 07777, 0644, "umask %03o: mode %03o",
+                 (unsigned)masks[i], (unsigned)(st.st_mode & 07777));
+  }
+  cr_assert_eq(corun_probe_writable(path, &err), CORUN_OK, "%s", err.msg);
+  d = opendir(dir);
+  cr_assert_not_null(d);
+  while ((e = readdir(d)) != NULL)
+    cr_assert(strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+                  strcmp(e->d_name, "r.json") == 0,
+              "left behind: %s", e->d_name);
+  closedir(d);
+  snprintf(link, sizeof(link), "%s/l.json", dir);
+  cr_assert_eq(symlink("later.json", link), 0);
+  cr_assert_eq(corun_write_atomic(link, "[]\n", 3, &err), CORUN_OK, "%s",
+               err.msg);
+  cr_assert_eq(lstat(link, &st), 0);
+  cr_assert(S_ISLNK(st.st_mode), "the link was replaced");
+  snprintf(link, sizeof(link), "%s/later.json", dir);
+  cr_assert_eq(stat(link, &st), 0);
+  cr_assert_eq(st.st_mode & 07777, 0644);
+  unlink(link);
+  snprintf(link, sizeof(link), "%s/l.json", dir);
+  unlink(link);
+  unlink(path);
+  cr_assert_eq(rmdir(dir), 0);
+  free(dir);
 }

@@ -54,7 +54,7 @@ static struct corun_sem make_sem(struct fixture *fx, uint32_t cap,
 
   memset(&s, 0, sizeof(s));
   s.cap = cap;
-  s.interval_ms = interval_ms;
+  s.rate.interval_ms = interval_ms;
   s.run = fx->run;
   s.hold_flag = CORUN_TF_HOLD_LIMIT;
   return s;
@@ -128,9 +128,9 @@ Test(sem, token_bucket_allows_no_burst)
   cr_assert(corun__sem_token(&s, &t[0]), "the bucket starts with one token");
   cr_assert_not(corun__sem_token(&s, &t[1]), "but not two");
   now = corun__now_ms(fx.run);
-  cr_assert(s.next_token >= now + 190 && s.next_token <= now + 200,
+  cr_assert(s.rate.next_ms >= now + 190 && s.rate.next_ms <= now + 200,
             "next token in 200 ms, not %llu",
-            (unsigned long long)(s.next_token - now));
+            (unsigned long long)(s.rate.next_ms - now));
   cr_assert_eq(s.token_waiters.len, 1);
   cr_assert(corun__timer_armed(&s.timer), "a timer waits for the token");
   /* Let the token arrive. */
@@ -172,4 +172,43 @@ Test(sem, concurrency_pool_follows_jobs_option)
                CORUN_OK);
   cr_assert_eq(job->concurrency, 64, "default 64");
   corun_job_free(job);
+}
+
+/* The rate's bucket on its own, on a clock the test holds. */
+Test(sem, rate_bucket_catch_up_rule)
+{
+  struct corun_rate r = {10.0, 0};
+  int n;
+
+  cr_assert(corun__rate_take(&r, 100, 0), "an idle bucket holds one token");
+  cr_assert_float_eq(r.next_ms, 110, 1e-9);
+  cr_assert_not(corun__rate_take(&r, 105, 1), "not before it is due");
+  /* A timer 2 ms late: the next counts on from the due time. */
+  cr_assert(corun__rate_take(&r, 112, 1));
+  cr_assert_float_eq(r.next_ms, 120, 1e-9);
+  /* Without the timer, a late take is an idle bucket: from now. */
+  cr_assert(corun__rate_take(&r, 122, 0));
+  cr_assert_float_eq(r.next_ms, 132, 1e-9);
+  /* Later than an interval: the tokens missed are not made up. */
+  cr_assert(corun__rate_take(&r, 150, 1));
+  cr_assert_float_eq(r.next_ms, 160, 1e-9);
+  cr_assert_eq(corun__rate_due_ms(&r), 160);
+
+  /* Finer than a millisecond: the tokens due within the tick, together. */
+  r = (struct corun_rate){0.5, 100.0};
+  for (n = 0; corun__rate_take(&r, 103, 1); n++)
+    ;
+  cr_assert_eq(n, 7, "tokens due at 100, 100.5 ... 103: %d", n);
+  cr_assert_eq(corun__rate_due_ms(&r), 104);
+  /* Within CORUN_RATE_CATCH_UP_MS the timer still catches up... */
+  cr_assert(corun__rate_take(&r, 107.5, 1));
+  cr_assert_float_eq(r.next_ms, 104.0, 1e-9);
+  /* ...past it, the bucket starts over from now. */
+  r = (struct corun_rate){0.5, 100.0};
+  cr_assert(corun__rate_take(&r, 106, 1));
+  cr_assert_float_eq(r.next_ms, 106.5, 1e-9);
+
+  r = (struct corun_rate){0, 0};
+  for (n = 0; n < 1000; n++)
+    cr_assert(corun__rate_take(&r, 0, 0), "no rate: always a token");
 }

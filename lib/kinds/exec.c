@@ -30,6 +30,7 @@
 #include "util/fdlimit.h"
 #include "core/fields.h"
 #include "core/kind.h"
+#include "core/retry.h"
 #include "report/report.h"
 #include "core/run.h"
 #include "core/task.h"
@@ -51,8 +52,7 @@ struct exec_conf {
   char *stdin_text;
   unsigned long long grace_ms;
   unsigned long long attempt_ms; /* 0: attempts are not bounded */
-  long long backoff_ms;
-  int retries;
+  struct corun_retry_policy retry;
   int stream;
 };
 
@@ -65,7 +65,7 @@ struct exec_task {
   struct tail tout, terr;
   struct corun_timer grace;   /* SIGKILL after kill_grace */
   struct corun_timer attempt; /* attempt_timeout */
-  struct corun_timer retry;
+  struct corun_retry retry;
   uint64_t attempt_start; /* run-clock ms when this attempt was spawned */
   int pgid; /* the attempt's process group; outlives its leader's handle */
   int open_handles; /* handles not yet closed */
@@ -129,7 +129,6 @@ static int parse(struct corun_task *t, struct corun_fields *f)
   const cJSON *argv = corun_field(f, "argv"), *env, *it;
   char *shell = NULL;
   double d;
-  long long n;
   size_t i = 0;
 
   if (c == NULL) {
@@ -138,7 +137,7 @@ static int parse(struct corun_task *t, struct corun_fields *f)
   }
   x->c = c;
   c->grace_ms = 5000;
-  c->backoff_ms = 500;
+  c->retry = (struct corun_retry_policy)CORUN_RETRY_POLICY_INIT;
   if (corun_field_string(f, "shell", &shell) > 0 && argv) {
     corun_field_fail(f, "shell", corun_field(f, "shell"),
                      "and \"argv\" cannot both be set");
@@ -183,10 +182,7 @@ static int parse(struct corun_task *t, struct corun_fields *f)
   if (corun_field_duration(f, "kill_grace", &d) > 0)
     c->grace_ms = corun_duration_ms(d);
   corun_field_bool(f, "stream", &c->stream);
-  if (corun_field_int(f, "retries", 0, 1000, &n) > 0)
-    c->retries = (int)n;
-  if (corun_field_duration(f, "backoff", &d) > 0)
-    c->backoff_ms = (long long)corun_duration_ms(d);
+  corun__retry_parse(&c->retry, f);
   if (corun_field_timeout(f, "attempt_timeout", "end every attempt", &d) >
       0)
     c->attempt_ms = corun_duration_ms(d);
@@ -377,12 +373,9 @@ static cJSON *make_result(struct exec_task *x)
 
 static void launch(struct exec_task *x);
 
-static void retry_due(struct corun_timer *timer)
+static void again(struct corun_task *t)
 {
-  struct exec_task *x = (struct exec_task *)timer->task;
-
-  x->base.attempts++;
-  launch(x);
+  launch((struct exec_task *)t);
 }
 
 /*
@@ -471,16 +464,10 @@ static void maybe_done(struct exec_task *x)
   }
   if (line)
     corun_buf_printf(&msg, ": %s", line);
-  if (t->cancel_status == CORUN_STATUS_NONE &&
-      t->attempts <= (uint32_t)x->c->retries &&
+  if (corun__retry_left(&x->c->retry, t) &&
       (!x->error || transient(x->error))) {
-    long long ms = corun__backoff_ms(x->c->backoff_ms, t->attempts);
-
-    if (t->run->opts.debug)
-      corun__run_logf(t->run, "%s: attempt %u failed (%s), retrying in %lld ms",
-                      t->id, t->attempts, corun_buf_str(&msg), ms);
-    corun__timer_start(t->run, &x->retry, corun__now_ms(t->run) + (uint64_t)ms,
-                       retry_due, t);
+    corun__retry_after(&x->retry, t, corun__retry_wait_ms(&x->c->retry, t, 0),
+                       corun_buf_str(&msg), again);
   } else {
     /* The exit status and signal are what a failed command's user needs. */
     if (t->cancel_status == CORUN_STATUS_NONE) {
@@ -720,8 +707,7 @@ static void cancel(struct corun_task *t)
 
   /* The task's own end is never an attempt's: no retry may follow it. */
   corun__timer_stop(t->run, &x->attempt);
-  if (corun__timer_armed(&x->retry)) {
-    corun__timer_stop(t->run, &x->retry);
+  if (corun__retry_stop(&x->retry, t)) {
     corun__task_finish(t, CORUN_STATUS_CANCELLED, CORUN_ERR_CANCELLED, NULL);
     return;
   }
@@ -752,15 +738,7 @@ static void describe(const struct corun_task *t, uint64_t now_ms,
 {
   const struct exec_task *x = (const struct exec_task *)t;
 
-  if (corun__timer_armed(&x->retry)) {
-    corun_buf_printf(out, "retrying in %.3fs (attempt %u failed)",
-                     x->retry.due > now_ms
-                         ? (double)(x->retry.due - now_ms) / 1000.0
-                         : 0.0,
-                     t->attempts);
-    return;
-  }
-  if (!attempt_live(x))
+  if (corun__retry_describe(&x->retry, t, now_ms, out) || !attempt_live(x))
     return;
   corun_buf_printf(out, "process %d", x->pgid);
   if (t->attempts > 1)

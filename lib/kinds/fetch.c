@@ -27,6 +27,7 @@
 #include "core/fields.h"
 #include "core/http.h"
 #include "core/kind.h"
+#include "core/retry.h"
 #include "json/capture.h"
 #include "json/expect.h"
 #include "util/decode.h"
@@ -52,8 +53,7 @@ struct fetch_conf {
   long long max_bytes;
   long long connect_ms;
   long long attempt_ms;
-  long long backoff_ms;
-  int retries;
+  struct corun_retry_policy retry;
   int follow;
   int insecure;
   int compressed; /* ask for compressed bodies and decode them */
@@ -101,7 +101,7 @@ struct fetch_task {
   int decode_checked;             /* its Content-Encoding was looked at */
   char decode_err[200];           /* why the body did not decode */
   int decode_cut;                 /* ... because a stream stopped short */
-  struct corun_timer retry;
+  struct corun_retry retry;
 };
 
 static const char *const fields[] = {
@@ -346,7 +346,7 @@ static int parse(struct corun_task *t, struct corun_fields *f)
   c->expect = (struct corun_expect)CORUN_EXPECT_INIT;
   c->capture = (struct corun_captures)CORUN_CAPTURES_INIT;
   c->max_bytes = -1; /* not given: the default depends on "save" */
-  c->backoff_ms = 500;
+  c->retry = (struct corun_retry_policy)CORUN_RETRY_POLICY_INIT;
   c->follow = 1;
   if (corun_field_string(f, "url", &c->url) == 0)
     corun_field_missing(f, "url");
@@ -403,10 +403,7 @@ static int parse(struct corun_task *t, struct corun_fields *f)
   if (corun_field_timeout(f, "attempt_timeout", "end every attempt", &d) >
       0)
     c->attempt_ms = (long long)corun_duration_ms(d);
-  if (corun_field_duration(f, "backoff", &d) > 0)
-    c->backoff_ms = (long long)corun_duration_ms(d);
-  if (corun_field_int(f, "retries", 0, 1000, &n) > 0)
-    c->retries = (int)n;
+  corun__retry_parse(&c->retry, f);
   /* A body a check or capture reads is kept in memory, saved or not. */
   if (c->max_bytes < 0)
     c->max_bytes = c->save && !c->expect.wants_body && !c->capture.wants_body
@@ -787,12 +784,9 @@ static void begin_attempt(struct fetch_task *ft)
   launch(ft);
 }
 
-static void retry_due(struct corun_timer *timer)
+static void again(struct corun_task *t)
 {
-  struct fetch_task *ft = (struct fetch_task *)timer->task;
-
-  ft->base.attempts++;
-  begin_attempt(ft);
+  begin_attempt((struct fetch_task *)t);
 }
 
 static void start(struct corun_task *t)
@@ -881,7 +875,7 @@ static int retryable(const struct fetch_task *ft, enum corun_errtype type,
                    code == CURLE_COULDNT_RESOLVE_PROXY ||
                    code == CURLE_COULDNT_CONNECT;
 
-  if (ft->base.attempts > (uint32_t)c->retries)
+  if (!corun__retry_left(&c->retry, &ft->base))
     return 0;
   if (never_sent)
     return 1;
@@ -895,17 +889,20 @@ static int retryable(const struct fetch_task *ft, enum corun_errtype type,
   return 0;
 }
 
+/* The backoff, or what a 429's or 503's Retry-After asks for. */
 static long long backoff_ms(const struct fetch_task *ft, long status)
 {
-  long long ms = corun__backoff_ms(ft->c->backoff_ms, ft->base.attempts);
   curl_off_t after = 0;
 
-  if ((status == 429 || status == 503) &&
-      curl_easy_getinfo(ft->easy, CURLINFO_RETRY_AFTER, &after) == CURLE_OK &&
-      after > 0)
-    ms = after * 1000 > CORUN_BACKOFF_CAP_MS ? CORUN_BACKOFF_CAP_MS
-                                             : after * 1000;
-  return ms;
+  if ((status != 429 && status != 503) ||
+      curl_easy_getinfo(ft->easy, CURLINFO_RETRY_AFTER, &after) != CURLE_OK ||
+      after < 0)
+    after = 0;
+  /* Any wait this long is capped anyway: keep the product in range. */
+  if (after > LLONG_MAX / 1000)
+    after = LLONG_MAX / 1000;
+  return corun__retry_wait_ms(&ft->c->retry, &ft->base,
+                              (long long)after * 1000);
 }
 
 static double secs_of(CURL *e, CURLINFO what)
@@ -1330,14 +1327,9 @@ static void done(CURL *easy, CURLcode code, const char *errmsg, void *arg)
       corun_buf_puts(&msg, *errmsg ? errmsg : curl_easy_strerror(code));
   }
   if (retryable(ft, type, status, code)) {
-    long long ms = backoff_ms(ft, status);
-
-    if (t->run->opts.debug)
-      corun__run_logf(t->run, "%s: attempt %u failed (%s), retrying in %lld ms",
-                      t->id, t->attempts, corun_buf_str(&msg), ms);
+    corun__retry_after(&ft->retry, t, backoff_ms(ft, status),
+                       corun_buf_str(&msg), again);
     corun_buf_free(&msg);
-    corun__timer_start(t->run, &ft->retry,
-                       corun__now_ms(t->run) + (uint64_t)ms, retry_due, t);
     return;
   }
   put_easy(ft);
@@ -1349,8 +1341,8 @@ static void cancel(struct corun_task *t)
 {
   struct fetch_task *ft = (struct fetch_task *)t;
 
-  corun__timer_stop(t->run, &ft->retry);
-  if (ft->easy && t->run->http && !corun__timer_armed(&ft->retry))
+  corun__retry_stop(&ft->retry, t);
+  if (ft->easy && t->run->http)
     corun__http_remove(t->run->http, ft->easy);
   put_easy(ft);
   drop_temp(ft);
@@ -1364,14 +1356,8 @@ static void describe(const struct corun_task *t, uint64_t now_ms,
   curl_off_t dns = 0, conn = 0, ttfb = 0;
   const char *phase = "queued";
 
-  if (corun__timer_armed(&ft->retry)) {
-    corun_buf_printf(out, "retrying in %.3fs (attempt %u failed)",
-                     ft->retry.due > now_ms
-                         ? (double)(ft->retry.due - now_ms) / 1000.0
-                         : 0.0,
-                     t->attempts);
+  if (corun__retry_describe(&ft->retry, t, now_ms, out))
     return;
-  }
   if (ft->easy) {
     curl_off_t pre = 0, up = 0;
 

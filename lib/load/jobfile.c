@@ -319,7 +319,7 @@ static void read_limit(struct loader *ld, cJSON *v)
                "start per 1e9 seconds)",
                v->string);
         else
-          s->interval_ms = 1000.0 / per_s;
+          s->rate.interval_ms = 1000.0 / per_s;
       } else {
         static const char *const keys[] = {"concurrency", "rate", NULL};
         const char *hint = corun_suggest(it->string, keys, (size_t)-1);

@@ -161,8 +161,8 @@ void corun_job_describe(const struct corun_job *job, struct corun_buf *out)
     corun_buf_putc(&b, ':');
     if (s->cap)
       corun_buf_printf(&b, " %u at once", s->cap);
-    if (s->interval_ms > 0)
-      corun_buf_printf(&b, " %.3g/s", 1000.0 / s->interval_ms);
+    if (s->rate.interval_ms > 0)
+      corun_buf_printf(&b, " %.3g/s", 1000.0 / s->rate.interval_ms);
     corun_buf_putc(&b, '\n');
   }
   for (i = 0; i < job->ntasks; i++) {

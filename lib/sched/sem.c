@@ -3,7 +3,6 @@
 
 #include <assert.h>
 #include <stddef.h>
-#include <math.h>
 
 #include "core/run.h"
 #include "core/task.h"
@@ -47,33 +46,15 @@ struct corun_task *corun__tq_pop(struct corun_tq *q)
   return t;
 }
 
-/*
- * Token bucket holding at most one token: a start is allowed once
- * next_token has passed. When the token timer fires (catch_up), counting
- * on from next_token keeps the rate steady despite a late timer, and lets
- * rates finer than the timer's millisecond take several tokens a tick.
- * Any other time the bucket was idle: it holds one token, no more, so the
- * next one is a whole interval after now.
- */
+/* A start is allowed once the rate's token is due (rate.h). */
 static int take_token(struct corun_sem *s, uint64_t now, int catch_up)
 {
-  double step = s->interval_ms, base;
-
-  if (step <= 0)
-    return 1;
-  if ((double)now < s->next_token)
-    return 0;
-  if (catch_up && (double)now - s->next_token < (step > 1.0 ? step : 1.0))
-    base = s->next_token;
-  else
-    base = (double)now;
-  s->next_token = base + step;
-  return 1;
+  return corun__rate_take(&s->rate, (double)now, catch_up);
 }
 
 static uint64_t token_due_ms(const struct corun_sem *s)
 {
-  return (uint64_t)ceil(s->next_token);
+  return corun__rate_due_ms(&s->rate);
 }
 
 static int has_room(const struct corun_sem *s)
@@ -134,7 +115,7 @@ void corun__sem_unwait(struct corun_sem *s, struct corun_task *t)
 
 int corun__sem_token(struct corun_sem *s, struct corun_task *t)
 {
-  if (s->interval_ms <= 0 || (t->flags & CORUN_TF_TOKEN))
+  if (s->rate.interval_ms <= 0 || (t->flags & CORUN_TF_TOKEN))
     return 1;
   if (s->token_waiters.head == NULL &&
       take_token(s, corun__now_ms(s->run), 0))

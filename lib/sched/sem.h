@@ -17,6 +17,7 @@
 
 #include <stdint.h>
 
+#include "sched/rate.h"
 #include "sched/timer.h"
 
 struct corun_task;
@@ -38,8 +39,7 @@ struct corun_sem {
   uint32_t cap;      /* 0: no cap on how many run at once */
   uint32_t in_use;
   uint32_t hold_flag; /* task flag marking a slot of this sem as held */
-  double interval_ms; /* 0: no rate; else ms between two starts */
-  double next_token;  /* run-clock ms when the next start is allowed */
+  struct corun_rate rate; /* between two starts; run-clock ms */
   struct corun_tq waiters;
   struct corun_tq token_waiters; /* hold their slots, wait for the rate */
   struct corun_timer timer;      /* the next token, for token_waiters */

@@ -144,8 +144,40 @@ static int make_temp(struct corun_outfile *o, const char *base)
   }
 }
 
-int corun__outfile_open(struct corun_outfile *o, const char *target,
-                        const char *root)
+/*
+ * The path a symbolic link's text names, taken from where the link is: a
+ * link to a file not written yet cannot be resolved by realpath(). NULL
+ * when it cannot be read (the link itself is then the target).
+ */
+static char *link_text_path(const char *link)
+{
+  char text[4096], *out;
+  const char *slash = strrchr(link, '/');
+  ssize_t n = readlink(link, text, sizeof(text) - 1);
+  size_t dl;
+
+  if (n <= 0)
+    return NULL;
+  text[n] = '\0';
+  if (text[0] == '/' || slash == NULL)
+    return strdup(text);
+  dl = (size_t)(slash - link) + 1;
+  out = malloc(dl + (size_t)n + 1);
+  if (out) {
+    memcpy(out, link, dl);
+    memcpy(out + dl, text, (size_t)n + 1);
+  }
+  return out;
+}
+
+/*
+ * Open the directory target goes into and see whether target is written
+ * directly; probe: only check that it could be, opening nothing but the
+ * directory. Returns 0 or an errno (o is then let go).
+ */
+static int open_target(struct corun_outfile *o, const char *target,
+                       const char *root, const struct corun_outfile_how *how,
+                       int probe)
 {
   struct stat st;
   char *real = NULL;
@@ -154,10 +186,15 @@ int corun__outfile_open(struct corun_outfile *o, const char *target,
 
   o->direct = 0;
   o->fd = -1;
+  o->mode = how ? how->mode : 0;
   /* A symbolic link stays one: the file it points to is replaced. */
-  if (lstat(target, &st) == 0 && S_ISLNK(st.st_mode) &&
-      (real = realpath(target, NULL)) != NULL)
-    target = real;
+  if (lstat(target, &st) == 0 && S_ISLNK(st.st_mode)) {
+    real = realpath(target, NULL);
+    if (real == NULL)
+      real = link_text_path(target);
+    if (real)
+      target = real;
+  }
   base = strrchr(target, '/');
   base = base ? base + 1 : target;
   o->name = strdup(base);
@@ -184,27 +221,56 @@ int corun__outfile_open(struct corun_outfile *o, const char *target,
     return e;
   }
   if (fstatat(o->dirfd, o->name, &st, 0) == 0 && !S_ISREG(st.st_mode)) {
-    /*
-     * Not blocking: a FIFO nobody reads would hold the whole event loop
-     * in open(). With no reader it fails now (ENXIO); once open, writes
-     * wait for the reader, as a pipe's writer does.
-     */
+    int wait = how && how->wait_reader;
+
     o->direct = 1;
-    o->fd = openat(o->dirfd, o->name, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (probe) {
+      e = faccessat(o->dirfd, o->name, W_OK, 0) < 0 ? errno : 0;
+      corun__outfile_abort(o);
+      return e;
+    }
+    /*
+     * Unless told to wait, not blocking: a FIFO nobody reads would hold
+     * the whole event loop in open(). With no reader it fails now
+     * (ENXIO); once open, writes wait for the reader, as a pipe's writer
+     * does.
+     */
+    o->fd = openat(o->dirfd, o->name,
+                   O_WRONLY | O_CLOEXEC | (wait ? 0 : O_NONBLOCK));
     if (o->fd < 0) {
       e = errno;
       corun__outfile_abort(o);
       return e;
     }
-    fl = fcntl(o->fd, F_GETFL);
+    fl = wait ? -1 : fcntl(o->fd, F_GETFL);
     if (fl >= 0)
       fcntl(o->fd, F_SETFL, fl & ~O_NONBLOCK);
     return 0;
   }
   e = make_temp(o, o->name);
-  if (e)
+  if (e || probe)
     corun__outfile_abort(o);
   return e;
+}
+
+int corun__outfile_open_as(struct corun_outfile *o, const char *target,
+                           const char *root,
+                           const struct corun_outfile_how *how)
+{
+  return open_target(o, target, root, how, 0);
+}
+
+int corun__outfile_open(struct corun_outfile *o, const char *target,
+                        const char *root)
+{
+  return open_target(o, target, root, NULL, 0);
+}
+
+int corun__outfile_probe(const char *target, const char *root)
+{
+  struct corun_outfile o = CORUN_OUTFILE_INIT;
+
+  return open_target(&o, target, root, NULL, 1);
 }
 
 /* The process's umask: mkstemp makes 0600, a new file should get 0666&~. */
@@ -244,8 +310,9 @@ int corun__outfile_commit(struct corun_outfile *o)
 
   if (o->fd < 0)
     return 0;
-  if (!o->direct && (fchmod(o->fd, 0666 & ~umask_now()) < 0 ||
-                     fsync(o->fd) < 0))
+  if (!o->direct &&
+      (fchmod(o->fd, o->mode ? (mode_t)o->mode : 0666 & ~umask_now()) < 0 ||
+       fsync(o->fd) < 0))
     e = errno;
   if (close(o->fd) < 0 && e == 0)
     e = errno;

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A file a task writes as it goes and that must appear only complete: a
- * fetch's "save", a pipeline's "results". The data goes to a temporary
- * file beside the target ("<target>.corun-XXXXXX"), which is synced and
- * renamed into place on commit and removed on abort, so the target is
- * either untouched or whole. A target that exists and is not a regular
- * file (/dev/null, a FIFO) has nothing to replace: it is written directly
- * (a FIFO without a reader is an error, not a wait). Through a symbolic
- * link, the file it points to is replaced and the link kept.
+ * A file that must appear only complete: a fetch's "save", a pipeline's
+ * "results", a report. The data goes to a temporary file beside the
+ * target ("<target>.corun-XXXXXX"), which is synced and renamed into place
+ * on commit and removed on abort, so the target is either untouched or
+ * whole. A target that exists and is not a regular file (/dev/null, a
+ * FIFO) has nothing to replace: it is written directly. Through a
+ * symbolic link, the file it points to is replaced and the link kept,
+ * also when that file is not there yet.
  */
 #ifndef CORUN_OUTFILE_H
 #define CORUN_OUTFILE_H
@@ -20,9 +20,20 @@ struct corun_outfile {
   int dirfd;  /* the directory the file goes into, or -1 */
   char *tmp;  /* the temporary file's name in dirfd, or NULL */
   char *name; /* the target's name in dirfd, or NULL */
+  unsigned mode; /* the file's mode; 0: 0666 less the umask */
 };
 
-#define CORUN_OUTFILE_INIT {-1, 0, -1, NULL, NULL}
+#define CORUN_OUTFILE_INIT {-1, 0, -1, NULL, NULL, 0}
+
+/*
+ * How a file is made. {0} is a task's output: mode 0666 less the umask,
+ * and a FIFO without a reader fails at once (ENXIO), for a wait there
+ * would hold the whole event loop.
+ */
+struct corun_outfile_how {
+  unsigned mode;   /* 0, or exactly this mode whatever the umask */
+  int wait_reader; /* a FIFO: wait in open for its reader */
+};
 
 struct corun_buf;
 
@@ -44,6 +55,17 @@ int corun__outfile_mkdirs(const char *target, const char *root,
  */
 int corun__outfile_open(struct corun_outfile *o, const char *target,
                         const char *root);
+/* As corun__outfile_open(), made as how says (NULL: {0}). */
+int corun__outfile_open_as(struct corun_outfile *o, const char *target,
+                           const char *root,
+                           const struct corun_outfile_how *how);
+/*
+ * Whether target could be opened as corun__outfile_open_as() would, so a
+ * long run does not end in "cannot write": a temporary file is made and
+ * removed; a target written directly is only checked, never opened.
+ * Returns 0 or an errno.
+ */
+int corun__outfile_probe(const char *target, const char *root);
 /* Write all of n bytes to fd, through EINTR and short writes: 0 or errno. */
 int corun__write_all(int fd, const void *data, size_t n);
 /* Write all of data. Returns 0, or an errno. */

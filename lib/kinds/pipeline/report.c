@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What a pipeline tells about itself: the task dump's line, its result
+ * (counts and each stage's durations and rate), the summary, the progress
+ * line and its --trace counters.
+ */
+#include "kinds/pipeline/pipeline.h"
+
+#include "core/run.h"
+#include "report/report.h"
+
+/* Item tasks the task dump names, at most. */
+#define DUMP_ITEMS 8
+
+void corun__pl_trace(const struct corun_task *t, int tid,
+                     const struct corun_secrets *sec, struct corun_buf *out)
+{
+  const struct pl *p = (const struct pl *)t;
+  const struct pl_run *r = p->r;
+  size_t row, i, s;
+
+  (void)tid;
+  if (r == NULL || r->samples == NULL)
+    return;
+  row = 1 + p->c->nstages;
+  for (i = 0; i < r->nsamples; i++)
+    for (s = 0; s < p->c->nstages; s++) {
+      struct corun_buf name = CORUN_BUF_INIT;
+
+      corun_buf_printf(&name, "%s stage %zu queue", t->id, s + 1);
+      corun_buf_puts(out, ",\n{\"name\": ");
+      corun__json_write_str(out, corun_buf_str(&name), sec);
+      corun_buf_printf(out,
+                       ", \"ph\": \"C\", \"ts\": %llu, \"pid\": 1, "
+                       "\"args\": {\"length\": %u}}",
+                       (unsigned long long)r->samples[i * row] * 1000ULL,
+                       r->samples[i * row + 1 + s]);
+      corun_buf_free(&name);
+    }
+}
+
+void corun__pl_describe(const struct corun_task *t, uint64_t now_ms,
+                        struct corun_buf *out)
+{
+  const struct pl *p = (const struct pl *)t;
+  const struct pl_run *r = p->r;
+  uint32_t i, shown;
+
+  if (r == NULL)
+    return;
+  corun_buf_printf(out, "%llu items in, %llu ok, %llu failed",
+                   (unsigned long long)r->entered, (unsigned long long)r->ok,
+                   (unsigned long long)r->failed);
+  for (i = 0; i < p->c->nstages; i++) {
+    const struct stage_run *st = &r->st[i];
+
+    corun_buf_printf(out, "; stage %u: queue %zu/", i + 1,
+                     corun_queue_len(&st->q));
+    if (st->q.maxsize)
+      corun_buf_printf(out, "%zu", st->q.maxsize);
+    else
+      corun_buf_puts(out, "unbounded");
+    corun_buf_printf(out, ", %u/%u workers busy, %llu done", st->busy,
+                     p->c->stages[i].workers,
+                     (unsigned long long)st->processed);
+  }
+  /* The item tasks are in no tree the dump walks: name a few here. */
+  for (i = 0, shown = 0; i < r->nworkers; i++) {
+    const struct corun_task *it = r->workers[i].task;
+
+    if (it == NULL)
+      continue;
+    if (shown++ == DUMP_ITEMS) {
+      corun_buf_puts(out, "; ...");
+      break;
+    }
+    corun_buf_printf(out, "; %s %s", it->id,
+                     corun__task_state_name((enum corun_state)it->state));
+    if (it->state == CORUN_STATE_RUNNING && it->kind->describe) {
+      size_t at = out->len;
+
+      corun_buf_puts(out, ": ");
+      it->kind->describe(it, now_ms, out);
+      if (out->len == at + 2)
+        out->len = at;
+    }
+  }
+}
+
+static void write_pct(struct corun_buf *out, struct hist *h, double pct)
+{
+  if (h->n == 0)
+    corun_buf_puts(out, "null");
+  else
+    corun_buf_printf(out, "%.6f", corun__pl_hist_pct(h, pct));
+}
+
+void corun__pl_result(const struct corun_task *t,
+                      const struct corun_secrets *sec, struct corun_buf *out)
+{
+  const struct pl *p = (const struct pl *)t;
+  struct pl_run *r = p->r;
+  double secs, span;
+  uint32_t i;
+
+  (void)sec;
+  if (r == NULL || t->t_start == CORUN_NO_TIME) {
+    corun_buf_puts(out, "null");
+    return;
+  }
+  secs =
+      (double)((t->t_end != CORUN_NO_TIME ? t->t_end : corun__now_ns(t->run)) -
+               t->t_start) /
+      1e9;
+  if (secs < 1e-3)
+    secs = 1e-3;
+  corun_buf_printf(out,
+                   "{\"items\": %llu, \"ok\": %llu, \"failed\": %llu, "
+                   "\"cancelled\": %llu, \"stages\": [",
+                   (unsigned long long)r->entered, (unsigned long long)r->ok,
+                   (unsigned long long)r->failed,
+                   (unsigned long long)r->cancelled);
+  for (i = 0; r->st && i < p->c->nstages; i++) {
+    struct stage_run *st = &r->st[i];
+
+    corun_buf_printf(out,
+                     "%s{\"processed\": %llu, \"failed\": %llu, "
+                     "\"queue_max\": %zu, \"p50\": ",
+                     i ? ", " : "", (unsigned long long)st->processed,
+                     (unsigned long long)st->failed, st->q.len_max);
+    write_pct(out, &st->hist, 50);
+    corun_buf_puts(out, ", \"p90\": ");
+    write_pct(out, &st->hist, 90);
+    corun_buf_puts(out, ", \"p99\": ");
+    write_pct(out, &st->hist, 99);
+    /* Over the time the stage's tasks ran, else the pipeline's. */
+    /*
+     * The clock is read once per batch of tasks: a stage that ran within
+     * one batch shows no span of its own, so the pipeline's is used, and
+     * nothing is taken as faster than its count per millisecond.
+     */
+    span = st->last_end > st->first_start
+               ? (double)(st->last_end - st->first_start) / 1e9
+               : 0;
+    if (span < 1e-3)
+      span = secs;
+    corun_buf_printf(out, ", \"items_per_s\": %.3f}",
+                     (double)st->processed / (span < 1e-3 ? 1e-3 : span));
+  }
+  corun_buf_puts(out, "]}");
+}
+
+void corun__pl_summary(const struct corun_task *t, struct corun_buf *out)
+{
+  const struct pl *p = (const struct pl *)t;
+
+  if (p->r)
+    corun_buf_printf(
+        out, "%llu item%s: %llu ok, %llu failed, %llu cancelled",
+        (unsigned long long)p->r->entered, p->r->entered == 1 ? "" : "s",
+        (unsigned long long)p->r->ok, (unsigned long long)p->r->failed,
+        (unsigned long long)p->r->cancelled);
+}
+
+void corun__pl_progress(const struct corun_task *t, double elapsed,
+                        struct corun_buf *out)
+{
+  const struct pl *p = (const struct pl *)t;
+  const struct pl_run *r = p->r;
+  uint64_t done, total = 0;
+  double rate;
+  char eta[32];
+
+  if (r == NULL)
+    return;
+  done = r->ok + r->failed + r->cancelled;
+  if (p->c->src != SRC_LINES)
+    total = r->total;
+  rate = elapsed > 0.05 ? (double)done / elapsed : 0;
+  corun_buf_printf(out, "%s %llu", t->id, (unsigned long long)done);
+  if (total)
+    corun_buf_printf(out, "/%llu", (unsigned long long)total);
+  corun_buf_printf(out, " items, %.0f/s", rate);
+  if (r->failed)
+    corun_buf_printf(out, ", %llu failed", (unsigned long long)r->failed);
+  if (total && rate > 0 && done < total) {
+    corun__fmt_duration((double)(total - done) / rate, eta, sizeof(eta));
+    corun_buf_printf(out, ", ETA %s", eta);
+  }
+}
