@@ -8,6 +8,7 @@
  */
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 
 #include "helpers.h"
 #include "server.h"
+#include "util/buf.h"
 
 TestSuite(hazards, .timeout = 60);
 
@@ -874,4 +876,81 @@ Test(hazards, root_holds_when_links_are_swapped_in_during_the_run)
   free(job);
   free(out);
   free(root);
+}
+
+/*
+ * The directories a save makes are made beneath the root too: while a
+ * link inside the root flips between a directory inside it and one
+ * outside, 300 saves into new directories under that link make nothing
+ * outside (a check of the path followed by mkdir() by path could: the
+ * link may flip between the two).
+ */
+Test(hazards, directories_are_made_beneath_the_root_while_a_link_flips,
+     .timeout = 90)
+{
+  struct test_server srv;
+  char *root = tmp_dir("hazards"), *out = tmp_dir("hazards-outside");
+  char *job = path_join(root, "job.json"), *url, *cmd;
+  const char *args[] = {"-qq", "--root", root, job, NULL};
+  struct corun_buf text = CORUN_BUF_INIT;
+  pid_t flipper, pid;
+  FILE *f;
+  int i, st;
+
+  cr_assert_eq(test_server_start(&srv), 0, "cannot start the test server");
+  url = test_server_url(&srv, "/bytes?n=1");
+  cmd = malloc(strlen(root) * 2 + strlen(out) + 100);
+  cr_assert_not_null(cmd);
+  sprintf(cmd, "mkdir '%s/in' && ln -s in '%s/l'", root, root);
+  free(run_shell(cmd, &st));
+  cr_assert_eq(st, 0);
+  /* The flips start once the job is loaded (a load would refuse them). */
+  corun_buf_puts(&text, "{\"tasks\": [{\"id\": \"go\", \"kind\": "
+                        "\"exec\", \"shell\": \"touch started && sleep "
+                        "0.2\"}");
+  for (i = 0; i < 300; i++)
+    corun_buf_printf(&text,
+                     ",{\"id\": \"s%d\", \"kind\": \"fetch\", \"url\": "
+                     "\"%s\", \"save\": \"l/d%d/f.bin\", \"after\": "
+                     "[\"go\"]}",
+                     i, url, i);
+  corun_buf_puts(&text, "]}\n");
+  f = fopen(job, "w");
+  cr_assert_not_null(f);
+  fputs(corun_buf_str(&text), f);
+  fclose(f);
+  flipper = fork();
+  cr_assert(flipper >= 0);
+  if (flipper == 0) {
+    char tmp[4096], link[4096], in[] = "in";
+
+    snprintf(tmp, sizeof(tmp), "%s/started", root);
+    while (access(tmp, F_OK) != 0)
+      usleep(1000);
+    snprintf(tmp, sizeof(tmp), "%s/l.new", root);
+    snprintf(link, sizeof(link), "%s/l", root);
+    for (;;) {
+      unlink(tmp);
+      if (symlink(out, tmp) == 0)
+        rename(tmp, link);
+      unlink(tmp);
+      if (symlink(in, tmp) == 0)
+        rename(tmp, link);
+    }
+  }
+  pid = spawn_cli(args, &(struct spawn_opts){.cwd = root});
+  st = reap_cli(pid, 60, NULL);
+  kill(flipper, SIGKILL);
+  waitpid(flipper, NULL, 0);
+  test_server_stop(&srv);
+  cr_expect(st == 0 || st == 1, "exit %d", st);
+  cr_expect_eq(dir_entries(out), 0, "directories were made outside the root");
+  sprintf(cmd, "rm -rf '%s' '%s'", root, out);
+  free(run_shell(cmd, &st));
+  free(cmd);
+  free(url);
+  free(job);
+  free(root);
+  free(out);
+  corun_buf_free(&text);
 }

@@ -15,100 +15,197 @@
 #include "util/buf.h"
 #include "util/confine.h"
 
-/* Whether dir, which exists, resolves inside root. */
-static int dir_inside(const char *dir, const char *root)
+/*
+ * The first prefix of dir that exists and is not a directory, for the
+ * message: which part stands in the way. malloc'd, or NULL.
+ */
+static char *in_the_way(const char *dir)
 {
-  char *real;
-  int ok;
+  char *p = strdup(dir), *q;
+  struct stat st;
 
-  if (root == NULL)
-    return 1;
-  real = realpath(*dir ? dir : "/", NULL);
-  ok = real && corun__path_inside(real, root);
-  free(real);
-  return ok;
+  if (p == NULL)
+    return NULL;
+  for (q = p + 1;; q++) {
+    int last = *q == '\0';
+
+    if (*q != '/' && !last)
+      continue;
+    *q = '\0';
+    if (stat(p, &st) == 0 && !S_ISDIR(st.st_mode))
+      return p;
+    if (last)
+      break;
+    *q = '/';
+  }
+  free(p);
+  return NULL;
 }
 
-int corun__outfile_mkdirs(const char *target, const char *root,
+static int not_a_dir(const char *dir, struct corun_buf *why)
+{
+  char *way = in_the_way(dir);
+
+  corun_buf_printf(why, "cannot create directory %s: %s is not a directory",
+                   dir, way ? way : "a part of it");
+  free(way);
+  return -1;
+}
+
+/*
+ * A directory as a descriptor, opened beneath root (the root itself
+ * included, which corun__open_confined() would look for in its parent).
+ */
+static int open_dir_beneath(const char *dir, const char *root)
+{
+  char *real = realpath(dir, NULL);
+  int same = real && strcmp(real, root) == 0;
+
+  free(real);
+  if (same)
+    return open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  return corun__open_confined(dir, root, O_PATH | O_DIRECTORY | O_CLOEXEC,
+                              0);
+}
+
+/*
+ * mkdir -p of dir beneath root: each directory is made with mkdirat() in
+ * a descriptor of its parent opened beneath the root, so a link swapped
+ * in during the run can neither be followed out of the root nor have a
+ * directory made through it.
+ */
+static int mkdirs_beneath(const char *dir, const char *root,
                           struct corun_buf *why)
 {
-  struct stat st;
-  char *dir = strdup(target), *slash, *p;
-  int e = 0;
+  char *parent, *slash;
+  const char *last;
+  int fd, pfd, e;
 
-  if (dir == NULL) {
-    corun_buf_puts(why, "out of memory");
+  fd = open_dir_beneath(dir, root);
+  if (fd >= 0) {
+    close(fd);
+    return 0;
+  }
+  e = errno;
+  if (e == EXDEV) {
+    corun_buf_printf(why, "cannot create directory %s: outside --root %s",
+                     dir, root);
+    return -1;
+  }
+  if (e == ENOTDIR)
+    return not_a_dir(dir, why);
+  if (e != ENOENT) {
+    corun_buf_printf(why, "cannot create directory %s: %s", dir, strerror(e));
     return -1;
   }
   slash = strrchr(dir, '/');
-  if (slash == NULL || slash == dir || stat((*slash = '\0', dir), &st) == 0) {
-    /* Nothing to make: the directory is there (or it is "/" or "."). */
-    free(dir);
-    return 0;
+  if (slash == NULL || slash == dir) {
+    /* The root of the file system is there; "x" lies in ".". */
+    parent = strdup(slash ? "/" : ".");
+    last = slash ? slash + 1 : dir;
+  } else {
+    parent = strndup(dir, (size_t)(slash - dir));
+    last = slash + 1;
   }
-  /*
-   * Walk down from the top: each missing directory is made only once the
-   * one it goes into is known to lie inside the root.
-   */
+  if (parent == NULL) {
+    corun_buf_puts(why, "out of memory");
+    return -1;
+  }
+  if (mkdirs_beneath(parent, root, why) < 0) {
+    free(parent);
+    return -1;
+  }
+  pfd = open_dir_beneath(parent, root);
+  e = errno;
+  free(parent);
+  if (pfd < 0) {
+    corun_buf_printf(why, "cannot create directory %s: %s", dir,
+                     corun__confine_strerror(e));
+    return -1;
+  }
+  if (*last && mkdirat(pfd, last, 0777) < 0 && errno != EEXIST) {
+    e = errno;
+    close(pfd);
+    corun_buf_printf(why, "cannot create directory %s: %s", dir, strerror(e));
+    return -1;
+  }
+  /* What is there now must be a directory, not a link to one. */
+  fd = *last ? openat(pfd, last, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+             : dup(pfd);
+  e = errno;
+  close(pfd);
+  if (fd < 0)
+    return e == ENOTDIR || e == ELOOP ? not_a_dir(dir, why)
+                                      : (corun_buf_printf(
+                                             why, "cannot create directory "
+                                                  "%s: %s",
+                                             dir, strerror(e)),
+                                         -1);
+  close(fd);
+  return 0;
+}
+
+/* mkdir -p of dir, with no root to keep to. */
+static int mkdirs_plain(char *dir, struct corun_buf *why)
+{
+  struct stat st;
+  char *p;
+
   for (p = dir + 1;; p++) {
     int last = *p == '\0';
 
     if (*p != '/' && !last)
       continue;
     *p = '\0';
-    if (stat(dir, &st) == 0) {
-      if (!S_ISDIR(st.st_mode)) {
-        /* Name both: the directory wanted and what stands in its way. */
-        char *in_way = strdup(dir);
+    if (mkdir(dir, 0777) < 0 && errno != EEXIST) {
+      int e = errno;
 
+      if (e == ENOTDIR) {
         if (!last)
           *p = '/';
-        corun_buf_printf(why, "cannot create directory %s: %s is not a "
-                              "directory",
-                         dir, in_way ? in_way : "a part of it");
-        free(in_way);
-        free(dir);
-        return -1;
+        return not_a_dir(dir, why);
       }
-    } else if (errno != ENOENT) {
-      e = errno;
-      break;
-    } else {
-      char *up = strrchr(dir, '/');
-      int ok;
-
-      if (up == NULL) {
-        ok = dir_inside(".", root);
-      } else {
-        *up = '\0';
-        ok = dir_inside(up == dir ? "/" : dir, root);
-        *up = '/';
-      }
-      if (!ok) {
-        corun_buf_printf(why, "cannot create directory %s: outside --root %s",
-                         dir, root);
-        free(dir);
-        return -1;
-      }
-      if (mkdir(dir, 0777) < 0 && errno != EEXIST) {
-        e = errno;
-        break;
-      }
+      corun_buf_printf(why, "cannot create directory %s: %s", dir,
+                       strerror(e));
+      return -1;
+    }
+    if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode)) {
+      if (!last)
+        *p = '/';
+      return not_a_dir(dir, why);
     }
     if (last)
-      break;
+      return 0;
     *p = '/';
   }
-  if (e == 0 && !dir_inside(dir, root)) {
-    corun_buf_printf(why, "cannot create directory %s: outside --root %s", dir,
-                     root);
-    free(dir);
+}
+
+int corun__outfile_mkdirs(const char *target, const char *root,
+                          struct corun_buf *why)
+{
+  struct stat st;
+  char *dir = strdup(target), *slash;
+  int r;
+
+  if (dir == NULL) {
+    corun_buf_puts(why, "out of memory");
     return -1;
   }
-  if (e)
-    corun_buf_printf(why, "cannot create directory %s: %s", dir, strerror(e));
+  slash = strrchr(dir, '/');
+  if (slash == NULL || slash == dir) {
+    /* Nothing to make: the file goes into "/" or ".". */
+    free(dir);
+    return 0;
+  }
+  *slash = '\0';
+  if (root)
+    r = mkdirs_beneath(dir, root, why);
+  else if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+    r = 0;
+  else
+    r = mkdirs_plain(dir, why);
   free(dir);
-  return e ? -1 : 0;
+  return r;
 }
 
 /* Where in dirfd a temporary name is free: base.corun-XXXXXX, created. */
