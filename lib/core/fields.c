@@ -122,6 +122,19 @@ void corun_field_fail(struct corun_fields *f, const char *name,
   corun_buf_free(&b);
 }
 
+void corun_field_fail_task(struct corun_fields *f, const char *fmt, ...)
+{
+  struct corun_buf b = CORUN_BUF_INIT;
+  va_list ap;
+
+  f->failed = 1;
+  va_start(ap, fmt);
+  corun_buf_vprintf(&b, fmt, ap);
+  va_end(ap);
+  corun__diag_add(f->diags, f->obj_off, f->task, "%s", corun_buf_str(&b));
+  corun_buf_free(&b);
+}
+
 void corun_field_missing(struct corun_fields *f, const char *name)
 {
   f->failed = 1;

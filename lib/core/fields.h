@@ -20,6 +20,7 @@
 #include "json/template.h"
 
 struct corun_task;
+struct corun_kind;
 
 /* One diagnostic; rendered by the loader once task ids are known. */
 struct corun_diag {
@@ -94,6 +95,7 @@ struct corun_fields {
   const struct corun_json *json;
   struct corun_diags *diags;
   long task;            /* index of the task, for messages */
+  const struct corun_kind *kind; /* the task's kind, once known */
   size_t obj_off;       /* where the task's object begins */
   uint32_t nchildren;   /* elements of "tasks", when present */
   int has_tasks;        /* "tasks" was given */
@@ -159,6 +161,9 @@ int corun_field_enum(struct corun_fields *f, const char *name,
 int corun_field_path(struct corun_fields *f, const char *name, char **out);
 /* Any JSON value; *out is a deep copy. */
 int corun_field_json(struct corun_fields *f, const char *name, cJSON **out);
+/* Record an error about the task as a whole (at its object). */
+void corun_field_fail_task(struct corun_fields *f, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* Record that a required field is missing. */
 void corun_field_missing(struct corun_fields *f, const char *name);
 

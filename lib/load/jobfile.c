@@ -214,34 +214,37 @@ static void expand_tree(struct loader *ld, cJSON *v, const char *field,
 }
 
 /*
- * Expand a task's fields. A pipeline stage's "task" keeps its item names
- * (${item}, ${index}) for the run, which fills them in per item.
+ * Expand a task's fields. The task templates of a kind that takes them (a
+ * pipeline stage's "task") keep their item names (${item}, ${index}) for
+ * the run, which fills them in per item.
  */
 static void expand_task_fields(struct loader *ld, cJSON *obj, long task)
 {
   const cJSON *kind = cJSON_GetObjectItemCaseSensitive(obj, "kind");
+  const struct corun_kind *k =
+      cJSON_IsString(kind) ? corun__kind_find(kind->valuestring) : NULL;
   cJSON *it, *st, *m;
 
-  if (!cJSON_IsString(kind) || strcmp(kind->valuestring, "pipeline") != 0) {
+  if (k == NULL || k->tmpl_list == NULL) {
     expand_tree(ld, obj, NULL, task, &ld->tctx, NULL);
     return;
   }
   for (it = obj->child; it; it = it->next) {
-    if (strcmp(it->string, "stages") != 0 || !cJSON_IsArray(it)) {
+    if (strcmp(it->string, k->tmpl_list) != 0 || !cJSON_IsArray(it)) {
       expand_tree(ld, it, it->string, task, &ld->tctx, NULL);
       continue;
     }
     for (st = it->child; st; st = st->next) {
       if (!cJSON_IsObject(st)) {
-        expand_tree(ld, st, "stages", task, &ld->tctx, NULL);
+        expand_tree(ld, st, k->tmpl_list, task, &ld->tctx, NULL);
         continue;
       }
-      /* A stage's task names its own fields in messages. */
+      /* A template names its own fields in messages. */
       for (m = st->child; m; m = m->next)
-        if (strcmp(m->string, "task") == 0)
+        if (strcmp(m->string, k->tmpl_key) == 0)
           expand_tree(ld, m, NULL, task, &ld->dctx, NULL);
         else
-          expand_tree(ld, m, "stages", task, &ld->tctx, NULL);
+          expand_tree(ld, m, k->tmpl_list, task, &ld->tctx, NULL);
     }
   }
 }
@@ -486,6 +489,7 @@ static void check_defaults(struct loader *ld)
     if (t == NULL)
       break;
     t->kind = k;
+    f.kind = k;
     k->parse(t, &f);
     if (k->free)
       k->free(t);
@@ -817,6 +821,7 @@ static const struct corun_kind *read_kind(struct loader *ld,
 {
   const cJSON *v = corun_field(f, "kind");
   const struct corun_kind *k;
+  const char *names[33];
   const char *hint;
 
   if (v == NULL) {
@@ -833,13 +838,13 @@ static const struct corun_kind *read_kind(struct loader *ld,
   k = corun__kind_find(v->valuestring);
   if (k)
     return k;
-  hint = corun_suggest(v->valuestring, corun__kind_names(), (size_t)-1);
+  corun__kind_names(names, sizeof(names) / sizeof(names[0]) - 1);
+  hint = corun_suggest(v->valuestring, names, (size_t)-1);
   if (hint)
     corun_field_fail(f, "kind", v,
                      "names unknown kind \"%s\" (did you mean \"%s\"?)",
                      v->valuestring, hint);
   else {
-    const char *const *names = corun__kind_names();
     struct corun_buf list = CORUN_BUF_INIT;
     size_t i;
 
@@ -875,11 +880,27 @@ static void check_unknown(struct loader *ld, struct corun_fields *f,
               unknown_field(ld, where(ld, it), idx, "", it->string, cands,
                             n));
   }
-  if (f->has_tasks && !k->parent)
+  if (f->has_tasks && !k->parent) {
+    struct corun_buf parents = CORUN_BUF_INIT;
+    const struct corun_kind *pk;
+    size_t np = 0, left = 0;
+
+    for (i = 0; (pk = corun__kind_at(i)) != NULL; i++)
+      left += pk->parent;
+    /* "a", "a and b", "a, b and c": the kinds that take children. */
+    for (i = 0; (pk = corun__kind_at(i)) != NULL; i++) {
+      if (!pk->parent)
+        continue;
+      left--;
+      corun_buf_printf(&parents, "%s%s", np++ == 0 ? "" : left ? ", " : " and ",
+                       pk->name);
+    }
     diag(ld, f->tasks_off, idx,
-         "field \"tasks\" does not apply to kind \"%s\" (only gather and "
-         "wait have child tasks)",
-         k->name);
+         "field \"tasks\" does not apply to kind \"%s\" (only %s ha%s child "
+         "tasks)",
+         k->name, corun_buf_str(&parents), np == 1 ? "s" : "ve");
+    corun_buf_free(&parents);
+  }
 }
 
 /* Without a valid kind, still flag fields that no kind has. */
@@ -1100,12 +1121,14 @@ static struct corun_task *load_template(struct corun_fields *pf, cJSON *obj,
   } else {
     k = read_kind(ld, &f, pf->task);
   }
-  if (k && strcmp(k->name, "pipeline") == 0) {
+  if (k && k->no_nest) {
     corun_field_fail(&f, "kind", corun_field(&f, "kind"),
-                     "\"pipeline\" cannot be a stage's task (a pipeline "
-                     "inside a pipeline: use more stages)");
+                     "\"%s\" cannot be a stage's task (a %s inside a %s: "
+                     "use more stages)",
+                     k->name, k->name, pf->kind ? pf->kind->name : "?");
     k = NULL;
   }
+  f.kind = k;
   tasks = cJSON_GetObjectItemCaseSensitive(obj, "tasks");
   if (k && k->parent && tasks) {
     f.has_tasks = 1;
@@ -1115,22 +1138,8 @@ static struct corun_task *load_template(struct corun_fields *pf, cJSON *obj,
       corun_field_fail(&f, "tasks", tasks, "must be an array of tasks, not %s",
                        corun__json_type(tasks));
   }
-  /*
-   * Children a wait leaves running would outlive the item's task, which
-   * is freed once it ends.
-   */
-  /* From the task or from "defaults": either way its children outlive. */
-  v = k && k->parent ? corun_field(&f, "cancel_pending") : NULL;
-  if (k && cJSON_IsFalse(v) && corun_field_from_defaults(&f, v))
-    diag(ld, where(ld, obj), pf->task,
-         "%s: \"cancel_pending\" false (from \"defaults\") cannot apply to "
-         "a stage's task: its children would outlive the item; set it to "
-         "true here",
-         label);
-  else if (k && cJSON_IsFalse(v))
-    corun_field_fail(&f, "cancel_pending", v,
-                     "cannot be false in a stage's task: its children "
-                     "would outlive the item");
+  if (k && k->check_template)
+    k->check_template(&f);
   for (i = 0; per_task[i]; i++) {
     v = corun_field(&f, per_task[i]);
     if (v && !corun_field_from_defaults(&f, v))
@@ -1336,6 +1345,7 @@ static struct corun_task *load_task(struct loader *ld)
   mark = ld->diags.n;
   expand_task_fields(ld, obj, idx);
   k = read_kind(ld, &f, idx);
+  f.kind = k;
   t = new_task(ld->job, k, idx);
   if (t == NULL) {
     corun_json_fail(p, off, "out of memory");
