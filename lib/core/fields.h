@@ -22,11 +22,21 @@
 struct corun_task;
 struct corun_kind;
 
+/* What a diagnostic says, for the loader to sort them without reading. */
+enum corun_diag_what {
+  CORUN_DIAG_OTHER,   /* about the task or the job as a whole */
+  CORUN_DIAG_VALUE,   /* the task's field has a wrong value */
+  CORUN_DIAG_MISSING, /* the task lacks a required field */
+  CORUN_DIAG_DEFAULT  /* the field's value in "defaults" is wrong */
+};
+
 /* One diagnostic; rendered by the loader once task ids are known. */
 struct corun_diag {
   size_t off;
   long task; /* index of the task it is about, or -1 */
   char *msg;
+  enum corun_diag_what what;
+  char *field; /* the field it is about, or NULL (CORUN_DIAG_OTHER) */
 };
 
 struct corun_diags {
@@ -38,6 +48,11 @@ struct corun_diags {
 void corun__diag_add(struct corun_diags *d, size_t off, long task,
                      const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* A diagnostic about field, saying what of it. */
+void corun__diag_add_field(struct corun_diags *d, size_t off, long task,
+                           enum corun_diag_what what, const char *field,
+                           const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
 void corun__diags_free(struct corun_diags *d);
 
 #define CORUN_FIELDS_MAX 48

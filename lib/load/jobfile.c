@@ -425,14 +425,14 @@ static const char *unknown_field(struct loader *ld, size_t off, long task,
 static void drop_missing(struct corun_diags *d, size_t from, long task,
                          const char *field)
 {
-  char want[96];
   size_t i;
 
-  snprintf(want, sizeof(want), "missing required field \"%s\"", field);
   for (i = from; i < d->n; i++) {
-    if (d->v[i].task != task || strcmp(d->v[i].msg, want) != 0)
+    if (d->v[i].task != task || d->v[i].what != CORUN_DIAG_MISSING ||
+        strcmp(d->v[i].field, field) != 0)
       continue;
     free(d->v[i].msg);
+    free(d->v[i].field);
     memmove(&d->v[i], &d->v[i + 1], (d->n - i - 1) * sizeof(d->v[0]));
     d->n--;
     i--;
@@ -496,7 +496,7 @@ static void check_defaults(struct loader *ld)
     free(t);
   }
   for (i = 0; i < scratch.n; i++)
-    if (strncmp(scratch.v[i].msg, "\"defaults\"", 10) == 0)
+    if (scratch.v[i].what == CORUN_DIAG_DEFAULT)
       corun__diag_add(&ld->diags, scratch.v[i].off, -1, "%s",
                       scratch.v[i].msg);
   corun__diags_free(&scratch);
@@ -825,7 +825,8 @@ static const struct corun_kind *read_kind(struct loader *ld,
   const char *hint;
 
   if (v == NULL) {
-    diag(ld, f->obj_off, idx, "missing required field \"kind\"");
+    corun__diag_add_field(&ld->diags, f->obj_off, idx, CORUN_DIAG_MISSING,
+                          "kind", "missing required field \"kind\"");
     return NULL;
   }
   if (v->type & CORUN_FIELD_BAD)
@@ -1069,18 +1070,22 @@ static void check_template_limits(struct loader *ld, long task,
     check_template_limits(ld, task, t->children[i]);
 }
 
-/* Whether a diagnostic is about a field that gives a task its shape. */
-static int structural(const char *msg)
+/*
+ * Whether a diagnostic is about the value of a field that gives a task of
+ * kind k its shape: those of every task, and the kind's own.
+ */
+static int structural(const struct corun_diag *d, const struct corun_kind *k)
 {
-  static const char *const names[] = {"\"kind\"",   "\"limit\"", "\"tasks\"",
-                                      "\"id\"",     "\"after\"", "\"shield\"",
-                                      "\"cancel_pending\"", NULL};
+  static const char *const shape[] = {"kind",  "limit", "tasks",
+                                      "id",    "after", "shield", NULL};
   size_t i;
 
-  for (i = 0; names[i]; i++)
-    if (strncmp(msg, names[i], strlen(names[i])) == 0)
+  if (d->what != CORUN_DIAG_VALUE)
+    return 0;
+  for (i = 0; shape[i]; i++)
+    if (strcmp(d->field, shape[i]) == 0)
       return 1;
-  return 0;
+  return corun__kind_shapes(k, d->field);
 }
 
 static struct corun_task *load_template(struct corun_fields *pf, cJSON *obj,
@@ -1218,9 +1223,9 @@ static struct corun_task *load_template(struct corun_fields *pf, cJSON *obj,
     for (j = 0; j < io.n && io.v[j] != scratch.v[i].off; j++)
       ;
     /* What shapes the task itself is never the item's to decide. */
-    if (j < io.n && !structural(scratch.v[i].msg))
+    if (j < io.n && !structural(&scratch.v[i], k))
       continue;
-    if (strncmp(scratch.v[i].msg, "\"defaults\"", 10) == 0)
+    if (scratch.v[i].what == CORUN_DIAG_DEFAULT)
       continue;
     diag(ld, scratch.v[i].off, pf->task, "%s: %s", label, scratch.v[i].msg);
   }
