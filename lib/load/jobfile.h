@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The loaded job: what corun_job_load() builds from a job file, fully
- * validated. The loader (jobfile.c) reads the file with the positional
- * parser in json.c, expands templates, applies defaults, hands each task's
- * fields to its kind's parse(), then checks ids, "after" references and
- * cycles across the whole tree. Nothing of the JSON text or tree is kept.
+ * validated. The loader (the files of load/, see loader.h) reads the file
+ * with the positional parser in json.c, expands templates, applies
+ * defaults, hands each task's fields to its kind's parse(), then checks
+ * ids, "after" references and cycles across the whole tree. Nothing of the
+ * JSON text or tree is kept.
  */
 #ifndef CORUN_JOBFILE_H
 #define CORUN_JOBFILE_H
@@ -19,7 +20,6 @@
 
 #define CORUN_DEFAULT_CONCURRENCY 64
 
-struct corun_idchunk;
 struct corun_slab;
 
 struct corun_job {
@@ -38,8 +38,8 @@ struct corun_job {
   size_t nedges; /* "after" edges over all tasks */
   struct corun_secrets secrets;
   struct corun_strmap ids;
-  struct corun_idchunk *idpool; /* generated ids, no malloc each */
-  struct corun_slab *slabs;      /* the task structs themselves */
+  struct corun_slab *slabs;   /* the task structs themselves */
+  struct corun_slab *idslabs; /* generated ids */
   int ran; /* a job runs once */
   uint64_t hash; /* of the file and --var values: which job a journal is */
 };
