@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Loading and validating job files (lib/load/jobfile.c and the kinds' parse).
+ * Loading and validating job files (lib/load/ and the kinds' parse).
  *
  * Most of the error messages are data: each fixtures/jobs/bad/NAME.json has
  * a NAME.err holding the first lines corun prints for it, exactly, with the
