@@ -221,7 +221,7 @@ static void parse_source(struct pl_conf *c, struct corun_fields *f)
   }
   for (it = src->child; it; it = it->next) {
     static const char *const keys[] = {"items", "range", "lines", NULL};
-    const char *hint;
+    char hint[CORUN_HINT_MAX];
 
     n++;
     if (strcmp(it->string, "items") == 0) {
@@ -281,10 +281,10 @@ static void parse_source(struct pl_conf *c, struct corun_fields *f)
       if (sf.failed)
         f->failed = 1;
     } else {
-      hint = corun_suggest(it->string, keys, (size_t)-1);
-      corun_field_fail(f, "source", it, "has unknown field \"%s\"%s%s%s",
-                       it->string, hint ? " (did you mean \"" : "",
-                       hint ? hint : "", hint ? "\"?)" : "");
+      corun_field_fail(f, "source", it, "has unknown field \"%s\"%s",
+                       it->string,
+                       corun_did_you_mean(hint, it->string, keys, (size_t)-1,
+                                          NULL));
     }
   }
   if (n != 1 && !f->failed)
@@ -453,11 +453,12 @@ static void parse_stage(struct pl_conf *c, struct corun_fields *f,
     } else if (strcmp(it->string, "task") == 0) {
       task = it;
     } else {
-      const char *hint = corun_suggest(it->string, keys, (size_t)-1);
+      char hint[CORUN_HINT_MAX];
 
-      corun_field_fail(f, "stages", it, "stage %u: unknown field \"%s\"%s%s%s",
-                       i + 1, it->string, hint ? " (did you mean \"" : "",
-                       hint ? hint : "", hint ? "\"?)" : "");
+      corun_field_fail(f, "stages", it, "stage %u: unknown field \"%s\"%s",
+                       i + 1, it->string,
+                       corun_did_you_mean(hint, it->string, keys, (size_t)-1,
+                                          NULL));
     }
   }
   if (!queue_set)

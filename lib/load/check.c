@@ -210,6 +210,7 @@ void corun__load_resolve_after(struct loader *ld)
 
       if (d == NULL) {
         const char *hint = NULL;
+        char text[CORUN_HINT_MAX];
 
         /*
          * Suggesting from a huge job, or for thousands of bad names,
@@ -225,14 +226,9 @@ void corun__load_resolve_after(struct loader *ld)
           hint = cands ? corun_suggest(al->ids[j], cands, n) : NULL;
           free(cands);
         }
-        if (hint)
-          corun__load_diag(
-              ld, al->offs[j], (long)i,
-              "\"after\" names unknown task \"%s\" (did you mean \"%s\"?)",
-              al->ids[j], hint);
-        else
-          corun__load_diag(ld, al->offs[j], (long)i,
-                           "\"after\" names unknown task \"%s\"", al->ids[j]);
+        corun__load_diag(ld, al->offs[j], (long)i,
+                         "\"after\" names unknown task \"%s\"%s", al->ids[j],
+                         corun_hint(text, hint, NULL, NULL));
         continue;
       }
       if (d == t) {

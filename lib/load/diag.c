@@ -43,14 +43,12 @@ const char *corun__load_unknown_field(struct loader *ld, size_t off, long task,
                                       const char *what, const char *key,
                                       const char *const *cands, size_t n)
 {
-  const char *hint = corun_suggest(key, cands, n);
+  char text[CORUN_HINT_MAX];
+  const char *hint;
 
-  if (hint)
-    corun__load_diag(ld, off, task,
-                     "unknown field \"%s\"%s (did you mean \"%s\"?)", key, what,
-                     hint);
-  else
-    corun__load_diag(ld, off, task, "unknown field \"%s\"%s", key, what);
+  corun_did_you_mean(text, key, cands, n, &hint);
+  corun__load_diag(ld, off, task, "unknown field \"%s\"%s%s", key, what,
+                   text);
   return hint;
 }
 

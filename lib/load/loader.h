@@ -134,7 +134,8 @@ enum corun_code corun__load_unused_var(struct loader *ld,
                                        struct corun_error *err);
 
 /* tasks.c */
-extern const char *const corun__load_common_fields[];
+/* Whether some task may have field name (a common field or a kind's). */
+int corun__load_is_field(const char *name);
 size_t corun__load_all_field_names(const char **cands, size_t max);
 struct corun_sem *corun__load_resolve_limit(struct loader *ld,
                                             struct corun_fields *f,

@@ -147,8 +147,7 @@ static int on_path(const char *name, const char *search, const char *cwd)
     if (e == NULL)
       e = p + strlen(p);
     corun_buf_reset(&b);
-    /* Empty and relative entries are looked up corun__load_where the program
-     * starts. */
+    /* Empty and relative entries are looked up where the program starts. */
     if (*p != '/')
       corun_buf_puts(&b, cwd ? cwd : ".");
     if (e > p && *p != '/')
@@ -245,9 +244,9 @@ static void check_program(struct loader *ld, const struct corun_precheck *c)
 
 /*
  * What a task needs and cannot do without is looked at now, so a typo in
- * a path fails in --check, not an hour into the run. Never corun__load_where
- * another task could make it first: a task that waits for others ("after", its
- * own or a container's), or a path another task writes.
+ * a path fails in --check, not an hour into the run. Never where another
+ * task could make it first: a task that waits for others ("after", its own
+ * or a container's), or a path another task writes.
  */
 void corun__load_run_prechecks(struct loader *ld)
 {

@@ -9,24 +9,31 @@
 
 #include "load/loader.h"
 #include "util/duration.h"
+#include "core/common.h"
 #include "util/slab.h"
 #include "util/suggest.h"
 
-const char *const corun__load_common_fields[] = {
-    "id", "kind", "after", "timeout", "limit", "shield", NULL};
-
 /*
  * Every field name some task may have (common fields, then each kind's),
- * for "did you mean" corun__load_where the kind is not known. cands holds max
- * + 1.
+ * for "did you mean" where the kind is not known. cands holds max + 1.
  */
+int corun__load_is_field(const char *name)
+{
+  size_t i;
+
+  for (i = 0; corun__common_fields[i]; i++)
+    if (strcmp(name, corun__common_fields[i]) == 0)
+      return 1;
+  return corun__kind_any_has_field(name);
+}
+
 size_t corun__load_all_field_names(const char **cands, size_t max)
 {
   const struct corun_kind *k;
   size_t n = 0, i, j;
 
-  for (i = 0; corun__load_common_fields[i] && n < max; i++)
-    cands[n++] = corun__load_common_fields[i];
+  for (i = 0; corun__common_fields[i] && n < max; i++)
+    cands[n++] = corun__common_fields[i];
   for (i = 0; (k = corun__kind_at(i)) != NULL; i++)
     for (j = 0; k->fields && k->fields[j] && n < max; j++)
       cands[n++] = k->fields[j];
@@ -61,43 +68,16 @@ static long push_rec(struct loader *ld, size_t off)
   return (long)job->ntasks++;
 }
 
-static int valid_id(const char *s)
+/* Keep v, a checked "after" (corun__common_read()), to resolve later. */
+static void keep_after(struct loader *ld, struct corun_fields *f, long idx,
+                       const cJSON *v)
 {
-  size_t n = 0;
-
-  for (; *s; s++, n++) {
-    char c = *s;
-
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-          (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'))
-      return 0;
-  }
-  return n >= 1 && n <= 64;
-}
-
-static void read_after(struct loader *ld, struct corun_fields *f, long idx)
-{
-  const cJSON *v = corun_field(f, "after"), *it;
+  const cJSON *it;
   struct after_list *al;
   uint32_t n = 0;
 
-  if (v == NULL)
-    return;
-  if (!cJSON_IsArray(v)) {
-    corun_field_fail(f, "after", v, "must be an array of task ids, not %s",
-                     corun__json_type(v));
-    return;
-  }
-  for (it = v->child; it; it = it->next) {
-    if (!cJSON_IsString(it)) {
-      corun_field_fail(f, "after", it, "must hold task ids (strings), not %s",
-                       corun__json_type(it));
-      return;
-    }
+  for (it = v->child; it; it = it->next)
     n++;
-  }
-  if (n == 0)
-    return;
   al = calloc(1, sizeof(*al));
   if (al == NULL || (al->ids = calloc(n, sizeof(char *))) == NULL ||
       (al->offs = calloc(n, sizeof(uint32_t))) == NULL) {
@@ -123,7 +103,7 @@ struct corun_sem *corun__load_resolve_limit(struct loader *ld,
 {
   struct corun_job *job = ld->job;
   const char *cands[64];
-  const char *hint;
+  char hint[CORUN_HINT_MAX];
   size_t i, n = 0;
 
   if (!cJSON_IsString(v)) {
@@ -136,10 +116,8 @@ struct corun_sem *corun__load_resolve_limit(struct loader *ld,
       return job->limits[i];
   for (i = 0; i < job->nlimits && n < 64; i++)
     cands[n++] = job->limits[i]->name;
-  hint = corun_suggest(v->valuestring, cands, n);
-  if (hint)
-    corun_field_fail(f, "limit", v,
-                     "names unknown limit \"%s\" (did you mean \"%s\"?)",
+  if (*corun_did_you_mean(hint, v->valuestring, cands, n, NULL))
+    corun_field_fail(f, "limit", v, "names unknown limit \"%s\"%s",
                      v->valuestring, hint);
   else
     corun_field_fail(f, "limit", v,
@@ -152,50 +130,20 @@ struct corun_sem *corun__load_resolve_limit(struct loader *ld,
 static void read_common(struct loader *ld, struct corun_task *t,
                         struct corun_fields *f, long idx)
 {
-  const cJSON *v;
-  double secs;
-  int shield = 0;
+  struct corun_common c;
 
-  v = corun_field(f, "id");
-  if (v && !(v->type & CORUN_FIELD_BAD)) {
-    if (!cJSON_IsString(v) || !valid_id(v->valuestring)) {
-      if (cJSON_IsString(v)) {
-        corun_field_fail(f, "id", v,
-                         "\"%s\" is not a valid id (1 to 64 of A-Z a-z 0-9 "
-                         "_ . -)",
-                         v->valuestring);
-        if (*v->valuestring)
-          corun__load_keep_bad_id(ld, idx, v->valuestring);
-      } else
-        corun_field_fail(f, "id", v, "must be a string, not %s",
-                         corun__json_type(v));
-    } else {
-      t->id = strdup(v->valuestring);
-      ld->recs[idx].id_off = (uint32_t)corun__load_where(ld, v);
-    }
+  corun__common_read(t, f, CORUN_COMMON_ALL, &c);
+  if (c.id) {
+    t->id = strdup(c.id->valuestring);
+    ld->recs[idx].id_off = (uint32_t)corun__load_where(ld, c.id);
+  } else if (c.bad_id) {
+    corun__load_keep_bad_id(ld, idx, c.bad_id);
   }
-  read_after(ld, f, idx);
-  if (corun_field_timeout(f, "timeout", "end the task", &secs) > 0) {
-    t->timeout = calloc(1, sizeof(*t->timeout));
-    if (t->timeout == NULL)
-      corun_field_fail(f, "timeout", NULL, "could not be kept: out of memory");
-    else
-      t->timeout->ms = corun_duration_ms(secs);
-  }
-  if (corun_field_bool(f, "shield", &shield) > 0 && shield)
-    t->flags |= CORUN_TF_SHIELD;
-  v = corun_field(f, "limit");
-  /*
-   * A default limit is for the work itself, not for the gathers and waits
-   * around it: a container holding a slot its children need next would
-   * wait on itself.
-   */
-  if (v && corun_field_from_defaults(f, v) && t->kind &&
-      corun__kind_is_container(t->kind))
-    v = NULL;
-  if (v && !(v->type & CORUN_FIELD_BAD)) {
-    t->limit = corun__load_resolve_limit(ld, f, v);
-    ld->recs[idx].limit_off = (uint32_t)corun__load_where(ld, v);
+  if (c.after)
+    keep_after(ld, f, idx, c.after);
+  if (c.limit) {
+    t->limit = corun__load_resolve_limit(ld, f, c.limit);
+    ld->recs[idx].limit_off = (uint32_t)corun__load_where(ld, c.limit);
   }
 }
 
@@ -205,7 +153,7 @@ const struct corun_kind *corun__load_read_kind(struct loader *ld,
   const cJSON *v = corun_field(f, "kind");
   const struct corun_kind *k;
   const char *names[33];
-  const char *hint;
+  char hint[CORUN_HINT_MAX];
 
   if (v == NULL) {
     corun__diag_add_field(&ld->diags, f->obj_off, idx, CORUN_DIAG_MISSING,
@@ -223,10 +171,8 @@ const struct corun_kind *corun__load_read_kind(struct loader *ld,
   if (k)
     return k;
   corun__kind_names(names, sizeof(names) / sizeof(names[0]) - 1);
-  hint = corun_suggest(v->valuestring, names, (size_t)-1);
-  if (hint)
-    corun_field_fail(f, "kind", v,
-                     "names unknown kind \"%s\" (did you mean \"%s\"?)",
+  if (*corun_did_you_mean(hint, v->valuestring, names, (size_t)-1, NULL))
+    corun_field_fail(f, "kind", v, "names unknown kind \"%s\"%s",
                      v->valuestring, hint);
   else {
     struct corun_buf list = CORUN_BUF_INIT;
@@ -249,8 +195,8 @@ void corun__load_check_unknown(struct loader *ld, struct corun_fields *f,
   size_t n = 0, i;
   cJSON *it;
 
-  for (i = 0; corun__load_common_fields[i]; i++)
-    cands[n++] = corun__load_common_fields[i];
+  for (i = 0; corun__common_fields[i]; i++)
+    cands[n++] = corun__common_fields[i];
   for (i = 0; k->fields && k->fields[i] && n < CORUN_FIELDS_MAX; i++)
     cands[n++] = k->fields[i];
   cands[n] = NULL;

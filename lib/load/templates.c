@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/common.h"
 #include "core/instance.h"
 #include "load/loader.h"
 #include "util/duration.h"
@@ -66,32 +67,23 @@ static void check_template_limits(struct loader *ld, long task,
  */
 static int structural(const struct corun_diag *d, const struct corun_kind *k)
 {
-  static const char *const shape[] = {"kind",  "limit",  "tasks", "id",
-                                      "after", "shield", NULL};
-  size_t i;
-
-  if (d->what != CORUN_DIAG_VALUE)
-    return 0;
-  for (i = 0; shape[i]; i++)
-    if (strcmp(d->field, shape[i]) == 0)
-      return 1;
-  return corun__kind_shapes(k, d->field);
+  return d->what == CORUN_DIAG_VALUE &&
+         (corun__common_shapes(d->field) || corun__kind_shapes(k, d->field));
 }
 
 struct corun_task *corun__load_template(struct corun_fields *pf, cJSON *obj,
                                         const char *label)
 {
-  static const char *const per_task[] = {"id", "after", "shield", NULL};
   struct loader *ld = pf->loader;
   struct corun_diags scratch = {0};
   struct offsets io = {0};
   struct corun_fields f;
   const struct corun_kind *k;
   struct corun_task *t;
+  struct corun_common common;
   const cJSON *v;
   cJSON *tasks, *c;
   size_t i, j, before = ld->diags.n, mark;
-  double secs;
 
   if (!cJSON_IsObject(obj)) {
     corun_field_fail(pf, "stages", obj, "%s must be a task object, not %s",
@@ -135,13 +127,6 @@ struct corun_task *corun__load_template(struct corun_fields *pf, cJSON *obj,
   }
   if (k && k->check_template)
     k->check_template(&f);
-  for (i = 0; per_task[i]; i++) {
-    v = corun_field(&f, per_task[i]);
-    if (v && !corun_field_from_defaults(&f, v))
-      corun_field_fail(&f, per_task[i], v,
-                       "cannot be set on a stage's task: it runs once per "
-                       "item");
-  }
   t = calloc(1, k ? k->size : sizeof(*t));
   if (t == NULL) {
     corun_field_fail(pf, "stages", obj, "could not be kept: out of memory");
@@ -150,17 +135,10 @@ struct corun_task *corun__load_template(struct corun_fields *pf, cJSON *obj,
   }
   t->kind = k;
   t->t_ready = t->t_start = t->t_end = CORUN_NO_TIME;
-  if (corun_field_timeout(&f, "timeout", "end the task", &secs) > 0 &&
-      (t->timeout = calloc(1, sizeof(*t->timeout))) != NULL)
-    t->timeout->ms = corun_duration_ms(secs);
-  v = corun_field(&f, "limit");
-  /* As for any task: a default limit is for the work, not its container. */
-  if (v && corun_field_from_defaults(&f, v) && k && corun__kind_is_container(k))
-    v = NULL;
-  if (v && cJSON_IsString(v) &&
-      corun_template_item_refs(v->valuestring, NULL, NULL) > 0)
-    corun_field_fail(&f, "limit", v, "cannot depend on the item");
-  else if (v && !(v->type & CORUN_FIELD_BAD))
+  corun__common_read(t, &f, CORUN_COMMON_ALL | CORUN_COMMON_TEMPLATE,
+                     &common);
+  v = common.limit;
+  if (v)
     t->limit = corun__load_resolve_limit(ld, &f, v);
   if (t->limit) {
     struct tmpl_limit *nl =

@@ -8,6 +8,7 @@
 
 #include "load/loader.h"
 #include "util/duration.h"
+#include "core/common.h"
 #include "util/suggest.h"
 
 static const char *const top_fields[] = {"corun",    "name",   "vars",
@@ -94,14 +95,15 @@ void corun__load_read_limit(struct loader *ld, cJSON *v)
           s->interval_ms = 1000.0 / per_s;
       } else {
         static const char *const keys[] = {"concurrency", "rate", NULL};
-        const char *hint = corun_suggest(it->string, keys, (size_t)-1);
+        char hint[CORUN_HINT_MAX];
 
-        corun__load_diag(ld,
-                         corun__load_where(ld, it) ? corun__load_where(ld, it)
-                                                   : corun__load_where(ld, v),
-                         -1, "\"limits\": \"%s\": unknown field \"%s\"%s%s%s",
-                         v->string, it->string, hint ? " (did you mean \"" : "",
-                         hint ? hint : "", hint ? "\"?)" : "");
+        corun__load_diag(
+            ld,
+            corun__load_where(ld, it) ? corun__load_where(ld, it)
+                                      : corun__load_where(ld, v),
+            -1, "\"limits\": \"%s\": unknown field \"%s\"%s", v->string,
+            it->string,
+            corun_did_you_mean(hint, it->string, keys, (size_t)-1, NULL));
       }
     }
     if (!seen)
@@ -119,10 +121,7 @@ void corun__load_read_limit(struct loader *ld, cJSON *v)
 
 static void read_defaults(struct loader *ld, cJSON *v)
 {
-  static const char *const not_defaults[] = {"id", "kind", "after", "tasks",
-                                             NULL};
   cJSON *it;
-  size_t i;
 
   if (!cJSON_IsObject(v)) {
     corun__load_diag(ld, corun__load_where(ld, v), -1,
@@ -131,30 +130,21 @@ static void read_defaults(struct loader *ld, cJSON *v)
     return;
   }
   for (it = v->child; it; it = it->next) {
-    int known = 0;
-
-    for (i = 0; not_defaults[i]; i++)
-      if (strcmp(it->string, not_defaults[i]) == 0)
-        break;
-    if (not_defaults[i]) {
+    if (corun__common_per_task(it->string)) {
       corun__load_diag(
           ld, corun__load_where(ld, it), -1,
           "\"defaults\": \"%s\" cannot have a default (it is per task)",
           it->string);
       continue;
     }
-    for (i = 0; corun__load_common_fields[i]; i++)
-      if (strcmp(it->string, corun__load_common_fields[i]) == 0)
-        known = 1;
-    if (!known && !corun__kind_any_has_field(it->string)) {
+    if (!corun__load_is_field(it->string)) {
       const char *cands[CORUN_FIELDS_MAX * 2 + 1];
       size_t n = corun__load_all_field_names(cands, CORUN_FIELDS_MAX * 2);
-      const char *hint = corun_suggest(it->string, cands, n);
+      char hint[CORUN_HINT_MAX];
 
       corun__load_diag(ld, corun__load_where(ld, it), -1,
-                       "\"defaults\": unknown field \"%s\"%s%s%s", it->string,
-                       hint ? " (did you mean \"" : "", hint ? hint : "",
-                       hint ? "\"?)" : "");
+                       "\"defaults\": unknown field \"%s\"%s", it->string,
+                       corun_did_you_mean(hint, it->string, cands, n, NULL));
     }
   }
   ld->defaults = v;
@@ -170,10 +160,8 @@ void corun__load_check_defaults(struct loader *ld)
   struct corun_diags scratch = {0};
   const struct corun_kind *k;
   struct corun_fields f;
+  struct corun_common common;
   struct corun_task *t;
-  const cJSON *v;
-  double secs;
-  int b;
   size_t i;
 
   memset(&f, 0, sizeof(f));
@@ -185,11 +173,13 @@ void corun__load_check_defaults(struct loader *ld)
   f.obj = cJSON_CreateObject();
   if (f.obj == NULL)
     return;
-  corun_field_timeout(&f, "timeout", "end the task", &secs);
-  corun_field_bool(&f, "shield", &b);
-  v = corun_field(&f, "limit");
-  if (v && !(v->type & CORUN_FIELD_BAD))
-    corun__load_resolve_limit(ld, &f, v);
+  /* What "defaults" may hold of the fields every task has. */
+  corun__common_read(NULL, &f,
+                     CORUN_COMMON_TIMEOUT | CORUN_COMMON_SHIELD |
+                         CORUN_COMMON_LIMIT,
+                     &common);
+  if (common.limit)
+    corun__load_resolve_limit(ld, &f, common.limit);
   for (i = 0; (k = corun__kind_at(i)) != NULL; i++) {
     t = calloc(1, k->size);
     if (t == NULL)
@@ -397,7 +387,7 @@ enum corun_code corun__load_unused_var(struct loader *ld,
 {
   const char *cands[64 + 64 + 1];
   const cJSON *it;
-  const char *hint;
+  char hint[CORUN_HINT_MAX];
   size_t i, n = 0;
 
   for (i = 0; i < ld->ncli_vars && ld->cli_vars[i].used; i++)
@@ -412,11 +402,8 @@ enum corun_code corun__load_unused_var(struct loader *ld,
   for (size_t j = 0; j < ld->nrefs; j++)
     cands[n++] = ld->refs[j];
   cands[n] = NULL;
-  hint = corun_suggest(ld->cli_vars[i].name, cands, n);
-  if (hint)
-    return corun_failf(err, CORUN_EUSAGE,
-                       "--var %s: the job has no variable %s (did you mean "
-                       "\"%s\"?)",
+  if (*corun_did_you_mean(hint, ld->cli_vars[i].name, cands, n, NULL))
+    return corun_failf(err, CORUN_EUSAGE, "--var %s: the job has no variable %s%s",
                        ld->cli_vars[i].name, ld->cli_vars[i].name, hint);
   return corun_failf(err, CORUN_EUSAGE,
                      "--var %s: the job has no variable %s (it uses no "
