@@ -28,6 +28,7 @@
 #include "core/task.h"
 #include "corun.h"
 #include "load/jobfile.h"
+#include "sched/sem.h"
 #include "util/buf.h"
 #include "util/hash.h"
 #include "json/json.h"
