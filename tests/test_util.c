@@ -167,3 +167,16 @@ Test(kind, names_come_from_the_one_list)
   cr_expect_eq(corun__kind_names(names, 1), 1);
   cr_expect_null(names[1]);
 }
+
+Test(kind, top_level_settings_come_from_the_kinds)
+{
+  const struct corun_job_setting *s;
+  size_t i, idx = 99;
+
+  for (i = 0; (s = corun__kind_setting_at(i)) != NULL; i++) {
+    cr_expect_eq(corun__kind_setting(s->name, &idx), s);
+    cr_expect_eq(idx, i);
+    cr_expect_gt(s->max, 0);
+  }
+  cr_expect_null(corun__kind_setting("tasks", NULL));
+}

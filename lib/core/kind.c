@@ -71,6 +71,33 @@ int corun__kind_any_has_field(const char *name)
   return 0;
 }
 
+const struct corun_job_setting *corun__kind_setting_at(size_t i)
+{
+  const struct corun_job_setting *s;
+  size_t k;
+
+  for (k = 0; k < NKINDS; k++)
+    for (s = kinds[k]->settings; s && s->name; s++)
+      if (i-- == 0)
+        return s;
+  return NULL;
+}
+
+const struct corun_job_setting *corun__kind_setting(const char *name,
+                                                    size_t *index)
+{
+  const struct corun_job_setting *s;
+  size_t i;
+
+  for (i = 0; (s = corun__kind_setting_at(i)) != NULL; i++)
+    if (strcmp(s->name, name) == 0) {
+      if (index)
+        *index = i;
+      return s;
+    }
+  return NULL;
+}
+
 int corun__kind_shapes(const struct corun_kind *k, const char *name)
 {
   size_t i;

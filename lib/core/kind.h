@@ -18,6 +18,17 @@
 struct corun_task;
 struct corun_fields;
 
+/*
+ * A top-level field of the job file that a kind brings (fetch's
+ * "per_host"): a positive integer at most max, kept as an unsigned at
+ * offset off of struct corun_job (core/job.h).
+ */
+struct corun_job_setting {
+  const char *name;
+  unsigned max;
+  size_t off;
+};
+
 struct corun_kind {
   const char *name; /* the job file's "kind" string */
   size_t size;      /* bytes of the kind's task struct (base first) */
@@ -50,6 +61,8 @@ struct corun_kind {
    * NULL-terminated; NULL for none.
    */
   const char *const *shape_fields;
+  /* The kind's top-level fields; ends with a NULL name. NULL for none. */
+  const struct corun_job_setting *settings;
   /*
    * The fields of an ok result object, NULL-terminated, for checking a
    * pipeline's ${item.FIELD} at load time; NULL when not fixed.
@@ -156,6 +169,14 @@ size_t corun__kind_names(const char **out, size_t max);
 int corun__kind_any_has_field(const char *name);
 /* Whether kind k takes field name (besides the common ones). */
 int corun__kind_has_field(const struct corun_kind *k, const char *name);
+/*
+ * The setting some kind brings named name, or NULL; *index, when not
+ * NULL, numbers it among every kind's settings.
+ */
+const struct corun_job_setting *corun__kind_setting(const char *name,
+                                                    size_t *index);
+/* The i-th setting over every kind, or NULL past the last. */
+const struct corun_job_setting *corun__kind_setting_at(size_t i);
 /* Whether name is one of kind k's shape_fields (k may be NULL). */
 int corun__kind_shapes(const struct corun_kind *k, const char *name);
 

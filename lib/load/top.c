@@ -11,9 +11,44 @@
 #include "core/common.h"
 #include "util/suggest.h"
 
+/* The job's own; kinds bring more (corun_kind.settings). "tasks" last. */
 static const char *const top_fields[] = {"corun",    "name",   "vars",
                                          "defaults", "limits", "concurrency",
-                                         "per_host", "tasks",  NULL};
+                                         "tasks",    NULL};
+#define NTOP (sizeof(top_fields) / sizeof(top_fields[0]) - 1)
+
+/*
+ * Every top-level field name, for "did you mean": the job's, the kinds'
+ * before "tasks". cands holds max + 1.
+ */
+static size_t top_field_names(const char **cands, size_t max)
+{
+  const struct corun_job_setting *s;
+  size_t n = 0, i;
+
+  for (i = 0; i + 1 < NTOP && n < max; i++)
+    cands[n++] = top_fields[i];
+  for (i = 0; (s = corun__kind_setting_at(i)) != NULL && n < max; i++)
+    cands[n++] = s->name;
+  if (n < max)
+    cands[n++] = top_fields[NTOP - 1];
+  cands[n] = NULL;
+  return n;
+}
+
+/* A kind's top-level field: a positive integer kept in the job. */
+static void read_setting(struct loader *ld, const struct corun_job_setting *s,
+                         const cJSON *v)
+{
+  long long c;
+
+  if (!corun__json_int(v, 1, s->max, &c))
+    corun__load_diag(ld, corun__load_where(ld, v), -1,
+                     "\"%s\" must be a positive integer (at most %u)", s->name,
+                     s->max);
+  else
+    *(unsigned *)((char *)ld->job + s->off) = (unsigned)c;
+}
 
 static void read_vars(struct loader *ld, cJSON *v)
 {
@@ -209,7 +244,7 @@ int corun__load_read_top(struct loader *ld, cJSON **owned)
   int n = 0, r;
   const char *k;
   size_t key_off;
-  unsigned seen = 0;
+  uint64_t seen = 0;
 
   if (corun_json_peek(p) == 0 && !p->failed) {
     return corun_json_fail(p, 0, "empty file: expected a JSON object");
@@ -221,7 +256,9 @@ int corun__load_read_top(struct loader *ld, cJSON **owned)
   if (corun_json_object_begin(p) < 0)
     return -1;
   while ((r = corun_json_object_next(p, &n, &k, &key_off)) > 0) {
-    size_t i;
+    const struct corun_job_setting *set = NULL;
+    size_t i, si = 0;
+    uint64_t bit = 0;
     cJSON *v = NULL;
     /* Reading the value reuses the parser's key buffer: keep a copy. */
     char *key = strdup(k);
@@ -231,15 +268,18 @@ int corun__load_read_top(struct loader *ld, cJSON **owned)
     for (i = 0; top_fields[i]; i++)
       if (strcmp(key, top_fields[i]) == 0)
         break;
-    if (top_fields[i] && (seen & (1u << i))) {
+    if (top_fields[i])
+      bit = (uint64_t)1 << i;
+    else if ((set = corun__kind_setting(key, &si)) != NULL && NTOP + si < 64)
+      bit = (uint64_t)1 << (NTOP + si);
+    if (seen & bit) {
       corun__load_diag(ld, key_off, -1, "duplicate key \"%s\"", key);
       free(key);
       if (corun_json_skip(p) < 0)
         return -1;
       continue;
     }
-    if (top_fields[i])
-      seen |= 1u << i;
+    seen |= bit;
     if (top_fields[i] && strcmp(key, "tasks") == 0) {
       ld->has_tasks = 1;
       ld->tasks_off = corun_json_offset(p);
@@ -252,9 +292,14 @@ int corun__load_read_top(struct loader *ld, cJSON **owned)
       free(key);
       return -1;
     }
-    if (top_fields[i] == NULL) {
-      corun__load_unknown_field(ld, key_off, -1, "", key, top_fields,
-                                (size_t)-1);
+    if (set) {
+      read_setting(ld, set, v);
+      cJSON_Delete(v);
+    } else if (top_fields[i] == NULL) {
+      const char *cands[NTOP + 32 + 1];
+      size_t nc = top_field_names(cands, NTOP + 32);
+
+      corun__load_unknown_field(ld, key_off, -1, "", key, cands, nc);
       cJSON_Delete(v);
     } else if (strcmp(key, "corun") == 0) {
       long long ver;
@@ -286,16 +331,6 @@ int corun__load_read_top(struct loader *ld, cJSON **owned)
     } else if (strcmp(key, "limits") == 0) {
       /* Read once "vars" is known: a rate may be a template. */
       owned[3] = v;
-    } else if (strcmp(key, "per_host") == 0) {
-      long long c;
-
-      if (!corun__json_int(v, 1, 100000, &c))
-        corun__load_diag(
-            ld, corun__load_where(ld, v), -1,
-            "\"per_host\" must be a positive integer (at most 100000)");
-      else
-        job->per_host = (unsigned)c;
-      cJSON_Delete(v);
     } else if (strcmp(key, "concurrency") == 0) {
       long long c;
 
