@@ -66,23 +66,23 @@ struct loader {
   unsigned suggested;          /* "did you mean" searches over all ids so far */
   int stdin_use;               /* CORUN_STDIN_*: who reads standard input */
   struct corun_prechecks pre;  /* files, directories, programs to look at */
-  struct corun_strmap written; /* what tasks write (run_prechecks) */
+  struct corun_strmap written; /* what tasks write (prechecks.c) */
   struct corun_strmap written_dirs; /* the directories above those */
   struct corun_strmap programs;     /* on_path() answers, by name */
   const char *job_path;             /* the job file, when it is one */
   const struct corun_load_opts *opts;
-  /* Limits of pipeline stage tasks, checked against their pipeline's. */
+  /* Limits of template tasks, checked against the task holding them. */
   struct tmpl_limit {
     long task;
     size_t off;
     struct corun_sem *limit;
-  } * tlimits;
+  } *tlimits;
   size_t ntlimits;
   /* Tasks whose "id" is not valid: their errors go under it as written. */
   struct bad_id {
     long task;
     char *id;
-  } * bad_ids;
+  } *bad_ids;
   size_t nbad_ids;
   /*
    * --var names the file's "vars" does not define: each must be used by
@@ -92,7 +92,7 @@ struct loader {
   struct cli_var {
     char *name;
     int used;
-  } * cli_vars;
+  } *cli_vars;
   size_t ncli_vars;
   char *refs[64];
   size_t nrefs;
