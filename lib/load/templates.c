@@ -71,6 +71,10 @@ static int structural(const struct corun_diag *d, const struct corun_kind *k)
          (corun__common_shapes(d->field) || corun__kind_shapes(k, d->field));
 }
 
+/*
+ * pf is the fields of the task holding the template, of a kind that takes
+ * templates (pf->kind->tmpl_list): its errors about obj name that field.
+ */
 struct corun_task *corun__load_template(struct corun_fields *pf, cJSON *obj,
                                         const char *label)
 {
@@ -86,8 +90,9 @@ struct corun_task *corun__load_template(struct corun_fields *pf, cJSON *obj,
   size_t i, j, before = ld->diags.n, mark;
 
   if (!cJSON_IsObject(obj)) {
-    corun_field_fail(pf, "stages", obj, "%s must be a task object, not %s",
-                     label, corun__json_type(obj));
+    corun_field_fail(pf, pf->kind->tmpl_list, obj,
+                     "%s must be a task object, not %s", label,
+                     corun__json_type(obj));
     return NULL;
   }
   memset(&f, 0, sizeof(f));
@@ -129,7 +134,8 @@ struct corun_task *corun__load_template(struct corun_fields *pf, cJSON *obj,
     k->check_template(&f);
   t = calloc(1, k ? k->size : sizeof(*t));
   if (t == NULL) {
-    corun_field_fail(pf, "stages", obj, "could not be kept: out of memory");
+    corun_field_fail(pf, pf->kind->tmpl_list, obj,
+                     "could not be kept: out of memory");
     corun__diags_free(&scratch);
     return NULL;
   }
