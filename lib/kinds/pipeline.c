@@ -469,7 +469,7 @@ static void parse_stage(struct pl_conf *c, struct corun_fields *f,
                      i + 1);
     return;
   }
-  /* check_defaults() runs parse without a loader: nothing to check here. */
+  /* The check of "defaults" runs parse without templates: nothing here. */
   if (f->load_template == NULL)
     return;
   {
