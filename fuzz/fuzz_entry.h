@@ -106,7 +106,7 @@ static inline char *corun_fuzz_cstr(const uint8_t *data, size_t size)
  * the regression suite's disabled tests replay their fixtures strictly.
  * Set to 0 once they are fixed.
  *
- * BUG (lib/load/jobfile.c, render()): diagnostics quote JSON strings (keys,
+ * BUG (lib/load/diag.c, render()): diagnostics quote JSON strings (keys,
  * values) raw, so a "\n" or "\u001b" in a key breaks the one line per
  * error and reaches the terminal. Fixture:
  * tests/fixtures/fuzz/jobfile/bug-diag-control-chars.json

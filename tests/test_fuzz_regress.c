@@ -195,7 +195,7 @@ Test(fuzz_regress, pipeline_rate_too_slow_refused)
 }
 
 /*
- * Regression (fixed): lib/load/jobfile.c render() put each message in the diagnostics as it
+ * Regression (fixed): lib/load/diag.c render() put each message in the diagnostics as it
  * is, and messages quote decoded JSON strings: the key "a\nb\u001b[31mX"
  * gives 'fuzz.json:1:15: error: unknown field "a' + newline + 'b' + ESC
  * '[31mX"', two lines and a colour change on a terminal. Expected: the

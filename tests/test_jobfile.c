@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Loading and validating job files (lib/load/jobfile.c and the kinds' parse).
+ * Loading and validating job files (lib/load/ and the kinds' parse).
  *
  * Most of the error messages are data: each fixtures/jobs/bad/NAME.json has
  * a NAME.err holding the first lines corun prints for it, exactly, with the
@@ -1403,4 +1403,27 @@ Test(jobfile, program_found_through_a_relative_path_entry_of_env)
   free(prog);
   free(bin);
   free(dir);
+}
+
+/*
+ * What a template's task may not take from the item comes from the kind's
+ * table (a wait's "cancel_pending"); a field its kind does not have is
+ * said to be one, in a stage's task as anywhere.
+ */
+Test(jobfile, stage_task_fields_follow_the_kind_table)
+{
+  expect_invalid("{\"tasks\": [{\"id\": \"p\", \"kind\": \"pipeline\", "
+                 "\"source\": {\"items\": [true]}, \"stages\": [{\"task\": "
+                 "{\"kind\": \"wait\", \"cancel_pending\": \"${item}\", "
+                 "\"tasks\": [{\"kind\": \"sleep\", \"seconds\": 0}]}}]}]}",
+                 "task \"p\": stage 1 task: \"cancel_pending\" must be true "
+                 "or false, not a string",
+                 NULL);
+  expect_invalid("{\"tasks\": [{\"id\": \"p\", \"kind\": \"pipeline\", "
+                 "\"source\": {\"range\": [0, 2]}, \"stages\": [{\"task\": "
+                 "{\"kind\": \"gather\", \"cancel_pending\": true, "
+                 "\"tasks\": [{\"kind\": \"sleep\", \"seconds\": 0}]}}]}]}",
+                 "task \"p\": field \"cancel_pending\" does not apply to "
+                 "kind \"gather\"",
+                 NULL);
 }

@@ -1975,7 +1975,7 @@ Test(pipeline, a_quiet_fifo_does_not_hold_up_cancellation)
 
 /*
  * Regression: a default "limit" applied to the pipeline itself as well as to its
- * item tasks (the exemption in lib/load/jobfile.c, "a default limit is for the
+ * item tasks (the exemption in lib/load/tasks.c, "a default limit is for the
  * work itself, not for the gathers and waits around it", tests
  * kind->parent, which a pipeline does not set): with a limit of 1 the
  * pipeline holds the slot its items wait for, and the run stalls ("the

@@ -13,11 +13,12 @@
 /* Enough to show the problems; past it one more error adds nothing. */
 #define CORUN_DIAGS_MAX 1000
 
-void corun__diag_add(struct corun_diags *d, size_t off, long task,
-                     const char *fmt, ...)
+static void diag_vadd(struct corun_diags *d, size_t off, long task,
+                      enum corun_diag_what what, const char *field,
+                      const char *fmt, va_list ap)
 {
   struct corun_buf b = CORUN_BUF_INIT;
-  va_list ap;
+  struct corun_diag *e;
 
   if (d->n == d->cap) {
     size_t ncap = d->cap ? d->cap * 2 : 16;
@@ -31,22 +32,50 @@ void corun__diag_add(struct corun_diags *d, size_t off, long task,
     d->v = nv;
     d->cap = ncap;
   }
-  va_start(ap, fmt);
   corun_buf_vprintf(&b, fmt, ap);
-  va_end(ap);
-  d->v[d->n].off = off;
-  d->v[d->n].task = task;
-  d->v[d->n].msg = corun_buf_detach(&b);
-  if (d->v[d->n].msg)
+  e = &d->v[d->n];
+  e->off = off;
+  e->task = task;
+  e->what = field ? what : CORUN_DIAG_OTHER;
+  e->field = field ? strdup(field) : NULL;
+  e->msg = corun_buf_detach(&b);
+  if (e->msg && (field == NULL || e->field)) {
     d->n++;
+    return;
+  }
+  free(e->msg);
+  free(e->field);
+}
+
+void corun__diag_add(struct corun_diags *d, size_t off, long task,
+                     const char *fmt, ...)
+{
+  va_list ap;
+
+  va_start(ap, fmt);
+  diag_vadd(d, off, task, CORUN_DIAG_OTHER, NULL, fmt, ap);
+  va_end(ap);
+}
+
+void corun__diag_add_field(struct corun_diags *d, size_t off, long task,
+                           enum corun_diag_what what, const char *field,
+                           const char *fmt, ...)
+{
+  va_list ap;
+
+  va_start(ap, fmt);
+  diag_vadd(d, off, task, what, field, fmt, ap);
+  va_end(ap);
 }
 
 void corun__diags_free(struct corun_diags *d)
 {
   size_t i;
 
-  for (i = 0; i < d->n; i++)
+  for (i = 0; i < d->n; i++) {
     free(d->v[i].msg);
+    free(d->v[i].field);
+  }
   free(d->v);
   memset(d, 0, sizeof(*d));
 }
@@ -114,19 +143,33 @@ void corun_field_fail(struct corun_fields *f, const char *name,
   corun_buf_vprintf(&b, fmt, ap);
   va_end(ap);
   if (corun_field_from_defaults(f, v))
-    corun__diag_add(f->diags, off, -1, "\"defaults\": \"%s\" %s", name,
-                    corun_buf_str(&b));
+    corun__diag_add_field(f->diags, off, -1, CORUN_DIAG_DEFAULT, name,
+                          "\"defaults\": \"%s\" %s", name,
+                          corun_buf_str(&b));
   else
-    corun__diag_add(f->diags, off, f->task, "\"%s\" %s", name,
-                    corun_buf_str(&b));
+    corun__diag_add_field(f->diags, off, f->task, CORUN_DIAG_VALUE, name,
+                          "\"%s\" %s", name, corun_buf_str(&b));
+  corun_buf_free(&b);
+}
+
+void corun_field_fail_task(struct corun_fields *f, const char *fmt, ...)
+{
+  struct corun_buf b = CORUN_BUF_INIT;
+  va_list ap;
+
+  f->failed = 1;
+  va_start(ap, fmt);
+  corun_buf_vprintf(&b, fmt, ap);
+  va_end(ap);
+  corun__diag_add(f->diags, f->obj_off, f->task, "%s", corun_buf_str(&b));
   corun_buf_free(&b);
 }
 
 void corun_field_missing(struct corun_fields *f, const char *name)
 {
   f->failed = 1;
-  corun__diag_add(f->diags, f->obj_off, f->task,
-                  "missing required field \"%s\"", name);
+  corun__diag_add_field(f->diags, f->obj_off, f->task, CORUN_DIAG_MISSING,
+                        name, "missing required field \"%s\"", name);
 }
 
 /*

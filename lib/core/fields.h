@@ -20,12 +20,23 @@
 #include "json/template.h"
 
 struct corun_task;
+struct corun_kind;
+
+/* What a diagnostic says, for the loader to sort them without reading. */
+enum corun_diag_what {
+  CORUN_DIAG_OTHER,   /* about the task or the job as a whole */
+  CORUN_DIAG_VALUE,   /* the task's field has a wrong value */
+  CORUN_DIAG_MISSING, /* the task lacks a required field */
+  CORUN_DIAG_DEFAULT  /* the field's value in "defaults" is wrong */
+};
 
 /* One diagnostic; rendered by the loader once task ids are known. */
 struct corun_diag {
   size_t off;
   long task; /* index of the task it is about, or -1 */
   char *msg;
+  enum corun_diag_what what;
+  char *field; /* the field it is about, or NULL (CORUN_DIAG_OTHER) */
 };
 
 struct corun_diags {
@@ -37,6 +48,11 @@ struct corun_diags {
 void corun__diag_add(struct corun_diags *d, size_t off, long task,
                      const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* A diagnostic about field, saying what of it. */
+void corun__diag_add_field(struct corun_diags *d, size_t off, long task,
+                           enum corun_diag_what what, const char *field,
+                           const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
 void corun__diags_free(struct corun_diags *d);
 
 #define CORUN_FIELDS_MAX 48
@@ -94,6 +110,7 @@ struct corun_fields {
   const struct corun_json *json;
   struct corun_diags *diags;
   long task;            /* index of the task, for messages */
+  const struct corun_kind *kind; /* the task's kind, once known */
   size_t obj_off;       /* where the task's object begins */
   uint32_t nchildren;   /* elements of "tasks", when present */
   int has_tasks;        /* "tasks" was given */
@@ -159,6 +176,9 @@ int corun_field_enum(struct corun_fields *f, const char *name,
 int corun_field_path(struct corun_fields *f, const char *name, char **out);
 /* Any JSON value; *out is a deep copy. */
 int corun_field_json(struct corun_fields *f, const char *name, cJSON **out);
+/* Record an error about the task as a whole (at its object). */
+void corun_field_fail_task(struct corun_fields *f, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* Record that a required field is missing. */
 void corun_field_missing(struct corun_fields *f, const char *name);
 

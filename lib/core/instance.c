@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "util/duration.h"
+#include "core/common.h"
 #include "core/fields.h"
 #include "core/kind.h"
 #include "report/report.h"
@@ -172,7 +173,6 @@ static void parse_node(struct corun_task *t, cJSON *obj,
   struct corun_job *job = t->run->job;
   struct corun_fields f;
   const cJSON *tasks = cJSON_GetObjectItemCaseSensitive(obj, "tasks");
-  double secs;
 
   memset(&f, 0, sizeof(f));
   f.obj = obj;
@@ -185,11 +185,8 @@ static void parse_node(struct corun_task *t, cJSON *obj,
     f.nchildren = (uint32_t)cJSON_GetArraySize(tasks);
   }
   t->kind->parse(t, &f);
-  if (corun_field_timeout(&f, "timeout", "end the task", &secs) > 0) {
-    t->timeout = calloc(1, sizeof(*t->timeout));
-    if (t->timeout)
-      t->timeout->ms = corun_duration_ms(secs);
-  }
+  /* The rest of the common fields were checked once, in the template. */
+  corun__common_read(t, &f, CORUN_COMMON_TIMEOUT, NULL);
 }
 
 /*

@@ -18,6 +18,17 @@
 struct corun_task;
 struct corun_fields;
 
+/*
+ * A top-level field of the job file that a kind brings (fetch's
+ * "per_host"): a positive integer at most max, kept as an unsigned at
+ * offset off of struct corun_job (core/job.h).
+ */
+struct corun_job_setting {
+  const char *name;
+  unsigned max;
+  size_t off;
+};
+
 struct corun_kind {
   const char *name; /* the job file's "kind" string */
   size_t size;      /* bytes of the kind's task struct (base first) */
@@ -27,6 +38,31 @@ struct corun_kind {
   unsigned leaf : 1;
   /* Takes child tasks in "tasks". */
   unsigned parent : 1;
+  /*
+   * Cannot be the task of another kind's template (a pipeline stage's
+   * task): its own templates inside one would nest without end.
+   */
+  unsigned no_nest : 1;
+  /*
+   * Its ok result holds the output streams "stdout" and "stderr" as
+   * strings, which reports show (JUnit's <system-out>).
+   */
+  unsigned streams : 1;
+  /*
+   * Takes task templates: every object of the array field tmpl_list
+   * holds in its member tmpl_key a task made anew per item, whose
+   * ${item} and ${index} are filled in at run time. NULL: none.
+   */
+  const char *tmpl_list;
+  const char *tmpl_key;
+  /*
+   * The kind's fields that give a task its shape, like "kind" or "tasks"
+   * do for every task: a template's task cannot take them from the item.
+   * NULL-terminated; NULL for none.
+   */
+  const char *const *shape_fields;
+  /* The kind's top-level fields; ends with a NULL name. NULL for none. */
+  const struct corun_job_setting *settings;
   /*
    * The fields of an ok result object, NULL-terminated, for checking a
    * pipeline's ${item.FIELD} at load time; NULL when not fixed.
@@ -38,6 +74,12 @@ struct corun_kind {
    * fields' diagnostics. Returns 0, or -1 if anything was wrong.
    */
   int (*parse)(struct corun_task *t, struct corun_fields *f);
+  /*
+   * Extra checks on the fields of a template's task, which runs once per
+   * item and is freed when the item ends. Called before parse(); errors
+   * go to f's diagnostics. Optional.
+   */
+  void (*check_template)(struct corun_fields *f);
   /*
    * The task holds its slots and starts running. The kind must eventually
    * call corun__task_finish() exactly once, possibly from within start.
@@ -118,11 +160,24 @@ static inline int corun__kind_is_container(const struct corun_kind *k)
 const struct corun_kind *corun__kind_find(const char *name);
 /* The i-th kind, or NULL past the last: for checks over every kind. */
 const struct corun_kind *corun__kind_at(size_t i);
-/* NULL-terminated list of every kind's name, for suggestions. */
-const char *const *corun__kind_names(void);
+/*
+ * Every kind's name, at most max of them, into out (which holds max + 1)
+ * followed by NULL, for suggestions. Returns how many.
+ */
+size_t corun__kind_names(const char **out, size_t max);
 /* Whether any kind takes field name (besides the common ones). */
 int corun__kind_any_has_field(const char *name);
 /* Whether kind k takes field name (besides the common ones). */
 int corun__kind_has_field(const struct corun_kind *k, const char *name);
+/*
+ * The setting some kind brings named name, or NULL; *index, when not
+ * NULL, numbers it among every kind's settings.
+ */
+const struct corun_job_setting *corun__kind_setting(const char *name,
+                                                    size_t *index);
+/* The i-th setting over every kind, or NULL past the last. */
+const struct corun_job_setting *corun__kind_setting_at(size_t i);
+/* Whether name is one of kind k's shape_fields (k may be NULL). */
+int corun__kind_shapes(const struct corun_kind *k, const char *name);
 
 #endif

@@ -14,15 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/bom.h"
 #include "util/buf.h"
-
-/* The UTF-8 byte order mark some Windows editors put first. */
-static const char bom[3] = {'\xef', '\xbb', '\xbf'};
-
-static int starts_with_bom(const char *text, size_t len)
-{
-  return len >= 3 && memcmp(text, bom, 3) == 0;
-}
 
 void corun_json_init(struct corun_json *p, const char *text, size_t len)
 {
@@ -33,8 +26,7 @@ void corun_json_init(struct corun_json *p, const char *text, size_t len)
    * RFC 8259 lets a parser ignore a leading BOM; refusing a file for an
    * invisible mark would help nobody. Anywhere else it is an error.
    */
-  if (starts_with_bom(text, len))
-    p->pos = 3;
+  p->pos = corun_bom_len(text, len);
 }
 
 void corun_json_free(struct corun_json *p)
@@ -717,10 +709,10 @@ void corun_json_line_col(const char *text, size_t len, size_t off,
   if (off > len)
     off = len;
   /* The BOM is invisible in an editor: columns on line 1 start after it. */
-  if (starts_with_bom(text, len) && off >= 3) {
-    text += 3;
-    len -= 3;
-    off -= 3;
+  if (off >= CORUN_BOM_LEN && corun_bom_len(text, len)) {
+    text += CORUN_BOM_LEN;
+    len -= CORUN_BOM_LEN;
+    off -= CORUN_BOM_LEN;
   }
   for (i = 0; i < off; i++) {
     if (text[i] == '\n') {

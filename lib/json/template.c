@@ -688,6 +688,7 @@ static int expand_var(const struct corun_template_ctx *ctx, const char *name,
   const char *cands[64];
   size_t n = 0;
   const char *hint;
+  char text[CORUN_HINT_MAX];
 
   if (ctx->env_only)
     return fail(err,
@@ -712,8 +713,8 @@ static int expand_var(const struct corun_template_ctx *ctx, const char *name,
   if (v == NULL) {
     hint = corun_suggest(name, cands, n);
     if (hint)
-      return fail(err, "unknown variable \"${%s}\" (did you mean \"${%s}\"?)",
-                  name, hint);
+      return fail(err, "unknown variable \"${%s}\"%s", name,
+                  corun_hint(text, hint, "${", "}"));
     return fail(err, "unknown variable \"${%s}\"%s", name,
                 ctx->vars ? "" : " (the job has no \"vars\")");
   }

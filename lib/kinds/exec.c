@@ -792,6 +792,7 @@ const struct corun_kind corun_kind_exec = {
     .size = sizeof(struct exec_task),
     .fields = fields,
     .leaf = 1,
+    .streams = 1,
     .result_fields = result_fields,
     .parse = parse,
     .start = start,

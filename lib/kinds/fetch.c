@@ -11,6 +11,7 @@
  * decoding, as they arrive.
  */
 #include <ctype.h>
+#include <stddef.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -26,6 +27,7 @@
 #include "util/fdlimit.h"
 #include "core/fields.h"
 #include "core/http.h"
+#include "core/job.h"
 #include "core/kind.h"
 #include "core/retry.h"
 #include "json/capture.h"
@@ -103,6 +105,11 @@ struct fetch_task {
   int decode_cut;                 /* ... because a stream stopped short */
   struct corun_retry retry;
 };
+
+/* Connections per host, over every fetch of the job (core/http.c). */
+static const struct corun_job_setting settings[] = {
+    {"per_host", 100000, offsetof(struct corun_job, per_host)},
+    {NULL, 0, 0}};
 
 static const char *const fields[] = {
     "url",       "method",         "headers",         "body",
@@ -1424,6 +1431,7 @@ const struct corun_kind corun_kind_fetch = {
     .name = "fetch",
     .size = sizeof(struct fetch_task),
     .fields = fields,
+    .settings = settings,
     .leaf = 1,
     .result_fields = result_fields,
     .parse = parse,

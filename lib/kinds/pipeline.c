@@ -45,7 +45,7 @@ static void parse_source(struct pl_conf *c, struct corun_fields *f)
   }
   for (it = src->child; it; it = it->next) {
     static const char *const keys[] = {"items", "range", "lines", NULL};
-    const char *hint;
+    char hint[CORUN_HINT_MAX];
 
     n++;
     if (strcmp(it->string, "items") == 0) {
@@ -105,10 +105,10 @@ static void parse_source(struct pl_conf *c, struct corun_fields *f)
       if (sf.failed)
         f->failed = 1;
     } else {
-      hint = corun_suggest(it->string, keys, (size_t)-1);
-      corun_field_fail(f, "source", it, "has unknown field \"%s\"%s%s%s",
-                       it->string, hint ? " (did you mean \"" : "",
-                       hint ? hint : "", hint ? "\"?)" : "");
+      corun_field_fail(f, "source", it, "has unknown field \"%s\"%s",
+                       it->string,
+                       corun_did_you_mean(hint, it->string, keys, (size_t)-1,
+                                          NULL));
     }
   }
   if (n != 1 && !f->failed)
@@ -277,11 +277,12 @@ static void parse_stage(struct pl_conf *c, struct corun_fields *f,
     } else if (strcmp(it->string, "task") == 0) {
       task = it;
     } else {
-      const char *hint = corun_suggest(it->string, keys, (size_t)-1);
+      char hint[CORUN_HINT_MAX];
 
-      corun_field_fail(f, "stages", it, "stage %u: unknown field \"%s\"%s%s%s",
-                       i + 1, it->string, hint ? " (did you mean \"" : "",
-                       hint ? hint : "", hint ? "\"?)" : "");
+      corun_field_fail(f, "stages", it, "stage %u: unknown field \"%s\"%s",
+                       i + 1, it->string,
+                       corun_did_you_mean(hint, it->string, keys, (size_t)-1,
+                                          NULL));
     }
   }
   if (!queue_set)
@@ -292,7 +293,7 @@ static void parse_stage(struct pl_conf *c, struct corun_fields *f,
                      i + 1);
     return;
   }
-  /* check_defaults() runs parse without a loader: nothing to check here. */
+  /* The check of "defaults" runs parse without templates: nothing here. */
   if (f->load_template == NULL)
     return;
   {
@@ -411,6 +412,9 @@ const struct corun_kind corun_kind_pipeline = {
     .name = "pipeline",
     .size = sizeof(struct pl),
     .fields = fields,
+    .no_nest = 1,
+    .tmpl_list = "stages",
+    .tmpl_key = "task",
     .parse = parse,
     .start = corun__pl_start,
     .resume = corun__pl_resume,

@@ -26,6 +26,8 @@ struct wait_task {
 
 static const char *const fields[] = {"tasks", "return_when", "cancel_pending",
                                      NULL};
+/* Whether children outlive the wait is never the item's to decide. */
+static const char *const shape_fields[] = {"cancel_pending", NULL};
 
 static int parse(struct corun_task *t, struct corun_fields *f)
 {
@@ -38,6 +40,26 @@ static int parse(struct corun_task *t, struct corun_fields *f)
   corun_field_enum(f, "return_when", when_names, &w->return_when);
   corun_field_bool(f, "cancel_pending", &w->cancel_pending);
   return f->failed ? -1 : 0;
+}
+
+/*
+ * Children a wait leaves running would outlive the item's task, which is
+ * freed once it ends: from the task or from "defaults", either way.
+ */
+static void check_template(struct corun_fields *f)
+{
+  const cJSON *v = corun_field(f, "cancel_pending");
+
+  if (!cJSON_IsFalse(v))
+    return;
+  if (corun_field_from_defaults(f, v))
+    corun_field_fail_task(f, "\"cancel_pending\" false (from \"defaults\") "
+                             "cannot apply to a stage's task: its children "
+                             "would outlive the item; set it to true here");
+  else
+    corun_field_fail(f, "cancel_pending", v,
+                     "cannot be false in a stage's task: its children "
+                     "would outlive the item");
 }
 
 static int races(const struct corun_task *t)
@@ -147,8 +169,10 @@ const struct corun_kind corun_kind_wait = {
     .size = sizeof(struct wait_task),
     .fields = fields,
     .parent = 1,
+    .shape_fields = shape_fields,
     .clone = clone,
     .parse = parse,
+    .check_template = check_template,
     .start = start,
     .cancel = cancel,
     .child_done = child_done,

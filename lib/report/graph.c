@@ -8,6 +8,7 @@
 
 #include "corun.h"
 #include "load/jobfile.h"
+#include "sched/sem.h"
 #include "core/kind.h"
 #include "core/task.h"
 

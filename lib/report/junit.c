@@ -11,7 +11,7 @@
  *              already begins with "cancelled")
  *   skipped    <skipped message="MSG"/>
  *
- * An exec task's captured stdout and stderr go into the testcase's
+ * The captured stdout and stderr of a kind with streams go into the testcase's
  * <system-out> and <system-err>. Every string is redacted as the JSON
  * report redacts it, then escaped for XML 1.0. XML 1.0 cannot carry most
  * control characters at all, not even as &#N; references, nor bytes that
@@ -171,7 +171,7 @@ static int has_text(const cJSON *result, const char *field)
   return cJSON_IsString(v) && v->valuestring[0] != '\0';
 }
 
-/* <TAG>TEXT</TAG> for a non-empty string field of an exec result. */
+/* <TAG>TEXT</TAG> for a non-empty string field of a result with streams. */
 static void put_stream(struct corun_buf *out, const cJSON *result,
                        const char *field, const char *tag,
                        const struct corun_secrets *sec)
@@ -190,10 +190,10 @@ static void put_case(struct corun_buf *out, const struct corun_task *t,
 {
   const char *msg = t->err_msg ? t->err_msg : "";
   const char *type = corun_errtype_name((enum corun_errtype)t->err_type);
-  int exec = t->result && cJSON_IsObject(t->result) &&
-             strcmp(t->kind->name, "exec") == 0;
+  int streams = t->result && cJSON_IsObject(t->result) &&
+             t->kind->streams;
   int body = t->status != CORUN_STATUS_OK ||
-             (exec &&
+             (streams &&
               (has_text(t->result, "stdout") || has_text(t->result, "stderr")));
   struct corun_buf m = CORUN_BUF_INIT;
 
@@ -246,7 +246,7 @@ static void put_case(struct corun_buf *out, const struct corun_task *t,
   default:
     break;
   }
-  if (exec) {
+  if (streams) {
     put_stream(out, t->result, "stdout", "system-out", sec);
     put_stream(out, t->result, "stderr", "system-err", sec);
   }

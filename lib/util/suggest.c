@@ -2,6 +2,7 @@
 #include "util/suggest.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <string.h>
 
 /* Optimal string alignment distance, case-insensitive, capped at 64 chars. */
@@ -53,4 +54,31 @@ const char *corun_suggest(const char *word, const char *const *cands,
     }
   }
   return best_d <= limit && best_d < strlen(word) ? best : NULL;
+}
+
+const char *corun_hint(char *buf, const char *name, const char *open,
+                       const char *close)
+{
+  int n;
+
+  buf[0] = '\0';
+  if (name == NULL)
+    return buf;
+  n = snprintf(buf, CORUN_HINT_MAX, " (did you mean \"%s%s%s\"?)",
+               open ? open : "", name, close ? close : "");
+  /* Cut short (a name past what suggest proposes): better nothing. */
+  if (n < 0 || n >= CORUN_HINT_MAX)
+    buf[0] = '\0';
+  return buf;
+}
+
+const char *corun_did_you_mean(char *buf, const char *word,
+                               const char *const *cands, size_t n,
+                               const char **name)
+{
+  const char *hint = corun_suggest(word, cands, n);
+
+  if (name)
+    *name = hint;
+  return corun_hint(buf, hint, NULL, NULL);
 }

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The job: what corun_job_load() builds from a job file (see load/), fully
+ * validated, and what a run runs. Nothing of the JSON text or tree is
+ * kept. It sits in core, below the loader that makes it, so the run and
+ * the kinds can read it without reaching up.
+ */
+#ifndef CORUN_JOB_H
+#define CORUN_JOB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "corun.h"
+#include "util/hash.h"
+#include "json/template.h"
+
+#define CORUN_DEFAULT_CONCURRENCY 64
+
+struct corun_slab;
+struct corun_task;
+struct corun_sem;
+
+struct corun_job {
+  char *display; /* the file as named in messages ("<stdin>" for -) */
+  char *dir;     /* where relative paths resolve */
+  char *name;    /* "name", or the file's base name */
+  struct corun_task **tasks; /* every task in file order, parents first */
+  size_t ntasks;
+  struct corun_task **roots;
+  size_t nroots;
+  struct corun_sem **limits;
+  size_t nlimits;
+  unsigned concurrency;
+  unsigned per_host; /* connections per host for fetch; 0: no cap */
+  char *root;        /* --root, resolved; NULL: paths are not confined */
+  size_t nedges; /* "after" edges over all tasks */
+  struct corun_secrets secrets;
+  struct corun_strmap ids;
+  struct corun_slab *slabs;   /* the task structs themselves */
+  struct corun_slab *idslabs; /* generated ids */
+  int ran; /* a job runs once */
+  uint64_t hash; /* of the file and --var values: which job a journal is */
+};
+
+#endif

@@ -1,0 +1,253 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Loading a job file: read, parse with positions, expand templates, apply
+ * defaults, build the task tree through each kind's parse(), then check the
+ * tree as a whole (ids, "after", cycles). Every problem is collected with
+ * its place; nothing runs unless there are none. The steps are in the
+ * files loader.h lists; this one runs them in order.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "load/loader.h"
+#include "util/slab.h"
+
+void corun_job_free(struct corun_job *job)
+{
+  size_t i;
+
+  if (job == NULL)
+    return;
+  for (i = 0; i < job->ntasks; i++)
+    if (job->tasks[i])
+      corun__task_free_parts(job->tasks[i]);
+  free(job->tasks);
+  free(job->roots);
+  for (i = 0; i < job->nlimits; i++) {
+    free(job->limits[i]->name);
+    free(job->limits[i]);
+  }
+  free(job->limits);
+  corun_secrets_free(&job->secrets);
+  corun_strmap_free(&job->ids);
+  corun_slab_free(&job->slabs);
+  corun_slab_free(&job->idslabs);
+  free(job->display);
+  free(job->root);
+  free(job->dir);
+  free(job->name);
+  free(job);
+}
+
+size_t corun_job_task_count(const struct corun_job *job)
+{
+  return job->ntasks;
+}
+
+void corun_job_redact(const struct corun_job *job, const char *s,
+                      struct corun_buf *out)
+{
+  corun_secrets_redact(&job->secrets, s, strlen(s), out);
+}
+
+static char *base_name(const char *display)
+{
+  const char *b = strrchr(display, '/');
+  size_t n;
+
+  b = b ? b + 1 : display;
+  n = strlen(b);
+  if (n > 5 && strcmp(b + n - 5, ".json") == 0)
+    n -= 5;
+  return strndup(b, n);
+}
+
+/*
+ * FNV-1a over the file and the --var values: what names a job for its
+ * journal. Not cryptographic; it tells jobs apart, it does not guard them.
+ */
+static uint64_t job_hash(const char *text, size_t len,
+                         const struct corun_load_opts *opts)
+{
+  uint64_t h = 0xcbf29ce484222325ULL;
+  size_t i, k;
+
+  for (i = 0; i < len; i++)
+    h = (h ^ (unsigned char)text[i]) * 0x100000001b3ULL;
+  for (k = 0; opts && k < opts->nvars; k++) {
+    const char *v = opts->vars[k];
+
+    h = (h ^ 0xff) * 0x100000001b3ULL; /* a separator no text byte equals */
+    for (i = 0; v[i]; i++)
+      h = (h ^ (unsigned char)v[i]) * 0x100000001b3ULL;
+  }
+  return h;
+}
+
+enum corun_code corun_job_load_text(struct corun_job **out, const char *text,
+                                    size_t len, const char *display,
+                                    const char *dir,
+                                    const struct corun_load_opts *opts,
+                                    struct corun_buf *diagbuf,
+                                    struct corun_error *err)
+{
+  return corun__load_text(out, text, len, display, dir, opts, CORUN_STDIN_FREE,
+                          NULL, diagbuf, err);
+}
+
+enum corun_code corun__load_text(
+    struct corun_job **out, const char *text, size_t len, const char *display,
+    const char *dir, const struct corun_load_opts *opts, int stdin_use,
+    const char *job_path, struct corun_buf *diagbuf, struct corun_error *err)
+{
+  struct loader ld;
+  struct corun_job *job;
+  /* name, vars, defaults, limits, and vars made by --var alone */
+  cJSON *owned[5] = {NULL, NULL, NULL, NULL, NULL};
+  struct corun_template_ctx vctx;
+  enum corun_code code = CORUN_OK;
+  size_t i;
+
+  *out = NULL;
+  memset(&ld, 0, sizeof(ld));
+  ld.job_path = job_path;
+  ld.opts = opts;
+  job = calloc(1, sizeof(*job));
+  if (job == NULL)
+    return corun_failf(err, CORUN_ENOMEM, "out of memory");
+  job->display = strdup(display);
+  if (opts && opts->root) {
+    job->root = realpath(opts->root, NULL);
+    if (job->root == NULL) {
+      int e = errno;
+
+      corun_job_free(job);
+      return corun_failf(err, CORUN_EUSAGE, "--root %s: %s", opts->root,
+                         strerror(e));
+    }
+  }
+  job->dir = strdup(dir ? dir : ".");
+  job->concurrency = CORUN_DEFAULT_CONCURRENCY;
+  job->hash = job_hash(text, len, opts);
+  ld.job = job;
+  ld.stdin_use = stdin_use;
+  corun_json_init(&ld.p, text, len);
+
+  if (len > MAX_FILE_BYTES) {
+    corun_json_fail(&ld.p, 0, "file too large (over 1 GiB)");
+    goto diags;
+  }
+  if (corun__load_read_top(&ld, owned) < 0 && ld.p.failed)
+    goto diags;
+  if (ld.diags.n == 0 && !ld.has_tasks)
+    corun__load_diag(&ld, 0, -1, "missing required field \"tasks\"");
+
+  ld.vars = owned[1] && cJSON_IsObject(owned[1]) ? owned[1] : NULL;
+  code = corun__load_apply_vars(&ld, opts, err);
+  if (code != CORUN_OK)
+    goto fail;
+  if (ld.vars != owned[1])
+    owned[4] = ld.vars;
+  memset(&vctx, 0, sizeof(vctx));
+  vctx.env_only = 1;
+  vctx.secrets = &job->secrets;
+  if (ld.vars)
+    corun__load_expand_tree(&ld, ld.vars, NULL, -1, &vctx, "vars");
+  ld.tctx.vars = ld.vars;
+  ld.tctx.secrets = &job->secrets;
+  ld.dctx = ld.tctx;
+  ld.dctx.defer_item = 1;
+  if (owned[3] && !cJSON_IsObject(owned[3])) {
+    corun__load_diag(&ld, corun__load_where(&ld, owned[3]), -1,
+                     "\"limits\" must be an object, not %s",
+                     corun__json_type(owned[3]));
+  } else if (owned[3]) {
+    cJSON *it;
+
+    corun__load_expand_tree(&ld, owned[3], NULL, -1, &ld.tctx, "limits");
+    for (it = owned[3]->child; it; it = it->next)
+      corun__load_read_limit(&ld, it);
+  }
+  if (ld.defaults) {
+    corun__load_expand_tree(&ld, ld.defaults, NULL, -1, &ld.tctx, "defaults");
+    corun__load_check_defaults(&ld);
+  }
+  if (owned[0] && cJSON_IsString(owned[0])) {
+    corun__load_expand_tree(&ld, owned[0], "name", -1, &ld.tctx, NULL);
+    job->name = strdup(owned[0]->valuestring);
+  } else {
+    job->name = base_name(display);
+  }
+  if (opts && opts->jobs)
+    job->concurrency = opts->jobs;
+
+  if (ld.has_tasks && corun__load_read_tasks(&ld) < 0 && ld.p.failed)
+    goto diags;
+  if (corun__load_assign_ids(&ld) < 0) {
+    code = corun_failf(err, CORUN_ENOMEM, "out of memory");
+    goto fail;
+  }
+  corun__load_check_ids(&ld);
+  corun__load_check_nested_limits(&ld);
+  corun__load_resolve_after(&ld);
+  /* A tree with other errors may be half built; cycles would mislead. */
+  if (ld.diags.n == 0 && job->nedges > 0)
+    corun__load_check_cycles(&ld);
+  if (ld.diags.n == 0)
+    corun__load_run_prechecks(&ld);
+  if (ld.diags.n == 0)
+    corun__load_check_outputs(&ld);
+  if (ld.diags.n == 0 && ld.ncli_vars > 0) {
+    code = corun__load_unused_var(&ld, owned[1], err);
+    if (code != CORUN_OK)
+      goto fail;
+  }
+
+diags:
+  if (ld.p.failed)
+    corun__diag_add(&ld.diags, ld.p.err_off, -1, "%s", ld.p.err_msg);
+  if (ld.diags.n > 0) {
+    if (diagbuf)
+      corun__load_render(&ld, display, diagbuf);
+    code = corun_failf(err, CORUN_EINVAL, "%zu error%s in %s", ld.diags.n,
+                       ld.diags.n == 1 ? "" : "s", display);
+  }
+fail:
+  for (i = 0; i < job->ntasks && ld.recs; i++) {
+    struct after_list *al = ld.recs[i].after;
+    uint32_t j;
+
+    if (al == NULL)
+      continue;
+    for (j = 0; j < al->n; j++)
+      free(al->ids[j]);
+    free(al->ids);
+    free(al->offs);
+    free(al);
+  }
+  free(ld.recs);
+  free(ld.tlimits);
+  corun__prechecks_free(&ld.pre);
+  corun__load_prechecks_free(&ld);
+  for (i = 0; i < ld.nbad_ids; i++)
+    free(ld.bad_ids[i].id);
+  free(ld.bad_ids);
+  for (i = 0; i < ld.ncli_vars; i++)
+    free(ld.cli_vars[i].name);
+  free(ld.cli_vars);
+  for (i = 0; i < ld.nrefs; i++)
+    free(ld.refs[i]);
+  for (i = 0; i < 5; i++)
+    cJSON_Delete(owned[i]);
+  corun__diags_free(&ld.diags);
+  corun_json_free(&ld.p);
+  if (code != CORUN_OK) {
+    corun_job_free(job);
+    return code;
+  }
+  /* Ids are looked up only while loading; the run holds pointers. */
+  corun_strmap_free(&job->ids);
+  *out = job;
+  return CORUN_OK;
+}

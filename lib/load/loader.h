@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Inside the loader: the state one load carries from the first byte of
+ * the file to the finished job, and the steps that share it, one file
+ * each:
+ *
+ *   job.c        the order of the steps; the job's life
+ *   file.c       reading the file (or standard input)
+ *   top.c        the top-level fields: vars, limits, defaults, --var
+ *   expand.c     ${...} in values, before anything reads them
+ *   tasks.c      reading tasks one at a time, and the fields all share
+ *   templates.c  task templates (a pipeline stage's "task")
+ *   check.c      checks over the whole tree: ids, "after", cycles
+ *   prechecks.c  checks on disk before the run: files, programs, outputs
+ *   diag.c       collecting diagnostics and rendering them
+ *
+ * Nothing here is part of the library's interface.
+ */
+#ifndef CORUN_LOADER_H
+#define CORUN_LOADER_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/fields.h"
+#include "core/kind.h"
+#include "core/task.h"
+#include "corun.h"
+#include "load/jobfile.h"
+#include "sched/sem.h"
+#include "util/buf.h"
+#include "util/hash.h"
+#include "json/json.h"
+#include "json/template.h"
+
+#define MAX_FILE_BYTES CORUN_JSON_MAX_BYTES
+#define MAX_TASKS 50000000UL
+
+struct after_list {
+  uint32_t n;
+  char **ids;
+  uint32_t *offs;
+};
+
+/* Load-time facts about a task that the run does not need. */
+struct ldrec {
+  uint32_t obj_off;
+  uint32_t id_off;    /* 0: generated id */
+  uint32_t limit_off; /* where its "limit" stands, if it has one */
+  struct after_list *after;
+};
+
+struct loader {
+  struct corun_json p;
+  struct corun_diags diags;
+  struct corun_job *job;
+  cJSON *vars;
+  cJSON *defaults;
+  struct corun_template_ctx tctx;
+  struct corun_template_ctx dctx; /* tctx keeping item names for the run */
+  struct ldrec *recs;
+  size_t cap;
+  int has_tasks;
+  size_t tasks_off;
+  unsigned suggested;          /* "did you mean" searches over all ids so far */
+  int stdin_use;               /* CORUN_STDIN_*: who reads standard input */
+  struct corun_prechecks pre;  /* files, directories, programs to look at */
+  struct corun_strmap written; /* what tasks write (prechecks.c) */
+  struct corun_strmap written_dirs; /* the directories above those */
+  struct corun_strmap programs;     /* on_path() answers, by name */
+  const char *job_path;             /* the job file, when it is one */
+  const struct corun_load_opts *opts;
+  /* Limits of template tasks, checked against the task holding them. */
+  struct tmpl_limit {
+    long task;
+    size_t off;
+    struct corun_sem *limit;
+  } *tlimits;
+  size_t ntlimits;
+  /* Tasks whose "id" is not valid: their errors go under it as written. */
+  struct bad_id {
+    long task;
+    char *id;
+  } *bad_ids;
+  size_t nbad_ids;
+  /*
+   * --var names the file's "vars" does not define: each must be used by
+   * some ${NAME}, or it is a typo. refs are the names the job uses, for
+   * "did you mean" (gathered only while cli_vars is not empty).
+   */
+  struct cli_var {
+    char *name;
+    int used;
+  } *cli_vars;
+  size_t ncli_vars;
+  char *refs[64];
+  size_t nrefs;
+};
+
+/* Where v stands in the file, for messages. */
+static inline size_t corun__load_where(struct loader *ld, const cJSON *v)
+{
+  return corun_json_where(&ld->p, v);
+}
+
+/* diag.c */
+void corun__load_diag(struct loader *ld, size_t off, long task, const char *fmt,
+                      ...) __attribute__((format(printf, 4, 5)));
+int corun__load_reject_value(struct loader *ld, long task, const char *what);
+const char *corun__load_unknown_field(struct loader *ld, size_t off, long task,
+                                      const char *what, const char *key,
+                                      const char *const *cands, size_t n);
+void corun__load_typo_of(struct loader *ld, struct corun_fields *f, size_t mark,
+                         long idx, const char *hint);
+void corun__load_keep_bad_id(struct loader *ld, long idx, const char *id);
+void corun__load_render(struct loader *ld, const char *display,
+                        struct corun_buf *out);
+
+/* expand.c */
+void corun__load_expand_tree(struct loader *ld, cJSON *v, const char *field,
+                             long task, const struct corun_template_ctx *ctx,
+                             const char *section);
+void corun__load_expand_task(struct loader *ld, cJSON *obj, long task);
+
+/* top.c */
+int corun__load_read_top(struct loader *ld, cJSON **owned);
+void corun__load_read_limit(struct loader *ld, cJSON *v);
+void corun__load_check_defaults(struct loader *ld);
+int corun__load_apply_vars(struct loader *ld,
+                           const struct corun_load_opts *opts,
+                           struct corun_error *err);
+enum corun_code corun__load_unused_var(struct loader *ld,
+                                       const cJSON *file_vars,
+                                       struct corun_error *err);
+
+/* tasks.c */
+/* Whether some task may have field name (a common field or a kind's). */
+int corun__load_is_field(const char *name);
+size_t corun__load_all_field_names(const char **cands, size_t max);
+struct corun_sem *corun__load_resolve_limit(struct loader *ld,
+                                            struct corun_fields *f,
+                                            const cJSON *v);
+const struct corun_kind *
+corun__load_read_kind(struct loader *ld, struct corun_fields *f, long idx);
+void corun__load_check_unknown(struct loader *ld, struct corun_fields *f,
+                               const struct corun_kind *k, long idx,
+                               size_t mark);
+void corun__load_check_unknown_any(struct loader *ld, struct corun_fields *f,
+                                   long idx, size_t mark);
+int corun__load_read_tasks(struct loader *ld);
+
+/* templates.c */
+struct corun_task *corun__load_template(struct corun_fields *pf, cJSON *obj,
+                                        const char *label);
+
+/* check.c */
+int corun__load_assign_ids(struct loader *ld);
+void corun__load_check_ids(struct loader *ld);
+void corun__load_check_nested_limits(struct loader *ld);
+void corun__load_resolve_after(struct loader *ld);
+void corun__load_check_cycles(struct loader *ld);
+
+/* prechecks.c */
+void corun__load_run_prechecks(struct loader *ld);
+void corun__load_check_outputs(struct loader *ld);
+void corun__load_prechecks_free(struct loader *ld);
+
+/* job.c */
+enum corun_code corun__load_text(
+    struct corun_job **out, const char *text, size_t len, const char *display,
+    const char *dir, const struct corun_load_opts *opts, int stdin_use,
+    const char *job_path, struct corun_buf *diagbuf, struct corun_error *err);
+
+#endif

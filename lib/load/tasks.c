@@ -1,0 +1,473 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Reading "tasks" one task object at a time: each task's JSON is freed as
+ * soon as its kind has copied what it keeps, so a million-task file never
+ * exists as a cJSON tree.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "load/loader.h"
+#include "util/duration.h"
+#include "core/common.h"
+#include "util/slab.h"
+#include "util/suggest.h"
+
+/*
+ * Every field name some task may have (common fields, then each kind's),
+ * for "did you mean" where the kind is not known. cands holds max + 1.
+ */
+int corun__load_is_field(const char *name)
+{
+  size_t i;
+
+  for (i = 0; corun__common_fields[i]; i++)
+    if (strcmp(name, corun__common_fields[i]) == 0)
+      return 1;
+  return corun__kind_any_has_field(name);
+}
+
+size_t corun__load_all_field_names(const char **cands, size_t max)
+{
+  const struct corun_kind *k;
+  size_t n = 0, i, j;
+
+  for (i = 0; corun__common_fields[i] && n < max; i++)
+    cands[n++] = corun__common_fields[i];
+  for (i = 0; (k = corun__kind_at(i)) != NULL; i++)
+    for (j = 0; k->fields && k->fields[j] && n < max; j++)
+      cands[n++] = k->fields[j];
+  cands[n] = NULL;
+  return n;
+}
+
+static long push_rec(struct loader *ld, size_t off)
+{
+  struct corun_job *job = ld->job;
+
+  if (job->ntasks == ld->cap) {
+    size_t ncap = ld->cap ? ld->cap * 2 : 64;
+    struct ldrec *nr;
+    struct corun_task **nt;
+
+    if (job->ntasks >= MAX_TASKS)
+      return -1;
+    nr = realloc(ld->recs, ncap * sizeof(*nr));
+    if (nr == NULL)
+      return -1;
+    ld->recs = nr;
+    nt = realloc(job->tasks, ncap * sizeof(*nt));
+    if (nt == NULL)
+      return -1;
+    job->tasks = nt;
+    ld->cap = ncap;
+  }
+  memset(&ld->recs[job->ntasks], 0, sizeof(ld->recs[0]));
+  ld->recs[job->ntasks].obj_off = (uint32_t)off;
+  job->tasks[job->ntasks] = NULL;
+  return (long)job->ntasks++;
+}
+
+/* Keep v, a checked "after" (corun__common_read()), to resolve later. */
+static void keep_after(struct loader *ld, struct corun_fields *f, long idx,
+                       const cJSON *v)
+{
+  const cJSON *it;
+  struct after_list *al;
+  uint32_t n = 0;
+
+  for (it = v->child; it; it = it->next)
+    n++;
+  al = calloc(1, sizeof(*al));
+  if (al == NULL || (al->ids = calloc(n, sizeof(char *))) == NULL ||
+      (al->offs = calloc(n, sizeof(uint32_t))) == NULL) {
+    if (al)
+      free(al->ids);
+    free(al);
+    corun_field_fail(f, "after", v, "could not be read: out of memory");
+    return;
+  }
+  for (it = v->child; it; it = it->next) {
+    al->ids[al->n] = strdup(it->valuestring);
+    al->offs[al->n] = (uint32_t)corun__load_where(ld, it);
+    if (al->ids[al->n])
+      al->n++;
+  }
+  ld->recs[idx].after = al;
+}
+
+/* The limit that v (a "limit" value) names, or NULL after an error. */
+struct corun_sem *corun__load_resolve_limit(struct loader *ld,
+                                            struct corun_fields *f,
+                                            const cJSON *v)
+{
+  struct corun_job *job = ld->job;
+  const char *cands[64];
+  char hint[CORUN_HINT_MAX];
+  size_t i, n = 0;
+
+  if (!cJSON_IsString(v)) {
+    corun_field_fail(f, "limit", v, "must be a string, not %s",
+                     corun__json_type(v));
+    return NULL;
+  }
+  for (i = 0; i < job->nlimits; i++)
+    if (strcmp(job->limits[i]->name, v->valuestring) == 0)
+      return job->limits[i];
+  for (i = 0; i < job->nlimits && n < 64; i++)
+    cands[n++] = job->limits[i]->name;
+  if (*corun_did_you_mean(hint, v->valuestring, cands, n, NULL))
+    corun_field_fail(f, "limit", v, "names unknown limit \"%s\"%s",
+                     v->valuestring, hint);
+  else
+    corun_field_fail(f, "limit", v,
+                     "names unknown limit \"%s\" (define it in the "
+                     "top-level \"limits\")",
+                     v->valuestring);
+  return NULL;
+}
+
+static void read_common(struct loader *ld, struct corun_task *t,
+                        struct corun_fields *f, long idx)
+{
+  struct corun_common c;
+
+  corun__common_read(t, f, CORUN_COMMON_ALL, &c);
+  if (c.id) {
+    t->id = strdup(c.id->valuestring);
+    ld->recs[idx].id_off = (uint32_t)corun__load_where(ld, c.id);
+  } else if (c.bad_id) {
+    corun__load_keep_bad_id(ld, idx, c.bad_id);
+  }
+  if (c.after)
+    keep_after(ld, f, idx, c.after);
+  if (c.limit) {
+    t->limit = corun__load_resolve_limit(ld, f, c.limit);
+    ld->recs[idx].limit_off = (uint32_t)corun__load_where(ld, c.limit);
+  }
+}
+
+const struct corun_kind *corun__load_read_kind(struct loader *ld,
+                                               struct corun_fields *f, long idx)
+{
+  const cJSON *v = corun_field(f, "kind");
+  const struct corun_kind *k;
+  const char *names[33];
+  char hint[CORUN_HINT_MAX];
+
+  if (v == NULL) {
+    corun__diag_add_field(&ld->diags, f->obj_off, idx, CORUN_DIAG_MISSING,
+                          "kind", "missing required field \"kind\"");
+    return NULL;
+  }
+  if (v->type & CORUN_FIELD_BAD)
+    return NULL;
+  if (!cJSON_IsString(v)) {
+    corun_field_fail(f, "kind", v, "must be a string, not %s",
+                     corun__json_type(v));
+    return NULL;
+  }
+  k = corun__kind_find(v->valuestring);
+  if (k)
+    return k;
+  corun__kind_names(names, sizeof(names) / sizeof(names[0]) - 1);
+  if (*corun_did_you_mean(hint, v->valuestring, names, (size_t)-1, NULL))
+    corun_field_fail(f, "kind", v, "names unknown kind \"%s\"%s",
+                     v->valuestring, hint);
+  else {
+    struct corun_buf list = CORUN_BUF_INIT;
+    size_t i;
+
+    for (i = 0; names[i]; i++)
+      corun_buf_printf(&list, "%s%s", i ? ", " : "", names[i]);
+    corun_field_fail(f, "kind", v, "names unknown kind \"%s\" (kinds: %s)",
+                     v->valuestring, corun_buf_str(&list));
+    corun_buf_free(&list);
+  }
+  return NULL;
+}
+
+void corun__load_check_unknown(struct loader *ld, struct corun_fields *f,
+                               const struct corun_kind *k, long idx,
+                               size_t mark)
+{
+  const char *cands[CORUN_FIELDS_MAX + 1];
+  size_t n = 0, i;
+  cJSON *it;
+
+  for (i = 0; corun__common_fields[i]; i++)
+    cands[n++] = corun__common_fields[i];
+  for (i = 0; k->fields && k->fields[i] && n < CORUN_FIELDS_MAX; i++)
+    cands[n++] = k->fields[i];
+  cands[n] = NULL;
+  for (it = f->obj->child; it; it = it->next) {
+    if (it->type & CORUN_FIELD_USED)
+      continue;
+    if (corun__kind_any_has_field(it->string))
+      corun__load_diag(ld, corun__load_where(ld, it), idx,
+                       "field \"%s\" does not apply to kind \"%s\"", it->string,
+                       k->name);
+    else
+      corun__load_typo_of(
+          ld, f, mark, idx,
+          corun__load_unknown_field(ld, corun__load_where(ld, it), idx, "",
+                                    it->string, cands, n));
+  }
+  if (f->has_tasks && !k->parent) {
+    struct corun_buf parents = CORUN_BUF_INIT;
+    const struct corun_kind *pk;
+    size_t np = 0, left = 0;
+
+    for (i = 0; (pk = corun__kind_at(i)) != NULL; i++)
+      left += pk->parent;
+    /* "a", "a and b", "a, b and c": the kinds that take children. */
+    for (i = 0; (pk = corun__kind_at(i)) != NULL; i++) {
+      if (!pk->parent)
+        continue;
+      left--;
+      corun_buf_printf(&parents, "%s%s",
+                       np++ == 0 ? ""
+                       : left    ? ", "
+                                 : " and ",
+                       pk->name);
+    }
+    corun__load_diag(
+        ld, f->tasks_off, idx,
+        "field \"tasks\" does not apply to kind \"%s\" (only %s ha%s child "
+        "tasks)",
+        k->name, corun_buf_str(&parents), np == 1 ? "s" : "ve");
+    corun_buf_free(&parents);
+  }
+}
+
+/* Without a valid kind, still flag fields that no kind has. */
+void corun__load_check_unknown_any(struct loader *ld, struct corun_fields *f,
+                                   long idx, size_t mark)
+{
+  const char *cands[CORUN_FIELDS_MAX * 2 + 1];
+  size_t n = corun__load_all_field_names(cands, CORUN_FIELDS_MAX * 2);
+  cJSON *it;
+
+  for (it = f->obj->child; it; it = it->next) {
+    if ((it->type & CORUN_FIELD_USED) || corun__kind_any_has_field(it->string))
+      continue;
+    corun__load_typo_of(ld, f, mark, idx,
+                        corun__load_unknown_field(ld, corun__load_where(ld, it),
+                                                  idx, "", it->string, cands,
+                                                  n));
+  }
+}
+
+struct childvec {
+  struct corun_task **v;
+  uint32_t n;
+  uint32_t cap;
+};
+
+static int childvec_push(struct childvec *cv, struct corun_task *t)
+{
+  if (cv->n == cv->cap) {
+    uint32_t ncap = cv->cap ? cv->cap * 2 : 8;
+    struct corun_task **nv = realloc(cv->v, ncap * sizeof(*nv));
+
+    if (nv == NULL)
+      return -1;
+    cv->v = nv;
+    cv->cap = ncap;
+  }
+  cv->v[cv->n++] = t;
+  return 0;
+}
+
+static struct corun_task *load_task(struct loader *ld);
+
+/* Reads "tasks": [ ... ] of a parent task into cv. */
+static int read_children(struct loader *ld, struct childvec *cv, long idx)
+{
+  struct corun_json *p = &ld->p;
+  int n = 0, r;
+
+  if (corun_json_peek(p) != '[')
+    return corun__load_reject_value(ld, idx,
+                                    "\"tasks\" must be an array of tasks");
+  if (corun_json_array_begin(p) < 0)
+    return -1;
+  while ((r = corun_json_array_next(p, &n)) > 0) {
+    struct corun_task *c = load_task(ld);
+
+    if (p->failed)
+      return -1;
+    if (c && childvec_push(cv, c) < 0)
+      return corun_json_fail(p, corun_json_offset(p), "out of memory");
+  }
+  return r;
+}
+
+static struct corun_task *new_task(struct corun_job *job,
+                                   const struct corun_kind *k, long idx)
+{
+  /*
+   * Tasks live exactly as long as their job: from its slabs, not one
+   * calloc each, which with the parser's short-lived nodes freed in
+   * between spent most of its time searching a fragmented heap.
+   */
+  struct corun_task *t =
+      corun_slab_alloc(&job->slabs, k ? k->size : sizeof(*t), 16);
+
+  if (t == NULL)
+    return NULL;
+  t->kind = k;
+  t->index = (uint32_t)idx;
+  t->t_ready = t->t_start = t->t_end = CORUN_NO_TIME;
+  return t;
+}
+
+static struct corun_task *load_task(struct loader *ld)
+{
+  struct corun_json *p = &ld->p;
+  struct corun_fields f;
+  struct childvec cv = {0};
+  const struct corun_kind *k;
+  struct corun_task *t = NULL;
+  cJSON *obj;
+  size_t off = corun_json_offset(p), key_off, mark;
+  long idx;
+  int n = 0, r;
+  const char *name;
+  char kbuf[64];
+  struct corun_strmap seen = {0};
+
+  if (corun_json_peek(p) != '{') {
+    corun__load_reject_value(ld, -1, "a task must be an object");
+    return NULL;
+  }
+  idx = push_rec(ld, off);
+  if (idx < 0) {
+    corun_json_fail(p, off, "too many tasks or out of memory");
+    return NULL;
+  }
+  obj = cJSON_CreateObject();
+  memset(&f, 0, sizeof(f));
+  f.obj = obj;
+  f.defaults = ld->defaults;
+  f.json = p;
+  f.diags = &ld->diags;
+  f.task = idx;
+  f.obj_off = off;
+  f.dir = ld->job->dir;
+  f.root = ld->job->root;
+  f.stdin_use = &ld->stdin_use;
+  f.pre = &ld->pre;
+  f.load_template = corun__load_template;
+  f.loader = ld;
+  if (obj == NULL || corun_json_object_begin(p) < 0) {
+    cJSON_Delete(obj);
+    corun_json_fail(p, off, "out of memory");
+    return NULL;
+  }
+  while ((r = corun_json_object_next(p, &n, &name, &key_off)) > 0) {
+    /* Child tasks and values reuse the parser's key buffer: copy it. */
+    size_t klen = strlen(name);
+    char *key =
+        klen < sizeof(kbuf) ? memcpy(kbuf, name, klen + 1) : strdup(name);
+    int dup;
+    cJSON *v = NULL;
+
+    if (key == NULL) {
+      corun_json_fail(p, key_off, "out of memory");
+      break;
+    }
+    if (n > 16 && seen.len == 0) {
+      /* A task with many keys is odd, but must not cost n^2 to reject. */
+      cJSON *it;
+
+      for (it = obj->child; it; it = it->next)
+        corun_strmap_put(&seen, it->string, it, NULL);
+    }
+    dup = (seen.len ? corun_strmap_get(&seen, key) != NULL
+                    : cJSON_GetObjectItemCaseSensitive(obj, key) != NULL) ||
+          (strcmp(key, "tasks") == 0 && f.has_tasks);
+
+    if (dup) {
+      corun__load_diag(ld, key_off, idx, "duplicate key \"%s\"", key);
+      r = corun_json_skip(p);
+    } else if (strcmp(key, "tasks") == 0) {
+      f.has_tasks = 1;
+      f.tasks_off = corun_json_offset(p);
+      r = read_children(ld, &cv, idx);
+    } else {
+      r = corun_json_value(p, &v);
+      if (r == 0) {
+        cJSON_AddItemToObject(obj, key, v);
+        if (seen.len)
+          corun_strmap_put(&seen, obj->child->prev->string, v, NULL);
+      }
+    }
+    if (key != kbuf)
+      free(key);
+    if (r < 0)
+      break;
+  }
+  if (r < 0 || p->failed)
+    goto out;
+  f.nchildren = cv.n;
+
+  mark = ld->diags.n;
+  corun__load_expand_task(ld, obj, idx);
+  k = corun__load_read_kind(ld, &f, idx);
+  f.kind = k;
+  t = new_task(ld->job, k, idx);
+  if (t == NULL) {
+    corun_json_fail(p, off, "out of memory");
+    goto out;
+  }
+  read_common(ld, t, &f, idx);
+  if (k) {
+    k->parse(t, &f);
+    corun__load_check_unknown(ld, &f, k, idx, mark);
+  } else {
+    corun__load_check_unknown_any(ld, &f, idx, mark);
+  }
+  t->children = cv.v;
+  t->nchildren = cv.n;
+  cv.v = NULL;
+  for (uint32_t i = 0; i < t->nchildren; i++)
+    t->children[i]->parent = t;
+  ld->job->tasks[idx] = t;
+out:
+  corun_strmap_free(&seen);
+  free(cv.v);
+  cJSON_Delete(obj);
+  return p->failed ? NULL : t;
+}
+
+int corun__load_read_tasks(struct loader *ld)
+{
+  struct corun_json *p = &ld->p;
+  struct corun_job *job = ld->job;
+  struct childvec roots = {0};
+  int n = 0, r;
+
+  p->pos = ld->tasks_off;
+  p->depth = 1;
+  if (corun_json_peek(p) != '[')
+    return corun__load_reject_value(ld, -1,
+                                    "\"tasks\" must be an array of tasks");
+  if (corun_json_array_begin(p) < 0)
+    return -1;
+  while ((r = corun_json_array_next(p, &n)) > 0) {
+    struct corun_task *t = load_task(ld);
+
+    if (p->failed) {
+      free(roots.v);
+      return -1;
+    }
+    if (t && childvec_push(&roots, t) < 0) {
+      free(roots.v);
+      return corun_json_fail(p, corun_json_offset(p), "out of memory");
+    }
+  }
+  job->roots = roots.v;
+  job->nroots = roots.n;
+  return r;
+}
