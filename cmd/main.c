@@ -424,7 +424,7 @@ static void close_handles(struct cli *c, uv_loop_t *loop)
 
 static int load(struct cli *c, struct corun_job **job)
 {
-  struct corun_load_opts lo = {0};
+  struct corun_load_opts lo = CORUN_LOAD_OPTS_INIT;
   /* What corun writes itself: no task may write over it. */
   struct corun_output_path outs[] = {{"--report", c->opt.report},
                                      {"--junit", c->opt.junit},
@@ -492,7 +492,7 @@ int main(int argc, char **argv)
   struct cli c;
   struct corun_job *job = NULL;
   struct corun_journal *journal = NULL;
-  struct corun_run_opts ro = {0};
+  struct corun_run_opts ro = CORUN_RUN_OPTS_INIT;
   struct corun_error err = {0};
   uv_loop_t loop_s, *loop;
   int rc, e;
@@ -622,6 +622,14 @@ int main(int argc, char **argv)
     return CORUN_EXIT_FAILED;
   }
   loop = &loop_s;
+  if (corun_global_init(&err) != CORUN_OK) {
+    fprintf(stderr, "corun: %s\n", err.msg);
+    uv_loop_close(loop);
+    corun_journal_close(journal);
+    corun_job_free(job);
+    options_free(&c.opt);
+    return CORUN_EXIT_FAILED;
+  }
   if (corun_run_new(&c.run, job, loop, &ro, &err) != CORUN_OK) {
     fprintf(stderr, "corun: %s\n", err.msg);
     uv_loop_close(loop);
@@ -710,5 +718,6 @@ int main(int argc, char **argv)
   corun_journal_close(journal);
   corun_job_free(job);
   options_free(&c.opt);
+  corun_global_cleanup();
   return rc;
 }

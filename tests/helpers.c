@@ -20,6 +20,22 @@
 
 #include "report/report.h"
 
+/*
+ * What corun.h asks of an application before its first run, done once
+ * for every suite: libcurl's set-up, and SIGPIPE ignored (a write to a
+ * command that left its stdin unread must fail, not kill the test).
+ */
+__attribute__((constructor)) static void global_setup(void)
+{
+  struct corun_error err = {0};
+
+  signal(SIGPIPE, SIG_IGN);
+  if (corun_global_init(&err) != CORUN_OK) {
+    fprintf(stderr, "corun_global_init: %s\n", err.msg);
+    abort();
+  }
+}
+
 double time_scale(void)
 {
   const char *s = getenv("CORUN_TEST_TIME_SCALE");
@@ -113,7 +129,7 @@ static void add_poke(struct result *r, struct poke *p, double after, int what,
 struct result *run_job(const char *text, const struct run_opts *o)
 {
   struct result *r = calloc(1, sizeof(*r));
-  struct corun_run_opts ro = {0};
+  struct corun_run_opts ro = CORUN_RUN_OPTS_INIT;
   struct corun_error err = {0};
   struct poke pokes[3];
   int npokes = 0, i;

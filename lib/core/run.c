@@ -12,9 +12,11 @@
 #include <string.h>
 #include <sys/time.h>
 
-#include "util/fdlimit.h"
+#include <curl/curl.h>
+
 #include "core/http.h"
 #include "core/task.h"
+#include "util/fdlimit.h"
 
 static void drain(uv_idle_t *idle);
 
@@ -169,6 +171,32 @@ static uint32_t fd_slots(void)
   return room > FD_RESERVE + FD_PER_TASK
              ? (uint32_t)((room - FD_RESERVE) / FD_PER_TASK)
              : 1;
+}
+
+const char *corun_version(void)
+{
+  return CORUN_VERSION_STRING;
+}
+
+unsigned corun_version_hex(void)
+{
+  return CORUN_VERSION_HEX;
+}
+
+enum corun_code corun_global_init(struct corun_error *err)
+{
+  /*
+   * libcurl's own process-wide set-up (TLS included), which is not
+   * thread-safe: hence the application's call, as curl's is.
+   */
+  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+    return corun_failf(err, CORUN_ELOOP, "libcurl failed to initialise");
+  return CORUN_OK;
+}
+
+void corun_global_cleanup(void)
+{
+  curl_global_cleanup();
 }
 
 enum corun_code corun_run_new(struct corun_run **out, struct corun_job *job,
