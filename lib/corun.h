@@ -145,13 +145,28 @@ struct corun_job;
 struct corun_run;
 struct corun_journal;
 
-#define CORUN_EXIT_OK 0
-#define CORUN_EXIT_FAILED 1
-#define CORUN_EXIT_USAGE 2
-#define CORUN_EXIT_TIMEOUT 124
-#define CORUN_EXIT_SIGINT 130
-#define CORUN_EXIT_SIGTERM 143
-#define CORUN_EXIT_SIGHUP 129
+/* How a run ended, beyond what its tasks did. */
+enum corun_run_end {
+  CORUN_END_NORMAL,  /* every task ended on its own */
+  CORUN_END_SIGINT,  /* corun_run_interrupt(SIGINT) came first */
+  CORUN_END_SIGTERM, /* ... SIGTERM */
+  CORUN_END_SIGHUP,  /* ... SIGHUP (handled as SIGTERM) */
+  CORUN_END_TIMEOUT, /* corun_run_expire() */
+  CORUN_END_STALLED  /* corun_run_stalled() */
+};
+
+/*
+ * What a run came to (corun_run_outcome): how it ended and how its tasks
+ * did. The library has no exit statuses; an application maps this to its
+ * own (the corun command's table is in its man page).
+ */
+struct corun_outcome {
+  int done; /* every task has ended */
+  enum corun_run_end end;
+  int roots_ok; /* every root task ended ok */
+  /* The job's tasks by how they ended (pipeline items not counted). */
+  size_t tasks, ok, failed, timeout, cancelled, skipped;
+};
 
 /* A file the application itself writes during a run, for load checks. */
 struct corun_output_path {
@@ -258,7 +273,7 @@ struct corun_run_opts {
  * with the same job file and --var values ended ok are taken from it, and
  * every task that ends is appended. A journal of another job is refused
  * (CORUN_EUSAGE, err says why), and so is a journal another process holds
- * open for a run. Close it after the run is freed.
+ * open for a run. Close it after the run is closed.
  */
 CORUN_EXTERN enum corun_code corun_journal_open(struct corun_journal **out,
                                                 const char *path,
@@ -297,17 +312,36 @@ CORUN_EXTERN void corun_run_interrupt(struct corun_run *run, int signum);
  */
 CORUN_EXTERN void corun_run_waiting(const struct corun_run *run,
                                     struct corun_buf *out);
-/* The whole-run --timeout expired: cancel everything, exit code 124. */
+/* The whole-run --timeout expired: cancel everything (CORUN_END_TIMEOUT). */
 CORUN_EXTERN void corun_run_expire(struct corun_run *run);
 /*
  * The loop ran dry with tasks unfinished (they wait on each other's limit
- * slots). Ends them all cancelled; the run then fails (exit code 1).
+ * slots). Ends them all cancelled at once (CORUN_END_STALLED).
  */
 CORUN_EXTERN void corun_run_stalled(struct corun_run *run);
-/* The process exit code the contract asks for. Valid once done. */
-CORUN_EXTERN int corun_run_exit_code(const struct corun_run *run);
-/* Close the run's handles (spinning loop until they are closed) and free. */
-CORUN_EXTERN void corun_run_free(struct corun_run *run);
+/* What the run came to so far; final once corun_run_done(). */
+CORUN_EXTERN void corun_run_outcome(const struct corun_run *run,
+                                    struct corun_outcome *out);
+/*
+ * The exit status the application will end with, for the reports that
+ * record one (the JSON report's "exit_code", the trace's, the summary's
+ * "(exit N)"). Until it is set they record none (null).
+ */
+CORUN_EXTERN void corun_run_set_exit_code(struct corun_run *run, int code);
+
+typedef void (*corun_close_cb)(struct corun_run *run, void *arg);
+/*
+ * Release the run, as uv_close() does a handle: cb(run, opts.arg) is
+ * called from the loop once everything the run holds is released (its
+ * handles closed, libcurl's connections too), and the run is freed when
+ * cb returns; the caller keeps running its loop until then (uv_run
+ * returns once nothing else is active). A run that has not finished is
+ * stopped first (every task cancelled at once, shielded ones too), and cb
+ * waits for its commands to exit. Call it once; it may be called from
+ * any of the run's callbacks. The run's outcome and reports can still be
+ * read in cb. cb may be NULL.
+ */
+CORUN_EXTERN void corun_run_close(struct corun_run *run, corun_close_cb cb);
 
 /*
  * The one-line progress of a run for a terminal's status line: tasks done,

@@ -55,6 +55,12 @@ cat > "$prefix/tiny.c" <<'C'
 #error "no version macros"
 #endif
 
+static void on_closed(struct corun_run *run, void *arg)
+{
+  (void)run;
+  *(int *)arg = 1;
+}
+
 int main(void)
 {
   const char *text = "{\"tasks\": [{\"id\": \"hi\", \"kind\": \"sleep\", "
@@ -65,9 +71,10 @@ int main(void)
   struct corun_buf out = CORUN_BUF_INIT;
   struct corun_load_opts lo = CORUN_LOAD_OPTS_INIT;
   struct corun_run_opts ro = CORUN_RUN_OPTS_INIT;
+  struct corun_outcome o;
   char want[32];
   uv_loop_t loop;
-  int rc;
+  int rc, closed = 0;
 
   snprintf(want, sizeof(want), "%d.%d.%d", CORUN_VERSION_MAJOR,
            CORUN_VERSION_MINOR, CORUN_VERSION_PATCH);
@@ -83,16 +90,21 @@ int main(void)
                           &err) != CORUN_OK)
     return 10;
   uv_loop_init(&loop);
+  ro.arg = &closed;
   if (corun_run_new(&run, job, &loop, &ro, &err) != CORUN_OK)
     return 11;
   corun_run_start(run);
   uv_run(&loop, UV_RUN_DEFAULT);
   corun_report_json(run, &out);
-  rc = corun_run_exit_code(run);
+  corun_run_outcome(run, &o);
+  rc = o.done && o.end == CORUN_END_NORMAL && o.roots_ok && o.ok == 1 ? 0 : 1;
   puts(strstr(corun_buf_str(&out), "\"result\": 42") ? "result 42" : "no");
   corun_buf_free(&out);
-  corun_run_free(run);
-  uv_loop_close(&loop);
+  /* Released from the loop: the close callback, then uv_run returns. */
+  corun_run_close(run, on_closed);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  if (!closed || uv_loop_close(&loop) != 0)
+    rc = 13;
   corun_job_free(job);
   corun_global_cleanup();
   return rc;
