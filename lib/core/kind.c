@@ -10,6 +10,7 @@ extern const struct corun_kind corun_kind_wait;
 extern const struct corun_kind corun_kind_fetch;
 extern const struct corun_kind corun_kind_exec;
 extern const struct corun_kind corun_kind_pipeline;
+extern const struct corun_kind corun_kind_tcp;
 
 static const struct corun_kind *const kinds[] = {
     &corun_kind_sleep,
@@ -18,13 +19,14 @@ static const struct corun_kind *const kinds[] = {
     &corun_kind_fetch,
     &corun_kind_exec,
     &corun_kind_pipeline,
+    &corun_kind_tcp,
 };
 
 #define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
 
 /* Kept beside kinds[] for suggestions, which want a plain string list. */
 static const char *const names[] = {"sleep", "gather", "wait",    "fetch",
-                                    "exec",  "pipeline", NULL};
+                                    "exec",  "pipeline", "tcp", NULL};
 
 const struct corun_kind *corun__kind_find(const char *name)
 {
