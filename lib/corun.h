@@ -69,10 +69,11 @@ CORUN_EXTERN const char *corun_strerror(enum corun_code code);
 
 /*
  * Process-wide set-up, as curl_global_init: call corun_global_init() once
- * before anything else of the library, while the program has no other
+ * before the first corun_run_new(), while the program has no other
  * threads (it initialises libcurl and its TLS library), and
- * corun_global_cleanup() once at the end, after every run and job is
- * freed. Returns CORUN_OK, or CORUN_ELOOP with err saying why.
+ * corun_global_cleanup() once at the end, after every run is closed.
+ * Loading and checking jobs needs neither. Returns CORUN_OK, or
+ * CORUN_ELOOP with err saying why.
  *
  * The library leaves signal dispositions to the application. SIGPIPE in
  * particular: a fetch that writes to a connection the server dropped, or
@@ -111,10 +112,7 @@ struct corun_buf {
   int sink_err;
 };
 
-#define CORUN_BUF_INIT                                                         \
-  {                                                                            \
-    NULL, 0, 0, 0, NULL, NULL, 0                                               \
-  }
+#define CORUN_BUF_INIT {NULL, 0, 0, 0, NULL, NULL, 0}
 
 CORUN_EXTERN void corun_buf_add(struct corun_buf *b, const void *data,
                                 size_t n);
