@@ -259,3 +259,30 @@ Test(tcp, cancel_between_attempts)
   result_free(r);
   cr_assert_eq(open_fds(), before, "a descriptor was left open");
 }
+
+Test(tcp, tries_every_address_of_the_name)
+{
+  int port, fd = listener(16, &port);
+  struct result *r;
+  cJSON *res;
+  char text[256];
+
+  /*
+   * "localhost" may resolve to ::1 before 127.0.0.1: nothing listens on
+   * ::1 here, so the probe must go on to the next address in the same
+   * attempt.
+   */
+  snprintf(text, sizeof(text),
+           "{\"tasks\": [{\"id\": \"p\", \"kind\": \"tcp\", \"host\": "
+           "\"localhost\", \"port\": %d, \"interval\": \"5s\"}]}",
+           port);
+  r = run_job(text, NULL);
+  cr_assert_str_eq(status_of(r, "p"), "ok", "%s", result_json(r, "p"));
+  res = result_of(r, "p");
+  cr_assert_str_eq(cJSON_GetObjectItem(res, "address")->valuestring,
+                   "127.0.0.1");
+  cr_assert_eq(cJSON_GetObjectItem(res, "attempts")->valueint, 1);
+  cJSON_Delete(res);
+  result_free(r);
+  close(fd);
+}
