@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "corun.h"
+#include "exit.h"
 #include "options.h"
 #include "watchdog.h"
 
@@ -25,6 +26,12 @@
 
 struct cli {
   struct options opt;
+  /* What main() made, released in one place (release()) on every path. */
+  struct corun_job *job;
+  struct corun_journal *journal;
+  uv_loop_t loop;
+  int have_loop;
+  int have_global; /* corun_global_init() succeeded */
   struct corun_run *run;
   uv_signal_t sigint, sigterm, sighup, sigusr1;
   int nsignals; /* of those, how many are initialised */
@@ -424,7 +431,7 @@ static void close_handles(struct cli *c, uv_loop_t *loop)
 
 static int load(struct cli *c, struct corun_job **job)
 {
-  struct corun_load_opts lo = {0};
+  struct corun_load_opts lo = CORUN_LOAD_OPTS_INIT;
   /* What corun writes itself: no task may write over it. */
   struct corun_output_path outs[] = {{"--report", c->opt.report},
                                      {"--junit", c->opt.junit},
@@ -487,91 +494,50 @@ static void hold_standard_descriptors(void)
   }
 }
 
-int main(int argc, char **argv)
+/* The run is released (corun_run_close): nothing of it is left. */
+static void run_closed(struct corun_run *run, void *arg)
 {
-  struct cli c;
-  struct corun_job *job = NULL;
-  struct corun_journal *journal = NULL;
-  struct corun_run_opts ro = {0};
+  struct cli *c = arg;
+
+  (void)run;
+  c->run = NULL;
+}
+
+/* The one way out: whatever main() got as far as making is undone. */
+static void release(struct cli *c)
+{
+  if (c->run)
+    corun_run_close(c->run, run_closed);
+  if (c->have_loop) {
+    /* Runs the loop until the run and our own handles are closed. */
+    close_handles(c, &c->loop);
+    /* Every handle must be closed by now; if not, it is our bug: say so. */
+    if (c->run || uv_loop_close(&c->loop) != 0)
+      fprintf(stderr, "corun: internal error: libuv handles left open at "
+                      "exit\n");
+  }
+  if (c->have_global)
+    corun_global_cleanup();
+  corun_journal_close(c->journal);
+  corun_job_free(c->job);
+  options_free(&c->opt);
+}
+
+/* Run the loaded job; returns the exit status. */
+static int run(struct cli *c)
+{
+  struct corun_run_opts ro = CORUN_RUN_OPTS_INIT;
+  struct corun_outcome outcome;
   struct corun_error err = {0};
-  uv_loop_t loop_s, *loop;
+  uv_loop_t *loop = &c->loop;
   int rc, e;
-
-  hold_standard_descriptors();
-  memset(&c, 0, sizeof(c));
-  if (options_parse(&c.opt, argc, argv) < 0) {
-    options_free(&c.opt);
-    return CORUN_EXIT_USAGE;
-  }
-  if (c.opt.help || c.opt.version) {
-    if (c.opt.help)
-      options_help(stdout);
-    else
-      printf("corun %s (libuv %s, libcurl %s, cJSON %s)\n", CORUN_VERSION,
-             uv_version_string(), curl_version_info(CURLVERSION_NOW)->version,
-             cJSON_Version());
-    options_free(&c.opt);
-    return 0;
-  }
-  /*
-   * Forked now, while corun is small: a run's commands are stopped even
-   * if corun is killed with SIGKILL. Printing a job runs no command.
-   */
-  if (c.opt.quiet >= 2 && !c.opt.debug && !env_debug())
-    silence_stderr();
-  c.watchdog = c.opt.graph || c.opt.check ? -1 : watchdog_start();
-  catch_early_signals(0);
-  raise_file_limit();
-  if (load(&c, &job) < 0) {
-    options_free(&c.opt);
-    return early_signal ? 128 + early_signal : CORUN_EXIT_USAGE;
-  }
-  if (early_signal && (c.opt.graph || c.opt.check)) {
-    corun_job_free(job);
-    options_free(&c.opt);
-    return 128 + early_signal;
-  }
-  if (c.opt.graph || c.opt.check) {
-    /* Printing the job, corun stops on a signal like any command. */
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
-    signal(SIGHUP, SIG_DFL);
-  } else {
-    catch_early_signals(1);
-  }
-  if (c.opt.graph) {
-    struct corun_buf b = CORUN_BUF_INIT;
-
-    corun_job_graph(job, &b);
-    fputs(corun_buf_str(&b), stdout);
-    corun_buf_free(&b);
-    corun_job_free(job);
-    options_free(&c.opt);
-    return 0;
-  }
-  if (!c.opt.check &&
-      ((c.opt.report && probe_report(c.opt.report, "report") < 0) ||
-       (c.opt.junit && probe_report(c.opt.junit, "JUnit report") < 0) ||
-       (c.opt.trace && probe_report(c.opt.trace, "trace") < 0))) {
-    corun_job_free(job);
-    options_free(&c.opt);
-    return CORUN_EXIT_USAGE;
-  }
-  if (c.opt.check) {
-    struct corun_buf b = CORUN_BUF_INIT;
-
-    corun_job_describe(job, &b);
-    fputs(corun_buf_str(&b), stdout);
-    corun_buf_free(&b);
-    corun_job_free(job);
-    options_free(&c.opt);
-    return 0;
-  }
 
   setvbuf(stdout, NULL, _IOLBF, 0);
   /*
    * A reader of our output that goes away (corun ... | head) must not kill
-   * the run with its tasks half done: writes then just fail.
+   * the run with its tasks half done: writes then just fail. The library
+   * leaves SIGPIPE to us (corun.h): its fetches and commands' stdin need
+   * it ignored too.
    */
   signal(SIGPIPE, SIG_IGN);
   /*
@@ -582,133 +548,190 @@ int main(int argc, char **argv)
    * child.
    */
   signal(SIGXFSZ, SIG_IGN);
-  ro.debug = c.opt.debug || env_debug();
-  c.opt.debug = ro.debug;
+  ro.debug = c->opt.debug || env_debug();
+  c->opt.debug = ro.debug;
   /* Without --report nothing shows response bodies: do not keep them. */
-  ro.skip_bodies = c.opt.report == NULL;
-  ro.trace = c.opt.trace != NULL;
-  if (c.opt.journal) {
-    if (corun_journal_open(&journal, c.opt.journal, job, &err) != CORUN_OK) {
+  ro.skip_bodies = c->opt.report == NULL;
+  ro.trace = c->opt.trace != NULL;
+  if (c->opt.journal) {
+    if (corun_journal_open(&c->journal, c->opt.journal, c->job, &err) !=
+        CORUN_OK) {
       fprintf(stderr, "corun: %s\n", err.msg);
-      corun_job_free(job);
-      options_free(&c.opt);
       return CORUN_EXIT_USAGE;
     }
-    ro.journal = journal;
+    ro.journal = c->journal;
     if (ro.debug)
       fprintf(stderr, "corun: journal %s: %zu task%s ended ok before\n",
-              c.opt.journal, corun_journal_resumable(journal),
-              corun_journal_resumable(journal) == 1 ? "" : "s");
+              c->opt.journal, corun_journal_resumable(c->journal),
+              corun_journal_resumable(c->journal) == 1 ? "" : "s");
   }
   /*
    * With a report on stdout, stdout is that report alone ("corun --report
    * - job.json | jq"): messages and streamed output go to stderr.
    */
-  ro.output = report_on_stdout(&c.opt) ? task_err_line : print_line;
+  ro.output = report_on_stdout(&c->opt) ? task_err_line : print_line;
   ro.output_err = task_err_line;
   ro.log = log_line;
   ro.group = on_group;
+  ro.arg = c;
   e = spare_fds();
   if (e == 0)
-    e = -uv_loop_init(&loop_s);
+    e = -uv_loop_init(loop);
   if (e) {
     fprintf(stderr, "corun: cannot start the event loop: %s%s\n",
             strerror(e),
             e == EMFILE ? " (raise \"ulimit -n\": corun needs a few to start)"
                         : "");
-    corun_journal_close(journal);
-    corun_job_free(job);
-    options_free(&c.opt);
     return CORUN_EXIT_FAILED;
   }
-  loop = &loop_s;
-  if (corun_run_new(&c.run, job, loop, &ro, &err) != CORUN_OK) {
+  c->have_loop = 1;
+  if (corun_global_init(&err) != CORUN_OK) {
     fprintf(stderr, "corun: %s\n", err.msg);
-    uv_loop_close(loop);
-    corun_journal_close(journal);
-    corun_job_free(job);
-    options_free(&c.opt);
     return CORUN_EXIT_FAILED;
   }
-  if (start_signals(&c, loop) < 0) {
-    close_handles(&c, loop);
-    corun_run_free(c.run);
-    uv_loop_close(loop);
-    corun_journal_close(journal);
-    corun_job_free(job);
-    options_free(&c.opt);
+  c->have_global = 1;
+  if (corun_run_new(&c->run, c->job, loop, &ro, &err) != CORUN_OK) {
+    fprintf(stderr, "corun: %s\n", err.msg);
     return CORUN_EXIT_FAILED;
   }
-  if (c.opt.timeout >= 0) {
-    uv_timer_init(loop, &c.deadline);
-    c.deadline.data = &c;
-    c.have_deadline = 1;
-    uv_timer_start(&c.deadline, on_deadline,
-                   (uint64_t)(c.opt.timeout * 1000.0 + 0.5), 0);
-    uv_unref((uv_handle_t *)&c.deadline);
+  if (start_signals(c, loop) < 0)
+    return CORUN_EXIT_FAILED;
+  if (c->opt.timeout >= 0) {
+    uv_timer_init(loop, &c->deadline);
+    c->deadline.data = c;
+    c->have_deadline = 1;
+    uv_timer_start(&c->deadline, on_deadline,
+                   (uint64_t)(c->opt.timeout * 1000.0 + 0.5), 0);
+    uv_unref((uv_handle_t *)&c->deadline);
   }
-  the_cli = &c;
-  if (wants_progress(&c)) {
-    uv_timer_init(loop, &c.progress);
-    c.progress.data = &c;
-    c.have_progress = 1;
-    uv_timer_start(&c.progress, draw_progress, PROGRESS_MS, PROGRESS_MS);
-    uv_unref((uv_handle_t *)&c.progress);
+  if (wants_progress(c)) {
+    uv_timer_init(loop, &c->progress);
+    c->progress.data = c;
+    c->have_progress = 1;
+    uv_timer_start(&c->progress, draw_progress, PROGRESS_MS, PROGRESS_MS);
+    uv_unref((uv_handle_t *)&c->progress);
   }
-  corun_run_start(c.run);
+  corun_run_start(c->run);
   for (e = 0; e < early_count; e++)
-    corun_run_interrupt(c.run, early_signal);
-  if (early_signal == SIGINT && (c.sigints = early_count) == 1)
-    say_interrupted(&c);
+    corun_run_interrupt(c->run, early_signal);
+  if (early_signal == SIGINT && (c->sigints = early_count) == 1)
+    say_interrupted(c);
   uv_run(loop, UV_RUN_DEFAULT);
-  if (c.have_progress)
-    uv_timer_stop(&c.progress);
-  erase_progress(&c);
+  if (c->have_progress)
+    uv_timer_stop(&c->progress);
+  erase_progress(c);
 
-  if (!corun_run_done(c.run)) {
+  if (!corun_run_done(c->run)) {
     /*
      * Nothing left to wake a task: they hold limit slots each other needs
      * (e.g. through "after"). Say which, and end them.
      */
     fprintf(stderr, "corun: the run stalled: these tasks wait on each "
                     "other's limit slots and none can go on\n");
-    dump(&c);
-    corun_run_stalled(c.run);
+    dump(c);
+    corun_run_stalled(c->run);
   }
-  if (c.opt.debug)
-    dump(&c);
-  rc = corun_run_exit_code(c.run);
-  if (c.opt.report && write_report(&c, c.opt.report, corun_report_json) < 0 &&
+  if (c->opt.debug)
+    dump(c);
+  corun_run_outcome(c->run, &outcome);
+  rc = exit_status(&outcome);
+  /* The reports record the status the run itself earned. */
+  corun_run_set_exit_code(c->run, rc);
+  if (c->opt.report && write_report(c, c->opt.report, corun_report_json) < 0 &&
       rc == 0)
     rc = CORUN_EXIT_FAILED;
-  if (c.opt.junit && write_report(&c, c.opt.junit, corun_report_junit) < 0 &&
+  if (c->opt.junit && write_report(c, c->opt.junit, corun_report_junit) < 0 &&
       rc == 0)
     rc = CORUN_EXIT_FAILED;
-  if (c.opt.trace && write_report(&c, c.opt.trace, corun_report_trace) < 0 &&
+  if (c->opt.trace && write_report(c, c->opt.trace, corun_report_trace) < 0 &&
       rc == 0)
     rc = CORUN_EXIT_FAILED;
   /* A journal that lost lines cannot resume this run: not a success. */
-  if (corun_journal_error(journal) && rc == 0)
+  if (corun_journal_error(c->journal) && rc == 0)
     rc = CORUN_EXIT_FAILED;
   /* -q: only what went wrong (curl's -sS); -qq: nothing. */
-  if (c.opt.quiet < 2) {
+  if (c->opt.quiet < 2) {
     struct corun_buf b = CORUN_BUF_INIT;
 
-    if (c.opt.quiet)
-      corun_report_text_failures(c.run, wants_colour(), &b);
+    if (c->opt.quiet)
+      corun_report_text_failures(c->run, wants_colour(), &b);
     else
-      corun_report_text(c.run, wants_colour(), &b);
+      corun_report_text(c->run, wants_colour(), &b);
     fputs(corun_buf_str(&b), stderr);
     corun_buf_free(&b);
   }
-  close_handles(&c, loop);
-  corun_run_free(c.run);
-  /* Every handle must be closed by now; if not, it is our bug: say so. */
-  if (uv_loop_close(loop) != 0)
-    fprintf(stderr, "corun: internal error: libuv handles left open at "
-                    "exit\n");
-  corun_journal_close(journal);
-  corun_job_free(job);
-  options_free(&c.opt);
+  return rc;
+}
+
+/* Everything but the release; returns the exit status. */
+static int corun_main(struct cli *c, int argc, char **argv)
+{
+  if (options_parse(&c->opt, argc, argv) < 0)
+    return CORUN_EXIT_USAGE;
+  if (c->opt.help || c->opt.version) {
+    if (c->opt.help)
+      options_help(stdout);
+    else
+      printf("corun %s (libuv %s, libcurl %s, cJSON %s)\n", corun_version(),
+             uv_version_string(), curl_version_info(CURLVERSION_NOW)->version,
+             cJSON_Version());
+    return CORUN_EXIT_OK;
+  }
+  /*
+   * Forked now, while corun is small: a run's commands are stopped even
+   * if corun is killed with SIGKILL. Printing a job runs no command.
+   */
+  if (c->opt.quiet >= 2 && !c->opt.debug && !env_debug())
+    silence_stderr();
+  c->watchdog = c->opt.graph || c->opt.check ? -1 : watchdog_start();
+  catch_early_signals(0);
+  raise_file_limit();
+  if (load(c, &c->job) < 0)
+    return early_signal ? 128 + early_signal : CORUN_EXIT_USAGE;
+  if (early_signal && (c->opt.graph || c->opt.check))
+    return 128 + early_signal;
+  if (c->opt.graph || c->opt.check) {
+    /* Printing the job, corun stops on a signal like any command. */
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGHUP, SIG_DFL);
+  } else {
+    catch_early_signals(1);
+  }
+  if (c->opt.graph) {
+    struct corun_buf b = CORUN_BUF_INIT;
+
+    corun_job_graph(c->job, &b);
+    fputs(corun_buf_str(&b), stdout);
+    corun_buf_free(&b);
+    return CORUN_EXIT_OK;
+  }
+  if (!c->opt.check &&
+      ((c->opt.report && probe_report(c->opt.report, "report") < 0) ||
+       (c->opt.junit && probe_report(c->opt.junit, "JUnit report") < 0) ||
+       (c->opt.trace && probe_report(c->opt.trace, "trace") < 0)))
+    return CORUN_EXIT_USAGE;
+  if (c->opt.check) {
+    struct corun_buf b = CORUN_BUF_INIT;
+
+    corun_job_describe(c->job, &b);
+    fputs(corun_buf_str(&b), stdout);
+    corun_buf_free(&b);
+    return CORUN_EXIT_OK;
+  }
+  the_cli = c;
+  return run(c);
+}
+
+int main(int argc, char **argv)
+{
+  struct cli c;
+  int rc;
+
+  hold_standard_descriptors();
+  memset(&c, 0, sizeof(c));
+  c.watchdog = -1;
+  rc = corun_main(&c, argc, argv);
+  release(&c);
   return rc;
 }

@@ -18,7 +18,24 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "exit.h"
 #include "report/report.h"
+
+/*
+ * What corun.h asks of an application before its first run, done once
+ * for every suite: libcurl's set-up, and SIGPIPE ignored (a write to a
+ * command that left its stdin unread must fail, not kill the test).
+ */
+__attribute__((constructor)) static void global_setup(void)
+{
+  struct corun_error err = {0};
+
+  signal(SIGPIPE, SIG_IGN);
+  if (corun_global_init(&err) != CORUN_OK) {
+    fprintf(stderr, "corun_global_init: %s\n", err.msg);
+    abort();
+  }
+}
 
 double time_scale(void)
 {
@@ -113,7 +130,7 @@ static void add_poke(struct result *r, struct poke *p, double after, int what,
 struct result *run_job(const char *text, const struct run_opts *o)
 {
   struct result *r = calloc(1, sizeof(*r));
-  struct corun_run_opts ro = {0};
+  struct corun_run_opts ro = CORUN_RUN_OPTS_INIT;
   struct corun_error err = {0};
   struct poke pokes[3];
   int npokes = 0, i;
@@ -146,16 +163,39 @@ struct result *run_job(const char *text, const struct run_opts *o)
   uv_run(&r->loop, UV_RUN_DEFAULT);
   r->wall = now_s() - t0;
   cr_assert(corun_run_done(r->run), "the run did not finish");
-  r->exit_code = corun_run_exit_code(r->run);
+  {
+    struct corun_outcome oc;
+
+    corun_run_outcome(r->run, &oc);
+    r->exit_code = exit_status(&oc);
+    corun_run_set_exit_code(r->run, r->exit_code);
+  }
   for (i = 0; i < npokes; i++)
     uv_close((uv_handle_t *)&pokes[i].timer, NULL);
   uv_run(&r->loop, UV_RUN_DEFAULT);
   return r;
 }
 
+static void run_closed(struct corun_run *run, void *arg)
+{
+  (void)run;
+  *(int *)arg = 1;
+}
+
+void run_free(struct corun_run *run, uv_loop_t *loop)
+{
+  int closed = 0;
+
+  /* The close callback's arg is the run's; borrow it for the flag. */
+  run->opts.arg = &closed;
+  corun_run_close(run, run_closed);
+  uv_run(loop, UV_RUN_DEFAULT);
+  cr_assert(closed, "the run's close callback did not come");
+}
+
 void result_free(struct result *r)
 {
-  corun_run_free(r->run);
+  run_free(r->run, &r->loop);
   cr_assert_eq(uv_loop_close(&r->loop), 0, "handles left open");
   corun_job_free(r->job);
   corun_buf_free(&r->out);

@@ -34,7 +34,7 @@ struct result {
   struct corun_buf out; /* task output lines, '\n'-terminated */
   struct corun_buf log; /* debug lines */
   double wall;          /* seconds the run took */
-  int exit_code;
+  int exit_code;        /* the corun command's for the outcome (cmd/) */
 };
 
 struct run_opts {
@@ -47,6 +47,12 @@ struct run_opts {
   int skip_bodies;
   int trace; /* keep what only a trace shows */
 };
+
+/*
+ * Close run (corun_run_close) and run loop until it is released; fails
+ * the test if the close callback did not come.
+ */
+void run_free(struct corun_run *run, uv_loop_t *loop);
 
 /* Run text to the end; the caller frees with result_free(). */
 struct result *run_job(const char *text, const struct run_opts *o);

@@ -601,6 +601,24 @@ CASES = [
     ("nested limit", "semantic", job(
         {"kind": "gather", "limit": "a", "tasks": [sleep(limit="a")]},
         limits={"a": 2})),
+    # tcp
+    ("tcp", "valid", job({"kind": "tcp", "host": "127.0.0.1", "port": 5432,
+                          "interval": "100ms", "timeout": "30s"})),
+    ("tcp port 0", "schema", job({"kind": "tcp", "host": "a", "port": 0})),
+    ("tcp port 65536", "schema",
+     job({"kind": "tcp", "host": "a", "port": 65536})),
+    ("tcp port as a string", "schema",
+     job({"kind": "tcp", "host": "a", "port": "80"})),
+    ("tcp without host", "schema", job({"kind": "tcp", "port": 80})),
+    ("tcp without port", "schema", job({"kind": "tcp", "host": "a"})),
+    ("tcp bad interval", "schema",
+     job({"kind": "tcp", "host": "a", "port": 1, "interval": "soon"})),
+    ("tcp host and port from defaults", "valid",
+     job({"kind": "tcp"}, defaults={"host": "a", "port": 1,
+                                    "interval": 1})),
+    ("tcp in a stage, port from the item", "valid",
+     job(pipe({"kind": "tcp", "host": "${item.h}", "port": "${item.p}"},
+              source={"items": [{"h": "a", "p": 1}]}))),
 ]
 
 # Cases where the schema follows the documented behaviour (man/corun.1) and

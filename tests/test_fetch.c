@@ -797,7 +797,7 @@ Test(fetch, dump_shows_each_fetch_phase_and_bytes)
                 strstr(s, "a concurrency slot"),
             "%s", s);
   uv_close((uv_handle_t *)&d.timer, NULL);
-  corun_run_free(run);
+  run_free(run, &loop);
   cr_assert_eq(uv_loop_close(&loop), 0);
   corun_job_free(jb);
   corun_buf_free(&d.text);

@@ -217,7 +217,7 @@ static char *run_loaded(struct corun_job *job, char **report)
     corun_report_json(run, &rep);
     *report = rep.p ? corun_buf_detach(&rep) : strdup("");
   }
-  corun_run_free(run);
+  run_free(run, &loop);
   cr_assert_eq(uv_loop_close(&loop), 0, "handles left open");
   corun_job_free(job);
   return out.p ? corun_buf_detach(&out) : strdup("");

@@ -965,7 +965,7 @@ static struct corun_job *run_probed(const char *text, double secs,
   cr_assert(corun_run_done(p->run));
   uv_close((uv_handle_t *)&p->timer, NULL);
   uv_run(&loop, UV_RUN_DEFAULT);
-  corun_run_free(p->run);
+  run_free(p->run, &loop);
   cr_assert_eq(uv_loop_close(&loop), 0);
   return job;
 }

@@ -317,7 +317,7 @@ Test(report, dump_shows_tree_state_and_waits)
   corun_run_interrupt(run, 2);
   uv_run(&loop, UV_RUN_DEFAULT);
   cr_assert(corun_run_done(run));
-  corun_run_free(run);
+  run_free(run, &loop);
   cr_assert_eq(uv_loop_close(&loop), 0);
   corun_job_free(job);
   corun_buf_free(&b);
@@ -445,7 +445,7 @@ Test(report, progress_line_mid_run)
   cr_assert_eq(s.line.len, 20);
   cr_assert_str_eq(corun_buf_str(&s.line), "5/5 done, 0 running,");
   uv_close((uv_handle_t *)&tm, NULL);
-  corun_run_free(s.run);
+  run_free(s.run, &loop);
   cr_assert_eq(uv_loop_close(&loop), 0);
   corun_job_free(job);
   corun_buf_free(&s.line);

@@ -97,7 +97,7 @@ Test(retry, the_timer_starts_the_next_attempt)
   cr_assert_eq(again_calls, 1);
   corun_buf_free(&out);
   uv_idle_stop(&run->idle);
-  corun_run_free(run);
+  run_free(run, &loop);
   cr_assert_eq(uv_loop_close(&loop), 0);
   corun_job_free(job);
 }

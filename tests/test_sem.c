@@ -42,7 +42,7 @@ static void teardown_fx(struct fixture *fx)
   while (corun__tq_pop(&fx->run->ready))
     ;
   uv_idle_stop(&fx->run->idle);
-  corun_run_free(fx->run);
+  run_free(fx->run, &fx->loop);
   cr_assert_eq(uv_loop_close(&fx->loop), 0);
   corun_job_free(fx->job);
 }
@@ -162,7 +162,7 @@ Test(sem, concurrency_pool_follows_jobs_option)
   cr_assert_eq(corun_run_new(&run, job, &loop, NULL, NULL), CORUN_OK);
   cr_assert_eq(run->global.cap, 3);
   cr_assert_eq(run->global.hold_flag, CORUN_TF_HOLD_GLOBAL);
-  corun_run_free(run);
+  run_free(run, &loop);
   cr_assert_eq(uv_loop_close(&loop), 0);
   corun_job_free(job);
   text = "{\"tasks\": []}";

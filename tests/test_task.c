@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "exit.h"
 #include "helpers.h"
 
 TestSuite(task, .timeout = 60);
@@ -810,8 +811,14 @@ Test(task, limit_deadlock_through_after_ends_as_a_stall)
   cr_assert_not(corun_run_done(run), "g holds L, x waits for L, c for x");
   corun_run_stalled(run);
   cr_assert(corun_run_done(run));
-  cr_assert_eq(corun_run_exit_code(run), 1);
-  corun_run_free(run);
+  {
+    struct corun_outcome o;
+
+    corun_run_outcome(run, &o);
+    cr_assert_eq(o.end, CORUN_END_STALLED);
+    cr_assert_eq(exit_status(&o), 1);
+  }
+  run_free(run, &loop);
   cr_assert_eq(uv_loop_close(&loop), 0);
   corun_job_free(job);
 }

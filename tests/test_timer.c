@@ -31,7 +31,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-  corun_run_free(run);
+  run_free(run, &loop);
   cr_assert_eq(uv_loop_close(&loop), 0);
   corun_job_free(job);
 }

@@ -43,7 +43,7 @@ RULES = [
      r"corun__sem_\w+|corun__tq_\w+|corun__timer_\w+)$"),
     ("job load (read + parse the job file)", r"^corun_job_load\w*$"),
     ("teardown (free tasks and results at exit)",
-     r"^(corun_job_free|corun_run_free|free_task|release|"
+     r"^(corun_job_free|corun_run_close|close_step|released|free_task|release|"
      r"corun__http_close|curl_multi_cleanup)$"),
     ("event loop (uv_run, epoll_wait)", r"^uv_run$"),
     ("process start (dynamic loader, libcurl/TLS init)",

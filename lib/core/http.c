@@ -64,8 +64,6 @@ struct xfer {
   char errbuf[CURL_ERROR_SIZE];
 };
 
-static int global_ready;
-
 static void sock_closed(uv_handle_t *handle)
 {
   struct sockctx *c = handle->data;
@@ -309,23 +307,6 @@ struct corun_http *corun__http_get(struct corun_run *run, const char **err)
 
   if (h)
     return h;
-  if (!global_ready) {
-    struct sigaction sa;
-
-    /*
-     * With CURLOPT_NOSIGNAL (required in an event loop) libcurl leaves
-     * SIGPIPE to the application, and a write to a connection the server
-     * dropped (TLS writes included) raises it. Ignore it, unless the
-     * application has its own handler.
-     */
-    if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL)
-      signal(SIGPIPE, SIG_IGN);
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-      *err = "libcurl failed to initialise";
-      return NULL;
-    }
-    global_ready = 1;
-  }
   h = calloc(1, sizeof(*h));
   if (h == NULL || (h->multi = curl_multi_init()) == NULL) {
     free(h);

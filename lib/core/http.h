@@ -5,9 +5,8 @@
  * a uv_poll per socket curl asks to watch and one uv_timer for curl's
  * timeouts. No threads, no polling loops.
  *
- * Created the first time a fetch starts, so a job without fetches never
- * initialises libcurl or TLS. That first fetch also sets SIGPIPE to be
- * ignored if it was at its default (see http.c).
+ * Created the first time a fetch starts. libcurl itself is initialised
+ * by the application (corun_global_init), which also owns SIGPIPE.
  */
 #ifndef CORUN_HTTP_H
 #define CORUN_HTTP_H

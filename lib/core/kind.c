@@ -14,7 +14,8 @@
   X(wait)                                                                      \
   X(fetch)                                                                     \
   X(exec)                                                                      \
-  X(pipeline)
+  X(pipeline)                                                                  \
+  X(tcp)
 
 #define DECLARE(name) extern const struct corun_kind corun_kind_##name;
 CORUN_KINDS(DECLARE)

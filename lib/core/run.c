@@ -12,9 +12,11 @@
 #include <string.h>
 #include <sys/time.h>
 
-#include "util/fdlimit.h"
+#include <curl/curl.h>
+
 #include "core/http.h"
 #include "core/task.h"
+#include "util/fdlimit.h"
 
 static void drain(uv_idle_t *idle);
 
@@ -171,6 +173,32 @@ static uint32_t fd_slots(void)
              : 1;
 }
 
+const char *corun_version(void)
+{
+  return CORUN_VERSION_STRING;
+}
+
+unsigned corun_version_hex(void)
+{
+  return CORUN_VERSION_HEX;
+}
+
+enum corun_code corun_global_init(struct corun_error *err)
+{
+  /*
+   * libcurl's own process-wide set-up (TLS included), which is not
+   * thread-safe: hence the application's call, as curl's is.
+   */
+  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+    return corun_failf(err, CORUN_ELOOP, "libcurl failed to initialise");
+  return CORUN_OK;
+}
+
+void corun_global_cleanup(void)
+{
+  curl_global_cleanup();
+}
+
 enum corun_code corun_run_new(struct corun_run **out, struct corun_job *job,
                               uv_loop_t *loop,
                               const struct corun_run_opts *opts,
@@ -187,6 +215,7 @@ enum corun_code corun_run_new(struct corun_run **out, struct corun_job *job,
     return corun_failf(err, CORUN_ENOMEM, "out of memory");
   run->loop = loop;
   run->job = job;
+  run->exit_code = -1;
   if (opts)
     run->opts = *opts;
   if (run->opts.slow_ms == 0)
@@ -392,29 +421,45 @@ void corun_run_stalled(struct corun_run *run)
   cancel_all(run, CORUN_CANCEL_FORCE);
 }
 
-int corun_run_exit_code(const struct corun_run *run)
+void corun_run_outcome(const struct corun_run *run, struct corun_outcome *out)
 {
   const struct corun_job *job = run->job;
   size_t i;
 
-  switch (run->end) {
-  case CORUN_END_SIGINT:
-    return CORUN_EXIT_SIGINT;
-  case CORUN_END_SIGTERM:
-    return CORUN_EXIT_SIGTERM;
-  case CORUN_END_SIGHUP:
-    return CORUN_EXIT_SIGHUP;
-  case CORUN_END_TIMEOUT:
-    return CORUN_EXIT_TIMEOUT;
-  case CORUN_END_STALLED:
-    return CORUN_EXIT_FAILED;
-  case CORUN_END_NORMAL:
-    break;
+  memset(out, 0, sizeof(*out));
+  out->done = run->finished;
+  out->end = run->end;
+  out->tasks = job->ntasks;
+  for (i = 0; i < job->ntasks; i++) {
+    switch (job->tasks[i]->status) {
+    case CORUN_STATUS_OK:
+      out->ok++;
+      break;
+    case CORUN_STATUS_FAILED:
+      out->failed++;
+      break;
+    case CORUN_STATUS_TIMEOUT:
+      out->timeout++;
+      break;
+    case CORUN_STATUS_CANCELLED:
+      out->cancelled++;
+      break;
+    case CORUN_STATUS_SKIPPED:
+      out->skipped++;
+      break;
+    case CORUN_STATUS_NONE:
+      break;
+    }
   }
+  out->roots_ok = 1;
   for (i = 0; i < job->nroots; i++)
     if (job->roots[i]->status != CORUN_STATUS_OK)
-      return CORUN_EXIT_FAILED;
-  return CORUN_EXIT_OK;
+      out->roots_ok = 0;
+}
+
+void corun_run_set_exit_code(struct corun_run *run, int code)
+{
+  run->exit_code = code;
 }
 
 static void closed(uv_handle_t *h)
@@ -424,18 +469,78 @@ static void closed(uv_handle_t *h)
   run->closing--;
 }
 
-void corun_run_free(struct corun_run *run)
+/* The last handle is closed: nothing of the run is in the loop any more. */
+static void released(uv_handle_t *h)
 {
-  if (run == NULL)
-    return;
-  run->closing = 2;
-  uv_close((uv_handle_t *)&run->timers.uv, closed);
-  uv_close((uv_handle_t *)&run->idle, closed);
-  if (run->http)
-    corun__http_close(run->http);
-  while (run->closing > 0 || (run->http && corun__http_closing(run->http)))
-    uv_run(run->loop, UV_RUN_ONCE);
+  struct corun_run *run = h->data;
+
   corun__http_free(run->http);
   corun__timers_free(run);
+  if (run->close_cb)
+    run->close_cb(run, run->opts.arg);
   free(run);
+}
+
+/*
+ * From the idle handle, so from the loop itself and never from inside a
+ * task's or libcurl's callback. The first pass closes every handle but the
+ * idle one; their close callbacks run at the end of that loop iteration,
+ * and the idle (which keeps the loop from blocking meanwhile) closes
+ * itself on a later pass, once none is pending.
+ */
+static void close_step(uv_idle_t *idle)
+{
+  struct corun_run *run = idle->data;
+
+  if (run->close_stage == 1) {
+    run->close_stage = 2;
+    run->closing++;
+    uv_close((uv_handle_t *)&run->timers.uv, closed);
+    if (run->http)
+      corun__http_close(run->http);
+    return;
+  }
+  if (run->closing > 0 || (run->http && corun__http_closing(run->http)))
+    return;
+  uv_close((uv_handle_t *)&run->idle, released);
+}
+
+static void start_release(struct corun_run *run)
+{
+  uv_idle_stop(&run->idle);
+  uv_idle_start(&run->idle, close_step);
+}
+
+/*
+ * Before every poll while a closed run still has tasks ending (commands
+ * being killed): a prepare handle, unlike an idle one, lets the loop block
+ * until their events come, and, unlike a check one, sees an end that came
+ * in the last iteration's close callbacks before the loop blocks again.
+ */
+static void wait_finished(uv_prepare_t *prepare)
+{
+  struct corun_run *run = prepare->data;
+
+  if (!run->finished)
+    return;
+  run->closing++;
+  uv_close((uv_handle_t *)prepare, closed);
+  start_release(run);
+}
+
+void corun_run_close(struct corun_run *run, corun_close_cb cb)
+{
+  if (run == NULL || run->close_stage)
+    return;
+  run->close_stage = 1;
+  run->close_cb = cb;
+  if (run->started && !run->finished)
+    cancel_all(run, CORUN_CANCEL_FORCE);
+  if (!run->started || run->finished) {
+    start_release(run);
+    return;
+  }
+  uv_prepare_init(run->loop, &run->closer);
+  run->closer.data = run;
+  uv_prepare_start(&run->closer, wait_finished);
 }

@@ -19,15 +19,6 @@
 #include "sched/sem.h"
 #include "sched/timer.h"
 
-enum corun_run_end {
-  CORUN_END_NORMAL,
-  CORUN_END_SIGINT,
-  CORUN_END_SIGTERM,
-  CORUN_END_SIGHUP, /* handled as SIGTERM; exits 129 */
-  CORUN_END_TIMEOUT,
-  CORUN_END_STALLED
-};
-
 struct corun_run {
   uv_loop_t *loop;
   struct corun_job *job;
@@ -54,6 +45,10 @@ struct corun_run {
   int interrupts;
   enum corun_run_end end;
   int closing; /* handles whose close callback is pending */
+  corun_close_cb close_cb; /* set by corun_run_close() */
+  int close_stage; /* 1: corun_run_close() called, 2: handles closing */
+  uv_prepare_t closer; /* corun_run_close() waits for the end with it */
+  int exit_code;     /* corun_run_set_exit_code(); -1 until set */
   uint64_t end_ns;
   uint64_t batch_now; /* uv_hrtime() cached during a batch, or 0 */
   struct corun_http *http; /* made by the first fetch (http.c) */

@@ -15,8 +15,8 @@
  * the pipes are read one last time and closed, so that a process that
  * left the group (a daemon) and keeps them open cannot hold the task.
  *
- * The first exec with stdin sets SIGPIPE to be ignored if it was at its
- * default, as the first fetch does (see http.h).
+ * Writing stdin to a command that exits without reading it raises SIGPIPE:
+ * the application ignores it (corun.h), and the write then fails.
  */
 #include <errno.h>
 #include <signal.h>
@@ -599,24 +599,6 @@ static void attempt_expired(struct corun_timer *timer)
   terminate(x);
 }
 
-/*
- * A command that exits without reading all of its stdin makes our next
- * write to the pipe raise SIGPIPE, which would kill the application, not
- * fail the write. Ignore it unless the application has its own handler.
- * Commands do not inherit this: libuv resets every signal in the child.
- */
-static void ignore_sigpipe(void)
-{
-  static int done;
-  struct sigaction sa;
-
-  if (done)
-    return;
-  done = 1;
-  if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL)
-    signal(SIGPIPE, SIG_IGN);
-}
-
 static void launch(struct exec_task *x)
 {
   struct corun_task *t = &x->base;
@@ -688,7 +670,6 @@ static void launch(struct exec_task *x)
     uv_buf_t b = uv_buf_init(x->c->stdin_text,
                              (unsigned)strlen(x->c->stdin_text));
 
-    ignore_sigpipe();
     x->write_req.data = x;
     if (uv_write(&x->write_req, (uv_stream_t *)&x->in, &b, 1, on_written) !=
         0)

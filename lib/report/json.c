@@ -78,7 +78,8 @@ void corun_report_json(const struct corun_run *run, struct corun_buf *out)
   const struct corun_job *job = run->job;
   const struct corun_secrets *sec = &job->secrets;
   unsigned counts[CORUN_STATUS_SKIPPED + 1] = {0};
-  int code = corun_run_exit_code(run);
+  char code[16];
+  int roots_ok = 1;
   time_t secs = (time_t)run->started_wall;
   struct tm tm;
   char stamp[32];
@@ -86,19 +87,26 @@ void corun_report_json(const struct corun_run *run, struct corun_buf *out)
 
   for (i = 0; i < job->ntasks; i++)
     counts[job->tasks[i]->status]++;
+  for (i = 0; i < job->nroots; i++)
+    roots_ok &= job->roots[i]->status == CORUN_STATUS_OK;
+  /* The application's exit status, if it gave one (corun.h). */
+  if (run->exit_code >= 0)
+    snprintf(code, sizeof(code), "%d", run->exit_code);
+  else
+    snprintf(code, sizeof(code), "null");
   gmtime_r(&secs, &tm);
   strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
   corun_buf_puts(out, "{\"corun\": 1, \"job\": ");
   corun__json_write_str(out, job->name, sec);
   corun_buf_printf(
       out,
-      ", \"status\": \"%s\", \"exit_code\": %d,\n \"started_at\": "
+      ", \"status\": \"%s\", \"exit_code\": %s,\n \"started_at\": "
       "\"%s.%03dZ\", \"duration\": %.3f,\n \"summary\": {\"ok\": %u, "
       "\"failed\": %u, \"timeout\": %u, \"cancelled\": %u, \"skipped\": %u},\n"
       " \"tasks\": [",
       run->end == CORUN_END_STALLED  ? "failed"
       : run->end != CORUN_END_NORMAL ? "cancelled"
-      : code == 0                    ? "ok"
+      : roots_ok                     ? "ok"
                                      : "failed",
       code, stamp,
       (int)((run->started_wall - (double)secs) * 1000.0) % 1000,

@@ -192,13 +192,16 @@ static void table(const struct corun_run *run, int colour, int failures_only,
       sizeof(dur));
   corun_buf_printf(out,
                    "%zu task%s: %u ok, %u failed, %u timeout, %u cancelled, "
-                   "%u skipped in %s (exit %d)\n",
+                   "%u skipped in %s",
                    job->ntasks, job->ntasks == 1 ? "" : "s",
                    counts[CORUN_STATUS_OK], counts[CORUN_STATUS_FAILED],
                    counts[CORUN_STATUS_TIMEOUT],
                    counts[CORUN_STATUS_CANCELLED],
-                   counts[CORUN_STATUS_SKIPPED], dur,
-                   corun_run_exit_code(run));
+                   counts[CORUN_STATUS_SKIPPED], dur);
+  /* The application's exit status, if it gave one (corun.h). */
+  if (run->exit_code >= 0)
+    corun_buf_printf(out, " (exit %d)", run->exit_code);
+  corun_buf_putc(out, '\n');
   corun_buf_free(&id);
 }
 
@@ -214,8 +217,10 @@ void corun_report_text_failures(const struct corun_run *run, int colour,
 {
   const struct corun_job *job = run->job;
   size_t i;
-  int bad = corun_run_exit_code(run) != 0;
+  int bad = run->end != CORUN_END_NORMAL;
 
+  for (i = 0; i < job->nroots && !bad; i++)
+    bad = job->roots[i]->status != CORUN_STATUS_OK;
   for (i = 0; i < job->ntasks && !bad; i++)
     bad = job->tasks[i]->status == CORUN_STATUS_FAILED ||
           job->tasks[i]->status == CORUN_STATUS_TIMEOUT;

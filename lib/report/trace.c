@@ -187,11 +187,16 @@ void corun_report_trace(const struct corun_run *run, struct corun_buf *out)
   corun_buf_puts(out, "{\"displayTimeUnit\": \"ms\", \"otherData\": "
                       "{\"job\": ");
   corun__json_write_str(out, job->name, &job->secrets);
-  corun_buf_printf(out,
-                   ", \"started_at_unix\": %.3f, \"exit_code\": %d}, "
-                   "\"traceEvents\": [\n{\"name\": \"process_name\", \"ph\": "
-                   "\"M\", \"pid\": 1, \"tid\": 0, \"args\": {\"name\": ",
-                   run->started_wall, corun_run_exit_code(run));
+  corun_buf_printf(out, ", \"started_at_unix\": %.3f, \"exit_code\": ",
+                   run->started_wall);
+  /* The application's exit status, if it gave one (corun.h). */
+  if (run->exit_code >= 0)
+    corun_buf_printf(out, "%d", run->exit_code);
+  else
+    corun_buf_puts(out, "null");
+  corun_buf_puts(out, "}, \"traceEvents\": [\n{\"name\": \"process_name\", "
+                      "\"ph\": \"M\", \"pid\": 1, \"tid\": 0, \"args\": "
+                      "{\"name\": ");
   {
     struct corun_buf name = CORUN_BUF_INIT;
 

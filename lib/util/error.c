@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Message tables for error.h, generated from its X-macro lists. */
+/* Message tables for corun.h's codes and error.h's error types. */
 #include "util/error.h"
 
 #include <stdarg.h>
@@ -8,11 +8,18 @@
 const char *corun_strerror(enum corun_code code)
 {
   switch (code) {
-#define X(name, msg)                                                           \
-  case CORUN_##name:                                                           \
-    return msg;
-    CORUN_CODE_MAP(X)
-#undef X
+  case CORUN_OK:
+    return "success";
+  case CORUN_ENOMEM:
+    return "out of memory";
+  case CORUN_EIO:
+    return "input/output error";
+  case CORUN_EINVAL:
+    return "invalid job file";
+  case CORUN_EUSAGE:
+    return "invalid argument";
+  case CORUN_ELOOP:
+    return "event loop error";
   }
   return "unknown error";
 }

@@ -13,19 +13,8 @@
 
 #include <stddef.h>
 
-#define CORUN_CODE_MAP(X)                                                      \
-  X(OK, "success")                                                             \
-  X(ENOMEM, "out of memory")                                                   \
-  X(EIO, "input/output error")                                                 \
-  X(EINVAL, "invalid job file")                                                \
-  X(EUSAGE, "invalid argument")                                                \
-  X(ELOOP, "event loop error")
-
-enum corun_code {
-#define X(name, msg) CORUN_##name,
-  CORUN_CODE_MAP(X)
-#undef X
-};
+/* enum corun_code, struct corun_error and corun_strerror are public. */
+#include "corun.h"
 
 /* Order matters: the names are the report's "type" strings. */
 #define CORUN_ERRTYPE_MAP(X)                                                   \
@@ -51,14 +40,6 @@ enum corun_errtype {
   CORUN_ERRTYPE_MAP(X)
 #undef X
 };
-
-struct corun_error {
-  enum corun_code code;
-  char msg[256];
-};
-
-/* Static text for a code; never NULL. */
-const char *corun_strerror(enum corun_code code);
 
 /* The contract's name of an error type ("timeout", "child", ...). */
 const char *corun_errtype_name(enum corun_errtype type);
