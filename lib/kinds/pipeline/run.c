@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "core/run.h"
-#include "load/jobfile.h"
+#include "core/job.h"
 #include "util/confine.h"
 
 void corun__pl_fail(struct pl *p, enum corun_errtype type, const char *fmt, ...)
