@@ -29,7 +29,7 @@ static void setup_fx(struct fixture *fx)
   cr_assert_eq(uv_loop_init(&fx->loop), 0);
   cr_assert_eq(corun_run_new(&fx->run, fx->job, &fx->loop, NULL, NULL),
                CORUN_OK);
-  fx->run->t0_ns = uv_hrtime();
+  fx->run->clock.t0_ns = uv_hrtime();
   for (i = 0; i < 8; i++) {
     fx->tasks[i].run = fx->run;
     fx->tasks[i].state = CORUN_STATE_QUEUED;

@@ -43,18 +43,18 @@ static void drain(uv_idle_t *idle)
   while ((t = corun__tq_pop(&run->ready)) != NULL) {
     uint64_t began = run->opts.debug ? uv_hrtime() : 0;
 
-    corun__run_batch_tick(run, &n);
+    corun__clock_tick(&run->clock, &n);
     corun__task_dispatch(t);
     if (run->opts.debug)
       corun__run_check_slow(run, began, t, "start");
     if (n % CORUN_CLOCK_BATCH == 0 && run->ready.head &&
-        run->batch_now - pass_began > DRAIN_SLICE_NS) {
+        run->clock.batch_ns - pass_began > DRAIN_SLICE_NS) {
       /* The idle handle stays on: the next pass comes after a poll. */
-      run->batch_now = 0;
+      corun__clock_batch_end(&run->clock);
       return;
     }
   }
-  run->batch_now = 0;
+  corun__clock_batch_end(&run->clock);
   uv_idle_stop(&run->idle);
 }
 
@@ -149,6 +149,15 @@ void corun__run_check_slow(const struct corun_run *run, uint64_t began_ns,
                     what, t ? t->id : "(none)", (unsigned long long)ms);
 }
 
+/* The run's timers belong to tasks (or to nothing, e.g. a rate's token). */
+static void timer_watch(struct corun_timers *h, const struct corun_timer *t,
+                        uint64_t began_ns)
+{
+  struct corun_run *run = h->uv.data;
+
+  corun__run_check_slow(run, began_ns, t->data, "timer");
+}
+
 /*
  * Leaf tasks that may run at once for the descriptors left: each holds up
  * to three (a fetch's socket pair while resolving, or its socket and save
@@ -191,10 +200,14 @@ enum corun_code corun_run_new(struct corun_run **out, struct corun_job *job,
     run->opts = *opts;
   if (run->opts.slow_ms == 0)
     run->opts.slow_ms = 100;
-  if (corun__timers_init(run) < 0 || uv_idle_init(loop, &run->idle) != 0) {
+  if (corun__timers_init(&run->timers, loop, &run->clock) < 0 ||
+      uv_idle_init(loop, &run->idle) != 0) {
     free(run);
     return corun_failf(err, CORUN_ELOOP, "cannot set up the event loop");
   }
+  run->timers.uv.data = run;
+  if (run->opts.debug)
+    run->timers.watch = timer_watch;
   run->idle.data = run;
   run->global.cap = job->concurrency;
   run->global.run = run;
@@ -220,7 +233,7 @@ void corun_run_start(struct corun_run *run)
 
   gettimeofday(&tv, NULL);
   run->started_wall = (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
-  run->t0_ns = uv_hrtime();
+  run->clock.t0_ns = uv_hrtime();
   run->started = 1;
   if (run->active == 0) {
     run->active = 1;
@@ -436,6 +449,6 @@ void corun_run_free(struct corun_run *run)
   while (run->closing > 0 || (run->http && corun__http_closing(run->http)))
     uv_run(run->loop, UV_RUN_ONCE);
   corun__http_free(run->http);
-  corun__timers_free(run);
+  corun__timers_free(&run->timers);
   free(run);
 }

@@ -16,6 +16,7 @@
 
 #include "corun.h"
 #include "load/jobfile.h"
+#include "sched/clock.h"
 #include "sched/sem.h"
 #include "sched/timer.h"
 
@@ -32,7 +33,7 @@ struct corun_run {
   uv_loop_t *loop;
   struct corun_job *job;
   struct corun_run_opts opts;
-  uint64_t t0_ns;      /* uv_hrtime() at start */
+  struct corun_clock clock; /* t0: the start; batch cache for drains */
   double started_wall; /* seconds since the epoch at start */
   struct corun_timers timers;
   struct corun_tq ready;
@@ -55,19 +56,8 @@ struct corun_run {
   enum corun_run_end end;
   int closing; /* handles whose close callback is pending */
   uint64_t end_ns;
-  uint64_t batch_now; /* uv_hrtime() cached during a batch, or 0 */
   struct corun_http *http; /* made by the first fetch (http.c) */
 };
-
-/* How many items a batch handles per reading of the clock. */
-#define CORUN_CLOCK_BATCH 64
-
-/* Refresh the batch clock every CORUN_CLOCK_BATCH calls (n counts). */
-static inline void corun__run_batch_tick(struct corun_run *run, unsigned *n)
-{
-  if ((*n)++ % CORUN_CLOCK_BATCH == 0)
-    run->batch_now = uv_hrtime();
-}
 
 /* Put t in the ready queue (it must not be in another queue). */
 void corun__run_ready(struct corun_run *run, struct corun_task *t);

@@ -35,15 +35,7 @@ const char *corun__task_status_name(enum corun_status s)
 
 uint64_t corun__now_ns(const struct corun_run *run)
 {
-  /*
-   * Inside a batch (the ready queue's drain, the timer heap's fire) the
-   * clock is read once per CORUN_CLOCK_BATCH items: a million starts read
-   * it thousands of times, not millions, and no reading is staler than a
-   * few hundred cheap operations.
-   */
-  if (run->batch_now)
-    return run->batch_now - run->t0_ns;
-  return uv_hrtime() - run->t0_ns;
+  return corun__clock_ns(&run->clock);
 }
 
 uint64_t corun__now_ms(const struct corun_run *run)
@@ -87,7 +79,7 @@ void corun__task_activate(struct corun_task *t)
 
 static void on_timeout(struct corun_timer *timer)
 {
-  corun__task_cancel(timer->task, CORUN_STATUS_TIMEOUT, CORUN_CANCEL_OWN);
+  corun__task_cancel(timer->data, CORUN_STATUS_TIMEOUT, CORUN_CANCEL_OWN);
 }
 
 static void run_task(struct corun_task *t)
@@ -100,7 +92,7 @@ static void run_task(struct corun_task *t)
     run->nrunning++;
   set_state(t, CORUN_STATE_RUNNING);
   if (t->timeout &&
-      corun__timer_start(run, &t->timeout->timer,
+      corun__timer_start(&run->timers, &t->timeout->timer,
                          corun__now_ms(run) + t->timeout->ms, on_timeout,
                          t) < 0) {
     corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO,
@@ -232,7 +224,7 @@ static void end(struct corun_task *t, enum corun_status status,
 
   assert(t->state != CORUN_STATE_DONE);
   if (t->timeout)
-    corun__timer_stop(run, &t->timeout->timer);
+    corun__timer_stop(&run->timers, &t->timeout->timer);
   leave_queue(t);
   if (t->flags & CORUN_TF_HOLD_LIMIT)
     corun__sem_release(t->limit, t);

@@ -282,8 +282,8 @@ static void attempt_settled(struct exec_task *x)
     x->group_told = 0;
     corun__run_group(x->base.run, x->pgid, 0);
   }
-  corun__timer_stop(x->base.run, &x->grace);
-  corun__timer_stop(x->base.run, &x->attempt);
+  corun__timer_stop(&x->base.run->timers, &x->grace);
+  corun__timer_stop(&x->base.run->timers, &x->attempt);
 }
 
 static void closed(uv_handle_t *h)
@@ -379,7 +379,7 @@ static void launch(struct exec_task *x);
 
 static void retry_due(struct corun_timer *timer)
 {
-  struct exec_task *x = (struct exec_task *)timer->task;
+  struct exec_task *x = (struct exec_task *)timer->data;
 
   x->base.attempts++;
   launch(x);
@@ -479,8 +479,8 @@ static void maybe_done(struct exec_task *x)
     if (t->run->opts.debug)
       corun__run_logf(t->run, "%s: attempt %u failed (%s), retrying in %lld ms",
                       t->id, t->attempts, corun_buf_str(&msg), ms);
-    corun__timer_start(t->run, &x->retry, corun__now_ms(t->run) + (uint64_t)ms,
-                       retry_due, t);
+    corun__timer_start(&t->run->timers, &x->retry,
+                       corun__now_ms(t->run) + (uint64_t)ms, retry_due, t);
   } else {
     /* The exit status and signal are what a failed command's user needs. */
     if (t->cancel_status == CORUN_STATUS_NONE) {
@@ -572,7 +572,7 @@ static void kill_group(struct exec_task *x)
 
 static void grace_over(struct corun_timer *timer)
 {
-  struct exec_task *x = (struct exec_task *)timer->task;
+  struct exec_task *x = (struct exec_task *)timer->data;
 
   if (attempt_live(x))
     kill_group(x);
@@ -590,13 +590,13 @@ static void terminate(struct exec_task *x)
     abandon_pipes(x);
     return;
   }
-  corun__timer_start(t->run, &x->grace, corun__now_ms(t->run) + x->c->grace_ms,
-                     grace_over, t);
+  corun__timer_start(&t->run->timers, &x->grace,
+                     corun__now_ms(t->run) + x->c->grace_ms, grace_over, t);
 }
 
 static void attempt_expired(struct corun_timer *timer)
 {
-  struct exec_task *x = (struct exec_task *)timer->task;
+  struct exec_task *x = (struct exec_task *)timer->data;
   struct corun_task *t = &x->base;
 
   /* A cancel already under way has the group in hand, and its reason wins. */
@@ -693,8 +693,8 @@ static void launch(struct exec_task *x)
   x->open_handles++;
   x->pipes_open = 2;
   if (x->c->attempt_ms)
-    corun__timer_start(t->run, &x->attempt, x->attempt_start + x->c->attempt_ms,
-                       attempt_expired, t);
+    corun__timer_start(&t->run->timers, &x->attempt,
+                       x->attempt_start + x->c->attempt_ms, attempt_expired, t);
   uv_read_start((uv_stream_t *)&x->out, alloc_cb, on_read);
   uv_read_start((uv_stream_t *)&x->err, alloc_cb, on_read);
   if (x->c->stdin_text) {
@@ -719,9 +719,9 @@ static void cancel(struct corun_task *t)
   struct exec_task *x = (struct exec_task *)t;
 
   /* The task's own end is never an attempt's: no retry may follow it. */
-  corun__timer_stop(t->run, &x->attempt);
+  corun__timer_stop(&t->run->timers, &x->attempt);
   if (corun__timer_armed(&x->retry)) {
-    corun__timer_stop(t->run, &x->retry);
+    corun__timer_stop(&t->run->timers, &x->retry);
     corun__task_finish(t, CORUN_STATUS_CANCELLED, CORUN_ERR_CANCELLED, NULL);
     return;
   }

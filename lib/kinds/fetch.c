@@ -570,7 +570,7 @@ static void begin_attempt(struct fetch_task *ft)
 
 static void retry_due(struct corun_timer *timer)
 {
-  struct fetch_task *ft = (struct fetch_task *)timer->task;
+  struct fetch_task *ft = (struct fetch_task *)timer->data;
 
   ft->base.attempts++;
   begin_attempt(ft);
@@ -973,7 +973,7 @@ static void done(CURL *easy, CURLcode code, const char *errmsg, void *arg)
       corun__run_logf(t->run, "%s: attempt %u failed (%s), retrying in %lld ms",
                       t->id, t->attempts, corun_buf_str(&msg), ms);
     corun_buf_free(&msg);
-    corun__timer_start(t->run, &ft->retry,
+    corun__timer_start(&t->run->timers, &ft->retry,
                        corun__now_ms(t->run) + (uint64_t)ms, retry_due, t);
     return;
   }
@@ -986,7 +986,7 @@ static void cancel(struct corun_task *t)
 {
   struct fetch_task *ft = (struct fetch_task *)t;
 
-  corun__timer_stop(t->run, &ft->retry);
+  corun__timer_stop(&t->run->timers, &ft->retry);
   if (ft->easy && t->run->http && !corun__timer_armed(&ft->retry))
     corun__http_remove(t->run->http, ft->easy);
   put_easy(ft);

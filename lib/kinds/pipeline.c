@@ -1486,7 +1486,7 @@ static void release_idle_producers(struct pl *p, struct producer *self)
 
     if (pr == self || (pr->state != P_DELAY && pr->state != P_RATE))
       continue;
-    corun__timer_stop(p->base.run, &pr->timer);
+    corun__timer_stop(&p->base.run->timers, &pr->timer);
     producer_done(pr);
   }
 }
@@ -1510,7 +1510,7 @@ static void produce(struct producer *pr)
     if (p->c->delay_max_ms > 0 && !pr->delayed) {
       pr->state = P_DELAY;
       pr->catch_up = 0;
-      corun__timer_start(run, &pr->timer,
+      corun__timer_start(&run->timers, &pr->timer,
                          corun__now_ms(run) +
                              (uint64_t)llround(pick_delay(p)),
                          delay_due, &p->base);
@@ -1543,8 +1543,8 @@ static void produce(struct producer *pr)
     }
     if (!pr->token && !take_token(p, pr->catch_up)) {
       pr->state = P_RATE;
-      corun__timer_start(run, &pr->timer, (uint64_t)ceil(r->next_token),
-                         rate_due, &p->base);
+      corun__timer_start(&run->timers, &pr->timer,
+                         (uint64_t)ceil(r->next_token), rate_due, &p->base);
       return;
     }
     pr->token = 0;
@@ -1626,10 +1626,10 @@ static void take_sample(struct pl *p)
 
 static void sample_due(struct corun_timer *tm)
 {
-  struct pl *p = (struct pl *)tm->task;
+  struct pl *p = (struct pl *)tm->data;
 
   take_sample(p);
-  corun__timer_start(p->base.run, &p->r->sampler,
+  corun__timer_start(&p->base.run->timers, &p->r->sampler,
                      corun__now_ms(p->base.run) + p->r->sample_ms, sample_due,
                      &p->base);
 }
@@ -1700,7 +1700,7 @@ static void maybe_end(struct pl *p)
       return;
   r->started = 0; /* ends once */
   if (t->run->opts.trace) {
-    corun__timer_stop(t->run, &r->sampler);
+    corun__timer_stop(&t->run->timers, &r->sampler);
     take_sample(p);
   }
   lines_close(p);
@@ -1743,7 +1743,7 @@ static void stop(struct pl *p, enum corun_cancel_how how)
   for (i = 0; i < p->c->producers; i++) {
     struct producer *pr = &r->prod[i];
 
-    corun__timer_stop(run, &pr->timer);
+    corun__timer_stop(&run->timers, &pr->timer);
     if (pr->state == P_PUTTING && corun_queue_waiting(&pr->w)) {
       corun_queue_unwait(&pr->w);
       item_cancelled(p, &pr->w.item);
@@ -1864,7 +1864,7 @@ static void start(struct corun_task *t)
   p->r->started = 1;
   if (t->run->opts.trace) {
     p->r->sample_ms = SAMPLE_MS;
-    p->r->sampler.task = t;
+    p->r->sampler.data = t;
     sample_due(&p->r->sampler);
   }
   /* Workers first, so the first items go straight to them. */

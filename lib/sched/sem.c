@@ -103,7 +103,7 @@ static void token_due(struct corun_timer *timer)
     struct corun_task *t;
 
     if (!take_token(s, corun__now_ms(run), 1)) {
-      corun__timer_start(run, &s->timer, token_due_ms(s), token_due,
+      corun__timer_start(&run->timers, &s->timer, token_due_ms(s), token_due,
                          s->token_waiters.head);
       return;
     }
@@ -141,7 +141,8 @@ int corun__sem_token(struct corun_sem *s, struct corun_task *t)
     return 1;
   corun__tq_push(&s->token_waiters, t);
   if (!corun__timer_armed(&s->timer))
-    corun__timer_start(s->run, &s->timer, token_due_ms(s), token_due, t);
+    corun__timer_start(&s->run->timers, &s->timer, token_due_ms(s), token_due,
+                       t);
   return 0;
 }
 
@@ -149,7 +150,7 @@ void corun__sem_token_unwait(struct corun_sem *s, struct corun_task *t)
 {
   corun__tq_remove(&s->token_waiters, t);
   if (s->token_waiters.head == NULL)
-    corun__timer_stop(s->run, &s->timer);
+    corun__timer_stop(&s->run->timers, &s->timer);
 }
 
 void corun__sem_release(struct corun_sem *s, struct corun_task *t)

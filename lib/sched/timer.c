@@ -4,9 +4,6 @@
 #include <stddef.h>
 #include <stdlib.h>
 
-#include "core/run.h"
-#include "core/task.h"
-
 struct corun_tbucket {
   struct corun_tlink list; /* circular, with this as the sentinel */
   uint64_t due;
@@ -128,9 +125,8 @@ static struct corun_tbucket *unlink_timer(struct corun_timer *t)
 static void fire(uv_timer_t *uvt);
 
 /* Point the one uv timer at the earliest deadline, if it moved. */
-static void rearm(struct corun_run *run)
+static void rearm(struct corun_timers *h)
 {
-  struct corun_timers *h = &run->timers;
   uint64_t due, now;
 
   if (h->n == 0) {
@@ -144,16 +140,16 @@ static void rearm(struct corun_run *run)
     return;
   h->armed = due;
   /* uv measures from its cached loop time; bring it up to date first. */
-  uv_update_time(run->loop);
-  now = corun__now_ms(run);
+  uv_update_time(h->loop);
+  now = corun__clock_ms(h->clock);
   uv_timer_start(&h->uv, fire, due > now ? due - now : 0, 0);
 }
 
 static void fire(uv_timer_t *uvt)
 {
-  struct corun_run *run = uvt->data;
-  struct corun_timers *h = &run->timers;
-  uint64_t now = corun__now_ms(run);
+  struct corun_timers *h =
+      (struct corun_timers *)((char *)uvt - offsetof(struct corun_timers, uv));
+  uint64_t now = corun__clock_ms(h->clock);
   unsigned n = 0;
 
   h->armed = UINT64_MAX;
@@ -161,33 +157,32 @@ static void fire(uv_timer_t *uvt)
   while (h->n > 0 && h->heap[0]->due <= now) {
     struct corun_tbucket *b = h->heap[0];
     struct corun_timer *t = (struct corun_timer *)b->list.next;
-    uint64_t began = run->opts.debug ? uv_hrtime() : 0;
+    uint64_t began = h->watch ? uv_hrtime() : 0;
 
-    corun__run_batch_tick(run, &n);
+    corun__clock_tick(h->clock, &n);
     if (unlink_timer(t))
       bucket_drop(h, b);
     t->cb(t);
-    if (run->opts.debug)
-      corun__run_check_slow(run, began, t->task, "timer");
+    if (h->watch)
+      h->watch(h, t, began);
   }
-  run->batch_now = 0;
-  rearm(run);
+  corun__clock_batch_end(h->clock);
+  rearm(h);
 }
 
-int corun__timers_init(struct corun_run *run)
+int corun__timers_init(struct corun_timers *h, uv_loop_t *loop,
+                       struct corun_clock *clock)
 {
-  struct corun_timers *h = &run->timers;
-
   h->armed = UINT64_MAX;
-  if (uv_timer_init(run->loop, &h->uv) != 0)
+  h->loop = loop;
+  h->clock = clock;
+  if (uv_timer_init(loop, &h->uv) != 0)
     return -1;
-  h->uv.data = run;
   return 0;
 }
 
-void corun__timers_free(struct corun_run *run)
+void corun__timers_free(struct corun_timers *h)
 {
-  struct corun_timers *h = &run->timers;
   struct corun_tbucket *b;
   uint32_t i;
 
@@ -202,11 +197,9 @@ void corun__timers_free(struct corun_run *run)
   h->n = h->cap = 0;
 }
 
-int corun__timer_start(struct corun_run *run, struct corun_timer *t,
-                       uint64_t due, corun_timer_cb cb,
-                       struct corun_task *task)
+int corun__timer_start(struct corun_timers *h, struct corun_timer *t,
+                       uint64_t due, corun_timer_cb cb, void *data)
 {
-  struct corun_timers *h = &run->timers;
   struct corun_tbucket *b;
 
   if (t->link.next) {
@@ -215,20 +208,22 @@ int corun__timer_start(struct corun_run *run, struct corun_timer *t,
       bucket_drop(h, b);
   }
   b = bucket_for(h, due);
-  if (b == NULL)
+  if (b == NULL) {
+    rearm(h);
     return -1;
+  }
   t->due = due;
   t->cb = cb;
-  t->task = task;
+  t->data = data;
   t->link.prev = b->list.prev;
   t->link.next = &b->list;
   b->list.prev->next = &t->link;
   b->list.prev = &t->link;
-  rearm(run);
+  rearm(h);
   return 0;
 }
 
-void corun__timer_stop(struct corun_run *run, struct corun_timer *t)
+void corun__timer_stop(struct corun_timers *h, struct corun_timer *t)
 {
   struct corun_tbucket *b;
 
@@ -236,8 +231,8 @@ void corun__timer_stop(struct corun_run *run, struct corun_timer *t)
     return;
   b = unlink_timer(t);
   if (b)
-    bucket_drop(&run->timers, b);
-  rearm(run);
+    bucket_drop(h, b);
+  rearm(h);
 }
 
 int corun__timer_armed(const struct corun_timer *t)
