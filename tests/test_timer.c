@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "helpers.h"
+#include "sched/timer.h"
 
 TestSuite(timer, .timeout = 20);
 

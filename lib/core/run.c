@@ -5,6 +5,7 @@
  */
 #include "core/run.h"
 
+#include <assert.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,9 +21,11 @@ static void drain(uv_idle_t *idle);
 
 void corun__run_ready(struct corun_run *run, struct corun_task *t)
 {
-  if (run->ready.head == NULL && !run->finished)
+  if (corun_list_empty(&run->ready) && !run->finished)
     uv_idle_start(&run->idle, drain);
-  corun__tq_push(&run->ready, t);
+  assert(t->inq == NULL);
+  t->inq = &run->ready;
+  corun_list_push(&run->ready, &t->qlink);
 }
 
 /*
@@ -35,19 +38,21 @@ void corun__run_ready(struct corun_run *run, struct corun_task *t)
 static void drain(uv_idle_t *idle)
 {
   struct corun_run *run = idle->data;
-  struct corun_task *t;
+  struct corun_list *link;
   uint64_t pass_began = uv_hrtime();
   unsigned n = 0;
 
   /* Work queued while draining runs in this same pass, up to the slice. */
-  while ((t = corun__tq_pop(&run->ready)) != NULL) {
+  while ((link = corun_list_shift(&run->ready)) != NULL) {
+    struct corun_task *t = corun_list_entry(link, struct corun_task, qlink);
     uint64_t began = run->opts.debug ? uv_hrtime() : 0;
 
+    t->inq = NULL;
     corun__clock_tick(&run->clock, &n);
     corun__task_dispatch(t);
     if (run->opts.debug)
       corun__run_check_slow(run, began, t, "start");
-    if (n % CORUN_CLOCK_BATCH == 0 && run->ready.head &&
+    if (n % CORUN_CLOCK_BATCH == 0 && !corun_list_empty(&run->ready) &&
         run->clock.batch_ns - pass_began > DRAIN_SLICE_NS) {
       /* The idle handle stays on: the next pass comes after a poll. */
       corun__clock_batch_end(&run->clock);
@@ -209,14 +214,15 @@ enum corun_code corun_run_new(struct corun_run **out, struct corun_job *job,
   if (run->opts.debug)
     run->timers.watch = timer_watch;
   run->idle.data = run;
+  corun_list_init(&run->ready);
   run->global.cap = job->concurrency;
-  run->global.run = run;
   run->global.hold_flag = CORUN_TF_HOLD_GLOBAL;
+  corun__sem_bind(&run->global, &run->timers, corun__task_sem_wake);
   run->fds.cap = fd_slots();
-  run->fds.run = run;
   run->fds.hold_flag = CORUN_TF_HOLD_FDS;
+  corun__sem_bind(&run->fds, &run->timers, corun__task_sem_wake);
   for (i = 0; i < job->nlimits; i++)
-    job->limits[i]->run = run;
+    corun__sem_bind(job->limits[i], &run->timers, corun__task_sem_wake);
   for (i = 0; i < job->ntasks; i++)
     job->tasks[i]->run = run;
   run->active = job->ntasks;

@@ -36,7 +36,7 @@ struct corun_run {
   struct corun_clock clock; /* t0: the start; batch cache for drains */
   double started_wall; /* seconds since the epoch at start */
   struct corun_timers timers;
-  struct corun_tq ready;
+  struct corun_list ready; /* tasks, through their qlink */
   uv_idle_t idle;
   struct corun_sem global; /* the "concurrency" pool for leaf kinds */
   /*

@@ -127,6 +127,51 @@ static int resume(struct corun_task *t)
   return 1;
 }
 
+void corun__task_sem_wake(struct corun_sem *s, struct corun_list *w,
+                          enum corun_sem_grant what)
+{
+  struct corun_task *t = corun_list_entry(w, struct corun_task, qlink);
+
+  t->inq = NULL;
+  t->flags |= what == CORUN_SEM_TOKEN ? CORUN_TF_TOKEN : s->hold_flag;
+  corun__run_ready(t->run, t);
+}
+
+/* Hold a slot of s, or queue for one (0). */
+static int take_slot(struct corun_sem *s, struct corun_task *t)
+{
+  if (corun__sem_try(s)) {
+    t->flags |= s->hold_flag;
+    return 1;
+  }
+  assert(t->inq == NULL);
+  t->inq = &s->waiters;
+  corun__sem_wait(s, &t->qlink);
+  return 0;
+}
+
+static void give_slot(struct corun_sem *s, struct corun_task *t)
+{
+  t->flags &= ~s->hold_flag;
+  corun__sem_release(s);
+}
+
+/* Take the limit's rate token, or queue for it (0). */
+static int take_token(struct corun_task *t)
+{
+  struct corun_sem *s = t->limit;
+
+  if (t->flags & CORUN_TF_TOKEN)
+    return 1;
+  assert(t->inq == NULL);
+  t->inq = &s->token_waiters;
+  if (corun__sem_token(s, &t->qlink)) {
+    t->inq = NULL;
+    return 1;
+  }
+  return 0;
+}
+
 void corun__task_dispatch(struct corun_task *t)
 {
   struct corun_run *run = t->run;
@@ -148,44 +193,38 @@ void corun__task_dispatch(struct corun_task *t)
   assert(t->state == CORUN_STATE_QUEUED);
   if (run->opts.journal && resume(t))
     return;
-  if (t->limit && !(t->flags & CORUN_TF_HOLD_LIMIT)) {
-    if (!corun__sem_try(t->limit, t)) {
-      corun__sem_wait(t->limit, t);
-      return;
-    }
-  }
-  if (t->kind->leaf && !(t->flags & CORUN_TF_HOLD_GLOBAL)) {
-    if (!corun__sem_try(&run->global, t)) {
-      corun__sem_wait(&run->global, t);
-      return;
-    }
-  }
-  if (t->kind->leaf && !(t->flags & CORUN_TF_HOLD_FDS)) {
-    if (!corun__sem_try(&run->fds, t)) {
-      corun__sem_wait(&run->fds, t);
-      return;
-    }
-  }
-  if (t->limit && !corun__sem_token(t->limit, t))
+  if (t->limit && !(t->flags & CORUN_TF_HOLD_LIMIT) &&
+      !take_slot(t->limit, t))
+    return;
+  if (t->kind->leaf && !(t->flags & CORUN_TF_HOLD_GLOBAL) &&
+      !take_slot(&run->global, t))
+    return;
+  if (t->kind->leaf && !(t->flags & CORUN_TF_HOLD_FDS) &&
+      !take_slot(&run->fds, t))
+    return;
+  if (t->limit && !take_token(t))
     return;
   run_task(t);
 }
 
-static struct corun_sem *sem_of_queue(struct corun_tq *q)
+static struct corun_sem *sem_of_queue(void *q)
 {
   return (struct corun_sem *)((char *)q - offsetof(struct corun_sem, waiters));
 }
 
 static void leave_queue(struct corun_task *t)
 {
-  if (t->inq == NULL)
+  void *q = t->inq;
+
+  if (q == NULL)
     return;
-  if (t->inq == &t->run->ready)
-    corun__tq_remove(t->inq, t);
-  else if (t->limit && t->inq == &t->limit->token_waiters)
-    corun__sem_token_unwait(t->limit, t);
+  t->inq = NULL;
+  if (q == &t->run->ready)
+    corun_list_unlink(&t->qlink);
+  else if (t->limit && q == &t->limit->token_waiters)
+    corun__sem_token_unwait(t->limit, &t->qlink);
   else
-    corun__sem_unwait(sem_of_queue(t->inq), t);
+    corun__sem_unwait(sem_of_queue(q), &t->qlink);
 }
 
 static void dependency_ended(struct corun_task *d, struct corun_task *dep)
@@ -227,11 +266,11 @@ static void end(struct corun_task *t, enum corun_status status,
     corun__timer_stop(&run->timers, &t->timeout->timer);
   leave_queue(t);
   if (t->flags & CORUN_TF_HOLD_LIMIT)
-    corun__sem_release(t->limit, t);
+    give_slot(t->limit, t);
   if (t->flags & CORUN_TF_HOLD_GLOBAL)
-    corun__sem_release(&run->global, t);
+    give_slot(&run->global, t);
   if (t->flags & CORUN_TF_HOLD_FDS)
-    corun__sem_release(&run->fds, t);
+    give_slot(&run->fds, t);
   t->status = (uint8_t)status;
   t->err_type = (uint8_t)type;
   free(t->err_msg);
