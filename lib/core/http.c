@@ -350,9 +350,9 @@ struct corun_http *corun__http_get(struct corun_run *run, const char **err)
   /* Keep idle connections for reuse across the job's many fetches. */
   curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS,
                     conns > 0 && conns < MAX_IDLE ? conns : MAX_IDLE);
-  if (run->job->per_host)
+  if (run->per_host)
     curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
-                      (long)run->job->per_host);
+                      (long)run->per_host);
   run->http = h;
   return h;
 }

@@ -16,6 +16,7 @@
 #include "util/fdlimit.h"
 #include "core/http.h"
 #include "core/task.h"
+#include "load/jobfile.h" /* the job's tasks, limits and secrets */
 
 static void drain(uv_idle_t *idle);
 
@@ -63,8 +64,15 @@ static void drain(uv_idle_t *idle)
   uv_idle_stop(&run->idle);
 }
 
+void corun__run_observe(struct corun_run *run, struct corun_observer *o)
+{
+  corun_list_push(&run->observers, &o->link);
+}
+
 void corun__run_task_ended(struct corun_run *run)
 {
+  struct corun_list *it;
+
   if (--run->active > 0 || run->finished)
     return;
   run->finished = 1;
@@ -74,6 +82,14 @@ void corun__run_task_ended(struct corun_run *run)
   /* Idle kept-alive connections must not keep the loop running. */
   if (run->http)
     corun__http_quiesce(run->http);
+  corun_list_each(it, &run->observers)
+  {
+    struct corun_observer *o =
+        corun_list_entry(it, struct corun_observer, link);
+
+    if (o->run_ended)
+      o->run_ended(o, run);
+  }
   if (run->opts.finished)
     run->opts.finished(NULL, run->opts.arg);
 }
@@ -95,7 +111,7 @@ void corun__run_logf(const struct corun_run *run, const char *fmt, ...)
    * timestamp: a short secret such as "0.5" would otherwise eat digits.
    */
   corun_buf_printf(&b, "corun: [%9.3fs] ", (double)ns / 1e9);
-  corun_secrets_redact(&run->job->secrets, corun_buf_str(&msg), msg.len, &red);
+  corun_secrets_redact(run->secrets, corun_buf_str(&msg), msg.len, &red);
   corun_buf_escaped(&b, corun_buf_str(&red), 0);
   run->opts.log(corun_buf_str(&b), run->opts.arg);
   corun_buf_free(&red);
@@ -109,7 +125,7 @@ void corun__run_output(const struct corun_run *run, const char *line)
 
   if (run->opts.output == NULL)
     return;
-  corun_secrets_redact(&run->job->secrets, line, strlen(line), &red);
+  corun_secrets_redact(run->secrets, line, strlen(line), &red);
   /* A message is one line of output (corun(1), sleep). */
   corun_buf_escaped(&b, corun_buf_str(&red), 0);
   run->opts.output(corun_buf_str(&b), run->opts.arg);
@@ -133,8 +149,7 @@ void corun__run_stream(const struct corun_run *run, const struct corun_task *t,
   if (cb == NULL)
     return;
   corun_buf_printf(&raw, "[%s] %s", t->id, line);
-  corun_secrets_redact(&run->job->secrets, corun_buf_str(&raw), raw.len,
-                       &red);
+  corun_secrets_redact(run->secrets, corun_buf_str(&raw), raw.len, &red);
   corun_buf_escaped(&b, corun_buf_str(&red), 0);
   cb(corun_buf_str(&b), run->opts.arg);
   corun_buf_free(&raw);
@@ -201,6 +216,10 @@ enum corun_code corun_run_new(struct corun_run **out, struct corun_job *job,
     return corun_failf(err, CORUN_ENOMEM, "out of memory");
   run->loop = loop;
   run->job = job;
+  run->secrets = &job->secrets;
+  run->dir = job->dir;
+  run->root = job->root;
+  run->per_host = job->per_host;
   if (opts)
     run->opts = *opts;
   if (run->opts.slow_ms == 0)
@@ -215,6 +234,10 @@ enum corun_code corun_run_new(struct corun_run **out, struct corun_job *job,
     run->timers.watch = timer_watch;
   run->idle.data = run;
   corun_list_init(&run->ready);
+  corun_list_init(&run->observers);
+  /* The journal, an opaque type here, is an observer underneath. */
+  if (run->opts.journal)
+    corun__run_observe(run, (struct corun_observer *)run->opts.journal);
   run->global.cap = job->concurrency;
   run->global.hold_flag = CORUN_TF_HOLD_GLOBAL;
   corun__sem_bind(&run->global, &run->timers, corun__task_sem_wake);

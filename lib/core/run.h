@@ -11,14 +11,44 @@
 #ifndef CORUN_RUN_H
 #define CORUN_RUN_H
 
+#include <cjson/cJSON.h>
 #include <stdint.h>
 #include <uv.h>
 
 #include "corun.h"
-#include "load/jobfile.h"
+#include "util/list.h"
 #include "sched/clock.h"
 #include "sched/sem.h"
 #include "sched/timer.h"
+
+struct corun_job;
+struct corun_secrets;
+struct corun_task;
+struct corun_run;
+
+/*
+ * What watches a run from above the core (the journal): the run calls
+ * each observer attached as tasks end and when the run ends, so the core
+ * names none of them. Every slot is optional.
+ */
+struct corun_observer {
+  struct corun_list link; /* on the run's list of observers */
+  /*
+   * A task is about to be admitted (a leaf, not a pipeline item): return 1
+   * to have it end ok at once without running, having set *result (a
+   * value the task takes over, or NULL), because an earlier run did it.
+   */
+  int (*earlier)(struct corun_observer *o, const struct corun_task *t,
+                 cJSON **result);
+  /*
+   * t ended (any task, pipeline items too): its status, error, result and
+   * times are final; its state turns done and its parent and dependents
+   * hear of it right after.
+   */
+  void (*task_ended)(struct corun_observer *o, const struct corun_task *t);
+  /* Every task ended; called before the run's own finished callback. */
+  void (*run_ended)(struct corun_observer *o, const struct corun_run *run);
+};
 
 enum corun_run_end {
   CORUN_END_NORMAL,
@@ -32,6 +62,11 @@ enum corun_run_end {
 struct corun_run {
   uv_loop_t *loop;
   struct corun_job *job;
+  /* What tasks need of the job, so the core and kinds need not know it. */
+  const struct corun_secrets *secrets;
+  const char *dir;  /* where relative paths resolve */
+  const char *root; /* --root, resolved; NULL: paths are not confined */
+  unsigned per_host; /* connections per host for fetch; 0: no cap */
   struct corun_run_opts opts;
   struct corun_clock clock; /* t0: the start; batch cache for drains */
   double started_wall; /* seconds since the epoch at start */
@@ -57,7 +92,15 @@ struct corun_run {
   int closing; /* handles whose close callback is pending */
   uint64_t end_ns;
   struct corun_http *http; /* made by the first fetch (http.c) */
+  struct corun_list observers; /* struct corun_observer, through link */
 };
+
+/*
+ * Attach o (before the run starts); it stays attached for the run's life.
+ * A journal given in the run's options is attached by corun_run_new():
+ * a struct corun_journal begins with its observer.
+ */
+void corun__run_observe(struct corun_run *run, struct corun_observer *o);
 
 /* Put t in the ready queue (it must not be in another queue). */
 void corun__run_ready(struct corun_run *run, struct corun_task *t);

@@ -14,7 +14,6 @@
 #include <string.h>
 
 #include "util/buf.h"
-#include "journal/journal.h"
 #include "core/run.h"
 #include "sched/sem.h"
 
@@ -106,23 +105,32 @@ static void end(struct corun_task *t, enum corun_status status,
                 enum corun_errtype type, char *msg);
 
 /*
- * A leaf task an earlier run ended ok (the journal says) ends ok now with
- * that result, taking no slot. Containers run: their children resume.
+ * A leaf task an earlier run ended ok (an observer, the journal, says so)
+ * ends ok now with that result, taking no slot. Containers run: their
+ * children resume.
  */
 static int resume(struct corun_task *t)
 {
-  const cJSON *rec, *res;
+  struct corun_list *it;
+  cJSON *result = NULL;
+  int earlier = 0;
 
-  if (t->nchildren || (t->flags & (CORUN_TF_INSTANCE | CORUN_TF_RESUMED)) ||
-      (rec = corun__journal_find(t->run->opts.journal, t->id)) == NULL)
+  if (t->nchildren || (t->flags & (CORUN_TF_INSTANCE | CORUN_TF_RESUMED)))
     return 0;
-  res = cJSON_GetObjectItemCaseSensitive(rec, "result");
-  t->result = res && !cJSON_IsNull(res) ? cJSON_Duplicate(res, 1) : NULL;
+  corun_list_each(it, &t->run->observers)
+  {
+    struct corun_observer *o =
+        corun_list_entry(it, struct corun_observer, link);
+
+    if (o->earlier && (earlier = o->earlier(o, t, &result)) != 0)
+      break;
+  }
+  if (!earlier)
+    return 0;
+  t->result = result;
   t->flags |= CORUN_TF_RESUMED;
   t->t_start = corun__now_ns(t->run);
   t->attempts = 0;
-  if (t->run->opts.debug)
-    corun__run_logf(t->run, "%s: resumed from the journal", t->id);
   end(t, CORUN_STATUS_OK, CORUN_ERR_NONE, NULL);
   return 1;
 }
@@ -191,7 +199,7 @@ void corun__task_dispatch(struct corun_task *t)
     return;
   }
   assert(t->state == CORUN_STATE_QUEUED);
-  if (run->opts.journal && resume(t))
+  if (!corun_list_empty(&run->observers) && resume(t))
     return;
   if (t->limit && !(t->flags & CORUN_TF_HOLD_LIMIT) &&
       !take_slot(t->limit, t))
@@ -259,6 +267,7 @@ static void end(struct corun_task *t, enum corun_status status,
 {
   struct corun_run *run = t->run;
   struct corun_task *parent = t->parent;
+  struct corun_list *it;
   uint32_t i;
 
   assert(t->state != CORUN_STATE_DONE);
@@ -283,16 +292,14 @@ static void end(struct corun_task *t, enum corun_status status,
     run->ndone++;
     if (status == CORUN_STATUS_FAILED || status == CORUN_STATUS_TIMEOUT)
       run->nfailed++;
-    if (run->opts.journal && !(t->flags & CORUN_TF_RESUMED)) {
-      int e = corun__journal_record(run->opts.journal, t, &run->job->secrets);
+  }
+  corun_list_each(it, &run->observers)
+  {
+    struct corun_observer *o =
+        corun_list_entry(it, struct corun_observer, link);
 
-      /* Said when it happens: the run goes on, but cannot be resumed. */
-      if (e)
-        corun__run_logf(run, "error: --journal: cannot write the end of "
-                             "\"%s\": %s; tasks that end from now on are not "
-                             "recorded",
-                        t->id, strerror(e));
-    }
+    if (o->task_ended)
+      o->task_ended(o, t);
   }
   set_state(t, CORUN_STATE_DONE);
 

@@ -350,7 +350,7 @@ static void drop_temp(struct fetch_task *ft)
 static int open_sink(struct fetch_task *ft)
 {
   return ft->c->save ? corun__outfile_open(&ft->out, ft->c->save,
-                                           ft->base.run->job->root)
+                                           ft->base.run->root)
                      : 0;
 }
 
@@ -527,7 +527,7 @@ static void launch(struct fetch_task *ft)
   if (ft->c->save) {
     struct corun_buf mk = CORUN_BUF_INIT;
 
-    if (corun__outfile_mkdirs(ft->c->save, t->run->job->root, &mk) < 0) {
+    if (corun__outfile_mkdirs(ft->c->save, t->run->root, &mk) < 0) {
       corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO, "%s",
                          corun_buf_str(&mk));
       corun_buf_free(&mk);
@@ -961,7 +961,7 @@ static void done(CURL *easy, CURLcode code, const char *errmsg, void *arg)
      * not show on its own.
      */
     if (strlen(errmsg) >= CURL_ERROR_SIZE - 1)
-      corun_secrets_redact_cut(&t->run->job->secrets, errmsg, strlen(errmsg),
+      corun_secrets_redact_cut(t->run->secrets, errmsg, strlen(errmsg),
                                &msg);
     else
       corun_buf_puts(&msg, *errmsg ? errmsg : curl_easy_strerror(code));

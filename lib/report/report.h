@@ -11,6 +11,7 @@
 #include "util/buf.h"
 #include "core/task.h"
 #include "json/template.h"
+#include "load/jobfile.h"
 
 /* A JSON string literal of s, secrets shown as "***". */
 void corun__json_write_str(struct corun_buf *out, const char *s,
