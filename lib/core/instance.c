@@ -8,7 +8,7 @@
 #include "util/duration.h"
 #include "core/fields.h"
 #include "core/kind.h"
-#include "report/report.h"
+#include "json/write.h"
 #include "core/run.h"
 #include "json/template.h"
 

@@ -15,7 +15,8 @@
 #include "util/buf.h"
 #include "load/jobfile.h"
 #include "util/outfile.h"
-#include "report/report.h"
+#include "core/result.h"
+#include "json/write.h"
 #include "core/task.h"
 
 #define JOURNAL_FORMAT 1

@@ -30,7 +30,6 @@
 #include "util/fdlimit.h"
 #include "core/fields.h"
 #include "core/kind.h"
-#include "report/report.h"
 #include "core/run.h"
 #include "core/task.h"
 

@@ -28,7 +28,7 @@
 #include "core/http.h"
 #include "core/kind.h"
 #include "util/outfile.h"
-#include "report/report.h"
+#include "json/write.h"
 #include "core/run.h"
 #include "core/task.h"
 

@@ -33,11 +33,11 @@
 #include "util/duration.h"
 #include "core/fields.h"
 #include "core/instance.h"
-#include "load/jobfile.h"
 #include "core/kind.h"
 #include "util/outfile.h"
 #include "sched/queue.h"
-#include "report/report.h"
+#include "json/write.h"
+#include "core/result.h"
 #include "core/run.h"
 #include "util/suggest.h"
 #include "core/task.h"
@@ -689,7 +689,7 @@ static void results_flush(struct pl_run *r)
 static int results_open(struct pl *p)
 {
   return p->c->results ? corun__outfile_open(&p->r->file, p->c->results,
-                                             p->base.run->job->root)
+                                             p->base.run->root)
                        : 0;
 }
 
@@ -718,7 +718,7 @@ static void results_line(struct pl *p, const struct corun_qitem *it,
                          enum corun_errtype type, const char *msg)
 {
   struct pl_run *r = p->r;
-  const struct corun_secrets *sec = &p->base.run->job->secrets;
+  const struct corun_secrets *sec = p->base.run->secrets;
   struct corun_buf *o = &r->out;
   cJSON scratch;
   void *origin = it->origin ? it->origin : it->value;
@@ -1209,7 +1209,7 @@ static int lines_open(struct pl *p)
   if (p->c->lines_stdin)
     ls->fd = open_stdin();
   else /* Not blocking: opening a FIFO would otherwise wait for its writer. */
-    ls->fd = corun__open_confined(p->c->lines, p->base.run->job->root,
+    ls->fd = corun__open_confined(p->c->lines, p->base.run->root,
                                   O_RDONLY | O_NONBLOCK | O_CLOEXEC, 0);
   if (ls->fd < 0 || fstat(ls->fd, &st) < 0)
     return errno;
@@ -1843,7 +1843,7 @@ static void start(struct corun_task *t)
     struct corun_buf why = CORUN_BUF_INIT;
 
     /* As a fetch's "save": the results file's directory is made. */
-    if (corun__outfile_mkdirs(p->c->results, t->run->job->root, &why) < 0) {
+    if (corun__outfile_mkdirs(p->c->results, t->run->root, &why) < 0) {
       corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO, "%s",
                          corun_buf_str(&why));
       corun_buf_free(&why);
