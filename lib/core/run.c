@@ -14,7 +14,7 @@
 #include <sys/time.h>
 
 #include "util/fdlimit.h"
-#include "core/http.h"
+#include "core/kind.h"
 #include "core/task.h"
 #include "load/jobfile.h" /* the job's tasks, limits and secrets */
 
@@ -69,9 +69,43 @@ void corun__run_observe(struct corun_run *run, struct corun_observer *o)
   corun_list_push(&run->observers, &o->link);
 }
 
+void *corun__run_kind_state_if(const struct corun_run *run,
+                               const struct corun_kind *k)
+{
+  size_t i;
+
+  for (i = 0; i < run->nkstate; i++)
+    if (run->kstate[i].kind == k)
+      return run->kstate[i].state;
+  return NULL;
+}
+
+void *corun__run_kind_state(struct corun_run *run,
+                            const struct corun_kind *k, const char **err)
+{
+  struct corun_kind_state *ks;
+  void *state = corun__run_kind_state_if(run, k);
+
+  if (state)
+    return state;
+  ks = realloc(run->kstate, (run->nkstate + 1) * sizeof(*ks));
+  if (ks == NULL) {
+    *err = "out of memory";
+    return NULL;
+  }
+  run->kstate = ks;
+  if ((state = k->run_open(run, err)) == NULL)
+    return NULL;
+  ks[run->nkstate].kind = k;
+  ks[run->nkstate].state = state;
+  run->nkstate++;
+  return state;
+}
+
 void corun__run_task_ended(struct corun_run *run)
 {
   struct corun_list *it;
+  size_t i;
 
   if (--run->active > 0 || run->finished)
     return;
@@ -80,8 +114,9 @@ void corun__run_task_ended(struct corun_run *run)
   uv_idle_stop(&run->idle);
   uv_timer_stop(&run->timers.uv);
   /* Idle kept-alive connections must not keep the loop running. */
-  if (run->http)
-    corun__http_quiesce(run->http);
+  for (i = 0; i < run->nkstate; i++)
+    if (run->kstate[i].kind->run_quiesce)
+      run->kstate[i].kind->run_quiesce(run->kstate[i].state);
   corun_list_each(it, &run->observers)
   {
     struct corun_observer *o =
@@ -466,18 +501,27 @@ static void closed(uv_handle_t *h)
   run->closing--;
 }
 
+static void kind_closed(void *arg)
+{
+  struct corun_run *run = arg;
+
+  run->closing--;
+}
+
 void corun_run_free(struct corun_run *run)
 {
+  size_t i;
+
   if (run == NULL)
     return;
-  run->closing = 2;
+  run->closing = 2 + (int)run->nkstate;
   uv_close((uv_handle_t *)&run->timers.uv, closed);
   uv_close((uv_handle_t *)&run->idle, closed);
-  if (run->http)
-    corun__http_close(run->http);
-  while (run->closing > 0 || (run->http && corun__http_closing(run->http)))
+  for (i = 0; i < run->nkstate; i++)
+    run->kstate[i].kind->run_close(run->kstate[i].state, kind_closed, run);
+  while (run->closing > 0)
     uv_run(run->loop, UV_RUN_ONCE);
-  corun__http_free(run->http);
+  free(run->kstate);
   corun__timers_free(&run->timers);
   free(run);
 }

@@ -22,6 +22,7 @@
 #include "sched/timer.h"
 
 struct corun_job;
+struct corun_kind;
 struct corun_secrets;
 struct corun_task;
 struct corun_run;
@@ -48,6 +49,12 @@ struct corun_observer {
   void (*task_ended)(struct corun_observer *o, const struct corun_task *t);
   /* Every task ended; called before the run's own finished callback. */
   void (*run_ended)(struct corun_observer *o, const struct corun_run *run);
+};
+
+/* One kind's state shared across the run. */
+struct corun_kind_state {
+  const struct corun_kind *kind;
+  void *state;
 };
 
 enum corun_run_end {
@@ -91,7 +98,9 @@ struct corun_run {
   enum corun_run_end end;
   int closing; /* handles whose close callback is pending */
   uint64_t end_ns;
-  struct corun_http *http; /* made by the first fetch (http.c) */
+  /* What kinds share across the run (kind.h's run_open), as made. */
+  struct corun_kind_state *kstate;
+  size_t nkstate;
   struct corun_list observers; /* struct corun_observer, through link */
 };
 
@@ -102,6 +111,15 @@ struct corun_run {
  */
 void corun__run_observe(struct corun_run *run, struct corun_observer *o);
 
+/*
+ * The state kind k shares across the run, made by its run_open the first
+ * time; NULL with *err set when that fails.
+ */
+void *corun__run_kind_state(struct corun_run *run,
+                            const struct corun_kind *k, const char **err);
+/* The same if made already, else NULL. */
+void *corun__run_kind_state_if(const struct corun_run *run,
+                               const struct corun_kind *k);
 /* Put t in the ready queue (it must not be in another queue). */
 void corun__run_ready(struct corun_run *run, struct corun_task *t);
 /* A task ended; the run counts it and notices when all have. */

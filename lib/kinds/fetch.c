@@ -368,13 +368,15 @@ static void done(CURL *easy, CURLcode code, const char *errmsg, void *arg);
  */
 static void put_easy(struct fetch_task *ft)
 {
+  struct corun_http *h;
+
   corun_buf_free(&ft->body);
   /* The result keeps the effective URL; the hop's copies can go. */
   free(ft->url);
   free(ft->method);
   ft->url = ft->method = NULL;
-  if (ft->easy && ft->base.run->http)
-    corun__http_easy_put(ft->base.run->http, ft->easy);
+  if (ft->easy && (h = corun__run_kind_state_if(ft->base.run, ft->base.kind)))
+    corun__http_easy_put(h, ft->easy);
   else if (ft->easy)
     curl_easy_cleanup(ft->easy);
   ft->easy = NULL;
@@ -493,7 +495,7 @@ static void launch(struct fetch_task *ft)
   const char *why = NULL;
   int e;
 
-  h = corun__http_get(t->run, &why);
+  h = corun__run_kind_state(t->run, t->kind, &why);
   if (h == NULL) {
     corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO, "%s", why);
     return;
@@ -986,9 +988,11 @@ static void cancel(struct corun_task *t)
 {
   struct fetch_task *ft = (struct fetch_task *)t;
 
+  struct corun_http *h = corun__run_kind_state_if(t->run, t->kind);
+
   corun__timer_stop(&t->run->timers, &ft->retry);
-  if (ft->easy && t->run->http && !corun__timer_armed(&ft->retry))
-    corun__http_remove(t->run->http, ft->easy);
+  if (ft->easy && h && !corun__timer_armed(&ft->retry))
+    corun__http_remove(h, ft->easy);
   put_easy(ft);
   drop_temp(ft);
   corun__task_finish(t, CORUN_STATUS_CANCELLED, CORUN_ERR_CANCELLED, NULL);
@@ -1059,6 +1063,28 @@ static void release(struct corun_task *t)
 static const char *const result_fields[] = {
     "status", "bytes", "content_type", "url", "timings", "body", NULL};
 
+/*
+ * One multi handle for all of a run's fetches. Connections, open or kept
+ * idle, are capped as running fetches are (by the descriptors left, see
+ * run.h), so curl never holds a transfer back while its timeout runs:
+ * past the cap it closes an idle connection.
+ */
+static void *run_open(struct corun_run *run, const char **err)
+{
+  return corun__http_new(run->loop, (long)run->fds.cap, (long)run->per_host,
+                         err);
+}
+
+static void run_quiesce(void *state)
+{
+  corun__http_quiesce(state);
+}
+
+static void run_close(void *state, void (*closed)(void *arg), void *arg)
+{
+  corun__http_close(state, closed, arg);
+}
+
 const struct corun_kind corun_kind_fetch = {
     .name = "fetch",
     .size = sizeof(struct fetch_task),
@@ -1073,4 +1099,7 @@ const struct corun_kind corun_kind_fetch = {
     .summary = summary,
     .trace = trace,
     .free = release,
+    .run_open = run_open,
+    .run_quiesce = run_quiesce,
+    .run_close = run_close,
 };
