@@ -14,6 +14,28 @@
 
 TestSuite(sem, .timeout = 20);
 
+/*
+ * Out of memory on demand: while fail_allocs is set, malloc and realloc
+ * fail (the library's own calls included). Not under ASan, whose
+ * allocator must see every allocation.
+ */
+#if !defined(__SANITIZE_ADDRESS__)
+#define CAN_FAIL_ALLOCS 1
+extern void *__libc_malloc(size_t n);
+extern void *__libc_realloc(void *p, size_t n);
+static int fail_allocs;
+
+void *malloc(size_t n)
+{
+  return fail_allocs ? NULL : __libc_malloc(n);
+}
+
+void *realloc(void *p, size_t n)
+{
+  return fail_allocs ? NULL : __libc_realloc(p, n);
+}
+#endif
+
 struct fixture {
   uv_loop_t loop;
   struct corun_clock clock;
@@ -144,6 +166,28 @@ Test(sem, token_bucket_allows_no_burst)
   cr_assert_eq(s.token_waiters.len, 0);
   teardown_fx(&fx);
 }
+
+#ifdef CAN_FAIL_ALLOCS
+Test(sem, token_wait_without_a_timer_is_refused)
+{
+  struct fixture fx;
+  struct corun_sem s;
+  int r;
+
+  setup_fx(&fx);
+  make_sem(&fx, &s, 0, 200.0);
+  cr_assert(corun__sem_token(&s, &fx.w[0]));
+  /* No memory for the token timer: waiting would never end. */
+  fail_allocs = 1;
+  r = corun__sem_token(&s, &fx.w[1]);
+  fail_allocs = 0;
+  cr_assert_eq(r, -1);
+  cr_assert_not(corun_list_linked(&fx.w[1]));
+  cr_assert_eq(s.token_waiters.len, 0);
+  cr_assert_not(corun__timer_armed(&s.timer));
+  teardown_fx(&fx);
+}
+#endif
 
 Test(sem, concurrency_pool_follows_jobs_option)
 {

@@ -13,6 +13,28 @@
 
 TestSuite(timer, .timeout = 20);
 
+/*
+ * Out of memory on demand: while fail_allocs is set, malloc and realloc
+ * fail (the library's own calls included). Not under ASan, whose
+ * allocator must see every allocation.
+ */
+#if !defined(__SANITIZE_ADDRESS__)
+#define CAN_FAIL_ALLOCS 1
+extern void *__libc_malloc(size_t n);
+extern void *__libc_realloc(void *p, size_t n);
+static int fail_allocs;
+
+void *malloc(size_t n)
+{
+  return fail_allocs ? NULL : __libc_malloc(n);
+}
+
+void *realloc(void *p, size_t n)
+{
+  return fail_allocs ? NULL : __libc_realloc(p, n);
+}
+#endif
+
 static struct corun_clock clock_;
 static struct corun_timers heap;
 static uv_loop_t loop;
@@ -142,3 +164,25 @@ Test(timer, hands_back_data_and_tells_the_watch, .init = setup,
   /* The batch clock is left off once the heap has fired. */
   cr_assert_eq(clock_.batch_ns, 0);
 }
+
+#ifdef CAN_FAIL_ALLOCS
+Test(timer, a_start_out_of_memory_says_so_and_arms_nothing, .init = setup,
+     .fini = teardown)
+{
+  int r;
+
+  fail_allocs = 1;
+  r = corun__timer_start(&heap, &timers[0], corun__timers_now(&heap) + 5,
+                         note, NULL);
+  fail_allocs = 0;
+  cr_assert_eq(r, -1);
+  cr_assert_not(corun__timer_armed(&timers[0]));
+  cr_assert_eq(heap.n, 0);
+  /* The heap still works once memory is back. */
+  cr_assert_eq(corun__timer_start(&heap, &timers[1],
+                                  corun__timers_now(&heap) + 5, note, NULL),
+               0);
+  drain_loop();
+  cr_assert_str_eq(fired, "b");
+}
+#endif

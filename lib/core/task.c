@@ -141,6 +141,12 @@ void corun__task_sem_wake(struct corun_sem *s, struct corun_list *w,
   struct corun_task *t = corun_list_entry(w, struct corun_task, qlink);
 
   t->inq = NULL;
+  if (what == CORUN_SEM_NOMEM) {
+    corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO,
+                       "out of memory arming the rate timer of limit \"%s\"",
+                       s->name ? s->name : "");
+    return;
+  }
   t->flags |= what == CORUN_SEM_TOKEN ? CORUN_TF_TOKEN : s->hold_flag;
   corun__run_ready(t->run, t);
 }
@@ -164,20 +170,27 @@ static void give_slot(struct corun_sem *s, struct corun_task *t)
   corun__sem_release(s);
 }
 
-/* Take the limit's rate token, or queue for it (0). */
+/* Take the limit's rate token (1), or queue for it or end (0). */
 static int take_token(struct corun_task *t)
 {
   struct corun_sem *s = t->limit;
+  int r;
 
   if (t->flags & CORUN_TF_TOKEN)
     return 1;
   assert(t->inq == NULL);
   t->inq = &s->token_waiters;
-  if (corun__sem_token(s, &t->qlink)) {
-    t->inq = NULL;
-    return 1;
+  r = corun__sem_token(s, &t->qlink);
+  if (r == 0)
+    return 0;
+  t->inq = NULL;
+  if (r < 0) {
+    corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO,
+                       "out of memory arming the rate timer of limit \"%s\"",
+                       s->name ? s->name : "");
+    return 0;
   }
-  return 0;
+  return 1;
 }
 
 void corun__task_dispatch(struct corun_task *t)

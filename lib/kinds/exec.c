@@ -478,8 +478,12 @@ static void maybe_done(struct exec_task *x)
     if (t->run->opts.debug)
       corun__run_logf(t->run, "%s: attempt %u failed (%s), retrying in %lld ms",
                       t->id, t->attempts, corun_buf_str(&msg), ms);
-    corun__timer_start(&t->run->timers, &x->retry,
-                       corun__now_ms(t->run) + (uint64_t)ms, retry_due, t);
+    if (corun__timer_start(&t->run->timers, &x->retry,
+                           corun__now_ms(t->run) + (uint64_t)ms, retry_due,
+                           t) < 0)
+      corun__task_finish(t, CORUN_STATUS_FAILED, type,
+                         "%s; out of memory arming the retry timer",
+                         corun_buf_str(&msg));
   } else {
     /* The exit status and signal are what a failed command's user needs. */
     if (t->cancel_status == CORUN_STATUS_NONE) {
@@ -589,8 +593,11 @@ static void terminate(struct exec_task *x)
     abandon_pipes(x);
     return;
   }
-  corun__timer_start(&t->run->timers, &x->grace,
-                     corun__now_ms(t->run) + x->c->grace_ms, grace_over, t);
+  /* Without a timer to end the grace there is no grace. */
+  if (corun__timer_start(&t->run->timers, &x->grace,
+                         corun__now_ms(t->run) + x->c->grace_ms, grace_over,
+                         t) < 0)
+    kill_group(x);
 }
 
 static void attempt_expired(struct corun_timer *timer)
@@ -691,9 +698,14 @@ static void launch(struct exec_task *x)
   x->attempt_start = corun__now_ms(t->run);
   x->open_handles++;
   x->pipes_open = 2;
-  if (x->c->attempt_ms)
-    corun__timer_start(&t->run->timers, &x->attempt,
-                       x->attempt_start + x->c->attempt_ms, attempt_expired, t);
+  /* An attempt that cannot be bounded is not run unbounded. */
+  if (x->c->attempt_ms &&
+      corun__timer_start(&t->run->timers, &x->attempt,
+                         x->attempt_start + x->c->attempt_ms, attempt_expired,
+                         t) < 0) {
+    x->error = UV_ENOMEM;
+    terminate(x);
+  }
   uv_read_start((uv_stream_t *)&x->out, alloc_cb, on_read);
   uv_read_start((uv_stream_t *)&x->err, alloc_cb, on_read);
   if (x->c->stdin_text) {

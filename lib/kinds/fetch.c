@@ -974,10 +974,13 @@ static void done(CURL *easy, CURLcode code, const char *errmsg, void *arg)
     if (t->run->opts.debug)
       corun__run_logf(t->run, "%s: attempt %u failed (%s), retrying in %lld ms",
                       t->id, t->attempts, corun_buf_str(&msg), ms);
-    corun_buf_free(&msg);
-    corun__timer_start(&t->run->timers, &ft->retry,
-                       corun__now_ms(t->run) + (uint64_t)ms, retry_due, t);
-    return;
+    if (corun__timer_start(&t->run->timers, &ft->retry,
+                           corun__now_ms(t->run) + (uint64_t)ms, retry_due,
+                           t) == 0) {
+      corun_buf_free(&msg);
+      return;
+    }
+    corun_buf_puts(&msg, "; out of memory arming the retry timer");
   }
   put_easy(ft);
   corun__task_finish(t, CORUN_STATUS_FAILED, type, "%s", corun_buf_str(&msg));

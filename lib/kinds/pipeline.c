@@ -1510,10 +1510,11 @@ static void produce(struct producer *pr)
     if (p->c->delay_max_ms > 0 && !pr->delayed) {
       pr->state = P_DELAY;
       pr->catch_up = 0;
-      corun__timer_start(&run->timers, &pr->timer,
-                         corun__now_ms(run) +
-                             (uint64_t)llround(pick_delay(p)),
-                         delay_due, &p->base);
+      if (corun__timer_start(&run->timers, &pr->timer,
+                             corun__now_ms(run) +
+                                 (uint64_t)llround(pick_delay(p)),
+                             delay_due, &p->base) < 0)
+        fail_pipeline(p, CORUN_ERR_IO, "out of memory arming a timer");
       return;
     }
     /* A lines source may need a read before an item can leave it. */
@@ -1543,8 +1544,10 @@ static void produce(struct producer *pr)
     }
     if (!pr->token && !take_token(p, pr->catch_up)) {
       pr->state = P_RATE;
-      corun__timer_start(&run->timers, &pr->timer,
-                         (uint64_t)ceil(r->next_token), rate_due, &p->base);
+      if (corun__timer_start(&run->timers, &pr->timer,
+                             (uint64_t)ceil(r->next_token), rate_due,
+                             &p->base) < 0)
+        fail_pipeline(p, CORUN_ERR_IO, "out of memory arming a timer");
       return;
     }
     pr->token = 0;
@@ -1629,9 +1632,10 @@ static void sample_due(struct corun_timer *tm)
   struct pl *p = (struct pl *)tm->data;
 
   take_sample(p);
-  corun__timer_start(&p->base.run->timers, &p->r->sampler,
-                     corun__now_ms(p->base.run) + p->r->sample_ms, sample_due,
-                     &p->base);
+  if (corun__timer_start(&p->base.run->timers, &p->r->sampler,
+                         corun__now_ms(p->base.run) + p->r->sample_ms,
+                         sample_due, &p->base) < 0)
+    fail_pipeline(p, CORUN_ERR_IO, "out of memory arming a timer");
 }
 
 static void trace(const struct corun_task *t, int tid,

@@ -95,8 +95,12 @@ static void token_due(struct corun_timer *timer)
 
   while (!waitq_empty(&s->token_waiters)) {
     if (!take_token(s, corun__timers_now(s->timers), 1)) {
-      corun__timer_start(s->timers, &s->timer, token_due_ms(s), token_due,
-                         NULL);
+      if (corun__timer_start(s->timers, &s->timer, token_due_ms(s),
+                             token_due, NULL) == 0)
+        return;
+      /* No token would ever come: none of them may wait for one. */
+      while (!waitq_empty(&s->token_waiters))
+        s->wake(s, waitq_shift(&s->token_waiters), CORUN_SEM_NOMEM);
       return;
     }
     s->wake(s, waitq_shift(&s->token_waiters), CORUN_SEM_TOKEN);
@@ -129,9 +133,12 @@ int corun__sem_token(struct corun_sem *s, struct corun_list *w)
       take_token(s, corun__timers_now(s->timers), 0))
     return 1;
   waitq_push(&s->token_waiters, w);
-  if (!corun__timer_armed(&s->timer))
-    corun__timer_start(s->timers, &s->timer, token_due_ms(s), token_due,
-                       NULL);
+  if (!corun__timer_armed(&s->timer) &&
+      corun__timer_start(s->timers, &s->timer, token_due_ms(s), token_due,
+                         NULL) < 0) {
+    waitq_remove(&s->token_waiters, w);
+    return -1;
+  }
   return 0;
 }
 

@@ -30,8 +30,9 @@ struct corun_waitq {
 
 /* What a waiter was served. */
 enum corun_sem_grant {
-  CORUN_SEM_SLOT, /* a slot, now held for it */
-  CORUN_SEM_TOKEN /* its rate token */
+  CORUN_SEM_SLOT,  /* a slot, now held for it */
+  CORUN_SEM_TOKEN, /* its rate token */
+  CORUN_SEM_NOMEM  /* nothing: the token timer could not be armed */
 };
 
 /*
@@ -73,7 +74,9 @@ void corun__sem_release(struct corun_sem *s);
 /*
  * The rate step: take a token now if one is due and nobody waits for one
  * (1), else queue w, to be woken with CORUN_SEM_TOKEN once its token is
- * due (0). Always 1 without a rate.
+ * due (0). Always 1 without a rate. -1 (w not queued) when the timer for
+ * the token cannot be armed (out of memory); if re-arming it fails later,
+ * the waiters left are woken with CORUN_SEM_NOMEM.
  */
 int corun__sem_token(struct corun_sem *s, struct corun_list *w);
 /* Take w out of the token queue. */
