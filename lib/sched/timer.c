@@ -5,7 +5,7 @@
 #include <stdlib.h>
 
 struct corun_tbucket {
-  struct corun_tlink list; /* circular, with this as the sentinel */
+  struct corun_list list; /* its timers, in start order */
   uint64_t due;
   uint32_t seq;
   uint32_t slot; /* heap index */
@@ -100,7 +100,7 @@ static struct corun_tbucket *bucket_for(struct corun_timers *h, uint64_t due)
   } else if ((b = malloc(sizeof(*b))) == NULL) {
     return NULL;
   }
-  b->list.prev = b->list.next = &b->list;
+  corun_list_init(&b->list);
   b->due = due;
   b->seq = h->seq++;
   h->heap[h->n] = b;
@@ -113,13 +113,11 @@ static struct corun_tbucket *bucket_for(struct corun_timers *h, uint64_t due)
 /* Unlinks t; returns its bucket if that emptied (caller drops it). */
 static struct corun_tbucket *unlink_timer(struct corun_timer *t)
 {
-  struct corun_tlink *p = t->link.prev, *n = t->link.next;
+  struct corun_list *p = t->link.prev, *n = t->link.next;
 
-  p->next = n;
-  n->prev = p;
-  t->link.prev = t->link.next = NULL;
-  /* Only the sentinel is left when both neighbours are the same link. */
-  return p == n ? (struct corun_tbucket *)p : NULL;
+  corun_list_unlink(&t->link);
+  /* Only the bucket's head is left when both neighbours are the same. */
+  return p == n ? corun_list_entry(p, struct corun_tbucket, list) : NULL;
 }
 
 static void fire(uv_timer_t *uvt);
@@ -156,7 +154,8 @@ static void fire(uv_timer_t *uvt)
   /* One timer at a time: a callback may stop or start any other timer. */
   while (h->n > 0 && h->heap[0]->due <= now) {
     struct corun_tbucket *b = h->heap[0];
-    struct corun_timer *t = (struct corun_timer *)b->list.next;
+    struct corun_timer *t =
+        corun_list_entry(b->list.next, struct corun_timer, link);
     uint64_t began = h->watch ? uv_hrtime() : 0;
 
     corun__clock_tick(h->clock, &n);
@@ -202,7 +201,7 @@ int corun__timer_start(struct corun_timers *h, struct corun_timer *t,
 {
   struct corun_tbucket *b;
 
-  if (t->link.next) {
+  if (corun_list_linked(&t->link)) {
     b = unlink_timer(t);
     if (b)
       bucket_drop(h, b);
@@ -215,10 +214,7 @@ int corun__timer_start(struct corun_timers *h, struct corun_timer *t,
   t->due = due;
   t->cb = cb;
   t->data = data;
-  t->link.prev = b->list.prev;
-  t->link.next = &b->list;
-  b->list.prev->next = &t->link;
-  b->list.prev = &t->link;
+  corun_list_push(&b->list, &t->link);
   rearm(h);
   return 0;
 }
@@ -227,7 +223,7 @@ void corun__timer_stop(struct corun_timers *h, struct corun_timer *t)
 {
   struct corun_tbucket *b;
 
-  if (t->link.next == NULL)
+  if (!corun_list_linked(&t->link))
     return;
   b = unlink_timer(t);
   if (b)
@@ -237,5 +233,5 @@ void corun__timer_stop(struct corun_timers *h, struct corun_timer *t)
 
 int corun__timer_armed(const struct corun_timer *t)
 {
-  return t->link.next != NULL;
+  return corun_list_linked(&t->link);
 }

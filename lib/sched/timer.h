@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "util/list.h"
 #include "sched/clock.h"
 
 struct corun_timer;
@@ -27,13 +28,8 @@ struct corun_timers;
 
 typedef void (*corun_timer_cb)(struct corun_timer *timer);
 
-struct corun_tlink {
-  struct corun_tlink *prev;
-  struct corun_tlink *next; /* NULL when the timer is not armed */
-};
-
 struct corun_timer {
-  struct corun_tlink link; /* first: a bucket's list holds these */
+  struct corun_list link; /* on its bucket's list; unlinked: not armed */
   uint64_t due;            /* ms on the heap's clock */
   corun_timer_cb cb;
   void *data; /* the starter's, handed back untouched; may be NULL */
