@@ -20,8 +20,7 @@ TestSuite(queue, .timeout = 20);
 static struct corun_qwaiter *waiter_of(const struct corun_qwaitlist *l,
                                        struct corun_list *n)
 {
-  return n == &l->list ? NULL
-                       : corun_list_entry(n, struct corun_qwaiter, link);
+  return n == &l->list ? NULL : corun_list_entry(n, struct corun_qwaiter, link);
 }
 
 #define HEAD(l) waiter_of(&(l), (l).list.next)

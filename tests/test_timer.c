@@ -127,7 +127,8 @@ Test(timer, waits_about_the_right_time, .init = setup, .fini = teardown)
 {
   uint64_t t0 = uv_hrtime();
 
-  corun__timer_start(&heap, &timers[0], corun__timers_now(&heap) + 100, note, NULL);
+  corun__timer_start(&heap, &timers[0], corun__timers_now(&heap) + 100, note,
+                     NULL);
   drain_loop();
   cr_assert(uv_hrtime() - t0 >= 99000000ULL);
   cr_assert(uv_hrtime() - t0 < (uint64_t)(400000000ULL * time_scale()));
@@ -172,8 +173,8 @@ Test(timer, a_start_out_of_memory_says_so_and_arms_nothing, .init = setup,
   int r;
 
   fail_allocs = 1;
-  r = corun__timer_start(&heap, &timers[0], corun__timers_now(&heap) + 5,
-                         note, NULL);
+  r = corun__timer_start(&heap, &timers[0], corun__timers_now(&heap) + 5, note,
+                         NULL);
   fail_allocs = 0;
   cr_assert_eq(r, -1);
   cr_assert_not(corun__timer_armed(&timers[0]));

@@ -318,8 +318,8 @@ static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
   return 0;
 }
 
-struct corun_http *corun__http_new(uv_loop_t *loop, long conns,
-                                   long per_host, const char **err)
+struct corun_http *corun__http_new(uv_loop_t *loop, long conns, long per_host,
+                                   const char **err)
 {
   struct corun_http *h;
 

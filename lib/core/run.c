@@ -80,8 +80,8 @@ void *corun__run_kind_state_if(const struct corun_run *run,
   return NULL;
 }
 
-void *corun__run_kind_state(struct corun_run *run,
-                            const struct corun_kind *k, const char **err)
+void *corun__run_kind_state(struct corun_run *run, const struct corun_kind *k,
+                            const char **err)
 {
   struct corun_kind_state *ks;
   void *state = corun__run_kind_state_if(run, k);
@@ -117,8 +117,7 @@ void corun__run_task_ended(struct corun_run *run)
   for (i = 0; i < run->nkstate; i++)
     if (run->kstate[i].kind->run_quiesce)
       run->kstate[i].kind->run_quiesce(run->kstate[i].state);
-  corun_list_each(it, &run->observers)
-  {
+  for (it = run->observers.next; it != &run->observers; it = it->next) {
     struct corun_observer *o =
         corun_list_entry(it, struct corun_observer, link);
 

@@ -71,8 +71,8 @@ struct corun_run {
   struct corun_job *job;
   /* What tasks need of the job, so the core and kinds need not know it. */
   const struct corun_secrets *secrets;
-  const char *dir;  /* where relative paths resolve */
-  const char *root; /* --root, resolved; NULL: paths are not confined */
+  const char *dir;   /* where relative paths resolve */
+  const char *root;  /* --root, resolved; NULL: paths are not confined */
   unsigned per_host; /* connections per host for fetch; 0: no cap */
   struct corun_run_opts opts;
   struct corun_clock clock; /* t0: the start; batch cache for drains */
@@ -115,8 +115,8 @@ void corun__run_observe(struct corun_run *run, struct corun_observer *o);
  * The state kind k shares across the run, made by its run_open the first
  * time; NULL with *err set when that fails.
  */
-void *corun__run_kind_state(struct corun_run *run,
-                            const struct corun_kind *k, const char **err);
+void *corun__run_kind_state(struct corun_run *run, const struct corun_kind *k,
+                            const char **err);
 /* The same if made already, else NULL. */
 void *corun__run_kind_state_if(const struct corun_run *run,
                                const struct corun_kind *k);

@@ -90,10 +90,9 @@ static void run_task(struct corun_task *t)
   if (!(t->flags & CORUN_TF_INSTANCE))
     run->nrunning++;
   set_state(t, CORUN_STATE_RUNNING);
-  if (t->timeout &&
-      corun__timer_start(&run->timers, &t->timeout->timer,
-                         corun__now_ms(run) + t->timeout->ms, on_timeout,
-                         t) < 0) {
+  if (t->timeout && corun__timer_start(&run->timers, &t->timeout->timer,
+                                       corun__now_ms(run) + t->timeout->ms,
+                                       on_timeout, t) < 0) {
     corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO,
                        "out of memory arming the timeout");
     return;
@@ -117,8 +116,7 @@ static int resume(struct corun_task *t)
 
   if (t->nchildren || (t->flags & (CORUN_TF_INSTANCE | CORUN_TF_RESUMED)))
     return 0;
-  corun_list_each(it, &t->run->observers)
-  {
+  for (it = t->run->observers.next; it != &t->run->observers; it = it->next) {
     struct corun_observer *o =
         corun_list_entry(it, struct corun_observer, link);
 
@@ -214,8 +212,7 @@ void corun__task_dispatch(struct corun_task *t)
   assert(t->state == CORUN_STATE_QUEUED);
   if (!corun_list_empty(&run->observers) && resume(t))
     return;
-  if (t->limit && !(t->flags & CORUN_TF_HOLD_LIMIT) &&
-      !take_slot(t->limit, t))
+  if (t->limit && !(t->flags & CORUN_TF_HOLD_LIMIT) && !take_slot(t->limit, t))
     return;
   if (t->kind->leaf && !(t->flags & CORUN_TF_HOLD_GLOBAL) &&
       !take_slot(&run->global, t))
@@ -306,8 +303,7 @@ static void end(struct corun_task *t, enum corun_status status,
     if (status == CORUN_STATUS_FAILED || status == CORUN_STATUS_TIMEOUT)
       run->nfailed++;
   }
-  corun_list_each(it, &run->observers)
-  {
+  for (it = run->observers.next; it != &run->observers; it = it->next) {
     struct corun_observer *o =
         corun_list_entry(it, struct corun_observer, link);
 

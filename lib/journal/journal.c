@@ -276,7 +276,8 @@ static void task_ended(struct corun_observer *o, const struct corun_task *t)
   e = record(j, t, &run->job->secrets);
   /* Said when it happens: the run goes on, but cannot be resumed. */
   if (e)
-    corun__run_logf(run, "error: --journal: cannot write the end of \"%s\": "
-                         "%s; tasks that end from now on are not recorded",
+    corun__run_logf(run,
+                    "error: --journal: cannot write the end of \"%s\": "
+                    "%s; tasks that end from now on are not recorded",
                     t->id, strerror(e));
 }

@@ -349,9 +349,9 @@ static void drop_temp(struct fetch_task *ft)
 /* Open where this attempt's body goes. Returns 0, or an errno. */
 static int open_sink(struct fetch_task *ft)
 {
-  return ft->c->save ? corun__outfile_open(&ft->out, ft->c->save,
-                                           ft->base.run->root)
-                     : 0;
+  return ft->c->save
+             ? corun__outfile_open(&ft->out, ft->c->save, ft->base.run->root)
+             : 0;
 }
 
 /* Put the saved body in place. Returns 0, or an errno. */
@@ -963,8 +963,7 @@ static void done(CURL *easy, CURLcode code, const char *errmsg, void *arg)
      * not show on its own.
      */
     if (strlen(errmsg) >= CURL_ERROR_SIZE - 1)
-      corun_secrets_redact_cut(t->run->secrets, errmsg, strlen(errmsg),
-                               &msg);
+      corun_secrets_redact_cut(t->run->secrets, errmsg, strlen(errmsg), &msg);
     else
       corun_buf_puts(&msg, *errmsg ? errmsg : curl_easy_strerror(code));
   }

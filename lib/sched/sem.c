@@ -95,8 +95,8 @@ static void token_due(struct corun_timer *timer)
 
   while (!waitq_empty(&s->token_waiters)) {
     if (!take_token(s, corun__timers_now(s->timers), 1)) {
-      if (corun__timer_start(s->timers, &s->timer, token_due_ms(s),
-                             token_due, NULL) == 0)
+      if (corun__timer_start(s->timers, &s->timer, token_due_ms(s), token_due,
+                             NULL) == 0)
         return;
       /* No token would ever come: none of them may wait for one. */
       while (!waitq_empty(&s->token_waiters))

@@ -30,7 +30,7 @@ typedef void (*corun_timer_cb)(struct corun_timer *timer);
 
 struct corun_timer {
   struct corun_list link; /* on its bucket's list; unlinked: not armed */
-  uint64_t due;            /* ms on the heap's clock */
+  uint64_t due;           /* ms on the heap's clock */
   corun_timer_cb cb;
   void *data; /* the starter's, handed back untouched; may be NULL */
 };

@@ -27,10 +27,6 @@ struct corun_list {
 #define corun_list_entry(link, type, member)                                   \
   ((type *)((char *)(link)-offsetof(type, member)))
 
-/* Every link of list h, first to last; the body must not unlink it. */
-#define corun_list_each(it, h)                                                 \
-  for ((it) = (h)->next; (it) != (h); (it) = (it)->next)
-
 static inline void corun_list_init(struct corun_list *h)
 {
   h->next = h;
