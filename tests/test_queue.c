@@ -16,6 +16,18 @@
 
 TestSuite(queue, .timeout = 20);
 
+/* A waiter list's first and last waiters, and a waiter's neighbours. */
+static struct corun_qwaiter *waiter_of(const struct corun_qwaitlist *l,
+                                       struct corun_list *n)
+{
+  return n == &l->list ? NULL : corun_list_entry(n, struct corun_qwaiter, link);
+}
+
+#define HEAD(l) waiter_of(&(l), (l).list.next)
+#define TAIL(l) waiter_of(&(l), (l).list.prev)
+#define NEXT(l, w) waiter_of(&(l), (w)->link.next)
+#define PREV(l, w) waiter_of(&(l), (w)->link.prev)
+
 /* Every field but seq carries something derived from v, so a copy that
  * loses or mixes fields is caught, not just a wrong value. */
 static struct corun_qitem mk(long v, double key)
@@ -588,8 +600,8 @@ Test(queue, unwait_getter_then_next_one_is_served)
   corun_queue_unwait(&g[0].w);
   cr_assert_not(corun_queue_waiting(&g[0].w));
   cr_assert_eq(q.getters.len, 1);
-  cr_assert_eq(q.getters.head, &g[1].w);
-  cr_assert_eq(q.getters.tail, &g[1].w);
+  cr_assert_eq(HEAD(q.getters), &g[1].w);
+  cr_assert_eq(TAIL(q.getters), &g[1].w);
 
   put_ok(&q, 5, 0);
   cr_assert_eq(g[0].calls, 0, "no callback after unwait");
@@ -643,10 +655,10 @@ Test(queue, unwait_the_middle_of_three)
   }
   corun_queue_unwait(&g[1].w);
   cr_assert_eq(q.getters.len, 2);
-  cr_assert_eq(q.getters.head, &g[0].w);
-  cr_assert_eq(q.getters.head->next, &g[2].w);
-  cr_assert_eq(q.getters.tail, &g[2].w);
-  cr_assert_eq(q.getters.tail->prev, &g[0].w);
+  cr_assert_eq(HEAD(q.getters), &g[0].w);
+  cr_assert_eq(NEXT(q.getters, HEAD(q.getters)), &g[2].w);
+  cr_assert_eq(TAIL(q.getters), &g[2].w);
+  cr_assert_eq(PREV(q.getters, TAIL(q.getters)), &g[0].w);
   put_ok(&q, 1, 0);
   put_ok(&q, 2, 0);
   cr_assert_eq(nlog, 2);
@@ -655,8 +667,8 @@ Test(queue, unwait_the_middle_of_three)
   cr_assert_eq(g[0].got, 1);
   cr_assert_eq(g[2].got, 2);
   cr_assert_eq(g[1].calls, 0);
-  cr_assert_eq(q.getters.head, NULL);
-  cr_assert_eq(q.getters.tail, NULL);
+  cr_assert_eq(HEAD(q.getters), NULL);
+  cr_assert_eq(TAIL(q.getters), NULL);
 
   /* Same for putters. */
   nlog = 0;
@@ -697,12 +709,12 @@ Test(queue, unwait_is_a_no_op_when_not_waiting)
   cr_assert_eq(served.calls, 1);
   corun_queue_unwait(&served.w); /* already served: must not touch the list */
   cr_assert_eq(q.getters.len, 1);
-  cr_assert_eq(q.getters.head, &twice.w);
+  cr_assert_eq(HEAD(q.getters), &twice.w);
   corun_queue_unwait(&twice.w);
   corun_queue_unwait(&twice.w); /* second time: no double removal */
   cr_assert_eq(q.getters.len, 0);
-  cr_assert_eq(q.getters.head, NULL);
-  cr_assert_eq(q.getters.tail, NULL);
+  cr_assert_eq(HEAD(q.getters), NULL);
+  cr_assert_eq(TAIL(q.getters), NULL);
   cr_assert_eq(served.calls, 1);
   cr_assert_eq(twice.calls, 0);
 
@@ -796,7 +808,7 @@ Test(queue, close_tells_getters_waiting_on_empty_queue)
     cr_assert_not(corun_queue_waiting(&g[i].w));
   }
   cr_assert_eq(q.getters.len, 0);
-  cr_assert_eq(q.getters.head, NULL);
+  cr_assert_eq(HEAD(q.getters), NULL);
   corun_queue_free(&q, NULL, NULL);
 }
 

@@ -72,7 +72,7 @@ Test(retry, the_timer_starts_the_next_attempt)
 
   cr_assert_eq(uv_loop_init(&loop), 0);
   cr_assert_eq(corun_run_new(&run, job, &loop, NULL, NULL), CORUN_OK);
-  run->t0_ns = uv_hrtime();
+  run->clock.t0_ns = uv_hrtime();
   memset(&r, 0, sizeof(r));
   memset(&t, 0, sizeof(t));
   t.run = run;

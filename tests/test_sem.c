@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The semaphores behind "limits" and "concurrency", driven directly:
- * capacity, strict first-come-first-served order, cancelling a waiter,
- * and the token bucket's spacing. Uses a run of an empty job for its clock,
- * ready queue and timer heap, and stand-in tasks.
+ * The semaphores behind "limits" and "concurrency", driven directly on a
+ * bare loop, clock and timer heap (no job, no run): capacity, strict
+ * first-come-first-served order, cancelling a waiter, and the token
+ * bucket's spacing. Waiters are plain links; a wake callback records who
+ * was served what, in order.
  */
 #include <criterion/criterion.h>
 #include <string.h>
@@ -13,80 +14,105 @@
 
 TestSuite(sem, .timeout = 20);
 
+/*
+ * Out of memory on demand: while fail_allocs is set, malloc and realloc
+ * fail (the library's own calls included). Not under ASan, whose
+ * allocator must see every allocation.
+ */
+#if !defined(__SANITIZE_ADDRESS__)
+#define CAN_FAIL_ALLOCS 1
+extern void *__libc_malloc(size_t n);
+extern void *__libc_realloc(void *p, size_t n);
+static int fail_allocs;
+
+void *malloc(size_t n)
+{
+  return fail_allocs ? NULL : __libc_malloc(n);
+}
+
+void *realloc(void *p, size_t n)
+{
+  return fail_allocs ? NULL : __libc_realloc(p, n);
+}
+#endif
+
 struct fixture {
-  struct corun_job *job;
-  struct corun_run *run;
   uv_loop_t loop;
-  struct corun_task tasks[8];
+  struct corun_clock clock;
+  struct corun_timers heap;
+  struct corun_list w[8];
+  int got[8]; /* 0 nothing yet, 1 a slot, 2 a token */
+  int order[16];
+  int nwoken;
 };
+
+static struct fixture *cur;
+
+static void wake(struct corun_sem *s, struct corun_list *w,
+                 enum corun_sem_grant what)
+{
+  int i = (int)(w - cur->w);
+
+  (void)s;
+  cr_assert(i >= 0 && i < 8);
+  cr_assert_not(corun_list_linked(w), "off the queue before it is woken");
+  cur->got[i] = what == CORUN_SEM_TOKEN ? 2 : 1;
+  cur->order[cur->nwoken++] = i;
+}
 
 static void setup_fx(struct fixture *fx)
 {
-  size_t i;
-
   memset(fx, 0, sizeof(*fx));
-  fx->job = load_ok("{\"tasks\": []}");
+  cur = fx;
   cr_assert_eq(uv_loop_init(&fx->loop), 0);
-  cr_assert_eq(corun_run_new(&fx->run, fx->job, &fx->loop, NULL, NULL),
-               CORUN_OK);
-  fx->run->t0_ns = uv_hrtime();
-  for (i = 0; i < 8; i++) {
-    fx->tasks[i].run = fx->run;
-    fx->tasks[i].state = CORUN_STATE_QUEUED;
-  }
+  fx->clock.t0_ns = uv_hrtime();
+  cr_assert_eq(corun__timers_init(&fx->heap, &fx->loop, &fx->clock), 0);
 }
 
 static void teardown_fx(struct fixture *fx)
 {
-  /* Stand-in tasks may still sit in the ready queue: empty it. */
-  while (corun__tq_pop(&fx->run->ready))
-    ;
-  uv_idle_stop(&fx->run->idle);
-  run_free(fx->run, &fx->loop);
+  uv_close((uv_handle_t *)&fx->heap.uv, NULL);
+  uv_run(&fx->loop, UV_RUN_DEFAULT);
+  corun__timers_free(&fx->heap);
   cr_assert_eq(uv_loop_close(&fx->loop), 0);
-  corun_job_free(fx->job);
 }
 
-static struct corun_sem make_sem(struct fixture *fx, uint32_t cap,
-                                 double interval_ms)
+static void make_sem(struct fixture *fx, struct corun_sem *s, uint32_t cap,
+                     double interval_ms)
 {
-  struct corun_sem s;
-
-  memset(&s, 0, sizeof(s));
-  s.cap = cap;
-  s.rate.interval_ms = interval_ms;
-  s.run = fx->run;
-  s.hold_flag = CORUN_TF_HOLD_LIMIT;
-  return s;
+  memset(s, 0, sizeof(*s));
+  s->cap = cap;
+  s->rate.interval_ms = interval_ms;
+  corun__sem_bind(s, &fx->heap, wake);
 }
 
 Test(sem, capacity_and_fifo_handoff)
 {
   struct fixture fx;
   struct corun_sem s;
-  struct corun_task *t;
+  struct corun_list *w;
 
   setup_fx(&fx);
-  s = make_sem(&fx, 2, 0);
-  t = fx.tasks;
-  cr_assert(corun__sem_try(&s, &t[0]));
-  cr_assert(corun__sem_try(&s, &t[1]));
-  cr_assert_not(corun__sem_try(&s, &t[2]), "full");
-  corun__sem_wait(&s, &t[2]);
-  corun__sem_wait(&s, &t[3]);
+  make_sem(&fx, &s, 2, 0);
+  w = fx.w;
+  cr_assert(corun__sem_try(&s)); /* 0 */
+  cr_assert(corun__sem_try(&s)); /* 1 */
+  cr_assert_not(corun__sem_try(&s), "full");
+  corun__sem_wait(&s, &w[2]);
+  corun__sem_wait(&s, &w[3]);
   cr_assert_eq(s.waiters.len, 2);
-  /* A free slot goes to the oldest waiter, straight into the ready queue. */
-  corun__sem_release(&s, &t[0]);
+  /* A free slot goes to the oldest waiter, woken at once. */
+  corun__sem_release(&s); /* 0 */
   cr_assert_eq(s.in_use, 2);
-  cr_assert(t[2].flags & CORUN_TF_HOLD_LIMIT);
-  cr_assert_eq(fx.run->ready.head, &t[2]);
-  cr_assert_not(t[0].flags & CORUN_TF_HOLD_LIMIT);
+  cr_assert_eq(fx.got[2], 1);
+  cr_assert_eq(fx.nwoken, 1);
+  cr_assert_eq(fx.order[0], 2);
   /* Newcomers queue behind waiters even when a slot is free. */
-  corun__sem_release(&s, &t[1]);
-  cr_assert(t[3].flags & CORUN_TF_HOLD_LIMIT);
-  corun__sem_release(&s, &t[2]);
+  corun__sem_release(&s); /* 1 */
+  cr_assert_eq(fx.got[3], 1);
+  corun__sem_release(&s); /* 2 */
   cr_assert_eq(s.in_use, 1);
-  cr_assert(corun__sem_try(&s, &t[4]), "no waiters and room: taken");
+  cr_assert(corun__sem_try(&s), "no waiters and room: taken");
   cr_assert_eq(s.in_use, 2);
   teardown_fx(&fx);
 }
@@ -95,20 +121,20 @@ Test(sem, cancelled_waiter_leaves_the_queue)
 {
   struct fixture fx;
   struct corun_sem s;
-  struct corun_task *t;
+  struct corun_list *w;
 
   setup_fx(&fx);
-  s = make_sem(&fx, 1, 0);
-  t = fx.tasks;
-  cr_assert(corun__sem_try(&s, &t[0]));
-  corun__sem_wait(&s, &t[1]);
-  corun__sem_wait(&s, &t[2]);
-  corun__sem_unwait(&s, &t[1]);
+  make_sem(&fx, &s, 1, 0);
+  w = fx.w;
+  cr_assert(corun__sem_try(&s));
+  corun__sem_wait(&s, &w[1]);
+  corun__sem_wait(&s, &w[2]);
+  corun__sem_unwait(&s, &w[1]);
   cr_assert_eq(s.waiters.len, 1);
-  cr_assert_null(t[1].inq);
-  corun__sem_release(&s, &t[0]);
-  cr_assert(t[2].flags & CORUN_TF_HOLD_LIMIT, "next in line is served");
-  cr_assert_not(t[1].flags & CORUN_TF_HOLD_LIMIT);
+  cr_assert_not(corun_list_linked(&w[1]));
+  corun__sem_release(&s);
+  cr_assert_eq(fx.got[2], 1, "next in line is served");
+  cr_assert_eq(fx.got[1], 0);
   teardown_fx(&fx);
 }
 
@@ -116,29 +142,52 @@ Test(sem, token_bucket_allows_no_burst)
 {
   struct fixture fx;
   struct corun_sem s;
-  struct corun_task *t;
+  struct corun_list *w;
   uint64_t now;
 
   setup_fx(&fx);
-  s = make_sem(&fx, 0, 200.0); /* 5/s, no cap on how many at once */
-  t = fx.tasks;
+  make_sem(&fx, &s, 0, 200.0); /* 5/s, no cap on how many at once */
+  w = fx.w;
   /* The rate rations starts, not slots: a token is the last step. */
-  cr_assert(corun__sem_try(&s, &t[0]));
-  cr_assert(corun__sem_try(&s, &t[1]));
-  cr_assert(corun__sem_token(&s, &t[0]), "the bucket starts with one token");
-  cr_assert_not(corun__sem_token(&s, &t[1]), "but not two");
-  now = corun__now_ms(fx.run);
+  cr_assert(corun__sem_try(&s));
+  cr_assert(corun__sem_try(&s));
+  cr_assert(corun__sem_token(&s, &w[0]), "the bucket starts with one token");
+  cr_assert_not(corun__sem_token(&s, &w[1]), "but not two");
+  now = corun__timers_now(&fx.heap);
   cr_assert(s.rate.next_ms >= now + 190 && s.rate.next_ms <= now + 200,
             "next token in 200 ms, not %llu",
             (unsigned long long)(s.rate.next_ms - now));
   cr_assert_eq(s.token_waiters.len, 1);
   cr_assert(corun__timer_armed(&s.timer), "a timer waits for the token");
   /* Let the token arrive. */
-  while (!(t[1].flags & CORUN_TF_TOKEN))
+  while (fx.got[1] != 2)
     uv_run(&fx.loop, UV_RUN_ONCE);
-  cr_assert(corun__now_ms(fx.run) >= now + 190);
+  cr_assert(corun__timers_now(&fx.heap) >= now + 190);
+  cr_assert_eq(s.token_waiters.len, 0);
   teardown_fx(&fx);
 }
+
+#ifdef CAN_FAIL_ALLOCS
+Test(sem, token_wait_without_a_timer_is_refused)
+{
+  struct fixture fx;
+  struct corun_sem s;
+  int r;
+
+  setup_fx(&fx);
+  make_sem(&fx, &s, 0, 200.0);
+  cr_assert(corun__sem_token(&s, &fx.w[0]));
+  /* No memory for the token timer: waiting would never end. */
+  fail_allocs = 1;
+  r = corun__sem_token(&s, &fx.w[1]);
+  fail_allocs = 0;
+  cr_assert_eq(r, -1);
+  cr_assert_not(corun_list_linked(&fx.w[1]));
+  cr_assert_eq(s.token_waiters.len, 0);
+  cr_assert_not(corun__timer_armed(&s.timer));
+  teardown_fx(&fx);
+}
+#endif
 
 Test(sem, concurrency_pool_follows_jobs_option)
 {

@@ -832,3 +832,73 @@ Test(task, backoff_doubles_per_attempt_capped_at_30s)
   cr_assert_eq(corun__backoff_ms(40000, 1), 30000);
   cr_assert_eq(corun__backoff_ms(0, 5), 0);
 }
+
+/* An observer attached to the run: sees every end, can resume a task. */
+struct watcher {
+  struct corun_observer obs;
+  char ended[64];
+  size_t nended;
+  int run_ended;
+};
+
+static int w_earlier(struct corun_observer *o, const struct corun_task *t,
+                     cJSON **result)
+{
+  (void)o;
+  if (strcmp(t->id, "b") != 0)
+    return 0;
+  *result = cJSON_CreateString("from before");
+  return 1;
+}
+
+static void w_task_ended(struct corun_observer *o, const struct corun_task *t)
+{
+  struct watcher *w = (struct watcher *)o;
+
+  cr_assert_neq(t->status, CORUN_STATUS_NONE, "its status is final");
+  w->ended[w->nended++] = t->id[0];
+}
+
+static void w_run_ended(struct corun_observer *o, const struct corun_run *run)
+{
+  struct watcher *w = (struct watcher *)o;
+
+  cr_assert_eq(run->active, 0);
+  w->run_ended++;
+}
+
+Test(task, observers_see_every_end_and_may_resume)
+{
+  struct corun_job *job = load_ok(
+      "{\"tasks\": [{\"id\": \"a\", \"kind\": \"sleep\", \"seconds\": 0},"
+      " {\"id\": \"b\", \"kind\": \"sleep\", \"seconds\": 5, "
+      "\"after\": [\"a\"]},"
+      " {\"id\": \"c\", \"kind\": \"sleep\", \"seconds\": 0, "
+      "\"after\": [\"b\"]}]}");
+  struct watcher w;
+  struct corun_run *run;
+  uv_loop_t loop;
+
+  memset(&w, 0, sizeof(w));
+  w.obs.earlier = w_earlier;
+  w.obs.task_ended = w_task_ended;
+  w.obs.run_ended = w_run_ended;
+  cr_assert_eq(uv_loop_init(&loop), 0);
+  cr_assert_eq(corun_run_new(&run, job, &loop, NULL, NULL), CORUN_OK);
+  corun__run_observe(run, &w.obs);
+  corun_run_start(run);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  cr_assert_str_eq(w.ended, "abc");
+  cr_assert_eq(w.run_ended, 1);
+  cr_assert(job->tasks[1]->flags & CORUN_TF_RESUMED);
+  cr_assert_str_eq(job->tasks[1]->result->valuestring, "from before");
+  {
+    struct corun_outcome out;
+
+    corun_run_outcome(run, &out);
+    cr_assert_eq(exit_status(&out), 0);
+  }
+  run_free(run, &loop);
+  cr_assert_eq(uv_loop_close(&loop), 0);
+  corun_job_free(job);
+}

@@ -1,18 +1,42 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The run's timer heap: order by due time, start order among equal due
- * times (the buckets), stop and re-arm, and callbacks that stop or start
- * other timers while the heap fires.
+ * The timer heap on a bare loop and clock, no job or run: order by due
+ * time, start order among equal due times (the buckets), stop and re-arm,
+ * callbacks that stop or start other timers while the heap fires, the
+ * data handed back, and the watch hook.
  */
 #include <criterion/criterion.h>
 #include <string.h>
 
 #include "helpers.h"
+#include "sched/timer.h"
 
 TestSuite(timer, .timeout = 20);
 
-static struct corun_job *job;
-static struct corun_run *run;
+/*
+ * Out of memory on demand: while fail_allocs is set, malloc and realloc
+ * fail (the library's own calls included). Not under ASan, whose
+ * allocator must see every allocation.
+ */
+#if !defined(__SANITIZE_ADDRESS__)
+#define CAN_FAIL_ALLOCS 1
+extern void *__libc_malloc(size_t n);
+extern void *__libc_realloc(void *p, size_t n);
+static int fail_allocs;
+
+void *malloc(size_t n)
+{
+  return fail_allocs ? NULL : __libc_malloc(n);
+}
+
+void *realloc(void *p, size_t n)
+{
+  return fail_allocs ? NULL : __libc_realloc(p, n);
+}
+#endif
+
+static struct corun_clock clock_;
+static struct corun_timers heap;
 static uv_loop_t loop;
 static char fired[64];
 static size_t nfired;
@@ -20,10 +44,11 @@ static struct corun_timer timers[16];
 
 static void setup(void)
 {
-  job = load_ok("{\"tasks\": []}");
   cr_assert_eq(uv_loop_init(&loop), 0);
-  cr_assert_eq(corun_run_new(&run, job, &loop, NULL, NULL), CORUN_OK);
-  run->t0_ns = uv_hrtime();
+  memset(&heap, 0, sizeof(heap));
+  clock_.t0_ns = uv_hrtime();
+  clock_.batch_ns = 0;
+  cr_assert_eq(corun__timers_init(&heap, &loop, &clock_), 0);
   memset(timers, 0, sizeof(timers));
   memset(fired, 0, sizeof(fired));
   nfired = 0;
@@ -31,9 +56,10 @@ static void setup(void)
 
 static void teardown(void)
 {
-  run_free(run, &loop);
+  uv_close((uv_handle_t *)&heap.uv, NULL);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  corun__timers_free(&heap);
   cr_assert_eq(uv_loop_close(&loop), 0);
-  corun_job_free(job);
 }
 
 static void note(struct corun_timer *t)
@@ -43,36 +69,36 @@ static void note(struct corun_timer *t)
 
 static void drain_loop(void)
 {
-  while (run->timers.n > 0)
+  while (heap.n > 0)
     uv_run(&loop, UV_RUN_ONCE);
 }
 
 Test(timer, fires_by_due_then_start_order, .init = setup, .fini = teardown)
 {
-  uint64_t now = corun__now_ms(run);
+  uint64_t now = corun__timers_now(&heap);
 
-  corun__timer_start(run, &timers[0], now + 30, note, NULL);
-  corun__timer_start(run, &timers[1], now + 10, note, NULL);
-  corun__timer_start(run, &timers[2], now + 30, note, NULL);
-  corun__timer_start(run, &timers[3], now + 10, note, NULL);
-  corun__timer_start(run, &timers[4], now + 20, note, NULL);
+  corun__timer_start(&heap, &timers[0], now + 30, note, NULL);
+  corun__timer_start(&heap, &timers[1], now + 10, note, NULL);
+  corun__timer_start(&heap, &timers[2], now + 30, note, NULL);
+  corun__timer_start(&heap, &timers[3], now + 10, note, NULL);
+  corun__timer_start(&heap, &timers[4], now + 20, note, NULL);
   /* Back to an earlier due time: a new bucket, still after b and d. */
-  corun__timer_start(run, &timers[5], now + 10, note, NULL);
+  corun__timer_start(&heap, &timers[5], now + 10, note, NULL);
   drain_loop();
   cr_assert_str_eq(fired, "bdfeac");
 }
 
 Test(timer, stop_and_move, .init = setup, .fini = teardown)
 {
-  uint64_t now = corun__now_ms(run);
+  uint64_t now = corun__timers_now(&heap);
 
-  corun__timer_start(run, &timers[0], now + 10, note, NULL);
-  corun__timer_start(run, &timers[1], now + 10, note, NULL);
-  corun__timer_start(run, &timers[2], now + 20, note, NULL);
-  corun__timer_stop(run, &timers[0]);
+  corun__timer_start(&heap, &timers[0], now + 10, note, NULL);
+  corun__timer_start(&heap, &timers[1], now + 10, note, NULL);
+  corun__timer_start(&heap, &timers[2], now + 20, note, NULL);
+  corun__timer_stop(&heap, &timers[0]);
   cr_assert_not(corun__timer_armed(&timers[0]));
-  corun__timer_stop(run, &timers[0]); /* stopping twice is harmless */
-  corun__timer_start(run, &timers[1], now + 30, note, NULL); /* move */
+  corun__timer_stop(&heap, &timers[0]); /* stopping twice is harmless */
+  corun__timer_start(&heap, &timers[1], now + 30, note, NULL); /* move */
   cr_assert(corun__timer_armed(&timers[1]));
   drain_loop();
   cr_assert_str_eq(fired, "cb");
@@ -81,18 +107,18 @@ Test(timer, stop_and_move, .init = setup, .fini = teardown)
 static void stop_next(struct corun_timer *t)
 {
   note(t);
-  corun__timer_stop(run, &timers[1]);
-  corun__timer_start(run, &timers[3], corun__now_ms(run), note, NULL);
+  corun__timer_stop(&heap, &timers[1]);
+  corun__timer_start(&heap, &timers[3], corun__timers_now(&heap), note, NULL);
 }
 
 Test(timer, callbacks_may_stop_and_start_timers, .init = setup,
      .fini = teardown)
 {
-  uint64_t now = corun__now_ms(run);
+  uint64_t now = corun__timers_now(&heap);
 
-  corun__timer_start(run, &timers[0], now + 5, stop_next, NULL);
-  corun__timer_start(run, &timers[1], now + 5, note, NULL);
-  corun__timer_start(run, &timers[2], now + 5, note, NULL);
+  corun__timer_start(&heap, &timers[0], now + 5, stop_next, NULL);
+  corun__timer_start(&heap, &timers[1], now + 5, note, NULL);
+  corun__timer_start(&heap, &timers[2], now + 5, note, NULL);
   drain_loop();
   cr_assert_str_eq(fired, "acd");
 }
@@ -101,8 +127,63 @@ Test(timer, waits_about_the_right_time, .init = setup, .fini = teardown)
 {
   uint64_t t0 = uv_hrtime();
 
-  corun__timer_start(run, &timers[0], corun__now_ms(run) + 100, note, NULL);
+  corun__timer_start(&heap, &timers[0], corun__timers_now(&heap) + 100, note,
+                     NULL);
   drain_loop();
   cr_assert(uv_hrtime() - t0 >= 99000000ULL);
   cr_assert(uv_hrtime() - t0 < (uint64_t)(400000000ULL * time_scale()));
 }
+
+static int got_data;
+static unsigned watched;
+
+static void check_data(struct corun_timer *t)
+{
+  got_data = t->data == &got_data;
+}
+
+static void watch(struct corun_timers *h, const struct corun_timer *t,
+                  uint64_t began_ns)
+{
+  cr_assert_eq(h, &heap);
+  cr_assert_eq(t, &timers[0]);
+  cr_assert_leq(began_ns, uv_hrtime());
+  watched++;
+}
+
+Test(timer, hands_back_data_and_tells_the_watch, .init = setup,
+     .fini = teardown)
+{
+  heap.watch = watch;
+  watched = 0;
+  cr_assert_eq(corun__timer_start(&heap, &timers[0], corun__timers_now(&heap),
+                                  check_data, &got_data),
+               0);
+  drain_loop();
+  cr_assert(got_data);
+  cr_assert_eq(watched, 1);
+  /* The batch clock is left off once the heap has fired. */
+  cr_assert_eq(clock_.batch_ns, 0);
+}
+
+#ifdef CAN_FAIL_ALLOCS
+Test(timer, a_start_out_of_memory_says_so_and_arms_nothing, .init = setup,
+     .fini = teardown)
+{
+  int r;
+
+  fail_allocs = 1;
+  r = corun__timer_start(&heap, &timers[0], corun__timers_now(&heap) + 5, note,
+                         NULL);
+  fail_allocs = 0;
+  cr_assert_eq(r, -1);
+  cr_assert_not(corun__timer_armed(&timers[0]));
+  cr_assert_eq(heap.n, 0);
+  /* The heap still works once memory is back. */
+  cr_assert_eq(corun__timer_start(&heap, &timers[1],
+                                  corun__timers_now(&heap) + 5, note, NULL),
+               0);
+  drain_loop();
+  cr_assert_str_eq(fired, "b");
+}
+#endif

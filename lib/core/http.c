@@ -18,7 +18,6 @@
 #include "core/http.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,12 +25,11 @@
 #include <uv.h>
 
 #include "util/fdlimit.h"
-#include "core/run.h"
 
 #define MAX_IDLE 1024L /* kept-alive connections at most */
 
 struct corun_http {
-  struct corun_run *run;
+  uv_loop_t *loop;
   CURLM *multi;
   uv_timer_t timer;
   int closing;      /* handles whose close callback is pending */
@@ -43,6 +41,8 @@ struct corun_http {
   size_t nbyfd;
   CURL *pool[256];       /* finished easy handles, for reuse */
   size_t npool;
+  void (*closed)(void *arg); /* set by corun__http_close */
+  void *closed_arg;
 };
 
 struct sockctx {
@@ -64,12 +64,27 @@ struct xfer {
   char errbuf[CURL_ERROR_SIZE];
 };
 
+/* One handle less to wait for; the last one after a close frees h. */
+static void handle_gone(struct corun_http *h)
+{
+  void (*closed)(void *arg) = h->closed;
+  void *arg = h->closed_arg;
+
+  if (--h->closing > 0 || closed == NULL)
+    return;
+  free(h->byfd);
+  free(h->owned);
+  free(h);
+  closed(arg);
+}
+
 static void sock_closed(uv_handle_t *handle)
 {
   struct sockctx *c = handle->data;
+  struct corun_http *h = c->h;
 
-  c->h->closing--;
   free(c);
+  handle_gone(h);
 }
 
 static void sock_drop(struct sockctx *c)
@@ -226,7 +241,7 @@ static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp,
     c->fd = s;
     c->owned = h->owned[s];
     c->h = h;
-    if (uv_poll_init_socket(h->run->loop, &c->poll, s) != 0)
+    if (uv_poll_init_socket(h->loop, &c->poll, s) != 0)
       goto fail;
     c->poll.data = c;
     c->next = h->socks;
@@ -300,41 +315,31 @@ static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
   return 0;
 }
 
-struct corun_http *corun__http_get(struct corun_run *run, const char **err)
+struct corun_http *corun__http_new(uv_loop_t *loop, long conns, long per_host,
+                                   const char **err)
 {
-  struct corun_http *h = run->http;
-  long conns;
+  struct corun_http *h;
 
-  if (h)
-    return h;
   h = calloc(1, sizeof(*h));
   if (h == NULL || (h->multi = curl_multi_init()) == NULL) {
     free(h);
     *err = "out of memory creating the HTTP client";
     return NULL;
   }
-  h->run = run;
-  uv_timer_init(run->loop, &h->timer);
+  h->loop = loop;
+  uv_timer_init(loop, &h->timer);
   h->timer.data = h;
   curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
   curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
   curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
   curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
-  /*
-   * Connections, open or kept idle, are capped as running fetches are (by
-   * the descriptors left, see run.h), so curl never holds a transfer back
-   * while its timeout runs: past the cap it closes an idle connection.
-   */
-  conns = (long)run->fds.cap;
   if (conns > 0)
     curl_multi_setopt(h->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, conns);
   /* Keep idle connections for reuse across the job's many fetches. */
   curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS,
                     conns > 0 && conns < MAX_IDLE ? conns : MAX_IDLE);
-  if (run->job->per_host)
-    curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
-                      (long)run->job->per_host);
-  run->http = h;
+  if (per_host > 0)
+    curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, per_host);
   return h;
 }
 
@@ -412,12 +417,11 @@ void corun__http_quiesce(struct corun_http *h)
 
 static void timer_closed(uv_handle_t *handle)
 {
-  struct corun_http *h = handle->data;
-
-  h->closing--;
+  handle_gone(handle->data);
 }
 
-void corun__http_close(struct corun_http *h)
+void corun__http_close(struct corun_http *h, void (*closed)(void *arg),
+                       void *arg)
 {
   corun__http_quiesce(h);
   /*
@@ -432,19 +436,8 @@ void corun__http_close(struct corun_http *h)
     sock_drop(h->socks);
   h->timer_closed = 1;
   h->closing++;
+  /* Last: the timer's close callback is then the earliest h may go. */
+  h->closed = closed;
+  h->closed_arg = arg;
   uv_close((uv_handle_t *)&h->timer, timer_closed);
-}
-
-int corun__http_closing(const struct corun_http *h)
-{
-  return h->closing;
-}
-
-void corun__http_free(struct corun_http *h)
-{
-  if (h) {
-    free(h->byfd);
-    free(h->owned);
-  }
-  free(h);
 }

@@ -1,19 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * libcurl's multi interface driven by the run's libuv loop: one multi
- * handle per run (one connection cache and DNS cache for all fetches),
- * a uv_poll per socket curl asks to watch and one uv_timer for curl's
- * timeouts. No threads, no polling loops.
- *
- * Created the first time a fetch starts. libcurl itself is initialised
- * by the application (corun_global_init), which also owns SIGPIPE.
+ * libcurl's multi interface driven by a libuv loop: one multi handle (one
+ * connection cache and DNS cache for all its transfers), a uv_poll per
+ * socket curl asks to watch and one uv_timer for curl's timeouts. No
+ * threads, no polling loops. It knows nothing of runs: fetch makes one per
+ * run, the first time a fetch starts. libcurl itself is initialised by
+ * the application (corun_global_init), which also owns SIGPIPE.
  */
 #ifndef CORUN_HTTP_H
 #define CORUN_HTTP_H
 
 #include <curl/curl.h>
 
-struct corun_run;
+#include <uv.h>
+
 struct corun_http;
 
 /*
@@ -23,8 +23,12 @@ struct corun_http;
 typedef void (*corun_http_done_cb)(CURL *easy, CURLcode code,
                                    const char *errmsg, void *arg);
 
-/* The run's multi handle, made on first use; NULL (with err) on failure. */
-struct corun_http *corun__http_get(struct corun_run *run, const char **err);
+/*
+ * A multi handle on loop: at most conns connections open or kept idle (0:
+ * no cap), per_host to one host (0: no cap). NULL (with err) on failure.
+ */
+struct corun_http *corun__http_new(uv_loop_t *loop, long conns, long per_host,
+                                   const char **err);
 /*
  * Start a transfer. done runs once it ends, from the loop, never from
  * inside this call. Returns 0, or -1 if curl refused the handle.
@@ -40,14 +44,13 @@ void corun__http_remove(struct corun_http *h, CURL *easy);
  */
 CURL *corun__http_easy_get(struct corun_http *h);
 void corun__http_easy_put(struct corun_http *h, CURL *easy);
-/* The run ended: stop watching sockets so the loop can end. */
+/* No more transfers for now: stop watching sockets so the loop can end. */
 void corun__http_quiesce(struct corun_http *h);
 /*
- * Close every handle and free h; the caller spins the loop until
- * corun__http_closing() is 0, then calls corun__http_free().
+ * Close every handle and free h, then call closed(arg) from the loop (as
+ * uv_close does); the caller turns the loop until then.
  */
-void corun__http_close(struct corun_http *h);
-int corun__http_closing(const struct corun_http *h);
-void corun__http_free(struct corun_http *h);
+void corun__http_close(struct corun_http *h, void (*closed)(void *arg),
+                       void *arg);
 
 #endif

@@ -9,7 +9,7 @@
 #include "core/common.h"
 #include "core/fields.h"
 #include "core/kind.h"
-#include "report/report.h"
+#include "json/write.h"
 #include "core/run.h"
 #include "json/template.h"
 
@@ -170,7 +170,7 @@ static int expand(cJSON *parent, cJSON *v, const struct expand_ctx *ec,
 static void parse_node(struct corun_task *t, cJSON *obj,
                        struct corun_diags *diags)
 {
-  struct corun_job *job = t->run->job;
+  const struct corun_run *run = t->run;
   struct corun_fields f;
   const cJSON *tasks = cJSON_GetObjectItemCaseSensitive(obj, "tasks");
 
@@ -178,8 +178,8 @@ static void parse_node(struct corun_task *t, cJSON *obj,
   f.obj = obj;
   f.diags = diags;
   f.task = -1;
-  f.dir = job->dir;
-  f.root = job->root;
+  f.dir = run->dir;
+  f.root = run->root;
   if (t->kind->parent && cJSON_IsArray(tasks)) {
     f.has_tasks = 1;
     f.nchildren = (uint32_t)cJSON_GetArraySize(tasks);

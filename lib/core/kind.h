@@ -17,6 +17,7 @@
 
 struct corun_task;
 struct corun_fields;
+struct corun_run;
 
 /*
  * A top-level field of the job file that a kind brings (fetch's
@@ -145,6 +146,19 @@ struct corun_kind {
                    struct corun_buf *out);
   /* Free what parse allocated. Optional. Not the struct itself. */
   void (*free)(struct corun_task *t);
+  /*
+   * State a run shares among its tasks of this kind (fetch: one libcurl
+   * multi handle, one connection and DNS cache). Optional; with run_open,
+   * run_close is required. The run makes it when a task first asks
+   * (corun__run_kind_state), so a run without such tasks never does:
+   * run_open returns it, or NULL with *err set. run_quiesce (optional):
+   * every task ended, let go of what would keep the loop running.
+   * run_close: the run is being freed; close the state's handles, free
+   * it, then call closed(arg) from a loop callback.
+   */
+  void *(*run_open)(struct corun_run *run, const char **err);
+  void (*run_quiesce)(void *state);
+  void (*run_close)(void *state, void (*closed)(void *arg), void *arg);
 };
 
 /*

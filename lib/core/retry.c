@@ -39,22 +39,23 @@ static void retry_due(struct corun_timer *timer)
   struct corun_retry *r =
       (struct corun_retry *)((char *)timer -
                              offsetof(struct corun_retry, timer));
-  struct corun_task *t = timer->task;
+  struct corun_task *t = timer->data;
 
   t->attempts++;
   r->again(t);
 }
 
-void corun__retry_after(struct corun_retry *r, struct corun_task *t,
-                        long long ms, const char *why,
-                        void (*again)(struct corun_task *t))
+int corun__retry_after(struct corun_retry *r, struct corun_task *t,
+                       long long ms, const char *why,
+                       void (*again)(struct corun_task *t))
 {
   if (t->run->opts.debug)
     corun__run_logf(t->run, "%s: attempt %u failed (%s), retrying in %lld ms",
                     t->id, t->attempts, why, ms);
   r->again = again;
-  corun__timer_start(t->run, &r->timer, corun__now_ms(t->run) + (uint64_t)ms,
-                     retry_due, t);
+  return corun__timer_start(&t->run->timers, &r->timer,
+                            corun__now_ms(t->run) + (uint64_t)ms, retry_due,
+                            t);
 }
 
 int corun__retry_pending(const struct corun_retry *r)
@@ -66,7 +67,7 @@ int corun__retry_stop(struct corun_retry *r, struct corun_task *t)
 {
   if (!corun__timer_armed(&r->timer))
     return 0;
-  corun__timer_stop(t->run, &r->timer);
+  corun__timer_stop(&t->run->timers, &r->timer);
   return 1;
 }
 

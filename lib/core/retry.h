@@ -52,11 +52,12 @@ long long corun__retry_wait_ms(const struct corun_retry_policy *p,
                                const struct corun_task *t, long long after_ms);
 /*
  * Try again in ms: again(t) runs then, t->attempts counted up. why is the
- * failure, said under --debug.
+ * failure, said under --debug. Returns 0, or -1 when the timer cannot be
+ * armed (out of memory): the caller ends the task then.
  */
-void corun__retry_after(struct corun_retry *r, struct corun_task *t,
-                        long long ms, const char *why,
-                        void (*again)(struct corun_task *t));
+int corun__retry_after(struct corun_retry *r, struct corun_task *t,
+                       long long ms, const char *why,
+                       void (*again)(struct corun_task *t));
 /* Whether a retry waits. */
 int corun__retry_pending(const struct corun_retry *r);
 /* Give up the retry waited for. Returns 1 if there was one. */

@@ -5,6 +5,7 @@
  */
 #include "core/run.h"
 
+#include <assert.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,17 +15,20 @@
 
 #include <curl/curl.h>
 
-#include "core/http.h"
-#include "core/task.h"
 #include "util/fdlimit.h"
+#include "core/kind.h"
+#include "core/task.h"
+#include "core/job.h" /* the job's tasks, limits and secrets */
 
 static void drain(uv_idle_t *idle);
 
 void corun__run_ready(struct corun_run *run, struct corun_task *t)
 {
-  if (run->ready.head == NULL && !run->finished)
+  if (corun_list_empty(&run->ready) && !run->finished)
     uv_idle_start(&run->idle, drain);
-  corun__tq_push(&run->ready, t);
+  assert(t->inq == NULL);
+  t->inq = &run->ready;
+  corun_list_push(&run->ready, &t->qlink);
 }
 
 /*
@@ -37,31 +41,74 @@ void corun__run_ready(struct corun_run *run, struct corun_task *t)
 static void drain(uv_idle_t *idle)
 {
   struct corun_run *run = idle->data;
-  struct corun_task *t;
+  struct corun_list *link;
   uint64_t pass_began = uv_hrtime();
   unsigned n = 0;
 
   /* Work queued while draining runs in this same pass, up to the slice. */
-  while ((t = corun__tq_pop(&run->ready)) != NULL) {
+  while ((link = corun_list_shift(&run->ready)) != NULL) {
+    struct corun_task *t = corun_list_entry(link, struct corun_task, qlink);
     uint64_t began = run->opts.debug ? uv_hrtime() : 0;
 
-    corun__run_batch_tick(run, &n);
+    t->inq = NULL;
+    corun__clock_tick(&run->clock, &n);
     corun__task_dispatch(t);
     if (run->opts.debug)
       corun__run_check_slow(run, began, t, "start");
-    if (n % CORUN_CLOCK_BATCH == 0 && run->ready.head &&
-        run->batch_now - pass_began > DRAIN_SLICE_NS) {
+    if (n % CORUN_CLOCK_BATCH == 0 && !corun_list_empty(&run->ready) &&
+        run->clock.batch_ns - pass_began > DRAIN_SLICE_NS) {
       /* The idle handle stays on: the next pass comes after a poll. */
-      run->batch_now = 0;
+      corun__clock_batch_end(&run->clock);
       return;
     }
   }
-  run->batch_now = 0;
+  corun__clock_batch_end(&run->clock);
   uv_idle_stop(&run->idle);
+}
+
+void corun__run_observe(struct corun_run *run, struct corun_observer *o)
+{
+  corun_list_push(&run->observers, &o->link);
+}
+
+void *corun__run_kind_state_if(const struct corun_run *run,
+                               const struct corun_kind *k)
+{
+  size_t i;
+
+  for (i = 0; i < run->nkstate; i++)
+    if (run->kstate[i].kind == k)
+      return run->kstate[i].state;
+  return NULL;
+}
+
+void *corun__run_kind_state(struct corun_run *run, const struct corun_kind *k,
+                            const char **err)
+{
+  struct corun_kind_state *ks;
+  void *state = corun__run_kind_state_if(run, k);
+
+  if (state)
+    return state;
+  ks = realloc(run->kstate, (run->nkstate + 1) * sizeof(*ks));
+  if (ks == NULL) {
+    *err = "out of memory";
+    return NULL;
+  }
+  run->kstate = ks;
+  if ((state = k->run_open(run, err)) == NULL)
+    return NULL;
+  ks[run->nkstate].kind = k;
+  ks[run->nkstate].state = state;
+  run->nkstate++;
+  return state;
 }
 
 void corun__run_task_ended(struct corun_run *run)
 {
+  struct corun_list *it;
+  size_t i;
+
   if (--run->active > 0 || run->finished)
     return;
   run->finished = 1;
@@ -69,8 +116,16 @@ void corun__run_task_ended(struct corun_run *run)
   uv_idle_stop(&run->idle);
   uv_timer_stop(&run->timers.uv);
   /* Idle kept-alive connections must not keep the loop running. */
-  if (run->http)
-    corun__http_quiesce(run->http);
+  for (i = 0; i < run->nkstate; i++)
+    if (run->kstate[i].kind->run_quiesce)
+      run->kstate[i].kind->run_quiesce(run->kstate[i].state);
+  for (it = run->observers.next; it != &run->observers; it = it->next) {
+    struct corun_observer *o =
+        corun_list_entry(it, struct corun_observer, link);
+
+    if (o->run_ended)
+      o->run_ended(o, run);
+  }
   if (run->opts.finished)
     run->opts.finished(NULL, run->opts.arg);
 }
@@ -92,7 +147,7 @@ void corun__run_logf(const struct corun_run *run, const char *fmt, ...)
    * timestamp: a short secret such as "0.5" would otherwise eat digits.
    */
   corun_buf_printf(&b, "corun: [%9.3fs] ", (double)ns / 1e9);
-  corun_secrets_redact(&run->job->secrets, corun_buf_str(&msg), msg.len, &red);
+  corun_secrets_redact(run->secrets, corun_buf_str(&msg), msg.len, &red);
   corun_buf_escaped(&b, corun_buf_str(&red), 0);
   run->opts.log(corun_buf_str(&b), run->opts.arg);
   corun_buf_free(&red);
@@ -106,7 +161,7 @@ void corun__run_output(const struct corun_run *run, const char *line)
 
   if (run->opts.output == NULL)
     return;
-  corun_secrets_redact(&run->job->secrets, line, strlen(line), &red);
+  corun_secrets_redact(run->secrets, line, strlen(line), &red);
   /* A message is one line of output (corun(1), sleep). */
   corun_buf_escaped(&b, corun_buf_str(&red), 0);
   run->opts.output(corun_buf_str(&b), run->opts.arg);
@@ -130,8 +185,7 @@ void corun__run_stream(const struct corun_run *run, const struct corun_task *t,
   if (cb == NULL)
     return;
   corun_buf_printf(&raw, "[%s] %s", t->id, line);
-  corun_secrets_redact(&run->job->secrets, corun_buf_str(&raw), raw.len,
-                       &red);
+  corun_secrets_redact(run->secrets, corun_buf_str(&raw), raw.len, &red);
   corun_buf_escaped(&b, corun_buf_str(&red), 0);
   cb(corun_buf_str(&b), run->opts.arg);
   corun_buf_free(&raw);
@@ -149,6 +203,15 @@ void corun__run_check_slow(const struct corun_run *run, uint64_t began_ns,
                     "warning: a %s callback of task \"%s\" blocked the event "
                     "loop for %llu ms",
                     what, t ? t->id : "(none)", (unsigned long long)ms);
+}
+
+/* The run's timers belong to tasks (or to nothing, e.g. a rate's token). */
+static void timer_watch(struct corun_timers *h, const struct corun_timer *t,
+                        uint64_t began_ns)
+{
+  struct corun_run *run = h->uv.data;
+
+  corun__run_check_slow(run, began_ns, t->data, "timer");
 }
 
 /*
@@ -216,23 +279,36 @@ enum corun_code corun_run_new(struct corun_run **out, struct corun_job *job,
   run->loop = loop;
   run->job = job;
   run->exit_code = -1;
+  run->secrets = &job->secrets;
+  run->dir = job->dir;
+  run->root = job->root;
+  run->per_host = job->per_host;
   if (opts)
     run->opts = *opts;
   if (run->opts.slow_ms == 0)
     run->opts.slow_ms = 100;
-  if (corun__timers_init(run) < 0 || uv_idle_init(loop, &run->idle) != 0) {
+  if (corun__timers_init(&run->timers, loop, &run->clock) < 0 ||
+      uv_idle_init(loop, &run->idle) != 0) {
     free(run);
     return corun_failf(err, CORUN_ELOOP, "cannot set up the event loop");
   }
+  run->timers.uv.data = run;
+  if (run->opts.debug)
+    run->timers.watch = timer_watch;
   run->idle.data = run;
+  corun_list_init(&run->ready);
+  corun_list_init(&run->observers);
+  /* The journal, an opaque type here, is an observer underneath. */
+  if (run->opts.journal)
+    corun__run_observe(run, (struct corun_observer *)run->opts.journal);
   run->global.cap = job->concurrency;
-  run->global.run = run;
   run->global.hold_flag = CORUN_TF_HOLD_GLOBAL;
+  corun__sem_bind(&run->global, &run->timers, corun__task_sem_wake);
   run->fds.cap = fd_slots();
-  run->fds.run = run;
   run->fds.hold_flag = CORUN_TF_HOLD_FDS;
+  corun__sem_bind(&run->fds, &run->timers, corun__task_sem_wake);
   for (i = 0; i < job->nlimits; i++)
-    job->limits[i]->run = run;
+    corun__sem_bind(job->limits[i], &run->timers, corun__task_sem_wake);
   for (i = 0; i < job->ntasks; i++)
     job->tasks[i]->run = run;
   run->active = job->ntasks;
@@ -249,7 +325,7 @@ void corun_run_start(struct corun_run *run)
 
   gettimeofday(&tv, NULL);
   run->started_wall = (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
-  run->t0_ns = uv_hrtime();
+  run->clock.t0_ns = uv_hrtime();
   run->started = 1;
   if (run->active == 0) {
     run->active = 1;
@@ -469,13 +545,20 @@ static void closed(uv_handle_t *h)
   run->closing--;
 }
 
+static void kind_closed(void *arg)
+{
+  struct corun_run *run = arg;
+
+  run->closing--;
+}
+
 /* The last handle is closed: nothing of the run is in the loop any more. */
 static void released(uv_handle_t *h)
 {
   struct corun_run *run = h->data;
 
-  corun__http_free(run->http);
-  corun__timers_free(run);
+  free(run->kstate);
+  corun__timers_free(&run->timers);
   if (run->close_cb)
     run->close_cb(run, run->opts.arg);
   free(run);
@@ -493,14 +576,19 @@ static void close_step(uv_idle_t *idle)
   struct corun_run *run = idle->data;
 
   if (run->close_stage == 1) {
+    size_t i;
+
     run->close_stage = 2;
     run->closing++;
     uv_close((uv_handle_t *)&run->timers.uv, closed);
-    if (run->http)
-      corun__http_close(run->http);
+    /* What kinds kept for the run (fetch's curl handles) closes too. */
+    for (i = 0; i < run->nkstate; i++) {
+      run->closing++;
+      run->kstate[i].kind->run_close(run->kstate[i].state, kind_closed, run);
+    }
     return;
   }
-  if (run->closing > 0 || (run->http && corun__http_closing(run->http)))
+  if (run->closing > 0)
     return;
   uv_close((uv_handle_t *)&run->idle, released);
 }

@@ -11,22 +11,65 @@
 #ifndef CORUN_RUN_H
 #define CORUN_RUN_H
 
+#include <cjson/cJSON.h>
 #include <stdint.h>
 #include <uv.h>
 
 #include "corun.h"
-#include "load/jobfile.h"
+#include "util/list.h"
+#include "sched/clock.h"
 #include "sched/sem.h"
 #include "sched/timer.h"
+
+struct corun_job;
+struct corun_kind;
+struct corun_secrets;
+struct corun_task;
+struct corun_run;
+
+/*
+ * What watches a run from above the core (the journal): the run calls
+ * each observer attached as tasks end and when the run ends, so the core
+ * names none of them. Every slot is optional.
+ */
+struct corun_observer {
+  struct corun_list link; /* on the run's list of observers */
+  /*
+   * A task is about to be admitted (a leaf, not a pipeline item): return 1
+   * to have it end ok at once without running, having set *result (a
+   * value the task takes over, or NULL), because an earlier run did it.
+   */
+  int (*earlier)(struct corun_observer *o, const struct corun_task *t,
+                 cJSON **result);
+  /*
+   * t ended (any task, pipeline items too): its status, error, result and
+   * times are final; its state turns done and its parent and dependents
+   * hear of it right after.
+   */
+  void (*task_ended)(struct corun_observer *o, const struct corun_task *t);
+  /* Every task ended; called before the run's own finished callback. */
+  void (*run_ended)(struct corun_observer *o, const struct corun_run *run);
+};
+
+/* One kind's state shared across the run. */
+struct corun_kind_state {
+  const struct corun_kind *kind;
+  void *state;
+};
 
 struct corun_run {
   uv_loop_t *loop;
   struct corun_job *job;
+  /* What tasks need of the job, so the core and kinds need not know it. */
+  const struct corun_secrets *secrets;
+  const char *dir;   /* where relative paths resolve */
+  const char *root;  /* --root, resolved; NULL: paths are not confined */
+  unsigned per_host; /* connections per host for fetch; 0: no cap */
   struct corun_run_opts opts;
-  uint64_t t0_ns;      /* uv_hrtime() at start */
+  struct corun_clock clock; /* t0: the start; batch cache for drains */
   double started_wall; /* seconds since the epoch at start */
   struct corun_timers timers;
-  struct corun_tq ready;
+  struct corun_list ready; /* tasks, through their qlink */
   uv_idle_t idle;
   struct corun_sem global; /* the "concurrency" pool for leaf kinds */
   /*
@@ -50,20 +93,28 @@ struct corun_run {
   uv_prepare_t closer; /* corun_run_close() waits for the end with it */
   int exit_code;     /* corun_run_set_exit_code(); -1 until set */
   uint64_t end_ns;
-  uint64_t batch_now; /* uv_hrtime() cached during a batch, or 0 */
-  struct corun_http *http; /* made by the first fetch (http.c) */
+  /* What kinds share across the run (kind.h's run_open), as made. */
+  struct corun_kind_state *kstate;
+  size_t nkstate;
+  struct corun_list observers; /* struct corun_observer, through link */
 };
 
-/* How many items a batch handles per reading of the clock. */
-#define CORUN_CLOCK_BATCH 64
+/*
+ * Attach o (before the run starts); it stays attached for the run's life.
+ * A journal given in the run's options is attached by corun_run_new():
+ * a struct corun_journal begins with its observer.
+ */
+void corun__run_observe(struct corun_run *run, struct corun_observer *o);
 
-/* Refresh the batch clock every CORUN_CLOCK_BATCH calls (n counts). */
-static inline void corun__run_batch_tick(struct corun_run *run, unsigned *n)
-{
-  if ((*n)++ % CORUN_CLOCK_BATCH == 0)
-    run->batch_now = uv_hrtime();
-}
-
+/*
+ * The state kind k shares across the run, made by its run_open the first
+ * time; NULL with *err set when that fails.
+ */
+void *corun__run_kind_state(struct corun_run *run, const struct corun_kind *k,
+                            const char **err);
+/* The same if made already, else NULL. */
+void *corun__run_kind_state_if(const struct corun_run *run,
+                               const struct corun_kind *k);
 /* Put t in the ready queue (it must not be in another queue). */
 void corun__run_ready(struct corun_run *run, struct corun_task *t);
 /* A task ended; the run counts it and notices when all have. */

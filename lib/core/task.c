@@ -14,7 +14,6 @@
 #include <string.h>
 
 #include "util/buf.h"
-#include "journal/journal.h"
 #include "core/run.h"
 #include "sched/sem.h"
 
@@ -35,15 +34,7 @@ const char *corun__task_status_name(enum corun_status s)
 
 uint64_t corun__now_ns(const struct corun_run *run)
 {
-  /*
-   * Inside a batch (the ready queue's drain, the timer heap's fire) the
-   * clock is read once per CORUN_CLOCK_BATCH items: a million starts read
-   * it thousands of times, not millions, and no reading is staler than a
-   * few hundred cheap operations.
-   */
-  if (run->batch_now)
-    return run->batch_now - run->t0_ns;
-  return uv_hrtime() - run->t0_ns;
+  return corun__clock_ns(&run->clock);
 }
 
 uint64_t corun__now_ms(const struct corun_run *run)
@@ -87,7 +78,7 @@ void corun__task_activate(struct corun_task *t)
 
 static void on_timeout(struct corun_timer *timer)
 {
-  corun__task_cancel(timer->task, CORUN_STATUS_TIMEOUT, CORUN_CANCEL_OWN);
+  corun__task_cancel(timer->data, CORUN_STATUS_TIMEOUT, CORUN_CANCEL_OWN);
 }
 
 static void run_task(struct corun_task *t)
@@ -99,10 +90,9 @@ static void run_task(struct corun_task *t)
   if (!(t->flags & CORUN_TF_INSTANCE))
     run->nrunning++;
   set_state(t, CORUN_STATE_RUNNING);
-  if (t->timeout &&
-      corun__timer_start(run, &t->timeout->timer,
-                         corun__now_ms(run) + t->timeout->ms, on_timeout,
-                         t) < 0) {
+  if (t->timeout && corun__timer_start(&run->timers, &t->timeout->timer,
+                                       corun__now_ms(run) + t->timeout->ms,
+                                       on_timeout, t) < 0) {
     corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO,
                        "out of memory arming the timeout");
     return;
@@ -114,24 +104,90 @@ static void end(struct corun_task *t, enum corun_status status,
                 enum corun_errtype type, char *msg);
 
 /*
- * A leaf task an earlier run ended ok (the journal says) ends ok now with
- * that result, taking no slot. Containers run: their children resume.
+ * A leaf task an earlier run ended ok (an observer, the journal, says so)
+ * ends ok now with that result, taking no slot. Containers run: their
+ * children resume.
  */
 static int resume(struct corun_task *t)
 {
-  const cJSON *rec, *res;
+  struct corun_list *it;
+  cJSON *result = NULL;
+  int earlier = 0;
 
-  if (t->nchildren || (t->flags & (CORUN_TF_INSTANCE | CORUN_TF_RESUMED)) ||
-      (rec = corun__journal_find(t->run->opts.journal, t->id)) == NULL)
+  if (t->nchildren || (t->flags & (CORUN_TF_INSTANCE | CORUN_TF_RESUMED)))
     return 0;
-  res = cJSON_GetObjectItemCaseSensitive(rec, "result");
-  t->result = res && !cJSON_IsNull(res) ? cJSON_Duplicate(res, 1) : NULL;
+  for (it = t->run->observers.next; it != &t->run->observers; it = it->next) {
+    struct corun_observer *o =
+        corun_list_entry(it, struct corun_observer, link);
+
+    if (o->earlier && (earlier = o->earlier(o, t, &result)) != 0)
+      break;
+  }
+  if (!earlier)
+    return 0;
+  t->result = result;
   t->flags |= CORUN_TF_RESUMED;
   t->t_start = corun__now_ns(t->run);
   t->attempts = 0;
-  if (t->run->opts.debug)
-    corun__run_logf(t->run, "%s: resumed from the journal", t->id);
   end(t, CORUN_STATUS_OK, CORUN_ERR_NONE, NULL);
+  return 1;
+}
+
+void corun__task_sem_wake(struct corun_sem *s, struct corun_list *w,
+                          enum corun_sem_grant what)
+{
+  struct corun_task *t = corun_list_entry(w, struct corun_task, qlink);
+
+  t->inq = NULL;
+  if (what == CORUN_SEM_NOMEM) {
+    corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO,
+                       "out of memory arming the rate timer of limit \"%s\"",
+                       s->name ? s->name : "");
+    return;
+  }
+  t->flags |= what == CORUN_SEM_TOKEN ? CORUN_TF_TOKEN : s->hold_flag;
+  corun__run_ready(t->run, t);
+}
+
+/* Hold a slot of s, or queue for one (0). */
+static int take_slot(struct corun_sem *s, struct corun_task *t)
+{
+  if (corun__sem_try(s)) {
+    t->flags |= s->hold_flag;
+    return 1;
+  }
+  assert(t->inq == NULL);
+  t->inq = &s->waiters;
+  corun__sem_wait(s, &t->qlink);
+  return 0;
+}
+
+static void give_slot(struct corun_sem *s, struct corun_task *t)
+{
+  t->flags &= ~s->hold_flag;
+  corun__sem_release(s);
+}
+
+/* Take the limit's rate token (1), or queue for it or end (0). */
+static int take_token(struct corun_task *t)
+{
+  struct corun_sem *s = t->limit;
+  int r;
+
+  if (t->flags & CORUN_TF_TOKEN)
+    return 1;
+  assert(t->inq == NULL);
+  t->inq = &s->token_waiters;
+  r = corun__sem_token(s, &t->qlink);
+  if (r == 0)
+    return 0;
+  t->inq = NULL;
+  if (r < 0) {
+    corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO,
+                       "out of memory arming the rate timer of limit \"%s\"",
+                       s->name ? s->name : "");
+    return 0;
+  }
   return 1;
 }
 
@@ -154,46 +210,39 @@ void corun__task_dispatch(struct corun_task *t)
     return;
   }
   assert(t->state == CORUN_STATE_QUEUED);
-  if (run->opts.journal && resume(t))
+  if (!corun_list_empty(&run->observers) && resume(t))
     return;
-  if (t->limit && !(t->flags & CORUN_TF_HOLD_LIMIT)) {
-    if (!corun__sem_try(t->limit, t)) {
-      corun__sem_wait(t->limit, t);
-      return;
-    }
-  }
-  if (t->kind->leaf && !(t->flags & CORUN_TF_HOLD_GLOBAL)) {
-    if (!corun__sem_try(&run->global, t)) {
-      corun__sem_wait(&run->global, t);
-      return;
-    }
-  }
-  if (t->kind->leaf && !(t->flags & CORUN_TF_HOLD_FDS)) {
-    if (!corun__sem_try(&run->fds, t)) {
-      corun__sem_wait(&run->fds, t);
-      return;
-    }
-  }
-  if (t->limit && !corun__sem_token(t->limit, t))
+  if (t->limit && !(t->flags & CORUN_TF_HOLD_LIMIT) && !take_slot(t->limit, t))
+    return;
+  if (t->kind->leaf && !(t->flags & CORUN_TF_HOLD_GLOBAL) &&
+      !take_slot(&run->global, t))
+    return;
+  if (t->kind->leaf && !(t->flags & CORUN_TF_HOLD_FDS) &&
+      !take_slot(&run->fds, t))
+    return;
+  if (t->limit && !take_token(t))
     return;
   run_task(t);
 }
 
-static struct corun_sem *sem_of_queue(struct corun_tq *q)
+static struct corun_sem *sem_of_queue(void *q)
 {
   return (struct corun_sem *)((char *)q - offsetof(struct corun_sem, waiters));
 }
 
 static void leave_queue(struct corun_task *t)
 {
-  if (t->inq == NULL)
+  void *q = t->inq;
+
+  if (q == NULL)
     return;
-  if (t->inq == &t->run->ready)
-    corun__tq_remove(t->inq, t);
-  else if (t->limit && t->inq == &t->limit->token_waiters)
-    corun__sem_token_unwait(t->limit, t);
+  t->inq = NULL;
+  if (q == &t->run->ready)
+    corun_list_unlink(&t->qlink);
+  else if (t->limit && q == &t->limit->token_waiters)
+    corun__sem_token_unwait(t->limit, &t->qlink);
   else
-    corun__sem_unwait(sem_of_queue(t->inq), t);
+    corun__sem_unwait(sem_of_queue(q), &t->qlink);
 }
 
 static void dependency_ended(struct corun_task *d, struct corun_task *dep)
@@ -228,18 +277,19 @@ static void end(struct corun_task *t, enum corun_status status,
 {
   struct corun_run *run = t->run;
   struct corun_task *parent = t->parent;
+  struct corun_list *it;
   uint32_t i;
 
   assert(t->state != CORUN_STATE_DONE);
   if (t->timeout)
-    corun__timer_stop(run, &t->timeout->timer);
+    corun__timer_stop(&run->timers, &t->timeout->timer);
   leave_queue(t);
   if (t->flags & CORUN_TF_HOLD_LIMIT)
-    corun__sem_release(t->limit, t);
+    give_slot(t->limit, t);
   if (t->flags & CORUN_TF_HOLD_GLOBAL)
-    corun__sem_release(&run->global, t);
+    give_slot(&run->global, t);
   if (t->flags & CORUN_TF_HOLD_FDS)
-    corun__sem_release(&run->fds, t);
+    give_slot(&run->fds, t);
   t->status = (uint8_t)status;
   t->err_type = (uint8_t)type;
   free(t->err_msg);
@@ -252,16 +302,13 @@ static void end(struct corun_task *t, enum corun_status status,
     run->ndone++;
     if (status == CORUN_STATUS_FAILED || status == CORUN_STATUS_TIMEOUT)
       run->nfailed++;
-    if (run->opts.journal && !(t->flags & CORUN_TF_RESUMED)) {
-      int e = corun__journal_record(run->opts.journal, t, &run->job->secrets);
+  }
+  for (it = run->observers.next; it != &run->observers; it = it->next) {
+    struct corun_observer *o =
+        corun_list_entry(it, struct corun_observer, link);
 
-      /* Said when it happens: the run goes on, but cannot be resumed. */
-      if (e)
-        corun__run_logf(run, "error: --journal: cannot write the end of "
-                             "\"%s\": %s; tasks that end from now on are not "
-                             "recorded",
-                        t->id, strerror(e));
-    }
+    if (o->task_ended)
+      o->task_ended(o, t);
   }
   set_state(t, CORUN_STATE_DONE);
 

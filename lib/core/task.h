@@ -20,7 +20,9 @@
 #include <stdint.h>
 
 #include "util/error.h"
+#include "util/list.h"
 #include "core/kind.h"
+#include "sched/sem.h"
 #include "sched/timer.h"
 
 #define CORUN_NO_TIME UINT64_MAX
@@ -60,8 +62,6 @@ enum corun_task_flag {
 };
 
 struct corun_run;
-struct corun_tq;
-struct corun_sem;
 
 /* "after" edges; only tasks that have some carry this. */
 struct corun_deps {
@@ -93,9 +93,8 @@ struct corun_task {
   char *err_msg;
   cJSON *result;
   struct corun_sem *limit;
-  struct corun_tq *inq; /* the queue qprev/qnext link it into, or NULL */
-  struct corun_task *qprev;
-  struct corun_task *qnext;
+  void *inq; /* the queue qlink links it into (ready, a sem's), or NULL */
+  struct corun_list qlink;
   uint64_t t_ready; /* ns since the run began; CORUN_NO_TIME if not yet */
   uint64_t t_start;
   uint64_t t_end;
@@ -161,6 +160,12 @@ void corun__task_yield(struct corun_task *t);
 void corun__task_free_parts(struct corun_task *t);
 /* Continue admission of a task the ready queue handed back. */
 void corun__task_dispatch(struct corun_task *t);
+/*
+ * The run's semaphores wake their waiters here: the task now holds the
+ * slot (or its rate token) and goes back to the ready queue.
+ */
+void corun__task_sem_wake(struct corun_sem *s, struct corun_list *w,
+                          enum corun_sem_grant what);
 /* The contract's names of states and statuses ("running", "ok", ...). */
 const char *corun__task_state_name(enum corun_state s);
 const char *corun__task_status_name(enum corun_status s);

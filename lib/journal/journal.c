@@ -3,6 +3,7 @@
 #include "journal/journal.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <sys/file.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -14,10 +15,18 @@
 #include "util/buf.h"
 #include "load/jobfile.h"
 #include "util/outfile.h"
-#include "report/report.h"
+#include "core/result.h"
+#include "json/write.h"
 #include "core/task.h"
 
 #define JOURNAL_FORMAT 1
+
+_Static_assert(offsetof(struct corun_journal, obs) == 0,
+               "the run takes a journal for its observer");
+
+static int earlier(struct corun_observer *o, const struct corun_task *t,
+                   cJSON **result);
+static void task_ended(struct corun_observer *o, const struct corun_task *t);
 
 /* Keep a record of an ok end; the map borrows the record's id. */
 static void remember(struct corun_journal *j, cJSON *rec)
@@ -106,6 +115,8 @@ enum corun_code corun_journal_open(struct corun_journal **out,
   j = calloc(1, sizeof(*j));
   if (j == NULL)
     return corun_failf(err, CORUN_ENOMEM, "out of memory");
+  j->obs.earlier = earlier;
+  j->obs.task_ended = task_ended;
   j->fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (j->fd < 0 || fstat(j->fd, &st) < 0) {
     e = errno;
@@ -201,10 +212,19 @@ void corun_journal_close(struct corun_journal *j)
   free(j);
 }
 
-const cJSON *corun__journal_find(const struct corun_journal *j,
-                                 const char *id)
+static int earlier(struct corun_observer *o, const struct corun_task *t,
+                   cJSON **result)
 {
-  return corun_strmap_get(&j->done, id);
+  struct corun_journal *j = (struct corun_journal *)o;
+  const cJSON *rec = corun_strmap_get(&j->done, t->id), *res;
+
+  if (rec == NULL)
+    return 0;
+  res = cJSON_GetObjectItemCaseSensitive(rec, "result");
+  *result = res && !cJSON_IsNull(res) ? cJSON_Duplicate(res, 1) : NULL;
+  if (t->run->opts.debug)
+    corun__run_logf(t->run, "%s: resumed from the journal", t->id);
+  return 1;
 }
 
 int corun_journal_error(const struct corun_journal *j)
@@ -212,8 +232,13 @@ int corun_journal_error(const struct corun_journal *j)
   return j ? j->werr : 0;
 }
 
-int corun__journal_record(struct corun_journal *j, const struct corun_task *t,
-                          const struct corun_secrets *sec)
+/*
+ * Record t's end (not for pipeline items or resumed tasks). Returns 0, or
+ * the errno of the write that failed; after a failure nothing more is
+ * written (a later line could not be trusted to follow a whole one).
+ */
+static int record(struct corun_journal *j, const struct corun_task *t,
+                  const struct corun_secrets *sec)
 {
   struct corun_buf b = CORUN_BUF_INIT;
   uint64_t dur = t->t_start != CORUN_NO_TIME ? t->t_end - t->t_start : 0;
@@ -238,4 +263,21 @@ int corun__journal_record(struct corun_journal *j, const struct corun_task *t,
   j->werr = b.oom ? ENOMEM : corun__write_all(j->fd, b.p, b.len);
   corun_buf_free(&b);
   return j->werr;
+}
+
+static void task_ended(struct corun_observer *o, const struct corun_task *t)
+{
+  struct corun_journal *j = (struct corun_journal *)o;
+  struct corun_run *run = t->run;
+  int e;
+
+  if (t->flags & (CORUN_TF_INSTANCE | CORUN_TF_RESUMED))
+    return;
+  e = record(j, t, &run->job->secrets);
+  /* Said when it happens: the run goes on, but cannot be resumed. */
+  if (e)
+    corun__run_logf(run,
+                    "error: --journal: cannot write the end of \"%s\": "
+                    "%s; tasks that end from now on are not recorded",
+                    t->id, strerror(e));
 }

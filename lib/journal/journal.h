@@ -23,28 +23,20 @@
 #include "corun.h"
 #include "util/hash.h"
 #include "json/template.h"
+#include "core/run.h"
 
 struct corun_task;
 
+/*
+ * The run attaches a journal given in its options as an observer (the
+ * core knows no journal): obs must stay the first member.
+ */
 struct corun_journal {
+  struct corun_observer obs; /* records ends, answers resumes */
   int fd;
   struct corun_strmap done; /* id -> cJSON record of a task that ended ok */
   size_t resumable;
   int werr; /* first write error, an errno */
 };
-
-/*
- * Record t's end (not for pipeline items or resumed tasks). Returns 0, or
- * the errno of the write that failed; after a failure nothing more is
- * written (a later line could not be trusted to follow a whole one).
- */
-int corun__journal_record(struct corun_journal *j, const struct corun_task *t,
-                          const struct corun_secrets *sec);
-/*
- * The record of id if it ended ok in an earlier run, or NULL. Its
- * "result" member is what the task came to.
- */
-const cJSON *corun__journal_find(const struct corun_journal *j,
-                                 const char *id);
 
 #endif

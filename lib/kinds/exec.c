@@ -31,7 +31,6 @@
 #include "core/fields.h"
 #include "core/kind.h"
 #include "core/retry.h"
-#include "report/report.h"
 #include "core/run.h"
 #include "core/task.h"
 
@@ -278,8 +277,8 @@ static void attempt_settled(struct exec_task *x)
     x->group_told = 0;
     corun__run_group(x->base.run, x->pgid, 0);
   }
-  corun__timer_stop(x->base.run, &x->grace);
-  corun__timer_stop(x->base.run, &x->attempt);
+  corun__timer_stop(&x->base.run->timers, &x->grace);
+  corun__timer_stop(&x->base.run->timers, &x->attempt);
 }
 
 static void closed(uv_handle_t *h)
@@ -466,8 +465,12 @@ static void maybe_done(struct exec_task *x)
     corun_buf_printf(&msg, ": %s", line);
   if (corun__retry_left(&x->c->retry, t) &&
       (!x->error || transient(x->error))) {
-    corun__retry_after(&x->retry, t, corun__retry_wait_ms(&x->c->retry, t, 0),
-                       corun_buf_str(&msg), again);
+    if (corun__retry_after(&x->retry, t,
+                           corun__retry_wait_ms(&x->c->retry, t, 0),
+                           corun_buf_str(&msg), again) < 0)
+      corun__task_finish(t, CORUN_STATUS_FAILED, type,
+                         "%s; out of memory arming the retry timer",
+                         corun_buf_str(&msg));
   } else {
     /* The exit status and signal are what a failed command's user needs. */
     if (t->cancel_status == CORUN_STATUS_NONE) {
@@ -559,7 +562,7 @@ static void kill_group(struct exec_task *x)
 
 static void grace_over(struct corun_timer *timer)
 {
-  struct exec_task *x = (struct exec_task *)timer->task;
+  struct exec_task *x = (struct exec_task *)timer->data;
 
   if (attempt_live(x))
     kill_group(x);
@@ -577,13 +580,16 @@ static void terminate(struct exec_task *x)
     abandon_pipes(x);
     return;
   }
-  corun__timer_start(t->run, &x->grace, corun__now_ms(t->run) + x->c->grace_ms,
-                     grace_over, t);
+  /* Without a timer to end the grace there is no grace. */
+  if (corun__timer_start(&t->run->timers, &x->grace,
+                         corun__now_ms(t->run) + x->c->grace_ms, grace_over,
+                         t) < 0)
+    kill_group(x);
 }
 
 static void attempt_expired(struct corun_timer *timer)
 {
-  struct exec_task *x = (struct exec_task *)timer->task;
+  struct exec_task *x = (struct exec_task *)timer->data;
   struct corun_task *t = &x->base;
 
   /* A cancel already under way has the group in hand, and its reason wins. */
@@ -661,9 +667,14 @@ static void launch(struct exec_task *x)
   x->attempt_start = corun__now_ms(t->run);
   x->open_handles++;
   x->pipes_open = 2;
-  if (x->c->attempt_ms)
-    corun__timer_start(t->run, &x->attempt, x->attempt_start + x->c->attempt_ms,
-                       attempt_expired, t);
+  /* An attempt that cannot be bounded is not run unbounded. */
+  if (x->c->attempt_ms &&
+      corun__timer_start(&t->run->timers, &x->attempt,
+                         x->attempt_start + x->c->attempt_ms, attempt_expired,
+                         t) < 0) {
+    x->error = UV_ENOMEM;
+    terminate(x);
+  }
   uv_read_start((uv_stream_t *)&x->out, alloc_cb, on_read);
   uv_read_start((uv_stream_t *)&x->err, alloc_cb, on_read);
   if (x->c->stdin_text) {
@@ -687,7 +698,7 @@ static void cancel(struct corun_task *t)
   struct exec_task *x = (struct exec_task *)t;
 
   /* The task's own end is never an attempt's: no retry may follow it. */
-  corun__timer_stop(t->run, &x->attempt);
+  corun__timer_stop(&t->run->timers, &x->attempt);
   if (corun__retry_stop(&x->retry, t)) {
     corun__task_finish(t, CORUN_STATUS_CANCELLED, CORUN_ERR_CANCELLED, NULL);
     return;

@@ -35,7 +35,7 @@
 #include "util/decode.h"
 #include "util/sha256.h"
 #include "util/outfile.h"
-#include "report/report.h"
+#include "json/write.h"
 #include "core/run.h"
 #include "core/task.h"
 
@@ -528,9 +528,9 @@ static void drop_temp(struct fetch_task *ft)
 /* Open where this attempt's body goes. Returns 0, or an errno. */
 static int open_sink(struct fetch_task *ft)
 {
-  return ft->c->save ? corun__outfile_open(&ft->out, ft->c->save,
-                                           ft->base.run->job->root)
-                     : 0;
+  return ft->c->save
+             ? corun__outfile_open(&ft->out, ft->c->save, ft->base.run->root)
+             : 0;
 }
 
 /* Put the saved body in place. Returns 0, or an errno. */
@@ -547,6 +547,8 @@ static void done(CURL *easy, CURLcode code, const char *errmsg, void *arg);
  */
 static void put_easy(struct fetch_task *ft)
 {
+  struct corun_http *h;
+
   drop_decoder(ft);
   corun_buf_free(&ft->body);
   corun_buf_free(&ft->whole);
@@ -556,8 +558,8 @@ static void put_easy(struct fetch_task *ft)
   free(ft->url);
   free(ft->method);
   ft->url = ft->method = NULL;
-  if (ft->easy && ft->base.run->http)
-    corun__http_easy_put(ft->base.run->http, ft->easy);
+  if (ft->easy && (h = corun__run_kind_state_if(ft->base.run, ft->base.kind)))
+    corun__http_easy_put(h, ft->easy);
   else if (ft->easy)
     curl_easy_cleanup(ft->easy);
   ft->easy = NULL;
@@ -711,7 +713,7 @@ static void launch(struct fetch_task *ft)
   const char *why = NULL;
   int e;
 
-  h = corun__http_get(t->run, &why);
+  h = corun__run_kind_state(t->run, t->kind, &why);
   if (h == NULL) {
     corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO, "%s", why);
     return;
@@ -748,7 +750,7 @@ static void launch(struct fetch_task *ft)
   if (ft->c->save) {
     struct corun_buf mk = CORUN_BUF_INIT;
 
-    if (corun__outfile_mkdirs(ft->c->save, t->run->job->root, &mk) < 0) {
+    if (corun__outfile_mkdirs(ft->c->save, t->run->root, &mk) < 0) {
       corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO, "%s",
                          corun_buf_str(&mk));
       corun_buf_free(&mk);
@@ -1328,16 +1330,17 @@ static void done(CURL *easy, CURLcode code, const char *errmsg, void *arg)
      * not show on its own.
      */
     if (strlen(errmsg) >= CURL_ERROR_SIZE - 1)
-      corun_secrets_redact_cut(&t->run->job->secrets, errmsg, strlen(errmsg),
-                               &msg);
+      corun_secrets_redact_cut(t->run->secrets, errmsg, strlen(errmsg), &msg);
     else
       corun_buf_puts(&msg, *errmsg ? errmsg : curl_easy_strerror(code));
   }
   if (retryable(ft, type, status, code)) {
-    corun__retry_after(&ft->retry, t, backoff_ms(ft, status),
-                       corun_buf_str(&msg), again);
-    corun_buf_free(&msg);
-    return;
+    if (corun__retry_after(&ft->retry, t, backoff_ms(ft, status),
+                           corun_buf_str(&msg), again) == 0) {
+      corun_buf_free(&msg);
+      return;
+    }
+    corun_buf_puts(&msg, "; out of memory arming the retry timer");
   }
   put_easy(ft);
   corun__task_finish(t, CORUN_STATUS_FAILED, type, "%s", corun_buf_str(&msg));
@@ -1348,9 +1351,11 @@ static void cancel(struct corun_task *t)
 {
   struct fetch_task *ft = (struct fetch_task *)t;
 
+  struct corun_http *h = corun__run_kind_state_if(t->run, t->kind);
+
   corun__retry_stop(&ft->retry, t);
-  if (ft->easy && t->run->http)
-    corun__http_remove(t->run->http, ft->easy);
+  if (ft->easy && h)
+    corun__http_remove(h, ft->easy);
   put_easy(ft);
   drop_temp(ft);
   corun__task_finish(t, CORUN_STATUS_CANCELLED, CORUN_ERR_CANCELLED, NULL);
@@ -1427,6 +1432,28 @@ static const char *const result_fields[] = {
     "status", "bytes", "content_type", "url", "timings", "body", "captures",
     NULL};
 
+/*
+ * One multi handle for all of a run's fetches. Connections, open or kept
+ * idle, are capped as running fetches are (by the descriptors left, see
+ * run.h), so curl never holds a transfer back while its timeout runs:
+ * past the cap it closes an idle connection.
+ */
+static void *run_open(struct corun_run *run, const char **err)
+{
+  return corun__http_new(run->loop, (long)run->fds.cap, (long)run->per_host,
+                         err);
+}
+
+static void run_quiesce(void *state)
+{
+  corun__http_quiesce(state);
+}
+
+static void run_close(void *state, void (*closed)(void *arg), void *arg)
+{
+  corun__http_close(state, closed, arg);
+}
+
 const struct corun_kind corun_kind_fetch = {
     .name = "fetch",
     .size = sizeof(struct fetch_task),
@@ -1442,4 +1469,7 @@ const struct corun_kind corun_kind_fetch = {
     .summary = summary,
     .trace = trace,
     .free = release,
+    .run_open = run_open,
+    .run_quiesce = run_quiesce,
+    .run_close = run_close,
 };

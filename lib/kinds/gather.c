@@ -8,7 +8,7 @@
 
 #include "core/fields.h"
 #include "core/kind.h"
-#include "report/report.h"
+#include "core/result.h"
 #include "core/run.h"
 #include "core/task.h"
 

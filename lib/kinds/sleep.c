@@ -80,7 +80,7 @@ static void wake_task(struct corun_task *t)
 
 static void wake(struct corun_timer *timer)
 {
-  wake_task(timer->task);
+  wake_task(timer->data);
 }
 
 static void start(struct corun_task *t)
@@ -92,7 +92,7 @@ static void start(struct corun_task *t)
     corun__task_yield(t);
     return;
   }
-  if (corun__timer_start(t->run, &s->timer,
+  if (corun__timer_start(&t->run->timers, &s->timer,
                          corun__now_ms(t->run) + s->timer.due, wake, t) < 0)
     corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO,
                        "out of memory arming the timer");
@@ -102,7 +102,7 @@ static void cancel(struct corun_task *t)
 {
   struct sleep_task *s = (struct sleep_task *)t;
 
-  corun__timer_stop(t->run, &s->timer);
+  corun__timer_stop(&t->run->timers, &s->timer);
   corun__task_finish(t, CORUN_STATUS_CANCELLED, CORUN_ERR_CANCELLED, NULL);
 }
 

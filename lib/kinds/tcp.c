@@ -144,7 +144,7 @@ static void on_connect(uv_connect_t *req, int status)
 
 static void retry(struct corun_timer *timer)
 {
-  begin_round((struct tcp_task *)timer->task);
+  begin_round((struct tcp_task *)timer->data);
 }
 
 /* Connect to p->cur, or, past the last address, wait for the next round. */
@@ -154,7 +154,7 @@ static void try_next(struct tcp_task *p)
   int e;
 
   if (p->cur == NULL) {
-    if (corun__timer_start(t->run, &p->retry,
+    if (corun__timer_start(&t->run->timers, &p->retry,
                            corun__now_ms(t->run) + p->interval_ms, retry,
                            t) < 0)
       corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO,
@@ -246,7 +246,7 @@ static void cancel(struct corun_task *t)
     close_sock(p, THEN_CANCELLED);
     return;
   }
-  corun__timer_stop(t->run, &p->retry);
+  corun__timer_stop(&t->run->timers, &p->retry);
   end_cancelled(p);
 }
 

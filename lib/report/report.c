@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Helpers shared by the reporters, and writing a report to its file. */
+/* Writing a report to its file, through util/outfile's atomic writer. */
 #include "report/report.h"
 
 #include <errno.h>
@@ -10,116 +10,6 @@
 
 #include "corun.h"
 #include "util/outfile.h"
-
-void corun__json_write_str(struct corun_buf *out, const char *s,
-                           const struct corun_secrets *sec)
-{
-  struct corun_buf r = CORUN_BUF_INIT;
-
-  if (sec == NULL || sec->n == 0) {
-    corun_buf_json_str(out, s, strlen(s));
-    return;
-  }
-  corun_secrets_redact(sec, s, strlen(s), &r);
-  corun_buf_json_str(out, corun_buf_str(&r), r.len);
-  corun_buf_free(&r);
-}
-
-static void write_number(struct corun_buf *out, double d)
-{
-  char tmp[32];
-
-  /* Any integral double below 2^63 prints exactly as an integer. */
-  if (d == floor(d) && fabs(d) < 9.2e18) {
-    corun_buf_printf(out, "%.0f", d);
-    return;
-  }
-  /* Shortest of 15 or 17 digits that reads back the same. */
-  snprintf(tmp, sizeof(tmp), "%.15g", d);
-  if (strtod(tmp, NULL) != d)
-    snprintf(tmp, sizeof(tmp), "%.17g", d);
-  corun_buf_puts(out, tmp);
-}
-
-void corun__json_write(struct corun_buf *out, const cJSON *v,
-                       const struct corun_secrets *sec)
-{
-  const cJSON *it;
-
-  if (v == NULL || cJSON_IsNull(v)) {
-    corun_buf_puts(out, "null");
-  } else if (cJSON_IsFalse(v)) {
-    corun_buf_puts(out, "false");
-  } else if (cJSON_IsTrue(v)) {
-    corun_buf_puts(out, "true");
-  } else if (cJSON_IsNumber(v)) {
-    write_number(out, v->valuedouble);
-  } else if (cJSON_IsString(v)) {
-    corun__json_write_str(out, v->valuestring, sec);
-  } else if (cJSON_IsArray(v)) {
-    corun_buf_putc(out, '[');
-    for (it = v->child; it; it = it->next) {
-      corun__json_write(out, it, sec);
-      if (it->next)
-        corun_buf_puts(out, ", ");
-    }
-    corun_buf_putc(out, ']');
-  } else if (cJSON_IsObject(v)) {
-    corun_buf_putc(out, '{');
-    for (it = v->child; it; it = it->next) {
-      corun__json_write_str(out, it->string, sec);
-      corun_buf_puts(out, ": ");
-      corun__json_write(out, it, sec);
-      if (it->next)
-        corun_buf_puts(out, ", ");
-    }
-    corun_buf_putc(out, '}');
-  } else {
-    corun_buf_puts(out, "null");
-  }
-}
-
-void corun__task_write_result(const struct corun_task *t,
-                              const struct corun_secrets *sec,
-                              struct corun_buf *out)
-{
-  /* A resumed task's result is the journal's, whatever its kind. */
-  if (t->kind && t->kind->result && !(t->flags & CORUN_TF_RESUMED))
-    t->kind->result(t, sec, out);
-  else
-    corun__json_write(out, t->result, sec);
-}
-
-void corun__task_write_error(const struct corun_task *t,
-                             const struct corun_secrets *sec,
-                             struct corun_buf *out)
-{
-  if (t->status == CORUN_STATUS_OK || t->status == CORUN_STATUS_NONE) {
-    corun_buf_puts(out, "null");
-    return;
-  }
-  corun_buf_printf(out, "{\"type\": \"%s\", \"message\": ",
-                   corun_errtype_name((enum corun_errtype)t->err_type));
-  corun__json_write_str(out, t->err_msg ? t->err_msg : "", sec);
-  corun_buf_putc(out, '}');
-}
-
-void corun__fmt_duration(double s, char *buf, size_t n)
-{
-  if (s < 1.0)
-    snprintf(buf, n, "%.0fms", s * 1000.0);
-  else if (s < 60.0)
-    snprintf(buf, n, "%.2fs", s);
-  else if (s < 3600.0)
-    snprintf(buf, n, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60.0));
-  else
-    snprintf(buf, n, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60.0));
-}
-
-double corun__secs(uint64_t ns)
-{
-  return (double)ns / 1e9;
-}
 
 enum corun_code corun_probe_writable(const char *path, struct corun_error *err)
 {

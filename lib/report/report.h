@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Shared pieces of the reporters in report/ (JSON, text, task dump): JSON
- * output with secrets redacted, and the formatting of times.
+ * What the reporters in report/ (JSON, text, task dump) share: JSON output
+ * with secrets redacted, a task's outcome as JSON, and the formatting of
+ * times, all from lower layers that the core and kinds use too.
  */
 #ifndef CORUN_REPORT_H
 #define CORUN_REPORT_H
@@ -9,26 +10,11 @@
 #include <cjson/cJSON.h>
 
 #include "util/buf.h"
-#include "core/task.h"
+#include "util/duration.h"
 #include "json/template.h"
-
-/* A JSON string literal of s, secrets shown as "***". */
-void corun__json_write_str(struct corun_buf *out, const char *s,
-                           const struct corun_secrets *sec);
-/* Any JSON value, strings redacted. */
-void corun__json_write(struct corun_buf *out, const cJSON *v,
-                       const struct corun_secrets *sec);
-/* The task's result as JSON (null when it has none). */
-void corun__task_write_result(const struct corun_task *t,
-                              const struct corun_secrets *sec,
-                              struct corun_buf *out);
-/* {"type": ..., "message": ...} or null. */
-void corun__task_write_error(const struct corun_task *t,
-                             const struct corun_secrets *sec,
-                             struct corun_buf *out);
-/* "250ms", "1.50s", "2m03s". */
-void corun__fmt_duration(double seconds, char *buf, size_t n);
-/* Seconds from nanoseconds on the run clock. */
-double corun__secs(uint64_t ns);
+#include "json/write.h"
+#include "core/result.h"
+#include "core/task.h"
+#include "load/jobfile.h"
 
 #endif

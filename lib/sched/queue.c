@@ -10,39 +10,32 @@
 
 static void list_push(struct corun_qwaitlist *l, struct corun_qwaiter *w)
 {
-  w->next = NULL;
-  w->prev = l->tail;
-  if (l->tail)
-    l->tail->next = w;
-  else
-    l->head = w;
-  l->tail = w;
+  corun_list_push(&l->list, &w->link);
   l->len++;
 }
 
 static void list_remove(struct corun_qwaitlist *l, struct corun_qwaiter *w)
 {
-  if (w->prev)
-    w->prev->next = w->next;
-  else
-    l->head = w->next;
-  if (w->next)
-    w->next->prev = w->prev;
-  else
-    l->tail = w->prev;
-  w->prev = w->next = NULL;
+  corun_list_unlink(&w->link);
   l->len--;
+}
+
+static int list_any(const struct corun_qwaitlist *l)
+{
+  return !corun_list_empty(&l->list);
 }
 
 /* Take the first waiter off l; it is no longer waiting. */
 static struct corun_qwaiter *list_shift(struct corun_qwaitlist *l)
 {
-  struct corun_qwaiter *w = l->head;
+  struct corun_list *n = corun_list_first(&l->list);
+  struct corun_qwaiter *w;
 
-  if (w) {
-    list_remove(l, w);
-    w->q = NULL;
-  }
+  if (n == NULL)
+    return NULL;
+  w = corun_list_entry(n, struct corun_qwaiter, link);
+  list_remove(l, w);
+  w->q = NULL;
   return w;
 }
 
@@ -50,6 +43,8 @@ int corun_queue_init(struct corun_queue *q, size_t maxsize,
                      enum corun_qorder order)
 {
   memset(q, 0, sizeof(*q));
+  corun_list_init(&q->getters.list);
+  corun_list_init(&q->putters.list);
   q->maxsize = maxsize;
   q->order = order;
   q->alloc = maxsize && maxsize < QUEUE_FIRST_ALLOC ? maxsize
@@ -202,7 +197,7 @@ enum corun_qresult corun_queue_put(struct corun_queue *q,
     return CORUN_Q_OK;
   }
   /* Putters already waiting go first, even if a slot just opened. */
-  if (q->putters.head || !has_room(q))
+  if (list_any(&q->putters) || !has_room(q))
     return CORUN_Q_FULL;
   return insert(q, &x) < 0 ? CORUN_Q_NOMEM : CORUN_Q_OK;
 }
@@ -215,7 +210,7 @@ enum corun_qresult corun_queue_get(struct corun_queue *q,
   if (q->len == 0)
     return q->closed ? CORUN_Q_CLOSED : CORUN_Q_EMPTY;
   take(q, out);
-  if (q->putters.head && has_room(q)) {
+  if (list_any(&q->putters) && has_room(q)) {
     w = list_shift(&q->putters);
     w->item.seq = q->seq++;
     /* Room was just made, so this cannot need to grow past it. */

@@ -26,6 +26,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/list.h"
+
 enum corun_qorder { CORUN_Q_FIFO, CORUN_Q_LIFO, CORUN_Q_PRIORITY };
 
 /* Results of the calls below and of waits. */
@@ -57,9 +59,8 @@ typedef void (*corun_qwait_cb)(struct corun_qwaiter *w,
  * must stay put, and leaving early is corun_queue_unwait().
  */
 struct corun_qwaiter {
-  struct corun_qwaiter *prev;
-  struct corun_qwaiter *next;
-  struct corun_queue *q; /* the queue waited on, or NULL */
+  struct corun_list link; /* on the getters' or putters' list */
+  struct corun_queue *q;  /* the queue waited on, or NULL */
   corun_qwait_cb cb;
   struct corun_qitem item;
   void *data;
@@ -67,8 +68,7 @@ struct corun_qwaiter {
 };
 
 struct corun_qwaitlist {
-  struct corun_qwaiter *head;
-  struct corun_qwaiter *tail;
+  struct corun_list list; /* struct corun_qwaiter, through link */
   size_t len;
 };
 
@@ -86,7 +86,7 @@ struct corun_queue {
   struct corun_qwaitlist putters;
 };
 
-/* Returns 0, or -1 when out of memory. */
+/* Returns 0, or -1 when out of memory. q must not be moved afterwards. */
 int corun_queue_init(struct corun_queue *q, size_t maxsize,
                      enum corun_qorder order);
 /*

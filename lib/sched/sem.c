@@ -4,46 +4,42 @@
 #include <assert.h>
 #include <stddef.h>
 
-#include "core/run.h"
-#include "core/task.h"
-
-void corun__tq_push(struct corun_tq *q, struct corun_task *t)
+static void waitq_push(struct corun_waitq *q, struct corun_list *w)
 {
-  assert(t->inq == NULL);
-  t->inq = q;
-  t->qnext = NULL;
-  t->qprev = q->tail;
-  if (q->tail)
-    q->tail->qnext = t;
-  else
-    q->head = t;
-  q->tail = t;
+  assert(!corun_list_linked(w));
+  corun_list_push(&q->list, w);
   q->len++;
 }
 
-void corun__tq_remove(struct corun_tq *q, struct corun_task *t)
+static void waitq_remove(struct corun_waitq *q, struct corun_list *w)
 {
-  assert(t->inq == q);
-  if (t->qprev)
-    t->qprev->qnext = t->qnext;
-  else
-    q->head = t->qnext;
-  if (t->qnext)
-    t->qnext->qprev = t->qprev;
-  else
-    q->tail = t->qprev;
-  t->qprev = t->qnext = NULL;
-  t->inq = NULL;
+  assert(q->len > 0);
+  corun_list_unlink(w);
   q->len--;
 }
 
-struct corun_task *corun__tq_pop(struct corun_tq *q)
+static struct corun_list *waitq_shift(struct corun_waitq *q)
 {
-  struct corun_task *t = q->head;
+  struct corun_list *w = corun_list_first(&q->list);
 
-  if (t)
-    corun__tq_remove(q, t);
-  return t;
+  if (w)
+    waitq_remove(q, w);
+  return w;
+}
+
+static int waitq_empty(const struct corun_waitq *q)
+{
+  return corun_list_empty(&q->list);
+}
+
+void corun__sem_bind(struct corun_sem *s, struct corun_timers *timers,
+                     corun_sem_wake_cb wake)
+{
+  corun_list_init(&s->waiters.list);
+  corun_list_init(&s->token_waiters.list);
+  s->waiters.len = s->token_waiters.len = 0;
+  s->timers = timers;
+  s->wake = wake;
 }
 
 /* A start is allowed once the rate's token is due (rate.h). */
@@ -65,12 +61,11 @@ static int has_room(const struct corun_sem *s)
 /* Slots are given in arrival order whenever one is free. */
 static void grant(struct corun_sem *s)
 {
-  while (s->waiters.head && has_room(s)) {
-    struct corun_task *t = corun__tq_pop(&s->waiters);
+  while (!waitq_empty(&s->waiters) && has_room(s)) {
+    struct corun_list *w = waitq_shift(&s->waiters);
 
     s->in_use++;
-    t->flags |= s->hold_flag;
-    corun__run_ready(s->run, t);
+    s->wake(s, w, CORUN_SEM_SLOT);
   }
 }
 
@@ -78,65 +73,66 @@ static void token_due(struct corun_timer *timer)
 {
   struct corun_sem *s =
       (struct corun_sem *)((char *)timer - offsetof(struct corun_sem, timer));
-  struct corun_run *run = s->run;
 
-  while (s->token_waiters.head) {
-    struct corun_task *t;
-
-    if (!take_token(s, corun__now_ms(run), 1)) {
-      corun__timer_start(run, &s->timer, token_due_ms(s), token_due,
-                         s->token_waiters.head);
+  while (!waitq_empty(&s->token_waiters)) {
+    if (!take_token(s, corun__timers_now(s->timers), 1)) {
+      if (corun__timer_start(s->timers, &s->timer, token_due_ms(s), token_due,
+                             NULL) == 0)
+        return;
+      /* No token would ever come: none of them may wait for one. */
+      while (!waitq_empty(&s->token_waiters))
+        s->wake(s, waitq_shift(&s->token_waiters), CORUN_SEM_NOMEM);
       return;
     }
-    t = corun__tq_pop(&s->token_waiters);
-    t->flags |= CORUN_TF_TOKEN;
-    corun__run_ready(run, t);
+    s->wake(s, waitq_shift(&s->token_waiters), CORUN_SEM_TOKEN);
   }
 }
 
-int corun__sem_try(struct corun_sem *s, struct corun_task *t)
+int corun__sem_try(struct corun_sem *s)
 {
-  if (s->waiters.head || !has_room(s))
+  if (!waitq_empty(&s->waiters) || !has_room(s))
     return 0;
   s->in_use++;
-  t->flags |= s->hold_flag;
   return 1;
 }
 
-void corun__sem_wait(struct corun_sem *s, struct corun_task *t)
+void corun__sem_wait(struct corun_sem *s, struct corun_list *w)
 {
-  corun__tq_push(&s->waiters, t);
+  waitq_push(&s->waiters, w);
 }
 
-void corun__sem_unwait(struct corun_sem *s, struct corun_task *t)
+void corun__sem_unwait(struct corun_sem *s, struct corun_list *w)
 {
-  corun__tq_remove(&s->waiters, t);
+  waitq_remove(&s->waiters, w);
 }
 
-int corun__sem_token(struct corun_sem *s, struct corun_task *t)
+int corun__sem_token(struct corun_sem *s, struct corun_list *w)
 {
-  if (s->rate.interval_ms <= 0 || (t->flags & CORUN_TF_TOKEN))
+  if (s->rate.interval_ms <= 0)
     return 1;
-  if (s->token_waiters.head == NULL &&
-      take_token(s, corun__now_ms(s->run), 0))
+  if (waitq_empty(&s->token_waiters) &&
+      take_token(s, corun__timers_now(s->timers), 0))
     return 1;
-  corun__tq_push(&s->token_waiters, t);
-  if (!corun__timer_armed(&s->timer))
-    corun__timer_start(s->run, &s->timer, token_due_ms(s), token_due, t);
+  waitq_push(&s->token_waiters, w);
+  if (!corun__timer_armed(&s->timer) &&
+      corun__timer_start(s->timers, &s->timer, token_due_ms(s), token_due,
+                         NULL) < 0) {
+    waitq_remove(&s->token_waiters, w);
+    return -1;
+  }
   return 0;
 }
 
-void corun__sem_token_unwait(struct corun_sem *s, struct corun_task *t)
+void corun__sem_token_unwait(struct corun_sem *s, struct corun_list *w)
 {
-  corun__tq_remove(&s->token_waiters, t);
-  if (s->token_waiters.head == NULL)
-    corun__timer_stop(s->run, &s->timer);
+  waitq_remove(&s->token_waiters, w);
+  if (waitq_empty(&s->token_waiters))
+    corun__timer_stop(s->timers, &s->timer);
 }
 
-void corun__sem_release(struct corun_sem *s, struct corun_task *t)
+void corun__sem_release(struct corun_sem *s)
 {
   assert(s->in_use > 0);
-  t->flags &= ~s->hold_flag;
   s->in_use--;
   grant(s);
 }

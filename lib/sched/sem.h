@@ -18,49 +18,68 @@
 #include <stdint.h>
 
 #include "sched/rate.h"
+#include "util/list.h"
 #include "sched/timer.h"
 
-struct corun_task;
-struct corun_run;
+struct corun_sem;
 
-/* An intrusive FIFO of tasks, linked through the tasks' qprev/qnext. */
-struct corun_tq {
-  struct corun_task *head;
-  struct corun_task *tail;
+/* A FIFO of waiters, linked through a struct corun_list each. */
+struct corun_waitq {
+  struct corun_list list;
   uint32_t len;
 };
 
-void corun__tq_push(struct corun_tq *q, struct corun_task *t);
-struct corun_task *corun__tq_pop(struct corun_tq *q);
-void corun__tq_remove(struct corun_tq *q, struct corun_task *t);
+/* What a waiter was served. */
+enum corun_sem_grant {
+  CORUN_SEM_SLOT,  /* a slot, now held for it */
+  CORUN_SEM_TOKEN, /* its rate token */
+  CORUN_SEM_NOMEM  /* nothing: the token timer could not be armed */
+};
+
+/*
+ * Wakes a waiter the sem served: w has left the queue already. Installed
+ * by the sem's owner (the run makes the task ready again); it may call
+ * into the sem.
+ */
+typedef void (*corun_sem_wake_cb)(struct corun_sem *s, struct corun_list *w,
+                                  enum corun_sem_grant what);
 
 struct corun_sem {
   char *name;        /* "limits" key; NULL for the concurrency pool */
   uint32_t cap;      /* 0: no cap on how many run at once */
   uint32_t in_use;
-  uint32_t hold_flag; /* task flag marking a slot of this sem as held */
-  struct corun_rate rate; /* between two starts; run-clock ms */
-  struct corun_tq waiters;
-  struct corun_tq token_waiters; /* hold their slots, wait for the rate */
-  struct corun_timer timer;      /* the next token, for token_waiters */
-  struct corun_run *run;
+  uint32_t hold_flag; /* the owner's: its mark of a slot held; never read */
+  struct corun_rate rate; /* between two starts; clock ms */
+  struct corun_waitq waiters;
+  struct corun_waitq token_waiters; /* hold their slots, wait for the rate */
+  struct corun_timer timer;         /* the next token, for token_waiters */
+  struct corun_timers *timers;      /* its heap and clock */
+  corun_sem_wake_cb wake;
 };
 
+/*
+ * Ready s (its limits set) for use: empty queues, token timers on timers,
+ * served waiters woken through wake. s must not be copied afterwards.
+ */
+void corun__sem_bind(struct corun_sem *s, struct corun_timers *timers,
+                     corun_sem_wake_cb wake);
 /* Take a slot now if one is free and nobody waits. Returns 1 if taken. */
-int corun__sem_try(struct corun_sem *s, struct corun_task *t);
-/* Queue t; it is made ready again (with the slot held) when served. */
-void corun__sem_wait(struct corun_sem *s, struct corun_task *t);
-/* Take t out of the queue, e.g. when it is cancelled while waiting. */
-void corun__sem_unwait(struct corun_sem *s, struct corun_task *t);
-/* Give back the slot t held. */
-void corun__sem_release(struct corun_sem *s, struct corun_task *t);
+int corun__sem_try(struct corun_sem *s);
+/* Queue w; it is woken (CORUN_SEM_SLOT, the slot held) when served. */
+void corun__sem_wait(struct corun_sem *s, struct corun_list *w);
+/* Take w out of the queue, e.g. when its task is cancelled while waiting. */
+void corun__sem_unwait(struct corun_sem *s, struct corun_list *w);
+/* Give back a slot. */
+void corun__sem_release(struct corun_sem *s);
 /*
  * The rate step: take a token now if one is due and nobody waits for one
- * (1), else queue t, to be made ready with CORUN_TF_TOKEN set once its
- * token is due (0). Always 1 without a rate.
+ * (1), else queue w, to be woken with CORUN_SEM_TOKEN once its token is
+ * due (0). Always 1 without a rate. -1 (w not queued) when the timer for
+ * the token cannot be armed (out of memory); if re-arming it fails later,
+ * the waiters left are woken with CORUN_SEM_NOMEM.
  */
-int corun__sem_token(struct corun_sem *s, struct corun_task *t);
-/* Take t out of the token queue. */
-void corun__sem_token_unwait(struct corun_sem *s, struct corun_task *t);
+int corun__sem_token(struct corun_sem *s, struct corun_list *w);
+/* Take w out of the token queue. */
+void corun__sem_token_unwait(struct corun_sem *s, struct corun_list *w);
 
 #endif

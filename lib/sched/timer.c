@@ -4,11 +4,8 @@
 #include <stddef.h>
 #include <stdlib.h>
 
-#include "core/run.h"
-#include "core/task.h"
-
 struct corun_tbucket {
-  struct corun_tlink list; /* circular, with this as the sentinel */
+  struct corun_list list; /* its timers, in start order */
   uint64_t due;
   uint32_t seq;
   uint32_t slot; /* heap index */
@@ -103,7 +100,7 @@ static struct corun_tbucket *bucket_for(struct corun_timers *h, uint64_t due)
   } else if ((b = malloc(sizeof(*b))) == NULL) {
     return NULL;
   }
-  b->list.prev = b->list.next = &b->list;
+  corun_list_init(&b->list);
   b->due = due;
   b->seq = h->seq++;
   h->heap[h->n] = b;
@@ -116,21 +113,18 @@ static struct corun_tbucket *bucket_for(struct corun_timers *h, uint64_t due)
 /* Unlinks t; returns its bucket if that emptied (caller drops it). */
 static struct corun_tbucket *unlink_timer(struct corun_timer *t)
 {
-  struct corun_tlink *p = t->link.prev, *n = t->link.next;
+  struct corun_list *p = t->link.prev, *n = t->link.next;
 
-  p->next = n;
-  n->prev = p;
-  t->link.prev = t->link.next = NULL;
-  /* Only the sentinel is left when both neighbours are the same link. */
-  return p == n ? (struct corun_tbucket *)p : NULL;
+  corun_list_unlink(&t->link);
+  /* Only the bucket's head is left when both neighbours are the same. */
+  return p == n ? corun_list_entry(p, struct corun_tbucket, list) : NULL;
 }
 
 static void fire(uv_timer_t *uvt);
 
 /* Point the one uv timer at the earliest deadline, if it moved. */
-static void rearm(struct corun_run *run)
+static void rearm(struct corun_timers *h)
 {
-  struct corun_timers *h = &run->timers;
   uint64_t due, now;
 
   if (h->n == 0) {
@@ -144,50 +138,50 @@ static void rearm(struct corun_run *run)
     return;
   h->armed = due;
   /* uv measures from its cached loop time; bring it up to date first. */
-  uv_update_time(run->loop);
-  now = corun__now_ms(run);
+  uv_update_time(h->loop);
+  now = corun__clock_ms(h->clock);
   uv_timer_start(&h->uv, fire, due > now ? due - now : 0, 0);
 }
 
 static void fire(uv_timer_t *uvt)
 {
-  struct corun_run *run = uvt->data;
-  struct corun_timers *h = &run->timers;
-  uint64_t now = corun__now_ms(run);
+  struct corun_timers *h =
+      (struct corun_timers *)((char *)uvt - offsetof(struct corun_timers, uv));
+  uint64_t now = corun__clock_ms(h->clock);
   unsigned n = 0;
 
   h->armed = UINT64_MAX;
   /* One timer at a time: a callback may stop or start any other timer. */
   while (h->n > 0 && h->heap[0]->due <= now) {
     struct corun_tbucket *b = h->heap[0];
-    struct corun_timer *t = (struct corun_timer *)b->list.next;
-    uint64_t began = run->opts.debug ? uv_hrtime() : 0;
+    struct corun_timer *t =
+        corun_list_entry(b->list.next, struct corun_timer, link);
+    uint64_t began = h->watch ? uv_hrtime() : 0;
 
-    corun__run_batch_tick(run, &n);
+    corun__clock_tick(h->clock, &n);
     if (unlink_timer(t))
       bucket_drop(h, b);
     t->cb(t);
-    if (run->opts.debug)
-      corun__run_check_slow(run, began, t->task, "timer");
+    if (h->watch)
+      h->watch(h, t, began);
   }
-  run->batch_now = 0;
-  rearm(run);
+  corun__clock_batch_end(h->clock);
+  rearm(h);
 }
 
-int corun__timers_init(struct corun_run *run)
+int corun__timers_init(struct corun_timers *h, uv_loop_t *loop,
+                       struct corun_clock *clock)
 {
-  struct corun_timers *h = &run->timers;
-
   h->armed = UINT64_MAX;
-  if (uv_timer_init(run->loop, &h->uv) != 0)
+  h->loop = loop;
+  h->clock = clock;
+  if (uv_timer_init(loop, &h->uv) != 0)
     return -1;
-  h->uv.data = run;
   return 0;
 }
 
-void corun__timers_free(struct corun_run *run)
+void corun__timers_free(struct corun_timers *h)
 {
-  struct corun_timers *h = &run->timers;
   struct corun_tbucket *b;
   uint32_t i;
 
@@ -202,45 +196,42 @@ void corun__timers_free(struct corun_run *run)
   h->n = h->cap = 0;
 }
 
-int corun__timer_start(struct corun_run *run, struct corun_timer *t,
-                       uint64_t due, corun_timer_cb cb,
-                       struct corun_task *task)
+int corun__timer_start(struct corun_timers *h, struct corun_timer *t,
+                       uint64_t due, corun_timer_cb cb, void *data)
 {
-  struct corun_timers *h = &run->timers;
   struct corun_tbucket *b;
 
-  if (t->link.next) {
+  if (corun_list_linked(&t->link)) {
     b = unlink_timer(t);
     if (b)
       bucket_drop(h, b);
   }
   b = bucket_for(h, due);
-  if (b == NULL)
+  if (b == NULL) {
+    rearm(h);
     return -1;
+  }
   t->due = due;
   t->cb = cb;
-  t->task = task;
-  t->link.prev = b->list.prev;
-  t->link.next = &b->list;
-  b->list.prev->next = &t->link;
-  b->list.prev = &t->link;
-  rearm(run);
+  t->data = data;
+  corun_list_push(&b->list, &t->link);
+  rearm(h);
   return 0;
 }
 
-void corun__timer_stop(struct corun_run *run, struct corun_timer *t)
+void corun__timer_stop(struct corun_timers *h, struct corun_timer *t)
 {
   struct corun_tbucket *b;
 
-  if (t->link.next == NULL)
+  if (!corun_list_linked(&t->link))
     return;
   b = unlink_timer(t);
   if (b)
-    bucket_drop(&run->timers, b);
-  rearm(run);
+    bucket_drop(h, b);
+  rearm(h);
 }
 
 int corun__timer_armed(const struct corun_timer *t)
 {
-  return t->link.next != NULL;
+  return corun_list_linked(&t->link);
 }

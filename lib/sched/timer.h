@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * One timer heap for the whole run, driven by a single libuv timer.
+ * A timer heap driven by a single libuv timer, on a clock it is given.
  *
  * A job may hold a million sleeping tasks; a uv_timer_t each would cost a
  * handle apiece and libuv's own heap work per timer. Instead every deadline
@@ -9,6 +9,10 @@
  * the same millisecond), and only the buckets live in a binary heap
  * ordered by (due, creation), so timers due together fire in the order
  * they were started and a pop is O(1) within a bucket.
+ *
+ * The heap knows its loop and its clock and nothing of who owns it (as
+ * libuv's timers know their loop only): a run keeps one for all its tasks,
+ * a test can drive one on a bare loop.
  */
 #ifndef CORUN_TIMER_H
 #define CORUN_TIMER_H
@@ -16,22 +20,28 @@
 #include <stdint.h>
 #include <uv.h>
 
-struct corun_task;
+#include "util/list.h"
+#include "sched/clock.h"
+
 struct corun_timer;
+struct corun_timers;
 
 typedef void (*corun_timer_cb)(struct corun_timer *timer);
 
-struct corun_tlink {
-  struct corun_tlink *prev;
-  struct corun_tlink *next; /* NULL when the timer is not armed */
+struct corun_timer {
+  struct corun_list link; /* on its bucket's list; unlinked: not armed */
+  uint64_t due;           /* ms on the heap's clock */
+  corun_timer_cb cb;
+  void *data; /* the starter's, handed back untouched; may be NULL */
 };
 
-struct corun_timer {
-  struct corun_tlink link; /* first: a bucket's list holds these */
-  uint64_t due;            /* ms on the run's clock */
-  corun_timer_cb cb;
-  struct corun_task *task; /* named in slow-callback warnings; may be NULL */
-};
+/*
+ * Told after each callback how long it took (began: uv_hrtime() just
+ * before it), for slow-callback warnings. NULL: the clock is not read.
+ */
+typedef void (*corun_timers_watch_cb)(struct corun_timers *h,
+                                      const struct corun_timer *t,
+                                      uint64_t began_ns);
 
 struct corun_tbucket;
 
@@ -43,18 +53,33 @@ struct corun_timers {
   struct corun_tbucket *last;  /* newest bucket: where bulk starts go */
   struct corun_tbucket *spare; /* emptied buckets, for reuse */
   uint64_t armed; /* due time the uv timer is set for, or UINT64_MAX */
-  uv_timer_t uv;
+  uv_timer_t uv;  /* uv.data is the owner's (its close callback's) */
+  uv_loop_t *loop;
+  struct corun_clock *clock;
+  corun_timers_watch_cb watch; /* optional */
 };
 
-struct corun_run;
-
-int corun__timers_init(struct corun_run *run);
-void corun__timers_free(struct corun_run *run);
-/* Arm t to fire at due (ms on the run clock); re-arming moves it. 0 or -1. */
-int corun__timer_start(struct corun_run *run, struct corun_timer *t,
-                       uint64_t due, corun_timer_cb cb,
-                       struct corun_task *task);
-void corun__timer_stop(struct corun_run *run, struct corun_timer *t);
+/* An empty heap on loop, reading clock (which must outlive it). 0 or -1. */
+int corun__timers_init(struct corun_timers *h, uv_loop_t *loop,
+                       struct corun_clock *clock);
+/*
+ * Free the heap's memory. Its uv timer must have been closed (uv_close on
+ * &h->uv) first, by the owner, who waits for the close callback.
+ */
+void corun__timers_free(struct corun_timers *h);
+/*
+ * Arm t to fire at due (ms on the heap's clock), calling cb(t) with
+ * t->data set to data; re-arming moves it. Returns 0, or -1 when out of
+ * memory: t is then not armed (and no longer armed if it was).
+ */
+int corun__timer_start(struct corun_timers *h, struct corun_timer *t,
+                       uint64_t due, corun_timer_cb cb, void *data);
+void corun__timer_stop(struct corun_timers *h, struct corun_timer *t);
 int corun__timer_armed(const struct corun_timer *t);
+/* Milliseconds on the heap's clock now. */
+static inline uint64_t corun__timers_now(const struct corun_timers *h)
+{
+  return corun__clock_ms(h->clock);
+}
 
 #endif

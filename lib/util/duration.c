@@ -274,3 +274,20 @@ int corun_size_json(const cJSON *v, long long *out, const char **why)
   *why = "must be a size (a number of bytes or a string like \"10MB\")";
   return -1;
 }
+
+void corun__fmt_duration(double s, char *buf, size_t n)
+{
+  if (s < 1.0)
+    snprintf(buf, n, "%.0fms", s * 1000.0);
+  else if (s < 60.0)
+    snprintf(buf, n, "%.2fs", s);
+  else if (s < 3600.0)
+    snprintf(buf, n, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60.0));
+  else
+    snprintf(buf, n, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60.0));
+}
+
+double corun__secs(uint64_t ns)
+{
+  return (double)ns / 1e9;
+}

@@ -8,6 +8,8 @@
 #define CORUN_DURATION_H
 
 #include <cjson/cJSON.h>
+#include <stddef.h>
+#include <stdint.h>
 
 /*
  * Parse a duration string into seconds. Returns 0, or -1 with a reason in
@@ -38,5 +40,10 @@ int corun_rate_parse(const char *s, double *per_second, const char **why);
 int corun_size_parse(const char *s, long long *out, const char **why);
 /* Same for a JSON value: a whole number of bytes or a size string. */
 int corun_size_json(const cJSON *v, long long *out, const char **why);
+
+/* For people: "250ms", "1.50s", "2m03s", "1h05m". */
+void corun__fmt_duration(double seconds, char *buf, size_t n);
+/* Seconds from nanoseconds (on a run's clock). */
+double corun__secs(uint64_t ns);
 
 #endif

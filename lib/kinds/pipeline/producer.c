@@ -110,7 +110,7 @@ static void release_idle_producers(struct pl *p, struct producer *self)
 
     if (pr == self || (pr->state != P_DELAY && pr->state != P_RATE))
       continue;
-    corun__timer_stop(p->base.run, &pr->timer);
+    corun__timer_stop(&p->base.run->timers, &pr->timer);
     producer_done(pr);
   }
 }
@@ -134,9 +134,11 @@ void corun__pl_produce(struct producer *pr)
     if (p->c->delay_max_ms > 0 && !pr->delayed) {
       producer_set(pr, P_DELAY);
       pr->catch_up = 0;
-      corun__timer_start(run, &pr->timer,
-                         corun__now_ms(run) + (uint64_t)llround(pick_delay(p)),
-                         delay_due, &p->base);
+      if (corun__timer_start(&run->timers, &pr->timer,
+                             corun__now_ms(run) +
+                                 (uint64_t)llround(pick_delay(p)),
+                             delay_due, &p->base) < 0)
+        corun__pl_fail(p, CORUN_ERR_IO, "out of memory arming a timer");
       return;
     }
     /* A lines source may need a read before an item can leave it. */
@@ -146,8 +148,10 @@ void corun__pl_produce(struct producer *pr)
     }
     if (!pr->token && !take_token(p, pr->catch_up)) {
       producer_set(pr, P_RATE);
-      corun__timer_start(run, &pr->timer, corun__rate_due_ms(&r->rate),
-                         rate_due, &p->base);
+      if (corun__timer_start(&run->timers, &pr->timer,
+                             corun__rate_due_ms(&r->rate), rate_due,
+                             &p->base) < 0)
+        corun__pl_fail(p, CORUN_ERR_IO, "out of memory arming a timer");
       return;
     }
     pr->token = 0;
@@ -227,7 +231,7 @@ void corun__pl_producers_stop(struct pl *p)
   for (i = 0; i < p->c->producers; i++) {
     struct producer *pr = &r->prod[i];
 
-    corun__timer_stop(p->base.run, &pr->timer);
+    corun__timer_stop(&p->base.run->timers, &pr->timer);
     if (pr->state == P_PUTTING && corun_queue_waiting(&pr->w)) {
       corun_queue_unwait(&pr->w);
       corun__pl_item_cancelled(p, &pr->w.item);

@@ -7,7 +7,9 @@
 #include "kinds/pipeline/pipeline.h"
 
 #include "core/run.h"
-#include "report/report.h"
+#include "json/write.h"
+#include "core/result.h"
+#include "util/duration.h"
 
 /* Item tasks the task dump names, at most. */
 #define DUMP_ITEMS 8

@@ -6,7 +6,8 @@
  */
 #include "kinds/pipeline/pipeline.h"
 
-#include "report/report.h"
+#include "json/write.h"
+#include "core/result.h"
 
 /* Bytes gathered before they are written. */
 #define RESULTS_FLUSH (64u << 10)

@@ -18,7 +18,6 @@
 #include <string.h>
 
 #include "core/run.h"
-#include "core/job.h"
 #include "util/confine.h"
 
 void corun__pl_fail(struct pl *p, enum corun_errtype type, const char *fmt, ...)
@@ -188,8 +187,8 @@ void corun__pl_start(struct corun_task *t)
   }
   p->r->file = (struct corun_outfile)CORUN_OUTFILE_INIT;
   p->r->lines.fd = -1;
-  p->r->root = t->run->job->root;
-  p->r->sec = &t->run->job->secrets;
+  p->r->root = t->run->root;
+  p->r->sec = t->run->secrets;
   if (corun__pl_results_mkdirs(p, &why) < 0) {
     corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO, "%s",
                        corun_buf_str(&why));

@@ -117,23 +117,24 @@ static void take_sample(struct pl *p)
 
 static void sample_due(struct corun_timer *tm)
 {
-  struct pl *p = (struct pl *)tm->task;
+  struct pl *p = (struct pl *)tm->data;
 
   take_sample(p);
-  corun__timer_start(p->base.run, &p->r->sampler,
-                     corun__now_ms(p->base.run) + p->r->sample_ms, sample_due,
-                     &p->base);
+  if (corun__timer_start(&p->base.run->timers, &p->r->sampler,
+                         corun__now_ms(p->base.run) + p->r->sample_ms,
+                         sample_due, &p->base) < 0)
+    corun__pl_fail(p, CORUN_ERR_IO, "out of memory arming a timer");
 }
 
 void corun__pl_samples_start(struct pl *p)
 {
   p->r->sample_ms = SAMPLE_MS;
-  p->r->sampler.task = &p->base;
+  p->r->sampler.data = &p->base;
   sample_due(&p->r->sampler);
 }
 
 void corun__pl_samples_stop(struct pl *p)
 {
-  corun__timer_stop(p->base.run, &p->r->sampler);
+  corun__timer_stop(&p->base.run->timers, &p->r->sampler);
   take_sample(p);
 }
