@@ -70,6 +70,7 @@ struct corun_run {
   double started_wall; /* seconds since the epoch at start */
   struct corun_timers timers;
   struct corun_list ready; /* tasks, through their qlink */
+  void (*dispatch)(struct corun_list *link); /* what a ready link is for */
   uv_idle_t idle;
   struct corun_sem global; /* the "concurrency" pool for leaf kinds */
   /*
@@ -115,8 +116,14 @@ void *corun__run_kind_state(struct corun_run *run, const struct corun_kind *k,
 /* The same if made already, else NULL. */
 void *corun__run_kind_state_if(const struct corun_run *run,
                                const struct corun_kind *k);
-/* Put t in the ready queue (it must not be in another queue). */
-void corun__run_ready(struct corun_run *run, struct corun_task *t);
+/*
+ * Queue link for run->dispatch in a later pass of the ready queue (the
+ * task core puts its tasks there; the run knows links, not tasks).
+ */
+void corun__run_enqueue(struct corun_run *run, struct corun_list *link);
+/* Nanoseconds and milliseconds on the run's clock now. */
+uint64_t corun__now_ns(const struct corun_run *run);
+uint64_t corun__now_ms(const struct corun_run *run);
 /* A task ended; the run counts it and notices when all have. */
 void corun__run_task_ended(struct corun_run *run);
 /* Log a line through opts.log (debug output), secrets redacted. */
@@ -126,7 +133,7 @@ void corun__run_logf(const struct corun_run *run, const char *fmt, ...)
  * One whole line a streaming task printed, as "[ID] line", to opts.output
  * or (to_err) opts.output_err; redacted and escaped.
  */
-void corun__run_stream(const struct corun_run *run, const struct corun_task *t,
+void corun__run_stream(const struct corun_run *run, const char *id,
                        int to_err, const char *line);
 /* Task output through opts.output, secrets redacted. */
 void corun__run_output(const struct corun_run *run, const char *line);
@@ -134,6 +141,6 @@ void corun__run_output(const struct corun_run *run, const char *line);
 void corun__run_group(const struct corun_run *run, int pgid, int alive);
 /* Warn (under --debug) when a callback for task took too long. */
 void corun__run_check_slow(const struct corun_run *run, uint64_t began_ns,
-                           const struct corun_task *t, const char *what);
+                           const char *id, const char *what);
 
 #endif

@@ -32,14 +32,12 @@ const char *corun__task_status_name(enum corun_status s)
   return status_names[s];
 }
 
-uint64_t corun__now_ns(const struct corun_run *run)
+/* Into the run's ready queue: dispatched in a later pass, in order. */
+static void ready(struct corun_task *t)
 {
-  return corun__clock_ns(&run->clock);
-}
-
-uint64_t corun__now_ms(const struct corun_run *run)
-{
-  return corun__now_ns(run) / 1000000;
+  assert(t->inq == NULL);
+  t->inq = &t->run->ready;
+  corun__run_enqueue(t->run, &t->qlink);
 }
 
 static void set_state(struct corun_task *t, enum corun_state s)
@@ -61,7 +59,7 @@ static void make_ready(struct corun_task *t)
 {
   t->t_ready = corun__now_ns(t->run);
   set_state(t, CORUN_STATE_QUEUED);
-  corun__run_ready(t->run, t);
+  ready(t);
 }
 
 void corun__task_activate(struct corun_task *t)
@@ -146,7 +144,7 @@ void corun__task_sem_wake(struct corun_sem *s, struct corun_list *w,
     return;
   }
   t->flags |= what == CORUN_SEM_TOKEN ? CORUN_TF_TOKEN : s->hold_flag;
-  corun__run_ready(t->run, t);
+  ready(t);
 }
 
 /* Hold a slot of s, or queue for one (0). */
@@ -189,6 +187,18 @@ static int take_token(struct corun_task *t)
     return 0;
   }
   return 1;
+}
+
+void corun__task_dispatch_link(struct corun_list *link)
+{
+  struct corun_task *t = corun_list_entry(link, struct corun_task, qlink);
+  struct corun_run *run = t->run;
+  uint64_t began = run->opts.debug ? uv_hrtime() : 0;
+
+  t->inq = NULL;
+  corun__task_dispatch(t);
+  if (run->opts.debug)
+    corun__run_check_slow(run, began, t->id, "start");
 }
 
 void corun__task_dispatch(struct corun_task *t)
@@ -269,7 +279,7 @@ static void dependency_ended(struct corun_task *d, struct corun_task *dep)
   d->err_msg = corun_buf_detach(&m);
   d->flags |= CORUN_TF_SKIP_QUEUED;
   leave_queue(d);
-  corun__run_ready(d->run, d);
+  ready(d);
 }
 
 static void end(struct corun_task *t, enum corun_status status,
@@ -429,7 +439,7 @@ void corun__task_set_result(struct corun_task *t, cJSON *result)
 void corun__task_yield(struct corun_task *t)
 {
   t->flags |= CORUN_TF_YIELD;
-  corun__run_ready(t->run, t);
+  ready(t);
 }
 
 void corun__task_free_parts(struct corun_task *t)

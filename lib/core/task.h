@@ -160,6 +160,8 @@ void corun__task_yield(struct corun_task *t);
 void corun__task_free_parts(struct corun_task *t);
 /* Continue admission of a task the ready queue handed back. */
 void corun__task_dispatch(struct corun_task *t);
+/* The run's dispatch: t's qlink came out of the ready queue. */
+void corun__task_dispatch_link(struct corun_list *link);
 /*
  * The run's semaphores wake their waiters here: the task now holds the
  * slot (or its rate token) and goes back to the ready queue.
@@ -169,8 +171,5 @@ void corun__task_sem_wake(struct corun_sem *s, struct corun_list *w,
 /* The contract's names of states and statuses ("running", "ok", ...). */
 const char *corun__task_state_name(enum corun_state s);
 const char *corun__task_status_name(enum corun_status s);
-/* Milliseconds on the run clock now. */
-uint64_t corun__now_ms(const struct corun_run *run);
-uint64_t corun__now_ns(const struct corun_run *run);
 
 #endif

@@ -237,13 +237,13 @@ static void stream_lines(struct exec_task *x, struct tail *tl, int to_err,
     if (p[i] != '\n')
       continue;
     corun_buf_add(&tl->line, p + start, i - start);
-    corun__run_stream(run, &x->base, to_err, corun_buf_str(&tl->line));
+    corun__run_stream(run, x->base.id, to_err, corun_buf_str(&tl->line));
     corun_buf_reset(&tl->line);
     start = i + 1;
   }
   corun_buf_add(&tl->line, p + start, n - start);
   if (flush && tl->line.len) {
-    corun__run_stream(run, &x->base, to_err, corun_buf_str(&tl->line));
+    corun__run_stream(run, x->base.id, to_err, corun_buf_str(&tl->line));
     corun_buf_reset(&tl->line);
   }
 }
