@@ -266,3 +266,81 @@ Test(checks, bad_checks_are_load_errors_with_positions)
                      "%s", d);
   free(d);
 }
+
+/*
+ * A fetch that fails on its status or a check keeps what came back:
+ * error.response with the status, the content type and the first 4 KiB
+ * of a text body; the summary's root causes and JUnit show its start.
+ */
+Test(checks, a_failed_fetch_shows_the_response_that_failed, .init = setup,
+     .fini = teardown)
+{
+  char *jpath = path_join(dir, "job.json"), *jx = path_join(dir, "j.xml");
+  char *rpath = path_join(dir, "r.json"), *url500, *urlbig, *urlbin, *xml;
+  const char *args[] = {"--report", rpath, "--junit", jx, jpath, NULL};
+  struct proc *p;
+  cJSON *r, *resp;
+  FILE *f;
+
+  url500 = test_server_url(&srv, "/status?code=500&body=oops%0Asecond");
+  urlbig = test_server_url(&srv, "/bytes?n=10000&type=text/plain");
+  urlbin = test_server_url(&srv, "/binary");
+  f = fopen(jpath, "w");
+  cr_assert_not_null(f);
+  fprintf(f,
+          "{\"tasks\": [{\"id\": \"s500\", \"kind\": \"fetch\", \"url\": "
+          "\"%s\"}, {\"id\": \"big\", \"kind\": \"fetch\", \"url\": \"%s\", "
+          "\"expect\": {\"bytes\": 1}}, {\"id\": \"bin\", \"kind\": "
+          "\"fetch\", \"url\": \"%s\", \"expect\": {\"status\": [201]}}, "
+          "{\"id\": \"conn\", \"kind\": \"fetch\", \"url\": "
+          "\"http://127.0.0.1:1/\"}]}\n",
+          url500, urlbig, urlbin);
+  fclose(f);
+  p = run_cli(NULL, args);
+  cr_expect_eq(p->status, 1);
+  r = cJSON_Parse(read_file(rpath, NULL));
+  cr_assert_not_null(r);
+  resp = cJSON_GetObjectItem(cJSON_GetObjectItem(report_task(r, "s500"),
+                                                 "error"),
+                             "response");
+  cr_assert(cJSON_IsObject(resp));
+  cr_expect_eq(cJSON_GetObjectItem(resp, "status")->valuedouble, 500);
+  cr_expect_str_eq(str(resp, "content_type", NULL),
+                   "text/plain; charset=utf-8");
+  cr_expect_str_eq(str(resp, "body", NULL), "oops\nsecond");
+  resp = cJSON_GetObjectItem(cJSON_GetObjectItem(report_task(r, "big"),
+                                                 "error"),
+                             "response");
+  cr_expect_eq(strlen(str(resp, "body", NULL)), 4096,
+               "a body over 4 KiB shows its first 4 KiB");
+  resp = cJSON_GetObjectItem(cJSON_GetObjectItem(report_task(r, "bin"),
+                                                 "error"),
+                             "response");
+  cr_expect_str_eq(str(resp, "content_type", NULL), "application/octet-stream");
+  cr_expect_null(cJSON_GetObjectItem(resp, "body"), "a binary body shows");
+  cr_expect_null(cJSON_GetObjectItem(cJSON_GetObjectItem(report_task(r, "conn"),
+                                                         "error"),
+                                     "response"),
+                 "a connection that failed got no answer");
+  cr_expect_not_null(strstr(p->err, "    response: HTTP 500 "
+                                    "(text/plain; charset=utf-8): "
+                                    "oops\\nsecond\n"),
+                     "out:\n%s\nerr:\n%s", p->out, p->err);
+  xml = read_file(jx, NULL);
+  cr_assert_not_null(xml);
+  cr_expect_not_null(strstr(xml, "response: HTTP 500 (text/plain; "
+                                 "charset=utf-8)\noops\nsecond</failure>"),
+                     "%s", xml);
+  free(xml);
+  cJSON_Delete(r);
+  proc_free(p);
+  unlink(jpath);
+  unlink(jx);
+  unlink(rpath);
+  free(jpath);
+  free(jx);
+  free(rpath);
+  free(url500);
+  free(urlbig);
+  free(urlbin);
+}

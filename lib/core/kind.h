@@ -132,6 +132,14 @@ struct corun_kind {
    */
   void (*summary)(const struct corun_task *t, struct corun_buf *out);
   /*
+   * The answer a failed task got, when it got one (a fetch that failed on
+   * its status or a check): its status, content type (NULL: none) and the
+   * first 4 KiB of its body when that is UTF-8 text (NULL otherwise).
+   * Returns 0 when there is none. Optional.
+   */
+  int (*response)(const struct corun_task *t, long *status,
+                  const char **content_type, const char **body);
+  /*
    * Extra Chrome trace events for a task that ran, each written as
    * ",{...}" on thread tid of process 1, ts in microseconds on the run
    * clock: a fetch's phases, a pipeline's queue lengths. Optional.

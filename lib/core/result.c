@@ -26,5 +26,25 @@ void corun__task_write_error(const struct corun_task *t,
   corun_buf_printf(out, "{\"type\": \"%s\", \"message\": ",
                    corun_errtype_name((enum corun_errtype)t->err_type));
   corun__json_write_str(out, t->err_msg ? t->err_msg : "", sec);
+  {
+    long status;
+    const char *ctype, *body;
+
+    if (t->kind && t->kind->response &&
+        t->kind->response(t, &status, &ctype, &body)) {
+      corun_buf_printf(out, ", \"response\": {\"status\": %ld, "
+                            "\"content_type\": ",
+                       status);
+      if (ctype)
+        corun__json_write_str(out, ctype, sec);
+      else
+        corun_buf_puts(out, "null");
+      if (body) {
+        corun_buf_puts(out, ", \"body\": ");
+        corun__json_write_str(out, body, sec);
+      }
+      corun_buf_putc(out, '}');
+    }
+  }
   corun_buf_putc(out, '}');
 }

@@ -83,6 +83,7 @@ struct fetch_task {
   struct corun_task base;
   struct fetch_conf *c;
   struct fetch_result *res;
+  struct fetch_result *failed; /* the answer of a failure, when it had one */
   CURL *easy;
   struct curl_slist *hop_headers; /* what this hop sends */
   struct curl_slist *own_headers; /* a hop's own copy, when it differs */
@@ -436,6 +437,15 @@ static int take_body(void *arg, const char *ptr, size_t n)
     return -1; /* abort the transfer before keeping a byte too many */
   }
   ft->bytes += (long long)n;
+  /*
+   * The first 4 KiB are kept whatever else happens to the body: the
+   * result shows a small one, and a failure shows the start of its answer.
+   */
+  if (ft->body.len < BODY_KEEP)
+    corun_buf_add(&ft->body, ptr,
+                  n < BODY_KEEP - ft->body.len ? n : BODY_KEEP - ft->body.len);
+  if (ft->bytes > BODY_KEEP)
+    ft->body_overflow = 1;
   if (ft->c->expect.sha256[0])
     corun__sha256_add(&ft->sha, ptr, n);
   if (ft->c->expect.wants_body || ft->c->capture.wants_body) {
@@ -449,13 +459,6 @@ static int take_body(void *arg, const char *ptr, size_t n)
     ft->write_errno = corun__outfile_write(&ft->out, ptr, n);
     return ft->write_errno ? -1 : 0;
   }
-  /* A pipeline's next stage may want the body though no report does. */
-  if (ft->base.run->opts.skip_bodies && !(ft->base.flags & CORUN_TF_INSTANCE))
-    return 0;
-  if (!ft->body_overflow && ft->body.len + n <= BODY_KEEP)
-    corun_buf_add(&ft->body, ptr, n);
-  else
-    ft->body_overflow = 1;
   return 0;
 }
 
@@ -951,6 +954,8 @@ static int utf8_text(const char *s, size_t n)
  * Kept as plain fields and written as JSON only if a report asks: a cJSON
  * tree per result cost over a kilobyte a fetch in big batches.
  */
+static void free_result(struct fetch_result *r);
+
 static struct fetch_result *make_result(struct fetch_task *ft, long status)
 {
   struct fetch_result *r = calloc(1, sizeof(*r));
@@ -980,6 +985,50 @@ static struct fetch_result *make_result(struct fetch_task *ft, long status)
       utf8_text(corun_buf_str(&ft->body), ft->body.len))
     r->body = strdup(corun_buf_str(&ft->body));
   return r;
+}
+
+/*
+ * What a failure on the status or a check got back: its status, content
+ * type, and the start of its body when that is text (cut before a
+ * character the 4 KiB split).
+ */
+static void keep_failure(struct fetch_task *ft, long status)
+{
+  struct fetch_result *r = calloc(1, sizeof(*r));
+  char *ct = NULL;
+  size_t n = ft->body.len;
+  const char *b = corun_buf_str(&ft->body);
+
+  if (r == NULL)
+    return;
+  curl_easy_getinfo(ft->easy, CURLINFO_CONTENT_TYPE, &ct);
+  r->status = status;
+  r->content_type = ct ? strdup(ct) : NULL;
+  if (ft->body_overflow)
+    while (n > 0 && ((unsigned char)b[n - 1] & 0xc0) == 0x80)
+      n--;
+  if (ft->body_overflow && n > 0 && ((unsigned char)b[n - 1] & 0xc0) == 0xc0)
+    n--; /* the lead byte of a character cut short */
+  if (n > 0 && utf8_text(b, n))
+    r->body = strndup(b, n);
+  free_result(ft->failed);
+  ft->failed = r;
+}
+
+static int response(const struct corun_task *t, long *status,
+                    const char **content_type, const char **body)
+{
+  const struct fetch_result *r = ((const struct fetch_task *)t)->failed;
+
+  /* Only the failure that came with it: a later attempt may have failed
+   * otherwise. */
+  if (r == NULL || t->status != CORUN_STATUS_FAILED ||
+      (t->err_type != CORUN_ERR_HTTP_STATUS && t->err_type != CORUN_ERR_ASSERT))
+    return 0;
+  *status = r->status;
+  *content_type = r->content_type;
+  *body = r->body;
+  return 1;
 }
 
 static void write_result(const struct corun_task *t,
@@ -1244,6 +1293,7 @@ static int check_response(struct fetch_task *ft, long status,
     }
   }
   if (failed) {
+    keep_failure(ft, status);
     drop_temp(ft);
     put_easy(ft);
     corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_ASSERT, "%s",
@@ -1308,6 +1358,7 @@ static void done(CURL *easy, CURLcode code, const char *errmsg, void *arg)
                      ft->decode_err);
   } else if (code == CURLE_OK || ft->decode_err[0]) {
     /* A status the job did not expect says more than its body's state. */
+    keep_failure(ft, status);
     type = CORUN_ERR_HTTP_STATUS;
     corun_buf_printf(&msg, "HTTP %ld from ", status);
     put_url(&msg, ft->url);
@@ -1411,6 +1462,7 @@ static void release(struct corun_task *t)
   corun_buf_free(&ft->body);
   corun_buf_free(&ft->whole);
   free_result(ft->res);
+  free_result(ft->failed);
   if (ft->c) {
     free(ft->c->url);
     free(ft->c->method);
@@ -1467,6 +1519,7 @@ const struct corun_kind corun_kind_fetch = {
     .describe = describe,
     .result = write_result,
     .summary = summary,
+    .response = response,
     .trace = trace,
     .free = release,
     .run_open = run_open,

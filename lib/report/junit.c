@@ -221,6 +221,23 @@ static void put_case(struct corun_buf *out, const struct corun_task *t,
     put_attr(out, "message", msg, sec);
     corun_buf_putc(out, '>');
     put_str(out, msg, strlen(msg), sec, 0);
+    {
+      /* The answer that failed, so a CI page shows why without the report. */
+      struct corun_buf r = CORUN_BUF_INIT;
+      const char *ctype, *rbody;
+      long status;
+
+      if (t->kind->response &&
+          t->kind->response(t, &status, &ctype, &rbody)) {
+        corun_buf_printf(&r, "\n\nresponse: HTTP %ld", status);
+        if (ctype)
+          corun_buf_printf(&r, " (%s)", ctype);
+        if (rbody && *rbody)
+          corun_buf_printf(&r, "\n%s", rbody);
+        put_str(out, corun_buf_str(&r), r.len, sec, 0);
+        corun_buf_free(&r);
+      }
+    }
     corun_buf_printf(out, "</%s>\n", tag);
     break;
   }

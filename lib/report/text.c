@@ -81,6 +81,35 @@ static void detail(const struct corun_task *t, const struct corun_secrets *sec,
  * a child" that is not a task of the job (a pipeline's items) is the root
  * cause itself: nothing else in the table would say why.
  */
+/* How much of a failed answer's body a root cause shows. */
+#define RESPONSE_START 200
+
+/* "    response: HTTP 500 (text/html): <the start of its body>" */
+static void response_start(const struct corun_task *t,
+                           const struct corun_secrets *sec,
+                           struct corun_buf *out)
+{
+  struct corun_buf raw = CORUN_BUF_INIT, red = CORUN_BUF_INIT;
+  const char *ctype, *body;
+  long status;
+
+  if (t->kind->response == NULL ||
+      !t->kind->response(t, &status, &ctype, &body))
+    return;
+  corun_buf_printf(&raw, "response: HTTP %ld", status);
+  if (ctype)
+    corun_buf_printf(&raw, " (%s)", ctype);
+  if (body && *body)
+    corun_buf_printf(&raw, ": %s", body);
+  corun_secrets_redact(sec, corun_buf_str(&raw), raw.len, &red);
+  corun_buf_puts(out, "    ");
+  /* One line: the body's own line breaks are shown escaped. */
+  corun_buf_escaped(out, corun_buf_str(&red), RESPONSE_START);
+  corun_buf_putc(out, '\n');
+  corun_buf_free(&raw);
+  corun_buf_free(&red);
+}
+
 static int root_cause(const struct corun_task *t)
 {
   if (t->status != CORUN_STATUS_FAILED && t->status != CORUN_STATUS_TIMEOUT)
@@ -125,6 +154,7 @@ static void root_causes(const struct corun_job *job, struct corun_buf *out)
       corun_buf_escaped(out, corun_buf_str(&line), 0);
       corun_buf_putc(out, '\n');
     }
+    response_start(t, sec, out);
   }
   corun_buf_free(&red);
   corun_buf_free(&line);
