@@ -344,3 +344,38 @@ Test(checks, a_failed_fetch_shows_the_response_that_failed, .init = setup,
   free(urlbig);
   free(urlbin);
 }
+
+/*
+ * "cookies": true shares one jar among the run's fetches that set it: a
+ * cookie one of them got is sent by the next; a fetch without it neither
+ * sends nor keeps any.
+ */
+Test(checks, cookies_go_from_fetch_to_fetch_in_one_jar, .init = setup,
+     .fini = teardown)
+{
+  cJSON *r = run(
+      "{\"tasks\": ["
+      "{\"id\": \"plain\", \"kind\": \"fetch\", \"url\": "
+      "\"@/cookie?name=other&value=x1\"},"
+      "{\"id\": \"login\", \"kind\": \"fetch\", \"url\": "
+      "\"@/cookie?name=sid&value=abc123\", \"cookies\": true, \"after\": "
+      "[\"plain\"]},"
+      "{\"id\": \"with\", \"kind\": \"fetch\", \"url\": \"@/echo\", "
+      "\"cookies\": true, \"after\": [\"login\"], \"capture\": {\"cookie\": "
+      "{\"json\": \"/headers/cookie\"}}},"
+      "{\"id\": \"without\", \"kind\": \"fetch\", \"url\": \"@/echo\", "
+      "\"after\": [\"login\"], \"expect\": {\"json\": {\"/headers/cookie\": "
+      "{\"exists\": false}}}}]}\n",
+      0);
+  const char *got = str(
+      cJSON_GetObjectItem(cJSON_GetObjectItem(report_task(r, "with"), "result"),
+                          "captures"),
+      "cookie", NULL);
+
+  cr_expect_not_null(strstr(got, "sid=abc123"), "cookie header: %s", got);
+  cr_expect_not_null(strstr(got, "seen=1"), "cookie header: %s", got);
+  cr_expect_null(strstr(got, "other="), "a fetch without cookies kept one: %s",
+                 got);
+  cr_expect_str_eq(str(report_task(r, "without"), "status", NULL), "ok");
+  cJSON_Delete(r);
+}

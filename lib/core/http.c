@@ -41,6 +41,7 @@ struct corun_http {
   size_t nbyfd;
   CURL *pool[256];       /* finished easy handles, for reuse */
   size_t npool;
+  CURLSH *cookies;       /* the run's one cookie jar, made when first asked */
   void (*closed)(void *arg); /* set by corun__http_close */
   void *closed_arg;
 };
@@ -420,6 +421,17 @@ static void timer_closed(uv_handle_t *handle)
   handle_gone(handle->data);
 }
 
+CURLSH *corun__http_cookies(struct corun_http *h)
+{
+  if (h->cookies == NULL && (h->cookies = curl_share_init()) != NULL &&
+      curl_share_setopt(h->cookies, CURLSHOPT_SHARE, CURL_LOCK_DATA_COOKIE) !=
+          CURLSHE_OK) {
+    curl_share_cleanup(h->cookies);
+    h->cookies = NULL;
+  }
+  return h->cookies;
+}
+
 void corun__http_close(struct corun_http *h, void (*closed)(void *arg),
                        void *arg)
 {
@@ -432,6 +444,10 @@ void corun__http_close(struct corun_http *h, void (*closed)(void *arg),
   h->multi = NULL;
   while (h->npool > 0)
     curl_easy_cleanup(h->pool[--h->npool]);
+  /* After every easy handle that used it is gone. */
+  if (h->cookies)
+    curl_share_cleanup(h->cookies);
+  h->cookies = NULL;
   while (h->socks)
     sock_drop(h->socks);
   h->timer_closed = 1;

@@ -44,6 +44,11 @@ void corun__http_remove(struct corun_http *h, CURL *easy);
  */
 CURL *corun__http_easy_get(struct corun_http *h);
 void corun__http_easy_put(struct corun_http *h, CURL *easy);
+/*
+ * The one cookie jar of h's transfers that ask for cookies (one thread:
+ * no locks); NULL on oom. Freed with h.
+ */
+CURLSH *corun__http_cookies(struct corun_http *h);
 /* No more transfers for now: stop watching sockets so the loop can end. */
 void corun__http_quiesce(struct corun_http *h);
 /*

@@ -59,6 +59,7 @@ struct fetch_conf {
   int follow;
   int insecure;
   int compressed; /* ask for compressed bodies and decode them */
+  int cookies;    /* send and keep cookies in the run's one jar */
   int retry_unsafe;
   struct corun_expect expect;
   struct corun_captures capture;
@@ -118,7 +119,8 @@ static const char *const fields[] = {
     "follow_redirects", "connect_timeout", "insecure", "retries",
     "backoff",   "attempt_timeout", "retry_unsafe",    "compressed",
     "capture",   "ca",             "cert",            "key",
-    "proxy",     "resolve",        "http_version",    NULL};
+    "proxy",     "resolve",        "http_version",    "cookies",
+    NULL};
 
 /* ---- parse ---- */
 
@@ -295,6 +297,7 @@ static void parse_transport(struct corun_fields *f, struct fetch_conf *c)
                      "must be a URL like \"http://proxy:3128\" (or \"\" for "
                      "none), not \"%s\"",
                      c->proxy);
+  corun_field_bool(f, "cookies", &c->cookies);
   c->http_version = CURL_HTTP_VERSION_2TLS;
   if (corun_field_enum(f, "http_version", versions, &i) > 0)
     c->http_version = curl_versions[i];
@@ -735,6 +738,18 @@ static void launch(struct fetch_task *ft)
   corun_buf_reset(&ft->whole);
   corun__sha256_init(&ft->sha);
   setup_easy(ft);
+  if (ft->c->cookies) {
+    CURLSH *jar = corun__http_cookies(h);
+
+    if (jar == NULL) {
+      corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO,
+                         "cannot make the cookie jar: out of memory");
+      return;
+    }
+    /* "" turns the cookie engine on without reading a file. */
+    curl_easy_setopt(ft->easy, CURLOPT_SHARE, jar);
+    curl_easy_setopt(ft->easy, CURLOPT_COOKIEFILE, "");
+  }
   if (invalid_host(ft->url)) {
     struct corun_buf msg = CORUN_BUF_INIT;
 
