@@ -124,4 +124,10 @@ size_t dir_entries(const char *path);
 /* Write text to a fresh temporary file; returns its path (free it). */
 char *write_temp(const char *name, const char *text);
 
+/*
+ * A TCP port on 127.0.0.1 that was free a moment ago, for a server that
+ * cannot take port 0 (nginx, tinyproxy, nghttpd).
+ */
+int free_port(void);
+
 #endif

@@ -945,22 +945,6 @@ Test(fetch, bodies_are_not_kept_when_nothing_will_show_them)
  * A port free right now on 127.0.0.1: for servers that cannot take 0, and
  * as a port nothing listens on.
  */
-static int free_port(void)
-{
-  struct sockaddr_in a;
-  socklen_t len = sizeof(a);
-  int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-  memset(&a, 0, sizeof(a));
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-  cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-  port = ntohs(a.sin_port);
-  close(fd);
-  return port;
-}
-
 Test(fetch, http2_multiplexes_on_one_connection)
 {
   char *dir = tmp_dir("fetch"), cmd[1024], log[512], line[512];

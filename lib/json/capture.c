@@ -45,7 +45,7 @@ static int read_source(const cJSON *src, struct corun_capture *c,
                        const char *field, corun_expect_fail fail, void *ctx)
 {
   const cJSON *it, *key = NULL;
-  const char *near;
+  char hint[CORUN_HINT_MAX];
   size_t i;
 
   if (cJSON_IsString(src)) {
@@ -54,12 +54,12 @@ static int read_source(const cJSON *src, struct corun_capture *c,
         c->from = (enum corun_capture_from)i;
         return 0;
       }
-    near = corun_suggest(src->valuestring, plain_sources, (size_t)-1);
     failf(fail, ctx, field, src,
-          "is \"%s\", not a source (\"status\", \"url\", \"body\", or an "
-          "object with json, header, regex or cookie)%s%s%s",
-          src->valuestring, near ? "; did you mean \"" : "", near ? near : "",
-          near ? "\"?" : "");
+          "is \"%s\"%s, not a source (\"status\", \"url\", \"body\", or "
+          "an object with json, header, regex or cookie)",
+          src->valuestring,
+          corun_did_you_mean(hint, src->valuestring, plain_sources,
+                             (size_t)-1, NULL));
     return -1;
   }
   if (!cJSON_IsObject(src)) {
@@ -81,12 +81,12 @@ static int read_source(const cJSON *src, struct corun_capture *c,
       if (strcmp(it->string, keyed_sources[i]) == 0)
         break;
     if (keyed_sources[i] == NULL) {
-      near = corun_suggest(it->string, keyed_sources, (size_t)-1);
       failf(fail, ctx, field, it,
-            "has unknown field \"%s\"%s%s%s (one of json, header, regex, "
+            "has unknown field \"%s\"%s (one of json, header, regex, "
             "cookie, and secret)",
-            it->string, near ? " (did you mean \"" : "", near ? near : "",
-            near ? "\"?)" : "");
+            it->string,
+            corun_did_you_mean(hint, it->string, keyed_sources, (size_t)-1,
+                               NULL));
       return -1;
     }
     if (key) {

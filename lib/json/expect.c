@@ -195,7 +195,7 @@ int corun__expect_read(const cJSON *v, struct corun_expect *e,
     return -1;
   }
   for (it = v->child; it; it = it->next) {
-    const char *near;
+    char hint[CORUN_HINT_MAX];
     size_t i;
 
     for (i = 0; expect_fields[i]; i++)
@@ -241,12 +241,12 @@ int corun__expect_read(const cJSON *v, struct corun_expect *e,
       break;
     }
     default:
-      near = corun_suggest(it->string, expect_fields, (size_t)-1);
       failf(&rd, "expect", it,
-            "has unknown field \"%s\"%s%s%s (one of status, headers, body, "
+            "has unknown field \"%s\"%s (one of status, headers, body, "
             "json, bytes, duration, sha256)",
-            it->string, near ? " (did you mean \"" : "", near ? near : "",
-            near ? "\"?)" : "");
+            it->string,
+            corun_did_you_mean(hint, it->string, expect_fields, (size_t)-1,
+                               NULL));
     }
   }
   return rd.failed ? -1 : 0;

@@ -61,7 +61,7 @@ static int compile(const cJSON *spec, struct corun_pred *p,
                    struct corun_buf *why, const cJSON **bad)
 {
   const cJSON *arg;
-  const char *near;
+  char hint[CORUN_HINT_MAX];
   size_t i;
 
   *bad = spec;
@@ -88,10 +88,9 @@ static int compile(const cJSON *spec, struct corun_pred *p,
     if (strcmp(arg->string, op_names[i]) == 0)
       break;
   if (op_names[i] == NULL) {
-    near = corun_suggest(arg->string, op_names, (size_t)-1);
-    corun_buf_printf(why, "has unknown operator \"%s\"", arg->string);
-    if (near)
-      corun_buf_printf(why, " (did you mean \"%s\"?)", near);
+    corun_buf_printf(why, "has unknown operator \"%s\"%s", arg->string,
+                     corun_did_you_mean(hint, arg->string, op_names,
+                                        (size_t)-1, NULL));
     return -1;
   }
   p->op = (enum op)i;
