@@ -655,3 +655,59 @@ Test(decode, a_corrupt_body_fails_protocol_once)
   free(file);
   free(fx.dir);
 }
+
+/*
+ * A redirect that is followed is not the answer: its body, compressed or
+ * not, whole or not, is neither decoded nor kept.
+ */
+Test(decode, a_followed_redirects_body_is_not_decoded)
+{
+  struct fixture fx;
+  size_t n = 5000, plen;
+  char *text = sample(n), *whole, *redirect, job[2048], target[1024];
+  unsigned char *packed = pack("gzip", text, n, &plen);
+  static const char *const names[] = {"g.z", "junk.z", NULL};
+  cJSON *r, *t;
+
+  fx.dir = tmp_dir("decode");
+  cr_assert_eq(test_server_start(&fx.srv), 0);
+  whole = serve(&fx, "g.z", packed, plen, "gzip", 0);
+  /* The redirect's body: not gzip at all, though it says so. */
+  {
+    char *junk = serve(&fx, "junk.z", (const unsigned char *)"not gzip", 8,
+                       NULL, 0);
+
+    free(junk);
+  }
+  {
+    /* The target's own query goes inside this one's "to", escaped. */
+    struct corun_buf esc = CORUN_BUF_INIT;
+    const char *c;
+
+    for (c = whole; *c; c++)
+      if (*c == '&' || *c == '?' || *c == '=')
+        corun_buf_printf(&esc, "%%%02X", (unsigned char)*c);
+      else
+        corun_buf_putc(&esc, *c);
+    snprintf(target, sizeof(target), "/file?path=%s/junk.z&enc=gzip&to=%s",
+             fx.dir, corun_buf_str(&esc));
+    corun_buf_free(&esc);
+  }
+  redirect = test_server_url(&fx.srv, target);
+  snprintf(job, sizeof(job),
+           "{\"tasks\": [{\"id\": \"t\", \"kind\": \"fetch\", \"url\": "
+           "\"%s\", \"expect\": {\"bytes\": %zu}}]}\n",
+           redirect, n);
+  r = run(&fx, job, 0);
+  test_server_stop(&fx.srv);
+  t = report_task(r, "t");
+  cr_expect_str_eq(str_at(t, "status", NULL), "ok", "%s",
+                   str_at(t, "error", "message"));
+  remove_all(fx.dir, names);
+  cJSON_Delete(r);
+  free(packed);
+  free(text);
+  free(whole);
+  free(redirect);
+  free(fx.dir);
+}

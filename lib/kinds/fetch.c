@@ -102,7 +102,8 @@ struct fetch_task {
   int too_large;
   int write_errno;
   struct corun_decoder *decoder; /* this hop's, made by its first byte */
-  int decode_checked;             /* its Content-Encoding was looked at */
+  int decode_checked;             /* its status and encoding were looked at */
+  int skip_body;                  /* a redirect's: not kept, not decoded */
   char decode_err[200];           /* why the body did not decode */
   int decode_cut;                 /* ... because a stream stopped short */
   struct corun_retry retry;
@@ -477,7 +478,6 @@ static int make_decoder(struct fetch_task *ft)
   size_t i, amount = 1;
   int r = 0;
 
-  ft->decode_checked = 1;
   for (i = 0; i < amount; i++) {
     if (curl_easy_header(ft->easy, "Content-Encoding", i, CURLH_HEADER, -1,
                          &h) != CURLHE_OK)
@@ -503,8 +503,26 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *arg)
   struct fetch_task *ft = arg;
   size_t n = size * nmemb;
 
-  if (!ft->decode_checked && ft->c->compressed && make_decoder(ft) < 0)
-    return 0;
+  if (!ft->decode_checked) {
+    long code = 0;
+    struct curl_header *loc;
+
+    ft->decode_checked = 1;
+    curl_easy_getinfo(ft->easy, CURLINFO_RESPONSE_CODE, &code);
+    /*
+     * A redirect about to be followed: its body is not the one asked for.
+     * (curl works out CURLINFO_REDIRECT_URL only once the transfer is
+     * over; the header is there now.)
+     */
+    ft->skip_body = ft->c->follow && code >= 300 && code <= 399 &&
+                    code != 304 &&
+                    curl_easy_header(ft->easy, "Location", 0, CURLH_HEADER, -1,
+                                     &loc) == CURLHE_OK;
+    if (!ft->skip_body && ft->c->compressed && make_decoder(ft) < 0)
+      return 0;
+  }
+  if (ft->skip_body)
+    return n;
   if (ft->decoder == NULL)
     return take_body(ft, ptr, n) == 0 ? n : 0;
   if (corun__decoder_write(ft->decoder, ptr, n) == -1 && !ft->too_large &&
@@ -524,6 +542,7 @@ static void drop_decoder(struct fetch_task *ft)
   ft->decode_checked = 0;
   ft->decode_err[0] = '\0';
   ft->decode_cut = 0;
+  ft->skip_body = 0;
 }
 
 static void drop_temp(struct fetch_task *ft)

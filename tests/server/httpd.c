@@ -52,9 +52,10 @@
  *        "query", "headers": {lower-case name: value, repeats joined with
  *        ", "}, "body", "bytes" (body length)}. Bytes that are not UTF-8
  *        come out as \u00XX.
- *   /file?path=P[&enc=E][&cut=K]  200, the bytes of the file P (at most
- *        16 MiB) with Content-Encoding: E when given; cut=K leaves out the
- *        last K bytes, with a Content-Length that matches what is sent.
+ *   /file?path=P[&enc=E][&cut=K][&to=URL]  200, the bytes of the file P
+ *        (at most 16 MiB) with Content-Encoding: E when given; cut=K leaves
+ *        out the last K bytes, with a Content-Length that matches what is
+ *        sent; to=URL makes it a 302 to URL with that body.
  *   /cookie?name=N&value=V         200 "ok" with two Set-Cookie headers:
  *        "seen=1; Path=/" and "N=V; Path=/; HttpOnly".
  *   /text   small text/plain body.  /binary  bytes 0x00-0xff,
@@ -1202,7 +1203,7 @@ static void route(struct conn *c, const struct req *r, int64_t now)
     route_echo(c, r);
   } else if (strcmp(p, "/file") == 0) {
     const char *path = param(r, "path"), *enc = param(r, "enc");
-    char extra[128] = "";
+    char extra[1024] = "";
     uint64_t cut = 0;
     size_t len = 0;
     char *data = NULL;
@@ -1217,10 +1218,16 @@ static void route(struct conn *c, const struct req *r, int64_t now)
         (enc && (!header_safe(enc) || strlen(enc) > 80))) {
       reply_text(c, r, 400, "need path=FILE, cut=BYTES and a plain enc\n");
     } else {
+      const char *to = param(r, "to");
+      size_t at = 0;
+
       if (enc)
-        snprintf(extra, sizeof extra, "Content-Encoding: %s\r\n", enc);
-      reply(c, r, 200, "application/octet-stream", data, len - (size_t)cut,
-            enc ? extra : NULL);
+        at += (size_t)snprintf(extra, sizeof extra,
+                               "Content-Encoding: %s\r\n", enc);
+      if (to && header_safe(to) && strlen(to) < sizeof extra - at - 16)
+        snprintf(extra + at, sizeof extra - at, "Location: %s\r\n", to);
+      reply(c, r, to ? 302 : 200, "application/octet-stream", data,
+            len - (size_t)cut, extra[0] ? extra : NULL);
     }
     free(data);
   } else if (strcmp(p, "/cookie") == 0) {
