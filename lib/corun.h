@@ -70,9 +70,11 @@ CORUN_EXTERN const char *corun_strerror(enum corun_code code);
 /*
  * Process-wide set-up, as curl_global_init: call corun_global_init() once
  * before the first corun_run_new(), while the program has no other
- * threads (it initialises libcurl and its TLS library), and
- * corun_global_cleanup() once at the end, after every run is closed.
- * Loading and checking jobs needs neither. Returns CORUN_OK, or
+ * threads (it initialises libcurl and its TLS library, or, where
+ * libcurl's own set-up is thread-safe, as from 7.84, lets the first fetch
+ * of the process do it, so that a job without fetches does not pay for
+ * TLS), and corun_global_cleanup() once at the end, after every run is
+ * closed. Loading and checking jobs needs neither. Returns CORUN_OK, or
  * CORUN_ELOOP with err saying why.
  *
  * The library leaves signal dispositions to the application. SIGPIPE in

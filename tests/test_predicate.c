@@ -447,6 +447,7 @@ Test(predicate, every_failed_check_is_listed_in_one_message)
       "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   corun__expect_free(&e);
   corun_buf_free(&msg);
+  cJSON_Delete(r.json);
 }
 
 Test(predicate, json_checks_on_a_body_that_is_not_json_say_so)
@@ -467,6 +468,7 @@ Test(predicate, json_checks_on_a_body_that_is_not_json_say_so)
                    "not JSON");
   corun__expect_free(&e);
   corun_buf_free(&msg);
+  cJSON_Delete(r.json);
 }
 
 Test(predicate, a_response_that_meets_every_check_passes)
@@ -490,6 +492,7 @@ Test(predicate, a_response_that_meets_every_check_passes)
                corun_buf_str(&msg));
   corun__expect_free(&e);
   corun_buf_free(&msg);
+  cJSON_Delete(r.json);
 }
 
 /* ---- captures ---- */
@@ -555,6 +558,7 @@ Test(predicate, captures_take_typed_values_from_every_source)
   cJSON_Delete(got);
   corun__captures_free(&c);
   corun_buf_free(&msg);
+  cJSON_Delete(r.json);
 }
 
 Test(predicate, a_capture_that_finds_nothing_is_named)
@@ -577,6 +581,7 @@ Test(predicate, a_capture_that_finds_nothing_is_named)
                    "capture \"d\": \"z+\" does not match the body");
   corun__captures_free(&c);
   corun_buf_free(&msg);
+  cJSON_Delete(r.json);
 }
 
 Test(predicate, bad_captures_are_refused_at_load)

@@ -316,10 +316,53 @@ static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
   return 0;
 }
 
+/* libcurl's process-wide set-up is done (and must be undone at the end). */
+static int global_done;
+/* corun_global_init() came; a libcurl without thread-safe init was set up. */
+static int global_allowed;
+
+int corun__http_global_init(void)
+{
+  const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+
+  global_allowed = 1;
+  /*
+   * libcurl's set-up starts its TLS library: 2 MiB and a few ms that a job
+   * without a fetch should not pay. Where libcurl's own init is
+   * thread-safe (7.84 and later, built so), it waits for the first fetch;
+   * elsewhere it is done now, while the application has no threads.
+   */
+  if (v && (v->features & CURL_VERSION_THREADSAFE))
+    return 0;
+  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+    return -1;
+  global_done = 1;
+  return 0;
+}
+
+void corun__http_global_cleanup(void)
+{
+  if (global_done)
+    curl_global_cleanup();
+  global_done = global_allowed = 0;
+}
+
 struct corun_http *corun__http_new(uv_loop_t *loop, long conns, long per_host,
                                    const char **err)
 {
   struct corun_http *h;
+
+  if (!global_done) {
+    if (!global_allowed) {
+      *err = "corun_global_init() was not called before the first run";
+      return NULL;
+    }
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+      *err = "libcurl failed to initialise";
+      return NULL;
+    }
+    global_done = 1;
+  }
 
   h = calloc(1, sizeof(*h));
   if (h == NULL || (h->multi = curl_multi_init()) == NULL) {

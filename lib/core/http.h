@@ -45,6 +45,14 @@ void corun__http_remove(struct corun_http *h, CURL *easy);
 CURL *corun__http_easy_get(struct corun_http *h);
 void corun__http_easy_put(struct corun_http *h, CURL *easy);
 /*
+ * corun_global_init()'s and corun_global_cleanup()'s part: libcurl's own
+ * set-up, now or (where it is thread-safe) at the first corun__http_new().
+ * Returns 0, or -1 when libcurl fails to initialise.
+ */
+int corun__http_global_init(void);
+void corun__http_global_cleanup(void);
+
+/*
  * The one cookie jar of h's transfers that ask for cookies (one thread:
  * no locks); NULL on oom. Freed with h.
  */

@@ -13,9 +13,8 @@
 #include <string.h>
 #include <sys/time.h>
 
-#include <curl/curl.h>
-
 #include "util/fdlimit.h"
+#include "core/http.h"
 #include "core/job.h" /* the job's tasks, limits and secrets */
 #include "core/kind.h"
 #include "core/task.h"
@@ -65,18 +64,15 @@ unsigned corun_version_hex(void)
 
 enum corun_code corun_global_init(struct corun_error *err)
 {
-  /*
-   * libcurl's own process-wide set-up (TLS included), which is not
-   * thread-safe: hence the application's call, as curl's is.
-   */
-  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+  /* libcurl's process-wide set-up, or the leave to do it at a first fetch. */
+  if (corun__http_global_init() < 0)
     return corun_failf(err, CORUN_ELOOP, "libcurl failed to initialise");
   return CORUN_OK;
 }
 
 void corun_global_cleanup(void)
 {
-  curl_global_cleanup();
+  corun__http_global_cleanup();
 }
 
 enum corun_code corun_run_new(struct corun_run **out, struct corun_job *job,

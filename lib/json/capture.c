@@ -201,8 +201,7 @@ void corun__captures_free(struct corun_captures *c)
 }
 
 /* The value one capture takes from r, or NULL when it finds nothing. */
-static cJSON *take(const struct corun_capture *c,
-                   const struct corun_response *r, cJSON **doc, int *parsed)
+static cJSON *take(const struct corun_capture *c, struct corun_response *r)
 {
   const char *s = NULL;
   regmatch_t m[2];
@@ -225,11 +224,8 @@ static cJSON *take(const struct corun_capture *c,
   case CORUN_CAPTURE_JSON: {
     const cJSON *v;
 
-    if (!*parsed) {
-      *parsed = 1;
-      *doc = r->body ? cJSON_ParseWithLength(r->body, r->body_len) : NULL;
-    }
-    v = *doc ? corun__pointer_get(*doc, c->arg) : NULL;
+    v = corun__response_json(r) ? corun__pointer_get(r->json, c->arg)
+                                 : NULL;
     return v ? cJSON_Duplicate(v, 1) : NULL;
   }
   case CORUN_CAPTURE_REGEX: {
@@ -255,11 +251,10 @@ static cJSON *take(const struct corun_capture *c,
 }
 
 cJSON *corun__captures_take(const struct corun_captures *c,
-                            const struct corun_response *r,
-                            struct corun_buf *msg)
+                            struct corun_response *r, struct corun_buf *msg)
 {
-  cJSON *out = cJSON_CreateObject(), *doc = NULL;
-  int parsed = 0, missing = 0;
+  cJSON *out = cJSON_CreateObject();
+  int missing = 0;
   size_t i;
 
   if (out == NULL) {
@@ -267,13 +262,13 @@ cJSON *corun__captures_take(const struct corun_captures *c,
     return NULL;
   }
   for (i = 0; i < c->n; i++) {
-    cJSON *v = take(&c->v[i], r, &doc, &parsed);
+    cJSON *v = take(&c->v[i], r);
 
     if (v == NULL) {
       if (missing++)
         corun_buf_puts(msg, "; ");
       corun_buf_printf(msg, "capture \"%s\": ", c->v[i].name);
-      if (c->v[i].from == CORUN_CAPTURE_JSON && doc == NULL)
+      if (c->v[i].from == CORUN_CAPTURE_JSON && r->json == NULL)
         corun_buf_printf(msg, "the body is not JSON");
       else if (c->v[i].from == CORUN_CAPTURE_JSON)
         corun_buf_printf(msg, "nothing at \"%s\"", c->v[i].arg);
@@ -289,7 +284,6 @@ cJSON *corun__captures_take(const struct corun_captures *c,
     }
     cJSON_AddItemToObject(out, c->v[i].name, v);
   }
-  cJSON_Delete(doc);
   if (missing) {
     cJSON_Delete(out);
     return NULL;

@@ -51,8 +51,7 @@ void corun__captures_free(struct corun_captures *c);
  * memory ran out (msg says so).
  */
 cJSON *corun__captures_take(const struct corun_captures *c,
-                            const struct corun_response *r,
-                            struct corun_buf *msg);
+                            struct corun_response *r, struct corun_buf *msg);
 
 /* Whether name can be a capture's name: [A-Za-z_][A-Za-z0-9_]*. */
 int corun__capture_name_ok(const char *name);

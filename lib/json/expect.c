@@ -237,7 +237,8 @@ int corun__expect_read(const cJSON *v, struct corun_expect *e,
         failf(&rd, "expect.sha256", it,
               "must be 64 lowercase hexadecimal digits (a SHA-256 digest)");
       else
-        memcpy(e->sha256, s, 65);
+        if ((e->sha256 = strdup(s)) == NULL)
+          failf(&rd, "expect.sha256", it, "could not be kept: out of memory");
       break;
     }
     default:
@@ -261,7 +262,9 @@ void corun__expect_free(struct corun_expect *e)
     corun__pred_free(e->checks[i].pred);
   }
   free(e->checks);
+  free(e->sha256);
   e->checks = NULL;
+  e->sha256 = NULL;
   e->nchecks = 0;
 }
 
@@ -298,10 +301,19 @@ static void said(struct corun_buf *msg, int *n, const char *what,
   corun__pred_show(v, SHOW_MAX, msg);
 }
 
-int corun__expect_check(const struct corun_expect *e,
-                        const struct corun_response *r, struct corun_buf *msg)
+const cJSON *corun__response_json(struct corun_response *r)
 {
-  cJSON *doc = NULL;
+  if (!r->json_tried) {
+    r->json_tried = 1;
+    r->json = r->body ? cJSON_ParseWithLength(r->body, r->body_len) : NULL;
+  }
+  return r->json;
+}
+
+int corun__expect_check(const struct corun_expect *e,
+                        struct corun_response *r, struct corun_buf *msg)
+{
+  const cJSON *doc = NULL;
   const char *json_err = NULL;
   int parsed = 0, n = 0;
   size_t i;
@@ -340,7 +352,7 @@ int corun__expect_check(const struct corun_expect *e,
     case CORUN_EXPECT_JSON:
       if (!parsed) {
         parsed = 1;
-        doc = r->body ? cJSON_ParseWithLength(r->body, r->body_len) : NULL;
+        doc = corun__response_json(r);
         if (doc == NULL)
           json_err = r->body_len == 0 ? "the body is empty, not JSON"
                                       : "the body is not JSON";
@@ -359,14 +371,13 @@ int corun__expect_check(const struct corun_expect *e,
       break;
     }
   }
-  cJSON_Delete(doc);
   if (e->duration > 0 && r->total > e->duration) {
     if (n++)
       corun_buf_puts(msg, "; ");
     corun_buf_printf(msg, "duration: expected at most %.3g s, took %.3g s",
                      e->duration, r->total);
   }
-  if (e->sha256[0] && (r->sha256 == NULL || strcmp(r->sha256, e->sha256))) {
+  if (e->sha256 && (r->sha256 == NULL || strcmp(r->sha256, e->sha256))) {
     if (n++)
       corun_buf_puts(msg, "; ");
     corun_buf_printf(msg, "sha256: expected %s, got %s", e->sha256,

@@ -31,11 +31,11 @@ struct corun_expect {
   struct corun_expect_check *checks;
   size_t nchecks;
   double duration; /* > 0: the bound on the total time, in seconds */
-  char sha256[65]; /* "" or the lowercase hex digest */
+  char *sha256;    /* NULL, or the lowercase hex digest */
   int wants_body;  /* a body or json check: keep the whole body */
 };
 
-#define CORUN_EXPECT_INIT {0, {0}, NULL, 0, 0, "", 0}
+#define CORUN_EXPECT_INIT {0, {0}, NULL, 0, 0, NULL, 0}
 
 /*
  * Called for each problem found while reading: field names the part
@@ -67,13 +67,22 @@ struct corun_response {
   long long bytes; /* the decoded body's size */
   double total;    /* seconds the request took */
   const char *sha256; /* the decoded body's digest, when asked for */
+  /*
+   * The body parsed as JSON, by the first check or capture that needs it,
+   * for the others (json_tried: it was tried). The caller deletes it.
+   */
+  cJSON *json;
+  int json_tried;
 };
+
+/* r's body as JSON (parsed once, kept in r), or NULL when it is not. */
+const cJSON *corun__response_json(struct corun_response *r);
 
 /*
  * Runs every check but the status on r. Returns how many failed, each
  * described in msg ("; " between them).
  */
 int corun__expect_check(const struct corun_expect *e,
-                        const struct corun_response *r, struct corun_buf *msg);
+                        struct corun_response *r, struct corun_buf *msg);
 
 #endif

@@ -96,7 +96,7 @@ struct fetch_task {
   long long bytes;
   struct corun_buf body;
   struct corun_buf whole; /* the whole body, when a check or capture needs it */
-  struct corun_sha256 sha; /* of the body, when expect.sha256 asks */
+  struct corun_sha256 *sha; /* of the body, when expect.sha256 asks */
   char *cookie;            /* the last cookie value looked up */
   int body_overflow;
   int too_large;
@@ -104,7 +104,7 @@ struct fetch_task {
   struct corun_decoder *decoder; /* this hop's, made by its first byte */
   int decode_checked;             /* its status and encoding were looked at */
   int skip_body;                  /* a redirect's: not kept, not decoded */
-  char decode_err[200];           /* why the body did not decode */
+  char *decode_err;               /* why the body did not decode, or NULL */
   int decode_cut;                 /* ... because a stream stopped short */
   struct corun_retry retry;
 };
@@ -450,8 +450,8 @@ static int take_body(void *arg, const char *ptr, size_t n)
                   n < BODY_KEEP - ft->body.len ? n : BODY_KEEP - ft->body.len);
   if (ft->bytes > BODY_KEEP)
     ft->body_overflow = 1;
-  if (ft->c->expect.sha256[0])
-    corun__sha256_add(&ft->sha, ptr, n);
+  if (ft->sha)
+    corun__sha256_add(ft->sha, ptr, n);
   if (ft->c->expect.wants_body || ft->c->capture.wants_body) {
     corun_buf_add(&ft->whole, ptr, n);
     if (ft->whole.oom) {
@@ -464,6 +464,20 @@ static int take_body(void *arg, const char *ptr, size_t n)
     return ft->write_errno ? -1 : 0;
   }
   return 0;
+}
+
+/*
+ * Why this hop's body did not decode (the first reason stays); a message
+ * without memory for it still fails the body, as "out of memory".
+ */
+static char decode_oom[] = "out of memory";
+
+static void set_decode_err(struct fetch_task *ft, const char *why)
+{
+  if (ft->decode_err == NULL)
+    ft->decode_err = strdup(why);
+  if (ft->decode_err == NULL)
+    ft->decode_err = decode_oom;
 }
 
 /*
@@ -488,11 +502,15 @@ static int make_decoder(struct fetch_task *ft)
     corun_buf_puts(&list, h->value);
   }
   if (list.oom) {
-    snprintf(ft->decode_err, sizeof(ft->decode_err), "out of memory");
+    set_decode_err(ft, "out of memory");
     r = -1;
   } else if (list.len) {
+    char why[200];
+
     r = corun__decoder_new(corun_buf_str(&list), take_body, ft, &ft->decoder,
-                           ft->decode_err, sizeof(ft->decode_err));
+                           why, sizeof(why));
+    if (r < 0)
+      set_decode_err(ft, why);
   }
   corun_buf_free(&list);
   return r;
@@ -527,11 +545,10 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *arg)
     return take_body(ft, ptr, n) == 0 ? n : 0;
   if (corun__decoder_write(ft->decoder, ptr, n) == -1 && !ft->too_large &&
       !ft->write_errno) {
-    snprintf(ft->decode_err, sizeof(ft->decode_err), "%s",
-             corun__decoder_error(ft->decoder));
+    set_decode_err(ft, corun__decoder_error(ft->decoder));
     return 0;
   }
-  return ft->too_large || ft->write_errno || ft->decode_err[0] ? 0 : n;
+  return ft->too_large || ft->write_errno || ft->decode_err ? 0 : n;
 }
 
 /* This hop's decoder, if it made one, is done with. */
@@ -540,7 +557,9 @@ static void drop_decoder(struct fetch_task *ft)
   corun__decoder_free(ft->decoder);
   ft->decoder = NULL;
   ft->decode_checked = 0;
-  ft->decode_err[0] = '\0';
+  if (ft->decode_err != decode_oom)
+    free(ft->decode_err);
+  ft->decode_err = NULL;
   ft->decode_cut = 0;
   ft->skip_body = 0;
 }
@@ -755,7 +774,14 @@ static void launch(struct fetch_task *ft)
   drop_decoder(ft);
   corun_buf_reset(&ft->body);
   corun_buf_reset(&ft->whole);
-  corun__sha256_init(&ft->sha);
+  if (ft->c->expect.sha256) {
+    if (ft->sha == NULL && (ft->sha = malloc(sizeof(*ft->sha))) == NULL) {
+      corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO,
+                         "out of memory");
+      return;
+    }
+    corun__sha256_init(ft->sha);
+  }
   setup_easy(ft);
   if (ft->c->cookies) {
     CURLSH *jar = corun__http_cookies(h);
@@ -1286,7 +1312,7 @@ static int check_response(struct fetch_task *ft, long status,
   int failed;
 
   if (c->expect.nchecks == 0 && c->expect.duration <= 0 &&
-      !c->expect.sha256[0] && c->capture.n == 0)
+      !c->expect.sha256 && c->capture.n == 0)
     return 0;
   memset(&r, 0, sizeof(r));
   r.status = status;
@@ -1301,8 +1327,8 @@ static int check_response(struct fetch_task *ft, long status,
   }
   r.bytes = ft->bytes;
   r.total = secs_of(ft->easy, CURLINFO_TOTAL_TIME_T);
-  if (c->expect.sha256[0]) {
-    corun__sha256_hex(&ft->sha, hex);
+  if (ft->sha) {
+    corun__sha256_hex(ft->sha, hex);
     r.sha256 = hex;
   }
   failed = corun__expect_check(&c->expect, &r, &msg);
@@ -1310,6 +1336,7 @@ static int check_response(struct fetch_task *ft, long status,
     *captures = corun__captures_take(&c->capture, &r, &msg);
     failed = *captures == NULL;
   }
+  cJSON_Delete(r.json);
   if (!failed && c->capture.secret) {
     size_t i;
 
@@ -1351,11 +1378,10 @@ static void done(CURL *easy, CURLcode code, const char *errmsg, void *arg)
     return;
   /* A compressed body is whole only when each of its streams ended. */
   if (code == CURLE_OK && ft->decoder && corun__decoder_finish(ft->decoder)) {
-    snprintf(ft->decode_err, sizeof(ft->decode_err), "%s",
-             corun__decoder_error(ft->decoder));
+    set_decode_err(ft, corun__decoder_error(ft->decoder));
     ft->decode_cut = 1;
   }
-  if (code == CURLE_OK && !ft->decode_err[0] && expected(ft->c, status)) {
+  if (code == CURLE_OK && !ft->decode_err && expected(ft->c, status)) {
     cJSON *captures = NULL;
 
     if (check_response(ft, status, &captures) < 0)
@@ -1384,13 +1410,13 @@ static void done(CURL *easy, CURLcode code, const char *errmsg, void *arg)
     type = CORUN_ERR_IO;
     corun_buf_printf(&msg, "cannot write %s: %s", ft->c->save,
                      strerror(ft->write_errno));
-  } else if (ft->decode_err[0] && expected(ft->c, status)) {
+  } else if (ft->decode_err && expected(ft->c, status)) {
     type = CORUN_ERR_PROTOCOL;
     corun_buf_printf(&msg, "%s: %s",
                      ft->decode_cut ? "body ended early"
                                     : "body does not decode",
                      ft->decode_err);
-  } else if (code == CURLE_OK || ft->decode_err[0]) {
+  } else if (code == CURLE_OK || ft->decode_err) {
     /* A status the job did not expect says more than its body's state. */
     keep_failure(ft, status);
     type = CORUN_ERR_HTTP_STATUS;
@@ -1492,6 +1518,7 @@ static void release(struct corun_task *t)
   free(ft->url);
   free(ft->method);
   free(ft->cookie);
+  free(ft->sha);
   curl_slist_free_all(ft->own_headers);
   corun_buf_free(&ft->body);
   corun_buf_free(&ft->whole);
