@@ -14,6 +14,8 @@
 
 #include <uv.h>
 
+#include "util/error.h"
+
 struct corun_http;
 
 /*
@@ -33,8 +35,8 @@ struct corun_http *corun__http_new(uv_loop_t *loop, long conns, long per_host,
  * Start a transfer. done runs once it ends, from the loop, never from
  * inside this call. Returns 0, or -1 if curl refused the handle.
  */
-int corun__http_add(struct corun_http *h, CURL *easy, corun_http_done_cb done,
-                    void *arg);
+CORUN_MUST_CHECK int corun__http_add(struct corun_http *h, CURL *easy,
+                                     corun_http_done_cb done, void *arg);
 /* Stop a transfer at once; done is not called. The caller frees easy. */
 void corun__http_remove(struct corun_http *h, CURL *easy);
 /*
