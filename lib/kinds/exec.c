@@ -605,6 +605,24 @@ static void attempt_expired(struct corun_timer *timer)
   terminate(x);
 }
 
+/*
+ * Start reading a pipe of the command just spawned. It cannot fail for a
+ * pipe uv_spawn opened, but if it did the command would block on a full
+ * pipe: the attempt fails with the reason and its group is stopped.
+ */
+static void read_pipe(struct exec_task *x, uv_pipe_t *p, int is_err)
+{
+  int r = uv_read_start((uv_stream_t *)p, alloc_cb, on_read);
+
+  if (r == 0)
+    return;
+  if (!x->error) {
+    x->error = r;
+    terminate(x);
+  }
+  pipe_ended(x, (uv_stream_t *)p, is_err);
+}
+
 static void launch(struct exec_task *x)
 {
   struct corun_task *t = &x->base;
@@ -623,13 +641,14 @@ static void launch(struct exec_task *x)
   x->exit_code = 0;
   x->term_signal = 0;
   memset(&o, 0, sizeof(o));
-  uv_pipe_init(loop, &x->out, 0);
-  uv_pipe_init(loop, &x->err, 0);
+  /* uv_pipe_init only fills the handle in: it cannot fail. */
+  (void)uv_pipe_init(loop, &x->out, 0);
+  (void)uv_pipe_init(loop, &x->err, 0);
   x->out.data = x->err.data = x->proc.data = x->in.data = x;
   x->open_handles = 2;
   io[0].flags = UV_IGNORE;
   if (x->c->stdin_text) {
-    uv_pipe_init(loop, &x->in, 0);
+    (void)uv_pipe_init(loop, &x->in, 0);
     x->open_handles++;
     io[0].flags = UV_CREATE_PIPE | UV_READABLE_PIPE;
     io[0].data.stream = (uv_stream_t *)&x->in;
@@ -647,19 +666,26 @@ static void launch(struct exec_task *x)
   o.exit_cb = process_exited;
   /* Its own session and process group: a cancel reaches its children. */
   o.flags = UV_PROCESS_DETACHED;
-  r = uv_spawn(loop, &x->proc, &o);
-  free(env);
+  /*
+   * merged_env fails only for want of memory. A NULL env would run the
+   * command in our own environment without the task's env: fail instead.
+   */
+  r = env == NULL && x->c->env ? UV_ENOMEM : uv_spawn(loop, &x->proc, &o);
   if (r != 0) {
-    /* Even a failed spawn leaves the process handle to close. */
     x->error = r;
-    x->open_handles++;
-    close_handle(x, (uv_handle_t *)&x->proc);
+    /* Even a failed spawn leaves the process handle to close. */
+    if (env || !x->c->env) {
+      x->open_handles++;
+      close_handle(x, (uv_handle_t *)&x->proc);
+    }
+    free(env);
     close_handle(x, (uv_handle_t *)&x->out);
     close_handle(x, (uv_handle_t *)&x->err);
     if (x->c->stdin_text)
       close_handle(x, (uv_handle_t *)&x->in);
     return;
   }
+  free(env);
   x->spawned = 1;
   x->pgid = x->proc.pid;
   x->group_told = 1;
@@ -675,8 +701,8 @@ static void launch(struct exec_task *x)
     x->error = UV_ENOMEM;
     terminate(x);
   }
-  uv_read_start((uv_stream_t *)&x->out, alloc_cb, on_read);
-  uv_read_start((uv_stream_t *)&x->err, alloc_cb, on_read);
+  read_pipe(x, &x->out, 0);
+  read_pipe(x, &x->err, 1);
   if (x->c->stdin_text) {
     uv_buf_t b = uv_buf_init(x->c->stdin_text,
                              (unsigned)strlen(x->c->stdin_text));
