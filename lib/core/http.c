@@ -328,14 +328,14 @@ static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
 }
 
 struct corun_http *corun__http_new(uv_loop_t *loop, long conns, long per_host,
-                                   const char **err)
+                                   const char **why)
 {
   struct corun_http *h;
 
   h = calloc(1, sizeof(*h));
   if (h == NULL || (h->multi = curl_multi_init()) == NULL) {
     free(h);
-    *err = "out of memory creating the HTTP client";
+    *why = "out of memory creating the HTTP client";
     return NULL;
   }
   h->loop = loop;

@@ -27,10 +27,11 @@ typedef void (*corun_http_done_cb)(CURL *easy, CURLcode code,
 
 /*
  * A multi handle on loop: at most conns connections open or kept idle (0:
- * no cap), per_host to one host (0: no cap). NULL (with err) on failure.
+ * no cap), per_host to one host (0: no cap). NULL with *why (static
+ * text) on failure.
  */
 struct corun_http *corun__http_new(uv_loop_t *loop, long conns, long per_host,
-                                   const char **err);
+                                   const char **why);
 /*
  * Start a transfer. done runs once it ends, from the loop, never from
  * inside this call. Returns 0, or -1 if curl refused the handle.

@@ -13,7 +13,9 @@
  *   pointer and NULL. A reason, when the caller shows one, goes into an
  *   argument named why: a const char ** for static text, or a caller-owned
  *   struct corun_buf * that the callee appends one line to. The caller
- *   owns every message; no callee keeps or frees one.
+ *   owns every message; no callee keeps or frees one. (Template expansion
+ *   and the items made from templates still hand back a malloc'd char
+ *   **err, the one form left to move to a struct corun_buf.)
  * - Questions ("whether ...", names with _has, _is, _ok, _inside, _armed)
  *   return 1 or 0 and cannot fail.
  * - System-level helpers in util/ that wrap system calls return 0 or an
@@ -32,7 +34,9 @@
  * are marked CORUN_MUST_CHECK, so the build (-Werror) enforces it. A
  * library call whose failure is impossible or harmless where it is made
  * casts to (void) and a comment says why (uv_timer_start, for example,
- * fails only for a NULL callback or a closing handle).
+ * fails only for a NULL callback or a closing handle). close() is checked
+ * on a descriptor written to, where it may be the first to report a lost
+ * write; on one only read or a directory it has nothing to report.
  *
  * Task errors, enum corun_errtype, are outcomes of the job (a sleep that
  * was told to fail, a timeout); their names are the job-file contract's
