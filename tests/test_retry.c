@@ -80,7 +80,7 @@ Test(retry, the_timer_starts_the_next_attempt)
   t.attempts = 1;
   cr_assert_not(corun__retry_pending(&r));
   cr_assert_not(corun__retry_describe(&r, &t, 0, &out));
-  corun__retry_after(&r, &t, 20, "exit status 1", again);
+  cr_assert_eq(corun__retry_after(&r, &t, 20, "exit status 1", again), 0);
   cr_assert(corun__retry_pending(&r));
   cr_assert(corun__retry_describe(&r, &t, corun__now_ms(run), &out));
   cr_assert(strncmp(corun_buf_str(&out), "retrying in 0.0", 15) == 0 &&
@@ -91,7 +91,7 @@ Test(retry, the_timer_starts_the_next_attempt)
   cr_assert_eq(t.attempts, 2, "the attempt is counted before it starts");
   cr_assert_not(corun__retry_pending(&r));
   /* One stopped before it is due never calls back. */
-  corun__retry_after(&r, &t, 10, "again", again);
+  cr_assert_eq(corun__retry_after(&r, &t, 10, "again", again), 0);
   cr_assert(corun__retry_stop(&r, &t));
   cr_assert_not(corun__retry_stop(&r, &t), "nothing left to stop");
   cr_assert_eq(again_calls, 1);

@@ -11,6 +11,9 @@
 #include "helpers.h"
 #include "sched/timer.h"
 
+/* Arm a timer where the test expects arming to succeed. */
+#define START(...) cr_assert_eq(corun__timer_start(__VA_ARGS__), 0)
+
 TestSuite(timer, .timeout = 20);
 
 /*
@@ -77,13 +80,13 @@ Test(timer, fires_by_due_then_start_order, .init = setup, .fini = teardown)
 {
   uint64_t now = corun__timers_now(&heap);
 
-  corun__timer_start(&heap, &timers[0], now + 30, note, NULL);
-  corun__timer_start(&heap, &timers[1], now + 10, note, NULL);
-  corun__timer_start(&heap, &timers[2], now + 30, note, NULL);
-  corun__timer_start(&heap, &timers[3], now + 10, note, NULL);
-  corun__timer_start(&heap, &timers[4], now + 20, note, NULL);
+  START(&heap, &timers[0], now + 30, note, NULL);
+  START(&heap, &timers[1], now + 10, note, NULL);
+  START(&heap, &timers[2], now + 30, note, NULL);
+  START(&heap, &timers[3], now + 10, note, NULL);
+  START(&heap, &timers[4], now + 20, note, NULL);
   /* Back to an earlier due time: a new bucket, still after b and d. */
-  corun__timer_start(&heap, &timers[5], now + 10, note, NULL);
+  START(&heap, &timers[5], now + 10, note, NULL);
   drain_loop();
   cr_assert_str_eq(fired, "bdfeac");
 }
@@ -92,13 +95,13 @@ Test(timer, stop_and_move, .init = setup, .fini = teardown)
 {
   uint64_t now = corun__timers_now(&heap);
 
-  corun__timer_start(&heap, &timers[0], now + 10, note, NULL);
-  corun__timer_start(&heap, &timers[1], now + 10, note, NULL);
-  corun__timer_start(&heap, &timers[2], now + 20, note, NULL);
+  START(&heap, &timers[0], now + 10, note, NULL);
+  START(&heap, &timers[1], now + 10, note, NULL);
+  START(&heap, &timers[2], now + 20, note, NULL);
   corun__timer_stop(&heap, &timers[0]);
   cr_assert_not(corun__timer_armed(&timers[0]));
   corun__timer_stop(&heap, &timers[0]); /* stopping twice is harmless */
-  corun__timer_start(&heap, &timers[1], now + 30, note, NULL); /* move */
+  START(&heap, &timers[1], now + 30, note, NULL); /* move */
   cr_assert(corun__timer_armed(&timers[1]));
   drain_loop();
   cr_assert_str_eq(fired, "cb");
@@ -108,7 +111,7 @@ static void stop_next(struct corun_timer *t)
 {
   note(t);
   corun__timer_stop(&heap, &timers[1]);
-  corun__timer_start(&heap, &timers[3], corun__timers_now(&heap), note, NULL);
+  START(&heap, &timers[3], corun__timers_now(&heap), note, NULL);
 }
 
 Test(timer, callbacks_may_stop_and_start_timers, .init = setup,
@@ -116,9 +119,9 @@ Test(timer, callbacks_may_stop_and_start_timers, .init = setup,
 {
   uint64_t now = corun__timers_now(&heap);
 
-  corun__timer_start(&heap, &timers[0], now + 5, stop_next, NULL);
-  corun__timer_start(&heap, &timers[1], now + 5, note, NULL);
-  corun__timer_start(&heap, &timers[2], now + 5, note, NULL);
+  START(&heap, &timers[0], now + 5, stop_next, NULL);
+  START(&heap, &timers[1], now + 5, note, NULL);
+  START(&heap, &timers[2], now + 5, note, NULL);
   drain_loop();
   cr_assert_str_eq(fired, "acd");
 }
@@ -127,8 +130,7 @@ Test(timer, waits_about_the_right_time, .init = setup, .fini = teardown)
 {
   uint64_t t0 = uv_hrtime();
 
-  corun__timer_start(&heap, &timers[0], corun__timers_now(&heap) + 100, note,
-                     NULL);
+  START(&heap, &timers[0], corun__timers_now(&heap) + 100, note, NULL);
   drain_loop();
   cr_assert(uv_hrtime() - t0 >= 99000000ULL);
   cr_assert(uv_hrtime() - t0 < (uint64_t)(400000000ULL * time_scale()));

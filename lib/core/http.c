@@ -164,14 +164,19 @@ static void on_poll(uv_poll_t *poll, int status, int events)
      * curl keeps the socket.
      */
     if (!h->quiet)
-      uv_poll_start(poll, c->events, on_poll);
+      (void)uv_poll_start(poll, c->events, on_poll); /* see socket_cb */
     flags = CURL_CSELECT_IN | CURL_CSELECT_OUT;
   }
   if (events & UV_READABLE)
     flags |= CURL_CSELECT_IN;
   if (events & UV_WRITABLE)
     flags |= CURL_CSELECT_OUT;
-  curl_multi_socket_action(h->multi, c->fd, flags, &running);
+  /*
+   * A transfer's own failure comes out of check_done. What this returns is
+   * about the multi handle as a whole (curl out of memory); curl keeps its
+   * state, so the next socket event or timeout simply drives it again.
+   */
+  (void)curl_multi_socket_action(h->multi, c->fd, flags, &running);
   check_done(h);
 }
 
@@ -180,7 +185,9 @@ static void on_timer(uv_timer_t *timer)
   struct corun_http *h = timer->data;
   int running;
 
-  curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+  /* As in on_poll: transfers' failures come out of check_done. */
+  (void)curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0,
+                                 &running);
   check_done(h);
 }
 
@@ -258,8 +265,12 @@ static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp,
   if (what & CURL_POLL_OUT)
     events |= UV_WRITABLE;
   c->events = events;
+  /*
+   * On Unix uv_poll_start returns 0 whenever its handle is open and the
+   * events valid, as here: it only queues the watcher for the loop.
+   */
   if (!h->quiet)
-    uv_poll_start(&c->poll, events, on_poll);
+    (void)uv_poll_start(&c->poll, events, on_poll);
   return 0;
 fail:
   free(c);
@@ -312,7 +323,8 @@ static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
    * Even a 0 ms timeout goes through the loop: curl does not allow
    * curl_multi_socket_action to be called from inside this callback.
    */
-  uv_timer_start(&h->timer, on_timer, (uint64_t)timeout_ms, 0);
+  /* Fails only with no callback or on a closing handle (timer_closed). */
+  (void)uv_timer_start(&h->timer, on_timer, (uint64_t)timeout_ms, 0);
   return 0;
 }
 
@@ -348,7 +360,7 @@ void corun__http_global_cleanup(void)
 }
 
 struct corun_http *corun__http_new(uv_loop_t *loop, long conns, long per_host,
-                                   const char **err)
+                                   const char **why)
 {
   struct corun_http *h;
 
@@ -367,12 +379,17 @@ struct corun_http *corun__http_new(uv_loop_t *loop, long conns, long per_host,
   h = calloc(1, sizeof(*h));
   if (h == NULL || (h->multi = curl_multi_init()) == NULL) {
     free(h);
-    *err = "out of memory creating the HTTP client";
+    *why = "out of memory creating the HTTP client";
     return NULL;
   }
   h->loop = loop;
-  uv_timer_init(loop, &h->timer);
+  (void)uv_timer_init(loop, &h->timer); /* only fills the handle in */
   h->timer.data = h;
+  /*
+   * Setting an option this libcurl knows to a pointer or an in-range
+   * number cannot fail (CURLM_UNKNOWN_OPTION, CURLM_BAD_FUNCTION_ARGUMENT
+   * are its only errors); the same holds for curl_easy_setopt below.
+   */
   curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
   curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
   curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, timer_cb);

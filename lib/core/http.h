@@ -14,6 +14,8 @@
 
 #include <uv.h>
 
+#include "util/error.h"
+
 struct corun_http;
 
 /*
@@ -25,16 +27,17 @@ typedef void (*corun_http_done_cb)(CURL *easy, CURLcode code,
 
 /*
  * A multi handle on loop: at most conns connections open or kept idle (0:
- * no cap), per_host to one host (0: no cap). NULL (with err) on failure.
+ * no cap), per_host to one host (0: no cap). NULL with *why (static
+ * text) on failure.
  */
 struct corun_http *corun__http_new(uv_loop_t *loop, long conns, long per_host,
-                                   const char **err);
+                                   const char **why);
 /*
  * Start a transfer. done runs once it ends, from the loop, never from
  * inside this call. Returns 0, or -1 if curl refused the handle.
  */
-int corun__http_add(struct corun_http *h, CURL *easy, corun_http_done_cb done,
-                    void *arg);
+CORUN_MUST_CHECK int corun__http_add(struct corun_http *h, CURL *easy,
+                                     corun_http_done_cb done, void *arg);
 /* Stop a transfer at once; done is not called. The caller frees easy. */
 void corun__http_remove(struct corun_http *h, CURL *easy);
 /*

@@ -27,8 +27,8 @@ static int has_templates(const cJSON *v)
 
 static int clonable(const struct corun_task *proto);
 
-int corun__tmpl_init(struct corun_tmpl *tp, struct corun_task *proto,
-                     cJSON *json)
+void corun__tmpl_init(struct corun_tmpl *tp, struct corun_task *proto,
+                      cJSON *json)
 {
   tp->proto = proto;
   tp->json = json;
@@ -38,7 +38,6 @@ int corun__tmpl_init(struct corun_tmpl *tp, struct corun_task *proto,
     cJSON_Delete(json);
     tp->json = NULL;
   }
-  return 0;
 }
 
 void corun__tmpl_free(struct corun_tmpl *tp)

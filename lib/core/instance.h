@@ -37,10 +37,10 @@ struct corun_item_ctx {
 
 /*
  * Take ownership of proto and json (json may be NULL when proto alone
- * describes the task). Returns 0, or -1 when out of memory.
+ * describes the task). Cannot fail.
  */
-int corun__tmpl_init(struct corun_tmpl *tp, struct corun_task *proto,
-                     cJSON *json);
+void corun__tmpl_init(struct corun_tmpl *tp, struct corun_task *proto,
+                      cJSON *json);
 void corun__tmpl_free(struct corun_tmpl *tp);
 
 /*

@@ -159,12 +159,12 @@ struct corun_kind {
    * multi handle, one connection and DNS cache). Optional; with run_open,
    * run_close is required. The run makes it when a task first asks
    * (corun__run_kind_state), so a run without such tasks never does:
-   * run_open returns it, or NULL with *err set. run_quiesce (optional):
+   * run_open returns it, or NULL with *why (static text) set. run_quiesce (optional):
    * every task ended, let go of what would keep the loop running.
    * run_close: the run is being freed; close the state's handles, free
    * it, then call closed(arg) from a loop callback.
    */
-  void *(*run_open)(struct corun_run *run, const char **err);
+  void *(*run_open)(struct corun_run *run, const char **why);
   void (*run_quiesce)(void *state);
   void (*run_close)(void *state, void (*closed)(void *arg), void *arg);
 };

@@ -19,6 +19,7 @@
 
 #include "core/task.h"
 #include "sched/timer.h"
+#include "util/error.h"
 
 struct corun_fields;
 struct corun_buf;
@@ -55,9 +56,10 @@ long long corun__retry_wait_ms(const struct corun_retry_policy *p,
  * failure, said under --debug. Returns 0, or -1 when the timer cannot be
  * armed (out of memory): the caller ends the task then.
  */
-int corun__retry_after(struct corun_retry *r, struct corun_task *t,
-                       long long ms, const char *why,
-                       void (*again)(struct corun_task *t));
+CORUN_MUST_CHECK int corun__retry_after(struct corun_retry *r,
+                                        struct corun_task *t, long long ms,
+                                        const char *why,
+                                        void (*again)(struct corun_task *t));
 /* Whether a retry waits. */
 int corun__retry_pending(const struct corun_retry *r);
 /* Give up the retry waited for. Returns 1 if there was one. */

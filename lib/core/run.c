@@ -30,7 +30,7 @@ uint64_t corun__now_ms(const struct corun_run *run)
 void corun__run_enqueue(struct corun_run *run, struct corun_list *link)
 {
   if (corun_list_empty(&run->ready) && !run->finished)
-    uv_idle_start(&run->idle, drain);
+    (void)uv_idle_start(&run->idle, drain); /* fails only with no cb */
   corun_list_push(&run->ready, link);
 }
 
@@ -80,7 +80,7 @@ void *corun__run_kind_state_if(const struct corun_run *run,
 }
 
 void *corun__run_kind_state(struct corun_run *run, const struct corun_kind *k,
-                            const char **err)
+                            const char **why)
 {
   struct corun_kind_state *ks;
   void *state = corun__run_kind_state_if(run, k);
@@ -89,11 +89,11 @@ void *corun__run_kind_state(struct corun_run *run, const struct corun_kind *k,
     return state;
   ks = realloc(run->kstate, (run->nkstate + 1) * sizeof(*ks));
   if (ks == NULL) {
-    *err = "out of memory";
+    *why = "out of memory";
     return NULL;
   }
   run->kstate = ks;
-  if ((state = k->run_open(run, err)) == NULL)
+  if ((state = k->run_open(run, why)) == NULL)
     return NULL;
   ks[run->nkstate].kind = k;
   ks[run->nkstate].state = state;

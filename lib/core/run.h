@@ -109,10 +109,10 @@ void corun__run_observe(struct corun_run *run, struct corun_observer *o);
 
 /*
  * The state kind k shares across the run, made by its run_open the first
- * time; NULL with *err set when that fails.
+ * time; NULL with *why (static text) set when that fails.
  */
 void *corun__run_kind_state(struct corun_run *run, const struct corun_kind *k,
-                            const char **err);
+                            const char **why);
 /* The same if made already, else NULL. */
 void *corun__run_kind_state_if(const struct corun_run *run,
                                const struct corun_kind *k);

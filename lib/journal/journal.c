@@ -203,8 +203,13 @@ void corun_journal_close(struct corun_journal *j)
 
   if (j == NULL)
     return;
+  /*
+   * Every record's write was checked as it was made (werr); an error only
+   * close could report has no caller left to hear it, and a resume reads
+   * what reached the file whatever it says.
+   */
   if (j->fd >= 0)
-    close(j->fd);
+    (void)close(j->fd);
   for (i = 0; i < j->done.cap; i++)
     if (j->done.slots[i].key)
       cJSON_Delete(j->done.slots[i].val);

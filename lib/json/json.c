@@ -492,6 +492,7 @@ static int note(struct corun_json *p, cJSON *node, size_t off)
   return 0;
 }
 
+/* Whether obj has key: 1 or 0, or -1 when out of memory. */
 static int has_key(cJSON *obj, const char *key, int n,
                    struct corun_strmap *seen)
 {
@@ -506,7 +507,8 @@ static int has_key(cJSON *obj, const char *key, int n,
   }
   if (seen->len == 0)
     for (it = obj->child; it; it = it->next)
-      corun_strmap_put(seen, it->string, it, NULL);
+      if (corun_strmap_put(seen, it->string, it, NULL) < 0)
+        return -1;
   return corun_strmap_get(seen, key) != NULL;
 }
 
@@ -533,8 +535,12 @@ static int parse_object(struct corun_json *p, cJSON **out)
     r = corun_json_object_next(p, &n, &k, &key_off);
     if (r <= 0)
       break;
-    if (has_key(obj, k, n - 1, &seen)) {
-      corun_json_fail(p, key_off, "duplicate key \"%s\"", k);
+    r = has_key(obj, k, n - 1, &seen);
+    if (r != 0) {
+      if (r < 0)
+        corun_json_fail(p, key_off, "out of memory");
+      else
+        corun_json_fail(p, key_off, "duplicate key \"%s\"", k);
       r = -1;
       break;
     }
@@ -547,11 +553,19 @@ static int parse_object(struct corun_json *p, cJSON **out)
       r = -1;
       break;
     }
-    cJSON_AddItemToObject(obj, key, val);
+    if (!cJSON_AddItemToObject(obj, key, val)) {
+      cJSON_Delete(val);
+      val = NULL;
+    }
     free(key);
     /* The map borrows the name cJSON owns, not our temporary copy. */
-    if (seen.len > 0)
-      corun_strmap_put(&seen, obj->child->prev->string, val, NULL);
+    if (val == NULL ||
+        (seen.len > 0 &&
+         corun_strmap_put(&seen, obj->child->prev->string, val, NULL) < 0)) {
+      corun_json_fail(p, key_off, "out of memory");
+      r = -1;
+      break;
+    }
   }
   corun_strmap_free(&seen);
   if (r < 0) {

@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "util/buf.h"
+#include "util/error.h"
 #include "util/hash.h"
 
 /* A secret shorter than this is found only where it was substituted. */
@@ -94,8 +95,9 @@ struct corun_template_ctx {
  * message naming the bad template) and *out NULL. Out of memory is -1 with
  * *err NULL.
  */
-int corun_template_expand(const struct corun_template_ctx *ctx, const char *in,
-                          char **out, char **err);
+CORUN_MUST_CHECK int corun_template_expand(const struct corun_template_ctx *ctx,
+                                           const char *in, char **out,
+                                           char **err);
 
 /* Whether s contains a template at all, to skip the copy in the common case. */
 int corun_template_has(const char *s);

@@ -87,6 +87,16 @@ static const char *const fields[] = {
 
 /* ---- parse ---- */
 
+/* Free a NULL-terminated array of strings (filled up to its first NULL). */
+static void free_strings(char **v)
+{
+  size_t i;
+
+  for (i = 0; v && v[i]; i++)
+    free(v[i]);
+  free(v);
+}
+
 static char **string_array(struct corun_fields *f, const char *name,
                            const cJSON *v)
 {
@@ -108,17 +118,13 @@ static char **string_array(struct corun_fields *f, const char *name,
   }
   out = calloc(n + 1, sizeof(*out));
   for (it = v->child; out && it; it = it->next)
-    out[i++] = strdup(it->valuestring);
+    if ((out[i++] = strdup(it->valuestring)) == NULL) {
+      free_strings(out);
+      out = NULL;
+    }
+  if (out == NULL)
+    corun_field_fail(f, name, NULL, "could not be kept: out of memory");
   return out;
-}
-
-static void free_strings(char **v)
-{
-  size_t i;
-
-  for (i = 0; v && v[i]; i++)
-    free(v[i]);
-  free(v);
 }
 
 static int parse(struct corun_task *t, struct corun_fields *f)
@@ -142,25 +148,27 @@ static int parse(struct corun_task *t, struct corun_fields *f)
                      "and \"argv\" cannot both be set");
   } else if (shell) {
     c->argv = calloc(4, sizeof(char *));
-    if (c->argv) {
-      c->argv[0] = strdup("/bin/sh");
-      c->argv[1] = strdup("-c");
-      c->argv[2] = strdup(shell);
-    }
+    if (c->argv == NULL || (c->argv[0] = strdup("/bin/sh")) == NULL ||
+        (c->argv[1] = strdup("-c")) == NULL ||
+        (c->argv[2] = strdup(shell)) == NULL)
+      corun_field_fail(f, "shell", NULL, "could not be kept: out of memory");
   } else if (argv && !(argv->type & CORUN_FIELD_BAD)) {
     c->argv = string_array(f, "argv", argv);
   } else if (argv == NULL && !f->failed) {
     corun_field_missing(f, "argv\" or \"shell");
   }
   free(shell);
-  if (corun_field_path(f, "cwd", &c->cwd) == 0 && f->dir)
-    c->cwd = strdup(f->dir);
+  if (corun_field_path(f, "cwd", &c->cwd) == 0 && f->dir &&
+      (c->cwd = strdup(f->dir)) == NULL)
+    corun_field_fail(f, "cwd", NULL, "could not be kept: out of memory");
   env = corun_field(f, "env");
   if (env && !(env->type & CORUN_FIELD_BAD)) {
     if (!cJSON_IsObject(env)) {
       corun_field_fail(f, "env", env, "must be an object of strings");
     } else {
       c->env = calloc((size_t)cJSON_GetArraySize(env) + 1, sizeof(char *));
+      if (c->env == NULL)
+        corun_field_fail(f, "env", NULL, "could not be kept: out of memory");
       for (it = env->child; c->env && it; it = it->next) {
         struct corun_buf b = CORUN_BUF_INIT;
 
@@ -173,7 +181,13 @@ static int parse(struct corun_task *t, struct corun_fields *f)
           continue;
         }
         corun_buf_printf(&b, "%s=%s", it->string, it->valuestring);
-        c->env[i++] = corun_buf_detach(&b);
+        /* The array ends at its first NULL: a lost entry must fail. */
+        if ((c->env[i] = corun_buf_detach(&b)) == NULL) {
+          corun_field_fail(f, "env", NULL,
+                           "could not be kept: out of memory");
+          break;
+        }
+        i++;
       }
     }
   }
@@ -351,22 +365,28 @@ static void on_written(uv_write_t *req, int status)
   close_handle(x, (uv_handle_t *)&x->in);
 }
 
+/* The attempt's result object, or NULL when out of memory. */
 static cJSON *make_result(struct exec_task *x)
 {
   cJSON *r = cJSON_CreateObject();
+  int ok;
 
   /* Killed by a signal, a process has no exit status: "signal" says why. */
-  if (x->term_signal) {
-    cJSON_AddNullToObject(r, "exit_code");
-    cJSON_AddNumberToObject(r, "signal", x->term_signal);
-  } else {
-    cJSON_AddNumberToObject(r, "exit_code", (double)x->exit_code);
-    cJSON_AddNullToObject(r, "signal");
+  if (x->term_signal)
+    ok = cJSON_AddNullToObject(r, "exit_code") &&
+         cJSON_AddNumberToObject(r, "signal", x->term_signal);
+  else
+    ok = cJSON_AddNumberToObject(r, "exit_code", (double)x->exit_code) &&
+         cJSON_AddNullToObject(r, "signal");
+  ok = ok &&
+       cJSON_AddStringToObject(r, "stdout", corun_buf_str(&x->tout.buf)) &&
+       cJSON_AddStringToObject(r, "stderr", corun_buf_str(&x->terr.buf)) &&
+       cJSON_AddBoolToObject(r, "truncated",
+                             x->tout.truncated || x->terr.truncated);
+  if (!ok) {
+    cJSON_Delete(r);
+    return NULL;
   }
-  cJSON_AddStringToObject(r, "stdout", corun_buf_str(&x->tout.buf));
-  cJSON_AddStringToObject(r, "stderr", corun_buf_str(&x->terr.buf));
-  cJSON_AddBoolToObject(r, "truncated",
-                        x->tout.truncated || x->terr.truncated);
   return r;
 }
 
@@ -422,7 +442,13 @@ static void maybe_done(struct exec_task *x)
     return;
   if (!x->error && !x->timed_out && x->term_signal == 0 &&
       x->exit_code == 0) {
-    corun__task_set_result(t, make_result(x));
+    res = make_result(x);
+    if (res == NULL) {
+      corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO,
+                         "out of memory keeping the result");
+      return;
+    }
+    corun__task_set_result(t, res);
     corun__task_finish(t, CORUN_STATUS_OK, CORUN_ERR_NONE, NULL);
     return;
   }
@@ -605,6 +631,24 @@ static void attempt_expired(struct corun_timer *timer)
   terminate(x);
 }
 
+/*
+ * Start reading a pipe of the command just spawned. It cannot fail for a
+ * pipe uv_spawn opened, but if it did the command would block on a full
+ * pipe: the attempt fails with the reason and its group is stopped.
+ */
+static void read_pipe(struct exec_task *x, uv_pipe_t *p, int is_err)
+{
+  int r = uv_read_start((uv_stream_t *)p, alloc_cb, on_read);
+
+  if (r == 0)
+    return;
+  if (!x->error) {
+    x->error = r;
+    terminate(x);
+  }
+  pipe_ended(x, (uv_stream_t *)p, is_err);
+}
+
 static void launch(struct exec_task *x)
 {
   struct corun_task *t = &x->base;
@@ -623,13 +667,14 @@ static void launch(struct exec_task *x)
   x->exit_code = 0;
   x->term_signal = 0;
   memset(&o, 0, sizeof(o));
-  uv_pipe_init(loop, &x->out, 0);
-  uv_pipe_init(loop, &x->err, 0);
+  /* uv_pipe_init only fills the handle in: it cannot fail. */
+  (void)uv_pipe_init(loop, &x->out, 0);
+  (void)uv_pipe_init(loop, &x->err, 0);
   x->out.data = x->err.data = x->proc.data = x->in.data = x;
   x->open_handles = 2;
   io[0].flags = UV_IGNORE;
   if (x->c->stdin_text) {
-    uv_pipe_init(loop, &x->in, 0);
+    (void)uv_pipe_init(loop, &x->in, 0);
     x->open_handles++;
     io[0].flags = UV_CREATE_PIPE | UV_READABLE_PIPE;
     io[0].data.stream = (uv_stream_t *)&x->in;
@@ -647,19 +692,26 @@ static void launch(struct exec_task *x)
   o.exit_cb = process_exited;
   /* Its own session and process group: a cancel reaches its children. */
   o.flags = UV_PROCESS_DETACHED;
-  r = uv_spawn(loop, &x->proc, &o);
-  free(env);
+  /*
+   * merged_env fails only for want of memory. A NULL env would run the
+   * command in our own environment without the task's env: fail instead.
+   */
+  r = env == NULL && x->c->env ? UV_ENOMEM : uv_spawn(loop, &x->proc, &o);
   if (r != 0) {
-    /* Even a failed spawn leaves the process handle to close. */
     x->error = r;
-    x->open_handles++;
-    close_handle(x, (uv_handle_t *)&x->proc);
+    /* Even a failed spawn leaves the process handle to close. */
+    if (env || !x->c->env) {
+      x->open_handles++;
+      close_handle(x, (uv_handle_t *)&x->proc);
+    }
+    free(env);
     close_handle(x, (uv_handle_t *)&x->out);
     close_handle(x, (uv_handle_t *)&x->err);
     if (x->c->stdin_text)
       close_handle(x, (uv_handle_t *)&x->in);
     return;
   }
+  free(env);
   x->spawned = 1;
   x->pgid = x->proc.pid;
   x->group_told = 1;
@@ -675,8 +727,8 @@ static void launch(struct exec_task *x)
     x->error = UV_ENOMEM;
     terminate(x);
   }
-  uv_read_start((uv_stream_t *)&x->out, alloc_cb, on_read);
-  uv_read_start((uv_stream_t *)&x->err, alloc_cb, on_read);
+  read_pipe(x, &x->out, 0);
+  read_pipe(x, &x->err, 1);
   if (x->c->stdin_text) {
     uv_buf_t b = uv_buf_init(x->c->stdin_text,
                              (unsigned)strlen(x->c->stdin_text));

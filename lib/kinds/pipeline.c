@@ -53,8 +53,8 @@ static void parse_source(struct pl_conf *c, struct corun_fields *f)
       if (!cJSON_IsArray(it))
         corun_field_fail(f, "source", it, "\"items\" must be an array, not %s",
                          corun__json_type(it));
-      else
-        c->items = cJSON_Duplicate(it, 1);
+      else if ((c->items = cJSON_Duplicate(it, 1)) == NULL)
+        corun_field_fail(f, "source", it, "could not be kept: out of memory");
     } else if (strcmp(it->string, "range") == 0) {
       long long v[3] = {0, 0, 1};
       const cJSON *x;

@@ -73,7 +73,14 @@ static void wake_task(struct corun_task *t)
     corun__task_set_result(t, x->result);
     x->result = NULL;
   } else if (x && x->message) {
-    corun__task_set_result(t, cJSON_CreateString(x->message));
+    cJSON *res = cJSON_CreateString(x->message);
+
+    if (res == NULL) {
+      corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO,
+                         "out of memory keeping the result");
+      return;
+    }
+    corun__task_set_result(t, res);
   }
   corun__task_finish(t, CORUN_STATUS_OK, CORUN_ERR_NONE, NULL);
 }

@@ -128,6 +128,10 @@ enum corun_code corun__load_text(
     }
   }
   job->dir = strdup(dir ? dir : ".");
+  if (job->display == NULL || job->dir == NULL) {
+    corun_job_free(job);
+    return corun_failf(err, CORUN_ENOMEM, "out of memory");
+  }
   job->concurrency = CORUN_DEFAULT_CONCURRENCY;
   job->hash = job_hash(text, len, opts);
   ld.job = job;
@@ -178,6 +182,10 @@ enum corun_code corun__load_text(
     job->name = strdup(owned[0]->valuestring);
   } else {
     job->name = base_name(display);
+  }
+  if (job->name == NULL) {
+    code = corun_failf(err, CORUN_ENOMEM, "out of memory");
+    goto fail;
   }
   if (opts && opts->jobs)
     job->concurrency = opts->jobs;

@@ -382,7 +382,14 @@ static struct corun_task *load_task(struct loader *ld)
       cJSON *it;
 
       for (it = obj->child; it; it = it->next)
-        corun_strmap_put(&seen, it->string, it, NULL);
+        if (corun_strmap_put(&seen, it->string, it, NULL) < 0)
+          break;
+      if (it != NULL) {
+        corun_json_fail(p, key_off, "out of memory");
+        if (key != kbuf)
+          free(key);
+        break;
+      }
     }
     dup = (seen.len ? corun_strmap_get(&seen, key) != NULL
                     : cJSON_GetObjectItemCaseSensitive(obj, key) != NULL) ||
@@ -398,9 +405,15 @@ static struct corun_task *load_task(struct loader *ld)
     } else {
       r = corun_json_value(p, &v);
       if (r == 0) {
-        cJSON_AddItemToObject(obj, key, v);
-        if (seen.len)
-          corun_strmap_put(&seen, obj->child->prev->string, v, NULL);
+        if (!cJSON_AddItemToObject(obj, key, v)) {
+          cJSON_Delete(v);
+          r = -1;
+        } else if (seen.len && corun_strmap_put(&seen, obj->child->prev->string,
+                                                v, NULL) < 0) {
+          r = -1;
+        }
+        if (r < 0)
+          corun_json_fail(p, key_off, "out of memory");
       }
     }
     if (key != kbuf)

@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/error.h"
 #include "util/list.h"
 
 enum corun_qorder { CORUN_Q_FIFO, CORUN_Q_LIFO, CORUN_Q_PRIORITY };
@@ -87,8 +88,8 @@ struct corun_queue {
 };
 
 /* Returns 0, or -1 when out of memory. q must not be moved afterwards. */
-int corun_queue_init(struct corun_queue *q, size_t maxsize,
-                     enum corun_qorder order);
+CORUN_MUST_CHECK int corun_queue_init(struct corun_queue *q, size_t maxsize,
+                                      enum corun_qorder order);
 /*
  * Free the queue's memory. Items still inside are handed to drop first
  * (may be NULL). Waiters must have left or been served.

@@ -140,7 +140,9 @@ static void rearm(struct corun_timers *h)
   /* uv measures from its cached loop time; bring it up to date first. */
   uv_update_time(h->loop);
   now = corun__clock_ms(h->clock);
-  uv_timer_start(&h->uv, fire, due > now ? due - now : 0, 0);
+  /* Fails only with no callback or on a closing handle, which the heap's
+   * owner closes after its last use. */
+  (void)uv_timer_start(&h->uv, fire, due > now ? due - now : 0, 0);
 }
 
 static void fire(uv_timer_t *uvt)

@@ -20,8 +20,9 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "util/list.h"
 #include "sched/clock.h"
+#include "util/error.h"
+#include "util/list.h"
 
 struct corun_timer;
 struct corun_timers;
@@ -60,8 +61,8 @@ struct corun_timers {
 };
 
 /* An empty heap on loop, reading clock (which must outlive it). 0 or -1. */
-int corun__timers_init(struct corun_timers *h, uv_loop_t *loop,
-                       struct corun_clock *clock);
+CORUN_MUST_CHECK int corun__timers_init(struct corun_timers *h, uv_loop_t *loop,
+                                        struct corun_clock *clock);
 /*
  * Free the heap's memory. Its uv timer must have been closed (uv_close on
  * &h->uv) first, by the owner, who waits for the close callback.
@@ -72,8 +73,9 @@ void corun__timers_free(struct corun_timers *h);
  * t->data set to data; re-arming moves it. Returns 0, or -1 when out of
  * memory: t is then not armed (and no longer armed if it was).
  */
-int corun__timer_start(struct corun_timers *h, struct corun_timer *t,
-                       uint64_t due, corun_timer_cb cb, void *data);
+CORUN_MUST_CHECK int corun__timer_start(struct corun_timers *h,
+                                        struct corun_timer *t, uint64_t due,
+                                        corun_timer_cb cb, void *data);
 void corun__timer_stop(struct corun_timers *h, struct corun_timer *t);
 int corun__timer_armed(const struct corun_timer *t);
 /* Milliseconds on the heap's clock now. */

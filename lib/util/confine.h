@@ -10,13 +10,15 @@
 #ifndef CORUN_CONFINE_H
 #define CORUN_CONFINE_H
 
+#include "util/error.h"
+
 /*
  * open(path, flags, mode), with root (resolved; NULL for none) holding
  * every step of the resolution. Returns the descriptor, or -1 with errno
  * set; EXDEV means the path leads outside the root.
  */
-int corun__open_confined(const char *path, const char *root, int flags,
-                         int mode);
+CORUN_MUST_CHECK int corun__open_confined(const char *path, const char *root,
+                                          int flags, int mode);
 /*
  * path (absolute) resolved as far as it exists (realpath of the longest
  * existing prefix), the rest added with "." and ".." folded: a path that

@@ -7,6 +7,7 @@
 #ifndef CORUN_DURATION_H
 #define CORUN_DURATION_H
 
+#include "util/error.h"
 #include <cjson/cJSON.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -18,7 +19,8 @@
  */
 int corun_duration_parse(const char *s, double *out, const char **why);
 /* Same for a JSON value: a number of seconds or a duration string. */
-int corun_duration_json(const cJSON *v, double *out, const char **why);
+CORUN_MUST_CHECK int corun_duration_json(const cJSON *v, double *out,
+                                         const char **why);
 /* Whole milliseconds, rounded up so a non-zero duration never becomes 0. */
 unsigned long long corun_duration_ms(double seconds);
 
@@ -26,7 +28,8 @@ unsigned long long corun_duration_ms(double seconds);
  * Parse "N/s", "N/m", "N/h" (N > 0) into events per second; slower than
  * one per 1e9 seconds is refused, as any longer duration is.
  */
-int corun_rate_parse(const char *s, double *per_second, const char **why);
+CORUN_MUST_CHECK int corun_rate_parse(const char *s, double *per_second,
+                                      const char **why);
 
 /* The largest size: every byte count stays exact in a double. */
 #define CORUN_SIZE_MAX 9007199254740992.0 /* 2^53 */
@@ -37,9 +40,11 @@ int corun_rate_parse(const char *s, double *per_second, const char **why);
  * GiB, TiB (powers of 1024), case as written. Returns 0, or -1 with a
  * reason in why (a static string).
  */
-int corun_size_parse(const char *s, long long *out, const char **why);
+CORUN_MUST_CHECK int corun_size_parse(const char *s, long long *out,
+                                      const char **why);
 /* Same for a JSON value: a whole number of bytes or a size string. */
-int corun_size_json(const cJSON *v, long long *out, const char **why);
+CORUN_MUST_CHECK int corun_size_json(const cJSON *v, long long *out,
+                                     const char **why);
 
 /* For people: "250ms", "1.50s", "2m03s", "1h05m". */
 void corun__fmt_duration(double seconds, char *buf, size_t n);

@@ -7,6 +7,7 @@
 #ifndef CORUN_HASH_H
 #define CORUN_HASH_H
 
+#include "util/error.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,8 +25,8 @@ struct corun_strmap {
  * Insert key -> val unless key is present. Returns 1 if inserted, 0 if the
  * key was there (then *old, when not NULL, gets its value), -1 on oom.
  */
-int corun_strmap_put(struct corun_strmap *m, const char *key, void *val,
-                     void **old);
+CORUN_MUST_CHECK int corun_strmap_put(struct corun_strmap *m, const char *key,
+                                      void *val, void **old);
 void *corun_strmap_get(const struct corun_strmap *m, const char *key);
 void corun_strmap_free(struct corun_strmap *m);
 

@@ -12,6 +12,7 @@
 #ifndef CORUN_OUTFILE_H
 #define CORUN_OUTFILE_H
 
+#include "util/error.h"
 #include <stddef.h>
 
 struct corun_outfile {
@@ -44,8 +45,8 @@ struct corun_buf;
  * links and all, and checked before each directory is made under it.
  * Returns 0, or -1 with why ("cannot create directory D: reason") in why.
  */
-int corun__outfile_mkdirs(const char *target, const char *root,
-                          struct corun_buf *why);
+CORUN_MUST_CHECK int corun__outfile_mkdirs(const char *target, const char *root,
+                                           struct corun_buf *why);
 /*
  * Open for target. With root (--root, resolved; NULL for none) the
  * directory it goes into must lie inside the root as it is opened (see
@@ -53,25 +54,26 @@ int corun__outfile_mkdirs(const char *target, const char *root,
  * by name, so a link swapped in later leads nowhere else. Returns 0, or an
  * errno (corun__confine_strerror() says it).
  */
-int corun__outfile_open(struct corun_outfile *o, const char *target,
-                        const char *root);
+CORUN_MUST_CHECK int corun__outfile_open(struct corun_outfile *o,
+                                         const char *target, const char *root);
 /* As corun__outfile_open(), made as how says (NULL: {0}). */
-int corun__outfile_open_as(struct corun_outfile *o, const char *target,
-                           const char *root,
-                           const struct corun_outfile_how *how);
+CORUN_MUST_CHECK int
+corun__outfile_open_as(struct corun_outfile *o, const char *target,
+                       const char *root, const struct corun_outfile_how *how);
 /*
  * Whether target could be opened as corun__outfile_open_as() would, so a
  * long run does not end in "cannot write": a temporary file is made and
  * removed; a target written directly is only checked, never opened.
  * Returns 0 or an errno.
  */
-int corun__outfile_probe(const char *target, const char *root);
+CORUN_MUST_CHECK int corun__outfile_probe(const char *target, const char *root);
 /* Write all of n bytes to fd, through EINTR and short writes: 0 or errno. */
-int corun__write_all(int fd, const void *data, size_t n);
+CORUN_MUST_CHECK int corun__write_all(int fd, const void *data, size_t n);
 /* Write all of data. Returns 0, or an errno. */
-int corun__outfile_write(struct corun_outfile *o, const void *data, size_t n);
+CORUN_MUST_CHECK int corun__outfile_write(struct corun_outfile *o,
+                                          const void *data, size_t n);
 /* Put it in place (nothing if never opened). Returns 0, or an errno. */
-int corun__outfile_commit(struct corun_outfile *o);
+CORUN_MUST_CHECK int corun__outfile_commit(struct corun_outfile *o);
 /* Close and remove the temporary file, if any. */
 void corun__outfile_abort(struct corun_outfile *o);
 

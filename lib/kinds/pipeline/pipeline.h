@@ -31,6 +31,7 @@
 #include "sched/rate.h"
 #include "sched/timer.h"
 #include "util/buf.h"
+#include "util/error.h"
 #include "util/outfile.h"
 
 enum src_type { SRC_ITEMS, SRC_RANGE, SRC_LINES };
@@ -256,7 +257,7 @@ static inline void corun__pl_item_free(struct corun_qitem *it)
 }
 
 /* Count the items, or get the lines buffer. 0 or an errno. */
-int corun__pl_source_init(struct pl *p);
+CORUN_MUST_CHECK int corun__pl_source_init(struct pl *p);
 /* The next item into it: SRC_GOT, SRC_DRY, SRC_WAIT (lines) or SRC_ERR. */
 int corun__pl_source_next(struct pl *p, struct corun_qitem *it);
 /* Whether the source has run dry for good. */
@@ -306,11 +307,12 @@ void corun__pl_child_done(struct corun_task *t, struct corun_task *c);
 /* ---- results.c ---- */
 
 /* Make the results file's directory. 0, or -1 with why. */
-int corun__pl_results_mkdirs(struct pl *p, struct corun_buf *why);
+CORUN_MUST_CHECK int corun__pl_results_mkdirs(struct pl *p,
+                                              struct corun_buf *why);
 /* Open the results file, if any. 0 or an errno. */
-int corun__pl_results_open(struct pl *p);
+CORUN_MUST_CHECK int corun__pl_results_open(struct pl *p);
 /* Put the results in place. Returns 0 or an errno. */
-int corun__pl_results_commit(struct pl *p);
+CORUN_MUST_CHECK int corun__pl_results_commit(struct pl *p);
 void corun__pl_results_write(struct pl *p, const struct corun_qitem *it,
                              enum corun_status status,
                              const struct corun_task *t,
