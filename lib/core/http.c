@@ -366,11 +366,11 @@ struct corun_http *corun__http_new(uv_loop_t *loop, long conns, long per_host,
 
   if (!global_done) {
     if (!global_allowed) {
-      *err = "corun_global_init() was not called before the first run";
+      *why = "corun_global_init() was not called before the first run";
       return NULL;
     }
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-      *err = "libcurl failed to initialise";
+      *why = "libcurl failed to initialise";
       return NULL;
     }
     global_done = 1;

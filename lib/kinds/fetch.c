@@ -423,6 +423,8 @@ static int parse(struct corun_task *t, struct corun_fields *f)
                        : DEFAULT_MAX_BYTES;
   if (c->method == NULL)
     c->method = strdup(c->body ? "POST" : "GET");
+  if (c->method == NULL)
+    corun_field_fail(f, "method", NULL, "could not be kept: out of memory");
   return f->failed ? -1 : 0;
 }
 
@@ -1246,6 +1248,12 @@ static int follow(struct fetch_task *ft, long status)
     ft->send_body = 0;
     /* No body goes on, so neither does what described it. */
     without_header(ft, "Content-Type");
+    if (ft->method == NULL) {
+      drop_temp(ft);
+      corun__task_finish(&ft->base, CORUN_STATUS_FAILED, CORUN_ERR_IO,
+                         "out of memory following a redirect");
+      return 1;
+    }
   }
   ft->redirects++;
   drop_temp(ft);
@@ -1344,12 +1352,23 @@ static int check_response(struct fetch_task *ft, long status,
     for (i = 0; i < c->capture.n; i++) {
       cJSON *v = cJSON_GetObjectItemCaseSensitive(*captures,
                                                   c->capture.v[i].name);
-      char *text = !c->capture.v[i].secret ? NULL
-                   : cJSON_IsString(v)     ? strdup(v->valuestring)
-                                           : cJSON_PrintUnformatted(v);
+      char *text;
 
-      if (text)
-        corun_secrets_add(&t->run->job->secrets, text);
+      if (!c->capture.v[i].secret)
+        continue;
+      text = cJSON_IsString(v) ? strdup(v->valuestring)
+                               : cJSON_PrintUnformatted(v);
+      /* A secret that cannot be hidden must not show: fail instead. */
+      if (text == NULL || corun_secrets_add(&t->run->job->secrets, text) < 0) {
+        corun_buf_printf(&msg, "capture \"%s\": out of memory keeping it "
+                               "secret",
+                         c->capture.v[i].name);
+        failed = 1;
+        cJSON_Delete(*captures);
+        *captures = NULL;
+        free(text);
+        break;
+      }
       free(text);
     }
   }
