@@ -16,11 +16,17 @@
 # of them alike. wrk is time-based (-d): its own requests/s is reported.
 #
 # Usage: bench/fetch/run.sh [-r REPEATS] [--only "a b c"] [--wrk-seconds S]
-#          [--payload text|binary] [--profile] [--no-build] [--no-install]
-#          [--keep]
+#          [--payload text|binary|json] [--checks] [--profile] [--no-build]
+#          [--no-install] [--keep]
 #   --payload     text (default): the files are ASCII text, so corun keeps
 #                 each body (at most 4 KiB of text) in its result, as the
-#                 spec says; binary: random bytes, so it keeps none
+#                 spec says; binary: random bytes, so it keeps none; json:
+#                 one JSON object each ({"id": 7, "ok": true, "pad": ...})
+#   --checks      one more tool, "corun+checks": the same job with, on
+#                 every fetch, an expect.json check ("/ok" is true) and a
+#                 capture ("/id"), so the whole body is parsed; implies
+#                 --payload json (issue 14: at least 1.5x curl's req/s on
+#                 scenario a, and plain corun unchanged)
 #   --profile     instead of the benchmark, profile corun on scenario a:
 #                 syscalls and page faults per request beside curl's
 #                 (perf stat), and where its CPU time goes (perf record,
@@ -47,6 +53,7 @@ install=1
 keep=0
 payload=text
 profile=0
+checks=0
 busy_max=15
 
 while [ $# -gt 0 ]; do
@@ -59,11 +66,20 @@ while [ $# -gt 0 ]; do
   --keep) keep=1; shift ;;
   --payload) payload="$2"; shift 2 ;;
   --profile) profile=1; shift ;;
+  --checks) checks=1; shift ;;
   --busy) busy_max="$2"; shift 2 ;;
-  -h | --help) sed -n '4,40p' "$0"; exit 0 ;;
+  -h | --help) sed -n '4,45p' "$0"; exit 0 ;;
   *) echo "run.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
 done
+if [ "$checks" = 1 ]; then
+  # The checks read the body as JSON: any other payload would fail them.
+  case "$payload" in
+  text) payload=json ;;
+  json) ;;
+  *) echo "run.sh: --checks needs --payload json" >&2; exit 2 ;;
+  esac
+fi
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=../lib.sh
@@ -184,6 +200,14 @@ text_file() { # bytes: lines of $line, cut to exactly that size
     printf "%s", substr(s, 1, n)
   }'
 }
+json_file() { # bytes: one JSON object, its "pad" string filling it out
+  awk -v n="$1" -v l="$line " 'BEGIN {
+    head = "{\"id\": 7, \"ok\": true, \"pad\": \""
+    tail = "\"}\n"
+    while (length(s) < n) s = s l
+    printf "%s%s%s", head, substr(s, 1, n - length(head) - length(tail)), tail
+  }'
+}
 case "$payload" in
 text)
   text_file 1024 >"$WORK/www/1k.txt"
@@ -193,7 +217,11 @@ binary)
   head -c 1024 /dev/urandom >"$WORK/www/1k.txt"
   head -c 102400 /dev/urandom >"$WORK/www/100k.txt"
   ;;
-*) echo "run.sh: --payload is text or binary" >&2; exit 2 ;;
+json)
+  json_file 1024 >"$WORK/www/1k.txt"
+  json_file 102400 >"$WORK/www/100k.txt"
+  ;;
+*) echo "run.sh: --payload is text, binary or json" >&2; exit 2 ;;
 esac
 chmod -R a+rX "$WORK/www" # readable by nginx's workers whatever the umask
 
@@ -297,12 +325,13 @@ declare -A title=(
 # corun: one gather of N fetches, no save, so every result (status, bytes,
 # timings, and a small text body) stays in memory until the run ends, as
 # it would for a user; -q drops the summary table, so nothing is printed.
-gen_job() { # scenario url n c
-  awk -v url="$2" -v n="$3" -v c="$4" -v s="$1" 'BEGIN {
+# With a fifth argument, each fetch also carries that (check and capture).
+gen_job() { # scenario url n c [extra fields]
+  awk -v url="$2" -v n="$3" -v c="$4" -v s="$1" -v x="${5:-}" 'BEGIN {
     printf "{\"corun\": 1, \"name\": \"fetch-bench-%s\", \"concurrency\": %d,\n", s, c
     printf "\"tasks\": [{\"id\": \"all\", \"kind\": \"gather\", \"tasks\": [\n"
     for (i = 1; i <= n; i++)
-      printf "{\"kind\": \"fetch\", \"url\": \"%s\"}%s\n", url, i < n ? "," : ""
+      printf "{\"kind\": \"fetch\", \"url\": \"%s\"%s}%s\n", url, x == "" ? "" : ", " x, i < n ? "," : ""
     printf "]}]}\n"
   }'
 }
@@ -319,6 +348,11 @@ for s in $only; do
   [ -n "${spec[$s]:-}" ] || { echo "run.sh: no scenario '$s'" >&2; exit 2; }
   read -r path n c <<<"${spec[$s]}"
   gen_job "$s" "$base$path" "$n" "$c" >"$WORK/job-$s.json"
+  if [ "$checks" = 1 ]; then
+    gen_job "$s" "$base$path" "$n" "$c" \
+      '"expect": {"json": {"/ok": true}}, "capture": {"id": {"json": "/id"}}' \
+      >"$WORK/job-$s-checks.json"
+  fi
   gen_curl "$base$path" "$n" >"$WORK/curl-$s.cfg"
 done
 
@@ -329,6 +363,9 @@ run_tool() { # tool scenario
   read -r path n c <<<"${spec[$s]}"
   case "$tool" in
   corun) measure "$WORK/$s-corun.txt" "$CORUN" -q "$WORK/job-$s.json" ;;
+  corun+checks)
+    measure "$WORK/$s-corun+checks.txt" "$CORUN" -q "$WORK/job-$s-checks.json"
+    ;;
   curl)
     # -s alone leaves curl 7.88's parallel progress meter on (on stderr):
     # --no-progress-meter turns it off, so curl does no work it need not.
@@ -452,13 +489,15 @@ if [ "$profile" = 1 ]; then
 fi
 
 tools=(corun curl aiohttp wrk)
+[ "$checks" = 1 ] && tools+=(corun+checks)
 echo "corun fetch benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $repeats repetitions" >&2
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # One untimed round first: nginx's page cache, curl's and Python's shared
 # libraries and the kernel's socket state are then warm for every tool.
 for s in $only; do
-  for t in corun curl aiohttp; do
+  for t in "${tools[@]}"; do
+    [ "$t" = wrk ] && continue
     run_tool "$t" "$s"
   done
   rm -f "$WORK/$s-"*.txt
@@ -518,9 +557,16 @@ for s in $only; do
   c) verdicts+=("delayed: corun wall $(fmt '%.3f' "${wall[corun]}") s (target <= 1.1 s): $(awk -v w="${wall[corun]}" 'BEGIN {print (w <= 1.1) ? "met" : "MISSED"}')") ;;
   esac
   verdicts+=("${title[$s]%%:*} peak RSS: corun/curl $mr (target <= 2.0): $rss_ok")
+  if [ "$checks" = 1 ]; then
+    kr=$(awk -v a="${rps[corun+checks]}" -v b="${rps[curl]}" 'BEGIN {printf "%.2f", a / b}')
+    kc=$(awk -v a="${rps[corun+checks]}" -v b="${rps[corun]}" 'BEGIN {printf "%.2f", a / b}')
+    verdicts+=("${title[$s]%%:*} with a json check and a capture per request: corun+checks/curl req/s $kr (target >= 1.5 on a): $(awk -v r="$kr" 'BEGIN {print (r >= 1.5) ? "met" : "MISSED"}'); corun+checks/corun req/s $kc")
+  fi
   unset rps wall rss
 done
 
+checks_note=
+[ "$checks" = 1 ] && checks_note='; corun+checks: the same job, each fetch with "expect": {"json": {"/ok": true}} and "capture": {"id": {"json": "/id"}}'
 cpu_model=$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 cat <<EOF
 ## corun fetch benchmark
@@ -531,7 +577,7 @@ cat <<EOF
 - load average before the runs: $load_before; after: $(cut -d' ' -f1-3 /proc/loadavg)
 - medians of $repeats repetitions (range: slowest to fastest), tools interleaved (order rotated each repetition), after one untimed warm-up round; each run started once the CPUs were at most ${busy_max}% busy (waiting up to 60 s): $busy_runs of $runs runs started busier
 - req/s = requests / wall time of the whole process (start to exit); wrk: its own Requests/sec over a ${wrk_secs} s run (-t 2 -c C), the ceiling; CPU = user + system; peak RSS = GNU time's maximum resident set
-- corun: \`corun -q JOB\`, one gather of N fetch tasks, "concurrency": C, no save: results (with bodies of at most 4 KiB of text) stay in memory until exit; curl: \`curl --parallel --parallel-max C -s --no-progress-meter -f -K CFG\` (N url/output=/dev/null pairs); aiohttp: bench/fetch/aiohttp_get.py (one ClientSession, TCPConnector(limit=C), gather of N gets, bodies read)
+- corun: \`corun -q JOB\`, one gather of N fetch tasks, "concurrency": C, no save: results (with bodies of at most 4 KiB of text) stay in memory until exit; curl: \`curl --parallel --parallel-max C -s --no-progress-meter -f -K CFG\` (N url/output=/dev/null pairs); aiohttp: bench/fetch/aiohttp_get.py (one ClientSession, TCPConnector(limit=C), gather of N gets, bodies read)${checks_note}
 
 | scenario | tool | req/s | req/s range | wall | CPU | peak RSS |
 |---|---|---:|---:|---:|---:|---:|
