@@ -298,7 +298,13 @@ Test(checks, a_failed_fetch_shows_the_response_that_failed, .init = setup,
   fclose(f);
   p = run_cli(NULL, args);
   cr_expect_eq(p->status, 1);
-  r = cJSON_Parse(read_file(rpath, NULL));
+  {
+    char *text = read_file(rpath, NULL);
+
+    cr_assert_not_null(text);
+    r = cJSON_Parse(text);
+    free(text);
+  }
   cr_assert_not_null(r);
   resp = cJSON_GetObjectItem(cJSON_GetObjectItem(report_task(r, "s500"),
                                                  "error"),

@@ -595,6 +595,12 @@ static void put_easy(struct fetch_task *ft)
 {
   struct corun_http *h;
 
+  /*
+   * The handle's list of cookie files ("") is not freed by the reset its
+   * next use makes: let it go here (the shared cookies stay).
+   */
+  if (ft->easy && ft->c->cookies)
+    curl_easy_setopt(ft->easy, CURLOPT_COOKIEFILE, NULL);
   drop_decoder(ft);
   corun_buf_free(&ft->body);
   corun_buf_free(&ft->whole);
