@@ -2,7 +2,6 @@
 #include "json/capture.h"
 
 #include <ctype.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,23 +22,6 @@ int corun__capture_name_ok(const char *name)
   return 1;
 }
 
-static void failf(corun_expect_fail fail, void *ctx, const char *field,
-                  const cJSON *node, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-
-static void failf(corun_expect_fail fail, void *ctx, const char *field,
-                  const cJSON *node, const char *fmt, ...)
-{
-  struct corun_buf b = CORUN_BUF_INIT;
-  va_list ap;
-
-  va_start(ap, fmt);
-  corun_buf_vprintf(&b, fmt, ap);
-  va_end(ap);
-  fail(ctx, field, node, corun_buf_str(&b));
-  corun_buf_free(&b);
-}
-
 /* Reads one source into c. Returns 0, or -1 after saying why. */
 static int read_source(const cJSON *src, struct corun_capture *c,
                        const char *field, corun_expect_fail fail, void *ctx)
@@ -54,7 +36,7 @@ static int read_source(const cJSON *src, struct corun_capture *c,
         c->from = (enum corun_capture_from)i;
         return 0;
       }
-    failf(fail, ctx, field, src,
+    corun__expect_failf(fail, ctx, field, src,
           "is \"%s\"%s, not a source (\"status\", \"url\", \"body\", or "
           "an object with json, header, regex or cookie)",
           src->valuestring,
@@ -63,7 +45,7 @@ static int read_source(const cJSON *src, struct corun_capture *c,
     return -1;
   }
   if (!cJSON_IsObject(src)) {
-    failf(fail, ctx, field, src,
+    corun__expect_failf(fail, ctx, field, src,
           "must be \"status\", \"url\", \"body\" or an object like "
           "{\"json\": \"/token\"}");
     return -1;
@@ -71,7 +53,7 @@ static int read_source(const cJSON *src, struct corun_capture *c,
   for (it = src->child; it; it = it->next) {
     if (strcmp(it->string, "secret") == 0) {
       if (!cJSON_IsBool(it)) {
-        failf(fail, ctx, field, it, "has \"secret\" that is not true or false");
+        corun__expect_failf(fail, ctx, field, it, "has \"secret\" that is not true or false");
         return -1;
       }
       c->secret = cJSON_IsTrue(it);
@@ -81,7 +63,7 @@ static int read_source(const cJSON *src, struct corun_capture *c,
       if (strcmp(it->string, keyed_sources[i]) == 0)
         break;
     if (keyed_sources[i] == NULL) {
-      failf(fail, ctx, field, it,
+      corun__expect_failf(fail, ctx, field, it,
             "has unknown field \"%s\"%s (one of json, header, regex, "
             "cookie, and secret)",
             it->string,
@@ -90,7 +72,7 @@ static int read_source(const cJSON *src, struct corun_capture *c,
       return -1;
     }
     if (key) {
-      failf(fail, ctx, field, it, "has both \"%s\" and \"%s\": one source each",
+      corun__expect_failf(fail, ctx, field, it, "has both \"%s\" and \"%s\": one source each",
             key->string, it->string);
       return -1;
     }
@@ -98,12 +80,12 @@ static int read_source(const cJSON *src, struct corun_capture *c,
     c->from = (enum corun_capture_from)(CORUN_CAPTURE_JSON + i);
   }
   if (key == NULL) {
-    failf(fail, ctx, field, src,
+    corun__expect_failf(fail, ctx, field, src,
           "needs one of json, header, regex or cookie");
     return -1;
   }
   if (!cJSON_IsString(key)) {
-    failf(fail, ctx, field, key, "has \"%s\" that is not a string",
+    corun__expect_failf(fail, ctx, field, key, "has \"%s\" that is not a string",
           key->string);
     return -1;
   }
@@ -111,7 +93,7 @@ static int read_source(const cJSON *src, struct corun_capture *c,
     struct corun_buf why = CORUN_BUF_INIT;
 
     if (!corun__pointer_valid(key->valuestring, &why)) {
-      failf(fail, ctx, field, key, "%s", corun_buf_str(&why));
+      corun__expect_failf(fail, ctx, field, key, "%s", corun_buf_str(&why));
       corun_buf_free(&why);
       return -1;
     }
@@ -122,17 +104,17 @@ static int read_source(const cJSON *src, struct corun_capture *c,
 
     if (rc != 0) {
       regerror(rc, &c->re, msg, sizeof(msg));
-      failf(fail, ctx, field, key,
+      corun__expect_failf(fail, ctx, field, key,
             "has an invalid regular expression: %s", msg);
       return -1;
     }
     c->have_re = 1;
   } else if (*key->valuestring == '\0') {
-    failf(fail, ctx, field, key, "has an empty %s name", key->string);
+    corun__expect_failf(fail, ctx, field, key, "has an empty %s name", key->string);
     return -1;
   }
   if ((c->arg = strdup(key->valuestring)) == NULL) {
-    failf(fail, ctx, field, key, "could not be kept: out of memory");
+    corun__expect_failf(fail, ctx, field, key, "could not be kept: out of memory");
     return -1;
   }
   return 0;
@@ -145,14 +127,14 @@ int corun__captures_read(const cJSON *v, struct corun_captures *c,
   int failed = 0;
 
   if (!cJSON_IsObject(v)) {
-    failf(fail, ctx, "capture", v,
+    corun__expect_failf(fail, ctx, "capture", v,
           "must be an object: name -> source, like {\"token\": {\"json\": "
           "\"/token\"}}");
     return -1;
   }
   c->v = calloc((size_t)cJSON_GetArraySize(v) + 1, sizeof(*c->v));
   if (c->v == NULL) {
-    failf(fail, ctx, "capture", v, "could not be kept: out of memory");
+    corun__expect_failf(fail, ctx, "capture", v, "could not be kept: out of memory");
     return -1;
   }
   for (it = v->child; it; it = it->next) {
@@ -161,7 +143,7 @@ int corun__captures_read(const cJSON *v, struct corun_captures *c,
 
     corun_buf_printf(&field, "capture.%s", it->string);
     if (!corun__capture_name_ok(it->string)) {
-      failf(fail, ctx, "capture", it,
+      corun__expect_failf(fail, ctx, "capture", it,
             "has \"%s\", not a name (letters, digits and _, not starting "
             "with a digit)",
             it->string);

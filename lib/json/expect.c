@@ -26,18 +26,35 @@ struct reader {
 static void failf(struct reader *rd, const char *field, const cJSON *node,
                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
-static void failf(struct reader *rd, const char *field, const cJSON *node,
-                  const char *fmt, ...)
+static void vfail(corun_expect_fail fail, void *ctx, const char *field,
+                  const cJSON *node, const char *fmt, va_list ap)
 {
   struct corun_buf b = CORUN_BUF_INIT;
+
+  corun_buf_vprintf(&b, fmt, ap);
+  fail(ctx, field, node, corun_buf_str(&b));
+  corun_buf_free(&b);
+}
+
+void corun__expect_failf(corun_expect_fail fail, void *ctx, const char *field,
+                         const cJSON *node, const char *fmt, ...)
+{
   va_list ap;
 
   va_start(ap, fmt);
-  corun_buf_vprintf(&b, fmt, ap);
+  vfail(fail, ctx, field, node, fmt, ap);
   va_end(ap);
-  rd->fail(rd->ctx, field, node, corun_buf_str(&b));
+}
+
+static void failf(struct reader *rd, const char *field, const cJSON *node,
+                  const char *fmt, ...)
+{
+  va_list ap;
+
+  va_start(ap, fmt);
+  vfail(rd->fail, rd->ctx, field, node, fmt, ap);
+  va_end(ap);
   rd->failed = 1;
-  corun_buf_free(&b);
 }
 
 static int is_int(const cJSON *v, long long lo, long long hi, long long *out)

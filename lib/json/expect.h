@@ -44,6 +44,11 @@ struct corun_expect {
 typedef void (*corun_expect_fail)(void *ctx, const char *field,
                                   const cJSON *node, const char *msg);
 
+/* fail(ctx, field, node, the formatted message): for expect and capture. */
+void corun__expect_failf(corun_expect_fail fail, void *ctx, const char *field,
+                         const cJSON *node, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
 /* Reads "expect" (v, an object). Returns 0, or -1 after calling fail. */
 int corun__expect_read(const cJSON *v, struct corun_expect *e,
                        corun_expect_fail fail, void *ctx);

@@ -138,7 +138,7 @@ int corun_json_array_begin(struct corun_json *p)
   return enter(p);
 }
 
-static int hexval(char c)
+int corun__hexval(char c)
 {
   if (c >= '0' && c <= '9')
     return c - '0';
@@ -157,7 +157,7 @@ static int read_u4(struct corun_json *p, unsigned *out)
   if (p->pos + 4 > p->len)
     return corun_json_fail(p, p->pos, "truncated \\u escape");
   for (i = 0; i < 4; i++) {
-    int h = hexval(p->text[p->pos + (size_t)i]);
+    int h = corun__hexval(p->text[p->pos + (size_t)i]);
 
     if (h < 0)
       return corun_json_fail(p, p->pos, "invalid \\u escape");

@@ -68,6 +68,9 @@ int corun_json_array_begin(struct corun_json *p);
 /* Returns 1 if another element follows, 0 when the array ended. */
 int corun_json_array_next(struct corun_json *p, int *count);
 
+/* The value of a hexadecimal digit (any case), or -1. */
+int corun__hexval(char c);
+
 /* Parse one whole value into a new cJSON tree (caller deletes it). */
 int corun_json_value(struct corun_json *p, cJSON **out);
 /* Step over one whole value. */

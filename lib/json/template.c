@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json/json.h"
 #include "util/suggest.h"
 
 int corun_secrets_add(struct corun_secrets *sec, const char *s)
@@ -309,17 +310,6 @@ var_field(const struct corun_secrets *sec, const char *s)
 
 /* ---- finding secrets in output ---- */
 
-static int hexval(char c)
-{
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 /*
  * Whether secret v (vl bytes) starts at s[i]: byte for byte, or with
  * bytes percent-encoded in s (a URL as curl writes it), or with the
@@ -339,8 +329,8 @@ static size_t secret_at(const char *v, size_t vl, const char *s, size_t n,
       *ran_out = 1;
       return 0;
     }
-    if (want == '%' && a + 2 < vl && (h1 = hexval(v[a + 1])) >= 0 &&
-        (h2 = hexval(v[a + 2])) >= 0 && s[j] != '%') {
+    if (want == '%' && a + 2 < vl && (h1 = corun__hexval(v[a + 1])) >= 0 &&
+        (h2 = corun__hexval(v[a + 2])) >= 0 && s[j] != '%') {
       if ((unsigned char)s[j] != (unsigned char)(h1 * 16 + h2))
         return 0;
       j++;
@@ -349,8 +339,8 @@ static size_t secret_at(const char *v, size_t vl, const char *s, size_t n,
     }
     if (s[j] == '%') {
       /* An escape in s, of the byte wanted: whole, or cut after a digit. */
-      h1 = j + 1 < n ? hexval(s[j + 1]) : want >> 4;
-      h2 = j + 2 < n ? hexval(s[j + 2]) : want & 15;
+      h1 = j + 1 < n ? corun__hexval(s[j + 1]) : want >> 4;
+      h2 = j + 2 < n ? corun__hexval(s[j + 2]) : want & 15;
       if (h1 == want >> 4 && h2 == (want & 15)) {
         if (j + 2 >= n) {
           *ran_out = 1;
