@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "json/predicate.h"
+#include "util/regex.h"
 
 TestSuite(predicate);
 
@@ -112,6 +113,54 @@ Test(predicate, an_invalid_regular_expression_is_refused)
                0, "%s", corun_buf_str(&why));
   cJSON_Delete(spec);
   corun_buf_free(&why);
+}
+
+/*
+ * glibc's regcomp() writes out every counted repetition, nested counts
+ * multiply, and "((a{255}){255}){255}" took gigabytes (the fuzzer found
+ * it): such a pattern is refused before it is compiled, in checks and
+ * captures alike, and ordinary counts still compile.
+ */
+Test(predicate, a_regular_expression_that_repeats_too_much_is_refused)
+{
+  static const char *const heavy[] = {
+    "((a{255}){255}){255}", "x{32767}", "(a{100}){100}", "(a+){5001}",
+    "((((((((((((((((a|b)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+){2}",
+    "[[:alpha:]]{3,20000}"};
+  static const char *const light[] = {
+    "^[0-9a-f]{64}$", ".{0,5000}", "(ab|cd){3,9}x+", "a{,5}", "{1}",
+    "[]{]{9999}", "\\{99999}x", "(a{98}){98}"};
+  size_t i;
+
+  for (i = 0; i < sizeof(heavy) / sizeof(heavy[0]); i++) {
+    cJSON *spec = cJSON_CreateObject();
+    struct corun_pred *p = NULL;
+    struct corun_buf why = CORUN_BUF_INIT;
+    const cJSON *bad = NULL;
+
+    cJSON_AddStringToObject(spec, "matches", heavy[i]);
+    cr_expect_gt(corun__regex_pieces(heavy[i]), CORUN_REGEX_MAX_PIECES, "%s",
+                 heavy[i]);
+    cr_assert_eq(corun__pred_compile(spec, &p, &why, &bad), -1, "%s",
+                 heavy[i]);
+    cr_expect_not_null(strstr(corun_buf_str(&why), "repeats too much"),
+                       "%s: %s", heavy[i], corun_buf_str(&why));
+    cJSON_Delete(spec);
+    corun_buf_free(&why);
+  }
+  for (i = 0; i < sizeof(light) / sizeof(light[0]); i++) {
+    regex_t re;
+    struct corun_buf why = CORUN_BUF_INIT;
+
+    cr_expect_leq(corun__regex_pieces(light[i]), CORUN_REGEX_MAX_PIECES,
+                  "%s", light[i]);
+    if (corun__regex_compile(&re, light[i], 0, &why) == 0)
+      regfree(&re);
+    else
+      cr_expect_null(strstr(corun_buf_str(&why), "repeats too much"),
+                     "%s: %s", light[i], corun_buf_str(&why));
+    corun_buf_free(&why);
+  }
 }
 
 Test(predicate, scalars_and_equals_compare_numbers_as_numbers)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "json/predicate.h"
+#include "util/regex.h"
 #include "util/suggest.h"
 
 static const char *const plain_sources[] = {"status", "url", "body", NULL};
@@ -99,13 +100,12 @@ static int read_source(const cJSON *src, struct corun_capture *c,
     }
     corun_buf_free(&why);
   } else if (c->from == CORUN_CAPTURE_REGEX) {
-    int rc = regcomp(&c->re, key->valuestring, REG_EXTENDED);
-    char msg[160];
+    struct corun_buf why = CORUN_BUF_INIT;
 
-    if (rc != 0) {
-      regerror(rc, &c->re, msg, sizeof(msg));
+    if (corun__regex_compile(&c->re, key->valuestring, 0, &why) != 0) {
       corun__expect_failf(fail, ctx, field, key,
-            "has an invalid regular expression: %s", msg);
+            "has an invalid regular expression: %s", corun_buf_str(&why));
+      corun_buf_free(&why);
       return -1;
     }
     c->have_re = 1;

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 #include "json/predicate.h"
 
-#include <regex.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/regex.h"
 #include "util/suggest.h"
 
 enum op {
@@ -107,14 +107,14 @@ static int compile(const cJSON *spec, struct corun_pred *p,
       return -1;
     }
     {
-      int rc = regcomp(&p->re, arg->valuestring, REG_EXTENDED | REG_NOSUB);
-      char msg[160];
+      struct corun_buf re_why = CORUN_BUF_INIT;
 
-      if (rc != 0) {
-        regerror(rc, &p->re, msg, sizeof(msg));
+      if (corun__regex_compile(&p->re, arg->valuestring, REG_NOSUB,
+                               &re_why) != 0) {
         corun_buf_printf(why, "has \"matches\" with an invalid regular "
                               "expression: %s",
-                         msg);
+                         corun_buf_str(&re_why));
+        corun_buf_free(&re_why);
         return -1;
       }
       p->have_re = 1;
