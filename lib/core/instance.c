@@ -8,6 +8,7 @@
 #include "util/duration.h"
 #include "core/common.h"
 #include "core/fields.h"
+#include "core/job.h"
 #include "core/kind.h"
 #include "json/write.h"
 #include "core/run.h"
@@ -47,12 +48,71 @@ void corun__tmpl_free(struct corun_tmpl *tp)
   memset(tp, 0, sizeof(*tp));
 }
 
+const cJSON *corun__capture_lookup(const struct corun_run *run,
+                                   const char *name, char **err)
+{
+  const struct corun_job *job = run->job;
+  const struct corun_task *t;
+  const cJSON *v;
+  size_t idlen;
+  char *id;
+
+  if (!corun_template_is_capture(name, &idlen)) {
+    *err = NULL;
+    return NULL;
+  }
+  if ((id = strndup(name, idlen)) == NULL) {
+    *err = NULL;
+    return NULL;
+  }
+  t = job ? corun_strmap_get(&job->ids, id) : NULL;
+  free(id);
+  v = NULL;
+  if (t && t->status == CORUN_STATUS_OK) {
+    /* A task the journal says ended ok in an earlier run: its record's. */
+    if (t->flags & CORUN_TF_RESUMED) {
+      const cJSON *caps =
+          cJSON_GetObjectItemCaseSensitive(t->result, "captures");
+
+      v = cJSON_GetObjectItemCaseSensitive(caps, name + idlen + 1);
+    } else if (t->kind->capture) {
+      v = t->kind->capture(t, name + idlen + 1);
+    }
+  }
+  if (v == NULL) {
+    struct corun_buf m = CORUN_BUF_INIT;
+
+    /* The loader's checks leave this to tasks that did not end ok. */
+    corun_buf_printf(&m, "\"${%s}\": task \"%.*s\" has no such capture%s",
+                     name, (int)idlen, name,
+                     t && t->status != CORUN_STATUS_OK ? " (it did not end ok)"
+                                                       : "");
+    *err = corun_buf_detach(&m);
+  }
+  return v;
+}
+
+struct expand_ctx {
+  const struct corun_item_ctx *ic; /* NULL: captures only */
+  const struct corun_diags *as_text; /* places where typing failed */
+  const struct corun_run *run;
+};
+
+/* The value of a name: the item's, or a capture's. */
+static const cJSON *lookup(const struct expand_ctx *ec, const char *name,
+                           char **err)
+{
+  if (ec->ic && corun_template_is_item_name(name))
+    return ec->ic->lookup(ec->ic->arg, name, err);
+  return corun__capture_lookup(ec->run, name, err);
+}
+
 /* ${...} inside a longer string: the value as text. */
 static int put_item(void *arg, const char *name, struct corun_buf *b,
                     char **err)
 {
-  const struct corun_item_ctx *ic = arg;
-  const cJSON *v = ic->lookup(ic->arg, name, err);
+  const struct expand_ctx *ec = arg;
+  const cJSON *v = lookup(ec, name, err);
   char *text;
 
   if (v == NULL)
@@ -86,13 +146,11 @@ static const char *whole_ref(const char *s, char *name, size_t size)
     return NULL;
   memcpy(name, s + 2, n - 3);
   name[n - 3] = '\0';
-  return corun_template_is_item_name(name) ? name : NULL;
+  return corun_template_is_item_name(name) ||
+                 corun_template_is_capture(name, NULL)
+             ? name
+             : NULL;
 }
-
-struct expand_ctx {
-  const struct corun_item_ctx *ic;
-  const struct corun_diags *as_text; /* places where typing failed */
-};
 
 static int typed_here(const struct expand_ctx *ec, const cJSON *v)
 {
@@ -130,7 +188,7 @@ static int expand(cJSON *parent, cJSON *v, const struct expand_ctx *ec,
     return 0;
   if (parent && whole_ref(v->valuestring, name, sizeof(name)) &&
       typed_here(ec, v)) {
-    const cJSON *val = ec->ic->lookup(ec->ic->arg, name, err);
+    const cJSON *val = lookup(ec, name, err);
     cJSON *copy;
 
     if (val == NULL)
@@ -157,7 +215,7 @@ static int expand(cJSON *parent, cJSON *v, const struct expand_ctx *ec,
   }
   memset(&ctx, 0, sizeof(ctx));
   ctx.item = put_item;
-  ctx.item_arg = (void *)ec->ic;
+  ctx.item_arg = (void *)ec;
   if (corun_template_expand(&ctx, v->valuestring, &out, err) < 0)
     return -1;
   free(v->valuestring);
@@ -283,7 +341,7 @@ struct corun_task *corun__instance_new(const struct corun_tmpl *tp,
                                        char **err)
 {
   struct corun_diags diags = {0}, typed = {0};
-  struct expand_ctx ec = {ic, NULL};
+  struct expand_ctx ec = {ic, NULL, parent->run};
   struct corun_task *t;
   size_t made;
 
@@ -321,6 +379,89 @@ struct corun_task *corun__instance_new(const struct corun_tmpl *tp,
   if (t)
     parent->run->active += made;
   return t;
+}
+
+static const cJSON *deferred_json(const struct corun_job *job, uint32_t index)
+{
+  size_t lo = 0, hi = job->ndeferred;
+
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+
+    if (job->deferred[mid].index == index)
+      return job->deferred[mid].json;
+    if (job->deferred[mid].index < index)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return NULL;
+}
+
+/* The kind's part of t parsed anew from obj; problems go to diags. */
+static void reparse(struct corun_task *t, cJSON *obj, struct corun_diags *diags)
+{
+  const struct corun_kind *k = t->kind;
+  struct corun_fields f;
+
+  if (k->free)
+    k->free(t);
+  memset((char *)t + sizeof(*t), 0, k->size - sizeof(*t));
+  memset(&f, 0, sizeof(f));
+  f.obj = obj;
+  f.diags = diags;
+  f.task = -1;
+  f.dir = t->run->dir;
+  f.root = t->run->root;
+  k->parse(t, &f);
+}
+
+int corun__task_fill(struct corun_task *t, char **err)
+{
+  const cJSON *json = deferred_json(t->run->job, t->index);
+  struct corun_diags diags = {0}, typed = {0};
+  struct expand_ctx ec = {NULL, &typed, t->run};
+  struct corun_buf m = CORUN_BUF_INIT;
+  size_t tries, i, k;
+  int ok = 0;
+
+  *err = NULL;
+  if (json == NULL)
+    return 0;
+  /* As for an item: where a typed value does not fit, try it as text. */
+  for (tries = 0; tries < 16; tries++) {
+    cJSON *obj = cJSON_Duplicate(json, 1);
+    size_t before = typed.n;
+
+    if (obj == NULL)
+      break;
+    if (expand(NULL, obj, &ec, err) < 0) {
+      cJSON_Delete(obj);
+      break;
+    }
+    corun__diags_free(&diags);
+    reparse(t, obj, &diags);
+    cJSON_Delete(obj);
+    if (diags.n == 0) {
+      ok = 1;
+      break;
+    }
+    for (i = 0; i < diags.n; i++) {
+      for (k = 0; k < typed.n && typed.v[k].off != diags.v[i].off; k++)
+        ;
+      if (k == typed.n)
+        corun__diag_add(&typed, diags.v[i].off, -1, "%s", diags.v[i].msg);
+    }
+    if (typed.n == before)
+      break;
+  }
+  if (!ok && *err == NULL && diags.n > 0) {
+    corun_buf_printf(&m, "with its captures filled in: %s", diags.v[0].msg);
+    *err = corun_buf_detach(&m);
+  }
+  corun__diags_free(&diags);
+  corun__diags_free(&typed);
+  return ok ? 0 : -1;
 }
 
 void corun__instance_free(struct corun_task *t)

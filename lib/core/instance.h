@@ -15,6 +15,7 @@
 #include <cjson/cJSON.h>
 
 #include "util/buf.h"
+#include "util/error.h"
 #include "core/task.h"
 
 struct corun_job;
@@ -58,6 +59,21 @@ struct corun_task *corun__instance_new(const struct corun_tmpl *tp,
  * prototype tree from the loader's template check. NULL is fine.
  */
 void corun__instance_free(struct corun_task *t);
+
+/*
+ * The value captured as ID.NAME (name), once task ID ended ok: NULL with
+ * *err set (malloc'd; NULL when out of memory) when there is none.
+ */
+const cJSON *corun__capture_lookup(const struct corun_run *run,
+                                   const char *name, char **err);
+
+/*
+ * For a task flagged CORUN_TF_FILL, as it starts: its fields as the
+ * loader kept them, captures filled in, parsed again into t. Returns 0,
+ * or -1 with *err (malloc'd; NULL when out of memory) when the values
+ * make the task invalid.
+ */
+CORUN_MUST_CHECK int corun__task_fill(struct corun_task *t, char **err);
 
 /*
  * The task's result as a JSON value of its own (NULL for null), for

@@ -39,6 +39,16 @@ struct corun_job {
   struct corun_strmap ids;
   struct corun_slab *slabs;   /* the task structs themselves */
   struct corun_slab *idslabs; /* generated ids */
+  /*
+   * Tasks whose own fields use captures (${ID.NAME}): the fields as the
+   * loader checked them, captures unfilled, by task index (ascending).
+   * The run parses them again, filled in, when the task starts.
+   */
+  struct corun_deferred {
+    uint32_t index;
+    cJSON *json;
+  } *deferred;
+  size_t ndeferred;
   int ran; /* a job runs once */
   uint64_t hash; /* of the file and --var values: which job a journal is */
 };

@@ -152,6 +152,15 @@ struct corun_kind {
    */
   void (*progress)(const struct corun_task *t, double elapsed,
                    struct corun_buf *out);
+  /*
+   * Captures (fetch's "capture"): the names a task takes, for the
+   * loader's checks (at most max of them into out; returns how many it
+   * has), and the value of one once the task ended ok (NULL when it has
+   * none). Optional: a kind without them captures nothing.
+   */
+  size_t (*capture_names)(const struct corun_task *t, const char **out,
+                          size_t max);
+  const cJSON *(*capture)(const struct corun_task *t, const char *name);
   /* Free what parse allocated. Optional. Not the struct itself. */
   void (*free)(struct corun_task *t);
   /*

@@ -71,6 +71,11 @@ struct corun_run {
   struct corun_timers timers;
   struct corun_list ready; /* tasks, through their qlink */
   void (*dispatch)(struct corun_list *link); /* what a ready link is for */
+  /*
+   * A task whose fields wait for captures, as it starts: fills them in
+   * (instance.c's corun__task_fill, set by the runner).
+   */
+  int (*fill)(struct corun_task *t, char **err);
   uv_idle_t idle;
   struct corun_sem global; /* the "concurrency" pool for leaf kinds */
   /*

@@ -15,6 +15,7 @@
 
 #include "util/fdlimit.h"
 #include "core/http.h"
+#include "core/instance.h"
 #include "core/job.h" /* the job's tasks, limits and secrets */
 #include "core/kind.h"
 #include "core/task.h"
@@ -91,6 +92,7 @@ enum corun_code corun_run_new(struct corun_run **out, struct corun_job *job,
     return corun_failf(err, CORUN_ENOMEM, "out of memory");
   run->loop = loop;
   run->dispatch = corun__task_dispatch_link;
+  run->fill = corun__task_fill;
   run->job = job;
   run->exit_code = -1;
   run->secrets = &job->secrets;

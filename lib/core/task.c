@@ -95,6 +95,17 @@ static void run_task(struct corun_task *t)
                        "out of memory arming the timeout");
     return;
   }
+  if (t->flags & CORUN_TF_FILL) {
+    char *err = NULL;
+
+    t->flags &= ~CORUN_TF_FILL;
+    if (run->fill(t, &err) < 0) {
+      corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_FAIL, "%s",
+                         err ? err : "out of memory filling in captures");
+      free(err);
+      return;
+    }
+  }
   t->kind->start(t);
 }
 

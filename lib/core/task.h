@@ -58,7 +58,8 @@ enum corun_task_flag {
   CORUN_TF_INSTANCE = 1 << 10,   /* made at run time (pipeline item) */
   CORUN_TF_RESUMED = 1 << 11,    /* taken from the journal, not run */
   CORUN_TF_HOLD_FDS = 1 << 12,   /* holds a slot of the run's fds pool */
-  CORUN_TF_TOKEN = 1 << 13       /* took its limit's rate token */
+  CORUN_TF_TOKEN = 1 << 13,      /* took its limit's rate token */
+  CORUN_TF_FILL = 1 << 14        /* parsed again, captures filled, at start */
 };
 
 struct corun_run;

@@ -570,9 +570,52 @@ int corun_template_is_item_name(const char *name)
   return p > name + 5;
 }
 
+int corun_template_is_capture(const char *name, size_t *idlen)
+{
+  const char *dot = strrchr(name, '.'), *p;
+  size_t n;
+
+  if (dot == NULL || dot == name || strncmp(name, "env:", 4) == 0 ||
+      corun_template_is_item_name(name))
+    return 0;
+  n = (size_t)(dot - name);
+  if (n > 64 || (n == 3 && memcmp(name, "env", 3) == 0) ||
+      (n == 4 && memcmp(name, "item", 4) == 0) ||
+      (n == 5 && memcmp(name, "index", 5) == 0))
+    return 0;
+  for (p = name; p < dot; p++)
+    if (!field_char(*p) && *p != '.')
+      return 0;
+  p = dot + 1;
+  if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_'))
+    return 0;
+  for (; *p; p++)
+    if (!field_char(*p) || *p == '-')
+      return 0;
+  if (idlen)
+    *idlen = n;
+  return 1;
+}
+
+static int ref_kind(const char *name)
+{
+  if (corun_template_is_item_name(name))
+    return CORUN_REF_ITEM;
+  if (corun_template_is_capture(name, NULL))
+    return CORUN_REF_CAPTURE;
+  return 0;
+}
+
 size_t corun_template_item_refs(const char *s,
                                 void (*cb)(void *arg, const char *name),
                                 void *arg)
+{
+  return corun_template_refs(s, CORUN_REF_ITEM, cb, arg);
+}
+
+size_t corun_template_refs(const char *s, int which,
+                           void (*cb)(void *arg, const char *name),
+                           void *arg)
 {
   size_t n = 0;
   char name[256], *nm;
@@ -598,7 +641,7 @@ size_t corun_template_item_refs(const char *s,
     if (nm) {
       memcpy(nm, s + 2, len);
       nm[len] = '\0';
-      if (corun_template_is_item_name(nm)) {
+      if (ref_kind(nm) & which) {
         n++;
         if (cb)
           cb(arg, nm);
@@ -756,6 +799,7 @@ int corun_template_expand(const struct corun_template_ctx *ctx, const char *in,
    * reads differently from what the value meant (found by fuzzing).
    */
   int dollar = 0;
+  int defer = ctx->defer_item || ctx->again;
 
   *out = NULL;
   *err = NULL;
@@ -767,7 +811,7 @@ int corun_template_expand(const struct corun_template_ctx *ctx, const char *in,
     const struct corun_secret_field *var;
 
     if (p[0] == '$' && p[1] == '$' && p[2] == '{') {
-      corun_buf_puts(&b, ctx->defer_item ? "$${" : "${");
+      corun_buf_puts(&b, defer ? "$${" : "${");
       dollar = 0;
       p += 3;
       continue;
@@ -795,18 +839,20 @@ int corun_template_expand(const struct corun_template_ctx *ctx, const char *in,
       break;
     }
     at = b.len;
-    if ((ctx->defer_item || ctx->item) && corun_template_is_item_name(body)) {
+    if (((ctx->defer_item || ctx->item) && corun_template_is_item_name(body)) ||
+        ((ctx->keep_captures || ctx->item) &&
+         corun_template_is_capture(body, NULL))) {
       if (ctx->item)
         r = ctx->item(ctx->item_arg, body, &b, err);
-      else if (dollar)
+      else if (dollar && defer)
         /* No spelling of "$" then "${item}" survives the run pass. */
         r = fail(err, "\"${%s}\" follows a value that ends in \"$\", "
-                      "which would make it a literal \"${\" when the "
-                      "item is filled in",
+                      "which would make it a literal \"${\" when it "
+                      "is filled in",
                  body);
       else
         corun_buf_printf(&b, "${%s}", body);
-      if (ctx->defer_item && !ctx->item)
+      if (defer && !ctx->item)
         span_add(&sp, at, b.len, PC_HOLE);
       dollar = 0;
       free(body);
@@ -833,7 +879,7 @@ int corun_template_expand(const struct corun_template_ctx *ctx, const char *in,
     else
       r = expand_var(ctx, body, &b, &var, err);
     free(body);
-    if (r == 0 && ctx->defer_item) {
+    if (r == 0 && defer) {
       put_escaped(&b, at, dollar);
       if (b.len > at) /* an empty value leaves the '$' before it last */
         dollar = b.p[b.len - 1] == '$';
@@ -863,7 +909,7 @@ int corun_template_expand(const struct corun_template_ctx *ctx, const char *in,
   if (*out && ctx->secrets && sp.short_secret) {
     int oom = 0;
 
-    note_field(ctx->secrets, *out, &sp, ctx->defer_item, ctx->env_only,
+    note_field(ctx->secrets, *out, &sp, defer, ctx->env_only,
                &oom);
     if (oom) {
       free(*out);

@@ -85,6 +85,17 @@ struct corun_template_ctx {
   int env_only;      /* vars' own values may only use ${env:...} */
   struct corun_secrets *secrets;
   int defer_item;
+  /*
+   * Keep ${ID.NAME} (a capture, known only once task ID ended) as it is,
+   * for the loader to check and the run to fill in; the item callback,
+   * when set, fills them in too.
+   */
+  int keep_captures;
+  /*
+   * A run pass follows, as with defer_item: "${" a value brings in, and
+   * $${, are escaped so that pass reads them as literal text.
+   */
+  int again;
   /* Resolves an item name ("item", "item.a.b", "index"): 0 or -1, *err. */
   int (*item)(void *arg, const char *name, struct corun_buf *b, char **err);
   void *item_arg;
@@ -106,11 +117,27 @@ int corun_template_has(const char *s);
 int corun_template_is_item_name(const char *name);
 
 /*
+ * Whether name is a capture, ID.NAME: ID as task ids are spelt
+ * ([A-Za-z0-9_.-]{1,64}, not env, item or index), NAME as captures are
+ * ([A-Za-z_][A-Za-z0-9_]*), split at the last dot. *idlen, when not NULL,
+ * is set to ID's length.
+ */
+int corun_template_is_capture(const char *name, size_t *idlen);
+
+/* Which names corun_template_refs() reports. */
+enum { CORUN_REF_ITEM = 1, CORUN_REF_CAPTURE = 2 };
+
+/*
  * Call cb for each item name s uses (s as kept by a defer_item expansion).
  * Returns how many there were.
  */
 size_t corun_template_item_refs(const char *s,
                                 void (*cb)(void *arg, const char *name),
                                 void *arg);
+
+/* As corun_template_item_refs() for the kinds of names in which. */
+size_t corun_template_refs(const char *s, int which,
+                           void (*cb)(void *arg, const char *name),
+                           void *arg);
 
 #endif

@@ -1566,6 +1566,27 @@ static void release(struct corun_task *t)
   }
 }
 
+static size_t capture_names(const struct corun_task *t, const char **out,
+                            size_t max)
+{
+  const struct fetch_task *ft = (const struct fetch_task *)t;
+  size_t i;
+
+  for (i = 0; i < ft->c->capture.n && i < max; i++)
+    out[i] = ft->c->capture.v[i].name;
+  return ft->c->capture.n;
+}
+
+static const cJSON *capture_value(const struct corun_task *t,
+                                  const char *name)
+{
+  const struct fetch_task *ft = (const struct fetch_task *)t;
+
+  if (ft->res == NULL || ft->res->captures == NULL)
+    return NULL;
+  return cJSON_GetObjectItemCaseSensitive(ft->res->captures, name);
+}
+
 static const char *const result_fields[] = {
     "status", "bytes", "content_type", "url", "timings", "body", "captures",
     NULL};
@@ -1607,6 +1628,8 @@ const struct corun_kind corun_kind_fetch = {
     .summary = summary,
     .response = response,
     .trace = trace,
+    .capture_names = capture_names,
+    .capture = capture_value,
     .free = release,
     .run_open = run_open,
     .run_quiesce = run_quiesce,

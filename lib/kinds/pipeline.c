@@ -38,17 +38,33 @@ static void parse_source(struct pl_conf *c, struct corun_fields *f)
     return;
   if (!cJSON_IsObject(src)) {
     corun_field_fail(f, "source", src,
-                     "must be {\"items\": [...]}, {\"range\": [start, stop]} "
-                     "or {\"lines\": \"PATH\"}, not %s",
+                     "must be {\"items\": [...]}, {\"range\": [start, stop]}, "
+                     "{\"lines\": \"PATH\"} or {\"from\": \"${ID.NAME}\"}, "
+                     "not %s",
                      corun__json_type(src));
     return;
   }
   for (it = src->child; it; it = it->next) {
-    static const char *const keys[] = {"items", "range", "lines", NULL};
+    static const char *const keys[] = {"items", "range", "lines", "from",
+                                       NULL};
     char hint[CORUN_HINT_MAX];
 
     n++;
-    if (strcmp(it->string, "items") == 0) {
+    if (strcmp(it->string, "from") == 0 ||
+        (strcmp(it->string, "items") == 0 && cJSON_IsString(it))) {
+      /* A whole "${ID.NAME}": the array it holds when the pipeline starts. */
+      size_t len = cJSON_IsString(it) ? strlen(it->valuestring) : 0;
+
+      c->src = SRC_FROM;
+      if (len < 4 || it->valuestring[0] != '$' ||
+          it->valuestring[1] != '{' || it->valuestring[len - 1] != '}' ||
+          (c->from = strndup(it->valuestring + 2, len - 3)) == NULL ||
+          !corun_template_is_capture(c->from, NULL))
+        corun_field_fail(f, "source", it,
+                         "\"%s\" must be one capture, \"${ID.NAME}\": the "
+                         "array a fetch the pipeline runs after took",
+                         it->string);
+    } else if (strcmp(it->string, "items") == 0) {
       c->src = SRC_ITEMS;
       if (!cJSON_IsArray(it))
         corun_field_fail(f, "source", it, "\"items\" must be an array, not %s",
@@ -113,8 +129,8 @@ static void parse_source(struct pl_conf *c, struct corun_fields *f)
   }
   if (n != 1 && !f->failed)
     corun_field_fail(f, "source", src,
-                     "must hold exactly one of \"items\", \"range\" or "
-                     "\"lines\"");
+                     "must hold exactly one of \"items\", \"range\", "
+                     "\"lines\" or \"from\"");
 }
 
 static void parse_delay(struct pl_conf *c, struct corun_fields *f)
@@ -402,6 +418,7 @@ static void release(struct corun_task *t)
       corun__tmpl_free(&c->stages[i].tmpl);
     free(c->stages);
     cJSON_Delete(c->items);
+    free(c->from);
     free(c->lines);
     free(c->results);
     free(c);

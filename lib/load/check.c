@@ -444,3 +444,151 @@ out:
   free(indeg);
   free(queue);
 }
+
+/* "Did you mean" over every id, as for "after", while that is cheap. */
+static const char *suggest_id(struct loader *ld, const char *id)
+{
+  struct corun_job *job = ld->job;
+  const char **cands, *hint = NULL;
+  size_t n = 0, m;
+
+  if (job->ntasks > 20000 || ld->suggested++ >= 50)
+    return NULL;
+  if ((cands = malloc(job->ntasks * sizeof(*cands))) == NULL)
+    return NULL;
+  for (m = 0; m < job->ntasks; m++)
+    if (job->tasks[m] && job->tasks[m]->id)
+      cands[n++] = job->tasks[m]->id;
+  hint = corun_suggest(id, cands, n);
+  free(cands);
+  return hint;
+}
+
+struct walk {
+  uint32_t *seen; /* stamp per task index: visited in this search */
+  uint32_t stamp;
+  struct corun_task **stack;
+  size_t n, cap;
+};
+
+static int push(struct walk *w, struct corun_task *t)
+{
+  if (w->seen[t->index] == w->stamp)
+    return 0;
+  w->seen[t->index] = w->stamp;
+  if (w->n == w->cap) {
+    size_t ncap = w->cap ? w->cap * 2 : 64;
+    struct corun_task **nv = realloc(w->stack, ncap * sizeof(*nv));
+
+    if (nv == NULL)
+      return -1;
+    w->stack = nv;
+    w->cap = ncap;
+  }
+  w->stack[w->n++] = t;
+  return 0;
+}
+
+/*
+ * Whether t runs after x ended: x is among the "after" tasks of t or of a
+ * task holding t, or of theirs, and so on. Returns -1 when out of memory.
+ */
+static int runs_after(struct walk *w, struct corun_task *t,
+                      const struct corun_task *x)
+{
+  struct corun_task *a;
+  uint32_t i;
+
+  w->stamp++;
+  w->n = 0;
+  for (a = t; a; a = a->parent)
+    if (push(w, a) < 0)
+      return -1;
+  while (w->n > 0) {
+    struct corun_task *c = w->stack[--w->n];
+
+    for (a = c; a; a = a->parent) {
+      if (a->deps == NULL)
+        continue;
+      for (i = 0; i < a->deps->nafter; i++) {
+        if (a->deps->after[i] == x)
+          return 1;
+        if (a->deps->after[i] && push(w, a->deps->after[i]) < 0)
+          return -1;
+      }
+    }
+  }
+  return 0;
+}
+
+/*
+ * Each ${ID.NAME}: ID is a task, it captures NAME, and the task using it
+ * runs after it (else the value could not be there yet).
+ */
+void corun__load_check_captures(struct loader *ld)
+{
+  struct corun_job *job = ld->job;
+  struct walk w = {0};
+  size_t i;
+
+  if ((w.seen = calloc(job->ntasks, sizeof(*w.seen))) == NULL) {
+    corun__load_diag(ld, 0, -1, "out of memory checking captures");
+    return;
+  }
+  for (i = 0; i < ld->ncaprefs; i++) {
+    const struct capref *cr = &ld->caprefs[i];
+    struct corun_task *t = job->tasks[cr->task], *x;
+    const char *cname, *names[64], *hint;
+    char text[CORUN_HINT_MAX], *id;
+    size_t idlen, n, k;
+    int r;
+
+    if (t == NULL || !corun_template_is_capture(cr->name, &idlen))
+      continue;
+    cname = cr->name + idlen + 1;
+    if ((id = strndup(cr->name, idlen)) == NULL)
+      break;
+    x = corun_strmap_get(&job->ids, id);
+    if (x == NULL) {
+      hint = suggest_id(ld, id);
+      corun__load_diag(ld, cr->off, cr->task,
+                       "\"${%s}\": no task has the id \"%s\"%s", cr->name, id,
+                       corun_hint(text, hint, NULL, NULL));
+      free(id);
+      continue;
+    }
+    n = x->kind && x->kind->capture_names
+            ? x->kind->capture_names(x, names, 64)
+            : 0;
+    for (k = 0; k < n && k < 64 && strcmp(names[k], cname) != 0; k++)
+      ;
+    if (n == 0) {
+      corun__load_diag(ld, cr->off, cr->task,
+                       "\"${%s}\": task \"%s\" captures nothing (a fetch "
+                       "with \"capture\" does)",
+                       cr->name, id);
+    } else if (k == n || k == 64) {
+      hint = corun_suggest(cname, names, n < 64 ? n : 64);
+      corun__load_diag(ld, cr->off, cr->task,
+                       "\"${%s}\": task \"%s\" has no capture \"%s\"%s",
+                       cr->name, id, cname,
+                       hint ? corun_hint(text, hint, NULL, NULL) : "");
+    } else if (x == t) {
+      corun__load_diag(ld, cr->off, cr->task,
+                       "\"${%s}\": a task cannot use its own capture",
+                       cr->name);
+    } else if ((r = runs_after(&w, t, x)) == 0) {
+      corun__load_diag(ld, cr->off, cr->task,
+                       "\"${%s}\": this task does not run after \"%s\", so "
+                       "the capture may not be there yet (add \"%s\" to "
+                       "its \"after\")",
+                       cr->name, id, id);
+    } else if (r < 0) {
+      corun__load_diag(ld, cr->off, cr->task,
+                       "out of memory checking captures");
+    }
+    free(id);
+  }
+  free(w.seen);
+  free(w.stack);
+}

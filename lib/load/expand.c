@@ -82,7 +82,8 @@ void corun__load_expand_tree(struct loader *ld, cJSON *v, const char *field,
  * pipeline stage's "task") keep their item names (${item}, ${index}) for
  * the run, which fills them in per item.
  */
-void corun__load_expand_task(struct loader *ld, cJSON *obj, long task)
+void corun__load_expand_task(struct loader *ld, cJSON *obj, long task,
+                             const struct corun_template_ctx *ctx)
 {
   const cJSON *kind = cJSON_GetObjectItemCaseSensitive(obj, "kind");
   const struct corun_kind *k =
@@ -90,17 +91,17 @@ void corun__load_expand_task(struct loader *ld, cJSON *obj, long task)
   cJSON *it, *st, *m;
 
   if (k == NULL || k->tmpl_list == NULL) {
-    corun__load_expand_tree(ld, obj, NULL, task, &ld->tctx, NULL);
+    corun__load_expand_tree(ld, obj, NULL, task, ctx, NULL);
     return;
   }
   for (it = obj->child; it; it = it->next) {
     if (strcmp(it->string, k->tmpl_list) != 0 || !cJSON_IsArray(it)) {
-      corun__load_expand_tree(ld, it, it->string, task, &ld->tctx, NULL);
+      corun__load_expand_tree(ld, it, it->string, task, ctx, NULL);
       continue;
     }
     for (st = it->child; st; st = st->next) {
       if (!cJSON_IsObject(st)) {
-        corun__load_expand_tree(ld, st, k->tmpl_list, task, &ld->tctx, NULL);
+        corun__load_expand_tree(ld, st, k->tmpl_list, task, ctx, NULL);
         continue;
       }
       /* A template names its own fields in messages. */
@@ -108,7 +109,7 @@ void corun__load_expand_task(struct loader *ld, cJSON *obj, long task)
         if (strcmp(m->string, k->tmpl_key) == 0)
           corun__load_expand_tree(ld, m, NULL, task, &ld->dctx, NULL);
         else
-          corun__load_expand_tree(ld, m, k->tmpl_list, task, &ld->tctx, NULL);
+          corun__load_expand_tree(ld, m, k->tmpl_list, task, ctx, NULL);
     }
   }
 }

@@ -30,6 +30,9 @@ void corun_job_free(struct corun_job *job)
   }
   free(job->limits);
   corun_secrets_free(&job->secrets);
+  for (i = 0; i < job->ndeferred; i++)
+    cJSON_Delete(job->deferred[i].json);
+  free(job->deferred);
   corun_strmap_free(&job->ids);
   corun_slab_free(&job->slabs);
   corun_slab_free(&job->idslabs);
@@ -160,7 +163,11 @@ enum corun_code corun__load_text(
     corun__load_expand_tree(&ld, ld.vars, NULL, -1, &vctx, "vars");
   ld.tctx.vars = ld.vars;
   ld.tctx.secrets = &job->secrets;
-  ld.dctx = ld.tctx;
+  ld.kctx = ld.tctx;
+  ld.kctx.keep_captures = 1;
+  ld.cctx = ld.kctx;
+  ld.cctx.again = 1;
+  ld.dctx = ld.kctx;
   ld.dctx.defer_item = 1;
   if (owned[3] && !cJSON_IsObject(owned[3])) {
     corun__load_diag(&ld, corun__load_where(&ld, owned[3]), -1,
@@ -174,7 +181,17 @@ enum corun_code corun__load_text(
       corun__load_read_limit(&ld, it);
   }
   if (ld.defaults) {
-    corun__load_expand_tree(&ld, ld.defaults, NULL, -1, &ld.tctx, "defaults");
+    /* Its problems are said once, by the expansion tasks read from. */
+    struct corun_diags said = ld.diags;
+
+    memset(&ld.diags, 0, sizeof(ld.diags));
+    ld.defaults_again = cJSON_Duplicate(ld.defaults, 1);
+    if (ld.defaults_again)
+      corun__load_expand_tree(&ld, ld.defaults_again, NULL, -1, &ld.cctx,
+                              "defaults");
+    corun__diags_free(&ld.diags);
+    ld.diags = said;
+    corun__load_expand_tree(&ld, ld.defaults, NULL, -1, &ld.kctx, "defaults");
     corun__load_check_defaults(&ld);
   }
   if (owned[0] && cJSON_IsString(owned[0])) {
@@ -202,6 +219,8 @@ enum corun_code corun__load_text(
   /* A tree with other errors may be half built; cycles would mislead. */
   if (ld.diags.n == 0 && job->nedges > 0)
     corun__load_check_cycles(&ld);
+  if (ld.ncaprefs > 0)
+    corun__load_check_captures(&ld);
   if (ld.diags.n == 0)
     corun__load_run_prechecks(&ld);
   if (ld.diags.n == 0)
@@ -236,6 +255,10 @@ fail:
   }
   free(ld.recs);
   free(ld.tlimits);
+  cJSON_Delete(ld.defaults_again);
+  for (i = 0; i < ld.ncaprefs; i++)
+    free(ld.caprefs[i].name);
+  free(ld.caprefs);
   corun__prechecks_free(&ld.pre);
   corun__load_prechecks_free(&ld);
   for (i = 0; i < ld.nbad_ids; i++)
@@ -254,8 +277,12 @@ fail:
     corun_job_free(job);
     return code;
   }
-  /* Ids are looked up only while loading; the run holds pointers. */
-  corun_strmap_free(&job->ids);
+  /*
+   * Ids are looked up only while loading, the run holds pointers; but
+   * filling in a capture looks up the task that took it.
+   */
+  if (ld.ncaprefs == 0)
+    corun_strmap_free(&job->ids);
   *out = job;
   return CORUN_OK;
 }

@@ -22,6 +22,7 @@
 #include <cjson/cJSON.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "core/fields.h"
 #include "core/kind.h"
@@ -57,8 +58,20 @@ struct loader {
   struct corun_job *job;
   cJSON *vars;
   cJSON *defaults;
-  struct corun_template_ctx tctx;
-  struct corun_template_ctx dctx; /* tctx keeping item names for the run */
+  struct corun_template_ctx tctx; /* top-level fields: no captures */
+  struct corun_template_ctx kctx; /* tasks' fields: captures kept */
+  struct corun_template_ctx cctx; /* kctx for a task parsed again at start */
+  struct corun_template_ctx dctx; /* kctx keeping item names for the run */
+  /* The defaults as cctx expands them, for tasks parsed again at start. */
+  cJSON *defaults_again;
+  /* Every ${ID.NAME} a task uses, checked once ids and "after" are known. */
+  struct capref {
+    long task;
+    size_t off;
+    char *name;
+  } *caprefs;
+  size_t ncaprefs;
+  size_t capcaprefs;
   struct ldrec *recs;
   size_t cap;
   int has_tasks;
@@ -98,6 +111,27 @@ struct loader {
   size_t nrefs;
 };
 
+/* Offsets into the file: where some values stand. */
+struct offsets {
+  size_t *v;
+  size_t n;
+  size_t cap;
+};
+
+static inline void corun__offsets_add(struct offsets *o, size_t off)
+{
+  if (o->n == o->cap) {
+    size_t ncap = o->cap ? o->cap * 2 : 8;
+    size_t *nv = realloc(o->v, ncap * sizeof(*nv));
+
+    if (nv == NULL)
+      return;
+    o->v = nv;
+    o->cap = ncap;
+  }
+  o->v[o->n++] = off;
+}
+
 /* Where v stands in the file, for messages. */
 static inline size_t corun__load_where(struct loader *ld, const cJSON *v)
 {
@@ -121,7 +155,8 @@ void corun__load_render(struct loader *ld, const char *display,
 void corun__load_expand_tree(struct loader *ld, cJSON *v, const char *field,
                              long task, const struct corun_template_ctx *ctx,
                              const char *section);
-void corun__load_expand_task(struct loader *ld, cJSON *obj, long task);
+void corun__load_expand_task(struct loader *ld, cJSON *obj, long task,
+                             const struct corun_template_ctx *ctx);
 
 /* top.c */
 int corun__load_read_top(struct loader *ld, cJSON **owned);
@@ -138,6 +173,9 @@ enum corun_code corun__load_unused_var(struct loader *ld,
 /* Whether some task may have field name (a common field or a kind's). */
 int corun__load_is_field(const char *name);
 size_t corun__load_all_field_names(const char **cands, size_t max);
+/* Whether default d applies to task obj of kind k (obj does not set it). */
+int corun__load_default_applies(const cJSON *obj, const cJSON *d,
+                                const struct corun_kind *k);
 struct corun_sem *corun__load_resolve_limit(struct loader *ld,
                                             struct corun_fields *f,
                                             const cJSON *v);
@@ -160,6 +198,7 @@ void corun__load_check_ids(struct loader *ld);
 void corun__load_check_nested_limits(struct loader *ld);
 void corun__load_resolve_after(struct loader *ld);
 void corun__load_check_cycles(struct loader *ld);
+void corun__load_check_captures(struct loader *ld);
 
 /* prechecks.c */
 void corun__load_run_prechecks(struct loader *ld);

@@ -4,6 +4,7 @@
  * soon as its kind has copied what it keeps, so a million-task file never
  * exists as a cJSON tree.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -258,6 +259,184 @@ void corun__load_check_unknown_any(struct loader *ld, struct corun_fields *f,
   }
 }
 
+/* ---- captures: ${ID.NAME} in a task's fields ---- */
+
+/* Whether any string under v uses a capture. */
+static int uses_captures(const cJSON *v)
+{
+  const cJSON *it;
+
+  if (cJSON_IsString(v))
+    return corun_template_refs(v->valuestring, CORUN_REF_CAPTURE, NULL,
+                               NULL) > 0;
+  for (it = v->child; it; it = it->next)
+    if (uses_captures(it))
+      return 1;
+  return 0;
+}
+
+int corun__load_default_applies(const cJSON *obj, const cJSON *d,
+                                const struct corun_kind *k)
+{
+  if (cJSON_GetObjectItemCaseSensitive(obj, d->string))
+    return 0;
+  return strcmp(d->string, "timeout") == 0 ||
+         (strcmp(d->string, "limit") == 0 && !corun__kind_is_container(k)) ||
+         corun__kind_has_field(k, d->string);
+}
+
+/* The defaults a task of kind k takes, when one of them uses a capture. */
+static int defaults_use_captures(const struct loader *ld, const cJSON *obj,
+                                 const struct corun_kind *k)
+{
+  const cJSON *d;
+
+  for (d = ld->defaults_again ? ld->defaults_again->child : NULL; d;
+       d = d->next)
+    if (corun__load_default_applies(obj, d, k) && uses_captures(d))
+      return 1;
+  return 0;
+}
+
+struct capture_walk {
+  struct loader *ld;
+  long task;
+  size_t off;
+  struct offsets *where; /* strings holding a capture, or NULL */
+  int refused;           /* the field may not use one */
+  const char *field;
+  char first[128]; /* the first capture a refused string names */
+};
+
+static void note_ref(void *arg, const char *name)
+{
+  struct capture_walk *w = arg;
+  struct loader *ld = w->ld;
+  struct capref *nv;
+
+  if (w->refused) {
+    if (w->first[0] == '\0')
+      snprintf(w->first, sizeof(w->first), "%s", name);
+    return;
+  }
+  if (ld->ncaprefs == ld->capcaprefs) {
+    size_t ncap = ld->capcaprefs ? ld->capcaprefs * 2 : 16;
+
+    if ((nv = realloc(ld->caprefs, ncap * sizeof(*nv))) == NULL)
+      return;
+    ld->caprefs = nv;
+    ld->capcaprefs = ncap;
+  }
+  nv = &ld->caprefs[ld->ncaprefs];
+  if ((nv->name = strdup(name)) == NULL)
+    return;
+  nv->task = w->task;
+  nv->off = w->off;
+  ld->ncaprefs++;
+}
+
+static void walk_captures(struct capture_walk *w, cJSON *v)
+{
+  cJSON *it;
+
+  if (cJSON_IsString(v)) {
+    w->off = corun__load_where(w->ld, v);
+    w->first[0] = '\0';
+    if (corun_template_refs(v->valuestring, CORUN_REF_CAPTURE, note_ref,
+                            w) == 0)
+      return;
+    if (w->where)
+      corun__offsets_add(w->where, w->off);
+    if (w->refused) {
+      corun__load_diag(w->ld, w->off, w->task,
+                       "\"%s\" cannot use a capture (\"${%s}\"): it is "
+                       "read before the run starts; captures fill in a "
+                       "task's own fields, a pipeline's \"source\" and its "
+                       "stages' tasks",
+                       w->field, w->first);
+      v->type |= CORUN_FIELD_BAD;
+    }
+    return;
+  }
+  for (it = v->child; it; it = it->next)
+    walk_captures(w, it);
+}
+
+static int is_common_field(const char *name)
+{
+  size_t i;
+
+  for (i = 0; corun__common_fields[i]; i++)
+    if (strcmp(name, corun__common_fields[i]) == 0)
+      return 1;
+  return 0;
+}
+
+/*
+ * Note the captures obj uses, for the checks once every task is read, and
+ * refuse them where nothing fills them in: in the fields every task has
+ * (read before the run), and in the own fields of a task that is not
+ * parsed again as it starts, but for a pipeline's source and stages.
+ * where, when not NULL, collects the strings that hold one.
+ */
+static void note_captures(struct loader *ld, cJSON *obj, long idx,
+                          const struct corun_kind *k, int fill,
+                          struct offsets *where)
+{
+  struct capture_walk w = {ld, idx, 0, where, 0, NULL, ""};
+  cJSON *m;
+
+  for (m = obj->child; m; m = m->next) {
+    w.field = m->string;
+    w.refused = is_common_field(m->string) ||
+                !(fill || (k && k->tmpl_list &&
+                           (strcmp(m->string, k->tmpl_list) == 0 ||
+                            strcmp(m->string, "source") == 0)));
+    walk_captures(&w, m);
+    if (w.refused && uses_captures(m))
+      m->type |= CORUN_FIELD_BAD;
+  }
+}
+
+/*
+ * Keep what the kind said about a task parsed with its captures unfilled:
+ * a value holding one is checked when the task starts (what the reference
+ * text made of it here says nothing), unless it shapes the task.
+ */
+static void keep_diags(struct loader *ld, const struct corun_diags *scratch,
+                       const struct offsets *where,
+                       const struct corun_kind *k)
+{
+  size_t i, j;
+
+  for (i = 0; i < scratch->n; i++) {
+    const struct corun_diag *d = &scratch->v[i];
+
+    for (j = 0; j < where->n && where->v[j] != d->off; j++)
+      ;
+    if (j < where->n && d->what == CORUN_DIAG_VALUE &&
+        !(corun__common_shapes(d->field) || corun__kind_shapes(k, d->field)))
+      continue;
+    corun__diag_add_field(&ld->diags, d->off, d->task, d->what, d->field,
+                          "%s", d->msg);
+  }
+}
+
+/* Keep obj for the run, which parses it again with the captures in. */
+static int keep_deferred(struct loader *ld, long idx, cJSON *obj)
+{
+  struct corun_job *job = ld->job;
+  struct corun_deferred *nv =
+      realloc(job->deferred, (job->ndeferred + 1) * sizeof(*nv));
+
+  if (nv == NULL)
+    return -1;
+  job->deferred = nv;
+  nv[job->ndeferred].index = (uint32_t)idx;
+  nv[job->ndeferred++].json = obj;
+  return 0;
+}
+
 struct childvec {
   struct corun_task **v;
   uint32_t n;
@@ -336,6 +515,9 @@ static struct corun_task *load_task(struct loader *ld)
   const char *name;
   char kbuf[64];
   struct corun_strmap seen = {0};
+  struct offsets where = {0};
+  const cJSON *kraw;
+  int fill;
 
   if (corun_json_peek(p) != '{') {
     corun__load_reject_value(ld, -1, "a task must be an object");
@@ -426,7 +608,24 @@ static struct corun_task *load_task(struct loader *ld)
   f.nchildren = cv.n;
 
   mark = ld->diags.n;
-  corun__load_expand_task(ld, obj, idx);
+  /*
+   * A task of a kind without children whose fields use a capture is parsed now to check it, and
+   * again when it starts, with the captures filled in: its strings are
+   * expanded for that second pass, the defaults it takes copied in.
+   */
+  kraw = cJSON_GetObjectItemCaseSensitive(obj, "kind");
+  k = cJSON_IsString(kraw) ? corun__kind_find(kraw->valuestring) : NULL;
+  fill = k && !corun__kind_is_container(k) &&
+         (uses_captures(obj) || defaults_use_captures(ld, obj, k));
+  corun__load_expand_task(ld, obj, idx, fill ? &ld->cctx : &ld->kctx);
+  if (fill) {
+    const cJSON *d;
+
+    for (d = ld->defaults_again ? ld->defaults_again->child : NULL; d;
+         d = d->next)
+      if (corun__load_default_applies(obj, d, k))
+        cJSON_AddItemToObject(obj, d->string, cJSON_Duplicate(d, 1));
+  }
   k = corun__load_read_kind(ld, &f, idx);
   f.kind = k;
   t = new_task(ld->job, k, idx);
@@ -434,12 +633,31 @@ static struct corun_task *load_task(struct loader *ld)
     corun_json_fail(p, off, "out of memory");
     goto out;
   }
+  note_captures(ld, obj, idx, k, fill, fill ? &where : NULL);
   read_common(ld, t, &f, idx);
-  if (k) {
+  if (k && fill) {
+    struct corun_diags scratch = {0};
+
+    f.diags = &scratch;
+    f.pre = NULL;
+    k->parse(t, &f);
+    f.diags = &ld->diags;
+    keep_diags(ld, &scratch, &where, k);
+    corun__diags_free(&scratch);
+    corun__load_check_unknown(ld, &f, k, idx, mark);
+  } else if (k) {
     k->parse(t, &f);
     corun__load_check_unknown(ld, &f, k, idx, mark);
   } else {
     corun__load_check_unknown_any(ld, &f, idx, mark);
+  }
+  if (fill && ld->diags.n == mark) {
+    if (keep_deferred(ld, idx, obj) < 0) {
+      corun_json_fail(p, off, "out of memory");
+      goto out;
+    }
+    obj = NULL;
+    t->flags |= CORUN_TF_FILL;
   }
   t->children = cv.v;
   t->nchildren = cv.n;
@@ -450,6 +668,7 @@ static struct corun_task *load_task(struct loader *ld)
 out:
   corun_strmap_free(&seen);
   free(cv.v);
+  free(where.v);
   cJSON_Delete(obj);
   return p->failed ? NULL : t;
 }

@@ -12,30 +12,18 @@
 #include "load/loader.h"
 #include "util/duration.h"
 
-struct offsets {
-  size_t *v;
-  size_t n;
-  size_t cap;
-};
-
-/* Where the strings naming the item are: their checks wait for the item. */
+/*
+ * Where the strings naming the item or a capture are: their checks wait
+ * for the values.
+ */
 static void item_offsets(struct loader *ld, const cJSON *v, struct offsets *o)
 {
   const cJSON *it;
 
   if (cJSON_IsString(v) &&
-      corun_template_item_refs(v->valuestring, NULL, NULL) > 0) {
-    if (o->n == o->cap) {
-      size_t ncap = o->cap ? o->cap * 2 : 8;
-      size_t *nv = realloc(o->v, ncap * sizeof(*nv));
-
-      if (nv == NULL)
-        return;
-      o->v = nv;
-      o->cap = ncap;
-    }
-    o->v[o->n++] = corun__load_where(ld, v);
-  }
+      corun_template_refs(v->valuestring, CORUN_REF_ITEM | CORUN_REF_CAPTURE,
+                          NULL, NULL) > 0)
+    corun__offsets_add(o, corun__load_where(ld, v));
   for (it = v->child; it; it = it->next)
     item_offsets(ld, it, o);
 }
@@ -220,12 +208,13 @@ struct corun_task *corun__load_template(struct corun_fields *pf, cJSON *obj,
   /* Inside the template too, a limit held above cannot be taken below. */
   for (i = 0; i < t->nchildren; i++)
     check_template_limits(ld, pf->task, t->children[i]);
-  /* The run has no "defaults": what applies is copied in now. */
-  for (v = ld->defaults ? ld->defaults->child : NULL; v; v = v->next) {
-    if (cJSON_GetObjectItemCaseSensitive(obj, v->string) ||
-        !(strcmp(v->string, "timeout") == 0 ||
-          (strcmp(v->string, "limit") == 0 && !corun__kind_is_container(k)) ||
-          corun__kind_has_field(k, v->string)))
+  /*
+   * The run has no "defaults": what applies is copied in now, as expanded
+   * for the run's pass (a literal "${" there stays one).
+   */
+  for (v = ld->defaults_again ? ld->defaults_again->child : NULL; v;
+       v = v->next) {
+    if (!corun__load_default_applies(obj, v, k))
       continue;
     cJSON_AddItemToObject(obj, v->string, cJSON_Duplicate(v, 1));
   }

@@ -34,7 +34,8 @@
 #include "util/error.h"
 #include "util/outfile.h"
 
-enum src_type { SRC_ITEMS, SRC_RANGE, SRC_LINES };
+/* SRC_FROM: the array a fetch captured, known once the pipeline starts. */
+enum src_type { SRC_ITEMS, SRC_RANGE, SRC_LINES, SRC_FROM };
 
 /* A line longer than this fails the source rather than eat memory. */
 #define MAX_LINE (64u << 20)
@@ -58,6 +59,7 @@ struct stage_conf {
 struct pl_conf {
   enum src_type src;
   cJSON *items;
+  char *from; /* SRC_FROM: the capture, "ID.NAME" */
   long long start, stop, step;
   char *lines;
   int lines_stdin; /* "lines": "-": corun's standard input */
@@ -161,6 +163,7 @@ struct pl_run {
   struct producer *prod;
   uint32_t prod_live;
   uint64_t next;       /* the next index the source gives */
+  const cJSON *items;  /* items and from: the array */
   const cJSON *cursor; /* items: the next one (a list, not an array) */
   uint64_t total;      /* items and range: how many there are */
   struct lines_src lines;

@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/fields.h"
+#include "core/instance.h"
 #include "core/run.h"
 #include "util/confine.h"
 
@@ -194,6 +196,23 @@ void corun__pl_start(struct corun_task *t)
                        corun_buf_str(&why));
     corun_buf_free(&why);
     return;
+  }
+  p->r->items = p->c->items;
+  if (p->c->src == SRC_FROM) {
+    char *err = NULL;
+    const cJSON *v = corun__capture_lookup(t->run, p->c->from, &err);
+
+    if (v == NULL || !cJSON_IsArray(v)) {
+      corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_FAIL,
+                         "\"source\": \"from\": %s%s%s%s",
+                         v ? "\"${" : "", v ? p->c->from : "",
+                         v ? "}\" is not an array but " : "",
+                         v ? corun__json_type(v)
+                           : err ? err : "out of memory");
+      free(err);
+      return;
+    }
+    p->r->items = v;
   }
   e = setup(p);
   if (e) {

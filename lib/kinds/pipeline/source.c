@@ -25,8 +25,8 @@ int corun__pl_source_init(struct pl *p)
 
   if (p->c->src == SRC_RANGE)
     r->total = range_count(p->c);
-  else if (p->c->src == SRC_ITEMS)
-    r->total = (uint64_t)cJSON_GetArraySize(p->c->items);
+  else if (p->c->src == SRC_ITEMS || p->c->src == SRC_FROM)
+    r->total = (uint64_t)cJSON_GetArraySize(r->items);
   else if ((r->lines.chunk = malloc(READ_CHUNK)) == NULL)
     return ENOMEM;
   return 0;
@@ -55,10 +55,11 @@ int corun__pl_source_next(struct pl *p, struct corun_qitem *it)
     it->value = V_RANGE;
     break;
   case SRC_ITEMS:
+  case SRC_FROM:
     if (r->next >= r->total)
       return SRC_DRY;
     if (r->next == 0)
-      r->cursor = p->c->items->child;
+      r->cursor = r->items->child;
     v = cJSON_Duplicate(r->cursor, 1);
     if (v == NULL)
       return SRC_ERR;
