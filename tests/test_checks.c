@@ -385,3 +385,180 @@ Test(checks, cookies_go_from_fetch_to_fetch_in_one_jar, .init = setup,
   cr_expect_str_eq(str(report_task(r, "without"), "status", NULL), "ok");
   cJSON_Delete(r);
 }
+
+/*
+ * ${ID.NAME}: a capture reaches the tasks that run after its task, in any
+ * kind's fields; a field that is one reference keeps the value's type; a
+ * secret stays hidden in the report; $${ stays literal.
+ */
+Test(checks, captures_fill_in_later_tasks, .init = setup, .fini = teardown)
+{
+  cJSON *r = run(
+      "{\"tasks\": [\n"
+      " {\"id\": \"login\", \"kind\": \"fetch\", \"url\": \"@/echo\", "
+      "\"method\": \"POST\", \"json\": {\"token\": \"tok-5678\", \"n\": 7, "
+      "\"obj\": {\"a\": [1, 2]}},\n"
+      "  \"capture\": {\"method\": {\"json\": \"/method\"}, \"body\": "
+      "\"body\", \"tok\": {\"regex\": \"(tok-[0-9]+)\", \"secret\": true}}},\n"
+      " {\"id\": \"parse\", \"kind\": \"fetch\", \"after\": [\"login\"], "
+      "\"url\": \"@/echo\", \"method\": \"POST\", \"body\": \"${login.body}\",\n"
+      "  \"capture\": {\"n\": {\"json\": \"/bytes\"}, \"sent\": {\"json\": "
+      "\"/body\"}}},\n"
+      " {\"id\": \"c.1\", \"kind\": \"fetch\", \"after\": [\"parse\"], "
+      "\"url\": \"@/echo?m=${login.method}\", \"method\": \"PUT\",\n"
+      "  \"headers\": {\"Authorization\": \"Bearer ${login.tok}\"},\n"
+      "  \"json\": {\"n\": \"${parse.n}\", \"text\": \"n=${parse.n}\", "
+      "\"lit\": \"$${login.tok}\"},\n"
+      "  \"expect\": {\"json\": {\"/query\": \"m=POST\", "
+      "\"/headers/authorization\": \"Bearer tok-5678\", \"/body\": "
+      "{\"matches\": \"^\\\\{\\\"n\\\":[0-9]+,\\\"text\\\":\\\"n=[0-9]+\\\","
+      "\\\"lit\\\":\\\"\\\\$\\\\{login.tok\\\\}\\\"\\\\}$\"}}},\n"
+      "  \"capture\": {\"m\": {\"json\": \"/method\"}}},\n"
+      " {\"id\": \"say\", \"kind\": \"exec\", \"after\": [\"c.1\"], "
+      "\"argv\": [\"printf\", \"%s\", \"${c.1.m}\"]}\n"
+      "]}\n",
+      0);
+  cJSON *t = report_task(r, "c.1");
+  cJSON *say = report_task(r, "say");
+  char *text = cJSON_PrintUnformatted(r);
+
+  cr_expect_str_eq(str(t, "status", NULL), "ok", "%s",
+                   str(t, "error", "message"));
+  cr_expect_str_eq(str(say, "status", NULL), "ok", "%s",
+                   str(say, "error", "message"));
+  cr_expect_str_eq(str(cJSON_GetObjectItem(say, "result"), "stdout", NULL),
+                   "PUT");
+  /* The token went out, and shows nowhere in the report. */
+  cr_expect_null(strstr(text, "tok-5678"), "%s", text);
+  free(text);
+  cJSON_Delete(r);
+}
+
+/*
+ * Fan-out: a pipeline over the array a fetch captured, its stage task
+ * using the item and another capture; an array that is not one fails the
+ * pipeline, saying what it is.
+ */
+Test(checks, a_pipeline_runs_over_a_captured_array, .init = setup,
+     .fini = teardown)
+{
+  cJSON *r = run(
+      "{\"tasks\": [\n"
+      " {\"id\": \"list\", \"kind\": \"fetch\", \"url\": "
+      "\"@/status?code=200&body=%7B%22items%22%3A%5B%7B%22id%22%3A4%7D%2C"
+      "%7B%22id%22%3A5%7D%2C%7B%22id%22%3A6%7D%5D%7D\",\n"
+      "  \"capture\": {\"ids\": {\"json\": \"/items\"}, \"first\": {\"json\": "
+      "\"/items/0/id\"}}},\n"
+      " {\"id\": \"each\", \"kind\": \"pipeline\", \"after\": [\"list\"], "
+      "\"source\": {\"from\": \"${list.ids}\"},\n"
+      "  \"stages\": [{\"workers\": 2, \"task\": {\"kind\": \"fetch\", "
+      "\"url\": \"@/echo?id=${item.id}&first=${list.first}\",\n"
+      "   \"expect\": {\"json\": {\"/query\": {\"matches\": "
+      "\"^id=[456]&first=4$\"}}}}}]},\n"
+      " {\"id\": \"bad\", \"kind\": \"pipeline\", \"after\": [\"list\"], "
+      "\"source\": {\"items\": \"${list.first}\"},\n"
+      "  \"stages\": [{\"task\": {\"kind\": \"sleep\", \"seconds\": 0}}]}\n"
+      "]}\n",
+      1);
+  cJSON *each = report_task(r, "each");
+  cJSON *bad = report_task(r, "bad");
+  cJSON *res = cJSON_GetObjectItem(each, "result");
+
+  cr_expect_str_eq(str(each, "status", NULL), "ok", "%s",
+                   str(each, "error", "message"));
+  cr_expect_eq(cJSON_GetObjectItem(res, "items")->valuedouble, 3);
+  cr_expect_eq(cJSON_GetObjectItem(res, "ok")->valuedouble, 3);
+  cr_expect_str_eq(str(bad, "status", NULL), "failed");
+  cr_expect_str_eq(str(bad, "error", "type"), "fail");
+  cr_expect_str_eq(str(bad, "error", "message"),
+                   "\"source\": \"${list.first}\" is not an array but a "
+                   "number");
+  cJSON_Delete(r);
+}
+
+/*
+ * What a capture may not be: of a task that is not there, a name the
+ * task does not capture, from a task that may not have ended, in a field
+ * read before the run, or outside tasks.
+ */
+Test(checks, bad_captures_are_load_errors)
+{
+  char *d = load_err(
+      "{\"limits\": {\"l\": \"${login.n}\"},\n"
+      " \"tasks\": [\n"
+      "  {\"id\": \"login\", \"kind\": \"fetch\", \"url\": \"http://a/\",\n"
+      "   \"capture\": {\"token\": \"body\"}},\n"
+      "  {\"id\": \"a\", \"kind\": \"fetch\", \"url\": \"http://a/${logn.token}\","
+      " \"after\": [\"login\"]},\n"
+      "  {\"id\": \"b\", \"kind\": \"fetch\", \"url\": \"http://a/${login.tokn}\","
+      " \"after\": [\"login\"]},\n"
+      "  {\"id\": \"c\", \"kind\": \"fetch\", \"url\": \"http://a/${login.token}\"},\n"
+      "  {\"id\": \"d\", \"kind\": \"sleep\", \"seconds\": 1, \"after\": [\"login\"],"
+      " \"timeout\": \"${login.token}\"},\n"
+      "  {\"id\": \"e\", \"kind\": \"sleep\", \"seconds\": \"${d.x}\", "
+      "\"after\": [\"d\"]},\n"
+      "  {\"id\": \"f\", \"kind\": \"pipeline\", \"after\": [\"login\"], "
+      "\"source\": {\"from\": \"x${login.token}\"},\n"
+      "   \"results\": \"${login.token}.jsonl\", \"stages\": [{\"task\": "
+      "{\"kind\": \"sleep\", \"seconds\": 0}}]}\n"
+      "]}\n");
+
+  cr_expect_not_null(strstr(d, ":1:18: error: \"limits\": \"l\": "
+                               "\"${login.n}\" is a capture: only a task's "
+                               "fields can use one"),
+                     "%s", d);
+  cr_expect_not_null(strstr(d, "error: task \"a\": \"${logn.token}\": no task "
+                               "has the id \"logn\" (did you mean "
+                               "\"login\"?)"),
+                     "%s", d);
+  cr_expect_not_null(strstr(d, "error: task \"b\": \"${login.tokn}\": task "
+                               "\"login\" has no capture \"tokn\" (did you "
+                               "mean \"token\"?)"),
+                     "%s", d);
+  cr_expect_not_null(strstr(d, ":7:39: error: task \"c\": \"${login.token}\": "
+                               "this task does not run after \"login\""),
+                     "%s", d);
+  cr_expect_not_null(strstr(d, "error: task \"d\": \"timeout\" cannot use a "
+                               "capture (\"${login.token}\")"),
+                     "%s", d);
+  cr_expect_not_null(strstr(d, "error: task \"e\": \"${d.x}\": task \"d\" "
+                               "captures nothing"),
+                     "%s", d);
+  cr_expect_not_null(strstr(d, "error: task \"f\": \"source\" \"from\" must "
+                               "be one capture"),
+                     "%s", d);
+  cr_expect_not_null(strstr(d, "error: task \"f\": \"results\" cannot use a "
+                               "capture (\"${login.token}\")"),
+                     "%s", d);
+  /* Nothing said twice: a refused field is not also a bad duration. */
+  cr_expect_null(strstr(d, "\"timeout\" is not"), "%s", d);
+  free(d);
+}
+
+/*
+ * "Runs after" goes through chains of "after" and through the tasks that
+ * hold a task.
+ */
+Test(checks, a_capture_may_be_used_after_a_chain_or_inside_a_group)
+{
+  char *d = load_err(
+      "{\"tasks\": [\n"
+      "  {\"id\": \"login\", \"kind\": \"fetch\", \"url\": \"http://a/\",\n"
+      "   \"capture\": {\"token\": \"body\"}},\n"
+      "  {\"id\": \"mid\", \"kind\": \"sleep\", \"seconds\": 0, "
+      "\"after\": [\"login\"]},\n"
+      "  {\"id\": \"g\", \"kind\": \"gather\", \"after\": [\"mid\"], "
+      "\"tasks\": [\n"
+      "    {\"id\": \"in\", \"kind\": \"fetch\", \"url\": "
+      "\"http://a/${login.token}\"}]},\n"
+      "  {\"id\": \"z\", \"kind\": \"fetch\", \"url\": \"http://a/${in.x}\", "
+      "\"after\": [\"g\"]}\n"
+      "]}\n");
+
+  /* Only the deliberate mistake: "in" captures nothing. */
+  cr_expect_not_null(strstr(d, "task \"z\": \"${in.x}\": task \"in\" "
+                               "captures nothing"),
+                     "%s", d);
+  cr_expect_null(strstr(d, "login.token"), "%s", d);
+  free(d);
+}

@@ -876,6 +876,10 @@ int corun_template_expand(const struct corun_template_ctx *ctx, const char *in,
               : fail(err, "\"${%s}\" is only known inside a pipeline "
                           "stage's task",
                      body);
+    else if (!ctx->env_only && corun_template_is_capture(body, NULL))
+      r = fail(err, "\"${%s}\" is a capture: only a task's fields can use "
+                    "one (the task must run after the one that takes it)",
+               body);
     else
       r = expand_var(ctx, body, &b, &var, err);
     free(body);

@@ -203,12 +203,13 @@ void corun__pl_start(struct corun_task *t)
     const cJSON *v = corun__capture_lookup(t->run, p->c->from, &err);
 
     if (v == NULL || !cJSON_IsArray(v)) {
-      corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_FAIL,
-                         "\"source\": \"from\": %s%s%s%s",
-                         v ? "\"${" : "", v ? p->c->from : "",
-                         v ? "}\" is not an array but " : "",
-                         v ? corun__json_type(v)
-                           : err ? err : "out of memory");
+      if (v)
+        corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_FAIL,
+                           "\"source\": \"${%s}\" is not an array but %s",
+                           p->c->from, corun__json_type(v));
+      else
+        corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_FAIL,
+                           "\"source\": %s", err ? err : "out of memory");
       free(err);
       return;
     }
