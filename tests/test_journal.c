@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "helpers.h"
+#include "server.h"
 
 TestSuite(journal, .timeout = 60);
 
@@ -272,4 +273,62 @@ Test(journal, a_second_run_on_a_journal_in_use_is_refused)
   free(jnl);
   free(dir);
   free(job);
+}
+
+/*
+ * Captures across a resumed run: a capturer restored from the journal
+ * gives the captures its record holds; one with a secret capture (held
+ * there as "***") runs again, so the task using it gets the real value.
+ */
+Test(journal, captures_come_from_the_record_unless_secret)
+{
+  struct test_server srv;
+  char *url, *text, *job, *dir, *jnl, *flag, *runs, *got;
+  struct proc *p;
+  cJSON *rep;
+
+  cr_assert_eq(test_server_start(&srv), 0);
+  url = test_server_url(&srv, "/echo");
+  text = malloc(strlen(url) * 2 + 1024);
+  sprintf(text,
+          "{\"tasks\": ["
+          "{\"id\": \"plain\", \"kind\": \"fetch\", \"url\": \"%s?a=1\", "
+          "\"capture\": {\"q\": {\"json\": \"/query\"}}},"
+          "{\"id\": \"login\", \"kind\": \"fetch\", \"url\": \"%s?tok-42\", "
+          "\"capture\": {\"tok\": {\"json\": \"/query\", \"secret\": true}}},"
+          "{\"id\": \"use\", \"kind\": \"exec\", \"after\": [\"plain\", "
+          "\"login\"], \"shell\": \"echo ${plain.q} ${login.tok} >> use.runs; "
+          "test -f flag\"}]}",
+          url, url);
+  job = write_temp("job.json", text);
+  dir = dir_of(job);
+  jnl = path_join(dir, "run.journal");
+  flag = path_join(dir, "flag");
+  runs = path_join(dir, "use.runs");
+  p = run_cli(NULL, (const char *const[]){"--journal", jnl, "-q", job, NULL});
+  cr_assert_eq(p->status, 1, "%s", p->err);
+  proc_free(p);
+  fclose(fopen(flag, "w"));
+  p = run_cli(NULL, (const char *const[]){"--journal", jnl, "--report", "-",
+                                          "-q", job, NULL});
+  cr_assert_eq(p->status, 0, "%s", p->err);
+  rep = cJSON_Parse(p->out);
+  cr_assert_not_null(rep, "%s", p->out);
+  cr_expect(cJSON_IsTrue(cJSON_GetObjectItem(report_task(rep, "plain"),
+                                             "resumed")));
+  cr_expect_null(cJSON_GetObjectItem(report_task(rep, "login"), "resumed"));
+  got = read_file(runs, NULL);
+  cr_assert_not_null(got);
+  cr_expect_str_eq(got, "a=1 tok-42\na=1 tok-42\n");
+  free(got);
+  cJSON_Delete(rep);
+  proc_free(p);
+  test_server_stop(&srv);
+  free(url);
+  free(text);
+  free(job);
+  free(dir);
+  free(jnl);
+  free(flag);
+  free(runs);
 }

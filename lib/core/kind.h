@@ -155,11 +155,12 @@ struct corun_kind {
   /*
    * Captures (fetch's "capture"): the names a task takes, for the
    * loader's checks (at most max of them into out; returns how many it
-   * has), and the value of one once the task ended ok (NULL when it has
-   * none). Optional: a kind without them captures nothing.
+   * has; *secret, when not NULL, says whether one is secret), and the
+   * value of one once the task ended ok (NULL when it has none).
+   * Optional: a kind without them captures nothing.
    */
   size_t (*capture_names)(const struct corun_task *t, const char **out,
-                          size_t max);
+                          size_t max, int *secret);
   const cJSON *(*capture)(const struct corun_task *t, const char *name);
   /* Free what parse allocated. Optional. Not the struct itself. */
   void (*free)(struct corun_task *t);

@@ -125,6 +125,17 @@ static int resume(struct corun_task *t)
 
   if (t->nchildren || (t->flags & (CORUN_TF_INSTANCE | CORUN_TF_RESUMED)))
     return 0;
+  /*
+   * The journal holds a secret capture as "***": a task taking one runs
+   * again, so those using it get the value, not the mask.
+   */
+  if (t->kind->capture_names) {
+    int secret = 0;
+
+    t->kind->capture_names(t, NULL, 0, &secret);
+    if (secret)
+      return 0;
+  }
   for (it = t->run->observers.next; it != &t->run->observers; it = it->next) {
     struct corun_observer *o =
         corun_list_entry(it, struct corun_observer, link);

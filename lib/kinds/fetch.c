@@ -1567,11 +1567,13 @@ static void release(struct corun_task *t)
 }
 
 static size_t capture_names(const struct corun_task *t, const char **out,
-                            size_t max)
+                            size_t max, int *secret)
 {
   const struct fetch_task *ft = (const struct fetch_task *)t;
   size_t i;
 
+  if (secret)
+    *secret = ft->c->capture.secret;
   for (i = 0; i < ft->c->capture.n && i < max; i++)
     out[i] = ft->c->capture.v[i].name;
   return ft->c->capture.n;

@@ -558,7 +558,7 @@ void corun__load_check_captures(struct loader *ld)
       continue;
     }
     n = x->kind && x->kind->capture_names
-            ? x->kind->capture_names(x, names, 64)
+            ? x->kind->capture_names(x, names, 64, NULL)
             : 0;
     for (k = 0; k < n && k < 64 && strcmp(names[k], cname) != 0; k++)
       ;
