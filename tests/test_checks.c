@@ -562,3 +562,18 @@ Test(checks, a_capture_may_be_used_after_a_chain_or_inside_a_group)
   cr_expect_null(strstr(d, "login.token"), "%s", d);
   free(d);
 }
+
+/* A variable whose name has a dot stays a variable where "vars" has it. */
+Test(checks, a_dotted_variable_is_still_a_variable)
+{
+  struct corun_job *job = load_ok(
+      "{\"vars\": {\"a.b\": \"x\"}, \"tasks\": [{\"kind\": \"exec\", "
+      "\"argv\": [\"echo\", \"${a.b}\"]}]}");
+  char *d = load_err("{\"vars\": {\"a.b\": \"x\"}, \"tasks\": [{\"kind\": "
+                     "\"exec\", \"argv\": [\"echo\", \"${a.c}\"]}]}");
+
+  cr_expect_not_null(strstr(d, "\"${a.c}\": no task has the id \"a\""), "%s",
+                     d);
+  free(d);
+  corun_job_free(job);
+}

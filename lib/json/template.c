@@ -758,6 +758,12 @@ static int expand_var(const struct corun_template_ctx *ctx, const char *name,
   return 0;
 }
 
+/* Whether the job defines a variable of this name ("a.b" is one too). */
+static int is_var(const struct corun_template_ctx *ctx, const char *name)
+{
+  return ctx->vars && cJSON_GetObjectItemCaseSensitive(ctx->vars, name);
+}
+
 /*
  * A value going into a deferred template: its "${" must stay literal.
  * after_dollar: the text before it ends in a '$' from another value, and a
@@ -841,7 +847,7 @@ int corun_template_expand(const struct corun_template_ctx *ctx, const char *in,
     at = b.len;
     if (((ctx->defer_item || ctx->item) && corun_template_is_item_name(body)) ||
         ((ctx->keep_captures || ctx->item) &&
-         corun_template_is_capture(body, NULL))) {
+         corun_template_is_capture(body, NULL) && !is_var(ctx, body))) {
       if (ctx->item)
         r = ctx->item(ctx->item_arg, body, &b, err);
       else if (dollar && defer)
@@ -876,7 +882,8 @@ int corun_template_expand(const struct corun_template_ctx *ctx, const char *in,
               : fail(err, "\"${%s}\" is only known inside a pipeline "
                           "stage's task",
                      body);
-    else if (!ctx->env_only && corun_template_is_capture(body, NULL))
+    else if (!ctx->env_only && corun_template_is_capture(body, NULL) &&
+             !is_var(ctx, body))
       r = fail(err, "\"${%s}\" is a capture: only a task's fields can use "
                     "one (the task must run after the one that takes it)",
                body);
