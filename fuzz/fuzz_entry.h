@@ -316,7 +316,9 @@ static inline void corun_fuzz_count_ref(void *arg, const char *name)
 {
   size_t *n = arg;
 
-  FUZZ_CHECK(corun_template_is_item_name(name), "ref \"%s\"", name);
+  FUZZ_CHECK(corun_template_is_item_name(name) ||
+                 corun_template_is_capture(name, NULL),
+             "ref \"%s\"", name);
   (*n)++;
 }
 
@@ -381,7 +383,9 @@ static inline int corun_fuzz_template(const uint8_t *data, size_t size)
   load = one;
   one.item = corun_fuzz_item;
   one.item_arg = &calls_a;
+  /* As the loader's for a stage's task: item names and captures kept. */
   load.defer_item = 1;
+  load.keep_captures = 1;
   memset(&run, 0, sizeof(run));
   run.item = corun_fuzz_item;
   run.item_arg = &calls_r;
@@ -395,11 +399,13 @@ static inline int corun_fuzz_template(const uint8_t *data, size_t size)
              "load pass of \"%s\": %d, out %p, err %p", in, rd, (void *)d,
              (void *)ed);
   if (rd == 0) {
-    size_t n = corun_template_item_refs(d, corun_fuzz_count_ref, &refs);
+    size_t n = corun_template_refs(d, CORUN_REF_ITEM | CORUN_REF_CAPTURE,
+                                   corun_fuzz_count_ref, &refs);
 
-    FUZZ_CHECK(n == refs, "item_refs returned %zu, called back %zu", n, refs);
-    FUZZ_CHECK(corun_template_item_refs(d, NULL, NULL) == n,
-               "item_refs without a callback");
+    FUZZ_CHECK(n == refs, "refs returned %zu, called back %zu", n, refs);
+    FUZZ_CHECK(corun_template_refs(d, CORUN_REF_ITEM | CORUN_REF_CAPTURE,
+                                   NULL, NULL) == n,
+               "refs without a callback");
     rr = corun_template_expand(&run, d, &r, &er);
     FUZZ_CHECK(rr == 0 ? r != NULL && er == NULL : r == NULL && er != NULL,
                "run pass of \"%s\": %d", d, rr);

@@ -575,8 +575,9 @@ int corun_template_is_capture(const char *name, size_t *idlen)
   const char *dot = strrchr(name, '.'), *p;
   size_t n;
 
+  /* "item.", even malformed ("item..x"), is always about the item. */
   if (dot == NULL || dot == name || strncmp(name, "env:", 4) == 0 ||
-      corun_template_is_item_name(name))
+      strncmp(name, "item.", 5) == 0)
     return 0;
   n = (size_t)(dot - name);
   if (n > 64 || (n == 3 && memcmp(name, "env", 3) == 0) ||
