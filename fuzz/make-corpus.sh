@@ -38,6 +38,7 @@ for d in "${durations[@]}"; do printf '%s' "$d" | seed duration; done
 # Flags byte: 0 vars; 1 env_only (a variable's own value); 2 no vars.
 templates=('plain text' '${a}' '${a}${b}' '$${a}' '$$${a}' '${item}'
   '${item.url}' '${item.a.b}' '${index}' '${item.}' '${item..x}' '${items}'
+  '${login.token}' '${c.1.tok}' '${item.id}/${a.b}' '${env.x}' '$${a.b}'
   '${env:CORUN_FUZZ_SECRET}' '${env:CORUN_FUZZ_UNSET:-fallback}'
   '${env:CORUN_FUZZ_UNSET}' '${env:1BAD}' '${env:}' '${}' '${a' 'x${'
   '${b}{item}' '${b}${item}' '${c}' '${d}' '${e}a}' '${n}' '${o}'
