@@ -2,7 +2,8 @@
 /*
  * Every example in jobs/ loads, and each behaves as its comment-free name
  * promises: hello mirrors asyncio's say_after program, the others show
- * fail-fast, timeout, first_completed, shield and after.
+ * fail-fast, timeout, first_completed, shield and after; the fetch ones run
+ * against the test server.
  */
 #include <criterion/criterion.h>
 #include <dirent.h>
@@ -231,5 +232,55 @@ Test(jobs, fetch_pipeline_example, .timeout = 60)
   cr_assert(urls >= 50);
   unlink(results);
   cr_assert_eq(rmdir(dir), 0, "a temporary file was left in %s", dir);
+  proc_free(pr);
+}
+
+/*
+ * The API smoke test, offline against the test server: a login whose token
+ * the later requests send, a pipeline over the list it fetched, a request
+ * without the token refused; the token is shown nowhere. A wrong password
+ * (API_PASSWORD) fails the login and skips what needs its token.
+ */
+Test(jobs, api_smoke_example_keeps_its_token_secret, .timeout = 60)
+{
+  struct test_server srv;
+  char job[512], var[300];
+  const char *args[] = {"--var", var, "--report", "-", job, NULL};
+  struct proc *pr;
+  cJSON *rep, *each, *login;
+  const char *json;
+
+  cr_assert_eq(test_server_start(&srv), 0);
+  snprintf(job, sizeof(job), "%s/jobs/api-smoke.json", CORUN_SRC_DIR);
+  snprintf(var, sizeof(var), "base=http://127.0.0.1:%d", srv.port);
+  unsetenv("API_PASSWORD");
+  pr = run_cli(NULL, args);
+  cr_assert_eq(pr->status, 0, "stdout: %s\nstderr: %s", pr->out, pr->err);
+  /* A fresh server's first token is t-1-<hex>: it may show nowhere. */
+  cr_expect_null(strstr(pr->out, "t-1-"), "%s", pr->out);
+  cr_expect_null(strstr(pr->err, "t-1-"), "%s", pr->err);
+  cr_expect_null(strstr(pr->out, "hunter2"), "%s", pr->out);
+  json = strchr(pr->out, '{');
+  cr_assert_not_null(json, "no report: %s", pr->out);
+  rep = cJSON_ParseWithOpts(json, NULL, 0);
+  cr_assert_not_null(rep, "%s", pr->out);
+  each = cJSON_GetObjectItem(report_task(rep, "each-item"), "result");
+  login = cJSON_GetObjectItem(report_task(rep, "login"), "result");
+  cr_expect_eq(cJSON_GetObjectItem(each, "ok")->valuedouble, 3);
+  cr_expect_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(
+                       cJSON_GetObjectItem(login, "captures"), "token")),
+                   "***");
+  cJSON_Delete(rep);
+  proc_free(pr);
+
+  setenv("API_PASSWORD", "hunter3", 1);
+  pr = run_cli(NULL, args);
+  test_server_stop(&srv);
+  cr_assert_eq(pr->status, 1, "stdout: %s\nstderr: %s", pr->out, pr->err);
+  cr_expect_not_null(strstr(pr->out, "\"summary\": {\"ok\": 1, \"failed\": 1, "
+                                     "\"timeout\": 0, \"cancelled\": 0, "
+                                     "\"skipped\": 2}"),
+                     "%s", pr->out);
+  cr_expect_null(strstr(pr->out, "hunter3"), "%s", pr->out);
   proc_free(pr);
 }

@@ -1042,6 +1042,166 @@ Test(server, slow_body_paces_bytes)
   cl_close(c);
 }
 
+/* POSTs body to /login; the token it gives (malloc'd), NULL on a refusal. */
+static char *login(const char *body, int want_status)
+{
+  struct resp *r = request("POST", "/login", NULL, body);
+  cJSON *j;
+  char *tok = NULL;
+
+  cr_assert_eq(r->status, want_status, "%s gave %d: %s", body, r->status,
+               r->body);
+  cr_assert(hdr_is(r, "Content-Type", "application/json"));
+  j = cJSON_ParseWithLength(r->body, r->len);
+  cr_assert_not_null(j, "not JSON: %s", r->body);
+  if (want_status == 200)
+    tok = strdup(jstr(j, "token"));
+  else
+    cr_assert(cJSON_IsString(cJSON_GetObjectItem(j, "error")), "%s", r->body);
+  cJSON_Delete(j);
+  resp_free(r);
+  return tok;
+}
+
+/* GET target with "Authorization: Bearer tok" (none when tok is NULL). */
+static struct resp *get_as(const char *target, const char *tok)
+{
+  char *auth = tok ? fmt("Authorization: Bearer %s\r\n", tok) : NULL;
+  struct resp *r = request("GET", target, auth, NULL);
+
+  free(auth);
+  return r;
+}
+
+Test(server, login_issues_a_fresh_token_per_login)
+{
+  struct resp *r;
+  char *t1, *t2;
+  cJSON *j;
+  unsigned long n;
+  char hex[32];
+
+  t1 = login("{\"user\": \"ann\", \"password\": \"hunter2\"}", 200);
+  t2 = login("{\"password\":\"hunter2\",\"user\":\"bob\"}", 200);
+  cr_assert_str_neq(t1, t2);
+  cr_assert_eq(sscanf(t1, "t-%lu-%31[0-9a-f]", &n, hex), 2, "%s", t1);
+  cr_assert_eq(strlen(hex), 16, "%s", t1);
+  free(t1);
+  free(t2);
+
+  /* The user comes back as sent, escapes and all. */
+  r = request("POST", "/login", NULL,
+              " {\"user\": \"a\\\"b\\\\c\\n\", \"password\": \"hunter2\"}");
+  j = echo_json(r);
+  cr_assert_str_eq(jstr(j, "user"), "a\"b\\c\n");
+  cJSON_Delete(j);
+  resp_free(r);
+
+  /* Wrong password: 401; not the two strings: 400. */
+  cr_assert_null(login("{\"user\": \"ann\", \"password\": \"hunter3\"}", 401));
+  cr_assert_null(login("{\"user\": \"ann\", \"password\": \"\"}", 401));
+  cr_assert_null(login("{\"user\": \"ann\"}", 400));
+  cr_assert_null(login("{\"user\": 1, \"password\": \"hunter2\"}", 400));
+  cr_assert_null(login("{\"user\": \"a\", \"password\": \"hunter2", 400));
+  cr_assert_null(
+      login("{\"user\": \"\\u0041\", \"password\": \"hunter2\"}", 400));
+  cr_assert_null(login("[\"user\", \"password\"]", 400));
+  cr_assert_null(login("", 400));
+}
+
+Test(server, api_items_need_a_token_from_login)
+{
+  static const char *names[] = {"apple", "pear", "plum"};
+  char *tok = login("{\"user\": \"ann\", \"password\": \"hunter2\"}", 200);
+  struct resp *r;
+  cJSON *j, *items;
+
+  r = get_as("/api/items", tok);
+  j = echo_json(r);
+  items = cJSON_GetObjectItem(j, "items");
+  cr_assert_eq(cJSON_GetArraySize(items), 3, "%s", r->body);
+  for (int i = 0; i < 3; i++) {
+    cJSON *it = cJSON_GetArrayItem(items, i);
+
+    cr_assert_eq(cJSON_GetObjectItem(it, "id")->valuedouble, i + 1);
+    cr_assert_str_eq(jstr(it, "name"), names[i]);
+  }
+  cJSON_Delete(j);
+  resp_free(r);
+
+  for (int i = 1; i <= 3; i++) {
+    char *target = fmt("/api/items/%d", i);
+
+    r = get_as(target, tok);
+    j = echo_json(r);
+    cr_assert_eq(cJSON_GetObjectItem(j, "id")->valuedouble, i);
+    cr_assert_str_eq(jstr(j, "name"), names[i - 1]);
+    cJSON_Delete(j);
+    resp_free(r);
+    free(target);
+  }
+  {
+    const char *none[] = {"/api/items/0",  "/api/items/4", "/api/items/01",
+                          "/api/items/1x", "/api/items/",  "/api/items/-1"};
+
+    for (size_t i = 0; i < sizeof none / sizeof *none; i++) {
+      r = get_as(none[i], tok);
+      cr_assert_eq(r->status, 404, "%s gave %d", none[i], r->status);
+      cr_assert_str_eq(r->body, "{\"error\": \"no such item\"}");
+      resp_free(r);
+    }
+  }
+
+  /* No token, a wrong one, another scheme: 401 before any 404. */
+  {
+    const char *bad[] = {NULL, "t-1-0000000000000000", "", "x"};
+
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+      r = get_as(i % 2 ? "/api/items" : "/api/items/9", bad[i]);
+      cr_assert_eq(r->status, 401, "token %zu gave %d", i, r->status);
+      cr_assert(hdr_is(r, "WWW-Authenticate", "Bearer"));
+      cr_assert(hdr_is(r, "Content-Type", "application/json"));
+      cr_assert_str_eq(r->body, "{\"error\": \"unauthorized\"}");
+      resp_free(r);
+    }
+  }
+  {
+    char *basic = fmt("Authorization: Basic %s\r\n", tok);
+
+    r = request("GET", "/api/items", basic, NULL);
+    cr_assert_eq(r->status, 401);
+    resp_free(r);
+    free(basic);
+  }
+  free(tok);
+}
+
+/* The server remembers the last 64 tokens: an older one stops working. */
+Test(server, old_tokens_expire)
+{
+  char *first = login("{\"user\": \"u\", \"password\": \"hunter2\"}", 200);
+  char *last = NULL;
+  struct resp *r;
+
+  for (int i = 0; i < 63; i++) {
+    free(last);
+    last = login("{\"user\": \"u\", \"password\": \"hunter2\"}", 200);
+  }
+  r = get_as("/api/items/1", first);
+  cr_assert_eq(r->status, 200, "the 64th newest token was refused");
+  resp_free(r);
+  free(last);
+  last = login("{\"user\": \"u\", \"password\": \"hunter2\"}", 200);
+  r = get_as("/api/items/1", first);
+  cr_assert_eq(r->status, 401, "a token 65 logins old still works");
+  resp_free(r);
+  r = get_as("/api/items/1", last);
+  cr_assert_eq(r->status, 200);
+  resp_free(r);
+  free(first);
+  free(last);
+}
+
 Test(server, unknown_path_404)
 {
   struct resp *r = get("/no/such/route?x=1");

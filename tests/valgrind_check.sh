@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Valgrind memcheck over a representative set of runs of the corun binary:
-# examples, a fetch pipeline against the test server, exec, cancellation by
-# SIGINT, a journal rerun. Any invalid access or leak fails (exit 99 from
-# valgrind), and so does a libuv handle left open at exit.
+# examples (captures across tasks too), a fetch pipeline against the test
+# server, exec, cancellation by SIGINT, a journal rerun. Any invalid access
+# or leak fails (exit 99 from valgrind), and so does a libuv handle left
+# open at exit.
 # Usage: valgrind_check.sh CORUN HTTPD SRC_DIR
 set -u
 corun=$(realpath "$1")
@@ -54,6 +55,7 @@ check pipelines 1 --var "base=$base" --report r.json --junit j.xml --trace t.jso
 check journal-1 1 --var "base=$base" --journal run.journal pipe.json
 check journal-2 1 --var "base=$base" --journal run.journal pipe.json
 check fetch 0 --var "base=$base" "$src/jobs/fetch.json"
+check api-smoke 0 --var "base=$base" --report r.json "$src/jobs/api-smoke.json"
 check graph 0 graph "$src/jobs/after.json"
 
 # Faults: refused, dropped, never answered, a gzip bomb, .invalid, /dev/full,

@@ -72,6 +72,16 @@
  *        bytes (at most 4 MiB).
  *   /many-headers?n=N              200 "ok" with N headers "X-H<i>: <i>"
  *        (at most 1,000,000).
+ *   /login   a JSON body {"user": U, "password": P} (strings; escapes
+ *        other than \uXXXX understood): P "hunter2" gets 200
+ *        {"token": "t-<n>-<16 hex digits>", "user": U}, a new token each
+ *        time; another P 401 {"error": "bad credentials"}; a body without
+ *        both strings 400. The last 64 tokens issued are valid.
+ *   /api/items, /api/items/N   with "Authorization: Bearer <valid token>":
+ *        200 {"items": [{"id": 1, "name": "apple"}, ... 3 items]}, or
+ *        item N alone (404 {"error": "no such item"} past them); without
+ *        401 {"error": "unauthorized"} and "WWW-Authenticate: Bearer".
+ *        All of these answer application/json.
  *   anything else                  404.
  * A malformed or out-of-range parameter gets 400 with the reason as body.
  */
@@ -1098,6 +1108,173 @@ static void route_flaky(struct conn *c, const struct req *r, int retry_after)
   }
 }
 
+/*
+ * /login and /api/items: a small authenticated API for the smoke-test
+ * example. Issued tokens live in a ring, so the oldest stops working once
+ * TOKENS newer ones exist, as an expired session would.
+ */
+#define TOKENS 64
+static char g_tokens[TOKENS][48];
+static unsigned long g_issued;
+
+static const char *const ITEMS[] = {"apple", "pear", "plum"};
+#define NITEMS (sizeof ITEMS / sizeof *ITEMS)
+
+/* Unpredictable enough that a test cannot pass by guessing a token. */
+static uint64_t token_random(void)
+{
+  static uint64_t s;
+  struct timespec ts;
+
+  if (s == 0) {
+    clock_gettime(CLOCK_REALTIME, &ts);
+    s = ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec) ^
+        (uint64_t)getpid() << 32;
+    s |= 1;
+  }
+  /* xorshift64* */
+  s ^= s >> 12;
+  s ^= s << 25;
+  s ^= s >> 27;
+  return s * 0x2545f4914f6cdd1dull;
+}
+
+/*
+ * The string member key of the JSON object in body[0..n), unescaped, or
+ * NULL (absent, not a string, or using \u escapes, which no test needs).
+ * Not a JSON parser: a key is a quoted key followed by ':'.
+ */
+static char *json_member(const char *body, size_t n, const char *key)
+{
+  size_t kl = strlen(key), i = 0;
+
+  while (i < n && strchr(" \t\r\n", body[i]))
+    i++;
+  if (i == n || body[i] != '{')
+    return NULL;
+  for (; i + kl + 2 <= n; i++) {
+    size_t j = i + kl + 2;
+    struct sbuf v = {0};
+
+    if (body[i] != '"' || memcmp(body + i + 1, key, kl) != 0 ||
+        body[i + kl + 1] != '"')
+      continue;
+    while (j < n && strchr(" \t\r\n", body[j]))
+      j++;
+    if (j == n || body[j++] != ':')
+      continue;
+    while (j < n && strchr(" \t\r\n", body[j]))
+      j++;
+    if (j == n || body[j++] != '"')
+      return NULL;
+    for (; j < n && body[j] != '"'; j++) {
+      const char *esc;
+
+      if ((unsigned char)body[j] < 0x20)
+        break;
+      if (body[j] != '\\') {
+        sb_addc(&v, body[j]);
+      } else if (++j < n && (esc = strchr("\"\\/bfnrt", body[j])) != NULL &&
+                 body[j] != '\0') {
+        sb_addc(&v, "\"\\/\b\f\n\r\t"[esc - "\"\\/bfnrt"]);
+      } else {
+        break;
+      }
+    }
+    if (j < n && body[j] == '"') {
+      if (v.p == NULL)
+        sb_adds(&v, "");
+      return v.p;
+    }
+    sb_free(&v);
+    return NULL;
+  }
+  return NULL;
+}
+
+static void reply_json(struct conn *c, const struct req *r, int code,
+                       const char *json, const char *extra)
+{
+  reply(c, r, code, "application/json", json, strlen(json), extra);
+}
+
+static void route_login(struct conn *c, const struct req *r)
+{
+  char *user = json_member(r->body, r->body_len, "user");
+  char *password = json_member(r->body, r->body_len, "password");
+
+  if (user == NULL || password == NULL) {
+    reply_json(c, r, 400,
+               "{\"error\": \"need a JSON body {\\\"user\\\": \\\"...\\\", "
+               "\\\"password\\\": \\\"...\\\"}\"}",
+               NULL);
+  } else if (strcmp(password, "hunter2") != 0) {
+    reply_json(c, r, 401, "{\"error\": \"bad credentials\"}", NULL);
+  } else {
+    char *tok = g_tokens[g_issued % TOKENS];
+    struct sbuf j = {0};
+
+    g_issued++;
+    snprintf(tok, sizeof g_tokens[0], "t-%lu-%016llx", g_issued,
+             (unsigned long long)token_random());
+    sb_printf(&j, "{\"token\": \"%s\", \"user\": ", tok);
+    json_str(&j, user, strlen(user));
+    sb_adds(&j, "}");
+    reply_json(c, r, 200, j.p, NULL);
+    sb_free(&j);
+  }
+  free(user);
+  free(password);
+}
+
+/* Does r carry "Authorization: Bearer T" with T a token still valid? */
+static int authorized(const struct req *r)
+{
+  for (size_t i = 0; i < r->nhdr; i++) {
+    const char *v = r->hdr[i].value;
+
+    if (strcasecmp(r->hdr[i].name, "Authorization") != 0 ||
+        strncasecmp(v, "Bearer ", 7) != 0)
+      continue;
+    for (v += 7; *v == ' '; v++)
+      ;
+    for (size_t k = 0; k < TOKENS && k < g_issued; k++)
+      if (strcmp(g_tokens[k], v) == 0)
+        return 1;
+  }
+  return 0;
+}
+
+/* /api/items and /api/items/N (p is the path). */
+static void route_items(struct conn *c, const struct req *r, const char *p)
+{
+  struct sbuf j = {0};
+
+  if (!authorized(r)) {
+    reply_json(c, r, 401, "{\"error\": \"unauthorized\"}",
+               "WWW-Authenticate: Bearer\r\n");
+    return;
+  }
+  if (p[10] == '\0') {
+    sb_adds(&j, "{\"items\": [");
+    for (size_t i = 0; i < NITEMS; i++)
+      sb_printf(&j, "%s{\"id\": %zu, \"name\": \"%s\"}", i ? ", " : "", i + 1,
+                ITEMS[i]);
+    sb_adds(&j, "]}");
+  } else {
+    const char *d = p + 11;
+
+    /* 1 to NITEMS exactly: no sign, no leading zero, nothing after. */
+    if (d[0] >= '1' && d[0] <= '0' + (int)NITEMS && d[1] == '\0')
+      sb_printf(&j, "{\"id\": %c, \"name\": \"%s\"}", d[0], ITEMS[d[0] - '1']);
+  }
+  if (j.p)
+    reply_json(c, r, 200, j.p, NULL);
+  else
+    reply_json(c, r, 404, "{\"error\": \"no such item\"}", NULL);
+  sb_free(&j);
+}
+
 /* Builds the response to the complete request r; may set c->wake_at. */
 static void route(struct conn *c, const struct req *r, int64_t now)
 {
@@ -1317,6 +1494,11 @@ static void route(struct conn *c, const struct req *r, int64_t now)
   } else if (strcmp(p, "/reset-next") == 0) {
     reply_text(c, r, 200, "ok\n");
     c->reset_next = 1;
+  } else if (strcmp(p, "/login") == 0) {
+    route_login(c, r);
+  } else if (strcmp(p, "/api/items") == 0 ||
+             strncmp(p, "/api/items/", 11) == 0) {
+    route_items(c, r, p);
   } else {
     reply_text(c, r, 404, "not found\n");
   }
