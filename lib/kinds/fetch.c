@@ -659,22 +659,28 @@ static const char *ca_from_env(void)
   return p && *p ? p : NULL;
 }
 
-static void setup_easy(struct fetch_task *ft)
+/*
+ * The handle set for this hop. Returns -1 when libcurl could not keep a
+ * string option (its copies are its only way to fail here).
+ */
+static int setup_easy(struct fetch_task *ft)
 {
   struct fetch_conf *c = ft->c;
   CURL *e = ft->easy;
+  int bad = 0;
 
   curl_easy_reset(e);
-  curl_easy_setopt(e, CURLOPT_URL, ft->url);
+  bad |= curl_easy_setopt(e, CURLOPT_URL, ft->url) != CURLE_OK;
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  bad |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK;
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
   /*
    * corun asks for compressed bodies and decodes them itself: libcurl's
    * own decoder takes a stream cut short for a whole one.
    */
-  curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING,
-                   c->compressed ? CORUN_ACCEPT_ENCODING : NULL);
+  bad |= curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING,
+                          c->compressed ? CORUN_ACCEPT_ENCODING : NULL) !=
+         CURLE_OK;
   curl_easy_setopt(e, CURLOPT_HTTP_CONTENT_DECODING, 0L);
   /*
    * Over TLS, wait for a connection being set up to the same host rather
@@ -684,7 +690,7 @@ static void setup_easy(struct fetch_task *ft)
    */
   if (strncasecmp(ft->url, "https://", 8) == 0)
     curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
-  curl_easy_setopt(e, CURLOPT_USERAGENT, "corun/" CORUN_VERSION);
+  bad |= curl_easy_setopt(e, CURLOPT_USERAGENT, "corun/" CORUN_VERSION) != CURLE_OK;
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, ft);
   if (c->max_bytes != NO_MAX_BYTES)
@@ -692,7 +698,7 @@ static void setup_easy(struct fetch_task *ft)
   if (ft->hop_headers)
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, ft->hop_headers);
   if (strcmp(ft->method, "GET") != 0)
-    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, ft->method);
+    bad |= curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, ft->method) != CURLE_OK;
   if (strcmp(ft->method, "HEAD") == 0)
     curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
   if (ft->send_body && c->body) {
@@ -710,19 +716,20 @@ static void setup_easy(struct fetch_task *ft)
   curl_easy_setopt(e, CURLOPT_HTTP_VERSION, c->http_version);
   if (c->ca) {
     /* The job's CAs instead of the system's, not beside them. */
-    curl_easy_setopt(e, CURLOPT_CAINFO, c->ca);
+    bad |= curl_easy_setopt(e, CURLOPT_CAINFO, c->ca) != CURLE_OK;
     curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
   } else if (ca_from_env()) {
-    curl_easy_setopt(e, CURLOPT_CAINFO, ca_from_env());
+    bad |= curl_easy_setopt(e, CURLOPT_CAINFO, ca_from_env()) != CURLE_OK;
   }
   if (c->cert)
-    curl_easy_setopt(e, CURLOPT_SSLCERT, c->cert);
+    bad |= curl_easy_setopt(e, CURLOPT_SSLCERT, c->cert) != CURLE_OK;
   if (c->key)
-    curl_easy_setopt(e, CURLOPT_SSLKEY, c->key);
+    bad |= curl_easy_setopt(e, CURLOPT_SSLKEY, c->key) != CURLE_OK;
   if (c->proxy)
-    curl_easy_setopt(e, CURLOPT_PROXY, c->proxy);
+    bad |= curl_easy_setopt(e, CURLOPT_PROXY, c->proxy) != CURLE_OK;
   if (c->resolve)
     curl_easy_setopt(e, CURLOPT_RESOLVE, c->resolve);
+  return bad ? -1 : 0;
 }
 
 /*
@@ -790,7 +797,11 @@ static void launch(struct fetch_task *ft)
     }
     corun__sha256_init(ft->sha);
   }
-  setup_easy(ft);
+  if (setup_easy(ft) < 0) {
+    corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO,
+                       "out of memory setting up the request");
+    return;
+  }
   if (ft->c->cookies) {
     CURLSH *jar = corun__http_cookies(h);
 
@@ -801,7 +812,11 @@ static void launch(struct fetch_task *ft)
     }
     /* "" turns the cookie engine on without reading a file. */
     curl_easy_setopt(ft->easy, CURLOPT_SHARE, jar);
-    curl_easy_setopt(ft->easy, CURLOPT_COOKIEFILE, "");
+    if (curl_easy_setopt(ft->easy, CURLOPT_COOKIEFILE, "") != CURLE_OK) {
+      corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO,
+                         "cannot turn cookies on: out of memory");
+      return;
+    }
   }
   if (invalid_host(ft->url)) {
     struct corun_buf msg = CORUN_BUF_INIT;
@@ -1050,9 +1065,16 @@ static struct fetch_result *make_result(struct fetch_task *ft, long status)
   if (!ft->c->save && !ft->body_overflow &&
       (!ft->base.run->opts.skip_bodies ||
        (ft->base.flags & CORUN_TF_INSTANCE)) &&
-      utf8_text(corun_buf_str(&ft->body), ft->body.len))
-    r->body = strdup(corun_buf_str(&ft->body));
+      utf8_text(corun_buf_str(&ft->body), ft->body.len) &&
+      (r->body = strdup(corun_buf_str(&ft->body))) == NULL)
+    goto oom;
+  if ((ct && r->content_type == NULL) || r->url == NULL)
+    goto oom;
   return r;
+oom:
+  /* A result with parts missing would read as a different answer. */
+  free_result(r);
+  return NULL;
 }
 
 /*
@@ -1077,8 +1099,14 @@ static void keep_failure(struct fetch_task *ft, long status)
       n--;
   if (ft->body_overflow && n > 0 && ((unsigned char)b[n - 1] & 0xc0) == 0xc0)
     n--; /* the lead byte of a character cut short */
-  if (n > 0 && utf8_text(b, n))
-    r->body = strndup(b, n);
+  if (n > 0 && utf8_text(b, n) && (r->body = strndup(b, n)) == NULL) {
+    free_result(r);
+    return; /* the failure is still reported, without what came back */
+  }
+  if (ct && r->content_type == NULL) {
+    free_result(r);
+    return;
+  }
   free_result(ft->failed);
   ft->failed = r;
 }
@@ -1419,11 +1447,14 @@ static void done(CURL *easy, CURLcode code, const char *errmsg, void *arg)
       return;
     }
     ft->res = make_result(ft, status);
-    if (ft->res)
-      ft->res->captures = captures;
-    else
-      cJSON_Delete(captures);
     put_easy(ft);
+    if (ft->res == NULL) {
+      cJSON_Delete(captures);
+      corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO,
+                         "out of memory keeping the response");
+      return;
+    }
+    ft->res->captures = captures;
     corun__task_finish(t, CORUN_STATUS_OK, CORUN_ERR_NONE, NULL);
     return;
   }
