@@ -60,7 +60,7 @@ static const cJSON *event(const cJSON *tr, const char *name, const char *cat)
   return NULL;
 }
 
-/* Every event has the fields the format requires. */
+/* Every event has name, cat, ph, ts (but metadata), pid and tid. */
 static void check_fields(const cJSON *tr)
 {
   const cJSON *e;
@@ -74,6 +74,11 @@ static void check_fields(const cJSON *tr)
                   strcmp(ph, "C") == 0,
               "unexpected ph \"%s\"", ph);
     cr_assert(cJSON_IsNumber(cJSON_GetObjectItem(e, "pid")));
+    /* Every event, metadata and counters too (trace models need them). */
+    cr_assert(*str_of(e, "cat"), "event \"%s\" without a cat",
+              str_of(e, "name"));
+    cr_assert(cJSON_IsNumber(cJSON_GetObjectItem(e, "tid")),
+              "event \"%s\" without a tid", str_of(e, "name"));
     if (strcmp(ph, "X") == 0) {
       cr_assert(num_of(e, "ts") >= 0);
       cr_assert(num_of(e, "dur") >= 0);

@@ -21,7 +21,6 @@ void corun__pl_trace(const struct corun_task *t, int tid,
   const struct pl_run *r = p->r;
   size_t row, i, s;
 
-  (void)tid;
   if (r == NULL || r->samples == NULL)
     return;
   row = 1 + p->c->nstages;
@@ -33,9 +32,9 @@ void corun__pl_trace(const struct corun_task *t, int tid,
       corun_buf_puts(out, ",\n{\"name\": ");
       corun__json_write_str(out, corun_buf_str(&name), sec);
       corun_buf_printf(out,
-                       ", \"ph\": \"C\", \"ts\": %llu, \"pid\": 1, "
-                       "\"args\": {\"length\": %u}}",
-                       (unsigned long long)r->samples[i * row] * 1000ULL,
+                       ", \"cat\": \"pipeline\", \"ph\": \"C\", \"ts\": %llu, "
+                       "\"pid\": 1, \"tid\": %d, \"args\": {\"length\": %u}}",
+                       (unsigned long long)r->samples[i * row] * 1000ULL, tid,
                        r->samples[i * row + 1 + s]);
       corun_buf_free(&name);
     }
