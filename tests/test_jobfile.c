@@ -1427,3 +1427,18 @@ Test(jobfile, stage_task_fields_follow_the_kind_table)
                  "kind \"gather\"",
                  NULL);
 }
+
+/* "$schema" (how editors find a schema) is taken and ignored; a string. */
+Test(jobfile, a_schema_key_is_accepted_and_ignored)
+{
+  struct corun_job *job = load_ok(
+      "{\"$schema\": \"https://example.invalid/corun.schema.json\", "
+      "\"tasks\": [{\"kind\": \"sleep\", \"seconds\": 0}]}");
+  char *d = load_err("{\"$schema\": 1, \"tasks\": []}");
+
+  cr_expect_eq(job->ntasks, 1);
+  cr_expect_not_null(strstr(d, ":1:13: error: \"$schema\" must be a string"),
+                     "%s", d);
+  corun_job_free(job);
+  free(d);
+}

@@ -12,9 +12,9 @@
 #include "util/suggest.h"
 
 /* The job's own; kinds bring more (corun_kind.settings). "tasks" last. */
-static const char *const top_fields[] = {"corun",    "name",   "vars",
-                                         "defaults", "limits", "concurrency",
-                                         "tasks",    NULL};
+static const char *const top_fields[] = {
+    "corun",       "name",    "vars", "defaults", "limits",
+    "concurrency", "$schema", "tasks", NULL};
 #define NTOP (sizeof(top_fields) / sizeof(top_fields[0]) - 1)
 
 /*
@@ -318,6 +318,14 @@ int corun__load_read_top(struct loader *ld, cJSON **owned)
                            "\"corun\" must be the format version 1, not %s",
                            corun__json_type(v));
       }
+      cJSON_Delete(v);
+    } else if (strcmp(key, "$schema") == 0) {
+      /* How editors find the schema: corun has no use for it. */
+      if (!cJSON_IsString(v))
+        corun__load_diag(ld, corun__load_where(ld, v), -1,
+                         "\"$schema\" must be a string (the schema's URL or "
+                         "path, for editors), not %s",
+                         corun__json_type(v));
       cJSON_Delete(v);
     } else if (strcmp(key, "name") == 0) {
       if (!cJSON_IsString(v))
