@@ -657,6 +657,9 @@ static int run(struct cli *c)
       corun_report_text_failures(c->run, wants_colour(), &b);
     else
       corun_report_text(c->run, wants_colour(), &b);
+    /* On GitHub Actions the root causes also become annotations. */
+    if (getenv("GITHUB_ACTIONS") && strcmp(getenv("GITHUB_ACTIONS"), "true") == 0)
+      corun_report_github(c->run, &b);
     fputs(corun_buf_str(&b), stderr);
     corun_buf_free(&b);
   }

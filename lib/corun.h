@@ -384,6 +384,14 @@ CORUN_EXTERN void corun_report_text(const struct corun_run *run, int colour,
  */
 CORUN_EXTERN void corun_report_text_failures(const struct corun_run *run,
                                              int colour, struct corun_buf *out);
+/*
+ * The root causes as GitHub Actions workflow commands, one
+ * "::error title=...::message" line each (the message whole, its line
+ * breaks escaped as GitHub reads them), which the run's page shows as
+ * annotations. Nothing when there is none.
+ */
+CORUN_EXTERN void corun_report_github(const struct corun_run *run,
+                                      struct corun_buf *out);
 
 /*
  * Write data to path atomically: a temporary file beside it, fsync, rename.

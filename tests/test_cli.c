@@ -35,6 +35,7 @@ static void setup(void)
   unsetenv("NO_COLOR");
   unsetenv("CORUN_DEBUG");
   unsetenv("SECRET_X");
+  unsetenv("GITHUB_ACTIONS");
 }
 
 TestSuite(cli, .init = setup, .timeout = 60);
@@ -1608,4 +1609,42 @@ Test(cli, a_limit_deadlock_is_reported_as_a_stall)
   cr_assert_null(strstr(p->err, "SIGTERM"), "%s", p->err);
   cr_assert_not_null(strstr(p->out, "\"status\": \"failed\""), "%s", p->out);
   proc_free(p);
+}
+
+/*
+ * GITHUB_ACTIONS=true: each root cause also as a workflow command after
+ * the summary, its message whole with %, CR and LF escaped as GitHub
+ * reads them (and ":" "," in the title), secrets hidden; a skipped task
+ * is no root cause. Without the variable, no such line.
+ */
+Test(cli, github_actions_gets_an_annotation_per_root_cause)
+{
+  char *job = write_temp(
+      "gh.json",
+      "{\"name\": \"ci\", \"tasks\": [{\"id\": \"x\", \"kind\": \"exec\", "
+      "\"shell\": \"echo ${env:SECRET_X} 100%; exit 3\", \"stream\": false},"
+      " {\"id\": \"y\", \"kind\": \"sleep\", \"seconds\": 0, \"after\": "
+      "[\"x\"]},"
+      " {\"id\": \"w\", \"kind\": \"exec\", \"argv\": [\"sh\", \"-c\", "
+      "\"exit 4\"], \"timeout\": \"20s\"}]}");
+  struct proc *p;
+
+  setenv("SECRET_X", "hunter2-token", 1);
+  setenv("GITHUB_ACTIONS", "true", 1);
+  p = run_cli(NULL, (const char *const[]){"-q", job, NULL});
+  unsetenv("GITHUB_ACTIONS");
+  cr_assert_eq(p->status, 1, "%s", p->err);
+  cr_expect_not_null(strstr(p->err, "\n::error title=corun ci%3A x (exec) "
+                                    "exit_status::exit status 3\n"),
+                     "%s", p->err);
+  cr_expect_not_null(strstr(p->err, "\n::error title=corun ci%3A w (exec) "
+                                    "exit_status::exit status 4\n"),
+                     "%s", p->err);
+  cr_expect_null(strstr(p->err, "title=corun ci%3A y"), "%s", p->err);
+  cr_expect_null(strstr(p->err, "hunter2-token"), "%s", p->err);
+  proc_free(p);
+  p = run_cli(NULL, (const char *const[]){"-q", job, NULL});
+  cr_expect_null(strstr(p->err, "::error"), "%s", p->err);
+  proc_free(p);
+  free(job);
 }

@@ -17,4 +17,10 @@
 #include "core/task.h"
 #include "load/jobfile.h"
 
+/*
+ * Whether t is a root cause: it failed or timed out on its own, not
+ * because of a child, a cancellation or a skip (causes.c).
+ */
+int corun__report_root_cause(const struct corun_task *t);
+
 #endif

@@ -110,16 +110,6 @@ static void response_start(const struct corun_task *t,
   corun_buf_free(&red);
 }
 
-static int root_cause(const struct corun_task *t)
-{
-  if (t->status != CORUN_STATUS_FAILED && t->status != CORUN_STATUS_TIMEOUT)
-    return 0;
-  if (t->err_type == CORUN_ERR_CANCELLED || t->err_type == CORUN_ERR_SKIPPED)
-    return 0;
-  /* Children in the table explain it (a skipped one by its "after"). */
-  return t->err_type != CORUN_ERR_CHILD || t->nchildren == 0;
-}
-
 /* "Root causes:", then each with its whole message, line by line. */
 static void root_causes(const struct corun_job *job, struct corun_buf *out)
 {
@@ -131,7 +121,7 @@ static void root_causes(const struct corun_job *job, struct corun_buf *out)
     const struct corun_task *t = job->tasks[i];
     const char *m, *nl;
 
-    if (!root_cause(t))
+    if (!corun__report_root_cause(t))
       continue;
     if (n++ == 0)
       corun_buf_puts(out, "Root causes:\n");

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The root causes: the tasks that failed on their own, not because of a
+ * child, a cancellation or a skip. Every human report leads with them; a
+ * CI log ends with them, and on GitHub Actions they become annotations.
+ */
+#include "report/report.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "corun.h"
+#include "core/run.h"
+#include "core/job.h"
+
+int corun__report_root_cause(const struct corun_task *t)
+{
+  if (t->status != CORUN_STATUS_FAILED && t->status != CORUN_STATUS_TIMEOUT)
+    return 0;
+  if (t->err_type == CORUN_ERR_CANCELLED || t->err_type == CORUN_ERR_SKIPPED)
+    return 0;
+  /* Children in the table explain it (a skipped one by its "after"). */
+  return t->err_type != CORUN_ERR_CHILD || t->nchildren == 0;
+}
+
+/*
+ * Workflow command data: GitHub reads "%", CR and LF escaped, and in a
+ * property (title) also ":" and ",", which would end it.
+ */
+static void put_escaped(struct corun_buf *out, const char *s, int property)
+{
+  for (; *s; s++) {
+    switch (*s) {
+    case '%': corun_buf_puts(out, "%25"); break;
+    case '\r': corun_buf_puts(out, "%0D"); break;
+    case '\n': corun_buf_puts(out, "%0A"); break;
+    case ':':
+      corun_buf_puts(out, property ? "%3A" : ":");
+      break;
+    case ',':
+      corun_buf_puts(out, property ? "%2C" : ",");
+      break;
+    default: corun_buf_putc(out, *s); break;
+    }
+  }
+}
+
+void corun_report_github(const struct corun_run *run, struct corun_buf *out)
+{
+  const struct corun_job *job = run->job;
+  const struct corun_secrets *sec = &job->secrets;
+  struct corun_buf red = CORUN_BUF_INIT, title = CORUN_BUF_INIT;
+  size_t i;
+
+  for (i = 0; i < job->ntasks; i++) {
+    const struct corun_task *t = job->tasks[i];
+    const char *m = t->err_msg ? t->err_msg : "";
+
+    if (!corun__report_root_cause(t))
+      continue;
+    corun_buf_reset(&title);
+    corun_buf_printf(&title, "corun %s: %s (%s) %s", job->name, t->id,
+                     t->kind->name,
+                     corun_errtype_name((enum corun_errtype)t->err_type));
+    corun_buf_reset(&red);
+    corun_secrets_redact(sec, corun_buf_str(&title), title.len, &red);
+    corun_buf_puts(out, "::error title=");
+    put_escaped(out, corun_buf_str(&red), 1);
+    corun_buf_puts(out, "::");
+    corun_buf_reset(&red);
+    corun_secrets_redact(sec, m, strlen(m), &red);
+    put_escaped(out, corun_buf_str(&red), 0);
+    corun_buf_putc(out, '\n');
+  }
+  corun_buf_free(&red);
+  corun_buf_free(&title);
+}
