@@ -354,6 +354,53 @@ Test(signals, first_sigint_on_a_terminal_says_what_corun_waits_for)
   corun_buf_free(&cmd);
 }
 
+/* The same line names the cleanups the run still waits for. */
+Test(signals, first_sigint_on_a_terminal_names_the_cleanups)
+{
+  const char *job_text =
+      "{\"tasks\": [\n"
+      "  {\"id\": \"ready\", \"kind\": \"sleep\", \"seconds\": 0, "
+      "\"message\": \"ready\"},\n"
+      "  {\"id\": \"guard\", \"kind\": \"sleep\", \"seconds\": 1, "
+      "\"shield\": true},\n"
+      "  {\"id\": \"work\", \"kind\": \"sleep\", \"seconds\": 30},\n"
+      "  {\"id\": \"clean\", \"kind\": \"sleep\", \"seconds\": 1, "
+      "\"after\": [\"work\"], \"run_if\": \"all_done\"}\n"
+      "]}\n";
+  char *job = write_temp("job.json", job_text);
+  char *out = write_temp("out.txt", "");
+  struct corun_buf sh = CORUN_BUF_INIT, cmd = CORUN_BUF_INIT;
+  char *script, *got;
+  int st;
+
+  if (access("/usr/bin/script", X_OK) != 0)
+    cr_skip_test("no /usr/bin/script");
+  corun_buf_printf(&sh,
+                   "'%s' -q --progress never '%s' > '%s' & p=$!\n"
+                   "n=0; until grep -q ready '%s'; do\n"
+                   "  n=$((n+1)); [ $n -gt 500 ] && break; sleep 0.02\n"
+                   "done\n"
+                   "kill -INT $p; wait $p; echo \"exit=$?\"\n",
+                   CORUN_BIN, job, out, out);
+  script = write_temp("tty.sh", corun_buf_str(&sh));
+  corun_buf_printf(&cmd, "/usr/bin/script -qfec 'sh %s' /dev/null", script);
+  got = run_shell(corun_buf_str(&cmd), &st);
+  cr_assert_not_null(strstr(got, "exit=130"), "%s", got);
+  cr_assert_not_null(strstr(got, "corun: interrupted; waiting for 1 shielded "
+                                 "task (guard) and 1 cleanup (clean); press "
+                                 "Ctrl-C again to stop at once"),
+                     "%s", got);
+  free(got);
+  unlink(job);
+  unlink(out);
+  unlink(script);
+  free(job);
+  free(out);
+  free(script);
+  corun_buf_free(&sh);
+  corun_buf_free(&cmd);
+}
+
 Test(signals, second_sigint_stops_at_once)
 {
   double sent;

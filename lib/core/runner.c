@@ -256,7 +256,8 @@ static int waiting_kind(const struct corun_task *t)
   if (t->state == CORUN_STATE_DONE)
     return 0;
   /* Waiting for its "after" tasks or running, the run waits for it. */
-  if (corun__task_is_cleanup(t) && corun__task_spared(t))
+  if (t->run->spare && corun__task_is_cleanup(t) && t->deps->spared &&
+      t->cancel_status == CORUN_STATUS_NONE)
     return 3;
   if (t->state != CORUN_STATE_RUNNING)
     return 0;

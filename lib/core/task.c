@@ -421,21 +421,26 @@ static int cancelled_by_run(const struct corun_task *t)
         t->cancel_status == CORUN_STATUS_CANCELLED)
       return 1;
     /* A cleanup the run spared: what ends inside it is its own doing. */
-    if (corun__task_is_cleanup(t) && !(t->flags & CORUN_TF_RUN_CANCEL))
+    if (t->deps && t->deps->spared && !(t->flags & CORUN_TF_RUN_CANCEL))
       return 0;
   }
   return 0;
 }
 
-int corun__task_spared(const struct corun_task *t)
+int corun__task_spared(struct corun_task *t)
 {
+  struct corun_task *c;
+
   if (!t->run->spare)
     return 0;
-  for (; t; t = t->parent)
-    if (corun__task_is_cleanup(t) && t->state != CORUN_STATE_DONE &&
-        t->cancel_status == CORUN_STATUS_NONE &&
-        !(t->flags & CORUN_TF_RUN_CANCEL))
+  for (c = t; c; c = c->parent)
+    if (corun__task_is_cleanup(c) && c->state != CORUN_STATE_DONE &&
+        c->cancel_status == CORUN_STATUS_NONE &&
+        !(c->flags & CORUN_TF_RUN_CANCEL)) {
+      if (c == t)
+        t->deps->spared = 1;
       return 1;
+    }
   return 0;
 }
 
@@ -589,6 +594,7 @@ int corun__task_cancel(struct corun_task *t, enum corun_status reason,
     if (!(t->flags & CORUN_TF_DETACHED) && t->run->opts.debug)
       corun__run_logf(t->run, "%s: cleanup, runs on", t->id);
     t->flags |= CORUN_TF_DETACHED;
+    t->deps->spared = 1;
     return 1;
   }
   if (how == CORUN_CANCEL_OUTSIDE && (t->flags & CORUN_TF_SHIELD)) {

@@ -86,6 +86,7 @@ struct corun_deps {
   uint32_t left;
   uint32_t failed; /* "after" tasks that ended not ok, nor nothing_failed */
   uint8_t run_if;  /* enum corun_run_if */
+  uint8_t spared;  /* a cleanup the run's cancel passed by */
 };
 
 /* A task's own "timeout"; only tasks that have one carry this. */
@@ -142,8 +143,9 @@ int corun__task_is_cleanup(const struct corun_task *t);
 /*
  * Whether the run's cancel (first signal, --timeout) passes t by: t is a
  * cleanup, or inside one, that has not ended and is not being cancelled.
+ * A cleanup passed by is marked (corun_deps.spared).
  */
-int corun__task_spared(const struct corun_task *t);
+int corun__task_spared(struct corun_task *t);
 
 /* The task's container started: it may run once its "after" tasks end. */
 void corun__task_activate(struct corun_task *t);
