@@ -1135,6 +1135,11 @@ Test(task, run_if_load_errors)
        "{\"items\": [1]}, \"stages\": [{\"task\": {\"kind\": \"sleep\", "
        "\"seconds\": 0, \"run_if\": \"all_done\"}}]}]}",
        "\"run_if\" cannot be set on a stage's task"},
+      {"{\"tasks\": [{\"id\": \"f\", \"kind\": \"fetch\", \"url\": "
+       "\"http://127.0.0.1:1/\", \"capture\": {\"w\": \"body\"}},"
+       "{\"id\": \"c\", \"kind\": \"sleep\", \"seconds\": 0, "
+       "\"after\": [\"f\"], \"run_if\": \"${f.w}\"}]}",
+       "task \"c\": \"run_if\" cannot use a capture (\"${f.w}\")"},
   };
   size_t i;
 
