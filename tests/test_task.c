@@ -1220,3 +1220,28 @@ Test(task, wait_first_ok_cancel_pending_false_lets_the_rest_run_on)
                    "{\"done\": [\"fast\"], \"pending\": [\"slow\"]}");
   result_free(r);
 }
+
+Test(task, run_if_what_ends_inside_a_spared_cleanup_is_its_own_doing)
+{
+  struct run_opts o = {0};
+  struct result *r;
+
+  o.interrupt_after = 0.1;
+  r = run_job("{\"tasks\": [{\"id\": \"g\", \"kind\": \"gather\", \"tasks\": ["
+              "{\"id\": \"work\", \"kind\": \"sleep\", \"seconds\": 5},"
+              "{\"id\": \"clean\", \"kind\": \"gather\", \"after\": "
+              "[\"work\"], \"run_if\": \"all_done\", \"tasks\": ["
+              "  {\"id\": \"bad\", \"kind\": \"sleep\", \"seconds\": 0.05, "
+              "\"fail\": \"x\"},"
+              "  {\"id\": \"long\", \"kind\": \"sleep\", \"seconds\": 5}]}]}]}",
+              &o);
+  cr_assert_eq(r->exit_code, 130);
+  cr_assert_str_eq(task_by_id(r, "work")->err_msg, "interrupted (SIGINT)");
+  cr_assert_str_eq(status_of(r, "clean"), "failed");
+  /* The cleanup's own fail-fast cancelled it, not the interruption. */
+  cr_assert_str_eq(status_of(r, "long"), "cancelled");
+  cr_assert_str_eq(task_by_id(r, "long")->err_msg,
+                   "cancelled by parent \"clean\"");
+  near(r->wall, 0.15, "wall");
+  result_free(r);
+}
