@@ -301,18 +301,23 @@ CORUN_EXTERN void corun_run_start(struct corun_run *run);
 /* Whether every task has ended. */
 CORUN_EXTERN int corun_run_done(const struct corun_run *run);
 /*
- * A signal arrived. The first cancels every task (shielded ones finish);
- * the next one stops everything at once, shielded tasks included.
+ * A signal arrived. The first cancels every task (shielded ones finish,
+ * cleanups, "run_if": "all_done", still run); the next one, or the first
+ * after corun_run_expire(), stops everything at once, those included.
  */
 CORUN_EXTERN void corun_run_interrupt(struct corun_run *run, int signum);
 /*
  * What the run still waits for after a first interrupt, for a line on a
- * terminal: "2 shielded tasks (a, b) and 1 command in its kill grace
- * (build, pid 123)". Appends nothing when it waits for none of those.
+ * terminal: "2 shielded tasks (a, b), 1 cleanup (rm) and 1 command in
+ * its kill grace (build, pid 123)". Appends nothing when it waits for
+ * none of those.
  */
 CORUN_EXTERN void corun_run_waiting(const struct corun_run *run,
                                     struct corun_buf *out);
-/* The whole-run --timeout expired: cancel everything (CORUN_END_TIMEOUT). */
+/*
+ * The whole-run --timeout expired: cancel everything (CORUN_END_TIMEOUT)
+ * but cleanups ("run_if": "all_done"), unless a signal came first.
+ */
 CORUN_EXTERN void corun_run_expire(struct corun_run *run);
 /*
  * The loop ran dry with tasks unfinished (they wait on each other's limit

@@ -80,6 +80,26 @@ Test(graph, dot_renders_it)
   free(g);
 }
 
+Test(graph, after_edges_name_their_run_if)
+{
+  char *g = graph_of(
+      "{\"tasks\": [{\"id\": \"b\", \"kind\": \"sleep\", \"seconds\": 0},"
+      "{\"id\": \"c\", \"kind\": \"sleep\", \"seconds\": 0, "
+      "\"after\": [\"b\"], \"run_if\": \"all_done\"},"
+      "{\"id\": \"n\", \"kind\": \"sleep\", \"seconds\": 0, "
+      "\"after\": [\"b\"], \"run_if\": \"any_failed\"},"
+      "{\"id\": \"o\", \"kind\": \"sleep\", \"seconds\": 0, "
+      "\"after\": [\"b\"], \"run_if\": \"all_ok\"}]}");
+
+  cr_assert(strstr(g, "\"b\" -> \"c\" [style=dashed, label=\"all_done\"];"),
+            "%s", g);
+  cr_assert(strstr(g, "\"b\" -> \"n\" [style=dashed, label=\"any_failed\"];"),
+            "%s", g);
+  cr_assert(strstr(g, "\"b\" -> \"o\" [style=dashed, label=\"after\"];"),
+            "%s", g);
+  free(g);
+}
+
 Test(graph, secrets_are_hidden)
 {
   char *g;

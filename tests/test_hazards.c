@@ -744,6 +744,12 @@ Test(hazards, a_task_writing_over_another_output_is_a_load_error)
       "\"pkg\"},\n"
       "   {\"kind\": \"gather\", \"tasks\": [{\"kind\": \"fetch\", \"url\": "
       "\"http://127.0.0.1:1/\", \"save\": \"pkg\"}]}]},\n"
+      " {\"id\": \"mirrors\", \"kind\": \"wait\", \"return_when\": "
+      "\"first_ok\", \"tasks\": [\n"
+      "   {\"kind\": \"fetch\", \"url\": \"http://127.0.0.1:1/\", \"save\": "
+      "\"mirrored\"},\n"
+      "   {\"kind\": \"fetch\", \"url\": \"http://127.0.0.1:2/\", \"save\": "
+      "\"mirrored\"}]},\n"
       " {\"id\": \"p\", \"kind\": \"pipeline\", \"source\": {\"items\": [1]}, "
       "\"stages\": [{\"task\": {\"kind\": \"sleep\", \"seconds\": 0}}], "
       "\"results\": \"j.jsonl\"}\n"
@@ -780,9 +786,10 @@ Test(hazards, a_task_writing_over_another_output_is_a_load_error)
   cr_expect_not_null(strstr(err, "task \"p\": \"results\": \"./j.jsonl\" is "
                                  "also the --journal file"),
                      "%s", err);
-  /* /dev/null twice, and the race's two saves of pkg, are fine. */
+  /* /dev/null twice, and the races' two saves of one file, are fine. */
   cr_expect_null(strstr(err, "task \"f\""), "%s", err);
   cr_expect_null(strstr(err, "pkg"), "%s", err);
+  cr_expect_null(strstr(err, "mirrored"), "%s", err);
   /* Nothing ran: no report, no journal, the job file untouched. */
   cr_expect_eq(dir_entries(dir), 2, "files in %s", dir);
   free(err);

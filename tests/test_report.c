@@ -146,6 +146,28 @@ Test(report, json_default_name_and_ok_status)
   result_free(r);
 }
 
+Test(report, a_skip_because_nothing_failed_is_no_failure)
+{
+  struct result *r = run_job(
+      "{\"tasks\": [{\"id\": \"build\", \"kind\": \"sleep\", "
+      "\"seconds\": 0},"
+      "{\"id\": \"notify\", \"kind\": \"sleep\", \"seconds\": 0, "
+      "\"after\": [\"build\"], \"run_if\": \"any_failed\"}]}",
+      NULL);
+  cJSON *rep = report_of(r), *err;
+
+  cr_assert_str_eq(get(rep, "status")->valuestring, "ok");
+  cr_assert_eq(get(get(rep, "summary"), "skipped")->valueint, 1);
+  cr_assert_str_eq(get(report_task(rep, "notify"), "status")->valuestring,
+                   "skipped");
+  err = get(report_task(rep, "notify"), "error");
+  cr_assert_str_eq(get(err, "type")->valuestring, "skipped");
+  cr_assert_str_eq(get(err, "message")->valuestring, "nothing failed");
+  cr_assert_eq(r->exit_code, 0);
+  cJSON_Delete(rep);
+  result_free(r);
+}
+
 Test(report, secrets_never_printed)
 {
   struct result *r;

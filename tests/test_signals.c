@@ -354,6 +354,53 @@ Test(signals, first_sigint_on_a_terminal_says_what_corun_waits_for)
   corun_buf_free(&cmd);
 }
 
+/* The same line names the cleanups the run still waits for. */
+Test(signals, first_sigint_on_a_terminal_names_the_cleanups)
+{
+  const char *job_text =
+      "{\"tasks\": [\n"
+      "  {\"id\": \"ready\", \"kind\": \"sleep\", \"seconds\": 0, "
+      "\"message\": \"ready\"},\n"
+      "  {\"id\": \"guard\", \"kind\": \"sleep\", \"seconds\": 1, "
+      "\"shield\": true},\n"
+      "  {\"id\": \"work\", \"kind\": \"sleep\", \"seconds\": 30},\n"
+      "  {\"id\": \"clean\", \"kind\": \"sleep\", \"seconds\": 1, "
+      "\"after\": [\"work\"], \"run_if\": \"all_done\"}\n"
+      "]}\n";
+  char *job = write_temp("job.json", job_text);
+  char *out = write_temp("out.txt", "");
+  struct corun_buf sh = CORUN_BUF_INIT, cmd = CORUN_BUF_INIT;
+  char *script, *got;
+  int st;
+
+  if (access("/usr/bin/script", X_OK) != 0)
+    cr_skip_test("no /usr/bin/script");
+  corun_buf_printf(&sh,
+                   "'%s' -q --progress never '%s' > '%s' & p=$!\n"
+                   "n=0; until grep -q ready '%s'; do\n"
+                   "  n=$((n+1)); [ $n -gt 500 ] && break; sleep 0.02\n"
+                   "done\n"
+                   "kill -INT $p; wait $p; echo \"exit=$?\"\n",
+                   CORUN_BIN, job, out, out);
+  script = write_temp("tty.sh", corun_buf_str(&sh));
+  corun_buf_printf(&cmd, "/usr/bin/script -qfec 'sh %s' /dev/null", script);
+  got = run_shell(corun_buf_str(&cmd), &st);
+  cr_assert_not_null(strstr(got, "exit=130"), "%s", got);
+  cr_assert_not_null(strstr(got, "corun: interrupted; waiting for 1 shielded "
+                                 "task (guard) and 1 cleanup (clean); press "
+                                 "Ctrl-C again to stop at once"),
+                     "%s", got);
+  free(got);
+  unlink(job);
+  unlink(out);
+  unlink(script);
+  free(job);
+  free(out);
+  free(script);
+  corun_buf_free(&sh);
+  corun_buf_free(&cmd);
+}
+
 Test(signals, second_sigint_stops_at_once)
 {
   double sent;
@@ -461,4 +508,136 @@ Test(signals, debug_dumps_on_interruption)
   /* ...and one at exit. */
   cr_assert_not_null(strstr(second, "guard"), "%s", err);
   free(err);
+}
+
+/*
+ * A cleanup ("run_if": "all_done") after a long task: it writes "started"
+ * to a file at once, sleeps hold seconds, then writes "cleaned".
+ */
+static char *cleanup_job(const char *dir, double hold)
+{
+  struct corun_buf b = CORUN_BUF_INIT;
+  char *path = path_join(dir, "job.json"), *mark = path_join(dir, "mark");
+  FILE *f = fopen(path, "w");
+
+  cr_assert_not_null(f);
+  corun_buf_printf(
+      &b,
+      "{\"tasks\": [\n"
+      "  {\"id\": \"ready\", \"kind\": \"sleep\", \"seconds\": 0, "
+      "\"message\": \"ready\"},\n"
+      "  {\"id\": \"work\", \"kind\": \"exec\", \"argv\": [\"sleep\", "
+      "\"30\"]},\n"
+      "  {\"id\": \"clean\", \"kind\": \"exec\", \"after\": [\"work\"], "
+      "\"run_if\": \"all_done\", \"shell\": \"echo started > '%s'; "
+      "sleep %g; echo cleaned >> '%s'\"},\n"
+      "  {\"id\": \"next\", \"kind\": \"sleep\", \"seconds\": 0, "
+      "\"after\": [\"work\"]}\n"
+      "]}\n",
+      mark, hold, mark);
+  fputs(corun_buf_str(&b), f);
+  cr_assert_eq(fclose(f), 0);
+  corun_buf_free(&b);
+  free(mark);
+  return path;
+}
+
+static char *mark_of(const char *dir)
+{
+  char *mark = path_join(dir, "mark");
+  char *text = read_file(mark, NULL);
+
+  free(mark);
+  return text ? text : strdup("");
+}
+
+static void drop_cleanup_job(char *dir, char *job)
+{
+  char *mark = path_join(dir, "mark");
+
+  unlink(mark);
+  unlink(job);
+  rmdir(dir);
+  free(mark);
+  free(job);
+  free(dir);
+}
+
+Test(signals, cleanup_runs_after_the_first_sigint)
+{
+  char *dir = tmp_dir("cleanup"), *job = cleanup_job(dir, 0.3), *mark;
+  cJSON *rep;
+
+  spawn(job, (const char *const[]){"-q", NULL});
+  wait_ready();
+  kill(kid.pid, SIGINT);
+  /* The cleanup holds the run open for its 0.3 s... */
+  cr_assert(!wait_exit(0.15), "exited (%d) before the cleanup ended",
+            kid.status);
+  reap(3.0 * time_scale());
+  cr_assert_eq(kid.status, 130);
+  mark = mark_of(dir);
+  cr_assert_str_eq(mark, "started\ncleaned\n");
+  free(mark);
+  rep = report();
+  cr_assert_str_eq(str_of(rep, "status"), "cancelled");
+  assert_task(rep, "work", "cancelled");
+  assert_task(rep, "clean", "ok");
+  assert_task(rep, "next", "cancelled");
+  cJSON_Delete(rep);
+  drop_cleanup_job(dir, job);
+}
+
+Test(signals, second_sigint_cancels_the_cleanup)
+{
+  char *dir = tmp_dir("cleanup2"), *job = cleanup_job(dir, 30), *mark;
+  double until, sent;
+  cJSON *rep;
+
+  spawn(job, (const char *const[]){"-q", NULL});
+  wait_ready();
+  kill(kid.pid, SIGINT);
+  until = now_s() + 5.0 * time_scale();
+  for (;;) {
+    mark = mark_of(dir);
+    if (strstr(mark, "started"))
+      break;
+    free(mark);
+    cr_assert(!wait_exit(0), "exited (%d) without running the cleanup",
+              kid.status);
+    cr_assert_lt(now_s(), until, "the cleanup never started");
+    usleep(10 * 1000);
+  }
+  free(mark);
+  sent = now_s();
+  kill(kid.pid, SIGINT);
+  reap(3.0 * time_scale());
+  cr_assert_eq(kid.status, 130);
+  cr_assert_lt(kid.tend - sent, 2.0 * time_scale(), "slow to stop");
+  mark = mark_of(dir);
+  cr_assert_str_eq(mark, "started\n");
+  free(mark);
+  rep = report();
+  assert_task(rep, "clean", "cancelled");
+  cJSON_Delete(rep);
+  drop_cleanup_job(dir, job);
+}
+
+Test(signals, cleanup_runs_after_the_whole_run_timeout)
+{
+  char *dir = tmp_dir("cleanup3"), *job = cleanup_job(dir, 0.2), *mark;
+  cJSON *rep;
+
+  spawn(job, (const char *const[]){"-q", "--timeout", "0.3", NULL});
+  reap(5.0 * time_scale());
+  cr_assert_eq(kid.status, 124);
+  mark = mark_of(dir);
+  cr_assert_str_eq(mark, "started\ncleaned\n");
+  free(mark);
+  rep = report();
+  cr_assert_str_eq(str_of(rep, "status"), "cancelled");
+  assert_task(rep, "work", "cancelled");
+  assert_task(rep, "clean", "ok");
+  cJSON_Delete(rep);
+  drop_cleanup_job(dir, job);
 }

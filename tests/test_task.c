@@ -902,3 +902,346 @@ Test(task, observers_see_every_end_and_may_resume)
   cr_assert_eq(uv_loop_close(&loop), 0);
   corun_job_free(job);
 }
+
+/* run_if: how a task takes the ends of its "after" tasks. */
+
+Test(task, run_if_all_done_runs_after_a_failure_and_after_a_success)
+{
+  struct result *r = run_job(
+      "{\"tasks\": ["
+      "{\"id\": \"bad\", \"kind\": \"sleep\", \"seconds\": 0.05, "
+      "\"fail\": \"x\"},"
+      "{\"id\": \"good\", \"kind\": \"sleep\", \"seconds\": 0.05},"
+      "{\"id\": \"c1\", \"kind\": \"sleep\", \"seconds\": 0, \"message\": "
+      "\"c1\", \"after\": [\"bad\"], \"run_if\": \"all_done\"},"
+      "{\"id\": \"c2\", \"kind\": \"sleep\", \"seconds\": 0, \"message\": "
+      "\"c2\", \"after\": [\"good\"], \"run_if\": \"all_done\"},"
+      "{\"id\": \"plain\", \"kind\": \"sleep\", \"seconds\": 0, "
+      "\"after\": [\"bad\"], \"run_if\": \"all_ok\"}]}",
+      NULL);
+
+  cr_assert_str_eq(status_of(r, "c1"), "ok");
+  cr_assert_str_eq(status_of(r, "c2"), "ok");
+  cr_assert_geq(start_of(r, "c1"), end_of(r, "bad"));
+  cr_assert_geq(start_of(r, "c2"), end_of(r, "good"));
+  /* "all_ok", said or not, still skips. */
+  cr_assert_str_eq(status_of(r, "plain"), "skipped");
+  cr_assert_str_eq(corun_buf_str(&r->out), "c1\nc2\n");
+  /* The cleanup ran ok; the failed root still fails the run. */
+  cr_assert_eq(r->exit_code, 1);
+  result_free(r);
+}
+
+Test(task, run_if_all_done_waits_for_every_after_task)
+{
+  struct result *r = run_job(
+      "{\"tasks\": ["
+      "{\"id\": \"fast\", \"kind\": \"sleep\", \"seconds\": 0.02, "
+      "\"fail\": \"x\"},"
+      "{\"id\": \"slow\", \"kind\": \"sleep\", \"seconds\": 0.2},"
+      "{\"id\": \"g\", \"kind\": \"gather\", \"return_exceptions\": true, "
+      "\"tasks\": [{\"id\": \"t\", \"kind\": \"sleep\", \"seconds\": 0.3, "
+      "\"timeout\": 0.05}]},"
+      "{\"id\": \"c\", \"kind\": \"sleep\", \"seconds\": 0, "
+      "\"after\": [\"fast\", \"slow\", \"t\"], \"run_if\": \"all_done\"}]}",
+      NULL);
+
+  cr_assert_str_eq(status_of(r, "t"), "timeout");
+  cr_assert_str_eq(status_of(r, "c"), "ok");
+  near(start_of(r, "c"), 0.2, "cleanup start");
+  result_free(r);
+}
+
+Test(task, run_if_any_failed_runs_only_when_something_failed)
+{
+  struct result *r = run_job(
+      "{\"tasks\": ["
+      "{\"id\": \"build\", \"kind\": \"sleep\", \"seconds\": 0.05, "
+      "\"fail\": \"x\"},"
+      "{\"id\": \"other\", \"kind\": \"sleep\", \"seconds\": 0.1},"
+      "{\"id\": \"notify\", \"kind\": \"sleep\", \"seconds\": 0, "
+      "\"message\": \"notified\", \"after\": [\"build\", \"other\"], "
+      "\"run_if\": \"any_failed\"}]}",
+      NULL);
+
+  cr_assert_str_eq(status_of(r, "notify"), "ok");
+  /* Once every "after" task ended, not at the first failure. */
+  near(start_of(r, "notify"), 0.1, "notify start");
+  cr_assert_str_eq(corun_buf_str(&r->out), "notified\n");
+  cr_assert_eq(r->exit_code, 1);
+  result_free(r);
+}
+
+Test(task, run_if_any_failed_with_nothing_failed_is_skipped_and_no_failure)
+{
+  struct result *r = run_job(
+      "{\"tasks\": ["
+      "{\"id\": \"build\", \"kind\": \"sleep\", \"seconds\": 0.02},"
+      "{\"id\": \"notify\", \"kind\": \"sleep\", \"seconds\": 0, "
+      "\"message\": \"notified\", \"after\": [\"build\"], "
+      "\"run_if\": \"any_failed\"},"
+      /* After a skip that was no failure: skipped, no failure either. */
+      "{\"id\": \"then\", \"kind\": \"sleep\", \"seconds\": 0, "
+      "\"after\": [\"notify\"]},"
+      "{\"id\": \"g\", \"kind\": \"gather\", \"tasks\": ["
+      "  {\"id\": \"step\", \"kind\": \"sleep\", \"seconds\": 0.02},"
+      "  {\"id\": \"on_fail\", \"kind\": \"sleep\", \"seconds\": 0, "
+      "\"after\": [\"step\"], \"run_if\": \"any_failed\"}]},"
+      /* Nothing failed before it either: a skip is no failure to handle. */
+      "{\"id\": \"second\", \"kind\": \"sleep\", \"seconds\": 0, "
+      "\"after\": [\"notify\"], \"run_if\": \"any_failed\"}]}",
+      NULL);
+  struct corun_task *n = task_by_id(r, "notify");
+
+  cr_assert_str_eq(status_of(r, "notify"), "skipped");
+  cr_assert_eq(n->err_type, CORUN_ERR_SKIPPED);
+  cr_assert_str_eq(n->err_msg, "nothing failed");
+  cr_assert_str_eq(status_of(r, "then"), "skipped");
+  cr_assert_str_eq(status_of(r, "on_fail"), "skipped");
+  /* The gather's promise, every child ok or with nothing to do, holds. */
+  cr_assert_str_eq(status_of(r, "g"), "ok");
+  cr_assert_str_eq(status_of(r, "second"), "skipped");
+  cr_assert_str_eq(task_by_id(r, "second")->err_msg, "nothing failed");
+  cr_assert_str_eq(corun_buf_str(&r->out), "");
+  cr_assert_eq(r->exit_code, 0);
+  result_free(r);
+}
+
+Test(task, run_if_any_failed_counts_timeouts_cancels_and_skips)
+{
+  struct result *r = run_job(
+      "{\"tasks\": ["
+      "{\"id\": \"slow\", \"kind\": \"sleep\", \"seconds\": 1, "
+      "\"timeout\": 0.05},"
+      "{\"id\": \"on_timeout\", \"kind\": \"sleep\", \"seconds\": 0, "
+      "\"after\": [\"slow\"], \"run_if\": \"any_failed\"},"
+      "{\"id\": \"skipped\", \"kind\": \"sleep\", \"seconds\": 0, "
+      "\"after\": [\"slow\"]},"
+      "{\"id\": \"on_skip\", \"kind\": \"sleep\", \"seconds\": 0, "
+      "\"after\": [\"skipped\"], \"run_if\": \"any_failed\"}]}",
+      NULL);
+
+  cr_assert_str_eq(status_of(r, "on_timeout"), "ok");
+  cr_assert_str_eq(status_of(r, "skipped"), "skipped");
+  cr_assert_str_eq(status_of(r, "on_skip"), "ok");
+  cr_assert_eq(r->exit_code, 1);
+  result_free(r);
+}
+
+Test(task, run_if_all_done_runs_after_an_interrupt_then_a_second_cancels_it)
+{
+  struct run_opts o = {0};
+  struct result *r;
+  const char *job =
+      "{\"tasks\": ["
+      "{\"id\": \"work\", \"kind\": \"sleep\", \"seconds\": 5},"
+      "{\"id\": \"g\", \"kind\": \"gather\", \"tasks\": ["
+      "  {\"id\": \"inner\", \"kind\": \"sleep\", \"seconds\": 5},"
+      "  {\"id\": \"inner_clean\", \"kind\": \"sleep\", \"seconds\": 0, "
+      "\"message\": \"inner cleaned\", \"after\": [\"inner\"], "
+      "\"run_if\": \"all_done\"}]},"
+      "{\"id\": \"clean\", \"kind\": \"sleep\", \"seconds\": 0.3, "
+      "\"message\": \"cleaned\", \"after\": [\"work\"], "
+      "\"run_if\": \"all_done\"},"
+      "{\"id\": \"bounded\", \"kind\": \"sleep\", \"seconds\": 5, "
+      "\"timeout\": 0.2, \"after\": [\"work\"], \"run_if\": \"all_done\"},"
+      "{\"id\": \"plain\", \"kind\": \"sleep\", \"seconds\": 0, "
+      "\"after\": [\"work\"]}]}";
+
+  o.interrupt_after = 0.1;
+  r = run_job(job, &o);
+  cr_assert_eq(r->exit_code, 130);
+  cr_assert_str_eq(status_of(r, "work"), "cancelled");
+  cr_assert_str_eq(status_of(r, "g"), "cancelled");
+  cr_assert_str_eq(status_of(r, "plain"), "skipped");
+  cr_assert_str_eq(status_of(r, "clean"), "ok");
+  cr_assert_str_eq(status_of(r, "inner_clean"), "ok");
+  near(start_of(r, "clean"), 0.1, "cleanup start");
+  /* Its own timeout still applies. */
+  cr_assert_str_eq(status_of(r, "bounded"), "timeout");
+  cr_assert_str_eq(corun_buf_str(&r->out), "inner cleaned\ncleaned\n");
+  near(r->wall, 0.4, "wall");
+  result_free(r);
+
+  /* The second signal stops the cleanups too. */
+  o.interrupt2_after = 0.2;
+  r = run_job(job, &o);
+  cr_assert_eq(r->exit_code, 130);
+  cr_assert_str_eq(status_of(r, "clean"), "cancelled");
+  cr_assert_str_eq(status_of(r, "inner_clean"), "ok");
+  cr_assert_str_eq(corun_buf_str(&r->out), "inner cleaned\n");
+  near(r->wall, 0.2, "wall");
+  result_free(r);
+}
+
+Test(task, run_if_all_done_runs_after_the_whole_run_timeout)
+{
+  struct run_opts o = {0};
+  struct result *r;
+  const char *job =
+      "{\"tasks\": ["
+      "{\"id\": \"work\", \"kind\": \"sleep\", \"seconds\": 5},"
+      "{\"id\": \"clean\", \"kind\": \"gather\", \"after\": [\"work\"], "
+      "\"run_if\": \"all_done\", \"tasks\": ["
+      "  {\"id\": \"c1\", \"kind\": \"sleep\", \"seconds\": 0.2, "
+      "\"message\": \"cleaned\"}]},"
+      "{\"id\": \"notify\", \"kind\": \"sleep\", \"seconds\": 0, "
+      "\"after\": [\"work\"], \"run_if\": \"any_failed\"}]}";
+
+  o.expire_after = 0.1;
+  r = run_job(job, &o);
+  cr_assert_eq(r->exit_code, 124);
+  cr_assert_str_eq(status_of(r, "work"), "cancelled");
+  cr_assert_str_eq(status_of(r, "clean"), "ok");
+  cr_assert_str_eq(status_of(r, "c1"), "ok");
+  cr_assert_str_eq(status_of(r, "notify"), "cancelled");
+  cr_assert_str_eq(corun_buf_str(&r->out), "cleaned\n");
+  near(r->wall, 0.3, "wall");
+  result_free(r);
+
+  /* A signal after --timeout is the second stop. */
+  o.interrupt_after = 0.2;
+  r = run_job(job, &o);
+  cr_assert_eq(r->exit_code, 124);
+  cr_assert_str_eq(status_of(r, "clean"), "cancelled");
+  cr_assert_str_eq(status_of(r, "c1"), "cancelled");
+  near(r->wall, 0.2, "wall");
+  result_free(r);
+}
+
+Test(task, run_if_load_errors)
+{
+  static const struct {
+    const char *job, *want;
+  } cases[] = {
+      {"{\"tasks\": [{\"id\": \"a\", \"kind\": \"sleep\", \"seconds\": 0},"
+       "{\"id\": \"b\", \"kind\": \"sleep\", \"seconds\": 0, "
+       "\"after\": [\"a\"], \"run_if\": \"all_dnoe\"}]}",
+       "task \"b\": \"run_if\" must be \"all_ok\", \"all_done\" or "
+       "\"any_failed\", not \"all_dnoe\" (did you mean \"all_done\"?)"},
+      {"{\"tasks\": [{\"id\": \"b\", \"kind\": \"sleep\", \"seconds\": 0, "
+       "\"after\": [\"b2\"], \"run_if\": 1},"
+       "{\"id\": \"b2\", \"kind\": \"sleep\", \"seconds\": 0}]}",
+       "task \"b\": \"run_if\" must be a string, not a number"},
+      {"{\"tasks\": [{\"id\": \"c\", \"kind\": \"sleep\", \"seconds\": 0, "
+       "\"run_if\": \"all_done\"}]}",
+       "task \"c\": \"run_if\" needs \"after\""},
+      {"{\"tasks\": [{\"id\": \"c\", \"kind\": \"sleep\", \"seconds\": 0, "
+       "\"after\": [], \"run_if\": \"any_failed\"}]}",
+       "task \"c\": \"run_if\" needs \"after\""},
+      {"{\"defaults\": {\"run_if\": \"all_done\"}, \"tasks\": []}",
+       "\"defaults\": \"run_if\" cannot have a default (it is per task)"},
+      {"{\"tasks\": [{\"id\": \"p\", \"kind\": \"pipeline\", \"source\": "
+       "{\"items\": [1]}, \"stages\": [{\"task\": {\"kind\": \"sleep\", "
+       "\"seconds\": 0, \"run_if\": \"all_done\"}}]}]}",
+       "\"run_if\" cannot be set on a stage's task"},
+      {"{\"tasks\": [{\"id\": \"f\", \"kind\": \"fetch\", \"url\": "
+       "\"http://127.0.0.1:1/\", \"capture\": {\"w\": \"body\"}},"
+       "{\"id\": \"c\", \"kind\": \"sleep\", \"seconds\": 0, "
+       "\"after\": [\"f\"], \"run_if\": \"${f.w}\"}]}",
+       "task \"c\": \"run_if\" cannot use a capture (\"${f.w}\")"},
+  };
+  size_t i;
+
+  for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    char *err = load_err(cases[i].job);
+
+    cr_expect_not_null(strstr(err, cases[i].want), "case %zu: %s", i, err);
+    free(err);
+  }
+}
+
+/* first_ok: a race the first child to end ok wins. */
+
+Test(task, wait_first_ok_wins_with_the_first_ok_child)
+{
+  struct result *r = run_job(
+      "{\"tasks\": [{\"id\": \"w\", \"kind\": \"wait\", \"return_when\": "
+      "\"first_ok\", \"tasks\": ["
+      "  {\"id\": \"down\", \"kind\": \"sleep\", \"seconds\": 0.05, "
+      "\"fail\": \"mirror down\"},"
+      "  {\"id\": \"up\", \"kind\": \"sleep\", \"seconds\": 0.2, "
+      "\"result\": \"data\"},"
+      "  {\"id\": \"far\", \"kind\": \"sleep\", \"seconds\": 5}]}]}",
+      NULL);
+
+  cr_assert_str_eq(status_of(r, "w"), "ok");
+  near(end_of(r, "w"), 0.2, "wait end");
+  cr_assert_str_eq(status_of(r, "down"), "failed");
+  cr_assert_str_eq(status_of(r, "up"), "ok");
+  cr_assert_str_eq(status_of(r, "far"), "cancelled");
+  cr_assert_str_eq(result_json(r, "w"),
+                   "{\"done\": [\"down\", \"up\"], \"pending\": [\"far\"]}");
+  cr_assert_eq(r->exit_code, 0);
+  result_free(r);
+}
+
+Test(task, wait_first_ok_fails_when_none_ends_ok)
+{
+  struct result *r = run_job(
+      "{\"tasks\": [{\"id\": \"w\", \"kind\": \"wait\", \"return_when\": "
+      "\"first_ok\", \"tasks\": ["
+      "  {\"id\": \"a\", \"kind\": \"sleep\", \"seconds\": 0.05, "
+      "\"fail\": \"a down\"},"
+      "  {\"id\": \"b\", \"kind\": \"sleep\", \"seconds\": 1, "
+      "\"timeout\": 0.15}]}]}",
+      NULL);
+  struct corun_task *w = task_by_id(r, "w");
+
+  cr_assert_str_eq(status_of(r, "w"), "failed");
+  cr_assert_eq(w->err_type, CORUN_ERR_CHILD);
+  cr_assert_not_null(strstr(w->err_msg, "no child ended ok"), "%s",
+                     w->err_msg);
+  cr_assert_not_null(strstr(w->err_msg, "a down"), "%s", w->err_msg);
+  near(end_of(r, "w"), 0.15, "wait end");
+  cr_assert_str_eq(result_json(r, "w"),
+                   "{\"done\": [\"a\", \"b\"], \"pending\": []}");
+  cr_assert_eq(r->exit_code, 1);
+  result_free(r);
+}
+
+Test(task, wait_first_ok_cancel_pending_false_lets_the_rest_run_on)
+{
+  struct result *r = run_job(
+      "{\"tasks\": [{\"id\": \"w\", \"kind\": \"wait\", \"return_when\": "
+      "\"first_ok\", \"cancel_pending\": false, \"tasks\": ["
+      "  {\"id\": \"fast\", \"kind\": \"sleep\", \"seconds\": 0.05},"
+      "  {\"id\": \"slow\", \"kind\": \"sleep\", \"seconds\": 0.3}]},"
+      "{\"id\": \"next\", \"kind\": \"sleep\", \"seconds\": 0, "
+      "\"after\": [\"w\"]}]}",
+      NULL);
+
+  cr_assert_str_eq(status_of(r, "w"), "ok");
+  near(end_of(r, "w"), 0.05, "wait end");
+  near(start_of(r, "next"), 0.05, "next start");
+  cr_assert_str_eq(status_of(r, "slow"), "ok");
+  near(r->wall, 0.3, "wall");
+  cr_assert_str_eq(result_json(r, "w"),
+                   "{\"done\": [\"fast\"], \"pending\": [\"slow\"]}");
+  result_free(r);
+}
+
+Test(task, run_if_what_ends_inside_a_spared_cleanup_is_its_own_doing)
+{
+  struct run_opts o = {0};
+  struct result *r;
+
+  o.interrupt_after = 0.1;
+  r = run_job("{\"tasks\": [{\"id\": \"g\", \"kind\": \"gather\", \"tasks\": ["
+              "{\"id\": \"work\", \"kind\": \"sleep\", \"seconds\": 5},"
+              "{\"id\": \"clean\", \"kind\": \"gather\", \"after\": "
+              "[\"work\"], \"run_if\": \"all_done\", \"tasks\": ["
+              "  {\"id\": \"bad\", \"kind\": \"sleep\", \"seconds\": 0.05, "
+              "\"fail\": \"x\"},"
+              "  {\"id\": \"long\", \"kind\": \"sleep\", \"seconds\": 5}]}]}]}",
+              &o);
+  cr_assert_eq(r->exit_code, 130);
+  cr_assert_str_eq(task_by_id(r, "work")->err_msg, "interrupted (SIGINT)");
+  cr_assert_str_eq(status_of(r, "clean"), "failed");
+  /* The cleanup's own fail-fast cancelled it, not the interruption. */
+  cr_assert_str_eq(status_of(r, "long"), "cancelled");
+  cr_assert_str_eq(task_by_id(r, "long")->err_msg,
+                   "cancelled by parent \"clean\"");
+  near(r->wall, 0.15, "wall");
+  result_free(r);
+}

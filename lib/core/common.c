@@ -5,11 +5,14 @@
 #include <string.h>
 
 #include "util/duration.h"
+#include "util/suggest.h"
 #include "core/kind.h"
 
-const char *const corun__common_fields[] = {"id",      "kind",  "after",
-                                            "timeout", "limit", "shield",
-                                            NULL};
+const char *const corun__common_fields[] = {
+    "id", "kind", "after", "run_if", "timeout", "limit", "shield", NULL};
+
+const char *const corun__run_if_names[] = {"all_ok", "all_done", "any_failed",
+                                           NULL};
 
 static int listed(const char *const *names, const char *name)
 {
@@ -23,16 +26,17 @@ static int listed(const char *const *names, const char *name)
 
 int corun__common_shapes(const char *name)
 {
-  static const char *const shape[] = {"kind", "limit", "tasks", "id",
-                                      "after", "shield", NULL};
+  static const char *const shape[] = {"kind",   "limit",  "tasks", "id",
+                                      "after",  "run_if", "shield", NULL};
 
   return listed(shape, name);
 }
 
 int corun__common_per_task(const char *name)
 {
-  static const char *const per_task[] = {"id", "kind", "after", "tasks",
-                                         NULL};
+  /* "run_if" says how to take a task's own "after": a default has none. */
+  static const char *const per_task[] = {"id",     "kind",  "after",
+                                         "run_if", "tasks", NULL};
 
   return listed(per_task, name);
 }
@@ -93,6 +97,46 @@ static void read_after(struct corun_fields *f, struct corun_common *out)
     out->after = v;
 }
 
+static void read_run_if(struct corun_fields *f, struct corun_common *out)
+{
+  const cJSON *v = corun_field(f, "run_if"), *after;
+  char hint[CORUN_HINT_MAX];
+  size_t i;
+
+  if (v == NULL || (v->type & CORUN_FIELD_BAD))
+    return;
+  if (!cJSON_IsString(v)) {
+    corun_field_fail(f, "run_if", v, "must be a string, not %s",
+                     corun__json_type(v));
+    return;
+  }
+  for (i = 0; corun__run_if_names[i]; i++)
+    if (strcmp(corun__run_if_names[i], v->valuestring) == 0)
+      break;
+  if (corun__run_if_names[i] == NULL) {
+    corun_field_fail(f, "run_if", v,
+                     "must be \"all_ok\", \"all_done\" or \"any_failed\", "
+                     "not \"%s\"%s",
+                     v->valuestring,
+                     corun_did_you_mean(hint, v->valuestring,
+                                        corun__run_if_names, (size_t)-1,
+                                        NULL));
+    return;
+  }
+  /*
+   * It says how to take the ends of the "after" tasks: with none, it
+   * would say nothing, which is more likely a mistake than a wish.
+   */
+  after = corun_field(f, "after");
+  if (after == NULL || (cJSON_IsArray(after) && after->child == NULL)) {
+    corun_field_fail(f, "run_if", v,
+                     "needs \"after\": it says how this task takes the ends "
+                     "of the tasks it runs after");
+    return;
+  }
+  out->run_if = (enum corun_run_if)i;
+}
+
 static void read_timeout(struct corun_task *t, struct corun_fields *f)
 {
   double secs;
@@ -137,6 +181,7 @@ void corun__common_read(struct corun_task *t, struct corun_fields *f,
     const char *name;
   } per_item[] = {{CORUN_COMMON_ID, "id"},
                   {CORUN_COMMON_AFTER, "after"},
+                  {CORUN_COMMON_RUN_IF, "run_if"},
                   {CORUN_COMMON_SHIELD, "shield"}};
   int shield = 0;
   size_t i;
@@ -156,12 +201,14 @@ void corun__common_read(struct corun_task *t, struct corun_fields *f,
                          "item");
     }
     which &= ~(unsigned)(CORUN_COMMON_ID | CORUN_COMMON_AFTER |
-                         CORUN_COMMON_SHIELD);
+                         CORUN_COMMON_RUN_IF | CORUN_COMMON_SHIELD);
   }
   if (which & CORUN_COMMON_ID)
     read_id(f, out);
   if (which & CORUN_COMMON_AFTER)
     read_after(f, out);
+  if (which & CORUN_COMMON_RUN_IF)
+    read_run_if(f, out);
   if (which & CORUN_COMMON_TIMEOUT)
     read_timeout(t, f);
   if ((which & CORUN_COMMON_SHIELD) &&

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The fields every task has, whatever its kind: "id", "kind", "after",
- * "timeout", "limit", "shield". One reader for all the places that meet
+ * "run_if", "timeout", "limit", "shield". One reader for all the places that meet
  * them: a task of the job, a task template, the job's "defaults" on their
  * own, and a template's task made for an item at run time.
  */
@@ -15,6 +15,8 @@
 
 /* Their names, NULL-terminated. */
 extern const char *const corun__common_fields[];
+/* The values of "run_if", in enum corun_run_if's order, NULL-terminated. */
+extern const char *const corun__run_if_names[];
 
 /*
  * Whether field name gives a task its shape (its kind, its children, its
@@ -32,10 +34,11 @@ enum {
   CORUN_COMMON_TIMEOUT = 1 << 2,
   CORUN_COMMON_SHIELD = 1 << 3,
   CORUN_COMMON_LIMIT = 1 << 4,
-  CORUN_COMMON_ALL = (1 << 5) - 1,
+  CORUN_COMMON_RUN_IF = 1 << 5,
+  CORUN_COMMON_ALL = (1 << 6) - 1,
   /*
-   * The task is a template's, made anew per item: "id", "after" and
-   * "shield" cannot be set on it, and its "limit" cannot name the item.
+   * The task is a template's, made anew per item: "id", "after", "run_if"
+   * and "shield" cannot be set on it, and its "limit" cannot name the item.
    */
   CORUN_COMMON_TEMPLATE = 1 << 8
 };
@@ -46,12 +49,14 @@ struct corun_common {
   const char *bad_id; /* an "id" string that is not valid, or NULL */
   const cJSON *after; /* a non-empty array of strings, or NULL */
   const cJSON *limit; /* the "limit" that applies, still to look up */
+  enum corun_run_if run_if; /* ALL_OK unless "run_if" (with "after") says */
 };
 
 /*
  * Read the common fields in which (CORUN_COMMON_*) from f. "timeout" and
  * "shield" are set on t (which may be NULL: only check them); the rest is
- * checked and left in *out (may be NULL without ID, AFTER and LIMIT).
+ * checked and left in *out (may be NULL without ID, AFTER, RUN_IF and
+ * LIMIT).
  * Errors go to f's diagnostics.
  */
 void corun__common_read(struct corun_task *t, struct corun_fields *f,

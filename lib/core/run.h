@@ -92,6 +92,12 @@ struct corun_run {
   int started;
   int finished;
   int interrupts;
+  /*
+   * The run is being cancelled (first signal or --timeout) and cleanups
+   * ("run_if": "all_done") still run; the next signal, or --timeout after
+   * a signal, cancels them too.
+   */
+  int spare;
   enum corun_run_end end;
   int closing; /* handles whose close callback is pending */
   corun_close_cb close_cb; /* set by corun_run_close() */

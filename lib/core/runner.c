@@ -159,7 +159,7 @@ int corun_run_done(const struct corun_run *run)
 
 static void run_cancel(struct corun_task *t, enum corun_cancel_how how)
 {
-  if (t->state == CORUN_STATE_DONE)
+  if (t->state == CORUN_STATE_DONE || corun__task_spared(t))
     return;
   t->flags |= CORUN_TF_RUN_CANCEL;
   corun__task_cancel(t, CORUN_STATUS_CANCELLED, how);
@@ -172,6 +172,32 @@ static int under_live_shield(const struct corun_task *t)
     if ((t->flags & CORUN_TF_SHIELD) && t->state != CORUN_STATE_DONE)
       return 1;
   return 0;
+}
+
+/* Whether some cleanup ("run_if": "all_done") has yet to end. */
+static int cleanup_left(const struct corun_run *run)
+{
+  const struct corun_job *job = run->job;
+  size_t i;
+
+  for (i = 0; i < job->ntasks; i++)
+    if (corun__task_is_cleanup(job->tasks[i]) &&
+        job->tasks[i]->state != CORUN_STATE_DONE)
+      return 1;
+  return 0;
+}
+
+/*
+ * The run is stopping: cancel_all() will spare the cleanups (spare) or
+ * cancel them too. Returns whether the cleanups were being spared already:
+ * this stop is then the second one.
+ */
+static int stop_sparing(struct corun_run *run, int spare)
+{
+  int was = run->spare;
+
+  run->spare = spare && !was && cleanup_left(run);
+  return was;
 }
 
 static void cancel_all(struct corun_run *run, enum corun_cancel_how how)
@@ -199,9 +225,13 @@ static void cancel_all(struct corun_run *run, enum corun_cancel_how how)
 
 void corun_run_interrupt(struct corun_run *run, int signum)
 {
+  int second;
+
   if (!run->started || run->finished)
     return;
   run->interrupts++;
+  /* A signal after --timeout is the second stop for the cleanups. */
+  second = stop_sparing(run, run->interrupts == 1) || run->interrupts > 1;
   if (run->end == CORUN_END_NORMAL)
     run->end = signum == SIGTERM  ? CORUN_END_SIGTERM
                : signum == SIGHUP ? CORUN_END_SIGHUP
@@ -211,16 +241,24 @@ void corun_run_interrupt(struct corun_run *run, int signum)
                     signum == SIGTERM  ? "SIGTERM"
                     : signum == SIGHUP ? "SIGHUP"
                                        : "SIGINT",
-                    run->interrupts == 1
-                        ? "cancelling all tasks (shielded ones finish)"
-                        : "stopping now");
-  cancel_all(run, run->interrupts == 1 ? CORUN_CANCEL_OUTSIDE
-                                       : CORUN_CANCEL_FORCE);
+                    !second ? "cancelling all tasks (shielded ones finish, "
+                              "cleanups run)"
+                            : "stopping now");
+  cancel_all(run, !second ? CORUN_CANCEL_OUTSIDE : CORUN_CANCEL_FORCE);
 }
 
-/* What corun_run_waiting() lists: 0 none, 1 shielded, 2 in its grace. */
+/*
+ * What corun_run_waiting() lists: 0 none, 1 shielded, 2 in its grace,
+ * 3 a cleanup the run spared.
+ */
 static int waiting_kind(const struct corun_task *t)
 {
+  if (t->state == CORUN_STATE_DONE)
+    return 0;
+  /* Waiting for its "after" tasks or running, the run waits for it. */
+  if (t->run->spare && corun__task_is_cleanup(t) && t->deps->spared &&
+      t->cancel_status == CORUN_STATUS_NONE)
+    return 3;
   if (t->state != CORUN_STATE_RUNNING)
     return 0;
   if ((t->flags & CORUN_TF_SHIELD) && t->cancel_status == CORUN_STATUS_NONE)
@@ -266,7 +304,7 @@ static void id_list(const struct corun_run *run, int kind,
 void corun_run_waiting(const struct corun_run *run, struct corun_buf *out)
 {
   const struct corun_job *job = run->job;
-  size_t ns = 0, ne = 0, i;
+  size_t ns = 0, ne = 0, nc = 0, i;
   int pid = 0;
 
   if (!run->started || run->finished)
@@ -276,15 +314,22 @@ void corun_run_waiting(const struct corun_run *run, struct corun_buf *out)
 
     ns += k == 1;
     ne += k == 2;
+    nc += k == 3;
   }
   if (ns) {
     corun_buf_printf(out, "%zu shielded task%s (", ns, ns == 1 ? "" : "s");
     id_list(run, 1, out, NULL);
     corun_buf_putc(out, ')');
   }
+  if (nc) {
+    corun_buf_printf(out, "%s%zu cleanup%s (", ns ? (ne ? ", " : " and ") : "",
+                     nc, nc == 1 ? "" : "s");
+    id_list(run, 3, out, NULL);
+    corun_buf_putc(out, ')');
+  }
   if (ne) {
     corun_buf_printf(out, "%s%zu command%s in %s kill grace (",
-                     ns ? " and " : "", ne, ne == 1 ? "" : "s",
+                     ns || nc ? " and " : "", ne, ne == 1 ? "" : "s",
                      ne == 1 ? "its" : "their");
     id_list(run, 2, out, &pid);
     if (ne == 1 && pid > 0)
@@ -299,8 +344,11 @@ void corun_run_expire(struct corun_run *run)
     return;
   if (run->end == CORUN_END_NORMAL)
     run->end = CORUN_END_TIMEOUT;
+  /* After a signal, --timeout is the second stop: cleanups go too. */
+  (void)stop_sparing(run, run->interrupts == 0);
   if (run->opts.debug)
-    corun__run_logf(run, "--timeout expired: cancelling all tasks");
+    corun__run_logf(run, "--timeout expired: cancelling all tasks%s",
+                    run->spare ? " but cleanups" : "");
   cancel_all(run, CORUN_CANCEL_FORCE);
 }
 
@@ -310,6 +358,7 @@ void corun_run_stalled(struct corun_run *run)
     return;
   if (run->end == CORUN_END_NORMAL)
     run->end = CORUN_END_STALLED;
+  (void)stop_sparing(run, 0);
   cancel_all(run, CORUN_CANCEL_FORCE);
 }
 
@@ -345,7 +394,7 @@ void corun_run_outcome(const struct corun_run *run, struct corun_outcome *out)
   }
   out->roots_ok = 1;
   for (i = 0; i < job->nroots; i++)
-    if (job->roots[i]->status != CORUN_STATUS_OK)
+    if (!corun__task_no_failure(job->roots[i]))
       out->roots_ok = 0;
 }
 
@@ -438,8 +487,10 @@ void corun_run_close(struct corun_run *run, corun_close_cb cb)
     return;
   run->close_stage = 1;
   run->close_cb = cb;
-  if (run->started && !run->finished)
+  if (run->started && !run->finished) {
+    (void)stop_sparing(run, 0);
     cancel_all(run, CORUN_CANCEL_FORCE);
+  }
   if (!run->started || run->finished) {
     start_release(run);
     return;

@@ -277,31 +277,65 @@ static void leave_queue(struct corun_task *t)
     corun__sem_unwait(sem_of_queue(q), &t->qlink);
 }
 
+int corun__task_no_failure(const struct corun_task *t)
+{
+  return t->status == CORUN_STATUS_OK ||
+         (t->status == CORUN_STATUS_SKIPPED &&
+          (t->flags & CORUN_TF_NOTHING_FAILED));
+}
+
+int corun__task_is_cleanup(const struct corun_task *t)
+{
+  return t->deps && t->deps->run_if == CORUN_RUN_IF_ALL_DONE;
+}
+
+/*
+ * Skip d through the ready queue, not at once: a long "after" chain would
+ * otherwise recurse once per link. msg is taken.
+ */
+static void queue_skip(struct corun_task *d, char *msg, int nothing_failed)
+{
+  free(d->err_msg);
+  d->err_msg = msg;
+  d->flags |= CORUN_TF_SKIP_QUEUED;
+  if (nothing_failed)
+    d->flags |= CORUN_TF_NOTHING_FAILED;
+  leave_queue(d);
+  ready(d);
+}
+
 static void dependency_ended(struct corun_task *d, struct corun_task *dep)
 {
+  struct corun_deps *dd = d->deps;
   struct corun_buf m = CORUN_BUF_INIT;
 
   if (d->state == CORUN_STATE_DONE)
     return;
+  if (dd->run_if != CORUN_RUN_IF_ALL_OK) {
+    /* A skip because nothing failed is no failure to handle either. */
+    if (!corun__task_no_failure(dep))
+      dd->failed++;
+    assert(dd->left > 0);
+    if (--dd->left > 0)
+      return;
+    if (dd->run_if == CORUN_RUN_IF_ANY_FAILED && dd->failed == 0)
+      queue_skip(d, strdup("nothing failed"), 1);
+    else if (d->state == CORUN_STATE_BLOCKED)
+      make_ready(d);
+    return;
+  }
   if (dep->status == CORUN_STATUS_OK) {
-    assert(d->deps->left > 0);
-    if (--d->deps->left == 0 && d->state == CORUN_STATE_BLOCKED)
+    assert(dd->left > 0);
+    if (--dd->left == 0 && d->state == CORUN_STATE_BLOCKED)
       make_ready(d);
     return;
   }
   if (d->flags & CORUN_TF_SKIP_QUEUED)
     return;
-  /*
-   * Skip through the ready queue, not here: a long "after" chain would
-   * otherwise recurse once per link.
-   */
   corun_buf_printf(&m, "\"%s\" ended %s", dep->id,
                    status_names[dep->status]);
-  free(d->err_msg);
-  d->err_msg = corun_buf_detach(&m);
-  d->flags |= CORUN_TF_SKIP_QUEUED;
-  leave_queue(d);
-  ready(d);
+  /* Skipped after a skip that was no failure is none either. */
+  queue_skip(d, corun_buf_detach(&m), corun__task_no_failure(dep));
 }
 
 static void end(struct corun_task *t, enum corun_status status,
@@ -322,6 +356,8 @@ static void end(struct corun_task *t, enum corun_status status,
     give_slot(&run->global, t);
   if (t->flags & CORUN_TF_HOLD_FDS)
     give_slot(&run->fds, t);
+  if (status != CORUN_STATUS_SKIPPED)
+    t->flags &= ~CORUN_TF_NOTHING_FAILED;
   t->status = (uint8_t)status;
   t->err_type = (uint8_t)type;
   free(t->err_msg);
@@ -355,6 +391,9 @@ static void end(struct corun_task *t, enum corun_status status,
       corun_buf_printf(&m, "parent \"%s\" was %s", t->id,
                        status_names[status]);
       leave_queue(c);
+      /* Whatever c was queued for, it ends as its parent did. */
+      c->flags &= ~CORUN_TF_NOTHING_FAILED;
+      c->flags |= t->flags & CORUN_TF_NOTHING_FAILED;
       end(c, status,
           status == CORUN_STATUS_SKIPPED ? CORUN_ERR_SKIPPED
                                          : CORUN_ERR_CANCELLED,
@@ -377,10 +416,31 @@ static void end(struct corun_task *t, enum corun_status status,
 /* Whether t's cancellation started with the run (a signal, --timeout). */
 static int cancelled_by_run(const struct corun_task *t)
 {
-  for (; t; t = t->parent)
+  for (; t; t = t->parent) {
     if ((t->flags & CORUN_TF_RUN_CANCEL) &&
         t->cancel_status == CORUN_STATUS_CANCELLED)
       return 1;
+    /* A cleanup the run spared: what ends inside it is its own doing. */
+    if (t->deps && t->deps->spared && !(t->flags & CORUN_TF_RUN_CANCEL))
+      return 0;
+  }
+  return 0;
+}
+
+int corun__task_spared(struct corun_task *t)
+{
+  struct corun_task *c;
+
+  if (!t->run->spare)
+    return 0;
+  for (c = t; c; c = c->parent)
+    if (corun__task_is_cleanup(c) && c->state != CORUN_STATE_DONE &&
+        c->cancel_status == CORUN_STATUS_NONE &&
+        !(c->flags & CORUN_TF_RUN_CANCEL)) {
+      if (c == t)
+        t->deps->spared = 1;
+      return 1;
+    }
   return 0;
 }
 
@@ -523,6 +583,20 @@ int corun__task_cancel(struct corun_task *t, enum corun_status reason,
 {
   if (t->state == CORUN_STATE_DONE)
     return 0;
+  /*
+   * A cleanup whose container the run is cancelling (first signal,
+   * --timeout) still runs: like a shielded task, its parent stops waiting
+   * for it, and the run waits for it.
+   */
+  if (how != CORUN_CANCEL_OWN && t->run->spare &&
+      corun__task_is_cleanup(t) && t->cancel_status == CORUN_STATUS_NONE &&
+      t->parent && cancelled_by_run(t->parent)) {
+    if (!(t->flags & CORUN_TF_DETACHED) && t->run->opts.debug)
+      corun__run_logf(t->run, "%s: cleanup, runs on", t->id);
+    t->flags |= CORUN_TF_DETACHED;
+    t->deps->spared = 1;
+    return 1;
+  }
   if (how == CORUN_CANCEL_OUTSIDE && (t->flags & CORUN_TF_SHIELD)) {
     if (!(t->flags & CORUN_TF_DETACHED) && t->run->opts.debug)
       corun__run_logf(t->run, "%s: shielded, keeps running", t->id);

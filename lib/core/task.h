@@ -59,7 +59,19 @@ enum corun_task_flag {
   CORUN_TF_RESUMED = 1 << 11,    /* taken from the journal, not run */
   CORUN_TF_HOLD_FDS = 1 << 12,   /* holds a slot of the run's fds pool */
   CORUN_TF_TOKEN = 1 << 13,      /* took its limit's rate token */
-  CORUN_TF_FILL = 1 << 14        /* parsed again, captures filled, at start */
+  CORUN_TF_FILL = 1 << 14,       /* parsed again, captures filled, at start */
+  /*
+   * Skipped, or queued to be, only because nothing failed: an "any_failed"
+   * task with nothing to handle, or a task after one. Not a failure.
+   */
+  CORUN_TF_NOTHING_FAILED = 1 << 15
+};
+
+/* "run_if": how a task takes the ends of its "after" tasks. */
+enum corun_run_if {
+  CORUN_RUN_IF_ALL_OK,    /* runs when all ended ok, else skipped */
+  CORUN_RUN_IF_ALL_DONE,  /* runs when all ended, however: a cleanup */
+  CORUN_RUN_IF_ANY_FAILED /* runs when all ended and one failed */
 };
 
 struct corun_run;
@@ -70,7 +82,11 @@ struct corun_deps {
   struct corun_task **dependents; /* tasks that run after this one */
   uint32_t nafter;
   uint32_t ndependents;
-  uint32_t left; /* "after" tasks not yet ended ok */
+  /* "after" tasks not yet ended (ok, under CORUN_RUN_IF_ALL_OK) */
+  uint32_t left;
+  uint32_t failed; /* "after" tasks that ended not ok, nor nothing_failed */
+  uint8_t run_if;  /* enum corun_run_if */
+  uint8_t spared;  /* a cleanup the run's cancel passed by */
 };
 
 /* A task's own "timeout"; only tasks that have one carry this. */
@@ -114,6 +130,22 @@ enum corun_cancel_how {
   CORUN_CANCEL_OWN,     /* its own timeout: shield does not apply */
   CORUN_CANCEL_FORCE    /* second signal, whole-run timeout: nothing stops it */
 };
+
+/*
+ * Whether t ended without a failure to answer for: ok, or skipped only
+ * because nothing failed (CORUN_TF_NOTHING_FAILED). The run's exit status
+ * and a gather's promise look at this, not at "ok" alone.
+ */
+int corun__task_no_failure(const struct corun_task *t);
+/* Whether t is a cleanup: "run_if" "all_done". */
+int corun__task_is_cleanup(const struct corun_task *t);
+
+/*
+ * Whether the run's cancel (first signal, --timeout) passes t by: t is a
+ * cleanup, or inside one, that has not ended and is not being cancelled.
+ * A cleanup passed by is marked (corun_deps.spared).
+ */
+int corun__task_spared(struct corun_task *t);
 
 /* The task's container started: it may run once its "after" tasks end. */
 void corun__task_activate(struct corun_task *t);

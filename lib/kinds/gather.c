@@ -41,10 +41,12 @@ static void complete(struct gather_task *g)
     return;
   /*
    * A skipped child does not cut the gather short (it is no failure of its
-   * own), but the gather's promise, every child ok, is then not kept.
+   * own), but the gather's promise, every child ok, is then not kept;
+   * unless it was skipped because nothing failed, which is how it keeps it.
    */
   for (i = 0; c == NULL && !g->return_exceptions && i < t->nchildren; i++)
-    if (t->children[i]->status == CORUN_STATUS_SKIPPED)
+    if (t->children[i]->status == CORUN_STATUS_SKIPPED &&
+        !corun__task_no_failure(t->children[i]))
       c = t->children[i];
   if (c)
     corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_CHILD,

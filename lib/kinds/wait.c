@@ -3,6 +3,8 @@
  * wait: asyncio.wait() as a task. Ends ok once its return_when condition
  * holds, whatever the children's own statuses; children still running then
  * are cancelled, or with cancel_pending false left to run on detached.
+ * first_ok, which asyncio does not have, is a race for the first child to
+ * end ok (mirrors): the wait fails when every child ended and none ok.
  */
 #include <stdlib.h>
 
@@ -11,10 +13,10 @@
 #include "core/run.h"
 #include "core/task.h"
 
-enum { ALL_COMPLETED, FIRST_COMPLETED, FIRST_EXCEPTION };
+enum { ALL_COMPLETED, FIRST_COMPLETED, FIRST_EXCEPTION, FIRST_OK };
 
 static const char *const when_names[] = {"all_completed", "first_completed",
-                                         "first_exception", NULL};
+                                         "first_exception", "first_ok", NULL};
 
 struct wait_task {
   struct corun_task base;
@@ -66,7 +68,9 @@ static int races(const struct corun_task *t)
 {
   const struct wait_task *w = (const struct wait_task *)t;
 
-  return w->return_when == FIRST_COMPLETED && w->cancel_pending;
+  return (w->return_when == FIRST_COMPLETED ||
+          w->return_when == FIRST_OK) &&
+         w->cancel_pending;
 }
 
 static void finish_if_settled(struct wait_task *w)
@@ -75,8 +79,8 @@ static void finish_if_settled(struct wait_task *w)
     corun__task_finish(&w->base, CORUN_STATUS_OK, CORUN_ERR_NONE, NULL);
 }
 
-/* Snapshot done/pending ids, then deal with the children still running. */
-static void condition_met(struct wait_task *w)
+/* The result: the ids of the children done and pending, now. */
+static void snapshot(struct wait_task *w)
 {
   struct corun_task *t = &w->base;
   cJSON *res = cJSON_CreateObject();
@@ -84,7 +88,6 @@ static void condition_met(struct wait_task *w)
   cJSON *pend = cJSON_AddArrayToObject(res, "pending");
   uint32_t i;
 
-  w->met = 1;
   for (i = 0; i < t->nchildren; i++) {
     struct corun_task *c = t->children[i];
 
@@ -92,6 +95,16 @@ static void condition_met(struct wait_task *w)
                          cJSON_CreateString(c->id));
   }
   corun__task_set_result(t, res);
+}
+
+/* Snapshot done/pending ids, then deal with the children still running. */
+static void condition_met(struct wait_task *w)
+{
+  struct corun_task *t = &w->base;
+  uint32_t i;
+
+  w->met = 1;
+  snapshot(w);
   if (w->cancel_pending) {
     corun__task_cancel_children(t, &w->pending);
   } else {
@@ -108,13 +121,38 @@ static void condition_met(struct wait_task *w)
   finish_if_settled(w);
 }
 
+/* first_ok, and every child ended without one ending ok. */
+static void none_ok(struct wait_task *w)
+{
+  struct corun_task *t = &w->base, *c = NULL;
+  uint32_t i;
+
+  /* done and pending as ever (none pending), for whoever reads the report */
+  w->met = 1;
+  snapshot(w);
+  for (i = 0; c == NULL && i < t->nchildren; i++)
+    if (t->children[i]->state == CORUN_STATE_DONE)
+      c = t->children[i];
+  if (c == NULL)
+    corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_CHILD,
+                       "no child ended ok: it has none");
+  else
+    corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_CHILD,
+                       "no child ended ok; the first, \"%s\", %s: %s", c->id,
+                       corun__task_status_name(c->status),
+                       c->err_msg ? c->err_msg : "");
+}
+
 static void start(struct corun_task *t)
 {
   struct wait_task *w = (struct wait_task *)t;
 
   w->pending = corun__task_start_children(t);
-  if (w->pending == 0 ||
-      (w->return_when == FIRST_COMPLETED && w->pending < t->nchildren))
+  /* A child skipped before the wait started is done, and not ok. */
+  if (w->return_when == FIRST_OK && w->pending == 0)
+    none_ok(w);
+  else if (w->pending == 0 ||
+           (w->return_when == FIRST_COMPLETED && w->pending < t->nchildren))
     condition_met(w);
 }
 
@@ -130,6 +168,13 @@ static void child_done(struct corun_task *t, struct corun_task *c)
    */
   if (w->met || t->cancel_status != CORUN_STATUS_NONE) {
     finish_if_settled(w);
+    return;
+  }
+  if (w->return_when == FIRST_OK) {
+    if (c->status == CORUN_STATUS_OK)
+      condition_met(w);
+    else if (w->pending == 0)
+      none_ok(w);
     return;
   }
   if (w->pending == 0 || w->return_when == FIRST_COMPLETED ||

@@ -261,6 +261,7 @@ void corun__load_resolve_after(struct loader *ld)
       job->nedges++;
     }
     t->deps->left = t->deps->nafter;
+    t->deps->run_if = al->run_if;
   }
   if (job->nedges == 0)
     return;

@@ -40,6 +40,7 @@
 
 struct after_list {
   uint32_t n;
+  uint8_t run_if; /* enum corun_run_if */
   char **ids;
   uint32_t *offs;
 };

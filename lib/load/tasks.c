@@ -71,7 +71,7 @@ static long push_rec(struct loader *ld, size_t off)
 
 /* Keep v, a checked "after" (corun__common_read()), to resolve later. */
 static void keep_after(struct loader *ld, struct corun_fields *f, long idx,
-                       const cJSON *v)
+                       const cJSON *v, enum corun_run_if run_if)
 {
   const cJSON *it;
   struct after_list *al;
@@ -94,6 +94,7 @@ static void keep_after(struct loader *ld, struct corun_fields *f, long idx,
     if (al->ids[al->n])
       al->n++;
   }
+  al->run_if = (uint8_t)run_if;
   ld->recs[idx].after = al;
 }
 
@@ -141,7 +142,7 @@ static void read_common(struct loader *ld, struct corun_task *t,
     corun__load_keep_bad_id(ld, idx, c.bad_id);
   }
   if (c.after)
-    keep_after(ld, f, idx, c.after);
+    keep_after(ld, f, idx, c.after, c.run_if);
   if (c.limit) {
     t->limit = corun__load_resolve_limit(ld, f, c.limit);
     ld->recs[idx].limit_off = (uint32_t)corun__load_where(ld, c.limit);

@@ -2,7 +2,8 @@
 /*
  * A loaded job as a Graphviz digraph (corun graph FILE): a box per task,
  * containers as clusters around their children, "after" edges dashed from
- * the task that must end ok to the one that waits for it.
+ * the task that must end ok to the one that waits for it (labelled with
+ * the "run_if" when it says otherwise).
  */
 #include <string.h>
 
@@ -112,7 +113,11 @@ void corun_job_graph(const struct corun_job *job, struct corun_buf *out)
       put_str(out, job, t->deps->after[j]->id);
       corun_buf_puts(out, " -> ");
       put_str(out, job, t->id);
-      corun_buf_puts(out, " [style=dashed, label=\"after\"];\n");
+      corun_buf_printf(out, " [style=dashed, label=\"%s\"];\n",
+                       t->deps->run_if == CORUN_RUN_IF_ALL_DONE ? "all_done"
+                       : t->deps->run_if == CORUN_RUN_IF_ANY_FAILED
+                           ? "any_failed"
+                           : "after");
     }
   }
   corun_buf_puts(out, "}\n");

@@ -88,7 +88,7 @@ void corun_report_json(const struct corun_run *run, struct corun_buf *out)
   for (i = 0; i < job->ntasks; i++)
     counts[job->tasks[i]->status]++;
   for (i = 0; i < job->nroots; i++)
-    roots_ok &= job->roots[i]->status == CORUN_STATUS_OK;
+    roots_ok &= corun__task_no_failure(job->roots[i]);
   /* The application's exit status, if it gave one (corun.h). */
   if (run->exit_code >= 0)
     snprintf(code, sizeof(code), "%d", run->exit_code);
