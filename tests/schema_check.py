@@ -144,6 +144,7 @@ RANGE = [
 ]
 
 SCHEMA = [
+    r"\"run_if\" needs \"after\"",
     r"unknown field \"",                      # top level, task, defaults, ...
     r"^field \"[^\"]+\" does not apply to kind",
     r"missing required field ",
@@ -528,6 +529,22 @@ CASES = [
          {"kind": "pipeline", "source": {"lines": "urls.txt"},
           "after": ["first"],
           "stages": [{"task": {"kind": "fetch", "url": "${item}"}}]})),
+    # run_if and first_ok
+    ("run_if cleanup and any_failed, first_ok race", "valid",
+     job(sleep(id="a"),
+         {"kind": "exec", "argv": ["true"], "after": ["a"], "run_if": "all_done"},
+         {"kind": "sleep", "seconds": 0, "after": ["a"], "run_if": "any_failed"},
+         {"kind": "wait", "return_when": "first_ok",
+          "tasks": [sleep(), sleep()]})),
+    ("run_if unknown value", "schema",
+     job(sleep(id="a"), {"kind": "sleep", "seconds": 0, "after": ["a"],
+                         "run_if": "always"})),
+    ("run_if without after", "schema",
+     job({"kind": "sleep", "seconds": 0, "run_if": "all_done"})),
+    ("run_if in defaults", "schema",
+     job(sleep(), defaults={"run_if": "all_done"})),
+    ("run_if in a stage's task", "schema",
+     job(pipe({"kind": "sleep", "seconds": 0, "run_if": "all_done"}))),
     # Captures: ${ID.NAME} in fields, and a pipeline over a captured array.
     ("captures in later tasks and a pipeline from one", "valid",
      job({"id": "list", "kind": "fetch", "url": "http://a/",

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The root causes: the tasks that failed on their own, not because of a
- * child, a cancellation or a skip. Every human report leads with them; a
+ * child, a cancellation or a skip, where the failure mattered (no task
+ * above it ended ok anyway). Every human report leads with them; a
  * CI log ends with them, and on GitHub Actions they become annotations.
  */
 #include "report/report.h"
@@ -15,12 +16,23 @@
 
 int corun__report_root_cause(const struct corun_task *t)
 {
+  const struct corun_task *p;
+
   if (t->status != CORUN_STATUS_FAILED && t->status != CORUN_STATUS_TIMEOUT)
     return 0;
   if (t->err_type == CORUN_ERR_CANCELLED || t->err_type == CORUN_ERR_SKIPPED)
     return 0;
   /* Children in the table explain it (a skipped one by its "after"). */
-  return t->err_type != CORUN_ERR_CHILD || t->nchildren == 0;
+  if (t->err_type == CORUN_ERR_CHILD && t->nchildren > 0)
+    return 0;
+  /*
+   * A failure a container took in its stride (a race's loser, a gather
+   * with return_exceptions) caused nothing: some task above it ended ok.
+   */
+  for (p = t->parent; p; p = p->parent)
+    if (p->status == CORUN_STATUS_OK)
+      return 0;
+  return 1;
 }
 
 /*
