@@ -7,9 +7,8 @@
 #include "util/duration.h"
 #include "core/kind.h"
 
-const char *const corun__common_fields[] = {"id",      "kind",  "after",
-                                            "timeout", "limit", "shield",
-                                            NULL};
+const char *const corun__common_fields[] = {
+    "id", "kind", "after", "timeout", "limit", "shield", "name", NULL};
 
 static int listed(const char *const *names, const char *name)
 {
@@ -31,8 +30,8 @@ int corun__common_shapes(const char *name)
 
 int corun__common_per_task(const char *name)
 {
-  static const char *const per_task[] = {"id", "kind", "after", "tasks",
-                                         NULL};
+  static const char *const per_task[] = {"id",    "kind", "after",
+                                         "tasks", "name", NULL};
 
   return listed(per_task, name);
 }
@@ -69,6 +68,22 @@ static void read_id(struct corun_fields *f, struct corun_common *out)
     corun_field_fail(f, "id", v, "must be a string, not %s",
                      corun__json_type(v));
   }
+}
+
+static void read_name(struct corun_fields *f, struct corun_common *out)
+{
+  const cJSON *v = corun_field(f, "name");
+
+  if (v == NULL || (v->type & CORUN_FIELD_BAD))
+    return;
+  if (!cJSON_IsString(v))
+    corun_field_fail(f, "name", v, "must be a string, not %s",
+                     corun__json_type(v));
+  else if (v->valuestring[0] == '\0')
+    corun_field_fail(f, "name", v,
+                     "must not be empty (leave it out to show the id)");
+  else if (out)
+    out->name = v;
 }
 
 static void read_after(struct corun_fields *f, struct corun_common *out)
@@ -169,4 +184,41 @@ void corun__common_read(struct corun_task *t, struct corun_fields *f,
     t->flags |= CORUN_TF_SHIELD;
   if (which & CORUN_COMMON_LIMIT)
     read_limit(t, f, which, out);
+  if (which & CORUN_COMMON_NAME)
+    read_name(f, out);
+}
+
+static int named_cmp(const void *a, const void *b)
+{
+  uint32_t x = ((const struct corun_named *)a)->index,
+           y = ((const struct corun_named *)b)->index;
+
+  return x < y ? -1 : x > y;
+}
+
+void corun__job_sort_names(struct corun_job *job)
+{
+  if (job->nnames > 1)
+    qsort(job->names, job->nnames, sizeof(*job->names), named_cmp);
+}
+
+const char *corun__task_name(const struct corun_job *job,
+                             const struct corun_task *t)
+{
+  size_t lo = 0, hi = job ? job->nnames : 0;
+
+  /* An item's task shares its pipeline's index: it is not the job's. */
+  if (t->flags & CORUN_TF_INSTANCE)
+    return t->id;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+
+    if (job->names[mid].index == t->index)
+      return job->names[mid].name;
+    if (job->names[mid].index < t->index)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return t->id;
 }
