@@ -2,11 +2,14 @@
 /*
  * The JUnit XML report (--junit): every document corun writes must pass
  * "xmllint --schema" against tests/fixtures/junit/junit.xsd (the dialect
- * Jenkins, GitLab and GitHub's reporters read), and say what the JSON
- * report says: one testcase per task in the same order, counts, classnames,
- * failure/error/skipped with their types, exec output in system-out and
- * system-err, secrets redacted, and no byte XML 1.0 forbids. Content is
- * checked with plain string searches; xmllint checks the structure.
+ * Jenkins, GitLab and GitHub's reporters read) and junit-10.xsd (the
+ * Jenkins xUnit plugin's own), and say what the JSON report says: one
+ * testcase per leaf task in the same order (containers only when they
+ * failed on their own), counts, classnames, failure/skipped with their
+ * types, an error case for a run that did not end by itself, exec output
+ * in system-out and system-err, secrets redacted, and no byte XML 1.0
+ * forbids. Content is checked with plain string searches; xmllint checks
+ * the structure.
  *
  * xmllint (Debian: libxml2-utils) is required: without it these tests
  * fail, saying so, rather than pass without checking anything.
@@ -25,6 +28,7 @@
 #include "helpers.h"
 
 #define XSD CORUN_FIXTURES "/junit/junit.xsd"
+#define XSD10 CORUN_FIXTURES "/junit/junit-10.xsd"
 #define CLI(in, ...) cli((in), (const char *const[]){__VA_ARGS__, NULL})
 
 /* A value no job or message could contain by chance. */
@@ -70,33 +74,43 @@ static void require_xmllint(void)
   free(out);
 }
 
-/* xmllint --schema's exit status for path; *out gets what it said. */
-static int xmllint(const char *path, char **out)
+/* xmllint --schema xsd's exit status for path; *out gets what it said. */
+static int xmllint_with(const char *xsd, const char *path, char **out)
 {
   char cmd[4096];
   int status;
 
   require_xmllint();
-  snprintf(cmd, sizeof(cmd), "xmllint --noout --schema '%s' '%s' 2>&1", XSD,
+  snprintf(cmd, sizeof(cmd), "xmllint --noout --schema '%s' '%s' 2>&1", xsd,
            path);
   *out = run_shell(cmd, &status);
   return status;
 }
 
-/* The document at path is well-formed and valid against the XSD. */
+static int xmllint(const char *path, char **out)
+{
+  return xmllint_with(XSD, path, out);
+}
+
+/* The document at path is well-formed and valid against both XSDs. */
 static void assert_valid(const char *path)
 {
-  char *said = NULL;
-  int status = xmllint(path, &said);
+  const char *const xsds[] = {XSD, XSD10};
+  size_t i;
 
-  if (status != 0) {
-    char *doc = slurp_file(path, NULL);
+  for (i = 0; i < 2; i++) {
+    char *said = NULL;
+    int status = xmllint_with(xsds[i], path, &said);
 
-    cr_assert_fail("xmllint --schema junit.xsd rejects %s (exit %d):\n%s\n"
-                   "--- document:\n%s",
-                   path, status, said, doc);
+    if (status != 0) {
+      char *doc = slurp_file(path, NULL);
+
+      cr_assert_fail("xmllint --schema %s rejects %s (exit %d):\n%s\n"
+                     "--- document:\n%s",
+                     xsds[i], path, status, said, doc);
+    }
+    free(said);
   }
-  free(said);
 }
 
 /* No byte XML 1.0 forbids, and nothing that reads as a number reference. */
@@ -247,24 +261,28 @@ Test(junit, statuses_map_to_failure_error_and_skipped)
   cr_assert(strncmp(doc, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n", 39) ==
                 0,
             "%s", doc);
-  /* 9 tasks: ok quick, outer, inner, leaf; failed fetch_all, broken;
-     timeout late; cancelled slow; skipped then. */
-  assert_has(doc, "<testsuites name=\"corun\" tests=\"9\" failures=\"2\" "
-                  "errors=\"1\" skipped=\"2\" time=\"");
-  assert_has(doc, "<testsuite id=\"0\" name=\"demo\" tests=\"9\" "
-                  "failures=\"2\" errors=\"1\" skipped=\"2\" time=\"");
+  /* 6 leaves: ok quick, leaf; failed broken; timeout late; cancelled
+     slow; skipped then. The containers (fetch_all failed because of
+     broken; outer, inner ok) are no test cases: one failure counts once.
+     <testsuites> carries no "skipped" (junit-10.xsd has none there). */
+  assert_has(doc, "<testsuites name=\"corun\" tests=\"6\" failures=\"2\" "
+                  "errors=\"0\" time=\"");
+  assert_has(doc, "<testsuite id=\"0\" name=\"demo\" tests=\"6\" "
+                  "failures=\"2\" errors=\"0\" skipped=\"2\" time=\"");
   assert_has(doc, " timestamp=\"20");
   assert_has(doc, "Z\" hostname=\"");
   cr_assert_eq(count_of(doc, "<testsuite "), 1);
-  cr_assert_eq(count_of(doc, "<testcase "), 9);
+  cr_assert_eq(count_of(doc, "<testcase "), 6);
 
-  /* The same tasks in the same order as the JSON report. */
+  /* The same leaf tasks in the same order as the JSON report. */
   c = slurp_file(rep, NULL);
   json = cJSON_Parse(c);
   cr_assert_not_null(json, "%s", c);
   free(c);
   cJSON_ArrayForEach(t, cJSON_GetObjectItem(json, "tasks"))
   {
+    if (strcmp(cJSON_GetObjectItem(t, "kind")->valuestring, "gather") == 0)
+      continue;
     if (want.len)
       corun_buf_putc(&want, ' ');
     corun_buf_puts(&want, cJSON_GetObjectItem(t, "id")->valuestring);
@@ -285,7 +303,9 @@ Test(junit, statuses_map_to_failure_error_and_skipped)
   c = case_of(doc, "leaf");
   assert_has(c, "classname=\"demo.outer.inner\" time=\"");
   free(c);
-  c = case_of(doc, "outer");
+  assert_lacks(doc, "<testcase name=\"outer\"");
+  assert_lacks(doc, "<testcase name=\"inner\"");
+  c = case_of(doc, "late");
   assert_has(c, "classname=\"demo\"");
   free(c);
 
@@ -304,14 +324,15 @@ Test(junit, statuses_map_to_failure_error_and_skipped)
     cr_assert_eq(end - strchr(tv, '.'), 4, "not 3 decimals: %s", c);
   }
   free(c);
-  c = case_of(doc, "fetch_all");
-  assert_has(c, "<failure type=\"child\" message=\"child &quot;broken&quot; ");
-  free(c);
+  /* Its gather failed because of it: counted once, here. */
+  assert_lacks(doc, "<testcase name=\"fetch_all\"");
 
-  /* timeout: an <error>, it did not finish. */
+  /* timeout: a <failure> of type timeout (a test that failed). */
   c = case_of(doc, "late");
-  assert_has(c, "<error type=\"timeout\" message=\"timed out after 0.1s\">");
-  assert_has(c, "</error>");
+  assert_has(c, "<failure type=\"timeout\" message=\"timed out after "
+                "0.1s\">");
+  assert_has(c, "</failure>");
+  assert_lacks(c, "<error");
   free(c);
 
   /* cancelled by the fail-fast gather: skipped, saying it was cancelled. */
@@ -420,6 +441,240 @@ Test(junit, exec_output_is_escaped_and_redacted)
   free(job);
   free(xml);
   rm_scratch(dir, (const char *const[]){"job.json", "out.xml", NULL});
+}
+
+/* --- names, nesting, containers that fail on their own ---------------------- */
+
+/*
+ * "name" is the test case's name (the id stays in the JSON report); the
+ * classname is the job and the ids of the containers above; a gather whose
+ * own timeout expires is a case of its own (its children are skipped, and
+ * nothing else would say why); commands that timed out or were cancelled
+ * keep what they printed.
+ */
+static const char nested_job[] =
+    "{\"name\": \"nest\", \"vars\": {\"env\": \"staging\"}, \"tasks\": [\n"
+    " {\"id\": \"outer\", \"kind\": \"gather\", \"name\": \"Outer\","
+    "  \"tasks\": [\n"
+    "   {\"id\": \"inner\", \"kind\": \"gather\", \"tasks\": [\n"
+    "     {\"id\": \"probe\", \"kind\": \"sleep\", \"seconds\": 0,"
+    "      \"name\": \"probe ${env} <1>\"}]}]},\n"
+    " {\"id\": \"hang\", \"kind\": \"exec\", \"shell\": \"echo started; "
+    "echo warming >&2; exec sleep 30\", \"timeout\": \"300ms\","
+    "  \"kill_grace\": \"1s\"},\n"
+    " {\"id\": \"box\", \"kind\": \"gather\", \"timeout\": \"300ms\","
+    "  \"tasks\": [\n"
+    "   {\"id\": \"boxed\", \"kind\": \"exec\", \"shell\": \"echo inside; "
+    "exec sleep 30\", \"kill_grace\": \"1s\"}]}\n"
+    "]}\n";
+
+Test(junit, names_nesting_and_containers_failing_on_their_own)
+{
+  char *dir = tmp_dir("junit");
+  char *job = put_file(dir, "job.json", nested_job);
+  char *xml = path_join(dir, "out.xml");
+  char *doc, *c, *order;
+  struct proc *p;
+
+  p = CLI(NULL, "-q", "--junit", xml, job);
+  cr_assert_eq(p->status, 1, "exit %d, stderr: %s", p->status, p->err);
+  proc_free(p);
+  assert_valid(xml);
+  doc = slurp_file(xml, NULL);
+  order = case_order(doc);
+  cr_assert_str_eq(order, "probe staging &lt;1&gt; hang box boxed");
+  free(order);
+  assert_has(doc, "tests=\"4\" failures=\"2\" errors=\"0\" skipped=\"1\"");
+
+  c = case_of(doc, "probe staging &lt;1&gt;");
+  assert_has(c, "classname=\"nest.outer.inner\"");
+  free(c);
+  /* A container that fails only through its children is no case. */
+  assert_lacks(doc, "name=\"Outer\"");
+
+  /* The command that timed out keeps what it printed. */
+  c = case_of(doc, "hang");
+  assert_has(c, "<failure type=\"timeout\"");
+  assert_has(c, "<system-out>started\n</system-out>");
+  assert_has(c, "<system-err>warming\n</system-err>");
+  free(c);
+
+  /* The gather's own timeout: its case; its child cancelled, skipped. */
+  c = case_of(doc, "box");
+  assert_has(c, "classname=\"nest\"");
+  assert_has(c, "<failure type=\"timeout\" message=\"timed out after 0.3s\"");
+  free(c);
+  c = case_of(doc, "boxed");
+  assert_has(c, "classname=\"nest.box\"");
+  assert_has(c, "<skipped message=\"cancelled: parent &quot;box&quot; timed "
+                "out\"/>");
+  assert_has(c, "<system-out>inside\n</system-out>");
+  free(c);
+
+  free(doc);
+  free(xml);
+  free(job);
+  rm_scratch(dir, (const char *const[]){"job.json", "out.xml", NULL});
+}
+
+/* --- pipelines ------------------------------------------------------------ */
+
+/* 30 items, 25 of them fail: the one case names the first 20. */
+Test(junit, pipeline_summary_is_one_case_naming_failed_items)
+{
+  char *dir = tmp_dir("junit");
+  char *job = put_file(
+      dir, "job.json",
+      "{\"name\": \"pl\", \"tasks\": [\n"
+      " {\"id\": \"crawl\", \"kind\": \"pipeline\","
+      "  \"source\": {\"range\": [0, 30]},\n"
+      "  \"stages\": [{\"task\": {\"kind\": \"exec\", \"argv\": "
+      "[\"test\", \"${item}\", \"-lt\", \"5\"]}}]}\n"
+      "]}\n");
+  char *xml = path_join(dir, "out.xml");
+  char *doc, *c;
+  struct proc *p;
+
+  p = CLI(NULL, "-q", "--junit", xml, job);
+  cr_assert_eq(p->status, 1, "exit %d, stderr: %s", p->status, p->err);
+  proc_free(p);
+  assert_valid(xml);
+  doc = slurp_file(xml, NULL);
+  assert_has(doc, "tests=\"1\" failures=\"1\" errors=\"0\" skipped=\"0\"");
+  cr_assert_eq(count_of(doc, "<testcase "), 1);
+  c = case_of(doc, "crawl");
+  assert_has(c, "<failure type=\"child\" message=\"25 of 30 items failed");
+  assert_has(c, "; failed items: 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, "
+                "17, 18, 19, 20, 21, 22, 23, 24 and 5 more\"");
+  assert_lacks(c, "25,");
+  free(c);
+  free(doc);
+  free(xml);
+  free(job);
+  rm_scratch(dir, (const char *const[]){"job.json", "out.xml", NULL});
+}
+
+/*
+ * "junit": "items": a case per item, in source order, named by the last
+ * stage's task's "name" filled with the item (or the source item itself),
+ * with its duration, failure or skip; the pipeline itself is no case when
+ * its items say why it failed. The JSON report is the same either way.
+ */
+static const char items_job[] =
+    "{\"name\": \"pl\", \"tasks\": [\n"
+    " {\"id\": \"named\", \"kind\": \"pipeline\", \"junit\": \"items\","
+    "  \"source\": {\"items\": [{\"host\": \"a\", \"ok\": 0},"
+    "    {\"host\": \"b\", \"ok\": 1}, {\"host\": \"c\", \"ok\": 0}]},\n"
+    "  \"stages\": [{\"workers\": 3, \"task\": {\"kind\": \"exec\","
+    "   \"name\": \"ping ${item.host} #${index}\","
+    "   \"shell\": \"echo to ${item.host}; exit ${item.ok}\"}}]},\n"
+    " {\"id\": \"plain\", \"kind\": \"pipeline\", \"junit\": \"items\","
+    "  \"source\": {\"items\": [\"x\", 7, {\"k\": true}]},\n"
+    "  \"stages\": [{\"task\": {\"kind\": \"sleep\", \"seconds\": 0}},"
+    "   {\"task\": {\"kind\": \"sleep\", \"seconds\": 0}}]},\n"
+    " {\"id\": \"stop\", \"kind\": \"pipeline\", \"junit\": \"items\","
+    "  \"on_error\": \"cancel\", \"source\": {\"range\": [0, 5]},\n"
+    "  \"stages\": [{\"workers\": 1, \"queue\": 10, \"task\": {\"kind\": "
+    "\"sleep\", \"seconds\": 0.05, \"fail\": \"no ${item}\", "
+    "\"name\": \"n${item}\"}}]}\n"
+    "]}\n";
+
+Test(junit, pipeline_items_are_cases_of_their_own)
+{
+  char *dir = tmp_dir("junit");
+  char *job = put_file(dir, "job.json", items_job);
+  char *xml = path_join(dir, "out.xml"), *rep = path_join(dir, "r.json");
+  char *doc, *c, *order, *report;
+  struct proc *p;
+
+  p = CLI(NULL, "-q", "--junit", xml, "--report", rep, job);
+  cr_assert_eq(p->status, 1, "exit %d, stderr: %s", p->status, p->err);
+  proc_free(p);
+  assert_valid(xml);
+  doc = slurp_file(xml, NULL);
+  order = case_order(doc);
+  cr_assert_str_eq(order, "ping a #0 ping b #1 ping c #2 x 7 {&quot;k&quot;:"
+                          "true} n0 n1 n2 n3 n4");
+  free(order);
+  /* 11 items: 1 failed in named, 1 failed and 4 cancelled in stop. */
+  assert_has(doc, "tests=\"11\" failures=\"2\" errors=\"0\" skipped=\"4\"");
+  c = case_of(doc, "ping b #1");
+  assert_has(c, "classname=\"pl.named\"");
+  assert_has(c, "<failure type=\"exit_status\" message=\"exit status 1\"");
+  free(c);
+  c = case_of(doc, "ping a #0");
+  assert_has(c, "classname=\"pl.named\" time=\"0.");
+  assert_has(c, "/>");
+  free(c);
+  c = case_of(doc, "n0");
+  assert_has(c, "<failure type=\"fail\" message=\"no 0\"");
+  free(c);
+  c = case_of(doc, "n3");
+  assert_has(c, "<skipped message=\"cancelled: the pipeline stopped while "
+                "this item waited for a worker\"/>");
+  free(c);
+  assert_lacks(doc, "<testcase name=\"named\"");
+  assert_lacks(doc, "<testcase name=\"stop\"");
+  /* The JSON report knows nothing of the mode. */
+  report = slurp_file(rep, NULL);
+  assert_lacks(report, "junit");
+  assert_lacks(report, "ping");
+  free(report);
+  free(doc);
+  free(xml);
+  free(rep);
+  free(job);
+  rm_scratch(dir,
+             (const char *const[]){"job.json", "out.xml", "r.json", NULL});
+}
+
+/* A pipeline that fails on its own (its timeout) is a case besides its items. */
+Test(junit, pipeline_items_and_its_own_timeout)
+{
+  char *dir = tmp_dir("junit");
+  char *job = put_file(
+      dir, "job.json",
+      "{\"name\": \"pl\", \"tasks\": [\n"
+      " {\"id\": \"slow\", \"kind\": \"pipeline\", \"junit\": \"items\","
+      "  \"timeout\": \"200ms\", \"source\": {\"items\": [0, 10]},\n"
+      "  \"stages\": [{\"workers\": 2, \"task\": {\"kind\": \"sleep\", "
+      "\"seconds\": \"${item}\"}}]}\n"
+      "]}\n");
+  char *xml = path_join(dir, "out.xml");
+  char *doc, *c, *order;
+  struct proc *p;
+
+  p = CLI(NULL, "-q", "--junit", xml, job);
+  cr_assert_eq(p->status, 1, "exit %d, stderr: %s", p->status, p->err);
+  proc_free(p);
+  assert_valid(xml);
+  doc = slurp_file(xml, NULL);
+  order = case_order(doc);
+  cr_assert_str_eq(order, "0 10 slow");
+  free(order);
+  assert_has(doc, "tests=\"3\" failures=\"1\" errors=\"0\" skipped=\"1\"");
+  c = case_of(doc, "slow");
+  assert_has(c, "<failure type=\"timeout\"");
+  free(c);
+  c = case_of(doc, "10");
+  assert_has(c, "classname=\"pl.slow\"");
+  assert_has(c, "<skipped message=\"cancelled");
+  free(c);
+  free(doc);
+  free(xml);
+  free(job);
+  rm_scratch(dir, (const char *const[]){"job.json", "out.xml", NULL});
+}
+
+Test(junit, pipeline_junit_field_is_checked)
+{
+  char *e = load_err("{\"tasks\": [{\"kind\": \"pipeline\", \"junit\": "
+                     "\"each\", \"source\": {\"items\": [1]}, \"stages\": "
+                     "[{\"task\": {\"kind\": \"sleep\", \"seconds\": 0}}]}]}");
+
+  cr_assert(strstr(e, "\"junit\""), "%s", e);
+  cr_assert(strstr(e, "summary"), "%s", e);
+  free(e);
 }
 
 /* --- where it goes -------------------------------------------------------- */
@@ -534,11 +789,21 @@ Test(junit, written_when_the_whole_run_times_out)
   assert_valid(xml);
   doc = slurp_file(xml, &len);
   assert_no_forbidden_bytes(doc, len);
-  assert_has(doc, "tests=\"4\" failures=\"0\" errors=\"0\" skipped=\"3\"");
+  /* done, nap, sig, and the run's own case, which never reads passed. */
+  assert_has(doc, "tests=\"4\" failures=\"0\" errors=\"1\" skipped=\"2\"");
   c = case_of(doc, "nap");
   assert_has(c, "<skipped message=\"cancelled: the run&apos;s --timeout "
                 "expired\"/>");
   free(c);
+  assert_lacks(doc, "<testcase name=\"group\"");
+  c = case_of(doc, "corun");
+  assert_has(c, "classname=\"long\"");
+  assert_has(c, "<error type=\"timeout\" message=\"the run&apos;s --timeout "
+                "expired");
+  free(c);
+  cr_assert(strstr(doc, "<testcase name=\"corun\"") >
+                strstr(doc, "<testcase name=\"sig\""),
+            "the run's case comes last:\n%s", doc);
   c = case_of(doc, "done");
   assert_has(c, "/>");
   free(c);
@@ -569,6 +834,11 @@ Test(junit, written_when_interrupted)
   free(c);
   c = case_of(doc, "sig");
   assert_has(c, "<skipped message=\"cancelled: interrupted (SIGINT)\"/>");
+  free(c);
+  assert_has(doc, "tests=\"4\" failures=\"0\" errors=\"1\" skipped=\"2\"");
+  c = case_of(doc, "corun");
+  assert_has(c, "<error type=\"interrupted\" message=\"the run was "
+                "interrupted by SIGINT");
   free(c);
   free(doc);
   free(xml);

@@ -634,3 +634,76 @@ Test(report, report_file_mode_is_0644_and_nothing_is_left_beside_it)
   cr_assert_eq(rmdir(dir), 0);
   free(dir);
 }
+
+/*
+ * "name": the report's entry carries it only when set, the table shows it
+ * instead of the id (escaped, redacted), and so do the root causes;
+ * templates fill it; a name need not be unique.
+ */
+Test(report, name_replaces_the_id_where_people_read)
+{
+  struct result *r;
+  struct corun_buf b = CORUN_BUF_INIT;
+  cJSON *rep, *tasks;
+  const char *s;
+
+  setenv("REPORT_NAME_SECRET", "s3cr3t-nm", 1);
+  r = run_job(
+      "{\"vars\": {\"who\": \"world\"}, \"tasks\": ["
+      "{\"id\": \"g\", \"kind\": \"gather\", \"name\": \"the group\","
+      " \"tasks\": ["
+      "  {\"id\": \"a\", \"kind\": \"sleep\", \"seconds\": 0,"
+      "   \"name\": \"greet ${who}\"},"
+      "  {\"id\": \"b\", \"kind\": \"sleep\", \"seconds\": 0,"
+      "   \"name\": \"greet ${who}\"}]},"
+      "{\"id\": \"f\", \"kind\": \"sleep\", \"seconds\": 0, \"fail\": \"no\","
+      " \"name\": \"bad\\u001b[31m one\"},"
+      "{\"id\": \"k\", \"kind\": \"sleep\", \"seconds\": 0,"
+      " \"name\": \"key ${env:REPORT_NAME_SECRET}\"},"
+      "{\"id\": \"plain\", \"kind\": \"sleep\", \"seconds\": 0}]}",
+      NULL);
+  rep = report_of(r);
+  tasks = get(rep, "tasks");
+  cr_assert_str_eq(get(cJSON_GetArrayItem(tasks, 0), "name")->valuestring,
+                   "the group");
+  cr_assert_str_eq(get(cJSON_GetArrayItem(tasks, 1), "name")->valuestring,
+                   "greet world");
+  cr_assert_str_eq(get(cJSON_GetArrayItem(tasks, 2), "name")->valuestring,
+                   "greet world");
+  cr_assert_str_eq(get(cJSON_GetArrayItem(tasks, 4), "name")->valuestring,
+                   "key ***");
+  cr_assert_null(cJSON_GetObjectItem(cJSON_GetArrayItem(tasks, 5), "name"),
+                 "no name: no \"name\" member");
+  cr_assert_str_eq(get(cJSON_GetArrayItem(tasks, 5), "id")->valuestring,
+                   "plain");
+  corun_report_text(r->run, 0, &b);
+  s = corun_buf_str(&b);
+  cr_assert(strstr(s, "\nthe group "), "%s", s);
+  cr_assert(strstr(s, "\n  greet world "), "indented by depth:\n%s", s);
+  cr_assert(strstr(s, "\nbad\\x1b[31m one "), "escaped:\n%s", s);
+  cr_assert(strstr(s, "\nkey *** "), "redacted:\n%s", s);
+  cr_assert(strstr(s, "\nplain "), "%s", s);
+  cr_assert_null(strstr(s, "s3cr3t-nm"), "%s", s);
+  cr_assert_null(strstr(s, "\n  a "), "the id is not shown:\n%s", s);
+  cr_assert(strstr(s, "Root causes:\n  bad\\x1b[31m one (sleep): fail: no"),
+            "%s", s);
+  corun_buf_free(&b);
+  cJSON_Delete(rep);
+  result_free(r);
+  unsetenv("REPORT_NAME_SECRET");
+}
+
+Test(report, name_errors)
+{
+  char *e = load_err("{\"defaults\": {\"name\": \"x\"}, \"tasks\": ["
+                     "{\"kind\": \"sleep\", \"seconds\": 0, \"name\": \"\"},"
+                     "{\"kind\": \"sleep\", \"seconds\": 0, \"name\": 3},"
+                     "{\"id\": \"c\", \"kind\": \"sleep\", \"seconds\": 0,"
+                     " \"nmae\": \"x\"}]}");
+
+  cr_assert(strstr(e, "\"name\" cannot have a default"), "%s", e);
+  cr_assert(strstr(e, "\"name\" must not be empty"), "%s", e);
+  cr_assert(strstr(e, "\"name\" must be a string, not a number"), "%s", e);
+  cr_assert(strstr(e, "did you mean \"name\""), "%s", e);
+  free(e);
+}

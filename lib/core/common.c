@@ -9,7 +9,8 @@
 #include "core/kind.h"
 
 const char *const corun__common_fields[] = {
-    "id", "kind", "after", "run_if", "timeout", "limit", "shield", NULL};
+    "id", "kind", "after", "run_if", "timeout", "limit", "shield", "name",
+    NULL};
 
 const char *const corun__run_if_names[] = {"all_ok", "all_done", "any_failed",
                                            NULL};
@@ -36,7 +37,7 @@ int corun__common_per_task(const char *name)
 {
   /* "run_if" says how to take a task's own "after": a default has none. */
   static const char *const per_task[] = {"id",     "kind",  "after",
-                                         "run_if", "tasks", NULL};
+                                         "run_if", "tasks", "name", NULL};
 
   return listed(per_task, name);
 }
@@ -73,6 +74,22 @@ static void read_id(struct corun_fields *f, struct corun_common *out)
     corun_field_fail(f, "id", v, "must be a string, not %s",
                      corun__json_type(v));
   }
+}
+
+static void read_name(struct corun_fields *f, struct corun_common *out)
+{
+  const cJSON *v = corun_field(f, "name");
+
+  if (v == NULL || (v->type & CORUN_FIELD_BAD))
+    return;
+  if (!cJSON_IsString(v))
+    corun_field_fail(f, "name", v, "must be a string, not %s",
+                     corun__json_type(v));
+  else if (v->valuestring[0] == '\0')
+    corun_field_fail(f, "name", v,
+                     "must not be empty (leave it out to show the id)");
+  else if (out)
+    out->name = v;
 }
 
 static void read_after(struct corun_fields *f, struct corun_common *out)
@@ -216,4 +233,41 @@ void corun__common_read(struct corun_task *t, struct corun_fields *f,
     t->flags |= CORUN_TF_SHIELD;
   if (which & CORUN_COMMON_LIMIT)
     read_limit(t, f, which, out);
+  if (which & CORUN_COMMON_NAME)
+    read_name(f, out);
+}
+
+static int named_cmp(const void *a, const void *b)
+{
+  uint32_t x = ((const struct corun_named *)a)->index,
+           y = ((const struct corun_named *)b)->index;
+
+  return x < y ? -1 : x > y;
+}
+
+void corun__job_sort_names(struct corun_job *job)
+{
+  if (job->nnames > 1)
+    qsort(job->names, job->nnames, sizeof(*job->names), named_cmp);
+}
+
+const char *corun__task_name(const struct corun_job *job,
+                             const struct corun_task *t)
+{
+  size_t lo = 0, hi = job ? job->nnames : 0;
+
+  /* An item's task shares its pipeline's index: it is not the job's. */
+  if (t->flags & CORUN_TF_INSTANCE)
+    return t->id;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+
+    if (job->names[mid].index == t->index)
+      return job->names[mid].name;
+    if (job->names[mid].index < t->index)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return t->id;
 }

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The fields every task has, whatever its kind: "id", "kind", "after",
- * "run_if", "timeout", "limit", "shield". One reader for all the places that meet
- * them: a task of the job, a task template, the job's "defaults" on their
- * own, and a template's task made for an item at run time.
+ * "run_if", "timeout", "limit", "shield", "name". One reader for all the
+ * places that meet them: a task of the job, a task template, the job's
+ * "defaults" on their own, and a template's task made for an item at run
+ * time.
  */
 #ifndef CORUN_COMMON_H
 #define CORUN_COMMON_H
@@ -11,6 +12,7 @@
 #include <cjson/cJSON.h>
 
 #include "core/fields.h"
+#include "core/job.h"
 #include "core/task.h"
 
 /* Their names, NULL-terminated. */
@@ -35,7 +37,8 @@ enum {
   CORUN_COMMON_SHIELD = 1 << 3,
   CORUN_COMMON_LIMIT = 1 << 4,
   CORUN_COMMON_RUN_IF = 1 << 5,
-  CORUN_COMMON_ALL = (1 << 6) - 1,
+  CORUN_COMMON_NAME = 1 << 6,
+  CORUN_COMMON_ALL = (1 << 7) - 1,
   /*
    * The task is a template's, made anew per item: "id", "after", "run_if"
    * and "shield" cannot be set on it, and its "limit" cannot name the item.
@@ -50,6 +53,7 @@ struct corun_common {
   const cJSON *after; /* a non-empty array of strings, or NULL */
   const cJSON *limit; /* the "limit" that applies, still to look up */
   enum corun_run_if run_if; /* ALL_OK unless "run_if" (with "after") says */
+  const cJSON *name;        /* a non-empty "name" string, or NULL */
 };
 
 /*
@@ -61,5 +65,14 @@ struct corun_common {
  */
 void corun__common_read(struct corun_task *t, struct corun_fields *f,
                         unsigned which, struct corun_common *out);
+
+/* Put the job's names in task order, once the loader has them all. */
+void corun__job_sort_names(struct corun_job *job);
+/*
+ * What reports show for t: its "name", or its id when it has none (and
+ * for a pipeline item's task, which is not the job's).
+ */
+const char *corun__task_name(const struct corun_job *job,
+                             const struct corun_task *t);
 
 #endif

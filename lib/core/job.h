@@ -49,6 +49,15 @@ struct corun_job {
     cJSON *json;
   } *deferred;
   size_t ndeferred;
+  /*
+   * "name"s, by task index (ascending): a side table, since most tasks
+   * have none and a task struct is kept small (core/task.h).
+   */
+  struct corun_named {
+    uint32_t index;
+    char *name;
+  } *names;
+  size_t nnames;
   int ran; /* a job runs once */
   uint64_t hash; /* of the file and --var values: which job a journal is */
 };

@@ -30,6 +30,18 @@ struct corun_job_setting {
   size_t off;
 };
 
+/*
+ * One JUnit test case that a task stands for besides itself (a pipeline's
+ * item under "junit": "items"). The strings belong to the task.
+ */
+struct corun_case {
+  const char *name;
+  const char *msg; /* why it did not end ok; NULL when it did */
+  uint64_t dur_ns;
+  uint8_t status;   /* enum corun_status */
+  uint8_t err_type; /* enum corun_errtype */
+};
+
 struct corun_kind {
   const char *name; /* the job file's "kind" string */
   size_t size;      /* bytes of the kind's task struct (base first) */
@@ -152,6 +164,25 @@ struct corun_kind {
    */
   void (*progress)(const struct corun_task *t, double elapsed,
                    struct corun_buf *out);
+  /*
+   * What a command printed, as far as it got: kept also when the task
+   * timed out or was cancelled, when its result holds none. Returns 0
+   * when there is nothing to show. Optional.
+   */
+  int (*output)(const struct corun_task *t, const char **out,
+                const char **err);
+  /*
+   * JUnit: the test cases t stands for instead of one of its own (a
+   * pipeline's items): how many, and case i into *c when c is not NULL
+   * and i is below that. 0: t is one test case, or none if it holds
+   * children. Optional.
+   */
+  size_t (*cases)(const struct corun_task *t, size_t i, struct corun_case *c);
+  /*
+   * JUnit: more for the failure message of t as one test case (a
+   * pipeline naming its failed items). Optional.
+   */
+  void (*case_detail)(const struct corun_task *t, struct corun_buf *out);
   /*
    * Captures (fetch's "capture"): the names a task takes, for the
    * loader's checks (at most max of them into out; returns how many it

@@ -399,20 +399,22 @@ static void again(struct corun_task *t)
 
 /*
  * The last non-empty line of stderr, for the error message: what a person
- * reading a failed command's report needs first. Points into the buffer.
+ * reading a failed command's report needs first. Points into the buffer,
+ * *n bytes; the buffer stays whole, for the reports that show it.
  */
-static const char *last_line(struct exec_task *x)
+static const char *last_line(const struct exec_task *x, int *n)
 {
-  struct corun_buf *b = &x->terr.buf;
-  char *end, *nl;
+  const struct corun_buf *b = &x->terr.buf;
+  size_t len = b->len;
+  const char *nl;
 
-  while (b->len && (b->p[b->len - 1] == '\n' || b->p[b->len - 1] == '\r'))
-    b->p[--b->len] = '\0';
-  if (b->len == 0)
+  while (len && (b->p[len - 1] == '\n' || b->p[len - 1] == '\r'))
+    len--;
+  if (len == 0)
     return NULL;
-  end = b->p + b->len;
-  for (nl = end; nl > b->p && nl[-1] != '\n'; nl--)
+  for (nl = b->p + len; nl > b->p && nl[-1] != '\n'; nl--)
     ;
+  *n = (int)(b->p + len - nl);
   return nl;
 }
 
@@ -436,6 +438,7 @@ static void maybe_done(struct exec_task *x)
   struct corun_buf msg = CORUN_BUF_INIT;
   enum corun_errtype type;
   const char *line;
+  int line_len = 0;
   cJSON *res;
 
   if (x->open_handles > 0 || t->state != CORUN_STATE_RUNNING)
@@ -452,9 +455,8 @@ static void maybe_done(struct exec_task *x)
     corun__task_finish(t, CORUN_STATUS_OK, CORUN_ERR_NONE, NULL);
     return;
   }
-  /* Before last_line(), which trims the kept stderr. */
   res = x->error ? NULL : make_result(x);
-  line = x->error ? NULL : last_line(x);
+  line = x->error ? NULL : last_line(x, &line_len);
   if (x->error) {
     char hint[160];
     struct stat st;
@@ -488,7 +490,7 @@ static void maybe_done(struct exec_task *x)
     corun_buf_printf(&msg, "exit status %lld", (long long)x->exit_code);
   }
   if (line)
-    corun_buf_printf(&msg, ": %s", line);
+    corun_buf_printf(&msg, ": %.*s", line_len, line);
   if (corun__retry_left(&x->c->retry, t) &&
       (!x->error || transient(x->error))) {
     if (corun__retry_after(&x->retry, t,
@@ -811,6 +813,21 @@ static void summary(const struct corun_task *t, struct corun_buf *out)
   corun_buf_printf(out, "exit 0, %zu bytes out", x->tout.buf.len);
 }
 
+/*
+ * The last attempt's output, whatever became of the task: a command that
+ * timed out or was cancelled has no result, and its output is what says
+ * where it hung.
+ */
+static int output(const struct corun_task *t, const char **out,
+                  const char **err)
+{
+  const struct exec_task *x = (const struct exec_task *)t;
+
+  *out = x->tout.buf.len ? x->tout.buf.p : "";
+  *err = x->terr.buf.len ? x->terr.buf.p : "";
+  return x->tout.buf.len || x->terr.buf.len;
+}
+
 static void release(struct corun_task *t)
 {
   struct exec_task *x = (struct exec_task *)t;
@@ -844,5 +861,6 @@ const struct corun_kind corun_kind_exec = {
     .process = process,
     .describe = describe,
     .summary = summary,
+    .output = output,
     .free = release,
 };

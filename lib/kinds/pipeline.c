@@ -21,7 +21,7 @@
 
 static const char *const fields[] = {
     "source", "producers", "produce_delay", "rate", "stages",
-    "on_error", "results", NULL};
+    "on_error", "results", "junit", NULL};
 
 /* ---- parse ---- */
 
@@ -291,7 +291,13 @@ static void parse_stage(struct pl_conf *c, struct corun_fields *f,
       else
         st->order = (enum corun_qorder)k;
     } else if (strcmp(it->string, "task") == 0) {
+      const cJSON *nm = cJSON_GetObjectItemCaseSensitive(it, "name");
+
       task = it;
+      /* Checked with the task's other fields; kept to name items by. */
+      if (cJSON_IsString(nm) && st->name == NULL &&
+          (st->name = strdup(nm->valuestring)) == NULL)
+        corun_field_fail(f, "stages", it, "could not be kept: out of memory");
     } else {
       char hint[CORUN_HINT_MAX];
 
@@ -338,6 +344,7 @@ static void parse_stage(struct pl_conf *c, struct corun_fields *f,
 static int parse(struct corun_task *t, struct corun_fields *f)
 {
   static const char *const on_error[] = {"continue", "cancel", NULL};
+  static const char *const junit[] = {"summary", "items", NULL};
   struct pl *p = (struct pl *)t;
   struct pl_conf *c = calloc(1, sizeof(*c));
   const cJSON *stages, *sv;
@@ -372,6 +379,8 @@ static int parse(struct corun_task *t, struct corun_fields *f)
   }
   if (corun_field_enum(f, "on_error", on_error, &k) > 0)
     c->cancel_on_error = k == 1;
+  if (corun_field_enum(f, "junit", junit, &k) > 0)
+    c->junit_items = k == 1;
   if (corun_field_path(f, "results", &c->results) > 0)
     corun_field_precheck(f, "results", corun_field(f, "results"),
                          CORUN_PRE_OUTPUT, c->results, NULL, NULL);
@@ -414,8 +423,10 @@ static void release(struct corun_task *t)
 
   corun__pl_run_free(p);
   if (c) {
-    for (i = 0; c->stages && i < c->nstages; i++)
+    for (i = 0; c->stages && i < c->nstages; i++) {
       corun__tmpl_free(&c->stages[i].tmpl);
+      free(c->stages[i].name);
+    }
     free(c->stages);
     cJSON_Delete(c->items);
     free(c->from);
@@ -441,6 +452,8 @@ const struct corun_kind corun_kind_pipeline = {
     .result = corun__pl_result,
     .summary = corun__pl_summary,
     .trace = corun__pl_trace,
+    .cases = corun__pl_cases,
+    .case_detail = corun__pl_case_detail,
     .progress = corun__pl_progress,
     .free = release,
 };

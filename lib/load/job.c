@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/common.h"
 #include "load/loader.h"
 #include "util/slab.h"
 
@@ -33,6 +34,9 @@ void corun_job_free(struct corun_job *job)
   for (i = 0; i < job->ndeferred; i++)
     cJSON_Delete(job->deferred[i].json);
   free(job->deferred);
+  for (i = 0; i < job->nnames; i++)
+    free(job->names[i].name);
+  free(job->names);
   corun_strmap_free(&job->ids);
   corun_slab_free(&job->slabs);
   corun_slab_free(&job->idslabs);
@@ -209,6 +213,8 @@ enum corun_code corun__load_text(
 
   if (ld.has_tasks && corun__load_read_tasks(&ld) < 0 && ld.p.failed)
     goto diags;
+  /* Children are read before their parent: put them in task order. */
+  corun__job_sort_names(job);
   if (corun__load_assign_ids(&ld) < 0) {
     code = corun_failf(err, CORUN_ENOMEM, "out of memory");
     goto fail;

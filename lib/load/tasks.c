@@ -129,6 +129,29 @@ struct corun_sem *corun__load_resolve_limit(struct loader *ld,
   return NULL;
 }
 
+static void keep_name(struct loader *ld, struct corun_fields *f, long idx,
+                      const cJSON *v)
+{
+  struct corun_job *job = ld->job;
+  size_t n = job->nnames;
+  struct corun_named *nv = job->names;
+
+  /* Doubling at each power of two: a million names, twenty reallocs. */
+  if ((n & (n - 1)) == 0) {
+    nv = realloc(job->names, (n < 2 ? 4 : 2 * n) * sizeof(*nv));
+    if (nv == NULL) {
+      corun_field_fail(f, "name", v, "could not be kept: out of memory");
+      return;
+    }
+    job->names = nv;
+  }
+  nv[job->nnames].index = (uint32_t)idx;
+  if ((nv[job->nnames].name = strdup(v->valuestring)) == NULL)
+    corun_field_fail(f, "name", v, "could not be kept: out of memory");
+  else
+    job->nnames++;
+}
+
 static void read_common(struct loader *ld, struct corun_task *t,
                         struct corun_fields *f, long idx)
 {
@@ -143,6 +166,8 @@ static void read_common(struct loader *ld, struct corun_task *t,
   }
   if (c.after)
     keep_after(ld, f, idx, c.after, c.run_if);
+  if (c.name)
+    keep_name(ld, f, idx, c.name);
   if (c.limit) {
     t->limit = corun__load_resolve_limit(ld, f, c.limit);
     ld->recs[idx].limit_off = (uint32_t)corun__load_where(ld, c.limit);

@@ -8,6 +8,7 @@
 
 #include "corun.h"
 #include "report/report.h"
+#include "core/common.h"
 #include "core/run.h"
 #include "core/task.h"
 
@@ -40,14 +41,21 @@ static void put_span(struct corun_buf *out, uint64_t a, uint64_t b)
     put_ms(out, ms_of(b) - ms_of(a));
 }
 
-static void put_task(struct corun_buf *out, const struct corun_task *t,
-                     const struct corun_secrets *sec)
+static void put_task(struct corun_buf *out, const struct corun_job *job,
+                     const struct corun_task *t)
 {
+  const struct corun_secrets *sec = &job->secrets;
   int started = t->t_start != CORUN_NO_TIME;
   uint64_t until = started ? t->t_start : t->t_end;
+  const char *name = corun__task_name(job, t);
 
   corun_buf_puts(out, "{\"id\": ");
   corun__json_write_str(out, t->id, sec);
+  /* Only when set: the contract's task entry has no "name" otherwise. */
+  if (name != t->id) {
+    corun_buf_puts(out, ", \"name\": ");
+    corun__json_write_str(out, name, sec);
+  }
   corun_buf_printf(out, ", \"kind\": \"%s\", \"parent\": ", t->kind->name);
   if (t->parent)
     corun__json_write_str(out, t->parent->id, sec);
@@ -116,7 +124,7 @@ void corun_report_json(const struct corun_run *run, struct corun_buf *out)
       counts[CORUN_STATUS_SKIPPED]);
   for (i = 0; i < job->ntasks; i++) {
     corun_buf_puts(out, i ? ",\n  " : "\n  ");
-    put_task(out, job->tasks[i], sec);
+    put_task(out, job, job->tasks[i]);
   }
   corun_buf_puts(out, job->ntasks ? "\n ]}\n" : "]}\n");
 }

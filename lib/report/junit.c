@@ -1,22 +1,30 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The JUnit XML report (--junit) for CI test reporters (GitLab, Jenkins,
- * GitHub actions that read JUnit): one <testsuite> for the job, one
- * <testcase> per task in the JSON report's order.
+ * The JUnit XML report (--junit) for CI test reporters (Jenkins' xUnit and
+ * junit steps, GitLab, the GitHub actions and dashboards that read JUnit),
+ * in the dialect of the xUnit plugin's junit-10.xsd: one <testsuite> for
+ * the job, one <testcase> per leaf task (sleep, fetch, exec, tcp, and a
+ * pipeline, or each of its items under "junit": "items"), in the JSON
+ * report's order. Containers (gather, wait) are not test cases, so a
+ * failure counts once, at the task that failed; a container that failed on
+ * its own account (its timeout, say) is one, or nothing would say so.
  *
  *   ok         no child element
  *   failed     <failure type="ERROR-TYPE" message="MSG">MSG</failure>
- *   timeout    <error type="timeout" message="MSG">MSG</error>
+ *   timeout    <failure type="timeout" message="MSG">MSG</failure>
  *   cancelled  <skipped message="cancelled: MSG"/> (MSG alone when it
  *              already begins with "cancelled")
  *   skipped    <skipped message="MSG"/>
  *
- * The captured stdout and stderr of a kind with streams go into the testcase's
- * <system-out> and <system-err>. Every string is redacted as the JSON
- * report redacts it, then escaped for XML 1.0. XML 1.0 cannot carry most
- * control characters at all, not even as &#N; references, nor bytes that
- * are not UTF-8: those are written as visible text, "\x01", as the summary
- * table writes them.
+ * A run that was interrupted or stopped by --timeout ends the suite with a
+ * test case "corun" holding an <error>, so it never reads as passed.
+ *
+ * What a command printed goes into the testcase's <system-out> and
+ * <system-err>, also when it timed out or was cancelled. Every string is
+ * redacted as the JSON report redacts it, then escaped for XML 1.0. XML
+ * 1.0 cannot carry most control characters at all, not even as &#N;
+ * references, nor bytes that are not UTF-8: those are written as visible
+ * text, "\x01", as the summary table writes them.
  */
 #include <stdio.h>
 #include <string.h>
@@ -25,6 +33,7 @@
 
 #include "corun.h"
 #include "report/report.h"
+#include "core/common.h"
 #include "core/run.h"
 #include "core/task.h"
 
@@ -138,9 +147,13 @@ static void put_ms(struct corun_buf *out, uint64_t ms)
                    (unsigned long long)(ms % 1000));
 }
 
-/* The job's name, then the ids of t's ancestors, root first, '.' between. */
+/*
+ * The job's name, then the ids of t's ancestors, root first, '.' between;
+ * then t's own id when self (t holds the case: a pipeline's item).
+ */
 static void put_classname(struct corun_buf *out, const struct corun_task *t,
-                          const char *job, const struct corun_secrets *sec)
+                          int self, const char *job,
+                          const struct corun_secrets *sec)
 {
   struct corun_buf raw = CORUN_BUF_INIT;
   const struct corun_task *a;
@@ -157,11 +170,23 @@ static void put_classname(struct corun_buf *out, const struct corun_task *t,
     corun_buf_putc(&raw, '.');
     corun_buf_puts(&raw, a->id);
   }
+  if (self) {
+    corun_buf_putc(&raw, '.');
+    corun_buf_puts(&raw, t->id);
+  }
   corun_buf_puts(out, " classname=\"");
   put_str(out, corun_buf_str(&raw), raw.len, sec, 1);
   corun_buf_putc(out, '"');
   corun_buf_free(&raw);
 }
+
+/* The counts a suite carries. */
+struct totals {
+  size_t tests;
+  size_t failures;
+  size_t errors;
+  size_t skipped;
+};
 
 /* Whether the result's field is a non-empty string. */
 static int has_text(const cJSON *result, const char *field)
@@ -171,64 +196,101 @@ static int has_text(const cJSON *result, const char *field)
   return cJSON_IsString(v) && v->valuestring[0] != '\0';
 }
 
-/* <TAG>TEXT</TAG> for a non-empty string field of a result with streams. */
-static void put_stream(struct corun_buf *out, const cJSON *result,
-                       const char *field, const char *tag,
-                       const struct corun_secrets *sec)
+/* <TAG>TEXT</TAG> for a non-empty text. */
+static void put_stream(struct corun_buf *out, const char *text,
+                       const char *tag, const struct corun_secrets *sec)
 {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(result, field);
-
-  if (!has_text(result, field))
+  if (text == NULL || *text == '\0')
     return;
   corun_buf_printf(out, "      <%s>", tag);
-  put_str(out, v->valuestring, strlen(v->valuestring), sec, 0);
+  put_str(out, text, strlen(text), sec, 0);
   corun_buf_printf(out, "</%s>\n", tag);
 }
 
-static void put_case(struct corun_buf *out, const struct corun_task *t,
-                     const char *job, const struct corun_secrets *sec)
+/*
+ * What t printed: its result's "stdout" and "stderr" when it has them (an
+ * ok or failed command, or one the journal gave back), else what the kind
+ * kept of a command that timed out or was cancelled.
+ */
+static void streams_of(const struct corun_task *t, const char **o,
+                       const char **e)
 {
-  const char *msg = t->err_msg ? t->err_msg : "";
-  const char *type = corun_errtype_name((enum corun_errtype)t->err_type);
-  int streams = t->result && cJSON_IsObject(t->result) &&
-             t->kind->streams;
-  int body = t->status != CORUN_STATUS_OK ||
-             (streams &&
-              (has_text(t->result, "stdout") || has_text(t->result, "stderr")));
-  struct corun_buf m = CORUN_BUF_INIT;
+  *o = *e = NULL;
+  if (t->kind->streams && t->result && cJSON_IsObject(t->result)) {
+    if (has_text(t->result, "stdout"))
+      *o = cJSON_GetObjectItemCaseSensitive(t->result, "stdout")->valuestring;
+    if (has_text(t->result, "stderr"))
+      *e = cJSON_GetObjectItemCaseSensitive(t->result, "stderr")->valuestring;
+    return;
+  }
+  if (t->kind->output && !(t->flags & CORUN_TF_RESUMED) &&
+      !t->kind->output(t, o, e))
+    *o = *e = NULL;
+}
 
+/* What one test case says; the strings are the caller's. */
+struct tcase {
+  const char *name;
+  uint64_t ms;
+  enum corun_status status;
+  enum corun_errtype type;
+  const char *msg;
+  const char *extra; /* appended to the message, or NULL */
+  const struct corun_task *t; /* its response and output, or NULL */
+};
+
+static void put_case(struct corun_buf *out, const struct tcase *c,
+                     const struct corun_task *owner, int self,
+                     const char *job, const struct corun_secrets *sec,
+                     struct totals *tot)
+{
+  const char *msg = c->msg ? c->msg : "";
+  const char *so = NULL, *se = NULL;
+  struct corun_buf m = CORUN_BUF_INIT;
+  int body;
+
+  tot->tests++;
+  if (c->status == CORUN_STATUS_FAILED || c->status == CORUN_STATUS_TIMEOUT)
+    tot->failures++;
+  else if (c->status != CORUN_STATUS_OK)
+    tot->skipped++;
+  /* The first pass only counts. */
+  if (out == NULL)
+    return;
+  if (c->t)
+    streams_of(c->t, &so, &se);
+  body = c->status != CORUN_STATUS_OK || so || se;
   corun_buf_puts(out, "    <testcase");
-  put_attr(out, "name", t->id, sec);
-  put_classname(out, t, job, sec);
+  put_attr(out, "name", c->name, sec);
+  put_classname(out, owner, self, job, sec);
   corun_buf_puts(out, " time=\"");
-  if (t->t_start != CORUN_NO_TIME && t->t_end != CORUN_NO_TIME &&
-      t->t_end >= t->t_start)
-    put_ms(out, ms_of(t->t_end) - ms_of(t->t_start));
-  else
-    corun_buf_puts(out, "0.000");
+  put_ms(out, c->ms);
   corun_buf_puts(out, body ? "\">\n" : "\"/>\n");
   if (!body)
     return;
-  switch (t->status) {
+  switch (c->status) {
   case CORUN_STATUS_FAILED:
   case CORUN_STATUS_TIMEOUT: {
-    const char *tag = t->status == CORUN_STATUS_FAILED ? "failure" : "error";
+    const char *type = c->status == CORUN_STATUS_TIMEOUT
+                           ? "timeout"
+                           : corun_errtype_name(c->type);
 
-    if (t->status == CORUN_STATUS_TIMEOUT)
-      type = "timeout";
-    corun_buf_printf(out, "      <%s", tag);
+    corun_buf_puts(&m, msg);
+    if (c->extra)
+      corun_buf_puts(&m, c->extra);
+    corun_buf_puts(out, "      <failure");
     put_attr(out, "type", type, sec);
-    put_attr(out, "message", msg, sec);
+    put_attr(out, "message", corun_buf_str(&m), sec);
     corun_buf_putc(out, '>');
-    put_str(out, msg, strlen(msg), sec, 0);
+    put_str(out, m.p ? m.p : "", m.len, sec, 0);
     {
       /* The answer that failed, so a CI page shows why without the report. */
       struct corun_buf r = CORUN_BUF_INIT;
       const char *ctype, *rbody;
       long status;
 
-      if (t->kind->response &&
-          t->kind->response(t, &status, &ctype, &rbody)) {
+      if (c->t && c->t->kind->response &&
+          c->t->kind->response(c->t, &status, &ctype, &rbody)) {
         corun_buf_printf(&r, "\n\nresponse: HTTP %ld", status);
         if (ctype)
           corun_buf_printf(&r, " (%s)", ctype);
@@ -238,7 +300,7 @@ static void put_case(struct corun_buf *out, const struct corun_task *t,
         corun_buf_free(&r);
       }
     }
-    corun_buf_printf(out, "</%s>\n", tag);
+    corun_buf_puts(out, "</failure>\n");
     break;
   }
   case CORUN_STATUS_CANCELLED:
@@ -263,42 +325,132 @@ static void put_case(struct corun_buf *out, const struct corun_task *t,
   default:
     break;
   }
-  if (streams) {
-    put_stream(out, t->result, "stdout", "system-out", sec);
-    put_stream(out, t->result, "stderr", "system-err", sec);
-  }
+  put_stream(out, so, "system-out", sec);
+  put_stream(out, se, "system-err", sec);
   corun_buf_puts(out, "    </testcase>\n");
   corun_buf_free(&m);
 }
 
-/* The counts both <testsuites> and <testsuite> carry. */
-static void put_totals(struct corun_buf *out, size_t tests,
-                       const unsigned *counts, uint64_t end_ns)
+static uint64_t ms_between(uint64_t a, uint64_t b)
 {
-  corun_buf_printf(
-      out,
-      " tests=\"%zu\" failures=\"%u\" errors=\"%u\" "
-      "skipped=\"%u\" time=\"",
-      tests, counts[CORUN_STATUS_FAILED], counts[CORUN_STATUS_TIMEOUT],
-      counts[CORUN_STATUS_CANCELLED] + counts[CORUN_STATUS_SKIPPED] +
-          counts[CORUN_STATUS_NONE]);
-  put_ms(out, ms_of(end_ns));
-  corun_buf_putc(out, '"');
+  if (a == CORUN_NO_TIME || b == CORUN_NO_TIME || b < a)
+    return 0;
+  return ms_of(b) - ms_of(a);
+}
+
+/*
+ * Whether a task that holds others failed on its own account (its own
+ * timeout, a pipeline's source): not because of a child, which says so.
+ */
+static int own_failure(const struct corun_task *t)
+{
+  return (t->status == CORUN_STATUS_FAILED ||
+          t->status == CORUN_STATUS_TIMEOUT) &&
+         t->err_type != CORUN_ERR_CHILD && t->err_type != CORUN_ERR_CANCELLED &&
+         t->err_type != CORUN_ERR_SKIPPED;
+}
+
+/* The test cases t stands for: none, itself, or its items. */
+static void put_task(struct corun_buf *out, const struct corun_job *job,
+                     const struct corun_task *t, struct totals *tot)
+{
+  const struct corun_secrets *sec = &job->secrets;
+  struct corun_buf extra = CORUN_BUF_INIT;
+  struct tcase c;
+  size_t n = t->kind->cases ? t->kind->cases(t, 0, NULL) : 0, i;
+
+  memset(&c, 0, sizeof(c));
+  for (i = 0; i < n; i++) {
+    struct corun_case ic;
+
+    memset(&ic, 0, sizeof(ic));
+    t->kind->cases(t, i, &ic);
+    c.name = ic.name;
+    c.ms = ms_of(ic.dur_ns);
+    c.status = (enum corun_status)ic.status;
+    c.type = (enum corun_errtype)ic.err_type;
+    c.msg = ic.msg;
+    put_case(out, &c, t, 1, job->name, sec, tot);
+  }
+  /* A container is a case only when nothing below says why it failed. */
+  if ((t->kind->parent || n > 0) && !own_failure(t))
+    return;
+  c.name = corun__task_name(job, t);
+  c.ms = ms_between(t->t_start, t->t_end);
+  c.status = (enum corun_status)t->status;
+  c.type = (enum corun_errtype)t->err_type;
+  c.msg = t->err_msg;
+  c.t = t;
+  if (out && t->kind->case_detail && t->status != CORUN_STATUS_OK &&
+      t->err_type == CORUN_ERR_CHILD) {
+    t->kind->case_detail(t, &extra);
+    c.extra = corun_buf_str(&extra);
+  }
+  put_case(out, &c, t, 0, job->name, sec, tot);
+  corun_buf_free(&extra);
+}
+
+/* Why a run that did not end on its own ended, for its "corun" case. */
+static void put_run_error(struct corun_buf *out, const struct corun_run *run,
+                          const struct corun_job *job, struct totals *tot)
+{
+  const char *type = "interrupted", *msg;
+
+  switch (run->end) {
+  case CORUN_END_SIGINT:
+    msg = "the run was interrupted by SIGINT: tasks were cancelled";
+    break;
+  case CORUN_END_SIGTERM:
+    msg = "the run was stopped by SIGTERM: tasks were cancelled";
+    break;
+  case CORUN_END_SIGHUP:
+    msg = "the run was stopped by SIGHUP: tasks were cancelled";
+    break;
+  case CORUN_END_TIMEOUT:
+    type = "timeout";
+    msg = "the run's --timeout expired: tasks were cancelled";
+    break;
+  case CORUN_END_STALLED:
+    type = "stalled";
+    msg = "the run stalled: no task could go on, all were cancelled";
+    break;
+  default:
+    return;
+  }
+  tot->tests++;
+  tot->errors++;
+  if (out == NULL)
+    return;
+  corun_buf_puts(out, "    <testcase name=\"corun\"");
+  put_attr(out, "classname", job->name, &job->secrets);
+  corun_buf_puts(out, " time=\"");
+  put_ms(out, ms_of(run->finished ? run->end_ns : corun__now_ns(run)));
+  corun_buf_puts(out, "\">\n      <error");
+  put_attr(out, "type", type, NULL);
+  put_attr(out, "message", msg, NULL);
+  corun_buf_putc(out, '>');
+  put_str(out, msg, strlen(msg), NULL, 0);
+  corun_buf_puts(out, "</error>\n    </testcase>\n");
 }
 
 void corun_report_junit(const struct corun_run *run, struct corun_buf *out)
 {
   const struct corun_job *job = run->job;
   const struct corun_secrets *sec = &job->secrets;
-  unsigned counts[CORUN_STATUS_SKIPPED + 1] = {0};
+  struct totals tot = {0, 0, 0, 0}, again = {0, 0, 0, 0};
   time_t secs = (time_t)run->started_wall;
   uint64_t end = run->finished ? run->end_ns : corun__now_ns(run);
   struct tm tm;
   char stamp[32], host[256];
   size_t i;
 
+  /*
+   * The counts come first in the document: one pass counts, the second
+   * writes, so a large job's cases stream out rather than pile up.
+   */
   for (i = 0; i < job->ntasks; i++)
-    counts[job->tasks[i]->status]++;
+    put_task(NULL, job, job->tasks[i], &tot);
+  put_run_error(NULL, run, job, &tot);
   gmtime_r(&secs, &tm);
   strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
   if (gethostname(host, sizeof(host)) != 0)
@@ -307,19 +459,30 @@ void corun_report_junit(const struct corun_run *run, struct corun_buf *out)
   if (host[0] == '\0')
     strcpy(host, "localhost");
 
-  corun_buf_puts(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-                      "<testsuites name=\"corun\"");
-  put_totals(out, job->ntasks, counts, end);
-  corun_buf_puts(out, ">\n  <testsuite id=\"0\"");
+  /* junit-10.xsd allows no "skipped" on <testsuites>: only on the suite. */
+  corun_buf_printf(out,
+                   "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                   "<testsuites name=\"corun\" tests=\"%zu\" failures=\"%zu\" "
+                   "errors=\"%zu\" time=\"",
+                   tot.tests, tot.failures, tot.errors);
+  put_ms(out, ms_of(end));
+  corun_buf_puts(out, "\">\n  <testsuite id=\"0\"");
   put_attr(out, "name", job->name, sec);
-  put_totals(out, job->ntasks, counts, end);
-  corun_buf_printf(out, " timestamp=\"%s.%03dZ\"", stamp,
+  corun_buf_printf(out,
+                   " tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" "
+                   "skipped=\"%zu\" time=\"",
+                   tot.tests, tot.failures, tot.errors, tot.skipped);
+  put_ms(out, ms_of(end));
+  corun_buf_printf(out, "\" timestamp=\"%s.%03dZ\"", stamp,
                    (int)((run->started_wall - (double)secs) * 1000.0) % 1000);
   put_attr(out, "hostname", host, NULL);
-  corun_buf_puts(out, job->ntasks ? ">\n" : "/>\n");
+  if (tot.tests == 0) {
+    corun_buf_puts(out, "/>\n</testsuites>\n");
+    return;
+  }
+  corun_buf_puts(out, ">\n");
   for (i = 0; i < job->ntasks; i++)
-    put_case(out, job->tasks[i], job->name, sec);
-  if (job->ntasks)
-    corun_buf_puts(out, "  </testsuite>\n");
-  corun_buf_puts(out, "</testsuites>\n");
+    put_task(out, job, job->tasks[i], &again);
+  put_run_error(out, run, job, &again);
+  corun_buf_puts(out, "  </testsuite>\n</testsuites>\n");
 }

@@ -9,6 +9,7 @@
 
 #include "corun.h"
 #include "report/report.h"
+#include "core/common.h"
 #include "core/run.h"
 #include "core/task.h"
 
@@ -119,14 +120,14 @@ static void root_causes(const struct corun_job *job, struct corun_buf *out)
 
   for (i = 0; i < job->ntasks; i++) {
     const struct corun_task *t = job->tasks[i];
-    const char *m, *nl;
+    const char *m, *nl, *name = corun__task_name(job, t);
 
     if (!corun__report_root_cause(t))
       continue;
     if (n++ == 0)
       corun_buf_puts(out, "Root causes:\n");
     corun_buf_reset(&red);
-    corun_secrets_redact(sec, t->id, strlen(t->id), &red);
+    corun_secrets_redact(sec, name, strlen(name), &red);
     corun_buf_puts(out, "  ");
     corun_buf_escaped(out, corun_buf_str(&red), 0);
     corun_buf_printf(out, " (%s): %s: ", t->kind->name,
@@ -161,7 +162,7 @@ static void table(const struct corun_run *run, int colour, int failures_only,
   const struct corun_secrets *sec = &job->secrets;
   unsigned counts[CORUN_STATUS_SKIPPED + 1] = {0};
   size_t i, idw = 2, w;
-  struct corun_buf id = CORUN_BUF_INIT;
+  struct corun_buf id = CORUN_BUF_INIT, red = CORUN_BUF_INIT;
   char dur[32];
 
   for (i = 0; i < job->ntasks; i++) {
@@ -170,7 +171,8 @@ static void table(const struct corun_run *run, int colour, int failures_only,
     counts[t->status]++;
     if (failures_only && t->status == CORUN_STATUS_OK)
       continue;
-    w = (failures_only ? 0 : 2 * depth_of(t)) + strlen(t->id);
+    w = (failures_only ? 0 : 2 * depth_of(t)) +
+        strlen(corun__task_name(job, t));
     if (w > idw)
       idw = w;
   }
@@ -182,13 +184,18 @@ static void table(const struct corun_run *run, int colour, int failures_only,
   for (i = 0; i < job->ntasks; i++) {
     const struct corun_task *t = job->tasks[i];
     const char *st = corun__task_status_name((enum corun_status)t->status);
+    const char *name;
 
     if (failures_only && t->status == CORUN_STATUS_OK)
       continue;
     corun_buf_reset(&id);
     for (w = failures_only ? 0 : depth_of(t); w > 0; w--)
       corun_buf_puts(&id, "  ");
-    corun_secrets_redact(sec, t->id, strlen(t->id), &id);
+    /* A name is free text: escaped, so it cannot drive the terminal. */
+    name = corun__task_name(job, t);
+    corun_buf_reset(&red);
+    corun_secrets_redact(sec, name, strlen(name), &red);
+    corun_buf_escaped(&id, corun_buf_str(&red), 0);
     if (t->t_start != CORUN_NO_TIME && t->t_end != CORUN_NO_TIME)
       corun__fmt_duration(corun__secs(t->t_end - t->t_start), dur,
                           sizeof(dur));
@@ -223,6 +230,7 @@ static void table(const struct corun_run *run, int colour, int failures_only,
     corun_buf_printf(out, " (exit %d)", run->exit_code);
   corun_buf_putc(out, '\n');
   corun_buf_free(&id);
+  corun_buf_free(&red);
 }
 
 void corun_report_text(const struct corun_run *run, int colour,

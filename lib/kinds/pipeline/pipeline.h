@@ -51,6 +51,7 @@ enum src_type { SRC_ITEMS, SRC_RANGE, SRC_LINES, SRC_FROM };
 
 struct stage_conf {
   struct corun_tmpl tmpl;
+  char *name; /* its task's "name", item names unfilled, or NULL */
   uint32_t workers;
   size_t maxsize;
   enum corun_qorder order;
@@ -67,6 +68,7 @@ struct pl_conf {
   double delay_min_ms, delay_max_ms;
   double interval_ms; /* rate: ms between two items; 0 for none */
   int cancel_on_error;
+  int junit_items; /* "junit": "items": a test case per item */
   char *results;
   uint32_t nstages;
   struct stage_conf *stages;
@@ -154,6 +156,21 @@ struct lines_src {
   struct producer *waiting; /* producers waiting for the next chunk */
 };
 
+/* "junit": "items": what one item came to, for its test case. */
+struct pl_case {
+  char *name;
+  char *msg; /* NULL when it ended ok */
+  uint64_t index;
+  uint64_t dur_ns;
+  uint8_t status;
+  uint8_t err_type;
+};
+
+/* Failed items a pipeline's own JUnit message names, at most. */
+#define FAIL_NAMES 20
+/* Bytes of an item's text in that message, at most. */
+#define FAIL_NAME_MAX 80
+
 struct pl_run {
   const char *root;                /* the job's --root, or NULL */
   const struct corun_secrets *sec; /* the job's, for the results file */
@@ -175,6 +192,10 @@ struct pl_run {
   enum corun_errtype fail_type;
   char *fail_msg;   /* why the pipeline fails on its own */
   char *first_fail; /* the first failed item and why, for the message */
+  char *fail_names[FAIL_NAMES]; /* the first failed items, for JUnit */
+  uint32_t nfail_names;
+  struct pl_case *cases; /* "junit": "items": one per item that ended */
+  size_t ncases, capcases;
   struct corun_rate rate; /* "rate"; ms of the run clock in ns / 1e6 */
   uint64_t rng;
   /* --trace: rows of (ms, then each stage's queue length) */
@@ -307,6 +328,20 @@ void corun__pl_workers_cancel(struct pl *p, enum corun_cancel_how how);
 /* The kind's child_done: an item task ended. */
 void corun__pl_child_done(struct corun_task *t, struct corun_task *c);
 
+/*
+ * An item ended (status, and why when not ok: type and msg): what JUnit
+ * shows of it. Before the item is freed.
+ */
+void corun__pl_note_item(struct pl *p, const struct corun_qitem *it,
+                         enum corun_status status, enum corun_errtype type,
+                         const char *msg, uint64_t dur_ns);
+/* Whether an item passed on should keep its source value (origin). */
+static inline int corun__pl_keeps_origin(const struct pl *p)
+{
+  return p->r->file.fd >= 0 || p->c->junit_items ||
+         p->r->nfail_names < FAIL_NAMES;
+}
+
 /* ---- results.c ---- */
 
 /* Make the results file's directory. 0, or -1 with why. */
@@ -357,6 +392,11 @@ void corun__pl_progress(const struct corun_task *t, double elapsed,
                         struct corun_buf *out);
 void corun__pl_trace(const struct corun_task *t, int tid,
                      const struct corun_secrets *sec, struct corun_buf *out);
+size_t corun__pl_cases(const struct corun_task *t, size_t i,
+                       struct corun_case *c);
+void corun__pl_case_detail(const struct corun_task *t, struct corun_buf *out);
+/* Put the item cases in source order, as the pipeline ends. */
+void corun__pl_cases_sort(struct pl *p);
 
 /* ---- run.c ---- */
 

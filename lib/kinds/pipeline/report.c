@@ -6,6 +6,8 @@
  */
 #include "kinds/pipeline/pipeline.h"
 
+#include <stdlib.h>
+
 #include "core/run.h"
 #include "json/write.h"
 #include "core/result.h"
@@ -188,4 +190,53 @@ void corun__pl_progress(const struct corun_task *t, double elapsed,
     corun__fmt_duration((double)(total - done) / rate, eta, sizeof(eta));
     corun_buf_printf(out, ", ETA %s", eta);
   }
+}
+
+static int case_cmp(const void *a, const void *b)
+{
+  uint64_t x = ((const struct pl_case *)a)->index,
+           y = ((const struct pl_case *)b)->index;
+
+  return x < y ? -1 : x > y;
+}
+
+void corun__pl_cases_sort(struct pl *p)
+{
+  if (p->r->ncases > 1)
+    qsort(p->r->cases, p->r->ncases, sizeof(*p->r->cases), case_cmp);
+}
+
+size_t corun__pl_cases(const struct corun_task *t, size_t i,
+                       struct corun_case *c)
+{
+  const struct pl *p = (const struct pl *)t;
+  const struct pl_case *pc;
+
+  if (p->r == NULL || !p->c->junit_items)
+    return 0;
+  if (c && i < p->r->ncases) {
+    pc = &p->r->cases[i];
+    c->name = pc->name;
+    c->msg = pc->msg;
+    c->dur_ns = pc->dur_ns;
+    c->status = pc->status;
+    c->err_type = pc->err_type;
+  }
+  return p->r->ncases;
+}
+
+void corun__pl_case_detail(const struct corun_task *t, struct corun_buf *out)
+{
+  const struct pl *p = (const struct pl *)t;
+  const struct pl_run *r = p->r;
+  uint32_t i;
+
+  if (r == NULL || r->nfail_names == 0)
+    return;
+  corun_buf_puts(out, "; failed items: ");
+  for (i = 0; i < r->nfail_names; i++)
+    corun_buf_printf(out, "%s%s", i ? ", " : "", r->fail_names[i]);
+  if (r->failed > r->nfail_names)
+    corun_buf_printf(out, " and %llu more",
+                     (unsigned long long)(r->failed - r->nfail_names));
 }

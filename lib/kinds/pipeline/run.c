@@ -43,6 +43,10 @@ void corun__pl_item_cancelled(struct pl *p, struct corun_qitem *it)
   corun__pl_results_line(
       p, it, CORUN_STATUS_CANCELLED, NULL, CORUN_ERR_CANCELLED,
       "the pipeline stopped while this item waited for a worker");
+  corun__pl_note_item(p, it, CORUN_STATUS_CANCELLED, CORUN_ERR_CANCELLED,
+                      "the pipeline stopped while this item waited for a "
+                      "worker",
+                      it->aux);
   corun__pl_item_free(it);
 }
 
@@ -84,6 +88,7 @@ void corun__pl_maybe_end(struct pl *p)
   corun__pl_lines_close(p);
   e = corun__pl_results_commit(p);
   free_run_buffers(p);
+  corun__pl_cases_sort(p);
   if (r->fail_msg)
     corun__task_finish(t, CORUN_STATUS_FAILED, r->fail_type, "%s", r->fail_msg);
   else if (t->cancel_status != CORUN_STATUS_NONE)
@@ -275,6 +280,13 @@ void corun__pl_run_free(struct pl *p)
   free(r->lines.chunk);
   free(r->fail_msg);
   free(r->first_fail);
+  for (i = 0; i < r->nfail_names; i++)
+    free(r->fail_names[i]);
+  for (size_t k = 0; k < r->ncases; k++) {
+    free(r->cases[k].name);
+    free(r->cases[k].msg);
+  }
+  free(r->cases);
   free(r->samples);
   free(r->st);
   free(r->workers);

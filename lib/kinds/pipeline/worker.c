@@ -100,6 +100,112 @@ static const cJSON *lookup(void *arg, const char *name, char **err)
   return v;
 }
 
+/* A value as a test case's name shows it: a string as itself. */
+static void put_text(const cJSON *v, struct corun_buf *b)
+{
+  char *text;
+
+  if (cJSON_IsString(v)) {
+    corun_buf_puts(b, v->valuestring);
+    return;
+  }
+  if ((text = cJSON_PrintUnformatted(v)) == NULL) {
+    b->oom = 1;
+    return;
+  }
+  corun_buf_puts(b, text);
+  free(text);
+}
+
+static int label_ref(void *arg, const char *name, struct corun_buf *b,
+                     char **err)
+{
+  const cJSON *v = lookup(arg, name, err);
+
+  if (v == NULL)
+    return -1;
+  put_text(v, b);
+  return 0;
+}
+
+/*
+ * What an item is called: the last stage's task's "name" filled with the
+ * item as it ended (at whatever stage), or, without one or when the item
+ * lacks what it names, the item from the source as text. malloc'd; NULL
+ * when out of memory.
+ */
+static char *item_label(const struct pl *p, const struct corun_qitem *it)
+{
+  const char *tmpl = p->c->stages[p->c->nstages - 1].name;
+  struct lookup_arg la;
+  struct corun_buf b = CORUN_BUF_INIT;
+  cJSON scratch;
+  char *out = NULL, *err = NULL;
+
+  la.p = p;
+  la.it = it;
+  if (tmpl) {
+    struct corun_template_ctx ctx;
+
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.item = label_ref;
+    ctx.item_arg = &la;
+    if (corun_template_expand(&ctx, tmpl, &out, &err) == 0)
+      return out;
+    free(err);
+  }
+  put_text(corun__pl_value_json(p, it->origin ? it->origin : it->value,
+                                it->index, &scratch),
+           &b);
+  return corun_buf_detach(&b);
+}
+
+void corun__pl_note_item(struct pl *p, const struct corun_qitem *it,
+                         enum corun_status status, enum corun_errtype type,
+                         const char *msg, uint64_t dur_ns)
+{
+  struct pl_run *r = p->r;
+  int failed = status == CORUN_STATUS_FAILED || status == CORUN_STATUS_TIMEOUT;
+  char *label;
+
+  if (!p->c->junit_items && !(failed && r->nfail_names < FAIL_NAMES))
+    return;
+  if ((label = item_label(p, it)) == NULL)
+    return;
+  if (!p->c->junit_items) {
+    size_t n = strlen(label);
+
+    if (n > FAIL_NAME_MAX) {
+      /* Cut at a character's start: the message stays UTF-8. */
+      for (n = FAIL_NAME_MAX; n > 0 && (label[n] & 0xc0) == 0x80; n--)
+        ;
+      memcpy(label + n, "...", 4);
+    }
+    r->fail_names[r->nfail_names++] = label;
+    return;
+  }
+  if (failed && r->nfail_names < FAIL_NAMES)
+    r->fail_names[r->nfail_names++] = strdup(label);
+  if (r->ncases == r->capcases) {
+    size_t cap = r->capcases ? 2 * r->capcases : 16;
+    struct pl_case *nv = realloc(r->cases, cap * sizeof(*nv));
+
+    if (nv == NULL) {
+      free(label);
+      return;
+    }
+    r->cases = nv;
+    r->capcases = cap;
+  }
+  r->cases[r->ncases].name = label;
+  r->cases[r->ncases].msg =
+      status == CORUN_STATUS_OK ? NULL : strdup(msg ? msg : "");
+  r->cases[r->ncases].index = it->index;
+  r->cases[r->ncases].dur_ns = dur_ns;
+  r->cases[r->ncases].status = (uint8_t)status;
+  r->cases[r->ncases++].err_type = (uint8_t)type;
+}
+
 /* "<pipeline>.<stage>.<index>", by hand: this runs once per item. */
 static void item_id(const struct stage_run *st, uint64_t index, char *buf)
 {
@@ -163,6 +269,8 @@ static int start_item(struct worker *w)
     p->r->failed++;
     corun__pl_results_line(p, &w->cur, CORUN_STATUS_FAILED, NULL,
                            CORUN_ERR_FAIL, msg);
+    corun__pl_note_item(p, &w->cur, CORUN_STATUS_FAILED, CORUN_ERR_FAIL, msg,
+                        w->cur.aux);
     note_failure(p, w->cur.index, w->stage, msg);
     if (p->c->cancel_on_error)
       corun__pl_fail(p, CORUN_ERR_CHILD, "item %llu failed at stage %u: %s",
@@ -251,7 +359,7 @@ static void pass_on(struct worker *w, struct corun_task *t)
   enum corun_qresult r;
 
   /* The results file shows the source item, so that is kept. */
-  if (p->r->file.fd >= 0 && w->cur.origin == NULL)
+  if (corun__pl_keeps_origin(p) && w->cur.origin == NULL)
     w->cur.origin = w->cur.value;
   else
     corun__pl_drop_value(w->cur.value);
@@ -297,6 +405,13 @@ void corun__pl_child_done(struct corun_task *t, struct corun_task *c)
         p, &w->cur, CORUN_STATUS_CANCELLED,
         c->status == CORUN_STATUS_CANCELLED ? c : NULL, CORUN_ERR_CANCELLED,
         "the pipeline stopped before this item's next stage");
+    corun__pl_note_item(p, &w->cur, CORUN_STATUS_CANCELLED,
+                        CORUN_ERR_CANCELLED,
+                        c->status == CORUN_STATUS_CANCELLED && c->err_msg
+                            ? c->err_msg
+                            : "the pipeline stopped before this item's "
+                              "next stage",
+                        w->cur.aux);
     corun__pl_item_free(&w->cur);
     corun__pl_worker_loop(w);
     corun__pl_maybe_end(p);
@@ -315,6 +430,9 @@ void corun__pl_child_done(struct corun_task *t, struct corun_task *c)
     r->failed++;
     corun__pl_results_line(p, &w->cur, (enum corun_status)c->status, c,
                            CORUN_ERR_NONE, NULL);
+    corun__pl_note_item(p, &w->cur, (enum corun_status)c->status,
+                        (enum corun_errtype)c->err_type, c->err_msg,
+                        w->cur.aux);
     note_failure(p, w->cur.index, w->stage, c->err_msg);
     corun__pl_item_free(&w->cur);
     if (p->c->cancel_on_error && !r->stopping)
@@ -329,6 +447,8 @@ void corun__pl_child_done(struct corun_task *t, struct corun_task *c)
     r->ok++;
     corun__pl_results_line(p, &w->cur, CORUN_STATUS_OK, c, CORUN_ERR_NONE,
                            NULL);
+    corun__pl_note_item(p, &w->cur, CORUN_STATUS_OK, CORUN_ERR_NONE, NULL,
+                        w->cur.aux);
     corun__pl_item_free(&w->cur);
     corun__pl_worker_loop(w);
     corun__pl_maybe_end(p);
