@@ -331,6 +331,8 @@ static void pipe_ended(struct exec_task *x, uv_stream_t *s, int is_err)
   close_handle(x, (uv_handle_t *)s);
 }
 
+static void terminate(struct exec_task *x);
+
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
   struct exec_task *x = s->data;
@@ -339,6 +341,11 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
   if (nread > 0)
     take_output(x, is_err, buf->base, (size_t)nread);
   free(buf->base);
+  /* No buffer (alloc_cb out of memory): output would be lost, not ended. */
+  if (nread == UV_ENOBUFS && !x->error) {
+    x->error = UV_ENOBUFS;
+    terminate(x);
+  }
   if (nread < 0)
     pipe_ended(x, s, is_err);
 }
@@ -466,8 +473,11 @@ static void maybe_done(struct exec_task *x)
      * The spawn cannot tell a missing directory from a missing program:
      * name the directory when it is the one that is not there.
      */
-    if ((x->error == UV_ENOENT || x->error == UV_ENOTDIR) && x->c->cwd &&
-        stat(x->c->cwd, &st) < 0)
+    if (x->error == UV_ENOBUFS)
+      corun_buf_printf(&msg, "out of memory reading what %s printed",
+                       x->c->argv[0]);
+    else if ((x->error == UV_ENOENT || x->error == UV_ENOTDIR) && x->c->cwd &&
+             stat(x->c->cwd, &st) < 0)
       corun_buf_printf(&msg, "cwd \"%s\": no such directory", x->c->cwd);
     else if ((x->error == UV_ENOENT || x->error == UV_ENOTDIR) &&
              x->c->cwd && !S_ISDIR(st.st_mode))

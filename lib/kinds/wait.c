@@ -23,6 +23,7 @@ struct wait_task {
   int return_when;
   int cancel_pending;
   int met;
+  int oom; /* its result could not be made */
   uint32_t pending;
 };
 
@@ -75,24 +76,43 @@ static int races(const struct corun_task *t)
 
 static void finish_if_settled(struct wait_task *w)
 {
-  if (w->base.state == CORUN_STATE_RUNNING && w->pending == 0)
+  if (w->base.state != CORUN_STATE_RUNNING || w->pending != 0)
+    return;
+  if (w->oom)
+    corun__task_finish(&w->base, CORUN_STATUS_FAILED, CORUN_ERR_IO,
+                       "out of memory making its result");
+  else
     corun__task_finish(&w->base, CORUN_STATUS_OK, CORUN_ERR_NONE, NULL);
 }
 
-/* The result: the ids of the children done and pending, now. */
+/*
+ * The result: the ids of the children done and pending, now. Out of
+ * memory, none, and w->oom set: a wait whose result is half made must
+ * not end ok.
+ */
 static void snapshot(struct wait_task *w)
 {
   struct corun_task *t = &w->base;
   cJSON *res = cJSON_CreateObject();
-  cJSON *done = cJSON_AddArrayToObject(res, "done");
-  cJSON *pend = cJSON_AddArrayToObject(res, "pending");
+  cJSON *done = res ? cJSON_AddArrayToObject(res, "done") : NULL;
+  cJSON *pend = res ? cJSON_AddArrayToObject(res, "pending") : NULL;
   uint32_t i;
 
-  for (i = 0; i < t->nchildren; i++) {
+  for (i = 0; done && pend && i < t->nchildren; i++) {
     struct corun_task *c = t->children[i];
+    cJSON *id = cJSON_CreateString(c->id);
 
-    cJSON_AddItemToArray(c->state == CORUN_STATE_DONE ? done : pend,
-                         cJSON_CreateString(c->id));
+    if (id == NULL ||
+        !cJSON_AddItemToArray(c->state == CORUN_STATE_DONE ? done : pend,
+                              id)) {
+      cJSON_Delete(id);
+      break;
+    }
+  }
+  if (done == NULL || pend == NULL || i < t->nchildren) {
+    cJSON_Delete(res);
+    w->oom = 1;
+    return;
   }
   corun__task_set_result(t, res);
 }
