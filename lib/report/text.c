@@ -75,12 +75,6 @@ static void detail(const struct corun_task *t, const struct corun_secrets *sec,
   corun_buf_free(&red);
 }
 
-/*
- * Whether t failed on its own: not because a child failed, nor cancelled
- * or skipped because of another task. A container that fails "because of
- * a child" that is not a task of the job (a pipeline's items) is the root
- * cause itself: nothing else in the table would say why.
- */
 /* How much of a failed answer's body a root cause shows. */
 #define RESPONSE_START 200
 
@@ -89,35 +83,15 @@ static void response_start(const struct corun_task *t,
                            const struct corun_secrets *sec,
                            struct corun_buf *out)
 {
-  struct corun_buf raw = CORUN_BUF_INIT, red = CORUN_BUF_INIT;
-  const char *ctype, *body;
-  long status;
+  struct corun_buf red = CORUN_BUF_INIT;
 
-  if (t->kind->response == NULL ||
-      !t->kind->response(t, &status, &ctype, &body))
-    return;
-  corun_buf_printf(&raw, "response: HTTP %ld", status);
-  if (ctype)
-    corun_buf_printf(&raw, " (%s)", ctype);
-  if (body && *body)
-    corun_buf_printf(&raw, ": %s", body);
-  corun_secrets_redact(sec, corun_buf_str(&raw), raw.len, &red);
-  corun_buf_puts(out, "    ");
-  /* One line: the body's own line breaks are shown escaped. */
-  corun_buf_escaped(out, corun_buf_str(&red), RESPONSE_START);
-  corun_buf_putc(out, '\n');
-  corun_buf_free(&raw);
+  if (corun__report_response(t, sec, &red)) {
+    corun_buf_puts(out, "    ");
+    /* One line: the body's own line breaks are shown escaped. */
+    corun_buf_escaped(out, corun_buf_str(&red), RESPONSE_START);
+    corun_buf_putc(out, '\n');
+  }
   corun_buf_free(&red);
-}
-
-static int root_cause(const struct corun_task *t)
-{
-  if (t->status != CORUN_STATUS_FAILED && t->status != CORUN_STATUS_TIMEOUT)
-    return 0;
-  if (t->err_type == CORUN_ERR_CANCELLED || t->err_type == CORUN_ERR_SKIPPED)
-    return 0;
-  /* Children in the table explain it (a skipped one by its "after"). */
-  return t->err_type != CORUN_ERR_CHILD || t->nchildren == 0;
 }
 
 /* "Root causes:", then each with its whole message, line by line. */
@@ -131,7 +105,7 @@ static void root_causes(const struct corun_job *job, struct corun_buf *out)
     const struct corun_task *t = job->tasks[i];
     const char *m, *nl;
 
-    if (!root_cause(t))
+    if (!corun__report_root_cause(t))
       continue;
     if (n++ == 0)
       corun_buf_puts(out, "Root causes:\n");
