@@ -765,6 +765,8 @@ Test(report, html_critical_path_and_pipeline_stages)
       " \"tasks\": ["
       "  {\"id\": \"quick\", \"kind\": \"sleep\", \"seconds\": 0},"
       "  {\"id\": \"long\", \"kind\": \"sleep\", \"seconds\": 0.1}]},"
+      "{\"id\": \"last\", \"kind\": \"sleep\", \"seconds\": 0.02,"
+      " \"after\": [\"grp\"]},"
       "{\"id\": \"aside\", \"kind\": \"sleep\", \"seconds\": 0.02},"
       "{\"id\": \"pl\", \"kind\": \"pipeline\", \"source\": {\"range\": [0, 6]},"
       " \"stages\": [{\"workers\": 2, \"task\": {\"kind\": \"sleep\","
@@ -773,15 +775,20 @@ Test(report, html_critical_path_and_pipeline_stages)
       NULL);
   char *s = html_of(r), *crit = html_section(s, "critical"),
        *pl = html_section(s, "pipelines");
-  const char *a, *b, *c;
+  const char *a, *b, *c, *d;
 
-  /* long ended last; it started with grp, which ran after first. */
+  /*
+   * last ended last, after grp, which ended with long; long started with
+   * grp, which ran after first.
+   */
   a = strstr(crit, ">first</b>");
   b = strstr(crit, ">grp</b>");
   c = strstr(crit, ">long</b>");
-  cr_assert(a && b && c && a < b && b < c, "%s", crit);
+  d = strstr(crit, ">last</b>");
+  cr_assert(a && b && c && d && a < b && b < c && c < d, "%s", crit);
   cr_assert(strstr(b, "after first"), "%s", crit);
   cr_assert(strstr(c, "started by grp"), "%s", crit);
+  cr_assert(strstr(d, "after grp"), "%s", crit);
   cr_assert_null(strstr(crit, "quick"), "%s", crit);
   cr_assert_null(strstr(crit, "aside"), "%s", crit);
   /* The pipeline as its counts and one row per stage. */

@@ -167,7 +167,8 @@ enum link { LINK_FIRST, LINK_AFTER, LINK_PARENT };
 
 struct crit {
   const struct corun_task **v; /* first to last */
-  enum link *how;              /* how v[i] came to start after v[i - 1] */
+  enum link *how;              /* what v[i] waited for to start: */
+  const struct corun_task **why; /* that "after" task, or its parent */
   size_t n;
 };
 
@@ -219,7 +220,8 @@ static int critical_path(const struct corun_job *job, struct crit *c)
   seen = calloc(job->ntasks, 1);
   c->v = malloc(cap * sizeof(*c->v));
   c->how = malloc(cap * sizeof(*c->how));
-  if (seen == NULL || c->v == NULL || c->how == NULL)
+  c->why = malloc(cap * sizeof(*c->why));
+  if (seen == NULL || c->v == NULL || c->how == NULL || c->why == NULL)
     goto oom;
   t = last_inside(t);
   while (t) {
@@ -231,7 +233,7 @@ static int critical_path(const struct corun_job *job, struct crit *c)
       break;
     seen[at] = 1;
     if (c->n == cap) {
-      const struct corun_task **nv;
+      const struct corun_task **nv, **nw;
       enum link *nh;
 
       cap *= 2;
@@ -243,6 +245,10 @@ static int critical_path(const struct corun_job *job, struct crit *c)
       if (nh == NULL)
         goto oom;
       c->how = nh;
+      nw = realloc(c->why, cap * sizeof(*nw));
+      if (nw == NULL)
+        goto oom;
+      c->why = nw;
     }
     for (i = 0; t->deps && i < t->deps->nafter; i++)
       if (ran(t->deps->after[i]) && ends_later(t->deps->after[i], a))
@@ -250,31 +256,39 @@ static int critical_path(const struct corun_job *job, struct crit *c)
     if (a && (t->parent == NULL || t->parent->t_start == CORUN_NO_TIME ||
               a->t_end >= t->parent->t_start)) {
       how = LINK_AFTER;
+      c->why[c->n] = a;
+      /* A container ended with what it waited for: go on from there. */
       prev = last_inside(a);
     } else if (t->parent) {
       how = LINK_PARENT;
-      prev = t->parent;
+      c->why[c->n] = prev = t->parent;
+    } else {
+      c->why[c->n] = NULL;
     }
     c->v[c->n] = t;
     c->how[c->n++] = how;
     t = prev;
   }
   free(seen);
-  /* Backwards to forwards; how[i] stays with its task. */
+  /* Backwards to forwards; how[i] and why[i] stay with their task. */
   for (i = 0; i < c->n / 2; i++) {
-    const struct corun_task *x = c->v[i];
+    size_t k = c->n - 1 - i;
+    const struct corun_task *x = c->v[i], *w = c->why[i];
     enum link h = c->how[i];
 
-    c->v[i] = c->v[c->n - 1 - i];
-    c->v[c->n - 1 - i] = x;
-    c->how[i] = c->how[c->n - 1 - i];
-    c->how[c->n - 1 - i] = h;
+    c->v[i] = c->v[k];
+    c->v[k] = x;
+    c->how[i] = c->how[k];
+    c->how[k] = h;
+    c->why[i] = c->why[k];
+    c->why[k] = w;
   }
   return 0;
 oom:
   free(seen);
   free(c->v);
   free(c->how);
+  free(c->why);
   memset(c, 0, sizeof(*c));
   return -1;
 }
@@ -588,13 +602,11 @@ static void critical(const struct corun_run *run, const struct crit *c,
       put_secs(out, corun__secs(t->t_start - t->t_ready));
     }
     corun_buf_puts(out, ")");
-    if (i > 0 && c->how[i] == LINK_AFTER) {
-      corun_buf_puts(out, " <span class=\"meta\">after ");
-      put_text(out, display_name(c->v[i - 1]), sec, 0);
-      corun_buf_puts(out, "</span>");
-    } else if (i > 0 && c->how[i] == LINK_PARENT) {
-      corun_buf_puts(out, " <span class=\"meta\">started by ");
-      put_text(out, display_name(c->v[i - 1]), sec, 0);
+    if (c->how[i] != LINK_FIRST) {
+      corun_buf_puts(out, c->how[i] == LINK_AFTER
+                              ? " <span class=\"meta\">after "
+                              : " <span class=\"meta\">started by ");
+      put_text(out, display_name(c->why[i]), sec, 0);
       corun_buf_puts(out, "</span>");
     }
     corun_buf_puts(out, "</li>\n");
@@ -895,4 +907,5 @@ void corun_report_html(const struct corun_run *run, struct corun_buf *out)
   free(oncrit);
   free(c.v);
   free(c.how);
+  free(c.why);
 }
