@@ -500,7 +500,7 @@ static void causes(const struct corun_job *job, struct corun_buf *out)
     if (!corun__report_root_cause(t))
       continue;
     n++;
-    corun_buf_printf(out, "<div class=\"cause\"><b class=\"mono\">");
+    corun_buf_puts(out, "<div class=\"cause\"><b class=\"mono\">");
     put_text(out, display_name(t), sec, 0);
     corun_buf_printf(out, "</b> (%s) <span class=\"badge b-%s\">%s</span> "
                           "<code>%s</code>\n<pre class=\"msg\">",
