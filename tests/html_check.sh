@@ -8,7 +8,8 @@
 #     nothing loaded from elsewhere, the timeline hidden until the script
 #     shows it;
 #   - the page as Chromium builds it (--dump-dom): every task's row in the
-#     timeline, the fetch phases, the filters and search box;
+#     timeline, the fetch phases, the filters and search box, and filters
+#     given in the link (#status=...&q=...) applied;
 #   - a job of 10,000 "sleep 0" tasks: the page draws only the rows in
 #     view, within a time bound;
 #   - a screenshot, kept in the build directory as html-report.png.
@@ -144,6 +145,15 @@ for want in 'type="checkbox" data-status="ok"' 'type="checkbox" data-status="fai
             'type="search" id="tl-search"' 'disk full &amp; "no" retry'; do
   grep -qF -- "$want" "$dom" || fail "the page lacks: $want"
 done
+
+# Filters from the link: failed tasks whose text says "unit".
+chrome --dump-dom "file://$html#status=failed&q=unit" > "$work/filtered.dom" ||
+  fail "chromium failed: $(tail -3 "$work/chrome.err")"
+grep -qF '2 of 11 tasks' "$work/filtered.dom" ||
+  fail "#status=failed&q=unit did not leave 2 of 11 tasks"
+grep -q 'class="row st-ok' "$work/filtered.dom" &&
+  fail "#status=failed left ok rows"
+grep -qF '">unit</div>' "$work/filtered.dom" || fail "#q=unit hid unit"
 
 # 10,000 tasks: drawn in a time bound, only the rows in view.
 python3 - "$work/big.json" <<'EOF'
