@@ -137,7 +137,8 @@ static int report_on_stdout(const struct options *o)
 {
   return (o->report && strcmp(o->report, "-") == 0) ||
          (o->junit && strcmp(o->junit, "-") == 0) ||
-         (o->trace && strcmp(o->trace, "-") == 0);
+         (o->trace && strcmp(o->trace, "-") == 0) ||
+         (o->html && strcmp(o->html, "-") == 0);
 }
 
 static unsigned term_width(void)
@@ -436,6 +437,7 @@ static int load(struct cli *c, struct corun_job **job)
   struct corun_output_path outs[] = {{"--report", c->opt.report},
                                      {"--junit", c->opt.junit},
                                      {"--trace", c->opt.trace},
+                                     {"--html", c->opt.html},
                                      {"--journal", c->opt.journal}};
   struct corun_buf diag = CORUN_BUF_INIT;
   struct corun_error err = {0};
@@ -646,6 +648,9 @@ static int run(struct cli *c)
   if (c->opt.trace && write_report(c, c->opt.trace, corun_report_trace) < 0 &&
       rc == 0)
     rc = CORUN_EXIT_FAILED;
+  if (c->opt.html && write_report(c, c->opt.html, corun_report_html) < 0 &&
+      rc == 0)
+    rc = CORUN_EXIT_FAILED;
   /* A journal that lost lines cannot resume this run: not a success. */
   if (corun_journal_error(c->journal) && rc == 0)
     rc = CORUN_EXIT_FAILED;
@@ -712,7 +717,8 @@ static int corun_main(struct cli *c, int argc, char **argv)
   if (!c->opt.check &&
       ((c->opt.report && probe_report(c->opt.report, "report") < 0) ||
        (c->opt.junit && probe_report(c->opt.junit, "JUnit report") < 0) ||
-       (c->opt.trace && probe_report(c->opt.trace, "trace") < 0)))
+       (c->opt.trace && probe_report(c->opt.trace, "trace") < 0) ||
+       (c->opt.html && probe_report(c->opt.html, "HTML report") < 0)))
     return CORUN_EXIT_USAGE;
   if (c->opt.check) {
     struct corun_buf b = CORUN_BUF_INIT;

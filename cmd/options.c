@@ -19,6 +19,8 @@ const struct opt_row corun_options[] = {
      "write a JUnit XML report to FILE ('-' for stdout)"},
     {OPT_TRACE, "trace", 0, "FILE",
      "write a Chrome trace (Perfetto, chrome://tracing) to FILE"},
+    {OPT_HTML, "html", 0, "FILE",
+     "write a self-contained HTML report to FILE ('-' for stdout)"},
     {OPT_JOURNAL, "journal", 0, "FILE",
      "record ended tasks in FILE; a rerun skips those that ended ok"},
     {OPT_PROGRESS, "progress", 0, "WHEN",
@@ -212,6 +214,11 @@ int options_parse(struct options *o, int argc, char **argv)
         return usage_error("--trace needs a file name ('-' for stdout)");
       o->trace = optarg;
       break;
+    case OPT_HTML:
+      if (*optarg == '\0')
+        return usage_error("--html needs a file name ('-' for stdout)");
+      o->html = optarg;
+      break;
     case OPT_JOURNAL:
       if (*optarg == '\0')
         return usage_error("--journal needs a file name");
@@ -277,12 +284,13 @@ int options_parse(struct options *o, int argc, char **argv)
     return 0;
   /* Two reports in one stream or file would be neither JSON nor XML. */
   {
-    const char *outs[3] = {o->report, o->junit, o->trace};
-    static const char *const names[3] = {"--report", "--junit", "--trace"};
+    const char *outs[4] = {o->report, o->junit, o->trace, o->html};
+    static const char *const names[4] = {"--report", "--junit", "--trace",
+                                         "--html"};
     int a, b;
 
-    for (a = 0; a < 3; a++)
-      for (b = a + 1; b < 3; b++)
+    for (a = 0; a < 4; a++)
+      for (b = a + 1; b < 4; b++)
         if (outs[a] && outs[b] && strcmp(outs[a], outs[b]) == 0)
           return usage_error("%s and %s cannot both write to %s%s%s",
                              names[a], names[b],

@@ -10,6 +10,7 @@ enum opt_id {
   OPT_REPORT = 1,
   OPT_JUNIT,
   OPT_TRACE,
+  OPT_HTML,
   OPT_JOURNAL,
   OPT_PROGRESS,
   OPT_QUIET,
@@ -41,6 +42,7 @@ struct options {
   const char *report;
   const char *junit;
   const char *trace;
+  const char *html;
   const char *journal;
   int progress; /* PROGRESS_AUTO, _ALWAYS or _NEVER */
   int graph;    /* "corun graph FILE": print DOT, run nothing */

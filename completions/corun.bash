@@ -38,7 +38,7 @@ _corun()
     # An abbreviation getopt takes (a unique prefix) names its option too.
     if [[ $opt == --?* ]]; then
         local o full='' n=0
-        for o in --report --junit --trace --journal --progress --jobs --var \
+        for o in --report --junit --trace --html --journal --progress --jobs --var \
                  --root --timeout; do
             if [[ $o == "$opt"* ]]; then
                 full=$o
@@ -49,7 +49,7 @@ _corun()
     fi
 
     case $opt in
-        --report|--junit|--trace|--journal)
+        --report|--junit|--trace|--html|--journal)
             # A file to write, or '-' for standard output.
             _corun_paths -f "$cur" "$prefix"
             ;;
@@ -69,7 +69,7 @@ _corun()
             ;;
         *)
             if [[ $cur == -* ]]; then
-                COMPREPLY=($(compgen -W "--report --junit --trace --journal
+                COMPREPLY=($(compgen -W "--report --junit --trace --html --journal
                     --progress --quiet -q --jobs -j --var --root --timeout
                     --check --debug --version -V --help -h" -- "$cur"))
                 return

@@ -376,6 +376,15 @@ CORUN_EXTERN void corun_report_junit(const struct corun_run *run,
 CORUN_EXTERN void corun_report_trace(const struct corun_run *run,
                                      struct corun_buf *out);
 /*
+ * A self-contained HTML report of a finished run (nothing loaded from the
+ * network): the summary, the root causes, the tasks not ok, the critical
+ * path and pipelines' stages as static HTML; a timeline of every task
+ * (queued and running time, fetch phases) filtered by status and text
+ * through an inline script.
+ */
+CORUN_EXTERN void corun_report_html(const struct corun_run *run,
+                                    struct corun_buf *out);
+/*
  * The human summary: a table (one row per task), a totals line, then the
  * root causes (the tasks that failed on their own, each with its whole
  * message); colour adds ANSI colours.

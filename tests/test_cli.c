@@ -1318,6 +1318,50 @@ Test(cli, trace_file_is_chrome_trace_json)
   free(tp);
 }
 
+Test(cli, html_report_as_the_other_reports)
+{
+  char *dir = tmp_dir("cli"), *hp = path_join(dir, "run.html");
+  char *text;
+  struct proc *p = CLI(NULL, "--html", hp, "-q", FX("ok.json"));
+
+  cr_assert_eq(p->status, 0, "%s", p->err);
+  text = slurp(hp);
+  cr_assert(strncmp(text, "<!DOCTYPE html>", 15) == 0, "%s", text);
+  cr_assert_not_null(strstr(text, "</html>\n"));
+  cr_assert_eq(dir_entries(dir), 1, "only the report, no temporary file");
+  free(text);
+  proc_free(p);
+  /* On standard output, alone there. */
+  p = CLI(NULL, "--html", "-", "-q", FX("ok.json"));
+  cr_assert_eq(p->status, 0, "%s", p->err);
+  cr_assert(strncmp(p->out, "<!DOCTYPE html>", 15) == 0, "%s", p->out);
+  proc_free(p);
+  p = CLI(NULL, "--html", "-", "--junit", "-", FX("ok.json"));
+  cr_assert_eq(p->status, 2);
+  cr_assert_not_null(strstr(p->err, "--junit and --html cannot both write "
+                                    "to standard output"),
+                     "%s", p->err);
+  proc_free(p);
+  p = CLI(NULL, "--html", hp, "--report", hp, FX("ok.json"));
+  cr_assert_eq(p->status, 2);
+  cr_assert_not_null(strstr(p->err, "--report and --html cannot both write"),
+                     "%s", p->err);
+  proc_free(p);
+  p = CLI(NULL, "--html=", FX("ok.json"));
+  cr_assert_eq(p->status, 2);
+  cr_assert_not_null(strstr(p->err, "--html needs a file name"), "%s", p->err);
+  proc_free(p);
+  /* Probed before the run: nothing runs when it could not be written. */
+  p = CLI(NULL, "--html", "/nonexistent/corun-dir/r.html", FX("ok.json"));
+  cr_assert_eq(p->status, 2);
+  cr_assert_not_null(strstr(p->err, "cannot write the HTML report"), "%s",
+                     p->err);
+  proc_free(p);
+  rm_dir(dir);
+  free(dir);
+  free(hp);
+}
+
 Test(cli, graph_prints_dot_and_runs_nothing)
 {
   struct proc *p = CLI(NULL, "graph", FX("ok.json"));

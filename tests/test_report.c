@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -706,4 +708,242 @@ Test(report, name_errors)
   cr_assert(strstr(e, "\"name\" must be a string, not a number"), "%s", e);
   cr_assert(strstr(e, "did you mean \"name\""), "%s", e);
   free(e);
+}
+
+/* The HTML report of r, NUL-terminated (free it). */
+static char *html_of(struct result *r)
+{
+  struct corun_buf b = CORUN_BUF_INIT;
+
+  corun_report_html(r->run, &b);
+  cr_assert_not(b.oom);
+  return corun_buf_detach(&b);
+}
+
+/* The part of s from the element with id="id" to the next "</section>". */
+static char *html_section(const char *s, const char *id)
+{
+  char want[64];
+  const char *a, *z;
+
+  snprintf(want, sizeof(want), "<section id=\"%s\"", id);
+  a = strstr(s, want);
+  cr_assert_not_null(a, "no section %s in:\n%s", id, s);
+  z = strstr(a, "</section>");
+  cr_assert_not_null(z);
+  return strndup(a, (size_t)(z - a));
+}
+
+static size_t count_of(const char *s, const char *what)
+{
+  size_t n = 0;
+
+  for (s = strstr(s, what); s; s = strstr(s + 1, what))
+    n++;
+  return n;
+}
+
+Test(report, html_is_one_page_with_the_root_causes_first)
+{
+  struct result *r = run_job(
+      "{\"name\": \"ship <it> & \\\"go\\\"\", \"tasks\": ["
+      "{\"id\": \"build\", \"kind\": \"sleep\", \"seconds\": 0.05},"
+      "{\"id\": \"test\", \"kind\": \"sleep\", \"seconds\": 0.05,"
+      " \"after\": [\"build\"], \"fail\": \"3 of 9 <failed> & \\\"said\\\" "
+      "'so'\\nsecond line\"},"
+      "{\"id\": \"deploy\", \"kind\": \"sleep\", \"seconds\": 0,"
+      " \"after\": [\"test\"]},"
+      "{\"id\": \"side\", \"kind\": \"sleep\", \"seconds\": 0}]}",
+      NULL);
+  char *s = html_of(r), *causes, *fails;
+  const char *at;
+
+  cr_assert(strncmp(s, "<!DOCTYPE html>\n<html lang=\"en\">", 32) == 0, "%s",
+            s);
+  cr_assert(strstr(s, "</body>\n</html>\n"), "%s", s);
+  /* Self-contained: nothing is fetched from anywhere. */
+  cr_assert_null(strstr(s, "src="), "%s", s);
+  cr_assert_null(strstr(s, "href=\"http"), "%s", s);
+  cr_assert_null(strstr(s, "<link"), "%s", s);
+  cr_assert_null(strstr(s, "@import"), "%s", s);
+  cr_assert_null(strstr(s, "url("), "%s", s);
+  /* The job's name and the message escaped, never as markup. */
+  cr_assert(strstr(s, "<title>corun: ship &lt;it&gt; &amp; &quot;go&quot; "
+                      "(failed)</title>"),
+            "%s", s);
+  cr_assert_null(strstr(s, "<failed>"), "%s", s);
+  cr_assert_null(strstr(s, "<it>"), "%s", s);
+  /* Summary counts. */
+  cr_assert(strstr(s, "<td class=\"n\" data-status=\"ok\">2</td>"), "%s", s);
+  cr_assert(strstr(s, "<td class=\"n\" data-status=\"failed\">1</td>"), "%s",
+            s);
+  cr_assert(strstr(s, "<td class=\"n\" data-status=\"skipped\">1</td>"), "%s",
+            s);
+  /* The root cause with its whole message, before anything else. */
+  causes = html_section(s, "causes");
+  cr_assert(strstr(causes, ">test</b> (sleep)"), "%s", causes);
+  cr_assert(strstr(causes, "3 of 9 &lt;failed&gt; &amp; &quot;said&quot; "
+                           "&#39;so&#39;\nsecond line</pre>"),
+            "%s", causes);
+  cr_assert_null(strstr(causes, "deploy"), "a skip is no root cause:\n%s",
+                 causes);
+  at = strstr(s, "<section id=\"causes\"");
+  cr_assert(at < strstr(s, "<section id=\"timeline\""));
+  cr_assert(at < strstr(s, "<section id=\"failures\""));
+  /* Every task not ok in the static table. */
+  fails = html_section(s, "failures");
+  cr_assert(strstr(fails, ">test</td>") && strstr(fails, ">deploy</td>"),
+            "%s", fails);
+  cr_assert_null(strstr(fails, ">side</td>"), "%s", fails);
+  /* Every task in the timeline's data, the message \u-escaped there. */
+  cr_assert(strstr(s, "[\"build\",\"sleep\",-1,\"ok\","), "%s", s);
+  cr_assert(strstr(s, "[\"deploy\",\"sleep\",-1,\"skipped\","), "%s", s);
+  cr_assert(strstr(s, "[\"side\",\"sleep\","), "%s", s);
+  cr_assert(strstr(s, "\\u003cfailed\\u003e \\u0026 \\\"said\\\""), "%s", s);
+  /* Filters by status and a search box. */
+  cr_assert(strstr(s, "<input type=\"checkbox\" data-status=\"failed\""));
+  cr_assert(strstr(s, "<input type=\"search\" id=\"tl-search\""));
+  free(causes);
+  free(fails);
+  free(s);
+  result_free(r);
+}
+
+Test(report, html_text_cannot_end_its_script)
+{
+  struct result *r = run_job(
+      "{\"tasks\": [{\"id\": \"x\", \"kind\": \"sleep\", \"seconds\": 0,"
+      " \"fail\": \"</script><script>alert(1)</script><!--\"}]}",
+      NULL);
+  char *s = html_of(r);
+
+  cr_assert_null(strstr(s, "<script>alert"), "%s", s);
+  cr_assert_null(strstr(s, "<!--"), "%s", s);
+  /* Only its own two: the data and the code. */
+  cr_assert_eq(count_of(s, "</script>"), 2, "%s", s);
+  cr_assert_eq(count_of(s, "<script"), 2, "%s", s);
+  cr_assert(strstr(s, "\\u003c/script\\u003e\\u003cscript\\u003ealert(1)"),
+            "%s", s);
+  free(s);
+  result_free(r);
+}
+
+Test(report, html_masks_secrets_as_the_json_report_does)
+{
+  struct result *r;
+  struct corun_buf json = CORUN_BUF_INIT;
+  char *s;
+
+  setenv("CORUN_TEST_SECRET", "hunter2-xyz", 1);
+  r = run_job("{\"name\": \"job ${env:CORUN_TEST_SECRET}\", \"tasks\": ["
+              "{\"id\": \"a\", \"kind\": \"sleep\", \"seconds\": 0, "
+              "\"fail\": \"bad ${env:CORUN_TEST_SECRET}!\"}]}",
+              NULL);
+  s = html_of(r);
+  corun_report_json(r->run, &json);
+  cr_assert_null(strstr(corun_buf_str(&json), "hunter2"));
+  cr_assert_null(strstr(s, "hunter2"), "%s", s);
+  cr_assert(strstr(s, "bad ***!</pre>"), "%s", s);
+  cr_assert(strstr(s, "\"bad ***!\""), "%s", s);
+  corun_buf_free(&json);
+  free(s);
+  result_free(r);
+  unsetenv("CORUN_TEST_SECRET");
+}
+
+Test(report, html_critical_path_and_pipeline_stages)
+{
+  struct result *r = run_job(
+      "{\"tasks\": ["
+      "{\"id\": \"first\", \"kind\": \"sleep\", \"seconds\": 0.05},"
+      "{\"id\": \"grp\", \"kind\": \"gather\", \"after\": [\"first\"],"
+      " \"tasks\": ["
+      "  {\"id\": \"quick\", \"kind\": \"sleep\", \"seconds\": 0},"
+      "  {\"id\": \"long\", \"kind\": \"sleep\", \"seconds\": 0.1}]},"
+      "{\"id\": \"last\", \"kind\": \"sleep\", \"seconds\": 0.02,"
+      " \"after\": [\"grp\"]},"
+      "{\"id\": \"aside\", \"kind\": \"sleep\", \"seconds\": 0.02},"
+      "{\"id\": \"pl\", \"kind\": \"pipeline\", \"source\": {\"range\": [0, 6]},"
+      " \"stages\": [{\"workers\": 2, \"task\": {\"kind\": \"sleep\","
+      " \"seconds\": 0}}, {\"task\": {\"kind\": \"sleep\", \"seconds\": 0}}]}"
+      "]}",
+      NULL);
+  char *s = html_of(r), *crit = html_section(s, "critical"),
+       *pl = html_section(s, "pipelines");
+  const char *a, *b, *c, *d;
+
+  /*
+   * last ended last, after grp, which ended with long; long started with
+   * grp, which ran after first.
+   */
+  a = strstr(crit, ">first</b>");
+  b = strstr(crit, ">grp</b>");
+  c = strstr(crit, ">long</b>");
+  d = strstr(crit, ">last</b>");
+  cr_assert(a && b && c && d && a < b && b < c && c < d, "%s", crit);
+  cr_assert(strstr(b, "after first"), "%s", crit);
+  cr_assert(strstr(c, "started by grp"), "%s", crit);
+  cr_assert(strstr(d, "after grp"), "%s", crit);
+  cr_assert_null(strstr(crit, "quick"), "%s", crit);
+  cr_assert_null(strstr(crit, "aside"), "%s", crit);
+  /* The pipeline as its counts and one row per stage. */
+  cr_assert(strstr(pl, "6 items: 6 ok, 0 failed, 0 cancelled"), "%s", pl);
+  cr_assert_eq(count_of(pl, "<tr><td>"), 2, "%s", pl);
+  cr_assert(strstr(pl, "<tr><td>1</td><td class=\"n\">6</td>"), "%s", pl);
+  free(crit);
+  free(pl);
+  free(s);
+  result_free(r);
+}
+
+Test(report, html_file_appears_only_complete)
+{
+  struct result *r = run_job("{\"tasks\": [{\"id\": \"a\", \"kind\": "
+                             "\"sleep\", \"seconds\": 0}]}",
+                             NULL);
+  char *dir = tmp_dir("html"), *path = path_join(dir, "run.html"), *s;
+  struct corun_error err = {0};
+  struct rlimit small = {4096, 4096};
+  FILE *f;
+
+  cr_assert_eq(corun_report_write(path, corun_report_html, r->run, &err),
+               CORUN_OK, "%s", err.msg);
+  s = read_file(path, NULL);
+  cr_assert(strstr(s, "</html>\n"), "%s", s);
+  cr_assert_eq(dir_entries(dir), 1);
+  free(s);
+  /* A write cut short (here by a file-size limit) leaves the old file. */
+  f = fopen(path, "w");
+  cr_assert_not_null(f);
+  fputs("old", f);
+  cr_assert_eq(fclose(f), 0);
+  signal(SIGXFSZ, SIG_IGN);
+  cr_assert_eq(setrlimit(RLIMIT_FSIZE, &small), 0);
+  cr_assert_neq(corun_report_write(path, corun_report_html, r->run, &err),
+                CORUN_OK);
+  s = read_file(path, NULL);
+  cr_assert_str_eq(s, "old");
+  cr_assert_eq(dir_entries(dir), 1, "a temporary file was left behind");
+  free(s);
+  unlink(path);
+  rmdir(dir);
+  free(path);
+  free(dir);
+  result_free(r);
+}
+
+/* The HTML report shows a task's "name" where it has one, its id else. */
+Test(report, html_shows_names)
+{
+  struct result *r = run_job(
+      "{\"tasks\": [{\"id\": \"t1\", \"name\": \"Login <page>\", \"kind\": "
+      "\"exec\", \"shell\": \"exit 2\"}, {\"id\": \"t2\", \"kind\": "
+      "\"exec\", \"shell\": \"exit 3\"}]}",
+      NULL);
+  char *h = html_of(r);
+
+  cr_expect_not_null(strstr(h, "Login &lt;page&gt;"), "no name");
+  cr_expect_not_null(strstr(h, "t2</b>"), "no id for the unnamed task");
+  free(h);
+  result_free(r);
 }

@@ -51,7 +51,7 @@ check hello 0 "$src/jobs/hello.json"
 check after 1 "$src/jobs/after.json"
 check fail-fast 1 "$src/jobs/fail-fast.json"
 check first-completed 0 "$src/jobs/first-completed.json"
-check pipelines 1 --var "base=$base" --report r.json --junit j.xml --trace t.json pipe.json
+check pipelines 1 --var "base=$base" --report r.json --junit j.xml --trace t.json --html h.html pipe.json
 check journal-1 1 --var "base=$base" --journal run.journal pipe.json
 check journal-2 1 --var "base=$base" --journal run.journal pipe.json
 check fetch 0 --var "base=$base" "$src/jobs/fetch.json"

@@ -76,12 +76,6 @@ static void detail(const struct corun_task *t, const struct corun_secrets *sec,
   corun_buf_free(&red);
 }
 
-/*
- * Whether t failed on its own: not because a child failed, nor cancelled
- * or skipped because of another task. A container that fails "because of
- * a child" that is not a task of the job (a pipeline's items) is the root
- * cause itself: nothing else in the table would say why.
- */
 /* How much of a failed answer's body a root cause shows. */
 #define RESPONSE_START 200
 
@@ -90,24 +84,14 @@ static void response_start(const struct corun_task *t,
                            const struct corun_secrets *sec,
                            struct corun_buf *out)
 {
-  struct corun_buf raw = CORUN_BUF_INIT, red = CORUN_BUF_INIT;
-  const char *ctype, *body;
-  long status;
+  struct corun_buf red = CORUN_BUF_INIT;
 
-  if (t->kind->response == NULL ||
-      !t->kind->response(t, &status, &ctype, &body))
-    return;
-  corun_buf_printf(&raw, "response: HTTP %ld", status);
-  if (ctype)
-    corun_buf_printf(&raw, " (%s)", ctype);
-  if (body && *body)
-    corun_buf_printf(&raw, ": %s", body);
-  corun_secrets_redact(sec, corun_buf_str(&raw), raw.len, &red);
-  corun_buf_puts(out, "    ");
-  /* One line: the body's own line breaks are shown escaped. */
-  corun_buf_escaped(out, corun_buf_str(&red), RESPONSE_START);
-  corun_buf_putc(out, '\n');
-  corun_buf_free(&raw);
+  if (corun__report_response(t, sec, &red)) {
+    corun_buf_puts(out, "    ");
+    /* One line: the body's own line breaks are shown escaped. */
+    corun_buf_escaped(out, corun_buf_str(&red), RESPONSE_START);
+    corun_buf_putc(out, '\n');
+  }
   corun_buf_free(&red);
 }
 

@@ -1,18 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The root causes: the tasks that failed on their own, not because of a
- * child, a cancellation or a skip, where the failure mattered (no task
- * above it ended ok anyway). Every human report leads with them; a
- * CI log ends with them, and on GitHub Actions they become annotations.
+ * Root causes, as every human-facing report tells them (the summary on
+ * stderr, the HTML report, GitHub annotations): which tasks failed on their
+ * own where it mattered, and what a failed fetch got back. One definition,
+ * so the reports never disagree.
  */
 #include "report/report.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #include "corun.h"
-#include "core/run.h"
 #include "core/job.h"
+#include "core/run.h"
 
 int corun__report_root_cause(const struct corun_task *t)
 {
@@ -32,6 +31,30 @@ int corun__report_root_cause(const struct corun_task *t)
   for (p = t->parent; p; p = p->parent)
     if (p->status == CORUN_STATUS_OK)
       return 0;
+  return 1;
+}
+
+
+int corun__report_response(const struct corun_task *t,
+                           const struct corun_secrets *sec,
+                           struct corun_buf *out)
+{
+  struct corun_buf raw = CORUN_BUF_INIT;
+  const char *ctype, *body;
+  long status;
+
+  if (t->kind->response == NULL ||
+      !t->kind->response(t, &status, &ctype, &body))
+    return 0;
+  corun_buf_printf(&raw, "response: HTTP %ld", status);
+  if (ctype)
+    corun_buf_printf(&raw, " (%s)", ctype);
+  if (body && *body)
+    corun_buf_printf(&raw, ": %s", body);
+  corun_secrets_redact(sec, corun_buf_str(&raw), raw.len, out);
+  if (raw.oom)
+    out->oom = 1;
+  corun_buf_free(&raw);
   return 1;
 }
 
