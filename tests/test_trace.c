@@ -304,3 +304,31 @@ Test(trace, no_samples_without_trace)
   cJSON_Delete(tr);
   result_free(r);
 }
+
+/*
+ * A task's "name" names its event (and its lane, for a root), the id
+ * staying in args; a command's event carries the pid it ran as.
+ */
+Test(trace, names_and_pids)
+{
+  struct run_opts o = {.trace = 1};
+  struct result *r = run_job(
+      "{\"tasks\": [{\"id\": \"t1\", \"name\": \"Build it\", \"kind\": "
+      "\"exec\", \"argv\": [\"true\"]}, {\"id\": \"t2\", \"kind\": "
+      "\"sleep\", \"seconds\": 0}]}",
+      &o);
+  cJSON *tr = trace_of(r);
+  const cJSON *e = event(tr, "Build it", "exec"), *args;
+
+  cr_assert_not_null(e, "no event named by the task's name");
+  args = cJSON_GetObjectItem(e, "args");
+  cr_expect_str_eq(str_of(args, "id"), "t1");
+  cr_expect_gt(num_of(args, "pid"), 0);
+  cr_expect_str_eq(lane_name(tr, num_of(e, "tid")), "Build it");
+  e = event(tr, "t2", "sleep");
+  cr_assert_not_null(e);
+  cr_expect_null(cJSON_GetObjectItem(cJSON_GetObjectItem(e, "args"), "id"));
+  cr_expect_null(cJSON_GetObjectItem(cJSON_GetObjectItem(e, "args"), "pid"));
+  cJSON_Delete(tr);
+  result_free(r);
+}

@@ -129,6 +129,11 @@ struct corun_kind {
    * or 0. Optional: the kind runs no process.
    */
   int (*process)(const struct corun_task *t);
+  /*
+   * The process id its latest attempt ran as, running or ended (0: none),
+   * for reports (the HTML timeline, the trace). Optional.
+   */
+  int (*pid)(const struct corun_task *t);
   /* What a running task waits on, for the task dump. Optional. */
   void (*describe)(const struct corun_task *t, uint64_t now_ms,
                    struct corun_buf *out);

@@ -789,6 +789,11 @@ static int process(const struct corun_task *t)
   return attempt_live(x) ? x->pgid : 0;
 }
 
+static int last_pid(const struct corun_task *t)
+{
+  return ((const struct exec_task *)t)->pgid;
+}
+
 static void describe(const struct corun_task *t, uint64_t now_ms,
                      struct corun_buf *out)
 {
@@ -869,6 +874,7 @@ const struct corun_kind corun_kind_exec = {
     .start = start,
     .cancel = cancel,
     .process = process,
+    .pid = last_pid,
     .describe = describe,
     .summary = summary,
     .output = output,

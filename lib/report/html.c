@@ -760,7 +760,9 @@ static void extras(const struct corun_task *t, const struct corun_secrets *sec,
     corun_buf_putc(j, '0');
   }
   pid = cJSON_GetObjectItemCaseSensitive(res, "pid");
-  if (cJSON_IsNumber(pid))
+  if (t->kind->pid && t->kind->pid(t) > 0)
+    corun_buf_printf(j, ",%d", t->kind->pid(t));
+  else if (cJSON_IsNumber(pid))
     corun_buf_printf(j, ",%.0f", pid->valuedouble);
   else
     corun_buf_puts(j, ",0");

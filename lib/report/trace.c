@@ -17,6 +17,8 @@
 #include "load/jobfile.h"
 #include "core/kind.h"
 #include "report/report.h"
+
+#include "core/common.h"
 #include "core/run.h"
 #include "core/task.h"
 
@@ -90,7 +92,7 @@ static void task_event(const struct corun_run *run, const struct corun_task *t,
   const struct corun_secrets *sec = &run->job->secrets;
 
   corun_buf_puts(out, ",\n{\"name\": ");
-  corun__json_write_str(out, t->id, sec);
+  corun__json_write_str(out, corun__task_name(run->job, t), sec);
   corun_buf_printf(out,
                    ", \"cat\": \"%s\", \"ph\": \"X\", \"ts\": %.3f, "
                    "\"dur\": %.3f, \"pid\": 1, \"tid\": %d, \"args\": "
@@ -98,6 +100,12 @@ static void task_event(const struct corun_run *run, const struct corun_task *t,
                    t->kind->name, us(t->t_start), us(t->t_end - t->t_start),
                    tid, corun__task_status_name((enum corun_status)t->status),
                    t->attempts);
+  if (strcmp(corun__task_name(run->job, t), t->id) != 0) {
+    corun_buf_puts(out, ", \"id\": ");
+    corun__json_write_str(out, t->id, sec);
+  }
+  if (t->kind->pid && t->kind->pid(t) > 0)
+    corun_buf_printf(out, ", \"pid\": %d", t->kind->pid(t));
   if (t->t_ready != CORUN_NO_TIME && t->t_start > t->t_ready)
     corun_buf_printf(out, ", \"queued_s\": %.6f",
                      (double)(t->t_start - t->t_ready) / 1e9);
@@ -116,7 +124,7 @@ static void lane_name(const struct corun_run *run, int tid,
 {
   struct corun_buf name = CORUN_BUF_INIT;
 
-  corun_buf_puts(&name, root->id);
+  corun_buf_puts(&name, corun__task_name(run->job, root));
   if (k > 0)
     corun_buf_printf(&name, " (%zu)", k + 1);
   corun_buf_printf(out,
