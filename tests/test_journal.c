@@ -194,7 +194,19 @@ Test(journal, resumes_after_sigkill_at_any_point)
       execl(CORUN_BIN, CORUN_BIN, "--journal", jnl, "-q", job, (char *)NULL);
       _exit(127);
     }
-    usleep((useconds_t)(150000 + 170000 * k));
+    /*
+     * Kill once the journal has grown past where the last kill left it
+     * (a few more tasks ended), not after a fixed time: under a loaded
+     * machine or the sanitizers a fixed time may catch no task ending.
+     */
+    {
+      int want = lines_in(jnl) + 2 + k, waited = 0;
+
+      while (lines_in(jnl) < want && waited < (int)(30000 * time_scale())) {
+        usleep(10000);
+        waited += 10;
+      }
+    }
     kill(pid, SIGKILL);
     waitpid(pid, &st, 0);
     cr_assert(WIFSIGNALED(st), "corun ended before the kill");
