@@ -14,9 +14,14 @@
 # RSS (GNU time), medians over -r repetitions. The tools take turns, and
 # the order rotates each repetition, so drift on a shared machine hits all
 # of them alike. wrk is time-based (-d): its own requests/s is reported.
+# Beside the ratio of the medians, the "paired" ratios take each
+# repetition's two runs (made one after the other) as a pair and give the
+# median (and range) of the pairs' ratios: on a machine whose load comes
+# and goes, that is the steadier figure.
 #
 # Usage: bench/fetch/run.sh [-r REPEATS] [--only "a b c"] [--wrk-seconds S]
-#          [--payload text|binary|json] [--checks] [--profile] [--no-build]
+#          [--payload text|binary|json] [--checks] [--baseline BIN]
+#          [--tools "corun curl ..."] [--profile] [--no-build]
 #          [--no-install] [--keep]
 #   --payload     text (default): the files are ASCII text, so corun keeps
 #                 each body (at most 4 KiB of text) in its result, as the
@@ -27,6 +32,13 @@
 #                 capture ("/id"), so the whole body is parsed; implies
 #                 --payload json (issue 14: at least 1.5x curl's req/s on
 #                 scenario a, and plain corun unchanged)
+#   --baseline BIN  one more tool, "baseline": another corun binary (an
+#                 older build) on the plain job, so a change is measured
+#                 against what it changed in the same interleaved runs;
+#                 reported as corun/baseline, paired per repetition
+#   --tools LIST  run only these of corun, curl, aiohttp, wrk (and
+#                 corun+checks, baseline when asked for): the ratios to
+#                 a tool left out are "-"
 #   --profile     instead of the benchmark, profile corun on scenario a:
 #                 syscalls and page faults per request beside curl's
 #                 (perf stat), and where its CPU time goes (perf record,
@@ -55,6 +67,8 @@ payload=text
 profile=0
 checks=0
 busy_max=15
+baseline=
+tools_only=
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -68,7 +82,9 @@ while [ $# -gt 0 ]; do
   --profile) profile=1; shift ;;
   --checks) checks=1; shift ;;
   --busy) busy_max="$2"; shift 2 ;;
-  -h | --help) sed -n '4,45p' "$0"; exit 0 ;;
+  --baseline) baseline="$2"; shift 2 ;;
+  --tools) tools_only="$2"; shift 2 ;;
+  -h | --help) sed -n '4,57p' "$0"; exit 0 ;;
   *) echo "run.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -158,6 +174,10 @@ if [ "$build" = 1 ]; then
 fi
 CORUN=${CORUN:-$root/build-rel/corun}
 [ -x "$CORUN" ] || { echo "run.sh: no corun at $CORUN" >&2; exit 2; }
+if [ -n "$baseline" ]; then
+  [ -x "$baseline" ] || { echo "run.sh: no baseline corun at $baseline" >&2; exit 2; }
+  baseline=$(cd "$(dirname "$baseline")" && pwd)/$(basename "$baseline")
+fi
 
 # ---- servers ----
 
@@ -366,6 +386,9 @@ run_tool() { # tool scenario
   corun+checks)
     measure "$WORK/$s-corun+checks.txt" "$CORUN" -q "$WORK/job-$s-checks.json"
     ;;
+  baseline)
+    measure "$WORK/$s-baseline.txt" "$baseline" -q "$WORK/job-$s.json"
+    ;;
   curl)
     # -s alone leaves curl 7.88's parallel progress meter on (on stderr):
     # --no-progress-meter turns it off, so curl does no work it need not.
@@ -490,6 +513,17 @@ fi
 
 tools=(corun curl aiohttp wrk)
 [ "$checks" = 1 ] && tools+=(corun+checks)
+[ -n "$baseline" ] && tools+=(baseline)
+if [ -n "$tools_only" ]; then
+  for t in $tools_only; do
+    case " ${tools[*]} " in
+    *" $t "*) ;;
+    *) echo "run.sh: --tools: no tool '$t' here (${tools[*]})" >&2; exit 2 ;;
+    esac
+  done
+  read -r -a tools <<<"$tools_only"
+fi
+has_tool() { case " ${tools[*]} " in *" $1 "*) return 0 ;; esac; return 1; }
 echo "corun fetch benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $repeats repetitions" >&2
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -522,6 +556,45 @@ fmt() { # awk format, value
   awk -v v="$2" -v f="$1" 'BEGIN {printf f, v}'
 }
 
+# ratio A B: A / B to two places, "nan" when either is missing.
+ratio() {
+  awk -v a="$1" -v b="$2" 'BEGIN {
+    if (a == "nan" || b == "nan" || a == "" || b == "" || b + 0 == 0) print "nan"
+    else printf "%.2f\n", a / b
+  }'
+}
+# paired SCENARIO FAST SLOW COLUMN: per repetition, SLOW's COLUMN over
+# FAST's (for wall or CPU time: how many times FAST's rate), as "median
+# min max" over the repetitions both ran; "nan nan nan" if either did not.
+paired() {
+  local a="$WORK/$1-$2.txt" b="$WORK/$1-$3.txt"
+  if [ ! -s "$a" ] || [ ! -s "$b" ]; then
+    echo "nan nan nan"
+    return
+  fi
+  paste -d' ' "$a" "$b" | awk -v c="$4" 'NF >= 6 && $c > 0 {
+    print $(c + 3) / $c }' | sort -g | awk '{v[NR] = $1}
+    END {
+      if (NR == 0) { print "nan nan nan"; exit }
+      m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+      printf "%.2f %.2f %.2f\n", m, v[1], v[NR]
+    }'
+}
+# pair_text SCENARIO FAST SLOW: "wall X (lo-hi), CPU Y (lo-hi)"
+pair_text() {
+  local pw pc
+  read -r -a pw < <(paired "$1" "$2" "$3" 1)
+  read -r -a pc < <(paired "$1" "$2" "$3" 3)
+  echo "paired per repetition: wall ${pw[0]} (${pw[1]}-${pw[2]}), CPU ${pc[0]} (${pc[1]}-${pc[2]})"
+}
+verdict() { # value op limit: met, MISSED or "not measured"
+  awk -v v="$1" -v o="$2" -v l="$3" 'BEGIN {
+    if (v == "nan") print "not measured"
+    else if ((o == ">=" && v + 0 >= l) || (o == "<=" && v + 0 <= l)) print "met"
+    else print "MISSED"
+  }'
+}
+
 rows=()
 ratio_rows=()
 verdicts=()
@@ -545,26 +618,37 @@ for s in $only; do
     fi
     rows+=("| ${title[$s]} | $t | $(fmt '%.0f' "${rps[$t]}") | $(fmt '%.0f' "$lo")-$(fmt '%.0f' "$hi") | $w | $(fmt '%.2f' "$cpu") s | $(fmt '%.1f' "$(awk -v k="${rss[$t]}" 'BEGIN {print k / 1024}')") MiB |")
   done
-  rr=$(awk -v a="${rps[corun]}" -v b="${rps[curl]}" 'BEGIN {printf "%.2f", a / b}')
-  mr=$(awk -v a="${rss[corun]}" -v b="${rss[curl]}" 'BEGIN {printf "%.2f", a / b}')
-  ar=$(awk -v a="${rps[corun]}" -v b="${rps[aiohttp]}" 'BEGIN {printf "%.2f", a / b}')
-  wr=$(awk -v a="${rps[corun]}" -v b="${rps[wrk]}" 'BEGIN {printf "%.2f", a / b}')
-  ratio_rows+=("| ${title[$s]} | $rr | $mr | $ar | $wr |")
-  rss_ok=$(awk -v r="$mr" 'BEGIN {print (r <= 2.0) ? "met" : "MISSED"}')
-  case "$s" in
-  a) verdicts+=("1 KiB: corun/curl req/s $rr (target >= 1.2): $(awk -v r="$rr" 'BEGIN {print (r >= 1.2) ? "met" : "MISSED"}')") ;;
-  b) verdicts+=("100 KiB: corun/curl req/s $rr (target >= 1.0): $(awk -v r="$rr" 'BEGIN {print (r >= 1.0) ? "met" : "MISSED"}')") ;;
-  c) verdicts+=("delayed: corun wall $(fmt '%.3f' "${wall[corun]}") s (target <= 1.1 s): $(awk -v w="${wall[corun]}" 'BEGIN {print (w <= 1.1) ? "met" : "MISSED"}')") ;;
-  esac
-  verdicts+=("${title[$s]%%:*} peak RSS: corun/curl $mr (target <= 2.0): $rss_ok")
-  if [ "$checks" = 1 ]; then
-    kr=$(awk -v a="${rps[corun+checks]}" -v b="${rps[curl]}" 'BEGIN {printf "%.2f", a / b}')
-    kc=$(awk -v a="${rps[corun+checks]}" -v b="${rps[corun]}" 'BEGIN {printf "%.2f", a / b}')
-    verdicts+=("${title[$s]%%:*} with a json check and a capture per request: corun+checks/curl req/s $kr (target >= 1.5 on a): $(awk -v r="$kr" 'BEGIN {print (r >= 1.5) ? "met" : "MISSED"}'); corun+checks/corun req/s $kc")
+  rr=$(ratio "${rps[corun]:-nan}" "${rps[curl]:-nan}")
+  mr=$(ratio "${rss[corun]:-nan}" "${rss[curl]:-nan}")
+  ar=$(ratio "${rps[corun]:-nan}" "${rps[aiohttp]:-nan}")
+  wr=$(ratio "${rps[corun]:-nan}" "${rps[wrk]:-nan}")
+  ratio_rows+=("| ${title[$s]} | $(fmt '%s' "$rr") | $(fmt '%s' "$mr") | $(fmt '%s' "$ar") | $(fmt '%s' "$wr") |")
+  if has_tool corun && has_tool curl; then
+    case "$s" in
+    a) verdicts+=("1 KiB: corun/curl req/s $rr (target >= 1.2): $(verdict "$rr" ">=" 1.2); $(pair_text "$s" corun curl)") ;;
+    b) verdicts+=("100 KiB: corun/curl req/s $rr (target >= 1.0): $(verdict "$rr" ">=" 1.0); $(pair_text "$s" corun curl)") ;;
+    esac
+    verdicts+=("${title[$s]%%:*} peak RSS: corun/curl $mr (target <= 2.0): $(verdict "$mr" "<=" 2.0) ($(fmt '%.1f' "$(awk -v k="${rss[corun]}" 'BEGIN {print k / 1024}')") MiB against $(fmt '%.1f' "$(awk -v k="${rss[curl]}" 'BEGIN {print k / 1024}')") MiB)")
+  fi
+  if [ "$s" = c ] && has_tool corun; then
+    verdicts+=("delayed: corun wall $(fmt '%.3f' "${wall[corun]}") s (target <= 1.1 s): $(awk -v w="${wall[corun]}" 'BEGIN {print (w <= 1.1) ? "met" : "MISSED"}')")
+  fi
+  if has_tool corun+checks && has_tool curl; then
+    kr=$(ratio "${rps[corun+checks]}" "${rps[curl]}")
+    verdicts+=("${title[$s]%%:*} with a json check and a capture per request: corun+checks/curl req/s $kr (target >= 1.5 on a): $(verdict "$kr" ">=" 1.5); $(pair_text "$s" corun+checks curl)")
+  fi
+  if has_tool corun+checks && has_tool corun; then
+    kc=$(ratio "${rps[corun+checks]}" "${rps[corun]}")
+    verdicts+=("${title[$s]%%:*} corun+checks/corun req/s $kc; $(pair_text "$s" corun+checks corun); peak RSS $(ratio "${rss[corun+checks]}" "${rss[corun]}")")
+  fi
+  if has_tool baseline && has_tool corun; then
+    verdicts+=("${title[$s]%%:*} corun/baseline req/s $(ratio "${rps[corun]}" "${rps[baseline]}"); $(pair_text "$s" corun baseline); peak RSS $(ratio "${rss[corun]}" "${rss[baseline]}") ($(fmt '%.1f' "$(awk -v k="${rss[corun]}" 'BEGIN {print k / 1024}')") MiB against $(fmt '%.1f' "$(awk -v k="${rss[baseline]}" 'BEGIN {print k / 1024}')") MiB)")
   fi
   unset rps wall rss
 done
 
+baseline_note=
+[ -n "$baseline" ] && baseline_note="; baseline: \`$baseline -q JOB\` ($("$baseline" --version)), the same job"
 checks_note=
 [ "$checks" = 1 ] && checks_note='; corun+checks: the same job, each fetch with "expect": {"json": {"/ok": true}} and "capture": {"id": {"json": "/id"}}'
 cpu_model=$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
@@ -577,7 +661,7 @@ cat <<EOF
 - load average before the runs: $load_before; after: $(cut -d' ' -f1-3 /proc/loadavg)
 - medians of $repeats repetitions (range: slowest to fastest), tools interleaved (order rotated each repetition), after one untimed warm-up round; each run started once the CPUs were at most ${busy_max}% busy (waiting up to 60 s): $busy_runs of $runs runs started busier
 - req/s = requests / wall time of the whole process (start to exit); wrk: its own Requests/sec over a ${wrk_secs} s run (-t 2 -c C), the ceiling; CPU = user + system; peak RSS = GNU time's maximum resident set
-- corun: \`corun -q JOB\`, one gather of N fetch tasks, "concurrency": C, no save: results (with bodies of at most 4 KiB of text) stay in memory until exit; curl: \`curl --parallel --parallel-max C -s --no-progress-meter -f -K CFG\` (N url/output=/dev/null pairs); aiohttp: bench/fetch/aiohttp_get.py (one ClientSession, TCPConnector(limit=C), gather of N gets, bodies read)${checks_note}
+- corun: \`corun -q JOB\`, one gather of N fetch tasks, "concurrency": C, no save: results (with bodies of at most 4 KiB of text) stay in memory until exit; curl: \`curl --parallel --parallel-max C -s --no-progress-meter -f -K CFG\` (N url/output=/dev/null pairs); aiohttp: bench/fetch/aiohttp_get.py (one ClientSession, TCPConnector(limit=C), gather of N gets, bodies read)${checks_note}${baseline_note}
 
 | scenario | tool | req/s | req/s range | wall | CPU | peak RSS |
 |---|---|---:|---:|---:|---:|---:|
@@ -587,6 +671,6 @@ $(printf '%s\n' "${rows[@]}")
 |---|---:|---:|---:|---:|
 $(printf '%s\n' "${ratio_rows[@]}")
 
-Targets (issue 3):
+Targets (issue 3; with --checks, issue 14):
 $(printf -- '- %s\n' "${verdicts[@]}")
 EOF
