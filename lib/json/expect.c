@@ -82,6 +82,13 @@ static void read_status(struct reader *rd, const cJSON *st,
           "must be a non-empty array of codes or classes like \"2xx\"");
     return;
   }
+  free(e->status);
+  e->nstatus = 0;
+  i = cJSON_GetArraySize(st);
+  if ((e->status = calloc((size_t)(i < 32 ? i : 32), sizeof(int))) == NULL) {
+    failf(rd, "expect.status", st, "could not be kept: out of memory");
+    return;
+  }
   for (it = st->child, i = 0; it; it = it->next, i++) {
     if (e->nstatus == 32) {
       failf(rd, "expect.status", it, "has over 32 entries");
@@ -280,8 +287,11 @@ void corun__expect_free(struct corun_expect *e)
   }
   free(e->checks);
   free(e->sha256);
+  free(e->status);
   e->checks = NULL;
   e->sha256 = NULL;
+  e->status = NULL;
+  e->nstatus = 0;
   e->nchecks = 0;
 }
 

@@ -27,7 +27,11 @@ struct corun_expect_check {
 
 struct corun_expect {
   int nstatus;
-  int status[32]; /* a code, or -N for the class Nxx; none: below 400 */
+  /*
+   * nstatus codes, or -N for the class Nxx; none: below 400. Allocated:
+   * most fetches have none, and a conf is kept per task.
+   */
+  int *status;
   struct corun_expect_check *checks;
   size_t nchecks;
   double duration; /* > 0: the bound on the total time, in seconds */
@@ -35,7 +39,7 @@ struct corun_expect {
   int wants_body;  /* a body or json check: keep the whole body */
 };
 
-#define CORUN_EXPECT_INIT {0, {0}, NULL, 0, 0, NULL, 0}
+#define CORUN_EXPECT_INIT {0, NULL, NULL, 0, 0, NULL, 0}
 
 /*
  * Called for each problem found while reading: field names the part

@@ -63,12 +63,19 @@ struct fetch_conf {
   int retry_unsafe;
   struct corun_expect expect;
   struct corun_captures capture;
-  /* transport */
+  /* NULL: every transport field at its default (most fetches). */
+  struct fetch_transport *tr;
+};
+
+struct fetch_transport {
   char *ca, *cert, *key; /* PEM files, checked at load */
   char *proxy;           /* NULL: the environment's, "": none */
   struct curl_slist *resolve;
   long http_version;
 };
+
+static const struct fetch_transport default_transport = {
+    NULL, NULL, NULL, NULL, NULL, CURL_HTTP_VERSION_2TLS};
 
 struct fetch_result {
   long status;
@@ -276,7 +283,8 @@ static void parse_pem(struct corun_fields *f, const char *name,
                      "is not a PEM file with %s (%s)", says, *out);
 }
 
-static void parse_transport(struct corun_fields *f, struct fetch_conf *c)
+static void read_transport(struct corun_fields *f, struct fetch_conf *c,
+                           struct fetch_transport *tr)
 {
   static const char *const versions[] = {"1.1", "2", "2-prior-knowledge",
                                          NULL};
@@ -286,22 +294,22 @@ static void parse_transport(struct corun_fields *f, struct fetch_conf *c)
   const cJSON *v, *it;
   int i = 1;
 
-  parse_pem(f, "ca", "CERTIFICATE", "certificates", &c->ca);
-  parse_pem(f, "cert", "CERTIFICATE", "a certificate", &c->cert);
-  parse_pem(f, "key", "PRIVATE KEY", "a private key", &c->key);
-  if (c->key && !c->cert)
+  parse_pem(f, "ca", "CERTIFICATE", "certificates", &tr->ca);
+  parse_pem(f, "cert", "CERTIFICATE", "a certificate", &tr->cert);
+  parse_pem(f, "key", "PRIVATE KEY", "a private key", &tr->key);
+  if (tr->key && !tr->cert)
     corun_field_fail(f, "key", corun_field(f, "key"),
                      "needs \"cert\", the certificate it goes with");
-  if (corun_field_string(f, "proxy", &c->proxy) > 0 && *c->proxy &&
-      !strstr(c->proxy, "://"))
+  if (corun_field_string(f, "proxy", &tr->proxy) > 0 && *tr->proxy &&
+      !strstr(tr->proxy, "://"))
     corun_field_fail(f, "proxy", corun_field(f, "proxy"),
                      "must be a URL like \"http://proxy:3128\" (or \"\" for "
                      "none), not \"%s\"",
-                     c->proxy);
+                     tr->proxy);
   corun_field_bool(f, "cookies", &c->cookies);
-  c->http_version = CURL_HTTP_VERSION_2TLS;
+  tr->http_version = CURL_HTTP_VERSION_2TLS;
   if (corun_field_enum(f, "http_version", versions, &i) > 0)
-    c->http_version = curl_versions[i];
+    tr->http_version = curl_versions[i];
   v = corun_field(f, "resolve");
   if (v == NULL || (v->type & CORUN_FIELD_BAD))
     return;
@@ -323,8 +331,36 @@ static void parse_transport(struct corun_fields *f, struct fetch_conf *c)
                        "--resolve), like \"api.test:443:127.0.0.1\"");
       return;
     }
-    c->resolve = curl_slist_append(c->resolve, s);
+    tr->resolve = curl_slist_append(tr->resolve, s);
   }
+}
+
+static void free_transport(struct fetch_transport *tr)
+{
+  free(tr->ca);
+  free(tr->cert);
+  free(tr->key);
+  free(tr->proxy);
+  curl_slist_free_all(tr->resolve);
+}
+
+/* The transport fields, kept aside only when one is not its default. */
+static void parse_transport(struct corun_fields *f, struct fetch_conf *c)
+{
+  struct fetch_transport tr = default_transport;
+
+  read_transport(f, c, &tr);
+  if (tr.ca == NULL && tr.cert == NULL && tr.key == NULL &&
+      tr.proxy == NULL && tr.resolve == NULL &&
+      tr.http_version == default_transport.http_version)
+    return;
+  if ((c->tr = malloc(sizeof(*c->tr))) == NULL) {
+    free_transport(&tr);
+    corun_field_fail(f, "url", NULL,
+                     "its transport settings could not be kept: out of memory");
+    return;
+  }
+  *c->tr = tr;
 }
 
 /* "expect" and "capture": what a correct response is, what to keep of it. */
@@ -351,7 +387,8 @@ static int parse(struct corun_task *t, struct corun_fields *f)
 
   ft->out = (struct corun_outfile)CORUN_OUTFILE_INIT;
   if (c == NULL) {
-    corun_field_fail(f, "url", NULL, "could not be kept: out of memory");
+    corun_field_fail(f, "url", NULL,
+                     "its transport settings could not be kept: out of memory");
     return -1;
   }
   ft->c = c;
@@ -666,6 +703,7 @@ static const char *ca_from_env(void)
 static int setup_easy(struct fetch_task *ft)
 {
   struct fetch_conf *c = ft->c;
+  const struct fetch_transport *tr = c->tr ? c->tr : &default_transport;
   CURL *e = ft->easy;
   int bad = 0;
 
@@ -713,22 +751,22 @@ static int setup_easy(struct fetch_task *ft)
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
   }
-  curl_easy_setopt(e, CURLOPT_HTTP_VERSION, c->http_version);
-  if (c->ca) {
+  curl_easy_setopt(e, CURLOPT_HTTP_VERSION, tr->http_version);
+  if (tr->ca) {
     /* The job's CAs instead of the system's, not beside them. */
-    bad |= curl_easy_setopt(e, CURLOPT_CAINFO, c->ca) != CURLE_OK;
+    bad |= curl_easy_setopt(e, CURLOPT_CAINFO, tr->ca) != CURLE_OK;
     curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
   } else if (ca_from_env()) {
     bad |= curl_easy_setopt(e, CURLOPT_CAINFO, ca_from_env()) != CURLE_OK;
   }
-  if (c->cert)
-    bad |= curl_easy_setopt(e, CURLOPT_SSLCERT, c->cert) != CURLE_OK;
-  if (c->key)
-    bad |= curl_easy_setopt(e, CURLOPT_SSLKEY, c->key) != CURLE_OK;
-  if (c->proxy)
-    bad |= curl_easy_setopt(e, CURLOPT_PROXY, c->proxy) != CURLE_OK;
-  if (c->resolve)
-    curl_easy_setopt(e, CURLOPT_RESOLVE, c->resolve);
+  if (tr->cert)
+    bad |= curl_easy_setopt(e, CURLOPT_SSLCERT, tr->cert) != CURLE_OK;
+  if (tr->key)
+    bad |= curl_easy_setopt(e, CURLOPT_SSLKEY, tr->key) != CURLE_OK;
+  if (tr->proxy)
+    bad |= curl_easy_setopt(e, CURLOPT_PROXY, tr->proxy) != CURLE_OK;
+  if (tr->resolve)
+    curl_easy_setopt(e, CURLOPT_RESOLVE, tr->resolve);
   return bad ? -1 : 0;
 }
 
@@ -1056,7 +1094,11 @@ static struct fetch_result *make_result(struct fetch_task *ft, long status)
    * written, not as curl re-spells it ("host?q" as "host/?q"), so the
    * places where secrets went into it are still known.
    */
-  r->url = shown_url(ft->redirects == 0 || eff == NULL ? ft->c->url : eff);
+  /*
+   * NULL: the task's own URL, written out from its conf when reported (a
+   * copy per response is 80 bytes a task of a big job keeps to the end).
+   */
+  r->url = ft->redirects == 0 || eff == NULL ? NULL : shown_url(eff);
   r->t[0] = secs_of(ft->easy, CURLINFO_NAMELOOKUP_TIME_T);
   r->t[1] = secs_of(ft->easy, CURLINFO_CONNECT_TIME_T);
   r->t[2] = secs_of(ft->easy, CURLINFO_APPCONNECT_TIME_T);
@@ -1068,7 +1110,8 @@ static struct fetch_result *make_result(struct fetch_task *ft, long status)
       utf8_text(corun_buf_str(&ft->body), ft->body.len) &&
       (r->body = strdup(corun_buf_str(&ft->body))) == NULL)
     goto oom;
-  if ((ct && r->content_type == NULL) || r->url == NULL)
+  if ((ct && r->content_type == NULL) ||
+      (r->url == NULL && ft->redirects > 0 && eff))
     goto oom;
   return r;
 oom:
@@ -1130,7 +1173,8 @@ static int response(const struct corun_task *t, long *status,
 static void write_result(const struct corun_task *t,
                          const struct corun_secrets *sec, struct corun_buf *out)
 {
-  const struct fetch_result *r = ((const struct fetch_task *)t)->res;
+  const struct fetch_task *ft = (const struct fetch_task *)t;
+  const struct fetch_result *r = ft->res;
   static const char *const names[] = {"dns", "connect", "tls", "ttfb",
                                       "total"};
   int i;
@@ -1147,7 +1191,18 @@ static void write_result(const struct corun_task *t,
   else
     corun_buf_puts(out, "null");
   corun_buf_puts(out, ", \"url\": ");
-  corun__json_write_str(out, r->url ? r->url : "", sec);
+  if (r->url) {
+    corun__json_write_str(out, r->url, sec);
+  } else {
+    /* Without a redirect: the task's own URL as written, sans userinfo. */
+    struct corun_buf own = CORUN_BUF_INIT;
+
+    put_url(&own, ft->c->url);
+    corun__json_write_str(out, corun_buf_str(&own), sec);
+    if (own.oom)
+      out->oom = 1;
+    corun_buf_free(&own);
+  }
   corun_buf_puts(out, ", \"timings\": {");
   for (i = 0; i < 5; i++)
     corun_buf_printf(out, "%s\"%s\": %.6f", i ? ", " : "", names[i], r->t[i]);
@@ -1588,11 +1643,10 @@ static void release(struct corun_task *t)
     free(ft->c->save);
     corun__expect_free(&ft->c->expect);
     corun__captures_free(&ft->c->capture);
-    free(ft->c->ca);
-    free(ft->c->cert);
-    free(ft->c->key);
-    free(ft->c->proxy);
-    curl_slist_free_all(ft->c->resolve);
+    if (ft->c->tr) {
+      free_transport(ft->c->tr);
+      free(ft->c->tr);
+    }
     free(ft->c);
   }
 }
