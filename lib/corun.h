@@ -229,6 +229,13 @@ CORUN_EXTERN void corun_job_free(struct corun_job *job);
 /* The task tree as --check prints it, one task per line. */
 CORUN_EXTERN void corun_job_describe(const struct corun_job *job,
                                      struct corun_buf *out);
+/*
+ * As corun_job_describe(), each task followed by its own fields as they
+ * would run, secrets as "***" (--dry-run). Reads nothing but the first
+ * lines of a pipeline's "lines" file, and never standard input.
+ */
+CORUN_EXTERN void corun_job_dry_run(const struct corun_job *job,
+                                    struct corun_buf *out);
 /* The task tree and "after" edges as a Graphviz digraph (corun graph). */
 CORUN_EXTERN void corun_job_graph(const struct corun_job *job,
                                   struct corun_buf *out);

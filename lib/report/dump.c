@@ -1,12 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Views of the tree while it is alive: the task dump (SIGUSR1, --debug at
- * interruption and exit) and the --check listing of a loaded job.
+ * interruption and exit), and the --check and --dry-run listings of a
+ * loaded job.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "corun.h"
 #include "report/report.h"
+#include "core/instance.h"
+#include "core/job.h"
+#include "core/kind.h"
 #include "core/run.h"
 #include "sched/sem.h"
 #include "core/task.h"
@@ -142,7 +147,61 @@ void corun_run_dump(const struct corun_run *run, struct corun_buf *out)
   corun_buf_free(&why);
 }
 
-void corun_job_describe(const struct corun_job *job, struct corun_buf *out)
+/*
+ * The kind's dry() lines of t, each indented under t's own line: redacted
+ * again as a whole (a secret a hook let through) and escaped.
+ */
+static void dry_fields(struct corun_buf *out, const struct corun_job *job,
+                       const struct corun_task *t)
+{
+  struct corun_buf b = CORUN_BUF_INIT;
+  const cJSON *fill = NULL;
+  const char *p, *nl;
+
+  if (t->kind->dry == NULL)
+    return;
+  t->kind->dry(t, &job->secrets, &b);
+  if (t->flags & CORUN_TF_FILL)
+    fill = corun__job_deferred(job, t->index);
+  for (p = corun_buf_str(&b); *p; p = *nl ? nl + 1 : nl) {
+    char *colon;
+    const cJSON *v = NULL;
+    char *line;
+
+    nl = strchr(p, '\n');
+    if (nl == NULL)
+      nl = p + strlen(p);
+    line = strndup(p, (size_t)(nl - p));
+    corun_buf_puts(out, "      ");
+    indent(out, t);
+    /*
+     * A field that takes a capture holds a stand-in until the task starts
+     * (a port of 0): the job's own text shows what will fill it.
+     */
+    colon = line ? strstr(line, ": ") : NULL;
+    if (fill && colon) {
+      *colon = '\0';
+      v = cJSON_GetObjectItemCaseSensitive(fill, line);
+      if (!cJSON_IsString(v) || !strstr(v->valuestring, "${") ||
+          strstr(colon + 2, v->valuestring))
+        v = NULL;
+      *colon = ':';
+    }
+    if (v) {
+      corun_buf_add(out, line, (size_t)(colon - line) + 2);
+      put_text(out, job, v->valuestring);
+    } else if (line)
+      put_text(out, job, line);
+    else
+      corun_buf_puts(out, "(out of memory)");
+    corun_buf_putc(out, '\n');
+    free(line);
+  }
+  corun_buf_free(&b);
+}
+
+static void describe(const struct corun_job *job, int dry,
+                     struct corun_buf *out)
 {
   struct corun_buf b = CORUN_BUF_INIT;
   size_t i;
@@ -189,7 +248,19 @@ void corun_job_describe(const struct corun_job *job, struct corun_buf *out)
     if (t->flags & CORUN_TF_SHIELD)
       corun_buf_puts(&b, " shield");
     corun_buf_putc(&b, '\n');
+    if (dry)
+      dry_fields(&b, job, t);
   }
   corun_buf_add(out, b.p ? b.p : "", b.len);
   corun_buf_free(&b);
+}
+
+void corun_job_describe(const struct corun_job *job, struct corun_buf *out)
+{
+  describe(job, 0, out);
+}
+
+void corun_job_dry_run(const struct corun_job *job, struct corun_buf *out)
+{
+  describe(job, 1, out);
 }
