@@ -686,14 +686,15 @@ static int corun_main(struct cli *c, int argc, char **argv)
    */
   if (c->opt.quiet >= 2 && !c->opt.debug && !env_debug())
     silence_stderr();
-  c->watchdog = c->opt.graph || c->opt.check ? -1 : watchdog_start();
+  c->watchdog =
+      c->opt.graph || c->opt.check || c->opt.dry_run ? -1 : watchdog_start();
   catch_early_signals(0);
   raise_file_limit();
   if (load(c, &c->job) < 0)
     return early_signal ? 128 + early_signal : CORUN_EXIT_USAGE;
-  if (early_signal && (c->opt.graph || c->opt.check))
+  if (early_signal && (c->opt.graph || c->opt.check || c->opt.dry_run))
     return 128 + early_signal;
-  if (c->opt.graph || c->opt.check) {
+  if (c->opt.graph || c->opt.check || c->opt.dry_run) {
     /* Printing the job, corun stops on a signal like any command. */
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
@@ -709,15 +710,18 @@ static int corun_main(struct cli *c, int argc, char **argv)
     corun_buf_free(&b);
     return CORUN_EXIT_OK;
   }
-  if (!c->opt.check &&
+  if (!c->opt.check && !c->opt.dry_run &&
       ((c->opt.report && probe_report(c->opt.report, "report") < 0) ||
        (c->opt.junit && probe_report(c->opt.junit, "JUnit report") < 0) ||
        (c->opt.trace && probe_report(c->opt.trace, "trace") < 0)))
     return CORUN_EXIT_USAGE;
-  if (c->opt.check) {
+  if (c->opt.check || c->opt.dry_run) {
     struct corun_buf b = CORUN_BUF_INIT;
 
-    corun_job_describe(c->job, &b);
+    if (c->opt.dry_run)
+      corun_job_dry_run(c->job, &b);
+    else
+      corun_job_describe(c->job, &b);
     fputs(corun_buf_str(&b), stdout);
     corun_buf_free(&b);
     return CORUN_EXIT_OK;

@@ -34,6 +34,8 @@ const struct opt_row corun_options[] = {
      "cancel everything after DURATION and exit 124"},
     {OPT_CHECK, "check", 0, NULL,
      "validate the job and print its task tree; run nothing"},
+    {OPT_DRY_RUN, "dry-run", 0, NULL,
+     "validate the job and print every task as it would run; run nothing"},
     {OPT_DEBUG, "debug", 0, NULL,
      "trace task state changes, dump tasks, warn on slow callbacks"},
     {OPT_VERSION, "version", 'V', NULL, "print the version and exit"},
@@ -261,6 +263,9 @@ int options_parse(struct options *o, int argc, char **argv)
       break;
     case OPT_CHECK:
       o->check = 1;
+      break;
+    case OPT_DRY_RUN:
+      o->dry_run = 1;
       break;
     case OPT_DEBUG:
       o->debug = 1;

@@ -71,7 +71,7 @@ _corun()
             if [[ $cur == -* ]]; then
                 COMPREPLY=($(compgen -W "--report --junit --trace --journal
                     --progress --quiet -q --jobs -j --var --root --timeout
-                    --check --debug --version -V --help -h" -- "$cur"))
+                    --check --dry-run --debug --version -V --help -h" -- "$cur"))
                 return
             fi
             # The first word may be the graph command; then job files.

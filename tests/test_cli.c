@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The corun binary end to end: exit codes, usage errors, the option
- * spellings GNU users expect, --check/--timeout/--version/--help, the JSON
- * report as the man page (REPORT) shows it, the summary table, secrets and --debug.
+ * spellings GNU users expect, --check/--dry-run/--timeout/--version/--help,
+ * the JSON report as the man page (REPORT) shows it, the summary table,
+ * secrets and --debug.
  * Each test runs the built binary, so these catch what the library tests
  * cannot: the mapping to exit codes and what lands on which stream.
  */
@@ -1645,6 +1646,183 @@ Test(cli, github_actions_gets_an_annotation_per_root_cause)
   proc_free(p);
   p = run_cli(NULL, (const char *const[]){"-q", job, NULL});
   cr_expect_null(strstr(p->err, "::error"), "%s", p->err);
+  proc_free(p);
+  free(job);
+}
+
+/* --- --dry-run ----------------------------------------------------------- */
+
+Test(cli, dry_run_prints_every_task_with_its_fields)
+{
+  char *job = write_temp(
+      "dry.json",
+      "{\"name\": \"dry\", \"limits\": {\"api\": {\"concurrency\": 2}},"
+      " \"tasks\": [{\"id\": \"all\", \"kind\": \"gather\", \"tasks\": ["
+      "  {\"id\": \"get\", \"kind\": \"fetch\", \"limit\": \"api\","
+      "   \"url\": \"http://api.test/a\", \"headers\": {\"X-A\": \"1\"},"
+      "   \"retries\": 2, \"capture\": {\"tok\": {\"json\": \"/t\"}}},"
+      "  {\"id\": \"use\", \"kind\": \"fetch\", \"after\": [\"get\"],"
+      "   \"url\": \"http://api.test/b?t=${get.tok}\", \"timeout\": \"5s\"}]},"
+      " {\"id\": \"nap\", \"kind\": \"sleep\", \"seconds\": \"250ms\"},"
+      " {\"id\": \"p\", \"kind\": \"pipeline\", \"source\": {\"items\":"
+      "  [1, \"two\", {\"n\": 3}, 4, 5, 6, 7, 8, 9, 10, 11, 12]},"
+      "  \"stages\": [{\"workers\": 3, \"task\": {\"kind\": \"sleep\","
+      "   \"seconds\": 0, \"message\": \"${item}\"}}]}]}");
+  struct proc *p = CLI(NULL, "--dry-run", job);
+
+  cr_assert_eq(p->status, 0, "stderr: %s", p->err);
+  cr_assert_str_empty(p->err);
+  cr_assert_str_eq(p->out, "job \"dry\": 5 tasks, concurrency 64\n"
+                           "limit \"api\": 2 at once\n"
+                           "  all (gather)\n"
+                           "      return_exceptions: false\n"
+                           "    get (fetch) limit api\n"
+                           "        method: GET\n"
+                           "        url: http://api.test/a\n"
+                           "        header: X-A: 1\n"
+                           "        max_bytes: 67108864\n"
+                           "        retries: 2, backoff 0.5s doubling\n"
+                           "        capture: tok\n"
+                           "    use (fetch) after get timeout 5s\n"
+                           "        method: GET\n"
+                           "        url: http://api.test/b?t=${get.tok}\n"
+                           "        max_bytes: 67108864\n"
+                           "  nap (sleep)\n"
+                           "      seconds: 0.25s\n"
+                           "  p (pipeline)\n"
+                           "      source: items (12)\n"
+                           "        item 0: 1\n"
+                           "        item 1: \"two\"\n"
+                           "        item 2: {\"n\":3}\n"
+                           "        item 3: 4\n"
+                           "        item 4: 5\n"
+                           "        item 5: 6\n"
+                           "        item 6: 7\n"
+                           "        item 7: 8\n"
+                           "        item 8: 9\n"
+                           "        item 9: 10\n"
+                           "        (2 more)\n"
+                           "      producers: 1\n"
+                           "      on_error: continue\n"
+                           "      stage 1: 3 workers, queue 6, fifo\n"
+                           "        task (sleep):\n"
+                           "          seconds: 0s\n"
+                           "          message: ${item}\n");
+  proc_free(p);
+  free(job);
+}
+
+Test(cli, dry_run_masks_secrets)
+{
+  char *job = write_temp(
+      "sec.json",
+      "{\"tasks\": [{\"id\": \"f\", \"kind\": \"fetch\","
+      " \"url\": \"http://api.test/?key=${env:SECRET_X}\","
+      " \"headers\": {\"Authorization\": \"Bearer ${env:SECRET_X}\"},"
+      " \"body\": \"token=${env:SECRET_X}\"},"
+      " {\"id\": \"x\", \"kind\": \"exec\", \"argv\": [\"echo\","
+      " \"${env:SECRET_X}\"], \"env\": {\"TOKEN\": \"${env:SECRET_X}\"}}]}");
+  struct proc *p;
+
+  setenv("SECRET_X", SECRET, 1);
+  p = CLI(NULL, "--dry-run", job);
+  cr_assert_eq(p->status, 0, "stderr: %s", p->err);
+  cr_assert_null(strstr(p->out, SECRET), "%s", p->out);
+  cr_assert_not_null(strstr(p->out, "url: http://api.test/?key=***\n"), "%s",
+                     p->out);
+  cr_assert_not_null(strstr(p->out, "header: Authorization: Bearer ***\n"),
+                     "%s", p->out);
+  cr_assert_not_null(strstr(p->out, "body: token=***\n"), "%s", p->out);
+  cr_assert_not_null(strstr(p->out, "argv: [\"echo\", \"***\"]\n"), "%s",
+                     p->out);
+  cr_assert_not_null(strstr(p->out, "env: TOKEN=***\n"), "%s", p->out);
+  proc_free(p);
+  free(job);
+}
+
+Test(cli, dry_run_on_an_invalid_job_exits_2)
+{
+  struct proc *p = CLI(NULL, "--dry-run", FX("invalid.json"));
+
+  cr_assert_eq(p->status, 2);
+  cr_assert_str_empty(p->out);
+  cr_assert_not_null(strstr(p->err, "invalid.json:"), "%s", p->err);
+  proc_free(p);
+}
+
+Test(cli, dry_run_runs_nothing_and_leaves_stdin_alone)
+{
+  char *dir = tmp_dir("dry");
+  char *made = path_join(dir, "made");
+  char *lines = path_join(dir, "lines.txt");
+  char *job = path_join(dir, "job.json");
+  char *text;
+  FILE *f;
+  struct proc *p;
+  size_t i;
+
+  f = fopen(lines, "w");
+  cr_assert_not_null(f);
+  for (i = 0; i < 15; i++)
+    fprintf(f, "line %zu\n", i);
+  fclose(f);
+  f = fopen(job, "w");
+  cr_assert_not_null(f);
+  fprintf(f,
+          "{\"tasks\": [{\"id\": \"t\", \"kind\": \"exec\", \"argv\": "
+          "[\"touch\", \"%s\"]},"
+          " {\"id\": \"n\", \"kind\": \"sleep\", \"seconds\": 30},"
+          " {\"id\": \"in\", \"kind\": \"pipeline\", \"source\": {\"lines\": "
+          "\"-\"}, \"stages\": [{\"task\": {\"kind\": \"exec\", \"argv\": "
+          "[\"touch\", \"%s-${index}\"]}}]},"
+          " {\"id\": \"fl\", \"kind\": \"pipeline\", \"source\": {\"lines\": "
+          "\"lines.txt\"}, \"stages\": [{\"task\": {\"kind\": \"sleep\", "
+          "\"seconds\": 0}}]}]}",
+          made, made);
+  fclose(f);
+  p = CLI("from stdin\n", "--dry-run", job);
+  cr_assert_eq(p->status, 0, "stderr: %s", p->err);
+  cr_assert_lt(p->wall, 5.0 * time_scale());
+  cr_assert_eq(access(made, F_OK), -1, "the exec ran");
+  cr_assert_eq(dir_entries(dir), 2);
+  cr_assert_not_null(strstr(p->out, "source: lines (standard input)\n"), "%s",
+                     p->out);
+  cr_assert_null(strstr(p->out, "from stdin"), "%s", p->out);
+  /* The file's first 10 lines, and a word that more follow. */
+  cr_assert_not_null(strstr(p->out, "item 9: \"line 9\"\n"), "%s", p->out);
+  cr_assert_null(strstr(p->out, "line 10"), "%s", p->out);
+  cr_assert_not_null(strstr(p->out, "(more lines follow)\n"), "%s", p->out);
+  text = malloc(strlen(made) + 64);
+  cr_assert_not_null(text);
+  sprintf(text, "argv: [\"touch\", \"%s\"]\n", made);
+  cr_assert_not_null(strstr(p->out, text), "%s", p->out);
+  free(text);
+  proc_free(p);
+  rm_dir(dir);
+  free(made);
+  free(lines);
+  free(job);
+  free(dir);
+}
+
+/* A number taken from a capture is shown as written, not as its stand-in. */
+Test(cli, dry_run_shows_captures_as_written)
+{
+  char *job =
+      write_temp("cap.json",
+                 "{\"tasks\": [{\"id\": \"get\", \"kind\": \"fetch\", \"url\": "
+                 "\"http://a.test/\", \"capture\": {\"n\": {\"json\": \"/n\"},"
+                 " \"h\": {\"json\": \"/h\"}}},"
+                 " {\"id\": \"t\", \"kind\": \"tcp\", \"host\": \"${get.h}\","
+                 " \"port\": \"${get.n}\", \"after\": [\"get\"]}]}");
+  struct proc *p = CLI(NULL, "--dry-run", job);
+
+  cr_assert_eq(p->status, 0, "stderr: %s", p->err);
+  cr_assert_not_null(strstr(p->out, "  t (tcp) after get\n"
+                                    "      host: ${get.h}\n"
+                                    "      port: ${get.n}\n"
+                                    "      interval: 0.5s\n"),
+                     "%s", p->out);
   proc_free(p);
   free(job);
 }
