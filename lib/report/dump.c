@@ -147,6 +147,74 @@ void corun_run_dump(const struct corun_run *run, struct corun_buf *out)
   corun_buf_free(&why);
 }
 
+/* A redacted JSON string. */
+static void put_json_str(struct corun_buf *out, const struct corun_job *job,
+                         const char *s)
+{
+  struct corun_buf red = CORUN_BUF_INIT;
+
+  corun_job_redact(job, s, &red);
+  corun_buf_json_str(out, red.p ? red.p : "", red.len);
+  corun_buf_free(&red);
+}
+
+void corun_run_dump_json(const struct corun_run *run, struct corun_buf *out)
+{
+  const struct corun_job *job = run->job;
+  uint64_t now_ns = run->started ? corun__now_ns(run) : 0;
+  unsigned by_state[CORUN_STATE_DONE + 1] = {0};
+  struct corun_buf b = CORUN_BUF_INIT, why = CORUN_BUF_INIT;
+  size_t i;
+  int s;
+
+  for (i = 0; i < job->ntasks; i++)
+    by_state[job->tasks[i]->state]++;
+  corun_buf_printf(&b, "{\"elapsed\": %.3f, \"counts\": {",
+                   corun__secs(now_ns));
+  for (s = 0; s <= CORUN_STATE_DONE; s++)
+    corun_buf_printf(&b, "%s\"%s\": %u", s ? ", " : "",
+                     corun__task_state_name((enum corun_state)s), by_state[s]);
+  corun_buf_puts(&b, "}, \"tasks\": [");
+  for (i = 0; i < job->ntasks; i++) {
+    const struct corun_task *t = job->tasks[i];
+    uint64_t from = t->t_start != CORUN_NO_TIME   ? t->t_start
+                    : t->t_ready != CORUN_NO_TIME ? t->t_ready
+                                                  : CORUN_NO_TIME;
+    uint64_t to = t->state == CORUN_STATE_DONE ? t->t_end : now_ns;
+
+    corun_buf_puts(&b, i ? ",\n  {\"id\": " : "\n  {\"id\": ");
+    put_json_str(&b, job, t->id);
+    corun_buf_printf(&b, ", \"kind\": \"%s\", \"parent\": ", t->kind->name);
+    if (t->parent)
+      put_json_str(&b, job, t->parent->id);
+    else
+      corun_buf_puts(&b, "null");
+    corun_buf_printf(&b, ", \"state\": \"%s\", \"status\": ",
+                     corun__task_state_name((enum corun_state)t->state));
+    if (t->state == CORUN_STATE_DONE)
+      corun_buf_printf(&b, "\"%s\"",
+                       corun__task_status_name((enum corun_status)t->status));
+    else
+      corun_buf_puts(&b, "null");
+    if (from != CORUN_NO_TIME && to != CORUN_NO_TIME && to >= from)
+      corun_buf_printf(&b, ", \"elapsed\": %.3f", corun__secs(to - from));
+    else
+      corun_buf_puts(&b, ", \"elapsed\": null");
+    corun_buf_printf(&b, ", \"shielded\": %s, \"detached\": %s",
+                     t->flags & CORUN_TF_SHIELD ? "true" : "false",
+                     t->flags & CORUN_TF_DETACHED ? "true" : "false");
+    corun_buf_reset(&why);
+    waiting_on(run, t, now_ns / 1000000, &why);
+    corun_buf_puts(&b, ", \"waiting\": ");
+    put_json_str(&b, job, corun_buf_str(&why));
+    corun_buf_putc(&b, '}');
+  }
+  corun_buf_puts(&b, job->ntasks ? "\n]}\n" : "]}\n");
+  corun_buf_add(out, b.p ? b.p : "", b.len);
+  corun_buf_free(&b);
+  corun_buf_free(&why);
+}
+
 /*
  * The kind's dry() lines of t, each indented under t's own line: redacted
  * again as a whole (a secret a hook let through) and escaped.
