@@ -19,6 +19,7 @@
 #include "corun.h"
 #include "exit.h"
 #include "options.h"
+#include "ps.h"
 #include "watchdog.h"
 
 /* The status line is redrawn at most this often. */
@@ -42,6 +43,9 @@ struct cli {
   int have_progress;
   int drawn; /* the status line is on the screen */
   int watchdog; /* pipe to the watchdog (watchdog.c), or -1 */
+  struct ps_server ps; /* answers corun ps (ps.c) */
+  char *ps_name;       /* the job's name for it, secrets redacted */
+  char *ps_file;       /* the job file's absolute path for it, or NULL */
 };
 
 static struct cli *the_cli; /* for the line callbacks' erasing */
@@ -506,6 +510,8 @@ static void run_closed(struct corun_run *run, void *arg)
 /* The one way out: whatever main() got as far as making is undone. */
 static void release(struct cli *c)
 {
+  /* First: a ps that asks from now on finds no socket, not a dying run. */
+  ps_close(&c->ps);
   if (c->run)
     corun_run_close(c->run, run_closed);
   if (c->have_loop) {
@@ -521,6 +527,31 @@ static void release(struct cli *c)
   corun_journal_close(c->journal);
   corun_job_free(c->job);
   options_free(&c->opt);
+  free(c->ps_name);
+  free(c->ps_file);
+}
+
+/*
+ * Let "corun ps" ask this run for its task dump. Without a safe place
+ * for the socket the run goes on all the same; --debug says why.
+ */
+static void serve_ps(struct cli *c, uv_loop_t *loop)
+{
+  struct corun_buf name = CORUN_BUF_INIT;
+  const char *why = "out of memory";
+  const char *file = "(standard input)";
+
+  corun_job_redact(c->job, corun_job_name(c->job), &name);
+  c->ps_name = corun_buf_detach(&name);
+  if (strcmp(c->opt.file, "-") != 0) {
+    c->ps_file = realpath(c->opt.file, NULL);
+    file = c->ps_file ? c->ps_file : c->opt.file;
+  }
+  if (c->ps_name == NULL ||
+      ps_serve(&c->ps, loop, &c->run, c->ps_name, file, &why) < 0) {
+    if (c->opt.debug)
+      fprintf(stderr, "corun: corun ps cannot reach this run: %s\n", why);
+  }
 }
 
 /* Run the loaded job; returns the exit status. */
@@ -611,6 +642,7 @@ static int run(struct cli *c)
     uv_timer_start(&c->progress, draw_progress, PROGRESS_MS, PROGRESS_MS);
     uv_unref((uv_handle_t *)&c->progress);
   }
+  serve_ps(c, loop);
   corun_run_start(c->run);
   for (e = 0; e < early_count; e++)
     corun_run_interrupt(c->run, early_signal);
@@ -669,6 +701,8 @@ static int run(struct cli *c)
 /* Everything but the release; returns the exit status. */
 static int corun_main(struct cli *c, int argc, char **argv)
 {
+  if (argc > 1 && strcmp(argv[1], "ps") == 0)
+    return ps_main(argc - 1, argv + 1);
   if (options_parse(&c->opt, argc, argv) < 0)
     return CORUN_EXIT_USAGE;
   if (c->opt.help || c->opt.version) {

@@ -326,8 +326,10 @@ void options_help(FILE *out)
 
   fputs("Usage: corun [OPTIONS] FILE|-\n"
         "       corun graph FILE|-\n"
+        "       corun ps [--json] [PID]\n"
         "Run the JSON job graph in FILE ('-' reads stdin) on one event loop;\n"
-        "'graph' prints its task tree as Graphviz DOT instead.\n"
+        "'graph' prints its task tree as Graphviz DOT instead; 'ps' prints\n"
+        "the task dump of a running corun (none given: lists them).\n"
         "\nOptions:\n",
         out);
   for (i = 0; corun_options[i].lng; i++) {

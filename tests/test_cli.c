@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1825,4 +1826,138 @@ Test(cli, dry_run_shows_captures_as_written)
                      "%s", p->out);
   proc_free(p);
   free(job);
+}
+
+/* --- corun ps ------------------------------------------------------------ */
+
+/* Removes dir/corun and dir, which is all a ps test puts there. */
+static void remove_tree(const char *dir)
+{
+  char *sub = path_join(dir, "corun");
+
+  rm_dir(sub);
+  rmdir(dir);
+  free(sub);
+}
+
+/* Waits until path exists (a run's socket); fails the test after 10 s. */
+static void wait_for(const char *path)
+{
+  int i;
+
+  for (i = 0; i < 1000 && access(path, F_OK) != 0; i++)
+    usleep(10000);
+  cr_assert_eq(access(path, F_OK), 0, "%s never appeared", path);
+}
+
+/* A run of long.json with its socket under dir; *sock gets its path. */
+static pid_t spawn_long(const char *dir, char **sock)
+{
+  struct spawn_opts o = {0};
+  char name[32];
+  char *sub = path_join(dir, "corun");
+  pid_t pid;
+
+  o.free_fds = -1;
+  setenv("XDG_RUNTIME_DIR", dir, 1);
+  pid = spawn_cli((const char *const[]){"-q", FX("long.json"), NULL}, &o);
+  cr_assert_gt(pid, 0);
+  snprintf(name, sizeof(name), "%ld.sock", (long)pid);
+  *sock = path_join(sub, name);
+  free(sub);
+  wait_for(*sock);
+  return pid;
+}
+
+Test(cli, ps_shows_a_running_corun_and_its_dump)
+{
+  char *dir = tmp_dir("ps"), *sock, *sub = path_join(dir, "corun");
+  char pidstr[32], want[64];
+  struct stat st;
+  struct proc *p;
+  cJSON *j;
+  pid_t pid = spawn_long(dir, &sock);
+
+  snprintf(pidstr, sizeof(pidstr), "%ld", (long)pid);
+  /* Only this user can reach it. */
+  cr_assert_eq(stat(sub, &st), 0);
+  cr_assert_eq(st.st_mode & 0777, 0700, "directory mode %o", st.st_mode);
+  cr_assert_eq(stat(sock, &st), 0);
+  cr_assert(S_ISSOCK(st.st_mode));
+  cr_assert_eq(st.st_mode & 0777, 0600, "socket mode %o", st.st_mode);
+
+  p = CLI(NULL, "ps");
+  cr_assert_eq(p->status, 0, "%s", p->err);
+  snprintf(want, sizeof(want), "%s long (", pidstr);
+  cr_assert_not_null(strstr(p->out, want), "%s", p->out);
+  cr_assert_not_null(strstr(p->out, "long.json): "), "%s", p->out);
+  proc_free(p);
+
+  p = CLI(NULL, "ps", pidstr);
+  cr_assert_eq(p->status, 0, "%s", p->err);
+  cr_assert(strncmp(p->out, "corun: task dump at ", 20) == 0, "%s", p->out);
+  cr_assert_not_null(strstr(p->out, "\n  slow sleep running "), "%s", p->out);
+  cr_assert_not_null(strstr(p->out, "\n    inner sleep running "), "%s",
+                     p->out);
+  proc_free(p);
+
+  p = CLI(NULL, "ps", "--json", pidstr);
+  cr_assert_eq(p->status, 0, "%s", p->err);
+  j = cJSON_Parse(p->out);
+  cr_assert_not_null(j, "%s", p->out);
+  cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(j, "tasks")), 3);
+  cr_assert_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "counts"), "running")
+                   ->valueint,
+               3, "%s", p->out);
+  cJSON_Delete(j);
+  proc_free(p);
+
+  p = CLI(NULL, "ps", "--json");
+  cr_assert_eq(p->status, 0, "%s", p->err);
+  j = cJSON_Parse(p->out);
+  cr_assert(cJSON_IsArray(j), "%s", p->out);
+  cr_assert_eq(cJSON_GetArraySize(j), 1, "%s", p->out);
+  cr_assert_eq(cJSON_GetObjectItem(j->child, "pid")->valueint, (int)pid);
+  cJSON_Delete(j);
+  proc_free(p);
+
+  /* Asking is not signalling: the run goes on, and ends as told. */
+  cr_assert_eq(kill(pid, SIGTERM), 0);
+  cr_assert_eq(reap_cli(pid, 10 * time_scale(), NULL), 143);
+  cr_assert_eq(access(sock, F_OK), -1, "the socket outlived its run");
+  unsetenv("XDG_RUNTIME_DIR");
+  free(sock);
+  free(sub);
+  remove_tree(dir);
+  free(dir);
+}
+
+Test(cli, ps_cleans_the_socket_of_a_killed_run)
+{
+  char *dir = tmp_dir("psk"), *sock;
+  char pidstr[32];
+  struct proc *p;
+  pid_t pid = spawn_long(dir, &sock);
+
+  snprintf(pidstr, sizeof(pidstr), "%ld", (long)pid);
+  cr_assert_eq(kill(pid, SIGKILL), 0);
+  reap_cli(pid, 10 * time_scale(), NULL);
+  cr_assert_eq(access(sock, F_OK), 0);
+  p = CLI(NULL, "ps");
+  cr_assert_eq(p->status, 0, "%s", p->err);
+  cr_assert_str_empty(p->out);
+  cr_assert_str_empty(p->err);
+  proc_free(p);
+  cr_assert_eq(access(sock, F_OK), -1, "the stale socket is still there");
+  p = CLI(NULL, "ps", pidstr);
+  cr_assert_eq(p->status, 1);
+  cr_assert_not_null(strstr(p->err, "no running corun"), "%s", p->err);
+  proc_free(p);
+  p = CLI(NULL, "ps", "12x");
+  cr_assert_eq(p->status, 2);
+  proc_free(p);
+  unsetenv("XDG_RUNTIME_DIR");
+  free(sock);
+  remove_tree(dir);
+  free(dir);
 }
