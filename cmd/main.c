@@ -19,6 +19,7 @@
 #include "corun.h"
 #include "exit.h"
 #include "options.h"
+#include "ps.h"
 #include "watchdog.h"
 
 /* The status line is redrawn at most this often. */
@@ -42,6 +43,9 @@ struct cli {
   int have_progress;
   int drawn; /* the status line is on the screen */
   int watchdog; /* pipe to the watchdog (watchdog.c), or -1 */
+  struct ps_server ps; /* answers corun ps (ps.c) */
+  char *ps_name;       /* the job's name for it, secrets redacted */
+  char *ps_file;       /* the job file's absolute path for it, or NULL */
 };
 
 static struct cli *the_cli; /* for the line callbacks' erasing */
@@ -508,6 +512,8 @@ static void run_closed(struct corun_run *run, void *arg)
 /* The one way out: whatever main() got as far as making is undone. */
 static void release(struct cli *c)
 {
+  /* First: a ps that asks from now on finds no socket, not a dying run. */
+  ps_close(&c->ps);
   if (c->run)
     corun_run_close(c->run, run_closed);
   if (c->have_loop) {
@@ -523,6 +529,31 @@ static void release(struct cli *c)
   corun_journal_close(c->journal);
   corun_job_free(c->job);
   options_free(&c->opt);
+  free(c->ps_name);
+  free(c->ps_file);
+}
+
+/*
+ * Let "corun ps" ask this run for its task dump. Without a safe place
+ * for the socket the run goes on all the same; --debug says why.
+ */
+static void serve_ps(struct cli *c, uv_loop_t *loop)
+{
+  struct corun_buf name = CORUN_BUF_INIT;
+  const char *why = "out of memory";
+  const char *file = "(standard input)";
+
+  corun_job_redact(c->job, corun_job_name(c->job), &name);
+  c->ps_name = corun_buf_detach(&name);
+  if (strcmp(c->opt.file, "-") != 0) {
+    c->ps_file = realpath(c->opt.file, NULL);
+    file = c->ps_file ? c->ps_file : c->opt.file;
+  }
+  if (c->ps_name == NULL ||
+      ps_serve(&c->ps, loop, &c->run, c->ps_name, file, &why) < 0) {
+    if (c->opt.debug)
+      fprintf(stderr, "corun: corun ps cannot reach this run: %s\n", why);
+  }
 }
 
 /* Run the loaded job; returns the exit status. */
@@ -613,6 +644,7 @@ static int run(struct cli *c)
     uv_timer_start(&c->progress, draw_progress, PROGRESS_MS, PROGRESS_MS);
     uv_unref((uv_handle_t *)&c->progress);
   }
+  serve_ps(c, loop);
   corun_run_start(c->run);
   for (e = 0; e < early_count; e++)
     corun_run_interrupt(c->run, early_signal);
@@ -674,6 +706,8 @@ static int run(struct cli *c)
 /* Everything but the release; returns the exit status. */
 static int corun_main(struct cli *c, int argc, char **argv)
 {
+  if (argc > 1 && strcmp(argv[1], "ps") == 0)
+    return ps_main(argc - 1, argv + 1);
   if (options_parse(&c->opt, argc, argv) < 0)
     return CORUN_EXIT_USAGE;
   if (c->opt.help || c->opt.version) {
@@ -691,14 +725,15 @@ static int corun_main(struct cli *c, int argc, char **argv)
    */
   if (c->opt.quiet >= 2 && !c->opt.debug && !env_debug())
     silence_stderr();
-  c->watchdog = c->opt.graph || c->opt.check ? -1 : watchdog_start();
+  c->watchdog =
+      c->opt.graph || c->opt.check || c->opt.dry_run ? -1 : watchdog_start();
   catch_early_signals(0);
   raise_file_limit();
   if (load(c, &c->job) < 0)
     return early_signal ? 128 + early_signal : CORUN_EXIT_USAGE;
-  if (early_signal && (c->opt.graph || c->opt.check))
+  if (early_signal && (c->opt.graph || c->opt.check || c->opt.dry_run))
     return 128 + early_signal;
-  if (c->opt.graph || c->opt.check) {
+  if (c->opt.graph || c->opt.check || c->opt.dry_run) {
     /* Printing the job, corun stops on a signal like any command. */
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
@@ -714,16 +749,19 @@ static int corun_main(struct cli *c, int argc, char **argv)
     corun_buf_free(&b);
     return CORUN_EXIT_OK;
   }
-  if (!c->opt.check &&
+  if (!c->opt.check && !c->opt.dry_run &&
       ((c->opt.report && probe_report(c->opt.report, "report") < 0) ||
        (c->opt.junit && probe_report(c->opt.junit, "JUnit report") < 0) ||
        (c->opt.trace && probe_report(c->opt.trace, "trace") < 0) ||
        (c->opt.html && probe_report(c->opt.html, "HTML report") < 0)))
     return CORUN_EXIT_USAGE;
-  if (c->opt.check) {
+  if (c->opt.check || c->opt.dry_run) {
     struct corun_buf b = CORUN_BUF_INIT;
 
-    corun_job_describe(c->job, &b);
+    if (c->opt.dry_run)
+      corun_job_dry_run(c->job, &b);
+    else
+      corun_job_describe(c->job, &b);
     fputs(corun_buf_str(&b), stdout);
     corun_buf_free(&b);
     return CORUN_EXIT_OK;

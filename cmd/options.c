@@ -36,6 +36,8 @@ const struct opt_row corun_options[] = {
      "cancel everything after DURATION and exit 124"},
     {OPT_CHECK, "check", 0, NULL,
      "validate the job and print its task tree; run nothing"},
+    {OPT_DRY_RUN, "dry-run", 0, NULL,
+     "validate the job and print every task as it would run; run nothing"},
     {OPT_DEBUG, "debug", 0, NULL,
      "trace task state changes, dump tasks, warn on slow callbacks"},
     {OPT_VERSION, "version", 'V', NULL, "print the version and exit"},
@@ -269,6 +271,9 @@ int options_parse(struct options *o, int argc, char **argv)
     case OPT_CHECK:
       o->check = 1;
       break;
+    case OPT_DRY_RUN:
+      o->dry_run = 1;
+      break;
     case OPT_DEBUG:
       o->debug = 1;
       break;
@@ -329,8 +334,10 @@ void options_help(FILE *out)
 
   fputs("Usage: corun [OPTIONS] FILE|-\n"
         "       corun graph FILE|-\n"
+        "       corun ps [--json] [PID]\n"
         "Run the JSON job graph in FILE ('-' reads stdin) on one event loop;\n"
-        "'graph' prints its task tree as Graphviz DOT instead.\n"
+        "'graph' prints its task tree as Graphviz DOT instead; 'ps' prints\n"
+        "the task dump of a running corun (none given: lists them).\n"
         "\nOptions:\n",
         out);
   for (i = 0; corun_options[i].lng; i++) {

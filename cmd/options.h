@@ -19,6 +19,7 @@ enum opt_id {
   OPT_ROOT,
   OPT_TIMEOUT,
   OPT_CHECK,
+  OPT_DRY_RUN,
   OPT_DEBUG,
   OPT_VERSION,
   OPT_HELP
@@ -53,6 +54,7 @@ struct options {
   size_t nvars;
   double timeout; /* seconds; < 0 means none */
   int check;
+  int dry_run; /* --dry-run: print every task's fields, run nothing */
   int debug;
   int version;
   int help;

@@ -23,6 +23,12 @@ _corun()
     prev=${COMP_WORDS[COMP_CWORD-1]}
     COMPREPLY=()
 
+    # corun ps [--json] [PID]: a process id is the user's to give.
+    if [[ $COMP_CWORD -ge 2 && ${COMP_WORDS[1]} == ps ]]; then
+        [[ $cur == -* ]] && COMPREPLY=($(compgen -W "--json" -- "$cur"))
+        return 0
+    fi
+
     # OPTION=ARG: bash splits the word at '=' (OPTION "=" ARG) unless '='
     # was taken out of COMP_WORDBREAKS; then the word is OPTION=ARG whole.
     if [[ $cur == = ]]; then
@@ -71,12 +77,12 @@ _corun()
             if [[ $cur == -* ]]; then
                 COMPREPLY=($(compgen -W "--report --junit --trace --html --journal
                     --progress --quiet -q --jobs -j --var --root --timeout
-                    --check --debug --version -V --help -h" -- "$cur"))
+                    --check --dry-run --debug --version -V --help -h" -- "$cur"))
                 return
             fi
-            # The first word may be the graph command; then job files.
+            # The first word may be a command; then job files.
             if [[ $COMP_CWORD -eq 1 ]]; then
-                COMPREPLY=($(compgen -W "graph" -- "$cur"))
+                COMPREPLY=($(compgen -W "graph ps" -- "$cur"))
             fi
             local -a files
             mapfile -t files < <(compgen -f -X '!*.json' -- "$cur")

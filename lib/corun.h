@@ -229,10 +229,19 @@ CORUN_EXTERN void corun_job_free(struct corun_job *job);
 /* The task tree as --check prints it, one task per line. */
 CORUN_EXTERN void corun_job_describe(const struct corun_job *job,
                                      struct corun_buf *out);
+/*
+ * As corun_job_describe(), each task followed by its own fields as they
+ * would run, secrets as "***" (--dry-run). Reads nothing but the first
+ * lines of a pipeline's "lines" file, and never standard input.
+ */
+CORUN_EXTERN void corun_job_dry_run(const struct corun_job *job,
+                                    struct corun_buf *out);
 /* The task tree and "after" edges as a Graphviz digraph (corun graph). */
 CORUN_EXTERN void corun_job_graph(const struct corun_job *job,
                                   struct corun_buf *out);
 CORUN_EXTERN size_t corun_job_task_count(const struct corun_job *job);
+/* The job's "name" (the file's name without ".json" when it has none). */
+CORUN_EXTERN const char *corun_job_name(const struct corun_job *job);
 
 typedef void (*corun_line_cb)(const char *line, void *arg);
 
@@ -359,6 +368,15 @@ CORUN_EXTERN void corun_run_progress(const struct corun_run *run,
 /* The task dump: tree, state, elapsed, what each task waits on. */
 CORUN_EXTERN void corun_run_dump(const struct corun_run *run,
                                  struct corun_buf *out);
+/*
+ * The same as one JSON object: {"elapsed", "counts": {state: n}, "tasks":
+ * [{"id", "kind", "parent", "state", "status", "elapsed", "shielded",
+ * "detached", "waiting"}]}, secrets redacted. "status" is null until the
+ * task is done, "parent" null for a root task, "elapsed" null before it
+ * started or was ready.
+ */
+CORUN_EXTERN void corun_run_dump_json(const struct corun_run *run,
+                                      struct corun_buf *out);
 
 /* The JSON report of a finished run. */
 CORUN_EXTERN void corun_report_json(const struct corun_run *run,

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The corun binary end to end: exit codes, usage errors, the option
- * spellings GNU users expect, --check/--timeout/--version/--help, the JSON
- * report as the man page (REPORT) shows it, the summary table, secrets and --debug.
+ * spellings GNU users expect, --check/--dry-run/--timeout/--version/--help,
+ * the JSON report as the man page (REPORT) shows it, the summary table,
+ * secrets and --debug.
  * Each test runs the built binary, so these catch what the library tests
  * cannot: the mapping to exit codes and what lands on which stream.
  */
@@ -11,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1691,4 +1693,315 @@ Test(cli, github_actions_gets_an_annotation_per_root_cause)
   cr_expect_null(strstr(p->err, "::error"), "%s", p->err);
   proc_free(p);
   free(job);
+}
+
+/* --- --dry-run ----------------------------------------------------------- */
+
+Test(cli, dry_run_prints_every_task_with_its_fields)
+{
+  char *job = write_temp(
+      "dry.json",
+      "{\"name\": \"dry\", \"limits\": {\"api\": {\"concurrency\": 2}},"
+      " \"tasks\": [{\"id\": \"all\", \"kind\": \"gather\", \"tasks\": ["
+      "  {\"id\": \"get\", \"kind\": \"fetch\", \"limit\": \"api\","
+      "   \"url\": \"http://api.test/a\", \"headers\": {\"X-A\": \"1\"},"
+      "   \"retries\": 2, \"capture\": {\"tok\": {\"json\": \"/t\"}}},"
+      "  {\"id\": \"use\", \"kind\": \"fetch\", \"after\": [\"get\"],"
+      "   \"url\": \"http://api.test/b?t=${get.tok}\", \"timeout\": \"5s\"}]},"
+      " {\"id\": \"nap\", \"kind\": \"sleep\", \"seconds\": \"250ms\"},"
+      " {\"id\": \"p\", \"kind\": \"pipeline\", \"source\": {\"items\":"
+      "  [1, \"two\", {\"n\": 3}, 4, 5, 6, 7, 8, 9, 10, 11, 12]},"
+      "  \"stages\": [{\"workers\": 3, \"task\": {\"kind\": \"sleep\","
+      "   \"seconds\": 0, \"message\": \"${item}\"}}]}]}");
+  struct proc *p = CLI(NULL, "--dry-run", job);
+
+  cr_assert_eq(p->status, 0, "stderr: %s", p->err);
+  cr_assert_str_empty(p->err);
+  cr_assert_str_eq(p->out, "job \"dry\": 5 tasks, concurrency 64\n"
+                           "limit \"api\": 2 at once\n"
+                           "  all (gather)\n"
+                           "      return_exceptions: false\n"
+                           "    get (fetch) limit api\n"
+                           "        method: GET\n"
+                           "        url: http://api.test/a\n"
+                           "        header: X-A: 1\n"
+                           "        max_bytes: 67108864\n"
+                           "        retries: 2, backoff 0.5s doubling\n"
+                           "        capture: tok\n"
+                           "    use (fetch) after get timeout 5s\n"
+                           "        method: GET\n"
+                           "        url: http://api.test/b?t=${get.tok}\n"
+                           "        max_bytes: 67108864\n"
+                           "  nap (sleep)\n"
+                           "      seconds: 0.25s\n"
+                           "  p (pipeline)\n"
+                           "      source: items (12)\n"
+                           "        item 0: 1\n"
+                           "        item 1: \"two\"\n"
+                           "        item 2: {\"n\":3}\n"
+                           "        item 3: 4\n"
+                           "        item 4: 5\n"
+                           "        item 5: 6\n"
+                           "        item 6: 7\n"
+                           "        item 7: 8\n"
+                           "        item 8: 9\n"
+                           "        item 9: 10\n"
+                           "        (2 more)\n"
+                           "      producers: 1\n"
+                           "      on_error: continue\n"
+                           "      stage 1: 3 workers, queue 6, fifo\n"
+                           "        task (sleep):\n"
+                           "          seconds: 0s\n"
+                           "          message: ${item}\n");
+  proc_free(p);
+  free(job);
+}
+
+Test(cli, dry_run_masks_secrets)
+{
+  char *job = write_temp(
+      "sec.json",
+      "{\"tasks\": [{\"id\": \"f\", \"kind\": \"fetch\","
+      " \"url\": \"http://api.test/?key=${env:SECRET_X}\","
+      " \"headers\": {\"Authorization\": \"Bearer ${env:SECRET_X}\"},"
+      " \"body\": \"token=${env:SECRET_X}\"},"
+      " {\"id\": \"x\", \"kind\": \"exec\", \"argv\": [\"echo\","
+      " \"${env:SECRET_X}\"], \"env\": {\"TOKEN\": \"${env:SECRET_X}\"}}]}");
+  struct proc *p;
+
+  setenv("SECRET_X", SECRET, 1);
+  p = CLI(NULL, "--dry-run", job);
+  cr_assert_eq(p->status, 0, "stderr: %s", p->err);
+  cr_assert_null(strstr(p->out, SECRET), "%s", p->out);
+  cr_assert_not_null(strstr(p->out, "url: http://api.test/?key=***\n"), "%s",
+                     p->out);
+  cr_assert_not_null(strstr(p->out, "header: Authorization: Bearer ***\n"),
+                     "%s", p->out);
+  cr_assert_not_null(strstr(p->out, "body: token=***\n"), "%s", p->out);
+  cr_assert_not_null(strstr(p->out, "argv: [\"echo\", \"***\"]\n"), "%s",
+                     p->out);
+  cr_assert_not_null(strstr(p->out, "env: TOKEN=***\n"), "%s", p->out);
+  proc_free(p);
+  free(job);
+}
+
+Test(cli, dry_run_on_an_invalid_job_exits_2)
+{
+  struct proc *p = CLI(NULL, "--dry-run", FX("invalid.json"));
+
+  cr_assert_eq(p->status, 2);
+  cr_assert_str_empty(p->out);
+  cr_assert_not_null(strstr(p->err, "invalid.json:"), "%s", p->err);
+  proc_free(p);
+}
+
+Test(cli, dry_run_runs_nothing_and_leaves_stdin_alone)
+{
+  char *dir = tmp_dir("dry");
+  char *made = path_join(dir, "made");
+  char *lines = path_join(dir, "lines.txt");
+  char *job = path_join(dir, "job.json");
+  char *text;
+  FILE *f;
+  struct proc *p;
+  size_t i;
+
+  f = fopen(lines, "w");
+  cr_assert_not_null(f);
+  for (i = 0; i < 15; i++)
+    fprintf(f, "line %zu\n", i);
+  fclose(f);
+  f = fopen(job, "w");
+  cr_assert_not_null(f);
+  fprintf(f,
+          "{\"tasks\": [{\"id\": \"t\", \"kind\": \"exec\", \"argv\": "
+          "[\"touch\", \"%s\"]},"
+          " {\"id\": \"n\", \"kind\": \"sleep\", \"seconds\": 30},"
+          " {\"id\": \"in\", \"kind\": \"pipeline\", \"source\": {\"lines\": "
+          "\"-\"}, \"stages\": [{\"task\": {\"kind\": \"exec\", \"argv\": "
+          "[\"touch\", \"%s-${index}\"]}}]},"
+          " {\"id\": \"fl\", \"kind\": \"pipeline\", \"source\": {\"lines\": "
+          "\"lines.txt\"}, \"stages\": [{\"task\": {\"kind\": \"sleep\", "
+          "\"seconds\": 0}}]}]}",
+          made, made);
+  fclose(f);
+  p = CLI("from stdin\n", "--dry-run", job);
+  cr_assert_eq(p->status, 0, "stderr: %s", p->err);
+  cr_assert_lt(p->wall, 5.0 * time_scale());
+  cr_assert_eq(access(made, F_OK), -1, "the exec ran");
+  cr_assert_eq(dir_entries(dir), 2);
+  cr_assert_not_null(strstr(p->out, "source: lines (standard input)\n"), "%s",
+                     p->out);
+  cr_assert_null(strstr(p->out, "from stdin"), "%s", p->out);
+  /* The file's first 10 lines, and a word that more follow. */
+  cr_assert_not_null(strstr(p->out, "item 9: \"line 9\"\n"), "%s", p->out);
+  cr_assert_null(strstr(p->out, "line 10"), "%s", p->out);
+  cr_assert_not_null(strstr(p->out, "(more lines follow)\n"), "%s", p->out);
+  text = malloc(strlen(made) + 64);
+  cr_assert_not_null(text);
+  sprintf(text, "argv: [\"touch\", \"%s\"]\n", made);
+  cr_assert_not_null(strstr(p->out, text), "%s", p->out);
+  free(text);
+  proc_free(p);
+  rm_dir(dir);
+  free(made);
+  free(lines);
+  free(job);
+  free(dir);
+}
+
+/* A number taken from a capture is shown as written, not as its stand-in. */
+Test(cli, dry_run_shows_captures_as_written)
+{
+  char *job =
+      write_temp("cap.json",
+                 "{\"tasks\": [{\"id\": \"get\", \"kind\": \"fetch\", \"url\": "
+                 "\"http://a.test/\", \"capture\": {\"n\": {\"json\": \"/n\"},"
+                 " \"h\": {\"json\": \"/h\"}}},"
+                 " {\"id\": \"t\", \"kind\": \"tcp\", \"host\": \"${get.h}\","
+                 " \"port\": \"${get.n}\", \"after\": [\"get\"]}]}");
+  struct proc *p = CLI(NULL, "--dry-run", job);
+
+  cr_assert_eq(p->status, 0, "stderr: %s", p->err);
+  cr_assert_not_null(strstr(p->out, "  t (tcp) after get\n"
+                                    "      host: ${get.h}\n"
+                                    "      port: ${get.n}\n"
+                                    "      interval: 0.5s\n"),
+                     "%s", p->out);
+  proc_free(p);
+  free(job);
+}
+
+/* --- corun ps ------------------------------------------------------------ */
+
+/* Removes dir/corun and dir, which is all a ps test puts there. */
+static void remove_tree(const char *dir)
+{
+  char *sub = path_join(dir, "corun");
+
+  rm_dir(sub);
+  rmdir(dir);
+  free(sub);
+}
+
+/* Waits until path exists (a run's socket); fails the test after 10 s. */
+static void wait_for(const char *path)
+{
+  int i;
+
+  for (i = 0; i < 1000 && access(path, F_OK) != 0; i++)
+    usleep(10000);
+  cr_assert_eq(access(path, F_OK), 0, "%s never appeared", path);
+}
+
+/* A run of long.json with its socket under dir; *sock gets its path. */
+static pid_t spawn_long(const char *dir, char **sock)
+{
+  struct spawn_opts o = {0};
+  char name[32];
+  char *sub = path_join(dir, "corun");
+  pid_t pid;
+
+  o.free_fds = -1;
+  setenv("XDG_RUNTIME_DIR", dir, 1);
+  pid = spawn_cli((const char *const[]){"-q", FX("long.json"), NULL}, &o);
+  cr_assert_gt(pid, 0);
+  snprintf(name, sizeof(name), "%ld.sock", (long)pid);
+  *sock = path_join(sub, name);
+  free(sub);
+  wait_for(*sock);
+  return pid;
+}
+
+Test(cli, ps_shows_a_running_corun_and_its_dump)
+{
+  char *dir = tmp_dir("ps"), *sock, *sub = path_join(dir, "corun");
+  char pidstr[32], want[64];
+  struct stat st;
+  struct proc *p;
+  cJSON *j;
+  pid_t pid = spawn_long(dir, &sock);
+
+  snprintf(pidstr, sizeof(pidstr), "%ld", (long)pid);
+  /* Only this user can reach it. */
+  cr_assert_eq(stat(sub, &st), 0);
+  cr_assert_eq(st.st_mode & 0777, 0700, "directory mode %o", st.st_mode);
+  cr_assert_eq(stat(sock, &st), 0);
+  cr_assert(S_ISSOCK(st.st_mode));
+  cr_assert_eq(st.st_mode & 0777, 0600, "socket mode %o", st.st_mode);
+
+  p = CLI(NULL, "ps");
+  cr_assert_eq(p->status, 0, "%s", p->err);
+  snprintf(want, sizeof(want), "%s long (", pidstr);
+  cr_assert_not_null(strstr(p->out, want), "%s", p->out);
+  cr_assert_not_null(strstr(p->out, "long.json): "), "%s", p->out);
+  proc_free(p);
+
+  p = CLI(NULL, "ps", pidstr);
+  cr_assert_eq(p->status, 0, "%s", p->err);
+  cr_assert(strncmp(p->out, "corun: task dump at ", 20) == 0, "%s", p->out);
+  cr_assert_not_null(strstr(p->out, "\n  slow sleep running "), "%s", p->out);
+  cr_assert_not_null(strstr(p->out, "\n    inner sleep running "), "%s",
+                     p->out);
+  proc_free(p);
+
+  p = CLI(NULL, "ps", "--json", pidstr);
+  cr_assert_eq(p->status, 0, "%s", p->err);
+  j = cJSON_Parse(p->out);
+  cr_assert_not_null(j, "%s", p->out);
+  cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(j, "tasks")), 3);
+  cr_assert_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "counts"), "running")
+                   ->valueint,
+               3, "%s", p->out);
+  cJSON_Delete(j);
+  proc_free(p);
+
+  p = CLI(NULL, "ps", "--json");
+  cr_assert_eq(p->status, 0, "%s", p->err);
+  j = cJSON_Parse(p->out);
+  cr_assert(cJSON_IsArray(j), "%s", p->out);
+  cr_assert_eq(cJSON_GetArraySize(j), 1, "%s", p->out);
+  cr_assert_eq(cJSON_GetObjectItem(j->child, "pid")->valueint, (int)pid);
+  cJSON_Delete(j);
+  proc_free(p);
+
+  /* Asking is not signalling: the run goes on, and ends as told. */
+  cr_assert_eq(kill(pid, SIGTERM), 0);
+  cr_assert_eq(reap_cli(pid, 10 * time_scale(), NULL), 143);
+  cr_assert_eq(access(sock, F_OK), -1, "the socket outlived its run");
+  unsetenv("XDG_RUNTIME_DIR");
+  free(sock);
+  free(sub);
+  remove_tree(dir);
+  free(dir);
+}
+
+Test(cli, ps_cleans_the_socket_of_a_killed_run)
+{
+  char *dir = tmp_dir("psk"), *sock;
+  char pidstr[32];
+  struct proc *p;
+  pid_t pid = spawn_long(dir, &sock);
+
+  snprintf(pidstr, sizeof(pidstr), "%ld", (long)pid);
+  cr_assert_eq(kill(pid, SIGKILL), 0);
+  reap_cli(pid, 10 * time_scale(), NULL);
+  cr_assert_eq(access(sock, F_OK), 0);
+  p = CLI(NULL, "ps");
+  cr_assert_eq(p->status, 0, "%s", p->err);
+  cr_assert_str_empty(p->out);
+  cr_assert_str_empty(p->err);
+  proc_free(p);
+  cr_assert_eq(access(sock, F_OK), -1, "the stale socket is still there");
+  p = CLI(NULL, "ps", pidstr);
+  cr_assert_eq(p->status, 1);
+  cr_assert_not_null(strstr(p->err, "no running corun"), "%s", p->err);
+  proc_free(p);
+  p = CLI(NULL, "ps", "12x");
+  cr_assert_eq(p->status, 2);
+  proc_free(p);
+  unsetenv("XDG_RUNTIME_DIR");
+  free(sock);
+  remove_tree(dir);
+  free(dir);
 }

@@ -381,7 +381,7 @@ struct corun_task *corun__instance_new(const struct corun_tmpl *tp,
   return t;
 }
 
-static const cJSON *deferred_json(const struct corun_job *job, uint32_t index)
+const cJSON *corun__job_deferred(const struct corun_job *job, uint32_t index)
 {
   size_t lo = 0, hi = job->ndeferred;
 
@@ -418,7 +418,7 @@ static void reparse(struct corun_task *t, cJSON *obj, struct corun_diags *diags)
 
 int corun__task_fill(struct corun_task *t, char **err)
 {
-  const cJSON *json = deferred_json(t->run->job, t->index);
+  const cJSON *json = corun__job_deferred(t->run->job, t->index);
   struct corun_diags diags = {0}, typed = {0};
   struct expand_ctx ec = {NULL, &typed, t->run};
   struct corun_buf m = CORUN_BUF_INIT;

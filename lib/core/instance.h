@@ -68,6 +68,12 @@ const cJSON *corun__capture_lookup(const struct corun_run *run,
                                    const char *name, char **err);
 
 /*
+ * The fields of the task at index as the loader kept them for filling in
+ * its captures when it starts (CORUN_TF_FILL), or NULL.
+ */
+const cJSON *corun__job_deferred(const struct corun_job *job, uint32_t index);
+
+/*
  * For a task flagged CORUN_TF_FILL, as it starts: its fields as the
  * loader kept them, captures filled in, parsed again into t. Returns 0,
  * or -1 with *err (malloc'd; NULL when out of memory) when the values

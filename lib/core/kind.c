@@ -108,3 +108,65 @@ int corun__kind_shapes(const struct corun_kind *k, const char *name)
       return 1;
   return 0;
 }
+
+/* ---- --dry-run helpers ---- */
+
+/* A value shown longer than this is cut: a body or stdin can be large. */
+#define DRY_MAX 200
+
+void corun__dry_field(struct corun_buf *out, const struct corun_secrets *sec,
+                      const char *name, const char *value)
+{
+  struct corun_buf red = CORUN_BUF_INIT;
+  size_t n;
+
+  /* Redacted whole first, so a secret across the cut is still hidden. */
+  corun_secrets_redact(sec, value, strlen(value), &red);
+  n = red.len;
+  corun_buf_printf(out, "%s: ", name);
+  if (n > DRY_MAX) {
+    /* Cut at a character's start, not inside one. */
+    n = DRY_MAX;
+    while (n > 0 && ((unsigned char)red.p[n] & 0xC0) == 0x80)
+      n--;
+    corun_buf_add(out, red.p, n);
+    corun_buf_printf(out, "... (%zu bytes)", strlen(value));
+  } else {
+    corun_buf_add(out, red.p ? red.p : "", n);
+  }
+  corun_buf_putc(out, '\n');
+  corun_buf_free(&red);
+}
+
+void corun__dry_quoted(struct corun_buf *out, const struct corun_secrets *sec,
+                       const char *s)
+{
+  struct corun_buf red = CORUN_BUF_INIT;
+
+  corun_secrets_redact(sec, s, strlen(s), &red);
+  corun_buf_json_str(out, red.p ? red.p : "", red.len);
+  corun_buf_free(&red);
+}
+
+void corun__dry_nested(struct corun_buf *out, const struct corun_secrets *sec,
+                       const char *title, const struct corun_kind *k,
+                       const struct corun_task *t)
+{
+  struct corun_buf b = CORUN_BUF_INIT;
+  const char *p, *nl;
+  size_t ind = strspn(title, " ") + 2;
+
+  corun_buf_printf(out, "%s:\n", title);
+  if (k->dry)
+    k->dry(t, sec, &b);
+  for (p = corun_buf_str(&b); *p; p = nl + 1) {
+    nl = strchr(p, '\n');
+    if (nl == NULL)
+      nl = p + strlen(p) - 1; /* every hook ends its lines; still, be safe */
+    corun_buf_printf(out, "%*s", (int)ind, "");
+    corun_buf_add(out, p, (size_t)(nl - p) + 1);
+  }
+  if (b.len && b.p[b.len - 1] != '\n')
+    corun_buf_putc(out, '\n');
+  corun_buf_free(&b);
+}

@@ -138,6 +138,14 @@ struct corun_kind {
   void (*describe)(const struct corun_task *t, uint64_t now_ms,
                    struct corun_buf *out);
   /*
+   * --dry-run: the task's own fields as they would run, one "name: value"
+   * line each, values passed through the corun__dry_*() helpers below so
+   * that secrets show as "***". Values that still hold captures show them
+   * as written: they are filled in only when the task starts. Optional.
+   */
+  void (*dry)(const struct corun_task *t, const struct corun_secrets *sec,
+              struct corun_buf *out);
+  /*
    * Write the result as JSON for the report, redacting secrets. Optional:
    * the default writes t->result, or null.
    */
@@ -223,6 +231,24 @@ static inline int corun__kind_is_container(const struct corun_kind *k)
 {
   return k->parent || k->child_done;
 }
+
+/*
+ * For dry() hooks: "name: value\n" with secrets in value redacted (a
+ * value longer than 200 bytes is cut, "..." marking the cut).
+ */
+void corun__dry_field(struct corun_buf *out, const struct corun_secrets *sec,
+                      const char *name, const char *value);
+/* s as a JSON string, secrets redacted before it is quoted. */
+void corun__dry_quoted(struct corun_buf *out, const struct corun_secrets *sec,
+                       const char *s);
+/*
+ * The dry() lines of t, of kind k, another task than the hook's own (a
+ * template's task), after a "title:" line, each indented two spaces more
+ * than title is.
+ */
+void corun__dry_nested(struct corun_buf *out, const struct corun_secrets *sec,
+                       const char *title, const struct corun_kind *k,
+                       const struct corun_task *t);
 
 /* The kind named name, or NULL. */
 const struct corun_kind *corun__kind_find(const char *name);

@@ -863,6 +863,36 @@ static void release(struct corun_task *t)
 static const char *const result_fields[] = {"exit_code", "signal", "stdout",
                                             "stderr", "truncated", NULL};
 
+static void dry(const struct corun_task *t, const struct corun_secrets *sec,
+                struct corun_buf *out)
+{
+  const struct exec_conf *c = ((const struct exec_task *)t)->c;
+  size_t i;
+
+  corun_buf_puts(out, "argv: [");
+  for (i = 0; c->argv && c->argv[i]; i++) {
+    if (i)
+      corun_buf_puts(out, ", ");
+    corun__dry_quoted(out, sec, c->argv[i]);
+  }
+  corun_buf_puts(out, "]\n");
+  if (c->cwd)
+    corun__dry_field(out, sec, "cwd", c->cwd);
+  for (i = 0; c->env && c->env[i]; i++)
+    corun__dry_field(out, sec, "env", c->env[i]);
+  if (c->stdin_text)
+    corun__dry_field(out, sec, "stdin", c->stdin_text);
+  if (c->stream)
+    corun_buf_puts(out, "stream: true\n");
+  if (c->attempt_ms)
+    corun_buf_printf(out, "attempt_timeout: %gs\n",
+                     (double)c->attempt_ms / 1000.0);
+  if (c->retry.retries)
+    corun_buf_printf(out, "retries: %d, backoff %gs doubling\n",
+                     c->retry.retries, (double)c->retry.backoff_ms / 1000.0);
+  corun_buf_printf(out, "kill_grace: %gs\n", (double)c->grace_ms / 1000.0);
+}
+
 const struct corun_kind corun_kind_exec = {
     .name = "exec",
     .size = sizeof(struct exec_task),
@@ -876,6 +906,7 @@ const struct corun_kind corun_kind_exec = {
     .process = process,
     .pid = last_pid,
     .describe = describe,
+    .dry = dry,
     .summary = summary,
     .output = output,
     .free = release,

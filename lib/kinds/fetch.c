@@ -1674,6 +1674,65 @@ static const cJSON *capture_value(const struct corun_task *t,
   return cJSON_GetObjectItemCaseSensitive(ft->res->captures, name);
 }
 
+static void dry(const struct corun_task *t, const struct corun_secrets *sec,
+                struct corun_buf *out)
+{
+  const struct fetch_conf *c = ((const struct fetch_task *)t)->c;
+  const struct curl_slist *h;
+  size_t i;
+
+  corun__dry_field(out, sec, "method", c->method ? c->method : "");
+  corun__dry_field(out, sec, "url", c->url ? c->url : "");
+  for (h = c->headers; h; h = h->next)
+    corun__dry_field(out, sec, "header", h->data);
+  if (c->body)
+    corun__dry_field(out, sec, "body", c->body);
+  if (c->save)
+    corun__dry_field(out, sec, "save", c->save);
+  if (c->max_bytes == NO_MAX_BYTES)
+    corun_buf_puts(out, "max_bytes: none\n");
+  else
+    corun_buf_printf(out, "max_bytes: %lld\n", c->max_bytes);
+  if (c->connect_ms)
+    corun_buf_printf(out, "connect_timeout: %gs\n",
+                     (double)c->connect_ms / 1000.0);
+  if (c->attempt_ms)
+    corun_buf_printf(out, "attempt_timeout: %gs\n",
+                     (double)c->attempt_ms / 1000.0);
+  if (c->retry.retries)
+    corun_buf_printf(out, "retries: %d, backoff %gs doubling%s\n",
+                     c->retry.retries, (double)c->retry.backoff_ms / 1000.0,
+                     c->retry_unsafe ? ", unsafe methods too" : "");
+  if (!c->follow)
+    corun_buf_puts(out, "follow_redirects: false\n");
+  if (!c->compressed)
+    corun_buf_puts(out, "compressed: false\n");
+  if (c->insecure)
+    corun_buf_puts(out, "insecure: true\n");
+  if (c->cookies)
+    corun_buf_puts(out, "cookies: true\n");
+  if (c->proxy)
+    corun__dry_field(out, sec, "proxy", *c->proxy ? c->proxy : "(none)");
+  if (c->ca)
+    corun__dry_field(out, sec, "ca", c->ca);
+  if (c->cert)
+    corun__dry_field(out, sec, "cert", c->cert);
+  if (c->key)
+    corun__dry_field(out, sec, "key", c->key);
+  for (h = c->resolve; h; h = h->next)
+    corun__dry_field(out, sec, "resolve", h->data);
+  if (c->http_version == CURL_HTTP_VERSION_1_1)
+    corun_buf_puts(out, "http_version: 1.1\n");
+  else if (c->http_version == CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE)
+    corun_buf_puts(out, "http_version: 2-prior-knowledge\n");
+  if (c->capture.n) {
+    corun_buf_puts(out, "capture:");
+    for (i = 0; i < c->capture.n; i++)
+      corun_buf_printf(out, "%s %s", i ? "," : "", c->capture.v[i].name);
+    corun_buf_puts(out, c->capture.secret ? " (secret)\n" : "\n");
+  }
+}
+
 static const char *const result_fields[] = {
     "status", "bytes", "content_type", "url", "timings", "body", "captures",
     NULL};
@@ -1711,6 +1770,7 @@ const struct corun_kind corun_kind_fetch = {
     .start = start,
     .cancel = cancel,
     .describe = describe,
+    .dry = dry,
     .result = write_result,
     .summary = summary,
     .response = response,

@@ -139,6 +139,15 @@ static int clone(struct corun_task *dst, const struct corun_task *src)
   return 0;
 }
 
+static void dry(const struct corun_task *t, const struct corun_secrets *sec,
+                struct corun_buf *out)
+{
+  (void)sec;
+  corun_buf_printf(
+      out, "return_exceptions: %s\n",
+      ((const struct gather_task *)t)->return_exceptions ? "true" : "false");
+}
+
 const struct corun_kind corun_kind_gather = {
     .name = "gather",
     .size = sizeof(struct gather_task),
@@ -146,6 +155,7 @@ const struct corun_kind corun_kind_gather = {
     .parent = 1,
     .clone = clone,
     .parse = parse,
+    .dry = dry,
     .start = start,
     .cancel = cancel,
     .child_done = child_done,

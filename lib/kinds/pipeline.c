@@ -449,6 +449,7 @@ const struct corun_kind corun_kind_pipeline = {
     .cancel = corun__pl_cancel,
     .child_done = corun__pl_child_done,
     .describe = corun__pl_describe,
+    .dry = corun__pl_dry,
     .result = corun__pl_result,
     .summary = corun__pl_summary,
     .trace = corun__pl_trace,

@@ -125,6 +125,24 @@ static void describe(const struct corun_task *t, uint64_t now_ms,
                          : 0.0);
 }
 
+static void dry(const struct corun_task *t, const struct corun_secrets *sec,
+                struct corun_buf *out)
+{
+  const struct sleep_task *s = (const struct sleep_task *)t;
+
+  corun_buf_printf(out, "seconds: %gs\n", (double)s->timer.due / 1000.0);
+  if (s->x && s->x->message)
+    corun__dry_field(out, sec, "message", s->x->message);
+  if (s->x && s->x->fail)
+    corun__dry_field(out, sec, "fail", s->x->fail);
+  if (s->x && s->x->result) {
+    char *j = cJSON_PrintUnformatted(s->x->result);
+
+    corun__dry_field(out, sec, "result", j ? j : "(out of memory)");
+    free(j);
+  }
+}
+
 static int clone(struct corun_task *dst, const struct corun_task *src)
 {
   struct sleep_task *d = (struct sleep_task *)dst;
@@ -164,5 +182,6 @@ const struct corun_kind corun_kind_sleep = {
     .cancel = cancel,
     .clone = clone,
     .describe = describe,
+    .dry = dry,
     .free = release,
 };

@@ -287,6 +287,16 @@ static void release(struct corun_task *t)
   free(p->host);
 }
 
+static void dry(const struct corun_task *t, const struct corun_secrets *sec,
+                struct corun_buf *out)
+{
+  const struct tcp_task *p = (const struct tcp_task *)t;
+
+  corun__dry_field(out, sec, "host", p->host ? p->host : "");
+  corun_buf_printf(out, "port: %u\ninterval: %gs\n", (unsigned)p->port,
+                   (double)p->interval_ms / 1000.0);
+}
+
 const struct corun_kind corun_kind_tcp = {
     .name = "tcp",
     .size = sizeof(struct tcp_task),
@@ -297,6 +307,7 @@ const struct corun_kind corun_kind_tcp = {
     .start = start,
     .cancel = cancel,
     .describe = describe,
+    .dry = dry,
     .summary = summary,
     .free = release,
 };

@@ -229,6 +229,17 @@ static int clone(struct corun_task *dst, const struct corun_task *src)
   return 0;
 }
 
+static void dry(const struct corun_task *t, const struct corun_secrets *sec,
+                struct corun_buf *out)
+{
+  const struct wait_task *w = (const struct wait_task *)t;
+
+  (void)sec;
+  corun_buf_printf(out, "return_when: %s\ncancel_pending: %s\n",
+                   when_names[w->return_when],
+                   w->cancel_pending ? "true" : "false");
+}
+
 const struct corun_kind corun_kind_wait = {
     .name = "wait",
     .size = sizeof(struct wait_task),
@@ -243,4 +254,5 @@ const struct corun_kind corun_kind_wait = {
     .child_done = child_done,
     .races = races,
     .describe = describe,
+    .dry = dry,
 };

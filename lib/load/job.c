@@ -47,6 +47,11 @@ void corun_job_free(struct corun_job *job)
   free(job);
 }
 
+const char *corun_job_name(const struct corun_job *job)
+{
+  return job->name;
+}
+
 size_t corun_job_task_count(const struct corun_job *job)
 {
   return job->ntasks;

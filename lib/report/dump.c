@@ -1,12 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Views of the tree while it is alive: the task dump (SIGUSR1, --debug at
- * interruption and exit) and the --check listing of a loaded job.
+ * interruption and exit), and the --check and --dry-run listings of a
+ * loaded job.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "corun.h"
 #include "report/report.h"
+#include "core/instance.h"
+#include "core/job.h"
+#include "core/kind.h"
 #include "core/run.h"
 #include "sched/sem.h"
 #include "core/task.h"
@@ -142,7 +147,129 @@ void corun_run_dump(const struct corun_run *run, struct corun_buf *out)
   corun_buf_free(&why);
 }
 
-void corun_job_describe(const struct corun_job *job, struct corun_buf *out)
+/* A redacted JSON string. */
+static void put_json_str(struct corun_buf *out, const struct corun_job *job,
+                         const char *s)
+{
+  struct corun_buf red = CORUN_BUF_INIT;
+
+  corun_job_redact(job, s, &red);
+  corun_buf_json_str(out, red.p ? red.p : "", red.len);
+  corun_buf_free(&red);
+}
+
+void corun_run_dump_json(const struct corun_run *run, struct corun_buf *out)
+{
+  const struct corun_job *job = run->job;
+  uint64_t now_ns = run->started ? corun__now_ns(run) : 0;
+  unsigned by_state[CORUN_STATE_DONE + 1] = {0};
+  struct corun_buf b = CORUN_BUF_INIT, why = CORUN_BUF_INIT;
+  size_t i;
+  int s;
+
+  for (i = 0; i < job->ntasks; i++)
+    by_state[job->tasks[i]->state]++;
+  corun_buf_printf(&b, "{\"elapsed\": %.3f, \"counts\": {",
+                   corun__secs(now_ns));
+  for (s = 0; s <= CORUN_STATE_DONE; s++)
+    corun_buf_printf(&b, "%s\"%s\": %u", s ? ", " : "",
+                     corun__task_state_name((enum corun_state)s), by_state[s]);
+  corun_buf_puts(&b, "}, \"tasks\": [");
+  for (i = 0; i < job->ntasks; i++) {
+    const struct corun_task *t = job->tasks[i];
+    uint64_t from = t->t_start != CORUN_NO_TIME   ? t->t_start
+                    : t->t_ready != CORUN_NO_TIME ? t->t_ready
+                                                  : CORUN_NO_TIME;
+    uint64_t to = t->state == CORUN_STATE_DONE ? t->t_end : now_ns;
+
+    corun_buf_puts(&b, i ? ",\n  {\"id\": " : "\n  {\"id\": ");
+    put_json_str(&b, job, t->id);
+    corun_buf_printf(&b, ", \"kind\": \"%s\", \"parent\": ", t->kind->name);
+    if (t->parent)
+      put_json_str(&b, job, t->parent->id);
+    else
+      corun_buf_puts(&b, "null");
+    corun_buf_printf(&b, ", \"state\": \"%s\", \"status\": ",
+                     corun__task_state_name((enum corun_state)t->state));
+    if (t->state == CORUN_STATE_DONE)
+      corun_buf_printf(&b, "\"%s\"",
+                       corun__task_status_name((enum corun_status)t->status));
+    else
+      corun_buf_puts(&b, "null");
+    if (from != CORUN_NO_TIME && to != CORUN_NO_TIME && to >= from)
+      corun_buf_printf(&b, ", \"elapsed\": %.3f", corun__secs(to - from));
+    else
+      corun_buf_puts(&b, ", \"elapsed\": null");
+    corun_buf_printf(&b, ", \"shielded\": %s, \"detached\": %s",
+                     t->flags & CORUN_TF_SHIELD ? "true" : "false",
+                     t->flags & CORUN_TF_DETACHED ? "true" : "false");
+    corun_buf_reset(&why);
+    waiting_on(run, t, now_ns / 1000000, &why);
+    corun_buf_puts(&b, ", \"waiting\": ");
+    put_json_str(&b, job, corun_buf_str(&why));
+    corun_buf_putc(&b, '}');
+  }
+  corun_buf_puts(&b, job->ntasks ? "\n]}\n" : "]}\n");
+  corun_buf_add(out, b.p ? b.p : "", b.len);
+  corun_buf_free(&b);
+  corun_buf_free(&why);
+}
+
+/*
+ * The kind's dry() lines of t, each indented under t's own line: redacted
+ * again as a whole (a secret a hook let through) and escaped.
+ */
+static void dry_fields(struct corun_buf *out, const struct corun_job *job,
+                       const struct corun_task *t)
+{
+  struct corun_buf b = CORUN_BUF_INIT;
+  const cJSON *fill = NULL;
+  const char *p, *nl;
+
+  if (t->kind->dry == NULL)
+    return;
+  t->kind->dry(t, &job->secrets, &b);
+  if (t->flags & CORUN_TF_FILL)
+    fill = corun__job_deferred(job, t->index);
+  for (p = corun_buf_str(&b); *p; p = *nl ? nl + 1 : nl) {
+    char *colon;
+    const cJSON *v = NULL;
+    char *line;
+
+    nl = strchr(p, '\n');
+    if (nl == NULL)
+      nl = p + strlen(p);
+    line = strndup(p, (size_t)(nl - p));
+    corun_buf_puts(out, "      ");
+    indent(out, t);
+    /*
+     * A field that takes a capture holds a stand-in until the task starts
+     * (a port of 0): the job's own text shows what will fill it.
+     */
+    colon = line ? strstr(line, ": ") : NULL;
+    if (fill && colon) {
+      *colon = '\0';
+      v = cJSON_GetObjectItemCaseSensitive(fill, line);
+      if (!cJSON_IsString(v) || !strstr(v->valuestring, "${") ||
+          strstr(colon + 2, v->valuestring))
+        v = NULL;
+      *colon = ':';
+    }
+    if (v) {
+      corun_buf_add(out, line, (size_t)(colon - line) + 2);
+      put_text(out, job, v->valuestring);
+    } else if (line)
+      put_text(out, job, line);
+    else
+      corun_buf_puts(out, "(out of memory)");
+    corun_buf_putc(out, '\n');
+    free(line);
+  }
+  corun_buf_free(&b);
+}
+
+static void describe(const struct corun_job *job, int dry,
+                     struct corun_buf *out)
 {
   struct corun_buf b = CORUN_BUF_INIT;
   size_t i;
@@ -189,7 +316,19 @@ void corun_job_describe(const struct corun_job *job, struct corun_buf *out)
     if (t->flags & CORUN_TF_SHIELD)
       corun_buf_puts(&b, " shield");
     corun_buf_putc(&b, '\n');
+    if (dry)
+      dry_fields(&b, job, t);
   }
   corun_buf_add(out, b.p ? b.p : "", b.len);
   corun_buf_free(&b);
+}
+
+void corun_job_describe(const struct corun_job *job, struct corun_buf *out)
+{
+  describe(job, 0, out);
+}
+
+void corun_job_dry_run(const struct corun_job *job, struct corun_buf *out)
+{
+  describe(job, 1, out);
 }

@@ -388,6 +388,8 @@ void corun__pl_describe(const struct corun_task *t, uint64_t now_ms,
 void corun__pl_result(const struct corun_task *t,
                       const struct corun_secrets *sec, struct corun_buf *out);
 void corun__pl_summary(const struct corun_task *t, struct corun_buf *out);
+void corun__pl_dry(const struct corun_task *t, const struct corun_secrets *sec,
+                   struct corun_buf *out);
 void corun__pl_progress(const struct corun_task *t, double elapsed,
                         struct corun_buf *out);
 void corun__pl_trace(const struct corun_task *t, int tid,

@@ -6,8 +6,11 @@
  */
 #include "kinds/pipeline/pipeline.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 
+#include "core/kind.h"
 #include "core/run.h"
 #include "json/write.h"
 #include "core/result.h"
@@ -239,4 +242,155 @@ void corun__pl_case_detail(const struct corun_task *t, struct corun_buf *out)
   if (r->failed > r->nfail_names)
     corun_buf_printf(out, " and %llu more",
                      (unsigned long long)(r->failed - r->nfail_names));
+}
+
+/* ---- --dry-run ---- */
+
+/* The first items of a source that --dry-run shows. */
+#define DRY_ITEMS 10
+
+static void dry_item(struct corun_buf *out, const struct corun_secrets *sec,
+                     uint64_t i, const char *json)
+{
+  char name[32];
+
+  snprintf(name, sizeof(name), "  item %llu", (unsigned long long)i);
+  corun__dry_field(out, sec, name, json);
+}
+
+/*
+ * The first lines of a "lines" file, read here and now: nothing of the
+ * run's reading is started. Standard input is not touched: what is read
+ * from a pipe is gone for the run.
+ */
+static void dry_lines(struct corun_buf *out, const struct corun_secrets *sec,
+                      const struct pl_conf *c)
+{
+  FILE *f;
+  char *line = NULL;
+  size_t cap = 0;
+  ssize_t n;
+  uint64_t i = 0;
+
+  if (c->lines_stdin) {
+    corun_buf_puts(out, "source: lines (standard input)\n");
+    return;
+  }
+  {
+    struct corun_buf v = CORUN_BUF_INIT;
+
+    corun_buf_printf(&v, "lines %s", c->lines);
+    corun__dry_field(out, sec, "source", corun_buf_str(&v));
+    corun_buf_free(&v);
+  }
+  f = fopen(c->lines, "r");
+  if (f == NULL) {
+    corun_buf_printf(out, "  (cannot be read now: %s)\n", strerror(errno));
+    return;
+  }
+  while (i < DRY_ITEMS && (n = getline(&line, &cap, f)) >= 0) {
+    struct corun_buf q = CORUN_BUF_INIT;
+
+    if (n > 0 && line[n - 1] == '\n')
+      line[--n] = '\0';
+    if (n > 0 && line[n - 1] == '\r')
+      line[--n] = '\0';
+    corun_buf_json_str(&q, line, (size_t)n);
+    dry_item(out, sec, i++, corun_buf_str(&q));
+    corun_buf_free(&q);
+  }
+  if (i == DRY_ITEMS && getline(&line, &cap, f) >= 0)
+    corun_buf_puts(out, "  (more lines follow)\n");
+  else if (ferror(f))
+    corun_buf_printf(out, "  (read error: %s)\n", strerror(errno));
+  free(line);
+  fclose(f);
+}
+
+static void dry_source(struct corun_buf *out, const struct corun_secrets *sec,
+                       const struct pl_conf *c)
+{
+  const cJSON *it;
+  uint64_t i = 0, n;
+
+  switch (c->src) {
+  case SRC_ITEMS:
+    n = (uint64_t)cJSON_GetArraySize(c->items);
+    corun_buf_printf(out, "source: items (%llu)\n", (unsigned long long)n);
+    for (it = c->items ? c->items->child : NULL; it && i < DRY_ITEMS;
+         it = it->next) {
+      char *j = cJSON_PrintUnformatted(it);
+
+      dry_item(out, sec, i++, j ? j : "(out of memory)");
+      free(j);
+    }
+    if (n > i)
+      corun_buf_printf(out, "  (%llu more)\n", (unsigned long long)(n - i));
+    break;
+  case SRC_RANGE:
+    /* As Python's range(start, stop, step). */
+    if (c->step > 0)
+      n = c->stop > c->start
+              ? (uint64_t)((c->stop - c->start - 1) / c->step) + 1
+              : 0;
+    else
+      n = c->stop < c->start
+              ? (uint64_t)((c->start - c->stop - 1) / -c->step) + 1
+              : 0;
+    corun_buf_printf(out, "source: range [%lld, %lld, %lld] (%llu)\n", c->start,
+                     c->stop, c->step, (unsigned long long)n);
+    for (i = 0; i < n && i < DRY_ITEMS; i++) {
+      char v[32];
+
+      snprintf(v, sizeof(v), "%lld", (long long)corun__pl_range_value(c, i));
+      dry_item(out, sec, i, v);
+    }
+    if (n > i)
+      corun_buf_printf(out, "  (%llu more)\n", (unsigned long long)(n - i));
+    break;
+  case SRC_LINES:
+    dry_lines(out, sec, c);
+    break;
+  case SRC_FROM:
+    corun_buf_printf(out, "source: from ${%s}\n", c->from ? c->from : "");
+    break;
+  }
+}
+
+void corun__pl_dry(const struct corun_task *t, const struct corun_secrets *sec,
+                   struct corun_buf *out)
+{
+  static const char *const orders[] = {"fifo", "lifo", "priority"};
+  const struct pl_conf *c = ((const struct pl *)t)->c;
+  uint32_t i;
+
+  dry_source(out, sec, c);
+  corun_buf_printf(out, "producers: %u\n", c->producers);
+  if (c->delay_max_ms > 0)
+    corun_buf_printf(out, "produce_delay: %gs to %gs\n",
+                     c->delay_min_ms / 1000.0, c->delay_max_ms / 1000.0);
+  if (c->interval_ms > 0)
+    corun_buf_printf(out, "rate: %g/s\n", 1000.0 / c->interval_ms);
+  corun_buf_printf(out, "on_error: %s\n",
+                   c->cancel_on_error ? "cancel" : "continue");
+  if (c->results)
+    corun__dry_field(out, sec, "results", c->results);
+  if (c->junit_items)
+    corun_buf_puts(out, "junit: items\n");
+  for (i = 0; i < c->nstages; i++) {
+    const struct stage_conf *st = &c->stages[i];
+    char title[64];
+
+    corun_buf_printf(out, "stage %u: %u worker%s, queue ", i + 1, st->workers,
+                     st->workers == 1 ? "" : "s");
+    if (st->maxsize)
+      corun_buf_printf(out, "%zu", st->maxsize);
+    else
+      corun_buf_puts(out, "unbounded");
+    corun_buf_printf(out, ", %s\n", orders[st->order]);
+    if (st->tmpl.proto) {
+      snprintf(title, sizeof(title), "  task (%s)", st->tmpl.proto->kind->name);
+      corun__dry_nested(out, sec, title, st->tmpl.proto->kind, st->tmpl.proto);
+    }
+  }
 }
