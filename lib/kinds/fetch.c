@@ -1678,6 +1678,7 @@ static void dry(const struct corun_task *t, const struct corun_secrets *sec,
                 struct corun_buf *out)
 {
   const struct fetch_conf *c = ((const struct fetch_task *)t)->c;
+  const struct fetch_transport *tr = c->tr ? c->tr : &default_transport;
   const struct curl_slist *h;
   size_t i;
 
@@ -1711,19 +1712,19 @@ static void dry(const struct corun_task *t, const struct corun_secrets *sec,
     corun_buf_puts(out, "insecure: true\n");
   if (c->cookies)
     corun_buf_puts(out, "cookies: true\n");
-  if (c->proxy)
-    corun__dry_field(out, sec, "proxy", *c->proxy ? c->proxy : "(none)");
-  if (c->ca)
-    corun__dry_field(out, sec, "ca", c->ca);
-  if (c->cert)
-    corun__dry_field(out, sec, "cert", c->cert);
-  if (c->key)
-    corun__dry_field(out, sec, "key", c->key);
-  for (h = c->resolve; h; h = h->next)
+  if (tr->proxy)
+    corun__dry_field(out, sec, "proxy", *tr->proxy ? tr->proxy : "(none)");
+  if (tr->ca)
+    corun__dry_field(out, sec, "ca", tr->ca);
+  if (tr->cert)
+    corun__dry_field(out, sec, "cert", tr->cert);
+  if (tr->key)
+    corun__dry_field(out, sec, "key", tr->key);
+  for (h = tr->resolve; h; h = h->next)
     corun__dry_field(out, sec, "resolve", h->data);
-  if (c->http_version == CURL_HTTP_VERSION_1_1)
+  if (tr->http_version == CURL_HTTP_VERSION_1_1)
     corun_buf_puts(out, "http_version: 1.1\n");
-  else if (c->http_version == CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE)
+  else if (tr->http_version == CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE)
     corun_buf_puts(out, "http_version: 2-prior-knowledge\n");
   if (c->capture.n) {
     corun_buf_puts(out, "capture:");
