@@ -344,6 +344,9 @@ static int ask(const char *path, const char *req, struct corun_buf *out)
   close(fd);
   if (e == 0 && out->oom)
     e = ENOMEM;
+  /* Closed unanswered: the run ended while the request waited. */
+  if (e == 0 && out->len == 0)
+    e = ECONNRESET;
   return e;
 }
 

@@ -197,8 +197,11 @@ static inline void corun_fuzz_load(const char *text, size_t len,
     FUZZ_CHECK(diag.len == 0, "CORUN_OK with diagnostics: %s",
                corun_buf_str(&diag));
     (void)corun_job_task_count(job);
-    /* What --check and corun graph print; reporters read no more. */
+    /* What --check, --dry-run and corun graph print. */
     corun_job_describe(job, &out);
+    corun_fuzz_check_redacted(job, corun_buf_str(&out));
+    corun_buf_reset(&out);
+    corun_job_dry_run(job, &out);
     corun_fuzz_check_redacted(job, corun_buf_str(&out));
     corun_buf_reset(&out);
     corun_job_graph(job, &out);

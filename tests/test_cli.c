@@ -1894,21 +1894,26 @@ static void wait_for(const char *path)
   cr_assert_eq(access(path, F_OK), 0, "%s never appeared", path);
 }
 
-/* A run of long.json with its socket under dir; *sock gets its path. */
+/*
+ * A run of long.json with its socket under dir, its stderr into dir/err;
+ * *sock gets the socket's path.
+ */
 static pid_t spawn_long(const char *dir, char **sock)
 {
   struct spawn_opts o = {0};
   char name[32];
-  char *sub = path_join(dir, "corun");
+  char *sub = path_join(dir, "corun"), *err = path_join(dir, "err");
   pid_t pid;
 
   o.free_fds = -1;
+  o.err = err;
   setenv("XDG_RUNTIME_DIR", dir, 1);
   pid = spawn_cli((const char *const[]){"-q", FX("long.json"), NULL}, &o);
   cr_assert_gt(pid, 0);
   snprintf(name, sizeof(name), "%ld.sock", (long)pid);
   *sock = path_join(sub, name);
   free(sub);
+  free(err);
   wait_for(*sock);
   return pid;
 }
@@ -1969,6 +1974,16 @@ Test(cli, ps_shows_a_running_corun_and_its_dump)
   cr_assert_eq(kill(pid, SIGTERM), 0);
   cr_assert_eq(reap_cli(pid, 10 * time_scale(), NULL), 143);
   cr_assert_eq(access(sock, F_OK), -1, "the socket outlived its run");
+  /* Nor did the run print a dump of its own, as SIGUSR1 makes it do. */
+  {
+    char *errf = path_join(dir, "err"), *text = read_file(errf, NULL);
+
+    cr_assert_not_null(text);
+    cr_assert_null(strstr(text, "task dump"), "%s", text);
+    free(text);
+    unlink(errf);
+    free(errf);
+  }
   unsetenv("XDG_RUNTIME_DIR");
   free(sock);
   free(sub);
@@ -2001,6 +2016,12 @@ Test(cli, ps_cleans_the_socket_of_a_killed_run)
   cr_assert_eq(p->status, 2);
   proc_free(p);
   unsetenv("XDG_RUNTIME_DIR");
+  {
+    char *errf = path_join(dir, "err");
+
+    unlink(errf);
+    free(errf);
+  }
   free(sock);
   remove_tree(dir);
   free(dir);
