@@ -334,6 +334,25 @@ static struct corun_task *make_for_item(const struct corun_tmpl *tp,
   return t;
 }
 
+/*
+ * Where a typed value did not fit (diags), note the place to put it as
+ * text next time. Returns whether any place is new: only those can make a
+ * difference.
+ */
+static int try_as_text(const struct corun_diags *diags,
+                       struct corun_diags *typed)
+{
+  size_t before = typed->n, i, k;
+
+  for (i = 0; i < diags->n; i++) {
+    for (k = 0; k < typed->n && typed->v[k].off != diags->v[i].off; k++)
+      ;
+    if (k == typed->n)
+      corun__diag_add(typed, diags->v[i].off, -1, "%s", diags->v[i].msg);
+  }
+  return typed->n > before;
+}
+
 struct corun_task *corun__instance_new(const struct corun_tmpl *tp,
                                        struct corun_task *parent,
                                        const char *id,
@@ -343,9 +362,7 @@ struct corun_task *corun__instance_new(const struct corun_tmpl *tp,
   struct corun_diags diags = {0}, typed = {0};
   struct expand_ctx ec = {ic, NULL, parent->run};
   struct corun_task *t;
-  size_t made;
-
-  size_t i, tries;
+  size_t made, tries;
 
   *err = NULL;
   ec.as_text = &typed;
@@ -356,16 +373,7 @@ struct corun_task *corun__instance_new(const struct corun_tmpl *tp,
    */
   for (tries = 0; t == NULL && diags.n > 0 && tp->expand && tries < 16;
        tries++) {
-    size_t before = typed.n, k;
-
-    /* Only places not tried as text yet can make a difference. */
-    for (i = 0; i < diags.n; i++) {
-      for (k = 0; k < typed.n && typed.v[k].off != diags.v[i].off; k++)
-        ;
-      if (k == typed.n)
-        corun__diag_add(&typed, diags.v[i].off, -1, "%s", diags.v[i].msg);
-    }
-    if (typed.n == before)
+    if (!try_as_text(&diags, &typed))
       break;
     corun__diags_free(&diags);
     t = make_for_item(tp, parent, id, &ec, &diags, &made, err);
@@ -422,7 +430,7 @@ int corun__task_fill(struct corun_task *t, char **err)
   struct corun_diags diags = {0}, typed = {0};
   struct expand_ctx ec = {NULL, &typed, t->run};
   struct corun_buf m = CORUN_BUF_INIT;
-  size_t tries, i, k;
+  size_t tries;
   int ok = 0;
 
   *err = NULL;
@@ -431,7 +439,6 @@ int corun__task_fill(struct corun_task *t, char **err)
   /* As for an item: where a typed value does not fit, try it as text. */
   for (tries = 0; tries < 16; tries++) {
     cJSON *obj = cJSON_Duplicate(json, 1);
-    size_t before = typed.n;
 
     if (obj == NULL)
       break;
@@ -446,13 +453,7 @@ int corun__task_fill(struct corun_task *t, char **err)
       ok = 1;
       break;
     }
-    for (i = 0; i < diags.n; i++) {
-      for (k = 0; k < typed.n && typed.v[k].off != diags.v[i].off; k++)
-        ;
-      if (k == typed.n)
-        corun__diag_add(&typed, diags.v[i].off, -1, "%s", diags.v[i].msg);
-    }
-    if (typed.n == before)
+    if (!try_as_text(&diags, &typed))
       break;
   }
   if (!ok && *err == NULL && diags.n > 0) {
