@@ -14,27 +14,7 @@
 
 TestSuite(sem, .timeout = 20);
 
-/*
- * Out of memory on demand: while fail_allocs is set, malloc and realloc
- * fail (the library's own calls included). Not under ASan, whose
- * allocator must see every allocation.
- */
-#if !defined(__SANITIZE_ADDRESS__)
-#define CAN_FAIL_ALLOCS 1
-extern void *__libc_malloc(size_t n);
-extern void *__libc_realloc(void *p, size_t n);
-static int fail_allocs;
-
-void *malloc(size_t n)
-{
-  return fail_allocs ? NULL : __libc_malloc(n);
-}
-
-void *realloc(void *p, size_t n)
-{
-  return fail_allocs ? NULL : __libc_realloc(p, n);
-}
-#endif
+#include "fail_allocs.h"
 
 struct fixture {
   uv_loop_t loop;

@@ -186,6 +186,29 @@ static int is_ancestor(const struct corun_task *a, const struct corun_task *t)
   return 0;
 }
 
+/*
+ * "Did you mean" over every id (for "after" and captures). Suggesting from
+ * a huge job, or for thousands of bad names, would cost more than it
+ * helps.
+ */
+static const char *suggest_id(struct loader *ld, const char *id)
+{
+  struct corun_job *job = ld->job;
+  const char **cands, *hint = NULL;
+  size_t n = 0, m;
+
+  if (job->ntasks > 20000 || ld->suggested++ >= 50)
+    return NULL;
+  if ((cands = malloc(job->ntasks * sizeof(*cands))) == NULL)
+    return NULL;
+  for (m = 0; m < job->ntasks; m++)
+    if (job->tasks[m] && job->tasks[m]->id)
+      cands[n++] = job->tasks[m]->id;
+  hint = corun_suggest(id, cands, n);
+  free(cands);
+  return hint;
+}
+
 void corun__load_resolve_after(struct loader *ld)
 {
   struct corun_job *job = ld->job;
@@ -209,23 +232,9 @@ void corun__load_resolve_after(struct loader *ld)
       struct corun_task *d = corun_strmap_get(&job->ids, al->ids[j]);
 
       if (d == NULL) {
-        const char *hint = NULL;
+        const char *hint = suggest_id(ld, al->ids[j]);
         char text[CORUN_HINT_MAX];
 
-        /*
-         * Suggesting from a huge job, or for thousands of bad names,
-         * would cost more than it helps.
-         */
-        if (job->ntasks <= 20000 && ld->suggested++ < 50) {
-          const char **cands = malloc(job->ntasks * sizeof(*cands));
-          size_t n = 0, m;
-
-          for (m = 0; cands && m < job->ntasks; m++)
-            if (job->tasks[m] && job->tasks[m]->id)
-              cands[n++] = job->tasks[m]->id;
-          hint = cands ? corun_suggest(al->ids[j], cands, n) : NULL;
-          free(cands);
-        }
         corun__load_diag(ld, al->offs[j], (long)i,
                          "\"after\" names unknown task \"%s\"%s", al->ids[j],
                          corun_hint(text, hint, NULL, NULL));
@@ -444,25 +453,6 @@ void corun__load_check_cycles(struct loader *ld)
 out:
   free(indeg);
   free(queue);
-}
-
-/* "Did you mean" over every id, as for "after", while that is cheap. */
-static const char *suggest_id(struct loader *ld, const char *id)
-{
-  struct corun_job *job = ld->job;
-  const char **cands, *hint = NULL;
-  size_t n = 0, m;
-
-  if (job->ntasks > 20000 || ld->suggested++ >= 50)
-    return NULL;
-  if ((cands = malloc(job->ntasks * sizeof(*cands))) == NULL)
-    return NULL;
-  for (m = 0; m < job->ntasks; m++)
-    if (job->tasks[m] && job->tasks[m]->id)
-      cands[n++] = job->tasks[m]->id;
-  hint = corun_suggest(id, cands, n);
-  free(cands);
-  return hint;
 }
 
 struct walk {

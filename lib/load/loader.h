@@ -65,6 +65,7 @@ struct loader {
   struct corun_template_ctx dctx; /* kctx keeping item names for the run */
   /* The defaults as cctx expands them, for tasks parsed again at start. */
   cJSON *defaults_again;
+  int defaults_capture; /* 0 unknown, 1 they use no capture, 2 they do */
   /* Every ${ID.NAME} a task uses, checked once ids and "after" are known. */
   struct capref {
     long task;

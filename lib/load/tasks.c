@@ -312,13 +312,18 @@ int corun__load_default_applies(const cJSON *obj, const cJSON *d,
 }
 
 /* The defaults a task of kind k takes, when one of them uses a capture. */
-static int defaults_use_captures(const struct loader *ld, const cJSON *obj,
+static int defaults_use_captures(struct loader *ld, const cJSON *obj,
                                  const struct corun_kind *k)
 {
   const cJSON *d;
 
-  for (d = ld->defaults_again ? ld->defaults_again->child : NULL; d;
-       d = d->next)
+  /* Looked at once: most jobs' defaults use none, and tasks are many. */
+  if (ld->defaults_capture == 0)
+    ld->defaults_capture =
+        ld->defaults_again && uses_captures(ld->defaults_again) ? 2 : 1;
+  if (ld->defaults_capture == 1)
+    return 0;
+  for (d = ld->defaults_again->child; d; d = d->next)
     if (corun__load_default_applies(obj, d, k) && uses_captures(d))
       return 1;
   return 0;
