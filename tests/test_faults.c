@@ -296,7 +296,11 @@ static void all_gone(const char *file)
   pids_gone(file, 0);
 }
 
-/* A port on 127.0.0.1 that nothing listens on. */
+/*
+ * A port on 127.0.0.1 that refuses connections: bound, not listening, and
+ * kept bound to the end of the test process, so that no server of a test
+ * running beside it takes it and no connect picks it as its own port.
+ */
 static int closed_port(void)
 {
   struct sockaddr_in a = {.sin_family = AF_INET};
@@ -308,7 +312,6 @@ static int closed_port(void)
   cr_assert_eq(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
   cr_assert_eq(getsockname(s, (struct sockaddr *)&a, &len), 0);
   port = ntohs(a.sin_port);
-  close(s);
   return port;
 }
 

@@ -36,13 +36,26 @@ static int listener(int backlog, int *port)
   return fd;
 }
 
-/* A port nothing listens on (it was free a moment ago). */
-static int closed_port(void)
+/*
+ * A port that refuses connections: bound but not listening, and held
+ * (in *hold) for the whole test. A port merely freed again could be taken
+ * by a server of a test running beside this one, or be picked as the
+ * probe's own local port (a TCP self-connect succeeds).
+ */
+static int closed_port(int *hold)
 {
-  int port, fd = listener(1, &port);
+  struct sockaddr_in a;
+  socklen_t len = sizeof(a);
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
-  close(fd);
-  return port;
+  cr_assert_geq(fd, 0);
+  memset(&a, 0, sizeof(a));
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+  cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+  *hold = fd;
+  return ntohs(a.sin_port);
 }
 
 /*
@@ -100,23 +113,14 @@ Test(tcp, accepted_at_once)
 
 Test(tcp, port_that_listens_later)
 {
-  int port = closed_port();
+  int hold, port = closed_port(&hold);
   pid_t pid = fork();
 
   cr_assert_geq(pid, 0);
   if (pid == 0) {
-    /* Starts listening 0.35 s in, for long enough to be found. */
-    struct sockaddr_in a;
-    int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
-
+    /* The held socket starts listening 0.35 s in, long enough to be found. */
     usleep(350 * 1000);
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons((uint16_t)port);
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
-        listen(fd, 16) != 0)
+    if (listen(hold, 16) != 0)
       _exit(1);
     sleep(5);
     _exit(0);
@@ -134,12 +138,13 @@ Test(tcp, port_that_listens_later)
     cr_assert_geq(end_of(r, "p"), 0.3);
     cJSON_Delete(res);
     result_free(r);
+    close(hold);
   }
 }
 
 Test(tcp, refused_until_timeout)
 {
-  int port = closed_port();
+  int hold, port = closed_port(&hold);
   struct result *r =
       probe(", \"interval\": \"50ms\", \"timeout\": \"0.4s\"", port);
   struct corun_task *t = task_by_id(r, "p");
@@ -150,6 +155,7 @@ Test(tcp, refused_until_timeout)
   cr_assert_geq(end_of(r, "p"), 0.39);
   cr_assert_lt(end_of(r, "p"), 2.0 * time_scale());
   result_free(r);
+  close(hold);
 }
 
 Test(tcp, unresolvable_name_fails_at_once)
@@ -242,7 +248,7 @@ Test(tcp, cancel_mid_connect_leaves_no_descriptor)
 
 Test(tcp, cancel_between_attempts)
 {
-  int port = closed_port();
+  int hold, port = closed_port(&hold);
   size_t before = open_fds();
   struct run_opts o = {0};
   struct result *r;
@@ -258,6 +264,7 @@ Test(tcp, cancel_between_attempts)
   cr_assert_lt(end_of(r, "p"), 2.0 * time_scale());
   result_free(r);
   cr_assert_eq(open_fds(), before, "a descriptor was left open");
+  close(hold);
 }
 
 Test(tcp, tries_every_address_of_the_name)
