@@ -20,6 +20,9 @@
  *   corun_fuzz_decode(data, size)    byte 0 chooses a Content-Encoding
  *                                    list, the rest is the body: decoded
  *                                    whole and in two pieces, alike
+ *   corun_fuzz_pick(data, size)      up to a NUL, JSON Pointers one a line;
+ *                                    the rest a response body: read for the
+ *                                    pointers and whole, alike
  *
  * Call corun_fuzz_setup() once first: it sets the environment variables
  * the seeds and the dictionary name and makes the scratch directory that
@@ -41,6 +44,8 @@
 #include "load/jobfile.h"
 #include "json/template.h"
 #include "util/decode.h"
+#include "json/pick.h"
+#include "json/predicate.h"
 
 #define FUZZ_CHECK(cond, ...)                                                  \
   do {                                                                         \
@@ -523,6 +528,61 @@ static inline int corun_fuzz_decode(const uint8_t *data, size_t size)
                  "\"%s\": %zu bytes whole, %zu in two pieces", enc, a.len,
                  b.len);
   }
+  return 0;
+}
+
+/* Printed, so that repeated names count (see test_predicate.c). */
+static inline int corun_fuzz_same_json(const cJSON *a, const cJSON *b)
+{
+  char *x = cJSON_PrintUnformatted(a), *y = cJSON_PrintUnformatted(b);
+  int same = (x == NULL) == (y == NULL) && (x == NULL || strcmp(x, y) == 0);
+
+  free(x);
+  free(y);
+  return same;
+}
+
+/*
+ * A body read for a few pointers (json/pick.h) is accepted or refused as
+ * the whole body is, and each pointer finds there what it finds in the
+ * whole document.
+ */
+static inline int corun_fuzz_pick(const uint8_t *data, size_t size)
+{
+  const char *ptrs[8];
+  const uint8_t *nul = memchr(data, '\0', size);
+  const char *body;
+  size_t blen, n = 0, i;
+  char *list, *line, *save = NULL;
+  cJSON *whole, *picked;
+
+  if (nul == NULL)
+    return 0;
+  list = strndup((const char *)data, (size_t)(nul - data));
+  if (list == NULL)
+    return 0;
+  for (line = strtok_r(list, "\n", &save); line && n < 8;
+       line = strtok_r(NULL, "\n", &save)) {
+    struct corun_buf why = CORUN_BUF_INIT;
+
+    if (corun__pointer_valid(line, &why))
+      ptrs[n++] = line;
+    corun_buf_free(&why);
+  }
+  body = (const char *)nul + 1;
+  blen = size - (size_t)(nul - data) - 1;
+  whole = corun__json_pick(body, blen, NULL, 0, NULL, 0);
+  picked = corun__json_pick(body, blen, ptrs, n, NULL, 0);
+  FUZZ_CHECK((whole == NULL) == (picked == NULL),
+             "whole %s, read for %zu pointers %s", whole ? "JSON" : "not",
+             n, picked ? "JSON" : "not");
+  for (i = 0; whole && i < n; i++)
+    FUZZ_CHECK(corun_fuzz_same_json(corun__pointer_get(whole, ptrs[i]),
+                                    corun__pointer_get(picked, ptrs[i])),
+               "pointer \"%s\" finds another value", ptrs[i]);
+  cJSON_Delete(whole);
+  cJSON_Delete(picked);
+  free(list);
   return 0;
 }
 

@@ -8,6 +8,7 @@
  *   fuzz_duration  corun_fuzz_duration  a duration and a rate
  *   fuzz_template  corun_fuzz_template  a template, in one pass and in two
  *   fuzz_decode    corun_fuzz_decode    a compressed body, whole and split
+ *   fuzz_pick      corun_fuzz_pick      a JSON body read for a few pointers
  * Building and running: fuzz/README.md.
  */
 #include <stddef.h>

@@ -13,7 +13,7 @@ set -euo pipefail
 [ $# -eq 1 ] || { echo "usage: $0 DIR" >&2; exit 2; }
 src=$(cd "$(dirname "$0")/.." && pwd)
 out=$1
-mkdir -p "$out/jobfile" "$out/duration" "$out/template" "$out/decode"
+mkdir -p "$out/jobfile" "$out/duration" "$out/template" "$out/decode" "$out/pick"
 
 # seed TARGET: stdin becomes one seed file of that target.
 seed() {
@@ -80,9 +80,9 @@ for f in "$src"/jobs/*.json "$src"/tests/fixtures/**/*.json; do
     while IFS= read -r d; do printf '%s' "$d" | seed duration; done
 done || true
 
-for t in jobfile duration template decode; do
+for t in jobfile duration template decode pick; do
   for f in "$src"/tests/fixtures/fuzz/$t/*; do seed "$t" <"$f"; done
 done
-for t in jobfile duration template decode; do
+for t in jobfile duration template decode pick; do
   echo "$t: $(find "$out/$t" -type f | wc -l) seeds"
 done

@@ -4,7 +4,7 @@
 # SECONDS (default 20) on a fresh seed corpus in a scratch directory, then
 # print the executions per target and in all.
 #
-#   fuzz/run.sh [SECONDS] [TARGET...]     TARGET: jobfile duration template decode
+#   fuzz/run.sh [SECONDS] [TARGET...]     TARGET: jobfile duration template decode pick
 #
 # .ci/run calls "fuzz/run.sh 20". Environment:
 #   CORUN_FUZZ_CORPUS=DIR  keep the corpus in DIR/TARGET across runs (it
@@ -22,14 +22,14 @@ src=$(pwd)
 secs=${1:-20}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(jobfile duration template decode)
+[ ${#targets[@]} -gt 0 ] || targets=(jobfile duration template decode pick)
 case $secs in
   '' | *[!0-9]*) echo "usage: $0 [SECONDS] [TARGET...]" >&2; exit 2 ;;
 esac
 for t in "${targets[@]}"; do
   case $t in
-    jobfile | duration | template | decode) ;;
-    *) echo "$0: unknown target '$t' (jobfile, duration, template, decode)" >&2; exit 2 ;;
+    jobfile | duration | template | decode | pick) ;;
+    *) echo "$0: unknown target '$t' (jobfile, duration, template, decode, pick)" >&2; exit 2 ;;
   esac
 done
 

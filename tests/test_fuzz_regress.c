@@ -9,6 +9,8 @@
  *   duration/  durations and rates (corun_duration_parse, corun_rate_parse)
  *   template/  byte 0 flags, then a template (corun_template_expand, one
  *              pass and defer_item + run pass; corun_template_item_refs)
+ *   decode/    byte 0 an encoding list, then a compressed body
+ *   pick/      JSON Pointers (one a line) up to a NUL, then a JSON body
  *
  * A file named bug-* is a finding in code outside the fuzzed files that is
  * not fixed yet: the loops skip it and a disabled test below replays it.
@@ -114,6 +116,11 @@ Test(fuzz_regress, decode)
   cr_assert_gt(replay_dir("decode", corun_fuzz_decode), 0);
 }
 
+Test(fuzz_regress, pick)
+{
+  cr_assert_gt(replay_dir("pick", corun_fuzz_pick), 0);
+}
+
 /* Nothing lies outside the target folders, where no loop looks. */
 Test(fuzz_regress, layout)
 {
@@ -127,7 +134,8 @@ Test(fuzz_regress, layout)
     cr_expect(strcmp(de->d_name, "jobfile") == 0 ||
                   strcmp(de->d_name, "duration") == 0 ||
                   strcmp(de->d_name, "template") == 0 ||
-                  strcmp(de->d_name, "decode") == 0,
+                  strcmp(de->d_name, "decode") == 0 ||
+                  strcmp(de->d_name, "pick") == 0,
               "%s/%s is not a target's folder", FUZZ_FIXTURES, de->d_name);
   }
   closedir(d);

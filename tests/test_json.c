@@ -11,6 +11,7 @@
 
 #include "util/buf.h"
 #include "json/json.h"
+#include "json/pick.h"
 
 TestSuite(json, .timeout = 10);
 
@@ -728,4 +729,84 @@ Test(json, out_of_memory_never_skips_the_duplicate_check)
   }
   cr_assert(failed_once);
 }
+
+/*
+ * A body read for pointers (json/pick.h) with each allocation failing in
+ * turn: no document, or the right one; never a wrong one.
+ */
+Test(json, a_body_read_for_pointers_survives_any_failed_allocation)
+{
+  static const char text[] = "{\"pad\": \"xx\", \"a\": [1, {\"b\": [true, "
+                             "null]}], \"id\": 7, \"id\": 8}";
+  static const char *const ptrs[] = {"/a/1/b", "/id", "/a/0"};
+  long k;
+  int failed_once = 0;
+
+  for (k = 0;; k++) {
+    cJSON *doc;
+    int out;
+
+    fail_after = k;
+    doc = corun__json_pick(text, strlen(text), ptrs, 3, NULL, 0);
+    out = fail_after == -2;
+    fail_after = -1;
+    if (doc) {
+      char *s = cJSON_PrintUnformatted(doc);
+
+      cr_assert_str_eq(s, "{\"a\":[1,{\"b\":[true,null]}],\"id\":7}",
+                       "allocation %ld", k);
+      free(s);
+      cJSON_Delete(doc);
+    } else {
+      cr_assert(out, "refused with nothing failing");
+      failed_once = 1;
+    }
+    if (!out)
+      break;
+  }
+  cr_assert(failed_once);
+}
 #endif
+
+/*
+ * Strings are scanned 8 bytes at a time up to the first byte that needs a
+ * look: that byte, at every place in and around a word, is still seen.
+ */
+Test(json, every_byte_of_a_string_is_seen_wherever_it_lies)
+{
+  static const struct {
+    const char *in;  /* as written in the JSON text */
+    const char *out; /* decoded; NULL: the text is refused */
+  } specials[] = {{"\\\"", "\""}, {"\\\\", "\\"}, {"\\n", "\n"},
+                  {"\n", NULL},     {"\x1f", NULL},   {"\xc3\xa9", "\xc3\xa9"},
+                  {"\xff", NULL},   {"\x7f", "\x7f"},  {"\"", NULL}};
+  size_t len, at, k;
+
+  for (k = 0; k < sizeof(specials) / sizeof(specials[0]); k++)
+    for (len = 0; len <= 24; len++)
+      for (at = 0; at <= len; at++) {
+        char text[64], want[64];
+        struct corun_json p;
+        cJSON *v = NULL;
+        int r;
+
+        snprintf(text, sizeof(text), "\"%.*s%s%.*s\"", (int)at,
+                 "aaaaaaaaaaaaaaaaaaaaaaaa", specials[k].in, (int)(len - at),
+                 "bbbbbbbbbbbbbbbbbbbbbbbb");
+        corun_json_init(&p, text, strlen(text));
+        r = corun_json_value(&p, &v);
+        if (r == 0)
+          r = corun_json_end(&p);
+        if (specials[k].out == NULL) {
+          cr_assert_eq(r, -1, "accepted: %s", text);
+        } else {
+          snprintf(want, sizeof(want), "%.*s%s%.*s", (int)at,
+                   "aaaaaaaaaaaaaaaaaaaaaaaa", specials[k].out,
+                   (int)(len - at), "bbbbbbbbbbbbbbbbbbbbbbbb");
+          cr_assert_eq(r, 0, "%s: %s", text, p.err_msg);
+          cr_assert_str_eq(v->valuestring, want);
+        }
+        cJSON_Delete(v);
+        corun_json_free(&p);
+      }
+}

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "json/pick.h"
 #include "json/predicate.h"
 #include "util/regex.h"
 
@@ -683,4 +684,146 @@ Test(predicate, bad_captures_are_refused_at_load)
   cr_expect_eq(c.n, 0);
   free(said);
   corun__captures_free(&c);
+}
+
+/* ---- A body read for a few pointers (json/pick.h) ---- */
+
+static const cJSON *pick_get(cJSON *doc, const char *ptr)
+{
+  return doc ? corun__pointer_get(doc, ptr) : NULL;
+}
+
+/*
+ * Printed, so that repeated names count (cJSON_Compare looks each name of
+ * one object up in the other: a repeat always finds the first).
+ */
+static int same_json(const cJSON *a, const cJSON *b)
+{
+  char *x = cJSON_PrintUnformatted(a), *y = cJSON_PrintUnformatted(b);
+  int same = x && y && strcmp(x, y) == 0;
+
+  free(x);
+  free(y);
+  return same;
+}
+
+/* What each pointer finds is what it finds in cJSON's whole document. */
+static void picks_like_cjson(const char *text, const char *const *ptrs,
+                             size_t n)
+{
+  cJSON *whole = cJSON_Parse(text);
+  cJSON *picked = corun__json_pick(text, strlen(text), ptrs, n, NULL, 0);
+  cJSON *all = corun__json_pick(text, strlen(text), NULL, 0, NULL, 0);
+  size_t i;
+
+  cr_assert_not_null(whole, "bad test JSON %s", text);
+  cr_assert_not_null(picked, "%s was refused", text);
+  cr_assert(same_json(all, whole), "whole %s differs", text);
+  for (i = 0; i < n; i++) {
+    const cJSON *a = pick_get(whole, ptrs[i]), *b = pick_get(picked, ptrs[i]);
+
+    cr_assert_eq(a == NULL, b == NULL, "%s in %s: found in one only", ptrs[i],
+                 text);
+    if (a)
+      cr_assert(same_json(a, b), "%s in %s: differs", ptrs[i], text);
+    if (a && cJSON_IsNumber(a))
+      cr_assert_eq(a->valueint, b->valueint, "%s in %s: valueint", ptrs[i],
+                   text);
+  }
+  cJSON_Delete(whole);
+  cJSON_Delete(picked);
+  cJSON_Delete(all);
+}
+
+Test(predicate, a_body_read_for_pointers_finds_what_the_whole_document_has)
+{
+  static const char *const ptrs[] = {
+      "/id",  "/ok",     "/items/2/name", "/items/0", "/items/9",
+      "/a~1b", "/m~0n",  "/",             "/o/k",     "/items/01",
+      "/items/-", "/n/x", "/deep/0/0/0", "/dup", "/o", "/pad"};
+  static const char *const docs[] = {
+      "{\"id\": 7, \"ok\": true, \"pad\": \"xxxxxxxxxxxxxxxx\", \"items\": "
+      "[{\"name\": \"a\"}, 2, {\"name\": \"c\", \"more\": [1, 2]}], \"a/b\": "
+      "1.5, \"m~n\": null, \"\": \"empty\", \"o\": {\"k\": [true, false]}, "
+      "\"n\": 3, \"deep\": [[[\"x\"]]], \"dup\": 1, \"dup\": 2}",
+      "[1, 2, 3]",
+      "\"just a string\"",
+      "{\"o\": {\"k\": 1, \"k\": 2}, \"dup\": {\"z\": 1}, \"dup\": 3}",
+      "{\"items\": [], \"id\": -1e400}",
+      "{\"id\": 3000000000, \"ok\": \"\\u00e9\\ud83d\\ude00\\n\"}",
+  };
+  size_t i, k;
+
+  for (i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+    /* All pointers at once, and each on its own. */
+    picks_like_cjson(docs[i], ptrs, sizeof(ptrs) / sizeof(ptrs[0]));
+    for (k = 0; k < sizeof(ptrs) / sizeof(ptrs[0]); k++)
+      picks_like_cjson(docs[i], &ptrs[k], 1);
+  }
+}
+
+Test(predicate, a_body_read_for_pointers_builds_only_what_they_reach)
+{
+  static const char text[] =
+      "{\"pad\": \"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\", \"list\": [{\"a\": 1}, "
+      "{\"a\": 2, \"b\": [1, 2, 3]}, {\"a\": 3}, {\"a\": 4}], \"id\": 9}";
+  static const char *const ptrs[] = {"/list/1/b", "/id"};
+  cJSON *doc = corun__json_pick(text, strlen(text), ptrs, 2, NULL, 0);
+  const cJSON *list;
+
+  cr_assert_not_null(doc);
+  cr_assert_null(cJSON_GetObjectItem(doc, "pad"));
+  list = cJSON_GetObjectItem(doc, "list");
+  /* The element before the target keeps its place; none after it. */
+  cr_assert_eq(cJSON_GetArraySize(list), 2);
+  cr_assert(cJSON_IsNull(cJSON_GetArrayItem(list, 0)));
+  cr_assert_null(cJSON_GetObjectItem(cJSON_GetArrayItem(list, 1), "a"));
+  cr_assert_eq(cJSON_GetArraySize(corun__pointer_get(doc, "/list/1/b")), 3);
+  cr_assert_eq(corun__pointer_get(doc, "/id")->valuedouble, 9);
+  cJSON_Delete(doc);
+}
+
+Test(predicate, a_body_read_for_pointers_is_still_checked_whole)
+{
+  static const char *const bad[] = {
+      "",          "   ",           "{\"id\": 1} trailing", "{\"id\": 1,}",
+      "{\"id\": 1, \"x\": [}",      "{\"id\": 1, \"x\": \"\x01\"}",
+      "{\"id\": 1, \"x\": \"\xff\"}", "{\"id\": 01}", "[1, 2", "{'id': 1}",
+      "<html>not json</html>", "{\"id\": 1} /* c */"};
+  static const char *const ptrs[] = {"/id"};
+  char why[160];
+  size_t i;
+
+  for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    why[0] = '\0';
+    cr_assert_null(corun__json_pick(bad[i], strlen(bad[i]), ptrs, 1, why,
+                                    sizeof(why)),
+                   "accepted: %s", bad[i]);
+    cr_assert(strstr(why, "at byte"), "%s: %s", bad[i], why);
+  }
+}
+
+Test(predicate, a_body_may_nest_as_deep_as_cjson_allows)
+{
+  static const char *const ptrs[] = {"/0"};
+  size_t depth[] = {999, 1001}, i, k;
+
+  for (i = 0; i < 2; i++) {
+    char *text = malloc(2 * depth[i] + 1);
+    cJSON *doc;
+
+    cr_assert_not_null(text);
+    for (k = 0; k < depth[i]; k++) {
+      text[k] = '[';
+      text[2 * depth[i] - 1 - k] = ']';
+    }
+    text[2 * depth[i]] = '\0';
+    doc = corun__json_pick(text, 2 * depth[i], ptrs, 1, NULL, 0);
+    if (i == 0)
+      cr_assert_not_null(doc, "%zu levels refused", depth[i]);
+    else
+      cr_assert_null(doc, "%zu levels accepted", depth[i]);
+    cJSON_Delete(doc);
+    free(text);
+  }
 }

@@ -272,3 +272,24 @@ cJSON *corun__captures_take(const struct corun_captures *c,
   }
   return out;
 }
+
+size_t corun__response_pointers(const struct corun_expect *e,
+                                const struct corun_captures *c,
+                                const char **out, size_t max)
+{
+  size_t i, n = 0;
+
+  for (i = 0; i < e->nchecks; i++)
+    if (e->checks[i].on == CORUN_EXPECT_JSON) {
+      if (n == max)
+        return 0;
+      out[n++] = e->checks[i].key;
+    }
+  for (i = 0; i < c->n; i++)
+    if (c->v[i].from == CORUN_CAPTURE_JSON) {
+      if (n == max)
+        return 0;
+      out[n++] = c->v[i].arg;
+    }
+  return n;
+}

@@ -56,4 +56,12 @@ cJSON *corun__captures_take(const struct corun_captures *c,
 /* Whether name can be a capture's name: [A-Za-z_][A-Za-z0-9_]*. */
 int corun__capture_name_ok(const char *name);
 
+/*
+ * The JSON Pointers e's checks and c's captures look up in a body, in out
+ * (room for max). 0 when there are more: then the whole body is built.
+ */
+size_t corun__response_pointers(const struct corun_expect *e,
+                                const struct corun_captures *c,
+                                const char **out, size_t max);
+
 #endif

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json/pick.h"
 #include "util/duration.h"
 #include "util/suggest.h"
 
@@ -332,7 +333,9 @@ const cJSON *corun__response_json(struct corun_response *r)
 {
   if (!r->json_tried) {
     r->json_tried = 1;
-    r->json = r->body ? cJSON_ParseWithLength(r->body, r->body_len) : NULL;
+    r->json = r->body ? corun__json_pick(r->body, r->body_len, r->pointers,
+                                         r->npointers, NULL, 0)
+                      : NULL;
   }
   return r->json;
 }

@@ -77,6 +77,12 @@ struct corun_response {
   double total;    /* seconds the request took */
   const char *sha256; /* the decoded body's digest, when asked for */
   /*
+   * Every JSON Pointer the checks and captures will look up in the body,
+   * so that only what they reach is built (json/pick.h); none: all of it.
+   */
+  const char *const *pointers;
+  size_t npointers;
+  /*
    * The body parsed as JSON, by the first check or capture that needs it,
    * for the others (json_tried: it was tried). The caller deletes it.
    */

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,10 +118,12 @@ static int expect(struct corun_json *p, char c, const char *what)
 
 static int enter(struct corun_json *p)
 {
+  int max = p->body ? CORUN_JSON_BODY_DEPTH : CORUN_JSON_MAX_DEPTH;
+
   /* Called just past the bracket; the error points at the bracket. */
-  if (++p->depth > CORUN_JSON_MAX_DEPTH)
+  if (++p->depth > max)
     return corun_json_fail(p, p->pos - 1, "nesting deeper than %d levels",
-                           CORUN_JSON_MAX_DEPTH);
+                           max);
   return 0;
 }
 
@@ -237,6 +240,41 @@ static void put_c(struct corun_buf *b, char c)
  * Most strings in a job file are plain ASCII without escapes: those are
  * taken in one go.
  */
+/*
+ * Where the run of plain ASCII from i ends: the first quote, backslash,
+ * control character or non-ASCII byte, or len. Response bodies are
+ * mostly such runs, so they are scanned 8 bytes at a time.
+ */
+static size_t plain_run(const char *text, size_t i, size_t len)
+{
+  const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+
+  while (len - i >= 8) {
+    uint64_t w, quote, bslash;
+
+    memcpy(&w, text + i, 8);
+    quote = w ^ (ones * '"');
+    bslash = w ^ (ones * '\\');
+    /*
+     * A high bit where a byte is zero after the xor (a quote or a
+     * backslash), below 0x20, or 0x80 and up. False alarms only come
+     * after a true one in the word, and the byte loop below sorts it out.
+     */
+    if ((((quote - ones) & ~quote) | ((bslash - ones) & ~bslash) |
+         (w - ones * 0x20) | w) &
+        highs)
+      break;
+    i += 8;
+  }
+  for (; i < len; i++) {
+    unsigned char c = (unsigned char)text[i];
+
+    if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80)
+      break;
+  }
+  return i;
+}
+
 static int read_string(struct corun_json *p, struct corun_buf *b)
 {
   size_t start, i;
@@ -246,12 +284,7 @@ static int read_string(struct corun_json *p, struct corun_buf *b)
   if (b)
     corun_buf_reset(b);
   start = p->pos;
-  for (i = start; i < p->len; i++) {
-    unsigned char c = (unsigned char)p->text[i];
-
-    if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80)
-      break;
-  }
+  i = plain_run(p->text, start, p->len);
   if (b)
     corun_buf_add(b, p->text + start, i - start);
   p->pos = i;
@@ -478,7 +511,8 @@ static int read_number(struct corun_json *p, double *out)
   *out = strtod(copy, &end);
   if (copy != tmp)
     free(copy);
-  if (!isfinite(*out))
+  /* A body may say 1e400 (it is JSON); a job file means something else. */
+  if (!isfinite(*out) && !p->body)
     return corun_json_fail(p, start, "number out of range");
   p->pos = i;
   return 0;
@@ -488,7 +522,8 @@ static int note(struct corun_json *p, cJSON *node, size_t off)
 {
   if (node == NULL)
     return corun_json_fail(p, off, "out of memory");
-  node->valueint = (int)off;
+  if (!p->body)
+    node->valueint = (int)off;
   return 0;
 }
 
@@ -535,7 +570,7 @@ static int parse_object(struct corun_json *p, cJSON **out)
     r = corun_json_object_next(p, &n, &k, &key_off);
     if (r <= 0)
       break;
-    r = has_key(obj, k, n - 1, &seen);
+    r = p->body ? 0 : has_key(obj, k, n - 1, &seen);
     if (r != 0) {
       if (r < 0)
         corun_json_fail(p, key_off, "out of memory");

@@ -30,6 +30,8 @@
 
 /* Deepest nesting accepted, counted over objects and arrays. */
 #define CORUN_JSON_MAX_DEPTH 96
+/* The same for a response body: cJSON's own limit, which bodies had. */
+#define CORUN_JSON_BODY_DEPTH 1000
 
 struct corun_json {
   const char *text;
@@ -42,6 +44,12 @@ struct corun_json {
   /* Decoded strings land here, so reading one allocates nothing. */
   struct corun_buf scratch;
   struct corun_buf keybuf;
+  /*
+   * Reading a server's body, not a job file: a name may repeat (the first
+   * counts, as with cJSON_Parse), a number's valueint is cJSON's, not a
+   * source offset, and nesting may go to CORUN_JSON_BODY_DEPTH.
+   */
+  int body;
 };
 
 void corun_json_init(struct corun_json *p, const char *text, size_t len);

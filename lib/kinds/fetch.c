@@ -1404,6 +1404,7 @@ static int check_response(struct fetch_task *ft, long status,
   const struct fetch_conf *c = ft->c;
   struct corun_buf msg = CORUN_BUF_INIT;
   struct corun_response r;
+  const char *pointers[16];
   char hex[65];
   char *eff = NULL;
   int failed;
@@ -1422,6 +1423,9 @@ static int check_response(struct fetch_task *ft, long status,
     r.body = corun_buf_str(&ft->whole);
     r.body_len = ft->whole.len;
   }
+  r.pointers = pointers;
+  r.npointers = corun__response_pointers(&c->expect, &c->capture, pointers,
+                                         sizeof(pointers) / sizeof(*pointers));
   r.bytes = ft->bytes;
   r.total = secs_of(ft->easy, CURLINFO_TOTAL_TIME_T);
   if (ft->sha) {
