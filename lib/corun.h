@@ -69,13 +69,17 @@ CORUN_EXTERN const char *corun_strerror(enum corun_code code);
 
 /*
  * Process-wide set-up, as curl_global_init: call corun_global_init() once
- * before the first corun_run_new(), while the program has no other
- * threads (it initialises libcurl and its TLS library, or, where
- * libcurl's own set-up is thread-safe, as from 7.84, lets the first fetch
- * of the process do it, so that a job without fetches does not pay for
- * TLS), and corun_global_cleanup() once at the end, after every run is
- * closed. Loading and checking jobs needs neither. Returns CORUN_OK, or
- * CORUN_ELOOP with err saying why.
+ * before the first corun_run_new(), and corun_global_cleanup() once at the
+ * end, after every run is closed. Loading and checking jobs needs neither.
+ * Returns CORUN_OK, or CORUN_ELOOP with err saying why.
+ *
+ * libcurl is not linked: it is loaded (dlopen) when the first job with a
+ * fetch is loaded, and set up (curl_global_init, which starts its TLS
+ * library) when the first run that fetches starts, so a program whose
+ * jobs never fetch pays for neither. Where libcurl's set-up is not
+ * thread-safe (before 7.84), start that first fetching run while the
+ * program has no other threads. A job with a fetch fails to load, saying
+ * why, on a machine where libcurl cannot be loaded.
  *
  * The library leaves signal dispositions to the application. SIGPIPE in
  * particular: a fetch that writes to a connection the server dropped, or

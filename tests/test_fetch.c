@@ -22,6 +22,7 @@
 
 #include "helpers.h"
 #include "server.h"
+#include "util/libcurl.h"
 
 #include <curl/curl.h>
 
@@ -1278,4 +1279,42 @@ Test(fetch, short_secret_in_a_stage_task_hidden_for_every_item)
   rmdir(dir);
   free(rp);
   free(dir);
+}
+
+/* Whether a library whose name holds what is mapped into this process. */
+static int mapped(const char *what)
+{
+  FILE *f = fopen("/proc/self/maps", "r");
+  char line[1024];
+  int found = 0;
+
+  cr_assert_not_null(f);
+  while (!found && fgets(line, sizeof(line), f))
+    found = strstr(line, what) != NULL;
+  fclose(f);
+  return found;
+}
+
+/*
+ * libcurl (and the TLS and other libraries it brings) is loaded by the
+ * first job with a fetch, not before: a job of sleeps and commands runs
+ * without it (util/libcurl.h).
+ */
+Test(fetch, libcurl_is_loaded_only_by_a_job_that_fetches)
+{
+  struct result *r = run_job(
+      "{\"tasks\": [{\"id\": \"s\", \"kind\": \"sleep\", \"seconds\": 0}, "
+      "{\"id\": \"e\", \"kind\": \"exec\", \"argv\": [\"true\"]}]}",
+      NULL);
+  struct corun_job *job;
+
+  cr_assert_eq(r->exit_code, 0);
+  result_free(r);
+  cr_assert_not(corun__libcurl_loaded());
+  cr_assert_not(mapped("libcurl"), "libcurl was mapped by a job without fetches");
+  job = load_ok("{\"tasks\": [{\"id\": \"f\", \"kind\": \"fetch\", \"url\": "
+                "\"http://127.0.0.1:1/\"}]}");
+  cr_assert(corun__libcurl_loaded());
+  cr_assert(mapped("libcurl"));
+  corun_job_free(job);
 }

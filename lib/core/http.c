@@ -25,6 +25,7 @@
 #include <uv.h>
 
 #include "util/fdlimit.h"
+#include "util/libcurl.h"
 
 #define MAX_IDLE 1024L /* kept-alive connections at most */
 
@@ -330,25 +331,17 @@ static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
 
 /* libcurl's process-wide set-up is done (and must be undone at the end). */
 static int global_done;
-/* corun_global_init() came; a libcurl without thread-safe init was set up. */
+/* corun_global_init() came. */
 static int global_allowed;
 
 int corun__http_global_init(void)
 {
-  const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
-
-  global_allowed = 1;
   /*
-   * libcurl's set-up starts its TLS library: 2 MiB and a few ms that a job
-   * without a fetch should not pay. Where libcurl's own init is
-   * thread-safe (7.84 and later, built so), it waits for the first fetch;
-   * elsewhere it is done now, while the application has no threads.
+   * libcurl is loaded, and its set-up (which starts its TLS library: 2 MiB
+   * and a few ms) done, when the first job fetches: a job without a fetch
+   * never pays for either (util/libcurl.h).
    */
-  if (v && (v->features & CURL_VERSION_THREADSAFE))
-    return 0;
-  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-    return -1;
-  global_done = 1;
+  global_allowed = 1;
   return 0;
 }
 
@@ -369,6 +362,8 @@ struct corun_http *corun__http_new(uv_loop_t *loop, long conns, long per_host,
       *why = "corun_global_init() was not called before the first run";
       return NULL;
     }
+    if (corun__libcurl_load(why) < 0)
+      return NULL;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
       *why = "libcurl failed to initialise";
       return NULL;

@@ -48,9 +48,9 @@ void corun__http_remove(struct corun_http *h, CURL *easy);
 CURL *corun__http_easy_get(struct corun_http *h);
 void corun__http_easy_put(struct corun_http *h, CURL *easy);
 /*
- * corun_global_init()'s and corun_global_cleanup()'s part: libcurl's own
- * set-up, now or (where it is thread-safe) at the first corun__http_new().
- * Returns 0, or -1 when libcurl fails to initialise.
+ * corun_global_init()'s and corun_global_cleanup()'s part: it allows
+ * the first corun__http_new() to load libcurl and run its set-up, which
+ * a run without a fetch never does. Returns 0.
  */
 int corun__http_global_init(void);
 void corun__http_global_cleanup(void);

@@ -25,6 +25,7 @@
 #include "util/confine.h"
 #include "util/duration.h"
 #include "util/fdlimit.h"
+#include "util/libcurl.h"
 #include "core/fields.h"
 #include "core/http.h"
 #include "core/job.h"
@@ -392,6 +393,11 @@ static int parse(struct corun_task *t, struct corun_fields *f)
     return -1;
   }
   ft->c = c;
+  /* The first fetch of a job loads libcurl: if it cannot, say so here. */
+  if (corun__libcurl_load(&m) < 0) {
+    corun_field_fail(f, "url", NULL, "cannot be fetched: %s", m);
+    return -1;
+  }
   c->expect = (struct corun_expect)CORUN_EXPECT_INIT;
   c->capture = (struct corun_captures)CORUN_CAPTURES_INIT;
   c->max_bytes = -1; /* not given: the default depends on "save" */
