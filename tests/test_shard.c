@@ -855,3 +855,27 @@ Test(shard, a_journal_belongs_to_one_part)
   free(job);
   free(dir);
 }
+
+Test(shard, lines_from_standard_input_are_split_too)
+{
+  char *job = write_temp(
+      "stdin.json",
+      "{\"tasks\": [{\"id\": \"p\", \"kind\": \"pipeline\", \"shard\": true, "
+      "\"source\": {\"lines\": \"-\"}, \"stages\": [{\"task\": {\"kind\": "
+      "\"sleep\", \"seconds\": 0, \"message\": \"${index}:${item}\"}}]}]}");
+  const char *args[] = {"-q", "--shard", "2/3", job, NULL};
+  const char *dry[] = {"--dry-run", "--shard", "2/3", job, NULL};
+  struct proc *p = run_cli("a\nb\n\nc\nd\ne\nf\ng\n", args);
+
+  /* Empty lines are no items: b and e are items 1 and 4. */
+  cr_expect_eq(p->status, 0, "%s", p->err);
+  cr_expect_str_eq(p->out, "1:b\n4:e\n");
+  proc_free(p);
+  p = run_cli("x\n", dry);
+  cr_expect(strstr(p->out, "source: lines (standard input)\n"
+                           "        (shard 2 of 3 takes item i when i % 3 is "
+                           "1)\n") != NULL,
+            "%s", p->out);
+  proc_free(p);
+  free(job);
+}

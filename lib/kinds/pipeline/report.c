@@ -274,9 +274,7 @@ static void dry_lines(struct corun_buf *out, const struct corun_secrets *sec,
 
   if (c->lines_stdin) {
     corun_buf_puts(out, "source: lines (standard input)\n");
-    return;
-  }
-  {
+  } else {
     struct corun_buf v = CORUN_BUF_INIT;
 
     corun_buf_printf(&v, "lines %s", c->lines);
@@ -288,6 +286,8 @@ static void dry_lines(struct corun_buf *out, const struct corun_secrets *sec,
                           "%u)\n",
                      c->shard_index, c->shard_total, c->shard_total,
                      c->shard_index - 1);
+  if (c->lines_stdin)
+    return;
   f = fopen(c->lines, "r");
   if (f == NULL) {
     corun_buf_printf(out, "  (cannot be read now: %s)\n", strerror(errno));
