@@ -454,6 +454,10 @@ static int load(struct cli *c, struct corun_job **job)
   lo.stop = &early_signal;
   lo.outputs = outs;
   lo.noutputs = sizeof(outs) / sizeof(outs[0]);
+  /* --shard: the loader keeps this part of the job only. */
+  lo.shard_index = c->opt.shard_index;
+  lo.shard_total = c->opt.shard_total;
+  lo.shard_timings = c->opt.shard_timings;
   code = corun_job_load(job, c->opt.file, &lo, &diag, &err);
   if (code == CORUN_EIO && early_signal) {
     /* Not the file's fault: it was still coming when the signal came. */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "corun.h"
+#include "shard.h"
 
 const struct opt_row corun_options[] = {
     {OPT_REPORT, "report", 0, "FILE",
@@ -38,6 +39,10 @@ const struct opt_row corun_options[] = {
      "validate the job and print its task tree; run nothing"},
     {OPT_DRY_RUN, "dry-run", 0, NULL,
      "validate the job and print every task as it would run; run nothing"},
+    {OPT_SHARD, "shard", 0, "K/N",
+     "run only part K of N of the job ('auto': from CI variables)"},
+    {OPT_SHARD_TIMINGS, "shard-timings", 0, "REPORT",
+     "balance the --shard parts by the durations in an earlier report"},
     {OPT_DEBUG, "debug", 0, NULL,
      "trace task state changes, dump tasks, warn on slow callbacks"},
     {OPT_VERSION, "version", 'V', NULL, "print the version and exit"},
@@ -148,6 +153,7 @@ int options_parse(struct options *o, int argc, char **argv)
   char shorts[64];
   size_t i, ns = 0;
   int c;
+  const char *shard = NULL;
 
   memset(o, 0, sizeof(*o));
   o->timeout = -1;
@@ -274,6 +280,14 @@ int options_parse(struct options *o, int argc, char **argv)
     case OPT_DRY_RUN:
       o->dry_run = 1;
       break;
+    case OPT_SHARD:
+      shard = optarg;
+      break;
+    case OPT_SHARD_TIMINGS:
+      if (*optarg == '\0')
+        return usage_error("--shard-timings needs a report file");
+      o->shard_timings = optarg;
+      break;
     case OPT_DEBUG:
       o->debug = 1;
       break;
@@ -287,6 +301,11 @@ int options_parse(struct options *o, int argc, char **argv)
   }
   if (o->help || o->version)
     return 0;
+  if (shard && shard_parse(shard, &o->shard_index, &o->shard_total) < 0)
+    return -1;
+  if (o->shard_timings && !shard)
+    return usage_error("--shard-timings balances --shard parts: give "
+                       "--shard K/N too");
   /* Two reports in one stream or file would be neither JSON nor XML. */
   {
     const char *outs[4] = {o->report, o->junit, o->trace, o->html};

@@ -20,6 +20,8 @@ enum opt_id {
   OPT_TIMEOUT,
   OPT_CHECK,
   OPT_DRY_RUN,
+  OPT_SHARD,
+  OPT_SHARD_TIMINGS,
   OPT_DEBUG,
   OPT_VERSION,
   OPT_HELP
@@ -55,6 +57,9 @@ struct options {
   double timeout; /* seconds; < 0 means none */
   int check;
   int dry_run; /* --dry-run: print every task's fields, run nothing */
+  /* --shard K/N (or auto, resolved): 0/0 for the whole job */
+  unsigned shard_index, shard_total;
+  const char *shard_timings; /* --shard-timings REPORT, or NULL */
   int debug;
   int version;
   int help;

@@ -18,7 +18,7 @@ _corun_paths()
 
 _corun()
 {
-    local cur prev opt prefix=''
+    local cur prev opt prefix='' w
     cur=${COMP_WORDS[COMP_CWORD]}
     prev=${COMP_WORDS[COMP_CWORD-1]}
     COMPREPLY=()
@@ -45,7 +45,7 @@ _corun()
     if [[ $opt == --?* ]]; then
         local o full='' n=0
         for o in --report --junit --trace --html --journal --progress --jobs --var \
-                 --root --timeout; do
+                 --root --timeout --shard --shard-timings; do
             if [[ $o == "$opt"* ]]; then
                 full=$o
                 n=$((n + 1))
@@ -62,6 +62,23 @@ _corun()
         --root)
             _corun_paths -d "$cur" "$prefix"
             ;;
+        --shard-timings)
+            # An earlier JSON report.
+            local -a reports
+            mapfile -t reports < <(compgen -f -X '!*.json' -- "$cur")
+            for w in "${reports[@]}"; do
+                COMPREPLY+=("$prefix$w")
+            done
+            _corun_paths -d "$cur" "$prefix"
+            ;;
+        --shard)
+            # K/N is the user's; 'auto' reads it from the CI's variables.
+            local w
+            for w in $(compgen -W "auto" -- "$cur"); do
+                COMPREPLY+=("$prefix$w")
+            done
+            return
+            ;;
         --progress)
             local w
             for w in $(compgen -W "auto always never" -- "$cur"); do
@@ -77,7 +94,8 @@ _corun()
             if [[ $cur == -* ]]; then
                 COMPREPLY=($(compgen -W "--report --junit --trace --html --journal
                     --progress --quiet -q --jobs -j --var --root --timeout
-                    --check --dry-run --debug --version -V --help -h" -- "$cur"))
+                    --check --dry-run --shard --shard-timings --debug --version -V
+                    --help -h" -- "$cur"))
                 return
             fi
             # The first word may be a command; then job files.

@@ -200,6 +200,17 @@ struct corun_load_opts {
    */
   const struct corun_output_path *outputs;
   size_t noutputs;
+  /*
+   * --shard K/N: load only part shard_index (1-based) of shard_total
+   * disjoint parts of the job (shard_total 0: the whole job). Root tasks
+   * joined by "after" stay together; the groups are dealt out by their
+   * number of tasks, or, with shard_timings (the path of an earlier JSON
+   * report), by the durations it records. A pipeline with "shard": true
+   * is in every part, with items i % shard_total == shard_index - 1. The
+   * same file, total and timings always give the same parts.
+   */
+  unsigned shard_index, shard_total;
+  const char *shard_timings;
 };
 
 /*

@@ -81,6 +81,17 @@ got=$(complete_words corun --j "dep")
 [ "$got" = "deploy.json" ] || fail "'--j dep' (ambiguous) gave: $got"
 got=$(complete_words corun --var = "")
 [ -z "$got" ] || fail "'--var=' offers: $got"
+# --shard: K/N is the user's, 'auto' is offered; --shard-timings: a report.
+got=$(complete_words corun --shard "")
+[ "$got" = "auto" ] || fail "'--shard ' gave: $got"
+got=$(complete_words corun "--shard=a")
+[ "$got" = "--shard=auto" ] || fail "'--shard=a' as one word: $got"
+got=$(complete_words corun --shard-timings "" | sort)
+echo "$got" | grep -qx deploy.json || fail "'--shard-timings ' does not offer deploy.json: $got"
+echo "$got" | grep -qx notes.txt && fail "'--shard-timings ' offers notes.txt"
+echo "$got" | grep -qx jobs/ || fail "'--shard-timings ' does not offer directories: $got"
+got=$(complete_words corun --shard-t "dep")
+[ "$got" = "deploy.json" ] || fail "'--shard-t dep' gave: $got"
 
 # zsh: the function must at least parse (zsh is installed by .ci/run).
 if command -v zsh >/dev/null; then

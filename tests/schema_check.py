@@ -133,6 +133,9 @@ SEMANTIC = [
     r"is a capture: only a task's fields",
     # paths
     r"is outside --root",
+    # "shard": true where a pipeline cannot be split among the shards
+    r"only a root task can be split among the shards",
+    r"a split pipeline runs in every shard",
 ]
 
 RANGE = [
@@ -594,6 +597,17 @@ CASES = [
         {"kind": "fetch", "url": "${item.url}", "retries": "${item.n}",
          "insecure": "${item.ok}", "expect": {"status": ["${item.n}"]}},
         source={"items": ITEMS}))),
+    ("pipeline shard", "valid",
+     job(pipe(sleep(), shard=True), pipe(sleep(), shard=False), sleep())),
+    ("pipeline shard in defaults", "valid",
+     job(pipe(sleep()), defaults={"shard": True})),
+    ("pipeline shard not a boolean", "schema", job(pipe(sleep(), shard="yes"))),
+    ("pipeline shard inside a gather", "semantic",
+     job({"kind": "gather", "tasks": [pipe(sleep(), shard=True)]})),
+    ("pipeline shard joined by after", "semantic",
+     job(sleep(id="a"), pipe(sleep(), shard=True, after=["a"]))),
+    ("pipeline shard with a task after it", "semantic",
+     job(pipe(sleep(), id="p", shard=True), sleep(after=["p"]))),
     ("pipeline order template", "valid",
      job({"kind": "pipeline", "source": {"items": [1]}, "stages": [
          {"order": "${o}", "task": sleep()}]}, vars={"o": "lifo"})),

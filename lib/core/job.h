@@ -21,6 +21,26 @@ struct corun_slab;
 struct corun_task;
 struct corun_sem;
 
+/*
+ * --shard: the part of the job this run is (load/shard.c made it). The
+ * job's tasks and roots are then this part's alone; what the whole file
+ * held is counted here.
+ */
+struct corun_shard {
+  unsigned index, total; /* 1 <= index <= total */
+  char hash[65];         /* SHA-256 of the file and --var values, hex */
+  /* Where the roots this part runs stand among the file's roots (0-based). */
+  size_t *roots;
+  size_t nroots;
+  size_t all_tasks, all_roots; /* in the whole file */
+  size_t groups, all_groups;   /* root groups: this part's, the file's */
+  /* By task index in the whole file: 1 for the tasks this part runs. */
+  unsigned char *keep;
+  /* Tasks of the other parts, freed with the job, never run. */
+  struct corun_task **dropped;
+  size_t ndropped;
+};
+
 struct corun_job {
   char *display; /* the file as named in messages ("<stdin>" for -) */
   char *dir;     /* where relative paths resolve */
@@ -60,6 +80,7 @@ struct corun_job {
   size_t nnames;
   int ran; /* a job runs once */
   uint64_t hash; /* of the file and --var values: which job a journal is */
+  struct corun_shard *shard; /* NULL: the whole job runs */
 };
 
 #endif

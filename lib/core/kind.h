@@ -206,6 +206,19 @@ struct corun_kind {
   size_t (*capture_names)(const struct corun_task *t, const char **out,
                           size_t max, int *secret);
   const cJSON *(*capture)(const struct corun_task *t, const char *name);
+  /*
+   * --shard: a task that splits its own work among the shards instead of
+   * going whole to one of them (a pipeline with "shard": true, by item).
+   * splits: 0 when t does not ask for it; else where the field asking for
+   * it stands in the job file (an offset, for messages). split: t takes
+   * part index (1-based) of total. split_count: how many of all its units
+   * part index of total gets; 0 when the count is known only as it runs.
+   * Optional, all three together.
+   */
+  size_t (*splits)(const struct corun_task *t);
+  void (*split)(struct corun_task *t, unsigned index, unsigned total);
+  int (*split_count)(const struct corun_task *t, unsigned index,
+                     unsigned total, uint64_t *mine, uint64_t *all);
   /* Free what parse allocated. Optional. Not the struct itself. */
   void (*free)(struct corun_task *t);
   /*

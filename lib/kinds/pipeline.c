@@ -17,11 +17,12 @@
 #include "util/suggest.h"
 #include "core/fields.h"
 #include "core/kind.h"
+#include "json/json.h"
 #include "kinds/pipeline/pipeline.h"
 
 static const char *const fields[] = {
     "source", "producers", "produce_delay", "rate", "stages",
-    "on_error", "results", "junit", NULL};
+    "on_error", "results", "junit", "shard", NULL};
 
 /* ---- parse ---- */
 
@@ -381,6 +382,12 @@ static int parse(struct corun_task *t, struct corun_fields *f)
     c->cancel_on_error = k == 1;
   if (corun_field_enum(f, "junit", junit, &k) > 0)
     c->junit_items = k == 1;
+  {
+    int on = 0;
+
+    if (corun_field_bool(f, "shard", &on) > 0 && on)
+      c->shard_off = corun_json_where(f->json, corun_field(f, "shard"));
+  }
   if (corun_field_path(f, "results", &c->results) > 0)
     corun_field_precheck(f, "results", corun_field(f, "results"),
                          CORUN_PRE_OUTPUT, c->results, NULL, NULL);
@@ -413,6 +420,40 @@ static int parse(struct corun_task *t, struct corun_fields *f)
     }
   }
   return f->failed ? -1 : 0;
+}
+
+/* ---- --shard: the items are dealt out, item i to part i % total + 1 ---- */
+
+static size_t splits(const struct corun_task *t)
+{
+  const struct pl *p = (const struct pl *)t;
+
+  return p->c ? p->c->shard_off : 0;
+}
+
+static void split(struct corun_task *t, unsigned index, unsigned total)
+{
+  struct pl *p = (struct pl *)t;
+
+  p->c->shard_index = index;
+  p->c->shard_total = total;
+}
+
+static int split_count(const struct corun_task *t, unsigned index,
+                       unsigned total, uint64_t *mine, uint64_t *all)
+{
+  struct pl_conf c = *((const struct pl *)t)->c;
+
+  if (c.src == SRC_ITEMS)
+    *all = (uint64_t)cJSON_GetArraySize(c.items);
+  else if (c.src == SRC_RANGE)
+    *all = corun__pl_range_count(&c);
+  else
+    return 0;
+  c.shard_index = index;
+  c.shard_total = total;
+  *mine = corun__pl_mine_of(&c, *all);
+  return 1;
 }
 
 static void release(struct corun_task *t)
@@ -456,5 +497,8 @@ const struct corun_kind corun_kind_pipeline = {
     .cases = corun__pl_cases,
     .case_detail = corun__pl_case_detail,
     .progress = corun__pl_progress,
+    .splits = splits,
+    .split = split,
+    .split_count = split_count,
     .free = release,
 };

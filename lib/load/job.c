@@ -12,6 +12,7 @@
 
 #include "core/common.h"
 #include "load/loader.h"
+#include "load/shard.h"
 #include "util/slab.h"
 
 void corun_job_free(struct corun_job *job)
@@ -23,6 +24,7 @@ void corun_job_free(struct corun_job *job)
   for (i = 0; i < job->ntasks; i++)
     if (job->tasks[i])
       corun__task_free_parts(job->tasks[i]);
+  corun__shard_free(job);
   free(job->tasks);
   free(job->roots);
   for (i = 0; i < job->nlimits; i++) {
@@ -233,6 +235,14 @@ enum corun_code corun__load_text(
   if (ld.ncaprefs > 0)
     corun__load_check_captures(&ld);
   if (ld.diags.n == 0)
+    corun__load_check_splits(&ld);
+  /* --shard: the disk is looked at only for what this part runs. */
+  if (ld.diags.n == 0 && opts && opts->shard_total) {
+    code = corun__load_shard_plan(&ld, text, len, err);
+    if (code != CORUN_OK)
+      goto fail;
+  }
+  if (ld.diags.n == 0)
     corun__load_run_prechecks(&ld);
   if (ld.diags.n == 0)
     corun__load_check_outputs(&ld);
@@ -294,6 +304,13 @@ fail:
    */
   if (ld.ncaprefs == 0)
     corun_strmap_free(&job->ids);
+  if (job->shard) {
+    code = corun__load_shard_apply(job, err);
+    if (code != CORUN_OK) {
+      corun_job_free(job);
+      return code;
+    }
+  }
   *out = job;
   return CORUN_OK;
 }

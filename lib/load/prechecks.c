@@ -264,6 +264,10 @@ void corun__load_run_prechecks(struct loader *ld)
     t = ld->job->tasks[c->task];
     if (t == NULL || !starts_with_run(t))
       continue;
+    /* --shard: another part's task needs nothing of this machine. */
+    if (ld->job->shard && ld->job->shard->keep &&
+        !ld->job->shard->keep[c->task])
+      continue;
     switch (c->what) {
     case CORUN_PRE_FILE:
       if (written_by_job(ld, c->path, 0))

@@ -268,6 +268,37 @@ static void dry_fields(struct corun_buf *out, const struct corun_job *job,
   corun_buf_free(&b);
 }
 
+/* --shard: which part this is, and how much of the job it holds. */
+static void describe_shard(struct corun_buf *b, const struct corun_job *job)
+{
+  const struct corun_shard *sh = job->shard;
+  size_t i;
+
+  corun_buf_printf(b,
+                   "shard %u of %u: %zu of %zu task%s, %zu of %zu root "
+                   "group%s\n",
+                   sh->index, sh->total, job->ntasks, sh->all_tasks,
+                   sh->all_tasks == 1 ? "" : "s", sh->groups, sh->all_groups,
+                   sh->all_groups == 1 ? "" : "s");
+  for (i = 0; i < job->nroots; i++) {
+    const struct corun_task *t = job->roots[i];
+    uint64_t mine, all;
+
+    if (!t->kind->splits || !t->kind->splits(t))
+      continue;
+    corun_buf_puts(b, "shard ");
+    put_text(b, job, t->id);
+    corun_buf_printf(b, " (%s): in every shard, ", t->kind->name);
+    if (t->kind->split_count(t, sh->index, sh->total, &mine, &all))
+      corun_buf_printf(b, "%llu of %llu items", (unsigned long long)mine,
+                       (unsigned long long)all);
+    else
+      corun_buf_puts(b, "items counted as it runs");
+    corun_buf_printf(b, " (item i when i %% %u is %u)\n", sh->total,
+                     sh->index - 1);
+  }
+}
+
 static void describe(const struct corun_job *job, int dry,
                      struct corun_buf *out)
 {
@@ -279,6 +310,8 @@ static void describe(const struct corun_job *job, int dry,
   put_text(&b, job, job->name);
   corun_buf_printf(&b, "\": %zu task%s, concurrency %u\n", job->ntasks,
                    job->ntasks == 1 ? "" : "s", job->concurrency);
+  if (job->shard)
+    describe_shard(&b, job);
   for (i = 0; i < job->nlimits; i++) {
     const struct corun_sem *s = job->limits[i];
 

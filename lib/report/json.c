@@ -9,6 +9,7 @@
 #include "corun.h"
 #include "report/report.h"
 #include "core/common.h"
+#include "core/job.h"
 #include "core/run.h"
 #include "core/task.h"
 
@@ -81,6 +82,24 @@ static void put_task(struct corun_buf *out, const struct corun_job *job,
   corun_buf_putc(out, '}');
 }
 
+/*
+ * --shard: which part this was, of which job, and where its roots stand
+ * among the file's (0-based), each followed in "tasks" by its subtree, so
+ * the parts' reports can be put back in file order.
+ */
+static void put_shard(struct corun_buf *out, const struct corun_shard *sh)
+{
+  size_t i;
+
+  corun_buf_printf(out,
+                   " \"shard\": {\"index\": %u, \"total\": %u, "
+                   "\"job_hash\": \"%s\", \"roots\": [",
+                   sh->index, sh->total, sh->hash);
+  for (i = 0; i < sh->nroots; i++)
+    corun_buf_printf(out, "%s%zu", i ? ", " : "", sh->roots[i]);
+  corun_buf_puts(out, "]},\n");
+}
+
 void corun_report_json(const struct corun_run *run, struct corun_buf *out)
 {
   const struct corun_job *job = run->job;
@@ -110,8 +129,7 @@ void corun_report_json(const struct corun_run *run, struct corun_buf *out)
       out,
       ", \"status\": \"%s\", \"exit_code\": %s,\n \"started_at\": "
       "\"%s.%03dZ\", \"duration\": %.3f,\n \"summary\": {\"ok\": %u, "
-      "\"failed\": %u, \"timeout\": %u, \"cancelled\": %u, \"skipped\": %u},\n"
-      " \"tasks\": [",
+      "\"failed\": %u, \"timeout\": %u, \"cancelled\": %u, \"skipped\": %u},\n",
       run->end == CORUN_END_STALLED  ? "failed"
       : run->end != CORUN_END_NORMAL ? "cancelled"
       : roots_ok                     ? "ok"
@@ -122,6 +140,9 @@ void corun_report_json(const struct corun_run *run, struct corun_buf *out)
       counts[CORUN_STATUS_OK], counts[CORUN_STATUS_FAILED],
       counts[CORUN_STATUS_TIMEOUT], counts[CORUN_STATUS_CANCELLED],
       counts[CORUN_STATUS_SKIPPED]);
+  if (job->shard)
+    put_shard(out, job->shard);
+  corun_buf_puts(out, " \"tasks\": [");
   for (i = 0; i < job->ntasks; i++) {
     corun_buf_puts(out, i ? ",\n  " : "\n  ");
     put_task(out, job, job->tasks[i]);

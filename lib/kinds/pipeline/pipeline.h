@@ -70,6 +70,13 @@ struct pl_conf {
   int cancel_on_error;
   int junit_items; /* "junit": "items": a test case per item */
   char *results;
+  /*
+   * "shard": true: where it stands (0: not asked). Under --shard the
+   * pipeline runs the items i with i % shard_total == shard_index - 1;
+   * shard_total 0: every item.
+   */
+  size_t shard_off;
+  uint32_t shard_index, shard_total;
   uint32_t nstages;
   struct stage_conf *stages;
 };
@@ -280,6 +287,22 @@ static inline void corun__pl_item_free(struct corun_qitem *it)
   it->value = it->origin = NULL;
 }
 
+/* Whether item index is one of this shard's (always, unsharded). */
+static inline int corun__pl_mine(const struct pl_conf *c, uint64_t index)
+{
+  return c->shard_total == 0 || index % c->shard_total == c->shard_index - 1;
+}
+
+/* Of n items, how many are this shard's. */
+static inline uint64_t corun__pl_mine_of(const struct pl_conf *c, uint64_t n)
+{
+  if (c->shard_total == 0)
+    return n;
+  return n / c->shard_total + (n % c->shard_total >= c->shard_index ? 1 : 0);
+}
+
+/* How many items a range gives (Python's len(range(...))). */
+uint64_t corun__pl_range_count(const struct pl_conf *c);
 /* Count the items, or get the lines buffer. 0 or an errno. */
 CORUN_MUST_CHECK int corun__pl_source_init(struct pl *p);
 /* The next item into it: SRC_GOT, SRC_DRY, SRC_WAIT (lines) or SRC_ERR. */

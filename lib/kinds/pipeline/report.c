@@ -181,7 +181,7 @@ void corun__pl_progress(const struct corun_task *t, double elapsed,
     return;
   done = r->ok + r->failed + r->cancelled;
   if (p->c->src != SRC_LINES)
-    total = r->total;
+    total = corun__pl_mine_of(p->c, r->total);
   rate = elapsed > 0.05 ? (double)done / elapsed : 0;
   corun_buf_printf(out, "%s %llu", t->id, (unsigned long long)done);
   if (total)
@@ -270,36 +270,47 @@ static void dry_lines(struct corun_buf *out, const struct corun_secrets *sec,
   char *line = NULL;
   size_t cap = 0;
   ssize_t n;
-  uint64_t i = 0;
+  uint64_t i = 0, shown = 0;
 
   if (c->lines_stdin) {
     corun_buf_puts(out, "source: lines (standard input)\n");
-    return;
-  }
-  {
+  } else {
     struct corun_buf v = CORUN_BUF_INIT;
 
     corun_buf_printf(&v, "lines %s", c->lines);
     corun__dry_field(out, sec, "source", corun_buf_str(&v));
     corun_buf_free(&v);
   }
+  if (c->shard_total)
+    corun_buf_printf(out, "  (shard %u of %u takes item i when i %% %u is "
+                          "%u)\n",
+                     c->shard_index, c->shard_total, c->shard_total,
+                     c->shard_index - 1);
+  if (c->lines_stdin)
+    return;
   f = fopen(c->lines, "r");
   if (f == NULL) {
     corun_buf_printf(out, "  (cannot be read now: %s)\n", strerror(errno));
     return;
   }
-  while (i < DRY_ITEMS && (n = getline(&line, &cap, f)) >= 0) {
+  while (shown < DRY_ITEMS && (n = getline(&line, &cap, f)) >= 0) {
     struct corun_buf q = CORUN_BUF_INIT;
 
     if (n > 0 && line[n - 1] == '\n')
       line[--n] = '\0';
     if (n > 0 && line[n - 1] == '\r')
       line[--n] = '\0';
-    corun_buf_json_str(&q, line, (size_t)n);
-    dry_item(out, sec, i++, corun_buf_str(&q));
+    if (n == 0) /* the run skips empty lines, and they have no index */
+      continue;
+    if (corun__pl_mine(c, i)) {
+      corun_buf_json_str(&q, line, (size_t)n);
+      dry_item(out, sec, i, corun_buf_str(&q));
+      shown++;
+    }
+    i++;
     corun_buf_free(&q);
   }
-  if (i == DRY_ITEMS && getline(&line, &cap, f) >= 0)
+  if (shown == DRY_ITEMS && getline(&line, &cap, f) >= 0)
     corun_buf_puts(out, "  (more lines follow)\n");
   else if (ferror(f))
     corun_buf_printf(out, "  (read error: %s)\n", strerror(errno));
@@ -307,46 +318,64 @@ static void dry_lines(struct corun_buf *out, const struct corun_secrets *sec,
   fclose(f);
 }
 
+/* The end of a "source:" line's count: ")", or which of all under --shard. */
+static void dry_shard(struct corun_buf *out, const struct pl_conf *c,
+                      uint64_t all)
+{
+  if (c->shard_total)
+    corun_buf_printf(out, " of %llu: shard %u of %u takes item i when i %% %u "
+                          "is %u",
+                     (unsigned long long)all, c->shard_index, c->shard_total,
+                     c->shard_total, c->shard_index - 1);
+  corun_buf_puts(out, ")\n");
+}
+
 static void dry_source(struct corun_buf *out, const struct corun_secrets *sec,
                        const struct pl_conf *c)
 {
   const cJSON *it;
-  uint64_t i = 0, n;
+  uint64_t i = 0, n, mine, shown = 0;
 
   switch (c->src) {
   case SRC_ITEMS:
     n = (uint64_t)cJSON_GetArraySize(c->items);
-    corun_buf_printf(out, "source: items (%llu)\n", (unsigned long long)n);
-    for (it = c->items ? c->items->child : NULL; it && i < DRY_ITEMS;
-         it = it->next) {
-      char *j = cJSON_PrintUnformatted(it);
+    mine = corun__pl_mine_of(c, n);
+    corun_buf_printf(out, "source: items (%llu", (unsigned long long)mine);
+    dry_shard(out, c, n);
+    for (it = c->items ? c->items->child : NULL; it && shown < DRY_ITEMS;
+         it = it->next, i++) {
+      char *j;
 
-      dry_item(out, sec, i++, j ? j : "(out of memory)");
+      if (!corun__pl_mine(c, i))
+        continue;
+      j = cJSON_PrintUnformatted(it);
+      dry_item(out, sec, i, j ? j : "(out of memory)");
       free(j);
+      shown++;
     }
-    if (n > i)
-      corun_buf_printf(out, "  (%llu more)\n", (unsigned long long)(n - i));
+    if (mine > shown)
+      corun_buf_printf(out, "  (%llu more)\n",
+                       (unsigned long long)(mine - shown));
     break;
   case SRC_RANGE:
     /* As Python's range(start, stop, step). */
-    if (c->step > 0)
-      n = c->stop > c->start
-              ? (uint64_t)((c->stop - c->start - 1) / c->step) + 1
-              : 0;
-    else
-      n = c->stop < c->start
-              ? (uint64_t)((c->start - c->stop - 1) / -c->step) + 1
-              : 0;
-    corun_buf_printf(out, "source: range [%lld, %lld, %lld] (%llu)\n", c->start,
-                     c->stop, c->step, (unsigned long long)n);
-    for (i = 0; i < n && i < DRY_ITEMS; i++) {
+    n = corun__pl_range_count(c);
+    mine = corun__pl_mine_of(c, n);
+    corun_buf_printf(out, "source: range [%lld, %lld, %lld] (%llu", c->start,
+                     c->stop, c->step, (unsigned long long)mine);
+    dry_shard(out, c, n);
+    for (i = 0; i < n && shown < DRY_ITEMS; i++) {
       char v[32];
 
+      if (!corun__pl_mine(c, i))
+        continue;
       snprintf(v, sizeof(v), "%lld", (long long)corun__pl_range_value(c, i));
       dry_item(out, sec, i, v);
+      shown++;
     }
-    if (n > i)
-      corun_buf_printf(out, "  (%llu more)\n", (unsigned long long)(n - i));
+    if (mine > shown)
+      corun_buf_printf(out, "  (%llu more)\n",
+                       (unsigned long long)(mine - shown));
     break;
   case SRC_LINES:
     dry_lines(out, sec, c);

@@ -10,7 +10,7 @@
 
 const char corun__pl_range_mark, corun__pl_null_mark;
 
-static uint64_t range_count(const struct pl_conf *c)
+uint64_t corun__pl_range_count(const struct pl_conf *c)
 {
   long long span = c->stop - c->start;
 
@@ -19,16 +19,35 @@ static uint64_t range_count(const struct pl_conf *c)
   return span >= 0 ? 0 : (uint64_t)((-span + -c->step - 1) / -c->step);
 }
 
+/*
+ * Under --shard, step over the items of the other shards, so the next
+ * index is always one of this shard's and running dry is seen at once.
+ */
+static void skip_others(struct pl *p)
+{
+  struct pl_run *r = p->r;
+
+  while (r->next < r->total && !corun__pl_mine(p->c, r->next)) {
+    if (r->cursor)
+      r->cursor = r->cursor->next;
+    r->next++;
+  }
+}
+
 int corun__pl_source_init(struct pl *p)
 {
   struct pl_run *r = p->r;
 
-  if (p->c->src == SRC_RANGE)
-    r->total = range_count(p->c);
-  else if (p->c->src == SRC_ITEMS || p->c->src == SRC_FROM)
+  if (p->c->src == SRC_RANGE) {
+    r->total = corun__pl_range_count(p->c);
+  } else if (p->c->src == SRC_ITEMS || p->c->src == SRC_FROM) {
     r->total = (uint64_t)cJSON_GetArraySize(r->items);
-  else if ((r->lines.chunk = malloc(READ_CHUNK)) == NULL)
+    r->cursor = r->items ? r->items->child : NULL;
+  } else if ((r->lines.chunk = malloc(READ_CHUNK)) == NULL) {
     return ENOMEM;
+  }
+  if (p->c->shard_total)
+    skip_others(p);
   return 0;
 }
 
@@ -58,8 +77,6 @@ int corun__pl_source_next(struct pl *p, struct corun_qitem *it)
   case SRC_FROM:
     if (r->next >= r->total)
       return SRC_DRY;
-    if (r->next == 0)
-      r->cursor = r->items->child;
     v = cJSON_Duplicate(r->cursor, 1);
     if (v == NULL)
       return SRC_ERR;
@@ -69,13 +86,21 @@ int corun__pl_source_next(struct pl *p, struct corun_qitem *it)
       cJSON_Delete(v);
     break;
   case SRC_LINES:
-    res = corun__pl_lines_next(p, &v);
-    if (res != SRC_GOT)
-      return res;
+    for (;;) {
+      res = corun__pl_lines_next(p, &v);
+      if (res != SRC_GOT)
+        return res;
+      if (corun__pl_mine(p->c, r->next))
+        break;
+      cJSON_Delete(v); /* another shard's line */
+      r->next++;
+    }
     it->value = v;
     break;
   }
   it->index = r->next++;
+  if (p->c->shard_total && p->c->src != SRC_LINES)
+    skip_others(p);
   it->key = corun__pl_key_of(p, it->value, it->index);
   return SRC_GOT;
 }
