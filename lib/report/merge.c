@@ -1244,6 +1244,18 @@ static int join_results(struct merge *m, const char *rel,
               in[v[i].file]);
       goto out;
     }
+  {
+    struct corun_buf why = CORUN_BUF_INIT;
+
+    /* As the pipeline makes its directories, so does the join. */
+    if (corun__outfile_mkdirs(rel, NULL, &why) < 0) {
+      corun_failf(err, CORUN_EIO, "%s", corun_buf_str(&why));
+      corun_buf_free(&why);
+      *failed = 1;
+      goto out;
+    }
+    corun_buf_free(&why);
+  }
   if (out_open(&o, rel, err) != CORUN_OK) {
     *failed = 1;
     goto out;
