@@ -196,6 +196,8 @@ def test_equal_to_whole(d):
             check(untimed(open(xml).read()) ==
                   untimed(open(os.path.join(wd, "whole.xml")).read()),
                   "JUnit of %d shards is not the whole run's" % n)
+            check('timestamp="%s"' % merged["started_at"] in open(xml).read(),
+                  "JUnit's timestamp is the merged started_at")
             tr = json.load(open(os.path.join(sd, "m.trace")))
             names = {e["name"] for e in tr["traceEvents"] if e["ph"] == "X"}
             check({"a", "p", "g", "c"} <= names, "trace has the tasks")
@@ -273,6 +275,12 @@ def test_errors(d):
     check(p.returncode == 2 and "no report" in p.stderr, "no report: usage")
     p = run(["merge", "--bogus", ok1])
     check(p.returncode == 2 and "unknown option" in p.stderr, "bad option")
+    # A root position no shard ran.
+    a = write(d, "g1.json", fake(1, 2, [task("a", 0)]))
+    b = write(d, "g2.json", fake(2, 2, [task("b", 5)]))
+    p = run(["merge", a, b])
+    check(p.returncode == 2 and "in no report" in p.stderr, "a gap: " +
+          p.stderr)
     # A root position in two shards that is no split pipeline.
     a = write(d, "d1.json", fake(1, 2, [task("a", 0)]))
     b = write(d, "d2.json", fake(2, 2, [task("a", 0)]))

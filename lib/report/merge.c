@@ -466,6 +466,20 @@ static int check_set(struct merge *m)
   for (i = 0; i < m->n; i++)
     if (ps[i].nroots && ps[i].roots[ps[i].nroots - 1] + 1 > m->npos)
       m->npos = ps[i].roots[ps[i].nroots - 1] + 1;
+  {
+    size_t entries = 0;
+
+    /* More positions than roots: some position is in no report. */
+    for (i = 0; i < m->n; i++)
+      entries += ps[i].nroots;
+    if (m->npos > entries) {
+      problem(m, NULL, 0, 0,
+              "the reports name root task %zu (from 0) but hold only %zu "
+              "root tasks: some are in no report",
+              m->npos - 1, entries);
+      return -1;
+    }
+  }
   m->owner = malloc((m->npos ? m->npos : 1) * sizeof(*m->owner));
   m->pstatus = calloc(m->npos ? m->npos : 1, 1);
   if (m->owner == NULL || m->pstatus == NULL) {
@@ -1034,7 +1048,8 @@ static double wall_of(const char *s)
     return 0;
   tm.tm_year -= 1900;
   tm.tm_mon -= 1;
-  return (double)timegm(&tm) + ms / 1000.0;
+  /* Half a millisecond more: reporters cut to whole ones, and get ms. */
+  return (double)timegm(&tm) + (ms + 0.5) / 1000.0;
 }
 
 /* ---- outputs --------------------------------------------------------------- */
