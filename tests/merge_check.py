@@ -273,6 +273,14 @@ def test_errors(d):
               "%s: a temporary file is left" % args)
     p = run(["merge"])
     check(p.returncode == 2 and "no report" in p.stderr, "no report: usage")
+    # An output that cannot be made: exit 2, the others not left behind.
+    p = run(["merge", "--junit", out + ".xml", "--report",
+             os.path.join(d, "no", "such", "dir", "r.json"), ok1, ok2])
+    check(p.returncode == 2 and "cannot create" in p.stderr,
+          "an unwritable report: %d %s" % (p.returncode, p.stderr))
+    check(not os.path.exists(out + ".xml") and
+          not [x for x in os.listdir(d) if ".corun-" in x],
+          "nothing left when the report cannot be made")
     p = run(["merge", "--bogus", ok1])
     check(p.returncode == 2 and "unknown option" in p.stderr, "bad option")
     # A root position no shard ran.
