@@ -19,6 +19,7 @@
 #include "corun.h"
 #include "exit.h"
 #include "options.h"
+#include "merge.h"
 #include "ps.h"
 #include "watchdog.h"
 
@@ -712,6 +713,8 @@ static int corun_main(struct cli *c, int argc, char **argv)
 {
   if (argc > 1 && strcmp(argv[1], "ps") == 0)
     return ps_main(argc - 1, argv + 1);
+  if (argc > 1 && strcmp(argv[1], "merge") == 0)
+    return merge_main(argc - 1, argv + 1);
   if (options_parse(&c->opt, argc, argv) < 0)
     return CORUN_EXIT_USAGE;
   if (c->opt.help || c->opt.version) {

@@ -354,9 +354,12 @@ void options_help(FILE *out)
   fputs("Usage: corun [OPTIONS] FILE|-\n"
         "       corun graph FILE|-\n"
         "       corun ps [--json] [PID]\n"
+        "       corun merge [--report F] [--junit F] [--html F] [--trace F]\n"
+        "                   [--results PATH]... REPORT...\n"
         "Run the JSON job graph in FILE ('-' reads stdin) on one event loop;\n"
         "'graph' prints its task tree as Graphviz DOT instead; 'ps' prints\n"
-        "the task dump of a running corun (none given: lists them).\n"
+        "the task dump of a running corun (none given: lists them); 'merge'\n"
+        "joins the reports of a job's shards into one run's reports.\n"
         "\nOptions:\n",
         out);
   for (i = 0; corun_options[i].lng; i++) {

@@ -29,6 +29,32 @@ _corun()
         return 0
     fi
 
+    # corun merge [--report F] [--junit F] [--html F] [--trace F]
+    # [--results PATH]... REPORT...: outputs, results paths and reports.
+    if [[ $COMP_CWORD -ge 2 && ${COMP_WORDS[1]} == merge ]]; then
+        case $prev in
+            --report|--junit|--html|--trace|--results)
+                _corun_paths -f "$cur"
+                ;;
+            *)
+                if [[ $cur == -* ]]; then
+                    COMPREPLY=($(compgen -W "--report --junit --html --trace
+                        --results --help" -- "$cur"))
+                    return 0
+                fi
+                local -a reports
+                mapfile -t reports < <(compgen -f -X '!*.json' -- "$cur")
+                COMPREPLY+=("${reports[@]}")
+                _corun_paths -d "$cur"
+                ;;
+        esac
+        compopt -o filenames 2>/dev/null
+        if [[ ${#COMPREPLY[@]} -eq 1 && ${COMPREPLY[0]} == */ ]]; then
+            compopt -o nospace 2>/dev/null
+        fi
+        return 0
+    fi
+
     # OPTION=ARG: bash splits the word at '=' (OPTION "=" ARG) unless '='
     # was taken out of COMP_WORDBREAKS; then the word is OPTION=ARG whole.
     if [[ $cur == = ]]; then
@@ -100,7 +126,7 @@ _corun()
             fi
             # The first word may be a command; then job files.
             if [[ $COMP_CWORD -eq 1 ]]; then
-                COMPREPLY=($(compgen -W "graph ps" -- "$cur"))
+                COMPREPLY=($(compgen -W "graph ps merge" -- "$cur"))
             fi
             local -a files
             mapfile -t files < <(compgen -f -X '!*.json' -- "$cur")

@@ -471,6 +471,41 @@ CORUN_EXTERN enum corun_code corun_probe_writable(const char *path,
                                                   struct corun_error *err);
 
 /*
+ * corun merge: the reports of the N shards of one job (runs with --shard
+ * K/N, in any order) joined into what one run of the whole job would have
+ * written. A path of "-" is standard output; NULL writes nothing.
+ */
+struct corun_merge_opts {
+  const char *const *reports; /* the shards' JSON reports */
+  size_t nreports;
+  const char *report; /* the merged JSON report */
+  const char *junit;
+  const char *html;
+  const char *trace;
+  /*
+   * Results files of pipelines split by item, each as the job file names
+   * it (relative): found beside each shard's report, joined in item order
+   * into that path from the current directory.
+   */
+  const char *const *results;
+  size_t nresults;
+};
+
+#define CORUN_MERGE_OPTS_INIT {.reports = NULL}
+
+/*
+ * Merge as opts says. CORUN_OK: every output is written and *exit_code is
+ * what the merged report records (0, 1, or the status of a shard that was
+ * interrupted or timed out). CORUN_EINVAL: the reports are not the shards
+ * of one job, or one is no report; diag holds a line for each problem
+ * ("FILE:LINE:COL: error: ..." where a file breaks) and nothing is
+ * written. Other codes: err says why; nothing is left half written.
+ */
+CORUN_EXTERN enum corun_code corun_merge(const struct corun_merge_opts *opts,
+                                         int *exit_code, struct corun_buf *diag,
+                                         struct corun_error *err);
+
+/*
  * Parse a duration as the job file writes it ("250ms", "1.5s", "2m", "1h"
  * or plain seconds). Returns 0, or -1 with a static reason in *why.
  */

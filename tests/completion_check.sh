@@ -92,6 +92,16 @@ echo "$got" | grep -qx notes.txt && fail "'--shard-timings ' offers notes.txt"
 echo "$got" | grep -qx jobs/ || fail "'--shard-timings ' does not offer directories: $got"
 got=$(complete_words corun --shard-t "dep")
 [ "$got" = "deploy.json" ] || fail "'--shard-t dep' gave: $got"
+# corun merge: the command, its options, a file after each, reports.
+got=$(complete_words corun "me")
+[ "$got" = "merge" ] || fail "'corun me' gave: $got"
+got=$(complete_words corun merge --res)
+[ "$got" = "--results" ] || fail "'corun merge --res' gave: $got"
+got=$(complete_words corun merge --junit "my jobs/n")
+[ "$got" = "my jobs/nightly run.json" ] || fail "'merge --junit my jobs/n' gave: $got"
+got=$(complete_words corun merge "")
+echo "$got" | grep -qx deploy.json || fail "'corun merge ' does not offer reports: $got"
+echo "$got" | grep -qx notes.txt && fail "'corun merge ' offers notes.txt"
 
 # zsh: the function must at least parse (zsh is installed by .ci/run).
 if command -v zsh >/dev/null; then

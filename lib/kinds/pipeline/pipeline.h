@@ -399,6 +399,19 @@ void corun__pl_hist_add(struct hist *h, uint64_t ns);
 /* Nearest-rank percentile p (0..100) in seconds; sorts the samples. */
 double corun__pl_hist_pct(struct hist *h, double p);
 void corun__pl_hist_free(struct hist *h);
+/*
+ * The bucket of a duration of v ns, and the middle of bucket i in ns: what
+ * a percentile past EXACT_MAX samples reports.
+ */
+size_t corun__pl_hist_index(uint64_t v);
+double corun__pl_hist_value(size_t i);
+/*
+ * h as the report's "hist": {"n", "exact": [ns, ...]} while it holds at
+ * most EXACT_MAX samples (sorted once a percentile was taken), else {"n",
+ * "buckets": [[i, count], ...]} for the buckets in use: enough for corun
+ * merge to compute the percentiles one run over all items would.
+ */
+void corun__pl_hist_write(struct corun_buf *out, const struct hist *h);
 /* --trace: sample the queue lengths every few ms from now on. */
 void corun__pl_samples_start(struct pl *p);
 /* The last sample, and no more. */

@@ -150,8 +150,11 @@ void corun__pl_result(const struct corun_task *t,
                : 0;
     if (span < 1e-3)
       span = secs;
-    corun_buf_printf(out, ", \"items_per_s\": %.3f}",
+    corun_buf_printf(out, ", \"items_per_s\": %.3f, \"hist\": ",
                      (double)st->processed / (span < 1e-3 ? 1e-3 : span));
+    /* After the percentiles: they sort the exact samples. */
+    corun__pl_hist_write(out, &st->hist);
+    corun_buf_putc(out, '}');
   }
   corun_buf_puts(out, "]}");
 }

@@ -16,7 +16,7 @@
 #define SAMPLE_MS 10
 #define SAMPLES_MAX 16384
 
-static size_t hist_index(uint64_t v)
+size_t corun__pl_hist_index(uint64_t v)
 {
   int e;
 
@@ -26,8 +26,7 @@ static size_t hist_index(uint64_t v)
   return (size_t)(e - 4) * HIST_SUB + (size_t)((v >> (e - 5)) & (HIST_SUB - 1));
 }
 
-/* The middle of bucket i, in ns. */
-static double hist_value(size_t i)
+double corun__pl_hist_value(size_t i)
 {
   size_t e = i / HIST_SUB, sub = i % HIST_SUB;
   double lo, width;
@@ -51,7 +50,7 @@ void corun__pl_hist_add(struct hist *h, uint64_t ns)
   }
   if (h->n < EXACT_MAX)
     h->exact[h->n] = ns;
-  h->bucket[hist_index(ns)]++;
+  h->bucket[corun__pl_hist_index(ns)]++;
   h->n++;
 }
 
@@ -77,9 +76,35 @@ double corun__pl_hist_pct(struct hist *h, double p)
   for (i = 0; i < HIST_N; i++) {
     seen += h->bucket[i];
     if (seen >= rank)
-      return hist_value(i) / 1e9;
+      return corun__pl_hist_value(i) / 1e9;
   }
   return 0;
+}
+
+void corun__pl_hist_write(struct corun_buf *out, const struct hist *h)
+{
+  size_t i;
+  int first = 1;
+
+  corun_buf_printf(out, "{\"n\": %llu, ", (unsigned long long)h->n);
+  if (h->n <= EXACT_MAX) {
+    /* Few enough: the samples themselves, as the percentiles use them. */
+    corun_buf_puts(out, "\"exact\": [");
+    for (i = 0; i < h->n && h->exact; i++)
+      corun_buf_printf(out, "%s%llu", i ? ", " : "",
+                       (unsigned long long)h->exact[i]);
+    corun_buf_puts(out, "]}");
+    return;
+  }
+  corun_buf_puts(out, "\"buckets\": [");
+  for (i = 0; i < HIST_N; i++) {
+    if (h->bucket[i] == 0)
+      continue;
+    corun_buf_printf(out, "%s[%zu, %llu]", first ? "" : ", ", i,
+                     (unsigned long long)h->bucket[i]);
+    first = 0;
+  }
+  corun_buf_puts(out, "]}");
 }
 
 void corun__pl_hist_free(struct hist *h)
