@@ -290,11 +290,13 @@ Test(checks, a_failed_fetch_shows_the_response_that_failed, .init = setup,
   fprintf(f,
           "{\"tasks\": [{\"id\": \"s500\", \"kind\": \"fetch\", \"url\": "
           "\"%s\"}, {\"id\": \"big\", \"kind\": \"fetch\", \"url\": \"%s\", "
-          "\"expect\": {\"bytes\": 1}}, {\"id\": \"bin\", \"kind\": "
+          "\"expect\": {\"bytes\": 1}}, {\"id\": \"bigbody\", \"kind\": "
+          "\"fetch\", \"url\": \"%s\", \"expect\": {\"body\": {\"contains\": "
+          "\"nowhere\"}}}, {\"id\": \"bin\", \"kind\": "
           "\"fetch\", \"url\": \"%s\", \"expect\": {\"status\": [201]}}, "
           "{\"id\": \"conn\", \"kind\": \"fetch\", \"url\": "
           "\"http://127.0.0.1:1/\"}]}\n",
-          url500, urlbig, urlbin);
+          url500, urlbig, urlbig, urlbin);
   fclose(f);
   p = run_cli(NULL, args);
   cr_expect_eq(p->status, 1);
@@ -319,6 +321,12 @@ Test(checks, a_failed_fetch_shows_the_response_that_failed, .init = setup,
                              "response");
   cr_expect_eq(strlen(str(resp, "body", NULL)), 4096,
                "a body over 4 KiB shows its first 4 KiB");
+  /* The same when a check kept all of it. */
+  resp = cJSON_GetObjectItem(cJSON_GetObjectItem(report_task(r, "bigbody"),
+                                                 "error"),
+                             "response");
+  cr_expect_eq(strlen(str(resp, "body", NULL)), 4096,
+               "a body a check kept whole shows its first 4 KiB");
   resp = cJSON_GetObjectItem(cJSON_GetObjectItem(report_task(r, "bin"),
                                                  "error"),
                              "response");
@@ -576,4 +584,49 @@ Test(checks, a_dotted_variable_is_still_a_variable)
                      d);
   free(d);
   corun_job_free(job);
+}
+
+/*
+ * Tasks whose "expect" or "capture" repeats the one before share one
+ * reading of it (fetch.c's memo); each task still checks and captures
+ * what its own fields say, whatever came before it.
+ */
+Test(checks, repeated_checks_are_read_once_and_still_apply_to_each_task,
+     .init = setup, .fini = teardown)
+{
+  static const char same[] =
+      "\"expect\": {\"json\": {\"/method\": \"GET\"}}, \"capture\": {\"m\": "
+      "{\"json\": \"/method\"}}";
+  char tmpl[2048];
+  cJSON *r, *t;
+  int i;
+
+  snprintf(tmpl, sizeof(tmpl),
+           "{\"tasks\": ["
+           "{\"id\": \"a1\", \"kind\": \"fetch\", \"url\": \"@/echo\", %s},"
+           "{\"id\": \"a2\", \"kind\": \"fetch\", \"url\": \"@/echo\", %s},"
+           "{\"id\": \"b\", \"kind\": \"fetch\", \"url\": \"@/echo\", "
+           "\"expect\": {\"json\": {\"/method\": \"POST\"}}, \"capture\": "
+           "{\"p\": {\"json\": \"/path\"}}},"
+           "{\"id\": \"a3\", \"kind\": \"fetch\", \"url\": \"@/echo\", %s},"
+           "{\"id\": \"c\", \"kind\": \"fetch\", \"url\": \"@/echo\", "
+           "\"capture\": {\"m\": {\"json\": \"/method\"}}}]}\n",
+           same, same, same);
+  r = run(tmpl, 1);
+  for (i = 0; i < 3; i++) {
+    const char *id = i == 0 ? "a1" : i == 1 ? "a2" : "a3";
+
+    t = report_task(r, id);
+    cr_expect_str_eq(str(t, "status", NULL), "ok", "%s", id);
+    cr_expect_str_eq(str(cJSON_GetObjectItem(t, "result"), "captures", "m"),
+                     "GET", "%s", id);
+  }
+  t = report_task(r, "b");
+  cr_expect_str_eq(str(t, "status", NULL), "failed");
+  cr_expect_str_eq(str(t, "error", "type"), "assert");
+  t = report_task(r, "c");
+  cr_expect_str_eq(str(t, "status", NULL), "ok");
+  cr_expect_str_eq(str(cJSON_GetObjectItem(t, "result"), "captures", "m"),
+                   "GET");
+  cJSON_Delete(r);
 }

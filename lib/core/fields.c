@@ -134,6 +134,32 @@ static cJSON *member(const cJSON *obj, const char *name)
   return NULL;
 }
 
+void corun_fields_memo_clear(struct corun_fields_memo *m)
+{
+  if (m->data && m->free)
+    m->free(m->data);
+  m->data = NULL;
+  m->kind = NULL;
+  m->free = NULL;
+}
+
+void *corun_fields_memo(struct corun_fields *f, const struct corun_kind *k,
+                        size_t size, void (*free_fn)(void *data))
+{
+  struct corun_fields_memo *m = f->memo;
+
+  if (m == NULL)
+    return NULL;
+  if (m->kind != k || m->data == NULL) {
+    corun_fields_memo_clear(m);
+    if ((m->data = calloc(1, size)) == NULL)
+      return NULL;
+    m->kind = k;
+    m->free = free_fn;
+  }
+  return m->data;
+}
+
 const cJSON *corun_field(struct corun_fields *f, const char *name)
 {
   cJSON *v = member(f->obj, name);

@@ -134,7 +134,30 @@ struct corun_fields {
   struct corun_task *(*load_template)(struct corun_fields *f, cJSON *obj,
                                       const char *label);
   void *loader;
+  /*
+   * One slot a kind may keep something in from one task's parse to the
+   * next of the same load (fetch keeps its last "expect" and "capture",
+   * which thousands of tasks often repeat), or NULL where there is none.
+   * The loader frees what is left in it, with memo->free, when it is done.
+   */
+  struct corun_fields_memo *memo;
 };
+
+struct corun_fields_memo {
+  const struct corun_kind *kind; /* whose data it is, or NULL */
+  void *data;
+  void (*free)(void *data);
+};
+
+/*
+ * The data k keeps in f's memo: size bytes, zeroed when the slot has just
+ * become k's (what another kind kept there is freed; free_fn will free
+ * k's). NULL where there is no slot, or out of memory.
+ */
+void *corun_fields_memo(struct corun_fields *f, const struct corun_kind *k,
+                        size_t size, void (*free_fn)(void *data));
+/* Frees what m holds (the loader, at the end of a load). */
+void corun_fields_memo_clear(struct corun_fields_memo *m);
 
 /*
  * The field's value (the task's own or the default), or NULL. A value

@@ -167,10 +167,29 @@ int corun__captures_read(const cJSON *v, struct corun_captures *c,
   return failed ? -1 : 0;
 }
 
+int corun__captures_share(struct corun_captures *from,
+                          struct corun_captures *to)
+{
+  if (from->refs == NULL) {
+    if ((from->refs = malloc(sizeof(*from->refs))) == NULL)
+      return -1;
+    *from->refs = 1;
+  }
+  ++*from->refs;
+  *to = *from;
+  return 0;
+}
+
 void corun__captures_free(struct corun_captures *c)
 {
   size_t i;
 
+  if (c->refs && --*c->refs > 0) {
+    *c = (struct corun_captures)CORUN_CAPTURES_INIT;
+    return;
+  }
+  free(c->refs);
+  c->refs = NULL;
   for (i = 0; i < c->n; i++) {
     free(c->v[i].name);
     free(c->v[i].arg);

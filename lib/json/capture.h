@@ -34,15 +34,20 @@ struct corun_captures {
   size_t n;
   int wants_body; /* body, json or regex: keep the whole body */
   int secret;     /* one of them is secret */
+  unsigned *refs; /* holders sharing v, as in struct corun_expect */
 };
 
-#define CORUN_CAPTURES_INIT {NULL, 0, 0, 0}
+#define CORUN_CAPTURES_INIT {NULL, 0, 0, 0, NULL}
 
 /* Reads "capture" (v, an object). Returns 0, or -1 after calling fail. */
 int corun__captures_read(const cJSON *v, struct corun_captures *c,
                          corun_expect_fail fail, void *ctx);
 
 void corun__captures_free(struct corun_captures *c);
+
+/* As corun__expect_share(), for "capture". */
+int corun__captures_share(struct corun_captures *from,
+                          struct corun_captures *to);
 
 /*
  * Takes every capture from r: an object NAME -> value (a json capture

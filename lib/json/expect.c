@@ -278,10 +278,28 @@ int corun__expect_read(const cJSON *v, struct corun_expect *e,
   return rd.failed ? -1 : 0;
 }
 
+int corun__expect_share(struct corun_expect *from, struct corun_expect *to)
+{
+  if (from->refs == NULL) {
+    if ((from->refs = malloc(sizeof(*from->refs))) == NULL)
+      return -1;
+    *from->refs = 1;
+  }
+  ++*from->refs;
+  *to = *from;
+  return 0;
+}
+
 void corun__expect_free(struct corun_expect *e)
 {
   size_t i;
 
+  if (e->refs && --*e->refs > 0) {
+    *e = (struct corun_expect)CORUN_EXPECT_INIT;
+    return;
+  }
+  free(e->refs);
+  e->refs = NULL;
   for (i = 0; i < e->nchecks; i++) {
     free(e->checks[i].key);
     corun__pred_free(e->checks[i].pred);

@@ -37,9 +37,14 @@ struct corun_expect {
   double duration; /* > 0: the bound on the total time, in seconds */
   char *sha256;    /* NULL, or the lowercase hex digest */
   int wants_body;  /* a body or json check: keep the whole body */
+  /*
+   * How many holders share the parts above (corun__expect_share), or NULL
+   * while there is one: the last corun__expect_free() frees them.
+   */
+  unsigned *refs;
 };
 
-#define CORUN_EXPECT_INIT {0, NULL, NULL, 0, 0, NULL, 0}
+#define CORUN_EXPECT_INIT {0, NULL, NULL, 0, 0, NULL, 0, NULL}
 
 /*
  * Called for each problem found while reading: field names the part
@@ -58,6 +63,12 @@ int corun__expect_read(const cJSON *v, struct corun_expect *e,
                        corun_expect_fail fail, void *ctx);
 
 void corun__expect_free(struct corun_expect *e);
+
+/*
+ * Makes *to (empty) a holder of what from holds: tasks whose "expect" is
+ * the same share one reading of it. 0, or -1 out of memory (to unchanged).
+ */
+int corun__expect_share(struct corun_expect *from, struct corun_expect *to);
 
 /* Whether status is one the job expects. */
 int corun__expect_status(const struct corun_expect *e, long status);

@@ -364,16 +364,91 @@ static void parse_transport(struct corun_fields *f, struct fetch_conf *c)
   *c->tr = tr;
 }
 
+extern const struct corun_kind corun_kind_fetch; /* at the end of the file */
+
+/*
+ * The last "expect" and "capture" read in this load, as written and as
+ * read: a job of thousands of fetches usually repeats one of each, and
+ * reading it once (shared by every task that has it) saves their time
+ * and most of their memory.
+ */
+struct checks_memo {
+  cJSON *expect_json;
+  struct corun_expect expect;
+  cJSON *capture_json;
+  struct corun_captures capture;
+};
+
+static void checks_memo_free(void *data)
+{
+  struct checks_memo *m = data;
+
+  cJSON_Delete(m->expect_json);
+  corun__expect_free(&m->expect);
+  cJSON_Delete(m->capture_json);
+  corun__captures_free(&m->capture);
+  free(m);
+}
+
+/* The memo's own copy of v: what the next task's value is compared with. */
+static cJSON *memo_copy(const cJSON *v)
+{
+  return cJSON_Duplicate(v, 1);
+}
+
 /* "expect" and "capture": what a correct response is, what to keep of it. */
 static void parse_checks(struct corun_fields *f, struct fetch_conf *c)
 {
+  struct checks_memo *m =
+      corun_fields_memo(f, &corun_kind_fetch, sizeof(*m), checks_memo_free);
   const cJSON *v = corun_field(f, "expect");
+  int failed;
 
-  if (v && !(v->type & CORUN_FIELD_BAD))
-    corun__expect_read(v, &c->expect, field_fail, f);
+  if (v && !(v->type & CORUN_FIELD_BAD)) {
+    if (m && m->expect_json && cJSON_Compare(v, m->expect_json, 1) &&
+        corun__expect_share(&m->expect, &c->expect) == 0)
+      ;
+    else {
+      failed = f->failed;
+      f->failed = 0;
+      corun__expect_read(v, &c->expect, field_fail, f);
+      if (m && !f->failed) {
+        cJSON *copy = memo_copy(v);
+
+        cJSON_Delete(m->expect_json);
+        corun__expect_free(&m->expect);
+        m->expect_json = NULL;
+        if (copy && corun__expect_share(&c->expect, &m->expect) == 0)
+          m->expect_json = copy;
+        else
+          cJSON_Delete(copy);
+      }
+      f->failed |= failed;
+    }
+  }
   v = corun_field(f, "capture");
-  if (v && !(v->type & CORUN_FIELD_BAD))
-    corun__captures_read(v, &c->capture, field_fail, f);
+  if (v && !(v->type & CORUN_FIELD_BAD)) {
+    if (m && m->capture_json && cJSON_Compare(v, m->capture_json, 1) &&
+        corun__captures_share(&m->capture, &c->capture) == 0)
+      ;
+    else {
+      failed = f->failed;
+      f->failed = 0;
+      corun__captures_read(v, &c->capture, field_fail, f);
+      if (m && !f->failed) {
+        cJSON *copy = memo_copy(v);
+
+        cJSON_Delete(m->capture_json);
+        corun__captures_free(&m->capture);
+        m->capture_json = NULL;
+        if (copy && corun__captures_share(&c->capture, &m->capture) == 0)
+          m->capture_json = copy;
+        else
+          cJSON_Delete(copy);
+      }
+      f->failed |= failed;
+    }
+  }
 }
 
 static int parse(struct corun_task *t, struct corun_fields *f)
@@ -477,6 +552,21 @@ static int parse(struct corun_task *t, struct corun_fields *f)
  * Keeps n bytes of the (decoded) body. Returns 0, or -1 when the transfer
  * must stop (over max_bytes, or the save file cannot be written).
  */
+/* Whether a check or capture needs the whole body, not only its start. */
+static int wants_whole(const struct fetch_task *ft)
+{
+  return ft->c->expect.wants_body || ft->c->capture.wants_body;
+}
+
+/* The first 4 KiB of the body (or all of a shorter one): *len bytes. */
+static const char *kept_body(const struct fetch_task *ft, size_t *len)
+{
+  const struct corun_buf *b = wants_whole(ft) ? &ft->whole : &ft->body;
+
+  *len = b->len < BODY_KEEP ? b->len : BODY_KEEP;
+  return corun_buf_str(b);
+}
+
 static int take_body(void *arg, const char *ptr, size_t n)
 {
   struct fetch_task *ft = arg;
@@ -486,23 +576,25 @@ static int take_body(void *arg, const char *ptr, size_t n)
     return -1; /* abort the transfer before keeping a byte too many */
   }
   ft->bytes += (long long)n;
-  /*
-   * The first 4 KiB are kept whatever else happens to the body: the
-   * result shows a small one, and a failure shows the start of its answer.
-   */
-  if (ft->body.len < BODY_KEEP)
-    corun_buf_add(&ft->body, ptr,
-                  n < BODY_KEEP - ft->body.len ? n : BODY_KEEP - ft->body.len);
   if (ft->bytes > BODY_KEEP)
     ft->body_overflow = 1;
   if (ft->sha)
     corun__sha256_add(ft->sha, ptr, n);
-  if (ft->c->expect.wants_body || ft->c->capture.wants_body) {
+  if (wants_whole(ft)) {
+    /* Its first 4 KiB are also what kept_body() shows: one copy. */
     corun_buf_add(&ft->whole, ptr, n);
     if (ft->whole.oom) {
       ft->write_errno = ENOMEM;
       return -1;
     }
+  } else if (ft->body.len < BODY_KEEP) {
+    /*
+     * The first 4 KiB are kept whatever else happens to the body: the
+     * result shows a small one, and a failure shows the start of its
+     * answer.
+     */
+    corun_buf_add(&ft->body, ptr,
+                  n < BODY_KEEP - ft->body.len ? n : BODY_KEEP - ft->body.len);
   }
   if (ft->out.fd >= 0) {
     ft->write_errno = corun__outfile_write(&ft->out, ptr, n);
@@ -1087,6 +1179,8 @@ static struct fetch_result *make_result(struct fetch_task *ft, long status)
 {
   struct fetch_result *r = calloc(1, sizeof(*r));
   char *ct = NULL, *eff = NULL;
+  const char *kept;
+  size_t kept_len;
 
   if (r == NULL)
     return NULL;
@@ -1113,8 +1207,8 @@ static struct fetch_result *make_result(struct fetch_task *ft, long status)
   if (!ft->c->save && !ft->body_overflow &&
       (!ft->base.run->opts.skip_bodies ||
        (ft->base.flags & CORUN_TF_INSTANCE)) &&
-      utf8_text(corun_buf_str(&ft->body), ft->body.len) &&
-      (r->body = strdup(corun_buf_str(&ft->body))) == NULL)
+      (kept = kept_body(ft, &kept_len), utf8_text(kept, kept_len)) &&
+      (r->body = strndup(kept, kept_len)) == NULL)
     goto oom;
   if ((ct && r->content_type == NULL) ||
       (r->url == NULL && ft->redirects > 0 && eff))
@@ -1135,8 +1229,8 @@ static void keep_failure(struct fetch_task *ft, long status)
 {
   struct fetch_result *r = calloc(1, sizeof(*r));
   char *ct = NULL;
-  size_t n = ft->body.len;
-  const char *b = corun_buf_str(&ft->body);
+  size_t n;
+  const char *b = kept_body(ft, &n);
 
   if (r == NULL)
     return;

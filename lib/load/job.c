@@ -277,6 +277,7 @@ fail:
   free(ld.recs);
   free(ld.tlimits);
   cJSON_Delete(ld.defaults_again);
+  corun_fields_memo_clear(&ld.memo);
   for (i = 0; i < ld.ncaprefs; i++)
     free(ld.caprefs[i].name);
   free(ld.caprefs);

@@ -66,6 +66,7 @@ struct loader {
   /* The defaults as cctx expands them, for tasks parsed again at start. */
   cJSON *defaults_again;
   int defaults_capture; /* 0 unknown, 1 they use no capture, 2 they do */
+  struct corun_fields_memo memo; /* kinds' slot (core/fields.h) */
   /* Every ${ID.NAME} a task uses, checked once ids and "after" are known. */
   struct capref {
     long task;

@@ -573,6 +573,7 @@ static struct corun_task *load_task(struct loader *ld)
   f.pre = &ld->pre;
   f.load_template = corun__load_template;
   f.loader = ld;
+  f.memo = &ld->memo;
   if (obj == NULL || corun_json_object_begin(p) < 0) {
     cJSON_Delete(obj);
     corun_json_fail(p, off, "out of memory");
