@@ -37,21 +37,22 @@ import xml.etree.ElementTree as ET
 # Keys whose values are times (or rates, which are times too): they differ
 # between any two runs.
 TIME_KEYS = {"queued", "start", "end", "duration", "started_at",
-             "p50", "p90", "p99", "items_per_s", "timings"}
+             "p50", "p90", "p99", "items_per_s", "timings", "hist"}
 
 
-def strip_times(value, path=""):
-    """value without its times; a start keeps whether it was null."""
+def strip_times(value, also=()):
+    """value without its times (and the keys in also); a start keeps
+    whether it was null."""
     if isinstance(value, dict):
         out = {}
         for k, v in value.items():
             if k == "start":
                 out["started"] = v is not None
-            elif k not in TIME_KEYS:
-                out[k] = strip_times(v, path + "/" + k)
+            elif k not in TIME_KEYS and k not in also:
+                out[k] = strip_times(v, also)
         return out
     if isinstance(value, list):
-        return [strip_times(v, path) for v in value]
+        return [strip_times(v, also) for v in value]
     return value
 
 
@@ -79,15 +80,16 @@ def task_label(t):
     return t.get("id", "?") if isinstance(t, dict) else "?"
 
 
-def compare_reports(whole, merged):
-    """The differences between two reports, times and shard record aside."""
+def compare_reports(whole, merged, also=()):
+    """The differences between two reports, times and shard record aside
+    (and the keys in also, wherever they are)."""
     w = copy.deepcopy(whole)
     m = copy.deepcopy(merged)
     w.pop("shard", None)
     m.pop("shard", None)
     out = []
     wt, mt = w.pop("tasks", []), m.pop("tasks", [])
-    diff(strip_times(w), strip_times(m), "", out)
+    diff(strip_times(w, also), strip_times(m, also), "", out)
     # Tasks by id first, so that one missing task reads as that, not as
     # every task after it differing.
     wids = [task_label(t) for t in wt]
@@ -109,7 +111,8 @@ def compare_reports(whole, merged):
     for t in wt:
         other = byid.get(task_label(t))
         if other is not None:
-            diff(strip_times(t), strip_times(other), f"/tasks/{task_label(t)}", out)
+            diff(strip_times(t, also), strip_times(other, also),
+                 f"/tasks/{task_label(t)}", out)
     return out
 
 

@@ -22,7 +22,8 @@
 #     line to one log, which must hold the whole run's lines; each fetch that
 #     succeeds asks the server's /flaky?id=..., whose /count must have grown
 #     by one;
-#   - the shards' results files, joined in item order, are the whole run's;
+#   - the shards' results files, joined in item order, are the whole run's,
+#     and so is the one "corun merge --results" joins;
 #   - a merge missing a shard, or given one twice, exits 2.
 # Until corun has --shard and merge, only the whole run (without "shard":
 # true) and the comparator's self-test run, and the script exits 77 (a skip
@@ -225,6 +226,15 @@ for n in 1 2 3 7; do
   [ ${#existing[@]} = "$n" ] || fail "N=$n: ${#existing[@]} of $n shards wrote results.jsonl"
   "${compare[@]}" results "$whole/results.jsonl" "${existing[@]}" ||
     fail "N=$n: the shards' results are not the whole run's"
+  # The merge joins them too (--results: the path the job gives, found
+  # beside each shard's report, written from the current directory).
+  mkdir "$m.d"
+  (cd "$m.d" && "$corun" merge --results results.jsonl --report report.json \
+    "${reports[@]}" >out 2>err)
+  rc=$?
+  [ "$rc" = "$whole_rc" ] || { fail "N=$n: corun merge --results exit $rc"; sed 's/^/  /' "$m.d/err"; }
+  "${compare[@]}" results "$whole/results.jsonl" "$m.d/results.jsonl" ||
+    fail "N=$n: the results file corun merge joined is not the whole run's"
   if ! diff <(sort "$work/log-whole") <(sort "$log") >"$work/logdiff"; then
     fail "N=$n: the commands that ran differ from the whole run's (< whole, > shards):"
     sed 's/^/  /' "$work/logdiff"
