@@ -60,9 +60,11 @@ cleanup() {
 }
 trap cleanup EXIT
 bad=0
+failures=0
 fail() {
   echo "FAIL: $*"
   bad=1
+  failures=$((failures + 1))
 }
 
 "${compare[@]}" selftest || fail "the comparator's self-test"
@@ -175,6 +177,7 @@ shard_args() {
 runs=1
 for n in 1 2 3 7; do
   runs=$((runs + 1))
+  before=$failures
   log=$work/log-$n
   pids=()
   reports=()
@@ -254,7 +257,7 @@ for n in 1 2 3 7; do
     rc=$?
     [ "$rc" = 2 ] || fail "N=$n: a merge given shard 1 twice exits $rc (want 2)"
   fi
-  [ "$bad" = 0 ] && echo "ok: N=$n shards merge into the whole run"
+  [ "$failures" = "$before" ] && echo "ok: N=$n shards merge into the whole run"
 done
 
 [ "$bad" = 0 ] && echo "ok: shard_sim"
