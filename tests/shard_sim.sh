@@ -25,6 +25,11 @@
 #   - the shards' results files, joined in item order, are the whole run's,
 #     and so is the one "corun merge --results" joins;
 #   - a merge missing a shard, or given one twice, exits 2.
+# The pipeline's stages have one worker and a queue of 1 each, the second
+# much slower than the first, and every shard gets at least 3 items: each
+# stage's queue_max is 1 in every shard as in the whole run, so the merged
+# one can be compared. Items 5 and 13 fail, item 5 first: the whole run's
+# message names it, and so must the merged one, whichever shards hold them.
 # Until corun has --shard and merge, only the whole run (without "shard":
 # true) and the comparator's self-test run, and the script exits 77 (a skip
 # to ctest).
