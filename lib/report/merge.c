@@ -705,15 +705,16 @@ static void put_pl_result(struct corun_buf *out, cJSON **res, size_t n)
 
 /*
  * The error of the whole pipeline: items that failed are counted over
- * every part ("F of N items failed; the first: ..." names the first
- * failure of the lowest shard that had one); any other error is the
- * first part's that ended so.
+ * every part ("F of N items failed; the first: ..." names, of the parts'
+ * first failures, the one with the lowest item index); any other error
+ * is the first part's that ended so.
  */
 static void put_pl_error(struct corun_buf *out, cJSON **e, size_t n,
                          int status)
 {
   double f = 0, items = 0;
   const char *first = NULL;
+  unsigned long long first_at = 0;
   const cJSON *err = NULL;
   size_t k;
   int by_items = 1;
@@ -742,8 +743,21 @@ static void put_pl_error(struct corun_buf *out, cJSON **e, size_t n,
 
     f += num(res, "failed");
     items += num(res, "items");
-    if (first == NULL && msg && strstr(msg, "; the first: "))
-      first = strstr(msg, "; the first: ") + 13;
+    if (msg && strstr(msg, "; the first: ")) {
+      const char *story = strstr(msg, "; the first: ") + 13;
+      unsigned long long at;
+
+      /*
+       * Each part names its own first failure ("item I at stage S: ...");
+       * the one with the lowest index is what one run, which meets its
+       * items in that order, names too.
+       */
+      if (sscanf(story, "item %llu", &at) == 1 &&
+          (first == NULL || at < first_at))
+        first = story, first_at = at;
+      else if (first == NULL)
+        first = story, first_at = (unsigned long long)-1;
+    }
   }
   corun_buf_puts(out, "{\"type\": \"child\", \"message\": ");
   {
