@@ -726,14 +726,9 @@ static int corun_main(struct cli *c, int argc, char **argv)
              cJSON_Version());
     return CORUN_EXIT_OK;
   }
-  /*
-   * Forked now, while corun is small: a run's commands are stopped even
-   * if corun is killed with SIGKILL. Printing a job runs no command.
-   */
   if (c->opt.quiet >= 2 && !c->opt.debug && !env_debug())
     silence_stderr();
-  c->watchdog =
-      c->opt.graph || c->opt.check || c->opt.dry_run ? -1 : watchdog_start();
+  c->watchdog = -1;
   catch_early_signals(0);
   raise_file_limit();
   if (load(c, &c->job) < 0)
@@ -773,6 +768,13 @@ static int corun_main(struct cli *c, int argc, char **argv)
     corun_buf_free(&b);
     return CORUN_EXIT_OK;
   }
+  /*
+   * A run's commands are stopped even if corun is killed with SIGKILL:
+   * the watchdog, forked only for a job that starts processes (a job of
+   * sleeps and fetches does not wait for a fork it never needs).
+   */
+  if (corun_job_spawns(c->job))
+    c->watchdog = watchdog_start();
   the_cli = c;
   return run(c);
 }

@@ -12,8 +12,8 @@
  * to a corun that died. Those groups get SIGTERM, then SIGKILL two seconds
  * later if anything in them is still alive.
  *
- * It is forked before the job loads, while corun is small, so the fork
- * copies little. It ignores the terminal's signals (Ctrl-C reaches the
+ * It is forked once the job is loaded, and only when the job starts
+ * processes (corun_job_spawns). It ignores the terminal's signals (Ctrl-C reaches the
  * whole foreground group, the watchdog included); SIGKILL can still end
  * it, and then nothing watches: see the man page, DECISIONS.
  */
@@ -26,6 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -104,6 +106,28 @@ static void apply(struct groups *g, const char *line)
     groups_remove(g, (int)pgid);
 }
 
+/*
+ * Every descriptor but keep: in two calls where the kernel has
+ * close_range() (Linux 5.9), else one by one up to the limit.
+ */
+static void close_all_but(int keep)
+{
+  struct rlimit rl;
+  long i, max = 1024;
+
+#ifdef SYS_close_range
+  if ((keep == 0 || syscall(SYS_close_range, 0u, (unsigned)keep - 1, 0u) == 0) &&
+      syscall(SYS_close_range, (unsigned)keep + 1, ~0u, 0u) == 0)
+    return;
+#endif
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+      rl.rlim_cur < 1 << 20)
+    max = (long)rl.rlim_cur;
+  for (i = 0; i < max; i++)
+    if (i != keep)
+      close((int)i);
+}
+
 static void __attribute__((noreturn)) watch(int fd)
 {
   static const int quiet[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTSTP,
@@ -120,9 +144,7 @@ static void __attribute__((noreturn)) watch(int fd)
   if (chdir("/") != 0) {
     /* Not fatal: it only keeps a directory busy. */
   }
-  for (i = 0; i < 1024; i++)
-    if ((int)i != fd)
-      close((int)i);
+  close_all_but(fd);
   for (;;) {
     n = read(fd, buf, sizeof(buf));
     if (n < 0 && errno == EINTR)

@@ -255,6 +255,12 @@ CORUN_EXTERN void corun_job_dry_run(const struct corun_job *job,
 CORUN_EXTERN void corun_job_graph(const struct corun_job *job,
                                   struct corun_buf *out);
 CORUN_EXTERN size_t corun_job_task_count(const struct corun_job *job);
+/*
+ * Whether running job may start processes (a command, or a pipeline stage
+ * whose task is one): what needs a guard against the program's own death,
+ * such as the corun command's watchdog.
+ */
+CORUN_EXTERN int corun_job_spawns(const struct corun_job *job);
 /* The job's "name" (the file's name without ".json" when it has none). */
 CORUN_EXTERN const char *corun_job_name(const struct corun_job *job);
 

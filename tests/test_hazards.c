@@ -715,6 +715,79 @@ Test(hazards, commands_do_not_outlive_a_corun_killed_by_sigkill,
   free(dir);
 }
 
+/* The names (comm) of pid's children, one per line. */
+static char *children_of(pid_t pid)
+{
+  char path[64], *list, *tok, *save = NULL;
+  struct corun_buf out = CORUN_BUF_INIT;
+
+  snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid,
+           (int)pid);
+  list = read_file(path, NULL);
+  cr_assert_not_null(list, "cannot read %s", path);
+  for (tok = strtok_r(list, " \n", &save); tok;
+       tok = strtok_r(NULL, " \n", &save)) {
+    char *comm;
+
+    snprintf(path, sizeof(path), "/proc/%s/comm", tok);
+    comm = read_file(path, NULL);
+    if (comm)
+      corun_buf_puts(&out, comm);
+    free(comm);
+  }
+  free(list);
+  return corun_buf_detach(&out);
+}
+
+/*
+ * The watchdog is forked only for a job that starts processes: a job of
+ * sleeps (and fetches) runs without it; a job whose pipeline stage runs a
+ * command has one.
+ */
+Test(hazards, only_a_job_that_starts_commands_has_a_watchdog, .timeout = 60)
+{
+  static const char *const jobs[] = {
+      "{\"tasks\": [{\"id\": \"s\", \"kind\": \"sleep\", \"seconds\": 1.5}]}\n",
+      "{\"tasks\": [{\"id\": \"s\", \"kind\": \"sleep\", \"seconds\": 1.5}, "
+      "{\"id\": \"p\", \"kind\": \"pipeline\", \"source\": {\"items\": [1]}, "
+      "\"after\": [\"s\"], \"stages\": [{\"task\": {\"kind\": \"exec\", "
+      "\"argv\": [\"true\"]}}]}]}\n"};
+  char *dir = tmp_dir("hazards");
+  char *job = path_join(dir, "job.json");
+  const char *args[] = {"-q", job, NULL};
+  int i, k;
+
+  for (k = 0; k < 2; k++) {
+    FILE *f = fopen(job, "w");
+    char *kids = NULL;
+    pid_t corun;
+
+    cr_assert_not_null(f);
+    fputs(jobs[k], f);
+    fclose(f);
+    corun = spawn_cli(args, &(struct spawn_opts){.cwd = dir});
+    /* Looked at while the first sleep runs: nothing else has started. */
+    for (i = 0; i < 50; i++) {
+      free(kids);
+      usleep(20000);
+      kids = children_of(corun);
+      if (k == 0 || strstr(kids, "corun-watchdog"))
+        break;
+    }
+    if (k == 0)
+      cr_expect_str_eq(kids, "", "a job of sleeps has children: %s", kids);
+    else
+      cr_expect(strstr(kids, "corun-watchdog") != NULL,
+                "a job with a command has no watchdog: \"%s\"", kids);
+    free(kids);
+    cr_expect_eq(reap_cli(corun, 20, NULL), 0);
+  }
+  unlink(job);
+  rmdir(dir);
+  free(job);
+  free(dir);
+}
+
 /*
  * Two writers of one file lose data: a task that saves over the job file,
  * over a report or the journal, or over what another task writes, is a

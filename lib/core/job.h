@@ -45,6 +45,7 @@ struct corun_job {
   char *display; /* the file as named in messages ("<stdin>" for -) */
   char *dir;     /* where relative paths resolve */
   char *name;    /* "name", or the file's base name */
+  int spawns;    /* a task or a template of a kind that starts processes */
   struct corun_task **tasks; /* every task in file order, parents first */
   size_t ntasks;
   struct corun_task **roots;

@@ -62,6 +62,11 @@ struct corun_kind {
    */
   unsigned streams : 1;
   /*
+   * Starts processes: a run of a job with such a task (or template) needs
+   * the command's watchdog (corun_job_spawns).
+   */
+  unsigned spawns : 1;
+  /*
    * Takes task templates: every object of the array field tmpl_list
    * holds in its member tmpl_key a task made anew per item, whose
    * ${item} and ${index} are filled in at run time. NULL: none.

@@ -899,6 +899,7 @@ const struct corun_kind corun_kind_exec = {
     .fields = fields,
     .leaf = 1,
     .streams = 1,
+    .spawns = 1,
     .result_fields = result_fields,
     .parse = parse,
     .start = start,

@@ -59,6 +59,11 @@ size_t corun_job_task_count(const struct corun_job *job)
   return job->ntasks;
 }
 
+int corun_job_spawns(const struct corun_job *job)
+{
+  return job->spawns;
+}
+
 void corun_job_redact(const struct corun_job *job, const char *s,
                       struct corun_buf *out)
 {

@@ -195,8 +195,11 @@ const struct corun_kind *corun__load_read_kind(struct loader *ld,
     return NULL;
   }
   k = corun__kind_find(v->valuestring);
-  if (k)
+  if (k) {
+    if (k->spawns)
+      ld->job->spawns = 1;
     return k;
+  }
   corun__kind_names(names, sizeof(names) / sizeof(names[0]) - 1);
   if (*corun_did_you_mean(hint, v->valuestring, names, (size_t)-1, NULL))
     corun_field_fail(f, "kind", v, "names unknown kind \"%s\"%s",
