@@ -769,8 +769,9 @@ Test(json, a_body_read_for_pointers_survives_any_failed_allocation)
 #endif
 
 /*
- * Strings are scanned 8 bytes at a time up to the first byte that needs a
- * look: that byte, at every place in and around a word, is still seen.
+ * Strings are scanned 16 or 8 bytes at a time up to the first byte that
+ * needs a look: that byte, at every place in and around a block, is still
+ * seen.
  */
 Test(json, every_byte_of_a_string_is_seen_wherever_it_lies)
 {
@@ -783,16 +784,16 @@ Test(json, every_byte_of_a_string_is_seen_wherever_it_lies)
   size_t len, at, k;
 
   for (k = 0; k < sizeof(specials) / sizeof(specials[0]); k++)
-    for (len = 0; len <= 24; len++)
+    for (len = 0; len <= 40; len++)
       for (at = 0; at <= len; at++) {
-        char text[64], want[64];
+        char text[96], want[96];
         struct corun_json p;
         cJSON *v = NULL;
         int r;
 
         snprintf(text, sizeof(text), "\"%.*s%s%.*s\"", (int)at,
-                 "aaaaaaaaaaaaaaaaaaaaaaaa", specials[k].in, (int)(len - at),
-                 "bbbbbbbbbbbbbbbbbbbbbbbb");
+                 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", specials[k].in,
+                 (int)(len - at), "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb");
         corun_json_init(&p, text, strlen(text));
         r = corun_json_value(&p, &v);
         if (r == 0)
@@ -801,8 +802,8 @@ Test(json, every_byte_of_a_string_is_seen_wherever_it_lies)
           cr_assert_eq(r, -1, "accepted: %s", text);
         } else {
           snprintf(want, sizeof(want), "%.*s%s%.*s", (int)at,
-                   "aaaaaaaaaaaaaaaaaaaaaaaa", specials[k].out,
-                   (int)(len - at), "bbbbbbbbbbbbbbbbbbbbbbbb");
+                   "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", specials[k].out,
+                   (int)(len - at), "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb");
           cr_assert_eq(r, 0, "%s: %s", text, p.err_msg);
           cr_assert_str_eq(v->valuestring, want);
         }

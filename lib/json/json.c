@@ -11,6 +11,9 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -243,12 +246,32 @@ static void put_c(struct corun_buf *b, char c)
 /*
  * Where the run of plain ASCII from i ends: the first quote, backslash,
  * control character or non-ASCII byte, or len. Response bodies are
- * mostly such runs, so they are scanned 8 bytes at a time.
+ * mostly such runs, so they are scanned 16 bytes at a time (SSE2, which
+ * every x86-64 has), else 8.
  */
 static size_t plain_run(const char *text, size_t i, size_t len)
 {
   const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
 
+#ifdef __SSE2__
+  {
+    /* 16 at a time; a signed compare below 0x20 also takes 0x80 and up. */
+    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'),
+                  space = _mm_set1_epi8(0x20);
+
+    while (len - i >= 16) {
+      __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(text + i));
+      int hits = _mm_movemask_epi8(
+          _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote),
+                                    _mm_cmpeq_epi8(v, bslash)),
+                       _mm_cmplt_epi8(v, space)));
+
+      if (hits)
+        return i + (size_t)__builtin_ctz((unsigned)hits);
+      i += 16;
+    }
+  }
+#endif
   while (len - i >= 8) {
     uint64_t w, quote, bslash;
 
