@@ -122,13 +122,17 @@ static int walk_object(struct corun_json *p, const char *const *act,
       r = -1;
       break;
     }
-    if (!cJSON_AddItemToObject(obj, name, val)) {
+    /*
+     * The copy becomes the member's name (an object's members are a list
+     * of named items; cJSON_Delete frees the name), sparing
+     * cJSON_AddItemToObject's second copy.
+     */
+    val->string = name;
+    if (!cJSON_AddItemToArray(obj, val)) {
       cJSON_Delete(val);
-      free(name);
       r = oom(p);
       break;
     }
-    free(name);
   }
   subset_free(&sub);
   if (r < 0) {
