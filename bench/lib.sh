@@ -77,3 +77,64 @@ start_httpd() {
     exit 1
   fi
 }
+
+# start_nginx: nginx on 127.0.0.1 serving $WORK/www/f.txt (1 KiB) with one
+# worker and keep-alive, plainly on $ngx_h1 and with TLS and HTTP/2 on
+# $ngx_h2 (a self-signed certificate for 127.0.0.1 in $WORK/cert.pem);
+# sets nginx_pid, or exits. Stop it with stop_pid "$nginx_pid". Needs
+# nginx, openssl and curl.
+start_nginx() {
+  local port_of='import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+
+  mkdir -p "$WORK/www" "$WORK/ngx"
+  head -c 1024 /dev/zero | tr '\0' 'x' >"$WORK/www/f.txt"
+  # nginx's workers run as another user: they must reach the file.
+  chmod 755 "$WORK" "$WORK/www"
+  chmod 644 "$WORK/www/f.txt"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+    -addext subjectAltName=IP:127.0.0.1 -keyout "$WORK/key.pem" \
+    -out "$WORK/cert.pem" 2>/dev/null
+  ngx_h1=$(python3 -c "$port_of")
+  ngx_h2=$(python3 -c "$port_of")
+  cat >"$WORK/ngx/nginx.conf" <<NGX
+worker_processes 1;
+daemon off;
+pid $WORK/ngx/nginx.pid;
+error_log $WORK/ngx/error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  http2_max_requests 1000000;
+  client_body_temp_path $WORK/ngx; proxy_temp_path $WORK/ngx;
+  fastcgi_temp_path $WORK/ngx; uwsgi_temp_path $WORK/ngx; scgi_temp_path $WORK/ngx;
+  server { listen 127.0.0.1:$ngx_h1; root $WORK/www; }
+  server {
+    listen 127.0.0.1:$ngx_h2 ssl http2;
+    ssl_certificate $WORK/cert.pem;
+    ssl_certificate_key $WORK/key.pem;
+    root $WORK/www;
+  }
+}
+NGX
+  nginx -c "$WORK/ngx/nginx.conf" -p "$WORK/ngx" &
+  nginx_pid=$!
+  for _ in $(seq 100); do
+    curl -sf -o /dev/null "http://127.0.0.1:$ngx_h1/f.txt" && return 0
+    sleep 0.05
+  done
+  echo "run.sh: nginx did not start" >&2
+  cat "$WORK/ngx/error.log" >&2
+  exit 1
+}
+
+# gen_fetch_job URL N EXTRA: a job of one gather of N fetches of URL at
+# concurrency 64, each with EXTRA (", \"field\": ..." or "").
+gen_fetch_job() {
+  awk -v url="$1" -v n="$2" -v x="$3" 'BEGIN {
+    printf "{\"corun\": 1, \"concurrency\": 64, \"tasks\": [{\"id\": \"all\", \"kind\": \"gather\", \"tasks\": [\n"
+    for (i = 1; i <= n; i++)
+      printf "{\"kind\": \"fetch\", \"url\": \"%s\"%s}%s\n", url, x, i < n ? "," : ""
+    printf "]}]}\n"
+  }'
+}

@@ -69,55 +69,10 @@ new_version=$(LD_LIBRARY_PATH=$newlib "$CORUN" --version | sed 's/.*libcurl \([^
 old_version=$("$CORUN" --version | sed 's/.*libcurl \([^,]*\),.*/\1/')
 
 # ---- nginx: plain and TLS with HTTP/2 ----
-mkdir -p "$WORK/www" "$WORK/ngx"
-head -c 1024 /dev/zero | tr '\0' 'x' >"$WORK/www/f.txt"
-# nginx's workers run as another user: they must reach the file.
-chmod 755 "$WORK" "$WORK/www"
-chmod 644 "$WORK/www/f.txt"
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
-  -addext subjectAltName=IP:127.0.0.1 -keyout "$WORK/key.pem" \
-  -out "$WORK/cert.pem" 2>/dev/null
-port_of() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-p1=$(port_of)
-p2=$(port_of)
-cat >"$WORK/ngx/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $WORK/ngx/nginx.pid;
-error_log $WORK/ngx/error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  http2_max_requests 1000000;
-  client_body_temp_path $WORK/ngx; proxy_temp_path $WORK/ngx;
-  fastcgi_temp_path $WORK/ngx; uwsgi_temp_path $WORK/ngx; scgi_temp_path $WORK/ngx;
-  server { listen 127.0.0.1:$p1; root $WORK/www; }
-  server {
-    listen 127.0.0.1:$p2 ssl http2;
-    ssl_certificate $WORK/cert.pem;
-    ssl_certificate_key $WORK/key.pem;
-    root $WORK/www;
-  }
-}
-EOF
-nginx -c "$WORK/ngx/nginx.conf" -p "$WORK/ngx" &
-nginx_pid=$!
-for _ in $(seq 100); do
-  curl -sf -o /dev/null "http://127.0.0.1:$p1/f.txt" && break
-  sleep 0.05
-done
-
-gen() { # url extra
-  awk -v url="$1" -v n="$n" -v x="$2" 'BEGIN {
-    printf "{\"corun\": 1, \"concurrency\": 64, \"tasks\": [{\"id\": \"all\", \"kind\": \"gather\", \"tasks\": [\n"
-    for (i = 1; i <= n; i++)
-      printf "{\"kind\": \"fetch\", \"url\": \"%s\"%s}%s\n", url, x, i < n ? "," : ""
-    printf "]}]}\n"
-  }'
-}
-gen "http://127.0.0.1:$p1/f.txt" "" >"$WORK/h1.json"
-gen "https://127.0.0.1:$p2/f.txt" ", \"ca\": \"$WORK/cert.pem\", \"http_version\": \"2\"" >"$WORK/h2.json"
+start_nginx
+gen_fetch_job "http://127.0.0.1:$ngx_h1/f.txt" "$n" "" >"$WORK/h1.json"
+gen_fetch_job "https://127.0.0.1:$ngx_h2/f.txt" "$n" \
+  ", \"ca\": \"$WORK/cert.pem\", \"http_version\": \"2\"" >"$WORK/h2.json"
 # One request of each, to fail loudly before timing anything.
 for lib in old new; do
   for s in h1 h2; do

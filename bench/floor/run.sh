@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# libcurl's floor (issue 16, item 1): corun beside bench/floor/floor.c, a
+# minimal program that drives libcurl's multi interface with the same
+# transfers and nothing else (handles reused, bodies discarded), and beside
+# curl --parallel and wrk (HTTP/1.1 only), on one nginx (bench/lib.sh's
+# start_nginx: one worker, keep-alive, a 1 KiB file).
+#
+# Workloads: h1, N GETs at 64 over HTTP/1.1; h2, N GETs at 64 over HTTPS
+# with HTTP/2. The tools take turns (order rotated each repetition);
+# reported: requests/s of the whole process, CPU, peak RSS (medians), and
+# per repetition the ratio of corun's time to the floor's (the issue's
+# target: at most 1.10), corun's rate to wrk's (at least 0.8 on h1) and
+# corun's peak RSS to curl's (at most 1.5).
+#
+# Usage: bench/floor/run.sh [-r REPEATS] [-n REQUESTS] [--no-build]
+# Needs: nginx, openssl, curl, wrk (optional), GNU time, gcc, libcurl's
+# headers.
+set -euo pipefail
+
+repeats=7
+n=20000
+build=1
+while [ $# -gt 0 ]; do
+  case $1 in
+  -r) repeats=$2; shift 2 ;;
+  -n) n=$2; shift 2 ;;
+  --no-build) build=0; shift ;;
+  -h | --help) sed -n '4,20p' "$0"; exit 0 ;;
+  *) echo "run.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
+  esac
+done
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=../lib.sh
+. "$root/bench/lib.sh"
+CORUN=${CORUN:-$root/build-rel/corun}
+GNU_TIME=${GNU_TIME:-/usr/bin/time}
+for t in nginx openssl curl gcc "$GNU_TIME"; do
+  command -v "$t" >/dev/null || [ -x "$t" ] ||
+    { echo "run.sh: needs $t" >&2; exit 1; }
+done
+if [ "$build" = 1 ]; then
+  cmake -S "$root" -B "$root/build-rel" -DCMAKE_BUILD_TYPE=Release \
+    -DBUILD_TESTING=OFF >/dev/null
+  cmake --build "$root/build-rel" -j2 --target corun >/dev/null
+fi
+
+WORK=$(mktemp -d /tmp/corun-floor.XXXXXX)
+nginx_pid=
+cleanup() { stop_pid "$nginx_pid"; rm -rf "$WORK"; }
+trap cleanup EXIT
+# shellcheck disable=SC2046
+gcc -O2 -o "$WORK/floor" "$root/bench/floor/floor.c" \
+  $(pkg-config --cflags --libs libcurl)
+start_nginx
+u1="http://127.0.0.1:$ngx_h1/f.txt"
+u2="https://127.0.0.1:$ngx_h2/f.txt"
+gen_fetch_job "$u1" "$n" "" >"$WORK/h1.json"
+gen_fetch_job "$u2" "$n" ", \"ca\": \"$WORK/cert.pem\", \"http_version\": \"2\"" \
+  >"$WORK/h2.json"
+awk -v u="$u1" -v n="$n" 'BEGIN {for (i = 0; i < n; i++) printf "url = \"%s\"\noutput = \"/dev/null\"\n", u}' >"$WORK/h1.cfg"
+awk -v u="$u2" -v n="$n" 'BEGIN {for (i = 0; i < n; i++) printf "url = \"%s\"\noutput = \"/dev/null\"\n", u}' >"$WORK/h2.cfg"
+
+run_tool() { # tool workload
+  local s=$2 out="$WORK/$2-$1.txt"
+  case $1 in
+  corun) measure "$out" "$CORUN" -q "$WORK/$s.json" ;;
+  floor)
+    if [ "$s" = h1 ]; then measure "$out" "$WORK/floor" "$u1" "$n" 64
+    else measure "$out" "$WORK/floor" "$u2" "$n" 64 "$WORK/cert.pem" 2; fi ;;
+  curl)
+    local extra=()
+    [ "$s" = h2 ] && extra=(--cacert "$WORK/cert.pem" --http2)
+    measure "$out" curl --parallel --parallel-max 64 -s -f "${extra[@]}" -K "$WORK/$s.cfg" ;;
+  esac
+}
+tools=(corun floor curl)
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+for ((r = 0; r < repeats; r++)); do
+  for s in h1 h2; do
+    for ((k = 0; k < ${#tools[@]}; k++)); do
+      run_tool "${tools[$(((k + r) % ${#tools[@]}))]}" "$s"
+    done
+    paste <(tail -n 1 "$WORK/$s-corun.txt") <(tail -n 1 "$WORK/$s-floor.txt") \
+      <(tail -n 1 "$WORK/$s-curl.txt") |
+      awk '{printf "%.4f %.4f %.4f\n", $1 / $4, $3 / $6, $2 / $8}' >>"$WORK/$s-pair.txt"
+  done
+  echo "repetition $((r + 1))/$repeats done" >&2
+done
+wrk_rate=
+if command -v wrk >/dev/null; then
+  wrk -t 2 -c 64 -d 3 "$u1" >"$WORK/wrk.txt" 2>&1 || true
+  wrk_rate=$(awk '/Requests\/sec/ {print $2}' "$WORK/wrk.txt")
+fi
+
+echo "## corun and libcurl's floor"
+echo
+echo "- date: $(date -u +%Y-%m-%dT%H:%MZ); host: $(nproc) CPUs; $(uname -sr); $(nginx -v 2>&1)"
+echo "- corun: $("$CORUN" --version) ($CORUN)"
+echo "- load average before: $load_before; after: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "- $n GETs of 1 KiB at concurrency 64; medians of $repeats repetitions, tools interleaved"
+echo
+echo "| workload | tool | req/s | CPU | peak RSS |"
+echo "|---|---|---:|---:|---:|"
+for s in h1 h2; do
+  for t in "${tools[@]}"; do
+    w=$(median "$WORK/$s-$t.txt" 1)
+    printf '| %s | %s | %.0f | %.2f s | %.1f MiB |\n' "$s" "$t" \
+      "$(awk -v n="$n" -v w="$w" 'BEGIN {print n / w}')" \
+      "$(median "$WORK/$s-$t.txt" 3)" \
+      "$(awk -v k="$(median "$WORK/$s-$t.txt" 2)" 'BEGIN {print k / 1024}')"
+  done
+done
+[ -n "$wrk_rate" ] && printf '| h1 | wrk (-t 2 -c 64, 3 s) | %.0f | - | - |\n' "$wrk_rate"
+echo
+for s in h1 h2; do
+  echo "- $s: corun's time / the floor's, median of the pairs: $(median "$WORK/$s-pair.txt" 1) (target <= 1.10); CPU $(median "$WORK/$s-pair.txt" 2); peak RSS corun/curl $(median "$WORK/$s-pair.txt" 3) (target <= 1.5)"
+done
+if [ -n "$wrk_rate" ]; then
+  echo "- h1: corun/wrk requests/s $(awk -v n="$n" -v w="$(median "$WORK/h1-corun.txt" 1)" -v k="$wrk_rate" 'BEGIN {printf "%.2f", n / w / k}') (target >= 0.8)"
+fi
