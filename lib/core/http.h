@@ -41,8 +41,8 @@ CORUN_MUST_CHECK int corun__http_add(struct corun_http *h, CURL *easy,
 /* Stop a transfer at once; done is not called. The caller frees easy. */
 void corun__http_remove(struct corun_http *h, CURL *easy);
 /*
- * An easy handle to use, from the pool of finished ones (options reset) or
- * new; NULL on oom. Give it back with corun__http_easy_put() once its
+ * An easy handle to use, from the pool of finished ones (options reset,
+ * as curl_easy_reset leaves them) or new; NULL on oom. Give it back with corun__http_easy_put() once its
  * transfer is over (removed or done) and its results are read.
  */
 CURL *corun__http_easy_get(struct corun_http *h);

@@ -798,14 +798,16 @@ static const char *ca_from_env(void)
  * The handle set for this hop. Returns -1 when libcurl could not keep a
  * string option (its copies are its only way to fail here).
  */
-static int setup_easy(struct fetch_task *ft)
+static int setup_easy(struct fetch_task *ft, int fresh)
 {
   struct fetch_conf *c = ft->c;
   const struct fetch_transport *tr = c->tr ? c->tr : &default_transport;
   CURL *e = ft->easy;
   int bad = 0;
 
-  curl_easy_reset(e);
+  /* A handle from the pool is reset already; one used before is not. */
+  if (!fresh)
+    curl_easy_reset(e);
   bad |= curl_easy_setopt(e, CURLOPT_URL, ft->url) != CURLE_OK;
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   bad |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK;
@@ -906,7 +908,7 @@ static void launch(struct fetch_task *ft)
   struct corun_task *t = &ft->base;
   struct corun_http *h;
   const char *why = NULL;
-  int e;
+  int e, fresh = ft->easy == NULL;
 
   h = corun__run_kind_state(t->run, t->kind, &why);
   if (h == NULL) {
@@ -933,7 +935,7 @@ static void launch(struct fetch_task *ft)
     }
     corun__sha256_init(ft->sha);
   }
-  if (setup_easy(ft) < 0) {
+  if (setup_easy(ft, fresh) < 0) {
     corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO,
                        "out of memory setting up the request");
     return;
