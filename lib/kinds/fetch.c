@@ -390,10 +390,82 @@ static void checks_memo_free(void *data)
   free(m);
 }
 
-/* The memo's own copy of v: what the next task's value is compared with. */
-static cJSON *memo_copy(const cJSON *v)
+/*
+ * How one of the two fields is read, shared and let go, for memo_field():
+ * expect and captures, through void pointers.
+ */
+struct memo_kind {
+  const char *name;
+  void (*read)(const cJSON *v, void *dst, struct corun_fields *f);
+  int (*share)(void *from, void *to);
+  void (*drop)(void *what);
+};
+
+static void expect_read(const cJSON *v, void *dst, struct corun_fields *f)
 {
-  return cJSON_Duplicate(v, 1);
+  corun__expect_read(v, dst, field_fail, f);
+}
+
+static int expect_share(void *from, void *to)
+{
+  return corun__expect_share(from, to);
+}
+
+static void expect_drop(void *what)
+{
+  corun__expect_free(what);
+}
+
+static void captures_read(const cJSON *v, void *dst, struct corun_fields *f)
+{
+  corun__captures_read(v, dst, field_fail, f);
+}
+
+static int captures_share(void *from, void *to)
+{
+  return corun__captures_share(from, to);
+}
+
+static void captures_drop(void *what)
+{
+  corun__captures_free(what);
+}
+
+static const struct memo_kind expect_memo = {"expect", expect_read,
+                                             expect_share, expect_drop};
+static const struct memo_kind capture_memo = {"capture", captures_read,
+                                              captures_share, captures_drop};
+
+/*
+ * The field mk names, read into dst: shared with the memo (*json, *kept)
+ * when the value is the one the memo holds, else read, and then kept in
+ * the memo when it read without an error.
+ */
+static void memo_field(struct corun_fields *f, const struct memo_kind *mk,
+                       void *dst, cJSON **json, void *kept)
+{
+  const cJSON *v = corun_field(f, mk->name);
+  int failed = f->failed;
+  cJSON *copy;
+
+  if (v == NULL || (v->type & CORUN_FIELD_BAD))
+    return;
+  if (json && *json && cJSON_Compare(v, *json, 1) &&
+      mk->share(kept, dst) == 0)
+    return;
+  f->failed = 0;
+  mk->read(v, dst, f);
+  if (json && !f->failed) {
+    copy = cJSON_Duplicate(v, 1);
+    cJSON_Delete(*json);
+    mk->drop(kept);
+    *json = NULL;
+    if (copy && mk->share(dst, kept) == 0)
+      *json = copy;
+    else
+      cJSON_Delete(copy);
+  }
+  f->failed |= failed;
 }
 
 /* "expect" and "capture": what a correct response is, what to keep of it. */
@@ -401,54 +473,11 @@ static void parse_checks(struct corun_fields *f, struct fetch_conf *c)
 {
   struct checks_memo *m =
       corun_fields_memo(f, &corun_kind_fetch, sizeof(*m), checks_memo_free);
-  const cJSON *v = corun_field(f, "expect");
-  int failed;
 
-  if (v && !(v->type & CORUN_FIELD_BAD)) {
-    if (m && m->expect_json && cJSON_Compare(v, m->expect_json, 1) &&
-        corun__expect_share(&m->expect, &c->expect) == 0)
-      ;
-    else {
-      failed = f->failed;
-      f->failed = 0;
-      corun__expect_read(v, &c->expect, field_fail, f);
-      if (m && !f->failed) {
-        cJSON *copy = memo_copy(v);
-
-        cJSON_Delete(m->expect_json);
-        corun__expect_free(&m->expect);
-        m->expect_json = NULL;
-        if (copy && corun__expect_share(&c->expect, &m->expect) == 0)
-          m->expect_json = copy;
-        else
-          cJSON_Delete(copy);
-      }
-      f->failed |= failed;
-    }
-  }
-  v = corun_field(f, "capture");
-  if (v && !(v->type & CORUN_FIELD_BAD)) {
-    if (m && m->capture_json && cJSON_Compare(v, m->capture_json, 1) &&
-        corun__captures_share(&m->capture, &c->capture) == 0)
-      ;
-    else {
-      failed = f->failed;
-      f->failed = 0;
-      corun__captures_read(v, &c->capture, field_fail, f);
-      if (m && !f->failed) {
-        cJSON *copy = memo_copy(v);
-
-        cJSON_Delete(m->capture_json);
-        corun__captures_free(&m->capture);
-        m->capture_json = NULL;
-        if (copy && corun__captures_share(&c->capture, &m->capture) == 0)
-          m->capture_json = copy;
-        else
-          cJSON_Delete(copy);
-      }
-      f->failed |= failed;
-    }
-  }
+  memo_field(f, &expect_memo, &c->expect, m ? &m->expect_json : NULL,
+             m ? &m->expect : NULL);
+  memo_field(f, &capture_memo, &c->capture, m ? &m->capture_json : NULL,
+             m ? &m->capture : NULL);
 }
 
 static int parse(struct corun_task *t, struct corun_fields *f)
