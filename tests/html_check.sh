@@ -33,22 +33,8 @@ if [ -z "$browser" ]; then
   exit 77
 fi
 
-work=$(mktemp -d)
-srv=
-# shellcheck disable=SC2317 # called by the trap
-cleanup() {
-  if [ -n "$srv" ]; then
-    kill "$srv" 2>/dev/null
-    wait "$srv" 2>/dev/null
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-bad=0
-fail() {
-  echo "FAIL: $*"
-  bad=1
-}
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 # Headless, with a profile of its own so that runs never share one.
 chrome() {
@@ -56,11 +42,7 @@ chrome() {
     --no-first-run --user-data-dir="$work/profile" "$@" 2>"$work/chrome.err"
 }
 
-"$httpd" --ignore-stdin > "$work/port" < /dev/null &
-srv=$!
-for _ in $(seq 50); do grep -q PORT "$work/port" && break; sleep 0.1; done
-port=$(awk '/PORT/ {print $2}' "$work/port")
-[ -n "$port" ] || { echo "FAIL: the test server did not start"; exit 1; }
+start_server "$httpd"
 
 cat > "$work/job.json" <<'EOF'
 {"name": "release <candidate> & \"friends\"", "limits": {"one": 1}, "tasks": [

@@ -34,22 +34,8 @@ fetches=2000
 conc=200
 groups=20 # of 1,000 sleeps
 
-work=$(mktemp -d)
-srv=
-# shellcheck disable=SC2317 # called by the trap
-cleanup() {
-  if [ -n "$srv" ]; then
-    kill "$srv" 2>/dev/null
-    wait "$srv" 2>/dev/null
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-bad=0
-fail() {
-  echo "FAIL: $*"
-  bad=1
-}
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 # Both corun and the server hold $conc sockets, plus a few other files.
 # Where the hard limit is too low to raise the soft one, a lower
@@ -63,16 +49,9 @@ if [ "$(ulimit -Sn)" != unlimited ] && [ "$(ulimit -Sn)" -lt $((conc + 256)) ]; 
   fi
 fi
 
-# The server's stdin is a FIFO whose only writer is this script (fd 3):
-# however the script ends, even by SIGKILL, the server sees end of file
-# and exits. corun runs with fd 3 closed, so it does not hold it open.
-mkfifo "$work/srv.in"
-"$httpd" <"$work/srv.in" >"$work/port" 2>"$work/httpd.err" &
-srv=$!
-exec 3>"$work/srv.in"
-for _ in $(seq 100); do grep -q '^PORT ' "$work/port" && break; sleep 0.05; done
-port=$(awk '/^PORT / {print $2; exit}' "$work/port")
-[ -n "$port" ] || { echo "FAIL: test server did not start"; cat "$work/httpd.err"; exit 1; }
+# The server ends with this script, even one killed by SIGKILL (lib.sh);
+# corun runs with fd 3 closed, so it does not hold the FIFO open.
+start_server "$httpd" --fifo
 base="http://127.0.0.1:$port"
 
 # The server's count of accepted connections, asked through corun; the

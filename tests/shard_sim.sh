@@ -53,18 +53,9 @@ if ! grep -q -- '--shard' <<<"$help" || ! grep -qw 'merge' <<<"$help"; then
   sharding=0
 fi
 
-work=$(mktemp -d)
-srv=
-# shellcheck disable=SC2317 # called by the trap
-cleanup() {
-  if [ -n "$srv" ]; then
-    kill "$srv" 2>/dev/null
-    wait "$srv" 2>/dev/null
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-bad=0
+# shellcheck source=tests/lib.sh
+. "$src/tests/lib.sh"
+# lib.sh's fail(), also counting, so that each N can say whether it failed.
 failures=0
 fail() {
   echo "FAIL: $*"
@@ -74,11 +65,7 @@ fail() {
 
 "${compare[@]}" selftest || fail "the comparator's self-test"
 
-"$httpd" --ignore-stdin >"$work/port" 2>"$work/httpd.err" </dev/null &
-srv=$!
-for _ in $(seq 100); do grep -q '^PORT ' "$work/port" && break; sleep 0.05; done
-port=$(awk '/^PORT / {print $2; exit}' "$work/port")
-[ -n "$port" ] || { echo "FAIL: the test server did not start"; cat "$work/httpd.err"; exit 1; }
+start_server "$httpd"
 base=http://127.0.0.1:$port
 
 # The job as this corun can run it: without sharding, the pipeline's
