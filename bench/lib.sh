@@ -138,3 +138,10 @@ gen_fetch_job() {
     printf "]}]}\n"
   }'
 }
+
+# build_release SRC DIR: corun built from SRC into DIR, Release, without
+# its tests (what the benchmarks time).
+build_release() {
+  cmake -S "$1" -B "$2" -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
+  cmake --build "$2" -j2 --target corun >/dev/null
+}

@@ -43,9 +43,7 @@ for t in nginx openssl apt-get dpkg "$GNU_TIME"; do
     { echo "run.sh: needs $t" >&2; exit 1; }
 done
 if [ "$build" = 1 ]; then
-  cmake -S "$root" -B "$root/build-rel" -DCMAKE_BUILD_TYPE=Release \
-    -DBUILD_TESTING=OFF >/dev/null
-  cmake --build "$root/build-rel" -j2 --target corun >/dev/null
+  build_release "$root" "$root/build-rel"
 fi
 
 WORK=$(mktemp -d /tmp/corun-libcurl.XXXXXX)

@@ -36,9 +36,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 . "$root/bench/lib.sh"
 CORUN=${CORUN:-$root/build-rel/corun}
 if [ "$build" = 1 ] && [ -z "${CORUN_GIVEN:-}" ]; then
-  cmake -S "$root" -B "$root/build-rel" -DCMAKE_BUILD_TYPE=Release \
-    -DBUILD_TESTING=OFF >/dev/null
-  cmake --build "$root/build-rel" -j2 --target corun >/dev/null
+  build_release "$root" "$root/build-rel"
 fi
 command -v curl >/dev/null || { echo "run.sh: needs curl" >&2; exit 1; }
 
