@@ -50,8 +50,7 @@ const struct opt_row corun_options[] = {
     {0, NULL, 0, NULL, NULL},
 };
 
-__attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt,
-                                                              ...)
+int usage_error(const char *fmt, ...)
 {
   va_list ap;
 

@@ -7,6 +7,7 @@
  * job": N machines would each run all of it.
  */
 #include "shard.h"
+#include "options.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,17 +17,6 @@
 /* More parts than this is a typo, not a fleet. */
 #define MAX_SHARDS 1000000UL
 
-__attribute__((format(printf, 1, 2))) static int fail(const char *fmt, ...)
-{
-  va_list ap;
-
-  fputs("corun: ", stderr);
-  va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
-  va_end(ap);
-  fputs(" (try 'corun --help')\n", stderr);
-  return -1;
-}
 
 /* A decimal number, digits only, at most MAX_SHARDS. */
 static int number(const char *s, size_t n, unsigned long *out)
@@ -55,13 +45,13 @@ static int parse_kn(const char *what, const char *s, unsigned *k, unsigned *n)
 
   if (slash == NULL || number(s, (size_t)(slash - s), &a) < 0 ||
       number(slash + 1, strlen(slash + 1), &b) < 0)
-    return fail("%s takes K/N (the K-th of N parts, 1 <= K <= N)%s, not "
+    return usage_error("%s takes K/N (the K-th of N parts, 1 <= K <= N)%s, not "
                 "'%s'",
                 what, strcmp(what, "--shard") == 0 ? " or auto" : "", s);
   if (b == 0)
-    return fail("%s %s: N must be at least 1", what, s);
+    return usage_error("%s %s: N must be at least 1", what, s);
   if (a < 1 || a > b)
-    return fail("%s %s: K must be from 1 to N (%lu)", what, s, b);
+    return usage_error("%s %s: K must be from 1 to N (%lu)", what, s, b);
   *k = (unsigned)a;
   *n = (unsigned)b;
   return 0;
@@ -88,11 +78,11 @@ static int from_pair(const char *system, const char *ivar, const char *tvar,
   if (is == NULL && ts == NULL)
     return 0;
   if (ts == NULL)
-    return fail("--shard auto: %s is set but %s is not: for %s, %s says "
+    return usage_error("--shard auto: %s is set but %s is not: for %s, %s says "
                 "how many parts there are",
                 ivar, tvar, system, tvar);
   if (number(ts, strlen(ts), &t) < 0 || t == 0)
-    return fail("--shard auto: %s='%s' is not a number of parts (an "
+    return usage_error("--shard auto: %s='%s' is not a number of parts (an "
                 "integer from 1)",
                 tvar, ts);
   if (is == NULL) {
@@ -101,12 +91,12 @@ static int from_pair(const char *system, const char *ivar, const char *tvar,
       *k = *n = 1;
       return 1;
     }
-    return fail("--shard auto: %s=%lu but %s is not set: without it each of "
+    return usage_error("--shard auto: %s=%lu but %s is not set: without it each of "
                 "the %lu machines would run the whole job",
                 tvar, t, ivar, t);
   }
   if (number(is, strlen(is), &i) < 0 || i < base || i - base >= t)
-    return fail("--shard auto: %s='%s' is out of range: %s counts from %u, "
+    return usage_error("--shard auto: %s='%s' is out of range: %s counts from %u, "
                 "so it must be from %u to %lu (%s=%lu)",
                 ivar, is, system, base, base, t - 1 + base, tvar, t);
   *k = (unsigned)(i - base + 1);
@@ -141,7 +131,7 @@ int shard_parse(const char *arg, unsigned *k, unsigned *n)
     if (r != 0)
       return r < 0 ? -1 : 0;
   }
-  return fail("--shard auto: no shard in the environment: set CORUN_SHARD=K/N, "
+  return usage_error("--shard auto: no shard in the environment: set CORUN_SHARD=K/N, "
               "or run as a GitLab parallel job (CI_NODE_INDEX, "
               "CI_NODE_TOTAL), a CircleCI or Buildkite parallel step, or a "
               "Kubernetes Indexed Job (JOB_COMPLETION_INDEX, with "
