@@ -9,7 +9,6 @@
 #include "shard.h"
 #include "options.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
