@@ -4,6 +4,7 @@
  * getopt_long's table, --help and the man page test all come from it.
  */
 #include "options.h"
+#include "usage.h"
 
 #include <getopt.h>
 #include <stdarg.h>
@@ -50,17 +51,6 @@ const struct opt_row corun_options[] = {
     {0, NULL, 0, NULL, NULL},
 };
 
-int usage_error(const char *fmt, ...)
-{
-  va_list ap;
-
-  fputs("corun: ", stderr);
-  va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
-  va_end(ap);
-  fputs(" (try 'corun --help')\n", stderr);
-  return -1;
-}
 
 static int add_var(struct options *o, const char *v)
 {

@@ -74,7 +74,4 @@ void options_free(struct options *o);
 /* The --help text, from the table. */
 void options_help(FILE *out);
 
-/* "corun: MESSAGE (try 'corun --help')" on stderr; returns -1. */
-__attribute__((format(printf, 1, 2))) int usage_error(const char *fmt, ...);
-
 #endif

@@ -7,7 +7,7 @@
  * job": N machines would each run all of it.
  */
 #include "shard.h"
-#include "options.h"
+#include "usage.h"
 
 #include <stdio.h>
 #include <stdlib.h>
