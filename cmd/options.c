@@ -7,7 +7,6 @@
 #include "usage.h"
 
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
