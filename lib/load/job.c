@@ -107,13 +107,14 @@ enum corun_code corun_job_load_text(struct corun_job **out, const char *text,
                                     struct corun_error *err)
 {
   return corun__load_text(out, text, len, display, dir, opts, CORUN_STDIN_FREE,
-                          NULL, diagbuf, err);
+                          NULL, 0, diagbuf, err);
 }
 
 enum corun_code corun__load_text(
     struct corun_job **out, const char *text, size_t len, const char *display,
     const char *dir, const struct corun_load_opts *opts, int stdin_use,
-    const char *job_path, struct corun_buf *diagbuf, struct corun_error *err)
+    const char *job_path, int text_mapped, struct corun_buf *diagbuf,
+    struct corun_error *err)
 {
   struct loader ld;
   struct corun_job *job;
@@ -126,6 +127,7 @@ enum corun_code corun__load_text(
   *out = NULL;
   memset(&ld, 0, sizeof(ld));
   ld.job_path = job_path;
+  ld.text_mapped = text_mapped;
   ld.opts = opts;
   job = calloc(1, sizeof(*job));
   if (job == NULL)
@@ -262,7 +264,7 @@ diags:
                        ld.diags.n == 1 ? "" : "s", display);
   }
 fail:
-  for (i = 0; i < job->ntasks && ld.recs; i++) {
+  for (i = 0; i < ld.nrecs; i++) {
     struct after_list *al = ld.recs[i].after;
     uint32_t j;
 
@@ -275,6 +277,8 @@ fail:
     free(al);
   }
   free(ld.recs);
+  free(ld.obj_offs);
+  free(ld.rec_of);
   free(ld.tlimits);
   cJSON_Delete(ld.defaults_again);
   corun_fields_memo_clear(&ld.memo);

@@ -45,9 +45,11 @@ struct after_list {
   uint32_t *offs;
 };
 
-/* Load-time facts about a task that the run does not need. */
+/*
+ * Load-time facts that only some tasks have, and the run does not need.
+ * Kept apart from the per-task arrays: of a million tasks most have none.
+ */
 struct ldrec {
-  uint32_t obj_off;
   uint32_t id_off;    /* 0: generated id */
   uint32_t limit_off; /* where its "limit" stands, if it has one */
   struct after_list *after;
@@ -75,8 +77,12 @@ struct loader {
   } *caprefs;
   size_t ncaprefs;
   size_t capcaprefs;
+  uint32_t *obj_offs; /* by task: where its object begins */
+  uint32_t *rec_of;   /* by task: 1 + its place in recs, or 0 */
   struct ldrec *recs;
-  size_t cap;
+  size_t nrecs;
+  size_t caprecs;
+  size_t cap; /* of obj_offs, rec_of and job->tasks */
   int has_tasks;
   size_t tasks_off;
   unsigned suggested;          /* "did you mean" searches over all ids so far */
@@ -86,6 +92,14 @@ struct loader {
   struct corun_strmap written_dirs; /* the directories above those */
   struct corun_strmap programs;     /* on_path() answers, by name */
   const char *job_path;             /* the job file, when it is one */
+  /*
+   * The text is a read-only private mapping of the job file: pages the
+   * task reader has passed may be given back (they read again from the
+   * file if a message needs them), so a big job's text is not resident
+   * beside its tasks. dropped: up to where they were.
+   */
+  int text_mapped;
+  size_t dropped;
   const struct corun_load_opts *opts;
   /* Limits of template tasks, checked against the task holding them. */
   struct tmpl_limit {
@@ -141,6 +155,15 @@ static inline size_t corun__load_where(struct loader *ld, const cJSON *v)
   return corun_json_where(&ld->p, v);
 }
 
+/* Task idx's load-time facts; all zero when it has none. */
+static inline const struct ldrec *corun__load_rec(const struct loader *ld,
+                                                  size_t idx)
+{
+  static const struct ldrec none;
+
+  return ld->rec_of[idx] ? &ld->recs[ld->rec_of[idx] - 1] : &none;
+}
+
 /* diag.c */
 void corun__load_diag(struct loader *ld, size_t off, long task, const char *fmt,
                       ...) __attribute__((format(printf, 4, 5)));
@@ -173,6 +196,8 @@ enum corun_code corun__load_unused_var(struct loader *ld,
                                        struct corun_error *err);
 
 /* tasks.c */
+/* Task idx's facts to fill in (made on first use), or NULL if out of memory. */
+struct ldrec *corun__load_rec_add(struct loader *ld, long idx);
 /* Whether some task may have field name (a common field or a kind's). */
 int corun__load_is_field(const char *name);
 size_t corun__load_all_field_names(const char **cands, size_t max);
@@ -212,6 +237,7 @@ void corun__load_prechecks_free(struct loader *ld);
 enum corun_code corun__load_text(
     struct corun_job **out, const char *text, size_t len, const char *display,
     const char *dir, const struct corun_load_opts *opts, int stdin_use,
-    const char *job_path, struct corun_buf *diagbuf, struct corun_error *err);
+    const char *job_path, int text_mapped, struct corun_buf *diagbuf,
+    struct corun_error *err);
 
 #endif

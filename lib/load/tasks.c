@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "load/loader.h"
 #include "util/duration.h"
@@ -42,31 +44,69 @@ size_t corun__load_all_field_names(const char **cands, size_t max)
   return n;
 }
 
+/* Give back the pages of the mapped text before off, every few MiB. */
+static void drop_behind(struct loader *ld, size_t off)
+{
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  size_t from = (ld->dropped + page - 1) / page * page, to = off / page * page;
+
+  if (to <= from || to - from < ((size_t)4 << 20))
+    return;
+  /* Only a hint: if it fails the pages stay, as they would have. */
+  (void)madvise((char *)(uintptr_t)ld->p.text + from, to - from,
+                MADV_DONTNEED);
+  ld->dropped = to;
+}
+
 static long push_rec(struct loader *ld, size_t off)
 {
   struct corun_job *job = ld->job;
 
+  if (ld->text_mapped)
+    drop_behind(ld, off);
   if (job->ntasks == ld->cap) {
     size_t ncap = ld->cap ? ld->cap * 2 : 64;
-    struct ldrec *nr;
+    uint32_t *no, *nr;
     struct corun_task **nt;
 
     if (job->ntasks >= MAX_TASKS)
       return -1;
-    nr = realloc(ld->recs, ncap * sizeof(*nr));
+    no = realloc(ld->obj_offs, ncap * sizeof(*no));
+    if (no == NULL)
+      return -1;
+    ld->obj_offs = no;
+    nr = realloc(ld->rec_of, ncap * sizeof(*nr));
     if (nr == NULL)
       return -1;
-    ld->recs = nr;
+    ld->rec_of = nr;
     nt = realloc(job->tasks, ncap * sizeof(*nt));
     if (nt == NULL)
       return -1;
     job->tasks = nt;
     ld->cap = ncap;
   }
-  memset(&ld->recs[job->ntasks], 0, sizeof(ld->recs[0]));
-  ld->recs[job->ntasks].obj_off = (uint32_t)off;
+  ld->obj_offs[job->ntasks] = (uint32_t)off;
+  ld->rec_of[job->ntasks] = 0;
   job->tasks[job->ntasks] = NULL;
   return (long)job->ntasks++;
+}
+
+struct ldrec *corun__load_rec_add(struct loader *ld, long idx)
+{
+  if (ld->rec_of[idx] == 0) {
+    if (ld->nrecs == ld->caprecs) {
+      size_t ncap = ld->caprecs ? ld->caprecs * 2 : 16;
+      struct ldrec *nv = realloc(ld->recs, ncap * sizeof(*nv));
+
+      if (nv == NULL)
+        return NULL;
+      ld->recs = nv;
+      ld->caprecs = ncap;
+    }
+    memset(&ld->recs[ld->nrecs], 0, sizeof(ld->recs[0]));
+    ld->rec_of[idx] = (uint32_t)++ld->nrecs;
+  }
+  return &ld->recs[ld->rec_of[idx] - 1];
 }
 
 /* Keep v, a checked "after" (corun__common_read()), to resolve later. */
@@ -75,6 +115,7 @@ static void keep_after(struct loader *ld, struct corun_fields *f, long idx,
 {
   const cJSON *it;
   struct after_list *al;
+  struct ldrec *rec;
   uint32_t n = 0;
 
   for (it = v->child; it; it = it->next)
@@ -95,7 +136,17 @@ static void keep_after(struct loader *ld, struct corun_fields *f, long idx,
       al->n++;
   }
   al->run_if = (uint8_t)run_if;
-  ld->recs[idx].after = al;
+  rec = corun__load_rec_add(ld, idx);
+  if (rec == NULL) {
+    while (al->n > 0)
+      free(al->ids[--al->n]);
+    free(al->ids);
+    free(al->offs);
+    free(al);
+    corun_field_fail(f, "after", v, "could not be read: out of memory");
+    return;
+  }
+  rec->after = al;
 }
 
 /* The limit that v (a "limit" value) names, or NULL after an error. */
@@ -159,8 +210,13 @@ static void read_common(struct loader *ld, struct corun_task *t,
 
   corun__common_read(t, f, CORUN_COMMON_ALL, &c);
   if (c.id) {
+    struct ldrec *rec = corun__load_rec_add(ld, idx);
+
     t->id = strdup(c.id->valuestring);
-    ld->recs[idx].id_off = (uint32_t)corun__load_where(ld, c.id);
+    if (rec)
+      rec->id_off = (uint32_t)corun__load_where(ld, c.id);
+    else
+      corun_field_fail(f, "id", c.id, "could not be kept: out of memory");
   } else if (c.bad_id) {
     corun__load_keep_bad_id(ld, idx, c.bad_id);
   }
@@ -169,8 +225,13 @@ static void read_common(struct loader *ld, struct corun_task *t,
   if (c.name)
     keep_name(ld, f, idx, c.name);
   if (c.limit) {
+    struct ldrec *rec = corun__load_rec_add(ld, idx);
+
     t->limit = corun__load_resolve_limit(ld, f, c.limit);
-    ld->recs[idx].limit_off = (uint32_t)corun__load_where(ld, c.limit);
+    if (rec)
+      rec->limit_off = (uint32_t)corun__load_where(ld, c.limit);
+    else
+      corun_field_fail(f, "limit", c.limit, "could not be kept: out of memory");
   }
 }
 
