@@ -224,6 +224,7 @@ enum corun_code corun__load_text(
     goto diags;
   /* Children are read before their parent: put them in task order. */
   corun__job_sort_names(job);
+  corun__load_sort_recs(&ld);
   if (corun__load_assign_ids(&ld) < 0) {
     code = corun_failf(err, CORUN_ENOMEM, "out of memory");
     goto fail;
@@ -278,7 +279,6 @@ fail:
   }
   free(ld.recs);
   free(ld.obj_offs);
-  free(ld.rec_of);
   free(ld.tlimits);
   cJSON_Delete(ld.defaults_again);
   corun_fields_memo_clear(&ld.memo);

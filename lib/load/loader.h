@@ -50,6 +50,7 @@ struct after_list {
  * Kept apart from the per-task arrays: of a million tasks most have none.
  */
 struct ldrec {
+  uint32_t task;      /* its index */
   uint32_t id_off;    /* 0: generated id */
   uint32_t limit_off; /* where its "limit" stands, if it has one */
   struct after_list *after;
@@ -78,11 +79,11 @@ struct loader {
   size_t ncaprefs;
   size_t capcaprefs;
   uint32_t *obj_offs; /* by task: where its object begins */
-  uint32_t *rec_of;   /* by task: 1 + its place in recs, or 0 */
+  /* By task once all are read (corun__load_sort_recs()), as made before. */
   struct ldrec *recs;
   size_t nrecs;
   size_t caprecs;
-  size_t cap; /* of obj_offs, rec_of and job->tasks */
+  size_t cap; /* of obj_offs and job->tasks */
   int has_tasks;
   size_t tasks_off;
   unsigned suggested;          /* "did you mean" searches over all ids so far */
@@ -155,13 +156,25 @@ static inline size_t corun__load_where(struct loader *ld, const cJSON *v)
   return corun_json_where(&ld->p, v);
 }
 
-/* Task idx's load-time facts; all zero when it has none. */
+/*
+ * Task idx's load-time facts, all zero when it has none; once the tasks
+ * are read and corun__load_sort_recs() has run.
+ */
 static inline const struct ldrec *corun__load_rec(const struct loader *ld,
                                                   size_t idx)
 {
   static const struct ldrec none;
+  size_t lo = 0, hi = ld->nrecs;
 
-  return ld->rec_of[idx] ? &ld->recs[ld->rec_of[idx] - 1] : &none;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+
+    if (ld->recs[mid].task < idx)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo < ld->nrecs && ld->recs[lo].task == idx ? &ld->recs[lo] : &none;
 }
 
 /* diag.c */
@@ -198,6 +211,8 @@ enum corun_code corun__load_unused_var(struct loader *ld,
 /* tasks.c */
 /* Task idx's facts to fill in (made on first use), or NULL if out of memory. */
 struct ldrec *corun__load_rec_add(struct loader *ld, long idx);
+/* Put the facts in task order, for corun__load_rec(). */
+void corun__load_sort_recs(struct loader *ld);
 /* Whether some task may have field name (a common field or a kind's). */
 int corun__load_is_field(const char *name);
 size_t corun__load_all_field_names(const char **cands, size_t max);

@@ -66,7 +66,7 @@ static long push_rec(struct loader *ld, size_t off)
     drop_behind(ld, off);
   if (job->ntasks == ld->cap) {
     size_t ncap = ld->cap ? ld->cap * 2 : 64;
-    uint32_t *no, *nr;
+    uint32_t *no;
     struct corun_task **nt;
 
     if (job->ntasks >= MAX_TASKS)
@@ -75,10 +75,6 @@ static long push_rec(struct loader *ld, size_t off)
     if (no == NULL)
       return -1;
     ld->obj_offs = no;
-    nr = realloc(ld->rec_of, ncap * sizeof(*nr));
-    if (nr == NULL)
-      return -1;
-    ld->rec_of = nr;
     nt = realloc(job->tasks, ncap * sizeof(*nt));
     if (nt == NULL)
       return -1;
@@ -86,14 +82,17 @@ static long push_rec(struct loader *ld, size_t off)
     ld->cap = ncap;
   }
   ld->obj_offs[job->ntasks] = (uint32_t)off;
-  ld->rec_of[job->ntasks] = 0;
   job->tasks[job->ntasks] = NULL;
   return (long)job->ntasks++;
 }
 
+/*
+ * A task's facts are all made while its common fields are read, one task
+ * at a time: its record, if it has one, is the newest.
+ */
 struct ldrec *corun__load_rec_add(struct loader *ld, long idx)
 {
-  if (ld->rec_of[idx] == 0) {
+  if (ld->nrecs == 0 || ld->recs[ld->nrecs - 1].task != (uint32_t)idx) {
     if (ld->nrecs == ld->caprecs) {
       size_t ncap = ld->caprecs ? ld->caprecs * 2 : 16;
       struct ldrec *nv = realloc(ld->recs, ncap * sizeof(*nv));
@@ -104,9 +103,24 @@ struct ldrec *corun__load_rec_add(struct loader *ld, long idx)
       ld->caprecs = ncap;
     }
     memset(&ld->recs[ld->nrecs], 0, sizeof(ld->recs[0]));
-    ld->rec_of[idx] = (uint32_t)++ld->nrecs;
+    ld->recs[ld->nrecs++].task = (uint32_t)idx;
   }
-  return &ld->recs[ld->rec_of[idx] - 1];
+  return &ld->recs[ld->nrecs - 1];
+}
+
+static int by_task(const void *a, const void *b)
+{
+  uint32_t x = ((const struct ldrec *)a)->task;
+  uint32_t y = ((const struct ldrec *)b)->task;
+
+  return (x > y) - (x < y);
+}
+
+void corun__load_sort_recs(struct loader *ld)
+{
+  /* Children are read before their parent: made in that order. */
+  if (ld->nrecs > 1)
+    qsort(ld->recs, ld->nrecs, sizeof(ld->recs[0]), by_task);
 }
 
 /* Keep v, a checked "after" (corun__common_read()), to resolve later. */
