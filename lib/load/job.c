@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "core/common.h"
 #include "load/loader.h"
@@ -77,18 +79,40 @@ static char *base_name(const char *display)
   return strndup(b, n);
 }
 
+void corun__load_give_back(struct loader *ld, size_t off)
+{
+  size_t page, from, to;
+
+  if (!ld->text_mapped)
+    return;
+  page = (size_t)sysconf(_SC_PAGESIZE);
+  from = (ld->dropped + page - 1) / page * page;
+  to = off / page * page;
+  if (to <= from || to - from < ((size_t)4 << 20))
+    return;
+  /* Only a hint: if it fails the pages stay, as they would have. */
+  (void)madvise((char *)(uintptr_t)ld->p.text + from, to - from,
+                MADV_DONTNEED);
+  ld->dropped = to;
+}
+
 /*
  * FNV-1a over the file and the --var values: what names a job for its
  * journal. Not cryptographic; it tells jobs apart, it does not guard them.
  */
-static uint64_t job_hash(const char *text, size_t len,
+static uint64_t job_hash(struct loader *ld, const char *text, size_t len,
                          const struct corun_load_opts *opts)
 {
   uint64_t h = 0xcbf29ce484222325ULL;
   size_t i, k;
 
-  for (i = 0; i < len; i++)
+  for (i = 0; i < len; i++) {
     h = (h ^ (unsigned char)text[i]) * 0x100000001b3ULL;
+    if ((i & 0xfffff) == 0xfffff)
+      corun__load_give_back(ld, i);
+  }
+  /* Read again from the start: the pass over the top level begins there. */
+  ld->dropped = 0;
   for (k = 0; opts && k < opts->nvars; k++) {
     const char *v = opts->vars[k];
 
@@ -149,10 +173,10 @@ enum corun_code corun__load_text(
     return corun_failf(err, CORUN_ENOMEM, "out of memory");
   }
   job->concurrency = CORUN_DEFAULT_CONCURRENCY;
-  job->hash = job_hash(text, len, opts);
   ld.job = job;
   ld.stdin_use = stdin_use;
   corun_json_init(&ld.p, text, len);
+  job->hash = job_hash(&ld, text, len, opts);
 
   if (len > MAX_FILE_BYTES) {
     corun_json_fail(&ld.p, 0, "file too large (over 1 GiB)");

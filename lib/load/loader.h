@@ -177,6 +177,12 @@ static inline const struct ldrec *corun__load_rec(const struct loader *ld,
   return lo < ld->nrecs && ld->recs[lo].task == idx ? &ld->recs[lo] : &none;
 }
 
+/*
+ * Give back the pages of the mapped text before off, once they come to a
+ * few MiB (see text_mapped); nothing for text that is not mapped.
+ */
+void corun__load_give_back(struct loader *ld, size_t off);
+
 /* diag.c */
 void corun__load_diag(struct loader *ld, size_t off, long task, const char *fmt,
                       ...) __attribute__((format(printf, 4, 5)));

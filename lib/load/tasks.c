@@ -7,8 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "load/loader.h"
 #include "util/duration.h"
@@ -44,26 +42,11 @@ size_t corun__load_all_field_names(const char **cands, size_t max)
   return n;
 }
 
-/* Give back the pages of the mapped text before off, every few MiB. */
-static void drop_behind(struct loader *ld, size_t off)
-{
-  size_t page = (size_t)sysconf(_SC_PAGESIZE);
-  size_t from = (ld->dropped + page - 1) / page * page, to = off / page * page;
-
-  if (to <= from || to - from < ((size_t)4 << 20))
-    return;
-  /* Only a hint: if it fails the pages stay, as they would have. */
-  (void)madvise((char *)(uintptr_t)ld->p.text + from, to - from,
-                MADV_DONTNEED);
-  ld->dropped = to;
-}
-
 static long push_rec(struct loader *ld, size_t off)
 {
   struct corun_job *job = ld->job;
 
-  if (ld->text_mapped)
-    drop_behind(ld, off);
+  corun__load_give_back(ld, off);
   if (job->ntasks == ld->cap) {
     size_t ncap = ld->cap ? ld->cap * 2 : 64;
     uint32_t *no;
