@@ -115,7 +115,9 @@ void corun__load_check_ids(struct loader *ld)
     if (t == NULL || t->id == NULL)
       continue;
     if (!all) {
-      if (!corun__load_rec(ld, i)->id_off && (old = corun_strmap_get(&job->ids, t->id)))
+      /* Without explicit ids (the map holds only those) nothing clashes. */
+      if (job->ids.len > 0 && !corun__load_rec(ld, i)->id_off &&
+          (old = corun_strmap_get(&job->ids, t->id)))
         dup_id(ld, i, old);
       continue;
     }

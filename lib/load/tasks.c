@@ -476,13 +476,16 @@ static void note_captures(struct loader *ld, cJSON *obj, long idx,
   cJSON *m;
 
   for (m = obj->child; m; m = m->next) {
+    /* Most fields use none: then there is nothing to note or refuse. */
+    if (!uses_captures(m))
+      continue;
     w.field = m->string;
     w.refused = is_common_field(m->string) ||
                 !(fill || (k && k->tmpl_list &&
                            (strcmp(m->string, k->tmpl_list) == 0 ||
                             strcmp(m->string, "source") == 0)));
     walk_captures(&w, m);
-    if (w.refused && uses_captures(m))
+    if (w.refused)
       m->type |= CORUN_FIELD_BAD;
   }
 }
