@@ -93,20 +93,27 @@ void corun__load_check_ids(struct loader *ld)
 
   for (i = 0; i < ld->nrecs && !all; i++)
     all = ld->recs[i].after != NULL;
-  /* Explicit ids first, so a generated id meets them wherever they are. */
-  for (i = 0; !all && i < job->ntasks; i++) {
-    struct corun_task *t = job->tasks[i];
+  /*
+   * Explicit ids first, so a generated id meets them wherever they are;
+   * in task order, as the records are.
+   */
+  for (i = 0; !all && i < ld->nrecs; i++) {
+    size_t ti = ld->recs[i].task;
+    struct corun_task *t = job->tasks[ti];
     void *old = NULL;
     int r;
 
-    if (t == NULL || t->id == NULL || !corun__load_rec(ld, i)->id_off)
+    if (t == NULL || t->id == NULL || !ld->recs[i].id_off)
       continue;
     r = corun_strmap_put(&job->ids, t->id, t, &old);
     if (r == 0)
-      dup_id(ld, i, old);
+      dup_id(ld, ti, old);
     else if (r < 0)
       corun__load_diag(ld, 0, -1, "out of memory");
   }
+  /* No explicit ids and no "after": generated ids alone cannot clash. */
+  if (!all && job->ids.len == 0)
+    return;
   for (i = 0; i < job->ntasks; i++) {
     struct corun_task *t = job->tasks[i];
     void *old = NULL;
@@ -115,8 +122,7 @@ void corun__load_check_ids(struct loader *ld)
     if (t == NULL || t->id == NULL)
       continue;
     if (!all) {
-      /* Without explicit ids (the map holds only those) nothing clashes. */
-      if (job->ids.len > 0 && !corun__load_rec(ld, i)->id_off &&
+      if (!corun__load_rec(ld, i)->id_off &&
           (old = corun_strmap_get(&job->ids, t->id)))
         dup_id(ld, i, old);
       continue;
