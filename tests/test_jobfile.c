@@ -1539,3 +1539,34 @@ Test(jobfile, messages_place_text_given_back)
   unlink(path);
   corun_buf_free(&diag);
 }
+
+/*
+ * Children that are the tasks right after their parent, none with children
+ * of their own, are that run of the job's task array (no array of their
+ * own: 8 bytes a child of a million-task gather); others keep their own.
+ */
+Test(jobfile, flat_children_are_the_task_array)
+{
+  struct corun_job *job = load_ok(
+      "{\"tasks\": [{\"id\": \"flat\", \"kind\": \"gather\", \"tasks\": ["
+      "{\"kind\": \"sleep\", \"seconds\": 0}, {\"kind\": \"sleep\", "
+      "\"seconds\": 0}]}, {\"id\": \"nested\", \"kind\": \"gather\", "
+      "\"tasks\": [{\"kind\": \"gather\", \"tasks\": [{\"kind\": \"sleep\", "
+      "\"seconds\": 0}]}, {\"kind\": \"sleep\", \"seconds\": 0}]}]}");
+  struct corun_task *flat = job->tasks[0], *nested = job->tasks[3];
+
+  cr_assert_str_eq(flat->id, "flat");
+  cr_assert_eq(flat->nchildren, 2);
+  cr_assert_eq(flat->children, &job->tasks[1]);
+  cr_assert_str_eq(flat->children[1]->id, "flat.2");
+  cr_assert_eq(flat->children[1]->parent, flat);
+  cr_assert_str_eq(nested->id, "nested");
+  cr_assert_eq(nested->nchildren, 2);
+  /* Its second child comes after its first one's child: not a run. */
+  cr_assert(nested->children < job->tasks ||
+            nested->children >= job->tasks + job->ntasks);
+  cr_assert_str_eq(nested->children[1]->id, "nested.2");
+  /* The inner gather's one child is the task right after it. */
+  cr_assert_eq(nested->children[0]->children, &job->tasks[5]);
+  corun_job_free(job);
+}

@@ -23,9 +23,15 @@ void corun_job_free(struct corun_job *job)
 
   if (job == NULL)
     return;
-  for (i = 0; i < job->ntasks; i++)
-    if (job->tasks[i])
-      corun__task_free_parts(job->tasks[i]);
+  for (i = 0; i < job->ntasks; i++) {
+    struct corun_task *t = job->tasks[i];
+
+    if (t == NULL)
+      continue;
+    if (corun__job_children_shared(job, t))
+      t->children = NULL; /* not its own to free */
+    corun__task_free_parts(t);
+  }
   corun__shard_free(job);
   free(job->tasks);
   free(job->roots);
@@ -244,8 +250,13 @@ enum corun_code corun__load_text(
   if (opts && opts->jobs)
     job->concurrency = opts->jobs;
 
-  if (ld.has_tasks && corun__load_read_tasks(&ld) < 0 && ld.p.failed)
-    goto diags;
+  if (ld.has_tasks) {
+    int r = corun__load_read_tasks(&ld);
+
+    corun__load_share_children(&ld);
+    if (r < 0 && ld.p.failed)
+      goto diags;
+  }
   /* Children are read before their parent: put them in task order. */
   corun__job_sort_names(job);
   corun__load_sort_recs(&ld);
@@ -303,6 +314,7 @@ fail:
   }
   free(ld.recs);
   free(ld.obj_offs);
+  free(ld.shared);
   free(ld.tlimits);
   cJSON_Delete(ld.defaults_again);
   corun_fields_memo_clear(&ld.memo);

@@ -84,6 +84,17 @@ struct loader {
   size_t nrecs;
   size_t caprecs;
   size_t cap; /* of obj_offs and job->tasks */
+  /*
+   * Parents whose children are the tasks right after them, none with
+   * children of its own (a gather of a million sleeps): their children
+   * array is that run of job->tasks, set once it stops moving.
+   */
+  struct shared_children {
+    uint32_t task;
+    uint32_t first;
+  } *shared;
+  size_t nshared;
+  size_t capshared;
   int has_tasks;
   size_t tasks_off;
   unsigned suggested;          /* "did you mean" searches over all ids so far */
@@ -236,6 +247,22 @@ void corun__load_check_unknown(struct loader *ld, struct corun_fields *f,
 void corun__load_check_unknown_any(struct loader *ld, struct corun_fields *f,
                                    long idx, size_t mark);
 int corun__load_read_tasks(struct loader *ld);
+/* Point the parents in ld->shared at their children in job->tasks. */
+void corun__load_share_children(struct loader *ld);
+/*
+ * Whether t's children array is a run of job->tasks (not its own). Ranges
+ * compared as addresses: the array may be any task's.
+ */
+static inline int corun__job_children_shared(const struct corun_job *job,
+                                             const struct corun_task *t)
+{
+  uintptr_t c = (uintptr_t)t->children, b = (uintptr_t)job->tasks;
+
+  return t->children && c >= b &&
+         c < b + job->ntasks * sizeof(*job->tasks);
+}
+/* Give every task sharing job->tasks a copy of its own: 0, or -1 (oom). */
+int corun__job_own_children(struct corun_job *job);
 
 /* templates.c */
 struct corun_task *corun__load_template(struct corun_fields *pf, cJSON *obj,

@@ -552,6 +552,67 @@ static int childvec_push(struct childvec *cv, struct corun_task *t)
 
 static struct corun_task *load_task(struct loader *ld);
 
+/*
+ * Whether task idx's children (cv) are the tasks right after it, in
+ * order: then they need no array of their own (8 bytes a child), and are
+ * noted to point into job->tasks once all tasks are read.
+ */
+static int share_children(struct loader *ld, long idx,
+                          const struct childvec *cv)
+{
+  uint32_t i;
+
+  if (cv->n == 0)
+    return 0;
+  for (i = 0; i < cv->n; i++)
+    if (cv->v[i]->index != (uint32_t)idx + 1 + i)
+      return 0;
+  if (ld->nshared == ld->capshared) {
+    size_t ncap = ld->capshared ? ld->capshared * 2 : 16;
+    struct shared_children *nv = realloc(ld->shared, ncap * sizeof(*nv));
+
+    if (nv == NULL)
+      return 0; /* then it keeps its own array */
+    ld->shared = nv;
+    ld->capshared = ncap;
+  }
+  ld->shared[ld->nshared].task = (uint32_t)idx;
+  ld->shared[ld->nshared++].first = (uint32_t)idx + 1;
+  return 1;
+}
+
+void corun__load_share_children(struct loader *ld)
+{
+  struct corun_job *job = ld->job;
+  size_t i;
+
+  for (i = 0; i < ld->nshared; i++) {
+    struct corun_task *t = job->tasks[ld->shared[i].task];
+
+    if (t)
+      t->children = &job->tasks[ld->shared[i].first];
+  }
+}
+
+int corun__job_own_children(struct corun_job *job)
+{
+  size_t i;
+
+  for (i = 0; i < job->ntasks; i++) {
+    struct corun_task *t = job->tasks[i];
+    struct corun_task **own;
+
+    if (t == NULL || !corun__job_children_shared(job, t))
+      continue;
+    own = malloc(t->nchildren * sizeof(*own));
+    if (own == NULL)
+      return -1;
+    memcpy(own, t->children, t->nchildren * sizeof(*own));
+    t->children = own;
+  }
+  return 0;
+}
+
 /* Reads "tasks": [ ... ] of a parent task into cv. */
 static int read_children(struct loader *ld, struct childvec *cv, long idx)
 {
@@ -752,11 +813,13 @@ static struct corun_task *load_task(struct loader *ld)
     obj = NULL;
     t->flags |= CORUN_TF_FILL;
   }
-  t->children = cv.v;
+  for (uint32_t i = 0; i < cv.n; i++)
+    cv.v[i]->parent = t;
   t->nchildren = cv.n;
-  cv.v = NULL;
-  for (uint32_t i = 0; i < t->nchildren; i++)
-    t->children[i]->parent = t;
+  if (!share_children(ld, idx, &cv)) {
+    t->children = cv.v;
+    cv.v = NULL;
+  }
   ld->job->tasks[idx] = t;
 out:
   corun_strmap_free(&seen);
