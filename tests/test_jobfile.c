@@ -1498,16 +1498,17 @@ static long load_in_child_kb(const char *path)
 Test(jobfile, a_mapped_file_is_given_back_as_it_is_read)
 {
   char *plain = write_padded_job(0), *padded = write_padded_job(64 << 10);
-  long plain_kb = load_in_child_kb(plain);
-  long padded_kb = load_in_child_kb(padded);
+  long plain_kb, padded_kb;
 
-  /* Resident whole, the padding would add 64 MiB. */
-  cr_assert_lt(padded_kb, plain_kb + 24 * 1024, "%ld KiB against %ld KiB",
-               padded_kb, plain_kb);
+  plain_kb = load_in_child_kb(plain);
   unlink(plain);
+  padded_kb = load_in_child_kb(padded);
   unlink(padded);
   free(plain);
   free(padded);
+  /* Resident whole, the padding would add 64 MiB. */
+  cr_assert_lt(padded_kb, plain_kb + 24 * 1024, "%ld KiB against %ld KiB",
+               padded_kb, plain_kb);
 }
 
 /* Messages still place what the reader had passed, from the file again. */
@@ -1519,6 +1520,7 @@ Test(jobfile, messages_place_text_given_back)
   struct corun_job *job = NULL;
   struct corun_error err = {0};
   struct corun_buf diag = CORUN_BUF_INIT;
+  enum corun_code code;
   char want[200];
   int i;
 
@@ -1531,12 +1533,13 @@ Test(jobfile, messages_place_text_given_back)
     fputs(",{\"kind\":\"sleep\",\"seconds\":0}  ", f);
   fputs(",\n  {\"id\":\"x\",\"kind\":\"sleep\",\"seconds\":0}]}\n", f);
   cr_assert_eq(fclose(f), 0);
-  cr_assert_eq(corun_job_load(&job, path, NULL, &diag, &err), CORUN_EINVAL);
+  code = corun_job_load(&job, path, NULL, &diag, &err);
+  unlink(path);
+  cr_assert_eq(code, CORUN_EINVAL);
   snprintf(want, sizeof(want),
            "%s:3:9: error: duplicate task id \"x\" (first used at line 2)",
            path);
   assert_contains(corun_buf_str(&diag), want);
-  unlink(path);
   corun_buf_free(&diag);
 }
 
