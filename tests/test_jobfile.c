@@ -23,7 +23,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1441,4 +1443,133 @@ Test(jobfile, a_schema_key_is_accepted_and_ignored)
                      "%s", d);
   corun_job_free(job);
   free(d);
+}
+
+/*
+ * A job file is mapped, and the task reader gives back the pages it has
+ * passed: a big file is not resident beside the tasks made of it. Two
+ * children load the same tasks, one file padded with 64 MiB of spaces
+ * between them: the padded one must not be as much bigger.
+ */
+static char *write_padded_job(size_t pad)
+{
+  char path[] = "/tmp/corun-test-pad-XXXXXX";
+  int fd = mkstemp(path);
+  FILE *f;
+  char *spaces = malloc(pad + 1);
+  int i;
+
+  cr_assert_geq(fd, 0);
+  cr_assert_not_null(spaces);
+  memset(spaces, ' ', pad);
+  spaces[pad] = '\0';
+  f = fdopen(fd, "w");
+  cr_assert_not_null(f);
+  fputs("{\"tasks\":[\n", f);
+  for (i = 0; i < 1024; i++)
+    fprintf(f, "%s{\"kind\":\"sleep\",\"seconds\":0}%s", i ? "," : "",
+            spaces);
+  fputs("\n]}\n", f);
+  cr_assert_eq(fclose(f), 0);
+  free(spaces);
+  return strdup(path);
+}
+
+static long load_in_child_kb(const char *path)
+{
+  struct rusage ru;
+  int status;
+  pid_t pid = fork();
+
+  cr_assert_geq(pid, 0);
+  if (pid == 0) {
+    struct corun_job *job = NULL;
+    struct corun_error err = {0};
+    enum corun_code code = corun_job_load(&job, path, NULL, NULL, &err);
+
+    corun_job_free(job);
+    _exit(code == CORUN_OK ? 0 : 1);
+  }
+  cr_assert_eq(wait4(pid, &status, 0, &ru), pid);
+  cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  return ru.ru_maxrss;
+}
+
+Test(jobfile, a_mapped_file_is_given_back_as_it_is_read)
+{
+  char *plain = write_padded_job(0), *padded = write_padded_job(64 << 10);
+  long plain_kb, padded_kb;
+
+  plain_kb = load_in_child_kb(plain);
+  unlink(plain);
+  padded_kb = load_in_child_kb(padded);
+  unlink(padded);
+  free(plain);
+  free(padded);
+  /* Resident whole, the padding would add 64 MiB. */
+  cr_assert_lt(padded_kb, plain_kb + 24 * 1024, "%ld KiB against %ld KiB",
+               padded_kb, plain_kb);
+}
+
+/* Messages still place what the reader had passed, from the file again. */
+Test(jobfile, messages_place_text_given_back)
+{
+  char path[] = "/tmp/corun-test-pad-XXXXXX";
+  int fd = mkstemp(path);
+  FILE *f;
+  struct corun_job *job = NULL;
+  struct corun_error err = {0};
+  struct corun_buf diag = CORUN_BUF_INIT;
+  enum corun_code code;
+  char want[200];
+  int i;
+
+  cr_assert_geq(fd, 0);
+  f = fdopen(fd, "w");
+  cr_assert_not_null(f);
+  fputs("{\"tasks\":[\n{\"id\":\"x\",\"kind\":\"sleep\",\"seconds\":0}", f);
+  /* 16 MiB of tasks on line 2, then the clash on line 3. */
+  for (i = 0; i < (16 << 20) / 32; i++)
+    fputs(",{\"kind\":\"sleep\",\"seconds\":0}  ", f);
+  fputs(",\n  {\"id\":\"x\",\"kind\":\"sleep\",\"seconds\":0}]}\n", f);
+  cr_assert_eq(fclose(f), 0);
+  code = corun_job_load(&job, path, NULL, &diag, &err);
+  unlink(path);
+  cr_assert_eq(code, CORUN_EINVAL);
+  snprintf(want, sizeof(want),
+           "%s:3:9: error: duplicate task id \"x\" (first used at line 2)",
+           path);
+  assert_contains(corun_buf_str(&diag), want);
+  corun_buf_free(&diag);
+}
+
+/*
+ * Children that are the tasks right after their parent, none with children
+ * of their own, are that run of the job's task array (no array of their
+ * own: 8 bytes a child of a million-task gather); others keep their own.
+ */
+Test(jobfile, flat_children_are_the_task_array)
+{
+  struct corun_job *job = load_ok(
+      "{\"tasks\": [{\"id\": \"flat\", \"kind\": \"gather\", \"tasks\": ["
+      "{\"kind\": \"sleep\", \"seconds\": 0}, {\"kind\": \"sleep\", "
+      "\"seconds\": 0}]}, {\"id\": \"nested\", \"kind\": \"gather\", "
+      "\"tasks\": [{\"kind\": \"gather\", \"tasks\": [{\"kind\": \"sleep\", "
+      "\"seconds\": 0}]}, {\"kind\": \"sleep\", \"seconds\": 0}]}]}");
+  struct corun_task *flat = job->tasks[0], *nested = job->tasks[3];
+
+  cr_assert_str_eq(flat->id, "flat");
+  cr_assert_eq(flat->nchildren, 2);
+  cr_assert_eq(flat->children, &job->tasks[1]);
+  cr_assert_str_eq(flat->children[1]->id, "flat.2");
+  cr_assert_eq(flat->children[1]->parent, flat);
+  cr_assert_str_eq(nested->id, "nested");
+  cr_assert_eq(nested->nchildren, 2);
+  /* Its second child comes after its first one's child: not a run. */
+  cr_assert(nested->children < job->tasks ||
+            nested->children >= job->tasks + job->ntasks);
+  cr_assert_str_eq(nested->children[1]->id, "nested.2");
+  /* The inner gather's one child is the task right after it. */
+  cr_assert_eq(nested->children[0]->children, &job->tasks[5]);
+  corun_job_free(job);
 }

@@ -169,3 +169,66 @@ Test(timer, a_start_out_of_memory_says_so_and_arms_nothing, .init = setup,
   cr_assert_str_eq(fired, "b");
 }
 #endif
+
+/* ---- link timers: a bare list link armed, as a sleeping task's ---- */
+
+static struct corun_list links[8];
+static size_t nwatched_links;
+
+static void note_link(struct corun_list *l)
+{
+  fired[nfired++] = (char)('A' + (l - links));
+}
+
+static void watch_link(struct corun_timers *h, const struct corun_list *l,
+                       uint64_t began_ns)
+{
+  cr_assert_eq(h, &heap);
+  cr_assert(l >= links && l < links + 8);
+  cr_assert_leq(began_ns, uv_hrtime());
+  nwatched_links++;
+}
+
+#define START_LINK(...) cr_assert_eq(corun__timer_start_link(__VA_ARGS__), 0)
+
+Test(timer, link_timers_keep_start_order_beside_timers, .init = setup,
+     .fini = teardown)
+{
+  uint64_t due = corun__timers_now(&heap) + 20;
+
+  memset(links, 0, sizeof(links));
+  nwatched_links = 0;
+  heap.watch_link = watch_link;
+  /* Equal dues fire in start order, whichever form each timer has. */
+  START_LINK(&heap, &links[0], due, note_link);
+  START_LINK(&heap, &links[1], due, note_link);
+  START(&heap, &timers[0], due, note, NULL);
+  START_LINK(&heap, &links[2], due, note_link);
+  START_LINK(&heap, &links[3], due - 10, note_link);
+  START_LINK(&heap, &links[4], due, note_link);
+  corun__timer_stop_link(&heap, &links[4]);
+  cr_assert(!corun_list_linked(&links[4]));
+  /* Stopping one not armed is harmless. */
+  corun__timer_stop_link(&heap, &links[4]);
+  drain_loop();
+  cr_assert_str_eq(fired, "DABaC");
+  cr_assert_eq(nwatched_links, 4);
+  cr_assert(!corun_list_linked(&links[0]));
+}
+
+#ifdef CAN_FAIL_ALLOCS
+Test(timer, a_link_start_out_of_memory_says_so_and_arms_nothing,
+     .init = setup, .fini = teardown)
+{
+  int r;
+
+  memset(links, 0, sizeof(links));
+  fail_allocs = 1;
+  r = corun__timer_start_link(&heap, &links[0], corun__timers_now(&heap) + 5,
+                              note_link);
+  fail_allocs = 0;
+  cr_assert_eq(r, -1);
+  cr_assert_not(corun_list_linked(&links[0]));
+  cr_assert_eq(heap.n, 0);
+}
+#endif

@@ -31,6 +31,17 @@ static void timer_watch(struct corun_timers *h, const struct corun_timer *t,
   corun__run_check_slow(run, began_ns, task ? task->id : NULL, "timer");
 }
 
+/* Link timers on the run's heap are tasks' queue links (a sleep's). */
+static void timer_watch_link(struct corun_timers *h,
+                             const struct corun_list *link, uint64_t began_ns)
+{
+  struct corun_run *run = h->uv.data;
+  const struct corun_task *task =
+      corun_list_entry(link, struct corun_task, qlink);
+
+  corun__run_check_slow(run, began_ns, task->id, "timer");
+}
+
 /*
  * Leaf tasks that may run at once for the descriptors left: each holds up
  * to three (a fetch's socket pair while resolving, or its socket and save
@@ -109,8 +120,10 @@ enum corun_code corun_run_new(struct corun_run **out, struct corun_job *job,
     return corun_failf(err, CORUN_ELOOP, "cannot set up the event loop");
   }
   run->timers.uv.data = run;
-  if (run->opts.debug)
+  if (run->opts.debug) {
     run->timers.watch = timer_watch;
+    run->timers.watch_link = timer_watch_link;
+  }
   run->idle.data = run;
   corun_list_init(&run->ready);
   corun_list_init(&run->observers);

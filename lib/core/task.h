@@ -117,7 +117,7 @@ struct corun_task {
   uint64_t t_end;
   uint32_t nchildren;
   uint32_t index; /* position in file order */
-  uint32_t attempts;
+  uint16_t attempts; /* at most 1 + the 1,000 "retries" allow */
   uint8_t state;
   uint8_t status;
   uint8_t err_type;

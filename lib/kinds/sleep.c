@@ -19,11 +19,15 @@ struct sleep_extra {
   cJSON *result;
 };
 
+/*
+ * While it sleeps a task is on no queue: its queue link is its timer
+ * (corun__timer_start_link()), so a sleep costs no struct corun_timer.
+ */
 struct sleep_task {
   struct corun_task base;
   struct sleep_extra *x;
-  /* Until the sleep starts, timer.due holds its length in ms. */
-  struct corun_timer timer;
+  /* Its length in ms until it starts; then when it wakes (run's clock). */
+  uint64_t due;
 };
 
 static const char *const fields[] = {"seconds", "message", "fail", "result",
@@ -39,7 +43,7 @@ static int parse(struct corun_task *t, struct corun_fields *f)
   r = corun_field_duration(f, "seconds", &secs);
   if (r == 0)
     corun_field_missing(f, "seconds");
-  s->timer.due = corun_duration_ms(secs);
+  s->due = corun_duration_ms(secs);
   corun_field_string(f, "message", &x.message);
   corun_field_string(f, "fail", &x.fail);
   corun_field_json(f, "result", &x.result);
@@ -85,9 +89,16 @@ static void wake_task(struct corun_task *t)
   corun__task_finish(t, CORUN_STATUS_OK, CORUN_ERR_NONE, NULL);
 }
 
-static void wake(struct corun_timer *timer)
+static void wake(struct corun_list *link)
 {
-  wake_task(timer->data);
+  wake_task(corun_list_entry(link, struct corun_task, qlink));
+}
+
+/* Whether t waits on the run's timers (not on the ready queue, nor done). */
+static int sleeping(const struct corun_task *t)
+{
+  return t->state == CORUN_STATE_RUNNING && t->inq == NULL &&
+         corun_list_linked(&t->qlink);
 }
 
 static void start(struct corun_task *t)
@@ -95,21 +106,20 @@ static void start(struct corun_task *t)
   struct sleep_task *s = (struct sleep_task *)t;
 
   /* A zero sleep is a yield, as asyncio.sleep(0): no timer, no loop turn. */
-  if (s->timer.due == 0) {
+  if (s->due == 0) {
     corun__task_yield(t);
     return;
   }
-  if (corun__timer_start(&t->run->timers, &s->timer,
-                         corun__now_ms(t->run) + s->timer.due, wake, t) < 0)
+  s->due += corun__now_ms(t->run);
+  if (corun__timer_start_link(&t->run->timers, &t->qlink, s->due, wake) < 0)
     corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO,
                        "out of memory arming the timer");
 }
 
 static void cancel(struct corun_task *t)
 {
-  struct sleep_task *s = (struct sleep_task *)t;
-
-  corun__timer_stop(&t->run->timers, &s->timer);
+  if (sleeping(t))
+    corun__timer_stop_link(&t->run->timers, &t->qlink);
   corun__task_finish(t, CORUN_STATUS_CANCELLED, CORUN_ERR_CANCELLED, NULL);
 }
 
@@ -118,11 +128,10 @@ static void describe(const struct corun_task *t, uint64_t now_ms,
 {
   const struct sleep_task *s = (const struct sleep_task *)t;
 
-  if (corun__timer_armed(&s->timer))
+  if (sleeping(t))
     corun_buf_printf(out, "timer, %.3fs left",
-                     s->timer.due > now_ms
-                         ? (double)(s->timer.due - now_ms) / 1000.0
-                         : 0.0);
+                     s->due > now_ms ? (double)(s->due - now_ms) / 1000.0
+                                     : 0.0);
 }
 
 static void dry(const struct corun_task *t, const struct corun_secrets *sec,
@@ -130,7 +139,7 @@ static void dry(const struct corun_task *t, const struct corun_secrets *sec,
 {
   const struct sleep_task *s = (const struct sleep_task *)t;
 
-  corun_buf_printf(out, "seconds: %gs\n", (double)s->timer.due / 1000.0);
+  corun_buf_printf(out, "seconds: %gs\n", (double)s->due / 1000.0);
   if (s->x && s->x->message)
     corun__dry_field(out, sec, "message", s->x->message);
   if (s->x && s->x->fail)

@@ -54,8 +54,9 @@ int corun__load_assign_ids(struct loader *ld)
 
 static void dup_id(struct loader *ld, size_t i, const struct corun_task *other)
 {
-  struct ldrec *rec;
+  const struct ldrec *rec;
   const struct ldrec *frec;
+  size_t off, first_off;
 
   /* Report the later of the two, pointing back at the first. */
   if (other->index > i) {
@@ -64,13 +65,14 @@ static void dup_id(struct loader *ld, size_t i, const struct corun_task *other)
     other = ld->job->tasks[i];
     i = later;
   }
-  rec = &ld->recs[i];
-  frec = &ld->recs[other->index];
+  rec = corun__load_rec(ld, i);
+  frec = corun__load_rec(ld, other->index);
+  off = rec->id_off ? rec->id_off : ld->obj_offs[i];
+  first_off = frec->id_off ? frec->id_off : ld->obj_offs[other->index];
   unsigned line, col;
 
-  corun_json_line_col(ld->p.text, ld->p.len,
-                      frec->id_off ? frec->id_off : frec->obj_off, &line, &col);
-  corun__load_diag(ld, rec->id_off ? rec->id_off : rec->obj_off, -1,
+  corun_json_line_col(ld->p.text, ld->p.len, first_off, &line, &col);
+  corun__load_diag(ld, off, -1,
                    "duplicate task id \"%s\"%s (first used at line %u)",
                    ld->job->tasks[i]->id,
                    rec->id_off ? "" : " (generated for a task without \"id\")",
@@ -89,11 +91,15 @@ void corun__load_check_ids(struct loader *ld)
   int all = 0;
   size_t i;
 
-  for (i = 0; i < job->ntasks && !all; i++)
+  for (i = 0; i < ld->nrecs && !all; i++)
     all = ld->recs[i].after != NULL;
-  /* Explicit ids first, so a generated id meets them wherever they are. */
-  for (i = 0; !all && i < job->ntasks; i++) {
-    struct corun_task *t = job->tasks[i];
+  /*
+   * Explicit ids first, so a generated id meets them wherever they are;
+   * in task order, as the records are.
+   */
+  for (i = 0; !all && i < ld->nrecs; i++) {
+    size_t ti = ld->recs[i].task;
+    struct corun_task *t = job->tasks[ti];
     void *old = NULL;
     int r;
 
@@ -101,10 +107,13 @@ void corun__load_check_ids(struct loader *ld)
       continue;
     r = corun_strmap_put(&job->ids, t->id, t, &old);
     if (r == 0)
-      dup_id(ld, i, old);
+      dup_id(ld, ti, old);
     else if (r < 0)
       corun__load_diag(ld, 0, -1, "out of memory");
   }
+  /* No explicit ids and no "after": generated ids alone cannot clash. */
+  if (!all && job->ids.len == 0)
+    return;
   for (i = 0; i < job->ntasks; i++) {
     struct corun_task *t = job->tasks[i];
     void *old = NULL;
@@ -113,7 +122,8 @@ void corun__load_check_ids(struct loader *ld)
     if (t == NULL || t->id == NULL)
       continue;
     if (!all) {
-      if (!ld->recs[i].id_off && (old = corun_strmap_get(&job->ids, t->id)))
+      if (!corun__load_rec(ld, i)->id_off &&
+          (old = corun_strmap_get(&job->ids, t->id)))
         dup_id(ld, i, old);
       continue;
     }
@@ -164,7 +174,7 @@ void corun__load_check_nested_limits(struct loader *ld)
       if (a->limit != t->limit)
         continue;
       corun__load_diag(
-          ld, ld->recs[i].limit_off, (long)i,
+          ld, corun__load_rec(ld, i)->limit_off, (long)i,
           "\"limit\" \"%s\" is already held by its ancestor \"%s\": "
           "waiting for another slot inside it could wait for ever",
           t->limit->name, a->id);
@@ -218,7 +228,7 @@ void corun__load_resolve_after(struct loader *ld)
 
   for (i = 0; i < job->ntasks; i++) {
     struct corun_task *t = job->tasks[i];
-    struct after_list *al = ld->recs[i].after;
+    struct after_list *al = corun__load_rec(ld, i)->after;
 
     if (t == NULL || al == NULL)
       continue;
@@ -375,10 +385,10 @@ static void find_cycle(struct loader *ld, const uint32_t *indeg)
         corun_buf_puts(&msg, ", ");
       corun_buf_printf(&msg, "\"%s\" runs after \"%s\"", tb->id, ta->id);
       if (blame < 0) {
-        struct after_list *al = ld->recs[tb->index].after;
+        struct after_list *al = corun__load_rec(ld, tb->index)->after;
 
         blame = (long)tb->index;
-        blame_off = ld->recs[tb->index].obj_off;
+        blame_off = ld->obj_offs[tb->index];
         for (i = 0; al && i < al->n; i++)
           if (strcmp(al->ids[i], ta->id) == 0)
             blame_off = al->offs[i];

@@ -104,7 +104,7 @@ enum corun_code corun_job_load(struct corun_job **out, const char *path,
     if (code != CORUN_OK)
       return code;
     code = corun__load_text(out, text, len, "<stdin>", ".", opts,
-                            CORUN_STDIN_JOB, NULL, diagbuf, err);
+                            CORUN_STDIN_JOB, NULL, 0, diagbuf, err);
     free(text);
     return code;
   }
@@ -145,7 +145,7 @@ enum corun_code corun_job_load(struct corun_job **out, const char *path,
   else
     *slash = '\0';
   code = corun__load_text(out, text, len, path, dir, opts, CORUN_STDIN_FREE,
-                          path, diagbuf, err);
+                          path, mapped != NULL, diagbuf, err);
   if (mapped)
     munmap(mapped, len);
   else

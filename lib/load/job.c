@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "core/common.h"
 #include "load/loader.h"
@@ -21,9 +23,15 @@ void corun_job_free(struct corun_job *job)
 
   if (job == NULL)
     return;
-  for (i = 0; i < job->ntasks; i++)
-    if (job->tasks[i])
-      corun__task_free_parts(job->tasks[i]);
+  for (i = 0; i < job->ntasks; i++) {
+    struct corun_task *t = job->tasks[i];
+
+    if (t == NULL)
+      continue;
+    if (corun__job_children_shared(job, t))
+      t->children = NULL; /* not its own to free */
+    corun__task_free_parts(t);
+  }
   corun__shard_free(job);
   free(job->tasks);
   free(job->roots);
@@ -82,18 +90,40 @@ static char *base_name(const char *display)
   return strndup(b, n);
 }
 
+void corun__load_give_back(struct loader *ld, size_t off)
+{
+  size_t page, from, to;
+
+  if (!ld->text_mapped)
+    return;
+  page = (size_t)sysconf(_SC_PAGESIZE);
+  from = (ld->dropped + page - 1) / page * page;
+  to = off / page * page;
+  if (to <= from || to - from < ((size_t)4 << 20))
+    return;
+  /* Only a hint: if it fails the pages stay, as they would have. */
+  (void)madvise((char *)(uintptr_t)ld->p.text + from, to - from,
+                MADV_DONTNEED);
+  ld->dropped = to;
+}
+
 /*
  * FNV-1a over the file and the --var values: what names a job for its
  * journal. Not cryptographic; it tells jobs apart, it does not guard them.
  */
-static uint64_t job_hash(const char *text, size_t len,
+static uint64_t job_hash(struct loader *ld, const char *text, size_t len,
                          const struct corun_load_opts *opts)
 {
   uint64_t h = 0xcbf29ce484222325ULL;
   size_t i, k;
 
-  for (i = 0; i < len; i++)
+  for (i = 0; i < len; i++) {
     h = (h ^ (unsigned char)text[i]) * 0x100000001b3ULL;
+    if ((i & 0xfffff) == 0xfffff)
+      corun__load_give_back(ld, i);
+  }
+  /* Read again from the start: the pass over the top level begins there. */
+  ld->dropped = 0;
   for (k = 0; opts && k < opts->nvars; k++) {
     const char *v = opts->vars[k];
 
@@ -112,13 +142,14 @@ enum corun_code corun_job_load_text(struct corun_job **out, const char *text,
                                     struct corun_error *err)
 {
   return corun__load_text(out, text, len, display, dir, opts, CORUN_STDIN_FREE,
-                          NULL, diagbuf, err);
+                          NULL, 0, diagbuf, err);
 }
 
 enum corun_code corun__load_text(
     struct corun_job **out, const char *text, size_t len, const char *display,
     const char *dir, const struct corun_load_opts *opts, int stdin_use,
-    const char *job_path, struct corun_buf *diagbuf, struct corun_error *err)
+    const char *job_path, int text_mapped, struct corun_buf *diagbuf,
+    struct corun_error *err)
 {
   struct loader ld;
   struct corun_job *job;
@@ -131,6 +162,7 @@ enum corun_code corun__load_text(
   *out = NULL;
   memset(&ld, 0, sizeof(ld));
   ld.job_path = job_path;
+  ld.text_mapped = text_mapped;
   ld.opts = opts;
   job = calloc(1, sizeof(*job));
   if (job == NULL)
@@ -152,10 +184,10 @@ enum corun_code corun__load_text(
     return corun_failf(err, CORUN_ENOMEM, "out of memory");
   }
   job->concurrency = CORUN_DEFAULT_CONCURRENCY;
-  job->hash = job_hash(text, len, opts);
   ld.job = job;
   ld.stdin_use = stdin_use;
   corun_json_init(&ld.p, text, len);
+  job->hash = job_hash(&ld, text, len, opts);
 
   if (len > MAX_FILE_BYTES) {
     corun_json_fail(&ld.p, 0, "file too large (over 1 GiB)");
@@ -223,10 +255,16 @@ enum corun_code corun__load_text(
   if (opts && opts->jobs)
     job->concurrency = opts->jobs;
 
-  if (ld.has_tasks && corun__load_read_tasks(&ld) < 0 && ld.p.failed)
-    goto diags;
+  if (ld.has_tasks) {
+    int r = corun__load_read_tasks(&ld);
+
+    corun__load_share_children(&ld);
+    if (r < 0 && ld.p.failed)
+      goto diags;
+  }
   /* Children are read before their parent: put them in task order. */
   corun__job_sort_names(job);
+  corun__load_sort_recs(&ld);
   if (corun__load_assign_ids(&ld) < 0) {
     code = corun_failf(err, CORUN_ENOMEM, "out of memory");
     goto fail;
@@ -267,7 +305,7 @@ diags:
                        ld.diags.n == 1 ? "" : "s", display);
   }
 fail:
-  for (i = 0; i < job->ntasks && ld.recs; i++) {
+  for (i = 0; i < ld.nrecs; i++) {
     struct after_list *al = ld.recs[i].after;
     uint32_t j;
 
@@ -280,6 +318,8 @@ fail:
     free(al);
   }
   free(ld.recs);
+  free(ld.obj_offs);
+  free(ld.shared);
   free(ld.tlimits);
   cJSON_Delete(ld.defaults_again);
   corun_fields_memo_clear(&ld.memo);

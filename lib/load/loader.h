@@ -45,9 +45,12 @@ struct after_list {
   uint32_t *offs;
 };
 
-/* Load-time facts about a task that the run does not need. */
+/*
+ * Load-time facts that only some tasks have, and the run does not need.
+ * Kept apart from the per-task arrays: of a million tasks most have none.
+ */
 struct ldrec {
-  uint32_t obj_off;
+  uint32_t task;      /* its index */
   uint32_t id_off;    /* 0: generated id */
   uint32_t limit_off; /* where its "limit" stands, if it has one */
   struct after_list *after;
@@ -75,8 +78,23 @@ struct loader {
   } *caprefs;
   size_t ncaprefs;
   size_t capcaprefs;
+  uint32_t *obj_offs; /* by task: where its object begins */
+  /* By task once all are read (corun__load_sort_recs()), as made before. */
   struct ldrec *recs;
-  size_t cap;
+  size_t nrecs;
+  size_t caprecs;
+  size_t cap; /* of obj_offs and job->tasks */
+  /*
+   * Parents whose children are the tasks right after them, none with
+   * children of its own (a gather of a million sleeps): their children
+   * array is that run of job->tasks, set once it stops moving.
+   */
+  struct shared_children {
+    uint32_t task;
+    uint32_t first;
+  } *shared;
+  size_t nshared;
+  size_t capshared;
   int has_tasks;
   size_t tasks_off;
   unsigned suggested;          /* "did you mean" searches over all ids so far */
@@ -86,6 +104,14 @@ struct loader {
   struct corun_strmap written_dirs; /* the directories above those */
   struct corun_strmap programs;     /* on_path() answers, by name */
   const char *job_path;             /* the job file, when it is one */
+  /*
+   * The text is a read-only private mapping of the job file: pages the
+   * task reader has passed may be given back (they read again from the
+   * file if a message needs them), so a big job's text is not resident
+   * beside its tasks. dropped: up to where they were.
+   */
+  int text_mapped;
+  size_t dropped;
   const struct corun_load_opts *opts;
   /* Limits of template tasks, checked against the task holding them. */
   struct tmpl_limit {
@@ -141,6 +167,33 @@ static inline size_t corun__load_where(struct loader *ld, const cJSON *v)
   return corun_json_where(&ld->p, v);
 }
 
+/*
+ * Task idx's load-time facts, all zero when it has none; once the tasks
+ * are read and corun__load_sort_recs() has run.
+ */
+static inline const struct ldrec *corun__load_rec(const struct loader *ld,
+                                                  size_t idx)
+{
+  static const struct ldrec none;
+  size_t lo = 0, hi = ld->nrecs;
+
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+
+    if (ld->recs[mid].task < idx)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo < ld->nrecs && ld->recs[lo].task == idx ? &ld->recs[lo] : &none;
+}
+
+/*
+ * Give back the pages of the mapped text before off, once they come to a
+ * few MiB (see text_mapped); nothing for text that is not mapped.
+ */
+void corun__load_give_back(struct loader *ld, size_t off);
+
 /* diag.c */
 void corun__load_diag(struct loader *ld, size_t off, long task, const char *fmt,
                       ...) __attribute__((format(printf, 4, 5)));
@@ -173,6 +226,10 @@ enum corun_code corun__load_unused_var(struct loader *ld,
                                        struct corun_error *err);
 
 /* tasks.c */
+/* Task idx's facts to fill in (made on first use), or NULL if out of memory. */
+struct ldrec *corun__load_rec_add(struct loader *ld, long idx);
+/* Put the facts in task order, for corun__load_rec(). */
+void corun__load_sort_recs(struct loader *ld);
 /* Whether some task may have field name (a common field or a kind's). */
 int corun__load_is_field(const char *name);
 size_t corun__load_all_field_names(const char **cands, size_t max);
@@ -190,6 +247,22 @@ void corun__load_check_unknown(struct loader *ld, struct corun_fields *f,
 void corun__load_check_unknown_any(struct loader *ld, struct corun_fields *f,
                                    long idx, size_t mark);
 int corun__load_read_tasks(struct loader *ld);
+/* Point the parents in ld->shared at their children in job->tasks. */
+void corun__load_share_children(struct loader *ld);
+/*
+ * Whether t's children array is a run of job->tasks (not its own). Ranges
+ * compared as addresses: the array may be any task's.
+ */
+static inline int corun__job_children_shared(const struct corun_job *job,
+                                             const struct corun_task *t)
+{
+  uintptr_t c = (uintptr_t)t->children, b = (uintptr_t)job->tasks;
+
+  return t->children && c >= b &&
+         c < b + job->ntasks * sizeof(*job->tasks);
+}
+/* Give every task sharing job->tasks a copy of its own: 0, or -1 (oom). */
+int corun__job_own_children(struct corun_job *job);
 
 /* templates.c */
 struct corun_task *corun__load_template(struct corun_fields *pf, cJSON *obj,
@@ -212,6 +285,7 @@ void corun__load_prechecks_free(struct loader *ld);
 enum corun_code corun__load_text(
     struct corun_job **out, const char *text, size_t len, const char *display,
     const char *dir, const struct corun_load_opts *opts, int stdin_use,
-    const char *job_path, struct corun_buf *diagbuf, struct corun_error *err);
+    const char *job_path, int text_mapped, struct corun_buf *diagbuf,
+    struct corun_error *err);
 
 #endif

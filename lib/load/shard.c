@@ -401,6 +401,9 @@ enum corun_code corun__load_shard_apply(struct corun_job *job,
   struct corun_task **tasks;
   uint32_t *newidx;
 
+  /* job->tasks is about to be replaced: children in it need their own. */
+  if (corun__job_own_children(job) < 0)
+    return corun_failf(err, CORUN_ENOMEM, "out of memory");
   tasks = calloc(job->ntasks + 1, sizeof(*tasks));
   newidx = calloc(job->ntasks + 1, sizeof(*newidx));
   sh->dropped = calloc(job->ntasks + 1, sizeof(*sh->dropped));

@@ -46,27 +46,64 @@ static long push_rec(struct loader *ld, size_t off)
 {
   struct corun_job *job = ld->job;
 
+  corun__load_give_back(ld, off);
   if (job->ntasks == ld->cap) {
     size_t ncap = ld->cap ? ld->cap * 2 : 64;
-    struct ldrec *nr;
+    uint32_t *no;
     struct corun_task **nt;
 
     if (job->ntasks >= MAX_TASKS)
       return -1;
-    nr = realloc(ld->recs, ncap * sizeof(*nr));
-    if (nr == NULL)
+    no = realloc(ld->obj_offs, ncap * sizeof(*no));
+    if (no == NULL)
       return -1;
-    ld->recs = nr;
+    ld->obj_offs = no;
     nt = realloc(job->tasks, ncap * sizeof(*nt));
     if (nt == NULL)
       return -1;
     job->tasks = nt;
     ld->cap = ncap;
   }
-  memset(&ld->recs[job->ntasks], 0, sizeof(ld->recs[0]));
-  ld->recs[job->ntasks].obj_off = (uint32_t)off;
+  ld->obj_offs[job->ntasks] = (uint32_t)off;
   job->tasks[job->ntasks] = NULL;
   return (long)job->ntasks++;
+}
+
+/*
+ * A task's facts are all made while its common fields are read, one task
+ * at a time: its record, if it has one, is the newest.
+ */
+struct ldrec *corun__load_rec_add(struct loader *ld, long idx)
+{
+  if (ld->nrecs == 0 || ld->recs[ld->nrecs - 1].task != (uint32_t)idx) {
+    if (ld->nrecs == ld->caprecs) {
+      size_t ncap = ld->caprecs ? ld->caprecs * 2 : 16;
+      struct ldrec *nv = realloc(ld->recs, ncap * sizeof(*nv));
+
+      if (nv == NULL)
+        return NULL;
+      ld->recs = nv;
+      ld->caprecs = ncap;
+    }
+    memset(&ld->recs[ld->nrecs], 0, sizeof(ld->recs[0]));
+    ld->recs[ld->nrecs++].task = (uint32_t)idx;
+  }
+  return &ld->recs[ld->nrecs - 1];
+}
+
+static int by_task(const void *a, const void *b)
+{
+  uint32_t x = ((const struct ldrec *)a)->task;
+  uint32_t y = ((const struct ldrec *)b)->task;
+
+  return (x > y) - (x < y);
+}
+
+void corun__load_sort_recs(struct loader *ld)
+{
+  /* Children are read before their parent: made in that order. */
+  if (ld->nrecs > 1)
+    qsort(ld->recs, ld->nrecs, sizeof(ld->recs[0]), by_task);
 }
 
 /* Keep v, a checked "after" (corun__common_read()), to resolve later. */
@@ -75,6 +112,7 @@ static void keep_after(struct loader *ld, struct corun_fields *f, long idx,
 {
   const cJSON *it;
   struct after_list *al;
+  struct ldrec *rec;
   uint32_t n = 0;
 
   for (it = v->child; it; it = it->next)
@@ -95,7 +133,17 @@ static void keep_after(struct loader *ld, struct corun_fields *f, long idx,
       al->n++;
   }
   al->run_if = (uint8_t)run_if;
-  ld->recs[idx].after = al;
+  rec = corun__load_rec_add(ld, idx);
+  if (rec == NULL) {
+    while (al->n > 0)
+      free(al->ids[--al->n]);
+    free(al->ids);
+    free(al->offs);
+    free(al);
+    corun_field_fail(f, "after", v, "could not be read: out of memory");
+    return;
+  }
+  rec->after = al;
 }
 
 /* The limit that v (a "limit" value) names, or NULL after an error. */
@@ -159,8 +207,13 @@ static void read_common(struct loader *ld, struct corun_task *t,
 
   corun__common_read(t, f, CORUN_COMMON_ALL, &c);
   if (c.id) {
+    struct ldrec *rec = corun__load_rec_add(ld, idx);
+
     t->id = strdup(c.id->valuestring);
-    ld->recs[idx].id_off = (uint32_t)corun__load_where(ld, c.id);
+    if (rec)
+      rec->id_off = (uint32_t)corun__load_where(ld, c.id);
+    else
+      corun_field_fail(f, "id", c.id, "could not be kept: out of memory");
   } else if (c.bad_id) {
     corun__load_keep_bad_id(ld, idx, c.bad_id);
   }
@@ -169,8 +222,13 @@ static void read_common(struct loader *ld, struct corun_task *t,
   if (c.name)
     keep_name(ld, f, idx, c.name);
   if (c.limit) {
+    struct ldrec *rec = corun__load_rec_add(ld, idx);
+
     t->limit = corun__load_resolve_limit(ld, f, c.limit);
-    ld->recs[idx].limit_off = (uint32_t)corun__load_where(ld, c.limit);
+    if (rec)
+      rec->limit_off = (uint32_t)corun__load_where(ld, c.limit);
+    else
+      corun_field_fail(f, "limit", c.limit, "could not be kept: out of memory");
   }
 }
 
@@ -421,13 +479,16 @@ static void note_captures(struct loader *ld, cJSON *obj, long idx,
   cJSON *m;
 
   for (m = obj->child; m; m = m->next) {
+    /* Most fields use none: then there is nothing to note or refuse. */
+    if (!uses_captures(m))
+      continue;
     w.field = m->string;
     w.refused = is_common_field(m->string) ||
                 !(fill || (k && k->tmpl_list &&
                            (strcmp(m->string, k->tmpl_list) == 0 ||
                             strcmp(m->string, "source") == 0)));
     walk_captures(&w, m);
-    if (w.refused && uses_captures(m))
+    if (w.refused)
       m->type |= CORUN_FIELD_BAD;
   }
 }
@@ -493,6 +554,67 @@ static int childvec_push(struct childvec *cv, struct corun_task *t)
 }
 
 static struct corun_task *load_task(struct loader *ld);
+
+/*
+ * Whether task idx's children (cv) are the tasks right after it, in
+ * order: then they need no array of their own (8 bytes a child), and are
+ * noted to point into job->tasks once all tasks are read.
+ */
+static int share_children(struct loader *ld, long idx,
+                          const struct childvec *cv)
+{
+  uint32_t i;
+
+  if (cv->n == 0)
+    return 0;
+  for (i = 0; i < cv->n; i++)
+    if (cv->v[i]->index != (uint32_t)idx + 1 + i)
+      return 0;
+  if (ld->nshared == ld->capshared) {
+    size_t ncap = ld->capshared ? ld->capshared * 2 : 16;
+    struct shared_children *nv = realloc(ld->shared, ncap * sizeof(*nv));
+
+    if (nv == NULL)
+      return 0; /* then it keeps its own array */
+    ld->shared = nv;
+    ld->capshared = ncap;
+  }
+  ld->shared[ld->nshared].task = (uint32_t)idx;
+  ld->shared[ld->nshared++].first = (uint32_t)idx + 1;
+  return 1;
+}
+
+void corun__load_share_children(struct loader *ld)
+{
+  struct corun_job *job = ld->job;
+  size_t i;
+
+  for (i = 0; i < ld->nshared; i++) {
+    struct corun_task *t = job->tasks[ld->shared[i].task];
+
+    if (t)
+      t->children = &job->tasks[ld->shared[i].first];
+  }
+}
+
+int corun__job_own_children(struct corun_job *job)
+{
+  size_t i;
+
+  for (i = 0; i < job->ntasks; i++) {
+    struct corun_task *t = job->tasks[i];
+    struct corun_task **own;
+
+    if (t == NULL || !corun__job_children_shared(job, t))
+      continue;
+    own = malloc(t->nchildren * sizeof(*own));
+    if (own == NULL)
+      return -1;
+    memcpy(own, t->children, t->nchildren * sizeof(*own));
+    t->children = own;
+  }
+  return 0;
+}
 
 /* Reads "tasks": [ ... ] of a parent task into cv. */
 static int read_children(struct loader *ld, struct childvec *cv, long idx)
@@ -694,11 +816,13 @@ static struct corun_task *load_task(struct loader *ld)
     obj = NULL;
     t->flags |= CORUN_TF_FILL;
   }
-  t->children = cv.v;
+  for (uint32_t i = 0; i < cv.n; i++)
+    cv.v[i]->parent = t;
   t->nchildren = cv.n;
-  cv.v = NULL;
-  for (uint32_t i = 0; i < t->nchildren; i++)
-    t->children[i]->parent = t;
+  if (!share_children(ld, idx, &cv)) {
+    t->children = cv.v;
+    cv.v = NULL;
+  }
   ld->job->tasks[idx] = t;
 out:
   corun_strmap_free(&seen);

@@ -38,7 +38,7 @@ static void check_template_limits(struct loader *ld, long task,
   for (a = t->parent; t->limit && a; a = a->parent)
     if (a->limit == t->limit) {
       corun__load_diag(
-          ld, ld->recs[task].obj_off, task,
+          ld, ld->obj_offs[task], task,
           "a stage's task: \"limit\" \"%s\" is taken inside a task that "
           "already holds it: waiting for another slot there could wait for "
           "ever",

@@ -237,6 +237,28 @@ void corun__load_check_defaults(struct loader *ld)
 }
 
 /*
+ * corun_json_skip() over "tasks", giving back the mapped text behind it:
+ * the tasks are read again from their start once the top level is known.
+ */
+static int skip_tasks(struct loader *ld)
+{
+  struct corun_json *p = &ld->p;
+  int n = 0, r;
+
+  if (corun_json_peek(p) != '[')
+    return corun_json_skip(p);
+  if (corun_json_array_begin(p) < 0)
+    return -1;
+  while ((r = corun_json_array_next(p, &n)) > 0) {
+    if (corun_json_skip(p) < 0)
+      return -1;
+    corun__load_give_back(ld, p->pos);
+  }
+  ld->dropped = ld->tasks_off;
+  return r;
+}
+
+/*
  * First pass over the top-level object: everything but "tasks", whose
  * place is remembered for the second pass.
  */
@@ -287,7 +309,7 @@ int corun__load_read_top(struct loader *ld, cJSON **owned)
       ld->has_tasks = 1;
       ld->tasks_off = corun_json_offset(p);
       free(key);
-      if (corun_json_skip(p) < 0)
+      if (skip_tasks(ld) < 0)
         return -1;
       continue;
     }

@@ -230,7 +230,10 @@ int corun__replay_add(struct replay *r, cJSON *e, struct corun_buf *why)
                    ? t->t_start - queued
                    : CORUN_NO_TIME;
   v = cJSON_GetObjectItemCaseSensitive(e, "attempts");
-  t->attempts = cJSON_IsNumber(v) ? (uint32_t)v->valuedouble : 0;
+  /* corun writes at most 1,001; a hand-made report is held to the field. */
+  t->attempts = !cJSON_IsNumber(v) || !(v->valuedouble >= 0) ? 0
+                : v->valuedouble > UINT16_MAX ? UINT16_MAX
+                                              : (uint16_t)v->valuedouble;
   if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "resumed")))
     t->flags |= CORUN_TF_RESUMED;
   if (cJSON_IsObject(err)) {

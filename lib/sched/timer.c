@@ -10,6 +10,7 @@ struct corun_tbucket {
   uint32_t seq;
   uint32_t slot; /* heap index */
   struct corun_tbucket *next_spare;
+  corun_timer_link_cb lcb; /* holds bare links of this callback; NULL: timers */
 };
 
 static int before(const struct corun_tbucket *a, const struct corun_tbucket *b)
@@ -78,12 +79,13 @@ static void bucket_drop(struct corun_timers *h, struct corun_tbucket *b)
   h->spare = b;
 }
 
-static struct corun_tbucket *bucket_for(struct corun_timers *h, uint64_t due)
+static struct corun_tbucket *bucket_for(struct corun_timers *h, uint64_t due,
+                                        corun_timer_link_cb lcb)
 {
   struct corun_tbucket *b = h->last;
 
   /* Appending to the newest bucket keeps start order among equal dues. */
-  if (b && b->due == due)
+  if (b && b->due == due && b->lcb == lcb)
     return b;
   if (h->n == h->cap) {
     uint32_t ncap = h->cap ? h->cap * 2 : 64;
@@ -102,6 +104,7 @@ static struct corun_tbucket *bucket_for(struct corun_timers *h, uint64_t due)
   }
   corun_list_init(&b->list);
   b->due = due;
+  b->lcb = lcb;
   b->seq = h->seq++;
   h->heap[h->n] = b;
   b->slot = h->n++;
@@ -110,12 +113,12 @@ static struct corun_tbucket *bucket_for(struct corun_timers *h, uint64_t due)
   return b;
 }
 
-/* Unlinks t; returns its bucket if that emptied (caller drops it). */
-static struct corun_tbucket *unlink_timer(struct corun_timer *t)
+/* Unlinks l; returns its bucket if that emptied (caller drops it). */
+static struct corun_tbucket *unlink_timer(struct corun_list *l)
 {
-  struct corun_list *p = t->link.prev, *n = t->link.next;
+  struct corun_list *p = l->prev, *n = l->next;
 
-  corun_list_unlink(&t->link);
+  corun_list_unlink(l);
   /* Only the bucket's head is left when both neighbours are the same. */
   return p == n ? corun_list_entry(p, struct corun_tbucket, list) : NULL;
 }
@@ -156,16 +159,24 @@ static void fire(uv_timer_t *uvt)
   /* One timer at a time: a callback may stop or start any other timer. */
   while (h->n > 0 && h->heap[0]->due <= now) {
     struct corun_tbucket *b = h->heap[0];
-    struct corun_timer *t =
-        corun_list_entry(b->list.next, struct corun_timer, link);
-    uint64_t began = h->watch ? uv_hrtime() : 0;
+    struct corun_list *l = b->list.next;
+    corun_timer_link_cb lcb = b->lcb;
+    uint64_t began = h->watch || h->watch_link ? uv_hrtime() : 0;
 
     corun__clock_tick(h->clock, &n);
-    if (unlink_timer(t))
+    if (unlink_timer(l))
       bucket_drop(h, b);
-    t->cb(t);
-    if (h->watch)
-      h->watch(h, t, began);
+    if (lcb) {
+      lcb(l);
+      if (h->watch_link)
+        h->watch_link(h, l, began);
+    } else {
+      struct corun_timer *t = corun_list_entry(l, struct corun_timer, link);
+
+      t->cb(t);
+      if (h->watch)
+        h->watch(h, t, began);
+    }
   }
   corun__clock_batch_end(h->clock);
   rearm(h);
@@ -204,11 +215,11 @@ int corun__timer_start(struct corun_timers *h, struct corun_timer *t,
   struct corun_tbucket *b;
 
   if (corun_list_linked(&t->link)) {
-    b = unlink_timer(t);
+    b = unlink_timer(&t->link);
     if (b)
       bucket_drop(h, b);
   }
-  b = bucket_for(h, due);
+  b = bucket_for(h, due, NULL);
   if (b == NULL) {
     rearm(h);
     return -1;
@@ -227,7 +238,33 @@ void corun__timer_stop(struct corun_timers *h, struct corun_timer *t)
 
   if (!corun_list_linked(&t->link))
     return;
-  b = unlink_timer(t);
+  b = unlink_timer(&t->link);
+  if (b)
+    bucket_drop(h, b);
+  rearm(h);
+}
+
+int corun__timer_start_link(struct corun_timers *h, struct corun_list *link,
+                            uint64_t due, corun_timer_link_cb cb)
+{
+  struct corun_tbucket *b = bucket_for(h, due, cb);
+
+  if (b == NULL) {
+    rearm(h);
+    return -1;
+  }
+  corun_list_push(&b->list, link);
+  rearm(h);
+  return 0;
+}
+
+void corun__timer_stop_link(struct corun_timers *h, struct corun_list *link)
+{
+  struct corun_tbucket *b;
+
+  if (!corun_list_linked(link))
+    return;
+  b = unlink_timer(link);
   if (b)
     bucket_drop(h, b);
   rearm(h);

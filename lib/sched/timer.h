@@ -37,12 +37,24 @@ struct corun_timer {
 };
 
 /*
+ * A bare list link as a timer (corun__timer_start_link()): for owners
+ * with a link to spare while they wait, and many waits of one callback. A
+ * sleeping task is one: it costs its link alone, where a struct
+ * corun_timer would add 40 bytes to each of a million sleeps.
+ */
+typedef void (*corun_timer_link_cb)(struct corun_list *link);
+
+/*
  * Told after each callback how long it took (began: uv_hrtime() just
  * before it), for slow-callback warnings. NULL: the clock is not read.
+ * watch_link is told of link timers' callbacks (NULL: they are not timed).
  */
 typedef void (*corun_timers_watch_cb)(struct corun_timers *h,
                                       const struct corun_timer *t,
                                       uint64_t began_ns);
+typedef void (*corun_timers_watch_link_cb)(struct corun_timers *h,
+                                           const struct corun_list *link,
+                                           uint64_t began_ns);
 
 struct corun_tbucket;
 
@@ -57,7 +69,8 @@ struct corun_timers {
   uv_timer_t uv;  /* uv.data is the owner's (its close callback's) */
   uv_loop_t *loop;
   struct corun_clock *clock;
-  corun_timers_watch_cb watch; /* optional */
+  corun_timers_watch_cb watch;           /* optional */
+  corun_timers_watch_link_cb watch_link; /* optional */
 };
 
 /* An empty heap on loop, reading clock (which must outlive it). 0 or -1. */
@@ -77,6 +90,18 @@ CORUN_MUST_CHECK int corun__timer_start(struct corun_timers *h,
                                         struct corun_timer *t, uint64_t due,
                                         corun_timer_cb cb, void *data);
 void corun__timer_stop(struct corun_timers *h, struct corun_timer *t);
+/*
+ * Arm link, which must be on no list, to fire at due: cb(link) then. Its
+ * bucket holds only links of the same callback, so start order among
+ * equal dues holds across both forms. The owner keeps the due time if it
+ * needs it. 0, or -1 when out of memory (link not armed).
+ */
+CORUN_MUST_CHECK int corun__timer_start_link(struct corun_timers *h,
+                                             struct corun_list *link,
+                                             uint64_t due,
+                                             corun_timer_link_cb cb);
+/* Disarm link, armed by corun__timer_start_link() (and not fired yet). */
+void corun__timer_stop_link(struct corun_timers *h, struct corun_list *link);
 int corun__timer_armed(const struct corun_timer *t);
 /* Milliseconds on the heap's clock now. */
 static inline uint64_t corun__timers_now(const struct corun_timers *h)
