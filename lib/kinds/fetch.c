@@ -913,8 +913,9 @@ static int invalid_host(const char *url)
   const char *p;
 
   /* Every fetch comes here: parse only a URL that could be one. */
-  for (p = url; *p && strncasecmp(p, "invalid", 7) != 0; p++)
-    ;
+  for (p = url; *p; p++)
+    if ((*p == 'i' || *p == 'I') && strncasecmp(p, "invalid", 7) == 0)
+      break;
   if (*p == '\0')
     return 0;
   u = curl_url();
