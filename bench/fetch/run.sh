@@ -460,8 +460,10 @@ run_tool() { # tool scenario
       "$base$path" "$n" "$c"
     ;;
   wrk)
-    # Two threads, C connections in all; its own count of requests/s.
-    measure "$WORK/$s-wrk-raw.txt" wrk -c "$c" -t 2 -d "${wrk_secs}s" \
+    # Two threads, C connections in all; its own count of requests/s. A
+    # request is a timeout error to wrk after 2 s by default, which 1,000
+    # connections on a busy 2-core machine can pass: 10 s.
+    measure "$WORK/$s-wrk-raw.txt" wrk -c "$c" -t 2 -d "${wrk_secs}s" --timeout 10s \
       "$base$path"
     if grep -qE 'Non-2xx|Socket errors' "$WORK/stdout"; then
       echo "run.sh: wrk saw errors:" >&2
@@ -744,7 +746,7 @@ cat <<EOF
 - server: nginx on 127.0.0.1, worker_processes 1, worker_connections 4096, worker_rlimit_nofile 8192 (ulimit -n of the clients: $(ulimit -n)), keep-alive on (keepalive_requests 1000000), access_log off, sendfile; $payload files of 1024 and 102400 bytes; the 100 ms URL is nginx proxying (upstream keep-alive) to corun's test server's /delay?ms=100
 - load average before the runs: $load_before; after: $(cut -d' ' -f1-3 /proc/loadavg)
 - medians of $repeats repetitions (range: slowest to fastest), tools interleaved (order rotated each repetition), after one untimed warm-up round; each run started once the CPUs were at most ${busy_max}% busy (waiting up to 60 s): $busy_runs of $runs runs started busier
-- req/s = requests / wall time of the whole process (start to exit); wrk: its own Requests/sec over a ${wrk_secs} s run (-t 2 -c C), the ceiling; CPU = user + system; peak RSS = GNU time's maximum resident set
+- req/s = requests / wall time of the whole process (start to exit); wrk: its own Requests/sec over a ${wrk_secs} s run (-t 2 -c C --timeout 10s), the ceiling; CPU = user + system; peak RSS = GNU time's maximum resident set
 - corun: \`corun -q JOB\`, one gather of N fetch tasks, "concurrency": C, no save: results (with bodies of at most 4 KiB of text) stay in memory until exit; curl: \`curl --parallel --parallel-max C -s --no-progress-meter -f -K CFG\` (N url/output=/dev/null pairs); aiohttp: bench/fetch/aiohttp_get.py (one ClientSession, TCPConnector(limit=C), gather of N gets, bodies read)${checks_note}${baseline_note}
 
 | scenario | tool | req/s | req/s range | wall | CPU | peak RSS |
