@@ -23,6 +23,7 @@
 #include "helpers.h"
 #include "server.h"
 #include "util/libcurl.h"
+#include "core/http.h"
 
 #include <curl/curl.h>
 
@@ -833,6 +834,194 @@ Test(fetch, connections_are_reused_across_tasks)
             cJSON_GetObjectItem(res, "body")->valuestring, N + 1);
   cJSON_Delete(res);
   result_free(r);
+}
+
+/*
+ * The body of /conns: how many connections the test server accepted, the
+ * one of this request (a run of its own) included.
+ */
+static int server_conns(void)
+{
+  struct result *r = run_job(
+      job("{\"tasks\": [{\"id\": \"c\", \"kind\": \"fetch\", "
+          "\"url\": \"%s/conns\"}]}",
+          base()),
+      NULL);
+  cJSON *res = result_of(r, "c");
+  int n = atoi(cJSON_GetObjectItem(res, "body")->valuestring);
+
+  cJSON_Delete(res);
+  result_free(r);
+  return n;
+}
+
+/* A gather of n fetches of path at concurrency c, extra top-level fields. */
+static char *many_fetches(int n, int c, const char *extra, const char *path)
+{
+  static char text[1 << 16];
+  size_t len = 0;
+  int i;
+
+  len += (size_t)snprintf(text + len, sizeof(text) - len,
+                          "{%s\"concurrency\": %d, \"tasks\": [{\"id\": "
+                          "\"all\", \"kind\": \"gather\", \"tasks\": [",
+                          extra, c);
+  for (i = 0; i < n; i++)
+    len += (size_t)snprintf(text + len, sizeof(text) - len,
+                            "%s{\"kind\": \"fetch\", \"url\": \"%s%s\"}",
+                            i ? "," : "", base(), path);
+  snprintf(text + len, sizeof(text) - len, "]}]}");
+  cr_assert(len < sizeof(text) - 8, "job too long");
+  return text;
+}
+
+Test(fetch, many_fetches_at_once_keep_one_connection_each)
+{
+  /*
+   * 200 at once, twice over: 200 connections, the second round on the
+   * first round's. The HTTP client spreads that many over several multi
+   * handles; a transfer must still go where a connection is free.
+   */
+  struct result *r =
+      run_job(many_fetches(400, 200, "", "/delay?ms=100"), NULL);
+
+  cr_assert_str_eq(status_of(r, "all"), "ok");
+  result_free(r);
+  {
+    int conns = server_conns();
+
+    cr_assert_eq(conns, 201, "%d connections", conns);
+  }
+}
+
+Test(fetch, per_host_holds_with_many_fetches_at_once)
+{
+  struct result *r = run_job(
+      many_fetches(300, 200, "\"per_host\": 2, ", "/text"), NULL);
+
+  cr_assert_str_eq(status_of(r, "all"), "ok");
+  result_free(r);
+  /* Two for the 300, one for the count. */
+  {
+    int conns = server_conns();
+
+    cr_assert_eq(conns, 3, "%d connections", conns);
+  }
+}
+
+struct http_wave {
+  struct corun_http *h;
+  int left;
+  int closed;
+};
+
+static void wave_done(CURL *easy, CURLcode code, const char *errmsg,
+                      void *arg)
+{
+  struct http_wave *w = arg;
+
+  cr_assert_eq(code, CURLE_OK, "%s", errmsg);
+  corun__http_easy_put(w->h, easy);
+  w->left--;
+}
+
+static size_t wave_sink(char *p, size_t size, size_t n, void *arg)
+{
+  (void)p;
+  (void)arg;
+  return size * n;
+}
+
+static void wave_closed(void *arg)
+{
+  ((struct http_wave *)arg)->closed = 1;
+}
+
+/* n transfers of url on h at once, run to their end. */
+static void wave(uv_loop_t *loop, struct http_wave *w, int n, const char *url)
+{
+  int i;
+
+  for (i = 0; i < n; i++) {
+    CURL *e = corun__http_easy_get(w->h);
+
+    cr_assert_not_null(e);
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, wave_sink);
+    cr_assert_eq(corun__http_add(w->h, e, wave_done, w), 0);
+  }
+  w->left += n;
+  while (w->left > 0)
+    uv_run(loop, UV_RUN_ONCE);
+}
+
+Test(fetch, http_client_spreads_many_transfers_and_keeps_their_handles)
+{
+  struct http_wave w = {0};
+  const char *why = NULL;
+  size_t multis, pooled;
+  uv_loop_t loop;
+  char *url = test_server_url(&srv, "/delay?ms=100");
+
+  cr_assert_eq(uv_loop_init(&loop), 0);
+  /* No connection cap: 64 transfers to a multi handle. */
+  w.h = corun__http_new(&loop, 0, 0, &why);
+  cr_assert_not_null(w.h, "%s", why);
+  wave(&loop, &w, 10, url);
+  corun__http_counts(w.h, &multis, &pooled);
+  cr_assert_eq(multis, 1);
+  wave(&loop, &w, 300, url);
+  corun__http_counts(w.h, &multis, &pooled);
+  cr_assert_eq(multis, 5);
+  /* Every handle kept, not 256 of them: the next 300 make none. */
+  cr_assert_eq(pooled, 300);
+  wave(&loop, &w, 300, url);
+  corun__http_counts(w.h, &multis, &pooled);
+  cr_assert_eq(multis, 5);
+  cr_assert_eq(pooled, 300);
+  corun__http_quiesce(w.h);
+  corun__http_close(w.h, wave_closed, &w);
+  while (!w.closed)
+    uv_run(&loop, UV_RUN_ONCE);
+  cr_assert_eq(uv_loop_close(&loop), 0);
+  {
+    int conns = server_conns();
+
+    cr_assert_eq(conns, 301, "%d connections", conns);
+  }
+
+  /*
+   * A cap of 100 connections: a second multi handle for the 36 past the
+   * first's 64, no more connections than the cap. A per-host cap keeps
+   * one multi handle whatever runs (it counts in one only).
+   */
+  cr_assert_eq(uv_loop_init(&loop), 0);
+  w.closed = 0;
+  w.h = corun__http_new(&loop, 100, 0, &why);
+  cr_assert_not_null(w.h, "%s", why);
+  wave(&loop, &w, 100, url);
+  corun__http_counts(w.h, &multis, &pooled);
+  cr_assert_eq(multis, 2);
+  corun__http_close(w.h, wave_closed, &w);
+  while (!w.closed)
+    uv_run(&loop, UV_RUN_ONCE);
+  {
+    int conns = server_conns();
+
+    cr_assert_eq(conns, 402, "%d connections", conns);
+  }
+
+  w.closed = 0;
+  w.h = corun__http_new(&loop, 0, 1000, &why);
+  cr_assert_not_null(w.h, "%s", why);
+  wave(&loop, &w, 100, url);
+  corun__http_counts(w.h, &multis, &pooled);
+  cr_assert_eq(multis, 1);
+  corun__http_close(w.h, wave_closed, &w);
+  while (!w.closed)
+    uv_run(&loop, UV_RUN_ONCE);
+  cr_assert_eq(uv_loop_close(&loop), 0);
+  free(url);
 }
 
 /*

@@ -9,6 +9,12 @@
 #   a  20,000 x 1 KiB file at 64
 #   b   2,000 x 100 KiB file at 16
 #   c     640 x a URL that answers after 100 ms, at 64 (ideal: 1.0 s)
+#   d  10,000 x 1 KiB file at 1,000 (issue 16: 1,000 connections)
+#   e 100,000 x 1 KiB file at 1,000
+# d and e are not run by default (--only "d e"); each brings its
+# reference, the same requests at 64 (d64, e64), run in the same
+# repetitions, and the report gives corun's rate at 1,000 over its rate
+# at 64 (target: at least 0.8), paired per repetition.
 # Reported per scenario and tool: requests/s of the whole process (N over
 # wall clock, from start to exit), wall time, CPU (user + system) and peak
 # RSS (GNU time), medians over -r repetitions. The tools take turns, and
@@ -39,7 +45,8 @@
 #   --tools LIST  run only these of corun, curl, aiohttp, wrk (and
 #                 corun+checks, baseline when asked for): the ratios to
 #                 a tool left out are "-"
-#   --profile     instead of the benchmark, profile corun on scenario a:
+#   --profile     instead of the benchmark, profile corun on scenario a
+#                 (or the one scenario --only names, say d):
 #                 syscalls and page faults per request beside curl's
 #                 (perf stat), and where its CPU time goes (perf record,
 #                 split by bench/fetch/perf_split.py); needs linux-perf
@@ -59,6 +66,7 @@ set -euo pipefail
 
 repeats=7
 only="a b c"
+only_given=0
 wrk_secs=3
 build=1
 install=1
@@ -73,7 +81,7 @@ tools_only=
 while [ $# -gt 0 ]; do
   case "$1" in
   -r) repeats="$2"; shift 2 ;;
-  --only) only="$2"; shift 2 ;;
+  --only) only="$2"; only_given=1; shift 2 ;;
   --wrk-seconds) wrk_secs="$2"; shift 2 ;;
   --no-build) build=0; shift ;;
   --no-install) install=0; shift ;;
@@ -84,7 +92,7 @@ while [ $# -gt 0 ]; do
   --busy) busy_max="$2"; shift 2 ;;
   --baseline) baseline="$2"; shift 2 ;;
   --tools) tools_only="$2"; shift 2 ;;
-  -h | --help) sed -n '4,57p' "$0"; exit 0 ;;
+  -h | --help) sed -n '4,64p' "$0"; exit 0 ;;
   *) echo "run.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -96,6 +104,28 @@ if [ "$checks" = 1 ]; then
   *) echo "run.sh: --checks needs --payload json" >&2; exit 2 ;;
   esac
 fi
+
+# 1,000 connections at once (d, e) take more than the usual 1,024
+# descriptors, in each client and in nginx: raise the soft limit towards
+# the hard one (nginx raises its own with worker_rlimit_nofile).
+nofile=$(ulimit -n)
+if [ "$nofile" != unlimited ] && [ "$nofile" -lt 8192 ]; then
+  hard=$(ulimit -Hn)
+  if [ "$hard" = unlimited ] || [ "$hard" -ge 8192 ]; then
+    ulimit -n 8192
+  else
+    ulimit -n "$hard"
+  fi
+  nofile=$(ulimit -n)
+fi
+case " $only " in
+*" d"* | *" e"*)
+  if [ "$nofile" != unlimited ] && [ "$nofile" -lt 2048 ]; then
+    echo "run.sh: d and e need 'ulimit -n' of 2048 or more (the hard limit is $(ulimit -Hn))" >&2
+    exit 2
+  fi
+  ;;
+esac
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=../lib.sh
@@ -257,9 +287,12 @@ print(s.getsockname()[1])'
 # and one runs the client; two workers would only make them fight.
 # keepalive_requests is raised so no client is made to reconnect midway
 # (nginx's default is 1000 per connection; wrk would pass that).
+# worker_connections and worker_rlimit_nofile leave room for 1,000 clients
+# at once and more (d, e), so the limit measured there is the client's.
 write_conf() {
   cat >"$WORK/nginx/nginx.conf" <<EOF
 worker_processes 1;
+worker_rlimit_nofile 8192;
 daemon off;
 pid $WORK/nginx/nginx.pid;
 error_log $WORK/nginx/logs/error.log warn;
@@ -335,12 +368,40 @@ declare -A spec=(
   [a]="/1k.txt 20000 64"
   [b]="/100k.txt 2000 16"
   [c]="/delay?ms=100 640 64"
+  [d]="/1k.txt 10000 1000"
+  [d64]="/1k.txt 10000 64"
+  [e]="/1k.txt 100000 1000"
+  [e64]="/1k.txt 100000 64"
 )
 declare -A title=(
   [a]="a: 20,000 GETs of 1 KiB at 64"
   [b]="b: 2,000 GETs of 100 KiB at 16"
   [c]="c: 640 GETs of a 100 ms URL at 64"
+  [d]="d: 10,000 GETs of 1 KiB at 1,000"
+  [d64]="d64: 10,000 GETs of 1 KiB at 64"
+  [e]="e: 100,000 GETs of 1 KiB at 1,000"
+  [e64]="e64: 100,000 GETs of 1 KiB at 64"
 )
+# --profile looks at one scenario: a, or the one --only names.
+if [ "$profile" = 1 ]; then
+  [ "$only_given" = 1 ] || only=a
+  case "$only" in
+  *" "*) echo "run.sh: --profile takes one scenario in --only" >&2; exit 2 ;;
+  esac
+  [ -n "${spec[$only]:-}" ] || { echo "run.sh: no scenario '$only'" >&2; exit 2; }
+  prof_s=$only
+fi
+# d and e each bring their reference at 64, right after them.
+only_in=$only
+only=
+for s in $only_in; do
+  case " $only " in *" $s "*) continue ;; esac
+  only+="$s "
+  case "$profile$s" in
+  0d | 0e) case " $only_in " in *" ${s}64 "*) ;; *) only+="${s}64 " ;; esac ;;
+  esac
+done
+only=${only% }
 
 # corun: one gather of N fetches, no save, so every result (status, bytes,
 # timings, and a small text body) stays in memory until the run ends, as
@@ -363,7 +424,6 @@ gen_curl() { # url n
   }'
 }
 
-[ "$profile" = 1 ] && only=a
 for s in $only; do
   [ -n "${spec[$s]:-}" ] || { echo "run.sh: no scenario '$s'" >&2; exit 2; }
   read -r path n c <<<"${spec[$s]}"
@@ -400,8 +460,10 @@ run_tool() { # tool scenario
       "$base$path" "$n" "$c"
     ;;
   wrk)
-    # Two threads, C connections in all; its own count of requests/s.
-    measure "$WORK/$s-wrk-raw.txt" wrk -c "$c" -t 2 -d "${wrk_secs}s" \
+    # Two threads, C connections in all; its own count of requests/s. A
+    # request is a timeout error to wrk after 2 s by default, which 1,000
+    # connections on a busy 2-core machine can pass: 10 s.
+    measure "$WORK/$s-wrk-raw.txt" wrk -c "$c" -t 2 -d "${wrk_secs}s" --timeout 10s \
       "$base$path"
     if grep -qE 'Non-2xx|Socket errors' "$WORK/stdout"; then
       echo "run.sh: wrk saw errors:" >&2
@@ -436,18 +498,18 @@ wait_quiet() {
   busy_runs=$((busy_runs + 1))
 }
 
-# ---- --profile: where corun's time goes on scenario a ----
+# ---- --profile: where corun's time goes on one scenario ----
 
-profile_a() {
-  local path n c prof="$WORK/build-prof" hz=2000 ev t us
-  read -r path n c <<<"${spec[a]}"
+profile_one() {
+  local s=$prof_s path n c prof="$WORK/build-prof" hz=2000 ev t us
+  read -r path n c <<<"${spec[$s]}"
   # The Release build as benchmarked, plus debug info and frame pointers,
   # so perf can name corun's own (often inlined) functions. It is built
   # in the work directory: build-rel stays as the benchmark left it.
   cmake -S "$root" -B "$prof" -DCMAKE_BUILD_TYPE=Release -DCORUN_TESTS=OFF -DBUILD_TESTING=OFF \
     -DCMAKE_C_FLAGS="-g -fno-omit-frame-pointer" >/dev/null
   cmake --build "$prof" -j2 --target corun >/dev/null
-  "$prof/corun" -q "$WORK/job-a.json" # warm-up
+  "$prof/corun" -q "$WORK/job-$s.json" # warm-up
   # Syscalls and page faults per request, corun beside curl --parallel:
   # each is a kernel entry, and a page fault costs microseconds on a VM.
   ev=page-faults
@@ -460,12 +522,12 @@ profile_a() {
   fi
   wait_quiet
   perf stat -x, -e "$ev,task-clock" -o "$WORK/stat-corun.csv" \
-    "$prof/corun" -q "$WORK/job-a.json"
+    "$prof/corun" -q "$WORK/job-$s.json"
   wait_quiet
   perf stat -x, -e "$ev,task-clock" -o "$WORK/stat-curl.csv" \
     curl --parallel --parallel-max "$c" -s --no-progress-meter -f \
-    -K "$WORK/curl-a.cfg"
-  echo "## corun profile, scenario ${title[a]}"
+    -K "$WORK/curl-$s.cfg"
+  echo "## corun profile, scenario ${title[$s]}"
   echo
   echo "- $(date -u +%Y-%m-%dT%H:%MZ); $(nproc) CPUs, $(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'); corun $(git -C "$root" describe --always --dirty 2>/dev/null), Release + -g -fno-omit-frame-pointer; $payload payload"
   echo
@@ -486,7 +548,7 @@ profile_a() {
   # DWARF unwinding: the Debian libraries have no frame pointers.
   wait_quiet
   perf record -q -o "$WORK/perf.data" --call-graph dwarf,16384 -F "$hz" \
-    -- "$prof/corun" -q "$WORK/job-a.json" 2>/dev/null
+    -- "$prof/corun" -q "$WORK/job-$s.json" 2>/dev/null
   # Shares from perf record, microseconds from perf stat's CPU time: the
   # recording itself slows corun down.
   us=$(awk -F, -v n="$n" '$3 == "task-clock" {print $1 * 1e3 / n}' \
@@ -507,7 +569,7 @@ profile_a() {
 }
 
 if [ "$profile" = 1 ]; then
-  profile_a
+  profile_one
   exit 0
 fi
 
@@ -567,12 +629,17 @@ ratio() {
 # FAST's (for wall or CPU time: how many times FAST's rate), as "median
 # min max" over the repetitions both ran; "nan nan nan" if either did not.
 paired() {
-  local a="$WORK/$1-$2.txt" b="$WORK/$1-$3.txt"
+  paired_files "$WORK/$1-$2.txt" "$WORK/$1-$3.txt" "$4"
+}
+# paired_files FAST_FILE SLOW_FILE COLUMN: the same for any two tools'
+# samples (d against d64: one tool, two scenarios).
+paired_files() {
+  local a=$1 b=$2
   if [ ! -s "$a" ] || [ ! -s "$b" ]; then
     echo "nan nan nan"
     return
   fi
-  paste -d' ' "$a" "$b" | awk -v c="$4" 'NF >= 6 && $c > 0 {
+  paste -d' ' "$a" "$b" | awk -v c="$3" 'NF >= 6 && $c > 0 {
     print $(c + 3) / $c }' | sort -g | awk '{v[NR] = $1}
     END {
       if (NR == 0) { print "nan nan nan"; exit }
@@ -641,6 +708,25 @@ for s in $only; do
     kc=$(ratio "${rps[corun+checks]}" "${rps[corun]}")
     verdicts+=("${title[$s]%%:*} corun+checks/corun req/s $kc; $(pair_text "$s" corun+checks corun); peak RSS $(ratio "${rss[corun+checks]}" "${rss[corun]}")")
   fi
+  case "$s" in
+  d | e)
+    # Same requests, n over wall: the rate at 1,000 over the rate at 64 is
+    # the wall at 64 over the wall at 1,000.
+    if has_tool corun && [ -s "$WORK/${s}64-corun.txt" ]; then
+      w64=$(median "$WORK/${s}64-corun.txt" 1)
+      cr=$(ratio "$w64" "${wall[corun]}")
+      read -r -a pw < <(paired_files "$WORK/$s-corun.txt" "$WORK/${s}64-corun.txt" 1)
+      read -r -a pc < <(paired_files "$WORK/$s-corun.txt" "$WORK/${s}64-corun.txt" 3)
+      verdicts+=("$s: corun at 1,000 over corun at 64, req/s $cr (target >= 0.8): $(verdict "${pw[0]}" ">=" 0.8) on the paired figure; paired per repetition: wall ${pw[0]} (${pw[1]}-${pw[2]}), CPU ${pc[0]} (${pc[1]}-${pc[2]})")
+    fi
+    if has_tool corun && has_tool curl; then
+      verdicts+=("$s: corun/curl --parallel-max 1000 req/s $rr; $(pair_text "$s" corun curl)")
+    fi
+    if has_tool corun && has_tool wrk; then
+      verdicts+=("$s: corun/wrk -c 1000 req/s $wr")
+    fi
+    ;;
+  esac
   if has_tool baseline && has_tool corun; then
     verdicts+=("${title[$s]%%:*} corun/baseline req/s $(ratio "${rps[corun]}" "${rps[baseline]}"); $(pair_text "$s" corun baseline); peak RSS $(ratio "${rss[corun]}" "${rss[baseline]}") ($(fmt '%.1f' "$(awk -v k="${rss[corun]}" 'BEGIN {print k / 1024}')") MiB against $(fmt '%.1f' "$(awk -v k="${rss[baseline]}" 'BEGIN {print k / 1024}')") MiB)")
   fi
@@ -657,10 +743,10 @@ cat <<EOF
 
 - date: $(date -u +%Y-%m-%dT%H:%MZ); host: $(nproc) CPUs, ${cpu_model:-unknown CPU}; $(uname -sr)
 - corun: $("$CORUN" --version) (Release build of $(git -C "$root" describe --always --dirty 2>/dev/null || echo "an unknown tree")); $(curl --version | head -n 1 | cut -d' ' -f1-4); $("$NGINX" -v 2>&1 | sed 's/.*: //'); Python $("$PYTHON" -c 'import sys, aiohttp; print(sys.version.split()[0], "aiohttp", aiohttp.__version__)'); $(wrk -v 2>&1 | head -n 1 | cut -d' ' -f1-2)
-- server: nginx on 127.0.0.1, worker_processes 1, keep-alive on (keepalive_requests 1000000), access_log off, sendfile; $payload files of 1024 and 102400 bytes; the 100 ms URL is nginx proxying (upstream keep-alive) to corun's test server's /delay?ms=100
+- server: nginx on 127.0.0.1, worker_processes 1, worker_connections 4096, worker_rlimit_nofile 8192 (ulimit -n of the clients: $(ulimit -n)), keep-alive on (keepalive_requests 1000000), access_log off, sendfile; $payload files of 1024 and 102400 bytes; the 100 ms URL is nginx proxying (upstream keep-alive) to corun's test server's /delay?ms=100
 - load average before the runs: $load_before; after: $(cut -d' ' -f1-3 /proc/loadavg)
 - medians of $repeats repetitions (range: slowest to fastest), tools interleaved (order rotated each repetition), after one untimed warm-up round; each run started once the CPUs were at most ${busy_max}% busy (waiting up to 60 s): $busy_runs of $runs runs started busier
-- req/s = requests / wall time of the whole process (start to exit); wrk: its own Requests/sec over a ${wrk_secs} s run (-t 2 -c C), the ceiling; CPU = user + system; peak RSS = GNU time's maximum resident set
+- req/s = requests / wall time of the whole process (start to exit); wrk: its own Requests/sec over a ${wrk_secs} s run (-t 2 -c C --timeout 10s), the ceiling; CPU = user + system; peak RSS = GNU time's maximum resident set
 - corun: \`corun -q JOB\`, one gather of N fetch tasks, "concurrency": C, no save: results (with bodies of at most 4 KiB of text) stay in memory until exit; curl: \`curl --parallel --parallel-max C -s --no-progress-meter -f -K CFG\` (N url/output=/dev/null pairs); aiohttp: bench/fetch/aiohttp_get.py (one ClientSession, TCPConnector(limit=C), gather of N gets, bodies read)${checks_note}${baseline_note}
 
 | scenario | tool | req/s | req/s range | wall | CPU | peak RSS |
@@ -671,6 +757,6 @@ $(printf '%s\n' "${rows[@]}")
 |---|---:|---:|---:|---:|
 $(printf '%s\n' "${ratio_rows[@]}")
 
-Targets (issue 3; with --checks, issue 14):
+Targets (issue 3; with --checks, issue 14; d and e, issue 16):
 $(printf -- '- %s\n' "${verdicts[@]}")
 EOF

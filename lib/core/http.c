@@ -14,10 +14,24 @@
  * from curl's close-socket callback, just before the descriptor is closed.
  * Its memory is freed in its uv_close callback; by then the descriptor may
  * already be in use again, with a new watcher of its own.
+ *
+ * Transfers are spread over several multi handles ("shards") once many run
+ * at once. libcurl 7.88 walks its list of connections to a host for every
+ * transfer, twice: to find an idle one to reuse (it stops at the first)
+ * and, on curl_multi_remove_handle, to find the one the transfer used. At
+ * 1,000 connections to one server those walks, through 1,000 connection
+ * structures out of the cache, cost more than the request itself; each
+ * shard holds at most SHARD_SIZE transfers and about as many connections,
+ * so a walk stays short. Below SHARD_SIZE transfers at once there is one
+ * shard, as if there were none: connections are shared as before. A new
+ * transfer goes to the first shard with room, which is usually the one
+ * whose transfer just ended, so its idle connection is reused and the
+ * total stays at one connection per running transfer.
  */
 #include "core/http.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,30 +42,46 @@
 #include "util/libcurl.h"
 
 #define MAX_IDLE 1024L /* kept-alive connections at most */
+#define SHARD_SIZE 64L /* transfers at once in one multi handle */
+#define POOL_MIN 256   /* idle easy handles kept whatever runs */
+
+struct shard {
+  struct corun_http *h;
+  CURLM *multi;
+  uv_timer_t timer;
+  long active; /* transfers added and not ended or removed yet */
+  long cap;    /* transfers it takes, and connections it may hold */
+};
 
 struct corun_http {
   uv_loop_t *loop;
-  CURLM *multi;
-  uv_timer_t timer;
-  int closing;      /* handles whose close callback is pending */
-  int timer_closed; /* the timer is being or has been closed */
-  int quiet;        /* the run ended: sockets are no longer watched */
+  struct shard **shards; /* the first made with h, more as needed */
+  size_t nshards;
+  long conns; /* connections at most over all shards (0: no cap) */
+  long left;  /* of conns, what no shard has been given yet */
+  long per_host;
+  int closing;           /* handles whose close callback is pending */
+  int timer_closed;      /* the timers are being or have been closed */
+  int quiet;             /* the run ended: sockets are no longer watched */
   struct sockctx *socks; /* every live watcher, for quiesce and close */
   struct sockctx **byfd; /* watcher of each open descriptor, or NULL */
   unsigned char *owned;  /* fd opened by open_socket and not closed yet */
   size_t nbyfd;
-  CURL *pool[256];       /* finished easy handles, for reuse */
-  size_t npool;
-  CURLSH *cookies;       /* the run's one cookie jar, made when first asked */
+  long active; /* transfers in all shards */
+  long peak;   /* the most transfers there have been at once */
+  CURL **pool; /* finished easy handles, for reuse */
+  size_t npool, cappool;
+  CURLSH *cookies; /* the run's one cookie jar, made when first asked */
   void (*closed)(void *arg); /* set by corun__http_close */
   void *closed_arg;
 };
 
 struct sockctx {
   uv_poll_t poll;
+  struct shard *sh; /* whose multi handle the socket belongs to */
   curl_socket_t fd;
-  int idle;  /* curl has no transfer on it now */
-  int owned; /* a connection socket: opened and closed through our hooks */
+  int idle;   /* curl has no transfer on it now */
+  int owned;  /* a connection socket: opened and closed through our hooks */
   int events; /* what curl last asked to wait for (UV_READABLE, ...) */
   struct corun_http *h;
   struct sockctx *prev;
@@ -62,6 +92,7 @@ struct xfer {
   corun_http_done_cb done;
   void *arg;
   struct corun_http *h;
+  struct shard *sh;
   int sock_errno; /* why open_socket last failed for this transfer */
   char errbuf[CURL_ERROR_SIZE];
 };
@@ -74,6 +105,7 @@ static void handle_gone(struct corun_http *h)
 
   if (--h->closing > 0 || closed == NULL)
     return;
+  free(h->shards);
   free(h->byfd);
   free(h->owned);
   free(h);
@@ -118,12 +150,12 @@ static void socket_failed(struct xfer *x)
            corun__fd_hint(x->sock_errno, hint, sizeof(hint)));
 }
 
-static void check_done(struct corun_http *h)
+static void check_done(struct shard *sh)
 {
   CURLMsg *msg;
   int left;
 
-  while ((msg = curl_multi_info_read(h->multi, &left)) != NULL) {
+  while ((msg = curl_multi_info_read(sh->multi, &left)) != NULL) {
     CURL *easy = msg->easy_handle;
     CURLcode code = msg->data.result;
     struct xfer *x = NULL;
@@ -131,9 +163,11 @@ static void check_done(struct corun_http *h)
     if (msg->msg != CURLMSG_DONE)
       continue;
     curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x);
-    curl_multi_remove_handle(h->multi, easy);
+    curl_multi_remove_handle(sh->multi, easy);
     curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
     curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, NULL);
+    sh->active--;
+    sh->h->active--;
     if (x) {
       if (code == CURLE_COULDNT_CONNECT && x->sock_errno)
         socket_failed(x);
@@ -177,19 +211,18 @@ static void on_poll(uv_poll_t *poll, int status, int events)
    * about the multi handle as a whole (curl out of memory); curl keeps its
    * state, so the next socket event or timeout simply drives it again.
    */
-  (void)curl_multi_socket_action(h->multi, c->fd, flags, &running);
-  check_done(h);
+  (void)curl_multi_socket_action(c->sh->multi, c->fd, flags, &running);
+  check_done(c->sh);
 }
 
 static void on_timer(uv_timer_t *timer)
 {
-  struct corun_http *h = timer->data;
+  struct shard *sh = timer->data;
   int running;
 
   /* As in on_poll: transfers' failures come out of check_done. */
-  (void)curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0,
-                                 &running);
-  check_done(h);
+  (void)curl_multi_socket_action(sh->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+  check_done(sh);
 }
 
 /* Make room in the per-descriptor tables for s. */
@@ -220,7 +253,8 @@ static int grow_fds(struct corun_http *h, curl_socket_t s)
 static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp,
                      void *socketp)
 {
-  struct corun_http *h = userp;
+  struct shard *sh = userp;
+  struct corun_http *h = sh->h;
   struct sockctx *c = socketp;
   int events = 0;
 
@@ -236,7 +270,7 @@ static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp,
     if (c && c->owned)
       c->idle = 1;
     else if (c) {
-      curl_multi_assign(h->multi, s, NULL);
+      curl_multi_assign(sh->multi, s, NULL);
       sock_drop(c);
     }
     return 0;
@@ -250,6 +284,7 @@ static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp,
     c->fd = s;
     c->owned = h->owned[s];
     c->h = h;
+    c->sh = sh;
     if (uv_poll_init_socket(h->loop, &c->poll, s) != 0)
       goto fail;
     c->poll.data = c;
@@ -260,18 +295,24 @@ static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp,
     h->byfd[s] = c;
   }
   c->idle = 0;
-  curl_multi_assign(h->multi, s, c);
+  curl_multi_assign(sh->multi, s, c);
   if (what & CURL_POLL_IN)
     events |= UV_READABLE;
   if (what & CURL_POLL_OUT)
     events |= UV_WRITABLE;
-  c->events = events;
   /*
-   * On Unix uv_poll_start returns 0 whenever its handle is open and the
-   * events valid, as here: it only queues the watcher for the loop.
+   * A watcher still armed for the same events is left alone: starting it
+   * again stops it first, and libuv then registers the descriptor anew
+   * (epoll_ctl ADD, which fails as it is still there, then MOD). That was
+   * most of a request's epoll_ctl calls, at every change of transfer on a
+   * kept-alive connection. On Unix uv_poll_start returns 0 whenever its
+   * handle is open and the events valid, as here: it only queues the
+   * watcher for the loop.
    */
-  if (!h->quiet)
+  if (!h->quiet &&
+      !(c->events == events && uv_is_active((uv_handle_t *)&c->poll)))
     (void)uv_poll_start(&c->poll, events, on_poll);
+  c->events = events;
   return 0;
 fail:
   free(c);
@@ -311,13 +352,13 @@ static int close_socket(void *clientp, curl_socket_t s)
 
 static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
 {
-  struct corun_http *h = userp;
+  struct shard *sh = userp;
 
   (void)multi;
-  if (h->timer_closed)
+  if (sh->h->timer_closed)
     return 0;
   if (timeout_ms < 0) {
-    uv_timer_stop(&h->timer);
+    uv_timer_stop(&sh->timer);
     return 0;
   }
   /*
@@ -325,8 +366,77 @@ static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
    * curl_multi_socket_action to be called from inside this callback.
    */
   /* Fails only with no callback or on a closing handle (timer_closed). */
-  (void)uv_timer_start(&h->timer, on_timer, (uint64_t)timeout_ms, 0);
+  (void)uv_timer_start(&sh->timer, on_timer, (uint64_t)timeout_ms, 0);
   return 0;
+}
+
+/* At most n connections kept idle, and in all if capped. */
+static void shard_limit(struct shard *sh, long n, int capped)
+{
+  if (capped)
+    curl_multi_setopt(sh->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, n);
+  curl_multi_setopt(sh->multi, CURLMOPT_MAXCONNECTS, n);
+}
+
+/*
+ * One more multi handle. The first is set up as a lone one always was:
+ * up to conns connections (the descriptors' cap), kept idle up to
+ * MAX_IDLE, per_host to one host. A per-host cap counts within one multi
+ * handle only, so a job with one never has a second. Each later shard
+ * takes SHARD_SIZE transfers and connections (or what is left of the
+ * cap), and the first is held to SHARD_SIZE too: the shards' connections
+ * together stay within conns.
+ */
+static struct shard *shard_add(struct corun_http *h)
+{
+  struct shard *sh, **ns;
+  long cap;
+
+  ns = realloc(h->shards, (h->nshards + 1) * sizeof(*ns));
+  if (ns == NULL)
+    return NULL;
+  h->shards = ns;
+  sh = calloc(1, sizeof(*sh));
+  if (sh == NULL)
+    return NULL;
+  if ((sh->multi = curl_multi_init()) == NULL) {
+    free(sh);
+    return NULL;
+  }
+  sh->h = h;
+  cap = h->per_host > 0 ? LONG_MAX : SHARD_SIZE;
+  if (h->conns > 0 && cap > h->left)
+    cap = h->left > 0 ? h->left : 1;
+  sh->cap = cap;
+  if (h->conns > 0)
+    h->left -= cap < h->left ? cap : h->left;
+  (void)uv_timer_init(h->loop, &sh->timer); /* only fills the handle in */
+  sh->timer.data = sh;
+  /*
+   * Setting an option this libcurl knows to a pointer or an in-range
+   * number cannot fail (CURLM_UNKNOWN_OPTION, CURLM_BAD_FUNCTION_ARGUMENT
+   * are its only errors); the same holds for curl_easy_setopt below.
+   */
+  curl_multi_setopt(sh->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+  curl_multi_setopt(sh->multi, CURLMOPT_SOCKETDATA, sh);
+  curl_multi_setopt(sh->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+  curl_multi_setopt(sh->multi, CURLMOPT_TIMERDATA, sh);
+  if (h->nshards == 0) {
+    if (h->conns > 0)
+      curl_multi_setopt(sh->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, h->conns);
+    /* Keep idle connections for reuse across the job's many fetches. */
+    curl_multi_setopt(sh->multi, CURLMOPT_MAXCONNECTS,
+                      h->conns > 0 && h->conns < MAX_IDLE ? h->conns
+                                                          : MAX_IDLE);
+    if (h->per_host > 0)
+      curl_multi_setopt(sh->multi, CURLMOPT_MAX_HOST_CONNECTIONS, h->per_host);
+  } else {
+    if (h->nshards == 1)
+      shard_limit(h->shards[0], h->shards[0]->cap, h->conns > 0);
+    shard_limit(sh, cap, h->conns > 0);
+  }
+  h->shards[h->nshards++] = sh;
+  return sh;
 }
 
 /* libcurl's process-wide set-up is done (and must be undone at the end). */
@@ -372,43 +482,57 @@ struct corun_http *corun__http_new(uv_loop_t *loop, long conns, long per_host,
   }
 
   h = calloc(1, sizeof(*h));
-  if (h == NULL || (h->multi = curl_multi_init()) == NULL) {
-    free(h);
+  if (h == NULL) {
     *why = "out of memory creating the HTTP client";
     return NULL;
   }
   h->loop = loop;
-  (void)uv_timer_init(loop, &h->timer); /* only fills the handle in */
-  h->timer.data = h;
-  /*
-   * Setting an option this libcurl knows to a pointer or an in-range
-   * number cannot fail (CURLM_UNKNOWN_OPTION, CURLM_BAD_FUNCTION_ARGUMENT
-   * are its only errors); the same holds for curl_easy_setopt below.
-   */
-  curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
-  curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
-  curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
-  curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
-  if (conns > 0)
-    curl_multi_setopt(h->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, conns);
-  /* Keep idle connections for reuse across the job's many fetches. */
-  curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS,
-                    conns > 0 && conns < MAX_IDLE ? conns : MAX_IDLE);
-  if (per_host > 0)
-    curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, per_host);
+  h->conns = conns > 0 ? conns : 0;
+  h->left = h->conns;
+  h->per_host = per_host;
+  if (shard_add(h) == NULL) {
+    free(h->shards);
+    free(h);
+    *why = "out of memory creating the HTTP client";
+    return NULL;
+  }
   return h;
+}
+
+/*
+ * The shard a new transfer goes to: the first with room, or a new one
+ * while the connection cap allows; failing both (transfers are capped as
+ * connections are, so only on oom), the least busy.
+ */
+static struct shard *shard_for(struct corun_http *h)
+{
+  struct shard *best = NULL, *sh;
+  size_t i;
+
+  for (i = 0; i < h->nshards; i++) {
+    sh = h->shards[i];
+    if (sh->active < sh->cap)
+      return sh;
+    if (best == NULL || sh->active < best->active)
+      best = sh;
+  }
+  if ((h->conns == 0 || h->left > 0) && (sh = shard_add(h)) != NULL)
+    return sh;
+  return best;
 }
 
 int corun__http_add(struct corun_http *h, CURL *easy, corun_http_done_cb done,
                     void *arg)
 {
   struct xfer *x = malloc(sizeof(*x));
+  struct shard *sh = shard_for(h);
 
   if (x == NULL)
     return -1;
   x->done = done;
   x->arg = arg;
   x->h = h;
+  x->sh = sh;
   x->sock_errno = 0;
   x->errbuf[0] = '\0';
   curl_easy_setopt(easy, CURLOPT_PRIVATE, (char *)x);
@@ -418,11 +542,14 @@ int corun__http_add(struct corun_http *h, CURL *easy, corun_http_done_cb done,
   /* Copied into each connection: its watcher closes with it. */
   curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, close_socket);
   curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, h);
-  if (curl_multi_add_handle(h->multi, easy) != CURLM_OK) {
+  if (curl_multi_add_handle(sh->multi, easy) != CURLM_OK) {
     curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
     free(x);
     return -1;
   }
+  sh->active++;
+  if (++h->active > h->peak)
+    h->peak = h->active;
   return 0;
 }
 
@@ -431,9 +558,14 @@ void corun__http_remove(struct corun_http *h, CURL *easy)
   struct xfer *x = NULL;
 
   curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x);
-  curl_multi_remove_handle(h->multi, easy);
+  /* Without its xfer the handle is in no multi handle (done or never added). */
+  if (x == NULL)
+    return;
+  curl_multi_remove_handle(x->sh->multi, easy);
   curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
   curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, NULL);
+  x->sh->active--;
+  h->active--;
   free(x);
 }
 
@@ -450,30 +582,60 @@ CURL *corun__http_easy_get(struct corun_http *h)
 
 void corun__http_easy_put(struct corun_http *h, CURL *easy)
 {
+  CURL **np;
+  size_t n;
+
   /*
    * Reusing handles saves an init and a cleanup (buffers, a DNS and
-   * connection view) per request; a bounded pool keeps a burst from
-   * holding them all afterwards.
+   * connection view) per request. The pool keeps POOL_MIN handles, or as
+   * many as transfers ever ran at once: at 1,000 at once, a pool of 256
+   * made every other transfer a new handle, since transfers end in
+   * batches (one turn of the loop) before the next ones start. What it
+   * holds is then at most what the busiest moment held anyway.
    */
-  if (h->npool < sizeof(h->pool) / sizeof(h->pool[0]))
-    h->pool[h->npool++] = easy;
-  else
+  if (h->npool >= POOL_MIN && h->npool >= (size_t)h->peak) {
     curl_easy_cleanup(easy);
+    return;
+  }
+  if (h->npool == h->cappool) {
+    n = h->cappool ? h->cappool * 2 : POOL_MIN;
+    np = realloc(h->pool, n * sizeof(*np));
+    if (np == NULL) {
+      curl_easy_cleanup(easy);
+      return;
+    }
+    h->pool = np;
+    h->cappool = n;
+  }
+  h->pool[h->npool++] = easy;
+}
+
+void corun__http_counts(const struct corun_http *h, size_t *multis,
+                        size_t *pooled)
+{
+  *multis = h->nshards;
+  *pooled = h->npool;
 }
 
 void corun__http_quiesce(struct corun_http *h)
 {
   struct sockctx *c;
+  size_t i;
 
   h->quiet = 1;
-  uv_timer_stop(&h->timer);
+  for (i = 0; i < h->nshards; i++)
+    uv_timer_stop(&h->shards[i]->timer);
   for (c = h->socks; c; c = c->next)
     uv_poll_stop(&c->poll);
 }
 
 static void timer_closed(uv_handle_t *handle)
 {
-  handle_gone(handle->data);
+  struct shard *sh = handle->data;
+  struct corun_http *h = sh->h;
+
+  free(sh);
+  handle_gone(h);
 }
 
 CURLSH *corun__http_cookies(struct corun_http *h)
@@ -490,15 +652,21 @@ CURLSH *corun__http_cookies(struct corun_http *h)
 void corun__http_close(struct corun_http *h, void (*closed)(void *arg),
                        void *arg)
 {
+  size_t i;
+
   corun__http_quiesce(h);
   /*
-   * Cleaning up the multi handle closes its cached connections, which
-   * calls back with CURL_POLL_REMOVE: do it while our watchers exist.
+   * Cleaning up a multi handle closes its cached connections, which calls
+   * back with CURL_POLL_REMOVE: do it while our watchers exist.
    */
-  curl_multi_cleanup(h->multi);
-  h->multi = NULL;
+  for (i = 0; i < h->nshards; i++) {
+    curl_multi_cleanup(h->shards[i]->multi);
+    h->shards[i]->multi = NULL;
+  }
   while (h->npool > 0)
     curl_easy_cleanup(h->pool[--h->npool]);
+  free(h->pool);
+  h->pool = NULL;
   /* After every easy handle that used it is gone. */
   if (h->cookies)
     curl_share_cleanup(h->cookies);
@@ -506,9 +674,11 @@ void corun__http_close(struct corun_http *h, void (*closed)(void *arg),
   while (h->socks)
     sock_drop(h->socks);
   h->timer_closed = 1;
-  h->closing++;
-  /* Last: the timer's close callback is then the earliest h may go. */
+  /* Last: the timers' close callbacks are then the earliest h may go. */
   h->closed = closed;
   h->closed_arg = arg;
-  uv_close((uv_handle_t *)&h->timer, timer_closed);
+  for (i = 0; i < h->nshards; i++) {
+    h->closing++;
+    uv_close((uv_handle_t *)&h->shards[i]->timer, timer_closed);
+  }
 }

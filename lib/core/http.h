@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * libcurl's multi interface driven by a libuv loop: one multi handle (one
- * connection cache and DNS cache for all its transfers), a uv_poll per
- * socket curl asks to watch and one uv_timer for curl's timeouts. No
- * threads, no polling loops. It knows nothing of runs: fetch makes one per
+ * libcurl's multi interface driven by a libuv loop: a multi handle (a
+ * connection cache and DNS cache for its transfers; more of them once
+ * more than 64 transfers run at once), a uv_poll per socket curl asks to
+ * watch and a uv_timer per multi handle for curl's timeouts. No threads,
+ * no polling loops. It knows nothing of runs: fetch makes one per
  * run, the first time a fetch starts. libcurl itself is initialised by
  * the application (corun_global_init), which also owns SIGPIPE.
  */
@@ -60,6 +61,13 @@ void corun__http_global_cleanup(void);
  * no locks); NULL on oom. Freed with h.
  */
 CURLSH *corun__http_cookies(struct corun_http *h);
+/*
+ * For tests: how many multi handles h has made (see http.c: many
+ * transfers at once are spread over several) and how many finished easy
+ * handles it keeps for reuse.
+ */
+void corun__http_counts(const struct corun_http *h, size_t *multis,
+                        size_t *pooled);
 /* No more transfers for now: stop watching sockets so the loop can end. */
 void corun__http_quiesce(struct corun_http *h);
 /*
