@@ -832,6 +832,7 @@ static int setup_easy(struct fetch_task *ft, int fresh)
   struct fetch_conf *c = ft->c;
   const struct fetch_transport *tr = c->tr ? c->tr : &default_transport;
   CURL *e = ft->easy;
+  const char *env_ca;
   int bad = 0;
 
   /* A handle from the pool is reset already; one used before is not. */
@@ -885,8 +886,8 @@ static int setup_easy(struct fetch_task *ft, int fresh)
     /* The job's CAs instead of the system's, not beside them. */
     bad |= curl_easy_setopt(e, CURLOPT_CAINFO, tr->ca) != CURLE_OK;
     curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
-  } else if (ca_from_env()) {
-    bad |= curl_easy_setopt(e, CURLOPT_CAINFO, ca_from_env()) != CURLE_OK;
+  } else if ((env_ca = ca_from_env()) != NULL) {
+    bad |= curl_easy_setopt(e, CURLOPT_CAINFO, env_ca) != CURLE_OK;
   }
   if (tr->cert)
     bad |= curl_easy_setopt(e, CURLOPT_SSLCERT, tr->cert) != CURLE_OK;
