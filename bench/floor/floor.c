@@ -7,11 +7,15 @@
  * and no reports. What any libcurl-based tool can reach on a machine:
  * bench/floor/run.sh sets corun beside it.
  *
- *   floor URL N C [CAFILE [HTTP2]]
+ *   floor [-A AGENT] [-E ENCODINGS] URL N C [CAFILE [HTTP2]]
  *
  * CAFILE: the certificate to trust (for https with a self-signed one);
- * HTTP2: "2" to ask for HTTP/2 (over TLS: ALPN). Exit 0 when every
- * request got a 2xx, 1 otherwise.
+ * HTTP2: "2" to ask for HTTP/2 (over TLS: ALPN). -A and -E send a
+ * User-Agent and an Accept-Encoding header, so that the requests on the
+ * wire are byte for byte the ones a tool sends (corun sends both; libcurl
+ * builds each header line per request, and that work belongs to the
+ * transfer). Bodies are not decoded. Exit 0 when every request got a
+ * 2xx, 1 otherwise.
  */
 #include <curl/curl.h>
 #include <stdio.h>
@@ -24,6 +28,8 @@ static size_t discard(char *p, size_t size, size_t n, void *arg)
   (void)arg;
   return size * n;
 }
+
+static const char *agent, *encodings;
 
 static CURL *make(const char *url, const char *ca, int h2)
 {
@@ -40,6 +46,12 @@ static CURL *make(const char *url, const char *ca, int h2)
                       : (long)CURL_HTTP_VERSION_1_1);
   /* Many streams on one connection rather than a connection each. */
   curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+  if (agent)
+    curl_easy_setopt(e, CURLOPT_USERAGENT, agent);
+  if (encodings) {
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, encodings);
+    curl_easy_setopt(e, CURLOPT_HTTP_CONTENT_DECODING, 0L);
+  }
   return e;
 }
 
@@ -50,8 +62,19 @@ int main(int argc, char **argv)
   int h2, running = 0;
   CURLM *m;
 
+  while (argc > 2 && argv[1][0] == '-') {
+    if (strcmp(argv[1], "-A") == 0)
+      agent = argv[2];
+    else if (strcmp(argv[1], "-E") == 0)
+      encodings = argv[2];
+    else
+      break;
+    argc -= 2;
+    argv += 2;
+  }
   if (argc < 4) {
-    fprintf(stderr, "usage: floor URL N C [CAFILE [2]]\n");
+    fprintf(stderr,
+            "usage: floor [-A AGENT] [-E ENCODINGS] URL N C [CAFILE [2]]\n");
     return 2;
   }
   url = argv[1];

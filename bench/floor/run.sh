@@ -8,7 +8,10 @@
 # start_nginx: one worker, keep-alive, a 1 KiB file).
 #
 # Workloads: h1, N GETs at 64 over HTTP/1.1; h2, N GETs at 64 over HTTPS
-# with HTTP/2. The tools take turns (order rotated each repetition);
+# with HTTP/2. The floor sends the request corun sends, byte for byte
+# (its User-Agent and Accept-Encoding headers: -A and -E of floor.c).
+# wrk runs in the same rotation on h1, for 3 s each time, with one thread
+# (one event loop, as corun and the floor have) and with two. The tools take turns (order rotated each repetition);
 # reported: requests/s of the whole process, CPU, peak RSS (medians), and
 # per repetition the ratio of corun's time to the floor's (the issue's
 # target: at most 1.10), corun's rate to wrk's (at least 0.8 on h1) and
@@ -66,14 +69,23 @@ run_tool() { # tool workload
   case $1 in
   corun) measure "$out" "$CORUN" -q "$WORK/$s.json" ;;
   floor)
-    if [ "$s" = h1 ]; then measure "$out" "$WORK/floor" "$u1" "$n" 64
-    else measure "$out" "$WORK/floor" "$u2" "$n" 64 "$WORK/cert.pem" 2; fi ;;
+    if [ "$s" = h1 ]; then measure "$out" "$WORK/floor" "${same[@]}" "$u1" "$n" 64
+    else measure "$out" "$WORK/floor" "${same[@]}" "$u2" "$n" 64 "$WORK/cert.pem" 2; fi ;;
   curl)
     local extra=()
     [ "$s" = h2 ] && extra=(--cacert "$WORK/cert.pem" --http2)
     measure "$out" curl --parallel --parallel-max 64 -s -f "${extra[@]}" -K "$WORK/$s.cfg" ;;
   esac
 }
+# What corun puts in every request besides the URL and Host.
+same=(-A "corun/$("$CORUN" --version | awk '{print $2; exit}')" -E "gzip, deflate, br, zstd")
+# wrk_once THREADS: one 3 s wrk run on h1, its requests/s appended.
+wrk_once() {
+  wrk -t "$1" -c 64 -d 3 "$u1" >"$WORK/wrk.txt" 2>&1 || true
+  awk '/Requests\/sec/ {print $2}' "$WORK/wrk.txt" >>"$WORK/wrk$1.txt"
+}
+have_wrk=0
+command -v wrk >/dev/null && have_wrk=1
 tools=(corun floor curl)
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 for ((r = 0; r < repeats; r++)); do
@@ -84,14 +96,16 @@ for ((r = 0; r < repeats; r++)); do
     paste <(tail -n 1 "$WORK/$s-corun.txt") <(tail -n 1 "$WORK/$s-floor.txt") \
       <(tail -n 1 "$WORK/$s-curl.txt") |
       awk '{printf "%.4f %.4f %.4f\n", $1 / $4, $3 / $6, $2 / $8}' >>"$WORK/$s-pair.txt"
+    if [ "$s" = h1 ] && [ "$have_wrk" = 1 ]; then
+      wrk_once 1
+      wrk_once 2
+      # corun's rate over the two wrk runs that follow it, pair by pair.
+      echo "$n $(tail -n 1 "$WORK/h1-corun.txt" | cut -d' ' -f1) $(tail -n 1 "$WORK/wrk1.txt") $(tail -n 1 "$WORK/wrk2.txt")" |
+        awk '{printf "%.4f %.4f\n", $1 / $2 / $3, $1 / $2 / $4}' >>"$WORK/wrk-pair.txt"
+    fi
   done
   echo "repetition $((r + 1))/$repeats done" >&2
 done
-wrk_rate=
-if command -v wrk >/dev/null; then
-  wrk -t 2 -c 64 -d 3 "$u1" >"$WORK/wrk.txt" 2>&1 || true
-  wrk_rate=$(awk '/Requests\/sec/ {print $2}' "$WORK/wrk.txt")
-fi
 
 echo "## corun and libcurl's floor"
 echo
@@ -111,11 +125,14 @@ for s in h1 h2; do
       "$(awk -v k="$(median "$WORK/$s-$t.txt" 2)" 'BEGIN {print k / 1024}')"
   done
 done
-[ -n "$wrk_rate" ] && printf '| h1 | wrk (-t 2 -c 64, 3 s) | %.0f | - | - |\n' "$wrk_rate"
+if [ "$have_wrk" = 1 ]; then
+  printf '| h1 | wrk (-t 1 -c 64, 3 s) | %.0f | - | - |\n' "$(median "$WORK/wrk1.txt" 1)"
+  printf '| h1 | wrk (-t 2 -c 64, 3 s) | %.0f | - | - |\n' "$(median "$WORK/wrk2.txt" 1)"
+fi
 echo
 for s in h1 h2; do
   echo "- $s: corun's time / the floor's, median of the pairs: $(median "$WORK/$s-pair.txt" 1) (target <= 1.10); CPU $(median "$WORK/$s-pair.txt" 2); peak RSS corun/curl $(median "$WORK/$s-pair.txt" 3) (target <= 1.5)"
 done
-if [ -n "$wrk_rate" ]; then
-  echo "- h1: corun/wrk requests/s $(awk -v n="$n" -v w="$(median "$WORK/h1-corun.txt" 1)" -v k="$wrk_rate" 'BEGIN {printf "%.2f", n / w / k}') (target >= 0.8)"
+if [ "$have_wrk" = 1 ]; then
+  echo "- h1: corun's requests/s / wrk's, median of the pairs: $(median "$WORK/wrk-pair.txt" 1) against wrk -t 1, $(median "$WORK/wrk-pair.txt" 2) against wrk -t 2 (target >= 0.8)"
 fi
