@@ -88,11 +88,13 @@ struct fetch_result {
   cJSON *captures;
 };
 
-struct fetch_task {
-  struct corun_task base;
-  struct fetch_conf *c;
-  struct fetch_result *res;
-  struct fetch_result *failed; /* the answer of a failure, when it had one */
+/*
+ * What a transfer needs only while it runs: made when an attempt starts,
+ * kept across its redirects and retries, let go with its handle. A big
+ * job keeps a fetch_task per request to the end of the run; this part is
+ * held only by the fetches running at the moment.
+ */
+struct fetch_xfer {
   CURL *easy;
   struct curl_slist *hop_headers; /* what this hop sends */
   struct curl_slist *own_headers; /* a hop's own copy, when it differs */
@@ -114,6 +116,14 @@ struct fetch_task {
   int skip_body;                  /* a redirect's: not kept, not decoded */
   char *decode_err;               /* why the body did not decode, or NULL */
   int decode_cut;                 /* ... because a stream stopped short */
+};
+
+struct fetch_task {
+  struct corun_task base;
+  struct fetch_conf *c;
+  struct fetch_result *res;
+  struct fetch_result *failed; /* the answer of a failure, when it had one */
+  struct fetch_xfer *x;        /* while an attempt runs or waits to retry */
   struct corun_retry retry;
 };
 
@@ -490,7 +500,6 @@ static int parse(struct corun_task *t, struct corun_fields *f)
   long long n;
   const char *m;
 
-  ft->out = (struct corun_outfile)CORUN_OUTFILE_INIT;
   if (c == NULL) {
     corun_field_fail(f, "url", NULL,
                      "its transport settings could not be kept: out of memory");
@@ -590,7 +599,7 @@ static int wants_whole(const struct fetch_task *ft)
 /* The first 4 KiB of the body (or all of a shorter one): *len bytes. */
 static const char *kept_body(const struct fetch_task *ft, size_t *len)
 {
-  const struct corun_buf *b = wants_whole(ft) ? &ft->whole : &ft->body;
+  const struct corun_buf *b = wants_whole(ft) ? &ft->x->whole : &ft->x->body;
 
   *len = b->len < BODY_KEEP ? b->len : BODY_KEEP;
   return corun_buf_str(b);
@@ -600,34 +609,34 @@ static int take_body(void *arg, const char *ptr, size_t n)
 {
   struct fetch_task *ft = arg;
 
-  if ((long long)n > ft->c->max_bytes - ft->bytes) {
-    ft->too_large = 1;
+  if ((long long)n > ft->c->max_bytes - ft->x->bytes) {
+    ft->x->too_large = 1;
     return -1; /* abort the transfer before keeping a byte too many */
   }
-  ft->bytes += (long long)n;
-  if (ft->bytes > BODY_KEEP)
-    ft->body_overflow = 1;
-  if (ft->sha)
-    corun__sha256_add(ft->sha, ptr, n);
+  ft->x->bytes += (long long)n;
+  if (ft->x->bytes > BODY_KEEP)
+    ft->x->body_overflow = 1;
+  if (ft->x->sha)
+    corun__sha256_add(ft->x->sha, ptr, n);
   if (wants_whole(ft)) {
     /* Its first 4 KiB are also what kept_body() shows: one copy. */
-    corun_buf_add(&ft->whole, ptr, n);
-    if (ft->whole.oom) {
-      ft->write_errno = ENOMEM;
+    corun_buf_add(&ft->x->whole, ptr, n);
+    if (ft->x->whole.oom) {
+      ft->x->write_errno = ENOMEM;
       return -1;
     }
-  } else if (ft->body.len < BODY_KEEP) {
+  } else if (ft->x->body.len < BODY_KEEP) {
     /*
      * The first 4 KiB are kept whatever else happens to the body: the
      * result shows a small one, and a failure shows the start of its
      * answer.
      */
-    corun_buf_add(&ft->body, ptr,
-                  n < BODY_KEEP - ft->body.len ? n : BODY_KEEP - ft->body.len);
+    corun_buf_add(&ft->x->body, ptr,
+                  n < BODY_KEEP - ft->x->body.len ? n : BODY_KEEP - ft->x->body.len);
   }
-  if (ft->out.fd >= 0) {
-    ft->write_errno = corun__outfile_write(&ft->out, ptr, n);
-    return ft->write_errno ? -1 : 0;
+  if (ft->x->out.fd >= 0) {
+    ft->x->write_errno = corun__outfile_write(&ft->x->out, ptr, n);
+    return ft->x->write_errno ? -1 : 0;
   }
   return 0;
 }
@@ -640,16 +649,16 @@ static char decode_oom[] = "out of memory";
 
 static void set_decode_err(struct fetch_task *ft, const char *why)
 {
-  if (ft->decode_err == NULL)
-    ft->decode_err = strdup(why);
-  if (ft->decode_err == NULL)
-    ft->decode_err = decode_oom;
+  if (ft->x->decode_err == NULL)
+    ft->x->decode_err = strdup(why);
+  if (ft->x->decode_err == NULL)
+    ft->x->decode_err = decode_oom;
 }
 
 /*
  * The response's Content-Encoding, all of its headers joined, as curl
  * keeps them for this hop. Returns 0 and a decoder (or none), or -1 with
- * the reason in ft->decode_err.
+ * the reason in ft->x->decode_err.
  */
 static int make_decoder(struct fetch_task *ft)
 {
@@ -659,7 +668,7 @@ static int make_decoder(struct fetch_task *ft)
   int r = 0;
 
   for (i = 0; i < amount; i++) {
-    if (curl_easy_header(ft->easy, "Content-Encoding", i, CURLH_HEADER, -1,
+    if (curl_easy_header(ft->x->easy, "Content-Encoding", i, CURLH_HEADER, -1,
                          &h) != CURLHE_OK)
       break;
     amount = h->amount;
@@ -673,7 +682,7 @@ static int make_decoder(struct fetch_task *ft)
   } else if (list.len) {
     char why[200];
 
-    r = corun__decoder_new(corun_buf_str(&list), take_body, ft, &ft->decoder,
+    r = corun__decoder_new(corun_buf_str(&list), take_body, ft, &ft->x->decoder,
                            why, sizeof(why));
     if (r < 0)
       set_decode_err(ft, why);
@@ -687,66 +696,69 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *arg)
   struct fetch_task *ft = arg;
   size_t n = size * nmemb;
 
-  if (!ft->decode_checked) {
+  if (!ft->x->decode_checked) {
     long code = 0;
     struct curl_header *loc;
 
-    ft->decode_checked = 1;
-    curl_easy_getinfo(ft->easy, CURLINFO_RESPONSE_CODE, &code);
+    ft->x->decode_checked = 1;
+    curl_easy_getinfo(ft->x->easy, CURLINFO_RESPONSE_CODE, &code);
     /*
      * A redirect about to be followed: its body is not the one asked for.
      * (curl works out CURLINFO_REDIRECT_URL only once the transfer is
      * over; the header is there now.)
      */
-    ft->skip_body = ft->c->follow && code >= 300 && code <= 399 &&
+    ft->x->skip_body = ft->c->follow && code >= 300 && code <= 399 &&
                     code != 304 &&
-                    curl_easy_header(ft->easy, "Location", 0, CURLH_HEADER, -1,
+                    curl_easy_header(ft->x->easy, "Location", 0, CURLH_HEADER, -1,
                                      &loc) == CURLHE_OK;
-    if (!ft->skip_body && ft->c->compressed && make_decoder(ft) < 0)
+    if (!ft->x->skip_body && ft->c->compressed && make_decoder(ft) < 0)
       return 0;
   }
-  if (ft->skip_body)
+  if (ft->x->skip_body)
     return n;
-  if (ft->decoder == NULL)
+  if (ft->x->decoder == NULL)
     return take_body(ft, ptr, n) == 0 ? n : 0;
-  if (corun__decoder_write(ft->decoder, ptr, n) == -1 && !ft->too_large &&
-      !ft->write_errno) {
-    set_decode_err(ft, corun__decoder_error(ft->decoder));
+  if (corun__decoder_write(ft->x->decoder, ptr, n) == -1 && !ft->x->too_large &&
+      !ft->x->write_errno) {
+    set_decode_err(ft, corun__decoder_error(ft->x->decoder));
     return 0;
   }
-  return ft->too_large || ft->write_errno || ft->decode_err ? 0 : n;
+  return ft->x->too_large || ft->x->write_errno || ft->x->decode_err ? 0 : n;
 }
 
 /* This hop's decoder, if it made one, is done with. */
 static void drop_decoder(struct fetch_task *ft)
 {
-  corun__decoder_free(ft->decoder);
-  ft->decoder = NULL;
-  ft->decode_checked = 0;
-  if (ft->decode_err != decode_oom)
-    free(ft->decode_err);
-  ft->decode_err = NULL;
-  ft->decode_cut = 0;
-  ft->skip_body = 0;
+  if (ft->x == NULL)
+    return;
+  corun__decoder_free(ft->x->decoder);
+  ft->x->decoder = NULL;
+  ft->x->decode_checked = 0;
+  if (ft->x->decode_err != decode_oom)
+    free(ft->x->decode_err);
+  ft->x->decode_err = NULL;
+  ft->x->decode_cut = 0;
+  ft->x->skip_body = 0;
 }
 
 static void drop_temp(struct fetch_task *ft)
 {
-  corun__outfile_abort(&ft->out);
+  if (ft->x)
+    corun__outfile_abort(&ft->x->out);
 }
 
 /* Open where this attempt's body goes. Returns 0, or an errno. */
 static int open_sink(struct fetch_task *ft)
 {
   return ft->c->save
-             ? corun__outfile_open(&ft->out, ft->c->save, ft->base.run->root)
+             ? corun__outfile_open(&ft->x->out, ft->c->save, ft->base.run->root)
              : 0;
 }
 
 /* Put the saved body in place. Returns 0, or an errno. */
 static int commit_sink(struct fetch_task *ft)
 {
-  return corun__outfile_commit(&ft->out);
+  return corun__outfile_commit(&ft->x->out);
 }
 
 static void done(CURL *easy, CURLcode code, const char *errmsg, void *arg);
@@ -755,30 +767,41 @@ static void done(CURL *easy, CURLcode code, const char *errmsg, void *arg);
  * The transfer is over for good: its handle goes back to the pool, and
  * the body buffer (copied into the result if kept at all) is let go.
  */
-static void put_easy(struct fetch_task *ft)
+static void free_xfer(struct fetch_task *ft, int pool)
 {
+  struct fetch_xfer *x = ft->x;
   struct corun_http *h;
 
+  if (x == NULL)
+    return;
   /*
    * The handle's list of cookie files ("") is not freed by the reset its
    * next use makes: let it go here (the shared cookies stay).
    */
-  if (ft->easy && ft->c->cookies)
-    curl_easy_setopt(ft->easy, CURLOPT_COOKIEFILE, NULL);
+  if (x->easy && ft->c->cookies)
+    curl_easy_setopt(x->easy, CURLOPT_COOKIEFILE, NULL);
   drop_decoder(ft);
-  corun_buf_free(&ft->body);
-  corun_buf_free(&ft->whole);
-  free(ft->cookie);
-  ft->cookie = NULL;
+  corun__outfile_abort(&x->out);
+  corun_buf_free(&x->body);
+  corun_buf_free(&x->whole);
+  free(x->cookie);
+  free(x->sha);
+  curl_slist_free_all(x->own_headers);
   /* The result keeps the effective URL; the hop's copies can go. */
-  free(ft->url);
-  free(ft->method);
-  ft->url = ft->method = NULL;
-  if (ft->easy && (h = corun__run_kind_state_if(ft->base.run, ft->base.kind)))
-    corun__http_easy_put(h, ft->easy);
-  else if (ft->easy)
-    curl_easy_cleanup(ft->easy);
-  ft->easy = NULL;
+  free(x->url);
+  free(x->method);
+  if (x->easy && pool &&
+      (h = corun__run_kind_state_if(ft->base.run, ft->base.kind)))
+    corun__http_easy_put(h, x->easy);
+  else if (x->easy)
+    curl_easy_cleanup(x->easy);
+  free(x);
+  ft->x = NULL;
+}
+
+static void put_easy(struct fetch_task *ft)
+{
+  free_xfer(ft, 1);
 }
 
 static int same_origin(const char *a, const char *b)
@@ -831,14 +854,14 @@ static int setup_easy(struct fetch_task *ft, int fresh)
 {
   struct fetch_conf *c = ft->c;
   const struct fetch_transport *tr = c->tr ? c->tr : &default_transport;
-  CURL *e = ft->easy;
+  CURL *e = ft->x->easy;
   const char *env_ca;
   int bad = 0;
 
   /* A handle from the pool is reset already; one used before is not. */
   if (!fresh)
     curl_easy_reset(e);
-  bad |= curl_easy_setopt(e, CURLOPT_URL, ft->url) != CURLE_OK;
+  bad |= curl_easy_setopt(e, CURLOPT_URL, ft->x->url) != CURLE_OK;
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   bad |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK;
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
@@ -856,20 +879,20 @@ static int setup_easy(struct fetch_task *ft, int fresh)
    * http never gets HTTP/2 here, and waiting there would serialise
    * transfers behind the first response.
    */
-  if (strncasecmp(ft->url, "https://", 8) == 0)
+  if (strncasecmp(ft->x->url, "https://", 8) == 0)
     curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
   bad |= curl_easy_setopt(e, CURLOPT_USERAGENT, "corun/" CORUN_VERSION) != CURLE_OK;
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, ft);
   if (c->max_bytes != NO_MAX_BYTES)
     curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_bytes);
-  if (ft->hop_headers)
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, ft->hop_headers);
-  if (strcmp(ft->method, "GET") != 0)
-    bad |= curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, ft->method) != CURLE_OK;
-  if (strcmp(ft->method, "HEAD") == 0)
+  if (ft->x->hop_headers)
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, ft->x->hop_headers);
+  if (strcmp(ft->x->method, "GET") != 0)
+    bad |= curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, ft->x->method) != CURLE_OK;
+  if (strcmp(ft->x->method, "HEAD") == 0)
     curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
-  if (ft->send_body && c->body) {
+  if (ft->x->send_body && c->body) {
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)c->body_len);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, c->body);
   }
@@ -939,32 +962,32 @@ static void launch(struct fetch_task *ft)
   struct corun_task *t = &ft->base;
   struct corun_http *h;
   const char *why = NULL;
-  int e, fresh = ft->easy == NULL;
+  int e, fresh = ft->x->easy == NULL;
 
   h = corun__run_kind_state(t->run, t->kind, &why);
   if (h == NULL) {
     corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO, "%s", why);
     return;
   }
-  if (ft->easy == NULL && (ft->easy = corun__http_easy_get(h)) == NULL) {
+  if (ft->x->easy == NULL && (ft->x->easy = corun__http_easy_get(h)) == NULL) {
     corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO,
                        "cannot create a transfer: out of memory");
     return;
   }
-  ft->bytes = 0;
-  ft->too_large = 0;
-  ft->write_errno = 0;
-  ft->body_overflow = 0;
+  ft->x->bytes = 0;
+  ft->x->too_large = 0;
+  ft->x->write_errno = 0;
+  ft->x->body_overflow = 0;
   drop_decoder(ft);
-  corun_buf_reset(&ft->body);
-  corun_buf_reset(&ft->whole);
+  corun_buf_reset(&ft->x->body);
+  corun_buf_reset(&ft->x->whole);
   if (ft->c->expect.sha256) {
-    if (ft->sha == NULL && (ft->sha = malloc(sizeof(*ft->sha))) == NULL) {
+    if (ft->x->sha == NULL && (ft->x->sha = malloc(sizeof(*ft->x->sha))) == NULL) {
       corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO,
                          "out of memory");
       return;
     }
-    corun__sha256_init(ft->sha);
+    corun__sha256_init(ft->x->sha);
   }
   if (setup_easy(ft, fresh) < 0) {
     corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO,
@@ -980,14 +1003,14 @@ static void launch(struct fetch_task *ft)
       return;
     }
     /* "" turns the cookie engine on without reading a file. */
-    curl_easy_setopt(ft->easy, CURLOPT_SHARE, jar);
-    if (curl_easy_setopt(ft->easy, CURLOPT_COOKIEFILE, "") != CURLE_OK) {
+    curl_easy_setopt(ft->x->easy, CURLOPT_SHARE, jar);
+    if (curl_easy_setopt(ft->x->easy, CURLOPT_COOKIEFILE, "") != CURLE_OK) {
       corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO,
                          "cannot turn cookies on: out of memory");
       return;
     }
   }
-  if (invalid_host(ft->url)) {
+  if (invalid_host(ft->x->url)) {
     struct corun_buf msg = CORUN_BUF_INIT;
 
     /*
@@ -995,9 +1018,9 @@ static void launch(struct fetch_task *ft)
      * whole URL, never cut, so no part of a secret in it shows alone.
      */
     corun_buf_puts(&msg, "could not resolve host of ");
-    put_url(&msg, ft->url);
+    put_url(&msg, ft->x->url);
     corun_buf_puts(&msg, ": names under .invalid never resolve (RFC 6761)");
-    done(ft->easy, CURLE_COULDNT_RESOLVE_HOST,
+    done(ft->x->easy, CURLE_COULDNT_RESOLVE_HOST,
          msg.oom ? "could not resolve host" : corun_buf_str(&msg), ft);
     corun_buf_free(&msg);
     return;
@@ -1022,7 +1045,7 @@ static void launch(struct fetch_task *ft)
                        corun__fd_hint(e, hint, sizeof(hint)));
     return;
   }
-  if (corun__http_add(h, ft->easy, done, ft) < 0) {
+  if (corun__http_add(h, ft->x->easy, done, ft) < 0) {
     drop_temp(ft);
     corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO,
                        "libcurl refused the transfer");
@@ -1031,16 +1054,24 @@ static void launch(struct fetch_task *ft)
 
 static void begin_attempt(struct fetch_task *ft)
 {
-  free(ft->url);
-  free(ft->method);
-  ft->url = strdup(ft->c->url);
-  ft->method = strdup(ft->c->method);
-  ft->send_body = 1;
-  ft->redirects = 0;
-  ft->hop_headers = ft->c->headers;
-  curl_slist_free_all(ft->own_headers);
-  ft->own_headers = NULL;
-  if (ft->url == NULL || ft->method == NULL) {
+  if (ft->x == NULL) {
+    if ((ft->x = calloc(1, sizeof(*ft->x))) == NULL) {
+      corun__task_finish(&ft->base, CORUN_STATUS_FAILED, CORUN_ERR_IO,
+                         "out of memory");
+      return;
+    }
+    ft->x->out = (struct corun_outfile)CORUN_OUTFILE_INIT;
+  }
+  free(ft->x->url);
+  free(ft->x->method);
+  ft->x->url = strdup(ft->c->url);
+  ft->x->method = strdup(ft->c->method);
+  ft->x->send_body = 1;
+  ft->x->redirects = 0;
+  ft->x->hop_headers = ft->c->headers;
+  curl_slist_free_all(ft->x->own_headers);
+  ft->x->own_headers = NULL;
+  if (ft->x->url == NULL || ft->x->method == NULL) {
     corun__task_finish(&ft->base, CORUN_STATUS_FAILED, CORUN_ERR_IO,
                        "out of memory");
     return;
@@ -1120,7 +1151,7 @@ static int headers_too_large(const struct fetch_task *ft, CURLcode code,
 {
   if (code == CURLE_RECV_ERROR)
     return strncmp(errmsg, "Too large response headers", 26) == 0;
-  return code == CURLE_OUT_OF_MEMORY && ft->bytes == 0;
+  return code == CURLE_OUT_OF_MEMORY && ft->x->bytes == 0;
 }
 
 /*
@@ -1159,7 +1190,7 @@ static long long backoff_ms(const struct fetch_task *ft, long status)
   curl_off_t after = 0;
 
   if ((status != 429 && status != 503) ||
-      curl_easy_getinfo(ft->easy, CURLINFO_RETRY_AFTER, &after) != CURLE_OK ||
+      curl_easy_getinfo(ft->x->easy, CURLINFO_RETRY_AFTER, &after) != CURLE_OK ||
       after < 0)
     after = 0;
   /* Any wait this long is capped anyway: keep the product in range. */
@@ -1217,10 +1248,10 @@ static struct fetch_result *make_result(struct fetch_task *ft, long status)
 
   if (r == NULL)
     return NULL;
-  curl_easy_getinfo(ft->easy, CURLINFO_CONTENT_TYPE, &ct);
-  curl_easy_getinfo(ft->easy, CURLINFO_EFFECTIVE_URL, &eff);
+  curl_easy_getinfo(ft->x->easy, CURLINFO_CONTENT_TYPE, &ct);
+  curl_easy_getinfo(ft->x->easy, CURLINFO_EFFECTIVE_URL, &eff);
   r->status = status;
-  r->bytes = ft->bytes;
+  r->bytes = ft->x->bytes;
   r->content_type = ct ? strdup(ct) : NULL;
   /*
    * Without a redirect the response came from the task's own URL: shown as
@@ -1231,20 +1262,20 @@ static struct fetch_result *make_result(struct fetch_task *ft, long status)
    * NULL: the task's own URL, written out from its conf when reported (a
    * copy per response is 80 bytes a task of a big job keeps to the end).
    */
-  r->url = ft->redirects == 0 || eff == NULL ? NULL : shown_url(eff);
-  r->t[0] = secs_of(ft->easy, CURLINFO_NAMELOOKUP_TIME_T);
-  r->t[1] = secs_of(ft->easy, CURLINFO_CONNECT_TIME_T);
-  r->t[2] = secs_of(ft->easy, CURLINFO_APPCONNECT_TIME_T);
-  r->t[3] = secs_of(ft->easy, CURLINFO_STARTTRANSFER_TIME_T);
-  r->t[4] = secs_of(ft->easy, CURLINFO_TOTAL_TIME_T);
-  if (!ft->c->save && !ft->body_overflow &&
+  r->url = ft->x->redirects == 0 || eff == NULL ? NULL : shown_url(eff);
+  r->t[0] = secs_of(ft->x->easy, CURLINFO_NAMELOOKUP_TIME_T);
+  r->t[1] = secs_of(ft->x->easy, CURLINFO_CONNECT_TIME_T);
+  r->t[2] = secs_of(ft->x->easy, CURLINFO_APPCONNECT_TIME_T);
+  r->t[3] = secs_of(ft->x->easy, CURLINFO_STARTTRANSFER_TIME_T);
+  r->t[4] = secs_of(ft->x->easy, CURLINFO_TOTAL_TIME_T);
+  if (!ft->c->save && !ft->x->body_overflow &&
       (!ft->base.run->opts.skip_bodies ||
        (ft->base.flags & CORUN_TF_INSTANCE)) &&
       (kept = kept_body(ft, &kept_len), utf8_text(kept, kept_len)) &&
       (r->body = strndup(kept, kept_len)) == NULL)
     goto oom;
   if ((ct && r->content_type == NULL) ||
-      (r->url == NULL && ft->redirects > 0 && eff))
+      (r->url == NULL && ft->x->redirects > 0 && eff))
     goto oom;
   return r;
 oom:
@@ -1267,13 +1298,13 @@ static void keep_failure(struct fetch_task *ft, long status)
 
   if (r == NULL)
     return;
-  curl_easy_getinfo(ft->easy, CURLINFO_CONTENT_TYPE, &ct);
+  curl_easy_getinfo(ft->x->easy, CURLINFO_CONTENT_TYPE, &ct);
   r->status = status;
   r->content_type = ct ? strdup(ct) : NULL;
-  if (ft->body_overflow)
+  if (ft->x->body_overflow)
     while (n > 0 && ((unsigned char)b[n - 1] & 0xc0) == 0x80)
       n--;
-  if (ft->body_overflow && n > 0 && ((unsigned char)b[n - 1] & 0xc0) == 0xc0)
+  if (ft->x->body_overflow && n > 0 && ((unsigned char)b[n - 1] & 0xc0) == 0xc0)
     n--; /* the lead byte of a character cut short */
   if (n > 0 && utf8_text(b, n) && (r->body = strndup(b, n)) == NULL) {
     free_result(r);
@@ -1420,13 +1451,13 @@ static void without_header(struct fetch_task *ft, const char *name)
   struct curl_slist *copy = NULL, *h;
   size_t n = strlen(name);
 
-  for (h = ft->hop_headers; h; h = h->next)
+  for (h = ft->x->hop_headers; h; h = h->next)
     if (!(strncasecmp(h->data, name, n) == 0 &&
           (h->data[n] == ':' || h->data[n] == ';')))
       copy = curl_slist_append(copy, h->data);
-  curl_slist_free_all(ft->own_headers);
-  ft->own_headers = copy;
-  ft->hop_headers = copy;
+  curl_slist_free_all(ft->x->own_headers);
+  ft->x->own_headers = copy;
+  ft->x->hop_headers = copy;
 }
 
 /* A 3xx we follow ourselves. Returns 1 if a new hop was launched. */
@@ -1436,14 +1467,14 @@ static int follow(struct fetch_task *ft, long status)
 
   if (!ft->c->follow || status < 300 || status > 399 || status == 304)
     return 0;
-  curl_easy_getinfo(ft->easy, CURLINFO_REDIRECT_URL, &loc);
+  curl_easy_getinfo(ft->x->easy, CURLINFO_REDIRECT_URL, &loc);
   if (loc == NULL)
     return 0;
-  if (ft->redirects >= MAX_REDIRECTS || !http_url(loc)) {
+  if (ft->x->redirects >= MAX_REDIRECTS || !http_url(loc)) {
     char *shown = shown_url(loc);
 
     drop_temp(ft);
-    if (ft->redirects >= MAX_REDIRECTS)
+    if (ft->x->redirects >= MAX_REDIRECTS)
       corun__task_finish(&ft->base, CORUN_STATUS_FAILED, CORUN_ERR_PROTOCOL,
                          "more than %d redirects (last to %s)", MAX_REDIRECTS,
                          shown ? shown : "?");
@@ -1458,26 +1489,26 @@ static int follow(struct fetch_task *ft, long status)
   if (next == NULL)
     return 0;
   /* Credentials were meant for the first origin, not wherever it sends. */
-  if (ft->hop_headers && !same_origin(ft->url, next))
-    ft->hop_headers = NULL;
-  free(ft->url);
-  ft->url = next;
+  if (ft->x->hop_headers && !same_origin(ft->x->url, next))
+    ft->x->hop_headers = NULL;
+  free(ft->x->url);
+  ft->x->url = next;
   /* 301/302/303 turn a POST into a GET, as browsers and curl do. */
   if (status == 303 ||
-      ((status == 301 || status == 302) && strcmp(ft->method, "POST") == 0)) {
-    free(ft->method);
-    ft->method = strdup("GET");
-    ft->send_body = 0;
+      ((status == 301 || status == 302) && strcmp(ft->x->method, "POST") == 0)) {
+    free(ft->x->method);
+    ft->x->method = strdup("GET");
+    ft->x->send_body = 0;
     /* No body goes on, so neither does what described it. */
     without_header(ft, "Content-Type");
-    if (ft->method == NULL) {
+    if (ft->x->method == NULL) {
       drop_temp(ft);
       corun__task_finish(&ft->base, CORUN_STATUS_FAILED, CORUN_ERR_IO,
                          "out of memory following a redirect");
       return 1;
     }
   }
-  ft->redirects++;
+  ft->x->redirects++;
   drop_temp(ft);
   launch(ft);
   return 1;
@@ -1489,10 +1520,10 @@ static const char *header_of(void *ctx, const char *name)
   struct fetch_task *ft = ctx;
   struct curl_header *h;
 
-  if (curl_easy_header(ft->easy, name, 0, CURLH_HEADER, -1, &h) != CURLHE_OK)
+  if (curl_easy_header(ft->x->easy, name, 0, CURLH_HEADER, -1, &h) != CURLHE_OK)
     return NULL;
   if (h->amount > 1 &&
-      curl_easy_header(ft->easy, name, h->amount - 1, CURLH_HEADER, -1, &h) !=
+      curl_easy_header(ft->x->easy, name, h->amount - 1, CURLH_HEADER, -1, &h) !=
           CURLHE_OK)
     return NULL;
   return h->value;
@@ -1510,17 +1541,17 @@ static const char *cookie_of(void *ctx, const char *name)
   for (i = 0; i < amount; i++) {
     const char *v;
 
-    if (curl_easy_header(ft->easy, "Set-Cookie", i, CURLH_HEADER, -1, &h) !=
+    if (curl_easy_header(ft->x->easy, "Set-Cookie", i, CURLH_HEADER, -1, &h) !=
         CURLHE_OK)
       break;
     amount = h->amount;
     for (v = h->value; *v == ' '; v++)
       ;
     if (strncmp(v, name, n) == 0 && v[n] == '=') {
-      free(ft->cookie);
+      free(ft->x->cookie);
       len = strcspn(v + n + 1, ";");
-      ft->cookie = strndup(v + n + 1, len);
-      found = ft->cookie;
+      ft->x->cookie = strndup(v + n + 1, len);
+      found = ft->x->cookie;
     }
   }
   return found;
@@ -1547,22 +1578,22 @@ static int check_response(struct fetch_task *ft, long status,
     return 0;
   memset(&r, 0, sizeof(r));
   r.status = status;
-  curl_easy_getinfo(ft->easy, CURLINFO_EFFECTIVE_URL, &eff);
-  r.url = ft->redirects == 0 || eff == NULL ? c->url : eff;
+  curl_easy_getinfo(ft->x->easy, CURLINFO_EFFECTIVE_URL, &eff);
+  r.url = ft->x->redirects == 0 || eff == NULL ? c->url : eff;
   r.header = header_of;
   r.cookie = cookie_of;
   r.ctx = ft;
   if (c->expect.wants_body || c->capture.wants_body) {
-    r.body = corun_buf_str(&ft->whole);
-    r.body_len = ft->whole.len;
+    r.body = corun_buf_str(&ft->x->whole);
+    r.body_len = ft->x->whole.len;
   }
   r.pointers = pointers;
   r.npointers = corun__response_pointers(&c->expect, &c->capture, pointers,
                                          sizeof(pointers) / sizeof(*pointers));
-  r.bytes = ft->bytes;
-  r.total = secs_of(ft->easy, CURLINFO_TOTAL_TIME_T);
-  if (ft->sha) {
-    corun__sha256_hex(ft->sha, hex);
+  r.bytes = ft->x->bytes;
+  r.total = secs_of(ft->x->easy, CURLINFO_TOTAL_TIME_T);
+  if (ft->x->sha) {
+    corun__sha256_hex(ft->x->sha, hex);
     r.sha256 = hex;
   }
   failed = corun__expect_check(&c->expect, &r, &msg);
@@ -1622,11 +1653,11 @@ static void done(CURL *easy, CURLcode code, const char *errmsg, void *arg)
   if (code == CURLE_OK && follow(ft, status))
     return;
   /* A compressed body is whole only when each of its streams ended. */
-  if (code == CURLE_OK && ft->decoder && corun__decoder_finish(ft->decoder)) {
-    set_decode_err(ft, corun__decoder_error(ft->decoder));
-    ft->decode_cut = 1;
+  if (code == CURLE_OK && ft->x->decoder && corun__decoder_finish(ft->x->decoder)) {
+    set_decode_err(ft, corun__decoder_error(ft->x->decoder));
+    ft->x->decode_cut = 1;
   }
-  if (code == CURLE_OK && !ft->decode_err && expected(ft->c, status)) {
+  if (code == CURLE_OK && !ft->x->decode_err && expected(ft->c, status)) {
     cJSON *captures = NULL;
 
     if (check_response(ft, status, &captures) < 0)
@@ -1651,25 +1682,25 @@ static void done(CURL *easy, CURLcode code, const char *errmsg, void *arg)
     return;
   }
   drop_temp(ft);
-  if (ft->too_large) {
+  if (ft->x->too_large) {
     type = CORUN_ERR_TOO_LARGE;
     corun_buf_printf(&msg, "body over max_bytes (%lld)", ft->c->max_bytes);
-  } else if (ft->write_errno) {
+  } else if (ft->x->write_errno) {
     type = CORUN_ERR_IO;
     corun_buf_printf(&msg, "cannot write %s: %s", ft->c->save,
-                     strerror(ft->write_errno));
-  } else if (ft->decode_err && expected(ft->c, status)) {
+                     strerror(ft->x->write_errno));
+  } else if (ft->x->decode_err && expected(ft->c, status)) {
     type = CORUN_ERR_PROTOCOL;
     corun_buf_printf(&msg, "%s: %s",
-                     ft->decode_cut ? "body ended early"
+                     ft->x->decode_cut ? "body ended early"
                                     : "body does not decode",
-                     ft->decode_err);
-  } else if (code == CURLE_OK || ft->decode_err) {
+                     ft->x->decode_err);
+  } else if (code == CURLE_OK || ft->x->decode_err) {
     /* A status the job did not expect says more than its body's state. */
     keep_failure(ft, status);
     type = CORUN_ERR_HTTP_STATUS;
     corun_buf_printf(&msg, "HTTP %ld from ", status);
-    put_url(&msg, ft->url);
+    put_url(&msg, ft->x->url);
   } else if (headers_too_large(ft, code, errmsg)) {
     type = CORUN_ERR_PROTOCOL;
     corun_buf_printf(&msg, "response headers too large (%s)",
@@ -1713,10 +1744,9 @@ static void cancel(struct corun_task *t)
   struct corun_http *h = corun__run_kind_state_if(t->run, t->kind);
 
   corun__retry_stop(&ft->retry, t);
-  if (ft->easy && h)
-    corun__http_remove(h, ft->easy);
+  if (ft->x && ft->x->easy && h)
+    corun__http_remove(h, ft->x->easy);
   put_easy(ft);
-  drop_temp(ft);
   corun__task_finish(t, CORUN_STATUS_CANCELLED, CORUN_ERR_CANCELLED, NULL);
 }
 
@@ -1729,19 +1759,19 @@ static void describe(const struct corun_task *t, uint64_t now_ms,
 
   if (corun__retry_describe(&ft->retry, t, now_ms, out))
     return;
-  if (ft->easy) {
+  if (ft->x && ft->x->easy) {
     curl_off_t pre = 0, up = 0;
 
-    curl_easy_getinfo(ft->easy, CURLINFO_NAMELOOKUP_TIME_T, &dns);
-    curl_easy_getinfo(ft->easy, CURLINFO_CONNECT_TIME_T, &conn);
-    curl_easy_getinfo(ft->easy, CURLINFO_PRETRANSFER_TIME_T, &pre);
-    curl_easy_getinfo(ft->easy, CURLINFO_STARTTRANSFER_TIME_T, &ttfb);
-    curl_easy_getinfo(ft->easy, CURLINFO_SIZE_UPLOAD_T, &up);
+    curl_easy_getinfo(ft->x->easy, CURLINFO_NAMELOOKUP_TIME_T, &dns);
+    curl_easy_getinfo(ft->x->easy, CURLINFO_CONNECT_TIME_T, &conn);
+    curl_easy_getinfo(ft->x->easy, CURLINFO_PRETRANSFER_TIME_T, &pre);
+    curl_easy_getinfo(ft->x->easy, CURLINFO_STARTTRANSFER_TIME_T, &ttfb);
+    curl_easy_getinfo(ft->x->easy, CURLINFO_SIZE_UPLOAD_T, &up);
     /* curl's timings say which steps are done; the upload count says
      * whether the body is all out yet. */
     if (ttfb)
       phase = "receiving";
-    else if (pre && (!ft->send_body || up >= (curl_off_t)ft->c->body_len))
+    else if (pre && (!ft->x->send_body || up >= (curl_off_t)ft->c->body_len))
       phase = "waiting";
     else if (conn)
       phase = "sending";
@@ -1750,26 +1780,17 @@ static void describe(const struct corun_task *t, uint64_t now_ms,
     else
       phase = "resolving";
   }
-  corun_buf_printf(out, "%s ", ft->method ? ft->method : "");
-  put_url(out, ft->url ? ft->url : ft->c->url);
-  corun_buf_printf(out, ", %s, %lld bytes", phase, ft->bytes);
+  corun_buf_printf(out, "%s ",
+                   ft->x && ft->x->method ? ft->x->method : "");
+  put_url(out, ft->x && ft->x->url ? ft->x->url : ft->c->url);
+  corun_buf_printf(out, ", %s, %lld bytes", phase, ft->x ? ft->x->bytes : 0LL);
 }
 
 static void release(struct corun_task *t)
 {
   struct fetch_task *ft = (struct fetch_task *)t;
 
-  if (ft->easy)
-    curl_easy_cleanup(ft->easy);
-  drop_temp(ft);
-  drop_decoder(ft);
-  free(ft->url);
-  free(ft->method);
-  free(ft->cookie);
-  free(ft->sha);
-  curl_slist_free_all(ft->own_headers);
-  corun_buf_free(&ft->body);
-  corun_buf_free(&ft->whole);
+  free_xfer(ft, 0);
   free_result(ft->res);
   free_result(ft->failed);
   if (ft->c) {
