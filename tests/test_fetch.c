@@ -515,6 +515,119 @@ Test(fetch, method_headers_and_json_body_are_sent)
   result_free(r);
 }
 
+/* What the echo of task id got: member k of its request, as text. */
+static char *echoed(struct result *r, const char *id, const char *k,
+                    const char *header)
+{
+  cJSON *res = result_of(r, id);
+  cJSON *echo = cJSON_Parse(cJSON_GetObjectItem(res, "body")->valuestring);
+  cJSON *v = cJSON_GetObjectItem(echo, k);
+  char *out;
+
+  if (header)
+    v = cJSON_GetObjectItem(v, header);
+  out = strdup(cJSON_IsString(v) ? v->valuestring : "(none)");
+  cJSON_Delete(echo);
+  cJSON_Delete(res);
+  return out;
+}
+
+static void echoed_is(struct result *r, const char *id, const char *k,
+                      const char *header, const char *want)
+{
+  char *got = echoed(r, id, k, header);
+
+  cr_assert_str_eq(got, want, "%s: %s%s%s is \"%s\", not \"%s\"", id, k,
+                   header ? "." : "", header ? header : "", got, want);
+  free(got);
+}
+
+/*
+ * Fetches in a row that ask the same way share what they ask with; each
+ * one that differs in one thing (or only in its URL) still asks its own
+ * way, and goes back to the earlier way after it.
+ */
+Test(fetch, fetches_in_a_row_each_ask_their_own_way)
+{
+  struct result *r = run_job(
+      job("{\"concurrency\": 1, \"tasks\": ["
+          "{\"id\": \"a\", \"kind\": \"fetch\", \"url\": \"%1$s/echo?n=a\"},"
+          "{\"id\": \"b\", \"kind\": \"fetch\", \"url\": \"%1$s/echo?n=b\"},"
+          "{\"id\": \"put\", \"kind\": \"fetch\", \"url\": \"%1$s/echo\", "
+          "\"method\": \"PUT\"},"
+          "{\"id\": \"get\", \"kind\": \"fetch\", \"url\": \"%1$s/echo\"},"
+          "{\"id\": \"h1\", \"kind\": \"fetch\", \"url\": \"%1$s/echo\", "
+          "\"headers\": {\"X-A\": \"1\"}},"
+          "{\"id\": \"h2\", \"kind\": \"fetch\", \"url\": \"%1$s/echo\", "
+          "\"headers\": {\"X-A\": \"2\"}},"
+          "{\"id\": \"b1\", \"kind\": \"fetch\", \"url\": \"%1$s/echo\", "
+          "\"body\": \"one\"},"
+          "{\"id\": \"b2\", \"kind\": \"fetch\", \"url\": \"%1$s/echo\", "
+          "\"body\": \"two\"},"
+          "{\"id\": \"raw\", \"kind\": \"fetch\", \"url\": \"%1$s/echo\", "
+          "\"compressed\": false},"
+          "{\"id\": \"zip\", \"kind\": \"fetch\", \"url\": \"%1$s/echo\"},"
+          "{\"id\": \"e1\", \"kind\": \"fetch\", \"url\": \"%1$s/echo\", "
+          "\"expect\": {\"status\": [201]}},"
+          "{\"id\": \"e2\", \"kind\": \"fetch\", \"url\": \"%1$s/echo\", "
+          "\"expect\": {\"status\": [200]}},"
+          "{\"id\": \"c1\", \"kind\": \"fetch\", \"url\": \"%1$s/echo\", "
+          "\"capture\": {\"m\": {\"json\": \"/method\"}}},"
+          "{\"id\": \"c2\", \"kind\": \"fetch\", \"url\": \"%1$s/echo\", "
+          "\"capture\": {\"p\": {\"json\": \"/path\"}}},"
+          "{\"id\": \"mb\", \"kind\": \"fetch\", \"url\": \"%1$s/echo\", "
+          "\"max_bytes\": 10},"
+          /* A 303's next hop is a GET without the body; the next task's is
+             not. */
+          "{\"id\": \"r1\", \"kind\": \"fetch\", \"url\": "
+          "\"%1$s/redirect-to?url=%1$s/echo&code=303\", \"body\": \"x\", "
+          "\"headers\": {\"X-B\": \"1\"}},"
+          "{\"id\": \"r2\", \"kind\": \"fetch\", \"url\": \"%1$s/echo\", "
+          "\"body\": \"x\", \"headers\": {\"X-B\": \"1\"}},"
+          "{\"id\": \"r3\", \"kind\": \"fetch\", \"url\": \"%1$s/echo?n=3\", "
+          "\"body\": \"x\", \"headers\": {\"X-B\": \"1\"}}"
+          "]}",
+          base()),
+      NULL);
+  cJSON *c;
+
+  echoed_is(r, "a", "query", NULL, "n=a");
+  echoed_is(r, "b", "query", NULL, "n=b");
+  echoed_is(r, "put", "method", NULL, "PUT");
+  echoed_is(r, "get", "method", NULL, "GET");
+  echoed_is(r, "get", "headers", "x-a", "(none)");
+  echoed_is(r, "h1", "headers", "x-a", "1");
+  echoed_is(r, "h2", "headers", "x-a", "2");
+  echoed_is(r, "b1", "body", NULL, "one");
+  echoed_is(r, "b2", "body", NULL, "two");
+  echoed_is(r, "b2", "method", NULL, "POST");
+  echoed_is(r, "raw", "headers", "accept-encoding", "(none)");
+  echoed_is(r, "zip", "headers", "accept-encoding", "gzip, deflate, br, zstd");
+  cr_assert_str_eq(status_of(r, "e1"), "failed");
+  cr_assert_str_eq(status_of(r, "e2"), "ok");
+  c = result_of(r, "c1");
+  cr_assert_str_eq(
+      cJSON_GetObjectItem(cJSON_GetObjectItem(c, "captures"), "m")->valuestring,
+      "GET");
+  cJSON_Delete(c);
+  c = result_of(r, "c2");
+  cr_assert_null(cJSON_GetObjectItem(cJSON_GetObjectItem(c, "captures"), "m"));
+  cr_assert_str_eq(
+      cJSON_GetObjectItem(cJSON_GetObjectItem(c, "captures"), "p")->valuestring,
+      "/echo");
+  cJSON_Delete(c);
+  cr_assert_str_eq(status_of(r, "mb"), "failed");
+  echoed_is(r, "r1", "method", NULL, "GET");
+  echoed_is(r, "r1", "body", NULL, "");
+  echoed_is(r, "r2", "method", NULL, "POST");
+  echoed_is(r, "r2", "body", NULL, "x");
+  echoed_is(r, "r2", "headers", "x-b", "1");
+  echoed_is(r, "r3", "method", NULL, "POST");
+  echoed_is(r, "r3", "body", NULL, "x");
+  echoed_is(r, "r3", "query", NULL, "n=3");
+  result_free(r);
+}
+
 Test(fetch, retries_then_succeeds_and_counts_attempts)
 {
   struct result *r = run_job(
@@ -921,7 +1034,7 @@ static void wave_done(CURL *easy, CURLcode code, const char *errmsg,
   struct http_wave *w = arg;
 
   cr_assert_eq(code, CURLE_OK, "%s", errmsg);
-  corun__http_easy_put(w->h, easy);
+  corun__http_easy_put(w->h, easy, 0);
   w->left--;
 }
 
@@ -943,7 +1056,8 @@ static void wave(uv_loop_t *loop, struct http_wave *w, int n, const char *url)
   int i;
 
   for (i = 0; i < n; i++) {
-    CURL *e = corun__http_easy_get(w->h);
+    int same;
+    CURL *e = corun__http_easy_get(w->h, 0, &same);
 
     cr_assert_not_null(e);
     curl_easy_setopt(e, CURLOPT_URL, url);
@@ -953,6 +1067,37 @@ static void wave(uv_loop_t *loop, struct http_wave *w, int n, const char *url)
   w->left += n;
   while (w->left > 0)
     uv_run(loop, UV_RUN_ONCE);
+}
+
+/* A pooled handle keeps its options only for the tag it was put back with. */
+Test(fetch, pooled_handles_keep_their_options_for_their_tag_only)
+{
+  const char *why = NULL;
+  uv_loop_t loop;
+  struct http_wave w = {0};
+  struct corun_http *h;
+  CURL *a, *b;
+  int same = -1;
+
+  cr_assert_eq(uv_loop_init(&loop), 0);
+  h = corun__http_new(&loop, 0, 0, &why);
+  cr_assert_not_null(h, "%s", why);
+  a = corun__http_easy_get(h, 6, &same);
+  cr_assert_eq(same, 0, "a new handle has no options to keep");
+  corun__http_easy_put(h, a, 6);
+  b = corun__http_easy_get(h, 6, &same);
+  cr_assert(b == a && same == 1);
+  corun__http_easy_put(h, b, 6);
+  b = corun__http_easy_get(h, 7, &same);
+  cr_assert(b == a && same == 0, "another tag gets a reset handle");
+  corun__http_easy_put(h, b, 0);
+  b = corun__http_easy_get(h, 0, &same);
+  cr_assert_eq(same, 0, "tag 0 is never kept");
+  corun__http_easy_put(h, b, 0);
+  corun__http_close(h, wave_closed, &w);
+  while (!w.closed)
+    uv_run(&loop, UV_RUN_ONCE);
+  cr_assert_eq(uv_loop_close(&loop), 0);
 }
 
 Test(fetch, http_client_spreads_many_transfers_and_keeps_their_handles)

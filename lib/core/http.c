@@ -69,11 +69,16 @@ struct corun_http {
   size_t nbyfd;
   long active; /* transfers in all shards */
   long peak;   /* the most transfers there have been at once */
-  CURL **pool; /* finished easy handles, for reuse */
+  struct pooled *pool; /* finished easy handles, for reuse */
   size_t npool, cappool;
   CURLSH *cookies; /* the run's one cookie jar, made when first asked */
   void (*closed)(void *arg); /* set by corun__http_close */
   void *closed_arg;
+};
+
+struct pooled {
+  CURL *easy;
+  uint64_t tag; /* what its options were last set for; 0: unknown */
 };
 
 struct sockctx {
@@ -569,20 +574,28 @@ void corun__http_remove(struct corun_http *h, CURL *easy)
   free(x);
 }
 
-CURL *corun__http_easy_get(struct corun_http *h)
+CURL *corun__http_easy_get(struct corun_http *h, uint64_t tag, int *same)
 {
-  CURL *e;
+  struct pooled *p;
 
+  *same = 0;
   if (h->npool == 0)
     return curl_easy_init();
-  e = h->pool[--h->npool];
-  curl_easy_reset(e);
-  return e;
+  p = &h->pool[--h->npool];
+  /*
+   * Handles end and come back in batches, so the last one in is usually
+   * the one a like transfer just left: only that one is looked at.
+   */
+  if (tag != 0 && p->tag == tag)
+    *same = 1;
+  else
+    curl_easy_reset(p->easy);
+  return p->easy;
 }
 
-void corun__http_easy_put(struct corun_http *h, CURL *easy)
+void corun__http_easy_put(struct corun_http *h, CURL *easy, uint64_t tag)
 {
-  CURL **np;
+  struct pooled *np;
   size_t n;
 
   /*
@@ -607,7 +620,8 @@ void corun__http_easy_put(struct corun_http *h, CURL *easy)
     h->pool = np;
     h->cappool = n;
   }
-  h->pool[h->npool++] = easy;
+  h->pool[h->npool].easy = easy;
+  h->pool[h->npool++].tag = tag;
 }
 
 void corun__http_counts(const struct corun_http *h, size_t *multis,
@@ -664,7 +678,7 @@ void corun__http_close(struct corun_http *h, void (*closed)(void *arg),
     h->shards[i]->multi = NULL;
   }
   while (h->npool > 0)
-    curl_easy_cleanup(h->pool[--h->npool]);
+    curl_easy_cleanup(h->pool[--h->npool].easy);
   free(h->pool);
   h->pool = NULL;
   /* After every easy handle that used it is gone. */

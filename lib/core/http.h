@@ -12,6 +12,7 @@
 #define CORUN_HTTP_H
 
 #include <curl/curl.h>
+#include <stdint.h>
 
 #include <uv.h>
 
@@ -42,12 +43,15 @@ CORUN_MUST_CHECK int corun__http_add(struct corun_http *h, CURL *easy,
 /* Stop a transfer at once; done is not called. The caller frees easy. */
 void corun__http_remove(struct corun_http *h, CURL *easy);
 /*
- * An easy handle to use, from the pool of finished ones (options reset,
- * as curl_easy_reset leaves them) or new; NULL on oom. Give it back with corun__http_easy_put() once its
- * transfer is over (removed or done) and its results are read.
+ * An easy handle to use, from the pool of finished ones or new; NULL on
+ * oom. Give it back with corun__http_easy_put() once its transfer is over
+ * (removed or done) and its results are read. tag names the options the
+ * handle was given (0: none a later transfer may count on): a handle put
+ * back with the tag asked for comes with its options as they were, and
+ * *same set; any other is reset (as curl_easy_reset leaves it) or new.
  */
-CURL *corun__http_easy_get(struct corun_http *h);
-void corun__http_easy_put(struct corun_http *h, CURL *easy);
+CURL *corun__http_easy_get(struct corun_http *h, uint64_t tag, int *same);
+void corun__http_easy_put(struct corun_http *h, CURL *easy, uint64_t tag);
 /*
  * corun_global_init()'s and corun_global_cleanup()'s part: it allows
  * the first corun__http_new() to load libcurl and run its set-up, which

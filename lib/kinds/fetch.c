@@ -16,6 +16,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,8 +48,14 @@
 #define NO_MAX_BYTES LLONG_MAX
 #define MAX_REDIRECTS 10
 
+/*
+ * How a fetch asks, all but its URL. Fetches one after another in a job
+ * that ask the same way (a bulk download, a check over many pages) share
+ * one: a conf is 200-odd bytes, a task's URL 50.
+ */
 struct fetch_conf {
-  char *url;
+  unsigned refs;   /* the tasks (and the load's memo) holding it */
+  uint64_t serial; /* this conf's own number, never reused in a process */
   char *method;
   struct curl_slist *headers;
   char *body;
@@ -96,6 +104,7 @@ struct fetch_result {
  */
 struct fetch_xfer {
   CURL *easy;
+  uint64_t tag; /* what easy's options were set for (see hop_tag) */
   struct curl_slist *hop_headers; /* what this hop sends */
   struct curl_slist *own_headers; /* a hop's own copy, when it differs */
   char *url;                      /* this hop's URL */
@@ -121,6 +130,7 @@ struct fetch_xfer {
 struct fetch_task {
   struct corun_task base;
   struct fetch_conf *c;
+  char *url; /* the task's, as written; a hop's is x->url */
   struct fetch_result *res;
   struct fetch_result *failed; /* the answer of a failure, when it had one */
   struct fetch_xfer *x;        /* while an attempt runs or waits to retry */
@@ -382,17 +392,93 @@ extern const struct corun_kind corun_kind_fetch; /* at the end of the file */
  * reading it once (shared by every task that has it) saves their time
  * and most of their memory.
  */
+/* Numbers for confs: a pooled handle's options name theirs by it. */
+static _Atomic uint64_t conf_serials;
+
+/* One holder less; the last one frees the conf. */
+static void conf_drop(struct fetch_conf *c)
+{
+  if (c == NULL || --c->refs > 0)
+    return;
+  free(c->method);
+  curl_slist_free_all(c->headers);
+  free(c->body);
+  free(c->save);
+  corun__expect_free(&c->expect);
+  corun__captures_free(&c->capture);
+  if (c->tr) {
+    free_transport(c->tr);
+    free(c->tr);
+  }
+  free(c);
+}
+
+static int same_str(const char *a, const char *b)
+{
+  return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+static int same_list(const struct curl_slist *a, const struct curl_slist *b)
+{
+  for (; a && b; a = a->next, b = b->next)
+    if (strcmp(a->data, b->data) != 0)
+      return 0;
+  return a == b;
+}
+
+/*
+ * Whether two confs ask the same way. The checks and captures compare by
+ * their parts: the memo gives equal ones one set of parts (or both have
+ * none), and two separately read ones are taken as different, which only
+ * costs the sharing.
+ */
+static int conf_same(const struct fetch_conf *a, const struct fetch_conf *b)
+{
+  const struct fetch_transport *p = a->tr, *q = b->tr;
+
+  if (!(same_str(a->method, b->method) && same_list(a->headers, b->headers) &&
+        a->body_len == b->body_len &&
+        (a->body == b->body ||
+         (a->body && b->body && memcmp(a->body, b->body, a->body_len) == 0)) &&
+        same_str(a->save, b->save) && a->max_bytes == b->max_bytes &&
+        a->connect_ms == b->connect_ms && a->attempt_ms == b->attempt_ms &&
+        a->retry.retries == b->retry.retries &&
+        a->retry.backoff_ms == b->retry.backoff_ms && a->follow == b->follow &&
+        a->insecure == b->insecure && a->compressed == b->compressed &&
+        a->cookies == b->cookies && a->retry_unsafe == b->retry_unsafe))
+    return 0;
+  if (!(a->expect.nstatus == b->expect.nstatus &&
+        a->expect.status == b->expect.status &&
+        a->expect.checks == b->expect.checks &&
+        a->expect.nchecks == b->expect.nchecks &&
+        a->expect.duration == b->expect.duration &&
+        a->expect.sha256 == b->expect.sha256 &&
+        a->expect.wants_body == b->expect.wants_body &&
+        a->capture.v == b->capture.v && a->capture.n == b->capture.n &&
+        a->capture.wants_body == b->capture.wants_body &&
+        a->capture.secret == b->capture.secret))
+    return 0;
+  if (p == NULL || q == NULL)
+    return p == q;
+  return same_str(p->ca, q->ca) && same_str(p->cert, q->cert) &&
+         same_str(p->key, q->key) && same_str(p->proxy, q->proxy) &&
+         same_list(p->resolve, q->resolve) &&
+         p->http_version == q->http_version;
+}
+
 struct checks_memo {
   cJSON *expect_json;
   struct corun_expect expect;
   cJSON *capture_json;
   struct corun_captures capture;
+  struct fetch_conf *conf; /* the last conf read without an error */
 };
 
 static void checks_memo_free(void *data)
 {
   struct checks_memo *m = data;
 
+  conf_drop(m->conf);
   cJSON_Delete(m->expect_json);
   corun__expect_free(&m->expect);
   cJSON_Delete(m->capture_json);
@@ -490,6 +576,28 @@ static void parse_checks(struct corun_fields *f, struct fetch_conf *c)
              m ? &m->capture : NULL);
 }
 
+/*
+ * The task's conf exchanged for the last one of the load when the two ask
+ * the same way; else it becomes the one the next task is compared with.
+ */
+static void share_conf(struct corun_fields *f, struct fetch_task *ft)
+{
+  struct checks_memo *m =
+      corun_fields_memo(f, &corun_kind_fetch, sizeof(*m), checks_memo_free);
+
+  if (m == NULL)
+    return;
+  if (m->conf && conf_same(m->conf, ft->c)) {
+    conf_drop(ft->c);
+    ft->c = m->conf;
+    ft->c->refs++;
+    return;
+  }
+  conf_drop(m->conf);
+  m->conf = ft->c;
+  m->conf->refs++;
+}
+
 static int parse(struct corun_task *t, struct corun_fields *f)
 {
   struct fetch_task *ft = (struct fetch_task *)t;
@@ -505,6 +613,8 @@ static int parse(struct corun_task *t, struct corun_fields *f)
                      "its transport settings could not be kept: out of memory");
     return -1;
   }
+  c->refs = 1;
+  c->serial = atomic_fetch_add(&conf_serials, 1) + 1;
   ft->c = c;
   /* The first fetch of a job loads libcurl: if it cannot, say so here. */
   if (corun__libcurl_load(&m) < 0) {
@@ -516,12 +626,12 @@ static int parse(struct corun_task *t, struct corun_fields *f)
   c->max_bytes = -1; /* not given: the default depends on "save" */
   c->retry = (struct corun_retry_policy)CORUN_RETRY_POLICY_INIT;
   c->follow = 1;
-  if (corun_field_string(f, "url", &c->url) == 0)
+  if (corun_field_string(f, "url", &ft->url) == 0)
     corun_field_missing(f, "url");
-  else if (c->url && !http_url(c->url))
+  else if (ft->url && !http_url(ft->url))
     corun_field_fail(f, "url", corun_field(f, "url"),
                      "must be an http:// or https:// URL, not \"%s\"",
-                     c->url);
+                     ft->url);
   if (corun_field_string(f, "method", &c->method) > 0) {
     for (m = c->method; *m && token_char(*m); m++)
       ;
@@ -581,7 +691,10 @@ static int parse(struct corun_task *t, struct corun_fields *f)
     c->method = strdup(c->body ? "POST" : "GET");
   if (c->method == NULL)
     corun_field_fail(f, "method", NULL, "could not be kept: out of memory");
-  return f->failed ? -1 : 0;
+  if (f->failed)
+    return -1;
+  share_conf(f, ft);
+  return 0;
 }
 
 /* ---- the transfer ---- */
@@ -792,7 +905,7 @@ static void free_xfer(struct fetch_task *ft, int pool)
   free(x->method);
   if (x->easy && pool &&
       (h = corun__run_kind_state_if(ft->base.run, ft->base.kind)))
-    corun__http_easy_put(h, x->easy);
+    corun__http_easy_put(h, x->easy, x->tag);
   else if (x->easy)
     curl_easy_cleanup(x->easy);
   free(x);
@@ -850,7 +963,23 @@ static const char *ca_from_env(void)
  * The handle set for this hop. Returns -1 when libcurl could not keep a
  * string option (its copies are its only way to fail here).
  */
-static int setup_easy(struct fetch_task *ft, int fresh)
+/*
+ * What a hop's options are, as a number: the conf's, and whether it goes
+ * over TLS (PIPEWAIT), for the first hop of an attempt that sends what the
+ * conf says; 0 for the rest (a redirect's hop, cookies), which must be set
+ * from a reset handle.
+ */
+static uint64_t hop_tag(const struct fetch_task *ft)
+{
+  const struct fetch_xfer *x = ft->x;
+
+  if (ft->c->cookies || x->redirects || !x->send_body ||
+      x->hop_headers != ft->c->headers || strcmp(x->method, ft->c->method))
+    return 0;
+  return ft->c->serial << 1 | (strncasecmp(x->url, "https://", 8) == 0);
+}
+
+static int setup_easy(struct fetch_task *ft, int fresh, int same)
 {
   struct fetch_conf *c = ft->c;
   const struct fetch_transport *tr = c->tr ? c->tr : &default_transport;
@@ -858,6 +987,15 @@ static int setup_easy(struct fetch_task *ft, int fresh)
   const char *env_ca;
   int bad = 0;
 
+  /*
+   * Set for this very way of asking before: all but the URL and the task
+   * it writes to stands (the environment's CA is not looked up again).
+   */
+  if (same) {
+    bad |= curl_easy_setopt(e, CURLOPT_URL, ft->x->url) != CURLE_OK;
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, ft);
+    return bad ? -1 : 0;
+  }
   /* A handle from the pool is reset already; one used before is not. */
   if (!fresh)
     curl_easy_reset(e);
@@ -962,14 +1100,16 @@ static void launch(struct fetch_task *ft)
   struct corun_task *t = &ft->base;
   struct corun_http *h;
   const char *why = NULL;
-  int e, fresh = ft->x->easy == NULL;
+  int e, fresh = ft->x->easy == NULL, same;
+  uint64_t tag = hop_tag(ft);
 
   h = corun__run_kind_state(t->run, t->kind, &why);
   if (h == NULL) {
     corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO, "%s", why);
     return;
   }
-  if (ft->x->easy == NULL && (ft->x->easy = corun__http_easy_get(h)) == NULL) {
+  same = !fresh && tag && ft->x->tag == tag;
+  if (fresh && (ft->x->easy = corun__http_easy_get(h, tag, &same)) == NULL) {
     corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO,
                        "cannot create a transfer: out of memory");
     return;
@@ -989,11 +1129,13 @@ static void launch(struct fetch_task *ft)
     }
     corun__sha256_init(ft->x->sha);
   }
-  if (setup_easy(ft, fresh) < 0) {
+  ft->x->tag = 0;
+  if (setup_easy(ft, fresh, same) < 0) {
     corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO,
                        "out of memory setting up the request");
     return;
   }
+  ft->x->tag = tag;
   if (ft->c->cookies) {
     CURLSH *jar = corun__http_cookies(h);
 
@@ -1064,7 +1206,7 @@ static void begin_attempt(struct fetch_task *ft)
   }
   free(ft->x->url);
   free(ft->x->method);
-  ft->x->url = strdup(ft->c->url);
+  ft->x->url = strdup(ft->url);
   ft->x->method = strdup(ft->c->method);
   ft->x->send_body = 1;
   ft->x->redirects = 0;
@@ -1361,7 +1503,7 @@ static void write_result(const struct corun_task *t,
     /* Without a redirect: the task's own URL as written, sans userinfo. */
     struct corun_buf own = CORUN_BUF_INIT;
 
-    put_url(&own, ft->c->url);
+    put_url(&own, ft->url);
     corun__json_write_str(out, corun_buf_str(&own), sec);
     if (own.oom)
       out->oom = 1;
@@ -1579,7 +1721,7 @@ static int check_response(struct fetch_task *ft, long status,
   memset(&r, 0, sizeof(r));
   r.status = status;
   curl_easy_getinfo(ft->x->easy, CURLINFO_EFFECTIVE_URL, &eff);
-  r.url = ft->x->redirects == 0 || eff == NULL ? c->url : eff;
+  r.url = ft->x->redirects == 0 || eff == NULL ? ft->url : eff;
   r.header = header_of;
   r.cookie = cookie_of;
   r.ctx = ft;
@@ -1782,7 +1924,7 @@ static void describe(const struct corun_task *t, uint64_t now_ms,
   }
   corun_buf_printf(out, "%s ",
                    ft->x && ft->x->method ? ft->x->method : "");
-  put_url(out, ft->x && ft->x->url ? ft->x->url : ft->c->url);
+  put_url(out, ft->x && ft->x->url ? ft->x->url : ft->url);
   corun_buf_printf(out, ", %s, %lld bytes", phase, ft->x ? ft->x->bytes : 0LL);
 }
 
@@ -1793,20 +1935,8 @@ static void release(struct corun_task *t)
   free_xfer(ft, 0);
   free_result(ft->res);
   free_result(ft->failed);
-  if (ft->c) {
-    free(ft->c->url);
-    free(ft->c->method);
-    curl_slist_free_all(ft->c->headers);
-    free(ft->c->body);
-    free(ft->c->save);
-    corun__expect_free(&ft->c->expect);
-    corun__captures_free(&ft->c->capture);
-    if (ft->c->tr) {
-      free_transport(ft->c->tr);
-      free(ft->c->tr);
-    }
-    free(ft->c);
-  }
+  free(ft->url);
+  conf_drop(ft->c);
 }
 
 static size_t capture_names(const struct corun_task *t, const char **out,
@@ -1835,13 +1965,14 @@ static const cJSON *capture_value(const struct corun_task *t,
 static void dry(const struct corun_task *t, const struct corun_secrets *sec,
                 struct corun_buf *out)
 {
-  const struct fetch_conf *c = ((const struct fetch_task *)t)->c;
+  const struct fetch_task *ft = (const struct fetch_task *)t;
+  const struct fetch_conf *c = ft->c;
   const struct fetch_transport *tr = c->tr ? c->tr : &default_transport;
   const struct curl_slist *h;
   size_t i;
 
   corun__dry_field(out, sec, "method", c->method ? c->method : "");
-  corun__dry_field(out, sec, "url", c->url ? c->url : "");
+  corun__dry_field(out, sec, "url", ft->url ? ft->url : "");
   for (h = c->headers; h; h = h->next)
     corun__dry_field(out, sec, "header", h->data);
   if (c->body)
