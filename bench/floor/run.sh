@@ -99,9 +99,10 @@ for ((r = 0; r < repeats; r++)); do
     if [ "$s" = h1 ] && [ "$have_wrk" = 1 ]; then
       wrk_once 1
       wrk_once 2
-      # corun's rate over the two wrk runs that follow it, pair by pair.
-      echo "$n $(tail -n 1 "$WORK/h1-corun.txt" | cut -d' ' -f1) $(tail -n 1 "$WORK/wrk1.txt") $(tail -n 1 "$WORK/wrk2.txt")" |
-        awk '{printf "%.4f %.4f\n", $1 / $2 / $3, $1 / $2 / $4}' >>"$WORK/wrk-pair.txt"
+      # corun's and the floor's rates over the two wrk runs that follow
+      # them, pair by pair.
+      echo "$n $(tail -n 1 "$WORK/h1-corun.txt" | cut -d' ' -f1) $(tail -n 1 "$WORK/wrk1.txt") $(tail -n 1 "$WORK/wrk2.txt") $(tail -n 1 "$WORK/h1-floor.txt" | cut -d' ' -f1)" |
+        awk '{printf "%.4f %.4f %.4f %.4f\n", $1 / $2 / $3, $1 / $2 / $4, $1 / $5 / $3, $1 / $5 / $4}' >>"$WORK/wrk-pair.txt"
     fi
   done
   echo "repetition $((r + 1))/$repeats done" >&2
@@ -134,5 +135,5 @@ for s in h1 h2; do
   echo "- $s: corun's time / the floor's, median of the pairs: $(median "$WORK/$s-pair.txt" 1) (target <= 1.10); CPU $(median "$WORK/$s-pair.txt" 2); peak RSS corun/curl $(median "$WORK/$s-pair.txt" 3) (target <= 1.5)"
 done
 if [ "$have_wrk" = 1 ]; then
-  echo "- h1: corun's requests/s / wrk's, median of the pairs: $(median "$WORK/wrk-pair.txt" 1) against wrk -t 1, $(median "$WORK/wrk-pair.txt" 2) against wrk -t 2 (target >= 0.8)"
+  echo "- h1: corun's requests/s / wrk's, median of the pairs: $(median "$WORK/wrk-pair.txt" 1) against wrk -t 1, $(median "$WORK/wrk-pair.txt" 2) against wrk -t 2 (target >= 0.8); the floor's: $(median "$WORK/wrk-pair.txt" 3) and $(median "$WORK/wrk-pair.txt" 4)"
 fi
