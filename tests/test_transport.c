@@ -525,6 +525,34 @@ Test(transport, a_post_turned_get_sends_no_content_type)
   free(target);
 }
 
+/* A CA file checked once a load still fails every task that names it. */
+Test(transport, each_fetch_naming_a_bad_pem_file_fails)
+{
+  char *d = load_err(
+      "{\"tasks\": [\n"
+      "  {\"id\": \"a1\", \"kind\": \"fetch\", \"url\": \"https://x/\", \"ca\": "
+      "\"/nonexistent/ca.pem\"},\n"
+      "  {\"id\": \"a2\", \"kind\": \"fetch\", \"url\": \"https://x/\", \"ca\": "
+      "\"/nonexistent/ca.pem\"},\n"
+      "  {\"id\": \"b1\", \"kind\": \"fetch\", \"url\": \"https://x/\", \"ca\": "
+      "\"/etc/hostname\"},\n"
+      "  {\"id\": \"b2\", \"kind\": \"fetch\", \"url\": \"https://x/\", \"ca\": "
+      "\"/etc/hostname\", \"cert\": \"/etc/hostname\"}\n"
+      "]}\n");
+  static const char *const want[] = {
+      "task \"a1\": \"ca\" cannot be read: No such file",
+      "task \"a2\": \"ca\" cannot be read: No such file",
+      "task \"b1\": \"ca\" is not a PEM file with certificates",
+      "task \"b2\": \"ca\" is not a PEM file with certificates",
+      "task \"b2\": \"cert\" is not a PEM file with a certificate",
+  };
+  size_t i;
+
+  for (i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+    cr_expect_not_null(strstr(d, want[i]), "missing %s in:\n%s", want[i], d);
+  free(d);
+}
+
 Test(transport, bad_transport_fields_are_load_errors)
 {
   char *d = load_err(

@@ -287,15 +287,45 @@ static int pem_check(const char *path, const char *what)
   return e ? e : found ? 0 : -1;
 }
 
+extern const struct corun_kind corun_kind_fetch; /* at the end of the file */
+
+/* What the load's last fetch said, for the next one (see memo_field). */
+struct checks_memo {
+  cJSON *expect_json;
+  struct corun_expect expect;
+  cJSON *capture_json;
+  struct corun_captures capture;
+  struct fetch_conf *conf; /* the last conf read without an error */
+  /*
+   * The last file checked for ca, cert and key, and what pem_check said:
+   * thousands of fetches name one CA, and its file is read once a load.
+   */
+  char *pem_path[3];
+  int pem_said[3];
+};
+
+static struct checks_memo *checks_memo(struct corun_fields *f);
+
 /* ca, cert, key: a path to a PEM file that exists and holds what it must. */
-static void parse_pem(struct corun_fields *f, const char *name,
+static void parse_pem(struct corun_fields *f, int which, const char *name,
                       const char *what, const char *says, char **out)
 {
+  struct checks_memo *m;
   int e;
 
   if (corun_field_path(f, name, out) <= 0)
     return;
-  e = pem_check(*out, what);
+  m = checks_memo(f);
+  if (m && m->pem_path[which] && strcmp(m->pem_path[which], *out) == 0) {
+    e = m->pem_said[which];
+  } else {
+    e = pem_check(*out, what);
+    if (m) {
+      free(m->pem_path[which]);
+      m->pem_path[which] = strdup(*out);
+      m->pem_said[which] = e;
+    }
+  }
   if (e > 0)
     corun_field_fail(f, name, corun_field(f, name), "cannot be read: %s (%s)",
                      strerror(e), *out);
@@ -315,9 +345,9 @@ static void read_transport(struct corun_fields *f, struct fetch_conf *c,
   const cJSON *v, *it;
   int i = 1;
 
-  parse_pem(f, "ca", "CERTIFICATE", "certificates", &tr->ca);
-  parse_pem(f, "cert", "CERTIFICATE", "a certificate", &tr->cert);
-  parse_pem(f, "key", "PRIVATE KEY", "a private key", &tr->key);
+  parse_pem(f, 0, "ca", "CERTIFICATE", "certificates", &tr->ca);
+  parse_pem(f, 1, "cert", "CERTIFICATE", "a certificate", &tr->cert);
+  parse_pem(f, 2, "key", "PRIVATE KEY", "a private key", &tr->key);
   if (tr->key && !tr->cert)
     corun_field_fail(f, "key", corun_field(f, "key"),
                      "needs \"cert\", the certificate it goes with");
@@ -384,7 +414,6 @@ static void parse_transport(struct corun_fields *f, struct fetch_conf *c)
   *c->tr = tr;
 }
 
-extern const struct corun_kind corun_kind_fetch; /* at the end of the file */
 
 /*
  * The last "expect" and "capture" read in this load, as written and as
@@ -466,24 +495,27 @@ static int conf_same(const struct fetch_conf *a, const struct fetch_conf *b)
          p->http_version == q->http_version;
 }
 
-struct checks_memo {
-  cJSON *expect_json;
-  struct corun_expect expect;
-  cJSON *capture_json;
-  struct corun_captures capture;
-  struct fetch_conf *conf; /* the last conf read without an error */
-};
 
 static void checks_memo_free(void *data)
 {
   struct checks_memo *m = data;
+  int i;
 
+  for (i = 0; i < 3; i++)
+    free(m->pem_path[i]);
   conf_drop(m->conf);
   cJSON_Delete(m->expect_json);
   corun__expect_free(&m->expect);
   cJSON_Delete(m->capture_json);
   corun__captures_free(&m->capture);
   free(m);
+}
+
+/* The load's memo, or NULL (a task made while running, or no memory). */
+static struct checks_memo *checks_memo(struct corun_fields *f)
+{
+  return corun_fields_memo(f, &corun_kind_fetch, sizeof(struct checks_memo),
+                           checks_memo_free);
 }
 
 /*
@@ -567,8 +599,7 @@ static void memo_field(struct corun_fields *f, const struct memo_kind *mk,
 /* "expect" and "capture": what a correct response is, what to keep of it. */
 static void parse_checks(struct corun_fields *f, struct fetch_conf *c)
 {
-  struct checks_memo *m =
-      corun_fields_memo(f, &corun_kind_fetch, sizeof(*m), checks_memo_free);
+  struct checks_memo *m = checks_memo(f);
 
   memo_field(f, &expect_memo, &c->expect, m ? &m->expect_json : NULL,
              m ? &m->expect : NULL);
@@ -582,8 +613,7 @@ static void parse_checks(struct corun_fields *f, struct fetch_conf *c)
  */
 static void share_conf(struct corun_fields *f, struct fetch_task *ft)
 {
-  struct checks_memo *m =
-      corun_fields_memo(f, &corun_kind_fetch, sizeof(*m), checks_memo_free);
+  struct checks_memo *m = checks_memo(f);
 
   if (m == NULL)
     return;
