@@ -1069,6 +1069,87 @@ static void wave(uv_loop_t *loop, struct http_wave *w, int n, const char *url)
     uv_run(loop, UV_RUN_ONCE);
 }
 
+extern int corun__load_plain_fetches;
+
+/* The job's --dry-run text, loaded with plain fetches read straight or not. */
+static char *dry_of(const char *text, int plain)
+{
+  struct corun_job *j;
+  struct corun_buf b = CORUN_BUF_INIT;
+
+  corun__load_plain_fetches = plain;
+  j = load_ok(text);
+  corun__load_plain_fetches = 1;
+  corun_job_dry_run(j, &b);
+  corun_job_free(j);
+  return corun_buf_detach(&b);
+}
+
+static char *err_of(const char *text, int plain)
+{
+  char *d;
+
+  corun__load_plain_fetches = plain;
+  d = load_err(text);
+  corun__load_plain_fetches = 1;
+  return d;
+}
+
+/*
+ * Fetches with only a kind and a URL are read straight from the text; the
+ * jobs and errors are the ones the general way makes, for plain fetches and
+ * for every near miss, which the general way reads.
+ */
+Test(fetch, plain_fetches_load_as_the_general_way_loads_them)
+{
+  static const char ok[] =
+      "{\"tasks\": [\n"
+      "{\"kind\": \"fetch\", \"url\": \"http://a.test/x?q=1#f\"},\n"
+      "{\"url\":\"https://a.test/y\",\"kind\":\"fetch\"},\n"
+      "{ \"kind\" : \"fetch\" ,\n \"url\" : \"HTTP://a.test/z\" }\n,"
+      "{\"kind\": \"fetch\", \"url\": \"http://a.test/\\u0041\"},\n"
+      "{\"kind\": \"fetch\", \"url\": \"http://a.test/$x\"},\n"
+      "{\"kind\": \"fetch\", \"url\": \"http://a.test/\xc3\xa9\"},\n"
+      "{\"kind\": \"fetch\", \"url\": \"http://user:pw@a.test/\"},\n"
+      "{\"kind\": \"fetch\", \"url\": \"http://a.test/\", \"id\": \"n\"},\n"
+      "{\"kind\": \"fetch\", \"url\": \"http://a.test/\", \"method\": \"PUT\"},\n"
+      "{\"kind\": \"fetch\", \"url\": \"http://a.test/h\"},\n"
+      "{\"kind\": \"gather\", \"tasks\": [{\"kind\": \"fetch\", \"url\": "
+      "\"http://a.test/in\"}, {\"kind\": \"sleep\", \"seconds\": 0}, "
+      "{\"kind\": \"fetch\", \"url\": \"http://a.test/in2\"}]}\n"
+      "]}\n";
+  static const char *const bad[] = {
+      "{\"tasks\": [{\"kind\": \"fetch\", \"url\": \"ftp://a.test/\"}]}",
+      "{\"tasks\": [{\"kind\": \"fetch\", \"url\": \"http:/a.test/\"}]}",
+      "{\"tasks\": [{\"kind\": \"fetch\", \"url\": \"http://a\", \"url\": "
+      "\"http://b\"}]}",
+      "{\"tasks\": [{\"kind\": \"fetch\", \"kind\": \"fetch\", \"url\": "
+      "\"http://b\"}]}",
+      "{\"tasks\": [{\"kind\": \"fetch\", \"url\": 5}]}",
+      "{\"tasks\": [{\"kind\": \"fetch\"}]}",
+      "{\"tasks\": [{\"kind\": \"fetch\", \"url\": \"http://a\"}, "
+      "{\"kind\": \"fetch\", \"url\": \"http://a\", \"after\": [\"nope\"]}]}",
+      "{\"tasks\": [{\"kind\": \"fetch\", \"url\": \"http://a\" ]}",
+      "{\"tasks\": [{\"kind\": \"fetch\", \"url\": \"http://a}]}",
+      "{\"tasks\": [{\"kind\": \"fetch\", \"url\": \"http://a\"}, "
+      "{\"kind\": \"fetch\", \"url\": \"http://a\", \"urll\": 1}]}",
+  };
+  char *a = dry_of(ok, 1), *b = dry_of(ok, 0);
+  size_t i;
+
+  cr_assert_str_eq(a, b);
+  cr_assert(strstr(a, "url: http://a.test/x?q=1#f") != NULL, "%s", a);
+  free(a);
+  free(b);
+  for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    a = err_of(bad[i], 1);
+    b = err_of(bad[i], 0);
+    cr_assert_str_eq(a, b, "job %zu", i);
+    free(a);
+    free(b);
+  }
+}
+
 /* A pooled handle keeps its options only for the tag it was put back with. */
 Test(fetch, pooled_handles_keep_their_options_for_their_tag_only)
 {

@@ -41,6 +41,7 @@
 #include "json/write.h"
 #include "core/run.h"
 #include "core/task.h"
+#include "kinds/fetch.h"
 
 #define BODY_KEEP 4096
 #define DEFAULT_MAX_BYTES (64LL << 20)
@@ -296,6 +297,7 @@ struct checks_memo {
   cJSON *capture_json;
   struct corun_captures capture;
   struct fetch_conf *conf; /* the last conf read without an error */
+  struct fetch_conf *plain; /* the conf of fetches with only a URL */
   /*
    * The last file checked for ca, cert and key, and what pem_check said:
    * thousands of fetches name one CA, and its file is read once a load.
@@ -504,6 +506,7 @@ static void checks_memo_free(void *data)
   for (i = 0; i < 3; i++)
     free(m->pem_path[i]);
   conf_drop(m->conf);
+  conf_drop(m->plain);
   cJSON_Delete(m->expect_json);
   corun__expect_free(&m->expect);
   cJSON_Delete(m->capture_json);
@@ -626,6 +629,50 @@ static void share_conf(struct corun_fields *f, struct fetch_task *ft)
   conf_drop(m->conf);
   m->conf = ft->c;
   m->conf->refs++;
+}
+
+/*
+ * What parse() makes of a fetch with only its URL: kept in the memo, one
+ * for all plain fetches of a load.
+ */
+static struct fetch_conf *plain_conf(void)
+{
+  struct fetch_conf *c = calloc(1, sizeof(*c));
+
+  if (c == NULL || (c->method = strdup("GET")) == NULL) {
+    free(c);
+    return NULL;
+  }
+  c->refs = 1;
+  c->serial = atomic_fetch_add(&conf_serials, 1) + 1;
+  c->expect = (struct corun_expect)CORUN_EXPECT_INIT;
+  c->capture = (struct corun_captures)CORUN_CAPTURES_INIT;
+  c->retry = (struct corun_retry_policy)CORUN_RETRY_POLICY_INIT;
+  c->max_bytes = DEFAULT_MAX_BYTES;
+  c->follow = 1;
+  c->compressed = 1;
+  return c;
+}
+
+int corun__fetch_plain(struct corun_task *t, const char *url, size_t len,
+                       struct corun_fields_memo *memo)
+{
+  struct fetch_task *ft = (struct fetch_task *)t;
+  struct corun_fields f;
+  struct checks_memo *m;
+  const char *why;
+
+  memset(&f, 0, sizeof(f));
+  f.memo = memo;
+  if (corun__libcurl_load(&why) < 0 || (m = checks_memo(&f)) == NULL)
+    return -1;
+  if (m->plain == NULL && (m->plain = plain_conf()) == NULL)
+    return -1;
+  if ((ft->url = strndup(url, len)) == NULL)
+    return -1;
+  ft->c = m->plain;
+  ft->c->refs++;
+  return 0;
 }
 
 static int parse(struct corun_task *t, struct corun_fields *f)

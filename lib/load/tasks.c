@@ -7,12 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "load/loader.h"
 #include "util/duration.h"
 #include "core/common.h"
 #include "util/slab.h"
 #include "util/suggest.h"
+#include "kinds/fetch.h"
 
 /*
  * Every field name some task may have (common fields, then each kind's),
@@ -230,6 +232,105 @@ static void read_common(struct loader *ld, struct corun_task *t,
     else
       corun_field_fail(f, "limit", c.limit, "could not be kept: out of memory");
   }
+}
+
+static struct corun_task *new_task(struct corun_job *job,
+                                   const struct corun_kind *k, long idx);
+
+int corun__load_plain_fetches = 1;
+
+static size_t fetch_ws(const char *t, size_t i, size_t len)
+{
+  while (i < len && (t[i] == ' ' || t[i] == '\n' || t[i] == '\t' ||
+                     t[i] == '\r'))
+    i++;
+  return i;
+}
+
+/*
+ * A plain fetch, {"kind": "fetch", "url": "http..."} in either order, the
+ * URL printable ASCII without an escape or a "$": a bulk download or a
+ * check of many pages is mostly these, and they are read here straight
+ * from the text at i, without a cJSON object or field lookups. Anything
+ * else returns 0 and the task is read the general way, which says what is
+ * wrong, so both ways make the same tasks and the same errors. Returns the
+ * offset past the '}', and the URL as *url, *ulen bytes of the text.
+ */
+static size_t plain_fetch(const char *t, size_t len, size_t i,
+                          const char **url, size_t *ulen)
+{
+  int have_kind = 0, have_url = 0;
+
+  if (i >= len || t[i] != '{')
+    return 0;
+  for (i++;; i++) {
+    i = fetch_ws(t, i, len);
+    if (!have_kind && len - i >= 6 && memcmp(t + i, "\"kind\"", 6) == 0) {
+      i = fetch_ws(t, i + 6, len);
+      if (i >= len || t[i] != ':')
+        return 0;
+      i = fetch_ws(t, i + 1, len);
+      if (len - i < 7 || memcmp(t + i, "\"fetch\"", 7) != 0)
+        return 0;
+      i += 7;
+      have_kind = 1;
+    } else if (!have_url && len - i >= 5 &&
+               memcmp(t + i, "\"url\"", 5) == 0) {
+      size_t start;
+
+      i = fetch_ws(t, i + 5, len);
+      if (i >= len || t[i] != ':')
+        return 0;
+      i = fetch_ws(t, i + 1, len);
+      if (i >= len || t[i] != '"')
+        return 0;
+      for (start = ++i; i < len && t[i] != '"'; i++)
+        if (t[i] < 0x20 || t[i] > 0x7e || t[i] == '\\' || t[i] == '$')
+          return 0;
+      if (i >= len || !(((i - start >= 7 &&
+                          strncasecmp(t + start, "http://", 7) == 0)) ||
+                        (i - start >= 8 &&
+                         strncasecmp(t + start, "https://", 8) == 0)))
+        return 0;
+      *url = t + start;
+      *ulen = i - start;
+      i++;
+      have_url = 1;
+    } else {
+      return 0;
+    }
+    i = fetch_ws(t, i, len);
+    if (i < len && t[i] == '}')
+      return have_kind && have_url ? i + 1 : 0;
+    if (i >= len || t[i] != ',')
+      return 0;
+  }
+}
+
+/* Task idx if it is a plain fetch (see plain_fetch()), else NULL. */
+static struct corun_task *load_plain_fetch(struct loader *ld, long idx,
+                                           size_t off)
+{
+  struct corun_json *p = &ld->p;
+  struct corun_task *t;
+  const char *url = NULL;
+  size_t end, ulen = 0;
+
+  /*
+   * Defaults may add fields; the object counts for the nesting limit
+   * (the general way fails one past it).
+   */
+  if (!corun__load_plain_fetches || ld->defaults ||
+      p->depth >= CORUN_JSON_MAX_DEPTH ||
+      (end = plain_fetch(p->text, p->len, off, &url, &ulen)) == 0)
+    return NULL;
+  /* Out of memory, or libcurl missing: the general way says which. */
+  t = new_task(ld->job, &corun_kind_fetch, idx);
+  if (t == NULL || corun__fetch_plain(t, url, ulen, &ld->memo) < 0)
+    return NULL;
+  p->pos = end;
+  ld->job->tasks[idx] = t;
+  return t;
 }
 
 const struct corun_kind *corun__load_read_kind(struct loader *ld,
@@ -684,6 +785,8 @@ static struct corun_task *load_task(struct loader *ld)
     corun_json_fail(p, off, "too many tasks or out of memory");
     return NULL;
   }
+  if ((t = load_plain_fetch(ld, idx, off)) != NULL)
+    return t;
   obj = cJSON_CreateObject();
   memset(&f, 0, sizeof(f));
   f.obj = obj;

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fetch's part the loader calls directly: a plain fetch, one with only a
+ * kind and a URL, made without a field read (load/tasks.c reads such
+ * tasks straight from the job's text).
+ */
+#ifndef CORUN_KINDS_FETCH_H
+#define CORUN_KINDS_FETCH_H
+
+#include <stddef.h>
+
+struct corun_task;
+struct corun_fields_memo;
+
+extern const struct corun_kind corun_kind_fetch;
+
+/*
+ * t (a task of corun_kind_fetch, zeroed) as parse() makes a fetch of the
+ * len bytes at url with every other field at its default; memo is the
+ * load's. Returns 0, or -1 when out of memory or libcurl cannot be
+ * loaded (then parse() on the same task says why).
+ */
+int corun__fetch_plain(struct corun_task *t, const char *url, size_t len,
+                       struct corun_fields_memo *memo);
+
+#endif
