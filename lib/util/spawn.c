@@ -106,7 +106,8 @@ static int other_path(const uv_process_options_t *o)
 
   if (o->env == NULL || strchr(o->file, '/'))
     return 0;
-  for (i = 0; o->env[i]; i++)
+  /* The first, as getenv() in the child would find it. */
+  for (i = 0; o->env[i] && theirs == NULL; i++)
     if (strncmp(o->env[i], "PATH=", 5) == 0)
       theirs = o->env[i] + 5;
   if (ours == NULL || theirs == NULL)
