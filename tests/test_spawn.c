@@ -289,3 +289,43 @@ Test(spawn, dev_stdout_can_be_opened)
   took(0);
   result_free(r);
 }
+
+/*
+ * corun started with its stdin, stdout and stderr closed: the pipes it
+ * makes for a command can land on 0-2, and the command must still get
+ * each on its own descriptor.
+ */
+Test(spawn, commands_of_a_corun_without_stdio_get_theirs)
+{
+  char *job = write_temp("job.json",
+                         "{\"tasks\": [{\"id\": \"c\", \"kind\": \"exec\", "
+                         "\"shell\": \"cat; echo out; echo err >&2\", "
+                         "\"stdin\": \"in \"}]}");
+  char cmd[1024], *slash, *rep;
+  FILE *f;
+  long n;
+
+  slash = strrchr(job, '/');
+  *slash = '\0';
+  snprintf(cmd, sizeof(cmd),
+           "cd '%s' && '%s' -q --report r.json job.json <&- >&- 2>&-", job,
+           CORUN_BIN);
+  cr_assert_eq(system(cmd), 0);
+  *slash = '/';
+  strcpy(slash + 1, "r.json");
+  f = fopen(job, "r");
+  cr_assert_not_null(f);
+  rep = calloc(1, 65536);
+  n = (long)fread(rep, 1, 65535, f);
+  fclose(f);
+  cr_assert_gt(n, 0);
+  cr_assert(strstr(rep, "\"stdout\": \"in out\\n\""), "%s", rep);
+  cr_assert(strstr(rep, "\"stderr\": \"err\\n\""), "%s", rep);
+  free(rep);
+  unlink(job);
+  strcpy(slash + 1, "job.json");
+  unlink(job);
+  *slash = '\0';
+  rmdir(job);
+  free(job);
+}
