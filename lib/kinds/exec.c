@@ -28,6 +28,7 @@
 #include "util/buf.h"
 #include "util/duration.h"
 #include "util/fdlimit.h"
+#include "util/spawn.h"
 #include "core/fields.h"
 #include "core/kind.h"
 #include "core/retry.h"
@@ -58,7 +59,7 @@ struct exec_conf {
 struct exec_task {
   struct corun_task base;
   struct exec_conf *c;
-  uv_process_t proc;
+  struct corun_process proc;
   uv_pipe_t in, out, err;
   uv_write_t write_req;
   struct tail tout, terr;
@@ -352,7 +353,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 
 static void abandon_pipes(struct exec_task *x);
 
-static void process_exited(uv_process_t *p, int64_t status, int sig)
+static void process_exited(struct corun_process *p, int64_t status, int sig)
 {
   struct exec_task *x = p->data;
 
@@ -360,7 +361,7 @@ static void process_exited(uv_process_t *p, int64_t status, int sig)
   x->exit_code = status;
   x->term_signal = sig;
   attempt_settled(x);
-  close_handle(x, (uv_handle_t *)p);
+  corun__process_close(p, closed);
   abandon_pipes(x);
 }
 
@@ -645,7 +646,7 @@ static void attempt_expired(struct corun_timer *timer)
 
 /*
  * Start reading a pipe of the command just spawned. It cannot fail for a
- * pipe uv_spawn opened, but if it did the command would block on a full
+ * pipe corun__spawn opened, but if it did the command would block on a full
  * pipe: the attempt fails with the reason and its group is stopped.
  */
 static void read_pipe(struct exec_task *x, uv_pipe_t *p, int is_err)
@@ -701,20 +702,21 @@ static void launch(struct exec_task *x)
   o.cwd = x->c->cwd;
   o.stdio = io;
   o.stdio_count = 3;
-  o.exit_cb = process_exited;
   /* Its own session and process group: a cancel reaches its children. */
   o.flags = UV_PROCESS_DETACHED;
   /*
    * merged_env fails only for want of memory. A NULL env would run the
    * command in our own environment without the task's env: fail instead.
    */
-  r = env == NULL && x->c->env ? UV_ENOMEM : uv_spawn(loop, &x->proc, &o);
+  r = env == NULL && x->c->env
+          ? UV_ENOMEM
+          : corun__spawn(loop, &x->proc, &o, process_exited);
   if (r != 0) {
     x->error = r;
     /* Even a failed spawn leaves the process handle to close. */
     if (env || !x->c->env) {
       x->open_handles++;
-      close_handle(x, (uv_handle_t *)&x->proc);
+      corun__process_close(&x->proc, closed);
     }
     free(env);
     close_handle(x, (uv_handle_t *)&x->out);
