@@ -1150,6 +1150,33 @@ Test(fetch, plain_fetches_load_as_the_general_way_loads_them)
   }
 }
 
+/* A command started while a fetch holds its connection does not get it. */
+Test(fetch, commands_do_not_inherit_fetch_connections)
+{
+  struct result *r = run_job(
+      job("{\"tasks\": [{\"kind\": \"gather\", \"tasks\": ["
+          "{\"kind\": \"fetch\", \"url\": \"%s/delay?ms=1500\"},"
+          "{\"id\": \"x\", \"kind\": \"exec\", \"argv\": [\"python3\", \"-c\", "
+          "\"import os, socket, time\\n"
+          "time.sleep(0.4)\\n"
+          "n = 0\\n"
+          "for f in os.listdir('/proc/self/fd'):\\n"
+          "  try:\\n"
+          "    s = socket.socket(fileno=int(f))\\n"
+          "  except OSError:\\n"
+          "    continue\\n"
+          "  n += s.family in (socket.AF_INET, socket.AF_INET6)\\n"
+          "  s.detach()\\n"
+          "print(n, end='')\\n\"]}]}]}",
+          base()),
+      NULL);
+  cJSON *x = result_of(r, "x");
+
+  cr_assert_str_eq(cJSON_GetObjectItem(x, "stdout")->valuestring, "0");
+  cJSON_Delete(x);
+  result_free(r);
+}
+
 /* A pooled handle keeps its options only for the tag it was put back with. */
 Test(fetch, pooled_handles_keep_their_options_for_their_tag_only)
 {

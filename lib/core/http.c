@@ -333,7 +333,8 @@ static curl_socket_t open_socket(void *clientp, curlsocktype purpose,
 {
   struct xfer *x = clientp;
   struct corun_http *h = x->h;
-  curl_socket_t s = socket(a->family, a->socktype, a->protocol);
+  /* Commands started while it is open must not inherit it. */
+  curl_socket_t s = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
 
   (void)purpose;
   x->sock_errno = s < 0 ? errno : 0;
