@@ -1156,9 +1156,10 @@ Test(fetch, commands_do_not_inherit_fetch_connections)
   struct result *r = run_job(
       job("{\"tasks\": [{\"kind\": \"gather\", \"tasks\": ["
           "{\"kind\": \"fetch\", \"url\": \"%s/delay?ms=1500\"},"
-          "{\"id\": \"x\", \"kind\": \"exec\", \"argv\": [\"python3\", \"-c\", "
-          "\"import os, socket, time\\n"
-          "time.sleep(0.4)\\n"
+          "{\"id\": \"s\", \"kind\": \"sleep\", \"seconds\": 0.4},"
+          "{\"id\": \"x\", \"kind\": \"exec\", \"after\": [\"s\"], "
+          "\"argv\": [\"python3\", \"-c\", "
+          "\"import os, socket\\n"
           "n = 0\\n"
           "for f in os.listdir('/proc/self/fd'):\\n"
           "  try:\\n"
