@@ -187,7 +187,10 @@ enum corun_code corun__load_text(
   ld.job = job;
   ld.stdin_use = stdin_use;
   corun_json_init(&ld.p, text, len);
-  job->hash = job_hash(&ld, text, len, opts);
+  if (opts == NULL || !opts->no_journal) {
+    job->hash = job_hash(&ld, text, len, opts);
+    job->hashed = 1;
+  }
 
   if (len > MAX_FILE_BYTES) {
     corun_json_fail(&ld.p, 0, "file too large (over 1 GiB)");
