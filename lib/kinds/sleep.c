@@ -11,6 +11,7 @@
 #include "core/kind.h"
 #include "core/run.h"
 #include "core/task.h"
+#include "kinds/sleep.h"
 
 /* Most sleeps in a big job have none of these: keep them out of line. */
 struct sleep_extra {
@@ -59,6 +60,12 @@ static int parse(struct corun_task *t, struct corun_fields *f)
     *s->x = x;
   }
   return f->failed ? -1 : 0;
+}
+
+void corun__sleep_plain(struct corun_task *t, double secs)
+{
+  /* As parse() does it: the same milliseconds for the same seconds. */
+  ((struct sleep_task *)t)->due = corun_duration_ms(secs);
 }
 
 static void wake_task(struct corun_task *t)

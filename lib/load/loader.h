@@ -247,6 +247,11 @@ void corun__load_check_unknown(struct loader *ld, struct corun_fields *f,
 void corun__load_check_unknown_any(struct loader *ld, struct corun_fields *f,
                                    long idx, size_t mark);
 int corun__load_read_tasks(struct loader *ld);
+/*
+ * Whether plain sleeps are read straight from the text (1, the default)
+ * or the general way: tests compare the two.
+ */
+extern int corun__load_plain_sleeps;
 /* Point the parents in ld->shared at their children in job->tasks. */
 void corun__load_share_children(struct loader *ld);
 /*
