@@ -1744,8 +1744,21 @@ Test(jobfile, plain_sleeps_load_as_the_general_way_does)
       "{\"tasks\": [{\"id\": \"g\", \"kind\": \"gather\", \"tasks\": [",
       "{\"tasks\": [{\"kind\": \"sleep\", \"seconds\": 1}, {\"id\": \"g\", "
       "\"kind\": \"race\", \"tasks\": [",
+      /* what the tasks need may come after them */
+      "{\"tasks\": [{\"kind\": \"gather\", \"tasks\": [",
+      "{\"tasks\": [",
   };
-  static const char *const tails[] = {"]}", "]}", "]}", "]}", "]}]}", "]}]}"};
+  static const char *const tails[] = {
+      "]}",
+      "]}",
+      "]}",
+      "]}",
+      "]}]}",
+      "]}]}",
+      "]}], \"vars\": {\"s\": \"3\", \"k\": \"sleep\"}, \"limits\": "
+      "{\"two\": 2}}",
+      "], \"defaults\": {\"timeout\": 9}}",
+  };
   struct corun_buf text = CORUN_BUF_INIT;
   size_t h, i, j;
 

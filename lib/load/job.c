@@ -96,7 +96,10 @@ void corun__load_give_back(struct loader *ld, size_t off)
 
   if (!ld->text_mapped)
     return;
-  page = (size_t)sysconf(_SC_PAGESIZE);
+  /* Asked once a load: this runs for every task. */
+  if (ld->page == 0)
+    ld->page = (size_t)sysconf(_SC_PAGESIZE);
+  page = ld->page;
   from = (ld->dropped + page - 1) / page * page;
   to = off / page * page;
   if (to <= from || to - from < ((size_t)4 << 20))

@@ -112,6 +112,7 @@ struct loader {
    */
   int text_mapped;
   size_t dropped;
+  size_t page; /* the page size, once asked */
   const struct corun_load_opts *opts;
   /* Limits of template tasks, checked against the task holding them. */
   struct tmpl_limit {
@@ -252,6 +253,13 @@ int corun__load_read_tasks(struct loader *ld);
  * or the general way: tests compare the two.
  */
 extern int corun__load_plain_sleeps;
+/*
+ * Whether the text at i is a plain sleep, {"kind": "sleep", "seconds": N}
+ * with N whole (valid JSON and a valid task, nothing more): then where it
+ * ends, *secs its seconds; else 0.
+ */
+size_t corun__load_plain_sleep_end(const char *t, size_t len, size_t i,
+                                   double *secs);
 /* Point the parents in ld->shared at their children in job->tasks. */
 void corun__load_share_children(struct loader *ld);
 /*

@@ -677,7 +677,8 @@ static size_t skip_ws(const char *t, size_t i, size_t len)
  * general way, which says what is wrong: so both ways make the same tasks
  * and the same errors. Returns the offset past the '}', *secs the seconds.
  */
-static size_t plain_sleep(const char *t, size_t len, size_t i, double *secs)
+size_t corun__load_plain_sleep_end(const char *t, size_t len, size_t i,
+                                   double *secs)
 {
   int have_kind = 0, have_secs = 0;
 
@@ -727,7 +728,7 @@ static size_t plain_sleep(const char *t, size_t len, size_t i, double *secs)
   }
 }
 
-/* Task idx if it is a plain sleep (see plain_sleep()), else NULL. */
+/* Task idx if it is a plain sleep (corun__load_plain_sleep_end()). */
 static struct corun_task *load_plain_sleep(struct loader *ld, long idx,
                                            size_t off)
 {
@@ -742,7 +743,8 @@ static struct corun_task *load_plain_sleep(struct loader *ld, long idx,
    */
   if (!corun__load_plain_sleeps || ld->defaults ||
       p->depth >= CORUN_JSON_MAX_DEPTH ||
-      (end = plain_sleep(p->text, p->len, off, &secs)) == 0)
+      (end = corun__load_plain_sleep_end(p->text, p->len, off, &secs)) ==
+          0)
     return NULL;
   t = new_task(ld->job, &corun_kind_sleep, idx);
   if (t == NULL) {
