@@ -1820,3 +1820,22 @@ Test(jobfile, plain_sleeps_in_templates_load_as_the_general_way_does)
       "\"seconds\": \"${item}\"}}]}, {\"kind\": \"sleep\", \"seconds\": 1, "
       "\"seconds\": 2}]}");
 }
+
+/* An explicit id may be a generated one ("task1", "g.1"): an error. */
+Test(jobfile, an_explicit_id_clashing_with_a_generated_one_is_an_error)
+{
+  char *msg = load_err(
+      "{\"tasks\": [{\"kind\": \"sleep\", \"seconds\": 0},\n"
+      "{\"id\": \"g\", \"kind\": \"gather\", \"tasks\": [\n"
+      "{\"kind\": \"sleep\", \"seconds\": 0}]},\n"
+      "{\"id\": \"g.1\", \"kind\": \"sleep\", \"seconds\": 0},\n"
+      "{\"id\": \"task1\", \"kind\": \"sleep\", \"seconds\": 0}]}");
+
+  cr_assert(strstr(msg, "duplicate task id \"g.1\"") != NULL, "%s", msg);
+  cr_assert(strstr(msg, "duplicate task id \"task1\"") != NULL, "%s", msg);
+  free(msg);
+  corun_job_free(load_ok("{\"tasks\": [{\"id\": \"g\", \"kind\": \"gather\", "
+                         "\"tasks\": [{\"kind\": \"sleep\", \"seconds\": 0}]},"
+                         "{\"id\": \"g.1x\", \"kind\": \"sleep\", "
+                         "\"seconds\": 0}]}"));
+}

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Checks over the whole tree, once every task is read: ids, "after", cycles. */
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -88,7 +89,7 @@ static void dup_id(struct loader *ld, size_t i, const struct corun_task *other)
 void corun__load_check_ids(struct loader *ld)
 {
   struct corun_job *job = ld->job;
-  int all = 0;
+  int all = 0, digit_end = 0;
   size_t i;
 
   for (i = 0; i < ld->nrecs && !all; i++)
@@ -110,9 +111,14 @@ void corun__load_check_ids(struct loader *ld)
       dup_id(ld, ti, old);
     else if (r < 0)
       corun__load_diag(ld, 0, -1, "out of memory");
+    if (*t->id && isdigit((unsigned char)t->id[strlen(t->id) - 1]))
+      digit_end = 1;
   }
-  /* No explicit ids and no "after": generated ids alone cannot clash. */
-  if (!all && job->ids.len == 0)
+  /*
+   * No "after", and no explicit id that ends in a digit, as every
+   * generated one does ("task3", "g.12"): none can clash.
+   */
+  if (!all && !digit_end)
     return;
   for (i = 0; i < job->ntasks; i++) {
     struct corun_task *t = job->tasks[i];
@@ -164,7 +170,9 @@ void corun__load_check_nested_limits(struct loader *ld)
         break;
       }
   }
-
+  /* A task's limit is one of the job's: without any, no pass is needed. */
+  if (job->nlimits == 0)
+    return;
   for (i = 0; i < job->ntasks; i++) {
     struct corun_task *t = job->tasks[i], *a;
 

@@ -96,6 +96,7 @@ struct loader {
   size_t nshared;
   size_t capshared;
   int has_tasks;
+  int may_split; /* a task's kind may split it among shards (kind.splits) */
   size_t tasks_off;
   unsigned suggested;          /* "did you mean" searches over all ids so far */
   int stdin_use;               /* CORUN_STDIN_*: who reads standard input */

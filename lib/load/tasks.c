@@ -887,6 +887,8 @@ static struct corun_task *load_task(struct loader *ld)
   }
   k = corun__load_read_kind(ld, &f, idx);
   f.kind = k;
+  if (k && k->splits)
+    ld->may_split = 1;
   t = new_task(ld->job, k, idx);
   if (t == NULL) {
     corun_json_fail(p, off, "out of memory");
