@@ -104,7 +104,7 @@ static void wake(struct corun_list *link)
 /* Whether t waits on the run's timers (not on the ready queue, nor done). */
 static int sleeping(const struct corun_task *t)
 {
-  return t->state == CORUN_STATE_RUNNING && t->inq == NULL &&
+  return t->state == CORUN_STATE_RUNNING && t->inq == CORUN_INQ_NONE &&
          corun_list_linked(&t->qlink);
 }
 
