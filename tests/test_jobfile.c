@@ -1839,3 +1839,28 @@ Test(jobfile, an_explicit_id_clashing_with_a_generated_one_is_an_error)
                          "{\"id\": \"g.1x\", \"kind\": \"sleep\", "
                          "\"seconds\": 0}]}"));
 }
+
+/* Generated ids number the children from 1, across every carry. */
+Test(jobfile, generated_ids_count_up_across_carries)
+{
+  struct corun_buf text = CORUN_BUF_INIT;
+  struct corun_job *jb;
+  int i;
+
+  corun_buf_puts(&text, "{\"tasks\": [{\"id\": \"g\", \"kind\": \"gather\", "
+                        "\"tasks\": [");
+  for (i = 1; i <= 1001; i++)
+    corun_buf_printf(&text, "%s{%s\"kind\": \"sleep\", \"seconds\": 0}",
+                     i > 1 ? ", " : "", i == 100 ? "\"id\": \"own\", " : "");
+  corun_buf_puts(&text, "]}]}");
+  jb = load_ok(corun_buf_str(&text));
+  cr_assert_eq(jb->ntasks, 1002);
+  for (i = 1; i <= 1001; i++) {
+    char want[16];
+
+    snprintf(want, sizeof(want), "g.%d", i);
+    cr_assert_str_eq(jb->tasks[i]->id, i == 100 ? "own" : want);
+  }
+  corun_job_free(jb);
+  corun_buf_free(&text);
+}

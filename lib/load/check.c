@@ -44,11 +44,36 @@ int corun__load_assign_ids(struct loader *ld)
       return -1;
   for (i = 0; i < job->ntasks; i++) {
     struct corun_task *t = job->tasks[i];
+    /* The child's number counted up in place: no division per child. */
+    char digits[16] = "000000000000000", *d = digits + sizeof(digits) - 1;
+    size_t lp;
 
-    for (c = 0; t && c < t->nchildren; c++)
-      if (t->children[c]->id == NULL &&
-          set_generated_id(job, t->children[c], t->id, ".", c + 1) < 0)
+    if (t == NULL || t->nchildren == 0)
+      continue;
+    lp = strlen(t->id);
+    for (c = 0; c < t->nchildren; c++) {
+      struct corun_task *ch = t->children[c];
+      char *x = digits + sizeof(digits) - 2, *id;
+      size_t nd;
+
+      while (*x == '9')
+        *x-- = '0';
+      ++*x;
+      if (x < d)
+        d = x;
+      if (ch->id != NULL)
+        continue;
+      nd = (size_t)(digits + sizeof(digits) - 1 - d);
+      /* A million "g.123456" ids cost their bytes, not a malloc each. */
+      id = corun_slab_alloc(&job->idslabs, lp + 1 + nd + 1, 1);
+      if (id == NULL)
         return -1;
+      memcpy(id, t->id, lp);
+      id[lp] = '.';
+      memcpy(id + lp + 1, d, nd + 1);
+      ch->id = id;
+      ch->flags |= CORUN_TF_ID_POOLED;
+    }
   }
   return 0;
 }
