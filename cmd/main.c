@@ -459,6 +459,8 @@ static int load(struct cli *c, struct corun_job **job)
   lo.shard_index = c->opt.shard_index;
   lo.shard_total = c->opt.shard_total;
   lo.shard_timings = c->opt.shard_timings;
+  /* Hashing the file names it for a journal: a pass over every byte. */
+  lo.no_journal = c->opt.journal == NULL;
   code = corun_job_load(job, c->opt.file, &lo, &diag, &err);
   if (code == CORUN_EIO && early_signal) {
     /* Not the file's fault: it was still coming when the signal came. */

@@ -42,6 +42,7 @@
 #include "corun.h"
 #include "util/duration.h"
 #include "load/jobfile.h"
+#include "load/loader.h"
 #include "json/template.h"
 #include "util/decode.h"
 #include "json/pick.h"
@@ -184,6 +185,44 @@ static inline int corun_fuzz_spelt(const char *text, size_t len)
   return 0;
 }
 
+/*
+ * Plain sleeps are read straight from the text (load/tasks.c); loaded
+ * the general way instead, text must give the same result, the same
+ * diagnostics and the same dry run.
+ */
+static inline void corun_fuzz_both_ways(const char *text, size_t len,
+                                        const struct corun_load_opts *opts,
+                                        enum corun_code code, const char *diag,
+                                        struct corun_job *job)
+{
+  struct corun_job *other = NULL;
+  struct corun_buf odiag = CORUN_BUF_INIT, a = CORUN_BUF_INIT,
+                   b = CORUN_BUF_INIT;
+  struct corun_error err = {0};
+  enum corun_code ocode;
+
+  corun__load_plain_sleeps = 0;
+  ocode = corun_job_load_text(&other, text, len, "fuzz.json", corun_fuzz_dir,
+                              opts, &odiag, &err);
+  corun__load_plain_sleeps = 1;
+  FUZZ_CHECK(ocode == code, "plain sleeps: %d, the general way: %d", code,
+             ocode);
+  FUZZ_CHECK(strcmp(diag, corun_buf_str(&odiag)) == 0,
+             "plain sleeps said:\n%s\nthe general way:\n%s", diag,
+             corun_buf_str(&odiag));
+  if (job && other) {
+    corun_job_dry_run(job, &a);
+    corun_job_dry_run(other, &b);
+    FUZZ_CHECK(strcmp(corun_buf_str(&a), corun_buf_str(&b)) == 0,
+               "plain sleeps ran dry:\n%s\nthe general way:\n%s",
+               corun_buf_str(&a), corun_buf_str(&b));
+  }
+  corun_buf_free(&a);
+  corun_buf_free(&b);
+  corun_buf_free(&odiag);
+  corun_job_free(other);
+}
+
 static inline void corun_fuzz_load(const char *text, size_t len,
                                    const struct corun_load_opts *opts,
                                    int strict)
@@ -195,6 +234,8 @@ static inline void corun_fuzz_load(const char *text, size_t len,
 
   code = corun_job_load_text(&job, text, len, "fuzz.json", corun_fuzz_dir,
                              opts, &diag, &err);
+  if (code == CORUN_OK || code == CORUN_EINVAL)
+    corun_fuzz_both_ways(text, len, opts, code, corun_buf_str(&diag), job);
   if (code == CORUN_OK) {
     struct corun_buf out = CORUN_BUF_INIT;
 

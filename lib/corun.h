@@ -211,6 +211,12 @@ struct corun_load_opts {
    */
   unsigned shard_index, shard_total;
   const char *shard_timings;
+  /*
+   * Non-zero: the application opens no journal for this job, so the
+   * loader does not hash the whole file to name it (a pass over every
+   * byte); corun_journal_open() then refuses the job.
+   */
+  int no_journal;
 };
 
 /*

@@ -30,6 +30,10 @@
 #include <unistd.h>
 
 #include "helpers.h"
+#include "core/job.h"
+#include "core/task.h"
+#include "kinds/sleep.h"
+#include "load/loader.h"
 
 #define FIXTURE_SECRET "zz-fixture-secret"
 #define UNSET_ENV "CORUN_TEST_SURELY_UNSET_5E1D"
@@ -1572,4 +1576,291 @@ Test(jobfile, flat_children_are_the_task_array)
   /* The inner gather's one child is the task right after it. */
   cr_assert_eq(nested->children[0]->children, &job->tasks[5]);
   corun_job_free(job);
+}
+
+/*
+ * Plain sleeps ({"kind": "sleep", "seconds": N}) are read straight from
+ * the text (load/tasks.c); everything else the general way. Both must
+ * make the same job and say the same errors: each text here is loaded
+ * both ways and the results compared, task by task.
+ */
+struct both_ways {
+  enum corun_code code;
+  char *diag;
+  char *dry;
+  struct corun_job *job;
+};
+
+static void load_one_way(const char *text, int plain, struct both_ways *out)
+{
+  struct corun_buf diag = CORUN_BUF_INIT, dry = CORUN_BUF_INIT;
+  struct corun_error err = {0};
+
+  corun__load_plain_sleeps = plain;
+  out->code = corun_job_load_text(&out->job, text, strlen(text), "test.json",
+                                  ".", NULL, &diag, &err);
+  corun__load_plain_sleeps = 1;
+  if (out->job)
+    corun_job_dry_run(out->job, &dry);
+  out->diag = corun_buf_detach(&diag);
+  out->dry = corun_buf_detach(&dry);
+}
+
+static long index_of(const struct corun_task *t)
+{
+  return t ? (long)t->index : -1;
+}
+
+static void assert_same_both_ways(const char *text)
+{
+  struct both_ways a = {0}, b = {0};
+  size_t i;
+
+  load_one_way(text, 1, &a);
+  load_one_way(text, 0, &b);
+  cr_assert_eq(a.code, b.code, "%s", text);
+  cr_assert_str_eq(a.diag ? a.diag : "", b.diag ? b.diag : "", "%s", text);
+  cr_assert_str_eq(a.dry ? a.dry : "", b.dry ? b.dry : "", "%s", text);
+  cr_assert_eq(a.job == NULL, b.job == NULL, "%s", text);
+  if (a.job) {
+    cr_assert_eq(a.job->ntasks, b.job->ntasks, "%s", text);
+    cr_assert_eq(a.job->nroots, b.job->nroots, "%s", text);
+    for (i = 0; i < a.job->ntasks; i++) {
+      const struct corun_task *x = a.job->tasks[i], *y = b.job->tasks[i];
+
+      cr_assert_eq(x->kind, y->kind, "%s: task %zu", text, i);
+      cr_assert_str_eq(x->id, y->id, "%s: task %zu", text, i);
+      cr_assert_eq(x->index, y->index, "%s: task %zu", text, i);
+      cr_assert_eq(index_of(x->parent), index_of(y->parent), "%s", text);
+      cr_assert_eq(x->nchildren, y->nchildren, "%s: task %zu", text, i);
+      cr_assert_eq(x->flags, y->flags, "%s: task %zu", text, i);
+      cr_assert_eq(x->state, y->state, "%s: task %zu", text, i);
+      cr_assert_eq(x->timeout == NULL, y->timeout == NULL, "%s", text);
+      cr_assert_eq(x->deps == NULL, y->deps == NULL, "%s", text);
+      cr_assert_eq(x->limit == NULL, y->limit == NULL, "%s", text);
+      cr_assert_eq(x->t_ready, y->t_ready, "%s: task %zu", text, i);
+      /* A sleep's own part: no extras (a NULL pointer), then its length. */
+      if (x->kind == &corun_kind_sleep) {
+        void *xe, *ye;
+
+        memcpy(&xe, x + 1, sizeof(xe));
+        memcpy(&ye, y + 1, sizeof(ye));
+        cr_assert_eq(xe == NULL, ye == NULL, "%s: task %zu", text, i);
+        if (xe == NULL)
+          cr_assert_eq(memcmp(x + 1, y + 1, x->kind->size - sizeof(*x)), 0,
+                       "%s: task %zu", text, i);
+      }
+    }
+  }
+  free(a.diag);
+  free(b.diag);
+  free(a.dry);
+  free(b.dry);
+  corun_job_free(a.job);
+  corun_job_free(b.job);
+}
+
+Test(jobfile, plain_sleeps_load_as_the_general_way_does)
+{
+  static const char *const sleeps[] = {
+      /* plain, in either order, any white space */
+      "{\"kind\": \"sleep\", \"seconds\": 1}",
+      "{\"seconds\":2,\"kind\":\"sleep\"}",
+      " {\n\t\"kind\" :\r\n \"sleep\" , \"seconds\" : 0 } ",
+      "{\"kind\": \"sleep\", \"seconds\": 1000000000}",
+      "{\"kind\": \"sleep\", \"seconds\": 999999999999999}",
+      "{\"kind\": \"sleep\", \"seconds\": 1000000000000000}",
+      "{\"kind\": \"sleep\", \"seconds\": 1000000001}",
+      /* numbers that are not plain whole ones */
+      "{\"kind\": \"sleep\", \"seconds\": 1.5}",
+      "{\"kind\": \"sleep\", \"seconds\": 0.0004}",
+      "{\"kind\": \"sleep\", \"seconds\": 1e3}",
+      "{\"kind\": \"sleep\", \"seconds\": 1E-3}",
+      "{\"kind\": \"sleep\", \"seconds\": -1}",
+      "{\"kind\": \"sleep\", \"seconds\": -0}",
+      "{\"kind\": \"sleep\", \"seconds\": 01}",
+      "{\"kind\": \"sleep\", \"seconds\": 1x}",
+      "{\"kind\": \"sleep\", \"seconds\": 1e999}",
+      "{\"kind\": \"sleep\", \"seconds\": \"1.5s\"}",
+      "{\"kind\": \"sleep\", \"seconds\": \"2m\"}",
+      "{\"kind\": \"sleep\", \"seconds\": \"x\"}",
+      "{\"kind\": \"sleep\", \"seconds\": true}",
+      "{\"kind\": \"sleep\", \"seconds\": null}",
+      "{\"kind\": \"sleep\", \"seconds\": [1]}",
+      /* missing, duplicate, misspelt, escaped */
+      "{\"kind\": \"sleep\"}",
+      "{\"seconds\": 1}",
+      "{}",
+      "{\"kind\": \"sleep\", \"seconds\": 1, \"seconds\": 1}",
+      "{\"kind\": \"sleep\", \"kind\": \"sleep\", \"seconds\": 1}",
+      "{\"kind\": \"sleeep\", \"seconds\": 1}",
+      "{\"kind\": \"Sleep\", \"seconds\": 1}",
+      "{\"kind\": \"sl\\u0065ep\", \"seconds\": 1}",
+      "{\"k\\u0069nd\": \"sleep\", \"seconds\": 1}",
+      "{\"kind\": \"sleep\", \"secs\": 1}",
+      "{\"kind\": \"sleep\", \"seconds\": 1, \"foo\": 2}",
+      "{\"kind\": \"sleep\", \"seconds\": 1, \"url\": \"http://x\"}",
+      "{\"kind\": \"sleep\", \"seconds\": 1, \"tasks\": []}",
+      "{\"kind\": \"fetch\", \"seconds\": 1}",
+      "{\"kind\": 7, \"seconds\": 1}",
+      /* the other fields a sleep may have */
+      "{\"id\": \"s1\", \"kind\": \"sleep\", \"seconds\": 1}",
+      "{\"id\": \"bad id\", \"kind\": \"sleep\", \"seconds\": 1}",
+      "{\"kind\": \"sleep\", \"seconds\": 1, \"id\": \"s2\"}",
+      "{\"kind\": \"sleep\", \"seconds\": 1, \"message\": \"hi\"}",
+      "{\"kind\": \"sleep\", \"seconds\": 1, \"result\": {\"a\": 1}}",
+      "{\"kind\": \"sleep\", \"seconds\": 1, \"fail\": \"no\"}",
+      "{\"kind\": \"sleep\", \"seconds\": 1, \"timeout\": 5}",
+      "{\"kind\": \"sleep\", \"seconds\": 1, \"limit\": \"two\"}",
+      "{\"kind\": \"sleep\", \"seconds\": 1, \"limit\": \"tow\"}",
+      "{\"kind\": \"sleep\", \"seconds\": 1, \"after\": [\"s1\"]}",
+      "{\"kind\": \"sleep\", \"seconds\": 1, \"after\": [\"nope\"]}",
+      "{\"kind\": \"sleep\", \"seconds\": 1, \"name\": \"n\"}",
+      "{\"kind\": \"sleep\", \"seconds\": 1, \"shield\": true}",
+      "{\"kind\": \"sleep\", \"seconds\": 1, \"retries\": 2}",
+      "{\"kind\": \"sleep\", \"seconds\": \"${s}\"}",
+      "{\"kind\": \"${k}\", \"seconds\": 1}",
+      "{\"kind\": \"sleep\", \"seconds\": \"${nope}\"}",
+      "{\"kind\": \"sleep\", \"seconds\": \"${s1.x}\"}",
+      /* not a task, or not JSON */
+      "7",
+      "[]",
+      "{\"kind\": \"sleep\", \"seconds\": 1,}",
+      "{\"kind\": \"sleep\" \"seconds\": 1}",
+      "{\"kind\": \"sleep\", \"seconds\" 1}",
+      "{\"kind\" \"sleep\", \"seconds\": 1}",
+      "{\"kind\": \"sleep\", \"seconds\": 1 /* c */}",
+      "{\"kind\": \"sleep\", \"seconds\": 1",
+      "{\"kind\": \"sleep\", \"seconds\": ",
+      "{\"kind\": \"sleep\", ",
+      "{\"kind\": \"sle",
+  };
+  static const char *const heads[] = {
+      "{\"tasks\": [",
+      "{\"vars\": {\"s\": \"3\", \"k\": \"sleep\"}, \"limits\": {\"two\": 2}, "
+      "\"tasks\": [",
+      "{\"defaults\": {\"timeout\": 9}, \"tasks\": [",
+      "{\"defaults\": {\"message\": \"d\"}, \"tasks\": [",
+      "{\"tasks\": [{\"id\": \"g\", \"kind\": \"gather\", \"tasks\": [",
+      "{\"tasks\": [{\"kind\": \"sleep\", \"seconds\": 1}, {\"id\": \"g\", "
+      "\"kind\": \"race\", \"tasks\": [",
+      /* what the tasks need may come after them */
+      "{\"tasks\": [{\"kind\": \"gather\", \"tasks\": [",
+      "{\"tasks\": [",
+  };
+  static const char *const tails[] = {
+      "]}",
+      "]}",
+      "]}",
+      "]}",
+      "]}]}",
+      "]}]}",
+      "]}], \"vars\": {\"s\": \"3\", \"k\": \"sleep\"}, \"limits\": "
+      "{\"two\": 2}}",
+      "], \"defaults\": {\"timeout\": 9}}",
+  };
+  struct corun_buf text = CORUN_BUF_INIT;
+  size_t h, i, j;
+
+  for (h = 0; h < sizeof(heads) / sizeof(heads[0]); h++) {
+    /* Each alone, between plain ones, and all of them at once. */
+    for (i = 0; i < sizeof(sleeps) / sizeof(sleeps[0]); i++) {
+      corun_buf_reset(&text);
+      corun_buf_printf(&text, "%s%s%s", heads[h], sleeps[i], tails[h]);
+      assert_same_both_ways(corun_buf_str(&text));
+      corun_buf_reset(&text);
+      corun_buf_printf(&text,
+                       "%s{\"id\": \"s1\", \"kind\": \"sleep\", \"seconds\": "
+                       "1}, %s, {\"kind\": \"sleep\", \"seconds\": 2}%s",
+                       heads[h], sleeps[i], tails[h]);
+      assert_same_both_ways(corun_buf_str(&text));
+    }
+    corun_buf_reset(&text);
+    corun_buf_puts(&text, heads[h]);
+    for (i = 0, j = 0; i < sizeof(sleeps) / sizeof(sleeps[0]); i++)
+      if (strchr(sleeps[i], '{') && sleeps[i][strlen(sleeps[i]) - 1] == '}')
+        corun_buf_printf(&text, "%s%s", j++ ? ", " : "", sleeps[i]);
+    corun_buf_puts(&text, tails[h]);
+    assert_same_both_ways(corun_buf_str(&text));
+  }
+  corun_buf_free(&text);
+}
+
+/* At the nesting limit, and one past it, both ways agree. */
+Test(jobfile, plain_sleeps_at_the_nesting_limit)
+{
+  struct corun_buf text = CORUN_BUF_INIT;
+  int depth, i;
+
+  for (depth = 44; depth <= 48; depth++) {
+    corun_buf_reset(&text);
+    corun_buf_puts(&text, "{\"tasks\": [");
+    for (i = 0; i < depth; i++)
+      corun_buf_puts(&text, "{\"kind\": \"gather\", \"tasks\": [");
+    corun_buf_puts(&text, "{\"kind\": \"sleep\", \"seconds\": 1}");
+    for (i = 0; i < depth; i++)
+      corun_buf_puts(&text, "]}");
+    corun_buf_puts(&text, "]}");
+    assert_same_both_ways(corun_buf_str(&text));
+  }
+  corun_buf_free(&text);
+}
+
+/* A pipeline's stage task is a template, read from its cJSON object. */
+Test(jobfile, plain_sleeps_in_templates_load_as_the_general_way_does)
+{
+  assert_same_both_ways(
+      "{\"tasks\": [{\"id\": \"p\", \"kind\": \"pipeline\", \"source\": "
+      "{\"items\": [1, 2]}, \"stages\": [{\"task\": {\"kind\": \"sleep\", "
+      "\"seconds\": 1}}]}, {\"kind\": \"sleep\", \"seconds\": 0, \"after\": "
+      "[\"p\"]}]}");
+  assert_same_both_ways(
+      "{\"tasks\": [{\"id\": \"p\", \"kind\": \"pipeline\", \"source\": "
+      "{\"items\": [1, 2]}, \"stages\": [{\"task\": {\"kind\": \"sleep\", "
+      "\"seconds\": \"${item}\"}}]}, {\"kind\": \"sleep\", \"seconds\": 1, "
+      "\"seconds\": 2}]}");
+}
+
+/* An explicit id may be a generated one ("task1", "g.1"): an error. */
+Test(jobfile, an_explicit_id_clashing_with_a_generated_one_is_an_error)
+{
+  char *msg = load_err(
+      "{\"tasks\": [{\"kind\": \"sleep\", \"seconds\": 0},\n"
+      "{\"id\": \"g\", \"kind\": \"gather\", \"tasks\": [\n"
+      "{\"kind\": \"sleep\", \"seconds\": 0}]},\n"
+      "{\"id\": \"g.1\", \"kind\": \"sleep\", \"seconds\": 0},\n"
+      "{\"id\": \"task1\", \"kind\": \"sleep\", \"seconds\": 0}]}");
+
+  cr_assert(strstr(msg, "duplicate task id \"g.1\"") != NULL, "%s", msg);
+  cr_assert(strstr(msg, "duplicate task id \"task1\"") != NULL, "%s", msg);
+  free(msg);
+  corun_job_free(load_ok("{\"tasks\": [{\"id\": \"g\", \"kind\": \"gather\", "
+                         "\"tasks\": [{\"kind\": \"sleep\", \"seconds\": 0}]},"
+                         "{\"id\": \"g.1x\", \"kind\": \"sleep\", "
+                         "\"seconds\": 0}]}"));
+}
+
+/* Generated ids number the children from 1, across every carry. */
+Test(jobfile, generated_ids_count_up_across_carries)
+{
+  struct corun_buf text = CORUN_BUF_INIT;
+  struct corun_job *jb;
+  int i;
+
+  corun_buf_puts(&text, "{\"tasks\": [{\"id\": \"g\", \"kind\": \"gather\", "
+                        "\"tasks\": [");
+  for (i = 1; i <= 1001; i++)
+    corun_buf_printf(&text, "%s{%s\"kind\": \"sleep\", \"seconds\": 0}",
+                     i > 1 ? ", " : "", i == 100 ? "\"id\": \"own\", " : "");
+  corun_buf_puts(&text, "]}]}");
+  jb = load_ok(corun_buf_str(&text));
+  cr_assert_eq(jb->ntasks, 1002);
+  for (i = 1; i <= 1001; i++) {
+    char want[16];
+
+    snprintf(want, sizeof(want), "g.%d", i);
+    cr_assert_str_eq(jb->tasks[i]->id, i == 100 ? "own" : want);
+  }
+  corun_job_free(jb);
+  corun_buf_free(&text);
 }

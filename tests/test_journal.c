@@ -8,6 +8,7 @@
 #include <criterion/criterion.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -343,4 +344,64 @@ Test(journal, captures_come_from_the_record_unless_secret)
   free(jnl);
   free(flag);
   free(runs);
+}
+
+/*
+ * The header's job_hash is FNV-1a over the file's bytes: journals written
+ * by earlier builds stay resumable only while it does not change.
+ */
+Test(journal, the_job_hash_is_fnv1a_of_the_file)
+{
+  const char *text = "{\"tasks\": [{\"kind\": \"sleep\", \"seconds\": 0}]}";
+  char *job = write_temp("job.json", text), *dir = dir_of(job);
+  char *jnl = path_join(dir, "run.journal"), *head, want[64];
+  uint64_t h = 0xcbf29ce484222325ULL;
+  struct proc *p;
+  size_t i;
+
+  for (i = 0; text[i]; i++)
+    h = (h ^ (unsigned char)text[i]) * 0x100000001b3ULL;
+  snprintf(want, sizeof(want), "\"job_hash\": \"%016llx\"",
+           (unsigned long long)h);
+  p = run_cli(NULL, (const char *const[]){"--journal", jnl, "-q", job, NULL});
+  cr_assert_eq(p->status, 0, "%s", p->err);
+  proc_free(p);
+  head = read_file(jnl, NULL);
+  cr_assert(strstr(head, want) != NULL, "%s", head);
+  free(head);
+  free(jnl);
+  free(dir);
+  free(job);
+}
+
+/* Loaded without a journal in mind, the job is not hashed: none opens. */
+Test(journal, a_job_loaded_with_no_journal_is_refused)
+{
+  const char *text = "{\"tasks\": [{\"kind\": \"sleep\", \"seconds\": 0}]}";
+  char *job = write_temp("job.json", text), *dir = dir_of(job);
+  char *jnl = path_join(dir, "run.journal");
+  struct corun_load_opts lo = CORUN_LOAD_OPTS_INIT;
+  struct corun_journal *j = NULL;
+  struct corun_error err = {0};
+  struct corun_job *loaded = NULL;
+
+  lo.no_journal = 1;
+  cr_assert_eq(corun_job_load_text(&loaded, text, strlen(text), "job.json",
+                                   dir, &lo, NULL, &err),
+               CORUN_OK, "%s", err.msg);
+  cr_assert_eq(corun_journal_open(&j, jnl, loaded, &err), CORUN_EUSAGE);
+  cr_assert(strstr(err.msg, "no_journal") != NULL, "%s", err.msg);
+  cr_assert_null(j);
+  corun_job_free(loaded);
+  lo.no_journal = 0;
+  cr_assert_eq(corun_job_load_text(&loaded, text, strlen(text), "job.json",
+                                   dir, &lo, NULL, &err),
+               CORUN_OK, "%s", err.msg);
+  cr_assert_eq(corun_journal_open(&j, jnl, loaded, &err), CORUN_OK, "%s",
+               err.msg);
+  corun_journal_close(j);
+  corun_job_free(loaded);
+  free(jnl);
+  free(dir);
+  free(job);
 }

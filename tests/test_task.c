@@ -1245,3 +1245,59 @@ Test(task, run_if_what_ends_inside_a_spared_cleanup_is_its_own_doing)
   near(r->wall, 0.15, "wall");
   result_free(r);
 }
+
+struct dump_then_stop {
+  uv_timer_t timer;
+  struct corun_run *run;
+  struct corun_buf text;
+};
+
+static void dump_then_stop(uv_timer_t *tm)
+{
+  struct dump_then_stop *d = tm->data;
+
+  corun_run_dump(d->run, &d->text);
+  /* The waiting tasks leave their queues as they are cancelled. */
+  corun_run_interrupt(d->run, SIGINT);
+}
+
+/*
+ * The dump says which queue a waiting task is in: its limit's slots, or
+ * its limit's rate. Cancelled there, it leaves the queue.
+ */
+Test(task, dump_names_the_queue_a_task_waits_in)
+{
+  struct corun_job *jb = load_ok(
+      "{\"limits\": {\"one\": 1, \"slow\": {\"rate\": \"1/m\"}}, "
+      "\"tasks\": ["
+      "{\"id\": \"a\", \"kind\": \"sleep\", \"seconds\": 5, "
+      "\"limit\": \"one\"},"
+      "{\"id\": \"b\", \"kind\": \"sleep\", \"seconds\": 5, "
+      "\"limit\": \"one\"},"
+      "{\"id\": \"c\", \"kind\": \"sleep\", \"seconds\": 5, "
+      "\"limit\": \"slow\"},"
+      "{\"id\": \"d\", \"kind\": \"sleep\", \"seconds\": 5, "
+      "\"limit\": \"slow\"}]}");
+  struct dump_then_stop d = {.text = CORUN_BUF_INIT};
+  struct corun_run *run = NULL;
+  uv_loop_t loop;
+  const char *s;
+
+  cr_assert_eq(uv_loop_init(&loop), 0);
+  cr_assert_eq(corun_run_new(&run, jb, &loop, NULL, NULL), CORUN_OK);
+  d.run = run;
+  uv_timer_init(&loop, &d.timer);
+  d.timer.data = &d;
+  uv_timer_start(&d.timer, dump_then_stop, 200, 0);
+  corun_run_start(run);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  s = corun_buf_str(&d.text);
+  cr_assert(strstr(s, "limit \"one\" (1 waiting)"), "%s", s);
+  cr_assert(strstr(s, "limit \"slow\" rate (1 waiting)"), "%s", s);
+  cr_assert(corun_run_done(run));
+  uv_close((uv_handle_t *)&d.timer, NULL);
+  run_free(run, &loop);
+  cr_assert_eq(uv_loop_close(&loop), 0);
+  corun_job_free(jb);
+  corun_buf_free(&d.text);
+}

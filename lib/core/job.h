@@ -81,6 +81,7 @@ struct corun_job {
   size_t nnames;
   int ran; /* a job runs once */
   uint64_t hash; /* of the file and --var values: which job a journal is */
+  int hashed;    /* hash was computed (not with no_journal) */
   struct corun_shard *shard; /* NULL: the whole job runs */
 };
 

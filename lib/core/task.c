@@ -35,8 +35,8 @@ const char *corun__task_status_name(enum corun_status s)
 /* Into the run's ready queue: dispatched in a later pass, in order. */
 static void ready(struct corun_task *t)
 {
-  assert(t->inq == NULL);
-  t->inq = &t->run->ready;
+  assert(t->inq == CORUN_INQ_NONE);
+  t->inq = CORUN_INQ_READY;
   corun__run_enqueue(t->run, &t->qlink);
 }
 
@@ -158,7 +158,7 @@ void corun__task_sem_wake(struct corun_sem *s, struct corun_list *w,
 {
   struct corun_task *t = corun_list_entry(w, struct corun_task, qlink);
 
-  t->inq = NULL;
+  t->inq = CORUN_INQ_NONE;
   if (what == CORUN_SEM_NOMEM) {
     corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO,
                        "out of memory arming the rate timer of limit \"%s\"",
@@ -176,8 +176,10 @@ static int take_slot(struct corun_sem *s, struct corun_task *t)
     t->flags |= s->hold_flag;
     return 1;
   }
-  assert(t->inq == NULL);
-  t->inq = &s->waiters;
+  assert(t->inq == CORUN_INQ_NONE);
+  t->inq = s == t->limit            ? CORUN_INQ_LIMIT
+           : s == &t->run->global ? CORUN_INQ_GLOBAL
+                                  : CORUN_INQ_FDS;
   corun__sem_wait(s, &t->qlink);
   return 0;
 }
@@ -196,12 +198,12 @@ static int take_token(struct corun_task *t)
 
   if (t->flags & CORUN_TF_TOKEN)
     return 1;
-  assert(t->inq == NULL);
-  t->inq = &s->token_waiters;
+  assert(t->inq == CORUN_INQ_NONE);
+  t->inq = CORUN_INQ_TOKEN;
   r = corun__sem_token(s, &t->qlink);
   if (r == 0)
     return 0;
-  t->inq = NULL;
+  t->inq = CORUN_INQ_NONE;
   if (r < 0) {
     corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO,
                        "out of memory arming the rate timer of limit \"%s\"",
@@ -217,7 +219,7 @@ void corun__task_dispatch_link(struct corun_list *link)
   struct corun_run *run = t->run;
   uint64_t began = run->opts.debug ? uv_hrtime() : 0;
 
-  t->inq = NULL;
+  t->inq = CORUN_INQ_NONE;
   corun__task_dispatch(t);
   if (run->opts.debug)
     corun__run_check_slow(run, began, t->id, "start");
@@ -257,24 +259,30 @@ void corun__task_dispatch(struct corun_task *t)
   run_task(t);
 }
 
-static struct corun_sem *sem_of_queue(void *q)
-{
-  return (struct corun_sem *)((char *)q - offsetof(struct corun_sem, waiters));
-}
-
 static void leave_queue(struct corun_task *t)
 {
-  void *q = t->inq;
+  enum corun_inq q = (enum corun_inq)t->inq;
 
-  if (q == NULL)
-    return;
-  t->inq = NULL;
-  if (q == &t->run->ready)
+  t->inq = CORUN_INQ_NONE;
+  switch (q) {
+  case CORUN_INQ_NONE:
+    break;
+  case CORUN_INQ_READY:
     corun_list_unlink(&t->qlink);
-  else if (t->limit && q == &t->limit->token_waiters)
+    break;
+  case CORUN_INQ_TOKEN:
     corun__sem_token_unwait(t->limit, &t->qlink);
-  else
-    corun__sem_unwait(sem_of_queue(q), &t->qlink);
+    break;
+  case CORUN_INQ_LIMIT:
+    corun__sem_unwait(t->limit, &t->qlink);
+    break;
+  case CORUN_INQ_GLOBAL:
+    corun__sem_unwait(&t->run->global, &t->qlink);
+    break;
+  case CORUN_INQ_FDS:
+    corun__sem_unwait(&t->run->fds, &t->qlink);
+    break;
+  }
 }
 
 int corun__task_no_failure(const struct corun_task *t)

@@ -44,6 +44,19 @@ enum corun_status {
   CORUN_STATUS_SKIPPED
 };
 
+/*
+ * Which queue a task's qlink is in while it waits to be dispatched: a
+ * code, not a pointer to the queue, as a million tasks each pay for it.
+ */
+enum corun_inq {
+  CORUN_INQ_NONE,   /* none (or a kind's own use of qlink, as a timer) */
+  CORUN_INQ_READY,  /* the run's ready queue */
+  CORUN_INQ_LIMIT,  /* its limit's waiters */
+  CORUN_INQ_TOKEN,  /* its limit's rate token waiters */
+  CORUN_INQ_GLOBAL, /* the run's concurrency slots */
+  CORUN_INQ_FDS     /* the run's file descriptor slots */
+};
+
 enum corun_task_flag {
   CORUN_TF_SHIELD = 1 << 0,
   CORUN_TF_DETACHED = 1 << 1,    /* its parent stopped waiting for it */
@@ -110,7 +123,6 @@ struct corun_task {
   char *err_msg;
   cJSON *result;
   struct corun_sem *limit;
-  void *inq; /* the queue qlink links it into (ready, a sem's), or NULL */
   struct corun_list qlink;
   uint64_t t_ready; /* ns since the run began; CORUN_NO_TIME if not yet */
   uint64_t t_start;
@@ -119,9 +131,11 @@ struct corun_task {
   uint32_t index; /* position in file order */
   uint16_t attempts; /* at most 1 + the 1,000 "retries" allow */
   uint8_t state;
-  uint8_t status;
+  /* Both enum corun_status, which has 6 values: a byte for inq. */
+  uint8_t status : 4;
+  uint8_t cancel_status : 4; /* why it is being cancelled, or NONE */
   uint8_t err_type;
-  uint8_t cancel_status; /* why it is being cancelled, or NONE */
+  uint8_t inq; /* enum corun_inq: the queue qlink links it into */
   uint16_t flags;
 };
 

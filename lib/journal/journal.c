@@ -112,6 +112,11 @@ enum corun_code corun_journal_open(struct corun_journal **out,
   int e;
 
   *out = NULL;
+  if (!job->hashed)
+    return corun_failf(err, CORUN_EUSAGE,
+                       "--journal %s: the job was loaded without a journal "
+                       "in mind (no_journal), so nothing names it",
+                       path);
   j = calloc(1, sizeof(*j));
   if (j == NULL)
     return corun_failf(err, CORUN_ENOMEM, "out of memory");

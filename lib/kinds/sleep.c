@@ -11,6 +11,7 @@
 #include "core/kind.h"
 #include "core/run.h"
 #include "core/task.h"
+#include "kinds/sleep.h"
 
 /* Most sleeps in a big job have none of these: keep them out of line. */
 struct sleep_extra {
@@ -61,6 +62,12 @@ static int parse(struct corun_task *t, struct corun_fields *f)
   return f->failed ? -1 : 0;
 }
 
+void corun__sleep_plain(struct corun_task *t, double secs)
+{
+  /* As parse() does it: the same milliseconds for the same seconds. */
+  ((struct sleep_task *)t)->due = corun_duration_ms(secs);
+}
+
 static void wake_task(struct corun_task *t)
 {
   struct sleep_task *s = (struct sleep_task *)t;
@@ -97,7 +104,7 @@ static void wake(struct corun_list *link)
 /* Whether t waits on the run's timers (not on the ready queue, nor done). */
 static int sleeping(const struct corun_task *t)
 {
-  return t->state == CORUN_STATE_RUNNING && t->inq == NULL &&
+  return t->state == CORUN_STATE_RUNNING && t->inq == CORUN_INQ_NONE &&
          corun_list_linked(&t->qlink);
 }
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Checks over the whole tree, once every task is read: ids, "after", cycles. */
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,11 +44,36 @@ int corun__load_assign_ids(struct loader *ld)
       return -1;
   for (i = 0; i < job->ntasks; i++) {
     struct corun_task *t = job->tasks[i];
+    /* The child's number counted up in place: no division per child. */
+    char digits[16] = "000000000000000", *d = digits + sizeof(digits) - 1;
+    size_t lp;
 
-    for (c = 0; t && c < t->nchildren; c++)
-      if (t->children[c]->id == NULL &&
-          set_generated_id(job, t->children[c], t->id, ".", c + 1) < 0)
+    if (t == NULL || t->nchildren == 0)
+      continue;
+    lp = strlen(t->id);
+    for (c = 0; c < t->nchildren; c++) {
+      struct corun_task *ch = t->children[c];
+      char *x = digits + sizeof(digits) - 2, *id;
+      size_t nd;
+
+      while (*x == '9')
+        *x-- = '0';
+      ++*x;
+      if (x < d)
+        d = x;
+      if (ch->id != NULL)
+        continue;
+      nd = (size_t)(digits + sizeof(digits) - 1 - d);
+      /* A million "g.123456" ids cost their bytes, not a malloc each. */
+      id = corun_slab_alloc(&job->idslabs, lp + 1 + nd + 1, 1);
+      if (id == NULL)
         return -1;
+      memcpy(id, t->id, lp);
+      id[lp] = '.';
+      memcpy(id + lp + 1, d, nd + 1);
+      ch->id = id;
+      ch->flags |= CORUN_TF_ID_POOLED;
+    }
   }
   return 0;
 }
@@ -88,7 +114,7 @@ static void dup_id(struct loader *ld, size_t i, const struct corun_task *other)
 void corun__load_check_ids(struct loader *ld)
 {
   struct corun_job *job = ld->job;
-  int all = 0;
+  int all = 0, digit_end = 0;
   size_t i;
 
   for (i = 0; i < ld->nrecs && !all; i++)
@@ -110,9 +136,14 @@ void corun__load_check_ids(struct loader *ld)
       dup_id(ld, ti, old);
     else if (r < 0)
       corun__load_diag(ld, 0, -1, "out of memory");
+    if (*t->id && isdigit((unsigned char)t->id[strlen(t->id) - 1]))
+      digit_end = 1;
   }
-  /* No explicit ids and no "after": generated ids alone cannot clash. */
-  if (!all && job->ids.len == 0)
+  /*
+   * No "after", and no explicit id that ends in a digit, as every
+   * generated one does ("task3", "g.12"): none can clash.
+   */
+  if (!all && !digit_end)
     return;
   for (i = 0; i < job->ntasks; i++) {
     struct corun_task *t = job->tasks[i];
@@ -164,7 +195,9 @@ void corun__load_check_nested_limits(struct loader *ld)
         break;
       }
   }
-
+  /* A task's limit is one of the job's: without any, no pass is needed. */
+  if (job->nlimits == 0)
+    return;
   for (i = 0; i < job->ntasks; i++) {
     struct corun_task *t = job->tasks[i], *a;
 

@@ -96,7 +96,10 @@ void corun__load_give_back(struct loader *ld, size_t off)
 
   if (!ld->text_mapped)
     return;
-  page = (size_t)sysconf(_SC_PAGESIZE);
+  /* Asked once a load: this runs for every task. */
+  if (ld->page == 0)
+    ld->page = (size_t)sysconf(_SC_PAGESIZE);
+  page = ld->page;
   from = (ld->dropped + page - 1) / page * page;
   to = off / page * page;
   if (to <= from || to - from < ((size_t)4 << 20))
@@ -187,7 +190,10 @@ enum corun_code corun__load_text(
   ld.job = job;
   ld.stdin_use = stdin_use;
   corun_json_init(&ld.p, text, len);
-  job->hash = job_hash(&ld, text, len, opts);
+  if (opts == NULL || !opts->no_journal) {
+    job->hash = job_hash(&ld, text, len, opts);
+    job->hashed = 1;
+  }
 
   if (len > MAX_FILE_BYTES) {
     corun_json_fail(&ld.p, 0, "file too large (over 1 GiB)");

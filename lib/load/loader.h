@@ -96,6 +96,7 @@ struct loader {
   size_t nshared;
   size_t capshared;
   int has_tasks;
+  int may_split; /* a task's kind may split it among shards (kind.splits) */
   size_t tasks_off;
   unsigned suggested;          /* "did you mean" searches over all ids so far */
   int stdin_use;               /* CORUN_STDIN_*: who reads standard input */
@@ -112,6 +113,7 @@ struct loader {
    */
   int text_mapped;
   size_t dropped;
+  size_t page; /* the page size, once asked */
   const struct corun_load_opts *opts;
   /* Limits of template tasks, checked against the task holding them. */
   struct tmpl_limit {
@@ -247,6 +249,18 @@ void corun__load_check_unknown(struct loader *ld, struct corun_fields *f,
 void corun__load_check_unknown_any(struct loader *ld, struct corun_fields *f,
                                    long idx, size_t mark);
 int corun__load_read_tasks(struct loader *ld);
+/*
+ * Whether plain sleeps are read straight from the text (1, the default)
+ * or the general way: tests compare the two.
+ */
+extern int corun__load_plain_sleeps;
+/*
+ * Whether the text at i is a plain sleep, {"kind": "sleep", "seconds": N}
+ * with N whole (valid JSON and a valid task, nothing more): then where it
+ * ends, *secs its seconds; else 0.
+ */
+size_t corun__load_plain_sleep_end(const char *t, size_t len, size_t i,
+                                   double *secs);
 /* Point the parents in ld->shared at their children in job->tasks. */
 void corun__load_share_children(struct loader *ld);
 /*

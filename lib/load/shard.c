@@ -38,6 +38,9 @@ void corun__load_check_splits(struct loader *ld)
   struct corun_job *job = ld->job;
   size_t i;
 
+  /* Most jobs have no task of a kind that splits: a pass saved. */
+  if (!ld->may_split)
+    return;
   for (i = 0; i < job->ntasks; i++) {
     const struct corun_task *t = job->tasks[i];
     size_t off = t ? splits_of(t) : 0;

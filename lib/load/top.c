@@ -237,23 +237,55 @@ void corun__load_check_defaults(struct loader *ld)
 }
 
 /*
- * corun_json_skip() over "tasks", giving back the mapped text behind it:
- * the tasks are read again from their start once the top level is known.
+ * corun_json_skip(), but a plain sleep (corun__load_plain_sleep_end()) is
+ * stepped over in one go: a big job's tasks are mostly those, and this
+ * pass only looks for what comes after them. Anything else is walked as
+ * corun_json_skip() does, so the same errors come at the same places.
+ * The mapped text behind is given back as it goes.
+ */
+static int skip_value(struct loader *ld)
+{
+  struct corun_json *p = &ld->p;
+  int c = corun_json_peek(p), n = 0, r;
+  const char *key;
+  size_t key_off, end;
+  double secs;
+
+  if (c == '{' && corun__load_plain_sleeps &&
+      p->depth < CORUN_JSON_MAX_DEPTH &&
+      (end = corun__load_plain_sleep_end(p->text, p->len, p->pos, &secs))) {
+    p->pos = end;
+    return 0;
+  }
+  if (c == '{') {
+    if (corun_json_object_begin(p) < 0)
+      return -1;
+    while ((r = corun_json_object_next(p, &n, &key, &key_off)) > 0)
+      if (skip_value(ld) < 0)
+        return -1;
+    return r;
+  }
+  if (c == '[') {
+    if (corun_json_array_begin(p) < 0)
+      return -1;
+    while ((r = corun_json_array_next(p, &n)) > 0) {
+      if (skip_value(ld) < 0)
+        return -1;
+      corun__load_give_back(ld, p->pos);
+    }
+    return r;
+  }
+  return corun_json_skip(p);
+}
+
+/*
+ * Over "tasks": they are read again from their start once the top level
+ * is known.
  */
 static int skip_tasks(struct loader *ld)
 {
-  struct corun_json *p = &ld->p;
-  int n = 0, r;
+  int r = skip_value(ld);
 
-  if (corun_json_peek(p) != '[')
-    return corun_json_skip(p);
-  if (corun_json_array_begin(p) < 0)
-    return -1;
-  while ((r = corun_json_array_next(p, &n)) > 0) {
-    if (corun_json_skip(p) < 0)
-      return -1;
-    corun__load_give_back(ld, p->pos);
-  }
   ld->dropped = ld->tasks_off;
   return r;
 }

@@ -55,17 +55,16 @@ static void waiting_on(const struct corun_run *run,
     }
     break;
   case CORUN_STATE_QUEUED:
-    if (t->inq && t->inq != &run->ready && t->limit &&
-        t->inq == &t->limit->waiters)
+    if (t->inq == CORUN_INQ_LIMIT)
       corun_buf_printf(out, "limit \"%s\" (%u waiting)", t->limit->name,
                        t->limit->waiters.len);
-    else if (t->limit && t->inq == &t->limit->token_waiters)
+    else if (t->inq == CORUN_INQ_TOKEN)
       corun_buf_printf(out, "limit \"%s\" rate (%u waiting)", t->limit->name,
                        t->limit->token_waiters.len);
-    else if (t->inq == &run->global.waiters)
+    else if (t->inq == CORUN_INQ_GLOBAL)
       corun_buf_printf(out, "a concurrency slot (%u waiting)",
                        run->global.waiters.len);
-    else if (t->inq == &run->fds.waiters)
+    else if (t->inq == CORUN_INQ_FDS)
       corun_buf_printf(out,
                        "file descriptors: %u tasks hold all that ulimit -n "
                        "leaves (%u waiting)",
