@@ -186,9 +186,9 @@ static inline int corun_fuzz_spelt(const char *text, size_t len)
 }
 
 /*
- * Plain sleeps are read straight from the text (load/tasks.c); loaded
- * the general way instead, text must give the same result, the same
- * diagnostics and the same dry run.
+ * Plain sleeps and plain fetches are read straight from the text
+ * (load/tasks.c); loaded the general way instead, text must give the same
+ * result, the same diagnostics and the same dry run.
  */
 static inline void corun_fuzz_both_ways(const char *text, size_t len,
                                         const struct corun_load_opts *opts,
@@ -202,9 +202,11 @@ static inline void corun_fuzz_both_ways(const char *text, size_t len,
   enum corun_code ocode;
 
   corun__load_plain_sleeps = 0;
+  corun__load_plain_fetches = 0;
   ocode = corun_job_load_text(&other, text, len, "fuzz.json", corun_fuzz_dir,
                               opts, &odiag, &err);
   corun__load_plain_sleeps = 1;
+  corun__load_plain_fetches = 1;
   FUZZ_CHECK(ocode == code, "plain sleeps: %d, the general way: %d", code,
              ocode);
   FUZZ_CHECK(strcmp(diag, corun_buf_str(&odiag)) == 0,

@@ -254,6 +254,8 @@ int corun__load_read_tasks(struct loader *ld);
  * or the general way: tests compare the two.
  */
 extern int corun__load_plain_sleeps;
+/* The same for plain fetches ({"kind": "fetch", "url": ...}). */
+extern int corun__load_plain_fetches;
 /*
  * Whether the text at i is a plain sleep, {"kind": "sleep", "seconds": N}
  * with N whole (valid JSON and a valid task, nothing more): then where it
