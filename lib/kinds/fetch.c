@@ -269,7 +269,7 @@ static void field_fail(void *ctx, const char *field, const cJSON *node,
  */
 static int pem_check(const char *path, const char *what)
 {
-  FILE *f = fopen(path, "r");
+  FILE *f = fopen(path, "re");
   char line[512];
   int e, found = 0;
 

@@ -291,7 +291,7 @@ static void dry_lines(struct corun_buf *out, const struct corun_secrets *sec,
                      c->shard_index - 1);
   if (c->lines_stdin)
     return;
-  f = fopen(c->lines, "r");
+  f = fopen(c->lines, "re");
   if (f == NULL) {
     corun_buf_printf(out, "  (cannot be read now: %s)\n", strerror(errno));
     return;
