@@ -240,12 +240,43 @@ static struct corun_task *new_task(struct corun_job *job,
 
 int corun__load_plain_fetches = 1;
 
-static size_t fetch_ws(const char *t, size_t i, size_t len)
+static size_t skip_ws(const char *t, size_t i, size_t len)
 {
   while (i < len && (t[i] == ' ' || t[i] == '\n' || t[i] == '\t' ||
                      t[i] == '\r'))
     i++;
   return i;
+}
+
+/*
+ * For the plain tasks read straight from the text: if the text at i is
+ * the member name key, quoted, and its colon, the offset of its value;
+ * else 0. No escape can be in a name matched this way.
+ */
+static size_t plain_member(const char *t, size_t len, size_t i,
+                           const char *key)
+{
+  size_t n = strlen(key);
+
+  if (len - i < n + 2 || t[i] != '"' || memcmp(t + i + 1, key, n) != 0 ||
+      t[i + 1 + n] != '"')
+    return 0;
+  i = skip_ws(t, i + n + 2, len);
+  if (i >= len || t[i] != ':')
+    return 0;
+  return skip_ws(t, i + 1, len);
+}
+
+/* If the value at i is the string s, quoted: the offset past it, else 0. */
+static size_t plain_string_is(const char *t, size_t len, size_t i,
+                              const char *s)
+{
+  size_t n = strlen(s);
+
+  if (len - i < n + 2 || t[i] != '"' || memcmp(t + i + 1, s, n) != 0 ||
+      t[i + 1 + n] != '"')
+    return 0;
+  return i + n + 2;
 }
 
 /*
@@ -261,28 +292,20 @@ static size_t plain_fetch(const char *t, size_t len, size_t i,
                           const char **url, size_t *ulen)
 {
   int have_kind = 0, have_url = 0;
+  size_t v;
 
   if (i >= len || t[i] != '{')
     return 0;
   for (i++;; i++) {
-    i = fetch_ws(t, i, len);
-    if (!have_kind && len - i >= 6 && memcmp(t + i, "\"kind\"", 6) == 0) {
-      i = fetch_ws(t, i + 6, len);
-      if (i >= len || t[i] != ':')
+    i = skip_ws(t, i, len);
+    if (!have_kind && (v = plain_member(t, len, i, "kind")) != 0) {
+      if ((i = plain_string_is(t, len, v, "fetch")) == 0)
         return 0;
-      i = fetch_ws(t, i + 1, len);
-      if (len - i < 7 || memcmp(t + i, "\"fetch\"", 7) != 0)
-        return 0;
-      i += 7;
       have_kind = 1;
-    } else if (!have_url && len - i >= 5 &&
-               memcmp(t + i, "\"url\"", 5) == 0) {
+    } else if (!have_url && (v = plain_member(t, len, i, "url")) != 0) {
       size_t start;
 
-      i = fetch_ws(t, i + 5, len);
-      if (i >= len || t[i] != ':')
-        return 0;
-      i = fetch_ws(t, i + 1, len);
+      i = v;
       if (i >= len || t[i] != '"')
         return 0;
       for (start = ++i; i < len && t[i] != '"'; i++)
@@ -300,7 +323,7 @@ static size_t plain_fetch(const char *t, size_t len, size_t i,
     } else {
       return 0;
     }
-    i = fetch_ws(t, i, len);
+    i = skip_ws(t, i, len);
     if (i < len && t[i] == '}')
       return have_kind && have_url ? i + 1 : 0;
     if (i >= len || t[i] != ',')
@@ -764,14 +787,6 @@ static struct corun_task *new_task(struct corun_job *job,
 
 int corun__load_plain_sleeps = 1;
 
-static size_t skip_ws(const char *t, size_t i, size_t len)
-{
-  while (i < len && (t[i] == ' ' || t[i] == '\n' || t[i] == '\t' ||
-                     t[i] == '\r'))
-    i++;
-  return i;
-}
-
 /*
  * A plain sleep, {"kind": "sleep", "seconds": N} in either order, N a
  * whole number: a big job is mostly these, and they are read here
@@ -785,31 +800,23 @@ size_t corun__load_plain_sleep_end(const char *t, size_t len, size_t i,
                                    double *secs)
 {
   int have_kind = 0, have_secs = 0;
+  size_t at;
 
   if (i >= len || t[i] != '{')
     return 0;
   for (i++;; i++) {
     i = skip_ws(t, i, len);
-    if (!have_kind && len - i >= 6 && memcmp(t + i, "\"kind\"", 6) == 0) {
-      i = skip_ws(t, i + 6, len);
-      if (i >= len || t[i] != ':')
+    if (!have_kind && (at = plain_member(t, len, i, "kind")) != 0) {
+      if ((i = plain_string_is(t, len, at, "sleep")) == 0)
         return 0;
-      i = skip_ws(t, i + 1, len);
-      if (len - i < 7 || memcmp(t + i, "\"sleep\"", 7) != 0)
-        return 0;
-      i += 7;
       have_kind = 1;
-    } else if (!have_secs && len - i >= 9 &&
-               memcmp(t + i, "\"seconds\"", 9) == 0) {
+    } else if (!have_secs && (at = plain_member(t, len, i, "seconds")) != 0) {
       size_t start;
       double v = 0;
       const char *why;
       cJSON num;
 
-      i = skip_ws(t, i + 9, len);
-      if (i >= len || t[i] != ':')
-        return 0;
-      i = skip_ws(t, i + 1, len);
+      i = at;
       /* As the parser reads a plain integer: digit by digit, 15 at most. */
       for (start = i; i < len && t[i] >= '0' && t[i] <= '9'; i++)
         v = v * 10 + (t[i] - '0');
