@@ -668,8 +668,11 @@ int corun__fetch_plain(struct corun_task *t, const char *url, size_t len,
     return -1;
   if (m->plain == NULL && (m->plain = plain_conf()) == NULL)
     return -1;
-  if ((ft->url = strndup(url, len)) == NULL)
+  /* Not strndup: url is inside the job's text, with no NUL after it. */
+  if ((ft->url = malloc(len + 1)) == NULL)
     return -1;
+  memcpy(ft->url, url, len);
+  ft->url[len] = '\0';
   ft->c = m->plain;
   ft->c->refs++;
   return 0;
