@@ -631,26 +631,37 @@ static void share_conf(struct corun_fields *f, struct fetch_task *ft)
   m->conf->refs++;
 }
 
+/* A conf with every field at its default, one holder, a number of its own. */
+static struct fetch_conf *conf_new(void)
+{
+  struct fetch_conf *c = calloc(1, sizeof(*c));
+
+  if (c == NULL)
+    return NULL;
+  c->refs = 1;
+  c->serial = atomic_fetch_add(&conf_serials, 1) + 1;
+  c->expect = (struct corun_expect)CORUN_EXPECT_INIT;
+  c->capture = (struct corun_captures)CORUN_CAPTURES_INIT;
+  c->retry = (struct corun_retry_policy)CORUN_RETRY_POLICY_INIT;
+  c->max_bytes = -1; /* not given: the default depends on "save" */
+  c->follow = 1;
+  c->compressed = 1;
+  return c;
+}
+
 /*
  * What parse() makes of a fetch with only its URL: kept in the memo, one
  * for all plain fetches of a load.
  */
 static struct fetch_conf *plain_conf(void)
 {
-  struct fetch_conf *c = calloc(1, sizeof(*c));
+  struct fetch_conf *c = conf_new();
 
   if (c == NULL || (c->method = strdup("GET")) == NULL) {
     free(c);
     return NULL;
   }
-  c->refs = 1;
-  c->serial = atomic_fetch_add(&conf_serials, 1) + 1;
-  c->expect = (struct corun_expect)CORUN_EXPECT_INIT;
-  c->capture = (struct corun_captures)CORUN_CAPTURES_INIT;
-  c->retry = (struct corun_retry_policy)CORUN_RETRY_POLICY_INIT;
   c->max_bytes = DEFAULT_MAX_BYTES;
-  c->follow = 1;
-  c->compressed = 1;
   return c;
 }
 
@@ -681,7 +692,7 @@ int corun__fetch_plain(struct corun_task *t, const char *url, size_t len,
 static int parse(struct corun_task *t, struct corun_fields *f)
 {
   struct fetch_task *ft = (struct fetch_task *)t;
-  struct fetch_conf *c = calloc(1, sizeof(*c));
+  struct fetch_conf *c = conf_new();
   const cJSON *json;
   char *save = NULL;
   double d;
@@ -693,19 +704,12 @@ static int parse(struct corun_task *t, struct corun_fields *f)
                      "its transport settings could not be kept: out of memory");
     return -1;
   }
-  c->refs = 1;
-  c->serial = atomic_fetch_add(&conf_serials, 1) + 1;
   ft->c = c;
   /* The first fetch of a job loads libcurl: if it cannot, say so here. */
   if (corun__libcurl_load(&m) < 0) {
     corun_field_fail(f, "url", NULL, "cannot be fetched: %s", m);
     return -1;
   }
-  c->expect = (struct corun_expect)CORUN_EXPECT_INIT;
-  c->capture = (struct corun_captures)CORUN_CAPTURES_INIT;
-  c->max_bytes = -1; /* not given: the default depends on "save" */
-  c->retry = (struct corun_retry_policy)CORUN_RETRY_POLICY_INIT;
-  c->follow = 1;
   if (corun_field_string(f, "url", &ft->url) == 0)
     corun_field_missing(f, "url");
   else if (ft->url && !http_url(ft->url))
@@ -744,7 +748,6 @@ static int parse(struct corun_task *t, struct corun_fields *f)
     c->max_bytes = n;
   corun_field_bool(f, "follow_redirects", &c->follow);
   corun_field_bool(f, "insecure", &c->insecure);
-  c->compressed = 1;
   corun_field_bool(f, "compressed", &c->compressed);
   /*
    * A request that asks for a range or an encoding itself gets the bytes
