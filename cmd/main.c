@@ -21,6 +21,7 @@
 #include "options.h"
 #include "merge.h"
 #include "ps.h"
+#include "usage.h"
 #include "watchdog.h"
 
 /* The status line is redrawn at most this often. */
@@ -474,7 +475,7 @@ static int load(struct cli *c, struct corun_job **job)
     fputs(corun_buf_str(&diag), stderr);
   } else if (code != CORUN_OK) {
     if (code == CORUN_EUSAGE)
-      fprintf(stderr, "corun: %s (try 'corun --help')\n", err.msg);
+      (void)usage_error("%s", err.msg);
     else
       fprintf(stderr, "%s%s\n", strstr(err.msg, "error:") ? "" : "corun: ",
               err.msg);

@@ -45,7 +45,6 @@ static void libuv_exited(uv_process_t *h, int64_t status, int sig)
 {
   struct corun_process *p = of_handle(h);
 
-  p->live = 0;
   p->exit_cb(p, status, sig);
 }
 
@@ -59,7 +58,6 @@ static int spawn_libuv(uv_loop_t *loop, struct corun_process *p,
   r = uv_spawn(loop, &p->h.uv, &o);
   if (r == 0) {
     p->pid = p->h.uv.pid;
-    p->live = 1;
     last_fast = 0;
   }
   return r;
@@ -208,15 +206,17 @@ static void pidfd_readable(uv_poll_t *h, int status, int events)
   int64_t code;
   int sig = 0;
 
-  (void)status;
   (void)events;
+  /*
+   * A poll that failed (libuv has stopped it) would never call again: the
+   * process is then waited for here, as uv_spawn's SIGCHLD would.
+   */
   do
-    r = waitpid(p->pid, &st, WNOHANG);
+    r = waitpid(p->pid, &st, status < 0 ? 0 : WNOHANG);
   while (r < 0 && errno == EINTR);
   if (r == 0)
     return; /* not yet: a pidfd is readable only once it has exited */
   (void)uv_poll_stop(h);
-  p->live = 0;
   if (r < 0) {
     /*
      * Reaped by someone else (SIGCHLD set to SIG_IGN by the program that
@@ -245,7 +245,7 @@ static int spawn_fast(uv_loop_t *loop, struct corun_process *p,
   posix_spawnattr_t at;
   posix_spawn_file_actions_t fa;
   pid_t pid;
-  int i, r;
+  int i, r, slot;
 
   for (i = 0; i < o->stdio_count && i < 3; i++) {
     int reads;
@@ -283,7 +283,12 @@ static int spawn_fast(uv_loop_t *loop, struct corun_process *p,
     (void)uv_idle_init(loop, &p->h.idle);
     return uv_translate_sys_error(r);
   }
-  r = prepare(o, child, &at, &fa);
+  /*
+   * The pidfd's descriptor is held before the command starts: a command
+   * that could not be watched would have to be killed after it had run.
+   */
+  slot = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  r = slot < 0 ? errno : prepare(o, child, &at, &fa);
   if (r == 0)
     r = strchr(o->file, '/')
             ? posix_spawn(&pid, o->file, &fa, &at, o->args,
@@ -292,6 +297,8 @@ static int spawn_fast(uv_loop_t *loop, struct corun_process *p,
                            o->env ? o->env : environ);
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&at);
+  if (slot >= 0)
+    close(slot);
   for (i = 0; i < 3; i++)
     if (child[i] >= 0) {
       close(child[i]);
@@ -312,7 +319,12 @@ static int spawn_fast(uv_loop_t *loop, struct corun_process *p,
   r = p->pidfd < 0 ? uv_translate_sys_error(errno)
                    : uv_poll_init(loop, &p->h.poll, p->pidfd);
   if (r != 0) {
-    discard_child((int)pid);
+    /*
+     * ESRCH: reaped already (SIGCHLD ignored by the embedding program);
+     * its pid may be another process's by now, so nothing is killed.
+     */
+    if (p->pidfd >= 0 || r != UV_ESRCH)
+      discard_child((int)pid);
     close_fds(fds);
     if (p->pidfd >= 0)
       close(p->pidfd);
@@ -337,8 +349,6 @@ static int spawn_fast(uv_loop_t *loop, struct corun_process *p,
     discard_child((int)pid);
     return r;
   }
-  p->fast = 1;
-  p->live = 1;
   last_fast = 1;
   return 0;
 }
@@ -352,7 +362,6 @@ int corun__spawn(uv_loop_t *loop, struct corun_process *p,
 
   p->pid = 0;
   p->pidfd = -1;
-  p->fast = p->live = 0;
   p->exit_cb = exit_cb;
 #ifdef FAST_SPAWN
   if (fast_fits(options))

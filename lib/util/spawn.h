@@ -48,8 +48,6 @@ struct corun_process {
   void *data; /* the caller's; also the handle's data in close callbacks */
   int pid;
   int pidfd; /* -1 on libuv's path */
-  int fast;  /* started on the fast path */
-  int live;  /* not yet reaped */
   corun_exit_cb exit_cb;
 };
 
