@@ -684,6 +684,11 @@ int corun__fetch_plain(struct corun_task *t, const char *url, size_t len,
     return -1;
   memcpy(ft->url, url, len);
   ft->url[len] = '\0';
+  if (!http_url(ft->url)) {
+    free(ft->url);
+    ft->url = NULL;
+    return -1; /* parse() says what is wrong with it */
+  }
   ft->c = m->plain;
   ft->c->refs++;
   return 0;

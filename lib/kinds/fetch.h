@@ -17,8 +17,8 @@ extern const struct corun_kind corun_kind_fetch;
 /*
  * t (a task of corun_kind_fetch, zeroed) as parse() makes a fetch of the
  * len bytes at url with every other field at its default; memo is the
- * load's. Returns 0, or -1 when out of memory or libcurl cannot be
- * loaded (then parse() on the same task says why).
+ * load's. Returns 0, or -1 when out of memory, libcurl cannot be loaded
+ * or the URL is not http(s) (then parse() on the same task says why).
  */
 int corun__fetch_plain(struct corun_task *t, const char *url, size_t len,
                        struct corun_fields_memo *memo);

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "load/loader.h"
 #include "util/duration.h"
@@ -253,20 +252,6 @@ static size_t skip_ws(const char *t, size_t i, size_t len)
  * the member name key, quoted, and its colon, the offset of its value;
  * else 0. No escape can be in a name matched this way.
  */
-static size_t plain_member(const char *t, size_t len, size_t i,
-                           const char *key)
-{
-  size_t n = strlen(key);
-
-  if (len - i < n + 2 || t[i] != '"' || memcmp(t + i + 1, key, n) != 0 ||
-      t[i + 1 + n] != '"')
-    return 0;
-  i = skip_ws(t, i + n + 2, len);
-  if (i >= len || t[i] != ':')
-    return 0;
-  return skip_ws(t, i + 1, len);
-}
-
 /* If the value at i is the string s, quoted: the offset past it, else 0. */
 static size_t plain_string_is(const char *t, size_t len, size_t i,
                               const char *s)
@@ -277,6 +262,17 @@ static size_t plain_string_is(const char *t, size_t len, size_t i,
       t[i + 1 + n] != '"')
     return 0;
   return i + n + 2;
+}
+
+static size_t plain_member(const char *t, size_t len, size_t i,
+                           const char *key)
+{
+  if ((i = plain_string_is(t, len, i, key)) == 0)
+    return 0;
+  i = skip_ws(t, i, len);
+  if (i >= len || t[i] != ':')
+    return 0;
+  return skip_ws(t, i + 1, len);
 }
 
 /*
@@ -311,10 +307,8 @@ static size_t plain_fetch(const char *t, size_t len, size_t i,
       for (start = ++i; i < len && t[i] != '"'; i++)
         if (t[i] < 0x20 || t[i] > 0x7e || t[i] == '\\' || t[i] == '$')
           return 0;
-      if (i >= len || !(((i - start >= 7 &&
-                          strncasecmp(t + start, "http://", 7) == 0)) ||
-                        (i - start >= 8 &&
-                         strncasecmp(t + start, "https://", 8) == 0)))
+      /* Whether it is http(s) is fetch's to say (corun__fetch_plain). */
+      if (i >= len)
         return 0;
       *url = t + start;
       *ulen = i - start;
