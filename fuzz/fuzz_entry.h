@@ -187,8 +187,9 @@ static inline int corun_fuzz_spelt(const char *text, size_t len)
 
 /*
  * Plain sleeps and plain fetches are read straight from the text
- * (load/tasks.c); loaded the general way instead, text must give the same
- * result, the same diagnostics and the same dry run.
+ * (load/tasks.c), fetches written alike by comparing it (load/alike.c);
+ * loaded the general way instead, text must give the same result, the
+ * same diagnostics and the same dry run.
  */
 static inline void corun_fuzz_both_ways(const char *text, size_t len,
                                         const struct corun_load_opts *opts,

@@ -1150,6 +1150,115 @@ Test(fetch, plain_fetches_load_as_the_general_way_loads_them)
   }
 }
 
+extern size_t corun__load_alike_fetches;
+
+/*
+ * Fetches whose text is the one before's but for the URL are read by
+ * comparing the text and share its conf; the jobs and errors are the ones
+ * the general way makes, and any other difference reads the general way.
+ */
+Test(fetch, fetches_written_alike_load_as_the_general_way_loads_them)
+{
+  char *dir = tmp_dir("alike"), *pem = path_join(dir, "ca.pem"), *text, *a,
+       *b;
+  FILE *f;
+  size_t before, i;
+  /* Each: a job, then how many of its fetches are read alike. */
+  static const struct {
+    const char *job;
+    size_t alike;
+  } ok[] = {
+      {"{\"tasks\": [\n"
+       "{\"kind\": \"fetch\", \"url\": \"https://a.test/1\", \"ca\": \"%s\", "
+       "\"http_version\": \"2\"},\n"
+       "{\"kind\": \"fetch\", \"url\": \"https://a.test/2\", \"ca\": \"%s\", "
+       "\"http_version\": \"2\"},\n"
+       "{\"kind\": \"fetch\", \"url\": \"HTTP://b.test/3?q=1\", \"ca\": "
+       "\"%s\", \"http_version\": \"2\"},\n"
+       "{\"kind\": \"fetch\", \"url\": \"https://a.test/\\u0034\", \"ca\": "
+       "\"%s\", \"http_version\": \"2\"},\n"
+       "{\"kind\": \"fetch\", \"url\": \"https://a.test/$x\", \"ca\": \"%s\", "
+       "\"http_version\": \"2\"},\n"
+       "{\"kind\": \"fetch\", \"url\": \"https://a.test/\xc3\xa9\", \"ca\": "
+       "\"%s\", \"http_version\": \"2\"},\n"
+       "{\"kind\": \"fetch\", \"url\": \"https://a.test/5\", \"ca\": \"%s\", "
+       "\"http_version\": \"1.1\"},\n"
+       "{\"kind\": \"gather\", \"tasks\": [\n"
+       "{\"kind\": \"fetch\", \"url\": \"https://a.test/6\", \"ca\": \"%s\", "
+       "\"http_version\": \"1.1\"}]},\n"
+       "{\"kind\": \"fetch\", \"url\": \"https://a.test/7\", \"ca\": \"%s\", "
+       "\"http_version\": \"1.1\"}\n"
+       "]}\n",
+       2},
+      {"{\"tasks\": [\n"
+       "{\"kind\": \"fetch\", \"url\": \"http://a.test/1\", \"method\": "
+       "\"PUT\", \"headers\": {\"X-A\": \"1\"}, \"expect\": {\"status\": [201]}, "
+       "\"retries\": 2, \"ca\": \"%s\"},\n"
+       "{\"kind\": \"fetch\", \"url\": \"http://a.test/2\", \"method\": "
+       "\"PUT\", \"headers\": {\"X-A\": \"1\"}, \"expect\": {\"status\": [201]}, "
+       "\"retries\": 2, \"ca\": \"%s\"},\n"
+       "{\"kind\": \"fetch\", \"url\": \"http://a.test/3\", \"method\": "
+       "\"PUT\", \"headers\": {\"X-A\": \"1\"}, \"expect\": {\"status\": [201]}, "
+       "\"retries\": 2, \"ca\": \"%s\", \"id\": \"c\"},\n"
+       "{\"kind\": \"fetch\", \"url\": \"http://a.test/4\", \"timeout\": 5, "
+       "\"ca\": \"%s\"},\n"
+       "{\"kind\": \"fetch\", \"url\": \"http://a.test/5\", \"timeout\": 5, "
+       "\"ca\": \"%s\"}\n"
+       "]}\n",
+       1},
+      {"{\"defaults\": {\"timeout\": 3}, \"tasks\": [\n"
+       "{\"kind\": \"fetch\", \"url\": \"http://a.test/1\", \"ca\": \"%s\"},\n"
+       "{\"kind\": \"fetch\", \"url\": \"http://a.test/2\", \"ca\": \"%s\"}\n"
+       "]}\n",
+       0},
+  };
+  static const char *const bad[] = {
+      "{\"tasks\": [{\"kind\": \"fetch\", \"url\": \"http://a\", \"ca\": "
+      "\"%s\"}, {\"kind\": \"fetch\", \"url\": \"ftp://a\", \"ca\": \"%s\"}]}",
+      "{\"tasks\": [{\"kind\": \"fetch\", \"url\": \"http://a\", \"ca\": "
+      "\"%s\", \"save\": \"out\"}, {\"kind\": \"fetch\", \"url\": \"http://b\", "
+      "\"ca\": \"%s\", \"save\": \"out\"}]}",
+      "{\"tasks\": [{\"kind\": \"fetch\", \"url\": \"http://a\", \"ca\": "
+      "\"%s\"}, {\"kind\": \"fetch\", \"url\": \"http://b\", \"ca\": \"%s\"}, "
+      "{\"kind\": \"fetch\", \"url\": \"http://c\", \"ca\": \"%s\"]}",
+      "{\"tasks\": [{\"kind\": \"fetch\", \"url\": \"http://a\", \"ca\": "
+      "\"%s\"}, {\"kind\": \"fetch\", \"url\": \"http://b\", \"ca\": \"%s\"}],"
+      " \"concurrency\": 0}",
+      "{\"tasks\": [{\"kind\": \"fetch\", \"url\": \"http://a\", \"ca\": "
+      "\"%s\"}, {\"kind\": \"fetch\", \"url\": \"http://b\", \"ca\": "
+      "\"%s\", \"after\": [\"nope\"]}]}",
+  };
+
+  f = fopen(pem, "w");
+  cr_assert_not_null(f);
+  fputs("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", f);
+  fclose(f);
+  for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+    text = job(ok[i].job, pem, pem, pem, pem, pem, pem, pem, pem, pem);
+    before = corun__load_alike_fetches;
+    a = dry_of(text, 1);
+    cr_assert_eq(corun__load_alike_fetches - before, ok[i].alike, "job %zu: %zu",
+                 i, corun__load_alike_fetches - before);
+    b = dry_of(text, 0);
+    cr_assert_eq(corun__load_alike_fetches - before, ok[i].alike);
+    cr_assert_str_eq(a, b, "job %zu", i);
+    free(a);
+    free(b);
+  }
+  for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    text = job(bad[i], pem, pem, pem);
+    a = err_of(text, 1);
+    b = err_of(text, 0);
+    cr_assert_str_eq(a, b, "job %zu", i);
+    free(a);
+    free(b);
+  }
+  remove(pem);
+  remove(dir);
+  free(pem);
+  free(dir);
+}
+
 /* A command started while a fetch holds its connection does not get it. */
 Test(fetch, commands_do_not_inherit_fetch_connections)
 {

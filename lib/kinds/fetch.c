@@ -665,20 +665,10 @@ static struct fetch_conf *plain_conf(void)
   return c;
 }
 
-int corun__fetch_plain(struct corun_task *t, const char *url, size_t len,
-                       struct corun_fields_memo *memo)
+/* ft's URL, the len bytes at url, and conf c: 0, or -1 (see fetch.h). */
+static int made_as(struct fetch_task *ft, const char *url, size_t len,
+                   struct fetch_conf *c)
 {
-  struct fetch_task *ft = (struct fetch_task *)t;
-  struct corun_fields f;
-  struct checks_memo *m;
-  const char *why;
-
-  memset(&f, 0, sizeof(f));
-  f.memo = memo;
-  if (corun__libcurl_load(&why) < 0 || (m = checks_memo(&f)) == NULL)
-    return -1;
-  if (m->plain == NULL && (m->plain = plain_conf()) == NULL)
-    return -1;
   /* Not strndup: url is inside the job's text, with no NUL after it. */
   if ((ft->url = malloc(len + 1)) == NULL)
     return -1;
@@ -689,8 +679,48 @@ int corun__fetch_plain(struct corun_task *t, const char *url, size_t len,
     ft->url = NULL;
     return -1; /* parse() says what is wrong with it */
   }
-  ft->c = m->plain;
+  ft->c = c;
   ft->c->refs++;
+  return 0;
+}
+
+int corun__fetch_plain(struct corun_task *t, const char *url, size_t len,
+                       struct corun_fields_memo *memo)
+{
+  struct corun_fields f;
+  struct checks_memo *m;
+  const char *why;
+
+  memset(&f, 0, sizeof(f));
+  f.memo = memo;
+  if (corun__libcurl_load(&why) < 0 || (m = checks_memo(&f)) == NULL)
+    return -1;
+  if (m->plain == NULL && (m->plain = plain_conf()) == NULL)
+    return -1;
+  return made_as((struct fetch_task *)t, url, len, m->plain);
+}
+
+int corun__fetch_like(struct corun_task *t, const struct corun_task *as,
+                      const char *url, size_t len)
+{
+  return made_as((struct fetch_task *)t, url, len,
+                 ((const struct fetch_task *)as)->c);
+}
+
+int corun__fetch_conf_field(const char *name)
+{
+  size_t i;
+
+  /*
+   * "save" is checked against what other tasks write, "capture" gives the
+   * job names: both reach beyond the conf.
+   */
+  if (strcmp(name, "url") == 0 || strcmp(name, "save") == 0 ||
+      strcmp(name, "capture") == 0)
+    return 0;
+  for (i = 0; fields[i]; i++)
+    if (strcmp(name, fields[i]) == 0)
+      return 1;
   return 0;
 }
 

@@ -2,7 +2,8 @@
 /*
  * fetch's part the loader calls directly: a plain fetch, one with only a
  * kind and a URL, made without a field read (load/tasks.c reads such
- * tasks straight from the job's text).
+ * tasks straight from the job's text), and a fetch written as the one
+ * before it but for its URL (load/alike.c).
  */
 #ifndef CORUN_KINDS_FETCH_H
 #define CORUN_KINDS_FETCH_H
@@ -22,5 +23,20 @@ extern const struct corun_kind corun_kind_fetch;
  */
 int corun__fetch_plain(struct corun_task *t, const char *url, size_t len,
                        struct corun_fields_memo *memo);
+
+/*
+ * t (zeroed) as the fetch as, made the general way, but for its URL, the
+ * len bytes at url: the two share as's conf. Returns as corun__fetch_plain.
+ */
+int corun__fetch_like(struct corun_task *t, const struct corun_task *as,
+                      const char *url, size_t len);
+
+/*
+ * Whether the fetch's field name goes into its conf and nowhere else,
+ * read the same wherever the task stands in the job: tasks whose text
+ * differs only in the URL, with only "kind", "url" and such fields, make
+ * the same conf (load/alike.c).
+ */
+int corun__fetch_conf_field(const char *name);
 
 #endif

@@ -329,6 +329,8 @@ fail:
   free(ld.tlimits);
   cJSON_Delete(ld.defaults_again);
   corun_fields_memo_clear(&ld.memo);
+  corun__alike_free(&ld.skip_like);
+  corun__alike_free(&ld.task_like);
   for (i = 0; i < ld.ncaprefs; i++)
     free(ld.caprefs[i].name);
   free(ld.caprefs);

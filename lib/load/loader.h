@@ -56,6 +56,18 @@ struct ldrec {
   struct after_list *after;
 };
 
+/*
+ * The text of a task object with its URL's value cut out (alike.c): pre
+ * bytes before it, then suf after; pre 0 when none is kept. task: what the
+ * general way made of it, in the pass that reads tasks.
+ */
+struct corun__alike {
+  char *text;
+  size_t pre, suf;
+  int depth;
+  struct corun_task *task;
+};
+
 struct loader {
   struct corun_json p;
   struct corun_diags diags;
@@ -115,6 +127,8 @@ struct loader {
   size_t dropped;
   size_t page; /* the page size, once asked */
   const struct corun_load_opts *opts;
+  struct corun__alike skip_like; /* the pass over the top level's */
+  struct corun__alike task_like; /* the task pass's: fetches (tasks.c) */
   /* Limits of template tasks, checked against the task holding them. */
   struct tmpl_limit {
     long task;
@@ -254,8 +268,13 @@ int corun__load_read_tasks(struct loader *ld);
  * or the general way: tests compare the two.
  */
 extern int corun__load_plain_sleeps;
-/* The same for plain fetches ({"kind": "fetch", "url": ...}). */
+/*
+ * The same for plain fetches ({"kind": "fetch", "url": ...}) and fetches
+ * written as the one before but for the URL (alike.c).
+ */
 extern int corun__load_plain_fetches;
+/* How many fetches were read as written alike, since the process began. */
+extern size_t corun__load_alike_fetches;
 /*
  * Whether the text at i is a plain sleep, {"kind": "sleep", "seconds": N}
  * with N whole (valid JSON and a valid task, nothing more): then where it
@@ -263,6 +282,26 @@ extern int corun__load_plain_fetches;
  */
 size_t corun__load_plain_sleep_end(const char *t, size_t len, size_t i,
                                    double *secs);
+/*
+ * If the text at i is a string of printable ASCII without an escape or a
+ * "$" (read as written, expanding nothing): the offset past it; else 0.
+ */
+size_t corun__load_plain_string_end(const char *t, size_t len, size_t i);
+/*
+ * Keep the object at off..end, at nesting depth, whose "url" value is at
+ * u0..u1, for corun__alike_end(); one that could not match (too long, a
+ * "$" in it, a URL not plain) leaves a as it was.
+ */
+void corun__alike_keep(struct corun__alike *a, const char *t, size_t off,
+                       size_t u0, size_t u1, size_t end, int depth);
+/*
+ * Whether the text at at is the kept object's with a plain URL of its own
+ * (at u0..u1, quotes included): then the offset past it, else 0.
+ */
+size_t corun__alike_end(const struct corun__alike *a, const char *t,
+                        size_t len, size_t at, int depth, size_t *u0,
+                        size_t *u1);
+void corun__alike_free(struct corun__alike *a);
 /* Point the parents in ld->shared at their children in job->tasks. */
 void corun__load_share_children(struct loader *ld);
 /*

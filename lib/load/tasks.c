@@ -247,11 +247,6 @@ static size_t skip_ws(const char *t, size_t i, size_t len)
   return i;
 }
 
-/*
- * For the plain tasks read straight from the text: if the text at i is
- * the member name key, quoted, and its colon, the offset of its value;
- * else 0. No escape can be in a name matched this way.
- */
 /* If the value at i is the string s, quoted: the offset past it, else 0. */
 static size_t plain_string_is(const char *t, size_t len, size_t i,
                               const char *s)
@@ -264,6 +259,11 @@ static size_t plain_string_is(const char *t, size_t len, size_t i,
   return i + n + 2;
 }
 
+/*
+ * For the plain tasks read straight from the text: if the text at i is
+ * the member name key, quoted, and its colon, the offset of its value;
+ * else 0. No escape can be in a name matched this way.
+ */
 static size_t plain_member(const char *t, size_t len, size_t i,
                            const char *key)
 {
@@ -299,20 +299,11 @@ static size_t plain_fetch(const char *t, size_t len, size_t i,
         return 0;
       have_kind = 1;
     } else if (!have_url && (v = plain_member(t, len, i, "url")) != 0) {
-      size_t start;
-
-      i = v;
-      if (i >= len || t[i] != '"')
-        return 0;
-      for (start = ++i; i < len && t[i] != '"'; i++)
-        if (t[i] < 0x20 || t[i] > 0x7e || t[i] == '\\' || t[i] == '$')
-          return 0;
       /* Whether it is http(s) is fetch's to say (corun__fetch_plain). */
-      if (i >= len)
+      if ((i = corun__load_plain_string_end(t, len, v)) == 0)
         return 0;
-      *url = t + start;
-      *ulen = i - start;
-      i++;
+      *url = t + v + 1;
+      *ulen = i - v - 2;
       have_url = 1;
     } else {
       return 0;
@@ -349,6 +340,57 @@ static struct corun_task *load_plain_fetch(struct loader *ld, long idx,
   p->pos = end;
   ld->job->tasks[idx] = t;
   return t;
+}
+
+size_t corun__load_alike_fetches;
+
+/*
+ * Task idx if its text is the last fetch's read the general way but for
+ * its URL (see alike.c), else NULL.
+ */
+static struct corun_task *load_alike_fetch(struct loader *ld, long idx,
+                                           size_t off)
+{
+  struct corun_json *p = &ld->p;
+  struct corun_task *t;
+  size_t end, u0, u1;
+
+  if (!corun__load_plain_fetches ||
+      (end = corun__alike_end(&ld->task_like, p->text, p->len, off,
+                              p->depth, &u0, &u1)) == 0)
+    return NULL;
+  t = new_task(ld->job, &corun_kind_fetch, idx);
+  if (t == NULL ||
+      corun__fetch_like(t, ld->task_like.task, p->text + u0 + 1,
+                        u1 - u0 - 2) < 0)
+    return NULL;
+  p->pos = end;
+  ld->job->tasks[idx] = t;
+  corun__load_alike_fetches++;
+  return t;
+}
+
+/*
+ * Keep the fetch t, just read the general way from off, for the next ones
+ * written like it: only when nothing but its URL could make it differ
+ * from them. u0..u1: its URL's value; others: it has a field that reaches
+ * beyond its conf.
+ */
+static void keep_alike_fetch(struct loader *ld, struct corun_task *t,
+                             size_t off, size_t u0, size_t u1, int others,
+                             size_t mark)
+{
+  struct corun_json *p = &ld->p;
+
+  /*
+   * Defaults may set common fields the task keeps outside its conf; a
+   * diagnostic of the task's would not be said again for the next.
+   */
+  if (others || u1 == 0 || ld->defaults || ld->diags.n != mark ||
+      p->failed || t == NULL || t->kind != &corun_kind_fetch)
+    return;
+  corun__alike_keep(&ld->task_like, p->text, off, u0, u1, p->pos, p->depth);
+  ld->task_like.task = t;
 }
 
 const struct corun_kind *corun__load_read_kind(struct loader *ld,
@@ -870,9 +912,9 @@ static struct corun_task *load_task(struct loader *ld)
   const struct corun_kind *k;
   struct corun_task *t = NULL;
   cJSON *obj;
-  size_t off = corun_json_offset(p), key_off, mark;
+  size_t off = corun_json_offset(p), key_off, mark, mark0, u0 = 0, u1 = 0;
   long idx;
-  int n = 0, r;
+  int n = 0, r, others = 0;
   const char *name;
   char kbuf[64];
   struct corun_strmap seen = {0};
@@ -890,8 +932,10 @@ static struct corun_task *load_task(struct loader *ld)
     return NULL;
   }
   if ((t = load_plain_sleep(ld, idx, off)) != NULL || p->failed ||
-      (t = load_plain_fetch(ld, idx, off)) != NULL)
+      (t = load_plain_fetch(ld, idx, off)) != NULL ||
+      (t = load_alike_fetch(ld, idx, off)) != NULL)
     return t;
+  mark0 = ld->diags.n;
   obj = cJSON_CreateObject();
   memset(&f, 0, sizeof(f));
   f.obj = obj;
@@ -946,11 +990,21 @@ static struct corun_task *load_task(struct loader *ld)
       corun__load_diag(ld, key_off, idx, "duplicate key \"%s\"", key);
       r = corun_json_skip(p);
     } else if (strcmp(key, "tasks") == 0) {
+      others = 1;
       f.has_tasks = 1;
       f.tasks_off = corun_json_offset(p);
       r = read_children(ld, &cv, idx);
     } else {
+      int url = strcmp(key, "url") == 0;
+
+      if (url)
+        u0 = corun_json_offset(p);
+      else if (!others && strcmp(key, "kind") != 0 &&
+               !corun__fetch_conf_field(key))
+        others = 1;
       r = corun_json_value(p, &v);
+      if (url)
+        u1 = p->pos;
       if (r == 0) {
         if (!cJSON_AddItemToObject(obj, key, v)) {
           cJSON_Delete(v);
@@ -1034,6 +1088,7 @@ static struct corun_task *load_task(struct loader *ld)
     cv.v = NULL;
   }
   ld->job->tasks[idx] = t;
+  keep_alike_fetch(ld, t, off, u0, u1, others, mark0);
 out:
   corun_strmap_free(&seen);
   free(cv.v);

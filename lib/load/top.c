@@ -237,8 +237,9 @@ void corun__load_check_defaults(struct loader *ld)
 }
 
 /*
- * corun_json_skip(), but a plain sleep (corun__load_plain_sleep_end()) is
- * stepped over in one go: a big job's tasks are mostly those, and this
+ * corun_json_skip(), but a plain sleep (corun__load_plain_sleep_end()) and
+ * an object written as the last one with a URL but for its URL (alike.c)
+ * are stepped over in one go: a big job's tasks are mostly those, and this
  * pass only looks for what comes after them. Anything else is walked as
  * corun_json_skip() does, so the same errors come at the same places.
  * The mapped text behind is given back as it goes.
@@ -248,7 +249,7 @@ static int skip_value(struct loader *ld)
   struct corun_json *p = &ld->p;
   int c = corun_json_peek(p), n = 0, r;
   const char *key;
-  size_t key_off, end;
+  size_t key_off, end, u0 = 0, u1;
   double secs;
 
   if (c == '{' && corun__load_plain_sleeps &&
@@ -257,12 +258,32 @@ static int skip_value(struct loader *ld)
     p->pos = end;
     return 0;
   }
+  if (c == '{' && corun__load_plain_fetches &&
+      (end = corun__alike_end(&ld->skip_like, p->text, p->len, p->pos,
+                              p->depth, &u0, &u1))) {
+    p->pos = end;
+    return 0;
+  }
   if (c == '{') {
+    size_t off = p->pos;
+
+    u1 = 0;
     if (corun_json_object_begin(p) < 0)
       return -1;
-    while ((r = corun_json_object_next(p, &n, &key, &key_off)) > 0)
+    while ((r = corun_json_object_next(p, &n, &key, &key_off)) > 0) {
+      int url = strcmp(key, "url") == 0;
+
+      if (url)
+        u0 = corun_json_offset(p);
       if (skip_value(ld) < 0)
         return -1;
+      if (url)
+        u1 = p->pos;
+    }
+    /* An object with a URL: the ones like it are skipped by comparing. */
+    if (r == 0 && u1)
+      corun__alike_keep(&ld->skip_like, p->text, off, u0, u1, p->pos,
+                        p->depth);
     return r;
   }
   if (c == '[') {
