@@ -108,8 +108,12 @@ struct fetch_xfer {
   uint64_t tag; /* what easy's options were set for (see hop_tag) */
   struct curl_slist *hop_headers; /* what this hop sends */
   struct curl_slist *own_headers; /* a hop's own copy, when it differs */
-  char *url;                      /* this hop's URL */
-  char *method;                   /* this hop's method */
+  /*
+   * A redirect's URL and method; NULL for the first hop's, which are the
+   * task's own (hop_url(), hop_method()): no copy per request.
+   */
+  char *url;
+  char *method;
   int send_body;
   int redirects;
   struct corun_outfile out; /* save: the file being written */
@@ -131,7 +135,7 @@ struct fetch_xfer {
 struct fetch_task {
   struct corun_task base;
   struct fetch_conf *c;
-  char *url; /* the task's, as written; a hop's is x->url */
+  char *url; /* the task's, as written; a redirect's is x->url */
   struct fetch_result *res;
   struct fetch_result *failed; /* the answer of a failure, when it had one */
   struct fetch_xfer *x;        /* while an attempt runs or waits to retry */
@@ -994,6 +998,16 @@ static int commit_sink(struct fetch_task *ft)
 
 static void done(CURL *easy, CURLcode code, const char *errmsg, void *arg);
 
+static const char *hop_url(const struct fetch_task *ft)
+{
+  return ft->x->url ? ft->x->url : ft->url;
+}
+
+static const char *hop_method(const struct fetch_task *ft)
+{
+  return ft->x->method ? ft->x->method : ft->c->method;
+}
+
 /*
  * The transfer is over for good: its handle goes back to the pool, and
  * the body buffer (copied into the result if kept at all) is let go.
@@ -1092,9 +1106,10 @@ static uint64_t hop_tag(const struct fetch_task *ft)
   const struct fetch_xfer *x = ft->x;
 
   if (ft->c->cookies || x->redirects || !x->send_body ||
-      x->hop_headers != ft->c->headers || strcmp(x->method, ft->c->method))
+      x->hop_headers != ft->c->headers ||
+      strcmp(hop_method(ft), ft->c->method))
     return 0;
-  return ft->c->serial << 1 | (strncasecmp(x->url, "https://", 8) == 0);
+  return ft->c->serial << 1 | (strncasecmp(hop_url(ft), "https://", 8) == 0);
 }
 
 static int setup_easy(struct fetch_task *ft, int fresh, int same)
@@ -1110,14 +1125,14 @@ static int setup_easy(struct fetch_task *ft, int fresh, int same)
    * it writes to stands (the environment's CA is not looked up again).
    */
   if (same) {
-    bad |= curl_easy_setopt(e, CURLOPT_URL, ft->x->url) != CURLE_OK;
+    bad |= curl_easy_setopt(e, CURLOPT_URL, hop_url(ft)) != CURLE_OK;
     curl_easy_setopt(e, CURLOPT_WRITEDATA, ft);
     return bad ? -1 : 0;
   }
   /* A handle from the pool is reset already; one used before is not. */
   if (!fresh)
     curl_easy_reset(e);
-  bad |= curl_easy_setopt(e, CURLOPT_URL, ft->x->url) != CURLE_OK;
+  bad |= curl_easy_setopt(e, CURLOPT_URL, hop_url(ft)) != CURLE_OK;
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   bad |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK;
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
@@ -1135,7 +1150,7 @@ static int setup_easy(struct fetch_task *ft, int fresh, int same)
    * http never gets HTTP/2 here, and waiting there would serialise
    * transfers behind the first response.
    */
-  if (strncasecmp(ft->x->url, "https://", 8) == 0)
+  if (strncasecmp(hop_url(ft), "https://", 8) == 0)
     curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
   bad |= curl_easy_setopt(e, CURLOPT_USERAGENT, "corun/" CORUN_VERSION) != CURLE_OK;
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
@@ -1144,9 +1159,10 @@ static int setup_easy(struct fetch_task *ft, int fresh, int same)
     curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_bytes);
   if (ft->x->hop_headers)
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, ft->x->hop_headers);
-  if (strcmp(ft->x->method, "GET") != 0)
-    bad |= curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, ft->x->method) != CURLE_OK;
-  if (strcmp(ft->x->method, "HEAD") == 0)
+  if (strcmp(hop_method(ft), "GET") != 0)
+    bad |= curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, hop_method(ft)) !=
+           CURLE_OK;
+  if (strcmp(hop_method(ft), "HEAD") == 0)
     curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
   if (ft->x->send_body && c->body) {
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)c->body_len);
@@ -1270,7 +1286,7 @@ static void launch(struct fetch_task *ft)
       return;
     }
   }
-  if (invalid_host(ft->x->url)) {
+  if (invalid_host(hop_url(ft))) {
     struct corun_buf msg = CORUN_BUF_INIT;
 
     /*
@@ -1278,7 +1294,7 @@ static void launch(struct fetch_task *ft)
      * whole URL, never cut, so no part of a secret in it shows alone.
      */
     corun_buf_puts(&msg, "could not resolve host of ");
-    put_url(&msg, ft->x->url);
+    put_url(&msg, hop_url(ft));
     corun_buf_puts(&msg, ": names under .invalid never resolve (RFC 6761)");
     done(ft->x->easy, CURLE_COULDNT_RESOLVE_HOST,
          msg.oom ? "could not resolve host" : corun_buf_str(&msg), ft);
@@ -1324,18 +1340,13 @@ static void begin_attempt(struct fetch_task *ft)
   }
   free(ft->x->url);
   free(ft->x->method);
-  ft->x->url = strdup(ft->url);
-  ft->x->method = strdup(ft->c->method);
+  ft->x->url = NULL;
+  ft->x->method = NULL;
   ft->x->send_body = 1;
   ft->x->redirects = 0;
   ft->x->hop_headers = ft->c->headers;
   curl_slist_free_all(ft->x->own_headers);
   ft->x->own_headers = NULL;
-  if (ft->x->url == NULL || ft->x->method == NULL) {
-    corun__task_finish(&ft->base, CORUN_STATUS_FAILED, CORUN_ERR_IO,
-                       "out of memory");
-    return;
-  }
   launch(ft);
 }
 
@@ -1749,13 +1760,14 @@ static int follow(struct fetch_task *ft, long status)
   if (next == NULL)
     return 0;
   /* Credentials were meant for the first origin, not wherever it sends. */
-  if (ft->x->hop_headers && !same_origin(ft->x->url, next))
+  if (ft->x->hop_headers && !same_origin(hop_url(ft), next))
     ft->x->hop_headers = NULL;
   free(ft->x->url);
   ft->x->url = next;
   /* 301/302/303 turn a POST into a GET, as browsers and curl do. */
   if (status == 303 ||
-      ((status == 301 || status == 302) && strcmp(ft->x->method, "POST") == 0)) {
+      ((status == 301 || status == 302) &&
+       strcmp(hop_method(ft), "POST") == 0)) {
     free(ft->x->method);
     ft->x->method = strdup("GET");
     ft->x->send_body = 0;
@@ -1960,7 +1972,7 @@ static void done(CURL *easy, CURLcode code, const char *errmsg, void *arg)
     keep_failure(ft, status);
     type = CORUN_ERR_HTTP_STATUS;
     corun_buf_printf(&msg, "HTTP %ld from ", status);
-    put_url(&msg, ft->x->url);
+    put_url(&msg, hop_url(ft));
   } else if (headers_too_large(ft, code, errmsg)) {
     type = CORUN_ERR_PROTOCOL;
     corun_buf_printf(&msg, "response headers too large (%s)",
@@ -2041,8 +2053,8 @@ static void describe(const struct corun_task *t, uint64_t now_ms,
       phase = "resolving";
   }
   corun_buf_printf(out, "%s ",
-                   ft->x && ft->x->method ? ft->x->method : "");
-  put_url(out, ft->x && ft->x->url ? ft->x->url : ft->url);
+                   ft->x ? hop_method(ft) : "");
+  put_url(out, ft->x ? hop_url(ft) : ft->url);
   corun_buf_printf(out, ", %s, %lld bytes", phase, ft->x ? ft->x->bytes : 0LL);
 }
 

@@ -931,9 +931,13 @@ static struct corun_task *load_task(struct loader *ld)
     corun_json_fail(p, off, "too many tasks or out of memory");
     return NULL;
   }
+  /*
+   * Alike before plain: a job that has them has many, and the comparison
+   * fails at once for a job that has none (none kept).
+   */
   if ((t = load_plain_sleep(ld, idx, off)) != NULL || p->failed ||
-      (t = load_plain_fetch(ld, idx, off)) != NULL ||
-      (t = load_alike_fetch(ld, idx, off)) != NULL)
+      (t = load_alike_fetch(ld, idx, off)) != NULL ||
+      (t = load_plain_fetch(ld, idx, off)) != NULL)
     return t;
   mark0 = ld->diags.n;
   obj = cJSON_CreateObject();
