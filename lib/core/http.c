@@ -93,11 +93,17 @@ struct sockctx {
   struct sockctx *next;
 };
 
+/*
+ * An easy handle's part here, made by its first corun__http_add() and kept
+ * (as its CURLOPT_PRIVATE, with the options pointing at it) until the
+ * handle is freed: a pooled handle's next transfer sets none of them.
+ */
 struct xfer {
   corun_http_done_cb done;
   void *arg;
   struct corun_http *h;
-  struct shard *sh;
+  struct shard *sh; /* the multi handle it is in, while active */
+  int active;
   int sock_errno; /* why open_socket last failed for this transfer */
   char errbuf[CURL_ERROR_SIZE];
 };
@@ -169,15 +175,14 @@ static void check_done(struct shard *sh)
       continue;
     curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x);
     curl_multi_remove_handle(sh->multi, easy);
-    curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
-    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, NULL);
     sh->active--;
     sh->h->active--;
     if (x) {
+      x->active = 0;
       if (code == CURLE_COULDNT_CONNECT && x->sock_errno)
         socket_failed(x);
+      /* It may add the handle again, or free it: x is not touched after. */
       x->done(easy, code, x->errbuf, x->arg);
-      free(x);
     }
   }
 }
@@ -527,32 +532,46 @@ static struct shard *shard_for(struct corun_http *h)
   return best;
 }
 
-int corun__http_add(struct corun_http *h, CURL *easy, corun_http_done_cb done,
-                    void *arg)
+/* The options that point at x, set again after a reset clears them. */
+static void xfer_options(CURL *easy, struct xfer *x)
 {
-  struct xfer *x = malloc(sizeof(*x));
-  struct shard *sh = shard_for(h);
-
-  if (x == NULL)
-    return -1;
-  x->done = done;
-  x->arg = arg;
-  x->h = h;
-  x->sh = sh;
-  x->sock_errno = 0;
-  x->errbuf[0] = '\0';
   curl_easy_setopt(easy, CURLOPT_PRIVATE, (char *)x);
   curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, x->errbuf);
   curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, open_socket);
   curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, x);
   /* Copied into each connection: its watcher closes with it. */
   curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, close_socket);
-  curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, h);
-  if (curl_multi_add_handle(sh->multi, easy) != CURLM_OK) {
-    curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
-    free(x);
-    return -1;
+  curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, x->h);
+}
+
+static struct xfer *xfer_of(CURL *easy)
+{
+  struct xfer *x = NULL;
+
+  curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x);
+  return x;
+}
+
+int corun__http_add(struct corun_http *h, CURL *easy, corun_http_done_cb done,
+                    void *arg)
+{
+  struct xfer *x = xfer_of(easy);
+  struct shard *sh = shard_for(h);
+
+  if (x == NULL) {
+    if ((x = calloc(1, sizeof(*x))) == NULL)
+      return -1;
+    x->h = h;
+    xfer_options(easy, x);
   }
+  x->done = done;
+  x->arg = arg;
+  x->sh = sh;
+  x->sock_errno = 0;
+  x->errbuf[0] = '\0';
+  if (curl_multi_add_handle(sh->multi, easy) != CURLM_OK)
+    return -1;
+  x->active = 1;
   sh->active++;
   if (++h->active > h->peak)
     h->peak = h->active;
@@ -561,17 +580,31 @@ int corun__http_add(struct corun_http *h, CURL *easy, corun_http_done_cb done,
 
 void corun__http_remove(struct corun_http *h, CURL *easy)
 {
-  struct xfer *x = NULL;
+  struct xfer *x = xfer_of(easy);
 
-  curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x);
-  /* Without its xfer the handle is in no multi handle (done or never added). */
-  if (x == NULL)
+  /* An inactive handle is in no multi handle (done or never added). */
+  if (x == NULL || !x->active)
     return;
   curl_multi_remove_handle(x->sh->multi, easy);
-  curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
-  curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, NULL);
+  x->active = 0;
   x->sh->active--;
   h->active--;
+}
+
+void corun__http_easy_reset(CURL *easy)
+{
+  struct xfer *x = xfer_of(easy);
+
+  curl_easy_reset(easy);
+  if (x)
+    xfer_options(easy, x);
+}
+
+void corun__http_easy_free(CURL *easy)
+{
+  struct xfer *x = easy ? xfer_of(easy) : NULL;
+
+  curl_easy_cleanup(easy);
   free(x);
 }
 
@@ -590,7 +623,7 @@ CURL *corun__http_easy_get(struct corun_http *h, uint64_t tag, int *same)
   if (tag != 0 && p->tag == tag)
     *same = 1;
   else
-    curl_easy_reset(p->easy);
+    corun__http_easy_reset(p->easy);
   return p->easy;
 }
 
@@ -608,14 +641,14 @@ void corun__http_easy_put(struct corun_http *h, CURL *easy, uint64_t tag)
    * holds is then at most what the busiest moment held anyway.
    */
   if (h->npool >= POOL_MIN && h->npool >= (size_t)h->peak) {
-    curl_easy_cleanup(easy);
+    corun__http_easy_free(easy);
     return;
   }
   if (h->npool == h->cappool) {
     n = h->cappool ? h->cappool * 2 : POOL_MIN;
     np = realloc(h->pool, n * sizeof(*np));
     if (np == NULL) {
-      curl_easy_cleanup(easy);
+      corun__http_easy_free(easy);
       return;
     }
     h->pool = np;
@@ -679,7 +712,7 @@ void corun__http_close(struct corun_http *h, void (*closed)(void *arg),
     h->shards[i]->multi = NULL;
   }
   while (h->npool > 0)
-    curl_easy_cleanup(h->pool[--h->npool].easy);
+    corun__http_easy_free(h->pool[--h->npool].easy);
   free(h->pool);
   h->pool = NULL;
   /* After every easy handle that used it is gone. */

@@ -53,6 +53,12 @@ void corun__http_remove(struct corun_http *h, CURL *easy);
 CURL *corun__http_easy_get(struct corun_http *h, uint64_t tag, int *same);
 void corun__http_easy_put(struct corun_http *h, CURL *easy, uint64_t tag);
 /*
+ * curl_easy_reset() and curl_easy_cleanup() of a handle corun__http_add()
+ * was given: they keep, or free, what it attached to the handle.
+ */
+void corun__http_easy_reset(CURL *easy);
+void corun__http_easy_free(CURL *easy);
+/*
  * corun_global_init()'s and corun_global_cleanup()'s part: it allows
  * the first corun__http_new() to load libcurl and run its set-up, which
  * a run without a fetch never does. Returns 0.

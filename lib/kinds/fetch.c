@@ -1039,7 +1039,7 @@ static void free_xfer(struct fetch_task *ft, int pool)
       (h = corun__run_kind_state_if(ft->base.run, ft->base.kind)))
     corun__http_easy_put(h, x->easy, x->tag);
   else if (x->easy)
-    curl_easy_cleanup(x->easy);
+    corun__http_easy_free(x->easy);
   free(x);
   ft->x = NULL;
 }
@@ -1131,7 +1131,7 @@ static int setup_easy(struct fetch_task *ft, int fresh, int same)
   }
   /* A handle from the pool is reset already; one used before is not. */
   if (!fresh)
-    curl_easy_reset(e);
+    corun__http_easy_reset(e);
   bad |= curl_easy_setopt(e, CURLOPT_URL, hop_url(ft)) != CURLE_OK;
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   bad |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK;
