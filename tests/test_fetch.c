@@ -1110,6 +1110,7 @@ Test(fetch, plain_fetches_load_as_the_general_way_loads_them)
       "{\"kind\": \"fetch\", \"url\": \"http://a.test/\\u0041\"},\n"
       "{\"kind\": \"fetch\", \"url\": \"http://a.test/$x\"},\n"
       "{\"kind\": \"fetch\", \"url\": \"http://a.test/\xc3\xa9\"},\n"
+      "{\"kind\": \"fetch\", \"url\": \"http://a.test/\x7f~ !#%%&'()*+,-./09:;<=>?@AZ[]^_`az{|}\"},\n"
       "{\"kind\": \"fetch\", \"url\": \"http://user:pw@a.test/\"},\n"
       "{\"kind\": \"fetch\", \"url\": \"http://a.test/\", \"id\": \"n\"},\n"
       "{\"kind\": \"fetch\", \"url\": \"http://a.test/\", \"method\": \"PUT\"},\n"
@@ -1204,6 +1205,15 @@ Test(fetch, fetches_written_alike_load_as_the_general_way_loads_them)
        "\"ca\": \"%s\"},\n"
        "{\"kind\": \"fetch\", \"url\": \"http://a.test/5\", \"timeout\": 5, "
        "\"ca\": \"%s\"}\n"
+       "]}\n",
+       1},
+      /* Every printable byte but '"', '\\' and '$' keeps a URL plain. */
+      {"{\"tasks\": [\n"
+       "{\"kind\": \"fetch\", \"url\": \"http://a.test/1\", \"ca\": \"%s\"},\n"
+       "{\"kind\": \"fetch\", \"url\": \"http://a.test/ !#%%%%&'()*+,-./09:;<=>?@AZ[]^_`az{|}~\", "
+       "\"ca\": \"%s\"},\n"
+       "{\"kind\": \"fetch\", \"url\": \"http://a.test/\x7f\", \"ca\": \"%s\"},\n"
+       "{\"kind\": \"fetch\", \"url\": \"http://a.test/\xc3\xa9\", \"ca\": \"%s\"}\n"
        "]}\n",
        1},
       {"{\"defaults\": {\"timeout\": 3}, \"tasks\": [\n"

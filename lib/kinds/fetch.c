@@ -1520,7 +1520,8 @@ static struct fetch_result *make_result(struct fetch_task *ft, long status)
   if (r == NULL)
     return NULL;
   curl_easy_getinfo(ft->x->easy, CURLINFO_CONTENT_TYPE, &ct);
-  curl_easy_getinfo(ft->x->easy, CURLINFO_EFFECTIVE_URL, &eff);
+  if (ft->x->redirects > 0)
+    curl_easy_getinfo(ft->x->easy, CURLINFO_EFFECTIVE_URL, &eff);
   r->status = status;
   r->bytes = ft->x->bytes;
   r->content_type = ct ? strdup(ct) : NULL;
@@ -1533,7 +1534,7 @@ static struct fetch_result *make_result(struct fetch_task *ft, long status)
    * NULL: the task's own URL, written out from its conf when reported (a
    * copy per response is 80 bytes a task of a big job keeps to the end).
    */
-  r->url = ft->x->redirects == 0 || eff == NULL ? NULL : shown_url(eff);
+  r->url = eff == NULL ? NULL : shown_url(eff);
   r->t[0] = secs_of(ft->x->easy, CURLINFO_NAMELOOKUP_TIME_T);
   r->t[1] = secs_of(ft->x->easy, CURLINFO_CONNECT_TIME_T);
   r->t[2] = secs_of(ft->x->easy, CURLINFO_APPCONNECT_TIME_T);
@@ -1545,8 +1546,7 @@ static struct fetch_result *make_result(struct fetch_task *ft, long status)
       (kept = kept_body(ft, &kept_len), utf8_text(kept, kept_len)) &&
       (r->body = strndup(kept, kept_len)) == NULL)
     goto oom;
-  if ((ct && r->content_type == NULL) ||
-      (r->url == NULL && ft->x->redirects > 0 && eff))
+  if ((ct && r->content_type == NULL) || (eff && r->url == NULL))
     goto oom;
   return r;
 oom:
