@@ -1297,6 +1297,53 @@ Test(fetch, commands_do_not_inherit_fetch_connections)
   result_free(r);
 }
 
+static void never_done(CURL *easy, CURLcode code, const char *errmsg,
+                       void *arg)
+{
+  (void)easy;
+  (void)code;
+  (void)errmsg;
+  (void)arg;
+  cr_assert_fail("a removed transfer ended");
+}
+
+/*
+ * Transfers go into libcurl once the loop has turned; one removed before
+ * that never starts and never ends, and the others run as they would.
+ */
+Test(fetch, a_transfer_removed_before_the_loop_turns_never_starts)
+{
+  const char *why = NULL;
+  uv_loop_t loop;
+  struct http_wave w = {0};
+  char url[128];
+  CURL *a;
+  int same;
+
+  snprintf(url, sizeof(url), "%s/text", base());
+  cr_assert_eq(uv_loop_init(&loop), 0);
+  w.h = corun__http_new(&loop, 0, 0, &why);
+  cr_assert_not_null(w.h, "%s", why);
+  a = corun__http_easy_get(w.h, 0, &same);
+  cr_assert_not_null(a);
+  curl_easy_setopt(a, CURLOPT_URL, url);
+  curl_easy_setopt(a, CURLOPT_WRITEFUNCTION, wave_sink);
+  cr_assert_eq(corun__http_add(w.h, a, never_done, NULL), 0);
+  corun__http_remove(w.h, a);
+  /* Removing it again, or a handle never added, does nothing. */
+  corun__http_remove(w.h, a);
+  wave(&loop, &w, 3, url);
+  /* The removed handle runs like any other once added again. */
+  cr_assert_eq(corun__http_add(w.h, a, wave_done, &w), 0);
+  w.left++;
+  while (w.left > 0)
+    uv_run(&loop, UV_RUN_ONCE);
+  corun__http_close(w.h, wave_closed, &w);
+  while (!w.closed)
+    uv_run(&loop, UV_RUN_ONCE);
+  cr_assert_eq(uv_loop_close(&loop), 0);
+}
+
 /* A pooled handle keeps its options only for the tag it was put back with. */
 Test(fetch, pooled_handles_keep_their_options_for_their_tag_only)
 {
