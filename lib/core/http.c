@@ -664,6 +664,9 @@ void corun__http_easy_free(CURL *easy)
 {
   struct xfer *x = easy ? xfer_of(easy) : NULL;
 
+  /* Freed while it waits to go in (it should have been removed first). */
+  if (x && x->active)
+    corun__http_remove(x->h, easy);
   curl_easy_cleanup(easy);
   free(x);
 }
