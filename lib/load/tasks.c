@@ -932,11 +932,12 @@ static struct corun_task *load_task(struct loader *ld)
     return NULL;
   }
   /*
-   * Alike before plain: a job that has them has many, and the comparison
-   * fails at once for a job that has none (none kept).
+   * Alike first: a job that has them has many, and the comparison fails
+   * at once for a job that has none (none kept) or at the kind for a
+   * sleep.
    */
-  if ((t = load_plain_sleep(ld, idx, off)) != NULL || p->failed ||
-      (t = load_alike_fetch(ld, idx, off)) != NULL ||
+  if ((t = load_alike_fetch(ld, idx, off)) != NULL ||
+      (t = load_plain_sleep(ld, idx, off)) != NULL || p->failed ||
       (t = load_plain_fetch(ld, idx, off)) != NULL)
     return t;
   mark0 = ld->diags.n;

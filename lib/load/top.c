@@ -252,15 +252,15 @@ static int skip_value(struct loader *ld)
   size_t key_off, end, u0 = 0, u1;
   double secs;
 
-  if (c == '{' && corun__load_plain_sleeps &&
-      p->depth < CORUN_JSON_MAX_DEPTH &&
-      (end = corun__load_plain_sleep_end(p->text, p->len, p->pos, &secs))) {
-    p->pos = end;
-    return 0;
-  }
   if (c == '{' && corun__load_plain_fetches &&
       (end = corun__alike_end(&ld->skip_like, p->text, p->len, p->pos,
                               p->depth, &u0, &u1))) {
+    p->pos = end;
+    return 0;
+  }
+  if (c == '{' && corun__load_plain_sleeps &&
+      p->depth < CORUN_JSON_MAX_DEPTH &&
+      (end = corun__load_plain_sleep_end(p->text, p->len, p->pos, &secs))) {
     p->pos = end;
     return 0;
   }
