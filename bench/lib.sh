@@ -10,6 +10,16 @@ median() {
          else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'
 }
 
+# need_tools TOOL...: exit, naming the first TOOL missing, unless each is a
+# command on PATH or an executable path (GNU time as /usr/bin/time, say).
+need_tools() {
+  local t
+  for t in "$@"; do
+    command -v "$t" >/dev/null || [ -x "$t" ] ||
+      { echo "run.sh: needs $t" >&2; exit 1; }
+  done
+}
+
 # Percent of all CPUs busy over the next half second, from /proc/stat.
 cpu_busy() {
   local a b

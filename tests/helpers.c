@@ -412,7 +412,7 @@ static void copy_for_nobody(char *copy, size_t size)
   cr_assert_eq(close(out), 0);
 }
 
-static void remove_copy(char *copy)
+void remove_copy(char *copy)
 {
   char *slash = strrchr(copy, '/');
 

@@ -123,6 +123,11 @@ size_t dir_entries(const char *path);
 
 /* Write text to a fresh temporary file; returns its path (free it). */
 char *write_temp(const char *name, const char *text);
+/*
+ * Remove write_temp()'s file and the directory made for it (path is cut
+ * at its last '/': it names the directory then).
+ */
+void remove_copy(char *path);
 
 /*
  * A TCP port on 127.0.0.1 that was free a moment ago, for a server that

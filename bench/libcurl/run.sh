@@ -38,10 +38,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 . "$root/bench/lib.sh"
 CORUN=${CORUN:-$root/build-rel/corun}
 GNU_TIME=${GNU_TIME:-/usr/bin/time}
-for t in nginx openssl apt-get dpkg "$GNU_TIME"; do
-  command -v "$t" >/dev/null || [ -x "$t" ] ||
-    { echo "run.sh: needs $t" >&2; exit 1; }
-done
+need_tools nginx openssl apt-get dpkg "$GNU_TIME"
 if [ "$build" = 1 ]; then
   build_release "$root" "$root/build-rel"
 fi

@@ -42,10 +42,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 . "$root/bench/lib.sh"
 CORUN=${CORUN:-$root/build-rel/corun}
 GNU_TIME=${GNU_TIME:-/usr/bin/time}
-for t in gcc xargs "$GNU_TIME"; do
-  command -v "$t" >/dev/null || [ -x "$t" ] ||
-    { echo "run.sh: needs $t" >&2; exit 1; }
-done
+need_tools gcc xargs "$GNU_TIME"
 if [ -n "$compare" ] && [ ! -x "$compare" ]; then
   echo "run.sh: no corun at $compare" >&2
   exit 1

@@ -38,7 +38,7 @@ CORUN=${CORUN:-$root/build-rel/corun}
 if [ "$build" = 1 ] && [ -z "${CORUN_GIVEN:-}" ]; then
   build_release "$root" "$root/build-rel"
 fi
-command -v curl >/dev/null || { echo "run.sh: needs curl" >&2; exit 1; }
+need_tools curl
 
 WORK=$(mktemp -d /tmp/corun-startup.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -151,18 +152,24 @@ static void close_fds(int (*fds)[2])
 }
 
 /*
- * The child's attributes and descriptors as libuv's child sets them up:
- * a new session, every signal default (what corun ignores or catches is
- * not the command's business), nothing blocked, stdio from the pipes or
- * /dev/null, then cwd. Returns 0 or an errno.
+ * The child's attributes, as libuv's child sets them up: every signal
+ * default (what corun ignores or catches is not the command's business),
+ * nothing blocked, and a new session where asked (attrs[1]). They do not
+ * depend on the command, so they are built once for the process; under
+ * pthread_once, since two loops in two threads may each start commands
+ * (posix_spawn() only reads them then). They live as long as the process.
  */
-static int prepare(const uv_process_options_t *o, const int *child, posix_spawnattr_t *at,
-                   posix_spawn_file_actions_t *fa)
+static posix_spawnattr_t attrs[2];
+static int attrs_err; /* an errno if they could not be built */
+static pthread_once_t attrs_once = PTHREAD_ONCE_INIT;
+
+static int build_attr(posix_spawnattr_t *at, short flags)
 {
   sigset_t set;
-  short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
-  int i, r = 0;
+  int r;
 
+  if ((r = posix_spawnattr_init(at)) != 0)
+    return r;
   sigemptyset(&set);
   r = posix_spawnattr_setsigmask(at, &set);
   /*
@@ -174,10 +181,43 @@ static int prepare(const uv_process_options_t *o, const int *child, posix_spawna
   memset(&set, 0xff, sizeof(set));
   if (r == 0)
     r = posix_spawnattr_setsigdefault(at, &set);
-  if (o->flags & UV_PROCESS_DETACHED)
-    flags |= POSIX_SPAWN_SETSID;
   if (r == 0)
     r = posix_spawnattr_setflags(at, flags);
+  if (r != 0)
+    posix_spawnattr_destroy(at);
+  return r;
+}
+
+static void build_attrs(void)
+{
+  short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+
+  attrs_err = build_attr(&attrs[0], flags);
+  if (attrs_err == 0 &&
+      (attrs_err = build_attr(&attrs[1], flags | POSIX_SPAWN_SETSID)) != 0)
+    posix_spawnattr_destroy(&attrs[0]);
+}
+
+/* The attributes for these options, or NULL with *err an errno. */
+static const posix_spawnattr_t *attrs_for(const uv_process_options_t *o,
+                                          int *err)
+{
+  if ((*err = pthread_once(&attrs_once, build_attrs)) == 0)
+    *err = attrs_err;
+  if (*err != 0)
+    return NULL;
+  return &attrs[(o->flags & UV_PROCESS_DETACHED) ? 1 : 0];
+}
+
+/*
+ * The child's descriptors as libuv's child sets them up: stdio from the
+ * pipes or /dev/null, then cwd. Returns 0 or an errno.
+ */
+static int prepare(const uv_process_options_t *o, const int *child,
+                   posix_spawn_file_actions_t *fa)
+{
+  int i, r = 0;
+
   for (i = 0; r == 0 && i < 3; i++)
     r = child[i] >= 0
             ? posix_spawn_file_actions_adddup2(fa, child[i], i)
@@ -242,7 +282,7 @@ static int spawn_fast(uv_loop_t *loop, struct corun_process *p,
 {
   int fds[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}};
   int child[3] = {-1, -1, -1}, parent[3] = {-1, -1, -1};
-  posix_spawnattr_t at;
+  const posix_spawnattr_t *at;
   posix_spawn_file_actions_t fa;
   pid_t pid;
   int i, r, slot;
@@ -253,10 +293,8 @@ static int spawn_fast(uv_loop_t *loop, struct corun_process *p,
     if (o->stdio[i].flags == UV_IGNORE)
       continue;
     if (pipe2(fds[i], O_CLOEXEC) < 0) {
-      r = errno;
-      close_fds(fds);
-      (void)uv_idle_init(loop, &p->h.idle);
-      return uv_translate_sys_error(r);
+      r = uv_translate_sys_error(errno);
+      goto fail;
     }
     reads = (o->stdio[i].flags & UV_READABLE_PIPE) != 0;
     child[i] = fds[i][reads ? 0 : 1];
@@ -272,31 +310,24 @@ static int spawn_fast(uv_loop_t *loop, struct corun_process *p,
       close_fds(fds);
       return 1;
     }
-  if ((r = posix_spawnattr_init(&at)) != 0) {
-    close_fds(fds);
-    (void)uv_idle_init(loop, &p->h.idle);
-    return uv_translate_sys_error(r);
-  }
-  if ((r = posix_spawn_file_actions_init(&fa)) != 0) {
-    posix_spawnattr_destroy(&at);
-    close_fds(fds);
-    (void)uv_idle_init(loop, &p->h.idle);
-    return uv_translate_sys_error(r);
+  if ((at = attrs_for(o, &r)) == NULL ||
+      (r = posix_spawn_file_actions_init(&fa)) != 0) {
+    r = uv_translate_sys_error(r);
+    goto fail;
   }
   /*
    * The pidfd's descriptor is held before the command starts: a command
    * that could not be watched would have to be killed after it had run.
    */
   slot = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  r = slot < 0 ? errno : prepare(o, child, &at, &fa);
+  r = slot < 0 ? errno : prepare(o, child, &fa);
   if (r == 0)
     r = strchr(o->file, '/')
-            ? posix_spawn(&pid, o->file, &fa, &at, o->args,
+            ? posix_spawn(&pid, o->file, &fa, at, o->args,
                           o->env ? o->env : environ)
-            : posix_spawnp(&pid, o->file, &fa, &at, o->args,
+            : posix_spawnp(&pid, o->file, &fa, at, o->args,
                            o->env ? o->env : environ);
   posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&at);
   if (slot >= 0)
     close(slot);
   for (i = 0; i < 3; i++)
@@ -310,9 +341,8 @@ static int spawn_fast(uv_loop_t *loop, struct corun_process *p,
     return 1;
   }
   if (r != 0) {
-    close_fds(fds);
-    (void)uv_idle_init(loop, &p->h.idle);
-    return uv_translate_sys_error(r);
+    r = uv_translate_sys_error(r);
+    goto fail;
   }
   p->pid = (int)pid;
   p->pidfd = pidfd_open((int)pid);
@@ -325,12 +355,10 @@ static int spawn_fast(uv_loop_t *loop, struct corun_process *p,
      */
     if (p->pidfd >= 0 || r != UV_ESRCH)
       discard_child((int)pid);
-    close_fds(fds);
     if (p->pidfd >= 0)
       close(p->pidfd);
     p->pidfd = -1;
-    (void)uv_idle_init(loop, &p->h.idle);
-    return r;
+    goto fail;
   }
   /* From here on each descriptor is its pipe's, or closed. */
   for (i = 0; i < 3; i++) {
@@ -351,6 +379,12 @@ static int spawn_fast(uv_loop_t *loop, struct corun_process *p,
   }
   last_fast = 1;
   return 0;
+
+fail:
+  /* Nothing runs: the caller still closes p, so it gets a handle. */
+  close_fds(fds);
+  (void)uv_idle_init(loop, &p->h.idle);
+  return r;
 }
 
 #endif /* FAST_SPAWN */
