@@ -144,6 +144,45 @@ Test(fetch, get_result_has_status_bytes_type_url_timings_body)
   result_free(r);
 }
 
+/*
+ * Fetches of one setting keep each their own content type, one after the
+ * other, the same as the last or not (the string is shared when the same).
+ */
+Test(fetch, each_result_keeps_its_own_content_type)
+{
+  static const char *const want[] = {"text/plain", "application/octet-stream",
+                                     "text/plain", "application/json",
+                                     "application/json"};
+  struct result *r = run_job(
+      job("{\"tasks\": ["
+          "{\"id\": \"a\", \"kind\": \"fetch\", \"url\": "
+          "\"%s/bytes?n=10&type=text/plain\"},"
+          "{\"id\": \"b\", \"kind\": \"fetch\", \"url\": \"%s/binary\", "
+          "\"after\": [\"a\"]},"
+          "{\"id\": \"c\", \"kind\": \"fetch\", \"url\": "
+          "\"%s/bytes?n=10&type=text/plain\", \"after\": [\"b\"]},"
+          "{\"id\": \"d\", \"kind\": \"fetch\", \"url\": "
+          "\"%s/bytes?n=10&type=application/json\", \"after\": [\"c\"]},"
+          "{\"id\": \"e\", \"kind\": \"fetch\", \"url\": "
+          "\"%s/bytes?n=10&type=application/json\", \"after\": [\"d\"]}]}",
+          base(), base(), base(), base(), base()),
+      NULL);
+  char id[2] = "a";
+  size_t i;
+
+  for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+    cJSON *x;
+
+    id[0] = (char)('a' + i);
+    x = result_of(r, id);
+    cr_assert_str_eq(status_of(r, id), "ok");
+    cr_assert_str_eq(cJSON_GetObjectItem(x, "content_type")->valuestring,
+                     want[i], "task %s", id);
+    cJSON_Delete(x);
+  }
+  result_free(r);
+}
+
 Test(fetch, expect_status_codes_and_classes)
 {
   struct result *r = run_job(

@@ -13,7 +13,9 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include "core/job.h"
 #include "core/kind.h"
+#include "util/slab.h"
 
 static void drain(uv_idle_t *idle);
 
@@ -202,3 +204,7 @@ void corun__run_check_slow(const struct corun_run *run, uint64_t began_ns,
                     what, id ? id : "(none)", (unsigned long long)ms);
 }
 
+void *corun__run_keep(struct corun_run *run, size_t n, size_t align)
+{
+  return corun_slab_alloc(&run->job->slabs, n, align);
+}

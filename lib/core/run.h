@@ -128,6 +128,13 @@ void *corun__run_kind_state(struct corun_run *run, const struct corun_kind *k,
 void *corun__run_kind_state_if(const struct corun_run *run,
                                const struct corun_kind *k);
 /*
+ * n zeroed bytes (aligned to align, at most 16) that live as long as the
+ * job: for what a task of the job keeps to the end of it, without a
+ * malloc each (a pipeline item's task, freed with its item, must not use
+ * it). NULL when out of memory.
+ */
+void *corun__run_keep(struct corun_run *run, size_t n, size_t align);
+/*
  * Queue link for run->dispatch in a later pass of the ready queue (the
  * task core puts its tasks there; the run knows links, not tasks).
  */

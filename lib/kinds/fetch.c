@@ -55,6 +55,11 @@
  * one: a conf is 200-odd bytes, a task's URL 50.
  */
 struct fetch_conf {
+  /*
+   * The content type of the last result kept in the job's memory for a
+   * fetch of this conf: the next with the same one shares it.
+   */
+  const char *last_type;
   unsigned refs;   /* the tasks (and the load's memo) holding it */
   uint64_t serial; /* this conf's own number, never reused in a process */
   char *method;
@@ -90,6 +95,11 @@ static const struct fetch_transport default_transport = {
 struct fetch_result {
   long status;
   long long bytes;
+  /*
+   * kept: the result and its content type are in the job's memory
+   * (corun__run_keep), not malloc's: freed with the job, not here.
+   */
+  int kept;
   char *content_type;
   char *url;
   char *body;  /* small UTF-8 text bodies only, else NULL */
@@ -1510,21 +1520,50 @@ static int utf8_text(const char *s, size_t n)
  */
 static void free_result(struct fetch_result *r);
 
+/*
+ * The content type ct of a kept result, in the job's memory: the same
+ * string as the conf's last when it is the same (a bulk job's responses
+ * mostly share one).
+ */
+static char *kept_type(struct fetch_task *ft, const char *ct)
+{
+  size_t n = strlen(ct) + 1;
+  char *s;
+
+  if (ft->c->last_type && strcmp(ft->c->last_type, ct) == 0)
+    return (char *)ft->c->last_type;
+  if ((s = corun__run_keep(ft->base.run, n, 1)) == NULL)
+    return NULL;
+  memcpy(s, ct, n);
+  ft->c->last_type = s;
+  return s;
+}
+
 static struct fetch_result *make_result(struct fetch_task *ft, long status)
 {
-  struct fetch_result *r = calloc(1, sizeof(*r));
+  /*
+   * A task of the job keeps its result to the end: in the job's memory,
+   * not a malloc of its own among the transfers' (a pipeline item's is
+   * freed with its item).
+   */
+  int keep = !(ft->base.flags & CORUN_TF_INSTANCE);
+  struct fetch_result *r =
+      keep ? corun__run_keep(ft->base.run, sizeof(*r),
+                             _Alignof(struct fetch_result))
+           : calloc(1, sizeof(*r));
   char *ct = NULL, *eff = NULL;
   const char *kept;
   size_t kept_len;
 
   if (r == NULL)
     return NULL;
+  r->kept = keep;
   curl_easy_getinfo(ft->x->easy, CURLINFO_CONTENT_TYPE, &ct);
   if (ft->x->redirects > 0)
     curl_easy_getinfo(ft->x->easy, CURLINFO_EFFECTIVE_URL, &eff);
   r->status = status;
   r->bytes = ft->x->bytes;
-  r->content_type = ct ? strdup(ct) : NULL;
+  r->content_type = ct == NULL ? NULL : keep ? kept_type(ft, ct) : strdup(ct);
   /*
    * Without a redirect the response came from the task's own URL: shown as
    * written, not as curl re-spells it ("host?q" as "host/?q"), so the
@@ -1709,10 +1748,12 @@ static void free_result(struct fetch_result *r)
 {
   if (r == NULL)
     return;
-  free(r->content_type);
   free(r->url);
   free(r->body);
   cJSON_Delete(r->captures);
+  if (r->kept)
+    return;
+  free(r->content_type);
   free(r);
 }
 
