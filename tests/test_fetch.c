@@ -1283,6 +1283,13 @@ Test(fetch, fetches_written_alike_load_as_the_general_way_loads_them)
       "{\"tasks\": [{\"kind\": \"fetch\", \"url\": \"http://a\", \"ca\": "
       "\"%s\"}, {\"kind\": \"fetch\", \"url\": \"http://b\", \"ca\": "
       "\"%s\", \"after\": [\"nope\"]}]}",
+      /* An escape may spell a capture: each such task is told. */
+      "{\"tasks\": [{\"id\": \"a\", \"kind\": \"fetch\", \"url\": \"http://a\", "
+      "\"capture\": {\"tok\": {\"header\": \"X\"}}},"
+      "{\"kind\": \"fetch\", \"url\": \"http://b/1\", \"headers\": "
+      "{\"X\": \"\\u0024{a.tok}\"}},"
+      "{\"kind\": \"fetch\", \"url\": \"http://b/2\", \"headers\": "
+      "{\"X\": \"\\u0024{a.tok}\"}}]}",
   };
 
   f = fopen(pem, "w");

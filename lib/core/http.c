@@ -664,8 +664,12 @@ void corun__http_easy_free(CURL *easy)
 {
   struct xfer *x = easy ? xfer_of(easy) : NULL;
 
-  /* Freed while it waits to go in (it should have been removed first). */
-  if (x && x->active)
+  /*
+   * Freed while it waits to go in (it should have been removed first);
+   * one in a multi handle leaves it in curl_easy_cleanup. None waits once
+   * h is closed (corun__http_close), so h is alive here.
+   */
+  if (x && x->waiting)
     corun__http_remove(x->h, easy);
   curl_easy_cleanup(easy);
   free(x);
@@ -772,6 +776,13 @@ void corun__http_close(struct corun_http *h, void (*closed)(void *arg),
   size_t i;
 
   corun__http_quiesce(h);
+  /* What still waits to go in never will: its handle is freed later. */
+  while (h->pending) {
+    struct xfer *x = h->pending;
+
+    unlink_pending(h, x);
+    x->active = 0;
+  }
   /*
    * Cleaning up a multi handle closes its cached connections, which calls
    * back with CURL_POLL_REMOVE: do it while our watchers exist.

@@ -23,6 +23,8 @@ struct corun_http;
 /*
  * Called when a transfer ends (added with corun__http_add). errmsg is
  * curl's detailed message for code ("" if none), valid during the call.
+ * A transfer libcurl would not take (out of memory) ends with
+ * CURLE_FAILED_INIT and "libcurl refused the transfer".
  */
 typedef void (*corun_http_done_cb)(CURL *easy, CURLcode code,
                                    const char *errmsg, void *arg);

@@ -1412,6 +1412,7 @@ static enum corun_errtype curl_type(CURLcode code)
   case CURLE_PARTIAL_FILE: /* shorter than its Content-Length or chunks */
     return CORUN_ERR_PROTOCOL;
   case CURLE_WRITE_ERROR:
+  case CURLE_FAILED_INIT: /* libcurl would not take it (core/http.h) */
     return CORUN_ERR_IO;
   default:
     /* Refused, reset, dropped mid-body, nothing received: the network. */

@@ -52,9 +52,14 @@ void corun__alike_keep(struct corun__alike *a, const char *t, size_t off,
   size_t pre = u0 - off, suf = end - u1;
   char *text;
 
-  /* One that cannot be kept leaves the last: the tasks after may be it. */
+  /*
+   * One that cannot be kept leaves the last: the tasks after may be it.
+   * No "$", and no escape, which may spell one ("\u0024{id.name}" is a
+   * capture like any other): what is kept expands nothing.
+   */
   if (pre + suf > ALIKE_MAX || corun__load_plain_string_end(t, u1, u0) != u1 ||
-      memchr(t + off, '$', pre) != NULL || memchr(t + u1, '$', suf) != NULL)
+      memchr(t + off, '$', pre) != NULL || memchr(t + u1, '$', suf) != NULL ||
+      memchr(t + off, '\\', pre) != NULL || memchr(t + u1, '\\', suf) != NULL)
     return;
   if ((text = realloc(a->text, pre + suf)) == NULL) {
     a->pre = a->suf = 0; /* matches nothing: no object is that short */

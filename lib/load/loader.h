@@ -290,7 +290,7 @@ size_t corun__load_plain_string_end(const char *t, size_t len, size_t i);
 /*
  * Keep the object at off..end, at nesting depth, whose "url" value is at
  * u0..u1, for corun__alike_end(); one that could not match (too long, a
- * "$" in it, a URL not plain) leaves a as it was.
+ * "$" or an escape in it, a URL not plain) leaves a as it was.
  */
 void corun__alike_keep(struct corun__alike *a, const char *t, size_t off,
                        size_t u0, size_t u1, size_t end, int depth);
