@@ -1398,6 +1398,36 @@ Test(fetch, a_transfer_removed_before_the_loop_turns_never_starts)
   cr_assert_eq(uv_loop_close(&loop), 0);
 }
 
+/*
+ * A transfer still waiting to go into libcurl when the client closes never
+ * starts, and its handle, freed after the client is gone, touches nothing
+ * of it (ASan tells).
+ */
+Test(fetch, a_transfer_waiting_at_close_is_let_go)
+{
+  const char *why = NULL;
+  uv_loop_t loop;
+  struct http_wave w = {0};
+  char url[128];
+  CURL *a;
+  int same;
+
+  snprintf(url, sizeof(url), "%s/text", base());
+  cr_assert_eq(uv_loop_init(&loop), 0);
+  w.h = corun__http_new(&loop, 0, 0, &why);
+  cr_assert_not_null(w.h, "%s", why);
+  a = corun__http_easy_get(w.h, 0, &same);
+  cr_assert_not_null(a);
+  curl_easy_setopt(a, CURLOPT_URL, url);
+  curl_easy_setopt(a, CURLOPT_WRITEFUNCTION, wave_sink);
+  cr_assert_eq(corun__http_add(w.h, a, never_done, NULL), 0);
+  corun__http_close(w.h, wave_closed, &w);
+  while (!w.closed)
+    uv_run(&loop, UV_RUN_ONCE);
+  corun__http_easy_free(a);
+  cr_assert_eq(uv_loop_close(&loop), 0);
+}
+
 /* A pooled handle keeps its options only for the tag it was put back with. */
 Test(fetch, pooled_handles_keep_their_options_for_their_tag_only)
 {
