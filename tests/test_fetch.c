@@ -1361,27 +1361,39 @@ static void never_done(CURL *easy, CURLcode code, const char *errmsg,
 }
 
 /*
- * Transfers go into libcurl once the loop has turned; one removed before
- * that never starts and never ends, and the others run as they would.
+ * A client on loop (w->h) and a handle for the test server's /text, added
+ * with never_done and not yet in libcurl (the loop has not turned).
  */
-Test(fetch, a_transfer_removed_before_the_loop_turns_never_starts)
+static CURL *queued_text(uv_loop_t *loop, struct http_wave *w)
 {
   const char *why = NULL;
-  uv_loop_t loop;
-  struct http_wave w = {0};
   char url[128];
   CURL *a;
   int same;
 
   snprintf(url, sizeof(url), "%s/text", base());
-  cr_assert_eq(uv_loop_init(&loop), 0);
-  w.h = corun__http_new(&loop, 0, 0, &why);
-  cr_assert_not_null(w.h, "%s", why);
-  a = corun__http_easy_get(w.h, 0, &same);
+  cr_assert_eq(uv_loop_init(loop), 0);
+  w->h = corun__http_new(loop, 0, 0, &why);
+  cr_assert_not_null(w->h, "%s", why);
+  a = corun__http_easy_get(w->h, 0, &same);
   cr_assert_not_null(a);
   curl_easy_setopt(a, CURLOPT_URL, url);
   curl_easy_setopt(a, CURLOPT_WRITEFUNCTION, wave_sink);
-  cr_assert_eq(corun__http_add(w.h, a, never_done, NULL), 0);
+  cr_assert_eq(corun__http_add(w->h, a, never_done, NULL), 0);
+  return a;
+}
+
+/*
+ * Transfers go into libcurl once the loop has turned; one removed before
+ * that never starts and never ends, and the others run as they would.
+ */
+Test(fetch, a_transfer_removed_before_the_loop_turns_never_starts)
+{
+  uv_loop_t loop;
+  struct http_wave w = {0};
+  char *url = test_server_url(&srv, "/text");
+  CURL *a = queued_text(&loop, &w);
+
   corun__http_remove(w.h, a);
   /* Removing it again, or a handle never added, does nothing. */
   corun__http_remove(w.h, a);
@@ -1396,6 +1408,7 @@ Test(fetch, a_transfer_removed_before_the_loop_turns_never_starts)
   while (!w.closed)
     uv_run(&loop, UV_RUN_ONCE);
   cr_assert_eq(uv_loop_close(&loop), 0);
+  free(url);
 }
 
 /*
@@ -1405,22 +1418,10 @@ Test(fetch, a_transfer_removed_before_the_loop_turns_never_starts)
  */
 Test(fetch, a_transfer_waiting_at_close_is_let_go)
 {
-  const char *why = NULL;
   uv_loop_t loop;
   struct http_wave w = {0};
-  char url[128];
-  CURL *a;
-  int same;
+  CURL *a = queued_text(&loop, &w);
 
-  snprintf(url, sizeof(url), "%s/text", base());
-  cr_assert_eq(uv_loop_init(&loop), 0);
-  w.h = corun__http_new(&loop, 0, 0, &why);
-  cr_assert_not_null(w.h, "%s", why);
-  a = corun__http_easy_get(w.h, 0, &same);
-  cr_assert_not_null(a);
-  curl_easy_setopt(a, CURLOPT_URL, url);
-  curl_easy_setopt(a, CURLOPT_WRITEFUNCTION, wave_sink);
-  cr_assert_eq(corun__http_add(w.h, a, never_done, NULL), 0);
   corun__http_close(w.h, wave_closed, &w);
   while (!w.closed)
     uv_run(&loop, UV_RUN_ONCE);
