@@ -16,21 +16,27 @@
 # per repetition the ratio of corun's time to the floor's (the issue's
 # target: at most 1.10), corun's rate to wrk's (at least 0.8 on h1) and
 # corun's peak RSS to curl's (at most 1.5).
+# --instructions also runs corun and the floor once each under callgrind
+# and gives the ratio of their instructions (user space): steadier than
+# the times on a machine whose speed comes and goes.
 #
-# Usage: bench/floor/run.sh [-r REPEATS] [-n REQUESTS] [--no-build]
+# Usage: bench/floor/run.sh [-r REPEATS] [-n REQUESTS] [--instructions]
+#          [--no-build]
 # Needs: nginx, openssl, curl, wrk (optional), GNU time, gcc, libcurl's
-# headers.
+# headers; valgrind for --instructions.
 set -euo pipefail
 
 repeats=7
 n=20000
 build=1
+instructions=0
 while [ $# -gt 0 ]; do
   case $1 in
   -r) repeats=$2; shift 2 ;;
   -n) n=$2; shift 2 ;;
+  --instructions) instructions=1; shift ;;
   --no-build) build=0; shift ;;
-  -h | --help) sed -n '4,20p' "$0"; exit 0 ;;
+  -h | --help) sed -n '4,25p' "$0"; exit 0 ;;
   *) echo "run.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -41,6 +47,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 CORUN=${CORUN:-$root/build-rel/corun}
 GNU_TIME=${GNU_TIME:-/usr/bin/time}
 need_tools nginx openssl curl gcc "$GNU_TIME"
+[ "$instructions" = 0 ] || need_tools valgrind
 if [ "$build" = 1 ]; then
   build_release "$root" "$root/build-rel"
 fi
@@ -133,4 +140,29 @@ for s in h1 h2; do
 done
 if [ "$have_wrk" = 1 ]; then
   echo "- h1: corun's requests/s / wrk's, median of the pairs: $(median "$WORK/wrk-pair.txt" 1) against wrk -t 1, $(median "$WORK/wrk-pair.txt" 2) against wrk -t 2 (target >= 0.8); the floor's: $(median "$WORK/wrk-pair.txt" 3) and $(median "$WORK/wrk-pair.txt" 4)"
+fi
+
+# The instructions of one run of each (callgrind's count, user space).
+count_instructions() { # tool workload
+  local out="$WORK/cg-$2-$1.log"
+  case $1 in
+  corun) valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+    "$CORUN" -q "$WORK/$2.json" 2>"$out" ;;
+  floor)
+    if [ "$2" = h1 ]; then
+      valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+        "$WORK/floor" "${same[@]}" "$u1" "$n" 64 2>"$out"
+    else
+      valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+        "$WORK/floor" "${same[@]}" "$u2" "$n" 64 "$WORK/cert.pem" 2 2>"$out"
+    fi ;;
+  esac
+  awk '/I +refs:/ {gsub(",", "", $NF); print $NF}' "$out"
+}
+if [ "$instructions" = 1 ]; then
+  for s in h1 h2; do
+    c=$(count_instructions corun "$s")
+    f=$(count_instructions floor "$s")
+    echo "- $s: instructions (callgrind, one run each): corun $c, the floor $f: $(awk -v c="$c" -v f="$f" 'BEGIN {printf "%.3f", c / f}') (target <= 1.10)"
+  done
 fi
