@@ -384,7 +384,7 @@ Test(exec, env_replaces_an_inherited_variable)
 Test(exec, a_command_that_cannot_run_fails_naming_it)
 {
   char *script = write_temp("script.sh", "#!/bin/sh\necho hi\n");
-  char job[1024], *dir;
+  char job[1024];
   struct result *r;
   struct corun_task *t;
 
@@ -421,10 +421,7 @@ Test(exec, a_command_that_cannot_run_fails_naming_it)
   cr_assert(strstr(t->err_msg, script) && strstr(t->err_msg, "permission"),
             "%s", t->err_msg);
   result_free(r);
-  unlink(script);
-  dir = strrchr(script, '/');
-  *dir = '\0';
-  rmdir(script);
+  remove_copy(script);
   free(script);
 }
 
