@@ -43,8 +43,12 @@
 #                 against what it changed in the same interleaved runs;
 #                 reported as corun/baseline, paired per repetition
 #   --tools LIST  run only these of corun, curl, aiohttp, wrk (and
-#                 corun+checks, baseline when asked for): the ratios to
-#                 a tool left out are "-"
+#                 corun+checks, baseline when asked for), or floor and
+#                 floor-perform: libcurl's floor (bench/floor/floor.c,
+#                 event-driven as corun is, and with curl_multi_perform),
+#                 so that d and e show what libcurl itself keeps of its
+#                 rate at 1,000 connections; the ratios to a tool left
+#                 out are "-"
 #   --profile     instead of the benchmark, profile corun on scenario a
 #                 (or the one scenario --only names, say d):
 #                 syscalls and page faults per request beside curl's
@@ -459,6 +463,12 @@ run_tool() { # tool scenario
     measure "$WORK/$s-aiohttp.txt" "$PYTHON" "$here/aiohttp_get.py" \
       "$base$path" "$n" "$c"
     ;;
+  floor)
+    measure "$WORK/$s-floor.txt" "$WORK/floor" -e "${same[@]}" "$base$path" "$n" "$c"
+    ;;
+  floor-perform)
+    measure "$WORK/$s-floor-perform.txt" "$WORK/floor" "${same[@]}" "$base$path" "$n" "$c"
+    ;;
   wrk)
     # Two threads, C connections in all; its own count of requests/s. A
     # request is a timeout error to wrk after 2 s by default, which 1,000
@@ -578,7 +588,7 @@ tools=(corun curl aiohttp wrk)
 [ -n "$baseline" ] && tools+=(baseline)
 if [ -n "$tools_only" ]; then
   for t in $tools_only; do
-    case " ${tools[*]} " in
+    case " ${tools[*]} floor floor-perform " in
     *" $t "*) ;;
     *) echo "run.sh: --tools: no tool '$t' here (${tools[*]})" >&2; exit 2 ;;
     esac
@@ -586,6 +596,13 @@ if [ -n "$tools_only" ]; then
   read -r -a tools <<<"$tools_only"
 fi
 has_tool() { case " ${tools[*]} " in *" $1 "*) return 0 ;; esac; return 1; }
+if has_tool floor || has_tool floor-perform; then
+  # shellcheck disable=SC2046
+  gcc -O2 -o "$WORK/floor" "$root/bench/floor/floor.c" \
+    $(pkg-config --cflags --libs libcurl)
+  # What corun puts in every request besides the URL and Host.
+  same=(-A "corun/$("$CORUN" --version | awk '{print $2; exit}')" -E "gzip, deflate, br, zstd")
+fi
 echo "corun fetch benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $repeats repetitions" >&2
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -718,6 +735,18 @@ for s in $only; do
       read -r -a pw < <(paired_files "$WORK/$s-corun.txt" "$WORK/${s}64-corun.txt" 1)
       read -r -a pc < <(paired_files "$WORK/$s-corun.txt" "$WORK/${s}64-corun.txt" 3)
       verdicts+=("$s: corun at 1,000 over corun at 64, req/s $cr (target >= 0.8): $(verdict "${pw[0]}" ">=" 0.8) on the paired figure; paired per repetition: wall ${pw[0]} (${pw[1]}-${pw[2]}), CPU ${pc[0]} (${pc[1]}-${pc[2]})")
+    fi
+    # The same for libcurl's floors: what libcurl itself keeps of its
+    # rate at 1,000 (and corun's rate at 1,000 over theirs).
+    for t in floor floor-perform; do
+      if has_tool "$t" && [ -s "$WORK/${s}64-$t.txt" ]; then
+        read -r -a pw < <(paired_files "$WORK/$s-$t.txt" "$WORK/${s}64-$t.txt" 1)
+        verdicts+=("$s: $t at 1,000 over $t at 64, req/s $(ratio "$(median "$WORK/${s}64-$t.txt" 1)" "${wall[$t]}"); paired per repetition: wall ${pw[0]} (${pw[1]}-${pw[2]})")
+        has_tool corun && verdicts+=("$s: corun/$t req/s $(ratio "${rps[corun]}" "${rps[$t]}"); $(pair_text "$s" corun "$t")")
+      fi
+    done
+    if has_tool wrk && [ -s "$WORK/${s}64-wrk.txt" ]; then
+      verdicts+=("$s: wrk -c 1000 over wrk -c 64, req/s $(ratio "${rps[wrk]}" "$(median "$WORK/${s}64-wrk.txt" 4)")")
     fi
     if has_tool corun && has_tool curl; then
       verdicts+=("$s: corun/curl --parallel-max 1000 req/s $rr; $(pair_text "$s" corun curl)")

@@ -7,6 +7,12 @@
 # curl --parallel and wrk (HTTP/1.1 only), on one nginx (bench/lib.sh's
 # start_nginx: one worker, keep-alive, a 1 KiB file).
 #
+# Two floors: "floor" waits with curl_multi_poll and runs every transfer
+# with curl_multi_perform (the fewest instructions at 64 at once);
+# "floor-ev" is event-driven as corun is (epoll and
+# curl_multi_socket_action: only the ready sockets' transfers run each
+# time, which is what scales to 1,000 at once; see bench/fetch's d and e).
+#
 # Workloads: h1, N GETs at 64 over HTTP/1.1; h2, N GETs at 64 over HTTPS
 # with HTTP/2. The floor sends the request corun sends, byte for byte
 # (its User-Agent and Accept-Encoding headers: -A and -E of floor.c).
@@ -69,12 +75,14 @@ awk -v u="$u1" -v n="$n" 'BEGIN {for (i = 0; i < n; i++) printf "url = \"%s\"\no
 awk -v u="$u2" -v n="$n" 'BEGIN {for (i = 0; i < n; i++) printf "url = \"%s\"\noutput = \"/dev/null\"\n", u}' >"$WORK/h2.cfg"
 
 run_tool() { # tool workload
+  local mode=()
+  [ "$1" = floor-ev ] && mode=(-e)
   local s=$2 out="$WORK/$2-$1.txt"
   case $1 in
   corun) measure "$out" "$CORUN" -q "$WORK/$s.json" ;;
-  floor)
-    if [ "$s" = h1 ]; then measure "$out" "$WORK/floor" "${same[@]}" "$u1" "$n" 64
-    else measure "$out" "$WORK/floor" "${same[@]}" "$u2" "$n" 64 "$WORK/cert.pem" 2; fi ;;
+  floor | floor-ev)
+    if [ "$s" = h1 ]; then measure "$out" "$WORK/floor" "${mode[@]}" "${same[@]}" "$u1" "$n" 64
+    else measure "$out" "$WORK/floor" "${mode[@]}" "${same[@]}" "$u2" "$n" 64 "$WORK/cert.pem" 2; fi ;;
   curl)
     local extra=()
     [ "$s" = h2 ] && extra=(--cacert "$WORK/cert.pem" --http2)
@@ -90,7 +98,7 @@ wrk_once() {
 }
 have_wrk=0
 command -v wrk >/dev/null && have_wrk=1
-tools=(corun floor curl)
+tools=(corun floor curl floor-ev)
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 for ((r = 0; r < repeats; r++)); do
   for s in h1 h2; do
@@ -98,8 +106,8 @@ for ((r = 0; r < repeats; r++)); do
       run_tool "${tools[$(((k + r) % ${#tools[@]}))]}" "$s"
     done
     paste <(tail -n 1 "$WORK/$s-corun.txt") <(tail -n 1 "$WORK/$s-floor.txt") \
-      <(tail -n 1 "$WORK/$s-curl.txt") |
-      awk '{printf "%.4f %.4f %.4f\n", $1 / $4, $3 / $6, $2 / $8}' >>"$WORK/$s-pair.txt"
+      <(tail -n 1 "$WORK/$s-curl.txt") <(tail -n 1 "$WORK/$s-floor-ev.txt") |
+      awk '{printf "%.4f %.4f %.4f %.4f %.4f\n", $1 / $4, $3 / $6, $2 / $8, $1 / $10, $3 / $12}' >>"$WORK/$s-pair.txt"
     if [ "$s" = h1 ] && [ "$have_wrk" = 1 ]; then
       wrk_once 1
       wrk_once 2
@@ -136,7 +144,7 @@ if [ "$have_wrk" = 1 ]; then
 fi
 echo
 for s in h1 h2; do
-  echo "- $s: corun's time / the floor's, median of the pairs: $(median "$WORK/$s-pair.txt" 1) (target <= 1.10); CPU $(median "$WORK/$s-pair.txt" 2); peak RSS corun/curl $(median "$WORK/$s-pair.txt" 3) (target <= 1.5)"
+  echo "- $s: corun's time / the floor's, median of the pairs: $(median "$WORK/$s-pair.txt" 1) (target <= 1.10); CPU $(median "$WORK/$s-pair.txt" 2); peak RSS corun/curl $(median "$WORK/$s-pair.txt" 3) (target <= 1.5); against floor-ev: time $(median "$WORK/$s-pair.txt" 4), CPU $(median "$WORK/$s-pair.txt" 5)"
 done
 if [ "$have_wrk" = 1 ]; then
   echo "- h1: corun's requests/s / wrk's, median of the pairs: $(median "$WORK/wrk-pair.txt" 1) against wrk -t 1, $(median "$WORK/wrk-pair.txt" 2) against wrk -t 2 (target >= 0.8); the floor's: $(median "$WORK/wrk-pair.txt" 3) and $(median "$WORK/wrk-pair.txt" 4)"
@@ -144,17 +152,18 @@ fi
 
 # The instructions of one run of each (callgrind's count, user space).
 count_instructions() { # tool workload
-  local out="$WORK/cg-$2-$1.log"
+  local out="$WORK/cg-$2-$1.log" mode=()
+  [ "$1" = floor-ev ] && mode=(-e)
   case $1 in
   corun) valgrind --tool=callgrind --callgrind-out-file=/dev/null \
     "$CORUN" -q "$WORK/$2.json" 2>"$out" ;;
-  floor)
+  floor | floor-ev)
     if [ "$2" = h1 ]; then
       valgrind --tool=callgrind --callgrind-out-file=/dev/null \
-        "$WORK/floor" "${same[@]}" "$u1" "$n" 64 2>"$out"
+        "$WORK/floor" "${mode[@]}" "${same[@]}" "$u1" "$n" 64 2>"$out"
     else
       valgrind --tool=callgrind --callgrind-out-file=/dev/null \
-        "$WORK/floor" "${same[@]}" "$u2" "$n" 64 "$WORK/cert.pem" 2 2>"$out"
+        "$WORK/floor" "${mode[@]}" "${same[@]}" "$u2" "$n" 64 "$WORK/cert.pem" 2 2>"$out"
     fi ;;
   esac
   awk '/I +refs:/ {gsub(",", "", $NF); print $NF}' "$out"
@@ -163,6 +172,7 @@ if [ "$instructions" = 1 ]; then
   for s in h1 h2; do
     c=$(count_instructions corun "$s")
     f=$(count_instructions floor "$s")
-    echo "- $s: instructions (callgrind, one run each): corun $c, the floor $f: $(awk -v c="$c" -v f="$f" 'BEGIN {printf "%.3f", c / f}') (target <= 1.10)"
+    e=$(count_instructions floor-ev "$s")
+    echo "- $s: instructions (callgrind, one run each): corun $c, the floor $f: $(awk -v c="$c" -v f="$f" 'BEGIN {printf "%.3f", c / f}') (target <= 1.10); floor-ev $e: $(awk -v c="$c" -v f="$e" 'BEGIN {printf "%.3f", c / f}')"
   done
 fi
