@@ -1161,6 +1161,11 @@ Test(fetch, plain_fetches_load_as_the_general_way_loads_them)
       "{\"kind\": \"fetch\", \"url\": \"http://a.test/\", \"id\": \"n\"},\n"
       "{\"kind\": \"fetch\", \"url\": \"http://a.test/\", \"method\": \"PUT\"},\n"
       "{\"kind\": \"fetch\", \"url\": \"http://a.test/h\"},\n"
+      /* The plain kind read last is tried first: sleeps between fetches. */
+      "{\"kind\": \"sleep\", \"seconds\": 1},\n"
+      "{\"kind\": \"sleep\", \"seconds\": 0.5},\n"
+      "{\"kind\": \"fetch\", \"url\": \"http://a.test/after-sleeps\"},\n"
+      "{\"kind\": \"sleep\", \"seconds\": 2},\n"
       "{\"kind\": \"gather\", \"tasks\": [{\"kind\": \"fetch\", \"url\": "
       "\"http://a.test/in\"}, {\"kind\": \"sleep\", \"seconds\": 0}, "
       "{\"kind\": \"fetch\", \"url\": \"http://a.test/in2\"}]}\n"
@@ -1460,6 +1465,75 @@ Test(fetch, pooled_handles_keep_their_options_for_their_tag_only)
   cr_assert_eq(uv_loop_close(&loop), 0);
 }
 
+/*
+ * Memory put back with a handle comes out of the pool with it, once; a
+ * handle that leaves the pool without it frees it, and closing the client
+ * frees what waits in the pool (ASan and valgrind tell).
+ */
+Test(fetch, a_pooled_handle_brings_back_the_memory_put_with_it)
+{
+  const char *why = NULL;
+  uv_loop_t loop;
+  struct http_wave w = {0};
+  CURL *a, *b;
+  void *mem, *got = &got;
+  size_t cap = 7;
+  int same;
+
+  cr_assert_eq(uv_loop_init(&loop), 0);
+  w.h = corun__http_new(&loop, 0, 0, &why);
+  cr_assert_not_null(w.h, "%s", why);
+  a = corun__http_easy_get_with(w.h, 0, &same, &got, &cap);
+  cr_assert(a != NULL && got == NULL && cap == 0, "a new handle: nothing");
+  mem = malloc(32);
+  corun__http_easy_put_with(w.h, a, 3, mem, 32);
+  b = corun__http_easy_get_with(w.h, 4, &same, &got, &cap);
+  cr_assert(b == a && same == 0, "reset for another tag");
+  cr_assert(got == mem && cap == 32, "and its memory with it");
+  corun__http_easy_put(w.h, b, 3);
+  b = corun__http_easy_get_with(w.h, 3, &same, &got, &cap);
+  cr_assert(b == a && same == 1);
+  cr_assert(got == NULL && cap == 0, "handed over once");
+  /* Left in the pool, freed by the close; taken by a plain get, freed. */
+  corun__http_easy_put_with(w.h, b, 0, mem, 32);
+  b = corun__http_easy_get(w.h, 0, &same);
+  corun__http_easy_put_with(w.h, b, 0, malloc(16), 16);
+  corun__http_close(w.h, wave_closed, &w);
+  while (!w.closed)
+    uv_run(&loop, UV_RUN_ONCE);
+  cr_assert_eq(uv_loop_close(&loop), 0);
+}
+
+/*
+ * One handle after another carries its body buffer to the next fetch:
+ * each result has its own body, whatever the one before left in it.
+ */
+Test(fetch, each_fetch_on_a_reused_handle_keeps_only_its_own_body)
+{
+  struct result *r = run_job(
+      job("{\"concurrency\": 1, \"tasks\": ["
+          "{\"id\": \"a\", \"kind\": \"fetch\", \"url\": \"%s/bytes?n=4000&type=text/plain\"},"
+          "{\"id\": \"b\", \"kind\": \"fetch\", \"after\": [\"a\"], \"url\": \"%s/text\"},"
+          "{\"id\": \"c\", \"kind\": \"fetch\", \"after\": [\"b\"], \"url\": \"%s/bytes?n=9000&type=text/plain\"},"
+          "{\"id\": \"d\", \"kind\": \"fetch\", \"after\": [\"c\"], \"url\": \"%s/bytes?n=7&type=text/plain\"}]}",
+          base(), base(), base(), base()),
+      NULL);
+  cJSON *a = result_of(r, "a"), *b = result_of(r, "b"), *c = result_of(r, "c"),
+        *d = result_of(r, "d");
+
+  cr_assert_eq(strlen(cJSON_GetObjectItem(a, "body")->valuestring), 4000);
+  cr_assert_str_eq(cJSON_GetObjectItem(b, "body")->valuestring,
+                   "Hello from corun-test-httpd.\n");
+  cr_assert_null(cJSON_GetObjectItem(c, "body"), "over 4 KiB: none");
+  cr_assert_eq(num(c, "bytes"), 9000);
+  cr_assert_str_eq(cJSON_GetObjectItem(d, "body")->valuestring, "0123456");
+  cJSON_Delete(a);
+  cJSON_Delete(b);
+  cJSON_Delete(c);
+  cJSON_Delete(d);
+  result_free(r);
+}
+
 Test(fetch, http_client_spreads_many_transfers_and_keeps_their_handles)
 {
   struct http_wave w = {0};
@@ -1525,6 +1599,7 @@ Test(fetch, http_client_spreads_many_transfers_and_keeps_their_handles)
   corun__http_close(w.h, wave_closed, &w);
   while (!w.closed)
     uv_run(&loop, UV_RUN_ONCE);
+
   cr_assert_eq(uv_loop_close(&loop), 0);
   free(url);
 }

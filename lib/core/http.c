@@ -82,6 +82,8 @@ struct corun_http {
 struct pooled {
   CURL *easy;
   uint64_t tag; /* what its options were last set for; 0: unknown */
+  void *spare;  /* the memory put back with it, or NULL */
+  size_t spare_cap;
 };
 
 struct sockctx {
@@ -617,8 +619,12 @@ int corun__http_add(struct corun_http *h, CURL *easy, corun_http_done_cb done,
   x->easy = easy;
   x->sock_errno = 0;
   x->errbuf[0] = '\0';
-  /* Fails only on a closing handle: the run is over, nothing is added. */
-  if (uv_timer_start(&h->adder, add_pending, 0, 0) < 0)
+  /*
+   * Fails only on a closing handle: the run is over, nothing is added.
+   * Started once for all the transfers a turn of the loop adds.
+   */
+  if (!uv_is_active((uv_handle_t *)&h->adder) &&
+      uv_timer_start(&h->adder, add_pending, 0, 0) < 0)
     return -1;
   x->prev = h->pending_tail;
   x->next = NULL;
@@ -675,11 +681,14 @@ void corun__http_easy_free(CURL *easy)
   free(x);
 }
 
-CURL *corun__http_easy_get(struct corun_http *h, uint64_t tag, int *same)
+CURL *corun__http_easy_get_with(struct corun_http *h, uint64_t tag, int *same,
+                                void **spare, size_t *cap)
 {
   struct pooled *p;
 
   *same = 0;
+  *spare = NULL;
+  *cap = 0;
   if (h->npool == 0)
     return curl_easy_init();
   p = &h->pool[--h->npool];
@@ -691,10 +700,23 @@ CURL *corun__http_easy_get(struct corun_http *h, uint64_t tag, int *same)
     *same = 1;
   else
     corun__http_easy_reset(p->easy);
+  *spare = p->spare;
+  *cap = p->spare_cap;
   return p->easy;
 }
 
-void corun__http_easy_put(struct corun_http *h, CURL *easy, uint64_t tag)
+CURL *corun__http_easy_get(struct corun_http *h, uint64_t tag, int *same)
+{
+  void *spare;
+  size_t cap;
+  CURL *easy = corun__http_easy_get_with(h, tag, same, &spare, &cap);
+
+  free(spare);
+  return easy;
+}
+
+void corun__http_easy_put_with(struct corun_http *h, CURL *easy, uint64_t tag,
+                               void *spare, size_t cap)
 {
   struct pooled *np;
   size_t n;
@@ -708,6 +730,7 @@ void corun__http_easy_put(struct corun_http *h, CURL *easy, uint64_t tag)
    * holds is then at most what the busiest moment held anyway.
    */
   if (h->npool >= POOL_MIN && h->npool >= (size_t)h->peak) {
+    free(spare);
     corun__http_easy_free(easy);
     return;
   }
@@ -715,14 +738,23 @@ void corun__http_easy_put(struct corun_http *h, CURL *easy, uint64_t tag)
     n = h->cappool ? h->cappool * 2 : POOL_MIN;
     np = realloc(h->pool, n * sizeof(*np));
     if (np == NULL) {
+      free(spare);
       corun__http_easy_free(easy);
       return;
     }
     h->pool = np;
     h->cappool = n;
   }
-  h->pool[h->npool].easy = easy;
-  h->pool[h->npool++].tag = tag;
+  np = &h->pool[h->npool++];
+  np->easy = easy;
+  np->tag = tag;
+  np->spare = spare;
+  np->spare_cap = spare ? cap : 0;
+}
+
+void corun__http_easy_put(struct corun_http *h, CURL *easy, uint64_t tag)
+{
+  corun__http_easy_put_with(h, easy, tag, NULL, 0);
 }
 
 void corun__http_counts(const struct corun_http *h, size_t *multis,
@@ -791,8 +823,11 @@ void corun__http_close(struct corun_http *h, void (*closed)(void *arg),
     curl_multi_cleanup(h->shards[i]->multi);
     h->shards[i]->multi = NULL;
   }
-  while (h->npool > 0)
-    corun__http_easy_free(h->pool[--h->npool].easy);
+  while (h->npool > 0) {
+    h->npool--;
+    free(h->pool[h->npool].spare);
+    corun__http_easy_free(h->pool[h->npool].easy);
+  }
   free(h->pool);
   h->pool = NULL;
   /* After every easy handle that used it is gone. */

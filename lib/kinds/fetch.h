@@ -18,18 +18,21 @@ extern const struct corun_kind corun_kind_fetch;
 /*
  * t (a task of corun_kind_fetch, zeroed) as parse() makes a fetch of the
  * len bytes at url with every other field at its default; memo is the
- * load's. Returns 0, or -1 when out of memory, libcurl cannot be loaded
- * or the URL is not http(s) (then parse() on the same task says why).
+ * load's. The URL is copied to room, len + 1 bytes that live as long as
+ * t's job (a malloc a task saved). Returns 0, or -1 when out of memory,
+ * libcurl cannot be loaded or the URL is not http(s) (then parse() on the
+ * same task says why).
  */
 int corun__fetch_plain(struct corun_task *t, const char *url, size_t len,
-                       struct corun_fields_memo *memo);
+                       char *room, struct corun_fields_memo *memo);
 
 /*
  * t (zeroed) as the fetch as, made the general way, but for its URL, the
- * len bytes at url: the two share as's conf. Returns as corun__fetch_plain.
+ * len bytes at url, copied to room: the two share as's conf. Returns as
+ * corun__fetch_plain.
  */
 int corun__fetch_like(struct corun_task *t, const struct corun_task *as,
-                      const char *url, size_t len);
+                      const char *url, size_t len, char *room);
 
 /*
  * Whether the fetch's field name goes into its conf and nowhere else,

@@ -129,6 +129,7 @@ struct loader {
   const struct corun_load_opts *opts;
   struct corun__alike skip_like; /* the pass over the top level's */
   struct corun__alike task_like; /* the task pass's: fetches (tasks.c) */
+  int plain_fetch_first; /* the last plain task read was a fetch */
   /* Limits of template tasks, checked against the task holding them. */
   struct tmpl_limit {
     long task;

@@ -323,6 +323,7 @@ static struct corun_task *load_plain_fetch(struct loader *ld, long idx,
   struct corun_json *p = &ld->p;
   struct corun_task *t;
   const char *url = NULL;
+  char *room;
   size_t end, ulen = 0;
 
   /*
@@ -335,7 +336,9 @@ static struct corun_task *load_plain_fetch(struct loader *ld, long idx,
     return NULL;
   /* Out of memory, or libcurl missing: the general way says which. */
   t = new_task(ld->job, &corun_kind_fetch, idx);
-  if (t == NULL || corun__fetch_plain(t, url, ulen, &ld->memo) < 0)
+  room = corun_slab_alloc(&ld->job->idslabs, ulen + 1, 1);
+  if (t == NULL || room == NULL ||
+      corun__fetch_plain(t, url, ulen, room, &ld->memo) < 0)
     return NULL;
   p->pos = end;
   ld->job->tasks[idx] = t;
@@ -353,6 +356,7 @@ static struct corun_task *load_alike_fetch(struct loader *ld, long idx,
 {
   struct corun_json *p = &ld->p;
   struct corun_task *t;
+  char *room;
   size_t end, u0, u1;
 
   if (!corun__load_plain_fetches ||
@@ -360,9 +364,10 @@ static struct corun_task *load_alike_fetch(struct loader *ld, long idx,
                               p->depth, &u0, &u1)) == 0)
     return NULL;
   t = new_task(ld->job, &corun_kind_fetch, idx);
-  if (t == NULL ||
-      corun__fetch_like(t, ld->task_like.task, p->text + u0 + 1,
-                        u1 - u0 - 2) < 0)
+  room = corun_slab_alloc(&ld->job->idslabs, u1 - u0 - 1, 1);
+  if (t == NULL || room == NULL ||
+      corun__fetch_like(t, ld->task_like.task, p->text + u0 + 1, u1 - u0 - 2,
+                        room) < 0)
     return NULL;
   p->pos = end;
   ld->job->tasks[idx] = t;
@@ -934,12 +939,21 @@ static struct corun_task *load_task(struct loader *ld)
   /*
    * Alike first: a job that has them has many, and the comparison fails
    * at once for a job that has none (none kept) or at the kind for a
-   * sleep.
+   * sleep. Then the plain kind read last: a big job's plain tasks are
+   * mostly of one kind.
    */
-  if ((t = load_alike_fetch(ld, idx, off)) != NULL ||
-      (t = load_plain_sleep(ld, idx, off)) != NULL || p->failed ||
-      (t = load_plain_fetch(ld, idx, off)) != NULL)
+  if ((t = load_alike_fetch(ld, idx, off)) != NULL)
     return t;
+  if (ld->plain_fetch_first && (t = load_plain_fetch(ld, idx, off)) != NULL)
+    return t;
+  if ((t = load_plain_sleep(ld, idx, off)) != NULL || p->failed) {
+    ld->plain_fetch_first = 0;
+    return t;
+  }
+  if (!ld->plain_fetch_first && (t = load_plain_fetch(ld, idx, off)) != NULL) {
+    ld->plain_fetch_first = 1;
+    return t;
+  }
   mark0 = ld->diags.n;
   obj = cJSON_CreateObject();
   memset(&f, 0, sizeof(f));
