@@ -1205,6 +1205,44 @@ Test(fetch, plain_fetches_load_as_the_general_way_loads_them)
   }
 }
 
+size_t corun__load_plain_string_end(const char *t, size_t len, size_t i);
+
+/*
+ * Where a plain string (read straight from the text) ends: a byte that
+ * may not stand in one stops the scan wherever it is, and the closing
+ * quote ends it; any other printable byte lets it go on.
+ */
+Test(fetch, plain_strings_end_at_the_first_byte_not_plain)
+{
+  static const unsigned char stops[] = {0x00, 0x01, 0x1f, '"', '$', '\\',
+                                        0x7f, 0x80, 0xc3, 0xff};
+  static const unsigned char goes[] = {0x20, '!', '#', '%', '/', ':', '[',
+                                       ']', '~', 'a', '0', 0x7e};
+  char t[40];
+  size_t n, pos, k;
+
+  for (n = 0; n <= 30; n++) {
+    for (pos = 0; pos < n; pos++) {
+      for (k = 0; k < sizeof(stops) + sizeof(goes); k++) {
+        int stop = k < sizeof(stops);
+        unsigned char c = stop ? stops[k] : goes[k - sizeof(stops)];
+        size_t want = !stop ? n + 2 : c == '"' ? pos + 2 : 0;
+
+        memset(t, 'a', sizeof(t));
+        t[0] = '"';
+        t[1 + pos] = (char)c;
+        t[1 + n] = '"';
+        cr_assert_eq(corun__load_plain_string_end(t, n + 2, 0), want,
+                     "byte 0x%02x at %zu of %zu", c, pos, n);
+      }
+    }
+    /* Unclosed: the text ends first. */
+    memset(t, 'a', sizeof(t));
+    t[0] = '"';
+    cr_assert_eq(corun__load_plain_string_end(t, n + 1, 0), 0);
+  }
+}
+
 extern size_t corun__load_alike_fetches;
 
 /*

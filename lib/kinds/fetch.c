@@ -137,6 +137,7 @@ struct fetch_xfer {
   int write_errno;
   struct corun_decoder *decoder; /* this hop's, made by its first byte */
   int decode_checked;             /* its status and encoding were looked at */
+  long status;                    /* ... that status (the hop's last) */
   int skip_body;                  /* a redirect's: not kept, not decoded */
   char *decode_err;               /* why the body did not decode, or NULL */
   int decode_cut;                 /* ... because a stream stopped short */
@@ -945,6 +946,7 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *arg)
 
     ft->x->decode_checked = 1;
     curl_easy_getinfo(ft->x->easy, CURLINFO_RESPONSE_CODE, &code);
+    ft->x->status = code;
     /*
      * A redirect about to be followed: its body is not the one asked for.
      * (curl works out CURLINFO_REDIRECT_URL only once the transfer is
@@ -1997,7 +1999,11 @@ static void done(CURL *easy, CURLcode code, const char *errmsg, void *arg)
   long status = 0;
   int e;
 
-  curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+  /* The body's first byte came after the hop's last response began. */
+  if (ft->x->decode_checked)
+    status = ft->x->status;
+  else
+    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
   if (code == CURLE_OK && follow(ft, status))
     return;
   /* A compressed body is whole only when each of its streams ended. */
