@@ -1066,8 +1066,6 @@ struct http_wave {
   struct corun_http *h;
   int left;
   int closed;
-  int mux; /* the transfers may share connections (corun__http_add) */
-  struct curl_slist *resolve; /* names the transfers resolve, or NULL */
 };
 
 static void wave_done(CURL *easy, CURLcode code, const char *errmsg,
@@ -1109,8 +1107,7 @@ static void wave(uv_loop_t *loop, struct http_wave *w, int n, const char *url)
     cr_assert_not_null(e);
     curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, wave_sink);
-    curl_easy_setopt(e, CURLOPT_RESOLVE, w->resolve);
-    cr_assert_eq(corun__http_add(w->h, e, w->mux, wave_done, w), 0);
+    cr_assert_eq(corun__http_add(w->h, e, wave_done, w), 0);
   }
   w->loop = loop;
   w->left += n;
@@ -1425,7 +1422,7 @@ static CURL *queued_text(uv_loop_t *loop, struct http_wave *w)
   cr_assert_not_null(a);
   curl_easy_setopt(a, CURLOPT_URL, url);
   curl_easy_setopt(a, CURLOPT_WRITEFUNCTION, wave_sink);
-  cr_assert_eq(corun__http_add(w->h, a, 0, never_done, NULL), 0);
+  cr_assert_eq(corun__http_add(w->h, a, never_done, NULL), 0);
   return a;
 }
 
@@ -1445,7 +1442,7 @@ Test(fetch, a_transfer_removed_before_the_loop_turns_never_starts)
   corun__http_remove(w.h, a);
   wave(&loop, &w, 3, url);
   /* The removed handle runs like any other once added again. */
-  cr_assert_eq(corun__http_add(w.h, a, 0, wave_done, &w), 0);
+  cr_assert_eq(corun__http_add(w.h, a, wave_done, &w), 0);
   w.loop = &loop;
   w.left++;
   while (w.left > 0)
@@ -1584,10 +1581,7 @@ Test(fetch, http_client_spreads_many_transfers_and_keeps_their_handles)
   char *url = test_server_url(&srv, "/delay?ms=100");
 
   cr_assert_eq(uv_loop_init(&loop), 0);
-  /*
-   * No connection cap: 16 transfers to a multi handle, as each takes a
-   * connection of its own (HTTP/1).
-   */
+  /* No connection cap: 64 transfers to a multi handle. */
   w.h = corun__http_new(&loop, 0, 0, &why);
   cr_assert_not_null(w.h, "%s", why);
   wave(&loop, &w, 10, url);
@@ -1595,12 +1589,12 @@ Test(fetch, http_client_spreads_many_transfers_and_keeps_their_handles)
   cr_assert_eq(multis, 1);
   wave(&loop, &w, 300, url);
   corun__http_counts(w.h, &multis, &pooled);
-  cr_assert_eq(multis, 19);
+  cr_assert_eq(multis, 5);
   /* Every handle kept, not 256 of them: the next 300 make none. */
   cr_assert_eq(pooled, 300);
   wave(&loop, &w, 300, url);
   corun__http_counts(w.h, &multis, &pooled);
-  cr_assert_eq(multis, 19);
+  cr_assert_eq(multis, 5);
   cr_assert_eq(pooled, 300);
   corun__http_quiesce(w.h);
   corun__http_close(w.h, wave_closed, &w);
@@ -1614,11 +1608,9 @@ Test(fetch, http_client_spreads_many_transfers_and_keeps_their_handles)
   }
 
   /*
-   * A cap of 100 connections: a second multi handle with the 36 past the
-   * first's 64, and no third (the cap is given out), though each takes 16
-   * transfers: the rest go where connections are left, no more of them
-   * than the cap. A per-host cap keeps one multi handle whatever runs (it
-   * counts in one only).
+   * A cap of 100 connections: a second multi handle for the 36 past the
+   * first's 64, no more connections than the cap. A per-host cap keeps
+   * one multi handle whatever runs (it counts in one only).
    */
   cr_assert_eq(uv_loop_init(&loop), 0);
   w.closed = 0;
@@ -1640,72 +1632,14 @@ Test(fetch, http_client_spreads_many_transfers_and_keeps_their_handles)
   w.h = corun__http_new(&loop, 0, 1000, &why);
   cr_assert_not_null(w.h, "%s", why);
   wave(&loop, &w, 100, url);
-  w.mux = 1;
-  wave(&loop, &w, 100, url);
-  w.mux = 0;
   corun__http_counts(w.h, &multis, &pooled);
   cr_assert_eq(multis, 1);
   corun__http_close(w.h, wave_closed, &w);
   while (!w.closed)
     uv_run(&loop, UV_RUN_ONCE);
 
-  /*
-   * Transfers that may share connections (HTTP/2): 64 to a multi handle,
-   * and never in one with those that take a connection each.
-   */
-  w.closed = 0;
-  w.h = corun__http_new(&loop, 0, 0, &why);
-  cr_assert_not_null(w.h, "%s", why);
-  w.mux = 1;
-  wave(&loop, &w, 300, url);
-  corun__http_counts(w.h, &multis, &pooled);
-  cr_assert_eq(multis, 5);
-  w.mux = 0;
-  wave(&loop, &w, 20, url);
-  corun__http_counts(w.h, &multis, &pooled);
-  cr_assert_eq(multis, 7);
-  corun__http_close(w.h, wave_closed, &w);
-  while (!w.closed)
-    uv_run(&loop, UV_RUN_ONCE);
   cr_assert_eq(uv_loop_close(&loop), 0);
   free(url);
-}
-
-/*
- * Shards of HTTP/1 transfers take 16 transfers but keep as many
- * connections as before: 32 at once to one host, then to another, then
- * to the first again open 64 connections, not 96 (the first host's were
- * kept idle while the second's ran).
- */
-Test(fetch, http1_shards_keep_idle_connections_to_other_hosts)
-{
-  struct http_wave w = {0};
-  const char *why = NULL;
-  size_t multis, pooled;
-  uv_loop_t loop;
-  char a[128], b[128], ra[64], rb[64];
-  int before = server_conns(), after;
-
-  snprintf(a, sizeof(a), "http://a.test:%d/delay?ms=100", srv.port);
-  snprintf(b, sizeof(b), "http://b.test:%d/delay?ms=100", srv.port);
-  snprintf(ra, sizeof(ra), "a.test:%d:127.0.0.1", srv.port);
-  snprintf(rb, sizeof(rb), "b.test:%d:127.0.0.1", srv.port);
-  w.resolve = curl_slist_append(curl_slist_append(NULL, ra), rb);
-  cr_assert_eq(uv_loop_init(&loop), 0);
-  w.h = corun__http_new(&loop, 1000, 0, &why);
-  cr_assert_not_null(w.h, "%s", why);
-  wave(&loop, &w, 32, a);
-  wave(&loop, &w, 32, b);
-  wave(&loop, &w, 32, a);
-  corun__http_counts(w.h, &multis, &pooled);
-  cr_assert_eq(multis, 2);
-  corun__http_close(w.h, wave_closed, &w);
-  while (!w.closed)
-    uv_run(&loop, UV_RUN_ONCE);
-  cr_assert_eq(uv_loop_close(&loop), 0);
-  curl_slist_free_all(w.resolve);
-  after = server_conns();
-  cr_assert_eq(after - before - 1, 64, "%d connections", after - before - 1);
 }
 
 /*

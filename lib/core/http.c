@@ -20,15 +20,11 @@
  * transfer, twice: to find an idle one to reuse (it stops at the first)
  * and, on curl_multi_remove_handle, to find the one the transfer used. At
  * 1,000 connections to one server those walks, through 1,000 connection
- * structures out of the cache, cost more than the request itself (at 64,
- * a tenth of it). Each shard holds at most SHARD_SIZE_H1 HTTP/1
- * transfers, which take a connection each, so a walk stays short; or
- * SHARD_SIZE transfers that may share connections (HTTP/2: over 64 of
- * them, more shards cost more in connections and TLS handshakes than
- * their walks save). Each may hold SHARD_SIZE connections, idle ones to
- * other hosts included. Below a shard's size there is one shard, as if
- * there were none: connections are shared as before. A new transfer goes
- * to the first shard of its sort with room, which is usually the one
+ * structures out of the cache, cost more than the request itself; each
+ * shard holds at most SHARD_SIZE transfers and about as many connections,
+ * so a walk stays short. Below SHARD_SIZE transfers at once there is one
+ * shard, as if there were none: connections are shared as before. A new
+ * transfer goes to the first shard with room, which is usually the one
  * whose transfer just ended, so its idle connection is reused and the
  * total stays at one connection per running transfer.
  */
@@ -46,8 +42,7 @@
 #include "util/libcurl.h"
 
 #define MAX_IDLE 1024L /* kept-alive connections at most */
-#define SHARD_SIZE 64L    /* transfers at once in one multi handle */
-#define SHARD_SIZE_H1 16L /* ... of transfers that take a connection each */
+#define SHARD_SIZE 64L /* transfers at once in one multi handle */
 #define POOL_MIN 256   /* idle easy handles kept whatever runs */
 
 struct shard {
@@ -55,9 +50,7 @@ struct shard {
   CURLM *multi;
   uv_timer_t timer;
   long active; /* transfers added and not ended or removed yet */
-  long cap;    /* transfers it takes */
-  long conns;  /* connections it may hold, idle ones included */
-  int mux;     /* its transfers may share connections; -1: none came yet */
+  long cap;    /* transfers it takes, and connections it may hold */
 };
 
 struct corun_http {
@@ -405,21 +398,15 @@ static void shard_limit(struct shard *sh, long n, int capped)
 }
 
 /*
- * One more multi handle, for transfers that may share connections (mux)
- * or not; -1 for the first, made before any transfer says which. The
- * first is set up as a lone one always was: up to conns connections (the
- * descriptors' cap), kept idle up to MAX_IDLE, per_host to one host. A
- * per-host cap counts within one multi handle only, so a job with one
- * never has a second. Each later shard takes its size in transfers and
- * connections (or what is left of the cap), and the first is held to its
- * size too: the shards' connections together stay within conns.
+ * One more multi handle. The first is set up as a lone one always was:
+ * up to conns connections (the descriptors' cap), kept idle up to
+ * MAX_IDLE, per_host to one host. A per-host cap counts within one multi
+ * handle only, so a job with one never has a second. Each later shard
+ * takes SHARD_SIZE transfers and connections (or what is left of the
+ * cap), and the first is held to SHARD_SIZE too: the shards' connections
+ * together stay within conns.
  */
-static long shard_size(int mux)
-{
-  return mux ? SHARD_SIZE : SHARD_SIZE_H1;
-}
-
-static struct shard *shard_add(struct corun_http *h, int mux)
+static struct shard *shard_add(struct corun_http *h)
 {
   struct shard *sh, **ns;
   long cap;
@@ -436,17 +423,10 @@ static struct shard *shard_add(struct corun_http *h, int mux)
     return NULL;
   }
   sh->h = h;
-  sh->mux = mux;
-  /*
-   * SHARD_SIZE connections whatever its sort: a shard of HTTP/1 transfers
-   * keeps idle ones to other hosts as a shard of 64 did (its transfers to
-   * one host need no more than one each, so its walks stay short).
-   */
   cap = h->per_host > 0 ? LONG_MAX : SHARD_SIZE;
   if (h->conns > 0 && cap > h->left)
     cap = h->left > 0 ? h->left : 1;
-  sh->conns = cap;
-  sh->cap = mux >= 0 && shard_size(mux) < cap ? shard_size(mux) : cap;
+  sh->cap = cap;
   if (h->conns > 0)
     h->left -= cap < h->left ? cap : h->left;
   (void)uv_timer_init(h->loop, &sh->timer); /* only fills the handle in */
@@ -471,7 +451,7 @@ static struct shard *shard_add(struct corun_http *h, int mux)
       curl_multi_setopt(sh->multi, CURLMOPT_MAX_HOST_CONNECTIONS, h->per_host);
   } else {
     if (h->nshards == 1)
-      shard_limit(h->shards[0], h->shards[0]->conns, h->conns > 0);
+      shard_limit(h->shards[0], h->shards[0]->cap, h->conns > 0);
     shard_limit(sh, cap, h->conns > 0);
   }
   h->shards[h->nshards++] = sh;
@@ -529,7 +509,7 @@ struct corun_http *corun__http_new(uv_loop_t *loop, long conns, long per_host,
   h->conns = conns > 0 ? conns : 0;
   h->left = h->conns;
   h->per_host = per_host;
-  if (shard_add(h, -1) == NULL) {
+  if (shard_add(h) == NULL) {
     free(h->shards);
     free(h);
     *why = "out of memory creating the HTTP client";
@@ -541,33 +521,23 @@ struct corun_http *corun__http_new(uv_loop_t *loop, long conns, long per_host,
 }
 
 /*
- * The shard a new transfer goes to: the first of its sort (mux) with
- * room, or a new one while the connection cap allows; failing both (the
- * cap is given out, or oom), the one with the most connections to spare,
- * whatever its sort. The first shard takes the sort of the first
- * transfer.
+ * The shard a new transfer goes to: the first with room, or a new one
+ * while the connection cap allows; failing both (transfers are capped as
+ * connections are, so only on oom), the least busy.
  */
-static struct shard *shard_for(struct corun_http *h, int mux)
+static struct shard *shard_for(struct corun_http *h)
 {
   struct shard *best = NULL, *sh;
   size_t i;
 
-  /* A per-host cap counts in one multi handle: there is only the one. */
-  if (h->per_host > 0)
-    return h->shards[0];
   for (i = 0; i < h->nshards; i++) {
     sh = h->shards[i];
-    if (sh->mux == -1) {
-      if (shard_size(mux) < sh->cap)
-        sh->cap = shard_size(mux);
-      sh->mux = mux;
-    }
-    if (sh->mux == mux && sh->active < sh->cap)
+    if (sh->active < sh->cap)
       return sh;
-    if (best == NULL || sh->conns - sh->active > best->conns - best->active)
+    if (best == NULL || sh->active < best->active)
       best = sh;
   }
-  if ((h->conns == 0 || h->left > 0) && (sh = shard_add(h, mux)) != NULL)
+  if ((h->conns == 0 || h->left > 0) && (sh = shard_add(h)) != NULL)
     return sh;
   return best;
 }
@@ -631,11 +601,11 @@ static struct xfer *xfer_of(CURL *easy)
   return x;
 }
 
-int corun__http_add(struct corun_http *h, CURL *easy, int mux,
-                    corun_http_done_cb done, void *arg)
+int corun__http_add(struct corun_http *h, CURL *easy, corun_http_done_cb done,
+                    void *arg)
 {
   struct xfer *x = xfer_of(easy);
-  struct shard *sh = shard_for(h, mux);
+  struct shard *sh = shard_for(h);
 
   if (x == NULL) {
     if ((x = calloc(1, sizeof(*x))) == NULL)

@@ -37,12 +37,10 @@ typedef void (*corun_http_done_cb)(CURL *easy, CURLcode code,
 struct corun_http *corun__http_new(uv_loop_t *loop, long conns, long per_host,
                                    const char **why);
 /*
- * Start a transfer. mux: it may share its connection with others (HTTP/2
- * may be spoken), which decides how many go into one multi handle. done
- * runs once it ends, from the loop, never from inside this call. Returns
- * 0, or -1 if curl refused the handle.
+ * Start a transfer. done runs once it ends, from the loop, never from
+ * inside this call. Returns 0, or -1 if curl refused the handle.
  */
-CORUN_MUST_CHECK int corun__http_add(struct corun_http *h, CURL *easy, int mux,
+CORUN_MUST_CHECK int corun__http_add(struct corun_http *h, CURL *easy,
                                      corun_http_done_cb done, void *arg);
 /* Stop a transfer at once; done is not called. The caller frees easy. */
 void corun__http_remove(struct corun_http *h, CURL *easy);

@@ -1126,21 +1126,6 @@ static uint64_t hop_tag(const struct fetch_task *ft)
   return ft->c->serial << 1 | (strncasecmp(hop_url(ft), "https://", 8) == 0);
 }
 
-/*
- * Whether this hop may share its connection with other transfers (HTTP/2
- * may be spoken): over TLS unless HTTP/1.1 is asked for, and without TLS
- * by prior knowledge only.
- */
-static int hop_mux(const struct fetch_task *ft)
-{
-  const struct fetch_transport *tr = ft->c->tr ? ft->c->tr : &default_transport;
-
-  if (tr->http_version == CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE)
-    return 1;
-  return tr->http_version != CURL_HTTP_VERSION_1_1 &&
-         strncasecmp(hop_url(ft), "https://", 8) == 0;
-}
-
 static int setup_easy(struct fetch_task *ft, int fresh, int same)
 {
   struct fetch_conf *c = ft->c;
@@ -1363,7 +1348,7 @@ static void launch(struct fetch_task *ft)
                        corun__fd_hint(e, hint, sizeof(hint)));
     return;
   }
-  if (corun__http_add(h, ft->x->easy, hop_mux(ft), done, ft) < 0) {
+  if (corun__http_add(h, ft->x->easy, done, ft) < 0) {
     drop_temp(ft);
     corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO,
                        "libcurl refused the transfer");
