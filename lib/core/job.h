@@ -59,7 +59,7 @@ struct corun_job {
   struct corun_secrets secrets;
   struct corun_strmap ids;
   struct corun_slab *slabs;   /* the task structs themselves */
-  struct corun_slab *idslabs; /* generated ids */
+  struct corun_slab *idslabs; /* generated ids, plain fetches' URLs */
   /*
    * Tasks whose own fields use captures (${ID.NAME}): the fields as the
    * loader checked them, captures unfilled, by task index (ascending).

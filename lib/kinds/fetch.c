@@ -1019,8 +1019,9 @@ static const char *hop_method(const struct fetch_task *ft)
 }
 
 /*
- * The transfer is over for good: its handle goes back to the pool, and
- * the body buffer (copied into the result if kept at all) is let go.
+ * The transfer is over for good: its handle goes back to the pool (pool:
+ * else it is freed) with the body buffer, copied into the result if kept
+ * at all, for the handle's next transfer to fill.
  */
 static void free_xfer(struct fetch_task *ft, int pool)
 {
