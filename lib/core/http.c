@@ -40,6 +40,7 @@
 
 #include "util/fdlimit.h"
 #include "util/libcurl.h"
+#include "util/list.h"
 
 #define MAX_IDLE 1024L /* kept-alive connections at most */
 #define SHARD_SIZE 64L /* transfers at once in one multi handle */
@@ -73,7 +74,7 @@ struct corun_http {
   size_t npool, cappool;
   CURLSH *cookies; /* the run's one cookie jar, made when first asked */
   /* Transfers added since the loop last turned (see add_pending). */
-  struct xfer *pending, *pending_tail;
+  struct corun_list pending;
   uv_timer_t adder;
   void (*closed)(void *arg); /* set by corun__http_close */
   void *closed_arg;
@@ -110,8 +111,7 @@ struct xfer {
   struct shard *sh; /* the multi handle it is in, while active */
   int active;
   CURL *easy;
-  struct xfer *prev, *next; /* in h->pending, while it waits there */
-  int waiting;
+  struct corun_list wait; /* in h->pending, while it waits there */
   int sock_errno; /* why open_socket last failed for this transfer */
   char errbuf[CURL_ERROR_SIZE];
 };
@@ -517,6 +517,7 @@ struct corun_http *corun__http_new(uv_loop_t *loop, long conns, long per_host,
   }
   (void)uv_timer_init(loop, &h->adder); /* only fills the handle in */
   h->adder.data = h;
+  corun_list_init(&h->pending);
   return h;
 }
 
@@ -542,20 +543,6 @@ static struct shard *shard_for(struct corun_http *h)
   return best;
 }
 
-static void unlink_pending(struct corun_http *h, struct xfer *x)
-{
-  if (x->prev)
-    x->prev->next = x->next;
-  else
-    h->pending = x->next;
-  if (x->next)
-    x->next->prev = x->prev;
-  else
-    h->pending_tail = x->prev;
-  x->prev = x->next = NULL;
-  x->waiting = 0;
-}
-
 /*
  * The transfers added since the loop last turned go into their multi
  * handles together, once the loop has run every callback of its turn: by
@@ -567,10 +554,11 @@ static void unlink_pending(struct corun_http *h, struct xfer *x)
 static void add_pending(uv_timer_t *timer)
 {
   struct corun_http *h = timer->data;
-  struct xfer *x;
+  struct corun_list *l;
 
-  while ((x = h->pending) != NULL) {
-    unlink_pending(h, x);
+  while ((l = corun_list_shift(&h->pending)) != NULL) {
+    struct xfer *x = corun_list_entry(l, struct xfer, wait);
+
     if (curl_multi_add_handle(x->sh->multi, x->easy) != CURLM_OK) {
       x->active = 0;
       x->sh->active--;
@@ -626,14 +614,7 @@ int corun__http_add(struct corun_http *h, CURL *easy, corun_http_done_cb done,
   if (!uv_is_active((uv_handle_t *)&h->adder) &&
       uv_timer_start(&h->adder, add_pending, 0, 0) < 0)
     return -1;
-  x->prev = h->pending_tail;
-  x->next = NULL;
-  if (x->prev)
-    x->prev->next = x;
-  else
-    h->pending = x;
-  h->pending_tail = x;
-  x->waiting = 1;
+  corun_list_push(&h->pending, &x->wait);
   x->active = 1;
   sh->active++;
   if (++h->active > h->peak)
@@ -648,8 +629,8 @@ void corun__http_remove(struct corun_http *h, CURL *easy)
   /* An inactive handle is in no multi handle (done or never added). */
   if (x == NULL || !x->active)
     return;
-  if (x->waiting)
-    unlink_pending(h, x);
+  if (corun_list_linked(&x->wait))
+    corun_list_unlink(&x->wait);
   else
     curl_multi_remove_handle(x->sh->multi, easy);
   x->active = 0;
@@ -675,7 +656,7 @@ void corun__http_easy_free(CURL *easy)
    * one in a multi handle leaves it in curl_easy_cleanup. None waits once
    * h is closed (corun__http_close), so h is alive here.
    */
-  if (x && x->waiting)
+  if (x && corun_list_linked(&x->wait))
     corun__http_remove(x->h, easy);
   curl_easy_cleanup(easy);
   free(x);
@@ -805,16 +786,13 @@ CURLSH *corun__http_cookies(struct corun_http *h)
 void corun__http_close(struct corun_http *h, void (*closed)(void *arg),
                        void *arg)
 {
+  struct corun_list *l;
   size_t i;
 
   corun__http_quiesce(h);
   /* What still waits to go in never will: its handle is freed later. */
-  while (h->pending) {
-    struct xfer *x = h->pending;
-
-    unlink_pending(h, x);
-    x->active = 0;
-  }
+  while ((l = corun_list_shift(&h->pending)) != NULL)
+    corun_list_entry(l, struct xfer, wait)->active = 0;
   /*
    * Cleaning up a multi handle closes its cached connections, which calls
    * back with CURL_POLL_REMOVE: do it while our watchers exist.

@@ -1268,13 +1268,12 @@ static void launch(struct fetch_task *ft)
                          "cannot create a transfer: out of memory");
       return;
     }
-    /* The body buffer the handle's last transfer left, to fill again. */
-    if (ft->x->body.p == NULL) {
-      ft->x->body.p = spare;
-      ft->x->body.cap = cap;
-    } else {
-      free(spare);
-    }
+    /*
+     * The body buffer the handle's last transfer left, to fill again (a
+     * fresh transfer record has none of its own).
+     */
+    ft->x->body.p = spare;
+    ft->x->body.cap = cap;
   }
   ft->x->bytes = 0;
   ft->x->too_large = 0;

@@ -925,7 +925,7 @@ static struct corun_task *load_task(struct loader *ld)
   struct corun_strmap seen = {0};
   struct offsets where = {0};
   const cJSON *kraw;
-  int fill;
+  int fill, pass;
 
   if (corun_json_peek(p) != '{') {
     corun__load_reject_value(ld, -1, "a task must be an object");
@@ -944,15 +944,14 @@ static struct corun_task *load_task(struct loader *ld)
    */
   if ((t = load_alike_fetch(ld, idx, off)) != NULL)
     return t;
-  if (ld->plain_fetch_first && (t = load_plain_fetch(ld, idx, off)) != NULL)
-    return t;
-  if ((t = load_plain_sleep(ld, idx, off)) != NULL || p->failed) {
-    ld->plain_fetch_first = 0;
-    return t;
-  }
-  if (!ld->plain_fetch_first && (t = load_plain_fetch(ld, idx, off)) != NULL) {
-    ld->plain_fetch_first = 1;
-    return t;
+  for (pass = 0; pass < 2; pass++) {
+    int fetch = (pass == 0) == ld->plain_fetch_first;
+
+    t = fetch ? load_plain_fetch(ld, idx, off) : load_plain_sleep(ld, idx, off);
+    if (t)
+      ld->plain_fetch_first = fetch;
+    if (t || p->failed)
+      return t;
   }
   mark0 = ld->diags.n;
   obj = cJSON_CreateObject();
