@@ -97,8 +97,15 @@ static int sym(void *lib, const char *name, void *slot)
 
 static void load(void)
 {
-  /* Local: the application may have a libcurl of its own in the process. */
-  void *lib = dlopen(CORUN_LIBCURL_SONAME, RTLD_NOW | RTLD_LOCAL);
+  /*
+   * Local: the application may have a libcurl of its own in the process.
+   * Lazy, as the dynamic linker binds a linked library: RTLD_NOW would also
+   * bind every unused function of the thirty libraries libcurl brings
+   * (LDAP, Kerberos, SSH...), 3 million instructions at each start of a
+   * job that fetches. A libcurl built with BIND_NOW (Debian's is) still
+   * has its own calls bound, and checked, here.
+   */
+  void *lib = dlopen(CORUN_LIBCURL_SONAME, RTLD_LAZY | RTLD_LOCAL);
   const char *e;
 
   if (lib == NULL) {
