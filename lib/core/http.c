@@ -83,8 +83,8 @@ struct corun_http {
 struct pooled {
   CURL *easy;
   uint64_t tag; /* what its options were last set for; 0: unknown */
-  void *spare;  /* the memory put back with it, or NULL */
-  size_t spare_cap;
+  void *spare;  /* what was put back with it, or NULL */
+  void (*drop)(void *spare); /* frees spare */
 };
 
 struct sockctx {
@@ -663,13 +663,12 @@ void corun__http_easy_free(CURL *easy)
 }
 
 CURL *corun__http_easy_get_with(struct corun_http *h, uint64_t tag, int *same,
-                                void **spare, size_t *cap)
+                                void **spare)
 {
   struct pooled *p;
 
   *same = 0;
   *spare = NULL;
-  *cap = 0;
   if (h->npool == 0)
     return curl_easy_init();
   p = &h->pool[--h->npool];
@@ -682,22 +681,29 @@ CURL *corun__http_easy_get_with(struct corun_http *h, uint64_t tag, int *same,
   else
     corun__http_easy_reset(p->easy);
   *spare = p->spare;
-  *cap = p->spare_cap;
   return p->easy;
+}
+
+/* The spare that went back beside a handle, freed as it asked. */
+static void drop_spare(struct pooled *p)
+{
+  if (p->spare)
+    p->drop(p->spare);
 }
 
 CURL *corun__http_easy_get(struct corun_http *h, uint64_t tag, int *same)
 {
   void *spare;
-  size_t cap;
-  CURL *easy = corun__http_easy_get_with(h, tag, same, &spare, &cap);
+  CURL *easy = corun__http_easy_get_with(h, tag, same, &spare);
 
-  free(spare);
+  /* Memory came back only from the pool: its slot still says how to free. */
+  if (spare)
+    drop_spare(&h->pool[h->npool]);
   return easy;
 }
 
 void corun__http_easy_put_with(struct corun_http *h, CURL *easy, uint64_t tag,
-                               void *spare, size_t cap)
+                               void *spare, void (*drop)(void *spare))
 {
   struct pooled *np;
   size_t n;
@@ -711,7 +717,8 @@ void corun__http_easy_put_with(struct corun_http *h, CURL *easy, uint64_t tag,
    * holds is then at most what the busiest moment held anyway.
    */
   if (h->npool >= POOL_MIN && h->npool >= (size_t)h->peak) {
-    free(spare);
+    if (spare)
+      drop(spare);
     corun__http_easy_free(easy);
     return;
   }
@@ -719,7 +726,8 @@ void corun__http_easy_put_with(struct corun_http *h, CURL *easy, uint64_t tag,
     n = h->cappool ? h->cappool * 2 : POOL_MIN;
     np = realloc(h->pool, n * sizeof(*np));
     if (np == NULL) {
-      free(spare);
+      if (spare)
+        drop(spare);
       corun__http_easy_free(easy);
       return;
     }
@@ -730,12 +738,12 @@ void corun__http_easy_put_with(struct corun_http *h, CURL *easy, uint64_t tag,
   np->easy = easy;
   np->tag = tag;
   np->spare = spare;
-  np->spare_cap = spare ? cap : 0;
+  np->drop = drop;
 }
 
 void corun__http_easy_put(struct corun_http *h, CURL *easy, uint64_t tag)
 {
-  corun__http_easy_put_with(h, easy, tag, NULL, 0);
+  corun__http_easy_put_with(h, easy, tag, NULL, NULL);
 }
 
 void corun__http_counts(const struct corun_http *h, size_t *multis,
@@ -803,7 +811,7 @@ void corun__http_close(struct corun_http *h, void (*closed)(void *arg),
   }
   while (h->npool > 0) {
     h->npool--;
-    free(h->pool[h->npool].spare);
+    drop_spare(&h->pool[h->npool]);
     corun__http_easy_free(h->pool[h->npool].easy);
   }
   free(h->pool);

@@ -56,16 +56,16 @@ CURL *corun__http_easy_get(struct corun_http *h, uint64_t tag, int *same);
 void corun__http_easy_put(struct corun_http *h, CURL *easy, uint64_t tag);
 /*
  * The same, with memory that waits in the pool beside the handle, so that
- * each transfer need not allocate its own (a body buffer of a kilobyte or
- * more is a trip into malloc's large bins on every request): put hands
- * over spare (cap bytes from malloc, or NULL), get hands over what came
- * back with the handle it gives (NULL and 0: nothing). Memory in the pool
- * is freed with its handle.
+ * each transfer need not allocate its own (a kind's transfer record, with
+ * its body buffer, is two trips into malloc a request otherwise): put
+ * hands over spare (or NULL) and the function that frees it; get hands
+ * over what came back with the handle it gives (NULL: nothing). What
+ * waits in the pool is freed, by that function, with its handle.
  */
 CURL *corun__http_easy_get_with(struct corun_http *h, uint64_t tag, int *same,
-                                void **spare, size_t *cap);
+                                void **spare);
 void corun__http_easy_put_with(struct corun_http *h, CURL *easy, uint64_t tag,
-                               void *spare, size_t cap);
+                               void *spare, void (*drop)(void *spare));
 /*
  * curl_easy_reset() and curl_easy_cleanup() of a handle corun__http_add()
  * was given: they keep, or free, what it attached to the handle.

@@ -113,8 +113,15 @@ struct fetch_result {
  * job keeps a fetch_task per request to the end of the run; this part is
  * held only by the fetches running at the moment.
  */
+/*
+ * An attempt's transfer record. It stays paired with its easy handle, the
+ * two going into the handle pool together when a fetch ends, so a request
+ * allocates neither, and the handle's write callback is given the record
+ * once, when its options are set.
+ */
 struct fetch_xfer {
   CURL *easy;
+  struct fetch_task *ft; /* whose attempt it carries now */
   uint64_t tag; /* what easy's options were set for (see hop_tag) */
   struct curl_slist *hop_headers; /* what this hop sends */
   struct curl_slist *own_headers; /* a hop's own copy, when it differs */
@@ -937,7 +944,7 @@ static int make_decoder(struct fetch_task *ft)
 
 static size_t on_data(char *ptr, size_t size, size_t nmemb, void *arg)
 {
-  struct fetch_task *ft = arg;
+  struct fetch_task *ft = ((struct fetch_xfer *)arg)->ft;
   size_t n = size * nmemb;
 
   if (!ft->x->decode_checked) {
@@ -1023,10 +1030,24 @@ static const char *hop_method(const struct fetch_task *ft)
  * else it is freed) with the body buffer, copied into the result if kept
  * at all, for the handle's next transfer to fill.
  */
+/* A record's memory, once its easy handle is gone or goes with it. */
+static void xfer_drop(void *p)
+{
+  struct fetch_xfer *x = p;
+
+  corun_buf_free(&x->body);
+  free(x->sha);
+  free(x);
+}
+
 static void free_xfer(struct fetch_task *ft, int pool)
 {
   struct fetch_xfer *x = ft->x;
   struct corun_http *h;
+  struct corun_buf body;
+  struct corun_sha256 *sha;
+  CURL *easy;
+  uint64_t tag;
 
   if (x == NULL)
     return;
@@ -1038,25 +1059,32 @@ static void free_xfer(struct fetch_task *ft, int pool)
     curl_easy_setopt(x->easy, CURLOPT_COOKIEFILE, NULL);
   drop_decoder(ft);
   corun__outfile_abort(&x->out);
-  /* The body's buffer goes into the pool with its handle, for the next. */
-  if (x->easy && pool &&
-      (h = corun__run_kind_state_if(ft->base.run, ft->base.kind))) {
-    corun__http_easy_put_with(h, x->easy, x->tag, x->body.p, x->body.cap);
-    x->body.p = NULL;
-    x->easy = NULL;
-  }
-  corun_buf_free(&x->body);
   corun_buf_free(&x->whole);
   free(x->cookie);
-  free(x->sha);
   curl_slist_free_all(x->own_headers);
   /* The result keeps the effective URL; the hop's copies can go. */
   free(x->url);
   free(x->method);
-  if (x->easy)
-    corun__http_easy_free(x->easy);
-  free(x);
   ft->x = NULL;
+  /*
+   * What waits in the pool is as a new record but for the memory it keeps
+   * for the next: the body buffer (emptied) and the digest's state.
+   */
+  easy = x->easy;
+  tag = x->tag;
+  body = x->body;
+  corun_buf_reset(&body);
+  sha = x->sha;
+  *x = (struct fetch_xfer){
+      .easy = easy, .tag = tag, .out = CORUN_OUTFILE_INIT, .body = body, .sha = sha};
+  if (easy && pool &&
+      (h = corun__run_kind_state_if(ft->base.run, ft->base.kind))) {
+    corun__http_easy_put_with(h, easy, tag, x, xfer_drop);
+    return;
+  }
+  if (easy)
+    corun__http_easy_free(easy);
+  xfer_drop(x);
 }
 
 static void put_easy(struct fetch_task *ft)
@@ -1136,14 +1164,12 @@ static int setup_easy(struct fetch_task *ft, int fresh, int same)
   int bad = 0;
 
   /*
-   * Set for this very way of asking before: all but the URL and the task
-   * it writes to stands (the environment's CA is not looked up again).
+   * Set for this very way of asking before: all but the URL stands (the
+   * record it writes to is its own; the environment's CA is not looked up
+   * again).
    */
-  if (same) {
-    bad |= curl_easy_setopt(e, CURLOPT_URL, hop_url(ft)) != CURLE_OK;
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, ft);
-    return bad ? -1 : 0;
-  }
+  if (same)
+    return curl_easy_setopt(e, CURLOPT_URL, hop_url(ft)) != CURLE_OK ? -1 : 0;
   /* A handle from the pool is reset already; one used before is not. */
   if (!fresh)
     corun__http_easy_reset(e);
@@ -1169,7 +1195,7 @@ static int setup_easy(struct fetch_task *ft, int fresh, int same)
     curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
   bad |= curl_easy_setopt(e, CURLOPT_USERAGENT, "corun/" CORUN_VERSION) != CURLE_OK;
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
-  curl_easy_setopt(e, CURLOPT_WRITEDATA, ft);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, ft->x);
   if (c->max_bytes != NO_MAX_BYTES)
     curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_bytes);
   if (ft->x->hop_headers)
@@ -1244,12 +1270,17 @@ static int invalid_host(const char *url)
 }
 
 /* Start one attempt (or one redirect hop of it). */
-static void launch(struct fetch_task *ft)
+/*
+ * Start the attempt's hop on ft->x. fresh: the record and handle just came
+ * from take_xfer(), their options standing if same, reset otherwise; else
+ * the handle ran the hop before and is reset here unless asked alike.
+ */
+static void launch(struct fetch_task *ft, int fresh, int same)
 {
   struct corun_task *t = &ft->base;
   struct corun_http *h;
   const char *why = NULL;
-  int e, fresh = ft->x->easy == NULL, same;
+  int e;
   uint64_t tag = hop_tag(ft);
 
   h = corun__run_kind_state(t->run, t->kind, &why);
@@ -1257,24 +1288,8 @@ static void launch(struct fetch_task *ft)
     corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO, "%s", why);
     return;
   }
-  same = !fresh && tag && ft->x->tag == tag;
-  if (fresh) {
-    void *spare;
-    size_t cap;
-
-    ft->x->easy = corun__http_easy_get_with(h, tag, &same, &spare, &cap);
-    if (ft->x->easy == NULL) {
-      corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO,
-                         "cannot create a transfer: out of memory");
-      return;
-    }
-    /*
-     * The body buffer the handle's last transfer left, to fill again (a
-     * fresh transfer record has none of its own).
-     */
-    ft->x->body.p = spare;
-    ft->x->body.cap = cap;
-  }
+  if (!fresh)
+    same = tag && ft->x->tag == tag;
   ft->x->bytes = 0;
   ft->x->too_large = 0;
   ft->x->write_errno = 0;
@@ -1355,20 +1370,69 @@ static void launch(struct fetch_task *ft)
   }
 }
 
-static void begin_attempt(struct fetch_task *ft)
+/*
+ * The tag of a first hop (hop_tag() with the record as begin_attempt()
+ * leaves it), known before there is a record.
+ */
+static uint64_t first_tag(const struct fetch_task *ft)
 {
-  if (ft->x == NULL) {
+  if (ft->c->cookies)
+    return 0;
+  return ft->c->serial << 1 | (strncasecmp(ft->url, "https://", 8) == 0);
+}
+
+/*
+ * A handle and its record for a new attempt: the pair a finished fetch
+ * left in the pool, or new ones. *same: the handle's options were set for
+ * tag. -1 (the task finished) on failure.
+ */
+static int take_xfer(struct fetch_task *ft, int *same)
+{
+  struct corun_task *t = &ft->base;
+  const char *why = NULL;
+  struct corun_http *h = corun__run_kind_state(t->run, t->kind, &why);
+  struct fetch_xfer *x;
+  void *spare;
+  CURL *easy;
+
+  if (h == NULL) {
+    corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO, "%s", why);
+    return -1;
+  }
+  easy = corun__http_easy_get_with(h, first_tag(ft), same, &spare);
+  x = spare;
+  if (easy && x == NULL) {
     /*
      * malloc, not calloc: glibc's calloc never takes from the per-thread
      * cache, and one a request showed in the profile.
      */
-    if ((ft->x = malloc(sizeof(*ft->x))) == NULL) {
-      corun__task_finish(&ft->base, CORUN_STATUS_FAILED, CORUN_ERR_IO,
-                         "out of memory");
-      return;
-    }
-    *ft->x = (struct fetch_xfer){.out = CORUN_OUTFILE_INIT};
+    x = malloc(sizeof(*x));
+    if (x)
+      *x = (struct fetch_xfer){.out = CORUN_OUTFILE_INIT};
+    /* The handle's write callback was given another record, if any. */
+    if (*same)
+      corun__http_easy_reset(easy);
+    *same = 0;
   }
+  if (easy == NULL || x == NULL) {
+    if (easy)
+      corun__http_easy_put(h, easy, 0);
+    corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO,
+                       "cannot create a transfer: out of memory");
+    return -1;
+  }
+  x->easy = easy;
+  x->ft = ft;
+  ft->x = x;
+  return 0;
+}
+
+static void begin_attempt(struct fetch_task *ft)
+{
+  int fresh = ft->x == NULL, same = 0;
+
+  if (fresh && take_xfer(ft, &same) < 0)
+    return;
   free(ft->x->url);
   free(ft->x->method);
   ft->x->url = NULL;
@@ -1378,7 +1442,7 @@ static void begin_attempt(struct fetch_task *ft)
   ft->x->hop_headers = ft->c->headers;
   curl_slist_free_all(ft->x->own_headers);
   ft->x->own_headers = NULL;
-  launch(ft);
+  launch(ft, fresh, same);
 }
 
 static void again(struct corun_task *t)
@@ -1845,7 +1909,7 @@ static int follow(struct fetch_task *ft, long status)
   }
   ft->x->redirects++;
   drop_temp(ft);
-  launch(ft);
+  launch(ft, 0, 0);
   return 1;
 }
 
