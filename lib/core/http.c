@@ -73,6 +73,7 @@ struct corun_http {
   struct pooled *pool; /* finished easy handles, for reuse */
   size_t npool, cappool;
   CURLSH *cookies; /* the run's one cookie jar, made when first asked */
+  CURLSH *dns;     /* the run's one DNS cache (see dns_share); NULL on oom */
   /* Transfers added since the loop last turned (see add_pending). */
   struct corun_list pending;
   uv_timer_t adder;
@@ -481,6 +482,35 @@ void corun__http_global_cleanup(void)
   global_done = global_allowed = 0;
 }
 
+/*
+ * One DNS cache for the run's transfers, in place of one per multi handle.
+ * libcurl 7.88 sweeps the cache's every slot at the end of each transfer
+ * (for entries past their 60 seconds): a multi handle's has 71 slots, a
+ * share's 23, and that sweep was a thousand instructions a request, the
+ * biggest thing libcurl did per request that corun could choose not to
+ * pay for. Entries still last 60 seconds, and every shard sees the same
+ * answers. Without it (out of memory), each multi handle keeps its own.
+ */
+static CURLSH *dns_share(void)
+{
+  CURLSH *sh = curl_share_init();
+
+  if (sh && curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) !=
+                CURLSHE_OK) {
+    curl_share_cleanup(sh);
+    sh = NULL;
+  }
+  return sh;
+}
+
+/* A new or reset handle's part in the run's DNS cache. */
+static CURL *use_dns(struct corun_http *h, CURL *easy)
+{
+  if (easy && h->dns)
+    curl_easy_setopt(easy, CURLOPT_SHARE, h->dns);
+  return easy;
+}
+
 struct corun_http *corun__http_new(uv_loop_t *loop, long conns, long per_host,
                                    const char **why)
 {
@@ -518,6 +548,7 @@ struct corun_http *corun__http_new(uv_loop_t *loop, long conns, long per_host,
   (void)uv_timer_init(loop, &h->adder); /* only fills the handle in */
   h->adder.data = h;
   corun_list_init(&h->pending);
+  h->dns = dns_share();
   return h;
 }
 
@@ -643,8 +674,10 @@ void corun__http_easy_reset(CURL *easy)
   struct xfer *x = xfer_of(easy);
 
   curl_easy_reset(easy);
-  if (x)
+  if (x) {
+    use_dns(x->h, easy);
     xfer_options(easy, x);
+  }
 }
 
 void corun__http_easy_free(CURL *easy)
@@ -670,7 +703,7 @@ CURL *corun__http_easy_get_with(struct corun_http *h, uint64_t tag, int *same,
   *same = 0;
   *spare = NULL;
   if (h->npool == 0)
-    return curl_easy_init();
+    return use_dns(h, curl_easy_init());
   p = &h->pool[--h->npool];
   /*
    * Handles end and come back in batches, so the last one in is usually
@@ -820,6 +853,9 @@ void corun__http_close(struct corun_http *h, void (*closed)(void *arg),
   if (h->cookies)
     curl_share_cleanup(h->cookies);
   h->cookies = NULL;
+  if (h->dns)
+    curl_share_cleanup(h->dns);
+  h->dns = NULL;
   while (h->socks)
     sock_drop(h->socks);
   h->timer_closed = 1;

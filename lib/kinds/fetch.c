@@ -1285,6 +1285,7 @@ static void launch(struct fetch_task *ft, int fresh, int same)
 
   h = corun__run_kind_state(t->run, t->kind, &why);
   if (h == NULL) {
+    put_easy(ft);
     corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO, "%s", why);
     return;
   }
@@ -1299,6 +1300,7 @@ static void launch(struct fetch_task *ft, int fresh, int same)
   corun_buf_reset(&ft->x->whole);
   if (ft->c->expect.sha256) {
     if (ft->x->sha == NULL && (ft->x->sha = malloc(sizeof(*ft->x->sha))) == NULL) {
+      put_easy(ft);
       corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO,
                          "out of memory");
       return;
@@ -1307,6 +1309,7 @@ static void launch(struct fetch_task *ft, int fresh, int same)
   }
   ft->x->tag = 0;
   if (setup_easy(ft, fresh, same) < 0) {
+    put_easy(ft);
     corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO,
                        "out of memory setting up the request");
     return;
@@ -1316,6 +1319,7 @@ static void launch(struct fetch_task *ft, int fresh, int same)
     CURLSH *jar = corun__http_cookies(h);
 
     if (jar == NULL) {
+      put_easy(ft);
       corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO,
                          "cannot make the cookie jar: out of memory");
       return;
@@ -1323,6 +1327,7 @@ static void launch(struct fetch_task *ft, int fresh, int same)
     /* "" turns the cookie engine on without reading a file. */
     curl_easy_setopt(ft->x->easy, CURLOPT_SHARE, jar);
     if (curl_easy_setopt(ft->x->easy, CURLOPT_COOKIEFILE, "") != CURLE_OK) {
+      put_easy(ft);
       corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO,
                          "cannot turn cookies on: out of memory");
       return;
@@ -1347,6 +1352,7 @@ static void launch(struct fetch_task *ft, int fresh, int same)
     struct corun_buf mk = CORUN_BUF_INIT;
 
     if (corun__outfile_mkdirs(ft->c->save, t->run->root, &mk) < 0) {
+      put_easy(ft);
       corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO, "%s",
                          corun_buf_str(&mk));
       corun_buf_free(&mk);
@@ -1357,6 +1363,7 @@ static void launch(struct fetch_task *ft, int fresh, int same)
   if (e) {
     char hint[160];
 
+    put_easy(ft);
     corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO,
                        "cannot write beside %s: %s%s", ft->c->save,
                        corun__confine_strerror(e),
@@ -1365,6 +1372,7 @@ static void launch(struct fetch_task *ft, int fresh, int same)
   }
   if (corun__http_add(h, ft->x->easy, done, ft) < 0) {
     drop_temp(ft);
+    put_easy(ft);
     corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO,
                        "libcurl refused the transfer");
   }
@@ -1423,6 +1431,9 @@ static int take_xfer(struct fetch_task *ft, int *same)
   }
   x->easy = easy;
   x->ft = ft;
+  /* What the handle's options were set for: nothing, once reset. */
+  if (!*same)
+    x->tag = 0;
   ft->x = x;
   return 0;
 }
@@ -1871,8 +1882,11 @@ static int follow(struct fetch_task *ft, long status)
   if (ft->x->redirects >= MAX_REDIRECTS || !http_url(loc)) {
     char *shown = shown_url(loc);
 
+    int too_many = ft->x->redirects >= MAX_REDIRECTS;
+
     drop_temp(ft);
-    if (ft->x->redirects >= MAX_REDIRECTS)
+    put_easy(ft);
+    if (too_many)
       corun__task_finish(&ft->base, CORUN_STATUS_FAILED, CORUN_ERR_PROTOCOL,
                          "more than %d redirects (last to %s)", MAX_REDIRECTS,
                          shown ? shown : "?");
@@ -1902,6 +1916,7 @@ static int follow(struct fetch_task *ft, long status)
     without_header(ft, "Content-Type");
     if (ft->x->method == NULL) {
       drop_temp(ft);
+      put_easy(ft);
       corun__task_finish(&ft->base, CORUN_STATUS_FAILED, CORUN_ERR_IO,
                          "out of memory following a redirect");
       return 1;
