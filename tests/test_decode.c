@@ -657,6 +657,57 @@ Test(decode, a_corrupt_body_fails_protocol_once)
 }
 
 /*
+ * Content-Encoding on two lines, or folded onto a second, is one list;
+ * one too long to keep as the headers go by is asked of curl after them.
+ * Each way the body is undone in the order the list gives.
+ */
+Test(decode, an_encoding_list_over_several_lines_is_one_list)
+{
+  struct fixture fx;
+  size_t n = 30000, glen, blen;
+  char *text = sample(n), *urls[3], job[4096];
+  unsigned char *gz = pack("gzip", text, n, &glen);
+  unsigned char *both = pack("br", (const char *)gz, glen, &blen);
+  static const char *const names[] = {"two.z", "fold.z", "long.z", NULL};
+  static const char *const ids[] = {"two", "fold", "long"};
+  cJSON *r;
+  int i;
+
+  fx.dir = tmp_dir("decode");
+  cr_assert_eq(test_server_start(&fx.srv), 0);
+  urls[0] = serve(&fx, "two.z", both, blen, "gzip&enc2=br", 0);
+  urls[1] = serve(&fx, "fold.z", both, blen, "gzip,&fold=br", 0);
+  urls[2] = serve(&fx, "long.z", both, blen,
+                  "identity,++++++++++++++++++++++++++++++++++++++++++++++++"
+                  "++++++++gzip&enc2=br",
+                  0);
+  snprintf(job, sizeof(job),
+           "{\"tasks\": ["
+           "{\"id\": \"two\", \"kind\": \"fetch\", \"url\": \"%s\", "
+           "\"expect\": {\"bytes\": %zu}},"
+           "{\"id\": \"fold\", \"kind\": \"fetch\", \"url\": \"%s\", "
+           "\"expect\": {\"bytes\": %zu}},"
+           "{\"id\": \"long\", \"kind\": \"fetch\", \"url\": \"%s\", "
+           "\"expect\": {\"bytes\": %zu}}]}\n",
+           urls[0], n, urls[1], n, urls[2], n);
+  r = run(&fx, job, 0);
+  test_server_stop(&fx.srv);
+  for (i = 0; i < 3; i++) {
+    cJSON *t = report_task(r, ids[i]);
+
+    cr_expect_str_eq(str_at(t, "status", NULL), "ok", "%s: %s", ids[i],
+                     str_at(t, "error", "message"));
+    free(urls[i]);
+  }
+  remove_all(fx.dir, names);
+  cJSON_Delete(r);
+  free(both);
+  free(gz);
+  free(text);
+  free(fx.dir);
+}
+
+/*
  * A redirect that is followed is not the answer: its body, compressed or
  * not, whole or not, is neither decoded nor kept.
  */

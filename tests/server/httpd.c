@@ -52,8 +52,10 @@
  *        "query", "headers": {lower-case name: value, repeats joined with
  *        ", "}, "body", "bytes" (body length)}. Bytes that are not UTF-8
  *        come out as \u00XX.
- *   /file?path=P[&enc=E][&cut=K][&to=URL]  200, the bytes of the file P
- *        (at most 16 MiB) with Content-Encoding: E when given; cut=K leaves
+ *   /file?path=P[&enc=E][&enc2=E2][&fold=F][&cut=K][&to=URL]  200, the
+ *        bytes of the file P (at most 16 MiB) with Content-Encoding: E when
+ *        given, then a second Content-Encoding line E2, and F on a folded
+ *        line of its own after the first (obs-fold); cut=K leaves
  *        out the last K bytes, with a Content-Length that matches what is
  *        sent; to=URL makes it a 302 to URL with that body.
  *   /cookie?name=N&value=V         200 "ok" with two Set-Cookie headers:
@@ -1380,6 +1382,7 @@ static void route(struct conn *c, const struct req *r, int64_t now)
     route_echo(c, r);
   } else if (strcmp(p, "/file") == 0) {
     const char *path = param(r, "path"), *enc = param(r, "enc");
+    const char *enc2 = param(r, "enc2"), *fold = param(r, "fold");
     char extra[1024] = "";
     uint64_t cut = 0;
     size_t len = 0;
@@ -1392,7 +1395,9 @@ static void route(struct conn *c, const struct req *r, int64_t now)
       fclose(f);
     }
     if (data == NULL || param_u64(r, "cut", 0, len, &cut) < 0 ||
-        (enc && (!header_safe(enc) || strlen(enc) > 80))) {
+        (enc && (!header_safe(enc) || strlen(enc) > 80)) ||
+        (enc2 && (!enc || !header_safe(enc2) || strlen(enc2) > 80)) ||
+        (fold && (!enc || !header_safe(fold) || strlen(fold) > 80))) {
       reply_text(c, r, 400, "need path=FILE, cut=BYTES and a plain enc\n");
     } else {
       const char *to = param(r, "to");
@@ -1401,6 +1406,11 @@ static void route(struct conn *c, const struct req *r, int64_t now)
       if (enc)
         at += (size_t)snprintf(extra, sizeof extra,
                                "Content-Encoding: %s\r\n", enc);
+      if (fold)
+        at += (size_t)snprintf(extra + at, sizeof extra - at, "  %s\r\n", fold);
+      if (enc2)
+        at += (size_t)snprintf(extra + at, sizeof extra - at,
+                               "Content-Encoding: %s\r\n", enc2);
       if (to && header_safe(to) && strlen(to) < sizeof extra - at - 16)
         snprintf(extra + at, sizeof extra - at, "Location: %s\r\n", to);
       reply(c, r, to ? 302 : 200, "application/octet-stream", data,
