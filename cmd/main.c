@@ -593,6 +593,8 @@ static int run(struct cli *c)
   c->opt.debug = ro.debug;
   /* Without --report nothing shows response bodies: do not keep them. */
   ro.skip_bodies = c->opt.report == NULL;
+  ro.skip_timings = c->opt.report == NULL && c->opt.html == NULL &&
+                    c->opt.trace == NULL && c->opt.journal == NULL;
   ro.trace = c->opt.trace != NULL;
   if (c->opt.journal) {
     if (corun_journal_open(&c->journal, c->opt.journal, c->job, &err) !=

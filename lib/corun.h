@@ -282,6 +282,13 @@ struct corun_run_opts {
    */
   int skip_bodies;
   /*
+   * Nor will any other reader of fetch timings (the HTML report, a trace,
+   * a journal): a fetch then does not ask libcurl for them, five calls a
+   * request, and its result has none ("timings": null, if written after
+   * all). A pipeline's items, which are their stage's results, keep them.
+   */
+  int skip_timings;
+  /*
    * A trace will be written: kinds keep what only the trace shows (a
    * pipeline samples its queue lengths every 10 ms).
    */

@@ -148,6 +148,7 @@ struct result *run_job(const char *text, const struct run_opts *o)
     ro.debug = o->debug;
     ro.slow_ms = o->slow_ms;
     ro.skip_bodies = o->skip_bodies;
+    ro.skip_timings = o->skip_timings;
     ro.trace = o->trace;
   }
   cr_assert_eq(corun_run_new(&r->run, r->job, &r->loop, &ro, &err), CORUN_OK,

@@ -45,6 +45,7 @@ struct run_opts {
   double expire_after;     /* > 0: whole-run timeout */
   int signum;              /* for the interrupts; default SIGINT */
   int skip_bodies;
+  int skip_timings;
   int trace; /* keep what only a trace shows */
 };
 

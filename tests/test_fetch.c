@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <regex.h>
 #include <string.h>
 #include <signal.h>
 #include <arpa/inet.h>
@@ -1822,6 +1823,92 @@ Test(fetch, bodies_are_not_kept_when_nothing_will_show_them)
   cr_assert(num(res, "bytes") > 0);
   cJSON_Delete(res);
   result_free(r);
+}
+
+/*
+ * Without a reader of timings, a fetch does not ask curl for them: its
+ * result says null. A pipeline's next stage reads its items' timings, so
+ * a fetch stage's results keep theirs; and a run with a reader keeps them.
+ */
+Test(fetch, timings_are_not_asked_for_when_nothing_will_read_them)
+{
+  struct run_opts o = {0};
+  struct result *r;
+  const char *text = job(
+      "{\"tasks\": [{\"id\": \"a\", \"kind\": \"fetch\", \"url\": \"%s/text\"},"
+      "{\"id\": \"p\", \"kind\": \"pipeline\", \"source\": {\"range\": [0, 2]}, "
+      "\"stages\": [{\"task\": {\"kind\": \"fetch\", \"url\": \"%s/text?i=${item}\"}},"
+      "{\"task\": {\"kind\": \"exec\", \"argv\": [\"test\", \"${item.timings.total}\", \"!=\", \"\"]}}]}]}",
+      base(), base());
+  char *copy = strdup(text);
+  cJSON *res;
+
+  o.skip_timings = 1;
+  r = run_job(copy, &o);
+  res = result_of(r, "a");
+  cr_assert(cJSON_IsNull(cJSON_GetObjectItem(res, "timings")), "%s",
+            result_json(r, "a"));
+  cr_assert(num(res, "bytes") > 0);
+  cJSON_Delete(res);
+  cr_assert_str_eq(status_of(r, "p"), "ok", "%s",
+                   task_by_id(r, "p")->err_msg ? task_by_id(r, "p")->err_msg
+                                               : "");
+  result_free(r);
+  o.skip_timings = 0;
+  r = run_job(copy, &o);
+  res = result_of(r, "a");
+  cr_assert(num(cJSON_GetObjectItem(res, "timings"), "total") > 0);
+  cJSON_Delete(res);
+  result_free(r);
+  free(copy);
+}
+
+/*
+ * The command line leaves timings out only when nothing it writes shows
+ * them: an HTML report, a trace or a journal each still gets them.
+ */
+Test(fetch, each_reader_of_timings_gets_them_from_the_command_line)
+{
+  char *dir = tmp_dir("fetch"), *jp = path_join(dir, "job.json");
+  char *out = path_join(dir, "out");
+  static const char *const flags[] = {"--html", "--trace", "--journal"};
+  /*
+   * What each writes of a fetch's timings: the HTML timeline's five phase
+   * times in microseconds (0 without them), a trace's phase, a journal's
+   * result.
+   */
+  static const char *const marks[] = {"\\[[0-9]+,[0-9]+,[0-9]+,[0-9]+,[0-9]+\\]",
+                                      "\"name\": \"wait\"", "\"ttfb\": "};
+  FILE *f = fopen(jp, "w");
+  size_t i;
+
+  cr_assert_not_null(f);
+  fprintf(f,
+          "{\"tasks\": [{\"id\": \"a\", \"kind\": \"fetch\", \"url\": "
+          "\"%s/delay?ms=20\"}]}",
+          base());
+  fclose(f);
+  for (i = 0; i < 3; i++) {
+    struct proc *p =
+        run_cli(NULL, (const char *const[]){"-q", flags[i], out, jp, NULL});
+    char *text = read_file(out, NULL);
+    regex_t re;
+
+    cr_assert_eq(p->status, 0, "%s: %s", flags[i], p->err);
+    cr_assert_not_null(text, "%s wrote nothing", flags[i]);
+    cr_assert_eq(regcomp(&re, marks[i], REG_EXTENDED | REG_NOSUB), 0);
+    cr_assert_eq(regexec(&re, text, 0, NULL, 0), 0, "%s: no timings in %s",
+                 flags[i], text);
+    regfree(&re);
+    free(text);
+    proc_free(p);
+    unlink(out);
+  }
+  unlink(jp);
+  rmdir(dir);
+  free(out);
+  free(jp);
+  free(dir);
 }
 
 /*

@@ -104,6 +104,7 @@ struct fetch_result {
   char *url;
   char *body;  /* small UTF-8 text bodies only, else NULL */
   double t[5]; /* dns, connect, tls, ttfb, total */
+  int timed;   /* t was asked for (see skip_timings in corun.h) */
   cJSON *captures;
 };
 
@@ -1671,11 +1672,14 @@ static struct fetch_result *make_result(struct fetch_task *ft, long status)
    * copy per response is 80 bytes a task of a big job keeps to the end).
    */
   r->url = eff == NULL ? NULL : shown_url(eff);
-  r->t[0] = secs_of(ft->x->easy, CURLINFO_NAMELOOKUP_TIME_T);
-  r->t[1] = secs_of(ft->x->easy, CURLINFO_CONNECT_TIME_T);
-  r->t[2] = secs_of(ft->x->easy, CURLINFO_APPCONNECT_TIME_T);
-  r->t[3] = secs_of(ft->x->easy, CURLINFO_STARTTRANSFER_TIME_T);
-  r->t[4] = secs_of(ft->x->easy, CURLINFO_TOTAL_TIME_T);
+  r->timed = !keep || !ft->base.run->opts.skip_timings;
+  if (r->timed) {
+    r->t[0] = secs_of(ft->x->easy, CURLINFO_NAMELOOKUP_TIME_T);
+    r->t[1] = secs_of(ft->x->easy, CURLINFO_CONNECT_TIME_T);
+    r->t[2] = secs_of(ft->x->easy, CURLINFO_APPCONNECT_TIME_T);
+    r->t[3] = secs_of(ft->x->easy, CURLINFO_STARTTRANSFER_TIME_T);
+    r->t[4] = secs_of(ft->x->easy, CURLINFO_TOTAL_TIME_T);
+  }
   if (!ft->c->save && !ft->x->body_overflow &&
       (!ft->base.run->opts.skip_bodies ||
        (ft->base.flags & CORUN_TF_INSTANCE)) &&
@@ -1774,10 +1778,15 @@ static void write_result(const struct corun_task *t,
       out->oom = 1;
     corun_buf_free(&own);
   }
-  corun_buf_puts(out, ", \"timings\": {");
-  for (i = 0; i < 5; i++)
-    corun_buf_printf(out, "%s\"%s\": %.6f", i ? ", " : "", names[i], r->t[i]);
-  corun_buf_putc(out, '}');
+  if (r->timed) {
+    corun_buf_puts(out, ", \"timings\": {");
+    for (i = 0; i < 5; i++)
+      corun_buf_printf(out, "%s\"%s\": %.6f", i ? ", " : "", names[i],
+                       r->t[i]);
+    corun_buf_putc(out, '}');
+  } else {
+    corun_buf_puts(out, ", \"timings\": null");
+  }
   if (r->body) {
     corun_buf_puts(out, ", \"body\": ");
     corun__json_write_str(out, r->body, sec);
@@ -1801,7 +1810,7 @@ static void trace(const struct corun_task *t, int tid,
   int i;
 
   (void)sec;
-  if (r == NULL)
+  if (r == NULL || !r->timed)
     return;
   /* curl's times are cumulative from the start of the transfer. */
   begin = end - llround(r->t[4] * 1e9);
