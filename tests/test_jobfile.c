@@ -491,6 +491,57 @@ Test(jobfile, text_need_not_be_nul_terminated)
   corun_buf_free(&diag);
 }
 
+/*
+ * A file that ends with its tasks has them read once, from a guess of
+ * where they end (loader.h): whatever shows the guess wrong, a member
+ * after them or tasks that do not parse, is found and said as when the
+ * file is passed over twice.
+ */
+Test(jobfile, what_follows_the_tasks_is_still_read)
+{
+  struct corun_job *job = NULL;
+  char *diag, *diag2;
+
+  /* A member after the tasks whose value also ends in ']'. */
+  cr_assert_eq(load_with("{\"tasks\": [{\"id\": \"a\", \"kind\": \"sleep\", "
+                         "\"seconds\": 0}], \"x\": [1]}",
+                         NULL, &job, &diag),
+               CORUN_EINVAL);
+  cr_assert(strstr(diag, "test.json:1:57: error: unknown field \"x\""), "%s",
+            diag);
+  free(diag);
+  /* "tasks" twice: the second is not taken for the end of the first. */
+  cr_assert_eq(load_with("{\"tasks\": [],\n \"tasks\": [{\"id\": \"b\", "
+                         "\"kind\": \"sleep\", \"seconds\": 0}]}",
+                         NULL, &job, &diag),
+               CORUN_EINVAL);
+  cr_assert(strstr(diag, "test.json:2:2: error: duplicate key \"tasks\""),
+            "%s", diag);
+  free(diag);
+  /*
+   * Tasks that do not parse, after a bad default: the same errors as a
+   * file the guess is not made for (another member after the tasks).
+   */
+  cr_assert_eq(load_with("{\"defaults\": {\"timeout\": \"soon\"}, \"tasks\": [{\"id\": "
+                         "\"a\" \"kind\": \"sleep\"}]}",
+                         NULL, &job, &diag),
+               CORUN_EINVAL);
+  cr_assert_eq(load_with("{\"defaults\": {\"timeout\": \"soon\"}, \"tasks\": [{\"id\": "
+                         "\"a\" \"kind\": \"sleep\"}], \"name\": \"n\"}",
+                         NULL, &job, &diag2),
+               CORUN_EINVAL);
+  cr_assert(strstr(diag, "expected"), "%s", diag);
+  cr_assert_str_eq(diag, diag2);
+  free(diag);
+  free(diag2);
+  /* And a file that ends with them loads as ever. */
+  job = load_ok("{\"name\": \"n\",\n\"tasks\": [\n"
+                "{\"id\": \"a\", \"kind\": \"sleep\", \"seconds\": 0},\n"
+                "{\"id\": \"b\", \"kind\": \"sleep\", \"seconds\": 1}\n] }\n");
+  cr_assert_eq(job->ntasks, 2);
+  corun_job_free(job);
+}
+
 Test(jobfile, empty_tasks_is_valid)
 {
   struct corun_job *job = load_ok("{\"tasks\": []}");

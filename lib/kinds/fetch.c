@@ -1250,9 +1250,12 @@ static int invalid_host(const char *url)
   int bad = 0;
   const char *p;
 
-  /* Every fetch comes here: parse only a URL that could be one. */
-  for (p = url; *p; p++)
-    if ((*p == 'i' || *p == 'I') && strncasecmp(p, "invalid", 7) == 0)
+  /*
+   * Every fetch comes here: parse only a URL that could be one (strcspn
+   * looks for the 'i' a byte at a time no longer).
+   */
+  for (p = url + strcspn(url, "iI"); *p; p += 1 + strcspn(p + 1, "iI"))
+    if (strncasecmp(p, "invalid", 7) == 0)
       break;
   if (*p == '\0')
     return 0;
@@ -1270,11 +1273,11 @@ static int invalid_host(const char *url)
   return bad;
 }
 
-/* Start one attempt (or one redirect hop of it). */
 /*
- * Start the attempt's hop on ft->x. fresh: the record and handle just came
- * from take_xfer(), their options standing if same, reset otherwise; else
- * the handle ran the hop before and is reset here unless asked alike.
+ * Start one attempt, or one redirect hop of it, on ft->x. fresh: the
+ * record and handle just came from take_xfer(), their options standing if
+ * same, reset otherwise; else the handle ran the hop before and is reset
+ * here unless asked alike.
  */
 static void launch(struct fetch_task *ft, int fresh, int same)
 {

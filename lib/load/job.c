@@ -148,11 +148,16 @@ enum corun_code corun_job_load_text(struct corun_job **out, const char *text,
                           NULL, 0, diagbuf, err);
 }
 
-enum corun_code corun__load_text(
+/*
+ * corun__load_text() once; no_guess: pass over the tasks rather than guess
+ * where they end (top.c). *again: the guess was wrong, nothing was said,
+ * and the load is to be made again with no_guess.
+ */
+static enum corun_code load_text_once(
     struct corun_job **out, const char *text, size_t len, const char *display,
     const char *dir, const struct corun_load_opts *opts, int stdin_use,
     const char *job_path, int text_mapped, struct corun_buf *diagbuf,
-    struct corun_error *err)
+    struct corun_error *err, int no_guess, int *again)
 {
   struct loader ld;
   struct corun_job *job;
@@ -166,6 +171,7 @@ enum corun_code corun__load_text(
   memset(&ld, 0, sizeof(ld));
   ld.job_path = job_path;
   ld.text_mapped = text_mapped;
+  ld.no_guess = no_guess;
   ld.opts = opts;
   job = calloc(1, sizeof(*job));
   if (job == NULL)
@@ -264,6 +270,11 @@ enum corun_code corun__load_text(
   if (ld.has_tasks) {
     int r = corun__load_read_tasks(&ld);
 
+    if (ld.tasks_end && (ld.p.failed || ld.guess_wrong)) {
+      *again = 1;
+      code = CORUN_EINVAL;
+      goto fail;
+    }
     corun__load_share_children(&ld);
     if (r < 0 && ld.p.failed)
       goto diags;
@@ -367,4 +378,21 @@ fail:
   }
   *out = job;
   return CORUN_OK;
+}
+
+enum corun_code corun__load_text(
+    struct corun_job **out, const char *text, size_t len, const char *display,
+    const char *dir, const struct corun_load_opts *opts, int stdin_use,
+    const char *job_path, int text_mapped, struct corun_buf *diagbuf,
+    struct corun_error *err)
+{
+  int again = 0;
+  enum corun_code code =
+      load_text_once(out, text, len, display, dir, opts, stdin_use, job_path,
+                     text_mapped, diagbuf, err, 0, &again);
+
+  if (again)
+    code = load_text_once(out, text, len, display, dir, opts, stdin_use,
+                          job_path, text_mapped, diagbuf, err, 1, &again);
+  return code;
 }

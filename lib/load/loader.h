@@ -110,6 +110,14 @@ struct loader {
   int has_tasks;
   int may_split; /* a task's kind may split it among shards (kind.splits) */
   size_t tasks_off;
+  /*
+   * Where "tasks" was taken to end without the pass over it (0: it was
+   * passed over): see tasks_end_guess() in top.c. guess_wrong: reading
+   * the tasks showed otherwise, and the file is read again without it.
+   */
+  size_t tasks_end;
+  int no_guess;
+  int guess_wrong;
   unsigned suggested;          /* "did you mean" searches over all ids so far */
   int stdin_use;               /* CORUN_STDIN_*: who reads standard input */
   struct corun_prechecks pre;  /* files, directories, programs to look at */

@@ -1141,6 +1141,12 @@ int corun__load_read_tasks(struct loader *ld)
       return corun_json_fail(p, corun_json_offset(p), "out of memory");
     }
   }
+  /* Not where the first pass took them to end: read the file again. */
+  if (ld->tasks_end && (r < 0 || p->pos != ld->tasks_end)) {
+    ld->guess_wrong = 1;
+    free(roots.v);
+    return -1;
+  }
   job->roots = roots.v;
   job->nroots = roots.n;
   return r;
