@@ -406,6 +406,42 @@ Test(transport, resolve_sends_a_name_to_an_address, .init = setup,
   cJSON_Delete(r);
 }
 
+/*
+ * The run has one DNS cache: what a fetch's "resolve" gave is there for a
+ * later fetch of that host and port, in any of the run's multi handles
+ * (70 at once: past 64, the later ones go to a second), as curl's
+ * --resolve is for every URL of one command.
+ */
+Test(transport, resolve_stays_for_the_runs_later_fetches, .init = setup,
+     .fini = teardown)
+{
+  struct corun_buf many = CORUN_BUF_INIT;
+  cJSON *r;
+  int i;
+
+  for (i = 0; i < 70; i++)
+    corun_buf_printf(&many,
+                     ",{\"id\": \"b%d\", \"kind\": \"fetch\", \"after\": "
+                     "[\"a\"], \"url\": \"https://api.test:%d/host\", "
+                     "\"ca\": \"ca.pem\"}",
+                     i, tls_port);
+  r = run(NULL, 0,
+          "{\"concurrency\": 100, \"tasks\": [{\"id\": \"a\", \"kind\": "
+          "\"fetch\", \"url\": \"https://api.test:%d/host\", \"ca\": "
+          "\"ca.pem\", \"resolve\": [\"api.test:%d:127.0.0.1\"]}%s]}\n",
+          tls_port, tls_port, corun_buf_str(&many));
+  cr_expect_str_eq(body(r, "a"), "api.test\n");
+  for (i = 0; i < 70; i++) {
+    char id[8];
+
+    snprintf(id, sizeof(id), "b%d", i);
+    cr_expect_str_eq(body(r, id), "api.test\n", "%s: %s", id,
+                     field(report_task(r, id), "error", "message"));
+  }
+  corun_buf_free(&many);
+  cJSON_Delete(r);
+}
+
 /* The proxy adds its Via header; "" goes direct even with http_proxy set. */
 Test(transport, proxy_field_and_environment, .init = setup, .fini = teardown)
 {

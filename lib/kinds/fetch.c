@@ -109,16 +109,13 @@ struct fetch_result {
 };
 
 /*
- * What a transfer needs only while it runs: made when an attempt starts,
- * kept across its redirects and retries, let go with its handle. A big
- * job keeps a fetch_task per request to the end of the run; this part is
- * held only by the fetches running at the moment.
- */
-/*
- * An attempt's transfer record. It stays paired with its easy handle, the
- * two going into the handle pool together when a fetch ends, so a request
- * allocates neither, and the handle's write callback is given the record
- * once, when its options are set.
+ * What a transfer needs only while it runs, kept across its redirects and
+ * retries: a big job keeps a fetch_task per request to the end of the
+ * run, and this part is held only by the fetches running at the moment.
+ * It stays paired with its easy handle, the two going into the handle
+ * pool together when a fetch ends, so a request allocates neither, and
+ * the handle's write callback is given the record once, when its options
+ * are set.
  */
 struct fetch_xfer {
   CURL *easy;
@@ -1026,11 +1023,6 @@ static const char *hop_method(const struct fetch_task *ft)
   return ft->x->method ? ft->x->method : ft->c->method;
 }
 
-/*
- * The transfer is over for good: its handle goes back to the pool (pool:
- * else it is freed) with the body buffer, copied into the result if kept
- * at all, for the handle's next transfer to fill.
- */
 /* A record's memory, once its easy handle is gone or goes with it. */
 static void xfer_drop(void *p)
 {
@@ -1041,12 +1033,16 @@ static void xfer_drop(void *p)
   free(x);
 }
 
+/*
+ * The transfer is over for good: its handle goes back to the pool (pool:
+ * else it is freed) with the record and the body buffer, copied into the
+ * result if kept at all, for the handle's next transfer to fill.
+ */
 static void free_xfer(struct fetch_task *ft, int pool)
 {
   struct fetch_xfer *x = ft->x;
   struct corun_http *h;
   struct corun_buf body;
-  struct corun_sha256 *sha;
   CURL *easy;
   uint64_t tag;
 
@@ -1068,16 +1064,18 @@ static void free_xfer(struct fetch_task *ft, int pool)
   free(x->method);
   ft->x = NULL;
   /*
-   * What waits in the pool is as a new record but for the memory it keeps
-   * for the next: the body buffer (emptied) and the digest's state.
+   * What waits in the pool is as a new record but for the body buffer
+   * (emptied, its failure forgotten) it keeps for the next. The digest's
+   * state goes: a body is hashed whenever there is one.
    */
+  free(x->sha);
   easy = x->easy;
   tag = x->tag;
   body = x->body;
   corun_buf_reset(&body);
-  sha = x->sha;
+  body.oom = 0;
   *x = (struct fetch_xfer){
-      .easy = easy, .tag = tag, .out = CORUN_OUTFILE_INIT, .body = body, .sha = sha};
+      .easy = easy, .tag = tag, .out = CORUN_OUTFILE_INIT, .body = body};
   if (easy && pool &&
       (h = corun__run_kind_state_if(ft->base.run, ft->base.kind))) {
     corun__http_easy_put_with(h, easy, tag, x, xfer_drop);

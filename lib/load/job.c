@@ -150,8 +150,9 @@ enum corun_code corun_job_load_text(struct corun_job **out, const char *text,
 
 /*
  * corun__load_text() once; no_guess: pass over the tasks rather than guess
- * where they end (top.c). *again: the guess was wrong, nothing was said,
- * and the load is to be made again with no_guess.
+ * where they end (top.c). *again: the guess was made and was wrong, or the
+ * file has errors; nothing was said, and the load is to be made again
+ * with no_guess.
  */
 static enum corun_code load_text_once(
     struct corun_job **out, const char *text, size_t len, const char *display,
@@ -313,6 +314,15 @@ static enum corun_code load_text_once(
   }
 
 diags:
+  /*
+   * A file that fails is read again without the guess, so that what it
+   * says (and in which order) is what it said before there was one.
+   */
+  if (ld.tasks_end && (ld.p.failed || ld.diags.n > 0)) {
+    *again = 1;
+    code = CORUN_EINVAL;
+    goto fail;
+  }
   if (ld.p.failed)
     corun__diag_add(&ld.diags, ld.p.err_off, -1, "%s", ld.p.err_msg);
   if (ld.diags.n > 0) {
@@ -322,6 +332,8 @@ diags:
                        ld.diags.n == 1 ? "" : "s", display);
   }
 fail:
+  if (ld.tasks_end && code != CORUN_OK)
+    *again = 1;
   for (i = 0; i < ld.nrecs; i++) {
     struct after_list *al = ld.recs[i].after;
     uint32_t j;

@@ -317,8 +317,8 @@ static int skip_tasks(struct loader *ld)
  * of the file. Then the first pass need not go over them at all: for a
  * file of many small tasks that pass was a fifth of loading it. Only a
  * guess: the second pass reads the tasks through, and if they end
- * anywhere else, or do not parse, the file is read again the long way
- * (corun__load_text()), so every answer and error is as before. 0: no
+ * anywhere else, or the file has any error, it is read again the long
+ * way (corun__load_text()), so every answer and error is as before. 0: no
  * guess (not an array, or something other than "]}" ends the file).
  */
 static size_t tasks_end_guess(const struct loader *ld)
