@@ -76,6 +76,12 @@ struct corun_http {
   CURLSH *dns;     /* the run's one DNS cache (see dns_share); NULL on oom */
   /* Transfers added since the loop last turned (see add_pending). */
   struct corun_list pending;
+  /*
+   * Every easy handle with a record, in use or pooled: at the close each
+   * lets go of the run's shares (DNS, cookies), which can then be freed
+   * though a task still holds its handle.
+   */
+  struct corun_list handles;
   uv_timer_t adder;
   void (*closed)(void *arg); /* set by corun__http_close */
   void *closed_arg;
@@ -113,6 +119,7 @@ struct xfer {
   int active;
   CURL *easy;
   struct corun_list wait; /* in h->pending, while it waits there */
+  struct corun_list all;  /* in h->handles, while h lives */
   int sock_errno; /* why open_socket last failed for this transfer */
   char errbuf[CURL_ERROR_SIZE];
 };
@@ -548,6 +555,7 @@ struct corun_http *corun__http_new(uv_loop_t *loop, long conns, long per_host,
   (void)uv_timer_init(loop, &h->adder); /* only fills the handle in */
   h->adder.data = h;
   corun_list_init(&h->pending);
+  corun_list_init(&h->handles);
   h->dns = dns_share();
   return h;
 }
@@ -620,18 +628,28 @@ static struct xfer *xfer_of(CURL *easy)
   return x;
 }
 
+/* easy's record, made with the handle (or at its first transfer). */
+static struct xfer *xfer_new(struct corun_http *h, CURL *easy)
+{
+  struct xfer *x = calloc(1, sizeof(*x));
+
+  if (x == NULL)
+    return NULL;
+  x->h = h;
+  x->easy = easy;
+  xfer_options(easy, x);
+  corun_list_push(&h->handles, &x->all);
+  return x;
+}
+
 int corun__http_add(struct corun_http *h, CURL *easy, corun_http_done_cb done,
                     void *arg)
 {
   struct xfer *x = xfer_of(easy);
   struct shard *sh = shard_for(h);
 
-  if (x == NULL) {
-    if ((x = calloc(1, sizeof(*x))) == NULL)
-      return -1;
-    x->h = h;
-    xfer_options(easy, x);
-  }
+  if (x == NULL && (x = xfer_new(h, easy)) == NULL)
+    return -1;
   x->done = done;
   x->arg = arg;
   x->sh = sh;
@@ -675,7 +693,8 @@ void corun__http_easy_reset(CURL *easy)
 
   curl_easy_reset(easy);
   if (x) {
-    use_dns(x->h, easy);
+    if (x->h)
+      use_dns(x->h, easy);
     xfer_options(easy, x);
   }
 }
@@ -687,10 +706,12 @@ void corun__http_easy_free(CURL *easy)
   /*
    * Freed while it waits to go in (it should have been removed first);
    * one in a multi handle leaves it in curl_easy_cleanup. None waits once
-   * h is closed (corun__http_close), so h is alive here.
+   * h is closed (corun__http_close), which also unlinks every record.
    */
   if (x && corun_list_linked(&x->wait))
     corun__http_remove(x->h, easy);
+  if (x && corun_list_linked(&x->all))
+    corun_list_unlink(&x->all);
   curl_easy_cleanup(easy);
   free(x);
 }
@@ -702,8 +723,15 @@ CURL *corun__http_easy_get_with(struct corun_http *h, uint64_t tag, int *same,
 
   *same = 0;
   *spare = NULL;
-  if (h->npool == 0)
-    return use_dns(h, curl_easy_init());
+  if (h->npool == 0) {
+    CURL *easy = curl_easy_init();
+
+    if (easy && xfer_new(h, easy) == NULL) {
+      curl_easy_cleanup(easy);
+      return NULL;
+    }
+    return use_dns(h, easy);
+  }
   p = &h->pool[--h->npool];
   /*
    * Handles end and come back in batches, so the last one in is usually
@@ -856,7 +884,17 @@ void corun__http_close(struct corun_http *h, void (*closed)(void *arg),
   }
   free(h->pool);
   h->pool = NULL;
-  /* After every easy handle that used it is gone. */
+  /*
+   * The handles still held (a task's, until it is freed) let go of the
+   * shares and of h, which goes before them.
+   */
+  while ((l = corun_list_shift(&h->handles)) != NULL) {
+    struct xfer *x = corun_list_entry(l, struct xfer, all);
+
+    curl_easy_setopt(x->easy, CURLOPT_SHARE, NULL);
+    x->h = NULL;
+  }
+  /* After every easy handle that used them is gone or let go. */
   if (h->cookies)
     curl_share_cleanup(h->cookies);
   h->cookies = NULL;

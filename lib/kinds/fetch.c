@@ -1169,9 +1169,16 @@ static int setup_easy(struct fetch_task *ft, int fresh, int same)
    */
   if (same)
     return curl_easy_setopt(e, CURLOPT_URL, hop_url(ft)) != CURLE_OK ? -1 : 0;
-  /* A handle from the pool is reset already; one used before is not. */
-  if (!fresh)
+  /*
+   * A handle from the pool is reset already; one used before is not. Its
+   * list of cookie files ("", see launch) is one thing curl's reset does
+   * not free: let it go first.
+   */
+  if (!fresh) {
+    if (c->cookies)
+      curl_easy_setopt(e, CURLOPT_COOKIEFILE, NULL);
     corun__http_easy_reset(e);
+  }
   bad |= curl_easy_setopt(e, CURLOPT_URL, hop_url(ft)) != CURLE_OK;
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   bad |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK;
