@@ -22,12 +22,14 @@
 # per repetition the ratio of corun's time to the floor's (the issue's
 # target: at most 1.10), corun's rate to wrk's (at least 0.8 on h1) and
 # corun's peak RSS to curl's (at most 1.5).
-# --instructions also runs corun and the floor once each under callgrind
-# and gives the ratio of their instructions (user space): steadier than
-# the times on a machine whose speed comes and goes.
+# --instructions also runs corun and the floors under callgrind, in turn,
+# three times each (-i K: K times), and gives the median of the ratios of
+# their instructions (user space) run by run: steadier than the times on a
+# machine whose speed comes and goes, though libcurl's walks over its
+# connections still move one run's count by about half a percent.
 #
 # Usage: bench/floor/run.sh [-r REPEATS] [-n REQUESTS] [--instructions]
-#          [--no-build]
+#          [-i RUNS] [--no-build]
 # Needs: nginx, openssl, curl, wrk (optional), GNU time, gcc, libcurl's
 # headers; valgrind for --instructions.
 set -euo pipefail
@@ -36,13 +38,15 @@ repeats=7
 n=20000
 build=1
 instructions=0
+iruns=3
 while [ $# -gt 0 ]; do
   case $1 in
   -r) repeats=$2; shift 2 ;;
   -n) n=$2; shift 2 ;;
   --instructions) instructions=1; shift ;;
+  -i) instructions=1; iruns=$2; shift 2 ;;
   --no-build) build=0; shift ;;
-  -h | --help) sed -n '4,25p' "$0"; exit 0 ;;
+  -h | --help) sed -n '4,32p' "$0"; exit 0 ;;
   *) echo "run.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -170,9 +174,13 @@ count_instructions() { # tool workload
 }
 if [ "$instructions" = 1 ]; then
   for s in h1 h2; do
-    c=$(count_instructions corun "$s")
-    f=$(count_instructions floor "$s")
-    e=$(count_instructions floor-ev "$s")
-    echo "- $s: instructions (callgrind, one run each): corun $c, the floor $f: $(awk -v c="$c" -v f="$f" 'BEGIN {printf "%.3f", c / f}') (target <= 1.10); floor-ev $e: $(awk -v c="$c" -v f="$e" 'BEGIN {printf "%.3f", c / f}')"
+    for ((k = 0; k < iruns; k++)); do
+      c=$(count_instructions corun "$s")
+      f=$(count_instructions floor "$s")
+      e=$(count_instructions floor-ev "$s")
+      echo "$c $f $e" >>"$WORK/cg-$s.txt"
+      awk -v c="$c" -v f="$f" -v e="$e" 'BEGIN {printf "%.4f %.4f\n", c / f, c / e}' >>"$WORK/cg-$s-ratio.txt"
+    done
+    echo "- $s: instructions (callgrind, $iruns runs of each in turn; medians): corun $(median "$WORK/cg-$s.txt" 1), the floor $(median "$WORK/cg-$s.txt" 2), floor-ev $(median "$WORK/cg-$s.txt" 3); corun / the floor, run by run: $(cut -d' ' -f1 "$WORK/cg-$s-ratio.txt" | tr '\n' ' ')-> median $(median "$WORK/cg-$s-ratio.txt" 1) (target <= 1.10); corun / floor-ev: median $(median "$WORK/cg-$s-ratio.txt" 2)"
   done
 fi
