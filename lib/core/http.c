@@ -73,7 +73,7 @@ struct corun_http {
   struct pooled *pool; /* finished easy handles, for reuse */
   size_t npool, cappool;
   CURLSH *cookies; /* the run's one cookie jar, made when first asked */
-  CURLSH *dns;     /* the run's one DNS cache (see dns_share); NULL on oom */
+  CURLSH *dns;     /* the run's one DNS cache (see share_new); NULL on oom */
   /* Transfers added since the loop last turned (see add_pending). */
   struct corun_list pending;
   /*
@@ -490,20 +490,27 @@ void corun__http_global_cleanup(void)
 }
 
 /*
+ * A curl share of DNS answers and, if cookies, of cookies; NULL on oom.
+ *
  * One DNS cache for the run's transfers, in place of one per multi handle.
  * libcurl 7.88 sweeps the cache's every slot at the end of each transfer
  * (for entries past their 60 seconds): a multi handle's has 71 slots, a
  * share's 23: about 580 instructions a request fewer (430 with the
  * share's locking), the biggest thing libcurl did per request that corun
- * could choose not to pay for. Entries still last 60 seconds, and every shard sees the same
- * answers. Without it (out of memory), each multi handle keeps its own.
+ * could choose not to pay for. Entries still last 60 seconds, and every
+ * shard sees the same answers. A handle takes one share only, so the
+ * fetches with cookies have theirs in the cookie jar. Without it (out of
+ * memory), each multi handle keeps its own.
  */
-static CURLSH *dns_share(void)
+static CURLSH *share_new(int cookies)
 {
   CURLSH *sh = curl_share_init();
 
-  if (sh && curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) !=
-                CURLSHE_OK) {
+  if (sh && (curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) !=
+                 CURLSHE_OK ||
+             (cookies && curl_share_setopt(sh, CURLSHOPT_SHARE,
+                                           CURL_LOCK_DATA_COOKIE) !=
+                             CURLSHE_OK))) {
     curl_share_cleanup(sh);
     sh = NULL;
   }
@@ -556,7 +563,7 @@ struct corun_http *corun__http_new(uv_loop_t *loop, long conns, long per_host,
   h->adder.data = h;
   corun_list_init(&h->pending);
   corun_list_init(&h->handles);
-  h->dns = dns_share();
+  h->dns = share_new(0);
   return h;
 }
 
@@ -653,7 +660,6 @@ int corun__http_add(struct corun_http *h, CURL *easy, corun_http_done_cb done,
   x->done = done;
   x->arg = arg;
   x->sh = sh;
-  x->easy = easy;
   x->sock_errno = 0;
   x->errbuf[0] = '\0';
   /*
@@ -850,12 +856,8 @@ static void timer_closed(uv_handle_t *handle)
 
 CURLSH *corun__http_cookies(struct corun_http *h)
 {
-  if (h->cookies == NULL && (h->cookies = curl_share_init()) != NULL &&
-      curl_share_setopt(h->cookies, CURLSHOPT_SHARE, CURL_LOCK_DATA_COOKIE) !=
-          CURLSHE_OK) {
-    curl_share_cleanup(h->cookies);
-    h->cookies = NULL;
-  }
+  if (h->cookies == NULL)
+    h->cookies = share_new(1);
   return h->cookies;
 }
 

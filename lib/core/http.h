@@ -67,8 +67,9 @@ CURL *corun__http_easy_get_with(struct corun_http *h, uint64_t tag, int *same,
 void corun__http_easy_put_with(struct corun_http *h, CURL *easy, uint64_t tag,
                                void *spare, void (*drop)(void *spare));
 /*
- * curl_easy_reset() and curl_easy_cleanup() of a handle corun__http_add()
- * was given: they keep, or free, what it attached to the handle.
+ * curl_easy_reset() and curl_easy_cleanup() of a handle from
+ * corun__http_easy_get*() or given to corun__http_add(): they keep, or
+ * free, what those attached to the handle (its record, the DNS cache).
  */
 void corun__http_easy_reset(CURL *easy);
 void corun__http_easy_free(CURL *easy);

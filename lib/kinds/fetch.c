@@ -1898,7 +1898,6 @@ static int follow(struct fetch_task *ft, long status)
     return 0;
   if (ft->x->redirects >= MAX_REDIRECTS || !http_url(loc)) {
     char *shown = shown_url(loc);
-
     int too_many = ft->x->redirects >= MAX_REDIRECTS;
 
     drop_temp(ft);

@@ -271,8 +271,8 @@ static enum corun_code load_text_once(
   if (ld.has_tasks) {
     int r = corun__load_read_tasks(&ld);
 
-    if (ld.tasks_end && (ld.p.failed || ld.guess_wrong)) {
-      *again = 1;
+    /* Read again without the guess (see fail:). */
+    if (ld.guess_wrong) {
       code = CORUN_EINVAL;
       goto fail;
     }
@@ -319,7 +319,6 @@ diags:
    * says (and in which order) is what it said before there was one.
    */
   if (ld.tasks_end && (ld.p.failed || ld.diags.n > 0)) {
-    *again = 1;
     code = CORUN_EINVAL;
     goto fail;
   }
@@ -332,6 +331,7 @@ diags:
                        ld.diags.n == 1 ? "" : "s", display);
   }
 fail:
+  /* Nothing was said: the caller loads the file again without the guess. */
   if (ld.tasks_end && code != CORUN_OK)
     *again = 1;
   for (i = 0; i < ld.nrecs; i++) {

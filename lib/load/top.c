@@ -321,22 +321,27 @@ static int skip_tasks(struct loader *ld)
  * way (corun__load_text()), so every answer and error is as before. 0: no
  * guess (not an array, or something other than "]}" ends the file).
  */
+/* The end of t[from..e) once JSON white space is cut off it. */
+static size_t trim_end(const char *t, size_t from, size_t e)
+{
+  while (e > from && (t[e - 1] == ' ' || t[e - 1] == '\n' ||
+                      t[e - 1] == '\t' || t[e - 1] == '\r'))
+    e--;
+  return e;
+}
+
 static size_t tasks_end_guess(const struct loader *ld)
 {
   const char *t = ld->p.text;
-  size_t e = ld->p.len;
+  size_t from = ld->tasks_off, e = ld->p.len;
 
-  if (ld->no_guess || ld->tasks_off >= e || t[ld->tasks_off] != '[')
+  if (ld->no_guess || from >= e || t[from] != '[')
     return 0;
-  while (e > ld->tasks_off && (t[e - 1] == ' ' || t[e - 1] == '\n' ||
-                               t[e - 1] == '\t' || t[e - 1] == '\r'))
-    e--;
-  if (e <= ld->tasks_off || t[--e] != '}')
+  e = trim_end(t, from, e);
+  if (e <= from || t[--e] != '}')
     return 0;
-  while (e > ld->tasks_off && (t[e - 1] == ' ' || t[e - 1] == '\n' ||
-                               t[e - 1] == '\t' || t[e - 1] == '\r'))
-    e--;
-  if (e <= ld->tasks_off + 1 || t[e - 1] != ']')
+  e = trim_end(t, from, e);
+  if (e <= from + 1 || t[e - 1] != ']')
     return 0;
   return e;
 }
