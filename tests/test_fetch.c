@@ -668,6 +668,40 @@ Test(fetch, fetches_in_a_row_each_ask_their_own_way)
   result_free(r);
 }
 
+/*
+ * Each handle keeps the URL it parsed last (lib/core/http.c): a URL that
+ * curl cannot parse, on a handle that parsed one it could, fails as it
+ * would on a new handle, and the next URL is its own again.
+ */
+Test(fetch, a_url_curl_refuses_fails_on_a_handle_that_had_a_good_one)
+{
+  struct result *r = run_job(
+      job("{\"concurrency\": 1, \"tasks\": ["
+          "{\"id\": \"a\", \"kind\": \"fetch\", \"url\": \"%1$s/echo?n=a\"},"
+          "{\"id\": \"port\", \"kind\": \"fetch\", "
+          "\"url\": \"http://127.0.0.1:99999/echo?n=port\"},"
+          "{\"id\": \"space\", \"kind\": \"fetch\", "
+          "\"url\": \"http://ex ample/echo\"},"
+          "{\"id\": \"c\", \"kind\": \"fetch\", "
+          "\"url\": \"%1$s/echo?n=c\"}"
+          "]}",
+          base()),
+      NULL);
+  const char *bad[] = {"port", "space"};
+  size_t i;
+
+  echoed_is(r, "a", "query", NULL, "n=a");
+  for (i = 0; i < 2; i++) {
+    struct corun_task *t = task_by_id(r, bad[i]);
+
+    cr_assert_str_eq(status_of(r, bad[i]), "failed", "%s", bad[i]);
+    cr_assert_eq(t->err_type, CORUN_ERR_PROTOCOL, "%s", bad[i]);
+    cr_assert(strstr(t->err_msg, "URL"), "%s: %s", bad[i], t->err_msg);
+  }
+  echoed_is(r, "c", "query", NULL, "n=c");
+  result_free(r);
+}
+
 Test(fetch, retries_then_succeeds_and_counts_attempts)
 {
   struct result *r = run_job(

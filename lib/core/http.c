@@ -121,6 +121,8 @@ struct xfer {
   struct corun_list wait; /* in h->pending, while it waits there */
   struct corun_list all;  /* in h->handles, while h lives */
   int sock_errno; /* why open_socket last failed for this transfer */
+  CURLU *url;      /* the URL given to the handle, parsed (set_url) */
+  char *url_text;  /* what url was parsed from; NULL: url is not in use */
   char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -719,7 +721,48 @@ void corun__http_easy_free(CURL *easy)
   if (x && corun_list_linked(&x->all))
     corun_list_unlink(&x->all);
   curl_easy_cleanup(easy);
+  if (x) {
+    curl_url_cleanup(x->url);
+    free(x->url_text);
+  }
   free(x);
+}
+
+/*
+ * url parsed, in x's CURLU: the one parsed last if it was the same text.
+ * NULL if it does not parse (or memory runs out): libcurl is then given
+ * the text alone.
+ */
+static CURLU *parsed_url(struct xfer *x, const char *url)
+{
+  if (x->url_text && strcmp(x->url_text, url) == 0)
+    return x->url;
+  free(x->url_text);
+  x->url_text = NULL;
+  /*
+   * 7.88's copy of a parsed URL (curl_url_dup) leaves out an IPv6
+   * address's zone ("[fe80::1%25eth0]"): such a host is left to libcurl.
+   */
+  if (strchr(url, '[') != NULL)
+    return NULL;
+  if (x->url == NULL && (x->url = curl_url()) == NULL)
+    return NULL;
+  /* The flags libcurl parses a URL given as text with. */
+  if (curl_url_set(x->url, CURLUPART_URL, url,
+                   CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK)
+    return NULL;
+  x->url_text = strdup(url);
+  return x->url_text ? x->url : NULL;
+}
+
+int corun__http_set_url(CURL *easy, const char *url)
+{
+  struct xfer *x = xfer_of(easy);
+
+  if (curl_easy_setopt(easy, CURLOPT_URL, url) != CURLE_OK)
+    return -1;
+  curl_easy_setopt(easy, CURLOPT_CURLU, x ? parsed_url(x, url) : NULL);
+  return 0;
 }
 
 CURL *corun__http_easy_get_with(struct corun_http *h, uint64_t tag, int *same,

@@ -74,6 +74,15 @@ void corun__http_easy_put_with(struct corun_http *h, CURL *easy, uint64_t tag,
 void corun__http_easy_reset(CURL *easy);
 void corun__http_easy_free(CURL *easy);
 /*
+ * CURLOPT_URL for a handle from corun__http_easy_get*(), given parsed as
+ * well (CURLOPT_CURLU) so that libcurl does not parse the text and print
+ * it back out at every transfer (7.88 spends about 10,000 instructions a
+ * request there, mostly in its printf). Same URL, same request: the text
+ * stays what curl reports as the effective URL. Returns 0, or -1 as
+ * curl_easy_setopt(CURLOPT_URL) fails.
+ */
+int corun__http_set_url(CURL *easy, const char *url);
+/*
  * corun_global_init()'s and corun_global_cleanup()'s part: it allows
  * the first corun__http_new() to load libcurl and run its set-up, which
  * a run without a fetch never does. Returns 0.

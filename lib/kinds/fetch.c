@@ -1168,7 +1168,7 @@ static int setup_easy(struct fetch_task *ft, int fresh, int same)
    * again).
    */
   if (same)
-    return curl_easy_setopt(e, CURLOPT_URL, hop_url(ft)) != CURLE_OK ? -1 : 0;
+    return corun__http_set_url(e, hop_url(ft));
   /*
    * A handle from the pool is reset already; one used before is not. Its
    * list of cookie files ("", see launch) is one thing curl's reset does
@@ -1179,7 +1179,7 @@ static int setup_easy(struct fetch_task *ft, int fresh, int same)
       curl_easy_setopt(e, CURLOPT_COOKIEFILE, NULL);
     corun__http_easy_reset(e);
   }
-  bad |= curl_easy_setopt(e, CURLOPT_URL, hop_url(ft)) != CURLE_OK;
+  bad |= corun__http_set_url(e, hop_url(ft)) != 0;
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   bad |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK;
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
