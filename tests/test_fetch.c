@@ -493,6 +493,33 @@ Test(fetch, redirects_followed_capped_and_only_http)
   result_free(r);
 }
 
+/* What the echo of task id got: member k of its request, as text. */
+static char *echoed(struct result *r, const char *id, const char *k,
+                    const char *header)
+{
+  cJSON *res = result_of(r, id);
+  cJSON *echo = cJSON_Parse(cJSON_GetObjectItem(res, "body")->valuestring);
+  cJSON *v = cJSON_GetObjectItem(echo, k);
+  char *out;
+
+  if (header)
+    v = cJSON_GetObjectItem(v, header);
+  out = strdup(cJSON_IsString(v) ? v->valuestring : "(none)");
+  cJSON_Delete(echo);
+  cJSON_Delete(res);
+  return out;
+}
+
+static void echoed_is(struct result *r, const char *id, const char *k,
+                      const char *header, const char *want)
+{
+  char *got = echoed(r, id, k, header);
+
+  cr_assert_str_eq(got, want, "%s: %s%s%s is \"%s\", not \"%s\"", id, k,
+                   header ? "." : "", header ? header : "", got, want);
+  free(got);
+}
+
 Test(fetch, custom_headers_not_sent_to_another_host)
 {
   char *to, *from;
@@ -509,9 +536,25 @@ Test(fetch, custom_headers_not_sent_to_another_host)
                   "\"k\"}},"
                   "{\"id\": \"same\", \"kind\": \"fetch\", \"url\": "
                   "\"%s/headers-on-redirect?to=%s\", \"headers\": "
-                  "{\"X-Api-Key\": \"k\"}}]}",
-                  base(), to, base(), from),
+                  "{\"X-Api-Key\": \"k\"}},"
+                  "{\"id\": \"agent\", \"kind\": \"fetch\", \"url\": "
+                  "\"%s/headers-on-redirect?to=%s\", \"headers\": "
+                  "{\"user-agent\": \"mine\"}},"
+                  "{\"id\": \"agent-away\", \"kind\": \"fetch\", \"url\": "
+                  "\"%s/headers-on-redirect?to=%s\", \"headers\": "
+                  "{\"User-Agent\": \"mine\"}}]}",
+                  base(), to, base(), from, base(), from, base(), to),
               NULL);
+  /*
+   * corun's own User-Agent and Accept-Encoding go to every host; a job's
+   * User-Agent replaces corun's (once, in any case) where its headers go.
+   */
+  echoed_is(r, "other", "headers", "user-agent", "corun/" CORUN_VERSION);
+  echoed_is(r, "other", "headers", "accept-encoding", "gzip, deflate, br, zstd");
+  echoed_is(r, "same", "headers", "user-agent", "corun/" CORUN_VERSION);
+  echoed_is(r, "agent", "headers", "user-agent", "mine");
+  echoed_is(r, "agent", "headers", "accept-encoding", "gzip, deflate, br, zstd");
+  echoed_is(r, "agent-away", "headers", "user-agent", "corun/" CORUN_VERSION);
   ro = result_of(r, "other");
   rs = result_of(r, "same");
   other = cJSON_Parse(cJSON_GetObjectItem(ro, "body")->valuestring);
@@ -553,33 +596,6 @@ Test(fetch, method_headers_and_json_body_are_sent)
   cJSON_Delete(echo);
   cJSON_Delete(res);
   result_free(r);
-}
-
-/* What the echo of task id got: member k of its request, as text. */
-static char *echoed(struct result *r, const char *id, const char *k,
-                    const char *header)
-{
-  cJSON *res = result_of(r, id);
-  cJSON *echo = cJSON_Parse(cJSON_GetObjectItem(res, "body")->valuestring);
-  cJSON *v = cJSON_GetObjectItem(echo, k);
-  char *out;
-
-  if (header)
-    v = cJSON_GetObjectItem(v, header);
-  out = strdup(cJSON_IsString(v) ? v->valuestring : "(none)");
-  cJSON_Delete(echo);
-  cJSON_Delete(res);
-  return out;
-}
-
-static void echoed_is(struct result *r, const char *id, const char *k,
-                      const char *header, const char *want)
-{
-  char *got = echoed(r, id, k, header);
-
-  cr_assert_str_eq(got, want, "%s: %s%s%s is \"%s\", not \"%s\"", id, k,
-                   header ? "." : "", header ? header : "", got, want);
-  free(got);
 }
 
 /*

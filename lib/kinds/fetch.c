@@ -63,7 +63,14 @@ struct fetch_conf {
   unsigned refs;   /* the tasks (and the load's memo) holding it */
   uint64_t serial; /* this conf's own number, never reused in a process */
   char *method;
-  struct curl_slist *headers;
+  struct curl_slist *headers; /* the job's, as written */
+  /*
+   * What curl is given to send: corun's User-Agent and Accept-Encoding
+   * (conf_sent) ahead of the job's headers; own: corun's alone, what a hop
+   * to another origin sends.
+   */
+  struct curl_slist *sent;
+  struct curl_slist *own;
   char *body;
   size_t body_len;
   char *save; /* absolute or relative to the job's directory, resolved */
@@ -277,6 +284,47 @@ static int has_header(const struct curl_slist *h, const char *name)
   return 0;
 }
 
+/* Appends a copy of line to *l. Returns 0, or -1 (out of memory). */
+static int append_line(struct curl_slist **l, const char *line)
+{
+  struct curl_slist *n = curl_slist_append(*l, line);
+
+  if (n == NULL)
+    return -1;
+  *l = n;
+  return 0;
+}
+
+/*
+ * c->sent and c->own (see struct fetch_conf), once c's headers and
+ * "compressed" are known. corun's own headers go to curl as headers, not
+ * as CURLOPT_USERAGENT and CURLOPT_ACCEPT_ENCODING: for those, libcurl
+ * 7.88 prints each header into a string of its own at every transfer and
+ * then prints that into the request, and its printf goes a byte at a time
+ * (about 7,000 instructions a request, a tenth of one). A header the job
+ * sets itself replaces corun's, as it did curl's. Returns 0, or -1 (out
+ * of memory).
+ */
+static int conf_sent(struct fetch_conf *c)
+{
+  static const char agent[] = "User-Agent: corun/" CORUN_VERSION;
+  static const char encodings[] = "Accept-Encoding: " CORUN_ACCEPT_ENCODING;
+  const struct curl_slist *h;
+
+  if (append_line(&c->own, agent) < 0 ||
+      (c->compressed && append_line(&c->own, encodings) < 0))
+    return -1;
+  if (!has_header(c->headers, "User-Agent") && append_line(&c->sent, agent) < 0)
+    return -1;
+  /* compressed: the job's headers have no Accept-Encoding. */
+  if (c->compressed && append_line(&c->sent, encodings) < 0)
+    return -1;
+  for (h = c->headers; h; h = h->next)
+    if (append_line(&c->sent, h->data) < 0)
+      return -1;
+  return 0;
+}
+
 static void field_fail(void *ctx, const char *field, const cJSON *node,
                        const char *msg)
 {
@@ -454,6 +502,8 @@ static void conf_drop(struct fetch_conf *c)
     return;
   free(c->method);
   curl_slist_free_all(c->headers);
+  curl_slist_free_all(c->sent);
+  curl_slist_free_all(c->own);
   free(c->body);
   free(c->save);
   corun__expect_free(&c->expect);
@@ -678,11 +728,13 @@ static struct fetch_conf *plain_conf(void)
 {
   struct fetch_conf *c = conf_new();
 
-  if (c == NULL || (c->method = strdup("GET")) == NULL) {
-    free(c);
+  if (c == NULL)
+    return NULL;
+  c->max_bytes = DEFAULT_MAX_BYTES;
+  if ((c->method = strdup("GET")) == NULL || conf_sent(c) < 0) {
+    conf_drop(c);
     return NULL;
   }
-  c->max_bytes = DEFAULT_MAX_BYTES;
   return c;
 }
 
@@ -827,6 +879,8 @@ static int parse(struct corun_task *t, struct corun_fields *f)
     c->method = strdup(c->body ? "POST" : "GET");
   if (c->method == NULL)
     corun_field_fail(f, "method", NULL, "could not be kept: out of memory");
+  if (conf_sent(c) < 0)
+    corun_field_fail(f, "headers", NULL, "could not be kept: out of memory");
   if (f->failed)
     return -1;
   share_conf(f, ft);
@@ -1148,7 +1202,7 @@ static uint64_t hop_tag(const struct fetch_task *ft)
   const struct fetch_xfer *x = ft->x;
 
   if (ft->c->cookies || x->redirects || !x->send_body ||
-      x->hop_headers != ft->c->headers ||
+      x->hop_headers != ft->c->sent ||
       strcmp(hop_method(ft), ft->c->method))
     return 0;
   return ft->c->serial << 1 | (strncasecmp(hop_url(ft), "https://", 8) == 0);
@@ -1184,12 +1238,10 @@ static int setup_easy(struct fetch_task *ft, int fresh, int same)
   bad |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK;
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
   /*
-   * corun asks for compressed bodies and decodes them itself: libcurl's
-   * own decoder takes a stream cut short for a whole one.
+   * corun asks for compressed bodies (its Accept-Encoding, conf_sent) and
+   * decodes them itself: libcurl's own decoder takes a stream cut short
+   * for a whole one.
    */
-  bad |= curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING,
-                          c->compressed ? CORUN_ACCEPT_ENCODING : NULL) !=
-         CURLE_OK;
   curl_easy_setopt(e, CURLOPT_HTTP_CONTENT_DECODING, 0L);
   /*
    * Over TLS, wait for a connection being set up to the same host rather
@@ -1199,7 +1251,6 @@ static int setup_easy(struct fetch_task *ft, int fresh, int same)
    */
   if (strncasecmp(hop_url(ft), "https://", 8) == 0)
     curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
-  bad |= curl_easy_setopt(e, CURLOPT_USERAGENT, "corun/" CORUN_VERSION) != CURLE_OK;
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, ft->x);
   if (c->max_bytes != NO_MAX_BYTES)
@@ -1235,8 +1286,12 @@ static int setup_easy(struct fetch_task *ft, int fresh, int same)
     bad |= curl_easy_setopt(e, CURLOPT_SSLCERT, tr->cert) != CURLE_OK;
   if (tr->key)
     bad |= curl_easy_setopt(e, CURLOPT_SSLKEY, tr->key) != CURLE_OK;
-  if (tr->proxy)
+  if (tr->proxy) {
     bad |= curl_easy_setopt(e, CURLOPT_PROXY, tr->proxy) != CURLE_OK;
+    /* A proxy's CONNECT request names its client too (not from the list). */
+    bad |= curl_easy_setopt(e, CURLOPT_USERAGENT, "corun/" CORUN_VERSION) !=
+           CURLE_OK;
+  }
   if (tr->resolve)
     curl_easy_setopt(e, CURLOPT_RESOLVE, tr->resolve);
   return bad ? -1 : 0;
@@ -1459,7 +1514,7 @@ static void begin_attempt(struct fetch_task *ft)
   ft->x->method = NULL;
   ft->x->send_body = 1;
   ft->x->redirects = 0;
-  ft->x->hop_headers = ft->c->headers;
+  ft->x->hop_headers = ft->c->sent;
   curl_slist_free_all(ft->x->own_headers);
   ft->x->own_headers = NULL;
   launch(ft, fresh, same);
@@ -1917,8 +1972,8 @@ static int follow(struct fetch_task *ft, long status)
   if (next == NULL)
     return 0;
   /* Credentials were meant for the first origin, not wherever it sends. */
-  if (ft->x->hop_headers && !same_origin(hop_url(ft), next))
-    ft->x->hop_headers = NULL;
+  if (ft->x->hop_headers != ft->c->own && !same_origin(hop_url(ft), next))
+    ft->x->hop_headers = ft->c->own;
   free(ft->x->url);
   ft->x->url = next;
   /* 301/302/303 turn a POST into a GET, as browsers and curl do. */
