@@ -708,6 +708,49 @@ Test(decode, an_encoding_list_over_several_lines_is_one_list)
 }
 
 /*
+ * A response of more than five codings is refused, as curl refuses it
+ * (libcurl reads Content-Encoding because corun sets
+ * CURLOPT_ACCEPT_ENCODING, though the header itself goes in corun's own
+ * list); five are decoded.
+ */
+Test(decode, more_than_five_codings_are_refused)
+{
+  struct fixture fx;
+  static const char text[] = "plain text, every coding identity";
+  char *five, *six, job[2048];
+  static const char *const names[] = {"five", "six", NULL};
+  cJSON *r, *t;
+
+  fx.dir = tmp_dir("decode");
+  cr_assert_eq(test_server_start(&fx.srv), 0);
+  five = serve(&fx, "five", (const unsigned char *)text, sizeof(text) - 1,
+               "identity,identity,identity,identity,identity", 0);
+  six = serve(&fx, "six", (const unsigned char *)text, sizeof(text) - 1,
+              "identity,identity,identity,identity,identity,identity", 0);
+  snprintf(job, sizeof(job),
+           "{\"tasks\": ["
+           "{\"id\": \"five\", \"kind\": \"fetch\", \"url\": \"%s\"},"
+           "{\"id\": \"six\", \"kind\": \"fetch\", \"url\": \"%s\"}]}\n",
+           five, six);
+  r = run(&fx, job, 1);
+  test_server_stop(&fx.srv);
+  t = report_task(r, "five");
+  cr_expect_str_eq(str_at(t, "status", NULL), "ok", "%s",
+                   str_at(t, "error", "message"));
+  cr_expect_str_eq(str_at(t, "result", "body"), text);
+  t = report_task(r, "six");
+  cr_expect_str_eq(str_at(t, "status", NULL), "failed");
+  cr_expect_str_eq(str_at(t, "error", "type"), "protocol");
+  cr_expect_not_null(strstr(str_at(t, "error", "message"), "encodings"), "%s",
+                     str_at(t, "error", "message"));
+  remove_all(fx.dir, names);
+  cJSON_Delete(r);
+  free(five);
+  free(six);
+  free(fx.dir);
+}
+
+/*
  * A redirect that is followed is not the answer: its body, compressed or
  * not, whole or not, is neither decoded nor kept.
  */

@@ -9,6 +9,9 @@
  * load errors of bad transport fields.
  */
 #include <arpa/inet.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <criterion/criterion.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -478,6 +481,117 @@ Test(transport, proxy_field_and_environment, .init = setup, .fini = teardown)
   /* Without the proxy there is no Via header to capture. */
   cr_expect_str_eq(errtype(r, "none"), "assert");
   cJSON_Delete(r);
+}
+
+/*
+ * A proxy that records each request's head and refuses it with a 403: what
+ * a CONNECT carries, seen where it arrives.
+ */
+struct head_proxy {
+  int fd;
+  int port;
+  atomic_int stop;
+  pthread_t thread;
+  struct corun_buf heads; /* each head, then a line "--" */
+};
+
+static void *head_proxy_run(void *arg)
+{
+  static const char refuse[] =
+      "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n";
+  struct head_proxy *hp = arg;
+
+  while (!atomic_load(&hp->stop)) {
+    struct pollfd p = {.fd = hp->fd, .events = POLLIN};
+    char buf[8192];
+    size_t n = 0;
+    ssize_t got;
+    int c;
+
+    if (poll(&p, 1, 100) <= 0 || (c = accept(hp->fd, NULL, NULL)) < 0)
+      continue;
+    while (n < sizeof(buf) - 1 &&
+           (got = recv(c, buf + n, sizeof(buf) - 1 - n, 0)) > 0) {
+      n += (size_t)got;
+      buf[n] = '\0';
+      if (strstr(buf, "\r\n\r\n"))
+        break;
+    }
+    buf[n] = '\0';
+    corun_buf_printf(&hp->heads, "%s--\n", buf);
+    (void)!write(c, refuse, sizeof(refuse) - 1);
+    close(c);
+  }
+  return NULL;
+}
+
+static void head_proxy_start(struct head_proxy *hp)
+{
+  struct sockaddr_in a = {.sin_family = AF_INET};
+  socklen_t len = sizeof(a);
+
+  memset(hp, 0, sizeof(*hp));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  hp->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  cr_assert(hp->fd >= 0);
+  cr_assert_eq(bind(hp->fd, (struct sockaddr *)&a, sizeof(a)), 0);
+  cr_assert_eq(listen(hp->fd, 16), 0);
+  cr_assert_eq(getsockname(hp->fd, (struct sockaddr *)&a, &len), 0);
+  hp->port = ntohs(a.sin_port);
+  cr_assert_eq(pthread_create(&hp->thread, NULL, head_proxy_run, hp), 0);
+}
+
+static void head_proxy_stop(struct head_proxy *hp)
+{
+  atomic_store(&hp->stop, 1);
+  pthread_join(hp->thread, NULL);
+  close(hp->fd);
+}
+
+/*
+ * An https fetch through a proxy, named or from the environment, names
+ * corun in its CONNECT (libcurl takes that User-Agent from
+ * CURLOPT_USERAGENT alone; corun's request headers go in a list).
+ */
+Test(transport, a_connect_through_a_proxy_names_corun, .init = setup,
+     .fini = teardown)
+{
+  struct head_proxy hp;
+  char env[128];
+  const char *h;
+  int connects = 0;
+  cJSON *r;
+
+  head_proxy_start(&hp);
+  r = run(NULL, 1,
+          "{\"tasks\": [{\"id\": \"named\", \"kind\": \"fetch\", "
+          "\"url\": \"https://127.0.0.1:%d/f\", \"proxy\": "
+          "\"http://127.0.0.1:%d\", \"retries\": 0}]}\n",
+          tls_port, hp.port);
+  cr_expect_str_eq(status(r, "named"), "failed");
+  cJSON_Delete(r);
+  snprintf(env, sizeof(env), "https_proxy=http://127.0.0.1:%d", hp.port);
+  r = run(env, 1,
+          "{\"tasks\": [{\"id\": \"env\", \"kind\": \"fetch\", "
+          "\"url\": \"https://127.0.0.1:%d/f\", \"retries\": 0}]}\n",
+          tls_port);
+  cr_expect_str_eq(status(r, "env"), "failed");
+  cJSON_Delete(r);
+  head_proxy_stop(&hp);
+  for (h = corun_buf_str(&hp.heads); (h = strstr(h, "CONNECT ")) != NULL;
+       h++) {
+    const char *end = strstr(h, "--\n");
+    char *head;
+
+    connects++;
+    cr_assert_not_null(end);
+    head = strndup(h, (size_t)(end - h));
+    cr_expect_not_null(strstr(head, "\r\nUser-Agent: corun/" CORUN_VERSION "\r\n"),
+                       "%s", head);
+    free(head);
+  }
+  cr_expect_eq(connects, 2, "%s", corun_buf_str(&hp.heads));
+  corun_buf_free(&hp.heads);
 }
 
 /*

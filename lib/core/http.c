@@ -741,13 +741,14 @@ static CURLU *parsed_url(struct xfer *x, const char *url)
   x->url_text = NULL;
   /*
    * 7.88's copy of a parsed URL (curl_url_dup) leaves out an IPv6
-   * address's zone ("[fe80::1%25eth0]"): such a host is left to libcurl.
+   * address's zone ("[fe80::1%25eth0]"): such a host is left to libcurl
+   * (whichever libcurl is loaded; a '[' elsewhere only costs the parse).
    */
   if (strchr(url, '[') != NULL)
     return NULL;
   if (x->url == NULL && (x->url = curl_url()) == NULL)
     return NULL;
-  /* The flags libcurl parses a URL given as text with. */
+  /* The flags libcurl (7.88 and 8) parses a URL given as text with. */
   if (curl_url_set(x->url, CURLUPART_URL, url,
                    CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK)
     return NULL;

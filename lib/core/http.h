@@ -77,9 +77,12 @@ void corun__http_easy_free(CURL *easy);
  * CURLOPT_URL for a handle from corun__http_easy_get*(), given parsed as
  * well (CURLOPT_CURLU) so that libcurl does not parse the text and print
  * it back out at every transfer (7.88 spends about 10,000 instructions a
- * request there, mostly in its printf). Same URL, same request: the text
- * stays what curl reports as the effective URL. Returns 0, or -1 as
- * curl_easy_setopt(CURLOPT_URL) fails.
+ * request there, mostly in its printf). Same URL, same request. Every URL
+ * of such a handle goes this way: CURLOPT_URL alone would leave the
+ * parsed one in charge. curl's effective URL of such a hop is the text as
+ * given (or, after libcurl asked again on its own, curl's spelling of
+ * it): read it only after a redirect, whose URL curl spelled. Returns 0,
+ * or -1 as curl_easy_setopt(CURLOPT_URL) fails.
  */
 int corun__http_set_url(CURL *easy, const char *url);
 /*

@@ -1208,6 +1208,24 @@ static uint64_t hop_tag(const struct fetch_task *ft)
   return ft->c->serial << 1 | (strncasecmp(hop_url(ft), "https://", 8) == 0);
 }
 
+/* Whether a transfer may go through a proxy: named, or the environment's. */
+static int proxy_may_apply(const struct fetch_transport *tr)
+{
+  static const char *const vars[] = {"https_proxy", "HTTPS_PROXY", "http_proxy",
+                                     "all_proxy", "ALL_PROXY"};
+  size_t i;
+
+  if (tr->proxy)
+    return *tr->proxy != '\0';
+  for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+    const char *v = getenv(vars[i]);
+
+    if (v && *v)
+      return 1;
+  }
+  return 0;
+}
+
 static int setup_easy(struct fetch_task *ft, int fresh, int same)
 {
   struct fetch_conf *c = ft->c;
@@ -1240,8 +1258,13 @@ static int setup_easy(struct fetch_task *ft, int fresh, int same)
   /*
    * corun asks for compressed bodies (its Accept-Encoding, conf_sent) and
    * decodes them itself: libcurl's own decoder takes a stream cut short
-   * for a whole one.
+   * for a whole one. Set here as well, the option makes libcurl read the
+   * response's Content-Encoding and refuse one of more than five codings,
+   * as it always has; the header in the list spares it printing its own.
    */
+  bad |= curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING,
+                          c->compressed ? CORUN_ACCEPT_ENCODING : NULL) !=
+         CURLE_OK;
   curl_easy_setopt(e, CURLOPT_HTTP_CONTENT_DECODING, 0L);
   /*
    * Over TLS, wait for a connection being set up to the same host rather
@@ -1286,12 +1309,16 @@ static int setup_easy(struct fetch_task *ft, int fresh, int same)
     bad |= curl_easy_setopt(e, CURLOPT_SSLCERT, tr->cert) != CURLE_OK;
   if (tr->key)
     bad |= curl_easy_setopt(e, CURLOPT_SSLKEY, tr->key) != CURLE_OK;
-  if (tr->proxy) {
+  if (tr->proxy)
     bad |= curl_easy_setopt(e, CURLOPT_PROXY, tr->proxy) != CURLE_OK;
-    /* A proxy's CONNECT request names its client too (not from the list). */
+  /*
+   * A CONNECT through a proxy names corun too, but takes its User-Agent
+   * only from the option, not from the request's headers (the request
+   * itself still sends the list's and not this one).
+   */
+  if (proxy_may_apply(tr))
     bad |= curl_easy_setopt(e, CURLOPT_USERAGENT, "corun/" CORUN_VERSION) !=
            CURLE_OK;
-  }
   if (tr->resolve)
     curl_easy_setopt(e, CURLOPT_RESOLVE, tr->resolve);
   return bad ? -1 : 0;
@@ -1972,7 +1999,8 @@ static int follow(struct fetch_task *ft, long status)
   if (next == NULL)
     return 0;
   /* Credentials were meant for the first origin, not wherever it sends. */
-  if (ft->x->hop_headers != ft->c->own && !same_origin(hop_url(ft), next))
+  if (ft->c->headers && ft->x->hop_headers != ft->c->own &&
+      !same_origin(hop_url(ft), next))
     ft->x->hop_headers = ft->c->own;
   free(ft->x->url);
   ft->x->url = next;
