@@ -297,13 +297,14 @@ static int append_line(struct curl_slist **l, const char *line)
 
 /*
  * c->sent and c->own (see struct fetch_conf), once c's headers and
- * "compressed" are known. corun's own headers go to curl as headers, not
- * as CURLOPT_USERAGENT and CURLOPT_ACCEPT_ENCODING: for those, libcurl
- * 7.88 prints each header into a string of its own at every transfer and
- * then prints that into the request, and its printf goes a byte at a time
- * (about 7,000 instructions a request, a tenth of one). A header the job
- * sets itself replaces corun's, as it did curl's. Returns 0, or -1 (out
- * of memory).
+ * "compressed" are known. corun's own headers go to curl in the request's
+ * list: from CURLOPT_USERAGENT and CURLOPT_ACCEPT_ENCODING alone (still
+ * set where they do more, see setup_easy), libcurl 7.88 prints each
+ * header into a string of its own at every transfer and then prints that
+ * into the request, and its printf goes a byte at a time (about 7,000
+ * instructions a request, a tenth of one); a header of that name in the
+ * list spares it. A header the job sets itself replaces corun's, as it
+ * did curl's. Returns 0, or -1 (out of memory).
  */
 static int conf_sent(struct fetch_conf *c)
 {
