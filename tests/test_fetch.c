@@ -542,8 +542,18 @@ Test(fetch, custom_headers_not_sent_to_another_host)
                   "{\"user-agent\": \"mine\"}},"
                   "{\"id\": \"agent-away\", \"kind\": \"fetch\", \"url\": "
                   "\"%s/headers-on-redirect?to=%s\", \"headers\": "
-                  "{\"User-Agent\": \"mine\"}}]}",
-                  base(), to, base(), from, base(), from, base(), to),
+                  "{\"User-Agent\": \"mine\"}},"
+                  "{\"id\": \"raw-away\", \"kind\": \"fetch\", \"url\": "
+                  "\"%s/headers-on-redirect?to=%s\", \"compressed\": false, "
+                  "\"headers\": {\"X-Api-Key\": \"k\"}},"
+                  "{\"id\": \"post-away\", \"kind\": \"fetch\", \"url\": "
+                  "\"%s/redirect-to?code=303&url=%s\", \"json\": {\"a\": 1},"
+                  " \"headers\": {\"X-Api-Key\": \"k\"}},"
+                  "{\"id\": \"post-here\", \"kind\": \"fetch\", \"url\": "
+                  "\"%s/redirect-to?code=303&url=%s\", \"json\": {\"a\": 1},"
+                  " \"headers\": {\"X-Api-Key\": \"k\"}}]}",
+                  base(), to, base(), from, base(), from, base(), to, base(), to,
+                  base(), to, base(), from),
               NULL);
   /*
    * corun's own User-Agent and Accept-Encoding go to every host; a job's
@@ -555,6 +565,23 @@ Test(fetch, custom_headers_not_sent_to_another_host)
   echoed_is(r, "agent", "headers", "user-agent", "mine");
   echoed_is(r, "agent", "headers", "accept-encoding", "gzip, deflate, br, zstd");
   echoed_is(r, "agent-away", "headers", "user-agent", "corun/" CORUN_VERSION);
+  /* Without "compressed", no hop asks for an encoding. */
+  echoed_is(r, "raw-away", "headers", "accept-encoding", "(none)");
+  echoed_is(r, "raw-away", "headers", "user-agent", "corun/" CORUN_VERSION);
+  echoed_is(r, "raw-away", "headers", "x-api-key", "(none)");
+  /* A 303 drops the body's Content-Type, and corun's headers stay. */
+  echoed_is(r, "post-away", "method", NULL, "GET");
+  echoed_is(r, "post-away", "headers", "content-type", "(none)");
+  echoed_is(r, "post-away", "headers", "x-api-key", "(none)");
+  echoed_is(r, "post-away", "headers", "user-agent", "corun/" CORUN_VERSION);
+  echoed_is(r, "post-away", "headers", "accept-encoding",
+            "gzip, deflate, br, zstd");
+  echoed_is(r, "post-here", "method", NULL, "GET");
+  echoed_is(r, "post-here", "headers", "content-type", "(none)");
+  echoed_is(r, "post-here", "headers", "x-api-key", "k");
+  echoed_is(r, "post-here", "headers", "user-agent", "corun/" CORUN_VERSION);
+  echoed_is(r, "post-here", "headers", "accept-encoding",
+            "gzip, deflate, br, zstd");
   ro = result_of(r, "other");
   rs = result_of(r, "same");
   other = cJSON_Parse(cJSON_GetObjectItem(ro, "body")->valuestring);
