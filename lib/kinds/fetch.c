@@ -43,6 +43,9 @@
 #include "core/task.h"
 #include "kinds/fetch.h"
 
+/* What corun calls itself in a request (and in a proxy's CONNECT). */
+#define CORUN_AGENT "corun/" CORUN_VERSION
+
 #define BODY_KEEP 4096
 #define DEFAULT_MAX_BYTES (64LL << 20)
 /* max_bytes of a saved body the job did not bound: a disk holds more. */
@@ -308,7 +311,7 @@ static int append_line(struct curl_slist **l, const char *line)
  */
 static int conf_sent(struct fetch_conf *c)
 {
-  static const char agent[] = "User-Agent: corun/" CORUN_VERSION;
+  static const char agent[] = "User-Agent: " CORUN_AGENT;
   static const char encodings[] = "Accept-Encoding: " CORUN_ACCEPT_ENCODING;
   const struct curl_slist *h;
 
@@ -1318,8 +1321,7 @@ static int setup_easy(struct fetch_task *ft, int fresh, int same)
    * itself still sends the list's and not this one).
    */
   if (proxy_may_apply(tr))
-    bad |= curl_easy_setopt(e, CURLOPT_USERAGENT, "corun/" CORUN_VERSION) !=
-           CURLE_OK;
+    bad |= curl_easy_setopt(e, CURLOPT_USERAGENT, CORUN_AGENT) != CURLE_OK;
   if (tr->resolve)
     curl_easy_setopt(e, CURLOPT_RESOLVE, tr->resolve);
   return bad ? -1 : 0;

@@ -311,6 +311,15 @@ static int skip_tasks(struct loader *ld)
   return r;
 }
 
+/* The end of t[from..e) once JSON white space is cut off it. */
+static size_t trim_end(const char *t, size_t from, size_t e)
+{
+  while (e > from && (t[e - 1] == ' ' || t[e - 1] == '\n' ||
+                      t[e - 1] == '\t' || t[e - 1] == '\r'))
+    e--;
+  return e;
+}
+
 /*
  * Where the tasks end if "tasks" is the last member of the top level, as
  * a generated job file has it: the ']' before the closing '}' at the end
@@ -321,15 +330,6 @@ static int skip_tasks(struct loader *ld)
  * way (corun__load_text()), so every answer and error is as before. 0: no
  * guess (not an array, or something other than "]}" ends the file).
  */
-/* The end of t[from..e) once JSON white space is cut off it. */
-static size_t trim_end(const char *t, size_t from, size_t e)
-{
-  while (e > from && (t[e - 1] == ' ' || t[e - 1] == '\n' ||
-                      t[e - 1] == '\t' || t[e - 1] == '\r'))
-    e--;
-  return e;
-}
-
 static size_t tasks_end_guess(const struct loader *ld)
 {
   const char *t = ld->p.text;
