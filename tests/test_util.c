@@ -5,7 +5,9 @@
  */
 #include <criterion/criterion.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util/bom.h"
 #include "util/slab.h"
@@ -53,6 +55,57 @@ Test(slab, grows_and_takes_pieces_bigger_than_a_slab)
   cr_assert_not_null(big);
   big[((size_t)40 << 20) - 1] = 1;
   cr_expect_null(corun_slab_alloc(&s, SIZE_MAX - 8, 16));
+  corun_slab_free(&s);
+  cr_expect_null(s);
+}
+
+/* Whether the mapping holding p is marked for transparent huge pages. */
+static int marked_huge(const void *p)
+{
+  FILE *f = fopen("/proc/self/smaps", "r");
+  char line[512];
+  int in = 0, hg = 0;
+
+  cr_assert_not_null(f);
+  while (fgets(line, sizeof(line), f)) {
+    unsigned long lo, hi;
+    char dash;
+
+    if (sscanf(line, "%lx%c%lx ", &lo, &dash, &hi) == 3 && dash == '-')
+      in = (uintptr_t)p >= lo && (uintptr_t)p < hi;
+    else if (in && strncmp(line, "VmFlags:", 8) == 0)
+      hg = strstr(line, " hg") != NULL;
+  }
+  fclose(f);
+  return hg;
+}
+
+Test(slab, a_reserve_is_one_slab_on_huge_pages_for_all_that_comes)
+{
+  const size_t huge = (size_t)2 << 20, piece = 1000;
+  struct corun_slab *s = NULL;
+  char *first, *p = NULL, *prev;
+  size_t i;
+
+  /* A small slab first, as a job's first tasks make. */
+  cr_assert_not_null(corun_slab_alloc(&s, 100, 16));
+  corun_slab_reserve(&s, (size_t)5 << 20);
+  first = corun_slab_alloc(&s, piece, 16);
+  cr_assert_not_null(first);
+  /* Within the header of a slab that starts on a huge page. */
+  cr_expect_lt((uintptr_t)first % huge, 64);
+  if (access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK) == 0)
+    cr_expect(marked_huge(first), "the reserved slab asks for huge pages");
+  /* All 5 MiB come from it, piece after piece: no new slab on the way. */
+  prev = first;
+  for (i = 1; i < ((size_t)5 << 20) / piece; i++, prev = p) {
+    p = corun_slab_alloc(&s, piece, 8);
+    cr_assert_not_null(p);
+    cr_assert_eq(p, prev + piece, "piece %zu left the reserved slab", i);
+  }
+  /* Room enough already: a reserve adds nothing. */
+  corun_slab_reserve(&s, piece);
+  cr_expect_eq(corun_slab_alloc(&s, piece, 8), prev + piece);
   corun_slab_free(&s);
   cr_expect_null(s);
 }
