@@ -58,7 +58,8 @@ struct corun_job {
   size_t nedges; /* "after" edges over all tasks */
   struct corun_secrets secrets;
   struct corun_strmap ids;
-  struct corun_slab *slabs;   /* the task structs, plain fetches' URLs */
+  /* The task structs, plain fetches' URLs, and what the run keeps. */
+  struct corun_slab *slabs;
   struct corun_slab *idslabs; /* generated ids */
   /*
    * Tasks whose own fields use captures (${ID.NAME}): the fields as the

@@ -1115,6 +1115,9 @@ out:
   return p->failed ? NULL : t;
 }
 
+/* The most corun__load_read_tasks reserves for a job's tasks at once. */
+#define RESERVE_MAX ((size_t)64 << 20)
+
 int corun__load_read_tasks(struct loader *ld)
 {
   struct corun_json *p = &ld->p;
@@ -1125,17 +1128,20 @@ int corun__load_read_tasks(struct loader *ld)
 
   p->pos = ld->tasks_off;
   p->depth = 1;
-  /*
-   * A plain task takes about four times its text in task structs: room
-   * for them all at once, on huge pages when the job is big, spares the
-   * page faults that were most of a big job's loading time.
-   */
-  span = (ld->tasks_end ? ld->tasks_end : p->len) - ld->tasks_off;
-  if (span <= SIZE_MAX / 8)
-    corun_slab_reserve(&job->slabs, 4 * span);
   if (corun_json_peek(p) != '[')
     return corun__load_reject_value(ld, -1,
                                     "\"tasks\" must be an array of tasks");
+  /*
+   * A plain task takes about four times its text in task structs (and
+   * its URL): room for them all at once, on huge pages when the job is
+   * big, spares the page faults that were half of a big job's loading
+   * time. Capped: text of long scripts or bodies makes few tasks, and
+   * address space kept for nothing counts against "ulimit -v" and strict
+   * overcommit; past the cap the slabs grow as before.
+   */
+  span = (ld->tasks_end ? ld->tasks_end : p->len) - ld->tasks_off;
+  corun_slab_reserve(&job->slabs, span < RESERVE_MAX / 4 ? 4 * span
+                                                         : RESERVE_MAX);
   if (corun_json_array_begin(p) < 0)
     return -1;
   while ((r = corun_json_array_next(p, &n)) > 0) {

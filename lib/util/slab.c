@@ -19,30 +19,31 @@ struct corun_slab {
 #define HDR ((sizeof(struct corun_slab) + 15) & ~(size_t)15)
 
 /*
- * size bytes of zeroed memory, or NULL. From SLAB_HUGE up, size is a
- * whole number of huge pages, mapped aligned to one and marked for
- * transparent huge pages: touching it then faults once per 2 MiB rather
- * than once per 4 KiB, and a fault costs about 10 us on the virtual
- * machines corun is measured on. A kernel that aligns big mappings by
- * itself (Linux 6.7 on) is not counted on: Debian 12's 6.1 does not.
+ * size bytes of zeroed memory, or NULL. From SLAB_HUGE up, size must be a
+ * whole number of huge pages (grow() rounds it): such a slab is mapped
+ * aligned to one and marked for transparent huge pages, so touching it
+ * faults once per 2 MiB rather than once per 4 KiB, and a fault costs
+ * about 10 us on the virtual machines corun is measured on. A kernel that
+ * aligns big mappings by itself (Linux 6.7 on) is not counted on: Debian
+ * 12's 6.1 does not. With THP's default "defrag=madvise", such a fault may
+ * first compact memory; rare on a machine with memory to spare, and still
+ * one stall per 2 MiB.
  */
 static void *map_zeroed(size_t size)
 {
   char *mem, *at;
-  size_t extra;
 
   if (size < SLAB_HUGE)
     goto plain;
-  extra = SLAB_HUGE;
-  mem = mmap(NULL, size + extra, PROT_READ | PROT_WRITE,
+  mem = mmap(NULL, size + SLAB_HUGE, PROT_READ | PROT_WRITE,
              MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (mem == MAP_FAILED)
     goto plain;
+  /* Keep [at, at + size), the huge page aligned part; unmap both ends. */
   at = (char *)(((uintptr_t)mem + SLAB_HUGE - 1) & ~(uintptr_t)(SLAB_HUGE - 1));
   if (at > mem)
     munmap(mem, (size_t)(at - mem));
-  if (mem + size + extra > at + size)
-    munmap(at + size, (size_t)(mem + size + extra - (at + size)));
+  munmap(at + size, (size_t)(mem + SLAB_HUGE - at));
 #ifdef MADV_HUGEPAGE
   madvise(at, size, MADV_HUGEPAGE);
 #endif

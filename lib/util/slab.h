@@ -23,8 +23,9 @@ void *corun_slab_alloc(struct corun_slab **head, size_t n, size_t align);
  * left, one slab big enough for them all is added now, rather than a
  * climb through ever bigger ones. From 2 MiB on it is given huge pages,
  * so a caller that knows a big job is coming (the loader, from the
- * file's length) spares most of the page faults of filling it. Does
- * nothing when out of memory: corun_slab_alloc still grows as needed.
+ * length of its tasks' text) spares most of the page faults of filling
+ * it. Does nothing when out of memory: corun_slab_alloc still grows as
+ * needed.
  */
 void corun_slab_reserve(struct corun_slab **head, size_t n);
 /* Give back every slab at *head; *head is NULL again. */
