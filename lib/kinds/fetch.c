@@ -217,6 +217,17 @@ static void put_url(struct corun_buf *b, const char *url)
   corun_buf_puts(b, at + 1);
 }
 
+/* Appends a copy of line to *l. Returns 0, or -1 (out of memory). */
+static int append_line(struct curl_slist **l, const char *line)
+{
+  struct curl_slist *n = curl_slist_append(*l, line);
+
+  if (n == NULL)
+    return -1;
+  *l = n;
+  return 0;
+}
+
 /* url without its userinfo, malloc'd (NULL when out of memory). */
 static char *shown_url(const char *url)
 {
@@ -270,7 +281,10 @@ static void parse_headers(struct corun_fields *f, struct fetch_conf *c)
       corun_buf_printf(&line, "%s: %s", it->string, it->valuestring);
     else
       corun_buf_printf(&line, "%s;", it->string);
-    c->headers = curl_slist_append(c->headers, corun_buf_str(&line));
+    /* A header dropped for want of memory would go out silently unsent. */
+    if (line.oom || append_line(&c->headers, corun_buf_str(&line)) < 0)
+      corun_field_fail(f, "headers", it, "\"%s\" could not be kept: out of "
+                       "memory", it->string);
     corun_buf_free(&line);
   }
 }
@@ -284,17 +298,6 @@ static int has_header(const struct curl_slist *h, const char *name)
     if (strncasecmp(h->data, name, n) == 0 &&
         (h->data[n] == ':' || h->data[n] == ';'))
       return 1;
-  return 0;
-}
-
-/* Appends a copy of line to *l. Returns 0, or -1 (out of memory). */
-static int append_line(struct curl_slist **l, const char *line)
-{
-  struct curl_slist *n = curl_slist_append(*l, line);
-
-  if (n == NULL)
-    return -1;
-  *l = n;
   return 0;
 }
 
@@ -457,7 +460,10 @@ static void read_transport(struct corun_fields *f, struct fetch_conf *c,
                        "--resolve), like \"api.test:443:127.0.0.1\"");
       return;
     }
-    tr->resolve = curl_slist_append(tr->resolve, s);
+    if (append_line(&tr->resolve, s) < 0) {
+      corun_field_fail(f, "resolve", it, "could not be kept: out of memory");
+      return;
+    }
   }
 }
 
@@ -842,8 +848,9 @@ static int parse(struct corun_task *t, struct corun_fields *f)
     } else {
       c->body = cJSON_PrintUnformatted(json);
       c->body_len = c->body ? strlen(c->body) : 0;
-      c->headers =
-          curl_slist_append(c->headers, "Content-Type: application/json");
+      if (c->body == NULL ||
+          append_line(&c->headers, "Content-Type: application/json") < 0)
+        corun_field_fail(f, "json", json, "could not be kept: out of memory");
     }
   }
   parse_checks(f, c);
@@ -1956,19 +1963,26 @@ static void free_result(struct fetch_result *r)
   free(r);
 }
 
-/* The next hops send this hop's headers but the one named. */
-static void without_header(struct fetch_task *ft, const char *name)
+/*
+ * The next hops send this hop's headers but the one named. Returns 0, or
+ * -1 when out of memory: the hops would go without the job's headers.
+ */
+static int without_header(struct fetch_task *ft, const char *name)
 {
   struct curl_slist *copy = NULL, *h;
   size_t n = strlen(name);
 
   for (h = ft->x->hop_headers; h; h = h->next)
     if (!(strncasecmp(h->data, name, n) == 0 &&
-          (h->data[n] == ':' || h->data[n] == ';')))
-      copy = curl_slist_append(copy, h->data);
+          (h->data[n] == ':' || h->data[n] == ';')) &&
+        append_line(&copy, h->data) < 0) {
+      curl_slist_free_all(copy);
+      return -1;
+    }
   curl_slist_free_all(ft->x->own_headers);
   ft->x->own_headers = copy;
   ft->x->hop_headers = copy;
+  return 0;
 }
 
 /* A 3xx we follow ourselves. Returns 1 if a new hop was launched. */
@@ -2015,8 +2029,7 @@ static int follow(struct fetch_task *ft, long status)
     ft->x->method = strdup("GET");
     ft->x->send_body = 0;
     /* No body goes on, so neither does what described it. */
-    without_header(ft, "Content-Type");
-    if (ft->x->method == NULL) {
+    if (without_header(ft, "Content-Type") < 0 || ft->x->method == NULL) {
       drop_temp(ft);
       put_easy(ft);
       corun__task_finish(&ft->base, CORUN_STATUS_FAILED, CORUN_ERR_IO,

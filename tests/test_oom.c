@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Out of memory where corun builds libcurl's lists: a header, a "resolve"
+ * entry or a JSON body that cannot be kept must be an error, never a
+ * request that silently goes without it. This suite is linked with
+ * -Wl,--wrap=curl_slist_append, so the lists' appends come here first
+ * and the test says which one fails.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include <curl/curl.h>
+
+#include "helpers.h"
+#include "server.h"
+#include "core/task.h"
+
+struct curl_slist *__real_curl_slist_append(struct curl_slist *l,
+                                            const char *data);
+struct curl_slist *__wrap_curl_slist_append(struct curl_slist *l,
+                                            const char *data);
+
+/* Appends of a line that starts with this fail (NULL: none do). */
+static const char *failing;
+static int failed;
+
+struct curl_slist *__wrap_curl_slist_append(struct curl_slist *l,
+                                            const char *data)
+{
+  if (failing && strncmp(data, failing, strlen(failing)) == 0) {
+    failed++;
+    return NULL;
+  }
+  return __real_curl_slist_append(l, data);
+}
+
+static struct test_server srv;
+
+static void setup(void)
+{
+  cr_assert_eq(test_server_start(&srv), 0, "cannot start the test server");
+}
+
+static void teardown(void)
+{
+  failing = NULL;
+  test_server_stop(&srv);
+}
+
+TestSuite(oom, .init = setup, .fini = teardown, .timeout = 60);
+
+/* The job's load error with the append of lines starting with which failing. */
+static char *load_failing(const char *which, const char *text)
+{
+  char *diag;
+
+  failing = which;
+  failed = 0;
+  diag = load_err(text);
+  failing = NULL;
+  cr_assert_gt(failed, 0, "no append of \"%s\" was made", which);
+  return diag;
+}
+
+Test(oom, a_header_that_cannot_be_kept_fails_the_load_naming_it)
+{
+  char *diag = load_failing(
+      "X-Second", "{\"tasks\": [{\"id\": \"f\", \"kind\": \"fetch\", \"url\": "
+                  "\"http://127.0.0.1:1/\",\n \"headers\": {\"X-First\": "
+                  "\"1\", \"X-Second\": \"2\"}}]}");
+
+  cr_expect(strstr(diag, "\"X-Second\" could not be kept: out of memory"),
+            "%s", diag);
+  cr_expect(strstr(diag, ":2:"), "the error names the header's line: %s",
+            diag);
+  free(diag);
+}
+
+Test(oom, a_json_body_whose_content_type_cannot_be_kept_fails_the_load)
+{
+  char *diag = load_failing(
+      "Content-Type: application/json",
+      "{\"tasks\": [{\"id\": \"f\", \"kind\": \"fetch\", \"url\": "
+      "\"http://127.0.0.1:1/\", \"json\": {\"a\": 1}}]}");
+
+  cr_expect(strstr(diag, "json") && strstr(diag, "out of memory"), "%s", diag);
+  free(diag);
+}
+
+Test(oom, a_resolve_entry_that_cannot_be_kept_fails_the_load)
+{
+  char *diag = load_failing(
+      "api.test:", "{\"tasks\": [{\"id\": \"f\", \"kind\": \"fetch\", \"url\": "
+                   "\"http://api.test:1/\", \"resolve\": "
+                   "[\"api.test:1:127.0.0.1\"]}]}");
+
+  cr_expect(strstr(diag, "resolve") && strstr(diag, "out of memory"), "%s",
+            diag);
+  free(diag);
+}
+
+/*
+ * A 303 turns a POST into a GET and drops the body's Content-Type: the
+ * next hop's header list is made anew. If it cannot be, the fetch fails;
+ * it does not go on with no headers at all.
+ */
+Test(oom, a_redirect_whose_headers_cannot_be_copied_fails_the_fetch)
+{
+  struct corun_run_opts ro = CORUN_RUN_OPTS_INIT;
+  struct corun_error err = {0};
+  struct corun_run *run;
+  struct corun_job *job;
+  const struct corun_task *t;
+  uv_loop_t loop;
+  char text[1024];
+  char *echo = test_server_url(&srv, "/echo");
+  char *url = test_server_url(&srv, "/redirect-to?code=303&url=");
+
+  snprintf(text, sizeof(text),
+           "{\"tasks\": [{\"id\": \"f\", \"kind\": \"fetch\", \"url\": "
+           "\"%s%s\", \"json\": {\"a\": 1}, \"headers\": {\"X-Api-Key\": "
+           "\"k\"}}]}",
+           url, echo);
+  job = load_ok(text);
+  /* Loaded whole; from now on the hop's copy of X-Api-Key cannot be made. */
+  failing = "X-Api-Key";
+  failed = 0;
+  cr_assert_eq(uv_loop_init(&loop), 0);
+  ro.skip_timings = 1;
+  cr_assert_eq(corun_run_new(&run, job, &loop, &ro, &err), CORUN_OK, "%s",
+               err.msg);
+  corun_run_start(run);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  failing = NULL;
+  cr_assert(corun_run_done(run));
+  cr_expect_gt(failed, 0, "the redirect made no copy of the headers");
+  cr_assert_eq(job->ntasks, 1);
+  t = job->tasks[0];
+  cr_expect_eq(t->status, CORUN_STATUS_FAILED,
+               "the fetch went on without its headers (status %d)",
+               t->status);
+  cr_expect(t->err_msg && strstr(t->err_msg, "out of memory"), "%s",
+            t->err_msg ? t->err_msg : "(no message)");
+  run_free(run, &loop);
+  uv_loop_close(&loop);
+  corun_job_free(job);
+  free(echo);
+  free(url);
+}
