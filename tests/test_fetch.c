@@ -745,6 +745,27 @@ Test(fetch, a_url_curl_refuses_fails_on_a_handle_that_had_a_good_one)
   result_free(r);
 }
 
+/*
+ * A URL with a '[' is left to libcurl to parse from its text: the handle
+ * must not keep the URL parsed for the fetch before it.
+ */
+Test(fetch, a_url_with_a_bracket_after_a_parsed_one_goes_where_it_says)
+{
+  struct result *r = run_job(
+      job("{\"concurrency\": 1, \"tasks\": ["
+          "{\"id\": \"a\", \"kind\": \"fetch\", \"url\": \"%1$s/echo?n=a\"},"
+          "{\"id\": \"b\", \"kind\": \"fetch\", \"url\": \"%1$s/echo?n=[b]\"},"
+          "{\"id\": \"c\", \"kind\": \"fetch\", \"url\": \"%1$s/echo?n=c\"}"
+          "]}",
+          base()),
+      NULL);
+
+  echoed_is(r, "a", "query", NULL, "n=a");
+  echoed_is(r, "b", "query", NULL, "n=[b]");
+  echoed_is(r, "c", "query", NULL, "n=c");
+  result_free(r);
+}
+
 Test(fetch, retries_then_succeeds_and_counts_attempts)
 {
   struct result *r = run_job(
