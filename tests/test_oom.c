@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Out of memory where corun builds libcurl's lists: a header, a "resolve"
- * entry or a JSON body that cannot be kept must be an error, never a
- * request that silently goes without it. This suite is linked with
- * -Wl,--wrap=curl_slist_append, so the lists' appends come here first
- * and the test says which one fails.
+ * Out of memory where corun builds libcurl's lists and follows redirects:
+ * a header, a "resolve" entry, a JSON body or a redirect's target that
+ * cannot be kept must be an error, never a request that silently goes
+ * without it. This suite is linked with -Wl,--wrap=curl_slist_append and
+ * -Wl,--wrap=strdup, so the library's calls come here first and the test
+ * says which one fails.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -26,6 +27,20 @@ struct curl_slist *__wrap_curl_slist_append(struct curl_slist *l,
 /* Appends of a line that starts with this fail (NULL: none do). */
 static const char *failing;
 static int failed;
+/* corun's copies of exactly this string fail (NULL: none do). */
+static const char *failing_dup;
+
+char *__real_strdup(const char *s);
+char *__wrap_strdup(const char *s);
+
+char *__wrap_strdup(const char *s)
+{
+  if (failing_dup && strcmp(s, failing_dup) == 0) {
+    failed++;
+    return NULL;
+  }
+  return __real_strdup(s);
+}
 
 struct curl_slist *__wrap_curl_slist_append(struct curl_slist *l,
                                             const char *data)
@@ -47,6 +62,7 @@ static void setup(void)
 static void teardown(void)
 {
   failing = NULL;
+  failing_dup = NULL;
   test_server_stop(&srv);
 }
 
@@ -74,8 +90,8 @@ Test(oom, a_header_that_cannot_be_kept_fails_the_load_naming_it)
 
   cr_expect(strstr(diag, "\"X-Second\" could not be kept: out of memory"),
             "%s", diag);
-  cr_expect(strstr(diag, ":2:"), "the error names the header's line: %s",
-            diag);
+  cr_expect(strstr(diag, "test.json:2:"),
+            "the error names the header's line: %s", diag);
   free(diag);
 }
 
@@ -147,6 +163,34 @@ Test(oom, a_redirect_whose_headers_cannot_be_copied_fails_the_fetch)
   run_free(run, &loop);
   uv_loop_close(&loop);
   corun_job_free(job);
+  free(echo);
+  free(url);
+}
+
+/* A redirect whose target cannot be copied is not its own final answer. */
+Test(oom, a_redirect_whose_target_cannot_be_kept_fails_the_fetch)
+{
+  char *echo = test_server_url(&srv, "/echo?n=target");
+  char *url = test_server_url(&srv, "/redirect-to?code=302&url=");
+  char text[1024];
+  struct result *r;
+  const struct corun_task *t;
+
+  snprintf(text, sizeof(text),
+           "{\"tasks\": [{\"id\": \"f\", \"kind\": \"fetch\", \"url\": "
+           "\"%s%s\"}]}",
+           url, echo);
+  failing_dup = echo;
+  failed = 0;
+  r = run_job(text, NULL);
+  failing_dup = NULL;
+  cr_expect_gt(failed, 0, "the redirect's target was never copied");
+  t = task_by_id(r, "f");
+  cr_expect_eq(t->status, CORUN_STATUS_FAILED,
+               "the 302 was taken as the answer (status %d)", t->status);
+  cr_expect(t->err_msg && strstr(t->err_msg, "out of memory"), "%s",
+            t->err_msg ? t->err_msg : "(no message)");
+  result_free(r);
   free(echo);
   free(url);
 }

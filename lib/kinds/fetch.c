@@ -2013,8 +2013,14 @@ static int follow(struct fetch_task *ft, long status)
     return 1;
   }
   next = strdup(loc);
-  if (next == NULL)
-    return 0;
+  if (next == NULL) {
+    /* Not the 3xx as the answer: the job asked for where it points. */
+    drop_temp(ft);
+    put_easy(ft);
+    corun__task_finish(&ft->base, CORUN_STATUS_FAILED, CORUN_ERR_IO,
+                       "out of memory following a redirect");
+    return 1;
+  }
   /* Credentials were meant for the first origin, not wherever it sends. */
   if (ft->c->headers && ft->x->hop_headers != ft->c->own &&
       !same_origin(hop_url(ft), next))
