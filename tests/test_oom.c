@@ -3,9 +3,10 @@
  * Out of memory where corun builds libcurl's lists and follows redirects:
  * a header, a "resolve" entry, a JSON body or a redirect's target that
  * cannot be kept must be an error, never a request that silently goes
- * without it. This suite is linked with -Wl,--wrap=curl_slist_append and
- * -Wl,--wrap=strdup, so the library's calls come here first and the test
- * says which one fails.
+ * without it; a body that cannot be kept must say so, and take nothing
+ * from the hop before. This suite is linked with
+ * -Wl,--wrap=curl_slist_append, -Wl,--wrap=strdup and -Wl,--wrap=realloc,
+ * so the library's calls come here first and the test says which fail.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -29,6 +30,24 @@ static const char *failing;
 static int failed;
 /* corun's copies of exactly this string fail (NULL: none do). */
 static const char *failing_dup;
+/* corun's reallocs to at least this many bytes fail (0: none do). */
+static size_t failing_from;
+/* The next new buffer of exactly this many bytes fails, once (0: none). */
+static size_t failing_fresh;
+
+void *__real_realloc(void *p, size_t n);
+void *__wrap_realloc(void *p, size_t n);
+
+void *__wrap_realloc(void *p, size_t n)
+{
+  if ((failing_from && n >= failing_from) ||
+      (failing_fresh && p == NULL && n == failing_fresh)) {
+    failing_fresh = 0;
+    failed++;
+    return NULL;
+  }
+  return __real_realloc(p, n);
+}
 
 char *__real_strdup(const char *s);
 char *__wrap_strdup(const char *s);
@@ -63,6 +82,7 @@ static void teardown(void)
 {
   failing = NULL;
   failing_dup = NULL;
+  failing_from = failing_fresh = 0;
   test_server_stop(&srv);
 }
 
@@ -192,5 +212,61 @@ Test(oom, a_redirect_whose_target_cannot_be_kept_fails_the_fetch)
             t->err_msg ? t->err_msg : "(no message)");
   result_free(r);
   free(echo);
+  free(url);
+}
+
+/* A body a check needs but memory cannot hold: said as such. */
+Test(oom, a_body_too_big_for_memory_says_so)
+{
+  char *url = test_server_url(&srv, "/bytes?n=3000000");
+  char text[1024];
+  struct result *r;
+  const struct corun_task *t;
+
+  snprintf(text, sizeof(text),
+           "{\"tasks\": [{\"id\": \"f\", \"kind\": \"fetch\", \"url\": "
+           "\"%s\", \"expect\": {\"body\": {\"contains\": \"zz\"}}}]}",
+           url);
+  /* The whole body is kept for the check: its buffer passes 2 MiB. */
+  failing_from = (size_t)2 << 20;
+  failed = 0;
+  r = run_job(text, NULL);
+  failing_from = 0;
+  cr_expect_gt(failed, 0, "the body's buffer never grew that far");
+  t = task_by_id(r, "f");
+  cr_expect_eq(t->status, CORUN_STATUS_FAILED);
+  cr_expect_eq(t->err_type, CORUN_ERR_IO);
+  cr_expect(t->err_msg && strstr(t->err_msg, "out of memory keeping the body"),
+            "%s", t->err_msg ? t->err_msg : "(no message)");
+  result_free(r);
+  free(url);
+}
+
+/*
+ * The first 4 KiB of a 503's body could not be kept: the retry starts with
+ * an empty buffer that may grow again, and the answer it gets shows.
+ */
+Test(oom, a_body_lost_before_a_retry_does_not_lose_the_retrys)
+{
+  char *url = test_server_url(&srv, "/flaky?id=oom-retry&fail=1&n=6000");
+  char text[1024];
+  struct result *r;
+  const char *res;
+
+  snprintf(text, sizeof(text),
+           "{\"tasks\": [{\"id\": \"f\", \"kind\": \"fetch\", \"url\": "
+           "\"%s\", \"retries\": 1, \"backoff\": \"10ms\"}]}",
+           url);
+  /* The kept start of the 503's body: 4 KiB at once, a new buffer of 8. */
+  failing_fresh = 8192;
+  failed = 0;
+  r = run_job(text, NULL);
+  failing_fresh = 0;
+  cr_expect_eq(failed, 1, "the 503's body never asked for a buffer of 8 KiB");
+  cr_expect_str_eq(status_of(r, "f"), "ok");
+  res = result_json(r, "f");
+  cr_expect(strstr(res, "\"body\": \"ok\""),
+            "the retry's body is not in the result: %s", res);
+  result_free(r);
   free(url);
 }

@@ -1397,8 +1397,11 @@ static void launch(struct fetch_task *ft, int fresh, int same)
   ft->x->write_errno = 0;
   ft->x->body_overflow = 0;
   drop_decoder(ft);
+  /* A new hop or attempt: what ran out of memory before may fit now. */
   corun_buf_reset(&ft->x->body);
   corun_buf_reset(&ft->x->whole);
+  ft->x->body.oom = 0;
+  ft->x->whole.oom = 0;
   if (ft->c->expect.sha256) {
     if (ft->x->sha == NULL && (ft->x->sha = malloc(sizeof(*ft->x->sha))) == NULL) {
       put_easy(ft);
@@ -2224,6 +2227,10 @@ static void done(CURL *easy, CURLcode code, const char *errmsg, void *arg)
   if (ft->x->too_large) {
     type = CORUN_ERR_TOO_LARGE;
     corun_buf_printf(&msg, "body over max_bytes (%lld)", ft->c->max_bytes);
+  } else if (ft->x->write_errno && ft->x->whole.oom) {
+    type = CORUN_ERR_IO;
+    corun_buf_printf(&msg, "out of memory keeping the body for its checks "
+                     "(%lld bytes read)", ft->x->bytes);
   } else if (ft->x->write_errno) {
     type = CORUN_ERR_IO;
     corun_buf_printf(&msg, "cannot write %s: %s", ft->c->save,

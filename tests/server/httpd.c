@@ -41,8 +41,9 @@
  *   /headers-on-redirect?to=URL    302 with Location: URL.
  *   /drop?n=N                      announces Content-Length 2N, sends N
  *        pattern bytes, then closes the connection.
- *   /flaky?id=ID&fail=K[&code=C]   the first K requests for ID get C (default
- *        503), later ones 200 "ok".
+ *   /flaky?id=ID&fail=K[&code=C][&n=N]  the first K requests for ID get C
+ *        (default 503), later ones 200 "ok"; n=N makes each failure's body
+ *        N bytes of 'x' (at most 1 MiB).
  *   /retry-after?id=ID&fail=K[&after=S][&code=C]  like /flaky with C
  *        default 429 and "Retry-After: S" (default 1) on the failures.
  *   /conns                         200, how many connections were accepted
@@ -1079,7 +1080,7 @@ static void redirect_to(struct conn *c, const struct req *r, const char *to,
 static void route_flaky(struct conn *c, const struct req *r, int retry_after)
 {
   const char *id = param(r, "id"), *after = param(r, "after");
-  uint64_t fails, code;
+  uint64_t fails, code, n;
   struct counter *ctr;
   char body[64];
 
@@ -1087,6 +1088,7 @@ static void route_flaky(struct conn *c, const struct req *r, int retry_after)
     after = "1";
   if (id == NULL || param_u64(r, "fail", REQUIRED, UINT32_MAX, &fails) < 0 ||
       param_u64(r, "code", retry_after ? 429 : 503, 599, &code) < 0 ||
+      param_u64(r, "n", 0, 1 << 20, &n) < 0 ||
       code < 200 || strspn(after, "0123456789") != strlen(after) ||
       *after == '\0' || strlen(after) > 10) {
     reply_text(c, r, 400, "need id, fail=K, code=200..599, after=SECONDS\n");
@@ -1100,6 +1102,18 @@ static void route_flaky(struct conn *c, const struct req *r, int retry_after)
   }
   snprintf(body, sizeof body, "failure %lu of %llu\n", ctr->n,
            (unsigned long long)fails);
+  if (n > 0) {
+    char *big = malloc(n);
+
+    if (big == NULL) {
+      reply_text(c, r, 500, "out of memory\n");
+      return;
+    }
+    memset(big, 'x', n);
+    reply(c, r, (int)code, "text/plain", big, n, NULL);
+    free(big);
+    return;
+  }
   if (retry_after) {
     char extra[64];
 
