@@ -101,6 +101,15 @@ static char *load_failing(const char *which, const char *text)
   return diag;
 }
 
+/* Task t failed, saying says. */
+static void expect_failed(const struct corun_task *t, const char *says)
+{
+  cr_expect_eq(t->status, CORUN_STATUS_FAILED, "%s ended with status %d",
+               t->id, t->status);
+  cr_expect(t->err_msg && strstr(t->err_msg, says), "%s",
+            t->err_msg ? t->err_msg : "(no message)");
+}
+
 Test(oom, a_header_that_cannot_be_kept_fails_the_load_naming_it)
 {
   char *diag = load_failing(
@@ -175,11 +184,8 @@ Test(oom, a_redirect_whose_headers_cannot_be_copied_fails_the_fetch)
   cr_expect_gt(failed, 0, "the redirect made no copy of the headers");
   cr_assert_eq(job->ntasks, 1);
   t = job->tasks[0];
-  cr_expect_eq(t->status, CORUN_STATUS_FAILED,
-               "the fetch went on without its headers (status %d)",
-               t->status);
-  cr_expect(t->err_msg && strstr(t->err_msg, "out of memory"), "%s",
-            t->err_msg ? t->err_msg : "(no message)");
+  /* Not ok: the hop would have gone without its headers. */
+  expect_failed(t, "out of memory following a redirect");
   run_free(run, &loop);
   uv_loop_close(&loop);
   corun_job_free(job);
@@ -194,7 +200,6 @@ Test(oom, a_redirect_whose_target_cannot_be_kept_fails_the_fetch)
   char *url = test_server_url(&srv, "/redirect-to?code=302&url=");
   char text[1024];
   struct result *r;
-  const struct corun_task *t;
 
   snprintf(text, sizeof(text),
            "{\"tasks\": [{\"id\": \"f\", \"kind\": \"fetch\", \"url\": "
@@ -205,11 +210,8 @@ Test(oom, a_redirect_whose_target_cannot_be_kept_fails_the_fetch)
   r = run_job(text, NULL);
   failing_dup = NULL;
   cr_expect_gt(failed, 0, "the redirect's target was never copied");
-  t = task_by_id(r, "f");
-  cr_expect_eq(t->status, CORUN_STATUS_FAILED,
-               "the 302 was taken as the answer (status %d)", t->status);
-  cr_expect(t->err_msg && strstr(t->err_msg, "out of memory"), "%s",
-            t->err_msg ? t->err_msg : "(no message)");
+  /* Not ok with the 302 as its answer. */
+  expect_failed(task_by_id(r, "f"), "out of memory following a redirect");
   result_free(r);
   free(echo);
   free(url);
@@ -221,7 +223,6 @@ Test(oom, a_body_too_big_for_memory_says_so)
   char *url = test_server_url(&srv, "/bytes?n=3000000");
   char text[1024];
   struct result *r;
-  const struct corun_task *t;
 
   snprintf(text, sizeof(text),
            "{\"tasks\": [{\"id\": \"f\", \"kind\": \"fetch\", \"url\": "
@@ -233,11 +234,8 @@ Test(oom, a_body_too_big_for_memory_says_so)
   r = run_job(text, NULL);
   failing_from = 0;
   cr_expect_gt(failed, 0, "the body's buffer never grew that far");
-  t = task_by_id(r, "f");
-  cr_expect_eq(t->status, CORUN_STATUS_FAILED);
-  cr_expect_eq(t->err_type, CORUN_ERR_IO);
-  cr_expect(t->err_msg && strstr(t->err_msg, "out of memory keeping the body"),
-            "%s", t->err_msg ? t->err_msg : "(no message)");
+  expect_failed(task_by_id(r, "f"), "out of memory keeping the body");
+  cr_expect_eq(task_by_id(r, "f")->err_type, CORUN_ERR_IO);
   result_free(r);
   free(url);
 }
@@ -269,4 +267,49 @@ Test(oom, a_body_lost_before_a_retry_does_not_lose_the_retrys)
             "the retry's body is not in the result: %s", res);
   result_free(r);
   free(url);
+}
+
+static int count_sink(void *arg, const char *data, size_t n)
+{
+  (void)data;
+  *(size_t *)arg += n;
+  return 0;
+}
+
+/*
+ * A report streams through a fixed buffer; a secret-bearing string is
+ * redacted in a buffer of its own first. If that one cannot grow, the
+ * report is not whole, and its buffer must say so: the command then
+ * refuses to put the file in place.
+ */
+Test(oom, a_report_string_that_cannot_be_redacted_marks_the_report_incomplete)
+{
+  void (*const reports[])(const struct corun_run *, struct corun_buf *) = {
+      corun_report_json, corun_report_junit};
+  struct result *r;
+  size_t i;
+
+  cr_assert_eq(setenv("CORUN_OOM_SECRET", "s3cret-value", 1), 0);
+  r = run_job("{\"tasks\": [{\"id\": \"e\", \"kind\": \"exec\", \"argv\": "
+              "[\"sh\", \"-c\", \"head -c 60000 /dev/zero | tr '\\\\0' x; "
+              "echo ${env:CORUN_OOM_SECRET}\"]}]}",
+              NULL);
+  cr_assert_str_eq(status_of(r, "e"), "ok");
+  for (i = 0; i < sizeof(reports) / sizeof(reports[0]); i++) {
+    struct corun_buf out;
+    size_t written = 0;
+
+    corun_buf_stream(&out, 16384, count_sink, &written);
+    cr_assert(!out.oom);
+    /* The 60 KB output's redacted copy grows past 32 KiB: it fails. */
+    failing_from = 32768;
+    failed = 0;
+    reports[i](r->run, &out);
+    failing_from = 0;
+    corun_buf_flush(&out);
+    cr_expect_gt(failed, 0, "report %zu made no buffer of 32 KiB", i);
+    cr_expect(out.oom, "report %zu looks whole without the task's output", i);
+    corun_buf_free(&out);
+  }
+  result_free(r);
 }

@@ -18,6 +18,9 @@ void corun__json_write_str(struct corun_buf *out, const char *s,
   }
   corun_secrets_redact(sec, s, strlen(s), &r);
   corun_buf_json_str(out, corun_buf_str(&r), r.len);
+  /* A string cut short here would leave the whole looking complete. */
+  if (r.oom)
+    out->oom = 1;
   corun_buf_free(&r);
 }
 

@@ -123,6 +123,9 @@ static void put_str(struct corun_buf *out, const char *s, size_t n,
   }
   corun_secrets_redact(sec, s, n, &r);
   xml_escape(out, corun_buf_str(&r), r.len, attr);
+  /* A message cut short here would leave the report looking complete. */
+  if (r.oom)
+    out->oom = 1;
   corun_buf_free(&r);
 }
 
