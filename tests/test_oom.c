@@ -313,3 +313,20 @@ Test(oom, a_report_string_that_cannot_be_redacted_marks_the_report_incomplete)
   }
   result_free(r);
 }
+
+/* A command's output that memory cannot hold: said, not shown short. */
+Test(oom, a_commands_output_that_cannot_be_kept_fails_the_command)
+{
+  struct result *r;
+
+  /* The run's one buffer past 32 KiB is the 60 KB output's tail. */
+  failing_from = 32768;
+  failed = 0;
+  r = run_job("{\"tasks\": [{\"id\": \"e\", \"kind\": \"exec\", \"argv\": "
+              "[\"sh\", \"-c\", \"head -c 60000 /dev/zero | tr '\\\\0' x\"]}]}",
+              NULL);
+  failing_from = 0;
+  cr_expect_gt(failed, 0, "the output's buffer never grew past 32 KiB");
+  expect_failed(task_by_id(r, "e"), "out of memory reading what sh printed");
+  result_free(r);
+}

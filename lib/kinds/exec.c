@@ -451,6 +451,9 @@ static void maybe_done(struct exec_task *x)
 
   if (x->open_handles > 0 || t->state != CORUN_STATE_RUNNING)
     return;
+  /* Output that could not be kept: not an ok result with less in it. */
+  if (!x->error && (x->tout.buf.oom || x->terr.buf.oom))
+    x->error = UV_ENOBUFS;
   if (!x->error && !x->timed_out && x->term_signal == 0 &&
       x->exit_code == 0) {
     res = make_result(x);
