@@ -330,3 +330,29 @@ Test(oom, a_commands_output_that_cannot_be_kept_fails_the_command)
   expect_failed(task_by_id(r, "e"), "out of memory reading what sh printed");
   result_free(r);
 }
+
+/* A response body the result would show, whose buffer cannot be made. */
+Test(oom, a_body_that_cannot_be_kept_is_not_shown_short)
+{
+  char text[4096], path[3200];
+  struct result *r;
+  char *url;
+
+  strcpy(path, "/status?code=200&body=");
+  memset(path + strlen(path), 'a', 3000);
+  path[strlen("/status?code=200&body=") + 3000] = '\0';
+  url = test_server_url(&srv, path);
+  snprintf(text, sizeof(text),
+           "{\"tasks\": [{\"id\": \"f\", \"kind\": \"fetch\", \"url\": "
+           "\"%s\"}]}",
+           url);
+  /* 3,000 bytes at once into the body's empty buffer: it asks 4 KiB. */
+  failing_fresh = 4096;
+  failed = 0;
+  r = run_job(text, NULL);
+  failing_fresh = 0;
+  cr_expect_eq(failed, 1, "the body's buffer was never made");
+  expect_failed(task_by_id(r, "f"), "out of memory keeping the response");
+  result_free(r);
+  free(url);
+}

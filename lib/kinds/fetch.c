@@ -1785,10 +1785,15 @@ static struct fetch_result *make_result(struct fetch_task *ft, long status)
   }
   if (!ft->c->save && !ft->x->body_overflow &&
       (!ft->base.run->opts.skip_bodies ||
-       (ft->base.flags & CORUN_TF_INSTANCE)) &&
-      (kept = kept_body(ft, &kept_len), utf8_text(kept, kept_len)) &&
-      (r->body = strndup(kept, kept_len)) == NULL)
-    goto oom;
+       (ft->base.flags & CORUN_TF_INSTANCE))) {
+    /* A body whose start could not be kept would show short or empty. */
+    if (!wants_whole(ft) && ft->x->body.oom)
+      goto oom;
+    kept = kept_body(ft, &kept_len);
+    if (utf8_text(kept, kept_len) &&
+        (r->body = strndup(kept, kept_len)) == NULL)
+      goto oom;
+  }
   if ((ct && r->content_type == NULL) || (eff && r->url == NULL))
     goto oom;
   return r;
