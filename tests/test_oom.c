@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include <curl/curl.h>
@@ -355,4 +356,92 @@ Test(oom, a_body_that_cannot_be_kept_is_not_shown_short)
   expect_failed(task_by_id(r, "f"), "out of memory keeping the response");
   result_free(r);
   free(url);
+}
+
+/* A new directory under /tmp for a test's files (free it). */
+static char *scratch_dir(void)
+{
+  char *d = strdup("/tmp/corun-oom-XXXXXX");
+
+  cr_assert_not_null(d);
+  cr_assert_not_null(mkdtemp(d));
+  return d;
+}
+
+/* A pipeline's lines that memory cannot hold: a failure, not lost items. */
+Test(oom, a_line_that_cannot_be_kept_fails_the_pipeline)
+{
+  char *dir = scratch_dir();
+  char path[256], text[1024];
+  struct result *r;
+  FILE *f;
+  size_t i;
+
+  snprintf(path, sizeof(path), "%s/in.txt", dir);
+  f = fopen(path, "w");
+  cr_assert_not_null(f);
+  fputs("first\n", f);
+  for (i = 0; i < 300000; i++)
+    fputc('x', f);
+  fputs("\nlast\n", f);
+  fclose(f);
+  snprintf(text, sizeof(text),
+           "{\"tasks\": [{\"id\": \"p\", \"kind\": \"pipeline\", "
+           "\"source\": {\"lines\": \"%s\"}, \"stages\": [{\"workers\": 1, "
+           "\"task\": {\"kind\": \"sleep\", \"seconds\": 0}}]}]}",
+           path);
+  /* The 300 KB line: the lines' buffer asks 512 KiB on the way. */
+  failing_from = (size_t)200 << 10;
+  failed = 0;
+  r = run_job(text, NULL);
+  failing_from = 0;
+  cr_expect_gt(failed, 0, "the lines' buffer never grew that far");
+  expect_failed(task_by_id(r, "p"), "cannot read");
+  cr_expect(strstr(task_by_id(r, "p")->err_msg, "memory"), "%s",
+            task_by_id(r, "p")->err_msg);
+  result_free(r);
+  unlink(path);
+  rmdir(dir);
+  free(dir);
+}
+
+/* A results line that memory cannot hold: no results file put in place. */
+Test(oom, a_results_line_that_cannot_be_kept_keeps_the_file_out)
+{
+  char *dir = scratch_dir();
+  char path[256], out[256], text[1024];
+  struct result *r;
+  FILE *f;
+  size_t i;
+
+  snprintf(path, sizeof(path), "%s/in.txt", dir);
+  snprintf(out, sizeof(out), "%s/results.jsonl", dir);
+  f = fopen(path, "w");
+  cr_assert_not_null(f);
+  for (i = 0; i < 70000; i++)
+    fputc('x', f);
+  fputs("\n", f);
+  fclose(f);
+  snprintf(text, sizeof(text),
+           "{\"tasks\": [{\"id\": \"p\", \"kind\": \"pipeline\", "
+           "\"source\": {\"lines\": \"%s\"}, \"results\": \"%s\", "
+           "\"stages\": [{\"workers\": 1, \"task\": {\"kind\": \"sleep\", "
+           "\"seconds\": 0, \"result\": \"${item}\"}}]}]}",
+           path, out);
+  /*
+   * The 70 KB item and the same as its result make a line of 140 KB: the
+   * results' buffer is the one that asks 256 KiB (the line's own, 128).
+   */
+  failing_from = (size_t)200 << 10;
+  failed = 0;
+  r = run_job(text, NULL);
+  failing_from = 0;
+  cr_expect_gt(failed, 0, "the results' buffer never grew that far");
+  expect_failed(task_by_id(r, "p"), "cannot write");
+  cr_expect_neq(access(out, F_OK), 0, "an incomplete %s was put in place", out);
+  result_free(r);
+  unlink(out);
+  unlink(path);
+  rmdir(dir);
+  free(dir);
 }

@@ -38,6 +38,9 @@ static void lines_arrived(struct pl *p, ssize_t n)
       ls->pos = 0;
     }
     corun_buf_add(&ls->buf, ls->chunk, (size_t)n);
+    /* Lines that did not fit would be lost, and the rest read amiss. */
+    if (ls->buf.oom)
+      ls->err = ENOMEM;
   }
   /* Wake the producers that waited, in the order they came. */
   pr = ls->waiting;

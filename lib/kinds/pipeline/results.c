@@ -6,6 +6,8 @@
  */
 #include "kinds/pipeline/pipeline.h"
 
+#include <errno.h>
+
 #include "json/write.h"
 #include "core/result.h"
 
@@ -14,6 +16,9 @@
 
 static void results_flush(struct pl_run *r)
 {
+  /* A line that could not be built whole: nor can the file be. */
+  if (r->out.oom && !r->werr)
+    r->werr = ENOMEM;
   if (!r->werr)
     r->werr = corun__outfile_write(&r->file, r->out.p, r->out.len);
   corun_buf_reset(&r->out);
