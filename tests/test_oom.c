@@ -5,8 +5,9 @@
  * cannot be kept must be an error, never a request that silently goes
  * without it; a body that cannot be kept must say so, and take nothing
  * from the hop before. This suite is linked with
- * -Wl,--wrap=curl_slist_append, -Wl,--wrap=strdup and -Wl,--wrap=realloc,
- * so the library's calls come here first and the test says which fail.
+ * -Wl,--wrap= for curl_slist_append, strdup, realloc and
+ * corun_buf_detach, so the library's calls come here first and the test
+ * says which fail.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -31,6 +32,23 @@ static const char *failing;
 static int failed;
 /* corun's copies of exactly this string fail (NULL: none do). */
 static const char *failing_dup;
+/* Strings handed out by a corun_buf that start with this fail. */
+static const char *failing_detach;
+
+char *__real_corun_buf_detach(struct corun_buf *b);
+char *__wrap_corun_buf_detach(struct corun_buf *b);
+
+char *__wrap_corun_buf_detach(struct corun_buf *b)
+{
+  if (failing_detach && b->p &&
+      strncmp(b->p, failing_detach, strlen(failing_detach)) == 0) {
+    corun_buf_free(b);
+    failed++;
+    return NULL;
+  }
+  return __real_corun_buf_detach(b);
+}
+
 /* corun's reallocs to at least this many bytes fail (0: none do). */
 static size_t failing_from;
 /* The next new buffer of exactly this many bytes fails, once (0: none). */
@@ -84,6 +102,7 @@ static void teardown(void)
   failing = NULL;
   failing_dup = NULL;
   failing_from = failing_fresh = 0;
+  failing_detach = NULL;
   test_server_stop(&srv);
 }
 
@@ -368,8 +387,11 @@ static char *scratch_dir(void)
   return d;
 }
 
-/* A pipeline's lines that memory cannot hold: a failure, not lost items. */
-Test(oom, a_line_that_cannot_be_kept_fails_the_pipeline)
+/*
+ * A pipeline's lines that memory cannot hold: a failure, not lost items;
+ * and still a failure when even the reason cannot be kept (why: NULL).
+ */
+static void line_too_long(const char *why)
 {
   char *dir = scratch_dir();
   char path[256], text[1024];
@@ -392,17 +414,30 @@ Test(oom, a_line_that_cannot_be_kept_fails_the_pipeline)
            path);
   /* The 300 KB line: the lines' buffer asks 512 KiB on the way. */
   failing_from = (size_t)200 << 10;
+  failing_detach = why ? NULL : "cannot read";
   failed = 0;
   r = run_job(text, NULL);
   failing_from = 0;
-  cr_expect_gt(failed, 0, "the lines' buffer never grew that far");
-  expect_failed(task_by_id(r, "p"), "cannot read");
-  cr_expect(strstr(task_by_id(r, "p")->err_msg, "memory"), "%s",
+  cr_expect_geq(failed, why ? 1 : 2, "the lines' buffer never grew that far");
+  failing_detach = NULL;
+  expect_failed(task_by_id(r, "p"),
+                why ? why : "out of memory saying why it stopped");
+  cr_expect(!why || strstr(task_by_id(r, "p")->err_msg, "memory"), "%s",
             task_by_id(r, "p")->err_msg);
   result_free(r);
   unlink(path);
   rmdir(dir);
   free(dir);
+}
+
+Test(oom, a_line_that_cannot_be_kept_fails_the_pipeline)
+{
+  line_too_long("cannot read");
+}
+
+Test(oom, a_pipeline_that_cannot_keep_why_it_stopped_still_fails)
+{
+  line_too_long(NULL);
 }
 
 /* A results line that memory cannot hold: no results file put in place. */

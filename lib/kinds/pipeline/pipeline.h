@@ -198,6 +198,7 @@ struct pl_run {
   int started;
   enum corun_errtype fail_type;
   char *fail_msg;   /* why the pipeline fails on its own */
+  int fail_set;     /* it does: even when fail_msg could not be kept */
   char *first_fail; /* the first failed item and why, for the message */
   char *fail_names[FAIL_NAMES]; /* the first failed items, for JUnit */
   uint32_t nfail_names;

@@ -27,12 +27,13 @@ void corun__pl_fail(struct pl *p, enum corun_errtype type, const char *fmt, ...)
   struct corun_buf m = CORUN_BUF_INIT;
   va_list ap;
 
-  if (p->r->fail_msg == NULL) {
+  if (!p->r->fail_set) {
     va_start(ap, fmt);
     corun_buf_vprintf(&m, fmt, ap);
     va_end(ap);
     p->r->fail_msg = corun_buf_detach(&m);
     p->r->fail_type = type;
+    p->r->fail_set = 1;
   }
   corun__pl_stop(p, CORUN_CANCEL_OUTSIDE);
 }
@@ -89,8 +90,10 @@ void corun__pl_maybe_end(struct pl *p)
   e = corun__pl_results_commit(p);
   free_run_buffers(p);
   corun__pl_cases_sort(p);
-  if (r->fail_msg)
-    corun__task_finish(t, CORUN_STATUS_FAILED, r->fail_type, "%s", r->fail_msg);
+  if (r->fail_set)
+    corun__task_finish(t, CORUN_STATUS_FAILED, r->fail_type, "%s",
+                       r->fail_msg ? r->fail_msg
+                                   : "out of memory saying why it stopped");
   else if (t->cancel_status != CORUN_STATUS_NONE)
     corun__task_finish(t, CORUN_STATUS_CANCELLED, CORUN_ERR_CANCELLED, NULL);
   else if (e)
