@@ -5,9 +5,9 @@
  * cannot be kept must be an error, never a request that silently goes
  * without it; a body that cannot be kept must say so, and take nothing
  * from the hop before. This suite is linked with
- * -Wl,--wrap= for curl_slist_append, strdup, realloc and
- * corun_buf_detach, so the library's calls come here first and the test
- * says which fail.
+ * -Wl,--wrap= for curl_slist_append, strdup, realloc, corun_buf_detach
+ * and cJSON_AddItemToObject, so the library's calls come here first and
+ * the test says which fail.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include <cjson/cJSON.h>
 #include <curl/curl.h>
 
 #include "helpers.h"
@@ -47,6 +48,21 @@ char *__wrap_corun_buf_detach(struct corun_buf *b)
     return NULL;
   }
   return __real_corun_buf_detach(b);
+}
+
+/* Adding a member of this name to a JSON object fails (NULL: none do). */
+static const char *failing_member;
+
+cJSON_bool __real_cJSON_AddItemToObject(cJSON *o, const char *k, cJSON *v);
+cJSON_bool __wrap_cJSON_AddItemToObject(cJSON *o, const char *k, cJSON *v);
+
+cJSON_bool __wrap_cJSON_AddItemToObject(cJSON *o, const char *k, cJSON *v)
+{
+  if (failing_member && strcmp(k, failing_member) == 0) {
+    failed++;
+    return 0;
+  }
+  return __real_cJSON_AddItemToObject(o, k, v);
 }
 
 /* corun's reallocs to at least this many bytes fail (0: none do). */
@@ -103,6 +119,7 @@ static void teardown(void)
   failing_dup = NULL;
   failing_from = failing_fresh = 0;
   failing_detach = NULL;
+  failing_member = NULL;
   test_server_stop(&srv);
 }
 
@@ -128,6 +145,37 @@ static void expect_failed(const struct corun_task *t, const char *says)
                t->id, t->status);
   cr_expect(t->err_msg && strstr(t->err_msg, says), "%s",
             t->err_msg ? t->err_msg : "(no message)");
+}
+
+/*
+ * Load text, then make *which fail on what (see the __wrap_ functions)
+ * while the job runs: its one task must fail, saying says.
+ */
+static void run_failing_after_load(const char *text, const char **which,
+                                   const char *what, const char *says)
+{
+  struct corun_run_opts ro = CORUN_RUN_OPTS_INIT;
+  struct corun_error err = {0};
+  struct corun_job *job = load_ok(text);
+  struct corun_run *run;
+  uv_loop_t loop;
+
+  *which = what;
+  failed = 0;
+  cr_assert_eq(uv_loop_init(&loop), 0);
+  ro.skip_timings = 1;
+  cr_assert_eq(corun_run_new(&run, job, &loop, &ro, &err), CORUN_OK, "%s",
+               err.msg);
+  corun_run_start(run);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  *which = NULL;
+  cr_assert(corun_run_done(run));
+  cr_expect_gt(failed, 0, "\"%s\" never came", what);
+  cr_assert_eq(job->ntasks, 1);
+  expect_failed(job->tasks[0], says);
+  run_free(run, &loop);
+  uv_loop_close(&loop);
+  corun_job_free(job);
 }
 
 Test(oom, a_header_that_cannot_be_kept_fails_the_load_naming_it)
@@ -174,12 +222,6 @@ Test(oom, a_resolve_entry_that_cannot_be_kept_fails_the_load)
  */
 Test(oom, a_redirect_whose_headers_cannot_be_copied_fails_the_fetch)
 {
-  struct corun_run_opts ro = CORUN_RUN_OPTS_INIT;
-  struct corun_error err = {0};
-  struct corun_run *run;
-  struct corun_job *job;
-  const struct corun_task *t;
-  uv_loop_t loop;
   char text[1024];
   char *echo = test_server_url(&srv, "/echo");
   char *url = test_server_url(&srv, "/redirect-to?code=303&url=");
@@ -189,26 +231,9 @@ Test(oom, a_redirect_whose_headers_cannot_be_copied_fails_the_fetch)
            "\"%s%s\", \"json\": {\"a\": 1}, \"headers\": {\"X-Api-Key\": "
            "\"k\"}}]}",
            url, echo);
-  job = load_ok(text);
-  /* Loaded whole; from now on the hop's copy of X-Api-Key cannot be made. */
-  failing = "X-Api-Key";
-  failed = 0;
-  cr_assert_eq(uv_loop_init(&loop), 0);
-  ro.skip_timings = 1;
-  cr_assert_eq(corun_run_new(&run, job, &loop, &ro, &err), CORUN_OK, "%s",
-               err.msg);
-  corun_run_start(run);
-  uv_run(&loop, UV_RUN_DEFAULT);
-  failing = NULL;
-  cr_assert(corun_run_done(run));
-  cr_expect_gt(failed, 0, "the redirect made no copy of the headers");
-  cr_assert_eq(job->ntasks, 1);
-  t = job->tasks[0];
-  /* Not ok: the hop would have gone without its headers. */
-  expect_failed(t, "out of memory following a redirect");
-  run_free(run, &loop);
-  uv_loop_close(&loop);
-  corun_job_free(job);
+  /* Loaded whole; from then on the hop's copy of X-Api-Key cannot be made. */
+  run_failing_after_load(text, &failing, "X-Api-Key",
+                         "out of memory following a redirect");
   free(echo);
   free(url);
 }
@@ -479,4 +504,20 @@ Test(oom, a_results_line_that_cannot_be_kept_keeps_the_file_out)
   unlink(path);
   rmdir(dir);
   free(dir);
+}
+
+/* A capture found but not kept: the fetch fails, naming it. */
+Test(oom, a_capture_that_cannot_be_kept_fails_the_fetch)
+{
+  char *url = test_server_url(&srv, "/echo");
+  char text[1024];
+
+  snprintf(text, sizeof(text),
+           "{\"tasks\": [{\"id\": \"f\", \"kind\": \"fetch\", \"url\": "
+           "\"%s\", \"capture\": {\"where\": {\"json\": \"/path\"}}}]}",
+           url);
+  /* The load reads the capture's spec into an object too: after it. */
+  run_failing_after_load(text, &failing_member, "where",
+                         "capture \"where\": out of memory keeping it");
+  free(url);
 }

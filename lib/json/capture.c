@@ -283,7 +283,14 @@ cJSON *corun__captures_take(const struct corun_captures *c,
         corun_buf_puts(msg, "found nothing");
       continue;
     }
-    cJSON_AddItemToObject(out, c->v[i].name, v);
+    /* A capture found but not kept would read as never made. */
+    if (!cJSON_AddItemToObject(out, c->v[i].name, v)) {
+      cJSON_Delete(v);
+      if (missing++)
+        corun_buf_puts(msg, "; ");
+      corun_buf_printf(msg, "capture \"%s\": out of memory keeping it",
+                       c->v[i].name);
+    }
   }
   if (missing) {
     cJSON_Delete(out);
