@@ -5,9 +5,9 @@
  * cannot be kept must be an error, never a request that silently goes
  * without it; a body that cannot be kept must say so, and take nothing
  * from the hop before. This suite is linked with
- * -Wl,--wrap= for curl_slist_append, strdup, realloc, corun_buf_detach
- * and cJSON_AddItemToObject, so the library's calls come here first and
- * the test says which fail.
+ * -Wl,--wrap= for curl_slist_append, strdup, realloc, corun_buf_detach,
+ * cJSON_AddItemToObject and cJSON_Duplicate, so the library's calls come
+ * here first and the test says which fail.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -65,6 +65,22 @@ cJSON_bool __wrap_cJSON_AddItemToObject(cJSON *o, const char *k, cJSON *v)
   return __real_cJSON_AddItemToObject(o, k, v);
 }
 
+/* The next copy of a JSON tree fails, once (0: none does). */
+static int failing_duplicate;
+
+cJSON *__real_cJSON_Duplicate(const cJSON *v, cJSON_bool recurse);
+cJSON *__wrap_cJSON_Duplicate(const cJSON *v, cJSON_bool recurse);
+
+cJSON *__wrap_cJSON_Duplicate(const cJSON *v, cJSON_bool recurse)
+{
+  if (failing_duplicate) {
+    failing_duplicate = 0;
+    failed++;
+    return NULL;
+  }
+  return __real_cJSON_Duplicate(v, recurse);
+}
+
 /* corun's reallocs to at least this many bytes fail (0: none do). */
 static size_t failing_from;
 /* The next new buffer of exactly this many bytes fails, once (0: none). */
@@ -120,6 +136,7 @@ static void teardown(void)
   failing_from = failing_fresh = 0;
   failing_detach = NULL;
   failing_member = NULL;
+  failing_duplicate = 0;
   test_server_stop(&srv);
 }
 
@@ -520,4 +537,63 @@ Test(oom, a_capture_that_cannot_be_kept_fails_the_fetch)
   run_failing_after_load(text, &failing_member, "where",
                          "capture \"where\": out of memory keeping it");
   free(url);
+}
+
+/* One run of text with journal path: the task "e"'s result, and resumed. */
+static char *journaled_run(const char *text, const char *path, int fail_copy,
+                           int *resumed)
+{
+  struct corun_run_opts ro = CORUN_RUN_OPTS_INIT;
+  struct corun_error err = {0};
+  struct corun_job *job = load_ok(text);
+  struct corun_journal *j;
+  struct corun_run *run;
+  uv_loop_t loop;
+  char *res;
+
+  cr_assert_eq(corun_journal_open(&j, path, job, &err), CORUN_OK, "%s",
+               err.msg);
+  cr_assert_eq(uv_loop_init(&loop), 0);
+  ro.journal = j;
+  cr_assert_eq(corun_run_new(&run, job, &loop, &ro, &err), CORUN_OK, "%s",
+               err.msg);
+  failing_duplicate = fail_copy;
+  failed = 0;
+  corun_run_start(run);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  failing_duplicate = 0;
+  cr_assert(corun_run_done(run));
+  cr_expect_eq(failed, fail_copy, "the journal's result was never copied");
+  cr_assert_eq(job->ntasks, 1);
+  cr_expect_eq(job->tasks[0]->status, CORUN_STATUS_OK);
+  *resumed = (job->tasks[0]->flags & CORUN_TF_RESUMED) != 0;
+  res = job->tasks[0]->result ? cJSON_PrintUnformatted(job->tasks[0]->result)
+                              : strdup("(none)");
+  run_free(run, &loop);
+  uv_loop_close(&loop);
+  corun_journal_close(j);
+  corun_job_free(job);
+  return res;
+}
+
+/* A journal's result that cannot be copied: the task runs again. */
+Test(oom, a_journaled_result_that_cannot_be_copied_is_run_again)
+{
+  const char *text = "{\"tasks\": [{\"id\": \"e\", \"kind\": \"exec\", "
+                     "\"argv\": [\"echo\", \"hi\"]}]}";
+  char *dir = scratch_dir(), path[256], *res;
+  int resumed;
+
+  snprintf(path, sizeof(path), "%s/run.journal", dir);
+  res = journaled_run(text, path, 0, &resumed);
+  cr_expect(strstr(res, "\"stdout\":\"hi\\n\""), "%s", res);
+  free(res);
+  /* The rerun would take it from the journal, but its copy fails. */
+  res = journaled_run(text, path, 1, &resumed);
+  cr_expect(!resumed, "resumed without its result");
+  cr_expect(strstr(res, "\"stdout\":\"hi\\n\""), "%s", res);
+  free(res);
+  unlink(path);
+  rmdir(dir);
+  free(dir);
 }

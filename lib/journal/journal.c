@@ -232,6 +232,9 @@ static int earlier(struct corun_observer *o, const struct corun_task *t,
     return 0;
   res = cJSON_GetObjectItemCaseSensitive(rec, "result");
   *result = res && !cJSON_IsNull(res) ? cJSON_Duplicate(res, 1) : NULL;
+  /* Resumed without the result it had is worse than run again. */
+  if (*result == NULL && res && !cJSON_IsNull(res))
+    return 0;
   if (t->run->opts.debug)
     corun__run_logf(t->run, "%s: resumed from the journal", t->id);
   return 1;
