@@ -279,22 +279,36 @@ Test(oom, a_redirect_whose_target_cannot_be_kept_fails_the_fetch)
   free(url);
 }
 
-/* A body a check needs but memory cannot hold: said as such. */
-Test(oom, a_body_too_big_for_memory_says_so)
+/*
+ * Run a job of one fetch "f" of url (with the fields extra adds) while
+ * *which is n (failing_from or failing_fresh); failed counts what failed.
+ */
+static struct result *fetch_failing(const char *url, const char *extra,
+                                    size_t *which, size_t n)
 {
-  char *url = test_server_url(&srv, "/bytes?n=3000000");
-  char text[1024];
+  char text[8192];
   struct result *r;
 
   snprintf(text, sizeof(text),
            "{\"tasks\": [{\"id\": \"f\", \"kind\": \"fetch\", \"url\": "
-           "\"%s\", \"expect\": {\"body\": {\"contains\": \"zz\"}}}]}",
-           url);
-  /* The whole body is kept for the check: its buffer passes 2 MiB. */
-  failing_from = (size_t)2 << 20;
+           "\"%s\"%s}]}",
+           url, extra);
+  *which = n;
   failed = 0;
   r = run_job(text, NULL);
-  failing_from = 0;
+  *which = 0;
+  return r;
+}
+
+/* A body a check needs but memory cannot hold: said as such. */
+Test(oom, a_body_too_big_for_memory_says_so)
+{
+  char *url = test_server_url(&srv, "/bytes?n=3000000");
+  /* The whole body is kept for the check: its buffer passes 2 MiB. */
+  struct result *r =
+      fetch_failing(url, ", \"expect\": {\"body\": {\"contains\": \"zz\"}}",
+                    &failing_from, (size_t)2 << 20);
+
   cr_expect_gt(failed, 0, "the body's buffer never grew that far");
   expect_failed(task_by_id(r, "f"), "out of memory keeping the body");
   cr_expect_eq(task_by_id(r, "f")->err_type, CORUN_ERR_IO);
@@ -309,19 +323,12 @@ Test(oom, a_body_too_big_for_memory_says_so)
 Test(oom, a_body_lost_before_a_retry_does_not_lose_the_retrys)
 {
   char *url = test_server_url(&srv, "/flaky?id=oom-retry&fail=1&n=6000");
-  char text[1024];
-  struct result *r;
+  /* The kept start of the 503's body: 4 KiB at once, a new buffer of 8. */
+  struct result *r =
+      fetch_failing(url, ", \"retries\": 1, \"backoff\": \"10ms\"",
+                    &failing_fresh, 8192);
   const char *res;
 
-  snprintf(text, sizeof(text),
-           "{\"tasks\": [{\"id\": \"f\", \"kind\": \"fetch\", \"url\": "
-           "\"%s\", \"retries\": 1, \"backoff\": \"10ms\"}]}",
-           url);
-  /* The kept start of the 503's body: 4 KiB at once, a new buffer of 8. */
-  failing_fresh = 8192;
-  failed = 0;
-  r = run_job(text, NULL);
-  failing_fresh = 0;
   cr_expect_eq(failed, 1, "the 503's body never asked for a buffer of 8 KiB");
   cr_expect_str_eq(status_of(r, "f"), "ok");
   res = result_json(r, "f");
@@ -396,7 +403,7 @@ Test(oom, a_commands_output_that_cannot_be_kept_fails_the_command)
 /* A response body the result would show, whose buffer cannot be made. */
 Test(oom, a_body_that_cannot_be_kept_is_not_shown_short)
 {
-  char text[4096], path[3200];
+  char path[3200];
   struct result *r;
   char *url;
 
@@ -404,15 +411,8 @@ Test(oom, a_body_that_cannot_be_kept_is_not_shown_short)
   memset(path + strlen(path), 'a', 3000);
   path[strlen("/status?code=200&body=") + 3000] = '\0';
   url = test_server_url(&srv, path);
-  snprintf(text, sizeof(text),
-           "{\"tasks\": [{\"id\": \"f\", \"kind\": \"fetch\", \"url\": "
-           "\"%s\"}]}",
-           url);
   /* 3,000 bytes at once into the body's empty buffer: it asks 4 KiB. */
-  failing_fresh = 4096;
-  failed = 0;
-  r = run_job(text, NULL);
-  failing_fresh = 0;
+  r = fetch_failing(url, "", &failing_fresh, 4096);
   cr_expect_eq(failed, 1, "the body's buffer was never made");
   expect_failed(task_by_id(r, "f"), "out of memory keeping the response");
   result_free(r);
@@ -429,6 +429,20 @@ static char *scratch_dir(void)
   return d;
 }
 
+/* Write before, n bytes of 'x' and after to path. */
+static void write_xs(const char *path, const char *before, size_t n,
+                     const char *after)
+{
+  FILE *f = fopen(path, "w");
+
+  cr_assert_not_null(f);
+  fputs(before, f);
+  while (n-- > 0)
+    fputc('x', f);
+  fputs(after, f);
+  cr_assert_eq(fclose(f), 0);
+}
+
 /*
  * A pipeline's lines that memory cannot hold: a failure, not lost items;
  * and still a failure when even the reason cannot be kept (why: NULL).
@@ -438,17 +452,9 @@ static void line_too_long(const char *why)
   char *dir = scratch_dir();
   char path[256], text[1024];
   struct result *r;
-  FILE *f;
-  size_t i;
 
   snprintf(path, sizeof(path), "%s/in.txt", dir);
-  f = fopen(path, "w");
-  cr_assert_not_null(f);
-  fputs("first\n", f);
-  for (i = 0; i < 300000; i++)
-    fputc('x', f);
-  fputs("\nlast\n", f);
-  fclose(f);
+  write_xs(path, "first\n", 300000, "\nlast\n");
   snprintf(text, sizeof(text),
            "{\"tasks\": [{\"id\": \"p\", \"kind\": \"pipeline\", "
            "\"source\": {\"lines\": \"%s\"}, \"stages\": [{\"workers\": 1, "
@@ -488,17 +494,10 @@ Test(oom, a_results_line_that_cannot_be_kept_keeps_the_file_out)
   char *dir = scratch_dir();
   char path[256], out[256], text[1024];
   struct result *r;
-  FILE *f;
-  size_t i;
 
   snprintf(path, sizeof(path), "%s/in.txt", dir);
   snprintf(out, sizeof(out), "%s/results.jsonl", dir);
-  f = fopen(path, "w");
-  cr_assert_not_null(f);
-  for (i = 0; i < 70000; i++)
-    fputc('x', f);
-  fputs("\n", f);
-  fclose(f);
+  write_xs(path, "", 70000, "\n");
   snprintf(text, sizeof(text),
            "{\"tasks\": [{\"id\": \"p\", \"kind\": \"pipeline\", "
            "\"source\": {\"lines\": \"%s\"}, \"results\": \"%s\", "
