@@ -89,11 +89,15 @@ static size_t failing_fresh;
 void *__real_realloc(void *p, size_t n);
 void *__wrap_realloc(void *p, size_t n);
 
+/* The next realloc to at least this many bytes fails, once (0: none). */
+static size_t failing_from_once;
+
 void *__wrap_realloc(void *p, size_t n)
 {
   if ((failing_from && n >= failing_from) ||
+      (failing_from_once && n >= failing_from_once) ||
       (failing_fresh && p == NULL && n == failing_fresh)) {
-    failing_fresh = 0;
+    failing_fresh = failing_from_once = 0;
     failed++;
     return NULL;
   }
@@ -133,7 +137,7 @@ static void teardown(void)
 {
   failing = NULL;
   failing_dup = NULL;
-  failing_from = failing_fresh = 0;
+  failing_from = failing_fresh = failing_from_once = 0;
   failing_detach = NULL;
   failing_member = NULL;
   failing_duplicate = 0;
@@ -323,7 +327,11 @@ Test(oom, a_body_too_big_for_memory_says_so)
 Test(oom, a_body_lost_before_a_retry_does_not_lose_the_retrys)
 {
   char *url = test_server_url(&srv, "/flaky?id=oom-retry&fail=1&n=6000");
-  /* The kept start of the 503's body: 4 KiB at once, a new buffer of 8. */
+  /*
+   * The kept start of the 503's body: 4 KiB at once (the server sends the
+   * answer in one piece over loopback), a new buffer of 8. Were it split,
+   * the buffer would not be new and "failed" would say so.
+   */
   struct result *r =
       fetch_failing(url, ", \"retries\": 1, \"backoff\": \"10ms\"",
                     &failing_fresh, 8192);
@@ -411,7 +419,10 @@ Test(oom, a_body_that_cannot_be_kept_is_not_shown_short)
   memset(path + strlen(path), 'a', 3000);
   path[strlen("/status?code=200&body=") + 3000] = '\0';
   url = test_server_url(&srv, path);
-  /* 3,000 bytes at once into the body's empty buffer: it asks 4 KiB. */
+  /*
+   * 3,000 bytes at once (one piece over loopback) into the body's empty
+   * buffer: it asks 4 KiB. Split, it would not, and "failed" would say so.
+   */
   r = fetch_failing(url, "", &failing_fresh, 4096);
   cr_expect_eq(failed, 1, "the body's buffer was never made");
   expect_failed(task_by_id(r, "f"), "out of memory keeping the response");
@@ -460,7 +471,7 @@ static void line_too_long(const char *why)
            "\"source\": {\"lines\": \"%s\"}, \"stages\": [{\"workers\": 1, "
            "\"task\": {\"kind\": \"sleep\", \"seconds\": 0}}]}]}",
            path);
-  /* The 300 KB line: the lines' buffer asks 512 KiB on the way. */
+  /* The 300 KB line, read 64 KiB at a time: its buffer asks 256 KiB. */
   failing_from = (size_t)200 << 10;
   failing_detach = why ? NULL : "cannot read";
   failed = 0;
@@ -593,6 +604,59 @@ Test(oom, a_journaled_result_that_cannot_be_copied_is_run_again)
   cr_expect(strstr(res, "\"stdout\":\"hi\\n\""), "%s", res);
   free(res);
   unlink(path);
+  rmdir(dir);
+  free(dir);
+}
+
+/* A command that fails anyway keeps its own failure; the cut is said. */
+Test(oom, a_failed_commands_cut_output_keeps_its_failure)
+{
+  struct result *r;
+  const struct corun_task *t;
+
+  failing_from = 32768;
+  failed = 0;
+  r = run_job("{\"tasks\": [{\"id\": \"e\", \"kind\": \"exec\", \"argv\": "
+              "[\"sh\", \"-c\", \"head -c 60000 /dev/zero | tr '\\\\0' x; "
+              "exit 3\"]}]}",
+              NULL);
+  failing_from = 0;
+  cr_expect_gt(failed, 0, "the output's buffer never grew past 32 KiB");
+  t = task_by_id(r, "e");
+  expect_failed(t, "exit status 3");
+  cr_expect_eq(t->err_type, CORUN_ERR_EXIT_STATUS);
+  cr_expect(strstr(t->err_msg, "output incomplete: out of memory"), "%s",
+            t->err_msg);
+  result_free(r);
+}
+
+/* The attempt after one whose output did not fit keeps all of its own. */
+Test(oom, a_retry_after_lost_output_keeps_its_own)
+{
+  char *dir = scratch_dir(), flag[256], text[1024];
+  struct result *r;
+  const char *res;
+
+  snprintf(flag, sizeof(flag), "%s/tried", dir);
+  snprintf(text, sizeof(text),
+           "{\"tasks\": [{\"id\": \"e\", \"kind\": \"exec\", "
+           "\"retries\": 1, \"backoff\": \"10ms\", \"argv\": [\"sh\", \"-c\", "
+           "\"head -c 60000 /dev/zero | tr '\\\\0' x; "
+           "test -e %s && exit 0; touch %s; exit 1\"]}]}",
+           flag, flag);
+  /* Only the first attempt's output buffer fails to grow. */
+  failing_from_once = 32768;
+  failed = 0;
+  r = run_job(text, NULL);
+  failing_from_once = 0;
+  cr_expect_eq(failed, 1, "the first attempt's buffer never grew past 32 KiB");
+  cr_expect_str_eq(status_of(r, "e"), "ok", "%s",
+                   task_by_id(r, "e")->err_msg ? task_by_id(r, "e")->err_msg
+                                                : "");
+  res = result_json(r, "e");
+  cr_expect(strstr(res, "xxxxxxxxxx"), "the retry's output is missing");
+  result_free(r);
+  unlink(flag);
   rmdir(dir);
   free(dir);
 }

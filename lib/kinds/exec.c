@@ -446,16 +446,21 @@ static void maybe_done(struct exec_task *x)
   struct corun_buf msg = CORUN_BUF_INIT;
   enum corun_errtype type;
   const char *line;
-  int line_len = 0;
+  int line_len = 0, lost;
   cJSON *res;
 
   if (x->open_handles > 0 || t->state != CORUN_STATE_RUNNING)
     return;
-  /* Output that could not be kept: not an ok result with less in it. */
-  if (!x->error && (x->tout.buf.oom || x->terr.buf.oom))
-    x->error = UV_ENOBUFS;
+  lost = x->tout.buf.oom || x->terr.buf.oom;
   if (!x->error && !x->timed_out && x->term_signal == 0 &&
       x->exit_code == 0) {
+    /* Output that could not be kept: not an ok result with less in it. */
+    if (lost) {
+      corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO,
+                         "out of memory reading what %s printed",
+                         x->c->argv[0]);
+      return;
+    }
     res = make_result(x);
     if (res == NULL) {
       corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO,
@@ -505,6 +510,9 @@ static void maybe_done(struct exec_task *x)
   }
   if (line)
     corun_buf_printf(&msg, ": %.*s", line_len, line);
+  /* The failure stays what it was; its output in the result is cut. */
+  if (lost && !x->error)
+    corun_buf_puts(&msg, " (output incomplete: out of memory)");
   if (corun__retry_left(&x->c->retry, t) &&
       (!x->error || transient(x->error))) {
     if (corun__retry_after(&x->retry, t,
@@ -676,6 +684,8 @@ static void launch(struct exec_task *x)
 
   corun_buf_reset(&x->tout.buf);
   corun_buf_reset(&x->terr.buf);
+  /* A new attempt: output that did not fit before may fit now. */
+  x->tout.buf.oom = x->terr.buf.oom = 0;
   x->tout.truncated = x->terr.truncated = 0;
   x->exited = x->killed = x->error = x->timed_out = x->spawned = 0;
   x->abandon = 0;
