@@ -420,6 +420,16 @@ static const char *str_at(const cJSON *task, const char *a, const char *b)
   return cJSON_IsString(v) ? v->valuestring : "(none)";
 }
 
+/* Task id of report r, expected ok (else its error says why). */
+static cJSON *ok_task(const cJSON *r, const char *id)
+{
+  cJSON *t = report_task(r, id);
+
+  cr_expect_str_eq(str_at(t, "status", NULL), "ok", "%s: %s", id,
+                   str_at(t, "error", "message"));
+  return t;
+}
+
 static void remove_all(const char *dir, const char *const *names)
 {
   for (; *names; names++) {
@@ -479,9 +489,7 @@ Test(decode, fetched_streams_cut_short_fail_and_save_nothing)
     const cJSON *t;
 
     snprintf(id, sizeof(id), "whole-%s", codings[i]);
-    t = report_task(r, id);
-    cr_expect_str_eq(str_at(t, "status", NULL), "ok", "%s: %s", id,
-                     str_at(t, "error", "message"));
+    t = ok_task(r, id);
     cr_expect_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(t, "result"),
                                      "bytes")
                      ->valuedouble,
@@ -693,10 +701,7 @@ Test(decode, an_encoding_list_over_several_lines_is_one_list)
   r = run(&fx, job, 0);
   test_server_stop(&fx.srv);
   for (i = 0; i < 3; i++) {
-    cJSON *t = report_task(r, ids[i]);
-
-    cr_expect_str_eq(str_at(t, "status", NULL), "ok", "%s: %s", ids[i],
-                     str_at(t, "error", "message"));
+    ok_task(r, ids[i]);
     free(urls[i]);
   }
   remove_all(fx.dir, names);
@@ -734,9 +739,7 @@ Test(decode, more_than_five_codings_are_refused)
            five, six);
   r = run(&fx, job, 1);
   test_server_stop(&fx.srv);
-  t = report_task(r, "five");
-  cr_expect_str_eq(str_at(t, "status", NULL), "ok", "%s",
-                   str_at(t, "error", "message"));
+  t = ok_task(r, "five");
   cr_expect_str_eq(str_at(t, "result", "body"), text);
   t = report_task(r, "six");
   cr_expect_str_eq(str_at(t, "status", NULL), "failed");
@@ -761,7 +764,7 @@ Test(decode, a_followed_redirects_body_is_not_decoded)
   char *text = sample(n), *whole, *redirect, job[2048], target[1024];
   unsigned char *packed = pack("gzip", text, n, &plen);
   static const char *const names[] = {"g.z", "junk.z", NULL};
-  cJSON *r, *t;
+  cJSON *r;
 
   fx.dir = tmp_dir("decode");
   cr_assert_eq(test_server_start(&fx.srv), 0);
@@ -794,9 +797,7 @@ Test(decode, a_followed_redirects_body_is_not_decoded)
            redirect, n);
   r = run(&fx, job, 0);
   test_server_stop(&fx.srv);
-  t = report_task(r, "t");
-  cr_expect_str_eq(str_at(t, "status", NULL), "ok", "%s",
-                   str_at(t, "error", "message"));
+  ok_task(r, "t");
   remove_all(fx.dir, names);
   cJSON_Delete(r);
   free(packed);
