@@ -682,10 +682,8 @@ static void launch(struct exec_task *x)
   char **env = merged_env(x->c->env);
   int r;
 
-  corun_buf_reset(&x->tout.buf);
-  corun_buf_reset(&x->terr.buf);
-  /* A new attempt: output that did not fit before may fit now. */
-  x->tout.buf.oom = x->terr.buf.oom = 0;
+  corun__buf_restart(&x->tout.buf);
+  corun__buf_restart(&x->terr.buf);
   x->tout.truncated = x->terr.truncated = 0;
   x->exited = x->killed = x->error = x->timed_out = x->spawned = 0;
   x->abandon = 0;

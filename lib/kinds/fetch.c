@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/buf.h"
 #include "util/confine.h"
 #include "util/duration.h"
 #include "util/fdlimit.h"
@@ -1137,8 +1138,7 @@ static void free_xfer(struct fetch_task *ft, int pool)
   easy = x->easy;
   tag = x->tag;
   body = x->body;
-  corun_buf_reset(&body);
-  body.oom = 0;
+  corun__buf_restart(&body);
   *x = (struct fetch_xfer){
       .easy = easy, .tag = tag, .out = CORUN_OUTFILE_INIT, .body = body};
   if (easy && pool &&
@@ -1397,11 +1397,8 @@ static void launch(struct fetch_task *ft, int fresh, int same)
   ft->x->write_errno = 0;
   ft->x->body_overflow = 0;
   drop_decoder(ft);
-  /* A new hop or attempt: what ran out of memory before may fit now. */
-  corun_buf_reset(&ft->x->body);
-  corun_buf_reset(&ft->x->whole);
-  ft->x->body.oom = 0;
-  ft->x->whole.oom = 0;
+  corun__buf_restart(&ft->x->body);
+  corun__buf_restart(&ft->x->whole);
   if (ft->c->expect.sha256) {
     if (ft->x->sha == NULL && (ft->x->sha = malloc(sizeof(*ft->x->sha))) == NULL) {
       put_easy(ft);
@@ -1993,6 +1990,20 @@ static int without_header(struct fetch_task *ft, const char *name)
   return 0;
 }
 
+/*
+ * The next hop cannot be made for want of memory: not the 3xx as the
+ * answer, since the job asked for where it points. Returns 1 (follow's
+ * "done with this response").
+ */
+static int follow_failed(struct fetch_task *ft)
+{
+  drop_temp(ft);
+  put_easy(ft);
+  corun__task_finish(&ft->base, CORUN_STATUS_FAILED, CORUN_ERR_IO,
+                     "out of memory following a redirect");
+  return 1;
+}
+
 /* A 3xx we follow ourselves. Returns 1 if a new hop was launched. */
 static int follow(struct fetch_task *ft, long status)
 {
@@ -2021,14 +2032,8 @@ static int follow(struct fetch_task *ft, long status)
     return 1;
   }
   next = strdup(loc);
-  if (next == NULL) {
-    /* Not the 3xx as the answer: the job asked for where it points. */
-    drop_temp(ft);
-    put_easy(ft);
-    corun__task_finish(&ft->base, CORUN_STATUS_FAILED, CORUN_ERR_IO,
-                       "out of memory following a redirect");
-    return 1;
-  }
+  if (next == NULL)
+    return follow_failed(ft);
   /* Credentials were meant for the first origin, not wherever it sends. */
   if (ft->c->headers && ft->x->hop_headers != ft->c->own &&
       !same_origin(hop_url(ft), next))
@@ -2043,13 +2048,8 @@ static int follow(struct fetch_task *ft, long status)
     ft->x->method = strdup("GET");
     ft->x->send_body = 0;
     /* No body goes on, so neither does what described it. */
-    if (without_header(ft, "Content-Type") < 0 || ft->x->method == NULL) {
-      drop_temp(ft);
-      put_easy(ft);
-      corun__task_finish(&ft->base, CORUN_STATUS_FAILED, CORUN_ERR_IO,
-                         "out of memory following a redirect");
-      return 1;
-    }
+    if (without_header(ft, "Content-Type") < 0 || ft->x->method == NULL)
+      return follow_failed(ft);
   }
   ft->x->redirects++;
   drop_temp(ft);

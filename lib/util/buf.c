@@ -133,6 +133,12 @@ void corun_buf_reset(struct corun_buf *b)
     b->p[0] = '\0';
 }
 
+void corun__buf_restart(struct corun_buf *b)
+{
+  corun_buf_reset(b);
+  b->oom = 0;
+}
+
 void corun_buf_free(struct corun_buf *b)
 {
   free(b->p);

@@ -19,6 +19,14 @@
 size_t corun__utf8_seq(const unsigned char *s, size_t n, size_t *bad);
 
 /*
+ * Empty b for a new use (another attempt, hop or item), and forget that
+ * an earlier use ran out of memory: what did not fit then may fit now.
+ * corun_buf_reset keeps the mark, for a caller that checks it once at
+ * the end of a use that empties the buffer on the way.
+ */
+void corun__buf_restart(struct corun_buf *b);
+
+/*
  * Append s for a terminal: newline as \n, carriage return as \r, other
  * control characters (tab aside) as \xNN, so text from tasks and servers
  * can neither break lines nor drive the terminal. At most max bytes of
