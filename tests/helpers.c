@@ -357,12 +357,20 @@ static void child_setup(const struct spawn_opts *o, pid_t parent)
   if (o->cwd && chdir(o->cwd) != 0)
     _exit(124);
   if (o->env) {
-    char *e = strdup(o->env), *eq = e ? strchr(e, '=') : NULL;
+    char *all = strdup(o->env), *e, *next;
 
-    if (eq == NULL)
+    if (all == NULL)
       _exit(121);
-    *eq = '\0';
-    setenv(e, eq + 1, 1);
+    for (e = all; e; e = next) {
+      char *eq;
+
+      if ((next = strchr(e, '\n')) != NULL)
+        *next++ = '\0';
+      if ((eq = strchr(e, '=')) == NULL)
+        _exit(121);
+      *eq = '\0';
+      setenv(e, eq + 1, 1);
+    }
   }
   if (o->unprivileged && geteuid() == 0 &&
       (setgroups(0, NULL) != 0 || setgid(SPAWN_NOBODY) != 0 ||

@@ -92,7 +92,8 @@ struct spawn_opts {
                           descriptors are left free (-1: do not) */
   int unprivileged;    /* run as nobody when the test runs as root, so
                           permissions apply */
-  const char *env;     /* "NAME=VALUE" added to its environment, or NULL */
+  const char *env;     /* "NAME=VALUE" lines added to its environment, or
+                          NULL */
 };
 pid_t spawn_cli(const char *const *args, const struct spawn_opts *o);
 /*

@@ -484,6 +484,47 @@ Test(transport, proxy_field_and_environment, .init = setup, .fini = teardown)
 }
 
 /*
+ * Each variable libcurl reads for a plain http fetch, as it reads them:
+ * corun tells libcurl "no proxy" itself when none is set, so it must see
+ * every one of them that is. HTTP_PROXY is not one (libcurl skips it for
+ * http), and no_proxy or NO_PROXY exempts the host.
+ */
+Test(transport, the_proxy_variables_apply_as_libcurl_reads_them,
+     .init = setup, .fini = teardown)
+{
+  static const struct {
+    const char *before, *after; /* around the proxy's URL */
+    int via;
+  } cases[] = {
+      {"http_proxy=", "", 1},
+      {"all_proxy=", "", 1},
+      {"ALL_PROXY=", "", 1},
+      {"HTTP_PROXY=", "", 0},
+      {"http_proxy=\nall_proxy=", "", 1},
+      {"http_proxy=", "\nno_proxy=127.0.0.1", 0},
+      {"http_proxy=", "\nNO_PROXY=127.0.0.1", 0},
+  };
+  size_t i;
+
+  for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    char env[160];
+    cJSON *r;
+
+    snprintf(env, sizeof(env), "%shttp://127.0.0.1:%d%s", cases[i].before,
+             proxy_port, cases[i].after);
+    r = run(env, !cases[i].via,
+            "{\"tasks\": [{\"id\": \"f\", \"kind\": \"fetch\", \"url\": "
+            "\"http://127.0.0.1:%d/big.txt\", \"capture\": {\"via\": "
+            "{\"header\": \"Via\"}}}]}\n",
+            plain_port);
+    /* Without the proxy there is no Via header to capture. */
+    cr_expect_str_eq(status(r, "f"), cases[i].via ? "ok" : "failed", "%s",
+                     env);
+    cJSON_Delete(r);
+  }
+}
+
+/*
  * A proxy that records each request's head and refuses it with a 403: what
  * a CONNECT carries, seen where it arrives.
  */

@@ -23,7 +23,9 @@
  * out and prints each of the two headers into a string of its own, all
  * through its byte-at-a-time printf: a fifth of this program's
  * instructions on HTTP/1.1. The bytes on the wire are the same but for
- * the order of the headers.
+ * the order of the headers. It also says "no proxy" (CURLOPT_PROXY and
+ * CURLOPT_NOPROXY ""), as corun does when the environment names none,
+ * where libcurl would look for its proxy variables at every transfer.
  *
  * CAFILE: the certificate to trust (for https with a self-signed one);
  * HTTP2: "2" to ask for HTTP/2 (over TLS: ALPN). -A and -E send a
@@ -120,6 +122,8 @@ static CURL *make(const char *url, const char *ca, int h2)
   curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
   if (tuned) {
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(e, CURLOPT_PROXY, "");
+    curl_easy_setopt(e, CURLOPT_NOPROXY, "");
   } else {
     if (agent)
       curl_easy_setopt(e, CURLOPT_USERAGENT, agent);

@@ -16,7 +16,8 @@
 # "floor-t" is the floor tuned (floor.c -t): libcurl given the request
 # the way corun gives it, the URL parsed and the User-Agent and
 # Accept-Encoding as request headers, which spares libcurl 7.88 printing
-# them at every transfer. That is the lowest a libcurl-based tool gets
+# them at every transfer, and "no proxy" said once, which spares it
+# looking for its proxy variables at every transfer. That is the lowest a libcurl-based tool gets
 # here, so corun against floor-t is what corun itself adds.
 # "floor-ev-t" is both: tuned, and event-driven as corun is. It is the
 # floor for a tool that must also serve 1,000 connections and slow
