@@ -2026,3 +2026,66 @@ Test(cli, ps_cleans_the_socket_of_a_killed_run)
   remove_tree(dir);
   free(dir);
 }
+
+static void put_text(const char *path, const char *text)
+{
+  FILE *fp = fopen(path, "w");
+
+  cr_assert_not_null(fp, "%s", path);
+  fputs(text, fp);
+  fclose(fp);
+}
+
+/*
+ * Where libcurl cannot load (here a file that is no library comes first
+ * on the search path), a job with fetches fails to load, naming the first
+ * fetch, in a run and under --check alike; a job without fetches runs.
+ * libcurl loads on a thread while the job is read: the error is said
+ * once the tasks are read, and nothing may call into the missing library
+ * meanwhile (freeing a header list once aborted corun here).
+ */
+Test(cli, a_libcurl_that_cannot_load_fails_the_first_fetch)
+{
+  char *dir = tmp_dir("cli"), *lib = path_join(dir, "libcurl.so.4"),
+       *fetches = path_join(dir, "fetches.json"),
+       *sleeps = path_join(dir, "sleeps.json");
+  const char *modes[] = {"--check", "-q"};
+  struct proc *p;
+  size_t i;
+
+  put_text(lib, "not a library\n");
+  put_text(fetches, "{\"tasks\": [\n"
+                    "  {\"kind\": \"sleep\", \"seconds\": 0},\n"
+                    "  {\"id\": \"f\", \"kind\": \"fetch\",\n"
+                    "   \"url\": \"http://127.0.0.1:9/a\"},\n"
+                    "  {\"kind\": \"fetch\", \"url\": \"http://127.0.0.1:9/b\"},\n"
+                    "  {\"kind\": \"fetch\", \"url\": \"http://127.0.0.1:9/c\",\n"
+                    "   \"headers\": {\"X-A\": \"1\"}}\n"
+                    "]}\n");
+  put_text(sleeps, "{\"tasks\": [{\"kind\": \"sleep\", \"seconds\": 0}]}\n");
+  cr_assert_eq(setenv("LD_LIBRARY_PATH", dir, 1), 0);
+  for (i = 0; i < 2; i++) {
+    p = CLI(NULL, modes[i], fetches);
+    cr_expect_eq(p->status, 2, "%s: exit %d: %s", modes[i], p->status, p->err);
+    cr_expect_not_null(strstr(p->err, "fetches.json:3:3: error: task \"f\": "
+                                      "\"url\" cannot be fetched: cannot "
+                                      "load libcurl: "),
+                       "%s: %s", modes[i], p->err);
+    /* Said once, at the first fetch. */
+    cr_expect_null(strstr(strstr(p->err, "cannot load") + 1, "cannot load"),
+                   "%s", p->err);
+    proc_free(p);
+  }
+  p = CLI(NULL, "-q", sleeps);
+  cr_expect_eq(p->status, 0, "%s", p->err);
+  proc_free(p);
+  unsetenv("LD_LIBRARY_PATH");
+  unlink(lib);
+  unlink(fetches);
+  unlink(sleeps);
+  rmdir(dir);
+  free(lib);
+  free(fetches);
+  free(sleeps);
+  free(dir);
+}

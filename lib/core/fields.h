@@ -84,6 +84,14 @@ struct corun_precheck {
 struct corun_prechecks {
   struct corun_precheck *v;
   size_t n, cap;
+  /*
+   * Set by the job's first fetch, which starts loading libcurl: the
+   * loader waits for it once the tasks are read, and if it cannot load,
+   * says so at that task (libcurl_task, libcurl_off).
+   */
+  int libcurl;
+  long libcurl_task;
+  size_t libcurl_off;
 };
 
 struct corun_fields;

@@ -766,15 +766,17 @@ static int made_as(struct fetch_task *ft, const char *url, size_t len,
 }
 
 int corun__fetch_plain(struct corun_task *t, const char *url, size_t len,
-                       char *room, struct corun_fields_memo *memo)
+                       char *room, struct corun_fields_memo *memo,
+                       const struct corun_prechecks *pre)
 {
   struct corun_fields f;
   struct checks_memo *m;
-  const char *why;
 
   memset(&f, 0, sizeof(f));
   f.memo = memo;
-  if (corun__libcurl_load(&why) < 0 || (m = checks_memo(&f)) == NULL)
+  /* The job's first fetch is parse()'s: it starts loading libcurl. */
+  if ((!pre->libcurl && !corun__libcurl_loaded()) ||
+      (m = checks_memo(&f)) == NULL)
     return -1;
   if (m->plain == NULL && (m->plain = plain_conf()) == NULL)
     return -1;
@@ -821,8 +823,18 @@ static int parse(struct corun_task *t, struct corun_fields *f)
     return -1;
   }
   ft->c = c;
-  /* The first fetch of a job loads libcurl: if it cannot, say so here. */
-  if (corun__libcurl_load(&m) < 0) {
+  /*
+   * The job's first fetch starts loading libcurl, on a thread while the
+   * rest of the job is read; the loader waits for it, and names this task
+   * if it cannot load. A task made as the job runs (a stage's, per item)
+   * has no loader after it: it waits here.
+   */
+  if (f->pre && !f->pre->libcurl) {
+    f->pre->libcurl = 1;
+    f->pre->libcurl_task = f->task;
+    f->pre->libcurl_off = f->obj_off;
+    corun__libcurl_begin();
+  } else if (f->pre == NULL && corun__libcurl_load(&m) < 0) {
     corun_field_fail(f, "url", NULL, "cannot be fetched: %s", m);
     return -1;
   }

@@ -12,6 +12,7 @@
 
 struct corun_task;
 struct corun_fields_memo;
+struct corun_prechecks;
 
 extern const struct corun_kind corun_kind_fetch;
 
@@ -20,11 +21,13 @@ extern const struct corun_kind corun_kind_fetch;
  * len bytes at url with every other field at its default; memo is the
  * load's. The URL is copied to room, len + 1 bytes that live as long as
  * t's job (a malloc a task saved). Returns 0, or -1 when out of memory,
- * libcurl cannot be loaded or the URL is not http(s) (then parse() on the
- * same task says why).
+ * the URL is not http(s) (then parse() on the same task says why) or the
+ * task is the job's first fetch (pre: the load's) while libcurl is not
+ * loaded (parse() starts loading it).
  */
 int corun__fetch_plain(struct corun_task *t, const char *url, size_t len,
-                       char *room, struct corun_fields_memo *memo);
+                       char *room, struct corun_fields_memo *memo,
+                       const struct corun_prechecks *pre);
 
 /*
  * t (zeroed) as the fetch as, made the general way, but for its URL, the

@@ -15,6 +15,7 @@
 #include "core/common.h"
 #include "load/loader.h"
 #include "load/shard.h"
+#include "util/libcurl.h"
 #include "util/slab.h"
 
 void corun_job_free(struct corun_job *job)
@@ -149,6 +150,21 @@ enum corun_code corun_job_load_text(struct corun_job **out, const char *text,
 }
 
 /*
+ * The job's fetches started loading libcurl while its tasks were read
+ * (fetch's parse()): it is waited for here, and if it cannot load, the
+ * first fetch says so, as it would have had it loaded at once.
+ */
+static void wait_libcurl(struct loader *ld)
+{
+  const char *why;
+
+  if (ld->pre.libcurl && corun__libcurl_load(&why) < 0)
+    corun__diag_add_field(&ld->diags, ld->pre.libcurl_off,
+                          ld->pre.libcurl_task, CORUN_DIAG_VALUE, "url",
+                          "\"url\" cannot be fetched: %s", why);
+}
+
+/*
  * corun__load_text() once; no_guess: pass over the tasks rather than guess
  * where they end (top.c). *again: the guess was made and was wrong, or the
  * file has errors; nothing was said, and the load is to be made again
@@ -277,6 +293,7 @@ static enum corun_code load_text_once(
       goto fail;
     }
     corun__load_share_children(&ld);
+    wait_libcurl(&ld);
     if (r < 0 && ld.p.failed)
       goto diags;
   }

@@ -338,7 +338,7 @@ static struct corun_task *load_plain_fetch(struct loader *ld, long idx,
   t = new_task(ld->job, &corun_kind_fetch, idx);
   room = corun_slab_alloc(&ld->job->slabs, ulen + 1, 1);
   if (t == NULL || room == NULL ||
-      corun__fetch_plain(t, url, ulen, room, &ld->memo) < 0)
+      corun__fetch_plain(t, url, ulen, room, &ld->memo, &ld->pre) < 0)
     return NULL;
   p->pos = end;
   ld->job->tasks[idx] = t;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * libcurl's functions as corun calls them, each through a table that
- * dlopen() fills the first time one is needed (see libcurl.h for why).
+ * dlopen() fills the first time one is needed (see libcurl.h for why),
+ * but for the two of string lists, which are corun's own.
  * The definitions carry libcurl's own names and prototypes, so the code
  * that calls them, and curl.h's type checks, are as with a linked libcurl.
  */
@@ -12,7 +13,9 @@
 #include <curl/curl.h>
 #include <dlfcn.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,8 +33,6 @@
     (CURL * easy, const char *name, size_t index, unsigned int origin,         \
      int request, struct curl_header **hout),                                  \
     (easy, name, index, origin, request, hout))                                \
-  X(struct curl_slist *, slist_append,                                         \
-    (struct curl_slist * list, const char *s), (list, s))                      \
   X(curl_version_info_data *, version_info, (CURLversion v), (v))              \
   X(CURLU *, url, (void), ())                                                  \
   X(CURLUcode, url_get,                                                        \
@@ -58,7 +59,6 @@
   X(easy_cleanup, (CURL * e), (e))                                             \
   X(easy_reset, (CURL * e), (e))                                               \
   X(free, (void *p), (p))                                                      \
-  X(slist_free_all, (struct curl_slist * list), (list))                        \
   X(url_cleanup, (CURLU * u), (u))
 
 /* The ones that take one more argument of a type the option decides. */
@@ -78,7 +78,9 @@ static struct {
 } fn;
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
-static int loaded;
+/* Written by whichever thread loads; read by any (need(), begin). */
+static atomic_int loaded;
+static atomic_int begun;
 static char why_buf[512];
 
 /* dlsym()'s object pointer as the function pointer it is (POSIX). */
@@ -126,12 +128,39 @@ static void load(void)
 #undef LOAD_VOID
 #undef LOAD_VAR
   /* Kept open for the life of the process, as a linked library would be. */
-  loaded = 1;
+  atomic_store(&loaded, 1);
+}
+
+static void *load_thread(void *arg)
+{
+  (void)arg;
+  pthread_once(&once, load);
+  return NULL;
+}
+
+void corun__libcurl_begin(void)
+{
+  pthread_attr_t attr;
+  sigset_t all, old;
+  pthread_t th;
+
+  if (atomic_load(&loaded) || atomic_exchange(&begun, 1))
+    return;
+  if (pthread_attr_init(&attr) != 0)
+    return;
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  /* Signals are the event loop's: the thread blocks them all from birth. */
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  /* No thread: corun__libcurl_load() loads it itself. */
+  (void)pthread_create(&th, &attr, load_thread, NULL);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  pthread_attr_destroy(&attr);
 }
 
 int corun__libcurl_load(const char **why)
 {
-  if (pthread_once(&once, load) != 0 || !loaded) {
+  if (pthread_once(&once, load) != 0 || !atomic_load(&loaded)) {
     *why = why_buf[0] ? why_buf : "cannot load libcurl";
     return -1;
   }
@@ -140,7 +169,37 @@ int corun__libcurl_load(const char **why)
 
 int corun__libcurl_loaded(void)
 {
-  return loaded;
+  return atomic_load(&loaded);
+}
+
+struct curl_slist *curl_slist_append(struct curl_slist *list, const char *s)
+{
+  struct curl_slist *n = malloc(sizeof(*n)), *last;
+
+  if (n == NULL)
+    return NULL;
+  if ((n->data = strdup(s)) == NULL) {
+    free(n);
+    return NULL;
+  }
+  n->next = NULL;
+  if (list == NULL)
+    return n;
+  for (last = list; last->next; last = last->next)
+    ;
+  last->next = n;
+  return list;
+}
+
+void curl_slist_free_all(struct curl_slist *list)
+{
+  while (list) {
+    struct curl_slist *next = list->next;
+
+    free(list->data);
+    free(list);
+    list = next;
+  }
 }
 
 /*
@@ -153,7 +212,7 @@ static void need(void)
 {
   const char *why;
 
-  if (__builtin_expect(loaded, 1))
+  if (__builtin_expect(atomic_load_explicit(&loaded, memory_order_acquire), 1))
     return;
   if (corun__libcurl_load(&why) < 0) {
     fprintf(stderr, "corun: %s\n", why);
