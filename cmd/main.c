@@ -187,6 +187,24 @@ static int wants_progress(const struct cli *c)
   return isatty(STDERR_FILENO) && !(term && strcmp(term, "dumb") == 0);
 }
 
+/*
+ * --graph, --check or --dry-run's listing of the job, printed only whole:
+ * one cut short by memory could pass for the job.
+ */
+static int print_listing(struct corun_buf *b)
+{
+  int rc = CORUN_EXIT_OK;
+
+  if (b->oom) {
+    fputs("corun: out of memory listing the job\n", stderr);
+    rc = CORUN_EXIT_USAGE;
+  } else {
+    fputs(corun_buf_str(b), stdout);
+  }
+  corun_buf_free(b);
+  return rc;
+}
+
 static void dump(struct cli *c)
 {
   struct corun_buf b = CORUN_BUF_INIT;
@@ -194,6 +212,8 @@ static void dump(struct cli *c)
   erase_progress(c);
   corun_run_dump(c->run, &b);
   fputs(corun_buf_str(&b), stderr);
+  if (b.oom)
+    fputs("corun: the task dump is incomplete: out of memory\n", stderr);
   corun_buf_free(&b);
 }
 
@@ -752,9 +772,7 @@ static int corun_main(struct cli *c, int argc, char **argv)
     struct corun_buf b = CORUN_BUF_INIT;
 
     corun_job_graph(c->job, &b);
-    fputs(corun_buf_str(&b), stdout);
-    corun_buf_free(&b);
-    return CORUN_EXIT_OK;
+    return print_listing(&b);
   }
   if (!c->opt.check && !c->opt.dry_run &&
       ((c->opt.report && probe_report(c->opt.report, "report") < 0) ||
@@ -769,9 +787,7 @@ static int corun_main(struct cli *c, int argc, char **argv)
       corun_job_dry_run(c->job, &b);
     else
       corun_job_describe(c->job, &b);
-    fputs(corun_buf_str(&b), stdout);
-    corun_buf_free(&b);
-    return CORUN_EXIT_OK;
+    return print_listing(&b);
   }
   /*
    * A run's commands are stopped even if corun is killed with SIGKILL:

@@ -391,6 +391,67 @@ Test(oom, a_report_string_that_cannot_be_redacted_marks_the_report_incomplete)
   result_free(r);
 }
 
+/*
+ * The task dump (corun ps, SIGUSR1) and the job's listings (--check,
+ * --dry-run, --graph) are built in buffers of their own, each id redacted
+ * in another: if one cannot grow, the view is not whole, and the buffer it
+ * goes to must say so. Job 0 has a 40,000-byte name (the listings' copy
+ * of it fails) and a command that failed saying 40,000 bytes (the dump's
+ * copy of why it ended fails); job 1 has 3,000 tasks (the view's own
+ * buffer fails; the graph has none, it writes straight out).
+ */
+Test(oom, a_dump_or_listing_cut_short_says_it_is_incomplete)
+{
+  void (*const runs[])(const struct corun_run *, struct corun_buf *) = {
+      corun_run_dump, corun_run_dump_json};
+  void (*const jobs[])(const struct corun_job *, struct corun_buf *) = {
+      corun_job_describe, corun_job_dry_run, corun_job_graph};
+  struct corun_buf text = CORUN_BUF_INIT;
+  struct result *r[2];
+  size_t i, k, v;
+
+  corun_buf_puts(&text, "{\"name\": \"");
+  for (i = 0; i < 40000; i++)
+    corun_buf_putc(&text, 'x');
+  corun_buf_puts(&text, "\", \"tasks\": [{\"id\": \"e\", \"kind\": \"exec\", "
+                        "\"argv\": [\"sh\", \"-c\", \"head -c 40000 /dev/zero "
+                        "| tr '\\\\0' x >&2; exit 1\"]}]}");
+  r[0] = run_job(corun_buf_str(&text), NULL);
+  cr_assert_str_eq(status_of(r[0], "e"), "failed");
+  cr_assert_gt(strlen(task_by_id(r[0], "e")->err_msg), 40000);
+  corun_buf_reset(&text);
+  corun_buf_puts(&text, "{\"tasks\": [");
+  for (i = 0; i < 3000; i++)
+    corun_buf_printf(&text, "%s{\"kind\": \"sleep\", \"seconds\": 0}",
+                     i ? ", " : "");
+  corun_buf_puts(&text, "]}");
+  r[1] = run_job(corun_buf_str(&text), NULL);
+  corun_buf_free(&text);
+  for (k = 0; k < 2; k++) {
+    for (v = 0; v < 5; v++) {
+      struct corun_buf out;
+      size_t written = 0;
+
+      if (k == 1 && v == 4)
+        continue;
+      corun_buf_stream(&out, 16384, count_sink, &written);
+      failing_from = 32768;
+      failed = 0;
+      if (v < 2)
+        runs[v](r[k]->run, &out);
+      else
+        jobs[v - 2](r[k]->job, &out);
+      failing_from = 0;
+      corun_buf_flush(&out);
+      cr_expect_gt(failed, 0, "job %zu, view %zu made no buffer of 32 KiB", k,
+                   v);
+      cr_expect(out.oom, "job %zu, view %zu looks whole", k, v);
+      corun_buf_free(&out);
+    }
+    result_free(r[k]);
+  }
+}
+
 /* A command's output that memory cannot hold: said, not shown short. */
 Test(oom, a_commands_output_that_cannot_be_kept_fails_the_command)
 {

@@ -25,6 +25,9 @@ static void put_text(struct corun_buf *out, const struct corun_job *job,
   /* Redacted, and escaped: URLs and messages may come from a server. */
   corun_job_redact(job, s, &red);
   corun_buf_escaped(out, corun_buf_str(&red), 0);
+  /* A piece left out: the dump is not whole (corun ps says so). */
+  if (red.oom)
+    out->oom = 1;
   corun_buf_free(&red);
 }
 
@@ -135,6 +138,8 @@ void corun_run_dump(const struct corun_run *run, struct corun_buf *out)
       corun_buf_puts(&line, " detached");
     corun_buf_reset(&why);
     waiting_on(run, t, now_ms, &why);
+    if (why.oom)
+      line.oom = 1;
     if (why.len) {
       corun_buf_puts(&line, ": ");
       put_text(&line, job, corun_buf_str(&why));
@@ -142,6 +147,8 @@ void corun_run_dump(const struct corun_run *run, struct corun_buf *out)
     corun_buf_putc(&line, '\n');
   }
   corun_buf_add(out, line.p ? line.p : "", line.len);
+  if (line.oom)
+    out->oom = 1;
   corun_buf_free(&line);
   corun_buf_free(&why);
 }
@@ -154,6 +161,8 @@ static void put_json_str(struct corun_buf *out, const struct corun_job *job,
 
   corun_job_redact(job, s, &red);
   corun_buf_json_str(out, red.p ? red.p : "", red.len);
+  if (red.oom)
+    out->oom = 1;
   corun_buf_free(&red);
 }
 
@@ -204,12 +213,16 @@ void corun_run_dump_json(const struct corun_run *run, struct corun_buf *out)
                      t->flags & CORUN_TF_DETACHED ? "true" : "false");
     corun_buf_reset(&why);
     waiting_on(run, t, now_ns / 1000000, &why);
+    if (why.oom)
+      b.oom = 1;
     corun_buf_puts(&b, ", \"waiting\": ");
     put_json_str(&b, job, corun_buf_str(&why));
     corun_buf_putc(&b, '}');
   }
   corun_buf_puts(&b, job->ntasks ? "\n]}\n" : "]}\n");
   corun_buf_add(out, b.p ? b.p : "", b.len);
+  if (b.oom)
+    out->oom = 1;
   corun_buf_free(&b);
   corun_buf_free(&why);
 }
@@ -260,10 +273,12 @@ static void dry_fields(struct corun_buf *out, const struct corun_job *job,
     } else if (line)
       put_text(out, job, line);
     else
-      corun_buf_puts(out, "(out of memory)");
+      out->oom = 1;
     corun_buf_putc(out, '\n');
     free(line);
   }
+  if (b.oom)
+    out->oom = 1;
   corun_buf_free(&b);
 }
 
@@ -352,6 +367,8 @@ static void describe(const struct corun_job *job, int dry,
       dry_fields(&b, job, t);
   }
   corun_buf_add(out, b.p ? b.p : "", b.len);
+  if (b.oom)
+    out->oom = 1;
   corun_buf_free(&b);
 }
 

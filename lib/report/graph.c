@@ -35,6 +35,9 @@ static void put_str(struct corun_buf *out, const struct corun_job *job,
       corun_buf_putc(out, (char)c);
   }
   corun_buf_putc(out, '"');
+  /* A string left out: the graph is not whole. */
+  if (red.oom)
+    out->oom = 1;
   corun_buf_free(&red);
 }
 
@@ -56,6 +59,8 @@ static void node(struct corun_buf *out, const struct corun_job *job,
   corun_buf_puts(out, " [label=");
   put_str(out, job, corun_buf_str(&label));
   corun_buf_puts(out, "];\n");
+  if (label.oom)
+    out->oom = 1;
   corun_buf_free(&label);
 }
 
@@ -76,6 +81,8 @@ static void tree(struct corun_buf *out, const struct corun_job *job,
 
     corun_buf_printf(&name, "cluster_%s", t->id);
     put_str(out, job, corun_buf_str(&name));
+    if (name.oom)
+      out->oom = 1;
     corun_buf_free(&name);
   }
   corun_buf_puts(out, " {\n");
