@@ -452,6 +452,79 @@ Test(oom, a_dump_or_listing_cut_short_says_it_is_incomplete)
   }
 }
 
+/*
+ * JUnit's classname (the job's name and the ancestors' ids) and failure
+ * message (the error and what the kind adds) are put together in buffers
+ * of their own before they are escaped. Sizes are chosen so that only
+ * that buffer passes 32 KiB (to 64 KiB, where reallocs fail): the name
+ * alone, or the command's stderr alone, still fits.
+ */
+Test(oom, a_junit_case_put_together_short_marks_the_report_incomplete)
+{
+  struct corun_buf text = CORUN_BUF_INIT;
+  struct result *r[2];
+  size_t i, k;
+
+  corun_buf_puts(&text, "{\"name\": \"");
+  for (i = 0; i < 32740; i++)
+    corun_buf_putc(&text, 'n');
+  corun_buf_puts(&text, "\", \"tasks\": [{\"id\": \"");
+  for (i = 0; i < 40; i++)
+    corun_buf_putc(&text, 'g');
+  corun_buf_puts(&text, "\", \"kind\": \"gather\", \"tasks\": [{\"id\": \"t\", "
+                        "\"kind\": \"sleep\", \"seconds\": 0}]}]}");
+  r[0] = run_job(corun_buf_str(&text), NULL);
+  corun_buf_free(&text);
+  r[1] = run_job("{\"tasks\": [{\"id\": \"e\", \"kind\": \"exec\", \"argv\": "
+                 "[\"sh\", \"-c\", \"head -c 32760 /dev/zero | tr '\\\\0' y >&2; "
+                 "exit 1\"]}]}",
+                 NULL);
+  cr_assert_str_eq(status_of(r[1], "e"), "failed");
+  for (k = 0; k < 2; k++) {
+    struct corun_buf out;
+    size_t written = 0;
+
+    corun_buf_stream(&out, 16384, count_sink, &written);
+    failing_from = 65536;
+    failed = 0;
+    corun_report_junit(r[k]->run, &out);
+    failing_from = 0;
+    corun_buf_flush(&out);
+    cr_expect_gt(failed, 0, "job %zu made no buffer of 64 KiB", k);
+    cr_expect(out.oom, "job %zu: the report looks whole", k);
+    corun_buf_free(&out);
+    result_free(r[k]);
+  }
+}
+
+/*
+ * The trace names its process "corun NAME", put together before it is
+ * escaped: a 32,764-byte name fits alone (to 32 KiB), not with "corun ".
+ */
+Test(oom, a_trace_name_put_together_short_marks_the_trace_incomplete)
+{
+  struct corun_buf text = CORUN_BUF_INIT, out;
+  struct result *r;
+  size_t i, written = 0;
+
+  corun_buf_puts(&text, "{\"name\": \"");
+  for (i = 0; i < 32764; i++)
+    corun_buf_putc(&text, 'n');
+  corun_buf_puts(&text, "\", \"tasks\": [{\"kind\": \"sleep\", \"seconds\": 0}]}");
+  r = run_job(corun_buf_str(&text), NULL);
+  corun_buf_free(&text);
+  corun_buf_stream(&out, 16384, count_sink, &written);
+  failing_from = 65536;
+  failed = 0;
+  corun_report_trace(r->run, &out);
+  failing_from = 0;
+  corun_buf_flush(&out);
+  cr_expect_gt(failed, 0, "no buffer of 64 KiB was made");
+  cr_expect(out.oom, "the trace looks whole");
+  corun_buf_free(&out);
+  result_free(r);
+}
+
 /* A command's output that memory cannot hold: said, not shown short. */
 Test(oom, a_commands_output_that_cannot_be_kept_fails_the_command)
 {

@@ -180,6 +180,9 @@ static void put_classname(struct corun_buf *out, const struct corun_task *t,
   corun_buf_puts(out, " classname=\"");
   put_str(out, corun_buf_str(&raw), raw.len, sec, 1);
   corun_buf_putc(out, '"');
+  /* A piece built short here leaves the report not whole: say so. */
+  if (raw.oom)
+    out->oom = 1;
   corun_buf_free(&raw);
 }
 
@@ -300,6 +303,8 @@ static void put_case(struct corun_buf *out, const struct tcase *c,
         if (rbody && *rbody)
           corun_buf_printf(&r, "\n%s", rbody);
         put_str(out, corun_buf_str(&r), r.len, sec, 0);
+        if (r.oom)
+          out->oom = 1;
         corun_buf_free(&r);
       }
     }
@@ -331,6 +336,8 @@ static void put_case(struct corun_buf *out, const struct tcase *c,
   put_stream(out, so, "system-out", sec);
   put_stream(out, se, "system-err", sec);
   corun_buf_puts(out, "    </testcase>\n");
+  if (m.oom)
+    out->oom = 1;
   corun_buf_free(&m);
 }
 
@@ -390,6 +397,8 @@ static void put_task(struct corun_buf *out, const struct corun_job *job,
     c.extra = corun_buf_str(&extra);
   }
   put_case(out, &c, t, 0, job->name, sec, tot);
+  if (extra.oom)
+    out->oom = 1;
   corun_buf_free(&extra);
 }
 

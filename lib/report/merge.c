@@ -767,6 +767,8 @@ static void put_pl_error(struct corun_buf *out, cJSON **e, size_t n,
     if (first)
       corun_buf_printf(&m, "; the first: %s", first);
     corun__json_write_str(out, corun_buf_str(&m), NULL);
+    if (m.oom)
+      out->oom = 1;
     corun_buf_free(&m);
   }
   corun_buf_putc(out, '}');

@@ -133,6 +133,9 @@ static void lane_name(const struct corun_run *run, int tid,
                    "\"tid\": %d, \"args\": {\"name\": ",
                    tid);
   corun__json_write_str(out, corun_buf_str(&name), &run->job->secrets);
+  /* A name built short leaves the trace not whole: say so. */
+  if (name.oom)
+    out->oom = 1;
   corun_buf_printf(out,
                    "}},\n{\"name\": \"thread_sort_index\", \"cat\": "
                    "\"__metadata\", \"ph\": \"M\", \"pid\": 1, \"tid\": %d, "
@@ -212,6 +215,8 @@ void corun_report_trace(const struct corun_run *run, struct corun_buf *out)
 
     corun_buf_printf(&name, "corun %s", job->name);
     corun__json_write_str(out, corun_buf_str(&name), &job->secrets);
+    if (name.oom)
+      out->oom = 1;
     corun_buf_free(&name);
   }
   corun_buf_puts(out, "}}");

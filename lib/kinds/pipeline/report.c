@@ -36,6 +36,8 @@ void corun__pl_trace(const struct corun_task *t, int tid,
       corun_buf_printf(&name, "%s stage %zu queue", t->id, s + 1);
       corun_buf_puts(out, ",\n{\"name\": ");
       corun__json_write_str(out, corun_buf_str(&name), sec);
+      if (name.oom)
+        out->oom = 1;
       corun_buf_printf(out,
                        ", \"cat\": \"pipeline\", \"ph\": \"C\", \"ts\": %llu, "
                        "\"pid\": 1, \"tid\": %d, \"args\": {\"length\": %u}}",
