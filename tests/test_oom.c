@@ -104,6 +104,22 @@ void *__wrap_realloc(void *p, size_t n)
   return __real_realloc(p, n);
 }
 
+/* The next calloc of exactly this many bytes fails, once (0: none). */
+static size_t failing_calloc;
+
+void *__real_calloc(size_t n, size_t size);
+void *__wrap_calloc(size_t n, size_t size);
+
+void *__wrap_calloc(size_t n, size_t size)
+{
+  if (failing_calloc && n * size == failing_calloc) {
+    failing_calloc = 0;
+    failed++;
+    return NULL;
+  }
+  return __real_calloc(n, size);
+}
+
 char *__real_strdup(const char *s);
 char *__wrap_strdup(const char *s);
 
@@ -523,6 +539,41 @@ Test(oom, a_trace_name_put_together_short_marks_the_trace_incomplete)
   cr_expect(out.oom, "the trace looks whole");
   corun_buf_free(&out);
   result_free(r);
+}
+
+/*
+ * A pipeline stage's task that takes nothing from its item is copied from
+ * the stage's prototype, its timeout too: an item whose timeout cannot be
+ * kept fails, rather than running without its bound.
+ */
+Test(oom, an_items_timeout_that_cannot_be_kept_fails_the_item)
+{
+  struct corun_run_opts ro = CORUN_RUN_OPTS_INIT;
+  struct corun_error err = {0};
+  struct corun_job *job = load_ok(
+      "{\"tasks\": [{\"id\": \"p\", \"kind\": \"pipeline\", \"source\": "
+      "{\"items\": [1]}, \"stages\": [{\"task\": {\"kind\": \"sleep\", "
+      "\"seconds\": 0, \"timeout\": 60}}]}]}");
+  struct corun_run *run;
+  uv_loop_t loop;
+
+  cr_assert_eq(uv_loop_init(&loop), 0);
+  ro.skip_timings = 1;
+  cr_assert_eq(corun_run_new(&run, job, &loop, &ro, &err), CORUN_OK, "%s",
+               err.msg);
+  failing_calloc = sizeof(struct corun_timeout);
+  failed = 0;
+  corun_run_start(run);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  failing_calloc = 0;
+  cr_assert(corun_run_done(run));
+  cr_expect_eq(failed, 1, "no timeout was made for the item");
+  expect_failed(job->tasks[0], "1 of 1 items failed");
+  cr_expect(strstr(job->tasks[0]->err_msg, "out of memory"), "%s",
+            job->tasks[0]->err_msg);
+  run_free(run, &loop);
+  uv_loop_close(&loop);
+  corun_job_free(job);
 }
 
 /* A command's output that memory cannot hold: said, not shown short. */

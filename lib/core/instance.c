@@ -283,9 +283,13 @@ static struct corun_task *make(const struct corun_task *proto, cJSON *json,
     free(t);
     return NULL;
   } else if (proto->timeout) {
-    t->timeout = calloc(1, sizeof(*t->timeout));
-    if (t->timeout)
-      t->timeout->ms = proto->timeout->ms;
+    /* Without it the item would run unbounded: out of memory instead. */
+    if ((t->timeout = calloc(1, sizeof(*t->timeout))) == NULL) {
+      corun__task_free_parts(t);
+      free(t);
+      return NULL;
+    }
+    t->timeout->ms = proto->timeout->ms;
   }
   (*made)++;
   if (proto->nchildren &&
