@@ -2039,18 +2039,21 @@ static void put_text(const char *path, const char *text)
 /*
  * Where libcurl cannot load (here a file that is no library comes first
  * on the search path), a job with fetches fails to load, naming the first
- * fetch, in a run and under --check alike; a job without fetches runs.
- * libcurl loads on a thread while the job is read: the error is said
- * once the tasks are read, and nothing may call into the missing library
+ * fetch, in a run and under --check alike; a job without fetches runs,
+ * and one whose fetches are a pipeline's runs and fails them. libcurl
+ * loads on a thread while the job is read: the error is said once the
+ * tasks are read, and nothing may call into the missing library
  * meanwhile (freeing a header list once aborted corun here).
  */
 Test(cli, a_libcurl_that_cannot_load_fails_the_first_fetch)
 {
   char *dir = tmp_dir("cli"), *lib = path_join(dir, "libcurl.so.4"),
        *fetches = path_join(dir, "fetches.json"),
-       *sleeps = path_join(dir, "sleeps.json");
+       *sleeps = path_join(dir, "sleeps.json"),
+       *stage = path_join(dir, "stage.json");
   const char *modes[] = {"--check", "-q"};
   struct proc *p;
+  const char *at;
   size_t i;
 
   put_text(lib, "not a library\n");
@@ -2062,7 +2065,11 @@ Test(cli, a_libcurl_that_cannot_load_fails_the_first_fetch)
                     "  {\"kind\": \"fetch\", \"url\": \"http://127.0.0.1:9/c\",\n"
                     "   \"headers\": {\"X-A\": \"1\"}}\n"
                     "]}\n");
-  put_text(sleeps, "{\"tasks\": [{\"kind\": \"sleep\", \"seconds\": 0}]}\n");
+  put_text(sleeps, "{\"defaults\": {\"timeout\": 5}, \"tasks\": [{\"kind\": "
+                   "\"sleep\", \"seconds\": 0}]}\n");
+  put_text(stage, "{\"tasks\": [{\"id\": \"p\", \"kind\": \"pipeline\", "
+                  "\"source\": {\"items\": [1]}, \"stages\": [{\"task\": "
+                  "{\"kind\": \"fetch\", \"url\": \"http://127.0.0.1:9/${item}\"}}]}]}\n");
   cr_assert_eq(setenv("LD_LIBRARY_PATH", dir, 1), 0);
   for (i = 0; i < 2; i++) {
     p = CLI(NULL, modes[i], fetches);
@@ -2072,20 +2079,29 @@ Test(cli, a_libcurl_that_cannot_load_fails_the_first_fetch)
                                       "load libcurl: "),
                        "%s: %s", modes[i], p->err);
     /* Said once, at the first fetch. */
-    cr_expect_null(strstr(strstr(p->err, "cannot load") + 1, "cannot load"),
-                   "%s", p->err);
+    at = strstr(p->err, "cannot load");
+    cr_expect(at && strstr(at + 1, "cannot load") == NULL, "%s", p->err);
     proc_free(p);
   }
   p = CLI(NULL, "-q", sleeps);
   cr_expect_eq(p->status, 0, "%s", p->err);
   proc_free(p);
+  p = CLI(NULL, "--check", stage);
+  cr_expect_eq(p->status, 0, "%s", p->err);
+  proc_free(p);
+  p = CLI(NULL, stage);
+  cr_expect_eq(p->status, 1, "%s", p->err);
+  cr_expect_not_null(strstr(p->err, "cannot load libcurl"), "%s", p->err);
+  proc_free(p);
   unsetenv("LD_LIBRARY_PATH");
   unlink(lib);
   unlink(fetches);
   unlink(sleeps);
+  unlink(stage);
   rmdir(dir);
   free(lib);
   free(fetches);
   free(sleeps);
+  free(stage);
   free(dir);
 }

@@ -2359,6 +2359,12 @@ Test(fetch, libcurl_is_loaded_only_by_a_job_that_fetches)
 
   cr_assert_eq(r->exit_code, 0);
   result_free(r);
+  /* "defaults" are read as each kind would read them: fetch's too. */
+  r = run_job("{\"defaults\": {\"timeout\": 5}, \"tasks\": [{\"id\": \"s\", "
+              "\"kind\": \"sleep\", \"seconds\": 0}]}",
+              NULL);
+  cr_assert_eq(r->exit_code, 0);
+  result_free(r);
   cr_assert_not(corun__libcurl_loaded());
   cr_assert_not(mapped("libcurl"), "libcurl was mapped by a job without fetches");
   job = load_ok("{\"tasks\": [{\"id\": \"f\", \"kind\": \"fetch\", \"url\": "

@@ -203,6 +203,14 @@ static void start_proxy(void)
 
 static void setup(void)
 {
+  static const char *const proxy_vars[] = {
+      "http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY",
+      "all_proxy",  "ALL_PROXY",  "no_proxy",    "NO_PROXY"};
+  size_t i;
+
+  /* The tests say which proxy variables corun sees: none of the caller's. */
+  for (i = 0; i < sizeof(proxy_vars) / sizeof(proxy_vars[0]); i++)
+    unsetenv(proxy_vars[i]);
   if (system("command -v nginx >/dev/null && command -v tinyproxy >/dev/null "
              "&& command -v openssl >/dev/null") != 0)
     cr_skip_test("nginx, tinyproxy or openssl missing (bash .ci/run "
@@ -618,6 +626,14 @@ Test(transport, a_connect_through_a_proxy_names_corun, .init = setup,
           tls_port);
   cr_expect_str_eq(status(r, "env"), "failed");
   cJSON_Delete(r);
+  /* The upper-case name counts for https (only http skips it). */
+  snprintf(env, sizeof(env), "HTTPS_PROXY=http://127.0.0.1:%d", hp.port);
+  r = run(env, 1,
+          "{\"tasks\": [{\"id\": \"env\", \"kind\": \"fetch\", "
+          "\"url\": \"https://127.0.0.1:%d/f\", \"retries\": 0}]}\n",
+          tls_port);
+  cr_expect_str_eq(status(r, "env"), "failed");
+  cJSON_Delete(r);
   head_proxy_stop(&hp);
   for (h = corun_buf_str(&hp.heads); (h = strstr(h, "CONNECT ")) != NULL;
        h++) {
@@ -631,7 +647,7 @@ Test(transport, a_connect_through_a_proxy_names_corun, .init = setup,
                        "%s", head);
     free(head);
   }
-  cr_expect_eq(connects, 2, "%s", corun_buf_str(&hp.heads));
+  cr_expect_eq(connects, 3, "%s", corun_buf_str(&hp.heads));
   corun_buf_free(&hp.heads);
 }
 

@@ -826,17 +826,16 @@ static int parse(struct corun_task *t, struct corun_fields *f)
   /*
    * The job's first fetch starts loading libcurl, on a thread while the
    * rest of the job is read; the loader waits for it, and names this task
-   * if it cannot load. A task made as the job runs (a stage's, per item)
-   * has no loader after it: it waits here.
+   * if it cannot load. Fields read for another reason (the job's
+   * "defaults", a template, a task made as the job runs) need no libcurl
+   * yet: the run loads it before its first fetch starts, and a fetch
+   * fails there if it cannot.
    */
   if (f->pre && !f->pre->libcurl) {
     f->pre->libcurl = 1;
     f->pre->libcurl_task = f->task;
     f->pre->libcurl_off = f->obj_off;
     corun__libcurl_begin();
-  } else if (f->pre == NULL && corun__libcurl_load(&m) < 0) {
-    corun_field_fail(f, "url", NULL, "cannot be fetched: %s", m);
-    return -1;
   }
   if (corun_field_string(f, "url", &ft->url) == 0)
     corun_field_missing(f, "url");
