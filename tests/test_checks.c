@@ -131,7 +131,8 @@ Test(checks, passing_checks_and_typed_captures, .init = setup,
 
 /*
  * Every failed check in one message, in the order written; the saved body
- * does not appear; checks are not retried.
+ * does not appear; a failed check is a failed attempt, tried again while
+ * retries are left (a check may hold later: polling).
  */
 Test(checks, failed_checks_are_one_assert_error, .init = setup,
      .fini = teardown)
@@ -152,8 +153,45 @@ Test(checks, failed_checks_are_one_assert_error, .init = setup,
                    "\"Content-Type\": expected contains \"json\", got "
                    "\"text/plain; charset=utf-8\"; bytes: expected ge 6, got 5; json "
                    "\"/a\": the body is not JSON");
-  cr_expect_eq(cJSON_GetObjectItem(t, "attempts")->valuedouble, 1);
+  cr_expect_eq(cJSON_GetObjectItem(t, "attempts")->valuedouble, 3);
   cr_expect_eq(dir_entries(dir), 0, "a file was left in %s", dir);
+  cJSON_Delete(r);
+}
+
+/*
+ * A check that does not hold yet holds on a later attempt: polling a
+ * server until it says what is wanted. A POST is not sent again once it
+ * was sent (its check failed) unless retry_unsafe says it may be.
+ */
+Test(checks, a_check_that_holds_later_passes_on_a_retry, .init = setup,
+     .fini = teardown)
+{
+  cJSON *r = run("{\"tasks\": ["
+                 "{\"id\": \"poll\", \"kind\": \"fetch\", \"url\": "
+                 "\"@/flaky?id=ck1&fail=2&code=200\", \"retries\": 3, "
+                 "\"backoff\": \"10ms\", \"expect\": {\"body\": \"ok\"}},"
+                 "{\"id\": \"post\", \"kind\": \"fetch\", \"method\": \"POST\", "
+                 "\"url\": \"@/flaky?id=ck2&fail=2&code=200\", \"retries\": 3, "
+                 "\"backoff\": \"10ms\", \"expect\": {\"body\": \"ok\"}},"
+                 "{\"id\": \"unsafe\", \"kind\": \"fetch\", \"method\": "
+                 "\"POST\", \"url\": \"@/flaky?id=ck3&fail=2&code=200\", "
+                 "\"retries\": 3, \"backoff\": \"10ms\", \"retry_unsafe\": true, "
+                 "\"expect\": {\"body\": \"ok\"}}]}\n",
+                 1);
+
+  cr_expect_str_eq(str(report_task(r, "poll"), "status", NULL), "ok");
+  cr_expect_eq(cJSON_GetObjectItem(report_task(r, "poll"), "attempts")
+                   ->valuedouble,
+               3);
+  cr_expect_str_eq(str(report_task(r, "post"), "status", NULL), "failed");
+  cr_expect_str_eq(str(report_task(r, "post"), "error", "type"), "assert");
+  cr_expect_eq(cJSON_GetObjectItem(report_task(r, "post"), "attempts")
+                   ->valuedouble,
+               1);
+  cr_expect_str_eq(str(report_task(r, "unsafe"), "status", NULL), "ok");
+  cr_expect_eq(cJSON_GetObjectItem(report_task(r, "unsafe"), "attempts")
+                   ->valuedouble,
+               3);
   cJSON_Delete(r);
 }
 

@@ -768,12 +768,12 @@ Test(fetch, retries_then_succeeds_and_counts_attempts)
   cr_assert_eq(task_by_id(r, "ok3")->attempts, 3);
   cr_assert_str_eq(status_of(r, "short"), "failed");
   cr_assert_eq(task_by_id(r, "short")->attempts, 2);
-  /* 4xx other than 408/429 is not retried. */
+  /* Any failed attempt is tried again, a 404 too. */
   cr_assert_str_eq(status_of(r, "nf"), "failed");
-  cr_assert_eq(task_by_id(r, "nf")->attempts, 1);
+  cr_assert_eq(task_by_id(r, "nf")->attempts, 4);
   result_free(r);
   cr_assert_eq(server_count("r1"), 3);
-  cr_assert_eq(server_count("r3"), 1);
+  cr_assert_eq(server_count("r3"), 4);
 }
 
 Test(fetch, post_is_not_retried_unless_retry_unsafe)

@@ -1657,14 +1657,13 @@ static int headers_too_large(const struct fetch_task *ft, CURLcode code,
 }
 
 /*
- * Whether an attempt that failed this way may be tried again. When the
- * name did not resolve or the connection was refused the request was
- * never sent, so even a POST is safe to repeat. A body cut short is a
- * protocol error (the response is not what the server meant to send) but
- * most often a dropped connection, so it is retried like one.
+ * Whether a failed attempt may be tried again: any failure may pass (a
+ * status, a check that does not hold yet, a body cut short), so each is,
+ * while retries are left. A POST or PATCH may have done its work even so:
+ * it goes again only when it was never sent (the name did not resolve,
+ * the connection was refused), or with retry_unsafe.
  */
-static int retryable(const struct fetch_task *ft, enum corun_errtype type,
-                     long status, CURLcode code)
+static int retryable(const struct fetch_task *ft, CURLcode code)
 {
   const struct fetch_conf *c = ft->c;
   int unsafe = strcmp(c->method, "POST") == 0 || strcmp(c->method, "PATCH") == 0;
@@ -1674,16 +1673,7 @@ static int retryable(const struct fetch_task *ft, enum corun_errtype type,
 
   if (!corun__retry_left(&c->retry, &ft->base))
     return 0;
-  if (never_sent)
-    return 1;
-  if (unsafe && !c->retry_unsafe)
-    return 0;
-  if (type == CORUN_ERR_CONNECT || type == CORUN_ERR_TIMEOUT ||
-      code == CURLE_PARTIAL_FILE)
-    return 1;
-  if (type == CORUN_ERR_HTTP_STATUS)
-    return status == 408 || status == 429 || status >= 500;
-  return 0;
+  return never_sent || !unsafe || c->retry_unsafe;
 }
 
 /* The backoff, or what a 429's or 503's Retry-After asks for. */
@@ -1700,6 +1690,24 @@ static long long backoff_ms(const struct fetch_task *ft, long status)
     after = LLONG_MAX / 1000;
   return corun__retry_wait_ms(&ft->c->retry, &ft->base,
                               (long long)after * 1000);
+}
+
+/*
+ * The attempt failed with type and msg: try again after the backoff, or
+ * end the task failed.
+ */
+static void attempt_failed(struct fetch_task *ft, enum corun_errtype type,
+                           long status, CURLcode code, struct corun_buf *msg)
+{
+  if (retryable(ft, code)) {
+    if (corun__retry_after(&ft->retry, &ft->base, backoff_ms(ft, status),
+                           corun_buf_str(msg), again) == 0)
+      return;
+    corun_buf_puts(msg, "; out of memory arming the retry timer");
+  }
+  put_easy(ft);
+  corun__task_finish(&ft->base, CORUN_STATUS_FAILED, type, "%s",
+                     corun_buf_str(msg));
 }
 
 static double secs_of(CURL *e, CURLINFO what)
@@ -2198,9 +2206,7 @@ static int check_response(struct fetch_task *ft, long status,
   if (failed) {
     keep_failure(ft, status);
     drop_temp(ft);
-    put_easy(ft);
-    corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_ASSERT, "%s",
-                       corun_buf_str(&msg));
+    attempt_failed(ft, CORUN_ERR_ASSERT, status, CURLE_OK, &msg);
   }
   corun_buf_free(&msg);
   return failed ? -1 : 0;
@@ -2234,9 +2240,10 @@ static void done(CURL *easy, CURLcode code, const char *errmsg, void *arg)
       return;
     e = commit_sink(ft);
     if (e) {
-      put_easy(ft);
-      corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_IO,
-                         "cannot save %s: %s", ft->c->save, strerror(e));
+      corun_buf_printf(&msg, "cannot save %s: %s", ft->c->save, strerror(e));
+      cJSON_Delete(captures);
+      attempt_failed(ft, CORUN_ERR_IO, status, CURLE_OK, &msg);
+      corun_buf_free(&msg);
       return;
     }
     ft->res = make_result(ft, status);
@@ -2298,16 +2305,7 @@ static void done(CURL *easy, CURLcode code, const char *errmsg, void *arg)
     else
       corun_buf_puts(&msg, *errmsg ? errmsg : curl_easy_strerror(code));
   }
-  if (retryable(ft, type, status, code)) {
-    if (corun__retry_after(&ft->retry, t, backoff_ms(ft, status),
-                           corun_buf_str(&msg), again) == 0) {
-      corun_buf_free(&msg);
-      return;
-    }
-    corun_buf_puts(&msg, "; out of memory arming the retry timer");
-  }
-  put_easy(ft);
-  corun__task_finish(t, CORUN_STATUS_FAILED, type, "%s", corun_buf_str(&msg));
+  attempt_failed(ft, type, status, code, &msg);
   corun_buf_free(&msg);
 }
 
