@@ -79,6 +79,8 @@ static void check_fields(const cJSON *tr)
               str_of(e, "name"));
     cr_assert(cJSON_IsNumber(cJSON_GetObjectItem(e, "tid")),
               "event \"%s\" without a tid", str_of(e, "name"));
+    cr_assert(cJSON_IsNumber(cJSON_GetObjectItem(e, "ts")),
+              "event \"%s\" without a ts", str_of(e, "name"));
     if (strcmp(ph, "X") == 0) {
       cr_assert(num_of(e, "ts") >= 0);
       cr_assert(num_of(e, "dur") >= 0);

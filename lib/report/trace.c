@@ -129,7 +129,7 @@ static void lane_name(const struct corun_run *run, int tid,
     corun_buf_printf(&name, " (%zu)", k + 1);
   corun_buf_printf(out,
                    ",\n{\"name\": \"thread_name\", \"cat\": \"__metadata\", "
-                   "\"ph\": \"M\", \"pid\": 1, "
+                   "\"ph\": \"M\", \"ts\": 0, \"pid\": 1, "
                    "\"tid\": %d, \"args\": {\"name\": ",
                    tid);
   corun__json_write_str(out, corun_buf_str(&name), &run->job->secrets);
@@ -138,7 +138,7 @@ static void lane_name(const struct corun_run *run, int tid,
     out->oom = 1;
   corun_buf_printf(out,
                    "}},\n{\"name\": \"thread_sort_index\", \"cat\": "
-                   "\"__metadata\", \"ph\": \"M\", \"pid\": 1, \"tid\": %d, "
+                   "\"__metadata\", \"ph\": \"M\", \"ts\": 0, \"pid\": 1, \"tid\": %d, "
                    "\"args\": {\"sort_index\": %d}}",
                    tid, tid);
   corun_buf_free(&name);
@@ -208,7 +208,7 @@ void corun_report_trace(const struct corun_run *run, struct corun_buf *out)
   else
     corun_buf_puts(out, "null");
   corun_buf_puts(out, "}, \"traceEvents\": [\n{\"name\": \"process_name\", "
-                      "\"cat\": \"__metadata\", \"ph\": \"M\", \"pid\": 1, "
+                      "\"cat\": \"__metadata\", \"ph\": \"M\", \"ts\": 0, \"pid\": 1, "
                       "\"tid\": 0, \"args\": {\"name\": ");
   {
     struct corun_buf name = CORUN_BUF_INIT;
