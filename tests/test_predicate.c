@@ -275,14 +275,25 @@ Test(predicate, describe_and_show_say_what_was_expected_and_what_came)
   corun_buf_reset(&out);
   corun__pred_show(NULL, 200, &out);
   cr_expect_str_eq(corun_buf_str(&out), "nothing");
-  /* Cut to the bound, never inside a character, with "..." after. */
+  /* Cut to the bound in characters, not bytes, with "..." after. */
   v = cJSON_CreateString("ab\xc3\xa9" "cd\n");
   corun_buf_reset(&out);
   corun__pred_show(v, 3, &out);
+  cr_expect_str_eq(corun_buf_str(&out), "\"ab\xc3\xa9\"...");
+  corun_buf_reset(&out);
+  corun__pred_show(v, 2, &out);
   cr_expect_str_eq(corun_buf_str(&out), "\"ab\"...");
   corun_buf_reset(&out);
   corun__pred_show(v, 200, &out);
   cr_expect_str_eq(corun_buf_str(&out), "\"ab\xc3\xa9" "cd\\n\"");
+  cJSON_Delete(v);
+  v = cJSON_CreateString("\xc3\xa9\xc3\xa9\xc3\xa9");
+  corun_buf_reset(&out);
+  corun__pred_show(v, 2, &out);
+  cr_expect_str_eq(corun_buf_str(&out), "\"\xc3\xa9\xc3\xa9\"...");
+  corun_buf_reset(&out);
+  corun__pred_show(v, 3, &out);
+  cr_expect_str_eq(corun_buf_str(&out), "\"\xc3\xa9\xc3\xa9\xc3\xa9\"");
   cJSON_Delete(v);
   v = cJSON_Parse("[1,2,3,4,5,6]");
   corun_buf_reset(&out);

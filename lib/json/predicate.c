@@ -260,13 +260,18 @@ int corun__pred_wants_absent(const struct corun_pred *p)
 }
 
 /* The byte count of s that fits in max, not ending inside a character. */
+/*
+ * The bytes of s's first max characters: a UTF-8 continuation byte goes
+ * with the character before it (a stray one counts as none).
+ */
 static size_t utf8_cut(const char *s, size_t len, size_t max)
 {
-  if (len <= max)
-    return len;
-  while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
-    max--;
-  return max;
+  size_t i, chars = 0;
+
+  for (i = 0; i < len; i++)
+    if (((unsigned char)s[i] & 0xc0) != 0x80 && chars++ == max)
+      break;
+  return i;
 }
 
 static void show_string(const char *s, size_t max, struct corun_buf *out)
@@ -314,8 +319,9 @@ void corun__pred_show(const cJSON *v, size_t max, struct corun_buf *out)
     return;
   }
   len = strlen(text);
-  corun_buf_add(out, text, utf8_cut(text, len, max));
-  if (len > max)
+  max = utf8_cut(text, len, max);
+  corun_buf_add(out, text, max);
+  if (max < len)
     corun_buf_puts(out, "...");
   cJSON_free(text);
 }
