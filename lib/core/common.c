@@ -62,7 +62,16 @@ static void read_id(struct corun_fields *f, struct corun_common *out)
 
   if (v == NULL || (v->type & CORUN_FIELD_BAD))
     return;
-  if (cJSON_IsString(v) && valid_id(v->valuestring)) {
+  if (cJSON_IsString(v) && (strcmp(v->valuestring, "env") == 0 ||
+                            strcmp(v->valuestring, "item") == 0 ||
+                            strcmp(v->valuestring, "index") == 0)) {
+    /* ${env:...}, ${item} and ${index} would shadow its captures. */
+    corun_field_fail(f, "id", v,
+                     "\"%s\" is reserved (env, item and index are corun's "
+                     "own names in ${...})",
+                     v->valuestring);
+    out->bad_id = v->valuestring;
+  } else if (cJSON_IsString(v) && valid_id(v->valuestring)) {
     out->id = v;
   } else if (cJSON_IsString(v)) {
     corun_field_fail(f, "id", v,
