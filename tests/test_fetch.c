@@ -2373,3 +2373,27 @@ Test(fetch, libcurl_is_loaded_only_by_a_job_that_fetches)
   cr_assert(mapped("libcurl"));
   corun_job_free(job);
 }
+
+/*
+ * --debug names a task whose completion blocked the event loop: the
+ * checks of a fetch run when its transfer ends, over the whole body
+ * (here a regex over 4 MB, well past a 1 ms threshold).
+ */
+Test(fetch, a_slow_completion_is_told_under_debug)
+{
+  struct run_opts o = {0};
+  struct result *r;
+
+  o.debug = 1;
+  o.slow_ms = 1;
+  r = run_job(job("{\"tasks\": [{\"id\": \"big\", \"kind\": \"fetch\", "
+                  "\"url\": \"%s/bytes?n=4000000\", \"expect\": {\"body\": "
+                  "{\"matches\": \"q[^x]*z$\"}}}]}",
+                  base()),
+              &o);
+  cr_assert(strstr(corun_buf_str(&r->log),
+                   "a fetch completion callback of task \"big\" blocked the "
+                   "event loop"),
+            "no slow-callback warning:\n%s", corun_buf_str(&r->log));
+  result_free(r);
+}

@@ -2212,7 +2212,35 @@ static int check_response(struct fetch_task *ft, long status,
   return failed ? -1 : 0;
 }
 
+static void attempt_done(CURL *easy, CURLcode code, const char *errmsg,
+                         void *arg);
+
+/*
+ * A transfer ended: its checks run now, on the whole body (a regex or
+ * JSON parse of a big one can take a while). Under --debug a completion
+ * that blocks the loop too long is told, naming the task; an item's task
+ * may be gone by then, so its id is copied first.
+ */
 static void done(CURL *easy, CURLcode code, const char *errmsg, void *arg)
+{
+  struct fetch_task *ft = arg;
+  const struct corun_run *run = ft->base.run;
+  uint64_t began;
+  char *id;
+
+  if (!run->opts.debug) {
+    attempt_done(easy, code, errmsg, arg);
+    return;
+  }
+  began = uv_hrtime();
+  id = strdup(ft->base.id);
+  attempt_done(easy, code, errmsg, arg);
+  corun__run_check_slow(run, began, id ? id : "?", "fetch completion");
+  free(id);
+}
+
+static void attempt_done(CURL *easy, CURLcode code, const char *errmsg,
+                         void *arg)
 {
   struct fetch_task *ft = arg;
   struct corun_task *t = &ft->base;
