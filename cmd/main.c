@@ -188,8 +188,9 @@ static int wants_progress(const struct cli *c)
 }
 
 /*
- * --graph, --check or --dry-run's listing of the job, printed only whole:
- * one cut short by memory could pass for the job.
+ * corun graph's, --check's or --dry-run's listing of the job, printed only
+ * whole: one cut short by memory could pass for the job. A listing that
+ * cannot be written is an error too.
  */
 static int print_listing(struct corun_buf *b)
 {
@@ -198,8 +199,9 @@ static int print_listing(struct corun_buf *b)
   if (b->oom) {
     fputs("corun: out of memory listing the job\n", stderr);
     rc = CORUN_EXIT_USAGE;
-  } else {
-    fputs(corun_buf_str(b), stdout);
+  } else if (fputs(corun_buf_str(b), stdout) < 0 || fflush(stdout) != 0) {
+    fprintf(stderr, "corun: cannot write the listing: %s\n", strerror(errno));
+    rc = CORUN_EXIT_USAGE;
   }
   corun_buf_free(b);
   return rc;

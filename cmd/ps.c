@@ -139,7 +139,8 @@ static void info(struct ps_server *s, struct corun_run *run,
       cJSON_AddStringToObject(o, "file", s->job_file) &&
       cJSON_AddStringToObject(o, "summary", sum))
     text = cJSON_PrintUnformatted(o);
-  if (text) {
+  /* A summary taken from a dump cut short could be wrong. */
+  if (text && !d.oom) {
     corun_buf_puts(out, text);
     corun_buf_putc(out, '\n');
   } else {

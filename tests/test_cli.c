@@ -2105,3 +2105,39 @@ Test(cli, a_libcurl_that_cannot_load_fails_the_first_fetch)
   free(stage);
   free(dir);
 }
+
+/*
+ * --check, --dry-run and corun graph print a listing: one that cannot be
+ * written (a full disk) is an error, not a listing taken as printed.
+ */
+Test(cli, a_listing_that_cannot_be_written_fails)
+{
+  const char *flags[] = {"--check", "--dry-run", "graph"};
+  char *dir = tmp_dir("cli"), *job = path_join(dir, "j.json"),
+       *err = path_join(dir, "err");
+  size_t i;
+
+  put_text(job, "{\"tasks\": [{\"kind\": \"sleep\", \"seconds\": 0}]}\n");
+  for (i = 0; i < 3; i++) {
+    const char *args[] = {flags[i], job, NULL};
+    struct spawn_opts o = {0};
+    char *text;
+    int rc;
+
+    o.out = "/dev/full";
+    o.err = err;
+    o.free_fds = -1;
+    rc = reap_cli(spawn_cli(args, &o), 30, NULL);
+    text = read_file(err, NULL);
+    cr_expect_eq(rc, 2, "%s: exit %d", flags[i], rc);
+    cr_expect(text && strstr(text, "cannot write the listing"), "%s: %s",
+              flags[i], text ? text : "(nothing)");
+    free(text);
+  }
+  unlink(job);
+  unlink(err);
+  rmdir(dir);
+  free(job);
+  free(err);
+  free(dir);
+}

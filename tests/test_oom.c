@@ -414,7 +414,9 @@ Test(oom, a_report_string_that_cannot_be_redacted_marks_the_report_incomplete)
  * goes to must say so. Job 0 has a 40,000-byte name (the listings' copy
  * of it fails) and a command that failed saying 40,000 bytes (the dump's
  * copy of why it ended fails); job 1 has 3,000 tasks (the view's own
- * buffer fails; the graph has none, it writes straight out).
+ * buffer fails; the graph has none, it writes straight out); job 2's
+ * command has a 40,000-byte argument (the dry run's redacted copy of it
+ * fails; only the dry run shows it).
  */
 Test(oom, a_dump_or_listing_cut_short_says_it_is_incomplete)
 {
@@ -423,7 +425,7 @@ Test(oom, a_dump_or_listing_cut_short_says_it_is_incomplete)
   void (*const jobs[])(const struct corun_job *, struct corun_buf *) = {
       corun_job_describe, corun_job_dry_run, corun_job_graph};
   struct corun_buf text = CORUN_BUF_INIT;
-  struct result *r[2];
+  struct result *r[3];
   size_t i, k, v;
 
   corun_buf_puts(&text, "{\"name\": \"");
@@ -442,13 +444,20 @@ Test(oom, a_dump_or_listing_cut_short_says_it_is_incomplete)
                      i ? ", " : "");
   corun_buf_puts(&text, "]}");
   r[1] = run_job(corun_buf_str(&text), NULL);
+  corun_buf_reset(&text);
+  corun_buf_puts(&text, "{\"tasks\": [{\"id\": \"e\", \"kind\": \"exec\", "
+                        "\"argv\": [\"true\", \"");
+  for (i = 0; i < 40000; i++)
+    corun_buf_putc(&text, 'a');
+  corun_buf_puts(&text, "\"]}]}");
+  r[2] = run_job(corun_buf_str(&text), NULL);
   corun_buf_free(&text);
-  for (k = 0; k < 2; k++) {
+  for (k = 0; k < 3; k++) {
     for (v = 0; v < 5; v++) {
       struct corun_buf out;
       size_t written = 0;
 
-      if (k == 1 && v == 4)
+      if ((k == 1 && v == 4) || (k == 2 && v != 3))
         continue;
       corun_buf_stream(&out, 16384, count_sink, &written);
       failing_from = 32768;

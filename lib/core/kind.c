@@ -135,6 +135,9 @@ void corun__dry_field(struct corun_buf *out, const struct corun_secrets *sec,
     corun_buf_add(out, red.p ? red.p : "", n);
   }
   corun_buf_putc(out, '\n');
+  /* A value left out: the listing is not whole. */
+  if (red.oom)
+    out->oom = 1;
   corun_buf_free(&red);
 }
 
@@ -145,6 +148,8 @@ void corun__dry_quoted(struct corun_buf *out, const struct corun_secrets *sec,
 
   corun_secrets_redact(sec, s, strlen(s), &red);
   corun_buf_json_str(out, red.p ? red.p : "", red.len);
+  if (red.oom)
+    out->oom = 1;
   corun_buf_free(&red);
 }
 
@@ -168,5 +173,7 @@ void corun__dry_nested(struct corun_buf *out, const struct corun_secrets *sec,
   }
   if (b.len && b.p[b.len - 1] != '\n')
     corun_buf_putc(out, '\n');
+  if (b.oom)
+    out->oom = 1;
   corun_buf_free(&b);
 }

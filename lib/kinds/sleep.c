@@ -154,7 +154,10 @@ static void dry(const struct corun_task *t, const struct corun_secrets *sec,
   if (s->x && s->x->result) {
     char *j = cJSON_PrintUnformatted(s->x->result);
 
-    corun__dry_field(out, sec, "result", j ? j : "(out of memory)");
+    if (j == NULL)
+      out->oom = 1; /* the listing is not whole */
+    else
+      corun__dry_field(out, sec, "result", j);
     free(j);
   }
 }

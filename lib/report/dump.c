@@ -136,7 +136,8 @@ void corun_run_dump(const struct corun_run *run, struct corun_buf *out)
       corun_buf_puts(&line, " shielded");
     if (t->flags & CORUN_TF_DETACHED)
       corun_buf_puts(&line, " detached");
-    corun_buf_reset(&why);
+    /* A reason that did not fit is not the next task's. */
+    corun__buf_restart(&why);
     waiting_on(run, t, now_ms, &why);
     if (why.oom)
       line.oom = 1;
@@ -211,7 +212,8 @@ void corun_run_dump_json(const struct corun_run *run, struct corun_buf *out)
     corun_buf_printf(&b, ", \"shielded\": %s, \"detached\": %s",
                      t->flags & CORUN_TF_SHIELD ? "true" : "false",
                      t->flags & CORUN_TF_DETACHED ? "true" : "false");
-    corun_buf_reset(&why);
+    /* A reason that did not fit is not the next task's. */
+    corun__buf_restart(&why);
     waiting_on(run, t, now_ns / 1000000, &why);
     if (why.oom)
       b.oom = 1;

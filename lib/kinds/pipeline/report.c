@@ -284,6 +284,8 @@ static void dry_lines(struct corun_buf *out, const struct corun_secrets *sec,
 
     corun_buf_printf(&v, "lines %s", c->lines);
     corun__dry_field(out, sec, "source", corun_buf_str(&v));
+    if (v.oom)
+      out->oom = 1;
     corun_buf_free(&v);
   }
   if (c->shard_total)
@@ -310,6 +312,8 @@ static void dry_lines(struct corun_buf *out, const struct corun_secrets *sec,
     if (corun__pl_mine(c, i)) {
       corun_buf_json_str(&q, line, (size_t)n);
       dry_item(out, sec, i, corun_buf_str(&q));
+      if (q.oom)
+        out->oom = 1;
       shown++;
     }
     i++;
