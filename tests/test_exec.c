@@ -77,11 +77,11 @@ Test(exec, stdin_env_cwd)
       "{\"tasks\": ["
       "{\"id\": \"in\", \"kind\": \"exec\", \"argv\": [\"cat\"], \"stdin\": "
       "\"fed\\nlines\"},"
-      "{\"id\": \"env\", \"kind\": \"exec\", \"shell\": \"echo $CORUN_X-$PATH "
+      "{\"id\": \"envx\", \"kind\": \"exec\", \"shell\": \"echo $CORUN_X-$PATH "
       "| cut -c1-8; pwd\", \"env\": {\"CORUN_X\": \"yes\"}, \"cwd\": "
       "\"/tmp\"}]}",
       NULL);
-  cJSON *in = res(r, "in"), *env = res(r, "env");
+  cJSON *in = res(r, "in"), *env = res(r, "envx");
 
   cr_assert_str_eq(str(in, "stdout"), "fed\nlines");
   /* env adds to the environment; PATH is still there. */

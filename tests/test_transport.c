@@ -478,14 +478,14 @@ Test(transport, proxy_field_and_environment, .init = setup, .fini = teardown)
   snprintf(env, sizeof(env), "http_proxy=http://127.0.0.1:%d", proxy_port);
   r = run(env, 1,
           "{\"tasks\": ["
-          "{\"id\": \"env\", \"kind\": \"fetch\", \"url\": "
+          "{\"id\": \"fromenv\", \"kind\": \"fetch\", \"url\": "
           "\"http://127.0.0.1:%d/big.txt\", \"capture\": {\"via\": "
           "{\"header\": \"Via\"}}},"
           "{\"id\": \"none\", \"kind\": \"fetch\", \"url\": "
           "\"http://127.0.0.1:%d/big.txt\", \"proxy\": \"\", \"capture\": "
           "{\"via\": {\"header\": \"Via\"}}}]}\n",
           plain_port, plain_port);
-  cr_expect_str_eq(status(r, "env"), "ok");
+  cr_expect_str_eq(status(r, "fromenv"), "ok");
   /* Without the proxy there is no Via header to capture. */
   cr_expect_str_eq(errtype(r, "none"), "assert");
   cJSON_Delete(r);
@@ -621,18 +621,18 @@ Test(transport, a_connect_through_a_proxy_names_corun, .init = setup,
   cJSON_Delete(r);
   snprintf(env, sizeof(env), "https_proxy=http://127.0.0.1:%d", hp.port);
   r = run(env, 1,
-          "{\"tasks\": [{\"id\": \"env\", \"kind\": \"fetch\", "
+          "{\"tasks\": [{\"id\": \"fromenv\", \"kind\": \"fetch\", "
           "\"url\": \"https://127.0.0.1:%d/f\", \"retries\": 0}]}\n",
           tls_port);
-  cr_expect_str_eq(status(r, "env"), "failed");
+  cr_expect_str_eq(status(r, "fromenv"), "failed");
   cJSON_Delete(r);
   /* The upper-case name counts for https (only http skips it). */
   snprintf(env, sizeof(env), "HTTPS_PROXY=http://127.0.0.1:%d", hp.port);
   r = run(env, 1,
-          "{\"tasks\": [{\"id\": \"env\", \"kind\": \"fetch\", "
+          "{\"tasks\": [{\"id\": \"fromenv\", \"kind\": \"fetch\", "
           "\"url\": \"https://127.0.0.1:%d/f\", \"retries\": 0}]}\n",
           tls_port);
-  cr_expect_str_eq(status(r, "env"), "failed");
+  cr_expect_str_eq(status(r, "fromenv"), "failed");
   cJSON_Delete(r);
   head_proxy_stop(&hp);
   for (h = corun_buf_str(&hp.heads); (h = strstr(h, "CONNECT ")) != NULL;
