@@ -2141,3 +2141,88 @@ Test(cli, a_listing_that_cannot_be_written_fails)
   free(err);
   free(dir);
 }
+
+/*
+ * A pipeline split by item across shards, then merged: its JUnit is what
+ * one run writes. "junit": "items": a case per item, in item order, each
+ * with its outcome; the summary's case names the failed items.
+ */
+Test(cli, a_split_pipelines_junit_merges_as_one_run_writes_it)
+{
+  static const char *const modes[] = {"items", "summary"};
+  char *dir = tmp_dir("cli");
+  size_t m;
+
+  for (m = 0; m < 2; m++) {
+    char *job = path_join(dir, "j.json"), *whole = path_join(dir, "w.xml"),
+         *r1 = path_join(dir, "r1.json"), *r2 = path_join(dir, "r2.json"),
+         *merged = path_join(dir, "m.xml");
+    char text[1024];
+    char *a, *b;
+    struct proc *p;
+
+    snprintf(text, sizeof(text),
+             "{\"name\": \"j\", \"tasks\": [{\"id\": \"p\", \"kind\": "
+             "\"pipeline\", \"shard\": true, \"junit\": \"%s\", \"source\": "
+             "{\"items\": [\"a\", \"b\", \"c\", \"d\", \"e\"]}, \"stages\": "
+             "[{\"task\": {\"kind\": \"exec\", \"shell\": \"test ${item} != "
+             "b && test ${item} != e\"}}]}, {\"id\": \"x\", \"kind\": "
+             "\"sleep\", \"seconds\": 0}]}\n",
+             modes[m]);
+    put_text(job, text);
+    p = CLI(NULL, "-q", "--junit", whole, job);
+    cr_assert_eq(p->status, 1, "%s", p->err);
+    proc_free(p);
+    p = CLI(NULL, "-q", "--shard", "1/2", "--report", r1, job);
+    proc_free(p);
+    p = CLI(NULL, "-q", "--shard", "2/2", "--report", r2, job);
+    proc_free(p);
+    p = CLI(NULL, "merge", "--junit", merged, r1, r2);
+    cr_assert_eq(p->status, 1, "%s", p->err);
+    proc_free(p);
+    a = slurp(whole);
+    b = slurp(merged);
+    cr_assert(a && b);
+    /* The same cases in the same order, outcomes and messages: times,
+     * hostname and timestamps aside. */
+    {
+      char *s[2] = {a, b};
+      int k;
+
+      for (k = 0; k < 2; k++) {
+        char *in = s[k], *o = in;
+
+        while (*in) {
+          if ((strncmp(in, " time=\"", 7) == 0 ||
+               strncmp(in, " timestamp=\"", 12) == 0 ||
+               strncmp(in, " hostname=\"", 11) == 0)) {
+            in = strchr(in, '"') + 1;
+            in = strchr(in, '"') + 1;
+            continue;
+          }
+          *o++ = *in++;
+        }
+        *o = '\0';
+      }
+    }
+    cr_expect_str_eq(b, a, "junit %s", modes[m]);
+    if (m == 0)
+      cr_expect_not_null(strstr(a, "name=\"e\""), "%s", a);
+    else
+      cr_expect_not_null(strstr(a, "failed items: b, e"), "%s", a);
+    free(a);
+    free(b);
+    unlink(job);
+    unlink(whole);
+    unlink(r1);
+    unlink(r2);
+    unlink(merged);
+    free(job);
+    free(whole);
+    free(r1);
+    free(r2);
+    free(merged);
+  }
+  rmdir(dir);
+  free(dir);
+}

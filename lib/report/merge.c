@@ -835,6 +835,68 @@ static void put_pipeline(struct corun_buf *out, cJSON **e, size_t n,
   free(res);
 }
 
+static int index_cmp(const void *a, const void *b)
+{
+  double x = num(*(const cJSON *const *)a, "index"),
+         y = num(*(const cJSON *const *)b, "index");
+
+  return x < y ? -1 : x > y;
+}
+
+/*
+ * A split pipeline's JUnit test cases ("junit": "items"), or the failed
+ * items its own case names, joined from its parts in item order, into the
+ * merged entry e for the replay (a run's own report has neither: the
+ * text written out is put_pipeline()'s). Names past the twentieth are
+ * counted, as a run counts them.
+ */
+static int join_junit(cJSON *e, cJSON **parts, size_t n)
+{
+  static const char *const keys[] = {"junit_cases", "failed_names"};
+  cJSON *res = cJSON_GetObjectItemCaseSensitive(e, "result");
+  size_t k, j;
+  int w;
+
+  if (!cJSON_IsObject(res))
+    return 0;
+  for (w = 0; w < 2; w++) {
+    const cJSON **all, *it;
+    cJSON *arr;
+    size_t total = 0, cnt = 0;
+
+    for (k = 0; k < n; k++)
+      total += (size_t)cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(
+          cJSON_GetObjectItemCaseSensitive(parts[k], "result"), keys[w]));
+    if (total == 0)
+      continue;
+    if ((all = malloc(total * sizeof(*all))) == NULL)
+      return -1;
+    for (k = 0; k < n; k++)
+      cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(
+                                 cJSON_GetObjectItemCaseSensitive(parts[k],
+                                                                  "result"),
+                                 keys[w])) all[cnt++] = it;
+    qsort(all, cnt, sizeof(*all), index_cmp);
+    arr = cJSON_CreateArray();
+    if (arr == NULL || !cJSON_AddItemToObject(res, keys[w], arr)) {
+      cJSON_Delete(arr);
+      free(all);
+      return -1;
+    }
+    for (j = 0; j < cnt && (w == 0 || j < FAIL_NAMES); j++) {
+      cJSON *d = cJSON_Duplicate(all[j], 1);
+
+      if (d == NULL || !cJSON_AddItemToArray(arr, d)) {
+        cJSON_Delete(d);
+        free(all);
+        return -1;
+      }
+    }
+    free(all);
+  }
+  return 0;
+}
+
 /* ---- the second pass ------------------------------------------------------ */
 
 /* Look at part p's next entry (not consumed); 0 at the end of "tasks". */
@@ -899,6 +961,42 @@ static int emit(struct merge *m, struct corun_buf *out, size_t *nout,
   return rc;
 }
 
+/*
+ * An entry as its shard wrote it; but what a split pipeline's part carries
+ * for JUnit ("junit_cases", "failed_names": join_junit()) is no part of a
+ * run's report: such an entry is written again without it, and the
+ * replay still gets it.
+ */
+static int emit_owned(struct merge *m, struct corun_buf *out, size_t *nout,
+                      struct part *p)
+{
+  cJSON *res = cJSON_GetObjectItemCaseSensitive(p->cur, "result"), *jc, *fn;
+  struct corun_buf one = CORUN_BUF_INIT;
+  int rc = -1;
+
+  if (!cJSON_IsObject(res) ||
+      (!cJSON_HasObjectItem(res, "junit_cases") &&
+       !cJSON_HasObjectItem(res, "failed_names")))
+    return emit(m, out, nout, p->s.buf + p->s.beg, p->curlen, p->cur);
+  jc = cJSON_DetachItemFromObjectCaseSensitive(res, "junit_cases");
+  fn = cJSON_DetachItemFromObjectCaseSensitive(res, "failed_names");
+  corun__json_write(&one, p->cur, NULL);
+  if (jc && !cJSON_AddItemToObject(res, "junit_cases", jc)) {
+    cJSON_Delete(jc);
+    one.oom = 1;
+  }
+  if (fn && !cJSON_AddItemToObject(res, "failed_names", fn)) {
+    cJSON_Delete(fn);
+    one.oom = 1;
+  }
+  if (one.oom)
+    problem(m, NULL, 0, 0, "out of memory");
+  else
+    rc = emit(m, out, nout, one.p, one.len, p->cur);
+  corun_buf_free(&one);
+  return rc;
+}
+
 /* Every task entry in file order. */
 static int deal(struct merge *m, struct corun_buf *out)
 {
@@ -932,7 +1030,7 @@ static int deal(struct merge *m, struct corun_buf *out)
         break;
       }
       do {
-        if (emit(m, out, &nout, p->s.buf + p->s.beg, p->curlen, p->cur) < 0)
+        if (emit_owned(m, out, &nout, p) < 0)
           rc = -1;
         drop_entry(p);
       } while (rc == 0 && peek_entry(m, p) > 0 && !is_root(p->cur));
@@ -952,6 +1050,10 @@ static int deal(struct merge *m, struct corun_buf *out)
       corun_buf_reset(&one);
       put_pipeline(&one, parts, m->n, m->pstatus[pos]);
       e = one.oom ? NULL : cJSON_ParseWithLength(one.p, one.len);
+      if (e && m->replay && join_junit(e, parts, m->n) < 0) {
+        cJSON_Delete(e);
+        e = NULL;
+      }
       if (e == NULL) {
         problem(m, NULL, 0, 0, "out of memory");
         rc = -1;

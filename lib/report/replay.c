@@ -8,8 +8,9 @@
  * container, streams), with hooks that answer from what the report holds
  * (the result, the error's "response") instead of from a running task.
  * What a report does not hold is not made up: a fetch's phases and a
- * pipeline's queue lengths in the trace, a command's pid, a pipeline's
- * items as JUnit cases, "after" edges for the critical path.
+ * pipeline's queue lengths in the trace, a command's pid, "after" edges
+ * for the critical path. A pipeline split by item brings its JUnit cases
+ * (or the failed items its case names) from the parts, joined by merge.c.
  *
  * Only what those reporters read is kept of each task, so a merge of a
  * million tasks holds about a task struct each (results only of the
@@ -33,6 +34,8 @@
 struct rtask {
   struct corun_task base;
   cJSON *response; /* the error's "response", or NULL */
+  cJSON *cases;    /* a split pipeline's "junit_cases", or NULL */
+  cJSON *failed;   /* a split pipeline's "failed_names", or NULL */
 };
 
 struct replay {
@@ -66,6 +69,59 @@ static int r_response(const struct corun_task *t, long *status,
   v = cJSON_GetObjectItemCaseSensitive(r, "body");
   *body = cJSON_IsString(v) ? v->valuestring : NULL;
   return 1;
+}
+
+static const char *str_of(const cJSON *e, const char *k);
+
+/* A split pipeline's items as JUnit cases, as its parts wrote them. */
+static size_t r_cases(const struct corun_task *t, size_t i,
+                      struct corun_case *c)
+{
+  const cJSON *arr = ((const struct rtask *)t)->cases, *it, *v;
+  const char *s;
+  int k;
+
+  if (c == NULL || (it = cJSON_GetArrayItem(arr, (int)i)) == NULL)
+    return (size_t)cJSON_GetArraySize(arr);
+  memset(c, 0, sizeof(*c));
+  c->name = str_of(it, "name") ? str_of(it, "name") : "";
+  c->msg = str_of(it, "message");
+  v = cJSON_GetObjectItemCaseSensitive(it, "duration");
+  c->dur_ns = cJSON_IsNumber(v) && v->valuedouble > 0
+                  ? (uint64_t)llround(v->valuedouble * 1e9)
+                  : 0;
+  s = str_of(it, "status");
+  for (k = 0; s && k <= CORUN_STATUS_SKIPPED; k++)
+    if (strcmp(s, corun__task_status_name((enum corun_status)k)) == 0)
+      c->status = (uint8_t)k;
+  s = str_of(it, "type");
+  for (k = 0; s && k < 64; k++)
+    if (strcmp(s, corun_errtype_name((enum corun_errtype)k)) == 0) {
+      c->err_type = (uint8_t)k;
+      break;
+    }
+  return (size_t)cJSON_GetArraySize(arr);
+}
+
+/* The failed items a split pipeline's own case names, as a run says. */
+static void r_case_detail(const struct corun_task *t, struct corun_buf *out)
+{
+  const cJSON *arr = ((const struct rtask *)t)->failed, *it;
+  double failed = 0;
+  int n = cJSON_GetArraySize(arr), i = 0;
+
+  if (n == 0)
+    return;
+  if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(t->result, "failed")))
+    failed = cJSON_GetObjectItemCaseSensitive(t->result, "failed")->valuedouble;
+  corun_buf_puts(out, "; failed items: ");
+  cJSON_ArrayForEach(it, arr)
+  {
+    corun_buf_printf(out, "%s%s", i++ ? ", " : "",
+                     str_of(it, "name") ? str_of(it, "name") : "");
+  }
+  if (failed > n)
+    corun_buf_printf(out, " and %.0f more", failed - n);
 }
 
 /* Never called: it marks a stand-in as a container of items. */
@@ -102,6 +158,10 @@ struct replay *corun__replay_new(const char *name, double started_wall,
       s->response = r_response;
     if (k->child_done)
       s->child_done = r_child_done;
+    if (k->cases) {
+      s->cases = r_cases;
+      s->case_detail = r_case_detail;
+    }
   }
   r->run.job = &r->job;
   r->run.started_wall = started_wall;
@@ -251,6 +311,12 @@ int corun__replay_add(struct replay *r, cJSON *e, struct corun_buf *why)
   }
   if (keeps_result(t->kind))
     t->result = cJSON_DetachItemFromObjectCaseSensitive(e, "result");
+  if (t->kind->cases && cJSON_IsObject(t->result)) {
+    rt->cases =
+        cJSON_DetachItemFromObjectCaseSensitive(t->result, "junit_cases");
+    rt->failed =
+        cJSON_DetachItemFromObjectCaseSensitive(t->result, "failed_names");
+  }
   if (name && strcmp(name, t->id) != 0) {
     char *copy = strdup(name);
 
@@ -304,6 +370,8 @@ void corun__replay_free(struct replay *r)
     free(rt->base.children);
     cJSON_Delete(rt->base.result);
     cJSON_Delete(rt->response);
+    cJSON_Delete(rt->cases);
+    cJSON_Delete(rt->failed);
   }
   for (i = 0; i < r->nchunks; i++)
     free(r->chunks[i]);

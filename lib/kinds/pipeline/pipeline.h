@@ -201,6 +201,7 @@ struct pl_run {
   int fail_set;     /* it does: even when fail_msg could not be kept */
   char *first_fail; /* the first failed item and why, for the message */
   char *fail_names[FAIL_NAMES]; /* the first failed items, for JUnit */
+  uint64_t fail_index[FAIL_NAMES]; /* their item indexes */
   uint32_t nfail_names;
   struct pl_case *cases; /* "junit": "items": one per item that ended */
   size_t ncases, capcases;

@@ -103,6 +103,51 @@ static void write_pct(struct corun_buf *out, struct hist *h, double pct)
     corun_buf_printf(out, "%.6f", corun__pl_hist_pct(h, pct));
 }
 
+/*
+ * A pipeline split across shards: what its JUnit test cases need of this
+ * part, for corun merge to write them as one run would. "junit": "items":
+ * each item's case; otherwise the failed items the pipeline's own case
+ * names. With item indexes: the parts' lists are joined in item order.
+ */
+static void put_junit_part(struct corun_buf *out, const struct pl *p,
+                           const struct corun_secrets *sec)
+{
+  const struct pl_run *r = p->r;
+  size_t i;
+
+  if (p->c->junit_items) {
+    corun_buf_puts(out, ", \"junit_cases\": [");
+    for (i = 0; i < r->ncases; i++) {
+      const struct pl_case *c = &r->cases[i];
+
+      corun_buf_printf(out, "%s{\"index\": %llu, \"name\": ", i ? ", " : "",
+                       (unsigned long long)c->index);
+      corun__json_write_str(out, c->name ? c->name : "", sec);
+      corun_buf_printf(
+          out, ", \"status\": \"%s\", \"type\": ",
+          corun__task_status_name((enum corun_status)c->status));
+      if (c->status == CORUN_STATUS_OK) {
+        corun_buf_puts(out, "null, \"message\": null");
+      } else {
+        corun_buf_printf(out, "\"%s\", \"message\": ",
+                         corun_errtype_name((enum corun_errtype)c->err_type));
+        corun__json_write_str(out, c->msg ? c->msg : "", sec);
+      }
+      corun_buf_printf(out, ", \"duration\": %.6f}", (double)c->dur_ns / 1e9);
+    }
+    corun_buf_putc(out, ']');
+    return;
+  }
+  corun_buf_puts(out, ", \"failed_names\": [");
+  for (i = 0; i < r->nfail_names; i++) {
+    corun_buf_printf(out, "%s{\"index\": %llu, \"name\": ", i ? ", " : "",
+                     (unsigned long long)r->fail_index[i]);
+    corun__json_write_str(out, r->fail_names[i] ? r->fail_names[i] : "", sec);
+    corun_buf_putc(out, '}');
+  }
+  corun_buf_putc(out, ']');
+}
+
 void corun__pl_result(const struct corun_task *t,
                       const struct corun_secrets *sec, struct corun_buf *out)
 {
@@ -111,7 +156,6 @@ void corun__pl_result(const struct corun_task *t,
   double secs, span;
   uint32_t i;
 
-  (void)sec;
   if (r == NULL || t->t_start == CORUN_NO_TIME) {
     corun_buf_puts(out, "null");
     return;
@@ -158,7 +202,10 @@ void corun__pl_result(const struct corun_task *t,
     corun__pl_hist_write(out, &st->hist);
     corun_buf_putc(out, '}');
   }
-  corun_buf_puts(out, "]}");
+  corun_buf_putc(out, ']');
+  if (p->c->shard_total)
+    put_junit_part(out, p, sec);
+  corun_buf_putc(out, '}');
 }
 
 void corun__pl_summary(const struct corun_task *t, struct corun_buf *out)

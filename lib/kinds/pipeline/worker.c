@@ -181,11 +181,14 @@ void corun__pl_note_item(struct pl *p, const struct corun_qitem *it,
         ;
       memcpy(label + n, "...", 4);
     }
+    r->fail_index[r->nfail_names] = it->index;
     r->fail_names[r->nfail_names++] = label;
     return;
   }
-  if (failed && r->nfail_names < FAIL_NAMES)
+  if (failed && r->nfail_names < FAIL_NAMES) {
+    r->fail_index[r->nfail_names] = it->index;
     r->fail_names[r->nfail_names++] = strdup(label);
+  }
   if (r->ncases == r->capcases) {
     size_t cap = r->capcases ? 2 * r->capcases : 16;
     struct pl_case *nv = realloc(r->cases, cap * sizeof(*nv));
