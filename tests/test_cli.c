@@ -2226,3 +2226,40 @@ Test(cli, a_split_pipelines_junit_merges_as_one_run_writes_it)
   rmdir(dir);
   free(dir);
 }
+
+
+/*
+ * corun runs on one thread, fetches and all: libcurl is loaded on the
+ * main thread. Once a process has had a second thread, glibc locks in
+ * every malloc and free and wraps every system call for cancellation,
+ * which a big job pays per request. strace sees every clone; a job of
+ * sleeps and fetches to an address (no resolver thread) makes none.
+ */
+Test(cli, a_job_with_fetches_makes_no_thread)
+{
+  char *dir = tmp_dir("cli"), *job = path_join(dir, "j.json"),
+       *trace = path_join(dir, "strace.txt"), *text;
+  char cmd[4096];
+  int rc;
+
+  if (system("command -v strace >/dev/null") != 0)
+    cr_skip_test("strace missing");
+  put_text(job, "{\"tasks\": [{\"kind\": \"sleep\", \"seconds\": 0}, "
+                "{\"kind\": \"fetch\", \"url\": \"http://127.0.0.1:9/\"}]}\n");
+  snprintf(cmd, sizeof(cmd),
+           "strace -f -qq -e trace=clone,clone3 -o %s %s -q %s 2>/dev/null",
+           trace,
+           CORUN_BIN, job);
+  rc = system(cmd);
+  cr_expect_eq(WEXITSTATUS(rc), 1, "%s: %d", cmd, rc);
+  text = read_file(trace, NULL);
+  cr_assert_not_null(text, "strace wrote nothing");
+  cr_expect_null(strstr(text, "CLONE_THREAD"), "%s", text);
+  free(text);
+  unlink(job);
+  unlink(trace);
+  rmdir(dir);
+  free(job);
+  free(trace);
+  free(dir);
+}

@@ -85,9 +85,9 @@ struct corun_prechecks {
   struct corun_precheck *v;
   size_t n, cap;
   /*
-   * Set by the job's first fetch, which starts loading libcurl: the
-   * loader waits for it once the tasks are read, and if it cannot load,
-   * says so at that task (libcurl_task, libcurl_off).
+   * Set by the job's first fetch: the loader loads libcurl once the tasks
+   * are read, and if it cannot, says so at that task (libcurl_task,
+   * libcurl_off).
    */
   int libcurl;
   long libcurl_task;

@@ -774,7 +774,7 @@ int corun__fetch_plain(struct corun_task *t, const char *url, size_t len,
 
   memset(&f, 0, sizeof(f));
   f.memo = memo;
-  /* The job's first fetch is parse()'s: it starts loading libcurl. */
+  /* The job's first fetch is parse()'s: it notes where it stands. */
   if ((!pre->libcurl && !corun__libcurl_loaded()) ||
       (m = checks_memo(&f)) == NULL)
     return -1;
@@ -824,18 +824,16 @@ static int parse(struct corun_task *t, struct corun_fields *f)
   }
   ft->c = c;
   /*
-   * The job's first fetch starts loading libcurl, on a thread while the
-   * rest of the job is read; the loader waits for it, and names this task
-   * if it cannot load. Fields read for another reason (the job's
-   * "defaults", a template, a task made as the job runs) need no libcurl
-   * yet: the run loads it before its first fetch starts, and a fetch
-   * fails there if it cannot.
+   * The job's first fetch: the loader loads libcurl once the job is read,
+   * and names this task if it cannot. Fields read for another reason (the
+   * job's "defaults", a template, a task made as the job runs) need no
+   * libcurl yet: the run loads it before its first fetch starts, and a
+   * fetch fails there if it cannot.
    */
   if (f->pre && !f->pre->libcurl) {
     f->pre->libcurl = 1;
     f->pre->libcurl_task = f->task;
     f->pre->libcurl_off = f->obj_off;
-    corun__libcurl_begin();
   }
   if (corun_field_string(f, "url", &ft->url) == 0)
     corun_field_missing(f, "url");

@@ -23,7 +23,7 @@ extern const struct corun_kind corun_kind_fetch;
  * t's job (a malloc a task saved). Returns 0, or -1 when out of memory,
  * the URL is not http(s) (then parse() on the same task says why) or the
  * task is the job's first fetch (pre: the load's) while libcurl is not
- * loaded (parse() starts loading it).
+ * loaded (parse() notes where it stands, for the loader's message).
  */
 int corun__fetch_plain(struct corun_task *t, const char *url, size_t len,
                        char *room, struct corun_fields_memo *memo,

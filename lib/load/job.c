@@ -150,9 +150,9 @@ enum corun_code corun_job_load_text(struct corun_job **out, const char *text,
 }
 
 /*
- * The job's fetches started loading libcurl while its tasks were read
- * (fetch's parse()): it is waited for here, and if it cannot load, the
- * first fetch says so, as it would have had it loaded at once.
+ * A job with fetches loads libcurl once its tasks are read (none of them
+ * needs it before: header lists are corun's own); if it cannot load, the
+ * first fetch says so (fetch's parse() noted which).
  */
 static void wait_libcurl(struct loader *ld)
 {

@@ -13,7 +13,6 @@
 #include <curl/curl.h>
 #include <dlfcn.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -78,9 +77,8 @@ static struct {
 } fn;
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
-/* Written by whichever thread loads; read by any (need(), begin). */
+/* Set once, by whichever thread loads first (pthread_once). */
 static atomic_int loaded;
-static atomic_int begun;
 static char why_buf[512];
 
 /* dlsym()'s object pointer as the function pointer it is (POSIX). */
@@ -129,33 +127,6 @@ static void load(void)
 #undef LOAD_VAR
   /* Kept open for the life of the process, as a linked library would be. */
   atomic_store(&loaded, 1);
-}
-
-static void *load_thread(void *arg)
-{
-  (void)arg;
-  pthread_once(&once, load);
-  return NULL;
-}
-
-void corun__libcurl_begin(void)
-{
-  pthread_attr_t attr;
-  sigset_t all, old;
-  pthread_t th;
-
-  if (atomic_load(&loaded) || atomic_exchange(&begun, 1))
-    return;
-  if (pthread_attr_init(&attr) != 0)
-    return;
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  /* Signals are the event loop's: the thread blocks them all from birth. */
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  /* No thread: corun__libcurl_load() loads it itself. */
-  (void)pthread_create(&th, &attr, load_thread, NULL);
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
-  pthread_attr_destroy(&attr);
 }
 
 int corun__libcurl_load(const char **why)

@@ -12,9 +12,11 @@
  *
  * Where a failure to load must be a clean error rather than an abort, call
  * corun__libcurl_load() first: the loader does once a job with a fetch is
- * read, so a machine without libcurl gets a load error there. The job's
- * first fetch calls corun__libcurl_begin(), so that the loading happens
- * on a thread while the rest of the job is read.
+ * read, so a machine without libcurl gets a load error there, naming the
+ * job's first fetch. (Not on a thread of its own while the job is read:
+ * once a process has had a second thread, glibc takes locks in every
+ * malloc and free and wraps every system call for cancellation, a few
+ * percent of a big job's run for a few milliseconds of its load.)
  *
  * curl_slist_append() and curl_slist_free_all() are corun's own: a list
  * is plain memory that libcurl only reads, so a job's header lists are
@@ -28,13 +30,6 @@
  * (a static string: which library, and dlopen()'s reason).
  */
 int corun__libcurl_load(const char **why);
-
-/*
- * Starts loading libcurl on a thread of its own, once for the process;
- * corun__libcurl_load() then waits for it. Nothing when it is loaded or
- * loading already, or when no thread can be made (it loads at the wait).
- */
-void corun__libcurl_begin(void);
 
 /* Whether libcurl has been loaded (for tests: a job without fetches). */
 int corun__libcurl_loaded(void);
