@@ -295,6 +295,26 @@ Test(predicate, describe_and_show_say_what_was_expected_and_what_came)
   corun__pred_show(v, 3, &out);
   cr_expect_str_eq(corun_buf_str(&out), "\"\xc3\xa9\xc3\xa9\xc3\xa9\"");
   cJSON_Delete(v);
+  /* Bytes that are no UTF-8 (a binary body) count one each. */
+  v = cJSON_CreateString("\x80\x80" "ab");
+  corun_buf_reset(&out);
+  corun__pred_show(v, 2, &out);
+  cr_expect_str_eq(corun_buf_str(&out), "\"\x80\x80\"...");
+  corun_buf_reset(&out);
+  corun__pred_show(v, 0, &out);
+  cr_expect_str_eq(corun_buf_str(&out), "\"\"...");
+  cJSON_Delete(v);
+  {
+    char stray[301];
+
+    memset(stray, 0x80, 300);
+    stray[300] = '\0';
+    v = cJSON_CreateString(stray);
+    corun_buf_reset(&out);
+    corun__pred_show(v, 200, &out);
+    cr_expect_eq(out.len, 200 + 5, "%zu", out.len); /* the quotes, "..." */
+    cJSON_Delete(v);
+  }
   v = cJSON_Parse("[1,2,3,4,5,6]");
   corun_buf_reset(&out);
   corun__pred_show(v, 5, &out);

@@ -259,18 +259,23 @@ int corun__pred_wants_absent(const struct corun_pred *p)
   return p->op == OP_EXISTS && cJSON_IsFalse(p->arg);
 }
 
-/* The byte count of s that fits in max, not ending inside a character. */
 /*
- * The bytes of s's first max characters: a UTF-8 continuation byte goes
- * with the character before it (a stray one counts as none).
+ * The bytes of s's first max characters: a UTF-8 lead byte takes the
+ * continuation bytes it announces, and no more; any other byte (a stray
+ * continuation byte of a binary body) counts as a character of its own,
+ * so no more than 4 * max bytes are ever kept.
  */
 static size_t utf8_cut(const char *s, size_t len, size_t max)
 {
-  size_t i, chars = 0;
+  size_t i = 0, chars;
 
-  for (i = 0; i < len; i++)
-    if (((unsigned char)s[i] & 0xc0) != 0x80 && chars++ == max)
-      break;
+  for (chars = 0; chars < max && i < len; chars++) {
+    unsigned char c = (unsigned char)s[i++];
+    int more = c >= 0xf0 ? 3 : c >= 0xe0 ? 2 : c >= 0xc0 ? 1 : 0;
+
+    while (more-- > 0 && i < len && ((unsigned char)s[i] & 0xc0) == 0x80)
+      i++;
+  }
   return i;
 }
 
