@@ -971,10 +971,13 @@ static int emit_owned(struct merge *m, struct corun_buf *out, size_t *nout,
                       struct part *p)
 {
   cJSON *res = cJSON_GetObjectItemCaseSensitive(p->cur, "result"), *jc, *fn;
+  const char *kind = cJSON_GetStringValue(
+      cJSON_GetObjectItemCaseSensitive(p->cur, "kind"));
   struct corun_buf one = CORUN_BUF_INIT;
   int rc = -1;
 
-  if (!cJSON_IsObject(res) ||
+  /* Only a pipeline's: another kind's result is the job's own JSON. */
+  if (kind == NULL || strcmp(kind, "pipeline") != 0 || !cJSON_IsObject(res) ||
       (!cJSON_HasObjectItem(res, "junit_cases") &&
        !cJSON_HasObjectItem(res, "failed_names")))
     return emit(m, out, nout, p->s.buf + p->s.beg, p->curlen, p->cur);
