@@ -555,6 +555,39 @@ Test(junit, pipeline_summary_is_one_case_naming_failed_items)
 }
 
 /*
+ * Workers that race: the items of higher index fail first, yet the case
+ * names the 20 of lowest index, in item order, as one worker would.
+ */
+Test(junit, pipeline_summary_names_the_lowest_failed_items_in_order)
+{
+  char *dir = tmp_dir("junit");
+  char *job = put_file(
+      dir, "job.json",
+      "{\"name\": \"pl\", \"tasks\": [\n"
+      " {\"id\": \"crawl\", \"kind\": \"pipeline\","
+      "  \"source\": {\"range\": [0, 30]},\n"
+      "  \"stages\": [{\"workers\": 30, \"task\": {\"kind\": \"exec\", "
+      "\"shell\": \"sleep 0.$((40 - ${item})); test ${item} -lt 5\"}}]}\n"
+      "]}\n");
+  char *xml = path_join(dir, "out.xml");
+  char *doc, *c;
+  struct proc *p;
+
+  p = CLI(NULL, "-q", "--junit", xml, job);
+  cr_assert_eq(p->status, 1, "exit %d, stderr: %s", p->status, p->err);
+  proc_free(p);
+  doc = slurp_file(xml, NULL);
+  c = case_of(doc, "crawl");
+  assert_has(c, "; failed items: 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, "
+                "17, 18, 19, 20, 21, 22, 23, 24 and 5 more\"");
+  free(c);
+  free(doc);
+  free(xml);
+  free(job);
+  rm_scratch(dir, (const char *const[]){"job.json", "out.xml", NULL});
+}
+
+/*
  * "junit": "items": a case per item, in source order, named by the last
  * stage's task's "name" filled with the item (or the source item itself),
  * with its duration, failure or skip; the pipeline itself is no case when

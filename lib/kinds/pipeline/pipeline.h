@@ -435,7 +435,8 @@ void corun__pl_trace(const struct corun_task *t, int tid,
 size_t corun__pl_cases(const struct corun_task *t, size_t i,
                        struct corun_case *c);
 void corun__pl_case_detail(const struct corun_task *t, struct corun_buf *out);
-/* Put the item cases in source order, as the pipeline ends. */
+/* Put the item cases and the failed items' names in source order, as the
+ * pipeline ends. */
 void corun__pl_cases_sort(struct pl *p);
 
 /* ---- run.c ---- */

@@ -257,8 +257,22 @@ static int case_cmp(const void *a, const void *b)
 
 void corun__pl_cases_sort(struct pl *p)
 {
-  if (p->r->ncases > 1)
-    qsort(p->r->cases, p->r->ncases, sizeof(*p->r->cases), case_cmp);
+  struct pl_run *r = p->r;
+  uint32_t i, j;
+
+  if (r->ncases > 1)
+    qsort(r->cases, r->ncases, sizeof(*r->cases), case_cmp);
+  /* The failed items' names too (twenty at most: in place). */
+  for (i = 1; i < r->nfail_names; i++)
+    for (j = i; j > 0 && r->fail_index[j - 1] > r->fail_index[j]; j--) {
+      uint64_t x = r->fail_index[j];
+      char *s = r->fail_names[j];
+
+      r->fail_index[j] = r->fail_index[j - 1];
+      r->fail_names[j] = r->fail_names[j - 1];
+      r->fail_index[j - 1] = x;
+      r->fail_names[j - 1] = s;
+    }
 }
 
 size_t corun__pl_cases(const struct corun_task *t, size_t i,

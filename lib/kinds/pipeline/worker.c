@@ -160,15 +160,48 @@ static char *item_label(const struct pl *p, const struct corun_qitem *it)
   return corun_buf_detach(&b);
 }
 
+/*
+ * The failed items the pipeline's own JUnit case names: the FAIL_NAMES of
+ * lowest index, whatever order they failed in (sorted at the end), so one
+ * run names the same ones however its workers raced, and a merge of its
+ * shards names them too. -1: not among them (index is above all kept).
+ */
+static int fail_slot(const struct pl_run *r, uint64_t index)
+{
+  uint32_t i, worst = 0;
+
+  if (r->nfail_names < FAIL_NAMES)
+    return (int)r->nfail_names;
+  for (i = 1; i < FAIL_NAMES; i++)
+    if (r->fail_index[i] > r->fail_index[worst])
+      worst = i;
+  return index < r->fail_index[worst] ? (int)worst : -1;
+}
+
+/* label (taken, may be NULL) into slot k of the failed items' names. */
+static void keep_fail_name(struct pl_run *r, int k, uint64_t index,
+                           char *label)
+{
+  if (label == NULL)
+    return;
+  if ((uint32_t)k == r->nfail_names)
+    r->nfail_names++;
+  else
+    free(r->fail_names[k]);
+  r->fail_names[k] = label;
+  r->fail_index[k] = index;
+}
+
 void corun__pl_note_item(struct pl *p, const struct corun_qitem *it,
                          enum corun_status status, enum corun_errtype type,
                          const char *msg, uint64_t dur_ns)
 {
   struct pl_run *r = p->r;
   int failed = status == CORUN_STATUS_FAILED || status == CORUN_STATUS_TIMEOUT;
+  int slot = failed ? fail_slot(r, it->index) : -1;
   char *label;
 
-  if (!p->c->junit_items && !(failed && r->nfail_names < FAIL_NAMES))
+  if (!p->c->junit_items && slot < 0)
     return;
   if ((label = item_label(p, it)) == NULL)
     return;
@@ -181,14 +214,11 @@ void corun__pl_note_item(struct pl *p, const struct corun_qitem *it,
         ;
       memcpy(label + n, "...", 4);
     }
-    r->fail_index[r->nfail_names] = it->index;
-    r->fail_names[r->nfail_names++] = label;
+    keep_fail_name(r, slot, it->index, label);
     return;
   }
-  if (failed && r->nfail_names < FAIL_NAMES) {
-    r->fail_index[r->nfail_names] = it->index;
-    r->fail_names[r->nfail_names++] = strdup(label);
-  }
+  if (slot >= 0)
+    keep_fail_name(r, slot, it->index, strdup(label));
   if (r->ncases == r->capcases) {
     size_t cap = r->capcases ? 2 * r->capcases : 16;
     struct pl_case *nv = realloc(r->cases, cap * sizeof(*nv));
