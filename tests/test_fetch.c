@@ -2397,3 +2397,55 @@ Test(fetch, a_slow_completion_is_told_under_debug)
             "no slow-callback warning:\n%s", corun_buf_str(&r->log));
   result_free(r);
 }
+
+/*
+ * A body written straight to a FIFO cannot be taken back: the fetch is
+ * not tried again after it (its reader would get two bodies as one).
+ * /dev/null keeps nothing, so a fetch saved there is retried as any.
+ */
+Test(fetch, a_body_written_to_a_fifo_is_not_sent_twice)
+{
+  char *dir = tmp_dir("fetch"), *fifo = path_join(dir, "body.fifo"),
+       *got = path_join(dir, "got");
+  struct result *r;
+  pid_t reader;
+  int status;
+  char *text;
+
+  cr_assert_eq(mkfifo(fifo, 0600), 0);
+  reader = fork();
+  cr_assert(reader >= 0);
+  if (reader == 0) {
+    char buf[4096];
+    int in = open(fifo, O_RDONLY), out = open(got, O_WRONLY | O_CREAT, 0600);
+    ssize_t n;
+
+    while (in >= 0 && (n = read(in, buf, sizeof(buf))) > 0)
+      (void)!write(out, buf, (size_t)n);
+    _exit(0);
+  }
+  usleep(100000); /* the reader waits in open */
+  r = run_job(job("{\"tasks\": [{\"id\": \"fifo\", \"kind\": \"fetch\", "
+                  "\"url\": \"%s/status?code=500&body=down\", \"save\": \"%s\", "
+                  "\"retries\": 2, \"backoff\": \"10ms\"}, {\"id\": \"null\", "
+                  "\"kind\": \"fetch\", \"url\": \"%s/status?code=500&body=x\", "
+                  "\"save\": \"/dev/null\", \"retries\": 2, \"backoff\": "
+                  "\"10ms\"}]}",
+                  base(), fifo, base()),
+              NULL);
+  cr_assert_eq(waitpid(reader, &status, 0), reader);
+  cr_expect_str_eq(status_of(r, "fifo"), "failed");
+  cr_expect_eq(task_by_id(r, "fifo")->err_type, CORUN_ERR_HTTP_STATUS);
+  cr_expect_eq(task_by_id(r, "fifo")->attempts, 1);
+  text = read_file(got, NULL);
+  cr_expect(text && strcmp(text, "down") == 0, "%s", text ? text : "(none)");
+  free(text);
+  cr_expect_eq(task_by_id(r, "null")->attempts, 3);
+  result_free(r);
+  unlink(fifo);
+  unlink(got);
+  rmdir(dir);
+  free(fifo);
+  free(got);
+  free(dir);
+}

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "util/buf.h"
@@ -151,6 +152,9 @@ struct fetch_xfer {
   int body_overflow;
   int too_large;
   int write_errno;
+  int direct_keeps; /* save goes straight to a device or FIFO that keeps
+                       what it is given (not /dev/null) */
+  int wrote_direct; /* ... and body bytes went there */
   struct corun_decoder *decoder; /* this hop's, made by its first byte */
   int decode_checked;             /* its status and encoding were looked at */
   long status;                    /* ... that status (the hop's last) */
@@ -959,6 +963,7 @@ static int take_body(void *arg, const char *ptr, size_t n)
                   n < BODY_KEEP - ft->x->body.len ? n : BODY_KEEP - ft->x->body.len);
   }
   if (ft->x->out.fd >= 0) {
+    ft->x->wrote_direct |= ft->x->direct_keeps;
     ft->x->write_errno = corun__outfile_write(&ft->x->out, ptr, n);
     return ft->x->write_errno ? -1 : 0;
   }
@@ -1072,12 +1077,26 @@ static void drop_temp(struct fetch_task *ft)
     corun__outfile_abort(&ft->x->out);
 }
 
+/* /dev/null: written directly, yet keeping nothing a retry would repeat. */
+static int keeps_nothing(int fd)
+{
+  struct stat st;
+
+  return fstat(fd, &st) == 0 && S_ISCHR(st.st_mode) &&
+         st.st_rdev == makedev(1, 3);
+}
+
 /* Open where this attempt's body goes. Returns 0, or an errno. */
 static int open_sink(struct fetch_task *ft)
 {
-  return ft->c->save
-             ? corun__outfile_open(&ft->x->out, ft->c->save, ft->base.run->root)
-             : 0;
+  int e = ft->c->save ? corun__outfile_open(&ft->x->out, ft->c->save,
+                                            ft->base.run->root)
+                      : 0;
+
+  ft->x->direct_keeps =
+      !e && ft->x->out.direct && ft->x->out.fd >= 0 &&
+      !keeps_nothing(ft->x->out.fd);
+  return e;
 }
 
 /* Put the saved body in place. Returns 0, or an errno. */
@@ -1416,6 +1435,7 @@ static void launch(struct fetch_task *ft, int fresh, int same)
   ft->x->bytes = 0;
   ft->x->too_large = 0;
   ft->x->write_errno = 0;
+  ft->x->wrote_direct = 0;
   ft->x->body_overflow = 0;
   drop_decoder(ft);
   corun__buf_restart(&ft->x->body);
@@ -1640,7 +1660,7 @@ static enum corun_errtype curl_type(CURLcode code)
 
 /*
  * Whether curl gave up on the response's headers for their size: a
- * server's fault (protocol, never retried), not the network's. curl 7.88
+ * server's fault (protocol), not the network's. curl 7.88
  * says "Out of memory" when one header line outgrows its 100 KiB buffer,
  * and "Too large response headers" for all of them together; neither
  * code tells by itself (a reset is a receive error too), so the first is
@@ -1659,7 +1679,9 @@ static int headers_too_large(const struct fetch_task *ft, CURLcode code,
  * status, a check that does not hold yet, a body cut short), so each is,
  * while retries are left. A POST or PATCH may have done its work even so:
  * it goes again only when it was never sent (the name did not resolve,
- * the connection was refused), or with retry_unsafe.
+ * the connection was refused), or with retry_unsafe. A body written
+ * straight to a device or FIFO cannot be taken back: a second one after
+ * it would read as one body.
  */
 static int retryable(const struct fetch_task *ft, CURLcode code)
 {
@@ -1669,7 +1691,8 @@ static int retryable(const struct fetch_task *ft, CURLcode code)
                    code == CURLE_COULDNT_RESOLVE_PROXY ||
                    code == CURLE_COULDNT_CONNECT;
 
-  if (!corun__retry_left(&c->retry, &ft->base))
+  if (!corun__retry_left(&c->retry, &ft->base) ||
+      (ft->x && ft->x->wrote_direct))
     return 0;
   return never_sent || !unsafe || c->retry_unsafe;
 }
