@@ -159,7 +159,7 @@ SCHEMA = [
     r"cannot depend on the item",
     r"cannot both be set",
     r"is not a valid id ",
-    r"\" is reserved \(env, item and index",
+    r"\" is reserved \(env, item, item\.\* and index",
     r"is not a duration",
     r"has an unknown unit",
     r"has its units out of order",

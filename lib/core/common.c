@@ -64,11 +64,15 @@ static void read_id(struct corun_fields *f, struct corun_common *out)
     return;
   if (cJSON_IsString(v) && (strcmp(v->valuestring, "env") == 0 ||
                             strcmp(v->valuestring, "item") == 0 ||
+                            strncmp(v->valuestring, "item.", 5) == 0 ||
                             strcmp(v->valuestring, "index") == 0)) {
-    /* ${env:...}, ${item} and ${index} would shadow its captures. */
+    /*
+     * ${env:...}, ${item} and ${index} would shadow its captures (and
+     * ${item.a.x} is a field of the item, never task item.a's capture).
+     */
     corun_field_fail(f, "id", v,
-                     "\"%s\" is reserved (env, item and index are corun's "
-                     "own names in ${...})",
+                     "\"%s\" is reserved (env, item, item.* and index are "
+                     "corun's own names in ${...})",
                      v->valuestring);
     out->bad_id = v->valuestring;
   } else if (cJSON_IsString(v) && valid_id(v->valuestring)) {
