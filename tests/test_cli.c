@@ -2263,3 +2263,43 @@ Test(cli, a_job_with_fetches_makes_no_thread)
   free(trace);
   free(dir);
 }
+
+/*
+ * A task's own result that happens to hold the keys a split pipeline's
+ * part carries for JUnit comes out of a merge as the shard wrote it.
+ */
+Test(cli, a_merge_keeps_a_results_own_keys)
+{
+  char *dir = tmp_dir("cli"), *job = path_join(dir, "j.json"),
+       *r1 = path_join(dir, "r1.json"), *r2 = path_join(dir, "r2.json"),
+       *m = path_join(dir, "m.json"), *text;
+  struct proc *p;
+
+  put_text(job, "{\"tasks\": [{\"id\": \"a\", \"kind\": \"sleep\", "
+                "\"seconds\": 0, \"result\": {\"failed_names\": [1], "
+                "\"junit_cases\": \"mine\", \"keep\": true}}, {\"id\": \"b\", "
+                "\"kind\": \"sleep\", \"seconds\": 0}]}\n");
+  p = CLI(NULL, "-q", "--shard", "1/2", "--report", r1, job);
+  proc_free(p);
+  p = CLI(NULL, "-q", "--shard", "2/2", "--report", r2, job);
+  proc_free(p);
+  p = CLI(NULL, "merge", "--report", m, r1, r2);
+  cr_assert_eq(p->status, 0, "%s", p->err);
+  proc_free(p);
+  text = slurp(m);
+  cr_assert_not_null(text);
+  cr_expect_not_null(strstr(text, "\"result\": {\"failed_names\": [1], "
+                                  "\"junit_cases\": \"mine\", \"keep\": true}"),
+                     "%s", text);
+  free(text);
+  unlink(job);
+  unlink(r1);
+  unlink(r2);
+  unlink(m);
+  rmdir(dir);
+  free(job);
+  free(r1);
+  free(r2);
+  free(m);
+  free(dir);
+}
