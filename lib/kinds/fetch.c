@@ -1721,6 +1721,8 @@ static void attempt_failed(struct fetch_task *ft, enum corun_errtype type,
                            long status, CURLcode code, struct corun_buf *msg)
 {
   if (retryable(ft, code)) {
+    /* A whole body kept for the checks need not wait out the backoff. */
+    corun_buf_free(&ft->x->whole);
     if (corun__retry_after(&ft->retry, &ft->base, backoff_ms(ft, status),
                            corun_buf_str(msg), again) == 0)
       return;
@@ -2295,6 +2297,9 @@ static void attempt_done(CURL *easy, CURLcode code, const char *errmsg,
       corun_buf_free(&msg);
       return;
     }
+    /* An earlier attempt's failed answer shows nowhere now. */
+    free_result(ft->failed);
+    ft->failed = NULL;
     ft->res = make_result(ft, status);
     put_easy(ft);
     if (ft->res == NULL) {
