@@ -2142,6 +2142,16 @@ Test(cli, a_listing_that_cannot_be_written_fails)
   free(dir);
 }
 
+/* job run as shards 1/2 and 2/2 (reports r1, r2), then merged with flag. */
+static struct proc *two_shards_merged(const char *job, const char *r1,
+                                      const char *r2, const char *flag,
+                                      const char *out)
+{
+  proc_free(CLI(NULL, "-q", "--shard", "1/2", "--report", r1, job));
+  proc_free(CLI(NULL, "-q", "--shard", "2/2", "--report", r2, job));
+  return CLI(NULL, "merge", flag, out, r1, r2);
+}
+
 /*
  * A pipeline split by item across shards, then merged: its JUnit is what
  * one run writes. "junit": "items": a case per item, in item order, each
@@ -2173,11 +2183,7 @@ Test(cli, a_split_pipelines_junit_merges_as_one_run_writes_it)
     p = CLI(NULL, "-q", "--junit", whole, job);
     cr_assert_eq(p->status, 1, "%s", p->err);
     proc_free(p);
-    p = CLI(NULL, "-q", "--shard", "1/2", "--report", r1, job);
-    proc_free(p);
-    p = CLI(NULL, "-q", "--shard", "2/2", "--report", r2, job);
-    proc_free(p);
-    p = CLI(NULL, "merge", "--junit", merged, r1, r2);
+    p = two_shards_merged(job, r1, r2, "--junit", merged);
     cr_assert_eq(p->status, 1, "%s", p->err);
     proc_free(p);
     a = slurp(whole);
@@ -2279,11 +2285,7 @@ Test(cli, a_merge_keeps_a_results_own_keys)
                 "\"seconds\": 0, \"result\": {\"failed_names\": [1], "
                 "\"junit_cases\": \"mine\", \"keep\": true}}, {\"id\": \"b\", "
                 "\"kind\": \"sleep\", \"seconds\": 0}]}\n");
-  p = CLI(NULL, "-q", "--shard", "1/2", "--report", r1, job);
-  proc_free(p);
-  p = CLI(NULL, "-q", "--shard", "2/2", "--report", r2, job);
-  proc_free(p);
-  p = CLI(NULL, "merge", "--report", m, r1, r2);
+  p = two_shards_merged(job, r1, r2, "--report", m);
   cr_assert_eq(p->status, 0, "%s", p->err);
   proc_free(p);
   text = slurp(m);
