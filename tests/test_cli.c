@@ -2155,15 +2155,17 @@ static struct proc *two_shards_merged(const char *job, const char *r1,
 /*
  * A pipeline split by item across shards, then merged: its JUnit is what
  * one run writes. "junit": "items": a case per item, in item order, each
- * with its outcome; the summary's case names the failed items.
+ * with its outcome; the summary's case names the failed items. The same
+ * for a pipeline one shard runs whole ("shard": false).
  */
 Test(cli, a_split_pipelines_junit_merges_as_one_run_writes_it)
 {
-  static const char *const modes[] = {"items", "summary"};
+  static const char *const modes[] = {"items", "summary", "items"};
+  static const char *const split[] = {"true", "true", "false"};
   char *dir = tmp_dir("cli");
   size_t m;
 
-  for (m = 0; m < 2; m++) {
+  for (m = 0; m < 3; m++) {
     char *job = path_join(dir, "j.json"), *whole = path_join(dir, "w.xml"),
          *r1 = path_join(dir, "r1.json"), *r2 = path_join(dir, "r2.json"),
          *merged = path_join(dir, "m.xml");
@@ -2173,12 +2175,12 @@ Test(cli, a_split_pipelines_junit_merges_as_one_run_writes_it)
 
     snprintf(text, sizeof(text),
              "{\"name\": \"j\", \"tasks\": [{\"id\": \"p\", \"kind\": "
-             "\"pipeline\", \"shard\": true, \"junit\": \"%s\", \"source\": "
+             "\"pipeline\", \"shard\": %s, \"junit\": \"%s\", \"source\": "
              "{\"items\": [\"a\", \"b\", \"c\", \"d\", \"e\"]}, \"stages\": "
              "[{\"task\": {\"kind\": \"exec\", \"shell\": \"test ${item} != "
              "b && test ${item} != e\"}}]}, {\"id\": \"x\", \"kind\": "
              "\"sleep\", \"seconds\": 0}]}\n",
-             modes[m]);
+             split[m], modes[m]);
     put_text(job, text);
     p = CLI(NULL, "-q", "--junit", whole, job);
     cr_assert_eq(p->status, 1, "%s", p->err);
@@ -2211,8 +2213,8 @@ Test(cli, a_split_pipelines_junit_merges_as_one_run_writes_it)
         *o = '\0';
       }
     }
-    cr_expect_str_eq(b, a, "junit %s", modes[m]);
-    if (m == 0)
+    cr_expect_str_eq(b, a, "junit %s, split %s", modes[m], split[m]);
+    if (m != 1)
       cr_expect_not_null(strstr(a, "name=\"e\""), "%s", a);
     else
       cr_expect_not_null(strstr(a, "failed items: b, e"), "%s", a);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "core/job.h"
 #include "core/kind.h"
 #include "core/run.h"
 #include "json/write.h"
@@ -104,8 +105,9 @@ static void write_pct(struct corun_buf *out, struct hist *h, double pct)
 }
 
 /*
- * A pipeline split across shards: what its JUnit test cases need of this
- * part, for corun merge to write them as one run would. "junit": "items":
+ * A pipeline in a shard's run (split across shards, or run whole by this
+ * one): what its JUnit test cases need of this part, for corun merge to
+ * write them as one run would. "junit": "items":
  * each item's case; otherwise the failed items the pipeline's own case
  * names. With item indexes: the parts' lists are joined in item order.
  */
@@ -203,7 +205,8 @@ void corun__pl_result(const struct corun_task *t,
     corun_buf_putc(out, '}');
   }
   corun_buf_putc(out, ']');
-  if (p->c->shard_total)
+  /* A shard's report: merge writes the JUnit, split pipeline or whole. */
+  if (p->c->shard_total || t->run->job->shard)
     put_junit_part(out, p, sec);
   corun_buf_putc(out, '}');
 }
