@@ -5,7 +5,6 @@
  * the exit status. No task logic lives here.
  */
 #include <cjson/cJSON.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -205,6 +204,17 @@ static int print_listing(struct corun_buf *b)
   }
   corun_buf_free(b);
   return rc;
+}
+
+/* --version: a libcurl that cannot load is said, not a crash. */
+static void print_version(void)
+{
+  const char *why = NULL, *curl = corun_libcurl_version(&why);
+
+  printf("corun %s (libuv %s, libcurl %s, cJSON %s)\n", corun_version(),
+         uv_version_string(), curl ? curl : "not loadable", cJSON_Version());
+  if (curl == NULL)
+    fprintf(stderr, "corun: %s\n", why ? why : "cannot load libcurl");
 }
 
 static void dump(struct cli *c)
@@ -748,9 +758,7 @@ static int corun_main(struct cli *c, int argc, char **argv)
     if (c->opt.help)
       options_help(stdout);
     else
-      printf("corun %s (libuv %s, libcurl %s, cJSON %s)\n", corun_version(),
-             uv_version_string(), curl_version_info(CURLVERSION_NOW)->version,
-             cJSON_Version());
+      print_version();
     return CORUN_EXIT_OK;
   }
   if (c->opt.quiet >= 2 && !c->opt.debug && !env_debug())

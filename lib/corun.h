@@ -47,6 +47,11 @@
 CORUN_EXTERN const char *corun_version(void);
 /* The same as CORUN_VERSION_HEX computes it. */
 CORUN_EXTERN unsigned corun_version_hex(void);
+/*
+ * The version of the libcurl corun fetches with, loading it if it is not
+ * yet; NULL when it cannot be loaded, with the reason in *why.
+ */
+CORUN_EXTERN const char *corun_libcurl_version(const char **why);
 
 /* What a library call that can fail returns. */
 enum corun_code {

@@ -2089,6 +2089,12 @@ Test(cli, a_libcurl_that_cannot_load_fails_the_first_fetch)
   p = CLI(NULL, "--check", stage);
   cr_expect_eq(p->status, 0, "%s", p->err);
   proc_free(p);
+  /* --version says so rather than abort. */
+  p = CLI(NULL, "--version");
+  cr_expect_eq(p->status, 0, "%s", p->err);
+  cr_expect_not_null(strstr(p->out, "libcurl not loadable"), "%s", p->out);
+  cr_expect_not_null(strstr(p->err, "cannot load libcurl"), "%s", p->err);
+  proc_free(p);
   p = CLI(NULL, stage);
   cr_expect_eq(p->status, 1, "%s", p->err);
   cr_expect_not_null(strstr(p->err, "cannot load libcurl"), "%s", p->err);

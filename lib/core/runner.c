@@ -7,6 +7,7 @@
 #include "core/run.h"
 
 #include <assert.h>
+#include <curl/curl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include <sys/time.h>
 
 #include "util/fdlimit.h"
+#include "util/libcurl.h"
 #include "core/http.h"
 #include "core/instance.h"
 #include "core/job.h" /* the job's tasks, limits and secrets */
@@ -67,6 +69,13 @@ static uint32_t fd_slots(void)
 const char *corun_version(void)
 {
   return CORUN_VERSION_STRING;
+}
+
+const char *corun_libcurl_version(const char **why)
+{
+  if (corun__libcurl_load(why) < 0)
+    return NULL;
+  return curl_version_info(CURLVERSION_NOW)->version;
 }
 
 unsigned corun_version_hex(void)
