@@ -154,7 +154,7 @@ enum corun_code corun_job_load_text(struct corun_job **out, const char *text,
  * needs it before: header lists are corun's own); if it cannot load, the
  * first fetch says so (fetch's parse() noted which).
  */
-static void wait_libcurl(struct loader *ld)
+static void load_libcurl(struct loader *ld)
 {
   const char *why;
 
@@ -293,7 +293,7 @@ static enum corun_code load_text_once(
       goto fail;
     }
     corun__load_share_children(&ld);
-    wait_libcurl(&ld);
+    load_libcurl(&ld);
     if (r < 0 && ld.p.failed)
       goto diags;
   }

@@ -71,15 +71,40 @@ static int r_response(const struct corun_task *t, long *status,
   return 1;
 }
 
-static const char *str_of(const cJSON *e, const char *k);
+static const char *str_of(const cJSON *e, const char *k)
+{
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(e, k);
+
+  return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* A status as the report names it; 0 (none) for NULL or a name unknown. */
+static uint8_t status_named(const char *s)
+{
+  int k;
+
+  for (k = CORUN_STATUS_OK; s && k <= CORUN_STATUS_SKIPPED; k++)
+    if (strcmp(s, corun__task_status_name((enum corun_status)k)) == 0)
+      return (uint8_t)k;
+  return 0;
+}
+
+/* An error type as the report names it; 0 (none) for NULL or unknown. */
+static uint8_t errtype_named(const char *s)
+{
+  int k;
+
+  for (k = 0; s && k < 64; k++)
+    if (strcmp(s, corun_errtype_name((enum corun_errtype)k)) == 0)
+      return (uint8_t)k;
+  return 0;
+}
 
 /* A split pipeline's items as JUnit cases, as its parts wrote them. */
 static size_t r_cases(const struct corun_task *t, size_t i,
                       struct corun_case *c)
 {
   const cJSON *arr = ((const struct rtask *)t)->cases, *it, *v;
-  const char *s;
-  int k;
 
   if (c == NULL || (it = cJSON_GetArrayItem(arr, (int)i)) == NULL)
     return (size_t)cJSON_GetArraySize(arr);
@@ -90,16 +115,8 @@ static size_t r_cases(const struct corun_task *t, size_t i,
   c->dur_ns = cJSON_IsNumber(v) && v->valuedouble > 0
                   ? (uint64_t)llround(v->valuedouble * 1e9)
                   : 0;
-  s = str_of(it, "status");
-  for (k = 0; s && k <= CORUN_STATUS_SKIPPED; k++)
-    if (strcmp(s, corun__task_status_name((enum corun_status)k)) == 0)
-      c->status = (uint8_t)k;
-  s = str_of(it, "type");
-  for (k = 0; s && k < 64; k++)
-    if (strcmp(s, corun_errtype_name((enum corun_errtype)k)) == 0) {
-      c->err_type = (uint8_t)k;
-      break;
-    }
+  c->status = status_named(str_of(it, "status"));
+  c->err_type = errtype_named(str_of(it, "type"));
   return (size_t)cJSON_GetArraySize(arr);
 }
 
@@ -225,13 +242,6 @@ static struct rtask *new_task(struct replay *r)
   return &r->chunks[r->nchunks - 1][at];
 }
 
-static const char *str_of(const cJSON *e, const char *k)
-{
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(e, k);
-
-  return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 /* Whether a reporter ever shows a result of kind k (memory: keep no other). */
 static int keeps_result(const struct corun_kind *k)
 {
@@ -277,10 +287,7 @@ int corun__replay_add(struct replay *r, cJSON *e, struct corun_buf *why)
                      kind ? kind : "");
     return -1;
   }
-  for (i = CORUN_STATUS_OK; i <= CORUN_STATUS_SKIPPED; i++)
-    if (status && strcmp(status, corun__task_status_name(
-                                     (enum corun_status)i)) == 0)
-      t->status = (uint8_t)i;
+  t->status = status_named(status);
   t->state = CORUN_STATE_DONE;
   t->t_start = ns_of(cJSON_GetObjectItemCaseSensitive(e, "start"));
   t->t_end = ns_of(cJSON_GetObjectItemCaseSensitive(e, "end"));
@@ -297,13 +304,9 @@ int corun__replay_add(struct replay *r, cJSON *e, struct corun_buf *why)
   if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "resumed")))
     t->flags |= CORUN_TF_RESUMED;
   if (cJSON_IsObject(err)) {
-    const char *type = str_of(err, "type"), *msg = str_of(err, "message");
+    const char *msg = str_of(err, "message");
 
-    for (i = 0; type && i < 64; i++)
-      if (strcmp(type, corun_errtype_name((enum corun_errtype)i)) == 0) {
-        t->err_type = (uint8_t)i;
-        break;
-      }
+    t->err_type = errtype_named(str_of(err, "type"));
     if (msg && (t->err_msg = strdup(msg)) == NULL)
       goto oom;
     rt->response = cJSON_DetachItemFromObjectCaseSensitive(
