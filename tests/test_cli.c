@@ -1872,6 +1872,62 @@ Test(cli, dry_run_shows_captures_as_written)
   free(job);
 }
 
+/*
+ * What decides a task's fate shows too: its display name, a run_if other
+ * than the default, and each check of a fetch's "expect", worded as a
+ * failure names it; a secret in a check stays hidden.
+ */
+Test(cli, dry_run_shows_names_run_if_and_checks)
+{
+  char *job = write_temp(
+      "checks.json",
+      "{\"vars\": {\"v\": \"2\"}, \"tasks\": [{\"id\": \"api\","
+      " \"kind\": \"fetch\", \"name\": \"API v${v}\", \"url\": \"http://a.test/\","
+      " \"expect\": {\"status\": [200, \"3xx\"],"
+      "  \"headers\": {\"Content-Type\": {\"contains\": \"json\"}},"
+      "  \"json\": {\"/id\": {\"gt\": 3}}, \"body\": {\"not_contains\":"
+      "  \"${env:SECRET_X}\"}, \"bytes\": {\"lt\": 100}, \"duration\": \"2s\"}},"
+      " {\"id\": \"tidy\", \"kind\": \"sleep\", \"seconds\": 0,"
+      "  \"after\": [\"api\"], \"run_if\": \"all_done\"},"
+      " {\"id\": \"page\", \"kind\": \"sleep\", \"seconds\": 0,"
+      "  \"after\": [\"api\"], \"run_if\": \"any_failed\"},"
+      " {\"id\": \"next\", \"kind\": \"sleep\", \"seconds\": 0,"
+      "  \"after\": [\"api\"]}]}");
+  struct proc *p;
+
+  setenv("SECRET_X", SECRET, 1);
+  p = CLI(NULL, "--dry-run", job);
+  cr_assert_eq(p->status, 0, "stderr: %s", p->err);
+  cr_assert_null(strstr(p->out, SECRET), "%s", p->out);
+  cr_assert_not_null(strstr(p->out, "  api (fetch) name \"API v2\"\n"
+                                    "      method: GET\n"
+                                    "      url: http://a.test/\n"
+                                    "      max_bytes: 67108864\n"
+                                    "      expect status: 200, 3xx\n"
+                                    "      expect headers \"Content-Type\": "
+                                    "contains \"json\"\n"
+                                    "      expect json \"/id\": gt 3\n"
+                                    "      expect body: not_contains \"***\"\n"
+                                    "      expect bytes: lt 100\n"
+                                    "      expect duration: 2s\n"
+                                    "  tidy (sleep) after api run_if all_done\n"
+                                    "      seconds: 0s\n"
+                                    "  page (sleep) after api run_if "
+                                    "any_failed\n"),
+                     "%s", p->out);
+  cr_assert_not_null(strstr(p->out, "  next (sleep) after api\n"), "%s",
+                     p->out);
+  proc_free(p);
+  /* --check lists the same task lines, without the fields. */
+  p = CLI(NULL, "--check", job);
+  cr_assert_eq(p->status, 0, "stderr: %s", p->err);
+  cr_assert_not_null(strstr(p->out, "  api (fetch) name \"API v2\"\n"
+                                    "  tidy (sleep) after api run_if all_done\n"),
+                     "%s", p->out);
+  proc_free(p);
+  free(job);
+}
+
 /* --- corun ps ------------------------------------------------------------ */
 
 /* Removes dir/corun and dir, which is all a ps test puts there. */

@@ -2447,6 +2447,47 @@ static const cJSON *capture_value(const struct corun_task *t,
   return cJSON_GetObjectItemCaseSensitive(ft->res->captures, name);
 }
 
+/* "expect" as --dry-run shows it: one line per check, worded as a failure
+ * names it ("json "/id": gt 3"), so the two read alike. */
+static void dry_expect(struct corun_buf *out, const struct corun_secrets *sec,
+                       const struct corun_expect *e)
+{
+  static const char *const on[] = {"headers", "body", "json", "bytes"};
+  struct corun_buf name = CORUN_BUF_INIT, v = CORUN_BUF_INIT;
+  size_t i;
+  int k;
+
+  for (k = 0; k < e->nstatus; k++) {
+    if (e->status[k] < 0)
+      corun_buf_printf(&v, "%s%dxx", k ? ", " : "", -e->status[k]);
+    else
+      corun_buf_printf(&v, "%s%d", k ? ", " : "", e->status[k]);
+  }
+  if (e->nstatus)
+    corun__dry_field(out, sec, "expect status", corun_buf_str(&v));
+  for (i = 0; i < e->nchecks; i++) {
+    const struct corun_expect_check *c = &e->checks[i];
+
+    corun__buf_restart(&name);
+    corun__buf_restart(&v);
+    corun_buf_printf(&name, "expect %s", on[c->on]);
+    if (c->key)
+      corun_buf_printf(&name, " \"%s\"", c->key);
+    corun__pred_describe(c->pred, &v);
+    corun__dry_field(out, sec, corun_buf_str(&name), corun_buf_str(&v));
+    if (name.oom || v.oom)
+      out->oom = 1;
+  }
+  if (e->duration > 0)
+    corun_buf_printf(out, "expect duration: %gs\n", e->duration);
+  if (e->sha256)
+    corun__dry_field(out, sec, "expect sha256", e->sha256);
+  if (v.oom)
+    out->oom = 1;
+  corun_buf_free(&name);
+  corun_buf_free(&v);
+}
+
 static void dry(const struct corun_task *t, const struct corun_secrets *sec,
                 struct corun_buf *out)
 {
@@ -2500,6 +2541,7 @@ static void dry(const struct corun_task *t, const struct corun_secrets *sec,
     corun_buf_puts(out, "http_version: 1.1\n");
   else if (tr->http_version == CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE)
     corun_buf_puts(out, "http_version: 2-prior-knowledge\n");
+  dry_expect(out, sec, &c->expect);
   if (c->capture.n) {
     corun_buf_puts(out, "capture:");
     for (i = 0; i < c->capture.n; i++)

@@ -9,6 +9,7 @@
 
 #include "corun.h"
 #include "report/report.h"
+#include "core/common.h"
 #include "core/instance.h"
 #include "core/job.h"
 #include "core/kind.h"
@@ -343,11 +344,18 @@ static void describe(const struct corun_job *job, int dry,
   }
   for (i = 0; i < job->ntasks; i++) {
     const struct corun_task *t = job->tasks[i];
+    const char *name;
 
     corun_buf_puts(&b, "  ");
     indent(&b, t);
     put_text(&b, job, t->id);
     corun_buf_printf(&b, " (%s)", t->kind->name);
+    name = corun__task_name(job, t);
+    if (strcmp(name, t->id) != 0) {
+      corun_buf_puts(&b, " name \"");
+      put_text(&b, job, name);
+      corun_buf_putc(&b, '"');
+    }
     if (t->deps && t->deps->nafter) {
       corun_buf_puts(&b, " after ");
       for (j = 0; j < t->deps->nafter; j++) {
@@ -355,6 +363,9 @@ static void describe(const struct corun_job *job, int dry,
           corun_buf_putc(&b, ',');
         put_text(&b, job, t->deps->after[j]->id);
       }
+      if (t->deps->run_if != CORUN_RUN_IF_ALL_OK)
+        corun_buf_printf(&b, " run_if %s",
+                         corun__run_if_names[t->deps->run_if]);
     }
     if (t->timeout)
       corun_buf_printf(&b, " timeout %.3gs", (double)t->timeout->ms / 1000.0);
