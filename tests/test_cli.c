@@ -1669,6 +1669,8 @@ Test(cli, github_actions_gets_an_annotation_per_root_cause)
       "gh.json",
       "{\"name\": \"ci\", \"tasks\": [{\"id\": \"x\", \"kind\": \"exec\", "
       "\"shell\": \"echo ${env:SECRET_X} 100%; exit 3\", \"stream\": false},"
+      " {\"id\": \"c1\", \"kind\": \"sleep\", \"seconds\": 0, \"fail\":"
+      " \"csi \\u009b2J esc \\u001b[31m \\u00e9\"},"
       " {\"id\": \"y\", \"kind\": \"sleep\", \"seconds\": 0, \"after\": "
       "[\"x\"]},"
       " {\"id\": \"w\", \"kind\": \"exec\", \"argv\": [\"sh\", \"-c\", "
@@ -1687,6 +1689,13 @@ Test(cli, github_actions_gets_an_annotation_per_root_cause)
                                     "exit_status::exit status 4\n"),
                      "%s", p->err);
   cr_expect_null(strstr(p->err, "title=corun ci%3A y"), "%s", p->err);
+  /* The log is a terminal too: no control character reaches it raw. */
+  cr_expect_not_null(strstr(p->err, "\n::error title=corun ci%3A c1 (sleep) "
+                                    "fail::csi \\u009b2J esc \\x1b[31m "
+                                    "\xc3\xa9\n"),
+                     "%s", p->err);
+  cr_expect_null(strstr(p->err, "\xc2\x9b"), "%s", p->err);
+  cr_expect_null(strstr(p->err, "\x1b"), "%s", p->err);
   cr_expect_null(strstr(p->err, "hunter2-token"), "%s", p->err);
   proc_free(p);
   p = run_cli(NULL, (const char *const[]){"-q", job, NULL});

@@ -414,6 +414,27 @@ Test(report, dump_and_debug_lines_escape_control_characters)
   result_free(r);
 }
 
+/*
+ * Past ASCII, the terminal escape keeps UTF-8 text as it is and escapes
+ * what a terminal would act on: the C1 controls (CSI, U+009B, starts an
+ * escape sequence on many terminals) and bytes that are not UTF-8.
+ */
+Test(report, terminal_escape_covers_c1_controls_and_stray_bytes)
+{
+  struct corun_buf b = CORUN_BUF_INIT;
+
+  corun_buf_escaped(&b, "caf\xc3\xa9 \xe2\x9c\x93 \xf0\x9f\x90\x8d", 0);
+  cr_assert_str_eq(corun_buf_str(&b),
+                   "caf\xc3\xa9 \xe2\x9c\x93 \xf0\x9f\x90\x8d");
+  corun_buf_reset(&b);
+  corun_buf_escaped(&b, "a\xc2\x9b" "2J b\xc2\x85 c\x9b[31m d\xc3 e\xed\xa0\x80"
+                        " f\xc2\xa0", 0);
+  cr_assert_str_eq(corun_buf_str(&b),
+                   "a\\u009b2J b\\u0085 c\\x9b[31m d\\xc3 e\\xed\\xa0\\x80"
+                   " f\xc2\xa0");
+  corun_buf_free(&b);
+}
+
 struct snap {
   struct corun_run *run;
   struct corun_buf line;

@@ -12,6 +12,7 @@
 #include "corun.h"
 #include "core/job.h"
 #include "core/run.h"
+#include "util/buf.h"
 
 int corun__report_root_cause(const struct corun_task *t)
 {
@@ -60,11 +61,18 @@ int corun__report_response(const struct corun_task *t,
 
 /*
  * Workflow command data: GitHub reads "%", CR and LF escaped, and in a
- * property (title) also ":" and ",", which would end it.
+ * property (title) also ":" and ",", which would end it. Other control
+ * characters, and bytes that are not UTF-8, are written as the summary
+ * writes them (\xNN, \u00NN): the log is a terminal too.
  */
 static void put_escaped(struct corun_buf *out, const char *s, int property)
 {
-  for (; *s; s++) {
+  size_t left = strlen(s);
+
+  while (left) {
+    const unsigned char *u = (const unsigned char *)s;
+    size_t n = 1, bad;
+
     switch (*s) {
     case '%': corun_buf_puts(out, "%25"); break;
     case '\r': corun_buf_puts(out, "%0D"); break;
@@ -75,8 +83,24 @@ static void put_escaped(struct corun_buf *out, const char *s, int property)
     case ',':
       corun_buf_puts(out, property ? "%2C" : ",");
       break;
-    default: corun_buf_putc(out, *s); break;
+    default:
+      if (*u >= 0x80 && (n = corun__utf8_seq(u, left, &bad)) > 1 &&
+          !(*u == 0xc2 && u[1] < 0xa0)) {
+        corun_buf_add(out, s, n);
+        break;
+      }
+      if (n == 0)
+        n = 1;
+      /* One character or byte: the summary's escape does it. */
+      {
+        char one[3] = {s[0], n > 1 ? s[1] : '\0', '\0'};
+
+        corun_buf_escaped(out, one, 0);
+      }
+      break;
     }
+    s += n;
+    left -= n;
   }
 }
 

@@ -150,9 +150,12 @@ void corun_buf_free(struct corun_buf *b)
 void corun_buf_escaped(struct corun_buf *b, const char *s, size_t max)
 {
   size_t wrote = 0; /* not b->len's growth: a sink may empty b meanwhile */
+  size_t left = strlen(s);
 
-  for (; *s; s++) {
-    unsigned char c = (unsigned char)*s;
+  while (left) {
+    const unsigned char *u = (const unsigned char *)s;
+    unsigned char c = u[0];
+    size_t n = 1, bad;
 
     if (max && wrote >= max) {
       corun_buf_puts(b, "...");
@@ -164,10 +167,24 @@ void corun_buf_escaped(struct corun_buf *b, const char *s, size_t max)
     } else if ((c < 0x20 && c != '\t') || c == 0x7f) {
       corun_buf_printf(b, "\\x%02x", c);
       wrote += 4;
-    } else {
+    } else if (c < 0x80) {
       corun_buf_putc(b, (char)c);
       wrote++;
+    } else if ((n = corun__utf8_seq(u, left, &bad)) == 0) {
+      /* Not UTF-8: a terminal would take its own meaning from it. */
+      n = 1;
+      corun_buf_printf(b, "\\x%02x", c);
+      wrote += 4;
+    } else if (c == 0xc2 && u[1] < 0xa0) {
+      /* U+0080 to U+009F: C1 controls, CSI (U+009B) among them. */
+      corun_buf_printf(b, "\\u%04x", (unsigned)u[1]);
+      wrote += 6;
+    } else {
+      corun_buf_add(b, s, n);
+      wrote += n;
     }
+    s += n;
+    left -= n;
   }
 }
 

@@ -28,8 +28,9 @@ void corun__buf_restart(struct corun_buf *b);
 
 /*
  * Append s for a terminal: newline as \n, carriage return as \r, other
- * control characters (tab aside) as \xNN, so text from tasks and servers
- * can neither break lines nor drive the terminal. At most max bytes of
+ * control characters (tab aside) as \xNN, the C1 controls U+0080 to
+ * U+009F as \u00NN and bytes that are not UTF-8 as \xNN, so text from
+ * tasks and servers can neither break lines nor drive the terminal. At most max bytes of
  * output ("..." marks a cut); max 0 means no limit.
  */
 void corun_buf_escaped(struct corun_buf *b, const char *s, size_t max);
