@@ -12,6 +12,7 @@
 #include "util/buf.h"
 #include "json/json.h"
 #include "json/pick.h"
+#include "json/write.h"
 
 TestSuite(json, .timeout = 10);
 
@@ -365,6 +366,47 @@ Test(json, string_nul_escape_rejected)
 {
   /* A NUL would silently cut every C string the value is copied into. */
   assert_err("\"ab\\u0000cd\"", 3, "\\u0000 is not allowed in strings");
+}
+
+/*
+ * A server's body is JSON as RFC 8259 has it: \u0000 and a lone surrogate
+ * are allowed there, so checks and captures still read the body, the
+ * strings keeping U+FFFD in their place; a surrogate pair still joins.
+ */
+Test(json, a_body_may_hold_nul_and_lone_surrogate_escapes)
+{
+  static const char text[] = "{\"e\": \"x\\u0000y\", \"s\": \"a\\ud800b\","
+                             " \"t\": \"\\udc00\\ud83d\\ude00\\ud800\\u0041\","
+                             " \"a\": 1}";
+  cJSON *doc = corun__json_pick(text, strlen(text), NULL, 0, NULL, 0);
+  char *out;
+
+  cr_assert_not_null(doc);
+  out = cJSON_PrintUnformatted(doc);
+  cr_assert_str_eq(out, "{\"e\":\"x\xef\xbf\xbdy\",\"s\":\"a\xef\xbf\xbd"
+                        "b\",\"t\":\"\xef\xbf\xbd\xf0\x9f\x98\x80\xef\xbf\xbd"
+                        "A\",\"a\":1}");
+  free(out);
+  cJSON_Delete(doc);
+  /* A job file still refuses both. */
+  assert_err("\"a\\ud800b\"", 2, "unpaired surrogate in \\u escape");
+}
+
+/*
+ * A body may say 1e400 (JSON, though no double holds it): a report that
+ * carries it stays JSON, 1e400 again, where printf would write "inf".
+ */
+Test(json, an_infinite_number_is_written_as_json)
+{
+  static const char text[] = "[1e400, -1e400, 0.5]";
+  cJSON *doc = corun__json_pick(text, strlen(text), NULL, 0, NULL, 0);
+  struct corun_buf b = CORUN_BUF_INIT;
+
+  cr_assert_not_null(doc);
+  corun__json_write(&b, doc, NULL);
+  cr_assert_str_eq(corun_buf_str(&b), "[1e400, -1e400, 0.5]");
+  corun_buf_free(&b);
+  cJSON_Delete(doc);
 }
 
 Test(json, string_bad_escapes)

@@ -357,26 +357,40 @@ static int read_string(struct corun_json *p, struct corun_buf *b)
       case 'u':
         if (read_u4(p, &cp) < 0)
           return -1;
+        /*
+         * A body is read as RFC 8259 reads it: \u0000 and a lone
+         * surrogate are JSON there, kept as U+FFFD (a string here ends at
+         * a NUL, and is UTF-8). A job file has no use for either.
+         */
         if (cp >= 0xd800 && cp <= 0xdbff) {
-          unsigned lo;
+          unsigned lo = 0;
+          size_t back = p->pos;
 
-          if (p->pos + 2 > p->len || p->text[p->pos] != '\\' ||
-              p->text[p->pos + 1] != 'u')
+          if (p->pos + 2 <= p->len && p->text[p->pos] == '\\' &&
+              p->text[p->pos + 1] == 'u') {
+            p->pos += 2;
+            if (read_u4(p, &lo) < 0)
+              return -1;
+          }
+          if (lo >= 0xdc00 && lo <= 0xdfff) {
+            cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+          } else if (p->body) {
+            p->pos = back; /* what follows is read as itself */
+            cp = 0xfffd;
+          } else {
             return corun_json_fail(p, esc_at,
                                    "unpaired surrogate in \\u escape");
-          p->pos += 2;
-          if (read_u4(p, &lo) < 0)
-            return -1;
-          if (lo < 0xdc00 || lo > 0xdfff)
-            return corun_json_fail(p, esc_at,
-                                   "unpaired surrogate in \\u escape");
-          cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+          }
         } else if (cp >= 0xdc00 && cp <= 0xdfff) {
-          return corun_json_fail(p, esc_at,
-                                 "unpaired surrogate in \\u escape");
+          if (!p->body)
+            return corun_json_fail(p, esc_at,
+                                   "unpaired surrogate in \\u escape");
+          cp = 0xfffd;
         } else if (cp == 0) {
-          return corun_json_fail(p, esc_at,
-                                 "\\u0000 is not allowed in strings");
+          if (!p->body)
+            return corun_json_fail(p, esc_at,
+                                   "\\u0000 is not allowed in strings");
+          cp = 0xfffd;
         }
         if (b)
           put_utf8(b, cp);

@@ -47,7 +47,8 @@ struct corun_json {
   /*
    * Reading a server's body, not a job file: a name may repeat (the first
    * counts, as with cJSON_Parse), a number's valueint is cJSON's, not a
-   * source offset, and nesting may go to CORUN_JSON_BODY_DEPTH.
+   * source offset, nesting may go to CORUN_JSON_BODY_DEPTH, a number may
+   * overflow to infinity, and \u0000 or a lone surrogate reads as U+FFFD.
    */
   int body;
 };

@@ -28,6 +28,19 @@ static void write_number(struct corun_buf *out, double d)
 {
   char tmp[32];
 
+  /*
+   * Only a response body can bring one (it may say 1e400: that is JSON).
+   * JSON has no infinity, but 1e400 is a JSON number still: Python reads
+   * it back as inf, jq as the largest double.
+   */
+  if (isnan(d)) {
+    corun_buf_puts(out, "null");
+    return;
+  }
+  if (isinf(d)) {
+    corun_buf_puts(out, d > 0 ? "1e400" : "-1e400");
+    return;
+  }
   /* Any integral double below 2^63 prints exactly as an integer. */
   if (d == floor(d) && fabs(d) < 9.2e18) {
     corun_buf_printf(out, "%.0f", d);
