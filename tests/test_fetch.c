@@ -146,6 +146,50 @@ Test(fetch, get_result_has_status_bytes_type_url_timings_body)
 }
 
 /*
+ * "body" is in the result only when the body is UTF-8 text: a surrogate,
+ * an overlong form or a code point past U+10FFFF is not UTF-8 though its
+ * bytes look like sequences, and a NUL is no text; accented letters and
+ * emoji are.
+ */
+Test(fetch, body_is_kept_only_for_well_formed_utf8_text)
+{
+  static const char *const texts[] = {
+      "A\xed\xa0\x80" "B", "A\xe0\x80\x80" "B", "A\xf4\x90\x80\x80" "B",
+      "caf\xc3\xa9 \xf0\x9f\x90\x8d \xef\xbf\xbd"};
+  char *path[4];
+  char url[4][1024];
+  struct result *r;
+  int i;
+
+  for (i = 0; i < 4; i++) {
+    path[i] = write_temp("b.txt", texts[i]);
+    snprintf(url[i], sizeof(url[i]), "%s/file?path=%s", base(), path[i]);
+  }
+  r = run_job(job("{\"tasks\": [{\"id\": \"s\", \"kind\": \"fetch\", \"url\":"
+                  " \"%s\"}, {\"id\": \"o\", \"kind\": \"fetch\", \"url\":"
+                  " \"%s\"}, {\"id\": \"h\", \"kind\": \"fetch\", \"url\":"
+                  " \"%s\"}, {\"id\": \"t\", \"kind\": \"fetch\", \"url\":"
+                  " \"%s\"}]}",
+                  url[0], url[1], url[2], url[3]),
+              NULL);
+  for (i = 0; i < 4; i++) {
+    const char *id = (const char *[]){"s", "o", "h", "t"}[i];
+    cJSON *res = result_of(r, id);
+
+    cr_assert_str_eq(status_of(r, id), "ok");
+    cr_assert_eq(num(res, "bytes"), (double)strlen(texts[i]), "%s", id);
+    if (i < 3)
+      cr_assert_null(cJSON_GetObjectItem(res, "body"), "%s", id);
+    else
+      cr_assert_str_eq(cJSON_GetObjectItem(res, "body")->valuestring,
+                       texts[i]);
+    cJSON_Delete(res);
+    remove_copy(path[i]);
+  }
+  result_free(r);
+}
+
+/*
  * Fetches of one setting keep each their own content type, one after the
  * other, the same as the last or not (the string is shared when the same).
  */

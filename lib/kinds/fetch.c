@@ -1741,26 +1741,21 @@ static double secs_of(CURL *e, CURLINFO what)
   return (double)us / 1e6;
 }
 
+/*
+ * Whether a body is text a report can show as it is: well-formed UTF-8
+ * (no overlong form, surrogate or code point past U+10FFFF) without a NUL,
+ * which no text file holds and a C string would end at.
+ */
 static int utf8_text(const char *s, size_t n)
 {
-  size_t i = 0;
+  size_t i = 0, len, bad;
 
   while (i < n) {
-    unsigned char ch = (unsigned char)s[i];
-    size_t len, k;
-
-    if (ch == 0)
+    if (s[i] == 0)
       return 0;
-    if (ch < 0x80) {
-      i++;
-      continue;
-    }
-    len = ch >= 0xf0 ? 4 : ch >= 0xe0 ? 3 : ch >= 0xc2 ? 2 : 0;
-    if (len == 0 || ch > 0xf4 || i + len > n)
+    len = corun__utf8_seq((const unsigned char *)s + i, n - i, &bad);
+    if (len == 0)
       return 0;
-    for (k = 1; k < len; k++)
-      if (((unsigned char)s[i + k] & 0xc0) != 0x80)
-        return 0;
     i += len;
   }
   return 1;
