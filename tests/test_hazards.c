@@ -496,6 +496,39 @@ Test(hazards, a_body_that_ends_early_is_protocol_and_saves_nothing)
   free(dir);
 }
 
+/*
+ * A chunk size line that is no hex number is a bad reply (protocol), not
+ * the network's failure, though curl reports it as a receive error as it
+ * does a reset; nothing is saved.
+ */
+Test(hazards, a_malformed_chunk_is_protocol)
+{
+  struct test_server srv;
+  char *dir = tmp_dir("hazards");
+  char *bad;
+  cJSON *r, *err;
+
+  cr_assert_eq(test_server_start(&srv), 0, "cannot start the test server");
+  bad = test_server_url(&srv, "/chunked?n=100&bad=1");
+  r = run_report(dir,
+                 "{\"tasks\": [{\"id\": \"bad\", \"kind\": \"fetch\", "
+                 "\"url\": \"@1\", \"save\": \"bad.bin\"}]}\n",
+                 bad, NULL, 1);
+  test_server_stop(&srv);
+  err = cJSON_GetObjectItem(report_task(r, "bad"), "error");
+  cr_assert(cJSON_IsObject(err));
+  cr_expect_str_eq(cJSON_GetObjectItem(err, "type")->valuestring, "protocol",
+                   "%s", cJSON_GetObjectItem(err, "message")->valuestring);
+  cr_expect_not_null(strstr(cJSON_GetObjectItem(err, "message")->valuestring,
+                            "chunked"),
+                     "%s", cJSON_GetObjectItem(err, "message")->valuestring);
+  cr_expect_eq(dir_entries(dir), 0);
+  cJSON_Delete(r);
+  rmdir(dir);
+  free(bad);
+  free(dir);
+}
+
 /* Seconds on the monotonic clock. */
 static double now_s(void)
 {

@@ -2340,6 +2340,12 @@ static void attempt_done(CURL *easy, CURLcode code, const char *errmsg,
                          : errmsg);
   } else {
     type = curl_type(code);
+    /*
+     * A chunk size that is no hex number is a receive error to curl 7.88
+     * as a reset is; its message tells the bad reply apart.
+     */
+    if (code == CURLE_RECV_ERROR && strstr(errmsg, "in chunked-encoding"))
+      type = CORUN_ERR_PROTOCOL;
     if (type == CORUN_ERR_TOO_LARGE)
       corun_buf_printf(&msg, "body over max_bytes (%lld): ", ft->c->max_bytes);
     else if (code == CURLE_PARTIAL_FILE)

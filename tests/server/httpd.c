@@ -27,9 +27,11 @@
  *        gzip; gzip=cut sends that stream without its final block flag
  *        and its trailer (a Content-Length that matches: only the gzip
  *        stream is cut short). Streamed in 64 KiB pieces whatever N is.
- *   /chunked?n=N[&cut=1]           200, N pattern bytes in chunks of at
+ *   /chunked?n=N[&cut=1|&bad=1]    200, N pattern bytes in chunks of at
  *        most 4 KiB (Transfer-Encoding: chunked); cut=1 closes the
- *        connection instead of sending the last, empty chunk.
+ *        connection instead of sending the last, empty chunk; bad=1 sends
+ *        a size line that is no hex number ("zz") after the chunks, then
+ *        closes.
  *   /gzip-bomb?n=N                 200, Content-Encoding: gzip, a body that
  *        inflates to N zero bytes (rounded up to 1 + 258 k) from about
  *        N / 160 bytes on the wire, produced as it is sent.
@@ -1511,10 +1513,14 @@ static void route(struct conn *c, const struct req *r, int64_t now)
         sb_add(o, &TEST_SERVER_PATTERN[(i + j) % 64], 1);
       sb_add(o, "\r\n", 2);
     }
-    if (cut && strcmp(cut, "1") == 0)
+    if (cut && strcmp(cut, "1") == 0) {
       c->drop = 1;
-    else
+    } else if (param(r, "bad") && strcmp(param(r, "bad"), "1") == 0) {
+      sb_add(o, "zz\r\nabc\r\n0\r\n\r\n", 17);
+      c->drop = 1;
+    } else {
       sb_add(o, "0\r\n\r\n", 5);
+    }
   } else if (strcmp(p, "/reset-next") == 0) {
     reply_text(c, r, 200, "ok\n");
     c->reset_next = 1;
