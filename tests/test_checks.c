@@ -483,6 +483,51 @@ Test(checks, captures_fill_in_later_tasks, .init = setup, .fini = teardown)
 }
 
 /*
+ * A secret capture is a secret whatever it holds: in the report's
+ * captures it is *** (an array, an object, a number, a string too short
+ * for the text search), and each value inside an array or object is
+ * hidden where it shows alone: the response body, and a pipeline whose
+ * items are that array.
+ */
+Test(checks, a_secret_capture_of_any_type_stays_hidden, .init = setup,
+     .fini = teardown)
+{
+  cJSON *r = run(
+      "{\"tasks\": [\n"
+      " {\"id\": \"deep\", \"kind\": \"fetch\", "
+      "\"url\": \"@/status?code=200&body=%7B%22keys%22%3A%5B%22key-alpha%22%2C"
+      "%22key-bravo%22%5D%2C%22acct%22%3A%7B%22pin%22%3A90817%2C%22owner%22%3A"
+      "%22owner-zulu%22%7D%2C%22short%22%3A%22q7%22%7D\",\n"
+      "  \"capture\": {\"arr\": {\"json\": \"/keys\", \"secret\": true}, "
+      "\"obj\": {\"json\": \"/acct\", \"secret\": true}, \"pin\": {\"json\": "
+      "\"/acct/pin\", \"secret\": true}, \"short\": {\"json\": \"/short\", "
+      "\"secret\": true}, \"open\": {\"json\": \"/acct/owner\"}}},\n"
+      " {\"id\": \"each\", \"kind\": \"pipeline\", \"after\": [\"deep\"], "
+      "\"source\": {\"from\": \"${deep.arr}\"},\n"
+      "  \"stages\": [{\"task\": {\"kind\": \"sleep\", \"seconds\": 0, "
+      "\"name\": \"k ${item}\", \"result\": \"${item}\"}}]}\n"
+      "]}\n",
+      0);
+  cJSON *deep = cJSON_GetObjectItem(report_task(r, "deep"), "result");
+  cJSON *caps = cJSON_GetObjectItem(deep, "captures");
+  char *text = cJSON_PrintUnformatted(r);
+  static const char *const hidden[] = {"arr", "obj", "pin", "short"};
+  size_t i;
+
+  cr_assert_str_eq(str(report_task(r, "each"), "status", NULL), "ok", "%s",
+                   str(report_task(r, "each"), "error", "message"));
+  for (i = 0; i < 4; i++)
+    cr_expect_str_eq(str(caps, hidden[i], NULL), "***", "%s", hidden[i]);
+  cr_expect_null(strstr(text, "key-alpha"), "%s", text);
+  cr_expect_null(strstr(text, "key-bravo"), "%s", text);
+  cr_expect_null(strstr(text, "90817"), "%s", text);
+  /* A value inside a secret object is secret too, however it is reached. */
+  cr_expect_null(strstr(text, "owner-zulu"), "%s", text);
+  free(text);
+  cJSON_Delete(r);
+}
+
+/*
  * Fan-out: a pipeline over the array a fetch captured, its stage task
  * using the item and another capture; an array that is not one fails the
  * pipeline, saying what it is.

@@ -1946,8 +1946,30 @@ static void write_result(const struct corun_task *t,
     corun__json_write_str(out, r->body, sec);
   }
   if (r->captures) {
-    corun_buf_puts(out, ", \"captures\": ");
-    corun__json_write(out, r->captures, sec);
+    const cJSON *it;
+    size_t k;
+
+    /*
+     * A secret capture shows as *** whatever it holds: a number, an
+     * array, a string shorter than the text search looks for.
+     */
+    corun_buf_puts(out, ", \"captures\": {");
+    for (it = r->captures->child; it; it = it->next) {
+      int secret = 0;
+
+      for (k = 0; k < ft->c->capture.n; k++)
+        if (strcmp(ft->c->capture.v[k].name, it->string) == 0)
+          secret = ft->c->capture.v[k].secret;
+      corun__json_write_str(out, it->string, sec);
+      corun_buf_puts(out, ": ");
+      if (secret)
+        corun_buf_puts(out, "\"***\"");
+      else
+        corun__json_write(out, it, sec);
+      if (it->next)
+        corun_buf_puts(out, ", ");
+    }
+    corun_buf_putc(out, '}');
   }
   corun_buf_putc(out, '}');
 }
@@ -2150,6 +2172,31 @@ static const char *cookie_of(void *ctx, const char *name)
 }
 
 /*
+ * The values inside a secret array or object, each a secret of its own:
+ * they show alone wherever the value goes (a pipeline's items, a field
+ * that takes one of them), not only as the whole. Names are not secret.
+ */
+static int add_secret_leaves(struct corun_secrets *sec, const cJSON *v)
+{
+  const cJSON *it;
+  struct corun_buf num = CORUN_BUF_INIT;
+  int rc = 0;
+
+  if (cJSON_IsString(v))
+    return corun_secrets_add(sec, v->valuestring);
+  if (cJSON_IsNumber(v)) {
+    corun__json_write(&num, v, NULL);
+    rc = num.oom ? -1 : corun_secrets_add(sec, corun_buf_str(&num));
+    corun_buf_free(&num);
+    return rc;
+  }
+  for (it = cJSON_IsArray(v) || cJSON_IsObject(v) ? v->child : NULL;
+       it && rc == 0; it = it->next)
+    rc = add_secret_leaves(sec, it);
+  return rc;
+}
+
+/*
  * Runs the checks and takes the captures of a response with an expected
  * status. Returns 0, or -1 when the task was failed (assert) for it.
  */
@@ -2208,7 +2255,8 @@ static int check_response(struct fetch_task *ft, long status,
       text = cJSON_IsString(v) ? strdup(v->valuestring)
                                : cJSON_PrintUnformatted(v);
       /* A secret that cannot be hidden must not show: fail instead. */
-      if (text == NULL || corun_secrets_add(&t->run->job->secrets, text) < 0) {
+      if (text == NULL || corun_secrets_add(&t->run->job->secrets, text) < 0 ||
+          add_secret_leaves(&t->run->job->secrets, v) < 0) {
         corun_buf_printf(&msg, "capture \"%s\": out of memory keeping it "
                                "secret",
                          c->capture.v[i].name);
