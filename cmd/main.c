@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "corun.h"
@@ -346,6 +347,95 @@ static int probe_report(const char *path, const char *what)
     fprintf(stderr, "corun: cannot write the %s: %s\n", what, err.msg);
     return -1;
   }
+  return 0;
+}
+
+/*
+ * path under one name: resolved through its symbolic links when it
+ * exists, else its directory resolved and its last part added, so that
+ * "out.json", "./out.json" and "d/../out.json" compare equal before the
+ * file is there. NULL when the directory does not resolve either.
+ */
+static char *one_name(const char *path)
+{
+  char *real = realpath(path, NULL), *copy, *slash, *dir;
+  const char *base;
+  size_t n;
+
+  if (real || (copy = strdup(path)) == NULL)
+    return real;
+  slash = strrchr(copy, '/');
+  base = slash ? slash + 1 : copy;
+  if (slash)
+    *slash = '\0';
+  dir = realpath(slash == NULL ? "." : slash == copy ? "/" : copy, NULL);
+  if (dir) {
+    n = strlen(dir) + strlen(base) + 2;
+    real = malloc(n);
+    if (real)
+      snprintf(real, n, "%s/%s", strcmp(dir, "/") ? dir : "", base);
+  }
+  free(dir);
+  free(copy);
+  return real;
+}
+
+/*
+ * Whether a and b ("-": standard output) are one file that writing both
+ * would lose data in: the same regular file or pipe, however spelt. A
+ * terminal or /dev/null takes both writes as they come.
+ */
+static int one_file(const char *a, const char *b)
+{
+  struct stat sa, sb;
+  int ha = strcmp(a, "-") == 0 ? fstat(1, &sa) : stat(a, &sa);
+  int hb = strcmp(b, "-") == 0 ? fstat(1, &sb) : stat(b, &sb);
+  char *na, *nb;
+  int same;
+
+  if (ha == 0 && hb == 0)
+    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino &&
+           !S_ISCHR(sa.st_mode);
+  if (strcmp(a, "-") == 0 || strcmp(b, "-") == 0)
+    return 0;
+  na = one_name(a);
+  nb = one_name(b);
+  same = na && nb && strcmp(na, nb) == 0;
+  free(na);
+  free(nb);
+  return same;
+}
+
+/*
+ * Two writers of one file lose data: the reports, the journal and the job
+ * file itself must be distinct files, by whatever names they are given
+ * (options.c already refused the same name twice).
+ */
+static int outputs_apart(const struct options *o)
+{
+  const char *paths[6] = {o->report, o->junit, o->trace, o->html,
+                          o->journal, NULL};
+  static const char *const names[6] = {"--report", "--junit", "--trace",
+                                       "--html", "--journal", "the job file"};
+  int a, b;
+
+  if (o->file && strcmp(o->file, "-") != 0)
+    paths[5] = o->file;
+  for (a = 0; a < 6; a++)
+    for (b = a + 1; b < 6; b++) {
+      if (paths[a] == NULL || paths[b] == NULL ||
+          !one_file(paths[a], paths[b]))
+        continue;
+      if (b == 5)
+        fprintf(stderr, "corun: %s '%s' is the job file itself: the run "
+                        "would write over it\n",
+                names[a], paths[a]);
+      else
+        fprintf(stderr, "corun: %s '%s' and %s '%s' are one file: one "
+                        "would write over the other\n",
+                names[a], paths[a], names[b], paths[b]);
+      return -1;
+    }
   return 0;
 }
 
@@ -785,7 +875,8 @@ static int corun_main(struct cli *c, int argc, char **argv)
     return print_listing(&b);
   }
   if (!c->opt.check && !c->opt.dry_run &&
-      ((c->opt.report && probe_report(c->opt.report, "report") < 0) ||
+      (outputs_apart(&c->opt) < 0 ||
+       (c->opt.report && probe_report(c->opt.report, "report") < 0) ||
        (c->opt.junit && probe_report(c->opt.junit, "JUnit report") < 0) ||
        (c->opt.trace && probe_report(c->opt.trace, "trace") < 0) ||
        (c->opt.html && probe_report(c->opt.html, "HTML report") < 0)))

@@ -1320,6 +1320,72 @@ Test(cli, trace_file_is_chrome_trace_json)
   free(tp);
 }
 
+/*
+ * Two writers of one file lose data: a report, the journal or the job
+ * file named twice under different spellings (./x, d/../x, a symbolic
+ * link, /dev/stdout beside -) is a usage error before anything runs, and
+ * so is a report whose target is a directory.
+ */
+Test(cli, one_file_under_two_names_is_refused_before_the_run)
+{
+  char *dir = tmp_dir("cli");
+  char *job = path_join(dir, "job.json"), *sub = path_join(dir, "sub");
+  char *link = path_join(dir, "link.json"), *out = path_join(dir, "out.json");
+  char *out2 = path_join(dir, "./out.json"), *jnl = path_join(dir, "j.jnl");
+  char *jnl2 = path_join(dir, "sub/../j.jnl");
+  static const char text[] =
+      "{\"tasks\": [{\"kind\": \"sleep\", \"seconds\": 0, \"message\": "
+      "\"ran\"}]}\n";
+  struct {
+    const char *args[6];
+    const char *said;
+  } cases[] = {
+      {{"--report", job, job}, "is the job file itself"},
+      {{"--html", link, job}, "is the job file itself"},
+      {{"--report", out, "--junit", out2, job}, "are one file"},
+      {{"--journal", jnl, "--trace", jnl2, job}, "are one file"},
+      {{"--report", "-", "--junit", "/dev/stdout", job}, "are one file"},
+      {{"--report", dir, job}, "Is a directory"},
+  };
+  size_t i;
+  char *after;
+  FILE *f = fopen(job, "w");
+
+  cr_assert_not_null(f);
+  fputs(text, f);
+  fclose(f);
+  cr_assert_eq(mkdir(sub, 0700), 0);
+  cr_assert_eq(symlink(job, link), 0);
+  for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    const char *argv[8] = {"-q"};
+    struct proc *p;
+    size_t k;
+
+    for (k = 0; k < 6 && cases[i].args[k]; k++)
+      argv[k + 1] = cases[i].args[k];
+    p = run_cli(NULL, argv);
+    cr_assert_eq(p->status, 2, "case %zu: %s", i, p->err);
+    cr_assert_not_null(strstr(p->err, cases[i].said), "case %zu: %s", i,
+                       p->err);
+    cr_assert_str_empty(p->out, "case %zu ran: %s", i, p->out);
+    proc_free(p);
+  }
+  after = slurp(job);
+  cr_assert_str_eq(after, text);
+  free(after);
+  unlink(link);
+  rmdir(sub);
+  rm_dir(dir);
+  free(dir);
+  free(job);
+  free(sub);
+  free(link);
+  free(out);
+  free(out2);
+  free(jnl);
+  free(jnl2);
+}
+
 Test(cli, html_report_as_the_other_reports)
 {
   char *dir = tmp_dir("cli"), *hp = path_join(dir, "run.html");

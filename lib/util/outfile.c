@@ -317,6 +317,12 @@ static int open_target(struct corun_outfile *o, const char *target,
     corun__outfile_abort(o);
     return e;
   }
+  /* A directory (or "dir/") is no file to write: say so now, not after. */
+  if (*o->name == '\0' ||
+      (fstatat(o->dirfd, o->name, &st, 0) == 0 && S_ISDIR(st.st_mode))) {
+    corun__outfile_abort(o);
+    return EISDIR;
+  }
   if (fstatat(o->dirfd, o->name, &st, 0) == 0 && !S_ISREG(st.st_mode)) {
     int wait = how && how->wait_reader;
 
