@@ -528,6 +528,38 @@ Test(checks, a_secret_capture_of_any_type_stays_hidden, .init = setup,
 }
 
 /*
+ * A body with a NUL byte is checked whole: the byte reads as U+FFFD, one
+ * character, where the checks saw the body end at it.
+ */
+Test(checks, a_nul_byte_does_not_end_the_body, .init = setup,
+     .fini = teardown)
+{
+  char *path = path_join(dir, "nul.bin");
+  char tmpl[1024];
+  FILE *f = fopen(path, "wb");
+  cJSON *r;
+
+  cr_assert_not_null(f);
+  fwrite("ab\0cd", 1, 5, f);
+  fclose(f);
+  snprintf(tmpl, sizeof(tmpl),
+           "{\"tasks\": [{\"id\": \"n\", \"kind\": \"fetch\", \"url\": "
+           "\"@/file?path=%s\", \"expect\": {\"body\": {\"count\": 5}, "
+           "\"bytes\": 5},\n \"capture\": {\"tail\": {\"regex\": \"c(d)$\"}, "
+           "\"all\": \"body\"}}]}\n",
+           path);
+  r = run(tmpl, 0);
+  cr_expect_str_eq(str(report_task(r, "n"), "status", NULL), "ok", "%s",
+                   str(report_task(r, "n"), "error", "message"));
+  cr_expect_str_eq(str(cJSON_GetObjectItem(report_task(r, "n"), "result"),
+                       "captures", "all"),
+                   "ab\xef\xbf\xbd" "cd");
+  cJSON_Delete(r);
+  unlink(path);
+  free(path);
+}
+
+/*
  * Fan-out: a pipeline over the array a fetch captured, its stage task
  * using the item and another capture; an array that is not one fails the
  * pipeline, saying what it is.

@@ -185,6 +185,30 @@ Test(exec, stream_prefixes_whole_lines)
   result_free(r);
 }
 
+/*
+ * A NUL byte in a command's output cuts nothing: the result's stdout and
+ * stderr show it as U+FFFD (a report is UTF-8 JSON without NULs), the
+ * message keeps what follows it, and a streamed line shows it escaped.
+ */
+Test(exec, a_nul_byte_in_the_output_cuts_nothing)
+{
+  struct result *r = run_job(
+      "{\"tasks\": [{\"id\": \"n\", \"kind\": \"exec\", \"shell\": \"printf "
+      "'before\\\\000after\\\\n'; printf 'E1\\\\000E2\\\\n' >&2; exit 1\", "
+      "\"stream\": true}]}",
+      NULL);
+  cJSON *n = res(r, "n");
+
+  cr_assert_str_eq(str(n, "stdout"), "before\xef\xbf\xbd" "after\n");
+  cr_assert_str_eq(str(n, "stderr"), "E1\xef\xbf\xbd" "E2\n");
+  cr_assert(cJSON_IsFalse(cJSON_GetObjectItem(n, "truncated")));
+  cr_assert_str_eq(task_by_id(r, "n")->err_msg,
+                   "exit status 1: E1\xef\xbf\xbd" "E2");
+  cr_assert_str_eq(corun_buf_str(&r->out), "[n] before\\x00after\n");
+  cJSON_Delete(n);
+  result_free(r);
+}
+
 Test(exec, output_keeps_the_last_64k)
 {
   struct result *r = run_job("{\"tasks\": [{\"id\": \"big\", \"kind\": "

@@ -175,15 +175,23 @@ void corun__run_group(const struct corun_run *run, int pgid, int alive)
 }
 
 void corun__run_stream(const struct corun_run *run, const char *id,
-                       int to_err, const char *line)
+                       int to_err, const char *line, size_t n)
 {
   corun_line_cb cb = to_err ? run->opts.output_err : run->opts.output;
   struct corun_buf raw = CORUN_BUF_INIT, red = CORUN_BUF_INIT;
   struct corun_buf b = CORUN_BUF_INIT;
+  size_t i;
 
   if (cb == NULL)
     return;
-  corun_buf_printf(&raw, "[%s] %s", id, line);
+  corun_buf_printf(&raw, "[%s] ", id);
+  /* A NUL would end the line there: shown as the escape writes a control. */
+  for (i = 0; i < n; i++) {
+    if (line[i])
+      corun_buf_putc(&raw, line[i]);
+    else
+      corun_buf_puts(&raw, "\\x00");
+  }
   corun_secrets_redact(run->secrets, corun_buf_str(&raw), raw.len, &red);
   corun_buf_escaped(&b, corun_buf_str(&red), 0);
   cb(corun_buf_str(&b), run->opts.arg);

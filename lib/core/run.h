@@ -148,11 +148,12 @@ void corun__run_task_ended(struct corun_run *run);
 void corun__run_logf(const struct corun_run *run, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /*
- * One whole line a streaming task printed, as "[ID] line", to opts.output
- * or (to_err) opts.output_err; redacted and escaped.
+ * One whole line a streaming task printed (n bytes, NUL bytes and all),
+ * as "[ID] line", to opts.output or (to_err) opts.output_err; redacted
+ * and escaped.
  */
 void corun__run_stream(const struct corun_run *run, const char *id,
-                       int to_err, const char *line);
+                       int to_err, const char *line, size_t n);
 /* Task output through opts.output, secrets redacted. */
 void corun__run_output(const struct corun_run *run, const char *line);
 /* Tell opts.group, if set, that a command's process group began or ended. */

@@ -252,13 +252,13 @@ static void stream_lines(struct exec_task *x, struct tail *tl, int to_err,
     if (p[i] != '\n')
       continue;
     corun_buf_add(&tl->line, p + start, i - start);
-    corun__run_stream(run, x->base.id, to_err, corun_buf_str(&tl->line));
+    corun__run_stream(run, x->base.id, to_err, tl->line.p, tl->line.len);
     corun_buf_reset(&tl->line);
     start = i + 1;
   }
   corun_buf_add(&tl->line, p + start, n - start);
   if (flush && tl->line.len) {
-    corun__run_stream(run, x->base.id, to_err, corun_buf_str(&tl->line));
+    corun__run_stream(run, x->base.id, to_err, tl->line.p, tl->line.len);
     corun_buf_reset(&tl->line);
   }
 }
@@ -374,9 +374,27 @@ static void on_written(uv_write_t *req, int status)
 }
 
 /* The attempt's result object, or NULL when out of memory. */
+/*
+ * A command's output as a result string: a NUL byte, which would end it
+ * there, becomes U+FFFD as bytes that are not UTF-8 do in reports.
+ */
+static cJSON *output_string(const struct corun_buf *b)
+{
+  struct corun_buf t = CORUN_BUF_INIT;
+  cJSON *s;
+
+  if (memchr(corun_buf_str(b), '\0', b->len) == NULL)
+    return cJSON_CreateString(corun_buf_str(b));
+  corun__buf_add_text(&t, b->p, b->len);
+  s = t.oom ? NULL : cJSON_CreateString(corun_buf_str(&t));
+  corun_buf_free(&t);
+  return s;
+}
+
 static cJSON *make_result(struct exec_task *x)
 {
   cJSON *r = cJSON_CreateObject();
+  cJSON *out = output_string(&x->tout.buf), *err = output_string(&x->terr.buf);
   int ok;
 
   /* Killed by a signal, a process has no exit status: "signal" says why. */
@@ -386,11 +404,16 @@ static cJSON *make_result(struct exec_task *x)
   else
     ok = cJSON_AddNumberToObject(r, "exit_code", (double)x->exit_code) &&
          cJSON_AddNullToObject(r, "signal");
-  ok = ok &&
-       cJSON_AddStringToObject(r, "stdout", corun_buf_str(&x->tout.buf)) &&
-       cJSON_AddStringToObject(r, "stderr", corun_buf_str(&x->terr.buf)) &&
-       cJSON_AddBoolToObject(r, "truncated",
-                             x->tout.truncated || x->terr.truncated);
+  ok = ok && out && err && cJSON_AddItemToObject(r, "stdout", out);
+  if (ok)
+    out = NULL;
+  ok = ok && cJSON_AddItemToObject(r, "stderr", err);
+  if (ok)
+    err = NULL;
+  ok = ok && cJSON_AddBoolToObject(r, "truncated",
+                                   x->tout.truncated || x->terr.truncated);
+  cJSON_Delete(out);
+  cJSON_Delete(err);
   if (!ok) {
     cJSON_Delete(r);
     return NULL;
@@ -508,8 +531,10 @@ static void maybe_done(struct exec_task *x)
     type = CORUN_ERR_EXIT_STATUS;
     corun_buf_printf(&msg, "exit status %lld", (long long)x->exit_code);
   }
-  if (line)
-    corun_buf_printf(&msg, ": %.*s", line_len, line);
+  if (line) {
+    corun_buf_puts(&msg, ": ");
+    corun__buf_add_text(&msg, line, (size_t)line_len);
+  }
   /* The failure stays what it was; its output in the result is cut. */
   if (lost && !x->error)
     corun_buf_puts(&msg, " (output incomplete: out of memory)");

@@ -2205,7 +2205,7 @@ static int check_response(struct fetch_task *ft, long status,
 {
   struct corun_task *t = &ft->base;
   const struct fetch_conf *c = ft->c;
-  struct corun_buf msg = CORUN_BUF_INIT;
+  struct corun_buf msg = CORUN_BUF_INIT, body_text = CORUN_BUF_INIT;
   struct corun_response r;
   const char *pointers[16];
   char hex[65];
@@ -2225,6 +2225,12 @@ static int check_response(struct fetch_task *ft, long status,
   if (c->expect.wants_body || c->capture.wants_body) {
     r.body = corun_buf_str(&ft->x->whole);
     r.body_len = ft->x->whole.len;
+    /* The body as text: a NUL in it would end it for every check. */
+    if (memchr(r.body, '\0', r.body_len)) {
+      corun__buf_add_text(&body_text, r.body, r.body_len);
+      r.body = corun_buf_str(&body_text);
+      r.body_len = body_text.len;
+    }
   }
   r.pointers = pointers;
   r.npointers = corun__response_pointers(&c->expect, &c->capture, pointers,
@@ -2275,6 +2281,7 @@ static int check_response(struct fetch_task *ft, long status,
     attempt_failed(ft, CORUN_ERR_ASSERT, status, CURLE_OK, &msg);
   }
   corun_buf_free(&msg);
+  corun_buf_free(&body_text);
   return failed ? -1 : 0;
 }
 

@@ -188,6 +188,19 @@ void corun_buf_escaped(struct corun_buf *b, const char *s, size_t max)
   }
 }
 
+void corun__buf_add_text(struct corun_buf *b, const char *p, size_t n)
+{
+  const char *nul;
+
+  while ((nul = memchr(p, '\0', n)) != NULL) {
+    corun_buf_add(b, p, (size_t)(nul - p));
+    corun_buf_add(b, "\xef\xbf\xbd", 3);
+    n -= (size_t)(nul - p) + 1;
+    p = nul + 1;
+  }
+  corun_buf_add(b, p, n);
+}
+
 /*
  * *bad counts the lead byte and the continuation bytes that fit it (the
  * "maximal subpart" of Unicode's chapter 3, as Python and browsers count).

@@ -36,6 +36,12 @@ void corun__buf_restart(struct corun_buf *b);
 void corun_buf_escaped(struct corun_buf *b, const char *s, size_t max);
 
 /*
+ * Append n bytes of p with each NUL byte as U+FFFD: text that goes on as
+ * a C string (a result, a message) would end at the first NUL.
+ */
+void corun__buf_add_text(struct corun_buf *b, const char *p, size_t n);
+
+/*
  * Append s as a JSON string literal, quotes included. Bytes that are not
  * well-formed UTF-8 come out as U+FFFD, so every JSON corun writes is
  * UTF-8 whatever commands and servers print.
