@@ -560,6 +560,58 @@ Test(checks, a_nul_byte_does_not_end_the_body, .init = setup,
 }
 
 /*
+ * Captures inside a pipeline's "source.items" are filled in when it
+ * starts: a whole reference keeps the value's type, one inside a string
+ * or an object is text; $${ stays a literal ${; vars were filled at load.
+ */
+Test(checks, captures_fill_in_a_pipeline_s_items, .init = setup,
+     .fini = teardown)
+{
+  char *res = path_join(dir, "items.jsonl");
+  char *text;
+  cJSON *r = run(
+      "{\"vars\": {\"v\": \"VAR\"}, \"tasks\": [\n"
+      " {\"id\": \"get\", \"kind\": \"fetch\", \"url\": \"@/echo\", "
+      "\"method\": \"POST\", \"json\": {\"n\": 7, \"who\": \"ann\"},\n"
+      "  \"capture\": {\"n\": {\"json\": \"/bytes\"}, \"who\": {\"regex\": "
+      "\"who[^a-z]+([a-z]+)\"}}},\n"
+      " {\"id\": \"each\", \"kind\": \"pipeline\", \"after\": [\"get\"], "
+      "\"results\": \"items.jsonl\", \"source\": {\"items\": [\"${get.n}\", "
+      "\"x-${get.who}-y\", {\"k\": \"${get.who}\"}, \"${v}\", "
+      "\"lit $${get.who}\"]},\n"
+      "  \"stages\": [{\"task\": {\"kind\": \"sleep\", \"seconds\": 0, "
+      "\"result\": \"${item}\"}}]}\n"
+      "]}\n",
+      0);
+  char *line, *save = NULL;
+  int n = 0;
+  static const char *const want[] = {"19", "\"x-ann-y\"", "{\"k\":\"ann\"}",
+                                     "\"VAR\"", "\"lit ${get.who}\""};
+
+  cr_assert_str_eq(str(report_task(r, "each"), "status", NULL), "ok", "%s",
+                   str(report_task(r, "each"), "error", "message"));
+  text = read_file(res, NULL);
+  cr_assert_not_null(text);
+  for (line = strtok_r(text, "\n", &save); line;
+       line = strtok_r(NULL, "\n", &save)) {
+    cJSON *l = cJSON_Parse(line);
+    int index = (int)cJSON_GetObjectItem(l, "index")->valuedouble;
+    char *item = cJSON_PrintUnformatted(cJSON_GetObjectItem(l, "item"));
+
+    cr_assert(index >= 0 && index < 5);
+    cr_expect_str_eq(item, want[index], "item %d", index);
+    free(item);
+    cJSON_Delete(l);
+    n++;
+  }
+  cr_expect_eq(n, 5);
+  free(text);
+  unlink(res);
+  free(res);
+  cJSON_Delete(r);
+}
+
+/*
  * Fan-out: a pipeline over the array a fetch captured, its stage task
  * using the item and another capture; an array that is not one fails the
  * pipeline, saying what it is.

@@ -223,6 +223,14 @@ static int expand(cJSON *parent, cJSON *v, const struct expand_ctx *ec,
   return 0;
 }
 
+int corun__capture_fill(const struct corun_run *run, cJSON *v, char **err)
+{
+  struct expand_ctx ec = {NULL, NULL, run};
+
+  *err = NULL;
+  return expand(NULL, v, &ec, err);
+}
+
 /* Parse one node from its JSON for this item; problems go to diags. */
 static void parse_node(struct corun_task *t, cJSON *obj,
                        struct corun_diags *diags)

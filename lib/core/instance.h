@@ -68,6 +68,15 @@ const cJSON *corun__capture_lookup(const struct corun_run *run,
                                    const char *name, char **err);
 
 /*
+ * Fill the captures into every string under v (an array or object whose
+ * strings the loader expanded for a second pass), in place: a string that
+ * is one reference takes the value with its type, $${ becomes ${.
+ * Returns 0, or -1 with *err (malloc'd; NULL when out of memory).
+ */
+CORUN_MUST_CHECK int corun__capture_fill(const struct corun_run *run,
+                                         cJSON *v, char **err);
+
+/*
  * The fields of the task at index as the loader kept them for filling in
  * its captures when it starts (CORUN_TF_FILL), or NULL.
  */

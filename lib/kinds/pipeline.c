@@ -26,6 +26,22 @@ static const char *const fields[] = {
 
 /* ---- parse ---- */
 
+/*
+ * Whether a string under v still holds a template: the loader left the
+ * items' captures (and $${) for the pass that fills them at start.
+ */
+static int holds_templates(const cJSON *v)
+{
+  const cJSON *it;
+
+  if (cJSON_IsString(v))
+    return corun_template_has(v->valuestring);
+  for (it = v->child; it; it = it->next)
+    if (holds_templates(it))
+      return 1;
+  return 0;
+}
+
 static void parse_source(struct pl_conf *c, struct corun_fields *f)
 {
   const cJSON *src = corun_field(f, "source"), *it;
@@ -72,6 +88,8 @@ static void parse_source(struct pl_conf *c, struct corun_fields *f)
                          corun__json_type(it));
       else if ((c->items = cJSON_Duplicate(it, 1)) == NULL)
         corun_field_fail(f, "source", it, "could not be kept: out of memory");
+      else
+        c->items_fill = holds_templates(c->items);
     } else if (strcmp(it->string, "range") == 0) {
       long long v[3] = {0, 0, 1};
       const cJSON *x;

@@ -95,6 +95,21 @@ void corun__load_expand_task(struct loader *ld, cJSON *obj, long task,
     return;
   }
   for (it = obj->child; it; it = it->next) {
+    if (strcmp(it->string, "source") == 0 && cJSON_IsObject(it)) {
+      /*
+       * The items may hold captures, filled in when the task starts: they
+       * are expanded for that second pass ($${ kept for it), the rest of
+       * the source (a path) now.
+       */
+      for (m = it->child; m; m = m->next)
+        corun__load_expand_tree(ld, m, "source", task,
+                                strcmp(m->string, "items") == 0 &&
+                                        cJSON_IsArray(m)
+                                    ? &ld->cctx
+                                    : ctx,
+                                NULL);
+      continue;
+    }
     if (strcmp(it->string, k->tmpl_list) != 0 || !cJSON_IsArray(it)) {
       corun__load_expand_tree(ld, it, it->string, task, ctx, NULL);
       continue;

@@ -60,6 +60,7 @@ struct stage_conf {
 struct pl_conf {
   enum src_type src;
   cJSON *items;
+  int items_fill; /* items hold templates: captures, $${; filled at start */
   char *from; /* SRC_FROM: the capture, "ID.NAME" */
   long long start, stop, step;
   char *lines;
@@ -188,6 +189,7 @@ struct pl_run {
   uint32_t prod_live;
   uint64_t next;       /* the next index the source gives */
   const cJSON *items;  /* items and from: the array */
+  cJSON *filled;       /* items with their captures filled, owned */
   const cJSON *cursor; /* items: the next one (a list, not an array) */
   uint64_t total;      /* items and range: how many there are */
   struct lines_src lines;

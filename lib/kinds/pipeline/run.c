@@ -206,6 +206,19 @@ void corun__pl_start(struct corun_task *t)
     return;
   }
   p->r->items = p->c->items;
+  if (p->c->items_fill) {
+    char *err = NULL;
+
+    p->r->filled = cJSON_Duplicate(p->c->items, 1);
+    if (p->r->filled == NULL ||
+        corun__capture_fill(t->run, p->r->filled, &err) < 0) {
+      corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_FAIL,
+                         "\"source\": %s", err ? err : "out of memory");
+      free(err);
+      return;
+    }
+    p->r->items = p->r->filled;
+  }
   if (p->c->src == SRC_FROM) {
     char *err = NULL;
     const cJSON *v = corun__capture_lookup(t->run, p->c->from, &err);
@@ -294,6 +307,7 @@ void corun__pl_run_free(struct pl *p)
   free(r->st);
   free(r->workers);
   free(r->prod);
+  cJSON_Delete(r->filled);
   free(r);
   p->r = NULL;
 }
