@@ -443,7 +443,19 @@ def test_results(d):
     strip = lambda v: [(x["index"], x["item"], x["status"], x.get("result"))
                        for x in v]
     check(strip(got) == strip(want), "results as one run's: %s" % got)
+    # A second --results that is not there: exit 2, and the first joined
+    # file is not written either (nothing is, on a failed merge).
+    os.remove(os.path.join(md, "out/items.jsonl"))
+    p = run(["merge", "--report", "r.json", "--results", "out/items.jsonl",
+             "--results", "out/none.jsonl"] + paths, cwd=md)
+    check(p.returncode == 2 and "none.jsonl" in p.stderr,
+          "a missing second results file: %d %s" % (p.returncode, p.stderr))
+    check(not os.path.exists(os.path.join(md, "out/items.jsonl")) and
+          not os.path.exists(os.path.join(md, "r.json")),
+          "nothing written when the second results file is missing: %s" %
+          os.listdir(os.path.join(md, "out")))
     # A shard's file missing: exit 2, nothing written.
+    run(["merge", "--results", "out/items.jsonl"] + paths, cwd=md)
     os.remove(os.path.join(os.path.dirname(paths[1]), "out/items.jsonl"))
     os.remove(os.path.join(md, "out/items.jsonl"))
     p = run(["merge", "--report", "r.json", "--results", "out/items.jsonl"] +

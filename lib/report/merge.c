@@ -1284,8 +1284,12 @@ static int same_file(const char *a, const char *b)
  * its own directory; here that is PATH beside each shard's report. The
  * lines of them all, in item order, go to PATH from the current directory.
  */
+/*
+ * Joins the shards' results files rel into *o, left open: it is put in
+ * place with the other outputs, once every input has been found good.
+ */
 static int join_results(struct merge *m, const char *rel,
-                        struct corun_error *err, int *failed)
+                        struct corun_error *err, int *failed, struct mout *out)
 {
   struct rline *v = NULL;
   size_t n = 0, cap = 0, i;
@@ -1418,10 +1422,7 @@ static int join_results(struct merge *m, const char *rel,
       corun_buf_putc(&o.b, '\n');
   }
   opened = 0;
-  if (out_close(&o, 1, err) != CORUN_OK) {
-    *failed = 1;
-    goto out;
-  }
+  *out = o;
   rc = 0;
   goto out;
 oom:
@@ -1480,7 +1481,7 @@ enum corun_code corun_merge(const struct corun_merge_opts *opts, int *exit_code,
                             struct corun_buf *diag, struct corun_error *err)
 {
   struct merge m;
-  struct mout rep;
+  struct mout rep, *res = NULL;
   enum corun_code code = CORUN_OK;
   size_t i;
   int rep_open = 0;
@@ -1524,10 +1525,15 @@ enum corun_code corun_merge(const struct corun_merge_opts *opts, int *exit_code,
   }
   if ((opts->report || m.replay) && deal(&m, rep_open ? &rep.b : NULL) < 0)
     goto invalid;
+  if (opts->nresults &&
+      (res = calloc(opts->nresults, sizeof(*res))) == NULL) {
+    code = corun_failf(err, CORUN_ENOMEM, "out of memory");
+    goto done;
+  }
   for (i = 0; i < opts->nresults; i++) {
     int failed;
 
-    if (join_results(&m, opts->results[i], err, &failed) < 0) {
+    if (join_results(&m, opts->results[i], err, &failed, &res[i]) < 0) {
       if (failed) {
         code = CORUN_EIO;
         goto done;
@@ -1545,6 +1551,11 @@ enum corun_code corun_merge(const struct corun_merge_opts *opts, int *exit_code,
        (code = write_one(&m, opts->trace, corun_report_trace, err)) !=
            CORUN_OK))
     goto done;
+  for (i = 0; i < opts->nresults; i++) {
+    code = out_close(&res[i], 1, err);
+    if (code != CORUN_OK)
+      goto done;
+  }
   if (rep_open) {
     rep_open = 0;
     code = out_close(&rep, 1, err);
@@ -1559,6 +1570,10 @@ invalid:
 done:
   if (rep_open)
     out_close(&rep, 0, NULL);
+  /* Committed ones are closed already; the rest leave nothing behind. */
+  for (i = 0; res && i < opts->nresults; i++)
+    out_close(&res[i], 0, NULL);
+  free(res);
   free_parts(&m);
   return code;
 }
