@@ -641,3 +641,76 @@ Test(signals, cleanup_runs_after_the_whole_run_timeout)
   cJSON_Delete(rep);
   drop_cleanup_job(dir, job);
 }
+
+/*
+ * A job whose commands catch SIGTERM and take `hold` seconds to finish
+ * (writing "flushed" to dir/mark), kill_grace 5 s; one of them shielded.
+ */
+static char *grace_job(const char *dir, double hold)
+{
+  struct corun_buf b = CORUN_BUF_INIT;
+  char *path = path_join(dir, "job.json"), *mark = path_join(dir, "mark");
+  FILE *f = fopen(path, "w");
+  int i;
+
+  cr_assert_not_null(f);
+  corun_buf_puts(&b, "{\"tasks\": [\n");
+  for (i = 0; i < 2; i++)
+    corun_buf_printf(
+        &b,
+        "  {\"id\": \"c%d\", \"kind\": \"exec\", \"kill_grace\": \"5s\", "
+        "\"shield\": %s, \"shell\": \"trap 'sleep %g; echo flushed%d >> "
+        "\\\"%s\\\"; exit 0' TERM; sleep 30 & wait\"},\n",
+        i, i ? "true" : "false", hold, i, mark);
+  corun_buf_puts(&b, "  {\"id\": \"ready\", \"kind\": \"sleep\", "
+                     "\"seconds\": 0.2, \"message\": \"ready\"}\n]}\n");
+  fputs(corun_buf_str(&b), f);
+  cr_assert_eq(fclose(f), 0);
+  corun_buf_free(&b);
+  free(mark);
+  return path;
+}
+
+/*
+ * --timeout cancels every task, shielded ones too, and a command gets
+ * SIGTERM and its kill_grace as on any cancel: it may finish its work
+ * (exit 124 once it has); a signal in that grace stops it at once.
+ */
+Test(signals, whole_run_timeout_gives_commands_their_kill_grace)
+{
+  char *dir = tmp_dir("grace"), *job = grace_job(dir, 0.3), *mark;
+  cJSON *rep;
+  double sent;
+
+  spawn(job, (const char *const[]){"-q", "--timeout", "0.5", NULL});
+  reap(8.0 * time_scale());
+  cr_assert_eq(kid.status, 124);
+  cr_assert_lt(kid.tend - kid.t0, 4.0 * time_scale(),
+               "waited out the grace");
+  mark = mark_of(dir);
+  cr_assert(strstr(mark, "flushed0\n") && strstr(mark, "flushed1\n"),
+            "the commands were killed in their grace: '%s'", mark);
+  free(mark);
+  rep = report();
+  assert_task(rep, "c0", "cancelled");
+  assert_task(rep, "c1", "cancelled");
+  cJSON_Delete(rep);
+  drop_cleanup_job(dir, job);
+
+  /* Held longer than the wait: a SIGINT in the grace kills them now. */
+  dir = tmp_dir("grace");
+  job = grace_job(dir, 20);
+  spawn(job, (const char *const[]){"-q", "--timeout", "0.5", NULL});
+  wait_ready();
+  usleep(700 * 1000);
+  cr_assert(!wait_exit(0), "corun did not wait in the grace");
+  sent = now_s();
+  kill(kid.pid, SIGINT);
+  reap(4.0 * time_scale());
+  cr_assert_eq(kid.status, 124);
+  cr_assert_lt(kid.tend - sent, 2.0 * time_scale(), "slow to stop");
+  mark = mark_of(dir);
+  cr_assert_str_eq(mark, "");
+  free(mark);
+  drop_cleanup_job(dir, job);
+}

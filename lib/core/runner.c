@@ -222,7 +222,14 @@ static int stop_sparing(struct corun_run *run, int spare)
   return was;
 }
 
-static void cancel_all(struct corun_run *run, enum corun_cancel_how how)
+/*
+ * hurry: a task already on its way out is hurried (a command in its kill
+ * grace gets SIGKILL now), as a second stop does. Without it a forced stop
+ * still reaches shielded tasks, but what it cancels itself gets the grace
+ * every cancel gives (--timeout).
+ */
+static void cancel_all(struct corun_run *run, enum corun_cancel_how how,
+                       int hurry)
 {
   struct corun_job *job = run->job;
   size_t i;
@@ -238,6 +245,9 @@ static void cancel_all(struct corun_run *run, enum corun_cancel_how how)
   for (i = 0; i < job->ntasks && !run->finished; i++) {
     struct corun_task *t = job->tasks[i];
 
+    if (how == CORUN_CANCEL_FORCE && !hurry &&
+        t->cancel_status != CORUN_STATUS_NONE)
+      continue;
     if (how == CORUN_CANCEL_FORCE ||
         ((t->flags & CORUN_TF_DETACHED) && !(t->flags & CORUN_TF_SHIELD) &&
          !under_live_shield(t)))
@@ -252,8 +262,12 @@ void corun_run_interrupt(struct corun_run *run, int signum)
   if (!run->started || run->finished)
     return;
   run->interrupts++;
-  /* A signal after --timeout is the second stop for the cleanups. */
-  second = stop_sparing(run, run->interrupts == 1) || run->interrupts > 1;
+  /*
+   * A signal after --timeout is the second stop, for the cleanups and for
+   * commands in the grace --timeout gave them.
+   */
+  second = stop_sparing(run, run->interrupts == 1) || run->interrupts > 1 ||
+           run->end == CORUN_END_TIMEOUT;
   if (run->end == CORUN_END_NORMAL)
     run->end = signum == SIGTERM  ? CORUN_END_SIGTERM
                : signum == SIGHUP ? CORUN_END_SIGHUP
@@ -266,7 +280,7 @@ void corun_run_interrupt(struct corun_run *run, int signum)
                     !second ? "cancelling all tasks (shielded ones finish, "
                               "cleanups run)"
                             : "stopping now");
-  cancel_all(run, !second ? CORUN_CANCEL_OUTSIDE : CORUN_CANCEL_FORCE);
+  cancel_all(run, !second ? CORUN_CANCEL_OUTSIDE : CORUN_CANCEL_FORCE, 1);
 }
 
 /*
@@ -371,7 +385,8 @@ void corun_run_expire(struct corun_run *run)
   if (run->opts.debug)
     corun__run_logf(run, "--timeout expired: cancelling all tasks%s",
                     run->spare ? " but cleanups" : "");
-  cancel_all(run, CORUN_CANCEL_FORCE);
+  /* The first stop: commands get their grace. After a signal, no more. */
+  cancel_all(run, CORUN_CANCEL_FORCE, run->interrupts > 0);
 }
 
 void corun_run_stalled(struct corun_run *run)
@@ -381,7 +396,7 @@ void corun_run_stalled(struct corun_run *run)
   if (run->end == CORUN_END_NORMAL)
     run->end = CORUN_END_STALLED;
   (void)stop_sparing(run, 0);
-  cancel_all(run, CORUN_CANCEL_FORCE);
+  cancel_all(run, CORUN_CANCEL_FORCE, 1);
 }
 
 void corun_run_outcome(const struct corun_run *run, struct corun_outcome *out)
@@ -511,7 +526,7 @@ void corun_run_close(struct corun_run *run, corun_close_cb cb)
   run->close_cb = cb;
   if (run->started && !run->finished) {
     (void)stop_sparing(run, 0);
-    cancel_all(run, CORUN_CANCEL_FORCE);
+    cancel_all(run, CORUN_CANCEL_FORCE, 1);
   }
   if (!run->started || run->finished) {
     start_release(run);
