@@ -54,6 +54,8 @@ static struct cli *the_cli; /* for the line callbacks' erasing */
 
 /* The first SIGINT, SIGTERM or SIGHUP that came before the loop took it. */
 static volatile sig_atomic_t early_signal;
+/* Which of 0, 1 and 2 were closed when corun started (now /dev/null). */
+static int std_closed[3];
 static volatile sig_atomic_t early_count; /* how many, up to 2 */
 
 /* Descriptors the loop and its signal pipes need before any task runs. */
@@ -341,6 +343,13 @@ static int probe_report(const char *path, const char *what)
 {
   struct corun_error err = {0};
 
+  if (strcmp(path, "-") == 0 && std_closed[1]) {
+    /* /dev/null holds the place: a report sent there would be lost. */
+    fprintf(stderr, "corun: cannot write the %s to standard output: it "
+                    "was closed when corun started\n",
+            what);
+    return -1;
+  }
   if (strcmp(path, "-") == 0)
     return 0;
   if (corun_probe_writable(path, &err) != CORUN_OK) {
@@ -621,6 +630,7 @@ static void hold_standard_descriptors(void)
 
     if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
       continue;
+    std_closed[fd] = 1;
     got = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
     /* open() returns the lowest free number, which is fd itself. */
     if (got >= 0 && got != fd) {

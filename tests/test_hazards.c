@@ -125,6 +125,43 @@ Test(hazards, closed_standard_descriptors_neither_abort_nor_mix_outputs)
   free(dir);
 }
 
+/*
+ * --report - (or any report to -) with standard output closed at the
+ * start has nowhere to go: a usage error before anything runs, naming
+ * why, not a report written to /dev/null and exit 0.
+ */
+Test(hazards, a_report_to_a_closed_standard_output_is_refused)
+{
+  char *dir = tmp_dir("hazards");
+  char *job = path_join(dir, "job.json");
+  char *err = path_join(dir, "err.txt");
+  FILE *f = fopen(job, "w");
+  static const char *const flags[] = {"--report", "--junit", "--trace",
+                                      "--html"};
+  size_t i;
+
+  cr_assert_not_null(f);
+  fputs(job_text, f);
+  fclose(f);
+  for (i = 0; i < 4; i++) {
+    const char *args[] = {"-q", flags[i], "-", job, NULL};
+    char *text;
+    int rc = run_limited(2u, 0, err, args);
+
+    cr_expect_eq(rc, 2, "%s -: exit %d", flags[i], rc);
+    text = read_file(err, NULL);
+    cr_expect(text && strstr(text, "closed when corun started"), "%s: %s",
+              flags[i], text ? text : "(nothing)");
+    free(text);
+  }
+  unlink(err);
+  unlink(job);
+  rmdir(dir);
+  free(err);
+  free(job);
+  free(dir);
+}
+
 /* --debug writes to stderr all along; with it closed that must not block. */
 Test(hazards, debug_with_every_standard_descriptor_closed_ends)
 {
