@@ -18,6 +18,7 @@
 
 #include "corun.h"
 #include "exit.h"
+#include "lines.h"
 #include "options.h"
 #include "merge.h"
 #include "ps.h"
@@ -48,6 +49,12 @@ struct cli {
   struct ps_server ps; /* answers corun ps (ps.c) */
   char *ps_name;       /* the job's name for it, secrets redacted */
   char *ps_file;       /* the job file's absolute path for it, or NULL */
+  /*
+   * While the loop runs: task output to stdout, task output to stderr
+   * (the real one under -qq), and corun's own lines (--debug, dumps).
+   */
+  struct lines out, err, log;
+  int have_lines;
 };
 
 static struct cli *the_cli; /* for the line callbacks' erasing */
@@ -75,8 +82,7 @@ static void print_line(const char *line, void *arg)
 {
   (void)arg;
   erase_progress(the_cli);
-  fputs(line, stdout);
-  fputc('\n', stdout);
+  lines_put(&the_cli->out, line);
 }
 
 static void on_group(int pgid, int alive, void *arg)
@@ -90,8 +96,7 @@ static void log_line(const char *line, void *arg)
 {
   (void)arg;
   erase_progress(the_cli);
-  fputs(line, stderr);
-  fputc('\n', stderr);
+  lines_put(&the_cli->log, line);
 }
 
 /*
@@ -103,13 +108,9 @@ static FILE *task_err;
 
 static void task_err_line(const char *line, void *arg)
 {
-  FILE *f = task_err ? task_err : stderr;
-
   (void)arg;
   erase_progress(the_cli);
-  fputs(line, f);
-  fputc('\n', f);
-  fflush(f);
+  lines_put(&the_cli->err, line);
 }
 
 /*
@@ -226,9 +227,9 @@ static void dump(struct cli *c)
 
   erase_progress(c);
   corun_run_dump(c->run, &b);
-  fputs(corun_buf_str(&b), stderr);
+  lines_put_text(&c->log, corun_buf_str(&b), b.len);
   if (b.oom)
-    fputs("corun: the task dump is incomplete: out of memory\n", stderr);
+    lines_put(&c->log, "corun: the task dump is incomplete: out of memory");
   corun_buf_free(&b);
 }
 
@@ -650,6 +651,8 @@ static void run_closed(struct corun_run *run, void *arg)
 }
 
 /* The one way out: whatever main() got as far as making is undone. */
+static void end_lines(struct cli *c);
+
 static void release(struct cli *c)
 {
   /* First: a ps that asks from now on finds no socket, not a dying run. */
@@ -657,6 +660,7 @@ static void release(struct cli *c)
   if (c->run)
     corun_run_close(c->run, run_closed);
   if (c->have_loop) {
+    end_lines(c);
     /* Runs the loop until the run and our own handles are closed. */
     close_handles(c, &c->loop);
     /* Every handle must be closed by now; if not, it is our bug: say so. */
@@ -696,6 +700,17 @@ static void serve_ps(struct cli *c, uv_loop_t *loop)
   }
 }
 
+/* The run's output written out, the descriptors blocking again. */
+static void end_lines(struct cli *c)
+{
+  if (!c->have_lines)
+    return;
+  c->have_lines = 0;
+  lines_end(&c->log);
+  lines_end(&c->err);
+  lines_end(&c->out);
+}
+
 /* Run the loaded job; returns the exit status. */
 static int run(struct cli *c)
 {
@@ -706,6 +721,9 @@ static int run(struct cli *c)
   int rc, e;
 
   setvbuf(stdout, NULL, _IOLBF, 0);
+  lines_init(&c->out, stdout);
+  lines_init(&c->err, task_err ? task_err : stderr);
+  lines_init(&c->log, stderr);
   /*
    * A reader of our output that goes away (corun ... | head) must not kill
    * the run with its tasks half done: writes then just fail. The library
@@ -760,6 +778,11 @@ static int run(struct cli *c)
     return CORUN_EXIT_FAILED;
   }
   c->have_loop = 1;
+  /* stdout first: stderr joins it when both are one pipe (2>&1). */
+  lines_start(&c->out, loop, NULL);
+  lines_start(&c->err, loop, &c->out);
+  lines_start(&c->log, loop, &c->err);
+  c->have_lines = 1;
   if (corun_global_init(&err) != CORUN_OK) {
     fprintf(stderr, "corun: %s\n", err.msg);
     return CORUN_EXIT_FAILED;
@@ -796,6 +819,7 @@ static int run(struct cli *c)
   if (c->have_progress)
     uv_timer_stop(&c->progress);
   erase_progress(c);
+  end_lines(c);
 
   if (!corun_run_done(c->run)) {
     /*

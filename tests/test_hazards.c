@@ -1105,3 +1105,78 @@ Test(hazards, directories_are_made_beneath_the_root_while_a_link_flips,
   free(out);
   corun_buf_free(&text);
 }
+
+/*
+ * A reader that stops reading must not stop the run: with stdout a pipe
+ * nobody reads for a while, 20,000 message lines (2 MB, more than a pipe
+ * holds) still let --timeout end the run on time (the report's duration
+ * says when it ended, exit 124), and every line reaches the reader once it
+ * reads, in order, and the pipe is left blocking as it was found.
+ */
+Test(hazards, a_reader_that_stops_reading_does_not_stop_the_run)
+{
+  char *dir = tmp_dir("hazards");
+  char *job = path_join(dir, "job.json"), *rep = path_join(dir, "r.json");
+  FILE *f = fopen(job, "w");
+  int fds[2], status = 0;
+  pid_t pid;
+  FILE *in;
+  char line[256];
+  long n = 0, bad = 0;
+  char *text;
+  cJSON *r;
+
+  cr_assert_not_null(f);
+  fputs("{\"tasks\": [{\"id\": \"p\", \"kind\": \"pipeline\", \"source\": "
+        "{\"range\": [0, 20000]}, \"stages\": [{\"task\": {\"kind\": "
+        "\"sleep\", \"seconds\": 0, \"message\": \"line ${item} "
+        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+        "xxxxxxxxxxxxxxxxxxxxxxx\"}}]},\n"
+        " {\"id\": \"long\", \"kind\": \"sleep\", \"seconds\": 60}]}\n",
+        f);
+  fclose(f);
+  cr_assert_eq(pipe(fds), 0);
+  pid = fork();
+  cr_assert_geq(pid, 0);
+  if (pid == 0) {
+    dup2(fds[1], 1);
+    close(fds[0]);
+    close(fds[1]);
+    execl(CORUN_BIN, CORUN_BIN, "-q", "--timeout", "1", "--report", rep, job,
+          (char *)NULL);
+    _exit(127);
+  }
+  close(fds[1]);
+  /* Nobody reads for 4 s: the run must end at 1 s all the same. */
+  sleep((unsigned)(4 * time_scale() + 0.5));
+  in = fdopen(fds[0], "r");
+  cr_assert_not_null(in);
+  while (fgets(line, sizeof(line), in)) {
+    char want[32];
+
+    snprintf(want, sizeof(want), "line %ld ", n);
+    if (strncmp(line, want, strlen(want)) != 0)
+      bad++;
+    n++;
+  }
+  fclose(in);
+  waitpid(pid, &status, 0);
+  cr_assert(WIFEXITED(status), "corun died");
+  cr_assert_eq(WEXITSTATUS(status), 124);
+  cr_assert_eq(n, 20000, "lines read: %ld", n);
+  cr_assert_eq(bad, 0, "lines out of order");
+  text = read_file(rep, NULL);
+  cr_assert_not_null(text);
+  r = cJSON_Parse(text);
+  cr_assert_not_null(r);
+  cr_assert_lt(cJSON_GetObjectItem(r, "duration")->valuedouble,
+               3.0 * time_scale(), "the run waited for the reader: %s", text);
+  cJSON_Delete(r);
+  free(text);
+  unlink(rep);
+  unlink(job);
+  rmdir(dir);
+  free(rep);
+  free(job);
+  free(dir);
+}
