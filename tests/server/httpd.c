@@ -30,8 +30,7 @@
  *   /chunked?n=N[&cut=1|&bad=1]    200, N pattern bytes in chunks of at
  *        most 4 KiB (Transfer-Encoding: chunked); cut=1 closes the
  *        connection instead of sending the last, empty chunk; bad=1 sends
- *        a size line that is no hex number ("zz") after the chunks, then
- *        closes.
+ *        a size line that is no hex number ("zz") after the chunks.
  *   /gzip-bomb?n=N                 200, Content-Encoding: gzip, a body that
  *        inflates to N zero bytes (rounded up to 1 + 258 k) from about
  *        N / 160 bytes on the wire, produced as it is sent.
@@ -1516,8 +1515,9 @@ static void route(struct conn *c, const struct req *r, int64_t now)
     if (cut && strcmp(cut, "1") == 0) {
       c->drop = 1;
     } else if (param(r, "bad") && strcmp(param(r, "bad"), "1") == 0) {
-      sb_add(o, "zz\r\nabc\r\n0\r\n\r\n", 17);
-      c->drop = 1;
+      static const char bad_chunk[] = "zz\r\nabc\r\n0\r\n\r\n";
+
+      sb_add(o, bad_chunk, sizeof(bad_chunk) - 1);
     } else {
       sb_add(o, "0\r\n\r\n", 5);
     }
