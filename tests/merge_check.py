@@ -467,11 +467,46 @@ def test_results(d):
           "nothing written when a results file is missing")
 
 
+def test_two_results(d):
+    """Two --results and a --junit in one merge: each file its own lines."""
+    job = {"name": "res2", "tasks": [
+        {"id": "a", "kind": "pipeline", "shard": True,
+         "results": "out/a.jsonl", "source": {"items": ["a0", "a1", "a2"]},
+         "stages": [{"task": {"kind": "sleep", "seconds": 0,
+                              "result": "${item}"}}]},
+        {"id": "b", "kind": "pipeline", "shard": True,
+         "results": "out/b.jsonl", "source": {"items": ["b0", "b1", "b2"]},
+         "stages": [{"task": {"kind": "sleep", "seconds": 0,
+                              "result": "${item}"}}]}]}
+    n = 2
+    paths = make_shards(job, n, os.path.join(d, "s"))
+    for k, path in enumerate(paths, 1):
+        for name in ("a", "b"):
+            rf = os.path.join(os.path.dirname(path), "out/%s.jsonl" % name)
+            lines = [json.loads(l) for l in open(rf)]
+            with open(rf, "w") as f:
+                for x in lines:
+                    x["index"] = x["index"] * n + k - 1
+                    f.write(json.dumps(x) + "\n")
+    md = os.path.join(d, "m")
+    os.makedirs(md)
+    p = run(["merge", "--results", "out/a.jsonl", "--results", "out/b.jsonl",
+             "--junit", "j.xml", "--report", "r.json"] + paths, cwd=md)
+    check(p.returncode == 0, "two results merge: " + p.stderr)
+    for name in ("a", "b"):
+        got = [json.loads(l) for l in open(os.path.join(md, "out/%s.jsonl" %
+                                                          name))]
+        check([x["item"] for x in got] == [name + "0", name + "1", name + "2"],
+              "%s.jsonl holds its own items: %s" % (name, got))
+    check(open(os.path.join(md, "j.xml")).read().startswith("<?xml"),
+          "the JUnit beside them is XML")
+
+
 def main():
     d = tempfile.mkdtemp(prefix="corun-merge-")
     try:
         for t in (test_equal_to_whole, test_errors, test_interrupted,
-                  test_pipeline, test_results):
+                  test_pipeline, test_results, test_two_results):
             sub = os.path.join(d, t.__name__)
             os.makedirs(sub)
             before = len(failures)

@@ -1297,7 +1297,6 @@ static int join_results(struct merge *m, const char *rel,
   FILE **fs = calloc(m->n, sizeof(*fs));
   char *line = NULL;
   size_t lcap = 0;
-  struct mout o;
   int rc = -1, opened = 0;
 
   *failed = 0;
@@ -1396,7 +1395,7 @@ static int join_results(struct merge *m, const char *rel,
     }
     corun_buf_free(&why);
   }
-  if (out_open(&o, rel, err) != CORUN_OK) {
+  if (out_open(out, rel, err) != CORUN_OK) {
     *failed = 1;
     goto out;
   }
@@ -1417,19 +1416,18 @@ static int join_results(struct merge *m, const char *rel,
       problem(m, in[v[i].file], 0, 0, "cannot read it again");
       goto out;
     }
-    corun_buf_add(&o.b, line, v[i].len);
+    corun_buf_add(&out->b, line, v[i].len);
     if (line[v[i].len - 1] != '\n')
-      corun_buf_putc(&o.b, '\n');
+      corun_buf_putc(&out->b, '\n');
   }
   opened = 0;
-  *out = o;
   rc = 0;
   goto out;
 oom:
   problem(m, NULL, 0, 0, "out of memory");
 out:
   if (opened)
-    out_close(&o, 0, NULL);
+    out_close(out, 0, NULL);
   for (i = 0; in && i < m->n; i++) {
     free(in[i]);
     if (fs && fs[i])
