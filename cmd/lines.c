@@ -5,22 +5,24 @@
  * A line printed with a blocking write waits for the reader of a pipe
  * once the pipe's buffer is full: "corun job | slow-reader" would then
  * stop the whole event loop, its timers, --timeout and signal handling
- * with it, for as long as the reader does not read. So on a pipe or a
- * socket the descriptor is made non-blocking for the run, and what the
- * reader has not taken yet waits here, written as the pipe drains (a
- * poll handle says when). Past MAX_QUEUED bytes waiting, corun does wait
- * for the reader: output is never dropped, and memory is not unbounded.
+ * with it, for as long as the reader does not read. So on a pipe corun
+ * opens the pipe again for itself, non-blocking (its own open file
+ * description: the one it was given is shared with the shell and with
+ * whatever else writes to the pipe, which must not find it non-blocking),
+ * and what the reader has not taken yet waits here, written as the pipe
+ * drains (a poll handle says when). Past MAX_QUEUED bytes waiting, corun
+ * does wait for the reader: output is never dropped, and memory is not
+ * unbounded.
  *
- * A terminal or a file is written as before, through stdio: neither
- * blocks for long, and a terminal's description is shared with the shell,
- * which must not find it non-blocking. The descriptor's own flags are put
- * back before corun writes its summary, its reports or exits.
+ * A terminal, a file or a socket (which cannot be opened again) is
+ * written as before, through stdio.
  */
 #include "lines.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -33,6 +35,7 @@ void lines_init(struct lines *l, FILE *f)
   memset(l, 0, sizeof(*l));
   l->f = f;
   l->fd = fileno(f);
+  l->wfd = -1;
 }
 
 static int same_file(int a, int b)
@@ -61,7 +64,7 @@ static void stop_polling(struct lines *l)
 static void drain(struct lines *l, int block)
 {
   while (l->off < l->q.len && !l->dead) {
-    ssize_t w = write(l->fd, l->q.p + l->off, l->q.len - l->off);
+    ssize_t w = write(l->wfd, l->q.p + l->off, l->q.len - l->off);
 
     if (w > 0) {
       l->off += (size_t)w;
@@ -70,7 +73,7 @@ static void drain(struct lines *l, int block)
     if (w < 0 && errno == EINTR)
       continue;
     if (w < 0 && errno == EAGAIN && block) {
-      struct pollfd p = {l->fd, POLLOUT, 0};
+      struct pollfd p = {l->wfd, POLLOUT, 0};
 
       (void)poll(&p, 1, -1);
       continue;
@@ -79,8 +82,16 @@ static void drain(struct lines *l, int block)
       if (!l->polling &&
           uv_poll_start(&l->poll, UV_WRITABLE, on_writable) == 0)
         l->polling = 1;
-      if (l->polling)
+      if (l->polling) {
+        /* What was written goes: the buffer holds what waits, at most. */
+        if (l->off >= 65536 && l->off * 2 >= l->q.len) {
+          memmove(l->q.p, l->q.p + l->off, l->q.len - l->off);
+          l->q.len -= l->off;
+          l->q.p[l->q.len] = '\0';
+          l->off = 0;
+        }
         return;
+      }
       block = 1; /* no way to be told: wait here instead */
       continue;
     }
@@ -105,7 +116,8 @@ static void on_writable(uv_poll_t *h, int status, int events)
 void lines_start(struct lines *l, uv_loop_t *loop, struct lines *other)
 {
   struct stat st;
-  int flags;
+  char path[64];
+  int w;
 
   fflush(l->f);
   if (other && other->via)
@@ -114,35 +126,39 @@ void lines_start(struct lines *l, uv_loop_t *loop, struct lines *other)
     l->via = other;
     return;
   }
-  if (fstat(l->fd, &st) < 0 || !(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))
+  if (fstat(l->fd, &st) < 0 || !S_ISFIFO(st.st_mode))
     return;
-  flags = fcntl(l->fd, F_GETFL);
-  /* Already non-blocking: someone else's choice, and stdio's problem. */
-  if (flags < 0 || (flags & O_NONBLOCK))
+  snprintf(path, sizeof(path), "/proc/self/fd/%d", l->fd);
+  w = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  if (w < 0)
     return;
-  /* uv_poll_init makes the descriptor non-blocking itself. */
-  if (uv_poll_init(loop, &l->poll, l->fd) != 0) {
-    fcntl(l->fd, F_SETFL, flags);
+  if (uv_poll_init(loop, &l->poll, w) != 0) {
+    close(w);
     return;
   }
   l->poll.data = l;
   /* Output alone does not keep the run going: lines_end() writes the rest. */
   uv_unref((uv_handle_t *)&l->poll);
-  l->flags = flags;
+  l->wfd = w;
   l->queued = 1;
+}
+
+int lines_waiting(const struct lines *l)
+{
+  return l->queued && !l->dead && l->q.len > l->off;
 }
 
 /* s written whole now, waiting for the reader if it must. */
 static void write_now(struct lines *l, const char *s, size_t n)
 {
   while (n && !l->dead) {
-    ssize_t w = write(l->fd, s, n);
+    ssize_t w = write(l->wfd, s, n);
 
     if (w > 0) {
       s += w;
       n -= (size_t)w;
     } else if (w < 0 && errno == EAGAIN) {
-      struct pollfd p = {l->fd, POLLOUT, 0};
+      struct pollfd p = {l->wfd, POLLOUT, 0};
 
       (void)poll(&p, 1, -1);
     } else if (!(w < 0 && errno == EINTR)) {
@@ -167,7 +183,7 @@ void lines_put_text(struct lines *l, const char *s, size_t n)
     ssize_t w;
 
     do
-      w = write(l->fd, s, n);
+      w = write(l->wfd, s, n);
     while (w < 0 && errno == EINTR);
     if (w < 0 && errno != EAGAIN) {
       l->dead = 1;
@@ -222,13 +238,20 @@ void lines_put(struct lines *l, const char *s)
 
 void lines_end(struct lines *l)
 {
+  int flags;
+
   if (!l->queued)
     return;
   stop_polling(l);
   uv_close((uv_handle_t *)&l->poll, NULL);
-  fcntl(l->fd, F_SETFL, l->flags);
   l->queued = 0;
+  /* Our own description of the pipe: blocking now, for the last of it. */
+  flags = fcntl(l->wfd, F_GETFL);
+  if (flags >= 0)
+    fcntl(l->wfd, F_SETFL, flags & ~O_NONBLOCK);
   if (!l->dead)
     drain(l, 1);
+  close(l->wfd);
+  l->wfd = -1;
   corun_buf_free(&l->q);
 }

@@ -15,8 +15,8 @@
 struct lines {
   FILE *f;
   int fd;
-  int queued; /* a pipe or socket made non-blocking for the run */
-  int flags;  /* the descriptor's flags before that */
+  int queued; /* a pipe, written through wfd for the run */
+  int wfd;    /* the pipe opened again, non-blocking, for corun alone */
   int dead;   /* the reader is gone: what comes is dropped, as a write
                  to a closed pipe would drop it */
   struct corun_buf q; /* written from q.p + off when the reader takes it */
@@ -29,8 +29,7 @@ struct lines {
 /* Lines to f, written through stdio until lines_start(). */
 void lines_init(struct lines *l, FILE *f);
 /*
- * For the run: on a pipe or socket, l writes without blocking from now
- * on. other (may be NULL), started before, is used instead when it is the
+ * For the run: on a pipe, l writes without blocking from now on. other (may be NULL), started before, is used instead when it is the
  * same pipe (2>&1), so the two streams keep their order.
  */
 void lines_start(struct lines *l, uv_loop_t *loop, struct lines *other);
@@ -38,10 +37,12 @@ void lines_start(struct lines *l, uv_loop_t *loop, struct lines *other);
 void lines_put(struct lines *l, const char *s);
 /* Text as it is (a task dump: lines already). */
 void lines_put_text(struct lines *l, const char *s, size_t n);
+/* Whether output waits for the reader. */
+int lines_waiting(const struct lines *l);
 /*
- * The run is over: the descriptor blocks again and what waits is written
- * (now waiting for the reader, as any program's last output does). Its
- * poll handle is closed: the caller runs the loop once more.
+ * The run is over: what waits is written, now waiting for the reader as
+ * any program's last output does. Its poll handle is closed: the caller
+ * runs the loop once more.
  */
 void lines_end(struct lines *l);
 

@@ -700,15 +700,42 @@ static void serve_ps(struct cli *c, uv_loop_t *loop)
   }
 }
 
-/* The run's output written out, the descriptors blocking again. */
+/*
+ * The run's output written out: what a slow reader has not taken yet is
+ * waited for now. The run is over and its reports are written, so a stop
+ * signal in that wait ends corun the plain way (the libuv handlers would
+ * only restart the write).
+ */
 static void end_lines(struct cli *c)
 {
   if (!c->have_lines)
     return;
   c->have_lines = 0;
+  if (lines_waiting(&c->out) || lines_waiting(&c->err) ||
+      lines_waiting(&c->log)) {
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGHUP, SIG_DFL);
+  }
   lines_end(&c->log);
   lines_end(&c->err);
   lines_end(&c->out);
+}
+
+/* The reports asked for, to files (to_stdout 0) or to "-" (1). */
+static int write_reports(struct cli *c, int to_stdout)
+{
+  const char *paths[4] = {c->opt.report, c->opt.junit, c->opt.trace,
+                          c->opt.html};
+  corun_report_fn fns[4] = {corun_report_json, corun_report_junit,
+                            corun_report_trace, corun_report_html};
+  int i, rc = 0;
+
+  for (i = 0; i < 4; i++)
+    if (paths[i] && (strcmp(paths[i], "-") == 0) == to_stdout &&
+        write_report(c, paths[i], fns[i]) < 0)
+      rc = -1;
+  return rc;
 }
 
 /* Run the loaded job; returns the exit status. */
@@ -819,7 +846,6 @@ static int run(struct cli *c)
   if (c->have_progress)
     uv_timer_stop(&c->progress);
   erase_progress(c);
-  end_lines(c);
 
   if (!corun_run_done(c->run)) {
     /*
@@ -837,17 +863,15 @@ static int run(struct cli *c)
   rc = exit_status(&outcome);
   /* The reports record the status the run itself earned. */
   corun_run_set_exit_code(c->run, rc);
-  if (c->opt.report && write_report(c, c->opt.report, corun_report_json) < 0 &&
-      rc == 0)
+  /*
+   * Report files first: they must not wait for a reader of our output who
+   * is slow to take its last lines. Then that output, then a report to
+   * standard output, which comes after it.
+   */
+  if (write_reports(c, 0) < 0 && rc == 0)
     rc = CORUN_EXIT_FAILED;
-  if (c->opt.junit && write_report(c, c->opt.junit, corun_report_junit) < 0 &&
-      rc == 0)
-    rc = CORUN_EXIT_FAILED;
-  if (c->opt.trace && write_report(c, c->opt.trace, corun_report_trace) < 0 &&
-      rc == 0)
-    rc = CORUN_EXIT_FAILED;
-  if (c->opt.html && write_report(c, c->opt.html, corun_report_html) < 0 &&
-      rc == 0)
+  end_lines(c);
+  if (write_reports(c, 1) < 0 && rc == 0)
     rc = CORUN_EXIT_FAILED;
   /* A journal that lost lines cannot resume this run: not a success. */
   if (corun_journal_error(c->journal) && rc == 0)

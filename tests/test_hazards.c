@@ -1111,7 +1111,7 @@ Test(hazards, directories_are_made_beneath_the_root_while_a_link_flips,
  * nobody reads for a while, 20,000 message lines (2 MB, more than a pipe
  * holds) still let --timeout end the run on time (the report's duration
  * says when it ended, exit 124), and every line reaches the reader once it
- * reads, in order, and the pipe is left blocking as it was found.
+ * reads, in order; the pipe as others hold it is never made non-blocking.
  */
 Test(hazards, a_reader_that_stops_reading_does_not_stop_the_run)
 {
@@ -1146,8 +1146,15 @@ Test(hazards, a_reader_that_stops_reading_does_not_stop_the_run)
           (char *)NULL);
     _exit(127);
   }
+  /*
+   * Nobody reads for 4 s: the run must end at 1 s all the same. The pipe
+   * as others hold it (our copy of its write end) stays blocking
+   * meanwhile: another writer to it must not get EAGAIN.
+   */
+  usleep(500 * 1000);
+  cr_assert_eq(fcntl(fds[1], F_GETFL) & O_NONBLOCK, 0,
+               "the shared pipe was made non-blocking");
   close(fds[1]);
-  /* Nobody reads for 4 s: the run must end at 1 s all the same. */
   sleep((unsigned)(4 * time_scale() + 0.5));
   in = fdopen(fds[0], "r");
   cr_assert_not_null(in);
@@ -1172,6 +1179,60 @@ Test(hazards, a_reader_that_stops_reading_does_not_stop_the_run)
   cr_assert_lt(cJSON_GetObjectItem(r, "duration")->valuedouble,
                3.0 * time_scale(), "the run waited for the reader: %s", text);
   cJSON_Delete(r);
+  free(text);
+  unlink(rep);
+  unlink(job);
+  rmdir(dir);
+  free(rep);
+  free(job);
+  free(dir);
+}
+
+/*
+ * At the end, output a reader has not taken waits for it; the report file
+ * does not: it is in place while corun still waits, and a SIGTERM in that
+ * wait ends corun at once.
+ */
+Test(hazards, the_report_does_not_wait_for_a_slow_reader)
+{
+  char *dir = tmp_dir("hazards");
+  char *job = path_join(dir, "job.json"), *rep = path_join(dir, "r.json");
+  FILE *f = fopen(job, "w");
+  int fds[2], status = 0, i;
+  pid_t pid;
+  char *text = NULL;
+
+  cr_assert_not_null(f);
+  fputs("{\"tasks\": [{\"id\": \"p\", \"kind\": \"pipeline\", \"source\": "
+        "{\"range\": [0, 20000]}, \"stages\": [{\"task\": {\"kind\": "
+        "\"sleep\", \"seconds\": 0, \"message\": \"line ${item} "
+        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+        "xxxxxxxxxxxxxxxxxxxxxxx\"}}]}]}\n",
+        f);
+  fclose(f);
+  cr_assert_eq(pipe(fds), 0);
+  pid = fork();
+  cr_assert_geq(pid, 0);
+  if (pid == 0) {
+    dup2(fds[1], 1);
+    close(fds[0]);
+    close(fds[1]);
+    execl(CORUN_BIN, CORUN_BIN, "-q", "--report", rep, job, (char *)NULL);
+    _exit(127);
+  }
+  close(fds[1]);
+  for (i = 0; i < 100 * time_scale() && text == NULL; i++) {
+    usleep(100 * 1000);
+    text = read_file(rep, NULL);
+  }
+  cr_assert_not_null(text, "no report while corun waits for the reader");
+  cr_assert_eq(waitpid(pid, &status, WNOHANG), 0,
+               "corun did not wait for the reader");
+  kill(pid, SIGTERM);
+  for (i = 0; i < 300 && waitpid(pid, &status, WNOHANG) == 0; i++)
+    usleep(10 * 1000);
+  cr_assert_lt(i, 300, "SIGTERM did not end the wait");
+  close(fds[0]);
   free(text);
   unlink(rep);
   unlink(job);
