@@ -714,3 +714,42 @@ Test(signals, whole_run_timeout_gives_commands_their_kill_grace)
   free(mark);
   drop_cleanup_job(dir, job);
 }
+
+/*
+ * A command already in its grace when --timeout comes (its own timeout,
+ * or its attempt_timeout, sent SIGTERM first) keeps that grace: the
+ * whole-run timeout is not a second stop.
+ */
+Test(signals, whole_run_timeout_keeps_a_grace_under_way)
+{
+  char *dir = tmp_dir("grace2");
+  char *path = path_join(dir, "job.json"), *mark = path_join(dir, "mark");
+  struct corun_buf b = CORUN_BUF_INIT;
+  FILE *f = fopen(path, "w");
+  char *text;
+
+  cr_assert_not_null(f);
+  corun_buf_printf(
+      &b,
+      "{\"tasks\": [\n"
+      "  {\"id\": \"own\", \"kind\": \"exec\", \"timeout\": \"0.3s\", "
+      "\"kill_grace\": \"5s\", \"shell\": \"trap 'sleep 0.6; echo own >> "
+      "\\\"%s\\\"; exit 0' TERM; sleep 30 & wait\"},\n"
+      "  {\"id\": \"att\", \"kind\": \"exec\", \"attempt_timeout\": \"0.3s\", "
+      "\"kill_grace\": \"5s\", \"shell\": \"trap 'sleep 0.6; echo att >> "
+      "\\\"%s\\\"; exit 0' TERM; sleep 30 & wait\"}\n"
+      "]}\n",
+      mark, mark);
+  fputs(corun_buf_str(&b), f);
+  cr_assert_eq(fclose(f), 0);
+  corun_buf_free(&b);
+  spawn(path, (const char *const[]){"-q", "--timeout", "0.5", NULL});
+  reap(8.0 * time_scale());
+  cr_assert_eq(kid.status, 124);
+  text = mark_of(dir);
+  cr_assert(strstr(text, "own\n") && strstr(text, "att\n"),
+            "killed in their grace: '%s'", text);
+  free(text);
+  free(mark);
+  drop_cleanup_job(dir, path);
+}

@@ -222,14 +222,7 @@ static int stop_sparing(struct corun_run *run, int spare)
   return was;
 }
 
-/*
- * hurry: a task already on its way out is hurried (a command in its kill
- * grace gets SIGKILL now), as a second stop does. Without it a forced stop
- * still reaches shielded tasks, but what it cancels itself gets the grace
- * every cancel gives (--timeout).
- */
-static void cancel_all(struct corun_run *run, enum corun_cancel_how how,
-                       int hurry)
+static void cancel_all(struct corun_run *run, enum corun_cancel_how how)
 {
   struct corun_job *job = run->job;
   size_t i;
@@ -238,17 +231,15 @@ static void cancel_all(struct corun_run *run, enum corun_cancel_how how,
    * Roots first, so each subtree is cancelled from its top. Then the tasks
    * no parent waits for any more: children a wait left running
    * (cancel_pending false) are cancelled like everything else, unless a
-   * shield covers them; when forcing, shielded tasks go too.
+   * shield covers them; --timeout and a second stop take shielded tasks
+   * too.
    */
   for (i = 0; i < job->nroots && !run->finished; i++)
     run_cancel(job->roots[i], how);
   for (i = 0; i < job->ntasks && !run->finished; i++) {
     struct corun_task *t = job->tasks[i];
 
-    if (how == CORUN_CANCEL_FORCE && !hurry &&
-        t->cancel_status != CORUN_STATUS_NONE)
-      continue;
-    if (how == CORUN_CANCEL_FORCE ||
+    if (how == CORUN_CANCEL_FORCE || how == CORUN_CANCEL_HARD ||
         ((t->flags & CORUN_TF_DETACHED) && !(t->flags & CORUN_TF_SHIELD) &&
          !under_live_shield(t)))
       run_cancel(t, how);
@@ -280,7 +271,7 @@ void corun_run_interrupt(struct corun_run *run, int signum)
                     !second ? "cancelling all tasks (shielded ones finish, "
                               "cleanups run)"
                             : "stopping now");
-  cancel_all(run, !second ? CORUN_CANCEL_OUTSIDE : CORUN_CANCEL_FORCE, 1);
+  cancel_all(run, !second ? CORUN_CANCEL_OUTSIDE : CORUN_CANCEL_FORCE);
 }
 
 /*
@@ -385,8 +376,9 @@ void corun_run_expire(struct corun_run *run)
   if (run->opts.debug)
     corun__run_logf(run, "--timeout expired: cancelling all tasks%s",
                     run->spare ? " but cleanups" : "");
-  /* The first stop: commands get their grace. After a signal, no more. */
-  cancel_all(run, CORUN_CANCEL_FORCE, run->interrupts > 0);
+  /* The first stop: commands get their grace. After a signal, none. */
+  cancel_all(run,
+             run->interrupts > 0 ? CORUN_CANCEL_FORCE : CORUN_CANCEL_HARD);
 }
 
 void corun_run_stalled(struct corun_run *run)
@@ -396,7 +388,7 @@ void corun_run_stalled(struct corun_run *run)
   if (run->end == CORUN_END_NORMAL)
     run->end = CORUN_END_STALLED;
   (void)stop_sparing(run, 0);
-  cancel_all(run, CORUN_CANCEL_FORCE, 1);
+  cancel_all(run, CORUN_CANCEL_FORCE);
 }
 
 void corun_run_outcome(const struct corun_run *run, struct corun_outcome *out)
@@ -526,7 +518,7 @@ void corun_run_close(struct corun_run *run, corun_close_cb cb)
   run->close_cb = cb;
   if (run->started && !run->finished) {
     (void)stop_sparing(run, 0);
-    cancel_all(run, CORUN_CANCEL_FORCE, 1);
+    cancel_all(run, CORUN_CANCEL_FORCE);
   }
   if (!run->started || run->finished) {
     start_release(run);

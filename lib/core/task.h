@@ -142,7 +142,9 @@ struct corun_task {
 enum corun_cancel_how {
   CORUN_CANCEL_OUTSIDE, /* parent, race or interruption: shield applies */
   CORUN_CANCEL_OWN,     /* its own timeout: shield does not apply */
-  CORUN_CANCEL_FORCE    /* second signal, whole-run timeout: nothing stops it */
+  /* The whole-run --timeout: shield does not apply, a command's grace does */
+  CORUN_CANCEL_HARD,
+  CORUN_CANCEL_FORCE /* second stop: nothing stops it, no grace is left */
 };
 
 /*
