@@ -534,29 +534,42 @@ Test(checks, a_secret_capture_of_any_type_stays_hidden, .init = setup,
 Test(checks, a_nul_byte_does_not_end_the_body, .init = setup,
      .fini = teardown)
 {
-  char *path = path_join(dir, "nul.bin");
-  char tmpl[1024];
+  char *path = path_join(dir, "nul.bin"), *jpath = path_join(dir, "nul.json");
+  char tmpl[2048];
   FILE *f = fopen(path, "wb");
   cJSON *r;
 
   cr_assert_not_null(f);
   fwrite("ab\0cd", 1, 5, f);
   fclose(f);
+  /* A raw NUL in a string is no JSON: its checks fail as for any such. */
+  f = fopen(jpath, "wb");
+  cr_assert_not_null(f);
+  fwrite("{\"a\":\"x\0y\"}", 1, 12, f);
+  fclose(f);
   snprintf(tmpl, sizeof(tmpl),
            "{\"tasks\": [{\"id\": \"n\", \"kind\": \"fetch\", \"url\": "
            "\"@/file?path=%s\", \"expect\": {\"body\": {\"count\": 5}, "
            "\"bytes\": 5},\n \"capture\": {\"tail\": {\"regex\": \"c(d)$\"}, "
-           "\"all\": \"body\"}}]}\n",
-           path);
-  r = run(tmpl, 0);
+           "\"all\": \"body\"}},\n"
+           " {\"id\": \"j\", \"kind\": \"fetch\", \"url\": \"@/file?path=%s\","
+           " \"expect\": {\"json\": {\"/a\": {\"type\": \"string\"}}}}]}\n",
+           path, jpath);
+  r = run(tmpl, 1);
   cr_expect_str_eq(str(report_task(r, "n"), "status", NULL), "ok", "%s",
                    str(report_task(r, "n"), "error", "message"));
+  cr_expect_str_eq(str(report_task(r, "j"), "status", NULL), "failed");
+  cr_expect_not_null(strstr(str(report_task(r, "j"), "error", "message"),
+                            "not JSON"),
+                     "%s", str(report_task(r, "j"), "error", "message"));
   cr_expect_str_eq(str(cJSON_GetObjectItem(report_task(r, "n"), "result"),
                        "captures", "all"),
                    "ab\xef\xbf\xbd" "cd");
   cJSON_Delete(r);
   unlink(path);
+  unlink(jpath);
   free(path);
+  free(jpath);
 }
 
 /*

@@ -351,9 +351,12 @@ const cJSON *corun__response_json(struct corun_response *r)
 {
   if (!r->json_tried) {
     r->json_tried = 1;
-    r->json = r->body ? corun__json_pick(r->body, r->body_len, r->pointers,
-                                         r->npointers, NULL, 0)
-                      : NULL;
+    if (r->raw)
+      r->json = corun__json_pick(r->raw, r->raw_len, r->pointers,
+                                 r->npointers, NULL, 0);
+    else if (r->body)
+      r->json = corun__json_pick(r->body, r->body_len, r->pointers,
+                                 r->npointers, NULL, 0);
   }
   return r->json;
 }

@@ -84,6 +84,12 @@ struct corun_response {
   void *ctx;
   const char *body; /* NUL-terminated; NULL when it was not kept */
   size_t body_len;
+  /*
+   * The body as it came, when body is a text copy of it (its NUL bytes
+   * made U+FFFD): JSON is read from this, where a NUL is no JSON.
+   */
+  const char *raw;
+  size_t raw_len;
   long long bytes; /* the decoded body's size */
   double total;    /* seconds the request took */
   const char *sha256; /* the decoded body's digest, when asked for */

@@ -2227,6 +2227,8 @@ static int check_response(struct fetch_task *ft, long status,
     r.body_len = ft->x->whole.len;
     /* The body as text: a NUL in it would end it for every check. */
     if (memchr(r.body, '\0', r.body_len)) {
+      r.raw = r.body;
+      r.raw_len = r.body_len;
       corun__buf_add_text(&body_text, r.body, r.body_len);
       r.body = corun_buf_str(&body_text);
       r.body_len = body_text.len;
