@@ -545,7 +545,11 @@ Test(checks, a_nul_byte_does_not_end_the_body, .init = setup,
   /* A raw NUL in a string is no JSON: its checks fail as for any such. */
   f = fopen(jpath, "wb");
   cr_assert_not_null(f);
-  fwrite("{\"a\":\"x\0y\"}", 1, 12, f);
+  {
+    static const char doc[] = "{\"a\":\"x\0y\"}";
+
+    fwrite(doc, 1, sizeof(doc) - 1, f);
+  }
   fclose(f);
   snprintf(tmpl, sizeof(tmpl),
            "{\"tasks\": [{\"id\": \"n\", \"kind\": \"fetch\", \"url\": "
