@@ -344,7 +344,9 @@ static int probe_report(const char *path, const char *what)
 {
   struct corun_error err = {0};
 
-  if (strcmp(path, "-") == 0 && std_closed[1]) {
+  if (std_closed[1] &&
+      (strcmp(path, "-") == 0 || strcmp(path, "/dev/stdout") == 0 ||
+       strcmp(path, "/dev/fd/1") == 0 || strcmp(path, "/proc/self/fd/1") == 0)) {
     /* /dev/null holds the place: a report sent there would be lost. */
     fprintf(stderr, "corun: cannot write the %s to standard output: it "
                     "was closed when corun started\n",

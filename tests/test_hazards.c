@@ -143,15 +143,16 @@ Test(hazards, a_report_to_a_closed_standard_output_is_refused)
   cr_assert_not_null(f);
   fputs(job_text, f);
   fclose(f);
-  for (i = 0; i < 4; i++) {
-    const char *args[] = {"-q", flags[i], "-", job, NULL};
+  for (i = 0; i < 5; i++) {
+    const char *args[] = {"-q", i < 4 ? flags[i] : "--report",
+                          i < 4 ? "-" : "/dev/stdout", job, NULL};
     char *text;
     int rc = run_limited(2u, 0, err, args);
 
-    cr_expect_eq(rc, 2, "%s -: exit %d", flags[i], rc);
+    cr_expect_eq(rc, 2, "%s: exit %d", args[1], rc);
     text = read_file(err, NULL);
     cr_expect(text && strstr(text, "closed when corun started"), "%s: %s",
-              flags[i], text ? text : "(nothing)");
+              args[1], text ? text : "(nothing)");
     free(text);
   }
   unlink(err);
