@@ -185,6 +185,7 @@ Test(fetch, body_is_kept_only_for_well_formed_utf8_text)
                        texts[i]);
     cJSON_Delete(res);
     remove_copy(path[i]);
+    free(path[i]);
   }
   result_free(r);
 }
