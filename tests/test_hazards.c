@@ -347,32 +347,43 @@ Test(hazards, a_reset_reused_connection_is_not_a_failed_attempt)
   free(dir);
 }
 
-/* A reset on a fresh connection fails the fetch connect, and says so. */
-Test(hazards, a_reset_reads_connection_reset_by_peer)
+/*
+ * One fetch of route on a fresh test server, saving to a file: it fails
+ * with type, its message says says, and nothing is saved.
+ */
+static void one_fetch_fails(const char *route, const char *type,
+                            const char *says)
 {
   struct test_server srv;
   char *dir = tmp_dir("hazards");
   char *url;
   cJSON *r, *err;
+  const char *msg;
 
   cr_assert_eq(test_server_start(&srv), 0, "cannot start the test server");
-  url = test_server_url(&srv, "/reset");
+  url = test_server_url(&srv, route);
   r = run_report(dir,
                  "{\"tasks\": [{\"id\": \"x\", \"kind\": \"fetch\", "
-                 "\"url\": \"@1\"}]}\n",
+                 "\"url\": \"@1\", \"save\": \"x.bin\"}]}\n",
                  url, NULL, 1);
   test_server_stop(&srv);
   err = cJSON_GetObjectItem(report_task(r, "x"), "error");
   cr_assert(cJSON_IsObject(err));
-  cr_expect_str_eq(cJSON_GetObjectItem(err, "type")->valuestring, "connect");
-  cr_expect_not_null(
-      strstr(cJSON_GetObjectItem(err, "message")->valuestring,
-             "onnection reset by peer"),
-      "message: %s", cJSON_GetObjectItem(err, "message")->valuestring);
+  msg = cJSON_GetObjectItem(err, "message")->valuestring;
+  cr_expect_str_eq(cJSON_GetObjectItem(err, "type")->valuestring, type,
+                   "%s: %s", route, msg);
+  cr_expect_not_null(strstr(msg, says), "%s: %s", route, msg);
+  cr_expect_eq(dir_entries(dir), 0, "%s left a file", route);
   cJSON_Delete(r);
   rmdir(dir);
   free(url);
   free(dir);
+}
+
+/* A reset on a fresh connection fails the fetch connect, and says so. */
+Test(hazards, a_reset_reads_connection_reset_by_peer)
+{
+  one_fetch_fails("/reset", "connect", "onnection reset by peer");
 }
 
 /*
@@ -541,30 +552,7 @@ Test(hazards, a_body_that_ends_early_is_protocol_and_saves_nothing)
  */
 Test(hazards, a_malformed_chunk_is_protocol)
 {
-  struct test_server srv;
-  char *dir = tmp_dir("hazards");
-  char *bad;
-  cJSON *r, *err;
-
-  cr_assert_eq(test_server_start(&srv), 0, "cannot start the test server");
-  bad = test_server_url(&srv, "/chunked?n=100&bad=1");
-  r = run_report(dir,
-                 "{\"tasks\": [{\"id\": \"bad\", \"kind\": \"fetch\", "
-                 "\"url\": \"@1\", \"save\": \"bad.bin\"}]}\n",
-                 bad, NULL, 1);
-  test_server_stop(&srv);
-  err = cJSON_GetObjectItem(report_task(r, "bad"), "error");
-  cr_assert(cJSON_IsObject(err));
-  cr_expect_str_eq(cJSON_GetObjectItem(err, "type")->valuestring, "protocol",
-                   "%s", cJSON_GetObjectItem(err, "message")->valuestring);
-  cr_expect_not_null(strstr(cJSON_GetObjectItem(err, "message")->valuestring,
-                            "chunked"),
-                     "%s", cJSON_GetObjectItem(err, "message")->valuestring);
-  cr_expect_eq(dir_entries(dir), 0);
-  cJSON_Delete(r);
-  rmdir(dir);
-  free(bad);
-  free(dir);
+  one_fetch_fails("/chunked?n=100&bad=1", "protocol", "chunked");
 }
 
 /* Seconds on the monotonic clock. */
