@@ -1096,6 +1096,45 @@ Test(hazards, directories_are_made_beneath_the_root_while_a_link_flips,
 }
 
 /*
+ * corun -q [--timeout 1] --report rep job, where job prints 20,000 lines of
+ * about 100 bytes (and, with a timeout, also sleeps a minute), its stdout
+ * the write end of a new pipe: fds[0] to read it, fds[1] still open here.
+ */
+static pid_t flood_on_a_pipe(const char *job, const char *rep, int timeout,
+                             int fds[2])
+{
+  FILE *f = fopen(job, "w");
+  pid_t pid;
+
+  cr_assert_not_null(f);
+  fprintf(f,
+          "{\"tasks\": [{\"id\": \"p\", \"kind\": \"pipeline\", \"source\": "
+          "{\"range\": [0, 20000]}, \"stages\": [{\"task\": {\"kind\": "
+          "\"sleep\", \"seconds\": 0, \"message\": \"line ${item} %s\"}}]}%s]}\n",
+          "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+          "xxxxxxxxxxxxxxxxxxxxxxx",
+          timeout ? ",\n {\"id\": \"long\", \"kind\": \"sleep\", "
+                    "\"seconds\": 60}"
+                  : "");
+  fclose(f);
+  cr_assert_eq(pipe(fds), 0);
+  pid = fork();
+  cr_assert_geq(pid, 0);
+  if (pid == 0) {
+    dup2(fds[1], 1);
+    close(fds[0]);
+    close(fds[1]);
+    if (timeout)
+      execl(CORUN_BIN, CORUN_BIN, "-q", "--timeout", "1", "--report", rep,
+            job, (char *)NULL);
+    else
+      execl(CORUN_BIN, CORUN_BIN, "-q", "--report", rep, job, (char *)NULL);
+    _exit(127);
+  }
+  return pid;
+}
+
+/*
  * A reader that stops reading must not stop the run: with stdout a pipe
  * nobody reads for a while, 20,000 message lines (2 MB, more than a pipe
  * holds) still let --timeout end the run on time (the report's duration
@@ -1106,7 +1145,6 @@ Test(hazards, a_reader_that_stops_reading_does_not_stop_the_run)
 {
   char *dir = tmp_dir("hazards");
   char *job = path_join(dir, "job.json"), *rep = path_join(dir, "r.json");
-  FILE *f = fopen(job, "w");
   int fds[2], status = 0;
   pid_t pid;
   FILE *in;
@@ -1115,26 +1153,7 @@ Test(hazards, a_reader_that_stops_reading_does_not_stop_the_run)
   char *text;
   cJSON *r;
 
-  cr_assert_not_null(f);
-  fputs("{\"tasks\": [{\"id\": \"p\", \"kind\": \"pipeline\", \"source\": "
-        "{\"range\": [0, 20000]}, \"stages\": [{\"task\": {\"kind\": "
-        "\"sleep\", \"seconds\": 0, \"message\": \"line ${item} "
-        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-        "xxxxxxxxxxxxxxxxxxxxxxx\"}}]},\n"
-        " {\"id\": \"long\", \"kind\": \"sleep\", \"seconds\": 60}]}\n",
-        f);
-  fclose(f);
-  cr_assert_eq(pipe(fds), 0);
-  pid = fork();
-  cr_assert_geq(pid, 0);
-  if (pid == 0) {
-    dup2(fds[1], 1);
-    close(fds[0]);
-    close(fds[1]);
-    execl(CORUN_BIN, CORUN_BIN, "-q", "--timeout", "1", "--report", rep, job,
-          (char *)NULL);
-    _exit(127);
-  }
+  pid = flood_on_a_pipe(job, rep, 1, fds);
   /*
    * Nobody reads for 4 s: the run must end at 1 s all the same. The pipe
    * as others hold it (our copy of its write end) stays blocking
@@ -1186,29 +1205,11 @@ Test(hazards, the_report_does_not_wait_for_a_slow_reader)
 {
   char *dir = tmp_dir("hazards");
   char *job = path_join(dir, "job.json"), *rep = path_join(dir, "r.json");
-  FILE *f = fopen(job, "w");
   int fds[2], status = 0, i;
   pid_t pid;
   char *text = NULL;
 
-  cr_assert_not_null(f);
-  fputs("{\"tasks\": [{\"id\": \"p\", \"kind\": \"pipeline\", \"source\": "
-        "{\"range\": [0, 20000]}, \"stages\": [{\"task\": {\"kind\": "
-        "\"sleep\", \"seconds\": 0, \"message\": \"line ${item} "
-        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-        "xxxxxxxxxxxxxxxxxxxxxxx\"}}]}]}\n",
-        f);
-  fclose(f);
-  cr_assert_eq(pipe(fds), 0);
-  pid = fork();
-  cr_assert_geq(pid, 0);
-  if (pid == 0) {
-    dup2(fds[1], 1);
-    close(fds[0]);
-    close(fds[1]);
-    execl(CORUN_BIN, CORUN_BIN, "-q", "--report", rep, job, (char *)NULL);
-    _exit(127);
-  }
+  pid = flood_on_a_pipe(job, rep, 0, fds);
   close(fds[1]);
   for (i = 0; i < 100 * time_scale() && text == NULL; i++) {
     usleep(100 * 1000);
