@@ -1751,8 +1751,12 @@ static int utf8_text(const char *s, size_t n)
   size_t i = 0, len, bad;
 
   while (i < n) {
-    if (s[i] == 0)
-      return 0;
+    if ((unsigned char)s[i] < 0x80) {
+      if (s[i] == 0)
+        return 0;
+      i++;
+      continue;
+    }
     len = corun__utf8_seq((const unsigned char *)s + i, n - i, &bad);
     if (len == 0)
       return 0;
