@@ -99,7 +99,11 @@ static void drain(struct lines *l, int block)
     l->dead = 1;
   }
   stop_polling(l);
-  corun_buf_reset(&l->q);
+  /* Drained: a buffer that grew for a stalled reader goes back. */
+  if (l->q.cap > (1u << 20))
+    corun_buf_free(&l->q);
+  else
+    corun_buf_reset(&l->q);
   l->off = 0;
 }
 
@@ -141,6 +145,11 @@ void lines_start(struct lines *l, uv_loop_t *loop, struct lines *other)
   uv_unref((uv_handle_t *)&l->poll);
   l->wfd = w;
   l->queued = 1;
+}
+
+int lines_queued(const struct lines *l)
+{
+  return (l->via ? l->via : l)->queued;
 }
 
 int lines_waiting(const struct lines *l)

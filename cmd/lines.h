@@ -37,6 +37,8 @@ void lines_start(struct lines *l, uv_loop_t *loop, struct lines *other);
 void lines_put(struct lines *l, const char *s);
 /* Text as it is (a task dump: lines already). */
 void lines_put_text(struct lines *l, const char *s, size_t n);
+/* Whether l goes through a queue (its own or another's on one pipe). */
+int lines_queued(const struct lines *l);
 /* Whether output waits for the reader. */
 int lines_waiting(const struct lines *l);
 /*

@@ -164,6 +164,13 @@ static void draw_progress(uv_timer_t *h)
   struct cli *c = h->data;
   struct corun_buf b = CORUN_BUF_INIT;
 
+  /*
+   * A status line is for a terminal; on a pipe (--progress always) it
+   * would cut into the lines waiting there for a slow reader, or wait
+   * for that reader itself: it is left out while they go through a queue.
+   */
+  if (c->have_lines && lines_queued(&c->log))
+    return;
   /* One column short: a full row would wrap on some terminals. */
   corun_run_progress(c->run, term_width() - 1, &b);
   if (!b.oom) {
@@ -316,9 +323,14 @@ static int write_report(struct cli *c, const char *path, corun_report_fn fn)
   int e;
 
   if (strcmp(path, "-") != 0) {
+    struct corun_buf m = CORUN_BUF_INIT;
+
     if (corun_report_write(path, fn, c->run, &err) == CORUN_OK)
       return 0;
-    fprintf(stderr, "corun: %s\n", err.msg);
+    /* After the run's own lines, which may still wait for their reader. */
+    corun_buf_printf(&m, "corun: %s", err.msg);
+    lines_put(&c->log, corun_buf_str(&m));
+    corun_buf_free(&m);
     return -1;
   }
   corun_buf_stream(&b, CORUN_REPORT_CHUNK, to_stdout, NULL);
@@ -340,17 +352,34 @@ static int write_report(struct cli *c, const char *path, corun_report_fn fn)
  * an hour-long run should not end in "cannot write". The probe is the same
  * temporary file beside the target that the atomic write will use.
  */
+/*
+ * Whether path reaches, through a symbolic link (/dev/stdout, /dev/fd/1
+ * and their other spellings), the /dev/null that holds descriptor fd's
+ * place. /dev/null named as itself is a choice, and is written.
+ */
+static int placeholder(const char *path, int fd)
+{
+  struct stat a, b, l;
+
+  return stat(path, &a) == 0 && fstat(fd, &b) == 0 &&
+         a.st_dev == b.st_dev && a.st_ino == b.st_ino &&
+         lstat(path, &l) == 0 && S_ISLNK(l.st_mode);
+}
+
 static int probe_report(const char *path, const char *what)
 {
   struct corun_error err = {0};
+  const char *lost = NULL;
 
-  if (std_closed[1] &&
-      (strcmp(path, "-") == 0 || strcmp(path, "/dev/stdout") == 0 ||
-       strcmp(path, "/dev/fd/1") == 0 || strcmp(path, "/proc/self/fd/1") == 0)) {
-    /* /dev/null holds the place: a report sent there would be lost. */
-    fprintf(stderr, "corun: cannot write the %s to standard output: it "
-                    "was closed when corun started\n",
-            what);
+  /* /dev/null holds the place: a report sent there would be lost. */
+  if (std_closed[1] && (strcmp(path, "-") == 0 || placeholder(path, 1)))
+    lost = "standard output: it was closed when corun started";
+  else if (std_closed[2] && placeholder(path, 2))
+    lost = "standard error: it was closed when corun started";
+  else if (task_err && placeholder(path, 2))
+    lost = "standard error: -qq silences it";
+  if (lost) {
+    fprintf(stderr, "corun: cannot write the %s to %s\n", what, lost);
     return -1;
   }
   if (strcmp(path, "-") == 0)
@@ -713,19 +742,31 @@ static void end_lines(struct cli *c)
   if (!c->have_lines)
     return;
   c->have_lines = 0;
-  if (lines_waiting(&c->out) || lines_waiting(&c->err) ||
-      lines_waiting(&c->log)) {
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
-    signal(SIGHUP, SIG_DFL);
-  }
+  /* The loop answers corun ps no more: its socket goes now, not after. */
+  ps_close(&c->ps);
+  signal(SIGINT, SIG_DFL);
+  signal(SIGTERM, SIG_DFL);
+  signal(SIGHUP, SIG_DFL);
   lines_end(&c->log);
   lines_end(&c->err);
   lines_end(&c->out);
 }
 
-/* The reports asked for, to files (to_stdout 0) or to "-" (1). */
-static int write_reports(struct cli *c, int to_stdout)
+/*
+ * Whether path is a stream rather than a file: "-", or a device, FIFO or
+ * socket (/dev/stdout, /dev/stderr), which may be where the run's own
+ * lines still wait for their reader.
+ */
+static int a_stream(const char *path)
+{
+  struct stat st;
+
+  return strcmp(path, "-") == 0 ||
+         (stat(path, &st) == 0 && !S_ISREG(st.st_mode));
+}
+
+/* The reports asked for, to files (streams 0) or to streams (1). */
+static int write_reports(struct cli *c, int streams)
 {
   const char *paths[4] = {c->opt.report, c->opt.junit, c->opt.trace,
                           c->opt.html};
@@ -734,7 +775,7 @@ static int write_reports(struct cli *c, int to_stdout)
   int i, rc = 0;
 
   for (i = 0; i < 4; i++)
-    if (paths[i] && (strcmp(paths[i], "-") == 0) == to_stdout &&
+    if (paths[i] && a_stream(paths[i]) == streams &&
         write_report(c, paths[i], fns[i]) < 0)
       rc = -1;
   return rc;
@@ -854,8 +895,8 @@ static int run(struct cli *c)
      * Nothing left to wake a task: they hold limit slots each other needs
      * (e.g. through "after"). Say which, and end them.
      */
-    fprintf(stderr, "corun: the run stalled: these tasks wait on each "
-                    "other's limit slots and none can go on\n");
+    lines_put(&c->log, "corun: the run stalled: these tasks wait on each "
+                       "other's limit slots and none can go on");
     dump(c);
     corun_run_stalled(c->run);
   }

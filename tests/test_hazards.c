@@ -143,9 +143,11 @@ Test(hazards, a_report_to_a_closed_standard_output_is_refused)
   cr_assert_not_null(f);
   fputs(job_text, f);
   fclose(f);
-  for (i = 0; i < 5; i++) {
+  for (i = 0; i < 7; i++) {
+    static const char *const other[] = {"/dev/stdout", "//dev/fd/1",
+                                        "/dev/../proc/self/fd/1"};
     const char *args[] = {"-q", i < 4 ? flags[i] : "--report",
-                          i < 4 ? "-" : "/dev/stdout", job, NULL};
+                          i < 4 ? "-" : other[i - 4], job, NULL};
     char *text;
     int rc = run_limited(2u, 0, err, args);
 
@@ -154,6 +156,12 @@ Test(hazards, a_report_to_a_closed_standard_output_is_refused)
     cr_expect(text && strstr(text, "closed when corun started"), "%s: %s",
               args[1], text ? text : "(nothing)");
     free(text);
+  }
+  {
+    /* -qq silences standard error: /dev/stderr would lose it as well. */
+    const char *args[] = {"-qq", "--report", "/dev/stderr", job, NULL};
+
+    cr_expect_eq(run_limited(0u, 0, err, args), 2);
   }
   unlink(err);
   unlink(job);
@@ -1229,5 +1237,48 @@ Test(hazards, the_report_does_not_wait_for_a_slow_reader)
   rmdir(dir);
   free(rep);
   free(job);
+  free(dir);
+}
+
+/*
+ * A report to /dev/stdout is a stream, not a file: it comes after the
+ * run's lines that waited there for a slow reader, not into the middle
+ * of one; and no status line (--progress always) cuts into them.
+ */
+Test(hazards, a_report_to_dev_stdout_comes_after_the_waiting_lines)
+{
+  char *dir = tmp_dir("hazards");
+  char *job = path_join(dir, "job.json"), *rep = path_join(dir, "unused");
+  struct corun_buf cmd = CORUN_BUF_INIT;
+  int fds[2];
+  pid_t pid = flood_on_a_pipe(job, rep, 0, fds);
+  char *out, *at;
+  FILE *p;
+
+  /* Only the job file was wanted from the helper. */
+  close(fds[0]);
+  close(fds[1]);
+  waitpid(pid, NULL, 0);
+  corun_buf_printf(&cmd,
+                   "'%s' -q --progress always --report /dev/stdout '%s' 2>&1 "
+                   "| (sleep 1; cat)",
+                   CORUN_BIN, job);
+  p = popen(corun_buf_str(&cmd), "r");
+  cr_assert_not_null(p);
+  out = read_stream(p);
+  pclose(p);
+  at = strstr(out, "{\"corun\": 1");
+  cr_assert_not_null(at, "no report");
+  cr_assert_not_null(strstr(out, "line 19999 x"));
+  cr_assert(strstr(out, "line 19999 x") < at, "the report came first");
+  cr_assert(at == out || at[-1] == '\n', "the report cut into a line");
+  cr_assert_null(strchr(out, '\r'), "a status line cut in");
+  free(out);
+  corun_buf_free(&cmd);
+  unlink(job);
+  unlink(rep);
+  rmdir(dir);
+  free(job);
+  free(rep);
   free(dir);
 }
