@@ -500,6 +500,17 @@ def test_two_results(d):
               "%s.jsonl holds its own items: %s" % (name, got))
     check(open(os.path.join(md, "j.xml")).read().startswith("<?xml"),
           "the JUnit beside them is XML")
+    # An output that cannot be written whole (a full disk): none is put in
+    # place, not the ones written before it either.
+    for f in ("out/a.jsonl", "j.xml", "r.json"):
+        os.remove(os.path.join(md, f))
+    p = run(["merge", "--results", "out/a.jsonl", "--junit", "j.xml",
+             "--report", "r.json", "--trace", "/dev/full"] + paths, cwd=md)
+    check(p.returncode != 0 and "/dev/full" in p.stderr,
+          "a full disk fails the merge: %d %s" % (p.returncode, p.stderr))
+    left = [f for f in ("out/a.jsonl", "j.xml", "r.json")
+            if os.path.exists(os.path.join(md, f))]
+    check(left == [], "outputs put in place by a failed merge: %s" % left)
 
 
 def main():

@@ -1463,28 +1463,49 @@ static void free_parts(struct merge *m)
 }
 
 /* A report of the replayed run to path: JUnit, HTML or the trace. */
+/* One of the replayed outputs, written into *o, left open. */
 static enum corun_code write_one(struct merge *m, const char *path,
-                                 corun_report_fn fn, struct corun_error *err)
+                                 corun_report_fn fn, struct corun_error *err,
+                                 struct mout *o)
 {
-  struct mout o;
-  enum corun_code code = out_open(&o, path, err);
+  enum corun_code code = out_open(o, path, err);
 
   if (code != CORUN_OK)
     return code;
-  fn(corun__replay_run(m->replay), &o.b);
-  return out_close(&o, 1, err);
+  fn(corun__replay_run(m->replay), &o->b);
+  return CORUN_OK;
+}
+
+/*
+ * Everything o holds written to its temporary file, not yet put in place:
+ * the outputs go in place together, once all were written whole.
+ */
+static enum corun_code out_flush(struct mout *o, struct corun_error *err)
+{
+  int e;
+
+  if (!o->opened)
+    return CORUN_OK;
+  e = corun_buf_flush(&o->b);
+  if (e == 0 && o->b.oom)
+    e = ENOMEM;
+  if (e)
+    return corun_failf(err, CORUN_EIO, "cannot write %s: %s", o->path,
+                       strerror(e));
+  return CORUN_OK;
 }
 
 enum corun_code corun_merge(const struct corun_merge_opts *opts, int *exit_code,
                             struct corun_buf *diag, struct corun_error *err)
 {
   struct merge m;
-  struct mout rep, *res = NULL;
+  struct mout rep, *res = NULL, one[3]; /* junit, html, trace */
   enum corun_code code = CORUN_OK;
   size_t i;
   int rep_open = 0;
 
   memset(&m, 0, sizeof(m));
+  memset(one, 0, sizeof(one));
   *exit_code = -1;
   m.o = opts;
   m.diag = diag;
@@ -1540,17 +1561,31 @@ enum corun_code corun_merge(const struct corun_merge_opts *opts, int *exit_code,
     }
   }
   if ((opts->junit &&
-       (code = write_one(&m, opts->junit, corun_report_junit, err)) !=
-           CORUN_OK) ||
+       (code = write_one(&m, opts->junit, corun_report_junit, err,
+                         &one[0])) != CORUN_OK) ||
       (opts->html &&
-       (code = write_one(&m, opts->html, corun_report_html, err)) !=
+       (code = write_one(&m, opts->html, corun_report_html, err, &one[1])) !=
            CORUN_OK) ||
       (opts->trace &&
-       (code = write_one(&m, opts->trace, corun_report_trace, err)) !=
-           CORUN_OK))
+       (code = write_one(&m, opts->trace, corun_report_trace, err,
+                         &one[2])) != CORUN_OK))
+    goto done;
+  /* All written whole first; only then is any put in place. */
+  for (i = 0; i < opts->nresults; i++)
+    if ((code = out_flush(&res[i], err)) != CORUN_OK)
+      goto done;
+  for (i = 0; i < 3; i++)
+    if ((code = out_flush(&one[i], err)) != CORUN_OK)
+      goto done;
+  if (rep_open && (code = out_flush(&rep, err)) != CORUN_OK)
     goto done;
   for (i = 0; i < opts->nresults; i++) {
     code = out_close(&res[i], 1, err);
+    if (code != CORUN_OK)
+      goto done;
+  }
+  for (i = 0; i < 3; i++) {
+    code = out_close(&one[i], 1, err);
     if (code != CORUN_OK)
       goto done;
   }
@@ -1571,6 +1606,8 @@ done:
   /* Committed ones are closed already; the rest leave nothing behind. */
   for (i = 0; res && i < opts->nresults; i++)
     out_close(&res[i], 0, NULL);
+  for (i = 0; i < 3; i++)
+    out_close(&one[i], 0, NULL);
   free(res);
   free_parts(&m);
   return code;
