@@ -302,17 +302,24 @@ Test(journal, captures_come_from_the_record_unless_secret)
 
   cr_assert_eq(test_server_start(&srv), 0);
   url = test_server_url(&srv, "/echo");
-  text = malloc(strlen(url) * 2 + 1024);
+  text = malloc(strlen(url) * 3 + 1024);
   sprintf(text,
           "{\"tasks\": ["
           "{\"id\": \"plain\", \"kind\": \"fetch\", \"url\": \"%s?a=1\", "
           "\"capture\": {\"q\": {\"json\": \"/query\"}}},"
           "{\"id\": \"login\", \"kind\": \"fetch\", \"url\": \"%s?tok-42\", "
           "\"capture\": {\"tok\": {\"json\": \"/query\", \"secret\": true}}},"
+          "{\"id\": \"envy\", \"kind\": \"fetch\", \"url\": "
+          "\"%s?${env:JNL_KEY}\", \"capture\": {\"q\": {\"json\": \"/query\"}}},"
           "{\"id\": \"use\", \"kind\": \"exec\", \"after\": [\"plain\", "
-          "\"login\"], \"shell\": \"echo ${plain.q} ${login.tok} >> use.runs; "
-          "test -f flag\"}]}",
-          url, url);
+          "\"login\", \"envy\"], \"shell\": \"echo ${plain.q} ${login.tok} "
+          "${envy.q} >> use.runs; test -f flag\"}]}",
+          url, url, url);
+  /*
+   * envy's capture is not secret, but holds an env secret's text: the
+   * journal has it masked, so envy runs again rather than hand on "***".
+   */
+  setenv("JNL_KEY", "envkey-9876", 1);
   job = write_temp("job.json", text);
   dir = dir_of(job);
   jnl = path_join(dir, "run.journal");
@@ -330,9 +337,10 @@ Test(journal, captures_come_from_the_record_unless_secret)
   cr_expect(cJSON_IsTrue(cJSON_GetObjectItem(report_task(rep, "plain"),
                                              "resumed")));
   cr_expect_null(cJSON_GetObjectItem(report_task(rep, "login"), "resumed"));
+  cr_expect_null(cJSON_GetObjectItem(report_task(rep, "envy"), "resumed"));
   got = read_file(runs, NULL);
   cr_assert_not_null(got);
-  cr_expect_str_eq(got, "a=1 tok-42\na=1 tok-42\n");
+  cr_expect_str_eq(got, "a=1 tok-42 envkey-9876\na=1 tok-42 envkey-9876\n");
   free(got);
   cJSON_Delete(rep);
   proc_free(p);

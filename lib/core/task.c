@@ -112,6 +112,19 @@ static void run_task(struct corun_task *t)
 static void end(struct corun_task *t, enum corun_status status,
                 enum corun_errtype type, char *msg);
 
+/* Whether a string under v holds the mask secrets are written as. */
+static int holds_mask(const cJSON *v)
+{
+  const cJSON *it;
+
+  if (cJSON_IsString(v))
+    return strstr(v->valuestring, "***") != NULL;
+  for (it = v ? v->child : NULL; it; it = it->next)
+    if (holds_mask(it))
+      return 1;
+  return 0;
+}
+
 /*
  * A leaf task an earlier run ended ok (an observer, the journal, says so)
  * ends ok now with that result, taking no slot. Containers run: their
@@ -145,6 +158,15 @@ static int resume(struct corun_task *t)
   }
   if (!earlier)
     return 0;
+  /*
+   * A capture that held a secret's text (one filled in from ${env:...},
+   * say) was recorded masked: later tasks would get "***" for it. The
+   * task runs again instead.
+   */
+  if (holds_mask(cJSON_GetObjectItemCaseSensitive(result, "captures"))) {
+    cJSON_Delete(result);
+    return 0;
+  }
   t->result = result;
   t->flags |= CORUN_TF_RESUMED;
   t->t_start = corun__now_ns(t->run);
