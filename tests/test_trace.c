@@ -209,6 +209,10 @@ Test(trace, every_task_that_ran_with_its_start_and_duration)
   result_free(r);
 }
 
+/*
+ * curl's phases nest inside their fetch, on its lane; a fetch that failed
+ * on its answer (a status it did not expect) shows them too.
+ */
 Test(trace, fetch_phases_nest_inside_the_fetch)
 {
   struct test_server srv;
@@ -217,35 +221,59 @@ Test(trace, fetch_phases_nest_inside_the_fetch)
   struct result *r;
   const cJSON *f, *e;
   cJSON *tr;
-  int phases = 0;
+  static const char *const ids[] = {"get", "bad"};
+  int k;
 
   cr_assert_eq(test_server_start(&srv), 0);
   corun_buf_printf(&job,
                    "{\"tasks\": [{\"id\": \"get\", \"kind\": \"fetch\", "
-                   "\"url\": \"http://127.0.0.1:%d/delay?ms=50&n=20000\"}]}",
-                   srv.port);
+                   "\"url\": \"http://127.0.0.1:%d/delay?ms=50&n=20000\"},"
+                   " {\"id\": \"bad\", \"kind\": \"fetch\", \"url\": "
+                   "\"http://127.0.0.1:%d/delay?ms=50\", \"expect\": "
+                   "{\"status\": [201]}}]}",
+                   srv.port, srv.port);
   o.trace = 1;
   r = run_job(corun_buf_str(&job), &o);
   test_server_stop(&srv);
   cr_assert_str_eq(status_of(r, "get"), "ok");
+  cr_assert_str_eq(status_of(r, "bad"), "failed");
   tr = trace_of(r);
   check_nesting(tr);
-  f = event(tr, "get", "fetch");
-  cr_assert_not_null(f);
-  cJSON_ArrayForEach(e, cJSON_GetObjectItem(tr, "traceEvents"))
-  {
-    if (strcmp(str_of(e, "cat"), "fetch") != 0 || e == f)
-      continue;
-    phases++;
-    cr_assert_eq(num_of(e, "tid"), num_of(f, "tid"));
-    cr_assert(num_of(e, "ts") >= num_of(f, "ts") - 0.001);
-    cr_assert(num_of(e, "ts") + num_of(e, "dur") <=
-              num_of(f, "ts") + num_of(f, "dur") + 0.001);
+  for (k = 0; k < 2; k++) {
+    int phases = 0;
+    double wait = 0;
+
+    f = event(tr, ids[k], "fetch");
+    cr_assert_not_null(f, "%s", ids[k]);
+    cJSON_ArrayForEach(e, cJSON_GetObjectItem(tr, "traceEvents"))
+    {
+      if (strcmp(str_of(e, "cat"), "fetch") != 0 || e == f ||
+          num_of(e, "tid") != num_of(f, "tid"))
+        continue;
+      phases++;
+      cr_assert(num_of(e, "ts") >= num_of(f, "ts") - 0.001);
+      cr_assert(num_of(e, "ts") + num_of(e, "dur") <=
+                num_of(f, "ts") + num_of(f, "dur") + 0.001);
+      if (strcmp(str_of(e, "name"), "wait") == 0)
+        wait = num_of(e, "dur");
+    }
+    /* The server waits 50 ms before answering: that is the wait phase. */
+    cr_assert_geq(phases, 3, "%s", ids[k]);
+    cr_assert(wait >= 40000, "%s: wait %g us", ids[k], wait);
   }
-  /* The server waits 50 ms before answering: that is the wait phase. */
-  cr_assert_not_null(event(tr, "wait", "fetch"));
-  cr_assert(num_of(event(tr, "wait", "fetch"), "dur") >= 40000);
-  cr_assert_geq(phases, 3);
+  {
+    /* The HTML timeline's row of the failed fetch has its phases too. */
+    struct corun_buf h = CORUN_BUF_INIT;
+    const char *row, *next, *arr;
+
+    corun_report_html(r->run, &h);
+    row = strstr(corun_buf_str(&h), "[\"bad\",\"fetch\",");
+    cr_assert_not_null(row);
+    next = strstr(row + 1, "[\"");
+    arr = strstr(row + 1, ",[");
+    cr_assert(arr && (next == NULL || arr < next), "no phases: %.200s", row);
+    corun_buf_free(&h);
+  }
   cJSON_Delete(tr);
   corun_buf_free(&job);
   result_free(r);

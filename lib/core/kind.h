@@ -139,6 +139,12 @@ struct corun_kind {
    * for reports (the HTML timeline, the trace). Optional.
    */
   int (*pid)(const struct corun_task *t);
+  /*
+   * An HTTP task's phases as curl timed its last answer, seconds since its
+   * start, cumulative (dns, connect, tls, first byte, total), also when
+   * the answer failed it: 1, or 0 when there are none. Optional.
+   */
+  int (*phases)(const struct corun_task *t, double out[5]);
   /* What a running task waits on, for the task dump. Optional. */
   void (*describe)(const struct corun_task *t, uint64_t now_ms,
                    struct corun_buf *out);

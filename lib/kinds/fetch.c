@@ -1741,6 +1741,16 @@ static double secs_of(CURL *e, CURLINFO what)
   return (double)us / 1e6;
 }
 
+/* curl's phases of the answer just ended, cumulative seconds. */
+static void take_timings(const struct fetch_task *ft, struct fetch_result *r)
+{
+  r->t[0] = secs_of(ft->x->easy, CURLINFO_NAMELOOKUP_TIME_T);
+  r->t[1] = secs_of(ft->x->easy, CURLINFO_CONNECT_TIME_T);
+  r->t[2] = secs_of(ft->x->easy, CURLINFO_APPCONNECT_TIME_T);
+  r->t[3] = secs_of(ft->x->easy, CURLINFO_STARTTRANSFER_TIME_T);
+  r->t[4] = secs_of(ft->x->easy, CURLINFO_TOTAL_TIME_T);
+}
+
 /*
  * Whether a body is text a report can show as it is: well-formed UTF-8
  * (no overlong form, surrogate or code point past U+10FFFF) without a NUL,
@@ -1826,13 +1836,8 @@ static struct fetch_result *make_result(struct fetch_task *ft, long status)
    */
   r->url = eff == NULL ? NULL : shown_url(eff);
   r->timed = !keep || !ft->base.run->opts.skip_timings;
-  if (r->timed) {
-    r->t[0] = secs_of(ft->x->easy, CURLINFO_NAMELOOKUP_TIME_T);
-    r->t[1] = secs_of(ft->x->easy, CURLINFO_CONNECT_TIME_T);
-    r->t[2] = secs_of(ft->x->easy, CURLINFO_APPCONNECT_TIME_T);
-    r->t[3] = secs_of(ft->x->easy, CURLINFO_STARTTRANSFER_TIME_T);
-    r->t[4] = secs_of(ft->x->easy, CURLINFO_TOTAL_TIME_T);
-  }
+  if (r->timed)
+    take_timings(ft, r);
   if (!ft->c->save && !ft->x->body_overflow &&
       (!ft->base.run->opts.skip_bodies ||
        (ft->base.flags & CORUN_TF_INSTANCE))) {
@@ -1870,6 +1875,10 @@ static void keep_failure(struct fetch_task *ft, long status)
   curl_easy_getinfo(ft->x->easy, CURLINFO_CONTENT_TYPE, &ct);
   r->status = status;
   r->content_type = ct ? strdup(ct) : NULL;
+  /* The timeline and the trace show a failed answer's phases too. */
+  r->timed = !ft->base.run->opts.skip_timings;
+  if (r->timed)
+    take_timings(ft, r);
   if (ft->x->body_overflow)
     while (n > 0 && ((unsigned char)b[n - 1] & 0xc0) == 0x80)
       n--;
@@ -1979,10 +1988,35 @@ static void write_result(const struct corun_task *t,
 }
 
 /* The last attempt's phases from curl's timings, nested in the task. */
+/*
+ * The answer whose phases reports show: the result's, or the one that
+ * failed the task (a status or a check it did not expect).
+ */
+static const struct fetch_result *timed_answer(const struct corun_task *t)
+{
+  const struct fetch_task *ft = (const struct fetch_task *)t;
+  const struct fetch_result *r = ft->res;
+
+  if (r == NULL && t->status == CORUN_STATUS_FAILED &&
+      (t->err_type == CORUN_ERR_HTTP_STATUS || t->err_type == CORUN_ERR_ASSERT))
+    r = ft->failed;
+  return r && r->timed ? r : NULL;
+}
+
+static int phases(const struct corun_task *t, double out[5])
+{
+  const struct fetch_result *r = timed_answer(t);
+
+  if (r == NULL)
+    return 0;
+  memcpy(out, r->t, sizeof(r->t));
+  return 1;
+}
+
 static void trace(const struct corun_task *t, int tid,
                   const struct corun_secrets *sec, struct corun_buf *out)
 {
-  const struct fetch_result *r = ((const struct fetch_task *)t)->res;
+  const struct fetch_result *r = timed_answer(t);
   static const char *const names[] = {"dns", "connect", "tls", "wait",
                                       "receive"};
   /* Whole nanoseconds, so printed edges meet the task's exactly. */
@@ -2607,8 +2641,9 @@ static void dry(const struct corun_task *t, const struct corun_secrets *sec,
   if (c->capture.n) {
     corun_buf_puts(out, "capture:");
     for (i = 0; i < c->capture.n; i++)
-      corun_buf_printf(out, "%s %s", i ? "," : "", c->capture.v[i].name);
-    corun_buf_puts(out, c->capture.secret ? " (secret)\n" : "\n");
+      corun_buf_printf(out, "%s %s%s", i ? "," : "", c->capture.v[i].name,
+                       c->capture.v[i].secret ? " (secret)" : "");
+    corun_buf_putc(out, '\n');
   }
 }
 
@@ -2654,6 +2689,7 @@ const struct corun_kind corun_kind_fetch = {
     .summary = summary,
     .response = response,
     .trace = trace,
+    .phases = phases,
     .capture_names = capture_names,
     .capture = capture_value,
     .free = release,

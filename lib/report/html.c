@@ -744,6 +744,7 @@ static void extras(const struct corun_task *t, const struct corun_secrets *sec,
                                       "total"};
   const cJSON *res = t->result, *timings, *pid;
   cJSON *parsed = NULL;
+  double ph[5];
   int i;
 
   /* A kind with its own writer keeps its result elsewhere. */
@@ -755,6 +756,12 @@ static void extras(const struct corun_task *t, const struct corun_secrets *sec,
     for (i = 0; i < 5; i++)
       corun_buf_printf(j, "%s%.0f", i ? "," : "",
                        num(timings, names[i]) * 1e6);
+    corun_buf_putc(j, ']');
+  } else if (t->kind->phases && t->kind->phases(t, ph)) {
+    /* A failed answer has no result, but its phases are known. */
+    corun_buf_putc(j, '[');
+    for (i = 0; i < 5; i++)
+      corun_buf_printf(j, "%s%.0f", i ? "," : "", ph[i] * 1e6);
     corun_buf_putc(j, ']');
   } else {
     corun_buf_putc(j, '0');
