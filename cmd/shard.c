@@ -94,7 +94,11 @@ static int from_pair(const char *system, const char *ivar, const char *tvar,
                 "the %lu machines would run the whole job",
                 tvar, t, ivar, t);
   }
-  if (number(is, strlen(is), &i) < 0 || i < base || i - base >= t)
+  if (number(is, strlen(is), &i) < 0)
+    return usage_error("--shard auto: %s='%s' is not a part number: %s counts "
+                "from %u, so it must be an integer from %u to %lu (%s=%lu)",
+                ivar, is, system, base, base, t - 1 + base, tvar, t);
+  if (i < base || i - base >= t)
     return usage_error("--shard auto: %s='%s' is out of range: %s counts from %u, "
                 "so it must be from %u to %lu (%s=%lu)",
                 ivar, is, system, base, base, t - 1 + base, tvar, t);
