@@ -56,6 +56,25 @@ static void stop_polling(struct lines *l)
   }
 }
 
+/* s written whole now, waiting for the reader if it must. */
+static void write_now(struct lines *l, const char *s, size_t n)
+{
+  while (n && !l->dead) {
+    ssize_t w = write(l->wfd, s, n);
+
+    if (w > 0) {
+      s += w;
+      n -= (size_t)w;
+    } else if (w < 0 && errno == EAGAIN) {
+      struct pollfd p = {l->wfd, POLLOUT, 0};
+
+      (void)poll(&p, 1, -1);
+    } else if (!(w < 0 && errno == EINTR)) {
+      l->dead = 1;
+    }
+  }
+}
+
 /*
  * Write what waits, as much as the pipe takes now; block: until all of it
  * is written. Returns once nothing waits, the pipe is full, or the reader
@@ -63,41 +82,34 @@ static void stop_polling(struct lines *l)
  */
 static void drain(struct lines *l, int block)
 {
-  while (l->off < l->q.len && !l->dead) {
+  while (!block && l->off < l->q.len && !l->dead) {
     ssize_t w = write(l->wfd, l->q.p + l->off, l->q.len - l->off);
 
     if (w > 0) {
       l->off += (size_t)w;
-      continue;
-    }
-    if (w < 0 && errno == EINTR)
-      continue;
-    if (w < 0 && errno == EAGAIN && block) {
-      struct pollfd p = {l->wfd, POLLOUT, 0};
-
-      (void)poll(&p, 1, -1);
-      continue;
-    }
-    if (w < 0 && errno == EAGAIN) {
+    } else if (w < 0 && errno == EAGAIN) {
       if (!l->polling &&
           uv_poll_start(&l->poll, UV_WRITABLE, on_writable) == 0)
         l->polling = 1;
-      if (l->polling) {
-        /* What was written goes: the buffer holds what waits, at most. */
-        if (l->off >= 65536 && l->off * 2 >= l->q.len) {
-          memmove(l->q.p, l->q.p + l->off, l->q.len - l->off);
-          l->q.len -= l->off;
-          l->q.p[l->q.len] = '\0';
-          l->off = 0;
-        }
-        return;
+      if (!l->polling) {
+        block = 1; /* no way to be told: wait here instead */
+        break;
       }
-      block = 1; /* no way to be told: wait here instead */
-      continue;
+      /* What was written goes: the buffer holds what waits, at most. */
+      if (l->off >= 65536 && l->off * 2 >= l->q.len) {
+        memmove(l->q.p, l->q.p + l->off, l->q.len - l->off);
+        l->q.len -= l->off;
+        l->q.p[l->q.len] = '\0';
+        l->off = 0;
+      }
+      return;
+    } else if (!(w < 0 && errno == EINTR)) {
+      /* EPIPE and the like: the reader went away, as stdio would find. */
+      l->dead = 1;
     }
-    /* EPIPE and the like: the reader went away, as stdio would find. */
-    l->dead = 1;
   }
+  if (block && l->off < l->q.len)
+    write_now(l, l->q.p + l->off, l->q.len - l->off);
   stop_polling(l);
   /* Drained: a buffer that grew for a stalled reader goes back. */
   if (l->q.cap > (1u << 20))
@@ -150,30 +162,6 @@ void lines_start(struct lines *l, uv_loop_t *loop, struct lines *other)
 int lines_queued(const struct lines *l)
 {
   return (l->via ? l->via : l)->queued;
-}
-
-int lines_waiting(const struct lines *l)
-{
-  return l->queued && !l->dead && l->q.len > l->off;
-}
-
-/* s written whole now, waiting for the reader if it must. */
-static void write_now(struct lines *l, const char *s, size_t n)
-{
-  while (n && !l->dead) {
-    ssize_t w = write(l->wfd, s, n);
-
-    if (w > 0) {
-      s += w;
-      n -= (size_t)w;
-    } else if (w < 0 && errno == EAGAIN) {
-      struct pollfd p = {l->wfd, POLLOUT, 0};
-
-      (void)poll(&p, 1, -1);
-    } else if (!(w < 0 && errno == EINTR)) {
-      l->dead = 1;
-    }
-  }
 }
 
 void lines_put_text(struct lines *l, const char *s, size_t n)

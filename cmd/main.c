@@ -347,11 +347,26 @@ static int write_report(struct cli *c, const char *path, corun_report_fn fn)
   return e ? -1 : 0;
 }
 
-/*
- * Find out before running whether the report can be written where asked:
- * an hour-long run should not end in "cannot write". The probe is the same
- * temporary file beside the target that the atomic write will use.
- */
+/* The reports a run writes, as the options ask for them. */
+#define NREPORTS 4
+struct report_out {
+  const char *path; /* NULL: not asked for */
+  const char *flag, *what;
+  corun_report_fn fn;
+};
+
+static void report_outs(const struct options *o, struct report_out r[])
+{
+  r[0] = (struct report_out){o->report, "--report", "report",
+                             corun_report_json};
+  r[1] = (struct report_out){o->junit, "--junit", "JUnit report",
+                             corun_report_junit};
+  r[2] = (struct report_out){o->trace, "--trace", "trace",
+                             corun_report_trace};
+  r[3] = (struct report_out){o->html, "--html", "HTML report",
+                             corun_report_html};
+}
+
 /*
  * Whether path reaches, through a symbolic link (/dev/stdout, /dev/fd/1
  * and their other spellings), the /dev/null that holds descriptor fd's
@@ -366,6 +381,11 @@ static int placeholder(const char *path, int fd)
          lstat(path, &l) == 0 && S_ISLNK(l.st_mode);
 }
 
+/*
+ * Find out before running whether the report can be written where asked:
+ * an hour-long run should not end in "cannot write". The probe is the same
+ * temporary file beside the target that the atomic write will use.
+ */
 static int probe_report(const char *path, const char *what)
 {
   struct corun_error err = {0};
@@ -454,20 +474,25 @@ static int one_file(const char *a, const char *b)
  */
 static int outputs_apart(const struct options *o)
 {
-  const char *paths[6] = {o->report, o->junit, o->trace, o->html,
-                          o->journal, NULL};
-  static const char *const names[6] = {"--report", "--junit", "--trace",
-                                       "--html", "--journal", "the job file"};
+  struct report_out r[NREPORTS];
+  const char *paths[NREPORTS + 2], *names[NREPORTS + 2];
   int a, b;
 
-  if (o->file && strcmp(o->file, "-") != 0)
-    paths[5] = o->file;
-  for (a = 0; a < 6; a++)
-    for (b = a + 1; b < 6; b++) {
+  report_outs(o, r);
+  for (a = 0; a < NREPORTS; a++) {
+    paths[a] = r[a].path;
+    names[a] = r[a].flag;
+  }
+  paths[NREPORTS] = o->journal;
+  names[NREPORTS] = "--journal";
+  paths[NREPORTS + 1] = o->file && strcmp(o->file, "-") != 0 ? o->file : NULL;
+  names[NREPORTS + 1] = "the job file";
+  for (a = 0; a < NREPORTS + 2; a++)
+    for (b = a + 1; b < NREPORTS + 2; b++) {
       if (paths[a] == NULL || paths[b] == NULL ||
           !one_file(paths[a], paths[b]))
         continue;
-      if (b == 5)
+      if (b == NREPORTS + 1)
         fprintf(stderr, "corun: %s '%s' is the job file itself: the run "
                         "would write over it\n",
                 names[a], paths[a]);
@@ -477,6 +502,21 @@ static int outputs_apart(const struct options *o)
                 names[a], paths[a], names[b], paths[b]);
       return -1;
     }
+  return 0;
+}
+
+/* Every report checked before the run: apart, and writable where asked. */
+static int probe_reports(const struct options *o)
+{
+  struct report_out r[NREPORTS];
+  int i;
+
+  if (outputs_apart(o) < 0)
+    return -1;
+  report_outs(o, r);
+  for (i = 0; i < NREPORTS; i++)
+    if (r[i].path && probe_report(r[i].path, r[i].what) < 0)
+      return -1;
   return 0;
 }
 
@@ -768,15 +808,13 @@ static int a_stream(const char *path)
 /* The reports asked for, to files (streams 0) or to streams (1). */
 static int write_reports(struct cli *c, int streams)
 {
-  const char *paths[4] = {c->opt.report, c->opt.junit, c->opt.trace,
-                          c->opt.html};
-  corun_report_fn fns[4] = {corun_report_json, corun_report_junit,
-                            corun_report_trace, corun_report_html};
+  struct report_out r[NREPORTS];
   int i, rc = 0;
 
-  for (i = 0; i < 4; i++)
-    if (paths[i] && a_stream(paths[i]) == streams &&
-        write_report(c, paths[i], fns[i]) < 0)
+  report_outs(&c->opt, r);
+  for (i = 0; i < NREPORTS; i++)
+    if (r[i].path && a_stream(r[i].path) == streams &&
+        write_report(c, r[i].path, r[i].fn) < 0)
       rc = -1;
   return rc;
 }
@@ -975,12 +1013,7 @@ static int corun_main(struct cli *c, int argc, char **argv)
     corun_job_graph(c->job, &b);
     return print_listing(&b);
   }
-  if (!c->opt.check && !c->opt.dry_run &&
-      (outputs_apart(&c->opt) < 0 ||
-       (c->opt.report && probe_report(c->opt.report, "report") < 0) ||
-       (c->opt.junit && probe_report(c->opt.junit, "JUnit report") < 0) ||
-       (c->opt.trace && probe_report(c->opt.trace, "trace") < 0) ||
-       (c->opt.html && probe_report(c->opt.html, "HTML report") < 0)))
+  if (!c->opt.check && !c->opt.dry_run && probe_reports(&c->opt) < 0)
     return CORUN_EXIT_USAGE;
   if (c->opt.check || c->opt.dry_run) {
     struct corun_buf b = CORUN_BUF_INIT;
