@@ -138,17 +138,6 @@ static int resume(struct corun_task *t)
 
   if (t->nchildren || (t->flags & (CORUN_TF_INSTANCE | CORUN_TF_RESUMED)))
     return 0;
-  /*
-   * The journal holds a secret capture as "***": a task taking one runs
-   * again, so those using it get the value, not the mask.
-   */
-  if (t->kind->capture_names) {
-    int secret = 0;
-
-    t->kind->capture_names(t, NULL, 0, &secret);
-    if (secret)
-      return 0;
-  }
   for (it = t->run->observers.next; it != &t->run->observers; it = it->next) {
     struct corun_observer *o =
         corun_list_entry(it, struct corun_observer, link);
@@ -159,9 +148,9 @@ static int resume(struct corun_task *t)
   if (!earlier)
     return 0;
   /*
-   * A capture that held a secret's text (one filled in from ${env:...},
-   * say) was recorded masked: later tasks would get "***" for it. The
-   * task runs again instead.
+   * The journal holds a secret capture, and any capture holding a
+   * secret's text (one filled in from ${env:...}, say), masked as "***":
+   * later tasks would get the mask. The task runs again instead.
    */
   if (holds_mask(cJSON_GetObjectItemCaseSensitive(result, "captures"))) {
     cJSON_Delete(result);

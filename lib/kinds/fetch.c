@@ -1987,7 +1987,6 @@ static void write_result(const struct corun_task *t,
   corun_buf_putc(out, '}');
 }
 
-/* The last attempt's phases from curl's timings, nested in the task. */
 /*
  * The answer whose phases reports show: the result's, or the one that
  * failed the task (a status or a check it did not expect).
@@ -2013,6 +2012,7 @@ static int phases(const struct corun_task *t, double out[5])
   return 1;
 }
 
+/* The last attempt's phases from curl's timings, nested in the task. */
 static void trace(const struct corun_task *t, int tid,
                   const struct corun_secrets *sec, struct corun_buf *out)
 {
@@ -2210,15 +2210,17 @@ static const char *cookie_of(void *ctx, const char *name)
 }
 
 /*
- * The values inside a secret array or object, each a secret of its own:
- * they show alone wherever the value goes (a pipeline's items, a field
- * that takes one of them), not only as the whole. Names are not secret.
+ * A secret capture's value, hidden from now on wherever its text shows:
+ * an array or object as compact JSON and each value inside it as a
+ * secret of its own, since each may show alone (a pipeline's items, a
+ * field that takes one of them). Names are not secret.
  */
-static int add_secret_leaves(struct corun_secrets *sec, const cJSON *v)
+static int add_secret(struct corun_secrets *sec, const cJSON *v)
 {
   const cJSON *it;
   struct corun_buf num = CORUN_BUF_INIT;
-  int rc = 0;
+  char *whole;
+  int rc;
 
   if (cJSON_IsString(v))
     return corun_secrets_add(sec, v->valuestring);
@@ -2228,9 +2230,14 @@ static int add_secret_leaves(struct corun_secrets *sec, const cJSON *v)
     corun_buf_free(&num);
     return rc;
   }
-  for (it = cJSON_IsArray(v) || cJSON_IsObject(v) ? v->child : NULL;
-       it && rc == 0; it = it->next)
-    rc = add_secret_leaves(sec, it);
+  if (!cJSON_IsArray(v) && !cJSON_IsObject(v))
+    return 0;
+  if ((whole = cJSON_PrintUnformatted(v)) == NULL)
+    return -1;
+  rc = corun_secrets_add(sec, whole);
+  free(whole);
+  for (it = v->child; it && rc == 0; it = it->next)
+    rc = add_secret(sec, it);
   return rc;
 }
 
@@ -2294,25 +2301,19 @@ static int check_response(struct fetch_task *ft, long status,
     for (i = 0; i < c->capture.n; i++) {
       cJSON *v = cJSON_GetObjectItemCaseSensitive(*captures,
                                                   c->capture.v[i].name);
-      char *text;
 
       if (!c->capture.v[i].secret)
         continue;
-      text = cJSON_IsString(v) ? strdup(v->valuestring)
-                               : cJSON_PrintUnformatted(v);
       /* A secret that cannot be hidden must not show: fail instead. */
-      if (text == NULL || corun_secrets_add(&t->run->job->secrets, text) < 0 ||
-          add_secret_leaves(&t->run->job->secrets, v) < 0) {
+      if (add_secret(&t->run->job->secrets, v) < 0) {
         corun_buf_printf(&msg, "capture \"%s\": out of memory keeping it "
                                "secret",
                          c->capture.v[i].name);
         failed = 1;
         cJSON_Delete(*captures);
         *captures = NULL;
-        free(text);
         break;
       }
-      free(text);
     }
   }
   if (failed) {
