@@ -14,18 +14,6 @@
 #include "core/run.h"
 #include "json/template.h"
 
-static int has_templates(const cJSON *v)
-{
-  const cJSON *it;
-
-  if (cJSON_IsString(v))
-    return corun_template_has(v->valuestring);
-  for (it = v->child; it; it = it->next)
-    if (has_templates(it))
-      return 1;
-  return 0;
-}
-
 static int clonable(const struct corun_task *proto);
 
 void corun__tmpl_init(struct corun_tmpl *tp, struct corun_task *proto,
@@ -33,7 +21,7 @@ void corun__tmpl_init(struct corun_tmpl *tp, struct corun_task *proto,
 {
   tp->proto = proto;
   tp->json = json;
-  tp->expand = json && has_templates(json);
+  tp->expand = json && corun_template_in_tree(json);
   /* Without clone() every item is parsed from the JSON, so keep it. */
   if (!tp->expand && clonable(proto) && json) {
     cJSON_Delete(json);

@@ -544,6 +544,18 @@ int corun_template_has(const char *s)
   return strstr(s, "${") != NULL;
 }
 
+int corun_template_in_tree(const cJSON *v)
+{
+  const cJSON *it;
+
+  if (cJSON_IsString(v))
+    return corun_template_has(v->valuestring);
+  for (it = v ? v->child : NULL; it; it = it->next)
+    if (corun_template_in_tree(it))
+      return 1;
+  return 0;
+}
+
 static int field_char(char c)
 {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||

@@ -112,6 +112,8 @@ CORUN_MUST_CHECK int corun_template_expand(const struct corun_template_ctx *ctx,
 
 /* Whether s contains a template at all, to skip the copy in the common case. */
 int corun_template_has(const char *s);
+/* Whether a string anywhere under v contains a template. */
+int corun_template_in_tree(const cJSON *v);
 
 /* Whether name is one of the item names: item, item.FIELD[.FIELD...], index. */
 int corun_template_is_item_name(const char *name);

@@ -373,7 +373,6 @@ static void on_written(uv_write_t *req, int status)
   close_handle(x, (uv_handle_t *)&x->in);
 }
 
-/* The attempt's result object, or NULL when out of memory. */
 /*
  * A command's output as a result string: a NUL byte, which would end it
  * there, becomes U+FFFD as bytes that are not UTF-8 do in reports.
@@ -391,6 +390,7 @@ static cJSON *output_string(const struct corun_buf *b)
   return s;
 }
 
+/* The attempt's result object, or NULL when out of memory. */
 static cJSON *make_result(struct exec_task *x)
 {
   cJSON *r = cJSON_CreateObject();

@@ -18,6 +18,7 @@
 #include "core/fields.h"
 #include "core/kind.h"
 #include "json/json.h"
+#include "json/template.h"
 #include "kinds/pipeline/pipeline.h"
 
 static const char *const fields[] = {
@@ -25,22 +26,6 @@ static const char *const fields[] = {
     "on_error", "results", "junit", "shard", NULL};
 
 /* ---- parse ---- */
-
-/*
- * Whether a string under v still holds a template: the loader left the
- * items' captures (and $${) for the pass that fills them at start.
- */
-static int holds_templates(const cJSON *v)
-{
-  const cJSON *it;
-
-  if (cJSON_IsString(v))
-    return corun_template_has(v->valuestring);
-  for (it = v->child; it; it = it->next)
-    if (holds_templates(it))
-      return 1;
-  return 0;
-}
 
 static void parse_source(struct pl_conf *c, struct corun_fields *f)
 {
@@ -88,8 +73,8 @@ static void parse_source(struct pl_conf *c, struct corun_fields *f)
                          corun__json_type(it));
       else if ((c->items = cJSON_Duplicate(it, 1)) == NULL)
         corun_field_fail(f, "source", it, "could not be kept: out of memory");
-      else
-        c->items_fill = holds_templates(c->items);
+      else /* the loader left captures and $${ for the start to fill */
+        c->items_fill = corun_template_in_tree(c->items);
     } else if (strcmp(it->string, "range") == 0) {
       long long v[3] = {0, 0, 1};
       const cJSON *x;
