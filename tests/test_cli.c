@@ -2006,6 +2006,34 @@ Test(cli, dry_run_shows_names_run_if_and_checks)
   free(job);
 }
 
+/* A cwd of "." or "./d" is the job's directory, not "dir/." or "dir/./d". */
+Test(cli, dry_run_shows_a_relative_cwd_joined_cleanly)
+{
+  char *job = write_temp(
+      "cwd.json",
+      "{\"tasks\": [{\"id\": \"a\", \"kind\": \"exec\", \"argv\": [\"pwd\"],"
+      " \"cwd\": \".\"}, {\"id\": \"b\", \"kind\": \"exec\","
+      " \"argv\": [\"pwd\"], \"cwd\": \".//./\"}]}");
+  char *dir = strdup(job), want[512];
+  struct proc *p;
+
+  *strrchr(dir, '/') = '\0';
+  p = CLI(NULL, "--dry-run", job);
+  cr_assert_eq(p->status, 0, "stderr: %s", p->err);
+  snprintf(want, sizeof(want), "      cwd: %s\n", dir);
+  cr_assert_not_null(strstr(p->out, want), "%s", p->out);
+  cr_assert_null(strstr(p->out, "/."), "%s", p->out);
+  proc_free(p);
+  /* And the command runs there. */
+  p = CLI(NULL, "--report", "-", "-q", job);
+  cr_assert_eq(p->status, 0, "stderr: %s", p->err);
+  snprintf(want, sizeof(want), "\"stdout\": \"%s\\n\"", dir);
+  cr_assert_not_null(strstr(p->out, want), "%s", p->out);
+  proc_free(p);
+  free(dir);
+  free(job);
+}
+
 /* --- corun ps ------------------------------------------------------------ */
 
 /* Removes dir/corun and dir, which is all a ps test puts there. */

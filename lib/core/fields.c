@@ -374,8 +374,16 @@ int corun_field_path(struct corun_fields *f, const char *name, char **out)
     full = p;
   } else {
     struct corun_buf b = CORUN_BUF_INIT;
+    const char *rest = p;
 
-    corun_buf_printf(&b, "%s/%s", f->dir, p);
+    /* "./x" and "." in the job's directory read as "dir/x" and "dir". */
+    while (rest[0] == '.' && rest[1] == '/')
+      for (rest++; *rest == '/'; rest++)
+        ;
+    if (strcmp(rest, ".") == 0 || *rest == '\0')
+      corun_buf_puts(&b, f->dir);
+    else
+      corun_buf_printf(&b, "%s/%s", f->dir, rest);
     full = corun_buf_detach(&b);
     free(p);
   }
