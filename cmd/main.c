@@ -40,6 +40,7 @@ struct cli {
   uv_signal_t sigint, sigterm, sighup, sigusr1;
   int nsignals; /* of those, how many are initialised */
   int sigints;  /* SIGINTs the run has had, the one before it started too */
+  int expired;  /* --timeout has stopped the run: a signal now stops at once */
   uv_timer_t deadline;
   int have_deadline;
   uv_timer_t progress;
@@ -272,7 +273,8 @@ static void on_signal(uv_signal_t *h, int signum)
     return;
   }
   corun_run_interrupt(c->run, signum);
-  if (signum == SIGINT && ++c->sigints == 1)
+  /* After --timeout this signal is already the stop at once. */
+  if (signum == SIGINT && ++c->sigints == 1 && !c->expired)
     say_interrupted(c);
   if (c->opt.debug && !corun_run_done(c->run))
     dump(c);
@@ -282,6 +284,7 @@ static void on_deadline(uv_timer_t *h)
 {
   struct cli *c = h->data;
 
+  c->expired = 1;
   corun_run_expire(c->run);
 }
 

@@ -401,6 +401,53 @@ Test(signals, first_sigint_on_a_terminal_names_the_cleanups)
   corun_buf_free(&cmd);
 }
 
+/*
+ * After --timeout, a Ctrl-C is already the stop at once: nothing on the
+ * terminal asks for another.
+ */
+Test(signals, sigint_after_the_whole_run_timeout_asks_for_nothing_more)
+{
+  const char *job_text =
+      "{\"tasks\": [\n"
+      "  {\"id\": \"build\", \"kind\": \"exec\", \"shell\": \"trap '' TERM; "
+      "echo go; sleep 30\", \"stream\": true, \"kill_grace\": \"20s\"}\n"
+      "]}\n";
+  char *job = write_temp("job.json", job_text);
+  char *out = write_temp("out.txt", "");
+  struct corun_buf sh = CORUN_BUF_INIT, cmd = CORUN_BUF_INIT;
+  char *script, *got;
+  double t0;
+  int st;
+
+  if (access("/usr/bin/script", X_OK) != 0)
+    cr_skip_test("no /usr/bin/script");
+  /* Ctrl-C well after the 0.3 s timeout, while the command sits in its grace. */
+  corun_buf_printf(&sh,
+                   "'%s' -q --progress never --timeout 0.3 '%s' > '%s' & p=$!\n"
+                   "n=0; until grep -q go '%s'; do\n"
+                   "  n=$((n+1)); [ $n -gt 500 ] && break; sleep 0.02\n"
+                   "done\n"
+                   "sleep %.2f; kill -INT $p; wait $p; echo \"exit=$?\"\n",
+                   CORUN_BIN, job, out, out, 1.0 * time_scale());
+  script = write_temp("tty.sh", corun_buf_str(&sh));
+  corun_buf_printf(&cmd, "/usr/bin/script -qfec 'sh %s' /dev/null", script);
+  t0 = now_s();
+  got = run_shell(corun_buf_str(&cmd), &st);
+  cr_assert_lt(now_s() - t0, 10.0 * time_scale(), "the grace held: %s", got);
+  cr_assert_not_null(strstr(got, "exit=124"), "%s", got);
+  cr_assert_null(strstr(got, "Ctrl-C again"), "%s", got);
+  cr_assert_null(strstr(got, "corun: interrupted"), "%s", got);
+  free(got);
+  unlink(job);
+  unlink(out);
+  unlink(script);
+  free(job);
+  free(out);
+  free(script);
+  corun_buf_free(&sh);
+  corun_buf_free(&cmd);
+}
+
 Test(signals, second_sigint_stops_at_once)
 {
   double sent;
