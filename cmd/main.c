@@ -415,36 +415,6 @@ static int probe_report(const char *path, const char *what)
 }
 
 /*
- * path under one name: resolved through its symbolic links when it
- * exists, else its directory resolved and its last part added, so that
- * "out.json", "./out.json" and "d/../out.json" compare equal before the
- * file is there. NULL when the directory does not resolve either.
- */
-static char *one_name(const char *path)
-{
-  char *real = realpath(path, NULL), *copy, *slash, *dir;
-  const char *base;
-  size_t n;
-
-  if (real || (copy = strdup(path)) == NULL)
-    return real;
-  slash = strrchr(copy, '/');
-  base = slash ? slash + 1 : copy;
-  if (slash)
-    *slash = '\0';
-  dir = realpath(slash == NULL ? "." : slash == copy ? "/" : copy, NULL);
-  if (dir) {
-    n = strlen(dir) + strlen(base) + 2;
-    real = malloc(n);
-    if (real)
-      snprintf(real, n, "%s/%s", strcmp(dir, "/") ? dir : "", base);
-  }
-  free(dir);
-  free(copy);
-  return real;
-}
-
-/*
  * Whether a and b ("-": standard output) are one file that writing both
  * would lose data in: the same regular file or pipe, however spelt. A
  * terminal or /dev/null takes both writes as they come.
@@ -462,8 +432,8 @@ static int one_file(const char *a, const char *b)
            !S_ISCHR(sa.st_mode);
   if (strcmp(a, "-") == 0 || strcmp(b, "-") == 0)
     return 0;
-  na = one_name(a);
-  nb = one_name(b);
+  na = corun_path_canonical(a);
+  nb = corun_path_canonical(b);
   same = na && nb && strcmp(na, nb) == 0;
   free(na);
   free(nb);

@@ -493,6 +493,14 @@ CORUN_EXTERN enum corun_code corun_report_write(const char *path,
  */
 CORUN_EXTERN enum corun_code corun_probe_writable(const char *path,
                                                   struct corun_error *err);
+/*
+ * path as one canonical absolute name: relative to the current directory
+ * if it is relative, "." and ".." folded, and the longest part that exists
+ * resolved through its symbolic links, so two spellings of one file match
+ * even before the file exists. malloc'd; NULL when out of memory or the
+ * current directory cannot be named.
+ */
+CORUN_EXTERN char *corun_path_canonical(const char *path);
 
 /*
  * corun merge: the reports of the N shards of one job (runs with --shard

@@ -6,8 +6,12 @@
 #include <criterion/criterion.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include "corun.h"
 
 #include "util/bom.h"
 #include "util/slab.h"
@@ -236,4 +240,38 @@ Test(kind, top_level_settings_come_from_the_kinds)
     cr_expect_gt(s->max, 0);
   }
   cr_expect_null(corun__kind_setting("tasks", NULL));
+}
+
+/*
+ * One file, however spelt, has one canonical name, before it exists too:
+ * relative to the current directory, "." and ".." folded, links resolved.
+ */
+Test(path, canonical_names_one_file_one_way)
+{
+  char dir[] = "/tmp/corun-canon.XXXXXX", old[4096], real[4096];
+  char *a, *b, *c, *d;
+
+  cr_assert_not_null(mkdtemp(dir));
+  cr_assert_not_null(realpath(dir, real));
+  cr_assert_not_null(getcwd(old, sizeof(old)));
+  cr_assert_eq(chdir(dir), 0);
+  cr_assert_eq(mkdir("sub", 0755), 0);
+  cr_assert_eq(symlink("sub", "link"), 0);
+  a = corun_path_canonical("out.json");
+  b = corun_path_canonical("./sub/../out.json");
+  c = corun_path_canonical("link/x.json");
+  d = corun_path_canonical("sub/x.json");
+  cr_assert_eq(chdir(old), 0);
+  cr_assert_str_eq(a, b);
+  cr_assert_str_eq(c, d);
+  cr_assert_eq(strncmp(a, real, strlen(real)), 0, "%s", a);
+  cr_assert_str_eq(a + strlen(real), "/out.json");
+  cr_assert_str_eq(d + strlen(real), "/sub/x.json");
+  free(a);
+  free(b);
+  free(c);
+  free(d);
+  unlink(strcat(strcpy(old, dir), "/link"));
+  rmdir(strcat(strcpy(old, dir), "/sub"));
+  rmdir(dir);
 }

@@ -305,28 +305,6 @@ void corun__load_run_prechecks(struct loader *ld)
 }
 
 /*
- * path as one canonical absolute name: relative to the current directory
- * if it is relative, "." and ".." folded, and the longest part that exists
- * resolved through its symbolic links, so two spellings of one file match
- * even before the file exists. NULL when out of memory.
- */
-static char *canonical(const char *path)
-{
-  struct corun_buf b = CORUN_BUF_INIT;
-  char cwd[4096], *real;
-
-  if (*path != '/') {
-    if (getcwd(cwd, sizeof(cwd)) == NULL)
-      return NULL;
-    corun_buf_printf(&b, "%s/%s", cwd, path);
-    path = corun_buf_str(&b);
-  }
-  real = b.oom ? NULL : corun__path_resolve(path);
-  corun_buf_free(&b);
-  return real;
-}
-
-/*
  * Whether writing path would overwrite something: a regular file, or
  * nothing yet. Devices, FIFOs and the like (/dev/null) are written in
  * place, and two writers of /dev/null do not collide.
@@ -380,13 +358,14 @@ void corun__load_check_outputs(struct loader *ld)
   char **canon;
   size_t i, j, n = ld->pre.n, napp = 0;
 
-  if (ld->job_path && (app[napp].canon = canonical(ld->job_path)) != NULL)
+  if (ld->job_path &&
+      (app[napp].canon = corun_path_canonical(ld->job_path)) != NULL)
     app[napp++].what = NULL;
   for (j = 0; ld->opts && j < ld->opts->noutputs && napp < 8; j++) {
     const struct corun_output_path *o = &ld->opts->outputs[j];
 
     if (o->path && strcmp(o->path, "-") != 0 &&
-        (app[napp].canon = canonical(o->path)) != NULL)
+        (app[napp].canon = corun_path_canonical(o->path)) != NULL)
       app[napp++].what = o->what;
   }
   canon = calloc(n ? n : 1, sizeof(*canon));
@@ -396,7 +375,7 @@ void corun__load_check_outputs(struct loader *ld)
     void *old = NULL;
 
     if (c->what != CORUN_PRE_OUTPUT || !collides(c->path) ||
-        (canon[i] = canonical(c->path)) == NULL)
+        (canon[i] = corun_path_canonical(c->path)) == NULL)
       continue;
     for (j = 0; j < napp; j++) {
       if (strcmp(app[j].canon, canon[i]) != 0)

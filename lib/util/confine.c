@@ -59,6 +59,22 @@ char *corun__path_resolve(const char *path)
   return corun_buf_detach(&b);
 }
 
+char *corun_path_canonical(const char *path)
+{
+  struct corun_buf b = CORUN_BUF_INIT;
+  char cwd[4096], *real;
+
+  if (*path != '/') {
+    if (getcwd(cwd, sizeof(cwd)) == NULL)
+      return NULL;
+    corun_buf_printf(&b, "%s/%s", cwd, path);
+    path = corun_buf_str(&b);
+  }
+  real = b.oom ? NULL : corun__path_resolve(path);
+  corun_buf_free(&b);
+  return real;
+}
+
 int corun__path_inside(const char *real, const char *root)
 {
   size_t rl = strlen(root);
