@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Small units under the loader, driven without a job: slabs, the
- * did-you-mean hint, the BOM, and the reader of the fields every task has.
+ * did-you-mean hint, the BOM, canonical paths, and the reader of the fields
+ * every task has.
  */
 #include <criterion/criterion.h>
 #include <stdint.h>
