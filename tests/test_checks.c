@@ -528,6 +528,53 @@ Test(checks, a_secret_capture_of_any_type_stays_hidden, .init = setup,
 }
 
 /*
+ * Numbers compare exactly, and go out as they are: two doubles a rounding
+ * apart are not equal, and a request body or a filled-in capture keeps
+ * every digit (cJSON's compare and printer both round).
+ */
+Test(checks, numbers_compare_and_travel_exactly, .init = setup,
+     .fini = teardown)
+{
+  cJSON *r = run(
+      "{\"defaults\": {\"url\": \"@/status?code=200&body=%7B%22id%22%3A1800000000000000256%2C%22f%22%3A0.30000000000000004%2C%22a%22%3A%5B9007199254740991%5D%7D\"}, \"tasks\": [\n"
+      " {\"id\": \"near\", \"kind\": \"fetch\", "
+      "\"expect\": {\"json\": {\"/id\": 1800000000000000000}}},\n"
+      " {\"id\": \"near2\", \"kind\": \"fetch\", "
+      "\"expect\": {\"json\": {\"/f\": 0.3}}},\n"
+      " {\"id\": \"exact\", \"kind\": \"fetch\", \"expect\": {\"json\": "
+      "{\"/id\": 1800000000000000256, \"/f\": 0.30000000000000004, "
+      "\"/f \": {\"exists\": false}, \"/a\": {\"contains\": 9007199254740991}}},"
+      " \"capture\": {\"arr\": {\"json\": \"/a\"}}},\n"
+      " {\"id\": \"other\", \"kind\": \"fetch\", \"expect\": {\"json\": "
+      "{\"/a\": {\"contains\": 9007199254740992}}}},\n"
+      " {\"id\": \"sent\", \"kind\": \"fetch\", \"url\": \"@/echo\", "
+      "\"json\": [9007199254740991, 9007199254740992, 0.30000000000000004],"
+      " \"capture\": {\"b\": {\"json\": \"/body\"}}},\n"
+      " {\"id\": \"use\", \"kind\": \"sleep\", \"seconds\": 0, "
+      "\"after\": [\"exact\"], \"result\": \"v=${exact.arr}\"}\n"
+      "]}\n",
+      1);
+  const cJSON *caps;
+
+  cr_expect_str_eq(str(report_task(r, "near"), "status", NULL), "failed");
+  cr_expect_str_eq(str(report_task(r, "near2"), "status", NULL), "failed");
+  cr_expect_not_null(strstr(str(report_task(r, "near2"), "error", "message"),
+                            "0.30000000000000004"),
+                     "%s", str(report_task(r, "near2"), "error", "message"));
+  cr_expect_str_eq(str(report_task(r, "other"), "status", NULL), "failed");
+  cr_expect_str_eq(str(report_task(r, "exact"), "status", NULL), "ok", "%s",
+                   str(report_task(r, "exact"), "error", "message"));
+  cr_expect_str_eq(str(report_task(r, "sent"), "status", NULL), "ok");
+  caps = cJSON_GetObjectItem(
+      cJSON_GetObjectItem(report_task(r, "sent"), "result"), "captures");
+  cr_expect_str_eq(str(caps, "b", NULL),
+                   "[9007199254740991,9007199254740992,0.30000000000000004]");
+  cr_expect_str_eq(str(report_task(r, "use"), "result", NULL),
+                   "v=[9007199254740991]");
+  cJSON_Delete(r);
+}
+
+/*
  * A body with a NUL byte is checked whole: the byte reads as U+FFFD, one
  * character, where the checks saw the body end at it.
  */

@@ -114,7 +114,7 @@ static int put_item(void *arg, const char *name, struct corun_buf *b,
     corun__json_write(b, v, NULL);
     return 0;
   }
-  text = cJSON_PrintUnformatted(v);
+  text = corun__json_print(v);
   if (text == NULL) {
     b->oom = 1;
     return 0;

@@ -6,6 +6,7 @@
 
 #include "util/regex.h"
 #include "util/suggest.h"
+#include "json/write.h"
 
 enum op {
   OP_EQUALS,
@@ -183,7 +184,7 @@ static int equal(const cJSON *v, const cJSON *arg)
 {
   if (v == NULL)
     return type_of(arg) == cJSON_NULL;
-  return cJSON_Compare(v, arg, 1);
+  return corun__json_equal(v, arg);
 }
 
 static int contains(const cJSON *v, const cJSON *arg)
@@ -194,7 +195,7 @@ static int contains(const cJSON *v, const cJSON *arg)
     return strstr(v->valuestring, arg->valuestring) != NULL;
   if (type_of(v) == cJSON_Array)
     for (it = v->child; it; it = it->next)
-      if (cJSON_Compare(it, arg, 1))
+      if (corun__json_equal(it, arg))
         return 1;
   return 0;
 }
@@ -318,7 +319,7 @@ void corun__pred_show(const cJSON *v, size_t max, struct corun_buf *out)
     show_string(v->valuestring, max, out);
     return;
   }
-  text = cJSON_PrintUnformatted(v);
+  text = corun__json_print(v);
   if (text == NULL) {
     corun_buf_puts(out, "(out of memory)");
     return;
@@ -328,7 +329,7 @@ void corun__pred_show(const cJSON *v, size_t max, struct corun_buf *out)
   corun_buf_add(out, text, max);
   if (max < len)
     corun_buf_puts(out, "...");
-  cJSON_free(text);
+  free(text);
 }
 
 void corun__pred_describe(const struct corun_pred *p, struct corun_buf *out)

@@ -53,8 +53,14 @@ static void write_number(struct corun_buf *out, double d)
   corun_buf_puts(out, tmp);
 }
 
-void corun__json_write(struct corun_buf *out, const cJSON *v,
-                       const struct corun_secrets *sec)
+/*
+ * v as JSON text: compact (no spaces) or as the reports lay it out (", "
+ * and ": "). cJSON's own printer rounds numbers to 15 digits when its
+ * check of the round trip, which compares approximately, lets it: an
+ * integer such as 9007199254740991 would go out as 9.00719925474099e+15.
+ */
+static void write_value(struct corun_buf *out, const cJSON *v,
+                        const struct corun_secrets *sec, int compact)
 {
   const cJSON *it;
 
@@ -71,22 +77,76 @@ void corun__json_write(struct corun_buf *out, const cJSON *v,
   } else if (cJSON_IsArray(v)) {
     corun_buf_putc(out, '[');
     for (it = v->child; it; it = it->next) {
-      corun__json_write(out, it, sec);
+      write_value(out, it, sec, compact);
       if (it->next)
-        corun_buf_puts(out, ", ");
+        corun_buf_puts(out, compact ? "," : ", ");
     }
     corun_buf_putc(out, ']');
   } else if (cJSON_IsObject(v)) {
     corun_buf_putc(out, '{');
     for (it = v->child; it; it = it->next) {
       corun__json_write_str(out, it->string, sec);
-      corun_buf_puts(out, ": ");
-      corun__json_write(out, it, sec);
+      corun_buf_puts(out, compact ? ":" : ": ");
+      write_value(out, it, sec, compact);
       if (it->next)
-        corun_buf_puts(out, ", ");
+        corun_buf_puts(out, compact ? "," : ", ");
     }
     corun_buf_putc(out, '}');
   } else {
     corun_buf_puts(out, "null");
   }
+}
+
+void corun__json_write(struct corun_buf *out, const cJSON *v,
+                       const struct corun_secrets *sec)
+{
+  write_value(out, v, sec, 0);
+}
+
+char *corun__json_print(const cJSON *v)
+{
+  struct corun_buf b = CORUN_BUF_INIT;
+
+  write_value(&b, v, NULL, 1);
+  if (b.oom) {
+    corun_buf_free(&b);
+    return NULL;
+  }
+  return corun_buf_detach(&b);
+}
+
+int corun__json_equal(const cJSON *a, const cJSON *b)
+{
+  const cJSON *x, *y;
+
+  if (a == NULL || b == NULL)
+    return a == b;
+  if ((a->type & 0xff) != (b->type & 0xff))
+    return 0;
+  if (cJSON_IsNumber(a))
+    return a->valuedouble == b->valuedouble ||
+           (isnan(a->valuedouble) && isnan(b->valuedouble));
+  if (cJSON_IsString(a))
+    return strcmp(a->valuestring, b->valuestring) == 0;
+  if (cJSON_IsArray(a)) {
+    for (x = a->child, y = b->child; x && y; x = x->next, y = y->next)
+      if (!corun__json_equal(x, y))
+        return 0;
+    return x == NULL && y == NULL;
+  }
+  if (cJSON_IsObject(a)) {
+    /* The same names with equal values, in any order, each way round. */
+    for (x = a->child; x; x = x->next) {
+      y = cJSON_GetObjectItemCaseSensitive(b, x->string);
+      if (y == NULL || !corun__json_equal(x, y))
+        return 0;
+    }
+    for (y = b->child; y; y = y->next) {
+      x = cJSON_GetObjectItemCaseSensitive(a, y->string);
+      if (x == NULL || !corun__json_equal(x, y))
+        return 0;
+    }
+    return 1;
+  }
+  return 1; /* null, true, false: the type says it all */
 }

@@ -667,7 +667,7 @@ static void memo_field(struct corun_fields *f, const struct memo_kind *mk,
 
   if (v == NULL || (v->type & CORUN_FIELD_BAD))
     return;
-  if (json && *json && cJSON_Compare(v, *json, 1) &&
+  if (json && *json && corun__json_equal(v, *json) &&
       mk->share(kept, dst) == 0)
     return;
   f->failed = 0;
@@ -860,7 +860,7 @@ static int parse(struct corun_task *t, struct corun_fields *f)
     if (c->body) {
       corun_field_fail(f, "json", json, "and \"body\" cannot both be set");
     } else {
-      c->body = cJSON_PrintUnformatted(json);
+      c->body = corun__json_print(json);
       c->body_len = c->body ? strlen(c->body) : 0;
       if (c->body == NULL ||
           append_line(&c->headers, "Content-Type: application/json") < 0)
@@ -2232,7 +2232,7 @@ static int add_secret(struct corun_secrets *sec, const cJSON *v)
   }
   if (!cJSON_IsArray(v) && !cJSON_IsObject(v))
     return 0;
-  if ((whole = cJSON_PrintUnformatted(v)) == NULL)
+  if ((whole = corun__json_print(v)) == NULL)
     return -1;
   rc = corun_secrets_add(sec, whole);
   free(whole);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "util/duration.h"
+#include "json/write.h"
 #include "core/fields.h"
 #include "core/kind.h"
 #include "core/run.h"
@@ -152,7 +153,7 @@ static void dry(const struct corun_task *t, const struct corun_secrets *sec,
   if (s->x && s->x->fail)
     corun__dry_field(out, sec, "fail", s->x->fail);
   if (s->x && s->x->result) {
-    char *j = cJSON_PrintUnformatted(s->x->result);
+    char *j = corun__json_print(s->x->result);
 
     if (j == NULL)
       out->oom = 1; /* the listing is not whole */

@@ -421,7 +421,7 @@ static void dry_source(struct corun_buf *out, const struct corun_secrets *sec,
 
       if (!corun__pl_mine(c, i))
         continue;
-      j = cJSON_PrintUnformatted(it);
+      j = corun__json_print(it);
       dry_item(out, sec, i, j ? j : "(out of memory)");
       free(j);
       shown++;

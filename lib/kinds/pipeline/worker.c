@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json/write.h"
 #include "core/run.h"
 #include "core/fields.h"
 
@@ -109,7 +110,7 @@ static void put_text(const cJSON *v, struct corun_buf *b)
     corun_buf_puts(b, v->valuestring);
     return;
   }
-  if ((text = cJSON_PrintUnformatted(v)) == NULL) {
+  if ((text = corun__json_print(v)) == NULL) {
     b->oom = 1;
     return;
   }
