@@ -415,32 +415,6 @@ static int probe_report(const char *path, const char *what)
 }
 
 /*
- * Whether a and b ("-": standard output) are one file that writing both
- * would lose data in: the same regular file or pipe, however spelt. A
- * terminal or /dev/null takes both writes as they come.
- */
-static int one_file(const char *a, const char *b)
-{
-  struct stat sa, sb;
-  int ha = strcmp(a, "-") == 0 ? fstat(1, &sa) : stat(a, &sa);
-  int hb = strcmp(b, "-") == 0 ? fstat(1, &sb) : stat(b, &sb);
-  char *na, *nb;
-  int same;
-
-  if (ha == 0 && hb == 0)
-    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino &&
-           !S_ISCHR(sa.st_mode);
-  if (strcmp(a, "-") == 0 || strcmp(b, "-") == 0)
-    return 0;
-  na = corun_path_canonical(a);
-  nb = corun_path_canonical(b);
-  same = na && nb && strcmp(na, nb) == 0;
-  free(na);
-  free(nb);
-  return same;
-}
-
-/*
  * Two writers of one file lose data: the reports, the journal and the job
  * file itself must be distinct files, by whatever names they are given
  * (options.c already refused the same name twice).
@@ -463,7 +437,7 @@ static int outputs_apart(const struct options *o)
   for (a = 0; a < NREPORTS + 2; a++)
     for (b = a + 1; b < NREPORTS + 2; b++) {
       if (paths[a] == NULL || paths[b] == NULL ||
-          !one_file(paths[a], paths[b]))
+          !options_one_file(paths[a], paths[b]))
         continue;
       if (b == NREPORTS + 1)
         fprintf(stderr, "corun: %s '%s' is the job file itself: the run "

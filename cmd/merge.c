@@ -8,6 +8,7 @@
 
 #include "corun.h"
 #include "exit.h"
+#include "options.h"
 
 static const char usage[] =
     "Usage: corun merge [--report FILE] [--junit FILE] [--html FILE]\n"
@@ -42,6 +43,39 @@ static const char *value_of(int argc, char **argv, int *i, const char *name,
     return NULL;
   }
   return argv[++*i];
+}
+
+/*
+ * Two writers of one file lose data, and an output over a shard's report
+ * loses the report: each output is a file of its own, by whatever names.
+ */
+static int outputs_apart(const char **const slot[4], const char **reports,
+                         size_t nreports)
+{
+  static const char *const flags[] = {"--report", "--junit", "--html",
+                                      "--trace"};
+  size_t a, b;
+
+  for (a = 0; a < 4; a++) {
+    if (*slot[a] == NULL)
+      continue;
+    for (b = a + 1; b < 4; b++)
+      if (*slot[b] && options_one_file(*slot[a], *slot[b])) {
+        fprintf(stderr, "corun merge: %s '%s' and %s '%s' are one file: one "
+                        "would write over the other\n",
+                flags[a], *slot[a], flags[b], *slot[b]);
+        return -1;
+      }
+    for (b = 0; b < nreports; b++)
+      if (strcmp(reports[b], "-") != 0 && strcmp(*slot[a], "-") != 0 &&
+          options_one_file(*slot[a], reports[b])) {
+        fprintf(stderr, "corun merge: %s '%s' is the shard report '%s': it "
+                        "would be written over\n",
+                flags[a], *slot[a], reports[b]);
+        return -1;
+      }
+  }
+  return 0;
 }
 
 int merge_main(int argc, char **argv)
@@ -117,6 +151,8 @@ int merge_main(int argc, char **argv)
     rc = merge_usage("only one output can go to standard output", NULL);
     goto out;
   }
+  if (outputs_apart(slot, reports, o.nreports) < 0)
+    goto out;
   o.reports = reports;
   o.results = results;
   /* A reader that went away is a write error, not a silent death. */

@@ -7,6 +7,7 @@
 #include "usage.h"
 
 #include <getopt.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -367,4 +368,30 @@ void options_help(FILE *out)
         "Environment: CORUN_DEBUG=1 is --debug; NO_COLOR turns colour off.\n"
         "See corun(1) for the job file format.\n",
         out);
+}
+
+/*
+ * Whether a and b ("-": standard output) are one file that writing both
+ * would lose data in: the same regular file or pipe, however spelt. A
+ * terminal or /dev/null takes both writes as they come.
+ */
+int options_one_file(const char *a, const char *b)
+{
+  struct stat sa, sb;
+  int ha = strcmp(a, "-") == 0 ? fstat(1, &sa) : stat(a, &sa);
+  int hb = strcmp(b, "-") == 0 ? fstat(1, &sb) : stat(b, &sb);
+  char *na, *nb;
+  int same;
+
+  if (ha == 0 && hb == 0)
+    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino &&
+           !S_ISCHR(sa.st_mode);
+  if (strcmp(a, "-") == 0 || strcmp(b, "-") == 0)
+    return 0;
+  na = corun_path_canonical(a);
+  nb = corun_path_canonical(b);
+  same = na && nb && strcmp(na, nb) == 0;
+  free(na);
+  free(nb);
+  return same;
 }

@@ -73,5 +73,10 @@ int options_parse(struct options *o, int argc, char **argv);
 void options_free(struct options *o);
 /* The --help text, from the table. */
 void options_help(FILE *out);
+/*
+ * Whether a and b ("-": standard output) are one file that writing both
+ * would lose data in: the same regular file or pipe, however spelt.
+ */
+int options_one_file(const char *a, const char *b);
 
 #endif

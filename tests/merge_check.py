@@ -281,6 +281,20 @@ def test_errors(d):
     check(not os.path.exists(out + ".xml") and
           not [x for x in os.listdir(d) if ".corun-" in x],
           "nothing left when the report cannot be made")
+    # An output over a shard's report, or two outputs in one file, however
+    # spelt: refused before anything is written.
+    before = open(ok1).read()
+    os.symlink(ok1, os.path.join(d, "link.json"))
+    for outs, says in (
+            (["--html", ok1], "is the shard report"),
+            (["--trace", os.path.join(d, "link.json")], "is the shard report"),
+            (["--report", out, "--junit",
+              os.path.join(d, ".", "out.json")], "are one file")):
+        p = run(["merge"] + outs + [ok1, ok2])
+        check(p.returncode == 2 and says in p.stderr,
+              "%s: %d %s" % (outs, p.returncode, p.stderr))
+        check(open(ok1).read() == before, "%s: the shard report changed" % outs)
+        check(open(out).read() == "untouched", "%s: output touched" % outs)
     p = run(["merge", "--bogus", ok1])
     check(p.returncode == 2 and "unknown option" in p.stderr, "bad option")
     # A root position no shard ran.
