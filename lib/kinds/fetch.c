@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -240,6 +241,24 @@ static char *shown_url(const char *url)
 
   put_url(&b, url);
   return corun_buf_detach(&b);
+}
+
+/*
+ * The standard method that name spells in any case, or NULL. Methods are
+ * case-sensitive (RFC 9110): "post" is not POST to a server, nor to the
+ * rule that POST is not retried once sent, so it is refused, not sent.
+ */
+static const char *standard_method(const char *name)
+{
+  static const char *const known[] = {"GET",     "HEAD",    "POST",
+                                      "PUT",     "DELETE",  "CONNECT",
+                                      "OPTIONS", "TRACE",   "PATCH"};
+  size_t i;
+
+  for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+    if (strcasecmp(name, known[i]) == 0)
+      return known[i];
+  return NULL;
 }
 
 static int token_char(char ch)
@@ -851,6 +870,11 @@ static int parse(struct corun_task *t, struct corun_fields *f)
     if (*m || !*c->method)
       corun_field_fail(f, "method", corun_field(f, "method"),
                        "\"%s\" is not an HTTP method", c->method);
+    else if ((m = standard_method(c->method)) && strcmp(m, c->method) != 0)
+      corun_field_fail(f, "method", corun_field(f, "method"),
+                       "\"%s\" is not an HTTP method: methods are "
+                       "case-sensitive; write \"%s\"",
+                       c->method, m);
   }
   parse_headers(f, c);
   if (corun_field_string(f, "body", &c->body) > 0)
