@@ -179,6 +179,7 @@ SCHEMA = [
     r"^a job file must be a JSON object",
     r"^a task must be an object",
     r"is not an HTTP method",
+    r"the value is (text|a number)",
     r"must be an http:// or https:// URL",
     r"is not a valid header name",
     r"has a CR or LF in its value",
@@ -418,6 +419,20 @@ CASES = [
      job({"kind": "fetch", "url": "http://a/", "body": "x", "json": 1})),
     ("fetch method with space", "schema",
      job({"kind": "fetch", "url": "http://a/", "method": "GET X"})),
+    ("fetch text and size checks", "valid", job({
+        "kind": "fetch", "url": "http://a/", "expect": {
+            "body": {"not_contains": "x"}, "bytes": {"lt": 10},
+            "headers": {"A": 2, "B": {"gt": 0}, "C": None,
+                        "D": {"count": {"le": 3}}}}})),
+    ("fetch body contains a number", "schema", job({
+        "kind": "fetch", "url": "http://a/",
+        "expect": {"body": {"not_contains": 1}}})),
+    ("fetch size equals a string", "schema", job({
+        "kind": "fetch", "url": "http://a/",
+        "expect": {"bytes": {"not_equals": "big"}}})),
+    ("fetch size contains", "schema", job({
+        "kind": "fetch", "url": "http://a/",
+        "expect": {"bytes": {"contains": 2}}})),
     ("fetch method in lower case", "schema",
      job({"kind": "fetch", "url": "http://a/", "method": "post"})),
     ("fetch method of our own", "valid",

@@ -308,6 +308,63 @@ Test(checks, bad_checks_are_load_errors_with_positions)
 }
 
 /*
+ * A check that could only ever pass or only ever fail for what it reads
+ * (text, or the body's size) is refused where it is written.
+ */
+Test(checks, checks_that_cannot_apply_are_load_errors)
+{
+  char *d = load_err(
+      "{\"tasks\": [\n"
+      "  {\"id\": \"t\", \"kind\": \"fetch\", \"url\": \"http://a/\",\n"
+      "   \"expect\": {\"body\": {\"not_contains\": 1},\n"
+      "    \"bytes\": {\"not_equals\": \"big\"},\n"
+      "    \"headers\": {\"A\": true}}}\n"
+      "]}\n");
+
+  cr_expect_not_null(strstr(d, ":3:40: error: task \"t\": \"expect.body\" has "
+                               "\"not_contains\" with a number: the value is "
+                               "text"),
+                     "%s", d);
+  cr_expect_not_null(strstr(d, ":4:29: error: task \"t\": \"expect.bytes\" "
+                               "has \"not_equals\" with a string: the value "
+                               "is a number"),
+                     "%s", d);
+  cr_expect_not_null(strstr(d, ":5:22: error: task \"t\": \"expect.headers[A]\" "
+                               "is a boolean: the value is text"),
+                     "%s", d);
+  free(d);
+}
+
+/* Text that is a number is compared as one with a number: "12" gt 5. */
+Test(checks, text_that_is_a_number_compares_as_one, .init = setup,
+     .fini = teardown)
+{
+  cJSON *r = run(
+      "{\"defaults\": {\"url\": \"@/status?code=200&body=%2012%0A\"}, "
+      "\"tasks\": [\n"
+      " {\"id\": \"yes\", \"kind\": \"fetch\", \"expect\": {\"body\": "
+      "{\"gt\": 5}, \"headers\": {\"Content-Length\": 4, \"X-None\": null}}},\n"
+      " {\"id\": \"text\", \"kind\": \"fetch\", \"expect\": {\"body\": "
+      "\" 12\\n\", \"headers\": {\"Content-Length\": \"4\"}}},\n"
+      " {\"id\": \"no\", \"kind\": \"fetch\", \"expect\": {\"headers\": "
+      "{\"Content-Length\": {\"lt\": 4}}}},\n"
+      " {\"id\": \"word\", \"kind\": \"fetch\", "
+      "\"url\": \"@/status?code=200&body=12x\", \"expect\": {\"body\": 12}}\n"
+      "]}\n",
+      1);
+
+  cr_expect_str_eq(str(report_task(r, "yes"), "status", NULL), "ok", "%s",
+                   str(report_task(r, "yes"), "error", "message"));
+  cr_expect_str_eq(str(report_task(r, "text"), "status", NULL), "ok", "%s",
+                   str(report_task(r, "text"), "error", "message"));
+  cr_expect_str_eq(str(report_task(r, "no"), "error", "message"),
+                   "headers \"Content-Length\": expected lt 4, got 4");
+  cr_expect_str_eq(str(report_task(r, "word"), "error", "message"),
+                   "body: expected 12, got \"12x\"");
+  cJSON_Delete(r);
+}
+
+/*
  * A fetch that fails on its status or a check keeps what came back:
  * error.response with the status, the content type and the first 4 KiB
  * of a text body; the summary's root causes and JUnit show its start.

@@ -134,7 +134,12 @@ static int add_check(struct reader *rd, struct corun_expect *e,
   const cJSON *bad = NULL;
   struct corun_pred *p = NULL;
 
-  if (corun__pred_compile(spec, &p, &why, &bad) < 0) {
+  if (corun__pred_compile(spec, &p, &why, &bad) < 0 ||
+      (on != CORUN_EXPECT_JSON &&
+       corun__pred_fits(p, on == CORUN_EXPECT_BYTES ? CORUN_PRED_NUMBER
+                                                     : CORUN_PRED_TEXT,
+                        &why) < 0)) {
+    corun__pred_free(p);
     if (key) {
       struct corun_buf name = CORUN_BUF_INIT;
 
@@ -361,6 +366,44 @@ const cJSON *corun__response_json(struct corun_response *r)
   return r->json;
 }
 
+/*
+ * Text as a check reads it: a string, or, when the predicate compares with
+ * a number and the text is one JSON number (white space around it
+ * allowed), that number: {"X-Remaining": {"gt": 0}} reads "12" as 12.
+ */
+static const cJSON *text_value(cJSON *scratch, const char *text,
+                               const struct corun_pred *p)
+{
+  if (corun__pred_wants_number(p)) {
+    const char *s = text + strspn(text, " \t\r\n"), *e = s;
+
+    if (*e == '-')
+      e++;
+    if (*e == '0') {
+      e++;
+    } else if (*e >= '1' && *e <= '9') {
+      e += strspn(e, "0123456789");
+    } else {
+      e = NULL;
+    }
+    if (e && *e == '.')
+      e = strspn(e + 1, "0123456789") ? e + 1 + strspn(e + 1, "0123456789")
+                                      : NULL;
+    if (e && (*e == 'e' || *e == 'E')) {
+      e += 1 + (e[1] == '+' || e[1] == '-');
+      e = strspn(e, "0123456789") ? e + strspn(e, "0123456789") : NULL;
+    }
+    if (e && e[strspn(e, " \t\r\n")] == '\0') {
+      scratch->type = cJSON_Number;
+      scratch->valuedouble = strtod(s, NULL);
+      return scratch;
+    }
+  }
+  scratch->type = cJSON_String | cJSON_IsReference;
+  scratch->valuestring = (char *)text;
+  return scratch;
+}
+
 int corun__expect_check(const struct corun_expect *e,
                         struct corun_response *r, struct corun_buf *msg)
 {
@@ -379,20 +422,16 @@ int corun__expect_check(const struct corun_expect *e,
     case CORUN_EXPECT_HEADER: {
       const char *h = r->header ? r->header(r->ctx, c->key) : NULL;
 
-      if (h) {
-        scratch.type = cJSON_String | cJSON_IsReference;
-        scratch.valuestring = (char *)h;
-        v = &scratch;
-      }
+      if (h)
+        v = text_value(&scratch, h, c->pred);
       if (!corun__pred_test(c->pred, v))
         said(msg, &n, "headers", c->key, c->pred, v, 1);
       break;
     }
     case CORUN_EXPECT_BODY:
-      scratch.type = cJSON_String | cJSON_IsReference;
-      scratch.valuestring = (char *)(r->body ? r->body : "");
-      if (!corun__pred_test(c->pred, &scratch))
-        said(msg, &n, "body", NULL, c->pred, &scratch, 1);
+      v = text_value(&scratch, r->body ? r->body : "", c->pred);
+      if (!corun__pred_test(c->pred, v))
+        said(msg, &n, "body", NULL, c->pred, v, 1);
       break;
     case CORUN_EXPECT_BYTES:
       scratch.type = cJSON_Number;

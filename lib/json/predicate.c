@@ -158,6 +158,103 @@ static int compile(const cJSON *spec, struct corun_pred *p,
   return (p->arg = cJSON_Duplicate(arg, 1)) ? 0 : -1;
 }
 
+int corun__pred_wants_number(const struct corun_pred *p)
+{
+  switch (p->op) {
+  case OP_LT:
+  case OP_LE:
+  case OP_GT:
+  case OP_GE:
+    return 1;
+  case OP_EQUALS:
+  case OP_NOT_EQUALS:
+    return type_of(p->arg) == cJSON_Number;
+  default:
+    return 0;
+  }
+}
+
+/* What a JSON value is, as a phrase: "a number", "an array". */
+static const char *a_type(const cJSON *v)
+{
+  switch (type_of(v)) {
+  case cJSON_Number:
+    return "a number";
+  case cJSON_String:
+    return "a string";
+  case cJSON_True:
+  case cJSON_False:
+    return "a boolean";
+  case cJSON_Array:
+    return "an array";
+  case cJSON_Object:
+    return "an object";
+  default:
+    return "null";
+  }
+}
+
+/* "is a boolean" (written bare) or "has \"equals\" with a boolean". */
+static void what_with(struct corun_buf *why, const struct corun_pred *p)
+{
+  if (p->shorthand)
+    corun_buf_printf(why, "is %s", a_type(p->arg));
+  else
+    corun_buf_printf(why, "has \"%s\" with %s", op_names[p->op],
+                     a_type(p->arg));
+}
+
+int corun__pred_fits(const struct corun_pred *p, enum corun_pred_on on,
+                     struct corun_buf *why)
+{
+  const char *op = op_names[p->op];
+  int t = type_of(p->arg);
+
+  if (on == CORUN_PRED_TEXT) {
+    switch (p->op) {
+    case OP_CONTAINS:
+    case OP_NOT_CONTAINS:
+      if (t == cJSON_String)
+        return 0;
+      corun_buf_printf(why, "has \"%s\" with %s: the value is text, so "
+                            "write what it holds as a string",
+                       op, a_type(p->arg));
+      return -1;
+    case OP_EQUALS:
+    case OP_NOT_EQUALS:
+      if (t == cJSON_String || t == cJSON_Number || t == cJSON_NULL)
+        return 0;
+      what_with(why, p);
+      corun_buf_puts(why, ": the value is text (or a number written as "
+                          "text)");
+      return -1;
+    case OP_COUNT:
+      return corun__pred_fits(p->inner, CORUN_PRED_NUMBER, why);
+    default:
+      return 0;
+    }
+  }
+  switch (p->op) {
+  case OP_CONTAINS:
+  case OP_NOT_CONTAINS:
+  case OP_MATCHES:
+  case OP_COUNT:
+    corun_buf_printf(why, "has \"%s\": the value is a number, and \"%s\" "
+                          "is for text, arrays and objects",
+                     op, op);
+    return -1;
+  case OP_EQUALS:
+  case OP_NOT_EQUALS:
+    if (t == cJSON_Number)
+      return 0;
+    what_with(why, p);
+    corun_buf_puts(why, ": the value is a number");
+    return -1;
+  default:
+    return 0;
+  }
+}
+
 int corun__pred_compile(const cJSON *spec, struct corun_pred **out,
                         struct corun_buf *why, const cJSON **bad)
 {

@@ -28,6 +28,26 @@ struct corun_pred;
 int corun__pred_compile(const cJSON *spec, struct corun_pred **out,
                         struct corun_buf *why, const cJSON **bad);
 
+/* What a check's value is before it is looked at. */
+enum corun_pred_on {
+  CORUN_PRED_JSON,   /* any JSON (expect.json) */
+  CORUN_PRED_TEXT,   /* text, or absent (the body, a header's value) */
+  CORUN_PRED_NUMBER  /* a number (expect.bytes) */
+};
+
+/*
+ * Whether p can ever hold of a value of that kind: 0, or -1 with the
+ * reason in why ({"not_contains": 1} on text would always pass).
+ */
+int corun__pred_fits(const struct corun_pred *p, enum corun_pred_on on,
+                     struct corun_buf *why);
+
+/*
+ * Whether p compares with a number (lt, le, gt, ge, or equals a number):
+ * text that is a number is then tested as that number.
+ */
+int corun__pred_wants_number(const struct corun_pred *p);
+
 /* Whether v (NULL: absent) satisfies p. */
 int corun__pred_test(const struct corun_pred *p, const cJSON *v);
 
