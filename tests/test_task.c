@@ -509,8 +509,11 @@ Test(task, whole_run_timeout_is_a_hard_bound)
               &o);
   cr_assert_eq(r->exit_code, 124);
   cr_assert_str_eq(status_of(r, "keep"), "cancelled");
-  /* keep ended cancelled first, so b never could run: skipped. */
-  cr_assert_str_eq(status_of(r, "b"), "skipped");
+  /*
+   * b waited for keep, and the one cancel took both: cancelled, as it
+   * would be had it come first in the file (it used to say skipped).
+   */
+  cr_assert_str_eq(status_of(r, "b"), "cancelled");
   near(r->wall, 0.15, "wall");
   result_free(r);
 }
@@ -1053,7 +1056,8 @@ Test(task, run_if_all_done_runs_after_an_interrupt_then_a_second_cancels_it)
   cr_assert_eq(r->exit_code, 130);
   cr_assert_str_eq(status_of(r, "work"), "cancelled");
   cr_assert_str_eq(status_of(r, "g"), "cancelled");
-  cr_assert_str_eq(status_of(r, "plain"), "skipped");
+  /* Waiting for work when the interrupt took both: cancelled with it. */
+  cr_assert_str_eq(status_of(r, "plain"), "cancelled");
   cr_assert_str_eq(status_of(r, "clean"), "ok");
   cr_assert_str_eq(status_of(r, "inner_clean"), "ok");
   near(start_of(r, "clean"), 0.1, "cleanup start");
@@ -1300,4 +1304,116 @@ Test(task, dump_names_the_queue_a_task_waits_in)
   cr_assert_eq(uv_loop_close(&loop), 0);
   corun_job_free(jb);
   corun_buf_free(&d.text);
+}
+
+/*
+ * One cancel that takes a task and the one it waits for ("after") ends both
+ * cancelled, whichever the file lists first: the children of a timed-out or
+ * failed gather all end cancelled, as asyncio's would.
+ */
+Test(task, a_cancel_takes_a_task_and_its_after_task_alike_in_any_order)
+{
+  struct result *r = run_job(
+      "{\"tasks\": ["
+      "{\"id\": \"g1\", \"kind\": \"gather\", \"timeout\": 0.1, \"tasks\": ["
+      " {\"id\": \"a1\", \"kind\": \"sleep\", \"seconds\": 5},"
+      " {\"id\": \"b1\", \"kind\": \"sleep\", \"seconds\": 0, "
+      "\"after\": [\"a1\"]}]},"
+      "{\"id\": \"g2\", \"kind\": \"gather\", \"timeout\": 0.1, \"tasks\": ["
+      " {\"id\": \"b2\", \"kind\": \"sleep\", \"seconds\": 0, "
+      "\"after\": [\"a2\"]},"
+      " {\"id\": \"a2\", \"kind\": \"sleep\", \"seconds\": 5}]},"
+      "{\"id\": \"g3\", \"kind\": \"gather\", \"tasks\": ["
+      " {\"id\": \"f3\", \"kind\": \"sleep\", \"seconds\": 0.1, "
+      "\"fail\": \"x\"},"
+      " {\"id\": \"a3\", \"kind\": \"sleep\", \"seconds\": 5},"
+      " {\"id\": \"b3\", \"kind\": \"sleep\", \"seconds\": 0, "
+      "\"after\": [\"a3\"]},"
+      " {\"id\": \"c3\", \"kind\": \"sleep\", \"seconds\": 0, "
+      "\"after\": [\"f3\"]}]}]}",
+      NULL);
+  static const char *const cancelled[] = {"a1", "b1", "a2", "b2", "a3", "b3"};
+  size_t i;
+
+  for (i = 0; i < sizeof(cancelled) / sizeof(cancelled[0]); i++)
+    cr_expect_str_eq(status_of(r, cancelled[i]), "cancelled", "%s",
+                     cancelled[i]);
+  /* An "after" task that failed on its own, before the cancel: skipped. */
+  cr_expect_str_eq(status_of(r, "c3"), "skipped");
+  result_free(r);
+}
+
+/*
+ * A task after one skipped because nothing failed is skipped as no failure
+ * only when none of its other "after" tasks failed, whichever ends first:
+ * the exit status does not depend on timing.
+ */
+Test(task, a_nothing_failed_skip_waits_for_the_other_after_tasks)
+{
+  static const char *const order[] = {"0.2", "0.02"};
+  size_t i;
+
+  for (i = 0; i < 2; i++) {
+    struct corun_buf job = CORUN_BUF_INIT;
+    struct result *r;
+
+    corun_buf_printf(
+        &job,
+        "{\"tasks\": ["
+        "{\"id\": \"ok1\", \"kind\": \"sleep\", \"seconds\": 0.05},"
+        "{\"id\": \"benign\", \"kind\": \"sleep\", \"seconds\": 0, "
+        "\"after\": [\"ok1\"], \"run_if\": \"any_failed\"},"
+        "{\"id\": \"g\", \"kind\": \"gather\", \"return_exceptions\": true, "
+        "\"tasks\": [{\"id\": \"bad\", \"kind\": \"sleep\", \"seconds\": %s, "
+        "\"fail\": \"x\"}]},"
+        "{\"id\": \"deploy\", \"kind\": \"sleep\", \"seconds\": 0, "
+        "\"after\": [\"benign\", \"bad\"]},"
+        "{\"id\": \"calm\", \"kind\": \"sleep\", \"seconds\": 0, "
+        "\"after\": [\"benign\", \"ok1\"]}]}",
+        order[i]);
+    r = run_job(corun_buf_str(&job), NULL);
+    cr_expect_str_eq(status_of(r, "deploy"), "skipped");
+    cr_expect_str_eq(status_of(r, "calm"), "skipped");
+    /* deploy never ran because bad failed: a root that did not end ok. */
+    cr_expect_eq(r->exit_code, 1, "bad after %s s", order[i]);
+    result_free(r);
+    corun_buf_free(&job);
+  }
+}
+
+/*
+ * A race ends when it is won, and a fail-fast gather when a child fails,
+ * as asyncio.wait() returns: a loser in its kill grace ends on its own
+ * later, and the run waits for it.
+ */
+Test(task, a_race_and_a_failed_gather_end_without_waiting_for_a_grace)
+{
+  struct result *r = run_job(
+      "{\"tasks\": ["
+      "{\"id\": \"race\", \"kind\": \"wait\", \"return_when\": \"first_ok\", "
+      "\"tasks\": ["
+      " {\"id\": \"fast\", \"kind\": \"sleep\", \"seconds\": 0.1},"
+      " {\"id\": \"slow\", \"kind\": \"exec\", \"kill_grace\": \"1s\", "
+      "\"shell\": \"trap '' TERM; sleep 10\"}]},"
+      "{\"id\": \"use\", \"kind\": \"sleep\", \"seconds\": 0, "
+      "\"after\": [\"race\"]},"
+      "{\"id\": \"g\", \"kind\": \"gather\", \"tasks\": ["
+      " {\"id\": \"boom\", \"kind\": \"sleep\", \"seconds\": 0.1, "
+      "\"fail\": \"x\"},"
+      " {\"id\": \"stubborn\", \"kind\": \"exec\", \"kill_grace\": \"1s\", "
+      "\"shell\": \"trap '' TERM; sleep 10\"}]}]}",
+      NULL);
+
+  cr_assert_str_eq(status_of(r, "race"), "ok");
+  near(end_of(r, "race"), 0.1, "race end");
+  near(start_of(r, "use"), 0.1, "use start");
+  cr_assert_str_eq(status_of(r, "slow"), "cancelled");
+  cr_assert_geq(end_of(r, "slow"), 1.05);
+  cr_assert_str_eq(status_of(r, "g"), "failed");
+  near(end_of(r, "g"), 0.1, "gather end");
+  cr_assert_str_eq(status_of(r, "stubborn"), "cancelled");
+  cr_assert_geq(end_of(r, "stubborn"), 1.05);
+  /* The run waited for both. */
+  cr_assert_geq(r->wall, 1.05);
+  result_free(r);
 }

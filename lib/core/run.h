@@ -98,6 +98,13 @@ struct corun_run {
    * a signal, cancels them too.
    */
   int spare;
+  /*
+   * A cancel of many tasks at once (a container's children, the run's
+   * roots) is a pass; passes nest. cancel_pass numbers the outermost one,
+   * while cancel_depth > 0 (see corun__task_cancel_pass).
+   */
+  uint32_t cancel_pass;
+  uint32_t cancel_depth;
   enum corun_run_end end;
   int closing; /* handles whose close callback is pending */
   corun_close_cb close_cb; /* set by corun_run_close() */

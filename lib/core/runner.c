@@ -234,6 +234,7 @@ static void cancel_all(struct corun_run *run, enum corun_cancel_how how)
    * shield covers them; --timeout and a second stop take shielded tasks
    * too.
    */
+  corun__task_cancel_pass(run, 1);
   for (i = 0; i < job->nroots && !run->finished; i++)
     run_cancel(job->roots[i], how);
   for (i = 0; i < job->ntasks && !run->finished; i++) {
@@ -244,6 +245,7 @@ static void cancel_all(struct corun_run *run, enum corun_cancel_how how)
          !under_live_shield(t)))
       run_cancel(t, how);
   }
+  corun__task_cancel_pass(run, 0);
 }
 
 void corun_run_interrupt(struct corun_run *run, int signum)

@@ -314,6 +314,9 @@ int corun__task_is_cleanup(const struct corun_task *t)
  */
 static void queue_skip(struct corun_task *d, char *msg, int nothing_failed)
 {
+  struct corun_run *run = d->run;
+
+  d->deps->skip_pass = run->cancel_depth ? run->cancel_pass : 0;
   free(d->err_msg);
   d->err_msg = msg;
   d->flags |= CORUN_TF_SKIP_QUEUED;
@@ -321,6 +324,18 @@ static void queue_skip(struct corun_task *d, char *msg, int nothing_failed)
     d->flags |= CORUN_TF_NOTHING_FAILED;
   leave_queue(d);
   ready(d);
+}
+
+/* The first "after" task skipped because nothing failed, or NULL. */
+static struct corun_task *nothing_failed_after(const struct corun_deps *dd)
+{
+  uint32_t i;
+
+  for (i = 0; i < dd->nafter; i++)
+    if (dd->after[i]->status == CORUN_STATUS_SKIPPED &&
+        dd->after[i]->state == CORUN_STATE_DONE)
+      return dd->after[i];
+  return NULL;
 }
 
 static void dependency_ended(struct corun_task *d, struct corun_task *dep)
@@ -343,18 +358,29 @@ static void dependency_ended(struct corun_task *d, struct corun_task *dep)
       make_ready(d);
     return;
   }
-  if (dep->status == CORUN_STATUS_OK) {
+  /*
+   * A task after one skipped because nothing failed is skipped too, as no
+   * failure either; but only once its other "after" tasks have ended, so
+   * that one failing among them makes it a failure whichever ends first.
+   */
+  if (dep->status == CORUN_STATUS_OK ||
+      (corun__task_no_failure(dep) && !(d->flags & CORUN_TF_SKIP_QUEUED))) {
     assert(dd->left > 0);
-    if (--dd->left == 0 && d->state == CORUN_STATE_BLOCKED)
+    if (--dd->left > 0)
+      return;
+    if ((dep = nothing_failed_after(dd)) != NULL) {
+      corun_buf_printf(&m, "\"%s\" ended skipped", dep->id);
+      queue_skip(d, corun_buf_detach(&m), 1);
+    } else if (d->state == CORUN_STATE_BLOCKED) {
       make_ready(d);
+    }
     return;
   }
   if (d->flags & CORUN_TF_SKIP_QUEUED)
     return;
   corun_buf_printf(&m, "\"%s\" ended %s", dep->id,
                    status_names[dep->status]);
-  /* Skipped after a skip that was no failure is none either. */
-  queue_skip(d, corun_buf_detach(&m), corun__task_no_failure(dep));
+  queue_skip(d, corun_buf_detach(&m), 0);
 }
 
 static void end(struct corun_task *t, enum corun_status status,
@@ -583,10 +609,20 @@ uint32_t corun__task_start_children(struct corun_task *t)
   return pending;
 }
 
+void corun__task_cancel_pass(struct corun_run *run, int begin)
+{
+  if (!begin)
+    run->cancel_depth--;
+  else if (run->cancel_depth++ == 0)
+    run->cancel_pass++;
+}
+
 void corun__task_cancel_children(struct corun_task *t, uint32_t *pending)
 {
+  struct corun_run *run = t->run;
   uint32_t i;
 
+  corun__task_cancel_pass(run, 1);
   for (i = 0; i < t->nchildren && t->state == CORUN_STATE_RUNNING; i++) {
     struct corun_task *c = t->children[i];
 
@@ -594,6 +630,24 @@ void corun__task_cancel_children(struct corun_task *t, uint32_t *pending)
       continue;
     if (corun__task_cancel(c, CORUN_STATUS_CANCELLED, CORUN_CANCEL_OUTSIDE))
       (*pending)--;
+  }
+  corun__task_cancel_pass(run, 0);
+}
+
+void corun__task_let_go(struct corun_task *t, uint32_t *pending)
+{
+  uint32_t i;
+
+  /* A pipeline's item ends whole: its tasks are freed with it. */
+  if (t->flags & CORUN_TF_INSTANCE)
+    return;
+  for (i = 0; i < t->nchildren; i++) {
+    struct corun_task *c = t->children[i];
+
+    if (c->state == CORUN_STATE_DONE || (c->flags & CORUN_TF_DETACHED))
+      continue;
+    c->flags |= CORUN_TF_DETACHED;
+    (*pending)--;
   }
 }
 
@@ -631,7 +685,8 @@ int corun__task_cancel(struct corun_task *t, enum corun_status reason,
       t->kind->cancel(t);
     return 0;
   }
-  if (t->flags & CORUN_TF_SKIP_QUEUED) {
+  if ((t->flags & CORUN_TF_SKIP_QUEUED) &&
+      !(t->run->cancel_depth && t->deps->skip_pass == t->run->cancel_pass)) {
     /* Its "after" task already failed: it was never going to run. */
     char *msg = t->err_msg;
 
@@ -639,6 +694,8 @@ int corun__task_cancel(struct corun_task *t, enum corun_status reason,
     end(t, CORUN_STATUS_SKIPPED, CORUN_ERR_SKIPPED, msg);
     return 0;
   }
+  /* Its "after" task ended in this same cancel: it is cancelled with it. */
+  t->flags &= ~(CORUN_TF_SKIP_QUEUED | CORUN_TF_NOTHING_FAILED);
   t->cancel_status = (uint8_t)reason;
   if (t->state != CORUN_STATE_RUNNING) {
     end(t, reason,

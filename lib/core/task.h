@@ -100,6 +100,8 @@ struct corun_deps {
   uint32_t failed; /* "after" tasks that ended not ok, nor nothing_failed */
   uint8_t run_if;  /* enum corun_run_if */
   uint8_t spared;  /* a cleanup the run's cancel passed by */
+  /* The cancel pass its skip was queued in; 0: none (see queue_skip). */
+  uint32_t skip_pass;
 };
 
 /* A task's own "timeout"; only tasks that have one carry this. */
@@ -192,6 +194,21 @@ uint32_t corun__task_start_children(struct corun_task *t);
  * be delivered). Stops early if t itself ends meanwhile.
  */
 void corun__task_cancel_children(struct corun_task *t, uint32_t *pending);
+/*
+ * For parent kinds whose condition is met (a race won, a fail-fast gather
+ * failed): stop waiting for the children still running, which are on their
+ * way out after corun__task_cancel_children (a command in its kill grace)
+ * or left to run on. They are detached, *pending counts them off, and the
+ * run, not t, waits for them. Not inside a pipeline's item, which ends
+ * whole (its tasks are freed with it): t waits for them there.
+ */
+void corun__task_let_go(struct corun_task *t, uint32_t *pending);
+/*
+ * Bracket a cancel of many tasks (begin 1, end 0): a task whose "after"
+ * task ends in the same pass ends cancelled with it, not skipped, in
+ * whatever order the pass reaches the two.
+ */
+void corun__task_cancel_pass(struct corun_run *run, int begin);
 /* The contract's cap on the wait between two attempts. */
 #define CORUN_BACKOFF_CAP_MS 30000
 /*

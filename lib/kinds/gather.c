@@ -75,6 +75,8 @@ static void child_done(struct corun_task *t, struct corun_task *c)
        c->status == CORUN_STATUS_CANCELLED)) {
     g->first_failed = c;
     corun__task_cancel_children(t, &g->pending);
+    /* It fails at once; the run waits for the rest to wind down. */
+    corun__task_let_go(t, &g->pending);
   }
   complete(g);
 }

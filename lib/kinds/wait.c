@@ -121,23 +121,17 @@ static void snapshot(struct wait_task *w)
 static void condition_met(struct wait_task *w)
 {
   struct corun_task *t = &w->base;
-  uint32_t i;
 
   w->met = 1;
   snapshot(w);
-  if (w->cancel_pending) {
+  if (w->cancel_pending)
     corun__task_cancel_children(t, &w->pending);
-  } else {
-    /* Left to run on: the wait stops waiting, the run does not. */
-    for (i = 0; i < t->nchildren; i++) {
-      struct corun_task *c = t->children[i];
-
-      if (c->state != CORUN_STATE_DONE && !(c->flags & CORUN_TF_DETACHED)) {
-        c->flags |= CORUN_TF_DETACHED;
-        w->pending--;
-      }
-    }
-  }
+  /*
+   * The wait ends now, as asyncio.wait() returns: children on their way
+   * out (a command in its kill grace) or left to run on end on their own,
+   * and the run, not the wait, waits for them.
+   */
+  corun__task_let_go(t, &w->pending);
   finish_if_settled(w);
 }
 
