@@ -136,6 +136,20 @@ static int bad_long_option(const char *arg)
   return usage_error("unknown option '%s'", arg);
 }
 
+/*
+ * A file option given twice: the first file would silently not be
+ * written, so it is an error, as corun merge has it. (Settings such as
+ * -j and --timeout take the last, as most tools do.)
+ */
+static int once(const char **slot, const char *flag)
+{
+  if (*slot)
+    return usage_error("%s given twice ('%s' and '%s'): give it once",
+                       flag, *slot, optarg);
+  *slot = optarg;
+  return 0;
+}
+
 int options_parse(struct options *o, int argc, char **argv)
 {
   struct option longs[32];
@@ -199,27 +213,32 @@ int options_parse(struct options *o, int argc, char **argv)
     case OPT_REPORT:
       if (*optarg == '\0')
         return usage_error("--report needs a file name ('-' for stdout)");
-      o->report = optarg;
+      if (once(&o->report, "--report") < 0)
+        return -1;
       break;
     case OPT_JUNIT:
       if (*optarg == '\0')
         return usage_error("--junit needs a file name ('-' for stdout)");
-      o->junit = optarg;
+      if (once(&o->junit, "--junit") < 0)
+        return -1;
       break;
     case OPT_TRACE:
       if (*optarg == '\0')
         return usage_error("--trace needs a file name ('-' for stdout)");
-      o->trace = optarg;
+      if (once(&o->trace, "--trace") < 0)
+        return -1;
       break;
     case OPT_HTML:
       if (*optarg == '\0')
         return usage_error("--html needs a file name ('-' for stdout)");
-      o->html = optarg;
+      if (once(&o->html, "--html") < 0)
+        return -1;
       break;
     case OPT_JOURNAL:
       if (*optarg == '\0')
         return usage_error("--journal needs a file name");
-      o->journal = optarg;
+      if (once(&o->journal, "--journal") < 0)
+        return -1;
       break;
     case OPT_PROGRESS:
       if (strcmp(optarg, "auto") == 0)
@@ -253,7 +272,8 @@ int options_parse(struct options *o, int argc, char **argv)
         return -1;
       break;
     case OPT_ROOT:
-      o->root = optarg;
+      if (once(&o->root, "--root") < 0)
+        return -1;
       break;
     case OPT_TIMEOUT:
       if (corun_duration_parse(optarg, &o->timeout, &why) < 0)
@@ -270,12 +290,14 @@ int options_parse(struct options *o, int argc, char **argv)
       o->dry_run = 1;
       break;
     case OPT_SHARD:
-      shard = optarg;
+      if (once(&shard, "--shard") < 0)
+        return -1;
       break;
     case OPT_SHARD_TIMINGS:
       if (*optarg == '\0')
         return usage_error("--shard-timings needs a report file");
-      o->shard_timings = optarg;
+      if (once(&o->shard_timings, "--shard-timings") < 0)
+        return -1;
       break;
     case OPT_DEBUG:
       o->debug = 1;

@@ -1346,6 +1346,9 @@ Test(cli, one_file_under_two_names_is_refused_before_the_run)
       {{"--journal", jnl, "--trace", jnl2, job}, "are one file"},
       {{"--report", "-", "--junit", "/dev/stdout", job}, "are one file"},
       {{"--report", dir, job}, "Is a directory"},
+      /* The first would silently not be written. */
+      {{"--report", out, "--report", jnl, job}, "--report given twice"},
+      {{"--junit", out, "--junit", jnl, job}, "--junit given twice"},
   };
   size_t i;
   char *after;
