@@ -2009,6 +2009,32 @@ Test(cli, dry_run_shows_names_run_if_and_checks)
   free(job);
 }
 
+/*
+ * --dry-run shows a URL without its credentials, as every other output
+ * does, and a value's newline as \n: no value passes for a line of its own.
+ */
+Test(cli, dry_run_hides_url_credentials_and_escapes_values)
+{
+  char *job = write_temp(
+      "dry.json",
+      "{\"tasks\": [{\"id\": \"a\", \"kind\": \"fetch\", "
+      "\"url\": \"http://user:hunter2pass@a.test/x\"}, {\"id\": \"b\", "
+      "\"kind\": \"sleep\", \"seconds\": 0, \"message\": "
+      "\"line1\\nFAKE: injected\\u001b[31m\"}]}");
+  struct proc *p = CLI(NULL, "--dry-run", job);
+
+  cr_assert_eq(p->status, 0, "stderr: %s", p->err);
+  cr_assert_null(strstr(p->out, "hunter2pass"), "%s", p->out);
+  cr_assert_not_null(strstr(p->out, "      url: http://a.test/x\n"), "%s",
+                     p->out);
+  cr_assert_not_null(
+      strstr(p->out, "      message: line1\\nFAKE: injected\\x1b[31m\n"), "%s",
+      p->out);
+  cr_assert_null(strstr(p->out, "\nFAKE"), "%s", p->out);
+  proc_free(p);
+  free(job);
+}
+
 /* A cwd of "." or "./d" is the job's directory, not "dir/." or "dir/./d". */
 Test(cli, dry_run_shows_a_relative_cwd_joined_cleanly)
 {

@@ -124,15 +124,21 @@ void corun__dry_field(struct corun_buf *out, const struct corun_secrets *sec,
   corun_secrets_redact(sec, value, strlen(value), &red);
   n = red.len;
   corun_buf_printf(out, "%s: ", name);
+  /* Escaped: a value's newline must not pass for a line of its own. */
   if (n > DRY_MAX) {
+    char keep;
+
     /* Cut at a character's start, not inside one. */
     n = DRY_MAX;
     while (n > 0 && ((unsigned char)red.p[n] & 0xC0) == 0x80)
       n--;
-    corun_buf_add(out, red.p, n);
+    keep = red.p[n];
+    red.p[n] = '\0';
+    corun_buf_escaped(out, red.p, 0);
+    red.p[n] = keep;
     corun_buf_printf(out, "... (%zu bytes)", strlen(value));
   } else {
-    corun_buf_add(out, red.p ? red.p : "", n);
+    corun_buf_escaped(out, red.p ? red.p : "", 0);
   }
   corun_buf_putc(out, '\n');
   /* A value left out: the listing is not whole. */

@@ -2619,7 +2619,15 @@ static void dry(const struct corun_task *t, const struct corun_secrets *sec,
   size_t i;
 
   corun__dry_field(out, sec, "method", c->method ? c->method : "");
-  corun__dry_field(out, sec, "url", ft->url ? ft->url : "");
+  {
+    /* Without its credentials, as every other output shows it. */
+    char *url = ft->url ? shown_url(ft->url) : NULL;
+
+    if (ft->url && url == NULL)
+      out->oom = 1;
+    corun__dry_field(out, sec, "url", url ? url : "");
+    free(url);
+  }
   for (h = c->headers; h; h = h->next)
     corun__dry_field(out, sec, "header", h->data);
   if (c->body)
