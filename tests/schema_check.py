@@ -188,6 +188,7 @@ SCHEMA = [
     r"\"range\" must be \[start, stop\]",
     r"must hold (strings|task ids)",
     r"must be a name without '='",
+    r"a name is taken as written",
     # checks and captures (expect.*, capture.*)
     r"has unknown operator \"",
     r"must have exactly one operator",
@@ -433,6 +434,9 @@ CASES = [
     ("fetch size contains", "schema", job({
         "kind": "fetch", "url": "http://a/",
         "expect": {"bytes": {"contains": 2}}})),
+    ("exec env name with a template", "schema",
+     job({"kind": "exec", "argv": ["true"], "env": {"${h}": "1"}},
+         vars={"h": "X"})),
     ("fetch method in lower case", "schema",
      job({"kind": "fetch", "url": "http://a/", "method": "post"})),
     ("fetch method of our own", "valid",

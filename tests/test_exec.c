@@ -71,6 +71,22 @@ Test(exec, argv_shell_output_and_exit_status)
   result_free(r);
 }
 
+/* An env name is taken as written: a template there is an error, not "${h}". */
+Test(exec, a_template_in_an_env_name_is_a_load_error)
+{
+  char *d = load_err(
+      "{\"vars\": {\"h\": \"X\"}, \"tasks\": [\n"
+      "  {\"id\": \"a\", \"kind\": \"exec\", \"argv\": [\"true\"],\n"
+      "   \"env\": {\"${h}\": \"1\", \"OK\": \"${h}\"}}\n"
+      "]}\n");
+
+  cr_expect_not_null(strstr(d, ":3:20: error: task \"a\": \"env\" \"${h}\": "
+                               "a name is taken as written"),
+                     "%s", d);
+  cr_expect_null(strstr(d, "\"OK\""), "%s", d);
+  free(d);
+}
+
 Test(exec, stdin_env_cwd)
 {
   struct result *r = run_job(

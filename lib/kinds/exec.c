@@ -181,6 +181,14 @@ static int parse(struct corun_task *t, struct corun_fields *f)
                            it->string);
           continue;
         }
+        /* Names are taken as written: "${h}" would name a variable "${h}". */
+        if (strstr(it->string, "${")) {
+          corun_field_fail(f, "env", it,
+                           "\"%s\": a name is taken as written, not "
+                           "filled in (only values take templates)",
+                           it->string);
+          continue;
+        }
         corun_buf_printf(&b, "%s=%s", it->string, it->valuestring);
         /* The array ends at its first NULL: a lost entry must fail. */
         if ((c->env[i] = corun_buf_detach(&b)) == NULL) {
