@@ -482,6 +482,27 @@ Test(cli, var_needs_an_equals_sign)
   proc_free(p);
 }
 
+/* A bad template in a --var value is the command line's, not the file's. */
+Test(cli, var_with_a_bad_template_is_a_usage_error)
+{
+  struct proc *p = CLI(NULL, "-q", "--var", "who=${n}", FX("vars.json"));
+
+  assert_usage_error(p, "--var 'who=${n}': \"${n}\": a variable's value may "
+                        "only use ${env:...}");
+  cr_assert_null(strstr(p->err, "vars.json:"), "%s", p->err);
+  proc_free(p);
+  p = CLI(NULL, "-q", "--var", "who=${env:CORUN_SURELY_UNSET}",
+          FX("vars.json"));
+  assert_usage_error(p, "--var 'who=${env:CORUN_SURELY_UNSET}': environment "
+                        "variable CORUN_SURELY_UNSET is not set");
+  proc_free(p);
+  /* A good one still works. */
+  setenv("CORUN_VAR_T", "from-env", 1);
+  p = CLI(NULL, "-q", "--var", "who=${env:CORUN_VAR_T}", FX("vars.json"));
+  cr_assert_eq(p->status, 0, "%s", p->err);
+  proc_free(p);
+}
+
 Test(cli, var_the_job_never_uses_is_a_typo)
 {
   struct proc *p = CLI(NULL, "-q", "--var", "whoo=x", FX("vars.json"));

@@ -507,6 +507,32 @@ int corun__load_apply_vars(struct loader *ld,
       if (ld->vars == NULL)
         return corun_failf(err, CORUN_ENOMEM, "out of memory");
     }
+    /*
+     * A bad template in a value given here is the command line's mistake:
+     * said as a usage error naming the --var, not at the file's 1:1.
+     */
+    if (corun_template_has(eq + 1)) {
+      struct corun_template_ctx only_env;
+      struct corun_secrets none = {0};
+      char *out = NULL, *why = NULL;
+      int r;
+
+      memset(&only_env, 0, sizeof(only_env));
+      only_env.env_only = 1;
+      only_env.secrets = &none;
+      r = corun_template_expand(&only_env, eq + 1, &out, &why);
+      free(out);
+      corun_secrets_free(&none);
+      if (r < 0) {
+        enum corun_code c =
+            why ? corun_failf(err, CORUN_EUSAGE, "--var '%s': %s",
+                              opts->vars[i], why)
+                : corun_failf(err, CORUN_ENOMEM, "out of memory");
+
+        free(why);
+        return c;
+      }
+    }
     name = strndup(opts->vars[i], (size_t)(eq - opts->vars[i]));
     v = cJSON_CreateString(eq + 1);
     if (name == NULL || v == NULL) {
