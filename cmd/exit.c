@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 #include "exit.h"
 
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
 int exit_status(const struct corun_outcome *o)
 {
   /* How the run was ended comes first: a timeout is 124 whatever failed. */
@@ -19,4 +23,13 @@ int exit_status(const struct corun_outcome *o)
     break;
   }
   return o->roots_ok ? CORUN_EXIT_OK : CORUN_EXIT_FAILED;
+}
+
+int exit_printed(void)
+{
+  if (fflush(stdout) == 0 && !ferror(stdout))
+    return CORUN_EXIT_OK;
+  fprintf(stderr, "corun: cannot write to standard output: %s\n",
+          errno ? strerror(errno) : "write error");
+  return CORUN_EXIT_USAGE;
 }

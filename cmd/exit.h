@@ -19,4 +19,12 @@
 /* The exit status for a finished run's outcome. */
 int exit_status(const struct corun_outcome *o);
 
+/*
+ * The exit status of a command whose work was to print (--help,
+ * --version, corun ps): OK once standard output took it all, else 2 with
+ * the reason on stderr, as for --check's listing: a full disk must not
+ * pass for a listing.
+ */
+int exit_printed(void);
+
 #endif

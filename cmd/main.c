@@ -935,7 +935,7 @@ static int corun_main(struct cli *c, int argc, char **argv)
       options_help(stdout);
     else
       print_version();
-    return CORUN_EXIT_OK;
+    return exit_printed();
   }
   if (c->opt.quiet >= 2 && !c->opt.debug && !env_debug())
     silence_stderr();

@@ -110,7 +110,7 @@ int merge_main(int argc, char **argv)
     if (options &&
         (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)) {
       fputs(usage, stdout);
-      rc = CORUN_EXIT_OK;
+      rc = exit_printed();
       goto out;
     }
     if (!options || argv[i][0] != '-' || strcmp(argv[i], "-") == 0) {

@@ -466,7 +466,7 @@ int ps_main(int argc, char **argv)
             "Print the task dump of the running corun PID of this user, or\n"
             "list the running coruns; --json prints JSON.\n",
             stdout);
-      return CORUN_EXIT_OK;
+      return exit_printed();
     } else if (argv[i][0] == '-') {
       return ps_usage("unknown option", argv[i]);
     } else if (pid) {
@@ -474,7 +474,8 @@ int ps_main(int argc, char **argv)
     } else {
       errno = 0;
       pid = strtol(argv[i], &end, 10);
-      if (errno || *end || pid <= 0)
+      /* Digits only: strtol would take " 12" and "+12" too. */
+      if (errno || *end || pid <= 0 || argv[i][0] < '0' || argv[i][0] > '9')
         return ps_usage("not a process id:", argv[i]);
     }
   }
@@ -483,8 +484,11 @@ int ps_main(int argc, char **argv)
     fprintf(stderr, "corun: %s: %s\n", dir, why);
     return CORUN_EXIT_FAILED;
   }
-  if (pid == 0)
-    return list(dir, json);
+  if (pid == 0) {
+    int rc = list(dir, json);
+
+    return rc == CORUN_EXIT_OK ? exit_printed() : rc;
+  }
   if (sock_path(path, sizeof(path), dir, pid) < 0) {
     fprintf(stderr, "corun: %s: the socket's path is too long\n", dir);
     return CORUN_EXIT_FAILED;
@@ -504,5 +508,5 @@ int ps_main(int argc, char **argv)
   }
   fputs(corun_buf_str(&out), stdout);
   corun_buf_free(&out);
-  return CORUN_EXIT_OK;
+  return exit_printed();
 }

@@ -2360,6 +2360,36 @@ Test(cli, a_listing_that_cannot_be_written_fails)
   free(dir);
 }
 
+/* So do --help and --version, and merge's and ps's help. */
+Test(cli, help_and_version_that_cannot_be_written_fail)
+{
+  const char *const cases[][3] = {{"--help", NULL}, {"--version", NULL},
+                                  {"merge", "--help", NULL},
+                                  {"ps", "--help", NULL}};
+  char *dir = tmp_dir("cli"), *err = path_join(dir, "err");
+  size_t i;
+
+  for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    struct spawn_opts o = {0};
+    char *text;
+    int rc;
+
+    o.out = "/dev/full";
+    o.err = err;
+    o.free_fds = -1;
+    rc = reap_cli(spawn_cli(cases[i], &o), 30, NULL);
+    text = read_file(err, NULL);
+    cr_expect_eq(rc, 2, "%s: exit %d", cases[i][0], rc);
+    cr_expect(text && strstr(text, "cannot write to standard output"),
+              "%s: %s", cases[i][0], text ? text : "(nothing)");
+    free(text);
+  }
+  unlink(err);
+  rmdir(dir);
+  free(err);
+  free(dir);
+}
+
 /* job run as shards 1/2 and 2/2 (reports r1, r2), then merged with flag. */
 static struct proc *two_shards_merged(const char *job, const char *r1,
                                       const char *r2, const char *flag,
