@@ -482,6 +482,16 @@ Test(cli, var_needs_an_equals_sign)
   proc_free(p);
 }
 
+/* --root names a directory: a file holds no paths to confine to. */
+Test(cli, root_must_be_a_directory)
+{
+  struct proc *p = CLI(NULL, "-q", "--root", FX("vars.json"), FX("vars.json"));
+
+  assert_usage_error(p, "Not a directory");
+  cr_assert_str_empty(p->out);
+  proc_free(p);
+}
+
 /* A bad template in a --var value is the command line's, not the file's. */
 Test(cli, var_with_a_bad_template_is_a_usage_error)
 {

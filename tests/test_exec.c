@@ -8,6 +8,7 @@
  */
 #include <criterion/criterion.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -349,6 +350,29 @@ Test(exec, cwd_defaults_to_the_job_directory_and_obeys_root)
   cr_assert(strstr(corun_buf_str(&d), "is outside --root"), "%s",
             corun_buf_str(&d));
   corun_buf_free(&d);
+  /*
+   * Without "cwd" the command runs in the job's directory, which is then
+   * a path the job uses: outside --root, an error too.
+   */
+  {
+    char sub[160];
+
+    snprintf(sub, sizeof(sub), "%s/sub", dir);
+    cr_assert_eq(mkdir(sub, 0700), 0);
+    o.root = sub;
+    cr_assert_eq(corun_job_load_text(&job, text, strlen(text), "j.json", dir,
+                                     &o, &d, NULL),
+                 CORUN_EINVAL);
+    cr_assert(strstr(corun_buf_str(&d), "runs in the job file's directory"),
+              "%s", corun_buf_str(&d));
+    corun_buf_free(&d);
+    /* Inside it, no error. */
+    o.root = dir;
+    cr_assert_eq(corun_job_load_text(&job, text, strlen(text), "j.json", sub,
+                                     &o, &d, NULL),
+                 CORUN_OK, "%s", corun_buf_str(&d));
+    corun_job_free(job);
+  }
   free(real);
   snprintf(rm, sizeof(rm), "rm -rf %s", dir);
   cr_assert_eq(system(rm), 0);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/common.h"
@@ -195,6 +196,8 @@ static enum corun_code load_text_once(
     return corun_failf(err, CORUN_ENOMEM, "out of memory");
   job->display = strdup(display);
   if (opts && opts->root) {
+    struct stat st;
+
     job->root = realpath(opts->root, NULL);
     if (job->root == NULL) {
       int e = errno;
@@ -202,6 +205,12 @@ static enum corun_code load_text_once(
       corun_job_free(job);
       return corun_failf(err, CORUN_EUSAGE, "--root %s: %s", opts->root,
                          strerror(e));
+    }
+    /* Paths are confined to a directory; a file holds no paths. */
+    if (stat(job->root, &st) == 0 && !S_ISDIR(st.st_mode)) {
+      corun_job_free(job);
+      return corun_failf(err, CORUN_EUSAGE, "--root %s: %s", opts->root,
+                         strerror(ENOTDIR));
     }
   }
   job->dir = strdup(dir ? dir : ".");
