@@ -139,6 +139,7 @@ SEMANTIC = [
 ]
 
 RANGE = [
+    r"is under 1 ms, which would try again",
     r"must be a finite duration",
     r"is too large \(at most 1e9 seconds\)",
     r"is too large \(at most 2\^53 bytes",

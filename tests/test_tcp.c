@@ -198,6 +198,18 @@ Test(tcp, bad_fields_are_load_errors)
                "\"port\": 1, \"interval\": \"soon\"}]}");
   cr_assert(strstr(d, "\"interval\""), "%s", d);
   free(d);
+  /* No pause between rounds would spin; no host names nothing. */
+  d = load_err("{\"tasks\": [{\"kind\": \"tcp\", \"host\": \"a\", "
+               "\"port\": 1, \"interval\": 0}]}");
+  cr_assert(strstr(d, "\"interval\" is under 1 ms"), "%s", d);
+  free(d);
+  d = load_err("{\"tasks\": [{\"kind\": \"tcp\", \"host\": \"\", "
+               "\"port\": 1}]}");
+  cr_assert(strstr(d, "\"host\" must not be empty"), "%s", d);
+  free(d);
+  d = load_err("{\"tasks\": [{\"kind\": \"exec\", \"shell\": \"\"}]}");
+  cr_assert(strstr(d, "\"shell\" must not be empty"), "%s", d);
+  free(d);
 }
 
 Test(tcp, cancel_mid_connect_leaves_no_descriptor)

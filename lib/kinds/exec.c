@@ -163,6 +163,9 @@ static int parse(struct corun_task *t, struct corun_fields *f)
   if (corun_field_string(f, "shell", &shell) > 0 && argv) {
     corun_field_fail(f, "shell", corun_field(f, "shell"),
                      "and \"argv\" cannot both be set");
+  } else if (shell && *shell == '\0') {
+    corun_field_fail(f, "shell", corun_field(f, "shell"),
+                     "must not be empty (as \"argv\" must not be)");
   } else if (shell) {
     c->argv = calloc(4, sizeof(char *));
     if (c->argv == NULL || (c->argv[0] = strdup("/bin/sh")) == NULL ||

@@ -65,10 +65,16 @@ static int parse(struct corun_task *t, struct corun_fields *f)
 
   if (corun_field_string(f, "host", &p->host) == 0)
     corun_field_missing(f, "host");
+  else if (p->host && *p->host == '\0')
+    corun_field_fail(f, "host", corun_field(f, "host"), "must not be empty");
   if (corun_field_int(f, "port", 1, 65535, &port) == 0)
     corun_field_missing(f, "port");
   p->port = (uint16_t)port;
-  corun_field_duration(f, "interval", &interval);
+  if (corun_field_duration(f, "interval", &interval) > 0 &&
+      corun_duration_ms(interval) == 0)
+    corun_field_fail(f, "interval", corun_field(f, "interval"),
+                     "is under 1 ms, which would try again without a pause "
+                     "(leave it out for 0.5 s)");
   p->interval_ms = corun_duration_ms(interval);
   return f->failed ? -1 : 0;
 }
