@@ -1417,3 +1417,62 @@ Test(task, a_race_and_a_failed_gather_end_without_waiting_for_a_grace)
   cr_assert_geq(r->wall, 1.05);
   result_free(r);
 }
+
+/*
+ * A task whose "after" chain failed on its own before a cancel came is
+ * skipped, whichever the file lists first: the cancel does not claim it.
+ */
+Test(task, a_chain_that_failed_before_the_cancel_stays_skipped_in_any_order)
+{
+  static const char *const jobs[] = {
+      "{\"tasks\": [{\"id\": \"p\", \"kind\": \"gather\", \"tasks\": ["
+      " {\"id\": \"f\", \"kind\": \"sleep\", \"seconds\": 0.05, "
+      "\"fail\": \"boom\"},"
+      " {\"id\": \"m\", \"kind\": \"sleep\", \"seconds\": 0, "
+      "\"after\": [\"f\"]},"
+      " {\"id\": \"y\", \"kind\": \"sleep\", \"seconds\": 0, "
+      "\"after\": [\"m\"]},"
+      " {\"id\": \"z\", \"kind\": \"sleep\", \"seconds\": 5}]}]}",
+      "{\"tasks\": [{\"id\": \"p\", \"kind\": \"gather\", \"tasks\": ["
+      " {\"id\": \"f\", \"kind\": \"sleep\", \"seconds\": 0.05, "
+      "\"fail\": \"boom\"},"
+      " {\"id\": \"y\", \"kind\": \"sleep\", \"seconds\": 0, "
+      "\"after\": [\"m\"]},"
+      " {\"id\": \"m\", \"kind\": \"sleep\", \"seconds\": 0, "
+      "\"after\": [\"f\"]},"
+      " {\"id\": \"z\", \"kind\": \"sleep\", \"seconds\": 5}]}]}"};
+  size_t i;
+
+  for (i = 0; i < 2; i++) {
+    struct result *r = run_job(jobs[i], NULL);
+
+    cr_expect_str_eq(status_of(r, "m"), "skipped", "order %zu", i);
+    cr_expect_str_eq(status_of(r, "y"), "skipped", "order %zu", i);
+    cr_expect_str_eq(status_of(r, "z"), "cancelled", "order %zu", i);
+    result_free(r);
+  }
+}
+
+/*
+ * A gather cancelled from outside or by its own timeout waits for its
+ * children to wind down, as wait_for does: only a fail-fast failure of
+ * its own ends it before them.
+ */
+Test(task, a_gather_being_cancelled_waits_for_its_children)
+{
+  struct result *r = run_job(
+      "{\"tasks\": ["
+      "{\"id\": \"g\", \"kind\": \"gather\", \"timeout\": 0.2, \"tasks\": ["
+      " {\"id\": \"srv\", \"kind\": \"exec\", \"kill_grace\": \"1s\", "
+      "\"shell\": \"trap '' TERM; sleep 10\"},"
+      " {\"id\": \"nap\", \"kind\": \"sleep\", \"seconds\": 10}]},"
+      "{\"id\": \"teardown\", \"kind\": \"sleep\", \"seconds\": 0, "
+      "\"after\": [\"g\"], \"run_if\": \"all_done\"}]}",
+      NULL);
+
+  cr_assert_str_eq(status_of(r, "g"), "timeout");
+  cr_assert_geq(end_of(r, "srv"), 1.1);
+  cr_assert_geq(end_of(r, "g"), end_of(r, "srv"));
+  cr_assert_geq(start_of(r, "teardown"), end_of(r, "srv"));
+  result_free(r);
+}

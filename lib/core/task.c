@@ -314,9 +314,6 @@ int corun__task_is_cleanup(const struct corun_task *t)
  */
 static void queue_skip(struct corun_task *d, char *msg, int nothing_failed)
 {
-  struct corun_run *run = d->run;
-
-  d->deps->skip_pass = run->cancel_depth ? run->cancel_pass : 0;
   free(d->err_msg);
   d->err_msg = msg;
   d->flags |= CORUN_TF_SKIP_QUEUED;
@@ -381,6 +378,16 @@ static void dependency_ended(struct corun_task *d, struct corun_task *dep)
   corun_buf_printf(&m, "\"%s\" ended %s", dep->id,
                    status_names[dep->status]);
   queue_skip(d, corun_buf_detach(&m), 0);
+  /*
+   * dep taken by a cancel under way: if that cancel reaches d too, d is
+   * cancelled with it (see corun__task_cancel). A dep that ended skipped
+   * or failed was no part of it.
+   */
+  dd->skip_pass = d->run->cancel_depth &&
+                          (dep->status == CORUN_STATUS_CANCELLED ||
+                           dep->status == CORUN_STATUS_TIMEOUT)
+                      ? d->run->cancel_pass
+                      : 0;
 }
 
 static void end(struct corun_task *t, enum corun_status status,
@@ -651,6 +658,32 @@ void corun__task_let_go(struct corun_task *t, uint32_t *pending)
   }
 }
 
+/*
+ * Whether t, waiting for its "after" tasks, is bound to be skipped for a
+ * failure that came before the cancel under way: an after task already
+ * queued to be skipped for one, or itself so bound (a chain, followed a
+ * few links deep). Such a task is left to its skip, in any file order.
+ */
+static int doomed(const struct corun_task *t, int depth)
+{
+  const struct corun_deps *dd = t->deps;
+  uint32_t i;
+
+  if (dd == NULL || dd->run_if != CORUN_RUN_IF_ALL_OK || depth > 16)
+    return 0;
+  for (i = 0; i < dd->nafter; i++) {
+    const struct corun_task *x = dd->after[i];
+
+    if ((x->flags & CORUN_TF_SKIP_QUEUED) &&
+        !(x->run->cancel_depth && x->deps->skip_pass == x->run->cancel_pass))
+      return 1;
+    if (x->state != CORUN_STATE_DONE && x->state != CORUN_STATE_RUNNING &&
+        !(x->flags & CORUN_TF_SKIP_QUEUED) && doomed(x, depth + 1))
+      return 1;
+  }
+  return 0;
+}
+
 int corun__task_cancel(struct corun_task *t, enum corun_status reason,
                        enum corun_cancel_how how)
 {
@@ -685,17 +718,22 @@ int corun__task_cancel(struct corun_task *t, enum corun_status reason,
       t->kind->cancel(t);
     return 0;
   }
-  if ((t->flags & CORUN_TF_SKIP_QUEUED) &&
-      !(t->run->cancel_depth && t->deps->skip_pass == t->run->cancel_pass)) {
-    /* Its "after" task already failed: it was never going to run. */
-    char *msg = t->err_msg;
+  if (t->flags & CORUN_TF_SKIP_QUEUED) {
+    if (!(t->run->cancel_depth &&
+          t->deps->skip_pass == t->run->cancel_pass)) {
+      /* Its "after" task already failed: it was never going to run. */
+      char *msg = t->err_msg;
 
-    t->err_msg = NULL;
-    end(t, CORUN_STATUS_SKIPPED, CORUN_ERR_SKIPPED, msg);
-    return 0;
+      t->err_msg = NULL;
+      end(t, CORUN_STATUS_SKIPPED, CORUN_ERR_SKIPPED, msg);
+      return 0;
+    }
+    /* Its "after" task ended in this same cancel: cancelled with it. */
+    t->flags &= ~(CORUN_TF_SKIP_QUEUED | CORUN_TF_NOTHING_FAILED);
+  } else if (how != CORUN_CANCEL_FORCE && t->state != CORUN_STATE_RUNNING &&
+             t->run->cancel_depth && doomed(t, 0)) {
+    return 0; /* left to the skip it is bound for */
   }
-  /* Its "after" task ended in this same cancel: it is cancelled with it. */
-  t->flags &= ~(CORUN_TF_SKIP_QUEUED | CORUN_TF_NOTHING_FAILED);
   t->cancel_status = (uint8_t)reason;
   if (t->state != CORUN_STATE_RUNNING) {
     end(t, reason,

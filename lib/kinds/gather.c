@@ -75,8 +75,13 @@ static void child_done(struct corun_task *t, struct corun_task *c)
        c->status == CORUN_STATUS_CANCELLED)) {
     g->first_failed = c;
     corun__task_cancel_children(t, &g->pending);
-    /* It fails at once; the run waits for the rest to wind down. */
-    corun__task_let_go(t, &g->pending);
+    /*
+     * It fails at once; the run waits for the rest to wind down. Not when
+     * the gather is itself being cancelled (its timeout, its parent, an
+     * interruption): it then waits for its children, as wait_for does.
+     */
+    if (t->cancel_status == CORUN_STATUS_NONE)
+      corun__task_let_go(t, &g->pending);
   }
   complete(g);
 }
