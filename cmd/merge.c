@@ -49,12 +49,82 @@ static const char *value_of(int argc, char **argv, int *i, const char *name,
  * Two writers of one file lose data, and an output over a shard's report
  * loses the report: each output is a file of its own, by whatever names.
  */
+/* Where a shard's results file is: path beside its report. */
+static char *beside(const char *report, const char *path)
+{
+  const char *slash = strrchr(report, '/');
+  size_t n = slash ? (size_t)(slash - report) + 1 : 0;
+  char *s = malloc(n + strlen(path) + 1);
+
+  if (s) {
+    memcpy(s, report, n);
+    strcpy(s + n, path);
+  }
+  return s;
+}
+
+/*
+ * A results output (PATH, joined from PATH beside each shard's report)
+ * must not be one file with a report output or a shard's report, nor may
+ * a report output fall on a shard's results file.
+ */
+static int results_apart(const char **const slot[4],
+                         const char *const flags[4], const char **reports,
+                         size_t nreports, const char **results,
+                         size_t nresults)
+{
+  size_t a, b, k;
+
+  for (k = 0; k < nresults; k++) {
+    for (a = 0; a < 4; a++)
+      if (*slot[a] && options_one_file(*slot[a], results[k])) {
+        fprintf(stderr, "corun merge: %s '%s' and --results '%s' are one "
+                        "file: one would write over the other\n",
+                flags[a], *slot[a], results[k]);
+        return -1;
+      }
+    for (b = 0; b < nreports; b++) {
+      char *in;
+      int same = 0;
+
+      if (strcmp(reports[b], "-") == 0)
+        continue;
+      if (options_one_file(results[k], reports[b])) {
+        fprintf(stderr, "corun merge: --results '%s' is the shard report "
+                        "'%s': it would be written over\n",
+                results[k], reports[b]);
+        return -1;
+      }
+      if ((in = beside(reports[b], results[k])) == NULL) {
+        fputs("corun merge: out of memory\n", stderr);
+        return -1;
+      }
+      for (a = 0; a < 4 && !same; a++)
+        if (*slot[a] && strcmp(*slot[a], "-") != 0 &&
+            options_one_file(*slot[a], in)) {
+          fprintf(stderr, "corun merge: %s '%s' is the results file '%s' "
+                          "of a shard: it would be written over\n",
+                  flags[a], *slot[a], in);
+          same = 1;
+        }
+      free(in);
+      if (same)
+        return -1;
+    }
+  }
+  return 0;
+}
+
 static int outputs_apart(const char **const slot[4], const char **reports,
-                         size_t nreports)
+                         size_t nreports, const char **results,
+                         size_t nresults)
 {
   static const char *const flags[] = {"--report", "--junit", "--html",
                                       "--trace"};
   size_t a, b;
+
+  if (results_apart(slot, flags, reports, nreports, results, nresults) < 0)
+    return -1;
 
   for (a = 0; a < 4; a++) {
     if (*slot[a] == NULL)
@@ -151,7 +221,7 @@ int merge_main(int argc, char **argv)
     rc = merge_usage("only one output can go to standard output", NULL);
     goto out;
   }
-  if (outputs_apart(slot, reports, o.nreports) < 0)
+  if (outputs_apart(slot, reports, o.nreports, results, o.nresults) < 0)
     goto out;
   o.reports = reports;
   o.results = results;

@@ -457,6 +457,20 @@ def test_results(d):
     strip = lambda v: [(x["index"], x["item"], x["status"], x.get("result"))
                        for x in v]
     check(strip(got) == strip(want), "results as one run's: %s" % got)
+    # A report output in the results file, or over a shard's results file:
+    # refused before anything is written.
+    shard_res = os.path.join(os.path.dirname(paths[0]), "out/items.jsonl")
+    before = open(shard_res).read()
+    for outs, says in ((["--report", "out/items.jsonl"], "are one file"),
+                       (["--junit", "./out/../out/items.jsonl"],
+                        "are one file"),
+                       (["--report", shard_res], "results file")):
+        p = run(["merge", "--results", "out/items.jsonl"] + outs + paths,
+                cwd=md)
+        check(p.returncode == 2 and says in p.stderr,
+              "%s: %d %s" % (outs, p.returncode, p.stderr))
+        check(open(shard_res).read() == before,
+              "%s: a shard's results file changed" % outs)
     # A second --results that is not there: exit 2, and the first joined
     # file is not written either (nothing is, on a failed merge).
     os.remove(os.path.join(md, "out/items.jsonl"))
