@@ -917,6 +917,35 @@ Test(report, html_critical_path_and_pipeline_stages)
   result_free(r);
 }
 
+/*
+ * A race's loser in its kill grace ends after the race: the race did not
+ * wait for it, so the path to "use" (after the race) runs through the
+ * winner, not the loser.
+ */
+Test(report, html_critical_path_skips_a_child_the_race_let_go)
+{
+  struct result *r = run_job(
+      "{\"tasks\": ["
+      "{\"id\": \"race\", \"kind\": \"wait\", \"return_when\": \"first_ok\", "
+      "\"tasks\": ["
+      " {\"id\": \"fast\", \"kind\": \"sleep\", \"seconds\": 0.05},"
+      " {\"id\": \"slow\", \"kind\": \"exec\", \"kill_grace\": \"0.2s\", "
+      "\"shell\": \"trap '' TERM; sleep 10\"}]},"
+      "{\"id\": \"use\", \"kind\": \"sleep\", \"seconds\": 0.6, "
+      "\"after\": [\"race\"]}]}",
+      NULL);
+  char *s = html_of(r), *crit = html_section(s, "critical");
+
+  cr_assert_lt(end_of(r, "slow"), end_of(r, "use"));
+  cr_assert_gt(end_of(r, "slow"), end_of(r, "race"));
+  cr_assert(strstr(crit, ">fast</b>") && strstr(crit, ">use</b>"), "%s",
+            crit);
+  cr_assert_null(strstr(crit, ">slow</b>"), "%s", crit);
+  free(crit);
+  free(s);
+  result_free(r);
+}
+
 Test(report, html_file_appears_only_complete)
 {
   struct result *r = run_job("{\"tasks\": [{\"id\": \"a\", \"kind\": "

@@ -185,7 +185,10 @@ static int ends_later(const struct corun_task *a, const struct corun_task *b)
   return a->index > b->index;
 }
 
-/* From t down to the descendant whose end t's end waited for. */
+/*
+ * From t down to the descendant whose end t's end waited for: a child that
+ * ended after t (shielded, or let go by a won race) was not waited for.
+ */
 static const struct corun_task *last_inside(const struct corun_task *t)
 {
   for (;;) {
@@ -193,7 +196,8 @@ static const struct corun_task *last_inside(const struct corun_task *t)
     uint32_t i;
 
     for (i = 0; i < t->nchildren; i++)
-      if (ran(t->children[i]) && ends_later(t->children[i], best))
+      if (ran(t->children[i]) && t->children[i]->t_end <= t->t_end &&
+          ends_later(t->children[i], best))
         best = t->children[i];
     if (best == NULL)
       return t;
