@@ -318,7 +318,7 @@ Test(checks, checks_that_cannot_apply_are_load_errors)
       "  {\"id\": \"t\", \"kind\": \"fetch\", \"url\": \"http://a/\",\n"
       "   \"expect\": {\"body\": {\"not_contains\": 1},\n"
       "    \"bytes\": {\"not_equals\": \"big\"},\n"
-      "    \"headers\": {\"A\": true}}}\n"
+      "    \"headers\": {\"A\": true, \"B\": {\"type\": \"number\"}}}}\n"
       "]}\n");
 
   cr_expect_not_null(strstr(d, ":3:40: error: task \"t\": \"expect.body\" has "
@@ -331,6 +331,9 @@ Test(checks, checks_that_cannot_apply_are_load_errors)
                      "%s", d);
   cr_expect_not_null(strstr(d, ":5:22: error: task \"t\": \"expect.headers[A]\" "
                                "is a boolean: the value is text"),
+                     "%s", d);
+  cr_expect_not_null(strstr(d, "\"expect.headers[B]\" has \"type\" "
+                               "\"number\": the value is text"),
                      "%s", d);
   free(d);
 }

@@ -230,6 +230,13 @@ int corun__pred_fits(const struct corun_pred *p, enum corun_pred_on on,
       return -1;
     case OP_COUNT:
       return corun__pred_fits(p->inner, CORUN_PRED_NUMBER, why);
+    case OP_TYPE:
+      if (p->type == cJSON_String || p->type == cJSON_NULL)
+        return 0;
+      corun_buf_printf(why, "has \"type\" \"%s\": the value is text (or "
+                            "null, for a header the response lacks)",
+                       p->type_name);
+      return -1;
     default:
       return 0;
     }
@@ -249,6 +256,12 @@ int corun__pred_fits(const struct corun_pred *p, enum corun_pred_on on,
       return 0;
     what_with(why, p);
     corun_buf_puts(why, ": the value is a number");
+    return -1;
+  case OP_TYPE:
+    if (p->type == cJSON_Number)
+      return 0;
+    corun_buf_printf(why, "has \"type\" \"%s\": the value is a number",
+                     p->type_name);
     return -1;
   default:
     return 0;
