@@ -132,6 +132,7 @@ SEMANTIC = [
     r"cannot use a capture \(\"\$\{",
     r"is a capture: only a task's fields",
     # paths
+    r"is a directory, not a file to write",
     r"is outside --root",
     # "shard": true where a pipeline cannot be split among the shards
     r"only a root task can be split among the shards",
@@ -139,6 +140,9 @@ SEMANTIC = [
 ]
 
 RANGE = [
+    # URLs and addresses: the schema states only their scheme
+    r"\" (has no host|has a space or a control character|has a port|has an IPv6|has something after the IPv6)",
+    r"is not a list of IP addresses",
     r"is under 1 ms, which would try again",
     r"must be a finite duration",
     r"is too large \(at most 1e9 seconds\)",

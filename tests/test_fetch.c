@@ -769,9 +769,9 @@ Test(fetch, a_url_curl_refuses_fails_on_a_handle_that_had_a_good_one)
           "{\"id\": \"a\", \"kind\": \"fetch\", \"url\": \"%1$s/echo?n=a\"},"
           "{\"id\": \"b\", \"kind\": \"fetch\", \"url\": \"%1$s/echo?n=[b]\"},"
           "{\"id\": \"port\", \"kind\": \"fetch\", "
-          "\"url\": \"http://127.0.0.1:99999/echo?n=port\"},"
+          "\"url\": \"http://[zz]:80/echo?n=port\"},"
           "{\"id\": \"space\", \"kind\": \"fetch\", "
-          "\"url\": \"http://ex ample/echo\"},"
+          "\"url\": \"http://ex<ample/echo\"},"
           "{\"id\": \"c\", \"kind\": \"fetch\", "
           "\"url\": \"%1$s/echo?n=c\"}"
           "]}",
@@ -954,6 +954,37 @@ Test(fetch, load_time_checks)
                "\"expect\": {\"status\": [\"6xx\"]}}]}");
   cr_assert(strstr(d, "\"expect.status[0]\" is \"6xx\", not a status code"),
             "%s", d);
+  free(d);
+  /* What curl would only refuse once the fetch runs is refused here. */
+  {
+    static const char *const bad[][2] = {
+        {"http://", "has no host"},
+        {"http://a b/", "has a space or a control character"},
+        {"http://127.0.0.1:99999/", "has a port outside 1-65535"},
+        {"http://[::1/", "without its closing"},
+        {"http://a:8x/", "has a port that is not a number"},
+        {"http://user:pw-secret@/", "\"http:///\" has no host"}};
+    size_t i;
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+      char text[256];
+
+      snprintf(text, sizeof(text),
+               "{\"tasks\": [{\"kind\": \"fetch\", \"url\": \"%s\"}]}",
+               bad[i][0]);
+      d = load_err(text);
+      cr_assert(strstr(d, bad[i][1]), "%s: %s", bad[i][0], d);
+      cr_assert_null(strstr(d, "pw-secret"), "%s", d);
+      free(d);
+    }
+  }
+  d = load_err("{\"tasks\": [{\"kind\": \"fetch\", \"url\": \"http://a/\", "
+               "\"resolve\": [\"a:80:notanip\"]}]}");
+  cr_assert(strstr(d, "\"notanip\" is not a list of IP addresses"), "%s", d);
+  free(d);
+  d = load_err("{\"tasks\": [{\"kind\": \"fetch\", \"url\": \"http://a/\", "
+               "\"save\": \"sub/\"}]}");
+  cr_assert(strstr(d, "is a directory, not a file to write"), "%s", d);
   free(d);
 }
 
@@ -1282,7 +1313,7 @@ Test(fetch, plain_fetches_load_as_the_general_way_loads_them)
       "{\"kind\": \"fetch\", \"url\": \"http://a.test/\\u0041\"},\n"
       "{\"kind\": \"fetch\", \"url\": \"http://a.test/$x\"},\n"
       "{\"kind\": \"fetch\", \"url\": \"http://a.test/\xc3\xa9\"},\n"
-      "{\"kind\": \"fetch\", \"url\": \"http://a.test/\x7f~ !#%%&'()*+,-./09:;<=>?@AZ[]^_`az{|}\"},\n"
+      "{\"kind\": \"fetch\", \"url\": \"http://a.test/~!#%%&'()*+,-./09:;<=>?@AZ[]^_`az{|}\"},\n"
       "{\"kind\": \"fetch\", \"url\": \"http://user:pw@a.test/\"},\n"
       "{\"kind\": \"fetch\", \"url\": \"http://a.test/\", \"id\": \"n\"},\n"
       "{\"kind\": \"fetch\", \"url\": \"http://a.test/\", \"method\": \"PUT\"},\n"
@@ -1311,6 +1342,9 @@ Test(fetch, plain_fetches_load_as_the_general_way_loads_them)
       "{\"tasks\": [{\"kind\": \"fetch\", \"url\": \"http://a}]}",
       "{\"tasks\": [{\"kind\": \"fetch\", \"url\": \"http://a\"}, "
       "{\"kind\": \"fetch\", \"url\": \"http://a\", \"urll\": 1}]}",
+      /* A space or DEL is no part of a URL, plain or not. */
+      "{\"tasks\": [{\"kind\": \"fetch\", \"url\": \"http://a.test/ x\"}, "
+      "{\"kind\": \"fetch\", \"url\": \"http://a.test/\x7f\"}]}",
   };
   char *a = dry_of(ok, 1), *b = dry_of(ok, 0);
   size_t i;
@@ -1422,12 +1456,14 @@ Test(fetch, fetches_written_alike_load_as_the_general_way_loads_them)
        "\"ca\": \"%s\"}\n"
        "]}\n",
        1},
-      /* Every printable byte but '"', '\\' and '$' keeps a URL plain. */
+      /*
+       * Every printable byte but '"', '\\' and '$' keeps a URL plain (a
+       * space, like DEL, is no part of a URL: see the bad ones).
+       */
       {"{\"tasks\": [\n"
        "{\"kind\": \"fetch\", \"url\": \"http://a.test/1\", \"ca\": \"%s\"},\n"
-       "{\"kind\": \"fetch\", \"url\": \"http://a.test/ !#%%%%&'()*+,-./09:;<=>?@AZ[]^_`az{|}~\", "
+       "{\"kind\": \"fetch\", \"url\": \"http://a.test/!#%%%%&'()*+,-./09:;<=>?@AZ[]^_`az{|}~\", "
        "\"ca\": \"%s\"},\n"
-       "{\"kind\": \"fetch\", \"url\": \"http://a.test/\x7f\", \"ca\": \"%s\"},\n"
        "{\"kind\": \"fetch\", \"url\": \"http://a.test/\xc3\xa9\", \"ca\": \"%s\"}\n"
        "]}\n",
        1},
@@ -1452,6 +1488,10 @@ Test(fetch, fetches_written_alike_load_as_the_general_way_loads_them)
       "{\"tasks\": [{\"kind\": \"fetch\", \"url\": \"http://a\", \"ca\": "
       "\"%s\"}, {\"kind\": \"fetch\", \"url\": \"http://b\", \"ca\": "
       "\"%s\", \"after\": [\"nope\"]}]}",
+      /* A URL curl would refuse, read alike or not. */
+      "{\"tasks\": [{\"kind\": \"fetch\", \"url\": \"http://a/1\", \"ca\": "
+      "\"%s\"}, {\"kind\": \"fetch\", \"url\": \"http://a/ 2\", \"ca\": \"%s\"},"
+      " {\"kind\": \"fetch\", \"url\": \"http://:80/3\", \"ca\": \"%s\"}]}",
       /* An escape may spell a capture: each such task is told. */
       "{\"tasks\": [{\"id\": \"a\", \"kind\": \"fetch\", \"url\": \"http://a\", "
       "\"capture\": {\"tok\": {\"header\": \"X\"}}},"

@@ -10,6 +10,7 @@
  * success. max_bytes is enforced in the write callback, on the bytes after
  * decoding, as they arrive.
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stddef.h>
 #include <errno.h>
@@ -195,6 +196,79 @@ static int http_url(const char *u)
 {
   return strncasecmp(u, "http://", 7) == 0 ||
          strncasecmp(u, "https://", 8) == 0;
+}
+
+/*
+ * What curl would refuse in an http(s) URL ("URL using bad/illegal
+ * format"), said when the job loads rather than when the fetch runs: a
+ * space or control character, no host, a port that is no number from 1
+ * to 65535, an IPv6 address without its "]". NULL when it looks whole.
+ */
+static const char *url_problem(const char *u)
+{
+  const char *p, *auth = strstr(u, "://") + 3, *end, *host, *colon = NULL;
+
+  for (p = u; *p; p++)
+    if ((unsigned char)*p <= 0x20 || *p == 0x7f)
+      return "has a space or a control character (write it %-encoded)";
+  end = auth + strcspn(auth, "/?#");
+  for (host = p = auth; p < end; p++)
+    if (*p == '@')
+      host = p + 1;
+  if (*host == '[') {
+    const char *close = memchr(host, ']', (size_t)(end - host));
+
+    if (close == NULL)
+      return "has an IPv6 address without its closing \"]\"";
+    if (close + 1 < end && close[1] != ':')
+      return "has something after the IPv6 address's \"]\" that is no port";
+    colon = close + 1 < end ? close + 1 : NULL;
+  } else {
+    colon = memchr(host, ':', (size_t)(end - host));
+    if ((colon ? colon : end) == host)
+      return "has no host";
+  }
+  if (colon && colon + 1 < end) {
+    long port = 0;
+
+    for (p = colon + 1; p < end; p++) {
+      if (*p < '0' || *p > '9')
+        return "has a port that is not a number";
+      if ((port = port * 10 + (*p - '0')) > 65535)
+        break;
+    }
+    if (port < 1 || port > 65535)
+      return "has a port outside 1-65535";
+  }
+  return NULL;
+}
+
+/* Whether s is one or more IP addresses, comma-separated ("[::1]" too). */
+static int addresses(const char *s)
+{
+  unsigned char buf[16];
+  char one[64];
+
+  while (*s) {
+    size_t n = strcspn(s, ",");
+
+    if (n == 0 || n >= sizeof(one))
+      return 0;
+    memcpy(one, s, n);
+    one[n] = '\0';
+    if (one[0] == '[' && one[n - 1] == ']') {
+      one[n - 1] = '\0';
+      if (inet_pton(AF_INET6, one + 1, buf) != 1)
+        return 0;
+    } else if (inet_pton(AF_INET, one, buf) != 1 &&
+               inet_pton(AF_INET6, one, buf) != 1) {
+      return 0;
+    }
+    s += n;
+    if (*s == ',' && *++s == '\0')
+      return 0;
+  }
+  return 1;
 }
 
 /*
@@ -482,6 +556,13 @@ static void read_transport(struct corun_fields *f, struct fetch_conf *c,
       corun_field_fail(f, "resolve", it,
                        "entries must be \"HOST:PORT:ADDRESS\" (as curl's "
                        "--resolve), like \"api.test:443:127.0.0.1\"");
+      return;
+    }
+    if (!addresses(end + 1)) {
+      corun_field_fail(f, "resolve", it,
+                       "\"%s\": \"%s\" is not a list of IP addresses (as "
+                       "\"127.0.0.1\", \"[::1]\", \"10.0.0.1,10.0.0.2\")",
+                       s, end + 1);
       return;
     }
     if (append_line(&tr->resolve, s) < 0) {
@@ -779,7 +860,7 @@ static int made_as(struct fetch_task *ft, const char *url, size_t len,
   /* Not strndup: url is inside the job's text, with no NUL after it. */
   memcpy(room, url, len);
   room[len] = '\0';
-  if (!http_url(room))
+  if (!http_url(room) || url_problem(room))
     return -1; /* parse() says what is wrong with it */
   ft->url = room;
   ft->url_pooled = 1;
@@ -838,7 +919,7 @@ static int parse(struct corun_task *t, struct corun_fields *f)
   char *save = NULL;
   double d;
   long long n;
-  const char *m;
+  const char *m, *why;
 
   if (c == NULL) {
     corun_field_fail(f, "url", NULL,
@@ -864,6 +945,13 @@ static int parse(struct corun_task *t, struct corun_fields *f)
     corun_field_fail(f, "url", corun_field(f, "url"),
                      "must be an http:// or https:// URL, not \"%s\"",
                      ft->url);
+  else if (ft->url && (why = url_problem(ft->url)) != NULL) {
+    char *shown = shown_url(ft->url);
+
+    corun_field_fail(f, "url", corun_field(f, "url"), "\"%s\" %s",
+                     shown ? shown : "", why);
+    free(shown);
+  }
   if (corun_field_string(f, "method", &c->method) > 0) {
     for (m = c->method; *m && token_char(*m); m++)
       ;

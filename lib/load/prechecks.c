@@ -304,6 +304,16 @@ void corun__load_run_prechecks(struct loader *ld)
   }
 }
 
+/* Whether path names a directory: one that is there, or ends in '/'. */
+static int is_directory(const char *path)
+{
+  struct stat st;
+  size_t n = strlen(path);
+
+  return (n > 0 && path[n - 1] == '/') ||
+         (stat(path, &st) == 0 && S_ISDIR(st.st_mode));
+}
+
 /*
  * Whether writing path would overwrite something: a regular file, or
  * nothing yet. Devices, FIFOs and the like (/dev/null) are written in
@@ -374,7 +384,16 @@ void corun__load_check_outputs(struct loader *ld)
     const struct corun_task *t, *u;
     void *old = NULL;
 
-    if (c->what != CORUN_PRE_OUTPUT || !collides(c->path) ||
+    if (c->what != CORUN_PRE_OUTPUT)
+      continue;
+    if (is_directory(c->path)) {
+      /* A file is written there: the run would only fail at the end. */
+      corun__load_diag(ld, c->off, c->task,
+                       "\"%s\": \"%s\" is a directory, not a file to write",
+                       c->field, c->path);
+      continue;
+    }
+    if (!collides(c->path) ||
         (canon[i] = corun_path_canonical(c->path)) == NULL)
       continue;
     for (j = 0; j < napp; j++) {
