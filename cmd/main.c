@@ -468,6 +468,52 @@ static int probe_reports(const struct options *o)
 }
 
 /*
+ * --check and --dry-run give the verdicts a run would give before it
+ * starts, on the outputs too, but only by looking: no probe file, no
+ * journal made. A report's directory must let corun make a file in it.
+ */
+static int look_at_outputs(const struct options *o, const struct corun_job *job)
+{
+  struct report_out r[NREPORTS];
+  struct corun_error err = {0};
+  int i;
+
+  if (outputs_apart(o) < 0)
+    return -1;
+  report_outs(o, r);
+  for (i = 0; i < NREPORTS; i++) {
+    const char *path = r[i].path, *slash;
+    struct stat st;
+    char *dir;
+    int e = 0;
+
+    if (path == NULL || strcmp(path, "-") == 0)
+      continue;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+      e = EISDIR;
+    } else if (stat(path, &st) < 0 || S_ISREG(st.st_mode)) {
+      slash = strrchr(path, '/');
+      dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path))
+                  : strdup(".");
+      if (dir == NULL || access(dir, W_OK | X_OK) != 0)
+        e = dir ? errno : ENOMEM;
+      free(dir);
+    }
+    if (e) {
+      fprintf(stderr, "corun: cannot write the %s: %s: %s\n", r[i].what,
+              path, strerror(e));
+      return -1;
+    }
+  }
+  if (o->journal &&
+      corun_journal_check(o->journal, job, &err) != CORUN_OK) {
+    fprintf(stderr, "corun: %s\n", err.msg);
+    return -1;
+  }
+  return 0;
+}
+
+/*
  * While the job loads, a SIGINT or SIGTERM is noted, and the run then
  * starts already interrupted (once or twice, as they came): its tasks end
  * cancelled, the reports are written and the exit is 130 or 143, as for a
@@ -961,6 +1007,8 @@ static int corun_main(struct cli *c, int argc, char **argv)
     return print_listing(&b);
   }
   if (!c->opt.check && !c->opt.dry_run && probe_reports(&c->opt) < 0)
+    return CORUN_EXIT_USAGE;
+  if ((c->opt.check || c->opt.dry_run) && look_at_outputs(&c->opt, c->job) < 0)
     return CORUN_EXIT_USAGE;
   if (c->opt.check || c->opt.dry_run) {
     struct corun_buf b = CORUN_BUF_INIT;

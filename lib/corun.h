@@ -327,6 +327,14 @@ CORUN_EXTERN enum corun_code corun_journal_open(struct corun_journal **out,
                                                 const char *path,
                                                 const struct corun_job *job,
                                                 struct corun_error *err);
+/*
+ * What corun_journal_open() would say of path for job, found by reading
+ * only (for --check): CORUN_OK when it is this job's journal or not there
+ * yet, else the error open would give. Creates, locks and writes nothing.
+ */
+CORUN_EXTERN enum corun_code corun_journal_check(const char *path,
+                                                 const struct corun_job *job,
+                                                 struct corun_error *err);
 /* How many tasks the journal holds as ended ok. */
 CORUN_EXTERN size_t corun_journal_resumable(const struct corun_journal *j);
 /*

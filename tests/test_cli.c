@@ -2370,6 +2370,65 @@ Test(cli, a_listing_that_cannot_be_written_fails)
   free(dir);
 }
 
+/*
+ * --check and --dry-run say what the run would say of its outputs before
+ * it starts, by looking only: nothing is created.
+ */
+Test(cli, check_and_dry_run_look_at_the_outputs_too)
+{
+  char *dir = tmp_dir("cli"), *job = path_join(dir, "job.json"),
+       *other = path_join(dir, "other.json"), *jnl = path_join(dir, "j.jnl"),
+       *garbage = path_join(dir, "g.jnl"), *nodir = path_join(dir, "no/r.json"),
+       *fresh = path_join(dir, "fresh.jnl"), *rep = path_join(dir, "r.json");
+  const char *const modes[] = {"--check", "--dry-run"};
+  struct proc *p;
+  size_t m, i;
+
+  put_text(job, "{\"tasks\": [{\"kind\": \"sleep\", \"seconds\": 0}]}\n");
+  put_text(other, "{\"tasks\": [{\"kind\": \"sleep\", \"seconds\": 1}]}\n");
+  put_text(garbage, "garbage\n");
+  /* A journal of another job. */
+  proc_free(CLI(NULL, "-q", "--journal", jnl, other));
+  for (m = 0; m < 2; m++) {
+    const struct {
+      const char *args[4];
+      const char *said;
+    } cases[] = {
+        {{"--report", job}, "is the job file itself"},
+        {{"--report", nodir}, "cannot write the report"},
+        {{"--report", dir}, "Is a directory"},
+        {{"--journal", garbage}, "not a corun journal"},
+        {{"--journal", jnl}, "was written for a different job"},
+    };
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+      const char *argv[6] = {modes[m], cases[i].args[0], cases[i].args[1],
+                             job, NULL};
+
+      p = run_cli(NULL, argv);
+      cr_expect_eq(p->status, 2, "%s case %zu: %s", modes[m], i, p->err);
+      cr_expect(strstr(p->err, cases[i].said), "%s case %zu: %s", modes[m],
+                i, p->err);
+      proc_free(p);
+    }
+    /* Good outputs pass, and nothing is made. */
+    p = CLI(NULL, modes[m], "--report", rep, "--journal", fresh, job);
+    cr_expect_eq(p->status, 0, "%s: %s", modes[m], p->err);
+    proc_free(p);
+    cr_expect_neq(access(rep, F_OK), 0);
+    cr_expect_neq(access(fresh, F_OK), 0);
+  }
+  rm_dir(dir);
+  free(dir);
+  free(job);
+  free(other);
+  free(jnl);
+  free(garbage);
+  free(nodir);
+  free(fresh);
+  free(rep);
+}
+
 /* So do --help and --version, and merge's and ps's help. */
 Test(cli, help_and_version_that_cannot_be_written_fail)
 {

@@ -197,6 +197,65 @@ enum corun_code corun_journal_open(struct corun_journal **out,
   return CORUN_OK;
 }
 
+enum corun_code corun_journal_check(const char *path,
+                                   const struct corun_job *job,
+                                   struct corun_error *err)
+{
+  struct corun_journal *j;
+  struct stat st;
+  enum corun_code code = CORUN_OK;
+  char *text;
+  size_t got = 0;
+  int fd = open(path, O_RDONLY | O_CLOEXEC), e;
+
+  if (!job->hashed)
+    return corun_failf(err, CORUN_EUSAGE,
+                       "--journal %s: the job was loaded without a journal "
+                       "in mind (no_journal), so nothing names it",
+                       path);
+  if (fd < 0 && errno == ENOENT)
+    return CORUN_OK; /* a run makes it (the report probes cover where) */
+  if (fd < 0 || fstat(fd, &st) < 0) {
+    e = errno;
+    if (fd >= 0)
+      (void)close(fd);
+    return corun_failf(err, CORUN_EUSAGE, "--journal %s: %s", path,
+                       strerror(e));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    (void)close(fd);
+    return corun_failf(err, CORUN_EUSAGE, "--journal %s: not a regular file",
+                       path);
+  }
+  text = malloc((size_t)st.st_size + 1);
+  while (text && got < (size_t)st.st_size) {
+    ssize_t r = pread(fd, text + got, (size_t)st.st_size - got, (off_t)got);
+
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r <= 0)
+      break;
+    got += (size_t)r;
+  }
+  (void)close(fd);
+  if (text == NULL || got < (size_t)st.st_size) {
+    free(text);
+    return corun_failf(err, CORUN_EIO, "--journal %s: cannot read it", path);
+  }
+  if (got > 0) {
+    j = calloc(1, sizeof(*j));
+    if (j == NULL) {
+      free(text);
+      return corun_failf(err, CORUN_ENOMEM, "out of memory");
+    }
+    j->fd = -1;
+    code = read_back(j, path, text, got, job->hash, err);
+    corun_journal_close(j);
+  }
+  free(text);
+  return code;
+}
+
 size_t corun_journal_resumable(const struct corun_journal *j)
 {
   return j->resumable;
