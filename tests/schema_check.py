@@ -176,6 +176,7 @@ SCHEMA = [
     r"not a status code \(100-599\) or a class like",
     r"must not be negative",
     r"must not be empty",
+    r"a (variable|limit) needs a name",
     r"must be a rate like",
     r"must be a positive rate",
     r"needs \"concurrency\", \"rate\" or both",

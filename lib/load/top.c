@@ -65,6 +65,10 @@ static void read_vars(struct loader *ld, cJSON *v)
       corun__load_diag(ld, corun__load_where(ld, it), -1,
                        "\"vars\": \"%s\" must be a string, not %s", it->string,
                        corun__json_type(it));
+    else if (*it->string == '\0')
+      corun__load_diag(ld, corun__load_where(ld, it), -1,
+                       "\"vars\": a variable needs a name (\"${}\" names "
+                       "none)");
   ld->vars = v;
 }
 
@@ -74,6 +78,12 @@ void corun__load_read_limit(struct loader *ld, cJSON *v)
   struct corun_sem *s, **nl;
   long long n;
 
+  if (*v->string == '\0') {
+    corun__load_diag(ld, corun__load_where(ld, v), -1,
+                     "\"limits\": a limit needs a name (a task names it in "
+                     "\"limit\")");
+    return;
+  }
   s = calloc(1, sizeof(*s));
   nl = realloc(job->limits, (job->nlimits + 1) * sizeof(*nl));
   if (s == NULL || nl == NULL || (s->name = strdup(v->string)) == NULL) {
@@ -447,6 +457,10 @@ int corun__load_read_top(struct loader *ld, cJSON **owned)
         corun__load_diag(ld, corun__load_where(ld, v), -1,
                          "\"name\" must be a string, not %s",
                          corun__json_type(v));
+      else if (*v->valuestring == '\0')
+        corun__load_diag(ld, corun__load_where(ld, v), -1,
+                         "\"name\" must not be empty (leave it out for the "
+                         "file's name)");
       owned[0] = v;
     } else if (strcmp(key, "vars") == 0) {
       read_vars(ld, v);
