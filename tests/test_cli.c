@@ -638,6 +638,19 @@ Test(cli, check_prints_the_tree_and_runs_nothing)
   proc_free(p);
 }
 
+/* A timeout shows as written, to the millisecond: not rounded to 3.9e+03s. */
+Test(cli, check_shows_a_timeout_whole)
+{
+  struct proc *p = CLI("{\"tasks\": [{\"id\": \"a\", \"kind\": \"sleep\", "
+                       "\"seconds\": 0, \"timeout\": \"1h5m1.5s\"}]}",
+                       "--check", "-");
+
+  cr_assert_eq(p->status, 0, "stderr: %s", p->err);
+  cr_assert_not_null(strstr(p->out, "  a (sleep) timeout 3901.5s\n"), "%s",
+                     p->out);
+  proc_free(p);
+}
+
 Test(cli, check_on_an_invalid_job_exits_2)
 {
   struct proc *p = CLI(NULL, "--check", FX("invalid.json"));

@@ -368,7 +368,7 @@ static void describe(const struct corun_job *job, int dry,
                          corun__run_if_names[t->deps->run_if]);
     }
     if (t->timeout)
-      corun_buf_printf(&b, " timeout %.3gs", (double)t->timeout->ms / 1000.0);
+      corun_buf_printf(&b, " timeout %gs", (double)t->timeout->ms / 1000.0);
     if (t->limit) {
       corun_buf_puts(&b, " limit ");
       put_text(&b, job, t->limit->name);

@@ -50,7 +50,7 @@ static void node(struct corun_buf *out, const struct corun_job *job,
   put_str(out, job, t->id);
   corun_buf_printf(&label, "%s\n%s", t->id, t->kind->name);
   if (t->timeout)
-    corun_buf_printf(&label, ", timeout %.3gs",
+    corun_buf_printf(&label, ", timeout %gs",
                      (double)t->timeout->ms / 1000.0);
   if (t->limit)
     corun_buf_printf(&label, ", limit %s", t->limit->name);
