@@ -297,11 +297,54 @@ Test(signals, shielded_tasks_finish_after_the_first_sigint)
 }
 
 /*
- * On a terminal the first Ctrl-C says what corun still waits for; the
- * pseudo-terminal comes from script(1) (util-linux).
+ * Runs job_text with corun under a pseudo-terminal (script(1), util-linux)
+ * and flags, waits until its output holds each word of ready, then after
+ * delay seconds sends one SIGINT. Returns what the terminal showed, with
+ * "exit=N" at the end, and how long it all took in *took.
  */
+static char *sigint_on_a_tty(const char *job_text, const char *flags,
+                             const char *const *ready, double delay,
+                             double *took)
+{
+  char *job = write_temp("job.json", job_text);
+  char *out = write_temp("out.txt", "");
+  struct corun_buf sh = CORUN_BUF_INIT, cmd = CORUN_BUF_INIT;
+  char *script, *got;
+  double t0;
+  int st;
+
+  corun_buf_printf(&sh, "'%s' -q --progress never %s '%s' > '%s' & p=$!\n"
+                        "n=0; until true",
+                   CORUN_BIN, flags, job, out);
+  for (; *ready; ready++)
+    corun_buf_printf(&sh, " && grep -q '%s' '%s'", *ready, out);
+  corun_buf_printf(&sh,
+                   "; do\n"
+                   "  n=$((n+1)); [ $n -gt 500 ] && break; sleep 0.02\n"
+                   "done\n"
+                   "sleep %.2f; kill -INT $p; wait $p; echo \"exit=$?\"\n",
+                   delay);
+  script = write_temp("tty.sh", corun_buf_str(&sh));
+  corun_buf_printf(&cmd, "/usr/bin/script -qfec 'sh %s' /dev/null", script);
+  t0 = now_s();
+  got = run_shell(corun_buf_str(&cmd), &st);
+  if (took)
+    *took = now_s() - t0;
+  unlink(job);
+  unlink(out);
+  unlink(script);
+  free(job);
+  free(out);
+  free(script);
+  corun_buf_free(&sh);
+  corun_buf_free(&cmd);
+  return got;
+}
+
+/* On a terminal the first Ctrl-C says what corun still waits for. */
 Test(signals, first_sigint_on_a_terminal_says_what_corun_waits_for)
 {
+  static const char *const ready[] = {"go", "ready", NULL};
   const char *job_text =
       "{\"tasks\": [\n"
       "  {\"id\": \"ready\", \"kind\": \"sleep\", \"seconds\": 0, "
@@ -314,26 +357,13 @@ Test(signals, first_sigint_on_a_terminal_says_what_corun_waits_for)
       "echo go; sleep 5\", \"stream\": true, \"kill_grace\": \"1s\"},\n"
       "  {\"id\": \"plain\", \"kind\": \"sleep\", \"seconds\": 30}\n"
       "]}\n";
-  char *job = write_temp("job.json", job_text);
-  char *out = write_temp("out.txt", "");
-  struct corun_buf sh = CORUN_BUF_INIT, cmd = CORUN_BUF_INIT;
-  char *script, *got;
+  char *got;
   const char *hit;
-  int st;
 
   if (access("/usr/bin/script", X_OK) != 0)
     cr_skip_test("no /usr/bin/script");
   /* Signal once both "ready" and the command's trap are in place. */
-  corun_buf_printf(&sh,
-                   "'%s' -q --progress never '%s' > '%s' & p=$!\n"
-                   "n=0; until grep -q go '%s' && grep -q ready '%s'; do\n"
-                   "  n=$((n+1)); [ $n -gt 500 ] && break; sleep 0.02\n"
-                   "done\n"
-                   "kill -INT $p; wait $p; echo \"exit=$?\"\n",
-                   CORUN_BIN, job, out, out, out);
-  script = write_temp("tty.sh", corun_buf_str(&sh));
-  corun_buf_printf(&cmd, "/usr/bin/script -qfec 'sh %s' /dev/null", script);
-  got = run_shell(corun_buf_str(&cmd), &st);
+  got = sigint_on_a_tty(job_text, "", ready, 0, NULL);
   cr_assert_not_null(strstr(got, "exit=130"), "%s", got);
   hit = strstr(got, "corun: interrupted; waiting for 2 shielded tasks "
                     "(guard, kid) and 1 command in its kill grace (build, "
@@ -344,19 +374,12 @@ Test(signals, first_sigint_on_a_terminal_says_what_corun_waits_for)
   /* Once only. */
   cr_assert_null(strstr(hit + 1, "corun: interrupted"), "%s", got);
   free(got);
-  unlink(job);
-  unlink(out);
-  unlink(script);
-  free(job);
-  free(out);
-  free(script);
-  corun_buf_free(&sh);
-  corun_buf_free(&cmd);
 }
 
 /* The same line names the cleanups the run still waits for. */
 Test(signals, first_sigint_on_a_terminal_names_the_cleanups)
 {
+  static const char *const ready[] = {"ready", NULL};
   const char *job_text =
       "{\"tasks\": [\n"
       "  {\"id\": \"ready\", \"kind\": \"sleep\", \"seconds\": 0, "
@@ -367,38 +390,17 @@ Test(signals, first_sigint_on_a_terminal_names_the_cleanups)
       "  {\"id\": \"clean\", \"kind\": \"sleep\", \"seconds\": 1, "
       "\"after\": [\"work\"], \"run_if\": \"all_done\"}\n"
       "]}\n";
-  char *job = write_temp("job.json", job_text);
-  char *out = write_temp("out.txt", "");
-  struct corun_buf sh = CORUN_BUF_INIT, cmd = CORUN_BUF_INIT;
-  char *script, *got;
-  int st;
+  char *got;
 
   if (access("/usr/bin/script", X_OK) != 0)
     cr_skip_test("no /usr/bin/script");
-  corun_buf_printf(&sh,
-                   "'%s' -q --progress never '%s' > '%s' & p=$!\n"
-                   "n=0; until grep -q ready '%s'; do\n"
-                   "  n=$((n+1)); [ $n -gt 500 ] && break; sleep 0.02\n"
-                   "done\n"
-                   "kill -INT $p; wait $p; echo \"exit=$?\"\n",
-                   CORUN_BIN, job, out, out);
-  script = write_temp("tty.sh", corun_buf_str(&sh));
-  corun_buf_printf(&cmd, "/usr/bin/script -qfec 'sh %s' /dev/null", script);
-  got = run_shell(corun_buf_str(&cmd), &st);
+  got = sigint_on_a_tty(job_text, "", ready, 0, NULL);
   cr_assert_not_null(strstr(got, "exit=130"), "%s", got);
   cr_assert_not_null(strstr(got, "corun: interrupted; waiting for 1 shielded "
                                  "task (guard) and 1 cleanup (clean); press "
                                  "Ctrl-C again to stop at once"),
                      "%s", got);
   free(got);
-  unlink(job);
-  unlink(out);
-  unlink(script);
-  free(job);
-  free(out);
-  free(script);
-  corun_buf_free(&sh);
-  corun_buf_free(&cmd);
 }
 
 /*
@@ -407,45 +409,25 @@ Test(signals, first_sigint_on_a_terminal_names_the_cleanups)
  */
 Test(signals, sigint_after_the_whole_run_timeout_asks_for_nothing_more)
 {
+  static const char *const ready[] = {"go", NULL};
   const char *job_text =
       "{\"tasks\": [\n"
       "  {\"id\": \"build\", \"kind\": \"exec\", \"shell\": \"trap '' TERM; "
       "echo go; sleep 30\", \"stream\": true, \"kill_grace\": \"20s\"}\n"
       "]}\n";
-  char *job = write_temp("job.json", job_text);
-  char *out = write_temp("out.txt", "");
-  struct corun_buf sh = CORUN_BUF_INIT, cmd = CORUN_BUF_INIT;
-  char *script, *got;
-  double t0;
-  int st;
+  char *got;
+  double took;
 
   if (access("/usr/bin/script", X_OK) != 0)
     cr_skip_test("no /usr/bin/script");
   /* Ctrl-C well after the 0.3 s timeout, while the command sits in its grace. */
-  corun_buf_printf(&sh,
-                   "'%s' -q --progress never --timeout 0.3 '%s' > '%s' & p=$!\n"
-                   "n=0; until grep -q go '%s'; do\n"
-                   "  n=$((n+1)); [ $n -gt 500 ] && break; sleep 0.02\n"
-                   "done\n"
-                   "sleep %.2f; kill -INT $p; wait $p; echo \"exit=$?\"\n",
-                   CORUN_BIN, job, out, out, 1.0 * time_scale());
-  script = write_temp("tty.sh", corun_buf_str(&sh));
-  corun_buf_printf(&cmd, "/usr/bin/script -qfec 'sh %s' /dev/null", script);
-  t0 = now_s();
-  got = run_shell(corun_buf_str(&cmd), &st);
-  cr_assert_lt(now_s() - t0, 10.0 * time_scale(), "the grace held: %s", got);
+  got = sigint_on_a_tty(job_text, "--timeout 0.3", ready, 1.0 * time_scale(),
+                        &took);
+  cr_assert_lt(took, 10.0 * time_scale(), "the grace held: %s", got);
   cr_assert_not_null(strstr(got, "exit=124"), "%s", got);
   cr_assert_null(strstr(got, "Ctrl-C again"), "%s", got);
   cr_assert_null(strstr(got, "corun: interrupted"), "%s", got);
   free(got);
-  unlink(job);
-  unlink(out);
-  unlink(script);
-  free(job);
-  free(out);
-  free(script);
-  corun_buf_free(&sh);
-  corun_buf_free(&cmd);
 }
 
 Test(signals, second_sigint_stops_at_once)
