@@ -164,6 +164,13 @@ int lines_queued(const struct lines *l)
   return (l->via ? l->via : l)->queued;
 }
 
+int lines_waiting(const struct lines *l)
+{
+  const struct lines *to = l->via ? l->via : l;
+
+  return to->queued && to->q.len > to->off;
+}
+
 void lines_put_text(struct lines *l, const char *s, size_t n)
 {
   if (l->via)

@@ -39,6 +39,8 @@ void lines_put(struct lines *l, const char *s);
 void lines_put_text(struct lines *l, const char *s, size_t n);
 /* Whether l goes through a queue (its own or another's on one pipe). */
 int lines_queued(const struct lines *l);
+/* Whether lines wait in l's queue for the reader to take them. */
+int lines_waiting(const struct lines *l);
 /*
  * The run is over: what waits is written, now waiting for the reader as
  * any program's last output does. Its poll handle is closed: the caller

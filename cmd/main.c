@@ -69,12 +69,25 @@ static volatile sig_atomic_t early_count; /* how many, up to 2 */
 /* Descriptors the loop and its signal pipes need before any task runs. */
 #define LOOP_FDS 8
 
+/*
+ * The status line's text to standard error: through the lines' queue when
+ * that is a pipe the run writes without blocking, else through stdio.
+ */
+static void status_text(struct cli *c, const char *s)
+{
+  if (c->have_lines && lines_queued(&c->log)) {
+    lines_put_text(&c->log, s, strlen(s));
+    return;
+  }
+  fputs(s, stderr);
+  fflush(stderr);
+}
+
 /* Take the status line off the screen before anything else is printed. */
 static void erase_progress(struct cli *c)
 {
   if (c && c->drawn) {
-    fputs("\r\033[K", stderr);
-    fflush(stderr);
+    status_text(c, "\r\033[K");
     c->drawn = 0;
   }
 }
@@ -166,19 +179,17 @@ static void draw_progress(uv_timer_t *h)
   struct corun_buf b = CORUN_BUF_INIT;
 
   /*
-   * A status line is for a terminal; on a pipe (--progress always) it
-   * would cut into the lines waiting there for a slow reader, or wait
-   * for that reader itself: it is left out while they go through a queue.
+   * On a pipe (--progress always) a status line drawn while lines wait for
+   * a slow reader would cut into them: it is left out until they are taken.
    */
-  if (c->have_lines && lines_queued(&c->log))
+  if (c->have_lines && lines_waiting(&c->log))
     return;
   /* One column short: a full row would wrap on some terminals. */
   corun_run_progress(c->run, term_width() - 1, &b);
+  corun_buf_puts(&b, "\033[K");
   if (!b.oom) {
-    fputs("\r", stderr);
-    fputs(corun_buf_str(&b), stderr);
-    fputs("\033[K", stderr);
-    fflush(stderr);
+    status_text(c, "\r");
+    status_text(c, corun_buf_str(&b));
     c->drawn = 1;
   }
   corun_buf_free(&b);

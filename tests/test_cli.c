@@ -1330,6 +1330,19 @@ Test(cli, no_progress_line_when_stderr_is_a_file_unless_always)
   cr_assert_eq(p->status, 2);
   cr_assert_not_null(strstr(p->err, "auto, always or never"), "%s", p->err);
   proc_free(p);
+  /* A pipe that keeps up (a CI log through tee) gets it too. */
+  {
+    struct corun_buf cmd = CORUN_BUF_INIT;
+    char *got;
+    int st;
+
+    corun_buf_printf(&cmd, "'%s' --progress always '%s' 2>&1 | cat",
+                     CORUN_BIN, job);
+    got = run_shell(corun_buf_str(&cmd), &st);
+    cr_assert_not_null(strstr(got, "\r0/1 done"), "%s", got);
+    free(got);
+    corun_buf_free(&cmd);
+  }
   rm_dir(dir);
   free(dir);
   free(job);
