@@ -1476,3 +1476,34 @@ Test(task, a_gather_being_cancelled_waits_for_its_children)
   cr_assert_geq(start_of(r, "teardown"), end_of(r, "srv"));
   result_free(r);
 }
+
+/*
+ * A task whose after task was skipped because nothing failed is not bound
+ * to a skip while its other after tasks run: a cancel takes it at once
+ * (were it left waiting, this race would wait for itself).
+ */
+Test(task, a_nothing_failed_skip_does_not_hold_a_cancel_back)
+{
+  struct result *r = run_job(
+      "{\"tasks\": ["
+      " {\"id\": \"W\", \"kind\": \"wait\", \"return_when\": "
+      "\"first_completed\", \"tasks\": ["
+      "  {\"id\": \"a\", \"kind\": \"sleep\", \"seconds\": 0.2},"
+      "  {\"id\": \"t\", \"kind\": \"sleep\", \"seconds\": 0.1, "
+      "\"after\": [\"x\", \"y\"]}]},"
+      " {\"id\": \"x\", \"kind\": \"sleep\", \"seconds\": 0.1, "
+      "\"run_if\": \"any_failed\", \"after\": [\"a\"]},"
+      " {\"id\": \"W2\", \"kind\": \"wait\", \"return_when\": "
+      "\"first_completed\", \"tasks\": ["
+      "  {\"id\": \"y\", \"kind\": \"sleep\", \"seconds\": 30},"
+      "  {\"id\": \"z\", \"kind\": \"sleep\", \"seconds\": 0.1, "
+      "\"run_if\": \"all_done\", \"after\": [\"t\"]}]}]}",
+      NULL);
+
+  cr_assert_str_eq(status_of(r, "t"), "cancelled");
+  cr_assert_str_eq(status_of(r, "z"), "ok");
+  cr_assert_str_eq(status_of(r, "y"), "cancelled");
+  cr_assert_lt(r->wall, 5.0 * time_scale());
+  cr_assert_eq(r->exit_code, 0);
+  result_free(r);
+}

@@ -661,24 +661,33 @@ void corun__task_let_go(struct corun_task *t, uint32_t *pending)
 /*
  * Whether t, waiting for its "after" tasks, is bound to be skipped for a
  * failure that came before the cancel under way: an after task already
- * queued to be skipped for one, or itself so bound (a chain, followed a
- * few links deep). Such a task is left to its skip, in any file order.
+ * queued to be skipped for one, or itself so bound (a chain, followed
+ * through at most DOOM_LOOKS after tasks in all, so that a wide graph
+ * costs no more). Such a task is left to its skip, in any file order.
  */
-static int doomed(const struct corun_task *t, int depth)
+#define DOOM_LOOKS 256
+
+static int doomed(const struct corun_task *t, int *budget)
 {
   const struct corun_deps *dd = t->deps;
   uint32_t i;
 
-  if (dd == NULL || dd->run_if != CORUN_RUN_IF_ALL_OK || depth > 16)
+  if (dd == NULL || dd->run_if != CORUN_RUN_IF_ALL_OK)
     return 0;
-  for (i = 0; i < dd->nafter; i++) {
+  for (i = 0; i < dd->nafter && *budget > 0; i++) {
     const struct corun_task *x = dd->after[i];
 
+    --*budget;
+    /*
+     * Only a skip for a failure passes on at once; one because nothing
+     * failed waits for the other "after" tasks, which may never end.
+     */
     if ((x->flags & CORUN_TF_SKIP_QUEUED) &&
+        !(x->flags & CORUN_TF_NOTHING_FAILED) &&
         !(x->run->cancel_depth && x->deps->skip_pass == x->run->cancel_pass))
       return 1;
     if (x->state != CORUN_STATE_DONE && x->state != CORUN_STATE_RUNNING &&
-        !(x->flags & CORUN_TF_SKIP_QUEUED) && doomed(x, depth + 1))
+        !(x->flags & CORUN_TF_SKIP_QUEUED) && doomed(x, budget))
       return 1;
   }
   return 0;
@@ -731,8 +740,11 @@ int corun__task_cancel(struct corun_task *t, enum corun_status reason,
     /* Its "after" task ended in this same cancel: cancelled with it. */
     t->flags &= ~(CORUN_TF_SKIP_QUEUED | CORUN_TF_NOTHING_FAILED);
   } else if (how != CORUN_CANCEL_FORCE && t->state != CORUN_STATE_RUNNING &&
-             t->run->cancel_depth && doomed(t, 0)) {
-    return 0; /* left to the skip it is bound for */
+             t->run->cancel_depth) {
+    int budget = DOOM_LOOKS;
+
+    if (doomed(t, &budget))
+      return 0; /* left to the skip it is bound for */
   }
   t->cancel_status = (uint8_t)reason;
   if (t->state != CORUN_STATE_RUNNING) {
