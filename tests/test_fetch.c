@@ -963,7 +963,9 @@ Test(fetch, load_time_checks)
         {"http://127.0.0.1:99999/", "has a port outside 1-65535"},
         {"http://[::1/", "without its closing"},
         {"http://a:8x/", "has a port that is not a number"},
-        {"http://user:pw-secret@/", "\"http:///\" has no host"}};
+        {"http://user:pw-secret@/", "has no host (the URL is not shown"},
+        {"https://deploy:pw-secret#q2w@registry.test/v2/",
+         "has a port that is not a number (the URL is not shown"}};
     size_t i;
 
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

@@ -946,11 +946,17 @@ static int parse(struct corun_task *t, struct corun_fields *f)
                      "must be an http:// or https:// URL, not \"%s\"",
                      ft->url);
   else if (ft->url && (why = url_problem(ft->url)) != NULL) {
-    char *shown = shown_url(ft->url);
-
-    corun_field_fail(f, "url", corun_field(f, "url"), "\"%s\" %s",
-                     shown ? shown : "", why);
-    free(shown);
+    /*
+     * A password with an unencoded '/', '?' or '#' reads as the host: a
+     * URL with an '@' anywhere is not shown, whatever part it seems in.
+     */
+    if (strchr(ft->url, '@'))
+      corun_field_fail(f, "url", corun_field(f, "url"),
+                       "%s (the URL is not shown: it may hold credentials)",
+                       why);
+    else
+      corun_field_fail(f, "url", corun_field(f, "url"), "\"%s\" %s",
+                       ft->url, why);
   }
   if (corun_field_string(f, "method", &c->method) > 0) {
     for (m = c->method; *m && token_char(*m); m++)
