@@ -500,6 +500,17 @@ static int cli_var_known(const struct loader *ld, const char *name)
   return 0;
 }
 
+/* Whether a later --var sets the name --var i sets: the last one wins. */
+static int set_again(const struct corun_load_opts *opts, size_t i)
+{
+  size_t n = (size_t)(strchr(opts->vars[i], '=') - opts->vars[i]), j;
+
+  for (j = i + 1; j < opts->nvars; j++)
+    if (strncmp(opts->vars[j], opts->vars[i], n + 1) == 0)
+      return 1;
+  return 0;
+}
+
 int corun__load_apply_vars(struct loader *ld,
                            const struct corun_load_opts *opts,
                            struct corun_error *err)
@@ -525,7 +536,7 @@ int corun__load_apply_vars(struct loader *ld,
      * A bad template in a value given here is the command line's mistake:
      * said as a usage error naming the --var, not at the file's 1:1.
      */
-    if (corun_template_has(eq + 1)) {
+    if (corun_template_has(eq + 1) && !set_again(opts, i)) {
       struct corun_template_ctx only_env;
       struct corun_secrets none = {0};
       char *out = NULL, *why = NULL;
