@@ -2430,6 +2430,7 @@ Test(cli, check_and_dry_run_look_at_the_outputs_too)
         {{"--report", dir}, "Is a directory"},
         {{"--journal", garbage}, "not a corun journal"},
         {{"--journal", jnl}, "was written for a different job"},
+        {{"--journal", nodir}, "No such file or directory"},
     };
 
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

@@ -213,8 +213,26 @@ enum corun_code corun_journal_check(const char *path,
                        "--journal %s: the job was loaded without a journal "
                        "in mind (no_journal), so nothing names it",
                        path);
-  if (fd < 0 && errno == ENOENT)
-    return CORUN_OK; /* a run makes it (the report probes cover where) */
+  if (fd < 0 && errno == ENOENT) {
+    /* A run makes it: its directory must let it. */
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path))
+                      : strdup(".");
+
+    e = dir == NULL ? ENOMEM : access(dir, W_OK | X_OK) == 0 ? 0 : errno;
+    free(dir);
+    if (e)
+      return corun_failf(err, CORUN_EUSAGE, "--journal %s: %s", path,
+                         strerror(e));
+    return CORUN_OK;
+  }
+  /* A run appends to it. */
+  if (fd >= 0 && access(path, W_OK) != 0) {
+    e = errno;
+    (void)close(fd);
+    return corun_failf(err, CORUN_EUSAGE, "--journal %s: %s", path,
+                       strerror(e));
+  }
   if (fd < 0 || fstat(fd, &st) < 0) {
     e = errno;
     if (fd >= 0)
