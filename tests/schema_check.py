@@ -111,6 +111,7 @@ SEMANTIC = [
     r"names unknown limit ",
     r"is already held by its ancestor",
     # templates and the environment
+    r"is empty once its templates are filled in",
     r"unknown variable \"\$\{",
     r"empty template \"\$\{\}\"",
     r"unterminated \"\$\{\"",

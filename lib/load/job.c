@@ -281,7 +281,16 @@ static enum corun_code load_text_once(
     corun__load_check_defaults(&ld);
   }
   if (owned[0] && cJSON_IsString(owned[0])) {
+    int filled = corun_template_has(owned[0]->valuestring);
+
     corun__load_expand_tree(&ld, owned[0], "name", -1, &ld.tctx, NULL);
+    /* Said once filled in: "${v}" may come to nothing too. */
+    if (owned[0]->valuestring[0] == '\0')
+      corun__load_diag(&ld, corun__load_where(&ld, owned[0]), -1,
+                       filled ? "\"name\" is empty once its templates are "
+                                "filled in (leave it out for the file's name)"
+                              : "\"name\" must not be empty (leave it out "
+                                "for the file's name)");
     job->name = strdup(owned[0]->valuestring);
   } else {
     job->name = base_name(display);

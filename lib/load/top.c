@@ -457,10 +457,6 @@ int corun__load_read_top(struct loader *ld, cJSON **owned)
         corun__load_diag(ld, corun__load_where(ld, v), -1,
                          "\"name\" must be a string, not %s",
                          corun__json_type(v));
-      else if (*v->valuestring == '\0')
-        corun__load_diag(ld, corun__load_where(ld, v), -1,
-                         "\"name\" must not be empty (leave it out for the "
-                         "file's name)");
       owned[0] = v;
     } else if (strcmp(key, "vars") == 0) {
       read_vars(ld, v);
