@@ -26,7 +26,6 @@
 #include <unistd.h>
 
 #include "util/buf.h"
-#include "util/confine.h"
 #include "util/duration.h"
 #include "util/fdlimit.h"
 #include "util/spawn.h"
@@ -129,21 +128,6 @@ static char **string_array(struct corun_fields *f, const char *name,
   return out;
 }
 
-/*
- * Under --root a command without "cwd" runs in the job file's directory,
- * which is then a path the job uses like any other: it must lie inside.
- */
-static void default_cwd_inside(struct corun_fields *f, const char *dir)
-{
-  char *real = corun_path_canonical(dir);
-
-  if (real && !corun__path_inside(real, f->root))
-    corun_field_fail_task(f, "runs in the job file's directory %s, which is "
-                             "outside --root %s (give a \"cwd\" inside it)",
-                          real, f->root);
-  free(real);
-}
-
 static int parse(struct corun_task *t, struct corun_fields *f)
 {
   struct exec_task *x = (struct exec_task *)t;
@@ -178,12 +162,9 @@ static int parse(struct corun_task *t, struct corun_fields *f)
     corun_field_missing(f, "argv\" or \"shell");
   }
   free(shell);
-  if (corun_field_path(f, "cwd", &c->cwd) == 0 && f->dir) {
-    if ((c->cwd = strdup(f->dir)) == NULL)
-      corun_field_fail(f, "cwd", NULL, "could not be kept: out of memory");
-    else if (f->root)
-      default_cwd_inside(f, c->cwd);
-  }
+  if (corun_field_path(f, "cwd", &c->cwd) == 0 && f->dir &&
+      (c->cwd = strdup(f->dir)) == NULL)
+    corun_field_fail(f, "cwd", NULL, "could not be kept: out of memory");
   env = corun_field(f, "env");
   if (env && !(env->type & CORUN_FIELD_BAD)) {
     if (!cJSON_IsObject(env)) {
