@@ -536,8 +536,8 @@ static void causes(const struct corun_job *job, struct corun_buf *out)
     out->oom = 1;
   corun_buf_free(&resp);
   if (n == 0)
-    corun_buf_puts(out, "<p class=\"none\">None: no task failed on its "
-                        "own.</p>\n");
+    corun_buf_puts(out, "<p class=\"none\">None: no task failed the run on "
+                        "its own.</p>\n");
   corun_buf_puts(out, "</section>\n");
 }
 
