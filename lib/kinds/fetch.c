@@ -40,6 +40,7 @@
 #include "json/capture.h"
 #include "json/expect.h"
 #include "util/decode.h"
+#include "util/dnsname.h"
 #include "util/sha256.h"
 #include "util/outfile.h"
 #include "json/write.h"
@@ -1492,16 +1493,11 @@ static int setup_easy(struct fetch_task *ft, int fresh, int same)
   return bad ? -1 : 0;
 }
 
-/*
- * RFC 6761: names under .invalid never resolve, and resolver libraries
- * should say so at once. Answering here keeps such a lookup off the
- * network (and off a slow or absent DNS server).
- */
+/* Whether url's host is one that never resolves (util/dnsname.h). */
 static int invalid_host(const char *url)
 {
   CURLU *u;
   char *host = NULL;
-  size_t n;
   int bad = 0;
   const char *p;
 
@@ -1516,13 +1512,8 @@ static int invalid_host(const char *url)
     return 0;
   u = curl_url();
   if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-      curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
-    n = strlen(host);
-    if (n && host[n - 1] == '.')
-      host[--n] = '\0';
-    bad = strcasecmp(host, "invalid") == 0 ||
-          (n > 8 && strcasecmp(host + n - 8, ".invalid") == 0);
-  }
+      curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK)
+    bad = corun__name_never_resolves(host, strlen(host));
   curl_free(host);
   curl_url_cleanup(u);
   return bad;

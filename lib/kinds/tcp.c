@@ -19,6 +19,7 @@
 
 #include <uv.h>
 
+#include "util/dnsname.h"
 #include "util/duration.h"
 #include "core/fields.h"
 #include "core/kind.h"
@@ -225,6 +226,13 @@ static void start(struct corun_task *t)
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_protocol = IPPROTO_TCP;
   snprintf(port, sizeof(port), "%u", (unsigned)p->port);
+  if (corun__name_never_resolves(p->host, strlen(p->host))) {
+    corun__task_finish(t, CORUN_STATUS_FAILED, CORUN_ERR_DNS,
+                       "cannot resolve \"%s\": names under .invalid never "
+                       "resolve (RFC 6761)",
+                       p->host);
+    return;
+  }
   p->resolve.data = p;
   e = uv_getaddrinfo(t->run->loop, &p->resolve, resolved, p->host, port,
                      &hints);
