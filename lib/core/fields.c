@@ -20,12 +20,14 @@ static void diag_vadd(struct corun_diags *d, size_t off, long task,
   struct corun_buf b = CORUN_BUF_INIT;
   struct corun_diag *e;
 
+  if (d->n >= CORUN_DIAGS_MAX) {
+    d->dropped++;
+    return;
+  }
   if (d->n == d->cap) {
     size_t ncap = d->cap ? d->cap * 2 : 16;
     struct corun_diag *nv;
 
-    if (d->n >= CORUN_DIAGS_MAX)
-      return;
     nv = realloc(d->v, ncap * sizeof(*nv));
     if (nv == NULL)
       return;

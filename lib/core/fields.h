@@ -43,6 +43,7 @@ struct corun_diags {
   struct corun_diag *v;
   size_t n;
   size_t cap;
+  size_t dropped; /* found past the first CORUN_DIAGS_MAX, not kept */
 };
 
 void corun__diag_add(struct corun_diags *d, size_t off, long task,

@@ -362,8 +362,10 @@ diags:
   if (ld.diags.n > 0) {
     if (diagbuf)
       corun__load_render(&ld, display, diagbuf);
-    code = corun_failf(err, CORUN_EINVAL, "%zu error%s in %s", ld.diags.n,
-                       ld.diags.n == 1 ? "" : "s", display);
+    size_t n = ld.diags.n + ld.diags.dropped;
+
+    code = corun_failf(err, CORUN_EINVAL, "%zu error%s in %s", n,
+                       n == 1 ? "" : "s", display);
   }
 fail:
   /* Nothing was said: the caller loads the file again without the guess. */
