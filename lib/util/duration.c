@@ -252,7 +252,7 @@ int corun_size_parse(const char *s, long long *out, const char **why)
   for (i = 0; i < sizeof(size_units) / sizeof(size_units[0]); i++)
     if (strcasecmp(unit, size_units[i].name) == 0) {
       *why = "has its unit in the wrong case (units are case-sensitive: "
-             "KB, MB, GB, KiB, MiB, GiB)";
+             "B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)";
       return -1;
     }
   *why = *unit == ' ' ? "is not a size (no space before the unit: \"10MB\")"
