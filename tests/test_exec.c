@@ -769,3 +769,20 @@ Test(exec, close_mid_run_stops_everything_then_calls_back)
   cr_assert_eq(uv_loop_close(&loop), 0, "handles left open");
   corun_job_free(job);
 }
+
+/* "argv" from defaults and a task's own "shell": the task's own runs. */
+Test(exec, a_task_s_own_shell_wins_over_a_default_argv)
+{
+  struct result *r = run_job(
+      "{\"defaults\": {\"argv\": [\"echo\", \"from-defaults\"]}, \"tasks\": ["
+      "{\"id\": \"own\", \"kind\": \"exec\", \"shell\": \"echo own\"},"
+      "{\"id\": \"dflt\", \"kind\": \"exec\"}]}",
+      NULL);
+  cJSON *own = res(r, "own"), *dflt = res(r, "dflt");
+
+  cr_assert_str_eq(str(own, "stdout"), "own\n");
+  cr_assert_str_eq(str(dflt, "stdout"), "from-defaults\n");
+  cJSON_Delete(own);
+  cJSON_Delete(dflt);
+  result_free(r);
+}

@@ -2536,3 +2536,22 @@ Test(fetch, a_body_written_to_a_fifo_is_not_sent_twice)
   free(got);
   free(dir);
 }
+
+/*
+ * "body" from defaults and a task's own "json" (or the other way round):
+ * the task's own is sent, not a clash of the two.
+ */
+Test(fetch, a_task_s_own_json_wins_over_a_default_body)
+{
+  struct result *r = run_job(
+      job("{\"defaults\": {\"body\": \"from-defaults\"}, \"tasks\": ["
+          "{\"id\": \"own\", \"kind\": \"fetch\", \"url\": \"%1$s/echo\", "
+          "\"json\": {\"a\": 1}},"
+          "{\"id\": \"dflt\", \"kind\": \"fetch\", \"url\": \"%1$s/echo\"}]}",
+          base()),
+      NULL);
+
+  echoed_is(r, "own", "body", NULL, "{\"a\":1}");
+  echoed_is(r, "dflt", "body", NULL, "from-defaults");
+  result_free(r);
+}

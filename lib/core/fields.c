@@ -173,6 +173,20 @@ const cJSON *corun_field(struct corun_fields *f, const char *name)
   return member(f->defaults, name);
 }
 
+const char *corun_field_overridden(struct corun_fields *f, const char *a,
+                                   const char *b)
+{
+  const cJSON *va = corun_field(f, a), *vb = corun_field(f, b);
+
+  if (va == NULL || vb == NULL)
+    return NULL;
+  if (corun_field_from_defaults(f, va) && !corun_field_from_defaults(f, vb))
+    return a;
+  if (corun_field_from_defaults(f, vb) && !corun_field_from_defaults(f, va))
+    return b;
+  return NULL;
+}
+
 void corun_field_fail(struct corun_fields *f, const char *name,
                       const cJSON *v, const char *fmt, ...)
 {

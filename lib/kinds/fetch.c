@@ -920,7 +920,7 @@ static int parse(struct corun_task *t, struct corun_fields *f)
   char *save = NULL;
   double d;
   long long n;
-  const char *m, *why;
+  const char *m, *why, *left_out;
 
   if (c == NULL) {
     corun_field_fail(f, "url", NULL,
@@ -972,9 +972,12 @@ static int parse(struct corun_task *t, struct corun_fields *f)
                        c->method, m);
   }
   parse_headers(f, c);
-  if (corun_field_string(f, "body", &c->body) > 0)
+  left_out = corun_field_overridden(f, "body", "json");
+  if ((left_out == NULL || strcmp(left_out, "body") != 0) &&
+      corun_field_string(f, "body", &c->body) > 0)
     c->body_len = strlen(c->body);
-  json = corun_field(f, "json");
+  json = left_out && strcmp(left_out, "json") == 0 ? NULL
+                                                   : corun_field(f, "json");
   if (json && !(json->type & CORUN_FIELD_BAD)) {
     if (c->body) {
       corun_field_fail(f, "json", json, "and \"body\" cannot both be set");
