@@ -321,6 +321,12 @@ Test(duration, size_rejects)
   cr_assert_str_eq(size_bad("-1KB"), "must not be negative");
   cr_assert_str_eq(size_bad("8193TiB"),
                    "is too large (at most 2^53 bytes, 8 PiB)");
+  /* Whole digits are read exactly: 2^53 + 1 does not round down to pass. */
+  cr_assert_eq(size_ok("9007199254740992"), 9007199254740992LL);
+  cr_assert_str_eq(size_bad("9007199254740993"),
+                   "is too large (at most 2^53 bytes, 8 PiB)");
+  cr_assert_str_eq(size_bad("99999999999999999999999"),
+                   "is too large (at most 2^53 bytes, 8 PiB)");
   cr_assert_str_eq(size_bad("10XB"), "has an unknown unit (use B, KB, MB, GB, "
                                      "TB, KiB, MiB, GiB or TiB)");
   cr_assert_not_null(strstr(size_bad("10mb"), "case-sensitive"));

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "util/duration.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -229,8 +230,23 @@ int corun_size_parse(const char *s, long long *out, const char **why)
     return -1;
   }
   /* A bare number string is bytes: a ${var} can only give a string. */
-  if (*unit == '\0')
+  if (*unit == '\0') {
+    /*
+     * Whole digits are read exactly: as a double "9007199254740993" would
+     * round to 2^53 and pass.
+     */
+    if (s[strspn(s, "0123456789")] == '\0') {
+      unsigned long long u;
+
+      errno = 0;
+      u = strtoull(s, NULL, 10);
+      if (errno == ERANGE || u > (unsigned long long)CORUN_SIZE_MAX) {
+        *why = "is too large (at most 2^53 bytes, 8 PiB)";
+        return -1;
+      }
+    }
     return check_bytes(v, CORUN_SIZE_MAX, out, why);
+  }
   for (i = 0; i < sizeof(size_units) / sizeof(size_units[0]); i++) {
     char buf[64];
 
