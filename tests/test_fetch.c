@@ -2554,4 +2554,27 @@ Test(fetch, a_task_s_own_json_wins_over_a_default_body)
   echoed_is(r, "own", "body", NULL, "{\"a\":1}");
   echoed_is(r, "dflt", "body", NULL, "from-defaults");
   result_free(r);
+  /* The same for tasks filled in with captures as they start. */
+  r = run_job(
+      job("{\"defaults\": {\"body\": \"from-defaults\", \"argv\": [\"echo\", "
+          "\"d\"]}, \"tasks\": ["
+          "{\"id\": \"a\", \"kind\": \"fetch\", \"url\": \"%1$s/echo\", "
+          "\"capture\": {\"m\": {\"json\": \"/method\"}}},"
+          "{\"id\": \"b\", \"kind\": \"fetch\", \"url\": \"%1$s/echo\", "
+          "\"after\": [\"a\"], \"json\": {\"t\": \"${a.m}\"}},"
+          "{\"id\": \"c\", \"kind\": \"exec\", \"after\": [\"a\"], "
+          "\"shell\": \"echo own-${a.m}\"}]}",
+          base()),
+      NULL);
+  echoed_is(r, "b", "body", NULL, "{\"t\":\"POST\"}");
+  cr_assert_str_eq(status_of(r, "c"), "ok");
+  {
+    struct corun_buf b = CORUN_BUF_INIT;
+
+    corun__task_write_result(task_by_id(r, "c"), &r->job->secrets, &b);
+    cr_assert(strstr(corun_buf_str(&b), "\"stdout\": \"own-POST\\n\""), "%s",
+              corun_buf_str(&b));
+    corun_buf_free(&b);
+  }
+  result_free(r);
 }

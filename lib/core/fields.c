@@ -9,6 +9,7 @@
 #include "util/buf.h"
 #include "util/confine.h"
 #include "util/duration.h"
+#include "core/kind.h"
 
 /* Enough to show the problems; past it one more error adds nothing. */
 #define CORUN_DIAGS_MAX 1000
@@ -170,21 +171,10 @@ const cJSON *corun_field(struct corun_fields *f, const char *name)
     v->type |= CORUN_FIELD_USED;
     return v;
   }
-  return member(f->defaults, name);
-}
-
-const char *corun_field_overridden(struct corun_fields *f, const char *a,
-                                   const char *b)
-{
-  const cJSON *va = corun_field(f, a), *vb = corun_field(f, b);
-
-  if (va == NULL || vb == NULL)
+  /* The task's own choice of two that exclude each other is meant. */
+  if (f->defaults && corun__kind_kept_out(f->kind, f->obj, name))
     return NULL;
-  if (corun_field_from_defaults(f, va) && !corun_field_from_defaults(f, vb))
-    return a;
-  if (corun_field_from_defaults(f, vb) && !corun_field_from_defaults(f, va))
-    return b;
-  return NULL;
+  return member(f->defaults, name);
 }
 
 void corun_field_fail(struct corun_fields *f, const char *name,

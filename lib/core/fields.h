@@ -173,14 +173,6 @@ void corun_fields_memo_clear(struct corun_fields_memo *m);
  * whose template failed is returned too; getters then fail quietly.
  */
 const cJSON *corun_field(struct corun_fields *f, const char *name);
-/*
- * Of two fields that exclude each other (a fetch's "body" and "json", an
- * exec's "argv" and "shell"), the one the task sets itself, when the other
- * comes from "defaults": the task's own choice is meant. Returns the name
- * to leave out, or NULL when both or neither are the task's own.
- */
-const char *corun_field_overridden(struct corun_fields *f, const char *a,
-                                   const char *b);
 /* Whether v, returned by corun_field(), came from the job's defaults. */
 int corun_field_from_defaults(const struct corun_fields *f, const cJSON *v);
 /* Record an error about field name whose value is v (may be NULL). */

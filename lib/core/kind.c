@@ -99,6 +99,20 @@ const struct corun_job_setting *corun__kind_setting(const char *name,
   return NULL;
 }
 
+int corun__kind_kept_out(const struct corun_kind *k, const cJSON *obj,
+                         const char *name)
+{
+  const char *const *p;
+
+  for (p = k && obj ? k->exclusive : NULL; p && p[0] && p[1]; p += 2)
+    if ((strcmp(name, p[0]) == 0 &&
+         cJSON_GetObjectItemCaseSensitive(obj, p[1])) ||
+        (strcmp(name, p[1]) == 0 &&
+         cJSON_GetObjectItemCaseSensitive(obj, p[0])))
+      return 1;
+  return 0;
+}
+
 int corun__kind_shapes(const struct corun_kind *k, const char *name)
 {
   size_t i;

@@ -79,6 +79,12 @@ struct corun_kind {
    * NULL-terminated; NULL for none.
    */
   const char *const *shape_fields;
+  /*
+   * Pairs of fields that exclude each other (fetch's "body" and "json"):
+   * a task that sets one itself does not take the other from "defaults".
+   * Two names a pair, NULL-terminated; NULL for none.
+   */
+  const char *const *exclusive;
   /* The kind's top-level fields; ends with a NULL name. NULL for none. */
   const struct corun_job_setting *settings;
   /*
@@ -297,5 +303,11 @@ const struct corun_job_setting *corun__kind_setting(const char *name,
 const struct corun_job_setting *corun__kind_setting_at(size_t i);
 /* Whether name is one of kind k's shape_fields (k may be NULL). */
 int corun__kind_shapes(const struct corun_kind *k, const char *name);
+/*
+ * Whether a default for field name stays out of the task object obj of
+ * kind k: obj sets the field that name excludes (kind.exclusive).
+ */
+int corun__kind_kept_out(const struct corun_kind *k, const cJSON *obj,
+                         const char *name);
 
 #endif

@@ -132,7 +132,6 @@ static int parse(struct corun_task *t, struct corun_fields *f)
 {
   struct exec_task *x = (struct exec_task *)t;
   struct exec_conf *c = calloc(1, sizeof(*c));
-  const char *left_out = corun_field_overridden(f, "argv", "shell");
   const cJSON *argv = corun_field(f, "argv"), *env, *it;
   char *shell = NULL;
   double d;
@@ -145,10 +144,7 @@ static int parse(struct corun_task *t, struct corun_fields *f)
   x->c = c;
   c->grace_ms = 5000;
   c->retry = (struct corun_retry_policy)CORUN_RETRY_POLICY_INIT;
-  if (left_out && strcmp(left_out, "argv") == 0)
-    argv = NULL;
-  if ((left_out == NULL || strcmp(left_out, "shell") != 0) &&
-      corun_field_string(f, "shell", &shell) > 0 && argv) {
+  if (corun_field_string(f, "shell", &shell) > 0 && argv) {
     corun_field_fail(f, "shell", corun_field(f, "shell"),
                      "and \"argv\" cannot both be set");
   } else if (shell && *shell == '\0') {
@@ -946,10 +942,14 @@ static void dry(const struct corun_task *t, const struct corun_secrets *sec,
   corun_buf_printf(out, "kill_grace: %gs\n", (double)c->grace_ms / 1000.0);
 }
 
+/* A task's own argv or shell keeps the other out of "defaults". */
+static const char *const exclusive[] = {"argv", "shell", NULL};
+
 const struct corun_kind corun_kind_exec = {
     .name = "exec",
     .size = sizeof(struct exec_task),
     .fields = fields,
+    .exclusive = exclusive,
     .leaf = 1,
     .streams = 1,
     .spawns = 1,

@@ -920,7 +920,7 @@ static int parse(struct corun_task *t, struct corun_fields *f)
   char *save = NULL;
   double d;
   long long n;
-  const char *m, *why, *left_out;
+  const char *m, *why;
 
   if (c == NULL) {
     corun_field_fail(f, "url", NULL,
@@ -972,12 +972,9 @@ static int parse(struct corun_task *t, struct corun_fields *f)
                        c->method, m);
   }
   parse_headers(f, c);
-  left_out = corun_field_overridden(f, "body", "json");
-  if ((left_out == NULL || strcmp(left_out, "body") != 0) &&
-      corun_field_string(f, "body", &c->body) > 0)
+  if (corun_field_string(f, "body", &c->body) > 0)
     c->body_len = strlen(c->body);
-  json = left_out && strcmp(left_out, "json") == 0 ? NULL
-                                                   : corun_field(f, "json");
+  json = corun_field(f, "json");
   if (json && !(json->type & CORUN_FIELD_BAD)) {
     if (c->body) {
       corun_field_fail(f, "json", json, "and \"body\" cannot both be set");
@@ -2794,10 +2791,14 @@ static void run_close(void *state, void (*closed)(void *arg), void *arg)
   corun__http_close(state, closed, arg);
 }
 
+/* A task's own body or json keeps the other out of "defaults". */
+static const char *const exclusive[] = {"body", "json", NULL};
+
 const struct corun_kind corun_kind_fetch = {
     .name = "fetch",
     .size = sizeof(struct fetch_task),
     .fields = fields,
+    .exclusive = exclusive,
     .settings = settings,
     .leaf = 1,
     .result_fields = result_fields,

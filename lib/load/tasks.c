@@ -531,7 +531,8 @@ static int uses_captures(const cJSON *v)
 int corun__load_default_applies(const cJSON *obj, const cJSON *d,
                                 const struct corun_kind *k)
 {
-  if (cJSON_GetObjectItemCaseSensitive(obj, d->string))
+  if (cJSON_GetObjectItemCaseSensitive(obj, d->string) ||
+      corun__kind_kept_out(k, obj, d->string))
     return 0;
   return strcmp(d->string, "timeout") == 0 ||
          (strcmp(d->string, "limit") == 0 && !corun__kind_is_container(k)) ||
