@@ -1507,3 +1507,42 @@ Test(task, a_nothing_failed_skip_does_not_hold_a_cancel_back)
   cr_assert_eq(r->exit_code, 0);
   result_free(r);
 }
+
+/*
+ * How many after tasks a task has, or where in its list the one bound to
+ * be skipped stands, does not change what a cancel makes of it.
+ */
+Test(task, a_long_after_list_is_looked_at_whole)
+{
+  size_t order;
+
+  for (order = 0; order < 2; order++) {
+    struct corun_buf job = CORUN_BUF_INIT;
+    struct result *r;
+    int i;
+
+    corun_buf_puts(&job, "{\"tasks\": [{\"id\": \"g\", \"kind\": \"gather\", "
+                         "\"tasks\": [{\"id\": \"t\", \"kind\": \"sleep\", "
+                         "\"seconds\": 0, \"after\": [");
+    if (order == 0)
+      corun_buf_puts(&job, "\"x\", ");
+    for (i = 0; i < 300; i++)
+      corun_buf_printf(&job, "%s\"ok%d\"", i ? ", " : "", i);
+    if (order == 1)
+      corun_buf_puts(&job, ", \"x\"");
+    corun_buf_puts(&job, "]}, {\"id\": \"f\", \"kind\": \"sleep\", "
+                         "\"seconds\": 0.1, \"fail\": \"boom\"}, {\"id\": "
+                         "\"x\", \"kind\": \"sleep\", \"seconds\": 0, "
+                         "\"after\": [\"f\"]}");
+    for (i = 0; i < 300; i++)
+      corun_buf_printf(&job, ", {\"id\": \"ok%d\", \"kind\": \"sleep\", "
+                             "\"seconds\": 0}",
+                       i);
+    corun_buf_puts(&job, "]}]}");
+    r = run_job(corun_buf_str(&job), NULL);
+    cr_expect_str_eq(status_of(r, "x"), "skipped", "order %zu", order);
+    cr_expect_str_eq(status_of(r, "t"), "skipped", "order %zu", order);
+    result_free(r);
+    corun_buf_free(&job);
+  }
+}

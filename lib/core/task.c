@@ -662,8 +662,8 @@ void corun__task_let_go(struct corun_task *t, uint32_t *pending)
  * Whether t, waiting for its "after" tasks, is bound to be skipped for a
  * failure that came before the cancel under way: an after task already
  * queued to be skipped for one, or itself so bound (a chain, followed
- * through at most DOOM_LOOKS after tasks in all, so that a wide graph
- * costs no more). Such a task is left to its skip, in any file order.
+ * down through at most DOOM_LOOKS tasks still waiting, so that a wide
+ * graph costs no more). Such a task is left to its skip, in any order.
  */
 #define DOOM_LOOKS 256
 
@@ -674,20 +674,29 @@ static int doomed(const struct corun_task *t, int *budget)
 
   if (dd == NULL || dd->run_if != CORUN_RUN_IF_ALL_OK)
     return 0;
-  for (i = 0; i < dd->nafter && *budget > 0; i++) {
+  /*
+   * Its own after tasks first, all of them whatever the budget: only a
+   * skip for a failure passes on at once; one because nothing failed
+   * waits for the other after tasks, which may never end.
+   */
+  for (i = 0; i < dd->nafter; i++) {
     const struct corun_task *x = dd->after[i];
 
-    --*budget;
-    /*
-     * Only a skip for a failure passes on at once; one because nothing
-     * failed waits for the other "after" tasks, which may never end.
-     */
     if ((x->flags & CORUN_TF_SKIP_QUEUED) &&
         !(x->flags & CORUN_TF_NOTHING_FAILED) &&
         !(x->run->cancel_depth && x->deps->skip_pass == x->run->cancel_pass))
       return 1;
-    if (x->state != CORUN_STATE_DONE && x->state != CORUN_STATE_RUNNING &&
-        !(x->flags & CORUN_TF_SKIP_QUEUED) && doomed(x, budget))
+  }
+  /* Then down the chain, through the ones still waiting, within budget. */
+  for (i = 0; i < dd->nafter; i++) {
+    const struct corun_task *x = dd->after[i];
+
+    if (x->state == CORUN_STATE_DONE || x->state == CORUN_STATE_RUNNING ||
+        (x->flags & CORUN_TF_SKIP_QUEUED))
+      continue;
+    if (--*budget < 0)
+      return 0;
+    if (doomed(x, budget))
       return 1;
   }
   return 0;
