@@ -142,7 +142,7 @@ SEMANTIC = [
 
 RANGE = [
     # URLs and addresses: the schema states only their scheme
-    r"\" (has no host|has a space or a control character|has a port|has an IPv6|has something after the IPv6)",
+    r"\"url\" (has no host|has a space or a control character|has a port|has an IPv6|has something after the IPv6)",
     r"is not a list of IP addresses",
     r"is under 1 ms, which would try again",
     r"must be a finite duration",

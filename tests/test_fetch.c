@@ -965,7 +965,9 @@ Test(fetch, load_time_checks)
         {"http://a:8x/", "has a port that is not a number"},
         {"http://user:pw-secret@/", "has no host (the URL is not shown"},
         {"https://deploy:pw-secret#q2w@registry.test/v2/",
-         "has a port that is not a number (the URL is not shown"}};
+         "has a port that is not a number (the URL is not shown"},
+        {"htps://deploy:pw-secret@registry.test/v2/",
+         "must be an http:// or https:// URL (the URL is not shown"}};
     size_t i;
 
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

@@ -912,6 +912,21 @@ int corun__fetch_conf_field(const char *name)
   return 0;
 }
 
+/*
+ * A refused URL in its message, unless it holds an '@' anywhere: a
+ * password with an unencoded '/', '?' or '#' reads as the host, and a
+ * mistyped scheme leaves nothing parsed to hide it by.
+ */
+static void bad_url(struct corun_fields *f, const char *url, const char *why)
+{
+  if (strchr(url, '@'))
+    corun_field_fail(f, "url", corun_field(f, "url"),
+                     "%s (the URL is not shown: it may hold credentials)",
+                     why);
+  else
+    corun_field_fail(f, "url", corun_field(f, "url"), "%s: \"%s\"", why, url);
+}
+
 static int parse(struct corun_task *t, struct corun_fields *f)
 {
   struct fetch_task *ft = (struct fetch_task *)t;
@@ -943,22 +958,9 @@ static int parse(struct corun_task *t, struct corun_fields *f)
   if (corun_field_string(f, "url", &ft->url) == 0)
     corun_field_missing(f, "url");
   else if (ft->url && !http_url(ft->url))
-    corun_field_fail(f, "url", corun_field(f, "url"),
-                     "must be an http:// or https:// URL, not \"%s\"",
-                     ft->url);
-  else if (ft->url && (why = url_problem(ft->url)) != NULL) {
-    /*
-     * A password with an unencoded '/', '?' or '#' reads as the host: a
-     * URL with an '@' anywhere is not shown, whatever part it seems in.
-     */
-    if (strchr(ft->url, '@'))
-      corun_field_fail(f, "url", corun_field(f, "url"),
-                       "%s (the URL is not shown: it may hold credentials)",
-                       why);
-    else
-      corun_field_fail(f, "url", corun_field(f, "url"), "\"%s\" %s",
-                       ft->url, why);
-  }
+    bad_url(f, ft->url, "must be an http:// or https:// URL");
+  else if (ft->url && (why = url_problem(ft->url)) != NULL)
+    bad_url(f, ft->url, why);
   if (corun_field_string(f, "method", &c->method) > 0) {
     for (m = c->method; *m && token_char(*m); m++)
       ;
