@@ -46,6 +46,12 @@ struct corun_diags {
   size_t dropped; /* found past the first CORUN_DIAGS_MAX, not kept */
 };
 
+/* How many were found, kept or not: what "any new since" compares. */
+static inline size_t corun__diags_count(const struct corun_diags *d)
+{
+  return d->n + d->dropped;
+}
+
 void corun__diag_add(struct corun_diags *d, size_t off, long task,
                      const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -216,9 +216,13 @@ void corun__load_render(struct loader *ld, const char *display,
     corun_buf_reset(&prev);
     corun_buf_add(&prev, cur.p, cur.len);
   }
-  if (d->dropped)
-    corun_buf_printf(out, "%s: and %zu more error%s, not shown\n", display,
+  if (d->dropped) {
+    corun_buf_reset(&cur);
+    corun_buf_printf(&cur, "%s: and %zu more error%s, not shown", display,
                      d->dropped, d->dropped == 1 ? "" : "s");
+    corun_buf_escaped(out, corun_buf_str(&cur), 0);
+    corun_buf_putc(out, '\n');
+  }
   corun_buf_free(&prev);
   corun_buf_free(&cur);
   corun_buf_free(&red);

@@ -391,7 +391,8 @@ static void keep_alike_fetch(struct loader *ld, struct corun_task *t,
    * Defaults may set common fields the task keeps outside its conf; a
    * diagnostic of the task's would not be said again for the next.
    */
-  if (others || u1 == 0 || ld->defaults || ld->diags.n != mark ||
+  if (others || u1 == 0 || ld->defaults ||
+      corun__diags_count(&ld->diags) != mark ||
       p->failed || t == NULL || t->kind != &corun_kind_fetch)
     return;
   corun__alike_keep(&ld->task_like, p->text, off, u0, u1, p->pos, p->depth);
@@ -954,7 +955,7 @@ static struct corun_task *load_task(struct loader *ld)
     if (t || p->failed)
       return t;
   }
-  mark0 = ld->diags.n;
+  mark0 = corun__diags_count(&ld->diags);
   obj = cJSON_CreateObject();
   memset(&f, 0, sizeof(f));
   f.obj = obj;
@@ -1045,7 +1046,7 @@ static struct corun_task *load_task(struct loader *ld)
     goto out;
   f.nchildren = cv.n;
 
-  mark = ld->diags.n;
+  mark = corun__diags_count(&ld->diags);
   /*
    * A task of a kind without children whose fields use a capture is parsed now to check it, and
    * again when it starts, with the captures filled in: its strings are
@@ -1091,7 +1092,7 @@ static struct corun_task *load_task(struct loader *ld)
   } else {
     corun__load_check_unknown_any(ld, &f, idx, mark);
   }
-  if (fill && ld->diags.n == mark) {
+  if (fill && corun__diags_count(&ld->diags) == mark) {
     if (keep_deferred(ld, idx, obj) < 0) {
       corun_json_fail(p, off, "out of memory");
       goto out;
