@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json/json.h"
 #include "json/pick.h"
 #include "util/duration.h"
 #include "util/suggest.h"
@@ -375,29 +376,25 @@ static const cJSON *text_value(cJSON *scratch, const char *text,
                                const struct corun_pred *p)
 {
   if (corun__pred_wants_number(p)) {
-    const char *s = text + strspn(text, " \t\r\n"), *e = s;
+    struct corun_json j;
+    cJSON *v = NULL;
+    int c, is_number;
 
-    if (*e == '-')
-      e++;
-    if (*e == '0') {
-      e++;
-    } else if (*e >= '1' && *e <= '9') {
-      e += strspn(e, "0123456789");
-    } else {
-      e = NULL;
-    }
-    if (e && *e == '.')
-      e = strspn(e + 1, "0123456789") ? e + 1 + strspn(e + 1, "0123456789")
-                                      : NULL;
-    if (e && (*e == 'e' || *e == 'E')) {
-      e += 1 + (e[1] == '+' || e[1] == '-');
-      e = strspn(e, "0123456789") ? e + strspn(e, "0123456789") : NULL;
-    }
-    if (e && e[strspn(e, " \t\r\n")] == '\0') {
+    /* The body reader, strict RFC 8259, looked at only if it can be one. */
+    corun_json_init(&j, text, strlen(text));
+    j.body = 1;
+    c = corun_json_peek(&j);
+    is_number = (c == '-' || (c >= '0' && c <= '9')) &&
+                corun_json_value(&j, &v) == 0 && corun_json_end(&j) == 0 &&
+                cJSON_IsNumber(v);
+    if (is_number) {
       scratch->type = cJSON_Number;
-      scratch->valuedouble = strtod(s, NULL);
-      return scratch;
+      scratch->valuedouble = v->valuedouble;
     }
+    cJSON_Delete(v);
+    corun_json_free(&j);
+    if (is_number)
+      return scratch;
   }
   scratch->type = cJSON_String | cJSON_IsReference;
   scratch->valuestring = (char *)text;
