@@ -43,6 +43,28 @@ static void remember(struct corun_journal *j, cJSON *rec)
   j->resumable++;
 }
 
+/* The len bytes of fd from its start, malloc'd; NULL if not all came. */
+static char *read_all(int fd, size_t len)
+{
+  char *text = malloc(len + 1);
+  size_t got = 0;
+
+  while (text && got < len) {
+    ssize_t r = pread(fd, text + got, len - got, (off_t)got);
+
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r <= 0)
+      break;
+    got += (size_t)r;
+  }
+  if (got < len) {
+    free(text);
+    return NULL;
+  }
+  return text;
+}
+
 /* Read what earlier runs wrote; check it is this job's. */
 static enum corun_code read_back(struct corun_journal *j, const char *path,
                                  const char *text, size_t len,
@@ -152,20 +174,9 @@ enum corun_code corun_journal_open(struct corun_journal **out,
                        path, strerror(e));
   }
   if (st.st_size > 0) {
-    size_t len = (size_t)st.st_size, got = 0;
+    size_t len = (size_t)st.st_size;
 
-    text = malloc(len + 1);
-    while (text && got < len) {
-      ssize_t r = pread(j->fd, text + got, len - got, (off_t)got);
-
-      if (r < 0 && errno == EINTR)
-        continue;
-      if (r <= 0)
-        break;
-      got += (size_t)r;
-    }
-    if (text == NULL || got < len) {
-      free(text);
+    if ((text = read_all(j->fd, len)) == NULL) {
       corun_journal_close(j);
       return corun_failf(err, CORUN_EIO, "--journal %s: cannot read it",
                          path);
@@ -245,21 +256,11 @@ enum corun_code corun_journal_check(const char *path,
     return corun_failf(err, CORUN_EUSAGE, "--journal %s: not a regular file",
                        path);
   }
-  text = malloc((size_t)st.st_size + 1);
-  while (text && got < (size_t)st.st_size) {
-    ssize_t r = pread(fd, text + got, (size_t)st.st_size - got, (off_t)got);
-
-    if (r < 0 && errno == EINTR)
-      continue;
-    if (r <= 0)
-      break;
-    got += (size_t)r;
-  }
+  got = (size_t)st.st_size;
+  text = got ? read_all(fd, got) : NULL;
   (void)close(fd);
-  if (text == NULL || got < (size_t)st.st_size) {
-    free(text);
+  if (got && text == NULL)
     return corun_failf(err, CORUN_EIO, "--journal %s: cannot read it", path);
-  }
   if (got > 0) {
     j = calloc(1, sizeof(*j));
     if (j == NULL) {
