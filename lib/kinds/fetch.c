@@ -200,6 +200,21 @@ static int http_url(const char *u)
 }
 
 /*
+ * The authority of a URL whose "://" ends at auth: where its host starts
+ * (after any "user:pass@") and where it ends (at '/', '?', '#' or the end).
+ */
+static const char *host_of(const char *auth, const char **end)
+{
+  const char *p, *host = auth;
+
+  *end = auth + strcspn(auth, "/?#");
+  for (p = auth; p < *end; p++)
+    if (*p == '@')
+      host = p + 1;
+  return host;
+}
+
+/*
  * What curl would refuse in an http(s) URL ("URL using bad/illegal
  * format"), said when the job loads rather than when the fetch runs: a
  * space or control character, no host, a port that is no number from 1
@@ -212,10 +227,7 @@ static const char *url_problem(const char *u)
   for (p = u; *p; p++)
     if ((unsigned char)*p <= 0x20 || *p == 0x7f)
       return "has a space or a control character (write it %-encoded)";
-  end = auth + strcspn(auth, "/?#");
-  for (host = p = auth; p < end; p++)
-    if (*p == '@')
-      host = p + 1;
+  host = host_of(auth, &end);
   if (*host == '[') {
     const char *close = memchr(host, ']', (size_t)(end - host));
 
@@ -279,23 +291,14 @@ static int addresses(const char *s)
  */
 static void put_url(struct corun_buf *b, const char *url)
 {
-  const char *auth = strstr(url, "://"), *end, *at = NULL, *p;
+  const char *auth = strstr(url, "://"), *end, *host;
 
-  if (auth == NULL) {
+  if (auth == NULL || (host = host_of(auth + 3, &end)) == auth + 3) {
     corun_buf_puts(b, url);
     return;
   }
-  auth += 3;
-  end = auth + strcspn(auth, "/?#");
-  for (p = auth; p < end; p++)
-    if (*p == '@')
-      at = p;
-  if (at == NULL) {
-    corun_buf_puts(b, url);
-    return;
-  }
-  corun_buf_add(b, url, (size_t)(auth - url));
-  corun_buf_puts(b, at + 1);
+  corun_buf_add(b, url, (size_t)(auth + 3 - url));
+  corun_buf_puts(b, host);
 }
 
 /* Appends a copy of line to *l. Returns 0, or -1 (out of memory). */
