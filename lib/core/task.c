@@ -665,6 +665,15 @@ void corun__task_let_go(struct corun_task *t, uint32_t *pending)
  * down through at most DOOM_LOOKS tasks still waiting, so that a wide
  * graph costs no more). Such a task is left to its skip, in any order.
  */
+/*
+ * Whether t's queued skip came of the cancel under way (its after task
+ * was cancelled in it), rather than of a failure before it.
+ */
+static int skip_of_this_cancel(const struct corun_task *t)
+{
+  return t->run->cancel_depth && t->deps->skip_pass == t->run->cancel_pass;
+}
+
 #define DOOM_LOOKS 256
 
 static int doomed(const struct corun_task *t, int *budget)
@@ -684,7 +693,7 @@ static int doomed(const struct corun_task *t, int *budget)
 
     if ((x->flags & CORUN_TF_SKIP_QUEUED) &&
         !(x->flags & CORUN_TF_NOTHING_FAILED) &&
-        !(x->run->cancel_depth && x->deps->skip_pass == x->run->cancel_pass))
+        !skip_of_this_cancel(x))
       return 1;
   }
   /* Then down the chain, through the ones still waiting, within budget. */
@@ -737,8 +746,7 @@ int corun__task_cancel(struct corun_task *t, enum corun_status reason,
     return 0;
   }
   if (t->flags & CORUN_TF_SKIP_QUEUED) {
-    if (!(t->run->cancel_depth &&
-          t->deps->skip_pass == t->run->cancel_pass)) {
+    if (!skip_of_this_cancel(t)) {
       /* Its "after" task already failed: it was never going to run. */
       char *msg = t->err_msg;
 
